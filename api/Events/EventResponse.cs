@@ -1,0 +1,8 @@
+namespace OrleansTickets.Api.Events;
+
+/// <summary>An event as the API shows it.</summary>
+public sealed record EventResponse(string Id, string Name, IReadOnlyList<TicketTypeResponse> TicketTypes);
+
+/// <summary>A ticket type with its remaining count (at most a second old).</summary>
+public sealed record TicketTypeResponse(
+    string Id, string Name, decimal Price, string Currency, int Capacity, int Shards, int MaxPerOrder, long Remaining);

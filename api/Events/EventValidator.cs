@@ -1,0 +1,74 @@
+using System.Collections.Immutable;
+using OrleansTickets.Events;
+
+namespace OrleansTickets.Api.Events;
+
+/// <summary>Turns a <see cref="CreateEventBody"/> into an <see cref="EventDefinition"/>, or per-field errors.</summary>
+public static class EventValidator
+{
+    public const int MaxNameLength = 200;
+    public const int MaxTicketTypes = 100;
+    public const int MaxCapacity = 10_000_000;
+    public const int MaxShards = 4096;
+    public const int MaxPerOrderLimit = 100;
+    public const decimal MaxPrice = 1_000_000m;
+
+    public static EventDefinition? Validate(CreateEventBody body, Dictionary<string, string[]> errors)
+    {
+        if (!Slug.IsValid(body.Id)) errors["id"] = ["Required: 1 to 64 of a-z, 0-9 and '-'."];
+        CheckName(body.Name, "name", errors);
+        if (body.TicketTypes is not { Count: > 0 } types)
+        {
+            errors["ticketTypes"] = ["At least one ticket type is required."];
+            return null;
+        }
+        if (types.Count > MaxTicketTypes) errors["ticketTypes"] = [$"At most {MaxTicketTypes} ticket types."];
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var definitions = ImmutableArray.CreateBuilder<TicketTypeDefinition>(types.Count);
+        for (var i = 0; i < types.Count; i++)
+        {
+            var prefix = $"ticketTypes[{i}]";
+            if (types[i] is not { } type)
+            {
+                errors[prefix] = ["Must be an object."];
+                continue;
+            }
+            var definition = ValidateType(type, prefix, errors);
+            if (definition is null) continue;
+            if (!seen.Add(definition.Id)) errors[prefix + ".id"] = ["Ticket type ids must be unique within the event."];
+            definitions.Add(definition);
+        }
+        return errors.Count == 0 ? new EventDefinition(body.Id!, body.Name!.Trim(), definitions.ToImmutable()) : null;
+    }
+
+    private static TicketTypeDefinition? ValidateType(TicketTypeBody type, string prefix, Dictionary<string, string[]> errors)
+    {
+        var before = errors.Count;
+        if (!Slug.IsValid(type.Id)) errors[prefix + ".id"] = ["Required: 1 to 64 of a-z, 0-9 and '-'."];
+        CheckName(type.Name, prefix + ".name", errors);
+        if (type.Price is not { } price || price < 0 || price > MaxPrice || decimal.Round(price, 2) != price)
+        {
+            errors[prefix + ".price"] = [$"Required: 0 to {MaxPrice}, with at most two decimal places."];
+        }
+        if (!Currencies.IsIso4217(type.Currency)) errors[prefix + ".currency"] = ["Required: an ISO 4217 currency code such as EUR."];
+        if (type.Capacity is not (>= 1 and <= MaxCapacity)) errors[prefix + ".capacity"] = [$"Required: 1 to {MaxCapacity}."];
+        var maxShards = Math.Min(type.Capacity is (>= 1 and <= MaxCapacity) ? type.Capacity.Value : MaxShards, MaxShards);
+        if (type.Shards is not { } shards || shards < 1 || shards > maxShards)
+        {
+            errors[prefix + ".shards"] = [$"Required: 1 to min(capacity, {MaxShards})."];
+        }
+        if (type.MaxPerOrder is not (>= 1 and <= MaxPerOrderLimit)) errors[prefix + ".maxPerOrder"] = [$"Required: 1 to {MaxPerOrderLimit}."];
+        if (errors.Count != before) return null;
+        return new TicketTypeDefinition(type.Id!, type.Name!.Trim(), type.Price!.Value, type.Currency!,
+            type.Capacity!.Value, type.Shards!.Value, type.MaxPerOrder!.Value);
+    }
+
+    private static void CheckName(string? name, string field, Dictionary<string, string[]> errors)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Length > MaxNameLength)
+        {
+            errors[field] = [$"Required: 1 to {MaxNameLength} characters."];
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using OrleansTickets.Api.Http;
+using OrleansTickets.Events;
+using OrleansTickets.Sales;
+
+namespace OrleansTickets.Api.Events;
+
+/// <summary>Creating events and reading them and their sales.</summary>
+public static class EventsApi
+{
+    private const int MaxBodyBytes = 1 << 20;
+
+    public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder app)
+    {
+        var events = app.MapGroup("/api/events").WithTags("Events");
+        events.MapPost("/", CreateEvent);
+        events.MapGet("/{eventId}", GetEvent);
+        events.MapGet("/{eventId}/sales", GetSales);
+        return app;
+    }
+
+    public static async Task<Results<Created<EventResponse>, ProblemHttpResult>> CreateEvent(HttpRequest request, IGrainFactory grains)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(request, ApiJsonContext.Default.CreateEventBody, MaxBodyBytes);
+        if (problem is not null) return problem;
+        var errors = new Dictionary<string, string[]>();
+        var definition = EventValidator.Validate(body!, errors);
+        if (definition is null) return Problems.Invalid(errors);
+
+        var outcome = await grains.GetGrain<ITicketEventGrain>(definition.Id).Create(definition);
+        if (outcome == CreateEventOutcome.AlreadyExists)
+        {
+            return Problems.Create(StatusCodes.Status409Conflict, Problems.EventExists,
+                "An event with this id already exists.", $"Event '{definition.Id}' exists; nothing was changed.");
+        }
+        return TypedResults.Created($"/api/events/{definition.Id}", ToResponse(definition, sales: null));
+    }
+
+    public static async Task<Results<Ok<EventResponse>, ProblemHttpResult>> GetEvent(string eventId, IGrainFactory grains)
+    {
+        if (!Slug.IsValid(eventId)) return EventNotFound(eventId);
+        var grain = grains.GetGrain<ITicketEventGrain>(eventId);
+        var definition = await grain.GetDefinition();
+        if (definition is null) return EventNotFound(eventId);
+        return TypedResults.Ok(ToResponse(definition, await grain.GetRecentSales()));
+    }
+
+    public static async Task<Results<Ok<EventSales>, ProblemHttpResult>> GetSales(string eventId, IGrainFactory grains)
+    {
+        if (!Slug.IsValid(eventId)) return EventNotFound(eventId);
+        var sales = await grains.GetGrain<ITicketEventGrain>(eventId).GetSales();
+        return sales is null ? EventNotFound(eventId) : TypedResults.Ok(sales);
+    }
+
+    internal static ProblemHttpResult EventNotFound(string eventId) =>
+        Problems.Create(StatusCodes.Status404NotFound, Problems.EventNotFound, "No such event.", $"Event '{eventId}' does not exist.");
+
+    private static EventResponse ToResponse(EventDefinition definition, EventSales? sales) =>
+        new(definition.Id, definition.Name, definition.TicketTypes.Select(t => new TicketTypeResponse(
+            t.Id, t.Name, t.Price, t.Currency, t.Capacity, t.Shards, t.MaxPerOrder,
+            sales?.TicketTypes.FirstOrDefault(s => s.Id == t.Id)?.Remaining ?? t.Capacity)).ToList());
+}

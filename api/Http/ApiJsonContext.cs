@@ -1,0 +1,17 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using OrleansTickets.Api.Events;
+using OrleansTickets.Api.Orders;
+using OrleansTickets.Orders;
+using OrleansTickets.Sales;
+
+namespace OrleansTickets.Api.Http;
+
+/// <summary>Source-generated JSON for every body the API reads or writes: no reflection on the hot path.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(CreateEventBody))]
+[JsonSerializable(typeof(CreateOrderBody))]
+[JsonSerializable(typeof(EventResponse))]
+[JsonSerializable(typeof(OrderDetails))]
+[JsonSerializable(typeof(EventSales))]
+public sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace OrleansTickets.Api.Http;
+
+/// <summary>
+/// Reads a JSON request body by hand instead of through parameter binding, so that every way a body can be
+/// wrong (too large, not JSON, wrong types, null) becomes a precise 4xx problem and never a 5xx.
+/// </summary>
+public static class JsonBody
+{
+    /// <summary>Reads and deserializes at most <paramref name="maxBytes"/> bytes. Exactly one of the results is non-null.</summary>
+    public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(
+        HttpRequest request, JsonTypeInfo<T> typeInfo, int maxBytes) where T : class
+    {
+        if (!request.HasJsonContentType())
+        {
+            return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, Problems.UnsupportedMediaType,
+                "The body must be JSON.", "Send Content-Type: application/json."));
+        }
+        if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
+
+        var buffer = new byte[Math.Min(maxBytes + 1, (int)(request.ContentLength ?? maxBytes + 1))];
+        var length = 0;
+        while (length < buffer.Length)
+        {
+            var read = await request.Body.ReadAsync(buffer.AsMemory(length), request.HttpContext.RequestAborted);
+            if (read == 0) break;
+            length += read;
+        }
+        if (length > maxBytes) return (null, TooLarge(maxBytes));
+
+        try
+        {
+            var value = JsonSerializer.Deserialize(buffer.AsSpan(0, length), typeInfo);
+            return value is null
+                ? (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest, "The body must be a JSON object."))
+                : (value, null);
+        }
+        catch (JsonException exception)
+        {
+            var field = string.IsNullOrEmpty(exception.Path) || exception.Path == "$" ? "$" : exception.Path.TrimStart('$', '.');
+            return (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest,
+                "The body is not valid JSON for this request.",
+                $"Could not read '{field}' (line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1}).",
+                new Dictionary<string, object?> { ["field"] = field }));
+        }
+    }
+
+    private static ProblemHttpResult TooLarge(int maxBytes) =>
+        Problems.Create(StatusCodes.Status413PayloadTooLarge, Problems.PayloadTooLarge,
+            "The body is too large.", $"At most {maxBytes} bytes are accepted.");
+}

@@ -1,0 +1,54 @@
+using System.Net.Mail;
+using OrleansTickets.Api.Events;
+using OrleansTickets.Events;
+using OrleansTickets.Orders;
+
+namespace OrleansTickets.Api.Orders;
+
+/// <summary>Checks an order body and the Idempotency-Key header before anything reaches a grain.</summary>
+public static class OrderValidator
+{
+    public const int MaxEmailLength = 254;
+    public const int MaxKeyLength = 100;
+
+    public static PurchaseRequest? Validate(
+        string eventId, CreateOrderBody body, string? idempotencyKey, Dictionary<string, string[]> errors)
+    {
+        if (!Slug.IsValid(body.TicketTypeId)) errors["ticketTypeId"] = ["Required: a ticket type id."];
+        if (body.Quantity is not (>= 1 and <= EventValidator.MaxPerOrderLimit))
+        {
+            errors["quantity"] = [$"Required: 1 to the ticket type's maxPerOrder (at most {EventValidator.MaxPerOrderLimit})."];
+        }
+        if (body.Buyer is not { } buyer)
+        {
+            errors["buyer"] = ["Required: an object with name and email."];
+        }
+        else
+        {
+            if (string.IsNullOrWhiteSpace(buyer.Name) || buyer.Name.Length > EventValidator.MaxNameLength)
+            {
+                errors["buyer.name"] = [$"Required: 1 to {EventValidator.MaxNameLength} characters."];
+            }
+            if (!IsEmail(buyer.Email)) errors["buyer.email"] = ["Required: a valid email address."];
+        }
+        if (idempotencyKey is not null && !IsValidKey(idempotencyKey))
+        {
+            errors["Idempotency-Key"] = [$"1 to {MaxKeyLength} printable ASCII characters."];
+        }
+        if (errors.Count > 0) return null;
+        return new PurchaseRequest(eventId, body.TicketTypeId!, body.Quantity!.Value,
+            new Buyer(body.Buyer!.Name!.Trim(), body.Buyer.Email!.Trim()), idempotencyKey);
+    }
+
+    private static bool IsEmail(string? email)
+    {
+        if (string.IsNullOrWhiteSpace(email)) return false;
+        email = email.Trim();
+        if (email.Length > MaxEmailLength || email.Any(char.IsWhiteSpace)) return false;
+        // MailAddress also accepts display names and comments; requiring it to round-trip to the bare address rules them out.
+        return MailAddress.TryCreate(email, out var parsed) && parsed.Address == email && parsed.Host.Contains('.');
+    }
+
+    private static bool IsValidKey(string key) =>
+        key.Length is >= 1 and <= MaxKeyLength && key.All(c => c is >= ' ' and <= '~');
+}

@@ -1,0 +1,75 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using OrleansTickets.Api.Events;
+using OrleansTickets.Api.Http;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+
+namespace OrleansTickets.Api.Orders;
+
+/// <summary>Buying tickets and reading orders.</summary>
+public static class OrdersApi
+{
+    private const int MaxBodyBytes = 16 * 1024;
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
+    public static IEndpointRouteBuilder MapOrdersApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api").WithTags("Orders");
+        api.MapPost("/events/{eventId}/orders", CreateOrder);
+        api.MapGet("/orders/{orderId}", GetOrder);
+        return app;
+    }
+
+    public static async Task<Results<Created<OrderDetails>, Ok<OrderDetails>, ProblemHttpResult>> CreateOrder(
+        string eventId, HttpContext context, IGrainFactory grains)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateOrderBody, MaxBodyBytes);
+        if (problem is not null) return problem;
+        if (!OrleansTickets.Events.Slug.IsValid(eventId)) return EventsApi.EventNotFound(eventId);
+
+        var keys = context.Request.Headers[IdempotencyKeyHeader];
+        var errors = new Dictionary<string, string[]>();
+        if (keys.Count > 1) errors[IdempotencyKeyHeader] = ["Send the header at most once."];
+        var request = OrderValidator.Validate(eventId, body!, keys.Count == 1 ? keys[0] : null, errors);
+        if (request is null) return Problems.Invalid(errors);
+
+        var result = await grains.GetGrain<IPurchaseDispatcherGrain>($"{eventId}/{request.TicketTypeId}").Purchase(request);
+        return result.Status switch
+        {
+            PurchaseStatus.Created => TypedResults.Created($"/api/orders/{result.Order!.OrderId}", result.Order),
+            PurchaseStatus.Replayed => TypedResults.Ok(result.Order!),
+            PurchaseStatus.SoldOut => Problems.Create(StatusCodes.Status409Conflict, Problems.SoldOut,
+                "Not enough tickets left.", $"Fewer than {request.Quantity} tickets of this type can be sold.",
+                new Dictionary<string, object?> { ["remaining"] = result.Remaining }),
+            PurchaseStatus.TooManyTickets => Problems.Invalid("quantity", $"At most {result.Remaining} tickets per order."),
+            PurchaseStatus.KeyConflict => Problems.Create(StatusCodes.Status422UnprocessableEntity, Problems.IdempotencyKeyConflict,
+                "This Idempotency-Key was used with a different request.", "Use a new key for a different purchase."),
+            PurchaseStatus.NotFound => await NotFoundAsync(grains, eventId, request.TicketTypeId),
+            PurchaseStatus.Failed => Problems.RetryLater(context, Problems.OutcomeUnknown, "The outcome is not known.",
+                "Retry with the same Idempotency-Key: it returns the order if one was made, and never makes two."),
+            _ => Problems.RetryLater(context, Problems.Unavailable, "No shard can sell right now.", "Try again shortly."),
+        };
+    }
+
+    public static async Task<Results<Ok<OrderDetails>, ProblemHttpResult>> GetOrder(string orderId, IGrainFactory grains)
+    {
+        if (!OrderId.TryGetShard(orderId, out var shard)) return OrderNotFound(orderId);
+        var order = await grains.GetGrain<IInventoryShardGrain>(shard.Key).GetOrder(orderId);
+        return order is null ? OrderNotFound(orderId) : TypedResults.Ok(order);
+    }
+
+    private static async Task<ProblemHttpResult> NotFoundAsync(IGrainFactory grains, string eventId, string ticketTypeId)
+    {
+        var definition = await grains.GetGrain<OrleansTickets.Events.ITicketEventGrain>(eventId).GetDefinition();
+        return definition is null
+            ? EventsApi.EventNotFound(eventId)
+            : Problems.Create(StatusCodes.Status404NotFound, Problems.TicketTypeNotFound, "No such ticket type.",
+                $"Event '{eventId}' has no ticket type '{ticketTypeId}'.");
+    }
+
+    private static ProblemHttpResult OrderNotFound(string orderId) =>
+        Problems.Create(StatusCodes.Status404NotFound, Problems.OrderNotFound, "No such order.", $"Order '{orderId}' does not exist.");
+}

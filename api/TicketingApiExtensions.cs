@@ -1,0 +1,36 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using OrleansTickets.Api.Events;
+using OrleansTickets.Api.Http;
+using OrleansTickets.Api.Orders;
+
+namespace OrleansTickets.Api;
+
+/// <summary>Wires the HTTP API into any host that can reach the grains: a co-hosted silo or an Orleans client.</summary>
+public static class TicketingApiExtensions
+{
+    public static IServiceCollection AddTicketingApi(this IServiceCollection services)
+    {
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        services.AddProblemDetails();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapTicketingApi(this WebApplication app)
+    {
+        // Failures reaching the cluster (timeouts, a silo going away) are transient: 503, not 500.
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = exception => exception is TimeoutException or OrleansException
+                ? StatusCodes.Status503ServiceUnavailable
+                : StatusCodes.Status500InternalServerError,
+        });
+        app.UseStatusCodePages();
+        app.MapEventsApi();
+        app.MapOrdersApi();
+        return app;
+    }
+}

@@ -1,0 +1,36 @@
+using System.Collections.Immutable;
+
+namespace OrleansTickets.Events;
+
+/// <summary>An event on sale and its ticket types. Immutable once created.</summary>
+[GenerateSerializer, Immutable]
+public sealed record EventDefinition(string Id, string Name, ImmutableArray<TicketTypeDefinition> TicketTypes)
+{
+    /// <summary>The ticket type with <paramref name="ticketTypeId"/>, or null.</summary>
+    public TicketTypeDefinition? FindTicketType(string ticketTypeId)
+    {
+        foreach (var type in TicketTypes)
+        {
+            if (type.Id == ticketTypeId) return type;
+        }
+        return null;
+    }
+
+    /// <summary>Total number of shards over all ticket types.</summary>
+    public int TotalShards => TicketTypes.Sum(t => t.Shards);
+
+    /// <summary>
+    /// Maps a position in the event's flattened shard list (types in declaration order) to a shard.
+    /// Idempotency keys hash onto this list, so one key has one home shard for the whole event.
+    /// </summary>
+    public ShardAddress ShardAt(int flatIndex)
+    {
+        var remaining = flatIndex;
+        foreach (var type in TicketTypes)
+        {
+            if (remaining < type.Shards) return new ShardAddress(Id, type.Id, remaining);
+            remaining -= type.Shards;
+        }
+        throw new ArgumentOutOfRangeException(nameof(flatIndex));
+    }
+}

@@ -1,0 +1,25 @@
+using Orleans.Concurrency;
+using OrleansTickets.Sales;
+
+namespace OrleansTickets.Events;
+
+/// <summary>The catalog entry of one event, keyed by the event id. Holds the definition and the shard map.</summary>
+public interface ITicketEventGrain : IGrainWithStringKey
+{
+    /// <summary>Stores a new event and assigns each of its shards to a shard database.</summary>
+    Task<CreateEventOutcome> Create(EventDefinition definition);
+
+    /// <summary>The event's definition, or null when no such event exists.</summary>
+    [AlwaysInterleave]
+    Task<EventDefinition?> GetDefinition();
+
+    /// <summary>Where shard <paramref name="index"/> of <paramref name="ticketTypeId"/> lives, or null if unknown.</summary>
+    [AlwaysInterleave]
+    Task<ShardPlacement?> GetPlacement(string ticketTypeId, int index);
+
+    /// <summary>Exact live sales, asked of every shard now.</summary>
+    Task<EventSales?> GetSales();
+
+    /// <summary>Sales at most one second old: cheap enough for every page view.</summary>
+    Task<EventSales?> GetRecentSales();
+}

@@ -1,0 +1,27 @@
+namespace OrleansTickets.Orders;
+
+/// <summary>The answer to a purchase.</summary>
+/// <param name="Status">How it ended.</param>
+/// <param name="Order">The order when <see cref="PurchaseStatus.Created"/> or <see cref="PurchaseStatus.Replayed"/>.</param>
+/// <param name="Remaining">
+/// With <see cref="PurchaseStatus.SoldOut"/>: tickets still unsold where the answer came from (a shard, or the whole type).
+/// With <see cref="PurchaseStatus.TooManyTickets"/>: the per-order limit.
+/// </param>
+[GenerateSerializer, Immutable]
+public sealed record PurchaseResult(PurchaseStatus Status, OrderDetails? Order = null, long Remaining = 0)
+{
+    /// <summary>True when the buyer holds an order.</summary>
+    public bool Succeeded => Status is PurchaseStatus.Created or PurchaseStatus.Replayed;
+
+    /// <summary>Shared instance: no allocation on the hot refusal paths.</summary>
+    public static PurchaseResult Unavailable { get; } = new(PurchaseStatus.Unavailable);
+
+    /// <summary>Shared instance for an uncertain outcome.</summary>
+    public static PurchaseResult Failed { get; } = new(PurchaseStatus.Failed);
+
+    /// <summary>Shared instance for an unknown event or type.</summary>
+    public static PurchaseResult NotFound { get; } = new(PurchaseStatus.NotFound);
+
+    /// <summary>Shared instance for a key reused with another body.</summary>
+    public static PurchaseResult KeyConflict { get; } = new(PurchaseStatus.KeyConflict);
+}

@@ -1,0 +1,188 @@
+using OrleansTickets.Events;
+using OrleansTickets.Orders;
+using OrleansTickets.Storage;
+
+namespace OrleansTickets.Inventory;
+
+/// <summary>The idempotency side of the shard: being a key's home, and serving orders forwarded by other homes.</summary>
+/// <remarks>
+/// <para>
+/// A key's home shard is fixed by hashing the key over the event's shards, so every retry of a request meets the
+/// same authority. The home sells locally when it can. Otherwise it first records, durably, "key → order id X on
+/// shard J" and only then asks J to create X. J creates X at most once (it checks its database and its in-flight
+/// forwards for X), so however often the request is retried, and from however many front ends, only X can exist.
+/// </para>
+/// <para>
+/// The home moves a key from J to another shard only after J answered "sold out" for X. In this version a shard's
+/// remaining count only ever falls, so a J that refused X can never accept it later, and moving on cannot create a
+/// second order. Any other failure (J unreachable, outcome unknown) keeps the key pointing at X and answers with a
+/// retryable error.
+/// </para>
+/// </remarks>
+public sealed partial class InventoryShardGrain
+{
+    private async Task<PurchaseResult> PurchaseAsHomeAsync(ShardPurchase purchase, string key)
+    {
+        while (true)
+        {
+            if (!await EnsureLoadedAsync()) return PurchaseResult.Unavailable;
+            if (_keys.TryGetValue(key, out var entry))
+            {
+                if (entry.Fingerprint != purchase.Fingerprint) return PurchaseResult.KeyConflict;
+                if (entry.Busy is { } busy)
+                {
+                    await busy;
+                    continue;
+                }
+                return await RunExclusiveAsync(key, entry, () => ReplayAsync(key, entry, purchase));
+            }
+            entry = new KeyEntry(purchase.Fingerprint, orderId: null);
+            _keys[key] = entry;
+            return await RunExclusiveAsync(key, entry, () => FirstAttemptAsync(key, entry, purchase));
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> as the only request in progress for the key.</summary>
+    private async Task<PurchaseResult> RunExclusiveAsync(string key, KeyEntry entry, Func<Task<PurchaseResult>> work)
+    {
+        var done = new TaskCompletionSource();
+        entry.Busy = done.Task;
+        var uncertain = false;
+        try
+        {
+            var result = await work();
+            uncertain = result.Status == PurchaseStatus.Failed;
+            return result;
+        }
+        catch
+        {
+            uncertain = true;
+            throw;
+        }
+        finally
+        {
+            entry.Busy = null;
+            if (uncertain || entry.OrderId is null)
+            {
+                // Nothing durable is known for the key, or we cannot tell: forget it, and after an uncertain write
+                // reload so the database, not memory, says whether the key exists.
+                if (_keys.TryGetValue(key, out var current) && current == entry) _keys.Remove(key);
+                if (uncertain) _loaded = false;
+            }
+            done.SetResult();
+        }
+    }
+
+    private async Task<PurchaseResult> FirstAttemptAsync(string key, KeyEntry entry, ShardPurchase purchase)
+    {
+        var request = purchase.Request;
+        if (request.TicketTypeId == _address.TicketTypeId && request.Quantity <= Remaining)
+        {
+            var orderId = OrderId.New(_address);
+            var result = await TrySell(request, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId));
+            if (result.Status == PurchaseStatus.Created) entry.OrderId = orderId;
+            if (result.Status != PurchaseStatus.SoldOut) return result;
+        }
+        return await ForwardAsync(key, entry, purchase);
+    }
+
+    private async Task<PurchaseResult> ReplayAsync(string key, KeyEntry entry, ShardPurchase purchase)
+    {
+        var orderId = entry.OrderId!;
+        if (!OrderId.TryGetShard(orderId, out var holder)) return PurchaseResult.Failed;
+        if (holder == _address)
+        {
+            OrderDetails? order;
+            try
+            {
+                order = await _ledger!.ReadOrderAsync(orderId);
+            }
+            catch (Exception exception)
+            {
+                LogUnavailable(logger, exception, _address.Key);
+                return PurchaseResult.Unavailable;
+            }
+            return order is null ? PurchaseResult.Failed : new PurchaseResult(PurchaseStatus.Replayed, order);
+        }
+        var result = await AskHolderAsync(holder, orderId, purchase);
+        return result.Status == PurchaseStatus.SoldOut ? await ForwardAsync(key, entry, purchase) : result;
+    }
+
+    /// <summary>Reserves the key for an order on each candidate in turn until one sells it.</summary>
+    private async Task<PurchaseResult> ForwardAsync(string key, KeyEntry entry, ShardPurchase purchase)
+    {
+        var request = purchase.Request;
+        foreach (var index in purchase.Candidates)
+        {
+            var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
+            if (target == _address) continue;
+            var orderId = OrderId.New(target);
+            var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId)));
+            if (reserved.Status != PurchaseStatus.Created) return reserved;
+            entry.OrderId = orderId;
+            var result = await AskHolderAsync(target, orderId, purchase);
+            if (result.Status is PurchaseStatus.SoldOut or PurchaseStatus.NotFound) continue;
+            return result;
+        }
+        return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
+    }
+
+    private async Task<PurchaseResult> AskHolderAsync(ShardAddress holder, string orderId, ShardPurchase purchase)
+    {
+        try
+        {
+            return await GrainFactory.GetGrain<IInventoryShardGrain>(holder.Key)
+                .Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [] });
+        }
+        catch (Exception exception)
+        {
+            // The holder may or may not have created the order; the key still points at it, so a retry is safe.
+            LogForwardFailed(logger, exception, _address.Key, holder.Key);
+            return PurchaseResult.Failed;
+        }
+    }
+
+    /// <summary>Creates order <paramref name="orderId"/> for a home shard, at most once.</summary>
+    private async Task<PurchaseResult> SellForwardedAsync(PurchaseRequest request, string orderId)
+    {
+        if (request.TicketTypeId != _address.TicketTypeId || !OrderId.TryGetShard(orderId, out var holder) || holder != _address)
+        {
+            return PurchaseResult.NotFound;
+        }
+        if (_forwardsInFlight.TryGetValue(orderId, out var running))
+        {
+            var earlier = await running;
+            return earlier.Status == PurchaseStatus.Created ? earlier with { Status = PurchaseStatus.Replayed } : earlier;
+        }
+        var attempt = SellForwardedOnceAsync(request, orderId);
+        _forwardsInFlight[orderId] = attempt;
+        try
+        {
+            return await attempt;
+        }
+        finally
+        {
+            _forwardsInFlight.Remove(orderId);
+        }
+    }
+
+    private async Task<PurchaseResult> SellForwardedOnceAsync(PurchaseRequest request, string orderId)
+    {
+        OrderDetails? existing;
+        try
+        {
+            existing = await _ledger!.ReadOrderAsync(orderId);
+        }
+        catch (Exception exception)
+        {
+            LogUnavailable(logger, exception, _address.Key);
+            return PurchaseResult.Unavailable;
+        }
+        if (existing is not null) return new PurchaseResult(PurchaseStatus.Replayed, existing);
+        return await TrySell(request, orderId, key: null);
+    }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning,
+        Message = "Shard {Shard}: forwarding to {Holder} failed; the key keeps its order id")]
+    private static partial void LogForwardFailed(Microsoft.Extensions.Logging.ILogger logger, Exception exception, string shard, string holder);
+}

@@ -1,0 +1,254 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
+using OrleansTickets.Events;
+using OrleansTickets.Orders;
+using OrleansTickets.Sales;
+using OrleansTickets.Storage;
+using OrleansTickets.Tickets;
+
+namespace OrleansTickets.Inventory;
+
+/// <summary>
+/// Sells the serials of one block, group-committing every order to the shard's database before answering.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Turn-based reasoning. The grain is <see cref="ReentrantAttribute">reentrant</see> so that many purchases can wait
+/// on one group commit, but Orleans still runs one turn at a time on an activation: code between two awaits never
+/// interleaves with other calls. Every check-then-act below (capacity check and reservation, key lookup and
+/// registration) happens inside a single turn.
+/// </para>
+/// <para>Invariants enforced here:</para>
+/// <list type="bullet">
+/// <item>Never oversold: <c>_committedSold + _pendingQuantity &lt;= block size</c> holds after every turn
+/// (<see cref="TrySell"/>), and the commit cycle re-checks against the durable count before assigning serials.
+/// The database's CHECK on <c>sold &lt;= block_size</c> and the primary key on (event, type, serial) back this up.</item>
+/// <item>No serial twice: serials are assigned only in <see cref="CommitCycleAsync"/>, from the durable sold count,
+/// and cycles never overlap (BatchWorker), so each cycle starts where the last committed one ended.</item>
+/// <item>Durable before yes: a caller's task completes with an order only after its batch committed.</item>
+/// <item>Fencing: each activation claims a new epoch; its commits carry the epoch and the sold count they
+/// extend. If Orleans briefly runs a second activation, the older one's commits match no row and write nothing;
+/// it then refuses all work and deactivates.</item>
+/// <item>Idempotency: this shard is the home of the keys that hash to it; a key maps to exactly one order id,
+/// recorded durably before (or with) the order, and one request per key runs at a time (<see cref="KeyEntry.Busy"/>).</item>
+/// </list>
+/// </remarks>
+[Reentrant]
+public sealed partial class InventoryShardGrain(
+    ShardDatabases databases,
+    TicketCodeSigner signer,
+    TimeProvider clock,
+    ILogger<InventoryShardGrain> logger) : Grain, IInventoryShardGrain
+{
+    private static readonly TimeSpan UnavailableBackoff = TimeSpan.FromSeconds(1);
+
+    private readonly Dictionary<string, KeyEntry> _keys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task<PurchaseResult>> _forwardsInFlight = new(StringComparer.Ordinal);
+    private ShardAddress _address = null!;
+    private ShardPlacement? _placement;
+    private ShardLedger? _ledger;
+    private BatchWorkerFromDelegate _committer = null!;
+    private List<PendingSale> _queue = [];
+    private long _committedSold;
+    private long _pendingQuantity;
+    private bool _loaded;
+    private bool _fenced;
+    private Task<bool>? _loading;
+    private DateTimeOffset _retryLoadAt;
+
+    private long BlockSize => _placement?.Block.Size ?? 0;
+
+    private long Remaining => BlockSize - _committedSold - _pendingQuantity;
+
+    /// <inheritdoc />
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _address = ShardAddress.Parse(this.GetPrimaryKeyString());
+        _committer = new BatchWorkerFromDelegate(CommitCycleAsync);
+        _placement = await GrainFactory.GetGrain<ITicketEventGrain>(_address.EventId)
+            .GetPlacement(_address.TicketTypeId, _address.Index);
+        if (_placement is not null) _ledger = new ShardLedger(databases.Get(_placement.DatabaseOrdinal), _address);
+    }
+
+    /// <inheritdoc />
+    public async Task<PurchaseResult> Purchase(ShardPurchase purchase)
+    {
+        if (_placement is null) return PurchaseResult.NotFound;
+        if (!await EnsureLoadedAsync()) return PurchaseResult.Unavailable;
+        var request = purchase.Request;
+        if (purchase.ForwardedOrderId is { } forwardedOrderId) return await SellForwardedAsync(request, forwardedOrderId);
+        if (request.IdempotencyKey is { } key) return await PurchaseAsHomeAsync(purchase, key);
+        if (request.TicketTypeId != _address.TicketTypeId) return PurchaseResult.NotFound;
+        return await TrySell(request, OrderId.New(_address), key: null);
+    }
+
+    /// <inheritdoc />
+    public async Task<OrderDetails?> GetOrder(string orderId) =>
+        _ledger is null ? null : await _ledger.ReadOrderAsync(orderId);
+
+    /// <inheritdoc />
+    public async Task<ShardSales> GetSales()
+    {
+        var available = _placement is not null && await EnsureLoadedAsync();
+        var sold = _committedSold;
+        var status = !available ? ShardStatus.Unavailable : sold >= BlockSize ? ShardStatus.SoldOut : ShardStatus.Open;
+        return new ShardSales(_address.Index, BlockSize, sold, BlockSize - sold, status);
+    }
+
+    /// <summary>
+    /// Reserves capacity and queues the sale for the next group commit, in one turn; completes when durable.
+    /// </summary>
+    private Task<PurchaseResult> TrySell(PurchaseRequest request, string orderId, IdempotencyRecord? key)
+    {
+        var remaining = Remaining;
+        if (request.Quantity > remaining) return Task.FromResult(new PurchaseResult(PurchaseStatus.SoldOut, Remaining: remaining));
+        return Enqueue(new PendingSale(request, orderId, key));
+    }
+
+    private Task<PurchaseResult> Enqueue(PendingSale sale)
+    {
+        _queue.Add(sale);
+        _pendingQuantity += sale.Quantity;
+        _committer.Notify();
+        return sale.Completion.Task;
+    }
+
+    /// <summary>One group commit of everything queued. BatchWorker never runs two cycles at once.</summary>
+    private async Task CommitCycleAsync()
+    {
+        if (_queue.Count == 0) return;
+        var batch = _queue;
+        _queue = [];
+        if (!await EnsureLoadedAsync())
+        {
+            _pendingQuantity -= batch.Sum(s => s.Quantity);
+            foreach (var sale in batch) Settle(sale, PurchaseResult.Unavailable);
+            return;
+        }
+
+        // Serials come from the durable count. A reload after an uncertain commit may have raised it, so the
+        // capacity check is repeated here; sales that no longer fit are refused before anything is written.
+        var next = _committedSold;
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
+        var orders = new List<OrderDetails>(batch.Count);
+        var keys = new List<IdempotencyRecord>();
+        var accepted = new List<(PendingSale Sale, OrderDetails? Order)>(batch.Count);
+        long batchQuantity = 0;
+        foreach (var sale in batch)
+        {
+            if (sale.Request is not { } request)
+            {
+                keys.Add(sale.Key!);
+                accepted.Add((sale, null));
+                continue;
+            }
+            if (next + request.Quantity > BlockSize)
+            {
+                _pendingQuantity -= request.Quantity;
+                Settle(sale, new PurchaseResult(PurchaseStatus.SoldOut, Remaining: BlockSize - next));
+                continue;
+            }
+            var order = BuildOrder(sale, request, next, now);
+            next += request.Quantity;
+            batchQuantity += request.Quantity;
+            orders.Add(order);
+            if (sale.Key is { } key) keys.Add(key);
+            accepted.Add((sale, order));
+        }
+
+        CommitOutcome outcome;
+        try
+        {
+            outcome = await _ledger!.CommitAsync(new LedgerBatch(_address, _ledger.Epoch, _committedSold, next, orders, keys));
+        }
+        catch (Exception exception)
+        {
+            // The commit may or may not have landed. Forget what memory believes and reload before selling again.
+            LogCommitUncertain(logger, exception, _address.Key);
+            _pendingQuantity -= batchQuantity;
+            _loaded = false;
+            foreach (var (sale, _) in accepted) Settle(sale, PurchaseResult.Failed);
+            return;
+        }
+
+        _pendingQuantity -= batchQuantity;
+        if (outcome == CommitOutcome.Fenced)
+        {
+            // A newer activation owns the shard. Nothing was written; this activation must never write again.
+            LogFenced(logger, _address.Key, _ledger.Epoch);
+            _fenced = true;
+            _loaded = false;
+            this.DeactivateOnIdle();
+            foreach (var (sale, _) in accepted) Settle(sale, PurchaseResult.Unavailable);
+            return;
+        }
+
+        _committedSold = next;
+        foreach (var (sale, order) in accepted)
+        {
+            Settle(sale, order is null ? new PurchaseResult(PurchaseStatus.Created) : new PurchaseResult(PurchaseStatus.Created, order, Remaining));
+        }
+    }
+
+    private static void Settle(PendingSale sale, PurchaseResult result) => sale.Completion.TrySetResult(result);
+
+    private OrderDetails BuildOrder(PendingSale sale, PurchaseRequest request, long firstOffset, DateTimeOffset now)
+    {
+        var placement = _placement!;
+        var tickets = ImmutableArray.CreateBuilder<TicketDetails>(request.Quantity);
+        for (var i = 0; i < request.Quantity; i++)
+        {
+            var serial = placement.Block.First + firstOffset + i;
+            tickets.Add(new TicketDetails(signer.Sign(_address.EventId, _address.TicketTypeId, serial), serial));
+        }
+        return new OrderDetails(
+            sale.OrderId, _address.EventId, _address.TicketTypeId, request.Quantity, placement.UnitPrice,
+            placement.UnitPrice * request.Quantity, placement.Currency, request.Buyer, tickets.MoveToImmutable(), now);
+    }
+
+    /// <summary>Claims the shard and loads its state once per activation, or again after an uncertain commit.</summary>
+    private async Task<bool> EnsureLoadedAsync()
+    {
+        if (_loaded) return true;
+        if (_fenced || clock.GetUtcNow() < _retryLoadAt) return false;
+        _loading ??= LoadAsync();
+        return await _loading;
+    }
+
+    private async Task<bool> LoadAsync()
+    {
+        try
+        {
+            var claim = await _ledger!.ClaimAsync(_placement!.Block);
+            _committedSold = claim.Sold;
+            // Keys with a request in progress stay as they are; everything else is replaced by the durable truth.
+            foreach (var stale in _keys.Where(k => k.Value.Busy is null).Select(k => k.Key).ToList()) _keys.Remove(stale);
+            foreach (var record in claim.Keys)
+            {
+                if (!_keys.ContainsKey(record.Key)) _keys[record.Key] = new KeyEntry(record.Fingerprint, record.OrderId);
+            }
+            _loaded = true;
+            return true;
+        }
+        catch (Exception exception)
+        {
+            LogUnavailable(logger, exception, _address.Key);
+            _retryLoadAt = clock.GetUtcNow() + UnavailableBackoff;
+            return false;
+        }
+        finally
+        {
+            _loading = null;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: commit outcome unknown; state will be reloaded")]
+    private static partial void LogCommitUncertain(ILogger logger, Exception exception, string shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: epoch {Epoch} was fenced by a newer activation; deactivating")]
+    private static partial void LogFenced(ILogger logger, string shard, long epoch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: database unavailable")]
+    private static partial void LogUnavailable(ILogger logger, Exception exception, string shard);
+}

@@ -1,0 +1,95 @@
+using System.Data.Common;
+using Microsoft.Data.SqlClient;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace OrleansTickets.Storage;
+
+/// <summary>Engine-specific plumbing: connection strings for named databases, and creating them on first use.</summary>
+internal static class DatabaseServer
+{
+    /// <summary>The connection string of database <paramref name="name"/> on the server of <paramref name="baseConnectionString"/>.</summary>
+    public static string WithDatabase(SqlDialect dialect, string baseConnectionString, string name) => dialect switch
+    {
+        SqlDialect.PostgreSql => new NpgsqlConnectionStringBuilder(baseConnectionString) { Database = name }.ConnectionString,
+        SqlDialect.SqlServer => new SqlConnectionStringBuilder(baseConnectionString) { InitialCatalog = name }.ConnectionString,
+        _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
+    };
+
+    /// <summary>The database a connection string names.</summary>
+    public static string DatabaseName(SqlDialect dialect, string connectionString) => dialect switch
+    {
+        SqlDialect.PostgreSql => new NpgsqlConnectionStringBuilder(connectionString).Database
+            ?? throw new InvalidOperationException("The PostgreSQL connection string must name a database."),
+        SqlDialect.SqlServer => new SqlConnectionStringBuilder(connectionString).InitialCatalog,
+        _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
+    };
+
+    /// <summary>The SQLite connection string for a database file.</summary>
+    public static string SqliteFile(string path) =>
+        new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ConnectionString;
+
+    /// <summary>A pooled data source for any of the engines.</summary>
+    public static DbDataSource CreateDataSource(SqlDialect dialect, string connectionString) => dialect switch
+    {
+        SqlDialect.Sqlite => SqliteFactory.Instance.CreateDataSource(connectionString),
+        SqlDialect.PostgreSql => NpgsqlDataSource.Create(connectionString),
+        SqlDialect.SqlServer => SqlClientFactory.Instance.CreateDataSource(connectionString),
+        _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
+    };
+
+    /// <summary>Creates the database a connection string names, unless it exists. Safe when several processes race.</summary>
+    public static async Task EnsureDatabaseExistsAsync(SqlDialect dialect, string connectionString, CancellationToken cancellationToken)
+    {
+        switch (dialect)
+        {
+            case SqlDialect.Sqlite:
+                var path = new SqliteConnectionStringBuilder(connectionString).DataSource;
+                var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+                if (folder is not null) Directory.CreateDirectory(folder);
+                return;
+            case SqlDialect.PostgreSql:
+                await EnsurePostgresDatabaseAsync(connectionString, cancellationToken);
+                return;
+            case SqlDialect.SqlServer:
+                await EnsureSqlServerDatabaseAsync(connectionString, cancellationToken);
+                return;
+        }
+    }
+
+    private static async Task EnsurePostgresDatabaseAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        var target = new NpgsqlConnectionStringBuilder(connectionString);
+        var name = target.Database ?? throw new InvalidOperationException("The PostgreSQL connection string must name a database.");
+        var admin = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false };
+        await using var connection = new NpgsqlConnection(admin.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using (var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection))
+        {
+            exists.Parameters.AddWithValue("name", name);
+            if (await exists.ExecuteScalarAsync(cancellationToken) is not null) return;
+        }
+        try
+        {
+            // Database names cannot be parameters; QuoteIdentifier-style quoting keeps any name safe.
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name.Replace("\"", "\"\"")}\"", connection);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation)
+        {
+            // Another process created it between our check and our CREATE: that is what we wanted.
+        }
+    }
+
+    private static async Task EnsureSqlServerDatabaseAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        var name = new SqlConnectionStringBuilder(connectionString).InitialCatalog;
+        var admin = new SqlConnectionStringBuilder(connectionString) { InitialCatalog = "master" };
+        await using var connection = new SqlConnection(admin.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var create = new SqlCommand(
+            $"IF DB_ID(@name) IS NULL CREATE DATABASE [{name.Replace("]", "]]")}]", connection);
+        create.Parameters.AddWithValue("@name", name);
+        await create.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace OrleansTickets.Storage;
+
+/// <summary>
+/// The silo's open shard databases, one <see cref="ShardDatabase"/> (pool + group-commit writer) per ordinal,
+/// shared by every shard grain on this silo that maps to it.
+/// </summary>
+public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, ILoggerFactory loggerFactory) : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<int, Lazy<ShardDatabase>> _open = new();
+    private readonly TicketStorageOptions _options = options.Value;
+
+    /// <summary>The database with <paramref name="ordinal"/>, opened on first use.</summary>
+    public ShardDatabase Get(int ordinal) =>
+        _open.GetOrAdd(ordinal, o => new Lazy<ShardDatabase>(() => Open(o))).Value;
+
+    /// <summary>Where database <paramref name="ordinal"/> lives: a file path or a connection string.</summary>
+    public string ConnectionStringFor(int ordinal)
+    {
+        var name = string.Create(CultureInfo.InvariantCulture, $"shard_{ordinal:D4}");
+        return _options.Provider switch
+        {
+            SqlDialect.Sqlite => DatabaseServer.SqliteFile(Path.Combine(_options.DataPath, "shards", name + ".db")),
+            _ => DatabaseServer.WithDatabase(_options.Provider, RequireConnectionString(),
+                DatabaseServer.DatabaseName(_options.Provider, RequireConnectionString()) + "_" + name),
+        };
+    }
+
+    private ShardDatabase Open(int ordinal)
+    {
+        var connectionString = ConnectionStringFor(ordinal);
+        var dialect = _options.Provider;
+        return new ShardDatabase(
+            ordinal,
+            dialect,
+            DatabaseServer.CreateDataSource(dialect, connectionString),
+            ct => DatabaseServer.EnsureDatabaseExistsAsync(dialect, connectionString, ct),
+            _options.MaxOrdersPerCommit,
+            loggerFactory.CreateLogger<ShardDatabase>());
+    }
+
+    private string RequireConnectionString() =>
+        _options.ConnectionString ?? throw new InvalidOperationException(
+            $"Storage:ConnectionString is required when Storage:Provider is {_options.Provider}.");
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var database in _open.Values.Where(l => l.IsValueCreated))
+        {
+            await database.Value.DisposeAsync();
+        }
+    }
+}

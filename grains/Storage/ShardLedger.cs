@@ -1,0 +1,106 @@
+using System.Collections.Immutable;
+using System.Data.Common;
+using OrleansTickets.Events;
+using OrleansTickets.Orders;
+
+namespace OrleansTickets.Storage;
+
+/// <summary>
+/// One shard's view of its database: claim the shard (taking a new epoch), commit batches under that epoch,
+/// and read orders back.
+/// </summary>
+/// <remarks>
+/// Fencing: <see cref="ClaimAsync"/> increments the shard's epoch in the database. Every later commit succeeds
+/// only if the row still carries that epoch and the sold count the activation believes in, so when Orleans briefly
+/// runs two activations of one shard, the one that claimed first can no longer write.
+/// </remarks>
+public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
+{
+    /// <summary>The epoch this ledger claimed, or 0 before <see cref="ClaimAsync"/>.</summary>
+    public long Epoch { get; private set; }
+
+    /// <summary>Takes ownership of the shard's row and loads what the shard needs to resume selling.</summary>
+    public async Task<ShardClaim> ClaimAsync(SerialBlock block, CancellationToken cancellationToken = default)
+    {
+        await database.EnsureReadyAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        long epoch, sold;
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await using (var claim = new SqlStatement(database.Sql.Claim)
+                .With("@shard_key", shard.Key).With("@block_first", block.First).With("@block_size", (long)block.Size)
+                .ToCommand(connection, transaction))
+            await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
+            {
+                // SQL Server's claim may answer in its second result set (first use of the row).
+                while (!await reader.ReadAsync(cancellationToken))
+                {
+                    if (!await reader.NextResultAsync(cancellationToken)) throw new InvalidOperationException($"Claim of {shard.Key} returned no row.");
+                }
+                epoch = Convert.ToInt64(reader.GetValue(0));
+                sold = Convert.ToInt64(reader.GetValue(1));
+                var first = Convert.ToInt64(reader.GetValue(2));
+                var size = Convert.ToInt64(reader.GetValue(3));
+                if (first != block.First || size != block.Size)
+                {
+                    throw new InvalidOperationException(
+                        $"Shard {shard.Key} is stored with block {first}+{size} but the catalog says {block.First}+{block.Size}.");
+                }
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+        var keys = new List<IdempotencyRecord>();
+        await using (var read = new SqlStatement(ShardSql.ReadKeys).With("@shard_key", shard.Key).ToCommand(connection, null))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                keys.Add(new IdempotencyRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+            }
+        }
+        Epoch = epoch;
+        return new ShardClaim(epoch, sold, keys);
+    }
+
+    /// <summary>Submits a batch to the database's group commit.</summary>
+    public Task<CommitOutcome> CommitAsync(LedgerBatch batch) => database.CommitAsync(batch);
+
+    /// <summary>Reads an order this shard committed, or null.</summary>
+    public async Task<OrderDetails?> ReadOrderAsync(string orderId, CancellationToken cancellationToken = default)
+    {
+        await database.EnsureReadyAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        OrderDetails order;
+        await using (var read = new SqlStatement(ShardSql.ReadOrder)
+            .With("@order_id", orderId).With("@shard_key", shard.Key).ToCommand(connection, null))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            if (!await reader.ReadAsync(cancellationToken)) return null;
+            var quantity = Convert.ToInt32(reader.GetValue(2));
+            var unitPrice = Money.FromCents(Convert.ToInt64(reader.GetValue(3)));
+            order = new OrderDetails(
+                orderId, reader.GetString(0), reader.GetString(1), quantity, unitPrice, unitPrice * quantity,
+                reader.GetString(4), new Buyer(reader.GetString(5), reader.GetString(6)), [],
+                DateTimeOffset.FromUnixTimeMilliseconds(Convert.ToInt64(reader.GetValue(7))));
+        }
+        var tickets = ImmutableArray.CreateBuilder<TicketDetails>(order.Quantity);
+        await using (var read = new SqlStatement(ShardSql.ReadTickets).With("@order_id", orderId).ToCommand(connection, null))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                tickets.Add(new TicketDetails(reader.GetString(1), Convert.ToInt64(reader.GetValue(0))));
+            }
+        }
+        return order with { Tickets = tickets.ToImmutable() };
+    }
+
+    /// <summary>Counts ticket rows held for this shard: an independent check of the stored sold count.</summary>
+    public async Task<long> CountTicketRowsAsync(CancellationToken cancellationToken = default)
+    {
+        await database.EnsureReadyAsync(cancellationToken);
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using var count = new SqlStatement(ShardSql.CountSoldTickets).With("@shard_key", shard.Key).ToCommand(connection, null);
+        return Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken));
+    }
+}

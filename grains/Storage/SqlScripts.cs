@@ -1,0 +1,49 @@
+using System.Data.Common;
+using System.Text.RegularExpressions;
+
+namespace OrleansTickets.Storage;
+
+/// <summary>Reads and runs the SQL scripts embedded in this assembly.</summary>
+internal static partial class SqlScripts
+{
+    // Any fixed number works; it only has to be the same in every process that creates schemas.
+    private const long SchemaLockId = 0x4f54_5343_4845;
+
+    public static string Read(string folder, string fileName)
+    {
+        var suffix = $".Storage.Sql.{folder}.{fileName}";
+        var assembly = typeof(SqlScripts).Assembly;
+        var name = assembly.GetManifestResourceNames().Single(n => n.EndsWith(suffix, StringComparison.Ordinal));
+        using var stream = assembly.GetManifestResourceStream(name)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>
+    /// Runs an idempotent schema script in one transaction. On PostgreSQL an advisory lock serialises silos that
+    /// start together, because concurrent <c>CREATE TABLE IF NOT EXISTS</c> can still collide in the catalog.
+    /// SQL Server scripts are split on <c>GO</c> lines.
+    /// </summary>
+    public static async Task RunAsync(DbConnection connection, SqlDialect dialect, string script, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (dialect == SqlDialect.PostgreSql)
+        {
+            script = $"SELECT pg_advisory_xact_lock({SchemaLockId});\n{script}";
+        }
+        var batches = dialect == SqlDialect.SqlServer
+            ? GoLine().Split(script).Where(b => !string.IsNullOrWhiteSpace(b))
+            : [script];
+        foreach (var batch in batches)
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = batch;
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    [GeneratedRegex(@"^\s*GO\s*$", RegexOptions.Multiline | RegexOptions.IgnoreCase)]
+    private static partial Regex GoLine();
+}

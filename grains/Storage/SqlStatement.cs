@@ -1,0 +1,69 @@
+using System.Data.Common;
+
+namespace OrleansTickets.Storage;
+
+/// <summary>One parameterised statement, kept as data so a group commit can send many in one round trip.</summary>
+internal sealed class SqlStatement(string sql)
+{
+    private readonly List<KeyValuePair<string, object>> _parameters = [];
+
+    public string Sql { get; } = sql;
+
+    public SqlStatement With(string name, object value)
+    {
+        _parameters.Add(new(name, value));
+        return this;
+    }
+
+    public void ApplyTo(DbParameterCollection target, Func<DbParameter> create)
+    {
+        foreach (var (name, value) in _parameters)
+        {
+            var parameter = create();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            target.Add(parameter);
+        }
+    }
+
+    public DbCommand ToCommand(DbConnection connection, DbTransaction? transaction)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = Sql;
+        command.Transaction = transaction;
+        ApplyTo(command.Parameters, command.CreateParameter);
+        return command;
+    }
+
+    /// <summary>
+    /// Runs the statements in order inside <paramref name="transaction"/> and returns each one's affected row count.
+    /// Drivers that support <see cref="DbBatch"/> (Npgsql, SqlClient) get one round trip for all of them.
+    /// </summary>
+    public static async Task<int[]> ExecuteAllAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<SqlStatement> statements, CancellationToken cancellationToken)
+    {
+        var affected = new int[statements.Count];
+        if (statements.Count == 0) return affected;
+        if (connection.CanCreateBatch)
+        {
+            await using var batch = connection.CreateBatch();
+            batch.Transaction = transaction;
+            foreach (var statement in statements)
+            {
+                var command = batch.CreateBatchCommand();
+                command.CommandText = statement.Sql;
+                statement.ApplyTo(command.Parameters, command.CreateParameter);
+                batch.BatchCommands.Add(command);
+            }
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            for (var i = 0; i < statements.Count; i++) affected[i] = batch.BatchCommands[i].RecordsAffected;
+            return affected;
+        }
+        for (var i = 0; i < statements.Count; i++)
+        {
+            await using var command = statements[i].ToCommand(connection, transaction);
+            affected[i] = await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        return affected;
+    }
+}

@@ -1,0 +1,29 @@
+namespace OrleansTickets.Storage;
+
+/// <summary>Where the catalog and the shard ledgers live. Bound from the <c>Storage</c> configuration section.</summary>
+public sealed class TicketStorageOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Storage";
+
+    /// <summary>Which SQL engine. SQLite is the embedded default.</summary>
+    public SqlDialect Provider { get; set; } = SqlDialect.Sqlite;
+
+    /// <summary>SQLite only: the folder holding the catalog file and one file per shard database.</summary>
+    public string DataPath { get; set; } = "data";
+
+    /// <summary>
+    /// PostgreSQL and SQL Server: the catalog database. Shard databases are created on the same server,
+    /// named after it with a <c>_shard_NNNN</c> suffix.
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// How many shard databases the shard map spreads shards over. Each is one stream of durable commits
+    /// (one fsync per group commit); beyond this number shards share databases, one row each.
+    /// </summary>
+    public int MaxShardDatabases { get; set; } = 16;
+
+    /// <summary>Most orders one group commit takes, so one transaction never grows without bound.</summary>
+    public int MaxOrdersPerCommit { get; set; } = 4096;
+}
