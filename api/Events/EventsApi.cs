@@ -30,7 +30,7 @@ public static class EventsApi
         var definition = EventValidator.Validate(body!, errors);
         if (definition is null) return Problems.Invalid(errors);
 
-        var outcome = await grains.GetGrain<ITicketEventGrain>(definition.Id).Create(definition);
+        var outcome = await grains.GetEventGrain(definition.Id).Create(definition);
         if (outcome == CreateEventOutcome.AlreadyExists)
         {
             return Problems.Create(StatusCodes.Status409Conflict, Problems.EventExists,
@@ -42,7 +42,7 @@ public static class EventsApi
     public static async Task<Results<Ok<EventResponse>, ProblemHttpResult>> GetEvent(string eventId, IGrainFactory grains)
     {
         if (!Slug.IsValid(eventId)) return EventNotFound(eventId);
-        var grain = grains.GetGrain<ITicketEventGrain>(eventId);
+        var grain = grains.GetEventGrain(eventId);
         var definition = await grain.GetDefinition();
         if (definition is null) return EventNotFound(eventId);
         return TypedResults.Ok(ToResponse(definition, await grain.GetRecentSales()));
@@ -51,7 +51,7 @@ public static class EventsApi
     public static async Task<Results<Ok<EventSales>, ProblemHttpResult>> GetSales(string eventId, IGrainFactory grains)
     {
         if (!Slug.IsValid(eventId)) return EventNotFound(eventId);
-        var sales = await grains.GetGrain<ITicketEventGrain>(eventId).GetSales();
+        var sales = await grains.GetEventGrain(eventId).GetSales();
         return sales is null ? EventNotFound(eventId) : TypedResults.Ok(sales);
     }
 

@@ -8,7 +8,8 @@ using OrleansTickets.Sales;
 namespace OrleansTickets.Api.Http;
 
 /// <summary>Source-generated JSON for every body the API reads or writes: no reflection on the hot path.</summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+// Web defaults, except that numbers must be JSON numbers: "2" is not a quantity.
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, NumberHandling = JsonNumberHandling.Strict)]
 [JsonSerializable(typeof(CreateEventBody))]
 [JsonSerializable(typeof(CreateOrderBody))]
 [JsonSerializable(typeof(EventResponse))]

@@ -63,7 +63,7 @@ public static class OrdersApi
 
     private static async Task<ProblemHttpResult> NotFoundAsync(IGrainFactory grains, string eventId, string ticketTypeId)
     {
-        var definition = await grains.GetGrain<OrleansTickets.Events.ITicketEventGrain>(eventId).GetDefinition();
+        var definition = await OrleansTickets.Events.EventGrainKeys.GetEventGrain(grains, eventId).GetDefinition();
         return definition is null
             ? EventsApi.EventNotFound(eventId)
             : Problems.Create(StatusCodes.Status404NotFound, Problems.TicketTypeNotFound, "No such ticket type.",

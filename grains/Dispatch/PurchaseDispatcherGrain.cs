@@ -46,7 +46,7 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
     private async Task<bool> LoadDefinitionAsync(PurchaseRequest request)
     {
         // An unknown event is asked about again on every call: it may be created after this activation.
-        var definition = await GrainFactory.GetGrain<ITicketEventGrain>(request.EventId).GetDefinition();
+        var definition = await GrainFactory.GetEventGrain(request.EventId).GetDefinition();
         var type = definition?.FindTicketType(request.TicketTypeId);
         if (type is null || _type is not null) return _type is not null;
         _event = definition;

@@ -66,7 +66,7 @@ public sealed partial class InventoryShardGrain(
     {
         _address = ShardAddress.Parse(this.GetPrimaryKeyString());
         _committer = new BatchWorkerFromDelegate(CommitCycleAsync);
-        _placement = await GrainFactory.GetGrain<ITicketEventGrain>(_address.EventId)
+        _placement = await GrainFactory.GetEventGrain(_address.EventId)
             .GetPlacement(_address.TicketTypeId, _address.Index);
         if (_placement is not null) _ledger = new ShardLedger(databases.Get(_placement.DatabaseOrdinal), _address);
     }
@@ -212,8 +212,12 @@ public sealed partial class InventoryShardGrain(
     {
         if (_loaded) return true;
         if (_fenced || clock.GetUtcNow() < _retryLoadAt) return false;
-        _loading ??= LoadAsync();
-        return await _loading;
+        // Concurrent callers share one load. The task is cleared here, not inside LoadAsync: a load that fails
+        // synchronously would otherwise clear it before it was stored and leave a failed task cached for good.
+        var loading = _loading ??= LoadAsync();
+        var loaded = await loading;
+        if (ReferenceEquals(_loading, loading)) _loading = null;
+        return loaded;
     }
 
     private async Task<bool> LoadAsync()
@@ -236,10 +240,6 @@ public sealed partial class InventoryShardGrain(
             LogUnavailable(logger, exception, _address.Key);
             _retryLoadAt = clock.GetUtcNow() + UnavailableBackoff;
             return false;
-        }
-        finally
-        {
-            _loading = null;
         }
     }
 

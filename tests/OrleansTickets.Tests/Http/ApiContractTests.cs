@@ -1,0 +1,247 @@
+using System.Net;
+using System.Text.Json;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Http;
+
+/// <summary>The HTTP contract, status code by status code, against the real service over real HTTP.</summary>
+public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixture>
+{
+    private const string ProblemBase = "https://orleanstickets.dev/problems/";
+    private HttpClient Http => fixture.Host.Client;
+
+    [Fact]
+    public async Task Creating_an_event_returns_201_then_409_for_the_same_id()
+    {
+        var created = await Http.CreateEventAsync("rock-fest", capacity: 1_000, shards: 4);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("/api/events/rock-fest", created.Headers.Location!.OriginalString);
+        var body = await created.JsonAsync();
+        Assert.Equal("rock-fest", body.GetProperty("id").GetString());
+        var type = body.GetProperty("ticketTypes")[0];
+        Assert.Equal(49.5m, type.GetProperty("price").GetDecimal());
+        Assert.Equal(1_000, type.GetProperty("remaining").GetInt64());
+
+        var again = await Http.CreateEventAsync("rock-fest");
+        await AssertProblemAsync(again, HttpStatusCode.Conflict, "event-exists");
+    }
+
+    [Fact]
+    public async Task Reading_an_event_shows_remaining_and_unknown_events_are_404()
+    {
+        await Http.CreateEventAsync("read-me", capacity: 50, shards: 2);
+        Assert.Equal(HttpStatusCode.Created, (await Http.OrderAsync("read-me", 4)).StatusCode);
+
+        var remaining = 0L;
+        for (var attempt = 0; attempt < 30 && remaining != 46; attempt++)
+        {
+            // remaining may lag by up to a second.
+            var read = await Http.GetAsync("/api/events/read-me");
+            Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+            remaining = (await read.JsonAsync()).GetProperty("ticketTypes")[0].GetProperty("remaining").GetInt64();
+            if (remaining != 46) await Task.Delay(200);
+        }
+        Assert.Equal(46, remaining);
+
+        await AssertProblemAsync(await Http.GetAsync("/api/events/nope"), HttpStatusCode.NotFound, "event-not-found");
+        await AssertProblemAsync(await Http.GetAsync("/api/events/NOT_A_SLUG"), HttpStatusCode.NotFound, "event-not-found");
+        await AssertProblemAsync(await Http.GetAsync("/api/events/nope/sales"), HttpStatusCode.NotFound, "event-not-found");
+    }
+
+    [Fact]
+    public async Task Buying_returns_201_with_the_order_which_can_be_read_back()
+    {
+        await Http.CreateEventAsync("buy", capacity: 100, shards: 3);
+        var response = await Http.OrderAsync("buy", 3);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var order = await response.JsonAsync();
+        var orderId = order.GetProperty("orderId").GetString()!;
+        Assert.Equal($"/api/orders/{orderId}", response.Headers.Location!.OriginalString);
+        Assert.Equal("buy", order.GetProperty("eventId").GetString());
+        Assert.Equal("ga", order.GetProperty("ticketTypeId").GetString());
+        Assert.Equal(3, order.GetProperty("quantity").GetInt32());
+        Assert.Equal(49.5m, order.GetProperty("unitPrice").GetDecimal());
+        Assert.Equal(148.5m, order.GetProperty("total").GetDecimal());
+        Assert.Equal("EUR", order.GetProperty("currency").GetString());
+        Assert.Equal("ada@example.com", order.GetProperty("buyer").GetProperty("email").GetString());
+        Assert.Equal(3, order.GetProperty("tickets").GetArrayLength());
+        Assert.True(order.GetProperty("createdAt").TryGetDateTimeOffset(out _));
+
+        var read = await Http.GetAsync($"/api/orders/{orderId}");
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal(order.GetRawText(), (await read.JsonAsync()).GetRawText());
+
+        await AssertProblemAsync(await Http.GetAsync("/api/orders/buy.ga.0.AAAAAAAAAAAAAAAAAAAAAA"), HttpStatusCode.NotFound, "order-not-found");
+        await AssertProblemAsync(await Http.GetAsync("/api/orders/garbage"), HttpStatusCode.NotFound, "order-not-found");
+    }
+
+    [Fact]
+    public async Task A_replay_returns_200_with_the_same_order_and_another_body_is_422()
+    {
+        await Http.CreateEventAsync("replay", capacity: 100, shards: 2);
+        var first = await Http.OrderAsync("replay", 2, key: "order-123");
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+
+        var again = await Http.OrderAsync("replay", 2, key: "order-123");
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal((await first.JsonAsync()).GetRawText(), (await again.JsonAsync()).GetRawText());
+
+        await AssertProblemAsync(await Http.OrderAsync("replay", 3, key: "order-123"), HttpStatusCode.UnprocessableEntity, "idempotency-key-conflict");
+        Assert.Equal(2, await Http.SoldAsync("replay"));
+    }
+
+    [Fact]
+    public async Task Concurrent_replays_over_http_create_one_order()
+    {
+        await Http.CreateEventAsync("replay-many", capacity: 100, shards: 4);
+        var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Http.OrderAsync("replay-many", 1, key: "same")));
+        Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Created);
+        Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.Created, HttpStatusCode.OK }));
+        var ids = await Task.WhenAll(responses.Select(async r => (await r.JsonAsync()).GetProperty("orderId").GetString()));
+        Assert.Single(ids.Distinct());
+        Assert.Equal(1, await Http.SoldAsync("replay-many"));
+    }
+
+    [Fact]
+    public async Task Sold_out_is_409_with_the_remaining_count()
+    {
+        await Http.CreateEventAsync("small", capacity: 5, shards: 1);
+        Assert.Equal(HttpStatusCode.Created, (await Http.OrderAsync("small", 3)).StatusCode);
+
+        var refused = await Http.OrderAsync("small", 3);
+        var problem = await AssertProblemAsync(refused, HttpStatusCode.Conflict, "sold-out");
+        Assert.Equal(2, problem.GetProperty("remaining").GetInt64());
+        Assert.Equal(3, await Http.SoldAsync("small"));
+    }
+
+    [Fact]
+    public async Task Unknown_event_or_ticket_type_is_404()
+    {
+        await Http.CreateEventAsync("known", capacity: 5, shards: 1);
+        await AssertProblemAsync(await Http.OrderAsync("unknown", 1), HttpStatusCode.NotFound, "event-not-found");
+        await AssertProblemAsync(await Http.OrderAsync("known", 1, ticketTypeId: "vip"), HttpStatusCode.NotFound, "ticket-type-not-found");
+    }
+
+    [Fact]
+    public async Task Sales_report_every_shard()
+    {
+        await Http.CreateEventAsync("sales", capacity: 10, shards: 3);
+        Assert.Equal(HttpStatusCode.Created, (await Http.OrderAsync("sales", 2)).StatusCode);
+        var sales = await (await Http.GetAsync("/api/events/sales/sales")).JsonAsync();
+        Assert.Equal("sales", sales.GetProperty("eventId").GetString());
+        var type = sales.GetProperty("ticketTypes")[0];
+        Assert.Equal((10, 2, 8), (type.GetProperty("capacity").GetInt64(), type.GetProperty("sold").GetInt64(), type.GetProperty("remaining").GetInt64()));
+        var shards = type.GetProperty("shards").EnumerateArray().ToList();
+        Assert.Equal([0, 1, 2], shards.Select(s => s.GetProperty("index").GetInt32()));
+        Assert.Equal([4L, 3L, 3L], shards.Select(s => s.GetProperty("capacity").GetInt64()));
+        Assert.All(shards, s => Assert.Equal("open", s.GetProperty("status").GetString()));
+    }
+
+    public static TheoryData<string, string> MalformedOrders => new()
+    {
+        { "not json", "malformed-request" },
+        { "{", "malformed-request" },
+        { "[]", "malformed-request" },
+        { "null", "malformed-request" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":\"two\",\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "malformed-request" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1e30,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "malformed-request" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":99999999999,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "malformed-request" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1.5,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "malformed-request" },
+        { "{\"ticketTypeId\":42,\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "malformed-request" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":\"Ada\"}", "malformed-request" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":0,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":-1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":101,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":11,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"" + new string('x', 201) + "\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"not-an-email\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a b@c.com\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"Ada <a@b.co>\"}}", "validation" },
+        { "{\"ticketTypeId\":\"GA!\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "validation" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedOrders))]
+    public async Task Malformed_orders_are_400_problems_and_change_nothing(string body, string problemType)
+    {
+        await EnsureEventAsync("malformed");
+        var response = await Http.PostRawAsync("/api/events/malformed/orders", body);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, problemType);
+        Assert.Equal(0, await Http.SoldAsync("malformed"));
+    }
+
+    [Fact]
+    public async Task Oversized_bodies_wrong_content_types_and_bad_keys_are_refused()
+    {
+        await EnsureEventAsync("guarded");
+        var valid = "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}";
+        var huge = "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"" + new string('x', 100_000) + "\",\"email\":\"a@b.co\"}}";
+
+        await AssertProblemAsync(await Http.PostRawAsync("/api/events/guarded/orders", huge), HttpStatusCode.RequestEntityTooLarge, "payload-too-large");
+        await AssertProblemAsync(await Http.PostRawAsync("/api/events/guarded/orders", valid, "text/plain"), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        await AssertProblemAsync(await Http.PostRawAsync("/api/events/guarded/orders", valid, key: new string('k', 101)), HttpStatusCode.BadRequest, "validation");
+        await AssertProblemAsync(await Http.PostRawAsync("/api/events/guarded/orders", valid, key: "tab\there"), HttpStatusCode.BadRequest, "validation");
+        Assert.Equal(0, await Http.SoldAsync("guarded"));
+    }
+
+    public static TheoryData<string> MalformedEvents => new()
+    {
+        "{}",
+        "{\"id\":\"Bad Id\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1.001,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":-1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"XYZ\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":0,\"shards\":1,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10000001,\"shards\":1,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":11,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":100000,\"shards\":4097,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":101}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1},{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[null]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":\"1\",\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedEvents))]
+    public async Task Malformed_events_are_400_problems_and_create_nothing(string body)
+    {
+        var response = await Http.PostRawAsync("/api/events", body);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/api/events/e1")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Validation_problems_name_each_bad_field()
+    {
+        var response = await Http.PostRawAsync("/api/events",
+            "{\"id\":\"ok\",\"name\":\"\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1.234,\"currency\":\"eur\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}");
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation");
+        var errors = problem.GetProperty("errors");
+        Assert.True(errors.TryGetProperty("name", out _));
+        Assert.True(errors.TryGetProperty("ticketTypes[0].price", out _));
+        Assert.True(errors.TryGetProperty("ticketTypes[0].currency", out _));
+    }
+
+    private async Task EnsureEventAsync(string id)
+    {
+        var response = await Http.CreateEventAsync(id, capacity: 100, shards: 2);
+        Assert.Contains(response.StatusCode, new[] { HttpStatusCode.Created, HttpStatusCode.Conflict });
+    }
+
+    internal static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string type)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"Expected {status}, got {response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(text).RootElement.Clone();
+        Assert.Equal(ProblemBase + type, problem.GetProperty("type").GetString());
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        return problem;
+    }
+}

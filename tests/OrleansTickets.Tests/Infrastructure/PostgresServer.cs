@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Npgsql;
+
+namespace OrleansTickets.Tests.Infrastructure;
+
+/// <summary>
+/// A throwaway PostgreSQL 15 cluster in a temporary folder, listening on a free loopback port.
+/// </summary>
+/// <remarks>
+/// PostgreSQL refuses to run as root, so when the tests run as root every server command goes
+/// through <c>runuser -u postgres</c> and the folder is handed to that user. Durability settings
+/// stay at their safe values (fsync, synchronous_commit) so fault tests observe real behaviour.
+/// </remarks>
+public sealed class PostgresServer : IAsyncDisposable
+{
+    private const string SuperUser = "postgres";
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(120);
+    private static readonly Lazy<string?> BinDirectory = new(FindBinDirectory);
+
+    private readonly string _root;
+    private int _port;
+
+    /// <summary>Creates a server object; nothing touches the disk until <see cref="StartAsync"/>.</summary>
+    public PostgresServer()
+    {
+        _root = Path.Combine(Path.GetTempPath(), "orleanstickets-pg-" + Guid.NewGuid().ToString("N")[..12]);
+    }
+
+    /// <summary>Whether the PostgreSQL binaries (and, as root, <c>runuser</c>) are installed.</summary>
+    public static bool IsAvailable => BinDirectory.Value is not null && (!IsRoot || File.Exists("/usr/sbin/runuser") || File.Exists("/sbin/runuser"));
+
+    /// <summary>Whether a missing PostgreSQL must fail tests instead of skipping them (<c>CI=true</c>).</summary>
+    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The TCP port the server listens on; valid after <see cref="StartAsync"/>.</summary>
+    public int Port => _port;
+
+    /// <summary>The data folder; the Unix socket lives there too.</summary>
+    public string DataDirectory => Path.Combine(_root, "data");
+
+    private static bool IsRoot => Environment.IsPrivilegedProcess;
+
+    private string LogFile => Path.Combine(_root, "server.log");
+
+    /// <summary>An Npgsql connection string for <paramref name="database"/> as the superuser.</summary>
+    /// <param name="database">The database to connect to.</param>
+    public string ConnectionString(string database = "postgres") =>
+        $"Host=127.0.0.1;Port={_port};Username={SuperUser};Database={database}";
+
+    /// <summary>Creates the cluster and starts it.</summary>
+    /// <exception cref="InvalidOperationException">PostgreSQL is not installed, or it failed to start.</exception>
+    public async Task StartAsync()
+    {
+        if (!IsAvailable)
+        {
+            throw new InvalidOperationException(
+                "PostgreSQL 15 binaries (initdb, pg_ctl, postgres) were not found in $POSTGRES_BIN_DIR, /usr/lib/postgresql/15/bin " +
+                "or on PATH (or runuser is missing and the tests run as root).");
+        }
+
+        Directory.CreateDirectory(_root);
+        if (IsRoot)
+        {
+            await RunAsync("chown", [SuperUser + ":" + SuperUser, _root]).ConfigureAwait(false);
+        }
+
+        // --no-sync only skips flushing initdb's own files: a throwaway cluster need not survive a
+        // power cut during creation. The running server keeps fsync on.
+        await RunAsServerUserAsync(Tool("initdb"),
+            ["-D", DataDirectory, "--auth=trust", "-U", SuperUser, "--encoding=UTF8", "--locale=C", "--no-sync"]).ConfigureAwait(false);
+
+        // A port picked by binding port 0 can be taken by someone else before the server binds it.
+        for (var attempt = 1; ; attempt++)
+        {
+            _port = PickFreePort();
+            await WriteSettingsAsync().ConfigureAwait(false);
+            try
+            {
+                await PgCtlAsync("start", "-l", LogFile).ConfigureAwait(false);
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    /// <summary>Stops and starts the server on the same port and data.</summary>
+    /// <param name="immediate">Stop like a crash (no checkpoint), so the start runs WAL recovery.</param>
+    public async Task RestartAsync(bool immediate = false)
+    {
+        await PgCtlAsync("stop", "-m", immediate ? "immediate" : "fast").ConfigureAwait(false);
+        await PgCtlAsync("start", "-l", LogFile).ConfigureAwait(false);
+    }
+
+    /// <summary>Creates <paramref name="database"/> (UTF-8) on this server.</summary>
+    /// <param name="database">A plain identifier: letters, digits and underscores.</param>
+    public async Task CreateDatabaseAsync(string database)
+    {
+        if (database.Length == 0 || !database.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+        {
+            throw new ArgumentException("Use letters, digits and underscores only.", nameof(database));
+        }
+
+        await using var connection = new NpgsqlConnection(ConnectionString());
+        await connection.OpenAsync().ConfigureAwait(false);
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{database}\" ENCODING 'UTF8'", connection);
+        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the server (fast shutdown) and deletes its folder.</summary>
+    public async Task StopAsync()
+    {
+        try
+        {
+            // The pid file, not a flag, decides: a start that timed out may still have left a server running.
+            if (File.Exists(Path.Combine(DataDirectory, "postmaster.pid")))
+            {
+                await PgCtlAsync("stop", "-m", "fast").ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(_root))
+            {
+                Directory.Delete(_root, recursive: true);
+            }
+        }
+    }
+
+    /// <inheritdoc cref="StopAsync"/>
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private Task WriteSettingsAsync()
+    {
+        // postgresql.conf keeps the last value of a setting, so these override initdb's defaults.
+        var settings = new StringBuilder()
+            .AppendLine()
+            .AppendLine("# OrleansTickets test server")
+            .AppendLine("listen_addresses = '127.0.0.1'")
+            .AppendLine($"port = {_port}")
+            .AppendLine($"unix_socket_directories = '{DataDirectory}'")
+            .AppendLine("fsync = on")
+            .AppendLine("synchronous_commit = on")
+            .AppendLine("max_connections = 300");
+        return File.AppendAllTextAsync(Path.Combine(DataDirectory, "postgresql.conf"), settings.ToString());
+    }
+
+    private async Task PgCtlAsync(string action, params string[] extra)
+    {
+        try
+        {
+            await RunAsServerUserAsync(Tool("pg_ctl"), ["-D", DataDirectory, "-w", "-t", "60", .. extra, action]).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException ex) when (File.Exists(LogFile))
+        {
+            throw new InvalidOperationException($"{ex.Message}{Environment.NewLine}server.log:{Environment.NewLine}{await File.ReadAllTextAsync(LogFile).ConfigureAwait(false)}", ex);
+        }
+    }
+
+    private static int PickFreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private static string Tool(string name) => Path.Combine(BinDirectory.Value!, name);
+
+    private static string? FindBinDirectory()
+    {
+        // POSTGRES_BIN_DIR pins one folder, for other installs (and to rehearse the "missing" path).
+        var pinned = Environment.GetEnvironmentVariable("POSTGRES_BIN_DIR");
+        var candidates = new List<string>();
+        if (!string.IsNullOrEmpty(pinned))
+        {
+            candidates.Add(pinned);
+        }
+        else
+        {
+            candidates.Add("/usr/lib/postgresql/15/bin");
+            candidates.AddRange((Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
+        }
+
+        return candidates.FirstOrDefault(dir =>
+            new[] { "initdb", "pg_ctl", "postgres" }.All(tool => File.Exists(Path.Combine(dir, tool))));
+    }
+
+    private static Task RunAsServerUserAsync(string tool, string[] arguments) =>
+        IsRoot ? RunAsync("runuser", ["-u", SuperUser, "--", tool, .. arguments]) : RunAsync(tool, arguments);
+
+    private static async Task RunAsync(string fileName, string[] arguments)
+    {
+        var startInfo = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            // The server user cannot read root's home; a neutral working folder avoids "could not
+            // change directory" noise and failures.
+            WorkingDirectory = "/",
+        };
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(CommandTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"{fileName} {string.Join(' ', arguments)} timed out after {CommandTimeout}.");
+        }
+
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"{fileName} {string.Join(' ', arguments)} exited with {process.ExitCode}:{Environment.NewLine}{await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
+        }
+    }
+}

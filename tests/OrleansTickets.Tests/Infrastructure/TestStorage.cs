@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Configuration;
+using OrleansTickets.Storage;
+
+namespace OrleansTickets.Tests.Infrastructure;
+
+/// <summary>Configuration for one test's private storage: a fresh SQLite folder, or a fresh PostgreSQL catalog database.</summary>
+public sealed class TestStorage : IDisposable
+{
+    /// <summary>A fixed signing key, so tests can check codes with a signer of their own.</summary>
+    public static readonly string SigningKey = Convert.ToBase64String(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
+
+    private TestStorage(Dictionary<string, string?> settings, string? folder)
+    {
+        Settings = settings;
+        Folder = folder;
+    }
+
+    public Dictionary<string, string?> Settings { get; }
+
+    /// <summary>The SQLite data folder, when SQLite.</summary>
+    public string? Folder { get; }
+
+    public TicketStorageOptions Options => Configuration().GetSection(TicketStorageOptions.SectionName).Get<TicketStorageOptions>()!;
+
+    public static TestStorage Sqlite(int maxShardDatabases = 4)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "orleans-tickets-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        return new TestStorage(new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = "Sqlite",
+            ["Storage:DataPath"] = folder,
+            ["Storage:MaxShardDatabases"] = maxShardDatabases.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Tickets:SigningKey"] = SigningKey,
+        }, folder);
+    }
+
+    public static TestStorage Postgres(PostgresServer server, int maxShardDatabases = 4)
+    {
+        // Each test gets its own catalog database (and so its own shard databases, named after it).
+        var database = "ot_" + Guid.NewGuid().ToString("N")[..12];
+        return new TestStorage(new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = "PostgreSql",
+            ["Storage:ConnectionString"] = server.ConnectionString(database),
+            ["Storage:MaxShardDatabases"] = maxShardDatabases.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Tickets:SigningKey"] = SigningKey,
+        }, null);
+    }
+
+    public IConfiguration Configuration() => new ConfigurationBuilder().AddInMemoryCollection(Settings).Build();
+
+    public void Dispose()
+    {
+        if (Folder is null) return;
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A pooled SQLite handle may still be closing; the temp folder is cleaned by the OS eventually.
+        }
+    }
+}

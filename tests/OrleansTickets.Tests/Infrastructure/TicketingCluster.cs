@@ -1,0 +1,62 @@
+using System.Collections.Immutable;
+using Orleans.TestingHost;
+using OrleansTickets.Events;
+using OrleansTickets.Hosting;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+using OrleansTickets.Sales;
+
+namespace OrleansTickets.Tests.Infrastructure;
+
+/// <summary>An in-memory Orleans test cluster running the real grains on real databases.</summary>
+public sealed class TicketingCluster : IAsyncDisposable
+{
+    private TicketingCluster(InProcessTestCluster cluster, TestStorage storage)
+    {
+        Cluster = cluster;
+        Storage = storage;
+    }
+
+    public InProcessTestCluster Cluster { get; }
+
+    public TestStorage Storage { get; }
+
+    public IClusterClient Client => Cluster.Client;
+
+    public static async Task<TicketingCluster> StartAsync(TestStorage storage, short silos = 1)
+    {
+        var builder = new InProcessTestClusterBuilder(silos);
+        var configuration = storage.Configuration();
+        builder.ConfigureSilo((_, silo) => silo.AddTicketing(configuration));
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return new TicketingCluster(cluster, storage);
+    }
+
+    public async Task<EventDefinition> CreateEventAsync(string id, params TicketTypeDefinition[] types)
+    {
+        var definition = new EventDefinition(id, "Event " + id, [.. types]);
+        Assert.Equal(CreateEventOutcome.Created, await Client.GetEventGrain(id).Create(definition));
+        return definition;
+    }
+
+    public static TicketTypeDefinition Type(string id, int capacity, int shards, int maxPerOrder = 10, decimal price = 10m) =>
+        new(id, "Type " + id, price, "EUR", capacity, shards, maxPerOrder);
+
+    public Task<PurchaseResult> BuyAsync(string eventId, string typeId, int quantity, string? key = null, string buyer = "Ada") =>
+        Client.GetGrain<IPurchaseDispatcherGrain>($"{eventId}/{typeId}")
+            .Purchase(new PurchaseRequest(eventId, typeId, quantity, new Buyer(buyer, $"{buyer.ToLowerInvariant()}@example.com"), key));
+
+    public IInventoryShardGrain Shard(string eventId, string typeId, int index) =>
+        Client.GetGrain<IInventoryShardGrain>(new ShardAddress(eventId, typeId, index).Key);
+
+    public async Task<EventSales> SalesAsync(string eventId) =>
+        await Client.GetEventGrain(eventId).GetSales() ?? throw new InvalidOperationException("no event");
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+        Storage.Dispose();
+    }
+}
