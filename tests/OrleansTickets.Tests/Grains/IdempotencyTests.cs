@@ -4,17 +4,24 @@ using OrleansTickets.Tests.Infrastructure;
 namespace OrleansTickets.Tests.Grains;
 
 /// <summary>Idempotency keys: one order per key, however often and however concurrently it is retried.</summary>
-public sealed class IdempotencyTests : IAsyncLifetime
+[Collection(PostgresCollection.Name)]
+public sealed class IdempotencyTests(PostgresFixture postgres) : IAsyncLifetime
 {
     private TicketingCluster _cluster = null!;
 
-    public async Task InitializeAsync() => _cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite());
+    public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
-    [Fact]
-    public async Task Concurrent_retries_with_one_key_create_exactly_one_order()
+    public async Task DisposeAsync()
     {
+        if (_cluster is not null) await _cluster.DisposeAsync();
+    }
+
+    private async Task StartAsync(string engine) => _cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres));
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Concurrent_retries_with_one_key_create_exactly_one_order(string engine)
+    {
+        await StartAsync(engine);
         await _cluster.CreateEventAsync("idem", TicketingCluster.Type("ga", capacity: 100, shards: 4));
 
         var results = await Task.WhenAll(Enumerable.Range(0, 25).Select(_ => _cluster.BuyAsync("idem", "ga", 3, key: "retry-me")));
@@ -30,9 +37,10 @@ public sealed class IdempotencyTests : IAsyncLifetime
         Assert.Equal(results[0].Order, later.Order, OrderComparer.Instance);
     }
 
-    [Fact]
-    public async Task Reusing_a_key_with_another_body_is_a_conflict()
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Reusing_a_key_with_another_body_is_a_conflict(string engine)
     {
+        await StartAsync(engine);
         await _cluster.CreateEventAsync("conflict", TicketingCluster.Type("ga", 100, 2), TicketingCluster.Type("vip", 10, 1));
         Assert.Equal(PurchaseStatus.Created, (await _cluster.BuyAsync("conflict", "ga", 2, key: "k1")).Status);
 
@@ -42,9 +50,10 @@ public sealed class IdempotencyTests : IAsyncLifetime
         Assert.Equal(2L, (await _cluster.SalesAsync("conflict")).TicketTypes.Sum(t => t.Sold));
     }
 
-    [Fact]
-    public async Task Keys_whose_home_shard_is_sold_out_are_forwarded_and_replay_the_same_order()
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Keys_whose_home_shard_is_sold_out_are_forwarded_and_replay_the_same_order(string engine)
     {
+        await StartAsync(engine);
         // 4 shards of 5: most keys' home shards sell out before the sale ends, so most orders are forwarded.
         await _cluster.CreateEventAsync("forward", TicketingCluster.Type("ga", capacity: 20, shards: 4));
         var keys = Enumerable.Range(0, 20).Select(i => $"buyer-{i}").ToList();
@@ -63,9 +72,10 @@ public sealed class IdempotencyTests : IAsyncLifetime
         Assert.Equal(20L, (await _cluster.SalesAsync("forward")).TicketTypes[0].Sold);
     }
 
-    [Fact]
-    public async Task Keys_survive_deactivation_of_every_shard()
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Keys_survive_deactivation_of_every_shard(string engine)
     {
+        await StartAsync(engine);
         var definition = await _cluster.CreateEventAsync("durable-keys", TicketingCluster.Type("ga", capacity: 40, shards: 4));
         var first = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => _cluster.BuyAsync("durable-keys", "ga", 2, key: $"k{i}")));
 

@@ -4,18 +4,25 @@ using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
 
-/// <summary>Concurrent sales on the in-memory test cluster, persisted to real SQLite shard databases.</summary>
-public sealed class ShardSaleTests : IAsyncLifetime
+/// <summary>Concurrent sales on the in-memory test cluster, persisted to real SQLite and PostgreSQL shard databases.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ShardSaleTests(PostgresFixture postgres) : IAsyncLifetime
 {
     private TicketingCluster _cluster = null!;
 
-    public async Task InitializeAsync() => _cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite());
+    public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
-
-    [Fact]
-    public async Task Concurrent_purchases_on_one_shard_sell_exactly_its_block()
+    public async Task DisposeAsync()
     {
+        if (_cluster is not null) await _cluster.DisposeAsync();
+    }
+
+    private async Task StartAsync(string engine) => _cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres));
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Concurrent_purchases_on_one_shard_sell_exactly_its_block(string engine)
+    {
+        await StartAsync(engine);
         await _cluster.CreateEventAsync("one-shard", TicketingCluster.Type("ga", capacity: 1_000, shards: 1));
 
         var results = await Task.WhenAll(Enumerable.Range(0, 1_200).Select(_ => _cluster.BuyAsync("one-shard", "ga", 1)));
@@ -31,9 +38,10 @@ public sealed class ShardSaleTests : IAsyncLifetime
         Assert.Equal((1_000L, 0L, ShardStatus.SoldOut), (shard.Sold, shard.Remaining, shard.Status));
     }
 
-    [Fact]
-    public async Task Sixteen_shards_bought_concurrently_sell_out_to_the_last_ticket()
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Sixteen_shards_bought_concurrently_sell_out_to_the_last_ticket(string engine)
     {
+        await StartAsync(engine);
         const int capacity = 3_001;
         await _cluster.CreateEventAsync("many-shards", TicketingCluster.Type("ga", capacity, shards: 16, maxPerOrder: 4));
 
@@ -61,9 +69,10 @@ public sealed class ShardSaleTests : IAsyncLifetime
         Assert.All(sales.TicketTypes[0].Shards, s => Assert.Equal(ShardStatus.SoldOut, s.Status));
     }
 
-    [Fact]
-    public async Task A_reactivated_shard_continues_without_reusing_a_serial()
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_reactivated_shard_continues_without_reusing_a_serial(string engine)
     {
+        await StartAsync(engine);
         await _cluster.CreateEventAsync("reactivate", TicketingCluster.Type("ga", capacity: 100, shards: 1));
         var first = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => _cluster.BuyAsync("reactivate", "ga", 2)));
 
@@ -79,18 +88,20 @@ public sealed class ShardSaleTests : IAsyncLifetime
         Assert.Equal(earlier, await _cluster.Shard("reactivate", "ga", 0).GetOrder(earlier.OrderId), OrderComparer.Instance);
     }
 
-    [Fact]
-    public async Task Quantity_above_the_type_limit_is_refused()
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Quantity_above_the_type_limit_is_refused(string engine)
     {
+        await StartAsync(engine);
         await _cluster.CreateEventAsync("limits", TicketingCluster.Type("ga", capacity: 100, shards: 2, maxPerOrder: 3));
         var result = await _cluster.BuyAsync("limits", "ga", 4);
         Assert.Equal(PurchaseStatus.TooManyTickets, result.Status);
         Assert.Equal(0L, (await _cluster.SalesAsync("limits")).TicketTypes[0].Sold);
     }
 
-    [Fact]
-    public async Task Unknown_event_or_type_is_not_found()
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Unknown_event_or_type_is_not_found(string engine)
     {
+        await StartAsync(engine);
         await _cluster.CreateEventAsync("known", TicketingCluster.Type("ga", capacity: 10, shards: 1));
         Assert.Equal(PurchaseStatus.NotFound, (await _cluster.BuyAsync("unknown", "ga", 1)).Status);
         Assert.Equal(PurchaseStatus.NotFound, (await _cluster.BuyAsync("known", "vip", 1)).Status);

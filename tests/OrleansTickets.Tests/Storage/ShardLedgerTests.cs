@@ -1,0 +1,157 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using OrleansTickets.Events;
+using OrleansTickets.Orders;
+using OrleansTickets.Storage;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Storage;
+
+/// <summary>
+/// The shard ledger's storage contract, run against SQLite and a real PostgreSQL: fencing by epoch, group commit of
+/// several shards in one database, and the database's own refusal of a double sale or an oversell.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ShardLedgerTests(PostgresFixture postgres)
+{
+    private static readonly SerialBlock Block = new(First: 101, Size: 10);
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Each_claim_takes_a_new_epoch_and_returns_the_durable_sold_count(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var first = context.Ledger(shard);
+        var claim1 = await first.ClaimAsync(Block);
+        Assert.Equal((1L, 0L), (claim1.Epoch, claim1.Sold));
+
+        Assert.Equal(CommitOutcome.Committed, await first.CommitAsync(Batch(first, shard, 0, Order(shard, "o1", 101, 102))));
+        var claim2 = await context.Ledger(shard).ClaimAsync(Block);
+        Assert.Equal((2L, 2L), (claim2.Epoch, claim2.Sold));
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => context.Ledger(shard).ClaimAsync(new SerialBlock(1, 10)));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_stale_epoch_or_a_moved_sold_count_is_fenced_and_writes_nothing(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var loser = context.Ledger(shard);
+        await loser.ClaimAsync(Block);
+        var winner = context.Ledger(shard);
+        await winner.ClaimAsync(Block);
+
+        Assert.Equal(CommitOutcome.Fenced, await loser.CommitAsync(Batch(loser, shard, 0, Order(shard, "lost", 101))));
+        Assert.Equal(CommitOutcome.Fenced, await winner.CommitAsync(Batch(winner, shard, oldSold: 5, Order(shard, "skewed", 106))));
+        Assert.Equal(0L, await winner.CountTicketRowsAsync());
+        Assert.Null(await winner.ReadOrderAsync("lost"));
+
+        Assert.Equal(CommitOutcome.Committed, await winner.CommitAsync(Batch(winner, shard, 0, Order(shard, "kept", 101))));
+        Assert.Equal(1L, await winner.CountTicketRowsAsync());
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Shards_sharing_a_database_commit_together_and_one_fenced_shard_does_not_hurt_the_others(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shards = Enumerable.Range(0, 6).Select(i => new ShardAddress("e", "ga", i)).ToList();
+        var ledgers = new List<ShardLedger>();
+        foreach (var shard in shards)
+        {
+            var ledger = context.Ledger(shard);
+            await ledger.ClaimAsync(new SerialBlock(1 + shard.Index * 10, 10));
+            ledgers.Add(ledger);
+        }
+        // Shard 5 loses its epoch to another claimant.
+        await context.Ledger(shards[5]).ClaimAsync(new SerialBlock(51, 10));
+
+        var outcomes = await Task.WhenAll(shards.Select((shard, i) =>
+            ledgers[i].CommitAsync(Batch(ledgers[i], shard, 0, Order(shard, $"o{i}", 1 + i * 10, 2 + i * 10)))));
+
+        Assert.Equal(Enumerable.Repeat(CommitOutcome.Committed, 5).Append(CommitOutcome.Fenced), outcomes);
+        for (var i = 0; i < 5; i++)
+        {
+            var order = await ledgers[i].ReadOrderAsync($"o{i}");
+            Assert.Equal([1L + i * 10, 2L + i * 10], order!.Tickets.Select(t => t.Serial));
+            Assert.Equal(25m, order.Total);
+            Assert.Equal("Ada", order.Buyer.Name);
+        }
+        Assert.Null(await ledgers[5].ReadOrderAsync("o5"));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task The_database_refuses_a_serial_sold_twice(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "first", 101))));
+
+        // A buggy grain that believes the shard sold nothing... but its epoch and count are valid for the next
+        // ticket: the only thing wrong is the serial. The primary key must stop it.
+        await Assert.ThrowsAnyAsync<Exception>(() => ledger.CommitAsync(Batch(ledger, shard, 1, Order(shard, "second", 101))));
+        Assert.Equal(1L, await ledger.CountTicketRowsAsync());
+        Assert.Null(await ledger.ReadOrderAsync("second"));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task The_database_refuses_a_sold_count_beyond_the_block(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(new SerialBlock(1, 2));
+        var tooMany = Order(shard, "greedy", 1, 2, 3);
+        await Assert.ThrowsAnyAsync<Exception>(() => ledger.CommitAsync(Batch(ledger, shard, 0, tooMany)));
+        Assert.Equal(0L, await ledger.CountTicketRowsAsync());
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Idempotency_keys_are_stored_and_can_be_pointed_at_a_new_order(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        await ledger.CommitAsync(new LedgerBatch(shard, ledger.Epoch, 0, 0, [], [new IdempotencyRecord("key-1", "FP", "e.ga.3.first")]));
+        await ledger.CommitAsync(new LedgerBatch(shard, ledger.Epoch, 0, 0, [], [new IdempotencyRecord("key-1", "FP", "e.ga.4.second")]));
+
+        var claim = await context.Ledger(shard).ClaimAsync(Block);
+        var key = Assert.Single(claim.Keys);
+        Assert.Equal(("key-1", "FP", "e.ga.4.second"), (key.Key, key.Fingerprint, key.OrderId));
+    }
+
+    private static LedgerBatch Batch(ShardLedger ledger, ShardAddress shard, long oldSold, OrderDetails order) =>
+        new(shard, ledger.Epoch, oldSold, oldSold + order.Quantity, [order], []);
+
+    private static OrderDetails Order(ShardAddress shard, string id, params long[] serials) =>
+        new(id, shard.EventId, shard.TicketTypeId, serials.Length, 12.5m, 12.5m * serials.Length, "EUR",
+            new Buyer("Ada", "ada@example.com"), [.. serials.Select(s => new TicketDetails($"{id}-code-{s}", s))],
+            DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));
+
+    /// <summary>Shard databases for one test, all shards mapped to database 0 so they share it.</summary>
+    private sealed class LedgerContext : IAsyncDisposable
+    {
+        private readonly TestStorage _storage;
+        private readonly ShardDatabases _databases;
+
+        private LedgerContext(TestStorage storage)
+        {
+            _storage = storage;
+            _databases = new ShardDatabases(Options.Create(storage.Options), NullLoggerFactory.Instance);
+        }
+
+        public static Task<LedgerContext> CreateAsync(string engine, PostgresFixture postgres) =>
+            Task.FromResult(new LedgerContext(Engines.Storage(engine, postgres)));
+
+        public ShardLedger Ledger(ShardAddress shard) => new(_databases.Get(0), shard);
+
+        public async ValueTask DisposeAsync()
+        {
+            await _databases.DisposeAsync();
+            _storage.Dispose();
+        }
+    }
+}
