@@ -1,7 +1,8 @@
 using OrleansTickets.Api;
 using OrleansTickets.Silo.Hosting;
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings ship beside the binary; relative paths such as the data folder resolve against the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddTicketingSilo();
 
 var app = builder.Build();
