@@ -23,6 +23,17 @@ public sealed class TicketEventGrain(
     private EventSales? _recentSales;
     private DateTimeOffset _recentSalesAt;
 
+    // What readers may see: only state that is durably stored. GetDefinition and GetPlacement interleave with
+    // Create, so they must not observe state.State while its first write is still in flight (or about to fail).
+    private TicketEventState? _stored;
+
+    /// <inheritdoc />
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.RecordExists) _stored = state.State;
+        return Task.CompletedTask;
+    }
+
     /// <inheritdoc />
     public async Task<CreateEventOutcome> Create(EventDefinition definition)
     {
@@ -36,18 +47,20 @@ public sealed class TicketEventGrain(
         catch (InconsistentStateException)
         {
             await state.ReadStateAsync();
+            if (state.RecordExists) _stored = state.State;
             return CreateEventOutcome.AlreadyExists;
         }
+        _stored = state.State;
         return CreateEventOutcome.Created;
     }
 
     /// <inheritdoc />
-    public Task<EventDefinition?> GetDefinition() => Task.FromResult(state.State.Definition);
+    public Task<EventDefinition?> GetDefinition() => Task.FromResult(_stored?.Definition);
 
     /// <inheritdoc />
     public Task<ShardPlacement?> GetPlacement(string ticketTypeId, int index)
     {
-        var definition = state.State.Definition;
+        var definition = _stored?.Definition;
         if (definition is null) return Task.FromResult<ShardPlacement?>(null);
         var flat = 0;
         foreach (var type in definition.TicketTypes)
@@ -57,7 +70,7 @@ public sealed class TicketEventGrain(
                 if (index < 0 || index >= type.Shards) break;
                 return Task.FromResult<ShardPlacement?>(new ShardPlacement(
                     new ShardAddress(definition.Id, type.Id, index), type.BlockOf(index),
-                    state.State.DatabaseOrdinals[flat + index], type.Price, type.Currency));
+                    _stored!.DatabaseOrdinals[flat + index], type.Price, type.Currency));
             }
             flat += type.Shards;
         }
@@ -67,7 +80,7 @@ public sealed class TicketEventGrain(
     /// <inheritdoc />
     public async Task<EventSales?> GetSales()
     {
-        var definition = state.State.Definition;
+        var definition = _stored?.Definition;
         if (definition is null) return null;
         var types = ImmutableArray.CreateBuilder<TicketTypeSales>(definition.TicketTypes.Length);
         foreach (var type in definition.TicketTypes)

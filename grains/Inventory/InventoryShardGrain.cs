@@ -162,6 +162,16 @@ public sealed partial class InventoryShardGrain(
         {
             outcome = await _ledger!.CommitAsync(new LedgerBatch(_address, _ledger.Epoch, _committedSold, next, orders, keys));
         }
+        catch (ShardDatabaseUnavailableException exception)
+        {
+            // Nothing reached the database: a definite refusal, which the dispatcher may route around.
+            LogUnavailable(logger, exception, _address.Key);
+            _pendingQuantity -= batchQuantity;
+            _loaded = false;
+            _retryLoadAt = clock.GetUtcNow() + UnavailableBackoff;
+            foreach (var (sale, _) in accepted) Settle(sale, PurchaseResult.Unavailable);
+            return;
+        }
         catch (Exception exception)
         {
             // The commit may or may not have landed. Forget what memory believes and reload before selling again.

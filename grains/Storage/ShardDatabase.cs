@@ -126,9 +126,20 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     private async Task<CommitOutcome[]> CommitGroupAsync(List<PendingCommit> group)
     {
-        await EnsureReadyAsync();
-        await using var connection = await OpenAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
+        DbConnection connection;
+        DbTransaction transaction;
+        try
+        {
+            await EnsureReadyAsync();
+            connection = await OpenAsync();
+            transaction = await connection.BeginTransactionAsync();
+        }
+        catch (Exception exception)
+        {
+            throw new ShardDatabaseUnavailableException(Ordinal, exception);
+        }
+        await using var ownedConnection = connection;
+        await using var ownedTransaction = transaction;
 
         // Fences first: a batch whose shard was claimed by a newer activation (or whose sold count moved)
         // matches no row and writes nothing, without disturbing the other shards in the group.
