@@ -16,6 +16,7 @@ public static class TicketingApiExtensions
     {
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         services.AddProblemDetails();
+        services.AddSingleton<DispatcherDirectory>();
         return services;
     }
 

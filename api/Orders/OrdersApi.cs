@@ -24,7 +24,7 @@ public static class OrdersApi
     }
 
     public static async Task<Results<Created<OrderDetails>, Ok<OrderDetails>, ProblemHttpResult>> CreateOrder(
-        string eventId, HttpContext context, IGrainFactory grains)
+        string eventId, HttpContext context, IGrainFactory grains, DispatcherDirectory dispatchers)
     {
         var (body, problem) = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateOrderBody, MaxBodyBytes);
         if (problem is not null) return problem;
@@ -36,7 +36,7 @@ public static class OrdersApi
         var request = OrderValidator.Validate(eventId, body!, keys.Count == 1 ? keys[0] : null, errors);
         if (request is null) return Problems.Invalid(errors);
 
-        var result = await grains.GetGrain<IPurchaseDispatcherGrain>($"{eventId}/{request.TicketTypeId}").Purchase(request);
+        var result = await dispatchers.For(eventId, request.TicketTypeId).Purchase(request);
         return result.Status switch
         {
             PurchaseStatus.Created => TypedResults.Created($"/api/orders/{result.Order!.OrderId}", result.Order),

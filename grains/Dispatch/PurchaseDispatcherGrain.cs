@@ -33,6 +33,10 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
     private long[] _remaining = [];
     private DateTimeOffset[] _unavailableUntil = [];
 
+    // Grain references are cached: creating one resolves the interface type by reflection each time.
+    private IInventoryShardGrain?[] _shards = [];
+    private IInventoryShardGrain?[] _homes = [];
+
     /// <inheritdoc />
     public async Task<PurchaseResult> Purchase(PurchaseRequest request)
     {
@@ -52,6 +56,8 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         _event = definition;
         _remaining = Enumerable.Range(0, type.Shards).Select(i => (long)type.BlockOf(i).Size).ToArray();
         _unavailableUntil = new DateTimeOffset[type.Shards];
+        _shards = new IInventoryShardGrain?[type.Shards];
+        _homes = new IInventoryShardGrain?[definition!.TotalShards];
         _type = type;
         return true;
     }
@@ -90,15 +96,16 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
 
     private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key)
     {
-        var home = _event!.ShardAt((int)(KeyHash.Of(key) % (ulong)_event.TotalShards));
+        var flatIndex = (int)(KeyHash.Of(key) % (ulong)_event!.TotalShards);
+        var home = _event.ShardAt(flatIndex);
         var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
+        var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
         var fingerprint = request.Fingerprint();
         var refreshed = false;
         while (true)
         {
             var candidates = PickCandidates(request.Quantity, homeIndex);
-            var result = await GrainFactory.GetGrain<IInventoryShardGrain>(home.Key)
-                .Purchase(new ShardPurchase(request, fingerprint, candidates));
+            var result = await homeGrain.Purchase(new ShardPurchase(request, fingerprint, candidates));
             if (result.Status != PurchaseStatus.SoldOut) return result;
 
             // The home refused locally and every candidate refused: each has fewer than Quantity left.
@@ -108,6 +115,8 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
             if (refreshed || AnyUnavailable(request.Quantity)) return Exhausted(request.Quantity);
             await RefreshAsync();
             refreshed = true;
+            // Ask the home again only if the exact counts revealed a shard that can still serve the order.
+            if (PickShard(request.Quantity, exclude: -1) < 0) return Exhausted(request.Quantity);
         }
     }
 
@@ -173,5 +182,5 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
     }
 
     private IInventoryShardGrain Shard(int index) =>
-        GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);
+        _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);
 }

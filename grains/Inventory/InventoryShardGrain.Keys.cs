@@ -104,7 +104,7 @@ public sealed partial class InventoryShardGrain
             }
             return order is null ? PurchaseResult.Failed : new PurchaseResult(PurchaseStatus.Replayed, order);
         }
-        var result = await AskHolderAsync(holder, orderId, purchase);
+        var result = await AskHolderAsync(holder, orderId, purchase, freshOrderId: false);
         return result.Status == PurchaseStatus.SoldOut ? await ForwardAsync(key, entry, purchase) : result;
     }
 
@@ -120,19 +120,23 @@ public sealed partial class InventoryShardGrain
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId)));
             if (reserved.Status != PurchaseStatus.Created) return reserved;
             entry.OrderId = orderId;
-            var result = await AskHolderAsync(target, orderId, purchase);
+            var result = await AskHolderAsync(target, orderId, purchase, freshOrderId: true);
             if (result.Status is PurchaseStatus.SoldOut or PurchaseStatus.NotFound) continue;
             return result;
         }
         return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
     }
 
-    private async Task<PurchaseResult> AskHolderAsync(ShardAddress holder, string orderId, ShardPurchase purchase)
+    private async Task<PurchaseResult> AskHolderAsync(ShardAddress holder, string orderId, ShardPurchase purchase, bool freshOrderId)
     {
         try
         {
-            return await GrainFactory.GetGrain<IInventoryShardGrain>(holder.Key)
-                .Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [] });
+            if (!_holders.TryGetValue(holder, out var grain))
+            {
+                // Cached: building a grain reference resolves the interface by reflection.
+                _holders[holder] = grain = GrainFactory.GetGrain<IInventoryShardGrain>(holder.Key);
+            }
+            return await grain.Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [], FreshOrderId = freshOrderId });
         }
         catch (Exception exception)
         {
@@ -143,7 +147,7 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>Creates order <paramref name="orderId"/> for a home shard, at most once.</summary>
-    private async Task<PurchaseResult> SellForwardedAsync(PurchaseRequest request, string orderId)
+    private async Task<PurchaseResult> SellForwardedAsync(PurchaseRequest request, string orderId, bool freshOrderId)
     {
         if (request.TicketTypeId != _address.TicketTypeId || !OrderId.TryGetShard(orderId, out var holder) || holder != _address)
         {
@@ -154,7 +158,7 @@ public sealed partial class InventoryShardGrain
             var earlier = await running;
             return earlier.Status == PurchaseStatus.Created ? earlier with { Status = PurchaseStatus.Replayed } : earlier;
         }
-        var attempt = SellForwardedOnceAsync(request, orderId);
+        var attempt = freshOrderId ? TrySell(request, orderId, key: null) : SellForwardedOnceAsync(request, orderId);
         _forwardsInFlight[orderId] = attempt;
         try
         {

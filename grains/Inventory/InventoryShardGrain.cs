@@ -45,6 +45,7 @@ public sealed partial class InventoryShardGrain(
 
     private readonly Dictionary<string, KeyEntry> _keys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Task<PurchaseResult>> _forwardsInFlight = new(StringComparer.Ordinal);
+    private readonly Dictionary<ShardAddress, IInventoryShardGrain> _holders = [];
     private ShardAddress _address = null!;
     private ShardPlacement? _placement;
     private ShardLedger? _ledger;
@@ -77,7 +78,10 @@ public sealed partial class InventoryShardGrain(
         if (_placement is null) return PurchaseResult.NotFound;
         if (!await EnsureLoadedAsync()) return PurchaseResult.Unavailable;
         var request = purchase.Request;
-        if (purchase.ForwardedOrderId is { } forwardedOrderId) return await SellForwardedAsync(request, forwardedOrderId);
+        if (purchase.ForwardedOrderId is { } forwardedOrderId)
+        {
+            return await SellForwardedAsync(request, forwardedOrderId, purchase.FreshOrderId);
+        }
         if (request.IdempotencyKey is { } key) return await PurchaseAsHomeAsync(purchase, key);
         if (request.TicketTypeId != _address.TicketTypeId) return PurchaseResult.NotFound;
         return await TrySell(request, OrderId.New(_address), key: null);

@@ -40,7 +40,8 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, ILogg
             DatabaseServer.CreateDataSource(dialect, connectionString),
             ct => DatabaseServer.EnsureDatabaseExistsAsync(dialect, connectionString, ct),
             _options.MaxOrdersPerCommit,
-            loggerFactory.CreateLogger<ShardDatabase>());
+            loggerFactory.CreateLogger<ShardDatabase>(),
+            dialect == SqlDialect.Sqlite ? connectionString : null);
     }
 
     private string RequireConnectionString() =>

@@ -22,34 +22,9 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
     /// <summary>Takes ownership of the shard's row and loads what the shard needs to resume selling.</summary>
     public async Task<ShardClaim> ClaimAsync(SerialBlock block, CancellationToken cancellationToken = default)
     {
-        await database.EnsureReadyAsync(cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        long epoch, sold;
-        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
-        {
-            await using (var claim = new SqlStatement(database.Sql.Claim)
-                .With("@shard_key", shard.Key).With("@block_first", block.First).With("@block_size", (long)block.Size)
-                .ToCommand(connection, transaction))
-            await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
-            {
-                // SQL Server's claim may answer in its second result set (first use of the row).
-                while (!await reader.ReadAsync(cancellationToken))
-                {
-                    if (!await reader.NextResultAsync(cancellationToken)) throw new InvalidOperationException($"Claim of {shard.Key} returned no row.");
-                }
-                epoch = Convert.ToInt64(reader.GetValue(0));
-                sold = Convert.ToInt64(reader.GetValue(1));
-                var first = Convert.ToInt64(reader.GetValue(2));
-                var size = Convert.ToInt64(reader.GetValue(3));
-                if (first != block.First || size != block.Size)
-                {
-                    throw new InvalidOperationException(
-                        $"Shard {shard.Key} is stored with block {first}+{size} but the catalog says {block.First}+{block.Size}.");
-                }
-            }
-            await transaction.CommitAsync(cancellationToken);
-        }
+        var (epoch, sold) = await database.ClaimAsync(shard, block, cancellationToken);
         var keys = new List<IdempotencyRecord>();
+        await using (var connection = await database.OpenAsync(cancellationToken))
         await using (var read = new SqlStatement(ShardSql.ReadKeys).With("@shard_key", shard.Key).ToCommand(connection, null))
         await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
         {

@@ -24,6 +24,8 @@ internal sealed class ShardSql
 
     public const string InsertTicketsPrefix = "INSERT INTO tickets (event_id, ticket_type_id, serial, order_id, code) VALUES ";
 
+    public const string InsertTicket = InsertTicketsPrefix + "(@e, @t, @s, @o, @c)";
+
     public const string ReadOrder =
         "SELECT event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms " +
         "FROM orders WHERE order_id = @order_id AND shard_key = @shard_key";

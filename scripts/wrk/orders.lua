@@ -1,0 +1,51 @@
+-- POSTs orders with a unique Idempotency-Key per request and prints the responses by status at the end.
+-- usage: wrk -t2 -c64 -d10s -s scripts/wrk/orders.lua http://127.0.0.1:5080 -- ga,vip [event]
+-- Ticket type ids come as arguments (wrk has no other way in that works the same on every machine).
+
+local threads = {}
+-- A fresh id per wrk run keeps a rerun's keys from replaying the previous run's orders.
+local uuid = io.open("/proc/sys/kernel/random/uuid")
+local run = uuid and uuid:read("*l") or tostring(os.time())
+if uuid then uuid:close() end
+
+function setup(thread)
+  -- Runs in the main state once per thread: number the threads so keys never collide between them.
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+  thread:set("run", run)
+end
+
+function init(args)
+  types = {}
+  for type_id in string.gmatch(args[1] or "ga", "[^,]+") do table.insert(types, type_id) end
+  path = "/api/events/" .. (args[2] or "festival") .. "/orders"
+  sent, statuses = 0, {}
+  math.randomseed(os.time() + id)
+end
+
+function request()
+  sent = sent + 1
+  local buyer = id .. "-" .. sent
+  local body = string.format(
+    '{"ticketTypeId":"%s","quantity":%d,"buyer":{"name":"Wrk Buyer %s","email":"wrk-%s@example.test"}}',
+    types[math.random(#types)], math.random(4), buyer, buyer)
+  return wrk.format("POST", path,
+    { ["Content-Type"] = "application/json", ["Idempotency-Key"] = "wrk-" .. run .. "-" .. buyer }, body)
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local totals, codes = {}, {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      if not totals[status] then table.insert(codes, status) end
+      totals[status] = (totals[status] or 0) + count
+    end
+  end
+  table.sort(codes)
+  io.write("responses by status:\n")
+  for _, status in ipairs(codes) do io.write(string.format("  %d: %d\n", status, totals[status])) end
+end

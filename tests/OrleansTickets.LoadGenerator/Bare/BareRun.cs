@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using OrleansTickets.LoadGenerator.Http;
+using OrleansTickets.LoadGenerator.Measurement;
+using OrleansTickets.LoadGenerator.Options;
+
+namespace OrleansTickets.LoadGenerator.Bare;
+
+/// <summary>
+/// Posts realistic order bodies at one path for a fixed time. Against an endpoint that does no work it measures the
+/// HTTP floor (client, sockets, Kestrel) that the real purchase path is compared with.
+/// </summary>
+public static class BareRun
+{
+    private const string TicketTypeId = "ga";
+
+    public static async Task<int> RunAsync(LoadOptions options)
+    {
+        using var http = PooledHttpClient.Create(options.Url, options.Connections);
+        var api = new TicketingApiClient(http);
+        var counters = new LoadCounters();
+        var latency = new LatencyRecorder();
+        Console.WriteLine($"bare: POST {options.Url.GetLeftPart(UriPartial.Authority)}{options.Path} from {options.Connections} connections for {options.Duration.TotalSeconds:F0} s");
+
+        using var stopProgress = new CancellationTokenSource();
+        var startedAt = Stopwatch.GetTimestamp();
+        var progress = new ProgressReporter(counters, startedAt, showsTickets: false).RunAsync(stopProgress.Token);
+        // Loops stop starting requests at the deadline instead of cancelling them, so none is cut off and miscounted.
+        var deadline = startedAt + (long)(options.Duration.TotalSeconds * Stopwatch.Frequency);
+        await Task.WhenAll(Enumerable.Range(1, options.Connections).Select(n => Task.Run(() =>
+            LoopAsync(n, options, api, counters, latency, deadline))));
+        var seconds = Stopwatch.GetElapsedTime(startedAt).TotalSeconds;
+        await stopProgress.CancelAsync();
+        await progress;
+
+        var statuses = counters.StatusCounts();
+        var summary = new BareRunSummary(
+            Url: options.Url.ToString(),
+            Path: options.Path,
+            Connections: options.Connections,
+            Seconds: seconds,
+            Requests: counters.Requests,
+            RequestsPerSecond: counters.Requests / seconds,
+            Latency: latency.Summarize(),
+            StatusCounts: statuses,
+            Errors: statuses.Where(p => !p.Key.StartsWith('2')).Sum(p => p.Value));
+        summary.Write(Console.Out);
+        await SummaryJsonFile.WriteAsync(options.SummaryJson, summary, LoadJsonContext.Default.BareRunSummary);
+        return summary.Requests > 0 && summary.Errors == 0 ? ExitCodes.Passed : ExitCodes.CheckFailed;
+    }
+
+    private static async Task LoopAsync(int number, LoadOptions options, TicketingApiClient api, LoadCounters counters,
+        LatencyRecorder latency, long deadline)
+    {
+        var random = new Random();
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var order = PreparedOrder.Create(TicketTypeId, random.Next(1, options.MaxQuantity + 1), number);
+            var (status, elapsed) = await api.PostForStatusAsync(options.Path, order, CancellationToken.None);
+            counters.RecordResponse(status);
+            if (status != 0) latency.Record(elapsed);
+            if (status is < 200 or >= 300) counters.RecordError();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OrleansTickets.LoadGenerator.Verification;
+
+namespace OrleansTickets.LoadGenerator.Http;
+
+/// <summary>The calls the generator makes, each turned into an outcome a buyer can act on.</summary>
+public sealed class TicketingApiClient(HttpClient http)
+{
+    private const string SoldOutProblemSuffix = "/sold-out";
+    private static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromMilliseconds(50);
+
+    // The service asks for whole seconds; waiting that long would idle a buyer for most of a short sale.
+    private static readonly TimeSpan LongestRetryAfter = TimeSpan.FromSeconds(1);
+
+    public async Task<EventInfo> GetEventAsync(string eventId, CancellationToken cancellation) =>
+        await http.GetFromJsonAsync($"/api/events/{Uri.EscapeDataString(eventId)}", LoadJsonContext.Default.EventInfo, cancellation)
+        ?? throw new InvalidDataException($"GET /api/events/{eventId} returned null");
+
+    public async Task<SalesSnapshot> GetSalesAsync(string eventId, CancellationToken cancellation) =>
+        await http.GetFromJsonAsync($"/api/events/{Uri.EscapeDataString(eventId)}/sales", LoadJsonContext.Default.SalesSnapshot, cancellation)
+        ?? throw new InvalidDataException($"GET /api/events/{eventId}/sales returned null");
+
+    /// <summary>Sends the order once. Never throws for a failed exchange, only when <paramref name="cancellation"/> fires.</summary>
+    public async Task<PostOutcome> PostOrderAsync(string path, PreparedOrder order, CancellationToken cancellation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var status = 0;
+        try
+        {
+            using var response = await http.SendAsync(CreateRequest(path, order), cancellation);
+            status = (int)response.StatusCode;
+            switch (response.StatusCode)
+            {
+                case HttpStatusCode.Created or HttpStatusCode.OK:
+                    var acknowledged = await response.Content.ReadFromJsonAsync(LoadJsonContext.Default.AcknowledgedOrder, cancellation);
+                    return new PostOutcome(acknowledged is null ? PostResult.Failed : PostResult.Acknowledged, status,
+                        Order: acknowledged, Latency: Stopwatch.GetElapsedTime(started));
+                case HttpStatusCode.Conflict:
+                    var problem = await response.Content.ReadFromJsonAsync(LoadJsonContext.Default.SoldOutProblem, cancellation);
+                    var soldOut = problem?.Type?.EndsWith(SoldOutProblemSuffix, StringComparison.Ordinal) == true && problem.Remaining is not null;
+                    return new PostOutcome(soldOut ? PostResult.SoldOut : PostResult.Failed, status,
+                        Remaining: problem?.Remaining ?? 0, Latency: Stopwatch.GetElapsedTime(started));
+                case HttpStatusCode.ServiceUnavailable:
+                    await response.Content.LoadIntoBufferAsync(cancellation);
+                    return new PostOutcome(PostResult.Unavailable, status,
+                        RetryAfter: RetryDelay(response.Headers.RetryAfter), Latency: Stopwatch.GetElapsedTime(started));
+                default:
+                    await response.Content.LoadIntoBufferAsync(cancellation);
+                    return new PostOutcome(PostResult.Failed, status, Latency: Stopwatch.GetElapsedTime(started));
+            }
+        }
+        catch (JsonException)
+        {
+            // An answer whose body cannot be read leaves the outcome unknown; a retry with the key resolves it.
+            return new PostOutcome(PostResult.Failed, status, Latency: Stopwatch.GetElapsedTime(started));
+        }
+        catch (Exception exception) when (!cancellation.IsCancellationRequested
+            && exception is HttpRequestException or TaskCanceledException or IOException)
+        {
+            return new PostOutcome(PostResult.Failed, StatusCode: 0);
+        }
+    }
+
+    /// <summary>Sends the order and reads the answer without interpreting it: bare mode measures HTTP only.</summary>
+    public async Task<(int StatusCode, TimeSpan Latency)> PostForStatusAsync(string path, PreparedOrder order, CancellationToken cancellation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            using var response = await http.SendAsync(CreateRequest(path, order), cancellation);
+            await response.Content.LoadIntoBufferAsync(cancellation);
+            return ((int)response.StatusCode, Stopwatch.GetElapsedTime(started));
+        }
+        catch (Exception exception) when (!cancellation.IsCancellationRequested
+            && exception is HttpRequestException or TaskCanceledException or IOException)
+        {
+            return (0, TimeSpan.Zero);
+        }
+    }
+
+    private static HttpRequestMessage CreateRequest(string path, PreparedOrder order)
+    {
+        var content = new ByteArrayContent(order.Body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+        request.Headers.TryAddWithoutValidation("Idempotency-Key", order.IdempotencyKey);
+        return request;
+    }
+
+    private static TimeSpan RetryDelay(RetryConditionHeaderValue? retryAfter)
+    {
+        var delay = retryAfter?.Delta ?? (retryAfter?.Date is { } date ? date - DateTimeOffset.UtcNow : DefaultRetryAfter);
+        return delay <= TimeSpan.Zero ? DefaultRetryAfter : delay > LongestRetryAfter ? LongestRetryAfter : delay;
+    }
+}

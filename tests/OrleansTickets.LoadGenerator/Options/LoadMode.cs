@@ -1,0 +1,11 @@
+namespace OrleansTickets.LoadGenerator.Options;
+
+/// <summary>What the generator drives.</summary>
+public enum LoadMode
+{
+    /// <summary>Buys a whole event until every ticket type is sold out, then verifies the sale.</summary>
+    Orders,
+
+    /// <summary>Posts order bodies at a fixed path for a fixed time: the HTTP floor of a bare endpoint.</summary>
+    Bare,
+}

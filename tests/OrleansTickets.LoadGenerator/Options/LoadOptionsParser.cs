@@ -1,0 +1,108 @@
+using System.Globalization;
+
+namespace OrleansTickets.LoadGenerator.Options;
+
+/// <summary>Parses <c>--name value</c> pairs. Hand-written so the tool has no dependency beyond the histogram.</summary>
+public static class LoadOptionsParser
+{
+    public const string Usage = """
+        usage: OrleansTickets.LoadGenerator [--name value]...
+
+          --url URL             base address                               (default http://127.0.0.1:5080)
+          --mode orders|bare    buy an event until sold out, or hit a bare endpoint (default orders)
+          --connections N       concurrent virtual buyers = in-flight requests (default 256)
+          --summary-json FILE   also write the final numbers as JSON
+
+        orders mode:
+          --event ID            event to buy                               (default festival)
+          --weights a=60,b=5    demand per ticket type, every type listed  (default: each type's capacity)
+          --max-quantity N      tickets per order: uniform 1..min(N, maxPerOrder) (default 4)
+          --timeout SECONDS     give up and exit non-zero after this long  (default 120)
+
+        bare mode:
+          --path PATH           target of the POSTs                        (default /bare/orders)
+          --duration SECONDS    how long to run                            (default 5)
+
+        exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 the run could not finish
+        """;
+
+    /// <summary>The options, or a <see cref="UsageException"/> naming the first problem.</summary>
+    public static LoadOptions Parse(IReadOnlyList<string> args)
+    {
+        var values = ReadPairs(args);
+        var options = new LoadOptions(
+            Url: ParseUrl(Take(values, "url") ?? "http://127.0.0.1:5080"),
+            Mode: ParseMode(Take(values, "mode") ?? "orders"),
+            EventId: Take(values, "event") ?? "festival",
+            Connections: ParseInt(values, "connections", 256, min: 1, max: 100_000),
+            Weights: Take(values, "weights") is { } weights ? ParseWeights(weights) : null,
+            MaxQuantity: ParseInt(values, "max-quantity", 4, min: 1, max: 100),
+            Duration: TimeSpan.FromSeconds(ParseInt(values, "duration", 5, min: 1, max: 86_400)),
+            Path: ParsePath(Take(values, "path") ?? "/bare/orders"),
+            Timeout: TimeSpan.FromSeconds(ParseInt(values, "timeout", 120, min: 1, max: 86_400)),
+            SummaryJson: Take(values, "summary-json"));
+        if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
+        return options;
+    }
+
+    private static Dictionary<string, string> ReadPairs(IReadOnlyList<string> args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Count; i += 2)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || args[i].Length == 2)
+            {
+                throw new UsageException($"expected --name, got '{args[i]}'");
+            }
+            var name = args[i][2..];
+            if (i + 1 >= args.Count) throw new UsageException($"--{name} needs a value");
+            if (!values.TryAdd(name, args[i + 1])) throw new UsageException($"--{name} given twice");
+        }
+        return values;
+    }
+
+    // Removing each known option as it is read leaves exactly the unknown ones behind.
+    private static string? Take(Dictionary<string, string> values, string name) =>
+        values.Remove(name, out var value) ? value : null;
+
+    private static Uri ParseUrl(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps)
+            ? url
+            : throw new UsageException($"--url must be an absolute http(s) address, got '{text}'");
+
+    private static LoadMode ParseMode(string text) => text switch
+    {
+        "orders" => LoadMode.Orders,
+        "bare" => LoadMode.Bare,
+        _ => throw new UsageException($"--mode must be orders or bare, got '{text}'"),
+    };
+
+    private static string ParsePath(string text) =>
+        text.StartsWith('/') ? text : throw new UsageException($"--path must start with '/', got '{text}'");
+
+    private static int ParseInt(Dictionary<string, string> values, string name, int fallback, int min, int max)
+    {
+        if (Take(values, name) is not { } text) return fallback;
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new UsageException($"--{name} must be a whole number from {min} to {max}, got '{text}'");
+        }
+        return value;
+    }
+
+    private static Dictionary<string, int> ParseWeights(string text)
+    {
+        var weights = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var pair in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = pair.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || parts[0].Length == 0
+                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var weight) || weight < 1)
+            {
+                throw new UsageException($"--weights wants id=positive-number pairs separated by commas, got '{pair}'");
+            }
+            if (!weights.TryAdd(parts[0], weight)) throw new UsageException($"--weights names '{parts[0]}' twice");
+        }
+        return weights.Count > 0 ? weights : throw new UsageException("--weights is empty");
+    }
+}

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using OrleansTickets.LoadGenerator.Http;
+using OrleansTickets.LoadGenerator.Measurement;
+using OrleansTickets.LoadGenerator.Options;
+using OrleansTickets.LoadGenerator.Verification;
+
+namespace OrleansTickets.LoadGenerator.Orders;
+
+/// <summary>Sells out an event with virtual buyers, reports the numbers, then checks the sale.</summary>
+public static class OrdersRun
+{
+    private static readonly TimeSpan VerificationTimeout = TimeSpan.FromSeconds(30);
+
+    public static async Task<int> RunAsync(LoadOptions options)
+    {
+        using var http = PooledHttpClient.Create(options.Url, options.Connections);
+        var api = new TicketingApiClient(http);
+        using var timeout = new CancellationTokenSource(options.Timeout);
+
+        EventInfo info;
+        try
+        {
+            info = await api.GetEventAsync(options.EventId, timeout.Token);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            Console.Error.WriteLine($"cannot read event '{options.EventId}' at {options.Url}: {exception.Message}");
+            return ExitCodes.CouldNotFinish;
+        }
+        var demand = TicketTypeDemand.Create(info.TicketTypes, options.Weights);
+        WriteHeader(options, info, demand);
+
+        var counters = new LoadCounters();
+        var latency = new LatencyRecorder();
+        var ordersPath = $"/api/events/{Uri.EscapeDataString(options.EventId)}/orders";
+        var buyers = Enumerable.Range(1, options.Connections)
+            .Select(n => new VirtualBuyer(n, ordersPath, api, demand, options.MaxQuantity, counters, latency))
+            .ToList();
+
+        using var stopProgress = new CancellationTokenSource();
+        var startedAt = Stopwatch.GetTimestamp();
+        var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
+        var timedOut = false;
+        try
+        {
+            await Task.WhenAll(buyers.Select(b => Task.Run(() => b.RunAsync(timeout.Token))));
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            timedOut = true;
+        }
+        await stopProgress.CancelAsync();
+        await progress;
+
+        var orders = buyers.SelectMany(b => b.Orders).ToList();
+        var checks = await VerifyAsync(api, options.EventId, orders);
+        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks);
+        summary.Write(Console.Out);
+        Console.WriteLine();
+        if (checks.Count > 0) VerificationTable.Write(Console.Out, checks);
+        await SummaryJsonFile.WriteAsync(options.SummaryJson, summary, LoadJsonContext.Default.OrdersRunSummary);
+        return timedOut || checks.Count == 0 ? ExitCodes.CouldNotFinish : summary.Passed ? ExitCodes.Passed : ExitCodes.CheckFailed;
+    }
+
+    private static void WriteHeader(LoadOptions options, EventInfo info, TicketTypeDemand demand)
+    {
+        Console.WriteLine($"event {info.Id} ({info.Name}) at {options.Url}: {options.Connections} buyers, up to {options.MaxQuantity} tickets per order");
+        for (var i = 0; i < demand.Types.Count; i++)
+        {
+            var type = demand.Types[i];
+            Console.WriteLine($"  {type.Id,-16} capacity {type.Capacity,9}  remaining {type.Remaining,9}  maxPerOrder {type.MaxPerOrder,3}  weight {demand.WeightOf(i)}");
+        }
+    }
+
+    /// <summary>The verification rows; none when the sales report cannot be read (the run then fails).</summary>
+    private static async Task<IReadOnlyList<VerificationCheck>> VerifyAsync(TicketingApiClient api, string eventId, List<AcknowledgedOrder> orders)
+    {
+        using var timeout = new CancellationTokenSource(VerificationTimeout);
+        try
+        {
+            return SaleVerifier.Verify(orders, await api.GetSalesAsync(eventId, timeout.Token));
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            Console.Error.WriteLine($"cannot read the sales of '{eventId}': {exception.Message}");
+            return [];
+        }
+    }
+
+    private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,
+        List<AcknowledgedOrder> orders, LoadCounters counters, LatencyRecorder latency, IReadOnlyList<VerificationCheck> checks)
+    {
+        var lastTicket = buyers.Max(b => b.LastAcknowledgedAt);
+        var lastResponse = buyers.Max(b => b.LastResponseAt);
+        var toLastTicket = lastTicket == 0 ? 0 : Stopwatch.GetElapsedTime(startedAt, lastTicket).TotalSeconds;
+        var toLastResponse = lastResponse == 0 ? 0 : Stopwatch.GetElapsedTime(startedAt, lastResponse).TotalSeconds;
+        long tickets = orders.Sum(o => (long)o.Tickets.Count);
+        return new OrdersRunSummary(
+            Url: options.Url.ToString(),
+            EventId: options.EventId,
+            Connections: options.Connections,
+            TimedOut: timedOut,
+            TicketsSold: tickets,
+            Orders: orders.Count,
+            SecondsToLastTicket: toLastTicket,
+            SecondsToLastResponse: toLastResponse,
+            TicketsPerSecond: toLastTicket > 0 ? tickets / toLastTicket : 0,
+            OrdersPerSecond: toLastTicket > 0 ? orders.Count / toLastTicket : 0,
+            Requests: counters.Requests,
+            Latency: latency.Summarize(),
+            StatusCounts: counters.StatusCounts(),
+            Errors: counters.Errors,
+            Retries: counters.Retries,
+            Abandoned: buyers.Sum(b => b.Abandoned),
+            Passed: !timedOut && checks.Count > 0 && SaleVerifier.AllPassed(checks),
+            Checks: checks);
+    }
+}

@@ -1,0 +1,46 @@
+using System.Globalization;
+using OrleansTickets.LoadGenerator.Measurement;
+using OrleansTickets.LoadGenerator.Verification;
+
+namespace OrleansTickets.LoadGenerator.Orders;
+
+/// <summary>The result of an orders run, as printed and as written by <c>--summary-json</c>.</summary>
+/// <remarks>
+/// <see cref="SecondsToLastTicket"/> runs from the first request to the last acknowledged order (the sale's duration,
+/// which the rates use); <see cref="SecondsToLastResponse"/> to the last answer any buyer needed before it stopped.
+/// <see cref="Abandoned"/> counts requests given up after repeated failures: each may hold an order nobody was told about.
+/// </remarks>
+public sealed record OrdersRunSummary(
+    string Url,
+    string EventId,
+    int Connections,
+    bool TimedOut,
+    long TicketsSold,
+    long Orders,
+    double SecondsToLastTicket,
+    double SecondsToLastResponse,
+    double TicketsPerSecond,
+    double OrdersPerSecond,
+    long Requests,
+    LatencySummary Latency,
+    IReadOnlyDictionary<string, long> StatusCounts,
+    long Errors,
+    long Retries,
+    long Abandoned,
+    bool Passed,
+    IReadOnlyList<VerificationCheck> Checks)
+{
+    public string Mode => "orders";
+
+    public void Write(TextWriter output)
+    {
+        output.WriteLine();
+        output.WriteLine(TimedOut ? "run: TIMED OUT before every type sold out" : "run: every ticket type sold out");
+        output.WriteLine($"tickets sold:      {TicketsSold} in {Orders} orders");
+        output.WriteLine($"time:              {SecondsToLastTicket:F3} s to the last ticket, {SecondsToLastResponse:F3} s to the last response");
+        output.WriteLine($"throughput:        {TicketsPerSecond:F0} tickets/s, {OrdersPerSecond:F0} orders/s");
+        output.WriteLine($"requests:          {Requests} ({Retries} retries with the same key, {Errors} errors, {Abandoned} abandoned)");
+        output.WriteLine(Latency.ToString());
+        output.WriteLine("status counts:     " + string.Join("  ", StatusCounts.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}: {p.Value}"))));
+    }
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using OrleansTickets.LoadGenerator.Http;
+using OrleansTickets.LoadGenerator.Measurement;
+using OrleansTickets.LoadGenerator.Verification;
+
+namespace OrleansTickets.LoadGenerator.Orders;
+
+/// <summary>
+/// One buyer with one request in flight at a time: picks a type and a quantity, buys, and keeps going until every
+/// type is sold out. Keeps the orders it was acknowledged, so the sale can be checked against them afterwards.
+/// </summary>
+public sealed class VirtualBuyer(
+    int number, string ordersPath, TicketingApiClient api, TicketTypeDemand demand, int maxQuantity,
+    LoadCounters counters, LatencyRecorder latency)
+{
+    /// <summary>Failed exchanges (no answer, unexpected status) tolerated for one request before giving it up.</summary>
+    public const int MaxFailedAttempts = 20;
+
+    private static readonly TimeSpan FailureBackoffStep = TimeSpan.FromMilliseconds(50);
+
+    private readonly List<AcknowledgedOrder> _orders = [];
+    private readonly Random _random = new();
+
+    public IReadOnlyList<AcknowledgedOrder> Orders => _orders;
+
+    /// <summary><see cref="Stopwatch"/> timestamp of this buyer's last acknowledged order; 0 if none.</summary>
+    public long LastAcknowledgedAt { get; private set; }
+
+    /// <summary><see cref="Stopwatch"/> timestamp of this buyer's last response of any kind; 0 if none.</summary>
+    public long LastResponseAt { get; private set; }
+
+    /// <summary>Requests given up after <see cref="MaxFailedAttempts"/>: each may or may not have made an order.</summary>
+    public int Abandoned { get; private set; }
+
+    public async Task RunAsync(CancellationToken cancellation)
+    {
+        while (demand.TryPick(_random, out var type))
+        {
+            var quantity = _random.Next(1, Math.Min(maxQuantity, type.MaxPerOrder) + 1);
+            while (!demand.IsSoldOut(type.Id))
+            {
+                // A new quantity is a different request, so it gets a new key: reusing one would be a key conflict.
+                var outcome = await BuyAsync(PreparedOrder.Create(type.Id, quantity, number), cancellation);
+                if (outcome is null)
+                {
+                    Abandoned++;
+                    break;
+                }
+                if (outcome.Result == PostResult.Acknowledged)
+                {
+                    _orders.Add(outcome.Order!);
+                    counters.RecordOrder(outcome.Order!.Tickets.Count);
+                    LastAcknowledgedAt = LastResponseAt;
+                    break;
+                }
+
+                // Sold out for this quantity. A refused single ticket, or nothing remaining, means the type is gone.
+                if (outcome.Remaining <= 0 || quantity == 1)
+                {
+                    demand.MarkSoldOut(type.Id);
+                    break;
+                }
+                // Enough remain in total but no single shard holds the quantity: ask for fewer.
+                quantity = outcome.Remaining < quantity ? (int)outcome.Remaining : Math.Max(1, quantity / 2);
+            }
+        }
+    }
+
+    /// <summary>Sends one request until it gets a definite answer (acknowledged or sold out); null when given up.</summary>
+    private async Task<PostOutcome?> BuyAsync(PreparedOrder order, CancellationToken cancellation)
+    {
+        var failures = 0;
+        for (var attempt = 0; ; attempt++)
+        {
+            if (attempt > 0) counters.RecordRetry();
+            var outcome = await api.PostOrderAsync(ordersPath, order, cancellation);
+            LastResponseAt = Stopwatch.GetTimestamp();
+            counters.RecordResponse(outcome.StatusCode);
+            if (outcome.StatusCode != 0) latency.Record(outcome.Latency);
+
+            switch (outcome.Result)
+            {
+                case PostResult.Acknowledged or PostResult.SoldOut:
+                    return outcome;
+                case PostResult.Unavailable:
+                    // Not counted against the limit: the service said when to come back, and the run's timeout bounds it.
+                    await Task.Delay(outcome.RetryAfter, cancellation);
+                    break;
+                default:
+                    counters.RecordError();
+                    if (++failures >= MaxFailedAttempts) return null;
+                    await Task.Delay(FailureBackoffStep * Math.Min(failures, 20), cancellation);
+                    break;
+            }
+        }
+    }
+}

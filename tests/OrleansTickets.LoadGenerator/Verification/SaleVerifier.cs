@@ -1,0 +1,93 @@
+using static OrleansTickets.LoadGenerator.Verification.VerificationCheckNames;
+
+namespace OrleansTickets.LoadGenerator.Verification;
+
+/// <summary>
+/// Compares what buyers were told (the acknowledged orders) with what the service says it sold, after a sale that
+/// should have sold out. Pure: the same inputs give the same rows, so it is tested on made-up histories.
+/// </summary>
+public static class SaleVerifier
+{
+    private const int ExamplesShown = 3;
+
+    /// <summary>Every check, passed or not, per ticket type and then for the whole event.</summary>
+    public static IReadOnlyList<VerificationCheck> Verify(IReadOnlyCollection<AcknowledgedOrder> orders, SalesSnapshot sales)
+    {
+        var checks = new List<VerificationCheck>();
+        var ordersByType = orders.ToLookup(o => o.TicketTypeId, StringComparer.Ordinal);
+        foreach (var type in sales.TicketTypes)
+        {
+            checks.AddRange(VerifyType(type, ordersByType[type.Id].ToList()));
+        }
+
+        var knownTypes = sales.TicketTypes.Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var unknown in ordersByType.Where(g => !knownTypes.Contains(g.Key)))
+        {
+            checks.Add(new(KnownTicketType, unknown.Key, false,
+                $"{unknown.Count()} acknowledged orders for a type the sales report does not list"));
+        }
+
+        var codes = orders.SelectMany(o => o.Tickets).Select(t => t.Code);
+        checks.Add(Uniqueness(TicketCodesUnique, VerificationCheck.WholeEvent, codes, "ticket codes"));
+        checks.Add(Uniqueness(OrderIdsUnique, VerificationCheck.WholeEvent, orders.Select(o => o.OrderId), "order ids"));
+        return checks;
+    }
+
+    /// <summary>True when every check passed.</summary>
+    public static bool AllPassed(IEnumerable<VerificationCheck> checks) => checks.All(c => c.Passed);
+
+    private static IEnumerable<VerificationCheck> VerifyType(TicketTypeSalesSnapshot type, IReadOnlyList<AcknowledgedOrder> orders)
+    {
+        var tickets = orders.SelectMany(o => o.Tickets).ToList();
+        long acknowledged = tickets.Count;
+
+        yield return new(SoldEqualsCapacity, type.Id, type.Sold == type.Capacity, $"sold {type.Sold} of {type.Capacity}");
+        yield return new(NothingRemaining, type.Id, type.Remaining == 0, $"remaining {type.Remaining}");
+
+        long shardCapacity = type.Shards.Sum(s => s.Capacity), shardSold = type.Shards.Sum(s => s.Sold);
+        yield return new(ShardsAddUp, type.Id, shardCapacity == type.Capacity && shardSold == type.Sold,
+            $"{type.Shards.Count} shards: capacity {shardCapacity}, sold {shardSold}");
+
+        // Two independent witnesses of an oversell: the service's own count and the tickets buyers hold.
+        var overSold = Math.Max(type.Sold, acknowledged) - type.Capacity;
+        yield return new(NoOversell, type.Id, overSold <= 0, overSold <= 0
+            ? $"sold {type.Sold}, acknowledged {acknowledged}, capacity {type.Capacity}"
+            : $"{overSold} tickets over capacity {type.Capacity} (sold {type.Sold}, acknowledged {acknowledged})");
+
+        yield return new(AcknowledgedEqualsSold, type.Id, acknowledged == type.Sold, (acknowledged - type.Sold) switch
+        {
+            0 => $"{acknowledged} tickets in {orders.Count} orders",
+            < 0 => $"{type.Sold - acknowledged} sold tickets are in no acknowledged order (lost or unanswered orders)",
+            > 0 => $"{acknowledged - type.Sold} acknowledged tickets are missing from the sales count",
+        });
+
+        var wrongSize = orders.Where(o => o.Tickets.Count != o.Quantity).ToList();
+        yield return new(OrdersHoldTheirQuantity, type.Id, wrongSize.Count == 0, wrongSize.Count == 0
+            ? $"{orders.Count} orders"
+            : $"{wrongSize.Count} orders hold a different number of tickets than ordered, e.g. "
+              + string.Join(", ", wrongSize.Take(ExamplesShown).Select(o => $"{o.OrderId} ({o.Tickets.Count} of {o.Quantity})")));
+
+        var outOfRange = tickets.Where(t => t.Serial < 1 || t.Serial > type.Capacity).Select(t => t.Serial).ToList();
+        yield return new(SerialsInRange, type.Id, outOfRange.Count == 0, outOfRange.Count == 0
+            ? $"{tickets.Count} serials"
+            : $"{outOfRange.Count} serials outside 1..{type.Capacity}, e.g. {string.Join(", ", outOfRange.Take(ExamplesShown))}");
+
+        yield return Uniqueness(SerialsUnique, type.Id, tickets.Select(t => t.Serial), "serials");
+    }
+
+    private static VerificationCheck Uniqueness<T>(string name, string scope, IEnumerable<T> values, string what)
+        where T : notnull
+    {
+        var seen = new HashSet<T>();
+        var duplicates = new List<T>();
+        var count = 0;
+        foreach (var value in values)
+        {
+            count++;
+            if (!seen.Add(value)) duplicates.Add(value);
+        }
+        return new(name, scope, duplicates.Count == 0, duplicates.Count == 0
+            ? $"{count} {what}"
+            : $"{duplicates.Count} repeated {what}, e.g. {string.Join(", ", duplicates.Distinct().Take(ExamplesShown))}");
+    }
+}

@@ -1,0 +1,212 @@
+using OrleansTickets.LoadGenerator.Verification;
+using static OrleansTickets.LoadGenerator.Verification.VerificationCheckNames;
+
+namespace OrleansTickets.Tests.LoadGenerator;
+
+/// <summary>The load generator's sale check, fed made-up histories with one known fault each.</summary>
+public sealed class SaleVerifierTests
+{
+    // Two types, each sold out exactly: ga 10 tickets over two shards, vip 4 tickets on one.
+    private static List<AcknowledgedOrder> CleanOrders() =>
+    [
+        Order("o1", "ga", (1, "ga-1"), (2, "ga-2"), (3, "ga-3")),
+        Order("o2", "ga", (4, "ga-4"), (5, "ga-5")),
+        Order("o3", "ga", (6, "ga-6"), (7, "ga-7"), (8, "ga-8"), (9, "ga-9")),
+        Order("o4", "ga", (10, "ga-10")),
+        Order("o5", "vip", (1, "vip-1"), (2, "vip-2")),
+        Order("o6", "vip", (3, "vip-3"), (4, "vip-4")),
+    ];
+
+    private static SalesSnapshot SoldOut() => Sales(("ga", 10, 10, 0), ("vip", 4, 4, 0));
+
+    [Fact]
+    public void CleanHistoryPassesEveryCheck()
+    {
+        var checks = SaleVerifier.Verify(CleanOrders(), SoldOut());
+
+        Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name} [{c.Scope}]: {c.Detail}"));
+        Assert.True(SaleVerifier.AllPassed(checks));
+        // Every per-type check ran for both types, plus the whole-event ones.
+        Assert.Equal(2, checks.Count(c => c.Name == SerialsUnique));
+        Assert.Single(checks, c => c.Name == TicketCodesUnique);
+    }
+
+    [Fact]
+    public void DuplicateTicketCodeAcrossTypesIsFound()
+    {
+        var orders = CleanOrders();
+        orders[5] = Order("o6", "vip", (3, "vip-3"), (4, "ga-1"));
+
+        var failed = Failures(orders, SoldOut());
+
+        var finding = Assert.Single(failed);
+        Assert.Equal(TicketCodesUnique, finding.Name);
+        Assert.Contains("ga-1", finding.Detail);
+    }
+
+    [Fact]
+    public void SerialSoldTwiceIsFound()
+    {
+        var orders = CleanOrders();
+        orders[3] = Order("o4", "ga", (7, "ga-10"));
+
+        var failed = Failures(orders, SoldOut());
+
+        var finding = Assert.Single(failed);
+        Assert.Equal((SerialsUnique, "ga"), (finding.Name, finding.Scope));
+        Assert.Contains("7", finding.Detail);
+    }
+
+    [Fact]
+    public void SameSerialInDifferentTypesIsNotADuplicate()
+    {
+        // Serials are numbered per type: ga 1 and vip 1 are different tickets.
+        Assert.DoesNotContain(Failures(CleanOrders(), SoldOut()), c => c.Name == SerialsUnique);
+    }
+
+    [Fact]
+    public void AcknowledgedTicketsBeyondCapacityAreAnOversell()
+    {
+        var orders = CleanOrders();
+        orders.Add(Order("o7", "vip", (5, "vip-5")));
+        // The service counts the extra ticket as well: sold and acknowledged agree, both above capacity.
+        var sales = Sales(("ga", 10, 10, 0), ("vip", 4, 5, 0));
+
+        var failed = Failures(orders, sales);
+
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (NoOversell, "vip"));
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (SerialsInRange, "vip"));
+        Assert.DoesNotContain(failed, c => c.Name == AcknowledgedEqualsSold);
+    }
+
+    [Fact]
+    public void AcknowledgedTicketsBeyondCapacityAreAnOversellEvenWhenTheServiceCountsNoMore()
+    {
+        var orders = CleanOrders();
+        orders.Add(Order("o7", "vip", (4, "vip-4b")));
+
+        var failed = Failures(orders, SoldOut());
+
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (NoOversell, "vip"));
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (SerialsUnique, "vip"));
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (AcknowledgedEqualsSold, "vip"));
+    }
+
+    [Fact]
+    public void ReportedSoldAboveCapacityIsAnOversell()
+    {
+        var sales = Sales(("ga", 10, 12, 0), ("vip", 4, 4, 0));
+
+        var failed = Failures(CleanOrders(), sales);
+
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (NoOversell, "ga"));
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (SoldEqualsCapacity, "ga"));
+    }
+
+    [Fact]
+    public void SoldTicketsInNoAcknowledgedOrderAreALostOrder()
+    {
+        var orders = CleanOrders();
+        orders.RemoveAt(1);
+
+        var failed = Failures(orders, SoldOut());
+
+        var finding = Assert.Single(failed);
+        Assert.Equal((AcknowledgedEqualsSold, "ga"), (finding.Name, finding.Scope));
+        Assert.Contains("2 sold tickets", finding.Detail);
+    }
+
+    [Fact]
+    public void AcknowledgedTicketsMissingFromTheSalesCountAreFound()
+    {
+        var sales = Sales(("ga", 10, 9, 0), ("vip", 4, 4, 0));
+
+        var failed = Failures(CleanOrders(), sales);
+
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (AcknowledgedEqualsSold, "ga"));
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (SoldEqualsCapacity, "ga"));
+    }
+
+    [Fact]
+    public void RemainingTicketsAtTheEndAreFound()
+    {
+        var orders = CleanOrders();
+        orders.RemoveAt(5);
+        var sales = Sales(("ga", 10, 10, 0), ("vip", 4, 2, 2));
+
+        var failed = Failures(orders, sales);
+
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (NothingRemaining, "vip"));
+        Assert.Contains(failed, c => (c.Name, c.Scope) == (SoldEqualsCapacity, "vip"));
+        Assert.DoesNotContain(failed, c => c.Name == AcknowledgedEqualsSold);
+    }
+
+    [Fact]
+    public void OrderWithFewerTicketsThanOrderedIsFound()
+    {
+        var orders = CleanOrders();
+        orders[3] = orders[3] with { Quantity = 2 };
+
+        var finding = Assert.Single(Failures(orders, SoldOut()));
+
+        Assert.Equal((OrdersHoldTheirQuantity, "ga"), (finding.Name, finding.Scope));
+    }
+
+    [Fact]
+    public void OrdersForATypeTheSalesReportLacksAreFound()
+    {
+        var orders = CleanOrders();
+        orders.Add(Order("o7", "balcony", (1, "balcony-1")));
+
+        var finding = Assert.Single(Failures(orders, SoldOut()));
+
+        Assert.Equal((KnownTicketType, "balcony"), (finding.Name, finding.Scope));
+    }
+
+    [Fact]
+    public void OrderIdReusedForTwoOrdersIsFound()
+    {
+        var orders = CleanOrders();
+        orders[1] = orders[1] with { OrderId = "o1" };
+
+        var finding = Assert.Single(Failures(orders, SoldOut()));
+
+        Assert.Equal(OrderIdsUnique, finding.Name);
+    }
+
+    [Fact]
+    public void ShardsThatDoNotAddUpToTheTypeAreFound()
+    {
+        var sales = SoldOut();
+        var ga = sales.TicketTypes[0];
+        sales = sales with
+        {
+            TicketTypes = [ga with { Shards = [ga.Shards[0] with { Sold = 4 }, ga.Shards[1]] }, sales.TicketTypes[1]],
+        };
+
+        var finding = Assert.Single(Failures(CleanOrders(), sales));
+
+        Assert.Equal((ShardsAddUp, "ga"), (finding.Name, finding.Scope));
+    }
+
+    private static List<VerificationCheck> Failures(List<AcknowledgedOrder> orders, SalesSnapshot sales) =>
+        SaleVerifier.Verify(orders, sales).Where(c => !c.Passed).ToList();
+
+    private static AcknowledgedOrder Order(string orderId, string ticketTypeId, params (long Serial, string Code)[] tickets) =>
+        new(orderId, ticketTypeId, tickets.Length, tickets.Select(t => new IssuedTicket(t.Code, t.Serial)).ToList());
+
+    /// <summary>A sales report; each type's capacity and sales are split over two shards (one when it is small).</summary>
+    private static SalesSnapshot Sales(params (string Id, long Capacity, long Sold, long Remaining)[] types) =>
+        new("festival", types.Select(t => new TicketTypeSalesSnapshot(t.Id, t.Capacity, t.Sold, t.Remaining, Shards(t))).ToList());
+
+    private static List<ShardSalesSnapshot> Shards((string Id, long Capacity, long Sold, long Remaining) type)
+    {
+        if (type.Capacity < 10) return [new(0, type.Capacity, type.Sold, type.Remaining, type.Remaining == 0 ? "sold-out" : "open")];
+        long firstCapacity = type.Capacity / 2, firstSold = type.Sold / 2, firstRemaining = type.Remaining / 2;
+        return
+        [
+            new(0, firstCapacity, firstSold, firstRemaining, "open"),
+            new(1, type.Capacity - firstCapacity, type.Sold - firstSold, type.Remaining - firstRemaining, "open"),
+        ];
+    }
+}
