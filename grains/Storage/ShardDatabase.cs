@@ -290,7 +290,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             writes.Add(new SqlStatement(ShardSql.InsertOrder)
                 .With("@order_id", order.OrderId).With("@shard_key", shardKey)
                 .With("@event_id", order.EventId).With("@ticket_type_id", order.TicketTypeId)
-                .With("@quantity", order.Quantity).With("@unit_price_cents", Money.ToCents(order.UnitPrice))
+                .With("@quantity", order.Quantity).With("@first_serial", order.Tickets[0].Serial)
+                .With("@unit_price_cents", Money.ToCents(order.UnitPrice))
                 .With("@currency", order.Currency).With("@buyer_name", order.Buyer.Name)
                 .With("@buyer_email", order.Buyer.Email).With("@created_at_ms", order.CreatedAt.ToUnixTimeMilliseconds()));
             writes.Add(TicketInsert(order));

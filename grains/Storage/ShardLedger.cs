@@ -46,6 +46,7 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
         await database.EnsureReadyAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         OrderDetails order;
+        long firstSerial;
         await using (var read = new SqlStatement(ShardSql.ReadOrder)
             .With("@order_id", orderId).With("@shard_key", shard.Key).ToCommand(connection, null))
         await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
@@ -57,9 +58,13 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
                 orderId, reader.GetString(0), reader.GetString(1), quantity, unitPrice, unitPrice * quantity,
                 reader.GetString(4), new Buyer(reader.GetString(5), reader.GetString(6)), [],
                 DateTimeOffset.FromUnixTimeMilliseconds(Convert.ToInt64(reader.GetValue(7))));
+            firstSerial = Convert.ToInt64(reader.GetValue(8));
         }
         var tickets = ImmutableArray.CreateBuilder<TicketDetails>(order.Quantity);
-        await using (var read = new SqlStatement(ShardSql.ReadTickets).With("@order_id", orderId).ToCommand(connection, null))
+        await using (var read = new SqlStatement(ShardSql.ReadTickets)
+            .With("@event_id", order.EventId).With("@ticket_type_id", order.TicketTypeId)
+            .With("@first_serial", firstSerial).With("@end_serial", firstSerial + order.Quantity)
+            .With("@order_id", orderId).ToCommand(connection, null))
         await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))

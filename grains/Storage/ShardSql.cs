@@ -19,18 +19,21 @@ internal sealed class ShardSql
         "UPDATE shard_state SET sold = @new_sold WHERE shard_key = @shard_key AND epoch = @epoch AND sold = @old_sold";
 
     public const string InsertOrder =
-        "INSERT INTO orders (order_id, shard_key, event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
-        "VALUES (@order_id, @shard_key, @event_id, @ticket_type_id, @quantity, @unit_price_cents, @currency, @buyer_name, @buyer_email, @created_at_ms)";
+        "INSERT INTO orders (order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
+        "VALUES (@order_id, @shard_key, @event_id, @ticket_type_id, @quantity, @first_serial, @unit_price_cents, @currency, @buyer_name, @buyer_email, @created_at_ms)";
 
     public const string InsertTicketsPrefix = "INSERT INTO tickets (event_id, ticket_type_id, serial, order_id, code) VALUES ";
 
     public const string InsertTicket = InsertTicketsPrefix + "(@e, @t, @s, @o, @c)";
 
     public const string ReadOrder =
-        "SELECT event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms " +
+        "SELECT event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms, first_serial " +
         "FROM orders WHERE order_id = @order_id AND shard_key = @shard_key";
 
-    public const string ReadTickets = "SELECT serial, code FROM tickets WHERE order_id = @order_id ORDER BY serial";
+    /// <summary>An order's serials are consecutive, so its tickets are one primary-key range (no index on order_id).</summary>
+    public const string ReadTickets =
+        "SELECT serial, code FROM tickets WHERE event_id = @event_id AND ticket_type_id = @ticket_type_id " +
+        "AND serial >= @first_serial AND serial < @end_serial AND order_id = @order_id ORDER BY serial";
 
     public const string ReadKeys = "SELECT idem_key, fingerprint, order_id FROM idempotency_keys WHERE shard_key = @shard_key";
 

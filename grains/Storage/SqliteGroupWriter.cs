@@ -76,7 +76,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
 
         foreach (var order in batch.Orders)
         {
-            Set(_order, order.OrderId, shardKey, order.EventId, order.TicketTypeId, order.Quantity,
+            Set(_order, order.OrderId, shardKey, order.EventId, order.TicketTypeId, order.Quantity, order.Tickets[0].Serial,
                 Money.ToCents(order.UnitPrice), order.Currency, order.Buyer.Name, order.Buyer.Email,
                 order.CreatedAt.ToUnixTimeMilliseconds());
             _order.ExecuteNonQuery();
@@ -108,7 +108,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size");
         _fence = Prepare(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
         _order = Prepare(connection, ShardSql.InsertOrder, "@order_id", "@shard_key", "@event_id", "@ticket_type_id",
-            "@quantity", "@unit_price_cents", "@currency", "@buyer_name", "@buyer_email", "@created_at_ms");
+            "@quantity", "@first_serial", "@unit_price_cents", "@currency", "@buyer_name", "@buyer_email", "@created_at_ms");
         _ticket = Prepare(connection, ShardSql.InsertTicket, "@e", "@t", "@s", "@o", "@c");
         _key = Prepare(connection, sql.UpsertKey, "@shard_key", "@idem_key", "@fingerprint", "@order_id");
         _connection = connection;

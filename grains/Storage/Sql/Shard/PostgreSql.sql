@@ -14,22 +14,23 @@ CREATE TABLE IF NOT EXISTS orders (
     event_id         text     NOT NULL,
     ticket_type_id   text     NOT NULL,
     quantity         integer  NOT NULL,
+    first_serial     bigint   NOT NULL,
     unit_price_cents bigint   NOT NULL,
     currency         text     NOT NULL,
     buyer_name       text     NOT NULL,
     buyer_email      text     NOT NULL,
     created_at_ms    bigint   NOT NULL
 );
--- The last line of defence against a double sale: one row per physical ticket.
+-- The last line of defence against a double sale: one row per physical ticket. A ticket's code is a function
+-- of (event, type, serial), so the primary key makes codes unique too. Orders find their tickets by serial range.
 CREATE TABLE IF NOT EXISTS tickets (
     event_id       text   NOT NULL,
     ticket_type_id text   NOT NULL,
     serial         bigint NOT NULL,
     order_id       text   NOT NULL,
-    code           text   NOT NULL UNIQUE,
+    code           text   NOT NULL,
     PRIMARY KEY (event_id, ticket_type_id, serial)
 );
-CREATE INDEX IF NOT EXISTS tickets_by_order ON tickets (order_id);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     shard_key    text NOT NULL,
     idem_key     text NOT NULL,

@@ -15,6 +15,7 @@ CREATE TABLE dbo.orders (
     event_id         nvarchar(64)  NOT NULL,
     ticket_type_id   nvarchar(64)  NOT NULL,
     quantity         int           NOT NULL,
+    first_serial     bigint        NOT NULL,
     unit_price_cents bigint        NOT NULL,
     currency         nchar(3)      NOT NULL,
     buyer_name       nvarchar(200) NOT NULL,
@@ -26,8 +27,8 @@ CREATE TABLE dbo.tickets (
     event_id       nvarchar(64)  NOT NULL,
     ticket_type_id nvarchar(64)  NOT NULL,
     serial         bigint        NOT NULL,
-    order_id       nvarchar(200) NOT NULL INDEX tickets_by_order,
-    code           nvarchar(200) NOT NULL UNIQUE,
+    order_id       nvarchar(200) NOT NULL,
+    code           nvarchar(200) NOT NULL,
     PRIMARY KEY (event_id, ticket_type_id, serial)
 );
 IF OBJECT_ID(N'dbo.idempotency_keys', N'U') IS NULL
