@@ -92,17 +92,10 @@ public sealed partial class InventoryShardGrain
         if (!OrderId.TryGetShard(orderId, out var holder)) return PurchaseResult.Failed;
         if (holder == _address)
         {
-            OrderDetails? order;
-            try
-            {
-                order = await _ledger!.ReadOrderAsync(orderId);
-            }
-            catch (Exception exception)
-            {
-                LogUnavailable(logger, exception, _address.Key);
-                return PurchaseResult.Unavailable;
-            }
-            return order is null ? PurchaseResult.Failed : new PurchaseResult(PurchaseStatus.Replayed, order);
+            var (read, order) = await TryReadOrderAsync(orderId);
+            return !read ? PurchaseResult.Unavailable
+                : order is null ? PurchaseResult.Failed
+                : new PurchaseResult(PurchaseStatus.Replayed, order);
         }
         var result = await AskHolderAsync(holder, orderId, purchase, freshOrderId: false);
         return result.Status == PurchaseStatus.SoldOut ? await ForwardAsync(key, entry, purchase) : result;
@@ -172,18 +165,24 @@ public sealed partial class InventoryShardGrain
 
     private async Task<PurchaseResult> SellForwardedOnceAsync(PurchaseRequest request, string orderId)
     {
-        OrderDetails? existing;
+        var (read, existing) = await TryReadOrderAsync(orderId);
+        if (!read) return PurchaseResult.Unavailable;
+        if (existing is not null) return new PurchaseResult(PurchaseStatus.Replayed, existing);
+        return await TrySell(request, orderId, key: null);
+    }
+
+    /// <summary>Reads a committed order; <c>Read</c> is false when the database could not be asked.</summary>
+    private async Task<(bool Read, OrderDetails? Order)> TryReadOrderAsync(string orderId)
+    {
         try
         {
-            existing = await _ledger!.ReadOrderAsync(orderId);
+            return (true, await _ledger!.ReadOrderAsync(orderId));
         }
         catch (Exception exception)
         {
             LogUnavailable(logger, exception, _address.Key);
-            return PurchaseResult.Unavailable;
+            return (false, null);
         }
-        if (existing is not null) return new PurchaseResult(PurchaseStatus.Replayed, existing);
-        return await TrySell(request, orderId, key: null);
     }
 
     [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning,

@@ -9,10 +9,22 @@ namespace OrleansTickets.Storage;
 internal static class DatabaseServer
 {
     /// <summary>The connection string of database <paramref name="name"/> on the server of <paramref name="baseConnectionString"/>.</summary>
-    public static string WithDatabase(SqlDialect dialect, string baseConnectionString, string name) => dialect switch
+    /// <remarks>
+    /// <paramref name="maxPoolSize"/> bounds each database's pool: with many shard databases on one server, the
+    /// drivers' default of 100 connections each would exceed the server's connection limit.
+    /// </remarks>
+    public static string WithDatabase(SqlDialect dialect, string baseConnectionString, string name, int? maxPoolSize = null) => dialect switch
     {
-        SqlDialect.PostgreSql => new NpgsqlConnectionStringBuilder(baseConnectionString) { Database = name }.ConnectionString,
-        SqlDialect.SqlServer => new SqlConnectionStringBuilder(baseConnectionString) { InitialCatalog = name }.ConnectionString,
+        SqlDialect.PostgreSql => new NpgsqlConnectionStringBuilder(baseConnectionString)
+        {
+            Database = name,
+            MaxPoolSize = maxPoolSize ?? new NpgsqlConnectionStringBuilder(baseConnectionString).MaxPoolSize,
+        }.ConnectionString,
+        SqlDialect.SqlServer => new SqlConnectionStringBuilder(baseConnectionString)
+        {
+            InitialCatalog = name,
+            MaxPoolSize = maxPoolSize ?? new SqlConnectionStringBuilder(baseConnectionString).MaxPoolSize,
+        }.ConnectionString,
         _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
     };
 

@@ -80,7 +80,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             if (_initialized) return;
             await _createDatabase(cancellationToken);
             await using var connection = await OpenAsync(cancellationToken);
-            await SqlScripts.RunAsync(connection, _dialect, SqlScripts.Read("Shard", _sql.SchemaResource), cancellationToken);
+            await SqlScripts.RunAsync(connection, _dialect, SqlScripts.Read("Shard", SqlScripts.FileName(_dialect)), cancellationToken);
             _initialized = true;
         }
         finally

@@ -26,7 +26,8 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, ILogg
         {
             SqlDialect.Sqlite => DatabaseServer.SqliteFile(Path.Combine(_options.DataPath, "shards", name + ".db")),
             _ => DatabaseServer.WithDatabase(_options.Provider, RequireConnectionString(),
-                DatabaseServer.DatabaseName(_options.Provider, RequireConnectionString()) + "_" + name),
+                DatabaseServer.DatabaseName(_options.Provider, RequireConnectionString()) + "_" + name,
+                _options.MaxConnectionsPerDatabase),
         };
     }
 

@@ -12,9 +12,6 @@ internal sealed class ShardSql
     /// <summary>Records an idempotency key, or points an existing one at a new order id.</summary>
     public required string UpsertKey { get; init; }
 
-    /// <summary>The schema script's resource name.</summary>
-    public required string SchemaResource { get; init; }
-
     public const string Fence =
         "UPDATE shard_state SET sold = @new_sold WHERE shard_key = @shard_key AND epoch = @epoch AND sold = @old_sold";
 
@@ -51,8 +48,8 @@ internal sealed class ShardSql
 
     public static ShardSql For(SqlDialect dialect) => dialect switch
     {
-        SqlDialect.Sqlite => new ShardSql { Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict, SchemaResource = "Sqlite.sql" },
-        SqlDialect.PostgreSql => new ShardSql { Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict, SchemaResource = "PostgreSql.sql" },
+        SqlDialect.Sqlite => new ShardSql { Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict },
+        SqlDialect.PostgreSql => new ShardSql { Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict },
         SqlDialect.SqlServer => new ShardSql
         {
             // Unverified: written for SQL Server 2019+/Azure SQL, never run here.
@@ -64,7 +61,6 @@ internal sealed class ShardSql
             UpsertKey =
                 "UPDATE idempotency_keys SET order_id = @order_id WHERE shard_key = @shard_key AND idem_key = @idem_key; " +
                 "IF @@ROWCOUNT = 0 INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) VALUES (@shard_key, @idem_key, @fingerprint, @order_id);",
-            SchemaResource = "SqlServer.sql",
         },
         _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
     };

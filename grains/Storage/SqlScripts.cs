@@ -9,11 +9,21 @@ internal static partial class SqlScripts
     // Any fixed number works; it only has to be the same in every process that creates schemas.
     private const long SchemaLockId = 0x4f54_5343_4845;
 
+    /// <summary>The script file name each engine's scripts use in every folder.</summary>
+    public static string FileName(SqlDialect dialect) => dialect switch
+    {
+        SqlDialect.Sqlite => "Sqlite.sql",
+        SqlDialect.PostgreSql => "PostgreSql.sql",
+        SqlDialect.SqlServer => "SqlServer.sql",
+        _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
+    };
+
     public static string Read(string folder, string fileName)
     {
         var suffix = $".Storage.Sql.{folder}.{fileName}";
         var assembly = typeof(SqlScripts).Assembly;
-        var name = assembly.GetManifestResourceNames().Single(n => n.EndsWith(suffix, StringComparison.Ordinal));
+        var name = assembly.GetManifestResourceNames().SingleOrDefault(n => n.EndsWith(suffix, StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"Embedded resource '*{suffix}' is missing from {assembly.GetName().Name}.");
         using var stream = assembly.GetManifestResourceStream(name)!;
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();

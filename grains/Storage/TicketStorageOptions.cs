@@ -24,6 +24,13 @@ public sealed class TicketStorageOptions
     /// </summary>
     public int MaxShardDatabases { get; set; } = 16;
 
+    /// <summary>
+    /// PostgreSQL and SQL Server: the connection pool size of each shard database. Keep
+    /// <c>MaxShardDatabases × MaxConnectionsPerDatabase</c> below the server's connection limit; each database has
+    /// one group-commit writer, so a few connections serve it well.
+    /// </summary>
+    public int MaxConnectionsPerDatabase { get; set; } = 8;
+
     /// <summary>Most orders one group commit takes, so one transaction never grows without bound.</summary>
     public int MaxOrdersPerCommit { get; set; } = 4096;
 }

@@ -6,26 +6,15 @@ namespace OrleansTickets.Tests.Grains;
 
 /// <summary>Concurrent sales on the in-memory test cluster, persisted to real SQLite and PostgreSQL shard databases.</summary>
 [Collection(PostgresCollection.Name)]
-public sealed class ShardSaleTests(PostgresFixture postgres) : IAsyncLifetime
+public sealed class ShardSaleTests(PostgresFixture postgres) : EngineClusterTests(postgres)
 {
-    private TicketingCluster _cluster = null!;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_cluster is not null) await _cluster.DisposeAsync();
-    }
-
-    private async Task StartAsync(string engine) => _cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres));
-
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Concurrent_purchases_on_one_shard_sell_exactly_its_block(string engine)
     {
         await StartAsync(engine);
-        await _cluster.CreateEventAsync("one-shard", TicketingCluster.Type("ga", capacity: 1_000, shards: 1));
+        await Cluster.CreateEventAsync("one-shard", TicketingCluster.Type("ga", capacity: 1_000, shards: 1));
 
-        var results = await Task.WhenAll(Enumerable.Range(0, 1_200).Select(_ => _cluster.BuyAsync("one-shard", "ga", 1)));
+        var results = await Task.WhenAll(Enumerable.Range(0, 1_200).Select(_ => Cluster.BuyAsync("one-shard", "ga", 1)));
 
         var orders = results.Where(r => r.Status == PurchaseStatus.Created).Select(r => r.Order!).ToList();
         Assert.Equal(1_000, orders.Count);
@@ -33,7 +22,7 @@ public sealed class ShardSaleTests(PostgresFixture postgres) : IAsyncLifetime
         OrderAssertions.AllSerialsAndCodesUnique(orders);
         Assert.Equal(Enumerable.Range(1, 1_000).Select(i => (long)i), orders.Select(o => o.Tickets[0].Serial).Order());
 
-        var sales = await _cluster.SalesAsync("one-shard");
+        var sales = await Cluster.SalesAsync("one-shard");
         var shard = Assert.Single(sales.TicketTypes[0].Shards);
         Assert.Equal((1_000L, 0L, ShardStatus.SoldOut), (shard.Sold, shard.Remaining, shard.Status));
     }
@@ -43,7 +32,7 @@ public sealed class ShardSaleTests(PostgresFixture postgres) : IAsyncLifetime
     {
         await StartAsync(engine);
         const int capacity = 3_001;
-        await _cluster.CreateEventAsync("many-shards", TicketingCluster.Type("ga", capacity, shards: 16, maxPerOrder: 4));
+        await Cluster.CreateEventAsync("many-shards", TicketingCluster.Type("ga", capacity, shards: 16, maxPerOrder: 4));
 
         // Each buyer keeps buying, falling back to one ticket once a larger order is refused, until nothing is left.
         var buyers = Enumerable.Range(0, 64).Select(async buyer =>
@@ -52,7 +41,7 @@ public sealed class ShardSaleTests(PostgresFixture postgres) : IAsyncLifetime
             var quantity = buyer % 4 + 1;
             while (true)
             {
-                var result = await _cluster.BuyAsync("many-shards", "ga", quantity);
+                var result = await Cluster.BuyAsync("many-shards", "ga", quantity);
                 if (result.Status == PurchaseStatus.Created) mine.Add(result.Order!);
                 else if (result.Status == PurchaseStatus.SoldOut && quantity > 1) quantity = 1;
                 else if (result.Status == PurchaseStatus.SoldOut) return mine;
@@ -63,7 +52,7 @@ public sealed class ShardSaleTests(PostgresFixture postgres) : IAsyncLifetime
 
         Assert.Equal(capacity, orders.Sum(o => o.Quantity));
         OrderAssertions.AllSerialsAndCodesUnique(orders);
-        var sales = await _cluster.SalesAsync("many-shards");
+        var sales = await Cluster.SalesAsync("many-shards");
         Assert.Equal((long)capacity, sales.TicketTypes[0].Sold);
         Assert.Equal(0L, sales.TicketTypes[0].Remaining);
         Assert.All(sales.TicketTypes[0].Shards, s => Assert.Equal(ShardStatus.SoldOut, s.Status));
@@ -73,37 +62,37 @@ public sealed class ShardSaleTests(PostgresFixture postgres) : IAsyncLifetime
     public async Task A_reactivated_shard_continues_without_reusing_a_serial(string engine)
     {
         await StartAsync(engine);
-        await _cluster.CreateEventAsync("reactivate", TicketingCluster.Type("ga", capacity: 100, shards: 1));
-        var first = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => _cluster.BuyAsync("reactivate", "ga", 2)));
+        await Cluster.CreateEventAsync("reactivate", TicketingCluster.Type("ga", capacity: 100, shards: 1));
+        var first = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => Cluster.BuyAsync("reactivate", "ga", 2)));
 
-        await _cluster.Cluster.DeactivateAsync(_cluster.Shard("reactivate", "ga", 0));
+        await Cluster.Cluster.DeactivateAsync(Cluster.Shard("reactivate", "ga", 0));
 
-        var second = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => _cluster.BuyAsync("reactivate", "ga", 2)));
+        var second = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => Cluster.BuyAsync("reactivate", "ga", 2)));
         var orders = first.Concat(second).Where(r => r.Status == PurchaseStatus.Created).Select(r => r.Order!).ToList();
         Assert.Equal(50, orders.Count);
         OrderAssertions.AllSerialsAndCodesUnique(orders);
 
         // Orders from before the deactivation are still readable from the database.
         var earlier = first[0].Order!;
-        Assert.Equal(earlier, await _cluster.Shard("reactivate", "ga", 0).GetOrder(earlier.OrderId), OrderComparer.Instance);
+        Assert.Equal(earlier, await Cluster.Shard("reactivate", "ga", 0).GetOrder(earlier.OrderId), OrderComparer.Instance);
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Quantity_above_the_type_limit_is_refused(string engine)
     {
         await StartAsync(engine);
-        await _cluster.CreateEventAsync("limits", TicketingCluster.Type("ga", capacity: 100, shards: 2, maxPerOrder: 3));
-        var result = await _cluster.BuyAsync("limits", "ga", 4);
+        await Cluster.CreateEventAsync("limits", TicketingCluster.Type("ga", capacity: 100, shards: 2, maxPerOrder: 3));
+        var result = await Cluster.BuyAsync("limits", "ga", 4);
         Assert.Equal(PurchaseStatus.TooManyTickets, result.Status);
-        Assert.Equal(0L, (await _cluster.SalesAsync("limits")).TicketTypes[0].Sold);
+        Assert.Equal(0L, (await Cluster.SalesAsync("limits")).TicketTypes[0].Sold);
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Unknown_event_or_type_is_not_found(string engine)
     {
         await StartAsync(engine);
-        await _cluster.CreateEventAsync("known", TicketingCluster.Type("ga", capacity: 10, shards: 1));
-        Assert.Equal(PurchaseStatus.NotFound, (await _cluster.BuyAsync("unknown", "ga", 1)).Status);
-        Assert.Equal(PurchaseStatus.NotFound, (await _cluster.BuyAsync("known", "vip", 1)).Status);
+        await Cluster.CreateEventAsync("known", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        Assert.Equal(PurchaseStatus.NotFound, (await Cluster.BuyAsync("unknown", "ga", 1)).Status);
+        Assert.Equal(PurchaseStatus.NotFound, (await Cluster.BuyAsync("known", "vip", 1)).Status);
     }
 }

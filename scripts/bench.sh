@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The on-sale benchmark in one command: build in Release, start the service, create the festival (8 ticket types,
+# 150,000 tickets, 550 shards), sell it out over HTTP with the project's load generator, verify the result,
+# then measure a bare ASP.NET Core endpoint with the same load generator as the HTTP floor.
+#
+# usage: scripts/bench.sh [--postgres] [--connections N] [--ga-shards N] [--scale F] [--max-dbs N]
+#   --postgres       shard databases on a private PostgreSQL (scripts/postgres.sh) instead of SQLite files
+#   --connections N  concurrent buyers (default 256)
+#   --ga-shards N    shards of the general-admission type (default 400, as in the story)
+#   --scale F        multiply every capacity by F (0.1 = 15k tickets, 10 = 1.5M tickets)
+#   --max-dbs N      Storage:MaxShardDatabases (default 16)
+#   --timeout S      give the load generator S seconds to sell out (default 300)
+#   --no-floor       skip the bare-endpoint measurement
+# Results and logs go to .bench/<timestamp>/ (git-ignored).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --postgres) postgres=1 ;;
+        --connections) connections="$2"; shift ;;
+        --ga-shards) ga_shards="$2"; shift ;;
+        --scale) scale="$2"; shift ;;
+        --max-dbs) max_dbs="$2"; shift ;;
+        --timeout) timeout="$2"; shift ;;
+        --no-floor) floor=0 ;;
+        *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+service_port=5080 floor_port=5081
+run_dir="$repo/.bench/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$run_dir"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs"
+
+echo "== build (Release)"
+dotnet build -c Release silo -v quiet -nologo >/dev/null
+dotnet build -c Release tests/OrleansTickets.LoadGenerator -v quiet -nologo >/dev/null
+dotnet build -c Release tests/OrleansTickets.BareEndpoint -v quiet -nologo >/dev/null
+silo_dll="$repo/silo/bin/Release/net10.0/OrleansTickets.Silo.dll"
+load_dll="$repo/tests/OrleansTickets.LoadGenerator/bin/Release/net10.0/OrleansTickets.LoadGenerator.dll"
+bare_dll="$repo/tests/OrleansTickets.BareEndpoint/bin/Release/net10.0/OrleansTickets.BareEndpoint.dll"
+
+storage_args=(--Storage:MaxShardDatabases="$max_dbs")
+if [[ $postgres == 1 ]]; then
+    # Durable settings: the private server runs with fsync=on and synchronous_commit=on.
+    "$repo/scripts/postgres.sh" start >/dev/null
+    base="$("$repo/scripts/postgres.sh" url)"
+    storage_args+=(--Storage:Provider=PostgreSql "--Storage:ConnectionString=${base/Database=orleanstickets/Database=bench_$(date +%s)}")
+else
+    # Durable settings: WAL with synchronous=FULL, always (the service sets them on every connection).
+    storage_args+=(--Storage:Provider=Sqlite --Storage:DataPath="$run_dir/data")
+fi
+
+echo "== start the service"
+dotnet "$silo_dll" --urls "http://127.0.0.1:$service_port" "${storage_args[@]}" \
+    --Logging:LogLevel:Default=Warning >"$run_dir/service.log" 2>&1 &
+service_pid=$!
+pids+=("$service_pid")
+for _ in $(seq 1 120); do
+    curl -s -o /dev/null "http://127.0.0.1:$service_port/api/events/readiness" && break
+    sleep 0.5
+done
+
+python3 - "$scale" "$ga_shards" >"$run_dir/festival.json" <<'PY'
+import json, sys
+scale, ga_shards = float(sys.argv[1]), int(sys.argv[2])
+event = json.load(open("scripts/bench/festival.json"))
+for t in event["ticketTypes"]:
+    t["capacity"] = max(1, int(round(t["capacity"] * scale)))
+    if t["id"] == "ga":
+        t["shards"] = ga_shards
+    t["shards"] = max(1, min(t["shards"], t["capacity"]))
+print(json.dumps(event))
+PY
+status=$(curl -s -o "$run_dir/create.json" -w "%{http_code}" -X POST "http://127.0.0.1:$service_port/api/events" \
+    -H 'Content-Type: application/json' --data @"$run_dir/festival.json")
+[[ $status == 201 ]] || { echo "creating the event failed: $status $(cat "$run_dir/create.json")" >&2; exit 1; }
+
+echo "== sell out the festival"
+set +e
+dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" \
+    --timeout "$timeout" --summary-json "$run_dir/orders.json" | tee "$run_dir/orders.txt" | grep -v " PASS "
+verified=${PIPESTATUS[0]}
+set -e
+peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
+kill "$service_pid"; wait "$service_pid" 2>/dev/null || true
+[[ $postgres == 1 ]] && "$repo/scripts/postgres.sh" stop >/dev/null
+
+bare_rps=""
+if [[ $floor == 1 ]]; then
+    echo "== HTTP floor: bare ASP.NET Core endpoint, same load generator"
+    dotnet "$bare_dll" --urls "http://127.0.0.1:$floor_port" >"$run_dir/bare.log" 2>&1 &
+    bare_pid=$!
+    pids+=("$bare_pid")
+    for _ in $(seq 1 60); do curl -s -o /dev/null "http://127.0.0.1:$floor_port/" && break; sleep 0.5; done
+    # 15 s, not 5: both processes start cold, and the first seconds are JIT warm-up on both sides.
+    dotnet "$load_dll" --mode bare --url "http://127.0.0.1:$floor_port" --path /bare/orders --duration 15 \
+        --connections "$connections" --summary-json "$run_dir/bare.json" | tail -4
+    if command -v wrk >/dev/null; then
+        # Independent check with a client written in C, against the now warm endpoint.
+        wrk -t2 -c"$connections" -d5s -s "$repo/scripts/wrk/bare.lua" "http://127.0.0.1:$floor_port/bare/orders" \
+            | tee "$run_dir/bare-wrk.txt" | grep -E "Requests/sec|Latency"
+    fi
+    kill "$bare_pid"; wait "$bare_pid" 2>/dev/null || true
+fi
+
+echo "== result"
+python3 - "$run_dir" "$peak_rss_kb" "$floor" <<'PY'
+import json, sys, os
+run_dir, peak_kb, floor = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+o = json.load(open(os.path.join(run_dir, "orders.json")))
+print(f"tickets sold      {o['ticketsSold']} in {o['orders']} orders, verification {'PASS' if o['passed'] else 'FAIL'}")
+print(f"time to sell out  {o['secondsToLastTicket']:.2f} s   ({o['ticketsPerSecond']:.0f} tickets/s, {o['ordersPerSecond']:.0f} orders/s)")
+l = o["latency"]
+print(f"order latency ms  p50 {l['p50']:.1f}  p95 {l['p95']:.1f}  p99 {l['p99']:.1f}  max {l['max']:.1f}")
+print(f"errors            {o['errors']} errors, {o['retries']} retries, {o['abandoned']} abandoned; statuses {o['statusCounts']}")
+print(f"service peak RSS  {peak_kb / 1024:.0f} MB")
+if floor:
+    b = json.load(open(os.path.join(run_dir, "bare.json")))
+    print(f"HTTP floor        {b['requestsPerSecond']:.0f} requests/s on the bare endpoint")
+    print(f"ratio             orders/s = {o['ordersPerSecond'] / b['requestsPerSecond']:.3f} x floor")
+    wrk_file = os.path.join(run_dir, "bare-wrk.txt")
+    if os.path.exists(wrk_file):
+        rps = float(next(l.split()[1] for l in open(wrk_file) if l.startswith("Requests/sec")))
+        print(f"HTTP floor (wrk)  {rps:.0f} requests/s; orders/s = {o['ordersPerSecond'] / rps:.3f} x that")
+print(f"details           {run_dir}")
+PY
+exit "$verified"

@@ -1,0 +1,22 @@
+namespace OrleansTickets.Tests.Infrastructure;
+
+/// <summary>
+/// Base for grain tests that run once per storage engine: each test starts its own cluster on the engine it is given.
+/// Derived classes join the <see cref="PostgresCollection"/> so the shared PostgreSQL server is available.
+/// </summary>
+public abstract class EngineClusterTests(PostgresFixture postgres) : IAsyncLifetime
+{
+    private TicketingCluster? _cluster;
+
+    /// <summary>The cluster started by <see cref="StartAsync"/>.</summary>
+    protected TicketingCluster Cluster => _cluster ?? throw new InvalidOperationException("Call StartAsync(engine) first.");
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null) await _cluster.DisposeAsync();
+    }
+
+    protected async Task StartAsync(string engine) => _cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres));
+}
