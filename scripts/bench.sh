@@ -10,6 +10,8 @@
 #   --scale F        multiply every capacity by F (0.1 = 15k tickets, 10 = 1.5M tickets)
 #   --max-dbs N      Storage:MaxShardDatabases (default 16)
 #   --timeout S      give the load generator S seconds to sell out (default 300)
+#   --warm-up        first sell out an unmeasured copy of the festival (event "warm-up"), as a service that has
+#                    been running before the doors open would be; the measured sale then starts JIT-warm
 #   --no-floor       skip the bare-endpoint measurement
 # Results and logs go to .bench/<timestamp>/ (git-ignored).
 set -euo pipefail
@@ -17,7 +19,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300
+postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300 warm_up=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -26,6 +28,7 @@ while [[ $# -gt 0 ]]; do
         --scale) scale="$2"; shift ;;
         --max-dbs) max_dbs="$2"; shift ;;
         --timeout) timeout="$2"; shift ;;
+        --warm-up) warm_up=1 ;;
         --no-floor) floor=0 ;;
         *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     esac
@@ -40,7 +43,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up"
 
 echo "== build (Release)"
 dotnet build -c Release silo -v quiet -nologo >/dev/null
@@ -85,6 +88,15 @@ PY
 status=$(curl -s -o "$run_dir/create.json" -w "%{http_code}" -X POST "http://127.0.0.1:$service_port/api/events" \
     -H 'Content-Type: application/json' --data @"$run_dir/festival.json")
 [[ $status == 201 ]] || { echo "creating the event failed: $status $(cat "$run_dir/create.json")" >&2; exit 1; }
+
+if [[ $warm_up == 1 ]]; then
+    echo "== warm-up: sell out an unmeasured copy of the festival"
+    sed 's/"id": *"festival"/"id":"warm-up"/' "$run_dir/festival.json" >"$run_dir/warm-up.json"
+    curl -s -o /dev/null -X POST "http://127.0.0.1:$service_port/api/events" -H 'Content-Type: application/json' \
+        --data @"$run_dir/warm-up.json"
+    dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event warm-up --connections "$connections" \
+        --timeout "$timeout" >"$run_dir/warm-up.txt" 2>&1 || { echo "warm-up sale failed; see $run_dir/warm-up.txt" >&2; exit 1; }
+fi
 
 echo "== sell out the festival"
 set +e
