@@ -12,6 +12,9 @@
 #   --timeout S      give the load generator S seconds to sell out (default 300)
 #   --warm-up        first sell out an unmeasured copy of the festival (event "warm-up"), as a service that has
 #                    been running before the doors open would be; the measured sale then starts JIT-warm
+#   --cold           start selling right after creating the event; by default the doors open first: one
+#                    GET /api/events/festival/sales, as an operator watching the sale would, activates every
+#                    shard and claims its database row before the first buyer arrives
 #   --no-floor       skip the bare-endpoint measurement
 # Results and logs go to .bench/<timestamp>/ (git-ignored).
 set -euo pipefail
@@ -19,7 +22,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300 warm_up=0
+postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300 warm_up=0 cold=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -29,6 +32,7 @@ while [[ $# -gt 0 ]]; do
         --max-dbs) max_dbs="$2"; shift ;;
         --timeout) timeout="$2"; shift ;;
         --warm-up) warm_up=1 ;;
+        --cold) cold=1 ;;
         --no-floor) floor=0 ;;
         *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     esac
@@ -43,7 +47,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold"
 
 echo "== build (Release)"
 dotnet build -c Release silo -v quiet -nologo >/dev/null
@@ -96,6 +100,11 @@ if [[ $warm_up == 1 ]]; then
         --data @"$run_dir/warm-up.json"
     dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event warm-up --connections "$connections" \
         --timeout "$timeout" >"$run_dir/warm-up.txt" 2>&1 || { echo "warm-up sale failed; see $run_dir/warm-up.txt" >&2; exit 1; }
+fi
+
+if [[ $cold == 0 ]]; then
+    echo "== open the doors: GET /api/events/festival/sales activates every shard"
+    curl -s -o /dev/null -w "   %{http_code} in %{time_total} s\n" "http://127.0.0.1:$service_port/api/events/festival/sales"
 fi
 
 echo "== sell out the festival"
