@@ -15,7 +15,21 @@ public static class TicketingApiExtensions
     public static IServiceCollection AddTicketingApi(this IServiceCollection services)
     {
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
-        services.AddProblemDetails();
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            // Problems raised outside our handlers (unhandled exceptions, unknown routes) get stable types too.
+            var problem = context.ProblemDetails;
+            if (problem.Type is not null && problem.Type.StartsWith(Problems.Base, StringComparison.Ordinal)) return;
+            problem.Type = problem.Status switch
+            {
+                StatusCodes.Status503ServiceUnavailable => Problems.Unavailable,
+                StatusCodes.Status404NotFound => Problems.NotFound,
+                StatusCodes.Status405MethodNotAllowed => Problems.MethodNotAllowed,
+                >= 500 => Problems.Internal,
+                _ => problem.Type,
+            };
+            if (problem.Status == StatusCodes.Status503ServiceUnavailable) context.HttpContext.Response.Headers.RetryAfter = "1";
+        });
         services.AddSingleton<DispatcherDirectory>();
         return services;
     }

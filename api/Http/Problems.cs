@@ -9,7 +9,8 @@ namespace OrleansTickets.Api.Http;
 /// </summary>
 public static class Problems
 {
-    private const string Base = "https://orleanstickets.dev/problems/";
+    /// <summary>The prefix of every problem type this API defines.</summary>
+    public const string Base = "https://orleanstickets.dev/problems/";
 
     public const string Validation = Base + "validation";
     public const string MalformedRequest = Base + "malformed-request";
@@ -24,6 +25,8 @@ public static class Problems
     public const string Unavailable = Base + "unavailable";
     public const string OutcomeUnknown = Base + "outcome-unknown";
     public const string Internal = Base + "internal";
+    public const string NotFound = Base + "not-found";
+    public const string MethodNotAllowed = Base + "method-not-allowed";
 
     /// <summary>A problem response with a stable type and optional extension members.</summary>
     public static ProblemHttpResult Create(int status, string type, string title, string? detail = null,

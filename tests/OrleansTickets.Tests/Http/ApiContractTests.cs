@@ -228,6 +228,13 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         Assert.True(errors.TryGetProperty("ticketTypes[0].currency", out _));
     }
 
+    [Fact]
+    public async Task Unknown_routes_and_methods_are_problems_with_stable_types()
+    {
+        await AssertProblemAsync(await Http.GetAsync("/api/nothing-here"), HttpStatusCode.NotFound, "not-found");
+        await AssertProblemAsync(await Http.DeleteAsync("/api/events/any"), HttpStatusCode.MethodNotAllowed, "method-not-allowed");
+    }
+
     private async Task EnsureEventAsync(string id)
     {
         var response = await Http.CreateEventAsync(id, capacity: 100, shards: 2);
