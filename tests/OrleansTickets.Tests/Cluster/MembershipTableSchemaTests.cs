@@ -1,0 +1,75 @@
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using OrleansTickets.Storage;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Cluster;
+
+/// <summary>The membership scripts on their own: complete, and safe beside the grain-state script.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class MembershipTableSchemaTests(PostgresFixture postgres)
+{
+    // Every key the 10.4.2 provider requires, plus the optional per-row cleanup it prefers when present.
+    private static readonly string[] QueryKeys =
+    [
+        "InsertMembershipVersionKey", "MembershipReadAllKey", "MembershipReadRowKey", "InsertMembershipKey", "UpdateMembershipKey",
+        "UpdateIAmAlivetimeKey", "GatewaysQueryKey", "DeleteMembershipTableEntriesKey", "CleanupDefunctSiloEntriesKey",
+        "CleanupDefunctSiloEntryKey",
+    ];
+
+    private static readonly string[] GrainStateKeys = ["ReadFromStorageKey", "WriteToStorageKey", "ClearStorageKey", "DeleteStorageKey"];
+
+    [Theory]
+    [InlineData(SqlDialect.PostgreSql)]
+    [InlineData(SqlDialect.SqlServer)]
+    public void EveryScriptShipsEveryQueryKey(SqlDialect dialect)
+    {
+        var script = MembershipSchema.ReadScript(dialect);
+
+        Assert.All(QueryKeys, key => Assert.Contains($"'{key}'", script));
+    }
+
+    [Fact]
+    public async Task SqliteIsRefusedWithAReason()
+    {
+        await using var connection = new SqliteConnection("Data Source=:memory:");
+        await connection.OpenAsync();
+
+        var refused = await Assert.ThrowsAsync<NotSupportedException>(() => MembershipSchema.EnsureCreatedAsync(connection, SqlDialect.Sqlite));
+        Assert.Contains("SQLite", refused.Message);
+    }
+
+    [PostgresFact]
+    public async Task BothSchemasCanBeCreatedTogetherInAnyOrder()
+    {
+        var connectionString = await postgres.CreateDatabaseAsync("membership_schema");
+        var runs = Enumerable.Range(0, 6).Select(i => Task.Run(async () =>
+        {
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            if (i % 2 == 0)
+            {
+                await MembershipSchema.EnsureCreatedAsync(connection, SqlDialect.PostgreSql);
+            }
+            else
+            {
+                await GrainStateSchema.EnsureCreatedAsync(connection, SqlDialect.PostgreSql);
+            }
+        }));
+        await Task.WhenAll(runs);
+
+        await using var check = new NpgsqlConnection(connectionString);
+        await check.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT QueryKey FROM OrleansQuery", check);
+        var stored = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                stored.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.Equal(QueryKeys.Concat(GrainStateKeys).Order(), stored.Order());
+    }
+}
