@@ -23,6 +23,15 @@ public static class CatalogDatabase
             $"Storage:ConnectionString is required when Storage:Provider is {options.Provider}."),
     };
 
+    /// <summary>Creates a PostgreSQL membership database and our clustering schema if they are missing.</summary>
+    public static async Task EnsureMembershipSchemaAsync(string connectionString, CancellationToken cancellationToken = default)
+    {
+        await DatabaseServer.EnsureDatabaseExistsAsync(SqlDialect.PostgreSql, connectionString, cancellationToken);
+        await using var dataSource = DatabaseServer.CreateDataSource(SqlDialect.PostgreSql, connectionString);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await MembershipSchema.EnsureCreatedAsync(connection, SqlDialect.PostgreSql, cancellationToken);
+    }
+
     /// <summary>Creates the catalog database and its grain-storage schema if they are missing.</summary>
     public static async Task EnsureCreatedAsync(TicketStorageOptions options, CancellationToken cancellationToken = default)
     {

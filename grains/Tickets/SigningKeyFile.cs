@@ -15,7 +15,7 @@ public static class SigningKeyFile
         if (File.Exists(path)) return Convert.FromBase64String(File.ReadAllText(path).Trim());
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var key = RandomNumberGenerator.GetBytes(32);
-        var temporary = path + ".tmp";
+        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
         File.WriteAllText(temporary, Convert.ToBase64String(key));
         try
         {

@@ -1,3 +1,5 @@
+using System.Net;
+using Orleans.Configuration;
 using OrleansTickets.Api;
 using OrleansTickets.Hosting;
 
@@ -8,13 +10,36 @@ public static class SiloHostingExtensions
 {
     public static WebApplicationBuilder AddTicketingSilo(this WebApplicationBuilder builder)
     {
-        var orleans = builder.Configuration.GetSection("Orleans");
+        var cluster = builder.Configuration.GetSection(ClusterHostOptions.SectionName).Get<ClusterHostOptions>() ?? new();
+        string? membership = null;
+        if (cluster.UsesAdoNetClustering)
+        {
+            membership = cluster.ConnectionString ?? builder.Configuration["Storage:ConnectionString"]
+                ?? throw new InvalidOperationException("Cluster:Membership=AdoNet needs Cluster:ConnectionString or Storage:ConnectionString.");
+            // Before UseOrleans: hosted services start in registration order, and the schema must exist first.
+            builder.Services.AddHostedService(_ => new MembershipSchemaInitializer(membership));
+        }
         builder.UseOrleans(silo =>
         {
-            // One process, one silo: membership lives in this silo. Multi-silo clustering is configured separately.
-            silo.UseLocalhostClustering(
-                siloPort: orleans.GetValue("SiloPort", 11111),
-                gatewayPort: orleans.GetValue("GatewayPort", 30000));
+            if (membership is null)
+            {
+                // One process, one silo: membership lives in this silo.
+                silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+            }
+            else
+            {
+                silo.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = "Npgsql";
+                    o.ConnectionString = membership;
+                });
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = cluster.ClusterId;
+                    o.ServiceId = cluster.ServiceId;
+                });
+                silo.ConfigureEndpoints(IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+            }
             silo.AddTicketing(builder.Configuration);
         });
         builder.Services.AddTicketingApi();

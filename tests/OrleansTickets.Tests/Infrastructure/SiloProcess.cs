@@ -37,8 +37,8 @@ public sealed class SiloProcess : IAsyncDisposable
         foreach (var (key, value) in storage.Settings.Concat(new Dictionary<string, string?>
         {
             ["urls"] = $"http://127.0.0.1:{port}",
-            ["Orleans:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
-            ["Orleans:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
         }))
         {
             start.ArgumentList.Add($"--{key}={value}");
