@@ -1,6 +1,7 @@
 using System.Net;
 using Orleans.Configuration;
 using OrleansTickets.Api;
+using OrleansTickets.Api.Hosting;
 using OrleansTickets.Hosting;
 
 namespace OrleansTickets.Silo.Hosting;

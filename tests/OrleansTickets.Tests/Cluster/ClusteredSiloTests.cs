@@ -6,8 +6,9 @@ using OrleansTickets.Tests.Infrastructure;
 namespace OrleansTickets.Tests.Cluster;
 
 /// <summary>
-/// Two copies of the real service (silo + HTTP API) form one cluster through our ADO.NET membership schema on
-/// PostgreSQL: what one front end creates and sells, the other sees, and every shard lives exactly once.
+/// Copies of the real service (silo + HTTP API) form one cluster through our ADO.NET membership schema on PostgreSQL:
+/// what one silo's API creates and sells, the other's sees. The API also runs as separate front ends (Orleans
+/// clients), the shape of the story's web roles.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class ClusteredSiloTests(PostgresFixture postgres)
@@ -38,10 +39,42 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         Assert.Equal(120, await first.Client.SoldAsync("cluster"));
         Assert.Equal(120, await second.Client.SoldAsync("cluster"));
 
+        await AssertActiveSilosAsync(storage, clusterId, 2);
+    }
+
+    [PostgresFact]
+    public async Task Separate_api_front_ends_sell_through_the_cluster_and_a_dead_front_end_costs_no_idempotency()
+    {
+        var storage = TestStorage.Postgres(postgres.Server);
+        var clusterId = "c-" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>(storage.Settings)
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = clusterId,
+        };
+        await using var silo = await ApiHost.StartAsync(storage, settings);
+        var firstFrontEnd = await FrontEndHost.StartAsync(settings);
+        await using var secondFrontEnd = await FrontEndHost.StartAsync(settings);
+
+        Assert.Equal(HttpStatusCode.Created, (await firstFrontEnd.Client.CreateEventAsync("web-roles", capacity: 100, shards: 4)).StatusCode);
+        var bought = await firstFrontEnd.Client.OrderAsync("web-roles", 3, key: "basket-1");
+        Assert.Equal(HttpStatusCode.Created, bought.StatusCode);
+
+        // The first front end dies; the buyer retries the same request through another one.
+        await firstFrontEnd.DisposeAsync();
+        var retried = await secondFrontEnd.Client.OrderAsync("web-roles", 3, key: "basket-1");
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        Assert.Equal((await bought.JsonAsync()).GetRawText(), (await retried.JsonAsync()).GetRawText());
+        Assert.Equal(3, await secondFrontEnd.Client.SoldAsync("web-roles"));
+        Assert.Equal(3, await silo.Client.SoldAsync("web-roles"));
+    }
+
+    private static async Task AssertActiveSilosAsync(TestStorage storage, string clusterId, long expected)
+    {
         await using var connection = new NpgsqlConnection(storage.Settings["Storage:ConnectionString"]);
         await connection.OpenAsync();
         await using var active = new NpgsqlCommand("SELECT count(*) FROM orleansmembershiptable WHERE deploymentid = @id AND status = 3", connection);
         active.Parameters.AddWithValue("id", clusterId);
-        Assert.Equal(2L, Convert.ToInt64(await active.ExecuteScalarAsync()));
+        Assert.Equal(expected, Convert.ToInt64(await active.ExecuteScalarAsync()));
     }
 }

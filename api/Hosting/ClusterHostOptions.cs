@@ -1,4 +1,4 @@
-namespace OrleansTickets.Silo.Hosting;
+namespace OrleansTickets.Api.Hosting;
 
 /// <summary>How this silo finds its cluster. Bound from the <c>Cluster</c> configuration section.</summary>
 /// <remarks>Not the <c>Orleans</c> section: Orleans reads that one itself, e.g. <c>Orleans:Clustering</c> as a provider name.</remarks>
