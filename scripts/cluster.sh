@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# A local OrleansTickets cluster for operators and experiments: a private PostgreSQL (scripts/postgres.sh), N silos
+# (each with the API co-hosted) and M separate API front ends, all on loopback ports. State lives in .cluster/.
+#
+# usage:
+#   scripts/cluster.sh up [SILOS] [FRONTENDS]   build (Release), start PostgreSQL, SILOS silos (default 3), FRONTENDS front ends (default 2)
+#   scripts/cluster.sh add-silo                 start one more silo (scale up for the rush)
+#   scripts/cluster.sh stop-silo N              stop silo N gracefully (SIGTERM): its grains move before it leaves
+#   scripts/cluster.sh kill-silo N              kill silo N with SIGKILL, like a crash
+#   scripts/cluster.sh add-frontend             start one more API front end
+#   scripts/cluster.sh kill-frontend N          kill front end N with SIGKILL
+#   scripts/cluster.sh status                   which processes run, and their URLs
+#   scripts/cluster.sh down                     stop everything, including PostgreSQL
+# Silo N serves http://127.0.0.1:(5080+N) and uses silo port 11111+N, gateway 30000+N; front end N serves 5180+N.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+state="$repo/.cluster"
+silo_dll="$repo/silo/bin/Release/net10.0/OrleansTickets.Silo.dll"
+api_dll="$repo/api/bin/Release/net10.0/OrleansTickets.Api.dll"
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+common_args() {
+    local pg key
+    pg="$(cat "$state/connection-string")"
+    key="$(cat "$state/signing-key")"
+    echo "--Storage:Provider=PostgreSql" "--Storage:ConnectionString=$pg" "--Cluster:Membership=AdoNet" \
+        "--Tickets:SigningKey=$key" "--Logging:LogLevel:Default=Warning"
+}
+
+running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_for_http() {
+    local url=$1
+    for _ in $(seq 1 120); do
+        curl -s -o /dev/null "$url" && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+start_silo() {
+    local n=$1
+    local port=$((5080 + n))
+    # shellcheck disable=SC2046 # the arguments are words on purpose
+    dotnet "$silo_dll" $(common_args) --urls "http://127.0.0.1:$port" \
+        --Cluster:SiloPort=$((11111 + n)) --Cluster:GatewayPort=$((30000 + n)) >"$state/silo-$n.log" 2>&1 &
+    echo $! >"$state/silo-$n.pid"
+    wait_for_http "http://127.0.0.1:$port/api/events/readiness" || die "silo $n did not start; see $state/silo-$n.log"
+    echo "silo $n up: http://127.0.0.1:$port (pid $(cat "$state/silo-$n.pid"))"
+}
+
+start_frontend() {
+    local n=$1
+    local port=$((5180 + n))
+    # shellcheck disable=SC2046
+    dotnet "$api_dll" $(common_args) --urls "http://127.0.0.1:$port" >"$state/frontend-$n.log" 2>&1 &
+    echo $! >"$state/frontend-$n.pid"
+    wait_for_http "http://127.0.0.1:$port/api/events/readiness" || die "front end $n did not start; see $state/frontend-$n.log"
+    echo "front end $n up: http://127.0.0.1:$port (pid $(cat "$state/frontend-$n.pid"))"
+}
+
+next_index() {
+    local kind=$1 n=0
+    while [[ -f "$state/$kind-$n.pid" ]]; do n=$((n + 1)); done
+    echo "$n"
+}
+
+signal() {
+    local file="$state/$1-$2.pid" sig=$3
+    running "$file" || die "$1 $2 is not running"
+    kill "-$sig" "$(cat "$file")"
+    echo "$1 $2: sent SIG$sig"
+}
+
+case "${1:-}" in
+    up)
+        silos=${2:-3} frontends=${3:-2}
+        mkdir -p "$state"
+        dotnet build -c Release silo -v quiet -nologo >/dev/null
+        dotnet build -c Release api -v quiet -nologo >/dev/null
+        "$repo/scripts/postgres.sh" start >/dev/null
+        base="$("$repo/scripts/postgres.sh" url)"
+        echo "${base/Database=orleanstickets/Database=cluster}" >"$state/connection-string"
+        [[ -f "$state/signing-key" ]] || head -c 32 /dev/urandom | base64 >"$state/signing-key"
+        # Silos first: they create the membership schema that front ends read.
+        for ((i = 0; i < silos; i++)); do start_silo "$i"; done
+        for ((i = 0; i < frontends; i++)); do start_frontend "$i"; done
+        ;;
+    add-silo) start_silo "$(next_index silo)" ;;
+    add-frontend) start_frontend "$(next_index frontend)" ;;
+    stop-silo) signal silo "${2:?silo number}" TERM ;;
+    kill-silo) signal silo "${2:?silo number}" KILL ;;
+    kill-frontend) signal frontend "${2:?front end number}" KILL ;;
+    status)
+        for file in "$state"/*.pid; do
+            [[ -e "$file" ]] || { echo "no cluster state in $state"; exit 0; }
+            name="$(basename "$file" .pid)"
+            if running "$file"; then echo "$name: running (pid $(cat "$file"))"; else echo "$name: stopped"; fi
+        done
+        ;;
+    down)
+        for file in "$state"/*.pid; do
+            [[ -e "$file" ]] || continue
+            running "$file" && kill "$(cat "$file")" 2>/dev/null || true
+            rm -f "$file"
+        done
+        "$repo/scripts/postgres.sh" stop >/dev/null || true
+        echo "cluster stopped"
+        ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
+esac
