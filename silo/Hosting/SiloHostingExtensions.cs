@@ -40,6 +40,9 @@ public static class SiloHostingExtensions
                     o.ServiceId = cluster.ServiceId;
                 });
                 silo.ConfigureEndpoints(IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+                // Failure detection is tunable (Cluster:Liveness:ProbeTimeout, NumMissedProbesLimit, ...): Orleans'
+                // defaults take 15-60 s to declare a crashed silo dead, while its shards wait to reactivate.
+                silo.Services.AddOptions<ClusterMembershipOptions>().Bind(builder.Configuration.GetSection("Cluster:Liveness"));
             }
             silo.AddTicketing(builder.Configuration);
         });

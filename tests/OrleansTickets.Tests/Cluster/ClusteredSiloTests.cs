@@ -1,5 +1,9 @@
 using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Npgsql;
+using Orleans.Configuration;
 using OrleansTickets.Tests.Http;
 using OrleansTickets.Tests.Infrastructure;
 
@@ -67,6 +71,25 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         Assert.Equal((await bought.JsonAsync()).GetRawText(), (await retried.JsonAsync()).GetRawText());
         Assert.Equal(3, await secondFrontEnd.Client.SoldAsync("web-roles"));
         Assert.Equal(3, await silo.Client.SoldAsync("web-roles"));
+    }
+
+    [Fact]
+    public void Liveness_settings_reach_orleans_membership_options()
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = "PostgreSql",
+            ["Storage:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=nobody;Database=unused",
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:Liveness:ProbeTimeout"] = "00:00:03",
+            ["Cluster:Liveness:NumMissedProbesLimit"] = "1",
+        });
+        OrleansTickets.Silo.Hosting.SiloHostingExtensions.AddTicketingSilo(builder);
+        using var app = builder.Build();
+        var options = app.Services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(3), options.ProbeTimeout);
+        Assert.Equal(1, options.NumMissedProbesLimit);
     }
 
     private static async Task AssertActiveSilosAsync(TestStorage storage, string clusterId, long expected)
