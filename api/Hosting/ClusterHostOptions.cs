@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Configuration;
+using Orleans.Configuration;
+
 namespace OrleansTickets.Api.Hosting;
 
 /// <summary>How this silo finds its cluster. Bound from the <c>Cluster</c> configuration section.</summary>
@@ -27,6 +30,26 @@ public sealed class ClusterHostOptions
 
     /// <summary>The port external clients (API front ends) connect to.</summary>
     public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>Reads the <c>Cluster</c> section; defaults apply to anything missing.</summary>
+    public static ClusterHostOptions From(IConfiguration configuration) =>
+        configuration.GetSection(SectionName).Get<ClusterHostOptions>() ?? new();
+
+    /// <summary>The membership database: <see cref="ConnectionString"/>, else <c>Storage:ConnectionString</c>.</summary>
+    public string MembershipConnectionString(IConfiguration configuration) =>
+        ConnectionString ?? configuration["Storage:ConnectionString"]
+        ?? throw new InvalidOperationException("PostgreSQL membership needs Cluster:ConnectionString or Storage:ConnectionString.");
+
+    /// <summary>Points a silo's ADO.NET membership table at the PostgreSQL membership database.</summary>
+    public static void UsePostgres(AdoNetClusteringSiloOptions options, string connectionString) =>
+        (options.Invariant, options.ConnectionString) = ("Npgsql", connectionString);
+
+    /// <summary>Points a client's ADO.NET gateway list at the PostgreSQL membership database.</summary>
+    public static void UsePostgres(AdoNetClusteringClientOptions options, string connectionString) =>
+        (options.Invariant, options.ConnectionString) = ("Npgsql", connectionString);
+
+    /// <summary>Copies the cluster and service ids into Orleans' options.</summary>
+    public void ConfigureIds(ClusterOptions options) => (options.ClusterId, options.ServiceId) = (ClusterId, ServiceId);
 
     /// <summary>True when silos use the shared ADO.NET membership table.</summary>
     public bool UsesAdoNetClustering => string.Equals(Membership, "AdoNet", StringComparison.OrdinalIgnoreCase);

@@ -10,22 +10,13 @@ public static class FrontEndHostingExtensions
 {
     public static WebApplicationBuilder AddTicketingFrontEnd(this WebApplicationBuilder builder)
     {
-        var cluster = builder.Configuration.GetSection(ClusterHostOptions.SectionName).Get<ClusterHostOptions>() ?? new();
-        var membership = cluster.ConnectionString ?? builder.Configuration["Storage:ConnectionString"]
-            ?? throw new InvalidOperationException("A front end needs Cluster:ConnectionString: the silos' PostgreSQL membership database.");
+        var cluster = ClusterHostOptions.From(builder.Configuration);
+        var membership = cluster.MembershipConnectionString(builder.Configuration);
         builder.UseOrleansClient(client =>
         {
             // The silos create the membership schema; start at least one silo before the first front end.
-            client.UseAdoNetClustering(o =>
-            {
-                o.Invariant = "Npgsql";
-                o.ConnectionString = membership;
-            });
-            client.Configure<ClusterOptions>(o =>
-            {
-                o.ClusterId = cluster.ClusterId;
-                o.ServiceId = cluster.ServiceId;
-            });
+            client.UseAdoNetClustering(o => ClusterHostOptions.UsePostgres(o, membership));
+            client.Configure<ClusterOptions>(cluster.ConfigureIds);
         });
         builder.Services.AddTicketingApi();
         return builder;

@@ -11,12 +11,11 @@ public static class SiloHostingExtensions
 {
     public static WebApplicationBuilder AddTicketingSilo(this WebApplicationBuilder builder)
     {
-        var cluster = builder.Configuration.GetSection(ClusterHostOptions.SectionName).Get<ClusterHostOptions>() ?? new();
+        var cluster = ClusterHostOptions.From(builder.Configuration);
         string? membership = null;
         if (cluster.UsesAdoNetClustering)
         {
-            membership = cluster.ConnectionString ?? builder.Configuration["Storage:ConnectionString"]
-                ?? throw new InvalidOperationException("Cluster:Membership=AdoNet needs Cluster:ConnectionString or Storage:ConnectionString.");
+            membership = cluster.MembershipConnectionString(builder.Configuration);
             // Before UseOrleans: hosted services start in registration order, and the schema must exist first.
             builder.Services.AddHostedService(_ => new MembershipSchemaInitializer(membership));
         }
@@ -29,16 +28,8 @@ public static class SiloHostingExtensions
             }
             else
             {
-                silo.UseAdoNetClustering(o =>
-                {
-                    o.Invariant = "Npgsql";
-                    o.ConnectionString = membership;
-                });
-                silo.Configure<ClusterOptions>(o =>
-                {
-                    o.ClusterId = cluster.ClusterId;
-                    o.ServiceId = cluster.ServiceId;
-                });
+                silo.UseAdoNetClustering(o => ClusterHostOptions.UsePostgres(o, membership));
+                silo.Configure<ClusterOptions>(cluster.ConfigureIds);
                 silo.ConfigureEndpoints(IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
                 // Failure detection is tunable (Cluster:Liveness:ProbeTimeout, NumMissedProbesLimit, ...): Orleans'
                 // defaults take 15-60 s to declare a crashed silo dead, while its shards wait to reactivate.

@@ -57,8 +57,8 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
             ["Cluster:ClusterId"] = clusterId,
         };
         await using var silo = await ApiHost.StartAsync(storage, settings);
-        var firstFrontEnd = await FrontEndHost.StartAsync(settings);
-        await using var secondFrontEnd = await FrontEndHost.StartAsync(settings);
+        var firstFrontEnd = await ApiHost.StartFrontEndAsync(settings);
+        await using var secondFrontEnd = await ApiHost.StartFrontEndAsync(settings);
 
         Assert.Equal(HttpStatusCode.Created, (await firstFrontEnd.Client.CreateEventAsync("web-roles", capacity: 100, shards: 4)).StatusCode);
         var bought = await firstFrontEnd.Client.OrderAsync("web-roles", 3, key: "basket-1");

@@ -6,13 +6,15 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Api;
+using OrleansTickets.Api.Hosting;
 using OrleansTickets.Silo.Hosting;
 
 namespace OrleansTickets.Tests.Infrastructure;
 
 /// <summary>
-/// The real service (silo + HTTP API, built by the same extension methods as Program.cs) listening on a loopback
-/// port with Kestrel, so tests speak real HTTP to it.
+/// The real HTTP API listening on a loopback port with Kestrel, so tests speak real HTTP to it: either a silo with
+/// the API co-hosted (built by the same extension methods as silo/Program.cs), or a separate front end (an Orleans
+/// client, as api/FrontEndProgram.cs builds it).
 /// </summary>
 public sealed class ApiHost : IAsyncDisposable
 {
@@ -26,19 +28,28 @@ public sealed class ApiHost : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public static async Task<ApiHost> StartAsync(TestStorage storage, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <summary>A silo with the API co-hosted, on its own free silo and gateway ports.</summary>
+    public static Task<ApiHost> StartAsync(TestStorage storage, IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
-        builder.Configuration.AddInMemoryCollection(storage.Settings);
-        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        var ports = new Dictionary<string, string?>
         {
             ["Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
-            ["Logging:LogLevel:Default"] = "Warning",
-        });
+        };
+        return StartAsync([storage.Settings, settings ?? new Dictionary<string, string?>(), ports], builder => builder.AddTicketingSilo());
+    }
+
+    /// <summary>The API alone, as a front end that reaches the cluster described by <paramref name="settings"/>.</summary>
+    public static Task<ApiHost> StartFrontEndAsync(IReadOnlyDictionary<string, string?> settings) =>
+        StartAsync([settings], builder => builder.AddTicketingFrontEnd());
+
+    private static async Task<ApiHost> StartAsync(IReadOnlyDictionary<string, string?>[] settings, Action<WebApplicationBuilder> configure)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        foreach (var layer in settings) builder.Configuration.AddInMemoryCollection(layer);
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.AddTicketingSilo();
+        configure(builder);
         var app = builder.Build();
         app.MapTicketingApi();
         await app.StartAsync();
