@@ -70,6 +70,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     internal ShardSql Sql => _sql;
 
+    /// <summary>
+    /// Per-connection SQLite settings, run on every open: <c>synchronous</c> is per connection, and with the file's
+    /// WAL mode, FULL makes each commit durable before it returns.
+    /// </summary>
+    internal const string SqliteConnectionPragmas = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
+
     /// <summary>Creates the database and its tables once; a failure is retried by the next caller.</summary>
     public async Task EnsureReadyAsync(CancellationToken cancellationToken = default)
     {
@@ -80,6 +86,13 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             if (_initialized) return;
             await _createDatabase(cancellationToken);
             await using var connection = await OpenAsync(cancellationToken);
+            if (_dialect == SqlDialect.Sqlite)
+            {
+                // WAL is a property of the file, so it is set once here, outside any transaction.
+                await using var wal = connection.CreateCommand();
+                wal.CommandText = "PRAGMA journal_mode=WAL;";
+                await wal.ExecuteNonQueryAsync(cancellationToken);
+            }
             await SqlScripts.RunAsync(connection, _dialect, SqlScripts.Read("Shard", SqlScripts.FileName(_dialect)), cancellationToken);
             _initialized = true;
         }
@@ -95,9 +108,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         if (_dialect == SqlDialect.Sqlite)
         {
-            // synchronous is per connection, so it is set on every open: WAL + FULL makes each commit durable.
             await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
+            pragma.CommandText = SqliteConnectionPragmas;
             await pragma.ExecuteNonQueryAsync(cancellationToken);
         }
         return connection;

@@ -102,7 +102,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         connection.Open();
         using (var pragma = connection.CreateCommand())
         {
-            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
+            pragma.CommandText = ShardDatabase.SqliteConnectionPragmas;
             pragma.ExecuteNonQuery();
         }
         _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size");
