@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Api.Events;
+using OrleansTickets.Api.Inventory;
 using OrleansTickets.Api.Http;
 using OrleansTickets.Api.Orders;
 
@@ -46,6 +47,7 @@ public static class TicketingApiExtensions
         app.UseStatusCodePages();
         app.MapEventsApi();
         app.MapOrdersApi();
+        app.MapInventoryApi();
         return app;
     }
 }

@@ -5,4 +5,4 @@ public sealed record EventResponse(string Id, string Name, IReadOnlyList<TicketT
 
 /// <summary>A ticket type with its remaining count (at most a second old).</summary>
 public sealed record TicketTypeResponse(
-    string Id, string Name, decimal Price, string Currency, int Capacity, int Shards, int MaxPerOrder, long Remaining);
+    string Id, string Name, decimal Price, string Currency, long Capacity, int Shards, int MaxPerOrder, long Remaining);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using OrleansTickets.Api.Events;
+using OrleansTickets.Api.Inventory;
 using OrleansTickets.Api.Orders;
 using OrleansTickets.Orders;
 using OrleansTickets.Sales;
@@ -15,4 +16,7 @@ namespace OrleansTickets.Api.Http;
 [JsonSerializable(typeof(EventResponse))]
 [JsonSerializable(typeof(OrderDetails))]
 [JsonSerializable(typeof(EventSales))]
+[JsonSerializable(typeof(AddCapacityBody))]
+[JsonSerializable(typeof(CapacityResponse))]
+[JsonSerializable(typeof(DrainResponse))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

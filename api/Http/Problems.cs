@@ -19,6 +19,7 @@ public static class Problems
     public const string EventNotFound = Base + "event-not-found";
     public const string TicketTypeNotFound = Base + "ticket-type-not-found";
     public const string OrderNotFound = Base + "order-not-found";
+    public const string ShardNotFound = Base + "shard-not-found";
     public const string EventExists = Base + "event-exists";
     public const string SoldOut = Base + "sold-out";
     public const string IdempotencyKeyConflict = Base + "idempotency-key-conflict";

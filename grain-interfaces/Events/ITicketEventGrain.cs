@@ -20,6 +20,13 @@ public interface ITicketEventGrain : IGrainWithStringKey
     /// <summary>Exact live sales, asked of every shard now.</summary>
     Task<EventSales?> GetSales();
 
+    /// <summary>
+    /// Adds <paramref name="quantity"/> new serials to a ticket type, given to shard <paramref name="shardIndex"/>
+    /// (or the next one in rotation when null). The grant is stored before it is delivered, and redelivered until a
+    /// shard holds it.
+    /// </summary>
+    Task<CapacityAddition> AddCapacity(string ticketTypeId, long quantity, int? shardIndex);
+
     /// <summary>Sales at most one second old: cheap enough for every page view.</summary>
     Task<EventSales?> GetRecentSales();
 }

@@ -20,4 +20,20 @@ public interface IInventoryShardGrain : IGrainWithStringKey
 
     /// <summary>This shard's exact committed sales and status.</summary>
     Task<ShardSales> GetSales();
+
+    /// <summary>
+    /// Escrow, donor side: gives up to <paramref name="maxQuantity"/> unsold serials to <paramref name="receiverKey"/>.
+    /// The gift is durable here before it is delivered, and delivery is retried until the receiver took it in.
+    /// </summary>
+    /// <returns>How many serials the receiver has taken in by the time this returns (0 when none could be given).</returns>
+    Task<long> GiveTickets(string transferId, string receiverKey, long maxQuantity);
+
+    /// <summary>Escrow, receiver side: takes a transfer in, durably and at most once.</summary>
+    Task<TransferOutcome> AcceptTransfer(TicketTransfer transfer);
+
+    /// <summary>
+    /// Moves every unsold serial of this shard to other shards of its type and stops taking tickets in, e.g. before
+    /// its database is retired. Sold tickets stay where they are.
+    /// </summary>
+    Task<DrainResult> Drain();
 }

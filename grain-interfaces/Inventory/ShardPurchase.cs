@@ -13,6 +13,9 @@ namespace OrleansTickets.Inventory;
 /// <param name="ForwardedOrderId">
 /// Set when a home shard forwards a keyed order: the order id it reserved, which makes the forward idempotent.
 /// </param>
+/// <param name="Donors">
+/// Set when no single shard has enough tickets: shards of the type the serving shard may take tickets from first.
+/// </param>
 /// <param name="FreshOrderId">
 /// True when the home minted <paramref name="ForwardedOrderId"/> for this very call, so no earlier call can have
 /// created it and the holder may skip looking it up in its database. Replays always send false.
@@ -20,4 +23,4 @@ namespace OrleansTickets.Inventory;
 [GenerateSerializer, Immutable]
 public sealed record ShardPurchase(
     PurchaseRequest Request, string Fingerprint, ImmutableArray<int> Candidates, string? ForwardedOrderId = null,
-    bool FreshOrderId = false);
+    bool FreshOrderId = false, ImmutableArray<int> Donors = default);

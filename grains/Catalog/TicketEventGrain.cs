@@ -27,11 +27,95 @@ public sealed class TicketEventGrain(
     // Create, so they must not observe state.State while its first write is still in flight (or about to fail).
     private TicketEventState? _stored;
 
+    private IGrainTimer? _grantTimer;
+
     /// <inheritdoc />
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (state.RecordExists) _stored = state.State;
+        if (_stored?.PendingGrants.Count > 0) EnsureGrantTimer();
         return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task<CapacityAddition> AddCapacity(string ticketTypeId, long quantity, int? shardIndex)
+    {
+        var stored = _stored;
+        var type = stored?.Definition?.FindTicketType(ticketTypeId);
+        if (stored is null || type is null || quantity <= 0) return new CapacityAddition(CapacityStatus.NotFound);
+        if (shardIndex is { } chosen && (chosen < 0 || chosen >= type.Shards)) return new CapacityAddition(CapacityStatus.NotFound);
+
+        // Invariant: serials are never handed out twice. New ones start after everything granted so far, and the
+        // grant is stored (with the new high-water mark) before any shard hears of it. This grain is not reentrant,
+        // so two additions never read the same mark.
+        var added = stored.AddedCapacity.GetValueOrDefault(type.Id);
+        var grant = new CapacityGrant
+        {
+            TransferId = $"capacity-{stored.GrantsIssued + 1}",
+            TicketTypeId = type.Id,
+            ShardIndex = shardIndex ?? (int)(stored.GrantsIssued % type.Shards),
+            FirstSerial = type.Capacity + added + 1,
+            Quantity = quantity,
+        };
+        stored.AddedCapacity[type.Id] = added + quantity;
+        stored.PendingGrants.Add(grant);
+        stored.GrantsIssued++;
+        await state.WriteStateAsync();
+
+        var delivered = await DeliverAsync(grant);
+        return new CapacityAddition(delivered ? CapacityStatus.Added : CapacityStatus.Pending,
+            grant.TransferId, grant.ShardIndex, grant.FirstSerial, grant.Quantity);
+    }
+
+    /// <summary>Offers a grant to its shard, then to the following ones if they refuse; true once one holds it.</summary>
+    private async Task<bool> DeliverAsync(CapacityGrant grant)
+    {
+        var stored = _stored!;
+        var type = stored.Definition!.FindTicketType(grant.TicketTypeId)!;
+        var transfer = new TicketTransfer(grant.TransferId, "capacity", [new SerialSegment(grant.FirstSerial, grant.Quantity)]);
+        for (var step = 0; step < type.Shards; step++)
+        {
+            var index = (grant.ShardIndex + step) % type.Shards;
+            TransferOutcome outcome;
+            try
+            {
+                outcome = await GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(stored.Definition.Id, type.Id, index).Key)
+                    .AcceptTransfer(transfer);
+            }
+            catch (Exception)
+            {
+                outcome = TransferOutcome.Unavailable;
+            }
+            if (outcome == TransferOutcome.Refused) continue;
+            if (outcome == TransferOutcome.Unavailable)
+            {
+                EnsureGrantTimer();
+                return false;
+            }
+            // Taken in. If this write is lost, the grant is delivered again later and the shard ignores the repeat.
+            grant.ShardIndex = index;
+            stored.PendingGrants.Remove(grant);
+            await state.WriteStateAsync();
+            return true;
+        }
+        EnsureGrantTimer();
+        return false;
+    }
+
+    private void EnsureGrantTimer() =>
+        _grantTimer ??= this.RegisterGrainTimer(RedeliverGrantsAsync, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1))
+        {
+            KeepAlive = true,
+        });
+
+    private async Task RedeliverGrantsAsync(CancellationToken cancellationToken)
+    {
+        foreach (var grant in _stored!.PendingGrants.ToList()) await DeliverAsync(grant);
+        if (_stored.PendingGrants.Count == 0)
+        {
+            _grantTimer?.Dispose();
+            _grantTimer = null;
+        }
     }
 
     /// <inheritdoc />
@@ -87,8 +171,12 @@ public sealed class TicketEventGrain(
         {
             var shards = await Task.WhenAll(Enumerable.Range(0, type.Shards).Select(i =>
                 GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(definition.Id, type.Id, i).Key).GetSales()));
+            // Counted from the shards, which hold the truth once tickets move: a type's capacity is what its shards
+            // hold plus what is between them (gifts in transit, grants not yet delivered), and all of that is unsold.
             var sold = shards.Sum(s => s.Sold);
-            types.Add(new TicketTypeSales(type.Id, type.Capacity, sold, type.Capacity - sold, [.. shards]));
+            var pending = _stored!.PendingGrants.Where(g => g.TicketTypeId == type.Id).Sum(g => g.Quantity);
+            var unsold = shards.Sum(s => s.Remaining + s.InTransit) + pending;
+            types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards]));
         }
         _recentSales = new EventSales(definition.Id, types.MoveToImmutable());
         _recentSalesAt = clock.GetUtcNow();

@@ -11,4 +11,13 @@ public sealed class TicketEventState
 
     /// <summary>The shard database of each shard, in the event's flattened shard order.</summary>
     [Id(1)] public int[] DatabaseOrdinals { get; set; } = [];
+
+    /// <summary>Per ticket type, serials added by operators so far (new serials start after the original capacity).</summary>
+    [Id(2)] public Dictionary<string, long> AddedCapacity { get; set; } = [];
+
+    /// <summary>Grants not yet taken in by a shard.</summary>
+    [Id(3)] public List<CapacityGrant> PendingGrants { get; set; } = [];
+
+    /// <summary>Grants ever issued: numbers them, and rotates which shard is offered the next one.</summary>
+    [Id(4)] public long GrantsIssued { get; set; }
 }

@@ -12,9 +12,16 @@ namespace OrleansTickets.Dispatch;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The view is a cache of upper bounds. <c>_remaining[i]</c> only ever decreases, and only to a value a shard
-/// reported (or below a quantity it refused), so skipping a shard whose bound is below the quantity never skips one
-/// that could have served. It is never trusted for correctness: the shard itself decides every sale.
+/// The view (<c>_remaining</c>) is a hint, never trusted for correctness: the shard itself decides every sale. It
+/// can be stale both ways, since shards also gain tickets (escrow transfers, added capacity). So the dispatcher
+/// answers "sold out" only after a refresh that asked every shard for its exact count, and that refresh started
+/// after the request arrived.
+/// </para>
+/// <para>
+/// Exact sell-out: when no single shard has enough tickets for an order but the shards together do, the
+/// dispatcher picks the shard with the most as the receiver and names donors; the receiver pulls the rest from
+/// them before selling (see InventoryShardGrain.Transfers.cs). So an order is refused only when fewer than its
+/// quantity remain across all available shards of the type.
 /// </para>
 /// <para>
 /// Requests without an idempotency key go to a random shard with enough tickets; a definite refusal (sold out,
@@ -26,12 +33,19 @@ namespace OrleansTickets.Dispatch;
 public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurchaseDispatcherGrain
 {
     private const int CandidatesPerCall = 8;
+    private const int MaxPullsPerOrder = 3;
+    private const int SpareDonors = 2;
     private static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(1);
 
     private EventDefinition? _event;
     private TicketTypeDefinition? _type;
     private long[] _remaining = [];
     private DateTimeOffset[] _unavailableUntil = [];
+
+    // Refreshes are shared by the requests that arrived before they started: refresh n serves any request that
+    // saw _refreshesStarted < n on arrival.
+    private long _refreshesStarted;
+    private Task? _refresh;
 
     // Grain references are cached: creating one resolves the interface type by reflection each time.
     private IInventoryShardGrain?[] _shards = [];
@@ -40,11 +54,12 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
     /// <inheritdoc />
     public async Task<PurchaseResult> Purchase(PurchaseRequest request)
     {
+        var arrival = _refreshesStarted;
         if (_type is null && !await LoadDefinitionAsync(request)) return PurchaseResult.NotFound;
         if (request.Quantity > _type!.MaxPerOrder) return new PurchaseResult(PurchaseStatus.TooManyTickets, Remaining: _type.MaxPerOrder);
         return request.IdempotencyKey is { } key
-            ? await PurchaseAtHomeAsync(request, key)
-            : await PurchaseAnywhereAsync(request);
+            ? await PurchaseAtHomeAsync(request, key, arrival)
+            : await PurchaseAnywhereAsync(request, arrival);
     }
 
     private async Task<bool> LoadDefinitionAsync(PurchaseRequest request)
@@ -62,21 +77,25 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         return true;
     }
 
-    private async Task<PurchaseResult> PurchaseAnywhereAsync(PurchaseRequest request)
+    private async Task<PurchaseResult> PurchaseAnywhereAsync(PurchaseRequest request, long arrival)
     {
-        var purchase = new ShardPurchase(request, string.Empty, []);
         var refreshed = false;
+        var pulls = 0;
         while (true)
         {
-            var index = PickShard(request.Quantity, exclude: -1);
+            var index = PickShard(request.Quantity);
+            var donors = ImmutableArray<int>.Empty;
             if (index < 0)
             {
-                if (refreshed || AnyUnavailable(request.Quantity)) return Exhausted(request.Quantity);
-                await RefreshAsync();
-                refreshed = true;
-                continue;
+                if (!refreshed)
+                {
+                    await RefreshAsync(arrival);
+                    refreshed = true;
+                    continue;
+                }
+                if (pulls++ >= MaxPullsPerOrder || !TryPlanPull(request.Quantity, exclude: -1, out index, out donors)) return Exhausted(request.Quantity);
             }
-            var result = await Shard(index).Purchase(purchase);
+            var result = await Shard(index).Purchase(new ShardPurchase(request, string.Empty, [], Donors: donors));
             switch (result.Status)
             {
                 case PurchaseStatus.Created:
@@ -84,6 +103,8 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
                     return result;
                 case PurchaseStatus.SoldOut:
                     Observe(index, result.Remaining);
+                    // After a failed pull the donors' counts are unknown: look again before giving up.
+                    if (!donors.IsEmpty) (refreshed, arrival) = (false, _refreshesStarted);
                     continue;
                 case PurchaseStatus.Unavailable:
                     _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
@@ -94,7 +115,7 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         }
     }
 
-    private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key)
+    private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key, long arrival)
     {
         var flatIndex = (int)(KeyHash.Of(key) % (ulong)_event!.TotalShards);
         var home = _event.ShardAt(flatIndex);
@@ -102,59 +123,127 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
         var fingerprint = request.Fingerprint();
         var refreshed = false;
+        var pulls = 0;
+        var candidates = PickCandidates(request.Quantity, homeIndex);
+        var donors = ImmutableArray<int>.Empty;
         while (true)
         {
-            var candidates = PickCandidates(request.Quantity, homeIndex);
-            var result = await homeGrain.Purchase(new ShardPurchase(request, fingerprint, candidates));
+            var result = await homeGrain.Purchase(new ShardPurchase(request, fingerprint, candidates, Donors: donors));
             if (result.Status != PurchaseStatus.SoldOut) return result;
 
-            // The home refused locally and every candidate refused: each has fewer than Quantity left.
-            if (homeIndex >= 0) Observe(homeIndex, Math.Min(_remaining[homeIndex], request.Quantity - 1));
-            foreach (var index in candidates) Observe(index, Math.Min(_remaining[index], request.Quantity - 1));
-            if (PickShard(request.Quantity, exclude: -1) >= 0) continue;
-            if (refreshed || AnyUnavailable(request.Quantity)) return Exhausted(request.Quantity);
-            await RefreshAsync();
-            refreshed = true;
-            // Ask the home again only if the exact counts revealed a shard that can still serve the order.
-            if (PickShard(request.Quantity, exclude: -1) < 0) return Exhausted(request.Quantity);
+            if (donors.IsEmpty)
+            {
+                // The home refused locally and every candidate refused: each has fewer than Quantity left.
+                if (homeIndex >= 0) Lower(homeIndex, request.Quantity - 1);
+                foreach (var index in candidates) Lower(index, request.Quantity - 1);
+            }
+            else
+            {
+                (refreshed, arrival) = (false, _refreshesStarted);
+            }
+            donors = [];
+            candidates = PickCandidates(request.Quantity, homeIndex);
+            if (!candidates.IsEmpty || HomeFits(homeIndex, request.Quantity)) continue;
+            if (!refreshed)
+            {
+                await RefreshAsync(arrival);
+                refreshed = true;
+                candidates = PickCandidates(request.Quantity, homeIndex);
+                if (!candidates.IsEmpty || HomeFits(homeIndex, request.Quantity)) continue;
+            }
+            if (pulls++ >= MaxPullsPerOrder || !TryPlanPull(request.Quantity, homeIndex, out var receiver, out donors)) return Exhausted(request.Quantity);
+            candidates = [receiver];
         }
     }
 
-    /// <summary>Answer when no shard can take the order: sold out, or unavailable if a down shard might have.</summary>
-    private PurchaseResult Exhausted(int quantity) =>
-        AnyUnavailable(quantity)
-            ? PurchaseResult.Unavailable
-            : new PurchaseResult(PurchaseStatus.SoldOut, Remaining: _remaining.Sum());
+    private bool HomeFits(int homeIndex, int quantity) => homeIndex >= 0 && IsEligible(homeIndex, quantity, clock.GetUtcNow());
 
-    /// <summary>Replaces the view's bounds with the shards' exact counts; only shards that may still hold tickets are asked.</summary>
-    private async Task RefreshAsync()
+    /// <summary>
+    /// Plans a pull: the available shard with the most tickets (not <paramref name="exclude"/>) receives, and the
+    /// next fullest give, enough of them to cover the order plus a few spares. False when the available shards
+    /// together hold fewer than <paramref name="quantity"/>.
+    /// </summary>
+    private bool TryPlanPull(int quantity, int exclude, out int receiver, out ImmutableArray<int> donors)
     {
-        var open = Enumerable.Range(0, _remaining.Length).Where(i => _remaining[i] > 0).ToList();
-        var sales = await Task.WhenAll(open.Select(i => Shard(i).GetSales()));
+        var now = clock.GetUtcNow();
+        var open = Enumerable.Range(0, _remaining.Length).Where(i => IsEligible(i, 1, now)).OrderByDescending(i => _remaining[i]).ToList();
+        receiver = open.FirstOrDefault(i => i != exclude, -1);
+        donors = [];
+        if (receiver < 0 || open.Sum(i => _remaining[i]) < quantity) return false;
+        var needed = quantity - _remaining[receiver];
+        var picked = ImmutableArray.CreateBuilder<int>();
+        var spares = SpareDonors;
+        foreach (var index in open)
+        {
+            if (index == receiver) continue;
+            if (needed <= 0 && spares-- <= 0) break;
+            picked.Add(index);
+            needed -= _remaining[index];
+        }
+        donors = picked.ToImmutable();
+        return true;
+    }
+
+    /// <summary>Answer when no shard can take the order: sold out, or unavailable if a down shard might have helped.</summary>
+    private PurchaseResult Exhausted(int quantity)
+    {
+        var now = clock.GetUtcNow();
+        var total = _remaining.Sum();
+        var downHolding = Enumerable.Range(0, _remaining.Length).Any(i => _remaining[i] > 0 && _unavailableUntil[i] > now);
+        return downHolding && total >= quantity
+            ? PurchaseResult.Unavailable
+            : new PurchaseResult(PurchaseStatus.SoldOut, Remaining: total);
+    }
+
+    /// <summary>Waits for a refresh that started after the caller arrived (starting one if needed).</summary>
+    private async Task RefreshAsync(long arrival)
+    {
+        while (true)
+        {
+            if (_refresh is { } running)
+            {
+                var started = _refreshesStarted;
+                await running;
+                if (started > arrival) return;
+                continue;
+            }
+            _refreshesStarted++;
+            var refresh = RefreshAllAsync();
+            _refresh = refresh;
+            try
+            {
+                await refresh;
+            }
+            finally
+            {
+                if (ReferenceEquals(_refresh, refresh)) _refresh = null;
+            }
+            return;
+        }
+    }
+
+    /// <summary>Replaces the view with every shard's exact count.</summary>
+    private async Task RefreshAllAsync()
+    {
+        var sales = await Task.WhenAll(Enumerable.Range(0, _remaining.Length).Select(i => Shard(i).GetSales()));
         foreach (var shard in sales)
         {
             if (shard.Status == Sales.ShardStatus.Unavailable) _unavailableUntil[shard.Index] = clock.GetUtcNow() + UnavailableFor;
-            Observe(shard.Index, shard.Remaining);
+            Observe(shard.Index, shard.Remaining + shard.InTransit);
         }
     }
 
-    private void Observe(int index, long remaining) => _remaining[index] = Math.Min(_remaining[index], Math.Max(0, remaining));
+    /// <summary>Takes a shard's own report of its remaining tickets.</summary>
+    private void Observe(int index, long remaining) => _remaining[index] = Math.Max(0, remaining);
+
+    /// <summary>Lowers the view after a refusal: the shard has at most <paramref name="bound"/> left.</summary>
+    private void Lower(int index, long bound) => _remaining[index] = Math.Min(_remaining[index], Math.Max(0, bound));
 
     private bool IsEligible(int index, int quantity, DateTimeOffset now) =>
         _remaining[index] >= quantity && _unavailableUntil[index] <= now;
 
-    private bool AnyUnavailable(int quantity)
-    {
-        var now = clock.GetUtcNow();
-        for (var i = 0; i < _remaining.Length; i++)
-        {
-            if (_remaining[i] >= quantity && _unavailableUntil[i] > now) return true;
-        }
-        return false;
-    }
-
     /// <summary>A random eligible shard, scanning from a random start so load spreads evenly; -1 if none.</summary>
-    private int PickShard(int quantity, int exclude)
+    private int PickShard(int quantity)
     {
         var now = clock.GetUtcNow();
         var count = _remaining.Length;
@@ -162,7 +251,7 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         for (var step = 0; step < count; step++)
         {
             var index = (start + step) % count;
-            if (index != exclude && IsEligible(index, quantity, now)) return index;
+            if (IsEligible(index, quantity, now)) return index;
         }
         return -1;
     }

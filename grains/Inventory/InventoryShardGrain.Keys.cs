@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
@@ -13,10 +14,10 @@ namespace OrleansTickets.Inventory;
 /// forwards for X), so however often the request is retried, and from however many front ends, only X can exist.
 /// </para>
 /// <para>
-/// The home moves a key from J to another shard only after J answered "sold out" for X. In this version a shard's
-/// remaining count only ever falls, so a J that refused X can never accept it later, and moving on cannot create a
-/// second order. Any other failure (J unreachable, outcome unknown) keeps the key pointing at X and answers with a
-/// retryable error.
+/// The home moves a key from J to another shard only after J answered "sold out" for X. A shard can gain tickets
+/// later (escrow transfers, added capacity), so J first records the refusal of X durably (<c>refused_orders</c>) and
+/// refuses X forever after: moving on can never create a second order. Any other failure (J unreachable, outcome
+/// unknown) keeps the key pointing at X and answers with a retryable error.
 /// </para>
 /// </remarks>
 public sealed partial class InventoryShardGrain
@@ -124,12 +125,7 @@ public sealed partial class InventoryShardGrain
     {
         try
         {
-            if (!_holders.TryGetValue(holder, out var grain))
-            {
-                // Cached: building a grain reference resolves the interface by reflection.
-                _holders[holder] = grain = GrainFactory.GetGrain<IInventoryShardGrain>(holder.Key);
-            }
-            return await grain.Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [], FreshOrderId = freshOrderId });
+            return await Holder(holder).Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [], FreshOrderId = freshOrderId });
         }
         catch (Exception exception)
         {
@@ -140,7 +136,7 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>Creates order <paramref name="orderId"/> for a home shard, at most once.</summary>
-    private async Task<PurchaseResult> SellForwardedAsync(PurchaseRequest request, string orderId, bool freshOrderId)
+    private async Task<PurchaseResult> SellForwardedAsync(PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors)
     {
         if (request.TicketTypeId != _address.TicketTypeId || !OrderId.TryGetShard(orderId, out var holder) || holder != _address)
         {
@@ -151,7 +147,8 @@ public sealed partial class InventoryShardGrain
             var earlier = await running;
             return earlier.Status == PurchaseStatus.Created ? earlier with { Status = PurchaseStatus.Replayed } : earlier;
         }
-        var attempt = freshOrderId ? TrySell(request, orderId, key: null) : SellForwardedOnceAsync(request, orderId);
+        if (_refused.Contains(orderId)) return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, Remaining));
+        var attempt = SellOrRefuseAsync(request, orderId, freshOrderId, donors);
         _forwardsInFlight[orderId] = attempt;
         try
         {
@@ -163,12 +160,23 @@ public sealed partial class InventoryShardGrain
         }
     }
 
-    private async Task<PurchaseResult> SellForwardedOnceAsync(PurchaseRequest request, string orderId)
+    /// <summary>Sells a forwarded order, or refuses it durably: a refused id stays refused even if tickets arrive later.</summary>
+    private async Task<PurchaseResult> SellOrRefuseAsync(PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors)
+    {
+        var result = freshOrderId
+            ? await SellAsync(request, orderId, key: null, donors)
+            : await SellForwardedOnceAsync(request, orderId, donors);
+        if (result.Status != PurchaseStatus.SoldOut) return result;
+        // Not durable, not refused: the key keeps pointing at this id, and a retry may still sell it here.
+        return await Enqueue(PendingChange.Refusal(orderId)) ? result : PurchaseResult.Unavailable;
+    }
+
+    private async Task<PurchaseResult> SellForwardedOnceAsync(PurchaseRequest request, string orderId, ImmutableArray<int> donors)
     {
         var (read, existing) = await TryReadOrderAsync(orderId);
         if (!read) return PurchaseResult.Unavailable;
         if (existing is not null) return new PurchaseResult(PurchaseStatus.Replayed, existing);
-        return await TrySell(request, orderId, key: null);
+        return await SellAsync(request, orderId, key: null, donors);
     }
 
     /// <summary>Reads a committed order; <c>Read</c> is false when the database could not be asked.</summary>

@@ -32,6 +32,10 @@ namespace OrleansTickets.Inventory;
 /// it then refuses all work and deactivates.</item>
 /// <item>Idempotency: this shard is the home of the keys that hash to it; a key maps to exactly one order id,
 /// recorded durably before (or with) the order, and one request per key runs at a time (<see cref="KeyEntry.Busy"/>).</item>
+/// <item>Escrow (InventoryShardGrain.Transfers.cs): serials leave only from the unsold end of the inventory, in the same
+/// fenced commit that records the gift; they join a receiver at most once (primary key on the transfer id), and a
+/// recorded gift is delivered (or taken back) before the donor forgets it. So every serial belongs to exactly one
+/// shard or one recorded gift at all times.</item>
 /// </list>
 /// </remarks>
 [Reentrant]
@@ -51,16 +55,19 @@ public sealed partial class InventoryShardGrain(
     private ShardLedger? _ledger;
     private BatchWorkerFromDelegate _committer = null!;
     private List<PendingSale> _queue = [];
+    private List<PendingChange> _changes = [];
+    private ShardInventory _inventory = new([]);
+    private bool _retired;
     private long _committedSold;
+
+    // Serials promised to queued sales and gifts; Remaining never counts them, so two callers cannot both get them.
     private long _pendingQuantity;
     private bool _loaded;
     private bool _fenced;
     private Task<bool>? _loading;
     private DateTimeOffset _retryLoadAt;
 
-    private long BlockSize => _placement?.Block.Size ?? 0;
-
-    private long Remaining => BlockSize - _committedSold - _pendingQuantity;
+    private long Remaining => _inventory.Capacity - _committedSold - _pendingQuantity;
 
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -80,11 +87,11 @@ public sealed partial class InventoryShardGrain(
         var request = purchase.Request;
         if (purchase.ForwardedOrderId is { } forwardedOrderId)
         {
-            return await SellForwardedAsync(request, forwardedOrderId, purchase.FreshOrderId);
+            return await SellForwardedAsync(request, forwardedOrderId, purchase.FreshOrderId, purchase.Donors);
         }
         if (request.IdempotencyKey is { } key) return await PurchaseAsHomeAsync(purchase, key);
         if (request.TicketTypeId != _address.TicketTypeId) return PurchaseResult.NotFound;
-        return await TrySell(request, OrderId.New(_address), key: null);
+        return await SellAsync(request, OrderId.New(_address), key: null, purchase.Donors);
     }
 
     /// <inheritdoc />
@@ -95,9 +102,15 @@ public sealed partial class InventoryShardGrain(
     public async Task<ShardSales> GetSales()
     {
         var available = _placement is not null && await EnsureLoadedAsync();
+        if (!_everLoaded && _placement is not null)
+        {
+            // Never loaded: the block is still the best statement of what this shard holds.
+            return new ShardSales(_address.Index, _placement.Block.Size, 0, _placement.Block.Size, ShardStatus.Unavailable);
+        }
         var sold = _committedSold;
-        var status = !available ? ShardStatus.Unavailable : sold >= BlockSize ? ShardStatus.SoldOut : ShardStatus.Open;
-        return new ShardSales(_address.Index, BlockSize, sold, BlockSize - sold, status);
+        var capacity = _inventory.Capacity;
+        var status = !available ? ShardStatus.Unavailable : sold >= capacity ? ShardStatus.SoldOut : ShardStatus.Open;
+        return new ShardSales(_address.Index, capacity, sold, capacity - sold, status, _undelivered.Values.Sum(t => t.Transfer.Quantity));
     }
 
     /// <summary>
@@ -118,21 +131,41 @@ public sealed partial class InventoryShardGrain(
         return sale.Completion.Task;
     }
 
+    private Task<bool> Enqueue(PendingChange change)
+    {
+        _changes.Add(change);
+        _committer.Notify();
+        return change.Completion.Task;
+    }
+
     /// <summary>One group commit of everything queued. BatchWorker never runs two cycles at once.</summary>
     private async Task CommitCycleAsync()
     {
-        if (_queue.Count == 0) return;
+        if (_queue.Count == 0 && _changes.Count == 0) return;
         var batch = _queue;
+        var changes = _changes;
         _queue = [];
+        _changes = [];
+        var gifts = changes.Where(c => c.Kind == ChangeKind.Give).Sum(c => c.Quantity);
         if (!await EnsureLoadedAsync())
         {
-            _pendingQuantity -= batch.Sum(s => s.Quantity);
+            _pendingQuantity -= batch.Sum(s => s.Quantity) + gifts;
             foreach (var sale in batch) Settle(sale, PurchaseResult.Unavailable);
+            foreach (var change in changes) change.Completion.TrySetResult(false);
             return;
         }
 
-        // Serials come from the durable count. A reload after an uncertain commit may have raised it, so the
-        // capacity check is repeated here; sales that no longer fit are refused before anything is written.
+        // Serials come from the durable count and inventory. A reload after an uncertain commit may have changed
+        // both, so capacity is checked again here; what no longer fits is refused before anything is written.
+        // Order within the cycle: transfers in first (more to sell), then sales from the front, then gifts from the end.
+        var inventory = _inventory.Copy();
+        var retired = _retired;
+        var takenIn = new List<TicketTransfer>();
+        foreach (var change in changes.Where(c => c.Kind == ChangeKind.TakeIn))
+        {
+            inventory.Append(change.Transfer!.Segments);
+            takenIn.Add(change.Transfer);
+        }
         var next = _committedSold;
         var now = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
         var orders = new List<OrderDetails>(batch.Count);
@@ -147,46 +180,69 @@ public sealed partial class InventoryShardGrain(
                 accepted.Add((sale, null));
                 continue;
             }
-            if (next + request.Quantity > BlockSize)
+            if (next + request.Quantity > inventory.Capacity)
             {
                 _pendingQuantity -= request.Quantity;
-                Settle(sale, new PurchaseResult(PurchaseStatus.SoldOut, Remaining: BlockSize - next));
+                Settle(sale, new PurchaseResult(PurchaseStatus.SoldOut, Remaining: inventory.Capacity - next));
                 continue;
             }
-            var order = BuildOrder(sale, request, next, now);
+            var order = BuildOrder(sale, request, inventory.Slice(next, request.Quantity), now);
             next += request.Quantity;
             batchQuantity += request.Quantity;
             orders.Add(order);
             if (sale.Key is { } key) keys.Add(key);
             accepted.Add((sale, order));
         }
+        var transfersOut = new List<OutgoingTransfer>();
+        foreach (var change in changes)
+        {
+            switch (change.Kind)
+            {
+                case ChangeKind.Give:
+                    var quantity = Math.Min(change.Quantity, inventory.Capacity - next);
+                    if (quantity <= 0) break;
+                    change.Transfer = new TicketTransfer(change.Id!, _address.Key, inventory.CutTail(quantity));
+                    transfersOut.Add(change.Outgoing!);
+                    break;
+                case ChangeKind.Retire:
+                    retired = true;
+                    break;
+            }
+        }
+        var inventoryChanges = changes.Count == 0 ? null : new InventoryChanges(
+            inventory.Capacity, SegmentText.Format(inventory.Segments), retired, transfersOut, takenIn,
+            [.. changes.Where(c => c.Kind == ChangeKind.Delivered).Select(c => c.Id!)],
+            [.. changes.Where(c => c.Kind == ChangeKind.Refusal).Select(c => c.Id!)]);
 
         CommitOutcome outcome;
         try
         {
-            outcome = await _ledger!.CommitAsync(new LedgerBatch(_address, _ledger.Epoch, _committedSold, next, orders, keys));
+            outcome = await _ledger!.CommitAsync(new LedgerBatch(_address, _ledger.Epoch, _committedSold, next, orders, keys, inventoryChanges));
         }
         catch (ShardDatabaseUnavailableException exception)
         {
             // Nothing reached the database: a definite refusal, which the dispatcher may route around.
             LogUnavailable(logger, exception, _address.Key);
-            _pendingQuantity -= batchQuantity;
+            _pendingQuantity -= batchQuantity + gifts;
             _loaded = false;
             _retryLoadAt = clock.GetUtcNow() + UnavailableBackoff;
             foreach (var (sale, _) in accepted) Settle(sale, PurchaseResult.Unavailable);
+            foreach (var change in changes) change.Completion.TrySetResult(false);
             return;
         }
         catch (Exception exception)
         {
-            // The commit may or may not have landed. Forget what memory believes and reload before selling again.
+            // The commit may or may not have landed. Forget what memory believes and reload before selling again;
+            // a gift that did land is found undelivered by the reload and delivered then.
             LogCommitUncertain(logger, exception, _address.Key);
-            _pendingQuantity -= batchQuantity;
+            _pendingQuantity -= batchQuantity + gifts;
             _loaded = false;
             foreach (var (sale, _) in accepted) Settle(sale, PurchaseResult.Failed);
+            foreach (var change in changes) change.Completion.TrySetResult(false);
             return;
         }
 
-        _pendingQuantity -= batchQuantity;
+        _pendingQuantity -= batchQuantity + gifts;
         if (outcome == CommitOutcome.Fenced)
         {
             // A newer activation owns the shard. Nothing was written; this activation must never write again.
@@ -195,10 +251,14 @@ public sealed partial class InventoryShardGrain(
             _loaded = false;
             this.DeactivateOnIdle();
             foreach (var (sale, _) in accepted) Settle(sale, PurchaseResult.Unavailable);
+            foreach (var change in changes) change.Completion.TrySetResult(false);
             return;
         }
 
         _committedSold = next;
+        _inventory = inventory;
+        _retired = retired;
+        ApplyCommittedChanges(changes);
         foreach (var (sale, order) in accepted)
         {
             Settle(sale, order is null ? new PurchaseResult(PurchaseStatus.Created) : new PurchaseResult(PurchaseStatus.Created, order, Remaining));
@@ -207,14 +267,16 @@ public sealed partial class InventoryShardGrain(
 
     private static void Settle(PendingSale sale, PurchaseResult result) => sale.Completion.TrySetResult(result);
 
-    private OrderDetails BuildOrder(PendingSale sale, PurchaseRequest request, long firstOffset, DateTimeOffset now)
+    private OrderDetails BuildOrder(PendingSale sale, PurchaseRequest request, ImmutableArray<SerialSegment> serials, DateTimeOffset now)
     {
         var placement = _placement!;
         var tickets = ImmutableArray.CreateBuilder<TicketDetails>(request.Quantity);
-        for (var i = 0; i < request.Quantity; i++)
+        foreach (var segment in serials)
         {
-            var serial = placement.Block.First + firstOffset + i;
-            tickets.Add(new TicketDetails(signer.Sign(_address.EventId, _address.TicketTypeId, serial), serial));
+            for (var serial = segment.First; serial < segment.End; serial++)
+            {
+                tickets.Add(new TicketDetails(signer.Sign(_address.EventId, _address.TicketTypeId, serial), serial));
+            }
         }
         return new OrderDetails(
             sale.OrderId, _address.EventId, _address.TicketTypeId, request.Quantity, placement.UnitPrice,
@@ -240,6 +302,9 @@ public sealed partial class InventoryShardGrain(
         {
             var claim = await _ledger!.ClaimAsync(_placement!.Block);
             _committedSold = claim.Sold;
+            _inventory = new ShardInventory(SegmentText.Parse(claim.Row.Segments));
+            _retired = claim.Row.Retired;
+            LoadTransfers(claim);
             // Keys with a request in progress stay as they are; everything else is replaced by the durable truth.
             foreach (var stale in _keys.Where(k => k.Value.Busy is null).Select(k => k.Key).ToList()) _keys.Remove(stale);
             foreach (var record in claim.Keys)

@@ -1,11 +1,13 @@
 using OrleansTickets.Events;
+using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 
 namespace OrleansTickets.Storage;
 
 /// <summary>
 /// Everything one shard commits in one group commit: its new sold count (fenced by epoch and the previous
-/// count), the orders with their tickets, and idempotency keys recorded by the shard as a key's home.
+/// count), the orders with their tickets, idempotency keys recorded by the shard as a key's home, and, rarely,
+/// changes to its inventory.
 /// </summary>
 public sealed record LedgerBatch(
     ShardAddress Shard,
@@ -13,7 +15,24 @@ public sealed record LedgerBatch(
     long OldSold,
     long NewSold,
     IReadOnlyList<OrderDetails> Orders,
-    IReadOnlyList<IdempotencyRecord> Keys);
+    IReadOnlyList<IdempotencyRecord> Keys,
+    InventoryChanges? Changes = null);
+
+/// <summary>
+/// The rare part of a batch: escrow transfers, a drain, refusals. Its inventory columns are written by the same
+/// fenced UPDATE as the sold count, so "capacity shrank" and "transfer recorded" commit together or not at all.
+/// </summary>
+public sealed record InventoryChanges(
+    long Capacity,
+    string Segments,
+    bool Retired,
+    IReadOnlyList<OutgoingTransfer> TransfersOut,
+    IReadOnlyList<TicketTransfer> TransfersIn,
+    IReadOnlyList<string> Delivered,
+    IReadOnlyList<string> Refusals);
+
+/// <summary>A gift this shard recorded, and where it must be delivered.</summary>
+public sealed record OutgoingTransfer(string ReceiverKey, TicketTransfer Transfer);
 
 /// <summary>An idempotency key held by its home shard, and the order it maps to (possibly on another shard).</summary>
 public sealed record IdempotencyRecord(string Key, string Fingerprint, string OrderId);
@@ -28,5 +47,18 @@ public enum CommitOutcome
     Fenced,
 }
 
+/// <summary>A shard's row as its claim left it.</summary>
+public sealed record ClaimedRow(long Epoch, long Sold, long Capacity, string Segments, bool Retired);
+
 /// <summary>What a shard finds in its database when it claims its row.</summary>
-public sealed record ShardClaim(long Epoch, long Sold, IReadOnlyList<IdempotencyRecord> Keys);
+public sealed record ShardClaim(
+    ClaimedRow Row,
+    IReadOnlyList<IdempotencyRecord> Keys,
+    IReadOnlyList<OutgoingTransfer> Undelivered,
+    IReadOnlyList<string> TakenIn,
+    IReadOnlyList<string> Refused)
+{
+    public long Epoch => Row.Epoch;
+
+    public long Sold => Row.Sold;
+}

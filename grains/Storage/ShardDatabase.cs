@@ -125,7 +125,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// <summary>
     /// Bumps the shard's epoch (creating its row on first use) and returns the new epoch and the durable sold count.
     /// </summary>
-    public async Task<(long Epoch, long Sold)> ClaimAsync(ShardAddress shard, SerialBlock block, CancellationToken cancellationToken)
+    public async Task<ClaimedRow> ClaimAsync(ShardAddress shard, SerialBlock block, CancellationToken cancellationToken)
     {
         if (_sqliteWriter is not null)
         {
@@ -138,8 +138,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using var claim = new SqlStatement(_sql.Claim)
             .With("@shard_key", shard.Key).With("@block_first", block.First).With("@block_size", (long)block.Size)
+            .With("@segments", InitialSegments(block))
             .ToCommand(connection, transaction);
-        (long Epoch, long Sold) result;
+        ClaimedRow result;
         await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
         {
             // SQL Server's claim may answer in its second result set (first use of the row).
@@ -153,8 +154,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         return result;
     }
 
-    /// <summary>Reads a claim's row (epoch, sold, block_first, block_size) and checks the block against the catalog.</summary>
-    internal static (long Epoch, long Sold) ReadClaim(DbDataReader reader, ShardAddress shard, SerialBlock block)
+    /// <summary>A new shard's inventory: exactly its block.</summary>
+    internal static string InitialSegments(SerialBlock block) =>
+        SegmentText.Format([new Inventory.SerialSegment(block.First, block.Size)]);
+
+    /// <summary>Reads a claim's row (epoch, sold, block_first, block_size, capacity, segments, retired) and checks the block against the catalog.</summary>
+    internal static ClaimedRow ReadClaim(DbDataReader reader, ShardAddress shard, SerialBlock block)
     {
         var first = Convert.ToInt64(reader.GetValue(2));
         var size = Convert.ToInt64(reader.GetValue(3));
@@ -163,7 +168,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             throw new InvalidOperationException(
                 $"Shard {shard.Key} is stored with block {first}+{size} but the catalog says {block.First}+{block.Size}.");
         }
-        return (Convert.ToInt64(reader.GetValue(0)), Convert.ToInt64(reader.GetValue(1)));
+        return new ClaimedRow(
+            Convert.ToInt64(reader.GetValue(0)), Convert.ToInt64(reader.GetValue(1)), Convert.ToInt64(reader.GetValue(4)),
+            reader.GetString(5), Convert.ToInt64(reader.GetValue(6)) != 0);
     }
 
     private bool Enqueue(WriterItem item)
@@ -272,10 +279,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         var fences = new List<SqlStatement>(group.Count);
         foreach (var pending in group)
         {
-            var batch = pending.Batch;
-            fences.Add(new SqlStatement(ShardSql.Fence)
-                .With("@shard_key", batch.Shard.Key).With("@epoch", batch.Epoch)
-                .With("@old_sold", batch.OldSold).With("@new_sold", batch.NewSold));
+            fences.Add(FenceFor(pending.Batch));
         }
         var fenceRows = await SqlStatement.ExecuteAllAsync(connection, transaction, fences, CancellationToken.None);
 
@@ -294,6 +298,65 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         await transaction.CommitAsync();
     }
 
+    /// <summary>The batch's fence: sold count only, or with the inventory columns when the batch changes them.</summary>
+    internal static SqlStatement FenceFor(LedgerBatch batch)
+    {
+        var fence = new SqlStatement(batch.Changes is null ? ShardSql.Fence : ShardSql.FenceWithInventory)
+            .With("@shard_key", batch.Shard.Key).With("@epoch", batch.Epoch)
+            .With("@old_sold", batch.OldSold).With("@new_sold", batch.NewSold);
+        if (batch.Changes is { } changes)
+        {
+            fence.With("@capacity", changes.Capacity).With("@segments", changes.Segments).With("@retired", changes.Retired ? 1 : 0);
+        }
+        return fence;
+    }
+
+    /// <summary>The rare writes of an inventory change, after its fence matched.</summary>
+    internal static IEnumerable<SqlStatement> InventoryWrites(LedgerBatch batch, ShardSql sql)
+    {
+        if (batch.Changes is not { } changes) yield break;
+        var shardKey = batch.Shard.Key;
+        foreach (var (receiver, transfer) in changes.TransfersOut)
+        {
+            yield return new SqlStatement(ShardSql.InsertTransferOut)
+                .With("@transfer_id", transfer.TransferId).With("@donor_key", shardKey).With("@receiver_key", receiver)
+                .With("@segments", SegmentText.Format(transfer.Segments)).With("@quantity", transfer.Quantity);
+        }
+        foreach (var transfer in changes.TransfersIn)
+        {
+            yield return new SqlStatement(ShardSql.InsertTransferIn)
+                .With("@transfer_id", transfer.TransferId).With("@receiver_key", shardKey).With("@donor_key", transfer.Donor)
+                .With("@segments", SegmentText.Format(transfer.Segments)).With("@quantity", transfer.Quantity);
+        }
+        foreach (var transferId in changes.Delivered)
+        {
+            yield return new SqlStatement(ShardSql.MarkDelivered).With("@transfer_id", transferId).With("@donor_key", shardKey);
+        }
+        foreach (var orderId in changes.Refusals)
+        {
+            yield return new SqlStatement(sql.InsertRefusal).With("@order_id", orderId).With("@shard_key", shardKey);
+        }
+    }
+
+    /// <summary>
+    /// An order's serials as stored: null when they are one run from <c>first_serial</c> (almost always), else the
+    /// segments, for an order that used serials its shard took in from others.
+    /// </summary>
+    internal static object SerialSegmentsOf(OrderDetails order)
+    {
+        var tickets = order.Tickets;
+        var contiguous = true;
+        for (var i = 1; i < tickets.Length && contiguous; i++) contiguous = tickets[i].Serial == tickets[i - 1].Serial + 1;
+        if (contiguous) return DBNull.Value;
+        var segments = new List<Inventory.SerialSegment>();
+        foreach (var ticket in tickets)
+        {
+            if (segments.Count > 0 && segments[^1].End == ticket.Serial) segments[^1] = segments[^1] with { Count = segments[^1].Count + 1 };
+            else segments.Add(new Inventory.SerialSegment(ticket.Serial, 1));
+        }
+        return SegmentText.Format(segments);
+    }
+
     private void AddWrites(LedgerBatch batch, List<SqlStatement> writes)
     {
         var shardKey = batch.Shard.Key;
@@ -303,6 +366,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 .With("@order_id", order.OrderId).With("@shard_key", shardKey)
                 .With("@event_id", order.EventId).With("@ticket_type_id", order.TicketTypeId)
                 .With("@quantity", order.Quantity).With("@first_serial", order.Tickets[0].Serial)
+                .With("@serial_segments", SerialSegmentsOf(order))
                 .With("@unit_price_cents", Money.ToCents(order.UnitPrice))
                 .With("@currency", order.Currency).With("@buyer_name", order.Buyer.Name)
                 .With("@buyer_email", order.Buyer.Email).With("@created_at_ms", order.CreatedAt.ToUnixTimeMilliseconds()));
@@ -314,6 +378,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 .With("@shard_key", shardKey).With("@idem_key", key.Key)
                 .With("@fingerprint", key.Fingerprint).With("@order_id", key.OrderId));
         }
+        writes.AddRange(InventoryWrites(batch, _sql));
     }
 
     private static SqlStatement TicketInsert(OrderDetails order)

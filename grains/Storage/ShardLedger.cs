@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Data.Common;
 using OrleansTickets.Events;
+using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 
 namespace OrleansTickets.Storage;
@@ -22,19 +23,27 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
     /// <summary>Takes ownership of the shard's row and loads what the shard needs to resume selling.</summary>
     public async Task<ShardClaim> ClaimAsync(SerialBlock block, CancellationToken cancellationToken = default)
     {
-        var (epoch, sold) = await database.ClaimAsync(shard, block, cancellationToken);
-        var keys = new List<IdempotencyRecord>();
-        await using (var connection = await database.OpenAsync(cancellationToken))
-        await using (var read = new SqlStatement(ShardSql.ReadKeys).With("@shard_key", shard.Key).ToCommand(connection, null))
-        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                keys.Add(new IdempotencyRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2)));
-            }
-        }
-        Epoch = epoch;
-        return new ShardClaim(epoch, sold, keys);
+        var row = await database.ClaimAsync(shard, block, cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var keys = await ReadAllAsync(connection, ShardSql.ReadKeys,
+            r => new IdempotencyRecord(r.GetString(0), r.GetString(1), r.GetString(2)), cancellationToken);
+        var undelivered = await ReadAllAsync(connection, ShardSql.ReadUndelivered,
+            r => new OutgoingTransfer(r.GetString(1), new TicketTransfer(r.GetString(0), shard.Key, SegmentText.Parse(r.GetString(2)))),
+            cancellationToken);
+        var takenIn = await ReadAllAsync(connection, ShardSql.ReadTakenIn, r => r.GetString(0), cancellationToken);
+        var refused = await ReadAllAsync(connection, ShardSql.ReadRefused, r => r.GetString(0), cancellationToken);
+        Epoch = row.Epoch;
+        return new ShardClaim(row, keys, undelivered, takenIn, refused);
+    }
+
+    private async Task<List<T>> ReadAllAsync<T>(
+        DbConnection connection, string sql, Func<DbDataReader, T> map, CancellationToken cancellationToken)
+    {
+        var rows = new List<T>();
+        await using var read = new SqlStatement(sql).With("@shard_key", shard.Key).ToCommand(connection, null);
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) rows.Add(map(reader));
+        return rows;
     }
 
     /// <summary>Submits a batch to the database's group commit.</summary>
@@ -47,6 +56,7 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
         await using var connection = await database.OpenAsync(cancellationToken);
         OrderDetails order;
         long firstSerial;
+        IReadOnlyList<SerialSegment> segments;
         await using (var read = new SqlStatement(ShardSql.ReadOrder)
             .With("@order_id", orderId).With("@shard_key", shard.Key).ToCommand(connection, null))
         await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
@@ -59,14 +69,16 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
                 reader.GetString(4), new Buyer(reader.GetString(5), reader.GetString(6)), [],
                 DateTimeOffset.FromUnixTimeMilliseconds(Convert.ToInt64(reader.GetValue(7))));
             firstSerial = Convert.ToInt64(reader.GetValue(8));
+            segments = reader.IsDBNull(9) ? [new SerialSegment(firstSerial, quantity)] : SegmentText.Parse(reader.GetString(9));
         }
         var tickets = ImmutableArray.CreateBuilder<TicketDetails>(order.Quantity);
-        await using (var read = new SqlStatement(ShardSql.ReadTickets)
-            .With("@event_id", order.EventId).With("@ticket_type_id", order.TicketTypeId)
-            .With("@first_serial", firstSerial).With("@end_serial", firstSerial + order.Quantity)
-            .With("@order_id", orderId).ToCommand(connection, null))
-        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        foreach (var segment in segments)
         {
+            await using var read = new SqlStatement(ShardSql.ReadTickets)
+                .With("@event_id", order.EventId).With("@ticket_type_id", order.TicketTypeId)
+                .With("@first_serial", segment.First).With("@end_serial", segment.End)
+                .With("@order_id", orderId).ToCommand(connection, null);
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 tickets.Add(new TicketDetails(reader.GetString(1), Convert.ToInt64(reader.GetValue(0))));

@@ -12,19 +12,44 @@ internal sealed class ShardSql
     /// <summary>Records an idempotency key, or points an existing one at a new order id.</summary>
     public required string UpsertKey { get; init; }
 
+    /// <summary>Remembers a refused forwarded order id; a second refusal of the same id changes nothing.</summary>
+    public required string InsertRefusal { get; init; }
+
     public const string Fence =
         "UPDATE shard_state SET sold = @new_sold WHERE shard_key = @shard_key AND epoch = @epoch AND sold = @old_sold";
 
+    /// <summary>The fence for a batch that also changes the inventory: same conditions, more columns.</summary>
+    public const string FenceWithInventory =
+        "UPDATE shard_state SET sold = @new_sold, capacity = @capacity, segments = @segments, retired = @retired " +
+        "WHERE shard_key = @shard_key AND epoch = @epoch AND sold = @old_sold";
+
+    public const string InsertTransferOut =
+        "INSERT INTO transfers_out (transfer_id, donor_key, receiver_key, segments, quantity, delivered) " +
+        "VALUES (@transfer_id, @donor_key, @receiver_key, @segments, @quantity, 0)";
+
+    public const string InsertTransferIn =
+        "INSERT INTO transfers_in (transfer_id, receiver_key, donor_key, segments, quantity) " +
+        "VALUES (@transfer_id, @receiver_key, @donor_key, @segments, @quantity)";
+
+    public const string MarkDelivered = "UPDATE transfers_out SET delivered = 1 WHERE transfer_id = @transfer_id AND donor_key = @donor_key";
+
+    public const string ReadUndelivered =
+        "SELECT transfer_id, receiver_key, segments FROM transfers_out WHERE donor_key = @shard_key AND delivered = 0";
+
+    public const string ReadTakenIn = "SELECT transfer_id FROM transfers_in WHERE receiver_key = @shard_key";
+
+    public const string ReadRefused = "SELECT order_id FROM refused_orders WHERE shard_key = @shard_key";
+
     public const string InsertOrder =
-        "INSERT INTO orders (order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
-        "VALUES (@order_id, @shard_key, @event_id, @ticket_type_id, @quantity, @first_serial, @unit_price_cents, @currency, @buyer_name, @buyer_email, @created_at_ms)";
+        "INSERT INTO orders (order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
+        "VALUES (@order_id, @shard_key, @event_id, @ticket_type_id, @quantity, @first_serial, @serial_segments, @unit_price_cents, @currency, @buyer_name, @buyer_email, @created_at_ms)";
 
     public const string InsertTicketsPrefix = "INSERT INTO tickets (event_id, ticket_type_id, serial, order_id, code) VALUES ";
 
     public const string InsertTicket = InsertTicketsPrefix + "(@e, @t, @s, @o, @c)";
 
     public const string ReadOrder =
-        "SELECT event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms, first_serial " +
+        "SELECT event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms, first_serial, serial_segments " +
         "FROM orders WHERE order_id = @order_id AND shard_key = @shard_key";
 
     /// <summary>An order's serials are consecutive, so its tickets are one primary-key range (no index on order_id).</summary>
@@ -38,9 +63,13 @@ internal sealed class ShardSql
         "SELECT COUNT(*) FROM tickets t JOIN orders o ON o.order_id = t.order_id WHERE o.shard_key = @shard_key";
 
     private const string ClaimWithUpsert =
-        "INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold) VALUES (@shard_key, 1, @block_first, @block_size, 0) " +
+        "INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
+        "VALUES (@shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0) " +
         "ON CONFLICT (shard_key) DO UPDATE SET epoch = shard_state.epoch + 1 " +
-        "RETURNING epoch, sold, block_first, block_size";
+        "RETURNING epoch, sold, block_first, block_size, capacity, segments, retired";
+
+    private const string RefusalOnConflict =
+        "INSERT INTO refused_orders (order_id, shard_key) VALUES (@order_id, @shard_key) ON CONFLICT (order_id) DO NOTHING";
 
     private const string UpsertKeyOnConflict =
         "INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) VALUES (@shard_key, @idem_key, @fingerprint, @order_id) " +
@@ -48,16 +77,21 @@ internal sealed class ShardSql
 
     public static ShardSql For(SqlDialect dialect) => dialect switch
     {
-        SqlDialect.Sqlite => new ShardSql { Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict },
-        SqlDialect.PostgreSql => new ShardSql { Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict },
+        SqlDialect.Sqlite => new ShardSql { Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict, InsertRefusal = RefusalOnConflict },
+        SqlDialect.PostgreSql => new ShardSql { Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict, InsertRefusal = RefusalOnConflict },
         SqlDialect.SqlServer => new ShardSql
         {
             // Unverified: written for SQL Server 2019+/Azure SQL, never run here.
             Claim =
                 "UPDATE shard_state WITH (UPDLOCK, HOLDLOCK) SET epoch = epoch + 1 " +
-                "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size WHERE shard_key = @shard_key; " +
-                "IF @@ROWCOUNT = 0 INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold) " +
-                "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size VALUES (@shard_key, 1, @block_first, @block_size, 0);",
+                "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +
+                "WHERE shard_key = @shard_key; " +
+                "IF @@ROWCOUNT = 0 INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
+                "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +
+                "VALUES (@shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0);",
+            InsertRefusal =
+                "IF NOT EXISTS (SELECT 1 FROM refused_orders WHERE order_id = @order_id) " +
+                "INSERT INTO refused_orders (order_id, shard_key) VALUES (@order_id, @shard_key);",
             UpsertKey =
                 "UPDATE idempotency_keys SET order_id = @order_id WHERE shard_key = @shard_key AND idem_key = @idem_key; " +
                 "IF @@ROWCOUNT = 0 INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) VALUES (@shard_key, @idem_key, @fingerprint, @order_id);",

@@ -44,7 +44,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
                             claim.Result = Claim(claim);
                             break;
                         case CommitItem commit:
-                            commit.Outcome = Write(commit.Batch);
+                            commit.Outcome = Write(commit.Batch, sql);
                             break;
                     }
                 }
@@ -59,25 +59,32 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         }
     }
 
-    private (long Epoch, long Sold) Claim(ClaimItem claim)
+    private ClaimedRow Claim(ClaimItem claim)
     {
-        Set(_claim, claim.Shard.Key, claim.Block.First, (long)claim.Block.Size);
+        Set(_claim, claim.Shard.Key, claim.Block.First, (long)claim.Block.Size, ShardDatabase.InitialSegments(claim.Block));
         using var reader = _claim.ExecuteReader();
         if (!reader.Read()) throw new InvalidOperationException($"Claim of {claim.Shard.Key} returned no row.");
         return ShardDatabase.ReadClaim(reader, claim.Shard, claim.Block);
     }
 
-    private CommitOutcome Write(LedgerBatch batch)
+    private CommitOutcome Write(LedgerBatch batch, ShardSql sql)
     {
         var shardKey = batch.Shard.Key;
-        Set(_fence, shardKey, batch.Epoch, batch.OldSold, batch.NewSold);
         // The fence: only the activation holding the current epoch, extending the stored count, may write.
-        if (_fence.ExecuteNonQuery() != 1) return CommitOutcome.Fenced;
+        if (batch.Changes is null)
+        {
+            Set(_fence, shardKey, batch.Epoch, batch.OldSold, batch.NewSold);
+            if (_fence.ExecuteNonQuery() != 1) return CommitOutcome.Fenced;
+        }
+        else if (Execute(ShardDatabase.FenceFor(batch)) != 1)
+        {
+            return CommitOutcome.Fenced;
+        }
 
         foreach (var order in batch.Orders)
         {
             Set(_order, order.OrderId, shardKey, order.EventId, order.TicketTypeId, order.Quantity, order.Tickets[0].Serial,
-                Money.ToCents(order.UnitPrice), order.Currency, order.Buyer.Name, order.Buyer.Email,
+                ShardDatabase.SerialSegmentsOf(order), Money.ToCents(order.UnitPrice), order.Currency, order.Buyer.Name, order.Buyer.Email,
                 order.CreatedAt.ToUnixTimeMilliseconds());
             _order.ExecuteNonQuery();
             foreach (var ticket in order.Tickets)
@@ -91,7 +98,15 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             Set(_key, shardKey, key.Key, key.Fingerprint, key.OrderId);
             _key.ExecuteNonQuery();
         }
+        // Inventory changes are rare (the end of a sale, operators' actions), so they are not prepared.
+        foreach (var statement in ShardDatabase.InventoryWrites(batch, sql)) Execute(statement);
         return CommitOutcome.Committed;
+    }
+
+    private int Execute(SqlStatement statement)
+    {
+        using var command = statement.ToCommand(_connection!, _fence.Transaction);
+        return command.ExecuteNonQuery();
     }
 
     private void EnsureOpen(ShardSql sql)
@@ -105,10 +120,10 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             pragma.CommandText = ShardDatabase.SqliteConnectionPragmas;
             pragma.ExecuteNonQuery();
         }
-        _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size");
+        _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments");
         _fence = Prepare(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
         _order = Prepare(connection, ShardSql.InsertOrder, "@order_id", "@shard_key", "@event_id", "@ticket_type_id",
-            "@quantity", "@first_serial", "@unit_price_cents", "@currency", "@buyer_name", "@buyer_email", "@created_at_ms");
+            "@quantity", "@first_serial", "@serial_segments", "@unit_price_cents", "@currency", "@buyer_name", "@buyer_email", "@created_at_ms");
         _ticket = Prepare(connection, ShardSql.InsertTicket, "@e", "@t", "@s", "@o", "@c");
         _key = Prepare(connection, sql.UpsertKey, "@shard_key", "@idem_key", "@fingerprint", "@order_id");
         _connection = connection;

@@ -39,19 +39,19 @@ internal sealed class CommitItem(LedgerBatch batch) : WriterItem
 /// </summary>
 internal sealed class ClaimItem(ShardAddress shard, SerialBlock block) : WriterItem
 {
-    private readonly TaskCompletionSource<(long Epoch, long Sold)> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<ClaimedRow> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ShardAddress Shard { get; } = shard;
 
     public SerialBlock Block { get; } = block;
 
-    public (long Epoch, long Sold) Result { get; set; }
+    public ClaimedRow? Result { get; set; }
 
-    public Task<(long Epoch, long Sold)> Task => _completion.Task;
+    public Task<ClaimedRow> Task => _completion.Task;
 
     public override int Weight => 1;
 
-    public override void Complete() => _completion.TrySetResult(Result);
+    public override void Complete() => _completion.TrySetResult(Result!);
 
     public override void Fail(Exception exception) => _completion.TrySetException(exception);
 }

@@ -5,8 +5,14 @@ CREATE TABLE IF NOT EXISTS shard_state (
     block_first bigint NOT NULL,
     block_size  bigint NOT NULL,
     sold        bigint NOT NULL,
+    -- What the shard may sell now: its block, minus serials it gave away, plus serials it received.
+    capacity    bigint NOT NULL,
+    -- The serials behind capacity, in selling order: 'first+count;first+count'. Sold ones are a prefix.
+    segments    text NOT NULL,
+    -- 1 once drained: the shard takes no more tickets in.
+    retired     integer NOT NULL,
     -- The database itself refuses an oversold shard, whatever the grain believes.
-    CHECK (sold >= 0 AND sold <= block_size)
+    CHECK (sold >= 0 AND sold <= capacity AND capacity >= 0)
 );
 CREATE TABLE IF NOT EXISTS orders (
     order_id         text     NOT NULL PRIMARY KEY,
@@ -15,6 +21,8 @@ CREATE TABLE IF NOT EXISTS orders (
     ticket_type_id   text     NOT NULL,
     quantity         integer  NOT NULL,
     first_serial     bigint   NOT NULL,
+    -- Only when the serials are not one run (an order that used received serials): 'first+count;...'.
+    serial_segments  text,
     unit_price_cents bigint   NOT NULL,
     currency         text     NOT NULL,
     buyer_name       text     NOT NULL,
@@ -37,4 +45,28 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     fingerprint  text NOT NULL,
     order_id     text NOT NULL,
     PRIMARY KEY (shard_key, idem_key)
+);
+
+-- Escrow transfers. The donor records what it gave (and later that it was delivered); the receiver records what it
+-- took in. The receiver's primary key makes taking a transfer in idempotent, whatever the redeliveries.
+CREATE TABLE IF NOT EXISTS transfers_out (
+    transfer_id  text NOT NULL PRIMARY KEY,
+    donor_key    text NOT NULL,
+    receiver_key text NOT NULL,
+    segments     text NOT NULL,
+    quantity     bigint NOT NULL,
+    delivered    integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transfers_in (
+    transfer_id  text NOT NULL PRIMARY KEY,
+    receiver_key text NOT NULL,
+    donor_key    text NOT NULL,
+    segments     text NOT NULL,
+    quantity     bigint NOT NULL
+);
+-- Forwarded order ids a shard refused as sold out. A shard can gain tickets later (transfers, added capacity), so
+-- it must remember these: the key's home has moved on, and creating one of them would be a second order.
+CREATE TABLE IF NOT EXISTS refused_orders (
+    order_id     text NOT NULL PRIMARY KEY,
+    shard_key    text NOT NULL
 );

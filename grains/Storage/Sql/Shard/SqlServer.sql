@@ -6,7 +6,13 @@ CREATE TABLE dbo.shard_state (
     block_first bigint NOT NULL,
     block_size  bigint NOT NULL,
     sold        bigint NOT NULL,
-    CHECK (sold >= 0 AND sold <= block_size)
+    -- What the shard may sell now: its block, minus serials it gave away, plus serials it received.
+    capacity    bigint NOT NULL,
+    -- The serials behind capacity, in selling order: 'first+count;first+count'. Sold ones are a prefix.
+    segments    nvarchar(max) NOT NULL,
+    -- 1 once drained: the shard takes no more tickets in.
+    retired     int NOT NULL,
+    CHECK (sold >= 0 AND sold <= capacity AND capacity >= 0)
 );
 IF OBJECT_ID(N'dbo.orders', N'U') IS NULL
 CREATE TABLE dbo.orders (
@@ -16,6 +22,8 @@ CREATE TABLE dbo.orders (
     ticket_type_id   nvarchar(64)  NOT NULL,
     quantity         int           NOT NULL,
     first_serial     bigint        NOT NULL,
+    -- Only when the serials are not one run (an order that used received serials): 'first+count;...'.
+    serial_segments  nvarchar(max),
     unit_price_cents bigint        NOT NULL,
     currency         nchar(3)      NOT NULL,
     buyer_name       nvarchar(200) NOT NULL,
@@ -38,4 +46,31 @@ CREATE TABLE dbo.idempotency_keys (
     fingerprint  nchar(64)     NOT NULL,
     order_id     nvarchar(200) NOT NULL,
     PRIMARY KEY (shard_key, idem_key)
+);
+
+-- Escrow transfers. The donor records what it gave (and later that it was delivered); the receiver records what it
+-- took in. The receiver's primary key makes taking a transfer in idempotent, whatever the redeliveries.
+IF OBJECT_ID(N'dbo.transfers_out', N'U') IS NULL
+CREATE TABLE dbo.transfers_out (
+    transfer_id  nvarchar(200) NOT NULL PRIMARY KEY,
+    donor_key    nvarchar(200) NOT NULL,
+    receiver_key nvarchar(200) NOT NULL,
+    segments     nvarchar(max) NOT NULL,
+    quantity     bigint NOT NULL,
+    delivered    int NOT NULL
+);
+IF OBJECT_ID(N'dbo.transfers_in', N'U') IS NULL
+CREATE TABLE dbo.transfers_in (
+    transfer_id  nvarchar(200) NOT NULL PRIMARY KEY,
+    receiver_key nvarchar(200) NOT NULL,
+    donor_key    nvarchar(200) NOT NULL,
+    segments     nvarchar(max) NOT NULL,
+    quantity     bigint NOT NULL
+);
+-- Forwarded order ids a shard refused as sold out. A shard can gain tickets later (transfers, added capacity), so
+-- it must remember these: the key's home has moved on, and creating one of them would be a second order.
+IF OBJECT_ID(N'dbo.refused_orders', N'U') IS NULL
+CREATE TABLE dbo.refused_orders (
+    order_id     nvarchar(200) NOT NULL PRIMARY KEY,
+    shard_key    nvarchar(200) NOT NULL
 );

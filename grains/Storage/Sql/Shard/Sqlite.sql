@@ -5,8 +5,14 @@ CREATE TABLE IF NOT EXISTS shard_state (
     block_first INTEGER NOT NULL,
     block_size  INTEGER NOT NULL,
     sold        INTEGER NOT NULL,
+    -- What the shard may sell now: its block, minus serials it gave away, plus serials it received.
+    capacity    INTEGER NOT NULL,
+    -- The serials behind capacity, in selling order: 'first+count;first+count'. Sold ones are a prefix.
+    segments    TEXT NOT NULL,
+    -- 1 once drained: the shard takes no more tickets in.
+    retired     INTEGER NOT NULL,
     -- The database itself refuses an oversold shard, whatever the grain believes.
-    CHECK (sold >= 0 AND sold <= block_size)
+    CHECK (sold >= 0 AND sold <= capacity AND capacity >= 0)
 );
 CREATE TABLE IF NOT EXISTS orders (
     order_id         TEXT    NOT NULL PRIMARY KEY,
@@ -15,6 +21,8 @@ CREATE TABLE IF NOT EXISTS orders (
     ticket_type_id   TEXT    NOT NULL,
     quantity         INTEGER NOT NULL,
     first_serial     INTEGER NOT NULL,
+    -- Only when the serials are not one run (an order that used received serials): 'first+count;...'.
+    serial_segments  TEXT,
     unit_price_cents INTEGER NOT NULL,
     currency         TEXT    NOT NULL,
     buyer_name       TEXT    NOT NULL,
@@ -37,4 +45,28 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     fingerprint  TEXT    NOT NULL,
     order_id     TEXT    NOT NULL,
     PRIMARY KEY (shard_key, idem_key)
+);
+
+-- Escrow transfers. The donor records what it gave (and later that it was delivered); the receiver records what it
+-- took in. The receiver's primary key makes taking a transfer in idempotent, whatever the redeliveries.
+CREATE TABLE IF NOT EXISTS transfers_out (
+    transfer_id  TEXT NOT NULL PRIMARY KEY,
+    donor_key    TEXT NOT NULL,
+    receiver_key TEXT NOT NULL,
+    segments     TEXT NOT NULL,
+    quantity     INTEGER NOT NULL,
+    delivered    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transfers_in (
+    transfer_id  TEXT NOT NULL PRIMARY KEY,
+    receiver_key TEXT NOT NULL,
+    donor_key    TEXT NOT NULL,
+    segments     TEXT NOT NULL,
+    quantity     INTEGER NOT NULL
+);
+-- Forwarded order ids a shard refused as sold out. A shard can gain tickets later (transfers, added capacity), so
+-- it must remember these: the key's home has moved on, and creating one of them would be a second order.
+CREATE TABLE IF NOT EXISTS refused_orders (
+    order_id     TEXT NOT NULL PRIMARY KEY,
+    shard_key    TEXT NOT NULL
 );

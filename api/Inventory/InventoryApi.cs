@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using OrleansTickets.Api.Events;
+using OrleansTickets.Api.Http;
+using OrleansTickets.Events;
+using OrleansTickets.Inventory;
+
+namespace OrleansTickets.Api.Inventory;
+
+/// <summary>Operators resizing inventory while the sale runs: adding tickets, draining a shard.</summary>
+public static class InventoryApi
+{
+    private const int MaxBodyBytes = 4 * 1024;
+
+    /// <summary>Largest single addition; the event's total stays within what the catalog accepts at creation.</summary>
+    public const long MaxAddition = EventValidator.MaxCapacity;
+
+    public static IEndpointRouteBuilder MapInventoryApi(this IEndpointRouteBuilder app)
+    {
+        var types = app.MapGroup("/api/events/{eventId}/ticket-types/{typeId}").WithTags("Inventory");
+        types.MapPost("/capacity", AddCapacity);
+        types.MapPost("/shards/{index:int}/drain", DrainShard);
+        return app;
+    }
+
+    public static async Task<Results<Created<CapacityResponse>, Accepted<CapacityResponse>, ProblemHttpResult>> AddCapacity(
+        string eventId, string typeId, HttpRequest request, IGrainFactory grains)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(request, ApiJsonContext.Default.AddCapacityBody, MaxBodyBytes);
+        if (problem is not null) return problem;
+        var errors = new Dictionary<string, string[]>();
+        if (body!.Quantity is not (>= 1 and <= MaxAddition)) errors["quantity"] = [$"Required: 1 to {MaxAddition}."];
+        if (body.Shard is < 0) errors["shard"] = ["Must be a shard index (0 or more)."];
+        if (errors.Count > 0) return Problems.Invalid(errors);
+
+        var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);
+        if (typeProblem is not null) return typeProblem;
+        if (body.Shard >= definition!.Shards) return Problems.Invalid("shard", $"This ticket type has shards 0 to {definition.Shards - 1}.");
+
+        var added = await grains.GetEventGrain(eventId).AddCapacity(typeId, body.Quantity!.Value, body.Shard);
+        if (added.Status == CapacityStatus.NotFound) return TypeNotFound(eventId, typeId);
+        var response = new CapacityResponse(eventId, typeId, added.Status == CapacityStatus.Added ? "added" : "pending",
+            added.TransferId!, added.ShardIndex, added.FirstSerial, added.FirstSerial + added.Quantity - 1, added.Quantity);
+        var location = $"/api/events/{eventId}/sales";
+        return added.Status == CapacityStatus.Added ? TypedResults.Created(location, response) : TypedResults.Accepted(location, response);
+    }
+
+    public static async Task<Results<Ok<DrainResponse>, ProblemHttpResult>> DrainShard(
+        string eventId, string typeId, int index, HttpContext context, IGrainFactory grains)
+    {
+        var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);
+        if (typeProblem is not null) return typeProblem;
+        if (index < 0 || index >= definition!.Shards)
+        {
+            return Problems.Create(StatusCodes.Status404NotFound, Problems.ShardNotFound, "No such shard.",
+                $"Ticket type '{typeId}' has shards 0 to {definition!.Shards - 1}.");
+        }
+        var drained = await grains.GetGrain<IInventoryShardGrain>(new ShardAddress(eventId, typeId, index).Key).Drain();
+        if (!drained.Available)
+        {
+            return Problems.RetryLater(context, Problems.Unavailable, "The shard cannot reach its database.",
+                "Nothing moved. Try again when the database is back.");
+        }
+        return TypedResults.Ok(new DrainResponse(eventId, typeId, index, drained.Moved, drained.Left));
+    }
+
+    private static async Task<(TicketTypeDefinition? Type, ProblemHttpResult? Problem)> FindTypeAsync(
+        IGrainFactory grains, string eventId, string typeId)
+    {
+        if (!Slug.IsValid(eventId)) return (null, EventsApi.EventNotFound(eventId));
+        var definition = await grains.GetEventGrain(eventId).GetDefinition();
+        if (definition is null) return (null, EventsApi.EventNotFound(eventId));
+        var type = Slug.IsValid(typeId) ? definition.FindTicketType(typeId) : null;
+        return type is null ? (null, TypeNotFound(eventId, typeId)) : (type, null);
+    }
+
+    private static ProblemHttpResult TypeNotFound(string eventId, string typeId) =>
+        Problems.Create(StatusCodes.Status404NotFound, Problems.TicketTypeNotFound, "No such ticket type.",
+            $"Event '{eventId}' has no ticket type '{typeId}'.");
+}

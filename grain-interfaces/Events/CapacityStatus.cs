@@ -1,0 +1,14 @@
+namespace OrleansTickets.Events;
+
+/// <summary>How adding capacity ended.</summary>
+public enum CapacityStatus
+{
+    /// <summary>A shard holds the new tickets; they are on sale.</summary>
+    Added,
+
+    /// <summary>The tickets are reserved and durably granted, but no shard could take them in yet; delivery is retried.</summary>
+    Pending,
+
+    /// <summary>No such event or ticket type, or no such shard.</summary>
+    NotFound,
+}

@@ -1,0 +1,245 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+using OrleansTickets.Events;
+using OrleansTickets.Orders;
+using OrleansTickets.Storage;
+
+namespace OrleansTickets.Inventory;
+
+/// <summary>Escrow: moving unsold serials between shards, so that no ticket is stranded on a shard nobody can use.</summary>
+/// <remarks>
+/// <para>
+/// A transfer has two durable steps on two (possibly different) databases, with no distributed transaction:
+/// </para>
+/// <list type="number">
+/// <item>The donor cuts serials from the unsold end of its inventory and records the gift (<c>transfers_out</c>),
+/// in one fenced commit. From then on it will never sell them.</item>
+/// <item>The receiver appends them and records the transfer (<c>transfers_in</c>, primary key on the id), in one
+/// commit. A second delivery of the same transfer finds the id and changes nothing.</item>
+/// </list>
+/// <para>
+/// The donor keeps delivering a recorded gift (after a crash: from its next activation, on a timer) until the
+/// receiver answers that it holds it, and only then marks it delivered. A receiver that can never take it (drained)
+/// answers Refused, and the donor takes the serials back, in one commit with the "delivered" mark. So a gift is
+/// always completed or undone, and until then its serials are reported as in transit, still unsold.
+/// </para>
+/// <para>
+/// Pulling: a shard asked to sell more than it holds (and given donors) first reserves what it has, then asks
+/// donors to give it the rest. A transfer taken in for a pull is reserved for that pull in the same turn as it
+/// lands, so the buyer who caused the pull gets the serials.
+/// </para>
+/// </remarks>
+public sealed partial class InventoryShardGrain
+{
+    private static readonly TimeSpan DeliveryRetry = TimeSpan.FromSeconds(1);
+
+    private readonly Dictionary<string, OutgoingTransfer> _undelivered = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _takenIn = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task<TransferOutcome>> _takeInsInFlight = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _refused = new(StringComparer.Ordinal);
+
+    // Pulls waiting for their transfer: the quantity taken in and reserved for the pull, by transfer id.
+    private readonly Dictionary<string, long> _pullReservations = new(StringComparer.Ordinal);
+    private IGrainTimer? _deliveryTimer;
+    private bool _everLoaded;
+
+    /// <inheritdoc />
+    public async Task<long> GiveTickets(string transferId, string receiverKey, long maxQuantity)
+    {
+        if (_placement is null || receiverKey == _address.Key || maxQuantity <= 0 || !await EnsureLoadedAsync()) return 0;
+        var quantity = Math.Min(maxQuantity, Remaining);
+        if (quantity <= 0) return 0;
+        _pendingQuantity += quantity;
+        var give = PendingChange.Give(transferId, receiverKey, quantity);
+        if (!await Enqueue(give) || give.Outgoing is not { } outgoing) return 0;
+        return await DeliverAsync(outgoing) ? outgoing.Transfer.Quantity : 0;
+    }
+
+    /// <inheritdoc />
+    public async Task<TransferOutcome> AcceptTransfer(TicketTransfer transfer)
+    {
+        if (_placement is null) return TransferOutcome.Refused;
+        if (!await EnsureLoadedAsync()) return TransferOutcome.Unavailable;
+        var id = transfer.TransferId;
+        if (_takenIn.Contains(id)) return TransferOutcome.Accepted;
+        if (_takeInsInFlight.TryGetValue(id, out var running)) return await running;
+        if (_retired && transfer.Donor != _address.Key) return TransferOutcome.Refused;
+        var attempt = TakeInAsync(transfer);
+        _takeInsInFlight[id] = attempt;
+        try
+        {
+            return await attempt;
+        }
+        finally
+        {
+            _takeInsInFlight.Remove(id);
+        }
+    }
+
+    private async Task<TransferOutcome> TakeInAsync(TicketTransfer transfer) =>
+        await Enqueue(PendingChange.TakeIn(transfer)) ? TransferOutcome.Accepted : TransferOutcome.Unavailable;
+
+    /// <inheritdoc />
+    public async Task<DrainResult> Drain()
+    {
+        if (_placement is null || !await EnsureLoadedAsync()) return new DrainResult(false, 0, 0);
+        // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
+        if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
+        var definition = await GrainFactory.GetEventGrain(_address.EventId).GetDefinition();
+        var shards = definition?.FindTicketType(_address.TicketTypeId)?.Shards ?? 0;
+        long moved = 0;
+        for (var step = 1; step < shards && Remaining > 0; step++)
+        {
+            var receiver = new ShardAddress(_address.EventId, _address.TicketTypeId, (_address.Index + step) % shards);
+            moved += await GiveTickets(Guid.NewGuid().ToString("N"), receiver.Key, Remaining);
+        }
+        return new DrainResult(true, moved, Math.Max(0, Remaining));
+    }
+
+    /// <summary>
+    /// Sells <paramref name="request"/>, first pulling serials from <paramref name="donors"/> when this shard holds
+    /// fewer than the order needs.
+    /// </summary>
+    private async Task<PurchaseResult> SellAsync(PurchaseRequest request, string orderId, IdempotencyRecord? key, ImmutableArray<int> donors)
+    {
+        if (request.Quantity <= Remaining || donors.IsDefaultOrEmpty) return await TrySell(request, orderId, key);
+        var reserved = Math.Clamp(Remaining, 0, request.Quantity);
+        _pendingQuantity += reserved;
+        try
+        {
+            foreach (var index in donors)
+            {
+                var needed = request.Quantity - reserved;
+                if (needed <= 0) break;
+                if (index == _address.Index) continue;
+                var transferId = Guid.NewGuid().ToString("N");
+                _pullReservations[transferId] = 0;
+                try
+                {
+                    await Holder(new ShardAddress(_address.EventId, _address.TicketTypeId, index)).GiveTickets(transferId, _address.Key, needed);
+                }
+                catch (Exception exception)
+                {
+                    // The gift may still arrive later; it then simply adds to this shard's inventory.
+                    LogPullFailed(logger, exception, _address.Key, index);
+                }
+                finally
+                {
+                    if (_pullReservations.Remove(transferId, out var got)) reserved += got;
+                }
+            }
+        }
+        finally
+        {
+            // Released and re-taken by TrySell in the same turn: no other call can slip in between.
+            _pendingQuantity -= reserved;
+        }
+        return await TrySell(request, orderId, key);
+    }
+
+    /// <summary>Delivers a recorded gift once; true when the receiver holds it.</summary>
+    private async Task<bool> DeliverAsync(OutgoingTransfer outgoing)
+    {
+        var transfer = outgoing.Transfer;
+        TransferOutcome outcome;
+        try
+        {
+            outcome = await GrainFactory.GetGrain<IInventoryShardGrain>(outgoing.ReceiverKey).AcceptTransfer(transfer);
+        }
+        catch (Exception exception)
+        {
+            LogDeliveryFailed(logger, exception, _address.Key, transfer.TransferId);
+            outcome = TransferOutcome.Unavailable;
+        }
+        switch (outcome)
+        {
+            case TransferOutcome.Accepted:
+                await Enqueue(PendingChange.Delivered(transfer.TransferId));
+                return true;
+            case TransferOutcome.Refused:
+                // Undo: take the serials back and close the gift, in one commit (both are queued in this turn).
+                var back = Enqueue(PendingChange.TakeIn(transfer with { Donor = _address.Key }));
+                var closed = Enqueue(PendingChange.Delivered(transfer.TransferId));
+                await Task.WhenAll(back, closed);
+                return false;
+            default:
+                EnsureDeliveryTimer();
+                return false;
+        }
+    }
+
+    private void EnsureDeliveryTimer() =>
+        _deliveryTimer ??= this.RegisterGrainTimer(RetryDeliveriesAsync, new GrainTimerCreationOptions(DeliveryRetry, DeliveryRetry)
+        {
+            // Keeps the donor alive while a gift is undelivered, and lets sales run while a delivery waits.
+            Interleave = true,
+            KeepAlive = true,
+        });
+
+    private async Task RetryDeliveriesAsync(CancellationToken cancellationToken)
+    {
+        if (!await EnsureLoadedAsync()) return;
+        foreach (var outgoing in _undelivered.Values.ToList()) await DeliverAsync(outgoing);
+        if (_undelivered.Count == 0)
+        {
+            _deliveryTimer?.Dispose();
+            _deliveryTimer = null;
+        }
+    }
+
+    /// <summary>Takes the escrow state a claim found in the database; undelivered gifts are delivered again.</summary>
+    private void LoadTransfers(ShardClaim claim)
+    {
+        _everLoaded = true;
+        _undelivered.Clear();
+        foreach (var outgoing in claim.Undelivered) _undelivered[outgoing.Transfer.TransferId] = outgoing;
+        _takenIn.UnionWith(claim.TakenIn);
+        _refused.UnionWith(claim.Refused);
+        if (_undelivered.Count > 0) EnsureDeliveryTimer();
+    }
+
+    /// <summary>Brings memory up to a commit that just succeeded, then releases the callers waiting on it.</summary>
+    private void ApplyCommittedChanges(List<PendingChange> changes)
+    {
+        foreach (var change in changes)
+        {
+            switch (change.Kind)
+            {
+                case ChangeKind.TakeIn:
+                    _takenIn.Add(change.Id!);
+                    if (_pullReservations.ContainsKey(change.Id!))
+                    {
+                        _pullReservations[change.Id!] = change.Transfer!.Quantity;
+                        _pendingQuantity += change.Transfer.Quantity;
+                    }
+                    break;
+                case ChangeKind.Give when change.Outgoing is { } outgoing:
+                    _undelivered[change.Id!] = outgoing;
+                    break;
+                case ChangeKind.Delivered:
+                    _undelivered.Remove(change.Id!);
+                    break;
+                case ChangeKind.Refusal:
+                    _refused.Add(change.Id!);
+                    break;
+            }
+        }
+        foreach (var change in changes) change.Completion.TrySetResult(change.Kind != ChangeKind.Give || change.Transfer is not null);
+    }
+
+    private IInventoryShardGrain Holder(ShardAddress address)
+    {
+        if (!_holders.TryGetValue(address, out var grain))
+        {
+            // Cached: building a grain reference resolves the interface by reflection.
+            _holders[address] = grain = GrainFactory.GetGrain<IInventoryShardGrain>(address.Key);
+        }
+        return grain;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: pulling tickets from shard {Donor} failed")]
+    private static partial void LogPullFailed(ILogger logger, Exception exception, string shard, int donor);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: delivering transfer {TransferId} failed; it will be retried")]
+    private static partial void LogDeliveryFailed(ILogger logger, Exception exception, string shard, string transferId);
+}
