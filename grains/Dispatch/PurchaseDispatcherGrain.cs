@@ -33,7 +33,7 @@ namespace OrleansTickets.Dispatch;
 public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurchaseDispatcherGrain
 {
     private const int CandidatesPerCall = 8;
-    private const int MaxPullsPerOrder = 3;
+    private const int MaxPullsPerOrder = 8;
     private const int SpareDonors = 2;
     private static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(1);
 
@@ -184,13 +184,15 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         return true;
     }
 
-    /// <summary>Answer when no shard can take the order: sold out, or unavailable if a down shard might have helped.</summary>
+    /// <summary>
+    /// Answer when no shard took the order: sold out only if the view (fresh from a refresh) holds fewer than the
+    /// quantity; otherwise tickets exist but are on a down shard, or other buyers kept taking the pulled ones, and
+    /// the buyer is told to retry.
+    /// </summary>
     private PurchaseResult Exhausted(int quantity)
     {
-        var now = clock.GetUtcNow();
         var total = _remaining.Sum();
-        var downHolding = Enumerable.Range(0, _remaining.Length).Any(i => _remaining[i] > 0 && _unavailableUntil[i] > now);
-        return downHolding && total >= quantity
+        return total >= quantity
             ? PurchaseResult.Unavailable
             : new PurchaseResult(PurchaseStatus.SoldOut, Remaining: total);
     }

@@ -1,0 +1,159 @@
+using Microsoft.Extensions.DependencyInjection;
+using OrleansTickets.Events;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+using OrleansTickets.Sales;
+using OrleansTickets.Storage;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// Escrow transfers between shards, and the operators' actions built on them (adding capacity, draining a shard):
+/// every serial stays with exactly one shard or one recorded transfer, and a transfer cut short is finished later.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+{
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_gift_recorded_by_a_donor_that_crashed_before_delivering_is_delivered_by_its_next_activation(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("cut-short", TicketingCluster.Type("ga", capacity: 20, shards: 2));
+
+        // Play the donor's first step by hand, exactly as its commit writes it, and then "crash": no delivery.
+        var donor = await LedgerAsync("cut-short", "ga", 0);
+        var receiverKey = new ShardAddress("cut-short", "ga", 1).Key;
+        var gift = new TicketTransfer("gift-1", donor.Address.Key, [new SerialSegment(7, 4)]);
+        Assert.Equal(CommitOutcome.Committed, await donor.Ledger.CommitAsync(new LedgerBatch(
+            donor.Address, donor.Ledger.Epoch, 0, 0, [], [],
+            new InventoryChanges(6, "1+6", false, [new OutgoingTransfer(receiverKey, gift)], [], [], []))));
+
+        // The next activation finds the gift undelivered and delivers it; until then it counts as in transit.
+        var type = (await Cluster.SalesAsync("cut-short")).TicketTypes[0];
+        Assert.Equal((20L, 20L), (type.Capacity, type.Remaining));
+        await Eventually(async () =>
+        {
+            var shards = (await Cluster.SalesAsync("cut-short")).TicketTypes[0].Shards;
+            return shards[0].InTransit == 0 && shards[0].Capacity == 6 && shards[1].Capacity == 14;
+        });
+
+        // Delivering again (as a donor that lost the answer would) changes nothing.
+        Assert.Equal(TransferOutcome.Accepted, await Cluster.Shard("cut-short", "ga", 1).AcceptTransfer(gift));
+        Assert.Equal(14L, (await Cluster.Shard("cut-short", "ga", 1).GetSales()).Capacity);
+
+        var orders = await SellOutAsync("cut-short", "ga", 20);
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), orders.SelectMany(o => o.Tickets).Select(t => t.Serial).Order());
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Capacity_added_during_the_sale_is_sold_with_new_serials(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("grow", TicketingCluster.Type("ga", capacity: 10, shards: 2));
+        var before = await SellOutAsync("grow", "ga", 10);
+
+        var added = await Cluster.Client.GetEventGrain("grow").AddCapacity("ga", 5, shardIndex: null);
+        var second = await Cluster.Client.GetEventGrain("grow").AddCapacity("ga", 3, shardIndex: 1);
+
+        Assert.Equal((CapacityStatus.Added, 11L, 5L), (added.Status, added.FirstSerial, added.Quantity));
+        Assert.Equal((CapacityStatus.Added, 16L, 1), (second.Status, second.FirstSerial, second.ShardIndex));
+        var after = await SellOutAsync("grow", "ga", 8);
+        Assert.Equal(Enumerable.Range(11, 8).Select(i => (long)i), after.SelectMany(o => o.Tickets).Select(t => t.Serial).Order());
+        OrderAssertions.AllSerialsAndCodesUnique(before.Concat(after));
+        var type = (await Cluster.SalesAsync("grow")).TicketTypes[0];
+        Assert.Equal((18L, 18L, 0L), (type.Capacity, type.Sold, type.Remaining));
+
+        Assert.Equal(CapacityStatus.NotFound, (await Cluster.Client.GetEventGrain("grow").AddCapacity("nope", 5, null)).Status);
+        Assert.Equal(CapacityStatus.NotFound, (await Cluster.Client.GetEventGrain("grow").AddCapacity("ga", 5, 2)).Status);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_drained_shard_hands_over_its_unsold_tickets_and_takes_no_more(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("drain", TicketingCluster.Type("ga", capacity: 30, shards: 3));
+        var sold = new List<OrderDetails>();
+        for (var i = 0; i < 4; i++) sold.Add((await Cluster.BuyAsync("drain", "ga", 2)).Order!);
+
+        var drained = await Cluster.Shard("drain", "ga", 0).Drain();
+
+        var shards = (await Cluster.SalesAsync("drain")).TicketTypes[0].Shards;
+        Assert.True(drained.Available);
+        Assert.Equal(0L, drained.Left);
+        Assert.Equal(0L, shards[0].Remaining);
+        Assert.Equal(shards[0].Sold, shards[0].Capacity);
+        Assert.Equal(22L, shards.Sum(s => s.Remaining));
+
+        // It refuses new tickets: a grant aimed at it goes to the next shard, and a gift to it comes back to the giver.
+        var grant = await Cluster.Client.GetEventGrain("drain").AddCapacity("ga", 2, shardIndex: 0);
+        Assert.Equal((CapacityStatus.Added, 1), (grant.Status, grant.ShardIndex));
+        var giver = await Cluster.Shard("drain", "ga", 2).GetSales();
+        Assert.Equal(0L, await Cluster.Shard("drain", "ga", 2).GiveTickets("back-to-sender", new ShardAddress("drain", "ga", 0).Key, 3));
+        var given = await Cluster.Shard("drain", "ga", 2).GetSales();
+        Assert.Equal((giver.Capacity, giver.Remaining, 0L), (given.Capacity, given.Remaining, given.InTransit));
+        Assert.Equal(0L, (await Cluster.Shard("drain", "ga", 0).GetSales()).Remaining);
+
+        sold.AddRange(await SellOutAsync("drain", "ga", 24));
+        OrderAssertions.AllSerialsAndCodesUnique(sold);
+        var type = (await Cluster.SalesAsync("drain")).TicketTypes[0];
+        Assert.Equal((32L, 32L, 0L), (type.Capacity, type.Sold, type.Remaining));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_forwarded_order_id_refused_as_sold_out_stays_refused_after_tickets_arrive(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("refusal", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        await SellOutAsync("refusal", "ga", 4);
+        var holder = new ShardAddress("refusal", "ga", 1);
+        var orderId = OrderId.New(holder);
+        var request = new PurchaseRequest("refusal", "ga", 1, new Buyer("Ada", "ada@example.com"), "some-key");
+        var forward = new ShardPurchase(request, request.Fingerprint(), [], ForwardedOrderId: orderId, FreshOrderId: true);
+
+        Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.Shard("refusal", "ga", 1).Purchase(forward)).Status);
+        Assert.Equal(CapacityStatus.Added, (await Cluster.Client.GetEventGrain("refusal").AddCapacity("ga", 5, shardIndex: 1)).Status);
+
+        // A late or repeated forward of the refused id must not create it now that the shard has tickets again,
+        // not even from a new activation.
+        Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.Shard("refusal", "ga", 1).Purchase(forward)).Status);
+        await Cluster.Cluster.DeactivateAsync(Cluster.Shard("refusal", "ga", 1));
+        Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.Shard("refusal", "ga", 1).Purchase(forward with { FreshOrderId = false })).Status);
+        Assert.Null(await Cluster.Shard("refusal", "ga", 1).GetOrder(orderId));
+        Assert.Equal(5L, (await Cluster.Shard("refusal", "ga", 1).GetSales()).Remaining);
+    }
+
+    private async Task<(ShardAddress Address, ShardLedger Ledger)> LedgerAsync(string eventId, string typeId, int index)
+    {
+        var placement = (await Cluster.Client.GetEventGrain(eventId).GetPlacement(typeId, index))!;
+        var databases = Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>();
+        var ledger = new ShardLedger(databases.Get(placement.DatabaseOrdinal), placement.Address);
+        await ledger.ClaimAsync(placement.Block);
+        return (placement.Address, ledger);
+    }
+
+    /// <summary>Buys one ticket at a time until sold out; checks exactly <paramref name="expected"/> were sold.</summary>
+    private async Task<List<OrderDetails>> SellOutAsync(string eventId, string typeId, int expected)
+    {
+        var orders = new List<OrderDetails>();
+        while (true)
+        {
+            var result = await Cluster.BuyAsync(eventId, typeId, 1);
+            if (result.Status == PurchaseStatus.SoldOut) break;
+            Assert.Equal(PurchaseStatus.Created, result.Status);
+            orders.Add(result.Order!);
+        }
+        Assert.Equal(expected, orders.Count);
+        return orders;
+    }
+
+    private static async Task Eventually(Func<Task<bool>> condition)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if (await condition()) return;
+            await Task.Delay(100);
+        }
+        throw new Xunit.Sdk.XunitException("The condition never became true.");
+    }
+}

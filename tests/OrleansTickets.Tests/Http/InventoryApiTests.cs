@@ -1,0 +1,83 @@
+using System.Net;
+using System.Net.Http.Json;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Http;
+
+/// <summary>The operators' inventory endpoints: adding capacity and draining a shard, over real HTTP.</summary>
+public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixture>
+{
+    private HttpClient Http => fixture.Host.Client;
+
+    [Fact]
+    public async Task Adding_capacity_returns_201_with_the_new_serials_and_they_go_on_sale()
+    {
+        await Http.CreateEventAsync("more", capacity: 4, shards: 2);
+        Assert.Equal(HttpStatusCode.Created, (await Http.OrderAsync("more", 4)).StatusCode);
+
+        var response = await Http.PostAsJsonAsync("/api/events/more/ticket-types/ga/capacity", new { quantity = 3, shard = 1 });
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var body = await response.JsonAsync();
+        Assert.Equal(("added", 1, 5L, 7L, 3L), (body.GetProperty("status").GetString(), body.GetProperty("shard").GetInt32(),
+            body.GetProperty("firstSerial").GetInt64(), body.GetProperty("lastSerial").GetInt64(), body.GetProperty("quantity").GetInt64()));
+        var type = (await (await Http.GetAsync("/api/events/more/sales")).JsonAsync()).GetProperty("ticketTypes")[0];
+        Assert.Equal((7L, 3L), (type.GetProperty("capacity").GetInt64(), type.GetProperty("remaining").GetInt64()));
+        Assert.Equal(HttpStatusCode.Created, (await Http.OrderAsync("more", 3)).StatusCode);
+        Assert.Equal(7, await Http.SoldAsync("more"));
+    }
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("{\"quantity\":0}")]
+    [InlineData("{\"quantity\":-5}")]
+    [InlineData("{\"quantity\":\"5\"}")]
+    [InlineData("{\"quantity\":10000001}")]
+    [InlineData("{\"quantity\":5,\"shard\":-1}")]
+    [InlineData("{\"quantity\":5,\"shard\":2}")]
+    [InlineData("{\"quantity\":5,\"shard\":1.5}")]
+    [InlineData("[1]")]
+    [InlineData("{\"quantity\":5")]
+    public async Task Bad_capacity_requests_are_400_and_change_nothing(string body)
+    {
+        await Http.CreateEventAsync("bad-capacity", capacity: 10, shards: 2);
+        var response = await Http.PostRawAsync("/api/events/bad-capacity/ticket-types/ga/capacity", body);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var type = (await (await Http.GetAsync("/api/events/bad-capacity/sales")).JsonAsync()).GetProperty("ticketTypes")[0];
+        Assert.Equal(10L, type.GetProperty("capacity").GetInt64());
+    }
+
+    [Fact]
+    public async Task Capacity_for_an_unknown_event_or_type_is_404_and_a_wrong_media_type_is_415()
+    {
+        await Http.CreateEventAsync("cap-known", capacity: 10, shards: 2);
+        await ApiContractTests.AssertProblemAsync(
+            await Http.PostAsJsonAsync("/api/events/nope/ticket-types/ga/capacity", new { quantity = 1 }), HttpStatusCode.NotFound, "event-not-found");
+        await ApiContractTests.AssertProblemAsync(
+            await Http.PostAsJsonAsync("/api/events/cap-known/ticket-types/vip/capacity", new { quantity = 1 }), HttpStatusCode.NotFound, "ticket-type-not-found");
+        await ApiContractTests.AssertProblemAsync(
+            await Http.PostRawAsync("/api/events/cap-known/ticket-types/ga/capacity", "quantity=1", "text/plain"),
+            HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+    }
+
+    [Fact]
+    public async Task Draining_a_shard_moves_its_unsold_tickets_to_the_others()
+    {
+        await Http.CreateEventAsync("drain-me", capacity: 9, shards: 3);
+
+        var response = await Http.PostAsync("/api/events/drain-me/ticket-types/ga/shards/1/drain", content: null);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.JsonAsync();
+        Assert.Equal((3L, 0L), (body.GetProperty("moved").GetInt64(), body.GetProperty("left").GetInt64()));
+        var shards = (await (await Http.GetAsync("/api/events/drain-me/sales")).JsonAsync()).GetProperty("ticketTypes")[0].GetProperty("shards");
+        Assert.Equal(0L, shards[1].GetProperty("capacity").GetInt64());
+        Assert.Equal(HttpStatusCode.Created, (await Http.OrderAsync("drain-me", 9)).StatusCode);
+
+        await ApiContractTests.AssertProblemAsync(
+            await Http.PostAsync("/api/events/drain-me/ticket-types/ga/shards/3/drain", null), HttpStatusCode.NotFound, "shard-not-found");
+        await ApiContractTests.AssertProblemAsync(
+            await Http.PostAsync("/api/events/nope/ticket-types/ga/shards/0/drain", null), HttpStatusCode.NotFound, "event-not-found");
+    }
+}
