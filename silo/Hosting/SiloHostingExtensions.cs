@@ -34,6 +34,7 @@ public static class SiloHostingExtensions
                 // Failure detection is tunable (Cluster:Liveness:ProbeTimeout, NumMissedProbesLimit, ...): Orleans'
                 // defaults take 15-60 s to declare a crashed silo dead, while its shards wait to reactivate.
                 silo.Services.AddOptions<ClusterMembershipOptions>().Bind(builder.Configuration.GetSection("Cluster:Liveness"));
+                silo.AddShardRebalancing(builder.Configuration);
             }
             silo.AddTicketing(builder.Configuration);
         });

@@ -23,11 +23,15 @@ public sealed class TicketingCluster : IAsyncDisposable
 
     public IClusterClient Client => Cluster.Client;
 
-    public static async Task<TicketingCluster> StartAsync(TestStorage storage, short silos = 1)
+    public static async Task<TicketingCluster> StartAsync(TestStorage storage, short silos = 1, Action<ISiloBuilder>? configureSilo = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         var configuration = storage.Configuration();
-        builder.ConfigureSilo((_, silo) => silo.AddTicketing(configuration));
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddTicketing(configuration);
+            configureSilo?.Invoke(silo);
+        });
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return new TicketingCluster(cluster, storage);
