@@ -33,13 +33,18 @@ namespace OrleansTickets.Dispatch;
 public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurchaseDispatcherGrain
 {
     private const int CandidatesPerCall = 8;
-    private const int MaxPullsPerOrder = 8;
     private const int SpareDonors = 2;
     private static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(1);
+
+    // How long an order keeps trying while enough tickets exist but cannot be had at once: pulls that lose the race
+    // for the last tickets to other buyers, tickets moving between shards, or held by a shard that is down.
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(10);
 
     private EventDefinition? _event;
     private TicketTypeDefinition? _type;
     private long[] _remaining = [];
+    private long[] _inTransit = [];
     private DateTimeOffset[] _unavailableUntil = [];
 
     // Refreshes are shared by the requests that arrived before they started: refresh n serves any request that
@@ -71,6 +76,7 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         _event = definition;
         _remaining = Enumerable.Range(0, type.Shards).Select(i => (long)type.BlockOf(i).Size).ToArray();
         _unavailableUntil = new DateTimeOffset[type.Shards];
+        _inTransit = new long[type.Shards];
         _shards = new IInventoryShardGrain?[type.Shards];
         _homes = new IInventoryShardGrain?[definition!.TotalShards];
         _type = type;
@@ -79,23 +85,37 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
 
     private async Task<PurchaseResult> PurchaseAnywhereAsync(PurchaseRequest request, long arrival)
     {
-        var refreshed = false;
-        var pulls = 0;
+        var quantity = request.Quantity;
+        var giveUpAt = clock.GetUtcNow() + Patience;
         while (true)
         {
-            var index = PickShard(request.Quantity);
+            var index = PickShard(quantity);
             var donors = ImmutableArray<int>.Empty;
             if (index < 0)
             {
-                if (!refreshed)
+                await RefreshAsync(arrival);
+                arrival = _refreshesStarted;
+                index = PickShard(quantity);
+            }
+            if (index < 0)
+            {
+                if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
+                if (!TryPlanPull(quantity, exclude: -1, out index, out donors))
                 {
-                    await RefreshAsync(arrival);
-                    refreshed = true;
+                    await Task.Delay(RetryPause);
                     continue;
                 }
-                if (pulls++ >= MaxPullsPerOrder || !TryPlanPull(request.Quantity, exclude: -1, out index, out donors)) return Exhausted(request.Quantity);
             }
-            var result = await Shard(index).Purchase(new ShardPurchase(request, string.Empty, [], Donors: donors));
+            PurchaseResult result;
+            try
+            {
+                result = await Shard(index).Purchase(new ShardPurchase(request, string.Empty, [], Donors: donors));
+            }
+            catch (OrleansMessageRejectionException)
+            {
+                // Rejected before the shard ran it (its silo is stopping, say): nothing was sold, so try another.
+                result = PurchaseResult.Unavailable;
+            }
             switch (result.Status)
             {
                 case PurchaseStatus.Created:
@@ -103,8 +123,6 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
                     return result;
                 case PurchaseStatus.SoldOut:
                     Observe(index, result.Remaining);
-                    // After a failed pull the donors' counts are unknown: look again before giving up.
-                    if (!donors.IsEmpty) (refreshed, arrival) = (false, _refreshesStarted);
                     continue;
                 case PurchaseStatus.Unavailable:
                     _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
@@ -117,51 +135,79 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
 
     private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key, long arrival)
     {
+        var quantity = request.Quantity;
         var flatIndex = (int)(KeyHash.Of(key) % (ulong)_event!.TotalShards);
         var home = _event.ShardAt(flatIndex);
         var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
         var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
         var fingerprint = request.Fingerprint();
-        var refreshed = false;
-        var pulls = 0;
-        var candidates = PickCandidates(request.Quantity, homeIndex);
+        var giveUpAt = clock.GetUtcNow() + Patience;
+        var candidates = PickCandidates(quantity, homeIndex);
         var donors = ImmutableArray<int>.Empty;
         while (true)
         {
-            var result = await homeGrain.Purchase(new ShardPurchase(request, fingerprint, candidates, Donors: donors));
+            var result = await AskHomeAsync(homeGrain, new ShardPurchase(request, fingerprint, candidates, Donors: donors));
+            if (result.Status is PurchaseStatus.Failed or PurchaseStatus.Unavailable && clock.GetUtcNow() < giveUpAt)
+            {
+                // With a key, asking again is always safe: the home returns the order if one was made. So a transient
+                // failure (the home's silo leaving, its database blinking) is retried here rather than shown to the buyer.
+                await Task.Delay(RetryPause * 5);
+                continue;
+            }
             if (result.Status != PurchaseStatus.SoldOut) return result;
 
             if (donors.IsEmpty)
             {
                 // The home refused locally and every candidate refused: each has fewer than Quantity left.
-                if (homeIndex >= 0) Lower(homeIndex, request.Quantity - 1);
-                foreach (var index in candidates) Lower(index, request.Quantity - 1);
-            }
-            else
-            {
-                (refreshed, arrival) = (false, _refreshesStarted);
+                if (homeIndex >= 0) Lower(homeIndex, quantity - 1);
+                foreach (var index in candidates) Lower(index, quantity - 1);
             }
             donors = [];
-            candidates = PickCandidates(request.Quantity, homeIndex);
-            if (!candidates.IsEmpty || HomeFits(homeIndex, request.Quantity)) continue;
-            if (!refreshed)
-            {
-                await RefreshAsync(arrival);
-                refreshed = true;
-                candidates = PickCandidates(request.Quantity, homeIndex);
-                if (!candidates.IsEmpty || HomeFits(homeIndex, request.Quantity)) continue;
-            }
-            if (pulls++ >= MaxPullsPerOrder || !TryPlanPull(request.Quantity, homeIndex, out var receiver, out donors)) return Exhausted(request.Quantity);
-            candidates = [receiver];
+            candidates = PickCandidates(quantity, homeIndex);
+            if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
+            await RefreshAsync(arrival);
+            arrival = _refreshesStarted;
+            candidates = PickCandidates(quantity, homeIndex);
+            if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
+            if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
+            if (TryPlanPull(quantity, homeIndex, out var receiver, out donors)) candidates = [receiver];
+            else await Task.Delay(RetryPause);
+        }
+    }
+
+    private static async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, ShardPurchase purchase)
+    {
+        try
+        {
+            return await home.Purchase(purchase);
+        }
+        catch (Exception exception) when (exception is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+        {
+            // The home may or may not have acted; the key makes a second ask safe either way.
+            return PurchaseResult.Failed;
         }
     }
 
     private bool HomeFits(int homeIndex, int quantity) => homeIndex >= 0 && IsEligible(homeIndex, quantity, clock.GetUtcNow());
 
     /// <summary>
+    /// Decides, from a fresh view in which no single shard can take the order, whether to stop: sold out when the
+    /// type holds fewer than <paramref name="quantity"/> unsold tickets anywhere; unavailable when enough exist but
+    /// could not be had before <paramref name="giveUpAt"/>; null to keep trying (by pulling, or by waiting for
+    /// tickets in transit).
+    /// </summary>
+    private PurchaseResult? Verdict(int quantity, DateTimeOffset giveUpAt)
+    {
+        var unsold = _remaining.Sum() + _inTransit.Sum();
+        if (unsold < quantity) return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: unsold);
+        return clock.GetUtcNow() >= giveUpAt ? PurchaseResult.Unavailable : null;
+    }
+
+    /// <summary>
     /// Plans a pull: the available shard with the most tickets (not <paramref name="exclude"/>) receives, and the
     /// next fullest give, enough of them to cover the order plus a few spares. False when the available shards
-    /// together hold fewer than <paramref name="quantity"/>.
+    /// together hold fewer than <paramref name="quantity"/>. Every dispatcher with the same view picks the same
+    /// receiver, so concurrent pulls gather tickets in one place instead of scattering them.
     /// </summary>
     private bool TryPlanPull(int quantity, int exclude, out int receiver, out ImmutableArray<int> donors)
     {
@@ -182,19 +228,6 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         }
         donors = picked.ToImmutable();
         return true;
-    }
-
-    /// <summary>
-    /// Answer when no shard took the order: sold out only if the view (fresh from a refresh) holds fewer than the
-    /// quantity; otherwise tickets exist but are on a down shard, or other buyers kept taking the pulled ones, and
-    /// the buyer is told to retry.
-    /// </summary>
-    private PurchaseResult Exhausted(int quantity)
-    {
-        var total = _remaining.Sum();
-        return total >= quantity
-            ? PurchaseResult.Unavailable
-            : new PurchaseResult(PurchaseStatus.SoldOut, Remaining: total);
     }
 
     /// <summary>Waits for a refresh that started after the caller arrived (starting one if needed).</summary>
@@ -231,7 +264,8 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         foreach (var shard in sales)
         {
             if (shard.Status == Sales.ShardStatus.Unavailable) _unavailableUntil[shard.Index] = clock.GetUtcNow() + UnavailableFor;
-            Observe(shard.Index, shard.Remaining + shard.InTransit);
+            Observe(shard.Index, shard.Remaining);
+            _inTransit[shard.Index] = shard.InTransit;
         }
     }
 

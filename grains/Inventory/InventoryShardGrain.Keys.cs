@@ -125,7 +125,8 @@ public sealed partial class InventoryShardGrain
     {
         try
         {
-            return await Holder(holder).Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [], FreshOrderId = freshOrderId });
+            return await Holder(holder).Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [], FreshOrderId = freshOrderId })
+                .WaitAsync(CrossShardTimeout);
         }
         catch (Exception exception)
         {

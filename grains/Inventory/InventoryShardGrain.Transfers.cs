@@ -33,6 +33,15 @@ public sealed partial class InventoryShardGrain
 {
     private static readonly TimeSpan DeliveryRetry = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a shard waits on another shard (a forward, a pull, a delivery). Shards call each other, and Orleans
+    /// queues calls to an activation that is deactivating (a graceful leave, a rebalancing move) until the calls it
+    /// is running finish. Two shards deactivating while each waits on the other would hold until the 30 s call
+    /// timeout; giving up sooner lets both finish moving. Every caller treats the timeout as "outcome unknown",
+    /// which the keys, transfer ids and forwarded order ids make safe to retry.
+    /// </summary>
+    private static readonly TimeSpan CrossShardTimeout = TimeSpan.FromSeconds(2);
+
     private readonly Dictionary<string, OutgoingTransfer> _undelivered = new(StringComparer.Ordinal);
     private readonly HashSet<string> _takenIn = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Task<TransferOutcome>> _takeInsInFlight = new(StringComparer.Ordinal);
@@ -116,7 +125,8 @@ public sealed partial class InventoryShardGrain
                 _pullReservations[transferId] = 0;
                 try
                 {
-                    await Holder(new ShardAddress(_address.EventId, _address.TicketTypeId, index)).GiveTickets(transferId, _address.Key, needed);
+                    await Holder(new ShardAddress(_address.EventId, _address.TicketTypeId, index)).GiveTickets(transferId, _address.Key, needed)
+                        .WaitAsync(CrossShardTimeout);
                 }
                 catch (Exception exception)
                 {
@@ -144,7 +154,7 @@ public sealed partial class InventoryShardGrain
         TransferOutcome outcome;
         try
         {
-            outcome = await GrainFactory.GetGrain<IInventoryShardGrain>(outgoing.ReceiverKey).AcceptTransfer(transfer);
+            outcome = await GrainFactory.GetGrain<IInventoryShardGrain>(outgoing.ReceiverKey).AcceptTransfer(transfer).WaitAsync(CrossShardTimeout);
         }
         catch (Exception exception)
         {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 
@@ -273,7 +274,31 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         }
         await using var ownedConnection = connection;
         await using var ownedTransaction = transaction;
+        try
+        {
+            await WriteGroupAsync(group, connection, transaction);
+        }
+        catch (DbException exception)
+        {
+            // Nothing is durable until COMMIT: a failure before it leaves no trace. Pooled connections may all have been
+            // cut (a server restart, terminated backends), so they are dropped rather than failing one commit each.
+            ClearPool();
+            throw new ShardDatabaseUnavailableException(Ordinal, exception);
+        }
+        try
+        {
+            await transaction.CommitAsync();
+        }
+        catch
+        {
+            // The COMMIT itself failed: it may or may not have landed. The shards reload before selling again.
+            ClearPool();
+            throw;
+        }
+    }
 
+    private async Task WriteGroupAsync(List<CommitItem> group, DbConnection connection, DbTransaction transaction)
+    {
         // Fences first: a batch whose shard was claimed by a newer activation (or whose sold count moved)
         // matches no row and writes nothing, without disturbing the other shards in the group.
         var fences = new List<SqlStatement>(group.Count);
@@ -295,7 +320,11 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             AddWrites(group[i].Batch, writes);
         }
         await SqlStatement.ExecuteAllAsync(connection, transaction, writes, CancellationToken.None);
-        await transaction.CommitAsync();
+    }
+
+    private void ClearPool()
+    {
+        if (_dataSource is NpgsqlDataSource npgsql) npgsql.Clear();
     }
 
     /// <summary>The batch's fence: sold count only, or with the inventory columns when the batch changes them.</summary>

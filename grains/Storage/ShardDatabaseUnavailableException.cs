@@ -1,7 +1,8 @@
 namespace OrleansTickets.Storage;
 
 /// <summary>
-/// The shard database could not be reached before anything was sent to it. Unlike other commit failures, this one
+/// The group commit failed before its COMMIT was sent: the database could not be reached, or the connection broke
+/// while the transaction was still open (the server then rolls it back). Unlike a failure of the COMMIT itself, this
 /// is a definite "nothing was written", so the caller may safely route the purchase elsewhere.
 /// </summary>
 public sealed class ShardDatabaseUnavailableException(int ordinal, Exception inner)

@@ -35,18 +35,26 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         {
             using (transaction)
             {
-                foreach (var command in (ReadOnlySpan<SqliteCommand>)[_claim, _fence, _order, _ticket, _key]) command.Transaction = transaction;
-                foreach (var item in group)
+                try
                 {
-                    switch (item)
+                    foreach (var command in (ReadOnlySpan<SqliteCommand>)[_claim, _fence, _order, _ticket, _key]) command.Transaction = transaction;
+                    foreach (var item in group)
                     {
-                        case ClaimItem claim:
-                            claim.Result = Claim(claim);
-                            break;
-                        case CommitItem commit:
-                            commit.Outcome = Write(commit.Batch, sql);
-                            break;
+                        switch (item)
+                        {
+                            case ClaimItem claim:
+                                claim.Result = Claim(claim);
+                                break;
+                            case CommitItem commit:
+                                commit.Outcome = Write(commit.Batch, sql);
+                                break;
+                        }
                     }
+                }
+                catch (System.Data.Common.DbException exception)
+                {
+                    // Before COMMIT nothing is durable, and disposing the transaction rolls it back: a definite failure.
+                    throw new ShardDatabaseUnavailableException(ordinal, exception);
                 }
                 transaction.Commit();
             }

@@ -32,7 +32,7 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         // The next activation finds the gift undelivered and delivers it; until then it counts as in transit.
         var type = (await Cluster.SalesAsync("cut-short")).TicketTypes[0];
         Assert.Equal((20L, 20L), (type.Capacity, type.Remaining));
-        await Eventually(async () =>
+        await Poll.UntilAsync(async () =>
         {
             var shards = (await Cluster.SalesAsync("cut-short")).TicketTypes[0].Shards;
             return shards[0].InTransit == 0 && shards[0].Capacity == 6 && shards[1].Capacity == 14;
@@ -145,15 +145,5 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         }
         Assert.Equal(expected, orders.Count);
         return orders;
-    }
-
-    private static async Task Eventually(Func<Task<bool>> condition)
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            if (await condition()) return;
-            await Task.Delay(100);
-        }
-        throw new Xunit.Sdk.XunitException("The condition never became true.");
     }
 }

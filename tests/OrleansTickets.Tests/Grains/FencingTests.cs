@@ -32,7 +32,9 @@ public sealed class FencingTests : IAsyncLifetime
         var claim = await intruder.ClaimAsync(placement.Block);
         Assert.Equal(10L, claim.Sold);
 
-        var loser = await _cluster.BuyAsync("fenced", "ga", 2);
+        // Asked directly (the dispatcher would route around it), the fenced activation refuses and writes nothing.
+        var request = new PurchaseRequest("fenced", "ga", 2, new Buyer("Ada", "ada@example.com"), null);
+        var loser = await _cluster.Shard("fenced", "ga", 0).Purchase(new Inventory.ShardPurchase(request, string.Empty, []));
         Assert.Equal(PurchaseStatus.Unavailable, loser.Status);
         Assert.Equal(10L, await intruder.CountTicketRowsAsync());
 

@@ -94,6 +94,8 @@ public sealed class PostgresServer : IAsyncDisposable
     {
         await PgCtlAsync("stop", "-m", immediate ? "immediate" : "fast").ConfigureAwait(false);
         await PgCtlAsync("start", "-l", LogFile).ConfigureAwait(false);
+        // Other tests share this server: their pooled connections died with it, so drop them all.
+        NpgsqlConnection.ClearAllPools();
     }
 
     /// <summary>Creates <paramref name="database"/> (UTF-8) on this server.</summary>

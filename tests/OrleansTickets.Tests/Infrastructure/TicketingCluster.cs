@@ -23,9 +23,12 @@ public sealed class TicketingCluster : IAsyncDisposable
 
     public IClusterClient Client => Cluster.Client;
 
-    public static async Task<TicketingCluster> StartAsync(TestStorage storage, short silos = 1, Action<ISiloBuilder>? configureSilo = null)
+    /// <summary>Starts the cluster. With <c>gatewayPerSilo</c> false only the first silo is a gateway, so the client survives other silos leaving.</summary>
+    public static async Task<TicketingCluster> StartAsync(
+        TestStorage storage, short silos = 1, Action<ISiloBuilder>? configureSilo = null, bool gatewayPerSilo = true)
     {
         var builder = new InProcessTestClusterBuilder(silos);
+        builder.Options.GatewayPerSilo = gatewayPerSilo;
         var configuration = storage.Configuration();
         builder.ConfigureSilo((_, silo) =>
         {

@@ -1,0 +1,93 @@
+using Npgsql;
+using OrleansTickets.Events;
+using OrleansTickets.Orders;
+using OrleansTickets.Sales;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Cluster;
+
+/// <summary>
+/// PostgreSQL failing under a running sale: one shard database cut off, and the whole server restarting. The sale
+/// goes on where it can, nothing acknowledged is lost, and shards come back by themselves.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class DatabaseFailureTests(PostgresFixture postgres)
+{
+    [PostgresFact]
+    public async Task A_shard_database_that_refuses_connections_is_routed_around_and_its_shards_resume_by_themselves()
+    {
+        using var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 4);
+        await using var cluster = await TicketingCluster.StartAsync(storage);
+        await cluster.CreateEventAsync("cut", TicketingCluster.Type("ga", capacity: 800, shards: 8, maxPerOrder: 4));
+        var before = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => cluster.BuyAsync("cut", "ga", 2)));
+        Assert.All(before, r => Assert.Equal(PurchaseStatus.Created, r.Status));
+
+        // Shard database 1 holds shards 1 and 5 (ordinals go round-robin). Cut it off, as an outage would.
+        var placement = (await cluster.Client.GetEventGrain("cut").GetPlacement("ga", 1))!;
+        var database = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database + $"_shard_{placement.DatabaseOrdinal:D4}";
+        await SetConnectionsAsync(database, allowed: false);
+
+        // Orders without a key route around the dead shards and all succeed.
+        var during = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => cluster.BuyAsync("cut", "ga", 1)));
+        Assert.All(during, r => Assert.Equal(PurchaseStatus.Created, r.Status));
+        Assert.DoesNotContain(during, r => r.Order!.OrderId.StartsWith("cut.ga.1.", StringComparison.Ordinal) || r.Order.OrderId.StartsWith("cut.ga.5.", StringComparison.Ordinal));
+        var shards = (await cluster.SalesAsync("cut")).TicketTypes[0].Shards;
+        Assert.Equal(ShardStatus.Unavailable, shards[1].Status);
+        Assert.Equal(ShardStatus.Unavailable, shards[5].Status);
+
+        // A keyed order whose key lives on the dead database cannot be sold (its home is there) and gets a retryable
+        // answer, never a wrong one. Once the database is back, the same key buys exactly once.
+        var keyed = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => cluster.BuyAsync("cut", "ga", 1, key: $"cut-{i}")));
+        Assert.All(keyed, r => Assert.Contains(r.Status, new[] { PurchaseStatus.Created, PurchaseStatus.Unavailable }));
+
+        await SetConnectionsAsync(database, allowed: true);
+        await Poll.UntilAsync(async () => (await cluster.SalesAsync("cut")).TicketTypes[0].Shards.All(s => s.Status != ShardStatus.Unavailable));
+        var retried = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => cluster.BuyAsync("cut", "ga", 1, key: $"cut-{i}")));
+        for (var i = 0; i < keyed.Length; i++)
+        {
+            Assert.True(retried[i].Succeeded, $"cut-{i}: {retried[i].Status}");
+            if (keyed[i].Status == PurchaseStatus.Created) Assert.Equal(keyed[i].Order!.OrderId, retried[i].Order!.OrderId);
+        }
+
+        // Everything left, including the dead shards' tickets, sells.
+        var rest = new List<OrderDetails>();
+        while (await cluster.BuyAsync("cut", "ga", 1) is { Status: PurchaseStatus.Created } result) rest.Add(result.Order!);
+        var all = before.Concat(during).Concat(retried).Select(r => r.Order!).Concat(rest).ToList();
+        OrderAssertions.AllSerialsAndCodesUnique(all);
+        Assert.Equal(800, all.Sum(o => o.Quantity));
+        var type = (await cluster.SalesAsync("cut")).TicketTypes[0];
+        Assert.Equal((800L, 0L), (type.Sold, type.Remaining));
+    }
+
+    [PostgresFact]
+    public async Task A_postgres_restart_mid_sale_loses_no_acknowledged_order_and_shards_reconnect_by_themselves()
+    {
+        using var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 4);
+        await using var cluster = await TicketingCluster.StartAsync(storage);
+        await cluster.CreateEventAsync("restart", TicketingCluster.Type("ga", capacity: 1_200, shards: 16, maxPerOrder: 4));
+        var sale = new KeyedSale(cluster, "restart", "ga", 1_200);
+
+        var buyers = sale.Start(buyers: 24);
+        await sale.WaitForOrdersAsync(100);
+        // Immediate mode: no checkpoint, so the server comes back through WAL recovery, as after a crash.
+        await postgres.Server.RestartAsync(immediate: true);
+        await Task.WhenAll(buyers);
+
+        await sale.VerifyAsync();
+        Assert.NotEmpty(sale.Retries);
+    }
+
+    private async Task SetConnectionsAsync(string database, bool allowed)
+    {
+        await using var connection = new NpgsqlConnection(postgres.Server.ConnectionString());
+        await connection.OpenAsync();
+        await using (var alter = new NpgsqlCommand($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {(allowed ? "true" : "false")}", connection))
+        {
+            await alter.ExecuteNonQueryAsync();
+        }
+        if (allowed) return;
+        await using var terminate = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @database", connection);
+        terminate.Parameters.AddWithValue("database", database);
+        await terminate.ExecuteNonQueryAsync();
+    }
+}

@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+
+namespace OrleansTickets.Tests.Infrastructure;
+
+/// <summary>
+/// A crowd of buyers with idempotency keys, who retry a key until they get an answer (as the API tells them to), their
+/// acknowledged orders, and the checks made afterwards from the shard databases.
+/// </summary>
+public sealed class KeyedSale(TicketingCluster cluster, string eventId, string typeId, int capacity)
+{
+    private static readonly TimeSpan GiveUpAfter = TimeSpan.FromSeconds(90);
+
+    public ConcurrentDictionary<string, OrderDetails> Acknowledged { get; } = new();
+
+    /// <summary>Attempts that got no answer (an exception, or a retryable status) and were retried with the same key.</summary>
+    public ConcurrentQueue<string> Retries { get; } = new();
+
+    private volatile bool _stopped;
+
+    /// <summary>Starts the buyers; they run until sold out, or until <paramref name="stopWhen"/> says so (at most 60 s).</summary>
+    public List<Task> Start(int buyers, Func<Task<bool>>? stopWhen = null)
+    {
+        var tasks = Enumerable.Range(0, buyers).Select(buyer => Task.Run(() => BuyAsync(buyer))).ToList();
+        if (stopWhen is not null)
+        {
+            tasks.Add(Task.Run(async () =>
+            {
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+                while (!await stopWhen() && DateTime.UtcNow < deadline) await Task.Delay(200);
+                _stopped = true;
+            }));
+        }
+        return tasks;
+    }
+
+    public async Task WaitForOrdersAsync(int count)
+    {
+        var deadline = DateTime.UtcNow + GiveUpAfter;
+        while (Acknowledged.Count < count && DateTime.UtcNow < deadline) await Task.Delay(20);
+    }
+
+    private async Task BuyAsync(int buyer)
+    {
+        var quantity = buyer % 4 + 1;
+        for (var n = 0; quantity > 0 && !_stopped; n++)
+        {
+            var key = $"b{buyer}-{n}";
+            var result = await UntilAnsweredAsync(key, quantity);
+            if (result.Status == PurchaseStatus.SoldOut)
+            {
+                Assert.True(result.Remaining < quantity, $"Refused {quantity} while {result.Remaining} remained.");
+                quantity = (int)Math.Min(quantity - 1, result.Remaining);
+                continue;
+            }
+            Assert.True(result.Succeeded, $"Key {key}: {result.Status}");
+            Assert.True(Acknowledged.TryAdd(key, result.Order!), $"Key {key} was acknowledged twice.");
+        }
+    }
+
+    private async Task<PurchaseResult> UntilAnsweredAsync(string key, int quantity)
+    {
+        var deadline = DateTime.UtcNow + GiveUpAfter;
+        while (true)
+        {
+            try
+            {
+                var result = await cluster.BuyAsync(eventId, typeId, quantity, key);
+                if (result.Status is not (PurchaseStatus.Failed or PurchaseStatus.Unavailable)) return result;
+                Retries.Enqueue($"{key}: {result.Status}");
+            }
+            catch (Exception exception)
+            {
+                Retries.Enqueue($"{key}: {exception.GetType().Name}");
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"Key {key} got no answer for {GiveUpAfter}.");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Sold out exactly, and every acknowledged order is in its shard's database.</summary>
+    public async Task VerifyAsync()
+    {
+        var orders = await VerifyAcknowledgedAsync();
+        Assert.Equal(capacity, orders.Sum(o => o.Quantity));
+        var type = (await cluster.SalesAsync(eventId)).TicketTypes[0];
+        Assert.Equal(((long)capacity, (long)capacity, 0L), (type.Capacity, type.Sold, type.Remaining));
+    }
+
+    public async Task<List<OrderDetails>> VerifyAcknowledgedAsync()
+    {
+        var orders = Acknowledged.Values.ToList();
+        OrderAssertions.AllSerialsAndCodesUnique(orders);
+        foreach (var order in orders)
+        {
+            Assert.True(OrderId.TryGetShard(order.OrderId, out var holder));
+            var stored = await cluster.Client.GetGrain<IInventoryShardGrain>(holder.Key).GetOrder(order.OrderId);
+            Assert.Equal(order, stored, OrderComparer.Instance);
+        }
+        // Nothing sold beyond what buyers hold: no order was made whose answer was lost for good.
+        var type = (await cluster.SalesAsync(eventId)).TicketTypes[0];
+        Assert.Equal(orders.Sum(o => (long)o.Quantity), type.Sold);
+        return orders;
+    }
+}
