@@ -1,4 +1,5 @@
 using OrleansTickets.LoadGenerator;
+using OrleansTickets.LoadGenerator.Audit;
 using OrleansTickets.LoadGenerator.Bare;
 using OrleansTickets.LoadGenerator.Options;
 using OrleansTickets.LoadGenerator.Orders;
@@ -11,7 +12,12 @@ if (args is ["--help"] or ["-h"])
 try
 {
     var options = LoadOptionsParser.Parse(args);
-    return options.Mode == LoadMode.Orders ? await OrdersRun.RunAsync(options) : await BareRun.RunAsync(options);
+    return options.Mode switch
+    {
+        LoadMode.Orders => await OrdersRun.RunAsync(options),
+        LoadMode.Bare => await BareRun.RunAsync(options),
+        _ => await AuditRun.RunAsync(options),
+    };
 }
 catch (UsageException exception)
 {

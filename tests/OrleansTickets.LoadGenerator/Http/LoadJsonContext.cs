@@ -12,6 +12,7 @@ namespace OrleansTickets.LoadGenerator.Http;
     RespectNullableAnnotations = true, RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(OrderBody))]
 [JsonSerializable(typeof(AcknowledgedOrder))]
+[JsonSerializable(typeof(List<AcknowledgedOrder>))]
 [JsonSerializable(typeof(SoldOutProblem))]
 [JsonSerializable(typeof(EventInfo))]
 [JsonSerializable(typeof(SalesSnapshot))]

@@ -8,4 +8,7 @@ public enum LoadMode
 
     /// <summary>Posts order bodies at a fixed path for a fixed time: the HTTP floor of a bare endpoint.</summary>
     Bare,
+
+    /// <summary>Checks a finished sale against the PostgreSQL shard databases themselves (see scripts/chaos.sh).</summary>
+    Audit,
 }

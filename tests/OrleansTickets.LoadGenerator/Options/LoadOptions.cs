@@ -2,7 +2,7 @@ namespace OrleansTickets.LoadGenerator.Options;
 
 /// <summary>The parsed command line. <see cref="Weights"/> is null when each type's weight is its capacity.</summary>
 public sealed record LoadOptions(
-    Uri Url,
+    IReadOnlyList<Uri> Urls,
     LoadMode Mode,
     string EventId,
     int Connections,
@@ -11,4 +11,10 @@ public sealed record LoadOptions(
     TimeSpan Duration,
     string Path,
     TimeSpan Timeout,
-    string? SummaryJson);
+    string? SummaryJson,
+    string? OrdersFile = null,
+    string? Postgres = null)
+{
+    /// <summary>The first address: where the run reads the event and the sales.</summary>
+    public Uri Url => Urls[0];
+}

@@ -8,8 +8,8 @@ public static class LoadOptionsParser
     public const string Usage = """
         usage: OrleansTickets.LoadGenerator [--name value]...
 
-          --url URL             base address                               (default http://127.0.0.1:5080)
-          --mode orders|bare    buy an event until sold out, or hit a bare endpoint (default orders)
+          --url URL[,URL...]    base address(es); buyers spread over them and move on when one fails (default http://127.0.0.1:5080)
+          --mode orders|bare|audit  buy an event until sold out, hit a bare endpoint, or audit a sale (default orders)
           --connections N       concurrent virtual buyers = in-flight requests (default 256)
           --summary-json FILE   also write the final numbers as JSON
 
@@ -18,10 +18,16 @@ public static class LoadOptionsParser
           --weights a=60,b=5    demand per ticket type, every type listed  (default: each type's capacity)
           --max-quantity N      tickets per order: uniform 1..min(N, maxPerOrder) (default 4)
           --timeout SECONDS     give up and exit non-zero after this long  (default 120)
+          --orders-file FILE    also write every acknowledged order to FILE (JSON), for audit mode
 
         bare mode:
           --path PATH           target of the POSTs                        (default /bare/orders)
           --duration SECONDS    how long to run                            (default 5)
+
+        audit mode (PostgreSQL deployments):
+          --event ID            the event that was sold                    (default festival)
+          --orders-file FILE    the acknowledged orders an orders run wrote
+          --postgres CONN       the catalog connection string; shard databases are CONN's database + _shard_NNNN
 
         exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 the run could not finish
         """;
@@ -31,7 +37,7 @@ public static class LoadOptionsParser
     {
         var values = ReadPairs(args);
         var options = new LoadOptions(
-            Url: ParseUrl(Take(values, "url") ?? "http://127.0.0.1:5080"),
+            Urls: [.. (Take(values, "url") ?? "http://127.0.0.1:5080").Split(',').Select(ParseUrl)],
             Mode: ParseMode(Take(values, "mode") ?? "orders"),
             EventId: Take(values, "event") ?? "festival",
             Connections: ParseInt(values, "connections", 256, min: 1, max: 100_000),
@@ -40,8 +46,14 @@ public static class LoadOptionsParser
             Duration: TimeSpan.FromSeconds(ParseInt(values, "duration", 5, min: 1, max: 86_400)),
             Path: ParsePath(Take(values, "path") ?? "/bare/orders"),
             Timeout: TimeSpan.FromSeconds(ParseInt(values, "timeout", 120, min: 1, max: 86_400)),
-            SummaryJson: Take(values, "summary-json"));
+            SummaryJson: Take(values, "summary-json"),
+            OrdersFile: Take(values, "orders-file"),
+            Postgres: Take(values, "postgres"));
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
+        if (options.Mode == LoadMode.Audit && (options.OrdersFile is null || options.Postgres is null))
+        {
+            throw new UsageException("audit mode needs --orders-file and --postgres");
+        }
         return options;
     }
 
@@ -74,7 +86,8 @@ public static class LoadOptionsParser
     {
         "orders" => LoadMode.Orders,
         "bare" => LoadMode.Bare,
-        _ => throw new UsageException($"--mode must be orders or bare, got '{text}'"),
+        "audit" => LoadMode.Audit,
+        _ => throw new UsageException($"--mode must be orders, bare or audit, got '{text}'"),
     };
 
     private static string ParsePath(string text) =>

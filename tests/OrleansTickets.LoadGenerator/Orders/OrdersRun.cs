@@ -13,8 +13,10 @@ public static class OrdersRun
 
     public static async Task<int> RunAsync(LoadOptions options)
     {
-        using var http = PooledHttpClient.Create(options.Url, options.Connections);
-        var api = new TicketingApiClient(http);
+        var clients = options.Urls.Select(url => PooledHttpClient.Create(url, options.Connections)).ToList();
+        using var disposeClients = new CompositeDisposable(clients);
+        var apis = clients.Select(http => new TicketingApiClient(http)).ToList();
+        var api = apis[0];
         using var timeout = new CancellationTokenSource(options.Timeout);
 
         EventInfo info;
@@ -34,7 +36,7 @@ public static class OrdersRun
         var latency = new LatencyRecorder();
         var ordersPath = $"/api/events/{Uri.EscapeDataString(options.EventId)}/orders";
         var buyers = Enumerable.Range(1, options.Connections)
-            .Select(n => new VirtualBuyer(n, ordersPath, api, demand, options.MaxQuantity, counters, latency))
+            .Select(n => new VirtualBuyer(n, ordersPath, apis, demand, options.MaxQuantity, counters, latency))
             .ToList();
 
         using var stopProgress = new CancellationTokenSource();
@@ -53,6 +55,7 @@ public static class OrdersRun
         await progress;
 
         var orders = buyers.SelectMany(b => b.Orders).ToList();
+        await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
         var checks = await VerifyAsync(api, options.EventId, orders);
         var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks);
         summary.Write(Console.Out);
@@ -96,7 +99,7 @@ public static class OrdersRun
         var toLastResponse = lastResponse == 0 ? 0 : Stopwatch.GetElapsedTime(startedAt, lastResponse).TotalSeconds;
         long tickets = orders.Sum(o => (long)o.Tickets.Count);
         return new OrdersRunSummary(
-            Url: options.Url.ToString(),
+            Url: string.Join(",", options.Urls),
             EventId: options.EventId,
             Connections: options.Connections,
             TimedOut: timedOut,

@@ -8,11 +8,15 @@ namespace OrleansTickets.LoadGenerator.Orders;
 /// <summary>
 /// One buyer with one request in flight at a time: picks a type and a quantity, buys, and keeps going until every
 /// type is sold out. Keeps the orders it was acknowledged, so the sale can be checked against them afterwards.
+/// With several service addresses, buyers start spread over them and move to the next one after a failed exchange,
+/// as a browser retrying through a load balancer would; the same Idempotency-Key goes along.
 /// </summary>
 public sealed class VirtualBuyer(
-    int number, string ordersPath, TicketingApiClient api, TicketTypeDemand demand, int maxQuantity,
+    int number, string ordersPath, IReadOnlyList<TicketingApiClient> apis, TicketTypeDemand demand, int maxQuantity,
     LoadCounters counters, LatencyRecorder latency)
 {
+    private int _api = number % apis.Count;
+
     /// <summary>Failed exchanges (no answer, unexpected status) tolerated for one request before giving it up.</summary>
     public const int MaxFailedAttempts = 20;
 
@@ -73,7 +77,7 @@ public sealed class VirtualBuyer(
         for (var attempt = 0; ; attempt++)
         {
             if (attempt > 0) counters.RecordRetry();
-            var outcome = await api.PostOrderAsync(ordersPath, order, cancellation);
+            var outcome = await apis[_api].PostOrderAsync(ordersPath, order, cancellation);
             LastResponseAt = Stopwatch.GetTimestamp();
             counters.RecordResponse(outcome.StatusCode);
             if (outcome.StatusCode != 0) latency.Record(outcome.Latency);
@@ -88,6 +92,7 @@ public sealed class VirtualBuyer(
                     break;
                 default:
                     counters.RecordError();
+                    _api = (_api + 1) % apis.Count;
                     if (++failures >= MaxFailedAttempts) return null;
                     await Task.Delay(FailureBackoffStep * Math.Min(failures, 20), cancellation);
                     break;

@@ -1,0 +1,43 @@
+using OrleansTickets.LoadGenerator.Http;
+using OrleansTickets.LoadGenerator.Options;
+using OrleansTickets.LoadGenerator.Verification;
+
+namespace OrleansTickets.LoadGenerator.Audit;
+
+/// <summary>Audits a finished sale: the acknowledged orders and <c>/sales</c> against the shard databases.</summary>
+public static class AuditRun
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    public static async Task<int> RunAsync(LoadOptions options)
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        var orders = await AcknowledgedOrdersFile.ReadAsync(options.OrdersFile!);
+        var sales = await ReadSalesAsync(options, timeout.Token);
+        if (sales is null) return ExitCodes.CouldNotFinish;
+        var ledger = await LedgerReader.ReadAsync(options.Postgres!, options.EventId, timeout.Token);
+        Console.WriteLine($"audit of {options.EventId}: {orders.Count} acknowledged orders; ledger: {ledger.Shards.Count} shards, " +
+            $"{ledger.Orders.Count} orders, {ledger.Tickets.Count} tickets, {ledger.TransfersOut.Count} transfers");
+        var checks = LedgerAudit.Audit(ledger, orders, sales, expectSoldOut: true);
+        VerificationTable.Write(Console.Out, checks);
+        return checks.All(c => c.Passed) ? ExitCodes.Passed : ExitCodes.CheckFailed;
+    }
+
+    /// <summary>/sales from the first address that answers: after a chaos run some processes are gone.</summary>
+    private static async Task<SalesSnapshot?> ReadSalesAsync(LoadOptions options, CancellationToken cancellation)
+    {
+        foreach (var url in options.Urls)
+        {
+            using var http = PooledHttpClient.Create(url, 1);
+            try
+            {
+                return await new TicketingApiClient(http).GetSalesAsync(options.EventId, cancellation);
+            }
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+            {
+                Console.Error.WriteLine($"cannot read sales at {url}: {exception.Message}");
+            }
+        }
+        return null;
+    }
+}

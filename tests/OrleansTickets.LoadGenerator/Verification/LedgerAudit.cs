@@ -1,0 +1,84 @@
+namespace OrleansTickets.LoadGenerator.Verification;
+
+/// <summary>
+/// Checks a finished sale against the shard databases themselves rather than the service's counters: the ledger
+/// must hold every acknowledged order, no shard may have sold beyond what it held, no serial or code may exist
+/// twice anywhere, and the service's <c>/sales</c> must agree with the ledger.
+/// </summary>
+public static class LedgerAudit
+{
+    public const string ShardWithinCapacity = "ledger: sold <= capacity";
+    public const string ShardCountMatchesTickets = "ledger: sold = ticket rows";
+    public const string SerialsUnique = "ledger: serials unique";
+    public const string CodesUnique = "ledger: codes unique";
+    public const string AcknowledgedStored = "ledger: every 2xx stored";
+    public const string TotalsMatchSales = "ledger = /sales";
+    public const string NothingStranded = "ledger: remaining = 0";
+    public const string TransfersSettled = "ledger: transfers settled";
+
+    public static IReadOnlyList<VerificationCheck> Audit(
+        LedgerSnapshot ledger, IReadOnlyList<AcknowledgedOrder> acknowledged, SalesSnapshot sales, bool expectSoldOut)
+    {
+        var checks = new List<VerificationCheck>();
+        var orderIds = ledger.Orders.ToDictionary(o => o.OrderId, StringComparer.Ordinal);
+        var ticketsByOrder = ledger.Tickets.ToLookup(t => t.OrderId, StringComparer.Ordinal);
+        var types = ledger.Shards.Select(s => s.TicketTypeId).Union(sales.TicketTypes.Select(t => t.Id)).Order(StringComparer.Ordinal);
+
+        foreach (var type in types)
+        {
+            var shards = ledger.Shards.Where(s => s.TicketTypeId == type).ToList();
+            var over = shards.Where(s => s.Sold > s.Capacity).ToList();
+            checks.Add(new(ShardWithinCapacity, type, over.Count == 0, over.Count == 0
+                ? $"{shards.Count} shards"
+                : $"{over.Count} shards oversold, e.g. {over[0].ShardKey}: sold {over[0].Sold} of {over[0].Capacity}"));
+
+            var ticketRows = shards.ToDictionary(s => s.ShardKey, _ => 0L, StringComparer.Ordinal);
+            foreach (var order in ledger.Orders.Where(o => o.TicketTypeId == type))
+            {
+                ticketRows[order.ShardKey] = ticketRows.GetValueOrDefault(order.ShardKey) + ticketsByOrder[order.OrderId].Count();
+            }
+            var mismatched = shards.Where(s => ticketRows[s.ShardKey] != s.Sold).ToList();
+            checks.Add(new(ShardCountMatchesTickets, type, mismatched.Count == 0, mismatched.Count == 0
+                ? $"{ticketRows.Values.Sum()} ticket rows"
+                : $"{mismatched.Count} shards disagree, e.g. {mismatched[0].ShardKey}: sold {mismatched[0].Sold}, rows {ticketRows[mismatched[0].ShardKey]}"));
+
+            var serials = ledger.Tickets.Where(t => t.TicketTypeId == type).GroupBy(t => t.Serial).Where(g => g.Count() > 1).ToList();
+            checks.Add(new(SerialsUnique, type, serials.Count == 0, serials.Count == 0
+                ? $"{ledger.Tickets.Count(t => t.TicketTypeId == type)} serials"
+                : $"{serials.Count} serials held twice, e.g. {serials[0].Key} in {string.Join(", ", serials[0].Select(t => t.Database))}"));
+
+            var typeSales = sales.TicketTypes.FirstOrDefault(t => t.Id == type);
+            var sold = shards.Sum(s => s.Sold);
+            var inTransit = ledger.TransfersOut.Where(t => t.TicketTypeId == type && !t.Delivered).Sum(t => t.Quantity);
+            var unsold = shards.Sum(s => s.Capacity - s.Sold) + inTransit;
+            var agrees = typeSales is not null && typeSales.Sold == sold && typeSales.Capacity == sold + unsold && typeSales.Remaining == unsold;
+            checks.Add(new(TotalsMatchSales, type, agrees, typeSales is null
+                ? "the type is missing from /sales"
+                : $"ledger sold {sold} unsold {unsold}; /sales sold {typeSales.Sold} remaining {typeSales.Remaining} capacity {typeSales.Capacity}"));
+            if (expectSoldOut) checks.Add(new(NothingStranded, type, unsold == 0, $"{unsold} unsold ({inTransit} in transit)"));
+        }
+
+        var codes = ledger.Tickets.GroupBy(t => t.Code, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+        checks.Add(new(CodesUnique, VerificationCheck.WholeEvent, codes.Count == 0,
+            codes.Count == 0 ? $"{ledger.Tickets.Count} codes" : $"{codes.Count} codes held twice, e.g. {codes[0].Key}"));
+
+        var missing = acknowledged.Where(a => !orderIds.ContainsKey(a.OrderId) || !SameTickets(a, ticketsByOrder[a.OrderId])).ToList();
+        checks.Add(new(AcknowledgedStored, VerificationCheck.WholeEvent, missing.Count == 0, missing.Count == 0
+            ? $"{acknowledged.Count} acknowledged orders found with their tickets"
+            : $"{missing.Count} acknowledged orders missing or different, e.g. {missing[0].OrderId}"));
+
+        var takenIn = ledger.TransfersIn.ToHashSet(StringComparer.Ordinal);
+        var open = ledger.TransfersOut.Where(t => !takenIn.Contains(t.TransferId) || !t.Delivered).ToList();
+        checks.Add(new(TransfersSettled, VerificationCheck.WholeEvent, open.Count == 0, open.Count == 0
+            ? $"{ledger.TransfersOut.Count} transfers, each taken in once"
+            : $"{open.Count} transfers not settled, e.g. {open[0].TransferId}"));
+        return checks;
+    }
+
+    private static bool SameTickets(AcknowledgedOrder order, IEnumerable<LedgerTicket> stored)
+    {
+        var expected = order.Tickets.Select(t => (t.Serial, t.Code)).Order().ToList();
+        var actual = stored.Select(t => (t.Serial, t.Code)).Order().ToList();
+        return expected.SequenceEqual(actual);
+    }
+}

@@ -1,0 +1,116 @@
+using OrleansTickets.LoadGenerator.Verification;
+using static OrleansTickets.LoadGenerator.Verification.LedgerAudit;
+
+namespace OrleansTickets.Tests.LoadGenerator;
+
+/// <summary>The chaos run's audit, fed made-up ledgers with one known fault each: it must name that fault.</summary>
+public sealed class LedgerAuditTests
+{
+    // ga: 6 tickets over shards 0 and 1 on two databases; shard 1 took 1 ticket from shard 0 by a transfer.
+    private static LedgerSnapshot CleanLedger() => new(
+        Shards:
+        [
+            new("db0", "e/ga/0", "ga", 2, 2),
+            new("db1", "e/ga/1", "ga", 4, 4),
+        ],
+        Orders:
+        [
+            new("db0", "o1", "e/ga/0", "ga", 2),
+            new("db1", "o2", "e/ga/1", "ga", 1),
+            new("db1", "o3", "e/ga/1", "ga", 3),
+        ],
+        Tickets:
+        [
+            new("db0", "ga", 1, "o1", "c1"), new("db0", "ga", 2, "o1", "c2"),
+            new("db1", "ga", 4, "o2", "c4"),
+            new("db1", "ga", 5, "o3", "c5"), new("db1", "ga", 6, "o3", "c6"), new("db1", "ga", 3, "o3", "c3"),
+        ],
+        TransfersOut: [new("db0", "t1", "ga", 1, Delivered: true)],
+        TransfersIn: ["t1"]);
+
+    private static List<AcknowledgedOrder> Acknowledged() =>
+    [
+        new("o1", "ga", 2, [new("c1", 1), new("c2", 2)]),
+        new("o2", "ga", 1, [new("c4", 4)]),
+        new("o3", "ga", 3, [new("c5", 5), new("c6", 6), new("c3", 3)]),
+    ];
+
+    private static SalesSnapshot Sales(long capacity = 6, long sold = 6, long remaining = 0) =>
+        new("e", [new TicketTypeSalesSnapshot("ga", capacity, sold, remaining, [])]);
+
+    [Fact]
+    public void A_clean_ledger_passes_every_check()
+    {
+        var checks = Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true);
+        Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name}: {c.Detail}"));
+        Assert.Equal(8, checks.Count);
+    }
+
+    [Fact]
+    public void An_oversold_shard_is_caught()
+    {
+        var ledger = CleanLedger();
+        ledger = ledger with
+        {
+            Shards = [ledger.Shards[0] with { Sold = 3 }, ledger.Shards[1]],
+            Orders = [.. ledger.Orders, new("db0", "o4", "e/ga/0", "ga", 1)],
+            Tickets = [.. ledger.Tickets, new("db0", "ga", 7, "o4", "c7")],
+        };
+        var failed = Failed(Audit(ledger, Acknowledged(), Sales(sold: 7), expectSoldOut: true));
+        Assert.Contains(ShardWithinCapacity, failed);
+    }
+
+    [Fact]
+    public void A_serial_sold_in_two_databases_is_caught()
+    {
+        var ledger = CleanLedger();
+        // Shard 1 also sold serial 1, which shard 0 sold: a double sale the per-database primary keys cannot see.
+        ledger = ledger with
+        {
+            Tickets = [.. ledger.Tickets.Where(t => t.Code != "c4"), new("db1", "ga", 1, "o2", "c4")],
+        };
+        var acknowledged = Acknowledged();
+        acknowledged[1] = new("o2", "ga", 1, [new("c4", 1)]);
+        var failed = Failed(Audit(ledger, acknowledged, Sales(), expectSoldOut: true));
+        Assert.Equal([SerialsUnique], failed);
+    }
+
+    [Fact]
+    public void A_duplicate_code_is_caught()
+    {
+        var ledger = CleanLedger();
+        ledger = ledger with { Tickets = [.. ledger.Tickets.Where(t => t.Code != "c4"), new("db1", "ga", 4, "o2", "c1")] };
+        var acknowledged = Acknowledged();
+        acknowledged[1] = new("o2", "ga", 1, [new("c1", 4)]);
+        Assert.Equal([CodesUnique], Failed(Audit(ledger, acknowledged, Sales(), expectSoldOut: true)));
+    }
+
+    [Fact]
+    public void An_acknowledged_order_missing_from_the_databases_is_caught()
+    {
+        var acknowledged = Acknowledged();
+        acknowledged.Add(new("o9", "ga", 1, [new("c9", 9)]));
+        Assert.Equal([AcknowledgedStored], Failed(Audit(CleanLedger(), acknowledged, Sales(), expectSoldOut: true)));
+    }
+
+    [Fact]
+    public void Sales_that_disagree_with_the_ledger_and_stranded_tickets_are_caught()
+    {
+        var ledger = CleanLedger();
+        // A gift recorded by shard 0 that never reached anyone: 2 tickets unsold and in limbo.
+        ledger = ledger with { TransfersOut = [.. ledger.TransfersOut, new("db0", "t2", "ga", 2, Delivered: false)] };
+        var failed = Failed(Audit(ledger, Acknowledged(), Sales(), expectSoldOut: true));
+        Assert.Equal([TotalsMatchSales, NothingStranded, TransfersSettled], failed.Order());
+    }
+
+    [Fact]
+    public void Ticket_rows_that_disagree_with_a_shards_count_are_caught()
+    {
+        var ledger = CleanLedger();
+        ledger = ledger with { Tickets = [.. ledger.Tickets.Where(t => t.Code != "c6")] };
+        var acknowledged = Acknowledged();
+        Assert.Contains(ShardCountMatchesTickets, Failed(Audit(ledger, acknowledged, Sales(), expectSoldOut: true)));
+    }
+
+    private static List<string> Failed(IReadOnlyList<VerificationCheck> checks) => [.. checks.Where(c => !c.Passed).Select(c => c.Name)];
+}
