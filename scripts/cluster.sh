@@ -12,10 +12,15 @@
 #   scripts/cluster.sh status                   which processes run, and their URLs
 #   scripts/cluster.sh down                     stop everything, including PostgreSQL
 # Silo N serves http://127.0.0.1:(5080+N) and uses silo port 11111+N, gateway 30000+N; front end N serves 5180+N.
+#   CLUSTER_STATE       folder for pids, logs and settings (default <repo>/.cluster)
+#   CLUSTER_PORT_SHIFT  added to every port above (default 0), so a second cluster can run beside the first
+#   CLUSTER_SETTINGS    extra --Key=Value settings for every process (e.g. faster failure detection)
+#   PGDATA_ROOT, PGPORT are passed on to scripts/postgres.sh
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-state="$repo/.cluster"
+state="${CLUSTER_STATE:-$repo/.cluster}"
+shift_by="${CLUSTER_PORT_SHIFT:-0}"
 silo_dll="$repo/silo/bin/Release/net10.0/OrleansTickets.Silo.dll"
 api_dll="$repo/api/bin/Release/net10.0/OrleansTickets.Api.dll"
 
@@ -26,7 +31,7 @@ common_args() {
     pg="$(cat "$state/connection-string")"
     key="$(cat "$state/signing-key")"
     echo "--Storage:Provider=PostgreSql" "--Storage:ConnectionString=$pg" "--Cluster:Membership=AdoNet" \
-        "--Tickets:SigningKey=$key" "--Logging:LogLevel:Default=Warning"
+        "--Tickets:SigningKey=$key" "--Logging:LogLevel:Default=Warning" ${CLUSTER_SETTINGS:-}
 }
 
 running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -42,10 +47,10 @@ wait_for_http() {
 
 start_silo() {
     local n=$1
-    local port=$((5080 + n))
+    local port=$((5080 + shift_by + n))
     # shellcheck disable=SC2046 # the arguments are words on purpose
     dotnet "$silo_dll" $(common_args) --urls "http://127.0.0.1:$port" \
-        --Cluster:SiloPort=$((11111 + n)) --Cluster:GatewayPort=$((30000 + n)) >"$state/silo-$n.log" 2>&1 &
+        --Cluster:SiloPort=$((11111 + shift_by + n)) --Cluster:GatewayPort=$((30000 + shift_by + n)) >"$state/silo-$n.log" 2>&1 &
     echo $! >"$state/silo-$n.pid"
     wait_for_http "http://127.0.0.1:$port/api/events/readiness" || die "silo $n did not start; see $state/silo-$n.log"
     echo "silo $n up: http://127.0.0.1:$port (pid $(cat "$state/silo-$n.pid"))"
@@ -53,7 +58,7 @@ start_silo() {
 
 start_frontend() {
     local n=$1
-    local port=$((5180 + n))
+    local port=$((5180 + shift_by + n))
     # shellcheck disable=SC2046
     dotnet "$api_dll" $(common_args) --urls "http://127.0.0.1:$port" >"$state/frontend-$n.log" 2>&1 &
     echo $! >"$state/frontend-$n.pid"
@@ -109,5 +114,5 @@ case "${1:-}" in
         "$repo/scripts/postgres.sh" stop >/dev/null || true
         echo "cluster stopped"
         ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
 esac

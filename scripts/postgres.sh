@@ -2,13 +2,16 @@
 # A private PostgreSQL 15 for development: data under <repo>/.pgdata (git-ignored), listening on
 # 127.0.0.1 only, trust authentication. Not for anything but a developer machine.
 #
-# usage: scripts/postgres.sh start|stop|status|url
+# usage: scripts/postgres.sh start|stop|restart|status|url|psql [ARGS...]
+#   restart [immediate]  stop (fast, or immediate: like a crash, recovery on start) and start again
+#   psql ARGS            run psql as the superuser against the "postgres" database
 #   PGPORT            port for "start" (default 55432; later commands reuse the started port)
+#   PGDATA_ROOT       folder for the server's files (default <repo>/.pgdata), so scripts can run their own server
 #   POSTGRES_BIN_DIR  folder with initdb/pg_ctl/psql (default /usr/lib/postgresql/15/bin)
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-base_dir="${repo_root}/.pgdata"
+base_dir="${PGDATA_ROOT:-${repo_root}/.pgdata}"
 data_dir="${base_dir}/data"
 log_file="${base_dir}/server.log"
 settings_file="${data_dir}/orleanstickets.conf"
@@ -88,6 +91,14 @@ stop() {
     fi
 }
 
+restart() {
+    is_running || die "not running"
+    as_server_user "${bin_dir}/pg_ctl" -D "${data_dir}" -m "${1:-fast}" -w stop >/dev/null
+    as_server_user "${bin_dir}/pg_ctl" -D "${data_dir}" -l "${log_file}" -w -t 60 start >/dev/null \
+        || die "server did not start; see ${log_file}"
+    echo "restarted (${1:-fast})"
+}
+
 status() {
     if is_running; then
         echo "running: $(url)"
@@ -103,7 +114,9 @@ cd /
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    restart) restart "${2:-fast}" ;;
     status) status ;;
     url) url ;;
-    *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+    psql) shift; psql_admin "$@" ;;
+    *) echo "usage: $0 start|stop|restart|status|url|psql" >&2; exit 2 ;;
 esac

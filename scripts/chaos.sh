@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Chaos on-sale, one command, a few minutes: a private PostgreSQL, 3 silos and 2 API front ends (scripts/cluster.sh),
+# a crowd of buyers spread over all five, and during the sale:
+#   kill -9 a silo; cut one shard database off and bring it back; add a silo; drain a shard and add tickets (the
+#   operators' escrow transfers, under fire); kill -9 a front end; restart PostgreSQL as after a crash.
+# Then an audit from the databases themselves (load generator --mode audit): per shard sold <= capacity and
+# sold = ticket rows; serials and codes unique across databases; every acknowledged order stored; totals equal
+# /sales; nothing left unsold; every transfer settled. Prints the faults injected and the checks.
+#
+# usage: scripts/chaos.sh [--tickets N] [--buyers N] [--keep]
+#   --tickets N  tickets on sale (default 60000), 80% general admission over 64 shards, 20% VIP over 16
+#   --buyers N   concurrent buyers (default 128)
+#   --keep       leave the cluster running afterwards (stop it with: CLUSTER_STATE=.chaos/cluster ... cluster.sh down)
+# Everything lives in .chaos/ on ports shifted by 1000 from scripts/cluster.sh's, so a dev cluster can keep running.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="$repo/.chaos"
+tickets=60000 buyers=128 keep=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --tickets) tickets=$2; shift 2 ;;
+        --buyers) buyers=$2; shift 2 ;;
+        --keep) keep=1; shift ;;
+        *) sed -n '2,14p' "$0"; exit 2 ;;
+    esac
+done
+
+export CLUSTER_STATE="$work/cluster" PGDATA_ROOT="$work/pg" PGPORT="${CHAOS_PGPORT:-55632}" CLUSTER_PORT_SHIFT=1000
+# A crashed silo is declared dead in seconds, not Orleans' default 15-60 s.
+export CLUSTER_SETTINGS="--Cluster:Liveness:ProbeTimeout=00:00:01 --Cluster:Liveness:NumMissedProbesLimit=1 --Cluster:Liveness:NumVotesForDeathDeclaration=1"
+cluster() { "$repo/scripts/cluster.sh" "$@"; }
+postgres() { "$repo/scripts/postgres.sh" "$@"; }
+loadgen="$repo/tests/OrleansTickets.LoadGenerator/bin/Release/net10.0/OrleansTickets.LoadGenerator.dll"
+silo_url() { echo "http://127.0.0.1:$((6080 + $1))"; }
+frontend_url() { echo "http://127.0.0.1:$((6180 + $1))"; }
+
+cleanup() { [[ $keep == 1 ]] || cluster down >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+cluster down >/dev/null 2>&1 || true
+rm -rf "$work"
+mkdir -p "$work"
+chmod 755 "$work"
+dotnet build -c Release "$repo/tests/OrleansTickets.LoadGenerator" -v quiet -nologo >/dev/null
+cluster up 3 2
+
+vip=$((tickets / 5)) ga=$((tickets - tickets / 5))
+curl -sf -o /dev/null -X POST "$(silo_url 0)/api/events" -H 'Content-Type: application/json' -d @- <<JSON
+{ "id": "chaos", "name": "Chaos on-sale", "ticketTypes": [
+  { "id": "ga",  "name": "General admission", "price": 99.00,  "currency": "EUR", "capacity": $ga,  "shards": 64, "maxPerOrder": 4 },
+  { "id": "vip", "name": "VIP",               "price": 299.00, "currency": "EUR", "capacity": $vip, "shards": 16, "maxPerOrder": 4 } ] }
+JSON
+# Doors open: one sales read activates every shard before the crowd arrives.
+curl -sf -o /dev/null "$(silo_url 0)/api/events/chaos/sales"
+
+urls="$(silo_url 0),$(silo_url 1),$(silo_url 2),$(frontend_url 0),$(frontend_url 1)"
+dotnet "$loadgen" --url "$urls" --event chaos --connections "$buyers" --timeout 900 \
+    --orders-file "$work/orders.json" --summary-json "$work/summary.json" >"$work/loadgen.log" 2>&1 &
+loadgen_pid=$!
+started=$(date +%s.%N)
+
+faults=()
+record() { faults+=("$(printf '%6.1f s  %-36s %s' "$(echo "$(date +%s.%N) - $started" | bc)" "$1" "$2")"); echo "chaos: $1: $2"; }
+sale_running() { kill -0 "$loadgen_pid" 2>/dev/null; }
+# Each fault waits its turn, then fires only while the sale still runs, so the table says what really happened.
+at() {
+    local delay=$1 name=$2; shift 2
+    sleep "$delay"
+    if sale_running; then record "$name" "$("$@" 2>&1 | tail -1)"; else record "$name" "skipped: the sale was over"; fi
+}
+shard_db="$(sed -n 's/.*Database=\([^;]*\).*/\1/p' "$CLUSTER_STATE/connection-string")_shard_0001"
+cut_off() {
+    postgres psql -c "ALTER DATABASE \"$shard_db\" ALLOW_CONNECTIONS false" \
+        -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$shard_db'" >/dev/null
+    echo "$shard_db refuses connections"
+}
+reconnect() { postgres psql -c "ALTER DATABASE \"$shard_db\" ALLOW_CONNECTIONS true" >/dev/null; echo "$shard_db accepts connections"; }
+# A silo takes seconds to start; the schedule goes on meanwhile.
+add_silo() { cluster add-silo >"$work/add-silo.log" 2>&1 & echo "silo 3 starting (pid $!)"; }
+post() { curl -s -X POST "$(silo_url 0)$1" -H 'Content-Type: application/json' -d "$2" -w ' (HTTP %{http_code})'; }
+
+at 2 "kill -9 silo 2" cluster kill-silo 2
+at 2 "shard database unreachable" cut_off
+at 3 "shard database reachable again" reconnect
+at 1 "add a silo" add_silo
+at 2 "drain shard ga/3" post /api/events/chaos/ticket-types/ga/shards/3/drain ''
+at 1 "add 1000 VIP tickets" post /api/events/chaos/ticket-types/vip/capacity '{"quantity":1000}'
+at 2 "kill -9 API front end 1" cluster kill-frontend 1
+at 2 "restart PostgreSQL (immediate)" postgres restart immediate
+
+sale=0
+wait "$loadgen_pid" || sale=$?
+cat "$work/loadgen.log" | sed -n '/^tickets sold/,$p' | head -40
+
+echo
+echo "audit from the databases:"
+alive="$(silo_url 0),$(silo_url 1),$(silo_url 3),$(frontend_url 0)"
+audit=0
+dotnet "$loadgen" --mode audit --url "$alive" --event chaos --orders-file "$work/orders.json" \
+    --postgres "$(cat "$CLUSTER_STATE/connection-string")" || audit=$?
+
+echo
+echo "faults injected ($tickets tickets + 1000 added, $buyers buyers):"
+printf '  %s\n' "${faults[@]}"
+echo "sale: exit $sale; audit: exit $audit"
+[[ $sale == 0 && $audit == 0 ]]
