@@ -23,12 +23,17 @@ public sealed class TicketingCluster : IAsyncDisposable
 
     public IClusterClient Client => Cluster.Client;
 
-    /// <summary>Starts the cluster. With <c>gatewayPerSilo</c> false only the first silo is a gateway, so the client survives other silos leaving.</summary>
+    /// <summary>
+    /// Starts the cluster. With <c>gatewayPerSilo</c> false only the first silo is a gateway, so the client survives
+    /// other silos leaving. Clusters given the same <c>serviceId</c> share catalog state in the same storage.
+    /// </summary>
     public static async Task<TicketingCluster> StartAsync(
-        TestStorage storage, short silos = 1, Action<ISiloBuilder>? configureSilo = null, bool gatewayPerSilo = true)
+        TestStorage storage, short silos = 1, Action<ISiloBuilder>? configureSilo = null, bool gatewayPerSilo = true,
+        string? serviceId = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.Options.GatewayPerSilo = gatewayPerSilo;
+        if (serviceId is not null) builder.Options.ServiceId = serviceId;
         var configuration = storage.Configuration();
         builder.ConfigureSilo((_, silo) =>
         {
