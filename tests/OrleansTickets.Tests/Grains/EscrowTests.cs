@@ -101,6 +101,40 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Draining_and_adding_capacity_while_buyers_run_sells_every_ticket_once(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("resize", TicketingCluster.Type("ga", capacity: 600, shards: 6, maxPerOrder: 3));
+        var sold = new System.Collections.Concurrent.ConcurrentBag<OrderDetails>();
+        var buyers = Enumerable.Range(0, 24).Select(buyer => Task.Run(async () =>
+        {
+            var quantity = buyer % 3 + 1;
+            for (var n = 0; quantity > 0; n++)
+            {
+                var result = await Cluster.BuyAsync("resize", "ga", quantity, key: buyer % 2 == 0 ? $"resize-{buyer}-{n}" : null);
+                if (result.Status == PurchaseStatus.Created) sold.Add(result.Order!);
+                else if (result.Status == PurchaseStatus.SoldOut) quantity = (int)Math.Min(quantity - 1, result.Remaining);
+                else throw new Xunit.Sdk.XunitException($"Unexpected {result.Status}");
+            }
+        })).ToList();
+
+        // Operators act while the crowd buys.
+        await Task.Delay(50);
+        var drained = await Cluster.Shard("resize", "ga", 2).Drain();
+        var added = await Cluster.Client.GetEventGrain("resize").AddCapacity("ga", 150, shardIndex: 2);
+        var drainedAgain = await Cluster.Shard("resize", "ga", 4).Drain();
+        await Task.WhenAll(buyers);
+
+        Assert.True(drained.Available && drainedAgain.Available);
+        Assert.Equal((CapacityStatus.Added, 3), (added.Status, added.ShardIndex));
+        OrderAssertions.AllSerialsAndCodesUnique(sold);
+        Assert.Equal(750, sold.Sum(o => o.Quantity));
+        var type = (await Cluster.SalesAsync("resize")).TicketTypes[0];
+        Assert.Equal((750L, 750L, 0L), (type.Capacity, type.Sold, type.Remaining));
+        Assert.All(type.Shards, s => Assert.Equal(0L, s.InTransit));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_forwarded_order_id_refused_as_sold_out_stays_refused_after_tickets_arrive(string engine)
     {
         await StartAsync(engine);
