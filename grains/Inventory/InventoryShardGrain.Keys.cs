@@ -15,8 +15,9 @@ namespace OrleansTickets.Inventory;
 /// </para>
 /// <para>
 /// The home moves a key from J to another shard only after J answered "sold out" for X. A shard can gain tickets
-/// later (escrow transfers, added capacity), so J first records the refusal of X durably (<c>refused_orders</c>) and
-/// refuses X forever after: moving on can never create a second order. Any other failure (J unreachable, outcome
+/// later (escrow transfers, added capacity), so J remembers every id it refused and refuses it forever after (in the
+/// database too, when the refusal answered a replay: see <see cref="SellOrRefuseAsync"/>). Moving on can never create
+/// a second order. Any other failure (J unreachable, outcome
 /// unknown) keeps the key pointing at X and answers with a retryable error.
 /// </para>
 /// </remarks>
@@ -161,15 +162,25 @@ public sealed partial class InventoryShardGrain
         }
     }
 
-    /// <summary>Sells a forwarded order, or refuses it durably: a refused id stays refused even if tickets arrive later.</summary>
+    /// <summary>Sells a forwarded order, or refuses it for good: a refused id stays refused even if tickets arrive later.</summary>
+    /// <remarks>
+    /// The home sends a fresh id once and moves on only after this answer, so no other message for that id exists:
+    /// remembering the refusal in memory is enough. A replay is different: an earlier, delayed message for the
+    /// same id (a forward the home gave up waiting for) may still arrive, possibly at a later activation, and must
+    /// find the refusal. So a replay's refusal is committed (<c>refused_orders</c>) before it is answered.
+    /// </remarks>
     private async Task<PurchaseResult> SellOrRefuseAsync(PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors)
     {
         var result = freshOrderId
             ? await SellAsync(request, orderId, key: null, donors)
             : await SellForwardedOnceAsync(request, orderId, donors);
         if (result.Status != PurchaseStatus.SoldOut) return result;
-        // Not durable, not refused: the key keeps pointing at this id, and a retry may still sell it here.
-        return await Enqueue(PendingChange.Refusal(orderId)) ? result : PurchaseResult.Unavailable;
+        _refused.Add(orderId);
+        if (freshOrderId) return result;
+        // Not durable: the key keeps pointing at this id, and a retry may still sell it here.
+        if (await Enqueue(PendingChange.Refusal(orderId))) return result;
+        _refused.Remove(orderId);
+        return PurchaseResult.Unavailable;
     }
 
     private async Task<PurchaseResult> SellForwardedOnceAsync(PurchaseRequest request, string orderId, ImmutableArray<int> donors)

@@ -140,21 +140,28 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         await StartAsync(engine);
         await Cluster.CreateEventAsync("refusal", TicketingCluster.Type("ga", capacity: 4, shards: 2));
         await SellOutAsync("refusal", "ga", 4);
-        var holder = new ShardAddress("refusal", "ga", 1);
-        var orderId = OrderId.New(holder);
+        var holder = Cluster.Shard("refusal", "ga", 1);
         var request = new PurchaseRequest("refusal", "ga", 1, new Buyer("Ada", "ada@example.com"), "some-key");
-        var forward = new ShardPurchase(request, request.Fingerprint(), [], ForwardedOrderId: orderId, FreshOrderId: true);
+        ShardPurchase Forward(string orderId, bool fresh) =>
+            new(request, request.Fingerprint(), [], ForwardedOrderId: orderId, FreshOrderId: fresh);
+        var freshId = OrderId.New(new ShardAddress("refusal", "ga", 1));
+        var replayedId = OrderId.New(new ShardAddress("refusal", "ga", 1));
 
-        Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.Shard("refusal", "ga", 1).Purchase(forward)).Status);
+        // One id refused on its first (fresh) forward, another refused on a replay.
+        Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(freshId, fresh: true))).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(replayedId, fresh: false))).Status);
         Assert.Equal(CapacityStatus.Added, (await Cluster.Client.GetEventGrain("refusal").AddCapacity("ga", 5, shardIndex: 1)).Status);
 
-        // A late or repeated forward of the refused id must not create it now that the shard has tickets again,
-        // not even from a new activation.
-        Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.Shard("refusal", "ga", 1).Purchase(forward)).Status);
-        await Cluster.Cluster.DeactivateAsync(Cluster.Shard("refusal", "ga", 1));
-        Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.Shard("refusal", "ga", 1).Purchase(forward with { FreshOrderId = false })).Status);
-        Assert.Null(await Cluster.Shard("refusal", "ga", 1).GetOrder(orderId));
-        Assert.Equal(5L, (await Cluster.Shard("refusal", "ga", 1).GetSales()).Remaining);
+        // Late or repeated forwards of either id must not create it now that the shard has tickets again.
+        Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(freshId, fresh: true))).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(replayedId, fresh: true))).Status);
+
+        // The replay's refusal is durable: a new activation still refuses a delayed fresh forward of that id.
+        await Cluster.Cluster.DeactivateAsync(holder);
+        Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(replayedId, fresh: true))).Status);
+        Assert.Null(await holder.GetOrder(replayedId));
+        Assert.Null(await holder.GetOrder(freshId));
+        Assert.Equal(5L, (await holder.GetSales()).Remaining);
     }
 
     private async Task<(ShardAddress Address, ShardLedger Ledger)> LedgerAsync(string eventId, string typeId, int index)
