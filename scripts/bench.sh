@@ -16,16 +16,13 @@
 #                    GET /api/events/festival/sales, as an operator watching the sale would, activates every
 #                    shard and claims its database row before the first buyer arrives
 #   --no-floor       skip the bare-endpoint measurement
-#   --default-jit    run the service with .NET's default tiering; by default it starts with
-#                    DOTNET_TC_CallCountingDelayMs=0 (see docs/benchmarks.md: hot code reaches optimized tier-1 in
-#                    seconds instead of ~15 s of a saturated on-sale)
 # Results and logs go to .bench/<timestamp>/ (git-ignored).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300 warm_up=0 cold=0 default_jit=0
+postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300 warm_up=0 cold=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -37,7 +34,6 @@ while [[ $# -gt 0 ]]; do
         --warm-up) warm_up=1 ;;
         --cold) cold=1 ;;
         --no-floor) floor=0 ;;
-        --default-jit) default_jit=1 ;;
         *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
@@ -51,7 +47,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold default-jit=$default_jit"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold"
 
 echo "== build (Release)"
 dotnet build -c Release silo -v quiet -nologo >/dev/null
@@ -73,9 +69,7 @@ else
 fi
 
 echo "== start the service"
-service_env=()
-[[ $default_jit == 1 ]] || service_env=(DOTNET_TC_CallCountingDelayMs=0)
-env "${service_env[@]}" dotnet "$silo_dll" --urls "http://127.0.0.1:$service_port" "${storage_args[@]}" \
+dotnet "$silo_dll" --urls "http://127.0.0.1:$service_port" "${storage_args[@]}" \
     --Logging:LogLevel:Default=Warning >"$run_dir/service.log" 2>&1 &
 service_pid=$!
 pids+=("$service_pid")
