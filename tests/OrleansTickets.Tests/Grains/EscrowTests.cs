@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -22,7 +21,9 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         await Cluster.CreateEventAsync("cut-short", TicketingCluster.Type("ga", capacity: 20, shards: 2));
 
         // Play the donor's first step by hand, exactly as its commit writes it, and then "crash": no delivery.
-        var donor = await LedgerAsync("cut-short", "ga", 0);
+        var (placement, ledger) = await Cluster.LedgerAsync("cut-short", "ga", 0);
+        await ledger.ClaimAsync(placement.Block);
+        var donor = (Address: placement.Address, Ledger: ledger);
         var receiverKey = new ShardAddress("cut-short", "ga", 1).Key;
         var gift = new TicketTransfer("gift-1", donor.Address.Key, [new SerialSegment(7, 4)]);
         Assert.Equal(CommitOutcome.Committed, await donor.Ledger.CommitAsync(new LedgerBatch(
@@ -162,15 +163,6 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         Assert.Null(await holder.GetOrder(replayedId));
         Assert.Null(await holder.GetOrder(freshId));
         Assert.Equal(5L, (await holder.GetSales()).Remaining);
-    }
-
-    private async Task<(ShardAddress Address, ShardLedger Ledger)> LedgerAsync(string eventId, string typeId, int index)
-    {
-        var placement = (await Cluster.Client.GetEventGrain(eventId).GetPlacement(typeId, index))!;
-        var databases = Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>();
-        var ledger = new ShardLedger(databases.Get(placement.DatabaseOrdinal), placement.Address);
-        await ledger.ClaimAsync(placement.Block);
-        return (placement.Address, ledger);
     }
 
     /// <summary>Buys one ticket at a time until sold out; checks exactly <paramref name="expected"/> were sold.</summary>

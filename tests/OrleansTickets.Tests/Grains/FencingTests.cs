@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
@@ -26,9 +25,7 @@ public sealed class FencingTests : IAsyncLifetime
         Assert.All(before, r => Assert.Equal(PurchaseStatus.Created, r.Status));
 
         // The "other activation" claims the shard: the running one now holds a stale epoch.
-        var placement = (await _cluster.Client.GetEventGrain("fenced").GetPlacement("ga", 0))!;
-        var databases = _cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>();
-        var intruder = new ShardLedger(databases.Get(placement.DatabaseOrdinal), placement.Address);
+        var (placement, intruder) = await _cluster.LedgerAsync("fenced", "ga", 0);
         var claim = await intruder.ClaimAsync(placement.Block);
         Assert.Equal(10L, claim.Sold);
 

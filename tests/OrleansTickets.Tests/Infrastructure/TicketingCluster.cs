@@ -1,10 +1,12 @@
 using System.Collections.Immutable;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using OrleansTickets.Events;
 using OrleansTickets.Hosting;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Sales;
+using OrleansTickets.Storage;
 
 namespace OrleansTickets.Tests.Infrastructure;
 
@@ -61,6 +63,18 @@ public sealed class TicketingCluster : IAsyncDisposable
 
     public IInventoryShardGrain Shard(string eventId, string typeId, int index) =>
         Client.GetGrain<IInventoryShardGrain>(new ShardAddress(eventId, typeId, index).Key);
+
+    /// <summary>
+    /// A ledger for one shard, opened from outside its grain as a second activation would (not yet claimed): for
+    /// tests that play a competing activation or count what is really in the database.
+    /// </summary>
+    public async Task<(ShardPlacement Placement, ShardLedger Ledger)> LedgerAsync(string eventId, string typeId, int index)
+    {
+        var placement = await Client.GetEventGrain(eventId).GetPlacement(typeId, index)
+            ?? throw new InvalidOperationException($"no shard {eventId}/{typeId}/{index}");
+        var databases = Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>();
+        return (placement, new ShardLedger(databases.Get(placement.DatabaseOrdinal), placement.Address));
+    }
 
     public async Task<EventSales> SalesAsync(string eventId) =>
         await Client.GetEventGrain(eventId).GetSales() ?? throw new InvalidOperationException("no event");
