@@ -27,6 +27,9 @@ public sealed class TicketEventGrain(
     // Create, so they must not observe state.State while its first write is still in flight (or about to fail).
     private TicketEventState? _stored;
 
+    // The catalog is not reentrant: a shard that is slow to answer must not hold every other catalog call for the
+    // 30 s call timeout. An unanswered delivery is retried by the grant timer.
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(5);
     private IGrainTimer? _grantTimer;
 
     /// <inheritdoc />
@@ -51,7 +54,8 @@ public sealed class TicketEventGrain(
         var added = stored.AddedCapacity.GetValueOrDefault(type.Id);
         var grant = new CapacityGrant
         {
-            TransferId = $"capacity-{stored.GrantsIssued + 1}",
+            // Unique across events: transfer ids share one primary key in every shard database.
+            TransferId = $"capacity/{stored.Definition!.Id}/{stored.GrantsIssued + 1}",
             TicketTypeId = type.Id,
             ShardIndex = shardIndex ?? (int)(stored.GrantsIssued % type.Shards),
             FirstSerial = type.Capacity + added + 1,
@@ -60,7 +64,20 @@ public sealed class TicketEventGrain(
         stored.AddedCapacity[type.Id] = added + quantity;
         stored.PendingGrants.Add(grant);
         stored.GrantsIssued++;
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not known to be stored: no shard may hear of it. Undo, and let the next activation read what storage
+            // really holds (the write may have landed after all).
+            stored.AddedCapacity[type.Id] = added;
+            stored.PendingGrants.Remove(grant);
+            stored.GrantsIssued--;
+            this.DeactivateOnIdle();
+            throw;
+        }
 
         var delivered = await DeliverAsync(grant);
         return new CapacityAddition(delivered ? CapacityStatus.Added : CapacityStatus.Pending,
@@ -80,7 +97,7 @@ public sealed class TicketEventGrain(
             try
             {
                 outcome = await GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(stored.Definition.Id, type.Id, index).Key)
-                    .AcceptTransfer(transfer);
+                    .AcceptTransfer(transfer).WaitAsync(DeliveryTimeout);
             }
             catch (Exception)
             {

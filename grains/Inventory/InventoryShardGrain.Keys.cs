@@ -149,7 +149,7 @@ public sealed partial class InventoryShardGrain
             var earlier = await running;
             return earlier.Status == PurchaseStatus.Created ? earlier with { Status = PurchaseStatus.Replayed } : earlier;
         }
-        if (_refused.Contains(orderId)) return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, Remaining));
+        if (_refused.Contains(orderId)) return await RepeatRefusalAsync(orderId, freshOrderId);
         var attempt = SellOrRefuseAsync(request, orderId, freshOrderId, donors);
         _forwardsInFlight[orderId] = attempt;
         try
@@ -179,8 +179,19 @@ public sealed partial class InventoryShardGrain
         if (freshOrderId) return result;
         // Not durable: the key keeps pointing at this id, and a retry may still sell it here.
         if (await Enqueue(PendingChange.Refusal(orderId))) return result;
-        _refused.Remove(orderId);
+        if (!_durableRefusals.Contains(orderId)) _refused.Remove(orderId);
         return PurchaseResult.Unavailable;
+    }
+
+    /// <summary>
+    /// Refuses an id refused before. A replay may let the home move on, and an older forward of the id may still
+    /// arrive later, so a refusal only this activation remembers is committed before a replay is answered.
+    /// </summary>
+    private async Task<PurchaseResult> RepeatRefusalAsync(string orderId, bool freshOrderId)
+    {
+        var refused = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, Remaining));
+        if (freshOrderId || _durableRefusals.Contains(orderId)) return refused;
+        return await Enqueue(PendingChange.Refusal(orderId)) ? refused : PurchaseResult.Unavailable;
     }
 
     private async Task<PurchaseResult> SellForwardedOnceAsync(PurchaseRequest request, string orderId, ImmutableArray<int> donors)

@@ -47,6 +47,10 @@ public sealed partial class InventoryShardGrain
     private readonly Dictionary<string, Task<TransferOutcome>> _takeInsInFlight = new(StringComparer.Ordinal);
     private readonly HashSet<string> _refused = new(StringComparer.Ordinal);
 
+    // Refusals that are in the database; the others live only in this activation (see SellOrRefuseAsync).
+    private readonly HashSet<string> _durableRefusals = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task<bool>> _deliveriesInFlight = new(StringComparer.Ordinal);
+
     // Pulls waiting for their transfer: the quantity taken in and reserved for the pull, by transfer id.
     private readonly Dictionary<string, long> _pullReservations = new(StringComparer.Ordinal);
     private IGrainTimer? _deliveryTimer;
@@ -85,8 +89,12 @@ public sealed partial class InventoryShardGrain
         }
     }
 
-    private async Task<TransferOutcome> TakeInAsync(TicketTransfer transfer) =>
-        await Enqueue(PendingChange.TakeIn(transfer)) ? TransferOutcome.Accepted : TransferOutcome.Unavailable;
+    private async Task<TransferOutcome> TakeInAsync(TicketTransfer transfer)
+    {
+        var change = PendingChange.TakeIn(transfer);
+        if (!await Enqueue(change)) return TransferOutcome.Unavailable;
+        return !change.Skipped || _takenIn.Contains(transfer.TransferId) ? TransferOutcome.Accepted : TransferOutcome.Refused;
+    }
 
     /// <inheritdoc />
     public async Task<DrainResult> Drain()
@@ -147,8 +155,24 @@ public sealed partial class InventoryShardGrain
         return await TrySell(request, orderId, key);
     }
 
-    /// <summary>Delivers a recorded gift once; true when the receiver holds it.</summary>
+    /// <summary>Delivers a recorded gift; true when the receiver holds it. One delivery per gift at a time.</summary>
     private async Task<bool> DeliverAsync(OutgoingTransfer outgoing)
+    {
+        var id = outgoing.Transfer.TransferId;
+        if (_deliveriesInFlight.TryGetValue(id, out var running)) return await running;
+        var delivery = DeliverOnceAsync(outgoing);
+        _deliveriesInFlight[id] = delivery;
+        try
+        {
+            return await delivery;
+        }
+        finally
+        {
+            _deliveriesInFlight.Remove(id);
+        }
+    }
+
+    private async Task<bool> DeliverOnceAsync(OutgoingTransfer outgoing)
     {
         var transfer = outgoing.Transfer;
         TransferOutcome outcome;
@@ -164,6 +188,9 @@ public sealed partial class InventoryShardGrain
         switch (outcome)
         {
             case TransferOutcome.Accepted:
+                // The receiver counts them now, so they stop counting as in transit here at once. If the mark below
+                // is lost, the next activation finds the gift undelivered and the receiver answers "accepted" again.
+                _undelivered.Remove(transfer.TransferId);
                 await Enqueue(PendingChange.Delivered(transfer.TransferId));
                 return true;
             case TransferOutcome.Refused:
@@ -205,6 +232,7 @@ public sealed partial class InventoryShardGrain
         foreach (var outgoing in claim.Undelivered) _undelivered[outgoing.Transfer.TransferId] = outgoing;
         _takenIn.UnionWith(claim.TakenIn);
         _refused.UnionWith(claim.Refused);
+        _durableRefusals.UnionWith(claim.Refused);
         if (_undelivered.Count > 0) EnsureDeliveryTimer();
     }
 
@@ -215,6 +243,8 @@ public sealed partial class InventoryShardGrain
         {
             switch (change.Kind)
             {
+                case ChangeKind.TakeIn when change.Skipped:
+                    break;
                 case ChangeKind.TakeIn:
                     _takenIn.Add(change.Id!);
                     if (_pullReservations.ContainsKey(change.Id!))
@@ -231,6 +261,7 @@ public sealed partial class InventoryShardGrain
                     break;
                 case ChangeKind.Refusal:
                     _refused.Add(change.Id!);
+                    _durableRefusals.Add(change.Id!);
                     break;
             }
         }

@@ -65,6 +65,10 @@ public sealed partial class InventoryShardGrain(
     private bool _loaded;
     private bool _fenced;
     private Task<bool>? _loading;
+
+    // The group commit in flight, if any. A reload waits for it: on engines where the claim does not queue behind
+    // commits (PostgreSQL), claiming a new epoch under an in-flight batch would fence this very activation.
+    private Task<CommitOutcome>? _committing;
     private DateTimeOffset _retryLoadAt;
 
     private long Remaining => _inventory.Capacity - _committedSold - _pendingQuantity;
@@ -159,12 +163,22 @@ public sealed partial class InventoryShardGrain(
         // both, so capacity is checked again here; what no longer fits is refused before anything is written.
         // Order within the cycle: transfers in first (more to sell), then sales from the front, then gifts from the end.
         var inventory = _inventory.Copy();
-        var retired = _retired;
+        // Retiring refuses, in this very cycle, transfers from other shards: a drain that committed must not be
+        // refilled by a take-in admitted just before it. A shard's own gifts coming back are always taken.
+        var retired = _retired || changes.Any(c => c.Kind == ChangeKind.Retire);
         var takenIn = new List<TicketTransfer>();
         foreach (var change in changes.Where(c => c.Kind == ChangeKind.TakeIn))
         {
-            inventory.Append(change.Transfer!.Segments);
-            takenIn.Add(change.Transfer);
+            var transfer = change.Transfer!;
+            if ((retired && transfer.Donor != _address.Key) || _takenIn.Contains(transfer.TransferId)
+                || takenIn.Any(t => t.TransferId == transfer.TransferId))
+            {
+                // Refused, or already held (a second delivery of the same gift): nothing to append or record.
+                change.Skipped = true;
+                continue;
+            }
+            inventory.Append(transfer.Segments);
+            takenIn.Add(transfer);
         }
         var next = _committedSold;
         var now = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
@@ -217,7 +231,16 @@ public sealed partial class InventoryShardGrain(
         CommitOutcome outcome;
         try
         {
-            outcome = await _ledger!.CommitAsync(new LedgerBatch(_address, _ledger.Epoch, _committedSold, next, orders, keys, inventoryChanges));
+            var commit = _ledger!.CommitAsync(new LedgerBatch(_address, _ledger.Epoch, _committedSold, next, orders, keys, inventoryChanges));
+            _committing = commit;
+            try
+            {
+                outcome = await commit;
+            }
+            finally
+            {
+                _committing = null;
+            }
         }
         catch (ShardDatabaseUnavailableException exception)
         {
@@ -298,6 +321,17 @@ public sealed partial class InventoryShardGrain(
 
     private async Task<bool> LoadAsync()
     {
+        if (_committing is { } inFlight)
+        {
+            try
+            {
+                await inFlight;
+            }
+            catch
+            {
+                // Its outcome is the commit cycle's business; the claim below reads whatever landed.
+            }
+        }
         try
         {
             var claim = await _ledger!.ClaimAsync(_placement!.Block);

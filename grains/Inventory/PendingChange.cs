@@ -40,6 +40,12 @@ internal sealed class PendingChange
     /// <summary>The transfer id (Give, Delivered) or the refused order id (Refusal).</summary>
     public string? Id { get; private init; }
 
+    /// <summary>
+    /// For <see cref="ChangeKind.TakeIn"/>: left out of the commit, because the shard is retiring (refused) or
+    /// already holds the transfer.
+    /// </summary>
+    public bool Skipped { get; set; }
+
     /// <summary>True once committed; false when refused or nothing was written. Faults are never set.</summary>
     public TaskCompletionSource<bool> Completion { get; } = new();
 

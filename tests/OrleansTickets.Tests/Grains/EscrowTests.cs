@@ -70,6 +70,26 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Capacity_added_to_two_events_whose_shards_share_a_database_lands_in_both(string engine)
+    {
+        await StartAsync(engine);
+        // Four shards each over the four test databases: shard 0 of both events lives in database 0.
+        await Cluster.CreateEventAsync("first", TicketingCluster.Type("ga", capacity: 8, shards: 4));
+        await Cluster.CreateEventAsync("second", TicketingCluster.Type("ga", capacity: 8, shards: 4));
+        var placements = new[] { "first", "second" }.Select(e => Cluster.Client.GetEventGrain(e).GetPlacement("ga", 0)).ToList();
+        Assert.Equal((await placements[0])!.DatabaseOrdinal, (await placements[1])!.DatabaseOrdinal);
+
+        var first = await Cluster.Client.GetEventGrain("first").AddCapacity("ga", 3, shardIndex: 0);
+        var second = await Cluster.Client.GetEventGrain("second").AddCapacity("ga", 3, shardIndex: 0);
+
+        Assert.Equal((CapacityStatus.Added, CapacityStatus.Added), (first.Status, second.Status));
+        Assert.NotEqual(first.TransferId, second.TransferId);
+        Assert.Equal(11L, (await Cluster.SalesAsync("first")).TicketTypes[0].Capacity);
+        Assert.Equal(11L, (await Cluster.SalesAsync("second")).TicketTypes[0].Capacity);
+        Assert.Equal(11, (await SellOutAsync("second", "ga", 11)).Count);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_drained_shard_hands_over_its_unsold_tickets_and_takes_no_more(string engine)
     {
         await StartAsync(engine);
@@ -157,9 +177,13 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(freshId, fresh: true))).Status);
         Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(replayedId, fresh: true))).Status);
 
-        // The replay's refusal is durable: a new activation still refuses a delayed fresh forward of that id.
+        // A replay of the id refused only in memory makes that refusal durable before it is answered.
+        Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(freshId, fresh: false))).Status);
+
+        // Refusals that answered a replay are durable: a new activation still refuses delayed fresh forwards.
         await Cluster.Cluster.DeactivateAsync(holder);
         Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(replayedId, fresh: true))).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(freshId, fresh: true))).Status);
         Assert.Null(await holder.GetOrder(replayedId));
         Assert.Null(await holder.GetOrder(freshId));
         Assert.Equal(5L, (await holder.GetSales()).Remaining);
