@@ -2,7 +2,8 @@
 # Chaos on-sale, one command, a few minutes: a private PostgreSQL, 3 silos and 2 API front ends (scripts/cluster.sh),
 # a crowd of buyers spread over all five, and during the sale:
 #   kill -9 a silo; cut one shard database off and bring it back; add a silo; drain a shard and add tickets (the
-#   operators' escrow transfers, under fire); kill -9 a front end; restart PostgreSQL as after a crash.
+#   operators' escrow transfers, under fire); kill -9 a front end; restart PostgreSQL as after a crash; stop a silo
+#   gracefully (scaling back down).
 # Then an audit from the databases themselves (load generator --mode audit): per shard sold <= capacity and
 # sold = ticket rows; serials and codes unique across databases; every acknowledged order stored; totals equal
 # /sales; nothing left unsold; every transfer settled. Prints the faults injected and the checks.
@@ -88,6 +89,7 @@ at 2 "drain shard ga/3" post /api/events/chaos/ticket-types/ga/shards/3/drain ''
 at 1 "add 1000 VIP tickets" post /api/events/chaos/ticket-types/vip/capacity '{"quantity":1000}'
 at 2 "kill -9 API front end 1" cluster kill-frontend 1
 at 2 "restart PostgreSQL (immediate)" postgres restart immediate
+at 2 "stop silo 1 gracefully (scale down)" cluster stop-silo 1
 
 sale=0
 wait "$loadgen_pid" || sale=$?
@@ -95,7 +97,7 @@ cat "$work/loadgen.log" | sed -n '/^tickets sold/,$p' | head -40
 
 echo
 echo "audit from the databases:"
-alive="$(silo_url 0),$(silo_url 1),$(silo_url 3),$(frontend_url 0)"
+alive="$(silo_url 0),$(silo_url 3),$(frontend_url 0),$(silo_url 1)"
 audit=0
 dotnet "$loadgen" --mode audit --url "$alive" --event chaos --orders-file "$work/orders.json" \
     --postgres "$(cat "$CLUSTER_STATE/connection-string")" || audit=$?
