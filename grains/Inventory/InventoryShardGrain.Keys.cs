@@ -144,22 +144,13 @@ public sealed partial class InventoryShardGrain
         {
             return PurchaseResult.NotFound;
         }
-        if (_forwardsInFlight.TryGetValue(orderId, out var running))
+        if (_forwards.TryGetRunning(orderId, out var running))
         {
             var earlier = await running;
             return earlier.Status == PurchaseStatus.Created ? earlier with { Status = PurchaseStatus.Replayed } : earlier;
         }
         if (_refused.Contains(orderId)) return await RepeatRefusalAsync(orderId, freshOrderId);
-        var attempt = SellOrRefuseAsync(request, orderId, freshOrderId, donors);
-        _forwardsInFlight[orderId] = attempt;
-        try
-        {
-            return await attempt;
-        }
-        finally
-        {
-            _forwardsInFlight.Remove(orderId);
-        }
+        return await _forwards.RunAsync(orderId, () => SellOrRefuseAsync(request, orderId, freshOrderId, donors));
     }
 
     /// <summary>Sells a forwarded order, or refuses it for good: a refused id stays refused even if tickets arrive later.</summary>

@@ -44,12 +44,12 @@ public sealed partial class InventoryShardGrain
 
     private readonly Dictionary<string, OutgoingTransfer> _undelivered = new(StringComparer.Ordinal);
     private readonly HashSet<string> _takenIn = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Task<TransferOutcome>> _takeInsInFlight = new(StringComparer.Ordinal);
+    private readonly SingleFlight<TransferOutcome> _takeIns = new();
     private readonly HashSet<string> _refused = new(StringComparer.Ordinal);
 
     // Refusals that are in the database; the others live only in this activation (see SellOrRefuseAsync).
     private readonly HashSet<string> _durableRefusals = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Task<bool>> _deliveriesInFlight = new(StringComparer.Ordinal);
+    private readonly SingleFlight<bool> _deliveries = new();
 
     // Pulls waiting for their transfer: the quantity taken in and reserved for the pull, by transfer id.
     private readonly Dictionary<string, long> _pullReservations = new(StringComparer.Ordinal);
@@ -75,18 +75,9 @@ public sealed partial class InventoryShardGrain
         if (!await EnsureLoadedAsync()) return TransferOutcome.Unavailable;
         var id = transfer.TransferId;
         if (_takenIn.Contains(id)) return TransferOutcome.Accepted;
-        if (_takeInsInFlight.TryGetValue(id, out var running)) return await running;
+        if (_takeIns.TryGetRunning(id, out var running)) return await running;
         if (_retired && transfer.Donor != _address.Key) return TransferOutcome.Refused;
-        var attempt = TakeInAsync(transfer);
-        _takeInsInFlight[id] = attempt;
-        try
-        {
-            return await attempt;
-        }
-        finally
-        {
-            _takeInsInFlight.Remove(id);
-        }
+        return await _takeIns.RunAsync(id, () => TakeInAsync(transfer));
     }
 
     private async Task<TransferOutcome> TakeInAsync(TicketTransfer transfer)
@@ -156,21 +147,8 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>Delivers a recorded gift; true when the receiver holds it. One delivery per gift at a time.</summary>
-    private async Task<bool> DeliverAsync(OutgoingTransfer outgoing)
-    {
-        var id = outgoing.Transfer.TransferId;
-        if (_deliveriesInFlight.TryGetValue(id, out var running)) return await running;
-        var delivery = DeliverOnceAsync(outgoing);
-        _deliveriesInFlight[id] = delivery;
-        try
-        {
-            return await delivery;
-        }
-        finally
-        {
-            _deliveriesInFlight.Remove(id);
-        }
-    }
+    private Task<bool> DeliverAsync(OutgoingTransfer outgoing) =>
+        _deliveries.RunAsync(outgoing.Transfer.TransferId, () => DeliverOnceAsync(outgoing));
 
     private async Task<bool> DeliverOnceAsync(OutgoingTransfer outgoing)
     {

@@ -48,7 +48,7 @@ public sealed partial class InventoryShardGrain(
     private static readonly TimeSpan UnavailableBackoff = TimeSpan.FromSeconds(1);
 
     private readonly Dictionary<string, KeyEntry> _keys = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Task<PurchaseResult>> _forwardsInFlight = new(StringComparer.Ordinal);
+    private readonly SingleFlight<PurchaseResult> _forwards = new();
     private readonly Dictionary<ShardAddress, IInventoryShardGrain> _holders = [];
     private ShardAddress _address = null!;
     private ShardPlacement? _placement;
