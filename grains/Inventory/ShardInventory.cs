@@ -7,12 +7,18 @@ namespace OrleansTickets.Inventory;
 /// ever sells is the serial at offset n. Gifts are cut from the end and transfers taken in are appended, so
 /// neither ever touches a sold serial.
 /// </summary>
-public sealed class ShardInventory(IEnumerable<SerialSegment> segments)
+public sealed class ShardInventory
 {
-    private readonly List<SerialSegment> _segments = [.. segments.Where(s => s.Count > 0)];
+    private readonly List<SerialSegment> _segments;
 
-    /// <summary>Serials in the inventory, sold or not.</summary>
-    public long Capacity => _segments.Sum(s => s.Count);
+    public ShardInventory(IEnumerable<SerialSegment> segments)
+    {
+        _segments = [.. segments.Where(s => s.Count > 0)];
+        Capacity = _segments.Sum(s => s.Count);
+    }
+
+    /// <summary>Serials in the inventory, sold or not. Kept as a field: every sale reads it.</summary>
+    public long Capacity { get; private set; }
 
     public IReadOnlyList<SerialSegment> Segments => _segments;
 
@@ -51,10 +57,18 @@ public sealed class ShardInventory(IEnumerable<SerialSegment> segments)
             if (take == last.Count) _segments.RemoveAt(_segments.Count - 1);
             else _segments[^1] = last with { Count = last.Count - take };
             count -= take;
+            Capacity -= take;
         }
         cut.Reverse();
         return [.. cut];
     }
 
-    public void Append(IEnumerable<SerialSegment> segments) => _segments.AddRange(segments.Where(s => s.Count > 0));
+    public void Append(IEnumerable<SerialSegment> segments)
+    {
+        foreach (var segment in segments.Where(s => s.Count > 0))
+        {
+            _segments.Add(segment);
+            Capacity += segment.Count;
+        }
+    }
 }
