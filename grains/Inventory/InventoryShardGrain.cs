@@ -154,8 +154,7 @@ public sealed partial class InventoryShardGrain(
         if (!await EnsureLoadedAsync())
         {
             _pendingQuantity -= batch.Sum(s => s.Quantity) + gifts;
-            foreach (var sale in batch) Settle(sale, PurchaseResult.Unavailable);
-            foreach (var change in changes) change.Completion.TrySetResult(false);
+            Reject(batch, changes, PurchaseResult.Unavailable);
             return;
         }
 
@@ -228,14 +227,21 @@ public sealed partial class InventoryShardGrain(
             [.. changes.Where(c => c.Kind == ChangeKind.Delivered).Select(c => c.Id!)],
             [.. changes.Where(c => c.Kind == ChangeKind.Refusal).Select(c => c.Id!)]);
 
-        CommitOutcome outcome;
+        PurchaseResult? failure = null;
         try
         {
             var commit = _ledger!.CommitAsync(new LedgerBatch(_address, _ledger.Epoch, _committedSold, next, orders, keys, inventoryChanges));
             _committing = commit;
             try
             {
-                outcome = await commit;
+                if (await commit == CommitOutcome.Fenced)
+                {
+                    // A newer activation owns the shard. Nothing was written; this activation must never write again.
+                    LogFenced(logger, _address.Key, _ledger.Epoch);
+                    _fenced = true;
+                    this.DeactivateOnIdle();
+                    failure = PurchaseResult.Unavailable;
+                }
             }
             finally
             {
@@ -246,35 +252,22 @@ public sealed partial class InventoryShardGrain(
         {
             // Nothing reached the database: a definite refusal, which the dispatcher may route around.
             LogUnavailable(logger, exception, _address.Key);
-            _pendingQuantity -= batchQuantity + gifts;
-            _loaded = false;
             _retryLoadAt = clock.GetUtcNow() + UnavailableBackoff;
-            foreach (var (sale, _) in accepted) Settle(sale, PurchaseResult.Unavailable);
-            foreach (var change in changes) change.Completion.TrySetResult(false);
-            return;
+            failure = PurchaseResult.Unavailable;
         }
         catch (Exception exception)
         {
             // The commit may or may not have landed. Forget what memory believes and reload before selling again;
             // a gift that did land is found undelivered by the reload and delivered then.
             LogCommitUncertain(logger, exception, _address.Key);
-            _pendingQuantity -= batchQuantity + gifts;
-            _loaded = false;
-            foreach (var (sale, _) in accepted) Settle(sale, PurchaseResult.Failed);
-            foreach (var change in changes) change.Completion.TrySetResult(false);
-            return;
+            failure = PurchaseResult.Failed;
         }
 
         _pendingQuantity -= batchQuantity + gifts;
-        if (outcome == CommitOutcome.Fenced)
+        if (failure is not null)
         {
-            // A newer activation owns the shard. Nothing was written; this activation must never write again.
-            LogFenced(logger, _address.Key, _ledger.Epoch);
-            _fenced = true;
             _loaded = false;
-            this.DeactivateOnIdle();
-            foreach (var (sale, _) in accepted) Settle(sale, PurchaseResult.Unavailable);
-            foreach (var change in changes) change.Completion.TrySetResult(false);
+            Reject(accepted.Select(a => a.Sale), changes, failure);
             return;
         }
 
@@ -289,6 +282,13 @@ public sealed partial class InventoryShardGrain(
     }
 
     private static void Settle(PendingSale sale, PurchaseResult result) => sale.Completion.TrySetResult(result);
+
+    /// <summary>Answers everything a cycle could not commit: the sales with <paramref name="result"/>, the changes with false.</summary>
+    private static void Reject(IEnumerable<PendingSale> sales, List<PendingChange> changes, PurchaseResult result)
+    {
+        foreach (var sale in sales) Settle(sale, result);
+        foreach (var change in changes) change.Completion.TrySetResult(false);
+    }
 
     private OrderDetails BuildOrder(PendingSale sale, PurchaseRequest request, ImmutableArray<SerialSegment> serials, DateTimeOffset now)
     {
