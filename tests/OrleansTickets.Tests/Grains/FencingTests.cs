@@ -44,13 +44,14 @@ public sealed class FencingTests : IAsyncLifetime
 
     private static async Task<PurchaseResult> RetryUntilCreatedAsync(Func<Task<PurchaseResult>> buy)
     {
-        for (var attempt = 0; attempt < 50; attempt++)
+        PurchaseResult? created = null;
+        await Poll.UntilAsync(async () =>
         {
             var result = await buy();
-            if (result.Status == PurchaseStatus.Created) return result;
-            Assert.Equal(PurchaseStatus.Unavailable, result.Status);
-            await Task.Delay(100);
-        }
-        throw new Xunit.Sdk.XunitException("The shard never recovered from being fenced.");
+            if (result.Status == PurchaseStatus.Created) created = result;
+            else Assert.Equal(PurchaseStatus.Unavailable, result.Status);
+            return created is not null;
+        }, attempts: 50, failure: "The shard never recovered from being fenced.");
+        return created!;
     }
 }
