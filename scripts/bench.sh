@@ -16,13 +16,15 @@
 #                    GET /api/events/festival/sales, as an operator watching the sale would, activates every
 #                    shard and claims its database row before the first buyer arrives
 #   --no-floor       skip the bare-endpoint measurement
+#   --service-arg A  pass one more configuration argument to the service, e.g. --service-arg
+#                    --Storage:CommitGatherMilliseconds=0 (repeatable)
 # Results and logs go to .bench/<timestamp>/ (git-ignored).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300 warm_up=0 cold=0
+service_args=() postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300 warm_up=0 cold=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -34,6 +36,7 @@ while [[ $# -gt 0 ]]; do
         --warm-up) warm_up=1 ;;
         --cold) cold=1 ;;
         --no-floor) floor=0 ;;
+        --service-arg) service_args+=("$2"); shift ;;
         *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
@@ -47,7 +50,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold ${service_args[*]}"
 
 echo "== build (Release)"
 dotnet build -c Release silo -v quiet -nologo >/dev/null
@@ -69,7 +72,7 @@ else
 fi
 
 echo "== start the service"
-dotnet "$silo_dll" --urls "http://127.0.0.1:$service_port" "${storage_args[@]}" \
+dotnet "$silo_dll" --urls "http://127.0.0.1:$service_port" "${storage_args[@]}" "${service_args[@]}" \
     --Logging:LogLevel:Default=Warning >"$run_dir/service.log" 2>&1 &
 service_pid=$!
 pids+=("$service_pid")

@@ -41,6 +41,7 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, ILogg
             DatabaseServer.CreateDataSource(dialect, connectionString),
             ct => DatabaseServer.EnsureDatabaseExistsAsync(dialect, connectionString, ct),
             _options.MaxOrdersPerCommit,
+            TimeSpan.FromMilliseconds(_options.CommitGatherMilliseconds),
             loggerFactory.CreateLogger<ShardDatabase>(),
             dialect == SqlDialect.Sqlite ? connectionString : null);
     }

@@ -33,4 +33,11 @@ public sealed class TicketStorageOptions
 
     /// <summary>Most orders one group commit takes, so one transaction never grows without bound.</summary>
     public int MaxOrdersPerCommit { get; set; } = 4096;
+
+    /// <summary>
+    /// How long a database's writer waits, once batches from several shards are arriving, for more of them to share
+    /// the commit. 0 commits at once. A longer wait means fewer fsyncs per order, and that much more latency per
+    /// commit; a lone buyer never waits. See docs/benchmarks.md for the measurements behind the default.
+    /// </summary>
+    public double CommitGatherMilliseconds { get; set; } = 5;
 }
