@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The steady-state probe behind the A/B tables in docs/benchmarks.md. A sold-out festival run is mostly JIT warm-up
+# on two cores, and run-to-run noise hides a 20% change; this measures the middle of a long sale instead.
+#
+# It starts the service (SQLite, Release) with the given configuration arguments, creates the festival at 10x
+# capacity so it cannot sell out in time, and runs the load generator for 40 s. It prints the mean tickets/s over
+# seconds 16-30 and, when perf is installed, the service's syscall counts over 5 s from second 22:
+# fsyncs, page writes and context switches per order are what the storage settings change.
+#
+# usage: scripts/steady-state.sh [service configuration arguments...]
+#   e.g. scripts/steady-state.sh --Storage:CommitGatherMilliseconds=0
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+port=5090
+run_dir="$repo/.bench/steady-$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$run_dir"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+dotnet build -c Release silo -v quiet -nologo >/dev/null
+dotnet build -c Release tests/OrleansTickets.LoadGenerator -v quiet -nologo >/dev/null
+
+dotnet silo/bin/Release/net10.0/OrleansTickets.Silo.dll --urls "http://127.0.0.1:$port" --Storage:Provider=Sqlite \
+    --Storage:DataPath="$run_dir/data" --Logging:LogLevel:Default=Warning "$@" >"$run_dir/service.log" 2>&1 &
+service_pid=$!
+pids+=("$service_pid")
+for _ in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$port/api/events/readiness" && break; sleep 0.5; done
+
+python3 -c '
+import json
+event = json.load(open("scripts/bench/festival.json"))
+for t in event["ticketTypes"]: t["capacity"] *= 10
+print(json.dumps(event))' >"$run_dir/festival.json"
+curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/api/events" -H 'Content-Type: application/json' --data @"$run_dir/festival.json"
+curl -sf -o /dev/null "http://127.0.0.1:$port/api/events/festival/sales"
+
+# The load generator exits with "could not finish" at its timeout; that is the point here.
+dotnet tests/OrleansTickets.LoadGenerator/bin/Release/net10.0/OrleansTickets.LoadGenerator.dll \
+    --url "http://127.0.0.1:$port" --event festival --connections 256 --timeout 40 >"$run_dir/load.txt" 2>&1 &
+pids+=("$!")
+sleep 22
+if command -v perf >/dev/null; then
+    perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_pwrite64,context-switches -p "$service_pid" -- sleep 5 \
+        2>"$run_dir/perf.csv" || true
+fi
+wait "${pids[-1]}" || true
+
+echo "service arguments: ${*:-(defaults)}"
+grep -aE '^\[ +(1[6-9]|2[0-9]|30)\.0s\]' "$run_dir/load.txt" \
+    | awk '{ sum += $5; n++ } END { if (n) printf "steady state: %d tickets/s (mean of %d one-second samples, seconds 16-30)\n", sum / n, n }'
+if [[ -s $run_dir/perf.csv ]]; then
+    orders=$(grep -aE '^\[ +(22|27)\.0s\]' "$run_dir/load.txt" | awk '{ print $8 }' | paste -sd' ')
+    awk -F, -v orders="$orders" 'BEGIN { split(orders, o, " "); n = o[2] - o[1] }
+        /sys_enter|context/ { name = $3; sub("syscalls:sys_enter_", "", name); printf "%s: %d in 5 s (%.2f per order)\n", name, $1, (n > 0 ? $1 / n : 0) }' \
+        "$run_dir/perf.csv"
+fi
+echo "details: $run_dir"
