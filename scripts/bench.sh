@@ -16,6 +16,8 @@
 #                    GET /api/events/festival/sales, as an operator watching the sale would, activates every
 #                    shard and claims its database row before the first buyer arrives
 #   --no-floor       skip the bare-endpoint measurement
+#   --ready-to-run   publish the service and the load generator ReadyToRun (precompiled), so both start with
+#                    optimized code instead of JIT-compiling it while the doors are open
 #   --service-arg A  pass one more configuration argument to the service, e.g. --service-arg
 #                    --Storage:CommitGatherMilliseconds=0 (repeatable)
 # Results and logs go to .bench/<timestamp>/ (git-ignored).
@@ -24,7 +26,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-service_args=() postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300 warm_up=0 cold=0
+service_args=() ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300 warm_up=0 cold=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -37,6 +39,7 @@ while [[ $# -gt 0 ]]; do
         --cold) cold=1 ;;
         --no-floor) floor=0 ;;
         --service-arg) service_args+=("$2"); shift ;;
+        --ready-to-run) ready_to_run=1 ;;
         *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
@@ -50,7 +53,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold ${service_args[*]}"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold ready-to-run=$ready_to_run ${service_args[*]}"
 
 echo "== build (Release)"
 dotnet build -c Release silo -v quiet -nologo >/dev/null
@@ -59,6 +62,15 @@ dotnet build -c Release tests/OrleansTickets.BareEndpoint -v quiet -nologo >/dev
 silo_dll="$repo/silo/bin/Release/net10.0/OrleansTickets.Silo.dll"
 load_dll="$repo/tests/OrleansTickets.LoadGenerator/bin/Release/net10.0/OrleansTickets.LoadGenerator.dll"
 bare_dll="$repo/tests/OrleansTickets.BareEndpoint/bin/Release/net10.0/OrleansTickets.BareEndpoint.dll"
+if [[ $ready_to_run == 1 ]]; then
+    echo "== publish ReadyToRun (the service and the load generator)"
+    r2r="$repo/.bench/ready-to-run"
+    publish=(-c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -v quiet -nologo)
+    dotnet publish silo "${publish[@]}" -o "$r2r/silo" >/dev/null
+    dotnet publish tests/OrleansTickets.LoadGenerator "${publish[@]}" -o "$r2r/load" >/dev/null
+    silo_dll="$r2r/silo/OrleansTickets.Silo.dll"
+    load_dll="$r2r/load/OrleansTickets.LoadGenerator.dll"
+fi
 
 storage_args=(--Storage:MaxShardDatabases="$max_dbs")
 if [[ $postgres == 1 ]]; then

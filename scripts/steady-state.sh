@@ -40,17 +40,26 @@ curl -sf -o /dev/null "http://127.0.0.1:$port/api/events/festival/sales"
 # The load generator exits with "could not finish" at its timeout; that is the point here.
 dotnet tests/OrleansTickets.LoadGenerator/bin/Release/net10.0/OrleansTickets.LoadGenerator.dll \
     --url "http://127.0.0.1:$port" --event festival --connections 256 --timeout 40 >"$run_dir/load.txt" 2>&1 &
-pids+=("$!")
+load_pid=$!
+pids+=("$load_pid")
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 sleep 22
+service_cpu=$(cpu_seconds "$service_pid") load_cpu=$(cpu_seconds "$load_pid")
 if command -v perf >/dev/null; then
     perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_pwrite64,context-switches -p "$service_pid" -- sleep 5 \
         2>"$run_dir/perf.csv" || true
+else
+    sleep 5
 fi
-wait "${pids[-1]}" || true
+echo "cores used over those 5 s: service $(echo "$(cpu_seconds "$service_pid") $service_cpu" | awk '{ printf "%.2f", ($1 - $2) / 5 }')," \
+    "load generator $(echo "$(cpu_seconds "$load_pid") $load_cpu" | awk '{ printf "%.2f", ($1 - $2) / 5 }')" >"$run_dir/cpu.txt"
+wait "$load_pid" || true
 
 echo "service arguments: ${*:-(defaults)}"
 grep -aE '^\[ +(1[6-9]|2[0-9]|30)\.0s\]' "$run_dir/load.txt" \
     | awk '{ sum += $5; n++ } END { if (n) printf "steady state: %d tickets/s (mean of %d one-second samples, seconds 16-30)\n", sum / n, n }'
+cat "$run_dir/cpu.txt"
 if [[ -s $run_dir/perf.csv ]]; then
     orders=$(grep -aE '^\[ +(22|27)\.0s\]' "$run_dir/load.txt" | awk '{ print $8 }' | paste -sd' ')
     awk -F, -v orders="$orders" 'BEGIN { split(orders, o, " "); n = o[2] - o[1] }
