@@ -7,8 +7,9 @@
 # seconds 16-30 and, when perf is installed, the service's syscall counts over 5 s from second 22:
 # fsyncs, page writes and context switches per order are what the storage settings change.
 #
-# usage: scripts/steady-state.sh [service configuration arguments...]
+# usage: scripts/steady-state.sh [--postgres] [service configuration arguments...]
 #   e.g. scripts/steady-state.sh --Storage:CommitGatherMilliseconds=0
+#   --postgres  shard databases on a private PostgreSQL (scripts/postgres.sh) instead of SQLite files
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,11 +21,20 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
+storage_args=(--Storage:Provider=Sqlite --Storage:DataPath="$run_dir/data")
+if [[ ${1:-} == --postgres ]]; then
+    shift
+    "$repo/scripts/postgres.sh" start >/dev/null
+    base="$("$repo/scripts/postgres.sh" url)"
+    storage_args=(--Storage:Provider=PostgreSql "--Storage:ConnectionString=${base/Database=orleanstickets/Database=steady_$(date +%s)}")
+    trap 'cleanup; "$repo/scripts/postgres.sh" stop >/dev/null' EXIT
+fi
+
 dotnet build -c Release silo -v quiet -nologo >/dev/null
 dotnet build -c Release tests/OrleansTickets.LoadGenerator -v quiet -nologo >/dev/null
 
-dotnet silo/bin/Release/net10.0/OrleansTickets.Silo.dll --urls "http://127.0.0.1:$port" --Storage:Provider=Sqlite \
-    --Storage:DataPath="$run_dir/data" --Logging:LogLevel:Default=Warning "$@" >"$run_dir/service.log" 2>&1 &
+dotnet silo/bin/Release/net10.0/OrleansTickets.Silo.dll --urls "http://127.0.0.1:$port" "${storage_args[@]}" \
+    --Logging:LogLevel:Default=Warning "$@" >"$run_dir/service.log" 2>&1 &
 service_pid=$!
 pids+=("$service_pid")
 for _ in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$port/api/events/readiness" && break; sleep 0.5; done
@@ -56,7 +66,7 @@ echo "cores used over those 5 s: service $(echo "$(cpu_seconds "$service_pid") $
     "load generator $(echo "$(cpu_seconds "$load_pid") $load_cpu" | awk '{ printf "%.2f", ($1 - $2) / 5 }')" >"$run_dir/cpu.txt"
 wait "$load_pid" || true
 
-echo "service arguments: ${*:-(defaults)}"
+echo "service arguments: ${storage_args[0]} ${*:-(defaults)}"
 grep -aE '^\[ +(1[6-9]|2[0-9]|30)\.0s\]' "$run_dir/load.txt" \
     | awk '{ sum += $5; n++ } END { if (n) printf "steady state: %d tickets/s (mean of %d one-second samples, seconds 16-30)\n", sum / n, n }'
 cat "$run_dir/cpu.txt"
