@@ -330,7 +330,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         }
         var fenceRows = await SqlStatement.ExecuteAllAsync(connection, transaction, fences, CancellationToken.None);
 
-        var writes = new List<SqlStatement>();
+        var committed = new List<LedgerBatch>(group.Count);
         for (var i = 0; i < group.Count; i++)
         {
             if (fenceRows[i] != 1)
@@ -339,7 +339,17 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 continue;
             }
             group[i].Outcome = CommitOutcome.Committed;
-            AddWrites(group[i].Batch, writes);
+            committed.Add(group[i].Batch);
+        }
+        var writes = new List<SqlStatement>();
+        if (_dialect == SqlDialect.PostgreSql)
+        {
+            writes.AddRange(PostgresLedgerWrites.For(committed));
+            foreach (var batch in committed) writes.AddRange(InventoryWrites(batch, _sql));
+        }
+        else
+        {
+            foreach (var batch in committed) AddWrites(batch, writes);
         }
         await SqlStatement.ExecuteAllAsync(connection, transaction, writes, CancellationToken.None);
     }

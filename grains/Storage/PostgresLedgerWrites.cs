@@ -1,0 +1,80 @@
+using OrleansTickets.Orders;
+
+namespace OrleansTickets.Storage;
+
+/// <summary>
+/// The rows of a whole group commit as three PostgreSQL statements, one per table, whatever the number of orders:
+/// each column travels as one array parameter and <c>unnest</c> turns the arrays back into rows.
+/// </summary>
+/// <remarks>
+/// Row-per-statement inserts cost the server a parse, a bind and an executor start for every order and every ticket
+/// group. With fixed texts the statements are also prepared once per connection (automatic preparation), so a group
+/// of any size costs three executions.
+/// </remarks>
+internal static class PostgresLedgerWrites
+{
+    private const string InsertOrders =
+        "INSERT INTO orders (order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, " +
+        "unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
+        "SELECT * FROM unnest(@order_id::text[], @shard_key::text[], @event_id::text[], @ticket_type_id::text[], " +
+        "@quantity::integer[], @first_serial::bigint[], @serial_segments::text[], @unit_price_cents::bigint[], " +
+        "@currency::text[], @buyer_name::text[], @buyer_email::text[], @created_at_ms::bigint[])";
+
+    private const string InsertTickets =
+        "INSERT INTO tickets (event_id, ticket_type_id, serial, order_id, code) " +
+        "SELECT * FROM unnest(@e::text[], @t::text[], @s::bigint[], @o::text[], @c::text[])";
+
+    // A key appears at most once per group: a shard commits one batch per group, and one request per key runs at a
+    // time on its home. ON CONFLICT DO UPDATE refuses to touch a row twice, so a repeat would fail loudly, not silently.
+    private const string UpsertKeys =
+        "INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) " +
+        "SELECT * FROM unnest(@shard_key::text[], @idem_key::text[], @fingerprint::text[], @order_id::text[]) " +
+        "ON CONFLICT (shard_key, idem_key) DO UPDATE SET order_id = excluded.order_id";
+
+    /// <summary>The inserts for the orders, tickets and keys of <paramref name="batches"/> (whose fences matched).</summary>
+    public static IEnumerable<SqlStatement> For(IReadOnlyList<LedgerBatch> batches)
+    {
+        var orders = batches.SelectMany(b => b.Orders.Select(o => (Shard: b.Shard.Key, Order: o))).ToList();
+        if (orders.Count > 0)
+        {
+            yield return new SqlStatement(InsertOrders)
+                .With("@order_id", Column(orders, o => o.Order.OrderId))
+                .With("@shard_key", Column(orders, o => o.Shard))
+                .With("@event_id", Column(orders, o => o.Order.EventId))
+                .With("@ticket_type_id", Column(orders, o => o.Order.TicketTypeId))
+                .With("@quantity", Column(orders, o => o.Order.Quantity))
+                .With("@first_serial", Column(orders, o => o.Order.Tickets[0].Serial))
+                .With("@serial_segments", Column(orders, o => ShardDatabase.SerialSegmentsOf(o.Order) as string))
+                .With("@unit_price_cents", Column(orders, o => Money.ToCents(o.Order.UnitPrice)))
+                .With("@currency", Column(orders, o => o.Order.Currency))
+                .With("@buyer_name", Column(orders, o => o.Order.Buyer.Name))
+                .With("@buyer_email", Column(orders, o => o.Order.Buyer.Email))
+                .With("@created_at_ms", Column(orders, o => o.Order.CreatedAt.ToUnixTimeMilliseconds()));
+
+            var tickets = orders.SelectMany(o => o.Order.Tickets.Select(t => (o.Order, Ticket: t))).ToList();
+            yield return new SqlStatement(InsertTickets)
+                .With("@e", Column(tickets, t => t.Order.EventId))
+                .With("@t", Column(tickets, t => t.Order.TicketTypeId))
+                .With("@s", Column(tickets, t => t.Ticket.Serial))
+                .With("@o", Column(tickets, t => t.Order.OrderId))
+                .With("@c", Column(tickets, t => t.Ticket.Code));
+        }
+
+        var keys = batches.SelectMany(b => b.Keys.Select(k => (Shard: b.Shard.Key, Key: k))).ToList();
+        if (keys.Count > 0)
+        {
+            yield return new SqlStatement(UpsertKeys)
+                .With("@shard_key", Column(keys, k => k.Shard))
+                .With("@idem_key", Column(keys, k => k.Key.Key))
+                .With("@fingerprint", Column(keys, k => k.Key.Fingerprint))
+                .With("@order_id", Column(keys, k => k.Key.OrderId));
+        }
+    }
+
+    private static TValue[] Column<TRow, TValue>(List<TRow> rows, Func<TRow, TValue> value)
+    {
+        var column = new TValue[rows.Count];
+        for (var i = 0; i < rows.Count; i++) column[i] = value(rows[i]);
+        return column;
+    }
+}
