@@ -1,3 +1,4 @@
+using System.Data.Common;
 using OrleansTickets.Orders;
 
 namespace OrleansTickets.Storage;
@@ -30,6 +31,44 @@ internal static class PostgresLedgerWrites
         "INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) " +
         "SELECT * FROM unnest(@shard_key::text[], @idem_key::text[], @fingerprint::text[], @order_id::text[]) " +
         "ON CONFLICT (shard_key, idem_key) DO UPDATE SET order_id = excluded.order_id";
+
+    // The fences of every batch that only sells, as one statement. RETURNING names the batches whose fence matched;
+    // a batch whose shard moved to a newer epoch, or whose sold count moved, matches no row and is not named.
+    private const string FenceAll =
+        "UPDATE shard_state AS s SET sold = v.new_sold " +
+        "FROM unnest(@i::integer[], @shard_key::text[], @epoch::bigint[], @old_sold::bigint[], @new_sold::bigint[]) " +
+        "AS v(i, shard_key, epoch, old_sold, new_sold) " +
+        "WHERE s.shard_key = v.shard_key AND s.epoch = v.epoch AND s.sold = v.old_sold " +
+        "RETURNING v.i";
+
+    /// <summary>
+    /// Runs the fences of <paramref name="batches"/> in one round trip and says which matched. Batches that also change
+    /// the inventory (rare) keep their own fence statement, in the same round trip's batch.
+    /// </summary>
+    public static async Task<bool[]> FenceAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<LedgerBatch> batches)
+    {
+        var matched = new bool[batches.Count];
+        var selling = Enumerable.Range(0, batches.Count).Where(i => batches[i].Changes is null).ToList();
+        var changing = Enumerable.Range(0, batches.Count).Where(i => batches[i].Changes is not null).ToList();
+        if (changing.Count > 0)
+        {
+            var rows = await SqlStatement.ExecuteAllAsync(connection, transaction,
+                changing.Select(i => ShardDatabase.FenceFor(batches[i])).ToList(), CancellationToken.None);
+            for (var j = 0; j < changing.Count; j++) matched[changing[j]] = rows[j] == 1;
+        }
+        if (selling.Count == 0) return matched;
+
+        await using var fence = new SqlStatement(FenceAll)
+            .With("@i", selling.ToArray())
+            .With("@shard_key", Column(selling, i => batches[i].Shard.Key))
+            .With("@epoch", Column(selling, i => batches[i].Epoch))
+            .With("@old_sold", Column(selling, i => batches[i].OldSold))
+            .With("@new_sold", Column(selling, i => batches[i].NewSold))
+            .ToCommand(connection, transaction);
+        await using var reader = await fence.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) matched[reader.GetInt32(0)] = true;
+        return matched;
+    }
 
     /// <summary>The inserts for the orders, tickets and keys of <paramref name="batches"/> (whose fences matched).</summary>
     public static IEnumerable<SqlStatement> For(IReadOnlyList<LedgerBatch> batches)

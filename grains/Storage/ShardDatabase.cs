@@ -323,17 +323,22 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     {
         // Fences first: a batch whose shard was claimed by a newer activation (or whose sold count moved)
         // matches no row and writes nothing, without disturbing the other shards in the group.
-        var fences = new List<SqlStatement>(group.Count);
-        foreach (var pending in group)
+        var batches = group.Select(pending => pending.Batch).ToList();
+        bool[] matched;
+        if (_dialect == SqlDialect.PostgreSql)
         {
-            fences.Add(FenceFor(pending.Batch));
+            matched = await PostgresLedgerWrites.FenceAsync(connection, transaction, batches);
         }
-        var fenceRows = await SqlStatement.ExecuteAllAsync(connection, transaction, fences, CancellationToken.None);
+        else
+        {
+            var rows = await SqlStatement.ExecuteAllAsync(connection, transaction, batches.Select(FenceFor).ToList(), CancellationToken.None);
+            matched = rows.Select(count => count == 1).ToArray();
+        }
 
         var committed = new List<LedgerBatch>(group.Count);
         for (var i = 0; i < group.Count; i++)
         {
-            if (fenceRows[i] != 1)
+            if (!matched[i])
             {
                 group[i].Outcome = CommitOutcome.Fenced;
                 continue;
