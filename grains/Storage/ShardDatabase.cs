@@ -29,10 +29,6 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private readonly Func<CancellationToken, Task> _createDatabase;
     private readonly int _maxOrdersPerCommit;
     private readonly TimeSpan _gatherWindow;
-
-    // Batches queued and not yet drained, and the size of the last group: the writer's view of the load.
-    private int _queued;
-    private int _lastGroupSize;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _initLock = new(1, 1);
     private readonly Task _writer;
@@ -42,6 +38,11 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     // (Task.Wait and the default event spin first, which cost half the CPU with 16 idle writers on 2 cores).
     private readonly ManualResetEventSlim? _sqliteWork;
     private volatile bool _initialized;
+
+    // Batches queued and not yet drained (briefly off by one while an enqueue races a drain), and the size of the
+    // last group: the writer's view of the load, for the gather window only.
+    private int _queued;
+    private int _lastGroupSize;
 
     internal ShardDatabase(
         int ordinal,
