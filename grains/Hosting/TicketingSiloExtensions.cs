@@ -18,7 +18,11 @@ public static class TicketingSiloExtensions
     public static ISiloBuilder AddTicketing(this ISiloBuilder silo, IConfiguration configuration)
     {
         var services = silo.Services;
-        services.AddOptions<TicketStorageOptions>().Bind(configuration.GetSection(TicketStorageOptions.SectionName));
+        services.AddOptions<TicketStorageOptions>().Bind(configuration.GetSection(TicketStorageOptions.SectionName))
+            // A bad wait would otherwise surface as a dead writer thread and commits that never complete.
+            .Validate(o => o.CommitGatherMilliseconds is >= 0 and <= TicketStorageOptions.MaxCommitGatherMilliseconds,
+                $"Storage:CommitGatherMilliseconds must be a number from 0 to {TicketStorageOptions.MaxCommitGatherMilliseconds}.")
+            .ValidateOnStart();
         services.AddOptions<TicketCodeOptions>().Bind(configuration.GetSection(TicketCodeOptions.SectionName));
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ShardDatabases>();

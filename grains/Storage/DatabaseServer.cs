@@ -15,15 +15,11 @@ internal static class DatabaseServer
     /// </remarks>
     public static string WithDatabase(SqlDialect dialect, string baseConnectionString, string name, int? maxPoolSize = null) => dialect switch
     {
-        SqlDialect.PostgreSql => new NpgsqlConnectionStringBuilder(baseConnectionString)
+        SqlDialect.PostgreSql => WithAutoPrepare(new NpgsqlConnectionStringBuilder(baseConnectionString)
         {
             Database = name,
             MaxPoolSize = maxPoolSize ?? new NpgsqlConnectionStringBuilder(baseConnectionString).MaxPoolSize,
-            // The ledger sends the same few statement texts all day (fence, order, 1-4 ticket rows, key). Prepared
-            // once per connection, the server stops parsing and planning each of them in every group commit.
-            MaxAutoPrepare = 32,
-            AutoPrepareMinUsages = 2,
-        }.ConnectionString,
+        }, baseConnectionString).ConnectionString,
         SqlDialect.SqlServer => new SqlConnectionStringBuilder(baseConnectionString)
         {
             InitialCatalog = name,
@@ -31,6 +27,21 @@ internal static class DatabaseServer
         }.ConnectionString,
         _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
     };
+
+    /// <summary>
+    /// Turns on Npgsql's automatic preparation unless the configured connection string sets it. The ledger sends the
+    /// same few statement texts all day; prepared once per connection, the server stops parsing and planning them in
+    /// every group commit. A pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21)
+    /// needs <c>Max Auto Prepare=0</c> in <c>Storage:ConnectionString</c>.
+    /// </summary>
+    private static NpgsqlConnectionStringBuilder WithAutoPrepare(NpgsqlConnectionStringBuilder builder, string configured)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = configured };
+        if (given.ContainsKey("Max Auto Prepare") || given.ContainsKey("MaxAutoPrepare")) return builder;
+        builder.MaxAutoPrepare = 32;
+        builder.AutoPrepareMinUsages = 2;
+        return builder;
+    }
 
     /// <summary>The database a connection string names.</summary>
     public static string DatabaseName(SqlDialect dialect, string connectionString) => dialect switch

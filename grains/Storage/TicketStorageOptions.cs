@@ -40,4 +40,7 @@ public sealed class TicketStorageOptions
     /// commit; a lone buyer never waits. See docs/benchmarks.md for the measurements behind the default.
     /// </summary>
     public double CommitGatherMilliseconds { get; set; } = 5;
+
+    /// <summary>The largest accepted <see cref="CommitGatherMilliseconds"/>: beyond this a buyer would notice the wait.</summary>
+    public const double MaxCommitGatherMilliseconds = 1000;
 }
