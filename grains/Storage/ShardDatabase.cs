@@ -347,16 +347,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             group[i].Outcome = CommitOutcome.Committed;
             committed.Add(group[i].Batch);
         }
-        var writes = new List<SqlStatement>();
-        if (_dialect == SqlDialect.PostgreSql)
-        {
-            writes.AddRange(PostgresLedgerWrites.For(committed));
-            foreach (var batch in committed) writes.AddRange(InventoryWrites(batch, _sql));
-        }
-        else
-        {
-            foreach (var batch in committed) AddWrites(batch, writes);
-        }
+        var writes = _dialect == SqlDialect.PostgreSql
+            ? PostgresLedgerWrites.For(committed).ToList()
+            : committed.SelectMany(RowWrites).ToList();
+        foreach (var batch in committed) writes.AddRange(InventoryWrites(batch, _sql));
         await SqlStatement.ExecuteAllAsync(connection, transaction, writes, CancellationToken.None);
     }
 
@@ -424,28 +418,28 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         return SegmentText.Format(segments);
     }
 
-    private void AddWrites(LedgerBatch batch, List<SqlStatement> writes)
+    /// <summary>A batch's orders, tickets and keys, a statement per order and per key (engines without array parameters).</summary>
+    private IEnumerable<SqlStatement> RowWrites(LedgerBatch batch)
     {
         var shardKey = batch.Shard.Key;
         foreach (var order in batch.Orders)
         {
-            writes.Add(new SqlStatement(ShardSql.InsertOrder)
+            yield return new SqlStatement(ShardSql.InsertOrder)
                 .With("@order_id", order.OrderId).With("@shard_key", shardKey)
                 .With("@event_id", order.EventId).With("@ticket_type_id", order.TicketTypeId)
                 .With("@quantity", order.Quantity).With("@first_serial", order.Tickets[0].Serial)
                 .With("@serial_segments", SerialSegmentsOf(order))
                 .With("@unit_price_cents", Money.ToCents(order.UnitPrice))
                 .With("@currency", order.Currency).With("@buyer_name", order.Buyer.Name)
-                .With("@buyer_email", order.Buyer.Email).With("@created_at_ms", order.CreatedAt.ToUnixTimeMilliseconds()));
-            writes.Add(TicketInsert(order));
+                .With("@buyer_email", order.Buyer.Email).With("@created_at_ms", order.CreatedAt.ToUnixTimeMilliseconds());
+            yield return TicketInsert(order);
         }
         foreach (var key in batch.Keys)
         {
-            writes.Add(new SqlStatement(_sql.UpsertKey)
+            yield return new SqlStatement(_sql.UpsertKey)
                 .With("@shard_key", shardKey).With("@idem_key", key.Key)
-                .With("@fingerprint", key.Fingerprint).With("@order_id", key.OrderId));
+                .With("@fingerprint", key.Fingerprint).With("@order_id", key.OrderId);
         }
-        writes.AddRange(InventoryWrites(batch, _sql));
     }
 
     private static SqlStatement TicketInsert(OrderDetails order)
