@@ -161,7 +161,9 @@ public sealed partial class InventoryShardGrain(
         // Serials come from the durable count and inventory. A reload after an uncertain commit may have changed
         // both, so capacity is checked again here; what no longer fits is refused before anything is written.
         // Order within the cycle: transfers in first (more to sell), then sales from the front, then gifts from the end.
-        var inventory = _inventory.Copy();
+        // Only changes (take-ins, gifts) alter the inventory; sales just read serials from it. So the working copy,
+        // needed to keep a failed commit from leaking into memory, is made only when a change is in the cycle.
+        var inventory = changes.Count == 0 ? _inventory : _inventory.Copy();
         // Retiring refuses, in this very cycle, transfers from other shards: a drain that committed must not be
         // refilled by a take-in admitted just before it. A shard's own gifts coming back are always taken.
         var retired = _retired || changes.Any(c => c.Kind == ChangeKind.Retire);
