@@ -32,6 +32,15 @@ public static class TicketingApiExtensions
             if (problem.Status == StatusCodes.Status503ServiceUnavailable) context.HttpContext.Response.Headers.RetryAfter = "1";
         });
         services.AddSingleton<DispatcherDirectory>();
+        services.AddOptions<PurchaseAdmissionOptions>().BindConfiguration(PurchaseAdmissionOptions.SectionName)
+            .Validate(o => o.MaxInFlight >= 1 && o.MaxQueued >= 0,
+                "Api:Admission:MaxInFlight must be at least 1 and Api:Admission:MaxQueued at least 0.")
+            .ValidateOnStart();
+        services.AddRateLimiter(limiter =>
+        {
+            limiter.RejectionStatusCode = StatusCodes.Status503ServiceUnavailable;
+            limiter.AddPolicy<string, PurchaseAdmission>(PurchaseAdmission.PolicyName);
+        });
         return services;
     }
 
@@ -45,6 +54,7 @@ public static class TicketingApiExtensions
                 : StatusCodes.Status500InternalServerError,
         });
         app.UseStatusCodePages();
+        app.UseRateLimiter();
         app.MapEventsApi();
         app.MapOrdersApi();
         app.MapInventoryApi();

@@ -24,6 +24,7 @@ public static class Problems
     public const string SoldOut = Base + "sold-out";
     public const string IdempotencyKeyConflict = Base + "idempotency-key-conflict";
     public const string Unavailable = Base + "unavailable";
+    public const string Overloaded = Base + "overloaded";
     public const string OutcomeUnknown = Base + "outcome-unknown";
     public const string Internal = Base + "internal";
     public const string NotFound = Base + "not-found";

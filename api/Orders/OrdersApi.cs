@@ -18,7 +18,7 @@ public static class OrdersApi
     public static IEndpointRouteBuilder MapOrdersApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api").WithTags("Orders");
-        api.MapPost("/events/{eventId}/orders", CreateOrder);
+        api.MapPost("/events/{eventId}/orders", CreateOrder).RequireRateLimiting(PurchaseAdmission.PolicyName);
         api.MapGet("/orders/{orderId}", GetOrder);
         return app;
     }

@@ -1,0 +1,54 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using OrleansTickets.Api.Http;
+
+namespace OrleansTickets.Api.Orders;
+
+/// <summary>
+/// Back-pressure for the purchase endpoint. Past saturation, more buyers in the cluster only lengthen every queue
+/// until calls time out with their outcome unknown. So at most <see cref="PurchaseAdmissionOptions.MaxInFlight"/>
+/// purchases run at once, a bounded number wait their turn, and anyone past that is told at once to come back
+/// (503 with Retry-After) before a grain sees the request, so a refused purchase has changed nothing.
+/// </summary>
+public sealed class PurchaseAdmission(IOptions<PurchaseAdmissionOptions> options) : IRateLimiterPolicy<string>
+{
+    /// <summary>The rate-limiting policy name the purchase endpoint requires.</summary>
+    public const string PolicyName = "purchases";
+
+    // One limiter for the whole process: the partition key never varies, so the limiter is built once.
+    private readonly RateLimitPartition<string> _partition = RateLimitPartition.GetConcurrencyLimiter(PolicyName, _ =>
+        new ConcurrencyLimiterOptions
+        {
+            PermitLimit = options.Value.MaxInFlight,
+            QueueLimit = options.Value.MaxQueued,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
+
+    /// <inheritdoc />
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = RejectAsync;
+
+    /// <inheritdoc />
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext) => _partition;
+
+    private static async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellation)
+    {
+        var http = context.HttpContext;
+        http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        http.Response.Headers.RetryAfter = "1";
+        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            ProblemDetails = new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = Problems.Overloaded,
+                Title = "Too many purchases at once.",
+                Detail = "Nothing was sold. Retry after the time in Retry-After, with the same Idempotency-Key.",
+            },
+        });
+    }
+}

@@ -1,0 +1,15 @@
+namespace OrleansTickets.Api.Orders;
+
+/// <summary>How many purchases the API lets into the cluster at once, and how many may wait for a turn.</summary>
+/// <remarks>Bound from the <c>Api:Admission</c> configuration section; checked when the host starts.</remarks>
+public sealed class PurchaseAdmissionOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Api:Admission";
+
+    /// <summary>Purchases being worked on at once, from admission to the answer.</summary>
+    public int MaxInFlight { get; set; } = 1024;
+
+    /// <summary>Purchases waiting for one of those slots, served oldest first. One more gets 503 at once.</summary>
+    public int MaxQueued { get; set; } = 4096;
+}
