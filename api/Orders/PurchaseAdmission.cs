@@ -1,8 +1,6 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using OrleansTickets.Api.Http;
 
@@ -34,21 +32,8 @@ public sealed class PurchaseAdmission(IOptions<PurchaseAdmissionOptions> options
     /// <inheritdoc />
     public RateLimitPartition<string> GetPartition(HttpContext httpContext) => _partition;
 
-    private static async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellation)
-    {
-        var http = context.HttpContext;
-        http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        http.Response.Headers.RetryAfter = "1";
-        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            ProblemDetails = new ProblemDetails
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Type = Problems.Overloaded,
-                Title = "Too many purchases at once.",
-                Detail = "Nothing was sold. Retry after the time in Retry-After, with the same Idempotency-Key.",
-            },
-        });
-    }
+    private static async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellation) =>
+        // Written like every other problem, so it is JSON whatever the request's Accept header says.
+        await Problems.RetryLater(context.HttpContext, Problems.Overloaded, "Too many purchases at once.",
+            "Nothing was sold. Retry after the time in Retry-After, with the same Idempotency-Key.").ExecuteAsync(context.HttpContext);
 }

@@ -1,7 +1,10 @@
 namespace OrleansTickets.Api.Orders;
 
-/// <summary>How many purchases the API lets into the cluster at once, and how many may wait for a turn.</summary>
-/// <remarks>Bound from the <c>Api:Admission</c> configuration section; checked when the host starts.</remarks>
+/// <summary>How many purchases one API process works on at once, and how many may wait for a turn.</summary>
+/// <remarks>
+/// Bound from the <c>Api:Admission</c> configuration section; checked when the host starts. The limits are per process:
+/// N front ends admit N times as many.
+/// </remarks>
 public sealed class PurchaseAdmissionOptions
 {
     /// <summary>The configuration section name.</summary>
