@@ -83,7 +83,7 @@ internal static class PostgresLedgerWrites
                 .With("@ticket_type_id", Column(orders, o => o.Order.TicketTypeId))
                 .With("@quantity", Column(orders, o => o.Order.Quantity))
                 .With("@first_serial", Column(orders, o => o.Order.Tickets[0].Serial))
-                .With("@serial_segments", Column(orders, o => ShardDatabase.SerialSegmentsOf(o.Order) as string))
+                .With("@serial_segments", Column(orders, o => ShardDatabase.SerialSegmentsOf(o.Order)))
                 .With("@unit_price_cents", Column(orders, o => Money.ToCents(o.Order.UnitPrice)))
                 .With("@currency", Column(orders, o => o.Order.Currency))
                 .With("@buyer_name", Column(orders, o => o.Order.Buyer.Name))

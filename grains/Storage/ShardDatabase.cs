@@ -403,12 +403,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// An order's serials as stored: null when they are one run from <c>first_serial</c> (almost always), else the
     /// segments, for an order that used serials its shard took in from others.
     /// </summary>
-    internal static object SerialSegmentsOf(OrderDetails order)
+    internal static string? SerialSegmentsOf(OrderDetails order)
     {
         var tickets = order.Tickets;
         var contiguous = true;
         for (var i = 1; i < tickets.Length && contiguous; i++) contiguous = tickets[i].Serial == tickets[i - 1].Serial + 1;
-        if (contiguous) return DBNull.Value;
+        if (contiguous) return null;
         var segments = new List<Inventory.SerialSegment>();
         foreach (var ticket in tickets)
         {
@@ -428,7 +428,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 .With("@order_id", order.OrderId).With("@shard_key", shardKey)
                 .With("@event_id", order.EventId).With("@ticket_type_id", order.TicketTypeId)
                 .With("@quantity", order.Quantity).With("@first_serial", order.Tickets[0].Serial)
-                .With("@serial_segments", SerialSegmentsOf(order))
+                .With("@serial_segments", (object?)SerialSegmentsOf(order) ?? DBNull.Value)
                 .With("@unit_price_cents", Money.ToCents(order.UnitPrice))
                 .With("@currency", order.Currency).With("@buyer_name", order.Buyer.Name)
                 .With("@buyer_email", order.Buyer.Email).With("@created_at_ms", order.CreatedAt.ToUnixTimeMilliseconds());

@@ -11,10 +11,10 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
 {
     private SqliteConnection? _connection;
     private SqliteCommand _claim = null!;
-    private SqliteCommand _fence = null!;
-    private SqliteCommand _order = null!;
-    private SqliteCommand _ticket = null!;
-    private SqliteCommand _key = null!;
+    private SqlitePreparedStatement _fence = null!;
+    private SqlitePreparedStatement _order = null!;
+    private SqlitePreparedStatement _ticket = null!;
+    private SqlitePreparedStatement _key = null!;
 
     /// <summary>Runs every item in one transaction and stores each item's result; the caller completes them after.</summary>
     public void Commit(IReadOnlyList<WriterItem> group, ShardSql sql)
@@ -37,7 +37,8 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             {
                 try
                 {
-                    foreach (var command in (ReadOnlySpan<SqliteCommand>)[_claim, _fence, _order, _ticket, _key]) command.Transaction = transaction;
+                    // The prepared statements run in the connection's open transaction; only commands need telling.
+                    _claim.Transaction = transaction;
                     foreach (var item in group)
                     {
                         switch (item)
@@ -81,8 +82,10 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         // The fence: only the activation holding the current epoch, extending the stored count, may write.
         if (batch.Changes is null)
         {
-            Set(_fence, shardKey, batch.Epoch, batch.OldSold, batch.NewSold);
-            if (_fence.ExecuteNonQuery() != 1) return CommitOutcome.Fenced;
+            if (_fence.Bind(0, shardKey).Bind(1, batch.Epoch).Bind(2, batch.OldSold).Bind(3, batch.NewSold).Execute() != 1)
+            {
+                return CommitOutcome.Fenced;
+            }
         }
         else if (Execute(ShardDatabase.FenceFor(batch)) != 1)
         {
@@ -91,29 +94,32 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
 
         foreach (var order in batch.Orders)
         {
-            Set(_order, order.OrderId, shardKey, order.EventId, order.TicketTypeId, order.Quantity, order.Tickets[0].Serial,
-                ShardDatabase.SerialSegmentsOf(order), Money.ToCents(order.UnitPrice), order.Currency, order.Buyer.Name, order.Buyer.Email,
-                order.CreatedAt.ToUnixTimeMilliseconds());
-            _order.ExecuteNonQuery();
+            _order.Bind(0, order.OrderId).Bind(1, shardKey).Bind(2, order.EventId).Bind(3, order.TicketTypeId)
+                .Bind(4, order.Quantity).Bind(5, order.Tickets[0].Serial).Bind(6, ShardDatabase.SerialSegmentsOf(order))
+                .Bind(7, Money.ToCents(order.UnitPrice)).Bind(8, order.Currency).Bind(9, order.Buyer.Name)
+                .Bind(10, order.Buyer.Email).Bind(11, order.CreatedAt.ToUnixTimeMilliseconds())
+                .Execute();
             foreach (var ticket in order.Tickets)
             {
-                Set(_ticket, order.EventId, order.TicketTypeId, ticket.Serial, order.OrderId, ticket.Code);
-                _ticket.ExecuteNonQuery();
+                _ticket.Bind(0, order.EventId).Bind(1, order.TicketTypeId).Bind(2, ticket.Serial).Bind(3, order.OrderId)
+                    .Bind(4, ticket.Code).Execute();
             }
         }
         foreach (var key in batch.Keys)
         {
-            Set(_key, shardKey, key.Key, key.Fingerprint, key.OrderId);
-            _key.ExecuteNonQuery();
+            _key.Bind(0, shardKey).Bind(1, key.Key).Bind(2, key.Fingerprint).Bind(3, key.OrderId).Execute();
         }
         // Inventory changes are rare (the end of a sale, operators' actions), so they are not prepared.
-        foreach (var statement in ShardDatabase.InventoryWrites(batch, sql)) Execute(statement);
+        if (batch.Changes is not null)
+        {
+            foreach (var statement in ShardDatabase.InventoryWrites(batch, sql)) Execute(statement);
+        }
         return CommitOutcome.Committed;
     }
 
     private int Execute(SqlStatement statement)
     {
-        using var command = statement.ToCommand(_connection!, _fence.Transaction);
+        using var command = statement.ToCommand(_connection!, _claim.Transaction);
         return command.ExecuteNonQuery();
     }
 
@@ -129,11 +135,12 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             pragma.ExecuteNonQuery();
         }
         _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments");
-        _fence = Prepare(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
-        _order = Prepare(connection, ShardSql.InsertOrder, "@order_id", "@shard_key", "@event_id", "@ticket_type_id",
-            "@quantity", "@first_serial", "@serial_segments", "@unit_price_cents", "@currency", "@buyer_name", "@buyer_email", "@created_at_ms");
-        _ticket = Prepare(connection, ShardSql.InsertTicket, "@e", "@t", "@s", "@o", "@c");
-        _key = Prepare(connection, sql.UpsertKey, "@shard_key", "@idem_key", "@fingerprint", "@order_id");
+        _fence = new SqlitePreparedStatement(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
+        _order = new SqlitePreparedStatement(connection, ShardSql.InsertOrder, "@order_id", "@shard_key", "@event_id",
+            "@ticket_type_id", "@quantity", "@first_serial", "@serial_segments", "@unit_price_cents", "@currency", "@buyer_name",
+            "@buyer_email", "@created_at_ms");
+        _ticket = new SqlitePreparedStatement(connection, ShardSql.InsertTicket, "@e", "@t", "@s", "@o", "@c");
+        _key = new SqlitePreparedStatement(connection, sql.UpsertKey, "@shard_key", "@idem_key", "@fingerprint", "@order_id");
         _connection = connection;
     }
 
@@ -154,7 +161,9 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     private void Reset()
     {
         if (_connection is null) return;
-        foreach (var command in new[] { _claim, _fence, _order, _ticket, _key }) command?.Dispose();
+        // Statements are finalized before their connection closes.
+        foreach (var statement in new[] { _fence, _order, _ticket, _key }) statement?.Dispose();
+        _claim?.Dispose();
         _connection.Dispose();
         _connection = null;
     }
