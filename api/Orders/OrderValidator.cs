@@ -25,9 +25,11 @@ public static class OrderValidator
         }
         else
         {
-            if (string.IsNullOrWhiteSpace(buyer.Name) || buyer.Name.Length > EventValidator.MaxNameLength)
+            // Control characters are refused: PostgreSQL cannot store a NUL in text at all, and one such order would
+            // fail the whole group commit it shares with other buyers' orders.
+            if (string.IsNullOrWhiteSpace(buyer.Name) || buyer.Name.Length > EventValidator.MaxNameLength || buyer.Name.Any(char.IsControl))
             {
-                errors["buyer.name"] = [$"Required: 1 to {EventValidator.MaxNameLength} characters."];
+                errors["buyer.name"] = [$"Required: 1 to {EventValidator.MaxNameLength} characters, none of them control characters."];
             }
             if (!IsEmail(buyer.Email)) errors["buyer.email"] = ["Required: a valid email address."];
         }
@@ -44,7 +46,7 @@ public static class OrderValidator
     {
         if (string.IsNullOrWhiteSpace(email)) return false;
         email = email.Trim();
-        if (email.Length > MaxEmailLength || email.Any(char.IsWhiteSpace)) return false;
+        if (email.Length > MaxEmailLength || email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))) return false;
         // MailAddress also accepts display names and comments; requiring it to round-trip to the bare address rules them out.
         return MailAddress.TryCreate(email, out var parsed) && parsed.Address == email && parsed.Host.Contains('.');
     }

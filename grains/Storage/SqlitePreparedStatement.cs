@@ -48,9 +48,15 @@ internal sealed class SqlitePreparedStatement : IDisposable
     /// <inheritdoc cref="Bind(int, long)"/>
     public SqlitePreparedStatement Bind(int position, string? value)
     {
-        Check(value is null
-            ? raw.sqlite3_bind_null(_statement, _indexes[position])
-            : raw.sqlite3_bind_text(_statement, _indexes[position], value));
+        var index = _indexes[position];
+        // UTF-16 with an explicit length, as Microsoft.Data.Sqlite binds text: no conversion buffer, and nothing is cut
+        // at a NUL. An empty span would reach SQLite as a null pointer, which binds NULL, so "" goes the other way.
+        Check(value switch
+        {
+            null => raw.sqlite3_bind_null(_statement, index),
+            "" => raw.sqlite3_bind_text(_statement, index, value),
+            _ => raw.sqlite3_bind_text16(_statement, index, value.AsSpan()),
+        });
         return this;
     }
 

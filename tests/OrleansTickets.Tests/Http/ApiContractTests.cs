@@ -162,6 +162,10 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a b@c.com\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"Ada <a@b.co>\"}}", "validation" },
         { "{\"ticketTypeId\":\"GA!\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "validation" },
+        // A NUL cannot be stored in PostgreSQL text, and would fail every order in the same group commit.
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u0000\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u001bLovelace\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\",\"email\":\"a\\u0000@b.co\"}}", "validation" },
     };
 
     [Theory]

@@ -123,6 +123,25 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal(("key-1", "FP", "e.ga.4.second"), (key.Key, key.Fingerprint, key.OrderId));
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task An_order_reads_back_exactly_as_it_was_written(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        // Non-ASCII text in every free-text column, and serials that are not one run (stored as segments).
+        var order = Order(shard, "e.ga.0.zoë", 101, 102, 105) with
+        {
+            Buyer = new Buyer("Zoë Ünïcödé 🎟️ 山田", "zoë@例え.jp"),
+            Tickets = [new TicketDetails("code-ä-101", 101), new TicketDetails("code-102", 102), new TicketDetails("code-🎟-105", 105)],
+        };
+
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, order)));
+
+        Assert.Equal(order, await ledger.ReadOrderAsync(order.OrderId), OrderComparer.Instance);
+    }
+
     private static LedgerBatch Batch(ShardLedger ledger, ShardAddress shard, long oldSold, OrderDetails order) =>
         new(shard, ledger.Epoch, oldSold, oldSold + order.Quantity, [order], []);
 
