@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
@@ -22,18 +23,20 @@ public static class JsonBody
         }
         if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
 
-        var buffer = new byte[Math.Min(maxBytes + 1, (int)(request.ContentLength ?? maxBytes + 1))];
-        var length = 0;
-        while (length < buffer.Length)
-        {
-            var read = await request.Body.ReadAsync(buffer.AsMemory(length), request.HttpContext.RequestAborted);
-            if (read == 0) break;
-            length += read;
-        }
-        if (length > maxBytes) return (null, TooLarge(maxBytes));
-
+        // One read buffer per request, pooled: the deserialized value copies what it keeps.
+        var size = Math.Min(maxBytes + 1, (int)(request.ContentLength ?? maxBytes + 1));
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
         try
         {
+            var length = 0;
+            while (length < size)
+            {
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length, size - length), request.HttpContext.RequestAborted);
+                if (read == 0) break;
+                length += read;
+            }
+            if (length > maxBytes) return (null, TooLarge(maxBytes));
+
             var value = JsonSerializer.Deserialize(buffer.AsSpan(0, length), typeInfo);
             return value is null
                 ? (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest, "The body must be a JSON object."))
@@ -46,6 +49,10 @@ public static class JsonBody
                 "The body is not valid JSON for this request.",
                 $"Could not read '{field}' (line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1}).",
                 new Dictionary<string, object?> { ["field"] = field }));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

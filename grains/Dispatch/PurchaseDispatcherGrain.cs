@@ -136,8 +136,9 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
     private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key, long arrival)
     {
         var quantity = request.Quantity;
-        var flatIndex = (int)(KeyHash.Of(key) % (ulong)_event!.TotalShards);
-        var home = _event.ShardAt(flatIndex);
+        // _homes has one slot per shard of the event (TotalShards, which sums over the types on every call).
+        var flatIndex = (int)(KeyHash.Of(key) % (ulong)_homes.Length);
+        var home = _event!.ShardAt(flatIndex);
         var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
         var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
         var fingerprint = request.Fingerprint();
