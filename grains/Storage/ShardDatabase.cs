@@ -373,10 +373,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>The rare writes of an inventory change, after its fence matched.</summary>
-    internal static IEnumerable<SqlStatement> InventoryWrites(LedgerBatch batch, ShardSql sql)
+    internal static IEnumerable<SqlStatement> InventoryWrites(LedgerBatch batch, ShardSql sql) =>
+        // Nearly every batch only sells: it gets the shared empty array, not an iterator of its own.
+        batch.Changes is { } changes ? InventoryWrites(batch.Shard.Key, changes, sql) : [];
+
+    private static IEnumerable<SqlStatement> InventoryWrites(string shardKey, InventoryChanges changes, ShardSql sql)
     {
-        if (batch.Changes is not { } changes) yield break;
-        var shardKey = batch.Shard.Key;
         foreach (var (receiver, transfer) in changes.TransfersOut)
         {
             yield return new SqlStatement(ShardSql.InsertTransferOut)

@@ -47,7 +47,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
                                 claim.Result = Claim(claim);
                                 break;
                             case CommitItem commit:
-                                commit.Outcome = Write(commit.Batch, sql);
+                                commit.Outcome = Write(commit.Batch, sql, transaction);
                                 break;
                         }
                     }
@@ -76,7 +76,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         return ShardDatabase.ReadClaim(reader, claim.Shard, claim.Block);
     }
 
-    private CommitOutcome Write(LedgerBatch batch, ShardSql sql)
+    private CommitOutcome Write(LedgerBatch batch, ShardSql sql, SqliteTransaction transaction)
     {
         var shardKey = batch.Shard.Key;
         // The fence: only the activation holding the current epoch, extending the stored count, may write.
@@ -87,7 +87,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
                 return CommitOutcome.Fenced;
             }
         }
-        else if (Execute(ShardDatabase.FenceFor(batch)) != 1)
+        else if (Execute(ShardDatabase.FenceFor(batch), transaction) != 1)
         {
             return CommitOutcome.Fenced;
         }
@@ -110,16 +110,13 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             _key.Bind(0, shardKey).Bind(1, key.Key).Bind(2, key.Fingerprint).Bind(3, key.OrderId).Execute();
         }
         // Inventory changes are rare (the end of a sale, operators' actions), so they are not prepared.
-        if (batch.Changes is not null)
-        {
-            foreach (var statement in ShardDatabase.InventoryWrites(batch, sql)) Execute(statement);
-        }
+        foreach (var statement in ShardDatabase.InventoryWrites(batch, sql)) Execute(statement, transaction);
         return CommitOutcome.Committed;
     }
 
-    private int Execute(SqlStatement statement)
+    private int Execute(SqlStatement statement, SqliteTransaction transaction)
     {
-        using var command = statement.ToCommand(_connection!, _claim.Transaction);
+        using var command = statement.ToCommand(_connection!, transaction);
         return command.ExecuteNonQuery();
     }
 
