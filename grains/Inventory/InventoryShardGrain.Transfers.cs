@@ -156,7 +156,7 @@ public sealed partial class InventoryShardGrain
         TransferOutcome outcome;
         try
         {
-            outcome = await GrainFactory.GetGrain<IInventoryShardGrain>(outgoing.ReceiverKey).AcceptTransfer(transfer).WaitAsync(CrossShardTimeout);
+            outcome = await Holder(ShardAddress.Parse(outgoing.ReceiverKey)).AcceptTransfer(transfer).WaitAsync(CrossShardTimeout);
         }
         catch (Exception exception)
         {
@@ -246,15 +246,7 @@ public sealed partial class InventoryShardGrain
         foreach (var change in changes) change.Completion.TrySetResult(change.Kind != ChangeKind.Give || change.Transfer is not null);
     }
 
-    private IInventoryShardGrain Holder(ShardAddress address)
-    {
-        if (!_holders.TryGetValue(address, out var grain))
-        {
-            // Cached: building a grain reference resolves the interface by reflection.
-            _holders[address] = grain = GrainFactory.GetGrain<IInventoryShardGrain>(address.Key);
-        }
-        return grain;
-    }
+    private IInventoryShardGrain Holder(ShardAddress address) => shards.For(address);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: pulling tickets from shard {Donor} failed")]
     private static partial void LogPullFailed(ILogger logger, Exception exception, string shard, int donor);

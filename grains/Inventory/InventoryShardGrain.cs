@@ -41,6 +41,7 @@ namespace OrleansTickets.Inventory;
 [Reentrant]
 public sealed partial class InventoryShardGrain(
     ShardDatabases databases,
+    InventoryShardDirectory shards,
     TicketCodeSigner signer,
     TimeProvider clock,
     ILogger<InventoryShardGrain> logger) : Grain, IInventoryShardGrain
@@ -49,7 +50,6 @@ public sealed partial class InventoryShardGrain(
 
     private readonly Dictionary<string, KeyEntry> _keys = new(StringComparer.Ordinal);
     private readonly SingleFlight<PurchaseResult> _forwards = new();
-    private readonly Dictionary<ShardAddress, IInventoryShardGrain> _holders = [];
     private ShardAddress _address = null!;
     private ShardPlacement? _placement;
     private ShardLedger? _ledger;
