@@ -12,13 +12,40 @@ namespace OrleansTickets.Orders;
 /// </summary>
 public static class OrderId
 {
+    private const int RandomBytes = 16;
+    private const int PoolBytes = 4096;
+
+    // Each RandomNumberGenerator.Fill call costs about 2 µs of OpenSSL overhead whatever its size, more than the
+    // rest of minting an id, so every thread draws 4 KB at a time from the same generator and hands out 16 bytes
+    // per id. Bytes handed out are wiped from the pool.
+    [ThreadStatic] private static byte[]? t_pool;
+    [ThreadStatic] private static int t_used;
+
     /// <summary>Mints a new id for an order held by <paramref name="shard"/>.</summary>
     public static string New(ShardAddress shard)
     {
-        Span<byte> random = stackalloc byte[16];
-        RandomNumberGenerator.Fill(random);
+        Span<byte> random = stackalloc byte[RandomBytes];
+        TakeRandom(random);
         return string.Create(CultureInfo.InvariantCulture,
             $"{shard.EventId}.{shard.TicketTypeId}.{shard.Index}.{Base64Url.EncodeToString(random)}");
+    }
+
+    private static void TakeRandom(Span<byte> destination)
+    {
+        if (t_pool is null)
+        {
+            t_pool = new byte[PoolBytes];
+            t_used = PoolBytes;
+        }
+        if (t_used + destination.Length > PoolBytes)
+        {
+            RandomNumberGenerator.Fill(t_pool);
+            t_used = 0;
+        }
+        var taken = t_pool.AsSpan(t_used, destination.Length);
+        taken.CopyTo(destination);
+        taken.Clear();
+        t_used += destination.Length;
     }
 
     /// <summary>Reads the shard out of an id; false for anything that is not a well-formed order id.</summary>
