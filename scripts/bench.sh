@@ -8,7 +8,7 @@
 #   --connections N  concurrent buyers (default 256)
 #   --ga-shards N    shards of the general-admission type (default 400, as in the story)
 #   --scale F        multiply every capacity by F (0.1 = 15k tickets, 10 = 1.5M tickets)
-#   --max-dbs N      Storage:MaxShardDatabases (default 16)
+#   --max-dbs N      Storage:MaxShardDatabases (default 4, the service's default)
 #   --timeout S      give the load generator S seconds to sell out (default 300)
 #   --warm-up        first sell out an unmeasured copy of the festival (event "warm-up"), as a service that has
 #                    been running before the doors open would be; the measured sale then starts JIT-warm
@@ -26,7 +26,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-service_args=() ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=16 floor=1 timeout=300 warm_up=0 cold=0
+service_args=() ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;

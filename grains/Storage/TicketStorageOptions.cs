@@ -22,7 +22,7 @@ public sealed class TicketStorageOptions
     /// How many shard databases the shard map spreads shards over. Each is one stream of durable commits
     /// (one fsync per group commit); beyond this number shards share databases, one row each.
     /// </summary>
-    public int MaxShardDatabases { get; set; } = 16;
+    public int MaxShardDatabases { get; set; } = 4;
 
     /// <summary>
     /// PostgreSQL and SQL Server: the connection pool size of each shard database. Keep
