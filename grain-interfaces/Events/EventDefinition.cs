@@ -21,7 +21,7 @@ public sealed record EventDefinition(string Id, string Name, ImmutableArray<Tick
 
     /// <summary>
     /// Maps a position in the event's flattened shard list (types in declaration order) to a shard.
-    /// Idempotency keys hash onto this list, so one key has one home shard for the whole event.
+    /// The shard map (which database holds each shard) follows this order.
     /// </summary>
     public ShardAddress ShardAt(int flatIndex)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Orleans.Concurrency;
 using OrleansTickets.Sales;
 
@@ -12,6 +13,13 @@ public interface ITicketEventGrain : IGrainWithStringKey
     /// <summary>The event's definition, or null when no such event exists.</summary>
     [AlwaysInterleave]
     Task<EventDefinition?> GetDefinition();
+
+    /// <summary>
+    /// The shard database of every shard, in the event's flattened shard order (see
+    /// <see cref="EventDefinition.ShardAt"/>); empty when no such event exists. Fixed for the event's lifetime.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<ImmutableArray<int>> GetShardDatabases();
 
     /// <summary>Where shard <paramref name="index"/> of <paramref name="ticketTypeId"/> lives, or null if unknown.</summary>
     [AlwaysInterleave]

@@ -159,6 +159,10 @@ public sealed class TicketEventGrain(
     public Task<EventDefinition?> GetDefinition() => Task.FromResult(_stored?.Definition);
 
     /// <inheritdoc />
+    public Task<ImmutableArray<int>> GetShardDatabases() =>
+        Task.FromResult(_stored?.Definition is null ? ImmutableArray<int>.Empty : [.. _stored.DatabaseOrdinals]);
+
+    /// <inheritdoc />
     public Task<ShardPlacement?> GetPlacement(string ticketTypeId, int index)
     {
         var definition = _stored?.Definition;

@@ -26,7 +26,8 @@ namespace OrleansTickets.Dispatch;
 /// <para>
 /// Requests without an idempotency key go to a random shard with enough tickets; a definite refusal (sold out,
 /// unavailable) moves on to another shard, invisibly to the buyer. An uncertain failure is not retried here,
-/// because without a key a retry could sell twice. Requests with a key always go to the key's home shard.
+/// because without a key a retry could sell twice. Requests with a key always go to the key's home shard for their
+/// ticket type (<see cref="KeyHomes"/>).
 /// </para>
 /// </remarks>
 [StatelessWorker, Reentrant]
@@ -55,6 +56,7 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
     // Grain references are cached: creating one resolves the interface type by reflection each time.
     private IInventoryShardGrain?[] _shards = [];
     private IInventoryShardGrain?[] _homes = [];
+    private KeyHomes? _keyHomes;
 
     /// <inheritdoc />
     public async Task<PurchaseResult> Purchase(PurchaseRequest request)
@@ -70,9 +72,13 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
     private async Task<bool> LoadDefinitionAsync(PurchaseRequest request)
     {
         // An unknown event is asked about again on every call: it may be created after this activation.
-        var definition = await GrainFactory.GetEventGrain(request.EventId).GetDefinition();
+        var catalog = GrainFactory.GetEventGrain(request.EventId);
+        var definition = await catalog.GetDefinition();
         var type = definition?.FindTicketType(request.TicketTypeId);
         if (type is null || _type is not null) return _type is not null;
+        var databases = await catalog.GetShardDatabases();
+        if (_type is not null) return true;
+        _keyHomes = new KeyHomes(definition!, databases, type.Id);
         _event = definition;
         _remaining = Enumerable.Range(0, type.Shards).Select(i => (long)type.BlockOf(i).Size).ToArray();
         _unavailableUntil = new DateTimeOffset[type.Shards];
@@ -136,8 +142,7 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
     private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key, long arrival)
     {
         var quantity = request.Quantity;
-        // _homes has one slot per shard of the event (TotalShards, which sums over the types on every call).
-        var flatIndex = (int)(KeyHash.Of(key) % (ulong)_homes.Length);
+        var flatIndex = _keyHomes!.HomeOf(key);
         var home = _event!.ShardAt(flatIndex);
         var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
         var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);

@@ -8,10 +8,13 @@ namespace OrleansTickets.Inventory;
 /// <summary>The idempotency side of the shard: being a key's home, and serving orders forwarded by other homes.</summary>
 /// <remarks>
 /// <para>
-/// A key's home shard is fixed by hashing the key over the event's shards, so every retry of a request meets the
-/// same authority. The home sells locally when it can. Otherwise it first records, durably, "key → order id X on
-/// shard J" and only then asks J to create X. J creates X at most once (it checks its database and its in-flight
-/// forwards for X), so however often the request is retried, and from however many front ends, only X can exist.
+/// A key's home shard for a ticket type is fixed by the key and the event's shard map (Dispatch/KeyHomes.cs), so
+/// every retry of a request meets the same authority. The homes of one key for different types all live in one
+/// database, whose one-key-per-event unique index refuses the key to a second home (a KeyConflict outcome of the
+/// commit). The home sells locally when it can, which is the common case, since it is usually a shard of the
+/// requested type. Otherwise it first records, durably, "key → order id X on shard J" and only then asks J to
+/// create X. J creates X at most once (it checks its database and its in-flight forwards for X), so however often
+/// the request is retried, and from however many front ends, only X can exist.
 /// </para>
 /// <para>
 /// The home moves a key from J to another shard only after J answered "sold out" for X. A shard can gain tickets

@@ -30,8 +30,10 @@ namespace OrleansTickets.Inventory;
 /// <item>Fencing: each activation claims a new epoch; its commits carry the epoch and the sold count they
 /// extend. If Orleans briefly runs a second activation, the older one's commits match no row and write nothing;
 /// it then refuses all work and deactivates.</item>
-/// <item>Idempotency: this shard is the home of the keys that hash to it; a key maps to exactly one order id,
-/// recorded durably before (or with) the order, and one request per key runs at a time (<see cref="KeyEntry.Busy"/>).</item>
+/// <item>Idempotency: this shard is the home, for its ticket type, of the keys placed on it; a key maps to exactly
+/// one order id, recorded durably before (or with) the order, and one request per key runs at a time
+/// (<see cref="KeyEntry.Busy"/>). Across types, the database holding every home of the key refuses it to a second
+/// home; a refused batch wrote nothing, so its other sales go round again (<see cref="Requeue"/>).</item>
 /// <item>Escrow (InventoryShardGrain.Transfers.cs): serials leave only from the unsold end of the inventory, in the same
 /// fenced commit that records the gift; they join a receiver at most once (primary key on the transfer id), and a
 /// recorded gift is delivered (or taken back) before the donor forgets it. So every serial belongs to exactly one
@@ -230,13 +232,16 @@ public sealed partial class InventoryShardGrain(
             [.. changes.Where(c => c.Kind == ChangeKind.Refusal).Select(c => c.Id!)]);
 
         PurchaseResult? failure = null;
+        string? conflictingKey = null;
         try
         {
             var commit = _ledger!.CommitAsync(new LedgerBatch(_address, _ledger.Epoch, _committedSold, next, orders, keys, inventoryChanges));
             _committing = commit;
             try
             {
-                if (await commit == CommitOutcome.Fenced)
+                var outcome = await commit;
+                conflictingKey = outcome.ConflictingKey;
+                if (outcome.Kind == CommitOutcomeKind.Fenced)
                 {
                     // A newer activation owns the shard. Nothing was written; this activation must never write again.
                     LogFenced(logger, _address.Key, _ledger.Epoch);
@@ -272,6 +277,11 @@ public sealed partial class InventoryShardGrain(
             Reject(accepted.Select(a => a.Sale), changes, failure);
             return;
         }
+        if (conflictingKey is not null)
+        {
+            Requeue(accepted, changes, gifts, conflictingKey);
+            return;
+        }
 
         _committedSold = next;
         _inventory = inventory;
@@ -284,6 +294,30 @@ public sealed partial class InventoryShardGrain(
     }
 
     private static void Settle(PendingSale sale, PurchaseResult result) => sale.Completion.TrySetResult(result);
+
+    /// <summary>
+    /// After a key conflict, in which the database wrote nothing of the batch: refuses the sale whose key a home of
+    /// another ticket type holds, and puts everything else back at the front of the queue, still reserved, for the
+    /// next cycle (BatchWorker runs one after this) to assign serials afresh.
+    /// </summary>
+    private void Requeue(List<(PendingSale Sale, OrderDetails? Order)> accepted, List<PendingChange> changes, long gifts, string conflictingKey)
+    {
+        var retry = new List<PendingSale>(accepted.Count);
+        foreach (var (sale, _) in accepted)
+        {
+            if (sale.Key?.Key == conflictingKey)
+            {
+                Settle(sale, PurchaseResult.KeyConflict);
+                continue;
+            }
+            retry.Add(sale);
+            _pendingQuantity += sale.Quantity;
+        }
+        _pendingQuantity += gifts;
+        _queue.InsertRange(0, retry);
+        _changes.InsertRange(0, changes);
+        _committer.Notify();
+    }
 
     /// <summary>Answers everything a cycle could not commit: the sales with <paramref name="result"/>, the changes with false.</summary>
     private static void Reject(IEnumerable<PendingSale> sales, List<PendingChange> changes, PurchaseResult result)

@@ -38,13 +38,34 @@ public sealed record OutgoingTransfer(string ReceiverKey, TicketTransfer Transfe
 public sealed record IdempotencyRecord(string Key, string Fingerprint, string OrderId);
 
 /// <summary>What the database did with a <see cref="LedgerBatch"/>.</summary>
-public enum CommitOutcome
+/// <param name="Kind">Committed, fenced, or refused for a key.</param>
+/// <param name="ConflictingKey">For <see cref="CommitOutcomeKind.KeyConflict"/>: the idempotency key another shard holds.</param>
+public sealed record CommitOutcome(CommitOutcomeKind Kind, string? ConflictingKey = null)
+{
+    /// <summary>Durably committed.</summary>
+    public static CommitOutcome Committed { get; } = new(CommitOutcomeKind.Committed);
+
+    /// <summary>Refused: another activation claimed the shard since this one did, or the sold count moved. Nothing was written.</summary>
+    public static CommitOutcome Fenced { get; } = new(CommitOutcomeKind.Fenced);
+
+    /// <summary>
+    /// Refused: <paramref name="key"/> is already recorded in this database by another shard of the event (the
+    /// key's home for another ticket type). Nothing of the batch was written; the rest of the group was.
+    /// </summary>
+    public static CommitOutcome KeyConflict(string key) => new(CommitOutcomeKind.KeyConflict, key);
+}
+
+/// <summary>The kinds of <see cref="CommitOutcome"/>.</summary>
+public enum CommitOutcomeKind
 {
     /// <summary>Durably committed.</summary>
     Committed,
 
-    /// <summary>Refused: another activation claimed the shard since this one did, or the sold count moved. Nothing was written.</summary>
+    /// <summary>Refused by the fence.</summary>
     Fenced,
+
+    /// <summary>Refused by the database's one-key-per-event uniqueness.</summary>
+    KeyConflict,
 }
 
 /// <summary>A shard's row as its claim left it.</summary>

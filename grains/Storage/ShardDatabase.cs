@@ -21,6 +21,9 @@ namespace OrleansTickets.Storage;
 /// </remarks>
 public sealed partial class ShardDatabase : IAsyncDisposable
 {
+    // Rounds of "write the group, drop the batches whose key another shard holds" before the group is failed.
+    private const int MaxKeyConflictRounds = 4;
+
     private readonly Channel<WriterItem> _queue = Channel.CreateUnbounded<WriterItem>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly DbDataSource _dataSource;
@@ -279,10 +282,76 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         foreach (var item in group) item.Fail(exception);
     }
 
-    /// <summary>One group commit with <see cref="DbBatch"/> round trips; only commit items reach this path.</summary>
+    /// <summary>
+    /// One group commit with <see cref="DbBatch"/> round trips; only commit items reach this path. A key conflict
+    /// aborts the server's whole transaction, so the group is then written again without the batches that hold a key
+    /// another shard of the event recorded first. That happens only when a client reuses a key for another ticket
+    /// type, so the common path pays nothing for it.
+    /// </summary>
     private async Task CommitGroupAsync(List<WriterItem> writerItems)
     {
         var group = writerItems.Cast<CommitItem>().ToList();
+        for (var round = 1; group.Count > 0; round++)
+        {
+            try
+            {
+                await CommitGroupOnceAsync(group);
+                return;
+            }
+            catch (KeyConflictException conflict) when (round < MaxKeyConflictRounds)
+            {
+                var conflicting = await FindKeyConflictsAsync(group);
+                // Another writer's transaction (another silo's) may hold the key uncommitted: unknown here, so fail.
+                if (conflicting.Count == 0) throw new ShardDatabaseUnavailableException(Ordinal, conflict.InnerException!);
+                foreach (var (item, key) in conflicting) item.Outcome = CommitOutcome.KeyConflict(key);
+                group = group.Where(item => item.Outcome.Kind != CommitOutcomeKind.KeyConflict).ToList();
+            }
+            catch (KeyConflictException conflict)
+            {
+                throw new ShardDatabaseUnavailableException(Ordinal, conflict.InnerException!);
+            }
+        }
+    }
+
+    /// <summary>The batches of <paramref name="group"/> whose key is held by another shard of the event, in the database or earlier in the group.</summary>
+    private async Task<List<(CommitItem Item, string Key)>> FindKeyConflictsAsync(List<CommitItem> group)
+    {
+        var conflicting = new List<(CommitItem, string)>();
+        var claimed = new Dictionary<(string EventId, string Key), string>();
+        await using var connection = await OpenAsync();
+        foreach (var item in group)
+        {
+            var shard = item.Batch.Shard;
+            foreach (var key in item.Batch.Keys)
+            {
+                await using var holders = new SqlStatement(ShardSql.KeyHolders).With("@idem_key", key.Key).ToCommand(connection, null);
+                await using var reader = await holders.ExecuteReaderAsync();
+                var heldElsewhere = false;
+                while (await reader.ReadAsync())
+                {
+                    var holder = ShardAddress.Parse(reader.GetString(0));
+                    heldElsewhere |= holder.EventId == shard.EventId && holder != shard;
+                }
+                if (heldElsewhere || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key))
+                {
+                    conflicting.Add((item, key.Key));
+                    break;
+                }
+                claimed.TryAdd((shard.EventId, key.Key), shard.Key);
+            }
+        }
+        return conflicting;
+    }
+
+    private static bool IsKeyConflict(DbException exception) => exception is PostgresException postgres
+        ? postgres.SqlState == PostgresErrorCodes.UniqueViolation && postgres.ConstraintName == ShardSql.EventKeyIndex
+        : exception.Message.Contains(ShardSql.EventKeyIndex, StringComparison.Ordinal);
+
+    /// <summary>A group's transaction failed on the one-key-per-event index; nothing of it is durable.</summary>
+    private sealed class KeyConflictException(DbException inner) : Exception(inner.Message, inner);
+
+    private async Task CommitGroupOnceAsync(List<CommitItem> group)
+    {
         DbConnection connection;
         DbTransaction transaction;
         try
@@ -300,6 +369,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         try
         {
             await WriteGroupAsync(group, connection, transaction);
+        }
+        catch (DbException exception) when (IsKeyConflict(exception))
+        {
+            throw new KeyConflictException(exception);
         }
         catch (DbException exception)
         {

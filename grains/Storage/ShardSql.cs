@@ -57,6 +57,12 @@ internal sealed class ShardSql
         "SELECT serial, code FROM tickets WHERE event_id = @event_id AND ticket_type_id = @ticket_type_id " +
         "AND serial >= @first_serial AND serial < @end_serial AND order_id = @order_id ORDER BY serial";
 
+    /// <summary>The unique index that allows one key per event in a database (see the shard schema scripts).</summary>
+    public const string EventKeyIndex = "idempotency_keys_event_key";
+
+    /// <summary>Every shard that holds a key, in any event (the caller compares events).</summary>
+    public const string KeyHolders = "SELECT shard_key FROM idempotency_keys WHERE idem_key = @idem_key";
+
     public const string ReadKeys = "SELECT idem_key, fingerprint, order_id FROM idempotency_keys WHERE shard_key = @shard_key";
 
     public const string CountSoldTickets =

@@ -16,9 +16,28 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     private SqlitePreparedStatement _ticket = null!;
     private SqlitePreparedStatement _key = null!;
 
+    // SQLITE_CONSTRAINT_UNIQUE: only the one-key-per-event index can raise it, as the key statement upserts its own row.
+    private const int UniqueConstraintFailed = 2067;
+
     /// <summary>Runs every item in one transaction and stores each item's result; the caller completes them after.</summary>
+    /// <remarks>
+    /// A batch whose key another shard of the event holds gets <see cref="CommitOutcome.KeyConflict"/>, and the
+    /// group is written again without it in a fresh transaction. That happens only when a client reuses a key for
+    /// another ticket type, so the common path pays nothing for it.
+    /// </remarks>
     public void Commit(IReadOnlyList<WriterItem> group, ShardSql sql)
     {
+        var items = group;
+        while (TryCommit(items, sql) is { } conflicting)
+        {
+            items = items.Where(item => !ReferenceEquals(item, conflicting)).ToList();
+        }
+    }
+
+    /// <summary>One transaction over <paramref name="group"/>; returns the item that hit a key conflict (all rolled back), or null once committed.</summary>
+    private CommitItem? TryCommit(IReadOnlyList<WriterItem> group, ShardSql sql)
+    {
+        if (group.Count == 0) return null;
         SqliteTransaction transaction;
         try
         {
@@ -48,6 +67,8 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
                                 break;
                             case CommitItem commit:
                                 commit.Outcome = Write(commit.Batch, sql, transaction);
+                                // Disposing the transaction without committing rolls back every batch written so far.
+                                if (commit.Outcome.Kind == CommitOutcomeKind.KeyConflict) return commit;
                                 break;
                         }
                     }
@@ -58,6 +79,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
                     throw new ShardDatabaseUnavailableException(ordinal, exception);
                 }
                 transaction.Commit();
+                return null;
             }
         }
         catch
@@ -107,7 +129,14 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         }
         foreach (var key in batch.Keys)
         {
-            _key.Bind(0, shardKey).Bind(1, key.Key).Bind(2, key.Fingerprint).Bind(3, key.OrderId).Execute();
+            try
+            {
+                _key.Bind(0, shardKey).Bind(1, key.Key).Bind(2, key.Fingerprint).Bind(3, key.OrderId).Execute();
+            }
+            catch (SqliteException exception) when (exception.SqliteExtendedErrorCode == UniqueConstraintFailed)
+            {
+                return CommitOutcome.KeyConflict(key.Key);
+            }
         }
         // Inventory changes are rare (the end of a sale, operators' actions), so they are not prepared.
         foreach (var statement in ShardDatabase.InventoryWrites(batch, sql)) Execute(statement, transaction);

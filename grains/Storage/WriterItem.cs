@@ -22,7 +22,7 @@ internal sealed class CommitItem(LedgerBatch batch) : WriterItem
 
     public LedgerBatch Batch { get; } = batch;
 
-    public CommitOutcome Outcome { get; set; }
+    public CommitOutcome Outcome { get; set; } = CommitOutcome.Committed;
 
     public Task<CommitOutcome> Task => _completion.Task;
 

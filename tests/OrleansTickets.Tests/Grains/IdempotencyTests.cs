@@ -40,6 +40,35 @@ public sealed class IdempotencyTests(PostgresFixture postgres) : EngineClusterTe
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task One_key_makes_one_order_across_ticket_types_even_when_both_arrive_at_once(string engine)
+    {
+        await StartAsync(engine);
+        // Both types have a shard on each of the 4 test databases, so a key's homes for ga and vip are different
+        // shards on one database: only that database's one-key-per-event index can tell the second home.
+        await Cluster.CreateEventAsync("cross", TicketingCluster.Type("ga", 100, 4), TicketingCluster.Type("vip", 100, 4));
+        Assert.Equal(PurchaseStatus.Created, (await Cluster.BuyAsync("cross", "ga", 1, key: "k0")).Status);
+        Assert.Equal(PurchaseStatus.KeyConflict, (await Cluster.BuyAsync("cross", "vip", 1, key: "k0")).Status);
+
+        var keys = Enumerable.Range(1, 24).Select(i => $"k{i}").ToList();
+        var results = await Task.WhenAll(keys.Select(async key =>
+        {
+            var both = await Task.WhenAll(Cluster.BuyAsync("cross", "ga", 1, key: key), Cluster.BuyAsync("cross", "vip", 2, key: key));
+            return (Key: key, Ga: both[0], Vip: both[1]);
+        }));
+
+        foreach (var (key, ga, vip) in results)
+        {
+            Assert.Equal([PurchaseStatus.Created, PurchaseStatus.KeyConflict], new[] { ga.Status, vip.Status }.Order());
+            var (type, quantity, winner) = ga.Status == PurchaseStatus.Created ? ("ga", 1, ga) : ("vip", 2, vip);
+            var replay = await Cluster.BuyAsync("cross", type, quantity, key: key);
+            Assert.Equal(PurchaseStatus.Replayed, replay.Status);
+            Assert.Equal(winner.Order, replay.Order, OrderComparer.Instance);
+        }
+        var sold = results.Sum(r => r.Ga.Status == PurchaseStatus.Created ? 1 : 2);
+        Assert.Equal(1L + sold, (await Cluster.SalesAsync("cross")).TicketTypes.Sum(t => t.Sold));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Keys_whose_home_shard_is_sold_out_are_forwarded_and_replay_the_same_order(string engine)
     {
         await StartAsync(engine);

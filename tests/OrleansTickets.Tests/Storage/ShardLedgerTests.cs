@@ -142,6 +142,53 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal(order, await ledger.ReadOrderAsync(order.OrderId), OrderComparer.Instance);
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_key_another_shard_of_the_event_holds_is_refused_and_only_its_batch_is_dropped(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var ga = new ShardAddress("e", "ga", 0);
+        var vip = new ShardAddress("e", "vip", 0);
+        var camping = new ShardAddress("e", "camping", 0);
+        var ga1 = new ShardAddress("e", "ga", 1);
+        var otherEvent = new ShardAddress("f", "ga", 0);
+        var ledgers = new Dictionary<ShardAddress, ShardLedger>();
+        foreach (var shard in new[] { ga, vip, camping, ga1, otherEvent })
+        {
+            ledgers[shard] = context.Ledger(shard);
+            await ledgers[shard].ClaimAsync(BlockOf(shard));
+        }
+        Assert.Equal(CommitOutcome.Committed, await ledgers[ga].CommitAsync(Keyed(ledgers[ga], ga, "k", "ga-1")));
+
+        // In one group: the key again from another type's home (refused), a fresh key, and the key in another event.
+        var outcomes = await Task.WhenAll(
+            ledgers[vip].CommitAsync(Keyed(ledgers[vip], vip, "k", "vip-1")),
+            ledgers[ga1].CommitAsync(Keyed(ledgers[ga1], ga1, "k2", "ga1-1")),
+            ledgers[otherEvent].CommitAsync(Keyed(ledgers[otherEvent], otherEvent, "k", "f-1")));
+        Assert.Equal([CommitOutcome.KeyConflict("k"), CommitOutcome.Committed, CommitOutcome.Committed], outcomes);
+        Assert.Null(await ledgers[vip].ReadOrderAsync("vip-1"));
+        Assert.NotNull(await ledgers[ga1].ReadOrderAsync("ga1-1"));
+        Assert.NotNull(await ledgers[otherEvent].ReadOrderAsync("f-1"));
+
+        // The refused batch wrote nothing, its fence included: the shard's next batch starts from the same count.
+        Assert.Equal(CommitOutcome.Committed, await ledgers[vip].CommitAsync(Keyed(ledgers[vip], vip, "k3", "vip-2")));
+        // The home may still point its own key at another order.
+        Assert.Equal(CommitOutcome.Committed, await ledgers[ga].CommitAsync(
+            new LedgerBatch(ga, ledgers[ga].Epoch, 1, 1, [], [new IdempotencyRecord("k", "fp", "ga-moved")])));
+
+        // Two homes racing with one new key in one group: exactly one keeps it.
+        var race = await Task.WhenAll(
+            ledgers[camping].CommitAsync(Keyed(ledgers[camping], camping, "k4", "camping-1")),
+            ledgers[ga1].CommitAsync(Keyed(ledgers[ga1], ga1, "k4", "ga1-2", oldSold: 1)));
+        Assert.Single(race, outcome => outcome == CommitOutcome.Committed);
+        Assert.Single(race, outcome => outcome == CommitOutcome.KeyConflict("k4"));
+    }
+
+    private static LedgerBatch Keyed(ShardLedger ledger, ShardAddress shard, string key, string orderId, long oldSold = 0) =>
+        new(shard, ledger.Epoch, oldSold, oldSold + 1, [Order(shard, orderId, BlockOf(shard).First + oldSold)], [new IdempotencyRecord(key, "fp", orderId)]);
+
+    // Shards of one type own disjoint blocks, as in a real event.
+    private static SerialBlock BlockOf(ShardAddress shard) => new(First: 101 + shard.Index * 10, Size: 10);
+
     private static LedgerBatch Batch(ShardLedger ledger, ShardAddress shard, long oldSold, OrderDetails order) =>
         new(shard, ledger.Epoch, oldSold, oldSold + order.Quantity, [order], []);
 
