@@ -324,14 +324,11 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             var shard = item.Batch.Shard;
             foreach (var key in item.Batch.Keys)
             {
-                await using var holders = new SqlStatement(ShardSql.KeyHolders).With("@idem_key", key.Key).ToCommand(connection, null);
+                await using var holders = new SqlStatement(_sql.KeyHolders)
+                    .With("@event_id", shard.EventId).With("@idem_key", key.Key).ToCommand(connection, null);
                 await using var reader = await holders.ExecuteReaderAsync();
                 var heldElsewhere = false;
-                while (await reader.ReadAsync())
-                {
-                    var holder = ShardAddress.Parse(reader.GetString(0));
-                    heldElsewhere |= holder.EventId == shard.EventId && holder != shard;
-                }
+                while (await reader.ReadAsync()) heldElsewhere |= reader.GetString(0) != shard.Key;
                 if (heldElsewhere || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key))
                 {
                     conflicting.Add((item, key.Key));

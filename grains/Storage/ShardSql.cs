@@ -15,6 +15,9 @@ internal sealed class ShardSql
     /// <summary>Remembers a refused forwarded order id; a second refusal of the same id changes nothing.</summary>
     public required string InsertRefusal { get; init; }
 
+    /// <summary>The shards holding key <c>@idem_key</c> in event <c>@event_id</c>, found through the one-key-per-event index.</summary>
+    public required string KeyHolders { get; init; }
+
     public const string Fence =
         "UPDATE shard_state SET sold = @new_sold WHERE shard_key = @shard_key AND epoch = @epoch AND sold = @old_sold";
 
@@ -60,8 +63,6 @@ internal sealed class ShardSql
     /// <summary>The unique index that allows one key per event in a database (see the shard schema scripts).</summary>
     public const string EventKeyIndex = "idempotency_keys_event_key";
 
-    /// <summary>Every shard that holds a key, in any event (the caller compares events).</summary>
-    public const string KeyHolders = "SELECT shard_key FROM idempotency_keys WHERE idem_key = @idem_key";
 
     public const string ReadKeys = "SELECT idem_key, fingerprint, order_id FROM idempotency_keys WHERE shard_key = @shard_key";
 
@@ -81,10 +82,23 @@ internal sealed class ShardSql
         "INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) VALUES (@shard_key, @idem_key, @fingerprint, @order_id) " +
         "ON CONFLICT (shard_key, idem_key) DO UPDATE SET order_id = excluded.order_id";
 
+    // Each engine's spelling of the expression its one-key-per-event index is built on (see the shard schema scripts).
+    private const string SqliteKeyHolders =
+        "SELECT shard_key FROM idempotency_keys WHERE substr(shard_key, 1, instr(shard_key, '/') - 1) = @event_id AND idem_key = @idem_key";
+
+    private const string PostgresKeyHolders =
+        "SELECT shard_key FROM idempotency_keys WHERE split_part(shard_key, '/', 1) = @event_id AND idem_key = @idem_key";
+
     public static ShardSql For(SqlDialect dialect) => dialect switch
     {
-        SqlDialect.Sqlite => new ShardSql { Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict, InsertRefusal = RefusalOnConflict },
-        SqlDialect.PostgreSql => new ShardSql { Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict, InsertRefusal = RefusalOnConflict },
+        SqlDialect.Sqlite => new ShardSql
+        {
+            Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict, InsertRefusal = RefusalOnConflict, KeyHolders = SqliteKeyHolders,
+        },
+        SqlDialect.PostgreSql => new ShardSql
+        {
+            Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict, InsertRefusal = RefusalOnConflict, KeyHolders = PostgresKeyHolders,
+        },
         SqlDialect.SqlServer => new ShardSql
         {
             // Unverified: written for SQL Server 2019+/Azure SQL, never run here.
@@ -98,6 +112,7 @@ internal sealed class ShardSql
             InsertRefusal =
                 "IF NOT EXISTS (SELECT 1 FROM refused_orders WHERE order_id = @order_id) " +
                 "INSERT INTO refused_orders (order_id, shard_key) VALUES (@order_id, @shard_key);",
+            KeyHolders = "SELECT shard_key FROM idempotency_keys WHERE event_id = @event_id AND idem_key = @idem_key",
             UpsertKey =
                 "UPDATE idempotency_keys SET order_id = @order_id WHERE shard_key = @shard_key AND idem_key = @idem_key; " +
                 "IF @@ROWCOUNT = 0 INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) VALUES (@shard_key, @idem_key, @fingerprint, @order_id);",
