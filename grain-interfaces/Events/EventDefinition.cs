@@ -20,6 +20,21 @@ public sealed record EventDefinition(string Id, string Name, ImmutableArray<Tick
     public int TotalShards => TicketTypes.Sum(t => t.Shards);
 
     /// <summary>
+    /// Where <paramref name="ticketTypeId"/>'s shards start in the flattened shard list (see <see cref="ShardAt"/>),
+    /// or -1 for an unknown type.
+    /// </summary>
+    public int FirstFlatIndexOf(string ticketTypeId)
+    {
+        var flat = 0;
+        foreach (var type in TicketTypes)
+        {
+            if (type.Id == ticketTypeId) return flat;
+            flat += type.Shards;
+        }
+        return -1;
+    }
+
+    /// <summary>
     /// Maps a position in the event's flattened shard list (types in declaration order) to a shard.
     /// The shard map (which database holds each shard) follows this order.
     /// </summary>

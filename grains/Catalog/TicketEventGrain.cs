@@ -166,20 +166,11 @@ public sealed class TicketEventGrain(
     public Task<ShardPlacement?> GetPlacement(string ticketTypeId, int index)
     {
         var definition = _stored?.Definition;
-        if (definition is null) return Task.FromResult<ShardPlacement?>(null);
-        var flat = 0;
-        foreach (var type in definition.TicketTypes)
-        {
-            if (type.Id == ticketTypeId)
-            {
-                if (index < 0 || index >= type.Shards) break;
-                return Task.FromResult<ShardPlacement?>(new ShardPlacement(
-                    new ShardAddress(definition.Id, type.Id, index), type.BlockOf(index),
-                    _stored!.DatabaseOrdinals[flat + index], type.Price, type.Currency));
-            }
-            flat += type.Shards;
-        }
-        return Task.FromResult<ShardPlacement?>(null);
+        var type = definition?.FindTicketType(ticketTypeId);
+        if (type is null || index < 0 || index >= type.Shards) return Task.FromResult<ShardPlacement?>(null);
+        return Task.FromResult<ShardPlacement?>(new ShardPlacement(
+            new ShardAddress(definition!.Id, type.Id, index), type.BlockOf(index),
+            _stored!.DatabaseOrdinals[definition.FirstFlatIndexOf(type.Id) + index], type.Price, type.Currency));
     }
 
     /// <inheritdoc />

@@ -38,12 +38,7 @@ internal sealed class KeyHomes
         }
         var ordinals = databases.Distinct().Order().ToArray();
         _any = ordinals.Select(ordinal => Enumerable.Range(0, databases.Count).Where(i => databases[i] == ordinal).ToArray()).ToArray();
-        var first = 0;
-        foreach (var type in definition.TicketTypes)
-        {
-            if (type.Id == ticketTypeId) break;
-            first += type.Shards;
-        }
+        var first = definition.FirstFlatIndexOf(ticketTypeId);
         var count = definition.FindTicketType(ticketTypeId)?.Shards ?? 0;
         _own = _any.Select(shards => shards.Where(i => i >= first && i < first + count).ToArray()).ToArray();
     }
