@@ -88,6 +88,20 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// </summary>
     internal const string SqliteConnectionPragmas = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
 
+    /// <summary>
+    /// Settings for the one connection that writes a SQLite database (every write goes through its writer thread).
+    /// </summary>
+    /// <remarks>
+    /// An order dirties a leaf in each of several B-trees whose keys arrive in random order (order ids, idempotency
+    /// keys), so the working set is the whole file: 12 MB per database after the 150,000-ticket festival. With the
+    /// default 2 MB cache most of those leaves were read back from the file before every change; 32 MB keeps them.
+    /// A checkpoint copies each page it finds in the WAL to the file once, however often the page changed since the
+    /// last one, so letting the WAL grow to 8,192 pages (32 MB) before a checkpoint copies the same hot leaves far
+    /// less often. Durability is unchanged: a commit is durable in the WAL, and the checkpoint only moves pages.
+    /// Readers keep the defaults; they read a few rows each.
+    /// </remarks>
+    internal const string SqliteWriterPragmas = "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=8192;";
+
     /// <summary>Creates the database and its tables once; a failure is retried by the next caller.</summary>
     public async Task EnsureReadyAsync(CancellationToken cancellationToken = default)
     {

@@ -157,7 +157,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         connection.Open();
         using (var pragma = connection.CreateCommand())
         {
-            pragma.CommandText = ShardDatabase.SqliteConnectionPragmas;
+            pragma.CommandText = ShardDatabase.SqliteConnectionPragmas + ShardDatabase.SqliteWriterPragmas;
             pragma.ExecuteNonQuery();
         }
         _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments");
