@@ -41,6 +41,95 @@ internal static class PostgresLedgerWrites
         "WHERE s.shard_key = v.shard_key AND s.epoch = v.epoch AND s.sold = v.old_sold " +
         "RETURNING v.i";
 
+    // A whole group of selling batches as one statement. The fences run first and name the batches that matched;
+    // each insert keeps only the rows of those batches (b = the batch's place in the group). Data-modifying WITH
+    // queries share one snapshot and see each other only through RETURNING, which is all this needs. A unique
+    // violation anywhere (a serial sold twice, a key another shard of the event holds) fails the whole statement.
+    private const string FenceAndWrite =
+        "WITH fenced AS (" +
+        "UPDATE shard_state AS s SET sold = v.new_sold " +
+        "FROM unnest(@f_i::integer[], @f_shard_key::text[], @f_epoch::bigint[], @f_old_sold::bigint[], @f_new_sold::bigint[]) " +
+        "AS v(i, shard_key, epoch, old_sold, new_sold) " +
+        "WHERE s.shard_key = v.shard_key AND s.epoch = v.epoch AND s.sold = v.old_sold " +
+        "RETURNING v.i), " +
+        "new_orders AS (" +
+        "INSERT INTO orders (order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, " +
+        "unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
+        "SELECT r.order_id, r.shard_key, r.event_id, r.ticket_type_id, r.quantity, r.first_serial, r.serial_segments, " +
+        "r.unit_price_cents, r.currency, r.buyer_name, r.buyer_email, r.created_at_ms " +
+        "FROM unnest(@o_b::integer[], @o_order_id::text[], @o_shard_key::text[], @o_event_id::text[], @o_ticket_type_id::text[], " +
+        "@o_quantity::integer[], @o_first_serial::bigint[], @o_serial_segments::text[], @o_unit_price_cents::bigint[], " +
+        "@o_currency::text[], @o_buyer_name::text[], @o_buyer_email::text[], @o_created_at_ms::bigint[]) " +
+        "AS r(b, order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, unit_price_cents, " +
+        "currency, buyer_name, buyer_email, created_at_ms) " +
+        "WHERE r.b IN (SELECT i FROM fenced)), " +
+        "new_tickets AS (" +
+        "INSERT INTO tickets (event_id, ticket_type_id, serial, order_id, code) " +
+        "SELECT r.e, r.t, r.s, r.o, r.c " +
+        "FROM unnest(@t_b::integer[], @t_e::text[], @t_t::text[], @t_s::bigint[], @t_o::text[], @t_c::text[]) AS r(b, e, t, s, o, c) " +
+        "WHERE r.b IN (SELECT i FROM fenced)), " +
+        "new_keys AS (" +
+        "INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) " +
+        "SELECT r.shard_key, r.idem_key, r.fingerprint, r.order_id " +
+        "FROM unnest(@k_b::integer[], @k_shard_key::text[], @k_idem_key::text[], @k_fingerprint::text[], @k_order_id::text[]) " +
+        "AS r(b, shard_key, idem_key, fingerprint, order_id) " +
+        "WHERE r.b IN (SELECT i FROM fenced) " +
+        "ON CONFLICT (shard_key, idem_key) DO UPDATE SET order_id = excluded.order_id) " +
+        "SELECT i FROM fenced";
+
+    /// <summary>
+    /// Writes a group of batches that only sell (no inventory changes) in one statement, inside
+    /// <paramref name="transaction"/>, and says which batches' fences matched; the others wrote nothing.
+    /// </summary>
+    /// <remarks>
+    /// The statement stays inside an explicit transaction on purpose. Self-committing, it would save the COMMIT round
+    /// trip, but a failure could then not be told apart: a connection the server had already terminated answers with
+    /// the same FATAL error as one that died after committing, and an outage would turn definite refusals (which
+    /// the dispatcher routes around) into unknown outcomes.
+    /// </remarks>
+    public static async Task<bool[]> FenceAndWriteAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<LedgerBatch> batches)
+    {
+        var matched = new bool[batches.Count];
+        var all = Enumerable.Range(0, batches.Count).ToList();
+        var orders = all.SelectMany(b => batches[b].Orders.Select(o => (Batch: b, Shard: batches[b].Shard.Key, Order: o))).ToList();
+        var tickets = orders.SelectMany(o => o.Order.Tickets.Select(t => (o.Batch, o.Order, Ticket: t))).ToList();
+        var keys = all.SelectMany(b => batches[b].Keys.Select(k => (Batch: b, Shard: batches[b].Shard.Key, Key: k))).ToList();
+        await using var command = new SqlStatement(FenceAndWrite)
+            .With("@f_i", all.ToArray())
+            .With("@f_shard_key", Column(all, b => batches[b].Shard.Key))
+            .With("@f_epoch", Column(all, b => batches[b].Epoch))
+            .With("@f_old_sold", Column(all, b => batches[b].OldSold))
+            .With("@f_new_sold", Column(all, b => batches[b].NewSold))
+            .With("@o_b", Column(orders, o => o.Batch))
+            .With("@o_order_id", Column(orders, o => o.Order.OrderId))
+            .With("@o_shard_key", Column(orders, o => o.Shard))
+            .With("@o_event_id", Column(orders, o => o.Order.EventId))
+            .With("@o_ticket_type_id", Column(orders, o => o.Order.TicketTypeId))
+            .With("@o_quantity", Column(orders, o => o.Order.Quantity))
+            .With("@o_first_serial", Column(orders, o => o.Order.Tickets[0].Serial))
+            .With("@o_serial_segments", Column(orders, o => ShardDatabase.SerialSegmentsOf(o.Order)))
+            .With("@o_unit_price_cents", Column(orders, o => Money.ToCents(o.Order.UnitPrice)))
+            .With("@o_currency", Column(orders, o => o.Order.Currency))
+            .With("@o_buyer_name", Column(orders, o => o.Order.Buyer.Name))
+            .With("@o_buyer_email", Column(orders, o => o.Order.Buyer.Email))
+            .With("@o_created_at_ms", Column(orders, o => o.Order.CreatedAt.ToUnixTimeMilliseconds()))
+            .With("@t_b", Column(tickets, t => t.Batch))
+            .With("@t_e", Column(tickets, t => t.Order.EventId))
+            .With("@t_t", Column(tickets, t => t.Order.TicketTypeId))
+            .With("@t_s", Column(tickets, t => t.Ticket.Serial))
+            .With("@t_o", Column(tickets, t => t.Order.OrderId))
+            .With("@t_c", Column(tickets, t => t.Ticket.Code))
+            .With("@k_b", Column(keys, k => k.Batch))
+            .With("@k_shard_key", Column(keys, k => k.Shard))
+            .With("@k_idem_key", Column(keys, k => k.Key.Key))
+            .With("@k_fingerprint", Column(keys, k => k.Key.Fingerprint))
+            .With("@k_order_id", Column(keys, k => k.Key.OrderId))
+            .ToCommand(connection, transaction);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) matched[reader.GetInt32(0)] = true;
+        return matched;
+    }
+
     /// <summary>
     /// Runs the fences of <paramref name="batches"/> in one round trip and says which matched. Batches that also change
     /// the inventory (rare) keep their own fence statement, in the same round trip's batch.
