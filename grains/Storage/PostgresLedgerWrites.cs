@@ -4,47 +4,23 @@ using OrleansTickets.Orders;
 namespace OrleansTickets.Storage;
 
 /// <summary>
-/// The rows of a whole group commit as three PostgreSQL statements, one per table, whatever the number of orders:
-/// each column travels as one array parameter and <c>unnest</c> turns the arrays back into rows.
+/// A whole group commit's fences and rows as one PostgreSQL statement, whatever the number of orders: each column
+/// travels as one array parameter and <c>unnest</c> turns the arrays back into rows.
 /// </summary>
 /// <remarks>
 /// Row-per-statement inserts cost the server a parse, a bind and an executor start for every order and every ticket
-/// group. With fixed texts the statements are also prepared once per connection (automatic preparation), so a group
-/// of any size costs three executions.
+/// group. With a fixed text the statement is also prepared once per connection (automatic preparation), so a group
+/// of any size costs one execution, and with the COMMIT two round trips.
 /// </remarks>
 internal static class PostgresLedgerWrites
 {
-    private const string InsertOrders =
-        "INSERT INTO orders (order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, " +
-        "unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
-        "SELECT * FROM unnest(@order_id::text[], @shard_key::text[], @event_id::text[], @ticket_type_id::text[], " +
-        "@quantity::integer[], @first_serial::bigint[], @serial_segments::text[], @unit_price_cents::bigint[], " +
-        "@currency::text[], @buyer_name::text[], @buyer_email::text[], @created_at_ms::bigint[])";
-
-    private const string InsertTickets =
-        "INSERT INTO tickets (event_id, ticket_type_id, serial, order_id, code) " +
-        "SELECT * FROM unnest(@e::text[], @t::text[], @s::bigint[], @o::text[], @c::text[])";
-
-    // A key appears at most once per group: a shard commits one batch per group, and one request per key runs at a
-    // time on its home. ON CONFLICT DO UPDATE refuses to touch a row twice, so a repeat would fail loudly, not silently.
-    private const string UpsertKeys =
-        "INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) " +
-        "SELECT * FROM unnest(@shard_key::text[], @idem_key::text[], @fingerprint::text[], @order_id::text[]) " +
-        "ON CONFLICT (shard_key, idem_key) DO UPDATE SET order_id = excluded.order_id";
-
-    // The fences of every batch that only sells, as one statement. RETURNING names the batches whose fence matched;
-    // a batch whose shard moved to a newer epoch, or whose sold count moved, matches no row and is not named.
-    private const string FenceAll =
-        "UPDATE shard_state AS s SET sold = v.new_sold " +
-        "FROM unnest(@i::integer[], @shard_key::text[], @epoch::bigint[], @old_sold::bigint[], @new_sold::bigint[]) " +
-        "AS v(i, shard_key, epoch, old_sold, new_sold) " +
-        "WHERE s.shard_key = v.shard_key AND s.epoch = v.epoch AND s.sold = v.old_sold " +
-        "RETURNING v.i";
-
-    // A whole group of selling batches as one statement. The fences run first and name the batches that matched;
-    // each insert keeps only the rows of those batches (b = the batch's place in the group). Data-modifying WITH
-    // queries share one snapshot and see each other only through RETURNING, which is all this needs. A unique
-    // violation anywhere (a serial sold twice, a key another shard of the event holds) fails the whole statement.
+    // The fences of the selling batches run first and name the batches that matched; each insert keeps only the
+    // rows of a batch that matched, there or in the inventory fences run before (@pre). b = the batch's place in
+    // the group. Data-modifying WITH queries share one snapshot and see each other only through RETURNING, which is
+    // all this needs. A unique violation anywhere (a serial sold twice, a key another shard of the event holds)
+    // fails the whole statement. ON CONFLICT DO UPDATE refuses to touch a row twice, so a key repeated within one
+    // group would fail loudly, not silently; it cannot happen, as a shard commits one batch per group and one
+    // request per key runs at a time on its home.
     private const string FenceAndWrite =
         "WITH fenced AS (" +
         "UPDATE shard_state AS s SET sold = v.new_sold " +
@@ -52,6 +28,7 @@ internal static class PostgresLedgerWrites
         "AS v(i, shard_key, epoch, old_sold, new_sold) " +
         "WHERE s.shard_key = v.shard_key AND s.epoch = v.epoch AND s.sold = v.old_sold " +
         "RETURNING v.i), " +
+        "written AS (SELECT i FROM fenced UNION ALL SELECT unnest(@pre::integer[])), " +
         "new_orders AS (" +
         "INSERT INTO orders (order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, " +
         "unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
@@ -62,44 +39,61 @@ internal static class PostgresLedgerWrites
         "@o_currency::text[], @o_buyer_name::text[], @o_buyer_email::text[], @o_created_at_ms::bigint[]) " +
         "AS r(b, order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, unit_price_cents, " +
         "currency, buyer_name, buyer_email, created_at_ms) " +
-        "WHERE r.b IN (SELECT i FROM fenced)), " +
+        "WHERE r.b IN (SELECT i FROM written)), " +
         "new_tickets AS (" +
         "INSERT INTO tickets (event_id, ticket_type_id, serial, order_id, code) " +
         "SELECT r.e, r.t, r.s, r.o, r.c " +
         "FROM unnest(@t_b::integer[], @t_e::text[], @t_t::text[], @t_s::bigint[], @t_o::text[], @t_c::text[]) AS r(b, e, t, s, o, c) " +
-        "WHERE r.b IN (SELECT i FROM fenced)), " +
+        "WHERE r.b IN (SELECT i FROM written)), " +
         "new_keys AS (" +
         "INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) " +
         "SELECT r.shard_key, r.idem_key, r.fingerprint, r.order_id " +
         "FROM unnest(@k_b::integer[], @k_shard_key::text[], @k_idem_key::text[], @k_fingerprint::text[], @k_order_id::text[]) " +
         "AS r(b, shard_key, idem_key, fingerprint, order_id) " +
-        "WHERE r.b IN (SELECT i FROM fenced) " +
+        "WHERE r.b IN (SELECT i FROM written) " +
         "ON CONFLICT (shard_key, idem_key) DO UPDATE SET order_id = excluded.order_id) " +
         "SELECT i FROM fenced";
 
     /// <summary>
-    /// Writes a group of batches that only sell (no inventory changes) in one statement, inside
-    /// <paramref name="transaction"/>, and says which batches' fences matched; the others wrote nothing.
+    /// Runs the fences of <paramref name="batches"/> and writes the orders, tickets and keys of those whose fence
+    /// matched, inside <paramref name="transaction"/>; says which matched. The others wrote nothing.
     /// </summary>
     /// <remarks>
-    /// The statement stays inside an explicit transaction on purpose. Self-committing, it would save the COMMIT round
-    /// trip, but a failure could then not be told apart: a connection the server had already terminated answers with
-    /// the same FATAL error as one that died after committing, and an outage would turn definite refusals (which
-    /// the dispatcher routes around) into unknown outcomes.
+    /// <para>
+    /// A group that only sells (the common case) is one statement. Batches that also change the inventory (the end
+    /// of a sale, operators' actions) have a fence with more columns; those fences run first, in one round trip,
+    /// and the caller writes their inventory rows after.
+    /// </para>
+    /// <para>
+    /// The statement stays inside an explicit transaction on purpose. Self-committing, it would save the COMMIT
+    /// round trip, but a failure could then not be told apart: a connection the server had already terminated
+    /// answers with the same FATAL error as one that died after committing, and an outage would turn definite
+    /// refusals (which the dispatcher routes around) into unknown outcomes.
+    /// </para>
     /// </remarks>
     public static async Task<bool[]> FenceAndWriteAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<LedgerBatch> batches)
     {
         var matched = new bool[batches.Count];
         var all = Enumerable.Range(0, batches.Count).ToList();
+        var changing = all.Where(b => batches[b].Changes is not null).ToList();
+        var selling = all.Where(b => batches[b].Changes is null).ToList();
+        if (changing.Count > 0)
+        {
+            var rows = await SqlStatement.ExecuteAllAsync(connection, transaction,
+                changing.Select(b => ShardDatabase.FenceFor(batches[b])).ToList(), CancellationToken.None);
+            for (var j = 0; j < changing.Count; j++) matched[changing[j]] = rows[j] == 1;
+        }
+
         var orders = all.SelectMany(b => batches[b].Orders.Select(o => (Batch: b, Shard: batches[b].Shard.Key, Order: o))).ToList();
         var tickets = orders.SelectMany(o => o.Order.Tickets.Select(t => (o.Batch, o.Order, Ticket: t))).ToList();
         var keys = all.SelectMany(b => batches[b].Keys.Select(k => (Batch: b, Shard: batches[b].Shard.Key, Key: k))).ToList();
         await using var command = new SqlStatement(FenceAndWrite)
-            .With("@f_i", all.ToArray())
-            .With("@f_shard_key", Column(all, b => batches[b].Shard.Key))
-            .With("@f_epoch", Column(all, b => batches[b].Epoch))
-            .With("@f_old_sold", Column(all, b => batches[b].OldSold))
-            .With("@f_new_sold", Column(all, b => batches[b].NewSold))
+            .With("@f_i", selling.ToArray())
+            .With("@f_shard_key", Column(selling, b => batches[b].Shard.Key))
+            .With("@f_epoch", Column(selling, b => batches[b].Epoch))
+            .With("@f_old_sold", Column(selling, b => batches[b].OldSold))
+            .With("@f_new_sold", Column(selling, b => batches[b].NewSold))
+            .With("@pre", changing.Where(b => matched[b]).ToArray())
             .With("@o_b", Column(orders, o => o.Batch))
             .With("@o_order_id", Column(orders, o => o.Order.OrderId))
             .With("@o_shard_key", Column(orders, o => o.Shard))
@@ -128,75 +122,6 @@ internal static class PostgresLedgerWrites
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync()) matched[reader.GetInt32(0)] = true;
         return matched;
-    }
-
-    /// <summary>
-    /// Runs the fences of <paramref name="batches"/> in one round trip and says which matched. Batches that also change
-    /// the inventory (rare) keep their own fence statement, in the same round trip's batch.
-    /// </summary>
-    public static async Task<bool[]> FenceAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<LedgerBatch> batches)
-    {
-        var matched = new bool[batches.Count];
-        var selling = Enumerable.Range(0, batches.Count).Where(i => batches[i].Changes is null).ToList();
-        var changing = Enumerable.Range(0, batches.Count).Where(i => batches[i].Changes is not null).ToList();
-        if (changing.Count > 0)
-        {
-            var rows = await SqlStatement.ExecuteAllAsync(connection, transaction,
-                changing.Select(i => ShardDatabase.FenceFor(batches[i])).ToList(), CancellationToken.None);
-            for (var j = 0; j < changing.Count; j++) matched[changing[j]] = rows[j] == 1;
-        }
-        if (selling.Count == 0) return matched;
-
-        await using var fence = new SqlStatement(FenceAll)
-            .With("@i", selling.ToArray())
-            .With("@shard_key", Column(selling, i => batches[i].Shard.Key))
-            .With("@epoch", Column(selling, i => batches[i].Epoch))
-            .With("@old_sold", Column(selling, i => batches[i].OldSold))
-            .With("@new_sold", Column(selling, i => batches[i].NewSold))
-            .ToCommand(connection, transaction);
-        await using var reader = await fence.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) matched[reader.GetInt32(0)] = true;
-        return matched;
-    }
-
-    /// <summary>The inserts for the orders, tickets and keys of <paramref name="batches"/> (whose fences matched).</summary>
-    public static IEnumerable<SqlStatement> For(IReadOnlyList<LedgerBatch> batches)
-    {
-        var orders = batches.SelectMany(b => b.Orders.Select(o => (Shard: b.Shard.Key, Order: o))).ToList();
-        if (orders.Count > 0)
-        {
-            yield return new SqlStatement(InsertOrders)
-                .With("@order_id", Column(orders, o => o.Order.OrderId))
-                .With("@shard_key", Column(orders, o => o.Shard))
-                .With("@event_id", Column(orders, o => o.Order.EventId))
-                .With("@ticket_type_id", Column(orders, o => o.Order.TicketTypeId))
-                .With("@quantity", Column(orders, o => o.Order.Quantity))
-                .With("@first_serial", Column(orders, o => o.Order.Tickets[0].Serial))
-                .With("@serial_segments", Column(orders, o => ShardDatabase.SerialSegmentsOf(o.Order)))
-                .With("@unit_price_cents", Column(orders, o => Money.ToCents(o.Order.UnitPrice)))
-                .With("@currency", Column(orders, o => o.Order.Currency))
-                .With("@buyer_name", Column(orders, o => o.Order.Buyer.Name))
-                .With("@buyer_email", Column(orders, o => o.Order.Buyer.Email))
-                .With("@created_at_ms", Column(orders, o => o.Order.CreatedAt.ToUnixTimeMilliseconds()));
-
-            var tickets = orders.SelectMany(o => o.Order.Tickets.Select(t => (o.Order, Ticket: t))).ToList();
-            yield return new SqlStatement(InsertTickets)
-                .With("@e", Column(tickets, t => t.Order.EventId))
-                .With("@t", Column(tickets, t => t.Order.TicketTypeId))
-                .With("@s", Column(tickets, t => t.Ticket.Serial))
-                .With("@o", Column(tickets, t => t.Order.OrderId))
-                .With("@c", Column(tickets, t => t.Ticket.Code));
-        }
-
-        var keys = batches.SelectMany(b => b.Keys.Select(k => (Shard: b.Shard.Key, Key: k))).ToList();
-        if (keys.Count > 0)
-        {
-            yield return new SqlStatement(UpsertKeys)
-                .With("@shard_key", Column(keys, k => k.Shard))
-                .With("@idem_key", Column(keys, k => k.Key.Key))
-                .With("@fingerprint", Column(keys, k => k.Key.Fingerprint))
-                .With("@order_id", Column(keys, k => k.Key.OrderId));
-        }
     }
 
     private static TValue[] Column<TRow, TValue>(List<TRow> rows, Func<TRow, TValue> value)

@@ -410,17 +410,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         // matches no row and writes nothing, without disturbing the other shards in the group.
         var batches = group.Select(pending => pending.Batch).ToList();
         bool[] matched;
-        if (_dialect == SqlDialect.PostgreSql && batches.All(batch => batch.Changes is null))
-        {
-            // The common case, a group that only sells: fences and rows in one statement, so the group costs two
-            // round trips (it, then COMMIT) instead of three.
-            matched = await PostgresLedgerWrites.FenceAndWriteAsync(connection, transaction, batches);
-            for (var i = 0; i < group.Count; i++) group[i].Outcome = matched[i] ? CommitOutcome.Committed : CommitOutcome.Fenced;
-            return;
-        }
         if (_dialect == SqlDialect.PostgreSql)
         {
-            matched = await PostgresLedgerWrites.FenceAsync(connection, transaction, batches);
+            // Fences and rows in one statement; only inventory rows (rare) are left for the round trip below.
+            matched = await PostgresLedgerWrites.FenceAndWriteAsync(connection, transaction, batches);
         }
         else
         {
@@ -439,9 +432,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             group[i].Outcome = CommitOutcome.Committed;
             committed.Add(group[i].Batch);
         }
-        var writes = _dialect == SqlDialect.PostgreSql
-            ? PostgresLedgerWrites.For(committed).ToList()
-            : committed.SelectMany(RowWrites).ToList();
+        List<SqlStatement> writes = _dialect == SqlDialect.PostgreSql ? [] : [.. committed.SelectMany(RowWrites)];
         foreach (var batch in committed) writes.AddRange(InventoryWrites(batch, _sql));
         await SqlStatement.ExecuteAllAsync(connection, transaction, writes, CancellationToken.None);
     }
