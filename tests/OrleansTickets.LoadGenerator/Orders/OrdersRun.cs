@@ -57,7 +57,7 @@ public static class OrdersRun
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
         var checks = await VerifyAsync(api, options.EventId, orders);
-        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks);
+        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt));
         summary.Write(Console.Out);
         Console.WriteLine();
         if (checks.Count > 0) VerificationTable.Write(Console.Out, checks);
@@ -91,7 +91,8 @@ public static class OrdersRun
     }
 
     private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,
-        List<AcknowledgedOrder> orders, LoadCounters counters, LatencyRecorder latency, IReadOnlyList<VerificationCheck> checks)
+        List<AcknowledgedOrder> orders, LoadCounters counters, LatencyRecorder latency, IReadOnlyList<VerificationCheck> checks,
+        IReadOnlyList<TypeSoldOut> soldOut)
     {
         var lastTicket = buyers.Max(b => b.LastAcknowledgedAt);
         var lastResponse = buyers.Max(b => b.LastResponseAt);
@@ -116,6 +117,7 @@ public static class OrdersRun
             Retries: counters.Retries,
             Abandoned: buyers.Sum(b => b.Abandoned),
             Passed: !timedOut && checks.Count > 0 && SaleVerifier.AllPassed(checks),
-            Checks: checks);
+            Checks: checks,
+            SoldOut: soldOut);
     }
 }

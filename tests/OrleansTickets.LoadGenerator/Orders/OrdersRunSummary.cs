@@ -28,7 +28,8 @@ public sealed record OrdersRunSummary(
     long Retries,
     long Abandoned,
     bool Passed,
-    IReadOnlyList<VerificationCheck> Checks)
+    IReadOnlyList<VerificationCheck> Checks,
+    IReadOnlyList<TypeSoldOut> SoldOut)
 {
     public string Mode => "orders";
 
@@ -42,5 +43,9 @@ public sealed record OrdersRunSummary(
         output.WriteLine($"requests:          {Requests} ({Retries} retries with the same key, {Errors} errors, {Abandoned} abandoned)");
         output.WriteLine(Latency.ToString());
         output.WriteLine("status counts:     " + string.Join("  ", StatusCounts.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}: {p.Value}"))));
+        if (SoldOut.Count > 0)
+        {
+            output.WriteLine("sold out at:       " + string.Join("  ", SoldOut.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.TicketTypeId} {t.Seconds:F2} s"))));
+        }
     }
 }

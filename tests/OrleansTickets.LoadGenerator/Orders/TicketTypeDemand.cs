@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using OrleansTickets.LoadGenerator.Http;
 using OrleansTickets.LoadGenerator.Options;
@@ -14,11 +15,16 @@ public sealed class TicketTypeDemand
     private readonly long[] _weights;
     private readonly bool[] _soldOut;
 
+    // Stopwatch timestamps of the first sold-out answer per type (0 until then): when the end of a sale drags, these
+    // say which types held it up.
+    private readonly long[] _soldOutAt;
+
     private TicketTypeDemand(TicketTypeInfo[] types, long[] weights)
     {
         _types = types;
         _weights = weights;
         _soldOut = new bool[types.Length];
+        _soldOutAt = new long[types.Length];
     }
 
     public IReadOnlyList<TicketTypeInfo> Types => _types;
@@ -46,7 +52,24 @@ public sealed class TicketTypeDemand
 
     public bool IsSoldOut(string ticketTypeId) => Volatile.Read(ref _soldOut[IndexOf(ticketTypeId)]);
 
-    public void MarkSoldOut(string ticketTypeId) => Volatile.Write(ref _soldOut[IndexOf(ticketTypeId)], true);
+    public void MarkSoldOut(string ticketTypeId)
+    {
+        var index = IndexOf(ticketTypeId);
+        Interlocked.CompareExchange(ref _soldOutAt[index], Stopwatch.GetTimestamp(), 0);
+        Volatile.Write(ref _soldOut[index], true);
+    }
+
+    /// <summary>
+    /// Seconds from <paramref name="startedAt"/> (a <see cref="Stopwatch"/> timestamp) to the first sold-out answer for
+    /// each type, earliest first; types never seen sold out are left out.
+    /// </summary>
+    public IReadOnlyList<TypeSoldOut> SoldOutTimes(long startedAt) =>
+        Enumerable.Range(0, _types.Length)
+            .Select(i => (Type: _types[i].Id, At: Volatile.Read(ref _soldOutAt[i])))
+            .Where(t => t.At != 0)
+            .Select(t => new TypeSoldOut(t.Type, Stopwatch.GetElapsedTime(startedAt, t.At).TotalSeconds))
+            .OrderBy(t => t.Seconds)
+            .ToList();
 
     /// <summary>A type chosen with probability proportional to its weight among those still selling; false when none is.</summary>
     public bool TryPick(Random random, [NotNullWhen(true)] out TicketTypeInfo? type)
