@@ -63,7 +63,6 @@ internal sealed class ShardSql
     /// <summary>The unique index that allows one key per event in a database (see the shard schema scripts).</summary>
     public const string EventKeyIndex = "idempotency_keys_event_key";
 
-
     public const string ReadKeys = "SELECT idem_key, fingerprint, order_id FROM idempotency_keys WHERE shard_key = @shard_key";
 
     public const string CountSoldTickets =

@@ -13,17 +13,14 @@ public sealed class TicketTypeDemand
 {
     private readonly TicketTypeInfo[] _types;
     private readonly long[] _weights;
-    private readonly bool[] _soldOut;
-
-    // Stopwatch timestamps of the first sold-out answer per type (0 until then): when the end of a sale drags, these
-    // say which types held it up.
+    // Stopwatch timestamps of the first sold-out answer per type, 0 while the type still sells. Beyond marking a type
+    // as gone, they say which types held up the end of a sale.
     private readonly long[] _soldOutAt;
 
     private TicketTypeDemand(TicketTypeInfo[] types, long[] weights)
     {
         _types = types;
         _weights = weights;
-        _soldOut = new bool[types.Length];
         _soldOutAt = new long[types.Length];
     }
 
@@ -48,16 +45,12 @@ public sealed class TicketTypeDemand
         return new TicketTypeDemand(types.ToArray(), types.Select(t => (long)(weights?[t.Id] ?? t.Capacity)).ToArray());
     }
 
-    public bool AllSoldOut => Enumerable.Range(0, _types.Length).All(i => Volatile.Read(ref _soldOut[i]));
+    public bool AllSoldOut => Enumerable.Range(0, _types.Length).All(IsSoldOut);
 
-    public bool IsSoldOut(string ticketTypeId) => Volatile.Read(ref _soldOut[IndexOf(ticketTypeId)]);
+    public bool IsSoldOut(string ticketTypeId) => IsSoldOut(IndexOf(ticketTypeId));
 
-    public void MarkSoldOut(string ticketTypeId)
-    {
-        var index = IndexOf(ticketTypeId);
-        Interlocked.CompareExchange(ref _soldOutAt[index], Stopwatch.GetTimestamp(), 0);
-        Volatile.Write(ref _soldOut[index], true);
-    }
+    public void MarkSoldOut(string ticketTypeId) =>
+        Interlocked.CompareExchange(ref _soldOutAt[IndexOf(ticketTypeId)], Stopwatch.GetTimestamp(), 0);
 
     /// <summary>
     /// Seconds from <paramref name="startedAt"/> (a <see cref="Stopwatch"/> timestamp) to the first sold-out answer for
@@ -77,14 +70,14 @@ public sealed class TicketTypeDemand
         long total = 0;
         for (var i = 0; i < _types.Length; i++)
         {
-            if (!Volatile.Read(ref _soldOut[i])) total += _weights[i];
+            if (!IsSoldOut(i)) total += _weights[i];
         }
         if (total > 0)
         {
             var point = random.NextInt64(total);
             for (var i = 0; i < _types.Length; i++)
             {
-                if (Volatile.Read(ref _soldOut[i])) continue;
+                if (IsSoldOut(i)) continue;
                 point -= _weights[i];
                 if (point < 0)
                 {
@@ -97,6 +90,8 @@ public sealed class TicketTypeDemand
         type = AllSoldOut ? null : _types.First(t => !IsSoldOut(t.Id));
         return type is not null;
     }
+
+    private bool IsSoldOut(int index) => Volatile.Read(ref _soldOutAt[index]) != 0;
 
     private int IndexOf(string ticketTypeId) => Array.FindIndex(_types, t => t.Id == ticketTypeId) is var index and >= 0
         ? index

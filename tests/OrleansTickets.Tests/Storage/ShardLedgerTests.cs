@@ -220,28 +220,24 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         // WAL file stays near 1,000 pages. The writer allows 8,192 (ShardDatabase.SqliteWriterPragmas): 60 commits
         // of 40 one-page orders each must leave about 2,400 pages in it.
         const int PageBytes = 4096;
-        using var storage = TestStorage.Sqlite();
-        var databases = new ShardDatabases(Options.Create(storage.Options), NullLoggerFactory.Instance);
-        await using (databases)
+        await using var context = await LedgerContext.CreateAsync(Engines.Sqlite, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(new SerialBlock(First: 1, Size: 10_000));
+        var bulky = new Buyer(new string('b', PageBytes), "ada@example.com");
+        var sold = 0L;
+        for (var commit = 0; commit < 60; commit++)
         {
-            var shard = new ShardAddress("e", "ga", 0);
-            var ledger = new ShardLedger(databases.Get(0), shard);
-            await ledger.ClaimAsync(new SerialBlock(First: 1, Size: 10_000));
-            var bulky = new Buyer(new string('b', PageBytes), "ada@example.com");
-            var sold = 0L;
-            for (var commit = 0; commit < 60; commit++)
-            {
-                var orders = Enumerable.Range(0, 40)
-                    .Select(i => Order(shard, $"o{sold + i}", 1 + sold + i) with { Buyer = bulky })
-                    .ToList();
-                var batch = new LedgerBatch(shard, ledger.Epoch, sold, sold + orders.Count, orders, []);
-                Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(batch));
-                sold += orders.Count;
-            }
-
-            var wal = new FileInfo(Path.Combine(storage.Folder!, "shards", "shard_0000.db-wal"));
-            Assert.True(wal.Length > 2_000L * PageBytes, $"The WAL holds {wal.Length / PageBytes} pages.");
+            var orders = Enumerable.Range(0, 40)
+                .Select(i => Order(shard, $"o{sold + i}", 1 + sold + i) with { Buyer = bulky })
+                .ToList();
+            var batch = new LedgerBatch(shard, ledger.Epoch, sold, sold + orders.Count, orders, []);
+            Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(batch));
+            sold += orders.Count;
         }
+
+        var wal = new FileInfo(Path.Combine(context.Folder!, "shards", "shard_0000.db-wal"));
+        Assert.True(wal.Length > 2_000L * PageBytes, $"The WAL holds {wal.Length / PageBytes} pages.");
     }
 
     private static LedgerBatch Keyed(ShardLedger ledger, ShardAddress shard, string key, string orderId, long oldSold = 0) =>
@@ -274,6 +270,9 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             Task.FromResult(new LedgerContext(Engines.Storage(engine, postgres)));
 
         public ShardLedger Ledger(ShardAddress shard) => new(_databases.Get(0), shard);
+
+        /// <summary>The SQLite files' folder; null on PostgreSQL.</summary>
+        public string? Folder => _storage.Folder;
 
         public async ValueTask DisposeAsync()
         {
