@@ -122,6 +122,11 @@ if [[ $cold == 0 ]]; then
     curl -s -o /dev/null -w "   %{http_code} in %{time_total} s\n" "http://127.0.0.1:$service_port/api/events/festival/sales"
 fi
 
+# The service's CPU time (user + system, clock ticks) from here to the end of the sale, so a run reports what one
+# order cost the service as well as how long the sale took.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+service_ticks_before=$(cpu_ticks "$service_pid")
+
 echo "== sell out the festival"
 set +e
 dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" \
@@ -129,6 +134,7 @@ dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --con
 verified=${PIPESTATUS[0]}
 set -e
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
+service_cpu_seconds=$(awk -v a="$service_ticks_before" -v b="$(cpu_ticks "$service_pid")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b - a) / hz}')
 kill "$service_pid"; wait "$service_pid" 2>/dev/null || true
 [[ $postgres == 1 ]] && "$repo/scripts/postgres.sh" stop >/dev/null
 
@@ -151,9 +157,9 @@ if [[ $floor == 1 ]]; then
 fi
 
 echo "== result"
-python3 - "$run_dir" "$peak_rss_kb" "$floor" <<'PY'
+python3 - "$run_dir" "$peak_rss_kb" "$floor" "$service_cpu_seconds" <<'PY'
 import json, sys, os
-run_dir, peak_kb, floor = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+run_dir, peak_kb, floor, service_cpu = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", float(sys.argv[4])
 o = json.load(open(os.path.join(run_dir, "orders.json")))
 print(f"tickets sold      {o['ticketsSold']} in {o['orders']} orders, verification {'PASS' if o['passed'] else 'FAIL'}")
 print(f"time to sell out  {o['secondsToLastTicket']:.2f} s   ({o['ticketsPerSecond']:.0f} tickets/s, {o['ordersPerSecond']:.0f} orders/s)")
@@ -161,6 +167,9 @@ l = o["latency"]
 print(f"order latency ms  p50 {l['p50']:.1f}  p95 {l['p95']:.1f}  p99 {l['p99']:.1f}  max {l['max']:.1f}")
 print(f"errors            {o['errors']} errors, {o['retries']} retries, {o['abandoned']} abandoned; statuses {o['statusCounts']}")
 print(f"service peak RSS  {peak_kb / 1024:.0f} MB")
+per_order = lambda seconds: f"{seconds * 1e6 / o['orders']:.0f} µs/order" if o["orders"] else "no orders"
+print(f"CPU seconds       service {service_cpu:.2f} ({per_order(service_cpu)}), "
+      f"load generator {o['clientCpuSeconds']:.2f} ({per_order(o['clientCpuSeconds'])})")
 if floor:
     b = json.load(open(os.path.join(run_dir, "bare.json")))
     print(f"HTTP floor        {b['requestsPerSecond']:.0f} requests/s on the bare endpoint")

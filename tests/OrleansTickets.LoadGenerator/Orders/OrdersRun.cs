@@ -41,6 +41,7 @@ public static class OrdersRun
 
         using var stopProgress = new CancellationTokenSource();
         var startedAt = Stopwatch.GetTimestamp();
+        var cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
         var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
         var timedOut = false;
         try
@@ -51,13 +52,14 @@ public static class OrdersRun
         {
             timedOut = true;
         }
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart;
         await stopProgress.CancelAsync();
         await progress;
 
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
         var checks = await VerifyAsync(api, options.EventId, orders);
-        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt));
+        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt), clientCpu);
         summary.Write(Console.Out);
         Console.WriteLine();
         if (checks.Count > 0) VerificationTable.Write(Console.Out, checks);
@@ -92,7 +94,7 @@ public static class OrdersRun
 
     private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,
         List<AcknowledgedOrder> orders, LoadCounters counters, LatencyRecorder latency, IReadOnlyList<VerificationCheck> checks,
-        IReadOnlyList<TypeSoldOut> soldOut)
+        IReadOnlyList<TypeSoldOut> soldOut, TimeSpan clientCpu)
     {
         var lastTicket = buyers.Max(b => b.LastAcknowledgedAt);
         var lastResponse = buyers.Max(b => b.LastResponseAt);
@@ -118,6 +120,7 @@ public static class OrdersRun
             Abandoned: buyers.Sum(b => b.Abandoned),
             Passed: !timedOut && checks.Count > 0 && SaleVerifier.AllPassed(checks),
             Checks: checks,
-            SoldOut: soldOut);
+            SoldOut: soldOut,
+            ClientCpuSeconds: clientCpu.TotalSeconds);
     }
 }

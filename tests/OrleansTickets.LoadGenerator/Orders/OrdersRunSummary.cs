@@ -9,6 +9,8 @@ namespace OrleansTickets.LoadGenerator.Orders;
 /// <see cref="SecondsToLastTicket"/> runs from the first request to the last acknowledged order (the sale's duration,
 /// which the rates use); <see cref="SecondsToLastResponse"/> to the last answer any buyer needed before it stopped.
 /// <see cref="Abandoned"/> counts requests given up after repeated failures: each may hold an order nobody was told about.
+/// <see cref="ClientCpuSeconds"/> is this process's own CPU time during the sale: on one machine the buyers' client
+/// competes with the service for the same cores, so a run should say how much of them it took.
 /// </remarks>
 public sealed record OrdersRunSummary(
     string Url,
@@ -29,7 +31,8 @@ public sealed record OrdersRunSummary(
     long Abandoned,
     bool Passed,
     IReadOnlyList<VerificationCheck> Checks,
-    IReadOnlyList<TypeSoldOut> SoldOut)
+    IReadOnlyList<TypeSoldOut> SoldOut,
+    double ClientCpuSeconds)
 {
     public string Mode => "orders";
 
@@ -42,6 +45,9 @@ public sealed record OrdersRunSummary(
         output.WriteLine($"throughput:        {TicketsPerSecond:F0} tickets/s, {OrdersPerSecond:F0} orders/s");
         output.WriteLine($"requests:          {Requests} ({Retries} retries with the same key, {Errors} errors, {Abandoned} abandoned)");
         output.WriteLine(Latency.ToString());
+        output.WriteLine(Orders > 0
+            ? $"client CPU:        {ClientCpuSeconds:F2} s ({ClientCpuSeconds * 1e6 / Orders:F0} µs per order)"
+            : $"client CPU:        {ClientCpuSeconds:F2} s");
         output.WriteLine("status counts:     " + string.Join("  ", StatusCounts.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}: {p.Value}"))));
         if (SoldOut.Count > 0)
         {
