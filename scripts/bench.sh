@@ -135,6 +135,7 @@ verified=${PIPESTATUS[0]}
 set -e
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
 service_cpu_seconds=$(awk -v a="$service_ticks_before" -v b="$(cpu_ticks "$service_pid")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b - a) / hz}')
+echo "$service_cpu_seconds" >"$run_dir/service-cpu-seconds.txt"
 kill "$service_pid"; wait "$service_pid" 2>/dev/null || true
 [[ $postgres == 1 ]] && "$repo/scripts/postgres.sh" stop >/dev/null
 
