@@ -41,7 +41,7 @@ public static class OrdersRun
 
         using var stopProgress = new CancellationTokenSource();
         var startedAt = Stopwatch.GetTimestamp();
-        var cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
+        var cpuAtStart = Environment.CpuUsage.TotalTime;
         var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
         var timedOut = false;
         try
@@ -52,7 +52,7 @@ public static class OrdersRun
         {
             timedOut = true;
         }
-        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart;
+        var clientCpu = Environment.CpuUsage.TotalTime - cpuAtStart;
         await stopProgress.CancelAsync();
         await progress;
 
