@@ -19,15 +19,18 @@ public sealed class KeyedSale(TicketingCluster cluster, string eventId, string t
 
     private volatile bool _stopped;
 
-    /// <summary>Starts the buyers; they run until sold out, or until <paramref name="stopWhen"/> says so (at most 60 s).</summary>
-    public List<Task> Start(int buyers, Func<Task<bool>>? stopWhen = null)
+    /// <summary>
+    /// Starts the buyers; they run until sold out, or until <paramref name="stopWhen"/> says so, or for at most
+    /// <paramref name="stopWithin"/> (60 s unless given) once <paramref name="stopWhen"/> is set.
+    /// </summary>
+    public List<Task> Start(int buyers, Func<Task<bool>>? stopWhen = null, TimeSpan? stopWithin = null)
     {
         var tasks = Enumerable.Range(0, buyers).Select(buyer => Task.Run(() => BuyAsync(buyer))).ToList();
         if (stopWhen is not null)
         {
             tasks.Add(Task.Run(async () =>
             {
-                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+                var deadline = DateTime.UtcNow + (stopWithin ?? TimeSpan.FromSeconds(60));
                 while (!await stopWhen() && DateTime.UtcNow < deadline) await Task.Delay(200);
                 _stopped = true;
             }));
