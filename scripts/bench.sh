@@ -122,10 +122,10 @@ if [[ $cold == 0 ]]; then
     curl -s -o /dev/null -w "   %{http_code} in %{time_total} s\n" "http://127.0.0.1:$service_port/api/events/festival/sales"
 fi
 
-# The service's CPU time (user + system, clock ticks) from here to the end of the sale, so a run reports what one
-# order cost the service as well as how long the sale took.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-service_ticks_before=$(cpu_ticks "$service_pid")
+# The service's CPU time from here to the end of the sale, so a run reports what one order cost the service as well
+# as how long the sale took. CPU seconds (user + system) a process has used so far, as in scripts/steady-state.sh:
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+service_cpu_before=$(cpu_seconds "$service_pid")
 
 echo "== sell out the festival"
 set +e
@@ -134,7 +134,7 @@ dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --con
 verified=${PIPESTATUS[0]}
 set -e
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
-service_cpu_seconds=$(awk -v a="$service_ticks_before" -v b="$(cpu_ticks "$service_pid")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b - a) / hz}')
+service_cpu_seconds=$(echo "$(cpu_seconds "$service_pid") $service_cpu_before" | awk '{ printf "%.2f", $1 - $2 }')
 echo "$service_cpu_seconds" >"$run_dir/service-cpu-seconds.txt"
 kill "$service_pid"; wait "$service_pid" 2>/dev/null || true
 [[ $postgres == 1 ]] && "$repo/scripts/postgres.sh" stop >/dev/null
