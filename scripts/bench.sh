@@ -88,10 +88,14 @@ dotnet "$silo_dll" --urls "http://127.0.0.1:$service_port" "${storage_args[@]}" 
     --Logging:LogLevel:Default=Warning >"$run_dir/service.log" 2>&1 &
 service_pid=$!
 pids+=("$service_pid")
-for _ in $(seq 1 120); do
+# The service listens once its on-sale rehearsal is over (silo/Rehearsal); the log says what it sold and how long it took.
+service_started=$(date +%s.%N)
+for _ in $(seq 1 240); do
     curl -s -o /dev/null "http://127.0.0.1:$service_port/api/events/readiness" && break
     sleep 0.5
 done
+echo "   listening after $(echo "$(date +%s.%N) $service_started" | awk '{ printf "%.1f", $1 - $2 }') s"
+grep -A1 "OnSaleRehearsal" "$run_dir/service.log" | grep -v -e OnSaleRehearsal -e "^--" | sed "s/^ */   /" || true
 
 python3 - "$scale" "$ga_shards" >"$run_dir/festival.json" <<'PY'
 import json, sys

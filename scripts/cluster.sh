@@ -36,9 +36,10 @@ common_args() {
 
 running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# A silo opens its port only after its on-sale rehearsal (silo/Rehearsal), which takes 10-20 s on 2 cores.
 wait_for_http() {
     local url=$1
-    for _ in $(seq 1 120); do
+    for _ in $(seq 1 240); do
         curl -s -o /dev/null "$url" && return 0
         sleep 0.5
     done

@@ -3,6 +3,7 @@ using Orleans.Configuration;
 using OrleansTickets.Api;
 using OrleansTickets.Api.Hosting;
 using OrleansTickets.Hosting;
+using OrleansTickets.Silo.Rehearsal;
 
 namespace OrleansTickets.Silo.Hosting;
 
@@ -19,6 +20,8 @@ public static class SiloHostingExtensions
             // Before UseOrleans: hosted services start in registration order, and the schema must exist first.
             builder.Services.AddHostedService(_ => new MembershipSchemaInitializer(membership));
         }
+        // Before UseOrleans, for the same reason: the real silo starts once the rehearsal is over.
+        builder.Services.AddOnSaleRehearsal();
         builder.UseOrleans(silo =>
         {
             if (membership is null)

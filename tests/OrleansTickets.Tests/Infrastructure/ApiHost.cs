@@ -28,6 +28,9 @@ public sealed class ApiHost : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The host's services, for what only the process can see (the rehearsal's report).</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>A silo with the API co-hosted, on its own free silo and gateway ports.</summary>
     public static Task<ApiHost> StartAsync(TestStorage storage, IReadOnlyDictionary<string, string?>? settings = null)
     {

@@ -24,7 +24,11 @@ public sealed class SiloProcess : IAsyncDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
-    public static async Task<SiloProcess> StartAsync(TestStorage storage)
+    /// <summary>
+    /// Starts the built silo with its shipped settings, on <paramref name="storage"/>. The shipped on-sale rehearsal
+    /// runs as in production, only smaller (<paramref name="settings"/> may change that too), so tests start quickly.
+    /// </summary>
+    public static async Task<SiloProcess> StartAsync(TestStorage storage, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var port = FreePort.Next();
         var start = new ProcessStartInfo("dotnet")
@@ -34,12 +38,16 @@ public sealed class SiloProcess : IAsyncDisposable
             WorkingDirectory = AppContext.BaseDirectory,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OrleansTickets.Silo.dll"));
-        foreach (var (key, value) in storage.Settings.Concat(new Dictionary<string, string?>
+        var merged = new Dictionary<string, string?>(storage.Settings)
         {
             ["urls"] = $"http://127.0.0.1:{port}",
             ["Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
-        }))
+            ["Rehearsal:Tickets"] = "1000",
+            ["Rehearsal:Buyers"] = "16",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) merged[key] = value;
+        foreach (var (key, value) in merged)
         {
             start.ArgumentList.Add($"--{key}={value}");
         }

@@ -1,0 +1,128 @@
+using System.Security.Cryptography;
+using Npgsql;
+
+namespace OrleansTickets.Storage;
+
+/// <summary>
+/// Storage of the configured engine that shares nothing with the real catalog and shard databases: a fresh
+/// folder for SQLite, freshly named databases on the same server for PostgreSQL. Disposing it deletes them.
+/// </summary>
+/// <remarks>
+/// It holds the on-sale rehearsal's sale, which must exercise the same storage code as a real sale and yet leave
+/// no trace in the catalog, the shard databases or what the back office reads afterwards.
+/// </remarks>
+public sealed class ScratchStorage : IAsyncDisposable
+{
+    private readonly SqlDialect _dialect;
+    private readonly string _location;
+
+    private ScratchStorage(SqlDialect dialect, string location, IReadOnlyDictionary<string, string?> settings)
+    {
+        _dialect = dialect;
+        _location = location;
+        Settings = settings;
+    }
+
+    /// <summary>The <c>Storage</c> settings that point a silo at this scratch storage instead of the real one.</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; }
+
+    /// <summary>Where it is, for people: the SQLite folder, or the PostgreSQL databases' common name stem.</summary>
+    public string Description => _dialect == SqlDialect.Sqlite
+        ? _location
+        : new NpgsqlConnectionStringBuilder(_location).Database + "*";
+
+    /// <summary>True when the engine of <paramref name="options"/> can hold scratch storage.</summary>
+    /// <remarks>SQL Server cannot run on the project's machines, so dropping its databases was never tested.</remarks>
+    public static bool IsSupported(TicketStorageOptions options) => options.Provider is SqlDialect.Sqlite or SqlDialect.PostgreSql;
+
+    /// <summary>
+    /// Names new scratch storage for the engine of <paramref name="options"/>: for SQLite a new folder under
+    /// <paramref name="sqliteParent"/> (default: the system's temporary folder), for PostgreSQL new databases on
+    /// the same server. Nothing is created yet.
+    /// </summary>
+    public static ScratchStorage For(TicketStorageOptions options, string? sqliteParent = null)
+    {
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        switch (options.Provider)
+        {
+            case SqlDialect.Sqlite:
+                // By default the system's temporary folder, not the data folder: a crash mid-rehearsal leaves nothing
+                // beside the real databases, and the operating system clears the folder in time.
+                var folder = Path.Combine(sqliteParent ?? Path.GetTempPath(), $"orleans-tickets-rehearsal-{suffix}");
+                return new ScratchStorage(SqlDialect.Sqlite, folder, new Dictionary<string, string?>
+                {
+                    ["Storage:DataPath"] = folder,
+                });
+            case SqlDialect.PostgreSql:
+                var real = options.ConnectionString ?? throw new InvalidOperationException(
+                    "Storage:ConnectionString is required when Storage:Provider is PostgreSql.");
+                // Shard databases are named after the catalog (ShardDatabases), so they share this unique stem and
+                // are found by it when dropped. PostgreSQL truncates names past 63 bytes, which could merge two.
+                var catalog = $"{DatabaseServer.DatabaseName(SqlDialect.PostgreSql, real)}_rehearsal_{suffix}";
+                if (catalog.Length + "_shard_0000".Length > 63)
+                {
+                    throw new InvalidOperationException($"The catalog database name is too long to derive scratch databases from: '{catalog}'.");
+                }
+                var connectionString = DatabaseServer.WithDatabase(SqlDialect.PostgreSql, real, catalog);
+                return new ScratchStorage(SqlDialect.PostgreSql, connectionString, new Dictionary<string, string?>
+                {
+                    ["Storage:ConnectionString"] = connectionString,
+                });
+            default:
+                throw new NotSupportedException($"Scratch storage is not supported on {options.Provider}.");
+        }
+    }
+
+    /// <summary>
+    /// Deletes the scratch storage. Call it only after the silo that used it has stopped: its connections must be
+    /// closed (PostgreSQL's <c>WITH (FORCE)</c> ends any that are not).
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_dialect == SqlDialect.Sqlite)
+        {
+            // SQLite's pool keeps idle connections open, and with them the files.
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (Directory.Exists(_location)) Directory.Delete(_location, recursive: true);
+            return;
+        }
+        // The server may be restarting, or a connection may still be closing: a few tries before giving up.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await DropPostgresDatabasesAsync();
+                return;
+            }
+            catch (NpgsqlException) when (attempt < 5)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(attempt));
+            }
+        }
+    }
+
+    private async Task DropPostgresDatabasesAsync()
+    {
+        var catalog = new NpgsqlConnectionStringBuilder(_location).Database!;
+        // Idle pooled connections to the scratch catalog would otherwise stay open until they time out.
+        using (var pooled = new NpgsqlConnection(_location)) NpgsqlConnection.ClearPool(pooled);
+        var admin = new NpgsqlConnectionStringBuilder(_location) { Database = "postgres", Pooling = false };
+        await using var connection = new NpgsqlConnection(admin.ConnectionString);
+        await connection.OpenAsync();
+        var names = new List<string>();
+        await using (var list = new NpgsqlCommand(
+            "SELECT datname FROM pg_database WHERE datname = @catalog OR starts_with(datname, @shards)", connection))
+        {
+            list.Parameters.AddWithValue("catalog", catalog);
+            list.Parameters.AddWithValue("shards", catalog + "_shard_");
+            await using var reader = await list.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) names.Add(reader.GetString(0));
+        }
+        foreach (var name in names)
+        {
+            // Database names cannot be parameters; doubling quotes keeps any name a single identifier.
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name.Replace("\"", "\"\"")}\" WITH (FORCE)", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+}

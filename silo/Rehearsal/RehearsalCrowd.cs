@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OrleansTickets.Api.Events;
+using OrleansTickets.Api.Http;
+using OrleansTickets.Api.Orders;
+
+namespace OrleansTickets.Silo.Rehearsal;
+
+/// <summary>
+/// Buyers who sell out the rehearsal event over HTTP, the way a real crowd buys: a type picked by demand,
+/// 1 to 4 tickets, a fresh <c>Idempotency-Key</c> per order, until every type answers "sold out".
+/// </summary>
+/// <remarks>
+/// The point is to run every piece of code a real on-sale runs (Kestrel, JSON, admission, the dispatcher, type
+/// homes and forwards, shard group commits, sold-out answers, the sales read), often enough for the JIT to
+/// finish optimizing it, so it is not a load test: it needs no latency numbers.
+/// </remarks>
+internal sealed class RehearsalCrowd(HttpClient client)
+{
+    /// <summary>The rehearsal event's id. It exists only in the rehearsal's scratch storage.</summary>
+    public const string EventId = "rehearsal";
+
+    // Shaped like a festival in miniature: one big type on many shards and small ones on few, so orders are
+    // forwarded between type homes and small types sell out early, as in the real sale.
+    private static readonly (string Id, double Share, int Shards)[] Types =
+        [("general", 0.60, 32), ("early", 0.20, 8), ("camping", 0.15, 4), ("vip", 0.05, 2)];
+
+    // More than this many answers that a real sale never gives (400, 404, 500) means the rehearsal is broken.
+    private const int MaxUnexpected = 16;
+
+    private long _tickets;
+    private long _orders;
+    private long _rejected;
+    private int _unexpected;
+
+    /// <summary>Creates the rehearsal event, opens its doors, and sells it out with <paramref name="buyers"/> concurrent buyers.</summary>
+    public async Task<RehearsalOutcome> SellOutAsync(int tickets, int buyers, CancellationToken cancellationToken)
+    {
+        var capacities = Types.Select(t => Math.Max(t.Shards * 4, (int)(tickets * t.Share))).ToArray();
+        var created = await client.PostAsJsonAsync("/api/events", new CreateEventBody(EventId, "On-sale rehearsal",
+            Types.Select((t, i) => (TicketTypeBody?)new TicketTypeBody(t.Id, t.Id, 10m, "EUR", capacities[i], t.Shards, 4)).ToList()),
+            ApiJsonContext.Default.CreateEventBody, cancellationToken);
+        created.EnsureSuccessStatusCode();
+        // Opens the doors as an operator would: every shard activates before the first buyer.
+        (await client.GetAsync($"/api/events/{EventId}/sales", cancellationToken)).EnsureSuccessStatusCode();
+
+        var soldOut = new bool[Types.Length];
+        var crowd = Enumerable.Range(0, buyers).Select(i => BuyAsync(new Random(i), capacities, soldOut, cancellationToken));
+        var lastOrders = await Task.WhenAll(crowd);
+
+        // The paths after a sale: an order read back, a retried request replayed, the final sales.
+        if (lastOrders.FirstOrDefault(o => o is not null) is { } last)
+        {
+            (await client.GetAsync($"/api/orders/{last.OrderId}", cancellationToken)).EnsureSuccessStatusCode();
+            using var replay = await PostOrderAsync(last.Key, last.TicketTypeId, last.Quantity, cancellationToken);
+            if (replay.StatusCode != HttpStatusCode.OK) _unexpected++;
+        }
+        var sales = await client.GetFromJsonAsync($"/api/events/{EventId}/sales", ApiJsonContext.Default.EventSales, cancellationToken);
+        var exact = sales is not null && _unexpected == 0
+            && sales.TicketTypes.All(t => t.Sold == t.Capacity && t.Remaining == 0)
+            && sales.TicketTypes.Sum(t => t.Sold) == _tickets
+            && capacities.Sum() == _tickets;
+        return new RehearsalOutcome(_tickets, _orders, _rejected, exact);
+    }
+
+    private async Task<PlacedOrder?> BuyAsync(Random random, int[] capacities, bool[] soldOut, CancellationToken cancellationToken)
+    {
+        PlacedOrder? last = null;
+        while (PickType(random, capacities, soldOut) is { } type)
+        {
+            var quantity = random.Next(1, 5);
+            while (quantity > 0)
+            {
+                var key = Guid.NewGuid().ToString("N");
+                using var response = await PostOrderAsync(key, Types[type].Id, quantity, cancellationToken);
+                if (response.StatusCode == HttpStatusCode.Created)
+                {
+                    var order = await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.OrderDetails, cancellationToken);
+                    Interlocked.Add(ref _tickets, order!.Tickets.Length);
+                    Interlocked.Increment(ref _orders);
+                    last = new PlacedOrder(order.OrderId, key, order.TicketTypeId, order.Quantity);
+                    break;
+                }
+                Interlocked.Increment(ref _rejected);
+                if (response.StatusCode == HttpStatusCode.Conflict)
+                {
+                    // Fewer left than asked: take what is left, or hear that none are.
+                    var remaining = await RemainingAsync(response, cancellationToken);
+                    if (remaining <= 0) Volatile.Write(ref soldOut[type], true);
+                    quantity = (int)Math.Min(quantity - 1, remaining);
+                }
+                else if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+                }
+                else if (Interlocked.Increment(ref _unexpected) > MaxUnexpected)
+                {
+                    throw new InvalidOperationException(
+                        $"The rehearsal got {(int)response.StatusCode} for an order: {await response.Content.ReadAsStringAsync(cancellationToken)}");
+                }
+                else
+                {
+                    break;
+                }
+            }
+        }
+        return last;
+    }
+
+    private Task<HttpResponseMessage> PostOrderAsync(string key, string typeId, int quantity, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/events/{EventId}/orders")
+        {
+            Content = JsonContent.Create(new CreateOrderBody(typeId, quantity, new BuyerBody("Rehearsal buyer", "rehearsal@example.org")),
+                ApiJsonContext.Default.CreateOrderBody),
+        };
+        request.Headers.Add(OrdersApi.IdempotencyKeyHeader, key);
+        return client.SendAsync(request, cancellationToken);
+    }
+
+    private static async Task<long> RemainingAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        using var problem = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+        return problem.RootElement.TryGetProperty("remaining", out var remaining) && remaining.TryGetInt64(out var value) ? value : 0;
+    }
+
+    /// <summary>A type that is not sold out, picked with probability proportional to its capacity; null when none is left.</summary>
+    private static int? PickType(Random random, int[] capacities, bool[] soldOut)
+    {
+        while (true)
+        {
+            long open = 0;
+            for (var i = 0; i < capacities.Length; i++) if (!Volatile.Read(ref soldOut[i])) open += capacities[i];
+            if (open == 0) return null;
+            var pick = random.NextInt64(open);
+            for (var i = 0; i < capacities.Length; i++)
+            {
+                if (Volatile.Read(ref soldOut[i])) continue;
+                if (pick < capacities[i]) return i;
+                pick -= capacities[i];
+            }
+            // Another buyer saw a type sell out between the two reads: draw again.
+        }
+    }
+
+    private sealed record PlacedOrder(string OrderId, string Key, string TicketTypeId, int Quantity);
+}

@@ -1,0 +1,32 @@
+namespace OrleansTickets.Silo.Rehearsal;
+
+/// <summary>The on-sale rehearsal a silo runs before it starts listening. Bound from the <c>Rehearsal</c> section.</summary>
+public sealed class RehearsalOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Rehearsal";
+
+    /// <summary>
+    /// Rehearse before listening. On in the shipped <c>appsettings.json</c>; off when unset, so hosts built from
+    /// code (tests, tools) start at once unless they ask for it.
+    /// </summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>Tickets the rehearsal sells out. More tickets warm the code further and delay opening longer.</summary>
+    public int Tickets { get; set; } = 30_000;
+
+    /// <summary>Concurrent buyers in the rehearsal.</summary>
+    public int Buyers { get; set; } = 128;
+
+    /// <summary>The longest the rehearsal may delay opening; past it the silo opens with whatever warmth it has.</summary>
+    public double TimeLimitSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// SQLite: the folder under which the rehearsal's scratch folder is made and deleted. Unset: the system's
+    /// temporary folder. PostgreSQL keeps scratch databases on the configured server instead.
+    /// </summary>
+    public string? ScratchPath { get; set; }
+
+    /// <summary>Smallest accepted <see cref="Tickets"/>: every type of the rehearsal event needs a few per shard.</summary>
+    public const int MinTickets = 1_000;
+}

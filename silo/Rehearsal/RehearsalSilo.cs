@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using OrleansTickets.Api;
+using OrleansTickets.Silo.Hosting;
+
+namespace OrleansTickets.Silo.Rehearsal;
+
+/// <summary>
+/// A private copy of this service in the same process: a single-silo cluster of its own with the API on an
+/// ephemeral loopback port, built by the same <see cref="SiloHostingExtensions.AddTicketingSilo"/> as the real one.
+/// </summary>
+/// <remarks>
+/// Same process, so the code it runs is the code the real silo will run: the JIT compiles each method once per
+/// process, whichever host calls it. Its own cluster and service ids, ports and storage, so it can never join the
+/// real cluster or touch real data.
+/// </remarks>
+internal sealed class RehearsalSilo : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RehearsalSilo(WebApplication app, Uri address)
+    {
+        _app = app;
+        Client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = address };
+    }
+
+    /// <summary>Speaks HTTP to the private copy.</summary>
+    public HttpClient Client { get; }
+
+    /// <summary>
+    /// Starts the copy with the real service's storage engine and admission settings, on the storage in
+    /// <paramref name="storageSettings"/>.
+    /// </summary>
+    public static async Task<RehearsalSilo> StartAsync(
+        IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        // Only what shapes a sale is copied: the storage engine and its tuning, and the admission queue. Nothing
+        // that says where to listen, which cluster to join or which signing key to use.
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(Section(real, "Storage").Concat(Section(real, "Api")));
+        builder.Configuration.AddInMemoryCollection(storageSettings);
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["urls"] = "http://127.0.0.1:0",
+            ["Cluster:Membership"] = "Localhost",
+            ["Cluster:ClusterId"] = "orleans-tickets-rehearsal",
+            ["Cluster:ServiceId"] = "orleans-tickets-rehearsal",
+            ["Cluster:SiloPort"] = FreeLoopbackPort().ToString(CultureInfo.InvariantCulture),
+            ["Cluster:GatewayPort"] = FreeLoopbackPort().ToString(CultureInfo.InvariantCulture),
+            [$"{OrleansTickets.Tickets.TicketCodeOptions.SectionName}:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            [$"{RehearsalOptions.SectionName}:Enabled"] = "false",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Orleans"] = "Error",
+        });
+        builder.AddTicketingSilo();
+        var app = builder.Build();
+        app.MapTicketingApi();
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new RehearsalSilo(app, new Uri(address));
+    }
+
+    private static IEnumerable<KeyValuePair<string, string?>> Section(IConfiguration configuration, string name) =>
+        configuration.GetSection(name).AsEnumerable().Where(pair => pair.Value is not null);
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

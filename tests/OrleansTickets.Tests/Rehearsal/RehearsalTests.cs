@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using OrleansTickets.Silo.Rehearsal;
+using OrleansTickets.Tests.Http;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Rehearsal;
+
+/// <summary>
+/// The on-sale rehearsal a silo runs before it opens: a real sale over HTTP on scratch storage of the same engine,
+/// which must leave nothing behind in the real catalog and shard databases, and must never keep the doors shut.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class RehearsalTests(PostgresFixture postgres)
+{
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_silo_sells_out_a_rehearsal_on_scratch_storage_and_opens_with_no_trace_of_it(string engine)
+    {
+        using var storage = Engines.Storage(engine, postgres);
+        var scratch = Directory.CreateTempSubdirectory("orleans-tickets-scratch-");
+        try
+        {
+            await using var host = await ApiHost.StartAsync(storage, Rehearsal(scratch.FullName));
+
+            var outcome = host.Services.GetRequiredService<RehearsalReport>().Outcome;
+            Assert.NotNull(outcome);
+            Assert.True(outcome.Exact, $"the rehearsal's sale did not add up: {outcome}");
+            Assert.Equal(1_000, outcome.Tickets);
+            Assert.True(outcome.Orders >= 250, $"{outcome.Orders} orders for 1,000 tickets of at most 4 each");
+
+            // The scratch storage is gone, and the real storage never saw a shard database.
+            Assert.Empty(scratch.EnumerateFileSystemInfos());
+            if (engine == Engines.Sqlite)
+            {
+                Assert.False(Directory.Exists(Path.Combine(storage.Folder!, "shards")));
+            }
+            else
+            {
+                var catalog = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database!;
+                Assert.Equal([catalog], await DatabasesStartingWithAsync(catalog));
+            }
+
+            // The real catalog has no rehearsal event, and a real event of the same name and type starts from nothing.
+            await ApiContractTests.AssertProblemAsync(await host.Client.GetAsync("/api/events/rehearsal"), HttpStatusCode.NotFound, "event-not-found");
+            var created = await host.Client.PostAsJsonAsync("/api/events", new
+            {
+                id = "rehearsal",
+                name = "A real event that happens to share the name",
+                ticketTypes = new[] { new { id = "general", name = "General", price = 10m, currency = "EUR", capacity = 5, shards = 1, maxPerOrder = 4 } },
+            });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var order = await host.Client.OrderAsync("rehearsal", 2, key: "after-rehearsal", ticketTypeId: "general");
+            Assert.Equal(HttpStatusCode.Created, order.StatusCode);
+            var serials = (await order.JsonAsync()).GetProperty("tickets").EnumerateArray().Select(t => t.GetProperty("serial").GetInt64());
+            Assert.Equal([1L, 2L], serials.Order());
+            var general = (await (await host.Client.GetAsync("/api/events/rehearsal/sales")).JsonAsync()).GetProperty("ticketTypes")[0];
+            Assert.Equal((2L, 3L), (general.GetProperty("sold").GetInt64(), general.GetProperty("remaining").GetInt64()));
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_failed_rehearsal_is_reported_and_the_silo_opens_anyway()
+    {
+        using var storage = TestStorage.Sqlite();
+        // A file where the scratch folder's parent should be: the rehearsal cannot create its storage.
+        var blocker = Path.Combine(storage.Folder!, "not-a-folder");
+        await File.WriteAllTextAsync(blocker, "");
+
+        await using var host = await ApiHost.StartAsync(storage, Rehearsal(blocker));
+
+        Assert.Null(host.Services.GetRequiredService<RehearsalReport>().Outcome);
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("opened-cold", capacity: 10, shards: 1)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("opened-cold", 1, key: "cold-1")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_shipped_service_rehearses_before_it_listens()
+    {
+        using var storage = TestStorage.Sqlite();
+        var scratch = Directory.CreateTempSubdirectory("orleans-tickets-scratch-");
+        try
+        {
+            // Only the size and the scratch folder differ from the shipped appsettings.json, which turns it on.
+            await using var silo = await SiloProcess.StartAsync(storage, new Dictionary<string, string?> { ["Rehearsal:ScratchPath"] = scratch.FullName });
+
+            var output = silo.Output;
+            var rehearsed = output.IndexOf("Rehearsal sold out exactly: 1000 tickets", StringComparison.Ordinal);
+            var listening = output.IndexOf("Now listening on", StringComparison.Ordinal);
+            Assert.True(rehearsed >= 0, "no rehearsal in the silo's log:\n" + output);
+            Assert.True(listening > rehearsed, "the silo listened before its rehearsal was over:\n" + output);
+            Assert.Empty(scratch.EnumerateFileSystemInfos());
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    private static Dictionary<string, string?> Rehearsal(string scratchPath) => new()
+    {
+        ["Rehearsal:Enabled"] = "true",
+        ["Rehearsal:Tickets"] = "1000",
+        ["Rehearsal:Buyers"] = "16",
+        ["Rehearsal:ScratchPath"] = scratchPath,
+    };
+
+    private async Task<List<string>> DatabasesStartingWithAsync(string prefix)
+    {
+        await using var connection = new NpgsqlConnection(postgres.Server.ConnectionString());
+        await connection.OpenAsync();
+        await using var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE starts_with(datname, @prefix) ORDER BY datname", connection);
+        list.Parameters.AddWithValue("prefix", prefix);
+        var names = new List<string>();
+        await using var reader = await list.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) names.Add(reader.GetString(0));
+        return names;
+    }
+}
