@@ -15,6 +15,9 @@
 #   --cold           start selling right after creating the event; by default the doors open first: one
 #                    GET /api/events/festival/sales, as an operator watching the sale would, activates every
 #                    shard and claims its database row before the first buyer arrives
+#   --waiting-room S buyers wait on the event page for S seconds before the clock starts (default 3; 0 = none): they
+#                    load it and try a ticket type that is not on sale (404), so they arrive with open connections
+#                    and warm code, as a real crowd's browsers do; nothing is bought and nothing is counted
 #   --no-floor       skip the bare-endpoint measurement
 #   --ready-to-run   publish the service and the load generator ReadyToRun (precompiled), so both start with
 #                    optimized code instead of JIT-compiling it while the doors are open
@@ -26,7 +29,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-service_args=() ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0
+service_args=() ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -37,6 +40,7 @@ while [[ $# -gt 0 ]]; do
         --timeout) timeout="$2"; shift ;;
         --warm-up) warm_up=1 ;;
         --cold) cold=1 ;;
+        --waiting-room) waiting_room="$2"; shift ;;
         --no-floor) floor=0 ;;
         --service-arg) service_args+=("$2"); shift ;;
         --ready-to-run) ready_to_run=1 ;;
@@ -53,7 +57,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold ready-to-run=$ready_to_run ${service_args[*]}"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold waiting-room=${waiting_room}s ready-to-run=$ready_to_run ${service_args[*]}"
 
 echo "== build (Release)"
 dotnet build -c Release silo -v quiet -nologo >/dev/null
@@ -126,19 +130,17 @@ if [[ $cold == 0 ]]; then
     curl -s -o /dev/null -w "   %{http_code} in %{time_total} s\n" "http://127.0.0.1:$service_port/api/events/festival/sales"
 fi
 
-# The service's CPU time from here to the end of the sale, so a run reports what one order cost the service as well
-# as how long the sale took. CPU seconds (user + system) a process has used so far, as in scripts/steady-state.sh:
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
-service_cpu_before=$(cpu_seconds "$service_pid")
-
 echo "== sell out the festival"
+# --service-pid: the load generator reads the service's CPU time (/proc/<pid>/stat) when its clock starts and stops,
+# so a run reports what one order cost the service as well as how long the sale took, waiting room excluded.
 set +e
 dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" \
-    --timeout "$timeout" --summary-json "$run_dir/orders.json" | tee "$run_dir/orders.txt" | grep -v " PASS "
+    --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" --summary-json "$run_dir/orders.json" \
+    | tee "$run_dir/orders.txt" | grep -v " PASS "
 verified=${PIPESTATUS[0]}
 set -e
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
-service_cpu_seconds=$(echo "$(cpu_seconds "$service_pid") $service_cpu_before" | awk '{ printf "%.2f", $1 - $2 }')
+service_cpu_seconds=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["serviceCpuSeconds"] or 0)' "$run_dir/orders.json")
 echo "$service_cpu_seconds" >"$run_dir/service-cpu-seconds.txt"
 kill "$service_pid"; wait "$service_pid" 2>/dev/null || true
 [[ $postgres == 1 ]] && "$repo/scripts/postgres.sh" stop >/dev/null

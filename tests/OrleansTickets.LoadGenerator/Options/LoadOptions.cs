@@ -13,7 +13,9 @@ public sealed record LoadOptions(
     TimeSpan Timeout,
     string? SummaryJson,
     string? OrdersFile = null,
-    string? Postgres = null)
+    string? Postgres = null,
+    TimeSpan WaitingRoom = default,
+    int? ServicePid = null)
 {
     /// <summary>The first address: where the run reads the event and the sales.</summary>
     public Uri Url => Urls[0];

@@ -19,6 +19,9 @@ public static class LoadOptionsParser
           --max-quantity N      tickets per order: uniform 1..min(N, maxPerOrder) (default 4)
           --timeout SECONDS     give up and exit non-zero after this long  (default 120)
           --orders-file FILE    also write every acknowledged order to FILE (JSON), for audit mode
+          --waiting-room S      before the clock starts, buyers wait on the event page for S seconds: they load it
+                                and try a ticket type that is not on sale yet (404), not counted (default 0)
+          --service-pid PID     also report the CPU time process PID (the service, on this machine) used during the sale
 
         bare mode:
           --path PATH           target of the POSTs                        (default /bare/orders)
@@ -48,7 +51,9 @@ public static class LoadOptionsParser
             Timeout: TimeSpan.FromSeconds(ParseInt(values, "timeout", 120, min: 1, max: 86_400)),
             SummaryJson: Take(values, "summary-json"),
             OrdersFile: Take(values, "orders-file"),
-            Postgres: Take(values, "postgres"));
+            Postgres: Take(values, "postgres"),
+            WaitingRoom: TimeSpan.FromSeconds(ParseInt(values, "waiting-room", 0, min: 0, max: 600)),
+            ServicePid: values.ContainsKey("service-pid") ? ParseInt(values, "service-pid", 0, min: 1, max: int.MaxValue) : null);
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         if (options.Mode == LoadMode.Audit && (options.OrdersFile is null || options.Postgres is null))
         {

@@ -39,9 +39,16 @@ public static class OrdersRun
             .Select(n => new VirtualBuyer(n, ordersPath, apis, demand, options.MaxQuantity, counters, latency))
             .ToList();
 
+        if (options.WaitingRoom > TimeSpan.Zero)
+        {
+            var waited = await WaitingRoom.WaitAsync(apis, options.EventId, ordersPath, options.Connections, options.WaitingRoom, timeout.Token);
+            Console.WriteLine($"waiting room: {options.Connections} buyers made {waited} requests in {options.WaitingRoom.TotalSeconds:0} s before the clock started (not counted)");
+        }
+
         using var stopProgress = new CancellationTokenSource();
         var startedAt = Stopwatch.GetTimestamp();
         var cpuAtStart = Environment.CpuUsage.TotalTime;
+        var serviceCpuAtStart = options.ServicePid is { } pid ? ProcessCpu.Read(pid) : null;
         var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
         var timedOut = false;
         try
@@ -53,13 +60,15 @@ public static class OrdersRun
             timedOut = true;
         }
         var clientCpu = Environment.CpuUsage.TotalTime - cpuAtStart;
+        var serviceCpu = options.ServicePid is { } servicePid && ProcessCpu.Read(servicePid) is { } serviceCpuAtEnd
+            ? serviceCpuAtEnd - serviceCpuAtStart : null;
         await stopProgress.CancelAsync();
         await progress;
 
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
         var checks = await VerifyAsync(api, options.EventId, orders);
-        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt), clientCpu);
+        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu);
         summary.Write(Console.Out);
         Console.WriteLine();
         if (checks.Count > 0) VerificationTable.Write(Console.Out, checks);
@@ -94,7 +103,7 @@ public static class OrdersRun
 
     private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,
         List<AcknowledgedOrder> orders, LoadCounters counters, LatencyRecorder latency, IReadOnlyList<VerificationCheck> checks,
-        IReadOnlyList<TypeSoldOut> soldOut, TimeSpan clientCpu)
+        IReadOnlyList<TypeSoldOut> soldOut, TimeSpan clientCpu, TimeSpan? serviceCpu)
     {
         var lastTicket = buyers.Max(b => b.LastAcknowledgedAt);
         var lastResponse = buyers.Max(b => b.LastResponseAt);
@@ -121,6 +130,7 @@ public static class OrdersRun
             Passed: !timedOut && checks.Count > 0 && SaleVerifier.AllPassed(checks),
             Checks: checks,
             SoldOut: soldOut,
-            ClientCpuSeconds: clientCpu.TotalSeconds);
+            ClientCpuSeconds: clientCpu.TotalSeconds,
+            ServiceCpuSeconds: serviceCpu?.TotalSeconds);
     }
 }

@@ -11,6 +11,7 @@ namespace OrleansTickets.LoadGenerator.Orders;
 /// <see cref="Abandoned"/> counts requests given up after repeated failures: each may hold an order nobody was told about.
 /// <see cref="ClientCpuSeconds"/> is this process's own CPU time during the sale: on one machine the buyers' client
 /// competes with the service for the same cores, so a run should say how much of them it took.
+/// <see cref="ServiceCpuSeconds"/> is the service process's CPU time over the same span, with <c>--service-pid</c>.
 /// </remarks>
 public sealed record OrdersRunSummary(
     string Url,
@@ -32,7 +33,8 @@ public sealed record OrdersRunSummary(
     bool Passed,
     IReadOnlyList<VerificationCheck> Checks,
     IReadOnlyList<TypeSoldOut> SoldOut,
-    double ClientCpuSeconds)
+    double ClientCpuSeconds,
+    double? ServiceCpuSeconds = null)
 {
     public string Mode => "orders";
 
@@ -48,6 +50,12 @@ public sealed record OrdersRunSummary(
         output.WriteLine(Orders > 0
             ? $"client CPU:        {ClientCpuSeconds:F2} s ({ClientCpuSeconds * 1e6 / Orders:F0} µs per order)"
             : $"client CPU:        {ClientCpuSeconds:F2} s");
+        if (ServiceCpuSeconds is { } service)
+        {
+            output.WriteLine(Orders > 0
+                ? $"service CPU:       {service:F2} s ({service * 1e6 / Orders:F0} µs per order)"
+                : $"service CPU:       {service:F2} s");
+        }
         output.WriteLine("status counts:     " + string.Join("  ", StatusCounts.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}: {p.Value}"))));
         if (SoldOut.Count > 0)
         {

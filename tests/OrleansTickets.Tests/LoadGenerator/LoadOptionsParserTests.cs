@@ -1,0 +1,30 @@
+using OrleansTickets.LoadGenerator.Options;
+
+namespace OrleansTickets.Tests.LoadGenerator;
+
+/// <summary>The load generator's options for the time before and around the sale.</summary>
+public sealed class LoadOptionsParserTests
+{
+    [Fact]
+    public void Without_the_options_there_is_no_waiting_room_and_no_service_cpu()
+    {
+        var options = LoadOptionsParser.Parse([]);
+        Assert.Equal(TimeSpan.Zero, options.WaitingRoom);
+        Assert.Null(options.ServicePid);
+    }
+
+    [Fact]
+    public void A_waiting_room_and_a_service_pid_are_read()
+    {
+        var options = LoadOptionsParser.Parse(["--waiting-room", "3", "--service-pid", "4242"]);
+        Assert.Equal(TimeSpan.FromSeconds(3), options.WaitingRoom);
+        Assert.Equal(4242, options.ServicePid);
+    }
+
+    [Theory]
+    [InlineData("--waiting-room", "-1")]
+    [InlineData("--waiting-room", "soon")]
+    [InlineData("--service-pid", "0")]
+    public void Bad_values_are_refused(string name, string value) =>
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse([name, value]));
+}
