@@ -53,10 +53,13 @@ internal sealed partial class OnSaleRehearsal(
             {
                 await DeleteAsync(scratch);
             }
+            var sold = clock.Elapsed;
+            if (outcome.Exact) LogRehearsed(logger, outcome.Tickets, outcome.Orders, outcome.Rejected, sold.TotalSeconds);
+            else LogInexact(logger, outcome.Tickets, outcome.Orders);
+            var compiled = await JitSettling.WaitAsync(TimeSpan.FromSeconds(settings.SettleSeconds), cancellationToken);
+            LogSettled(logger, compiled, (clock.Elapsed - sold).TotalSeconds);
             report.Outcome = outcome;
             report.Elapsed = clock.Elapsed;
-            if (outcome.Exact) LogRehearsed(logger, outcome.Tickets, outcome.Orders, outcome.Rejected, clock.Elapsed.TotalSeconds);
-            else LogInexact(logger, outcome.Tickets, outcome.Orders);
         }
         catch (OperationCanceledException) when (limit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -89,6 +92,9 @@ internal sealed partial class OnSaleRehearsal(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rehearsal sold out exactly: {Tickets} tickets in {Orders} orders ({Rejected} other answers) in {Seconds:F1} s")]
     private static partial void LogRehearsed(ILogger logger, long tickets, long orders, long rejected, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The JIT compiled {Methods} more methods in {Seconds:F1} s after the rehearsal; opening")]
+    private static partial void LogSettled(ILogger logger, long methods, double seconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Rehearsal sale did not add up: buyers were told of {Tickets} tickets in {Orders} orders, and the sales read back differ. Opening anyway; investigate before the on-sale")]
     private static partial void LogInexact(ILogger logger, long tickets, long orders);

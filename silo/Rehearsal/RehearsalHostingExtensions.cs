@@ -10,8 +10,8 @@ public static class RehearsalHostingExtensions
     public static IServiceCollection AddOnSaleRehearsal(this IServiceCollection services)
     {
         services.AddOptions<RehearsalOptions>().BindConfiguration(RehearsalOptions.SectionName)
-            .Validate(o => !o.Enabled || (o.Tickets >= RehearsalOptions.MinTickets && o.Buyers >= 1 && o.TimeLimitSeconds > 0),
-                $"Rehearsal needs Tickets of at least {RehearsalOptions.MinTickets}, Buyers of at least 1 and a positive TimeLimitSeconds.")
+            .Validate(o => !o.Enabled || (o.Tickets >= RehearsalOptions.MinTickets && o.Buyers >= 1 && o.TimeLimitSeconds > 0 && o.SettleSeconds >= 0),
+                $"Rehearsal needs Tickets of at least {RehearsalOptions.MinTickets}, Buyers of at least 1, a positive TimeLimitSeconds and a SettleSeconds of at least 0.")
             .ValidateOnStart();
         services.AddSingleton<RehearsalReport>();
         services.AddHostedService<OnSaleRehearsal>();

@@ -22,6 +22,12 @@ public sealed class RehearsalOptions
     public double TimeLimitSeconds { get; set; } = 60;
 
     /// <summary>
+    /// The longest the silo waits after the rehearsal for the JIT to finish optimizing what the rehearsal made hot
+    /// (<see cref="JitSettling"/>). Usually a few seconds; 0 opens at once.
+    /// </summary>
+    public double SettleSeconds { get; set; } = 30;
+
+    /// <summary>
     /// SQLite: the folder under which the rehearsal's scratch folder is made and deleted. Unset: the system's
     /// temporary folder. PostgreSQL keeps scratch databases on the configured server instead.
     /// </summary>

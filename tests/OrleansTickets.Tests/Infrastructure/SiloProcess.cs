@@ -45,6 +45,7 @@ public sealed class SiloProcess : IAsyncDisposable
             ["Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["Rehearsal:Tickets"] = "1000",
             ["Rehearsal:Buyers"] = "16",
+            ["Rehearsal:SettleSeconds"] = "1",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) merged[key] = value;
         foreach (var (key, value) in merged)

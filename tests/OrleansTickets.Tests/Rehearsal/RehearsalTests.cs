@@ -80,6 +80,28 @@ public sealed class RehearsalTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_rehearsal_cut_off_by_its_time_limit_leaves_no_scratch_storage_and_the_silo_opens()
+    {
+        using var storage = TestStorage.Sqlite();
+        var scratch = Directory.CreateTempSubdirectory("orleans-tickets-scratch-");
+        try
+        {
+            var settings = Rehearsal(scratch.FullName);
+            settings["Rehearsal:TimeLimitSeconds"] = "0.5";
+            await using var host = await ApiHost.StartAsync(storage, settings);
+
+            Assert.Null(host.Services.GetRequiredService<RehearsalReport>().Outcome);
+            Assert.Empty(scratch.EnumerateFileSystemInfos());
+            Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("cut-short", capacity: 10, shards: 1)).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("cut-short", 1, key: "after-cut")).StatusCode);
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_shipped_service_rehearses_before_it_listens()
     {
         using var storage = TestStorage.Sqlite();
@@ -108,6 +130,8 @@ public sealed class RehearsalTests(PostgresFixture postgres)
         ["Rehearsal:Tickets"] = "1000",
         ["Rehearsal:Buyers"] = "16",
         ["Rehearsal:ScratchPath"] = scratchPath,
+        // Other test classes compile code in parallel, so the JIT never goes quiet here: do not wait for it long.
+        ["Rehearsal:SettleSeconds"] = "1",
     };
 
     private async Task<List<string>> DatabasesStartingWithAsync(string prefix)
