@@ -38,9 +38,9 @@ internal sealed partial class OnSaleRehearsal(
         LogStarting(logger, settings.Tickets, settings.Buyers);
         var clock = Stopwatch.StartNew();
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(TimeSpan.FromSeconds(settings.TimeLimitSeconds));
         try
         {
+            limit.CancelAfter(TimeSpan.FromSeconds(settings.TimeLimitSeconds));
             var scratch = ScratchStorage.For(storage.Value, settings.ScratchPath);
             RehearsalOutcome outcome;
             try
@@ -53,22 +53,30 @@ internal sealed partial class OnSaleRehearsal(
             {
                 await DeleteAsync(scratch);
             }
+            report.Outcome = outcome;
+            report.Status = outcome.Exact ? RehearsalStatus.Rehearsed : RehearsalStatus.Inexact;
             var sold = clock.Elapsed;
             if (outcome.Exact) LogRehearsed(logger, outcome.Tickets, outcome.Orders, outcome.Rejected, sold.TotalSeconds);
             else LogInexact(logger, outcome.Tickets, outcome.Orders);
             var compiled = await JitSettling.WaitAsync(TimeSpan.FromSeconds(settings.SettleSeconds), cancellationToken);
             LogSettled(logger, compiled, (clock.Elapsed - sold).TotalSeconds);
-            report.Outcome = outcome;
-            report.Elapsed = clock.Elapsed;
         }
-        catch (OperationCanceledException) when (limit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            LogTimedOut(logger, settings.TimeLimitSeconds);
+            // Anything but the host shutting down: the silo opens, colder. A cancellation here is the time limit, or
+            // a start-up of the copy that the limit cut short.
+            if (limit.IsCancellationRequested)
+            {
+                report.Status = RehearsalStatus.TimedOut;
+                LogTimedOut(logger, settings.TimeLimitSeconds);
+            }
+            else
+            {
+                report.Status = RehearsalStatus.Failed;
+                LogFailed(logger, e, clock.Elapsed.TotalSeconds);
+            }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            LogFailed(logger, e, clock.Elapsed.TotalSeconds);
-        }
+        report.Elapsed = clock.Elapsed;
     }
 
     private async Task DeleteAsync(ScratchStorage scratch)

@@ -70,11 +70,12 @@ internal sealed class RehearsalCrowd(HttpClient client)
         while (PickType(random, capacities, soldOut) is { } type)
         {
             var quantity = random.Next(1, 5);
+            var key = Guid.NewGuid().ToString("N");
             while (quantity > 0)
             {
-                var key = Guid.NewGuid().ToString("N");
                 using var response = await PostOrderAsync(key, Types[type].Id, quantity, cancellationToken);
-                if (response.StatusCode == HttpStatusCode.Created)
+                // 200: a retry found the order its first attempt made.
+                if (response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK)
                 {
                     var order = await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.OrderDetails, cancellationToken);
                     Interlocked.Add(ref _tickets, order!.Tickets.Length);
@@ -89,9 +90,13 @@ internal sealed class RehearsalCrowd(HttpClient client)
                     var remaining = await RemainingAsync(response, cancellationToken);
                     if (remaining <= 0) Volatile.Write(ref soldOut[type], true);
                     quantity = (int)Math.Min(quantity - 1, remaining);
+                    // A different request needs a different key: reusing it would be a key conflict.
+                    key = Guid.NewGuid().ToString("N");
                 }
                 else if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
                 {
+                    // Busy, or the outcome is unknown: the same key again, as the answer asks, so that an order made
+                    // after all is returned instead of made twice.
                     await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
                 }
                 else if (Interlocked.Increment(ref _unexpected) > MaxUnexpected)

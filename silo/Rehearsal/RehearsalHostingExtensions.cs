@@ -10,8 +10,12 @@ public static class RehearsalHostingExtensions
     public static IServiceCollection AddOnSaleRehearsal(this IServiceCollection services)
     {
         services.AddOptions<RehearsalOptions>().BindConfiguration(RehearsalOptions.SectionName)
-            .Validate(o => !o.Enabled || (o.Tickets >= RehearsalOptions.MinTickets && o.Buyers >= 1 && o.TimeLimitSeconds > 0 && o.SettleSeconds >= 0),
-                $"Rehearsal needs Tickets of at least {RehearsalOptions.MinTickets}, Buyers of at least 1, a positive TimeLimitSeconds and a SettleSeconds of at least 0.")
+            // A mistyped setting fails the start like any other configuration error; only failures while rehearsing
+            // let the silo open anyway.
+            .Validate(o => !o.Enabled || (o.Tickets >= RehearsalOptions.MinTickets && o.Buyers is >= 1 and <= 10_000
+                    && o.TimeLimitSeconds is > 0 and <= RehearsalOptions.MaxSeconds && o.SettleSeconds is >= 0 and <= RehearsalOptions.MaxSeconds),
+                $"Rehearsal needs Tickets of at least {RehearsalOptions.MinTickets}, Buyers from 1 to 10000, TimeLimitSeconds above 0 "
+                + $"and SettleSeconds from 0, both at most {RehearsalOptions.MaxSeconds}.")
             .ValidateOnStart();
         services.AddSingleton<RehearsalReport>();
         services.AddHostedService<OnSaleRehearsal>();

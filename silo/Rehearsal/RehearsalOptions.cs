@@ -18,7 +18,10 @@ public sealed class RehearsalOptions
     /// <summary>Concurrent buyers in the rehearsal.</summary>
     public int Buyers { get; set; } = 128;
 
-    /// <summary>The longest the rehearsal may delay opening; past it the silo opens with whatever warmth it has.</summary>
+    /// <summary>
+    /// The longest the rehearsal's sale (its private silo's start included) may run; past it the silo opens with
+    /// whatever warmth it has. Stopping the copy, deleting the scratch storage and <see cref="SettleSeconds"/> come on top.
+    /// </summary>
     public double TimeLimitSeconds { get; set; } = 60;
 
     /// <summary>
@@ -32,6 +35,9 @@ public sealed class RehearsalOptions
     /// temporary folder. PostgreSQL keeps scratch databases on the configured server instead.
     /// </summary>
     public string? ScratchPath { get; set; }
+
+    /// <summary>Largest accepted <see cref="TimeLimitSeconds"/> and <see cref="SettleSeconds"/>: an hour.</summary>
+    public const double MaxSeconds = 3600;
 
     /// <summary>Smallest accepted <see cref="Tickets"/>: every type of the rehearsal event needs a few per shard.</summary>
     public const int MinTickets = 1_000;

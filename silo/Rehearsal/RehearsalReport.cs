@@ -3,9 +3,12 @@ namespace OrleansTickets.Silo.Rehearsal;
 /// <summary>How this silo's rehearsal went, for the log line's readers that are not people: tests and tools.</summary>
 public sealed class RehearsalReport
 {
-    /// <summary>What the rehearsal sold; null until one has finished, and when it failed or was not run.</summary>
+    /// <summary>How it ended.</summary>
+    public RehearsalStatus Status { get; internal set; }
+
+    /// <summary>What the rehearsal sold, when it sold out (<see cref="RehearsalStatus.Rehearsed"/> or <see cref="RehearsalStatus.Inexact"/>).</summary>
     public RehearsalOutcome? Outcome { get; internal set; }
 
-    /// <summary>How long the rehearsal delayed opening, scratch storage set-up and clean-up included.</summary>
+    /// <summary>How long the rehearsal delayed opening, scratch storage set-up, clean-up and JIT settling included.</summary>
     public TimeSpan Elapsed { get; internal set; }
 }

@@ -20,12 +20,19 @@ namespace OrleansTickets.Silo.Rehearsal;
 /// </remarks>
 internal sealed class RehearsalSilo : IAsyncDisposable
 {
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+
     private readonly WebApplication _app;
 
     private RehearsalSilo(WebApplication app, Uri address)
     {
         _app = app;
-        Client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = address };
+        // No client timeout of its own: the rehearsal's time limit bounds every request.
+        Client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue })
+        {
+            BaseAddress = address,
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
     }
 
     /// <summary>Speaks HTTP to the private copy.</summary>
@@ -66,7 +73,8 @@ internal sealed class RehearsalSilo : IAsyncDisposable
         }
         catch
         {
-            await app.DisposeAsync();
+            // A start cut short leaves the stages that did start (listeners, timers) running until stopped.
+            await StopAsync(app);
             throw;
         }
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -87,7 +95,20 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await StopAsync(_app);
+    }
+
+    private static async Task StopAsync(WebApplication app)
+    {
+        // Bounded: the copy holds nothing worth a long graceful shutdown, and the real silo is waiting to start.
+        using var patience = new CancellationTokenSource(StopTimeout);
+        try
+        {
+            await app.StopAsync(patience.Token);
+        }
+        finally
+        {
+            await app.DisposeAsync();
+        }
     }
 }

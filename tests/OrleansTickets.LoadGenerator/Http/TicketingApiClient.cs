@@ -65,6 +65,22 @@ public sealed class TicketingApiClient(HttpClient http)
         }
     }
 
+    /// <summary>GETs <paramref name="path"/> and reads the answer without interpreting it; 0 when there was no answer.</summary>
+    public async Task<int> GetForStatusAsync(string path, CancellationToken cancellation)
+    {
+        try
+        {
+            using var response = await http.GetAsync(path, cancellation);
+            await response.Content.LoadIntoBufferAsync(cancellation);
+            return (int)response.StatusCode;
+        }
+        catch (Exception exception) when (!cancellation.IsCancellationRequested
+            && exception is HttpRequestException or TaskCanceledException or IOException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>Sends the order and reads the answer without interpreting it: bare mode measures HTTP only.</summary>
     public async Task<(int StatusCode, TimeSpan Latency)> PostForStatusAsync(string path, PreparedOrder order, CancellationToken cancellation)
     {

@@ -55,6 +55,8 @@ public static class LoadOptionsParser
             WaitingRoom: TimeSpan.FromSeconds(ParseInt(values, "waiting-room", 0, min: 0, max: 600)),
             ServicePid: values.ContainsKey("service-pid") ? ParseInt(values, "service-pid", 0, min: 1, max: int.MaxValue) : null);
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
+        // The wait counts against the run's timeout, which must leave time for the sale.
+        if (options.WaitingRoom >= options.Timeout) throw new UsageException("--waiting-room must be shorter than --timeout");
         if (options.Mode == LoadMode.Audit && (options.OrdersFile is null || options.Postgres is null))
         {
             throw new UsageException("audit mode needs --orders-file and --postgres");

@@ -41,8 +41,10 @@ public static class OrdersRun
 
         if (options.WaitingRoom > TimeSpan.Zero)
         {
-            var waited = await WaitingRoom.WaitAsync(apis, options.EventId, ordersPath, options.Connections, options.WaitingRoom, timeout.Token);
-            Console.WriteLine($"waiting room: {options.Connections} buyers made {waited} requests in {options.WaitingRoom.TotalSeconds:0} s before the clock started (not counted)");
+            var eventPath = $"/api/events/{Uri.EscapeDataString(options.EventId)}";
+            var waited = await WaitingRoom.WaitAsync(apis, eventPath, ordersPath, options.Connections, options.WaitingRoom, timeout.Token);
+            var answers = string.Join(", ", waited.OrderBy(p => p.Key).Select(p => $"{p.Value} × {(p.Key == 0 ? "no answer" : p.Key.ToString(System.Globalization.CultureInfo.InvariantCulture))}"));
+            Console.WriteLine($"waiting room: {options.Connections} buyers, {options.WaitingRoom.TotalSeconds:0} s before the clock started, not counted: {answers}");
         }
 
         using var stopProgress = new CancellationTokenSource();

@@ -17,22 +17,28 @@ public static class WaitingRoom
     /// <summary>A ticket type id no event has: the service answers 404 and sells nothing.</summary>
     public const string NotOnSaleType = "not-on-sale-yet";
 
-    /// <summary>Keeps <paramref name="buyers"/> buyers waiting for <paramref name="duration"/>; returns the requests they made.</summary>
-    public static async Task<long> WaitAsync(
-        IReadOnlyList<TicketingApiClient> apis, string eventId, string ordersPath, int buyers, TimeSpan duration, CancellationToken cancellation)
+    /// <summary>
+    /// Keeps <paramref name="buyers"/> buyers waiting for <paramref name="duration"/>; returns how many answers of
+    /// each status code they got (0: no answer). A failed request does not end the wait: the sale's own checks report
+    /// a service that is not there.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<int, long>> WaitAsync(
+        IReadOnlyList<TicketingApiClient> apis, string eventPath, string ordersPath, int buyers, TimeSpan duration, CancellationToken cancellation)
     {
-        long requests = 0;
+        var statuses = new System.Collections.Concurrent.ConcurrentDictionary<int, long>();
         var doorsOpen = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         await Task.WhenAll(Enumerable.Range(1, buyers).Select(n => Task.Run(async () =>
         {
             var api = apis[n % apis.Count];
             while (Stopwatch.GetTimestamp() < doorsOpen)
             {
-                await api.GetEventAsync(eventId, cancellation);
-                await api.PostForStatusAsync(ordersPath, Http.PreparedOrder.Create(NotOnSaleType, 1, n), cancellation);
-                Interlocked.Add(ref requests, 2);
+                var page = await api.GetForStatusAsync(eventPath, cancellation);
+                statuses.AddOrUpdate(page, 1, (_, count) => count + 1);
+                var (order, _) = await api.PostForStatusAsync(ordersPath, Http.PreparedOrder.Create(NotOnSaleType, 1, n), cancellation);
+                statuses.AddOrUpdate(order, 1, (_, count) => count + 1);
+                if (page == 0 || order == 0) await Task.Delay(TimeSpan.FromMilliseconds(50), cancellation);
             }
         }, cancellation)));
-        return requests;
+        return statuses;
     }
 }

@@ -49,6 +49,9 @@ public sealed class ApiHost : IAsyncDisposable
     private static async Task<ApiHost> StartAsync(IReadOnlyDictionary<string, string?>[] settings, Action<WebApplicationBuilder> configure)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        // The test folder holds the silo's shipped appsettings.json, which turns the on-sale rehearsal on; a test
+        // host rehearses only when its settings ask for it.
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Rehearsal:Enabled"] = "false" });
         foreach (var layer in settings) builder.Configuration.AddInMemoryCollection(layer);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");

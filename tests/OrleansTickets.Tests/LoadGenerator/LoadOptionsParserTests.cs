@@ -27,4 +27,8 @@ public sealed class LoadOptionsParserTests
     [InlineData("--service-pid", "0")]
     public void Bad_values_are_refused(string name, string value) =>
         Assert.Throws<UsageException>(() => LoadOptionsParser.Parse([name, value]));
+
+    [Fact]
+    public void A_waiting_room_as_long_as_the_timeout_is_refused() =>
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--waiting-room", "60", "--timeout", "60"]));
 }

@@ -24,7 +24,9 @@ public sealed class RehearsalTests(PostgresFixture postgres)
         {
             await using var host = await ApiHost.StartAsync(storage, Rehearsal(scratch.FullName));
 
-            var outcome = host.Services.GetRequiredService<RehearsalReport>().Outcome;
+            var report = host.Services.GetRequiredService<RehearsalReport>();
+            Assert.Equal(RehearsalStatus.Rehearsed, report.Status);
+            var outcome = report.Outcome;
             Assert.NotNull(outcome);
             Assert.True(outcome.Exact, $"the rehearsal's sale did not add up: {outcome}");
             Assert.Equal(1_000, outcome.Tickets);
@@ -74,7 +76,9 @@ public sealed class RehearsalTests(PostgresFixture postgres)
 
         await using var host = await ApiHost.StartAsync(storage, Rehearsal(blocker));
 
-        Assert.Null(host.Services.GetRequiredService<RehearsalReport>().Outcome);
+        var report = host.Services.GetRequiredService<RehearsalReport>();
+        Assert.Equal(RehearsalStatus.Failed, report.Status);
+        Assert.Null(report.Outcome);
         Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("opened-cold", capacity: 10, shards: 1)).StatusCode);
         Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("opened-cold", 1, key: "cold-1")).StatusCode);
     }
@@ -87,10 +91,14 @@ public sealed class RehearsalTests(PostgresFixture postgres)
         try
         {
             var settings = Rehearsal(scratch.FullName);
-            settings["Rehearsal:TimeLimitSeconds"] = "0.5";
+            // Far more tickets than 4 s can sell here: the limit cuts the sale (or, on a slow machine, the copy's start).
+            settings["Rehearsal:Tickets"] = "200000";
+            settings["Rehearsal:TimeLimitSeconds"] = "4";
             await using var host = await ApiHost.StartAsync(storage, settings);
 
-            Assert.Null(host.Services.GetRequiredService<RehearsalReport>().Outcome);
+            var report = host.Services.GetRequiredService<RehearsalReport>();
+            Assert.Equal(RehearsalStatus.TimedOut, report.Status);
+            Assert.Null(report.Outcome);
             Assert.Empty(scratch.EnumerateFileSystemInfos());
             Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("cut-short", capacity: 10, shards: 1)).StatusCode);
             Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("cut-short", 1, key: "after-cut")).StatusCode);
