@@ -140,8 +140,6 @@ dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --con
 verified=${PIPESTATUS[0]}
 set -e
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
-service_cpu_seconds=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["serviceCpuSeconds"] or 0)' "$run_dir/orders.json")
-echo "$service_cpu_seconds" >"$run_dir/service-cpu-seconds.txt"
 kill "$service_pid"; wait "$service_pid" 2>/dev/null || true
 [[ $postgres == 1 ]] && "$repo/scripts/postgres.sh" stop >/dev/null
 
@@ -164,10 +162,11 @@ if [[ $floor == 1 ]]; then
 fi
 
 echo "== result"
-python3 - "$run_dir" "$peak_rss_kb" "$floor" "$service_cpu_seconds" <<'PY'
+python3 - "$run_dir" "$peak_rss_kb" "$floor" <<'PY'
 import json, sys, os
-run_dir, peak_kb, floor, service_cpu = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", float(sys.argv[4])
+run_dir, peak_kb, floor = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 o = json.load(open(os.path.join(run_dir, "orders.json")))
+service_cpu = o["serviceCpuSeconds"] or 0
 print(f"tickets sold      {o['ticketsSold']} in {o['orders']} orders, verification {'PASS' if o['passed'] else 'FAIL'}")
 print(f"time to sell out  {o['secondsToLastTicket']:.2f} s   ({o['ticketsPerSecond']:.0f} tickets/s, {o['ordersPerSecond']:.0f} orders/s)")
 l = o["latency"]

@@ -38,6 +38,9 @@ public sealed record OrdersRunSummary(
 {
     public string Mode => "orders";
 
+    private string CpuTime(double seconds) =>
+        Orders > 0 ? $"{seconds:F2} s ({seconds * 1e6 / Orders:F0} µs per order)" : $"{seconds:F2} s";
+
     public void Write(TextWriter output)
     {
         output.WriteLine();
@@ -47,15 +50,8 @@ public sealed record OrdersRunSummary(
         output.WriteLine($"throughput:        {TicketsPerSecond:F0} tickets/s, {OrdersPerSecond:F0} orders/s");
         output.WriteLine($"requests:          {Requests} ({Retries} retries with the same key, {Errors} errors, {Abandoned} abandoned)");
         output.WriteLine(Latency.ToString());
-        output.WriteLine(Orders > 0
-            ? $"client CPU:        {ClientCpuSeconds:F2} s ({ClientCpuSeconds * 1e6 / Orders:F0} µs per order)"
-            : $"client CPU:        {ClientCpuSeconds:F2} s");
-        if (ServiceCpuSeconds is { } service)
-        {
-            output.WriteLine(Orders > 0
-                ? $"service CPU:       {service:F2} s ({service * 1e6 / Orders:F0} µs per order)"
-                : $"service CPU:       {service:F2} s");
-        }
+        output.WriteLine("client CPU:        " + CpuTime(ClientCpuSeconds));
+        if (ServiceCpuSeconds is { } service) output.WriteLine("service CPU:       " + CpuTime(service));
         output.WriteLine("status counts:     " + string.Join("  ", StatusCounts.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}: {p.Value}"))));
         if (SoldOut.Count > 0)
         {
