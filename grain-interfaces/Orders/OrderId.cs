@@ -7,13 +7,27 @@ using OrleansTickets.Events;
 namespace OrleansTickets.Orders;
 
 /// <summary>
-/// Order ids are <c>event.type.shard.random</c>: the prefix tells which shard holds the order, so a lookup
-/// needs no index, and 128 random bits make the id unguessable.
+/// Order ids are <c>event.type.shard.key</c>. The prefix tells which shard holds the order, so a lookup needs no
+/// directory. The key is the order's row key in its shard database: 10 characters of mint time, then 128 random bits
+/// that make the id unguessable.
 /// </summary>
+/// <remarks>
+/// The time comes first so that a database's new orders sort after its old ones: each group commit appends its
+/// orders to the end of the key index instead of dirtying one random leaf page per order (docs/benchmarks.md,
+/// ninth session). The time is written in Crockford's base 32, whose digits sort in ASCII order, so string order is
+/// time order; ids minted in the same millisecond sort by their random part.
+/// </remarks>
 public static class OrderId
 {
     private const int RandomBytes = 16;
     private const int PoolBytes = 4096;
+    private const int TimeChars = 10;
+    private const int RandomChars = 22;
+
+    /// <summary>Length of the key, the id's last part.</summary>
+    public const int KeyLength = TimeChars + RandomChars;
+
+    private const string TimeDigits = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
     // Each RandomNumberGenerator.Fill call costs about 2 µs of OpenSSL overhead whatever its size, more than the
     // rest of minting an id, so every thread draws 4 KB at a time from the same generator and hands out 16 bytes
@@ -21,14 +35,20 @@ public static class OrderId
     [ThreadStatic] private static byte[]? t_pool;
     [ThreadStatic] private static int t_used;
 
-    /// <summary>Mints a new id for an order held by <paramref name="shard"/>.</summary>
-    public static string New(ShardAddress shard)
+    /// <summary>Mints a new id, at time <paramref name="now"/>, for an order held by <paramref name="shard"/>.</summary>
+    public static string New(ShardAddress shard, DateTimeOffset now)
     {
         Span<byte> random = stackalloc byte[RandomBytes];
         TakeRandom(random);
-        return string.Create(CultureInfo.InvariantCulture,
-            $"{shard.EventId}.{shard.TicketTypeId}.{shard.Index}.{Base64Url.EncodeToString(random)}");
+        Span<char> key = stackalloc char[KeyLength];
+        var milliseconds = (ulong)Math.Max(0, now.ToUnixTimeMilliseconds());
+        for (var i = TimeChars - 1; i >= 0; i--, milliseconds >>= 5) key[i] = TimeDigits[(int)(milliseconds & 31)];
+        Base64Url.EncodeToChars(random, key[TimeChars..]);
+        return string.Create(CultureInfo.InvariantCulture, $"{shard.EventId}.{shard.TicketTypeId}.{shard.Index}.{key}");
     }
+
+    /// <summary>The id's last part, under which its shard database stores the order. The id must be well formed.</summary>
+    public static string KeyOf(string orderId) => orderId[(orderId.LastIndexOf('.') + 1)..];
 
     private static void TakeRandom(Span<byte> destination)
     {
@@ -54,9 +74,10 @@ public static class OrderId
         shard = null;
         if (orderId is null || orderId.Length > 200) return false;
         var parts = orderId.Split('.');
-        if (parts.Length != 4 || !Slug.IsValid(parts[0]) || !Slug.IsValid(parts[1]) || parts[3].Length != 22) return false;
+        if (parts.Length != 4 || !Slug.IsValid(parts[0]) || !Slug.IsValid(parts[1]) || parts[3].Length != KeyLength) return false;
         if (!int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var index)) return false;
-        if (!Base64Url.IsValid(parts[3])) return false;
+        var key = parts[3].AsSpan();
+        if (key[..TimeChars].ContainsAnyExcept(TimeDigits) || !Base64Url.IsValid(key[TimeChars..])) return false;
         shard = new ShardAddress(parts[0], parts[1], index);
         return true;
     }

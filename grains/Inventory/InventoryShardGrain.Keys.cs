@@ -83,7 +83,7 @@ public sealed partial class InventoryShardGrain
         var request = purchase.Request;
         if (request.TicketTypeId == _address.TicketTypeId && request.Quantity <= Remaining)
         {
-            var orderId = OrderId.New(_address);
+            var orderId = OrderId.New(_address, clock.GetUtcNow());
             var result = await TrySell(request, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId));
             if (result.Status == PurchaseStatus.Created) entry.OrderId = orderId;
             if (result.Status != PurchaseStatus.SoldOut) return result;
@@ -114,7 +114,7 @@ public sealed partial class InventoryShardGrain
         {
             var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
             if (target == _address) continue;
-            var orderId = OrderId.New(target);
+            var orderId = OrderId.New(target, clock.GetUtcNow());
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId)));
             if (reserved.Status != PurchaseStatus.Created) return reserved;
             entry.OrderId = orderId;

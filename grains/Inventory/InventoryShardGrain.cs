@@ -97,7 +97,7 @@ public sealed partial class InventoryShardGrain(
         }
         if (request.IdempotencyKey is { } key) return await PurchaseAsHomeAsync(purchase, key);
         if (request.TicketTypeId != _address.TicketTypeId) return PurchaseResult.NotFound;
-        return await SellAsync(request, OrderId.New(_address), key: null, purchase.Donors);
+        return await SellAsync(request, OrderId.New(_address, clock.GetUtcNow()), key: null, purchase.Donors);
     }
 
     /// <inheritdoc />

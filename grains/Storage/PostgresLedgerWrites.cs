@@ -30,14 +30,14 @@ internal static class PostgresLedgerWrites
         "RETURNING v.i), " +
         "written AS (SELECT i FROM fenced UNION ALL SELECT unnest(@pre::integer[])), " +
         "new_orders AS (" +
-        "INSERT INTO orders (order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, " +
+        "INSERT INTO orders (order_key, order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, " +
         "unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
-        "SELECT r.order_id, r.shard_key, r.event_id, r.ticket_type_id, r.quantity, r.first_serial, r.serial_segments, " +
+        "SELECT r.order_key, r.order_id, r.shard_key, r.event_id, r.ticket_type_id, r.quantity, r.first_serial, r.serial_segments, " +
         "r.unit_price_cents, r.currency, r.buyer_name, r.buyer_email, r.created_at_ms " +
-        "FROM unnest(@o_b::integer[], @o_order_id::text[], @o_shard_key::text[], @o_event_id::text[], @o_ticket_type_id::text[], " +
+        "FROM unnest(@o_b::integer[], @o_order_key::text[], @o_order_id::text[], @o_shard_key::text[], @o_event_id::text[], @o_ticket_type_id::text[], " +
         "@o_quantity::integer[], @o_first_serial::bigint[], @o_serial_segments::text[], @o_unit_price_cents::bigint[], " +
         "@o_currency::text[], @o_buyer_name::text[], @o_buyer_email::text[], @o_created_at_ms::bigint[]) " +
-        "AS r(b, order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, unit_price_cents, " +
+        "AS r(b, order_key, order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, unit_price_cents, " +
         "currency, buyer_name, buyer_email, created_at_ms) " +
         "WHERE r.b IN (SELECT i FROM written)), " +
         "new_tickets AS (" +
@@ -95,6 +95,7 @@ internal static class PostgresLedgerWrites
             .With("@f_new_sold", Column(selling, b => batches[b].NewSold))
             .With("@pre", changing.Where(b => matched[b]).ToArray())
             .With("@o_b", Column(orders, o => o.Batch))
+            .With("@o_order_key", Column(orders, o => OrderId.KeyOf(o.Order.OrderId)))
             .With("@o_order_id", Column(orders, o => o.Order.OrderId))
             .With("@o_shard_key", Column(orders, o => o.Shard))
             .With("@o_event_id", Column(orders, o => o.Order.EventId))

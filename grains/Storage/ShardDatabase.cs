@@ -120,11 +120,33 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 await wal.ExecuteNonQueryAsync(cancellationToken);
             }
             await SqlScripts.RunAsync(connection, _dialect, SqlScripts.Read("Shard", SqlScripts.FileName(_dialect)), cancellationToken);
+            await RefuseOlderLayoutAsync(connection, cancellationToken);
             _initialized = true;
         }
         finally
         {
             _initLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// The scripts create what is missing and never alter what exists. A database created before orders were stored
+    /// under their key (<c>order_key</c>) would take the scripts and then fail every commit, each one reported as an
+    /// outcome unknown; it is refused here instead, once, by name.
+    /// </summary>
+    private async Task RefuseOlderLayoutAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var probe = connection.CreateCommand();
+        probe.CommandText = "SELECT order_key FROM orders WHERE 1 = 0";
+        try
+        {
+            await probe.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (DbException exception)
+        {
+            throw new InvalidOperationException(
+                $"Shard database {Ordinal} was created by an older OrleansTickets build: its orders table has no order_key " +
+                "column. Sell into a new data folder or database, or move this one aside.", exception);
         }
     }
 
@@ -510,7 +532,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         foreach (var order in batch.Orders)
         {
             yield return new SqlStatement(ShardSql.InsertOrder)
-                .With("@order_id", order.OrderId).With("@shard_key", shardKey)
+                .With("@order_key", OrderId.KeyOf(order.OrderId)).With("@order_id", order.OrderId).With("@shard_key", shardKey)
                 .With("@event_id", order.EventId).With("@ticket_type_id", order.TicketTypeId)
                 .With("@quantity", order.Quantity).With("@first_serial", order.Tickets[0].Serial)
                 .With("@serial_segments", (object?)SerialSegmentsOf(order) ?? DBNull.Value)

@@ -58,7 +58,7 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
         long firstSerial;
         IReadOnlyList<SerialSegment> segments;
         await using (var read = new SqlStatement(ShardSql.ReadOrder)
-            .With("@order_id", orderId).With("@shard_key", shard.Key).ToCommand(connection, null))
+            .With("@order_key", OrderId.KeyOf(orderId)).With("@order_id", orderId).ToCommand(connection, null))
         await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
         {
             if (!await reader.ReadAsync(cancellationToken)) return null;

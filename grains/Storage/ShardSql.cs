@@ -44,8 +44,8 @@ internal sealed class ShardSql
     public const string ReadRefused = "SELECT order_id FROM refused_orders WHERE shard_key = @shard_key";
 
     public const string InsertOrder =
-        "INSERT INTO orders (order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
-        "VALUES (@order_id, @shard_key, @event_id, @ticket_type_id, @quantity, @first_serial, @serial_segments, @unit_price_cents, @currency, @buyer_name, @buyer_email, @created_at_ms)";
+        "INSERT INTO orders (order_key, order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
+        "VALUES (@order_key, @order_id, @shard_key, @event_id, @ticket_type_id, @quantity, @first_serial, @serial_segments, @unit_price_cents, @currency, @buyer_name, @buyer_email, @created_at_ms)";
 
     public const string InsertTicketsPrefix = "INSERT INTO tickets (event_id, ticket_type_id, serial, order_id, code) VALUES ";
 
@@ -53,7 +53,7 @@ internal sealed class ShardSql
 
     public const string ReadOrder =
         "SELECT event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms, first_serial, serial_segments " +
-        "FROM orders WHERE order_id = @order_id AND shard_key = @shard_key";
+        "FROM orders WHERE order_key = @order_key AND order_id = @order_id";
 
     /// <summary>An order's serials are consecutive, so its tickets are one primary-key range (no index on order_id).</summary>
     public const string ReadTickets =

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using OrleansTickets.Orders;
 
 namespace OrleansTickets.Storage;
 
@@ -116,10 +117,10 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
 
         foreach (var order in batch.Orders)
         {
-            _order.Bind(0, order.OrderId).Bind(1, shardKey).Bind(2, order.EventId).Bind(3, order.TicketTypeId)
-                .Bind(4, order.Quantity).Bind(5, order.Tickets[0].Serial).Bind(6, ShardDatabase.SerialSegmentsOf(order))
-                .Bind(7, Money.ToCents(order.UnitPrice)).Bind(8, order.Currency).Bind(9, order.Buyer.Name)
-                .Bind(10, order.Buyer.Email).Bind(11, order.CreatedAt.ToUnixTimeMilliseconds())
+            _order.Bind(0, OrderId.KeyOf(order.OrderId)).Bind(1, order.OrderId).Bind(2, shardKey).Bind(3, order.EventId)
+                .Bind(4, order.TicketTypeId).Bind(5, order.Quantity).Bind(6, order.Tickets[0].Serial)
+                .Bind(7, ShardDatabase.SerialSegmentsOf(order)).Bind(8, Money.ToCents(order.UnitPrice)).Bind(9, order.Currency)
+                .Bind(10, order.Buyer.Name).Bind(11, order.Buyer.Email).Bind(12, order.CreatedAt.ToUnixTimeMilliseconds())
                 .Execute();
             foreach (var ticket in order.Tickets)
             {
@@ -162,7 +163,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         }
         _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments");
         _fence = new SqlitePreparedStatement(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
-        _order = new SqlitePreparedStatement(connection, ShardSql.InsertOrder, "@order_id", "@shard_key", "@event_id",
+        _order = new SqlitePreparedStatement(connection, ShardSql.InsertOrder, "@order_key", "@order_id", "@shard_key", "@event_id",
             "@ticket_type_id", "@quantity", "@first_serial", "@serial_segments", "@unit_price_cents", "@currency", "@buyer_name",
             "@buyer_email", "@created_at_ms");
         _ticket = new SqlitePreparedStatement(connection, ShardSql.InsertTicket, "@e", "@t", "@s", "@o", "@c");

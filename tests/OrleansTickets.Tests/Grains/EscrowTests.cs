@@ -165,8 +165,8 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         var request = new PurchaseRequest("refusal", "ga", 1, new Buyer("Ada", "ada@example.com"), "some-key");
         ShardPurchase Forward(string orderId, bool fresh) =>
             new(request, request.Fingerprint(), [], ForwardedOrderId: orderId, FreshOrderId: fresh);
-        var freshId = OrderId.New(new ShardAddress("refusal", "ga", 1));
-        var replayedId = OrderId.New(new ShardAddress("refusal", "ga", 1));
+        var freshId = OrderId.New(new ShardAddress("refusal", "ga", 1), DateTimeOffset.UtcNow);
+        var replayedId = OrderId.New(new ShardAddress("refusal", "ga", 1), DateTimeOffset.UtcNow);
 
         // One id refused on its first (fresh) forward, another refused on a replay.
         Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(freshId, fresh: true))).Status);

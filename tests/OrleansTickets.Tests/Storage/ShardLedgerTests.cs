@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using OrleansTickets.Events;
@@ -144,6 +145,28 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Orders_are_stored_under_their_key_and_found_only_by_their_whole_id(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        var id = OrderId.New(shard, DateTimeOffset.UtcNow);
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, id, 101))));
+
+        Assert.Equal(id, (await ledger.ReadOrderAsync(id))?.OrderId);
+        // The database keys orders by the id's last part alone; an id that shares it but names another shard or
+        // event is not this order.
+        var key = OrderId.KeyOf(id);
+        Assert.Null(await ledger.ReadOrderAsync($"e.ga.1.{key}"));
+        Assert.Null(await ledger.ReadOrderAsync($"f.ga.0.{key}"));
+        // The key is the primary key: a second order under the same key, even with another prefix, is refused, and
+        // nothing of its batch is written.
+        await Assert.ThrowsAnyAsync<Exception>(() => ledger.CommitAsync(Batch(ledger, shard, 1, Order(shard, $"e.vip.0.{key}", 102))));
+        Assert.Equal(1L, await ledger.CountTicketRowsAsync());
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_key_another_shard_of_the_event_holds_is_refused_and_only_its_batch_is_dropped(string engine)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
@@ -211,6 +234,33 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal("k-changing", Assert.Single(claim.Keys).Key);
         Assert.Equal("e.ga.7.refused", Assert.Single(claim.Refused));
         Assert.Equal(1L, await seller.CountTicketRowsAsync());
+    }
+
+    [Fact]
+    public async Task A_shard_database_from_before_orders_were_keyed_is_refused_by_name()
+    {
+        using var storage = TestStorage.Sqlite();
+        var file = Path.Combine(storage.Folder!, "shards", "shard_0000.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        await using (var old = new SqliteConnection($"Data Source={file}"))
+        {
+            await old.OpenAsync();
+            await using var create = old.CreateCommand();
+            // The orders table as earlier builds created it: keyed by the whole id, no order_key.
+            create.CommandText = "CREATE TABLE orders (order_id TEXT NOT NULL PRIMARY KEY, shard_key TEXT NOT NULL)";
+            await create.ExecuteNonQueryAsync();
+        }
+        SqliteConnection.ClearAllPools();
+
+        await using var databases = new ShardDatabases(Options.Create(storage.Options), NullLoggerFactory.Instance);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => databases.Get(0).EnsureReadyAsync());
+        Assert.Contains("order_key", refused.Message, StringComparison.Ordinal);
+        // The old table is left as it was.
+        await using var check = new SqliteConnection($"Data Source={file};Mode=ReadOnly");
+        await check.OpenAsync();
+        await using var columns = check.CreateCommand();
+        columns.CommandText = "SELECT group_concat(name) FROM pragma_table_info('orders')";
+        Assert.Equal("order_id,shard_key", await columns.ExecuteScalarAsync());
     }
 
     [Fact]

@@ -71,17 +71,44 @@ public sealed class TicketCodeSignerTests
     [Fact]
     public void Order_ids_locate_their_shard_and_reject_anything_else()
     {
-        var id = OrderId.New(new Events.ShardAddress("festival", "ga", 17));
+        var id = OrderId.New(new Events.ShardAddress("festival", "ga", 17), DateTimeOffset.UtcNow);
         Assert.True(OrderId.TryGetShard(id, out var shard));
         Assert.Equal(new Events.ShardAddress("festival", "ga", 17), shard);
-        Assert.NotEqual(id, OrderId.New(new Events.ShardAddress("festival", "ga", 17)));
+        Assert.NotEqual(id, OrderId.New(new Events.ShardAddress("festival", "ga", 17), DateTimeOffset.UtcNow));
         // Ids draw from per-thread pools of random bytes: many ids on many threads never repeat.
         var ids = new System.Collections.Concurrent.ConcurrentBag<string>();
-        Parallel.For(0, 20_000, _ => ids.Add(OrderId.New(new Events.ShardAddress("festival", "ga", 17))));
+        Parallel.For(0, 20_000, _ => ids.Add(OrderId.New(new Events.ShardAddress("festival", "ga", 17), DateTimeOffset.UtcNow)));
         Assert.Equal(ids.Count, ids.Distinct().Count());
-        foreach (var bad in new[] { "", "festival.ga.17", "festival.ga.x.AAAAAAAAAAAAAAAAAAAAAA", "Festival.ga.1.AAAAAAAAAAAAAAAAAAAAAA", "festival.ga.1.short" })
+        var key = OrderId.KeyOf(id);
+        Assert.Equal(OrderId.KeyLength, key.Length);
+        Assert.EndsWith("." + key, id, StringComparison.Ordinal);
+        var random = key[10..];
+        foreach (var bad in new[]
         {
-            Assert.False(OrderId.TryGetShard(bad, out _));
+            "", "festival.ga.17", "festival.ga.x.0000000000" + random, "Festival.ga.1.0000000000" + random, "festival.ga.1.short",
+            // The time part is Crockford base 32: no lower case, no I, L, O or U.
+            "festival.ga.1.000000000a" + random, "festival.ga.1.000000000U" + random,
+            // The random part is base64url.
+            "festival.ga.1.0000000000" + random[..21] + "+",
+        })
+        {
+            Assert.False(OrderId.TryGetShard(bad, out _), bad);
         }
+        Assert.True(OrderId.TryGetShard("festival.ga.1.0000000000" + random, out _));
+    }
+
+    [Fact]
+    public void Order_keys_sort_in_mint_order()
+    {
+        // Shard databases key orders by this part of the id; ids minted later must sort after, in ordinal order,
+        // across the digits' carries and whatever the random part.
+        var shard = new Events.ShardAddress("festival", "ga", 3);
+        var start = new DateTimeOffset(2026, 11, 29, 0, 0, 0, TimeSpan.Zero);
+        var keys = new[] { 0L, 1, 31, 32, 1023, 1024, 86_400_000, 40_000_000_000 }
+            .Select(offset => OrderId.KeyOf(OrderId.New(shard, start.AddMilliseconds(offset))))
+            .ToList();
+        Assert.Equal(keys, keys.Order(StringComparer.Ordinal));
+        Assert.Equal(keys.Count, keys.Distinct().Count());
+        Assert.Equal("0000000000", OrderId.KeyOf(OrderId.New(shard, DateTimeOffset.UnixEpoch))[..10]);
     }
 }

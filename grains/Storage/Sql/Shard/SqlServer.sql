@@ -16,7 +16,9 @@ CREATE TABLE dbo.shard_state (
 );
 IF OBJECT_ID(N'dbo.orders', N'U') IS NULL
 CREATE TABLE dbo.orders (
-    order_id         nvarchar(200) NOT NULL PRIMARY KEY,
+    -- The order id's last part (mint time, then random bits): new orders append to the clustered index.
+    order_key        varchar(64)   NOT NULL PRIMARY KEY,
+    order_id         nvarchar(200) NOT NULL,
     shard_key        nvarchar(200) NOT NULL,
     event_id         nvarchar(64)  NOT NULL,
     ticket_type_id   nvarchar(64)  NOT NULL,

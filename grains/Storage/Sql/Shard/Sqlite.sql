@@ -15,7 +15,11 @@ CREATE TABLE IF NOT EXISTS shard_state (
     CHECK (sold >= 0 AND sold <= capacity AND capacity >= 0)
 );
 CREATE TABLE IF NOT EXISTS orders (
-    order_id         TEXT    NOT NULL PRIMARY KEY,
+    -- The order id's last part (mint time, then random bits; see OrderId). Keyed by it rather than by the id, whose
+    -- shard prefix would scatter a commit's orders over one index leaf each, new orders append to the index's end.
+    -- The key is part of the id, so a unique key is a unique id too.
+    order_key        TEXT    NOT NULL PRIMARY KEY,
+    order_id         TEXT    NOT NULL,
     shard_key        TEXT    NOT NULL,
     event_id         TEXT    NOT NULL,
     ticket_type_id   TEXT    NOT NULL,
