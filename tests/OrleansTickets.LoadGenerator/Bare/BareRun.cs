@@ -20,6 +20,16 @@ public static class BareRun
         var counters = new LoadCounters();
         var latency = new LatencyRecorder();
         Console.WriteLine($"bare: POST {options.Url.GetLeftPart(UriPartial.Authority)}{options.Path} from {options.Connections} connections for {options.Duration.TotalSeconds:F0} s");
+        if (options.WarmUp > TimeSpan.Zero)
+        {
+            // The same loops, counted apart and thrown away: the measured run starts on warm connections and code.
+            var warmUp = new LoadCounters();
+            var warmUpLatency = new LatencyRecorder();
+            var warmUpEnds = Stopwatch.GetTimestamp() + (long)(options.WarmUp.TotalSeconds * Stopwatch.Frequency);
+            await Task.WhenAll(Enumerable.Range(1, options.Connections).Select(n => Task.Run(() =>
+                LoopAsync(n, options, api, warmUp, warmUpLatency, warmUpEnds))));
+            Console.WriteLine($"warm-up: {warmUp.Requests} requests in {options.WarmUp.TotalSeconds:F0} s, not counted");
+        }
 
         using var stopProgress = new CancellationTokenSource();
         var startedAt = Stopwatch.GetTimestamp();

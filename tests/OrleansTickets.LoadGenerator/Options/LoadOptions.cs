@@ -15,6 +15,7 @@ public sealed record LoadOptions(
     string? OrdersFile = null,
     string? Postgres = null,
     TimeSpan WaitingRoom = default,
+    TimeSpan WarmUp = default,
     int? ServicePid = null)
 {
     /// <summary>The first address: where the run reads the event and the sales.</summary>

@@ -26,6 +26,8 @@ public static class LoadOptionsParser
         bare mode:
           --path PATH           target of the POSTs                        (default /bare/orders)
           --duration SECONDS    how long to run                            (default 5)
+          --warm-up SECONDS     post for this long first, not counted, so the measured seconds find both processes'
+                                code compiled, as a rehearsed service's sale does (default 0)
 
         audit mode (PostgreSQL deployments):
           --event ID            the event that was sold                    (default festival)
@@ -53,6 +55,7 @@ public static class LoadOptionsParser
             OrdersFile: Take(values, "orders-file"),
             Postgres: Take(values, "postgres"),
             WaitingRoom: TimeSpan.FromSeconds(ParseInt(values, "waiting-room", 0, min: 0, max: 600)),
+            WarmUp: TimeSpan.FromSeconds(ParseInt(values, "warm-up", 0, min: 0, max: 600)),
             ServicePid: values.ContainsKey("service-pid") ? ParseInt(values, "service-pid", 0, min: 1, max: int.MaxValue) : null);
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         // The wait counts against the run's timeout, which must leave time for the sale.

@@ -10,7 +10,15 @@ public sealed class LoadOptionsParserTests
     {
         var options = LoadOptionsParser.Parse([]);
         Assert.Equal(TimeSpan.Zero, options.WaitingRoom);
+        Assert.Equal(TimeSpan.Zero, options.WarmUp);
         Assert.Null(options.ServicePid);
+    }
+
+    [Fact]
+    public void A_bare_run_reads_its_warm_up_apart_from_its_measured_duration()
+    {
+        var options = LoadOptionsParser.Parse(["--mode", "bare", "--warm-up", "10", "--duration", "15"]);
+        Assert.Equal((TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(15)), (options.WarmUp, options.Duration));
     }
 
     [Fact]
@@ -25,6 +33,8 @@ public sealed class LoadOptionsParserTests
     [InlineData("--waiting-room", "-1")]
     [InlineData("--waiting-room", "soon")]
     [InlineData("--service-pid", "0")]
+    [InlineData("--warm-up", "-5")]
+    [InlineData("--warm-up", "601")]
     public void Bad_values_are_refused(string name, string value) =>
         Assert.Throws<UsageException>(() => LoadOptionsParser.Parse([name, value]));
 
