@@ -154,7 +154,7 @@ if [[ $floor == 1 ]]; then
     # cold floor (both processes JIT-compiling through its first seconds) would flatter the ratio. 10 s unmeasured,
     # then 15 s measured.
     dotnet "$load_dll" --mode bare --url "http://127.0.0.1:$floor_port" --path /bare/orders --warm-up 10 --duration 15 \
-        --connections "$connections" --summary-json "$run_dir/bare.json" | grep -v '^\[' | tail -5
+        --connections "$connections" --summary-json "$run_dir/bare.json" | grep -E '^(warm-up|requests|latency|status)'
     if command -v wrk >/dev/null; then
         # Independent check with a client written in C, against the now warm endpoint.
         wrk -t2 -c"$connections" -d5s -s "$repo/scripts/wrk/bare.lua" "http://127.0.0.1:$floor_port/bare/orders" \
