@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Where a SQLite group commit's pages go: runs the steady-state sale (as scripts/steady-state.sh does), stops the
-# service with SIGKILL mid-sale so that its write-ahead logs stay on disk, and reads one shard database's WAL. For
+# Where a SQLite group commit's pages go: runs the steady-state sale (as scripts/steady-state.sh does), freezes the
+# service mid-sale (SIGSTOP), copies one shard database with its WAL, kills the service (SIGKILL, so no clean close
+# checkpoints the WAL away) and reads the copy's WAL. For
 # every commit still in the WAL it counts the frames (pages) written, and names each page's B-tree (table or index)
 # and whether it is a leaf or an interior page. Pages written per order are what the shard schema's layout costs.
 #
@@ -72,14 +73,20 @@ owner = {int(p): name for name, p in (line.rsplit("|", 1) for line in rows.split
 kinds = {0x0D: "leaf", 0x0A: "leaf", 0x05: "interior", 0x02: "interior"}
 counts = collections.Counter((owner.get(p, "(freed or new)"), kinds.get(t, "other")) for c in commits for p, t in c)
 n = len(commits)
-# The WAL restarts after a checkpoint, so the database file alone holds what was there before these commits.
-before = db + ".before"
-shutil.copy(db, before)
-count = lambda path: int(subprocess.run(["sqlite3", path, "SELECT count(*) FROM orders"], capture_output=True, text=True, check=True).stdout)
-orders = count(probe) - count(before)
 pages = sum(counts.values())
-print(f"{n} commits in the WAL of {os.path.basename(db)}: {pages / n:.1f} pages per commit ({page_size}-byte pages), "
-      f"{orders / n:.1f} orders per commit, {pages / max(orders, 1):.2f} pages per order")
+# The WAL restarts after a complete checkpoint, so the database file alone holds what was there before these commits,
+# unless a checkpoint has already copied some of them: the WAL index (-shm) says how many frames (nBackfill, the u32
+# after its two 48-byte headers).
+backfilled = struct.unpack("<I", open(db + "-shm", "rb").read()[96:100])[0]
+if backfilled == 0:
+    before = db + ".before"
+    shutil.copy(db, before)
+    count = lambda path: int(subprocess.run(["sqlite3", path, "SELECT count(*) FROM orders"], capture_output=True, text=True, check=True).stdout)
+    orders = count(probe) - count(before)
+    per_order = f"{orders / n:.1f} orders per commit, {pages / max(orders, 1):.2f} pages per order"
+else:
+    per_order = f"orders per commit unknown (a checkpoint had copied {backfilled} frames; run again)"
+print(f"{n} commits in the WAL of {os.path.basename(db)}: {pages / n:.1f} pages per commit ({page_size}-byte pages), {per_order}")
 for (name, kind), count in counts.most_common():
     if count / n >= 0.05:
         print(f"  {count / n:7.2f}  {name:40s} {kind}")

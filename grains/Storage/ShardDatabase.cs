@@ -92,9 +92,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// Settings for the one connection that writes a SQLite database (every write goes through its writer thread).
     /// </summary>
     /// <remarks>
-    /// An order dirties a leaf in each of several B-trees whose keys arrive in random order (order ids, idempotency
-    /// keys), so the working set is the whole file: 12 MB per database after the 150,000-ticket festival. With the
-    /// default 2 MB cache most of those leaves were read back from the file before every change; 32 MB keeps them.
+    /// An order dirties a leaf in each of several B-trees whose keys arrive in random order (idempotency keys, and
+    /// order ids until the ninth session), so the working set is most of the file: 12 MB per database after the
+    /// 150,000-ticket festival. With the default 2 MB cache most of those leaves were read back from the file before
+    /// every change; 32 MB keeps them (an 8 MB cache was measured again once orders were stored in time order: no gain).
     /// A checkpoint copies each page it finds in the WAL to the file once, however often the page changed since the
     /// last one, so letting the WAL grow to 8,192 pages (32 MB) before a checkpoint copies the same hot leaves far
     /// less often. Durability is unchanged: a commit is durable in the WAL, and the checkpoint only moves pages.
@@ -131,8 +132,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>
     /// The scripts create what is missing and never alter what exists. A database created before orders were stored
-    /// under their key (<c>order_key</c>) would take the scripts and then fail every commit, each one reported as an
-    /// outcome unknown; it is refused here instead, once, by name.
+    /// under their key (<c>order_key</c>) would take the scripts and then fail every commit; it is refused here
+    /// instead, by name, each time something tries to open it, and its shards stay unavailable.
     /// </summary>
     private async Task RefuseOlderLayoutAsync(DbConnection connection, CancellationToken cancellationToken)
     {

@@ -65,6 +65,7 @@ internal sealed class ShardSql
 
     public const string ReadKeys = "SELECT idem_key, fingerprint, order_id FROM idempotency_keys WHERE shard_key = @shard_key";
 
+    /// <summary>Tests' independent count of a shard's ticket rows. Nothing indexes <c>orders.order_id</c>; fine for a check.</summary>
     public const string CountSoldTickets =
         "SELECT COUNT(*) FROM tickets t JOIN orders o ON o.order_id = t.order_id WHERE o.shard_key = @shard_key";
 

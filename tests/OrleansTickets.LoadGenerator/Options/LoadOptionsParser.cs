@@ -60,6 +60,7 @@ public static class LoadOptionsParser
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         // The wait counts against the run's timeout, which must leave time for the sale.
         if (options.WaitingRoom >= options.Timeout) throw new UsageException("--waiting-room must be shorter than --timeout");
+        if (options.WarmUp > TimeSpan.Zero && options.Mode != LoadMode.Bare) throw new UsageException("--warm-up is for bare mode");
         if (options.Mode == LoadMode.Audit && (options.OrdersFile is null || options.Postgres is null))
         {
             throw new UsageException("audit mode needs --orders-file and --postgres");

@@ -39,6 +39,10 @@ public sealed class LoadOptionsParserTests
         Assert.Throws<UsageException>(() => LoadOptionsParser.Parse([name, value]));
 
     [Fact]
+    public void A_warm_up_outside_bare_mode_is_refused() =>
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--warm-up", "10"]));
+
+    [Fact]
     public void A_waiting_room_as_long_as_the_timeout_is_refused() =>
         Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--waiting-room", "60", "--timeout", "60"]));
 }

@@ -1,6 +1,8 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -236,31 +238,51 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal(1L, await seller.CountTicketRowsAsync());
     }
 
-    [Fact]
-    public async Task A_shard_database_from_before_orders_were_keyed_is_refused_by_name()
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_shard_database_from_before_orders_were_keyed_is_refused_by_name(string engine)
     {
-        using var storage = TestStorage.Sqlite();
-        var file = Path.Combine(storage.Folder!, "shards", "shard_0000.db");
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        await using (var old = new SqliteConnection($"Data Source={file}"))
+        using var storage = Engines.Storage(engine, postgres);
+        await using (var old = await OpenFirstShardDatabaseAsync(engine, storage, create: true))
         {
-            await old.OpenAsync();
             await using var create = old.CreateCommand();
             // The orders table as earlier builds created it: keyed by the whole id, no order_key.
             create.CommandText = "CREATE TABLE orders (order_id TEXT NOT NULL PRIMARY KEY, shard_key TEXT NOT NULL)";
             await create.ExecuteNonQueryAsync();
         }
-        SqliteConnection.ClearAllPools();
 
-        await using var databases = new ShardDatabases(Options.Create(storage.Options), NullLoggerFactory.Instance);
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => databases.Get(0).EnsureReadyAsync());
-        Assert.Contains("order_key", refused.Message, StringComparison.Ordinal);
+        await using (var databases = new ShardDatabases(Options.Create(storage.Options), NullLoggerFactory.Instance))
+        {
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => databases.Get(0).EnsureReadyAsync());
+            Assert.Contains("order_key", refused.Message, StringComparison.Ordinal);
+        }
+
         // The old table is left as it was.
-        await using var check = new SqliteConnection($"Data Source={file};Mode=ReadOnly");
-        await check.OpenAsync();
+        await using var check = await OpenFirstShardDatabaseAsync(engine, storage, create: false);
         await using var columns = check.CreateCommand();
-        columns.CommandText = "SELECT group_concat(name) FROM pragma_table_info('orders')";
+        columns.CommandText = engine == Engines.Sqlite
+            ? "SELECT group_concat(name) FROM pragma_table_info('orders')"
+            : "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'orders'";
         Assert.Equal("order_id,shard_key", await columns.ExecuteScalarAsync());
+    }
+
+    /// <summary>Opens shard database 0 of <paramref name="storage"/> directly, after creating it when asked.</summary>
+    private async Task<DbConnection> OpenFirstShardDatabaseAsync(string engine, TestStorage storage, bool create)
+    {
+        DbConnection connection;
+        if (engine == Engines.Sqlite)
+        {
+            var file = Path.Combine(storage.Folder!, "shards", "shard_0000.db");
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            connection = new SqliteConnection($"Data Source={file};Pooling=false");
+        }
+        else
+        {
+            var catalog = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database!;
+            if (create) await postgres.Server.CreateDatabaseAsync(catalog + "_shard_0000");
+            connection = new NpgsqlConnection(postgres.Server.ConnectionString(catalog + "_shard_0000") + ";Pooling=false");
+        }
+        await connection.OpenAsync();
+        return connection;
     }
 
     [Fact]

@@ -16,8 +16,9 @@ CREATE TABLE dbo.shard_state (
 );
 IF OBJECT_ID(N'dbo.orders', N'U') IS NULL
 CREATE TABLE dbo.orders (
-    -- The order id's last part (mint time, then random bits): new orders append to the clustered index.
-    order_key        varchar(64)   NOT NULL PRIMARY KEY,
+    -- The order id's last part (mint time, then random bits): new orders append to the clustered index. Binary
+    -- collation: the key is case-sensitive base64url, and a case-insensitive default would fold distinct keys.
+    order_key        nvarchar(32)  COLLATE Latin1_General_100_BIN2 NOT NULL PRIMARY KEY,
     order_id         nvarchar(200) NOT NULL,
     shard_key        nvarchar(200) NOT NULL,
     event_id         nvarchar(64)  NOT NULL,
