@@ -30,30 +30,9 @@ if [[ ${1:-} == --postgres ]]; then
     trap 'cleanup; "$repo/scripts/postgres.sh" stop >/dev/null' EXIT
 fi
 
-dotnet build -c Release silo -v quiet -nologo >/dev/null
-dotnet build -c Release tests/OrleansTickets.LoadGenerator -v quiet -nologo >/dev/null
-
-# No on-sale rehearsal (silo/Rehearsal): by second 16 of a long sale the code is warm either way, and without it the
-# probe starts as quickly as in earlier sessions. Pass --Rehearsal:Enabled=true to have it anyway.
-dotnet silo/bin/Release/net10.0/OrleansTickets.Silo.dll --urls "http://127.0.0.1:$port" "${storage_args[@]}" \
-    --Logging:LogLevel:Default=Warning --Rehearsal:Enabled=false "$@" >"$run_dir/service.log" 2>&1 &
-service_pid=$!
-pids+=("$service_pid")
-for _ in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$port/api/events/readiness" && break; sleep 0.5; done
-
-python3 -c '
-import json
-event = json.load(open("scripts/bench/festival.json"))
-for t in event["ticketTypes"]: t["capacity"] *= 10
-print(json.dumps(event))' >"$run_dir/festival.json"
-curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/api/events" -H 'Content-Type: application/json' --data @"$run_dir/festival.json"
-curl -sf -o /dev/null "http://127.0.0.1:$port/api/events/festival/sales"
-
-# The load generator exits with "could not finish" at its timeout; that is the point here.
-dotnet tests/OrleansTickets.LoadGenerator/bin/Release/net10.0/OrleansTickets.LoadGenerator.dll \
-    --url "http://127.0.0.1:$port" --event festival --connections 256 --timeout 40 >"$run_dir/load.txt" 2>&1 &
-load_pid=$!
-pids+=("$load_pid")
+# shellcheck source=scripts/lib/long-sale.sh
+source "$repo/scripts/lib/long-sale.sh"
+start_long_sale "$port" "$run_dir" 40 "${storage_args[@]}" "$@"
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 sleep 22

@@ -22,23 +22,9 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-dotnet build -c Release silo -v quiet -nologo >/dev/null
-dotnet build -c Release tests/OrleansTickets.LoadGenerator -v quiet -nologo >/dev/null
-dotnet silo/bin/Release/net10.0/OrleansTickets.Silo.dll --urls "http://127.0.0.1:$port" --Storage:Provider=Sqlite \
-    --Storage:DataPath="$run_dir/data" --Logging:LogLevel:Default=Warning --Rehearsal:Enabled=false "$@" \
-    >"$run_dir/service.log" 2>&1 &
-service_pid=$!
-pids+=("$service_pid")
-for _ in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$port/api/events/readiness" && break; sleep 0.5; done
-python3 -c '
-import json
-event = json.load(open("scripts/bench/festival.json"))
-for t in event["ticketTypes"]: t["capacity"] *= 10
-print(json.dumps(event))' >"$run_dir/festival.json"
-curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/api/events" -H 'Content-Type: application/json' --data @"$run_dir/festival.json"
-dotnet tests/OrleansTickets.LoadGenerator/bin/Release/net10.0/OrleansTickets.LoadGenerator.dll \
-    --url "http://127.0.0.1:$port" --event festival --connections 256 --timeout $((seconds + 20)) >"$run_dir/load.txt" 2>&1 &
-pids+=("$!")
+# shellcheck source=scripts/lib/long-sale.sh
+source "$repo/scripts/lib/long-sale.sh"
+start_long_sale "$port" "$run_dir" $((seconds + 20)) --Storage:Provider=Sqlite --Storage:DataPath="$run_dir/data" "$@"
 sleep "$seconds"
 # Frozen first, so the copy is one consistent moment of the database file and its WAL.
 kill -STOP "$service_pid"
