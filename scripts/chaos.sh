@@ -27,7 +27,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-export CLUSTER_STATE="$work/cluster" PGDATA_ROOT="$work/pg" PGPORT="${CHAOS_PGPORT:-55632}" CLUSTER_PORT_SHIFT=1000
+export CLUSTER_STATE="$work/cluster" PGDATA_ROOT="$work/pg" PGPORT="${CHAOS_PGPORT:-15632}" CLUSTER_PORT_SHIFT=1000
 # A crashed silo is declared dead in seconds, not Orleans' default 15-60 s. No on-sale rehearsal (silo/Rehearsal):
 # on 2 cores shared with the sale, the silo added mid-run would still be rehearsing when the sale ends, and the
 # faults are about joining and leaving, not about warm code.

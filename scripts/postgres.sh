@@ -5,7 +5,9 @@
 # usage: scripts/postgres.sh start|stop|restart|status|url|psql [ARGS...]
 #   restart [immediate]  stop (fast, or immediate: like a crash, recovery on start) and start again
 #   psql ARGS            run psql as the superuser against the "postgres" database
-#   PGPORT            port for "start" (default 55432; later commands reuse the started port)
+#   PGPORT            port for "start" (default 15432; later commands reuse the started port). Keep it below the
+#                     kernel's ephemeral range (32768 and up here): a load test's client sockets take ports there, and
+#                     one lingering in TIME_WAIT on the server's port makes its start fail ("Address already in use").
 #   PGDATA_ROOT       folder for the server's files (default <repo>/.pgdata), so scripts can run their own server
 #   POSTGRES_BIN_DIR  folder with initdb/pg_ctl/psql (default /usr/lib/postgresql/15/bin)
 set -euo pipefail
@@ -36,7 +38,7 @@ port() {
     if [[ -f "${settings_file}" ]]; then
         sed -n 's/^port = \([0-9]*\)$/\1/p' "${settings_file}"
     else
-        echo "${PGPORT:-55432}"
+        echo "${PGPORT:-15432}"
     fi
 }
 
@@ -67,7 +69,7 @@ start() {
     # Rewritten on every start so PGPORT can move the server; the socket stays out of /var/run.
     as_server_user tee "${settings_file}" >/dev/null <<CONF
 listen_addresses = '127.0.0.1'
-port = ${PGPORT:-55432}
+port = ${PGPORT:-15432}
 unix_socket_directories = '${data_dir}'
 fsync = on
 synchronous_commit = on
