@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Where a SQLite group commit's pages go: runs the steady-state sale (as scripts/steady-state.sh does), freezes the
 # service mid-sale (SIGSTOP), copies one shard database with its WAL, kills the service (SIGKILL, so no clean close
-# checkpoints the WAL away) and reads the copy's WAL. For
-# every commit still in the WAL it counts the frames (pages) written, and names each page's B-tree (table or index)
-# and whether it is a leaf or an interior page. Pages written per order are what the shard schema's layout costs.
+# checkpoints the WAL away) and reads the copy's WAL. For every commit still in the WAL it counts the frames (pages)
+# written, and names each page's B-tree (table or index) and whether it is a leaf or an interior page. Pages written
+# per order are what the shard schema's layout costs.
 #
 # usage: scripts/wal-frames.sh [--seconds S] [service configuration arguments...]
 #   --seconds S  sell for S seconds before the stop (default 22)

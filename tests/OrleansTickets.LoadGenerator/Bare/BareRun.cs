@@ -20,24 +20,24 @@ public static class BareRun
         var counters = new LoadCounters();
         var latency = new LatencyRecorder();
         Console.WriteLine($"bare: POST {options.Url.GetLeftPart(UriPartial.Authority)}{options.Path} from {options.Connections} connections for {options.Duration.TotalSeconds:F0} s");
+        // Every connection posts until the deadline. Loops stop starting requests then instead of cancelling them, so
+        // none is cut off and miscounted.
+        Task PostUntil(long deadline, LoadCounters tally, LatencyRecorder latencies) =>
+            Task.WhenAll(Enumerable.Range(1, options.Connections).Select(n => Task.Run(() =>
+                LoopAsync(n, options, api, tally, latencies, deadline))));
+
         if (options.WarmUp > TimeSpan.Zero)
         {
             // The same loops, counted apart and thrown away: the measured run starts on warm connections and code.
             var warmUp = new LoadCounters();
-            var warmUpLatency = new LatencyRecorder();
-            var warmUpEnds = Stopwatch.GetTimestamp() + (long)(options.WarmUp.TotalSeconds * Stopwatch.Frequency);
-            await Task.WhenAll(Enumerable.Range(1, options.Connections).Select(n => Task.Run(() =>
-                LoopAsync(n, options, api, warmUp, warmUpLatency, warmUpEnds))));
+            await PostUntil(Stopwatch.GetTimestamp() + (long)(options.WarmUp.TotalSeconds * Stopwatch.Frequency), warmUp, new LatencyRecorder());
             Console.WriteLine($"warm-up: {warmUp.Requests} requests in {options.WarmUp.TotalSeconds:F0} s, not counted");
         }
 
         using var stopProgress = new CancellationTokenSource();
         var startedAt = Stopwatch.GetTimestamp();
         var progress = new ProgressReporter(counters, startedAt, showsTickets: false).RunAsync(stopProgress.Token);
-        // Loops stop starting requests at the deadline instead of cancelling them, so none is cut off and miscounted.
-        var deadline = startedAt + (long)(options.Duration.TotalSeconds * Stopwatch.Frequency);
-        await Task.WhenAll(Enumerable.Range(1, options.Connections).Select(n => Task.Run(() =>
-            LoopAsync(n, options, api, counters, latency, deadline))));
+        await PostUntil(startedAt + (long)(options.Duration.TotalSeconds * Stopwatch.Frequency), counters, latency);
         var seconds = Stopwatch.GetElapsedTime(startedAt).TotalSeconds;
         await stopProgress.CancelAsync();
         await progress;
