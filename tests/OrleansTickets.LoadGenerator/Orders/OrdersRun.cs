@@ -43,7 +43,7 @@ public static class OrdersRun
         {
             var eventPath = $"/api/events/{Uri.EscapeDataString(options.EventId)}";
             var waited = await WaitingRoom.WaitAsync(apis, eventPath, ordersPath, options.Connections, options.WaitingRoom, timeout.Token);
-            var answers = string.Join(", ", waited.OrderBy(p => p.Key).Select(p => $"{p.Value} × {(p.Key == 0 ? "no answer" : p.Key.ToString(System.Globalization.CultureInfo.InvariantCulture))}"));
+            var answers = string.Join(", ", waited.Select(p => $"{p.Value} × {p.Key}"));
             Console.WriteLine($"waiting room: {options.Connections} buyers, {options.WaitingRoom.TotalSeconds:0} s before the clock started, not counted: {answers}");
         }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using OrleansTickets.LoadGenerator.Http;
+using OrleansTickets.LoadGenerator.Measurement;
 
 namespace OrleansTickets.LoadGenerator.Orders;
 
@@ -19,13 +20,13 @@ public static class WaitingRoom
 
     /// <summary>
     /// Keeps <paramref name="buyers"/> buyers waiting for <paramref name="duration"/>; returns how many answers of
-    /// each status code they got (0: no answer). A failed request does not end the wait: the sale's own checks report
-    /// a service that is not there.
+    /// each status code they got (<c>"none"</c>: no answer). A failed request does not end the wait: the sale's own
+    /// checks report a service that is not there.
     /// </summary>
-    public static async Task<IReadOnlyDictionary<int, long>> WaitAsync(
+    public static async Task<SortedDictionary<string, long>> WaitAsync(
         IReadOnlyList<TicketingApiClient> apis, string eventPath, string ordersPath, int buyers, TimeSpan duration, CancellationToken cancellation)
     {
-        var statuses = new System.Collections.Concurrent.ConcurrentDictionary<int, long>();
+        var answers = new LoadCounters();
         var doorsOpen = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         await Task.WhenAll(Enumerable.Range(1, buyers).Select(n => Task.Run(async () =>
         {
@@ -33,12 +34,12 @@ public static class WaitingRoom
             while (Stopwatch.GetTimestamp() < doorsOpen)
             {
                 var page = await api.GetForStatusAsync(eventPath, cancellation);
-                statuses.AddOrUpdate(page, 1, (_, count) => count + 1);
+                answers.RecordResponse(page);
                 var (order, _) = await api.PostForStatusAsync(ordersPath, Http.PreparedOrder.Create(NotOnSaleType, 1, n), cancellation);
-                statuses.AddOrUpdate(order, 1, (_, count) => count + 1);
+                answers.RecordResponse(order);
                 if (page == 0 || order == 0) await Task.Delay(TimeSpan.FromMilliseconds(50), cancellation);
             }
         }, cancellation)));
-        return statuses;
+        return answers.StatusCounts();
     }
 }
