@@ -242,7 +242,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     public async Task A_shard_database_from_before_orders_were_keyed_is_refused_by_name(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
-        await using (var old = await OpenFirstShardDatabaseAsync(engine, storage, create: true))
+        await using var databases = new ShardDatabases(Options.Create(storage.Options), NullLoggerFactory.Instance);
+        await using (var old = await OpenFirstShardDatabaseAsync(engine, databases, create: true))
         {
             await using var create = old.CreateCommand();
             // The orders table as earlier builds created it: keyed by the whole id, no order_key.
@@ -250,14 +251,11 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             await create.ExecuteNonQueryAsync();
         }
 
-        await using (var databases = new ShardDatabases(Options.Create(storage.Options), NullLoggerFactory.Instance))
-        {
-            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => databases.Get(0).EnsureReadyAsync());
-            Assert.Contains("order_key", refused.Message, StringComparison.Ordinal);
-        }
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => databases.Get(0).EnsureReadyAsync());
+        Assert.Contains("order_key", refused.Message, StringComparison.Ordinal);
 
         // The old table is left as it was.
-        await using var check = await OpenFirstShardDatabaseAsync(engine, storage, create: false);
+        await using var check = await OpenFirstShardDatabaseAsync(engine, databases, create: false);
         await using var columns = check.CreateCommand();
         columns.CommandText = engine == Engines.Sqlite
             ? "SELECT group_concat(name) FROM pragma_table_info('orders')"
@@ -265,21 +263,24 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal("order_id,shard_key", await columns.ExecuteScalarAsync());
     }
 
-    /// <summary>Opens shard database 0 of <paramref name="storage"/> directly, after creating it when asked.</summary>
-    private async Task<DbConnection> OpenFirstShardDatabaseAsync(string engine, TestStorage storage, bool create)
+    /// <summary>
+    /// Opens shard database 0 where <paramref name="databases"/> would, without its schema, after creating it when
+    /// asked; unpooled, so nothing stays open behind the test's back.
+    /// </summary>
+    private async Task<DbConnection> OpenFirstShardDatabaseAsync(string engine, ShardDatabases databases, bool create)
     {
         DbConnection connection;
         if (engine == Engines.Sqlite)
         {
-            var file = Path.Combine(storage.Folder!, "shards", "shard_0000.db");
-            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-            connection = new SqliteConnection($"Data Source={file};Pooling=false");
+            var file = new SqliteConnectionStringBuilder(databases.ConnectionStringFor(0)) { Pooling = false };
+            Directory.CreateDirectory(Path.GetDirectoryName(file.DataSource)!);
+            connection = new SqliteConnection(file.ConnectionString);
         }
         else
         {
-            var catalog = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database!;
-            if (create) await postgres.Server.CreateDatabaseAsync(catalog + "_shard_0000");
-            connection = new NpgsqlConnection(postgres.Server.ConnectionString(catalog + "_shard_0000") + ";Pooling=false");
+            var server = new NpgsqlConnectionStringBuilder(databases.ConnectionStringFor(0)) { Pooling = false };
+            if (create) await postgres.Server.CreateDatabaseAsync(server.Database!);
+            connection = new NpgsqlConnection(server.ConnectionString);
         }
         await connection.OpenAsync();
         return connection;
