@@ -11,7 +11,7 @@ namespace OrleansTickets.Dispatch;
 /// A key first picks one of the event's shard databases, the same one whatever the ticket type. Its home is then a
 /// shard of the requested type on that database, so the home usually sells the order itself and nothing is
 /// forwarded. The homes of one key for different types are different shards, but they share that database, and
-/// its one-key-per-event unique index refuses the key to the second type even when both homes act at once.
+/// its key table, keyed by (event, key), refuses the key to the second type even when both homes act at once.
 /// </para>
 /// <para>
 /// A type with no shard on the key's database uses a home picked from every shard there, whatever its type; that

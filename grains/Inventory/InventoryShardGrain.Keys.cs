@@ -10,18 +10,27 @@ namespace OrleansTickets.Inventory;
 /// <para>
 /// A key's home shard for a ticket type is fixed by the key and the event's shard map (Dispatch/KeyHomes.cs), so
 /// every retry of a request meets the same authority. The homes of one key for different types all live in one
-/// database, whose one-key-per-event unique index refuses the key to a second home (a KeyConflict outcome of the
-/// commit). The home sells locally when it can, which is the common case, since it is usually a shard of the
+/// database, whose key table is keyed by (event, key): it refuses the key to a second home (a KeyConflict outcome of
+/// the commit). The home sells locally when it can, which is the common case, since it is usually a shard of the
 /// requested type. Otherwise it first records, durably, "key → order id X on shard J" and only then asks J to
 /// create X. J creates X at most once (it checks its database and its in-flight forwards for X), so however often
 /// the request is retried, and from however many front ends, only X can exist.
 /// </para>
 /// <para>
+/// Keys are not loaded when a shard activates (that read grew with the sale). Memory knows the keys this activation
+/// wrote; for any other key the database decides. A key new to memory is written as new (an insert), and the
+/// database refuses it if the event already has it, from an earlier activation or from another type's home. The
+/// home then reads that one row (<see cref="FollowStoredKeyAsync"/>): its own key with the same body is replayed,
+/// anything else is a conflict. A home about to answer "sold out" without having written the key reads it too, since
+/// the key may already have an order.
+/// </para>
+/// <para>
 /// The home moves a key from J to another shard only after J answered "sold out" for X. A shard can gain tickets
 /// later (escrow transfers, added capacity), so J remembers every id it refused and refuses it forever after (in the
 /// database too, when the refusal answered a replay: see <see cref="SellOrRefuseAsync"/>). Moving on can never create
-/// a second order. Any other failure (J unreachable, outcome
-/// unknown) keeps the key pointing at X and answers with a retryable error.
+/// a second order. The move is a compare-and-set on X (<see cref="IdempotencyRecord.PreviousOrderId"/>), so a home
+/// whose memory is behind the database cannot move a key it does not know. Any other failure (J unreachable,
+/// outcome unknown) keeps the key pointing at X and answers with a retryable error.
 /// </para>
 /// </remarks>
 public sealed partial class InventoryShardGrain
@@ -52,6 +61,7 @@ public sealed partial class InventoryShardGrain
     {
         var done = new TaskCompletionSource();
         entry.Busy = done.Task;
+        entry.Followed = false;
         var uncertain = false;
         try
         {
@@ -69,8 +79,8 @@ public sealed partial class InventoryShardGrain
             entry.Busy = null;
             if (uncertain || entry.OrderId is null)
             {
-                // Nothing durable is known for the key, or we cannot tell: forget it, and after an uncertain write
-                // reload so the database, not memory, says whether the key exists.
+                // Nothing durable is known for the key, or we cannot tell: forget it, so that the database, not
+                // memory, says next time whether the key exists; after an uncertain write, reload the shard too.
                 if (_keys.TryGetValue(key, out var current) && current == entry) _keys.Remove(key);
                 if (uncertain) _loaded = false;
             }
@@ -86,6 +96,8 @@ public sealed partial class InventoryShardGrain
             var orderId = OrderId.New(_address, clock.GetUtcNow());
             var result = await TrySell(request, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId));
             if (result.Status == PurchaseStatus.Created) entry.OrderId = orderId;
+            // Refused: the event has the key already. Nothing of this sale was written.
+            if (result.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
             if (result.Status != PurchaseStatus.SoldOut) return result;
         }
         return await ForwardAsync(key, entry, purchase);
@@ -115,14 +127,47 @@ public sealed partial class InventoryShardGrain
             var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
             if (target == _address) continue;
             var orderId = OrderId.New(target, clock.GetUtcNow());
-            var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId)));
+            var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId, entry.OrderId)));
+            if (reserved.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
             if (reserved.Status != PurchaseStatus.Created) return reserved;
             entry.OrderId = orderId;
             var result = await AskHolderAsync(target, orderId, purchase, freshOrderId: true);
             if (result.Status is PurchaseStatus.SoldOut or PurchaseStatus.NotFound) continue;
             return result;
         }
-        return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
+        var soldOut = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
+        // Nothing was written for the key (no candidate to reserve it for): it may still have an order from before.
+        return entry.OrderId is null ? await FollowStoredKeyAsync(key, entry, purchase, soldOut) : soldOut;
+    }
+
+    /// <summary>
+    /// Answers from the stored key, when the database refused the key or when the home would otherwise answer
+    /// without having written it: this shard's own key with the same body is replayed; a key another home holds, or
+    /// one first used with another body, is a conflict; no key at all gets <paramref name="whenAbsent"/>.
+    /// </summary>
+    /// <remarks>
+    /// Once per request. A second refusal would mean the key changed again since it was read, which only a newer
+    /// activation of this shard could do (and then this one is fenced); the request fails as "outcome unknown" and
+    /// the shard reloads.
+    /// </remarks>
+    private async Task<PurchaseResult> FollowStoredKeyAsync(string key, KeyEntry entry, ShardPurchase purchase, PurchaseResult whenAbsent)
+    {
+        if (entry.Followed) return PurchaseResult.Failed;
+        entry.Followed = true;
+        StoredKey? stored;
+        try
+        {
+            stored = await _ledger!.ReadKeyAsync(key);
+        }
+        catch (Exception exception)
+        {
+            LogUnavailable(logger, exception, _address.Key);
+            return PurchaseResult.Unavailable;
+        }
+        if (stored is null) return whenAbsent;
+        if (stored.ShardKey != _address.Key || stored.Fingerprint != entry.Fingerprint) return PurchaseResult.KeyConflict;
+        entry.OrderId = stored.OrderId;
+        return await ReplayAsync(key, entry, purchase);
     }
 
     private async Task<PurchaseResult> AskHolderAsync(ShardAddress holder, string orderId, ShardPurchase purchase, bool freshOrderId)

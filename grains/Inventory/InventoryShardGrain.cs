@@ -32,8 +32,10 @@ namespace OrleansTickets.Inventory;
 /// it then refuses all work and deactivates.</item>
 /// <item>Idempotency: this shard is the home, for its ticket type, of the keys placed on it; a key maps to exactly
 /// one order id, recorded durably before (or with) the order, and one request per key runs at a time
-/// (<see cref="KeyEntry.Busy"/>). Across types, the database holding every home of the key refuses it to a second
-/// home; a refused batch wrote nothing, so its other sales go round again (<see cref="Requeue"/>).</item>
+/// (<see cref="KeyEntry.Busy"/>). The database holding every home of the key stores it once per event: it refuses a
+/// key the event already has (another type's home, or this shard before it reactivated), and moves a key only from
+/// the order the home last recorded. A refused batch wrote nothing, so its other sales go round again
+/// (<see cref="Requeue"/>), and the home answers from the stored key.</item>
 /// <item>Escrow (InventoryShardGrain.Transfers.cs): serials leave only from the unsold end of the inventory, in the same
 /// fenced commit that records the gift; they join a receiver at most once (primary key on the transfer id), and a
 /// recorded gift is delivered (or taken back) before the donor forgets it. So every serial belongs to exactly one
@@ -375,12 +377,9 @@ public sealed partial class InventoryShardGrain(
             _inventory = new ShardInventory(SegmentText.Parse(claim.Row.Segments));
             _retired = claim.Row.Retired;
             LoadTransfers(claim);
-            // Keys with a request in progress stay as they are; everything else is replaced by the durable truth.
+            // Keys with a request in progress stay as they are; the others are forgotten, and the database answers
+            // for them when they are next used (InventoryShardGrain.Keys.cs).
             foreach (var stale in _keys.Where(k => k.Value.Busy is null).Select(k => k.Key).ToList()) _keys.Remove(stale);
-            foreach (var record in claim.Keys)
-            {
-                if (!_keys.ContainsKey(record.Key)) _keys[record.Key] = new KeyEntry(record.Fingerprint, record.OrderId);
-            }
             _loaded = true;
             return true;
         }

@@ -12,4 +12,7 @@ internal sealed class KeyEntry(string fingerprint, string? orderId)
     public string? OrderId { get; set; } = orderId;
 
     public Task? Busy { get; set; }
+
+    /// <summary>Whether the request in progress has read the stored key already (it does so at most once).</summary>
+    public bool Followed { get; set; }
 }

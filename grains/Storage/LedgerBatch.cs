@@ -35,7 +35,17 @@ public sealed record InventoryChanges(
 public sealed record OutgoingTransfer(string ReceiverKey, TicketTransfer Transfer);
 
 /// <summary>An idempotency key held by its home shard, and the order it maps to (possibly on another shard).</summary>
-public sealed record IdempotencyRecord(string Key, string Fingerprint, string OrderId);
+/// <param name="Key">The client's key.</param>
+/// <param name="Fingerprint">The fingerprint of the request that first used the key.</param>
+/// <param name="OrderId">The order the key maps to from this commit on.</param>
+/// <param name="PreviousOrderId">
+/// Null for a key new to the database: the commit inserts it, and is refused if the event already has it. Otherwise
+/// the order the home last recorded for the key: the commit moves the key only if it still points there.
+/// </param>
+public sealed record IdempotencyRecord(string Key, string Fingerprint, string OrderId, string? PreviousOrderId = null);
+
+/// <summary>An idempotency key as stored: the home shard holding it, its request's fingerprint and its order.</summary>
+public sealed record StoredKey(string ShardKey, string Fingerprint, string OrderId);
 
 /// <summary>What the database did with a <see cref="LedgerBatch"/>.</summary>
 /// <param name="Kind">Committed, fenced, or refused for a key.</param>
@@ -49,8 +59,9 @@ public sealed record CommitOutcome(CommitOutcomeKind Kind, string? ConflictingKe
     public static CommitOutcome Fenced { get; } = new(CommitOutcomeKind.Fenced);
 
     /// <summary>
-    /// Refused: <paramref name="key"/> is already recorded in this database by another shard of the event (the
-    /// key's home for another ticket type). Nothing of the batch was written; the rest of the group was.
+    /// Refused: the event already has <paramref name="key"/> (a new key), or the key no longer points at the order
+    /// the batch expected (a move). Nothing of the batch was written; the rest of the group was. The stored key
+    /// (<see cref="ShardLedger.ReadKeyAsync"/>) says whether it is this shard's own or another type's home's.
     /// </summary>
     public static CommitOutcome KeyConflict(string key) => new(CommitOutcomeKind.KeyConflict, key);
 }
@@ -64,7 +75,7 @@ public enum CommitOutcomeKind
     /// <summary>Refused by the fence.</summary>
     Fenced,
 
-    /// <summary>Refused by the database's one-key-per-event uniqueness.</summary>
+    /// <summary>Refused by the database's one-key-per-event uniqueness, or a move found the key changed.</summary>
     KeyConflict,
 }
 
@@ -72,9 +83,9 @@ public enum CommitOutcomeKind
 public sealed record ClaimedRow(long Epoch, long Sold, long Capacity, string Segments, bool Retired);
 
 /// <summary>What a shard finds in its database when it claims its row.</summary>
+/// <remarks>Idempotency keys are not loaded: a home reads a key when the database refuses it (see InventoryShardGrain.Keys.cs).</remarks>
 public sealed record ShardClaim(
     ClaimedRow Row,
-    IReadOnlyList<IdempotencyRecord> Keys,
     IReadOnlyList<OutgoingTransfer> Undelivered,
     IReadOnlyList<string> TakenIn,
     IReadOnlyList<string> Refused)

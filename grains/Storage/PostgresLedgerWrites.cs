@@ -17,10 +17,10 @@ internal static class PostgresLedgerWrites
     // The fences of the selling batches run first and name the batches that matched; each insert keeps only the
     // rows of a batch that matched, there or in the inventory fences run before (@pre). b = the batch's place in
     // the group. Data-modifying WITH queries share one snapshot and see each other only through RETURNING, which is
-    // all this needs. A unique violation anywhere (a serial sold twice, a key another shard of the event holds)
-    // fails the whole statement. ON CONFLICT DO UPDATE refuses to touch a row twice, so a key repeated within one
-    // group would fail loudly, not silently; it cannot happen, as a shard commits one batch per group and one
-    // request per key runs at a time on its home.
+    // all this needs: new keys are inserted and moved keys updated, and no row can be both (a key is new or moved,
+    // and one request per key runs at a time on its home). A unique violation anywhere (a serial sold twice, a new
+    // key the event already has) fails the whole statement. A move that matched no row does not: the statement
+    // names the moved batches (as -1 - b, beside the fences' b) and the caller fails the group for them.
     private const string FenceAndWrite =
         "WITH fenced AS (" +
         "UPDATE shard_state AS s SET sold = v.new_sold " +
@@ -46,17 +46,24 @@ internal static class PostgresLedgerWrites
         "FROM unnest(@t_b::integer[], @t_e::text[], @t_t::text[], @t_s::bigint[], @t_o::text[], @t_c::text[]) AS r(b, e, t, s, o, c) " +
         "WHERE r.b IN (SELECT i FROM written)), " +
         "new_keys AS (" +
-        "INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) " +
-        "SELECT r.shard_key, r.idem_key, r.fingerprint, r.order_id " +
-        "FROM unnest(@k_b::integer[], @k_shard_key::text[], @k_idem_key::text[], @k_fingerprint::text[], @k_order_id::text[]) " +
-        "AS r(b, shard_key, idem_key, fingerprint, order_id) " +
-        "WHERE r.b IN (SELECT i FROM written) " +
-        "ON CONFLICT (shard_key, idem_key) DO UPDATE SET order_id = excluded.order_id) " +
-        "SELECT i FROM fenced";
+        "INSERT INTO idempotency_keys (event_id, idem_key, shard_key, fingerprint, order_id) " +
+        "SELECT r.event_id, r.idem_key, r.shard_key, r.fingerprint, r.order_id " +
+        "FROM unnest(@k_b::integer[], @k_event_id::text[], @k_idem_key::text[], @k_shard_key::text[], @k_fingerprint::text[], @k_order_id::text[]) " +
+        "AS r(b, event_id, idem_key, shard_key, fingerprint, order_id) " +
+        "WHERE r.b IN (SELECT i FROM written)), " +
+        "moved_keys AS (" +
+        "UPDATE idempotency_keys AS k SET order_id = r.order_id " +
+        "FROM unnest(@m_b::integer[], @m_event_id::text[], @m_idem_key::text[], @m_shard_key::text[], @m_previous::text[], @m_order_id::text[]) " +
+        "AS r(b, event_id, idem_key, shard_key, previous, order_id) " +
+        "WHERE k.event_id = r.event_id AND k.idem_key = r.idem_key AND k.shard_key = r.shard_key AND k.order_id = r.previous " +
+        "AND r.b IN (SELECT i FROM written) " +
+        "RETURNING r.b) " +
+        "SELECT i FROM fenced UNION ALL SELECT -1 - b FROM moved_keys";
 
     /// <summary>
     /// Runs the fences of <paramref name="batches"/> and writes the orders, tickets and keys of those whose fence
-    /// matched, inside <paramref name="transaction"/>; says which matched. The others wrote nothing.
+    /// matched, inside <paramref name="transaction"/>; says which matched. The others wrote nothing. Returns the
+    /// batches whose key move found the key changed in <paramref name="stale"/>: the caller must not commit then.
     /// </summary>
     /// <remarks>
     /// <para>
@@ -71,7 +78,8 @@ internal static class PostgresLedgerWrites
     /// refusals (which the dispatcher routes around) into unknown outcomes.
     /// </para>
     /// </remarks>
-    public static async Task<bool[]> FenceAndWriteAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<LedgerBatch> batches)
+    public static async Task<bool[]> FenceAndWriteAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<LedgerBatch> batches, List<int> stale)
     {
         var matched = new bool[batches.Count];
         var all = Enumerable.Range(0, batches.Count).ToList();
@@ -86,7 +94,9 @@ internal static class PostgresLedgerWrites
 
         var orders = all.SelectMany(b => batches[b].Orders.Select(o => (Batch: b, Shard: batches[b].Shard.Key, Order: o))).ToList();
         var tickets = orders.SelectMany(o => o.Order.Tickets.Select(t => (o.Batch, o.Order, Ticket: t))).ToList();
-        var keys = all.SelectMany(b => batches[b].Keys.Select(k => (Batch: b, Shard: batches[b].Shard.Key, Key: k))).ToList();
+        var keys = all.SelectMany(b => batches[b].Keys.Select(k => (Batch: b, Shard: batches[b].Shard, Key: k))).ToList();
+        var moves = keys.Where(k => k.Key.PreviousOrderId is not null).ToList();
+        keys.RemoveAll(k => k.Key.PreviousOrderId is not null);
         await using var command = new SqlStatement(FenceAndWrite)
             .With("@f_i", selling.ToArray())
             .With("@f_shard_key", Column(selling, b => batches[b].Shard.Key))
@@ -115,13 +125,32 @@ internal static class PostgresLedgerWrites
             .With("@t_o", Column(tickets, t => t.Order.OrderId))
             .With("@t_c", Column(tickets, t => t.Ticket.Code))
             .With("@k_b", Column(keys, k => k.Batch))
-            .With("@k_shard_key", Column(keys, k => k.Shard))
+            .With("@k_event_id", Column(keys, k => k.Shard.EventId))
             .With("@k_idem_key", Column(keys, k => k.Key.Key))
+            .With("@k_shard_key", Column(keys, k => k.Shard.Key))
             .With("@k_fingerprint", Column(keys, k => k.Key.Fingerprint))
             .With("@k_order_id", Column(keys, k => k.Key.OrderId))
+            .With("@m_b", Column(moves, k => k.Batch))
+            .With("@m_event_id", Column(moves, k => k.Shard.EventId))
+            .With("@m_idem_key", Column(moves, k => k.Key.Key))
+            .With("@m_shard_key", Column(moves, k => k.Shard.Key))
+            .With("@m_previous", Column(moves, k => k.Key.PreviousOrderId!))
+            .With("@m_order_id", Column(moves, k => k.Key.OrderId))
             .ToCommand(connection, transaction);
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) matched[reader.GetInt32(0)] = true;
+        // Moves still owed, per batch. A key is moved at most once in a group: its home runs one request per key at a
+        // time and has one batch in a group, and only that home moves it.
+        var owed = new int[batches.Count];
+        foreach (var move in moves) owed[move.Batch]++;
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                var row = reader.GetInt32(0);
+                if (row >= 0) matched[row] = true;
+                else owed[-1 - row]--;
+            }
+        }
+        stale.AddRange(all.Where(b => matched[b] && owed[b] > 0));
         return matched;
     }
 

@@ -132,22 +132,30 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>
     /// The scripts create what is missing and never alter what exists. A database created before orders were stored
-    /// under their key (<c>order_key</c>) would take the scripts and then fail every commit; it is refused here
-    /// instead, by name, each time something tries to open it, and its shards stay unavailable.
+    /// under their key (<c>orders.order_key</c>) or before keys were stored by event (<c>idempotency_keys.event_id</c>)
+    /// would take the scripts and then fail every commit; it is refused here instead, by name, each time something
+    /// tries to open it, and its shards stay unavailable.
     /// </summary>
+    /// <remarks>
+    /// SQL Server's earlier key table had <c>event_id</c> as a computed column, which this probe does not tell from
+    /// the new one; that dialect is unverified and no such database was ever made.
+    /// </remarks>
     private async Task RefuseOlderLayoutAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        await using var probe = connection.CreateCommand();
-        probe.CommandText = "SELECT order_key FROM orders WHERE 1 = 0";
-        try
+        foreach (var (table, column) in new[] { ("orders", "order_key"), ("idempotency_keys", "event_id") })
         {
-            await probe.ExecuteNonQueryAsync(cancellationToken);
-        }
-        catch (DbException exception)
-        {
-            throw new InvalidOperationException(
-                $"Shard database {Ordinal} was created by an older OrleansTickets build: its orders table has no order_key " +
-                "column. Sell into a new data folder or database, or move this one aside.", exception);
+            await using var probe = connection.CreateCommand();
+            probe.CommandText = $"SELECT {column} FROM {table} WHERE 1 = 0";
+            try
+            {
+                await probe.ExecuteNonQueryAsync(cancellationToken);
+            }
+            catch (DbException exception)
+            {
+                throw new InvalidOperationException(
+                    $"Shard database {Ordinal} was created by an older OrleansTickets build: its {table} table has no {column} " +
+                    "column. Sell into a new data folder or database, or move this one aside.", exception);
+            }
         }
     }
 
@@ -339,18 +347,22 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             {
                 var conflicting = await FindKeyConflictsAsync(group);
                 // Another writer's transaction (another silo's) may hold the key uncommitted: unknown here, so fail.
-                if (conflicting.Count == 0) throw new ShardDatabaseUnavailableException(Ordinal, conflict.InnerException!);
+                if (conflicting.Count == 0) throw new ShardDatabaseUnavailableException(Ordinal, conflict.InnerException ?? conflict);
                 foreach (var (item, key) in conflicting) item.Outcome = CommitOutcome.KeyConflict(key);
                 group = group.Where(item => item.Outcome.Kind != CommitOutcomeKind.KeyConflict).ToList();
             }
             catch (KeyConflictException conflict)
             {
-                throw new ShardDatabaseUnavailableException(Ordinal, conflict.InnerException!);
+                throw new ShardDatabaseUnavailableException(Ordinal, conflict.InnerException ?? conflict);
             }
         }
     }
 
-    /// <summary>The batches of <paramref name="group"/> whose key is held by another shard of the event, in the database or earlier in the group.</summary>
+    /// <summary>
+    /// The batches of <paramref name="group"/> whose keys the database refuses: a new key the event already has (in
+    /// the database, or from a batch earlier in the group), or a move of a key that no longer points at the order
+    /// the batch expected.
+    /// </summary>
     private async Task<List<(CommitItem Item, string Key)>> FindKeyConflictsAsync(List<CommitItem> group)
     {
         var conflicting = new List<(CommitItem, string)>();
@@ -361,12 +373,18 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             var shard = item.Batch.Shard;
             foreach (var key in item.Batch.Keys)
             {
-                await using var holders = new SqlStatement(_sql.KeyHolders)
-                    .With("@event_id", shard.EventId).With("@idem_key", key.Key).ToCommand(connection, null);
-                await using var reader = await holders.ExecuteReaderAsync();
-                var heldElsewhere = false;
-                while (await reader.ReadAsync()) heldElsewhere |= reader.GetString(0) != shard.Key;
-                if (heldElsewhere || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key))
+                string? holder = null;
+                string? orderId = null;
+                await using (var read = new SqlStatement(ShardSql.ReadKey)
+                    .With("@event_id", shard.EventId).With("@idem_key", key.Key).ToCommand(connection, null))
+                await using (var reader = await read.ExecuteReaderAsync())
+                {
+                    if (await reader.ReadAsync()) (holder, orderId) = (reader.GetString(0), reader.GetString(2));
+                }
+                var refused = key.PreviousOrderId is null
+                    ? holder is not null || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key)
+                    : holder != shard.Key || orderId != key.PreviousOrderId;
+                if (refused)
                 {
                     conflicting.Add((item, key.Key));
                     break;
@@ -381,8 +399,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         ? postgres.SqlState == PostgresErrorCodes.UniqueViolation && postgres.ConstraintName == ShardSql.EventKeyIndex
         : exception.Message.Contains(ShardSql.EventKeyIndex, StringComparison.Ordinal);
 
-    /// <summary>A group's transaction failed on the one-key-per-event index; nothing of it is durable.</summary>
-    private sealed class KeyConflictException(DbException inner) : Exception(inner.Message, inner);
+    /// <summary>A group's transaction failed on the keys (an insert or a move); nothing of it is durable.</summary>
+    private sealed class KeyConflictException(string message, Exception? inner = null) : Exception(message, inner);
 
     private async Task CommitGroupOnceAsync(List<CommitItem> group)
     {
@@ -406,7 +424,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         }
         catch (DbException exception) when (IsKeyConflict(exception))
         {
-            throw new KeyConflictException(exception);
+            throw new KeyConflictException(exception.Message, exception);
         }
         catch (DbException exception)
         {
@@ -436,7 +454,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         if (_dialect == SqlDialect.PostgreSql)
         {
             // Fences and rows in one statement; only inventory rows (rare) are left for the round trip below.
-            matched = await PostgresLedgerWrites.FenceAndWriteAsync(connection, transaction, batches);
+            var stale = new List<int>();
+            matched = await PostgresLedgerWrites.FenceAndWriteAsync(connection, transaction, batches, stale);
+            // Thrown before COMMIT, so the transaction is rolled back whole, as after a refused insert.
+            if (stale.Count > 0) throw new KeyConflictException($"{stale.Count} batches moved a key that no longer pointed at their previous order");
         }
         else
         {
@@ -544,9 +565,13 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         }
         foreach (var key in batch.Keys)
         {
-            yield return new SqlStatement(_sql.UpsertKey)
-                .With("@shard_key", shardKey).With("@idem_key", key.Key)
-                .With("@fingerprint", key.Fingerprint).With("@order_id", key.OrderId);
+            yield return key.PreviousOrderId is { } previous
+                ? new SqlStatement(_sql.MoveKey)
+                    .With("@order_id", key.OrderId).With("@event_id", batch.Shard.EventId).With("@idem_key", key.Key)
+                    .With("@shard_key", shardKey).With("@previous_order_id", previous)
+                : new SqlStatement(ShardSql.InsertKey)
+                    .With("@event_id", batch.Shard.EventId).With("@idem_key", key.Key).With("@shard_key", shardKey)
+                    .With("@fingerprint", key.Fingerprint).With("@order_id", key.OrderId);
         }
     }
 

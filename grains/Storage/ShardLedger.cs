@@ -25,15 +25,13 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
     {
         var row = await database.ClaimAsync(shard, block, cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
-        var keys = await ReadAllAsync(connection, ShardSql.ReadKeys,
-            r => new IdempotencyRecord(r.GetString(0), r.GetString(1), r.GetString(2)), cancellationToken);
         var undelivered = await ReadAllAsync(connection, ShardSql.ReadUndelivered,
             r => new OutgoingTransfer(r.GetString(1), new TicketTransfer(r.GetString(0), shard.Key, SegmentText.Parse(r.GetString(2)))),
             cancellationToken);
         var takenIn = await ReadAllAsync(connection, ShardSql.ReadTakenIn, r => r.GetString(0), cancellationToken);
         var refused = await ReadAllAsync(connection, ShardSql.ReadRefused, r => r.GetString(0), cancellationToken);
         Epoch = row.Epoch;
-        return new ShardClaim(row, keys, undelivered, takenIn, refused);
+        return new ShardClaim(row, undelivered, takenIn, refused);
     }
 
     private async Task<List<T>> ReadAllAsync<T>(
@@ -48,6 +46,19 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
 
     /// <summary>Submits a batch to the database's group commit.</summary>
     public Task<CommitOutcome> CommitAsync(LedgerBatch batch) => database.CommitAsync(batch);
+
+    /// <summary>Reads idempotency key <paramref name="key"/> of the shard's event, whichever shard holds it; null when the event has no such key.</summary>
+    public async Task<StoredKey?> ReadKeyAsync(string key, CancellationToken cancellationToken = default)
+    {
+        await database.EnsureReadyAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var read = new SqlStatement(ShardSql.ReadKey)
+            .With("@event_id", shard.EventId).With("@idem_key", key).ToCommand(connection, null);
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new StoredKey(reader.GetString(0), reader.GetString(1), reader.GetString(2))
+            : null;
+    }
 
     /// <summary>Reads an order this shard committed, or null.</summary>
     public async Task<OrderDetails?> ReadOrderAsync(string orderId, CancellationToken cancellationToken = default)

@@ -9,14 +9,14 @@ internal sealed class ShardSql
     /// <summary>Bumps the shard's epoch (creating its row on first use) and returns the row.</summary>
     public required string Claim { get; init; }
 
-    /// <summary>Records an idempotency key, or points an existing one at a new order id.</summary>
-    public required string UpsertKey { get; init; }
+    /// <summary>
+    /// Points this shard's key at a new order id, only if it still points at <c>@previous_order_id</c>; changes no
+    /// row otherwise (SQL Server: raises an error naming <see cref="EventKeyIndex"/> instead).
+    /// </summary>
+    public required string MoveKey { get; init; }
 
     /// <summary>Remembers a refused forwarded order id; a second refusal of the same id changes nothing.</summary>
     public required string InsertRefusal { get; init; }
-
-    /// <summary>The shards holding key <c>@idem_key</c> in event <c>@event_id</c>, found through the one-key-per-event index.</summary>
-    public required string KeyHolders { get; init; }
 
     public const string Fence =
         "UPDATE shard_state SET sold = @new_sold WHERE shard_key = @shard_key AND epoch = @epoch AND sold = @old_sold";
@@ -60,10 +60,16 @@ internal sealed class ShardSql
         "SELECT serial, code FROM tickets WHERE event_id = @event_id AND ticket_type_id = @ticket_type_id " +
         "AND serial >= @first_serial AND serial < @end_serial AND order_id = @order_id ORDER BY serial";
 
-    /// <summary>The unique index that allows one key per event in a database (see the shard schema scripts).</summary>
+    /// <summary>The keys' primary key, which allows one key per event in a database (see the shard schema scripts).</summary>
     public const string EventKeyIndex = "idempotency_keys_event_key";
 
-    public const string ReadKeys = "SELECT idem_key, fingerprint, order_id FROM idempotency_keys WHERE shard_key = @shard_key";
+    /// <summary>Records a new key; fails on <see cref="EventKeyIndex"/> when the event already has it, on any shard.</summary>
+    public const string InsertKey =
+        "INSERT INTO idempotency_keys (event_id, idem_key, shard_key, fingerprint, order_id) " +
+        "VALUES (@event_id, @idem_key, @shard_key, @fingerprint, @order_id)";
+
+    public const string ReadKey =
+        "SELECT shard_key, fingerprint, order_id FROM idempotency_keys WHERE event_id = @event_id AND idem_key = @idem_key";
 
     /// <summary>Tests' independent count of a shard's ticket rows. Nothing indexes <c>orders.order_id</c>; fine for a check.</summary>
     public const string CountSoldTickets =
@@ -78,26 +84,19 @@ internal sealed class ShardSql
     private const string RefusalOnConflict =
         "INSERT INTO refused_orders (order_id, shard_key) VALUES (@order_id, @shard_key) ON CONFLICT (order_id) DO NOTHING";
 
-    private const string UpsertKeyOnConflict =
-        "INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) VALUES (@shard_key, @idem_key, @fingerprint, @order_id) " +
-        "ON CONFLICT (shard_key, idem_key) DO UPDATE SET order_id = excluded.order_id";
-
-    // Each engine's spelling of the expression its one-key-per-event index is built on (see the shard schema scripts).
-    private const string SqliteKeyHolders =
-        "SELECT shard_key FROM idempotency_keys WHERE substr(shard_key, 1, instr(shard_key, '/') - 1) = @event_id AND idem_key = @idem_key";
-
-    private const string PostgresKeyHolders =
-        "SELECT shard_key FROM idempotency_keys WHERE split_part(shard_key, '/', 1) = @event_id AND idem_key = @idem_key";
+    private const string MoveKeyIfUnchanged =
+        "UPDATE idempotency_keys SET order_id = @order_id " +
+        "WHERE event_id = @event_id AND idem_key = @idem_key AND shard_key = @shard_key AND order_id = @previous_order_id";
 
     public static ShardSql For(SqlDialect dialect) => dialect switch
     {
         SqlDialect.Sqlite => new ShardSql
         {
-            Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict, InsertRefusal = RefusalOnConflict, KeyHolders = SqliteKeyHolders,
+            Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.PostgreSql => new ShardSql
         {
-            Claim = ClaimWithUpsert, UpsertKey = UpsertKeyOnConflict, InsertRefusal = RefusalOnConflict, KeyHolders = PostgresKeyHolders,
+            Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.SqlServer => new ShardSql
         {
@@ -112,10 +111,10 @@ internal sealed class ShardSql
             InsertRefusal =
                 "IF NOT EXISTS (SELECT 1 FROM refused_orders WHERE order_id = @order_id) " +
                 "INSERT INTO refused_orders (order_id, shard_key) VALUES (@order_id, @shard_key);",
-            KeyHolders = "SELECT shard_key FROM idempotency_keys WHERE event_id = @event_id AND idem_key = @idem_key",
-            UpsertKey =
-                "UPDATE idempotency_keys SET order_id = @order_id WHERE shard_key = @shard_key AND idem_key = @idem_key; " +
-                "IF @@ROWCOUNT = 0 INSERT INTO idempotency_keys (shard_key, idem_key, fingerprint, order_id) VALUES (@shard_key, @idem_key, @fingerprint, @order_id);",
+            // A move that matched nothing fails the batch the way a second home's insert does: by naming the key index.
+            MoveKey =
+                MoveKeyIfUnchanged + "; " +
+                "IF @@ROWCOUNT = 0 THROW 50000, N'" + EventKeyIndex + ": the key no longer points at the previous order', 1;",
         },
         _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
     };

@@ -15,16 +15,18 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     private SqlitePreparedStatement _fence = null!;
     private SqlitePreparedStatement _order = null!;
     private SqlitePreparedStatement _ticket = null!;
-    private SqlitePreparedStatement _key = null!;
+    private SqlitePreparedStatement _newKey = null!;
+    private SqlitePreparedStatement _moveKey = null!;
 
-    // SQLITE_CONSTRAINT_UNIQUE: only the one-key-per-event index can raise it, as the key statement upserts its own row.
-    private const int UniqueConstraintFailed = 2067;
+    // SQLITE_CONSTRAINT_PRIMARYKEY: the key insert's only constraint is the keys' primary key, (event, key).
+    private const int PrimaryKeyConstraintFailed = 1555;
 
     /// <summary>Runs every item in one transaction and stores each item's result; the caller completes them after.</summary>
     /// <remarks>
-    /// A batch whose key another shard of the event holds gets <see cref="CommitOutcome.KeyConflict"/>, and the
-    /// group is written again without it in a fresh transaction. That happens only when a client reuses a key for
-    /// another ticket type, so the common path pays nothing for it.
+    /// A batch whose new key the event already has, or whose key move finds the key changed, gets
+    /// <see cref="CommitOutcome.KeyConflict"/>, and the group is written again without it in a fresh transaction.
+    /// That happens only when a client reuses a key (for another ticket type, or in a shard's later activation), so
+    /// the common path pays nothing for it.
     /// </remarks>
     public void Commit(IReadOnlyList<WriterItem> group, ShardSql sql)
     {
@@ -130,11 +132,19 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         }
         foreach (var key in batch.Keys)
         {
+            if (key.PreviousOrderId is { } previous)
+            {
+                var moved = _moveKey.Bind(0, key.OrderId).Bind(1, batch.Shard.EventId).Bind(2, key.Key).Bind(3, shardKey)
+                    .Bind(4, previous).Execute();
+                if (moved != 1) return CommitOutcome.KeyConflict(key.Key);
+                continue;
+            }
             try
             {
-                _key.Bind(0, shardKey).Bind(1, key.Key).Bind(2, key.Fingerprint).Bind(3, key.OrderId).Execute();
+                _newKey.Bind(0, batch.Shard.EventId).Bind(1, key.Key).Bind(2, shardKey).Bind(3, key.Fingerprint).Bind(4, key.OrderId)
+                    .Execute();
             }
-            catch (SqliteException exception) when (exception.SqliteExtendedErrorCode == UniqueConstraintFailed)
+            catch (SqliteException exception) when (exception.SqliteExtendedErrorCode == PrimaryKeyConstraintFailed)
             {
                 return CommitOutcome.KeyConflict(key.Key);
             }
@@ -167,7 +177,8 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             "@ticket_type_id", "@quantity", "@first_serial", "@serial_segments", "@unit_price_cents", "@currency", "@buyer_name",
             "@buyer_email", "@created_at_ms");
         _ticket = new SqlitePreparedStatement(connection, ShardSql.InsertTicket, "@e", "@t", "@s", "@o", "@c");
-        _key = new SqlitePreparedStatement(connection, sql.UpsertKey, "@shard_key", "@idem_key", "@fingerprint", "@order_id");
+        _newKey = new SqlitePreparedStatement(connection, ShardSql.InsertKey, "@event_id", "@idem_key", "@shard_key", "@fingerprint", "@order_id");
+        _moveKey = new SqlitePreparedStatement(connection, sql.MoveKey, "@order_id", "@event_id", "@idem_key", "@shard_key", "@previous_order_id");
         _connection = connection;
     }
 
@@ -189,7 +200,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     {
         if (_connection is null) return;
         // Statements are finalized before their connection closes.
-        foreach (var statement in new[] { _fence, _order, _ticket, _key }) statement?.Dispose();
+        foreach (var statement in new[] { _fence, _order, _ticket, _newKey, _moveKey }) statement?.Dispose();
         _claim?.Dispose();
         _connection.Dispose();
         _connection = null;

@@ -107,4 +107,44 @@ public sealed class IdempotencyTests(PostgresFixture postgres) : EngineClusterTe
         }
         Assert.Equal(20L, (await Cluster.SalesAsync("durable-keys")).TicketTypes[0].Sold);
     }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Reactivated_homes_answer_old_keys_from_the_database_even_once_the_type_is_sold_out(string engine)
+    {
+        await StartAsync(engine);
+        // Homes do not load their keys when they activate; every answer below for a key used before the shards
+        // reactivated comes from reading that key. 4 shards of 5 for 20 keys, so many orders were forwarded.
+        var definition = await Cluster.CreateEventAsync("late",
+            TicketingCluster.Type("ga", capacity: 20, shards: 4), TicketingCluster.Type("vip", capacity: 20, shards: 4));
+        var keys = Enumerable.Range(0, 20).Select(i => $"buyer-{i}").ToList();
+        var first = await Task.WhenAll(keys.Select(k => Cluster.BuyAsync("late", "ga", 1, key: k)));
+        Assert.All(first, r => Assert.Equal(PurchaseStatus.Created, r.Status));
+
+        await DeactivateAllAsync(definition.Id);
+        // ga is sold out now, and each key is retried twice at once.
+        var replays = await Task.WhenAll(keys.Concat(keys).Select(k => Cluster.BuyAsync("late", "ga", 1, key: k)));
+        for (var i = 0; i < replays.Length; i++)
+        {
+            Assert.Equal(PurchaseStatus.Replayed, replays[i].Status);
+            Assert.Equal(first[i % keys.Count].Order, replays[i].Order, OrderComparer.Instance);
+        }
+
+        await DeactivateAllAsync(definition.Id);
+        Assert.Equal(PurchaseStatus.KeyConflict, (await Cluster.BuyAsync("late", "ga", 2, key: "buyer-0")).Status);
+        Assert.Equal(PurchaseStatus.KeyConflict, (await Cluster.BuyAsync("late", "vip", 1, key: "buyer-1")).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.BuyAsync("late", "ga", 1, key: "newcomer")).Status);
+        Assert.Equal(PurchaseStatus.Replayed, (await Cluster.BuyAsync("late", "ga", 1, key: "buyer-0")).Status);
+        Assert.Equal(PurchaseStatus.Created, (await Cluster.BuyAsync("late", "vip", 1, key: "vip-buyer")).Status);
+
+        var sales = await Cluster.SalesAsync("late");
+        Assert.Equal([20L, 1L], sales.TicketTypes.Select(t => t.Sold));
+    }
+
+    private async Task DeactivateAllAsync(string eventId)
+    {
+        foreach (var type in new[] { "ga", "vip" })
+        {
+            for (var i = 0; i < 4; i++) await Cluster.Cluster.DeactivateAsync(Cluster.Shard(eventId, type, i));
+        }
+    }
 }

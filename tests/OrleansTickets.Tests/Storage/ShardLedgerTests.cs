@@ -113,18 +113,42 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
-    public async Task Idempotency_keys_are_stored_and_can_be_pointed_at_a_new_order(string engine)
+    public async Task A_key_is_inserted_once_per_event_and_moved_only_by_its_home_from_the_order_it_points_at(string engine)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
-        var shard = new ShardAddress("e", "ga", 0);
-        var ledger = context.Ledger(shard);
-        await ledger.ClaimAsync(Block);
-        await ledger.CommitAsync(new LedgerBatch(shard, ledger.Epoch, 0, 0, [], [new IdempotencyRecord("key-1", "FP", "e.ga.3.first")]));
-        await ledger.CommitAsync(new LedgerBatch(shard, ledger.Epoch, 0, 0, [], [new IdempotencyRecord("key-1", "FP", "e.ga.4.second")]));
+        var home = new ShardAddress("e", "ga", 0);
+        var other = new ShardAddress("e", "ga", 1);
+        var ledger = context.Ledger(home);
+        var otherLedger = context.Ledger(other);
+        await ledger.ClaimAsync(BlockOf(home));
+        await otherLedger.ClaimAsync(BlockOf(other));
+        Assert.Null(await ledger.ReadKeyAsync("key-1"));
 
-        var claim = await context.Ledger(shard).ClaimAsync(Block);
-        var key = Assert.Single(claim.Keys);
-        Assert.Equal(("key-1", "FP", "e.ga.4.second"), (key.Key, key.Fingerprint, key.OrderId));
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(KeysOnly(ledger, home, new IdempotencyRecord("key-1", "FP", "e.ga.3.first"))));
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(
+            KeysOnly(ledger, home, new IdempotencyRecord("key-1", "FP", "e.ga.4.second", PreviousOrderId: "e.ga.3.first"))));
+        Assert.Equal(new StoredKey(home.Key, "FP", "e.ga.4.second"), await ledger.ReadKeyAsync("key-1"));
+
+        // Each of these is refused whole, its order and fence included: inserting the key again (even by its home),
+        // moving it from an order it no longer points at, or moving it from another shard.
+        var refused = new[]
+        {
+            (Ledger: ledger, Shard: home, Key: new IdempotencyRecord("key-1", "FP", "e.ga.0.again")),
+            (Ledger: ledger, Shard: home, Key: new IdempotencyRecord("key-1", "FP", "e.ga.0.stale", PreviousOrderId: "e.ga.3.first")),
+            (Ledger: otherLedger, Shard: other, Key: new IdempotencyRecord("key-1", "FP", "e.ga.1.foreign", PreviousOrderId: "e.ga.4.second")),
+        };
+        foreach (var (refusedLedger, shard, key) in refused)
+        {
+            var batch = Batch(refusedLedger, shard, 0, Order(shard, key.OrderId, BlockOf(shard).First)) with { Keys = [key] };
+            Assert.Equal(CommitOutcome.KeyConflict("key-1"), await refusedLedger.CommitAsync(batch));
+            Assert.Null(await refusedLedger.ReadOrderAsync(key.OrderId));
+        }
+        Assert.Equal(new StoredKey(home.Key, "FP", "e.ga.4.second"), await ledger.ReadKeyAsync("key-1"));
+        Assert.Equal(0L, await ledger.CountTicketRowsAsync() + await otherLedger.CountTicketRowsAsync());
+
+        // The refused batches moved no sold count: the next batch of each shard still extends 0.
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Keyed(ledger, home, "key-2", "e.ga.0.next-home")));
+        Assert.Equal(CommitOutcome.Committed, await otherLedger.CommitAsync(Keyed(otherLedger, other, "key-3", "e.ga.1.next-other")));
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -199,7 +223,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal(CommitOutcome.Committed, await ledgers[vip].CommitAsync(Keyed(ledgers[vip], vip, "k3", "vip-2")));
         // The home may still point its own key at another order.
         Assert.Equal(CommitOutcome.Committed, await ledgers[ga].CommitAsync(
-            new LedgerBatch(ga, ledgers[ga].Epoch, 1, 1, [], [new IdempotencyRecord("k", "fp", "ga-moved")])));
+            new LedgerBatch(ga, ledgers[ga].Epoch, 1, 1, [], [new IdempotencyRecord("k", "fp", "ga-moved", PreviousOrderId: "ga-1")])));
+        Assert.Equal(new StoredKey(ga.Key, "fp", "ga-moved"), await ledgers[vip].ReadKeyAsync("k"));
 
         // Two homes racing with one new key in one group: exactly one keeps it.
         var race = await Task.WhenAll(
@@ -232,35 +257,47 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.All(outcomes, outcome => Assert.Equal(CommitOutcome.Committed, outcome));
         Assert.NotNull(await changer.ReadOrderAsync("changing-1"));
         Assert.Equal(1L, await changer.CountTicketRowsAsync());
+        Assert.Equal(new StoredKey(changing.Key, "fp", "changing-1"), await changer.ReadKeyAsync("k-changing"));
         var claim = await context.Ledger(changing).ClaimAsync(BlockOf(changing));
-        Assert.Equal("k-changing", Assert.Single(claim.Keys).Key);
         Assert.Equal("e.ga.7.refused", Assert.Single(claim.Refused));
         Assert.Equal(1L, await seller.CountTicketRowsAsync());
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
-    public async Task A_shard_database_from_before_orders_were_keyed_is_refused_by_name(string engine)
+    public Task A_shard_database_from_before_orders_were_keyed_is_refused_by_name(string engine) =>
+        // The orders table as builds before the ninth session created it: keyed by the whole id, no order_key.
+        AssertOlderLayoutRefusedAsync(engine, "orders", "CREATE TABLE orders (order_id TEXT NOT NULL PRIMARY KEY, shard_key TEXT NOT NULL)",
+            "order_id,shard_key", "order_key");
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public Task A_shard_database_from_before_keys_were_stored_by_event_is_refused_by_name(string engine) =>
+        // The keys table as builds before the tenth session created it: keyed by shard and key, no event_id.
+        AssertOlderLayoutRefusedAsync(engine, "idempotency_keys",
+            "CREATE TABLE idempotency_keys (shard_key TEXT NOT NULL, idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, " +
+            "order_id TEXT NOT NULL, PRIMARY KEY (shard_key, idem_key))",
+            "shard_key,idem_key,fingerprint,order_id", "event_id");
+
+    private async Task AssertOlderLayoutRefusedAsync(string engine, string table, string createOldTable, string oldColumns, string missingColumn)
     {
         using var storage = Engines.Storage(engine, postgres);
         await using var databases = new ShardDatabases(Options.Create(storage.Options), NullLoggerFactory.Instance);
         await using (var old = await OpenFirstShardDatabaseAsync(engine, databases, create: true))
         {
             await using var create = old.CreateCommand();
-            // The orders table as earlier builds created it: keyed by the whole id, no order_key.
-            create.CommandText = "CREATE TABLE orders (order_id TEXT NOT NULL PRIMARY KEY, shard_key TEXT NOT NULL)";
+            create.CommandText = createOldTable;
             await create.ExecuteNonQueryAsync();
         }
 
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => databases.Get(0).EnsureReadyAsync());
-        Assert.Contains("order_key", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"{table} table has no {missingColumn}", refused.Message, StringComparison.Ordinal);
 
         // The old table is left as it was.
         await using var check = await OpenFirstShardDatabaseAsync(engine, databases, create: false);
         await using var columns = check.CreateCommand();
         columns.CommandText = engine == Engines.Sqlite
-            ? "SELECT group_concat(name) FROM pragma_table_info('orders')"
-            : "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'orders'";
-        Assert.Equal("order_id,shard_key", await columns.ExecuteScalarAsync());
+            ? $"SELECT group_concat(name) FROM pragma_table_info('{table}')"
+            : $"SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = '{table}'";
+        Assert.Equal(oldColumns, await columns.ExecuteScalarAsync());
     }
 
     /// <summary>
@@ -315,6 +352,9 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
 
     private static LedgerBatch Keyed(ShardLedger ledger, ShardAddress shard, string key, string orderId, long oldSold = 0) =>
         new(shard, ledger.Epoch, oldSold, oldSold + 1, [Order(shard, orderId, BlockOf(shard).First + oldSold)], [new IdempotencyRecord(key, "fp", orderId)]);
+
+    private static LedgerBatch KeysOnly(ShardLedger ledger, ShardAddress shard, params IdempotencyRecord[] keys) =>
+        new(shard, ledger.Epoch, 0, 0, [], keys);
 
     // Shards of one type own disjoint blocks, as in a real event.
     private static SerialBlock BlockOf(ShardAddress shard) => new(First: 101 + shard.Index * 10, Size: 10);

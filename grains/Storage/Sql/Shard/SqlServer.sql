@@ -42,20 +42,18 @@ CREATE TABLE dbo.tickets (
     code           nvarchar(200) NOT NULL,
     PRIMARY KEY (event_id, ticket_type_id, serial)
 );
+-- A key's homes for the ticket types of one event all live in one database, so keying the table by (event, key)
+-- makes the database itself refuse a key that a home of another type already holds: one key, one order, per event.
+-- Binary collation: keys compare as the other engines compare them, case and all.
 IF OBJECT_ID(N'dbo.idempotency_keys', N'U') IS NULL
 CREATE TABLE dbo.idempotency_keys (
+    event_id     nvarchar(64)  COLLATE Latin1_General_100_BIN2 NOT NULL,
+    idem_key     nvarchar(100) COLLATE Latin1_General_100_BIN2 NOT NULL,
     shard_key    nvarchar(200) NOT NULL,
-    idem_key     nvarchar(100) NOT NULL,
     fingerprint  nchar(64)     NOT NULL,
     order_id     nvarchar(200) NOT NULL,
-    -- The event is the shard key's first part; SQL Server indexes expressions through computed columns.
-    event_id     AS CAST(LEFT(shard_key, CHARINDEX(N'/', shard_key) - 1) AS nvarchar(200)) PERSISTED,
-    PRIMARY KEY (shard_key, idem_key)
+    CONSTRAINT idempotency_keys_event_key PRIMARY KEY (event_id, idem_key)
 );
--- A key's homes for the ticket types of one event all live in one database, so the database itself refuses a key
--- that a home of another type already holds: one key, one order, per event.
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'idempotency_keys_event_key')
-CREATE UNIQUE INDEX idempotency_keys_event_key ON dbo.idempotency_keys (event_id, idem_key);
 
 -- Escrow transfers. The donor records what it gave (and later that it was delivered); the receiver records what it
 -- took in. The receiver's primary key makes taking a transfer in idempotent, whatever the redeliveries.

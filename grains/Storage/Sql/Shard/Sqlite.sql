@@ -43,17 +43,18 @@ CREATE TABLE IF NOT EXISTS tickets (
     code           TEXT    NOT NULL,
     PRIMARY KEY (event_id, ticket_type_id, serial)
 );
+-- A key's homes for the ticket types of one event all live in one database, so keying the table by (event, key)
+-- makes the database itself refuse a key that a home of another type already holds: one key, one order, per event.
+-- It is the table's only index: the shard owning the key is a plain column, and a shard reads its keys one at a
+-- time by (event, key) instead of all at once by shard.
 CREATE TABLE IF NOT EXISTS idempotency_keys (
-    shard_key    TEXT    NOT NULL,
+    event_id     TEXT    NOT NULL,
     idem_key     TEXT    NOT NULL,
+    shard_key    TEXT    NOT NULL,
     fingerprint  TEXT    NOT NULL,
     order_id     TEXT    NOT NULL,
-    PRIMARY KEY (shard_key, idem_key)
+    CONSTRAINT idempotency_keys_event_key PRIMARY KEY (event_id, idem_key)
 );
--- A key's homes for the ticket types of one event all live in one database, so the database itself refuses a key
--- that a home of another type already holds: one key, one order, per event. The event is the shard key's first part.
-CREATE UNIQUE INDEX IF NOT EXISTS idempotency_keys_event_key
-    ON idempotency_keys (substr(shard_key, 1, instr(shard_key, '/') - 1), idem_key);
 
 -- Escrow transfers. The donor records what it gave (and later that it was delivered); the receiver records what it
 -- took in. The receiver's primary key makes taking a transfer in idempotent, whatever the redeliveries.
