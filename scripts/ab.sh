@@ -38,20 +38,37 @@ worktree_for() {
 }
 dir_a="$(worktree_for "$rev_a")" dir_b="$(worktree_for "$rev_b")"
 
-declare -a runs_a=() runs_b=()
-measure() {  # measure DIR [args...] -> prints tickets/s
-    "$@" 2>&1 | awk '/^steady state:/ { print $3 }'
+declare -a runs_a=() runs_b=() cpu_a=() cpu_b=()
+# Per-order costs of one run over its 5 measured seconds (22-27), from the files steady-state.sh leaves: service and
+# load generator CPU (cpu.txt), pwrite calls (perf.csv), and the hypervisor's steal when the script recorded it.
+# Prints "SERVICE_US text"; the drift this script cancels shows in tickets/s far more than in CPU per order.
+run_costs() {
+    local run_dir=$1 orders
+    orders=$(grep -aE '^\[ +(22|27)\.0s\]' "$run_dir/load.txt" | awk '{ print $8 }' | paste -sd' ')
+    awk -v orders="$orders" -v perf="$run_dir/perf.csv" '
+        BEGIN { split(orders, o, " "); n = o[2] - o[1]; pwrite = -1
+                while ((getline line < perf) > 0) if (line ~ /pwrite64/) { split(line, f, ","); pwrite = f[1] } }
+        { for (i = 1; i <= NF; i++) { if ($i == "service") svc = $(i + 1) + 0; if ($i == "generator") lg = $(i + 1) + 0; if ($i == "steal") st = $(i + 1) }
+          if (n <= 0) { print "0 (no orders counted)"; exit }
+          printf "%.0f per order: service %.0f µs, load generator %.0f µs, pwrite %s; steal %s cores\n", svc * 5e6 / n, svc * 5e6 / n, lg * 5e6 / n,
+              (pwrite >= 0 ? sprintf("%.2f", pwrite / n) : "-"), (st == "" ? "-" : st) }' "$run_dir/cpu.txt"
+}
+measure() {  # measure DIR [args...] -> prints "TICKETS_PER_S SERVICE_US text"
+    local output run_dir
+    output="$("$@" 2>&1)"
+    run_dir="$(awk '/^details:/ { print $2 }' <<<"$output")"
+    echo "$(awk '/^steady state:/ { print $3 }' <<<"$output") $( [[ -n $run_dir ]] && run_costs "$run_dir")"
 }
 for round in $(seq 1 "$rounds"); do
     for side in a b b a; do
         if [[ $side == a ]]; then
-            value="$(measure "$dir_a/scripts/steady-state.sh" "${engine[@]}")"
-            runs_a+=("${value:-0}")
+            read -r value cpu costs < <(measure "$dir_a/scripts/steady-state.sh" "${engine[@]}")
+            runs_a+=("${value:-0}") cpu_a+=("${cpu:-0}")
         else
-            value="$(measure "$dir_b/scripts/steady-state.sh" "${engine[@]}" "${args_b[@]}")"
-            runs_b+=("${value:-0}")
+            read -r value cpu costs < <(measure "$dir_b/scripts/steady-state.sh" "${engine[@]}" "${args_b[@]}")
+            runs_b+=("${value:-0}") cpu_b+=("${cpu:-0}")
         fi
-        echo "round $round, $side: ${value:-failed} tickets/s"
+        echo "round $round, $side: ${value:-failed} tickets/s; ${costs:-}"
     done
 done
 
@@ -60,3 +77,4 @@ median_a="$(median "${runs_a[@]}")" median_b="$(median "${runs_b[@]}")"
 echo "A = $rev_a: ${runs_a[*]} (median $median_a)"
 echo "B = $rev_b${args_b[*]:+ ${args_b[*]}}: ${runs_b[*]} (median $median_b)"
 awk -v a="$median_a" -v b="$median_b" 'BEGIN { if (a > 0) printf "B / A = %.3f\n", b / a }'
+echo "service CPU per order (µs): A ${cpu_a[*]} (median $(median "${cpu_a[@]}")), B ${cpu_b[*]} (median $(median "${cpu_b[@]}"))"

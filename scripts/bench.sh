@@ -178,6 +178,9 @@ print(f"service peak RSS  {peak_kb / 1024:.0f} MB")
 per_order = lambda seconds: f"{seconds * 1e6 / o['orders']:.0f} µs/order" if o["orders"] else "no orders"
 print(f"CPU seconds       service {service_cpu:.2f} ({per_order(service_cpu)}), "
       f"load generator {o['clientCpuSeconds']:.2f} ({per_order(o['clientCpuSeconds'])})")
+if o.get("steal"):
+    # Time the hypervisor gave other guests: on this shared VM it explains most of the spread between runs.
+    print(f"machine steal     {o['steal']['seconds']:.2f} s ({o['steal']['share'] * 100:.1f}% of the cores' time during the sale)")
 if floor:
     b = json.load(open(os.path.join(run_dir, "bare.json")))
     print(f"HTTP floor        {b['requestsPerSecond']:.0f} requests/s on the bare endpoint")

@@ -35,8 +35,10 @@ source "$repo/scripts/lib/long-sale.sh"
 start_long_sale "$port" "$run_dir" 40 "${storage_args[@]}" "$@"
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# The hypervisor's steal summed over every core (/proc/stat, first line, 9th field): other guests' share of the machine.
+steal_seconds() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.2f", $9 / hz; exit }' /proc/stat; }
 sleep 22
-service_cpu=$(cpu_seconds "$service_pid") load_cpu=$(cpu_seconds "$load_pid")
+service_cpu=$(cpu_seconds "$service_pid") load_cpu=$(cpu_seconds "$load_pid") steal=$(steal_seconds)
 if command -v perf >/dev/null; then
     perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_pwrite64,context-switches -p "$service_pid" -- sleep 5 \
         2>"$run_dir/perf.csv" || true
@@ -44,7 +46,8 @@ else
     sleep 5
 fi
 echo "cores used over those 5 s: service $(echo "$(cpu_seconds "$service_pid") $service_cpu" | awk '{ printf "%.2f", ($1 - $2) / 5 }')," \
-    "load generator $(echo "$(cpu_seconds "$load_pid") $load_cpu" | awk '{ printf "%.2f", ($1 - $2) / 5 }')" >"$run_dir/cpu.txt"
+    "load generator $(echo "$(cpu_seconds "$load_pid") $load_cpu" | awk '{ printf "%.2f", ($1 - $2) / 5 }')," \
+    "machine steal $(echo "$(steal_seconds) $steal" | awk '{ printf "%.2f", ($1 - $2) / 5 }')" >"$run_dir/cpu.txt"
 wait "$load_pid" || true
 
 echo "service arguments: ${storage_args[0]} ${*:-(defaults)}"

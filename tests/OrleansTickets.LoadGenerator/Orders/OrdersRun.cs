@@ -51,6 +51,7 @@ public static class OrdersRun
         var startedAt = Stopwatch.GetTimestamp();
         var cpuAtStart = Environment.CpuUsage.TotalTime;
         var serviceCpuAtStart = options.ServicePid is { } pid ? ProcessCpu.Read(pid) : null;
+        var stealAtStart = HypervisorSteal.Read();
         var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
         var timedOut = false;
         try
@@ -64,13 +65,16 @@ public static class OrdersRun
         var clientCpu = Environment.CpuUsage.TotalTime - cpuAtStart;
         var serviceCpu = options.ServicePid is { } servicePid && ProcessCpu.Read(servicePid) is { } serviceCpuAtEnd
             ? serviceCpuAtEnd - serviceCpuAtStart : null;
+        var steal = HypervisorSteal.Read() - stealAtStart;
+        var window = Stopwatch.GetElapsedTime(startedAt);
         await stopProgress.CancelAsync();
         await progress;
 
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
         var checks = await VerifyAsync(api, options.EventId, orders);
-        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu);
+        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu,
+            steal is { } stolen ? new StealShare(stolen.TotalSeconds, stolen / (window * Environment.ProcessorCount)) : null);
         summary.Write(Console.Out);
         Console.WriteLine();
         if (checks.Count > 0) VerificationTable.Write(Console.Out, checks);
@@ -105,7 +109,7 @@ public static class OrdersRun
 
     private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,
         List<AcknowledgedOrder> orders, LoadCounters counters, LatencyRecorder latency, IReadOnlyList<VerificationCheck> checks,
-        IReadOnlyList<TypeSoldOut> soldOut, TimeSpan clientCpu, TimeSpan? serviceCpu)
+        IReadOnlyList<TypeSoldOut> soldOut, TimeSpan clientCpu, TimeSpan? serviceCpu, StealShare? steal)
     {
         var lastTicket = buyers.Max(b => b.LastAcknowledgedAt);
         var lastResponse = buyers.Max(b => b.LastResponseAt);
@@ -133,6 +137,7 @@ public static class OrdersRun
             Checks: checks,
             SoldOut: soldOut,
             ClientCpuSeconds: clientCpu.TotalSeconds,
-            ServiceCpuSeconds: serviceCpu?.TotalSeconds);
+            ServiceCpuSeconds: serviceCpu?.TotalSeconds,
+            Steal: steal);
     }
 }
