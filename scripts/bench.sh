@@ -178,6 +178,13 @@ print(f"service peak RSS  {peak_kb / 1024:.0f} MB")
 per_order = lambda seconds: f"{seconds * 1e6 / o['orders']:.0f} µs/order" if o["orders"] else "no orders"
 print(f"CPU seconds       service {service_cpu:.2f} ({per_order(service_cpu)}), "
       f"load generator {o['clientCpuSeconds']:.2f} ({per_order(o['clientCpuSeconds'])})")
+if o.get("tail"):
+    # The end of the sale costs more per order than its body (docs/benchmarks.md, eleventh session).
+    t = o["tail"]
+    cost = (f"; service {t['serviceMicrosPerOrder']:.0f} µs/order against {t['bodyServiceMicrosPerOrder']:.0f} before"
+            if t.get("serviceMicrosPerOrder") is not None and t.get("bodyServiceMicrosPerOrder") is not None else "")
+    print(f"end of the sale   last {t['ticketShare'] * 100:.0f}% of the tickets in {t['seconds']:.2f} s "
+          f"({t['shareOfTime'] * 100:.0f}% of the time){cost}")
 if o.get("steal"):
     # Time the hypervisor gave other guests: on this shared VM it explains most of the spread between runs.
     print(f"machine steal     {o['steal']['seconds']:.2f} s ({o['steal']['share'] * 100:.1f}% of the cores' time during the sale)")

@@ -11,6 +11,9 @@ public static class OrdersRun
 {
     private static readonly TimeSpan VerificationTimeout = TimeSpan.FromSeconds(30);
 
+    // The share of the tickets whose sale is reported apart, as the end of the sale.
+    private const double TailShare = 0.2;
+
     public static async Task<int> RunAsync(LoadOptions options)
     {
         var clients = options.Urls.Select(url => PooledHttpClient.Create(url, options.Connections)).ToList();
@@ -50,9 +53,12 @@ public static class OrdersRun
         using var stopProgress = new CancellationTokenSource();
         var startedAt = Stopwatch.GetTimestamp();
         var cpuAtStart = Environment.CpuUsage.TotalTime;
-        var serviceCpuAtStart = options.ServicePid is { } pid ? ProcessCpu.Read(pid) : null;
+        Func<TimeSpan?> readServiceCpu = () => options.ServicePid is { } pid ? ProcessCpu.Read(pid) : null;
+        var serviceCpuAtStart = readServiceCpu();
         var stealAtStart = HypervisorSteal.Read();
         var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
+        var onSale = info.TicketTypes.Sum(t => t.Remaining);
+        var tailStarts = SaleTailWatch.WaitForAsync(counters, (long)Math.Ceiling(onSale * (1 - TailShare)), startedAt, readServiceCpu, stopProgress.Token);
         var timedOut = false;
         try
         {
@@ -63,18 +69,21 @@ public static class OrdersRun
             timedOut = true;
         }
         var clientCpu = Environment.CpuUsage.TotalTime - cpuAtStart;
-        var serviceCpu = options.ServicePid is { } servicePid && ProcessCpu.Read(servicePid) is { } serviceCpuAtEnd
-            ? serviceCpuAtEnd - serviceCpuAtStart : null;
+        var serviceCpuAtEnd = readServiceCpu();
+        var serviceCpu = serviceCpuAtEnd - serviceCpuAtStart;
         var steal = HypervisorSteal.Read() - stealAtStart;
         var window = Stopwatch.GetElapsedTime(startedAt);
         await stopProgress.CancelAsync();
         await progress;
+        var tail = await tailStarts is { } mark
+            ? SaleTail.Split(TailShare, new SaleMark(0, 0, serviceCpuAtStart), mark, new SaleMark(window.TotalSeconds, counters.Orders, serviceCpuAtEnd))
+            : null;
 
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
         var checks = await VerifyAsync(api, options.EventId, orders);
         var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu,
-            steal is { } stolen ? new StealShare(stolen.TotalSeconds, stolen / (window * Environment.ProcessorCount)) : null);
+            steal is { } stolen ? new StealShare(stolen.TotalSeconds, stolen / (window * Environment.ProcessorCount)) : null, tail);
         summary.Write(Console.Out);
         Console.WriteLine();
         if (checks.Count > 0) VerificationTable.Write(Console.Out, checks);
@@ -109,7 +118,7 @@ public static class OrdersRun
 
     private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,
         List<AcknowledgedOrder> orders, LoadCounters counters, LatencyRecorder latency, IReadOnlyList<VerificationCheck> checks,
-        IReadOnlyList<TypeSoldOut> soldOut, TimeSpan clientCpu, TimeSpan? serviceCpu, StealShare? steal)
+        IReadOnlyList<TypeSoldOut> soldOut, TimeSpan clientCpu, TimeSpan? serviceCpu, StealShare? steal, SaleTail? tail)
     {
         var lastTicket = buyers.Max(b => b.LastAcknowledgedAt);
         var lastResponse = buyers.Max(b => b.LastResponseAt);
@@ -138,6 +147,7 @@ public static class OrdersRun
             SoldOut: soldOut,
             ClientCpuSeconds: clientCpu.TotalSeconds,
             ServiceCpuSeconds: serviceCpu?.TotalSeconds,
-            Steal: steal);
+            Steal: steal,
+            Tail: tail);
     }
 }

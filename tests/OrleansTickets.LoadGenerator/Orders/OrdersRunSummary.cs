@@ -13,6 +13,7 @@ namespace OrleansTickets.LoadGenerator.Orders;
 /// competes with the service for the same cores, so a run should say how much of them it took.
 /// <see cref="ServiceCpuSeconds"/> is the service process's CPU time over the same span, with <c>--service-pid</c>.
 /// <see cref="Steal"/> is what the hypervisor took from this machine's cores over the same span (see <see cref="HypervisorSteal"/>).
+/// <see cref="Tail"/> is the end of the sale, its last fifth of the tickets, against the rest (see <see cref="SaleTail"/>).
 /// </remarks>
 public sealed record OrdersRunSummary(
     string Url,
@@ -36,7 +37,8 @@ public sealed record OrdersRunSummary(
     IReadOnlyList<TypeSoldOut> SoldOut,
     double ClientCpuSeconds,
     double? ServiceCpuSeconds = null,
-    StealShare? Steal = null)
+    StealShare? Steal = null,
+    SaleTail? Tail = null)
 {
     public string Mode => "orders";
 
@@ -54,6 +56,7 @@ public sealed record OrdersRunSummary(
         output.WriteLine(Latency.ToString());
         output.WriteLine("client CPU:        " + CpuTime(ClientCpuSeconds));
         if (ServiceCpuSeconds is { } service) output.WriteLine("service CPU:       " + CpuTime(service));
+        if (Tail is { } tail) output.WriteLine("end of the sale:   " + tail);
         if (Steal is { } steal) output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"machine steal:     {steal.Seconds:F2} s ({steal.Share:P1} of the cores' time)"));
         output.WriteLine("status counts:     " + string.Join("  ", StatusCounts.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}: {p.Value}"))));
         if (SoldOut.Count > 0)
