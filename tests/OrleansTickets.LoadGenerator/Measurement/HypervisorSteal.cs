@@ -13,25 +13,9 @@ namespace OrleansTickets.LoadGenerator.Measurement;
 /// </remarks>
 public static class HypervisorSteal
 {
-    // /proc reports clock ticks in USER_HZ, which Linux fixes at 100 for user space whatever the kernel's own HZ.
-    private const double TicksPerSecond = 100;
-
     /// <summary>Steal summed over every core since boot; null when it cannot be read (not Linux, or no such column).</summary>
-    public static TimeSpan? Read()
-    {
-        try
-        {
-            return Parse(File.ReadAllText("/proc/stat"));
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    public static TimeSpan? Read() =>
+        ProcFiles.ReadOrNull("/proc/stat") is { } text ? Parse(text) : null;
 
     /// <summary>Steal from the text of <c>/proc/stat</c>; null when it has no such column.</summary>
     public static TimeSpan? Parse(string stat)
@@ -44,6 +28,6 @@ public static class HypervisorSteal
         {
             return null;
         }
-        return TimeSpan.FromSeconds(steal / TicksPerSecond);
+        return TimeSpan.FromSeconds(steal / ProcFiles.TicksPerSecond);
     }
 }

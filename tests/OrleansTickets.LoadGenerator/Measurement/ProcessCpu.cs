@@ -9,25 +9,9 @@ namespace OrleansTickets.LoadGenerator.Measurement;
 /// </remarks>
 public static class ProcessCpu
 {
-    // /proc reports clock ticks in USER_HZ, which Linux fixes at 100 for user space whatever the kernel's own HZ.
-    private const double TicksPerSecond = 100;
-
     /// <summary>User plus system time of process <paramref name="pid"/>; null when it cannot be read.</summary>
-    public static TimeSpan? Read(int pid)
-    {
-        try
-        {
-            return Parse(File.ReadAllText($"/proc/{pid}/stat"));
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    public static TimeSpan? Read(int pid) =>
+        ProcFiles.ReadOrNull($"/proc/{pid}/stat") is { } text ? Parse(text) : null;
 
     /// <summary>User plus system time from the text of a <c>stat</c> file; null when it is not one.</summary>
     public static TimeSpan? Parse(string stat)
@@ -43,6 +27,6 @@ public static class ProcessCpu
         {
             return null;
         }
-        return TimeSpan.FromSeconds((user + system) / TicksPerSecond);
+        return TimeSpan.FromSeconds((user + system) / ProcFiles.TicksPerSecond);
     }
 }
