@@ -373,17 +373,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             var shard = item.Batch.Shard;
             foreach (var key in item.Batch.Keys)
             {
-                string? holder = null;
-                string? orderId = null;
-                await using (var read = new SqlStatement(ShardSql.ReadKey)
-                    .With("@event_id", shard.EventId).With("@idem_key", key.Key).ToCommand(connection, null))
-                await using (var reader = await read.ExecuteReaderAsync())
-                {
-                    if (await reader.ReadAsync()) (holder, orderId) = (reader.GetString(0), reader.GetString(2));
-                }
+                var stored = await ReadKeyAsync(connection, shard.EventId, key.Key);
                 var refused = key.PreviousOrderId is null
-                    ? holder is not null || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key)
-                    : holder != shard.Key || orderId != key.PreviousOrderId;
+                    ? stored is not null || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key)
+                    : stored?.ShardKey != shard.Key || stored.OrderId != key.PreviousOrderId;
                 if (refused)
                 {
                     conflicting.Add((item, key.Key));
@@ -393,6 +386,18 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             }
         }
         return conflicting;
+    }
+
+    /// <summary>Reads idempotency key <paramref name="key"/> of event <paramref name="eventId"/>, whichever shard holds it; null when the event has no such key.</summary>
+    internal static async Task<StoredKey?> ReadKeyAsync(
+        DbConnection connection, string eventId, string key, CancellationToken cancellationToken = default)
+    {
+        await using var read = new SqlStatement(ShardSql.ReadKey)
+            .With("@event_id", eventId).With("@idem_key", key).ToCommand(connection, null);
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new StoredKey(reader.GetString(0), reader.GetString(1), reader.GetString(2))
+            : null;
     }
 
     private static bool IsKeyConflict(DbException exception) => exception is PostgresException postgres

@@ -52,12 +52,7 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
     {
         await database.EnsureReadyAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var read = new SqlStatement(ShardSql.ReadKey)
-            .With("@event_id", shard.EventId).With("@idem_key", key).ToCommand(connection, null);
-        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new StoredKey(reader.GetString(0), reader.GetString(1), reader.GetString(2))
-            : null;
+        return await ShardDatabase.ReadKeyAsync(connection, shard.EventId, key, cancellationToken);
     }
 
     /// <summary>Reads an order this shard committed, or null.</summary>
