@@ -22,6 +22,13 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     Task<ShardSales> GetSales();
 
     /// <summary>
+    /// How many tickets this shard could sell at this moment: unsold and not promised to a sale or gift in progress.
+    /// 0 when it cannot sell at all (its database unreachable, or it is not a shard of any event). A hint for a
+    /// home choosing where to forward, not a promise: the tickets may be gone by the time an order arrives.
+    /// </summary>
+    Task<long> GetSellable();
+
+    /// <summary>
     /// Escrow, donor side: gives up to <paramref name="maxQuantity"/> unsold serials to <paramref name="receiverKey"/>.
     /// The gift is durable here before it is delivered, and delivery is retried until the receiver took it in.
     /// </summary>

@@ -12,9 +12,10 @@ namespace OrleansTickets.Inventory;
 /// every retry of a request meets the same authority. The homes of one key for different types all live in one
 /// database, whose key table is keyed by (event, key): it refuses the key to a second home (a KeyConflict outcome of
 /// the commit). The home sells locally when it can, which is the common case, since it is usually a shard of the
-/// requested type. Otherwise it first records, durably, "key → order id X on shard J" and only then asks J to
-/// create X. J creates X at most once (it checks its database and its in-flight forwards for X), so however often
-/// the request is retried, and from however many front ends, only X can exist.
+/// requested type. Otherwise it asks a candidate J whether it has room (a hint, which nothing relies on), then
+/// records, durably, "key → order id X on shard J", and only then asks J to create X. J creates X at most once (it
+/// checks its database and its in-flight forwards for X), so however often the request is retried, and from however
+/// many front ends, only X can exist.
 /// </para>
 /// <para>
 /// Keys are not loaded when a shard activates (that read grew with the sale). Memory knows the keys this activation
@@ -126,6 +127,10 @@ public sealed partial class InventoryShardGrain
         {
             var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
             if (target == _address) continue;
+            // A reservation is a durable write here, and moving the key off a refusing candidate is another. Near the
+            // end of a sale most candidates the dispatcher knows of are dry, so ask first: a question is one call.
+            // A candidate named with donors may pull the rest, so it is asked nothing and tried as before.
+            if (purchase.Donors.IsDefaultOrEmpty && !await HasRoomAsync(target, request.Quantity)) continue;
             var orderId = OrderId.New(target, clock.GetUtcNow());
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId, entry.OrderId)));
             if (reserved.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
@@ -168,6 +173,23 @@ public sealed partial class InventoryShardGrain
         if (stored.ShardKey != _address.Key || stored.Fingerprint != entry.Fingerprint) return PurchaseResult.KeyConflict;
         entry.OrderId = stored.OrderId;
         return await ReplayAsync(key, entry, purchase);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="candidate"/> says it could sell <paramref name="quantity"/> now. Nothing is reserved
+    /// yet when this is asked, so a candidate that does not answer is simply passed over.
+    /// </summary>
+    private async Task<bool> HasRoomAsync(ShardAddress candidate, int quantity)
+    {
+        try
+        {
+            return await Holder(candidate).GetSellable().WaitAsync(CrossShardTimeout) >= quantity;
+        }
+        catch (Exception exception)
+        {
+            LogProbeFailed(logger, exception, _address.Key, candidate.Key);
+            return false;
+        }
     }
 
     private async Task<PurchaseResult> AskHolderAsync(ShardAddress holder, string orderId, ShardPurchase purchase, bool freshOrderId)
@@ -254,6 +276,10 @@ public sealed partial class InventoryShardGrain
             return (false, null);
         }
     }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning,
+        Message = "Shard {Shard}: candidate {Candidate} did not say whether it can sell; passed over")]
+    private static partial void LogProbeFailed(Microsoft.Extensions.Logging.ILogger logger, Exception exception, string shard, string candidate);
 
     [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning,
         Message = "Shard {Shard}: forwarding to {Holder} failed; the key keeps its order id")]

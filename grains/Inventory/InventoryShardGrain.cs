@@ -121,6 +121,10 @@ public sealed partial class InventoryShardGrain(
         return new ShardSales(_address.Index, capacity, sold, capacity - sold, status, _undelivered.Values.Sum(t => t.Transfer.Quantity));
     }
 
+    /// <inheritdoc />
+    public async Task<long> GetSellable() =>
+        _placement is not null && await EnsureLoadedAsync() ? Math.Max(0, Remaining) : 0;
+
     /// <summary>
     /// Reserves capacity and queues the sale for the next group commit, in one turn; completes when durable.
     /// </summary>
