@@ -28,15 +28,8 @@ shift 2
 # Arguments after the revisions go to build B only, so a setting can be compared with the default on one build.
 args_b=("$@")
 
-worktree_for() {
-    local commit dir
-    commit="$(git rev-parse --verify "$1^{commit}")"
-    dir="$repo/.bench/ab/${commit:0:12}"
-    [[ -d $dir ]] || git worktree add --detach -q "$dir" "$commit"
-    [[ -x $dir/scripts/steady-state.sh ]] || { echo "$1 has no scripts/steady-state.sh" >&2; exit 2; }
-    echo "$dir"
-}
-dir_a="$(worktree_for "$rev_a")" dir_b="$(worktree_for "$rev_b")"
+source "$repo/scripts/lib/worktree.sh"
+dir_a="$(worktree_for "$rev_a" scripts/steady-state.sh)" dir_b="$(worktree_for "$rev_b" scripts/steady-state.sh)"
 
 declare -a runs_a=() runs_b=() cpu_a=() cpu_b=()
 # Per-order costs of one run over its 5 measured seconds (22-27), from the files steady-state.sh leaves: service and

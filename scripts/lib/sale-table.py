@@ -1,0 +1,40 @@
+"""Prints one markdown row per sell-out run from the orders.json each run leaves, then medians.
+
+usage: python3 scripts/lib/sale-table.py [--by-label] LABEL=RUN_DIR...
+  --by-label  one median row per label (for alternating builds A and B); otherwise one median over every run
+Exits 1 when any run's verification failed.
+"""
+import json, os, statistics, sys
+
+by_label = sys.argv[1:2] == ["--by-label"]
+runs = [arg.split("=", 1) for arg in sys.argv[1 + by_label:]]
+rows = []
+for label, run_dir in runs:
+    o = json.load(open(os.path.join(run_dir, "orders.json")))
+    n = o["orders"] or 1
+    tail = o.get("tail") or {}
+    tail_us, body_us = tail.get("serviceMicrosPerOrder"), tail.get("bodyServiceMicrosPerOrder")
+    rows.append((label, [o["secondsToLastTicket"], o["ticketsPerSecond"], o["latency"]["p99"], (o["serviceCpuSeconds"] or 0) * 1e6 / n,
+                         o["clientCpuSeconds"] * 1e6 / n, (o.get("steal") or {}).get("share", float("nan")) * 100,
+                         tail.get("shareOfTime", float("nan")) * 100, tail_us or float("nan"),
+                         tail_us / body_us if tail_us and body_us else float("nan")], o["passed"]))
+
+def cells(v):
+    return (f"{v[0]:.2f} s | {v[1]:,.0f} | {v[2]:.0f} | {v[3]:.0f} µs | {v[4]:.0f} µs | {v[5]:.1f}% | {v[6]:.0f}% | {v[7]:.0f} µs | "
+            f"{v[8]:.2f} |")
+
+print()
+print("| run | sell-out time | tickets/s | p99 ms | service CPU per order | load generator CPU per order | machine steal "
+      "| last 20% of the tickets: share of the time | and its service CPU per order | against the rest's | verification |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for label, values, passed in rows:
+    print(f"| {label} | {cells(values)} {'PASS' if passed else 'FAIL'} |")
+groups = sorted({label for label, _, _ in rows}) if by_label else [None]
+for group in groups:
+    members = [r for r in rows if group is None or r[0] == group]
+    medians = [statistics.median(r[1][k] for r in members) for k in range(9)]
+    name = "median" if group is None else f"median {group}"
+    print(f"| {name} | {cells(medians)} {sum(r[2] for r in members)} of {len(members)} PASS |")
+    times = [r[1][0] for r in members]
+    print(f"range of the sell-out time{'' if group is None else ' for ' + group}: {min(times):.2f}–{max(times):.2f} s")
+sys.exit(0 if all(r[2] for r in rows) else 1)
