@@ -29,7 +29,8 @@ shift 2
 args_b=("$@")
 
 source "$repo/scripts/lib/worktree.sh"
-dir_a="$(worktree_for "$rev_a" scripts/steady-state.sh)" dir_b="$(worktree_for "$rev_b" scripts/steady-state.sh)"
+dir_a="$(worktree_for "$rev_a" scripts/steady-state.sh)" || exit 2
+dir_b="$(worktree_for "$rev_b" scripts/steady-state.sh)" || exit 2
 
 declare -a runs_a=() runs_b=() cpu_a=() cpu_b=()
 # Per-order costs of one run over its 5 measured seconds (22-27), from the files steady-state.sh leaves: service and

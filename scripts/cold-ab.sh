@@ -20,7 +20,8 @@ if [[ ${1:-} == --rounds ]]; then rounds="$2"; shift 2; fi
 rev_a="$1" rev_b="$2"
 shift 2
 source "$repo/scripts/lib/worktree.sh"
-dir_a="$(worktree_for "$rev_a" scripts/bench.sh)" dir_b="$(worktree_for "$rev_b" scripts/bench.sh)"
+dir_a="$(worktree_for "$rev_a" scripts/bench.sh)" || exit 2
+dir_b="$(worktree_for "$rev_b" scripts/bench.sh)" || exit 2
 
 labelled=()
 for round in $(seq 1 "$rounds"); do

@@ -4,8 +4,9 @@
 #
 # usage: scripts/cold-runs.sh N [scripts/bench.sh options...]
 #   runs `scripts/bench.sh --no-floor [options]` N times (a fresh service and load generator each time) and prints
-#   one row per run and the median: sell-out time, tickets/s, p99, and CPU per order of the service and of the
-#   load generator.
+#   one row per run and the median: sell-out time, tickets/s, p99, CPU per order of the service and of the load
+#   generator, the machine's steal, and the last 20% of the tickets (share of the time, service CPU per order, and
+#   that over the rest's).
 #   e.g. scripts/cold-runs.sh 5
 #        scripts/cold-runs.sh 3 --postgres
 set -euo pipefail

@@ -164,7 +164,8 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
 
             if (donors.IsEmpty)
             {
-                // The home refused locally and every candidate refused: each has fewer than Quantity left.
+                // The home refused locally and every candidate refused or said it had no room: each has fewer than
+                // Quantity left. (One that did not answer is lowered too; the refresh below reports it unavailable.)
                 if (homeIndex >= 0) Lower(homeIndex, quantity - 1);
                 foreach (var index in candidates) Lower(index, quantity - 1);
             }

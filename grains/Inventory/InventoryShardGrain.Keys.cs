@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
@@ -119,18 +120,28 @@ public sealed partial class InventoryShardGrain
         return result.Status == PurchaseStatus.SoldOut ? await ForwardAsync(key, entry, purchase) : result;
     }
 
-    /// <summary>Reserves the key for an order on each candidate in turn until one sells it.</summary>
+    /// <summary>
+    /// Tries the candidates in turn: asks one whether it has room, reserves the key for a new order on it if it
+    /// does, and asks it to sell that order; stops at the first that sells it.
+    /// </summary>
     private async Task<PurchaseResult> ForwardAsync(string key, KeyEntry entry, ShardPurchase purchase)
     {
         var request = purchase.Request;
+        // One budget for all the questions of a forward: candidates on a silo that is leaving answer none, and
+        // waiting out CrossShardTimeout for each of them in turn would hold the buyer that many times over.
+        var askingSince = Stopwatch.GetTimestamp();
         foreach (var index in purchase.Candidates)
         {
             var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
             if (target == _address) continue;
-            // A reservation is a durable write here, and moving the key off a refusing candidate is another. Near the
-            // end of a sale most candidates the dispatcher knows of are dry, so ask first: a question is one call.
-            // A candidate named with donors may pull the rest, so it is asked nothing and tried as before.
-            if (purchase.Donors.IsDefaultOrEmpty && !await HasRoomAsync(target, request.Quantity)) continue;
+            // Each reservation is a durable write here (the first inserts the key, later ones move it off a candidate
+            // that refused). Near the end of a sale most candidates the dispatcher knows of are dry, so ask first: a
+            // question is one call. A candidate named with donors may pull what it lacks, so it is not asked.
+            if (purchase.Donors.IsDefaultOrEmpty
+                && !await HasRoomAsync(target, request.Quantity, CrossShardTimeout - Stopwatch.GetElapsedTime(askingSince)))
+            {
+                continue;
+            }
             var orderId = OrderId.New(target, clock.GetUtcNow());
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId, entry.OrderId)));
             if (reserved.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
@@ -176,14 +187,16 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>
-    /// Whether <paramref name="candidate"/> says it could sell <paramref name="quantity"/> now. Nothing is reserved
-    /// yet when this is asked, so a candidate that does not answer is simply passed over.
+    /// Whether <paramref name="candidate"/> says, within <paramref name="wait"/>, that it could sell
+    /// <paramref name="quantity"/> now. Nothing is reserved yet when this is asked, so a candidate that does not
+    /// answer is simply passed over; the dispatcher's next refresh finds it unavailable.
     /// </summary>
-    private async Task<bool> HasRoomAsync(ShardAddress candidate, int quantity)
+    private async Task<bool> HasRoomAsync(ShardAddress candidate, int quantity, TimeSpan wait)
     {
+        if (wait <= TimeSpan.Zero) return false;
         try
         {
-            return await Holder(candidate).GetSellable().WaitAsync(CrossShardTimeout) >= quantity;
+            return await Holder(candidate).GetSellable().WaitAsync(wait) >= quantity;
         }
         catch (Exception exception)
         {

@@ -37,8 +37,9 @@ public sealed partial class InventoryShardGrain
     /// How long a shard waits on another shard (a forward, a pull, a delivery). Shards call each other, and Orleans
     /// queues calls to an activation that is deactivating (a graceful leave, a rebalancing move) until the calls it
     /// is running finish. Two shards deactivating while each waits on the other would hold until the 30 s call
-    /// timeout; giving up sooner lets both finish moving. Every caller treats the timeout as "outcome unknown",
-    /// which the keys, transfer ids and forwarded order ids make safe to retry.
+    /// timeout; giving up sooner lets both finish moving. A caller that asked a shard to act treats the timeout as
+    /// "outcome unknown", which the keys, transfer ids and forwarded order ids make safe to retry; a home asking a
+    /// candidate for room (which writes nothing) passes the candidate over.
     /// </summary>
     private static readonly TimeSpan CrossShardTimeout = TimeSpan.FromSeconds(2);
 

@@ -4,7 +4,7 @@ usage: python3 scripts/lib/sale-table.py [--by-label] LABEL=RUN_DIR...
   --by-label  one median row per label (for alternating builds A and B); otherwise one median over every run
 Exits 1 when any run's verification failed.
 """
-import json, os, statistics, sys
+import json, math, os, statistics, sys
 
 by_label = sys.argv[1:2] == ["--by-label"]
 runs = [arg.split("=", 1) for arg in sys.argv[1 + by_label:]]
@@ -14,10 +14,16 @@ for label, run_dir in runs:
     n = o["orders"] or 1
     tail = o.get("tail") or {}
     tail_us, body_us = tail.get("serviceMicrosPerOrder"), tail.get("bodyServiceMicrosPerOrder")
+    nan = float("nan")
     rows.append((label, [o["secondsToLastTicket"], o["ticketsPerSecond"], o["latency"]["p99"], (o["serviceCpuSeconds"] or 0) * 1e6 / n,
-                         o["clientCpuSeconds"] * 1e6 / n, (o.get("steal") or {}).get("share", float("nan")) * 100,
-                         tail.get("shareOfTime", float("nan")) * 100, tail_us or float("nan"),
-                         tail_us / body_us if tail_us and body_us else float("nan")], o["passed"]))
+                         o["clientCpuSeconds"] * 1e6 / n, (o.get("steal") or {}).get("share", nan) * 100,
+                         tail.get("shareOfTime", nan) * 100, tail_us if tail_us is not None else nan,
+                         tail_us / body_us if tail_us is not None and body_us else nan], o["passed"]))
+
+def median(values):
+    # Runs from builds before a column existed have NaN there; a median over them would be arbitrary.
+    present = [v for v in values if not math.isnan(v)]
+    return statistics.median(present) if present else float("nan")
 
 def cells(v):
     return (f"{v[0]:.2f} s | {v[1]:,.0f} | {v[2]:.0f} | {v[3]:.0f} µs | {v[4]:.0f} µs | {v[5]:.1f}% | {v[6]:.0f}% | {v[7]:.0f} µs | "
@@ -32,7 +38,7 @@ for label, values, passed in rows:
 groups = sorted({label for label, _, _ in rows}) if by_label else [None]
 for group in groups:
     members = [r for r in rows if group is None or r[0] == group]
-    medians = [statistics.median(r[1][k] for r in members) for k in range(9)]
+    medians = [median([r[1][k] for r in members]) for k in range(9)]
     name = "median" if group is None else f"median {group}"
     print(f"| {name} | {cells(medians)} {sum(r[2] for r in members)} of {len(members)} PASS |")
     times = [r[1][0] for r in members]

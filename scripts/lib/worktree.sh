@@ -4,7 +4,7 @@
 # then reused), after checking that REV has SCRIPT (a path inside the repository), which the caller will run there.
 worktree_for() {
     local commit dir
-    commit="$(git -C "$repo" rev-parse --verify "$1^{commit}")"
+    commit="$(git -C "$repo" rev-parse --verify -q "$1^{commit}")" || { echo "unknown revision $1" >&2; exit 2; }
     dir="$repo/.bench/ab/${commit:0:12}"
     [[ -d $dir ]] || git -C "$repo" worktree add --detach -q "$dir" "$commit"
     [[ -x $dir/$2 ]] || { echo "$1 has no $2" >&2; exit 2; }
