@@ -8,7 +8,7 @@ namespace OrleansTickets.Inventory;
 /// <param name="Fingerprint">The request's fingerprint when it carries an idempotency key, else empty.</param>
 /// <param name="Candidates">
 /// Shards of the requested type the dispatcher believes can still sell, in the order to try them. The key's home
-/// shard forwards to these when it cannot serve the order itself.
+/// shard forwards to these when it cannot serve the order itself, passing over any that says it has no room.
 /// </param>
 /// <param name="ForwardedOrderId">
 /// Set when a home shard forwards a keyed order: the order id it reserved, which makes the forward idempotent.
