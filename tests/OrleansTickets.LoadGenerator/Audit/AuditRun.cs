@@ -1,5 +1,6 @@
 using OrleansTickets.LoadGenerator.Http;
 using OrleansTickets.LoadGenerator.Options;
+using OrleansTickets.LoadGenerator.Orders;
 using OrleansTickets.LoadGenerator.Verification;
 
 namespace OrleansTickets.LoadGenerator.Audit;
@@ -26,18 +27,9 @@ public static class AuditRun
     /// <summary>/sales from the first address that answers: after a chaos run some processes are gone.</summary>
     private static async Task<SalesSnapshot?> ReadSalesAsync(LoadOptions options, CancellationToken cancellation)
     {
-        foreach (var url in options.Urls)
-        {
-            using var http = PooledHttpClient.Create(url, 1);
-            try
-            {
-                return await new TicketingApiClient(http).GetSalesAsync(options.EventId, cancellation);
-            }
-            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
-            {
-                Console.Error.WriteLine($"cannot read sales at {url}: {exception.Message}");
-            }
-        }
-        return null;
+        var clients = options.Urls.Select(url => PooledHttpClient.Create(url, 1)).ToList();
+        using var disposeClients = new CompositeDisposable(clients);
+        return await SalesReader.ReadAsync(clients.Select(http => new TicketingApiClient(http)).ToList(), options.EventId,
+            SalesReader.RetryPause, cancellation);
     }
 }

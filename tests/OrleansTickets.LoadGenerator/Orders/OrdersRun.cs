@@ -81,7 +81,7 @@ public static class OrdersRun
 
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
-        var checks = await VerifyAsync(api, options.EventId, orders);
+        var checks = await VerifyAsync(apis, options.EventId, orders);
         var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu,
             steal is { } stolen ? new StealShare(stolen.TotalSeconds, stolen / (window * Environment.ProcessorCount)) : null, tail);
         summary.Write(Console.Out);
@@ -102,18 +102,12 @@ public static class OrdersRun
     }
 
     /// <summary>The verification rows; none when the sales report cannot be read (the run then fails).</summary>
-    private static async Task<IReadOnlyList<VerificationCheck>> VerifyAsync(TicketingApiClient api, string eventId, List<AcknowledgedOrder> orders)
+    private static async Task<IReadOnlyList<VerificationCheck>> VerifyAsync(
+        IReadOnlyList<TicketingApiClient> apis, string eventId, List<AcknowledgedOrder> orders)
     {
         using var timeout = new CancellationTokenSource(VerificationTimeout);
-        try
-        {
-            return SaleVerifier.Verify(orders, await api.GetSalesAsync(eventId, timeout.Token));
-        }
-        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
-        {
-            Console.Error.WriteLine($"cannot read the sales of '{eventId}': {exception.Message}");
-            return [];
-        }
+        var sales = await SalesReader.ReadAsync(apis, eventId, SalesReader.RetryPause, timeout.Token);
+        return sales is null ? [] : SaleVerifier.Verify(orders, sales);
     }
 
     private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,
