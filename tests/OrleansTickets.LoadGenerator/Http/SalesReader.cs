@@ -26,13 +26,10 @@ public static class SalesReader
                 {
                     return await api.GetSalesAsync(eventId, cancellation);
                 }
-                catch (HttpRequestException exception) when (exception.StatusCode is HttpStatusCode.ServiceUnavailable or null)
+                catch (Exception exception) when (exception is HttpRequestException { StatusCode: HttpStatusCode.ServiceUnavailable or null }
+                    || (exception is TaskCanceledException && !cancellation.IsCancellationRequested))
                 {
-                    Console.Error.WriteLine($"the sales of '{eventId}' cannot be read yet: {exception.Message}");
-                }
-                catch (TaskCanceledException exception) when (!cancellation.IsCancellationRequested)
-                {
-                    // The client's own request timeout: no answer from this address.
+                    // 503, no connection, or the client's own request timeout: this address has no answer yet.
                     Console.Error.WriteLine($"the sales of '{eventId}' cannot be read yet: {exception.Message}");
                 }
                 catch (Exception exception) when (exception is HttpRequestException or JsonException or OperationCanceledException)
