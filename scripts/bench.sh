@@ -183,8 +183,10 @@ if o.get("tail"):
     t = o["tail"]
     cost = (f"; service {t['serviceMicrosPerOrder']:.0f} µs/order against {t['bodyServiceMicrosPerOrder']:.0f} before"
             if t.get("serviceMicrosPerOrder") is not None and t.get("bodyServiceMicrosPerOrder") is not None else "")
+    p99 = (f"; p99 {t['p99Milliseconds']:.1f} ms against {t['bodyP99Milliseconds']:.1f}"
+           if t.get("p99Milliseconds") is not None and t.get("bodyP99Milliseconds") is not None else "")
     print(f"end of the sale   last {t['ticketShare'] * 100:.0f}% of the tickets in {t['seconds']:.2f} s "
-          f"({t['shareOfTime'] * 100:.0f}% of the time){cost}")
+          f"({t['shareOfTime'] * 100:.0f}% of the time){cost}{p99}")
 if o.get("steal"):
     # Time the hypervisor gave other guests: on this shared VM it explains most of the spread between runs.
     print(f"machine steal     {o['steal']['seconds']:.2f} s ({o['steal']['share'] * 100:.1f}% of the cores' time during the sale)")

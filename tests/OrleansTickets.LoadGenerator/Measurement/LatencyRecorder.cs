@@ -4,32 +4,57 @@ namespace OrleansTickets.LoadGenerator.Measurement;
 
 /// <summary>
 /// Per-request latency in microseconds. One histogram behind a lock: recording costs tens of nanoseconds, far below
-/// a request's cost, and one histogram per buyer would take megabytes at thousands of connections.
+/// a request's cost, and one histogram per buyer would take megabytes at thousands of connections. After
+/// <see cref="Mark"/> each response is also recorded apart, so the end of a sale can be told from its body.
 /// </summary>
 public sealed class LatencyRecorder
 {
     private const long HighestMicroseconds = 3_600_000_000;
-    private readonly LongHistogram _histogram = new(1, HighestMicroseconds, numberOfSignificantValueDigits: 3);
+    private readonly LongHistogram _histogram = NewHistogram();
+    private readonly LongHistogram _beforeMark = NewHistogram();
+    private readonly LongHistogram _afterMark = NewHistogram();
     private readonly Lock _lock = new();
+    private bool _marked;
 
     public void Record(TimeSpan latency)
     {
         var microseconds = Math.Clamp(latency.Ticks / TimeSpan.TicksPerMicrosecond, 1, HighestMicroseconds);
-        lock (_lock) _histogram.RecordValue(microseconds);
+        lock (_lock)
+        {
+            _histogram.RecordValue(microseconds);
+            (_marked ? _afterMark : _beforeMark).RecordValue(microseconds);
+        }
     }
 
-    public LatencySummary Summarize()
+    /// <summary>From now on responses count as after the mark.</summary>
+    public void Mark()
+    {
+        lock (_lock) _marked = true;
+    }
+
+    /// <summary>Every response recorded.</summary>
+    public LatencySummary Summarize() => Summarize(_histogram);
+
+    /// <summary>The responses recorded before <see cref="Mark"/>.</summary>
+    public LatencySummary SummarizeBeforeMark() => Summarize(_beforeMark);
+
+    /// <summary>The responses recorded after <see cref="Mark"/>.</summary>
+    public LatencySummary SummarizeAfterMark() => Summarize(_afterMark);
+
+    private LatencySummary Summarize(LongHistogram histogram)
     {
         lock (_lock)
         {
-            if (_histogram.TotalCount == 0) return new LatencySummary(0, 0, 0, 0, 0);
-            return new LatencySummary(_histogram.TotalCount,
-                Milliseconds(_histogram.GetValueAtPercentile(50)),
-                Milliseconds(_histogram.GetValueAtPercentile(95)),
-                Milliseconds(_histogram.GetValueAtPercentile(99)),
-                Milliseconds(_histogram.GetMaxValue()));
+            if (histogram.TotalCount == 0) return new LatencySummary(0, 0, 0, 0, 0);
+            return new LatencySummary(histogram.TotalCount,
+                Milliseconds(histogram.GetValueAtPercentile(50)),
+                Milliseconds(histogram.GetValueAtPercentile(95)),
+                Milliseconds(histogram.GetValueAtPercentile(99)),
+                Milliseconds(histogram.GetMaxValue()));
         }
     }
+
+    private static LongHistogram NewHistogram() => new(1, HighestMicroseconds, numberOfSignificantValueDigits: 3);
 
     private static double Milliseconds(long microseconds) => microseconds / 1000.0;
 }

@@ -7,8 +7,13 @@ namespace OrleansTickets.LoadGenerator.Measurement;
 /// service per order. The end of a sale is where homes run dry, orders are forwarded and dispatchers ask every shard
 /// before they answer "sold out" (docs/benchmarks.md, eleventh session), so a run reports it apart from the body.
 /// </summary>
+/// <remarks>
+/// <see cref="P99Milliseconds"/> and <see cref="BodyP99Milliseconds"/> are the 99th percentile latency of the responses
+/// after and before the mark, which shows whether a run's slowest orders come at its end.
+/// </remarks>
 public sealed record SaleTail(
-    double TicketShare, double Seconds, double ShareOfTime, long Orders, double? ServiceMicrosPerOrder, double? BodyServiceMicrosPerOrder)
+    double TicketShare, double Seconds, double ShareOfTime, long Orders, double? ServiceMicrosPerOrder, double? BodyServiceMicrosPerOrder,
+    double? P99Milliseconds = null, double? BodyP99Milliseconds = null)
 {
     /// <summary>
     /// Splits the sale from <paramref name="start"/> to <paramref name="end"/> at <paramref name="mark"/>, the moment the
@@ -30,8 +35,14 @@ public sealed record SaleTail(
     {
         var text = string.Create(CultureInfo.InvariantCulture,
             $"last {TicketShare * 100:F0}% of the tickets: {Seconds:F2} s ({ShareOfTime * 100:F0}% of the sale), {Orders} orders");
-        return ServiceMicrosPerOrder is { } tail && BodyServiceMicrosPerOrder is { } body
-            ? text + string.Create(CultureInfo.InvariantCulture, $"; service {tail:F0} µs per order, against {body:F0} before")
-            : text;
+        if (ServiceMicrosPerOrder is { } tail && BodyServiceMicrosPerOrder is { } body)
+        {
+            text += string.Create(CultureInfo.InvariantCulture, $"; service {tail:F0} µs per order, against {body:F0} before");
+        }
+        if (P99Milliseconds is { } p99 && BodyP99Milliseconds is { } bodyP99)
+        {
+            text += string.Create(CultureInfo.InvariantCulture, $"; p99 {p99:F1} ms, against {bodyP99:F1} before");
+        }
+        return text;
     }
 }

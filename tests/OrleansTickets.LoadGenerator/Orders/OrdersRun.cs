@@ -58,7 +58,13 @@ public static class OrdersRun
         var stealAtStart = HypervisorSteal.Read();
         var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
         var onSale = info.TicketTypes.Sum(t => t.Remaining);
-        var tailStarts = SaleTailWatch.WaitForAsync(counters, (long)Math.Ceiling(onSale * (1 - TailShare)), startedAt, readServiceCpu, stopProgress.Token);
+        var tailStarts = MarkTailAsync();
+        async Task<SaleMark?> MarkTailAsync()
+        {
+            var mark = await SaleTailWatch.WaitForAsync(counters, (long)Math.Ceiling(onSale * (1 - TailShare)), startedAt, readServiceCpu, stopProgress.Token);
+            if (mark is not null) latency.Mark();
+            return mark;
+        }
         var timedOut = false;
         try
         {
@@ -78,6 +84,10 @@ public static class OrdersRun
         var tail = await tailStarts is { } mark
             ? SaleTail.Split(TailShare, new SaleMark(0, 0, serviceCpuAtStart), mark, new SaleMark(window.TotalSeconds, counters.Orders, serviceCpuAtEnd))
             : null;
+        if (tail is not null)
+        {
+            tail = tail with { P99Milliseconds = P99(latency.SummarizeAfterMark()), BodyP99Milliseconds = P99(latency.SummarizeBeforeMark()) };
+        }
 
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
@@ -100,6 +110,8 @@ public static class OrdersRun
             Console.WriteLine($"  {type.Id,-16} capacity {type.Capacity,9}  remaining {type.Remaining,9}  maxPerOrder {type.MaxPerOrder,3}  weight {demand.WeightOf(i)}");
         }
     }
+
+    private static double? P99(LatencySummary latency) => latency.Count > 0 ? latency.P99 : null;
 
     /// <summary>The verification rows; none when the sales report cannot be read (the run then fails).</summary>
     private static async Task<IReadOnlyList<VerificationCheck>> VerifyAsync(

@@ -32,6 +32,25 @@ public sealed class SaleTailTests
     }
 
     [Fact]
+    public void Latency_is_split_at_the_mark_and_the_tail_reports_both_p99s()
+    {
+        var latency = new LatencyRecorder();
+        for (var i = 1; i <= 100; i++) latency.Record(TimeSpan.FromMilliseconds(i));
+        latency.Mark();
+        for (var i = 1; i <= 100; i++) latency.Record(TimeSpan.FromMilliseconds(10 * i));
+
+        var before = latency.SummarizeBeforeMark();
+        var after = latency.SummarizeAfterMark();
+        Assert.Equal((100L, 100L, 200L), (before.Count, after.Count, latency.Summarize().Count));
+        Assert.Equal(99, before.P99, 0);
+        Assert.Equal(990, after.P99, 0);
+
+        var tail = SaleTail.Split(0.2, new SaleMark(0, 0, null), new SaleMark(4, 100, null), new SaleMark(5, 120, null))!
+            with { P99Milliseconds = 990, BodyP99Milliseconds = 99 };
+        Assert.EndsWith("; p99 990.0 ms, against 99.0 before", tail.ToString());
+    }
+
+    [Fact]
     public void A_sale_with_no_orders_on_one_side_of_the_mark_has_no_tail()
     {
         Assert.Null(SaleTail.Split(0.2, new SaleMark(0, 0, null), new SaleMark(1, 0, null), new SaleMark(2, 10, null)));
