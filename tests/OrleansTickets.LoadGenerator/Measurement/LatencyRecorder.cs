@@ -3,14 +3,14 @@ using HdrHistogram;
 namespace OrleansTickets.LoadGenerator.Measurement;
 
 /// <summary>
-/// Per-request latency in microseconds. One histogram behind a lock: recording costs tens of nanoseconds, far below
-/// a request's cost, and one histogram per buyer would take megabytes at thousands of connections. After
-/// <see cref="Mark"/> each response is also recorded apart, so the end of a sale can be told from its body.
+/// Per-request latency in microseconds. Histograms behind one lock: recording costs tens of nanoseconds, far below
+/// a request's cost, and one histogram per buyer would take megabytes at thousands of connections. Responses before
+/// and after <see cref="Mark"/> go to separate histograms, so the end of a sale can be told from its body; the whole
+/// sale is their sum.
 /// </summary>
 public sealed class LatencyRecorder
 {
     private const long HighestMicroseconds = 3_600_000_000;
-    private readonly LongHistogram _histogram = NewHistogram();
     private readonly LongHistogram _beforeMark = NewHistogram();
     private readonly LongHistogram _afterMark = NewHistogram();
     private readonly Lock _lock = new();
@@ -19,11 +19,7 @@ public sealed class LatencyRecorder
     public void Record(TimeSpan latency)
     {
         var microseconds = Math.Clamp(latency.Ticks / TimeSpan.TicksPerMicrosecond, 1, HighestMicroseconds);
-        lock (_lock)
-        {
-            _histogram.RecordValue(microseconds);
-            (_marked ? _afterMark : _beforeMark).RecordValue(microseconds);
-        }
+        lock (_lock) (_marked ? _afterMark : _beforeMark).RecordValue(microseconds);
     }
 
     /// <summary>From now on responses count as after the mark.</summary>
@@ -33,7 +29,16 @@ public sealed class LatencyRecorder
     }
 
     /// <summary>Every response recorded.</summary>
-    public LatencySummary Summarize() => Summarize(_histogram);
+    public LatencySummary Summarize()
+    {
+        HistogramBase all;
+        lock (_lock)
+        {
+            all = _beforeMark.Copy();
+            all.Add(_afterMark);
+        }
+        return Summarize(all);
+    }
 
     /// <summary>The responses recorded before <see cref="Mark"/>.</summary>
     public LatencySummary SummarizeBeforeMark() => Summarize(_beforeMark);
@@ -41,7 +46,7 @@ public sealed class LatencyRecorder
     /// <summary>The responses recorded after <see cref="Mark"/>.</summary>
     public LatencySummary SummarizeAfterMark() => Summarize(_afterMark);
 
-    private LatencySummary Summarize(LongHistogram histogram)
+    private LatencySummary Summarize(HistogramBase histogram)
     {
         lock (_lock)
         {
