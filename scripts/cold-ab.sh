@@ -23,15 +23,14 @@ source "$repo/scripts/lib/worktree.sh"
 dir_a="$(worktree_for "$rev_a" scripts/bench.sh)" || exit 2
 dir_b="$(worktree_for "$rev_b" scripts/bench.sh)" || exit 2
 
+source "$repo/scripts/lib/cold-sale.sh"
 labelled=()
 for round in $(seq 1 "$rounds"); do
     for side in A B B A; do
         dir=$dir_a
         [[ $side == B ]] && dir=$dir_b
-        output="$("$dir/scripts/bench.sh" --no-floor "$@" 2>&1)" || { echo "$output" | tail -20 >&2; echo "round $round, $side failed" >&2; exit 1; }
-        run_dir="$(echo "$output" | awk '/^details/ {print $2}')"
-        labelled+=("$side=$run_dir")
-        echo "round $round, $side: $(echo "$output" | grep 'time to sell out' | sed 's/ *time to sell out *//')  ($run_dir)"
+        cold_sale "$dir/scripts/bench.sh" "round $round, $side" "$@"
+        labelled+=("$side=$sale_dir")
     done
 done
 echo "A = $rev_a ($(git rev-parse --short "$rev_a")), B = $rev_b ($(git rev-parse --short "$rev_b"))"

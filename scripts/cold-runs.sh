@@ -17,14 +17,10 @@ cd "$repo"
 runs="$1"
 shift
 
-dirs=()
-for i in $(seq 1 "$runs"); do
-    output="$("$repo/scripts/bench.sh" --no-floor "$@" 2>&1)" || { echo "$output" | tail -20 >&2; echo "run $i failed" >&2; exit 1; }
-    dir="$(echo "$output" | awk '/^details/ {print $2}')"
-    dirs+=("$dir")
-    echo "run $i: $(echo "$output" | grep 'time to sell out' | sed 's/ *time to sell out *//')  ($dir)"
-done
-
+source "$repo/scripts/lib/cold-sale.sh"
 labelled=()
-for i in "${!dirs[@]}"; do labelled+=("$((i + 1))=${dirs[$i]}"); done
+for i in $(seq 1 "$runs"); do
+    cold_sale "$repo/scripts/bench.sh" "run $i" "$@"
+    labelled+=("$i=$sale_dir")
+done
 python3 "$repo/scripts/lib/sale-table.py" "${labelled[@]}"
