@@ -6,6 +6,7 @@ namespace OrleansTickets.Events;
 /// <param name="DatabaseOrdinal">Which shard database holds its ledger.</param>
 /// <param name="UnitPrice">Price per ticket.</param>
 /// <param name="Currency">ISO 4217 code.</param>
+/// <param name="MaxPerOrder">The most tickets of its type one order may take.</param>
 [GenerateSerializer, Immutable]
 public sealed record ShardPlacement(
-    ShardAddress Address, SerialBlock Block, int DatabaseOrdinal, decimal UnitPrice, string Currency);
+    ShardAddress Address, SerialBlock Block, int DatabaseOrdinal, decimal UnitPrice, string Currency, int MaxPerOrder);

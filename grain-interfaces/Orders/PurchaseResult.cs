@@ -4,6 +4,7 @@ namespace OrleansTickets.Orders;
 /// <param name="Status">How it ended.</param>
 /// <param name="Order">The order when <see cref="PurchaseStatus.Created"/> or <see cref="PurchaseStatus.Replayed"/>.</param>
 /// <param name="Remaining">
+/// With <see cref="PurchaseStatus.Created"/> from a shard: what that shard can still sell, a hint for dispatchers' views.
 /// With <see cref="PurchaseStatus.SoldOut"/>: tickets still unsold where the answer came from (a shard, or the whole type).
 /// With <see cref="PurchaseStatus.TooManyTickets"/>: the per-order limit.
 /// </param>

@@ -170,7 +170,7 @@ public sealed class TicketEventGrain(
         if (type is null || index < 0 || index >= type.Shards) return Task.FromResult<ShardPlacement?>(null);
         return Task.FromResult<ShardPlacement?>(new ShardPlacement(
             new ShardAddress(definition!.Id, type.Id, index), type.BlockOf(index),
-            _stored!.DatabaseOrdinals[definition.FirstFlatIndexOf(type.Id) + index], type.Price, type.Currency));
+            _stored!.DatabaseOrdinals[definition.FirstFlatIndexOf(type.Id) + index], type.Price, type.Currency, type.MaxPerOrder));
     }
 
     /// <inheritdoc />

@@ -62,7 +62,16 @@ public sealed partial class InventoryShardGrain
     {
         if (_placement is null || receiverKey == _address.Key || maxQuantity <= 0 || !await EnsureLoadedAsync()) return 0;
         var quantity = Math.Min(maxQuantity, Remaining);
-        if (quantity <= 0) return 0;
+        return quantity <= 0 ? 0 : await GiveAsync(transferId, receiverKey, quantity);
+    }
+
+    /// <summary>
+    /// Gives <paramref name="quantity"/> unreserved tickets (the caller checked that they are): reserves them before
+    /// anything is awaited, so no sale of this turn or a later one can take them, then records and delivers the gift.
+    /// Returns how many the receiver holds.
+    /// </summary>
+    private async Task<long> GiveAsync(string transferId, string receiverKey, long quantity)
+    {
         _pendingQuantity += quantity;
         var give = PendingChange.Give(transferId, receiverKey, quantity);
         if (!await Enqueue(give) || give.Outgoing is not { } outgoing) return 0;

@@ -293,6 +293,8 @@ public sealed partial class InventoryShardGrain(
         _inventory = inventory;
         _retired = retired;
         ApplyCommittedChanges(changes);
+        // Before the buyers are answered, so their answers report what is left after the gift.
+        GatherRemainder();
         foreach (var (sale, order) in accepted)
         {
             Settle(sale, order is null ? new PurchaseResult(PurchaseStatus.Created) : new PurchaseResult(PurchaseStatus.Created, order, Remaining));

@@ -1,0 +1,69 @@
+using Microsoft.Extensions.Logging;
+using OrleansTickets.Events;
+
+namespace OrleansTickets.Inventory;
+
+/// <summary>Gathering: a shard left with fewer tickets than one order may take hands them to a collector.</summary>
+/// <remarks>
+/// <para>
+/// Why: at the end of a sale hundreds of shards would each hold one to three tickets. An order for more than its
+/// shard holds then needs a pull, a chain of commits on the buyer's path, and buyers who ask for fewer tickets chase
+/// fragments from shard to shard. Handed over as they appear, the fragments end up on a few shards that can serve
+/// whole orders. The gift happens off the buyer's path, after the commit that left the remainder.
+/// </para>
+/// <para>
+/// Collectors are the first <see cref="RemainderCollectors"/> shards of each type; shard i gives to shard
+/// i mod <see cref="RemainderCollectors"/>. One collector per type made the end no faster in a benchmark (every late
+/// order of the type then waited on one shard's commits); four spread that load. Collectors never give, so a type of
+/// four shards or fewer does not gather at all.
+/// </para>
+/// <para>
+/// What keeps it exact: the gift is an escrow transfer (InventoryShardGrain.Transfers.cs). Its tickets are reserved
+/// in the turn that decides the gift, so no sale can take them; the cut and the record of the gift are one fenced
+/// commit; and until the collector holds them they count as in transit, which the dispatchers' sold-out verdict adds
+/// in. A collector that is retired refuses, and the giver takes the tickets back. An activation that is fenced by a
+/// duplicate cannot commit the gift, so at most one activation's gift exists.
+/// </para>
+/// </remarks>
+public sealed partial class InventoryShardGrain
+{
+    /// <summary>How many shards of a type collect the others' last tickets.</summary>
+    public const int RemainderCollectors = 4;
+
+    // Once per activation: a gift the collector refused comes back, and giving it again would loop. A later
+    // activation may gather again, which is harmless.
+    private bool _gathered;
+
+    /// <summary>
+    /// Gives this shard's unreserved tickets to its collector when there are fewer than one order may take. Called
+    /// after a commit, before its buyers are answered, so the remaining count those answers carry (which dispatchers
+    /// take into their views after an unkeyed sale) already excludes the gift.
+    /// </summary>
+    private void GatherRemainder()
+    {
+        if (_gathered || _retired || _placement is null || _address.Index < RemainderCollectors) return;
+        var remaining = Remaining;
+        if (remaining <= 0 || remaining >= _placement.MaxPerOrder) return;
+        _gathered = true;
+        var collector = new ShardAddress(_address.EventId, _address.TicketTypeId, _address.Index % RemainderCollectors);
+        _ = GatherAsync(collector, remaining);
+    }
+
+    private async Task GatherAsync(ShardAddress collector, long quantity)
+    {
+        // GiveAsync reserves the tickets before its first await, that is, in the caller's turn.
+        var gift = GiveAsync(Guid.NewGuid().ToString("N"), collector.Key, quantity);
+        try
+        {
+            await gift;
+        }
+        catch (Exception exception)
+        {
+            // Nothing is lost: a recorded gift is delivered by the retry timer or the next activation.
+            LogGatherFailed(logger, exception, _address.Key, collector.Key);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: giving its last tickets to {Collector} failed")]
+    private static partial void LogGatherFailed(ILogger logger, Exception exception, string shard, string collector);
+}

@@ -1,0 +1,114 @@
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+using OrleansTickets.Sales;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// A shard left with fewer tickets than one order may take gives them to its type's collector, so the end of a sale
+/// finds them together; nothing is lost or sold twice on the way.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class GatheringTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+{
+    private static readonly TimeSpan DeliveryWait = TimeSpan.FromSeconds(20);
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_shard_left_with_less_than_one_order_gives_it_to_its_collector_which_sells_it(string engine)
+    {
+        await StartAsync(engine);
+        // 6 shards of 10, at most 4 tickets per order: shards 0-3 collect, shard 5 gives to shard 1.
+        await Cluster.CreateEventAsync("gather", TicketingCluster.Type("ga", capacity: 60, shards: 6, maxPerOrder: 4));
+        var giver = Cluster.Shard("gather", "ga", 5);
+
+        Assert.Equal(PurchaseStatus.Created, (await giver.Purchase(Anywhere("gather", 4))).Status);
+        Assert.Equal(6L, await giver.GetSellable());
+        var last = await giver.Purchase(Anywhere("gather", 4));
+
+        // Two were left, fewer than one order may take: the answer already counts them as given away.
+        Assert.Equal(PurchaseStatus.Created, last.Status);
+        Assert.Equal(0L, last.Remaining);
+        var collector = await WaitForAsync(() => Cluster.Shard("gather", "ga", 1).GetSales(), s => s.Capacity == 12);
+        Assert.Equal((12L, 0L, 12L, 0L), (collector.Capacity, collector.Sold, collector.Remaining, collector.InTransit));
+        var given = await WaitForAsync(giver.GetSales, s => s.InTransit == 0);
+        Assert.Equal((8L, 8L, 0L, 0L), (given.Capacity, given.Sold, given.Remaining, given.InTransit));
+
+        // The collector sells the gathered tickets as its own, and the type still adds up.
+        var orders = new List<OrderDetails>();
+        for (var i = 0; i < 3; i++)
+        {
+            var sold = await Cluster.Shard("gather", "ga", 1).Purchase(Anywhere("gather", 4));
+            Assert.Equal(PurchaseStatus.Created, sold.Status);
+            orders.Add(sold.Order!);
+        }
+        Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.Shard("gather", "ga", 1).Purchase(Anywhere("gather", 1))).Status);
+        OrderAssertions.AllSerialsAndCodesUnique(orders);
+        var type = (await Cluster.SalesAsync("gather")).TicketTypes[0];
+        Assert.Equal((60L, 20L, 40L), (type.Capacity, type.Sold, type.Remaining));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_collector_keeps_its_own_last_tickets(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("keeps", TicketingCluster.Type("ga", capacity: 60, shards: 6, maxPerOrder: 4));
+        var collector = Cluster.Shard("keeps", "ga", 2);
+
+        Assert.Equal(PurchaseStatus.Created, (await collector.Purchase(Anywhere("keeps", 4))).Status);
+        var last = await collector.Purchase(Anywhere("keeps", 4));
+
+        Assert.Equal(2L, last.Remaining);
+        Assert.Equal(2L, await collector.GetSellable());
+        Assert.All((await Cluster.SalesAsync("keeps")).TicketTypes[0].Shards, s => Assert.Equal(0L, s.InTransit));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Keyed_buyers_sell_a_gathering_type_out_exactly(string engine)
+    {
+        await StartAsync(engine);
+        // 16 shards of 7: every shard past the collectors is left with 3 or fewer at some point.
+        const int capacity = 112;
+        await Cluster.CreateEventAsync("exact", TicketingCluster.Type("ga", capacity, shards: 16, maxPerOrder: 4));
+
+        var buyers = Enumerable.Range(0, 12).Select(async buyer =>
+        {
+            var mine = new List<OrderDetails>();
+            var quantity = buyer % 4 + 1;
+            var attempt = 0;
+            while (quantity > 0)
+            {
+                var result = await Cluster.BuyAsync("exact", "ga", quantity, $"exact-{buyer}-{attempt++}");
+                if (result.Status == PurchaseStatus.Created) mine.Add(result.Order!);
+                else if (result.Status == PurchaseStatus.SoldOut)
+                {
+                    Assert.True(result.Remaining < quantity, $"Refused {quantity} while {result.Remaining} remained.");
+                    quantity = (int)Math.Min(quantity - 1, result.Remaining);
+                }
+                else throw new Xunit.Sdk.XunitException($"Unexpected {result.Status}");
+            }
+            return mine;
+        });
+        var orders = (await Task.WhenAll(buyers)).SelectMany(o => o).ToList();
+
+        Assert.Equal(capacity, orders.Sum(o => o.Quantity));
+        OrderAssertions.AllSerialsAndCodesUnique(orders);
+        var type = (await Cluster.SalesAsync("exact")).TicketTypes[0];
+        Assert.Equal(((long)capacity, (long)capacity, 0L), (type.Capacity, type.Sold, type.Remaining));
+        Assert.All(type.Shards, s => Assert.Equal(0L, s.InTransit));
+    }
+
+    private static ShardPurchase Anywhere(string eventId, int quantity) =>
+        new(new PurchaseRequest(eventId, "ga", quantity, new Buyer("Ada", "ada@example.com"), null), string.Empty, []);
+
+    private static async Task<ShardSales> WaitForAsync(Func<Task<ShardSales>> read, Func<ShardSales, bool> done)
+    {
+        var deadline = DateTime.UtcNow + DeliveryWait;
+        while (true)
+        {
+            var sales = await read();
+            if (done(sales) || DateTime.UtcNow > deadline) return sales;
+            await Task.Delay(50);
+        }
+    }
+}
