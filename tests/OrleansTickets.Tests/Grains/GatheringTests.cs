@@ -71,31 +71,12 @@ public sealed class GatheringTests(PostgresFixture postgres) : EngineClusterTest
         const int capacity = 112;
         await Cluster.CreateEventAsync("exact", TicketingCluster.Type("ga", capacity, shards: 16, maxPerOrder: 4));
 
-        var buyers = Enumerable.Range(0, 12).Select(async buyer =>
-        {
-            var mine = new List<OrderDetails>();
-            var quantity = buyer % 4 + 1;
-            var attempt = 0;
-            while (quantity > 0)
-            {
-                var result = await Cluster.BuyAsync("exact", "ga", quantity, $"exact-{buyer}-{attempt++}");
-                if (result.Status == PurchaseStatus.Created) mine.Add(result.Order!);
-                else if (result.Status == PurchaseStatus.SoldOut)
-                {
-                    Assert.True(result.Remaining < quantity, $"Refused {quantity} while {result.Remaining} remained.");
-                    quantity = (int)Math.Min(quantity - 1, result.Remaining);
-                }
-                else throw new Xunit.Sdk.XunitException($"Unexpected {result.Status}");
-            }
-            return mine;
-        });
-        var orders = (await Task.WhenAll(buyers)).SelectMany(o => o).ToList();
+        var sale = new KeyedSale(Cluster, "exact", "ga", capacity);
 
-        Assert.Equal(capacity, orders.Sum(o => o.Quantity));
-        OrderAssertions.AllSerialsAndCodesUnique(orders);
-        var type = (await Cluster.SalesAsync("exact")).TicketTypes[0];
-        Assert.Equal(((long)capacity, (long)capacity, 0L), (type.Capacity, type.Sold, type.Remaining));
-        Assert.All(type.Shards, s => Assert.Equal(0L, s.InTransit));
+        await Task.WhenAll(sale.Start(buyers: 12));
+
+        await sale.VerifyAsync();
+        Assert.All((await Cluster.SalesAsync("exact")).TicketTypes[0].Shards, s => Assert.Equal(0L, s.InTransit));
     }
 
     private static ShardPurchase Anywhere(string eventId, int quantity) =>
