@@ -13,16 +13,18 @@ namespace OrleansTickets.Inventory;
 /// </para>
 /// <para>
 /// Collectors are the first <see cref="RemainderCollectors"/> shards of each type; shard i gives to shard
-/// i mod <see cref="RemainderCollectors"/>. One collector per type made the end no faster in a benchmark (every late
-/// order of the type then waited on one shard's commits); four spread that load. Collectors never give, so a type of
-/// four shards or fewer does not gather at all.
+/// i mod <see cref="RemainderCollectors"/>. Four rather than one, so that the late orders of a big type commit on four
+/// shards instead of queueing on one (one collector per type was measured first and gained nothing at 150,000
+/// tickets; docs/benchmarks.md, twelfth session). Collectors never give, so a type of four shards or fewer does not
+/// gather at all.
 /// </para>
 /// <para>
 /// What keeps it exact: the gift is an escrow transfer (InventoryShardGrain.Transfers.cs). Its tickets are reserved
 /// in the turn that decides the gift, so no sale can take them; the cut and the record of the gift are one fenced
 /// commit; and until the collector holds them they count as in transit, which the dispatchers' sold-out verdict adds
-/// in. A collector that is retired refuses, and the giver takes the tickets back. An activation that is fenced by a
-/// duplicate cannot commit the gift, so at most one activation's gift exists.
+/// in. A collector that is retired refuses, and the giver takes the tickets back. Of two activations of one shard
+/// during a membership change, only the one holding the shard's epoch can commit, so the other's gift never happens
+/// (and its reservation is released with its failed commit).
 /// </para>
 /// </remarks>
 public sealed partial class InventoryShardGrain
