@@ -16,7 +16,8 @@ public sealed record LoadOptions(
     string? Postgres = null,
     TimeSpan WaitingRoom = default,
     TimeSpan WarmUp = default,
-    int? ServicePid = null)
+    int? ServicePid = null,
+    string? DatabaseUser = null)
 {
     /// <summary>The first address: where the run reads the event and the sales.</summary>
     public Uri Url => Urls[0];

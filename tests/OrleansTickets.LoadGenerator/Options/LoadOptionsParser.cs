@@ -22,6 +22,7 @@ public static class LoadOptionsParser
           --waiting-room S      before the clock starts, buyers wait on the event page for S seconds: they load it
                                 and try a ticket type that is not on sale yet (404), not counted (default 0)
           --service-pid PID     also report the CPU time process PID (the service, on this machine) used during the sale
+          --database-user USER  also report the CPU time USER's processes (a database server, on this machine) used during the sale
 
         bare mode:
           --path PATH           target of the POSTs                        (default /bare/orders)
@@ -56,7 +57,8 @@ public static class LoadOptionsParser
             Postgres: Take(values, "postgres"),
             WaitingRoom: TimeSpan.FromSeconds(ParseInt(values, "waiting-room", 0, min: 0, max: 600)),
             WarmUp: TimeSpan.FromSeconds(ParseInt(values, "warm-up", 0, min: 0, max: 600)),
-            ServicePid: values.ContainsKey("service-pid") ? ParseInt(values, "service-pid", 0, min: 1, max: int.MaxValue) : null);
+            ServicePid: values.ContainsKey("service-pid") ? ParseInt(values, "service-pid", 0, min: 1, max: int.MaxValue) : null,
+            DatabaseUser: Take(values, "database-user"));
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         // The wait counts against the run's timeout, which must leave time for the sale.
         if (options.WaitingRoom >= options.Timeout) throw new UsageException("--waiting-room must be shorter than --timeout");

@@ -55,6 +55,8 @@ public static class OrdersRun
         var cpuAtStart = Environment.CpuUsage.TotalTime;
         Func<TimeSpan?> readServiceCpu = () => options.ServicePid is { } pid ? ProcessCpu.Read(pid) : null;
         var serviceCpuAtStart = readServiceCpu();
+        Func<TimeSpan?> readDatabaseCpu = () => options.DatabaseUser is { } user ? UserCpu.Read(user) : null;
+        var databaseCpuAtStart = readDatabaseCpu();
         var stealAtStart = HypervisorSteal.Read();
         var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
         var onSale = info.TicketTypes.Sum(t => t.Remaining);
@@ -77,6 +79,7 @@ public static class OrdersRun
         var clientCpu = Environment.CpuUsage.TotalTime - cpuAtStart;
         var serviceCpuAtEnd = readServiceCpu();
         var serviceCpu = serviceCpuAtEnd - serviceCpuAtStart;
+        var databaseCpu = readDatabaseCpu() - databaseCpuAtStart;
         var steal = HypervisorSteal.Read() - stealAtStart;
         var window = Stopwatch.GetElapsedTime(startedAt);
         await stopProgress.CancelAsync();
@@ -93,7 +96,7 @@ public static class OrdersRun
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
         var checks = await VerifyAsync(apis, options.EventId, orders);
         var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu,
-            steal is { } stolen ? new StealShare(stolen.TotalSeconds, stolen / (window * Environment.ProcessorCount)) : null, tail);
+            databaseCpu, steal is { } stolen ? new StealShare(stolen.TotalSeconds, stolen / (window * Environment.ProcessorCount)) : null, tail);
         summary.Write(Console.Out);
         Console.WriteLine();
         if (checks.Count > 0) VerificationTable.Write(Console.Out, checks);
@@ -124,7 +127,7 @@ public static class OrdersRun
 
     private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,
         List<AcknowledgedOrder> orders, LoadCounters counters, LatencyRecorder latency, IReadOnlyList<VerificationCheck> checks,
-        IReadOnlyList<TypeSoldOut> soldOut, TimeSpan clientCpu, TimeSpan? serviceCpu, StealShare? steal, SaleTail? tail)
+        IReadOnlyList<TypeSoldOut> soldOut, TimeSpan clientCpu, TimeSpan? serviceCpu, TimeSpan? databaseCpu, StealShare? steal, SaleTail? tail)
     {
         var lastTicket = buyers.Max(b => b.LastAcknowledgedAt);
         var lastResponse = buyers.Max(b => b.LastResponseAt);
@@ -153,6 +156,7 @@ public static class OrdersRun
             SoldOut: soldOut,
             ClientCpuSeconds: clientCpu.TotalSeconds,
             ServiceCpuSeconds: serviceCpu?.TotalSeconds,
+            DatabaseCpuSeconds: databaseCpu?.TotalSeconds,
             Steal: steal,
             Tail: tail);
     }

@@ -12,6 +12,7 @@ namespace OrleansTickets.LoadGenerator.Orders;
 /// <see cref="ClientCpuSeconds"/> is this process's own CPU time during the sale: on one machine the buyers' client
 /// competes with the service for the same cores, so a run should say how much of them it took.
 /// <see cref="ServiceCpuSeconds"/> is the service process's CPU time over the same span, with <c>--service-pid</c>.
+/// <see cref="DatabaseCpuSeconds"/> is that of a database server's processes (see <see cref="UserCpu"/>), with <c>--database-user</c>.
 /// <see cref="Steal"/> is what the hypervisor took from this machine's cores over the same span (see <see cref="HypervisorSteal"/>).
 /// <see cref="Tail"/> is the end of the sale, its last fifth of the tickets, against the rest (see <see cref="SaleTail"/>).
 /// </remarks>
@@ -37,6 +38,7 @@ public sealed record OrdersRunSummary(
     IReadOnlyList<TypeSoldOut> SoldOut,
     double ClientCpuSeconds,
     double? ServiceCpuSeconds = null,
+    double? DatabaseCpuSeconds = null,
     StealShare? Steal = null,
     SaleTail? Tail = null)
 {
@@ -56,6 +58,7 @@ public sealed record OrdersRunSummary(
         output.WriteLine(Latency.ToString());
         output.WriteLine("client CPU:        " + CpuTime(ClientCpuSeconds));
         if (ServiceCpuSeconds is { } service) output.WriteLine("service CPU:       " + CpuTime(service));
+        if (DatabaseCpuSeconds is { } database) output.WriteLine("database CPU:      " + CpuTime(database));
         if (Tail is { } tail) output.WriteLine("end of the sale:   " + tail);
         if (Steal is { } steal) output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"machine steal:     {steal.Seconds:F2} s ({steal.Share:P1} of the cores' time)"));
         output.WriteLine("status counts:     " + string.Join("  ", StatusCounts.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key}: {p.Value}"))));
