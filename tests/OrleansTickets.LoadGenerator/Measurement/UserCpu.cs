@@ -16,7 +16,7 @@ public static class UserCpu
     /// <summary>User plus system time of the user's live processes; null when the user or <c>/proc</c> cannot be read.</summary>
     public static TimeSpan? Read(string user)
     {
-        if (ProcFiles.ReadOrNull("/etc/passwd") is not { } passwd || UidOf(user, passwd) is not { } uid) return null;
+        if (!Directory.Exists("/proc") || ProcFiles.ReadOrNull("/etc/passwd") is not { } passwd || UidOf(user, passwd) is not { } uid) return null;
         var total = TimeSpan.Zero;
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
