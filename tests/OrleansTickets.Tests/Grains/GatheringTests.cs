@@ -1,6 +1,5 @@
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
-using OrleansTickets.Sales;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
@@ -12,7 +11,8 @@ namespace OrleansTickets.Tests.Grains;
 [Collection(PostgresCollection.Name)]
 public sealed class GatheringTests(PostgresFixture postgres) : EngineClusterTests(postgres)
 {
-    private static readonly TimeSpan DeliveryWait = TimeSpan.FromSeconds(20);
+    // 20 s for the gift to be delivered: 200 polls, 100 ms apart.
+    private const int DeliveryPolls = 200;
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_shard_left_with_less_than_one_order_gives_it_to_its_collector_which_sells_it(string engine)
@@ -29,9 +29,13 @@ public sealed class GatheringTests(PostgresFixture postgres) : EngineClusterTest
         // Two were left, fewer than one order may take: the answer already counts them as given away.
         Assert.Equal(PurchaseStatus.Created, last.Status);
         Assert.Equal(0L, last.Remaining);
-        var collector = await WaitForAsync(() => Cluster.Shard("gather", "ga", 1).GetSales(), s => s.Capacity == 12);
+        await Poll.UntilAsync(async () => (await Cluster.Shard("gather", "ga", 1).GetSales()).Capacity == 12, DeliveryPolls,
+            failure: "The collector never held the gathered tickets.");
+        var collector = await Cluster.Shard("gather", "ga", 1).GetSales();
         Assert.Equal((12L, 0L, 12L, 0L), (collector.Capacity, collector.Sold, collector.Remaining, collector.InTransit));
-        var given = await WaitForAsync(giver.GetSales, s => s.InTransit == 0);
+        await Poll.UntilAsync(async () => (await giver.GetSales()).InTransit == 0, DeliveryPolls,
+            failure: "The giver never marked its gift delivered.");
+        var given = await giver.GetSales();
         Assert.Equal((8L, 8L, 0L, 0L), (given.Capacity, given.Sold, given.Remaining, given.InTransit));
 
         // The collector sells the gathered tickets as its own, and the type still adds up.
@@ -81,15 +85,4 @@ public sealed class GatheringTests(PostgresFixture postgres) : EngineClusterTest
 
     private static ShardPurchase Anywhere(string eventId, int quantity) =>
         new(new PurchaseRequest(eventId, "ga", quantity, new Buyer("Ada", "ada@example.com"), null), string.Empty, []);
-
-    private static async Task<ShardSales> WaitForAsync(Func<Task<ShardSales>> read, Func<ShardSales, bool> done)
-    {
-        var deadline = DateTime.UtcNow + DeliveryWait;
-        while (true)
-        {
-            var sales = await read();
-            if (done(sales) || DateTime.UtcNow > deadline) return sales;
-            await Task.Delay(50);
-        }
-    }
 }
