@@ -157,8 +157,10 @@ if [[ $floor == 1 ]]; then
     # The sale above is measured on a rehearsed service, after a waiting room; the floor is measured warm too, or a
     # cold floor (both processes JIT-compiling through its first seconds) would flatter the ratio. 10 s unmeasured,
     # then 15 s measured.
+    # --service-pid: the endpoint's CPU per request is plain HTTP's share of an order's cost on this machine.
     dotnet "$load_dll" --mode bare --url "http://127.0.0.1:$floor_port" --path /bare/orders --warm-up 10 --duration 15 \
-        --connections "$connections" --summary-json "$run_dir/bare.json" | grep -E '^(warm-up|requests|latency|status)'
+        --connections "$connections" --service-pid "$bare_pid" --summary-json "$run_dir/bare.json" \
+        | grep -E '^(warm-up|requests|latency|status|client CPU|server CPU)'
     if command -v wrk >/dev/null; then
         # Independent check with a client written in C, against the now warm endpoint.
         wrk -t2 -c"$connections" -d5s -s "$repo/scripts/wrk/bare.lua" "http://127.0.0.1:$floor_port/bare/orders" \
@@ -199,6 +201,13 @@ if floor:
     b = json.load(open(os.path.join(run_dir, "bare.json")))
     print(f"HTTP floor        {b['requestsPerSecond']:.0f} requests/s on the bare endpoint")
     print(f"ratio             orders/s = {o['ordersPerSecond'] / b['requestsPerSecond']:.3f} x floor")
+    if b.get("serverCpuSeconds") is not None and b["requests"]:
+        # Plain HTTP's cost per request on each side; what the service spends per order beyond it is the grains,
+        # the storage and the rest of the purchase path.
+        server_us = b["serverCpuSeconds"] * 1e6 / b["requests"]
+        client_us = b["clientCpuSeconds"] * 1e6 / b["requests"]
+        beyond = f"; the service spent {service_cpu * 1e6 / o['orders'] - server_us:.0f} µs/order beyond it" if service_cpu and o["orders"] else ""
+        print(f"HTTP floor CPU    endpoint {server_us:.0f} µs/request, load generator {client_us:.0f} µs/request{beyond}")
     wrk_file = os.path.join(run_dir, "bare-wrk.txt")
     if os.path.exists(wrk_file):
         rps = float(next(l.split()[1] for l in open(wrk_file) if l.startswith("Requests/sec")))

@@ -36,9 +36,16 @@ public static class BareRun
 
         using var stopProgress = new CancellationTokenSource();
         var startedAt = Stopwatch.GetTimestamp();
+        // Both processes' CPU over exactly the measured span: what one request costs the endpoint and the client is
+        // the part of an order's cost that is plain HTTP, which the service's CPU per order can be set against.
+        var clientCpuAtStart = Environment.CpuUsage.TotalTime;
+        Func<TimeSpan?> readServerCpu = () => options.ServicePid is { } pid ? ProcessCpu.Read(pid) : null;
+        var serverCpuAtStart = readServerCpu();
         var progress = new ProgressReporter(counters, startedAt, showsTickets: false).RunAsync(stopProgress.Token);
         await PostUntil(startedAt + (long)(options.Duration.TotalSeconds * Stopwatch.Frequency), counters, latency);
         var seconds = Stopwatch.GetElapsedTime(startedAt).TotalSeconds;
+        var clientCpu = Environment.CpuUsage.TotalTime - clientCpuAtStart;
+        var serverCpu = readServerCpu() - serverCpuAtStart;
         await stopProgress.CancelAsync();
         await progress;
 
@@ -52,7 +59,9 @@ public static class BareRun
             RequestsPerSecond: counters.Requests / seconds,
             Latency: latency.Summarize(),
             StatusCounts: statuses,
-            Errors: statuses.Where(p => !p.Key.StartsWith('2')).Sum(p => p.Value));
+            Errors: statuses.Where(p => !p.Key.StartsWith('2')).Sum(p => p.Value),
+            ClientCpuSeconds: clientCpu.TotalSeconds,
+            ServerCpuSeconds: serverCpu?.TotalSeconds);
         summary.Write(Console.Out);
         await SummaryJsonFile.WriteAsync(options.SummaryJson, summary, LoadJsonContext.Default.BareRunSummary);
         return summary.Requests > 0 && summary.Errors == 0 ? ExitCodes.Passed : ExitCodes.CheckFailed;

@@ -12,6 +12,8 @@ public static class LoadOptionsParser
           --mode orders|bare|audit  buy an event until sold out, hit a bare endpoint, or audit a sale (default orders)
           --connections N       concurrent virtual buyers = in-flight requests (default 256)
           --summary-json FILE   also write the final numbers as JSON
+          --service-pid PID     also report the CPU time process PID (the service, or the bare endpoint, on this
+                                machine) used over the measured span
 
         orders mode:
           --event ID            event to buy                               (default festival)
@@ -21,7 +23,6 @@ public static class LoadOptionsParser
           --orders-file FILE    also write every acknowledged order to FILE (JSON), for audit mode
           --waiting-room S      before the clock starts, buyers wait on the event page for S seconds: they load it
                                 and try a ticket type that is not on sale yet (404), not counted (default 0)
-          --service-pid PID     also report the CPU time process PID (the service, on this machine) used during the sale
           --database-user USER  also report the CPU time USER's processes (a database server, on this machine) used during the sale
 
         bare mode:

@@ -1,0 +1,67 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OrleansTickets.LoadGenerator;
+using OrleansTickets.LoadGenerator.Bare;
+using OrleansTickets.LoadGenerator.Http;
+using OrleansTickets.LoadGenerator.Options;
+
+namespace OrleansTickets.Tests.LoadGenerator;
+
+/// <summary>The HTTP floor run reports what each request cost both processes, over the measured span only.</summary>
+public sealed class BareRunTests
+{
+    [Fact]
+    public async Task With_the_server_pid_a_bare_run_reports_both_sides_cpu_over_the_same_span()
+    {
+        // The endpoint lives in this process, so "server" and client are the same process here: both readings cover
+        // the measured second and must agree, apart from /proc's clock ticks.
+        var summary = await RunAgainstLocalEndpointAsync(servicePid: Environment.ProcessId);
+
+        Assert.True(summary.Requests > 0 && summary.Errors == 0, $"{summary.Requests} requests, {summary.Errors} errors");
+        Assert.True(summary.ClientCpuSeconds > 0, $"client {summary.ClientCpuSeconds}");
+        Assert.NotNull(summary.ServerCpuSeconds);
+        Assert.InRange(summary.ServerCpuSeconds.Value, summary.ClientCpuSeconds - 0.05, summary.ClientCpuSeconds + 0.05);
+    }
+
+    [Fact]
+    public async Task Without_a_server_pid_only_the_client_cpu_is_reported()
+    {
+        var summary = await RunAgainstLocalEndpointAsync(servicePid: null);
+
+        Assert.True(summary.ClientCpuSeconds > 0);
+        Assert.Null(summary.ServerCpuSeconds);
+    }
+
+    private static async Task<BareRunSummary> RunAgainstLocalEndpointAsync(int? servicePid)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var app = builder.Build();
+        app.MapPost("/bare/orders", () => Results.Created("/bare/orders/1", "{}"));
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var json = Path.Combine(Path.GetTempPath(), $"bare-run-{Guid.NewGuid():N}.json");
+        try
+        {
+            string[] args = ["--mode", "bare", "--url", address, "--duration", "1", "--connections", "4", "--summary-json", json];
+            if (servicePid is { } pid) args = [.. args, "--service-pid", pid.ToString(CultureInfo.InvariantCulture)];
+
+            Assert.Equal(ExitCodes.Passed, await BareRun.RunAsync(LoadOptionsParser.Parse(args)));
+
+            await using var file = File.OpenRead(json);
+            return (await System.Text.Json.JsonSerializer.DeserializeAsync(file, LoadJsonContext.Default.BareRunSummary))!;
+        }
+        finally
+        {
+            File.Delete(json);
+            await app.StopAsync();
+        }
+    }
+}
