@@ -230,6 +230,9 @@ public sealed partial class InventoryShardGrain
         if (_forwards.TryGetRunning(orderId, out var running))
         {
             var earlier = await running;
+            // A replay that joined a fresh forward's refusal must not pass it on before it is durable: the home moves
+            // on after this answer, and an older message for the id could still reach a later activation.
+            if (earlier.Status == PurchaseStatus.SoldOut && !freshOrderId) return await RepeatRefusalAsync(orderId, freshOrderId);
             return earlier.Status == PurchaseStatus.Created ? earlier with { Status = PurchaseStatus.Replayed } : earlier;
         }
         if (_refused.Contains(orderId)) return await RepeatRefusalAsync(orderId, freshOrderId);
