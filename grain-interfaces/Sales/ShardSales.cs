@@ -10,5 +10,15 @@ namespace OrleansTickets.Sales;
 /// Serials this shard gave away that the receiver has not yet confirmed. They are unsold and counted in the
 /// type's remaining until delivered.
 /// </param>
+/// <param name="TakenIn">
+/// Serials this shard has taken in from shards' gifts (its own gifts taken back included) since the sale began;
+/// not tickets the operators added. With <paramref name="Settled"/>, it lets a reader correct a set of reports
+/// taken at different moments (<see cref="ShardCounts"/>).
+/// </param>
+/// <param name="Settled">
+/// Serials of this shard's gifts that stopped being in transit (taken in by their receiver, or taken back) since the
+/// sale began.
+/// </param>
 [GenerateSerializer, Immutable]
-public sealed record ShardSales(int Index, long Capacity, long Sold, long Remaining, string Status, long InTransit = 0);
+public sealed record ShardSales(int Index, long Capacity, long Sold, long Remaining, string Status, long InTransit = 0,
+    long TakenIn = 0, long Settled = 0);

@@ -89,7 +89,7 @@ public sealed class TicketEventGrain(
     {
         var stored = _stored!;
         var type = stored.Definition!.FindTicketType(grant.TicketTypeId)!;
-        var transfer = new TicketTransfer(grant.TransferId, "capacity", [new SerialSegment(grant.FirstSerial, grant.Quantity)]);
+        var transfer = new TicketTransfer(grant.TransferId, TicketTransfer.CapacityDonor, [new SerialSegment(grant.FirstSerial, grant.Quantity)]);
         for (var step = 0; step < type.Shards; step++)
         {
             var index = (grant.ShardIndex + step) % type.Shards;

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
@@ -31,11 +32,15 @@ namespace OrleansTickets.Dispatch;
 /// </para>
 /// </remarks>
 [StatelessWorker, Reentrant]
-public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurchaseDispatcherGrain
+public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<PurchaseDispatcherGrain> logger) : Grain, IPurchaseDispatcherGrain
 {
     private const int CandidatesPerCall = 8;
     private const int SpareDonors = 2;
     private static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(1);
+
+    // A refresh asks every shard; one that cannot answer in this time (its silo gone, say) is reported unavailable
+    // instead of holding or failing every request that waits on the refresh.
+    private static readonly TimeSpan RefreshTimeout = TimeSpan.FromSeconds(2);
 
     // How long an order keeps trying while enough tickets exist but cannot be had at once: pulls that lose the race
     // for the last tickets to other buyers, tickets moving between shards, or held by a shard that is down.
@@ -45,13 +50,16 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
     private EventDefinition? _event;
     private TicketTypeDefinition? _type;
     private long[] _remaining = [];
-    private long[] _inTransit = [];
     private DateTimeOffset[] _unavailableUntil = [];
 
     // Refreshes are shared by the requests that arrived before they started: refresh n serves any request that
     // saw _refreshesStarted < n on arrival.
     private long _refreshesStarted;
     private Task? _refresh;
+
+    // The type's unsold tickets by the last refresh's own answers (ShardCounts.Unsold); null when a shard did not
+    // answer. Kept apart from _remaining, which requests lower and raise between refreshes from single answers.
+    private long? _refreshedUnsold;
 
     // Grain references are cached: creating one resolves the interface type by reflection each time.
     private IInventoryShardGrain?[] _shards = [];
@@ -82,7 +90,6 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         _event = definition;
         _remaining = Enumerable.Range(0, type.Shards).Select(i => (long)type.BlockOf(i).Size).ToArray();
         _unavailableUntil = new DateTimeOffset[type.Shards];
-        _inTransit = new long[type.Shards];
         _shards = new IInventoryShardGrain?[type.Shards];
         _homes = new IInventoryShardGrain?[definition!.TotalShards];
         _type = type;
@@ -198,15 +205,19 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
     private bool HomeFits(int homeIndex, int quantity) => homeIndex >= 0 && IsEligible(homeIndex, quantity, clock.GetUtcNow());
 
     /// <summary>
-    /// Decides, from a fresh view in which no single shard can take the order, whether to stop: sold out when the
-    /// type holds fewer than <paramref name="quantity"/> unsold tickets anywhere; unavailable when enough exist but
-    /// could not be had before <paramref name="giveUpAt"/>; null to keep trying (by pulling, or by waiting for
-    /// tickets in transit).
+    /// Decides, right after a refresh in which no single shard can take the order, whether to stop: sold out when
+    /// that refresh proved the type holds fewer than <paramref name="quantity"/> unsold tickets anywhere; unavailable
+    /// when enough exist (or a shard could not say) but could not be had before <paramref name="giveUpAt"/>; null to
+    /// keep trying (by pulling, or by waiting for tickets in transit).
     /// </summary>
+    /// <remarks>
+    /// The count is the refresh's own, not the view's sum: between the refresh and this turn, other requests of this
+    /// reentrant grain may lower a shard in the view from a refusal older than the refresh (a shard that since took
+    /// a gift in), and a view lowered that way would say "sold out" while tickets remain.
+    /// </remarks>
     private PurchaseResult? Verdict(int quantity, DateTimeOffset giveUpAt)
     {
-        var unsold = _remaining.Sum() + _inTransit.Sum();
-        if (unsold < quantity) return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: unsold);
+        if (_refreshedUnsold is { } unsold && unsold < quantity) return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, unsold));
         return clock.GetUtcNow() >= giveUpAt ? PurchaseResult.Unavailable : null;
     }
 
@@ -264,15 +275,35 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
         }
     }
 
-    /// <summary>Replaces the view with every shard's exact count.</summary>
+    /// <summary>Replaces the view with every shard's exact count, and counts the type's unsold tickets from them.</summary>
     private async Task RefreshAllAsync()
     {
-        var sales = await Task.WhenAll(Enumerable.Range(0, _remaining.Length).Select(i => Shard(i).GetSales()));
-        foreach (var shard in sales)
+        var sales = await Task.WhenAll(Enumerable.Range(0, _remaining.Length).Select(AskSalesAsync));
+        var answered = new List<Sales.ShardSales>(sales.Length);
+        for (var index = 0; index < sales.Length; index++)
         {
-            if (shard.Status == Sales.ShardStatus.Unavailable) _unavailableUntil[shard.Index] = clock.GetUtcNow() + UnavailableFor;
-            Observe(shard.Index, shard.Remaining);
-            _inTransit[shard.Index] = shard.InTransit;
+            if (sales[index] is not { } shard || shard.Status == Sales.ShardStatus.Unavailable)
+            {
+                _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
+            }
+            if (sales[index] is not { } report) continue;
+            Observe(index, report.Remaining);
+            answered.Add(report);
+        }
+        // A shard that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
+        _refreshedUnsold = answered.Count == sales.Length ? Sales.ShardCounts.Unsold(answered) : null;
+    }
+
+    private async Task<Sales.ShardSales?> AskSalesAsync(int index)
+    {
+        try
+        {
+            return await Shard(index).GetSales().WaitAsync(RefreshTimeout);
+        }
+        catch (Exception exception)
+        {
+            LogRefreshUnanswered(logger, exception, _type!.Id, index);
+            return null;
         }
     }
 
@@ -315,4 +346,7 @@ public sealed class PurchaseDispatcherGrain(TimeProvider clock) : Grain, IPurcha
 
     private IInventoryShardGrain Shard(int index) =>
         _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: shard {Index} did not answer; no sold-out verdict from this refresh")]
+    private static partial void LogRefreshUnanswered(ILogger logger, Exception exception, string ticketType, int index);
 }

@@ -54,6 +54,12 @@ public sealed partial class InventoryShardGrain
 
     // Pulls waiting for their transfer: the quantity taken in and reserved for the pull, by transfer id.
     private readonly Dictionary<string, long> _pullReservations = new(StringComparer.Ordinal);
+
+    // Since the sale began: serials taken in from shards (own gifts taken back included), and serials of this shard's
+    // gifts that stopped being in transit. Each changes in the same turn as the count it moves tickets in or out of,
+    // which is what lets ShardCounts.Unsold correct reports taken at different moments.
+    private long _takenInTotal;
+    private long _settledTotal;
     private IGrainTimer? _deliveryTimer;
     private bool _everLoaded;
 
@@ -178,7 +184,7 @@ public sealed partial class InventoryShardGrain
             case TransferOutcome.Accepted:
                 // The receiver counts them now, so they stop counting as in transit here at once. If the mark below
                 // is lost, the next activation finds the gift undelivered and the receiver answers "accepted" again.
-                _undelivered.Remove(transfer.TransferId);
+                SettleGift(transfer.TransferId);
                 await Enqueue(PendingChange.Delivered(transfer.TransferId));
                 return true;
             case TransferOutcome.Refused:
@@ -219,6 +225,8 @@ public sealed partial class InventoryShardGrain
         _undelivered.Clear();
         foreach (var outgoing in claim.Undelivered) _undelivered[outgoing.Transfer.TransferId] = outgoing;
         _takenIn.UnionWith(claim.TakenIn);
+        _takenInTotal = claim.TakenInFromShards;
+        _settledTotal = claim.Settled;
         _refused.UnionWith(claim.Refused);
         _durableRefusals.UnionWith(claim.Refused);
         if (_undelivered.Count > 0) EnsureDeliveryTimer();
@@ -235,6 +243,7 @@ public sealed partial class InventoryShardGrain
                     break;
                 case ChangeKind.TakeIn:
                     _takenIn.Add(change.Id!);
+                    if (change.Transfer!.Donor != TicketTransfer.CapacityDonor) _takenInTotal += change.Transfer.Quantity;
                     if (_pullReservations.ContainsKey(change.Id!))
                     {
                         _pullReservations[change.Id!] = change.Transfer!.Quantity;
@@ -245,7 +254,7 @@ public sealed partial class InventoryShardGrain
                     _undelivered[change.Id!] = outgoing;
                     break;
                 case ChangeKind.Delivered:
-                    _undelivered.Remove(change.Id!);
+                    SettleGift(change.Id!);
                     break;
                 case ChangeKind.Refusal:
                     _refused.Add(change.Id!);
@@ -254,6 +263,12 @@ public sealed partial class InventoryShardGrain
             }
         }
         foreach (var change in changes) change.Completion.TrySetResult(change.Kind != ChangeKind.Give || change.Transfer is not null);
+    }
+
+    /// <summary>A gift stops being in transit: its receiver holds it, or this shard took it back.</summary>
+    private void SettleGift(string transferId)
+    {
+        if (_undelivered.Remove(transferId, out var gift)) _settledTotal += gift.Transfer.Quantity;
     }
 
     private IInventoryShardGrain Holder(ShardAddress address) => shards.For(address);

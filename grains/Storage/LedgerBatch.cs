@@ -83,12 +83,18 @@ public enum CommitOutcomeKind
 public sealed record ClaimedRow(long Epoch, long Sold, long Capacity, string Segments, bool Retired);
 
 /// <summary>What a shard finds in its database when it claims its row.</summary>
-/// <remarks>Idempotency keys are not loaded: a home reads a key when the database refuses it (see InventoryShardGrain.Keys.cs).</remarks>
+/// <remarks>
+/// Idempotency keys are not loaded: a home reads a key when the database refuses it (see InventoryShardGrain.Keys.cs).
+/// <see cref="TakenInFromShards"/> and <see cref="Settled"/> are the totals a shard reports beside its counts
+/// (see <see cref="OrleansTickets.Sales.ShardSales"/>).
+/// </remarks>
 public sealed record ShardClaim(
     ClaimedRow Row,
     IReadOnlyList<OutgoingTransfer> Undelivered,
     IReadOnlyList<string> TakenIn,
-    IReadOnlyList<string> Refused)
+    IReadOnlyList<string> Refused,
+    long TakenInFromShards,
+    long Settled)
 {
     public long Epoch => Row.Epoch;
 

@@ -28,10 +28,14 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
         var undelivered = await ReadAllAsync(connection, ShardSql.ReadUndelivered,
             r => new OutgoingTransfer(r.GetString(1), new TicketTransfer(r.GetString(0), shard.Key, SegmentText.Parse(r.GetString(2)))),
             cancellationToken);
-        var takenIn = await ReadAllAsync(connection, ShardSql.ReadTakenIn, r => r.GetString(0), cancellationToken);
+        var takenIn = await ReadAllAsync(connection, ShardSql.ReadTakenIn,
+            r => (Id: r.GetString(0), FromShard: r.GetString(1) != TicketTransfer.CapacityDonor, Quantity: Convert.ToInt64(r.GetValue(2))),
+            cancellationToken);
+        var settled = (await ReadAllAsync(connection, ShardSql.ReadSettled, r => Convert.ToInt64(r.GetValue(0)), cancellationToken)).Single();
         var refused = await ReadAllAsync(connection, ShardSql.ReadRefused, r => r.GetString(0), cancellationToken);
         Epoch = row.Epoch;
-        return new ShardClaim(row, undelivered, takenIn, refused);
+        return new ShardClaim(row, undelivered, [.. takenIn.Select(t => t.Id)], refused,
+            TakenInFromShards: takenIn.Where(t => t.FromShard).Sum(t => t.Quantity), Settled: settled);
     }
 
     private async Task<List<T>> ReadAllAsync<T>(

@@ -39,7 +39,11 @@ internal sealed class ShardSql
     public const string ReadUndelivered =
         "SELECT transfer_id, receiver_key, segments FROM transfers_out WHERE donor_key = @shard_key AND delivered = 0";
 
-    public const string ReadTakenIn = "SELECT transfer_id FROM transfers_in WHERE receiver_key = @shard_key";
+    public const string ReadTakenIn = "SELECT transfer_id, donor_key, quantity FROM transfers_in WHERE receiver_key = @shard_key";
+
+    /// <summary>How many serials of the shard's gifts were settled (taken in by their receiver, or taken back).</summary>
+    public const string ReadSettled =
+        "SELECT COALESCE(SUM(quantity), 0) FROM transfers_out WHERE donor_key = @shard_key AND delivered = 1";
 
     public const string ReadRefused = "SELECT order_id FROM refused_orders WHERE shard_key = @shard_key";
 

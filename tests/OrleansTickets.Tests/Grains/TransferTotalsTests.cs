@@ -1,0 +1,43 @@
+using OrleansTickets.Events;
+using OrleansTickets.Sales;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// The totals each shard reports beside its counts (tickets taken in from shards, gifts settled), which let a
+/// dispatcher count a type exactly from reports taken at different moments: kept in memory as transfers land, and
+/// read back from the database by the next activation.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class TransferTotalsTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+{
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Shards_report_what_they_took_in_and_settled_and_find_it_again_after_reactivating(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("totals", TicketingCluster.Type("ga", capacity: 20, shards: 2));
+        // Tickets the operators add are not a gift between shards: not in the totals.
+        await Cluster.Client.GetEventGrain("totals").AddCapacity("ga", 5, shardIndex: 0);
+        await Poll.UntilAsync(async () => (await Cluster.Shard("totals", "ga", 0).GetSales()).Capacity == 15);
+
+        // Shard 1's drain gives its 10 to shard 0; shard 0's gift of 4 back to the drained shard is refused and taken back.
+        Assert.Equal(10L, (await Cluster.Shard("totals", "ga", 1).Drain()).Moved);
+        Assert.Equal(0L, await Cluster.Shard("totals", "ga", 0).GiveTickets("refused-gift", new ShardAddress("totals", "ga", 1).Key, 4));
+
+        var expected = ((Capacity: 25L, InTransit: 0L, TakenIn: 14L, Settled: 4L), (Capacity: 0L, InTransit: 0L, TakenIn: 0L, Settled: 10L));
+        Assert.Equal(expected, await TotalsAsync());
+        var type = (await Cluster.SalesAsync("totals")).TicketTypes[0];
+        Assert.Equal(25L, ShardCounts.Unsold(type.Shards));
+
+        for (var i = 0; i < 2; i++) await Cluster.Cluster.DeactivateAsync(Cluster.Shard("totals", "ga", i));
+        Assert.Equal(expected, await TotalsAsync());
+    }
+
+    private async Task<((long, long, long, long), (long, long, long, long))> TotalsAsync()
+    {
+        var first = await Cluster.Shard("totals", "ga", 0).GetSales();
+        var second = await Cluster.Shard("totals", "ga", 1).GetSales();
+        return ((first.Capacity, first.InTransit, first.TakenIn, first.Settled), (second.Capacity, second.InTransit, second.TakenIn, second.Settled));
+    }
+}
