@@ -223,6 +223,9 @@ public sealed partial class InventoryShardGrain(
             switch (change.Kind)
             {
                 case ChangeKind.Give:
+                    // A gift put back after a key conflict is decided afresh: a transfer cut in the failed cycle must
+                    // not survive into one that cuts nothing, or memory would record a gift the database never had.
+                    change.Transfer = null;
                     var quantity = Math.Min(change.Quantity, inventory.Capacity - next);
                     if (quantity <= 0) break;
                     change.Transfer = new TicketTransfer(change.Id!, _address.Key, inventory.CutTail(quantity));
