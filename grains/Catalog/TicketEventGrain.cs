@@ -185,9 +185,10 @@ public sealed class TicketEventGrain(
                 GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(definition.Id, type.Id, i).Key).GetSales()));
             // Counted from the shards, which hold the truth once tickets move: a type's capacity is what its shards
             // hold plus what is between them (gifts in transit, grants not yet delivered), and all of that is unsold.
+            // The shards answer one by one while gifts move, so each gift is counted once by ShardCounts.
             var sold = shards.Sum(s => s.Sold);
             var pending = _stored!.PendingGrants.Where(g => g.TicketTypeId == type.Id).Sum(g => g.Quantity);
-            var unsold = shards.Sum(s => s.Remaining + s.InTransit) + pending;
+            var unsold = ShardCounts.Unsold(shards) + pending;
             types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards]));
         }
         _recentSales = new EventSales(definition.Id, types.MoveToImmutable());
