@@ -278,33 +278,33 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
     /// <summary>Replaces the view with every shard's exact count, and counts the type's unsold tickets from them.</summary>
     private async Task RefreshAllAsync()
     {
-        var sales = await Task.WhenAll(Enumerable.Range(0, _remaining.Length).Select(AskSalesAsync));
-        var answered = new List<Sales.ShardSales>(sales.Length);
-        for (var index = 0; index < sales.Length; index++)
+        var calls = new Task<Sales.ShardSales>[_remaining.Length];
+        for (var index = 0; index < calls.Length; index++) calls[index] = Shard(index).GetSales();
+        try
         {
-            if (sales[index] is not { } shard || shard.Status == Sales.ShardStatus.Unavailable)
+            // One deadline for the whole refresh (not a timer per shard: a refresh asks hundreds of them).
+            await Task.WhenAll(calls).WaitAsync(RefreshTimeout);
+        }
+        catch (Exception)
+        {
+            // A call failed or the time ran out: each shard is judged below by its own call.
+        }
+        var answered = new List<Sales.ShardSales>(calls.Length);
+        for (var index = 0; index < calls.Length; index++)
+        {
+            if (!calls[index].IsCompletedSuccessfully)
             {
+                LogRefreshUnanswered(logger, calls[index].Exception?.InnerException, _type!.Id, index);
                 _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
+                continue;
             }
-            if (sales[index] is not { } report) continue;
+            var report = calls[index].Result;
+            if (report.Status == Sales.ShardStatus.Unavailable) _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
             Observe(index, report.Remaining);
             answered.Add(report);
         }
         // A shard that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
-        _refreshedUnsold = answered.Count == sales.Length ? Sales.ShardCounts.Unsold(answered) : null;
-    }
-
-    private async Task<Sales.ShardSales?> AskSalesAsync(int index)
-    {
-        try
-        {
-            return await Shard(index).GetSales().WaitAsync(RefreshTimeout);
-        }
-        catch (Exception exception)
-        {
-            LogRefreshUnanswered(logger, exception, _type!.Id, index);
-            return null;
-        }
+        _refreshedUnsold = answered.Count == calls.Length ? Sales.ShardCounts.Unsold(answered) : null;
     }
 
     /// <summary>Takes a shard's own report of its remaining tickets.</summary>
@@ -348,5 +348,5 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
         _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: shard {Index} did not answer; no sold-out verdict from this refresh")]
-    private static partial void LogRefreshUnanswered(ILogger logger, Exception exception, string ticketType, int index);
+    private static partial void LogRefreshUnanswered(ILogger logger, Exception? exception, string ticketType, int index);
 }
