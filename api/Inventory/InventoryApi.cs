@@ -33,14 +33,20 @@ public static class InventoryApi
         var errors = new Dictionary<string, string[]>();
         if (body!.Quantity is not (>= 1 and <= MaxAddition)) errors["quantity"] = [$"Required: 1 to {MaxAddition}."];
         if (body.Shard is < 0) errors["shard"] = ["Must be a shard index (0 or more)."];
+        var key = IdempotencyKeyHeader.Read(request, errors);
         if (errors.Count > 0) return Problems.Invalid(errors);
 
         var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);
         if (typeProblem is not null) return typeProblem;
         if (body.Shard >= definition!.Shards) return Problems.Invalid("shard", $"This ticket type has shards 0 to {definition.Shards - 1}.");
 
-        var added = await grains.GetEventGrain(eventId).AddCapacity(typeId, body.Quantity!.Value, body.Shard);
+        var added = await grains.GetEventGrain(eventId).AddCapacity(typeId, body.Quantity!.Value, body.Shard, key);
         if (added.Status == CapacityStatus.NotFound) return TypeNotFound(eventId, typeId);
+        if (added.Status == CapacityStatus.KeyConflict)
+        {
+            return Problems.Create(StatusCodes.Status422UnprocessableEntity, Problems.IdempotencyKeyConflict,
+                "This Idempotency-Key was used with a different request.", "Use a new key for a different addition; nothing was added.");
+        }
         var response = new CapacityResponse(eventId, typeId, added.Status == CapacityStatus.Added ? "added" : "pending",
             added.TransferId!, added.ShardIndex, added.FirstSerial, added.FirstSerial + added.Quantity - 1, added.Quantity);
         var location = $"/api/events/{eventId}/sales";

@@ -13,7 +13,6 @@ namespace OrleansTickets.Api.Orders;
 public static class OrdersApi
 {
     private const int MaxBodyBytes = 16 * 1024;
-    public const string IdempotencyKeyHeader = "Idempotency-Key";
 
     public static IEndpointRouteBuilder MapOrdersApi(this IEndpointRouteBuilder app)
     {
@@ -30,10 +29,9 @@ public static class OrdersApi
         if (problem is not null) return problem;
         if (!OrleansTickets.Events.Slug.IsValid(eventId)) return EventsApi.EventNotFound(eventId);
 
-        var keys = context.Request.Headers[IdempotencyKeyHeader];
         var errors = new Dictionary<string, string[]>();
-        if (keys.Count > 1) errors[IdempotencyKeyHeader] = ["Send the header at most once."];
-        var request = OrderValidator.Validate(eventId, body!, keys.Count == 1 ? keys[0] : null, errors);
+        var key = IdempotencyKeyHeader.Read(context.Request, errors);
+        var request = OrderValidator.Validate(eventId, body!, key, errors);
         if (request is null) return Problems.Invalid(errors);
 
         var result = await dispatchers.For(eventId, request.TicketTypeId).Purchase(request);

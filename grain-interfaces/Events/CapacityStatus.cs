@@ -11,4 +11,7 @@ public enum CapacityStatus
 
     /// <summary>No such event or ticket type, or no such shard.</summary>
     NotFound,
+
+    /// <summary>The Idempotency-Key was used before for a different addition; nothing was added.</summary>
+    KeyConflict,
 }

@@ -31,9 +31,10 @@ public interface ITicketEventGrain : IGrainWithStringKey
     /// <summary>
     /// Adds <paramref name="quantity"/> new serials to a ticket type, given to shard <paramref name="shardIndex"/>
     /// (or the next one in rotation when null). The grant is stored before it is delivered, and redelivered until a
-    /// shard holds it.
+    /// shard holds it. With <paramref name="idempotencyKey"/>, a repeat of the same addition returns the grant the
+    /// key first issued (its current status) and adds nothing; the key with a different addition is a conflict.
     /// </summary>
-    Task<CapacityAddition> AddCapacity(string ticketTypeId, long quantity, int? shardIndex);
+    Task<CapacityAddition> AddCapacity(string ticketTypeId, long quantity, int? shardIndex, string? idempotencyKey);
 
     /// <summary>Sales at most one second old: cheap enough for every page view.</summary>
     Task<EventSales?> GetRecentSales();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Orleans.Storage;
 using System.Collections.Immutable;
 using OrleansTickets.Events;
@@ -15,9 +16,10 @@ namespace OrleansTickets.Catalog;
 /// after the other and the second sees <c>RecordExists</c>; a duplicate activation during a membership change is
 /// caught by the storage's ETag check, which refuses the second first-write.
 /// </remarks>
-public sealed class TicketEventGrain(
+public sealed partial class TicketEventGrain(
     [PersistentState("event", StorageNames.Catalog)] IPersistentState<TicketEventState> state,
-    TimeProvider clock) : Grain, ITicketEventGrain
+    TimeProvider clock,
+    ILogger<TicketEventGrain> logger) : Grain, ITicketEventGrain
 {
     private static readonly TimeSpan RecentSalesAge = TimeSpan.FromSeconds(1);
     private EventSales? _recentSales;
@@ -41,12 +43,20 @@ public sealed class TicketEventGrain(
     }
 
     /// <inheritdoc />
-    public async Task<CapacityAddition> AddCapacity(string ticketTypeId, long quantity, int? shardIndex)
+    public async Task<CapacityAddition> AddCapacity(string ticketTypeId, long quantity, int? shardIndex, string? idempotencyKey)
     {
         var stored = _stored;
         var type = stored?.Definition?.FindTicketType(ticketTypeId);
         if (stored is null || type is null || quantity <= 0) return new CapacityAddition(CapacityStatus.NotFound);
         if (shardIndex is { } chosen && (chosen < 0 || chosen >= type.Shards)) return new CapacityAddition(CapacityStatus.NotFound);
+        // An operator who got no clear answer (a timeout, a 503) retries; with the key, the retry finds the grant the
+        // first attempt stored, whether or not that attempt's caller ever heard of it, and nothing is added twice.
+        if (idempotencyKey is not null && stored.GrantsByKey.TryGetValue(idempotencyKey, out var earlier))
+        {
+            return earlier.TicketTypeId == type.Id && earlier.Quantity == quantity && earlier.RequestedShard == shardIndex
+                ? await RepeatAsync(earlier)
+                : new CapacityAddition(CapacityStatus.KeyConflict);
+        }
 
         // Invariant: serials are never handed out twice. New ones start after everything granted so far, and the
         // grant is stored (with the new high-water mark) before any shard hears of it. This grain is not reentrant,
@@ -64,6 +74,14 @@ public sealed class TicketEventGrain(
         stored.AddedCapacity[type.Id] = added + quantity;
         stored.PendingGrants.Add(grant);
         stored.GrantsIssued++;
+        if (idempotencyKey is not null)
+        {
+            stored.GrantsByKey[idempotencyKey] = new KeyedGrant
+            {
+                TicketTypeId = type.Id, Quantity = quantity, RequestedShard = shardIndex,
+                TransferId = grant.TransferId, ShardIndex = grant.ShardIndex, FirstSerial = grant.FirstSerial,
+            };
+        }
         try
         {
             await state.WriteStateAsync();
@@ -71,10 +89,11 @@ public sealed class TicketEventGrain(
         catch
         {
             // Not known to be stored: no shard may hear of it. Undo, and let the next activation read what storage
-            // really holds (the write may have landed after all).
+            // really holds (the write may have landed after all; a retry with the same key then finds it).
             stored.AddedCapacity[type.Id] = added;
             stored.PendingGrants.Remove(grant);
             stored.GrantsIssued--;
+            if (idempotencyKey is not null) stored.GrantsByKey.Remove(idempotencyKey);
             this.DeactivateOnIdle();
             throw;
         }
@@ -82,6 +101,15 @@ public sealed class TicketEventGrain(
         var delivered = await DeliverAsync(grant);
         return new CapacityAddition(delivered ? CapacityStatus.Added : CapacityStatus.Pending,
             grant.TransferId, grant.ShardIndex, grant.FirstSerial, grant.Quantity);
+    }
+
+    /// <summary>The outcome of a keyed grant asked for again: delivered by now, or offered once more.</summary>
+    private async Task<CapacityAddition> RepeatAsync(KeyedGrant earlier)
+    {
+        var pending = _stored!.PendingGrants.FirstOrDefault(g => g.TransferId == earlier.TransferId);
+        var delivered = pending is null || await DeliverAsync(pending);
+        return new CapacityAddition(delivered ? CapacityStatus.Added : CapacityStatus.Pending,
+            earlier.TransferId, pending?.ShardIndex ?? earlier.ShardIndex, earlier.FirstSerial, earlier.Quantity);
     }
 
     /// <summary>Offers a grant to its shard, then to the following ones if they refuse; true once one holds it.</summary>
@@ -109,10 +137,20 @@ public sealed class TicketEventGrain(
                 EnsureGrantTimer();
                 return false;
             }
-            // Taken in. If this write is lost, the grant is delivered again later and the shard ignores the repeat.
+            // Taken in: the tickets are on sale, whatever happens to this write. If it is lost (or fails), the next
+            // activation delivers the grant again and the shard ignores the repeat; the caller must still hear
+            // "added", or it would retry and add the tickets a second time.
             grant.ShardIndex = index;
             stored.PendingGrants.Remove(grant);
-            await state.WriteStateAsync();
+            try
+            {
+                await state.WriteStateAsync();
+            }
+            catch (Exception exception)
+            {
+                LogGrantCleanupFailed(logger, exception, grant.TransferId);
+                this.DeactivateOnIdle();
+            }
             return true;
         }
         EnsureGrantTimer();
@@ -202,4 +240,7 @@ public sealed class TicketEventGrain(
         if (_recentSales is not null && clock.GetUtcNow() - _recentSalesAt < RecentSalesAge) return _recentSales;
         return await GetSales();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grant {TransferId} was taken in, but removing it from the pending grants failed; the next activation redelivers it and the shard ignores the repeat")]
+    private static partial void LogGrantCleanupFailed(ILogger logger, Exception exception, string transferId);
 }

@@ -20,4 +20,7 @@ public sealed class TicketEventState
 
     /// <summary>Grants ever issued: numbers them, and rotates which shard is offered the next one.</summary>
     [Id(4)] public long GrantsIssued { get; set; }
+
+    /// <summary>Grants issued under an Idempotency-Key, by key; stored in the same write as the grant itself.</summary>
+    [Id(5)] public Dictionary<string, KeyedGrant> GrantsByKey { get; set; } = [];
 }

@@ -120,7 +120,7 @@ internal sealed class RehearsalCrowd(HttpClient client)
             Content = JsonContent.Create(new CreateOrderBody(typeId, quantity, new BuyerBody("Rehearsal buyer", "rehearsal@example.org")),
                 ApiJsonContext.Default.CreateOrderBody),
         };
-        request.Headers.Add(OrdersApi.IdempotencyKeyHeader, key);
+        request.Headers.Add(IdempotencyKeyHeader.Name, key);
         return client.SendAsync(request, cancellationToken);
     }
 

@@ -54,8 +54,8 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         await Cluster.CreateEventAsync("grow", TicketingCluster.Type("ga", capacity: 10, shards: 2));
         var before = await SellOutAsync("grow", "ga", 10);
 
-        var added = await Cluster.Client.GetEventGrain("grow").AddCapacity("ga", 5, shardIndex: null);
-        var second = await Cluster.Client.GetEventGrain("grow").AddCapacity("ga", 3, shardIndex: 1);
+        var added = await Cluster.Client.GetEventGrain("grow").AddCapacity("ga", 5, shardIndex: null, idempotencyKey: null);
+        var second = await Cluster.Client.GetEventGrain("grow").AddCapacity("ga", 3, shardIndex: 1, idempotencyKey: null);
 
         Assert.Equal((CapacityStatus.Added, 11L, 5L), (added.Status, added.FirstSerial, added.Quantity));
         Assert.Equal((CapacityStatus.Added, 16L, 1), (second.Status, second.FirstSerial, second.ShardIndex));
@@ -65,8 +65,27 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         var type = (await Cluster.SalesAsync("grow")).TicketTypes[0];
         Assert.Equal((18L, 18L, 0L), (type.Capacity, type.Sold, type.Remaining));
 
-        Assert.Equal(CapacityStatus.NotFound, (await Cluster.Client.GetEventGrain("grow").AddCapacity("nope", 5, null)).Status);
-        Assert.Equal(CapacityStatus.NotFound, (await Cluster.Client.GetEventGrain("grow").AddCapacity("ga", 5, 2)).Status);
+        Assert.Equal(CapacityStatus.NotFound, (await Cluster.Client.GetEventGrain("grow").AddCapacity("nope", 5, null, idempotencyKey: null)).Status);
+        Assert.Equal(CapacityStatus.NotFound, (await Cluster.Client.GetEventGrain("grow").AddCapacity("ga", 5, 2, idempotencyKey: null)).Status);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_keyed_capacity_addition_is_stored_with_its_key_and_a_retry_after_reactivation_adds_nothing(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("keyed", TicketingCluster.Type("ga", capacity: 10, shards: 2));
+        var catalog = Cluster.Client.GetEventGrain("keyed");
+
+        var first = await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "ops-1");
+        // The retry of an operator who never heard the first answer, after the catalog moved (or its silo restarted).
+        await Cluster.Cluster.DeactivateAsync(catalog);
+        var retry = await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "ops-1");
+
+        Assert.Equal((CapacityStatus.Added, first.TransferId, first.ShardIndex, 11L, 5L),
+            (retry.Status, retry.TransferId, retry.ShardIndex, retry.FirstSerial, retry.Quantity));
+        Assert.Equal(CapacityStatus.KeyConflict, (await catalog.AddCapacity("ga", 5, shardIndex: 1, idempotencyKey: "ops-1")).Status);
+        Assert.Equal(15L, (await Cluster.SalesAsync("keyed")).TicketTypes[0].Capacity);
+        Assert.Equal(16L, (await catalog.AddCapacity("ga", 1, shardIndex: null, idempotencyKey: "ops-2")).FirstSerial);
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -79,8 +98,8 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         var placements = new[] { "first", "second" }.Select(e => Cluster.Client.GetEventGrain(e).GetPlacement("ga", 0)).ToList();
         Assert.Equal((await placements[0])!.DatabaseOrdinal, (await placements[1])!.DatabaseOrdinal);
 
-        var first = await Cluster.Client.GetEventGrain("first").AddCapacity("ga", 3, shardIndex: 0);
-        var second = await Cluster.Client.GetEventGrain("second").AddCapacity("ga", 3, shardIndex: 0);
+        var first = await Cluster.Client.GetEventGrain("first").AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: null);
+        var second = await Cluster.Client.GetEventGrain("second").AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: null);
 
         Assert.Equal((CapacityStatus.Added, CapacityStatus.Added), (first.Status, second.Status));
         Assert.NotEqual(first.TransferId, second.TransferId);
@@ -107,7 +126,7 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         Assert.Equal(22L, shards.Sum(s => s.Remaining));
 
         // It refuses new tickets: a grant aimed at it goes to the next shard, and a gift to it comes back to the giver.
-        var grant = await Cluster.Client.GetEventGrain("drain").AddCapacity("ga", 2, shardIndex: 0);
+        var grant = await Cluster.Client.GetEventGrain("drain").AddCapacity("ga", 2, shardIndex: 0, idempotencyKey: null);
         Assert.Equal((CapacityStatus.Added, 1), (grant.Status, grant.ShardIndex));
         var giver = await Cluster.Shard("drain", "ga", 2).GetSales();
         Assert.Equal(0L, await Cluster.Shard("drain", "ga", 2).GiveTickets("back-to-sender", new ShardAddress("drain", "ga", 0).Key, 3));
@@ -142,7 +161,7 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         // Operators act while the crowd buys.
         await Task.Delay(50);
         var drained = await Cluster.Shard("resize", "ga", 2).Drain();
-        var added = await Cluster.Client.GetEventGrain("resize").AddCapacity("ga", 150, shardIndex: 2);
+        var added = await Cluster.Client.GetEventGrain("resize").AddCapacity("ga", 150, shardIndex: 2, idempotencyKey: null);
         var drainedAgain = await Cluster.Shard("resize", "ga", 4).Drain();
         await Task.WhenAll(buyers);
 
@@ -171,7 +190,7 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
         // One id refused on its first (fresh) forward, another refused on a replay.
         Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(freshId, fresh: true))).Status);
         Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(replayedId, fresh: false))).Status);
-        Assert.Equal(CapacityStatus.Added, (await Cluster.Client.GetEventGrain("refusal").AddCapacity("ga", 5, shardIndex: 1)).Status);
+        Assert.Equal(CapacityStatus.Added, (await Cluster.Client.GetEventGrain("refusal").AddCapacity("ga", 5, shardIndex: 1, idempotencyKey: null)).Status);
 
         // Late or repeated forwards of either id must not create it now that the shard has tickets again.
         Assert.Equal(PurchaseStatus.SoldOut, (await holder.Purchase(Forward(freshId, fresh: true))).Status);

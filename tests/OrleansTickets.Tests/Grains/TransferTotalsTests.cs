@@ -18,7 +18,7 @@ public sealed class TransferTotalsTests(PostgresFixture postgres) : EngineCluste
         await StartAsync(engine);
         await Cluster.CreateEventAsync("totals", TicketingCluster.Type("ga", capacity: 20, shards: 2));
         // Tickets the operators add are not a gift between shards: not in the totals.
-        await Cluster.Client.GetEventGrain("totals").AddCapacity("ga", 5, shardIndex: 0);
+        await Cluster.Client.GetEventGrain("totals").AddCapacity("ga", 5, shardIndex: 0, idempotencyKey: null);
         await Poll.UntilAsync(async () => (await Cluster.Shard("totals", "ga", 0).GetSales()).Capacity == 15);
 
         // Shard 1's drain gives its 10 to shard 0; shard 0's gift of 4 back to the drained shard is refused and taken back.

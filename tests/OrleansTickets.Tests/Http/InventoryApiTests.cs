@@ -62,6 +62,54 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task A_capacity_addition_retried_with_its_key_adds_once_and_the_key_with_another_addition_is_422()
+    {
+        await Http.CreateEventAsync("keyed-cap", capacity: 10, shards: 2);
+
+        var first = await (await AddCapacityAsync("keyed-cap", "{\"quantity\":3}", "grow-1")).JsonAsync();
+        var retry = await AddCapacityAsync("keyed-cap", "{\"quantity\":3}", "grow-1");
+
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+        var again = await retry.JsonAsync();
+        Assert.Equal((first.GetProperty("grantId").GetString(), 11L), (again.GetProperty("grantId").GetString(), again.GetProperty("firstSerial").GetInt64()));
+        Assert.Equal(13L, await CapacityAsync("keyed-cap"));
+
+        await ApiContractTests.AssertProblemAsync(
+            await AddCapacityAsync("keyed-cap", "{\"quantity\":4}", "grow-1"), HttpStatusCode.UnprocessableEntity, "idempotency-key-conflict");
+        Assert.Equal(13L, await CapacityAsync("keyed-cap"));
+
+        var next = await (await AddCapacityAsync("keyed-cap", "{\"quantity\":3}", "grow-2")).JsonAsync();
+        Assert.Equal(14L, next.GetProperty("firstSerial").GetInt64());
+        Assert.Equal(16L, await CapacityAsync("keyed-cap"));
+    }
+
+    [Fact]
+    public async Task A_bad_key_on_a_capacity_addition_is_400_and_adds_nothing()
+    {
+        await Http.CreateEventAsync("bad-cap-key", capacity: 10, shards: 2);
+
+        var tooLong = await AddCapacityAsync("bad-cap-key", "{\"quantity\":3}", new string('k', 101));
+        var withTab = await AddCapacityAsync("bad-cap-key", "{\"quantity\":3}", "bad\tkey");
+
+        Assert.Equal((HttpStatusCode.BadRequest, HttpStatusCode.BadRequest), (tooLong.StatusCode, withTab.StatusCode));
+        Assert.Equal("application/problem+json", withTab.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(10L, await CapacityAsync("bad-cap-key"));
+    }
+
+    private Task<HttpResponseMessage> AddCapacityAsync(string eventId, string body, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/events/{eventId}/ticket-types/ga/capacity")
+        {
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
+        return Http.SendAsync(request);
+    }
+
+    private async Task<long> CapacityAsync(string eventId) =>
+        (await (await Http.GetAsync($"/api/events/{eventId}/sales")).JsonAsync()).GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64();
+
+    [Fact]
     public async Task Draining_a_shard_moves_its_unsold_tickets_to_the_others()
     {
         await Http.CreateEventAsync("drain-me", capacity: 9, shards: 3);

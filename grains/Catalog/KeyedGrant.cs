@@ -1,0 +1,22 @@
+namespace OrleansTickets.Catalog;
+
+/// <summary>
+/// A grant issued under an operator's Idempotency-Key: the request it answered and what it issued, so the same key
+/// with the same request gets the same grant back instead of a second one.
+/// </summary>
+[GenerateSerializer]
+public sealed class KeyedGrant
+{
+    [Id(0)] public string TicketTypeId { get; set; } = "";
+
+    [Id(1)] public long Quantity { get; set; }
+
+    /// <summary>The shard the request named, or null for the next in rotation.</summary>
+    [Id(2)] public int? RequestedShard { get; set; }
+
+    [Id(3)] public string TransferId { get; set; } = "";
+
+    [Id(4)] public int ShardIndex { get; set; }
+
+    [Id(5)] public long FirstSerial { get; set; }
+}
