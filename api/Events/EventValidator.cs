@@ -66,9 +66,10 @@ public static class EventValidator
 
     private static void CheckName(string? name, string field, Dictionary<string, string[]> errors)
     {
-        if (string.IsNullOrWhiteSpace(name) || name.Length > MaxNameLength)
+        // Control characters are refused, as in buyer names: names are shown to buyers and exported as text.
+        if (string.IsNullOrWhiteSpace(name) || name.Length > MaxNameLength || name.Any(char.IsControl))
         {
-            errors[field] = [$"Required: 1 to {MaxNameLength} characters."];
+            errors[field] = [$"Required: 1 to {MaxNameLength} characters, none of them control characters."];
         }
     }
 }

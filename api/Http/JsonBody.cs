@@ -42,6 +42,11 @@ public static class JsonBody
                 ? (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest, "The body must be a JSON object."))
                 : (value, null);
         }
+        catch (BadHttpRequestException exception)
+        {
+            // Kestrel could not read the body itself (a broken chunk, a body cut short): the client's fault, not ours.
+            return (null, Problems.Create(exception.StatusCode, Problems.MalformedRequest, "The request body could not be read.", exception.Message));
+        }
         catch (JsonException exception)
         {
             var field = string.IsNullOrEmpty(exception.Path) || exception.Path == "$" ? "$" : exception.Path.TrimStart('$', '.');

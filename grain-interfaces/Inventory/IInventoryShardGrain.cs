@@ -15,7 +15,7 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     /// </summary>
     Task<PurchaseResult> Purchase(ShardPurchase purchase);
 
-    /// <summary>Reads a committed order held by this shard, or null.</summary>
+    /// <summary>Reads a committed order held by this shard, or null; throws <see cref="ShardUnavailableException"/> when its database cannot be read.</summary>
     Task<OrderDetails?> GetOrder(string orderId);
 
     /// <summary>This shard's exact committed sales and status.</summary>

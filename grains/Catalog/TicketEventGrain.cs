@@ -189,6 +189,13 @@ public sealed partial class TicketEventGrain(
             if (state.RecordExists) _stored = state.State;
             return CreateEventOutcome.AlreadyExists;
         }
+        catch
+        {
+            // The row may or may not be stored. This activation would go on answering "no such event" either way, so
+            // it makes way for one that reads what storage holds; a retry then finds the event if it exists.
+            this.DeactivateOnIdle();
+            throw;
+        }
         _stored = state.State;
         return CreateEventOutcome.Created;
     }

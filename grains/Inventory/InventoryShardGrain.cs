@@ -103,8 +103,14 @@ public sealed partial class InventoryShardGrain(
     }
 
     /// <inheritdoc />
-    public async Task<OrderDetails?> GetOrder(string orderId) =>
-        _ledger is null ? null : await _ledger.ReadOrderAsync(orderId);
+    public async Task<OrderDetails?> GetOrder(string orderId)
+    {
+        if (_ledger is null) return null;
+        var (read, order) = await TryReadOrderAsync(orderId);
+        // "No such order" would be a lie while the database cannot be asked, and an internal error would not say
+        // that a retry is the answer.
+        return read ? order : throw new ShardUnavailableException($"Shard {_address.Key} cannot read its database now.");
+    }
 
     /// <inheritdoc />
     public async Task<ShardSales> GetSales()

@@ -1,5 +1,6 @@
 using Npgsql;
 using OrleansTickets.Events;
+using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Sales;
 using OrleansTickets.Tests.Infrastructure;
@@ -21,6 +22,8 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres)
         await cluster.CreateEventAsync("cut", TicketingCluster.Type("ga", capacity: 800, shards: 8, maxPerOrder: 4));
         var before = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => cluster.BuyAsync("cut", "ga", 2)));
         Assert.All(before, r => Assert.Equal(PurchaseStatus.Created, r.Status));
+        var held = (await cluster.Shard("cut", "ga", 1).Purchase(new ShardPurchase(
+            new PurchaseRequest("cut", "ga", 1, new Buyer("Ada", "ada@example.com"), null), string.Empty, []))).Order!;
 
         // Shard database 1 holds shards 1 and 5 (ordinals go round-robin). Cut it off, as an outage would.
         var placement = (await cluster.Client.GetEventGrain("cut").GetPlacement("ga", 1))!;
@@ -34,6 +37,9 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres)
         var shards = (await cluster.SalesAsync("cut")).TicketTypes[0].Shards;
         Assert.Equal(ShardStatus.Unavailable, shards[1].Status);
         Assert.Equal(ShardStatus.Unavailable, shards[5].Status);
+
+        // Reading an order held there says "try again" (the API's 503), not "no such order" and not an internal error.
+        await Assert.ThrowsAsync<ShardUnavailableException>(() => cluster.Shard("cut", "ga", 1).GetOrder(held.OrderId));
 
         // A keyed order whose key lives on the dead database cannot be sold (its home is there) and gets a retryable
         // answer, never a wrong one. Once the database is back, the same key buys exactly once.
@@ -52,7 +58,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres)
         // Everything left, including the dead shards' tickets, sells.
         var rest = new List<OrderDetails>();
         while (await cluster.BuyAsync("cut", "ga", 1) is { Status: PurchaseStatus.Created } result) rest.Add(result.Order!);
-        var all = before.Concat(during).Concat(retried).Select(r => r.Order!).Concat(rest).ToList();
+        var all = before.Concat(during).Concat(retried).Select(r => r.Order!).Append(held).Concat(rest).ToList();
         OrderAssertions.AllSerialsAndCodesUnique(all);
         Assert.Equal(800, all.Sum(o => o.Quantity));
         var type = (await cluster.SalesAsync("cut")).TicketTypes[0];

@@ -192,6 +192,25 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         Assert.Equal(0, await Http.SoldAsync("guarded"));
     }
 
+    [Fact]
+    public async Task A_body_that_cannot_be_read_is_a_400_problem_and_changes_nothing()
+    {
+        await EnsureEventAsync("broken-body");
+        // A chunked body whose chunk size is not hexadecimal: Kestrel cannot read it, which is the client's error.
+        var address = Http.BaseAddress!;
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(address.Host, address.Port);
+        await using var stream = socket.GetStream();
+        var request = "POST /api/events/broken-body/orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
+        var answer = await new StreamReader(stream).ReadToEndAsync();
+
+        Assert.StartsWith("HTTP/1.1 400", answer);
+        Assert.Contains("application/problem+json", answer);
+        Assert.Equal(0, await Http.SoldAsync("broken-body"));
+    }
+
     public static TheoryData<string> MalformedEvents => new()
     {
         "{}",
@@ -207,6 +226,8 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":101}]}",
         "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1},{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
         "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[null]}",
+        "{\"id\":\"e1\",\"name\":\"x\\u0000y\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"G\\nA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
         "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":\"1\",\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
     };
 
