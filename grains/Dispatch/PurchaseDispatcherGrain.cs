@@ -290,11 +290,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
             // A call failed or the time ran out: each shard is judged below by its own call.
         }
         var answered = new List<Sales.ShardSales>(calls.Length);
+        Task? firstUnanswered = null;
         for (var index = 0; index < calls.Length; index++)
         {
             if (!calls[index].IsCompletedSuccessfully)
             {
-                LogRefreshUnanswered(logger, calls[index].Exception?.InnerException, _type!.Id, index);
+                firstUnanswered ??= calls[index];
                 _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
                 continue;
             }
@@ -304,7 +305,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
             answered.Add(report);
         }
         // A shard that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
-        _refreshedUnsold = answered.Count == calls.Length ? Sales.ShardCounts.Unsold(answered) : null;
+        _refreshedUnsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) : null;
+        // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
+        if (firstUnanswered is not null)
+        {
+            LogRefreshUnanswered(logger, firstUnanswered.Exception?.InnerException, _type!.Id, calls.Length - answered.Count, calls.Length);
+        }
     }
 
     /// <summary>Takes a shard's own report of its remaining tickets.</summary>
@@ -347,6 +353,6 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
     private IInventoryShardGrain Shard(int index) =>
         _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: shard {Index} did not answer; no sold-out verdict from this refresh")]
-    private static partial void LogRefreshUnanswered(ILogger logger, Exception? exception, string ticketType, int index);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: {Unanswered} of {Shards} shards did not answer in time; no sold-out verdict from this refresh")]
+    private static partial void LogRefreshUnanswered(ILogger logger, Exception? exception, string ticketType, int unanswered, int shards);
 }
