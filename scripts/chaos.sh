@@ -6,7 +6,8 @@
 #   gracefully (scaling back down).
 # Then an audit from the databases themselves (load generator --mode audit): per shard sold <= capacity and
 # sold = ticket rows; serials and codes unique across databases; every acknowledged order stored; totals equal
-# /sales; nothing left unsold; every transfer settled. Prints the faults injected and the checks.
+# /sales; nothing left unsold; every transfer settled; and the operator's addition (retried with one Idempotency-Key
+# while answers are unclear) counted exactly once in VIP's capacity. Prints the faults injected and the checks.
 #
 # usage: scripts/chaos.sh [--tickets N] [--buyers N] [--keep]
 #   --tickets N  tickets on sale (default 60000), 80% general admission over 64 shards, 20% VIP over 16
@@ -84,13 +85,25 @@ reconnect() { postgres psql -c "ALTER DATABASE \"$shard_db\" ALLOW_CONNECTIONS t
 # A silo takes seconds to start; the schedule goes on meanwhile.
 add_silo() { cluster add-silo >"$work/add-silo.log" 2>&1 & echo "silo 3 starting (pid $!)"; }
 post() { curl -s -X POST "$(silo_url 0)$1" -H 'Content-Type: application/json' -d "$2" -w ' (HTTP %{http_code})'; }
+# An operator adding tickets in the middle of the faults: an unclear answer (no answer, a 5xx) is retried with the
+# same Idempotency-Key, so the tickets are added exactly once however many attempts it takes (checked at the end).
+add_vip() {
+    local answer attempt
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        answer=$(curl -s -m 35 -X POST "$(silo_url 0)/api/events/chaos/ticket-types/vip/capacity" -H 'Content-Type: application/json' \
+            -H 'Idempotency-Key: chaos-add-vip' -d '{"quantity":1000}' -w ' (HTTP %{http_code})')
+        [[ $answer =~ \(HTTP\ (000|5[0-9][0-9])\)$ ]] || break
+        sleep 1
+    done
+    echo "$answer, attempt $attempt"
+}
 
 at 2 "kill -9 silo 2" cluster kill-silo 2
 at 2 "shard database unreachable" cut_off
 at 3 "shard database reachable again" reconnect
 at 1 "add a silo" add_silo
 at 2 "drain shard ga/3" post /api/events/chaos/ticket-types/ga/shards/3/drain ''
-at 1 "add 1000 VIP tickets" post /api/events/chaos/ticket-types/vip/capacity '{"quantity":1000}'
+at 1 "add 1000 VIP tickets" add_vip
 at 2 "kill -9 API front end 1" cluster kill-frontend 1
 at 2 "restart PostgreSQL (immediate)" postgres restart immediate
 at 2 "stop silo 1 gracefully (scale down)" cluster stop-silo 1
@@ -106,8 +119,15 @@ audit=0
 dotnet "$loadgen" --mode audit --url "$alive" --event chaos --orders-file "$work/orders.json" \
     --postgres "$(cat "$CLUSTER_STATE/connection-string")" || audit=$?
 
+# The operator's addition landed exactly once: VIP holds its original tickets plus 1000, not more.
+vip_capacity=$(curl -s "$(silo_url 0)/api/events/chaos/sales" \
+    | python3 -c 'import json,sys; print(next(t["capacity"] for t in json.load(sys.stdin)["ticketTypes"] if t["id"] == "vip"))' || echo "?")
+added=0
+[[ $vip_capacity == $((vip + 1000)) ]] || added=1
+echo "VIP capacity after the addition: $vip_capacity (expected $((vip + 1000)))"
+
 echo
 echo "faults injected ($tickets tickets + 1000 added, $buyers buyers):"
 printf '  %s\n' "${faults[@]}"
-echo "sale: exit $sale; audit: exit $audit"
-[[ $sale == 0 && $audit == 0 ]]
+echo "sale: exit $sale; audit: exit $audit; capacity added once: exit $added"
+[[ $sale == 0 && $audit == 0 && $added == 0 ]]
