@@ -66,7 +66,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
                         switch (item)
                         {
                             case ClaimItem claim:
-                                claim.Result = Claim(claim);
+                                ClaimAlone(claim, transaction);
                                 break;
                             case CommitItem commit:
                                 commit.Outcome = Write(commit.Batch, sql, transaction);
@@ -91,6 +91,27 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             Reset();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Claims inside a savepoint: a row that disagrees with the catalog refuses that claim alone, with its epoch bump
+    /// undone as on engines that claim in a transaction of their own, instead of failing every shard's batch in the
+    /// group (and again at each of that shard's retries).
+    /// </summary>
+    private void ClaimAlone(ClaimItem claim, SqliteTransaction transaction)
+    {
+        const string savepoint = "claim";
+        transaction.Save(savepoint);
+        try
+        {
+            claim.Result = Claim(claim);
+        }
+        catch (InvalidOperationException exception)
+        {
+            transaction.Rollback(savepoint);
+            claim.Refusal = exception;
+        }
+        transaction.Release(savepoint);
     }
 
     private ClaimedRow Claim(ClaimItem claim)

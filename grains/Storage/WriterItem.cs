@@ -47,11 +47,18 @@ internal sealed class ClaimItem(ShardAddress shard, SerialBlock block) : WriterI
 
     public ClaimedRow? Result { get; set; }
 
+    /// <summary>Why this claim alone was refused (its row disagrees with the catalog); the rest of its group commits.</summary>
+    public Exception? Refusal { get; set; }
+
     public Task<ClaimedRow> Task => _completion.Task;
 
     public override int Weight => 1;
 
-    public override void Complete() => _completion.TrySetResult(Result!);
+    public override void Complete()
+    {
+        if (Refusal is not null) _completion.TrySetException(Refusal);
+        else _completion.TrySetResult(Result!);
+    }
 
     public override void Fail(Exception exception) => _completion.TrySetException(exception);
 }

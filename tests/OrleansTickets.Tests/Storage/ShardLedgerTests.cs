@@ -37,6 +37,33 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_claim_whose_block_disagrees_with_the_catalog_fails_alone_and_takes_no_epoch(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shards = Enumerable.Range(0, 5).Select(i => new ShardAddress("e", "ga", i)).ToList();
+        var ledgers = new List<ShardLedger>();
+        foreach (var shard in shards)
+        {
+            var ledger = context.Ledger(shard);
+            await ledger.ClaimAsync(new SerialBlock(1 + shard.Index * 10, shard.Index == 4 ? 200 : 10));
+            ledgers.Add(ledger);
+        }
+
+        // On SQLite one writer commits for the database: while it writes shard 4's hundred orders, the claim and the
+        // three commits below queue up behind it and go into its next group together.
+        var busy = ledgers[4].CommitAsync(new LedgerBatch(shards[4], ledgers[4].Epoch, 0, 100,
+            [.. Enumerable.Range(0, 100).Select(k => Order(shards[4], $"big{k}", 41 + k))], []));
+        // Shard 3 is claimed again with a block its row does not have.
+        var wrongClaim = context.Ledger(shards[3]).ClaimAsync(new SerialBlock(999, 10));
+        var commits = shards.Take(3).Select((shard, i) =>
+            ledgers[i].CommitAsync(Batch(ledgers[i], shard, 0, Order(shard, $"o{i}", 1 + i * 10)))).ToList();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => wrongClaim);
+        Assert.Equal(Enumerable.Repeat(CommitOutcome.Committed, 4), await Task.WhenAll(commits.Prepend(busy)));
+        Assert.Equal(2L, (await context.Ledger(shards[3]).ClaimAsync(new SerialBlock(31, 10))).Epoch);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_stale_epoch_or_a_moved_sold_count_is_fenced_and_writes_nothing(string engine)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
