@@ -14,7 +14,7 @@ public static class InventoryApi
 {
     private const int MaxBodyBytes = 4 * 1024;
 
-    /// <summary>Largest single addition; the event's total stays within what the catalog accepts at creation.</summary>
+    /// <summary>Largest single addition: the cap on a ticket type's capacity at creation. Repeated additions are not capped in total.</summary>
     public const long MaxAddition = EventValidator.MaxCapacity;
 
     public static IEndpointRouteBuilder MapInventoryApi(this IEndpointRouteBuilder app)
