@@ -23,6 +23,7 @@ public static class Problems
     public const string EventExists = Base + "event-exists";
     public const string SoldOut = Base + "sold-out";
     public const string IdempotencyKeyConflict = Base + "idempotency-key-conflict";
+    public const string NoShardTakesTickets = Base + "no-shard-takes-tickets";
     public const string Unavailable = Base + "unavailable";
     public const string Overloaded = Base + "overloaded";
     public const string OutcomeUnknown = Base + "outcome-unknown";

@@ -42,6 +42,11 @@ public static class InventoryApi
 
         var added = await grains.GetEventGrain(eventId).AddCapacity(typeId, body.Quantity!.Value, body.Shard, key);
         if (added.Status == CapacityStatus.NotFound) return TypeNotFound(eventId, typeId);
+        if (added.Status == CapacityStatus.Refused)
+        {
+            return Problems.Create(StatusCodes.Status409Conflict, Problems.NoShardTakesTickets,
+                "Every shard of this ticket type is drained.", "Nothing was added: no shard of this type takes tickets in any more.");
+        }
         if (added.Status == CapacityStatus.KeyConflict)
         {
             return Problems.Create(StatusCodes.Status422UnprocessableEntity, Problems.IdempotencyKeyConflict,

@@ -14,4 +14,7 @@ public enum CapacityStatus
 
     /// <summary>The Idempotency-Key was used before for a different addition; nothing was added.</summary>
     KeyConflict,
+
+    /// <summary>Every shard of the type is drained and takes no tickets in; the grant was withdrawn, nothing was added.</summary>
+    Refused,
 }

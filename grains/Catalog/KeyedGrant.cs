@@ -19,4 +19,7 @@ public sealed class KeyedGrant
     [Id(4)] public int ShardIndex { get; set; }
 
     [Id(5)] public long FirstSerial { get; set; }
+
+    /// <summary>Withdrawn because every shard of the type refused it (all drained): a repeat is refused too.</summary>
+    [Id(6)] public bool Withdrawn { get; set; }
 }

@@ -98,22 +98,25 @@ public sealed partial class TicketEventGrain(
             throw;
         }
 
-        var delivered = await DeliverAsync(grant);
-        return new CapacityAddition(delivered ? CapacityStatus.Added : CapacityStatus.Pending,
-            grant.TransferId, grant.ShardIndex, grant.FirstSerial, grant.Quantity);
+        var status = await DeliverAsync(grant);
+        return new CapacityAddition(status, grant.TransferId, grant.ShardIndex, grant.FirstSerial, grant.Quantity);
     }
 
     /// <summary>The outcome of a keyed grant asked for again: delivered by now, or offered once more.</summary>
     private async Task<CapacityAddition> RepeatAsync(KeyedGrant earlier)
     {
         var pending = _stored!.PendingGrants.FirstOrDefault(g => g.TransferId == earlier.TransferId);
-        var delivered = pending is null || await DeliverAsync(pending);
-        return new CapacityAddition(delivered ? CapacityStatus.Added : CapacityStatus.Pending,
-            earlier.TransferId, pending?.ShardIndex ?? earlier.ShardIndex, earlier.FirstSerial, earlier.Quantity);
+        var status = earlier.Withdrawn ? CapacityStatus.Refused
+            : pending is null ? CapacityStatus.Added
+            : await DeliverAsync(pending);
+        return new CapacityAddition(status, earlier.TransferId, pending?.ShardIndex ?? earlier.ShardIndex, earlier.FirstSerial, earlier.Quantity);
     }
 
-    /// <summary>Offers a grant to its shard, then to the following ones if they refuse; true once one holds it.</summary>
-    private async Task<bool> DeliverAsync(CapacityGrant grant)
+    /// <summary>
+    /// Offers a grant to its shard, then to the following ones if they refuse: Added once one holds it, Pending while
+    /// one could not answer (retried by the timer), Refused when every shard refused it (withdrawn).
+    /// </summary>
+    private async Task<CapacityStatus> DeliverAsync(CapacityGrant grant)
     {
         var stored = _stored!;
         var type = stored.Definition!.FindTicketType(grant.TicketTypeId)!;
@@ -135,7 +138,7 @@ public sealed partial class TicketEventGrain(
             if (outcome == TransferOutcome.Unavailable)
             {
                 EnsureGrantTimer();
-                return false;
+                return CapacityStatus.Pending;
             }
             // Taken in: the tickets are on sale, whatever happens to this write. If it is lost (or fails), the next
             // activation delivers the grant again and the shard ignores the repeat; the caller must still hear
@@ -151,10 +154,35 @@ public sealed partial class TicketEventGrain(
                 LogGrantCleanupFailed(logger, exception, grant.TransferId);
                 this.DeactivateOnIdle();
             }
-            return true;
+            return CapacityStatus.Added;
         }
-        EnsureGrantTimer();
-        return false;
+        return await WithdrawAsync(grant);
+    }
+
+    /// <summary>
+    /// Every shard refused the grant, so every shard is drained: none holds it (a shard that took a transfer in
+    /// answers "accepted" even once drained) and none ever will. Kept pending, it would be offered every second
+    /// forever and counted as unsold in /sales. Its serials stay used, so no later grant reuses them.
+    /// </summary>
+    private async Task<CapacityStatus> WithdrawAsync(CapacityGrant grant)
+    {
+        var stored = _stored!;
+        stored.PendingGrants.Remove(grant);
+        var keyed = stored.GrantsByKey.Values.FirstOrDefault(k => k.TransferId == grant.TransferId);
+        if (keyed is not null) keyed.Withdrawn = true;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not known to be stored: keep offering it, as before; the next attempt withdraws it again.
+            stored.PendingGrants.Add(grant);
+            if (keyed is not null) keyed.Withdrawn = false;
+            this.DeactivateOnIdle();
+            throw;
+        }
+        return CapacityStatus.Refused;
     }
 
     private void EnsureGrantTimer() =>

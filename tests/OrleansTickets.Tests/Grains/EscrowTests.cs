@@ -89,6 +89,27 @@ public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(p
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Capacity_for_a_type_whose_every_shard_is_drained_is_refused_and_never_counted(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("retired", TicketingCluster.Type("ga", capacity: 10, shards: 2));
+        Assert.Equal(5L, (await Cluster.Shard("retired", "ga", 0).Drain()).Moved);
+        Assert.Equal(10L, (await Cluster.Shard("retired", "ga", 1).Drain()).Left);
+        var catalog = Cluster.Client.GetEventGrain("retired");
+
+        var refused = await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "late");
+
+        Assert.Equal(CapacityStatus.Refused, refused.Status);
+        Assert.Equal(CapacityStatus.Refused, (await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "late")).Status);
+        var type = (await Cluster.SalesAsync("retired")).TicketTypes[0];
+        Assert.Equal((10L, 10L), (type.Capacity, type.Remaining));
+        // Withdrawn for good: a new activation of the catalog neither offers it again nor counts it.
+        await Cluster.Cluster.DeactivateAsync(catalog);
+        Assert.Equal(10L, (await Cluster.SalesAsync("retired")).TicketTypes[0].Capacity);
+        Assert.Equal(CapacityStatus.Refused, (await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "late")).Status);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Capacity_added_to_two_events_whose_shards_share_a_database_lands_in_both(string engine)
     {
         await StartAsync(engine);

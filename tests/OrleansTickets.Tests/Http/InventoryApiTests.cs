@@ -96,6 +96,18 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
         Assert.Equal(10L, await CapacityAsync("bad-cap-key"));
     }
 
+    [Fact]
+    public async Task Capacity_for_a_type_whose_every_shard_is_drained_is_409_and_adds_nothing()
+    {
+        await Http.CreateEventAsync("all-drained", capacity: 4, shards: 2);
+        Assert.Equal(HttpStatusCode.OK, (await Http.PostAsync("/api/events/all-drained/ticket-types/ga/shards/0/drain", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.PostAsync("/api/events/all-drained/ticket-types/ga/shards/1/drain", null)).StatusCode);
+
+        await ApiContractTests.AssertProblemAsync(
+            await AddCapacityAsync("all-drained", "{\"quantity\":3}", "late-tickets"), HttpStatusCode.Conflict, "no-shard-takes-tickets");
+        Assert.Equal(4L, await CapacityAsync("all-drained"));
+    }
+
     private Task<HttpResponseMessage> AddCapacityAsync(string eventId, string body, string key)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, $"/api/events/{eventId}/ticket-types/ga/capacity")
