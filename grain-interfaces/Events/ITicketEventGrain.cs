@@ -36,6 +36,13 @@ public interface ITicketEventGrain : IGrainWithStringKey
     /// </summary>
     Task<CapacityAddition> AddCapacity(string ticketTypeId, long quantity, int? shardIndex, string? idempotencyKey);
 
+    /// <summary>
+    /// Tickets of <paramref name="ticketTypeId"/> granted by operators and not yet taken in by a shard (its shard could
+    /// not answer yet). They are unsold tickets of the type, so a "sold out" verdict must count them.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<long> GetPendingCapacity(string ticketTypeId);
+
     /// <summary>Sales at most one second old: cheap enough for every page view.</summary>
     Task<EventSales?> GetRecentSales();
 }

@@ -247,6 +247,10 @@ public sealed partial class TicketEventGrain(
     }
 
     /// <inheritdoc />
+    public Task<long> GetPendingCapacity(string ticketTypeId) =>
+        Task.FromResult(_stored?.PendingGrants.Where(g => g.TicketTypeId == ticketTypeId).Sum(g => g.Quantity) ?? 0);
+
+    /// <inheritdoc />
     public async Task<EventSales?> GetSales()
     {
         var definition = _stored?.Definition;

@@ -280,10 +280,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
     {
         var calls = new Task<Sales.ShardSales>[_remaining.Length];
         for (var index = 0; index < calls.Length; index++) calls[index] = Shard(index).GetSales();
+        // Tickets an operator granted that no shard has taken in yet are unsold too.
+        var granted = GrainFactory.GetEventGrain(_event!.Id).GetPendingCapacity(_type!.Id);
         try
         {
             // One deadline for the whole refresh (not a timer per shard: a refresh asks hundreds of them).
-            await Task.WhenAll(calls).WaitAsync(RefreshTimeout);
+            await Task.WhenAll(calls.Append<Task>(granted)).WaitAsync(RefreshTimeout);
         }
         catch (Exception)
         {
@@ -304,8 +306,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
             Observe(index, report.Remaining);
             answered.Add(report);
         }
-        // A shard that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
-        _refreshedUnsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) : null;
+        // A shard (or the catalog) that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
+        if (!granted.IsCompletedSuccessfully) firstUnanswered ??= granted;
+        _refreshedUnsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + granted.Result : null;
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)
         {
@@ -353,6 +356,6 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
     private IInventoryShardGrain Shard(int index) =>
         _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: {Unanswered} of {Shards} shards did not answer in time; no sold-out verdict from this refresh")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: {Unanswered} of {Shards} shards (or the catalog's pending grants) did not answer in time; no sold-out verdict from this refresh")]
     private static partial void LogRefreshUnanswered(ILogger logger, Exception? exception, string ticketType, int unanswered, int shards);
 }

@@ -66,6 +66,28 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres)
     }
 
     [PostgresFact]
+    public async Task Tickets_granted_while_their_shard_database_is_down_keep_the_type_from_selling_out()
+    {
+        using var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 1);
+        await using var cluster = await TicketingCluster.StartAsync(storage);
+        await cluster.CreateEventAsync("late", TicketingCluster.Type("ga", capacity: 2, shards: 1));
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("late", "ga", 2)).Status);
+        var database = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database + "_shard_0000";
+        await SetConnectionsAsync(database, allowed: false);
+
+        // The operator's tickets are granted durably but cannot reach the shard yet.
+        Assert.Equal(CapacityStatus.Pending, (await cluster.Client.GetEventGrain("late").AddCapacity("ga", 3, null, "late-3")).Status);
+
+        // A buyer now is not told "sold out": three tickets exist. The dispatcher's patience runs out instead (503).
+        Assert.Equal(PurchaseStatus.Unavailable, (await cluster.BuyAsync("late", "ga", 1)).Status);
+
+        await SetConnectionsAsync(database, allowed: true);
+        await Poll.UntilAsync(async () => (await cluster.Shard("late", "ga", 0).GetSales()).Capacity == 5);
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("late", "ga", 3)).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("late", "ga", 1)).Status);
+    }
+
+    [PostgresFact]
     public async Task A_postgres_restart_mid_sale_loses_no_acknowledged_order_and_shards_reconnect_by_themselves()
     {
         using var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 4);
