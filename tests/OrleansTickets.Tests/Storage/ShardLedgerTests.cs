@@ -41,13 +41,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shards = Enumerable.Range(0, 5).Select(i => new ShardAddress("e", "ga", i)).ToList();
-        var ledgers = new List<ShardLedger>();
-        foreach (var shard in shards)
-        {
-            var ledger = context.Ledger(shard);
-            await ledger.ClaimAsync(new SerialBlock(1 + shard.Index * 10, shard.Index == 4 ? 200 : 10));
-            ledgers.Add(ledger);
-        }
+        var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, shard.Index == 4 ? 200 : 10));
 
         // On SQLite one writer commits for the database: while it writes shard 4's hundred orders, the claim and the
         // three commits below queue up behind it and go into its next group together.
@@ -87,13 +81,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shards = Enumerable.Range(0, 6).Select(i => new ShardAddress("e", "ga", i)).ToList();
-        var ledgers = new List<ShardLedger>();
-        foreach (var shard in shards)
-        {
-            var ledger = context.Ledger(shard);
-            await ledger.ClaimAsync(new SerialBlock(1 + shard.Index * 10, 10));
-            ledgers.Add(ledger);
-        }
+        var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, 10));
         // Shard 5 loses its epoch to another claimant.
         await context.Ledger(shards[5]).ClaimAsync(new SerialBlock(51, 10));
 
@@ -410,6 +398,19 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             Task.FromResult(new LedgerContext(Engines.Storage(engine, postgres)));
 
         public ShardLedger Ledger(ShardAddress shard) => new(_databases.Get(0), shard);
+
+        /// <summary>A ledger per shard, each having claimed its shard with the block <paramref name="blockOf"/> gives it.</summary>
+        public async Task<List<ShardLedger>> ClaimAllAsync(IEnumerable<ShardAddress> shards, Func<ShardAddress, SerialBlock> blockOf)
+        {
+            var ledgers = new List<ShardLedger>();
+            foreach (var shard in shards)
+            {
+                var ledger = Ledger(shard);
+                await ledger.ClaimAsync(blockOf(shard));
+                ledgers.Add(ledger);
+            }
+            return ledgers;
+        }
 
         /// <summary>The SQLite files' folder; null on PostgreSQL.</summary>
         public string? Folder => _storage.Folder;
