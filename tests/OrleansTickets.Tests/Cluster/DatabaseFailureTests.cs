@@ -22,8 +22,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres)
         await cluster.CreateEventAsync("cut", TicketingCluster.Type("ga", capacity: 800, shards: 8, maxPerOrder: 4));
         var before = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => cluster.BuyAsync("cut", "ga", 2)));
         Assert.All(before, r => Assert.Equal(PurchaseStatus.Created, r.Status));
-        var held = (await cluster.Shard("cut", "ga", 1).Purchase(new ShardPurchase(
-            new PurchaseRequest("cut", "ga", 1, new Buyer("Ada", "ada@example.com"), null), string.Empty, []))).Order!;
+        var held = (await cluster.Shard("cut", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("cut", "ga", 1))).Order!;
 
         // Shard database 1 holds shards 1 and 5 (ordinals go round-robin). Cut it off, as an outage would.
         var placement = (await cluster.Client.GetEventGrain("cut").GetPlacement("ga", 1))!;

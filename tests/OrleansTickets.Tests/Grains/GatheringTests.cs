@@ -22,9 +22,9 @@ public sealed class GatheringTests(PostgresFixture postgres) : EngineClusterTest
         await Cluster.CreateEventAsync("gather", TicketingCluster.Type("ga", capacity: 60, shards: 6, maxPerOrder: 4));
         var giver = Cluster.Shard("gather", "ga", 5);
 
-        Assert.Equal(PurchaseStatus.Created, (await giver.Purchase(Anywhere("gather", 4))).Status);
+        Assert.Equal(PurchaseStatus.Created, (await giver.Purchase(TicketingCluster.KeylessPurchase("gather", "ga", 4))).Status);
         Assert.Equal(6L, await giver.GetSellable());
-        var last = await giver.Purchase(Anywhere("gather", 4));
+        var last = await giver.Purchase(TicketingCluster.KeylessPurchase("gather", "ga", 4));
 
         // Two were left, fewer than one order may take: the answer already counts them as given away.
         Assert.Equal(PurchaseStatus.Created, last.Status);
@@ -42,11 +42,11 @@ public sealed class GatheringTests(PostgresFixture postgres) : EngineClusterTest
         var orders = new List<OrderDetails>();
         for (var i = 0; i < 3; i++)
         {
-            var sold = await Cluster.Shard("gather", "ga", 1).Purchase(Anywhere("gather", 4));
+            var sold = await Cluster.Shard("gather", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("gather", "ga", 4));
             Assert.Equal(PurchaseStatus.Created, sold.Status);
             orders.Add(sold.Order!);
         }
-        Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.Shard("gather", "ga", 1).Purchase(Anywhere("gather", 1))).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.Shard("gather", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("gather", "ga", 1))).Status);
         OrderAssertions.AllSerialsAndCodesUnique(orders);
         var type = (await Cluster.SalesAsync("gather")).TicketTypes[0];
         Assert.Equal((60L, 20L, 40L), (type.Capacity, type.Sold, type.Remaining));
@@ -59,8 +59,8 @@ public sealed class GatheringTests(PostgresFixture postgres) : EngineClusterTest
         await Cluster.CreateEventAsync("keeps", TicketingCluster.Type("ga", capacity: 60, shards: 6, maxPerOrder: 4));
         var collector = Cluster.Shard("keeps", "ga", 2);
 
-        Assert.Equal(PurchaseStatus.Created, (await collector.Purchase(Anywhere("keeps", 4))).Status);
-        var last = await collector.Purchase(Anywhere("keeps", 4));
+        Assert.Equal(PurchaseStatus.Created, (await collector.Purchase(TicketingCluster.KeylessPurchase("keeps", "ga", 4))).Status);
+        var last = await collector.Purchase(TicketingCluster.KeylessPurchase("keeps", "ga", 4));
 
         Assert.Equal(2L, last.Remaining);
         Assert.Equal(2L, await collector.GetSellable());
@@ -82,7 +82,4 @@ public sealed class GatheringTests(PostgresFixture postgres) : EngineClusterTest
         await sale.VerifyAsync();
         Assert.All((await Cluster.SalesAsync("exact")).TicketTypes[0].Shards, s => Assert.Equal(0L, s.InTransit));
     }
-
-    private static ShardPurchase Anywhere(string eventId, int quantity) =>
-        new(new PurchaseRequest(eventId, "ga", quantity, new Buyer("Ada", "ada@example.com"), null), string.Empty, []);
 }

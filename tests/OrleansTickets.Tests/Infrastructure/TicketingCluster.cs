@@ -61,6 +61,10 @@ public sealed class TicketingCluster : IAsyncDisposable
         Client.GetGrain<IPurchaseDispatcherGrain>($"{eventId}/{typeId}")
             .Purchase(new PurchaseRequest(eventId, typeId, quantity, new Buyer(buyer, $"{buyer.ToLowerInvariant()}@example.com"), key));
 
+    /// <summary>An order without a key, for a test that sends it to one shard itself instead of through a dispatcher.</summary>
+    public static ShardPurchase KeylessPurchase(string eventId, string typeId, int quantity) =>
+        new(new PurchaseRequest(eventId, typeId, quantity, new Buyer("Ada", "ada@example.com"), null), string.Empty, []);
+
     public IInventoryShardGrain Shard(string eventId, string typeId, int index) =>
         Client.GetGrain<IInventoryShardGrain>(new ShardAddress(eventId, typeId, index).Key);
 
