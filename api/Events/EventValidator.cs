@@ -39,6 +39,11 @@ public static class EventValidator
             if (!seen.Add(definition.Id)) errors[prefix + ".id"] = ["Ticket type ids must be unique within the event."];
             definitions.Add(definition);
         }
+        // Reading an event asks every shard of every type, so the bound on one type's shards holds for the whole event.
+        if (definitions.Sum(definition => definition.Shards) > MaxShards)
+        {
+            errors["ticketTypes"] = [$"At most {MaxShards} shards in all ticket types together."];
+        }
         return errors.Count == 0 ? new EventDefinition(body.Id!, body.Name!.Trim(), definitions.ToImmutable()) : null;
     }
 
@@ -47,11 +52,14 @@ public static class EventValidator
         var before = errors.Count;
         if (!Slug.IsValid(type.Id)) errors[prefix + ".id"] = ["Required: 1 to 64 of a-z, 0-9 and '-'."];
         CheckName(type.Name, prefix + ".name", errors);
-        if (type.Price is not { } price || price < 0 || price > MaxPrice || decimal.Round(price, 2) != price)
+        var currency = Currencies.IsIso4217(type.Currency) ? type.Currency! : null;
+        if (currency is null) errors[prefix + ".currency"] = ["Required: an ISO 4217 currency code such as EUR."];
+        // Without a known currency the price is only checked against the widest rule (two decimals).
+        var decimals = currency is null ? 2 : Prices.AcceptedDecimals(currency);
+        if (type.Price is not { } price || price < 0 || price > MaxPrice || decimal.Round(price, decimals) != price)
         {
-            errors[prefix + ".price"] = [$"Required: 0 to {MaxPrice}, with at most two decimal places."];
+            errors[prefix + ".price"] = [$"Required: 0 to {MaxPrice}, with at most {decimals} decimal places{(currency is null ? "" : " in " + currency)}."];
         }
-        if (!Currencies.IsIso4217(type.Currency)) errors[prefix + ".currency"] = ["Required: an ISO 4217 currency code such as EUR."];
         if (type.Capacity is not (>= 1 and <= MaxCapacity)) errors[prefix + ".capacity"] = [$"Required: 1 to {MaxCapacity}."];
         var maxShards = Math.Min(type.Capacity is (>= 1 and <= MaxCapacity) ? type.Capacity.Value : MaxShards, MaxShards);
         if (type.Shards is not { } shards || shards < 1 || shards > maxShards)
@@ -60,7 +68,8 @@ public static class EventValidator
         }
         if (type.MaxPerOrder is not (>= 1 and <= MaxPerOrderLimit)) errors[prefix + ".maxPerOrder"] = [$"Required: 1 to {MaxPerOrderLimit}."];
         if (errors.Count != before) return null;
-        return new TicketTypeDefinition(type.Id!, type.Name!.Trim(), type.Price!.Value, type.Currency!,
+        // Stored in the currency's own form, so every response and every replay writes the price the same way.
+        return new TicketTypeDefinition(type.Id!, type.Name!.Trim(), Prices.Canonical(type.Price!.Value, currency!), currency!,
             type.Capacity!.Value, type.Shards!.Value, type.MaxPerOrder!.Value);
     }
 

@@ -243,7 +243,9 @@ public sealed partial class TicketEventGrain(
         if (type is null || index < 0 || index >= type.Shards) return Task.FromResult<ShardPlacement?>(null);
         return Task.FromResult<ShardPlacement?>(new ShardPlacement(
             new ShardAddress(definition!.Id, type.Id, index), type.BlockOf(index),
-            _stored!.DatabaseOrdinals[definition.FirstFlatIndexOf(type.Id) + index], type.Price, type.Currency, type.MaxPerOrder));
+            _stored!.DatabaseOrdinals[definition.FirstFlatIndexOf(type.Id) + index],
+            // Events stored before prices were canonical still sell in the form a replay reads back.
+            Prices.Canonical(type.Price, type.Currency), type.Currency, type.MaxPerOrder));
     }
 
     /// <inheritdoc />

@@ -73,7 +73,7 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
         {
             if (!await reader.ReadAsync(cancellationToken)) return null;
             var quantity = Convert.ToInt32(reader.GetValue(2));
-            var unitPrice = Money.FromCents(Convert.ToInt64(reader.GetValue(3)));
+            var unitPrice = Prices.Canonical(Money.FromCents(Convert.ToInt64(reader.GetValue(3))), reader.GetString(4));
             order = new OrderDetails(
                 orderId, reader.GetString(0), reader.GetString(1), quantity, unitPrice, unitPrice * quantity,
                 reader.GetString(4), new Buyer(reader.GetString(5), reader.GetString(6)), [],

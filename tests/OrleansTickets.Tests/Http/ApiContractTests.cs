@@ -91,6 +91,34 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     }
 
     [Fact]
+    public async Task Prices_keep_their_currency_s_decimals_in_the_event_the_order_its_replay_and_its_read()
+    {
+        var created = await Http.PostRawAsync("/api/events", "{\"id\":\"prices\",\"name\":\"Prices\",\"ticketTypes\":[" +
+            "{\"id\":\"eur\",\"name\":\"EUR\",\"price\":10.5,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":4}," +
+            "{\"id\":\"yen\",\"name\":\"JPY\",\"price\":1500.00,\"currency\":\"JPY\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":4}," +
+            "{\"id\":\"bhd\",\"name\":\"BHD\",\"price\":1.5,\"currency\":\"BHD\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":4}]}");
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var types = (await created.JsonAsync()).GetProperty("ticketTypes");
+        Assert.Equal(["10.50", "1500", "1.500"], types.EnumerateArray().Select(t => t.GetProperty("price").GetRawText()));
+
+        foreach (var (type, unitPrice, total) in new[] { ("eur", "10.50", "31.50"), ("yen", "1500", "4500"), ("bhd", "1.500", "4.500") })
+        {
+            var first = await Http.OrderAsync("prices", 3, key: "price-" + type, ticketTypeId: type);
+            Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+            var order = await first.JsonAsync();
+            Assert.Equal(unitPrice, order.GetProperty("unitPrice").GetRawText());
+            Assert.Equal(total, order.GetProperty("total").GetRawText());
+
+            // The replay and the read come from the shard's database, which stores whole cents.
+            var replay = await Http.OrderAsync("prices", 3, key: "price-" + type, ticketTypeId: type);
+            Assert.Equal(HttpStatusCode.OK, replay.StatusCode);
+            Assert.Equal(order.GetRawText(), (await replay.JsonAsync()).GetRawText());
+            var read = await Http.GetAsync($"/api/orders/{order.GetProperty("orderId").GetString()}");
+            Assert.Equal(order.GetRawText(), (await read.JsonAsync()).GetRawText());
+        }
+    }
+
+    [Fact]
     public async Task Concurrent_replays_over_http_create_one_order()
     {
         await Http.CreateEventAsync("replay-many", capacity: 100, shards: 4);
@@ -217,6 +245,8 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         "{\"id\":\"Bad Id\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
         "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[]}",
         "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1.001,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1500.5,\"currency\":\"JPY\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
+        "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":100000,\"shards\":2049,\"maxPerOrder\":1},{\"id\":\"vip\",\"name\":\"VIP\",\"price\":1,\"currency\":\"EUR\",\"capacity\":100000,\"shards\":2048,\"maxPerOrder\":1}]}",
         "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":-1,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
         "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"XYZ\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":1}]}",
         "{\"id\":\"e1\",\"name\":\"x\",\"ticketTypes\":[{\"id\":\"ga\",\"name\":\"GA\",\"price\":1,\"currency\":\"EUR\",\"capacity\":0,\"shards\":1,\"maxPerOrder\":1}]}",
