@@ -36,6 +36,10 @@ public static class TicketingApiExtensions
             .Validate(o => o.MaxInFlight >= 1 && o.MaxQueued >= 0,
                 "Api:Admission:MaxInFlight must be at least 1 and Api:Admission:MaxQueued at least 0.")
             .ValidateOnStart();
+        services.AddOptions<OperatorAccessOptions>().BindConfiguration(OperatorAccessOptions.SectionName)
+            .Validate(o => o.Key is null || (o.Key.Length >= OperatorAccessOptions.MinKeyLength && o.Key.All(c => c is > ' ' and <= '~')),
+                $"Api:Operators:Key must be at least {OperatorAccessOptions.MinKeyLength} printable ASCII characters without spaces, or unset.")
+            .ValidateOnStart();
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status503ServiceUnavailable;

@@ -16,7 +16,7 @@ public static class EventsApi
     public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder app)
     {
         var events = app.MapGroup("/api/events").WithTags("Events");
-        events.MapPost("/", CreateEvent);
+        events.MapPost("/", CreateEvent).RequireOperator();
         events.MapGet("/{eventId}", GetEvent);
         events.MapGet("/{eventId}/sales", GetSales);
         return app;

@@ -30,6 +30,8 @@ public static class Problems
     public const string Internal = Base + "internal";
     public const string NotFound = Base + "not-found";
     public const string MethodNotAllowed = Base + "method-not-allowed";
+    public const string OperatorKeyRequired = Base + "operator-key-required";
+    public const string OperatorsOnly = Base + "operators-only";
 
     /// <summary>A problem response with a stable type and optional extension members.</summary>
     public static ProblemHttpResult Create(int status, string type, string title, string? detail = null,

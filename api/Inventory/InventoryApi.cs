@@ -19,7 +19,7 @@ public static class InventoryApi
 
     public static IEndpointRouteBuilder MapInventoryApi(this IEndpointRouteBuilder app)
     {
-        var types = app.MapGroup("/api/events/{eventId}/ticket-types/{typeId}").WithTags("Inventory");
+        var types = app.MapGroup("/api/events/{eventId}/ticket-types/{typeId}").WithTags("Inventory").RequireOperator();
         types.MapPost("/capacity", AddCapacity);
         types.MapPost("/shards/{index:int}/drain", DrainShard);
         return app;

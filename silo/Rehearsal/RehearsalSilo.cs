@@ -47,9 +47,10 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         // Only what shapes a sale is copied: the storage engine and its tuning, and the admission queue. Nothing
-        // that says where to listen, which cluster to join or which signing key to use.
+        // that says where to listen, which cluster to join or which signing or operator key to use (the copy listens
+        // on loopback only, where callers are operators while no key is set).
         builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection(Section(real, "Storage").Concat(Section(real, "Api")));
+        builder.Configuration.AddInMemoryCollection(Section(real, "Storage").Concat(Section(real, "Api:Admission")));
         builder.Configuration.AddInMemoryCollection(storageSettings);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Http;
+using OrleansTickets.Api.Http;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Http;
+
+/// <summary>Only operators create events, add capacity and drain shards; buyers need nothing to buy.</summary>
+public sealed class OperatorAccessTests
+{
+    private const string Key = "operator-key-for-the-tests-0001";
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    [InlineData("::ffff:127.0.0.1")]
+    public void Without_a_key_loopback_callers_are_operators(string address) =>
+        Assert.Null(OperatorAccess.Refusal(Caller(address), key: null));
+
+    [Theory]
+    [InlineData("203.0.113.7")]
+    [InlineData("2001:db8::7")]
+    [InlineData("::ffff:203.0.113.7")]
+    public void Without_a_key_callers_from_the_network_are_refused_with_403(string address)
+    {
+        var refusal = OperatorAccess.Refusal(Caller(address), key: null);
+        Assert.Equal(StatusCodes.Status403Forbidden, refusal?.StatusCode);
+        Assert.Equal(Problems.OperatorsOnly, refusal?.ProblemDetails.Type);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Bearer")]
+    [InlineData("Bearer operator-key-for-the-tests-0002")]
+    [InlineData("Bearer operator-key-for-the-tests-000")]
+    [InlineData("Basic operator-key-for-the-tests-0001")]
+    public void With_a_key_even_loopback_callers_must_send_it(string? authorization)
+    {
+        var caller = Caller("127.0.0.1");
+        if (authorization is not null) caller.Request.Headers.Authorization = authorization;
+        var refusal = OperatorAccess.Refusal(caller, Key);
+        Assert.Equal(StatusCodes.Status401Unauthorized, refusal?.StatusCode);
+        Assert.Equal(Problems.OperatorKeyRequired, refusal?.ProblemDetails.Type);
+        Assert.Equal("Bearer", caller.Response.Headers.WWWAuthenticate.ToString());
+    }
+
+    [Theory]
+    [InlineData("Bearer " + Key)]
+    [InlineData("bearer " + Key)]
+    public void With_a_key_any_caller_that_sends_it_is_an_operator(string authorization)
+    {
+        var caller = Caller("203.0.113.7");
+        caller.Request.Headers.Authorization = authorization;
+        Assert.Null(OperatorAccess.Refusal(caller, Key));
+    }
+
+    [Fact]
+    public async Task Over_http_a_configured_key_guards_every_operator_endpoint_and_buyers_need_none()
+    {
+        using var storage = TestStorage.Sqlite();
+        await using var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?> { ["Api:Operators:Key"] = Key });
+        var http = host.Client;
+
+        var refused = await http.CreateEventAsync("guarded", capacity: 20, shards: 2);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/events/guarded")).StatusCode);
+
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+        Assert.Equal(HttpStatusCode.Created, (await http.CreateEventAsync("guarded", capacity: 20, shards: 2)).StatusCode);
+        http.DefaultRequestHeaders.Authorization = null;
+
+        // Buyers and readers send no key.
+        Assert.Equal(HttpStatusCode.Created, (await http.OrderAsync("guarded", 2)).StatusCode);
+        Assert.Equal(2, await http.SoldAsync("guarded"));
+
+        // The inventory endpoints refuse before reading the body, and change nothing.
+        var capacity = await http.PostRawAsync("/api/events/guarded/ticket-types/ga/capacity", "{\"quantity\":5}", key: "add-5");
+        Assert.Equal(HttpStatusCode.Unauthorized, capacity.StatusCode);
+        var drain = await http.PostRawAsync("/api/events/guarded/ticket-types/ga/shards/0/drain", "");
+        Assert.Equal(HttpStatusCode.Unauthorized, drain.StatusCode);
+        var sales = await (await http.GetAsync("/api/events/guarded/sales")).JsonAsync();
+        Assert.Equal(20, sales.GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64());
+        Assert.Equal(18, sales.GetProperty("ticketTypes")[0].GetProperty("remaining").GetInt64());
+    }
+
+    private static DefaultHttpContext Caller(string address) =>
+        new() { Connection = { RemoteIpAddress = IPAddress.Parse(address) } };
+}
