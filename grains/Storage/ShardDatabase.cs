@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using OrleansTickets.Events;
@@ -251,6 +252,22 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 await CommitGroupAsync(group);
                 foreach (var item in group) item.Complete();
             }
+            catch (Exception exception) when (group.Count > 1 && IsRefusedRows(exception))
+            {
+                LogGroupRefused(_logger, exception, Ordinal, group.Count);
+                foreach (var item in group)
+                {
+                    try
+                    {
+                        await CommitGroupAsync([item]);
+                        item.Complete();
+                    }
+                    catch (Exception alone)
+                    {
+                        Fail([item], alone);
+                    }
+                }
+            }
             catch (Exception exception)
             {
                 Fail(group, exception);
@@ -272,6 +289,22 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 {
                     _sqliteWriter!.Commit(group, _sql);
                     foreach (var item in group) item.Complete();
+                }
+                catch (Exception exception) when (group.Count > 1 && IsRefusedRows(exception))
+                {
+                    LogGroupRefused(_logger, exception, Ordinal, group.Count);
+                    foreach (var item in group)
+                    {
+                        try
+                        {
+                            _sqliteWriter!.Commit([item], _sql);
+                            item.Complete();
+                        }
+                        catch (Exception alone)
+                        {
+                            Fail([item], alone);
+                        }
+                    }
                 }
                 catch (Exception exception)
                 {
@@ -320,6 +353,24 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         Interlocked.Add(ref _queued, -group.Count);
         _lastGroupSize = group.Count;
     }
+
+    /// <summary>
+    /// True when the database refused a group for its rows (a CHECK, a primary key; SQL class 23), before COMMIT.
+    /// </summary>
+    /// <remarks>
+    /// Nothing of such a group is durable, but one batch caused it: a shard whose memory disagrees with its row (the
+    /// database refusing an oversale or a second sale of a serial is the last line of defence). Failing the whole group
+    /// would fail every shard that shares the database, again at each of the culprit's retries, so the group is then
+    /// committed one item at a time and only the culprit fails. A database that cannot be reached is not retried this
+    /// way: each item would wait for its own connection attempt.
+    /// </remarks>
+    private static bool IsRefusedRows(Exception exception) => exception is ShardDatabaseUnavailableException
+    {
+        InnerException: PostgresException { SqlState: [ '2', '3', ..] } or SqliteException { SqliteErrorCode: SqliteConstraint },
+    };
+
+    // SQLITE_CONSTRAINT, the primary result code of every constraint failure.
+    private const int SqliteConstraint = 19;
 
     private void Fail(List<WriterItem> group, Exception exception)
     {
@@ -606,6 +657,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         _sqliteWork?.Dispose();
         await _dataSource.DisposeAsync();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard database {Ordinal} refused a group of {Batches} batches for its rows; committing them one at a time")]
+    private static partial void LogGroupRefused(ILogger logger, Exception exception, int ordinal, int batches);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group commit on shard database {Ordinal} failed for {Batches} batches")]
     private static partial void LogCommitFailed(ILogger logger, Exception exception, int ordinal, int batches);

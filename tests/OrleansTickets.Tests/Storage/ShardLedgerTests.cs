@@ -128,6 +128,30 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_batch_the_database_refuses_fails_alone_and_the_batches_grouped_with_it_commit(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shards = Enumerable.Range(0, 5).Select(i => new ShardAddress("e", "ga", i)).ToList();
+        var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, shard.Index == 4 ? 200 : 10));
+        Assert.Equal(CommitOutcome.Committed, await ledgers[0].CommitAsync(Batch(ledgers[0], shards[0], 0, Order(shards[0], "first", 1))));
+
+        // While the writer works on shard 4's hundred orders, the three batches below queue up behind it and go into
+        // its next group together.
+        var busy = ledgers[4].CommitAsync(new LedgerBatch(shards[4], ledgers[4].Epoch, 0, 100,
+            [.. Enumerable.Range(0, 100).Select(k => Order(shards[4], $"big{k}", 41 + k))], []));
+        // A buggy shard 1 sells shard 0's serial 1 a second time: the tickets' primary key refuses its batch.
+        var refused = ledgers[1].CommitAsync(Batch(ledgers[1], shards[1], 0, Order(shards[1], "double", 1)));
+        var others = new[] { 2, 3 }.Select(i => ledgers[i].CommitAsync(Batch(ledgers[i], shards[i], 0, Order(shards[i], $"o{i}", 1 + i * 10)))).ToList();
+
+        await Assert.ThrowsAsync<ShardDatabaseUnavailableException>(() => refused);
+        Assert.Equal(Enumerable.Repeat(CommitOutcome.Committed, 3), await Task.WhenAll(others.Prepend(busy)));
+        Assert.Null(await ledgers[1].ReadOrderAsync("double"));
+        Assert.Equal("first", (await ledgers[0].ReadOrderAsync("first"))!.OrderId);
+        Assert.Equal([21L], (await ledgers[2].ReadOrderAsync("o2"))!.Tickets.Select(t => t.Serial));
+        Assert.Equal([31L], (await ledgers[3].ReadOrderAsync("o3"))!.Tickets.Select(t => t.Serial));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_key_is_inserted_once_per_event_and_moved_only_by_its_home_from_the_order_it_points_at(string engine)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);

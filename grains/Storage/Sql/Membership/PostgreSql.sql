@@ -7,7 +7,9 @@
 -- Contract (see AdoNetClusteringTable and RelationalOrleansQueries): the provider reads the query
 -- texts from OrleansQuery and binds @DeploymentId (the cluster id), @Address, @Port, @Generation
 -- (the silo address), @SiloName, @HostName, @Status (SiloStatus as an integer: 3 Active, 6 Dead),
--- @ProxyPort, @SuspectTimes, @StartTime, @IAmAliveTime (UTC) and @Version.
+-- @ProxyPort, @SuspectTimes, @StartTime, @IAmAliveTime (UTC) and @Version. The 10.4.2 insert
+-- binds no @SuspectTimes (PostgreSQL would read an unbound one as the @ operator on a column), so
+-- a row starts without votes.
 --
 -- Optimistic concurrency lives in one place: the cluster's row in OrleansMembershipVersionTable.
 -- Every read returns its Version, and the provider uses it both as the table version and as every
@@ -127,7 +129,9 @@ VALUES
 (
     -- The member row is locked before the version row, as every other writer of member rows
     -- does, so there is no lock-order deadlock; the lock also keeps a concurrent cleanup from
-    -- deleting the row between the version bump and the update.
+    -- deleting the row between the version bump and the update. Heartbeats do not move the
+    -- version, so an update (another silo's vote, say) may carry a heartbeat time read before
+    -- the latest one: the later of the two is kept, or a live silo would look stale.
     'UpdateMembershipKey',
     $q$
     WITH target AS MATERIALIZED
@@ -147,7 +151,7 @@ VALUES
     updated AS
     (
         UPDATE OrleansMembershipTable m
-        SET Status = @Status, SuspectTimes = @SuspectTimes, IAmAliveTime = @IAmAliveTime
+        SET Status = @Status, SuspectTimes = @SuspectTimes, IAmAliveTime = GREATEST(m.IAmAliveTime, @IAmAliveTime)
         FROM bumped b
         WHERE m.DeploymentId = b.DeploymentId AND m.Address = @Address AND m.Port = @Port AND m.Generation = @Generation
         RETURNING 1
@@ -196,12 +200,13 @@ VALUES
     -- Optional key, preferred by the provider when present: it reads the table, picks dead rows
     -- with nothing (start, heartbeat, vote) newer than the cut-off, and deletes each one only if
     -- it still holds the values it read. A row that changed since is kept for the next round.
+    -- Orleans reads an empty vote list as null but may bind it as '', so the two are one value.
     'CleanupDefunctSiloEntryKey',
     $q$
     DELETE FROM OrleansMembershipTable
     WHERE DeploymentId = @DeploymentId AND Address = @Address AND Port = @Port AND Generation = @Generation
       AND Status = 6 AND StartTime = @StartTime AND IAmAliveTime = @IAmAliveTime
-      AND SuspectTimes IS NOT DISTINCT FROM @SuspectTimes;
+      AND COALESCE(SuspectTimes, '') = COALESCE(@SuspectTimes, '');
     $q$
 )
 ON CONFLICT (QueryKey) DO UPDATE SET QueryText = EXCLUDED.QueryText;

@@ -80,7 +80,7 @@ INSERT INTO @Queries (QueryKey, QueryText) VALUES
     -- The UPDATE's lock on the version row serialises joiners; the loser re-reads the bumped
     -- Version and matches nothing. UPDLOCK + HOLDLOCK keep the member key range locked.
     'InsertMembershipKey',
-    N'SET NOCOUNT ON;
+    N'SET NOCOUNT, XACT_ABORT ON;
     DECLARE @Done bit = 0;
     BEGIN TRY
         BEGIN TRANSACTION;
@@ -108,9 +108,12 @@ INSERT INTO @Queries (QueryKey, QueryText) VALUES
     SELECT @Done AS Inserted;'
 ),
 (
-    -- Member row before version row, like every other writer of member rows.
+    -- Member row before version row, like every other writer of member rows. The later heartbeat
+    -- time is kept (see the PostgreSQL script). XACT_ABORT: a cancelled or timed-out command skips
+    -- CATCH, and without it the open transaction would keep the version row locked on a pooled
+    -- connection.
     'UpdateMembershipKey',
-    N'SET NOCOUNT ON;
+    N'SET NOCOUNT, XACT_ABORT ON;
     DECLARE @Done bit = 0;
     BEGIN TRY
         BEGIN TRANSACTION;
@@ -126,7 +129,8 @@ INSERT INTO @Queries (QueryKey, QueryText) VALUES
             IF @@ROWCOUNT = 1
             BEGIN
                 UPDATE dbo.OrleansMembershipTable
-                SET Status = @Status, SuspectTimes = @SuspectTimes, IAmAliveTime = @IAmAliveTime
+                SET Status = @Status, SuspectTimes = @SuspectTimes,
+                    IAmAliveTime = CASE WHEN IAmAliveTime > @IAmAliveTime THEN IAmAliveTime ELSE @IAmAliveTime END
                 WHERE DeploymentId = @DeploymentId AND Address = @Address AND Port = @Port AND Generation = @Generation;
                 SET @Done = 1;
             END
@@ -167,7 +171,7 @@ INSERT INTO @Queries (QueryKey, QueryText) VALUES
     N'DELETE FROM dbo.OrleansMembershipTable
     WHERE DeploymentId = @DeploymentId AND Address = @Address AND Port = @Port AND Generation = @Generation
       AND Status = 6 AND StartTime = @StartTime AND IAmAliveTime = @IAmAliveTime
-      AND (SuspectTimes = @SuspectTimes OR (SuspectTimes IS NULL AND @SuspectTimes IS NULL));'
+      AND COALESCE(SuspectTimes, N'''') = COALESCE(@SuspectTimes, N'''');'
 );
 
 UPDATE q SET QueryText = n.QueryText
