@@ -27,6 +27,8 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/operator.sh
+source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
 service_args=() ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
@@ -112,14 +114,14 @@ for t in event["ticketTypes"]:
     t["shards"] = max(1, min(t["shards"], t["capacity"]))
 print(json.dumps(event))
 PY
-status=$(curl -s -o "$run_dir/create.json" -w "%{http_code}" -X POST "http://127.0.0.1:$service_port/api/events" \
+status=$(curl -s -o "$run_dir/create.json" -w "%{http_code}" "${operator_auth[@]}" -X POST "http://127.0.0.1:$service_port/api/events" \
     -H 'Content-Type: application/json' --data @"$run_dir/festival.json")
 [[ $status == 201 ]] || { echo "creating the event failed: $status $(cat "$run_dir/create.json")" >&2; exit 1; }
 
 if [[ $warm_up == 1 ]]; then
     echo "== warm-up: sell out an unmeasured copy of the festival"
     sed 's/"id": *"festival"/"id":"warm-up"/' "$run_dir/festival.json" >"$run_dir/warm-up.json"
-    curl -s -o /dev/null -X POST "http://127.0.0.1:$service_port/api/events" -H 'Content-Type: application/json' \
+    curl -s -o /dev/null "${operator_auth[@]}" -X POST "http://127.0.0.1:$service_port/api/events" -H 'Content-Type: application/json' \
         --data @"$run_dir/warm-up.json"
     dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event warm-up --connections "$connections" \
         --timeout "$timeout" >"$run_dir/warm-up.txt" 2>&1 || { echo "warm-up sale failed; see $run_dir/warm-up.txt" >&2; exit 1; }

@@ -17,6 +17,8 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib/operator.sh
+source "$repo/scripts/lib/operator.sh"
 work="$repo/.chaos"
 tickets=60000 buyers=128 keep=0
 while [[ $# -gt 0 ]]; do
@@ -50,7 +52,7 @@ dotnet build -c Release "$repo/tests/OrleansTickets.LoadGenerator" -v quiet -nol
 cluster up 3 2
 
 vip=$((tickets / 5)) ga=$((tickets - tickets / 5))
-curl -sf -o /dev/null -X POST "$(silo_url 0)/api/events" -H 'Content-Type: application/json' -d @- <<JSON
+curl -sf -o /dev/null "${operator_auth[@]}" -X POST "$(silo_url 0)/api/events" -H 'Content-Type: application/json' -d @- <<JSON
 { "id": "chaos", "name": "Chaos on-sale", "ticketTypes": [
   { "id": "ga",  "name": "General admission", "price": 99.00,  "currency": "EUR", "capacity": $ga,  "shards": 64, "maxPerOrder": 4 },
   { "id": "vip", "name": "VIP",               "price": 299.00, "currency": "EUR", "capacity": $vip, "shards": 16, "maxPerOrder": 4 } ] }
@@ -84,13 +86,13 @@ cut_off() {
 reconnect() { postgres psql -c "ALTER DATABASE \"$shard_db\" ALLOW_CONNECTIONS true" >/dev/null; echo "$shard_db accepts connections"; }
 # A silo takes seconds to start; the schedule goes on meanwhile.
 add_silo() { cluster add-silo >"$work/add-silo.log" 2>&1 & echo "silo 3 starting (pid $!)"; }
-post() { curl -s -X POST "$(silo_url 0)$1" -H 'Content-Type: application/json' -d "$2" -w ' (HTTP %{http_code})'; }
+post() { curl -s "${operator_auth[@]}" -X POST "$(silo_url 0)$1" -H 'Content-Type: application/json' -d "$2" -w ' (HTTP %{http_code})'; }
 # An operator adding tickets in the middle of the faults: an unclear answer (no answer, a 5xx) is retried with the
 # same Idempotency-Key, so the tickets are added exactly once however many attempts it takes (checked at the end).
 add_vip() {
     local answer attempt
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        answer=$(curl -s -m 35 -X POST "$(silo_url 0)/api/events/chaos/ticket-types/vip/capacity" -H 'Content-Type: application/json' \
+        answer=$(curl -s -m 35 "${operator_auth[@]}" -X POST "$(silo_url 0)/api/events/chaos/ticket-types/vip/capacity" -H 'Content-Type: application/json' \
             -H 'Idempotency-Key: chaos-add-vip' -d '{"quantity":1000}' -w ' (HTTP %{http_code})')
         [[ $answer =~ \(HTTP\ (000|5[0-9][0-9])\)$ ]] || break
         sleep 1

@@ -60,6 +60,6 @@ public static class EventsApi
 
     private static EventResponse ToResponse(EventDefinition definition, EventSales? sales) =>
         new(definition.Id, definition.Name, definition.TicketTypes.Select(t => new TicketTypeResponse(
-            t.Id, t.Name, t.Price, t.Currency, sales?.TicketTypes.FirstOrDefault(s => s.Id == t.Id)?.Capacity ?? t.Capacity,
+            t.Id, t.Name, Prices.Canonical(t.Price, t.Currency), t.Currency, sales?.TicketTypes.FirstOrDefault(s => s.Id == t.Id)?.Capacity ?? t.Capacity,
             t.Shards, t.MaxPerOrder, sales?.TicketTypes.FirstOrDefault(s => s.Id == t.Id)?.Remaining ?? t.Capacity)).ToList());
 }

@@ -32,7 +32,7 @@ public static class OperatorAccess
             // A dual-mode socket shows an IPv4 caller as ::ffff:a.b.c.d.
             var address = context.Connection.RemoteIpAddress;
             if (address is { IsIPv4MappedToIPv6: true }) address = address.MapToIPv4();
-            if (address is not null && System.Net.IPAddress.IsLoopback(address)) return null;
+            if (address is not null && System.Net.IPAddress.IsLoopback(address) && !IsForwarded(context.Request)) return null;
             return Problems.Create(StatusCodes.Status403Forbidden, Problems.OperatorsOnly, "Operators only.",
                 $"No operator key is configured ({OperatorAccessOptions.SectionName}:Key), so only callers on this machine may do this.");
         }
@@ -46,6 +46,15 @@ public static class OperatorAccess
         return Problems.Create(StatusCodes.Status401Unauthorized, Problems.OperatorKeyRequired, "An operator key is required.",
             "Send the operator key as 'Authorization: Bearer <key>'.");
     }
+
+    /// <summary>
+    /// A request a proxy passed on: from loopback, but not from this machine's operator. With forwarded headers
+    /// enabled (ASPNETCORE_FORWARDEDHEADERS_ENABLED), ASP.NET takes the caller's address from X-Forwarded-For, which
+    /// anyone can send, and keeps the original in X-Original-For; either header means "ask for the key".
+    /// </summary>
+    private static bool IsForwarded(HttpRequest request) =>
+        request.Headers.ContainsKey("X-Forwarded-For") || request.Headers.ContainsKey("X-Original-For")
+        || request.Headers.ContainsKey("Forwarded");
 
     // Hashing first makes the comparison's time independent of where, and whether in length, the two differ.
     private static bool SameSecret(string sent, string key) =>

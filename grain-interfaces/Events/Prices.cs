@@ -27,10 +27,15 @@ public static class Prices
     public static int AcceptedDecimals(string currency) => Math.Min(MinorUnits(currency), 2);
 
     /// <summary>The amount written with exactly the currency's minor units: 10.5 EUR is 10.50, 1500.00 JPY is 1500.</summary>
-    /// <remarks>Rounding lowers a scale above the currency's; adding a zero of that scale raises one below it.</remarks>
+    /// <remarks>
+    /// Only zeros are dropped or added, never a digit: an event stored before zero-decimal currencies refused
+    /// fractions (1500.50 JPY) keeps its price, which is what its orders were sold and stored at. Rounding lowers a
+    /// scale above the currency's; adding a zero of that scale raises one below it.
+    /// </remarks>
     public static decimal Canonical(decimal amount, string currency)
     {
         var scale = (byte)MinorUnits(currency);
-        return decimal.Round(amount, scale, MidpointRounding.ToEven) + new decimal(0, 0, 0, false, scale);
+        var rounded = decimal.Round(amount, scale);
+        return rounded == amount ? rounded + new decimal(0, 0, 0, false, scale) : amount;
     }
 }

@@ -255,8 +255,14 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             catch (Exception exception) when (group.Count > 1 && IsRefusedRows(exception))
             {
                 LogGroupRefused(_logger, exception, Ordinal, group.Count);
+                Exception? down = null;
                 foreach (var item in group)
                 {
+                    if (down is not null)
+                    {
+                        item.Fail(down);
+                        continue;
+                    }
                     try
                     {
                         await CommitGroupAsync([item]);
@@ -265,6 +271,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                     catch (Exception alone)
                     {
                         Fail([item], alone);
+                        if (!IsRefusedRows(alone)) down = alone;
                     }
                 }
             }
@@ -293,8 +300,14 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 catch (Exception exception) when (group.Count > 1 && IsRefusedRows(exception))
                 {
                     LogGroupRefused(_logger, exception, Ordinal, group.Count);
+                    Exception? down = null;
                     foreach (var item in group)
                     {
+                        if (down is not null)
+                        {
+                            item.Fail(down);
+                            continue;
+                        }
                         try
                         {
                             _sqliteWriter!.Commit([item], _sql);
@@ -303,6 +316,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                         catch (Exception alone)
                         {
                             Fail([item], alone);
+                            if (!IsRefusedRows(alone)) down = alone;
                         }
                     }
                 }
@@ -362,7 +376,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// database refusing an oversale or a second sale of a serial is the last line of defence). Failing the whole group
     /// would fail every shard that shares the database, again at each of the culprit's retries, so the group is then
     /// committed one item at a time and only the culprit fails. A database that cannot be reached is not retried this
-    /// way: each item would wait for its own connection attempt.
+    /// way, since each item would wait for its own connection attempt; if it goes away during the one-at-a-time
+    /// commits, the items left fail with the first such error.
     /// </remarks>
     private static bool IsRefusedRows(Exception exception) => exception is ShardDatabaseUnavailableException
     {

@@ -5,6 +5,9 @@
 #
 # start_long_sale PORT RUN_DIR LOAD_TIMEOUT_S [service configuration arguments...]
 #   later arguments win, so a caller's --Rehearsal:Enabled=true turns the rehearsal back on
+# shellcheck source=scripts/lib/operator.sh
+source "$(dirname "${BASH_SOURCE[0]}")/operator.sh"
+
 start_long_sale() {
     local port="$1" run_dir="$2" timeout="$3"
     shift 3
@@ -21,7 +24,7 @@ import json
 event = json.load(open("scripts/bench/festival.json"))
 for t in event["ticketTypes"]: t["capacity"] *= 10
 print(json.dumps(event))' >"$run_dir/festival.json"
-    curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/api/events" -H 'Content-Type: application/json' --data @"$run_dir/festival.json"
+    curl -sf -o /dev/null "${operator_auth[@]}" -X POST "http://127.0.0.1:$port/api/events" -H 'Content-Type: application/json' --data @"$run_dir/festival.json"
     curl -sf -o /dev/null "http://127.0.0.1:$port/api/events/festival/sales"
 
     # The load generator exits with "could not finish" at its timeout; that is the point here.

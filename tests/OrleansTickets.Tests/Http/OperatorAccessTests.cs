@@ -19,6 +19,20 @@ public sealed class OperatorAccessTests
         Assert.Null(OperatorAccess.Refusal(Caller(address), key: null));
 
     [Theory]
+    [InlineData("X-Forwarded-For", "203.0.113.7")]
+    [InlineData("X-Original-For", "203.0.113.7")]
+    [InlineData("Forwarded", "for=203.0.113.7")]
+    public void Without_a_key_a_request_a_proxy_passed_on_is_refused_even_from_loopback(string header, string value)
+    {
+        var caller = Caller("127.0.0.1");
+        caller.Request.Headers[header] = value;
+        Assert.Equal(StatusCodes.Status403Forbidden, OperatorAccess.Refusal(caller, key: null)?.StatusCode);
+
+        caller.Request.Headers.Authorization = "Bearer " + Key;
+        Assert.Null(OperatorAccess.Refusal(caller, Key));
+    }
+
+    [Theory]
     [InlineData("203.0.113.7")]
     [InlineData("2001:db8::7")]
     [InlineData("::ffff:203.0.113.7")]

@@ -167,10 +167,12 @@ INSERT INTO @Queries (QueryKey, QueryText) VALUES
       AND IAmAliveTime < @IAmAliveTime AND StartTime < @IAmAliveTime;'
 ),
 (
+    -- The times are bound as datetime; compared with the datetime2(3) columns as they are, .003 and .007 would not
+    -- equal what the insert stored (compatibility level 130 and later), so they are cast the way the insert was.
     'CleanupDefunctSiloEntryKey',
     N'DELETE FROM dbo.OrleansMembershipTable
     WHERE DeploymentId = @DeploymentId AND Address = @Address AND Port = @Port AND Generation = @Generation
-      AND Status = 6 AND StartTime = @StartTime AND IAmAliveTime = @IAmAliveTime
+      AND Status = 6 AND StartTime = CAST(@StartTime AS datetime2(3)) AND IAmAliveTime = CAST(@IAmAliveTime AS datetime2(3))
       AND COALESCE(SuspectTimes, N'''') = COALESCE(@SuspectTimes, N'''');'
 );
 
