@@ -254,26 +254,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             }
             catch (Exception exception) when (group.Count > 1 && IsRefusedRows(exception))
             {
-                LogGroupRefused(_logger, exception, Ordinal, group.Count);
-                Exception? down = null;
-                foreach (var item in group)
-                {
-                    if (down is not null)
-                    {
-                        item.Fail(down);
-                        continue;
-                    }
-                    try
-                    {
-                        await CommitGroupAsync([item]);
-                        item.Complete();
-                    }
-                    catch (Exception alone)
-                    {
-                        Fail([item], alone);
-                        if (!IsRefusedRows(alone)) down = alone;
-                    }
-                }
+                await CommitEachAloneAsync(group, exception, CommitGroupAsync);
             }
             catch (Exception exception)
             {
@@ -299,26 +280,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 }
                 catch (Exception exception) when (group.Count > 1 && IsRefusedRows(exception))
                 {
-                    LogGroupRefused(_logger, exception, Ordinal, group.Count);
-                    Exception? down = null;
-                    foreach (var item in group)
+                    // The commit runs synchronously, so this completes here, on the writer thread.
+                    CommitEachAloneAsync(group, exception, items =>
                     {
-                        if (down is not null)
-                        {
-                            item.Fail(down);
-                            continue;
-                        }
-                        try
-                        {
-                            _sqliteWriter!.Commit([item], _sql);
-                            item.Complete();
-                        }
-                        catch (Exception alone)
-                        {
-                            Fail([item], alone);
-                            if (!IsRefusedRows(alone)) down = alone;
-                        }
-                    }
+                        _sqliteWriter!.Commit(items, _sql);
+                        return Task.CompletedTask;
+                    }).GetAwaiter().GetResult();
                 }
                 catch (Exception exception)
                 {
@@ -383,6 +350,35 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     {
         InnerException: PostgresException { SqlState: [ '2', '3', ..] } or SqliteException { SqliteErrorCode: SqliteConstraint },
     };
+
+    /// <summary>
+    /// Commits the items of a group the database refused (see <see cref="IsRefusedRows"/>) one at a time with
+    /// <paramref name="commit"/>, completing or failing each; once one fails for another reason (the database went
+    /// away), the rest fail with that error instead of each waiting for its own attempt.
+    /// </summary>
+    private async Task CommitEachAloneAsync(List<WriterItem> group, Exception refusal, Func<List<WriterItem>, Task> commit)
+    {
+        LogGroupRefused(_logger, refusal, Ordinal, group.Count);
+        Exception? down = null;
+        foreach (var item in group)
+        {
+            if (down is not null)
+            {
+                item.Fail(down);
+                continue;
+            }
+            try
+            {
+                await commit([item]);
+                item.Complete();
+            }
+            catch (Exception alone)
+            {
+                Fail([item], alone);
+                if (!IsRefusedRows(alone)) down = alone;
+            }
+        }
+    }
 
     // SQLITE_CONSTRAINT, the primary result code of every constraint failure.
     private const int SqliteConstraint = 19;
