@@ -249,8 +249,11 @@ public sealed partial class TicketEventGrain(
     }
 
     /// <inheritdoc />
-    public Task<long> GetPendingCapacity(string ticketTypeId) =>
-        Task.FromResult(_stored?.PendingGrants.Where(g => g.TicketTypeId == ticketTypeId).Sum(g => g.Quantity) ?? 0);
+    public Task<long> GetPendingCapacity(string ticketTypeId) => Task.FromResult(_stored is null ? 0 : PendingOf(ticketTypeId));
+
+    /// <summary>Tickets of a type granted by operators that no shard has taken in yet.</summary>
+    private long PendingOf(string ticketTypeId) =>
+        _stored!.PendingGrants.Where(g => g.TicketTypeId == ticketTypeId).Sum(g => g.Quantity);
 
     /// <inheritdoc />
     public async Task<EventSales?> GetSales()
@@ -266,8 +269,7 @@ public sealed partial class TicketEventGrain(
             // hold plus what is between them (gifts in transit, grants not yet delivered), and all of that is unsold.
             // The shards answer one by one while gifts move, so each gift is counted once by ShardCounts.
             var sold = shards.Sum(s => s.Sold);
-            var pending = _stored!.PendingGrants.Where(g => g.TicketTypeId == type.Id).Sum(g => g.Quantity);
-            var unsold = ShardCounts.Unsold(shards) + pending;
+            var unsold = ShardCounts.Unsold(shards) + PendingOf(type.Id);
             types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards]));
         }
         _recentSales = new EventSales(definition.Id, types.MoveToImmutable());
