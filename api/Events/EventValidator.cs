@@ -68,8 +68,8 @@ public static class EventValidator
         }
         if (type.MaxPerOrder is not (>= 1 and <= MaxPerOrderLimit)) errors[prefix + ".maxPerOrder"] = [$"Required: 1 to {MaxPerOrderLimit}."];
         if (errors.Count != before) return null;
-        // Stored in the currency's own form, so every response and every replay writes the price the same way.
-        return new TicketTypeDefinition(type.Id!, type.Name!.Trim(), Prices.Canonical(type.Price!.Value, currency!), currency!,
+        // Stored as sent: readers write it in the currency's own form (Prices.Canonical), events stored earlier included.
+        return new TicketTypeDefinition(type.Id!, type.Name!.Trim(), type.Price!.Value, currency!,
             type.Capacity!.Value, type.Shards!.Value, type.MaxPerOrder!.Value);
     }
 
