@@ -108,15 +108,8 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
         Assert.Equal(4L, await CapacityAsync("all-drained"));
     }
 
-    private Task<HttpResponseMessage> AddCapacityAsync(string eventId, string body, string key)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/events/{eventId}/ticket-types/ga/capacity")
-        {
-            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
-        };
-        request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
-        return Http.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> AddCapacityAsync(string eventId, string body, string key) =>
+        Http.PostRawAsync($"/api/events/{eventId}/ticket-types/ga/capacity", body, key: key);
 
     private async Task<long> CapacityAsync(string eventId) =>
         (await (await Http.GetAsync($"/api/events/{eventId}/sales")).JsonAsync()).GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64();
