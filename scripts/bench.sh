@@ -23,6 +23,9 @@
 #                    optimized code instead of JIT-compiling it while the doors are open
 #   --service-arg A  pass one more configuration argument to the service, e.g. --service-arg
 #                    --Storage:CommitGatherMilliseconds=0 (repeatable)
+#   --counters       record the service's OrleansTickets meter with dotnet-counters (installed as a global tool if
+#                    missing) every second during the sale, and print, second by second, the work per order
+#                    inside the cluster: calls to shards, refreshes, forwards, transfers, group commits
 # Results and logs go to .bench/<timestamp>/ (git-ignored).
 set -euo pipefail
 
@@ -31,7 +34,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() counters=0 ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -46,6 +49,7 @@ while [[ $# -gt 0 ]]; do
         --no-floor) floor=0 ;;
         --service-arg) service_args+=("$2"); shift ;;
         --ready-to-run) ready_to_run=1 ;;
+        --counters) counters=1 ;;
         *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
@@ -139,6 +143,16 @@ echo "== sell out the festival"
 # reported too, since the service's alone leaves out a part of every order's cost.
 database_args=()
 [[ $postgres == 1 ]] && database_args=(--database-user postgres)
+counters_pid=""
+if [[ $counters == 1 ]]; then
+    counters_tool="$(command -v dotnet-counters || echo "$HOME/.dotnet/tools/dotnet-counters")"
+    [[ -x $counters_tool ]] || dotnet tool install -g dotnet-counters >/dev/null
+    # It stops by itself when the service exits, below.
+    "$counters_tool" collect --process-id "$service_pid" --counters OrleansTickets --refresh-interval 1 \
+        --format csv --output "$run_dir/counters.csv" >"$run_dir/counters.log" 2>&1 &
+    counters_pid=$!
+    pids+=("$counters_pid")
+fi
 set +e
 dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" \
     --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" "${database_args[@]}" --summary-json "$run_dir/orders.json" \
@@ -147,6 +161,7 @@ verified=${PIPESTATUS[0]}
 set -e
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
 kill "$service_pid"; wait "$service_pid" 2>/dev/null || true
+[[ -n $counters_pid ]] && { wait "$counters_pid" 2>/dev/null || true; }
 [[ $postgres == 1 ]] && "$repo/scripts/postgres.sh" stop >/dev/null
 
 bare_rps=""
@@ -216,4 +231,8 @@ if floor:
         print(f"HTTP floor (wrk)  {rps:.0f} requests/s; orders/s = {o['ordersPerSecond'] / rps:.3f} x that")
 print(f"details           {run_dir}")
 PY
+if [[ $counters == 1 ]]; then
+    echo "== the OrleansTickets meter, per order (dotnet-counters, $run_dir/counters.csv)"
+    python3 "$repo/scripts/lib/counters_per_order.py" "$run_dir/counters.csv"
+fi
 exit "$verified"

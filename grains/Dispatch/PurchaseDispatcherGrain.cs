@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -32,7 +33,7 @@ namespace OrleansTickets.Dispatch;
 /// </para>
 /// </remarks>
 [StatelessWorker, Reentrant]
-public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<PurchaseDispatcherGrain> logger) : Grain, IPurchaseDispatcherGrain
+public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetrics metrics, ILogger<PurchaseDispatcherGrain> logger) : Grain, IPurchaseDispatcherGrain
 {
     private const int CandidatesPerCall = 8;
     private const int SpareDonors = 2;
@@ -70,6 +71,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
     public async Task<PurchaseResult> Purchase(PurchaseRequest request)
     {
         var arrival = _refreshesStarted;
+        metrics.PurchaseRouted();
         if (_type is null && !await LoadDefinitionAsync(request)) return PurchaseResult.NotFound;
         if (request.Quantity > _type!.MaxPerOrder) return new PurchaseResult(PurchaseStatus.TooManyTickets, Remaining: _type.MaxPerOrder);
         return request.IdempotencyKey is { } key
@@ -120,6 +122,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
                 }
             }
             PurchaseResult result;
+            metrics.ShardCalled();
             try
             {
                 result = await Shard(index).Purchase(new ShardPurchase(request, string.Empty, [], Donors: donors));
@@ -189,8 +192,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
         }
     }
 
-    private static async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, ShardPurchase purchase)
+    private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, ShardPurchase purchase)
     {
+        metrics.ShardCalled();
         try
         {
             return await home.Purchase(purchase);
@@ -217,7 +221,11 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
     /// </remarks>
     private PurchaseResult? Verdict(int quantity, DateTimeOffset giveUpAt)
     {
-        if (_refreshedUnsold is { } unsold && unsold < quantity) return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, unsold));
+        if (_refreshedUnsold is { } unsold && unsold < quantity)
+        {
+            metrics.AnsweredSoldOut();
+            return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, unsold));
+        }
         return clock.GetUtcNow() >= giveUpAt ? PurchaseResult.Unavailable : null;
     }
 
@@ -279,6 +287,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, ILogger<
     private async Task RefreshAllAsync()
     {
         var calls = new Task<Sales.ShardSales>[_remaining.Length];
+        metrics.Refreshed(calls.Length);
         for (var index = 0; index < calls.Length; index++) calls[index] = Shard(index).GetSales();
         // Tickets an operator granted that no shard has taken in yet are unsold too.
         var granted = GrainFactory.GetEventGrain(_event!.Id).GetPendingCapacity(_type!.Id);

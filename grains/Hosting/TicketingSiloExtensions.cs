@@ -6,6 +6,7 @@ using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 using OrleansTickets.Catalog;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Inventory;
 using OrleansTickets.Storage;
 using OrleansTickets.Tickets;
@@ -26,6 +27,7 @@ public static class TicketingSiloExtensions
             .ValidateOnStart();
         services.AddOptions<TicketCodeOptions>().Bind(configuration.GetSection(TicketCodeOptions.SectionName));
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<SaleMetrics>();
         services.AddSingleton<ShardDatabases>();
         services.AddSingleton<InventoryShardDirectory>();
         services.AddSingleton(sp =>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
 
 namespace OrleansTickets.Inventory;
@@ -47,6 +48,7 @@ public sealed partial class InventoryShardGrain
         var remaining = Remaining;
         if (remaining <= 0 || remaining >= _placement.MaxPerOrder) return;
         _gathered = true;
+        metrics.TransferAsked(TransferReason.Gather);
         var collector = new ShardAddress(_address.EventId, _address.TicketTypeId, _address.Index % RemainderCollectors);
         _ = GatherAsync(collector, remaining);
     }

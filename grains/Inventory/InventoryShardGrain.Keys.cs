@@ -147,6 +147,7 @@ public sealed partial class InventoryShardGrain
             if (reserved.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
             if (reserved.Status != PurchaseStatus.Created) return reserved;
             entry.OrderId = orderId;
+            metrics.Forwarded();
             var result = await AskHolderAsync(target, orderId, purchase, freshOrderId: true);
             if (result.Status is PurchaseStatus.SoldOut or PurchaseStatus.NotFound) continue;
             return result;
@@ -194,6 +195,7 @@ public sealed partial class InventoryShardGrain
     private async Task<bool> HasRoomAsync(ShardAddress candidate, int quantity, TimeSpan wait)
     {
         if (wait <= TimeSpan.Zero) return false;
+        metrics.AskedForRoom();
         try
         {
             return await Holder(candidate).GetSellable().WaitAsync(wait) >= quantity;

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
@@ -115,6 +116,7 @@ public sealed partial class InventoryShardGrain
         for (var step = 1; step < shards && Remaining > 0; step++)
         {
             var receiver = new ShardAddress(_address.EventId, _address.TicketTypeId, (_address.Index + step) % shards);
+            metrics.TransferAsked(TransferReason.Drain);
             moved += await GiveTickets(Guid.NewGuid().ToString("N"), receiver.Key, Remaining);
         }
         return new DrainResult(true, moved, Math.Max(0, Remaining));
@@ -138,6 +140,7 @@ public sealed partial class InventoryShardGrain
                 if (index == _address.Index) continue;
                 var transferId = Guid.NewGuid().ToString("N");
                 _pullReservations[transferId] = 0;
+                metrics.TransferAsked(TransferReason.Pull);
                 try
                 {
                     await Holder(new ShardAddress(_address.EventId, _address.TicketTypeId, index)).GiveTickets(transferId, _address.Key, needed)

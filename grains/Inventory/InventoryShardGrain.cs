@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Sales;
@@ -48,6 +49,7 @@ public sealed partial class InventoryShardGrain(
     InventoryShardDirectory shards,
     TicketCodeSigner signer,
     TimeProvider clock,
+    SaleMetrics metrics,
     ILogger<InventoryShardGrain> logger) : Grain, IInventoryShardGrain
 {
     private static readonly TimeSpan UnavailableBackoff = TimeSpan.FromSeconds(1);
@@ -301,6 +303,7 @@ public sealed partial class InventoryShardGrain(
 
         _committedSold = next;
         _inventory = inventory;
+        metrics.Committed(orders.Count, batchQuantity);
         _retired = retired;
         ApplyCommittedChanges(changes);
         // Before the buyers are answered, so their answers report what is left after the gift.

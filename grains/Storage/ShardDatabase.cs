@@ -1,10 +1,12 @@
 using System.Data.Common;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 
@@ -33,6 +35,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private readonly Func<CancellationToken, Task> _createDatabase;
     private readonly int _maxOrdersPerCommit;
     private readonly TimeSpan _gatherWindow;
+    private readonly SaleMetrics _metrics;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _initLock = new(1, 1);
     private readonly Task _writer;
@@ -55,6 +58,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         Func<CancellationToken, Task> createDatabase,
         int maxOrdersPerCommit,
         TimeSpan gatherWindow,
+        SaleMetrics metrics,
         ILogger logger,
         string? sqliteConnectionString = null)
     {
@@ -65,6 +69,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         _createDatabase = createDatabase;
         _maxOrdersPerCommit = maxOrdersPerCommit;
         _gatherWindow = gatherWindow;
+        _metrics = metrics;
         _logger = logger;
         if (dialect == SqlDialect.Sqlite)
         {
@@ -249,7 +254,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             Drain(group);
             try
             {
+                var started = Stopwatch.GetTimestamp();
                 await CommitGroupAsync(group);
+                RecordCommit(group, started);
                 foreach (var item in group) item.Complete();
             }
             catch (Exception exception) when (group.Count > 1 && IsRefusedRows(exception))
@@ -275,7 +282,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 Drain(group);
                 try
                 {
+                    var started = Stopwatch.GetTimestamp();
                     _sqliteWriter!.Commit(group, _sql);
+                    RecordCommit(group, started);
                     foreach (var item in group) item.Complete();
                 }
                 catch (Exception exception) when (group.Count > 1 && IsRefusedRows(exception))
@@ -321,6 +330,16 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// </summary>
     private bool ShouldGather() =>
         _gatherWindow > TimeSpan.Zero && (_lastGroupSize > 1 || Volatile.Read(ref _queued) > 1);
+
+    private void RecordCommit(List<WriterItem> group, long started)
+    {
+        var orders = 0;
+        foreach (var item in group)
+        {
+            if (item is CommitItem commit) orders += commit.Batch.Orders.Count;
+        }
+        _metrics.GroupCommitted(group.Count, orders, Stopwatch.GetElapsedTime(started));
+    }
 
     private void Drain(List<WriterItem> group)
     {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansTickets.Diagnostics;
 
 namespace OrleansTickets.Storage;
 
@@ -9,7 +10,7 @@ namespace OrleansTickets.Storage;
 /// The silo's open shard databases, one <see cref="ShardDatabase"/> (pool + group-commit writer) per ordinal,
 /// shared by every shard grain on this silo that maps to it.
 /// </summary>
-public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, ILoggerFactory loggerFactory) : IAsyncDisposable
+public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleMetrics metrics, ILoggerFactory loggerFactory) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<int, Lazy<ShardDatabase>> _open = new();
     private readonly TicketStorageOptions _options = options.Value;
@@ -42,6 +43,7 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, ILogg
             ct => DatabaseServer.EnsureDatabaseExistsAsync(dialect, connectionString, ct),
             _options.MaxOrdersPerCommit,
             TimeSpan.FromMilliseconds(_options.CommitGatherMilliseconds),
+            metrics,
             loggerFactory.CreateLogger<ShardDatabase>(),
             dialect == SqlDialect.Sqlite ? connectionString : null);
     }

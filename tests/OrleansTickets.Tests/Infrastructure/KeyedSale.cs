@@ -18,6 +18,10 @@ public sealed class KeyedSale(TicketingCluster cluster, string eventId, string t
     public ConcurrentQueue<string> Retries { get; } = new();
 
     private volatile bool _stopped;
+    private int _soldOutAnswers;
+
+    /// <summary>Answers of "sold out" the buyers got (each then asks for fewer, down to none).</summary>
+    public int SoldOutAnswers => Volatile.Read(ref _soldOutAnswers);
 
     /// <summary>
     /// Starts the buyers; they run until sold out, or until <paramref name="stopWhen"/> says so, or for at most
@@ -53,6 +57,7 @@ public sealed class KeyedSale(TicketingCluster cluster, string eventId, string t
             var result = await UntilAnsweredAsync(key, quantity);
             if (result.Status == PurchaseStatus.SoldOut)
             {
+                Interlocked.Increment(ref _soldOutAnswers);
                 Assert.True(result.Remaining < quantity, $"Refused {quantity} while {result.Remaining} remained.");
                 quantity = (int)Math.Min(quantity - 1, result.Remaining);
                 continue;

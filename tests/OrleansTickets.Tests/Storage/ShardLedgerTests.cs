@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -319,7 +320,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     private async Task AssertOlderLayoutRefusedAsync(string engine, string table, string createOldTable, string oldColumns, string missingColumn)
     {
         using var storage = Engines.Storage(engine, postgres);
-        await using var databases = new ShardDatabases(Options.Create(storage.Options), NullLoggerFactory.Instance);
+        await using var databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(), NullLoggerFactory.Instance);
         await using (var old = await OpenFirstShardDatabaseAsync(engine, databases, create: true))
         {
             await using var create = old.CreateCommand();
@@ -415,7 +416,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         private LedgerContext(TestStorage storage)
         {
             _storage = storage;
-            _databases = new ShardDatabases(Options.Create(storage.Options), NullLoggerFactory.Instance);
+            _databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(), NullLoggerFactory.Instance);
         }
 
         public static Task<LedgerContext> CreateAsync(string engine, PostgresFixture postgres) =>

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Hosting;
 using Npgsql;
 using OrleansTickets.Storage;
@@ -48,7 +49,7 @@ public sealed class StorageOptionsTests
     {
         await using var databases = new ShardDatabases(
             Options.Create(new TicketStorageOptions { Provider = SqlDialect.PostgreSql, ConnectionString = configured }),
-            NullLoggerFactory.Instance);
+            SaleMetrics.Detached(), NullLoggerFactory.Instance);
 
         var shard = new NpgsqlConnectionStringBuilder(databases.ConnectionStringFor(3));
 

@@ -1,0 +1,127 @@
+using System.Diagnostics.Metrics;
+
+namespace OrleansTickets.Diagnostics;
+
+/// <summary>
+/// The on-sale as operators and profilers see it live: what was made durable, what the dispatchers and shards did
+/// to get there, and what each group commit carried. Read with <c>dotnet-counters monitor --counters OrleansTickets</c>
+/// or any OpenTelemetry metrics listener.
+/// </summary>
+/// <remarks>
+/// The instruments count work, not requests: HTTP outcomes are already in ASP.NET Core's own
+/// <c>http.server.request.duration</c>, and admission refusals in its rate-limiting meter. What those cannot show is
+/// where an order's cost goes once it is inside the cluster, which is what the end of a sale is made of: calls to
+/// shards per purchase, refreshes that ask every shard of a type, forwards, and tickets moving between shards.
+/// An instrument nobody listens to costs one branch, so the purchase path records unconditionally.
+/// </remarks>
+public sealed class SaleMetrics
+{
+    /// <summary>The meter every instrument belongs to.</summary>
+    public const string MeterName = "OrleansTickets";
+
+    private readonly Counter<long> _ordersCommitted;
+    private readonly Counter<long> _ticketsCommitted;
+    private readonly Counter<long> _purchases;
+    private readonly Counter<long> _shardCalls;
+    private readonly Counter<long> _refreshes;
+    private readonly Counter<long> _refreshCalls;
+    private readonly Counter<long> _soldOut;
+    private readonly Counter<long> _forwards;
+    private readonly Counter<long> _roomQuestions;
+    private readonly Counter<long> _transfers;
+    private readonly Counter<long> _commits;
+    private readonly Histogram<int> _commitBatches;
+    private readonly Histogram<int> _commitOrders;
+    private readonly Histogram<double> _commitDuration;
+
+    /// <summary>Creates the instruments on a meter owned by <paramref name="meters"/> (the host's, through DI).</summary>
+    public SaleMetrics(IMeterFactory meters)
+        : this(meters.Create(MeterName))
+    {
+    }
+
+    private SaleMetrics(Meter meter)
+    {
+        _ordersCommitted = meter.CreateCounter<long>("orleanstickets.orders.committed", "{order}",
+            "Orders made durable by their shard's group commit.");
+        _ticketsCommitted = meter.CreateCounter<long>("orleanstickets.tickets.committed", "{ticket}",
+            "Tickets in the orders made durable.");
+        _purchases = meter.CreateCounter<long>("orleanstickets.dispatch.purchases", "{purchase}",
+            "Purchases a dispatcher was asked to route.");
+        _shardCalls = meter.CreateCounter<long>("orleanstickets.dispatch.shard_calls", "{call}",
+            "Purchase calls dispatchers made to shards; above the purchases when shards refuse or fail.");
+        _refreshes = meter.CreateCounter<long>("orleanstickets.dispatch.refreshes", "{refresh}",
+            "Refreshes of a dispatcher's view, each asking every shard of its type for an exact count.");
+        _refreshCalls = meter.CreateCounter<long>("orleanstickets.dispatch.refresh_calls", "{call}",
+            "Shards asked by those refreshes.");
+        _soldOut = meter.CreateCounter<long>("orleanstickets.dispatch.sold_out", "{answer}",
+            "Purchases answered sold out after a refresh proved too few tickets remain.");
+        _forwards = meter.CreateCounter<long>("orleanstickets.shards.forwards", "{order}",
+            "Orders a key's home reserved the key for and handed to another shard, because it could not sell them itself.");
+        _roomQuestions = meter.CreateCounter<long>("orleanstickets.shards.room_questions", "{call}",
+            "Questions a home asked candidates before forwarding (whether they could sell the order).");
+        _transfers = meter.CreateCounter<long>("orleanstickets.shards.transfers", "{transfer}",
+            "Gifts of tickets between shards that were asked for, by reason: pull, gather or drain. Each is a chain of commits on both shards.");
+        _commits = meter.CreateCounter<long>("orleanstickets.storage.commits", "{commit}",
+            "Group commits of shard databases.");
+        _commitBatches = meter.CreateHistogram<int>("orleanstickets.storage.commit.batches", "{batch}",
+            "Shard batches in one group commit.");
+        _commitOrders = meter.CreateHistogram<int>("orleanstickets.storage.commit.orders", "{order}",
+            "Orders in one group commit.");
+        _commitDuration = meter.CreateHistogram<double>("orleanstickets.storage.commit.duration", "s",
+            "Time from a group commit's first statement to its durable COMMIT.");
+    }
+
+    /// <summary>
+    /// Instruments on a meter of their own, for storage built outside a host (tools and tests). Listeners that
+    /// select meters by name still see it.
+    /// </summary>
+    public static SaleMetrics Detached() => new(new Meter(MeterName));
+
+    /// <summary>A shard's commit cycle made <paramref name="orders"/> orders of <paramref name="tickets"/> tickets durable.</summary>
+    public void Committed(int orders, long tickets)
+    {
+        if (orders == 0) return;
+        _ordersCommitted.Add(orders);
+        _ticketsCommitted.Add(tickets);
+    }
+
+    /// <summary>A dispatcher took a purchase to route.</summary>
+    public void PurchaseRouted() => _purchases.Add(1);
+
+    /// <summary>A dispatcher called a shard's Purchase.</summary>
+    public void ShardCalled() => _shardCalls.Add(1);
+
+    /// <summary>A dispatcher refreshed its view by asking <paramref name="shards"/> shards.</summary>
+    public void Refreshed(int shards)
+    {
+        _refreshes.Add(1);
+        _refreshCalls.Add(shards);
+    }
+
+    /// <summary>A dispatcher answered sold out.</summary>
+    public void AnsweredSoldOut() => _soldOut.Add(1);
+
+    /// <summary>A home reserved a key for an order on another shard and asked it to sell the order.</summary>
+    public void Forwarded() => _forwards.Add(1);
+
+    /// <summary>A home asked a candidate whether it has room.</summary>
+    public void AskedForRoom() => _roomQuestions.Add(1);
+
+    /// <summary>A shard asked another for tickets, or set out to give its own.</summary>
+    public void TransferAsked(TransferReason reason) => _transfers.Add(1, new KeyValuePair<string, object?>("reason", reason switch
+    {
+        TransferReason.Pull => "pull",
+        TransferReason.Gather => "gather",
+        _ => "drain",
+    }));
+
+    /// <summary>A shard database committed a group of <paramref name="batches"/> batches holding <paramref name="orders"/> orders.</summary>
+    public void GroupCommitted(int batches, int orders, TimeSpan duration)
+    {
+        _commits.Add(1);
+        _commitBatches.Record(batches);
+        _commitOrders.Record(orders);
+        _commitDuration.Record(duration.TotalSeconds);
+    }
+}

@@ -1,0 +1,56 @@
+"""Second by second, the work the cluster did per committed order, from a dotnet-counters CSV of the OrleansTickets
+meter (scripts/bench.sh --counters). The last rows are the end of the sale, where the work per order grows."""
+import csv
+import re
+import sys
+from collections import defaultdict
+
+NAME = re.compile(r"^(?P<base>[^ ]+) \([^)]*\)(?:\[(?P<tags>[^\]]*)\])?$")
+
+seconds = defaultdict(dict)
+for row in csv.DictReader(open(sys.argv[1], newline="")):
+    match = NAME.match(row["Counter Name"])
+    if not match:
+        continue
+    key = match["base"] + (f"[{match['tags']}]" if match["tags"] else "")
+    seconds[row["Timestamp"]][key] = float(row["Mean/Increment"])
+
+
+def rate(values, name):
+    return sum(v for k, v in values.items() if k == name or k.startswith(name + "["))
+
+
+columns = [
+    ("shard calls", "orleanstickets.dispatch.shard_calls"),
+    ("refresh calls", "orleanstickets.dispatch.refresh_calls"),
+    ("room questions", "orleanstickets.shards.room_questions"),
+    ("forwards", "orleanstickets.shards.forwards"),
+    ("transfers", "orleanstickets.shards.transfers"),
+]
+print(f"{'second':>6} {'tickets':>8} {'orders':>7} {'purchases':>9} {'refreshes':>9} "
+      + " ".join(f"{label + '/order':>20}" for label, _ in columns)
+      + f" {'commits':>7} {'orders/commit':>13} {'commit p50/p99 ms':>17}")
+totals = defaultdict(float)
+first = None
+for index, (stamp, values) in enumerate(sorted(seconds.items())):
+    orders = rate(values, "orleanstickets.orders.committed")
+    if orders == 0 and first is None:
+        continue
+    first = index if first is None else first
+    for name in ["orleanstickets.orders.committed", "orleanstickets.tickets.committed", "orleanstickets.dispatch.purchases",
+                 "orleanstickets.dispatch.refreshes", "orleanstickets.storage.commits"] + [n for _, n in columns]:
+        totals[name] += rate(values, name)
+    per_order = " ".join(f"{(rate(values, name) / orders if orders else 0):>20.2f}" for _, name in columns)
+    commits = rate(values, "orleanstickets.storage.commits")
+    p50 = values.get("orleanstickets.storage.commit.duration[Percentile=50]")
+    p99 = values.get("orleanstickets.storage.commit.duration[Percentile=99]")
+    latency = f"{p50 * 1000:.1f} / {p99 * 1000:.1f}" if p50 is not None and p99 is not None else "-"
+    print(f"{index - first + 1:>6} {rate(values, 'orleanstickets.tickets.committed'):>8.0f} {orders:>7.0f} "
+          f"{rate(values, 'orleanstickets.dispatch.purchases'):>9.0f} {rate(values, 'orleanstickets.dispatch.refreshes'):>9.0f} "
+          f"{per_order} {commits:>7.0f} {(orders / commits if commits else 0):>13.1f} {latency:>17}")
+orders = totals["orleanstickets.orders.committed"]
+if orders:
+    print(f"{'all':>6} {totals['orleanstickets.tickets.committed']:>8.0f} {orders:>7.0f} "
+          f"{totals['orleanstickets.dispatch.purchases']:>9.0f} {totals['orleanstickets.dispatch.refreshes']:>9.0f} "
+          + " ".join(f"{totals[name] / orders:>20.2f}" for _, name in columns)
+          + f" {totals['orleanstickets.storage.commits']:>7.0f} {orders / max(1, totals['orleanstickets.storage.commits']):>13.1f}")

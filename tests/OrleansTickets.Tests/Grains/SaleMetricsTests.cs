@@ -1,0 +1,61 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using OrleansTickets.Diagnostics;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// The sale's instruments agree with what buyers were told: every acknowledged order and ticket is counted once, each
+/// in exactly one group commit, and every sold-out answer and purchase routed shows up.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class SaleMetricsTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+{
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_keyed_sell_out_is_counted_as_the_buyers_saw_it(string engine)
+    {
+        await StartAsync(engine);
+        // The silo's own meter factory scopes the collectors to this cluster, whatever other tests run meanwhile.
+        var meters = Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>();
+        using var orders = Collect<long>(meters, "orleanstickets.orders.committed");
+        using var tickets = Collect<long>(meters, "orleanstickets.tickets.committed");
+        using var purchases = Collect<long>(meters, "orleanstickets.dispatch.purchases");
+        using var shardCalls = Collect<long>(meters, "orleanstickets.dispatch.shard_calls");
+        using var soldOut = Collect<long>(meters, "orleanstickets.dispatch.sold_out");
+        using var refreshes = Collect<long>(meters, "orleanstickets.dispatch.refreshes");
+        using var refreshCalls = Collect<long>(meters, "orleanstickets.dispatch.refresh_calls");
+        using var commits = Collect<long>(meters, "orleanstickets.storage.commits");
+        using var ordersPerCommit = Collect<int>(meters, "orleanstickets.storage.commit.orders");
+        using var commitDuration = Collect<double>(meters, "orleanstickets.storage.commit.duration");
+
+        const int capacity = 40;
+        const int shards = 4;
+        await Cluster.CreateEventAsync("metered", TicketingCluster.Type("ga", capacity, shards, maxPerOrder: 4));
+        var sale = new KeyedSale(Cluster, "metered", "ga", capacity);
+        await Task.WhenAll(sale.Start(buyers: 6));
+        await sale.VerifyAsync();
+
+        var acknowledged = sale.Acknowledged.Values.ToList();
+        Assert.Equal(acknowledged.Count, Sum(orders));
+        Assert.Equal(capacity, Sum(tickets));
+        // Every committed order was carried by exactly one group commit.
+        Assert.Equal(acknowledged.Count, Sum(ordersPerCommit));
+        Assert.Equal(Sum(commits), commitDuration.GetMeasurementSnapshot().Count);
+        Assert.All(commitDuration.GetMeasurementSnapshot(), m => Assert.True(m.Value >= 0));
+        // Each buyer ends on a sold-out answer, which only a refresh of every shard of the type can give.
+        Assert.Equal(sale.SoldOutAnswers, Sum(soldOut));
+        // A request waiting for tickets in flight refreshes again after every pause, so there is no upper bound here.
+        Assert.True(Sum(refreshes) >= 1, "sold out was answered without a refresh");
+        Assert.Equal(Sum(refreshes) * shards, Sum(refreshCalls));
+        Assert.True(Sum(purchases) >= acknowledged.Count + sale.SoldOutAnswers, "a purchase routed was not counted");
+        Assert.True(Sum(shardCalls) >= Sum(purchases), "a purchase reached its shard without a call being counted");
+    }
+
+    private static MetricCollector<T> Collect<T>(IMeterFactory meters, string instrument) where T : struct =>
+        new(meters, SaleMetrics.MeterName, instrument);
+
+    private static long Sum<T>(MetricCollector<T> collector) where T : struct =>
+        collector.GetMeasurementSnapshot().Sum(m => Convert.ToInt64(m.Value, System.Globalization.CultureInfo.InvariantCulture));
+}
