@@ -53,6 +53,25 @@ public static class OrderId
         return string.Create(CultureInfo.InvariantCulture, $"{shard.EventId}.{shard.TicketTypeId}.{shard.Index}.{key}");
     }
 
+    /// <summary>
+    /// The index of the shard that holds <paramref name="orderId"/> when it is an order of <paramref name="eventId"/>'s
+    /// type <paramref name="ticketTypeId"/>; -1 otherwise. Reads the id in place, for callers on the purchase path.
+    /// </summary>
+    public static int ShardIndexOf(string orderId, string eventId, string ticketTypeId)
+    {
+        // event.type.index.key, where the event and type are slugs and so hold no dot.
+        var id = orderId.AsSpan();
+        var prefix = eventId.Length + 1 + ticketTypeId.Length + 1;
+        if (id.Length <= prefix || !id.StartsWith(eventId, StringComparison.Ordinal) || id[eventId.Length] != '.'
+            || !id[(eventId.Length + 1)..].StartsWith(ticketTypeId, StringComparison.Ordinal) || id[prefix - 1] != '.')
+        {
+            return -1;
+        }
+        var rest = id[prefix..];
+        var dot = rest.IndexOf('.');
+        return dot > 0 && int.TryParse(rest[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? index : -1;
+    }
+
     /// <summary>The id's last part, under which its shard database stores the order. The id must be well formed.</summary>
     public static string KeyOf(string orderId) => orderId[(orderId.LastIndexOf('.') + 1)..];
 

@@ -170,6 +170,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 await Task.Delay(RetryPause * 5);
                 continue;
             }
+            if (result.Status == PurchaseStatus.Created) ObserveSeller(result);
             if (result.Status != PurchaseStatus.SoldOut) return result;
 
             if (donors.IsEmpty)
@@ -323,6 +324,17 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         {
             LogRefreshUnanswered(logger, firstUnanswered.Exception?.InnerException, _type!.Id, calls.Length - answered.Count, calls.Length);
         }
+    }
+
+    /// <summary>
+    /// Takes the remaining count that the shard which sold an order reported with it: the home itself, or the shard it
+    /// forwarded the order to. Without this a dispatcher of keyed purchases would learn of sales only from refusals and
+    /// refreshes, and near the end would keep naming candidates that sold out long before.
+    /// </summary>
+    private void ObserveSeller(PurchaseResult created)
+    {
+        var index = OrderId.ShardIndexOf(created.Order!.OrderId, _event!.Id, _type!.Id);
+        if (index >= 0 && index < _remaining.Length) Observe(index, created.Remaining);
     }
 
     /// <summary>Takes a shard's own report of its remaining tickets.</summary>

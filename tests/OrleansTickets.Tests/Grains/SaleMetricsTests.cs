@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using OrleansTickets.Diagnostics;
+using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
@@ -51,6 +52,29 @@ public sealed class SaleMetricsTests(PostgresFixture postgres) : EngineClusterTe
         Assert.Equal(Sum(refreshes) * shards, Sum(refreshCalls));
         Assert.True(Sum(purchases) >= acknowledged.Count + sale.SoldOutAnswers, "a purchase routed was not counted");
         Assert.True(Sum(shardCalls) >= Sum(purchases), "a purchase reached its shard without a call being counted");
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_dispatcher_names_no_candidate_it_saw_sell_out(string engine)
+    {
+        await StartAsync(engine);
+        var meters = Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>();
+        using var forwards = Collect<long>(meters, "orleanstickets.shards.forwards");
+        using var questions = Collect<long>(meters, "orleanstickets.shards.room_questions");
+        // 8 shards of 8 and 16 orders of 4 with their own keys: homes are picked by key, so some get a third key after
+        // selling two orders and forward it to a candidate the dispatcher names. One buyer at a time keeps to one
+        // dispatcher activation, which has seen every earlier sale, so each candidate it names has room and is asked
+        // only once. A view that learned only from refusals would name shards that sold out.
+        const int shards = 8;
+        await Cluster.CreateEventAsync("seen", TicketingCluster.Type("ga", capacity: 8 * shards, shards, maxPerOrder: 4));
+
+        for (var n = 0; n < 2 * shards; n++)
+        {
+            Assert.Equal(PurchaseStatus.Created, (await Cluster.BuyAsync("seen", "ga", 4, key: $"seen-{n}")).Status);
+        }
+
+        Assert.True(Sum(forwards) > 0, "no key's home was empty; the test proves nothing");
+        Assert.Equal(Sum(forwards), Sum(questions));
     }
 
     private static MetricCollector<T> Collect<T>(IMeterFactory meters, string instrument) where T : struct =>

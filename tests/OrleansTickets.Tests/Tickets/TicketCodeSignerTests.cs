@@ -98,6 +98,22 @@ public sealed class TicketCodeSignerTests
     }
 
     [Fact]
+    public void An_order_id_gives_its_shard_index_only_for_its_own_event_and_type()
+    {
+        var id = OrderId.New(new Events.ShardAddress("festival", "ga", 317), DateTimeOffset.UtcNow);
+        Assert.Equal(317, OrderId.ShardIndexOf(id, "festival", "ga"));
+        // Another type whose id shares a prefix, another event, and malformed ids are not this type's.
+        Assert.Equal(-1, OrderId.ShardIndexOf(id, "festival", "g"));
+        Assert.Equal(-1, OrderId.ShardIndexOf(OrderId.New(new Events.ShardAddress("festival", "ga-vip", 3), DateTimeOffset.UtcNow), "festival", "ga"));
+        Assert.Equal(-1, OrderId.ShardIndexOf(id, "fest", "ga"));
+        Assert.Equal(-1, OrderId.ShardIndexOf(id, "festival2", "ga"));
+        foreach (var bad in new[] { "", "festival.ga", "festival.ga.", "festival.ga..key", "festival.ga.x1.key", "festival.ga.-1.key", "festivalXgaX3.key" })
+        {
+            Assert.Equal(-1, OrderId.ShardIndexOf(bad, "festival", "ga"));
+        }
+    }
+
+    [Fact]
     public void Order_keys_sort_in_mint_order()
     {
         // Shard databases key orders by this part of the id; ids minted later must sort after, in ordinal order,
