@@ -160,6 +160,8 @@ dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --con
 verified=${PIPESTATUS[0]}
 set -e
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
+# dotnet-counters writes a second only after it ends and loses the one in progress at exit: give it the sale's last.
+[[ -n $counters_pid ]] && sleep 2
 kill "$service_pid"; wait "$service_pid" 2>/dev/null || true
 [[ -n $counters_pid ]] && { wait "$counters_pid" 2>/dev/null || true; }
 [[ $postgres == 1 ]] && "$repo/scripts/postgres.sh" stop >/dev/null

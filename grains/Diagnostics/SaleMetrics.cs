@@ -26,6 +26,7 @@ public sealed class SaleMetrics
     private readonly Counter<long> _refreshes;
     private readonly Counter<long> _refreshCalls;
     private readonly Counter<long> _soldOut;
+    private readonly Counter<long> _pauses;
     private readonly Counter<long> _forwards;
     private readonly Counter<long> _roomQuestions;
     private readonly Counter<long> _transfers;
@@ -56,6 +57,9 @@ public sealed class SaleMetrics
             "Shards asked by those refreshes.");
         _soldOut = meter.CreateCounter<long>("orleanstickets.dispatch.sold_out", "{answer}",
             "Purchases answered sold out after a refresh proved too few tickets remain.");
+        _pauses = meter.CreateCounter<long>("orleanstickets.dispatch.pauses", "{pause}",
+            "Pauses of a purchase before it looks again, by reason: tickets (enough exist, but none can be had now: in " +
+            "flight between shards, or reserved by purchases still committing) or retry (its home failed or was unavailable).");
         _forwards = meter.CreateCounter<long>("orleanstickets.shards.forwards", "{order}",
             "Orders a key's home reserved the key for and handed to another shard, because it could not sell them itself.");
         _roomQuestions = meter.CreateCounter<long>("orleanstickets.shards.room_questions", "{call}",
@@ -101,6 +105,9 @@ public sealed class SaleMetrics
 
     /// <summary>A dispatcher answered sold out.</summary>
     public void AnsweredSoldOut() => _soldOut.Add(1);
+
+    /// <summary>A purchase paused before looking again; <paramref name="retry"/> when its home failed, else it waits for tickets.</summary>
+    public void Paused(bool retry) => _pauses.Add(1, new KeyValuePair<string, object?>("reason", retry ? "retry" : "tickets"));
 
     /// <summary>A home reserved a key for an order on another shard and asked it to sell the order.</summary>
     public void Forwarded() => _forwards.Add(1);

@@ -117,6 +117,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
                 if (!TryPlanPull(quantity, exclude: -1, out index, out donors))
                 {
+                    metrics.Paused(retry: false);
                     await Task.Delay(RetryPause);
                     continue;
                 }
@@ -167,6 +168,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             {
                 // With a key, asking again is always safe: the home returns the order if one was made. So a transient
                 // failure (the home's silo leaving, its database blinking) is retried here rather than shown to the buyer.
+                metrics.Paused(retry: true);
                 await Task.Delay(RetryPause * 5);
                 continue;
             }
@@ -189,7 +191,11 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
             if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
             if (TryPlanPull(quantity, homeIndex, out var receiver, out donors)) candidates = [receiver];
-            else await Task.Delay(RetryPause);
+            else
+            {
+                metrics.Paused(retry: false);
+                await Task.Delay(RetryPause);
+            }
         }
     }
 

@@ -26,6 +26,7 @@ columns = [
     ("room questions", "orleanstickets.shards.room_questions"),
     ("forwards", "orleanstickets.shards.forwards"),
     ("transfers", "orleanstickets.shards.transfers"),
+    ("pauses", "orleanstickets.dispatch.pauses"),
 ]
 print(f"{'second':>6} {'tickets':>8} {'orders':>7} {'purchases':>9} {'refreshes':>9} "
       + " ".join(f"{label + '/order':>20}" for label, _ in columns)
