@@ -18,18 +18,16 @@ public sealed class SaleMetricsTests(PostgresFixture postgres) : EngineClusterTe
     public async Task A_keyed_sell_out_is_counted_as_the_buyers_saw_it(string engine)
     {
         await StartAsync(engine);
-        // The silo's own meter factory scopes the collectors to this cluster, whatever other tests run meanwhile.
-        var meters = Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>();
-        using var orders = Collect<long>(meters, "orleanstickets.orders.committed");
-        using var tickets = Collect<long>(meters, "orleanstickets.tickets.committed");
-        using var purchases = Collect<long>(meters, "orleanstickets.dispatch.purchases");
-        using var shardCalls = Collect<long>(meters, "orleanstickets.dispatch.shard_calls");
-        using var soldOut = Collect<long>(meters, "orleanstickets.dispatch.sold_out");
-        using var refreshes = Collect<long>(meters, "orleanstickets.dispatch.refreshes");
-        using var refreshCalls = Collect<long>(meters, "orleanstickets.dispatch.refresh_calls");
-        using var commits = Collect<long>(meters, "orleanstickets.storage.commits");
-        using var ordersPerCommit = Collect<int>(meters, "orleanstickets.storage.commit.orders");
-        using var commitDuration = Collect<double>(meters, "orleanstickets.storage.commit.duration");
+        using var orders = Collect<long>("orleanstickets.orders.committed");
+        using var tickets = Collect<long>("orleanstickets.tickets.committed");
+        using var purchases = Collect<long>("orleanstickets.dispatch.purchases");
+        using var shardCalls = Collect<long>("orleanstickets.dispatch.shard_calls");
+        using var soldOut = Collect<long>("orleanstickets.dispatch.sold_out");
+        using var refreshes = Collect<long>("orleanstickets.dispatch.refreshes");
+        using var refreshCalls = Collect<long>("orleanstickets.dispatch.refresh_calls");
+        using var commits = Collect<long>("orleanstickets.storage.commits");
+        using var ordersPerCommit = Collect<int>("orleanstickets.storage.commit.orders");
+        using var commitDuration = Collect<double>("orleanstickets.storage.commit.duration");
 
         const int capacity = 40;
         const int shards = 4;
@@ -58,9 +56,8 @@ public sealed class SaleMetricsTests(PostgresFixture postgres) : EngineClusterTe
     public async Task A_dispatcher_names_no_candidate_it_saw_sell_out(string engine)
     {
         await StartAsync(engine);
-        var meters = Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>();
-        using var forwards = Collect<long>(meters, "orleanstickets.shards.forwards");
-        using var questions = Collect<long>(meters, "orleanstickets.shards.room_questions");
+        using var forwards = Collect<long>("orleanstickets.shards.forwards");
+        using var questions = Collect<long>("orleanstickets.shards.room_questions");
         // 8 shards of 8 and 16 orders of 4 with their own keys: homes are picked by key, so some get a third key after
         // selling two orders and forward it to a candidate the dispatcher names. One buyer at a time keeps to one
         // dispatcher activation, which has seen every earlier sale, so each candidate it names has room and is asked
@@ -77,8 +74,12 @@ public sealed class SaleMetricsTests(PostgresFixture postgres) : EngineClusterTe
         Assert.Equal(Sum(forwards), Sum(questions));
     }
 
-    private static MetricCollector<T> Collect<T>(IMeterFactory meters, string instrument) where T : struct =>
-        new(meters, SaleMetrics.MeterName, instrument);
+    /// <summary>
+    /// Collects one instrument of this test's silo: its own meter factory scopes the collector to this cluster,
+    /// whatever other tests run meanwhile.
+    /// </summary>
+    private MetricCollector<T> Collect<T>(string instrument) where T : struct =>
+        new(Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>(), SaleMetrics.MeterName, instrument);
 
     private static long Sum<T>(MetricCollector<T> collector) where T : struct =>
         collector.GetMeasurementSnapshot().Sum(m => Convert.ToInt64(m.Value, System.Globalization.CultureInfo.InvariantCulture));
