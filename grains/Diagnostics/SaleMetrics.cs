@@ -67,7 +67,7 @@ public sealed class SaleMetrics
         _transfers = meter.CreateCounter<long>("orleanstickets.shards.transfers", "{transfer}",
             "Gifts of tickets between shards that were asked for, by reason: pull, gather or drain. Each is a chain of commits on both shards.");
         _commits = meter.CreateCounter<long>("orleanstickets.storage.commits", "{commit}",
-            "Group commits of shard databases.");
+            "Group commits of shard databases that reached COMMIT.");
         _commitBatches = meter.CreateHistogram<int>("orleanstickets.storage.commit.batches", "{batch}",
             "Shard batches in one group commit.");
         _commitOrders = meter.CreateHistogram<int>("orleanstickets.storage.commit.orders", "{order}",
@@ -77,10 +77,10 @@ public sealed class SaleMetrics
     }
 
     /// <summary>
-    /// Instruments on a meter of their own, for storage built outside a host (tools and tests). Listeners that
-    /// select meters by name still see it.
+    /// Instruments on a meter of their own, for storage built outside a host (tools and tests), with
+    /// <paramref name="scope"/> as the meter's scope so that a listener can tell it from others of the same name.
     /// </summary>
-    public static SaleMetrics Detached() => new(new Meter(MeterName));
+    public static SaleMetrics Detached(object? scope = null) => new(new Meter(MeterName, version: null, tags: null, scope));
 
     /// <summary>A shard's commit cycle made <paramref name="orders"/> orders of <paramref name="tickets"/> tickets durable.</summary>
     public void Committed(int orders, long tickets)

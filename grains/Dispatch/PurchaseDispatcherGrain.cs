@@ -172,7 +172,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 await Task.Delay(RetryPause * 5);
                 continue;
             }
-            if (result.Status == PurchaseStatus.Created) ObserveSeller(result);
+            if (result is { Status: PurchaseStatus.Created, Order: { } order }) ObserveSeller(order, result.Remaining);
             if (result.Status != PurchaseStatus.SoldOut) return result;
 
             if (donors.IsEmpty)
@@ -337,10 +337,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     /// forwarded the order to. Without this a dispatcher of keyed purchases would learn of sales only from refusals and
     /// refreshes, and near the end would keep naming candidates that sold out long before.
     /// </summary>
-    private void ObserveSeller(PurchaseResult created)
+    private void ObserveSeller(OrderDetails order, long remaining)
     {
-        var index = OrderId.ShardIndexOf(created.Order!.OrderId, _event!.Id, _type!.Id);
-        if (index >= 0 && index < _remaining.Length) Observe(index, created.Remaining);
+        var index = OrderId.ShardIndexOf(order.OrderId, _event!.Id, _type!.Id);
+        if (index >= 0 && index < _remaining.Length) Observe(index, remaining);
     }
 
     /// <summary>Takes a shard's own report of its remaining tickets.</summary>

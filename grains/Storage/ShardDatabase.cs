@@ -388,7 +388,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             }
             try
             {
+                var started = Stopwatch.GetTimestamp();
                 await commit([item]);
+                RecordCommit([item], started);
                 item.Complete();
             }
             catch (Exception alone)

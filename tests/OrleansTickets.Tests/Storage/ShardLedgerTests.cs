@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -134,6 +135,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shards = Enumerable.Range(0, 5).Select(i => new ShardAddress("e", "ga", i)).ToList();
         var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, shard.Index == 4 ? 200 : 10));
+        using var ordersPerCommit = context.Collect<int>("orleanstickets.storage.commit.orders");
         Assert.Equal(CommitOutcome.Committed, await ledgers[0].CommitAsync(Batch(ledgers[0], shards[0], 0, Order(shards[0], "first", 1))));
 
         // While the writer works on shard 4's hundred orders, the three batches below queue up behind it and go into
@@ -150,6 +152,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal("first", (await ledgers[0].ReadOrderAsync("first"))!.OrderId);
         Assert.Equal([21L], (await ledgers[2].ReadOrderAsync("o2"))!.Tickets.Select(t => t.Serial));
         Assert.Equal([31L], (await ledgers[3].ReadOrderAsync("o3"))!.Tickets.Select(t => t.Serial));
+        // The commits made one batch at a time are counted like any other, and the refused batch in none.
+        Assert.Equal(1 + 100 + 2, ordersPerCommit.GetMeasurementSnapshot().Sum(m => m.Value));
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -416,13 +420,16 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         private LedgerContext(TestStorage storage)
         {
             _storage = storage;
-            _databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(), NullLoggerFactory.Instance);
+            _databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(scope: this), NullLoggerFactory.Instance);
         }
 
         public static Task<LedgerContext> CreateAsync(string engine, PostgresFixture postgres) =>
             Task.FromResult(new LedgerContext(Engines.Storage(engine, postgres)));
 
         public ShardLedger Ledger(ShardAddress shard) => new(_databases.Get(0), shard);
+
+        /// <summary>Collects one instrument of this context's storage metrics.</summary>
+        public MetricCollector<T> Collect<T>(string instrument) where T : struct => new(this, SaleMetrics.MeterName, instrument);
 
         /// <summary>A ledger per shard, each having claimed its shard with the block <paramref name="blockOf"/> gives it.</summary>
         public async Task<List<ShardLedger>> ClaimAllAsync(IEnumerable<ShardAddress> shards, Func<ShardAddress, SerialBlock> blockOf)
