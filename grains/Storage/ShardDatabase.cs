@@ -336,7 +336,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         var orders = 0;
         foreach (var item in group)
         {
-            if (item is CommitItem commit) orders += commit.Batch.Orders.Count;
+            // A batch the fence or the key table refused wrote nothing, though it rode in the commit.
+            if (item is CommitItem { Outcome.Kind: CommitOutcomeKind.Committed } commit) orders += commit.Batch.Orders.Count;
         }
         _metrics.GroupCommitted(group.Count, orders, Stopwatch.GetElapsedTime(started));
     }

@@ -68,6 +68,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await loser.ClaimAsync(Block);
         var winner = context.Ledger(shard);
         await winner.ClaimAsync(Block);
+        using var ordersPerCommit = context.Collect<int>("orleanstickets.storage.commit.orders");
 
         Assert.Equal(CommitOutcome.Fenced, await loser.CommitAsync(Batch(loser, shard, 0, Order(shard, "lost", 101))));
         Assert.Equal(CommitOutcome.Fenced, await winner.CommitAsync(Batch(winner, shard, oldSold: 5, Order(shard, "skewed", 106))));
@@ -76,6 +77,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
 
         Assert.Equal(CommitOutcome.Committed, await winner.CommitAsync(Batch(winner, shard, 0, Order(shard, "kept", 101))));
         Assert.Equal(1L, await winner.CountTicketRowsAsync());
+        // Each batch rode in a commit of its own, but only the one that wrote counts an order.
+        Assert.Equal([0, 0, 1], ordersPerCommit.GetMeasurementSnapshot().Select(m => m.Value));
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
