@@ -19,6 +19,11 @@ namespace OrleansTickets.Sales;
 /// Serials of this shard's gifts that stopped being in transit (taken in by their receiver, or taken back) since the
 /// sale began.
 /// </param>
+/// <param name="Reserved">
+/// Of <paramref name="Remaining"/>, tickets held for purchases and gifts this shard is committing now. They are
+/// unsold until their commit lands, so counts of the unsold include them; but no other buyer can have them, which is
+/// what a dispatcher choosing where to send an order needs to know.
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record ShardSales(int Index, long Capacity, long Sold, long Remaining, string Status, long InTransit = 0,
-    long TakenIn = 0, long Settled = 0);
+    long TakenIn = 0, long Settled = 0, long Reserved = 0);

@@ -319,7 +319,11 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             }
             var report = calls[index].Result;
             if (report.Status == Sales.ShardStatus.Unavailable) _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
-            Observe(index, report.Remaining);
+            // The view holds what a shard can sell now, as its other answers do. Tickets reserved by purchases still
+            // committing count as unsold below, but routing an order to them would only be refused: with them in the
+            // view, a purchase at the very end spun through home calls and refreshes until those commits landed,
+            // instead of pausing (hundreds of refreshes a second on PostgreSQL, whose commits take longer).
+            Observe(index, report.Remaining - report.Reserved);
             answered.Add(report);
         }
         // A shard (or the catalog) that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.

@@ -1,0 +1,118 @@
+using System.Data.Common;
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using System.Diagnostics.Metrics;
+using OrleansTickets.Diagnostics;
+using OrleansTickets.Events;
+using OrleansTickets.Orders;
+using OrleansTickets.Storage;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// Tickets held for a purchase whose commit has not landed yet: a shard reports them apart, and a dispatcher that
+/// finds only such tickets waits for the commit instead of spinning through refreshes.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ReservedTicketsTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+{
+    // 20 s at most for a report or a purchase to show what the test waits for: 200 polls, 100 ms apart.
+    private const int Polls = 200;
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_shard_reports_the_tickets_of_a_commit_in_flight_as_reserved_and_still_unsold(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("held", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        var shard = Cluster.Shard("held", "ga", 0);
+        Assert.Equal(0L, (await shard.GetSales()).Reserved);
+
+        Task<PurchaseResult> purchase;
+        await using (var hold = await HoldWritesAsync("held"))
+        {
+            purchase = shard.Purchase(TicketingCluster.KeylessPurchase("held", "ga", 3));
+            await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 3, Polls,
+                failure: "The shard never reported the purchase's tickets as reserved.");
+            var held = await shard.GetSales();
+            Assert.Equal((10L, 0L, 10L, 3L), (held.Capacity, held.Sold, held.Remaining, held.Reserved));
+            Assert.Equal(7L, await shard.GetSellable());
+            Assert.False(purchase.IsCompleted);
+        }
+
+        Assert.Equal(PurchaseStatus.Created, (await purchase).Status);
+        var after = await shard.GetSales();
+        Assert.Equal((3L, 7L, 0L), (after.Sold, after.Remaining, after.Reserved));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_purchase_that_finds_only_reserved_tickets_waits_for_their_commit_instead_of_spinning(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("spin", TicketingCluster.Type("ga", capacity: 4, shards: 1));
+        var shard = Cluster.Shard("spin", "ga", 0);
+        await shard.GetSales();
+        using var refreshes = new MetricCollector<long>(
+            Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>(), SaleMetrics.MeterName, "orleanstickets.dispatch.refreshes");
+
+        Task<PurchaseResult> first, second;
+        TimeSpan held;
+        await using (var hold = await HoldWritesAsync("spin"))
+        {
+            // Every ticket is reserved by a purchase that cannot commit yet; they are unsold, so no "sold out" yet.
+            first = shard.Purchase(TicketingCluster.KeylessPurchase("spin", "ga", 4));
+            await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, Polls,
+                failure: "The shard never reported the first purchase's tickets as reserved.");
+            var since = Stopwatch.GetTimestamp();
+            second = Cluster.BuyAsync("spin", "ga", 1);
+            await Task.Delay(300);
+            Assert.False(second.IsCompleted);
+            held = Stopwatch.GetElapsedTime(since);
+        }
+
+        Assert.Equal(PurchaseStatus.Created, (await first).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await second).Status);
+        // Each look after the first refresh follows a pause of at least 10 ms, so the refreshes are bounded by the time
+        // the commit was held. Without the pause a refresh and a call to the home follow each other back to back.
+        var counted = refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
+        Assert.True(counted <= held.TotalMilliseconds / 10 + 3, $"{counted} refreshes in {held.TotalMilliseconds:F0} ms");
+    }
+
+    /// <summary>
+    /// Blocks every write to the event's only shard database until disposed: a transaction that holds SQLite's write
+    /// lock, or on PostgreSQL an exclusive lock on the shard rows' table (reads go on).
+    /// </summary>
+    private async Task<HeldWrites> HoldWritesAsync(string eventId)
+    {
+        var placement = await Cluster.Client.GetEventGrain(eventId).GetPlacement("ga", 0)
+            ?? throw new InvalidOperationException($"no shard {eventId}/ga/0");
+        var database = Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().Get(placement.DatabaseOrdinal);
+        var connection = await database.OpenAsync();
+        DbTransaction transaction;
+        if (connection is SqliteConnection sqlite)
+        {
+            transaction = sqlite.BeginTransaction(deferred: false);
+        }
+        else
+        {
+            transaction = await connection.BeginTransactionAsync();
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "LOCK TABLE shard_state IN EXCLUSIVE MODE";
+            await command.ExecuteNonQueryAsync();
+        }
+        return new HeldWrites(connection, transaction);
+    }
+
+    private sealed class HeldWrites(DbConnection connection, DbTransaction transaction) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.RollbackAsync();
+            await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+        }
+    }
+}
