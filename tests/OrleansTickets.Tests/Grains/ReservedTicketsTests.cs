@@ -2,9 +2,6 @@ using System.Data.Common;
 using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using System.Diagnostics.Metrics;
-using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
@@ -54,8 +51,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres) : EngineClust
         await Cluster.CreateEventAsync("spin", TicketingCluster.Type("ga", capacity: 4, shards: 1));
         var shard = Cluster.Shard("spin", "ga", 0);
         await shard.GetSales();
-        using var refreshes = new MetricCollector<long>(
-            Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>(), SaleMetrics.MeterName, "orleanstickets.dispatch.refreshes");
+        using var refreshes = Cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
 
         Task<PurchaseResult> first, second;
         TimeSpan held;

@@ -1,7 +1,4 @@
-using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using OrleansTickets.Diagnostics;
 using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
 
@@ -18,16 +15,16 @@ public sealed class SaleMetricsTests(PostgresFixture postgres) : EngineClusterTe
     public async Task A_keyed_sell_out_is_counted_as_the_buyers_saw_it(string engine)
     {
         await StartAsync(engine);
-        using var orders = Collect<long>("orleanstickets.orders.committed");
-        using var tickets = Collect<long>("orleanstickets.tickets.committed");
-        using var purchases = Collect<long>("orleanstickets.dispatch.purchases");
-        using var shardCalls = Collect<long>("orleanstickets.dispatch.shard_calls");
-        using var soldOut = Collect<long>("orleanstickets.dispatch.sold_out");
-        using var refreshes = Collect<long>("orleanstickets.dispatch.refreshes");
-        using var refreshCalls = Collect<long>("orleanstickets.dispatch.refresh_calls");
-        using var commits = Collect<long>("orleanstickets.storage.commits");
-        using var ordersPerCommit = Collect<int>("orleanstickets.storage.commit.orders");
-        using var commitDuration = Collect<double>("orleanstickets.storage.commit.duration");
+        using var orders = Cluster.CollectMetric<long>("orleanstickets.orders.committed");
+        using var tickets = Cluster.CollectMetric<long>("orleanstickets.tickets.committed");
+        using var purchases = Cluster.CollectMetric<long>("orleanstickets.dispatch.purchases");
+        using var shardCalls = Cluster.CollectMetric<long>("orleanstickets.dispatch.shard_calls");
+        using var soldOut = Cluster.CollectMetric<long>("orleanstickets.dispatch.sold_out");
+        using var refreshes = Cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
+        using var refreshCalls = Cluster.CollectMetric<long>("orleanstickets.dispatch.refresh_calls");
+        using var commits = Cluster.CollectMetric<long>("orleanstickets.storage.commits");
+        using var ordersPerCommit = Cluster.CollectMetric<int>("orleanstickets.storage.commit.orders");
+        using var commitDuration = Cluster.CollectMetric<double>("orleanstickets.storage.commit.duration");
 
         const int capacity = 40;
         const int shards = 4;
@@ -56,8 +53,8 @@ public sealed class SaleMetricsTests(PostgresFixture postgres) : EngineClusterTe
     public async Task A_dispatcher_names_no_candidate_it_saw_sell_out(string engine)
     {
         await StartAsync(engine);
-        using var forwards = Collect<long>("orleanstickets.shards.forwards");
-        using var questions = Collect<long>("orleanstickets.shards.room_questions");
+        using var forwards = Cluster.CollectMetric<long>("orleanstickets.shards.forwards");
+        using var questions = Cluster.CollectMetric<long>("orleanstickets.shards.room_questions");
         // 8 shards of 8 and 16 orders of 4 with their own keys: homes are picked by key, so some get a third key after
         // selling two orders and forward it to a candidate the dispatcher names. One buyer at a time keeps to one
         // dispatcher activation, which has seen every earlier sale, so each candidate it names has room and is asked
@@ -73,13 +70,6 @@ public sealed class SaleMetricsTests(PostgresFixture postgres) : EngineClusterTe
         Assert.True(Sum(forwards) > 0, "no key's home was empty; the test proves nothing");
         Assert.Equal(Sum(forwards), Sum(questions));
     }
-
-    /// <summary>
-    /// Collects one instrument of this test's silo: its own meter factory scopes the collector to this cluster,
-    /// whatever other tests run meanwhile.
-    /// </summary>
-    private MetricCollector<T> Collect<T>(string instrument) where T : struct =>
-        new(Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>(), SaleMetrics.MeterName, instrument);
 
     private static long Sum<T>(MetricCollector<T> collector) where T : struct =>
         collector.GetMeasurementSnapshot().Sum(m => Convert.ToInt64(m.Value, System.Globalization.CultureInfo.InvariantCulture));

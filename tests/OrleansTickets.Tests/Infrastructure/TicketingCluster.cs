@@ -1,6 +1,9 @@
 using System.Collections.Immutable;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Orleans.TestingHost;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Hosting;
 using OrleansTickets.Inventory;
@@ -79,6 +82,13 @@ public sealed class TicketingCluster : IAsyncDisposable
         var databases = Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>();
         return (placement, new ShardLedger(databases.Get(placement.DatabaseOrdinal), placement.Address));
     }
+
+    /// <summary>
+    /// Collects one instrument of the sale's metrics on the first silo. Its own meter factory scopes the collector to
+    /// this cluster, whatever other tests run meanwhile.
+    /// </summary>
+    public MetricCollector<T> CollectMetric<T>(string instrument) where T : struct =>
+        new(Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>(), SaleMetrics.MeterName, instrument);
 
     public async Task<EventSales> SalesAsync(string eventId) =>
         await Client.GetEventGrain(eventId).GetSales() ?? throw new InvalidOperationException("no event");
