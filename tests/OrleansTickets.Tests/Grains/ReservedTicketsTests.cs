@@ -52,6 +52,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres) : EngineClust
         var shard = Cluster.Shard("spin", "ga", 0);
         await shard.GetSales();
         using var refreshes = Cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
+        using var pauses = Cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
 
         Task<PurchaseResult> first, second;
         TimeSpan held;
@@ -74,6 +75,8 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres) : EngineClust
         // the commit was held. Without the pause a refresh and a call to the home follow each other back to back.
         var counted = refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
         Assert.True(counted <= held.TotalMilliseconds / 10 + 3, $"{counted} refreshes in {held.TotalMilliseconds:F0} ms");
+        // The waits were pauses for tickets, as the meter tells operators.
+        Assert.Contains(pauses.GetMeasurementSnapshot(), m => m.Tags.TryGetValue("reason", out var reason) && (string?)reason == "tickets");
     }
 
     /// <summary>
