@@ -59,7 +59,10 @@ public static class EventsApi
         Problems.Create(StatusCodes.Status404NotFound, Problems.EventNotFound, "No such event.", $"Event '{eventId}' does not exist.");
 
     private static EventResponse ToResponse(EventDefinition definition, EventSales? sales) =>
-        new(definition.Id, definition.Name, definition.TicketTypes.Select(t => new TicketTypeResponse(
-            t.Id, t.Name, Prices.Canonical(t.Price, t.Currency), t.Currency, sales?.TicketTypes.FirstOrDefault(s => s.Id == t.Id)?.Capacity ?? t.Capacity,
-            t.Shards, t.MaxPerOrder, sales?.TicketTypes.FirstOrDefault(s => s.Id == t.Id)?.Remaining ?? t.Capacity)).ToList());
+        new(definition.Id, definition.Name, definition.TicketTypes.Select(t =>
+        {
+            var live = sales?.TicketTypes.FirstOrDefault(s => s.Id == t.Id);
+            return new TicketTypeResponse(t.Id, t.Name, Prices.Canonical(t.Price, t.Currency), t.Currency, live?.Capacity ?? t.Capacity,
+                t.Shards, t.MaxPerOrder, live?.Remaining ?? t.Capacity);
+        }).ToList());
 }

@@ -117,8 +117,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
                 if (!TryPlanPull(quantity, exclude: -1, out index, out donors))
                 {
-                    metrics.Paused(retry: false);
-                    await Task.Delay(RetryPause);
+                    await PauseForTicketsAsync();
                     continue;
                 }
             }
@@ -191,11 +190,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
             if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
             if (TryPlanPull(quantity, homeIndex, out var receiver, out donors)) candidates = [receiver];
-            else
-            {
-                metrics.Paused(retry: false);
-                await Task.Delay(RetryPause);
-            }
+            else await PauseForTicketsAsync();
         }
     }
 
@@ -211,6 +206,13 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             // The home may or may not have acted; the key makes a second ask safe either way.
             return PurchaseResult.Failed;
         }
+    }
+
+    /// <summary>Waits before looking again: enough tickets exist, but none can be had now (in flight, or reserved).</summary>
+    private Task PauseForTicketsAsync()
+    {
+        metrics.Paused(retry: false);
+        return Task.Delay(RetryPause);
     }
 
     private bool HomeFits(int homeIndex, int quantity) => homeIndex >= 0 && IsEligible(homeIndex, quantity, clock.GetUtcNow());

@@ -303,8 +303,8 @@ public sealed partial class InventoryShardGrain(
 
         _committedSold = next;
         _inventory = inventory;
-        metrics.Committed(orders.Count, batchQuantity);
         _retired = retired;
+        metrics.Committed(orders.Count, batchQuantity);
         ApplyCommittedChanges(changes);
         // Before the buyers are answered, so their answers report what is left after the gift.
         GatherRemainder();
