@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Orleans.Placement;
 using Orleans.Storage;
 using System.Collections.Immutable;
 using OrleansTickets.Events;
@@ -15,7 +16,16 @@ namespace OrleansTickets.Catalog;
 /// Invariant: an event id is created at most once. The grain is non-reentrant, so concurrent creates run one
 /// after the other and the second sees <c>RecordExists</c>; a duplicate activation during a membership change is
 /// caught by the storage's ETag check, which refuses the second first-write.
+/// <para>
+/// Immovable for the activation rebalancer. A grain being moved holds its messages until the move is done, and the
+/// moves to one silo go in batches, each waiting until its activations are up. Under load a shard of an earlier batch
+/// asked this grain for its placement while activating, and the two waited on each other until the 30 s call timeout
+/// (SiloFailureTests). Shards now ask on their first call instead, but a move of this grain would still wait on a
+/// running GetSales, which waits on shards that may be asking it. The catalog is off the purchase path, so where it
+/// lives gains nothing.
+/// </para>
 /// </remarks>
+[Immovable(ImmovableKind.Rebalancer)]
 public sealed partial class TicketEventGrain(
     [PersistentState("event", StorageNames.Catalog)] IPersistentState<TicketEventState> state,
     TimeProvider clock,

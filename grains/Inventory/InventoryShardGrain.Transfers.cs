@@ -67,7 +67,7 @@ public sealed partial class InventoryShardGrain
     /// <inheritdoc />
     public async Task<long> GiveTickets(string transferId, string receiverKey, long maxQuantity)
     {
-        if (_placement is null || receiverKey == _address.Key || maxQuantity <= 0 || !await EnsureLoadedAsync()) return 0;
+        if (receiverKey == _address.Key || maxQuantity <= 0 || !await EnsurePlacedAsync() || !await EnsureLoadedAsync()) return 0;
         var quantity = Math.Min(maxQuantity, Remaining);
         return quantity <= 0 ? 0 : await GiveAsync(transferId, receiverKey, quantity);
     }
@@ -88,7 +88,7 @@ public sealed partial class InventoryShardGrain
     /// <inheritdoc />
     public async Task<TransferOutcome> AcceptTransfer(TicketTransfer transfer)
     {
-        if (_placement is null) return TransferOutcome.Refused;
+        if (!await EnsurePlacedAsync()) return TransferOutcome.Refused;
         if (!await EnsureLoadedAsync()) return TransferOutcome.Unavailable;
         var id = transfer.TransferId;
         if (_takenIn.Contains(id)) return TransferOutcome.Accepted;
@@ -107,7 +107,7 @@ public sealed partial class InventoryShardGrain
     /// <inheritdoc />
     public async Task<DrainResult> Drain()
     {
-        if (_placement is null || !await EnsureLoadedAsync()) return new DrainResult(false, 0, 0);
+        if (!await EnsurePlacedAsync() || !await EnsureLoadedAsync()) return new DrainResult(false, 0, 0);
         // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
         if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
         var definition = await GrainFactory.GetEventGrain(_address.EventId).GetDefinition();

@@ -58,6 +58,7 @@ public sealed partial class InventoryShardGrain(
     private readonly SingleFlight<PurchaseResult> _forwards = new();
     private ShardAddress _address = null!;
     private ShardPlacement? _placement;
+    private Task<bool>? _placing;
     private ShardLedger? _ledger;
     private BatchWorkerFromDelegate _committer = null!;
     private List<PendingSale> _queue = [];
@@ -80,19 +81,53 @@ public sealed partial class InventoryShardGrain(
     private long Remaining => _inventory.Capacity - _committedSold - _pendingQuantity;
 
     /// <inheritdoc />
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    /// <remarks>
+    /// Activation calls no grain: the placement is asked for by the first request (<see cref="EnsurePlacedAsync"/>).
+    /// When Orleans migrates activations to another silo, the source waits until every activation of the batch is
+    /// active there, and the event grain may be in the same move, deactivating and holding its messages until the
+    /// batch is done. A shard asking it for its placement while activating would wait on a move that waits on the
+    /// shard, until the 30 s call timeout broke the cycle (SiloFailureTests reproduced this under load).
+    /// </remarks>
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _address = ShardAddress.Parse(this.GetPrimaryKeyString());
         _committer = new BatchWorkerFromDelegate(CommitCycleAsync);
-        _placement = await GrainFactory.GetEventGrain(_address.EventId)
-            .GetPlacement(_address.TicketTypeId, _address.Index);
-        if (_placement is not null) _ledger = new ShardLedger(databases.Get(_placement.DatabaseOrdinal), _address);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Learns this shard's block, price and database from the catalog, once per activation; false when the catalog
+    /// has no such shard. Asked again on the next call when the answer was "none" or the catalog could not answer.
+    /// </summary>
+    private async ValueTask<bool> EnsurePlacedAsync()
+    {
+        if (_placement is not null) return true;
+        // Concurrent first calls share one question; the task is cleared here for the same reason as in EnsureLoadedAsync.
+        var placing = _placing ??= PlaceAsync();
+        try
+        {
+            return await placing;
+        }
+        finally
+        {
+            if (ReferenceEquals(_placing, placing)) _placing = null;
+        }
+    }
+
+    private async Task<bool> PlaceAsync()
+    {
+        var placement = await GrainFactory.GetEventGrain(_address.EventId).GetPlacement(_address.TicketTypeId, _address.Index);
+        if (placement is null) return false;
+        // The ledger is set before the placement in the same turn: code that finds a placement also finds a ledger.
+        _ledger = new ShardLedger(databases.Get(placement.DatabaseOrdinal), _address);
+        _placement = placement;
+        return true;
     }
 
     /// <inheritdoc />
     public async Task<PurchaseResult> Purchase(ShardPurchase purchase)
     {
-        if (_placement is null) return PurchaseResult.NotFound;
+        if (!await EnsurePlacedAsync()) return PurchaseResult.NotFound;
         if (!await EnsureLoadedAsync()) return PurchaseResult.Unavailable;
         var request = purchase.Request;
         if (purchase.ForwardedOrderId is { } forwardedOrderId)
@@ -107,7 +142,7 @@ public sealed partial class InventoryShardGrain(
     /// <inheritdoc />
     public async Task<OrderDetails?> GetOrder(string orderId)
     {
-        if (_ledger is null) return null;
+        if (!await EnsurePlacedAsync()) return null;
         var (read, order) = await TryReadOrderAsync(orderId);
         // "No such order" would be a lie while the database cannot be asked, and an internal error would not say
         // that a retry is the answer.
@@ -117,11 +152,12 @@ public sealed partial class InventoryShardGrain(
     /// <inheritdoc />
     public async Task<ShardSales> GetSales()
     {
-        var available = _placement is not null && await EnsureLoadedAsync();
-        if (!_everLoaded && _placement is not null)
+        var placed = await EnsurePlacedAsync();
+        var available = placed && await EnsureLoadedAsync();
+        if (!_everLoaded && placed)
         {
             // Never loaded: the block is still the best statement of what this shard holds.
-            return new ShardSales(_address.Index, _placement.Block.Size, 0, _placement.Block.Size, ShardStatus.Unavailable);
+            return new ShardSales(_address.Index, _placement!.Block.Size, 0, _placement.Block.Size, ShardStatus.Unavailable);
         }
         var sold = _committedSold;
         var capacity = _inventory.Capacity;
@@ -132,7 +168,7 @@ public sealed partial class InventoryShardGrain(
 
     /// <inheritdoc />
     public async Task<long> GetSellable() =>
-        _placement is not null && await EnsureLoadedAsync() ? Math.Max(0, Remaining) : 0;
+        await EnsurePlacedAsync() && await EnsureLoadedAsync() ? Math.Max(0, Remaining) : 0;
 
     /// <summary>
     /// Reserves capacity and queues the sale for the next group commit, in one turn; completes when durable.

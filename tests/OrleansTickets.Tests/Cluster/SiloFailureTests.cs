@@ -4,6 +4,7 @@ using Orleans.Runtime;
 using OrleansTickets.Hosting;
 using OrleansTickets.Inventory;
 using OrleansTickets.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace OrleansTickets.Tests.Cluster;
 
@@ -12,7 +13,7 @@ namespace OrleansTickets.Tests.Cluster;
 /// Buyers all use idempotency keys and retry a key until they get an answer, as the API tells them to.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class SiloFailureTests(PostgresFixture postgres)
+public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper output)
 {
     private const string EventId = "rush";
     private const int Capacity = 1_200;
@@ -20,7 +21,7 @@ public sealed class SiloFailureTests(PostgresFixture postgres)
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_killed_silo_loses_no_acknowledged_order_and_every_key_ends_with_one_order(string engine)
     {
-        await using var cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), silos: 3, FastLiveness);
+        await using var cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), silos: 3, FastLiveness, output: output);
         await cluster.CreateEventAsync(EventId, TicketingCluster.Type("ga", Capacity, shards: 24, maxPerOrder: 4));
         var sale = new KeyedSale(cluster, EventId, "ga", Capacity);
 
@@ -37,7 +38,7 @@ public sealed class SiloFailureTests(PostgresFixture postgres)
     {
         // The buyers' client talks to the first silo only, like a front end whose gateway stays: what is tested is
         // the shards moving off the leaving silo, not a client losing its connection.
-        await using var cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), silos: 3, FastLiveness, gatewayPerSilo: false);
+        await using var cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), silos: 3, FastLiveness, gatewayPerSilo: false, output: output);
         await cluster.CreateEventAsync(EventId, TicketingCluster.Type("ga", Capacity, shards: 24, maxPerOrder: 4));
         var sale = new KeyedSale(cluster, EventId, "ga", Capacity);
 
@@ -66,7 +67,7 @@ public sealed class SiloFailureTests(PostgresFixture postgres)
             FastLiveness(silo);
             silo.Configure<DeploymentLoadPublisherOptions>(o => o.DeploymentLoadPublisherRefreshTime = TimeSpan.FromMilliseconds(500));
             silo.AddShardRebalancing(rebalancer);
-        });
+        }, output: output);
         await cluster.CreateEventAsync(EventId, TicketingCluster.Type("ga", 100_000, shards: 48, maxPerOrder: 4));
         foreach (var index in Enumerable.Range(0, 48)) await cluster.Shard(EventId, "ga", index).GetSales();
         Assert.Single((await ShardSilosAsync(cluster)).Keys);

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging;
 using Orleans.TestingHost;
 using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
@@ -10,6 +11,7 @@ using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Sales;
 using OrleansTickets.Storage;
+using Xunit.Abstractions;
 
 namespace OrleansTickets.Tests.Infrastructure;
 
@@ -34,7 +36,7 @@ public sealed class TicketingCluster : IAsyncDisposable
     /// </summary>
     public static async Task<TicketingCluster> StartAsync(
         TestStorage storage, short silos = 1, Action<ISiloBuilder>? configureSilo = null, bool gatewayPerSilo = true,
-        string? serviceId = null)
+        string? serviceId = null, ITestOutputHelper? output = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.Options.GatewayPerSilo = gatewayPerSilo;
@@ -43,6 +45,7 @@ public sealed class TicketingCluster : IAsyncDisposable
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddTicketing(configuration);
+            if (output is not null) silo.Services.AddLogging(logging => logging.AddProvider(new TestOutputLoggerProvider(output)));
             configureSilo?.Invoke(silo);
         });
         var cluster = builder.Build();
