@@ -95,4 +95,22 @@ public sealed class ShardSaleTests(PostgresFixture postgres) : EngineClusterTest
         Assert.Equal(PurchaseStatus.NotFound, (await Cluster.BuyAsync("unknown", "ga", 1)).Status);
         Assert.Equal(PurchaseStatus.NotFound, (await Cluster.BuyAsync("known", "vip", 1)).Status);
     }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_shard_asked_before_its_event_exists_sells_once_the_event_is_created(string engine)
+    {
+        // A shard learns its placement on a call, not once at activation: an activation that found no event goes on
+        // asking, so the same activation sells once the event exists instead of saying "not found" until collected.
+        await StartAsync(engine);
+        var shard = Cluster.Shard("later", "ga", 0);
+        Assert.Equal(PurchaseStatus.NotFound, (await shard.Purchase(TicketingCluster.KeylessPurchase("later", "ga", 1))).Status);
+        Assert.Equal(0L, await shard.GetSellable());
+
+        await Cluster.CreateEventAsync("later", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+
+        var sold = await shard.Purchase(TicketingCluster.KeylessPurchase("later", "ga", 2));
+        Assert.Equal(PurchaseStatus.Created, sold.Status);
+        Assert.Equal(8L, await shard.GetSellable());
+        Assert.Equal(sold.Order, await shard.GetOrder(sold.Order!.OrderId), OrderComparer.Instance);
+    }
 }
