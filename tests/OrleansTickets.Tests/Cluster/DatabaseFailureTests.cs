@@ -42,8 +42,12 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres)
 
         // A keyed order whose key lives on the dead database cannot be sold (its home is there) and gets a retryable
         // answer, never a wrong one. Once the database is back, the same key buys exactly once.
+        using var pauses = cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
         var keyed = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => cluster.BuyAsync("cut", "ga", 1, key: $"cut-{i}")));
         Assert.All(keyed, r => Assert.Contains(r.Status, new[] { PurchaseStatus.Created, PurchaseStatus.Unavailable }));
+        Assert.Contains(keyed, r => r.Status == PurchaseStatus.Unavailable);
+        // Before answering 503 the dispatcher asked the home again after short pauses, as the meter tells operators.
+        Assert.Contains(pauses.GetMeasurementSnapshot(), m => m.Tags.TryGetValue("reason", out var reason) && (string?)reason == "retry");
 
         await SetConnectionsAsync(database, allowed: true);
         await Poll.UntilAsync(async () => (await cluster.SalesAsync("cut")).TicketTypes[0].Shards.All(s => s.Status != ShardStatus.Unavailable));

@@ -45,7 +45,15 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres) : EngineClust
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
-    public async Task A_purchase_that_finds_only_reserved_tickets_waits_for_their_commit_instead_of_spinning(string engine)
+    public Task A_purchase_that_finds_only_reserved_tickets_waits_for_their_commit_instead_of_spinning(string engine) =>
+        WaitsForReservedTicketsAsync(engine, key: null);
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public Task A_keyed_purchase_that_finds_only_reserved_tickets_waits_for_their_commit_instead_of_spinning(string engine) =>
+        WaitsForReservedTicketsAsync(engine, key: "spin-1");
+
+    /// <summary>The dispatcher's two paths (any shard, or the key's home first) pause the same way.</summary>
+    private async Task WaitsForReservedTicketsAsync(string engine, string? key)
     {
         await StartAsync(engine);
         await Cluster.CreateEventAsync("spin", TicketingCluster.Type("ga", capacity: 4, shards: 1));
@@ -63,7 +71,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres) : EngineClust
             await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, Polls,
                 failure: "The shard never reported the first purchase's tickets as reserved.");
             var since = Stopwatch.GetTimestamp();
-            second = Cluster.BuyAsync("spin", "ga", 1);
+            second = Cluster.BuyAsync("spin", "ga", 1, key);
             await Task.Delay(300);
             Assert.False(second.IsCompleted);
             held = Stopwatch.GetElapsedTime(since);
