@@ -12,13 +12,13 @@ namespace OrleansTickets.Tests.Cluster;
 /// goes on where it can, nothing acknowledged is lost, and shards come back by themselves.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class DatabaseFailureTests(PostgresFixture postgres)
+public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHelper output)
 {
     [PostgresFact]
     public async Task A_shard_database_that_refuses_connections_is_routed_around_and_its_shards_resume_by_themselves()
     {
         using var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 4);
-        await using var cluster = await TicketingCluster.StartAsync(storage);
+        await using var cluster = await TicketingCluster.StartAsync(storage, output: output);
         await cluster.CreateEventAsync("cut", TicketingCluster.Type("ga", capacity: 800, shards: 8, maxPerOrder: 4));
         var before = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => cluster.BuyAsync("cut", "ga", 2)));
         Assert.All(before, r => Assert.Equal(PurchaseStatus.Created, r.Status));
@@ -72,7 +72,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres)
     public async Task Tickets_granted_while_their_shard_database_is_down_keep_the_type_from_selling_out()
     {
         using var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 1);
-        await using var cluster = await TicketingCluster.StartAsync(storage);
+        await using var cluster = await TicketingCluster.StartAsync(storage, output: output);
         await cluster.CreateEventAsync("late", TicketingCluster.Type("ga", capacity: 2, shards: 1));
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("late", "ga", 2)).Status);
         var database = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database + "_shard_0000";
@@ -94,7 +94,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres)
     public async Task A_postgres_restart_mid_sale_loses_no_acknowledged_order_and_shards_reconnect_by_themselves()
     {
         using var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 4);
-        await using var cluster = await TicketingCluster.StartAsync(storage);
+        await using var cluster = await TicketingCluster.StartAsync(storage, output: output);
         await cluster.CreateEventAsync("restart", TicketingCluster.Type("ga", capacity: 1_200, shards: 16, maxPerOrder: 4));
         var sale = new KeyedSale(cluster, "restart", "ga", 1_200);
 

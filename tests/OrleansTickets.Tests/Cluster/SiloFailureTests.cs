@@ -4,7 +4,6 @@ using Orleans.Runtime;
 using OrleansTickets.Hosting;
 using OrleansTickets.Inventory;
 using OrleansTickets.Tests.Infrastructure;
-using Xunit.Abstractions;
 
 namespace OrleansTickets.Tests.Cluster;
 

@@ -12,7 +12,7 @@ namespace OrleansTickets.Tests.Grains;
 /// every serial stays with exactly one shard or one recorded transfer, and a transfer cut short is finished later.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class EscrowTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_gift_recorded_by_a_donor_that_crashed_before_delivering_is_delivered_by_its_next_activation(string engine)

@@ -8,7 +8,7 @@ namespace OrleansTickets.Tests.Grains;
 /// shards of the type. Orders larger than any one shard's share are served by pulling tickets between shards.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class ExactSellOutTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+public sealed class ExactSellOutTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task An_order_for_every_ticket_of_a_type_spread_over_five_shards_succeeds(string engine)

@@ -9,7 +9,7 @@ namespace OrleansTickets.Tests.Grains;
 /// finds them together; nothing is lost or sold twice on the way.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class GatheringTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     // 20 s for the gift to be delivered: 200 polls, 100 ms apart.
     private const int DeliveryPolls = 200;

@@ -5,7 +5,7 @@ namespace OrleansTickets.Tests.Grains;
 
 /// <summary>Idempotency keys: one order per key, however often and however concurrently it is retried.</summary>
 [Collection(PostgresCollection.Name)]
-public sealed class IdempotencyTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Concurrent_retries_with_one_key_create_exactly_one_order(string engine)

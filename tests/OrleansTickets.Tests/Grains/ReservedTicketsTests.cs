@@ -14,7 +14,7 @@ namespace OrleansTickets.Tests.Grains;
 /// finds only such tickets waits for the commit instead of spinning through refreshes.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class ReservedTicketsTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     // 20 s at most for a report or a purchase to show what the test waits for: 200 polls, 100 ms apart.
     private const int Polls = 200;

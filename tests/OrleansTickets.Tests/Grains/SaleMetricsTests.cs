@@ -9,7 +9,7 @@ namespace OrleansTickets.Tests.Grains;
 /// in exactly one group commit, and every sold-out answer and purchase routed shows up.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class SaleMetricsTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_keyed_sell_out_is_counted_as_the_buyers_saw_it(string engine)

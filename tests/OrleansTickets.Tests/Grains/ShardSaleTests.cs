@@ -6,7 +6,7 @@ namespace OrleansTickets.Tests.Grains;
 
 /// <summary>Concurrent sales on the in-memory test cluster, persisted to real SQLite and PostgreSQL shard databases.</summary>
 [Collection(PostgresCollection.Name)]
-public sealed class ShardSaleTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+public sealed class ShardSaleTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Concurrent_purchases_on_one_shard_sell_exactly_its_block(string engine)

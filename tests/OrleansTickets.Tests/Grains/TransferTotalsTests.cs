@@ -10,7 +10,7 @@ namespace OrleansTickets.Tests.Grains;
 /// read back from the database by the next activation.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class TransferTotalsTests(PostgresFixture postgres) : EngineClusterTests(postgres)
+public sealed class TransferTotalsTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Shards_report_what_they_took_in_and_settled_and_find_it_again_after_reactivating(string engine)

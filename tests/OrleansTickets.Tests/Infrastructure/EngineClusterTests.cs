@@ -2,9 +2,10 @@ namespace OrleansTickets.Tests.Infrastructure;
 
 /// <summary>
 /// Base for grain tests that run once per storage engine: each test starts its own cluster on the engine it is given.
-/// Derived classes join the <see cref="PostgresCollection"/> so the shared PostgreSQL server is available.
+/// Derived classes join the <see cref="PostgresCollection"/> so the shared PostgreSQL server is available. The silos'
+/// warnings go to the test's output, which the runner prints when the test fails.
 /// </summary>
-public abstract class EngineClusterTests(PostgresFixture postgres) : IAsyncLifetime
+public abstract class EngineClusterTests(PostgresFixture postgres, ITestOutputHelper output) : IAsyncLifetime
 {
     private TicketingCluster? _cluster;
 
@@ -18,5 +19,5 @@ public abstract class EngineClusterTests(PostgresFixture postgres) : IAsyncLifet
         if (_cluster is not null) await _cluster.DisposeAsync();
     }
 
-    protected async Task StartAsync(string engine) => _cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres));
+    protected async Task StartAsync(string engine) => _cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), output: output);
 }

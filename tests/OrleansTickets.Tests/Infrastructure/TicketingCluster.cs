@@ -11,7 +11,6 @@ using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Sales;
 using OrleansTickets.Storage;
-using Xunit.Abstractions;
 
 namespace OrleansTickets.Tests.Infrastructure;
 
