@@ -27,7 +27,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
         // Shard database 1 holds shards 1 and 5 (ordinals go round-robin). Cut it off, as an outage would.
         var placement = (await cluster.Client.GetEventGrain("cut").GetPlacement("ga", 1))!;
         var database = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database + $"_shard_{placement.DatabaseOrdinal:D4}";
-        await SetConnectionsAsync(database, allowed: false);
+        await postgres.Server.SetConnectionsAsync(database, allowed: false);
 
         // Orders without a key route around the dead shards and all succeed.
         var during = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => cluster.BuyAsync("cut", "ga", 1)));
@@ -49,7 +49,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
         // Before answering 503 the dispatcher asked the home again after short pauses, as the meter tells operators.
         Assert.Contains(pauses.GetMeasurementSnapshot(), m => m.Tags.TryGetValue("reason", out var reason) && (string?)reason == "retry");
 
-        await SetConnectionsAsync(database, allowed: true);
+        await postgres.Server.SetConnectionsAsync(database, allowed: true);
         await Poll.UntilAsync(async () => (await cluster.SalesAsync("cut")).TicketTypes[0].Shards.All(s => s.Status != ShardStatus.Unavailable));
         var retried = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => cluster.BuyAsync("cut", "ga", 1, key: $"cut-{i}")));
         for (var i = 0; i < keyed.Length; i++)
@@ -76,7 +76,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
         await cluster.CreateEventAsync("late", TicketingCluster.Type("ga", capacity: 2, shards: 1));
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("late", "ga", 2)).Status);
         var database = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database + "_shard_0000";
-        await SetConnectionsAsync(database, allowed: false);
+        await postgres.Server.SetConnectionsAsync(database, allowed: false);
 
         // The operator's tickets are granted durably but cannot reach the shard yet.
         Assert.Equal(CapacityStatus.Pending, (await cluster.Client.GetEventGrain("late").AddCapacity("ga", 3, null, "late-3")).Status);
@@ -84,7 +84,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
         // A buyer now is not told "sold out": three tickets exist. The dispatcher's patience runs out instead (503).
         Assert.Equal(PurchaseStatus.Unavailable, (await cluster.BuyAsync("late", "ga", 1)).Status);
 
-        await SetConnectionsAsync(database, allowed: true);
+        await postgres.Server.SetConnectionsAsync(database, allowed: true);
         await Poll.UntilAsync(async () => (await cluster.Shard("late", "ga", 0).GetSales()).Capacity == 5);
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("late", "ga", 3)).Status);
         Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("late", "ga", 1)).Status);
@@ -108,19 +108,5 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
         await sale.VerifyAsync();
         // The restart hit a running sale, and the same shards sold on afterwards without being restarted.
         Assert.True(sale.Acknowledged.Count > atRestart, $"No order after the restart ({atRestart} before).");
-    }
-
-    private async Task SetConnectionsAsync(string database, bool allowed)
-    {
-        await using var connection = new NpgsqlConnection(postgres.Server.ConnectionString());
-        await connection.OpenAsync();
-        await using (var alter = new NpgsqlCommand($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {(allowed ? "true" : "false")}", connection))
-        {
-            await alter.ExecuteNonQueryAsync();
-        }
-        if (allowed) return;
-        await using var terminate = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @database", connection);
-        terminate.Parameters.AddWithValue("database", database);
-        await terminate.ExecuteNonQueryAsync();
     }
 }

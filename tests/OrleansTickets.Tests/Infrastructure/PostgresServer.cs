@@ -113,6 +113,24 @@ public sealed class PostgresServer : IAsyncDisposable
         await command.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Lets clients connect to <paramref name="database"/> again, or cuts it off as an outage would: no new
+    /// connections, and the sessions it has are ended.
+    /// </summary>
+    public async Task SetConnectionsAsync(string database, bool allowed)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString());
+        await connection.OpenAsync().ConfigureAwait(false);
+        await using (var alter = new NpgsqlCommand($"ALTER DATABASE \"{database}\" ALLOW_CONNECTIONS {(allowed ? "true" : "false")}", connection))
+        {
+            await alter.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+        if (allowed) return;
+        await using var terminate = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @database", connection);
+        terminate.Parameters.AddWithValue("database", database);
+        await terminate.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
     /// <summary>Stops the server (fast shutdown) and deletes its folder.</summary>
     public async Task StopAsync()
     {

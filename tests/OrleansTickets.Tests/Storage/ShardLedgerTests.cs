@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -157,6 +158,45 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal([31L], (await ledgers[3].ReadOrderAsync("o3"))!.Tickets.Select(t => t.Serial));
         // The commits made one batch at a time are counted like any other, and the refused batch in none.
         Assert.Equal(1 + 100 + 2, ordersPerCommit.GetMeasurementSnapshot().Sum(m => m.Value));
+    }
+
+    [PostgresFact]
+    public async Task A_database_that_goes_away_while_a_refused_group_is_retried_one_batch_at_a_time_fails_the_rest_at_once()
+    {
+        // The writer says when it starts committing a refused group's batches one at a time; at that moment the shard
+        // database is cut off, as an outage would. The first batch then fails for the outage, not for its rows, and
+        // the batches after it are failed with that same error instead of each waiting for an attempt of its own.
+        var shardDatabase = "";
+        // The hook runs on the writer's own flow, which waits for the cut before it commits the first batch alone.
+        var cut = new LogHook("committing them one at a time",
+            () => postgres.Server.SetConnectionsAsync(shardDatabase, allowed: false).GetAwaiter().GetResult());
+        await using var context = await LedgerContext.CreateAsync("postgres", postgres, cut);
+        shardDatabase = context.ShardDatabaseName(0);
+        try
+        {
+            var shards = Enumerable.Range(0, 5).Select(i => new ShardAddress("e", "ga", i)).ToList();
+            var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, shard.Index == 4 ? 200 : 10));
+            Assert.Equal(CommitOutcome.Committed, await ledgers[0].CommitAsync(Batch(ledgers[0], shards[0], 0, Order(shards[0], "first", 1))));
+
+            // As in the test above: shard 4's hundred orders keep the writer busy while the three batches queue up, and
+            // shard 1's double sale makes the database refuse their group.
+            var busy = ledgers[4].CommitAsync(new LedgerBatch(shards[4], ledgers[4].Epoch, 0, 100,
+                [.. Enumerable.Range(0, 100).Select(k => Order(shards[4], $"big{k}", 41 + k))], []));
+            var refused = ledgers[1].CommitAsync(Batch(ledgers[1], shards[1], 0, Order(shards[1], "double", 1)));
+            var others = new[] { 2, 3 }.Select(i => ledgers[i].CommitAsync(Batch(ledgers[i], shards[i], 0, Order(shards[i], $"o{i}", 1 + i * 10)))).ToList();
+
+            var outage = await Assert.ThrowsAnyAsync<Exception>(() => refused);
+            Assert.Equal(1, cut.Calls);
+            Assert.IsType<PostgresException>(outage.InnerException);
+            foreach (var other in others) Assert.Same(outage, await Assert.ThrowsAnyAsync<Exception>(() => other));
+            // Shard 4's batch went first or into the same group (the writer may gather them all): committed, or
+            // failed with that same error too.
+            if (!busy.IsCompletedSuccessfully) Assert.Same(outage, await Assert.ThrowsAnyAsync<Exception>(() => busy));
+        }
+        finally
+        {
+            await postgres.Server.SetConnectionsAsync(shardDatabase, allowed: true);
+        }
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -415,19 +455,48 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));
 
     /// <summary>Shard databases for one test, all shards mapped to database 0 so they share it.</summary>
+    /// <summary>Runs an action, on the logging thread, each time a message containing <paramref name="text"/> is logged.</summary>
+    private sealed class LogHook(string text, Action action) : ILoggerProvider, ILogger
+    {
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (!formatter(state, exception).Contains(text, StringComparison.Ordinal)) return;
+            Interlocked.Increment(ref _calls);
+            action();
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
     private sealed class LedgerContext : IAsyncDisposable
     {
         private readonly TestStorage _storage;
         private readonly ShardDatabases _databases;
 
-        private LedgerContext(TestStorage storage)
+        private LedgerContext(TestStorage storage, ILoggerProvider? logs)
         {
             _storage = storage;
-            _databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(scope: this), NullLoggerFactory.Instance);
+            var loggers = logs is null ? NullLoggerFactory.Instance : LoggerFactory.Create(builder => builder.AddProvider(logs));
+            _databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(scope: this), loggers);
         }
 
-        public static Task<LedgerContext> CreateAsync(string engine, PostgresFixture postgres) =>
-            Task.FromResult(new LedgerContext(Engines.Storage(engine, postgres)));
+        public static Task<LedgerContext> CreateAsync(string engine, PostgresFixture postgres, ILoggerProvider? logs = null) =>
+            Task.FromResult(new LedgerContext(Engines.Storage(engine, postgres), logs));
+
+        /// <summary>The name of PostgreSQL shard database <paramref name="ordinal"/>, as the service derives it.</summary>
+        public string ShardDatabaseName(int ordinal) => new NpgsqlConnectionStringBuilder(_databases.ConnectionStringFor(ordinal)).Database!;
 
         public ShardLedger Ledger(ShardAddress shard) => new(_databases.Get(0), shard);
 
