@@ -52,6 +52,15 @@ public sealed class TicketingCluster : IAsyncDisposable
         return new TicketingCluster(cluster, storage);
     }
 
+    /// <summary>
+    /// Silo set-up that runs <paramref name="intercept"/> instead of <paramref name="method"/> when the call is for
+    /// <paramref name="shard"/>: a test plays a shard that answers late, or not at all. The interception may still
+    /// invoke the call.
+    /// </summary>
+    public static Action<ISiloBuilder> Intercepting(ShardAddress shard, string method, Func<IIncomingGrainCallContext, Task> intercept) =>
+        silo => silo.AddIncomingGrainCallFilter(call =>
+            call.InterfaceMethod.Name == method && call.TargetId.Key.ToString() == shard.Key ? intercept(call) : call.Invoke());
+
     public async Task<EventDefinition> CreateEventAsync(string id, params TicketTypeDefinition[] types)
     {
         var definition = new EventDefinition(id, "Event " + id, [.. types]);
