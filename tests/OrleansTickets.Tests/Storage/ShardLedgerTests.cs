@@ -168,35 +168,56 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         // the batches after it are failed with that same error instead of each waiting for an attempt of its own.
         var shardDatabase = "";
         // The hook runs on the writer's own flow, which waits for the cut before it commits the first batch alone.
-        var cut = new LogHook("committing them one at a time",
+        using var cut = new LogHook("committing them one at a time",
             () => postgres.Server.SetConnectionsAsync(shardDatabase, allowed: false).GetAwaiter().GetResult());
         await using var context = await LedgerContext.CreateAsync("postgres", postgres, cut);
         shardDatabase = context.ShardDatabaseName(0);
         try
         {
-            var shards = Enumerable.Range(0, 5).Select(i => new ShardAddress("e", "ga", i)).ToList();
-            var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, shard.Index == 4 ? 200 : 10));
+            var shards = Enumerable.Range(0, 4).Select(i => new ShardAddress("e", "ga", i)).ToList();
+            var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, 10));
             Assert.Equal(CommitOutcome.Committed, await ledgers[0].CommitAsync(Batch(ledgers[0], shards[0], 0, Order(shards[0], "first", 1))));
 
-            // As in the test above: shard 4's hundred orders keep the writer busy while the three batches queue up, and
-            // shard 1's double sale makes the database refuse their group.
-            var busy = ledgers[4].CommitAsync(new LedgerBatch(shards[4], ledgers[4].Epoch, 0, 100,
-                [.. Enumerable.Range(0, 100).Select(k => Order(shards[4], $"big{k}", 41 + k))], []));
-            var refused = ledgers[1].CommitAsync(Batch(ledgers[1], shards[1], 0, Order(shards[1], "double", 1)));
-            var others = new[] { 2, 3 }.Select(i => ledgers[i].CommitAsync(Batch(ledgers[i], shards[i], 0, Order(shards[i], $"o{i}", 1 + i * 10)))).ToList();
+            // The three batches must form one group. So the writer is held in a commit of shard 0 (another session
+            // locks the shard rows) while they queue, and let go once they all wait behind it.
+            Task<CommitOutcome> blocker, refused;
+            List<Task<CommitOutcome>> others;
+            await using (var connection = new NpgsqlConnection(postgres.Server.ConnectionString(shardDatabase)))
+            {
+                await connection.OpenAsync();
+                await using var transaction = await connection.BeginTransactionAsync();
+                await using (var lockRows = new NpgsqlCommand("LOCK TABLE shard_state IN EXCLUSIVE MODE", connection, transaction))
+                {
+                    await lockRows.ExecuteNonQueryAsync();
+                }
+                blocker = ledgers[0].CommitAsync(Batch(ledgers[0], shards[0], 1, Order(shards[0], "second", 2)));
+                await Poll.UntilAsync(() => SessionsWaitingOnALockAsync(shardDatabase), failure: "The writer never waited on the lock.");
+                // Shard 1 sells shard 0's serial 1 a second time: the tickets' primary key refuses the group.
+                refused = ledgers[1].CommitAsync(Batch(ledgers[1], shards[1], 0, Order(shards[1], "double", 1)));
+                others = [.. new[] { 2, 3 }.Select(i => ledgers[i].CommitAsync(Batch(ledgers[i], shards[i], 0, Order(shards[i], $"o{i}", 1 + i * 10))))];
+                await transaction.RollbackAsync();
+            }
 
+            Assert.Equal(CommitOutcome.Committed, await blocker);
             var outage = await Assert.ThrowsAnyAsync<Exception>(() => refused);
             Assert.Equal(1, cut.Calls);
             Assert.IsType<PostgresException>(outage.InnerException);
             foreach (var other in others) Assert.Same(outage, await Assert.ThrowsAnyAsync<Exception>(() => other));
-            // Shard 4's batch went first or into the same group (the writer may gather them all): committed, or
-            // failed with that same error too.
-            if (!busy.IsCompletedSuccessfully) Assert.Same(outage, await Assert.ThrowsAnyAsync<Exception>(() => busy));
         }
         finally
         {
             await postgres.Server.SetConnectionsAsync(shardDatabase, allowed: true);
         }
+    }
+
+    private async Task<bool> SessionsWaitingOnALockAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(postgres.Server.ConnectionString());
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = @database AND wait_event_type = 'Lock'", connection);
+        count.Parameters.AddWithValue("database", database);
+        return (long)(await count.ExecuteScalarAsync())! > 0;
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -454,7 +475,6 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             new Buyer("Ada", "ada@example.com"), [.. serials.Select(s => new TicketDetails($"{id}-code-{s}", s))],
             DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));
 
-    /// <summary>Shard databases for one test, all shards mapped to database 0 so they share it.</summary>
     /// <summary>Runs an action, on the logging thread, each time a message containing <paramref name="text"/> is logged.</summary>
     private sealed class LogHook(string text, Action action) : ILoggerProvider, ILogger
     {
@@ -480,16 +500,19 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         }
     }
 
+    /// <summary>Shard databases for one test, all shards mapped to database 0 so they share it.</summary>
     private sealed class LedgerContext : IAsyncDisposable
     {
         private readonly TestStorage _storage;
         private readonly ShardDatabases _databases;
 
+        private readonly ILoggerFactory _loggers;
+
         private LedgerContext(TestStorage storage, ILoggerProvider? logs)
         {
             _storage = storage;
-            var loggers = logs is null ? NullLoggerFactory.Instance : LoggerFactory.Create(builder => builder.AddProvider(logs));
-            _databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(scope: this), loggers);
+            _loggers = logs is null ? NullLoggerFactory.Instance : LoggerFactory.Create(builder => builder.AddProvider(logs));
+            _databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(scope: this), _loggers);
         }
 
         public static Task<LedgerContext> CreateAsync(string engine, PostgresFixture postgres, ILoggerProvider? logs = null) =>
@@ -522,6 +545,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         public async ValueTask DisposeAsync()
         {
             await _databases.DisposeAsync();
+            _loggers.Dispose();
             _storage.Dispose();
         }
     }
