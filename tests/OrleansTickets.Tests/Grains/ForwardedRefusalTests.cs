@@ -16,17 +16,30 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
         // The first forward of an id is refused in memory only: the home moves on after that answer and sends no
         // other message for the id. A replay's answer lets the home move on too, while an older message for the id
         // may still be on its way, possibly to a later activation; so a replay is answered "sold out" only once the
-        // refusal is in the database. Here the replay joins the first forward while it waits on a pull, which the
-        // donor (shard 1) never answers.
+        // refusal is in the database. Here the replay joins the first forward while it waits on a pull from shard 1,
+        // whose donor fails only once the replay has joined. (The receiver gives up on a pull after 2 s of its own;
+        // on a machine slow enough to deliver the replay later than that, the replay finds a finished refusal
+        // instead, which must be made durable all the same.)
         var pulling = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
-            new ShardAddress("join", "ga", 1), nameof(IInventoryShardGrain.GiveTickets), async _ =>
-            {
-                pulling.TrySetResult();
-                await release.Task;
-                throw new TimeoutException("The donor did not answer.");
-            }), output: output);
+        var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var receiverJoins = TicketingCluster.Intercepting(new ShardAddress("join", "ga", 0), nameof(IInventoryShardGrain.Purchase), async call =>
+        {
+            // Invoke runs the call up to its first wait, which for the replay is the wait on the running forward.
+            var invoked = call.Invoke();
+            if (call.Request.GetArgument(0) is ShardPurchase { FreshOrderId: false }) joined.TrySetResult();
+            await invoked;
+        });
+        var donorFails = TicketingCluster.Intercepting(new ShardAddress("join", "ga", 1), nameof(IInventoryShardGrain.GiveTickets), async _ =>
+        {
+            pulling.TrySetResult();
+            await joined.Task;
+            throw new TimeoutException("The donor did not answer.");
+        });
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            receiverJoins(silo);
+            donorFails(silo);
+        }, output: output);
         await cluster.CreateEventAsync("join", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 4));
         var receiver = cluster.Shard("join", "ga", 0);
         Assert.Equal(PurchaseStatus.Created, (await receiver.Purchase(TicketingCluster.KeylessPurchase("join", "ga", 2))).Status);
@@ -38,17 +51,14 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
             var first = receiver.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true, Donors: [1]));
             await pulling.Task.WaitAsync(TimeSpan.FromSeconds(20));
             var replay = receiver.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: false));
-            // The replay is in the shard, waiting on the first forward, before the pull fails.
-            await Task.Delay(200);
-            Assert.False(replay.IsCompleted);
-            release.TrySetResult();
 
             Assert.Equal(PurchaseStatus.SoldOut, (await first).Status);
             Assert.Equal(PurchaseStatus.SoldOut, (await replay).Status);
         }
         finally
         {
-            release.TrySetResult();
+            // A failed assertion must not leave the donor's call held while the cluster stops.
+            joined.TrySetResult();
         }
 
         // What a later activation of the shard would find: the refusal, in the database.
