@@ -1,6 +1,4 @@
-using System.Data.Common;
 using System.Diagnostics;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
@@ -92,39 +90,12 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
             pauses.GetMeasurementSnapshot().Any(m => m.Tags.TryGetValue("reason", out var reason) && (string?)reason == "tickets");
     }
 
-    /// <summary>
-    /// Blocks every write to the event's only shard database until disposed: a transaction that holds SQLite's write
-    /// lock, or on PostgreSQL an exclusive lock on the shard rows' table (reads go on).
-    /// </summary>
+    /// <summary>Holds every write to the database of the event's only shard (see <see cref="HeldWrites"/>).</summary>
     private async Task<HeldWrites> HoldWritesAsync(string eventId)
     {
         var placement = await Cluster.Client.GetEventGrain(eventId).GetPlacement("ga", 0)
             ?? throw new InvalidOperationException($"no shard {eventId}/ga/0");
-        var database = Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().Get(placement.DatabaseOrdinal);
-        var connection = await database.OpenAsync();
-        DbTransaction transaction;
-        if (connection is SqliteConnection sqlite)
-        {
-            transaction = sqlite.BeginTransaction(deferred: false);
-        }
-        else
-        {
-            transaction = await connection.BeginTransactionAsync();
-            await using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "LOCK TABLE shard_state IN EXCLUSIVE MODE";
-            await command.ExecuteNonQueryAsync();
-        }
-        return new HeldWrites(connection, transaction);
-    }
-
-    private sealed class HeldWrites(DbConnection connection, DbTransaction transaction) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            await transaction.RollbackAsync();
-            await transaction.DisposeAsync();
-            await connection.DisposeAsync();
-        }
+        return await HeldWrites.HoldAsync(
+            Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().Get(placement.DatabaseOrdinal));
     }
 }

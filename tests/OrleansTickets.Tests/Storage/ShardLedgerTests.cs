@@ -182,20 +182,13 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             // locks the shard rows) while they queue, and let go once they all wait behind it.
             Task<CommitOutcome> blocker, refused;
             List<Task<CommitOutcome>> others;
-            await using (var connection = new NpgsqlConnection(postgres.Server.ConnectionString(shardDatabase)))
+            await using (await HeldWrites.HoldAsync(context.Database(0)))
             {
-                await connection.OpenAsync();
-                await using var transaction = await connection.BeginTransactionAsync();
-                await using (var lockRows = new NpgsqlCommand("LOCK TABLE shard_state IN EXCLUSIVE MODE", connection, transaction))
-                {
-                    await lockRows.ExecuteNonQueryAsync();
-                }
                 blocker = ledgers[0].CommitAsync(Batch(ledgers[0], shards[0], 1, Order(shards[0], "second", 2)));
                 await Poll.UntilAsync(() => SessionsWaitingOnALockAsync(shardDatabase), failure: "The writer never waited on the lock.");
                 // Shard 1 sells shard 0's serial 1 a second time: the tickets' primary key refuses the group.
                 refused = ledgers[1].CommitAsync(Batch(ledgers[1], shards[1], 0, Order(shards[1], "double", 1)));
                 others = [.. new[] { 2, 3 }.Select(i => ledgers[i].CommitAsync(Batch(ledgers[i], shards[i], 0, Order(shards[i], $"o{i}", 1 + i * 10))))];
-                await transaction.RollbackAsync();
             }
 
             Assert.Equal(CommitOutcome.Committed, await blocker);
@@ -522,6 +515,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         public string ShardDatabaseName(int ordinal) => new NpgsqlConnectionStringBuilder(_databases.ConnectionStringFor(ordinal)).Database!;
 
         public ShardLedger Ledger(ShardAddress shard) => new(_databases.Get(0), shard);
+
+        public ShardDatabase Database(int ordinal) => _databases.Get(ordinal);
 
         /// <summary>Collects one instrument of this context's storage metrics.</summary>
         public MetricCollector<T> Collect<T>(string instrument) where T : struct => new(this, SaleMetrics.MeterName, instrument);

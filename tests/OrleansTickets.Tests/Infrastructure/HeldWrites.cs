@@ -1,0 +1,47 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using OrleansTickets.Storage;
+
+namespace OrleansTickets.Tests.Infrastructure;
+
+/// <summary>
+/// Blocks every write to one shard database until disposed: a transaction that holds SQLite's write lock, or on
+/// PostgreSQL an exclusive lock on the shard rows' table (reads go on). A test holds a commit in flight with it.
+/// </summary>
+public sealed class HeldWrites : IAsyncDisposable
+{
+    private readonly DbConnection _connection;
+    private readonly DbTransaction _transaction;
+
+    private HeldWrites(DbConnection connection, DbTransaction transaction)
+    {
+        _connection = connection;
+        _transaction = transaction;
+    }
+
+    public static async Task<HeldWrites> HoldAsync(ShardDatabase database)
+    {
+        var connection = await database.OpenAsync();
+        DbTransaction transaction;
+        if (connection is SqliteConnection sqlite)
+        {
+            transaction = sqlite.BeginTransaction(deferred: false);
+        }
+        else
+        {
+            transaction = await connection.BeginTransactionAsync();
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "LOCK TABLE shard_state IN EXCLUSIVE MODE";
+            await command.ExecuteNonQueryAsync();
+        }
+        return new HeldWrites(connection, transaction);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _transaction.RollbackAsync();
+        await _transaction.DisposeAsync();
+        await _connection.DisposeAsync();
+    }
+}
