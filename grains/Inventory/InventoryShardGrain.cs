@@ -58,7 +58,6 @@ public sealed partial class InventoryShardGrain(
     private readonly SingleFlight<PurchaseResult> _forwards = new();
     private ShardAddress _address = null!;
     private ShardPlacement? _placement;
-    private Task<bool>? _placing;
     private ShardLedger? _ledger;
     private BatchWorkerFromDelegate _committer = null!;
     private List<PendingSale> _queue = [];
@@ -71,7 +70,10 @@ public sealed partial class InventoryShardGrain(
     private long _pendingQuantity;
     private bool _loaded;
     private bool _fenced;
-    private Task<bool>? _loading;
+
+    // Concurrent callers share one question to the catalog, and one claim and load of the database (SingleFlight
+    // forgets each once it finished, so a failed one is asked again on the next call).
+    private readonly SingleFlight<bool> _setUp = new();
 
     // The group commit in flight, if any. A reload waits for it: on engines where the claim does not queue behind
     // commits (PostgreSQL), claiming a new epoch under an in-flight batch would fence this very activation.
@@ -99,20 +101,7 @@ public sealed partial class InventoryShardGrain(
     /// Learns this shard's block, price and database from the catalog, once per activation; false when the catalog
     /// has no such shard. Asked again on the next call when the answer was "none" or the catalog could not answer.
     /// </summary>
-    private async ValueTask<bool> EnsurePlacedAsync()
-    {
-        if (_placement is not null) return true;
-        // Concurrent first calls share one question; the task is cleared here for the same reason as in EnsureLoadedAsync.
-        var placing = _placing ??= PlaceAsync();
-        try
-        {
-            return await placing;
-        }
-        finally
-        {
-            if (ReferenceEquals(_placing, placing)) _placing = null;
-        }
-    }
+    private async ValueTask<bool> EnsurePlacedAsync() => _placement is not null || await _setUp.RunAsync("placement", PlaceAsync);
 
     private async Task<bool> PlaceAsync()
     {
@@ -404,12 +393,7 @@ public sealed partial class InventoryShardGrain(
     {
         if (_loaded) return true;
         if (_fenced || clock.GetUtcNow() < _retryLoadAt) return false;
-        // Concurrent callers share one load. The task is cleared here, not inside LoadAsync: a load that fails
-        // synchronously would otherwise clear it before it was stored and leave a failed task cached for good.
-        var loading = _loading ??= LoadAsync();
-        var loaded = await loading;
-        if (ReferenceEquals(_loading, loading)) _loading = null;
-        return loaded;
+        return await _setUp.RunAsync("load", LoadAsync);
     }
 
     private async Task<bool> LoadAsync()
