@@ -1,4 +1,3 @@
-using Npgsql;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -26,7 +25,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
 
         // Shard database 1 holds shards 1 and 5 (ordinals go round-robin). Cut it off, as an outage would.
         var placement = (await cluster.Client.GetEventGrain("cut").GetPlacement("ga", 1))!;
-        var database = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database + $"_shard_{placement.DatabaseOrdinal:D4}";
+        var database = cluster.PostgresShardDatabase(placement.DatabaseOrdinal);
         await postgres.Server.SetConnectionsAsync(database, allowed: false);
 
         // Orders without a key route around the dead shards and all succeed.
@@ -47,7 +46,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
         Assert.All(keyed, r => Assert.Contains(r.Status, new[] { PurchaseStatus.Created, PurchaseStatus.Unavailable }));
         Assert.Contains(keyed, r => r.Status == PurchaseStatus.Unavailable);
         // Before answering 503 the dispatcher asked the home again after short pauses, as the meter tells operators.
-        Assert.Contains(pauses.GetMeasurementSnapshot(), m => m.Tags.TryGetValue("reason", out var reason) && (string?)reason == "retry");
+        Assert.True(TicketingCluster.PausedFor(pauses, "retry"), "No retry pause was counted.");
 
         await postgres.Server.SetConnectionsAsync(database, allowed: true);
         await Poll.UntilAsync(async () => (await cluster.SalesAsync("cut")).TicketTypes[0].Shards.All(s => s.Status != ShardStatus.Unavailable));
@@ -75,7 +74,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
         await using var cluster = await TicketingCluster.StartAsync(storage, output: output);
         await cluster.CreateEventAsync("late", TicketingCluster.Type("ga", capacity: 2, shards: 1));
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("late", "ga", 2)).Status);
-        var database = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database + "_shard_0000";
+        var database = cluster.PostgresShardDatabase(0);
         await postgres.Server.SetConnectionsAsync(database, allowed: false);
 
         // The operator's tickets are granted durably but cannot reach the shard yet.

@@ -72,7 +72,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
             second = Cluster.BuyAsync("spin", "ga", 1, key);
             // The waits are pauses for tickets, as the meter tells operators. A slow machine can take a while to get
             // the purchase that far (a cold dispatcher, a key read), so the commit stays held until it has paused.
-            await Poll.UntilAsync(() => Task.FromResult(PausedForTickets()), Polls,
+            await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
                 failure: "The purchase never paused for the reserved tickets.");
             await Task.Delay(300);
             Assert.False(second.IsCompleted);
@@ -85,9 +85,6 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         // the commit was held. Without the pause a refresh and a call to the home follow each other back to back.
         var counted = refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
         Assert.True(counted <= held.TotalMilliseconds / 10 + 3, $"{counted} refreshes in {held.TotalMilliseconds:F0} ms");
-
-        bool PausedForTickets() =>
-            pauses.GetMeasurementSnapshot().Any(m => m.Tags.TryGetValue("reason", out var reason) && (string?)reason == "tickets");
     }
 
     /// <summary>Holds every write to the database of the event's only shard (see <see cref="HeldWrites"/>).</summary>

@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using Orleans.TestingHost;
 using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
@@ -100,6 +101,14 @@ public sealed class TicketingCluster : IAsyncDisposable
     /// </summary>
     public MetricCollector<T> CollectMetric<T>(string instrument) where T : struct =>
         new(Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>(), SaleMetrics.MeterName, instrument);
+
+    /// <summary>Whether the dispatchers' pauses that <paramref name="pauses"/> collected include one for <paramref name="reason"/>.</summary>
+    public static bool PausedFor(MetricCollector<long> pauses, string reason) =>
+        pauses.GetMeasurementSnapshot().Any(m => m.Tags.TryGetValue("reason", out var tag) && (string?)tag == reason);
+
+    /// <summary>The PostgreSQL database of shard database <paramref name="ordinal"/>, named as the silo names it.</summary>
+    public string PostgresShardDatabase(int ordinal) =>
+        new NpgsqlConnectionStringBuilder(Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().ConnectionStringFor(ordinal)).Database!;
 
     public async Task<EventSales> SalesAsync(string eventId) =>
         await Client.GetEventGrain(eventId).GetSales() ?? throw new InvalidOperationException("no event");
