@@ -26,6 +26,14 @@
 #   --counters       record the service's OrleansTickets meter with dotnet-counters (installed as a global tool if
 #                    missing) every second during the sale, and print, second by second, the work per order
 #                    inside the cluster: calls to shards, refreshes, forwards, transfers, group commits
+#   --perf           profile the service's CPU with perf (sampling at 499 Hz, call graphs) from the clock's start to
+#                    the sale's end, and print where it went: by thread, by layer, and the top frames; the service
+#                    writes a perf map and runs without W^X so JIT-compiled frames have names (not the configuration
+#                    of the other runs: compare like with like)
+#   --trace          record the sale's first 5 s with dotnet-trace (installed as a global tool if missing; the
+#                    dotnet-sampled-thread-time profile, about 100 samples a second of every managed thread) and
+#                    print its top frames, exclusive and inclusive; it samples waiting threads too, so it shows
+#                    where the time of each thread goes, not CPU alone (that is what --perf is for)
 # Results and logs go to .bench/<timestamp>/ (git-ignored).
 set -euo pipefail
 
@@ -34,7 +42,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() counters=0 ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -50,6 +58,8 @@ while [[ $# -gt 0 ]]; do
         --service-arg) service_args+=("$2"); shift ;;
         --ready-to-run) ready_to_run=1 ;;
         --counters) counters=1 ;;
+        --perf) perf=1 ;;
+        --trace) trace=1 ;;
         *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
@@ -94,7 +104,10 @@ else
 fi
 
 echo "== start the service"
-dotnet "$silo_dll" --urls "http://127.0.0.1:$service_port" "${storage_args[@]}" "${service_args[@]}" \
+service_env=()
+# perf finds JIT-compiled code by the perf map only where the code is mapped plainly, so W^X double mapping is off too.
+[[ $perf == 1 ]] && service_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
+env "${service_env[@]}" dotnet "$silo_dll" --urls "http://127.0.0.1:$service_port" "${storage_args[@]}" "${service_args[@]}" \
     --Logging:LogLevel:Default=Warning >"$run_dir/service.log" 2>&1 &
 service_pid=$!
 pids+=("$service_pid")
@@ -153,12 +166,29 @@ if [[ $counters == 1 ]]; then
     counters_pid=$!
     pids+=("$counters_pid")
 fi
+# Both profilers start when the buyers leave the waiting room, so the waiting room's requests are not in them.
+profiler_pids=()
+if [[ $perf == 1 ]]; then
+    command -v perf >/dev/null || { echo "--perf needs perf (Debian package linux-perf)" >&2; exit 2; }
+    (sleep "$waiting_room"; exec perf record -F 499 -g -e cpu-clock -p "$service_pid" -o "$run_dir/perf.data") \
+        >"$run_dir/perf.log" 2>&1 &
+    profiler_pids+=($!)
+fi
+if [[ $trace == 1 ]]; then
+    trace_tool="$(command -v dotnet-trace || echo "$HOME/.dotnet/tools/dotnet-trace")"
+    [[ -x $trace_tool ]] || dotnet tool install -g dotnet-trace >/dev/null
+    (sleep "$waiting_room"; exec "$trace_tool" collect --process-id "$service_pid" --profile dotnet-sampled-thread-time \
+        --duration 00:00:00:05 --output "$run_dir/sale.nettrace") >"$run_dir/trace.log" 2>&1 &
+    profiler_pids+=($!)
+fi
 set +e
 dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" \
     --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" "${database_args[@]}" --summary-json "$run_dir/orders.json" \
     | tee "$run_dir/orders.txt" | grep -v " PASS "
 verified=${PIPESTATUS[0]}
 set -e
+[[ $perf == 1 ]] && kill -INT "${profiler_pids[0]}" 2>/dev/null
+for pid in "${profiler_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
 # dotnet-counters writes a second only after it ends and loses the one in progress at exit: give it the sale's last.
 [[ -n $counters_pid ]] && sleep 2
@@ -236,5 +266,14 @@ PY
 if [[ $counters == 1 ]]; then
     echo "== the OrleansTickets meter, per order (dotnet-counters, $run_dir/counters.csv)"
     python3 "$repo/scripts/lib/counters_per_order.py" "$run_dir/counters.csv"
+fi
+if [[ $perf == 1 ]]; then
+    echo "== where the service's CPU went during the sale (perf, $run_dir/perf.data)"
+    "$repo/scripts/lib/perf-summary.sh" "$run_dir/perf.data"
+fi
+if [[ $trace == 1 ]]; then
+    echo "== the sale's first 5 s by dotnet-trace ($run_dir/sale.nettrace): every managed thread, waiting ones included"
+    "$trace_tool" report "$run_dir/sale.nettrace" topN -n 15 | cut -c1-120
+    "$trace_tool" report "$run_dir/sale.nettrace" topN -n 25 --inclusive | cut -c1-120
 fi
 exit "$verified"
