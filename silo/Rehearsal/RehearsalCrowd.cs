@@ -16,10 +16,10 @@ namespace OrleansTickets.Silo.Rehearsal;
 /// homes and forwards, shard group commits, sold-out answers, the sales read), often enough for the JIT to
 /// finish optimizing it, so it is not a load test: it needs no latency numbers.
 /// </remarks>
-internal sealed class RehearsalCrowd(HttpClient client)
+internal sealed class RehearsalCrowd(HttpClient client, string eventId)
 {
-    /// <summary>The rehearsal event's id. It exists only in the rehearsal's scratch storage.</summary>
-    public const string EventId = "rehearsal";
+    /// <summary>The first rehearsal event's id; later sales add their number. They exist only in the scratch storage.</summary>
+    public const string FirstEventId = "rehearsal";
 
     // Shaped like a festival in miniature: one big type on many shards and small ones on few, so orders are
     // forwarded between type homes and small types sell out early, as in the real sale.
@@ -38,12 +38,12 @@ internal sealed class RehearsalCrowd(HttpClient client)
     public async Task<RehearsalOutcome> SellOutAsync(int tickets, int buyers, CancellationToken cancellationToken)
     {
         var capacities = Types.Select(t => Math.Max(t.Shards * 4, (int)(tickets * t.Share))).ToArray();
-        var created = await client.PostAsJsonAsync("/api/events", new CreateEventBody(EventId, "On-sale rehearsal",
+        var created = await client.PostAsJsonAsync("/api/events", new CreateEventBody(eventId, "On-sale rehearsal",
             Types.Select((t, i) => (TicketTypeBody?)new TicketTypeBody(t.Id, t.Id, 10m, "EUR", capacities[i], t.Shards, 4)).ToList()),
             ApiJsonContext.Default.CreateEventBody, cancellationToken);
         created.EnsureSuccessStatusCode();
         // Opens the doors as an operator would: every shard activates before the first buyer.
-        (await client.GetAsync($"/api/events/{EventId}/sales", cancellationToken)).EnsureSuccessStatusCode();
+        (await client.GetAsync($"/api/events/{eventId}/sales", cancellationToken)).EnsureSuccessStatusCode();
 
         var soldOut = new bool[Types.Length];
         var crowd = Enumerable.Range(0, buyers).Select(i => BuyAsync(new Random(i), capacities, soldOut, cancellationToken));
@@ -56,7 +56,7 @@ internal sealed class RehearsalCrowd(HttpClient client)
             using var replay = await PostOrderAsync(last.Key, last.TicketTypeId, last.Quantity, cancellationToken);
             if (replay.StatusCode != HttpStatusCode.OK) _unexpected++;
         }
-        var sales = await client.GetFromJsonAsync($"/api/events/{EventId}/sales", ApiJsonContext.Default.EventSales, cancellationToken);
+        var sales = await client.GetFromJsonAsync($"/api/events/{eventId}/sales", ApiJsonContext.Default.EventSales, cancellationToken);
         var exact = sales is not null && _unexpected == 0
             && sales.TicketTypes.All(t => t.Sold == t.Capacity && t.Remaining == 0)
             && sales.TicketTypes.Sum(t => t.Sold) == _tickets
@@ -115,7 +115,7 @@ internal sealed class RehearsalCrowd(HttpClient client)
 
     private Task<HttpResponseMessage> PostOrderAsync(string key, string typeId, int quantity, CancellationToken cancellationToken)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/events/{EventId}/orders")
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/events/{eventId}/orders")
         {
             Content = JsonContent.Create(new CreateOrderBody(typeId, quantity, new BuyerBody("Rehearsal buyer", "rehearsal@example.org")),
                 ApiJsonContext.Default.CreateOrderBody),

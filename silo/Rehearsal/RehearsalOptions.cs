@@ -19,14 +19,20 @@ public sealed class RehearsalOptions
     public int Buyers { get; set; } = 128;
 
     /// <summary>
-    /// The longest the rehearsal's sale (its private silo's start included) may run; past it the silo opens with
+    /// Smaller sales after the first, a tenth of <see cref="Tickets"/> each (at least <see cref="MinTickets"/>), each
+    /// after the JIT settled: they run the end of a sale's code past its second promotion (OnSaleRehearsal). 0 for one sale.
+    /// </summary>
+    public int EndPasses { get; set; } = 1;
+
+    /// <summary>
+    /// The longest the rehearsal's sales (its private silo's start included) may run; past it the silo opens with
     /// whatever warmth it has. Stopping the copy, deleting the scratch storage and <see cref="SettleSeconds"/> come on top.
     /// </summary>
     public double TimeLimitSeconds { get; set; } = 60;
 
     /// <summary>
-    /// The longest the silo waits after the rehearsal for the JIT to finish optimizing what the rehearsal made hot
-    /// (<see cref="JitSettling"/>). Usually a few seconds; 0 opens at once.
+    /// The longest the silo waits after each of the rehearsal's sales for the JIT to finish optimizing what the sale
+    /// made hot (<see cref="JitSettling"/>). Usually a few seconds; 0 opens at once.
     /// </summary>
     public double SettleSeconds { get; set; } = 30;
 
