@@ -29,8 +29,9 @@ public sealed class RehearsalTests(PostgresFixture postgres)
             var outcome = report.Outcome;
             Assert.NotNull(outcome);
             Assert.True(outcome.Exact, $"the rehearsal's sale did not add up: {outcome}");
-            Assert.Equal(1_000, outcome.Tickets);
-            Assert.True(outcome.Orders >= 250, $"{outcome.Orders} orders for 1,000 tickets of at most 4 each");
+            // Two sales: the first of Rehearsal:Tickets, then one end pass of a tenth of that, at least 1,000.
+            Assert.Equal(2_000, outcome.Tickets);
+            Assert.True(outcome.Orders >= 500, $"{outcome.Orders} orders for 2,000 tickets of at most 4 each");
 
             // The scratch storage is gone, and the real storage never saw a shard database.
             Assert.Empty(scratch.EnumerateFileSystemInfos());
@@ -46,6 +47,7 @@ public sealed class RehearsalTests(PostgresFixture postgres)
 
             // The real catalog has no rehearsal event, and a real event of the same name and type starts from nothing.
             await ApiContractTests.AssertProblemAsync(await host.Client.GetAsync("/api/events/rehearsal"), HttpStatusCode.NotFound, "event-not-found");
+            await ApiContractTests.AssertProblemAsync(await host.Client.GetAsync("/api/events/rehearsal-2"), HttpStatusCode.NotFound, "event-not-found");
             var created = await host.Client.PostAsJsonAsync("/api/events", new
             {
                 id = "rehearsal",
@@ -120,10 +122,12 @@ public sealed class RehearsalTests(PostgresFixture postgres)
             await using var silo = await SiloProcess.StartAsync(storage, new Dictionary<string, string?> { ["Rehearsal:ScratchPath"] = scratch.FullName });
 
             var output = silo.Output;
-            var rehearsed = output.IndexOf("Rehearsal sold out exactly: 1000 tickets", StringComparison.Ordinal);
+            var rehearsed = output.IndexOf("Rehearsal sale 1 sold out exactly: 1000 tickets", StringComparison.Ordinal);
+            var endPass = output.IndexOf("Rehearsal sale 2 sold out exactly: 1000 tickets", StringComparison.Ordinal);
             var listening = output.IndexOf("Now listening on", StringComparison.Ordinal);
             Assert.True(rehearsed >= 0, "no rehearsal in the silo's log:\n" + output);
-            Assert.True(listening > rehearsed, "the silo listened before its rehearsal was over:\n" + output);
+            Assert.True(endPass > rehearsed, "no end pass after the rehearsal's first sale in the silo's log:\n" + output);
+            Assert.True(listening > endPass, "the silo listened before its rehearsal was over:\n" + output);
             Assert.Empty(scratch.EnumerateFileSystemInfos());
         }
         finally
