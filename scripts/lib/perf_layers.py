@@ -38,6 +38,10 @@ for line in sys.stdin:
     layer = next((name for name, pattern in LAYERS if re.search(pattern, owner)), f"other ({owner})")
     shares[layer] += share
 
+# perf's per-line percentages can add up to a little over 100 (about 102 in the eighteenth session's runs); scale
+# them so the layers are shares of the samples.
+total = sum(shares.values()) or 1.0
+shares = {k: v * 100.0 / total for k, v in shares.items()}
 others = sum(v for k, v in shares.items() if k.startswith("other ("))
 for name, share in sorted(((k, v) for k, v in shares.items() if not k.startswith("other (")), key=lambda kv: -kv[1]):
     print(f"{share:7.1f}%  {name}")

@@ -87,8 +87,8 @@ internal sealed partial class OnSaleRehearsal(
     /// Why more than one sale: with dynamic PGO a method is promoted twice, after about 30 calls to an instrumented
     /// version and after about 30 more to optimized code. The end of a sale (gathering, transfers, forwards, sold-out
     /// verdicts) runs only in a sale's last second, and the compiler thread, behind on the busy cores, installs its
-    /// instrumented versions after the load has stopped. A single rehearsal left about a thousand such methods to be
-    /// promoted, and the tier-0 code before them run, in the real sale's last seconds (docs/benchmarks.md, eighteenth
+    /// instrumented versions after the load has stopped. A single rehearsal left about 850 such methods to be promoted,
+    /// and their slower code to run, in the real sale's last seconds (docs/benchmarks.md, eighteenth
     /// session). A second, smaller sale of the same shape is mostly an end, and it runs that code past its second
     /// promotion before the doors open.
     /// </remarks>
