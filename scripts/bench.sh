@@ -173,6 +173,7 @@ if [[ $perf == 1 ]]; then
     (sleep "$waiting_room"; exec perf record -F 499 -g -e cpu-clock -p "$service_pid" -o "$run_dir/perf.data") \
         >"$run_dir/perf.log" 2>&1 &
     profiler_pids+=($!)
+    pids+=($!)
 fi
 if [[ $trace == 1 ]]; then
     trace_tool="$(command -v dotnet-trace || echo "$HOME/.dotnet/tools/dotnet-trace")"
@@ -180,6 +181,7 @@ if [[ $trace == 1 ]]; then
     (sleep "$waiting_room"; exec "$trace_tool" collect --process-id "$service_pid" --profile dotnet-sampled-thread-time \
         --duration 00:00:00:05 --output "$run_dir/sale.nettrace") >"$run_dir/trace.log" 2>&1 &
     profiler_pids+=($!)
+    pids+=($!)
 fi
 set +e
 dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" \
@@ -187,7 +189,8 @@ dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --con
     | tee "$run_dir/orders.txt" | grep -v " PASS "
 verified=${PIPESTATUS[0]}
 set -e
-[[ $perf == 1 ]] && kill -INT "${profiler_pids[0]}" 2>/dev/null
+# perf stops on SIGINT and writes its file; dotnet-trace stops by itself after its 5 s.
+[[ $perf == 1 ]] && { kill -INT "${profiler_pids[0]}" 2>/dev/null || true; }
 for pid in "${profiler_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
 # dotnet-counters writes a second only after it ends and loses the one in progress at exit: give it the sale's last.
