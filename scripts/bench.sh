@@ -66,6 +66,13 @@ while [[ $# -gt 0 ]]; do
 done
 
 service_port=5080 floor_port=5081
+# The path of a .NET global tool (dotnet-counters, dotnet-trace), installed from the package registry when missing.
+global_tool() {
+    local tool
+    tool="$(command -v "$1" || echo "$HOME/.dotnet/tools/$1")"
+    [[ -x $tool ]] || dotnet tool install -g "$1" >/dev/null || return 1
+    echo "$tool"
+}
 run_dir="$repo/.bench/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$run_dir"
 pids=()
@@ -158,8 +165,7 @@ database_args=()
 [[ $postgres == 1 ]] && database_args=(--database-user postgres)
 counters_pid=""
 if [[ $counters == 1 ]]; then
-    counters_tool="$(command -v dotnet-counters || echo "$HOME/.dotnet/tools/dotnet-counters")"
-    [[ -x $counters_tool ]] || dotnet tool install -g dotnet-counters >/dev/null
+    counters_tool="$(global_tool dotnet-counters)"
     # It stops by itself when the service exits, below.
     "$counters_tool" collect --process-id "$service_pid" --counters OrleansTickets --refresh-interval 1 \
         --format csv --output "$run_dir/counters.csv" >"$run_dir/counters.log" 2>&1 &
@@ -176,8 +182,7 @@ if [[ $perf == 1 ]]; then
     pids+=($!)
 fi
 if [[ $trace == 1 ]]; then
-    trace_tool="$(command -v dotnet-trace || echo "$HOME/.dotnet/tools/dotnet-trace")"
-    [[ -x $trace_tool ]] || dotnet tool install -g dotnet-trace >/dev/null
+    trace_tool="$(global_tool dotnet-trace)"
     (sleep "$waiting_room"; exec "$trace_tool" collect --process-id "$service_pid" --profile dotnet-sampled-thread-time \
         --duration 00:00:00:05 --output "$run_dir/sale.nettrace") >"$run_dir/trace.log" 2>&1 &
     profiler_pids+=($!)
