@@ -3,7 +3,6 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using Orleans.TestingHost;
 using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
@@ -108,7 +107,7 @@ public sealed class TicketingCluster : IAsyncDisposable
 
     /// <summary>The PostgreSQL database of shard database <paramref name="ordinal"/>, named as the silo names it.</summary>
     public string PostgresShardDatabase(int ordinal) =>
-        new NpgsqlConnectionStringBuilder(Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().ConnectionStringFor(ordinal)).Database!;
+        Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().PostgresDatabaseName(ordinal);
 
     public async Task<EventSales> SalesAsync(string eventId) =>
         await Client.GetEventGrain(eventId).GetSales() ?? throw new InvalidOperationException("no event");

@@ -512,7 +512,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             Task.FromResult(new LedgerContext(Engines.Storage(engine, postgres), logs));
 
         /// <summary>The name of PostgreSQL shard database <paramref name="ordinal"/>, as the service derives it.</summary>
-        public string ShardDatabaseName(int ordinal) => new NpgsqlConnectionStringBuilder(_databases.ConnectionStringFor(ordinal)).Database!;
+        public string ShardDatabaseName(int ordinal) => _databases.PostgresDatabaseName(ordinal);
 
         public ShardLedger Ledger(ShardAddress shard) => new(_databases.Get(0), shard);
 
