@@ -18,6 +18,11 @@
 #   --waiting-room S buyers wait on the event page for S seconds before the clock starts (default 3; 0 = none): they
 #                    load it and try a ticket type that is not on sale (404), so they arrive with open connections
 #                    and warm code, as a real crowd's browsers do; nothing is bought and nothing is counted
+#   --crowd wrk      sell out with wrk (scripts/wrk/sellout.lua, a client written in C) instead of the load generator,
+#                    so the time says what the service does when the buyers' client costs little; the load generator
+#                    then only checks the sale (--mode verify). wrk cannot tell which request a response answers, so
+#                    it never asks again for fewer tickets: scripts/lib/stock_watch.py reads each type's remaining
+#                    tickets 10 times a second and wrk's threads cap their quantities by it. No waiting room
 #   --no-floor       skip the bare-endpoint measurement
 #   --ready-to-run   publish the service and the load generator ReadyToRun (precompiled), so both start with
 #                    optimized code instead of JIT-compiling it while the doors are open
@@ -42,7 +47,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -54,6 +59,7 @@ while [[ $# -gt 0 ]]; do
         --warm-up) warm_up=1 ;;
         --cold) cold=1 ;;
         --waiting-room) waiting_room="$2"; shift ;;
+        --crowd) crowd="$2"; shift ;;
         --no-floor) floor=0 ;;
         --service-arg) service_args+=("$2"); shift ;;
         --ready-to-run) ready_to_run=1 ;;
@@ -64,6 +70,11 @@ while [[ $# -gt 0 ]]; do
     esac
     shift
 done
+
+[[ $crowd == load || $crowd == wrk ]] || { echo "--crowd must be load or wrk" >&2; exit 2; }
+[[ $crowd == wrk ]] && { command -v wrk >/dev/null || { echo "--crowd wrk needs wrk (Debian package wrk)" >&2; exit 2; }; }
+# wrk's buyers have no waiting room: they start buying as they connect.
+[[ $crowd == wrk ]] && waiting_room=0
 
 service_port=5080 floor_port=5081
 # The path of a .NET global tool (dotnet-counters, dotnet-trace), installed from the package registry when missing.
@@ -80,7 +91,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold waiting-room=${waiting_room}s ready-to-run=$ready_to_run ${service_args[*]}"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) crowd=$crowd connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold waiting-room=${waiting_room}s ready-to-run=$ready_to_run ${service_args[*]}"
 
 echo "== build (Release)"
 dotnet build -c Release silo -v quiet -nologo >/dev/null
@@ -189,10 +200,31 @@ if [[ $trace == 1 ]]; then
     pids+=($!)
 fi
 set +e
-dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" \
-    --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" "${database_args[@]}" --summary-json "$run_dir/orders.json" \
-    | tee "$run_dir/orders.txt" | grep -v " PASS "
-verified=${PIPESTATUS[0]}
+if [[ $crowd == wrk ]]; then
+    types=$(python3 -c 'import json, sys
+print(",".join("%s:%d:%d" % (t["id"], t["capacity"], t["maxPerOrder"]) for t in json.load(open(sys.argv[1]))["ticketTypes"]))' \
+        "$run_dir/festival.json")
+    : >"$run_dir/stock"
+    # -d only bounds the run: the watcher stops wrk once every type is sold out.
+    wrk -t2 -c"$connections" -d"${timeout}s" -s "$repo/scripts/wrk/sellout.lua" "http://127.0.0.1:$service_port" \
+        -- festival "$types" "$run_dir/stock" "$run_dir/wrk-" >"$run_dir/wrk.txt" 2>&1 &
+    wrk_pid=$!
+    pids+=("$wrk_pid")
+    python3 "$repo/scripts/lib/stock_watch.py" "http://127.0.0.1:$service_port/api/events/festival" "$run_dir/stock" \
+        "$wrk_pid" "$service_pid" >"$run_dir/crowd.json"
+    wait "$wrk_pid"
+    cat "$run_dir"/wrk-[0-9]*.jsonl >"$run_dir/acknowledged.jsonl"
+    dotnet "$load_dll" --mode verify --url "http://127.0.0.1:$service_port" --event festival \
+        --orders-file "$run_dir/acknowledged.jsonl" | tee "$run_dir/verify.txt" | grep -v " PASS "
+    verified=${PIPESTATUS[0]}
+    # Without a sell-out, or with errors, the run fails as the load generator's does.
+    python3 "$repo/scripts/lib/crowd_summary.py" "$run_dir" "$verified" || { [[ $verified == 0 ]] && verified=1; }
+else
+    dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" \
+        --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" "${database_args[@]}" --summary-json "$run_dir/orders.json" \
+        | tee "$run_dir/orders.txt" | grep -v " PASS "
+    verified=${PIPESTATUS[0]}
+fi
 set -e
 # perf stops on SIGINT and writes its file; dotnet-trace stops by itself after its 5 s.
 [[ $perf == 1 ]] && { kill -INT "${profiler_pids[0]}" 2>/dev/null || true; }
@@ -240,7 +272,7 @@ print(f"errors            {o['errors']} errors, {o['retries']} retries, {o['aban
 print(f"service peak RSS  {peak_kb / 1024:.0f} MB")
 per_order = lambda seconds: f"{seconds * 1e6 / o['orders']:.0f} µs/order" if o["orders"] else "no orders"
 print(f"CPU seconds       service {service_cpu:.2f} ({per_order(service_cpu)}), "
-      f"load generator {o['clientCpuSeconds']:.2f} ({per_order(o['clientCpuSeconds'])})"
+      f"{o.get('crowd', 'load generator')} {o['clientCpuSeconds']:.2f} ({per_order(o['clientCpuSeconds'])})"
       + (f", PostgreSQL {o['databaseCpuSeconds']:.2f} ({per_order(o['databaseCpuSeconds'])})" if o.get("databaseCpuSeconds") is not None else ""))
 if o.get("tail"):
     # The end of the sale costs more per order than its body (docs/benchmarks.md, eleventh session).

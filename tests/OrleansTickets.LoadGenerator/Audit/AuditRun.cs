@@ -1,6 +1,5 @@
 using OrleansTickets.LoadGenerator.Http;
 using OrleansTickets.LoadGenerator.Options;
-using OrleansTickets.LoadGenerator.Orders;
 using OrleansTickets.LoadGenerator.Verification;
 
 namespace OrleansTickets.LoadGenerator.Audit;
@@ -14,7 +13,7 @@ public static class AuditRun
     {
         using var timeout = new CancellationTokenSource(Timeout);
         var orders = await AcknowledgedOrdersFile.ReadAsync(options.OrdersFile!);
-        var sales = await ReadSalesAsync(options, timeout.Token);
+        var sales = await SalesReader.ReadAsync(options.Urls, options.EventId, timeout.Token);
         if (sales is null) return ExitCodes.CouldNotFinish;
         var ledger = await LedgerReader.ReadAsync(options.Postgres!, options.EventId, timeout.Token);
         Console.WriteLine($"audit of {options.EventId}: {orders.Count} acknowledged orders; ledger: {ledger.Shards.Count} shards, " +
@@ -22,14 +21,5 @@ public static class AuditRun
         var checks = LedgerAudit.Audit(ledger, orders, sales, expectSoldOut: true);
         VerificationTable.Write(Console.Out, checks);
         return checks.All(c => c.Passed) ? ExitCodes.Passed : ExitCodes.CheckFailed;
-    }
-
-    /// <summary>/sales from the first address that answers: after a chaos run some processes are gone.</summary>
-    private static async Task<SalesSnapshot?> ReadSalesAsync(LoadOptions options, CancellationToken cancellation)
-    {
-        var clients = options.Urls.Select(url => PooledHttpClient.Create(url, 1)).ToList();
-        using var disposeClients = new CompositeDisposable(clients);
-        return await SalesReader.ReadAsync(clients.Select(http => new TicketingApiClient(http)).ToList(), options.EventId,
-            SalesReader.RetryPause, cancellation);
     }
 }

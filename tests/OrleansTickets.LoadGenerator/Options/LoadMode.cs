@@ -11,4 +11,7 @@ public enum LoadMode
 
     /// <summary>Checks a finished sale against the PostgreSQL shard databases themselves (see scripts/chaos.sh).</summary>
     Audit,
+
+    /// <summary>Checks a sale another client made, from the orders it was acknowledged, against <c>/sales</c>.</summary>
+    Verify,
 }

@@ -9,7 +9,8 @@ public static class LoadOptionsParser
         usage: OrleansTickets.LoadGenerator [--name value]...
 
           --url URL[,URL...]    base address(es); buyers spread over them and move on when one fails (default http://127.0.0.1:5080)
-          --mode orders|bare|audit  buy an event until sold out, hit a bare endpoint, or audit a sale (default orders)
+          --mode orders|bare|audit|verify  buy an event until sold out, hit a bare endpoint, audit a sale, or check a
+                                sale another client made (default orders)
           --connections N       concurrent virtual buyers = in-flight requests (default 256)
           --summary-json FILE   also write the final numbers as JSON
           --service-pid PID     also report the CPU time process PID (the service, or the bare endpoint, on this
@@ -35,6 +36,10 @@ public static class LoadOptionsParser
           --event ID            the event that was sold                    (default festival)
           --orders-file FILE    the acknowledged orders an orders run wrote
           --postgres CONN       the catalog connection string; shard databases are CONN's database + _shard_NNNN
+
+        verify mode (a sale made by another client, e.g. scripts/wrk/sellout.lua):
+          --event ID            the event that was sold                    (default festival)
+          --orders-file FILE    its acknowledged orders: a JSON array, or one response body per line
 
         exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 the run could not finish
         """;
@@ -68,6 +73,7 @@ public static class LoadOptionsParser
         {
             throw new UsageException("audit mode needs --orders-file and --postgres");
         }
+        if (options.Mode == LoadMode.Verify && options.OrdersFile is null) throw new UsageException("verify mode needs --orders-file");
         return options;
     }
 
@@ -101,7 +107,8 @@ public static class LoadOptionsParser
         "orders" => LoadMode.Orders,
         "bare" => LoadMode.Bare,
         "audit" => LoadMode.Audit,
-        _ => throw new UsageException($"--mode must be orders, bare or audit, got '{text}'"),
+        "verify" => LoadMode.Verify,
+        _ => throw new UsageException($"--mode must be orders, bare, audit or verify, got '{text}'"),
     };
 
     private static string ParsePath(string text) =>

@@ -3,7 +3,11 @@ using OrleansTickets.LoadGenerator.Http;
 
 namespace OrleansTickets.LoadGenerator.Verification;
 
-/// <summary>The acknowledged orders of a run, kept on disk so an audit can look for each one in the databases.</summary>
+/// <summary>
+/// The acknowledged orders of a run, kept on disk so a sale can be checked afterwards: as one JSON array (what an
+/// orders run writes) or as one order per line (what another client writes, response body after response body:
+/// <c>scripts/wrk/sellout.lua</c>).
+/// </summary>
 public static class AcknowledgedOrdersFile
 {
     public static async Task WriteAsync(string? path, IReadOnlyList<AcknowledgedOrder> orders)
@@ -13,10 +17,32 @@ public static class AcknowledgedOrdersFile
         await JsonSerializer.SerializeAsync(file, orders.ToList(), LoadJsonContext.Default.ListAcknowledgedOrder);
     }
 
+    /// <summary>The orders in <paramref name="path"/>; an <see cref="InvalidDataException"/> names the first line that is not one.</summary>
     public static async Task<List<AcknowledgedOrder>> ReadAsync(string path)
     {
-        await using var file = File.OpenRead(path);
-        return await JsonSerializer.DeserializeAsync(file, LoadJsonContext.Default.ListAcknowledgedOrder)
-            ?? throw new InvalidDataException($"{path} holds no orders");
+        var text = await File.ReadAllTextAsync(path);
+        if (text.TrimStart().StartsWith('['))
+        {
+            return JsonSerializer.Deserialize(text, LoadJsonContext.Default.ListAcknowledgedOrder)
+                ?? throw new InvalidDataException($"{path} holds no orders");
+        }
+        var orders = new List<AcknowledgedOrder>();
+        var number = 0;
+        foreach (var line in text.Split('\n'))
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                orders.Add(JsonSerializer.Deserialize(line, LoadJsonContext.Default.AcknowledgedOrder)
+                    ?? throw new InvalidDataException($"{path}:{number} is null, not an order"));
+            }
+            catch (JsonException exception)
+            {
+                // A body cut short would otherwise be an order silently left out of the checks.
+                throw new InvalidDataException($"{path}:{number} is not an acknowledged order: {exception.Message}", exception);
+            }
+        }
+        return orders;
     }
 }

@@ -45,4 +45,12 @@ public sealed class LoadOptionsParserTests
     [Fact]
     public void A_waiting_room_as_long_as_the_timeout_is_refused() =>
         Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--waiting-room", "60", "--timeout", "60"]));
+
+    [Fact]
+    public void Verify_mode_reads_the_orders_file_and_refuses_to_run_without_one()
+    {
+        var options = LoadOptionsParser.Parse(["--mode", "verify", "--orders-file", "orders.jsonl"]);
+        Assert.Equal((LoadMode.Verify, "orders.jsonl"), (options.Mode, options.OrdersFile));
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "verify"]));
+    }
 }

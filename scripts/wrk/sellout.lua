@@ -1,0 +1,125 @@
+-- Sells out an event with wrk as the crowd: a client written in C, so the sale's time says what the service can do
+-- when the buyers' own client costs little (scripts/bench.sh --crowd wrk drives it).
+--
+-- usage: wrk -t2 -c256 -d300s -s scripts/wrk/sellout.lua URL -- EVENT TYPES STOCK_FILE OUT_PREFIX
+--   TYPES       type:weight:maxPerOrder,... (weights as the load generator's: each type's capacity)
+--   STOCK_FILE  "type remaining" lines that a watcher rewrites while the sale runs (from GET /api/events/EVENT):
+--               wrk's threads share nothing, so this file is how they learn which types are gone and how few
+--               tickets are left, as the load generator's buyers learn it from each other
+--   OUT_PREFIX  each thread appends the body of every acknowledged order to OUT_PREFIX<thread>.jsonl, for the
+--               load generator's --mode verify; the run's numbers go to OUT_PREFIXsummary.json (see done below)
+-- Each request has a fresh Idempotency-Key and a quantity from 1 to 4 (never above what the stock file says is
+-- left). wrk cannot tell which request a response answers, so unlike the load generator it does not ask again for
+-- fewer tickets after a sold-out answer; the stock file caps the quantity instead.
+
+local ffi = require("ffi")
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_nsec; } wrk_timespec;
+  int clock_gettime(int clock_id, wrk_timespec *tp);
+]]
+local now_ts = ffi.new("wrk_timespec")
+local function now()
+  ffi.C.clock_gettime(1, now_ts) -- CLOCK_MONOTONIC, the clock the watcher's `date` cannot skew
+  return tonumber(now_ts.tv_sec) + tonumber(now_ts.tv_nsec) / 1e9
+end
+
+local threads = {}
+local uuid = io.open("/proc/sys/kernel/random/uuid")
+local run = uuid and uuid:read("*l") or tostring(os.time())
+if uuid then uuid:close() end
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+  thread:set("run", run)
+end
+
+-- How often (in requests) a thread rereads the stock file: often enough to stop asking for a gone type within a
+-- few milliseconds of the watcher seeing it, rarely enough to cost nothing.
+local STOCK_EVERY = 256
+
+function init(args)
+  event, stock_file, prefix = args[1], args[3], args[4]
+  types = {}
+  for id, weight, max in string.gmatch(args[2], "([^:,]+):(%d+):(%d+)") do
+    table.insert(types, { id = id, weight = tonumber(weight), max = tonumber(max), remaining = math.huge })
+  end
+  path = "/api/events/" .. event .. "/orders"
+  sent, statuses, first, last_ack = 0, {}, 0, 0
+  orders = io.open(prefix .. id .. ".jsonl", "w")
+  math.randomseed(os.time() * 1000 + id)
+end
+
+local function read_stock()
+  local file = io.open(stock_file)
+  if not file then return end
+  local left = {}
+  for type_id, remaining in file:read("*a"):gmatch("(%S+) (%d+)") do left[type_id] = tonumber(remaining) end
+  file:close()
+  for _, t in ipairs(types) do
+    if left[t.id] then t.remaining = left[t.id] end
+  end
+end
+
+local function pick()
+  local total = 0
+  for _, t in ipairs(types) do
+    if t.remaining > 0 then total = total + t.weight end
+  end
+  -- Every type gone by the stock file: keep asking for the first until the watcher stops wrk.
+  if total == 0 then return types[1] end
+  local point = math.random() * total
+  for _, t in ipairs(types) do
+    if t.remaining > 0 then
+      point = point - t.weight
+      if point < 0 then return t end
+    end
+  end
+  return types[#types]
+end
+
+function request()
+  if sent == 0 then first = now() end
+  if sent % STOCK_EVERY == 0 then read_stock() end
+  sent = sent + 1
+  local t = pick()
+  local quantity = math.random(math.max(1, math.min(4, t.max, t.remaining)))
+  local buyer = id .. "-" .. sent
+  local body = string.format(
+    '{"ticketTypeId":"%s","quantity":%d,"buyer":{"name":"Wrk Buyer %s","email":"wrk-%s@example.test"}}',
+    t.id, quantity, buyer, buyer)
+  return wrk.format("POST", path,
+    { ["Content-Type"] = "application/json", ["Idempotency-Key"] = "wrk-" .. run .. "-" .. buyer }, body)
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if status == 201 or status == 200 then
+    last_ack = now()
+    orders:write(body, "\n")
+  end
+end
+
+-- Writes OUT_PREFIX"summary.json" for scripts/lib/crowd_summary.py: the span from the first request to the last
+-- acknowledgement over all threads, the responses by status, wrk's socket errors and its latency percentiles (every
+-- response, sold-out answers included, as the load generator counts them).
+function done(summary, latency, requests)
+  local first, last, totals, prefix = math.huge, 0, {}, nil
+  for _, thread in ipairs(threads) do
+    prefix = thread:get("prefix")
+    if thread:get("sent") > 0 then first = math.min(first, thread:get("first")) end
+    last = math.max(last, thread:get("last_ack"))
+    for status, count in pairs(thread:get("statuses")) do totals[status] = (totals[status] or 0) + count end
+  end
+  local statuses = {}
+  for status, count in pairs(totals) do table.insert(statuses, string.format('"%d":%d', status, count)) end
+  local e = summary.errors
+  local file = io.open(prefix .. "summary.json", "w")
+  file:write(string.format(
+    '{"firstRequest":%.6f,"lastAcknowledged":%.6f,"statusCounts":{%s},"socketErrors":%d,' ..
+    '"latency":{"p50":%.3f,"p95":%.3f,"p99":%.3f,"max":%.3f}}\n',
+    first == math.huge and 0 or first, last, table.concat(statuses, ","),
+    e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+  file:close()
+end

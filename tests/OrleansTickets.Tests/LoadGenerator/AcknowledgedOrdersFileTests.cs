@@ -1,0 +1,56 @@
+using OrleansTickets.LoadGenerator.Verification;
+
+namespace OrleansTickets.Tests.LoadGenerator;
+
+/// <summary>
+/// The acknowledged orders a check reads back: what an orders run wrote (one JSON array), or the response bodies
+/// another client kept, one per line (scripts/wrk/sellout.lua).
+/// </summary>
+public sealed class AcknowledgedOrdersFileTests : IDisposable
+{
+    // Two response bodies as the service writes them, fields the generator does not read included.
+    private const string First =
+        """{"orderId":"o-1","eventId":"festival","ticketTypeId":"ga","quantity":2,"tickets":[{"code":"A","serial":1},{"code":"B","serial":2}],"total":398.00}""";
+    private const string Second =
+        """{"orderId":"o-2","eventId":"festival","ticketTypeId":"vip","quantity":1,"tickets":[{"code":"C","serial":7}],"total":499.00}""";
+
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"acknowledged-{Guid.NewGuid():N}.json");
+
+    public void Dispose() => File.Delete(_path);
+
+    [Fact]
+    public async Task What_an_orders_run_writes_reads_back_whole()
+    {
+        AcknowledgedOrder[] orders =
+        [
+            new("o-1", "ga", 2, [new IssuedTicket("A", 1), new IssuedTicket("B", 2)]),
+            new("o-2", "vip", 1, [new IssuedTicket("C", 7)]),
+        ];
+        await AcknowledgedOrdersFile.WriteAsync(_path, orders);
+
+        var read = await AcknowledgedOrdersFile.ReadAsync(_path);
+
+        Assert.Equal(["o-1", "o-2"], read.Select(o => o.OrderId));
+        Assert.Equal(["A", "B", "C"], read.SelectMany(o => o.Tickets).Select(t => t.Code));
+    }
+
+    [Fact]
+    public async Task Response_bodies_one_per_line_are_read_as_orders()
+    {
+        await File.WriteAllTextAsync(_path, $"{First}\n{Second}\n\n");
+
+        var read = await AcknowledgedOrdersFile.ReadAsync(_path);
+
+        Assert.Equal([("o-1", "ga", 2), ("o-2", "vip", 1)], read.Select(o => (o.OrderId, o.TicketTypeId, o.Tickets.Count)));
+    }
+
+    [Fact]
+    public async Task A_body_cut_short_is_an_error_naming_its_line_not_an_order_left_out()
+    {
+        await File.WriteAllTextAsync(_path, $"{First}\n{Second[..40]}\n");
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => AcknowledgedOrdersFile.ReadAsync(_path));
+
+        Assert.Contains($"{_path}:2", error.Message);
+    }
+}
