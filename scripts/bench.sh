@@ -22,7 +22,8 @@
 #                    so the time says what the service does when the buyers' client costs little; the load generator
 #                    then only checks the sale (--mode verify). wrk cannot tell which request a response answers, so
 #                    it never asks again for fewer tickets: scripts/lib/stock_watch.py reads each type's remaining
-#                    tickets 10 times a second and wrk's threads cap their quantities by it. No waiting room
+#                    tickets 10 times a second and wrk's threads cap their quantities by it. No waiting room, and
+#                    with --postgres the PostgreSQL server's CPU is not counted
 #   --no-floor       skip the bare-endpoint measurement
 #   --ready-to-run   publish the service and the load generator ReadyToRun (precompiled), so both start with
 #                    optimized code instead of JIT-compiling it while the doors are open
@@ -210,8 +211,9 @@ print(",".join("%s:%d:%d" % (t["id"], t["capacity"], t["maxPerOrder"]) for t in 
         -- festival "$types" "$run_dir/stock" "$run_dir/wrk-" >"$run_dir/wrk.txt" 2>&1 &
     wrk_pid=$!
     pids+=("$wrk_pid")
+    # A watcher that fails would leave wrk buying until its -d ran out.
     python3 "$repo/scripts/lib/stock_watch.py" "http://127.0.0.1:$service_port/api/events/festival" "$run_dir/stock" \
-        "$wrk_pid" "$service_pid" >"$run_dir/crowd.json"
+        "$wrk_pid" "$service_pid" >"$run_dir/crowd.json" || kill -INT "$wrk_pid"
     wait "$wrk_pid"
     cat "$run_dir"/wrk-[0-9]*.jsonl >"$run_dir/acknowledged.jsonl"
     dotnet "$load_dll" --mode verify --url "http://127.0.0.1:$service_port" --event festival \

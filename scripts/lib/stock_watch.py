@@ -46,8 +46,13 @@ def main(event_url, stock_file, wrk_pid, service_pid):
         if wrk_now is None:
             break  # wrk ended by itself: its -d ran out before the sale did
         wrk_end, service_end = wrk_now, service_now
-        with urllib.request.urlopen(event_url, timeout=10) as response:
-            event = json.load(response)
+        try:
+            with urllib.request.urlopen(event_url, timeout=10) as response:
+                event = json.load(response)
+        except (OSError, ValueError) as error:
+            # A missed reading only leaves the stock file as it was; the next one may answer.
+            print(f"stock_watch: cannot read {event_url}: {error}", file=sys.stderr)
+            continue
         lines = "".join(f"{t['id']} {t['remaining']}\n" for t in event["ticketTypes"])
         with open(stock_file + ".new", "w") as stock:
             stock.write(lines)
