@@ -2,18 +2,9 @@
 -- usage: wrk -t2 -c64 -d10s -s scripts/wrk/orders.lua http://127.0.0.1:5080 -- ga,vip [event]
 -- Ticket type ids come as arguments (wrk has no other way in that works the same on every machine).
 
-local threads = {}
--- A fresh id per wrk run keeps a rerun's keys from replaying the previous run's orders.
-local uuid = io.open("/proc/sys/kernel/random/uuid")
-local run = uuid and uuid:read("*l") or tostring(os.time())
-if uuid then uuid:close() end
-
-function setup(thread)
-  -- Runs in the main state once per thread: number the threads so keys never collide between them.
-  table.insert(threads, thread)
-  thread:set("id", #threads)
-  thread:set("run", run)
-end
+local buyers = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "buyers.lua")
+local threads = buyers.threads
+setup = buyers.setup
 
 function init(args)
   types = {}

@@ -23,16 +23,9 @@ local function now()
   return tonumber(now_ts.tv_sec) + tonumber(now_ts.tv_nsec) / 1e9
 end
 
-local threads = {}
-local uuid = io.open("/proc/sys/kernel/random/uuid")
-local run = uuid and uuid:read("*l") or tostring(os.time())
-if uuid then uuid:close() end
-
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("id", #threads)
-  thread:set("run", run)
-end
+local buyers = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "buyers.lua")
+local threads = buyers.threads
+setup = buyers.setup
 
 -- How often (in requests) a thread rereads the stock file: often enough to stop asking for a gone type within a
 -- few milliseconds of the watcher seeing it, rarely enough to cost nothing.

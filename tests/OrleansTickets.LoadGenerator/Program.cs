@@ -3,7 +3,6 @@ using OrleansTickets.LoadGenerator.Audit;
 using OrleansTickets.LoadGenerator.Bare;
 using OrleansTickets.LoadGenerator.Options;
 using OrleansTickets.LoadGenerator.Orders;
-using OrleansTickets.LoadGenerator.Verification;
 
 if (args is ["--help"] or ["-h"])
 {
@@ -17,7 +16,6 @@ try
     {
         LoadMode.Orders => await OrdersRun.RunAsync(options),
         LoadMode.Bare => await BareRun.RunAsync(options),
-        LoadMode.Verify => await VerifyRun.RunAsync(options),
         _ => await AuditRun.RunAsync(options),
     };
 }

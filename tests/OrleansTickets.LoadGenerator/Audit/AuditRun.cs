@@ -12,7 +12,7 @@ public static class AuditRun
     public static async Task<int> RunAsync(LoadOptions options)
     {
         using var timeout = new CancellationTokenSource(Timeout);
-        var orders = await AcknowledgedOrdersFile.ReadAsync(options.OrdersFile!);
+        if (await AcknowledgedOrdersFile.TryReadAsync(options.OrdersFile!) is not { } orders) return ExitCodes.CouldNotFinish;
         var sales = await SalesReader.ReadAsync(options.Urls, options.EventId, timeout.Token);
         if (sales is null) return ExitCodes.CouldNotFinish;
         var ledger = await LedgerReader.ReadAsync(options.Postgres!, options.EventId, timeout.Token);

@@ -17,6 +17,20 @@ public static class AcknowledgedOrdersFile
         await JsonSerializer.SerializeAsync(file, orders.ToList(), LoadJsonContext.Default.ListAcknowledgedOrder);
     }
 
+    /// <summary>The orders in <paramref name="path"/>, or null (said on stderr) when the file cannot be read as orders.</summary>
+    public static async Task<List<AcknowledgedOrder>?> TryReadAsync(string path)
+    {
+        try
+        {
+            return await ReadAsync(path);
+        }
+        catch (Exception exception) when (exception is IOException or InvalidDataException or UnauthorizedAccessException or JsonException)
+        {
+            Console.Error.WriteLine($"cannot read the acknowledged orders: {exception.Message}");
+            return null;
+        }
+    }
+
     /// <summary>The orders in <paramref name="path"/>; an <see cref="InvalidDataException"/> names the first line that is not one.</summary>
     public static async Task<List<AcknowledgedOrder>> ReadAsync(string path)
     {

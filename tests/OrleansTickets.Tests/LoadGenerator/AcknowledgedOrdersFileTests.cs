@@ -53,4 +53,16 @@ public sealed class AcknowledgedOrdersFileTests : IDisposable
 
         Assert.Contains($"{_path}:2", error.Message);
     }
+
+    [Fact]
+    public async Task A_check_gets_no_orders_from_a_missing_file_or_a_body_cut_short()
+    {
+        Assert.Null(await AcknowledgedOrdersFile.TryReadAsync(_path));
+
+        await File.WriteAllTextAsync(_path, $"{First}\n{Second[..40]}\n");
+        Assert.Null(await AcknowledgedOrdersFile.TryReadAsync(_path));
+
+        await File.WriteAllTextAsync(_path, $"{First}\n");
+        Assert.Single((await AcknowledgedOrdersFile.TryReadAsync(_path))!);
+    }
 }
