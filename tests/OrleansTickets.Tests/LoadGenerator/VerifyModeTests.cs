@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OrleansTickets.LoadGenerator;
+using OrleansTickets.LoadGenerator.Audit;
+using OrleansTickets.LoadGenerator.Options;
+
+namespace OrleansTickets.Tests.LoadGenerator;
+
+/// <summary>
+/// Verify mode checks a sale another client made (scripts/bench.sh --crowd wrk): the response bodies it kept, one
+/// per line, against <c>/sales</c>, which a local endpoint stands in for here.
+/// </summary>
+public sealed class VerifyModeTests : IDisposable
+{
+    // A sold-out type of 3 tickets on one shard, as /sales reports it.
+    private const string Sales =
+        """{"eventId":"festival","ticketTypes":[{"id":"ga","capacity":3,"sold":3,"remaining":0,"shards":[{"index":0,"capacity":3,"sold":3,"remaining":0,"status":"sold-out"}]}]}""";
+    private const string First = """{"orderId":"o-1","ticketTypeId":"ga","quantity":2,"tickets":[{"code":"A","serial":1},{"code":"B","serial":2}]}""";
+
+    private readonly string _orders = Path.Combine(Path.GetTempPath(), $"verify-{Guid.NewGuid():N}.jsonl");
+
+    public void Dispose() => File.Delete(_orders);
+
+    [Fact]
+    public async Task Bodies_that_account_for_every_ticket_sold_pass()
+    {
+        await File.WriteAllTextAsync(_orders, First + "\n" + """{"orderId":"o-2","ticketTypeId":"ga","quantity":1,"tickets":[{"code":"C","serial":3}]}""" + "\n");
+
+        Assert.Equal(ExitCodes.Passed, await VerifyAsync());
+    }
+
+    [Fact]
+    public async Task A_code_given_twice_fails_the_check()
+    {
+        await File.WriteAllTextAsync(_orders, First + "\n" + """{"orderId":"o-2","ticketTypeId":"ga","quantity":1,"tickets":[{"code":"A","serial":3}]}""" + "\n");
+
+        Assert.Equal(ExitCodes.CheckFailed, await VerifyAsync());
+    }
+
+    [Fact]
+    public async Task A_ticket_sold_but_in_no_body_fails_the_check()
+    {
+        await File.WriteAllTextAsync(_orders, First + "\n");
+
+        Assert.Equal(ExitCodes.CheckFailed, await VerifyAsync());
+    }
+
+    private async Task<int> VerifyAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var app = builder.Build();
+        app.MapGet("/api/events/festival/sales", () => Results.Content(Sales, "application/json"));
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+        return await AuditRun.RunAsync(LoadOptionsParser.Parse(["--mode", "verify", "--url", address, "--orders-file", _orders]));
+    }
+}
