@@ -1,15 +1,11 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using OrleansTickets.LoadGenerator;
 using OrleansTickets.LoadGenerator.Bare;
 using OrleansTickets.LoadGenerator.Http;
 using OrleansTickets.LoadGenerator.Options;
+using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.LoadGenerator;
 
@@ -40,17 +36,12 @@ public sealed class BareRunTests
 
     private static async Task<BareRunSummary> RunAgainstLocalEndpointAsync(int? servicePid)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        await using var app = builder.Build();
-        app.MapPost("/bare/orders", () => Results.Created("/bare/orders/1", "{}"));
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        await using var endpoint = await StandInEndpoint.StartAsync(app =>
+            app.MapPost("/bare/orders", () => Results.Created("/bare/orders/1", "{}")));
         var json = Path.Combine(Path.GetTempPath(), $"bare-run-{Guid.NewGuid():N}.json");
         try
         {
-            string[] args = ["--mode", "bare", "--url", address, "--duration", "1", "--connections", "4", "--summary-json", json];
+            string[] args = ["--mode", "bare", "--url", endpoint.Address, "--duration", "1", "--connections", "4", "--summary-json", json];
             if (servicePid is { } pid) args = [.. args, "--service-pid", pid.ToString(CultureInfo.InvariantCulture)];
 
             Assert.Equal(ExitCodes.Passed, await BareRun.RunAsync(LoadOptionsParser.Parse(args)));
@@ -61,7 +52,6 @@ public sealed class BareRunTests
         finally
         {
             File.Delete(json);
-            await app.StopAsync();
         }
     }
 }

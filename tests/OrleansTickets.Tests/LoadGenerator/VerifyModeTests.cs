@@ -1,13 +1,9 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using OrleansTickets.LoadGenerator;
 using OrleansTickets.LoadGenerator.Audit;
 using OrleansTickets.LoadGenerator.Options;
+using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.LoadGenerator;
 
@@ -52,14 +48,9 @@ public sealed class VerifyModeTests : IDisposable
 
     private async Task<int> VerifyAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        await using var app = builder.Build();
-        app.MapGet("/api/events/festival/sales", () => Results.Content(Sales, "application/json"));
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        await using var sales = await StandInEndpoint.StartAsync(app =>
+            app.MapGet("/api/events/festival/sales", () => Results.Content(Sales, "application/json")));
 
-        return await AuditRun.RunAsync(LoadOptionsParser.Parse(["--mode", "verify", "--url", address, "--orders-file", _orders]));
+        return await AuditRun.RunAsync(LoadOptionsParser.Parse(["--mode", "verify", "--url", sales.Address, "--orders-file", _orders]));
     }
 }
