@@ -22,8 +22,9 @@
 #                    so the time says what the service does when the buyers' client costs little; the load generator
 #                    then only checks the sale (--mode verify). wrk cannot tell which request a response answers, so
 #                    it never asks again for fewer tickets: scripts/lib/stock_watch.py reads each type's remaining
-#                    tickets 10 times a second and wrk's threads cap their quantities by it. No waiting room, and
-#                    with --postgres the PostgreSQL server's CPU is not counted
+#                    tickets 10 times a second (exactly, asking every shard, once a type is near its end) and wrk's
+#                    threads cap their quantities by it. No waiting room, no "end of the sale" line, and with
+#                    --postgres the PostgreSQL server's CPU is not counted
 #   --no-floor       skip the bare-endpoint measurement
 #   --ready-to-run   publish the service and the load generator ReadyToRun (precompiled), so both start with
 #                    optimized code instead of JIT-compiling it while the doors are open
@@ -206,15 +207,13 @@ if [[ $crowd == wrk ]]; then
 print(",".join("%s:%d:%d" % (t["id"], t["capacity"], t["maxPerOrder"]) for t in json.load(open(sys.argv[1]))["ticketTypes"]))' \
         "$run_dir/festival.json")
     : >"$run_dir/stock"
-    # -d only bounds the run: the watcher stops wrk once every type is sold out.
-    wrk -t2 -c"$connections" -d"${timeout}s" -s "$repo/scripts/wrk/sellout.lua" "http://127.0.0.1:$service_port" \
-        -- festival "$types" "$run_dir/stock" "$run_dir/wrk-" >"$run_dir/wrk.txt" 2>&1 &
-    wrk_pid=$!
-    pids+=("$wrk_pid")
-    # A watcher that fails would leave wrk buying until its -d ran out.
+    # The watcher starts wrk and stops it once every type is sold out; -d only bounds the run.
     python3 "$repo/scripts/lib/stock_watch.py" "http://127.0.0.1:$service_port/api/events/festival" "$run_dir/stock" \
-        "$wrk_pid" "$service_pid" >"$run_dir/crowd.json" || kill -INT "$wrk_pid"
-    wait "$wrk_pid"
+        "$service_pid" "$run_dir/wrk.txt" -- wrk -t2 -c"$connections" -d"${timeout}s" -s "$repo/scripts/wrk/sellout.lua" \
+        "http://127.0.0.1:$service_port" -- festival "$types" "$run_dir/stock" "$run_dir/wrk-" >"$run_dir/crowd.json" &
+    watcher_pid=$!
+    pids+=("$watcher_pid")
+    wait "$watcher_pid"
     cat "$run_dir"/wrk-[0-9]*.jsonl >"$run_dir/acknowledged.jsonl"
     dotnet "$load_dll" --mode verify --url "http://127.0.0.1:$service_port" --event festival \
         --orders-file "$run_dir/acknowledged.jsonl" | tee "$run_dir/verify.txt" | grep -v " PASS "
@@ -274,7 +273,7 @@ print(f"errors            {o['errors']} errors, {o['retries']} retries, {o['aban
 print(f"service peak RSS  {peak_kb / 1024:.0f} MB")
 per_order = lambda seconds: f"{seconds * 1e6 / o['orders']:.0f} µs/order" if o["orders"] else "no orders"
 print(f"CPU seconds       service {service_cpu:.2f} ({per_order(service_cpu)}), "
-      f"{o.get('crowd', 'load generator')} {o['clientCpuSeconds']:.2f} ({per_order(o['clientCpuSeconds'])})"
+      f"{o.get('crowd', 'load generator')} {o['clientCpuSeconds'] or 0:.2f} ({per_order(o['clientCpuSeconds'] or 0)})"
       + (f", PostgreSQL {o['databaseCpuSeconds']:.2f} ({per_order(o['databaseCpuSeconds'])})" if o.get("databaseCpuSeconds") is not None else ""))
 if o.get("tail"):
     # The end of the sale costs more per order than its body (docs/benchmarks.md, eleventh session).

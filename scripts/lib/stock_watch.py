@@ -1,21 +1,33 @@
 #!/usr/bin/env python3
-"""Watches a sale that wrk makes (scripts/bench.sh --crowd wrk, scripts/wrk/sellout.lua).
+"""Runs and watches a sale that wrk makes (scripts/bench.sh --crowd wrk, scripts/wrk/sellout.lua).
 
-Every 0.1 s it reads GET /api/events/EVENT and rewrites STOCK_FILE with each type's remaining tickets, which is how
-wrk's threads learn which types are gone. Once every type is sold out it stops wrk (SIGINT: wrk then reports and
-exits). It prints, as JSON, the CPU time the service and wrk used from its start to that moment, and the
-hypervisor's steal over the same span, for the run's per-order costs.
+Every 0.1 s it reads each ticket type's remaining tickets and rewrites STOCK_FILE with them, which is how wrk's
+threads learn which types are gone and how few tickets are left. It reads GET /api/events/EVENT, which answers
+from the event's sales as they were up to a second ago (cheap: at most one round of every shard a second), until a
+type still selling is near its end; from then on GET /api/events/EVENT/sales, which asks every shard each time, so
+that wrk stops asking for a type within a reading of its last ticket. Once every type is sold out it stops wrk
+(SIGINT: wrk then reports and exits).
 
-usage: stock_watch.py EVENT_URL STOCK_FILE WRK_PID SERVICE_PID
+It prints JSON with the CPU time of the service and of wrk and the hypervisor's steal, read at every reading with
+the monotonic clock's time, so the run's costs can be cut at wrk's last acknowledged order (scripts/lib/crowd_summary.py).
+It starts wrk itself, right after its first reading, so that the costs start before wrk's first request.
+
+usage: stock_watch.py EVENT_URL STOCK_FILE SERVICE_PID WRK_OUTPUT -- WRK_COMMAND...
 """
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import urllib.request
 
 TICKS = os.sysconf("SC_CLK_TCK")
+PAUSE = 0.1
+# A type is near its end once this few tickets are left, or this share of its capacity.
+NEAR_END_TICKETS, NEAR_END_SHARE = 1000, 0.05
+# wrk checks its stop flag every 100 ms; the answers still on the wire when it stops would be lost to the check.
+LAST_ANSWERS = 0.5
 
 
 def cpu_seconds(pid):
@@ -34,42 +46,48 @@ def steal_seconds():
     return int(fields[8]) / TICKS
 
 
-def main(event_url, stock_file, wrk_pid, service_pid):
-    started = time.monotonic()
-    service_start, wrk_start, steal_start = cpu_seconds(service_pid), cpu_seconds(wrk_pid), steal_seconds()
-    service_end = wrk_end = None
-    sold_out = False
+def reading(wrk_pid, service_pid):
+    return {"at": time.monotonic(), "service": cpu_seconds(service_pid),
+            "wrk": cpu_seconds(wrk_pid) if wrk_pid else None, "steal": steal_seconds()}
+
+
+def main(event_url, stock_file, service_pid, wrk_output, wrk_command):
+    readings = [reading(None, service_pid)]
+    readings[0]["wrk"] = 0.0
+    with open(wrk_output, "w") as output:
+        wrk = subprocess.Popen(wrk_command, stdout=output, stderr=subprocess.STDOUT)
+    # Stopped by bench.sh's clean-up, wrk goes too.
+    signal.signal(signal.SIGTERM, lambda *_: (wrk.kill(), sys.exit(1)))
+    url, sold_out = event_url, False
     while True:
-        time.sleep(0.1)
-        # Read before asking, so the time charged to wrk ends no later than the answer that stops it.
-        wrk_now, service_now = cpu_seconds(wrk_pid), cpu_seconds(service_pid)
-        if wrk_now is None:
-            break  # wrk ended by itself: its -d ran out before the sale did
-        wrk_end, service_end = wrk_now, service_now
+        time.sleep(PAUSE)
+        if wrk.poll() is not None:
+            break  # wrk ended by itself: its -d ran out before the sale did, or it failed
+        readings.append(reading(wrk.pid, service_pid))
         try:
-            with urllib.request.urlopen(event_url, timeout=10) as response:
-                event = json.load(response)
+            with urllib.request.urlopen(url, timeout=10) as response:
+                types = json.load(response)["ticketTypes"]
         except (OSError, ValueError) as error:
             # A missed reading only leaves the stock file as it was; the next one may answer.
-            print(f"stock_watch: cannot read {event_url}: {error}", file=sys.stderr)
+            print(f"stock_watch: cannot read {url}: {error}", file=sys.stderr)
             continue
-        lines = "".join(f"{t['id']} {t['remaining']}\n" for t in event["ticketTypes"])
         with open(stock_file + ".new", "w") as stock:
-            stock.write(lines)
+            stock.write("".join(f"{t['id']} {t['remaining']}\n" for t in types))
         os.replace(stock_file + ".new", stock_file)
-        if all(t["remaining"] == 0 for t in event["ticketTypes"]):
+        selling = [t for t in types if t["remaining"] > 0]
+        if any(t["remaining"] <= max(NEAR_END_TICKETS, NEAR_END_SHARE * t["capacity"]) for t in selling):
+            url = event_url + "/sales"
+        if not selling:
             sold_out = True
-            os.kill(wrk_pid, signal.SIGINT)
+            time.sleep(LAST_ANSWERS)
+            wrk.send_signal(signal.SIGINT)
             break
-    json.dump({
-        "soldOut": sold_out,
-        "watchedSeconds": time.monotonic() - started,
-        "serviceCpuSeconds": None if service_end is None else service_end - service_start,
-        "clientCpuSeconds": None if wrk_end is None else wrk_end - wrk_start,
-        "stealSeconds": steal_seconds() - steal_start,
-    }, sys.stdout)
+    wrk.wait()
+    json.dump({"soldOut": sold_out, "wrkExitCode": wrk.returncode, "readings": readings}, sys.stdout)
     print()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if len(sys.argv) < 7 or sys.argv[5] != "--":
+        sys.exit(__doc__)
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[6:])
