@@ -47,13 +47,13 @@ def steal_seconds():
 
 
 def reading(wrk_pid, service_pid):
+    """The monotonic time, the service's and wrk's CPU (0 before wrk started: it has used none) and the steal."""
     return {"at": time.monotonic(), "service": cpu_seconds(service_pid),
-            "wrk": cpu_seconds(wrk_pid) if wrk_pid else None, "steal": steal_seconds()}
+            "wrk": cpu_seconds(wrk_pid) if wrk_pid else 0.0, "steal": steal_seconds()}
 
 
 def main(event_url, stock_file, service_pid, wrk_output, wrk_command):
     readings = [reading(None, service_pid)]
-    readings[0]["wrk"] = 0.0
     with open(wrk_output, "w") as output:
         wrk = subprocess.Popen(wrk_command, stdout=output, stderr=subprocess.STDOUT)
     # Stopped by bench.sh's clean-up, wrk goes too.

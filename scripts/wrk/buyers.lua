@@ -1,5 +1,6 @@
 -- What the wrk scripts that buy share (loaded with dofile by orders.lua and sellout.lua): an id for the run, so a
--- rerun's keys never replay the previous run's orders, and numbered threads, so keys never collide between them.
+-- rerun's keys never replay the previous run's orders, numbered threads, so keys never collide between them, and
+-- the order request itself.
 local buyers = { threads = {} }
 
 local uuid = io.open("/proc/sys/kernel/random/uuid")
@@ -11,6 +12,17 @@ function buyers.setup(thread)
   table.insert(buyers.threads, thread)
   thread:set("id", #buyers.threads)
   thread:set("run", buyers.run)
+end
+
+-- Request n of this thread: an order for quantity tickets of type_id, with a buyer and an Idempotency-Key no
+-- other request of the run has (id and run are the thread's, from setup).
+function buyers.order(path, type_id, quantity, n)
+  local buyer = id .. "-" .. n
+  local body = string.format(
+    '{"ticketTypeId":"%s","quantity":%d,"buyer":{"name":"Wrk Buyer %s","email":"wrk-%s@example.test"}}',
+    type_id, quantity, buyer, buyer)
+  return wrk.format("POST", path,
+    { ["Content-Type"] = "application/json", ["Idempotency-Key"] = "wrk-" .. run .. "-" .. buyer }, body)
 end
 
 return buyers

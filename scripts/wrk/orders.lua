@@ -16,12 +16,7 @@ end
 
 function request()
   sent = sent + 1
-  local buyer = id .. "-" .. sent
-  local body = string.format(
-    '{"ticketTypeId":"%s","quantity":%d,"buyer":{"name":"Wrk Buyer %s","email":"wrk-%s@example.test"}}',
-    types[math.random(#types)], math.random(4), buyer, buyer)
-  return wrk.format("POST", path,
-    { ["Content-Type"] = "application/json", ["Idempotency-Key"] = "wrk-" .. run .. "-" .. buyer }, body)
+  return buyers.order(path, types[math.random(#types)], math.random(4), sent)
 end
 
 function response(status, headers, body)

@@ -3,7 +3,7 @@
 --
 -- usage: wrk -t2 -c256 -d300s -s scripts/wrk/sellout.lua URL -- EVENT TYPES STOCK_FILE OUT_PREFIX
 --   TYPES       type:weight:maxPerOrder,... (weights as the load generator's: each type's capacity)
---   STOCK_FILE  "type remaining" lines that a watcher rewrites while the sale runs (from GET /api/events/EVENT):
+--   STOCK_FILE  "type remaining" lines that a watcher rewrites while the sale runs (scripts/lib/stock_watch.py):
 --               wrk's threads share nothing, so this file is how they learn which types are gone and how few
 --               tickets are left, as the load generator's buyers learn it from each other
 --   OUT_PREFIX  each thread appends the body of every acknowledged order to OUT_PREFIX<thread>.jsonl, for the
@@ -81,13 +81,7 @@ function request()
   if sent % STOCK_EVERY == 0 then read_stock() end
   sent = sent + 1
   local t = pick()
-  local quantity = math.random(math.max(1, math.min(4, t.max, t.remaining)))
-  local buyer = id .. "-" .. sent
-  local body = string.format(
-    '{"ticketTypeId":"%s","quantity":%d,"buyer":{"name":"Wrk Buyer %s","email":"wrk-%s@example.test"}}',
-    t.id, quantity, buyer, buyer)
-  return wrk.format("POST", path,
-    { ["Content-Type"] = "application/json", ["Idempotency-Key"] = "wrk-" .. run .. "-" .. buyer }, body)
+  return buyers.order(path, t.id, math.random(math.max(1, math.min(4, t.max, t.remaining))), sent)
 end
 
 function response(status, headers, body)
