@@ -47,7 +47,9 @@ public static class OrdersApi
                 "This Idempotency-Key was used with a different request.", "Use a new key for a different purchase."),
             PurchaseStatus.NotFound => await NotFoundAsync(grains, eventId, request.TicketTypeId),
             PurchaseStatus.Failed => Problems.RetryLater(context, Problems.OutcomeUnknown, "The outcome is not known.",
-                "Retry with the same Idempotency-Key: it returns the order if one was made, and never makes two."),
+                request.IdempotencyKey is null
+                    ? "The order may or may not have been made, and without an Idempotency-Key a retry may make a second one. Send a key with every purchase."
+                    : "Retry with the same Idempotency-Key: it returns the order if one was made, and never makes two."),
             _ => Problems.RetryLater(context, Problems.Unavailable, "No shard can sell right now.", "Try again shortly."),
         };
     }

@@ -127,9 +127,16 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             {
                 result = await Shard(index).Purchase(new ShardPurchase(request, string.Empty, [], Donors: donors));
             }
+            catch (SiloUnavailableException)
+            {
+                // Not a rejection like the others: Orleans also fails calls already delivered this way, when the shard's
+                // silo is declared dead before its answer came back. The shard may have sold, and without a key a second
+                // shard would sell again, so the outcome is unknown.
+                result = PurchaseResult.Failed;
+            }
             catch (OrleansMessageRejectionException)
             {
-                // Rejected before the shard ran it (its silo is stopping, say): nothing was sold, so try another.
+                // Rejected before the shard ran it (its activation was leaving, say): nothing was sold, so try another.
                 result = PurchaseResult.Unavailable;
             }
             switch (result.Status)

@@ -44,12 +44,15 @@ public sealed partial class InventoryShardGrain
             if (!await EnsureLoadedAsync()) return PurchaseResult.Unavailable;
             if (_keys.TryGetValue(key, out var entry))
             {
-                if (entry.Fingerprint != purchase.Fingerprint) return PurchaseResult.KeyConflict;
+                // Wait before comparing bodies: an entry made by a request still in flight proves nothing yet. When
+                // memory had forgotten the key, that request may be a stranger's reuse of a key whose order the
+                // database already holds for this body, and it is the stranger who gets the conflict.
                 if (entry.Busy is { } busy)
                 {
                     await busy;
                     continue;
                 }
+                if (entry.Fingerprint != purchase.Fingerprint) return PurchaseResult.KeyConflict;
                 return await RunExclusiveAsync(key, entry, () => ReplayAsync(key, entry, purchase));
             }
             entry = new KeyEntry(purchase.Fingerprint, orderId: null);

@@ -1,4 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
+using OrleansTickets.Events;
 using OrleansTickets.Orders;
+using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
@@ -138,6 +141,41 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
 
         var sales = await Cluster.SalesAsync("late");
         Assert.Equal([20L, 1L], sales.TicketTypes.Select(t => t.Sold));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_retry_meeting_another_body_in_flight_for_its_forgotten_key_gets_its_own_order(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("busy-key", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        var first = await Cluster.BuyAsync("busy-key", "ga", 1, key: "k");
+        Assert.Equal(PurchaseStatus.Created, first.Status);
+        // The home forgets its keys when it deactivates: from now on only the database knows "k".
+        await Cluster.Cluster.DeactivateAsync(Cluster.Shard("busy-key", "ga", 0));
+        var shard = Cluster.Shard("busy-key", "ga", 0);
+        // Activated (and its row claimed, a write) before writes are held.
+        Assert.Equal(1L, (await shard.GetSales()).Sold);
+
+        Task<PurchaseResult> stranger, retry;
+        var placement = await Cluster.Client.GetEventGrain("busy-key").GetPlacement("ga", 0) ?? throw new InvalidOperationException("no shard");
+        await using (await HeldWrites.HoldAsync(
+            Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().Get(placement.DatabaseOrdinal)))
+        {
+            // Someone else reuses "k" with another body; it is in its commit (its tickets reserved) when the first
+            // buyer's retry arrives.
+            stranger = Cluster.BuyAsync("busy-key", "ga", 2, key: "k", buyer: "Eve");
+            await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 2, 200,
+                failure: "The stranger's purchase never reached its commit.");
+            retry = Cluster.BuyAsync("busy-key", "ga", 1, key: "k");
+            // Long enough for an answer that does not wait for the stranger's outcome.
+            await Task.WhenAny(retry, Task.Delay(TimeSpan.FromSeconds(1)));
+        }
+
+        Assert.Equal(PurchaseStatus.KeyConflict, (await stranger).Status);
+        var replay = await retry;
+        Assert.Equal(PurchaseStatus.Replayed, replay.Status);
+        Assert.Equal(first.Order, replay.Order, OrderComparer.Instance);
+        Assert.Equal(1L, (await Cluster.SalesAsync("busy-key")).TicketTypes[0].Sold);
     }
 
     private async Task DeactivateAllAsync(string eventId)

@@ -31,15 +31,23 @@ public sealed class ApiHost : IAsyncDisposable
     /// <summary>The host's services, for what only the process can see (the rehearsal's report).</summary>
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>A silo with the API co-hosted, on its own free silo and gateway ports.</summary>
-    public static Task<ApiHost> StartAsync(TestStorage storage, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <summary>
+    /// A silo with the API co-hosted, on its own free silo and gateway ports; <paramref name="services"/> adds to the
+    /// process's services (a grain call filter that plays a failure, say).
+    /// </summary>
+    public static Task<ApiHost> StartAsync(
+        TestStorage storage, IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var ports = new Dictionary<string, string?>
         {
             ["Cluster:SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["Cluster:GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
         };
-        return StartAsync([storage.Settings, settings ?? new Dictionary<string, string?>(), ports], builder => builder.AddTicketingSilo());
+        return StartAsync([storage.Settings, settings ?? new Dictionary<string, string?>(), ports], builder =>
+        {
+            builder.AddTicketingSilo();
+            services?.Invoke(builder.Services);
+        });
     }
 
     /// <summary>The API alone, as a front end that reaches the cluster described by <paramref name="settings"/>.</summary>
