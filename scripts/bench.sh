@@ -8,7 +8,8 @@
 #   --connections N  concurrent buyers (default 256)
 #   --ga-shards N    shards of the general-admission type (default 400, as in the story)
 #   --scale F        multiply every capacity by F (0.1 = 15k tickets, 10 = 1.5M tickets)
-#   --max-dbs N      Storage:MaxShardDatabases (default 4, the service's default)
+#   --max-dbs N      Storage:MaxShardDatabases (default: none passed, so the service's own setting applies, 4 in
+#                    silo/appsettings.json; the setting in a build under test is what a run measures)
 #   --timeout S      give the load generator S seconds to sell out (default 300)
 #   --warm-up        first sell out an unmeasured copy of the festival (event "warm-up"), as a service that has
 #                    been running before the doors open would be; the measured sale then starts JIT-warm
@@ -49,7 +50,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs=4 floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -93,7 +94,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) crowd=$crowd connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=$max_dbs warm-up=$warm_up cold=$cold waiting-room=${waiting_room}s ready-to-run=$ready_to_run ${service_args[*]}"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) crowd=$crowd connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=${max_dbs:-service} warm-up=$warm_up cold=$cold waiting-room=${waiting_room}s ready-to-run=$ready_to_run ${service_args[*]}"
 
 echo "== build (Release)"
 dotnet build -c Release silo -v quiet -nologo >/dev/null
@@ -112,7 +113,8 @@ if [[ $ready_to_run == 1 ]]; then
     load_dll="$r2r/load/OrleansTickets.LoadGenerator.dll"
 fi
 
-storage_args=(--Storage:MaxShardDatabases="$max_dbs")
+storage_args=()
+[[ -n $max_dbs ]] && storage_args+=(--Storage:MaxShardDatabases="$max_dbs")
 if [[ $postgres == 1 ]]; then
     # Durable settings: the private server runs with fsync=on and synchronous_commit=on.
     "$repo/scripts/postgres.sh" start >/dev/null
