@@ -1,7 +1,4 @@
-using Microsoft.Extensions.DependencyInjection;
-using OrleansTickets.Events;
 using OrleansTickets.Orders;
-using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
@@ -157,9 +154,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(1L, (await shard.GetSales()).Sold);
 
         Task<PurchaseResult> stranger, retry;
-        var placement = await Cluster.Client.GetEventGrain("busy-key").GetPlacement("ga", 0) ?? throw new InvalidOperationException("no shard");
-        await using (await HeldWrites.HoldAsync(
-            Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().Get(placement.DatabaseOrdinal)))
+        await using (await Cluster.HoldWritesAsync("busy-key", "ga", 0))
         {
             // Someone else reuses "k" with another body; it is in its commit (its tickets reserved) when the first
             // buyer's retry arrives.

@@ -1,8 +1,5 @@
 using System.Diagnostics;
-using Microsoft.Extensions.DependencyInjection;
-using OrleansTickets.Events;
 using OrleansTickets.Orders;
-using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
@@ -26,7 +23,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         Assert.Equal(0L, (await shard.GetSales()).Reserved);
 
         Task<PurchaseResult> purchase;
-        await using (var hold = await HoldWritesAsync("held"))
+        await using (var hold = await Cluster.HoldWritesAsync("held", "ga", 0))
         {
             purchase = shard.Purchase(TicketingCluster.KeylessPurchase("held", "ga", 3));
             await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 3, Polls,
@@ -62,7 +59,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
 
         Task<PurchaseResult> first, second;
         TimeSpan held;
-        await using (var hold = await HoldWritesAsync("spin"))
+        await using (var hold = await Cluster.HoldWritesAsync("spin", "ga", 0))
         {
             // Every ticket is reserved by a purchase that cannot commit yet; they are unsold, so no "sold out" yet.
             first = shard.Purchase(TicketingCluster.KeylessPurchase("spin", "ga", 4));
@@ -85,14 +82,5 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         // the commit was held. Without the pause a refresh and a call to the home follow each other back to back.
         var counted = refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
         Assert.True(counted <= held.TotalMilliseconds / 10 + 3, $"{counted} refreshes in {held.TotalMilliseconds:F0} ms");
-    }
-
-    /// <summary>Holds every write to the database of the event's only shard (see <see cref="HeldWrites"/>).</summary>
-    private async Task<HeldWrites> HoldWritesAsync(string eventId)
-    {
-        var placement = await Cluster.Client.GetEventGrain(eventId).GetPlacement("ga", 0)
-            ?? throw new InvalidOperationException($"no shard {eventId}/ga/0");
-        return await HeldWrites.HoldAsync(
-            Cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().Get(placement.DatabaseOrdinal));
     }
 }

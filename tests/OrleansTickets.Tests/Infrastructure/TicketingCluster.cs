@@ -88,10 +88,20 @@ public sealed class TicketingCluster : IAsyncDisposable
     /// </summary>
     public async Task<(ShardPlacement Placement, ShardLedger Ledger)> LedgerAsync(string eventId, string typeId, int index)
     {
+        var (placement, database) = await ShardDatabaseAsync(eventId, typeId, index);
+        return (placement, new ShardLedger(database, placement.Address));
+    }
+
+    /// <summary>Blocks every write to the database of one shard until disposed (see <see cref="HeldWrites"/>).</summary>
+    public async Task<HeldWrites> HoldWritesAsync(string eventId, string typeId, int index) =>
+        await HeldWrites.HoldAsync((await ShardDatabaseAsync(eventId, typeId, index)).Database);
+
+    private async Task<(ShardPlacement Placement, ShardDatabase Database)> ShardDatabaseAsync(string eventId, string typeId, int index)
+    {
         var placement = await Client.GetEventGrain(eventId).GetPlacement(typeId, index)
             ?? throw new InvalidOperationException($"no shard {eventId}/{typeId}/{index}");
         var databases = Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>();
-        return (placement, new ShardLedger(databases.Get(placement.DatabaseOrdinal), placement.Address));
+        return (placement, databases.Get(placement.DatabaseOrdinal));
     }
 
     /// <summary>
