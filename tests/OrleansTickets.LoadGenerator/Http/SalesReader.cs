@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using OrleansTickets.LoadGenerator.Orders;
 using OrleansTickets.LoadGenerator.Verification;
 
 namespace OrleansTickets.LoadGenerator.Http;
@@ -21,14 +22,8 @@ public static class SalesReader
     public static async Task<SalesSnapshot?> ReadAsync(IReadOnlyList<Uri> urls, string eventId, CancellationToken cancellation)
     {
         var clients = urls.Select(url => PooledHttpClient.Create(url, 1)).ToList();
-        try
-        {
-            return await ReadAsync(clients.Select(http => new TicketingApiClient(http)).ToList(), eventId, RetryPause, cancellation);
-        }
-        finally
-        {
-            foreach (var client in clients) client.Dispose();
-        }
+        using var disposeClients = new CompositeDisposable(clients);
+        return await ReadAsync(clients.Select(http => new TicketingApiClient(http)).ToList(), eventId, RetryPause, cancellation);
     }
 
     /// <summary>The report, or null once <paramref name="cancellation"/> fires or an address answers with anything but 200 or 503.</summary>
