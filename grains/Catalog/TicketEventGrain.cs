@@ -154,6 +154,9 @@ public sealed partial class TicketEventGrain(
             // activation delivers the grant again and the shard ignores the repeat; the caller must still hear
             // "added", or it would retry and add the tickets a second time.
             grant.ShardIndex = index;
+            // A keyed retry answers from the key's record once the grant is no longer pending: it must name this shard,
+            // not the one first asked, which refused it.
+            if (KeyedGrantOf(grant.TransferId) is { } keyed) keyed.ShardIndex = index;
             stored.PendingGrants.Remove(grant);
             try
             {
@@ -178,7 +181,7 @@ public sealed partial class TicketEventGrain(
     {
         var stored = _stored!;
         stored.PendingGrants.Remove(grant);
-        var keyed = stored.GrantsByKey.Values.FirstOrDefault(k => k.TransferId == grant.TransferId);
+        var keyed = KeyedGrantOf(grant.TransferId);
         if (keyed is not null) keyed.Withdrawn = true;
         try
         {
@@ -194,6 +197,9 @@ public sealed partial class TicketEventGrain(
         }
         return CapacityStatus.Refused;
     }
+
+    /// <summary>The record of the operator's key that issued <paramref name="transferId"/>, if it was issued under one.</summary>
+    private KeyedGrant? KeyedGrantOf(string transferId) => _stored!.GrantsByKey.Values.FirstOrDefault(k => k.TransferId == transferId);
 
     private void EnsureGrantTimer() =>
         _grantTimer ??= this.RegisterGrainTimer(RedeliverGrantsAsync, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1))

@@ -304,13 +304,26 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     {
         var calls = new Task<Sales.ShardSales>[_remaining.Length];
         metrics.Refreshed(calls.Length);
-        for (var index = 0; index < calls.Length; index++) calls[index] = Shard(index).GetSales();
-        // Tickets an operator granted that no shard has taken in yet are unsold too.
+        // Tickets an operator granted that no shard has taken in yet are unsold too. The catalog is asked before the
+        // shards, not beside them: it drops a grant from its pending list only once a shard has taken the grant in, so
+        // a grant gone from this answer is in that shard's answer below, and one still in it is counted here (perhaps
+        // by its shard as well, which only puts a verdict off to the next refresh). Asked at the same time, the shard
+        // could answer just before its take-in and the catalog just after, and the grant would be counted by neither:
+        // a buyer told "sold out" beside tickets on sale.
         var granted = GrainFactory.GetEventGrain(_event!.Id).GetPendingCapacity(_type!.Id);
         try
         {
-            // One deadline for the whole refresh (not a timer per shard: a refresh asks hundreds of them).
-            await Task.WhenAll(calls.Append<Task>(granted)).WaitAsync(RefreshTimeout);
+            await granted.WaitAsync(RefreshTimeout);
+        }
+        catch (Exception)
+        {
+            // Judged below with the shards: without this answer the refresh gives no verdict of "sold out".
+        }
+        for (var index = 0; index < calls.Length; index++) calls[index] = Shard(index).GetSales();
+        try
+        {
+            // One deadline for the shards (not a timer per shard: a refresh asks hundreds of them).
+            await Task.WhenAll(calls).WaitAsync(RefreshTimeout);
         }
         catch (Exception)
         {

@@ -88,7 +88,11 @@ public sealed partial class InventoryShardGrain
     /// <inheritdoc />
     public async Task<TransferOutcome> AcceptTransfer(TicketTransfer transfer)
     {
-        if (!await EnsurePlacedAsync()) return TransferOutcome.Refused;
+        // Not knowing its placement is not being drained. Every transfer names a shard the event has, so "no
+        // placement" is a catalog that cannot say yet (a duplicate activation of it that started before the event was
+        // stored, during a membership change), and it passes. Refused is final: the catalog would move a grant on to
+        // another shard, or withdraw it, and a redelivery after a lost write could then place its serials twice.
+        if (!await EnsurePlacedAsync()) return TransferOutcome.Unavailable;
         if (!await EnsureLoadedAsync()) return TransferOutcome.Unavailable;
         var id = transfer.TransferId;
         if (_takenIn.Contains(id)) return TransferOutcome.Accepted;

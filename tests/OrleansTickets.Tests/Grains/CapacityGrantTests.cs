@@ -1,0 +1,108 @@
+using OrleansTickets.Events;
+using OrleansTickets.Orders;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// Operators' capacity grants meeting the rest of the system half-way: a refresh that runs while a grant is taken
+/// in, a shard that cannot yet learn where it lives, and a keyed grant that had to move past a drained shard.
+/// </summary>
+public sealed class CapacityGrantTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_grant_taken_in_while_a_refresh_runs_is_counted_by_that_refresh_and_sold()
+    {
+        // Holds the dispatcher's question about grants not yet taken in, once armed, until released.
+        var armed = new TaskCompletionSource();
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddOutgoingGrainCallFilter(async call =>
+        {
+            if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetPendingCapacity))
+            {
+                reached.TrySetResult();
+                await release.Task;
+            }
+            await call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("grant-race", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        try
+        {
+            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("grant-race", "ga", 2)).Status);
+            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("grant-race", "ga", 2)).Status);
+
+            // The type is sold out, so the next buyer's dispatcher refreshes; while its question about pending grants
+            // waits, an operator's grant is stored, taken in by shard 0 and dropped from the pending list. Asked at
+            // the same time as the shards, the catalog would now say "none pending" and shard 0 would already have
+            // said "none left": the grant counted nowhere, and the buyer told "sold out" beside three new tickets.
+            armed.TrySetResult();
+            var late = cluster.BuyAsync("grant-race", "ga", 1);
+            await reached.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            var added = await cluster.Client.GetEventGrain("grant-race").AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: null);
+            Assert.Equal((CapacityStatus.Added, 0), (added.Status, added.ShardIndex));
+            release.TrySetResult();
+
+            var result = await late;
+            Assert.Equal(PurchaseStatus.Created, result.Status);
+            Assert.True(result.Order!.Tickets[0].Serial >= added.FirstSerial, "The buyer's ticket is one of the grant's.");
+            var type = (await cluster.SalesAsync("grant-race")).TicketTypes[0];
+            Assert.Equal((7L, 5L, 2L), (type.Capacity, type.Sold, type.Remaining));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_shard_that_cannot_learn_its_placement_leaves_a_grant_pending_instead_of_refusing_it()
+    {
+        // The catalog answers the first placement question with "no such shard", as a duplicate activation of it
+        // that started before the event was stored would during a membership change.
+        var unplaced = 0;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(call =>
+        {
+            if (call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetPlacement) && Interlocked.Exchange(ref unplaced, 1) == 0)
+            {
+                call.Result = null;
+                return Task.CompletedTask;
+            }
+            return call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("unplaced", TicketingCluster.Type("ga", capacity: 4, shards: 1));
+        var catalog = cluster.Client.GetEventGrain("unplaced");
+
+        // The only shard is not drained; it just could not say so. Refusing would withdraw the grant for good and
+        // tell the operator that every shard is drained.
+        var first = await catalog.AddCapacity("ga", 2, shardIndex: 0, idempotencyKey: "ops-unplaced");
+        Assert.Equal(1, Volatile.Read(ref unplaced));
+        Assert.Equal(CapacityStatus.Pending, first.Status);
+
+        // The catalog's timer offers it again, and the shard, placed by then, takes it in.
+        await Poll.UntilAsync(async () => (await cluster.SalesAsync("unplaced")).TicketTypes[0] is { Capacity: 6, Remaining: 6 } type
+            && type.Shards[0].Capacity == 6, failure: "The pending grant never reached its shard.");
+        var retry = await catalog.AddCapacity("ga", 2, shardIndex: 0, idempotencyKey: "ops-unplaced");
+        Assert.Equal((CapacityStatus.Added, first.TransferId, 0), (retry.Status, retry.TransferId, retry.ShardIndex));
+    }
+
+    [Fact]
+    public async Task A_keyed_retry_of_a_grant_that_moved_past_a_drained_shard_names_the_shard_holding_it()
+    {
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
+        await cluster.CreateEventAsync("moved", TicketingCluster.Type("ga", capacity: 10, shards: 2));
+        Assert.Equal(5L, (await cluster.Shard("moved", "ga", 0).Drain()).Moved);
+        var catalog = cluster.Client.GetEventGrain("moved");
+
+        var first = await catalog.AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: "ops-moved");
+        Assert.Equal((CapacityStatus.Added, 1), (first.Status, first.ShardIndex));
+
+        var retry = await catalog.AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: "ops-moved");
+        Assert.Equal((CapacityStatus.Added, first.TransferId, 1), (retry.Status, retry.TransferId, retry.ShardIndex));
+        // From what the catalog stored, too.
+        await cluster.Cluster.DeactivateAsync(catalog);
+        retry = await catalog.AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: "ops-moved");
+        Assert.Equal((CapacityStatus.Added, first.TransferId, 1), (retry.Status, retry.TransferId, retry.ShardIndex));
+        Assert.Equal(13L, (await cluster.SalesAsync("moved")).TicketTypes[0].Capacity);
+    }
+}
