@@ -16,21 +16,9 @@ public static class TicketingApiExtensions
     public static IServiceCollection AddTicketingApi(this IServiceCollection services)
     {
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
-        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
-        {
-            // Problems raised outside our handlers (unhandled exceptions, unknown routes) get stable types too.
-            var problem = context.ProblemDetails;
-            if (problem.Type is not null && problem.Type.StartsWith(Problems.Base, StringComparison.Ordinal)) return;
-            problem.Type = problem.Status switch
-            {
-                StatusCodes.Status503ServiceUnavailable => Problems.Unavailable,
-                StatusCodes.Status404NotFound => Problems.NotFound,
-                StatusCodes.Status405MethodNotAllowed => Problems.MethodNotAllowed,
-                >= 500 => Problems.Internal,
-                _ => problem.Type,
-            };
-            if (problem.Status == StatusCodes.Status503ServiceUnavailable) context.HttpContext.Response.Headers.RetryAfter = "1";
-        });
+        // Answers that no handler wrote get their problems from FallbackProblems; every other problem is written by
+        // the handler that refused the request, with its own type.
+        services.AddProblemDetails();
         services.AddSingleton<DispatcherDirectory>();
         services.AddOptions<PurchaseAdmissionOptions>().BindConfiguration(PurchaseAdmissionOptions.SectionName)
             .Validate(o => o.MaxInFlight >= 1 && o.MaxQueued >= 0,
@@ -50,14 +38,8 @@ public static class TicketingApiExtensions
 
     public static IEndpointRouteBuilder MapTicketingApi(this WebApplication app)
     {
-        // Failures reaching the cluster (timeouts, a silo going away) are transient: 503, not 500.
-        app.UseExceptionHandler(new ExceptionHandlerOptions
-        {
-            StatusCodeSelector = exception => exception is TimeoutException or OrleansException
-                ? StatusCodes.Status503ServiceUnavailable
-                : StatusCodes.Status500InternalServerError,
-        });
-        app.UseStatusCodePages();
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = FallbackProblems.WriteForExceptionAsync });
+        app.UseStatusCodePages(FallbackProblems.WriteForStatusAsync);
         app.UseRateLimiter();
         app.MapEventsApi();
         app.MapOrdersApi();

@@ -22,7 +22,13 @@ public static class EventValidator
             errors["ticketTypes"] = ["At least one ticket type is required."];
             return null;
         }
-        if (types.Count > MaxTicketTypes) errors["ticketTypes"] = [$"At most {MaxTicketTypes} ticket types."];
+        if (types.Count > MaxTicketTypes)
+        {
+            // Refused as a whole: a 1 MB body holds hundreds of thousands of empty types, and an error for each would
+            // make an answer a hundred times the size of the request.
+            errors["ticketTypes"] = [$"At most {MaxTicketTypes} ticket types."];
+            return null;
+        }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var definitions = ImmutableArray.CreateBuilder<TicketTypeDefinition>(types.Count);

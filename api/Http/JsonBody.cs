@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Net.Http.Headers;
 
 namespace OrleansTickets.Api.Http;
 
@@ -16,10 +17,10 @@ public static class JsonBody
     public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(
         HttpRequest request, JsonTypeInfo<T> typeInfo, int maxBytes) where T : class
     {
-        if (!request.HasJsonContentType())
+        if (!request.HasJsonContentType() || !IsUtf8(request.ContentType))
         {
             return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, Problems.UnsupportedMediaType,
-                "The body must be JSON.", "Send Content-Type: application/json."));
+                "The body must be JSON in UTF-8.", "Send Content-Type: application/json, with no charset or charset=utf-8."));
         }
         if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
 
@@ -59,6 +60,17 @@ public static class JsonBody
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// JSON is read as UTF-8 (RFC 8259); a body declared in another charset would only fail to parse, or parse into
+    /// other text than the client meant, so it is refused as a media type this API does not take.
+    /// </summary>
+    private static bool IsUtf8(string? contentType)
+    {
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var parsed) || !parsed.Charset.HasValue) return true;
+        var charset = HeaderUtilities.RemoveQuotes(parsed.Charset);
+        return charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
     }
 
     private static ProblemHttpResult TooLarge(int maxBytes) =>

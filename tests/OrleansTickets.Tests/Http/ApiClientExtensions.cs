@@ -30,7 +30,7 @@ public static class ApiClientExtensions
         string? key = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8) };
-        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+        request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
         if (key is not null) request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
         return client.SendAsync(request);
     }

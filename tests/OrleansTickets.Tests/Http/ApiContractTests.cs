@@ -118,6 +118,36 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         }
     }
 
+    [Theory]
+    [InlineData("1e-29")]
+    [InlineData("10.0000000000000000000000000001")]
+    [InlineData("1500.00000000000000000000000001")]
+    public async Task A_price_with_more_digits_than_a_decimal_holds_is_refused_not_rounded(string price)
+    {
+        // Read as a decimal these would round to 0, 10 and 1500, and pass every check as a price nobody sent.
+        var response = await Http.PostRawAsync("/api/events", "{\"id\":\"too-precise\",\"name\":\"Too precise\",\"ticketTypes\":[" +
+            "{\"id\":\"ga\",\"name\":\"GA\",\"price\":" + price + ",\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":4}]}");
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("ticketTypes[0].price", problem.GetProperty("field").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/api/events/too-precise")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("1e2", "100.00")]
+    [InlineData("1.5E+1", "15.00")]
+    [InlineData("0.10000000000000000000000000000000", "0.10")]
+    [InlineData("2500e-2", "25.00")]
+    public async Task A_price_written_with_an_exponent_or_trailing_zeros_is_read_exactly(string price, string shown)
+    {
+        var id = "exact-" + Guid.NewGuid().ToString("N")[..8];
+        var created = await Http.PostRawAsync("/api/events", "{\"id\":\"" + id + "\",\"name\":\"Exact\",\"ticketTypes\":[" +
+            "{\"id\":\"ga\",\"name\":\"GA\",\"price\":" + price + ",\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":4}]}");
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal(shown, (await created.JsonAsync()).GetProperty("ticketTypes")[0].GetProperty("price").GetRawText());
+    }
+
     [Fact]
     public async Task Concurrent_replays_over_http_create_one_order()
     {
@@ -215,9 +245,18 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
 
         await AssertProblemAsync(await Http.PostRawAsync("/api/events/guarded/orders", huge), HttpStatusCode.RequestEntityTooLarge, "payload-too-large");
         await AssertProblemAsync(await Http.PostRawAsync("/api/events/guarded/orders", valid, "text/plain"), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        // JSON in another charset than UTF-8 is a media type the API does not take, not a malformed body.
+        var utf16 = new HttpRequestMessage(HttpMethod.Post, "/api/events/guarded/orders")
+        {
+            Content = new StringContent(valid, System.Text.Encoding.Unicode, "application/json"),
+        };
+        Assert.Equal("utf-16", utf16.Content.Headers.ContentType!.CharSet);
+        await AssertProblemAsync(await Http.SendAsync(utf16), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostRawAsync("/api/events/guarded/orders", valid, "application/json; charset=\"UTF-8\"")).StatusCode);
+        Assert.Equal(1, await Http.SoldAsync("guarded"));
         await AssertProblemAsync(await Http.PostRawAsync("/api/events/guarded/orders", valid, key: new string('k', 101)), HttpStatusCode.BadRequest, "validation");
         await AssertProblemAsync(await Http.PostRawAsync("/api/events/guarded/orders", valid, key: "tab\there"), HttpStatusCode.BadRequest, "validation");
-        Assert.Equal(0, await Http.SoldAsync("guarded"));
+        Assert.Equal(1, await Http.SoldAsync("guarded"));
     }
 
     [Fact]
@@ -288,6 +327,29 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     {
         await AssertProblemAsync(await Http.GetAsync("/api/nothing-here"), HttpStatusCode.NotFound, "not-found");
         await AssertProblemAsync(await Http.DeleteAsync("/api/events/any"), HttpStatusCode.MethodNotAllowed, "method-not-allowed");
+        // Whatever the client says it accepts: the API speaks problem+json only.
+        foreach (var (method, path, status, type) in new[]
+        {
+            (HttpMethod.Get, "/api/nothing-here", HttpStatusCode.NotFound, "not-found"),
+            (HttpMethod.Delete, "/api/events/any", HttpStatusCode.MethodNotAllowed, "method-not-allowed"),
+        })
+        {
+            var request = new HttpRequestMessage(method, path);
+            request.Headers.Accept.ParseAdd("text/html");
+            await AssertProblemAsync(await Http.SendAsync(request), status, type);
+        }
+    }
+
+    [Fact]
+    public async Task An_event_with_too_many_ticket_types_is_refused_as_a_whole()
+    {
+        var types = string.Join(",", Enumerable.Repeat("{}", 5_000));
+        var response = await Http.PostRawAsync("/api/events", "{\"id\":\"too-many\",\"name\":\"Too many\",\"ticketTypes\":[" + types + "]}");
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation");
+        // One error for the list, not one for each of its 5,000 empty entries.
+        Assert.Equal(["ticketTypes"], problem.GetProperty("errors").EnumerateObject().Select(e => e.Name));
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/api/events/too-many")).StatusCode);
     }
 
     private async Task EnsureEventAsync(string id)
