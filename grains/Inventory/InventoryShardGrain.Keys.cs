@@ -15,8 +15,9 @@ namespace OrleansTickets.Inventory;
 /// the commit). The home sells locally when it can, which is the common case, since it is usually a shard of the
 /// requested type. Otherwise it asks a candidate J whether it has room (a hint, which nothing relies on), then
 /// records, durably, "key → order id X on shard J", and only then asks J to create X. J creates X at most once (it
-/// checks its database and its in-flight forwards for X), so however often the request is retried, and from however
-/// many front ends, only X can exist.
+/// checks its in-flight forwards for X, and its database when the message is a replay; a delayed first message that
+/// arrives after a replay created X is refused by the orders table's primary key), so however often the request is
+/// retried, and from however many front ends, only X can exist.
 /// </para>
 /// <para>
 /// Keys are not loaded when a shard activates (that read grew with the sale). Memory knows the keys this activation

@@ -408,6 +408,9 @@ public sealed partial class InventoryShardGrain(
             {
                 // Its outcome is the commit cycle's business; the claim below reads whatever landed.
             }
+            // That commit may have been fenced: a newer activation owns the shard, and claiming it back would fence
+            // that one in turn. This activation refuses everything from now on and deactivates.
+            if (_fenced) return false;
         }
         try
         {
