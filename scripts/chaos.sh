@@ -61,7 +61,8 @@ JSON
 curl -sf -o /dev/null "$(silo_url 0)/api/events/chaos/sales"
 
 urls="$(silo_url 0),$(silo_url 1),$(silo_url 2),$(frontend_url 0),$(frontend_url 1)"
-dotnet "$loadgen" --url "$urls" --event chaos --connections "$buyers" --timeout 900 \
+# Offered: what the event was created with, plus the VIP tickets the operator adds during the sale (below).
+dotnet "$loadgen" --url "$urls" --event chaos --connections "$buyers" --timeout 900 --offered "ga=$ga,vip=$vip" --added vip=1000 \
     --orders-file "$work/orders.json" --summary-json "$work/summary.json" >"$work/loadgen.log" 2>&1 &
 loadgen_pid=$!
 started_us=${EPOCHREALTIME/./}

@@ -31,7 +31,7 @@ public static class AuditRun
         {
             Console.WriteLine($"verification of {options.EventId}: {orders.Count} acknowledged orders, " +
                 $"{orders.Sum(o => (long)o.Tickets.Count)} tickets in them");
-            checks = SaleVerifier.Verify(orders, sales);
+            checks = SaleVerifier.Verify(orders, sales, options.OfferedWithAdditions());
         }
         VerificationTable.Write(Console.Out, checks);
         return SaleVerifier.AllPassed(checks) ? ExitCodes.Passed : ExitCodes.CheckFailed;

@@ -17,8 +17,22 @@ public sealed record LoadOptions(
     TimeSpan WaitingRoom = default,
     TimeSpan WarmUp = default,
     int? ServicePid = null,
-    string? DatabaseUser = null)
+    string? DatabaseUser = null,
+    IReadOnlyDictionary<string, int>? Offered = null,
+    IReadOnlyDictionary<string, int>? Added = null)
 {
     /// <summary>The first address: where the run reads the event and the sales.</summary>
     public Uri Url => Urls[0];
+
+    /// <summary>
+    /// The tickets of each type put on sale, additions included: <see cref="Offered"/> (or, when not given,
+    /// <paramref name="readBeforeSale"/>) plus <see cref="Added"/>; null when neither is known.
+    /// </summary>
+    public IReadOnlyDictionary<string, long>? OfferedWithAdditions(IReadOnlyDictionary<string, int>? readBeforeSale = null)
+    {
+        if ((Offered ?? readBeforeSale) is not { } offered) return null;
+        var total = offered.ToDictionary(o => o.Key, o => (long)o.Value, StringComparer.Ordinal);
+        foreach (var (type, added) in Added ?? new Dictionary<string, int>()) total[type] = total.GetValueOrDefault(type) + added;
+        return total;
+    }
 }

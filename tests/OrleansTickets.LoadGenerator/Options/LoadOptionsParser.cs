@@ -25,6 +25,9 @@ public static class LoadOptionsParser
           --waiting-room S      before the clock starts, buyers wait on the event page for S seconds: they load it
                                 and try a ticket type that is not on sale yet (404), not counted (default 0)
           --database-user USER  also report the CPU time USER's processes (a database server, on this machine) used during the sale
+          --offered a=100,b=5   the tickets of each type put on sale, checked against the service's final capacity
+                                (default: each type's capacity read before the sale)
+          --added a=10          tickets an operator adds to a type during the sale, on top of what was offered
 
         bare mode:
           --path PATH           target of the POSTs                        (default /bare/orders)
@@ -40,6 +43,8 @@ public static class LoadOptionsParser
         verify mode (a sale made by another client, e.g. scripts/wrk/sellout.lua):
           --event ID            the event that was sold                    (default festival)
           --orders-file FILE    its acknowledged orders: a JSON array, or one response body per line
+          --offered a=100,b=5   the tickets of each type put on sale (without it, the capacity is not checked)
+          --added a=10          tickets an operator added to a type during the sale
 
         exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 the run could not finish
         """;
@@ -53,7 +58,7 @@ public static class LoadOptionsParser
             Mode: ParseMode(Take(values, "mode") ?? "orders"),
             EventId: Take(values, "event") ?? "festival",
             Connections: ParseInt(values, "connections", 256, min: 1, max: 100_000),
-            Weights: Take(values, "weights") is { } weights ? ParseWeights(weights) : null,
+            Weights: Take(values, "weights") is { } weights ? ParseCounts("weights", weights, min: 1) : null,
             MaxQuantity: ParseInt(values, "max-quantity", 4, min: 1, max: 100),
             Duration: TimeSpan.FromSeconds(ParseInt(values, "duration", 5, min: 1, max: 86_400)),
             Path: ParsePath(Take(values, "path") ?? "/bare/orders"),
@@ -64,7 +69,9 @@ public static class LoadOptionsParser
             WaitingRoom: TimeSpan.FromSeconds(ParseInt(values, "waiting-room", 0, min: 0, max: 600)),
             WarmUp: TimeSpan.FromSeconds(ParseInt(values, "warm-up", 0, min: 0, max: 600)),
             ServicePid: values.ContainsKey("service-pid") ? ParseInt(values, "service-pid", 0, min: 1, max: int.MaxValue) : null,
-            DatabaseUser: Take(values, "database-user"));
+            DatabaseUser: Take(values, "database-user"),
+            Offered: Take(values, "offered") is { } offered ? ParseCounts("offered", offered, min: 0) : null,
+            Added: Take(values, "added") is { } added ? ParseCounts("added", added, min: 1) : null);
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         // The wait counts against the run's timeout, which must leave time for the sale.
         if (options.WaitingRoom >= options.Timeout) throw new UsageException("--waiting-room must be shorter than --timeout");
@@ -124,19 +131,20 @@ public static class LoadOptionsParser
         return value;
     }
 
-    private static Dictionary<string, int> ParseWeights(string text)
+    /// <summary>Reads <c>id=count</c> pairs separated by commas, each count at least <paramref name="min"/>.</summary>
+    private static Dictionary<string, int> ParseCounts(string name, string text, int min)
     {
-        var weights = new Dictionary<string, int>(StringComparer.Ordinal);
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var pair in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             var parts = pair.Split('=', 2, StringSplitOptions.TrimEntries);
             if (parts.Length != 2 || parts[0].Length == 0
-                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var weight) || weight < 1)
+                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count < min)
             {
-                throw new UsageException($"--weights wants id=positive-number pairs separated by commas, got '{pair}'");
+                throw new UsageException($"--{name} wants id={(min > 0 ? "positive-number" : "number")} pairs separated by commas, got '{pair}'");
             }
-            if (!weights.TryAdd(parts[0], weight)) throw new UsageException($"--weights names '{parts[0]}' twice");
+            if (!counts.TryAdd(parts[0], count)) throw new UsageException($"--{name} names '{parts[0]}' twice");
         }
-        return weights.Count > 0 ? weights : throw new UsageException("--weights is empty");
+        return counts.Count > 0 ? counts : throw new UsageException($"--{name} is empty");
     }
 }

@@ -94,7 +94,8 @@ public static class OrdersRun
 
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
-        var checks = await VerifyAsync(apis, options.EventId, orders);
+        var offered = options.OfferedWithAdditions(info.TicketTypes.ToDictionary(t => t.Id, t => t.Capacity, StringComparer.Ordinal));
+        var checks = await VerifyAsync(apis, options.EventId, orders, offered);
         var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu,
             databaseCpu, steal is { } stolen ? new StealShare(stolen.TotalSeconds, stolen / (window * Environment.ProcessorCount)) : null, tail);
         summary.Write(Console.Out);
@@ -118,11 +119,11 @@ public static class OrdersRun
 
     /// <summary>The verification rows; none when the sales report cannot be read (the run then fails).</summary>
     private static async Task<IReadOnlyList<VerificationCheck>> VerifyAsync(
-        IReadOnlyList<TicketingApiClient> apis, string eventId, List<AcknowledgedOrder> orders)
+        IReadOnlyList<TicketingApiClient> apis, string eventId, List<AcknowledgedOrder> orders, IReadOnlyDictionary<string, long>? offered)
     {
         using var timeout = new CancellationTokenSource(VerificationTimeout);
         var sales = await SalesReader.ReadAsync(apis, eventId, SalesReader.RetryPause, timeout.Token);
-        return sales is null ? [] : SaleVerifier.Verify(orders, sales);
+        return sales is null ? [] : SaleVerifier.Verify(orders, sales, offered);
     }
 
     private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,

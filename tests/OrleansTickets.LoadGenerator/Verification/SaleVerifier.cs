@@ -11,13 +11,22 @@ public static class SaleVerifier
     private const int ExamplesShown = 3;
 
     /// <summary>Every check, passed or not, per ticket type and then for the whole event.</summary>
-    public static IReadOnlyList<VerificationCheck> Verify(IReadOnlyCollection<AcknowledgedOrder> orders, SalesSnapshot sales)
+    /// <param name="orders">What buyers were told.</param>
+    /// <param name="sales">What the service reports at the end.</param>
+    /// <param name="offered">
+    /// The tickets of each type that were put on sale, operators' additions during the sale included, known apart from
+    /// <paramref name="sales"/>: the service counts a type's capacity from its shards, so a service that sold more than
+    /// it was given would report the larger capacity too, and "sold = capacity" would still hold. Null when unknown.
+    /// </param>
+    public static IReadOnlyList<VerificationCheck> Verify(
+        IReadOnlyCollection<AcknowledgedOrder> orders, SalesSnapshot sales, IReadOnlyDictionary<string, long>? offered = null)
     {
         var checks = new List<VerificationCheck>();
         var ordersByType = orders.ToLookup(o => o.TicketTypeId, StringComparer.Ordinal);
         foreach (var type in sales.TicketTypes)
         {
-            checks.AddRange(VerifyType(type, ordersByType[type.Id].ToList()));
+            long? expected = offered is null ? null : offered.TryGetValue(type.Id, out var count) ? count : 0;
+            checks.AddRange(VerifyType(type, ordersByType[type.Id].ToList(), expected));
         }
 
         var knownTypes = sales.TicketTypes.Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
@@ -36,11 +45,19 @@ public static class SaleVerifier
     /// <summary>True when every check passed.</summary>
     public static bool AllPassed(IEnumerable<VerificationCheck> checks) => checks.All(c => c.Passed);
 
-    private static IEnumerable<VerificationCheck> VerifyType(TicketTypeSalesSnapshot type, IReadOnlyList<AcknowledgedOrder> orders)
+    private static IEnumerable<VerificationCheck> VerifyType(TicketTypeSalesSnapshot type, IReadOnlyList<AcknowledgedOrder> orders, long? offered)
     {
         var tickets = orders.SelectMany(o => o.Tickets).ToList();
         long acknowledged = tickets.Count;
+        // The bound for an oversell and for serials: what was offered when known, else the service's own count.
+        var capacity = offered ?? type.Capacity;
 
+        if (offered is { } given)
+        {
+            yield return new(CapacityAsOffered, type.Id, type.Capacity == given, type.Capacity == given
+                ? $"capacity {type.Capacity}"
+                : $"the service reports capacity {type.Capacity}, but {given} tickets were offered");
+        }
         yield return new(SoldEqualsCapacity, type.Id, type.Sold == type.Capacity, $"sold {type.Sold} of {type.Capacity}");
         yield return new(NothingRemaining, type.Id, type.Remaining == 0, $"remaining {type.Remaining}");
 
@@ -49,10 +66,10 @@ public static class SaleVerifier
             $"{type.Shards.Count} shards: capacity {shardCapacity}, sold {shardSold}");
 
         // Two independent witnesses of an oversell: the service's own count and the tickets buyers hold.
-        var overSold = Math.Max(type.Sold, acknowledged) - type.Capacity;
+        var overSold = Math.Max(type.Sold, acknowledged) - capacity;
         yield return new(NoOversell, type.Id, overSold <= 0, overSold <= 0
-            ? $"sold {type.Sold}, acknowledged {acknowledged}, capacity {type.Capacity}"
-            : $"{overSold} tickets over capacity {type.Capacity} (sold {type.Sold}, acknowledged {acknowledged})");
+            ? $"sold {type.Sold}, acknowledged {acknowledged}, capacity {capacity}"
+            : $"{overSold} tickets over capacity {capacity} (sold {type.Sold}, acknowledged {acknowledged})");
 
         yield return new(AcknowledgedEqualsSold, type.Id, acknowledged == type.Sold, (acknowledged - type.Sold) switch
         {
@@ -67,10 +84,10 @@ public static class SaleVerifier
             : $"{wrongSize.Count} orders hold a different number of tickets than ordered, e.g. "
               + string.Join(", ", wrongSize.Take(ExamplesShown).Select(o => $"{o.OrderId} ({o.Tickets.Count} of {o.Quantity})")));
 
-        var outOfRange = tickets.Where(t => t.Serial < 1 || t.Serial > type.Capacity).Select(t => t.Serial).ToList();
+        var outOfRange = tickets.Where(t => t.Serial < 1 || t.Serial > capacity).Select(t => t.Serial).ToList();
         yield return new(SerialsInRange, type.Id, outOfRange.Count == 0, outOfRange.Count == 0
             ? $"{tickets.Count} serials"
-            : $"{outOfRange.Count} serials outside 1..{type.Capacity}, e.g. {string.Join(", ", outOfRange.Take(ExamplesShown))}");
+            : $"{outOfRange.Count} serials outside 1..{capacity}, e.g. {string.Join(", ", outOfRange.Take(ExamplesShown))}");
 
         yield return Uniqueness(SerialsUnique, type.Id, tickets.Select(t => t.Serial), "serials");
     }

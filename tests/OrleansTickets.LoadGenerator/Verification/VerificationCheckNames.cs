@@ -3,6 +3,7 @@ namespace OrleansTickets.LoadGenerator.Verification;
 /// <summary>The checks <see cref="SaleVerifier"/> runs; tests and scripts match on these names.</summary>
 public static class VerificationCheckNames
 {
+    public const string CapacityAsOffered = "capacity = offered";
     public const string SoldEqualsCapacity = "sold = capacity";
     public const string NothingRemaining = "remaining = 0";
     public const string ShardsAddUp = "shards add up";

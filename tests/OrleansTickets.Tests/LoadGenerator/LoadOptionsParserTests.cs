@@ -35,6 +35,10 @@ public sealed class LoadOptionsParserTests
     [InlineData("--service-pid", "0")]
     [InlineData("--warm-up", "-5")]
     [InlineData("--warm-up", "601")]
+    [InlineData("--offered", "ga=-1")]
+    [InlineData("--offered", "ga")]
+    [InlineData("--added", "vip=0")]
+    [InlineData("--added", "vip=1,vip=2")]
     public void Bad_values_are_refused(string name, string value) =>
         Assert.Throws<UsageException>(() => LoadOptionsParser.Parse([name, value]));
 
@@ -52,5 +56,18 @@ public sealed class LoadOptionsParserTests
         var options = LoadOptionsParser.Parse(["--mode", "verify", "--orders-file", "orders.jsonl"]);
         Assert.Equal((LoadMode.Verify, "orders.jsonl"), (options.Mode, options.OrdersFile));
         Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "verify"]));
+    }
+
+    [Fact]
+    public void What_was_offered_comes_from_the_option_or_else_from_the_event_read_before_the_sale_and_additions_count_on_top()
+    {
+        var readBeforeSale = new Dictionary<string, int> { ["ga"] = 7, ["vip"] = 3 };
+
+        var given = LoadOptionsParser.Parse(["--offered", "ga=10,vip=4", "--added", "vip=2"]);
+        Assert.Equal(new Dictionary<string, long> { ["ga"] = 10, ["vip"] = 6 }, given.OfferedWithAdditions(readBeforeSale));
+
+        var read = LoadOptionsParser.Parse(["--added", "vip=2"]);
+        Assert.Equal(new Dictionary<string, long> { ["ga"] = 7, ["vip"] = 5 }, read.OfferedWithAdditions(readBeforeSale));
+        Assert.Null(read.OfferedWithAdditions());
     }
 }

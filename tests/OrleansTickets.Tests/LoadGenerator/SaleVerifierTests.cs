@@ -189,6 +189,35 @@ public sealed class SaleVerifierTests
         Assert.Equal((ShardsAddUp, "ga"), (finding.Name, finding.Scope));
     }
 
+    [Fact]
+    public void TicketsSoldBeyondWhatWasOfferedAreAnOversellEvenWhenTheServiceCountsThemAsCapacity()
+    {
+        // The service counts a type's capacity from its shards: had a shard been given two serials too many, it would
+        // report capacity 12, sold 12 and nothing remaining, and every buyer's tickets would be unique.
+        var orders = CleanOrders();
+        orders.Add(Order("o7", "ga", (11, "ga-11"), (12, "ga-12")));
+        var sales = Sales(("ga", 12, 12, 0), ("vip", 4, 4, 0));
+        Assert.Empty(Failures(orders, sales));
+
+        var offered = new Dictionary<string, long> { ["ga"] = 10, ["vip"] = 4 };
+        var failed = SaleVerifier.Verify(orders, sales, offered).Where(c => !c.Passed).ToList();
+
+        Assert.Equal([(CapacityAsOffered, "ga"), (NoOversell, "ga"), (SerialsInRange, "ga")], failed.Select(c => (c.Name, c.Scope)));
+        Assert.Contains("2 tickets over capacity 10", failed[1].Detail);
+    }
+
+    [Fact]
+    public void ASaleOfExactlyWhatWasOfferedPassesTheCapacityCheckForEachType()
+    {
+        var checks = SaleVerifier.Verify(CleanOrders(), SoldOut(), new Dictionary<string, long> { ["ga"] = 10, ["vip"] = 4 });
+
+        Assert.True(SaleVerifier.AllPassed(checks));
+        Assert.Equal(["ga", "vip"], checks.Where(c => c.Name == CapacityAsOffered).Select(c => c.Scope));
+        // A type the sales report lists but nobody offered fails its capacity check.
+        var unoffered = SaleVerifier.Verify(CleanOrders(), SoldOut(), new Dictionary<string, long> { ["ga"] = 10 });
+        Assert.Equal((CapacityAsOffered, "vip"), unoffered.Where(c => !c.Passed).Select(c => (c.Name, c.Scope)).First());
+    }
+
     private static List<VerificationCheck> Failures(List<AcknowledgedOrder> orders, SalesSnapshot sales) =>
         SaleVerifier.Verify(orders, sales).Where(c => !c.Passed).ToList();
 
