@@ -113,7 +113,7 @@ at 2 "stop silo 1 gracefully (scale down)" cluster stop-silo 1
 
 sale=0
 wait "$loadgen_pid" || sale=$?
-cat "$work/loadgen.log" | sed -n '/^tickets sold/,$p' | head -40
+sed -n '/^tickets sold/,$p' "$work/loadgen.log" | sed -n '1,60p'
 
 echo
 echo "audit from the databases:"

@@ -18,9 +18,11 @@ shorten() {
                  if (length(name) > 120) name = substr(name, 1, 117) "..."; printf "%8s  %s\n", share, name }'
 }
 
+# The listings are cut with sed, which reads to the end, not head: head closes the pipe early, perf report and grep
+# die of SIGPIPE, and with pipefail the whole summary (and scripts/bench.sh --perf) exited 141 after printing it all.
 echo "-- by thread (share of the service's samples)"
-report --sort comm | head -8
+report --sort comm | sed -n '1,8p'
 echo "-- by layer (own samples; scripts/lib/perf_layers.py)"
 report --sort dso,sym -t '|' | python3 "$(dirname "${BASH_SOURCE[0]}")/perf_layers.py"
 echo "-- top frames by their own samples"
-report --sort sym | head -30 | shorten
+report --sort sym | sed -n '1,30p' | shorten
