@@ -32,8 +32,16 @@ public sealed class ClusterHostOptions
     public int GatewayPort { get; set; } = 30000;
 
     /// <summary>Reads the <c>Cluster</c> section; defaults apply to anything missing.</summary>
-    public static ClusterHostOptions From(IConfiguration configuration) =>
-        configuration.GetSection(SectionName).Get<ClusterHostOptions>() ?? new();
+    /// <exception cref="InvalidOperationException"><see cref="Membership"/> names neither kind.</exception>
+    public static ClusterHostOptions From(IConfiguration configuration)
+    {
+        var options = configuration.GetSection(SectionName).Get<ClusterHostOptions>() ?? new();
+        // A misspelt kind must not quietly mean a one-silo cluster: several such silos on one shared database would
+        // each run the same shards, fencing each other for good.
+        return options.UsesAdoNetClustering || string.Equals(options.Membership, "Localhost", StringComparison.OrdinalIgnoreCase)
+            ? options
+            : throw new InvalidOperationException($"Cluster:Membership must be Localhost or AdoNet, got '{options.Membership}'.");
+    }
 
     /// <summary>The membership database: <see cref="ConnectionString"/>, else <c>Storage:ConnectionString</c>.</summary>
     public string MembershipConnectionString(IConfiguration configuration) =>

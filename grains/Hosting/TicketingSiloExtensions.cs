@@ -24,8 +24,15 @@ public static class TicketingSiloExtensions
             // A bad wait would otherwise surface as a dead writer thread and commits that never complete.
             .Validate(o => o.CommitGatherMilliseconds is >= 0 and <= TicketStorageOptions.MaxCommitGatherMilliseconds,
                 $"Storage:CommitGatherMilliseconds must be a number from 0 to {TicketStorageOptions.MaxCommitGatherMilliseconds}.")
+            // A writer that may take no order per commit takes none, forever, and stopping the silo waits on it.
+            .Validate(o => o.MaxOrdersPerCommit >= 1, "Storage:MaxOrdersPerCommit must be at least 1.")
             .ValidateOnStart();
-        services.AddOptions<TicketCodeOptions>().Bind(configuration.GetSection(TicketCodeOptions.SectionName));
+        // A bad key would otherwise surface only when the first shard activates: a silo that listens, rehearses
+        // happily on its own scratch key, and then fails every purchase.
+        services.AddOptions<TicketCodeOptions>().Bind(configuration.GetSection(TicketCodeOptions.SectionName))
+            .Validate(o => string.IsNullOrEmpty(o.SigningKey) || TicketCodeSigner.TryParseKey(o.SigningKey, out _),
+                $"Tickets:SigningKey must be base64 of at least {TicketCodeSigner.MinKeyBytes} bytes.")
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SaleMetrics>();
         services.AddSingleton<ShardDatabases>();
@@ -33,11 +40,12 @@ public static class TicketingSiloExtensions
         services.AddSingleton(sp =>
         {
             var codes = sp.GetRequiredService<IOptions<TicketCodeOptions>>().Value;
-            if (codes.SigningKey is { Length: > 0 } key) return new TicketCodeSigner(Convert.FromBase64String(key));
+            if (codes.SigningKey is { Length: > 0 }) return new TicketCodeSigner(sp.GetRequiredService<IOptions<TicketCodeOptions>>());
             var storage = sp.GetRequiredService<IOptions<TicketStorageOptions>>().Value;
             return new TicketCodeSigner(SigningKeyFile.LoadOrCreate(Path.Combine(storage.DataPath, "ticket-signing.key")));
         });
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, CatalogSchemaInitializer>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SigningKeyCheck>();
 
         silo.AddAdoNetGrainStorage(StorageNames.Catalog, (OptionsBuilder<AdoNetGrainStorageOptions> builder) =>
             builder.Configure<IOptions<TicketStorageOptions>, Serializer>((options, storage, serializer) =>

@@ -10,13 +10,30 @@ namespace OrleansTickets.Tickets;
 public static class SigningKeyFile
 {
     /// <summary>Reads the key at <paramref name="path"/>, creating it first if needed.</summary>
+    /// <exception cref="InvalidOperationException">The file does not hold a usable key.</exception>
     public static byte[] LoadOrCreate(string path)
     {
-        if (File.Exists(path)) return Convert.FromBase64String(File.ReadAllText(path).Trim());
+        if (!File.Exists(path)) Create(path);
+        return TicketCodeSigner.TryParseKey(File.ReadAllText(path), out var key)
+            ? key
+            : throw new InvalidOperationException(
+                $"The ticket signing key file {path} does not hold base64 of at least {TicketCodeSigner.MinKeyBytes} bytes. " +
+                "Restore it (codes already issued were signed with it), or set Tickets:SigningKey.");
+    }
+
+    private static void Create(string path)
+    {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var key = RandomNumberGenerator.GetBytes(32);
         var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(temporary, Convert.ToBase64String(key));
+        // Whoever reads the key can forge tickets: only this user may. On disk before it is named, so a crash cannot
+        // leave an empty key file behind.
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var file = new FileStream(temporary, options))
+        {
+            file.Write(System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(RandomNumberGenerator.GetBytes(TicketCodeSigner.MinKeyBytes))));
+            file.Flush(flushToDisk: true);
+        }
         try
         {
             File.Move(temporary, path, overwrite: false);
@@ -26,6 +43,5 @@ public static class SigningKeyFile
             // Another process won the race; use its key.
             File.Delete(temporary);
         }
-        return Convert.FromBase64String(File.ReadAllText(path).Trim());
     }
 }

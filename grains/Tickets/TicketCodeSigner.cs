@@ -14,6 +14,9 @@ namespace OrleansTickets.Tickets;
 /// </summary>
 public sealed class TicketCodeSigner : IDisposable
 {
+    /// <summary>The shortest signing key accepted, in bytes.</summary>
+    public const int MinKeyBytes = 32;
+
     private const int MacBytes = 16;
     private const int StackPayloadBytes = 256;
     private readonly byte[] _key;
@@ -25,17 +28,28 @@ public sealed class TicketCodeSigner : IDisposable
 
     /// <summary>Creates a signer from configured options.</summary>
     public TicketCodeSigner(IOptions<TicketCodeOptions> options)
-        : this(Convert.FromBase64String(options.Value.SigningKey
-            ?? throw new InvalidOperationException("Tickets:SigningKey is not configured.")))
+        : this(TryParseKey(options.Value.SigningKey ?? throw new InvalidOperationException("Tickets:SigningKey is not configured."), out var key)
+            ? key
+            : throw new InvalidOperationException($"Tickets:SigningKey must be base64 of at least {MinKeyBytes} bytes."))
     {
     }
 
     /// <summary>Creates a signer from a raw key of at least 32 bytes.</summary>
     public TicketCodeSigner(byte[] key)
     {
-        if (key.Length < 32) throw new ArgumentException("The ticket signing key must be at least 32 bytes.", nameof(key));
+        if (key.Length < MinKeyBytes) throw new ArgumentException($"The ticket signing key must be at least {MinKeyBytes} bytes.", nameof(key));
         _key = key;
         _hmac = new ThreadLocal<IncrementalHash>(() => IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _key), trackAllValues: true);
+    }
+
+    /// <summary>Reads a key written as base64; false unless it is base64 of at least <see cref="MinKeyBytes"/> bytes.</summary>
+    public static bool TryParseKey(string text, out byte[] key)
+    {
+        key = [];
+        var buffer = new byte[text.Length];
+        if (!Convert.TryFromBase64String(text.Trim(), buffer, out var written) || written < MinKeyBytes) return false;
+        key = buffer[..written];
+        return true;
     }
 
     /// <summary>The code of one ticket.</summary>

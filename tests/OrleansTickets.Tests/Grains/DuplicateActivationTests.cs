@@ -32,6 +32,10 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
 
         var orders = results.Where(r => r.Status == PurchaseStatus.Created).Select(r => r.Order!).ToList();
         Assert.All(results, r => Assert.Contains(r.Status, new[] { PurchaseStatus.Created, PurchaseStatus.SoldOut, PurchaseStatus.Unavailable, PurchaseStatus.Failed }));
+        // The twins do not lock each other out for good: the activation that lost steps down and the sale goes on.
+        // (Without orders every check below would hold trivially. Which twin sells is up to the race: in runs of
+        // this test one cluster's buyers often got none, answered Unavailable while the other's activations held.)
+        Assert.True(orders.Count >= 50, $"Only {orders.Count} of 400 purchases were sold.");
         OrderAssertions.AllSerialsAndCodesUnique(orders);
         Assert.True(orders.Sum(o => o.Quantity) <= 300);
 

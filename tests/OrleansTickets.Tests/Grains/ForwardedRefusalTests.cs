@@ -26,7 +26,9 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
         {
             // Invoke runs the call up to its first wait, which for the replay is the wait on the running forward.
             var invoked = call.Invoke();
-            if (call.Request.GetArgument(0) is ShardPurchase { FreshOrderId: false }) joined.TrySetResult();
+            // Only the replay: a forward (ForwardedOrderId set) that is not the first. The set-up's own purchase below
+            // is not fresh either, and once let the donor fail before the replay had joined anything.
+            if (call.Request.GetArgument(0) is ShardPurchase { ForwardedOrderId: not null, FreshOrderId: false }) joined.TrySetResult();
             await invoked;
         });
         var donorFails = TicketingCluster.Intercepting(new ShardAddress("join", "ga", 1), nameof(IInventoryShardGrain.GiveTickets), async _ =>

@@ -12,7 +12,7 @@ using Xunit;
 
 namespace OrleansTickets.Tests.Storage;
 
-/// <summary>Storage settings that would break the commit path are refused when the silo starts.</summary>
+/// <summary>Settings that would break the commit path or the ticket codes are refused when the silo starts.</summary>
 public sealed class StorageOptionsTests
 {
     [Theory]
@@ -26,6 +26,52 @@ public sealed class StorageOptionsTests
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
         Assert.Contains("Storage:CommitGatherMilliseconds", error.Message);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-3")]
+    public async Task A_commit_that_may_take_no_order_stops_the_silo_from_starting(string value)
+    {
+        // With none allowed, each database writer would take nothing off its queue, forever.
+        using var host = BuildSilo("5", new() { ["Storage:MaxOrdersPerCommit"] = value });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("Storage:MaxOrdersPerCommit", error.Message);
+    }
+
+    [Theory]
+    [InlineData("not base64!")]
+    [InlineData("c2hvcnQ=")]
+    public async Task A_signing_key_that_is_not_base64_of_32_bytes_stops_the_silo_from_starting(string value)
+    {
+        using var host = BuildSilo("5", new() { ["Tickets:SigningKey"] = value });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("Tickets:SigningKey", error.Message);
+    }
+
+    [Fact]
+    public async Task An_unreadable_signing_key_file_stops_the_silo_from_starting()
+    {
+        var dataPath = Path.Combine(Path.GetTempPath(), "orleans-tickets-options-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dataPath);
+        await File.WriteAllTextAsync(Path.Combine(dataPath, "ticket-signing.key"), "garbage");
+        try
+        {
+            using var host = BuildSilo("5", new() { ["Storage:DataPath"] = dataPath });
+
+            var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
+
+            // Without the check the silo started, and the key was first read by a shard, failing each purchase.
+            Assert.Contains("ticket-signing.key", error.ToString());
+        }
+        finally
+        {
+            Directory.Delete(dataPath, recursive: true);
+        }
     }
 
     [Theory]
@@ -57,14 +103,16 @@ public sealed class StorageOptionsTests
         Assert.Equal("tickets_shard_0003", shard.Database);
     }
 
-    private static IHost BuildSilo(string gatherMilliseconds)
+    private static IHost BuildSilo(string gatherMilliseconds, Dictionary<string, string?>? more = null)
     {
         var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["Storage:CommitGatherMilliseconds"] = gatherMilliseconds,
             ["Storage:DataPath"] = Path.Combine(Path.GetTempPath(), "orleans-tickets-options-" + Guid.NewGuid().ToString("N")),
-        });
+        };
+        foreach (var (name, value) in more ?? []) settings[name] = value;
+        builder.Configuration.AddInMemoryCollection(settings);
         builder.UseOrleans(silo => silo.UseLocalhostClustering().AddTicketing(builder.Configuration));
         return builder.Build();
     }
