@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
 
@@ -25,6 +26,13 @@ public sealed class ClusterHostOptions
     /// <summary>Identifies the service across cluster restarts; part of grain storage keys.</summary>
     public string ServiceId { get; set; } = "orleans-tickets";
 
+    /// <summary>
+    /// AdoNet membership: the IP address this silo listens on and gives the other silos and the front ends (through
+    /// the membership table). Loopback by default, which keeps a cluster on one machine; silos on several machines
+    /// each give their own address here.
+    /// </summary>
+    public string? Address { get; set; }
+
     /// <summary>The silo-to-silo port.</summary>
     public int SiloPort { get; set; } = 11111;
 
@@ -42,6 +50,13 @@ public sealed class ClusterHostOptions
             ? options
             : throw new InvalidOperationException($"Cluster:Membership must be Localhost or AdoNet, got '{options.Membership}'.");
     }
+
+    /// <summary>The address from <see cref="Address"/>, or loopback when it is not set.</summary>
+    /// <exception cref="InvalidOperationException">It is not an IP address.</exception>
+    public IPAddress SiloAddress() =>
+        Address is null ? IPAddress.Loopback
+        : IPAddress.TryParse(Address, out var address) ? address
+        : throw new InvalidOperationException($"Cluster:Address must be an IP address, got '{Address}'.");
 
     /// <summary>The membership database: <see cref="ConnectionString"/>, else <c>Storage:ConnectionString</c>.</summary>
     public string MembershipConnectionString(IConfiguration configuration) =>

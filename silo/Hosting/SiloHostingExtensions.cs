@@ -16,6 +16,14 @@ public static class SiloHostingExtensions
         string? membership = null;
         if (cluster.UsesAdoNetClustering)
         {
+            // A cluster's silos must share their shard databases: a shard that moves to another silo reloads there
+            // from what it committed. SQLite files are each silo's own once silos run on several machines, and a shard
+            // reloaded from another machine's files would sell its serials again.
+            if (!string.Equals(builder.Configuration["Storage:Provider"], "PostgreSql", StringComparison.OrdinalIgnoreCase)
+                && !string.Equals(builder.Configuration["Storage:Provider"], "SqlServer", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InvalidOperationException("Cluster:Membership=AdoNet needs shard databases every silo shares: set Storage:Provider to PostgreSql (or SqlServer).");
+            }
             membership = cluster.MembershipConnectionString(builder.Configuration);
             // Before UseOrleans: hosted services start in registration order, and the schema must exist first.
             builder.Services.AddHostedService(_ => new MembershipSchemaInitializer(membership));
@@ -33,7 +41,7 @@ public static class SiloHostingExtensions
             {
                 silo.UseAdoNetClustering(o => ClusterHostOptions.UsePostgres(o, membership));
                 silo.Configure<ClusterOptions>(cluster.ConfigureIds);
-                silo.ConfigureEndpoints(IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+                silo.ConfigureEndpoints(cluster.SiloAddress(), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
                 // Failure detection is tunable (Cluster:Liveness:ProbeTimeout, NumMissedProbesLimit, ...): Orleans'
                 // defaults take 15-60 s to declare a crashed silo dead, while its shards wait to reactivate.
                 silo.Services.AddOptions<ClusterMembershipOptions>().Bind(builder.Configuration.GetSection("Cluster:Liveness"));

@@ -1,4 +1,6 @@
+using System.Net;
 using Microsoft.Extensions.Configuration;
+using OrleansTickets.Tests.Infrastructure;
 using OrleansTickets.Api.Hosting;
 
 namespace OrleansTickets.Tests.Hosting;
@@ -28,6 +30,32 @@ public sealed class ClusterHostOptionsTests
         var error = Assert.Throws<InvalidOperationException>(() => ClusterHostOptions.From(Configuration(membership)));
 
         Assert.Contains("Cluster:Membership", error.Message);
+    }
+
+    [Fact]
+    public void A_silo_gives_loopback_unless_told_its_address_and_the_address_must_be_an_ip()
+    {
+        Assert.Equal(IPAddress.Loopback, ClusterHostOptions.From(Configuration("AdoNet")).SiloAddress());
+        Assert.Equal(IPAddress.Parse("10.1.2.3"), Options("10.1.2.3").SiloAddress());
+        Assert.Equal(IPAddress.Parse("fd00::7"), Options("fd00::7").SiloAddress());
+        var error = Assert.Throws<InvalidOperationException>(() => Options("silo-2.example").SiloAddress());
+        Assert.Contains("Cluster:Address", error.Message);
+
+        static ClusterHostOptions Options(string address) => ClusterHostOptions.From(new ConfigurationBuilder().AddInMemoryCollection(
+            [new("Cluster:Membership", "AdoNet"), new KeyValuePair<string, string?>("Cluster:Address", address)]).Build());
+    }
+
+    [Fact]
+    public async Task A_cluster_on_sqlite_shard_files_is_refused()
+    {
+        // Each silo would keep its own files once silos run on several machines, and a shard that moved would sell
+        // its serials again from another silo's files.
+        using var storage = TestStorage.Sqlite();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            ApiHost.StartAsync(storage, new Dictionary<string, string?> { ["Cluster:Membership"] = "AdoNet" }));
+
+        Assert.Contains("Storage:Provider", error.Message);
     }
 
     private static IConfiguration Configuration(string? membership) =>
