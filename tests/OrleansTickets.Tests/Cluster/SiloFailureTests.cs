@@ -26,10 +26,14 @@ public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper
 
         var buyers = sale.Start(buyers: 24);
         await sale.WaitForOrdersAsync(100);
+        var beforeKill = sale.Acknowledged.Count;
         await cluster.Cluster.KillSiloAsync(cluster.Cluster.Silos[^1]);
         await Task.WhenAll(buyers);
 
         await sale.VerifyAsync();
+        // The kill fell in the sale, not before or after it: buyers had orders, and got more after it.
+        Assert.True(beforeKill >= 100, $"Only {beforeKill} orders before the kill.");
+        Assert.True(sale.Acknowledged.Count > beforeKill, "No order was acknowledged after the kill.");
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -43,11 +47,14 @@ public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper
 
         var buyers = sale.Start(buyers: 24);
         await sale.WaitForOrdersAsync(100);
+        var beforeStop = sale.Acknowledged.Count;
         await cluster.Cluster.StopSiloAsync(cluster.Cluster.Silos[^1]);
         await Task.WhenAll(buyers);
 
         await sale.VerifyAsync();
         Assert.Empty(sale.Retries);
+        Assert.True(beforeStop >= 100, $"Only {beforeStop} orders before the silo left.");
+        Assert.True(sale.Acknowledged.Count > beforeStop, "No order was acknowledged after the silo left.");
     }
 
     [Fact]
