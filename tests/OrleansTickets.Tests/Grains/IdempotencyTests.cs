@@ -162,8 +162,10 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
             await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 2, 200,
                 failure: "The stranger's purchase never reached its commit.");
             retry = Cluster.BuyAsync("busy-key", "ga", 1, key: "k");
-            // Long enough for an answer that does not wait for the stranger's outcome.
+            // Long enough for an answer that does not wait for the stranger's outcome: there must be none, since
+            // the retry waits on the stranger's request (a home that compared bodies first answered 422 here).
             await Task.WhenAny(retry, Task.Delay(TimeSpan.FromSeconds(1)));
+            Assert.False(retry.IsCompleted, "The retry was answered while the stranger's commit was held.");
         }
 
         Assert.Equal(PurchaseStatus.KeyConflict, (await stranger).Status);
