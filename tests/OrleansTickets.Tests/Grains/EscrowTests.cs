@@ -179,14 +179,18 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
             }
         })).ToList();
 
-        // Operators act while the crowd buys.
-        await Task.Delay(50);
+        // Operators act while the crowd buys: once it has bought a little, and well before the end.
+        await Poll.UntilAsync(() => Task.FromResult(sold.Count >= 10), attempts: 200, delayMilliseconds: 10,
+            failure: "The crowd never started buying.");
+        var soldBeforeDrain = sold.Count;
         var drained = await Cluster.Shard("resize", "ga", 2).Drain();
         var added = await Cluster.Client.GetEventGrain("resize").AddCapacity("ga", 150, shardIndex: 2, idempotencyKey: null);
         var drainedAgain = await Cluster.Shard("resize", "ga", 4).Drain();
         await Task.WhenAll(buyers);
 
         Assert.True(drained.Available && drainedAgain.Available);
+        // The drains and the addition fell inside the sale, with orders on both sides of them.
+        Assert.InRange(soldBeforeDrain, 10, sold.Count - 1);
         Assert.Equal((CapacityStatus.Added, 3), (added.Status, added.ShardIndex));
         OrderAssertions.AllSerialsAndCodesUnique(sold);
         Assert.Equal(750, sold.Sum(o => o.Quantity));
