@@ -26,6 +26,26 @@ public sealed class BareRunTests
     }
 
     [Fact]
+    public async Task The_server_cpu_is_read_from_the_process_named_not_from_the_run_itself()
+    {
+        // An idle process of its own: its CPU over the run is about nothing, while the run (client and endpoint, both
+        // in this process) works. A run that read its own process would report the two alike.
+        using var idle = System.Diagnostics.Process.Start("sleep", "60");
+        try
+        {
+            var summary = await RunAgainstLocalEndpointAsync(servicePid: idle.Id);
+
+            Assert.True(summary.ClientCpuSeconds > 0.1, $"client {summary.ClientCpuSeconds}");
+            Assert.NotNull(summary.ServerCpuSeconds);
+            Assert.InRange(summary.ServerCpuSeconds.Value, 0, 0.02);
+        }
+        finally
+        {
+            idle.Kill();
+        }
+    }
+
+    [Fact]
     public async Task Without_a_server_pid_only_the_client_cpu_is_reported()
     {
         var summary = await RunAgainstLocalEndpointAsync(servicePid: null);
