@@ -24,10 +24,13 @@ internal static class FallbackProblems
     {
         var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
         var problem = exception is TimeoutException or OrleansException
-            ? Problems.RetryLater(context, Problems.Unavailable, "The service cannot answer right now.", "Try again shortly.")
+            ? Unavailable(context)
             : Problems.Create(StatusCodes.Status500InternalServerError, Problems.Internal, "An unexpected error occurred.");
         return problem.ExecuteAsync(context);
     }
+
+    private static ProblemHttpResult Unavailable(HttpContext context) =>
+        Problems.RetryLater(context, Problems.Unavailable, "The service cannot answer right now.", "Try again shortly.");
 
     private static ProblemHttpResult ForStatus(HttpContext context, int status) => status switch
     {
@@ -37,7 +40,7 @@ internal static class FallbackProblems
             $"This path does not take {context.Request.Method}."),
         StatusCodes.Status413PayloadTooLarge => Problems.Create(status, Problems.PayloadTooLarge, "The body is too large."),
         StatusCodes.Status415UnsupportedMediaType => Problems.Create(status, Problems.UnsupportedMediaType, "The body must be JSON."),
-        StatusCodes.Status503ServiceUnavailable => Problems.RetryLater(context, Problems.Unavailable, "The service cannot answer right now.", "Try again shortly."),
+        StatusCodes.Status503ServiceUnavailable => Unavailable(context),
         >= 500 => Problems.Create(status, Problems.Internal, "An unexpected error occurred."),
         // Any other error status keeps ASP.NET Core's default type and title for it.
         _ => TypedResults.Problem(statusCode: status),

@@ -39,8 +39,8 @@ public static class TicketingSiloExtensions
         services.AddSingleton<InventoryShardDirectory>();
         services.AddSingleton(sp =>
         {
-            var codes = sp.GetRequiredService<IOptions<TicketCodeOptions>>().Value;
-            if (codes.SigningKey is { Length: > 0 }) return new TicketCodeSigner(sp.GetRequiredService<IOptions<TicketCodeOptions>>());
+            var codes = sp.GetRequiredService<IOptions<TicketCodeOptions>>();
+            if (codes.Value.SigningKey is { Length: > 0 }) return new TicketCodeSigner(codes);
             var storage = sp.GetRequiredService<IOptions<TicketStorageOptions>>().Value;
             return new TicketCodeSigner(SigningKeyFile.LoadOrCreate(Path.Combine(storage.DataPath, "ticket-signing.key")));
         });

@@ -3,6 +3,7 @@ using Orleans.Configuration;
 using OrleansTickets.Api;
 using OrleansTickets.Api.Hosting;
 using OrleansTickets.Hosting;
+using OrleansTickets.Storage;
 using OrleansTickets.Silo.Rehearsal;
 
 namespace OrleansTickets.Silo.Hosting;
@@ -19,8 +20,9 @@ public static class SiloHostingExtensions
             // A cluster's silos must share their shard databases: a shard that moves to another silo reloads there
             // from what it committed. SQLite files are each silo's own once silos run on several machines, and a shard
             // reloaded from another machine's files would sell its serials again.
-            if (!string.Equals(builder.Configuration["Storage:Provider"], "PostgreSql", StringComparison.OrdinalIgnoreCase)
-                && !string.Equals(builder.Configuration["Storage:Provider"], "SqlServer", StringComparison.OrdinalIgnoreCase))
+            // Read through the storage's own options, so the provider is judged exactly as the storage will bind it.
+            var storage = builder.Configuration.GetSection(TicketStorageOptions.SectionName).Get<TicketStorageOptions>() ?? new();
+            if (storage.Provider == SqlDialect.Sqlite)
             {
                 throw new InvalidOperationException("Cluster:Membership=AdoNet needs shard databases every silo shares: set Storage:Provider to PostgreSql (or SqlServer).");
             }
