@@ -45,6 +45,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shards = Enumerable.Range(0, 5).Select(i => new ShardAddress("e", "ga", i)).ToList();
         var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, shard.Index == 4 ? 200 : 10));
+        using var ordersPerCommit = context.Collect<int>("orleanstickets.storage.commit.orders");
 
         // On SQLite one writer commits for the database: while it writes shard 4's hundred orders, the claim and the
         // three commits below queue up behind it and go into its next group together.
@@ -57,6 +58,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => wrongClaim);
         Assert.Equal(Enumerable.Repeat(CommitOutcome.Committed, 4), await Task.WhenAll(commits.Prepend(busy)));
+        // The three small commits rode in one group (with the big one, if the writer had not taken it yet).
+        Assert.Contains(ordersPerCommit.GetMeasurementSnapshot(), m => m.Value is 3 or 103);
         Assert.Equal(2L, (await context.Ledger(shards[3]).ClaimAsync(new SerialBlock(31, 10))).Epoch);
     }
 
@@ -136,7 +139,10 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_batch_the_database_refuses_fails_alone_and_the_batches_grouped_with_it_commit(string engine)
     {
-        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        // The writer says when the database refused a whole group: without it the refused batch could have ridden
+        // alone, and the test would not show that its neighbours in the group survive it.
+        using var groupRefused = new LogHook("refused a group of", () => { });
+        await using var context = await LedgerContext.CreateAsync(engine, postgres, groupRefused);
         var shards = Enumerable.Range(0, 5).Select(i => new ShardAddress("e", "ga", i)).ToList();
         var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, shard.Index == 4 ? 200 : 10));
         using var ordersPerCommit = context.Collect<int>("orleanstickets.storage.commit.orders");
@@ -158,6 +164,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal([31L], (await ledgers[3].ReadOrderAsync("o3"))!.Tickets.Select(t => t.Serial));
         // The commits made one batch at a time are counted like any other, and the refused batch in none.
         Assert.Equal(1 + 100 + 2, ordersPerCommit.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(1, groupRefused.Calls);
     }
 
     [PostgresFact]
