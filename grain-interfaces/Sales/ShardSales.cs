@@ -24,6 +24,11 @@ namespace OrleansTickets.Sales;
 /// unsold until their commit lands, so counts of the unsold include them; but no other buyer can have them, which is
 /// what a dispatcher choosing where to send an order needs to know.
 /// </param>
+/// <param name="Known">
+/// False when the shard has not read its row since it activated (its database cannot be opened): the numbers are
+/// then its first block's, which leave out what it sold, gave, took in and was granted since. Such a report keeps
+/// the shard on the page, but no count of the unsold (and so no "sold out") can rest on it.
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record ShardSales(int Index, long Capacity, long Sold, long Remaining, string Status, long InTransit = 0,
-    long TakenIn = 0, long Settled = 0, long Reserved = 0);
+    long TakenIn = 0, long Settled = 0, long Reserved = 0, bool Known = true);

@@ -346,7 +346,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             // view, a purchase at the very end spun through home calls and refreshes until those commits landed,
             // instead of pausing (hundreds of refreshes a second on PostgreSQL, whose commits take longer).
             Observe(index, report.Remaining - report.Reserved);
-            answered.Add(report);
+            // A shard that could not read its row reports its first block, which leaves out tickets operators granted
+            // it: counted, they could add up to "sold out" beside tickets it holds. It counts as not having answered.
+            if (report.Known) answered.Add(report);
+            else firstUnanswered ??= calls[index];
         }
         // A shard (or the catalog) that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
         if (!granted.IsCompletedSuccessfully) firstUnanswered ??= granted;

@@ -145,8 +145,9 @@ public sealed partial class InventoryShardGrain(
         var available = placed && await EnsureLoadedAsync();
         if (!_everLoaded && placed)
         {
-            // Never loaded: the block is still the best statement of what this shard holds.
-            return new ShardSales(_address.Index, _placement!.Block.Size, 0, _placement.Block.Size, ShardStatus.Unavailable);
+            // Never loaded: the block is the best statement of what this shard holds, but only a guess (tickets added by
+            // operators are in no other shard's report), so it is marked as one.
+            return new ShardSales(_address.Index, _placement!.Block.Size, 0, _placement.Block.Size, ShardStatus.Unavailable, Known: false);
         }
         var sold = _committedSold;
         var capacity = _inventory.Capacity;

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using Microsoft.Data.Sqlite;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Http;
@@ -42,5 +44,40 @@ public sealed class UnavailableShardTests : IAsyncLifetime
             return false;
         }, attempts: 40, failure: "The shard never resumed after its database came back.");
         Assert.Equal(1, await _host.Client.SoldAsync("outage"));
+    }
+
+    [Fact]
+    public async Task A_shard_that_cannot_load_is_no_ground_for_sold_out_though_its_block_looks_too_small()
+    {
+        // Shard 0 took in 100 tickets an operator added, so it holds 102; then, after a restart, its database cannot be
+        // opened and it never reads its row. Its report can only give its block (2), which leaves out the grant: counted
+        // with shard 1's 2, a refresh would find 4 unsold and tell a buyer of 5 "sold out" beside 104 tickets.
+        using var storage = TestStorage.Sqlite();
+        await using (var first = await ApiHost.StartAsync(storage))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("grown", capacity: 4, shards: 2)).StatusCode);
+            var added = await first.Client.PostAsJsonAsync("/api/events/grown/ticket-types/ga/capacity", new { quantity = 100, shard = 0 });
+            Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        }
+        // The process-wide SQLite pool would otherwise hand the restarted service a connection still open on the file.
+        SqliteConnection.ClearAllPools();
+        var file = Path.Combine(storage.Folder!, "shards", "shard_0000.db");
+        foreach (var part in new[] { file, file + "-wal", file + "-shm" }.Where(File.Exists)) File.Move(part, part + ".away");
+        Directory.CreateDirectory(file);
+
+        await using var again = await ApiHost.StartAsync(storage);
+        var refused = await again.Client.OrderAsync("grown", 5);
+        await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "unavailable");
+
+        // Once the database is back, the shard loads its 102 and the same order is sold.
+        Directory.Delete(file);
+        foreach (var part in Directory.GetFiles(Path.GetDirectoryName(file)!, "shard_0000.db*.away")) File.Move(part, part[..^".away".Length]);
+        await Poll.UntilAsync(async () =>
+        {
+            var created = await again.Client.OrderAsync("grown", 5);
+            if (created.StatusCode == HttpStatusCode.Created) return true;
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, created.StatusCode);
+            return false;
+        }, attempts: 40, failure: "The shard never resumed after its database came back.");
     }
 }
