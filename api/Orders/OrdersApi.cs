@@ -34,7 +34,17 @@ public static class OrdersApi
         var request = OrderValidator.Validate(eventId, body!, key, errors);
         if (request is null) return Problems.Invalid(errors);
 
-        var result = await dispatchers.For(eventId, request.TicketTypeId).Purchase(request);
+        PurchaseResult result;
+        try
+        {
+            result = await dispatchers.For(eventId, request.TicketTypeId).Purchase(request);
+        }
+        catch (Exception exception) when (exception is TimeoutException or SiloUnavailableException)
+        {
+            // The dispatcher may have had the order made before its answer was lost (the call timed out, or the silo
+            // it ran on was declared dead). A plain "unavailable" would invite a retry that, without a key, sells twice.
+            result = PurchaseResult.Failed;
+        }
         return result.Status switch
         {
             PurchaseStatus.Created => TypedResults.Created($"/api/orders/{result.Order!.OrderId}", result.Order),

@@ -127,11 +127,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             {
                 result = await Shard(index).Purchase(new ShardPurchase(request, string.Empty, [], Donors: donors));
             }
-            catch (SiloUnavailableException)
+            catch (Exception exception) when (exception is SiloUnavailableException or TimeoutException)
             {
                 // Not a rejection like the others: Orleans also fails calls already delivered this way, when the shard's
-                // silo is declared dead before its answer came back. The shard may have sold, and without a key a second
-                // shard would sell again, so the outcome is unknown.
+                // silo is declared dead before its answer came back, and a call whose answer did not come in time may
+                // have run to its end. The shard may have sold, and without a key a second shard would sell again, so
+                // the outcome is unknown.
                 result = PurchaseResult.Failed;
             }
             catch (OrleansMessageRejectionException)

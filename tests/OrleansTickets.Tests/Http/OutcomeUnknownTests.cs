@@ -1,5 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Http;
@@ -7,11 +9,18 @@ namespace OrleansTickets.Tests.Http;
 /// <summary>A purchase whose outcome cannot be known is a 503 that says so, and tells a buyer without a key why a key matters.</summary>
 public sealed class OutcomeUnknownTests
 {
-    [Fact]
-    public async Task A_keyless_purchase_with_a_lost_answer_is_503_outcome_unknown_and_sells_once()
+    [Theory]
+    [InlineData("shard", "silo-unavailable")]
+    [InlineData("shard", "timeout")]
+    [InlineData("dispatcher", "timeout")]
+    [InlineData("dispatcher", "silo-unavailable")]
+    public async Task A_keyless_purchase_with_a_lost_answer_is_503_outcome_unknown_and_sells_once(string lostBy, string loss)
     {
         using var storage = TestStorage.Sqlite();
-        var lostAnswer = new LostPurchaseAnswer();
+        Func<Exception> exception = loss == "timeout"
+            ? () => new TimeoutException("Response did not arrive on time (played by a test).")
+            : () => new SiloUnavailableException("The target silo became unavailable (played by a test).");
+        var lostAnswer = new LostPurchaseAnswer(exception, lostBy == "shard" ? typeof(IInventoryShardGrain) : typeof(IPurchaseDispatcherGrain));
         await using var host = await ApiHost.StartAsync(storage,
             services: services => services.AddSingleton<IIncomingGrainCallFilter>(lostAnswer));
         Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("unknown", capacity: 10, shards: 2)).StatusCode);

@@ -1,13 +1,17 @@
 using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
 
 namespace OrleansTickets.Tests.Infrastructure;
 
 /// <summary>
-/// Plays a shard's silo declared dead after the shard ran a purchase: the first shard purchase runs (and may sell),
-/// then its caller gets what Orleans gives a call in flight to a silo that died before answering.
+/// Plays an answer lost after the purchase ran: the first call to <c>Purchase</c> of the chosen grain interface runs
+/// (and may sell), then its caller gets the exception Orleans gives such a call instead of the answer. By default a
+/// shard's answer is lost to its silo being declared dead before it came back.
 /// </summary>
-public sealed class LostPurchaseAnswer : IIncomingGrainCallFilter
+public sealed class LostPurchaseAnswer(Func<Exception>? loss = null, Type? grainInterface = null) : IIncomingGrainCallFilter
 {
+    private readonly Func<Exception> _loss = loss ?? (() => new SiloUnavailableException("The target silo became unavailable (played by a test)."));
+    private readonly Type _grainInterface = grainInterface ?? typeof(IInventoryShardGrain);
     private int _lost;
 
     /// <summary>Whether an answer was lost yet.</summary>
@@ -16,11 +20,11 @@ public sealed class LostPurchaseAnswer : IIncomingGrainCallFilter
     public async Task Invoke(IIncomingGrainCallContext call)
     {
         await call.Invoke();
-        if (call.InterfaceMethod.DeclaringType == typeof(IInventoryShardGrain)
+        if (call.InterfaceMethod.DeclaringType == _grainInterface
             && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.Purchase)
             && Interlocked.Exchange(ref _lost, 1) == 0)
         {
-            throw new SiloUnavailableException("The target silo became unavailable (played by a test).");
+            throw _loss();
         }
     }
 }
