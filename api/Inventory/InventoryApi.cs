@@ -74,7 +74,7 @@ public static class InventoryApi
             return Problems.RetryLater(context, Problems.Unavailable, "The shard cannot reach its database.",
                 "Nothing moved. Try again when the database is back.");
         }
-        return TypedResults.Ok(new DrainResponse(eventId, typeId, index, drained.Moved, drained.Left));
+        return TypedResults.Ok(new DrainResponse(eventId, typeId, index, drained.Moved, drained.InTransit, drained.Left));
     }
 
     private static async Task<(TicketTypeDefinition? Type, ProblemHttpResult? Problem)> FindTypeAsync(

@@ -48,15 +48,30 @@ public sealed partial class InventoryShardGrain
         var remaining = Remaining;
         if (remaining <= 0 || remaining >= _placement.MaxPerOrder) return;
         _gathered = true;
-        metrics.TransferAsked(TransferReason.Gather);
         var collector = new ShardAddress(_address.EventId, _address.TicketTypeId, _address.Index % RemainderCollectors);
+        // Held from this turn on, so the answers of the commit that left the remainder already exclude it.
+        _pendingQuantity += remaining;
         _ = GatherAsync(collector, remaining);
     }
 
     private async Task GatherAsync(ShardAddress collector, long quantity)
     {
-        // GiveAsync reserves the tickets before its first await, that is, in the caller's turn.
-        var gift = GiveAsync(Guid.NewGuid().ToString("N"), collector.Key, quantity);
+        // A gift recorded for a collector that cannot take it in (its silo not answering, its database down) would be
+        // sellable by nobody until it could: the collector is asked first, and if it cannot, the tickets stay here to
+        // be sold. A later commit of this shard may try again.
+        var ready = await CanTakeInNowAsync(collector);
+        _pendingQuantity -= quantity;
+        if (!ready)
+        {
+            _gathered = false;
+            return;
+        }
+        metrics.TransferAsked(TransferReason.Gather);
+        // Released and taken again by GiveAsync in this same turn (it reserves before its first await), so no sale
+        // slips in between; only what is still unreserved is given.
+        var give = Math.Min(quantity, Remaining);
+        if (give <= 0) return;
+        var gift = GiveAsync(Guid.NewGuid().ToString("N"), collector.Key, give);
         try
         {
             await gift;

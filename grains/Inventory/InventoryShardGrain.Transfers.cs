@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
+using OrleansTickets.Sales;
 using OrleansTickets.Storage;
 
 namespace OrleansTickets.Inventory;
@@ -64,6 +65,11 @@ public sealed partial class InventoryShardGrain
     private IGrainTimer? _deliveryTimer;
     private bool _everLoaded;
 
+    // True while this activation walks the other shards giving its tickets away (a drain, or handing on what a drained
+    // shard took back). A gift refused during the walk comes back and the walk goes on to the next shard; only a gift
+    // that bounces back outside a walk starts one.
+    private bool _givingAway;
+
     /// <inheritdoc />
     public async Task<long> GiveTickets(string transferId, string receiverKey, long maxQuantity)
     {
@@ -114,16 +120,56 @@ public sealed partial class InventoryShardGrain
         if (!await EnsurePlacedAsync() || !await EnsureLoadedAsync()) return new DrainResult(false, 0, 0);
         // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
         if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
+        var moved = await GiveAwayAsync();
+        return new DrainResult(true, moved, Math.Max(0, Remaining), _undelivered.Values.Sum(gift => gift.Transfer.Quantity));
+    }
+
+    /// <summary>
+    /// Offers this (retired) shard's unsold tickets to each other shard of its type in turn, skipping those that cannot
+    /// take a gift in now; returns how many the receivers hold.
+    /// </summary>
+    /// <remarks>
+    /// A receiver is asked first whether it answers and has read its row: a gift recorded for one that cannot take it
+    /// in stays in transit, sellable by nobody, until it can. A receiver that fails between the question and the gift
+    /// still holds the gift up that way; the drain's answer then reports it as in transit, and the gift is delivered
+    /// (or, if that shard is drained meanwhile, comes back and is handed on) by the delivery timer.
+    /// </remarks>
+    private async Task<long> GiveAwayAsync()
+    {
         var definition = await GrainFactory.GetEventGrain(_address.EventId).GetDefinition();
         var shards = definition?.FindTicketType(_address.TicketTypeId)?.Shards ?? 0;
         long moved = 0;
-        for (var step = 1; step < shards && Remaining > 0; step++)
+        var walking = !_givingAway;
+        _givingAway = true;
+        try
         {
-            var receiver = new ShardAddress(_address.EventId, _address.TicketTypeId, (_address.Index + step) % shards);
-            metrics.TransferAsked(TransferReason.Drain);
-            moved += await GiveTickets(Guid.NewGuid().ToString("N"), receiver.Key, Remaining);
+            for (var step = 1; step < shards && Remaining > 0; step++)
+            {
+                var receiver = new ShardAddress(_address.EventId, _address.TicketTypeId, (_address.Index + step) % shards);
+                if (!await CanTakeInNowAsync(receiver) || Remaining <= 0) continue;
+                metrics.TransferAsked(TransferReason.Drain);
+                moved += await GiveTickets(Guid.NewGuid().ToString("N"), receiver.Key, Remaining);
+            }
         }
-        return new DrainResult(true, moved, Math.Max(0, Remaining));
+        finally
+        {
+            if (walking) _givingAway = false;
+        }
+        return moved;
+    }
+
+    /// <summary>Whether <paramref name="receiver"/> answers and has read its row, so that it can take a gift in now.</summary>
+    private async Task<bool> CanTakeInNowAsync(ShardAddress receiver)
+    {
+        try
+        {
+            var report = await Holder(receiver).GetSales().WaitAsync(CrossShardTimeout);
+            return report.Known && report.Status != ShardStatus.Unavailable;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
     }
 
     /// <summary>
@@ -199,6 +245,10 @@ public sealed partial class InventoryShardGrain
                 var back = Enqueue(PendingChange.TakeIn(transfer with { Donor = _address.Key }));
                 var closed = Enqueue(PendingChange.Delivered(transfer.TransferId));
                 await Task.WhenAll(back, closed);
+                // A drained shard sells on, but takes nothing in: tickets it took back would stay on it, where the
+                // operator was told none were left. So they go on to another shard, unless a walk over the shards is
+                // already doing that.
+                if (_retired && !_givingAway && Remaining > 0) _ = GiveAwayAsync();
                 return false;
             default:
                 EnsureDeliveryTimer();

@@ -22,9 +22,10 @@ namespace OrleansTickets.Inventory;
 /// </para>
 /// <para>Invariants enforced here:</para>
 /// <list type="bullet">
-/// <item>Never oversold: <c>_committedSold + _pendingQuantity &lt;= block size</c> holds after every turn
-/// (<see cref="TrySell"/>), and the commit cycle re-checks against the durable count before assigning serials.
-/// The database's CHECK on <c>sold &lt;= block_size</c> and the primary key on (event, type, serial) back this up.</item>
+/// <item>Never oversold: <c>_committedSold + _pendingQuantity &lt;= capacity</c> (the block, less serials given away,
+/// plus serials taken in) holds after every turn (<see cref="TrySell"/>), and the commit cycle re-checks against the
+/// durable count before assigning serials. The database's CHECK on <c>sold &lt;= capacity</c> and the primary key on
+/// (event, type, serial) back this up.</item>
 /// <item>No serial twice: serials are assigned only in <see cref="CommitCycleAsync"/>, from the durable sold count,
 /// and cycles never overlap (BatchWorker), so each cycle starts where the last committed one ended.</item>
 /// <item>Durable before yes: a caller's task completes with an order only after its batch committed.</item>

@@ -1,0 +1,118 @@
+using OrleansTickets.Events;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// Tickets handed between shards (a drain, gathering) are not sent to a shard that cannot take them in now, and
+/// tickets a drained shard gets back go on to another shard: no ticket waits unsellable on a shard nobody can use.
+/// </summary>
+public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
+{
+    // 20 s for timers and redeliveries: 200 polls, 100 ms apart.
+    private const int Polls = 200;
+
+    [Fact]
+    public async Task A_drain_passes_over_a_shard_that_does_not_answer_and_moves_everything_to_the_next()
+    {
+        var silent = new SilentShard(new ShardAddress("skip", "ga", 1));
+        await using var cluster = await StartAsync(silent);
+        await cluster.CreateEventAsync("skip", TicketingCluster.Type("ga", capacity: 30, shards: 3));
+        await cluster.Shard("skip", "ga", 1).GetSales();
+
+        silent.Silence(all: true);
+        var drained = await cluster.Shard("skip", "ga", 0).Drain();
+        silent.Answer();
+
+        // A gift recorded for shard 1 would sit in transit, sellable by nobody, until it answered again.
+        Assert.Equal((true, 10L, 0L, 0L), (drained.Available, drained.Moved, drained.InTransit, drained.Left));
+        var shards = (await cluster.SalesAsync("skip")).TicketTypes[0].Shards;
+        Assert.Equal([0L, 10L, 20L], shards.Select(s => s.Remaining));
+    }
+
+    [Fact]
+    public async Task Tickets_a_drained_shard_takes_back_from_a_drained_receiver_go_on_to_another_shard()
+    {
+        var silent = new SilentShard(new ShardAddress("bounce", "ga", 1));
+        await using var cluster = await StartAsync(silent);
+        await cluster.CreateEventAsync("bounce", TicketingCluster.Type("ga", capacity: 30, shards: 3));
+
+        // Shard 1 answers questions but cannot take a gift in: the drain's gift to it stays in transit, and says so.
+        silent.Silence(all: false);
+        var first = await cluster.Shard("bounce", "ga", 0).Drain();
+        Assert.Equal((10L, 0L, 0L), (first.InTransit, first.Moved, first.Left));
+
+        // Before the gift is delivered, shard 1 is drained too; then it answers again and refuses the gift.
+        var second = await cluster.Shard("bounce", "ga", 1).Drain();
+        Assert.Equal((10L, 0L), (second.Moved, second.Left));
+        silent.Answer();
+
+        await Poll.UntilAsync(async () => (await cluster.SalesAsync("bounce")).TicketTypes[0].Shards[2].Remaining == 30, Polls,
+            failure: "The tickets shard 0 took back never reached shard 2.");
+        var shards = (await cluster.SalesAsync("bounce")).TicketTypes[0].Shards;
+        Assert.Equal([0L, 0L, 30L], shards.Select(s => s.Remaining));
+        Assert.All(shards, s => Assert.Equal(0L, s.InTransit));
+        Assert.Equal(30, (await SellOutAsync(cluster, "bounce", 30)));
+    }
+
+    [Fact]
+    public async Task A_shard_keeps_its_last_tickets_to_sell_when_its_collector_does_not_answer()
+    {
+        // 6 shards of 10, at most 4 tickets per order: shard 5 gathers to shard 1, which does not answer.
+        var silent = new SilentShard(new ShardAddress("lonely", "ga", 1));
+        await using var cluster = await StartAsync(silent);
+        await cluster.CreateEventAsync("lonely", TicketingCluster.Type("ga", capacity: 60, shards: 6, maxPerOrder: 4));
+        var giver = cluster.Shard("lonely", "ga", 5);
+        silent.Silence(all: true);
+
+        for (var i = 0; i < 2; i++) Assert.Equal(PurchaseStatus.Created, (await giver.Purchase(TicketingCluster.KeylessPurchase("lonely", "ga", 4))).Status);
+
+        await Poll.UntilAsync(async () => await giver.GetSellable() == 2, Polls,
+            failure: "The last two tickets went to a collector that cannot take them in.");
+        Assert.Equal(PurchaseStatus.Created, (await giver.Purchase(TicketingCluster.KeylessPurchase("lonely", "ga", 2))).Status);
+        silent.Answer();
+        var shards = (await cluster.SalesAsync("lonely")).TicketTypes[0].Shards;
+        Assert.Equal((10L, 10L, 0L), (shards[5].Capacity, shards[5].Sold, shards[5].InTransit));
+        Assert.Equal(10L, shards[1].Capacity);
+    }
+
+    private Task<TicketingCluster> StartAsync(SilentShard silent) =>
+        TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(silent.Invoke), output: output);
+
+    private static async Task<int> SellOutAsync(TicketingCluster cluster, string eventId, int capacity)
+    {
+        var tickets = 0;
+        while (tickets < capacity)
+        {
+            var result = await cluster.BuyAsync(eventId, "ga", 1);
+            Assert.Equal(PurchaseStatus.Created, result.Status);
+            tickets += result.Order!.Quantity;
+        }
+        Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync(eventId, "ga", 1)).Status);
+        return tickets;
+    }
+
+    /// <summary>
+    /// Plays a shard whose silo stopped answering: while silenced, calls to it (or only the gifts it is offered) fail
+    /// as timed out without running.
+    /// </summary>
+    private sealed class SilentShard(ShardAddress shard)
+    {
+        private volatile int _mode;
+
+        public void Silence(bool all) => _mode = all ? 2 : 1;
+
+        public void Answer() => _mode = 0;
+
+        public Task Invoke(IIncomingGrainCallContext call)
+        {
+            var mode = _mode;
+            var silenced = mode == 2 || (mode == 1 && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer));
+            return silenced && call.TargetId.Key.ToString() == shard.Key
+                ? throw new TimeoutException("The shard's silo did not answer (played by a test).")
+                : call.Invoke();
+        }
+    }
+}
