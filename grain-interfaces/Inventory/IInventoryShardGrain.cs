@@ -41,8 +41,9 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     Task<TransferOutcome> AcceptTransfer(TicketTransfer transfer);
 
     /// <summary>
-    /// Moves every unsold serial of this shard to other shards of its type and stops taking tickets in, e.g. before
-    /// its database is retired. Sold tickets stay where they are.
+    /// Stops taking tickets in and offers every unsold serial of this shard to the other shards of its type, e.g. before
+    /// its database is retired. Sold tickets stay where they are. The result says what moved, what is still on its way
+    /// and what is left; draining again is safe.
     /// </summary>
     Task<DrainResult> Drain();
 }

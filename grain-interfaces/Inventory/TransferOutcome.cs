@@ -9,6 +9,6 @@ public enum TransferOutcome
     /// <summary>The shard cannot write right now; the donor keeps the transfer and delivers it again later.</summary>
     Unavailable,
 
-    /// <summary>The shard will never take it (it was drained, or it is not of that ticket type); send it elsewhere.</summary>
+    /// <summary>The shard will never take it (it was drained); the donor takes it back, or the catalog sends it elsewhere.</summary>
     Refused,
 }

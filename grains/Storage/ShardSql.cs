@@ -59,7 +59,10 @@ internal sealed class ShardSql
         "SELECT event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms, first_serial, serial_segments " +
         "FROM orders WHERE order_key = @order_key AND order_id = @order_id";
 
-    /// <summary>An order's serials are consecutive, so its tickets are one primary-key range (no index on order_id).</summary>
+    /// <summary>
+    /// One run of an order's serials, a primary-key range (no index on order_id). Most orders are one run; an order that
+    /// used serials taken in from other shards has one per segment of <c>serial_segments</c>, each read with this.
+    /// </summary>
     public const string ReadTickets =
         "SELECT serial, code FROM tickets WHERE event_id = @event_id AND ticket_type_id = @ticket_type_id " +
         "AND serial >= @first_serial AND serial < @end_serial AND order_id = @order_id ORDER BY serial";
