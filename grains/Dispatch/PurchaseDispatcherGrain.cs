@@ -149,6 +149,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                     Observe(index, result.Remaining);
                     continue;
                 case PurchaseStatus.Unavailable:
+                // This dispatcher knows the type, so a shard that cannot find its own placement is asking a catalog that
+                // cannot say yet (a duplicate activation during a membership change): not an unknown ticket type.
+                case PurchaseStatus.NotFound:
                     _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
                     continue;
                 default:
@@ -171,6 +174,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         while (true)
         {
             var result = await AskHomeAsync(homeGrain, new ShardPurchase(request, fingerprint, candidates, Donors: donors));
+            // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
+            if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
             if (result.Status is PurchaseStatus.Failed or PurchaseStatus.Unavailable && clock.GetUtcNow() < giveUpAt)
             {
                 // With a key, asking again is always safe: the home returns the order if one was made. So a transient
