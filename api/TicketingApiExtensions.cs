@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Api.Events;
+using OrleansTickets.Api.Export;
 using OrleansTickets.Api.Inventory;
 using OrleansTickets.Api.Http;
 using OrleansTickets.Api.Orders;
@@ -44,6 +45,7 @@ public static class TicketingApiExtensions
         app.MapEventsApi();
         app.MapOrdersApi();
         app.MapInventoryApi();
+        app.MapExportApi();
         return app;
     }
 }

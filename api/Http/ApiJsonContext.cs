@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using OrleansTickets.Api.Events;
+using OrleansTickets.Api.Export;
 using OrleansTickets.Api.Inventory;
 using OrleansTickets.Api.Orders;
 using OrleansTickets.Orders;
@@ -19,4 +20,5 @@ namespace OrleansTickets.Api.Http;
 [JsonSerializable(typeof(AddCapacityBody))]
 [JsonSerializable(typeof(CapacityResponse))]
 [JsonSerializable(typeof(DrainResponse))]
+[JsonSerializable(typeof(OrderExportResponse))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

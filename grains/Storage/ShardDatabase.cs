@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
+using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 
 namespace OrleansTickets.Storage;
@@ -176,6 +177,32 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             await pragma.ExecuteNonQueryAsync(cancellationToken);
         }
         return connection;
+    }
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> committed orders of <paramref name="eventId"/> in this database whose key sorts
+    /// after <paramref name="afterKey"/>, in key order, with their tickets; and the key of the last one (null if none).
+    /// </summary>
+    public async Task<(IReadOnlyList<OrderDetails> Orders, string? LastKey)> ReadOrderPageAsync(
+        string eventId, string afterKey, int limit, CancellationToken cancellationToken = default)
+    {
+        await EnsureReadyAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = new List<(OrderDetails Order, IReadOnlyList<SerialSegment> Serials)>();
+        string? lastKey = null;
+        await using (var read = new SqlStatement(_sql.ReadOrderPage)
+            .With("@event_id", eventId).With("@after_key", afterKey).With("@limit", limit).ToCommand(connection, null))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows.Add(StoredOrders.FromRow(reader));
+                lastKey = reader.GetString(11);
+            }
+        }
+        var orders = new List<OrderDetails>(rows.Count);
+        foreach (var (order, serials) in rows) orders.Add(await StoredOrders.WithTicketsAsync(connection, order, serials, cancellationToken));
+        return (orders, lastKey);
     }
 
     /// <summary>Queues a shard's batch for the next group commit and completes when it is durable (or refused).</summary>

@@ -65,36 +65,15 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
         await database.EnsureReadyAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         OrderDetails order;
-        long firstSerial;
-        IReadOnlyList<SerialSegment> segments;
+        IReadOnlyList<SerialSegment> serials;
         await using (var read = new SqlStatement(ShardSql.ReadOrder)
             .With("@order_key", OrderId.KeyOf(orderId)).With("@order_id", orderId).ToCommand(connection, null))
         await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
         {
             if (!await reader.ReadAsync(cancellationToken)) return null;
-            var quantity = Convert.ToInt32(reader.GetValue(2));
-            var unitPrice = Prices.Canonical(Money.FromCents(Convert.ToInt64(reader.GetValue(3))), reader.GetString(4));
-            order = new OrderDetails(
-                orderId, reader.GetString(0), reader.GetString(1), quantity, unitPrice, unitPrice * quantity,
-                reader.GetString(4), new Buyer(reader.GetString(5), reader.GetString(6)), [],
-                DateTimeOffset.FromUnixTimeMilliseconds(Convert.ToInt64(reader.GetValue(7))));
-            firstSerial = Convert.ToInt64(reader.GetValue(8));
-            segments = reader.IsDBNull(9) ? [new SerialSegment(firstSerial, quantity)] : SegmentText.Parse(reader.GetString(9));
+            (order, serials) = StoredOrders.FromRow(reader);
         }
-        var tickets = ImmutableArray.CreateBuilder<TicketDetails>(order.Quantity);
-        foreach (var segment in segments)
-        {
-            await using var read = new SqlStatement(ShardSql.ReadTickets)
-                .With("@event_id", order.EventId).With("@ticket_type_id", order.TicketTypeId)
-                .With("@first_serial", segment.First).With("@end_serial", segment.End)
-                .With("@order_id", orderId).ToCommand(connection, null);
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                tickets.Add(new TicketDetails(reader.GetString(1), Convert.ToInt64(reader.GetValue(0))));
-            }
-        }
-        return order with { Tickets = tickets.ToImmutable() };
+        return await StoredOrders.WithTicketsAsync(connection, order, serials, cancellationToken);
     }
 
     /// <summary>Counts ticket rows held for this shard: an independent check of the stored sold count.</summary>

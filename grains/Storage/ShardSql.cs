@@ -18,6 +18,18 @@ internal sealed class ShardSql
     /// <summary>Remembers a refused forwarded order id; a second refusal of the same id changes nothing.</summary>
     public required string InsertRefusal { get; init; }
 
+    /// <summary>
+    /// The next <c>@limit</c> orders of an event in this database after key <c>@after_key</c>, in key order (which is
+    /// the primary key's, so a page is a range scan and not a sort). Columns as <see cref="OrderColumns"/>, then the key.
+    /// </summary>
+    public string ReadOrderPage { get; private init; } = "";
+
+    /// <summary>An order row's columns, in the order <see cref="StoredOrders"/> reads them.</summary>
+    public const string OrderColumns =
+        "order_id, event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms, first_serial, serial_segments";
+
+    private const string OrderPageWhere = " FROM orders WHERE event_id = @event_id AND order_key > @after_key ORDER BY order_key";
+
     public const string Fence =
         "UPDATE shard_state SET sold = @new_sold WHERE shard_key = @shard_key AND epoch = @epoch AND sold = @old_sold";
 
@@ -55,9 +67,7 @@ internal sealed class ShardSql
 
     public const string InsertTicket = InsertTicketsPrefix + "(@e, @t, @s, @o, @c)";
 
-    public const string ReadOrder =
-        "SELECT event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms, first_serial, serial_segments " +
-        "FROM orders WHERE order_key = @order_key AND order_id = @order_id";
+    public const string ReadOrder = "SELECT " + OrderColumns + " FROM orders WHERE order_key = @order_key AND order_id = @order_id";
 
     /// <summary>
     /// One run of an order's serials, a primary-key range (no index on order_id). Most orders are one run; an order that
@@ -99,15 +109,18 @@ internal sealed class ShardSql
     {
         SqlDialect.Sqlite => new ShardSql
         {
+            ReadOrderPage = "SELECT " + OrderColumns + ", order_key" + OrderPageWhere + " LIMIT @limit",
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.PostgreSql => new ShardSql
         {
+            ReadOrderPage = "SELECT " + OrderColumns + ", order_key" + OrderPageWhere + " LIMIT @limit",
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.SqlServer => new ShardSql
         {
             // Unverified: written for SQL Server 2019+/Azure SQL, never run here.
+            ReadOrderPage = "SELECT TOP (@limit) " + OrderColumns + ", order_key" + OrderPageWhere,
             Claim =
                 "UPDATE shard_state WITH (UPDLOCK, HOLDLOCK) SET epoch = epoch + 1 " +
                 "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +

@@ -94,6 +94,11 @@ public sealed class OperatorAccessTests
         Assert.Equal(HttpStatusCode.Unauthorized, capacity.StatusCode);
         var drain = await http.PostRawAsync("/api/events/guarded/ticket-types/ga/shards/0/drain", "");
         Assert.Equal(HttpStatusCode.Unauthorized, drain.StatusCode);
+        // The buyers' data is the back office's: the export refuses too.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/events/guarded/orders")).StatusCode);
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+        Assert.Single((await (await http.GetAsync("/api/events/guarded/orders")).JsonAsync()).GetProperty("orders").EnumerateArray());
+        http.DefaultRequestHeaders.Authorization = null;
         var sales = await (await http.GetAsync("/api/events/guarded/sales")).JsonAsync();
         Assert.Equal(20, sales.GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64());
         Assert.Equal(18, sales.GetProperty("ticketTypes")[0].GetProperty("remaining").GetInt64());

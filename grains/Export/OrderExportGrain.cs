@@ -1,0 +1,59 @@
+using System.Collections.Immutable;
+using System.Data.Common;
+using Orleans.Concurrency;
+using OrleansTickets.Events;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+using OrleansTickets.Storage;
+
+namespace OrleansTickets.Export;
+
+/// <summary>
+/// Reads an event's committed orders for the back office, straight from the shard databases that hold them.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Stateless: a page's cursor names the database and the last order key read there, so any activation on any silo
+/// serves the next page, and a client that lost a page asks again with the same cursor. Databases are read in
+/// ordinal order and each in order-key order, which is its primary key's: a page is one range scan. Reading by shard
+/// instead would scan a whole table per page, since orders carry no shard index (one would cost every sale another
+/// B-tree insert).
+/// </para>
+/// <para>
+/// What a page holds: only rows in committed transactions, so only durable orders. Shards' orders never move (a drain
+/// moves unsold serials only), so an order is in exactly one database, under one key, and a walk of the pages gives
+/// each order exactly once. An order committed during the walk appears if its key sorts after the cursor of its
+/// database; after the sale, when the back office reads, nothing is committed any more.
+/// </para>
+/// </remarks>
+[StatelessWorker]
+public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderExportGrain
+{
+    /// <inheritdoc />
+    public async Task<OrderPage?> ReadPage(ExportCursor? after, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var eventId = this.GetPrimaryKeyString();
+        var ordinals = (await GrainFactory.GetEventGrain(eventId).GetShardDatabases()).Distinct().Order().ToList();
+        if (ordinals.Count == 0) return null;
+        var orders = ImmutableArray.CreateBuilder<OrderDetails>(limit);
+        foreach (var ordinal in ordinals)
+        {
+            if (after is not null && ordinal < after.Ordinal) continue;
+            var afterKey = after is not null && ordinal == after.Ordinal ? after.AfterKey : "";
+            IReadOnlyList<OrderDetails> page;
+            string? lastKey;
+            try
+            {
+                (page, lastKey) = await databases.Get(ordinal).ReadOrderPageAsync(eventId, afterKey, limit - orders.Count);
+            }
+            catch (Exception exception) when (exception is DbException or ShardDatabaseUnavailableException)
+            {
+                throw new ShardUnavailableException($"Shard database {ordinal} cannot be read now: {exception.Message}");
+            }
+            orders.AddRange(page);
+            if (orders.Count == limit) return new OrderPage(orders.MoveToImmutable(), new ExportCursor(ordinal, lastKey!));
+        }
+        return new OrderPage(orders.ToImmutable(), Next: null);
+    }
+}

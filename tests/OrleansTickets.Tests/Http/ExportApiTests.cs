@@ -1,0 +1,73 @@
+using System.Net;
+using System.Text.Json;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Http;
+
+/// <summary><c>GET /api/events/{id}/orders</c>: the back office's export of an event's orders, over real HTTP.</summary>
+public sealed class ExportApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixture>
+{
+    private HttpClient Http => fixture.Host.Client;
+
+    [Fact]
+    public async Task The_pages_hold_every_order_the_buyers_were_given_with_its_tickets_and_buyer()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await Http.CreateEventAsync("handover", capacity: 20, shards: 3)).StatusCode);
+        var given = new Dictionary<string, JsonElement>();
+        for (var i = 0; i < 8; i++)
+        {
+            var response = await Http.OrderAsync("handover", 1 + i % 3, key: i % 2 == 0 ? $"hand-{i}" : null, name: $"Buyer {i}");
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            var order = await response.JsonAsync();
+            given[order.GetProperty("orderId").GetString()!] = order;
+        }
+
+        var exported = new List<JsonElement>();
+        string? next = null;
+        do
+        {
+            var page = await Http.GetAsync("/api/events/handover/orders?limit=3" + (next is null ? "" : "&after=" + Uri.EscapeDataString(next)));
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            var body = await page.JsonAsync();
+            Assert.Equal("handover", body.GetProperty("eventId").GetString());
+            exported.AddRange(body.GetProperty("orders").EnumerateArray());
+            next = body.GetProperty("next").ValueKind == JsonValueKind.Null ? null : body.GetProperty("next").GetString();
+        }
+        while (next is not null);
+
+        Assert.Equal(given.Keys.Order(), exported.Select(o => o.GetProperty("orderId").GetString()!).Order());
+        foreach (var order in exported)
+        {
+            var original = given[order.GetProperty("orderId").GetString()!];
+            Assert.Equal(Codes(original), Codes(order));
+            Assert.Equal(original.GetProperty("buyer").GetRawText(), order.GetProperty("buyer").GetRawText());
+            Assert.Equal(original.GetProperty("total").GetDecimal(), order.GetProperty("total").GetDecimal());
+            Assert.Equal(original.GetProperty("createdAt").GetDateTimeOffset(), order.GetProperty("createdAt").GetDateTimeOffset());
+        }
+    }
+
+    [Theory]
+    [InlineData("/api/events/handover-bad/orders?after=x", "after")]
+    [InlineData("/api/events/handover-bad/orders?after=1.", "after")]
+    [InlineData("/api/events/handover-bad/orders?after=-1.ABC", "after")]
+    [InlineData("/api/events/handover-bad/orders?after=1.AB%2FC", "after")]
+    [InlineData("/api/events/handover-bad/orders?limit=0", "limit")]
+    [InlineData("/api/events/handover-bad/orders?limit=1001", "limit")]
+    [InlineData("/api/events/handover-bad/orders?limit=ten", "limit")]
+    [InlineData("/api/events/handover-bad/orders?limit=%2B5", "limit")]
+    public async Task A_malformed_cursor_or_page_size_is_400_naming_the_field(string path, string field)
+    {
+        await Http.CreateEventAsync("handover-bad", capacity: 10, shards: 1);
+        var problem = await ApiContractTests.AssertProblemAsync(await Http.GetAsync(path), HttpStatusCode.BadRequest, "validation");
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
+    }
+
+    [Theory]
+    [InlineData("/api/events/no-such-event/orders")]
+    [InlineData("/api/events/Not_A_Slug/orders")]
+    public async Task An_unknown_event_is_404(string path) =>
+        await ApiContractTests.AssertProblemAsync(await Http.GetAsync(path), HttpStatusCode.NotFound, "event-not-found");
+
+    private static IEnumerable<string> Codes(JsonElement order) =>
+        order.GetProperty("tickets").EnumerateArray().Select(t => t.GetProperty("code").GetString()!);
+}
