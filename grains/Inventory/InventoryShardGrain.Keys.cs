@@ -16,7 +16,8 @@ namespace OrleansTickets.Inventory;
 /// requested type. Otherwise it asks a candidate J whether it has room (a hint, which nothing relies on), then
 /// records, durably, "key → order id X on shard J", and only then asks J to create X. J creates X at most once (it
 /// checks its in-flight forwards for X, and its database when the message is a replay; a delayed first message that
-/// arrives after a replay created X is refused by the orders table's primary key), so however often the request is
+/// arrives after a replay created X finds X in the database before it is refused as sold out, and otherwise is
+/// refused by the orders table's primary key), so however often the request is
 /// retried, and from however many front ends, only X can exist.
 /// </para>
 /// <para>
@@ -153,7 +154,11 @@ public sealed partial class InventoryShardGrain
             entry.OrderId = orderId;
             metrics.Forwarded();
             var result = await AskHolderAsync(target, orderId, purchase, freshOrderId: true);
-            if (result.Status is PurchaseStatus.SoldOut or PurchaseStatus.NotFound) continue;
+            if (result.Status == PurchaseStatus.SoldOut) continue;
+            // A holder that could not find its placement did nothing, but remembers no refusal either: moving on would
+            // leave X creatable by a stale replay (a duplicate activation of this home). The key stays on X; a retry
+            // replays it once the holder can place itself.
+            if (result.Status == PurchaseStatus.NotFound) return PurchaseResult.Unavailable;
             return result;
         }
         var soldOut = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
@@ -247,10 +252,19 @@ public sealed partial class InventoryShardGrain
 
     /// <summary>Sells a forwarded order, or refuses it for good: a refused id stays refused even if tickets arrive later.</summary>
     /// <remarks>
-    /// The home sends a fresh id once and moves on only after this answer, so no other message for that id exists:
-    /// remembering the refusal in memory is enough. A replay is different: an earlier, delayed message for the
-    /// same id (a forward the home gave up waiting for) may still arrive, possibly at a later activation, and must
+    /// <para>
+    /// The home sends a fresh id once and moves on only after this answer, so no other message for that id exists while
+    /// it waits: remembering the refusal in memory is enough. A replay is different: an earlier, delayed message for
+    /// the same id (a forward the home gave up waiting for) may still arrive, possibly at a later activation, and must
     /// find the refusal. So a replay's refusal is committed (<c>refused_orders</c>) before it is answered.
+    /// </para>
+    /// <para>
+    /// The reverse order happens too: the home gave up on the fresh message, a replay created the order here, and the
+    /// fresh message arrives last. With tickets left, the orders table's primary key refuses its second creation. With
+    /// none left it would be refused as sold out, and remembered: a committed order marked refused, whose next replay
+    /// would let the home move the key to a second order. So before a fresh id is refused, the orders table says
+    /// whether it exists. This read comes only with a refusal, which is rare: the home asks a candidate for room first.
+    /// </para>
     /// </remarks>
     private async Task<PurchaseResult> SellOrRefuseAsync(PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors)
     {
@@ -258,8 +272,16 @@ public sealed partial class InventoryShardGrain
             ? await SellAsync(request, orderId, key: null, donors)
             : await SellForwardedOnceAsync(request, orderId, donors);
         if (result.Status != PurchaseStatus.SoldOut) return result;
+        if (freshOrderId)
+        {
+            // In the single flight for the id: no other message for it runs here between this read and the refusal.
+            var (read, existing) = await TryReadOrderAsync(orderId);
+            if (!read) return PurchaseResult.Unavailable;
+            if (existing is not null) return new PurchaseResult(PurchaseStatus.Replayed, existing);
+            _refused.Add(orderId);
+            return result;
+        }
         _refused.Add(orderId);
-        if (freshOrderId) return result;
         // Not durable: the key keeps pointing at this id, and a retry may still sell it here.
         if (await Enqueue(PendingChange.Refusal(orderId))) return result;
         if (!_durableRefusals.Contains(orderId)) _refused.Remove(orderId);

@@ -67,4 +67,27 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
         var (placement, ledger) = await cluster.LedgerAsync("join", "ga", 0);
         Assert.Contains(orderId, (await ledger.ClaimAsync(placement.Block)).Refused);
     }
+
+    [Fact]
+    public async Task A_late_first_forward_of_an_order_a_replay_already_created_does_not_refuse_it()
+    {
+        // The home gave up waiting for its first forward of X, and the buyer's retry replayed X, which sold the
+        // holder's last ticket. Then the first forward arrives. Refused as sold out and remembered, X would be
+        // refused to the next replay, durably, and the home would move the key to a second order.
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
+        await cluster.CreateEventAsync("late", TicketingCluster.Type("ga", capacity: 2, shards: 2));
+        var holder = cluster.Shard("late", "ga", 0);
+        var orderId = OrderId.New(new ShardAddress("late", "ga", 0), DateTimeOffset.UtcNow);
+        var request = new PurchaseRequest("late", "ga", 1, new Buyer("Ada", "ada@example.com"), "late-key");
+
+        var replay = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: false));
+        Assert.Equal(PurchaseStatus.Created, replay.Status);
+        var lateFirst = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true));
+        var again = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: false));
+
+        Assert.Equal((PurchaseStatus.Replayed, orderId), (lateFirst.Status, lateFirst.Order?.OrderId));
+        Assert.Equal((PurchaseStatus.Replayed, orderId), (again.Status, again.Order?.OrderId));
+        var (placement, ledger) = await cluster.LedgerAsync("late", "ga", 0);
+        Assert.DoesNotContain(orderId, (await ledger.ClaimAsync(placement.Block)).Refused);
+    }
 }
