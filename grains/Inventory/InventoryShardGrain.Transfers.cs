@@ -45,6 +45,14 @@ public sealed partial class InventoryShardGrain
     /// </summary>
     private static readonly TimeSpan CrossShardTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long a shard about to give tickets away waits for the receiver to say it can take them in. Longer than
+    /// <see cref="CrossShardTimeout"/>: the question runs off any buyer's path, and a receiver asked for the first time
+    /// may have to create its database first (on PostgreSQL, seconds on a loaded machine). Passing over a healthy
+    /// receiver would leave tickets on a drained shard; waiting only delays the gift.
+    /// </summary>
+    private static readonly TimeSpan ReceiverQuestionTimeout = TimeSpan.FromSeconds(10);
+
     private readonly Dictionary<string, OutgoingTransfer> _undelivered = new(StringComparer.Ordinal);
     private readonly HashSet<string> _takenIn = new(StringComparer.Ordinal);
     private readonly SingleFlight<TransferOutcome> _takeIns = new();
@@ -163,7 +171,7 @@ public sealed partial class InventoryShardGrain
     {
         try
         {
-            var report = await Holder(receiver).GetSales().WaitAsync(CrossShardTimeout);
+            var report = await Holder(receiver).GetSales().WaitAsync(ReceiverQuestionTimeout);
             return report.Known && report.Status != ShardStatus.Unavailable;
         }
         catch (Exception)
