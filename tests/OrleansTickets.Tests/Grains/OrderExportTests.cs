@@ -62,7 +62,13 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         for (var i = 0; tickets < capacity; i++)
         {
             var quantity = Math.Min(1 + i % 4, capacity - tickets);
-            var result = await Cluster.BuyAsync(eventId, typeId, quantity, key: i % 3 == 0 ? $"{eventId}-{typeId}-{i}" : null, buyer: $"Buyer{i}");
+            var key = i % 3 == 0 ? $"{eventId}-{typeId}-{i}" : null;
+            var result = await Cluster.BuyAsync(eventId, typeId, quantity, key, buyer: $"Buyer{i}");
+            // Nothing sold yet (tickets still moving between shards on a loaded machine): the same request again.
+            for (var retry = 0; result.Status == PurchaseStatus.Unavailable && retry < 20; retry++)
+            {
+                result = await Cluster.BuyAsync(eventId, typeId, quantity, key, buyer: $"Buyer{i}");
+            }
             Assert.Equal(PurchaseStatus.Created, result.Status);
             orders.Add(result.Order!);
             tickets += quantity;
