@@ -22,7 +22,9 @@ public sealed class BareRunTests
         Assert.True(summary.Requests > 0 && summary.Errors == 0, $"{summary.Requests} requests, {summary.Errors} errors");
         Assert.True(summary.ClientCpuSeconds > 0, $"client {summary.ClientCpuSeconds}");
         Assert.NotNull(summary.ServerCpuSeconds);
-        Assert.InRange(summary.ServerCpuSeconds.Value, summary.ClientCpuSeconds - 0.05, summary.ClientCpuSeconds + 0.05);
+        // The two are read a moment apart by different clocks, while the rest of the suite runs in this process on
+        // both cores: 0.15 s of slack, against the seconds a reading over the wrong span would be off by.
+        Assert.InRange(summary.ServerCpuSeconds.Value, summary.ClientCpuSeconds - 0.15, summary.ClientCpuSeconds + 0.15);
     }
 
     [Fact]
