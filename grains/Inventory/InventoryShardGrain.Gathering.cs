@@ -58,9 +58,17 @@ public sealed partial class InventoryShardGrain
     {
         // A gift recorded for a collector that cannot take it in (its silo not answering, its database down) would be
         // sellable by nobody until it could: the collector is asked first, and if it cannot, the tickets stay here to
-        // be sold. A later commit of this shard may try again.
-        var ready = await CanTakeInNowAsync(collector);
+        // be sold. A later commit of this shard may try again. The question is a buyer's wait (the tickets are held
+        // while it is asked), so it gets the buyer path's limit, not a drain's.
+        var ready = await CanTakeInNowAsync(collector, CrossShardTimeout);
         _pendingQuantity -= quantity;
+        if (_retired)
+        {
+            // Drained while the question was out: the drain's walk could not see these tickets, so they go on now,
+            // to any shard that takes them, not only the collector.
+            if (!_givingAway && Remaining > 0) _ = GiveAwayAsync();
+            return;
+        }
         if (!ready)
         {
             _gathered = false;

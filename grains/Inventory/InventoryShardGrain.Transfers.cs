@@ -46,12 +46,12 @@ public sealed partial class InventoryShardGrain
     private static readonly TimeSpan CrossShardTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// How long a shard about to give tickets away waits for the receiver to say it can take them in. Longer than
-    /// <see cref="CrossShardTimeout"/>: the question runs off any buyer's path, and a receiver asked for the first time
-    /// may have to create its database first (on PostgreSQL, seconds on a loaded machine). Passing over a healthy
-    /// receiver would leave tickets on a drained shard; waiting only delays the gift.
+    /// How long a draining shard waits for a receiver to say it can take tickets in. Longer than
+    /// <see cref="CrossShardTimeout"/>: the drain is an operator's call, off any buyer's path, and a receiver asked for
+    /// the first time may have to create its database first (on PostgreSQL, seconds on a loaded machine). Passing over
+    /// a healthy receiver would leave tickets on a drained shard; waiting only delays the drain's answer.
     /// </summary>
-    private static readonly TimeSpan ReceiverQuestionTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan DrainQuestionTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Dictionary<string, OutgoingTransfer> _undelivered = new(StringComparer.Ordinal);
     private readonly HashSet<string> _takenIn = new(StringComparer.Ordinal);
@@ -129,7 +129,9 @@ public sealed partial class InventoryShardGrain
         // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
         if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
         var moved = await GiveAwayAsync();
-        return new DrainResult(true, moved, Math.Max(0, Remaining), _undelivered.Values.Sum(gift => gift.Transfer.Quantity));
+        // Left counts reserved tickets too (sales still committing, a gathering waiting on its collector): they are
+        // on this shard until their commit or question ends, and "0 left" tells the operator the shard is empty.
+        return new DrainResult(true, moved, Math.Max(0, _inventory.Capacity - _committedSold), _undelivered.Values.Sum(gift => gift.Transfer.Quantity));
     }
 
     /// <summary>
@@ -154,7 +156,7 @@ public sealed partial class InventoryShardGrain
             for (var step = 1; step < shards && Remaining > 0; step++)
             {
                 var receiver = new ShardAddress(_address.EventId, _address.TicketTypeId, (_address.Index + step) % shards);
-                if (!await CanTakeInNowAsync(receiver) || Remaining <= 0) continue;
+                if (!await CanTakeInNowAsync(receiver, DrainQuestionTimeout) || Remaining <= 0) continue;
                 metrics.TransferAsked(TransferReason.Drain);
                 moved += await GiveTickets(Guid.NewGuid().ToString("N"), receiver.Key, Remaining);
             }
@@ -166,12 +168,12 @@ public sealed partial class InventoryShardGrain
         return moved;
     }
 
-    /// <summary>Whether <paramref name="receiver"/> answers and has read its row, so that it can take a gift in now.</summary>
-    private async Task<bool> CanTakeInNowAsync(ShardAddress receiver)
+    /// <summary>Whether <paramref name="receiver"/> answers within <paramref name="wait"/> and has read its row, so that it can take a gift in now.</summary>
+    private async Task<bool> CanTakeInNowAsync(ShardAddress receiver, TimeSpan wait)
     {
         try
         {
-            var report = await Holder(receiver).GetSales().WaitAsync(ReceiverQuestionTimeout);
+            var report = await Holder(receiver).GetSales().WaitAsync(wait);
             return report.Known && report.Status != ShardStatus.Unavailable;
         }
         catch (Exception)

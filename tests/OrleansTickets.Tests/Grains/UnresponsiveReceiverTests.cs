@@ -78,6 +78,31 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         Assert.Equal(10L, shards[1].Capacity);
     }
 
+    [Fact]
+    public async Task A_drain_while_a_gathering_waits_on_its_collector_counts_those_tickets_and_hands_them_on()
+    {
+        // Shard 5's last two tickets are held while it asks its collector (shard 1), which takes its time and then
+        // fails. A drain meanwhile cannot give them away; it must not call the shard empty, and once the question
+        // ends the drained shard hands them on itself.
+        var silent = new SilentShard(new ShardAddress("held", "ga", 1));
+        await using var cluster = await StartAsync(silent);
+        await cluster.CreateEventAsync("held", TicketingCluster.Type("ga", capacity: 60, shards: 6, maxPerOrder: 4));
+        var giver = cluster.Shard("held", "ga", 5);
+        silent.Slow();
+
+        for (var i = 0; i < 2; i++) Assert.Equal(PurchaseStatus.Created, (await giver.Purchase(TicketingCluster.KeylessPurchase("held", "ga", 4))).Status);
+        var drained = await giver.Drain();
+        Assert.Equal((0L, 0L, 2L), (drained.Moved, drained.InTransit, drained.Left));
+
+        await Poll.UntilAsync(async () => (await giver.GetSales()) is { Remaining: 0, InTransit: 0 }, Polls,
+            failure: "The drained shard kept the tickets its gathering had held.");
+        silent.Answer();
+        var shards = (await cluster.SalesAsync("held")).TicketTypes[0].Shards;
+        Assert.Equal((8L, 8L), (shards[5].Capacity, shards[5].Sold));
+        Assert.Equal(60L, shards.Sum(s => s.Capacity));
+        Assert.Equal(52L, shards.Sum(s => s.Remaining));
+    }
+
     private Task<TicketingCluster> StartAsync(SilentShard silent) =>
         TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(silent.Invoke), output: output);
 
@@ -104,9 +129,22 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
 
         public void Silence(bool all) => _mode = all ? 2 : 1;
 
+        /// <summary>Its sales report comes only after 3 s, and then fails: a silo too slow to be waited for.</summary>
+        public void Slow() => _mode = 3;
+
         public void Answer() => _mode = 0;
 
-        public Task Invoke(IIncomingGrainCallContext call)
+        public async Task Invoke(IIncomingGrainCallContext call)
+        {
+            if (_mode == 3 && call.TargetId.Key.ToString() == shard.Key && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(3));
+                throw new TimeoutException("The shard's silo did not answer in time (played by a test).");
+            }
+            await InvokeSilenced(call);
+        }
+
+        private Task InvokeSilenced(IIncomingGrainCallContext call)
         {
             var mode = _mode;
             var silenced = mode == 2 || (mode == 1 && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer));
