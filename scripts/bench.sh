@@ -273,6 +273,8 @@ if [[ $floor == 1 ]]; then
         # Independent check with a client written in C, against the now warm endpoint.
         wrk -t2 -c"$connections" -d5s -s "$repo/scripts/wrk/bare.lua" "http://127.0.0.1:$floor_port/bare/orders" \
             | tee "$run_dir/bare-wrk.txt" | grep -E "Requests/sec|Latency"
+    else
+        echo "wrk is not installed (Debian package wrk): no independent floor this run"
     fi
     kill "$bare_pid"; wait "$bare_pid" 2>/dev/null || true
 fi
