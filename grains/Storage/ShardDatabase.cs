@@ -472,7 +472,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// <summary>
     /// The batches of <paramref name="group"/> whose keys the database refuses: a new key the event already has (in
     /// the database, or from a batch earlier in the group), or a move of a key that no longer points at the order
-    /// the batch expected.
+    /// the batch expected. A batch whose fence no longer matches is left out: it writes nothing, and the next round
+    /// reports it fenced, as SQLite does, so a stale activation learns it lost its shard instead of following the key.
     /// </summary>
     private async Task<List<(CommitItem Item, string Key)>> FindKeyConflictsAsync(List<CommitItem> group)
     {
@@ -482,6 +483,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         foreach (var item in group)
         {
             var shard = item.Batch.Shard;
+            if (item.Batch.Keys.Count > 0 && !await FenceMatchesAsync(connection, item.Batch)) continue;
             foreach (var key in item.Batch.Keys)
             {
                 var stored = await ReadKeyAsync(connection, shard.EventId, key.Key);
@@ -497,6 +499,14 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             }
         }
         return conflicting;
+    }
+
+    private static async Task<bool> FenceMatchesAsync(DbConnection connection, LedgerBatch batch)
+    {
+        await using var read = new SqlStatement(ShardSql.ReadFence).With("@shard_key", batch.Shard.Key).ToCommand(connection, null);
+        await using var reader = await read.ExecuteReaderAsync();
+        return await reader.ReadAsync()
+            && Convert.ToInt64(reader.GetValue(0)) == batch.Epoch && Convert.ToInt64(reader.GetValue(1)) == batch.OldSold;
     }
 
     /// <summary>Reads idempotency key <paramref name="key"/> of event <paramref name="eventId"/>, whichever shard holds it; null when the event has no such key.</summary>

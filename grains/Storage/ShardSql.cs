@@ -33,6 +33,9 @@ internal sealed class ShardSql
     public const string Fence =
         "UPDATE shard_state SET sold = @new_sold WHERE shard_key = @shard_key AND epoch = @epoch AND sold = @old_sold";
 
+    /// <summary>What a batch's fence compares: the shard's epoch and sold count.</summary>
+    public const string ReadFence = "SELECT epoch, sold FROM shard_state WHERE shard_key = @shard_key";
+
     /// <summary>The fence for a batch that also changes the inventory: same conditions, more columns.</summary>
     public const string FenceWithInventory =
         "UPDATE shard_state SET sold = @new_sold, capacity = @capacity, segments = @segments, retired = @retired " +

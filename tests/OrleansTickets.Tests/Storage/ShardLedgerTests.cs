@@ -355,6 +355,39 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_stale_batch_in_a_group_with_a_key_conflict_is_fenced_and_not_told_of_its_key(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var a = new ShardAddress("e", "ga", 0);
+        var b = new ShardAddress("e", "ga", 1);
+        var c = new ShardAddress("e", "ga", 2);
+        var stale = context.Ledger(a);
+        await stale.ClaimAsync(BlockOf(a));
+        var ledgerB = context.Ledger(b);
+        await ledgerB.ClaimAsync(BlockOf(b));
+        var ledgerC = context.Ledger(c);
+        await ledgerC.ClaimAsync(BlockOf(c));
+        Assert.Equal(CommitOutcome.Committed, await stale.CommitAsync(Keyed(stale, a, "k", "a-1")));
+        Assert.Equal(CommitOutcome.Committed, await ledgerB.CommitAsync(Keyed(ledgerB, b, "k2", "b-1")));
+        // A newer activation of shard a claims it: the old one's next batch can only be fenced.
+        await context.Ledger(a).ClaimAsync(BlockOf(a));
+
+        // In one group behind shard c's batch: the stale batch inserts its own key again (as a home whose memory lost
+        // it would), and shard b inserts a key the event has, which the database refuses.
+        Task<CommitOutcome> busy, fenced, refused;
+        await using (await HeldWrites.HoldAsync(context.Database(0)))
+        {
+            busy = ledgerC.CommitAsync(Keyed(ledgerC, c, "k3", "c-1"));
+            fenced = stale.CommitAsync(Keyed(stale, a, "k", "a-2", oldSold: 1));
+            refused = ledgerB.CommitAsync(Keyed(ledgerB, b, "k2", "b-2", oldSold: 1));
+        }
+
+        Assert.Equal(CommitOutcome.Committed, await busy);
+        Assert.Equal(CommitOutcome.KeyConflict("k2"), await refused);
+        Assert.Equal(CommitOutcome.Fenced, await fenced);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_batch_that_also_changes_the_inventory_writes_its_orders_and_keys_too(string engine)
     {
         // Inventory changes take another fence (more columns), so on PostgreSQL such a batch goes a different way
