@@ -405,7 +405,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// </summary>
     private async Task CommitEachAloneAsync(List<WriterItem> group, Exception refusal, Func<List<WriterItem>, Task> commit)
     {
-        LogGroupRefused(_logger, refusal, Ordinal, group.Count);
+        LogSafely(() => LogGroupRefused(_logger, refusal, Ordinal, group.Count));
         Exception? down = null;
         foreach (var item in group)
         {
@@ -434,8 +434,25 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     private void Fail(List<WriterItem> group, Exception exception)
     {
-        LogCommitFailed(_logger, exception, Ordinal, group.Count);
+        LogSafely(() => LogCommitFailed(_logger, exception, Ordinal, group.Count));
         foreach (var item in group) item.Fail(exception);
+    }
+
+    /// <summary>
+    /// Logs from the writer's failure paths. A logging provider that throws (the logging framework rethrows its
+    /// providers' errors) must not end the writer's loop: the group's callers would never be answered, and every
+    /// later commit on the database would wait forever.
+    /// </summary>
+    private static void LogSafely(Action log)
+    {
+        try
+        {
+            log();
+        }
+        catch (Exception)
+        {
+            // Nothing to do: the failure being logged is answered to its callers either way.
+        }
     }
 
     /// <summary>

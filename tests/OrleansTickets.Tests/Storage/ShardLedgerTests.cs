@@ -179,6 +179,31 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal(1, groupRefused.Calls);
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_logging_provider_that_throws_while_a_group_is_refused_does_not_stop_the_writer(string engine)
+    {
+        using var throwingLog = new LogHook("refused a group of", () => throw new IOException("The log's disk is full (played by a test)."));
+        await using var context = await LedgerContext.CreateAsync(engine, postgres, throwingLog);
+        var shards = Enumerable.Range(0, 5).Select(i => new ShardAddress("e", "ga", i)).ToList();
+        var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, shard.Index == 4 ? 200 : 10));
+        Assert.Equal(CommitOutcome.Committed, await ledgers[0].CommitAsync(Batch(ledgers[0], shards[0], 0, Order(shards[0], "first", 1))));
+
+        Task<CommitOutcome> busy, refused, other;
+        await using (await HeldWrites.HoldAsync(context.Database(0)))
+        {
+            busy = ledgers[4].CommitAsync(Batch(ledgers[4], shards[4], 0, Order(shards[4], "big", 41)));
+            refused = ledgers[1].CommitAsync(Batch(ledgers[1], shards[1], 0, Order(shards[1], "double", 1)));
+            other = ledgers[2].CommitAsync(Batch(ledgers[2], shards[2], 0, Order(shards[2], "o2", 21)));
+        }
+
+        var deadline = TimeSpan.FromSeconds(30);
+        await Assert.ThrowsAsync<ShardDatabaseUnavailableException>(() => refused.WaitAsync(deadline));
+        Assert.Equal([CommitOutcome.Committed, CommitOutcome.Committed], await Task.WhenAll(busy, other).WaitAsync(deadline));
+        Assert.Equal(1, throwingLog.Calls);
+        // The writer still commits for the database.
+        Assert.Equal(CommitOutcome.Committed, await ledgers[3].CommitAsync(Batch(ledgers[3], shards[3], 0, Order(shards[3], "after", 31))).WaitAsync(deadline));
+    }
+
     [PostgresFact]
     public async Task A_database_that_goes_away_while_a_refused_group_is_retried_one_batch_at_a_time_fails_the_rest_at_once()
     {
