@@ -209,7 +209,11 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     public Task<CommitOutcome> CommitAsync(LedgerBatch batch)
     {
         var item = new CommitItem(batch);
-        return Enqueue(item) ? item.Task : Task.FromException<CommitOutcome>(new ObjectDisposedException(nameof(ShardDatabase)));
+        // Closed (the silo is stopping): the batch was never queued, so the refusal is definite, and the shard answers
+        // "unavailable" (the dispatcher may go elsewhere) rather than "outcome unknown".
+        return Enqueue(item)
+            ? item.Task
+            : Task.FromException<CommitOutcome>(new ShardDatabaseUnavailableException(Ordinal, new ObjectDisposedException(nameof(ShardDatabase))));
     }
 
     /// <summary>

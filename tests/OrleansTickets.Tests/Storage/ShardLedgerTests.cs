@@ -180,6 +180,19 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_commit_after_the_databases_are_closed_is_a_definite_refusal(string engine)
+    {
+        var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        await context.DisposeAsync();
+
+        // Never queued, so nothing can have been written: not the "outcome unknown" of a failed COMMIT.
+        await Assert.ThrowsAsync<ShardDatabaseUnavailableException>(() => ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "late", 101))));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_logging_provider_that_throws_while_a_group_is_refused_does_not_stop_the_writer(string engine)
     {
         using var throwingLog = new LogHook("refused a group of", () => throw new IOException("The log's disk is full (played by a test)."));
