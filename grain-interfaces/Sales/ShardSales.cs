@@ -29,6 +29,7 @@ namespace OrleansTickets.Sales;
 /// then its first block's, which leave out what it sold, gave, took in and was granted since. Such a report keeps
 /// the shard on the page, but no count of the unsold (and so no "sold out") can rest on it.
 /// </param>
+/// <param name="Retired">True once the shard was drained: it sells what it holds but takes no tickets in.</param>
 [GenerateSerializer, Immutable]
 public sealed record ShardSales(int Index, long Capacity, long Sold, long Remaining, string Status, long InTransit = 0,
-    long TakenIn = 0, long Settled = 0, long Reserved = 0, bool Known = true);
+    long TakenIn = 0, long Settled = 0, long Reserved = 0, bool Known = true, bool Retired = false);

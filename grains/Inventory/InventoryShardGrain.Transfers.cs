@@ -168,13 +168,17 @@ public sealed partial class InventoryShardGrain
         return moved;
     }
 
-    /// <summary>Whether <paramref name="receiver"/> answers within <paramref name="wait"/> and has read its row, so that it can take a gift in now.</summary>
+    /// <summary>
+    /// Whether <paramref name="receiver"/> answers within <paramref name="wait"/>, has read its row and is not drained,
+    /// so that it can take a gift in now.
+    /// </summary>
     private async Task<bool> CanTakeInNowAsync(ShardAddress receiver, TimeSpan wait)
     {
         try
         {
             var report = await Holder(receiver).GetSales().WaitAsync(wait);
-            return report.Known && report.Status != ShardStatus.Unavailable;
+            // A drained receiver would refuse: asking it costs a gift and its take-back, two commits, for nothing.
+            return report.Known && report.Status != ShardStatus.Unavailable && !report.Retired;
         }
         catch (Exception)
         {

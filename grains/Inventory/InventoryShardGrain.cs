@@ -154,7 +154,7 @@ public sealed partial class InventoryShardGrain(
         var capacity = _inventory.Capacity;
         var status = !available ? ShardStatus.Unavailable : sold >= capacity ? ShardStatus.SoldOut : ShardStatus.Open;
         return new ShardSales(_address.Index, capacity, sold, capacity - sold, status, _undelivered.Values.Sum(t => t.Transfer.Quantity),
-            _takenInTotal, _settledTotal, _pendingQuantity);
+            _takenInTotal, _settledTotal, _pendingQuantity, Retired: _retired);
     }
 
     /// <inheritdoc />

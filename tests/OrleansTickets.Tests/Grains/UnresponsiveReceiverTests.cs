@@ -54,6 +54,10 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         var shards = (await cluster.SalesAsync("bounce")).TicketTypes[0].Shards;
         Assert.Equal([0L, 0L, 30L], shards.Select(s => s.Remaining));
         Assert.All(shards, s => Assert.Equal(0L, s.InTransit));
+        Assert.Equal([true, true, false], shards.Select(s => s.Retired));
+        // Shard 0 settled two gifts: the one that came back, and the one to shard 2. Drained shard 1 was not offered
+        // the tickets again (a gift and a take-back for nothing).
+        Assert.Equal(20L, shards[0].Settled);
         Assert.Equal(30, (await SellOutAsync(cluster, "bounce", 30)));
     }
 
