@@ -144,7 +144,13 @@ public sealed partial class InventoryShardGrain(
     {
         var placed = await EnsurePlacedAsync();
         var available = placed && await EnsureLoadedAsync();
-        if (!_everLoaded && placed)
+        if (!placed)
+        {
+            // The catalog could not say where this shard lives (a duplicate catalog activation during a membership
+            // change): nothing is known of its tickets, so nothing may be concluded from this report either.
+            return new ShardSales(_address.Index, 0, 0, 0, ShardStatus.Unavailable, Known: false);
+        }
+        if (!_everLoaded)
         {
             // Never loaded: the block is the best statement of what this shard holds, but only a guess (tickets added by
             // operators are in no other shard's report), so it is marked as one.

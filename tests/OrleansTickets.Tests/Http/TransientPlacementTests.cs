@@ -30,6 +30,46 @@ public sealed class TransientPlacementTests
         Assert.Equal(2, await host.Client.SoldAsync("placed"));
     }
 
+    [Fact]
+    public async Task A_shard_whose_placement_is_unknown_is_no_ground_for_sold_out()
+    {
+        // Shard 1 of two cannot learn its placement while the catalog cannot say: it knows nothing of its ticket. Its
+        // sales report must not count as "none left" beside shard 0's, or the buyer is told sold out while it holds one.
+        using var storage = TestStorage.Sqlite();
+        var placements = new PlacementUnknown(index: 1);
+        await using var host = await ApiHost.StartAsync(storage,
+            services: services => services.AddSingleton<IIncomingGrainCallFilter>(placements));
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("unplaced", capacity: 2, shards: 2)).StatusCode);
+        // From the start, so the first ticket is sold by shard 0 and shard 1 never learns where it lives.
+        placements.Unknown = true;
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("unplaced", 1)).StatusCode);
+
+        var refused = await host.Client.OrderAsync("unplaced", 1);
+        await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "unavailable");
+
+        placements.Unknown = false;
+        await Poll.UntilAsync(async () => (await host.Client.OrderAsync("unplaced", 1)).StatusCode == HttpStatusCode.Created,
+            attempts: 20, failure: "The ticket was never sold once the catalog could place its shard.");
+        Assert.Equal(2, await host.Client.SoldAsync("unplaced"));
+    }
+
+    /// <summary>While <see cref="Unknown"/>, answers placement questions about one shard with "no such shard".</summary>
+    private sealed class PlacementUnknown(int index) : IIncomingGrainCallFilter
+    {
+        public volatile bool Unknown;
+
+        public Task Invoke(IIncomingGrainCallContext call)
+        {
+            if (Unknown && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetPlacement)
+                && call.Request.GetArgument(1) is int asked && asked == index)
+            {
+                call.Result = null;
+                return Task.CompletedTask;
+            }
+            return call.Invoke();
+        }
+    }
+
     /// <summary>Answers the first placement question after <see cref="Arm"/> with "no such shard", as a catalog that cannot say yet.</summary>
     private sealed class FirstPlacementUnknown : IIncomingGrainCallFilter
     {
