@@ -6,7 +6,8 @@
 #   gracefully (scaling back down).
 # Then an audit from the databases themselves (load generator --mode audit): per shard sold <= capacity and
 # sold = ticket rows; serials and codes unique across databases; every acknowledged order stored; totals equal
-# /sales; nothing left unsold; every transfer settled; and the operator's addition (retried with one Idempotency-Key
+# /sales; nothing left unsold; every transfer settled; the back office's export equal to the databases (every stored
+# order once, with its tickets, and nothing else); and the operator's addition (retried with one Idempotency-Key
 # while answers are unclear) counted exactly once in VIP's capacity. Prints the faults injected and the checks.
 #
 # usage: scripts/chaos.sh [--tickets N] [--buyers N] [--keep]

@@ -7,7 +7,7 @@ namespace OrleansTickets.LoadGenerator.Audit;
 /// <summary>
 /// Checks a finished sale from the orders its buyers were acknowledged: against <c>/sales</c> (verify mode, for a
 /// sale another client made: <c>scripts/bench.sh --crowd wrk</c>), and in audit mode against the PostgreSQL shard
-/// databases too (<c>scripts/chaos.sh</c>).
+/// databases and the back office's export too (<c>scripts/chaos.sh</c>).
 /// </summary>
 public static class AuditRun
 {
@@ -23,9 +23,12 @@ public static class AuditRun
         if (options.Mode == LoadMode.Audit)
         {
             var ledger = await LedgerReader.ReadAsync(options.Postgres!, options.EventId, timeout.Token);
+            // The back office's export must hand over exactly what the databases hold.
+            var exported = await ExportReader.ReadAsync(options.Urls, options.EventId, timeout.Token);
+            if (exported is null) return ExitCodes.CouldNotFinish;
             Console.WriteLine($"audit of {options.EventId}: {orders.Count} acknowledged orders; ledger: {ledger.Shards.Count} shards, " +
-                $"{ledger.Orders.Count} orders, {ledger.Tickets.Count} tickets, {ledger.TransfersOut.Count} transfers");
-            checks = LedgerAudit.Audit(ledger, orders, sales, expectSoldOut: true);
+                $"{ledger.Orders.Count} orders, {ledger.Tickets.Count} tickets, {ledger.TransfersOut.Count} transfers; export: {exported.Count} orders");
+            checks = LedgerAudit.Audit(ledger, orders, sales, expectSoldOut: true, exported);
         }
         else
         {

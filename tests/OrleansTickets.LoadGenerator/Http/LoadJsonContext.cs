@@ -16,6 +16,7 @@ namespace OrleansTickets.LoadGenerator.Http;
 [JsonSerializable(typeof(SoldOutProblem))]
 [JsonSerializable(typeof(EventInfo))]
 [JsonSerializable(typeof(SalesSnapshot))]
+[JsonSerializable(typeof(ExportPage))]
 [JsonSerializable(typeof(OrdersRunSummary))]
 [JsonSerializable(typeof(BareRunSummary))]
 public sealed partial class LoadJsonContext : JsonSerializerContext;

@@ -28,6 +28,13 @@ public sealed class TicketingApiClient(HttpClient http)
         await http.GetFromJsonAsync($"/api/events/{Uri.EscapeDataString(eventId)}/sales", LoadJsonContext.Default.SalesSnapshot, cancellation)
         ?? throw new InvalidDataException($"GET /api/events/{eventId}/sales returned null");
 
+    /// <summary>One page of the event's export for the back office, after <paramref name="after"/> (null: the first).</summary>
+    public async Task<ExportPage> GetExportPageAsync(string eventId, string? after, CancellationToken cancellation) =>
+        await http.GetFromJsonAsync(
+            $"/api/events/{Uri.EscapeDataString(eventId)}/orders?limit=1000" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after)),
+            LoadJsonContext.Default.ExportPage, cancellation)
+        ?? throw new InvalidDataException($"GET /api/events/{eventId}/orders returned null");
+
     /// <summary>Sends the order once. Never throws for a failed exchange, only when <paramref name="cancellation"/> fires.</summary>
     public async Task<PostOutcome> PostOrderAsync(string path, PreparedOrder order, CancellationToken cancellation)
     {

@@ -15,9 +15,11 @@ public static class LedgerAudit
     public const string TotalsMatchSales = "ledger = /sales";
     public const string NothingStranded = "ledger: remaining = 0";
     public const string TransfersSettled = "ledger: transfers settled";
+    public const string ExportMatchesLedger = "export = ledger";
 
     public static IReadOnlyList<VerificationCheck> Audit(
-        LedgerSnapshot ledger, IReadOnlyList<AcknowledgedOrder> acknowledged, SalesSnapshot sales, bool expectSoldOut)
+        LedgerSnapshot ledger, IReadOnlyList<AcknowledgedOrder> acknowledged, SalesSnapshot sales, bool expectSoldOut,
+        IReadOnlyList<AcknowledgedOrder>? exported = null)
     {
         var checks = new List<VerificationCheck>();
         var orderIds = ledger.Orders.ToDictionary(o => o.OrderId, StringComparer.Ordinal);
@@ -72,7 +74,28 @@ public static class LedgerAudit
         checks.Add(new(TransfersSettled, VerificationCheck.WholeEvent, open.Count == 0, open.Count == 0
             ? $"{ledger.TransfersOut.Count} transfers, each taken in once"
             : $"{open.Count} transfers not settled, e.g. {open[0].TransferId}"));
+        if (exported is not null) checks.Add(CompareExport(ledger, ticketsByOrder, exported));
         return checks;
+    }
+
+    /// <summary>
+    /// The back office's export against the databases: every stored order exactly once, with its stored tickets, and
+    /// nothing the databases do not hold.
+    /// </summary>
+    private static VerificationCheck CompareExport(
+        LedgerSnapshot ledger, ILookup<string, LedgerTicket> ticketsByOrder, IReadOnlyList<AcknowledgedOrder> exported)
+    {
+        var twice = exported.GroupBy(o => o.OrderId, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        var byId = exported.DistinctBy(o => o.OrderId, StringComparer.Ordinal).ToDictionary(o => o.OrderId, StringComparer.Ordinal);
+        var stored = ledger.Orders.Select(o => o.OrderId).ToHashSet(StringComparer.Ordinal);
+        var missing = ledger.Orders.Where(o => !byId.ContainsKey(o.OrderId)).Select(o => o.OrderId).ToList();
+        var extra = exported.Where(o => !stored.Contains(o.OrderId)).Select(o => o.OrderId).ToList();
+        var different = byId.Values.Where(o => stored.Contains(o.OrderId) && !SameTickets(o, ticketsByOrder[o.OrderId])).Select(o => o.OrderId).ToList();
+        var passed = twice.Count == 0 && missing.Count == 0 && extra.Count == 0 && different.Count == 0;
+        return new(ExportMatchesLedger, VerificationCheck.WholeEvent, passed, passed
+            ? $"{exported.Count} exported orders, {exported.Sum(o => (long)o.Tickets.Count)} tickets"
+            : $"{missing.Count} missing, {extra.Count} not stored, {twice.Count} twice, {different.Count} with other tickets; e.g. " +
+              missing.Concat(extra).Concat(twice).Concat(different).First());
     }
 
     private static bool SameTickets(AcknowledgedOrder order, IEnumerable<LedgerTicket> stored)

@@ -112,5 +112,32 @@ public sealed class LedgerAuditTests
         Assert.Contains(ShardCountMatchesTickets, Failed(Audit(ledger, acknowledged, Sales(), expectSoldOut: true)));
     }
 
+    [Fact]
+    public void An_export_that_matches_the_databases_passes()
+    {
+        var checks = Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true, exported: Acknowledged());
+        Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name}: {c.Detail}"));
+        Assert.Contains(checks, c => c.Name == ExportMatchesLedger);
+    }
+
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("twice")]
+    [InlineData("not stored")]
+    [InlineData("other tickets")]
+    public void An_export_that_differs_from_the_databases_is_caught(string fault)
+    {
+        var orders = Acknowledged();
+        List<AcknowledgedOrder> exported = fault switch
+        {
+            "missing" => [orders[0], orders[2]],
+            "twice" => [.. orders, orders[1]],
+            "not stored" => [.. orders, new("o9", "ga", 1, [new("c9", 9)])],
+            _ => [orders[0], orders[1] with { Tickets = [new("c-forged", 4)] }, orders[2]],
+        };
+        var failed = Failed(Audit(CleanLedger(), orders, Sales(), expectSoldOut: true, exported));
+        Assert.Equal([ExportMatchesLedger], failed);
+    }
+
     private static List<string> Failed(IReadOnlyList<VerificationCheck> checks) => [.. checks.Where(c => !c.Passed).Select(c => c.Name)];
 }
