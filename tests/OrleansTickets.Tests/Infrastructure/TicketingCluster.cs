@@ -37,20 +37,36 @@ public sealed class TicketingCluster : IAsyncDisposable
         TestStorage storage, short silos = 1, Action<ISiloBuilder>? configureSilo = null, bool gatewayPerSilo = true,
         string? serviceId = null, ITestOutputHelper? output = null)
     {
-        var builder = new InProcessTestClusterBuilder(silos);
-        builder.Options.GatewayPerSilo = gatewayPerSilo;
-        if (serviceId is not null) builder.Options.ServiceId = serviceId;
         var configuration = storage.Configuration();
-        builder.ConfigureSilo((_, silo) =>
+        for (var attempt = 1; ; attempt++)
         {
-            silo.AddTicketing(configuration);
-            if (output is not null) silo.Services.AddLogging(logging => logging.AddProvider(new TestOutputLoggerProvider(output)));
-            configureSilo?.Invoke(silo);
-        });
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
-        return new TicketingCluster(cluster, storage);
+            var builder = new InProcessTestClusterBuilder(silos);
+            builder.Options.GatewayPerSilo = gatewayPerSilo;
+            if (serviceId is not null) builder.Options.ServiceId = serviceId;
+            builder.ConfigureSilo((_, silo) =>
+            {
+                silo.AddTicketing(configuration);
+                if (output is not null) silo.Services.AddLogging(logging => logging.AddProvider(new TestOutputLoggerProvider(output)));
+                configureSilo?.Invoke(silo);
+            });
+            var cluster = builder.Build();
+            var deploy = cluster.DeployAsync();
+            if (await Task.WhenAny(deploy, Task.Delay(DeployTimeout)) == deploy)
+            {
+                await deploy;
+                return new TicketingCluster(cluster, storage);
+            }
+            // Seen once in a CI run (2026-11-30): a silo's start waited forever on Orleans' in-memory membership table
+            // (SystemTargetBasedMembershipTable.ReadAllAsync), with no test code on any stack. The stuck cluster is
+            // left to stop in the background, and a new one (new ports) is started; a second hang fails the test.
+            _ = cluster.DisposeAsync().AsTask().WaitAsync(DeployTimeout).ContinueWith(_ => { }, TaskScheduler.Default);
+            if (attempt == 2) throw new TimeoutException($"The test cluster did not start within {DeployTimeout}, twice.");
+            output?.WriteLine($"The test cluster did not start within {DeployTimeout}; starting another.");
+        }
     }
+
+    /// <summary>A deploy takes seconds; this is for one that never ends.</summary>
+    private static readonly TimeSpan DeployTimeout = TimeSpan.FromMinutes(2);
 
     /// <summary>
     /// Silo set-up that runs <paramref name="intercept"/> instead of <paramref name="method"/> when the call is for
