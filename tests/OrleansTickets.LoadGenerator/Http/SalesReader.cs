@@ -1,15 +1,9 @@
-using System.Net;
-using System.Text.Json;
 using OrleansTickets.LoadGenerator.Orders;
 using OrleansTickets.LoadGenerator.Verification;
 
 namespace OrleansTickets.LoadGenerator.Http;
 
-/// <summary>
-/// Reads <c>/sales</c> for a verification, from the first address that answers, and asks again while the service
-/// says to come back (503) or no address answers at all. A sale that ends as a silo leaves (the chaos run scales the
-/// cluster down near its end) meets such answers for a moment; that is not a failed check.
-/// </summary>
+/// <summary>Reads <c>/sales</c> for a verification, from the first address that answers (see <see cref="FirstAnswer"/>).</summary>
 public static class SalesReader
 {
     /// <summary>The pause between rounds over the addresses.</summary>
@@ -27,38 +21,7 @@ public static class SalesReader
     }
 
     /// <summary>The report, or null once <paramref name="cancellation"/> fires or an address answers with anything but 200 or 503.</summary>
-    public static async Task<SalesSnapshot?> ReadAsync(
+    public static Task<SalesSnapshot?> ReadAsync(
         IReadOnlyList<TicketingApiClient> apis, string eventId, TimeSpan retryPause, CancellationToken cancellation)
-    {
-        while (true)
-        {
-            foreach (var api in apis)
-            {
-                try
-                {
-                    return await api.GetSalesAsync(eventId, cancellation);
-                }
-                catch (Exception exception) when (exception is HttpRequestException { StatusCode: HttpStatusCode.ServiceUnavailable or null }
-                    || (exception is TaskCanceledException && !cancellation.IsCancellationRequested))
-                {
-                    // 503, no connection, or the client's own request timeout: this address has no answer yet.
-                    Console.Error.WriteLine($"the sales of '{eventId}' cannot be read yet: {exception.Message}");
-                }
-                catch (Exception exception) when (exception is HttpRequestException or JsonException or OperationCanceledException)
-                {
-                    Console.Error.WriteLine($"cannot read the sales of '{eventId}': {exception.Message}");
-                    return null;
-                }
-            }
-            try
-            {
-                await Task.Delay(retryPause, cancellation);
-            }
-            catch (OperationCanceledException)
-            {
-                Console.Error.WriteLine($"cannot read the sales of '{eventId}': gave up waiting for an answer");
-                return null;
-            }
-        }
-    }
+        => FirstAnswer.AskAsync(apis, (api, token) => api.GetSalesAsync(eventId, token), $"the sales of '{eventId}'", retryPause, cancellation);
 }
