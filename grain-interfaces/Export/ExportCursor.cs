@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 
 namespace OrleansTickets.Export;
@@ -11,8 +10,6 @@ namespace OrleansTickets.Export;
 public sealed record ExportCursor(int Ordinal, string AfterKey)
 {
     private const int MaxOrdinalDigits = 6;
-    private static readonly SearchValues<char> KeyChars =
-        SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_");
 
     /// <summary>The cursor's text, as a page's <c>next</c> gives it.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Ordinal}.{AfterKey}");
@@ -26,7 +23,7 @@ public sealed record ExportCursor(int Ordinal, string AfterKey)
         if (dot is < 1 or > MaxOrdinalDigits) return false;
         var digits = text.AsSpan(0, dot);
         var key = text.AsSpan(dot + 1);
-        if (digits.ContainsAnyExceptInRange('0', '9') || key.Length != Orders.OrderId.KeyLength || key.ContainsAnyExcept(KeyChars)) return false;
+        if (digits.ContainsAnyExceptInRange('0', '9') || !Orders.OrderId.IsKey(key)) return false;
         cursor = new ExportCursor(int.Parse(digits, CultureInfo.InvariantCulture), key.ToString());
         return true;
     }

@@ -100,10 +100,12 @@ public static class OrderId
         if (orderId is null || orderId.Length > 200) return false;
         var parts = orderId.Split('.');
         if (parts.Length != 4 || !Slug.IsValid(parts[0]) || !Slug.IsValid(parts[1]) || parts[3].Length != KeyLength) return false;
-        if (!int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var index)) return false;
-        var key = parts[3].AsSpan();
-        if (key[..TimeChars].ContainsAnyExcept(TimeDigitSet) || key[TimeChars..].ContainsAnyExcept(RandomDigitSet)) return false;
+        if (!int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var index) || !IsKey(parts[3])) return false;
         shard = new ShardAddress(parts[0], parts[1], index);
         return true;
     }
+
+    /// <summary>Whether <paramref name="key"/> has the shape of an id's last part (see <see cref="KeyOf"/>).</summary>
+    public static bool IsKey(ReadOnlySpan<char> key) =>
+        key.Length == KeyLength && !key[..TimeChars].ContainsAnyExcept(TimeDigitSet) && !key[TimeChars..].ContainsAnyExcept(RandomDigitSet);
 }

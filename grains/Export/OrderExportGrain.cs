@@ -15,9 +15,9 @@ namespace OrleansTickets.Export;
 /// <para>
 /// Stateless: a page's cursor names the database and the last order key read there, so any activation on any silo
 /// serves the next page, and a client that lost a page asks again with the same cursor. Databases are read in
-/// ordinal order and each in order-key order, which is its primary key's: a page is one range scan. Reading by shard
-/// instead would scan a whole table per page, since orders carry no shard index (one would cost every sale another
-/// B-tree insert).
+/// ordinal order and each in order-key order, which is its primary key's: a page walks that index from its cursor,
+/// passing over other events' orders on the same database. An index by event or by shard would cost every sale
+/// another B-tree insert.
 /// </para>
 /// <para>
 /// What a page holds: only rows in committed transactions, so only durable orders. Shards' orders never move (a drain
