@@ -213,74 +213,89 @@ public sealed partial class InventoryShardGrain(
         // Order within the cycle: transfers in first (more to sell), then sales from the front, then gifts from the end.
         // Only changes (take-ins, gifts) alter the inventory; sales just read serials from it. So the working copy,
         // needed to keep a failed commit from leaking into memory, is made only when a change is in the cycle.
-        var inventory = changes.Count == 0 ? _inventory : _inventory.Copy();
+        var inventory = _inventory;
         // Retiring refuses, in this very cycle, transfers from other shards: a drain that committed must not be
         // refilled by a take-in admitted just before it. A shard's own gifts coming back are always taken.
         var retired = _retired || changes.Any(c => c.Kind == ChangeKind.Retire);
-        var takenIn = new List<TicketTransfer>();
-        foreach (var change in changes.Where(c => c.Kind == ChangeKind.TakeIn))
-        {
-            var transfer = change.Transfer!;
-            if ((retired && transfer.Donor != _address.Key) || _takenIn.Contains(transfer.TransferId)
-                || takenIn.Any(t => t.TransferId == transfer.TransferId))
-            {
-                // Refused, or already held (a second delivery of the same gift): nothing to append or record.
-                change.Skipped = true;
-                continue;
-            }
-            inventory.Append(transfer.Segments);
-            takenIn.Add(transfer);
-        }
         var next = _committedSold;
-        var now = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
         var orders = new List<OrderDetails>(batch.Count);
         var keys = new List<IdempotencyRecord>();
         var accepted = new List<(PendingSale Sale, OrderDetails? Order)>(batch.Count);
         long batchQuantity = 0;
-        foreach (var sale in batch)
+        InventoryChanges? inventoryChanges = null;
+        try
         {
-            if (sale.Request is not { } request)
+            if (changes.Count > 0) inventory = _inventory.Copy();
+            var takenIn = new List<TicketTransfer>();
+            foreach (var change in changes.Where(c => c.Kind == ChangeKind.TakeIn))
             {
-                keys.Add(sale.Key!);
-                accepted.Add((sale, null));
-                continue;
+                var transfer = change.Transfer!;
+                if ((retired && transfer.Donor != _address.Key) || _takenIn.Contains(transfer.TransferId)
+                    || takenIn.Any(t => t.TransferId == transfer.TransferId))
+                {
+                    // Refused, or already held (a second delivery of the same gift): nothing to append or record.
+                    change.Skipped = true;
+                    continue;
+                }
+                inventory.Append(transfer.Segments);
+                takenIn.Add(transfer);
             }
-            if (next + request.Quantity > inventory.Capacity)
+            var now = DateTimeOffset.FromUnixTimeMilliseconds(clock.GetUtcNow().ToUnixTimeMilliseconds());
+            foreach (var sale in batch)
             {
-                _pendingQuantity -= request.Quantity;
-                Settle(sale, new PurchaseResult(PurchaseStatus.SoldOut, Remaining: inventory.Capacity - next));
-                continue;
+                if (sale.Request is not { } request)
+                {
+                    keys.Add(sale.Key!);
+                    accepted.Add((sale, null));
+                    continue;
+                }
+                if (next + request.Quantity > inventory.Capacity)
+                {
+                    _pendingQuantity -= request.Quantity;
+                    Settle(sale, new PurchaseResult(PurchaseStatus.SoldOut, Remaining: inventory.Capacity - next));
+                    continue;
+                }
+                var order = BuildOrder(sale, request, inventory.Slice(next, request.Quantity), now);
+                next += request.Quantity;
+                batchQuantity += request.Quantity;
+                orders.Add(order);
+                if (sale.Key is { } key) keys.Add(key);
+                accepted.Add((sale, order));
             }
-            var order = BuildOrder(sale, request, inventory.Slice(next, request.Quantity), now);
-            next += request.Quantity;
-            batchQuantity += request.Quantity;
-            orders.Add(order);
-            if (sale.Key is { } key) keys.Add(key);
-            accepted.Add((sale, order));
+            var transfersOut = new List<OutgoingTransfer>();
+            foreach (var change in changes)
+            {
+                switch (change.Kind)
+                {
+                    case ChangeKind.Give:
+                        // A gift put back after a key conflict is decided afresh: a transfer cut in the failed cycle must
+                        // not survive into one that cuts nothing, or memory would record a gift the database never had.
+                        change.Transfer = null;
+                        var quantity = Math.Min(change.Quantity, inventory.Capacity - next);
+                        if (quantity <= 0) break;
+                        change.Transfer = new TicketTransfer(change.Id!, _address.Key, inventory.CutTail(quantity));
+                        transfersOut.Add(change.Outgoing!);
+                        break;
+                    case ChangeKind.Retire:
+                        retired = true;
+                        break;
+                }
+            }
+            inventoryChanges = changes.Count == 0 ? null : new InventoryChanges(
+                inventory.Capacity, SegmentText.Format(inventory.Segments), retired, transfersOut, takenIn,
+                [.. changes.Where(c => c.Kind == ChangeKind.Delivered).Select(c => c.Id!)],
+                [.. changes.Where(c => c.Kind == ChangeKind.Refusal).Select(c => c.Id!)]);
         }
-        var transfersOut = new List<OutgoingTransfer>();
-        foreach (var change in changes)
+        catch (Exception exception)
         {
-            switch (change.Kind)
-            {
-                case ChangeKind.Give:
-                    // A gift put back after a key conflict is decided afresh: a transfer cut in the failed cycle must
-                    // not survive into one that cuts nothing, or memory would record a gift the database never had.
-                    change.Transfer = null;
-                    var quantity = Math.Min(change.Quantity, inventory.Capacity - next);
-                    if (quantity <= 0) break;
-                    change.Transfer = new TicketTransfer(change.Id!, _address.Key, inventory.CutTail(quantity));
-                    transfersOut.Add(change.Outgoing!);
-                    break;
-                case ChangeKind.Retire:
-                    retired = true;
-                    break;
-            }
+            // The shard's own code failed before anything was written, and memory is as it was (changes work on a copy
+            // of the inventory): a definite refusal, answered now. Left to the exception, these callers would wait for
+            // the call timeout, and the tickets held for them would stay unsellable for the activation's life.
+            LogCycleFailed(logger, exception, _address.Key);
+            _pendingQuantity -= batch.Where(s => !s.Completion.Task.IsCompleted).Sum(s => s.Quantity) + gifts;
+            Reject(batch, changes, PurchaseResult.Unavailable);
+            return;
         }
-        var inventoryChanges = changes.Count == 0 ? null : new InventoryChanges(
-            inventory.Capacity, SegmentText.Format(inventory.Segments), retired, transfersOut, takenIn,
-            [.. changes.Where(c => c.Kind == ChangeKind.Delivered).Select(c => c.Id!)],
-            [.. changes.Where(c => c.Kind == ChangeKind.Refusal).Select(c => c.Id!)]);
 
         PurchaseResult? failure = null;
         string? conflictingKey = null;
@@ -443,6 +458,9 @@ public sealed partial class InventoryShardGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: commit outcome unknown; state will be reloaded")]
     private static partial void LogCommitUncertain(ILogger logger, Exception exception, string shard);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Shard}: a commit cycle failed before writing; its sales and changes were refused")]
+    private static partial void LogCycleFailed(ILogger logger, Exception exception, string shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: epoch {Epoch} was fenced by a newer activation; deactivating")]
     private static partial void LogFenced(ILogger logger, string shard, long epoch);

@@ -25,6 +25,7 @@ public sealed class TicketCodeSigner : IDisposable
     // every call, which cost OpenSSL about 5.5 µs against 2.2 µs for a reset (docs/benchmarks.md), and a sale
     // signs every ticket. No await runs between appending and finishing, so no two codes share a thread's HMAC.
     private readonly ThreadLocal<IncrementalHash> _hmac;
+    private bool _disposed;
 
     /// <summary>Creates a signer from configured options.</summary>
     public TicketCodeSigner(IOptions<TicketCodeOptions> options)
@@ -80,6 +81,9 @@ public sealed class TicketCodeSigner : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        // A second call must be harmless (IDisposable's contract), and ThreadLocal throws once disposed.
+        if (_disposed) return;
+        _disposed = true;
         foreach (var hmac in _hmac.Values) hmac.Dispose();
         _hmac.Dispose();
     }

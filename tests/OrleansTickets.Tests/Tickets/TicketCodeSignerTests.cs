@@ -13,6 +13,16 @@ public sealed class TicketCodeSignerTests
     private static readonly TicketCodeSigner Signer = new(Key);
 
     [Fact]
+    public void Disposing_twice_is_harmless_and_a_disposed_signer_signs_nothing()
+    {
+        var signer = new TicketCodeSigner(Key);
+        Assert.NotEmpty(signer.Sign("festival", "vip", 1));
+        signer.Dispose();
+        signer.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => signer.Sign("festival", "vip", 2));
+    }
+
+    [Fact]
     public void A_signed_code_names_its_ticket_and_verifies()
     {
         var code = Signer.Sign("festival", "vip", 42);
