@@ -171,12 +171,19 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         var giveUpAt = clock.GetUtcNow() + Patience;
         var candidates = PickCandidates(quantity, homeIndex);
         var donors = ImmutableArray<int>.Empty;
+        // Whether an ask since the home last gave a definite answer may have made the order. "Unavailable" only says
+        // the home cannot answer now, so ending on it after such an ask would tell the buyer nothing was made.
+        var uncertain = false;
         while (true)
         {
             var result = await AskHomeAsync(homeGrain, new ShardPurchase(request, fingerprint, candidates, Donors: donors));
             // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
             if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
-            if (result.Status is PurchaseStatus.Failed or PurchaseStatus.Unavailable && clock.GetUtcNow() < giveUpAt)
+            if (result.Status == PurchaseStatus.Failed) uncertain = true;
+            else if (result.Status != PurchaseStatus.Unavailable) uncertain = false;
+            var patient = clock.GetUtcNow() < giveUpAt;
+            if (result.Status == PurchaseStatus.Unavailable && uncertain && !patient) result = PurchaseResult.Failed;
+            if (result.Status is PurchaseStatus.Failed or PurchaseStatus.Unavailable && patient)
             {
                 // With a key, asking again is always safe: the home returns the order if one was made. So a transient
                 // failure (the home's silo leaving, its database blinking) is retried here rather than shown to the buyer.

@@ -33,4 +33,47 @@ public sealed class OutcomeUnknownTests
         var sales = await (await host.Client.GetAsync("/api/events/unknown/sales")).JsonAsync();
         Assert.Equal(2, sales.GetProperty("ticketTypes")[0].GetProperty("sold").GetInt64());
     }
+
+    [Fact]
+    public async Task A_keyed_purchase_whose_home_lost_an_answer_and_then_stayed_unavailable_is_503_outcome_unknown()
+    {
+        using var storage = TestStorage.Sqlite();
+        var home = new LostThenUnavailable();
+        await using var host = await ApiHost.StartAsync(storage,
+            services: services => services.AddSingleton<IIncomingGrainCallFilter>(home));
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("unknown", capacity: 10, shards: 1)).StatusCode);
+
+        // The first ask sells and its answer is lost; every ask after it, to the dispatcher's patience, finds the home
+        // unable to load. "Unavailable" would tell the buyer nothing was made; an order of 2 was.
+        var response = await host.Client.OrderAsync("unknown", 2, key: "lost-then-down");
+
+        var problem = await ApiContractTests.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "outcome-unknown");
+        Assert.Contains("same Idempotency-Key", problem.GetProperty("detail").GetString());
+        Assert.True(home.Asks > 1, "the dispatcher should have asked the home again");
+        Assert.Equal(2, await host.Client.SoldAsync("unknown"));
+    }
+
+    /// <summary>The home's first purchase runs and its answer is lost; later ones are answered "unavailable" unrun.</summary>
+    private sealed class LostThenUnavailable : IIncomingGrainCallFilter
+    {
+        private int _asks;
+
+        public int Asks => Volatile.Read(ref _asks);
+
+        public async Task Invoke(IIncomingGrainCallContext call)
+        {
+            if (call.InterfaceMethod.DeclaringType != typeof(IInventoryShardGrain) || call.InterfaceMethod.Name != nameof(IInventoryShardGrain.Purchase))
+            {
+                await call.Invoke();
+                return;
+            }
+            if (Interlocked.Increment(ref _asks) > 1)
+            {
+                call.Result = PurchaseResult.Unavailable;
+                return;
+            }
+            await call.Invoke();
+            throw new TimeoutException("Response did not arrive on time (played by a test).");
+        }
+    }
 }
