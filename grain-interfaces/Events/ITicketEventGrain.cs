@@ -26,6 +26,12 @@ public interface ITicketEventGrain : IGrainWithStringKey
     Task<ShardPlacement?> GetPlacement(string ticketTypeId, int index);
 
     /// <summary>Exact live sales, asked of every shard now.</summary>
+    /// <remarks>
+    /// Interleaves: it only reads the catalog and then waits on shards, and a shard slow to answer must not hold the
+    /// operators' calls behind it. It throws <see cref="TimeoutException"/> when the shards of a type do not all
+    /// answer within a few seconds.
+    /// </remarks>
+    [AlwaysInterleave]
     Task<EventSales?> GetSales();
 
     /// <summary>
@@ -44,5 +50,6 @@ public interface ITicketEventGrain : IGrainWithStringKey
     Task<long> GetPendingCapacity(string ticketTypeId);
 
     /// <summary>Sales at most one second old: cheap enough for every page view.</summary>
+    [AlwaysInterleave]
     Task<EventSales?> GetRecentSales();
 }

@@ -35,13 +35,19 @@ public sealed partial class TicketEventGrain(
     private EventSales? _recentSales;
     private DateTimeOffset _recentSalesAt;
 
-    // What readers may see: only state that is durably stored. GetDefinition and GetPlacement interleave with
-    // Create, so they must not observe state.State while its first write is still in flight (or about to fail).
+    // What readers may see: an event only once its first write is stored. GetDefinition and GetPlacement interleave
+    // with Create, so they must not observe state.State while that write is still in flight (or about to fail).
+    // Later changes (grants) are made to this object before their write, and undone if it fails, so a reader that
+    // interleaves may count a grant for a moment that is then undone: unsold tickets over-counted briefly, which can
+    // delay a sold-out verdict but sells nothing, since shards sell only what they took in.
     private TicketEventState? _stored;
 
     // The catalog is not reentrant: a shard that is slow to answer must not hold every other catalog call for the
     // 30 s call timeout. An unanswered delivery is retried by the grant timer.
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(5);
+
+    // A shard whose silo froze answers only at the 30 s call timeout; a page read gives up sooner (503, try again).
+    private static readonly TimeSpan SalesQuestionTimeout = TimeSpan.FromSeconds(5);
     private IGrainTimer? _grantTimer;
 
     /// <inheritdoc />
@@ -272,15 +278,22 @@ public sealed partial class TicketEventGrain(
         _stored!.PendingGrants.Where(g => g.TicketTypeId == ticketTypeId).Sum(g => g.Quantity);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Interleaves with every other call (the interface says why). Each turn of it reads <c>_stored</c> afresh, and
+    /// the definition it walks never changes once created; an addition interleaving with it is counted if its grant
+    /// is pending when the type's shards have answered, as when the two ran one after the other.
+    /// </remarks>
     public async Task<EventSales?> GetSales()
     {
         var definition = _stored?.Definition;
         if (definition is null) return null;
+        var askedAt = clock.GetUtcNow();
         var types = ImmutableArray.CreateBuilder<TicketTypeSales>(definition.TicketTypes.Length);
         foreach (var type in definition.TicketTypes)
         {
             var shards = await Task.WhenAll(Enumerable.Range(0, type.Shards).Select(i =>
-                GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(definition.Id, type.Id, i).Key).GetSales()));
+                GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(definition.Id, type.Id, i).Key).GetSales()))
+                .WaitAsync(SalesQuestionTimeout);
             // Counted from the shards, which hold the truth once tickets move: a type's capacity is what its shards
             // hold plus what is between them (gifts in transit, grants not yet delivered), and all of that is unsold.
             // The shards answer one by one while gifts move, so each gift is counted once by ShardCounts.
@@ -288,9 +301,15 @@ public sealed partial class TicketEventGrain(
             var unsold = ShardCounts.Unsold(shards) + PendingOf(type.Id);
             types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards]));
         }
-        _recentSales = new EventSales(definition.Id, types.MoveToImmutable());
-        _recentSalesAt = clock.GetUtcNow();
-        return _recentSales;
+        var sales = new EventSales(definition.Id, types.MoveToImmutable());
+        // Reads overlap now: one that started earlier and finished later must not replace a newer one. Dated by when
+        // it started asking, so "at most one second old" holds for its oldest answer.
+        if (_recentSales is null || askedAt >= _recentSalesAt)
+        {
+            _recentSales = sales;
+            _recentSalesAt = askedAt;
+        }
+        return sales;
     }
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using OrleansTickets.Events;
+using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
 
@@ -48,6 +49,42 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
             Assert.True(result.Order!.Tickets[0].Serial >= added.FirstSerial, "The buyer's ticket is one of the grant's.");
             var type = (await cluster.SalesAsync("grant-race")).TicketTypes[0];
             Assert.Equal((7L, 5L, 2L), (type.Capacity, type.Sold, type.Remaining));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_sales_read_waiting_on_a_silent_shard_does_not_hold_the_operators_grant()
+    {
+        // Shard 1 does not answer sales questions until released: its silo froze and is not yet declared dead.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var silent = new ShardAddress("frozen", "ga", 1).Key;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
+        {
+            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales) && call.TargetId.Key.ToString() == silent) await release.Task;
+            await call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("frozen", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        var catalog = cluster.Client.GetEventGrain("frozen");
+        try
+        {
+            // A buyer's page read is waiting on shard 1. The catalog is not reentrant, so before, the operator's
+            // addition queued behind that read until the 30 s call timeout, and was then made anyway after the
+            // operator had been told it failed.
+            var asked = System.Diagnostics.Stopwatch.StartNew();
+            var read = catalog.GetSales();
+            await Task.Delay(200);
+            Assert.False(read.IsCompleted);
+
+            var added = await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "ops-frozen").WaitAsync(TimeSpan.FromSeconds(10));
+
+            Assert.Equal((CapacityStatus.Added, 0), (added.Status, added.ShardIndex));
+            // The read itself gives up well before the 30 s call timeout: the page answers 503 and the buyer asks again.
+            Assert.IsType<TimeoutException>(await Record.ExceptionAsync(() => read));
+            Assert.True(asked.Elapsed < TimeSpan.FromSeconds(15), $"the read took {asked.Elapsed}");
         }
         finally
         {
