@@ -192,6 +192,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             pragma.CommandText = ShardDatabase.SqliteConnectionPragmas + ShardDatabase.SqliteWriterPragmas;
             pragma.ExecuteNonQuery();
         }
+        RefuseRelaxedDurability(connection);
         _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments");
         _fence = new SqlitePreparedStatement(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
         _order = new SqlitePreparedStatement(connection, ShardSql.InsertOrder, "@order_key", "@order_id", "@shard_key", "@event_id",
@@ -201,6 +202,29 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         _newKey = new SqlitePreparedStatement(connection, ShardSql.InsertKey, "@event_id", "@idem_key", "@shard_key", "@fingerprint", "@order_id");
         _moveKey = new SqlitePreparedStatement(connection, sql.MoveKey, "@order_id", "@event_id", "@idem_key", "@shard_key", "@previous_order_id");
         _connection = connection;
+    }
+
+    /// <summary>
+    /// Every acknowledged order rests on this connection's commits reaching the disk: WAL with synchronous=FULL
+    /// (2). A connection that did not get them (a pragma lost in an edit, a file left in another journal mode) would
+    /// sell on orders a power cut can take back, and nothing else would notice; it writes nothing instead.
+    /// </summary>
+    private void RefuseRelaxedDurability(SqliteConnection connection)
+    {
+        using var check = connection.CreateCommand();
+        check.CommandText = "PRAGMA journal_mode; PRAGMA synchronous;";
+        using var reader = check.ExecuteReader();
+        reader.Read();
+        var journal = reader.GetString(0);
+        reader.NextResult();
+        reader.Read();
+        var synchronous = reader.GetInt64(0);
+        if (!string.Equals(journal, "wal", StringComparison.OrdinalIgnoreCase) || synchronous != 2)
+        {
+            connection.Dispose();
+            throw new InvalidOperationException(
+                $"Shard database {ordinal}: the writer got journal_mode={journal}, synchronous={synchronous}; it needs WAL and FULL (2) to promise durable orders.");
+        }
     }
 
     private static SqliteCommand Prepare(SqliteConnection connection, string text, params string[] names)

@@ -515,6 +515,47 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Sqlite_shard_connections_are_in_WAL_mode_with_synchronous_FULL()
+    {
+        await using var context = await LedgerContext.CreateAsync(Engines.Sqlite, postgres);
+        var database = context.Database(0);
+        await database.EnsureReadyAsync();
+
+        await using var connection = await database.OpenAsync();
+        await using var check = connection.CreateCommand();
+        check.CommandText = "PRAGMA journal_mode;";
+        Assert.Equal("wal", (string?)await check.ExecuteScalarAsync());
+        check.CommandText = "PRAGMA synchronous;";
+        Assert.Equal(2L, (long?)await check.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task The_sqlite_writer_refuses_to_commit_on_a_file_taken_out_of_WAL_mode()
+    {
+        // Someone switched the file back to a rollback journal while the service was away. The writer's commits would
+        // still be durable in that mode, but not in the way the writer's settings were chosen for; it says so
+        // instead of selling on it. The same check catches a connection that did not get synchronous=FULL.
+        await using var context = await LedgerContext.CreateAsync(Engines.Sqlite, postgres);
+        var database = context.Database(0);
+        await database.EnsureReadyAsync();
+        var file = Path.Combine(context.Folder!, "shards", "shard_0000.db");
+        // The database's own idle pooled connection keeps the WAL open, which blocks the change.
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        await using (var other = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            await other.OpenAsync();
+            await using var mode = other.CreateCommand();
+            mode.CommandText = "PRAGMA journal_mode=DELETE;";
+            Assert.Equal("delete", (string?)await mode.ExecuteScalarAsync());
+        }
+
+        var error = await Record.ExceptionAsync(() => context.Ledger(new ShardAddress("e", "ga", 0)).ClaimAsync(new SerialBlock(First: 1, Size: 10)));
+
+        var unavailable = Assert.IsType<ShardDatabaseUnavailableException>(error);
+        Assert.Contains("journal_mode=delete", unavailable.InnerException!.Message);
+    }
+
+    [Fact]
     public async Task The_sqlite_writer_checkpoints_less_often_than_sqlite_by_default()
     {
         // SQLite checkpoints once the WAL holds 1,000 pages, then reuses the file from its start, so by default the
