@@ -10,8 +10,9 @@ using OrleansTickets.Sales;
 namespace OrleansTickets.Api.Http;
 
 /// <summary>Source-generated JSON for every body the API reads or writes: no reflection on the hot path.</summary>
-// Web defaults, except that numbers must be JSON numbers: "2" is not a quantity.
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, NumberHandling = JsonNumberHandling.Strict)]
+// Web defaults, except that numbers must be JSON numbers ("2" is not a quantity) and a field may appear once: with two
+// values, whatever read the body before us (a proxy, a log) could disagree with what was sold.
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, NumberHandling = JsonNumberHandling.Strict, AllowDuplicateProperties = false)]
 [JsonSerializable(typeof(CreateEventBody))]
 [JsonSerializable(typeof(CreateOrderBody))]
 [JsonSerializable(typeof(EventResponse))]

@@ -53,6 +53,11 @@ public sealed partial class InventoryShardGrain
     /// </summary>
     private static readonly TimeSpan DrainQuestionTimeout = TimeSpan.FromSeconds(10);
 
+    // A drain stops asking new receivers after this, so that even a last question that waits its full 10 s, and the
+    // gift after it, end before Orleans' 30 s call timeout: otherwise the operator hears "unavailable" about a shard
+    // already retired, whose walk goes on unseen.
+    private static readonly TimeSpan DrainWalkBudget = TimeSpan.FromSeconds(15);
+
     private readonly Dictionary<string, OutgoingTransfer> _undelivered = new(StringComparer.Ordinal);
     private readonly HashSet<string> _takenIn = new(StringComparer.Ordinal);
     private readonly SingleFlight<TransferOutcome> _takeIns = new();
@@ -128,7 +133,7 @@ public sealed partial class InventoryShardGrain
         if (!await EnsurePlacedAsync() || !await EnsureLoadedAsync()) return new DrainResult(false, 0, 0);
         // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
         if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
-        var moved = await GiveAwayAsync();
+        var moved = await GiveAwayAsync(clock.GetUtcNow() + DrainWalkBudget);
         // Left counts reserved tickets too (sales still committing, a gathering waiting on its collector): they are
         // on this shard until their commit or question ends, and "0 left" tells the operator the shard is empty.
         return new DrainResult(true, moved, Math.Max(0, _inventory.Capacity - _committedSold), _undelivered.Values.Sum(gift => gift.Transfer.Quantity));
@@ -144,7 +149,11 @@ public sealed partial class InventoryShardGrain
     /// still holds the gift up that way; the drain's answer then reports it as in transit, and the gift is delivered
     /// (or, if that shard is drained meanwhile, comes back and is handed on) by the delivery timer.
     /// </remarks>
-    private async Task<long> GiveAwayAsync()
+    /// <param name="stopAskingAt">
+    /// For an operator's drain: no new receiver is asked after it, so the answer comes back in time; what is left is
+    /// reported, and draining again goes on. Null when nobody waits (tickets handed on in the background).
+    /// </param>
+    private async Task<long> GiveAwayAsync(DateTimeOffset? stopAskingAt = null)
     {
         var definition = await GrainFactory.GetEventGrain(_address.EventId).GetDefinition();
         var shards = definition?.FindTicketType(_address.TicketTypeId)?.Shards ?? 0;
@@ -155,6 +164,7 @@ public sealed partial class InventoryShardGrain
         {
             for (var step = 1; step < shards && Remaining > 0; step++)
             {
+                if (clock.GetUtcNow() >= stopAskingAt) break;
                 var receiver = new ShardAddress(_address.EventId, _address.TicketTypeId, (_address.Index + step) % shards);
                 if (!await CanTakeInNowAsync(receiver, DrainQuestionTimeout) || Remaining <= 0) continue;
                 metrics.TransferAsked(TransferReason.Drain);

@@ -107,6 +107,39 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         Assert.Equal(52L, shards.Sum(s => s.Remaining));
     }
 
+    [Fact]
+    public async Task A_drain_past_several_frozen_shards_answers_before_the_call_timeout_and_says_what_is_left()
+    {
+        // Shards 1-4 froze with their silo: their sales reports never come. Each question waits its 10 s, so a walk
+        // past all four took 40 s, the operator's call timed out at 30 s (a 503 read as "nothing moved") while the
+        // shard was already drained and the walk went on behind their back.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var frozen = Enumerable.Range(1, 4).Select(i => new ShardAddress("frozen", "ga", i).Key).ToHashSet();
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
+        {
+            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales) && frozen.Contains(call.TargetId.Key.ToString()!))
+            {
+                await release.Task;
+            }
+            await call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("frozen", TicketingCluster.Type("ga", capacity: 60, shards: 6));
+        try
+        {
+            var drained = await cluster.Shard("frozen", "ga", 0).Drain();
+
+            // The walk stopped asking in time to answer; the tickets it could not place are still on shard 0, and
+            // "left" says so, so the operator drains again once the silo is back or declared dead.
+            Assert.Equal((true, 0L, 0L, 10L), (drained.Available, drained.Moved, drained.InTransit, drained.Left));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+        var again = await cluster.Shard("frozen", "ga", 0).Drain();
+        Assert.Equal((10L, 0L, 0L), (again.Moved, again.InTransit, again.Left));
+    }
+
     private Task<TicketingCluster> StartAsync(SilentShard silent) =>
         TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(silent.Invoke), output: output);
 
