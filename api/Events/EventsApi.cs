@@ -22,7 +22,7 @@ public static class EventsApi
         return app;
     }
 
-    public static async Task<Results<Created<EventResponse>, ProblemHttpResult>> CreateEvent(HttpRequest request, IGrainFactory grains)
+    public static async Task<Results<Created<EventResponse>, Ok<EventResponse>, ProblemHttpResult>> CreateEvent(HttpRequest request, IGrainFactory grains)
     {
         var (body, problem) = await JsonBody.ReadAsync(request, ApiJsonContext.Default.CreateEventBody, MaxBodyBytes);
         if (problem is not null) return problem;
@@ -30,13 +30,18 @@ public static class EventsApi
         var definition = EventValidator.Validate(body!, errors);
         if (definition is null) return Problems.Invalid(errors);
 
-        var outcome = await grains.GetEventGrain(definition.Id).Create(definition);
-        if (outcome == CreateEventOutcome.AlreadyExists)
+        var grain = grains.GetEventGrain(definition.Id);
+        var location = $"/api/events/{definition.Id}";
+        if (await grain.Create(definition) == CreateEventOutcome.Created) return TypedResults.Created(location, ToResponse(definition, sales: null));
+        // A retry of a create that got no clear answer (a timeout, a 503 after its write) finds the event its first
+        // attempt made: answered like a replay, 200 with the same body. Only a different definition is a clash.
+        if (await grain.GetDefinition() is { } stored && stored.IsSameAs(definition))
         {
-            return Problems.Create(StatusCodes.Status409Conflict, Problems.EventExists,
-                "An event with this id already exists.", $"Event '{definition.Id}' exists; nothing was changed.");
+            request.HttpContext.Response.Headers.Location = location;
+            return TypedResults.Ok(ToResponse(definition, sales: null));
         }
-        return TypedResults.Created($"/api/events/{definition.Id}", ToResponse(definition, sales: null));
+        return Problems.Create(StatusCodes.Status409Conflict, Problems.EventExists,
+            "An event with this id already exists.", $"Event '{definition.Id}' exists with another definition; nothing was changed.");
     }
 
     public static async Task<Results<Ok<EventResponse>, ProblemHttpResult>> GetEvent(string eventId, IGrainFactory grains)

@@ -16,6 +16,13 @@ public sealed record EventDefinition(string Id, string Name, ImmutableArray<Tick
         return null;
     }
 
+    /// <summary>
+    /// True when <paramref name="other"/> defines the same event field for field (the record's own equality compares
+    /// the ticket types' array by reference).
+    /// </summary>
+    public bool IsSameAs(EventDefinition other) =>
+        Id == other.Id && Name == other.Name && TicketTypes.SequenceEqual(other.TicketTypes);
+
     /// <summary>Total number of shards over all ticket types.</summary>
     public int TotalShards => TicketTypes.Sum(t => t.Shards);
 
