@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
+using Orleans.Runtime.Placement;
 using Orleans.Runtime;
+using Orleans.TestingHost;
 using OrleansTickets.Hosting;
 using OrleansTickets.Inventory;
 using OrleansTickets.Tests.Infrastructure;
@@ -22,17 +24,20 @@ public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper
     {
         await using var cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), silos: 3, FastLiveness, output: output);
         await cluster.CreateEventAsync(EventId, TicketingCluster.Type("ga", Capacity, shards: 24, maxPerOrder: 4));
+        await PlaceShardsOnAsync(cluster, cluster.Cluster.Silos[^1]);
         var sale = new KeyedSale(cluster, EventId, "ga", Capacity);
 
         var buyers = sale.Start(buyers: 24);
         await sale.WaitForOrdersAsync(100);
         var beforeKill = sale.Acknowledged.Count;
+        var killed = await ShardsOnAsync(cluster, cluster.Cluster.Silos[^1]);
         await cluster.Cluster.KillSiloAsync(cluster.Cluster.Silos[^1]);
         await Task.WhenAll(buyers);
 
         await sale.VerifyAsync();
         // The kill fell in the sale, not before or after it: buyers had orders, and got more after it.
         Assert.True(beforeKill >= 100, $"Only {beforeKill} orders before the kill.");
+        Assert.True(killed > 0, "The killed silo held no shard.");
         Assert.True(sale.Acknowledged.Count > beforeKill, "No order was acknowledged after the kill.");
     }
 
@@ -43,17 +48,21 @@ public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper
         // the shards moving off the leaving silo, not a client losing its connection.
         await using var cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), silos: 3, FastLiveness, gatewayPerSilo: false, output: output);
         await cluster.CreateEventAsync(EventId, TicketingCluster.Type("ga", Capacity, shards: 24, maxPerOrder: 4));
+        await PlaceShardsOnAsync(cluster, cluster.Cluster.Silos[^1]);
         var sale = new KeyedSale(cluster, EventId, "ga", Capacity);
 
         var buyers = sale.Start(buyers: 24);
         await sale.WaitForOrdersAsync(100);
         var beforeStop = sale.Acknowledged.Count;
+        var moved = await ShardsOnAsync(cluster, cluster.Cluster.Silos[^1]);
         await cluster.Cluster.StopSiloAsync(cluster.Cluster.Silos[^1]);
         await Task.WhenAll(buyers);
 
         await sale.VerifyAsync();
         Assert.Empty(sale.Retries);
         Assert.True(beforeStop >= 100, $"Only {beforeStop} orders before the silo left.");
+        // Otherwise nothing moved, and "no failed purchase" would prove nothing.
+        Assert.True(moved > 0, "The leaving silo held no shard.");
         Assert.True(sale.Acknowledged.Count > beforeStop, "No order was acknowledged after the silo left.");
     }
 
@@ -101,6 +110,26 @@ public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper
         o.NumMissedProbesLimit = 1;
         o.NumVotesForDeathDeclaration = 1;
     });
+
+    /// <summary>
+    /// Activates a third of the shards on <paramref name="silo"/>: Orleans' placement alone may leave it none, and a
+    /// silo that holds no shard proves nothing by leaving.
+    /// </summary>
+    private static async Task PlaceShardsOnAsync(TicketingCluster cluster, SiloHandle silo)
+    {
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, silo.SiloAddress);
+        try
+        {
+            foreach (var index in Enumerable.Range(16, 8)) await cluster.Shard(EventId, "ga", index).GetSales();
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+    }
+
+    private static async Task<int> ShardsOnAsync(TicketingCluster cluster, SiloHandle silo) =>
+        (await ShardSilosAsync(cluster)).GetValueOrDefault(silo.SiloAddress);
 
     private static async Task<Dictionary<SiloAddress, int>> ShardSilosAsync(TicketingCluster cluster)
     {
