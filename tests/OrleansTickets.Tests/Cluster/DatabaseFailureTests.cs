@@ -99,6 +99,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
 
         var buyers = sale.Start(buyers: 24);
         await sale.WaitForOrdersAsync(100);
+        var beforeRestart = sale.Acknowledged.Count;
         // Immediate mode: no checkpoint, so the server comes back through WAL recovery, as after a crash.
         await postgres.Server.RestartAsync(immediate: true);
         var atRestart = sale.Acknowledged.Count;
@@ -106,6 +107,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
 
         await sale.VerifyAsync();
         // The restart hit a running sale, and the same shards sold on afterwards without being restarted.
+        Assert.True(beforeRestart >= 100, $"Only {beforeRestart} orders before the restart.");
         Assert.True(sale.Acknowledged.Count > atRestart, $"No order after the restart ({atRestart} before).");
     }
 }
