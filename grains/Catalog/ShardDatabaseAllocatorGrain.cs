@@ -21,10 +21,23 @@ public sealed class ShardDatabaseAllocatorGrain(
     public async Task<int[]> Allocate(int count)
     {
         var max = Math.Max(1, options.Value.MaxShardDatabases);
+        var first = state.State.Next;
         var ordinals = new int[count];
-        for (var i = 0; i < count; i++) ordinals[i] = (int)((state.State.Next + i) % max);
-        state.State.Next += count;
-        await state.WriteStateAsync();
+        for (var i = 0; i < count; i++) ordinals[i] = (int)((first + i) % max);
+        state.State.Next = first + count;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not known to be stored: memory must not run ahead of storage (the next event would skip databases), and
+            // if the write landed after all, the version held here is stale. Either way a fresh activation reads
+            // what storage holds.
+            state.State.Next = first;
+            this.DeactivateOnIdle();
+            throw;
+        }
         return ordinals;
     }
 }

@@ -235,7 +235,18 @@ public sealed partial class TicketEventGrain(
         }
         catch (InconsistentStateException)
         {
-            await state.ReadStateAsync();
+            // Another activation (during a membership change) stored the event first: read what it stored. If that
+            // read fails too, this activation, which would go on answering "no such event", makes way for one that
+            // reads storage afresh.
+            try
+            {
+                await state.ReadStateAsync();
+            }
+            catch
+            {
+                this.DeactivateOnIdle();
+                throw;
+            }
             if (state.RecordExists) _stored = state.State;
             return CreateEventOutcome.AlreadyExists;
         }

@@ -1,0 +1,89 @@
+using Orleans.Storage;
+using OrleansTickets.Events;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// The catalog's own writes failing: before they reach the database, or after (the answer lost). Memory must never
+/// get ahead of storage, and an operator's retry must find what storage really holds.
+/// </summary>
+public sealed class CatalogStorageFaultTests(ITestOutputHelper output)
+{
+    private const string AllocatorState = "allocator";
+    private const string EventState = "event";
+
+    [Fact]
+    public async Task A_shard_map_write_that_failed_hands_the_same_databases_to_the_next_event()
+    {
+        var faults = new FaultyCatalogStorage();
+        await using var cluster = await StartAsync(faults);
+        await cluster.CreateEventAsync("first", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+
+        faults.FailNextWrite(AllocatorState, new InvalidOperationException("The catalog database refused the write (played by a test)."));
+        Assert.NotNull(await Record.ExceptionAsync(() => cluster.CreateEventAsync("second", TicketingCluster.Type("ga", capacity: 4, shards: 2))));
+        await cluster.CreateEventAsync("third", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+
+        // Nothing of the failed event was stored, so its databases are still next in turn.
+        Assert.Equal(new[] { 0, 1 }, (await cluster.Client.GetEventGrain("first").GetShardDatabases()).ToArray());
+        Assert.Equal(new[] { 2, 3 }, (await cluster.Client.GetEventGrain("third").GetShardDatabases()).ToArray());
+    }
+
+    [Fact]
+    public async Task A_shard_map_write_whose_answer_was_lost_does_not_fail_the_next_event()
+    {
+        var faults = new FaultyCatalogStorage();
+        await using var cluster = await StartAsync(faults);
+        await cluster.CreateEventAsync("first", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+
+        faults.LoseNextWriteAnswer(AllocatorState, new TimeoutException("The catalog database's answer was lost (played by a test)."));
+        Assert.NotNull(await Record.ExceptionAsync(() => cluster.CreateEventAsync("second", TicketingCluster.Type("ga", capacity: 4, shards: 2))));
+
+        // The write landed, so the version the allocator holds is stale: writing with it would be refused.
+        await cluster.CreateEventAsync("third", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        Assert.Equal(new[] { 4, 5 }, (await cluster.Client.GetEventGrain("third").GetShardDatabases()).ToArray());
+    }
+
+    [Fact]
+    public async Task An_event_grain_that_lost_a_create_race_and_could_not_reread_makes_way_for_one_that_can()
+    {
+        var faults = new FaultyCatalogStorage();
+        await using var cluster = await StartAsync(faults);
+        var catalog = cluster.Client.GetEventGrain("raced");
+        Assert.Null(await catalog.GetDefinition());
+
+        // Another activation stored the event first (played by storing it and answering "version conflict"), and the
+        // read that follows a conflict fails.
+        faults.LoseNextWriteAnswer(EventState, new InconsistentStateException("Another activation stored the event first (played by a test)."));
+        faults.FailNextRead(EventState);
+        var definition = new EventDefinition("raced", "Raced", [TicketingCluster.Type("ga", capacity: 4, shards: 1)]);
+        Assert.NotNull(await Record.ExceptionAsync(() => catalog.Create(definition)));
+
+        // The event exists; an activation that still answers "no such event" would refuse its every sale.
+        await Poll.UntilAsync(async () => await catalog.GetDefinition() is not null, attempts: 50,
+            failure: "The event grain went on answering that the stored event does not exist.");
+    }
+
+    [Fact]
+    public async Task A_grant_whose_write_failed_is_not_delivered_and_a_retry_with_its_key_adds_it_once()
+    {
+        var faults = new FaultyCatalogStorage();
+        await using var cluster = await StartAsync(faults);
+        await cluster.CreateEventAsync("grant", TicketingCluster.Type("ga", capacity: 4, shards: 1));
+        var catalog = cluster.Client.GetEventGrain("grant");
+
+        faults.FailNextWrite(EventState, new InvalidOperationException("The catalog database refused the write (played by a test)."));
+        Assert.NotNull(await Record.ExceptionAsync(() => catalog.AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: "ops-refused")));
+        Assert.Equal(4L, (await cluster.SalesAsync("grant")).TicketTypes[0].Capacity);
+
+        faults.LoseNextWriteAnswer(EventState, new TimeoutException("The catalog database's answer was lost (played by a test)."));
+        Assert.NotNull(await Record.ExceptionAsync(() => catalog.AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: "ops-lost")));
+        var retried = await catalog.AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: "ops-lost");
+
+        Assert.Equal(CapacityStatus.Added, retried.Status);
+        Assert.Equal(7L, (await cluster.SalesAsync("grant")).TicketTypes[0].Capacity);
+    }
+
+    private Task<TicketingCluster> StartAsync(FaultyCatalogStorage faults) =>
+        TicketingCluster.StartAsync(TestStorage.Sqlite(maxShardDatabases: 8), configureSilo: faults.Install, output: output);
+}
