@@ -129,6 +129,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             }
             await SqlScripts.RunAsync(connection, _dialect, SqlScripts.Read("Shard", SqlScripts.FileName(_dialect)), cancellationToken);
             await RefuseOlderLayoutAsync(connection, cancellationToken);
+            if (_dialect == SqlDialect.PostgreSql) await RefuseRelaxedDurabilityAsync(connection, cancellationToken);
             _initialized = true;
         }
         finally
@@ -163,6 +164,27 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                     $"Shard database {Ordinal} was created by an older OrleansTickets build: its {table} table has no {column} " +
                     "column. Sell into a new data folder or database, or move this one aside.", exception);
             }
+        }
+    }
+
+    /// <summary>
+    /// A 201 promises that the order survives a crash of the database server. PostgreSQL keeps that promise only with
+    /// <c>fsync</c> on and <c>synchronous_commit</c> not off (a server setting, or one a connection string's
+    /// <c>Options</c> can set for every session of the pool). A database that would not keep it is refused here, by
+    /// name, like a database of an older layout: its shards stay unavailable and the log says why.
+    /// </summary>
+    private async Task RefuseRelaxedDurabilityAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var settings = connection.CreateCommand();
+        settings.CommandText = "SELECT current_setting('fsync'), current_setting('synchronous_commit')";
+        await using var reader = await settings.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var (fsync, synchronousCommit) = (reader.GetString(0), reader.GetString(1));
+        if (fsync == "off" || synchronousCommit == "off")
+        {
+            throw new InvalidOperationException(
+                $"Shard database {Ordinal} runs with fsync={fsync}, synchronous_commit={synchronousCommit}: a commit could be lost " +
+                "after the service acknowledged it. Turn both on (the server's settings, or Options in Storage:ConnectionString).");
         }
     }
 

@@ -514,6 +514,21 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         return connection;
     }
 
+    [PostgresFact]
+    public async Task A_postgres_database_whose_sessions_commit_asynchronously_is_refused()
+    {
+        // synchronous_commit=off acknowledges a commit before its WAL is flushed: a crash of the server then loses
+        // orders the buyers were told about. Set here for every session through the connection string.
+        var storage = TestStorage.Postgres(postgres.Server);
+        storage.Settings["Storage:ConnectionString"] += ";Options=-c synchronous_commit=off";
+        await using var context = LedgerContext.Create(storage);
+
+        var error = await Record.ExceptionAsync(() => context.Ledger(new ShardAddress("e", "ga", 0)).ClaimAsync(new SerialBlock(First: 1, Size: 10)));
+
+        Assert.NotNull(error);
+        Assert.Contains("synchronous_commit=off", error.ToString());
+    }
+
     [Fact]
     public async Task Sqlite_shard_connections_are_in_WAL_mode_with_synchronous_FULL()
     {
@@ -641,6 +656,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
 
         public static Task<LedgerContext> CreateAsync(string engine, PostgresFixture postgres, ILoggerProvider? logs = null) =>
             Task.FromResult(new LedgerContext(Engines.Storage(engine, postgres), logs));
+
+        public static LedgerContext Create(TestStorage storage) => new(storage, logs: null);
 
         /// <summary>The name of PostgreSQL shard database <paramref name="ordinal"/>, as the service derives it.</summary>
         public string ShardDatabaseName(int ordinal) => _databases.PostgresDatabaseName(ordinal);
