@@ -417,11 +417,13 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// would fail every shard that shares the database, again at each of the culprit's retries, so the group is then
     /// committed one item at a time and only the culprit fails. A database that cannot be reached is not retried this
     /// way, since each item would wait for its own connection attempt; if it goes away during the one-at-a-time
-    /// commits, the items left fail with the first such error.
+    /// commits, the items left fail with the first such error. SQL Server's numbers (primary key 2627, unique index
+    /// 2601, CHECK 547) are unverified, as is that dialect.
     /// </remarks>
     private static bool IsRefusedRows(Exception exception) => exception is ShardDatabaseUnavailableException
     {
-        InnerException: PostgresException { SqlState: [ '2', '3', ..] } or SqliteException { SqliteErrorCode: SqliteConstraint },
+        InnerException: PostgresException { SqlState: [ '2', '3', ..] } or SqliteException { SqliteErrorCode: SqliteConstraint }
+            or Microsoft.Data.SqlClient.SqlException { Number: 2627 or 2601 or 547 },
     };
 
     /// <summary>
@@ -499,7 +501,17 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             }
             catch (KeyConflictException conflict) when (round < MaxKeyConflictRounds)
             {
-                var conflicting = await FindKeyConflictsAsync(group);
+                List<(CommitItem Item, string Key)> conflicting;
+                try
+                {
+                    conflicting = await FindKeyConflictsAsync(group);
+                }
+                catch (Exception lookup)
+                {
+                    // The group's transaction failed before COMMIT, so nothing of it is durable: whatever stopped the
+                    // lookup (the server restarting, a timeout), the answer is a definite "unavailable".
+                    throw new ShardDatabaseUnavailableException(Ordinal, lookup);
+                }
                 // Another writer's transaction (another silo's) may hold the key uncommitted: unknown here, so fail.
                 if (conflicting.Count == 0) throw new ShardDatabaseUnavailableException(Ordinal, conflict.InnerException ?? conflict);
                 foreach (var (item, key) in conflicting) item.Outcome = CommitOutcome.KeyConflict(key);
@@ -527,10 +539,14 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         {
             var shard = item.Batch.Shard;
             if (item.Batch.Keys.Count > 0 && !await FenceMatchesAsync(connection, item.Batch)) continue;
+            // A batch's new keys count against later batches only if the whole batch is kept: a refused batch writes
+            // none of them (SQLite's writer, which inserts them one by one, rolls them back with the batch).
+            var newKeys = new List<(string EventId, string Key)>();
+            var refused = false;
             foreach (var key in item.Batch.Keys)
             {
                 var stored = await ReadKeyAsync(connection, shard.EventId, key.Key);
-                var refused = key.PreviousOrderId is null
+                refused = key.PreviousOrderId is null
                     ? stored is not null || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key)
                     : stored?.ShardKey != shard.Key || stored.OrderId != key.PreviousOrderId;
                 if (refused)
@@ -538,8 +554,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                     conflicting.Add((item, key.Key));
                     break;
                 }
-                claimed.TryAdd((shard.EventId, key.Key), shard.Key);
+                if (key.PreviousOrderId is null) newKeys.Add((shard.EventId, key.Key));
             }
+            if (!refused) foreach (var newKey in newKeys) claimed.TryAdd(newKey, shard.Key);
         }
         return conflicting;
     }

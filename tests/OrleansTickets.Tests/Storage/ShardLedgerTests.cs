@@ -426,6 +426,40 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_key_of_a_refused_batch_does_not_count_against_a_later_batch_in_the_group(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var ga = new ShardAddress("e", "ga", 0);
+        var vip = new ShardAddress("e", "vip", 0);
+        var camping = new ShardAddress("e", "camping", 0);
+        var busy = new ShardAddress("e", "ga", 1);
+        var ledgers = new Dictionary<ShardAddress, ShardLedger>();
+        foreach (var shard in new[] { ga, vip, camping, busy })
+        {
+            ledgers[shard] = context.Ledger(shard);
+            await ledgers[shard].ClaimAsync(BlockOf(shard));
+        }
+        Assert.Equal(CommitOutcome.Committed, await ledgers[camping].CommitAsync(Keyed(ledgers[camping], camping, "kx", "camping-1")));
+
+        // In one group: ga's batch inserts k1 and then kx, which camping holds, so the whole batch is refused; vip's
+        // batch after it inserts k1, which then nobody holds.
+        var first = BlockOf(ga).First;
+        Task<CommitOutcome> refused, later;
+        await using (await HeldWrites.HoldAsync(context.Database(0)))
+        {
+            _ = ledgers[busy].CommitAsync(Keyed(ledgers[busy], busy, "kb", "busy-1"));
+            refused = ledgers[ga].CommitAsync(new LedgerBatch(ga, ledgers[ga].Epoch, 0, 2,
+                [Order(ga, "ga-1", first), Order(ga, "ga-2", first + 1)],
+                [new IdempotencyRecord("k1", "fp", "ga-1"), new IdempotencyRecord("kx", "fp", "ga-2")]));
+            later = ledgers[vip].CommitAsync(Keyed(ledgers[vip], vip, "k1", "vip-1"));
+        }
+
+        Assert.Equal(CommitOutcome.KeyConflict("kx"), await refused);
+        Assert.Equal(CommitOutcome.Committed, await later);
+        Assert.Equal(new StoredKey(vip.Key, "fp", "vip-1"), await ledgers[vip].ReadKeyAsync("k1"));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_batch_that_also_changes_the_inventory_writes_its_orders_and_keys_too(string engine)
     {
         // Inventory changes take another fence (more columns), so on PostgreSQL such a batch goes a different way
