@@ -20,7 +20,7 @@ public sealed class ShardDatabaseAllocatorGrain(
     /// <inheritdoc />
     public async Task<int[]> Allocate(int count)
     {
-        var max = Math.Max(1, options.Value.MaxShardDatabases);
+        var max = options.Value.MaxShardDatabases;
         var first = state.State.Next;
         var ordinals = new int[count];
         for (var i = 0; i < count; i++) ordinals[i] = (int)((first + i) % max);

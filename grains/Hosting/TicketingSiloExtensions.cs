@@ -26,6 +26,10 @@ public static class TicketingSiloExtensions
                 $"Storage:CommitGatherMilliseconds must be a number from 0 to {TicketStorageOptions.MaxCommitGatherMilliseconds}.")
             // A writer that may take no order per commit takes none, forever, and stopping the silo waits on it.
             .Validate(o => o.MaxOrdersPerCommit >= 1, "Storage:MaxOrdersPerCommit must be at least 1.")
+            // A pool of no connections fails every open (a negative one fails the database for the silo's life), and
+            // the rehearsal, on the same settings, only logs that: the silo would open and answer every order 503.
+            .Validate(o => o.MaxConnectionsPerDatabase >= 1, "Storage:MaxConnectionsPerDatabase must be at least 1.")
+            .Validate(o => o.MaxShardDatabases >= 1, "Storage:MaxShardDatabases must be at least 1.")
             .ValidateOnStart();
         // A bad key would otherwise surface only when the first shard activates: a silo that listens, rehearses
         // happily on its own scratch key, and then fails every purchase.

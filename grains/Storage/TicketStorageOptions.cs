@@ -25,9 +25,9 @@ public sealed class TicketStorageOptions
     public int MaxShardDatabases { get; set; } = 4;
 
     /// <summary>
-    /// PostgreSQL and SQL Server: the connection pool size of each shard database. Keep
-    /// <c>MaxShardDatabases × MaxConnectionsPerDatabase</c> below the server's connection limit; each database has
-    /// one group-commit writer, so a few connections serve it well.
+    /// PostgreSQL and SQL Server: the connection pool size of each shard database, per silo. Keep
+    /// <c>silos × MaxShardDatabases × MaxConnectionsPerDatabase</c>, plus each silo's catalog pool, below the server's
+    /// connection limit; each database has one group-commit writer, so a few connections serve it well.
     /// </summary>
     public int MaxConnectionsPerDatabase { get; set; } = 8;
 

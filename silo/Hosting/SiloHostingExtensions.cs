@@ -4,6 +4,7 @@ using OrleansTickets.Api;
 using OrleansTickets.Api.Hosting;
 using OrleansTickets.Hosting;
 using OrleansTickets.Storage;
+using OrleansTickets.Tickets;
 using OrleansTickets.Silo.Rehearsal;
 
 namespace OrleansTickets.Silo.Hosting;
@@ -25,6 +26,12 @@ public static class SiloHostingExtensions
             if (storage.Provider == SqlDialect.Sqlite)
             {
                 throw new InvalidOperationException("Cluster:Membership=AdoNet needs shard databases every silo shares: set Storage:Provider to PostgreSql (or SqlServer).");
+            }
+            // Without a configured key each silo signs with a key file of its own, and a gate holding one key would turn
+            // away the tickets every other silo sold.
+            if (string.IsNullOrEmpty(builder.Configuration[$"{TicketCodeOptions.SectionName}:SigningKey"]))
+            {
+                throw new InvalidOperationException("Cluster:Membership=AdoNet needs Tickets:SigningKey, the same on every silo: each silo would otherwise sign tickets with a key of its own.");
             }
             membership = cluster.MembershipConnectionString(builder.Configuration);
             // Before UseOrleans: hosted services start in registration order, and the schema must exist first.

@@ -58,6 +58,21 @@ public sealed class ClusterHostOptionsTests
         Assert.Contains("Storage:Provider", error.Message);
     }
 
+    [Fact]
+    public async Task A_cluster_without_a_shared_signing_key_is_refused()
+    {
+        // Each silo would sign with a key file of its own, and a gate holding one key would refuse the others' tickets.
+        using var storage = TestStorage.Sqlite();
+        storage.Settings["Storage:Provider"] = "PostgreSql";
+        storage.Settings["Storage:ConnectionString"] = "Host=127.0.0.1;Database=unused";
+        storage.Settings.Remove("Tickets:SigningKey");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            ApiHost.StartAsync(storage, new Dictionary<string, string?> { ["Cluster:Membership"] = "AdoNet" }));
+
+        Assert.Contains("Tickets:SigningKey", error.Message);
+    }
+
     private static IConfiguration Configuration(string? membership) =>
         new ConfigurationBuilder().AddInMemoryCollection(
             membership is null ? [] : [new KeyValuePair<string, string?>("Cluster:Membership", membership)]).Build();

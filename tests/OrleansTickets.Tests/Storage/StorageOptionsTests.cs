@@ -32,6 +32,10 @@ public sealed class StorageOptionsTests
     // With no order allowed per commit, each database writer would take nothing off its queue, forever.
     [InlineData("Storage:MaxOrdersPerCommit", "0")]
     [InlineData("Storage:MaxOrdersPerCommit", "-3")]
+    // A pool of no connections fails every open; the rehearsal only logs that, and the silo would open to sell nothing.
+    [InlineData("Storage:MaxConnectionsPerDatabase", "0")]
+    [InlineData("Storage:MaxConnectionsPerDatabase", "-1")]
+    [InlineData("Storage:MaxShardDatabases", "0")]
     // A bad key would otherwise be read first by a shard: a silo that listens and fails every purchase.
     [InlineData("Tickets:SigningKey", "not base64!")]
     [InlineData("Tickets:SigningKey", "c2hvcnQ=")]
