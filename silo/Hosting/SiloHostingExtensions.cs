@@ -29,13 +29,18 @@ public static class SiloHostingExtensions
             }
             // Without a configured key each silo signs with a key file of its own, and a gate holding one key would turn
             // away the tickets every other silo sold.
-            if (string.IsNullOrEmpty(builder.Configuration[$"{TicketCodeOptions.SectionName}:SigningKey"]))
+            var signingKey = builder.Configuration[$"{TicketCodeOptions.SectionName}:SigningKey"];
+            if (string.IsNullOrEmpty(signingKey))
             {
                 throw new InvalidOperationException("Cluster:Membership=AdoNet needs Tickets:SigningKey, the same on every silo: each silo would otherwise sign tickets with a key of its own.");
             }
             membership = cluster.MembershipConnectionString(builder.Configuration);
             // Before UseOrleans: hosted services start in registration order, and the schema must exist first.
             builder.Services.AddHostedService(_ => new MembershipSchemaInitializer(membership));
+            // A parseable key: a malformed one stops the start through the options' own validation (AddTicketing).
+            var key = TicketCodeSigner.TryParseKey(signingKey, out var parsed) ? parsed : [];
+            var deployment = new ClusterBinding.Deployment(cluster.ClusterId, cluster.ServiceId, storage, key);
+            builder.Services.AddHostedService(_ => new ClusterBindingCheck(membership, deployment));
         }
         // Before UseOrleans, for the same reason: the real silo starts once the rehearsal is over.
         builder.Services.AddOnSaleRehearsal();

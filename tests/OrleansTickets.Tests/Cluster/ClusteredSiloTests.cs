@@ -73,6 +73,39 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         Assert.Equal(3, await silo.Client.SoldAsync("web-roles"));
     }
 
+    [PostgresFact]
+    public async Task A_silo_with_another_catalog_or_signing_key_is_refused_by_a_running_cluster()
+    {
+        // A silo added for the rush, with a typo in its database name: it would create empty databases of its own,
+        // and a shard moved onto it would find no row, claim one afresh and sell its serials a second time.
+        var storage = TestStorage.Postgres(postgres.Server);
+        var clusterId = "c-" + Guid.NewGuid().ToString("N")[..8];
+        var membership = storage.Settings["Storage:ConnectionString"];
+        var settings = new Dictionary<string, string?>
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = clusterId,
+            ["Cluster:ConnectionString"] = membership,
+        };
+        await using var first = await ApiHost.StartAsync(storage, settings);
+        Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("bound", capacity: 10, shards: 2)).StatusCode);
+
+        var typo = TestStorage.Postgres(postgres.Server);
+        var elsewhere = await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(typo, settings));
+        Assert.Contains("catalog database", elsewhere.Message);
+
+        var otherKey = TestStorage.Postgres(postgres.Server);
+        otherKey.Settings["Storage:ConnectionString"] = membership;
+        otherKey.Settings["Tickets:SigningKey"] = Convert.ToBase64String(Enumerable.Repeat((byte)7, 32).ToArray());
+        var keyed = await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(otherKey, settings));
+        Assert.Contains("Tickets:SigningKey", keyed.Message);
+
+        // The cluster's own settings still join, and the refused silos left nothing behind in it.
+        await using var second = await ApiHost.StartAsync(storage, settings);
+        Assert.Equal(10, (await (await second.Client.GetAsync("/api/events/bound/sales")).JsonAsync()).GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64());
+        await AssertActiveSilosAsync(storage, clusterId, 2);
+    }
+
     [Fact]
     public void Liveness_settings_reach_orleans_membership_options()
     {
@@ -84,6 +117,7 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
             ["Cluster:Membership"] = "AdoNet",
             ["Cluster:Liveness:ProbeTimeout"] = "00:00:03",
             ["Cluster:Liveness:NumMissedProbesLimit"] = "1",
+            ["Tickets:SigningKey"] = TestStorage.SigningKey,
         });
         OrleansTickets.Silo.Hosting.SiloHostingExtensions.AddTicketingSilo(builder);
         using var app = builder.Build();

@@ -1,0 +1,118 @@
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+
+namespace OrleansTickets.Storage;
+
+/// <summary>
+/// Binds a cluster id to one deployment: its service id, its catalog database (and with it every shard database,
+/// which are named after the catalog) and its signing key. The first silo of a cluster records them in the
+/// membership database; a silo that would join with any of them different refuses to start.
+/// </summary>
+/// <remarks>
+/// A silo added for the rush with a typo in its storage connection string would otherwise create empty databases of
+/// its own and join: a shard moved onto it reads no row there, claims one afresh and sells its serials a second time.
+/// With another signing key it would sell tickets the gates turn away; with another service id its catalog grains
+/// would read nothing. Moving a cluster to other storage or another key is a new deployment: a new
+/// <c>Cluster:ClusterId</c>. PostgreSQL catalogs only; SQL Server catalogs are not checked (that dialect is unverified).
+/// </remarks>
+public static class ClusterBinding
+{
+    // The same lock the schema scripts take, so silos starting together create the tables one after the other.
+    private const long LockId = 7210486453177512345;
+
+    /// <summary>What one silo brings to its cluster.</summary>
+    public sealed record Deployment(string ClusterId, string ServiceId, TicketStorageOptions Storage, byte[] SigningKey);
+
+    /// <summary>
+    /// Records <paramref name="deployment"/> for its cluster if none is recorded yet; otherwise throws
+    /// <see cref="InvalidOperationException"/> naming what differs from the recorded one.
+    /// </summary>
+    public static async Task CheckAsync(string membershipConnectionString, Deployment deployment, CancellationToken cancellationToken = default)
+    {
+        if (deployment.Storage.Provider != SqlDialect.PostgreSql) return;
+        await CatalogDatabase.EnsureCreatedAsync(deployment.Storage, cancellationToken);
+        var catalogId = await ReadOrMintCatalogIdAsync(CatalogDatabase.ConnectionString(deployment.Storage), cancellationToken);
+        var keyCheck = KeyCheck(deployment.SigningKey);
+
+        await using var dataSource = DatabaseServer.CreateDataSource(SqlDialect.PostgreSql, membershipConnectionString);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var record = new NpgsqlCommand(
+            $"""
+            SELECT pg_advisory_xact_lock({LockId});
+            CREATE TABLE IF NOT EXISTS ticketing_clusters (
+                cluster_id        text PRIMARY KEY,
+                service_id        text NOT NULL,
+                catalog_id        text NOT NULL,
+                signing_key_check text NOT NULL,
+                recorded_at       timestamptz NOT NULL DEFAULT now()
+            );
+            INSERT INTO ticketing_clusters (cluster_id, service_id, catalog_id, signing_key_check)
+            VALUES (@cluster, @service, @catalog, @key) ON CONFLICT (cluster_id) DO NOTHING;
+            """, (NpgsqlConnection)connection, (NpgsqlTransaction)transaction))
+        {
+            record.Parameters.AddWithValue("cluster", deployment.ClusterId);
+            record.Parameters.AddWithValue("service", deployment.ServiceId);
+            record.Parameters.AddWithValue("catalog", catalogId);
+            record.Parameters.AddWithValue("key", keyCheck);
+            await record.ExecuteNonQueryAsync(cancellationToken);
+        }
+        string recordedService, recordedCatalog, recordedKey;
+        await using (var read = new NpgsqlCommand(
+            "SELECT service_id, catalog_id, signing_key_check FROM ticketing_clusters WHERE cluster_id = @cluster",
+            (NpgsqlConnection)connection, (NpgsqlTransaction)transaction))
+        {
+            read.Parameters.AddWithValue("cluster", deployment.ClusterId);
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            (recordedService, recordedCatalog, recordedKey) = (reader.GetString(0), reader.GetString(1), reader.GetString(2));
+        }
+        await transaction.CommitAsync(cancellationToken);
+
+        var differences = new List<string>();
+        if (recordedService != deployment.ServiceId) differences.Add($"Cluster:ServiceId is '{deployment.ServiceId}', the cluster's is '{recordedService}'");
+        if (recordedCatalog != catalogId)
+        {
+            differences.Add($"Storage:ConnectionString names catalog database '{DatabaseServer.DatabaseName(SqlDialect.PostgreSql,
+                CatalogDatabase.ConnectionString(deployment.Storage))}', which is not the catalog the cluster's other silos use");
+        }
+        if (recordedKey != keyCheck) differences.Add("Tickets:SigningKey is not the cluster's key");
+        if (differences.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"This silo would join cluster '{deployment.ClusterId}' with settings of another deployment: {string.Join("; ", differences)}. " +
+                "Use the cluster's settings, or a new Cluster:ClusterId for a new deployment.");
+        }
+    }
+
+    /// <summary>A random id the catalog database is given once, by whichever silo asks first.</summary>
+    private static async Task<string> ReadOrMintCatalogIdAsync(string catalogConnectionString, CancellationToken cancellationToken)
+    {
+        await using var dataSource = DatabaseServer.CreateDataSource(SqlDialect.PostgreSql, catalogConnectionString);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var mint = new NpgsqlCommand(
+            $"""
+            SELECT pg_advisory_xact_lock({LockId});
+            CREATE TABLE IF NOT EXISTS ticketing_catalog_identity (
+                singleton  integer PRIMARY KEY CHECK (singleton = 1),
+                catalog_id text NOT NULL
+            );
+            INSERT INTO ticketing_catalog_identity (singleton, catalog_id) VALUES (1, @minted) ON CONFLICT (singleton) DO NOTHING;
+            """, (NpgsqlConnection)connection, (NpgsqlTransaction)transaction))
+        {
+            mint.Parameters.AddWithValue("minted", Guid.NewGuid().ToString("N"));
+            await mint.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var read = new NpgsqlCommand("SELECT catalog_id FROM ticketing_catalog_identity",
+            (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+        var catalogId = (string)(await read.ExecuteScalarAsync(cancellationToken))!;
+        await transaction.CommitAsync(cancellationToken);
+        return catalogId;
+    }
+
+    /// <summary>Tells keys apart without storing them: an HMAC of a fixed text under the key.</summary>
+    private static string KeyCheck(byte[] key) =>
+        Convert.ToBase64String(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes("orleans-tickets/cluster-binding")));
+}
