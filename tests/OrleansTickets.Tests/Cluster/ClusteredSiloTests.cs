@@ -106,6 +106,41 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         await AssertActiveSilosAsync(storage, clusterId, 2);
     }
 
+    [PostgresFact]
+    public async Task A_front_end_started_while_the_membership_database_refuses_connections_waits_for_it()
+    {
+        // A front end restarted together with PostgreSQL (as in the chaos run) meets a membership database that is not
+        // back yet; Orleans' client gives up at once on such an error, and the process would exit.
+        var storage = TestStorage.Postgres(postgres.Server);
+        var clusterId = "c-" + Guid.NewGuid().ToString("N")[..8];
+        var membership = await MembershipDatabase.CreateAsync(postgres, "fe");
+        var settings = new Dictionary<string, string?>(storage.Settings)
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = clusterId,
+            ["Cluster:ConnectionString"] = membership.ConnectionString,
+        };
+        await using var silo = await ApiHost.StartAsync(storage, settings);
+        var database = new NpgsqlConnectionStringBuilder(membership.ConnectionString).Database!;
+
+        Task<ApiHost> starting;
+        await postgres.Server.SetConnectionsAsync(database, allowed: false);
+        try
+        {
+            starting = ApiHost.StartFrontEndAsync(settings);
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.False(starting.IsFaulted, $"The front end gave up: {starting.Exception?.GetBaseException().Message}");
+        }
+        finally
+        {
+            await postgres.Server.SetConnectionsAsync(database, allowed: true);
+        }
+
+        await using var frontEnd = await starting.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(HttpStatusCode.Created, (await frontEnd.Client.CreateEventAsync("waited", capacity: 10, shards: 2)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await frontEnd.Client.OrderAsync("waited", 2, key: "after-the-wait")).StatusCode);
+    }
+
     [Fact]
     public void Liveness_settings_reach_orleans_membership_options()
     {
