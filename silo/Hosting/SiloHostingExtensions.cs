@@ -64,6 +64,14 @@ public static class SiloHostingExtensions
             silo.AddTicketing(builder.Configuration);
         });
         builder.Services.AddTicketingApi();
+        // One budget covers the whole stop: first the web server waits for requests in flight (one may wait on a grain
+        // call for up to Orleans' 30 s timeout), then the silo hands its grains over. With .NET's default of 30 s a
+        // single slow request could spend it all, and Orleans would then stop without deactivating its shards
+        // gracefully, losing the answers of purchases other silos sent here.
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = ShutdownTimeout);
         return builder;
     }
+
+    /// <summary>How long a stopping silo may take: the web server's drain and the silo's graceful leave together.</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(90);
 }

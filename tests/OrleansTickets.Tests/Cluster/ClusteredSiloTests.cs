@@ -159,6 +159,10 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         var options = app.Services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value;
         Assert.Equal(TimeSpan.FromSeconds(3), options.ProbeTimeout);
         Assert.Equal(1, options.NumMissedProbesLimit);
+        // A stop drains requests that may each wait 30 s on a grain call, then leaves the cluster: .NET's default 30 s
+        // budget for both would leave the silo's graceful leave none.
+        var shutdown = app.Services.GetRequiredService<IOptions<Microsoft.Extensions.Hosting.HostOptions>>().Value.ShutdownTimeout;
+        Assert.True(shutdown >= TimeSpan.FromSeconds(60), $"shutdown timeout {shutdown}");
     }
 
     private static async Task AssertActiveSilosAsync(TestStorage storage, string clusterId, long expected)
