@@ -95,15 +95,28 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     public async Task Shards_sharing_a_database_commit_together_and_one_fenced_shard_does_not_hurt_the_others(string engine)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
-        var shards = Enumerable.Range(0, 6).Select(i => new ShardAddress("e", "ga", i)).ToList();
+        var shards = Enumerable.Range(0, 7).Select(i => new ShardAddress("e", "ga", i)).ToList();
         var ledgers = await context.ClaimAllAsync(shards, shard => new SerialBlock(1 + shard.Index * 10, 10));
         // Shard 5 loses its epoch to another claimant.
         await context.Ledger(shards[5]).ClaimAsync(new SerialBlock(51, 10));
+        using var ordersPerCommit = context.Collect<int>("orleanstickets.storage.commit.orders");
 
-        var outcomes = await Task.WhenAll(shards.Select((shard, i) =>
-            ledgers[i].CommitAsync(Batch(ledgers[i], shard, 0, Order(shard, $"o{i}", 1 + i * 10, 2 + i * 10)))));
+        // Shard 6's commit is taken first and waits on the held lock, so shards 0-5 queue into one group behind it.
+        Task<CommitOutcome> busy;
+        CommitOutcome[] outcomes;
+        Task<CommitOutcome[]> grouped;
+        await using (await HeldWrites.HoldAsync(context.Database(0)))
+        {
+            busy = ledgers[6].CommitAsync(Batch(ledgers[6], shards[6], 0, Order(shards[6], "o6", 61)));
+            grouped = Task.WhenAll(shards.Take(6).Select((shard, i) =>
+                ledgers[i].CommitAsync(Batch(ledgers[i], shard, 0, Order(shard, $"o{i}", 1 + i * 10, 2 + i * 10)))));
+        }
+        outcomes = await grouped;
 
+        Assert.Equal(CommitOutcome.Committed, await busy);
         Assert.Equal(Enumerable.Repeat(CommitOutcome.Committed, 5).Append(CommitOutcome.Fenced), outcomes);
+        // The fenced batch was in the others' group (which wrote their five orders), not alone.
+        Assert.Contains(ordersPerCommit.GetMeasurementSnapshot(), m => m.Value >= 5);
         for (var i = 0; i < 5; i++)
         {
             var order = await ledgers[i].ReadOrderAsync($"o{i}");
@@ -112,6 +125,28 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             Assert.Equal("Ada", order.Buyer.Name);
         }
         Assert.Null(await ledgers[5].ReadOrderAsync("o5"));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_group_commit_s_duration_is_recorded_in_seconds(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        using var durations = context.Collect<double>("orleanstickets.storage.commit.duration");
+
+        // The commit waits on the held lock for at least 300 ms, which its duration must include.
+        Task<CommitOutcome> commit;
+        await using (await HeldWrites.HoldAsync(context.Database(0)))
+        {
+            commit = ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "slow", 101)));
+            await Task.Delay(300);
+        }
+        Assert.Equal(CommitOutcome.Committed, await commit);
+
+        var recorded = Assert.Single(durations.GetMeasurementSnapshot()).Value;
+        Assert.InRange(recorded, 0.25, 30.0);
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
