@@ -27,11 +27,9 @@ public interface ITicketEventGrain : IGrainWithStringKey
 
     /// <summary>Exact live sales, asked of every shard now.</summary>
     /// <remarks>
-    /// Interleaves: it only reads the catalog and then waits on shards, and a shard slow to answer must not hold the
-    /// operators' calls behind it. It throws <see cref="TimeoutException"/> when the shards of a type do not all
-    /// answer within a few seconds.
+    /// Throws <see cref="TimeoutException"/> when the shards of a type do not all answer within a few seconds: the
+    /// catalog is not reentrant, and a shard slow to answer must not hold the operators' calls behind a read for long.
     /// </remarks>
-    [AlwaysInterleave]
     Task<EventSales?> GetSales();
 
     /// <summary>
@@ -50,6 +48,5 @@ public interface ITicketEventGrain : IGrainWithStringKey
     Task<long> GetPendingCapacity(string ticketTypeId);
 
     /// <summary>Sales at most one second old: cheap enough for every page view.</summary>
-    [AlwaysInterleave]
     Task<EventSales?> GetRecentSales();
 }

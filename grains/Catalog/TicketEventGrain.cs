@@ -34,6 +34,8 @@ public sealed partial class TicketEventGrain(
     private static readonly TimeSpan RecentSalesAge = TimeSpan.FromSeconds(1);
     private EventSales? _recentSales;
     private DateTimeOffset _recentSalesAt;
+    private string? _recentFailure;
+    private DateTimeOffset _recentFailureAt;
 
     // What readers may see: an event only once its first write is stored. GetDefinition and GetPlacement interleave
     // with Create, so they must not observe state.State while that write is still in flight (or about to fail).
@@ -290,9 +292,9 @@ public sealed partial class TicketEventGrain(
 
     /// <inheritdoc />
     /// <remarks>
-    /// Interleaves with every other call (the interface says why). Each turn of it reads <c>_stored</c> afresh, and
-    /// the definition it walks never changes once created; an addition interleaving with it is counted if its grant
-    /// is pending when the type's shards have answered, as when the two ran one after the other.
+    /// Not interleaved with the catalog's other calls, on purpose: a grant being delivered is then either still
+    /// pending or already taken in by its shard, never both, so the count holds each ticket once. The price is that
+    /// a read waiting on a slow shard holds the catalog, for at most <see cref="SalesQuestionTimeout"/>.
     /// </remarks>
     public async Task<EventSales?> GetSales()
     {
@@ -312,22 +314,29 @@ public sealed partial class TicketEventGrain(
             var unsold = ShardCounts.Unsold(shards) + PendingOf(type.Id);
             types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards]));
         }
-        var sales = new EventSales(definition.Id, types.MoveToImmutable());
-        // Reads overlap now: one that started earlier and finished later must not replace a newer one. Dated by when
-        // it started asking, so "at most one second old" holds for its oldest answer.
-        if (_recentSales is null || askedAt >= _recentSalesAt)
-        {
-            _recentSales = sales;
-            _recentSalesAt = askedAt;
-        }
-        return sales;
+        // Dated by when it started asking, so "at most one second old" holds for its oldest answer.
+        _recentSales = new EventSales(definition.Id, types.MoveToImmutable());
+        _recentSalesAt = askedAt;
+        return _recentSales;
     }
 
     /// <inheritdoc />
     public async Task<EventSales?> GetRecentSales()
     {
-        if (_recentSales is not null && clock.GetUtcNow() - _recentSalesAt < RecentSalesAge) return _recentSales;
-        return await GetSales();
+        var now = clock.GetUtcNow();
+        if (_recentSales is not null && now - _recentSalesAt < RecentSalesAge) return _recentSales;
+        // A read that just failed (a shard did not answer in time) is not repeated for every page view queued behind
+        // it: each would hold the catalog for the whole timeout again. They get the same answer at once, a 503.
+        if (_recentFailure is not null && now - _recentFailureAt < RecentSalesAge) throw new TimeoutException(_recentFailure);
+        try
+        {
+            return await GetSales();
+        }
+        catch (TimeoutException exception)
+        {
+            (_recentFailure, _recentFailureAt) = (exception.Message, clock.GetUtcNow());
+            throw;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grant {TransferId} was taken in, but removing it from the pending grants failed; the next activation redelivers it and the shard ignores the repeat")]

@@ -53,9 +53,9 @@ public sealed partial class InventoryShardGrain
     /// </summary>
     private static readonly TimeSpan DrainQuestionTimeout = TimeSpan.FromSeconds(10);
 
-    // A drain stops asking new receivers after this, so that even a last question that waits its full 10 s, and the
-    // gift after it, end before Orleans' 30 s call timeout: otherwise the operator hears "unavailable" about a shard
-    // already retired, whose walk goes on unseen.
+    // A drain stops asking new receivers this long after it was called, so that even a last question that waits its
+    // full 10 s, and the gift after it, usually end before Orleans' 30 s call timeout: otherwise the operator hears
+    // "unavailable" about a shard already retired, whose walk goes on unseen.
     private static readonly TimeSpan DrainWalkBudget = TimeSpan.FromSeconds(15);
 
     private readonly Dictionary<string, OutgoingTransfer> _undelivered = new(StringComparer.Ordinal);
@@ -130,10 +130,11 @@ public sealed partial class InventoryShardGrain
     /// <inheritdoc />
     public async Task<DrainResult> Drain()
     {
+        var stopAskingAt = clock.GetUtcNow() + DrainWalkBudget;
         if (!await EnsurePlacedAsync() || !await EnsureLoadedAsync()) return new DrainResult(false, 0, 0);
         // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
         if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
-        var moved = await GiveAwayAsync(clock.GetUtcNow() + DrainWalkBudget);
+        var moved = await GiveAwayAsync(stopAskingAt);
         // Left counts reserved tickets too (sales still committing, a gathering waiting on its collector): they are
         // on this shard until their commit or question ends, and "0 left" tells the operator the shard is empty.
         return new DrainResult(true, moved, Math.Max(0, _inventory.Capacity - _committedSold), _undelivered.Values.Sum(gift => gift.Transfer.Quantity));

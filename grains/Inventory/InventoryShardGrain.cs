@@ -294,6 +294,10 @@ public sealed partial class InventoryShardGrain(
             LogCycleFailed(logger, exception, _address.Key);
             _pendingQuantity -= batch.Where(s => !s.Completion.Task.IsCompleted).Sum(s => s.Quantity) + gifts;
             Reject(batch, changes, PurchaseResult.Unavailable);
+            // Refused changes may leave work behind (a gift that came back and was not taken in is still in transit):
+            // the next call reloads from the database, and undelivered gifts are offered again meanwhile.
+            _loaded = false;
+            if (_undelivered.Count > 0) EnsureDeliveryTimer();
             return;
         }
 

@@ -145,8 +145,9 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         }
         Assert.Equal(CommitOutcome.Committed, await commit);
 
+        // The clock starts when the writer takes the group, which may be a little after the call on a busy machine.
         var recorded = Assert.Single(durations.GetMeasurementSnapshot()).Value;
-        Assert.InRange(recorded, 0.25, 30.0);
+        Assert.InRange(recorded, 0.1, 30.0);
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
