@@ -31,58 +31,114 @@ public static class ClusterBinding
     public static async Task CheckAsync(string membershipConnectionString, Deployment deployment, CancellationToken cancellationToken = default)
     {
         if (deployment.Storage.Provider != SqlDialect.PostgreSql) return;
-        await CatalogDatabase.EnsureCreatedAsync(deployment.Storage, cancellationToken);
-        var catalogId = await ReadOrMintCatalogIdAsync(CatalogDatabase.ConnectionString(deployment.Storage), cancellationToken);
+        var catalogConnectionString = CatalogDatabase.ConnectionString(deployment.Storage);
         var keyCheck = KeyCheck(deployment.SigningKey);
-
-        await using var dataSource = DatabaseServer.CreateDataSource(SqlDialect.PostgreSql, membershipConnectionString);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var record = new NpgsqlCommand(
-            $"""
-            SELECT pg_advisory_xact_lock({LockId});
-            CREATE TABLE IF NOT EXISTS ticketing_clusters (
-                cluster_id        text PRIMARY KEY,
-                service_id        text NOT NULL,
-                catalog_id        text NOT NULL,
-                signing_key_check text NOT NULL,
-                recorded_at       timestamptz NOT NULL DEFAULT now()
-            );
-            INSERT INTO ticketing_clusters (cluster_id, service_id, catalog_id, signing_key_check)
-            VALUES (@cluster, @service, @catalog, @key) ON CONFLICT (cluster_id) DO NOTHING;
-            """, (NpgsqlConnection)connection, (NpgsqlTransaction)transaction))
+        await using var membership = DatabaseServer.CreateDataSource(SqlDialect.PostgreSql, membershipConnectionString);
+        string catalogId;
+        if (await ReadRecordAsync(membership, deployment.ClusterId, cancellationToken) is { } recorded)
         {
-            record.Parameters.AddWithValue("cluster", deployment.ClusterId);
-            record.Parameters.AddWithValue("service", deployment.ServiceId);
-            record.Parameters.AddWithValue("catalog", catalogId);
-            record.Parameters.AddWithValue("key", keyCheck);
-            await record.ExecuteNonQueryAsync(cancellationToken);
+            // A joining silo: its catalog must already be the cluster's. A database that does not exist is not made
+            // (a typo would leave it behind); it simply is not the cluster's.
+            catalogId = await TryReadCatalogIdAsync(catalogConnectionString, cancellationToken) ?? "(none)";
+            Compare(deployment, recorded, catalogId, keyCheck, catalogConnectionString);
+            return;
         }
-        string recordedService, recordedCatalog, recordedKey;
-        await using (var read = new NpgsqlCommand(
-            "SELECT service_id, catalog_id, signing_key_check FROM ticketing_clusters WHERE cluster_id = @cluster",
-            (NpgsqlConnection)connection, (NpgsqlTransaction)transaction))
-        {
-            read.Parameters.AddWithValue("cluster", deployment.ClusterId);
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            (recordedService, recordedCatalog, recordedKey) = (reader.GetString(0), reader.GetString(1), reader.GetString(2));
-        }
-        await transaction.CommitAsync(cancellationToken);
+        await CatalogDatabase.EnsureCreatedAsync(deployment.Storage, cancellationToken);
+        catalogId = await ReadOrMintCatalogIdAsync(catalogConnectionString, cancellationToken);
+        // Silos of a new cluster starting together: whichever records first is the cluster, and the others compare.
+        var first = await RecordAsync(membership, new Record(deployment.ClusterId, deployment.ServiceId, catalogId, keyCheck), cancellationToken);
+        Compare(deployment, first, catalogId, keyCheck, catalogConnectionString);
+    }
 
+    private sealed record Record(string ClusterId, string ServiceId, string CatalogId, string KeyCheck);
+
+    private static void Compare(Deployment deployment, Record recorded, string catalogId, string keyCheck, string catalogConnectionString)
+    {
         var differences = new List<string>();
-        if (recordedService != deployment.ServiceId) differences.Add($"Cluster:ServiceId is '{deployment.ServiceId}', the cluster's is '{recordedService}'");
-        if (recordedCatalog != catalogId)
+        if (recorded.ServiceId != deployment.ServiceId) differences.Add($"Cluster:ServiceId is '{deployment.ServiceId}', the cluster's is '{recorded.ServiceId}'");
+        if (recorded.CatalogId != catalogId)
         {
             differences.Add($"Storage:ConnectionString names catalog database '{DatabaseServer.DatabaseName(SqlDialect.PostgreSql,
-                CatalogDatabase.ConnectionString(deployment.Storage))}', which is not the catalog the cluster's other silos use");
+                catalogConnectionString)}', which is not the catalog the cluster's other silos use");
         }
-        if (recordedKey != keyCheck) differences.Add("Tickets:SigningKey is not the cluster's key");
+        if (recorded.KeyCheck != keyCheck) differences.Add("Tickets:SigningKey is not the cluster's key");
         if (differences.Count > 0)
         {
             throw new InvalidOperationException(
                 $"This silo would join cluster '{deployment.ClusterId}' with settings of another deployment: {string.Join("; ", differences)}. " +
                 "Use the cluster's settings, or a new Cluster:ClusterId for a new deployment.");
+        }
+    }
+
+    private const string CreateRecords = """
+        CREATE TABLE IF NOT EXISTS ticketing_clusters (
+            cluster_id        text PRIMARY KEY,
+            service_id        text NOT NULL,
+            catalog_id        text NOT NULL,
+            signing_key_check text NOT NULL,
+            recorded_at       timestamptz NOT NULL DEFAULT now()
+        );
+        """;
+
+    private static async Task<Record?> ReadRecordAsync(System.Data.Common.DbDataSource membership, string clusterId, CancellationToken cancellationToken)
+    {
+        await using var connection = (NpgsqlConnection)await membership.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var create = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({LockId}); {CreateRecords}", connection, transaction))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+        var record = await SelectRecordAsync(connection, transaction, clusterId, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return record;
+    }
+
+    private static async Task<Record> RecordAsync(System.Data.Common.DbDataSource membership, Record mine, CancellationToken cancellationToken)
+    {
+        await using var connection = (NpgsqlConnection)await membership.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = new NpgsqlCommand(
+            $"""
+            SELECT pg_advisory_xact_lock({LockId});
+            INSERT INTO ticketing_clusters (cluster_id, service_id, catalog_id, signing_key_check)
+            VALUES (@cluster, @service, @catalog, @key) ON CONFLICT (cluster_id) DO NOTHING;
+            """, connection, transaction))
+        {
+            insert.Parameters.AddWithValue("cluster", mine.ClusterId);
+            insert.Parameters.AddWithValue("service", mine.ServiceId);
+            insert.Parameters.AddWithValue("catalog", mine.CatalogId);
+            insert.Parameters.AddWithValue("key", mine.KeyCheck);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        var recorded = await SelectRecordAsync(connection, transaction, mine.ClusterId, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return recorded!;
+    }
+
+    private static async Task<Record?> SelectRecordAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string clusterId, CancellationToken cancellationToken)
+    {
+        await using var read = new NpgsqlCommand(
+            "SELECT service_id, catalog_id, signing_key_check FROM ticketing_clusters WHERE cluster_id = @cluster", connection, transaction);
+        read.Parameters.AddWithValue("cluster", clusterId);
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new Record(clusterId, reader.GetString(0), reader.GetString(1), reader.GetString(2))
+            : null;
+    }
+
+    /// <summary>The catalog's id, or null when the database or its id does not exist.</summary>
+    private static async Task<string?> TryReadCatalogIdAsync(string catalogConnectionString, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var dataSource = DatabaseServer.CreateDataSource(SqlDialect.PostgreSql, catalogConnectionString);
+            await using var connection = (NpgsqlConnection)await dataSource.OpenConnectionAsync(cancellationToken);
+            await using var read = new NpgsqlCommand("SELECT catalog_id FROM ticketing_catalog_identity", connection);
+            return (string?)await read.ExecuteScalarAsync(cancellationToken);
+        }
+        catch (PostgresException exception) when (exception.SqlState is PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.UndefinedTable)
+        {
+            return null;
         }
     }
 
