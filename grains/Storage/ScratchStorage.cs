@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using Npgsql;
 
@@ -40,15 +41,18 @@ public sealed class ScratchStorage : IAsyncDisposable
     /// <paramref name="sqliteParent"/> (default: the system's temporary folder), for PostgreSQL new databases on
     /// the same server. Nothing is created yet.
     /// </summary>
-    public static ScratchStorage For(TicketStorageOptions options, string? sqliteParent = null)
+    public static ScratchStorage For(TicketStorageOptions options, string? sqliteParent = null, DateTimeOffset? now = null)
     {
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        // When it was made, then random: a silo killed mid-rehearsal leaves its scratch storage behind, and the next
+        // rehearsal tells such leftovers by their age (SweepLeftoversAsync).
+        var minutes = (now ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds() / 60;
+        var suffix = minutes.ToString("x7", CultureInfo.InvariantCulture) + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
         switch (options.Provider)
         {
             case SqlDialect.Sqlite:
                 // By default the system's temporary folder, not the data folder: a crash mid-rehearsal leaves nothing
-                // beside the real databases, and the operating system clears the folder in time.
-                var folder = Path.Combine(sqliteParent ?? Path.GetTempPath(), $"orleans-tickets-rehearsal-{suffix}");
+                // beside the real databases.
+                var folder = Path.Combine(sqliteParent ?? Path.GetTempPath(), FolderPrefix + suffix);
                 return new ScratchStorage(SqlDialect.Sqlite, folder, new Dictionary<string, string?>
                 {
                     ["Storage:DataPath"] = folder,
@@ -58,7 +62,7 @@ public sealed class ScratchStorage : IAsyncDisposable
                     "Storage:ConnectionString is required when Storage:Provider is PostgreSql.");
                 // Shard databases are named after the catalog (ShardDatabases), so they share this unique stem and
                 // are found by it when dropped. PostgreSQL truncates names past 63 bytes, which could merge two.
-                var catalog = $"{DatabaseServer.DatabaseName(SqlDialect.PostgreSql, real)}_rehearsal_{suffix}";
+                var catalog = DatabasePrefix(real) + suffix;
                 if (catalog.Length + "_shard_0000".Length > 63)
                 {
                     throw new InvalidOperationException($"The catalog database name is too long to derive scratch databases from: '{catalog}'.");
@@ -106,23 +110,107 @@ public sealed class ScratchStorage : IAsyncDisposable
         var catalog = new NpgsqlConnectionStringBuilder(_location).Database!;
         // Idle pooled connections to the scratch catalog would otherwise stay open until they time out.
         using (var pooled = new NpgsqlConnection(_location)) NpgsqlConnection.ClearPool(pooled);
-        var admin = new NpgsqlConnectionStringBuilder(_location) { Database = "postgres", Pooling = false };
-        await using var connection = new NpgsqlConnection(admin.ConnectionString);
-        await connection.OpenAsync();
-        var names = new List<string>();
-        await using (var list = new NpgsqlCommand(
-            "SELECT datname FROM pg_database WHERE datname = @catalog OR starts_with(datname, @shards)", connection))
+        await using var connection = await OpenAdminAsync(_location);
+        await DropPostgresStemAsync(connection, catalog);
+    }
+
+    /// <summary>Drops the scratch catalog <paramref name="catalog"/> and the shard databases named after it.</summary>
+    private static async Task DropPostgresStemAsync(NpgsqlConnection admin, string catalog)
+    {
+        foreach (var name in await ListDatabasesAsync(admin, catalog))
         {
-            list.Parameters.AddWithValue("catalog", catalog);
-            list.Parameters.AddWithValue("shards", catalog + "_shard_");
-            await using var reader = await list.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) names.Add(reader.GetString(0));
-        }
-        foreach (var name in names)
-        {
+            if (name != catalog && !name.StartsWith(catalog + "_shard_", StringComparison.Ordinal)) continue;
             // Database names cannot be parameters; doubling quotes keeps any name a single identifier.
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name.Replace("\"", "\"\"")}\" WITH (FORCE)", connection);
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name.Replace("\"", "\"\"")}\" WITH (FORCE)", admin);
             await drop.ExecuteNonQueryAsync();
         }
     }
+
+    private static async Task<List<string>> ListDatabasesAsync(NpgsqlConnection admin, string prefix)
+    {
+        var names = new List<string>();
+        await using var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE starts_with(datname, @prefix)", admin);
+        list.Parameters.AddWithValue("prefix", prefix);
+        await using var reader = await list.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) names.Add(reader.GetString(0));
+        return names;
+    }
+
+    private static async Task<NpgsqlConnection> OpenAdminAsync(string connectionString)
+    {
+        var admin = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false };
+        var connection = new NpgsqlConnection(admin.ConnectionString);
+        await connection.OpenAsync();
+        return connection;
+    }
+
+    /// <summary>
+    /// Deletes scratch storage that rehearsals of this deployment left behind (a silo killed mid-rehearsal, a delete
+    /// that failed): whatever was made more than <see cref="LeftoverAge"/> ago. Returns what it deleted.
+    /// </summary>
+    /// <remarks>
+    /// No rehearsal runs that long (its time limit is at most an hour), so nothing in use is touched, even on a
+    /// server that other silos share. Scratch storage named by builds before its names carried their time is left.
+    /// </remarks>
+    public static async Task<IReadOnlyList<string>> SweepLeftoversAsync(TicketStorageOptions options, string? sqliteParent, DateTimeOffset now)
+    {
+        var swept = new List<string>();
+        switch (options.Provider)
+        {
+            case SqlDialect.Sqlite:
+                var parent = sqliteParent ?? Path.GetTempPath();
+                if (!Directory.Exists(parent)) break;
+                foreach (var folder in Directory.EnumerateDirectories(parent, FolderPrefix + "*"))
+                {
+                    if (!IsLeftover(Path.GetFileName(folder)[FolderPrefix.Length..], now)) continue;
+                    try
+                    {
+                        Directory.Delete(folder, recursive: true);
+                        swept.Add(folder);
+                    }
+                    catch (IOException)
+                    {
+                        // Still open somewhere, or gone meanwhile: the next rehearsal tries again.
+                    }
+                }
+                break;
+            case SqlDialect.PostgreSql:
+                var real = options.ConnectionString ?? throw new InvalidOperationException(
+                    "Storage:ConnectionString is required when Storage:Provider is PostgreSql.");
+                var prefix = DatabasePrefix(real);
+                await using (var admin = await OpenAdminAsync(real))
+                {
+                    var stems = (await ListDatabasesAsync(admin, prefix))
+                        .Where(name => name.Length >= prefix.Length + SuffixLength)
+                        .Select(name => name[..(prefix.Length + SuffixLength)])
+                        .Distinct()
+                        .Where(stem => IsLeftover(stem[prefix.Length..], now))
+                        .ToList();
+                    foreach (var stem in stems)
+                    {
+                        await DropPostgresStemAsync(admin, stem);
+                        swept.Add(stem);
+                    }
+                }
+                break;
+        }
+        return swept;
+    }
+
+    /// <summary>Scratch storage made longer ago than this is a leftover.</summary>
+    public static readonly TimeSpan LeftoverAge = TimeSpan.FromHours(2);
+
+    private const string FolderPrefix = "orleans-tickets-rehearsal-";
+
+    // Seven hex digits of minutes since 1970 (enough until the year 2480), then four random ones.
+    private const int SuffixLength = 11;
+
+    private static string DatabasePrefix(string realConnectionString) =>
+        $"{DatabaseServer.DatabaseName(SqlDialect.PostgreSql, realConnectionString)}_rehearsal_";
+
+    private static bool IsLeftover(string suffix, DateTimeOffset now) =>
+        suffix.Length == SuffixLength
+        && suffix.All(char.IsAsciiHexDigitLower)
+        && long.TryParse(suffix.AsSpan(0, 7), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var minutes)
+        && now - DateTimeOffset.FromUnixTimeSeconds(minutes * 60) > LeftoverAge;
 }

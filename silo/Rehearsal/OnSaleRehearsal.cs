@@ -35,6 +35,7 @@ internal sealed partial class OnSaleRehearsal(
             return;
         }
 
+        await SweepLeftoversAsync(settings);
         LogStarting(logger, settings.Tickets, settings.Buyers);
         var clock = Stopwatch.StartNew();
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -111,6 +112,22 @@ internal sealed partial class OnSaleRehearsal(
         return (total, compiled);
     }
 
+    /// <summary>Deletes scratch storage earlier rehearsals left behind (a silo killed mid-rehearsal); never stops the start.</summary>
+    private async Task SweepLeftoversAsync(RehearsalOptions settings)
+    {
+        try
+        {
+            foreach (var leftover in await ScratchStorage.SweepLeftoversAsync(storage.Value, settings.ScratchPath, DateTimeOffset.UtcNow))
+            {
+                LogLeftoverSwept(logger, leftover);
+            }
+        }
+        catch (Exception e)
+        {
+            LogSweepFailed(logger, e);
+        }
+    }
+
     private async Task DeleteAsync(ScratchStorage scratch)
     {
         try
@@ -126,6 +143,12 @@ internal sealed partial class OnSaleRehearsal(
 
     /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted scratch storage an earlier rehearsal left behind: {Leftover}")]
+    private static partial void LogLeftoverSwept(ILogger logger, string leftover);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not look for scratch storage earlier rehearsals left behind; rehearsing anyway")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rehearsing the on-sale before opening: {Tickets} tickets, {Buyers} buyers, on scratch storage")]
     private static partial void LogStarting(ILogger logger, int tickets, int buyers);

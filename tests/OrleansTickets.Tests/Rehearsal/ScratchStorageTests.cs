@@ -1,0 +1,74 @@
+using Npgsql;
+using OrleansTickets.Storage;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Rehearsal;
+
+/// <summary>
+/// Scratch storage a rehearsal left behind (its silo killed mid-rehearsal) is found by its age and deleted by a later
+/// rehearsal; scratch storage that may still be in use, and anything else, is left alone.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ScratchStorageTests(PostgresFixture postgres)
+{
+    private static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
+
+    [Fact]
+    public async Task Old_sqlite_scratch_folders_are_swept_and_recent_ones_kept()
+    {
+        var parent = Path.Combine(Path.GetTempPath(), "orleans-tickets-tests", Guid.NewGuid().ToString("N"));
+        using var storage = TestStorage.Sqlite();
+        var options = storage.Options;
+        var left = Folder(ScratchStorage.For(options, parent, Now - TimeSpan.FromHours(3)));
+        var recent = Folder(ScratchStorage.For(options, parent, Now - TimeSpan.FromMinutes(10)));
+        // Named by a build before names carried their time: its age cannot be told, so it stays.
+        var unstamped = Path.Combine(parent, "orleans-tickets-rehearsal-0a1b2c3d");
+        var unrelated = Path.Combine(parent, "something-else");
+        foreach (var folder in new[] { left, recent, unstamped, unrelated })
+        {
+            Directory.CreateDirectory(folder);
+            await File.WriteAllTextAsync(Path.Combine(folder, "shard_0000.db"), "scratch");
+        }
+
+        var swept = await ScratchStorage.SweepLeftoversAsync(options, parent, Now);
+
+        Assert.Equal([left], swept);
+        Assert.False(Directory.Exists(left));
+        Assert.All(new[] { recent, unstamped, unrelated }, folder => Assert.True(Directory.Exists(folder), folder));
+        Directory.Delete(parent, recursive: true);
+    }
+
+    [PostgresFact]
+    public async Task Old_postgres_scratch_databases_are_swept_with_their_shards_and_recent_ones_kept()
+    {
+        var options = TestStorage.Postgres(postgres.Server).Options;
+        var left = Catalog(ScratchStorage.For(options, now: Now - TimeSpan.FromHours(3)));
+        var recent = Catalog(ScratchStorage.For(options, now: Now - TimeSpan.FromMinutes(10)));
+        foreach (var name in new[] { left, left + "_shard_0000", left + "_shard_0001", recent, recent + "_shard_0000" })
+        {
+            await postgres.Server.CreateDatabaseAsync(name);
+        }
+
+        var swept = await ScratchStorage.SweepLeftoversAsync(options, sqliteParent: null, Now);
+
+        Assert.Equal([left], swept);
+        Assert.Equal([recent, recent + "_shard_0000"], await DatabasesStartingWithAsync(recent[..^11]));
+    }
+
+    private static string Folder(ScratchStorage scratch) => scratch.Settings["Storage:DataPath"]!;
+
+    private static string Catalog(ScratchStorage scratch) =>
+        new NpgsqlConnectionStringBuilder(scratch.Settings["Storage:ConnectionString"]).Database!;
+
+    private async Task<List<string>> DatabasesStartingWithAsync(string prefix)
+    {
+        await using var connection = new NpgsqlConnection(postgres.Server.ConnectionString());
+        await connection.OpenAsync();
+        await using var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE starts_with(datname, @prefix) ORDER BY datname", connection);
+        list.Parameters.AddWithValue("prefix", prefix);
+        var names = new List<string>();
+        await using var reader = await list.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) names.Add(reader.GetString(0));
+        return names;
+    }
+}
