@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using OrleansTickets.Api.Events;
 using OrleansTickets.Api.Export;
 using OrleansTickets.Api.Inventory;
@@ -21,6 +22,8 @@ public static class TicketingApiExtensions
         // the handler that refused the request, with its own type.
         services.AddProblemDetails();
         services.AddSingleton<DispatcherDirectory>();
+        // A front end registers its own before this (FrontEndHostingExtensions); a silo's API calls in-process.
+        services.TryAddSingleton(new GatewayHop(MayResend: false));
         services.AddOptions<PurchaseAdmissionOptions>().BindConfiguration(PurchaseAdmissionOptions.SectionName)
             .Validate(o => o.MaxInFlight >= 1 && o.MaxQueued >= 0,
                 "Api:Admission:MaxInFlight must be at least 1 and Api:Admission:MaxQueued at least 0.")

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
+using OrleansTickets.Api.Orders;
 
 namespace OrleansTickets.Api.Hosting;
 
@@ -19,6 +20,7 @@ public static class FrontEndHostingExtensions
             client.Configure<ClusterOptions>(cluster.ConfigureIds);
             client.UseConnectionRetryFilter(new GatewayConnectionRetry(TimeProvider.System));
         });
+        builder.Services.AddSingleton(new GatewayHop(MayResend: true));
         builder.Services.AddTicketingApi();
         return builder;
     }

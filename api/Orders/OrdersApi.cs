@@ -23,7 +23,7 @@ public static class OrdersApi
     }
 
     public static async Task<Results<Created<OrderDetails>, Ok<OrderDetails>, ProblemHttpResult>> CreateOrder(
-        string eventId, HttpContext context, IGrainFactory grains, DispatcherDirectory dispatchers)
+        string eventId, HttpContext context, IGrainFactory grains, DispatcherDirectory dispatchers, GatewayHop hop)
     {
         var (body, problem) = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateOrderBody, MaxBodyBytes);
         if (problem is not null) return problem;
@@ -43,6 +43,11 @@ public static class OrdersApi
         {
             // The dispatcher may have had the order made before its answer was lost (the call timed out, or the silo
             // it ran on was declared dead). A plain "unavailable" would invite a retry that, without a key, sells twice.
+            result = PurchaseResult.Failed;
+        }
+        catch (OrleansMessageRejectionException) when (hop.MayResend)
+        {
+            // Behind a gateway the refusal may be of a resent copy whose first copy ran (GatewayHop).
             result = PurchaseResult.Failed;
         }
         return result.Status switch

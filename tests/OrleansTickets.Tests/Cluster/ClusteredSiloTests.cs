@@ -149,6 +149,35 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         Assert.Equal(HttpStatusCode.Created, (await frontEnd.Client.OrderAsync("waited", 2, key: "after-the-wait")).StatusCode);
     }
 
+    [PostgresFact]
+    public async Task A_front_end_whose_purchase_was_refused_after_it_may_have_run_says_the_outcome_is_unknown()
+    {
+        // The dispatcher runs the purchase, then its caller is refused, as a resent copy is when the first copy went
+        // through a gateway whose connection broke. In a silo a refusal means "not delivered"; behind a gateway it does
+        // not, and "unavailable" would invite a buyer without a key to buy again.
+        var storage = TestStorage.Postgres(postgres.Server);
+        var settings = new Dictionary<string, string?>(storage.Settings)
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = "c-" + Guid.NewGuid().ToString("N")[..8],
+        };
+        var refused = new LostPurchaseAnswer(
+            // Orleans makes these itself (its constructors are internal), as its client does when no gateway is left.
+            () => (Exception)Activator.CreateInstance(typeof(OrleansMessageRejectionException),
+                System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance, null,
+                ["No gateway left for the resent copy (played by a test)."], null)!,
+            typeof(OrleansTickets.Orders.IPurchaseDispatcherGrain));
+        await using var silo = await ApiHost.StartAsync(storage, settings, services => services.AddSingleton<IIncomingGrainCallFilter>(refused));
+        await using var frontEnd = await ApiHost.StartFrontEndAsync(settings);
+        Assert.Equal(HttpStatusCode.Created, (await frontEnd.Client.CreateEventAsync("resent", capacity: 10, shards: 2)).StatusCode);
+
+        var response = await frontEnd.Client.OrderAsync("resent", 2);
+
+        Assert.True(refused.Lost);
+        await ApiContractTests.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "outcome-unknown");
+        Assert.Equal(2, await frontEnd.Client.SoldAsync("resent"));
+    }
+
     [Fact]
     public void Liveness_settings_reach_orleans_membership_options()
     {
