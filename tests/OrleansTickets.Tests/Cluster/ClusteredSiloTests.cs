@@ -94,13 +94,7 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         var elsewhere = await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(typo, settings));
         Assert.Contains("catalog database", elsewhere.Message);
         // Refused before it made anything: no stray database is left where the typo pointed.
-        await using (var server = new NpgsqlConnection(membership))
-        {
-            await server.OpenAsync();
-            await using var exists = new NpgsqlCommand("SELECT count(*) FROM pg_database WHERE datname = @name", server);
-            exists.Parameters.AddWithValue("name", new NpgsqlConnectionStringBuilder(typo.Settings["Storage:ConnectionString"]).Database!);
-            Assert.Equal(0L, Convert.ToInt64(await exists.ExecuteScalarAsync()));
-        }
+        Assert.Empty(await postgres.Server.DatabasesStartingWithAsync(new NpgsqlConnectionStringBuilder(typo.Settings["Storage:ConnectionString"]).Database!));
 
         var otherKey = TestStorage.Postgres(postgres.Server);
         otherKey.Settings["Storage:ConnectionString"] = membership;

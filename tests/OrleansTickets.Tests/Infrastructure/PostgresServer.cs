@@ -131,6 +131,19 @@ public sealed class PostgresServer : IAsyncDisposable
         await terminate.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
+    /// <summary>The names of the databases whose names start with <paramref name="prefix"/>, in order.</summary>
+    public async Task<List<string>> DatabasesStartingWithAsync(string prefix)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString());
+        await connection.OpenAsync().ConfigureAwait(false);
+        await using var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE starts_with(datname, @prefix) ORDER BY datname", connection);
+        list.Parameters.AddWithValue("prefix", prefix);
+        var names = new List<string>();
+        await using var reader = await list.ExecuteReaderAsync().ConfigureAwait(false);
+        while (await reader.ReadAsync().ConfigureAwait(false)) names.Add(reader.GetString(0));
+        return names;
+    }
+
     /// <summary>Stops the server (fast shutdown) and deletes its folder.</summary>
     public async Task StopAsync()
     {

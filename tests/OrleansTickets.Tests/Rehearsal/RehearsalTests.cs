@@ -42,7 +42,7 @@ public sealed class RehearsalTests(PostgresFixture postgres)
             else
             {
                 var catalog = new NpgsqlConnectionStringBuilder(storage.Options.ConnectionString).Database!;
-                Assert.Equal([catalog], await DatabasesStartingWithAsync(catalog));
+                Assert.Equal([catalog], await postgres.Server.DatabasesStartingWithAsync(catalog));
             }
 
             // The real catalog has no rehearsal event, and a real event of the same name and type starts from nothing.
@@ -145,16 +145,4 @@ public sealed class RehearsalTests(PostgresFixture postgres)
         // Other test classes compile code in parallel, so the JIT never goes quiet here: do not wait for it long.
         ["Rehearsal:SettleSeconds"] = "1",
     };
-
-    private async Task<List<string>> DatabasesStartingWithAsync(string prefix)
-    {
-        await using var connection = new NpgsqlConnection(postgres.Server.ConnectionString());
-        await connection.OpenAsync();
-        await using var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE starts_with(datname, @prefix) ORDER BY datname", connection);
-        list.Parameters.AddWithValue("prefix", prefix);
-        var names = new List<string>();
-        await using var reader = await list.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) names.Add(reader.GetString(0));
-        return names;
-    }
 }

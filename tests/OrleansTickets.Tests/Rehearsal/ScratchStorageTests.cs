@@ -52,23 +52,11 @@ public sealed class ScratchStorageTests(PostgresFixture postgres)
         var swept = await ScratchStorage.SweepLeftoversAsync(options, sqliteParent: null, Now);
 
         Assert.Equal([left], swept);
-        Assert.Equal([recent, recent + "_shard_0000"], await DatabasesStartingWithAsync(recent[..^11]));
+        Assert.Equal([recent, recent + "_shard_0000"], await postgres.Server.DatabasesStartingWithAsync(recent[..^11]));
     }
 
     private static string Folder(ScratchStorage scratch) => scratch.Settings["Storage:DataPath"]!;
 
     private static string Catalog(ScratchStorage scratch) =>
         new NpgsqlConnectionStringBuilder(scratch.Settings["Storage:ConnectionString"]).Database!;
-
-    private async Task<List<string>> DatabasesStartingWithAsync(string prefix)
-    {
-        await using var connection = new NpgsqlConnection(postgres.Server.ConnectionString());
-        await connection.OpenAsync();
-        await using var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE starts_with(datname, @prefix) ORDER BY datname", connection);
-        list.Parameters.AddWithValue("prefix", prefix);
-        var names = new List<string>();
-        await using var reader = await list.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) names.Add(reader.GetString(0));
-        return names;
-    }
 }
