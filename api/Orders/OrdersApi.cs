@@ -45,9 +45,10 @@ public static class OrdersApi
             // it ran on was declared dead). A plain "unavailable" would invite a retry that, without a key, sells twice.
             result = PurchaseResult.Failed;
         }
-        catch (OrleansMessageRejectionException) when (hop.MayResend)
+        catch (OrleansException) when (hop.MayResend)
         {
-            // Behind a gateway the refusal may be of a resent copy whose first copy ran (GatewayHop).
+            // Behind a gateway a refusal or a broken connection may be the fate of a resent copy whose first copy ran
+            // (GatewayHop). That includes a first copy that was never sent (no gateway at all): it cannot be told apart.
             result = PurchaseResult.Failed;
         }
         return result.Status switch

@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Security.Cryptography;
+using System.Text;
 using Npgsql;
 
 namespace OrleansTickets.Storage;
@@ -46,7 +46,11 @@ public sealed class ScratchStorage : IAsyncDisposable
         // When it was made, then random: a silo killed mid-rehearsal leaves its scratch storage behind, and the next
         // rehearsal tells such leftovers by their age (SweepLeftoversAsync).
         var minutes = (now ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds() / 60;
-        var suffix = minutes.ToString("x7", CultureInfo.InvariantCulture) + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
+        var suffix = string.Create(SuffixLength, minutes, static (chars, minutes) =>
+        {
+            for (var i = TimeDigits - 1; i >= 0; i--, minutes /= 36) chars[i] = Base36[(int)(minutes % 36)];
+            for (var i = TimeDigits; i < SuffixLength; i++) chars[i] = Base36[RandomNumberGenerator.GetInt32(36)];
+        });
         switch (options.Provider)
         {
             case SqlDialect.Sqlite:
@@ -63,7 +67,7 @@ public sealed class ScratchStorage : IAsyncDisposable
                 // Shard databases are named after the catalog (ShardDatabases), so they share this unique stem and
                 // are found by it when dropped. PostgreSQL truncates names past 63 bytes, which could merge two.
                 var catalog = DatabasePrefix(real) + suffix;
-                if (catalog.Length + "_shard_0000".Length > 63)
+                if (Encoding.UTF8.GetByteCount(catalog + "_shard_0000") > 63)
                 {
                     throw new InvalidOperationException($"The catalog database name is too long to derive scratch databases from: '{catalog}'.");
                 }
@@ -114,33 +118,39 @@ public sealed class ScratchStorage : IAsyncDisposable
         await DropPostgresStemAsync(connection, catalog);
     }
 
-    /// <summary>Drops the scratch catalog <paramref name="catalog"/> and the shard databases named after it.</summary>
-    private static async Task DropPostgresStemAsync(NpgsqlConnection admin, string catalog)
+    /// <summary>
+    /// Drops the scratch catalog <paramref name="catalog"/> and the shard databases named after it, its shards first.
+    /// With <paramref name="force"/> false a database someone is connected to is not dropped (PostgreSQL refuses).
+    /// </summary>
+    private static async Task DropPostgresStemAsync(NpgsqlConnection admin, string catalog, bool force = true, CancellationToken cancellationToken = default)
     {
-        foreach (var name in await ListDatabasesAsync(admin, catalog))
+        var names = (await ListDatabasesAsync(admin, catalog, cancellationToken))
+            .Where(name => name == catalog || name.StartsWith(catalog + "_shard_", StringComparison.Ordinal))
+            .OrderByDescending(name => name.Length);
+        foreach (var name in names)
         {
-            if (name != catalog && !name.StartsWith(catalog + "_shard_", StringComparison.Ordinal)) continue;
             // Database names cannot be parameters; doubling quotes keeps any name a single identifier.
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name.Replace("\"", "\"\"")}\" WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync();
+            await using var drop = new NpgsqlCommand(
+                $"DROP DATABASE IF EXISTS \"{name.Replace("\"", "\"\"")}\"{(force ? " WITH (FORCE)" : "")}", admin);
+            await drop.ExecuteNonQueryAsync(cancellationToken);
         }
     }
 
-    private static async Task<List<string>> ListDatabasesAsync(NpgsqlConnection admin, string prefix)
+    private static async Task<List<string>> ListDatabasesAsync(NpgsqlConnection admin, string prefix, CancellationToken cancellationToken = default)
     {
         var names = new List<string>();
         await using var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE starts_with(datname, @prefix)", admin);
         list.Parameters.AddWithValue("prefix", prefix);
-        await using var reader = await list.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) names.Add(reader.GetString(0));
+        await using var reader = await list.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) names.Add(reader.GetString(0));
         return names;
     }
 
-    private static async Task<NpgsqlConnection> OpenAdminAsync(string connectionString)
+    private static async Task<NpgsqlConnection> OpenAdminAsync(string connectionString, CancellationToken cancellationToken = default)
     {
         var admin = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false };
         var connection = new NpgsqlConnection(admin.ConnectionString);
-        await connection.OpenAsync();
+        await connection.OpenAsync(cancellationToken);
         return connection;
     }
 
@@ -150,9 +160,12 @@ public sealed class ScratchStorage : IAsyncDisposable
     /// </summary>
     /// <remarks>
     /// No rehearsal runs that long (its time limit is at most an hour), so nothing in use is touched, even on a
-    /// server that other silos share. Scratch storage named by builds before its names carried their time is left.
+    /// server that other silos share whose clocks are up to an hour apart; and on PostgreSQL a database someone is
+    /// still connected to is not dropped anyway. What cannot be deleted (in use, another user's) is left for the next
+    /// rehearsal. Scratch storage named by builds before its names carried their time is left.
     /// </remarks>
-    public static async Task<IReadOnlyList<string>> SweepLeftoversAsync(TicketStorageOptions options, string? sqliteParent, DateTimeOffset now)
+    public static async Task<IReadOnlyList<string>> SweepLeftoversAsync(
+        TicketStorageOptions options, string? sqliteParent, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         var swept = new List<string>();
         switch (options.Provider)
@@ -168,9 +181,9 @@ public sealed class ScratchStorage : IAsyncDisposable
                         Directory.Delete(folder, recursive: true);
                         swept.Add(folder);
                     }
-                    catch (IOException)
+                    catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
                     {
-                        // Still open somewhere, or gone meanwhile: the next rehearsal tries again.
+                        // Another user's, or gone meanwhile: the next rehearsal tries again.
                     }
                 }
                 break;
@@ -178,9 +191,9 @@ public sealed class ScratchStorage : IAsyncDisposable
                 var real = options.ConnectionString ?? throw new InvalidOperationException(
                     "Storage:ConnectionString is required when Storage:Provider is PostgreSql.");
                 var prefix = DatabasePrefix(real);
-                await using (var admin = await OpenAdminAsync(real))
+                await using (var admin = await OpenAdminAsync(real, cancellationToken))
                 {
-                    var stems = (await ListDatabasesAsync(admin, prefix))
+                    var stems = (await ListDatabasesAsync(admin, prefix, cancellationToken))
                         .Where(name => name.Length >= prefix.Length + SuffixLength)
                         .Select(name => name[..(prefix.Length + SuffixLength)])
                         .Distinct()
@@ -188,8 +201,16 @@ public sealed class ScratchStorage : IAsyncDisposable
                         .ToList();
                     foreach (var stem in stems)
                     {
-                        await DropPostgresStemAsync(admin, stem);
-                        swept.Add(stem);
+                        try
+                        {
+                            await DropPostgresStemAsync(admin, stem, force: false, cancellationToken);
+                            swept.Add(stem);
+                        }
+                        catch (PostgresException)
+                        {
+                            // In use (a rehearsal after all, on a machine whose clock is far behind), or not ours to
+                            // drop: left for the next rehearsal, and the others are still swept.
+                        }
                     }
                 }
                 break;
@@ -202,15 +223,20 @@ public sealed class ScratchStorage : IAsyncDisposable
 
     private const string FolderPrefix = "orleans-tickets-rehearsal-";
 
-    // Seven hex digits of minutes since 1970 (enough until the year 2480), then four random ones.
-    private const int SuffixLength = 11;
+    // Six base-36 digits of minutes since 1970 (enough for four thousand years), then six random ones (31 bits, so
+    // silos rehearsing in the same minute do not meet in one scratch database).
+    private const int TimeDigits = 6;
+    private const int SuffixLength = 12;
+    private const string Base36 = "0123456789abcdefghijklmnopqrstuvwxyz";
 
     private static string DatabasePrefix(string realConnectionString) =>
         $"{DatabaseServer.DatabaseName(SqlDialect.PostgreSql, realConnectionString)}_rehearsal_";
 
-    private static bool IsLeftover(string suffix, DateTimeOffset now) =>
-        suffix.Length == SuffixLength
-        && suffix.All(char.IsAsciiHexDigitLower)
-        && long.TryParse(suffix.AsSpan(0, 7), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var minutes)
-        && now - DateTimeOffset.FromUnixTimeSeconds(minutes * 60) > LeftoverAge;
+    private static bool IsLeftover(string suffix, DateTimeOffset now)
+    {
+        if (suffix.Length != SuffixLength || !suffix.All(c => Base36.Contains(c))) return false;
+        long minutes = 0;
+        foreach (var digit in suffix.AsSpan(0, TimeDigits)) minutes = minutes * 36 + Base36.IndexOf(digit);
+        return now - DateTimeOffset.FromUnixTimeSeconds(minutes * 60) > LeftoverAge;
+    }
 }

@@ -35,7 +35,7 @@ internal sealed partial class OnSaleRehearsal(
             return;
         }
 
-        await SweepLeftoversAsync(settings);
+        await SweepLeftoversAsync(settings, cancellationToken);
         LogStarting(logger, settings.Tickets, settings.Buyers);
         var clock = Stopwatch.StartNew();
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -113,16 +113,19 @@ internal sealed partial class OnSaleRehearsal(
     }
 
     /// <summary>Deletes scratch storage earlier rehearsals left behind (a silo killed mid-rehearsal); never stops the start.</summary>
-    private async Task SweepLeftoversAsync(RehearsalOptions settings)
+    private async Task SweepLeftoversAsync(RehearsalOptions settings, CancellationToken cancellationToken)
     {
+        // Bounded: a silo added in the middle of a sale must not wait long on housekeeping.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(30));
         try
         {
-            foreach (var leftover in await ScratchStorage.SweepLeftoversAsync(storage.Value, settings.ScratchPath, DateTimeOffset.UtcNow))
+            foreach (var leftover in await ScratchStorage.SweepLeftoversAsync(storage.Value, settings.ScratchPath, DateTimeOffset.UtcNow, limit.Token))
             {
                 LogLeftoverSwept(logger, leftover);
             }
         }
-        catch (Exception e)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             LogSweepFailed(logger, e);
         }

@@ -143,33 +143,55 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         Assert.Equal(HttpStatusCode.Created, (await frontEnd.Client.OrderAsync("waited", 2, key: "after-the-wait")).StatusCode);
     }
 
-    [PostgresFact]
-    public async Task A_front_end_whose_purchase_was_refused_after_it_may_have_run_says_the_outcome_is_unknown()
+    [PostgresTheory]
+    [InlineData("rejected")]
+    [InlineData("connection-failed")]
+    public async Task A_front_end_whose_purchase_failed_after_it_may_have_run_says_the_outcome_is_unknown(string failure)
     {
-        // The dispatcher runs the purchase, then its caller is refused, as a resent copy is when the first copy went
-        // through a gateway whose connection broke. In a silo a refusal means "not delivered"; behind a gateway it does
-        // not, and "unavailable" would invite a buyer without a key to buy again.
+        // The dispatcher runs the purchase, then the front end's client fails the call, as it fails a copy it resent
+        // after its gateway connection broke mid-send: refused (no gateway left) or unable to reconnect. In a silo's
+        // own API such a failure means "not delivered"; behind a gateway it does not, and "unavailable" would invite a
+        // buyer without a key to buy again.
         var storage = TestStorage.Postgres(postgres.Server);
         var settings = new Dictionary<string, string?>(storage.Settings)
         {
             ["Cluster:Membership"] = "AdoNet",
             ["Cluster:ClusterId"] = "c-" + Guid.NewGuid().ToString("N")[..8],
         };
-        var refused = new LostPurchaseAnswer(
+        Func<Exception> loss = failure == "rejected"
             // Orleans makes these itself (its constructors are internal), as its client does when no gateway is left.
-            () => (Exception)Activator.CreateInstance(typeof(OrleansMessageRejectionException),
+            ? () => (Exception)Activator.CreateInstance(typeof(OrleansMessageRejectionException),
                 System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance, null,
-                ["No gateway left for the resent copy (played by a test)."], null)!,
-            typeof(OrleansTickets.Orders.IPurchaseDispatcherGrain));
-        await using var silo = await ApiHost.StartAsync(storage, settings, services => services.AddSingleton<IIncomingGrainCallFilter>(refused));
-        await using var frontEnd = await ApiHost.StartFrontEndAsync(settings);
+                ["No gateway left for the resent copy (played by a test)."], null)!
+            : () => new Orleans.Runtime.Messaging.ConnectionFailedException("The gateway could not be reached again (played by a test).");
+        var resent = new FailedResend(loss);
+        await using var silo = await ApiHost.StartAsync(storage, settings);
+        await using var frontEnd = await ApiHost.StartFrontEndAsync(settings, services => services.AddSingleton<IOutgoingGrainCallFilter>(resent));
         Assert.Equal(HttpStatusCode.Created, (await frontEnd.Client.CreateEventAsync("resent", capacity: 10, shards: 2)).StatusCode);
 
         var response = await frontEnd.Client.OrderAsync("resent", 2);
 
-        Assert.True(refused.Lost);
+        Assert.True(resent.Failed);
         await ApiContractTests.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "outcome-unknown");
         Assert.Equal(2, await frontEnd.Client.SoldAsync("resent"));
+    }
+
+    /// <summary>In the front end's client: the first purchase reaches the dispatcher and runs, then the call fails.</summary>
+    private sealed class FailedResend(Func<Exception> loss) : IOutgoingGrainCallFilter
+    {
+        private int _failed;
+
+        public bool Failed => Volatile.Read(ref _failed) == 1;
+
+        public async Task Invoke(IOutgoingGrainCallContext call)
+        {
+            await call.Invoke();
+            if (call.InterfaceMethod.DeclaringType == typeof(OrleansTickets.Orders.IPurchaseDispatcherGrain)
+                && Interlocked.Exchange(ref _failed, 1) == 0)
+            {
+                throw loss();
+            }
+        }
     }
 
     [Fact]

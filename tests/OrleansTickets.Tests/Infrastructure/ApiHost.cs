@@ -58,8 +58,12 @@ public sealed class ApiHost : IAsyncDisposable
     }
 
     /// <summary>The API alone, as a front end that reaches the cluster described by <paramref name="settings"/>.</summary>
-    public static async Task<ApiHost> StartFrontEndAsync(IReadOnlyDictionary<string, string?> settings) =>
-        (await TryStartAsync([settings], builder => builder.AddTicketingFrontEnd(), Timeout.InfiniteTimeSpan))!;
+    public static async Task<ApiHost> StartFrontEndAsync(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? services = null) =>
+        (await TryStartAsync([settings], builder =>
+        {
+            builder.AddTicketingFrontEnd();
+            services?.Invoke(builder.Services);
+        }, Timeout.InfiniteTimeSpan))!;
 
     /// <summary>A start takes seconds; this is for one that never ends.</summary>
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);

@@ -44,15 +44,20 @@ public sealed class ScratchStorageTests(PostgresFixture postgres)
         var options = TestStorage.Postgres(postgres.Server).Options;
         var left = Catalog(ScratchStorage.For(options, now: Now - TimeSpan.FromHours(3)));
         var recent = Catalog(ScratchStorage.For(options, now: Now - TimeSpan.FromMinutes(10)));
-        foreach (var name in new[] { left, left + "_shard_0000", left + "_shard_0001", recent, recent + "_shard_0000" })
+        // Old by its name, but someone is connected to it: a rehearsal on a machine whose clock is far behind.
+        var inUse = Catalog(ScratchStorage.For(options, now: Now - TimeSpan.FromHours(4)));
+        foreach (var name in new[] { left, left + "_shard_0000", left + "_shard_0001", recent, recent + "_shard_0000", inUse })
         {
             await postgres.Server.CreateDatabaseAsync(name);
         }
+        await using var connected = new NpgsqlConnection(postgres.Server.ConnectionString(inUse));
+        await connected.OpenAsync();
 
         var swept = await ScratchStorage.SweepLeftoversAsync(options, sqliteParent: null, Now);
 
         Assert.Equal([left], swept);
-        Assert.Equal([recent, recent + "_shard_0000"], await postgres.Server.DatabasesStartingWithAsync(recent[..^11]));
+        Assert.Equal(new[] { recent, recent + "_shard_0000", inUse }.Order(StringComparer.Ordinal),
+            await postgres.Server.DatabasesStartingWithAsync(recent[..^12]));
     }
 
     private static string Folder(ScratchStorage scratch) => scratch.Settings["Storage:DataPath"]!;
