@@ -134,7 +134,12 @@ public sealed partial class TicketEventGrain(
     /// Offers a grant to its shard, then to the following ones if they refuse: Added once one holds it, Pending while
     /// one could not answer (retried by the timer), Refused when every shard refused it (withdrawn).
     /// </summary>
-    private async Task<CapacityStatus> DeliverAsync(CapacityGrant grant)
+    /// <param name="grant">The grant to offer.</param>
+    /// <param name="silent">
+    /// Shards that did not answer earlier in the same redelivery tick: not asked again in it (see
+    /// <see cref="RedeliverGrantsAsync"/>); a shard that does not answer now is added.
+    /// </param>
+    private async Task<CapacityStatus> DeliverAsync(CapacityGrant grant, HashSet<(string TicketTypeId, int Index)>? silent = null)
     {
         var stored = _stored!;
         var type = stored.Definition!.FindTicketType(grant.TicketTypeId)!;
@@ -143,18 +148,26 @@ public sealed partial class TicketEventGrain(
         {
             var index = (grant.ShardIndex + step) % type.Shards;
             TransferOutcome outcome;
-            try
-            {
-                outcome = await GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(stored.Definition.Id, type.Id, index).Key)
-                    .AcceptTransfer(transfer).WaitAsync(DeliveryTimeout);
-            }
-            catch (Exception)
+            if (silent?.Contains((type.Id, index)) == true)
             {
                 outcome = TransferOutcome.Unavailable;
+            }
+            else
+            {
+                try
+                {
+                    outcome = await GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(stored.Definition.Id, type.Id, index).Key)
+                        .AcceptTransfer(transfer).WaitAsync(DeliveryTimeout);
+                }
+                catch (Exception)
+                {
+                    outcome = TransferOutcome.Unavailable;
+                }
             }
             if (outcome == TransferOutcome.Refused) continue;
             if (outcome == TransferOutcome.Unavailable)
             {
+                silent?.Add((type.Id, index));
                 EnsureGrantTimer();
                 return CapacityStatus.Pending;
             }
@@ -215,9 +228,15 @@ public sealed partial class TicketEventGrain(
             KeepAlive = true,
         });
 
+    /// <remarks>
+    /// Ticks do not interleave with the catalog's calls, so each offer a shard leaves unanswered holds every operator
+    /// for <see cref="DeliveryTimeout"/>. A shard that did not answer is therefore asked once per tick, however many
+    /// grants wait on it: before, five grants pending on one frozen shard held the catalog 25 s in every tick.
+    /// </remarks>
     private async Task RedeliverGrantsAsync(CancellationToken cancellationToken)
     {
-        foreach (var grant in _stored!.PendingGrants.ToList()) await DeliverAsync(grant);
+        var silent = new HashSet<(string TicketTypeId, int Index)>();
+        foreach (var grant in _stored!.PendingGrants.ToList()) await DeliverAsync(grant, silent);
         if (_stored.PendingGrants.Count == 0)
         {
             _grantTimer?.Dispose();

@@ -97,6 +97,47 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Grants_pending_on_a_frozen_shard_hold_an_operator_for_one_offer_per_tick_not_one_per_grant()
+    {
+        // Shard 0 froze: transfers offered to it are never answered. Each unanswered offer holds the catalog for its
+        // 5 s delivery timeout, and a redelivery tick offered every pending grant in turn.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var frozen = new ShardAddress("ticks", "ga", 0).Key;
+        var offers = new SemaphoreSlim(0);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
+        {
+            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer) && call.TargetId.Key.ToString() == frozen)
+            {
+                // A tick offers the first grant first: its offers mark the start of a tick.
+                if (((TicketTransfer)call.Request.GetArgument(0)!).TransferId.EndsWith("/1", StringComparison.Ordinal)) offers.Release();
+                await release.Task;
+            }
+            await call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("ticks", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        var catalog = cluster.Client.GetEventGrain("ticks");
+        try
+        {
+            Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "tick-1")).Status);
+            Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "tick-2")).Status);
+            // From here on offers come from the timer. Right after one begins, an operator adds tickets to shard 1.
+            while (offers.CurrentCount > 0) await offers.WaitAsync();
+            Assert.True(await offers.WaitAsync(TimeSpan.FromSeconds(20)), "no redelivery tick offered a grant");
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+
+            var added = await catalog.AddCapacity("ga", 1, shardIndex: 1, idempotencyKey: "tick-3");
+
+            // One unanswered offer (5 s) per tick now; both grants in turn (10 s) before.
+            Assert.Equal(CapacityStatus.Added, added.Status);
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(9), $"the operator waited {waited.Elapsed}");
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task A_shard_that_cannot_learn_its_placement_leaves_a_grant_pending_instead_of_refusing_it()
     {
         // The catalog answers the first placement question with "no such shard", as a duplicate activation of it
