@@ -29,13 +29,14 @@ public static class Prices
     /// <summary>The amount written with exactly the currency's minor units: 10.5 EUR is 10.50, 1500.00 JPY is 1500.</summary>
     /// <remarks>
     /// Only zeros are dropped or added, never a digit: an event stored before zero-decimal currencies refused
-    /// fractions (1500.50 JPY) keeps its price, which is what its orders were sold and stored at. Rounding lowers a
-    /// scale above the currency's; adding a zero of that scale raises one below it.
+    /// fractions (1500.50 JPY) keeps its price, which is what its orders were sold and stored at, and is written with
+    /// two decimals however it arrives (1500.5 when read back from whole cents). Rounding lowers a scale above the
+    /// currency's; adding a zero of that scale raises one below it.
     /// </remarks>
     public static decimal Canonical(decimal amount, string currency)
     {
         var scale = (byte)MinorUnits(currency);
         var rounded = decimal.Round(amount, scale);
-        return rounded == amount ? rounded + new decimal(0, 0, 0, false, scale) : amount;
+        return rounded == amount ? rounded + new decimal(0, 0, 0, false, scale) : decimal.Round(amount, 2) + 0.00m;
     }
 }

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Data.Common;
 using Orleans.Concurrency;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
@@ -47,8 +46,10 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
             {
                 (page, lastKey) = await databases.Get(ordinal).ReadOrderPageAsync(eventId, afterKey, limit - orders.Count);
             }
-            catch (Exception exception) when (exception is DbException or ShardDatabaseUnavailableException)
+            catch (Exception exception)
             {
+                // Whatever stopped the read (the server, the files, a database refused by name, the silo stopping), a
+                // later page read may succeed: 503, as for reading one order, not an internal error.
                 throw new ShardUnavailableException($"Shard database {ordinal} cannot be read now: {exception.Message}");
             }
             orders.AddRange(page);

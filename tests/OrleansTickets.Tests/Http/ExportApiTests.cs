@@ -10,6 +10,22 @@ public sealed class ExportApiTests(ApiHostFixture fixture) : IClassFixture<ApiHo
     private HttpClient Http => fixture.Host.Client;
 
     [Fact]
+    public async Task A_shard_database_that_cannot_be_made_is_503_with_retry_after_not_an_internal_error()
+    {
+        // The shard files' folder cannot be made (a file stands where it belongs): not a database error, but the same
+        // answer a buyer reading one order gets, "try again".
+        using var storage = TestStorage.Sqlite();
+        await File.WriteAllTextAsync(Path.Combine(storage.Folder!, "shards"), "not a folder");
+        await using var host = await ApiHost.StartAsync(storage);
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("unmade", capacity: 10, shards: 2)).StatusCode);
+
+        var response = await host.Client.GetAsync("/api/events/unmade/orders");
+
+        await ApiContractTests.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "unavailable");
+        Assert.Equal("1", response.Headers.GetValues("Retry-After").Single());
+    }
+
+    [Fact]
     public async Task The_pages_hold_every_order_the_buyers_were_given_with_its_tickets_and_buyer()
     {
         Assert.Equal(HttpStatusCode.Created, (await Http.CreateEventAsync("handover", capacity: 20, shards: 3)).StatusCode);

@@ -15,6 +15,8 @@ public sealed class PricesTests
     [InlineData("0", "KRW", "0")]
     // Events stored before zero-decimal currencies refused fractions keep the price their orders were sold at.
     [InlineData("1500.50", "JPY", "1500.50")]
+    // The same legacy price read back from whole cents, where the division drops the trailing zero.
+    [InlineData("1500.5", "JPY", "1500.50")]
     public void Canonical_writes_the_currency_s_decimals_and_drops_only_zeros(string amount, string currency, string written)
     {
         var price = decimal.Parse(amount, CultureInfo.InvariantCulture);
