@@ -15,11 +15,12 @@ namespace OrleansTickets.Storage;
 /// With another signing key it would sell tickets the gates turn away; with another service id its catalog grains
 /// would read nothing. Moving a cluster to other storage or another key is a new deployment: a new
 /// <c>Cluster:ClusterId</c>. PostgreSQL catalogs only; SQL Server catalogs are not checked (that dialect is unverified).
+/// Each step takes the schema scripts' advisory lock (<see cref="SqlScripts.SchemaLockId"/>), so silos starting
+/// together create these tables one after the other.
 /// </remarks>
 public static class ClusterBinding
 {
-    // The same lock the schema scripts take, so silos starting together create the tables one after the other.
-    private const long LockId = 7210486453177512345;
+    private const string ReadCatalogId = "SELECT catalog_id FROM ticketing_catalog_identity";
 
     /// <summary>What one silo brings to its cluster.</summary>
     public sealed record Deployment(string ClusterId, string ServiceId, TicketStorageOptions Storage, byte[] SigningKey);
@@ -43,7 +44,8 @@ public static class ClusterBinding
             Compare(deployment, recorded, catalogId, keyCheck, catalogConnectionString);
             return;
         }
-        await CatalogDatabase.EnsureCreatedAsync(deployment.Storage, cancellationToken);
+        // Only the database: its grain-storage schema is the catalog's initializer's to create, when the silo starts.
+        await DatabaseServer.EnsureDatabaseExistsAsync(SqlDialect.PostgreSql, catalogConnectionString, cancellationToken);
         catalogId = await ReadOrMintCatalogIdAsync(catalogConnectionString, cancellationToken);
         // Silos of a new cluster starting together: whichever records first is the cluster, and the others compare.
         var first = await RecordAsync(membership, new Record(deployment.ClusterId, deployment.ServiceId, catalogId, keyCheck), cancellationToken);
@@ -84,7 +86,7 @@ public static class ClusterBinding
     {
         await using var connection = (NpgsqlConnection)await membership.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var create = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({LockId}); {CreateRecords}", connection, transaction))
+        await using (var create = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({SqlScripts.SchemaLockId}); {CreateRecords}", connection, transaction))
         {
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -99,7 +101,7 @@ public static class ClusterBinding
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var insert = new NpgsqlCommand(
             $"""
-            SELECT pg_advisory_xact_lock({LockId});
+            SELECT pg_advisory_xact_lock({SqlScripts.SchemaLockId});
             INSERT INTO ticketing_clusters (cluster_id, service_id, catalog_id, signing_key_check)
             VALUES (@cluster, @service, @catalog, @key) ON CONFLICT (cluster_id) DO NOTHING;
             """, connection, transaction))
@@ -133,7 +135,7 @@ public static class ClusterBinding
         {
             await using var dataSource = DatabaseServer.CreateDataSource(SqlDialect.PostgreSql, catalogConnectionString);
             await using var connection = (NpgsqlConnection)await dataSource.OpenConnectionAsync(cancellationToken);
-            await using var read = new NpgsqlCommand("SELECT catalog_id FROM ticketing_catalog_identity", connection);
+            await using var read = new NpgsqlCommand(ReadCatalogId, connection);
             return (string?)await read.ExecuteScalarAsync(cancellationToken);
         }
         catch (PostgresException exception) when (exception.SqlState is PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.UndefinedTable)
@@ -150,7 +152,7 @@ public static class ClusterBinding
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var mint = new NpgsqlCommand(
             $"""
-            SELECT pg_advisory_xact_lock({LockId});
+            SELECT pg_advisory_xact_lock({SqlScripts.SchemaLockId});
             CREATE TABLE IF NOT EXISTS ticketing_catalog_identity (
                 singleton  integer PRIMARY KEY CHECK (singleton = 1),
                 catalog_id text NOT NULL
@@ -161,7 +163,7 @@ public static class ClusterBinding
             mint.Parameters.AddWithValue("minted", Guid.NewGuid().ToString("N"));
             await mint.ExecuteNonQueryAsync(cancellationToken);
         }
-        await using var read = new NpgsqlCommand("SELECT catalog_id FROM ticketing_catalog_identity",
+        await using var read = new NpgsqlCommand(ReadCatalogId,
             (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
         var catalogId = (string)(await read.ExecuteScalarAsync(cancellationToken))!;
         await transaction.CommitAsync(cancellationToken);

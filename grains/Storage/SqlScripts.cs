@@ -7,7 +7,7 @@ namespace OrleansTickets.Storage;
 internal static partial class SqlScripts
 {
     // Any fixed number works; it only has to be the same in every process that creates schemas.
-    private const long SchemaLockId = 0x4f54_5343_4845;
+    internal const long SchemaLockId = 0x4f54_5343_4845;
 
     /// <summary>The script file name each engine's scripts use in every folder.</summary>
     public static string FileName(SqlDialect dialect) => dialect switch
