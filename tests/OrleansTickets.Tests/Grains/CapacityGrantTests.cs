@@ -61,12 +61,12 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     {
         // Shard 1 does not answer sales questions until released: its silo froze and is not yet declared dead.
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var silent = new ShardAddress("frozen", "ga", 1).Key;
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
-        {
-            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales) && call.TargetId.Key.ToString() == silent) await release.Task;
-            await call.Invoke();
-        }), output: output);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("frozen", "ga", 1), nameof(IInventoryShardGrain.GetSales), async call =>
+            {
+                await release.Task;
+                await call.Invoke();
+            }), output: output);
         await cluster.CreateEventAsync("frozen", TicketingCluster.Type("ga", capacity: 4, shards: 2));
         var catalog = cluster.Client.GetEventGrain("frozen");
         try
@@ -102,18 +102,15 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
         // Shard 0 froze: transfers offered to it are never answered. Each unanswered offer holds the catalog for its
         // 5 s delivery timeout, and a redelivery tick offered every pending grant in turn.
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var frozen = new ShardAddress("ticks", "ga", 0).Key;
         var offers = new SemaphoreSlim(0);
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
-        {
-            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer) && call.TargetId.Key.ToString() == frozen)
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("ticks", "ga", 0), nameof(IInventoryShardGrain.AcceptTransfer), async call =>
             {
                 // A tick offers the first grant first: its offers mark the start of a tick.
                 if (((TicketTransfer)call.Request.GetArgument(0)!).TransferId.EndsWith("/1", StringComparison.Ordinal)) offers.Release();
                 await release.Task;
-            }
-            await call.Invoke();
-        }), output: output);
+                await call.Invoke();
+            }), output: output);
         await cluster.CreateEventAsync("ticks", TicketingCluster.Type("ga", capacity: 4, shards: 2));
         var catalog = cluster.Client.GetEventGrain("ticks");
         try

@@ -114,15 +114,17 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         // past all four took 40 s, the operator's call timed out at 30 s (a 503 read as "nothing moved") while the
         // shard was already drained and the walk went on behind their back.
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var frozen = Enumerable.Range(1, 4).Select(i => new ShardAddress("frozen", "ga", i).Key).ToHashSet();
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
         {
-            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales) && frozen.Contains(call.TargetId.Key.ToString()!))
+            foreach (var index in Enumerable.Range(1, 4))
             {
-                await release.Task;
+                TicketingCluster.Intercepting(new ShardAddress("frozen", "ga", index), nameof(IInventoryShardGrain.GetSales), async call =>
+                {
+                    await release.Task;
+                    await call.Invoke();
+                })(silo);
             }
-            await call.Invoke();
-        }), output: output);
+        }, output: output);
         await cluster.CreateEventAsync("frozen", TicketingCluster.Type("ga", capacity: 60, shards: 6));
         try
         {
