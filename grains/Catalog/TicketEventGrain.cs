@@ -320,12 +320,15 @@ public sealed partial class TicketEventGrain(
         var definition = _stored?.Definition;
         if (definition is null) return null;
         var askedAt = clock.GetUtcNow();
+        // One deadline for the whole read, not one per ticket type: an event whose types each have a silent shard
+        // would otherwise hold the catalog that many times over.
+        var giveUpAt = askedAt + SalesQuestionTimeout;
         var types = ImmutableArray.CreateBuilder<TicketTypeSales>(definition.TicketTypes.Length);
         foreach (var type in definition.TicketTypes)
         {
             var shards = await Task.WhenAll(Enumerable.Range(0, type.Shards).Select(i =>
                 GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(definition.Id, type.Id, i).Key).GetSales()))
-                .WaitAsync(SalesQuestionTimeout);
+                .WaitAsync(TimeSpan.FromTicks(Math.Max(0, (giveUpAt - clock.GetUtcNow()).Ticks)));
             // Counted from the shards, which hold the truth once tickets move: a type's capacity is what its shards
             // hold plus what is between them (gifts in transit, grants not yet delivered), and all of that is unsold.
             // The shards answer one by one while gifts move, so each gift is counted once by ShardCounts.

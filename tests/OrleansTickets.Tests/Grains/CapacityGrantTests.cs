@@ -97,6 +97,29 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_sales_read_gives_up_once_for_the_whole_event_not_once_per_ticket_type()
+    {
+        // Both types have a shard on a struggling silo that answers after 3 s. Each type's wait was bounded on its own
+        // (5 s), so the read held the catalog 6 s and more with every further type; the event's read is bounded at 5 s.
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            foreach (var type in new[] { "ga", "vip" })
+            {
+                TicketingCluster.Intercepting(new ShardAddress("slow-types", type, 0), nameof(IInventoryShardGrain.GetSales), async call =>
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(3));
+                    await call.Invoke();
+                })(silo);
+            }
+        }, output: output);
+        await cluster.CreateEventAsync("slow-types", TicketingCluster.Type("ga", capacity: 4, shards: 1), TicketingCluster.Type("vip", capacity: 4, shards: 1));
+
+        var error = await Record.ExceptionAsync(() => cluster.Client.GetEventGrain("slow-types").GetSales());
+
+        Assert.IsType<TimeoutException>(error);
+    }
+
+    [Fact]
     public async Task Grants_pending_on_a_frozen_shard_hold_an_operator_for_one_offer_per_tick_not_one_per_grant()
     {
         // Shard 0 froze: transfers offered to it are never answered. Each unanswered offer holds the catalog for its
