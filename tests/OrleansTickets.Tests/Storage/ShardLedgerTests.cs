@@ -395,12 +395,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var camping = new ShardAddress("e", "camping", 0);
         var ga1 = new ShardAddress("e", "ga", 1);
         var otherEvent = new ShardAddress("f", "ga", 0);
-        var ledgers = new Dictionary<ShardAddress, ShardLedger>();
-        foreach (var shard in new[] { ga, vip, camping, ga1, otherEvent })
-        {
-            ledgers[shard] = context.Ledger(shard);
-            await ledgers[shard].ClaimAsync(BlockOf(shard));
-        }
+        var ledgers = await context.ClaimEachAsync(ga, vip, camping, ga1, otherEvent);
         Assert.Equal(CommitOutcome.Committed, await ledgers[ga].CommitAsync(Keyed(ledgers[ga], ga, "k", "ga-1")));
 
         // In one group: the key again from another type's home (refused), a fresh key, and the key in another event.
@@ -469,12 +464,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var vip = new ShardAddress("e", "vip", 0);
         var camping = new ShardAddress("e", "camping", 0);
         var busy = new ShardAddress("e", "ga", 1);
-        var ledgers = new Dictionary<ShardAddress, ShardLedger>();
-        foreach (var shard in new[] { ga, vip, camping, busy })
-        {
-            ledgers[shard] = context.Ledger(shard);
-            await ledgers[shard].ClaimAsync(BlockOf(shard));
-        }
+        var ledgers = await context.ClaimEachAsync(ga, vip, camping, busy);
         Assert.Equal(CommitOutcome.Committed, await ledgers[camping].CommitAsync(Keyed(ledgers[camping], camping, "kx", "camping-1")));
 
         // In one group: ga's batch inserts k1 and then kx, which camping holds, so the whole batch is refused; vip's
@@ -751,6 +741,10 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             }
             return ledgers;
         }
+
+        /// <summary>A ledger per shard, by address, each having claimed its shard with its usual block (<see cref="BlockOf"/>).</summary>
+        public async Task<Dictionary<ShardAddress, ShardLedger>> ClaimEachAsync(params ShardAddress[] shards) =>
+            shards.Zip(await ClaimAllAsync(shards, BlockOf)).ToDictionary(pair => pair.First, pair => pair.Second);
 
         /// <summary>The SQLite files' folder; null on PostgreSQL.</summary>
         public string? Folder => _storage.Folder;
