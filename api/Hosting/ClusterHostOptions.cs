@@ -17,7 +17,7 @@ public sealed class ClusterHostOptions
     /// </summary>
     public string Membership { get; set; } = "Localhost";
 
-    /// <summary>AdoNet membership: the membership database. Defaults to <c>Storage:ConnectionString</c>.</summary>
+    /// <summary>AdoNet membership: the membership database. Defaults to <c>Storage:ConnectionString</c> when storage is on PostgreSQL.</summary>
     public string? ConnectionString { get; set; }
 
     /// <summary>Silos (and API front ends) with the same cluster and service ids form one cluster.</summary>
@@ -58,10 +58,21 @@ public sealed class ClusterHostOptions
         : IPAddress.TryParse(Address, out var address) ? address
         : throw new InvalidOperationException($"Cluster:Address must be an IP address, got '{Address}'.");
 
-    /// <summary>The membership database: <see cref="ConnectionString"/>, else <c>Storage:ConnectionString</c>.</summary>
-    public string MembershipConnectionString(IConfiguration configuration) =>
-        ConnectionString ?? configuration["Storage:ConnectionString"]
-        ?? throw new InvalidOperationException("PostgreSQL membership needs Cluster:ConnectionString or Storage:ConnectionString.");
+    /// <summary>
+    /// The membership database: <see cref="ConnectionString"/>, else <c>Storage:ConnectionString</c> when storage is on
+    /// PostgreSQL too. Membership is always on PostgreSQL, so a SQL Server storage string is never taken for it.
+    /// </summary>
+    public string MembershipConnectionString(IConfiguration configuration)
+    {
+        if (ConnectionString is not null) return ConnectionString;
+        if (string.Equals(configuration["Storage:Provider"], "SqlServer", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException(
+                "Cluster:Membership=AdoNet keeps the membership table on PostgreSQL: with Storage:Provider=SqlServer, set Cluster:ConnectionString to a PostgreSQL database.");
+        }
+        return configuration["Storage:ConnectionString"]
+            ?? throw new InvalidOperationException("PostgreSQL membership needs Cluster:ConnectionString or Storage:ConnectionString.");
+    }
 
     /// <summary>Points a silo's ADO.NET membership table at the PostgreSQL membership database.</summary>
     public static void UsePostgres(AdoNetClusteringSiloOptions options, string connectionString) =>

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;
@@ -59,6 +60,9 @@ public static class TicketingSiloExtensions
                 // Orleans' own binary format: the catalog types are [GenerateSerializer] records.
                 options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
             }));
+        // The last keyed registration wins: the same provider, whose start waits out a catalog database briefly down.
+        services.AddKeyedSingleton<IGrainStorage>(StorageNames.Catalog, (provider, name) => new StartRetryingGrainStorage(
+            AdoNetGrainStorageFactory.Create(provider, (string)name!), provider.GetRequiredService<ILogger<StartRetryingGrainStorage>>()));
         return silo;
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Orleans.Configuration;
+using Orleans.Runtime.MembershipService;
 using OrleansTickets.Api;
 using OrleansTickets.Api.Hosting;
 using OrleansTickets.Hosting;
@@ -25,7 +26,7 @@ public static class SiloHostingExtensions
             var storage = builder.Configuration.GetSection(TicketStorageOptions.SectionName).Get<TicketStorageOptions>() ?? new();
             if (storage.Provider == SqlDialect.Sqlite)
             {
-                throw new InvalidOperationException("Cluster:Membership=AdoNet needs shard databases every silo shares: set Storage:Provider to PostgreSql (or SqlServer).");
+                throw new InvalidOperationException("Cluster:Membership=AdoNet needs shard databases every silo shares: set Storage:Provider to PostgreSql (or SqlServer, with Cluster:ConnectionString naming the PostgreSQL membership database).");
             }
             // Without a configured key each silo signs with a key file of its own, and a gate holding one key would turn
             // away the tickets every other silo sold.
@@ -36,11 +37,13 @@ public static class SiloHostingExtensions
             }
             membership = cluster.MembershipConnectionString(builder.Configuration);
             // Before UseOrleans: hosted services start in registration order, and the schema must exist first.
-            builder.Services.AddHostedService(_ => new MembershipSchemaInitializer(membership));
+            builder.Services.AddHostedService(services => new MembershipSchemaInitializer(membership,
+                services.GetRequiredService<ILogger<MembershipSchemaInitializer>>()));
             // A parseable key: a malformed one stops the start through the options' own validation (AddTicketing).
             var key = TicketCodeSigner.TryParseKey(signingKey, out var parsed) ? parsed : [];
             var deployment = new ClusterBinding.Deployment(cluster.ClusterId, cluster.ServiceId, storage, key);
-            builder.Services.AddHostedService(_ => new ClusterBindingCheck(membership, deployment));
+            builder.Services.AddHostedService(services => new ClusterBindingCheck(membership, deployment,
+                services.GetRequiredService<ILogger<ClusterBindingCheck>>()));
         }
         // Before UseOrleans, for the same reason: the real silo starts once the rehearsal is over.
         builder.Services.AddOnSaleRehearsal();
@@ -54,6 +57,10 @@ public static class SiloHostingExtensions
             else
             {
                 silo.UseAdoNetClustering(o => ClusterHostOptions.UsePostgres(o, membership));
+                // The same table, whose one-off initialisation waits out a membership database briefly down.
+                silo.Services.AddSingleton<AdoNetClusteringTable>();
+                silo.Services.AddSingleton<IMembershipTable>(services => new StartRetryingMembershipTable(
+                    services.GetRequiredService<AdoNetClusteringTable>(), services.GetRequiredService<ILogger<StartRetryingMembershipTable>>()));
                 silo.Configure<ClusterOptions>(cluster.ConfigureIds);
                 silo.ConfigureEndpoints(cluster.SiloAddress(), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
                 // Failure detection is tunable (Cluster:Liveness:ProbeTimeout, NumMissedProbesLimit, ...): Orleans'

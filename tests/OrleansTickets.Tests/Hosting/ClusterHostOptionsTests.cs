@@ -73,6 +73,28 @@ public sealed class ClusterHostOptionsTests
         Assert.Contains("Tickets:SigningKey", error.Message);
     }
 
+    [Fact]
+    public void Membership_never_takes_a_sql_server_storage_string_for_its_postgres_database()
+    {
+        // The membership table is on PostgreSQL whatever the storage: handing it SQL Server's connection string ended
+        // the start in an unrelated Npgsql error (or three minutes of waiting on a port nothing listens on).
+        var sqlServer = "Server=tcp:tickets.example,1433;Database=catalog;User ID=ops;Password=secret";
+        var storageOnly = ClusterHostOptions.From(Build(("Storage:Provider", "SqlServer"), ("Storage:ConnectionString", sqlServer)));
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            storageOnly.MembershipConnectionString(Build(("Storage:Provider", "SqlServer"), ("Storage:ConnectionString", sqlServer))));
+        Assert.Contains("Cluster:ConnectionString", error.Message);
+
+        var postgres = "Host=127.0.0.1;Database=membership";
+        var settings = Build(("Storage:Provider", "sqlserver"), ("Storage:ConnectionString", sqlServer), ("Cluster:ConnectionString", postgres));
+        Assert.Equal(postgres, ClusterHostOptions.From(settings).MembershipConnectionString(settings));
+        var onPostgres = Build(("Storage:Provider", "PostgreSql"), ("Storage:ConnectionString", postgres));
+        Assert.Equal(postgres, ClusterHostOptions.From(onPostgres).MembershipConnectionString(onPostgres));
+
+        static IConfiguration Build(params (string Key, string Value)[] pairs) => new ConfigurationBuilder()
+            .AddInMemoryCollection(pairs.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value)).Prepend(new("Cluster:Membership", "AdoNet")))
+            .Build();
+    }
+
     private static IConfiguration Configuration(string? membership) =>
         new ConfigurationBuilder().AddInMemoryCollection(
             membership is null ? [] : [new KeyValuePair<string, string?>("Cluster:Membership", membership)]).Build();
