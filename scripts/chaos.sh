@@ -42,7 +42,13 @@ loadgen="$repo/tests/OrleansTickets.LoadGenerator/bin/Release/net10.0/OrleansTic
 silo_url() { echo "http://127.0.0.1:$((6080 + $1))"; }
 frontend_url() { echo "http://127.0.0.1:$((6180 + $1))"; }
 
-cleanup() { [[ $keep == 1 ]] || cluster down >/dev/null 2>&1 || true; }
+loadgen_pid="" add_silo_pid_file="$work/add-silo.pid"
+cleanup() {
+    # An interrupted run must not leave its crowd buying: the next run reuses the ports, the event id and the orders file.
+    if [[ -n $loadgen_pid ]]; then kill "$loadgen_pid" 2>/dev/null || true; fi
+    if [[ -f $add_silo_pid_file ]]; then kill "$(cat "$add_silo_pid_file")" 2>/dev/null || true; fi
+    [[ $keep == 1 ]] || cluster down >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 cluster down >/dev/null 2>&1 || true
@@ -68,16 +74,29 @@ dotnet "$loadgen" --url "$urls" --event chaos --connections "$buyers" --timeout 
 loadgen_pid=$!
 started_us=${EPOCHREALTIME/./}
 
-faults=()
+faults=() failed_faults=0 skipped_faults=0
 # Seconds since the sale started, to a tenth, from bash's own clock (no bc on a bare machine).
 elapsed() { local tenths=$(( (${EPOCHREALTIME/./} - started_us) / 100000 )); echo "$((tenths / 10)).$((tenths % 10))"; }
 record() { faults+=("$(printf '%6s s  %-36s %s' "$(elapsed)" "$1" "$2")"); echo "chaos: $1: $2"; }
 sale_running() { kill -0 "$loadgen_pid" 2>/dev/null; }
-# Each fault waits its turn, then fires only while the sale still runs, so the table says what really happened.
+# Each fault waits its turn, then fires only while the sale still runs, so the table says what really happened. A fault
+# that failed, or came after the sale, fails the run: the verdict must not claim chaos that did not happen.
 at() {
-    local delay=$1 name=$2; shift 2
+    local delay=$1 name=$2 out status=0; shift 2
     sleep "$delay"
-    if sale_running; then record "$name" "$("$@" 2>&1 | tail -1)"; else record "$name" "skipped: the sale was over"; fi
+    if ! sale_running; then
+        record "$name" "SKIPPED: the sale was over"
+        skipped_faults=$((skipped_faults + 1))
+        return
+    fi
+    out=$("$@" 2>&1) || status=$?
+    out=$(tail -1 <<<"$out")
+    if [[ $status == 0 ]]; then
+        record "$name" "$out"
+    else
+        record "$name" "FAILED (exit $status): $out"
+        failed_faults=$((failed_faults + 1))
+    fi
 }
 shard_db="$(sed -n 's/.*Database=\([^;]*\).*/\1/p' "$CLUSTER_STATE/connection-string")_shard_0001"
 cut_off() {
@@ -87,8 +106,14 @@ cut_off() {
 }
 reconnect() { postgres psql -c "ALTER DATABASE \"$shard_db\" ALLOW_CONNECTIONS true" >/dev/null; echo "$shard_db accepts connections"; }
 # A silo takes seconds to start; the schedule goes on meanwhile.
-add_silo() { cluster add-silo >"$work/add-silo.log" 2>&1 & echo "silo 3 starting (pid $!)"; }
-post() { curl -s "${operator_auth[@]}" -X POST "$(silo_url 0)$1" -H 'Content-Type: application/json' -d "$2" -w ' (HTTP %{http_code})'; }
+# Whether it came up is checked after the sale (below).
+add_silo() { cluster add-silo >"$work/add-silo.log" 2>&1 & echo $! >"$add_silo_pid_file"; echo "silo 3 starting (pid $!)"; }
+post() {
+    local answer
+    answer=$(curl -s "${operator_auth[@]}" -X POST "$(silo_url 0)$1" -H 'Content-Type: application/json' -d "$2" -w ' (HTTP %{http_code})')
+    echo "$answer"
+    [[ $answer == *"(HTTP 200)" ]]
+}
 # An operator adding tickets in the middle of the faults: an unclear answer (no answer, a 5xx) is retried with the
 # same Idempotency-Key, so the tickets are added exactly once however many attempts it takes (checked at the end).
 add_vip() {
@@ -100,6 +125,7 @@ add_vip() {
         sleep 1
     done
     echo "$answer, attempt $attempt"
+    [[ $answer =~ \(HTTP\ 20[012]\)$ ]]
 }
 
 at 2 "kill -9 silo 2" cluster kill-silo 2
@@ -114,6 +140,15 @@ at 2 "stop silo 1 gracefully (scale down)" cluster stop-silo 1
 
 sale=0
 wait "$loadgen_pid" || sale=$?
+loadgen_pid=""
+
+# The silo added for the rush must have joined: its start runs in the background while the schedule goes on.
+while kill -0 "$(cat "$add_silo_pid_file" 2>/dev/null || echo 0)" 2>/dev/null; do sleep 1; done
+rm -f "$add_silo_pid_file"
+if [[ $skipped_faults == 0 ]] && ! grep -q '^silo 3 up' "$work/add-silo.log"; then
+    record "add a silo" "FAILED: silo 3 did not start: $(tail -1 "$work/add-silo.log")"
+    failed_faults=$((failed_faults + 1))
+fi
 sed -n '/^tickets sold/,$p' "$work/loadgen.log" | sed -n '1,60p'
 
 echo
@@ -133,5 +168,5 @@ echo "VIP capacity after the addition: $vip_capacity (expected $((vip + 1000)))"
 echo
 echo "faults injected ($tickets tickets + 1000 added, $buyers buyers):"
 printf '  %s\n' "${faults[@]}"
-echo "sale: exit $sale; audit: exit $audit; capacity added once: exit $added"
-[[ $sale == 0 && $audit == 0 && $added == 0 ]]
+echo "sale: exit $sale; audit: exit $audit; capacity added once: exit $added; faults failed: $failed_faults, skipped: $skipped_faults"
+[[ $sale == 0 && $audit == 0 && $added == 0 && $failed_faults == 0 && $skipped_faults == 0 ]]

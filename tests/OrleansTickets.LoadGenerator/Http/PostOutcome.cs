@@ -8,7 +8,7 @@ namespace OrleansTickets.LoadGenerator.Http;
 /// <param name="Order">The order, when <see cref="PostResult.Acknowledged"/>.</param>
 /// <param name="Remaining">The problem's <c>remaining</c>, when <see cref="PostResult.SoldOut"/>.</param>
 /// <param name="RetryAfter">How long to wait, when <see cref="PostResult.Unavailable"/>.</param>
-/// <param name="Latency">From sending to the whole body read; zero when no response arrived.</param>
+/// <param name="Latency">From sending to the whole body read; until the exchange failed when no response arrived.</param>
 public sealed record PostOutcome(
     PostResult Result,
     int StatusCode,

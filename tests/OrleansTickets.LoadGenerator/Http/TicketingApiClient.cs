@@ -76,7 +76,7 @@ public sealed class TicketingApiClient(HttpClient http)
         catch (Exception exception) when (!cancellation.IsCancellationRequested
             && exception is HttpRequestException or TaskCanceledException or IOException)
         {
-            return new PostOutcome(PostResult.Failed, StatusCode: 0);
+            return new PostOutcome(PostResult.Failed, StatusCode: 0, Latency: Stopwatch.GetElapsedTime(started));
         }
     }
 
@@ -109,7 +109,7 @@ public sealed class TicketingApiClient(HttpClient http)
         catch (Exception exception) when (!cancellation.IsCancellationRequested
             && exception is HttpRequestException or TaskCanceledException or IOException)
         {
-            return (0, TimeSpan.Zero);
+            return (0, Stopwatch.GetElapsedTime(started));
         }
     }
 

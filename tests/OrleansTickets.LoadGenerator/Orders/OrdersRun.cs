@@ -51,13 +51,14 @@ public static class OrdersRun
         }
 
         using var stopProgress = new CancellationTokenSource();
-        var startedAt = Stopwatch.GetTimestamp();
         var cpuAtStart = Environment.CpuUsage.TotalTime;
         Func<TimeSpan?> readServiceCpu = () => options.ServicePid is { } pid ? ProcessCpu.Read(pid) : null;
         var serviceCpuAtStart = readServiceCpu();
         Func<TimeSpan?> readDatabaseCpu = () => options.DatabaseUser is { } user ? UserCpu.Read(user) : null;
         var databaseCpuAtStart = readDatabaseCpu();
         var stealAtStart = HypervisorSteal.Read();
+        // The clock starts after the readings above (one walks all of /proc), just before the first request.
+        var startedAt = Stopwatch.GetTimestamp();
         var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
         var onSale = info.TicketTypes.Sum(t => t.Remaining);
         var tailStarts = MarkTailAsync();

@@ -87,7 +87,8 @@ public sealed class TicketTypeDemand
             }
         }
         // Also reached when a type sold out between the two loops; the caller simply asks again.
-        type = AllSoldOut ? null : _types.First(t => !IsSoldOut(t.Id));
+        // One read per type: the last type may be marked sold out between a check and a second look.
+        type = _types.FirstOrDefault(t => !IsSoldOut(t.Id));
         return type is not null;
     }
 

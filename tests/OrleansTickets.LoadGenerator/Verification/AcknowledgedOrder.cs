@@ -1,4 +1,11 @@
 namespace OrleansTickets.LoadGenerator.Verification;
 
 /// <summary>An order the service acknowledged (201, or 200 on replay), read straight from its response body.</summary>
-public sealed record AcknowledgedOrder(string OrderId, string TicketTypeId, int Quantity, IReadOnlyList<IssuedTicket> Tickets);
+public sealed record AcknowledgedOrder(string OrderId, string TicketTypeId, int Quantity, IReadOnlyList<IssuedTicket> Tickets)
+{
+    /// <summary>
+    /// What the buyer asked for, when known: an answer for another type or quantity would agree with <c>/sales</c>
+    /// (which counts what was sold) and pass every other check. Null in the bodies another client saved.
+    /// </summary>
+    public OrderRequested? Requested { get; init; }
+}

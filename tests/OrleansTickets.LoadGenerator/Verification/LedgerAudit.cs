@@ -8,6 +8,7 @@ namespace OrleansTickets.LoadGenerator.Verification;
 public static class LedgerAudit
 {
     public const string ShardWithinCapacity = "ledger: sold <= capacity";
+    public const string OrdersStoredOnce = "ledger: each order stored once";
     public const string ShardCountMatchesTickets = "ledger: sold = ticket rows";
     public const string SerialsUnique = "ledger: serials unique";
     public const string CodesUnique = "ledger: codes unique";
@@ -22,7 +23,12 @@ public static class LedgerAudit
         IReadOnlyList<AcknowledgedOrder>? exported = null)
     {
         var checks = new List<VerificationCheck>();
-        var orderIds = ledger.Orders.ToDictionary(o => o.OrderId, StringComparer.Ordinal);
+        // An order id stored twice (in two databases, say) is the double sale this audit exists to find: a row, not a crash.
+        var storedTwice = ledger.Orders.GroupBy(o => o.OrderId, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+        checks.Add(new(OrdersStoredOnce, VerificationCheck.WholeEvent, storedTwice.Count == 0, storedTwice.Count == 0
+            ? $"{ledger.Orders.Count} orders"
+            : $"{storedTwice.Count} order ids stored more than once, e.g. {storedTwice[0].Key} in {string.Join(", ", storedTwice[0].Select(o => o.Database))}"));
+        var orderIds = ledger.Orders.DistinctBy(o => o.OrderId, StringComparer.Ordinal).ToDictionary(o => o.OrderId, StringComparer.Ordinal);
         var ticketsByOrder = ledger.Tickets.ToLookup(t => t.OrderId, StringComparer.Ordinal);
         var types = ledger.Shards.Select(s => s.TicketTypeId).Union(sales.TicketTypes.Select(t => t.Id)).Order(StringComparer.Ordinal);
 
@@ -70,10 +76,16 @@ public static class LedgerAudit
             : $"{missing.Count} acknowledged orders missing or different, e.g. {missing[0].OrderId}"));
 
         var takenIn = ledger.TransfersIn.ToHashSet(StringComparer.Ordinal);
-        var open = ledger.TransfersOut.Where(t => !takenIn.Contains(t.TransferId) || !t.Delivered).ToList();
-        checks.Add(new(TransfersSettled, VerificationCheck.WholeEvent, open.Count == 0, open.Count == 0
+        var open = ledger.TransfersOut.Where(t => !takenIn.Contains(t.TransferId) || !t.Delivered).Select(t => t.TransferId).ToList();
+        // Taken in twice, or with no donor's record: tickets counted into capacity that nobody gave.
+        var given = ledger.TransfersOut.Select(t => t.TransferId).ToHashSet(StringComparer.Ordinal);
+        var takenTwice = ledger.TransfersIn.GroupBy(id => id, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        var neverGiven = ledger.TransfersIn.Where(id => !given.Contains(id)).Distinct(StringComparer.Ordinal).ToList();
+        var settled = open.Count == 0 && takenTwice.Count == 0 && neverGiven.Count == 0;
+        checks.Add(new(TransfersSettled, VerificationCheck.WholeEvent, settled, settled
             ? $"{ledger.TransfersOut.Count} transfers, each taken in once"
-            : $"{open.Count} transfers not settled, e.g. {open[0].TransferId}"));
+            : $"{open.Count} not settled, {takenTwice.Count} taken in twice, {neverGiven.Count} taken in but never given; e.g. "
+              + open.Concat(takenTwice).Concat(neverGiven).First()));
         if (exported is not null) checks.Add(CompareExport(ledger, ticketsByOrder, exported));
         return checks;
     }

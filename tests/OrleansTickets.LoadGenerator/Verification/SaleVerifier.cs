@@ -36,6 +36,20 @@ public static class SaleVerifier
                 $"{unknown.Count()} acknowledged orders for a type the sales report does not list"));
         }
 
+        // A type put on sale that the report leaves out would otherwise get no check at all.
+        foreach (var missing in (offered?.Keys ?? []).Where(id => !knownTypes.Contains(id)).Order(StringComparer.Ordinal))
+        {
+            checks.Add(new(TypeReported, missing, false, $"{offered![missing]} tickets were offered, but the sales report does not list the type"));
+        }
+
+        var asked = orders.Where(o => o.Requested is not null).ToList();
+        var mismatched = asked.Where(o => o.Requested!.TicketTypeId != o.TicketTypeId || o.Requested.Quantity != o.Quantity).ToList();
+        checks.Add(new(AnswersMatchRequests, VerificationCheck.WholeEvent, mismatched.Count == 0, mismatched.Count == 0
+            ? $"{asked.Count} orders answered as asked"
+            : $"{mismatched.Count} orders answered with another type or quantity than asked, e.g. "
+              + string.Join(", ", mismatched.Take(ExamplesShown).Select(o =>
+                  $"{o.OrderId} ({o.Quantity} {o.TicketTypeId} for {o.Requested!.Quantity} {o.Requested.TicketTypeId})"))));
+
         var codes = orders.SelectMany(o => o.Tickets).Select(t => t.Code);
         checks.Add(Uniqueness(TicketCodesUnique, VerificationCheck.WholeEvent, codes, "ticket codes"));
         checks.Add(Uniqueness(OrderIdsUnique, VerificationCheck.WholeEvent, orders.Select(o => o.OrderId), "order ids"));

@@ -13,6 +13,8 @@ public static class VerificationCheckNames
     public const string SerialsInRange = "serials in 1..capacity";
     public const string SerialsUnique = "serials unique";
     public const string KnownTicketType = "known ticket type";
+    public const string TypeReported = "type in /sales";
+    public const string AnswersMatchRequests = "answer = request";
     public const string TicketCodesUnique = "ticket codes unique";
     public const string OrderIdsUnique = "order ids unique";
 }

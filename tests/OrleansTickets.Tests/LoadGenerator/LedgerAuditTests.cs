@@ -43,7 +43,7 @@ public sealed class LedgerAuditTests
     {
         var checks = Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true);
         Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name}: {c.Detail}"));
-        Assert.Equal(8, checks.Count);
+        Assert.Equal(9, checks.Count);
     }
 
     [Fact]
@@ -137,6 +137,33 @@ public sealed class LedgerAuditTests
         };
         var failed = Failed(Audit(CleanLedger(), orders, Sales(), expectSoldOut: true, exported));
         Assert.Equal([ExportMatchesLedger], failed);
+    }
+
+    [Fact]
+    public void An_order_stored_in_two_databases_is_a_failed_check_not_a_crash()
+    {
+        var ledger = CleanLedger();
+        // The same order id on a second database, with tickets of its own: two physical sales behind one acknowledgement.
+        ledger = ledger with
+        {
+            Shards = [ledger.Shards[0], ledger.Shards[1] with { Sold = 5, Capacity = 5 }],
+            Orders = [.. ledger.Orders, new("db1", "o2", "e/ga/1", "ga", 1)],
+            Tickets = [.. ledger.Tickets, new("db1", "ga", 7, "o2", "c7")],
+        };
+        var failed = Failed(Audit(ledger, Acknowledged(), Sales(capacity: 7, sold: 7), expectSoldOut: true));
+        Assert.Contains(OrdersStoredOnce, failed);
+    }
+
+    [Theory]
+    [InlineData("twice")]
+    [InlineData("never-given")]
+    public void A_transfer_taken_in_twice_or_never_given_is_caught(string fault)
+    {
+        var ledger = CleanLedger();
+        ledger = ledger with { TransfersIn = fault == "twice" ? ["t1", "t1"] : ["t1", "t2"] };
+        var check = Assert.Single(Audit(ledger, Acknowledged(), Sales(), expectSoldOut: true), c => c.Name == TransfersSettled);
+        Assert.False(check.Passed);
+        Assert.Contains(fault == "twice" ? "1 taken in twice" : "1 taken in but never given", check.Detail);
     }
 
     private static List<string> Failed(IReadOnlyList<VerificationCheck> checks) => [.. checks.Where(c => !c.Passed).Select(c => c.Name)];

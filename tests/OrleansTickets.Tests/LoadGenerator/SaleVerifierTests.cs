@@ -218,6 +218,48 @@ public sealed class SaleVerifierTests
         Assert.Equal((CapacityAsOffered, "vip"), unoffered.Where(c => !c.Passed).Select(c => (c.Name, c.Scope)).First());
     }
 
+    [Fact]
+    public void ATypePutOnSaleThatTheSalesReportLeavesOutIsFound()
+    {
+        // Nobody bought vip and the report does not list it: without the offered list nothing would look at vip at all.
+        var orders = CleanOrders().Where(o => o.TicketTypeId == "ga").ToList();
+
+        var failed = SaleVerifier.Verify(orders, Sales(("ga", 10, 10, 0)), new Dictionary<string, long> { ["ga"] = 10, ["vip"] = 4 })
+            .Where(c => !c.Passed).ToList();
+
+        var finding = Assert.Single(failed);
+        Assert.Equal((TypeReported, "vip"), (finding.Name, finding.Scope));
+    }
+
+    [Theory]
+    [InlineData("vip", 4)]
+    [InlineData("ga", 1)]
+    public void AnOrderAnsweredWithAnotherTypeOrQuantityThanAskedIsFound(string askedType, int askedQuantity)
+    {
+        // o4 holds one ga ticket; the buyer asked for something else, and /sales counts what was sold, so only the
+        // request can tell.
+        var orders = CleanOrders().Select(o => o with { Requested = new OrderRequested(o.TicketTypeId, o.Quantity) }).ToList();
+        orders[0] = orders[0] with { Requested = new OrderRequested(askedType, askedQuantity) };
+
+        var failed = Failures(orders, SoldOut());
+
+        var finding = Assert.Single(failed);
+        Assert.Equal(AnswersMatchRequests, finding.Name);
+        Assert.Contains("o1", finding.Detail);
+    }
+
+    [Fact]
+    public void OrdersAnsweredAsAskedPassAndTheirRequestsSurviveTheOrdersFile()
+    {
+        var orders = CleanOrders().Select(o => o with { Requested = new OrderRequested(o.TicketTypeId, o.Quantity) }).ToList();
+        var json = System.Text.Json.JsonSerializer.Serialize(orders, OrleansTickets.LoadGenerator.Http.LoadJsonContext.Default.ListAcknowledgedOrder);
+        var read = System.Text.Json.JsonSerializer.Deserialize(json, OrleansTickets.LoadGenerator.Http.LoadJsonContext.Default.ListAcknowledgedOrder)!;
+
+        Assert.Empty(Failures(read, SoldOut()));
+        Assert.All(read, o => Assert.Equal(new OrderRequested(o.TicketTypeId, o.Quantity), o.Requested));
+        Assert.Contains("6 orders answered as asked", SaleVerifier.Verify(read, SoldOut()).Single(c => c.Name == AnswersMatchRequests).Detail);
+    }
+
     private static List<VerificationCheck> Failures(List<AcknowledgedOrder> orders, SalesSnapshot sales) =>
         SaleVerifier.Verify(orders, sales).Where(c => !c.Passed).ToList();
 
