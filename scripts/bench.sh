@@ -4,7 +4,7 @@
 # then measure a bare ASP.NET Core endpoint with the same load generator as the HTTP floor (warm, like the sale).
 #
 # usage: scripts/bench.sh [--postgres] [--connections N] [--ga-shards N] [--scale F] [--max-dbs N]
-#   --postgres       shard databases on a private PostgreSQL (scripts/postgres.sh) instead of SQLite files
+#   --postgres       shard databases on a private PostgreSQL of the run's own (.bench/pg, port BENCH_PGPORT or 15532, made afresh and stopped at the end) instead of SQLite files
 #   --connections N  concurrent buyers (default 256)
 #   --ga-shards N    shards of the general-admission type (default 400, as in the story)
 #   --scale F        multiply every capacity by F (0.1 = 15k tickets, 10 = 1.5M tickets)
@@ -89,8 +89,13 @@ global_tool() {
 }
 run_dir="$repo/.bench/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$run_dir"
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+pids=() postgres_started=0
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    # However the run ends, its PostgreSQL stops with it.
+    if [[ $postgres_started == 1 ]]; then "$repo/scripts/postgres.sh" stop >/dev/null 2>&1 || true; fi
+}
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -116,7 +121,13 @@ fi
 storage_args=()
 [[ -n $max_dbs ]] && storage_args+=(--Storage:MaxShardDatabases="$max_dbs")
 if [[ $postgres == 1 ]]; then
-    # Durable settings: the private server runs with fsync=on and synchronous_commit=on.
+    # Durable settings: the private server runs with fsync=on and synchronous_commit=on. It is the benchmark's own, in a
+    # folder and on a port of its own, made afresh for each run: a developer's server (scripts/postgres.sh, a cluster)
+    # is neither measured nor stopped, and runs leave no databases behind but the last one's.
+    export PGDATA_ROOT="$repo/.bench/pg" PGPORT="${BENCH_PGPORT:-15532}"
+    if [[ -f $PGDATA_ROOT/data/postmaster.pid ]]; then "$repo/scripts/postgres.sh" stop >/dev/null 2>&1 || true; fi
+    rm -rf "$PGDATA_ROOT"
+    postgres_started=1
     "$repo/scripts/postgres.sh" start >/dev/null
     base="$("$repo/scripts/postgres.sh" url)"
     storage_args+=(--Storage:Provider=PostgreSql "--Storage:ConnectionString=${base/Database=orleanstickets/Database=bench_$(date +%s)}")
@@ -253,7 +264,7 @@ peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
 [[ -n $counters_pid ]] && sleep 2
 kill "$service_pid"; wait "$service_pid" 2>/dev/null || true
 [[ -n $counters_pid ]] && { wait "$counters_pid" 2>/dev/null || true; }
-[[ $postgres == 1 ]] && "$repo/scripts/postgres.sh" stop >/dev/null
+if [[ $postgres == 1 ]]; then "$repo/scripts/postgres.sh" stop >/dev/null; postgres_started=0; fi
 
 bare_rps=""
 if [[ $floor == 1 ]]; then

@@ -26,7 +26,8 @@ public sealed class LedgerAuditTests
             new("db1", "ga", 5, "o3", "c5"), new("db1", "ga", 6, "o3", "c6"), new("db1", "ga", 3, "o3", "c3"),
         ],
         TransfersOut: [new("db0", "t1", "ga", 1, Delivered: true)],
-        TransfersIn: ["t1"]);
+        // t1 from shard 0; an operator's grant from the catalog, which no shard records giving.
+        TransfersIn: ["t1", "capacity/e/1"]);
 
     private static List<AcknowledgedOrder> Acknowledged() =>
     [
@@ -160,7 +161,7 @@ public sealed class LedgerAuditTests
     public void A_transfer_taken_in_twice_or_never_given_is_caught(string fault)
     {
         var ledger = CleanLedger();
-        ledger = ledger with { TransfersIn = fault == "twice" ? ["t1", "t1"] : ["t1", "t2"] };
+        ledger = ledger with { TransfersIn = fault == "twice" ? ["t1", "capacity/e/1", "t1"] : ["t1", "capacity/e/1", "t2"] };
         var check = Assert.Single(Audit(ledger, Acknowledged(), Sales(), expectSoldOut: true), c => c.Name == TransfersSettled);
         Assert.False(check.Passed);
         Assert.Contains(fault == "twice" ? "1 taken in twice" : "1 taken in but never given", check.Detail);
