@@ -345,6 +345,10 @@ public sealed partial class InventoryShardGrain(
         {
             _loaded = false;
             Reject(accepted.Select(a => a.Sale), changes, failure);
+            // A gift whose delivered mark or take-back was in this commit is still in transit in the database, though
+            // memory may have settled it: the timer reloads and offers it again, instead of leaving it for whichever call
+            // reaches this shard next (a drained shard may get none).
+            if (_undelivered.Count > 0 || changes.Any(c => c.Kind == ChangeKind.Delivered)) EnsureDeliveryTimer();
             return;
         }
         if (conflictingKey is not null)
