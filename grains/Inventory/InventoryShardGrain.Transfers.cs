@@ -293,7 +293,9 @@ public sealed partial class InventoryShardGrain
     {
         if (!await EnsureLoadedAsync()) return;
         foreach (var outgoing in _undelivered.Values.ToList()) await DeliverAsync(outgoing);
-        if (_undelivered.Count == 0)
+        // Not after a delivery whose mark failed: memory settled that gift, but the database still has it in transit,
+        // and only the next tick's reload finds it again.
+        if (_loaded && _undelivered.Count == 0)
         {
             _deliveryTimer?.Dispose();
             _deliveryTimer = null;

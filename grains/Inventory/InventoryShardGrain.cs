@@ -293,11 +293,10 @@ public sealed partial class InventoryShardGrain(
             // the call timeout, and the tickets held for them would stay unsellable for the activation's life.
             LogCycleFailed(logger, exception, _address.Key);
             _pendingQuantity -= batch.Where(s => !s.Completion.Task.IsCompleted).Sum(s => s.Quantity) + gifts;
-            Reject(batch, changes, PurchaseResult.Unavailable);
             // Refused changes may leave work behind (a gift that came back and was not taken in is still in transit):
-            // the next call reloads from the database, and undelivered gifts are offered again meanwhile.
+            // the next call reloads from the database, and Reject has undelivered gifts offered again meanwhile.
             _loaded = false;
-            if (_undelivered.Count > 0) EnsureDeliveryTimer();
+            Reject(batch, changes, PurchaseResult.Unavailable);
             return;
         }
 
@@ -345,10 +344,6 @@ public sealed partial class InventoryShardGrain(
         {
             _loaded = false;
             Reject(accepted.Select(a => a.Sale), changes, failure);
-            // A gift whose delivered mark or take-back was in this commit is still in transit in the database, though
-            // memory may have settled it: the timer reloads and offers it again, instead of leaving it for whichever call
-            // reaches this shard next (a drained shard may get none).
-            if (_undelivered.Count > 0 || changes.Any(c => c.Kind == ChangeKind.Delivered)) EnsureDeliveryTimer();
             return;
         }
         if (conflictingKey is not null)
@@ -397,10 +392,15 @@ public sealed partial class InventoryShardGrain(
     }
 
     /// <summary>Answers everything a cycle could not commit: the sales with <paramref name="result"/>, the changes with false.</summary>
-    private static void Reject(IEnumerable<PendingSale> sales, List<PendingChange> changes, PurchaseResult result)
+    private void Reject(IEnumerable<PendingSale> sales, List<PendingChange> changes, PurchaseResult result)
     {
         foreach (var sale in sales) Settle(sale, result);
         foreach (var change in changes) change.Completion.TrySetResult(false);
+        // A gift whose delivered mark (and take-back, which goes with it) did not land is still in transit in the
+        // database, though memory may have settled it: the delivery timer reloads and offers it again, instead of
+        // leaving it for whichever call reaches this shard next (a drained shard may get none). A fenced activation
+        // never writes again, so it leaves that to the newer one.
+        if (!_fenced && (_undelivered.Count > 0 || changes.Any(c => c.Kind == ChangeKind.Delivered))) EnsureDeliveryTimer();
     }
 
     private OrderDetails BuildOrder(PendingSale sale, PurchaseRequest request, ImmutableArray<SerialSegment> serials, DateTimeOffset now)
