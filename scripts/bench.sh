@@ -123,7 +123,8 @@ storage_args=()
 if [[ $postgres == 1 ]]; then
     # Durable settings: the private server runs with fsync=on and synchronous_commit=on. It is the benchmark's own, in a
     # folder and on a port of its own, made afresh for each run: a developer's server (scripts/postgres.sh, a cluster)
-    # is neither measured nor stopped, and runs leave no databases behind but the last one's.
+    # is not stopped, and runs leave no databases behind but the last one's. (Its CPU would still be counted with the
+    # benchmark's, as every server process of the postgres user is: keep other servers stopped while measuring.)
     export PGDATA_ROOT="$repo/.bench/pg" PGPORT="${BENCH_PGPORT:-15532}"
     if [[ -f $PGDATA_ROOT/data/postmaster.pid ]]; then "$repo/scripts/postgres.sh" stop >/dev/null 2>&1 || true; fi
     rm -rf "$PGDATA_ROOT"

@@ -108,10 +108,16 @@ reconnect() { postgres psql -c "ALTER DATABASE \"$shard_db\" ALLOW_CONNECTIONS t
 # A silo takes seconds to start; the schedule goes on meanwhile.
 # Whether it came up is checked after the sale (below).
 add_silo() { cluster add-silo >"$work/add-silo.log" 2>&1 & echo $! >"$add_silo_pid_file"; echo "silo 3 starting (pid $!)"; }
+# Draining again is safe and goes on where it stopped, so an unclear answer (none, a 5xx: the shard's silo just died)
+# is retried, as an operator would.
 post() {
-    local answer
-    answer=$(curl -s "${operator_auth[@]}" -X POST "$(silo_url 0)$1" -H 'Content-Type: application/json' -d "$2" -w ' (HTTP %{http_code})')
-    echo "$answer"
+    local answer attempt
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        answer=$(curl -s -m 35 "${operator_auth[@]}" -X POST "$(silo_url 0)$1" -H 'Content-Type: application/json' -d "$2" -w ' (HTTP %{http_code})')
+        [[ $answer =~ \(HTTP\ (000|5[0-9][0-9])\)$ ]] || break
+        sleep 1
+    done
+    echo "$answer, attempt $attempt"
     [[ $answer == *"(HTTP 200)" ]]
 }
 # An operator adding tickets in the middle of the faults: an unclear answer (no answer, a 5xx) is retried with the
@@ -143,8 +149,10 @@ wait "$loadgen_pid" || sale=$?
 loadgen_pid=""
 
 # The silo added for the rush must have joined: its start runs in the background while the schedule goes on.
-while kill -0 "$(cat "$add_silo_pid_file" 2>/dev/null || echo 0)" 2>/dev/null; do sleep 1; done
-rm -f "$add_silo_pid_file"
+if [[ -f $add_silo_pid_file ]]; then
+    while kill -0 "$(cat "$add_silo_pid_file")" 2>/dev/null; do sleep 1; done
+    rm -f "$add_silo_pid_file"
+fi
 if [[ $skipped_faults == 0 ]] && ! grep -q '^silo 3 up' "$work/add-silo.log"; then
     record "add a silo" "FAILED: silo 3 did not start: $(tail -1 "$work/add-silo.log")"
     failed_faults=$((failed_faults + 1))

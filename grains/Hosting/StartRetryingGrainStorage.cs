@@ -7,7 +7,7 @@ namespace OrleansTickets.Hosting;
 /// Orleans' ADO.NET grain storage as it is, except that its start-up step (reading its queries from the catalog
 /// database) is run again while that database is briefly out, instead of failing the silo's start.
 /// </summary>
-internal sealed class StartRetryingGrainStorage(IGrainStorage inner, ILogger logger) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
+public sealed class StartRetryingGrainStorage(IGrainStorage inner, ILogger logger) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
 {
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
 

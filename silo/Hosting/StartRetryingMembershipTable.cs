@@ -11,7 +11,7 @@ namespace OrleansTickets.Silo.Hosting;
 /// <remarks>
 /// Everything else goes straight through: once running, Orleans' membership protocol has retries of its own.
 /// </remarks>
-internal sealed class StartRetryingMembershipTable(IMembershipTable inner, ILogger<StartRetryingMembershipTable> logger) : IMembershipTable
+public sealed class StartRetryingMembershipTable(IMembershipTable inner, ILogger<StartRetryingMembershipTable> logger) : IMembershipTable
 {
     public Task InitializeMembershipTableAsync(bool tryInitTableVersion, CancellationToken cancellationToken) =>
         DatabaseStartRetry.RunAsync("membership table", token => inner.InitializeMembershipTableAsync(tryInitTableVersion, token), logger, cancellationToken);
