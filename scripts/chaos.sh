@@ -59,13 +59,26 @@ dotnet build -c Release "$repo/tests/OrleansTickets.LoadGenerator" -v quiet -nol
 cluster up 3 2
 
 vip=$((tickets / 5)) ga=$((tickets - tickets / 5))
-curl -sf -o /dev/null "${operator_auth[@]}" -X POST "$(silo_url 0)/api/events" -H 'Content-Type: application/json' -d @- <<JSON
+event=$(cat <<JSON
 { "id": "chaos", "name": "Chaos on-sale", "ticketTypes": [
   { "id": "ga",  "name": "General admission", "price": 99.00,  "currency": "EUR", "capacity": $ga,  "shards": 64, "maxPerOrder": 4 },
   { "id": "vip", "name": "VIP",               "price": 299.00, "currency": "EUR", "capacity": $vip, "shards": 16, "maxPerOrder": 4 } ] }
 JSON
+)
+# Set-up calls to a cluster that has just formed: an unclear answer (none, a 5xx) is asked again, as creating the same
+# event again is safe (200); anything else stops the run with the answer shown.
+setup_call() {
+    local answer attempt
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        answer=$(curl -s -m 35 "$@" -w ' (HTTP %{http_code})')
+        [[ $answer =~ \(HTTP\ (000|5[0-9][0-9])\)$ ]] || break
+        sleep 1
+    done
+    [[ $answer =~ \(HTTP\ 20[01]\)$ ]] || { echo "chaos: set-up call failed after $attempt attempts: ${answer:0:400}" >&2; exit 1; }
+}
+setup_call "${operator_auth[@]}" -X POST "$(silo_url 0)/api/events" -H 'Content-Type: application/json' -d "$event"
 # Doors open: one sales read activates every shard before the crowd arrives.
-curl -sf -o /dev/null "$(silo_url 0)/api/events/chaos/sales"
+setup_call "$(silo_url 0)/api/events/chaos/sales"
 
 urls="$(silo_url 0),$(silo_url 1),$(silo_url 2),$(frontend_url 0),$(frontend_url 1)"
 # Offered: what the event was created with, plus the VIP tickets the operator adds during the sale (below).
