@@ -394,13 +394,14 @@ public sealed partial class InventoryShardGrain(
     /// <summary>Answers everything a cycle could not commit: the sales with <paramref name="result"/>, the changes with false.</summary>
     private void Reject(IEnumerable<PendingSale> sales, List<PendingChange> changes, PurchaseResult result)
     {
-        foreach (var sale in sales) Settle(sale, result);
-        foreach (var change in changes) change.Completion.TrySetResult(false);
         // A gift whose delivered mark (and take-back, which goes with it) did not land is still in transit in the
         // database, though memory may have settled it: the delivery timer reloads and offers it again, instead of
         // leaving it for whichever call reaches this shard next (a drained shard may get none). A fenced activation
-        // never writes again, so it leaves that to the newer one.
+        // never writes again, so it leaves that to the newer one. Armed before anyone is answered: a waiter's
+        // continuation may run inline in TrySetResult (a delivery tick, say) and must find the timer's state final.
         if (!_fenced && (_undelivered.Count > 0 || changes.Any(c => c.Kind == ChangeKind.Delivered))) EnsureDeliveryTimer();
+        foreach (var sale in sales) Settle(sale, result);
+        foreach (var change in changes) change.Completion.TrySetResult(false);
     }
 
     private OrderDetails BuildOrder(PendingSale sale, PurchaseRequest request, ImmutableArray<SerialSegment> serials, DateTimeOffset now)
