@@ -34,7 +34,8 @@ common_args() {
         "--Tickets:SigningKey=$key" "--Logging:LogLevel:Default=Warning" ${CLUSTER_SETTINGS:-}
 }
 
-running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Running, and still one of ours: a pid file outlives a killed process, and its pid may have gone to another since.
+running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa OrleansTickets "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
 
 # A silo opens its port only after its on-sale rehearsal (silo/Rehearsal), which takes 10-20 s on 2 cores.
 wait_for_http() {
@@ -107,10 +108,21 @@ case "${1:-}" in
         done
         ;;
     down)
+        # Every process first gets SIGTERM and its time to stop (a silo hands its grains over, which needs PostgreSQL,
+        # for up to 90 s); only then is PostgreSQL stopped. A pid file of a process that already ended is not used to
+        # signal (see running).
+        stopping=()
         for file in "$state"/*.pid; do
             [[ -e "$file" ]] || continue
-            running "$file" && kill "$(cat "$file")" 2>/dev/null || true
+            if running "$file"; then
+                pid="$(cat "$file")"
+                kill "$pid" 2>/dev/null && stopping+=("$pid")
+            fi
             rm -f "$file"
+        done
+        for pid in "${stopping[@]}"; do
+            for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+            kill -9 "$pid" 2>/dev/null || true
         done
         "$repo/scripts/postgres.sh" stop >/dev/null || true
         echo "cluster stopped"
