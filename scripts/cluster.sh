@@ -37,7 +37,7 @@ common_args() {
 # Running, and still one of ours: a pid file outlives a killed process, and its pid may have gone to another since.
 running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa OrleansTickets "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
 
-# A silo opens its port only after its on-sale rehearsal (silo/Rehearsal), which takes 10-20 s on 2 cores.
+# A silo opens its port only after its on-sale rehearsal (silo/Rehearsal), which takes 15-27 s on 2 cores.
 wait_for_http() {
     local url=$1
     for _ in $(seq 1 240); do

@@ -14,7 +14,9 @@ public static class ExportReader
     {
         var clients = urls.Select(url => PooledHttpClient.Create(url, 1)).ToList();
         using var disposeClients = new CompositeDisposable(clients);
-        var apis = clients.Select(http => new TicketingApiClient(http)).ToList();
+        // The export is an operators' call: with a key configured, the service refuses it without one.
+        var operatorKey = TicketingApiClient.OperatorKeyFromEnvironment();
+        var apis = clients.Select(http => new TicketingApiClient(http, operatorKey)).ToList();
         var orders = new List<AcknowledgedOrder>();
         string? after = null;
         do

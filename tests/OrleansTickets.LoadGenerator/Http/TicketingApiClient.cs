@@ -8,8 +8,16 @@ using OrleansTickets.LoadGenerator.Verification;
 namespace OrleansTickets.LoadGenerator.Http;
 
 /// <summary>The calls the generator makes, each turned into an outcome a buyer can act on.</summary>
-public sealed class TicketingApiClient(HttpClient http)
+/// <param name="http">The run's client.</param>
+/// <param name="operatorKey">
+/// Sent as a bearer token on operators' calls (the export) when the service requires a key; buyers' calls never carry it.
+/// </param>
+public sealed class TicketingApiClient(HttpClient http, string? operatorKey = null)
 {
+    /// <summary>The key the service and the scripts read from the environment (<c>Api__Operators__Key</c>), if set.</summary>
+    public static string? OperatorKeyFromEnvironment() =>
+        Environment.GetEnvironmentVariable("Api__Operators__Key") is { Length: > 0 } key ? key : null;
+
     private const string SoldOutProblemSuffix = "/sold-out";
     private static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromMilliseconds(50);
 
@@ -29,11 +37,16 @@ public sealed class TicketingApiClient(HttpClient http)
         ?? throw new InvalidDataException($"GET /api/events/{eventId}/sales returned null");
 
     /// <summary>One page of the event's export for the back office, after <paramref name="after"/> (null: the first).</summary>
-    public async Task<ExportPage> GetExportPageAsync(string eventId, string? after, CancellationToken cancellation) =>
-        await http.GetFromJsonAsync(
-            $"/api/events/{Uri.EscapeDataString(eventId)}/orders?limit=1000" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after)),
-            LoadJsonContext.Default.ExportPage, cancellation)
-        ?? throw new InvalidDataException($"GET /api/events/{eventId}/orders returned null");
+    public async Task<ExportPage> GetExportPageAsync(string eventId, string? after, CancellationToken cancellation)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get,
+            $"/api/events/{Uri.EscapeDataString(eventId)}/orders?limit=1000" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after)));
+        if (operatorKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", operatorKey);
+        using var response = await http.SendAsync(request, cancellation);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync(LoadJsonContext.Default.ExportPage, cancellation)
+            ?? throw new InvalidDataException($"GET /api/events/{eventId}/orders returned null");
+    }
 
     /// <summary>Sends the order once. Never throws for a failed exchange, only when <paramref name="cancellation"/> fires.</summary>
     public async Task<PostOutcome> PostOrderAsync(string path, PreparedOrder order, CancellationToken cancellation)
