@@ -15,6 +15,6 @@ internal static class FrontEndProgram
         builder.AddTicketingFrontEnd();
         var app = builder.Build();
         app.MapTicketingApi();
-        app.Run();
+        app.RunUntilStopped();
     }
 }

@@ -1,4 +1,5 @@
 using OrleansTickets.Api;
+using OrleansTickets.Api.Hosting;
 using OrleansTickets.Silo.Hosting;
 
 // Settings ship beside the binary; relative paths such as the data folder resolve against the working directory.
@@ -7,4 +8,4 @@ builder.AddTicketingSilo();
 
 var app = builder.Build();
 app.MapTicketingApi();
-app.Run();
+app.RunUntilStopped();

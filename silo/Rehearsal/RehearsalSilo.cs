@@ -52,14 +52,15 @@ internal sealed class RehearsalSilo : IAsyncDisposable
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection(Section(real, "Storage").Concat(Section(real, "Api:Admission")));
         builder.Configuration.AddInMemoryCollection(storageSettings);
+        var (siloPort, gatewayPort) = TwoFreeLoopbackPorts();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["urls"] = "http://127.0.0.1:0",
             ["Cluster:Membership"] = "Localhost",
             ["Cluster:ClusterId"] = "orleans-tickets-rehearsal",
             ["Cluster:ServiceId"] = "orleans-tickets-rehearsal",
-            ["Cluster:SiloPort"] = FreeLoopbackPort().ToString(CultureInfo.InvariantCulture),
-            ["Cluster:GatewayPort"] = FreeLoopbackPort().ToString(CultureInfo.InvariantCulture),
+            ["Cluster:SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
+            ["Cluster:GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
             [$"{OrleansTickets.Tickets.TicketCodeOptions.SectionName}:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             [$"{RehearsalOptions.SectionName}:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
@@ -85,11 +86,14 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     private static IEnumerable<KeyValuePair<string, string?>> Section(IConfiguration configuration, string name) =>
         configuration.GetSection(name).AsEnumerable().Where(pair => pair.Value is not null);
 
-    private static int FreeLoopbackPort()
+    /// <summary>Two ports free now, and different: both are held open while the second is chosen.</summary>
+    private static (int First, int Second) TwoFreeLoopbackPorts()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var first = new TcpListener(IPAddress.Loopback, 0);
+        using var second = new TcpListener(IPAddress.Loopback, 0);
+        first.Start();
+        second.Start();
+        return (((IPEndPoint)first.LocalEndpoint).Port, ((IPEndPoint)second.LocalEndpoint).Port);
     }
 
     /// <inheritdoc />

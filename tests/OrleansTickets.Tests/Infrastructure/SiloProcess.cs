@@ -30,6 +30,14 @@ public sealed class SiloProcess : IAsyncDisposable
     /// </summary>
     public static async Task<SiloProcess> StartAsync(TestStorage storage, IReadOnlyDictionary<string, string?>? settings = null)
     {
+        var silo = Launch(storage, settings);
+        await silo.WaitUntilServingAsync();
+        return silo;
+    }
+
+    /// <summary>Starts the process as <see cref="StartAsync"/> does, without waiting for it to serve.</summary>
+    public static SiloProcess Launch(TestStorage storage, IReadOnlyDictionary<string, string?>? settings = null)
+    {
         var port = FreePort.Next();
         var start = new ProcessStartInfo("dotnet")
         {
@@ -58,8 +66,38 @@ public sealed class SiloProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => silo.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await silo.WaitUntilServingAsync();
         return silo;
+    }
+
+    /// <summary>Waits until the process has written <paramref name="text"/>; false when it exits or the wait ends first.</summary>
+    public async Task<bool> WaitForOutputAsync(string text, TimeSpan wait)
+    {
+        var deadline = DateTime.UtcNow + wait;
+        while (DateTime.UtcNow < deadline && !_process.HasExited)
+        {
+            if (Output.Contains(text, StringComparison.Ordinal)) return true;
+            await Task.Delay(100);
+        }
+        return Output.Contains(text, StringComparison.Ordinal);
+    }
+
+    /// <summary>SIGTERM, as an operator's Ctrl+C or a supervisor's stop; the exit code, or null if it had not exited within <paramref name="wait"/>.</summary>
+    public async Task<int?> TerminateAsync(TimeSpan wait)
+    {
+        using (var signal = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await signal.WaitForExitAsync();
+        }
+        using var timeout = new CancellationTokenSource(wait);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+            return _process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     private void Append(string? line)

@@ -136,6 +136,36 @@ public sealed class RehearsalTests(PostgresFixture postgres)
         }
     }
 
+    [Fact]
+    public async Task A_silo_stopped_while_it_rehearses_exits_cleanly_and_leaves_no_scratch_storage()
+    {
+        // An operator's Ctrl+C (or a supervisor's SIGTERM) before the silo opened: the start is cancelled, which the
+        // host rethrew out of Run, and the process died with an unhandled exception (exit 134) instead of exiting.
+        using var storage = TestStorage.Sqlite();
+        var scratch = Directory.CreateTempSubdirectory("orleans-tickets-scratch-");
+        try
+        {
+            await using var silo = SiloProcess.Launch(storage, new Dictionary<string, string?>
+            {
+                ["Rehearsal:ScratchPath"] = scratch.FullName,
+                // Big enough to be still selling when the signal comes.
+                ["Rehearsal:Tickets"] = "200000",
+            });
+            Assert.True(await silo.WaitForOutputAsync("Rehearsing the on-sale", TimeSpan.FromSeconds(120)), "no rehearsal began:\n" + silo.Output);
+
+            var exitCode = await silo.TerminateAsync(TimeSpan.FromSeconds(60));
+
+            Assert.True(exitCode == 0, $"exit code {exitCode?.ToString() ?? "none within 60 s"}:\n{silo.Output}");
+            Assert.DoesNotContain("Unhandled exception", silo.Output);
+            Assert.DoesNotContain("Now listening on", silo.Output);
+            Assert.Empty(scratch.EnumerateFileSystemInfos());
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
     private static Dictionary<string, string?> Rehearsal(string scratchPath) => new()
     {
         ["Rehearsal:Enabled"] = "true",
