@@ -65,8 +65,9 @@ internal sealed partial class OnSaleRehearsal(
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             // Anything but the host shutting down: the silo opens, colder. A cancellation here is the time limit, or
-            // a start-up of the copy that the limit cut short.
-            if (limit.IsCancellationRequested)
+            // a start-up of the copy that the limit cut short. Any other exception is a failure, even when the limit
+            // fired meanwhile (the other buyers ran on until it did, or the clean-up took that long): it is logged.
+            if (e is OperationCanceledException && limit.IsCancellationRequested)
             {
                 report.Status = RehearsalStatus.TimedOut;
                 LogTimedOut(logger, settings.TimeLimitSeconds);
