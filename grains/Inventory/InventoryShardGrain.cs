@@ -18,7 +18,10 @@ namespace OrleansTickets.Inventory;
 /// Turn-based reasoning. The grain is <see cref="ReentrantAttribute">reentrant</see> so that many purchases can wait
 /// on one group commit, but Orleans still runs one turn at a time on an activation: code between two awaits never
 /// interleaves with other calls. Every check-then-act below (capacity check and reservation, key lookup and
-/// registration) happens inside a single turn.
+/// registration) happens inside a single turn. One qualification: completing a waiter's task may run the waiter's
+/// continuation right there, inside the completing code. Sales and a key's waiters complete that way (the purchase
+/// path saves a scheduler hop per sale), so the commit cycle and <see cref="RunExclusiveAsync"/> set all their state
+/// before they complete anyone; transfer changes complete asynchronously (<see cref="PendingChange.Completion"/>).
 /// </para>
 /// <para>Invariants enforced here:</para>
 /// <list type="bullet">

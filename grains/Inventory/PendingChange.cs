@@ -47,7 +47,12 @@ internal sealed class PendingChange
     public bool Skipped { get; set; }
 
     /// <summary>True once committed; false when refused or nothing was written. Faults are never set.</summary>
-    public TaskCompletionSource<bool> Completion { get; } = new();
+    /// <remarks>
+    /// Its waiters go on in a turn of their own, after the cycle that completes it: what follows a change (a delivery
+    /// tick deciding whether to stop, a drain handing on what came back) must not run inside that cycle. Changes are
+    /// transfers, not sales, so this costs the purchase path nothing.
+    /// </remarks>
+    public TaskCompletionSource<bool> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public static PendingChange TakeIn(TicketTransfer transfer) => new(ChangeKind.TakeIn) { Transfer = transfer, Id = transfer.TransferId };
 
