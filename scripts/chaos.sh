@@ -65,16 +65,23 @@ event=$(cat <<JSON
   { "id": "vip", "name": "VIP",               "price": 299.00, "currency": "EUR", "capacity": $vip, "shards": 16, "maxPerOrder": 4 } ] }
 JSON
 )
-# Set-up calls to a cluster that has just formed: an unclear answer (none, a 5xx) is asked again, as creating the same
-# event again is safe (200); anything else stops the run with the answer shown.
-setup_call() {
+# Calls that are safe to repeat (creating the same event again answers 200, a drain goes on where it stopped, an
+# addition carries one Idempotency-Key): an unclear answer (none, a 5xx) is asked again, up to 10 times a second
+# apart, as an operator would. Prints the last answer, then how many attempts it took.
+ask_until_clear() {
     local answer attempt
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
         answer=$(curl -s -m 35 "$@" -w ' (HTTP %{http_code})')
         [[ $answer =~ \(HTTP\ (000|5[0-9][0-9])\)$ ]] || break
         sleep 1
     done
-    [[ $answer =~ \(HTTP\ 20[01]\)$ ]] || { echo "chaos: set-up call failed after $attempt attempts: ${answer:0:400}" >&2; exit 1; }
+    echo "$answer, attempt $attempt"
+}
+# Set-up calls to a cluster that has just formed; anything but success stops the run with the answer shown.
+setup_call() {
+    local answer
+    answer=$(ask_until_clear "$@")
+    [[ $answer =~ \(HTTP\ 20[01]\),\ attempt\ [0-9]+$ ]] || { echo "chaos: set-up call failed: ${answer: -400}" >&2; exit 1; }
 }
 setup_call "${operator_auth[@]}" -X POST "$(silo_url 0)/api/events" -H 'Content-Type: application/json' -d "$event"
 # Doors open: one sales read activates every shard before the crowd arrives.
@@ -121,30 +128,21 @@ reconnect() { postgres psql -c "ALTER DATABASE \"$shard_db\" ALLOW_CONNECTIONS t
 # A silo takes seconds to start; the schedule goes on meanwhile.
 # Whether it came up is checked after the sale (below).
 add_silo() { cluster add-silo >"$work/add-silo.log" 2>&1 & echo $! >"$add_silo_pid_file"; echo "silo 3 starting (pid $!)"; }
-# Draining again is safe and goes on where it stopped, so an unclear answer (none, a 5xx: the shard's silo just died)
-# is retried, as an operator would.
+# A drain: an unclear answer (the shard's silo just died, say) is asked again (ask_until_clear).
 post() {
-    local answer attempt
-    for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        answer=$(curl -s -m 35 "${operator_auth[@]}" -X POST "$(silo_url 0)$1" -H 'Content-Type: application/json' -d "$2" -w ' (HTTP %{http_code})')
-        [[ $answer =~ \(HTTP\ (000|5[0-9][0-9])\)$ ]] || break
-        sleep 1
-    done
-    echo "$answer, attempt $attempt"
-    [[ $answer == *"(HTTP 200)" ]]
+    local answer
+    answer=$(ask_until_clear "${operator_auth[@]}" -X POST "$(silo_url 0)$1" -H 'Content-Type: application/json' -d "$2")
+    echo "$answer"
+    [[ $answer =~ \(HTTP\ 200\),\ attempt\ [0-9]+$ ]]
 }
 # An operator adding tickets in the middle of the faults: an unclear answer (no answer, a 5xx) is retried with the
 # same Idempotency-Key, so the tickets are added exactly once however many attempts it takes (checked at the end).
 add_vip() {
-    local answer attempt
-    for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        answer=$(curl -s -m 35 "${operator_auth[@]}" -X POST "$(silo_url 0)/api/events/chaos/ticket-types/vip/capacity" -H 'Content-Type: application/json' \
-            -H 'Idempotency-Key: chaos-add-vip' -d '{"quantity":1000}' -w ' (HTTP %{http_code})')
-        [[ $answer =~ \(HTTP\ (000|5[0-9][0-9])\)$ ]] || break
-        sleep 1
-    done
-    echo "$answer, attempt $attempt"
-    [[ $answer =~ \(HTTP\ 20[012]\)$ ]]
+    local answer
+    answer=$(ask_until_clear "${operator_auth[@]}" -X POST "$(silo_url 0)/api/events/chaos/ticket-types/vip/capacity" \
+        -H 'Content-Type: application/json' -H 'Idempotency-Key: chaos-add-vip' -d '{"quantity":1000}')
+    echo "$answer"
+    [[ $answer =~ \(HTTP\ 20[012]\),\ attempt\ [0-9]+$ ]]
 }
 
 at 2 "kill -9 silo 2" cluster kill-silo 2
