@@ -1,3 +1,4 @@
+using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
@@ -239,6 +240,14 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>
+    /// The isolation of claims and group commits, whatever the database's default. Fencing relies on it: a commit that
+    /// waited on a newer activation's claim re-reads the row after the wait and matches nothing (fenced). Under
+    /// REPEATABLE READ or SERIALIZABLE it would fail with a serialization error instead, and the stale activation,
+    /// taking that for an outage, would reload and claim the shard back from the newer one.
+    /// </summary>
+    private const IsolationLevel FencingIsolation = IsolationLevel.ReadCommitted;
+
+    /// <summary>
     /// Bumps the shard's epoch (creating its row on first use) and returns the new epoch and the durable sold count.
     /// </summary>
     public async Task<ClaimedRow> ClaimAsync(ShardAddress shard, SerialBlock block, CancellationToken cancellationToken)
@@ -251,7 +260,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         }
         await EnsureReadyAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(FencingIsolation, cancellationToken);
         await using var claim = new SqlStatement(_sql.Claim)
             .With("@shard_key", shard.Key).With("@block_first", block.First).With("@block_size", (long)block.Size)
             .With("@segments", InitialSegments(block))
@@ -596,7 +605,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         {
             await EnsureReadyAsync();
             connection = await OpenAsync();
-            transaction = await connection.BeginTransactionAsync();
+            transaction = await connection.BeginTransactionAsync(FencingIsolation);
         }
         catch (Exception exception)
         {

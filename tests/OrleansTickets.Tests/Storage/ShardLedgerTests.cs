@@ -91,6 +91,49 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal([0, 0, 1], ordersPerCommit.GetMeasurementSnapshot().Select(m => m.Value));
     }
 
+    [PostgresFact]
+    public async Task A_commit_that_waited_on_a_newer_claim_is_fenced_even_where_the_database_defaults_to_serializable()
+    {
+        // A DBA may make SERIALIZABLE the database's default. Fencing relies on READ COMMITTED: a commit that waited
+        // on a newer activation's claim re-reads the row and matches nothing. Under a stricter default it fails with a
+        // serialization error instead, and the stale activation, taking that for an outage, would reload and claim the
+        // shard back from the newer one.
+        await using var context = await LedgerContext.CreateAsync(Engines.Postgres, postgres);
+        var database = context.ShardDatabaseName(0);
+        await postgres.Server.CreateDatabaseAsync(database);
+        await using var admin = new NpgsqlConnection(postgres.Server.ConnectionString());
+        await admin.OpenAsync();
+        await using (var strict = new NpgsqlCommand($"ALTER DATABASE \"{database}\" SET default_transaction_isolation = 'serializable'", admin))
+        {
+            await strict.ExecuteNonQueryAsync();
+        }
+        var shard = new ShardAddress("e", "ga", 0);
+        var stale = context.Ledger(shard);
+        await stale.ClaimAsync(Block);
+
+        // The newer activation's claim, held open while the stale activation commits.
+        await using var newer = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(postgres.Server.ConnectionString(database)) { Pooling = false }.ConnectionString);
+        await newer.OpenAsync();
+        await using var claim = await newer.BeginTransactionAsync();
+        await using (var bump = new NpgsqlCommand("UPDATE shard_state SET epoch = epoch + 1 WHERE shard_key = @shard", newer, claim))
+        {
+            bump.Parameters.AddWithValue("shard", shard.Key);
+            Assert.Equal(1, await bump.ExecuteNonQueryAsync());
+        }
+        var commit = stale.CommitAsync(Batch(stale, shard, 0, Order(shard, "stale", 101)));
+        await Poll.UntilAsync(async () =>
+        {
+            await using var waiting = new NpgsqlCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = @database AND wait_event_type = 'Lock'", admin);
+            waiting.Parameters.AddWithValue("database", database);
+            return (long)(await waiting.ExecuteScalarAsync())! > 0;
+        }, delayMilliseconds: 20, failure: "The stale activation's commit never waited on the newer claim.");
+        await claim.CommitAsync();
+
+        Assert.Equal(CommitOutcome.Fenced, await commit);
+        Assert.Null(await stale.ReadOrderAsync("stale"));
+    }
+
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Shards_sharing_a_database_commit_together_and_one_fenced_shard_does_not_hurt_the_others(string engine)
     {
