@@ -53,6 +53,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private long[] _remaining = [];
     private DateTimeOffset[] _unavailableUntil = [];
 
+    // Shards a drain retired, as refreshes found them (for good: nothing un-drains a shard). They still sell and give
+    // what they hold, but take nothing in, so a pull must not pick one as its receiver.
+    private bool[] _retired = [];
+
     // Refreshes are shared by the requests that arrived before they started: refresh n serves any request that
     // saw _refreshesStarted < n on arrival.
     private long _refreshesStarted;
@@ -92,6 +96,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         _event = definition;
         _remaining = Enumerable.Range(0, type.Shards).Select(i => (long)type.BlockOf(i).Size).ToArray();
         _unavailableUntil = new DateTimeOffset[type.Shards];
+        _retired = new bool[type.Shards];
         _shards = new IInventoryShardGrain?[type.Shards];
         _homes = new IInventoryShardGrain?[definition!.TotalShards];
         _type = type;
@@ -259,16 +264,23 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     }
 
     /// <summary>
-    /// Plans a pull: the available shard with the most tickets (not <paramref name="exclude"/>) receives, and the
-    /// next fullest give, enough of them to cover the order plus a few spares. False when the available shards
-    /// together hold fewer than <paramref name="quantity"/>. Every dispatcher with the same view picks the same
-    /// receiver, so concurrent pulls gather tickets in one place instead of scattering them.
+    /// Plans a pull: the available shard with the most tickets (not <paramref name="exclude"/>, and not retired; an
+    /// empty one if need be) receives, and the next fullest give, enough of them to cover the order plus a few spares. False when the
+    /// available shards together hold fewer than <paramref name="quantity"/>. Every dispatcher with the same view picks
+    /// the same receiver, so concurrent pulls gather tickets in one place instead of scattering them.
     /// </summary>
+    /// <remarks>
+    /// A drained shard left holding tickets (its drain could not place them all) may be the fullest, but it refuses
+    /// every gift: chosen as receiver, it sent each donor's tickets back until the buyer's patience ran out, every time.
+    /// As a donor it gives like any other.
+    /// </remarks>
     private bool TryPlanPull(int quantity, int exclude, out int receiver, out ImmutableArray<int> donors)
     {
         var now = clock.GetUtcNow();
         var open = Enumerable.Range(0, _remaining.Length).Where(i => IsEligible(i, 1, now)).OrderByDescending(i => _remaining[i]).ToList();
-        receiver = open.FirstOrDefault(i => i != exclude, -1);
+        // An empty shard will do when only drained ones hold tickets: it can take them in.
+        receiver = Enumerable.Range(0, _remaining.Length).Where(i => i != exclude && !_retired[i] && _unavailableUntil[i] <= now)
+            .OrderByDescending(i => _remaining[i]).FirstOrDefault(-1);
         donors = [];
         if (receiver < 0 || open.Sum(i => _remaining[i]) < quantity) return false;
         var needed = quantity - _remaining[receiver];
@@ -354,6 +366,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             }
             var report = calls[index].Result;
             if (report.Status == Sales.ShardStatus.Unavailable) _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
+            _retired[index] |= report.Retired;
             // The view holds what a shard can sell now, as its other answers do. Tickets reserved by purchases still
             // committing count as unsold below, but routing an order to them would only be refused: with them in the
             // view, a purchase at the very end spun through home calls and refreshes until those commits landed,

@@ -142,6 +142,68 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         Assert.Equal((10L, 0L, 0L), (again.Moved, again.InTransit, again.Left));
     }
 
+    [Fact]
+    public async Task An_order_no_shard_can_fill_is_pulled_into_an_open_shard_not_into_a_drained_one_holding_more()
+    {
+        // Shards 1 and 2 do not answer while shard 0 is drained, so it keeps its ten tickets. Sold down to three it holds
+        // the most, but a drained shard takes nothing in: every gift a pull into it asked for came back, for the whole
+        // five seconds of the dispatcher's patience, and the buyer got 503 while five tickets were unsold.
+        var silent = new SilentShard(new ShardAddress("pull", "ga", 1), new ShardAddress("pull", "ga", 2));
+        await using var cluster = await StartAsync(silent);
+        await cluster.CreateEventAsync("pull", TicketingCluster.Type("ga", capacity: 30, shards: 3, maxPerOrder: 4));
+        silent.Silence(all: true);
+        var drained = await cluster.Shard("pull", "ga", 0).Drain();
+        silent.Answer();
+        Assert.Equal((0L, 10L), (drained.Moved, drained.Left));
+        foreach (var (index, quantities) in new[] { (0, new[] { 4, 3 }), (1, [4, 4, 1]), (2, [4, 4, 1]) })
+        {
+            foreach (var quantity in quantities)
+            {
+                var sale = await cluster.Shard("pull", "ga", index).Purchase(TicketingCluster.KeylessPurchase("pull", "ga", quantity));
+                Assert.Equal(PurchaseStatus.Created, sale.Status);
+            }
+        }
+
+        var result = await cluster.BuyAsync("pull", "ga", 4);
+
+        Assert.Equal(PurchaseStatus.Created, result.Status);
+        var shards = (await cluster.SalesAsync("pull")).TicketTypes[0].Shards;
+        Assert.Equal(1L, shards.Sum(s => s.Remaining));
+        Assert.True(shards[0].Retired);
+    }
+
+    [Fact]
+    public async Task An_order_only_drained_shards_hold_tickets_for_is_pulled_into_an_empty_open_shard()
+    {
+        // Shards 0 and 1 are each drained while no other shard can take tickets in, so both keep theirs; shard 2 sells
+        // out. Together the drained shards hold the four tickets an order asks for, but neither takes a gift: only the
+        // empty shard 2 can.
+        var (one, two) = (new ShardAddress("empty", "ga", 1), new ShardAddress("empty", "ga", 2));
+        var silent = new SilentShard(one, two);
+        await using var cluster = await StartAsync(silent);
+        await cluster.CreateEventAsync("empty", TicketingCluster.Type("ga", capacity: 30, shards: 3, maxPerOrder: 4));
+        silent.Silence(all: true);
+        Assert.Equal(10L, (await cluster.Shard("empty", "ga", 0).Drain()).Left);
+        silent.Silence(all: true, two);
+        Assert.Equal(10L, (await cluster.Shard("empty", "ga", 1).Drain()).Left);
+        silent.Answer();
+        foreach (var (index, quantities) in new[] { (0, new[] { 4, 4 }), (1, [4, 4]), (2, [4, 4, 2]) })
+        {
+            foreach (var quantity in quantities)
+            {
+                var sale = await cluster.Shard("empty", "ga", index).Purchase(TicketingCluster.KeylessPurchase("empty", "ga", quantity));
+                Assert.Equal(PurchaseStatus.Created, sale.Status);
+            }
+        }
+
+        var result = await cluster.BuyAsync("empty", "ga", 4);
+
+        Assert.Equal(PurchaseStatus.Created, result.Status);
+        var shards = (await cluster.SalesAsync("empty")).TicketTypes[0].Shards;
+        Assert.Equal([0L, 0L, 0L], shards.Select(s => s.Remaining));
+        Assert.Equal([true, true, false], shards.Select(s => s.Retired));
+    }
+
     private Task<TicketingCluster> StartAsync(SilentShard silent) =>
         TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(silent.Invoke), output: output);
 
@@ -159,14 +221,20 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Plays a shard whose silo stopped answering: while silenced, calls to it (or only the gifts it is offered) fail
+    /// Plays shards whose silo stopped answering: while silenced, calls to them (or only the gifts they are offered) fail
     /// as timed out without running.
     /// </summary>
-    private sealed class SilentShard(ShardAddress shard)
+    private sealed class SilentShard(params ShardAddress[] shards)
     {
+        private volatile HashSet<string> _keys = [.. shards.Select(s => s.Key)];
         private volatile int _mode;
 
-        public void Silence(bool all) => _mode = all ? 2 : 1;
+        /// <summary>Silences <paramref name="only"/> when given, else every shard this was made with.</summary>
+        public void Silence(bool all, params ShardAddress[] only)
+        {
+            _keys = [.. (only.Length > 0 ? only : shards).Select(s => s.Key)];
+            _mode = all ? 2 : 1;
+        }
 
         /// <summary>Its sales report comes only after 3 s, and then fails: a silo too slow to be waited for.</summary>
         public void Slow() => _mode = 3;
@@ -175,7 +243,7 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
 
         public async Task Invoke(IIncomingGrainCallContext call)
         {
-            if (_mode == 3 && call.TargetId.Key.ToString() == shard.Key && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales))
+            if (_mode == 3 && _keys.Contains(call.TargetId.Key.ToString()!) && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales))
             {
                 await Task.Delay(TimeSpan.FromSeconds(3));
                 throw new TimeoutException("The shard's silo did not answer in time (played by a test).");
@@ -187,7 +255,7 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         {
             var mode = _mode;
             var silenced = mode == 2 || (mode == 1 && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer));
-            return silenced && call.TargetId.Key.ToString() == shard.Key
+            return silenced && _keys.Contains(call.TargetId.Key.ToString()!)
                 ? throw new TimeoutException("The shard's silo did not answer (played by a test).")
                 : call.Invoke();
         }
