@@ -240,23 +240,24 @@ public sealed partial class InventoryShardGrain
         }
         if (_forwards.TryGetRunning(orderId, out var running))
         {
+            // The forward it joins answers "sold out" only once the refusal is committed, so its answer can be passed on.
             var earlier = await running;
-            // A replay that joined a fresh forward's refusal must not pass it on before it is durable: the home moves
-            // on after this answer, and an older message for the id could still reach a later activation.
-            if (earlier.Status == PurchaseStatus.SoldOut && !freshOrderId) return await RepeatRefusalAsync(orderId, freshOrderId);
             return earlier.Status == PurchaseStatus.Created ? earlier with { Status = PurchaseStatus.Replayed } : earlier;
         }
-        if (_refused.Contains(orderId)) return await RepeatRefusalAsync(orderId, freshOrderId);
+        if (_refused.Contains(orderId)) return await RepeatRefusalAsync(orderId);
         return await _forwards.RunAsync(orderId, () => SellOrRefuseAsync(request, orderId, freshOrderId, donors));
     }
 
     /// <summary>Sells a forwarded order, or refuses it for good: a refused id stays refused even if tickets arrive later.</summary>
     /// <remarks>
     /// <para>
-    /// The home sends a fresh id once and moves on only after this answer, so no other message for that id exists while
-    /// it waits: remembering the refusal in memory is enough. A replay is different: an earlier, delayed message for
-    /// the same id (a forward the home gave up waiting for) may still arrive, possibly at a later activation, and must
-    /// find the refusal. So a replay's refusal is committed (<c>refused_orders</c>) before it is answered.
+    /// Every refusal is committed (<c>refused_orders</c>) before it is answered, since the home moves the key on after
+    /// it, and another message for the id may still come, possibly to a later activation of this shard, and must find
+    /// the refusal. For a replay, that is an earlier, delayed message for the id (a forward the home gave up waiting
+    /// for). For a fresh id, which the home sends once and then waits on, it is a replay from a stale duplicate of the
+    /// home during a membership change: one that read the key while it still pointed at this id. Remembered only in
+    /// memory, the refusal would be gone if this shard moved meanwhile, and such a replay would create the order
+    /// beside the one the key moved to: two orders for one key.
     /// </para>
     /// <para>
     /// The reverse order happens too: the home gave up on the fresh message, a replay created the order here, and the
@@ -278,24 +279,22 @@ public sealed partial class InventoryShardGrain
             var (read, existing) = await TryReadOrderAsync(orderId);
             if (!read) return PurchaseResult.Unavailable;
             if (existing is not null) return new PurchaseResult(PurchaseStatus.Replayed, existing);
-            _refused.Add(orderId);
-            return result;
         }
         _refused.Add(orderId);
-        // Not durable: the key keeps pointing at this id, and a retry may still sell it here.
         if (await Enqueue(PendingChange.Refusal(orderId))) return result;
+        // Not committed, so not a refusal: the key keeps pointing at this id, and a retry may still sell it here.
         if (!_durableRefusals.Contains(orderId)) _refused.Remove(orderId);
         return PurchaseResult.Unavailable;
     }
 
     /// <summary>
-    /// Refuses an id refused before. A replay may let the home move on, and an older forward of the id may still
-    /// arrive later, so a refusal only this activation remembers is committed before a replay is answered.
+    /// Refuses an id refused before. Its refusal may still be on its way to the database (or have failed to get there),
+    /// and the home moves on after this answer, so it waits for a committed refusal (see <see cref="SellOrRefuseAsync"/>).
     /// </summary>
-    private async Task<PurchaseResult> RepeatRefusalAsync(string orderId, bool freshOrderId)
+    private async Task<PurchaseResult> RepeatRefusalAsync(string orderId)
     {
         var refused = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, Remaining));
-        if (freshOrderId || _durableRefusals.Contains(orderId)) return refused;
+        if (_durableRefusals.Contains(orderId)) return refused;
         return await Enqueue(PendingChange.Refusal(orderId)) ? refused : PurchaseResult.Unavailable;
     }
 

@@ -90,4 +90,25 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
         var (placement, ledger) = await cluster.LedgerAsync("late", "ga", 0);
         Assert.DoesNotContain(orderId, (await ledger.ClaimAsync(placement.Block)).Refused);
     }
+
+    [Fact]
+    public async Task A_refused_first_forward_is_in_the_database_before_the_home_hears_of_it()
+    {
+        // The home moves the key on after this refusal. A stale duplicate of the home (a membership change) may have
+        // read the key while it still pointed at X, and replay X later; had this shard moved meanwhile, a refusal kept
+        // only in memory would be gone, and with tickets gained since, the replay would create X beside the order the
+        // key moved to: two orders for one key.
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
+        await cluster.CreateEventAsync("first", TicketingCluster.Type("ga", capacity: 2, shards: 2));
+        var holder = cluster.Shard("first", "ga", 0);
+        Assert.Equal(PurchaseStatus.Created, (await holder.Purchase(TicketingCluster.KeylessPurchase("first", "ga", 1))).Status);
+        var orderId = OrderId.New(new ShardAddress("first", "ga", 0), DateTimeOffset.UtcNow);
+        var request = new PurchaseRequest("first", "ga", 1, new Buyer("Ada", "ada@example.com"), "first-key");
+
+        var refused = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true));
+
+        Assert.Equal(PurchaseStatus.SoldOut, refused.Status);
+        var (placement, ledger) = await cluster.LedgerAsync("first", "ga", 0);
+        Assert.Contains(orderId, (await ledger.ClaimAsync(placement.Block)).Refused);
+    }
 }
