@@ -380,11 +380,12 @@ public sealed partial class InventoryShardGrain(
     private void Requeue(List<(PendingSale Sale, OrderDetails? Order)> accepted, List<PendingChange> changes, long gifts, string conflictingKey)
     {
         var retry = new List<PendingSale>(accepted.Count);
+        var refused = new List<PendingSale>();
         foreach (var (sale, _) in accepted)
         {
             if (sale.Key?.Key == conflictingKey)
             {
-                Settle(sale, PurchaseResult.KeyConflict);
+                refused.Add(sale);
                 continue;
             }
             retry.Add(sale);
@@ -394,17 +395,20 @@ public sealed partial class InventoryShardGrain(
         _queue.InsertRange(0, retry);
         _changes.InsertRange(0, changes);
         _committer.Notify();
+        // Answered last: the refused buyer's continuation may run inline, and must find the others' tickets held again.
+        foreach (var sale in refused) Settle(sale, PurchaseResult.KeyConflict);
     }
 
     /// <summary>Answers everything a cycle could not commit: the sales with <paramref name="result"/>, the changes with false.</summary>
     private void Reject(IEnumerable<PendingSale> sales, List<PendingChange> changes, PurchaseResult result)
     {
         // A gift whose delivered mark (and take-back, which goes with it) did not land is still in transit in the
-        // database, though memory may have settled it: the delivery timer reloads and offers it again, instead of
-        // leaving it for whichever call reaches this shard next (a drained shard may get none). A fenced activation
+        // database, though memory may have settled it; and a gift whose own commit had an unknown outcome may have
+        // landed, unknown to memory. The delivery timer reloads and offers such gifts again, instead of leaving them
+        // for whichever call reaches this shard next (a drained shard may get none). A fenced activation
         // never writes again, so it leaves that to the newer one. Armed before anyone is answered: a waiter's
         // continuation may run inline in TrySetResult (a delivery tick, say) and must find the timer's state final.
-        if (!_fenced && (_undelivered.Count > 0 || changes.Any(c => c.Kind == ChangeKind.Delivered))) EnsureDeliveryTimer();
+        if (!_fenced && (_undelivered.Count > 0 || changes.Any(c => c.Kind is ChangeKind.Delivered or ChangeKind.Give))) EnsureDeliveryTimer();
         foreach (var sale in sales) Settle(sale, result);
         foreach (var change in changes) change.Completion.TrySetResult(false);
     }
