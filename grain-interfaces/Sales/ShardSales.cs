@@ -26,8 +26,9 @@ namespace OrleansTickets.Sales;
 /// </param>
 /// <param name="Known">
 /// False when the shard has not read its row since it activated (its database cannot be opened): the numbers are
-/// then its first block's, which leave out what it sold, gave, took in and was granted since. Such a report keeps
-/// the shard on the page, but no count of the unsold (and so no "sold out") can rest on it.
+/// then its first block's, which leave out what it sold, gave, took in and was granted since. False too from an
+/// activation a newer one fenced (a membership change): its numbers leave out what the newer one did since. Such a
+/// report keeps the shard on the page, but no count of the unsold (and so no "sold out") can rest on it.
 /// </param>
 /// <param name="Retired">True once the shard was drained: it sells what it holds but takes no tickets in.</param>
 [GenerateSerializer, Immutable]

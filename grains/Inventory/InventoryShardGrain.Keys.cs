@@ -30,8 +30,8 @@ namespace OrleansTickets.Inventory;
 /// </para>
 /// <para>
 /// The home moves a key from J to another shard only after J answered "sold out" for X. A shard can gain tickets
-/// later (escrow transfers, added capacity), so J remembers every id it refused and refuses it forever after (in the
-/// database too, when the refusal answered a replay: see <see cref="SellOrRefuseAsync"/>). Moving on can never create
+/// later (escrow transfers, added capacity), so J refuses every id it refused once forever after, and commits each
+/// refusal before answering it (see <see cref="SellOrRefuseAsync"/>). Moving on can never create
 /// a second order. The move is a compare-and-set on X (<see cref="IdempotencyRecord.PreviousOrderId"/>), so a home
 /// whose memory is behind the database cannot move a key it does not know. Any other failure (J unreachable,
 /// outcome unknown) keeps the key pointing at X and answers with a retryable error.

@@ -13,10 +13,10 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
     [Fact]
     public async Task A_replay_that_joins_a_refused_forward_answers_only_once_the_refusal_is_durable()
     {
-        // The first forward of an id is refused in memory only: the home moves on after that answer and sends no
-        // other message for the id. A replay's answer lets the home move on too, while an older message for the id
-        // may still be on its way, possibly to a later activation; so a replay is answered "sold out" only once the
-        // refusal is in the database. Here the replay joins the first forward while it waits on a pull from shard 1,
+        // A replay's answer lets the home move on, while an older message for the id may still be on its way,
+        // possibly to a later activation; so a replay is answered "sold out" only once the refusal is in the database
+        // (the first forward's own refusal is committed too, before it is answered, and the replay that joined it
+        // passes that answer on). Here the replay joins the first forward while it waits on a pull from shard 1,
         // whose donor fails only once the replay has joined. (The receiver gives up on a pull after 2 s of its own;
         // on a machine slow enough to deliver the replay later than that, the replay finds a finished refusal
         // instead, which must be made durable all the same.)
