@@ -214,8 +214,15 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             candidates = PickCandidates(quantity, homeIndex);
             if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
             if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
-            if (TryPlanPull(quantity, homeIndex, out var receiver, out donors)) candidates = [receiver];
-            else await PauseForTicketsAsync();
+            // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
+            if (TryPlanPull(quantity, homeIndex, out var receiver, out donors) || TryPlanPull(quantity, exclude: -1, out receiver, out donors))
+            {
+                candidates = [receiver];
+            }
+            else
+            {
+                await PauseForTicketsAsync();
+            }
         }
     }
 

@@ -98,10 +98,14 @@ public sealed partial class InventoryShardGrain
     private async Task<PurchaseResult> FirstAttemptAsync(string key, KeyEntry entry, ShardPurchase purchase)
     {
         var request = purchase.Request;
-        if (request.TicketTypeId == _address.TicketTypeId && request.Quantity <= Remaining)
+        // The dispatcher names this home as the pull's receiver when no other shard of the type can take tickets in
+        // (the others are drained): it pulls from the donors, and sells with the key, as below.
+        var receives = !purchase.Donors.IsDefaultOrEmpty && purchase.Candidates.Contains(_address.Index);
+        if (request.TicketTypeId == _address.TicketTypeId && (request.Quantity <= Remaining || receives))
         {
             var orderId = OrderId.New(_address, clock.GetUtcNow());
-            var result = await TrySell(request, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId));
+            var record = new IdempotencyRecord(key, entry.Fingerprint, orderId);
+            var result = receives ? await SellAsync(request, orderId, record, purchase.Donors) : await TrySell(request, orderId, record);
             if (result.Status == PurchaseStatus.Created) entry.OrderId = orderId;
             // Refused: the event has the key already. Nothing of this sale was written.
             if (result.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);

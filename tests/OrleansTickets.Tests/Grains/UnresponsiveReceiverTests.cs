@@ -172,13 +172,13 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         Assert.True(shards[0].Retired);
     }
 
-    [Fact]
-    public async Task An_order_only_drained_shards_hold_tickets_for_is_pulled_into_an_empty_open_shard()
+    [Theory, InlineData(null), InlineData("a-buyer-s-key")]
+    public async Task An_order_only_drained_shards_hold_tickets_for_is_pulled_into_an_empty_open_shard(string? key)
     {
         // Shards 0 and 1 are each drained while no other shard can take tickets in, so both keep theirs; shard 2 sells
         // out. Together the drained shards hold the four tickets an order asks for, but neither takes a gift: only the
-        // empty shard 2 can. (Without a key: a keyed order whose home is shard 2 itself still gets 503 here, since a
-        // home forwards to another shard rather than pulling for itself.)
+        // empty shard 2 can. The key's home is shard 2 itself (one database per shard here, and the key hashes to the
+        // third): a home forwards to another shard, but with none able to receive it pulls for itself.
         var (one, two) = (new ShardAddress("empty", "ga", 1), new ShardAddress("empty", "ga", 2));
         var silent = new SilentShard(one, two);
         await using var cluster = await StartAsync(silent);
@@ -197,7 +197,7 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
             }
         }
 
-        var result = await cluster.BuyAsync("empty", "ga", 4);
+        var result = await cluster.BuyAsync("empty", "ga", 4, key);
 
         Assert.Equal(PurchaseStatus.Created, result.Status);
         var shards = (await cluster.SalesAsync("empty")).TicketTypes[0].Shards;
