@@ -20,8 +20,37 @@ public static class SalesReader
         return await ReadAsync(clients.Select(http => new TicketingApiClient(http)).ToList(), eventId, RetryPause, cancellation);
     }
 
-    /// <summary>The report, or null once <paramref name="cancellation"/> fires or an address answers with anything but 200 or 503.</summary>
-    public static Task<SalesSnapshot?> ReadAsync(
+    /// <summary>
+    /// The report once every shard in it gave its own count, or null once <paramref name="cancellation"/> fires before any
+    /// report came or an address answers with anything but 200 or 503.
+    /// </summary>
+    /// <remarks>
+    /// A shard that cannot read its database just then (its pooled connections died with a database restart, say)
+    /// reports "unavailable", with its last numbers or a guess, and tries again a second later; the sales page shows
+    /// that, and a check would compare the guess. So such a report is asked for again, until the time is over; then
+    /// the last one is returned, and the checks say what it says.
+    /// </remarks>
+    public static async Task<SalesSnapshot?> ReadAsync(
         IReadOnlyList<TicketingApiClient> apis, string eventId, TimeSpan retryPause, CancellationToken cancellation)
-        => FirstAnswer.AskAsync(apis, (api, token) => api.GetSalesAsync(eventId, token), $"the sales of '{eventId}'", retryPause, cancellation);
+    {
+        SalesSnapshot? last = null;
+        while (true)
+        {
+            var sales = await FirstAnswer.AskAsync(apis, (api, token) => api.GetSalesAsync(eventId, token), $"the sales of '{eventId}'",
+                retryPause, cancellation);
+            if (sales is null) return last;
+            if (sales.TicketTypes.All(type => type.Shards.All(shard => shard.Counted))) return sales;
+            last = sales;
+            var waiting = sales.TicketTypes.Sum(type => type.Shards.Count(shard => !shard.Counted));
+            Console.Error.WriteLine($"the sales of '{eventId}': {waiting} shards cannot give their own count yet; asking again");
+            try
+            {
+                await Task.Delay(retryPause, cancellation);
+            }
+            catch (OperationCanceledException)
+            {
+                return last;
+            }
+        }
+    }
 }

@@ -4,10 +4,20 @@ using OrleansTickets.LoadGenerator.Http;
 
 namespace OrleansTickets.Tests.LoadGenerator;
 
-/// <summary>The verification's read of /sales waits out a service that says to come back, and nothing else.</summary>
+/// <summary>
+/// The verification's read of /sales waits out a service that says to come back, or whose report holds shards that
+/// cannot give their own count yet, and nothing else.
+/// </summary>
 public sealed class SalesReaderTests
 {
     private const string Report = """{"eventId":"e","ticketTypes":[{"id":"ga","capacity":4,"sold":4,"remaining":0,"shards":[]}]}""";
+
+    // Shard 1 could not read its database: its numbers are its first block's, a guess.
+    private const string Guessing = """
+        {"eventId":"e","ticketTypes":[{"id":"ga","capacity":4,"sold":2,"remaining":2,"shards":[
+          {"index":0,"capacity":2,"sold":2,"remaining":0,"status":"soldOut","known":true},
+          {"index":1,"capacity":2,"sold":0,"remaining":2,"status":"unavailable","known":false}]}]}
+        """;
     private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(10);
 
     [Fact]
@@ -52,12 +62,43 @@ public sealed class SalesReaderTests
         Assert.True(service.Requests > 1, $"{service.Requests} requests");
     }
 
-    /// <summary>Answers each request with the next status of its script; with no script, refuses the connection.</summary>
+    [Fact]
+    public async Task A_report_with_a_shard_that_cannot_give_its_own_count_is_asked_for_again()
+    {
+        var service = new ScriptedService(HttpStatusCode.OK, HttpStatusCode.OK) { Bodies = [Guessing, Report] };
+
+        var sales = await SalesReader.ReadAsync([service.Client()], "e", Pause, CancellationToken.None);
+
+        Assert.Equal(4L, Assert.Single(sales!.TicketTypes).Sold);
+        Assert.Equal(2, service.Requests);
+    }
+
+    [Fact]
+    public async Task A_report_that_never_settles_is_returned_as_it_is_when_the_time_is_over()
+    {
+        var service = new ScriptedService(HttpStatusCode.OK) { Bodies = [Guessing] };
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+
+        var sales = await SalesReader.ReadAsync([service.Client()], "e", Pause, timeout.Token);
+
+        // The checks then compare what it says, and fail where the guess disagrees.
+        var shard = Assert.Single(sales!.TicketTypes).Shards[1];
+        Assert.Equal((false, "unavailable", false), (shard.Known, shard.Status, shard.Counted));
+        Assert.True(service.Requests > 1, $"{service.Requests} requests");
+    }
+
+    /// <summary>
+    /// Answers each request with the next status of its script, and a 200 with the next of <see cref="Bodies"/> (the
+    /// last repeats; a plain report without); with no script, refuses the connection.
+    /// </summary>
     private sealed class ScriptedService(params HttpStatusCode[] script) : HttpMessageHandler
     {
         private int _requests;
+        private int _reports;
 
         public int Requests => _requests;
+
+        public string[] Bodies { get; init; } = [Report];
 
         public TicketingApiClient Client() => new(new HttpClient(this) { BaseAddress = new Uri("http://127.0.0.1:1/") });
 
@@ -66,9 +107,10 @@ public sealed class SalesReaderTests
             var n = Interlocked.Increment(ref _requests);
             if (script.Length == 0) throw new HttpRequestException("Connection refused");
             var status = script[Math.Min(n, script.Length) - 1];
+            var body = status == HttpStatusCode.OK ? Bodies[Math.Min(Interlocked.Increment(ref _reports), Bodies.Length) - 1] : "{}";
             return Task.FromResult(new HttpResponseMessage(status)
             {
-                Content = new StringContent(status == HttpStatusCode.OK ? Report : "{}", Encoding.UTF8, "application/json"),
+                Content = new StringContent(body, Encoding.UTF8, "application/json"),
             });
         }
     }
