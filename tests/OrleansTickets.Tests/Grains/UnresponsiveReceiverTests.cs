@@ -155,14 +155,7 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         var drained = await cluster.Shard("pull", "ga", 0).Drain();
         silent.Answer();
         Assert.Equal((0L, 10L), (drained.Moved, drained.Left));
-        foreach (var (index, quantities) in new[] { (0, new[] { 4, 3 }), (1, [4, 4, 1]), (2, [4, 4, 1]) })
-        {
-            foreach (var quantity in quantities)
-            {
-                var sale = await cluster.Shard("pull", "ga", index).Purchase(TicketingCluster.KeylessPurchase("pull", "ga", quantity));
-                Assert.Equal(PurchaseStatus.Created, sale.Status);
-            }
-        }
+        await SellOnEachAsync(cluster, "pull", new[] { (0, new[] { 4, 3 }), (1, [4, 4, 1]), (2, [4, 4, 1]) });
 
         var result = await cluster.BuyAsync("pull", "ga", 4, key);
 
@@ -188,14 +181,7 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         silent.Silence(all: true, two);
         Assert.Equal(10L, (await cluster.Shard("empty", "ga", 1).Drain()).Left);
         silent.Answer();
-        foreach (var (index, quantities) in new[] { (0, new[] { 4, 4 }), (1, [4, 4]), (2, [4, 4, 2]) })
-        {
-            foreach (var quantity in quantities)
-            {
-                var sale = await cluster.Shard("empty", "ga", index).Purchase(TicketingCluster.KeylessPurchase("empty", "ga", quantity));
-                Assert.Equal(PurchaseStatus.Created, sale.Status);
-            }
-        }
+        await SellOnEachAsync(cluster, "empty", new[] { (0, new[] { 4, 4 }), (1, [4, 4]), (2, [4, 4, 2]) });
 
         var result = await cluster.BuyAsync("empty", "ga", 4, key);
 
@@ -203,6 +189,19 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         var shards = (await cluster.SalesAsync("empty")).TicketTypes[0].Shards;
         Assert.Equal([0L, 0L, 0L], shards.Select(s => s.Remaining));
         Assert.Equal([true, true, false], shards.Select(s => s.Retired));
+    }
+
+    /// <summary>Sells, straight on each named shard of type "ga", orders of the given quantities.</summary>
+    private static async Task SellOnEachAsync(TicketingCluster cluster, string eventId, IEnumerable<(int Index, int[] Quantities)> sales)
+    {
+        foreach (var (index, quantities) in sales)
+        {
+            foreach (var quantity in quantities)
+            {
+                var sale = await cluster.Shard(eventId, "ga", index).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", quantity));
+                Assert.Equal(PurchaseStatus.Created, sale.Status);
+            }
+        }
     }
 
     private Task<TicketingCluster> StartAsync(SilentShard silent) =>
