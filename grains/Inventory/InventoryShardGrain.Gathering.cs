@@ -66,7 +66,7 @@ public sealed partial class InventoryShardGrain
         {
             // Drained while the question was out: the drain's walk could not see these tickets, so they go on now,
             // to any shard that takes them, not only the collector.
-            if (!_givingAway && Remaining > 0) _ = GiveAwayAsync();
+            if (!_givingAway && Remaining > 0) _ = HandOnAsync();
             return;
         }
         if (!ready)

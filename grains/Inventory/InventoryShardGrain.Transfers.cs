@@ -180,6 +180,22 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>
+    /// Hands a drained shard's unsold tickets on with nobody waiting. Should that fail (the catalog's silo leaving, say),
+    /// the tickets stay here, where they are still sold, and the next drain of this shard hands them on.
+    /// </summary>
+    private async Task HandOnAsync()
+    {
+        try
+        {
+            await GiveAwayAsync();
+        }
+        catch (Exception exception)
+        {
+            LogHandOnFailed(logger, exception, _address.Key);
+        }
+    }
+
+    /// <summary>
     /// Whether <paramref name="receiver"/> answers within <paramref name="wait"/>, has read its row and is not drained,
     /// so that it can take a gift in now.
     /// </summary>
@@ -273,7 +289,7 @@ public sealed partial class InventoryShardGrain
                 // A drained shard sells on, but takes nothing in: tickets it took back would stay on it, where the
                 // operator was told none were left. So they go on to another shard, unless a walk over the shards is
                 // already doing that.
-                if (_retired && !_givingAway && Remaining > 0) _ = GiveAwayAsync();
+                if (_retired && !_givingAway && Remaining > 0) _ = HandOnAsync();
                 return false;
             default:
                 EnsureDeliveryTimer();
@@ -356,6 +372,9 @@ public sealed partial class InventoryShardGrain
     }
 
     private IInventoryShardGrain Holder(ShardAddress address) => shards.For(address);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: handing a drained shard's tickets on failed; they stay here, sellable, until it is drained again")]
+    private static partial void LogHandOnFailed(ILogger logger, Exception exception, string shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: pulling tickets from shard {Donor} failed")]
     private static partial void LogPullFailed(ILogger logger, Exception exception, string shard, int donor);
