@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
 using OrleansTickets.Api.Events;
 using OrleansTickets.Api.Http;
 using OrleansTickets.Inventory;
@@ -23,7 +24,7 @@ public static class OrdersApi
     }
 
     public static async Task<Results<Created<OrderDetails>, Ok<OrderDetails>, ProblemHttpResult>> CreateOrder(
-        string eventId, HttpContext context, IGrainFactory grains, DispatcherDirectory dispatchers, GatewayHop hop)
+        string eventId, HttpContext context, IGrainFactory grains, DispatcherDirectory dispatchers, GatewayHop hop, IHostApplicationLifetime lifetime)
     {
         var (body, problem) = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateOrderBody, MaxBodyBytes);
         if (problem is not null) return problem;
@@ -33,6 +34,14 @@ public static class OrdersApi
         var key = IdempotencyKeyHeader.Read(context.Request, errors);
         var request = OrderValidator.Validate(eventId, body!, key, errors);
         if (request is null) return Problems.Invalid(errors);
+        // A stopping server waits for the requests it has, within one budget shared with the silo's graceful leave.
+        // Purchases still queued for admission when the stop began would be served one by one and could spend it all,
+        // so they go to another server instead, before anything is sold.
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            return Problems.RetryLater(context, Problems.Unavailable, "This server is stopping.",
+                "Nothing was sold. Retry with the same Idempotency-Key; another server takes the purchase.");
+        }
 
         PurchaseResult result;
         try

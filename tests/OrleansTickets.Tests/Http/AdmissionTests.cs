@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OrleansTickets.Api;
 using OrleansTickets.Api.Orders;
@@ -73,6 +74,40 @@ public sealed class AdmissionTests : IAsyncLifetime
         Assert.Equal(sold + 2, await _host.Client.SoldAsync("crowd"));
     }
 
+    [Fact]
+    public async Task Purchases_still_waiting_when_the_server_begins_to_stop_are_refused_and_sell_nothing()
+    {
+        // One is admitted, one queues behind it; neither body has arrived when the stop begins. The stop waits for
+        // requests in flight, and its budget is shared with the silo's graceful leave: queued purchases served one by
+        // one would spend it, so they are sent elsewhere at once instead.
+        using var storage = TestStorage.Sqlite();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        HttpResponseMessage[] answers;
+        await using (var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?>
+        {
+            ["Api:Admission:MaxInFlight"] = "1",
+            ["Api:Admission:MaxQueued"] = "4",
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
+            var purchases = new[] { HeldPurchase.Send(host.Client, gate.Task, "first"), HeldPurchase.Send(host.Client, gate.Task, "second") };
+            await Task.Delay(500);
+
+            host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+            gate.SetResult();
+            answers = await Task.WhenAll(purchases.Select(p => p.Response));
+        }
+
+        foreach (var answer in answers)
+        {
+            var problem = await ApiContractTests.AssertProblemAsync(answer, HttpStatusCode.ServiceUnavailable, "unavailable");
+            Assert.Contains("stopping", problem.GetProperty("title").GetString(), StringComparison.Ordinal);
+            Assert.Equal("1", answer.Headers.GetValues("Retry-After").Single());
+        }
+        await using var again = await ApiHost.StartAsync(storage);
+        Assert.Equal(0, await again.Client.SoldAsync("crowd"));
+    }
+
     [Theory]
     [InlineData("0", "0")]
     [InlineData("10", "-1")]
@@ -90,21 +125,21 @@ public sealed class AdmissionTests : IAsyncLifetime
         Assert.Contains("Api:Admission:MaxInFlight", error.Message);
     }
 
-    /// <summary>A purchase (key "held") whose body is sent only when the gate opens.</summary>
+    /// <summary>A purchase (key "held" unless named) whose body is sent only when the gate opens.</summary>
     private sealed class HeldPurchase
     {
         private readonly CancellationTokenSource _cancel = new();
 
-        private HeldPurchase(HttpClient client, Task gate)
+        private HeldPurchase(HttpClient client, Task gate, string key)
         {
             var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/crowd/orders") { Content = new HeldContent(gate) };
-            request.Headers.Add("Idempotency-Key", "held");
+            request.Headers.Add("Idempotency-Key", key);
             Response = client.SendAsync(request, _cancel.Token);
         }
 
         public Task<HttpResponseMessage> Response { get; }
 
-        public static HeldPurchase Send(HttpClient client, Task gate) => new(client, gate);
+        public static HeldPurchase Send(HttpClient client, Task gate, string key = "held") => new(client, gate, key);
 
         public async Task AbandonAsync()
         {
