@@ -272,9 +272,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
 
     /// <summary>
     /// Plans a pull: the available shard with the most tickets (not <paramref name="exclude"/>, and not retired; an
-    /// empty one if need be) receives, and the next fullest give, enough of them to cover the order plus a few spares. False when the
-    /// available shards together hold fewer than <paramref name="quantity"/>. Every dispatcher with the same view picks
-    /// the same receiver, so concurrent pulls gather tickets in one place instead of scattering them.
+    /// empty one if need be) receives, and the next fullest give, enough of them to cover the order plus a few spares.
+    /// False when the available shards together hold fewer than <paramref name="quantity"/>. Every dispatcher with the
+    /// same view picks the same receiver, so concurrent pulls gather tickets in one place instead of scattering them.
     /// </summary>
     /// <remarks>
     /// A drained shard left holding tickets (its drain could not place them all) may be the fullest, but it refuses
