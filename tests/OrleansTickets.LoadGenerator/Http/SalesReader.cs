@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using OrleansTickets.LoadGenerator.Orders;
 using OrleansTickets.LoadGenerator.Verification;
 
@@ -8,6 +9,12 @@ public static class SalesReader
 {
     /// <summary>The pause between rounds over the addresses.</summary>
     public static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// How long a report whose shards cannot all give their own count is asked for again, at most: one that stays down
+    /// must leave the caller's time limit enough for its other reads (the audit's databases and export).
+    /// </summary>
+    public static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(20);
 
     /// <summary>
     /// The report from the first of <paramref name="urls"/> that answers, through clients of its own: a check after
@@ -27,19 +34,23 @@ public static class SalesReader
     /// <remarks>
     /// A shard that cannot read its database just then (its pooled connections died with a database restart, say)
     /// reports "unavailable", with its last numbers or a guess, and tries again a second later; the sales page shows
-    /// that, and a check would compare the guess. So such a report is asked for again, until the time is over; then
-    /// the last one is returned, and the checks say what it says.
+    /// that, and a check would compare the guess. So such a report is asked for again, for up to
+    /// <paramref name="settleLimit"/> (<see cref="SettleLimit"/> unless given) or until the time is over; then the last
+    /// one is returned, and the checks say what it says.
     /// </remarks>
     public static async Task<SalesSnapshot?> ReadAsync(
-        IReadOnlyList<TicketingApiClient> apis, string eventId, TimeSpan retryPause, CancellationToken cancellation)
+        IReadOnlyList<TicketingApiClient> apis, string eventId, TimeSpan retryPause, CancellationToken cancellation, TimeSpan? settleLimit = null)
     {
         SalesSnapshot? last = null;
+        var settlingSince = 0L;
         while (true)
         {
             var sales = await FirstAnswer.AskAsync(apis, (api, token) => api.GetSalesAsync(eventId, token), $"the sales of '{eventId}'",
                 retryPause, cancellation);
             if (sales is null) return last;
             if (sales.TicketTypes.All(type => type.Shards.All(shard => shard.Counted))) return sales;
+            if (last is null) settlingSince = Stopwatch.GetTimestamp();
+            else if (Stopwatch.GetElapsedTime(settlingSince) >= (settleLimit ?? SettleLimit)) return sales;
             last = sales;
             var waiting = sales.TicketTypes.Sum(type => type.Shards.Count(shard => !shard.Counted));
             Console.Error.WriteLine($"the sales of '{eventId}': {waiting} shards cannot give their own count yet; asking again");

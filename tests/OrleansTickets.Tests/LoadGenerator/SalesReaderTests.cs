@@ -87,6 +87,21 @@ public sealed class SalesReaderTests
         Assert.True(service.Requests > 1, $"{service.Requests} requests");
     }
 
+    [Fact]
+    public async Task A_report_that_never_settles_is_asked_for_again_only_up_to_its_own_limit()
+    {
+        // The audit shares one time limit among /sales, the databases and the export: a shard down for good must not
+        // use all of it on /sales.
+        var service = new ScriptedService(HttpStatusCode.OK) { Bodies = [Guessing] };
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var sales = await SalesReader.ReadAsync([service.Client()], "e", Pause, timeout.Token, settleLimit: TimeSpan.FromMilliseconds(300));
+
+        Assert.NotNull(sales);
+        Assert.False(timeout.IsCancellationRequested);
+        Assert.True(service.Requests > 1, $"{service.Requests} requests");
+    }
+
     /// <summary>
     /// Answers each request with the next status of its script, and a 200 with the next of <see cref="Bodies"/> (the
     /// last repeats; a plain report without); with no script, refuses the connection.
