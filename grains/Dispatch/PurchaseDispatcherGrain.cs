@@ -120,7 +120,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (index < 0)
             {
                 if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
-                if (!TryPlanPull(quantity, exclude: -1, out index, out donors))
+                if (!TryPlanPull(quantity, avoid: -1, out index, out donors))
                 {
                     await PauseForTicketsAsync();
                     continue;
@@ -215,14 +215,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
             if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
             // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
-            if (TryPlanPull(quantity, homeIndex, out var receiver, out donors) || TryPlanPull(quantity, exclude: -1, out receiver, out donors))
-            {
-                candidates = [receiver];
-            }
-            else
-            {
-                await PauseForTicketsAsync();
-            }
+            if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors)) candidates = [receiver];
+            else await PauseForTicketsAsync();
         }
     }
 
@@ -271,23 +265,24 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     }
 
     /// <summary>
-    /// Plans a pull: the available shard with the most tickets (not <paramref name="exclude"/>, and not retired; an
-    /// empty one if need be) receives, and the next fullest give, enough of them to cover the order plus a few spares.
-    /// False when the available shards together hold fewer than <paramref name="quantity"/>. Every dispatcher with the
-    /// same view picks the same receiver, so concurrent pulls gather tickets in one place instead of scattering them.
+    /// Plans a pull: the available shard with the most tickets (not retired; an empty one if need be; and
+    /// <paramref name="avoid"/> only when no other can) receives, and the next fullest give, enough of them to cover
+    /// the order plus a few spares. False when the available shards together hold fewer than
+    /// <paramref name="quantity"/>. Every dispatcher with the same view picks the same receiver, so concurrent pulls
+    /// gather tickets in one place instead of scattering them.
     /// </summary>
     /// <remarks>
     /// A drained shard left holding tickets (its drain could not place them all) may be the fullest, but it refuses
     /// every gift: chosen as receiver, it sent each donor's tickets back until the buyer's patience ran out, every time.
     /// As a donor it gives like any other.
     /// </remarks>
-    private bool TryPlanPull(int quantity, int exclude, out int receiver, out ImmutableArray<int> donors)
+    private bool TryPlanPull(int quantity, int avoid, out int receiver, out ImmutableArray<int> donors)
     {
         var now = clock.GetUtcNow();
         var open = Enumerable.Range(0, _remaining.Length).Where(i => IsEligible(i, 1, now)).OrderByDescending(i => _remaining[i]).ToList();
         // An empty shard will do when only drained ones hold tickets: it can take them in.
-        receiver = Enumerable.Range(0, _remaining.Length).Where(i => i != exclude && !_retired[i] && _unavailableUntil[i] <= now)
-            .OrderByDescending(i => _remaining[i]).FirstOrDefault(-1);
+        receiver = Enumerable.Range(0, _remaining.Length).Where(i => !_retired[i] && _unavailableUntil[i] <= now)
+            .OrderBy(i => i == avoid).ThenByDescending(i => _remaining[i]).FirstOrDefault(-1);
         donors = [];
         if (receiver < 0 || open.Sum(i => _remaining[i]) < quantity) return false;
         var needed = quantity - _remaining[receiver];

@@ -48,11 +48,11 @@ public static class SalesReader
             var sales = await FirstAnswer.AskAsync(apis, (api, token) => api.GetSalesAsync(eventId, token), $"the sales of '{eventId}'",
                 retryPause, cancellation);
             if (sales is null) return last;
-            if (sales.TicketTypes.All(type => type.Shards.All(shard => shard.Counted))) return sales;
+            var waiting = sales.TicketTypes.Sum(type => type.Shards.Count(shard => !shard.Counted));
+            if (waiting == 0) return sales;
             if (last is null) settlingSince = Stopwatch.GetTimestamp();
             else if (Stopwatch.GetElapsedTime(settlingSince) >= (settleLimit ?? SettleLimit)) return sales;
             last = sales;
-            var waiting = sales.TicketTypes.Sum(type => type.Shards.Count(shard => !shard.Counted));
             Console.Error.WriteLine($"the sales of '{eventId}': {waiting} shards cannot give their own count yet; asking again");
             try
             {
