@@ -52,18 +52,71 @@ public sealed partial class TicketEventGrain(
     private static readonly TimeSpan SalesQuestionTimeout = TimeSpan.FromSeconds(5);
     private IGrainTimer? _grantTimer;
 
+    // A duplicate activation during a membership change may have read storage before another activation stored the
+    // event. Left alone it would answer "no such event" (and "no such order" for orders bought from its twin) until it
+    // is deactivated, so while it knows of no event it reads storage again, at most this often: questions about ids
+    // that never existed must not each cost a database read.
+    private static readonly TimeSpan UnknownEventRereadInterval = TimeSpan.FromSeconds(1);
+    private DateTimeOffset _readAt;
+    private Task? _reread;
+    private bool _creating;
+
     /// <inheritdoc />
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _readAt = clock.GetUtcNow();
         if (state.RecordExists) _stored = state.State;
         if (_stored?.PendingGrants.Count > 0) EnsureGrantTimer();
         return Task.CompletedTask;
     }
 
+    /// <summary>The stored event, read from storage again if this activation knows none and has not looked lately.</summary>
+    /// <remarks>
+    /// Interleaving readers share one read, and no read runs while <see cref="Create"/> writes: the read replaces
+    /// <c>state.State</c> and its ETag, which the create's write is using.
+    /// </remarks>
+    private async ValueTask<TicketEventState?> StoredAsync()
+    {
+        if (_stored is not null || _creating) return _stored;
+        if (_reread is null)
+        {
+            if (clock.GetUtcNow() - _readAt < UnknownEventRereadInterval) return null;
+            _reread = RereadAsync();
+        }
+        await EndOfAsync(_reread);
+        return _stored;
+    }
+
+    private async Task EndOfAsync(Task reread)
+    {
+        await reread;
+        if (ReferenceEquals(_reread, reread)) _reread = null;
+    }
+
+    private async Task RereadAsync()
+    {
+        _readAt = clock.GetUtcNow();
+        try
+        {
+            await state.ReadStateAsync();
+        }
+        catch (Exception exception)
+        {
+            // As before the read: "no such event", and the next question after the interval tries again.
+            LogRereadFailed(logger, exception);
+            return;
+        }
+        if (_stored is null && state.RecordExists)
+        {
+            _stored = state.State;
+            if (_stored.PendingGrants.Count > 0) EnsureGrantTimer();
+        }
+    }
+
     /// <inheritdoc />
     public async Task<CapacityAddition> AddCapacity(string ticketTypeId, long quantity, int? shardIndex, string? idempotencyKey)
     {
-        var stored = _stored;
+        var stored = await StoredAsync();
         var type = stored?.Definition?.FindTicketType(ticketTypeId);
         if (stored is null || type is null || quantity <= 0) return new CapacityAddition(CapacityStatus.NotFound);
         if (shardIndex is { } chosen && (chosen < 0 || chosen >= type.Shards)) return new CapacityAddition(CapacityStatus.NotFound);
@@ -247,7 +300,23 @@ public sealed partial class TicketEventGrain(
     /// <inheritdoc />
     public async Task<CreateEventOutcome> Create(EventDefinition definition)
     {
+        // A read that interleaving readers started must end first; none starts once _creating is set, which happens in
+        // the same turn as the loop's last check.
+        while (_reread is { } reread) await EndOfAsync(reread);
         if (state.RecordExists) return CreateEventOutcome.AlreadyExists;
+        _creating = true;
+        try
+        {
+            return await CreateAsync(definition);
+        }
+        finally
+        {
+            _creating = false;
+        }
+    }
+
+    private async Task<CreateEventOutcome> CreateAsync(EventDefinition definition)
+    {
         var ordinals = await GrainFactory.GetGrain<IShardDatabaseAllocatorGrain>(0).Allocate(definition.TotalShards);
         state.State = new TicketEventState { Definition = definition, DatabaseOrdinals = ordinals };
         try
@@ -283,27 +352,28 @@ public sealed partial class TicketEventGrain(
     }
 
     /// <inheritdoc />
-    public Task<EventDefinition?> GetDefinition() => Task.FromResult(_stored?.Definition);
+    public async Task<EventDefinition?> GetDefinition() => (await StoredAsync())?.Definition;
 
     /// <inheritdoc />
-    public Task<ImmutableArray<int>> GetShardDatabases() =>
-        Task.FromResult(_stored?.Definition is null ? ImmutableArray<int>.Empty : [.. _stored.DatabaseOrdinals]);
+    public async Task<ImmutableArray<int>> GetShardDatabases() =>
+        await StoredAsync() is { Definition: not null } stored ? [.. stored.DatabaseOrdinals] : ImmutableArray<int>.Empty;
 
     /// <inheritdoc />
-    public Task<ShardPlacement?> GetPlacement(string ticketTypeId, int index)
+    public async Task<ShardPlacement?> GetPlacement(string ticketTypeId, int index)
     {
-        var definition = _stored?.Definition;
+        var stored = await StoredAsync();
+        var definition = stored?.Definition;
         var type = definition?.FindTicketType(ticketTypeId);
-        if (type is null || index < 0 || index >= type.Shards) return Task.FromResult<ShardPlacement?>(null);
-        return Task.FromResult<ShardPlacement?>(new ShardPlacement(
+        if (type is null || index < 0 || index >= type.Shards) return null;
+        return new ShardPlacement(
             new ShardAddress(definition!.Id, type.Id, index), type.BlockOf(index),
-            _stored!.DatabaseOrdinals[definition.FirstFlatIndexOf(type.Id) + index],
+            stored!.DatabaseOrdinals[definition.FirstFlatIndexOf(type.Id) + index],
             // Events stored before prices were canonical still sell in the form a replay reads back.
-            Prices.Canonical(type.Price, type.Currency), type.Currency, type.MaxPerOrder));
+            Prices.Canonical(type.Price, type.Currency), type.Currency, type.MaxPerOrder);
     }
 
     /// <inheritdoc />
-    public Task<long> GetPendingCapacity(string ticketTypeId) => Task.FromResult(_stored is null ? 0 : PendingOf(ticketTypeId));
+    public async Task<long> GetPendingCapacity(string ticketTypeId) => await StoredAsync() is null ? 0 : PendingOf(ticketTypeId);
 
     /// <summary>Tickets of a type granted by operators that no shard has taken in yet.</summary>
     private long PendingOf(string ticketTypeId) =>
@@ -317,7 +387,7 @@ public sealed partial class TicketEventGrain(
     /// </remarks>
     public async Task<EventSales?> GetSales()
     {
-        var definition = _stored?.Definition;
+        var definition = (await StoredAsync())?.Definition;
         if (definition is null) return null;
         var askedAt = clock.GetUtcNow();
         // One deadline for the whole read, not one per ticket type: an event whose types each have a silent shard
@@ -360,6 +430,9 @@ public sealed partial class TicketEventGrain(
             throw;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the event from storage again failed; it stays unknown to this activation until a later question reads it")]
+    private static partial void LogRereadFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grant {TransferId} was taken in, but removing it from the pending grants failed; the next activation redelivers it and the shard ignores the repeat")]
     private static partial void LogGrantCleanupFailed(ILogger logger, Exception exception, string transferId);

@@ -53,6 +53,27 @@ public sealed class TransientPlacementTests
         Assert.Equal(2, await host.Client.SoldAsync("unplaced"));
     }
 
+    [Fact]
+    public async Task A_catalog_activation_that_read_storage_before_the_event_was_stored_learns_of_it()
+    {
+        // Two silos over one storage that do not know of each other stand in for a duplicate catalog activation during a
+        // membership change: the first reads "no such event" before the other activation stores it. Left stale, it
+        // would deny an order that was acknowledged with 201, until it was deactivated.
+        using var storage = TestStorage.Sqlite();
+        await using var stale = await ApiHost.StartAsync(storage);
+        await using var current = await ApiHost.StartAsync(storage);
+        Assert.Equal(HttpStatusCode.NotFound, (await stale.Client.GetAsync("/api/events/late")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.Created, (await current.Client.CreateEventAsync("late", capacity: 10, shards: 1)).StatusCode);
+        var bought = await current.Client.OrderAsync("late", 2, key: "late-buyer");
+        Assert.Equal(HttpStatusCode.Created, bought.StatusCode);
+        var orderId = (await bought.JsonAsync()).GetProperty("orderId").GetString();
+
+        await Poll.UntilAsync(async () => (await stale.Client.GetAsync($"/api/orders/{orderId}")).StatusCode == HttpStatusCode.OK,
+            attempts: 50, failure: "The stale catalog activation never learned of the event, so the acknowledged order stayed 404.");
+        Assert.Equal(HttpStatusCode.OK, (await stale.Client.GetAsync("/api/events/late")).StatusCode);
+    }
+
     /// <summary>While <see cref="Unknown"/>, answers placement questions about one shard with "no such shard".</summary>
     private sealed class PlacementUnknown(int index) : IIncomingGrainCallFilter
     {
