@@ -9,12 +9,12 @@ namespace OrleansTickets.Api;
 /// </summary>
 internal static class FrontEndProgram
 {
-    public static void Main(string[] args)
+    public static int Main(string[] args)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.AddTicketingFrontEnd();
         var app = builder.Build();
         app.MapTicketingApi();
-        app.RunUntilStopped();
+        return app.RunUntilStopped();
     }
 }

@@ -8,4 +8,4 @@ builder.AddTicketingSilo();
 
 var app = builder.Build();
 app.MapTicketingApi();
-app.RunUntilStopped();
+return app.RunUntilStopped();

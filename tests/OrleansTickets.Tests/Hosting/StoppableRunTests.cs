@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OrleansTickets.Api.Hosting;
+
+namespace OrleansTickets.Tests.Hosting;
+
+/// <summary>The exit code the silo and the front end end with: 0 for a clean or early stop, 1 for a stop that failed.</summary>
+public sealed class StoppableRunTests
+{
+    [Fact]
+    public async Task A_clean_stop_of_a_started_host_exits_0()
+    {
+        var (app, _) = Build(new StoppingService(failStop: false, holdStart: false));
+        var run = Task.Run(app.RunUntilStopped);
+        await WaitAsync(app.Lifetime.ApplicationStarted);
+        app.Lifetime.StopApplication();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public async Task A_stop_that_fails_after_the_start_exits_1()
+    {
+        var (app, service) = Build(new StoppingService(failStop: true, holdStart: false));
+        var run = Task.Run(app.RunUntilStopped);
+        await WaitAsync(app.Lifetime.ApplicationStarted);
+        app.Lifetime.StopApplication();
+        Assert.Equal(1, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(service.StopAsked);
+    }
+
+    [Fact]
+    public async Task A_stop_that_comes_before_the_start_finished_exits_0()
+    {
+        var (app, service) = Build(new StoppingService(failStop: false, holdStart: true));
+        var started = app.Lifetime.ApplicationStarted; // the host's services are disposed once it has run
+        var run = Task.Run(app.RunUntilStopped);
+        await service.Starting.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        app.Lifetime.StopApplication();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(started.IsCancellationRequested);
+    }
+
+    private static (WebApplication App, StoppingService Service) Build(StoppingService service)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IHostedService>(service);
+        return (builder.Build(), service);
+    }
+
+    private static Task WaitAsync(CancellationToken token)
+    {
+        var signalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        token.Register(() => signalled.TrySetResult());
+        return signalled.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>A hosted service whose start can be held until the stop, and whose stop can throw.</summary>
+    private sealed class StoppingService(bool failStop, bool holdStart) : IHostedService
+    {
+        public TaskCompletionSource Starting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool StopAsked { get; private set; }
+
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            Starting.TrySetResult();
+            // The host cancels the start's token when a stop is asked for while starting.
+            if (holdStart) await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken)
+        {
+            StopAsked = true;
+            return failStop ? Task.FromException(new InvalidOperationException("The stop failed.")) : Task.CompletedTask;
+        }
+    }
+}
