@@ -65,9 +65,15 @@ public sealed partial class TicketEventGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _readAt = clock.GetUtcNow();
-        if (state.RecordExists) _stored = state.State;
-        if (_stored?.PendingGrants.Count > 0) EnsureGrantTimer();
+        if (state.RecordExists) Adopt(state.State);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Takes a stored event as this activation's, and redelivers its pending grants.</summary>
+    private void Adopt(TicketEventState stored)
+    {
+        _stored = stored;
+        if (stored.PendingGrants.Count > 0) EnsureGrantTimer();
     }
 
     /// <summary>The stored event, read from storage again if this activation knows none and has not looked lately.</summary>
@@ -89,8 +95,15 @@ public sealed partial class TicketEventGrain(
 
     private async Task EndOfAsync(Task reread)
     {
-        await reread;
-        if (ReferenceEquals(_reread, reread)) _reread = null;
+        try
+        {
+            await reread;
+        }
+        finally
+        {
+            // Even if it threw: a failed task left here would fail every later create at its wait.
+            if (ReferenceEquals(_reread, reread)) _reread = null;
+        }
     }
 
     private async Task RereadAsync()
@@ -106,11 +119,7 @@ public sealed partial class TicketEventGrain(
             LogRereadFailed(logger, exception);
             return;
         }
-        if (_stored is null && state.RecordExists)
-        {
-            _stored = state.State;
-            if (_stored.PendingGrants.Count > 0) EnsureGrantTimer();
-        }
+        if (_stored is null && state.RecordExists) Adopt(state.State);
     }
 
     /// <inheritdoc />
@@ -282,7 +291,8 @@ public sealed partial class TicketEventGrain(
         });
 
     /// <remarks>
-    /// Ticks do not interleave with the catalog's calls, so each offer a shard leaves unanswered holds every operator
+    /// Ticks do not interleave with the catalog's other calls (only its reads of the definition, placements and pending
+    /// capacity do), so each offer a shard leaves unanswered holds every operator
     /// for <see cref="DeliveryTimeout"/>. A shard that did not answer is therefore asked once per tick, however many
     /// grants wait on it: before, five grants pending on one frozen shard held the catalog 25 s in every tick.
     /// </remarks>
@@ -337,7 +347,7 @@ public sealed partial class TicketEventGrain(
                 this.DeactivateOnIdle();
                 throw;
             }
-            if (state.RecordExists) _stored = state.State;
+            if (state.RecordExists) Adopt(state.State);
             return CreateEventOutcome.AlreadyExists;
         }
         catch
