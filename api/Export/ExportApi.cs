@@ -16,6 +16,7 @@ public static class ExportApi
 {
     public const int DefaultLimit = 500;
     public const int MaxLimit = 1000;
+    private const string AfterRule = "Must be the 'next' of an earlier page of this event's export.";
 
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
     {
@@ -30,7 +31,7 @@ public static class ExportApi
         if (!Slug.IsValid(eventId)) return EventsApi.EventNotFound(eventId);
         var errors = new Dictionary<string, string[]>();
         ExportCursor? cursor = null;
-        if (after is not null && !ExportCursor.TryParse(after, out cursor)) errors["after"] = ["Must be the 'next' of an earlier page."];
+        if (after is not null && !ExportCursor.TryParse(after, out cursor)) errors["after"] = [AfterRule];
         var size = DefaultLimit;
         if (limit is not null && !(int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) && size is >= 1 and <= MaxLimit))
         {
@@ -39,8 +40,8 @@ public static class ExportApi
         if (errors.Count > 0) return Problems.Invalid(errors);
 
         var page = await grains.GetGrain<IOrderExportGrain>(eventId).ReadPage(cursor, size);
-        return page is null
-            ? EventsApi.EventNotFound(eventId)
-            : TypedResults.Ok(new OrderExportResponse(eventId, page.Orders, page.Next?.ToString()));
+        if (page is null) return EventsApi.EventNotFound(eventId);
+        if (page.CursorRefused) return Problems.Invalid(new Dictionary<string, string[]> { ["after"] = [AfterRule] });
+        return TypedResults.Ok(new OrderExportResponse(eventId, page.Orders, page.Next?.ToString()));
     }
 }

@@ -33,18 +33,23 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         var eventId = this.GetPrimaryKeyString();
-        var ordinals = (await GrainFactory.GetEventGrain(eventId).GetShardDatabases()).Distinct().Order().ToList();
-        if (ordinals.Count == 0) return null;
+        var catalog = GrainFactory.GetEventGrain(eventId);
+        var shardDatabases = await catalog.GetShardDatabases();
+        if (shardDatabases.IsEmpty) return null;
+        if (after is not null && (await catalog.GetDefinition() is not { } definition || !after.IsOf(definition, shardDatabases)))
+        {
+            return OrderPage.RefusedCursor;
+        }
+        var ordinals = shardDatabases.Distinct().Order().ToList();
         var orders = ImmutableArray.CreateBuilder<OrderDetails>(limit);
         foreach (var ordinal in ordinals)
         {
             if (after is not null && ordinal < after.Ordinal) continue;
             var afterKey = after is not null && ordinal == after.Ordinal ? after.AfterKey : "";
             IReadOnlyList<OrderDetails> page;
-            string? lastKey;
             try
             {
-                (page, lastKey) = await databases.Get(ordinal).ReadOrderPageAsync(eventId, afterKey, limit - orders.Count);
+                page = await databases.Get(ordinal).ReadOrderPageAsync(eventId, afterKey, limit - orders.Count);
             }
             catch (Exception exception)
             {
@@ -53,7 +58,12 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
                 throw new ShardUnavailableException($"Shard database {ordinal} cannot be read now: {exception.Message}");
             }
             orders.AddRange(page);
-            if (orders.Count == limit) return new OrderPage(orders.MoveToImmutable(), new ExportCursor(ordinal, lastKey!));
+            if (orders.Count == limit)
+            {
+                // The page ends in this database, whose read added at least its last order.
+                var next = new ExportCursor(ordinal, orders[^1].OrderId);
+                return new OrderPage(orders.MoveToImmutable(), next);
+            }
         }
         return new OrderPage(orders.ToImmutable(), Next: null);
     }

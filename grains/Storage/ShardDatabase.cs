@@ -204,28 +204,23 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>
     /// Up to <paramref name="limit"/> committed orders of <paramref name="eventId"/> in this database whose key sorts
-    /// after <paramref name="afterKey"/>, in key order, with their tickets; and the key of the last one (null if none).
+    /// after <paramref name="afterKey"/>, in key order, with their tickets.
     /// </summary>
-    public async Task<(IReadOnlyList<OrderDetails> Orders, string? LastKey)> ReadOrderPageAsync(
+    public async Task<IReadOnlyList<OrderDetails>> ReadOrderPageAsync(
         string eventId, string afterKey, int limit, CancellationToken cancellationToken = default)
     {
         await EnsureReadyAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
         var rows = new List<(OrderDetails Order, IReadOnlyList<SerialSegment> Serials)>();
-        string? lastKey = null;
         await using (var read = new SqlStatement(_sql.ReadOrderPage)
             .With("@event_id", eventId).With("@after_key", afterKey).With("@limit", limit).ToCommand(connection, null))
         await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                rows.Add(StoredOrders.FromRow(reader));
-                lastKey = reader.GetString(11);
-            }
+            while (await reader.ReadAsync(cancellationToken)) rows.Add(StoredOrders.FromRow(reader));
         }
         var orders = new List<OrderDetails>(rows.Count);
         foreach (var (order, serials) in rows) orders.Add(await StoredOrders.WithTicketsAsync(connection, order, serials, cancellationToken));
-        return (orders, lastKey);
+        return orders;
     }
 
     /// <summary>Queues a shard's batch for the next group commit and completes when it is durable (or refused).</summary>

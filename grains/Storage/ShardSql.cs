@@ -112,18 +112,18 @@ internal sealed class ShardSql
     {
         SqlDialect.Sqlite => new ShardSql
         {
-            ReadOrderPage = "SELECT " + OrderColumns + ", order_key" + OrderPageWhere + " LIMIT @limit",
+            ReadOrderPage = "SELECT " + OrderColumns + OrderPageWhere + " LIMIT @limit",
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.PostgreSql => new ShardSql
         {
-            ReadOrderPage = "SELECT " + OrderColumns + ", order_key" + OrderPageWhere + " LIMIT @limit",
+            ReadOrderPage = "SELECT " + OrderColumns + OrderPageWhere + " LIMIT @limit",
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.SqlServer => new ShardSql
         {
             // Unverified: written for SQL Server 2019+/Azure SQL, never run here.
-            ReadOrderPage = "SELECT TOP (@limit) " + OrderColumns + ", order_key" + OrderPageWhere,
+            ReadOrderPage = "SELECT TOP (@limit) " + OrderColumns + OrderPageWhere,
             Claim =
                 "UPDATE shard_state WITH (UPDLOCK, HOLDLOCK) SET epoch = epoch + 1 " +
                 "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +

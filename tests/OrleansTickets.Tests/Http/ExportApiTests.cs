@@ -78,6 +78,37 @@ public sealed class ExportApiTests(ApiHostFixture fixture) : IClassFixture<ApiHo
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
     }
 
+    [Fact]
+    public async Task A_cursor_no_page_of_this_event_gives_is_400_not_an_empty_last_page()
+    {
+        // Well formed, but from another event's export, or naming a database its order is not in: read as given, it
+        // would skip this event's orders before it and answer an empty page with no next, which is how the last page
+        // looks, so the back office would stop with orders missing.
+        Assert.Equal(HttpStatusCode.Created, (await Http.CreateEventAsync("handover-a", capacity: 10, shards: 2)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await Http.CreateEventAsync("handover-b", capacity: 10, shards: 2)).StatusCode);
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await Http.OrderAsync("handover-a", 1)).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await Http.OrderAsync("handover-b", 1)).StatusCode);
+        }
+        var first = await (await Http.GetAsync("/api/events/handover-a/orders?limit=1")).JsonAsync();
+        var next = first.GetProperty("next").GetString()!;
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/api/events/handover-a/orders?after=" + Uri.EscapeDataString(next))).StatusCode);
+
+        var dot = next.IndexOf('.');
+        var otherDatabase = (int.Parse(next[..dot], System.Globalization.CultureInfo.InvariantCulture) + 1) + next[dot..];
+        foreach (var path in new[]
+        {
+            "/api/events/handover-b/orders?after=" + Uri.EscapeDataString(next),
+            "/api/events/handover-a/orders?after=" + Uri.EscapeDataString(otherDatabase),
+            "/api/events/handover-a/orders?after=" + Uri.EscapeDataString("999999" + next[dot..]),
+        })
+        {
+            var problem = await ApiContractTests.AssertProblemAsync(await Http.GetAsync(path), HttpStatusCode.BadRequest, "validation");
+            Assert.True(problem.GetProperty("errors").TryGetProperty("after", out _), problem.GetRawText());
+        }
+    }
+
     [Theory]
     [InlineData("/api/events/no-such-event/orders")]
     [InlineData("/api/events/Not_A_Slug/orders")]
