@@ -95,23 +95,36 @@ public sealed partial class InventoryShardGrain
         }
     }
 
-    private async Task<PurchaseResult> FirstAttemptAsync(string key, KeyEntry entry, ShardPurchase purchase)
+    private async Task<PurchaseResult> FirstAttemptAsync(string key, KeyEntry entry, ShardPurchase purchase) =>
+        await SellHereAsync(key, entry, purchase) ?? await ForwardAsync(key, entry, purchase);
+
+    /// <summary>
+    /// Sells the keyed order on this home itself when it is of this home's type and the home has room, or is named the
+    /// receiver of a pull; null when it cannot (nothing was written), so the caller forwards it.
+    /// </summary>
+    /// <remarks>
+    /// On a first attempt the key is new and the sale's commit inserts it. On a retry the key points at an order X that
+    /// its holder refused for good (see <see cref="ReplayAsync"/>), and the commit moves it from X to this sale's order,
+    /// a compare-and-set on X as for a forward: the sale and the move are one transaction, so the key is never left
+    /// on an order that does not exist. Without this, a retry could only forward, never to the home itself, and a
+    /// buyer whose home had since taken tickets in (or was the only shard able to receive a pull) got 503 until their
+    /// patience ran out, every time.
+    /// </remarks>
+    private async Task<PurchaseResult?> SellHereAsync(string key, KeyEntry entry, ShardPurchase purchase)
     {
         var request = purchase.Request;
         // The dispatcher names this home as the pull's receiver when no other shard of the type can take tickets in
         // (the others are drained): it pulls from the donors, and sells with the key, as below.
         var receives = !purchase.Donors.IsDefaultOrEmpty && purchase.Candidates.Contains(_address.Index);
-        if (request.TicketTypeId == _address.TicketTypeId && (request.Quantity <= Remaining || receives))
-        {
-            var orderId = OrderId.New(_address, clock.GetUtcNow());
-            var record = new IdempotencyRecord(key, entry.Fingerprint, orderId);
-            var result = receives ? await SellAsync(request, orderId, record, purchase.Donors) : await TrySell(request, orderId, record);
-            if (result.Status == PurchaseStatus.Created) entry.OrderId = orderId;
-            // Refused: the event has the key already. Nothing of this sale was written.
-            if (result.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
-            if (result.Status != PurchaseStatus.SoldOut) return result;
-        }
-        return await ForwardAsync(key, entry, purchase);
+        if (request.TicketTypeId != _address.TicketTypeId || (request.Quantity > Remaining && !receives)) return null;
+        var orderId = OrderId.New(_address, clock.GetUtcNow());
+        var record = new IdempotencyRecord(key, entry.Fingerprint, orderId, PreviousOrderId: entry.OrderId);
+        var result = receives ? await SellAsync(request, orderId, record, purchase.Donors) : await TrySell(request, orderId, record);
+        if (result.Status == PurchaseStatus.Created) entry.OrderId = orderId;
+        // Refused: the event has the key already, or it no longer points at the refused order. Nothing of this sale
+        // was written.
+        if (result.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
+        return result.Status == PurchaseStatus.SoldOut ? null : result;
     }
 
     private async Task<PurchaseResult> ReplayAsync(string key, KeyEntry entry, ShardPurchase purchase)
@@ -126,7 +139,8 @@ public sealed partial class InventoryShardGrain
                 : new PurchaseResult(PurchaseStatus.Replayed, order);
         }
         var result = await AskHolderAsync(holder, orderId, purchase, freshOrderId: false);
-        return result.Status == PurchaseStatus.SoldOut ? await ForwardAsync(key, entry, purchase) : result;
+        // The holder refused X, and refuses it forever after: the key may move on, to this home first.
+        return result.Status == PurchaseStatus.SoldOut ? await SellHereAsync(key, entry, purchase) ?? await ForwardAsync(key, entry, purchase) : result;
     }
 
     /// <summary>
