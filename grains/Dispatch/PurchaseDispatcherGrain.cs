@@ -337,7 +337,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         // by its shard as well, which only puts a verdict off to the next refresh). Asked at the same time, the shard
         // could answer just before its take-in and the catalog just after, and the grant would be counted by neither:
         // a buyer told "sold out" beside tickets on sale.
-        var granted = GrainFactory.GetEventGrain(_event!.Id).GetPendingCapacity(_type!.Id);
+        var catalog = GrainFactory.GetEventGrain(_event!.Id);
+        var granted = catalog.GetGrantedCapacity(_type!.Id);
         try
         {
             await granted.WaitAsync(RefreshTimeout);
@@ -346,6 +347,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         {
             // Judged below with the shards: without this answer the refresh gives no verdict of "sold out".
         }
+        // Taken now: an answer that comes in while the shards are asked is as late as asking them side by side.
+        var grantedBeforeShards = granted.IsCompletedSuccessfully;
         for (var index = 0; index < calls.Length; index++) calls[index] = Shard(index).GetSales();
         try
         {
@@ -380,12 +383,31 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             else firstUnanswered ??= calls[index];
         }
         // A shard (or the catalog) that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
-        if (!granted.IsCompletedSuccessfully) firstUnanswered ??= granted;
-        _refreshedUnsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + granted.Result : null;
+        if (!grantedBeforeShards) firstUnanswered ??= granted;
+        var unsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + granted.Result.Pending : (long?)null;
+        // Without new grants a shard's count only falls once it has answered (gifts move tickets between counts, which
+        // ShardCounts corrects for), so the sum held at the last answer, after the request arrived. A grant issued while
+        // the shards answered breaks that: the catalog's answer came before it, and a shard that took it in after its
+        // own answer counts it nowhere. So when the sum could support a verdict (below the most one order may ask for),
+        // the catalog is asked again, and a grant issued in between leaves this refresh without one.
+        if (unsold < _type.MaxPerOrder && !await NoGrantSinceAsync(catalog, granted.Result)) unsold = null;
+        _refreshedUnsold = unsold;
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)
         {
             LogRefreshUnanswered(logger, firstUnanswered.Exception?.InnerException, _type!.Id, calls.Length - answered.Count, calls.Length);
+        }
+    }
+
+    private async Task<bool> NoGrantSinceAsync(ITicketEventGrain catalog, GrantedCapacity before)
+    {
+        try
+        {
+            return (await catalog.GetGrantedCapacity(_type!.Id).WaitAsync(RefreshTimeout)).AddedEver == before.AddedEver;
+        }
+        catch (Exception)
+        {
+            return false;
         }
     }
 

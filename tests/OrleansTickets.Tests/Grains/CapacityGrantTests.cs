@@ -20,7 +20,7 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddOutgoingGrainCallFilter(async call =>
         {
-            if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetPendingCapacity))
+            if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetGrantedCapacity))
             {
                 reached.TrySetResult();
                 await release.Task;
@@ -53,6 +53,128 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
         finally
         {
             release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_grant_taken_in_by_a_shard_after_it_answered_a_refresh_is_no_ground_for_sold_out()
+    {
+        // Shard 1's answer to the buyer's refresh is held, once armed, until the test releases it.
+        var armed = new TaskCompletionSource();
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("grant-late", "ga", 1), nameof(IInventoryShardGrain.GetSales), async call =>
+            {
+                if (armed.Task.IsCompleted && reached.TrySetResult()) await release.Task;
+                await call.Invoke();
+            }), output: output);
+        await cluster.CreateEventAsync("grant-late", TicketingCluster.Type("ga", capacity: 2, shards: 2));
+        try
+        {
+            // Shard 0 sold its one ticket; shard 1 holds the other.
+            Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("grant-late", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("grant-late", "ga", 1))).Status);
+
+            // A buyer of two: no shard holds two, so the dispatcher refreshes. The catalog answers "none pending", shard 0
+            // "none left"; while shard 1 has not answered yet, an operator grants shard 0 one ticket, which it takes in.
+            // Shard 1 then answers "one left": one counted, where two were unsold from the grant on.
+            armed.TrySetResult();
+            var buyer = cluster.BuyAsync("grant-late", "ga", 2);
+            await reached.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            var added = await cluster.Client.GetEventGrain("grant-late").AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: null);
+            Assert.Equal((CapacityStatus.Added, 0), (added.Status, added.ShardIndex));
+            release.TrySetResult();
+
+            // Before, that refresh was the verdict: sold out, beside two tickets on sale.
+            var result = await buyer;
+            Assert.Equal(PurchaseStatus.Created, result.Status);
+            Assert.Equal(2, result.Order!.Quantity);
+            var type = (await cluster.SalesAsync("grant-late")).TicketTypes[0];
+            Assert.Equal((3L, 3L, 0L), (type.Capacity, type.Sold, type.Remaining));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_catalog_answer_that_comes_after_the_shards_were_asked_is_no_ground_for_sold_out()
+    {
+        // Once armed: the dispatcher's question about pending grants is held until released (past the refresh's 2 s for
+        // it), shard 1's sales answer too, and shard 0 says when it has answered. Shard 0 takes no gift in while blocked.
+        var armed = new TaskCompletionSource();
+        var blocked = true;
+        var catalogHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var catalogRelease = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var catalogAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shard0Answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shard1Held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shard1Release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shard0 = new ShardAddress("grant-slow", "ga", 0);
+        var shard1 = new ShardAddress("grant-slow", "ga", 1);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo
+            .AddOutgoingGrainCallFilter(async call =>
+            {
+                if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetGrantedCapacity) && catalogHeld.TrySetResult())
+                {
+                    await catalogRelease.Task;
+                    await call.Invoke();
+                    catalogAnswered.TrySetResult();
+                    return;
+                }
+                await call.Invoke();
+            })
+            .AddIncomingGrainCallFilter(async call =>
+            {
+                var target = call.TargetId.Key.ToString();
+                if (target == shard0.Key && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer) && Volatile.Read(ref blocked))
+                {
+                    throw new TimeoutException("Shard 0's silo did not answer (played by a test).");
+                }
+                if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales))
+                {
+                    if (target == shard1.Key && shard1Held.TrySetResult()) await shard1Release.Task;
+                    await call.Invoke();
+                    if (target == shard0.Key && catalogHeld.Task.IsCompleted) shard0Answered.TrySetResult();
+                    return;
+                }
+                await call.Invoke();
+            }), output: output);
+        await cluster.CreateEventAsync("grant-slow", TicketingCluster.Type("ga", capacity: 2, shards: 2));
+        var catalog = cluster.Client.GetEventGrain("grant-slow");
+        try
+        {
+            foreach (var index in new[] { 0, 1 })
+            {
+                Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("grant-slow", "ga", index).Purchase(TicketingCluster.KeylessPurchase("grant-slow", "ga", 1))).Status);
+            }
+            // An operator's ticket for shard 0, which cannot take it in yet: pending.
+            Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "late")).Status);
+
+            armed.TrySetResult();
+            var buyer = cluster.BuyAsync("grant-slow", "ga", 1);
+            // The refresh gave up waiting for the catalog and asked the shards; shard 0 answered "none left".
+            await shard1Held.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            await shard0Answered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            // Shard 0 takes the grant in, and the catalog drops it from its pending list; only then does the held
+            // question reach the catalog, which answers "none pending", and then shard 1 answers "none left".
+            Volatile.Write(ref blocked, false);
+            Assert.Equal(CapacityStatus.Added, (await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "late")).Status);
+            catalogRelease.TrySetResult();
+            await catalogAnswered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            shard1Release.TrySetResult();
+
+            // Before, the late answer was used as if it had come first: the grant counted nowhere, and sold out.
+            var result = await buyer;
+            Assert.Equal(PurchaseStatus.Created, result.Status);
+            Assert.True(result.Order!.Tickets[0].Serial > 2, "The buyer's ticket is the grant's.");
+        }
+        finally
+        {
+            Volatile.Write(ref blocked, false);
+            catalogRelease.TrySetResult();
+            shard1Release.TrySetResult();
         }
     }
 
