@@ -443,7 +443,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         {
             if (down is not null)
             {
-                item.Fail(down);
+                // Never committed: this item was only in the refused group's rolled-back transaction, so its refusal is
+                // definite even when the error that stopped the pass was an uncertain COMMIT of another item.
+                item.Fail(down as ShardDatabaseUnavailableException ?? new ShardDatabaseUnavailableException(Ordinal, down));
                 continue;
             }
             try
@@ -619,9 +621,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         catch (DbException exception)
         {
             // Nothing is durable until COMMIT: a failure before it leaves no trace. Pooled connections may all have been
-            // cut (a server restart, terminated backends), so they are dropped rather than failing one commit each.
-            ClearPool();
-            throw new ShardDatabaseUnavailableException(Ordinal, exception);
+            // cut (a server restart, terminated backends), so they are dropped rather than failing one commit each; not
+            // for rows the database refused, which says nothing of the connections (and would drop every shard's idle
+            // connections and prepared statements on this database twice: for the group, then for the culprit alone).
+            var unavailable = new ShardDatabaseUnavailableException(Ordinal, exception);
+            if (!IsRefusedRows(unavailable)) ClearPool();
+            throw unavailable;
         }
         try
         {
