@@ -43,10 +43,12 @@ public interface ITicketEventGrain : IGrainWithStringKey
     /// <summary>
     /// Tickets of <paramref name="ticketTypeId"/> granted by operators and not yet taken in by a shard (its shard could
     /// not answer yet), which are unsold tickets of the type, so a "sold out" verdict must count them; and every ticket
-    /// ever granted to it, which tells a verdict whether a grant was issued while it counted.
+    /// ever granted to it, which tells a verdict whether a grant was issued while it counted. Null when this catalog
+    /// activation knows no such event (a duplicate that read storage before the event was stored): no verdict may rest
+    /// on "nothing granted" then.
     /// </summary>
     [AlwaysInterleave]
-    Task<GrantedCapacity> GetGrantedCapacity(string ticketTypeId);
+    Task<GrantedCapacity?> GetGrantedCapacity(string ticketTypeId);
 
     /// <summary>Sales at most one second old: cheap enough for every page view.</summary>
     Task<EventSales?> GetRecentSales();

@@ -383,10 +383,10 @@ public sealed partial class TicketEventGrain(
     }
 
     /// <inheritdoc />
-    public async Task<GrantedCapacity> GetGrantedCapacity(string ticketTypeId) =>
+    public async Task<GrantedCapacity?> GetGrantedCapacity(string ticketTypeId) =>
         await StoredAsync() is { } stored
             ? new GrantedCapacity(PendingOf(ticketTypeId), stored.AddedCapacity.GetValueOrDefault(ticketTypeId))
-            : new GrantedCapacity(0, 0);
+            : null;
 
     /// <summary>Tickets of a type granted by operators that no shard has taken in yet.</summary>
     private long PendingOf(string ticketTypeId) =>

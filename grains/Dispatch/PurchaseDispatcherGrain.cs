@@ -347,8 +347,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         {
             // Judged below with the shards: without this answer the refresh gives no verdict of "sold out".
         }
-        // Taken now: an answer that comes in while the shards are asked is as late as asking them side by side.
-        var grantedBeforeShards = granted.IsCompletedSuccessfully;
+        // Taken now: an answer that comes in while the shards are asked is as late as asking them side by side. A catalog
+        // activation that knows no event (null) cannot say what was granted either.
+        var grantedBeforeShards = granted.IsCompletedSuccessfully && granted.Result is not null;
         for (var index = 0; index < calls.Length; index++) calls[index] = Shard(index).GetSales();
         try
         {
@@ -384,13 +385,13 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
         // A shard (or the catalog) that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
         if (!grantedBeforeShards) firstUnanswered ??= granted;
-        var unsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + granted.Result.Pending : (long?)null;
+        var unsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + granted.Result!.Pending : (long?)null;
         // Without new grants a shard's count only falls once it has answered (gifts move tickets between counts, which
         // ShardCounts corrects for), so the sum held at the last answer, after the request arrived. A grant issued while
         // the shards answered breaks that: the catalog's answer came before it, and a shard that took it in after its
         // own answer counts it nowhere. So when the sum could support a verdict (below the most one order may ask for),
         // the catalog is asked again, and a grant issued in between leaves this refresh without one.
-        if (unsold < _type.MaxPerOrder && !await NoGrantSinceAsync(catalog, granted.Result)) unsold = null;
+        if (unsold < _type.MaxPerOrder && !await NoGrantSinceAsync(catalog, granted.Result!)) unsold = null;
         _refreshedUnsold = unsold;
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)
@@ -403,7 +404,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     {
         try
         {
-            return (await catalog.GetGrantedCapacity(_type!.Id).WaitAsync(RefreshTimeout)).AddedEver == before.AddedEver;
+            return (await catalog.GetGrantedCapacity(_type!.Id).WaitAsync(RefreshTimeout))?.AddedEver == before.AddedEver;
         }
         catch (Exception)
         {

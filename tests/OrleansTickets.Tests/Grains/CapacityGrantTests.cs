@@ -179,6 +179,29 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_catalog_that_knows_no_event_is_no_ground_for_sold_out()
+    {
+        // While armed, the dispatcher's question about grants is answered as a duplicate catalog activation that read
+        // storage before the event was stored answers it: null, not "nothing granted", which it cannot know.
+        var unknown = true;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddOutgoingGrainCallFilter(call =>
+        {
+            if (Volatile.Read(ref unknown) && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetGrantedCapacity))
+            {
+                call.Result = null;
+                return Task.CompletedTask;
+            }
+            return call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("grant-unknown", TicketingCluster.Type("ga", capacity: 1, shards: 1));
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("grant-unknown", "ga", 1)).Status);
+
+        Assert.Equal(PurchaseStatus.Unavailable, (await cluster.BuyAsync("grant-unknown", "ga", 1)).Status);
+        Volatile.Write(ref unknown, false);
+        Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("grant-unknown", "ga", 1)).Status);
+    }
+
+    [Fact]
     public async Task A_sales_read_waiting_on_a_silent_shard_does_not_hold_the_operators_grant()
     {
         // Shard 1 does not answer sales questions until released: its silo froze and is not yet declared dead.

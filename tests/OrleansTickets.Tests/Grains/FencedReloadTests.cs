@@ -42,7 +42,9 @@ public sealed class FencedReloadTests(ITestOutputHelper output)
         try
         {
             inFlight = home.Purchase(TicketingCluster.KeylessPurchase("refence", "ga", 1));
-            await Task.Delay(300);
+            // Its ticket is reserved once the sale is queued for the held commit.
+            await Poll.UntilAsync(async () => (await home.GetSales()).Reserved == 1, attempts: 100,
+                failure: "The sale never reached its held commit.");
             // The key's retry cannot reach its order's holder: outcome unknown, so the home marks itself for a reload.
             holderFails.TrySetResult();
             Assert.Equal(PurchaseStatus.Failed, (await home.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [1]))).Status);

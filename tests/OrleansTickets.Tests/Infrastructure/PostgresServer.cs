@@ -32,8 +32,12 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>Whether the PostgreSQL binaries (and, as root, <c>runuser</c>) are installed.</summary>
     public static bool IsAvailable => BinDirectory.Value is not null && (!IsRoot || File.Exists("/usr/sbin/runuser") || File.Exists("/sbin/runuser"));
 
-    /// <summary>Whether a missing PostgreSQL must fail tests instead of skipping them (<c>CI=true</c>).</summary>
-    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+    /// <summary>
+    /// Whether a missing PostgreSQL must fail tests instead of skipping them: <c>CI</c> set to anything but empty,
+    /// <c>false</c> or <c>0</c> (CI systems write it as <c>true</c>, <c>1</c> or <c>True</c>).
+    /// </summary>
+    public static bool IsCi => Environment.GetEnvironmentVariable("CI") is { Length: > 0 } ci
+        && !ci.Equals("false", StringComparison.OrdinalIgnoreCase) && ci != "0";
 
     /// <summary>The TCP port the server listens on; valid after <see cref="StartAsync"/>.</summary>
     public int Port => _port;

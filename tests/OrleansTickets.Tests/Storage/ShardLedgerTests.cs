@@ -438,14 +438,22 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var camping = new ShardAddress("e", "camping", 0);
         var ga1 = new ShardAddress("e", "ga", 1);
         var otherEvent = new ShardAddress("f", "ga", 0);
-        var ledgers = await context.ClaimEachAsync(ga, vip, camping, ga1, otherEvent);
+        var busy = new ShardAddress("e", "ga", 2);
+        var ledgers = await context.ClaimEachAsync(ga, vip, camping, ga1, otherEvent, busy);
         Assert.Equal(CommitOutcome.Committed, await ledgers[ga].CommitAsync(Keyed(ledgers[ga], ga, "k", "ga-1")));
 
-        // In one group: the key again from another type's home (refused), a fresh key, and the key in another event.
-        var outcomes = await Task.WhenAll(
-            ledgers[vip].CommitAsync(Keyed(ledgers[vip], vip, "k", "vip-1")),
-            ledgers[ga1].CommitAsync(Keyed(ledgers[ga1], ga1, "k2", "ga1-1")),
-            ledgers[otherEvent].CommitAsync(Keyed(ledgers[otherEvent], otherEvent, "k", "f-1")));
+        // In one group (queued while the database is held, behind another shard's batch): the key again from another
+        // type's home (refused), a fresh key, and the key in another event.
+        Task<CommitOutcome[]> grouped;
+        await using (await HeldWrites.HoldAsync(context.Database(0)))
+        {
+            _ = ledgers[busy].CommitAsync(Keyed(ledgers[busy], busy, "kb", "busy-1"));
+            grouped = Task.WhenAll(
+                ledgers[vip].CommitAsync(Keyed(ledgers[vip], vip, "k", "vip-1")),
+                ledgers[ga1].CommitAsync(Keyed(ledgers[ga1], ga1, "k2", "ga1-1")),
+                ledgers[otherEvent].CommitAsync(Keyed(ledgers[otherEvent], otherEvent, "k", "f-1")));
+        }
+        var outcomes = await grouped;
         Assert.Equal([CommitOutcome.KeyConflict("k"), CommitOutcome.Committed, CommitOutcome.Committed], outcomes);
         Assert.Null(await ledgers[vip].ReadOrderAsync("vip-1"));
         Assert.NotNull(await ledgers[ga1].ReadOrderAsync("ga1-1"));
@@ -459,9 +467,15 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal(new StoredKey(ga.Key, "fp", "ga-moved"), await ledgers[vip].ReadKeyAsync("k"));
 
         // Two homes racing with one new key in one group: exactly one keeps it.
-        var race = await Task.WhenAll(
-            ledgers[camping].CommitAsync(Keyed(ledgers[camping], camping, "k4", "camping-1")),
-            ledgers[ga1].CommitAsync(Keyed(ledgers[ga1], ga1, "k4", "ga1-2", oldSold: 1)));
+        Task<CommitOutcome[]> racing;
+        await using (await HeldWrites.HoldAsync(context.Database(0)))
+        {
+            _ = ledgers[busy].CommitAsync(Keyed(ledgers[busy], busy, "kb2", "busy-2", oldSold: 1));
+            racing = Task.WhenAll(
+                ledgers[camping].CommitAsync(Keyed(ledgers[camping], camping, "k4", "camping-1")),
+                ledgers[ga1].CommitAsync(Keyed(ledgers[ga1], ga1, "k4", "ga1-2", oldSold: 1)));
+        }
+        var race = await racing;
         Assert.Single(race, outcome => outcome == CommitOutcome.Committed);
         Assert.Single(race, outcome => outcome == CommitOutcome.KeyConflict("k4"));
     }
