@@ -35,8 +35,8 @@ public static class LedgerReader
             await connection.OpenAsync(cancellation);
             await ReadAsync(connection, "SELECT shard_key, capacity, sold FROM shard_state WHERE starts_with(shard_key, @p)", keyPrefix,
                 r => shards.Add(new LedgerShard(database, r.GetString(0), TypeOf(r.GetString(0)), r.GetInt64(1), r.GetInt64(2))), cancellation);
-            await ReadAsync(connection, "SELECT order_id, shard_key, ticket_type_id, quantity FROM orders WHERE event_id = @p", eventId,
-                r => orders.Add(new LedgerOrder(database, r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt32(3))), cancellation);
+            await ReadAsync(connection, "SELECT order_id, shard_key, ticket_type_id, quantity, buyer_name, buyer_email FROM orders WHERE event_id = @p", eventId,
+                r => orders.Add(new LedgerOrder(database, r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt32(3), r.GetString(4), r.GetString(5))), cancellation);
             await ReadAsync(connection, "SELECT ticket_type_id, serial, order_id, code FROM tickets WHERE event_id = @p", eventId,
                 r => tickets.Add(new LedgerTicket(database, r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetString(3))), cancellation);
             await ReadAsync(connection, "SELECT transfer_id, donor_key, quantity, delivered FROM transfers_out WHERE starts_with(donor_key, @p)", keyPrefix,

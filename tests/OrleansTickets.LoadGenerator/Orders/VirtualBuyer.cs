@@ -44,7 +44,8 @@ public sealed class VirtualBuyer(
             while (!demand.IsSoldOut(type.Id))
             {
                 // A new quantity is a different request, so it gets a new key: reusing one would be a key conflict.
-                var outcome = await BuyAsync(PreparedOrder.Create(type.Id, quantity, number), cancellation);
+                var prepared = PreparedOrder.Create(type.Id, quantity, number);
+                var outcome = await BuyAsync(prepared, cancellation);
                 if (outcome is null)
                 {
                     Abandoned++;
@@ -52,7 +53,7 @@ public sealed class VirtualBuyer(
                 }
                 if (outcome.Result == PostResult.Acknowledged)
                 {
-                    _orders.Add(outcome.Order! with { Requested = new OrderRequested(type.Id, quantity) });
+                    _orders.Add(outcome.Order! with { Requested = new OrderRequested(type.Id, quantity, prepared.Buyer?.Name, prepared.Buyer?.Email) });
                     counters.RecordOrder(outcome.Order!.Tickets.Count);
                     LastAcknowledgedAt = LastResponseAt;
                     break;

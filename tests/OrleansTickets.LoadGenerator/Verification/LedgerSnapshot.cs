@@ -12,7 +12,8 @@ public sealed record LedgerSnapshot(
 public sealed record LedgerShard(string Database, string ShardKey, string TicketTypeId, long Capacity, long Sold);
 
 /// <summary>An <c>orders</c> row.</summary>
-public sealed record LedgerOrder(string Database, string OrderId, string ShardKey, string TicketTypeId, int Quantity);
+public sealed record LedgerOrder(
+    string Database, string OrderId, string ShardKey, string TicketTypeId, int Quantity, string? BuyerName = null, string? BuyerEmail = null);
 
 /// <summary>A <c>tickets</c> row: one physical ticket.</summary>
 public sealed record LedgerTicket(string Database, string TicketTypeId, long Serial, string OrderId, string Code);

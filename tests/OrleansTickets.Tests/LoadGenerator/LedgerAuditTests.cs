@@ -77,6 +77,37 @@ public sealed class LedgerAuditTests
     }
 
     [Fact]
+    public void An_order_stored_with_another_buyer_than_its_request_named_is_caught()
+    {
+        // Two orders committed together with their buyers swapped: every count and every ticket still agrees.
+        var ledger = CleanLedger();
+        ledger = ledger with
+        {
+            Orders = [ledger.Orders[0] with { BuyerName = "Buyer 2", BuyerEmail = "b2@example.test" },
+                ledger.Orders[1] with { BuyerName = "Buyer 1", BuyerEmail = "b1@example.test" }, ledger.Orders[2]],
+        };
+        var acknowledged = Acknowledged();
+        acknowledged[0] = acknowledged[0] with { Requested = new OrderRequested("ga", 2, "Buyer 1", "b1@example.test") };
+        acknowledged[1] = acknowledged[1] with { Requested = new OrderRequested("ga", 1, "Buyer 2", "b2@example.test") };
+        Assert.Equal([AcknowledgedStored], Failed(Audit(ledger, acknowledged, Sales(), expectSoldOut: true)));
+
+        // The same buyers stored as requested pass.
+        acknowledged[0] = acknowledged[0] with { Requested = new OrderRequested("ga", 2, "Buyer 2", "b2@example.test") };
+        acknowledged[1] = acknowledged[1] with { Requested = new OrderRequested("ga", 1, "Buyer 1", "b1@example.test") };
+        Assert.Empty(Failed(Audit(ledger, acknowledged, Sales(), expectSoldOut: true)));
+    }
+
+    [Fact]
+    public void An_order_stored_as_another_type_or_quantity_than_acknowledged_is_caught()
+    {
+        var ledger = CleanLedger();
+        var stored = ledger with { Orders = [ledger.Orders[0] with { Quantity = 1 }, ledger.Orders[1], ledger.Orders[2]] };
+        Assert.Contains(AcknowledgedStored, Failed(Audit(stored, Acknowledged(), Sales(), expectSoldOut: true)));
+        stored = ledger with { Orders = [ledger.Orders[0] with { TicketTypeId = "vip" }, ledger.Orders[1], ledger.Orders[2]] };
+        Assert.Contains(AcknowledgedStored, Failed(Audit(stored, Acknowledged(), Sales(), expectSoldOut: true)));
+    }
+
+    [Fact]
     public void A_duplicate_code_is_caught()
     {
         var ledger = CleanLedger();
