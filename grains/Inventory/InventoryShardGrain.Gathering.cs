@@ -64,9 +64,9 @@ public sealed partial class InventoryShardGrain
         _pendingQuantity -= quantity;
         if (_retired)
         {
-            // Drained while the question was out: the drain's walk could not see these tickets, so they go on now,
-            // to any shard that takes them, not only the collector.
-            if (!_givingAway && Remaining > 0) _ = HandOnAsync();
+            // Drained while the question was out: the drain's walk could not see these tickets, so they go on, to any
+            // shard that takes them, not only the collector.
+            HandOnLater();
             return;
         }
         if (!ready)

@@ -83,6 +83,10 @@ public sealed partial class InventoryShardGrain
     // that bounces back outside a walk starts one.
     private bool _givingAway;
 
+    // Tickets came back to this drained shard while a walk ran (a take-back, a gathering that ended): the walk may have
+    // passed its last receiver already, so another walk follows it.
+    private bool _handOnAfterWalk;
+
     /// <inheritdoc />
     public async Task<long> GiveTickets(string transferId, string receiverKey, long maxQuantity)
     {
@@ -174,9 +178,29 @@ public sealed partial class InventoryShardGrain
         }
         finally
         {
-            if (walking) _givingAway = false;
+            if (walking)
+            {
+                _givingAway = false;
+                if (_handOnAfterWalk)
+                {
+                    _handOnAfterWalk = false;
+                    HandOnLater();
+                }
+            }
         }
         return moved;
+    }
+
+    /// <summary>
+    /// Tickets came back to this shard: if it is drained, they go on to another shard, now, or after the walk that is
+    /// running (which may be past its last receiver). Each walk after a walk needs tickets that came back during it,
+    /// that is a gift refused by a receiver that was open when asked, so this ends.
+    /// </summary>
+    private void HandOnLater()
+    {
+        if (!_retired || Remaining <= 0) return;
+        if (_givingAway) _handOnAfterWalk = true;
+        else _ = HandOnAsync();
     }
 
     /// <summary>
@@ -287,9 +311,8 @@ public sealed partial class InventoryShardGrain
                 var closed = Enqueue(PendingChange.Delivered(transfer.TransferId));
                 await Task.WhenAll(back, closed);
                 // A drained shard sells on, but takes nothing in: tickets it took back would stay on it, where the
-                // operator was told none were left. So they go on to another shard, unless a walk over the shards is
-                // already doing that.
-                if (_retired && !_givingAway && Remaining > 0) _ = HandOnAsync();
+                // operator was told none were left. So they go on to another shard.
+                HandOnLater();
                 return false;
             default:
                 EnsureDeliveryTimer();
