@@ -463,6 +463,6 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private IInventoryShardGrain Shard(int index) =>
         _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: {Unanswered} of {Shards} shards (or the catalog's pending grants) did not answer in time; no sold-out verdict from this refresh")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: {Unanswered} of {Shards} shards did not answer in time, or the catalog could not say in time what operators granted; no sold-out verdict from this refresh")]
     private static partial void LogRefreshUnanswered(ILogger logger, Exception? exception, string ticketType, int unanswered, int shards);
 }

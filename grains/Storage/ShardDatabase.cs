@@ -421,7 +421,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// would fail every shard that shares the database, again at each of the culprit's retries, so the group is then
     /// committed one item at a time and only the culprit fails. A database that cannot be reached is not retried this
     /// way, since each item would wait for its own connection attempt; if it goes away during the one-at-a-time
-    /// commits, the items left fail with the first such error. SQL Server's numbers (primary key 2627, unique index
+    /// commits, the items left fail at once, as definitely unavailable. SQL Server's numbers (primary key 2627, unique index
     /// 2601, CHECK 547) are unverified, as is that dialect.
     /// </remarks>
     private static bool IsRefusedRows(Exception exception) => exception is ShardDatabaseUnavailableException
@@ -433,7 +433,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// <summary>
     /// Commits the items of a group the database refused (see <see cref="IsRefusedRows"/>) one at a time with
     /// <paramref name="commit"/>, completing or failing each; once one fails for another reason (the database went
-    /// away), the rest fail with that error instead of each waiting for its own attempt.
+    /// away), the rest fail at once, as definitely unavailable (they were never committed), instead of each waiting for
+    /// its own attempt.
     /// </summary>
     private async Task CommitEachAloneAsync(List<WriterItem> group, Exception refusal, Func<List<WriterItem>, Task> commit)
     {
