@@ -22,6 +22,13 @@ public static class FrontEndHostingExtensions
         });
         builder.Services.AddSingleton(new GatewayHop(MayResend: true));
         builder.Services.AddTicketingApi();
+        // A stop waits for requests in flight, and a purchase may wait on its grain call for up to Orleans' 30 s response
+        // timeout (checked about once a second): with .NET's default 30 s budget, Kestrel could cut such a buyer off with
+        // no answer at all instead of 503 outcome-unknown.
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = ShutdownTimeout);
         return builder;
     }
+
+    /// <summary>How long a stopping front end may take: a purchase's grain call at Orleans' 30 s timeout, with room to answer.</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(40);
 }

@@ -76,7 +76,22 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     {
         var arrival = _refreshesStarted;
         metrics.PurchaseRouted();
-        if (_type is null && !await LoadDefinitionAsync(request)) return PurchaseResult.NotFound;
+        if (_type is null)
+        {
+            bool known;
+            try
+            {
+                known = await LoadDefinitionAsync(request);
+            }
+            catch (Exception exception)
+            {
+                // The catalog could not be asked (its silo gone, its storage down): nothing was sold, so the buyer may
+                // be told so, and not that the outcome is unknown.
+                LogDefinitionUnavailable(logger, exception, request.EventId);
+                return PurchaseResult.Unavailable;
+            }
+            if (!known) return PurchaseResult.NotFound;
+        }
         if (request.Quantity > _type!.MaxPerOrder) return new PurchaseResult(PurchaseStatus.TooManyTickets, Remaining: _type.MaxPerOrder);
         return request.IdempotencyKey is { } key
             ? await PurchaseAtHomeAsync(request, key, arrival)
@@ -227,9 +242,16 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         {
             return await home.Purchase(purchase);
         }
-        catch (Exception exception) when (exception is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+        catch (Exception exception)
         {
-            // The home may or may not have acted; the key makes a second ask safe either way.
+            // The home may or may not have acted; the key makes a second ask safe either way. Any exception, not only the
+            // cluster's own: an earlier ask may have sold before its answer was lost, and an exception let through here
+            // would drop that doubt and reach the buyer as "nothing was sold" (a storage error of a catalog that is
+            // reactivating too, say, which the home meets while it looks up its placement).
+            if (exception is not (SiloUnavailableException or OrleansMessageRejectionException or TimeoutException))
+            {
+                LogHomeFailed(logger, exception, _type!.Id);
+            }
             return PurchaseResult.Failed;
         }
     }
@@ -462,6 +484,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
 
     private IInventoryShardGrain Shard(int index) =>
         _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A keyed purchase of {TicketType}: its home failed; asked again while the buyer's patience lasts")]
+    private static partial void LogHomeFailed(ILogger logger, Exception exception, string ticketType);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventId}: the catalog could not give the definition; the purchase is refused as unavailable")]
+    private static partial void LogDefinitionUnavailable(ILogger logger, Exception exception, string eventId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: {Unanswered} of {Shards} shards did not answer in time, or the catalog could not say in time what operators granted; no sold-out verdict from this refresh")]
     private static partial void LogRefreshUnanswered(ILogger logger, Exception? exception, string ticketType, int unanswered, int shards);

@@ -120,7 +120,19 @@ public sealed partial class InventoryShardGrain(
     /// <inheritdoc />
     public async Task<PurchaseResult> Purchase(ShardPurchase purchase)
     {
-        if (!await EnsurePlacedAsync()) return PurchaseResult.NotFound;
+        bool placed;
+        try
+        {
+            placed = await EnsurePlacedAsync();
+        }
+        catch (Exception exception)
+        {
+            // The catalog could not be asked where this shard lives: nothing was sold here, which the caller may know
+            // for certain (a keyless order goes to another shard) instead of treating the failure as outcome unknown.
+            LogPlacementFailed(logger, exception, _address.Key);
+            return PurchaseResult.Unavailable;
+        }
+        if (!placed) return PurchaseResult.NotFound;
         if (!await EnsureLoadedAsync()) return PurchaseResult.Unavailable;
         var request = purchase.Request;
         if (purchase.ForwardedOrderId is { } forwardedOrderId)
@@ -473,6 +485,9 @@ public sealed partial class InventoryShardGrain(
             return false;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: the catalog could not give its placement; the purchase is refused as unavailable")]
+    private static partial void LogPlacementFailed(ILogger logger, Exception exception, string shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: commit outcome unknown; state will be reloaded")]
     private static partial void LogCommitUncertain(ILogger logger, Exception exception, string shard);

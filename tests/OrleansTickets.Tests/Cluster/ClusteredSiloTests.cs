@@ -256,6 +256,25 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         Assert.True(shutdown >= TimeSpan.FromSeconds(60), $"shutdown timeout {shutdown}");
     }
 
+    [Fact]
+    public void A_front_ends_stop_budget_outlasts_a_grain_calls_response_timeout()
+    {
+        // A purchase in flight may wait on its grain call for Orleans' 30 s; with .NET's default 30 s budget the web
+        // server could cut that buyer off with no answer instead of 503 outcome-unknown.
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = "PostgreSql",
+            ["Storage:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=nobody;Database=unused",
+            ["Cluster:Membership"] = "AdoNet",
+        });
+        OrleansTickets.Api.Hosting.FrontEndHostingExtensions.AddTicketingFrontEnd(builder);
+        using var app = builder.Build();
+        var shutdown = app.Services.GetRequiredService<IOptions<Microsoft.Extensions.Hosting.HostOptions>>().Value.ShutdownTimeout;
+        var response = app.Services.GetRequiredService<IOptions<ClientMessagingOptions>>().Value.ResponseTimeout;
+        Assert.True(shutdown > response, $"shutdown timeout {shutdown}, response timeout {response}");
+    }
+
     private static async Task AssertActiveSilosAsync(TestStorage storage, string clusterId, long expected, string? membership = null)
     {
         await using var connection = new NpgsqlConnection(membership ?? storage.Settings["Storage:ConnectionString"]);
