@@ -149,16 +149,23 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             }
             catch (Exception exception) when (exception is SiloUnavailableException or TimeoutException)
             {
-                // Not a rejection like the others: Orleans also fails calls already delivered this way, when the shard's
-                // silo is declared dead before its answer came back, and a call whose answer did not come in time may
-                // have run to its end. The shard may have sold, and without a key a second shard would sell again, so
-                // the outcome is unknown.
+                // Caught before rejections, which SiloUnavailableException is too: Orleans also fails calls already
+                // delivered this way, when the shard's silo is declared dead before its answer came back, and a call
+                // whose answer did not come in time may have run to its end. The shard may have sold, and without a key a second shard would
+                // sell again, so the outcome is unknown.
                 result = PurchaseResult.Failed;
             }
             catch (OrleansMessageRejectionException)
             {
                 // Rejected before the shard ran it (its activation was leaving, say): nothing was sold, so try another.
                 result = PurchaseResult.Unavailable;
+            }
+            catch (Exception exception)
+            {
+                // The shard answers what it knows as a result; an exception means it may have sold or not, and let
+                // through it would reach the buyer as "nothing was sold".
+                LogShardFailed(logger, exception, _type!.Id, index);
+                result = PurchaseResult.Failed;
             }
             switch (result.Status)
             {
@@ -484,6 +491,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
 
     private IInventoryShardGrain Shard(int index) =>
         _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A purchase of {TicketType} without a key: shard {Index} failed; its outcome is unknown")]
+    private static partial void LogShardFailed(ILogger logger, Exception exception, string ticketType, int index);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A keyed purchase of {TicketType}: its home failed; asked again while the buyer's patience lasts")]
     private static partial void LogHomeFailed(ILogger logger, Exception exception, string ticketType);

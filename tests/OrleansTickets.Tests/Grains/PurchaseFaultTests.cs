@@ -44,6 +44,25 @@ public sealed class PurchaseFaultTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_keyless_order_whose_shard_threw_after_selling_is_an_unknown_outcome_and_is_not_sold_again()
+    {
+        var thrown = 0;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
+        {
+            await call.Invoke();
+            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.Purchase) && Interlocked.Exchange(ref thrown, 1) == 0)
+            {
+                throw new OrleansException("Something failed after the sale (played by a test).");
+            }
+        }), output: output);
+        await cluster.CreateEventAsync("threw", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+
+        // Before, the exception reached the buyer, which the co-hosted API answers as "nothing was sold".
+        Assert.Equal(PurchaseStatus.Failed, (await cluster.BuyAsync("threw", "ga", 1)).Status);
+        Assert.Equal(1, (await cluster.SalesAsync("threw")).TicketTypes[0].Sold);
+    }
+
+    [Fact]
     public async Task A_shard_that_cannot_learn_its_placement_answers_unavailable_and_a_keyless_order_goes_elsewhere()
     {
         var failed = 0;
