@@ -151,8 +151,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             {
                 // Caught before rejections, which SiloUnavailableException is too: Orleans also fails calls already
                 // delivered this way, when the shard's silo is declared dead before its answer came back, and a call
-                // whose answer did not come in time may have run to its end. The shard may have sold, and without a key a second shard would
-                // sell again, so the outcome is unknown.
+                // whose answer did not come in time may have run to its end. The shard may have sold, and without a key
+                // a second shard would sell again, so the outcome is unknown.
                 result = PurchaseResult.Failed;
             }
             catch (OrleansMessageRejectionException)

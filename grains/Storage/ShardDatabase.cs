@@ -421,8 +421,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// would fail every shard that shares the database, again at each of the culprit's retries, so the group is then
     /// committed one item at a time and only the culprit fails. A database that cannot be reached is not retried this
     /// way, since each item would wait for its own connection attempt; if it goes away during the one-at-a-time
-    /// commits, the items left fail at once, as definitely unavailable. SQL Server's numbers (primary key 2627, unique index
-    /// 2601, CHECK 547) are unverified, as is that dialect.
+    /// commits, the items left fail at once, as definitely unavailable. SQL Server's numbers (primary key 2627, unique
+    /// index 2601, CHECK 547) are unverified, as is that dialect.
     /// </remarks>
     private static bool IsRefusedRows(Exception exception) => exception is ShardDatabaseUnavailableException
     {
