@@ -132,16 +132,47 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <inheritdoc />
-    public async Task<DrainResult> Drain()
+    public Task<DrainResult> Drain()
     {
         var stopAskingAt = clock.GetUtcNow() + DrainWalkBudget;
-        if (!await EnsurePlacedAsync() || !await EnsureLoadedAsync()) return new DrainResult(false, 0, 0);
-        // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
-        if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
-        var moved = await GiveAwayAsync(stopAskingAt);
-        // Left counts reserved tickets too (sales still committing, a gathering waiting on its collector): they are
-        // on this shard until their commit or question ends, and "0 left" tells the operator the shard is empty.
-        return new DrainResult(true, moved, Math.Max(0, _inventory.Capacity - _committedSold), _undelivered.Values.Sum(gift => gift.Transfer.Quantity));
+        // One walk from the start: a load below that hands on what a drained shard holds waits for this walk to end,
+        // instead of racing it and taking the tickets out of the operator's answer.
+        return WalkAsync(async () =>
+        {
+            if (!await EnsurePlacedAsync() || !await EnsureLoadedAsync()) return new DrainResult(false, 0, 0);
+            // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
+            if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
+            var moved = await GiveAwayAsync(stopAskingAt);
+            // Left counts reserved tickets too (sales still committing, a gathering waiting on its collector): they are
+            // on this shard until their commit or question ends, and "0 left" tells the operator the shard is empty.
+            return new DrainResult(true, moved, Math.Max(0, _inventory.Capacity - _committedSold), _undelivered.Values.Sum(gift => gift.Transfer.Quantity));
+        });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="walk"/> as this activation's walk (<see cref="_givingAway"/>); when it is the outermost one,
+    /// a hand-on asked for meanwhile follows it.
+    /// </summary>
+    private async Task<T> WalkAsync<T>(Func<Task<T>> walk)
+    {
+        var outermost = !_givingAway;
+        _givingAway = true;
+        try
+        {
+            return await walk();
+        }
+        finally
+        {
+            if (outermost)
+            {
+                _givingAway = false;
+                if (_handOnAfterWalk)
+                {
+                    _handOnAfterWalk = false;
+                    HandOnLater();
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -163,30 +194,13 @@ public sealed partial class InventoryShardGrain
         var definition = await GrainFactory.GetEventGrain(_address.EventId).GetDefinition();
         var shards = definition?.FindTicketType(_address.TicketTypeId)?.Shards ?? 0;
         long moved = 0;
-        var walking = !_givingAway;
-        _givingAway = true;
-        try
+        for (var step = 1; step < shards && Remaining > 0; step++)
         {
-            for (var step = 1; step < shards && Remaining > 0; step++)
-            {
-                if (clock.GetUtcNow() >= stopAskingAt) break;
-                var receiver = new ShardAddress(_address.EventId, _address.TicketTypeId, (_address.Index + step) % shards);
-                if (!await CanTakeInNowAsync(receiver, DrainQuestionTimeout) || Remaining <= 0) continue;
-                metrics.TransferAsked(TransferReason.Drain);
-                moved += await GiveTickets(Guid.NewGuid().ToString("N"), receiver.Key, Remaining);
-            }
-        }
-        finally
-        {
-            if (walking)
-            {
-                _givingAway = false;
-                if (_handOnAfterWalk)
-                {
-                    _handOnAfterWalk = false;
-                    HandOnLater();
-                }
-            }
+            if (clock.GetUtcNow() >= stopAskingAt) break;
+            var receiver = new ShardAddress(_address.EventId, _address.TicketTypeId, (_address.Index + step) % shards);
+            if (!await CanTakeInNowAsync(receiver, DrainQuestionTimeout) || Remaining <= 0) continue;
+            metrics.TransferAsked(TransferReason.Drain);
+            moved += await GiveTickets(Guid.NewGuid().ToString("N"), receiver.Key, Remaining);
         }
         return moved;
     }
@@ -205,13 +219,13 @@ public sealed partial class InventoryShardGrain
 
     /// <summary>
     /// Hands a drained shard's unsold tickets on with nobody waiting. Should that fail (the catalog's silo leaving, say),
-    /// the tickets stay here, where they are still sold, and the next drain of this shard hands them on.
+    /// the tickets stay here, where they are still sold, and the next drain or load of this shard hands them on.
     /// </summary>
     private async Task HandOnAsync()
     {
         try
         {
-            await GiveAwayAsync();
+            await WalkAsync(() => GiveAwayAsync());
         }
         catch (Exception exception)
         {
@@ -332,6 +346,9 @@ public sealed partial class InventoryShardGrain
     {
         if (!await EnsureLoadedAsync()) return;
         foreach (var outgoing in _undelivered.Values.ToList()) await DeliverAsync(outgoing);
+        // Tickets a drained shard's load found during a walk (see LoadAsync) go on from here, at most once a tick; a
+        // walk still running takes them itself.
+        if (!_givingAway) HandOnLater();
         // Not after a delivery whose mark failed: memory settled that gift, but the database still has it in transit,
         // and only the next tick's reload finds it again.
         if (_loaded && _undelivered.Count == 0)
@@ -396,7 +413,7 @@ public sealed partial class InventoryShardGrain
 
     private IInventoryShardGrain Holder(ShardAddress address) => shards.For(address);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: handing a drained shard's tickets on failed; they stay here, sellable, until it is drained again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: handing a drained shard's tickets on failed; they stay here, sellable, until it is drained again or reloads")]
     private static partial void LogHandOnFailed(ILogger logger, Exception exception, string shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: pulling tickets from shard {Donor} failed")]

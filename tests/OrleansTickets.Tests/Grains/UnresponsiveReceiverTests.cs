@@ -114,6 +114,28 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_drained_shard_that_finds_tickets_on_itself_when_it_loads_hands_them_on()
+    {
+        // Shard 0 is drained while shard 1 does not answer, so its ten stay on it. Its next activation finds them there,
+        // as a reload does after a take-back whose commit failed but landed; they stayed until an operator drained the
+        // shard again.
+        var silent = new SilentShard(new ShardAddress("reload", "ga", 1));
+        await using var cluster = await StartAsync(silent);
+        await cluster.CreateEventAsync("reload", TicketingCluster.Type("ga", capacity: 20, shards: 2));
+        silent.Silence(all: true);
+        Assert.Equal(10L, (await cluster.Shard("reload", "ga", 0).Drain()).Left);
+        silent.Answer();
+
+        await cluster.Cluster.DeactivateAsync(cluster.Shard("reload", "ga", 0));
+
+        await Poll.UntilAsync(async () => (await cluster.Shard("reload", "ga", 0).GetSales()) is { Remaining: 0, InTransit: 0 }, Polls,
+            failure: "The reactivated drained shard kept its tickets.");
+        var shards = (await cluster.SalesAsync("reload")).TicketTypes[0].Shards;
+        Assert.Equal([0L, 20L], shards.Select(s => s.Remaining));
+        Assert.Equal([true, false], shards.Select(s => s.Retired));
+    }
+
+    [Fact]
     public async Task A_shard_keeps_its_last_tickets_to_sell_when_its_collector_does_not_answer()
     {
         // 6 shards of 10, at most 4 tickets per order: shard 5 gathers to shard 1, which does not answer.
