@@ -108,32 +108,31 @@ INSERT INTO @Queries (QueryKey, QueryText) VALUES
     SELECT @Done AS Inserted;'
 ),
 (
-    -- Member row before version row, like every other writer of member rows. The later heartbeat
-    -- time is kept (see the PostgreSQL script). XACT_ABORT: a cancelled or timed-out command skips
-    -- CATCH, and without it the open transaction would keep the version row locked on a pooled
-    -- connection.
+    -- Version row, then member key, in one statement shaped like the insert's: a writer that took
+    -- them in the other order could deadlock with a joiner whose key-range lock falls on this row.
+    -- The later heartbeat time is kept (see the PostgreSQL script). XACT_ABORT: a cancelled or
+    -- timed-out command skips CATCH, and without it the open transaction would keep the version
+    -- row locked on a pooled connection.
     'UpdateMembershipKey',
     N'SET NOCOUNT, XACT_ABORT ON;
     DECLARE @Done bit = 0;
     BEGIN TRY
         BEGIN TRANSACTION;
-        IF EXISTS
-        (
-            SELECT 1 FROM dbo.OrleansMembershipTable WITH (UPDLOCK, HOLDLOCK)
-            WHERE DeploymentId = @DeploymentId AND Address = @Address AND Port = @Port AND Generation = @Generation
-        )
+        UPDATE dbo.OrleansMembershipVersionTable
+        SET Version = Version + 1, ModifiedOn = SYSUTCDATETIME()
+        WHERE DeploymentId = @DeploymentId AND Version = @Version
+          AND EXISTS
+          (
+              SELECT 1 FROM dbo.OrleansMembershipTable WITH (UPDLOCK, HOLDLOCK)
+              WHERE DeploymentId = @DeploymentId AND Address = @Address AND Port = @Port AND Generation = @Generation
+          );
+        IF @@ROWCOUNT = 1
         BEGIN
-            UPDATE dbo.OrleansMembershipVersionTable
-            SET Version = Version + 1, ModifiedOn = SYSUTCDATETIME()
-            WHERE DeploymentId = @DeploymentId AND Version = @Version;
-            IF @@ROWCOUNT = 1
-            BEGIN
-                UPDATE dbo.OrleansMembershipTable
-                SET Status = @Status, SuspectTimes = @SuspectTimes,
-                    IAmAliveTime = CASE WHEN IAmAliveTime > @IAmAliveTime THEN IAmAliveTime ELSE @IAmAliveTime END
-                WHERE DeploymentId = @DeploymentId AND Address = @Address AND Port = @Port AND Generation = @Generation;
-                SET @Done = 1;
-            END
+            UPDATE dbo.OrleansMembershipTable
+            SET Status = @Status, SuspectTimes = @SuspectTimes,
+                IAmAliveTime = CASE WHEN IAmAliveTime > @IAmAliveTime THEN IAmAliveTime ELSE @IAmAliveTime END
+            WHERE DeploymentId = @DeploymentId AND Address = @Address AND Port = @Port AND Generation = @Generation;
+            SET @Done = 1;
         END
         COMMIT TRANSACTION;
     END TRY
@@ -167,8 +166,8 @@ INSERT INTO @Queries (QueryKey, QueryText) VALUES
       AND IAmAliveTime < @IAmAliveTime AND StartTime < @IAmAliveTime;'
 ),
 (
-    -- The times are bound as datetime; compared with the datetime2(3) columns as they are, .003 and .007 would not
-    -- equal what the insert stored (compatibility level 130 and later), so they are cast the way the insert was.
+    -- The times come from a read of these rows and are bound as datetime2; the casts compare them
+    -- at the precision of the columns, the way the insert stored them.
     'CleanupDefunctSiloEntryKey',
     N'DELETE FROM dbo.OrleansMembershipTable
     WHERE DeploymentId = @DeploymentId AND Address = @Address AND Port = @Port AND Generation = @Generation
