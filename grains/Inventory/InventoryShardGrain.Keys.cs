@@ -87,9 +87,11 @@ public sealed partial class InventoryShardGrain
             if (uncertain || entry.OrderId is null)
             {
                 // Nothing durable is known for the key, or we cannot tell: forget it, so that the database, not
-                // memory, says next time whether the key exists; after an uncertain write, reload the shard too.
+                // memory, says next time whether the key exists. The shard itself is not reloaded: a write of its own
+                // with an unknown outcome already made the commit cycle reload it, and the other failures happened
+                // elsewhere (a holder that did not answer) or mean that a newer activation owns the shard, which a
+                // new claim would take back from it.
                 if (_keys.TryGetValue(key, out var current) && current == entry) _keys.Remove(key);
-                if (uncertain) _loaded = false;
             }
             done.SetResult();
         }
@@ -191,8 +193,8 @@ public sealed partial class InventoryShardGrain
     /// </summary>
     /// <remarks>
     /// Once per request. A second refusal would mean the key changed again since it was read, which only a newer
-    /// activation of this shard could do (and then this one is fenced); the request fails as "outcome unknown" and
-    /// the shard reloads.
+    /// activation of this shard could do (and then this one is fenced); the request fails as "outcome unknown", and
+    /// this activation's next commit finds it fenced.
     /// </remarks>
     private async Task<PurchaseResult> FollowStoredKeyAsync(string key, KeyEntry entry, ShardPurchase purchase, PurchaseResult whenAbsent)
     {

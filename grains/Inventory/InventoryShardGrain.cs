@@ -72,6 +72,11 @@ public sealed partial class InventoryShardGrain(
 
     // Serials promised to queued sales and gifts; Remaining never counts them, so two callers cannot both get them.
     private long _pendingQuantity;
+
+    // Cleared only by the commit cycle, before it writes or after its write ended, and the next cycle waits for the
+    // reload (EnsureLoadedAsync): so a claim never runs under a commit of this activation still in flight. On
+    // PostgreSQL, where claims do not queue behind commits, such a claim would fence the activation's own batch, or,
+    // were that batch fenced by a newer activation, take the shard back from it.
     private bool _loaded;
     private bool _fenced;
 
@@ -79,9 +84,6 @@ public sealed partial class InventoryShardGrain(
     // forgets each once it finished, so a failed one is asked again on the next call).
     private readonly SingleFlight<bool> _setUp = new();
 
-    // The group commit in flight, if any. A reload waits for it: on engines where the claim does not queue behind
-    // commits (PostgreSQL), claiming a new epoch under an in-flight batch would fence this very activation.
-    private Task<CommitOutcome>? _committing;
     private DateTimeOffset _retryLoadAt;
 
     private long Remaining => _inventory.Capacity - _committedSold - _pendingQuantity;
@@ -321,24 +323,15 @@ public sealed partial class InventoryShardGrain(
         string? conflictingKey = null;
         try
         {
-            var commit = _ledger!.CommitAsync(new LedgerBatch(_address, _ledger.Epoch, _committedSold, next, orders, keys, inventoryChanges));
-            _committing = commit;
-            try
+            var outcome = await _ledger!.CommitAsync(new LedgerBatch(_address, _ledger.Epoch, _committedSold, next, orders, keys, inventoryChanges));
+            conflictingKey = outcome.ConflictingKey;
+            if (outcome.Kind == CommitOutcomeKind.Fenced)
             {
-                var outcome = await commit;
-                conflictingKey = outcome.ConflictingKey;
-                if (outcome.Kind == CommitOutcomeKind.Fenced)
-                {
-                    // A newer activation owns the shard. Nothing was written; this activation must never write again.
-                    LogFenced(logger, _address.Key, _ledger.Epoch);
-                    _fenced = true;
-                    this.DeactivateOnIdle();
-                    failure = PurchaseResult.Unavailable;
-                }
-            }
-            finally
-            {
-                _committing = null;
+                // A newer activation owns the shard. Nothing was written; this activation must never write again.
+                LogFenced(logger, _address.Key, _ledger.Epoch);
+                _fenced = true;
+                this.DeactivateOnIdle();
+                failure = PurchaseResult.Unavailable;
             }
         }
         catch (ShardDatabaseUnavailableException exception)
@@ -451,20 +444,6 @@ public sealed partial class InventoryShardGrain(
 
     private async Task<bool> LoadAsync()
     {
-        if (_committing is { } inFlight)
-        {
-            try
-            {
-                await inFlight;
-            }
-            catch
-            {
-                // Its outcome is the commit cycle's business; the claim below reads whatever landed.
-            }
-            // That commit may have been fenced: a newer activation owns the shard, and claiming it back would fence
-            // that one in turn. This activation refuses everything from now on and deactivates.
-            if (_fenced) return false;
-        }
         try
         {
             var claim = await _ledger!.ClaimAsync(_placement!.Block);
