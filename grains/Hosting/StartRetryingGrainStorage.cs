@@ -15,6 +15,16 @@ public sealed class StartRetryingGrainStorage(IGrainStorage inner, ILogger logge
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
 
+    // The interface's own versions of these drop the token and call the ones above.
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken) =>
+        inner.ReadStateAsync(stateName, grainId, grainState, cancellationToken);
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken) =>
+        inner.WriteStateAsync(stateName, grainId, grainState, cancellationToken);
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken) =>
+        inner.ClearStateAsync(stateName, grainId, grainState, cancellationToken);
+
     // Orleans subscribes the provider through its keyed service, which is now this one; the provider's own subscriptions
     // are passed on with each start step wrapped.
     public void Participate(ISiloLifecycle lifecycle)

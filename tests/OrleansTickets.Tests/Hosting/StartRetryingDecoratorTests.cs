@@ -44,6 +44,22 @@ public sealed class StartRetryingDecoratorTests
     }
 
     [Fact]
+    public async Task The_catalog_storage_passes_a_callers_cancellation_token_through()
+    {
+        var inner = new TokenRecordingStorage();
+        IGrainStorage storage = new StartRetryingGrainStorage(inner, NullLogger.Instance);
+        using var cancellation = new CancellationTokenSource();
+        var grainId = GrainId.Create("catalog", "event");
+        var state = new GrainState<string>();
+
+        await storage.ReadStateAsync("catalog", grainId, state, cancellation.Token);
+        await storage.WriteStateAsync("catalog", grainId, state, cancellation.Token);
+        await storage.ClearStateAsync("catalog", grainId, state, cancellation.Token);
+
+        Assert.Equal([cancellation.Token, cancellation.Token, cancellation.Token], inner.Tokens);
+    }
+
+    [Fact]
     public void A_cluster_silo_uses_the_waiting_membership_table_and_catalog_storage()
     {
         var builder = WebApplication.CreateBuilder();
@@ -110,6 +126,30 @@ public sealed class StartRetryingDecoratorTests
         public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => throw new NotSupportedException();
         public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => throw new NotSupportedException();
         public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => throw new NotSupportedException();
+    }
+
+    private sealed class TokenRecordingStorage : IGrainStorage
+    {
+        public List<CancellationToken> Tokens { get; } = [];
+
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Record(CancellationToken.None);
+        public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Record(CancellationToken.None);
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => Record(CancellationToken.None);
+
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken) =>
+            Record(cancellationToken);
+
+        public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken) =>
+            Record(cancellationToken);
+
+        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken) =>
+            Record(cancellationToken);
+
+        private Task Record(CancellationToken token)
+        {
+            Tokens.Add(token);
+            return Task.CompletedTask;
+        }
     }
 
     private sealed class RecordingLifecycle : ISiloLifecycle
