@@ -78,14 +78,19 @@ public sealed partial class InventoryShardGrain
     private IGrainTimer? _deliveryTimer;
     private bool _everLoaded;
 
-    // True while this activation walks the other shards giving its tickets away (a drain, or handing on what a drained
-    // shard took back). A gift refused during the walk comes back and the walk goes on to the next shard; only a gift
-    // that bounces back outside a walk starts one.
-    private bool _givingAway;
+    // How many walks over the other shards, giving this shard's tickets away, are running (a drain, or handing on what
+    // a drained shard took back or found). A gift refused during a walk comes back and the walk goes on to the next
+    // shard; only a gift that bounces back outside a walk starts one.
+    private int _walking;
 
     // Tickets came back to this drained shard while a walk ran (a take-back, a gathering that ended): the walk may have
     // passed its last receiver already, so another walk follows it.
     private bool _handOnAfterWalk;
+
+    // A load found tickets on this drained shard while a walk ran. The walk goes on with them, and what it leaves goes on
+    // in a walk the delivery timer starts once no walk runs: not at once, since a walk whose commits keep failing reloads
+    // the shard on every step, and would otherwise walk again without pause.
+    private bool _handOnDue;
 
     /// <inheritdoc />
     public async Task<long> GiveTickets(string transferId, string receiverKey, long maxQuantity)
@@ -135,8 +140,10 @@ public sealed partial class InventoryShardGrain
     public Task<DrainResult> Drain()
     {
         var stopAskingAt = clock.GetUtcNow() + DrainWalkBudget;
-        // One walk from the start: a load below that hands on what a drained shard holds waits for this walk to end,
-        // instead of racing it and taking the tickets out of the operator's answer.
+        // A walk from the start, so that a load below leaves what it finds to this walk rather than starting another.
+        // A walk already running in the background (handing on tickets that came back) may go on beside this one: both
+        // give only unreserved tickets, so nothing moves twice, but this answer counts only its own gifts, and "left"
+        // includes tickets held for the other walk's gift; draining again reports where things stand.
         return WalkAsync(async () =>
         {
             if (!await EnsurePlacedAsync() || !await EnsureLoadedAsync()) return new DrainResult(false, 0, 0);
@@ -150,29 +157,40 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>
-    /// Runs <paramref name="walk"/> as this activation's walk (<see cref="_givingAway"/>); when it is the outermost one,
-    /// a hand-on asked for meanwhile follows it.
+    /// Runs <paramref name="walk"/> as one of this activation's walks (<see cref="_walking"/>); when the last walk
+    /// ends, a hand-on asked for meanwhile follows it.
     /// </summary>
     private async Task<T> WalkAsync<T>(Func<Task<T>> walk)
     {
-        var outermost = !_givingAway;
-        _givingAway = true;
+        _walking++;
         try
         {
             return await walk();
         }
         finally
         {
-            if (outermost)
+            if (--_walking == 0 && _handOnAfterWalk)
             {
-                _givingAway = false;
-                if (_handOnAfterWalk)
-                {
-                    _handOnAfterWalk = false;
-                    HandOnLater();
-                }
+                _handOnAfterWalk = false;
+                HandOnLater();
             }
         }
+    }
+
+    /// <summary>
+    /// A load found unsold tickets on this shard: if it is drained, they go on to another shard (see
+    /// <see cref="_handOnDue"/> for a load during a walk).
+    /// </summary>
+    private void HandOnFound()
+    {
+        if (!_retired || Remaining <= 0) return;
+        if (_walking == 0)
+        {
+            HandOnLater();
+            return;
+        }
+        _handOnDue = true;
+        EnsureDeliveryTimer();
     }
 
     /// <summary>
@@ -213,7 +231,7 @@ public sealed partial class InventoryShardGrain
     private void HandOnLater()
     {
         if (!_retired || Remaining <= 0) return;
-        if (_givingAway) _handOnAfterWalk = true;
+        if (_walking > 0) _handOnAfterWalk = true;
         else _ = HandOnAsync();
     }
 
@@ -346,12 +364,14 @@ public sealed partial class InventoryShardGrain
     {
         if (!await EnsureLoadedAsync()) return;
         foreach (var outgoing in _undelivered.Values.ToList()) await DeliverAsync(outgoing);
-        // Tickets a drained shard's load found during a walk (see LoadAsync) go on from here, at most once a tick; a
-        // walk still running takes them itself.
-        if (!_givingAway) HandOnLater();
+        if (_handOnDue && _walking == 0)
+        {
+            _handOnDue = false;
+            HandOnLater();
+        }
         // Not after a delivery whose mark failed: memory settled that gift, but the database still has it in transit,
-        // and only the next tick's reload finds it again.
-        if (_loaded && _undelivered.Count == 0)
+        // and only the next tick's reload finds it again. Nor while a hand-on waits for a walk to end.
+        if (_loaded && _undelivered.Count == 0 && !_handOnDue)
         {
             _deliveryTimer?.Dispose();
             _deliveryTimer = null;

@@ -457,11 +457,8 @@ public sealed partial class InventoryShardGrain(
             _loaded = true;
             // A drained shard that finds tickets on itself (a drain that ran out of receivers or time before this
             // activation, a take-back whose commit failed but landed) hands them on, as it does with tickets it sees
-            // come back, instead of holding them until an operator drains it again. A load during a walk leaves them
-            // to that walk, and to the next delivery tick for what the walk leaves: starting another walk at once
-            // would let a walk whose commits keep failing reload and walk again without pause.
-            if (!_givingAway) HandOnLater();
-            else if (_retired) EnsureDeliveryTimer();
+            // come back, instead of holding them until an operator drains it again.
+            HandOnFound();
             return true;
         }
         catch (Exception exception)

@@ -1,7 +1,9 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
+using OrleansTickets.Tickets;
 
 namespace OrleansTickets.Tests.Grains;
 
@@ -133,6 +135,68 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         var shards = (await cluster.SalesAsync("reload")).TicketTypes[0].Shards;
         Assert.Equal([0L, 20L], shards.Select(s => s.Remaining));
         Assert.Equal([true, false], shards.Select(s => s.Retired));
+    }
+
+    [Fact]
+    public async Task Tickets_a_load_finds_during_a_walk_that_cannot_place_them_go_on_after_it()
+    {
+        // Shard 0 was drained while shards 1 and 2 did not answer. It is drained again: shard 1's question hangs for a
+        // while, and meanwhile a sale's commit cycle fails (a disposed signer stands in for any fault) and the next call
+        // reloads the shard, inside the walk. The walk then finds no receiver. The delivery timer ticks during it, and
+        // must not give up on those tickets before the walk ends.
+        var signer = new TicketCodeSigner(Convert.FromBase64String(TestStorage.SigningKey));
+        var (one, two) = (new ShardAddress("found", "ga", 1), new ShardAddress("found", "ga", 2));
+        var silent = true;
+        var holdOne = false;
+        var twoFailsOnce = 1;
+        var oneHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseOne = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            silo.Services.AddSingleton(signer);
+            silo.AddIncomingGrainCallFilter(async call =>
+            {
+                var target = call.TargetId.Key.ToString();
+                if ((target == one.Key || target == two.Key) && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales))
+                {
+                    // In the second drain, each fails once (shard 1 after its hang): the walk places nothing, and any later
+                    // walk finds both answering.
+                    var failsNow = Volatile.Read(ref holdOne)
+                        ? (target == one.Key && oneHeld.TrySetResult()) || (target == two.Key && Interlocked.Exchange(ref twoFailsOnce, 0) == 1)
+                        : Volatile.Read(ref silent);
+                    if (failsNow && target == one.Key && Volatile.Read(ref holdOne)) await releaseOne.Task;
+                    if (failsNow) throw new TimeoutException("The shard's silo did not answer (played by a test).");
+                }
+                await call.Invoke();
+            });
+        }, output: output);
+        await cluster.CreateEventAsync("found", TicketingCluster.Type("ga", capacity: 30, shards: 3));
+        var drained = cluster.Shard("found", "ga", 0);
+        try
+        {
+            Assert.Equal(10L, (await drained.Drain()).Left);
+
+            Volatile.Write(ref silent, false);
+            Volatile.Write(ref holdOne, true);
+            var again = drained.Drain();
+            await oneHeld.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            signer.Dispose();
+            Assert.Equal(PurchaseStatus.Unavailable, (await drained.Purchase(TicketingCluster.KeylessPurchase("found", "ga", 1))).Status);
+            // This call reloads the shard while the walk waits on shard 1; the timer then ticks at least once.
+            Assert.True((await drained.GetSales()).Known);
+            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            releaseOne.TrySetResult();
+            Assert.Equal(10L, (await again).Left);
+
+            await Poll.UntilAsync(async () => (await drained.GetSales()) is { Remaining: 0, InTransit: 0 }, Polls,
+                failure: "The tickets the load found during the walk stayed on the drained shard.");
+            var shards = (await cluster.SalesAsync("found")).TicketTypes[0].Shards;
+            Assert.Equal(30L, shards.Sum(s => s.Remaining));
+        }
+        finally
+        {
+            releaseOne.TrySetResult();
+        }
     }
 
     [Fact]

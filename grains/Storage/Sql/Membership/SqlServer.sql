@@ -166,8 +166,9 @@ INSERT INTO @Queries (QueryKey, QueryText) VALUES
       AND IAmAliveTime < @IAmAliveTime AND StartTime < @IAmAliveTime;'
 ),
 (
-    -- The times come from a read of these rows and are bound as datetime2; the casts compare them
-    -- at the precision of the columns, the way the insert stored them.
+    -- The times come from a read of these rows, but the provider may bind them as datetime, whose
+    -- .003/.007 steps would not equal the datetime2(3) values stored; the casts compare them at the
+    -- precision of the columns, the way the insert stored them.
     'CleanupDefunctSiloEntryKey',
     N'DELETE FROM dbo.OrleansMembershipTable
     WHERE DeploymentId = @DeploymentId AND Address = @Address AND Port = @Port AND Generation = @Generation
