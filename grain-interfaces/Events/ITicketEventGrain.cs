@@ -50,6 +50,15 @@ public interface ITicketEventGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<GrantedCapacity?> GetGrantedCapacity(string ticketTypeId);
 
+    /// <summary>
+    /// Every ticket ever granted to <paramref name="ticketTypeId"/>, as the catalog's storage holds it now, not as this
+    /// activation remembers it; null when storage holds no such event. A "sold out" verdict confirms with it that no
+    /// grant was issued while it counted: a duplicate catalog activation during a membership change answers
+    /// <see cref="GetGrantedCapacity"/> from what it read when it started, and knows nothing of grants its twin stored since.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<long?> ReadGrantedEver(string ticketTypeId);
+
     /// <summary>Sales at most one second old: cheap enough for every page view.</summary>
     Task<EventSales?> GetRecentSales();
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
 using Orleans.Storage;
@@ -27,10 +28,11 @@ namespace OrleansTickets.Catalog;
 /// </remarks>
 [Immovable(ImmovableKind.Rebalancer)]
 public sealed partial class TicketEventGrain(
-    [PersistentState("event", StorageNames.Catalog)] IPersistentState<TicketEventState> state,
+    [PersistentState(TicketEventGrain.StateName, StorageNames.Catalog)] IPersistentState<TicketEventState> state,
     TimeProvider clock,
     ILogger<TicketEventGrain> logger) : Grain, ITicketEventGrain
 {
+    private const string StateName = "event";
     private static readonly TimeSpan RecentSalesAge = TimeSpan.FromSeconds(1);
     private EventSales? _recentSales;
     private DateTimeOffset _recentSalesAt;
@@ -387,6 +389,18 @@ public sealed partial class TicketEventGrain(
         await StoredAsync() is { } stored
             ? new GrantedCapacity(PendingOf(ticketTypeId), stored.AddedCapacity.GetValueOrDefault(ticketTypeId))
             : null;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Read into a state object of its own, through the storage provider itself: <c>state</c> belongs to the writes of
+    /// this activation's non-interleaved calls, which this call may run beside.
+    /// </remarks>
+    public async Task<long?> ReadGrantedEver(string ticketTypeId)
+    {
+        var stored = new GrainState<TicketEventState>();
+        await ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Catalog).ReadStateAsync(StateName, this.GetGrainId(), stored);
+        return stored.RecordExists && stored.State?.Definition is not null ? stored.State.AddedCapacity.GetValueOrDefault(ticketTypeId) : null;
+    }
 
     /// <summary>Tickets of a type granted by operators that no shard has taken in yet.</summary>
     private long PendingOf(string ticketTypeId) =>

@@ -419,7 +419,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         // ShardCounts corrects for), so the sum held at the last answer, after the request arrived. A grant issued while
         // the shards answered breaks that: the catalog's answer came before it, and a shard that took it in after its
         // own answer counts it nowhere. So when the sum could support a verdict (below the most one order may ask for),
-        // the catalog is asked again, and a grant issued in between leaves this refresh without one.
+        // the catalog's storage is read, and a grant issued in between leaves this refresh without one. Storage, not the
+        // catalog's memory: a duplicate catalog activation during a membership change would answer both questions from
+        // what it read when it started, and miss a grant its twin stored since.
         if (unsold < _type.MaxPerOrder && !await NoGrantSinceAsync(catalog, granted.Result!)) unsold = null;
         _refreshedUnsold = unsold;
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
@@ -433,7 +435,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     {
         try
         {
-            return (await catalog.GetGrantedCapacity(_type!.Id).WaitAsync(RefreshTimeout))?.AddedEver == before.AddedEver;
+            return await catalog.ReadGrantedEver(_type!.Id).WaitAsync(RefreshTimeout) == before.AddedEver;
         }
         catch (Exception)
         {

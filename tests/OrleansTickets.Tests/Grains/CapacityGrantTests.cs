@@ -179,6 +179,45 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_catalog_activation_that_missed_a_grant_its_twin_stored_is_no_ground_for_sold_out()
+    {
+        // While armed, the dispatcher's question about grants is answered as a duplicate catalog activation answers it
+        // when it read storage before its twin stored a grant: nothing pending, nothing ever granted. The grant waits on
+        // shard 0, which cannot take it in, so no shard counts it either.
+        var stale = false;
+        var frozen = true;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            silo.AddOutgoingGrainCallFilter(call =>
+            {
+                if (Volatile.Read(ref stale) && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetGrantedCapacity))
+                {
+                    call.Result = new GrantedCapacity(Pending: 0, AddedEver: 0);
+                    return Task.CompletedTask;
+                }
+                return call.Invoke();
+            });
+            TicketingCluster.Intercepting(new ShardAddress("grant-twin", "ga", 0), nameof(IInventoryShardGrain.AcceptTransfer), call => Volatile.Read(ref frozen)
+                ? throw new TimeoutException("The shard's silo did not answer (played by a test).")
+                : call.Invoke())(silo);
+        }, output: output);
+        await cluster.CreateEventAsync("grant-twin", TicketingCluster.Type("ga", capacity: 1, shards: 1));
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("grant-twin", "ga", 1)).Status);
+        var added = await cluster.Client.GetEventGrain("grant-twin").AddCapacity("ga", 2, shardIndex: 0, idempotencyKey: null);
+        Assert.Equal(CapacityStatus.Pending, added.Status);
+        Volatile.Write(ref stale, true);
+
+        // Before, the confirming question went to the same stale memory: "sold out", beside two granted tickets.
+        Assert.Equal(PurchaseStatus.Unavailable, (await cluster.BuyAsync("grant-twin", "ga", 1)).Status);
+
+        Volatile.Write(ref stale, false);
+        Volatile.Write(ref frozen, false);
+        await Poll.UntilAsync(async () => (await cluster.BuyAsync("grant-twin", "ga", 2)).Status == PurchaseStatus.Created, attempts: 100,
+            failure: "The granted tickets never went on sale.");
+        Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("grant-twin", "ga", 1)).Status);
+    }
+
+    [Fact]
     public async Task A_catalog_that_knows_no_event_is_no_ground_for_sold_out()
     {
         // While armed, the dispatcher's question about grants is answered as a duplicate catalog activation that read
