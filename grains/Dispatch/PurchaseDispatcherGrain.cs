@@ -48,6 +48,11 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(10);
 
+    // How long past its patience an order waits on its home's answer. A home on a silo that froze answers only at
+    // Orleans' 30 s call timeout; a buyer told "outcome unknown" sooner retries with the key, which is safe. The
+    // grace covers a home's own slowest steps (a forward's question for room and its holder's answer, 2 s each).
+    private static readonly TimeSpan HomeAnswerGrace = TimeSpan.FromSeconds(3);
+
     private EventDefinition? _event;
     private TicketTypeDefinition? _type;
     private long[] _remaining = [];
@@ -122,8 +127,14 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     {
         var quantity = request.Quantity;
         var giveUpAt = clock.GetUtcNow() + Patience;
+        var refusals = 0;
         while (true)
         {
+            // Every answer that brought the loop back here was a definite refusal (an uncertain one ends it), so "nothing
+            // was sold" is true. Without this, shards that keep refusing (a view much fuller than the shards, as a new
+            // activation's is after a sale; or shards that each take long to refuse) kept a buyer past any patience,
+            // to the API's call timeout and an "outcome unknown".
+            if (clock.GetUtcNow() >= giveUpAt) return PurchaseResult.Unavailable;
             var index = PickShard(quantity);
             var donors = ImmutableArray<int>.Empty;
             if (index < 0)
@@ -174,15 +185,21 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                     return result;
                 case PurchaseStatus.SoldOut:
                     Observe(index, result.Remaining);
-                    continue;
+                    break;
                 case PurchaseStatus.Unavailable:
                 // This dispatcher knows the type, so a shard that cannot find its own placement is asking a catalog that
                 // cannot say yet (a duplicate activation during a membership change): not an unknown ticket type.
                 case PurchaseStatus.NotFound:
                     _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
-                    continue;
+                    break;
                 default:
                     return result;
+            }
+            // A view this wrong learns one shard per call; a refresh learns them all at once.
+            if (++refusals % CandidatesPerCall == 0)
+            {
+                await RefreshAsync(arrival);
+                arrival = _refreshesStarted;
             }
         }
     }
@@ -203,7 +220,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         var uncertain = false;
         while (true)
         {
-            var result = await AskHomeAsync(homeGrain, new ShardPurchase(request, fingerprint, candidates, Donors: donors));
+            var result = await AskHomeAsync(homeGrain, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
             // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
             if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
             if (result.Status == PurchaseStatus.Failed) uncertain = true;
@@ -220,6 +237,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             }
             if (result is { Status: PurchaseStatus.Created, Order: { } order }) ObserveSeller(order, result.Remaining);
             if (result.Status != PurchaseStatus.SoldOut) return result;
+            // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough.
+            if (!patient) return PurchaseResult.Unavailable;
 
             if (donors.IsEmpty)
             {
@@ -242,12 +261,13 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
     }
 
-    private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, ShardPurchase purchase)
+    private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, ShardPurchase purchase, DateTimeOffset giveUpAt)
     {
         metrics.ShardCalled();
+        var wait = giveUpAt - clock.GetUtcNow();
         try
         {
-            return await home.Purchase(purchase);
+            return await home.Purchase(purchase).WaitAsync((wait > TimeSpan.Zero ? wait : TimeSpan.Zero) + HomeAnswerGrace);
         }
         catch (Exception exception)
         {

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using OrleansTickets.Events;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// A buyer waits at most the dispatcher's patience (5 s) and a little more, whatever the shards do, and is then told
+/// what is known: well before Orleans' 30 s call timeout, which would reach the buyer as "outcome unknown".
+/// </summary>
+public sealed class DispatcherPatienceTests(ITestOutputHelper output)
+{
+    // Patience plus the grace a home's answer gets, with room for a slow machine; the call timeout is 30 s.
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
+
+    [Fact]
+    public async Task A_keyless_order_whose_shard_keeps_refusing_is_told_nothing_was_sold_at_its_patience()
+    {
+        // The shard refuses every purchase as sold out, though its sales report (which a refresh reads) shows ten left:
+        // a view that every refresh fills again, as a new dispatcher's view is fuller than the shards after a sale.
+        var refusing = true;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("refusing", "ga", 0), nameof(IInventoryShardGrain.Purchase), call =>
+            {
+                if (!Volatile.Read(ref refusing)) return call.Invoke();
+                call.Result = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
+                return Task.Delay(20);
+            }), output: output);
+        await cluster.CreateEventAsync("refusing", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+
+        var clock = Stopwatch.StartNew();
+        var result = await cluster.BuyAsync("refusing", "ga", 2);
+
+        // Before, the loop went on without end: the call timed out at 30 s.
+        Assert.Equal(PurchaseStatus.Unavailable, result.Status);
+        Assert.True(clock.Elapsed < Bound, $"the buyer waited {clock.Elapsed}");
+        Volatile.Write(ref refusing, false);
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("refusing", "ga", 2)).Status);
+    }
+
+    [Fact]
+    public async Task A_keyed_order_whose_home_does_not_answer_is_told_the_outcome_is_unknown_at_its_patience()
+    {
+        // The home's silo froze: its answer would come only at the 30 s call timeout.
+        var frozen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("frozen-home", "ga", 0), nameof(IInventoryShardGrain.Purchase), async call =>
+            {
+                await frozen.Task;
+                await call.Invoke();
+            }), output: output);
+        await cluster.CreateEventAsync("frozen-home", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var result = await cluster.BuyAsync("frozen-home", "ga", 2, key: "frozen-home-key");
+
+            // Before, the buyer waited for the call timeout. The home may still act on the ask, so the outcome is unknown,
+            // and a retry with the key is safe.
+            Assert.Equal(PurchaseStatus.Failed, result.Status);
+            Assert.True(clock.Elapsed < Bound, $"the buyer waited {clock.Elapsed}");
+        }
+        finally
+        {
+            frozen.TrySetResult();
+        }
+        var retry = await cluster.BuyAsync("frozen-home", "ga", 2, key: "frozen-home-key");
+        Assert.True(retry.Succeeded, $"the retry got {retry.Status}");
+        Assert.Equal(2L, (await cluster.SalesAsync("frozen-home")).TicketTypes[0].Sold);
+    }
+}
