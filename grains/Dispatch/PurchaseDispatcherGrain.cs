@@ -71,6 +71,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     // answer. Kept apart from _remaining, which requests lower and raise between refreshes from single answers.
     private long? _refreshedUnsold;
 
+    // The catalog's storage's count of tickets ever granted to the type, as read when the last refresh found it sold
+    // out (_refreshedUnsold 0); null otherwise. See RefreshAllAsync.
+    private long? _soldOutAtGrantedEver;
+
     // Grain references are cached: creating one resolves the interface type by reflection each time.
     private IInventoryShardGrain?[] _shards = [];
     private IInventoryShardGrain?[] _homes = [];
@@ -378,6 +382,16 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     /// <summary>Replaces the view with every shard's exact count, and counts the type's unsold tickets from them.</summary>
     private async Task RefreshAllAsync()
     {
+        // Once a refresh found the type sold out, only a grant can bring a ticket back: sales, gifts and take-backs
+        // move or remove tickets, and a withdrawn grant keeps its serials from ever selling. So while the catalog's
+        // storage says no ticket was granted since (read now, after every request this refresh serves arrived), the
+        // type is still sold out, and the hundreds of shards need not be asked again for each wave of buyers.
+        if (_soldOutAtGrantedEver is { } grantedEver && await StillGrantedAsync(grantedEver))
+        {
+            metrics.Refreshed(0);
+            return;
+        }
+        _soldOutAtGrantedEver = null;
         var calls = new Task<Sales.ShardSales>[_remaining.Length];
         metrics.Refreshed(calls.Length);
         // Tickets an operator granted that no shard has taken in yet are unsold too. The catalog is asked before the
@@ -442,8 +456,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         // the catalog's storage is read, and a grant issued in between leaves this refresh without one. Storage, not the
         // catalog's memory: a duplicate catalog activation during a membership change would answer both questions from
         // what it read when it started, and miss a grant its twin stored since.
-        if (unsold < _type.MaxPerOrder && !await NoGrantSinceAsync(catalog, granted.Result!)) unsold = null;
+        if (unsold < _type.MaxPerOrder && !await StillGrantedAsync(granted.Result!.AddedEver)) unsold = null;
         _refreshedUnsold = unsold;
+        if (unsold == 0) _soldOutAtGrantedEver = granted.Result!.AddedEver;
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)
         {
@@ -451,11 +466,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
     }
 
-    private async Task<bool> NoGrantSinceAsync(ITicketEventGrain catalog, GrantedCapacity before)
+    /// <summary>Whether the catalog's storage still counts <paramref name="grantedEver"/> tickets ever granted to the type.</summary>
+    private async Task<bool> StillGrantedAsync(long grantedEver)
     {
         try
         {
-            return await catalog.ReadGrantedEver(_type!.Id).WaitAsync(RefreshTimeout) == before.AddedEver;
+            return await GrainFactory.GetEventGrain(_event!.Id).ReadGrantedEver(_type!.Id).WaitAsync(RefreshTimeout) == grantedEver;
         }
         catch (Exception)
         {

@@ -218,6 +218,37 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_sold_out_type_is_not_asked_of_every_shard_again_until_a_grant_is_stored()
+    {
+        var reports = 0;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(call =>
+        {
+            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales) && call.TargetId.Key.ToString()!.StartsWith("sold-once/", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref reports);
+            }
+            return call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("sold-once", TicketingCluster.Type("ga", capacity: 4, shards: 4));
+        for (var i = 0; i < 4; i++) Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("sold-once", "ga", 1)).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("sold-once", "ga", 1)).Status);
+        var afterVerdict = Volatile.Read(ref reports);
+        Assert.True(afterVerdict >= 4, "the first verdict asked every shard");
+
+        // Nothing can bring a ticket back but a grant, and the catalog's storage says none came: each buyer's refresh
+        // asked all four shards again before.
+        for (var i = 0; i < 5; i++) Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("sold-once", "ga", 1)).Status);
+        Assert.Equal(afterVerdict, Volatile.Read(ref reports));
+
+        var added = await cluster.Client.GetEventGrain("sold-once").AddCapacity("ga", 2, shardIndex: 2, idempotencyKey: null);
+        Assert.Equal(CapacityStatus.Added, added.Status);
+        var result = await cluster.BuyAsync("sold-once", "ga", 2);
+        Assert.Equal(PurchaseStatus.Created, result.Status);
+        Assert.True(Volatile.Read(ref reports) > afterVerdict, "a grant sends the next refresh to every shard");
+        Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("sold-once", "ga", 1)).Status);
+    }
+
+    [Fact]
     public async Task A_catalog_that_knows_no_event_is_no_ground_for_sold_out()
     {
         // While armed, the dispatcher's question about grants is answered as a duplicate catalog activation that read
