@@ -16,8 +16,9 @@ namespace OrleansTickets.Dispatch;
 /// <para>
 /// The view (<c>_remaining</c>) is a hint, never trusted for correctness: the shard itself decides every sale. It
 /// can be stale both ways, since shards also gain tickets (escrow transfers, added capacity). So the dispatcher
-/// answers "sold out" only after a refresh that asked every shard for its exact count, and that refresh started
-/// after the request arrived.
+/// answers "sold out" only after a refresh that started after the request arrived: one that asked every shard for its
+/// exact count, or, for a second after such a refresh found the type sold out, one that read from the catalog's
+/// storage that no ticket was granted since (<see cref="RefreshAllAsync"/>).
 /// </para>
 /// <para>
 /// Exact sell-out: when no single shard has enough tickets for an order but the shards together do, the
@@ -50,8 +51,13 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
 
     // How long past its patience an order waits on its home's answer. A home on a silo that froze answers only at
     // Orleans' 30 s call timeout; a buyer told "outcome unknown" sooner retries with the key, which is safe. The
-    // grace covers a home's own slowest steps (a forward's question for room and its holder's answer, 2 s each).
-    private static readonly TimeSpan HomeAnswerGrace = TimeSpan.FromSeconds(3);
+    // grace covers a home's usual slow path: a forward's questions for room (2 s in all), the key's reservation, and
+    // its holder's answer (2 s). A home pulling from several donors (2 s each) may still be cut off: its buyer then
+    // hears "outcome unknown" where a definite answer was coming, and the key's retry gets it.
+    private static readonly TimeSpan HomeAnswerGrace = TimeSpan.FromSeconds(5);
+
+    // How long a refresh that found the type sold out lets later refreshes rest on it (see RefreshAllAsync).
+    private static readonly TimeSpan SoldOutRest = TimeSpan.FromSeconds(1);
 
     private EventDefinition? _event;
     private TicketTypeDefinition? _type;
@@ -71,9 +77,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     // answer. Kept apart from _remaining, which requests lower and raise between refreshes from single answers.
     private long? _refreshedUnsold;
 
-    // The catalog's storage's count of tickets ever granted to the type, as read when the last refresh found it sold
-    // out (_refreshedUnsold 0); null otherwise. See RefreshAllAsync.
+    // The catalog's storage's count of tickets ever granted to the type, as read when the last refresh that asked the
+    // shards found it sold out (_refreshedUnsold 0), and when that was; null otherwise. See RefreshAllAsync.
     private long? _soldOutAtGrantedEver;
+    private DateTimeOffset _soldOutAt;
 
     // Grain references are cached: creating one resolves the interface type by reflection each time.
     private IInventoryShardGrain?[] _shards = [];
@@ -132,21 +139,30 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         var quantity = request.Quantity;
         var giveUpAt = clock.GetUtcNow() + Patience;
         var refusals = 0;
+        // Whether a refresh started after this request arrived has ended (Verdict may rest on it), and whether the
+        // last thing this request did was to wait for one (no second refresh right after it).
+        var refreshed = false;
+        var justRefreshed = false;
         while (true)
         {
             // Every answer that brought the loop back here was a definite refusal (an uncertain one ends it), so "nothing
             // was sold" is true. Without this, shards that keep refusing (a view much fuller than the shards, as a new
             // activation's is after a sale; or shards that each take long to refuse) kept a buyer past any patience,
             // to the API's call timeout and an "outcome unknown".
-            if (clock.GetUtcNow() >= giveUpAt) return PurchaseResult.Unavailable;
+            if (clock.GetUtcNow() >= giveUpAt) return refreshed ? Verdict(quantity, giveUpAt)! : PurchaseResult.Unavailable;
             var index = PickShard(quantity);
             var donors = ImmutableArray<int>.Empty;
             if (index < 0)
             {
-                await RefreshAsync(arrival);
-                arrival = _refreshesStarted;
+                if (!justRefreshed)
+                {
+                    await RefreshAsync(arrival);
+                    arrival = _refreshesStarted;
+                    refreshed = true;
+                }
                 index = PickShard(quantity);
             }
+            justRefreshed = false;
             if (index < 0)
             {
                 if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
@@ -204,6 +220,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             {
                 await RefreshAsync(arrival);
                 arrival = _refreshesStarted;
+                refreshed = justRefreshed = true;
             }
         }
     }
@@ -222,6 +239,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         // Whether an ask since the home last gave a definite answer may have made the order. "Unavailable" only says
         // the home cannot answer now, so ending on it after such an ask would tell the buyer nothing was made.
         var uncertain = false;
+        // Whether a refresh started after this request arrived has ended, so that Verdict may rest on it.
+        var refreshed = false;
         while (true)
         {
             var result = await AskHomeAsync(homeGrain, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
@@ -242,7 +261,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (result is { Status: PurchaseStatus.Created, Order: { } order }) ObserveSeller(order, result.Remaining);
             if (result.Status != PurchaseStatus.SoldOut) return result;
             // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough.
-            if (!patient) return PurchaseResult.Unavailable;
+            if (!patient) return refreshed ? Verdict(quantity, giveUpAt)! : PurchaseResult.Unavailable;
 
             if (donors.IsEmpty)
             {
@@ -256,6 +275,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
             await RefreshAsync(arrival);
             arrival = _refreshesStarted;
+            refreshed = true;
             candidates = PickCandidates(quantity, homeIndex);
             if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
             if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
@@ -271,7 +291,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         var wait = giveUpAt - clock.GetUtcNow();
         try
         {
-            return await home.Purchase(purchase).WaitAsync((wait > TimeSpan.Zero ? wait : TimeSpan.Zero) + HomeAnswerGrace);
+            return await home.Purchase(purchase).WaitAsync((wait > TimeSpan.Zero ? wait : TimeSpan.Zero) + HomeAnswerGrace, clock);
         }
         catch (Exception exception)
         {
@@ -386,7 +406,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         // move or remove tickets, and a withdrawn grant keeps its serials from ever selling. So while the catalog's
         // storage says no ticket was granted since (read now, after every request this refresh serves arrived), the
         // type is still sold out, and the hundreds of shards need not be asked again for each wave of buyers.
-        if (_soldOutAtGrantedEver is { } grantedEver && await StillGrantedAsync(grantedEver))
+        //
+        // For a second only: a shard's report can be wrong low (a duplicate activation not yet fenced, answering from
+        // before a grant its twin took in), and asking the shards again is what corrects such a verdict.
+        if (_soldOutAtGrantedEver is { } grantedEver && clock.GetUtcNow() - _soldOutAt < SoldOutRest && await StillGrantedAsync(grantedEver))
         {
             metrics.Refreshed(0);
             return;
@@ -458,7 +481,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         // what it read when it started, and miss a grant its twin stored since.
         if (unsold < _type.MaxPerOrder && !await StillGrantedAsync(granted.Result!.AddedEver)) unsold = null;
         _refreshedUnsold = unsold;
-        if (unsold == 0) _soldOutAtGrantedEver = granted.Result!.AddedEver;
+        if (unsold == 0) (_soldOutAtGrantedEver, _soldOutAt) = (granted.Result!.AddedEver, clock.GetUtcNow());
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)
         {
