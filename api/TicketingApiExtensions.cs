@@ -25,8 +25,8 @@ public static class TicketingApiExtensions
         // A front end registers its own before this (FrontEndHostingExtensions); a silo's API calls in-process.
         services.TryAddSingleton(new GatewayHop(MayResend: false));
         services.AddOptions<PurchaseAdmissionOptions>().BindConfiguration(PurchaseAdmissionOptions.SectionName)
-            .Validate(o => o.MaxInFlight >= 1 && o.MaxQueued >= 0,
-                "Api:Admission:MaxInFlight must be at least 1 and Api:Admission:MaxQueued at least 0.")
+            .Validate(o => o.MaxInFlight >= 1 && o.MaxQueued >= 0 && o.MaxQueueWait > TimeSpan.Zero,
+                "Api:Admission:MaxInFlight must be at least 1, Api:Admission:MaxQueued at least 0, and Api:Admission:MaxQueueWait more than 0.")
             .ValidateOnStart();
         services.AddOptions<OperatorAccessOptions>().BindConfiguration(OperatorAccessOptions.SectionName)
             .Validate(o => o.Key is null || (o.Key.Length >= OperatorAccessOptions.MinKeyLength && o.Key.All(c => c is > ' ' and <= '~')),

@@ -9,8 +9,8 @@ namespace OrleansTickets.Api.Orders;
 /// <summary>
 /// Back-pressure for the purchase endpoint. Past saturation, more buyers in the cluster only lengthen every queue
 /// until calls time out with their outcome unknown. So at most <see cref="PurchaseAdmissionOptions.MaxInFlight"/>
-/// purchases run at once, a bounded number wait their turn, and anyone past that is told at once to come back
-/// (503 with Retry-After) before a grain sees the request, so a refused purchase has changed nothing.
+/// purchases run at once, a bounded number wait their turn for a bounded time, and anyone past either is told to come
+/// back (503 with Retry-After) before a grain sees the request, so a refused purchase has changed nothing.
 /// </summary>
 public sealed class PurchaseAdmission(IOptions<PurchaseAdmissionOptions> options) : IRateLimiterPolicy<string>
 {
@@ -18,13 +18,14 @@ public sealed class PurchaseAdmission(IOptions<PurchaseAdmissionOptions> options
     public const string PolicyName = "purchases";
 
     // One limiter for the whole process: the partition key never varies, so the limiter is built once.
-    private readonly RateLimitPartition<string> _partition = RateLimitPartition.GetConcurrencyLimiter(PolicyName, _ =>
-        new ConcurrencyLimiterOptions
+    private readonly RateLimitPartition<string> _partition = RateLimitPartition.Get(PolicyName, _ => new PatientConcurrencyLimiter(
+        new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {
             PermitLimit = options.Value.MaxInFlight,
             QueueLimit = options.Value.MaxQueued,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-        });
+        }),
+        options.Value.MaxQueueWait));
 
     /// <inheritdoc />
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = RejectAsync;

@@ -15,4 +15,11 @@ public sealed class PurchaseAdmissionOptions
 
     /// <summary>Purchases waiting for one of those slots, served oldest first. One more gets 503 at once.</summary>
     public int MaxQueued { get; set; } = 4096;
+
+    /// <summary>
+    /// How long a purchase may wait for a slot before it gets 503. A full queue drains in well under a second while
+    /// purchases take milliseconds; when each takes the dispatcher's whole 5 s patience (a shard database down), the
+    /// last in the queue would otherwise wait about <c>MaxQueued / MaxInFlight</c> times that.
+    /// </summary>
+    public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromSeconds(2);
 }

@@ -108,6 +108,53 @@ public sealed class AdmissionTests : IAsyncLifetime
         Assert.Equal(0, await again.Client.SoldAsync("crowd"));
     }
 
+    [Fact]
+    public async Task A_purchase_that_waited_its_longest_for_a_slot_gets_503_overloaded_and_sells_nothing()
+    {
+        using var storage = TestStorage.Sqlite();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?>
+        {
+            ["Api:Admission:MaxInFlight"] = "1",
+            ["Api:Admission:MaxQueued"] = "4",
+            ["Api:Admission:MaxQueueWait"] = "00:00:00.5",
+        });
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
+        var held = HeldPurchase.Send(host.Client, gate.Task, "first");
+        HttpResponseMessage waited;
+        try
+        {
+            // The held purchase keeps the only slot (admission comes before its body), so this one queues.
+            await Task.Delay(300);
+            waited = await host.Client.OrderAsync("crowd", 1, "second").WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+
+        // Before, it waited for the slot as long as the held purchase kept it.
+        await ApiContractTests.AssertProblemAsync(waited, HttpStatusCode.ServiceUnavailable, "overloaded");
+        Assert.Equal("1", waited.Headers.GetValues("Retry-After").Single());
+        Assert.Equal(HttpStatusCode.Created, (await held.Response).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, "second")).StatusCode);
+        Assert.Equal(2, await host.Client.SoldAsync("crowd"));
+    }
+
+    [Fact]
+    public void A_queue_wait_of_zero_is_refused()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Api:Admission:MaxQueueWait"] = "00:00:00",
+        }).Build();
+        using var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddTicketingApi().BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<PurchaseAdmissionOptions>>().Value);
+
+        Assert.Contains("Api:Admission:MaxQueueWait", error.Message);
+    }
+
     [Theory]
     [InlineData("0", "0")]
     [InlineData("10", "-1")]
