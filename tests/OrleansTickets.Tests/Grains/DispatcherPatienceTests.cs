@@ -13,7 +13,7 @@ namespace OrleansTickets.Tests.Grains;
 public sealed class DispatcherPatienceTests(ITestOutputHelper output)
 {
     // Patience plus the grace a home's answer gets, with room for a slow machine; the call timeout is 30 s.
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
     [Fact]
     public async Task A_keyless_order_whose_shard_keeps_refusing_is_told_nothing_was_sold_at_its_patience()
