@@ -409,11 +409,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         //
         // For a second only: a shard's report can be wrong low (a duplicate activation not yet fenced, answering from
         // before a grant its twin took in), and asking the shards again is what corrects such a verdict.
-        if (_soldOutAtGrantedEver is { } grantedEver && clock.GetUtcNow() - _soldOutAt < SoldOutRest && await StillGrantedAsync(grantedEver))
-        {
-            metrics.Refreshed(0);
-            return;
-        }
+        // Not counted as a refresh: the meter's refreshes are the ones that ask every shard.
+        if (_soldOutAtGrantedEver is { } grantedEver && clock.GetUtcNow() - _soldOutAt < SoldOutRest && await StillGrantedAsync(grantedEver)) return;
         _soldOutAtGrantedEver = null;
         var calls = new Task<Sales.ShardSales>[_remaining.Length];
         metrics.Refreshed(calls.Length);
