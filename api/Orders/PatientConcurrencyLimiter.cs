@@ -10,7 +10,11 @@ namespace OrleansTickets.Api.Orders;
 internal sealed class PatientConcurrencyLimiter(ConcurrencyLimiter inner, TimeSpan maxWait) : RateLimiter
 {
     /// <inheritdoc />
-    public override TimeSpan? IdleDuration => inner.IdleDuration;
+    /// <remarks>
+    /// Never idle: the process has one partition, and a limiter reported idle is disposed by the partitioned limiter's
+    /// timer, which a request that fetched it just before meets as an ObjectDisposedException (a 500).
+    /// </remarks>
+    public override TimeSpan? IdleDuration => null;
 
     /// <inheritdoc />
     public override RateLimiterStatistics? GetStatistics() => inner.GetStatistics();

@@ -80,7 +80,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     // The catalog's storage's count of tickets ever granted to the type, as read when the last refresh that asked the
     // shards found it sold out (_refreshedUnsold 0), and when that was; null otherwise. See RefreshAllAsync.
     private long? _soldOutAtGrantedEver;
-    private DateTimeOffset _soldOutAt;
+    private long _soldOutAt;
 
     // Grain references are cached: creating one resolves the interface type by reflection each time.
     private IInventoryShardGrain?[] _shards = [];
@@ -149,7 +149,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             // was sold" is true. Without this, shards that keep refusing (a view much fuller than the shards, as a new
             // activation's is after a sale; or shards that each take long to refuse) kept a buyer past any patience,
             // to the API's call timeout and an "outcome unknown".
-            if (clock.GetUtcNow() >= giveUpAt) return refreshed ? Verdict(quantity, giveUpAt)! : PurchaseResult.Unavailable;
+            if (clock.GetUtcNow() >= giveUpAt) return (refreshed ? Verdict(quantity, giveUpAt) : null) ?? PurchaseResult.Unavailable;
             var index = PickShard(quantity);
             var donors = ImmutableArray<int>.Empty;
             if (index < 0)
@@ -261,7 +261,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (result is { Status: PurchaseStatus.Created, Order: { } order }) ObserveSeller(order, result.Remaining);
             if (result.Status != PurchaseStatus.SoldOut) return result;
             // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough.
-            if (!patient) return refreshed ? Verdict(quantity, giveUpAt)! : PurchaseResult.Unavailable;
+            if (!patient) return (refreshed ? Verdict(quantity, giveUpAt) : null) ?? PurchaseResult.Unavailable;
 
             if (donors.IsEmpty)
             {
@@ -410,7 +410,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         // For a second only: a shard's report can be wrong low (a duplicate activation not yet fenced, answering from
         // before a grant its twin took in), and asking the shards again is what corrects such a verdict.
         // Not counted as a refresh: the meter's refreshes are the ones that ask every shard.
-        if (_soldOutAtGrantedEver is { } grantedEver && clock.GetUtcNow() - _soldOutAt < SoldOutRest && await StillGrantedAsync(grantedEver)) return;
+        if (_soldOutAtGrantedEver is { } grantedEver && clock.GetElapsedTime(_soldOutAt) < SoldOutRest && await StillGrantedAsync(grantedEver)) return;
         _soldOutAtGrantedEver = null;
         var calls = new Task<Sales.ShardSales>[_remaining.Length];
         metrics.Refreshed(calls.Length);
@@ -478,7 +478,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         // what it read when it started, and miss a grant its twin stored since.
         if (unsold < _type.MaxPerOrder && !await StillGrantedAsync(granted.Result!.AddedEver)) unsold = null;
         _refreshedUnsold = unsold;
-        if (unsold == 0) (_soldOutAtGrantedEver, _soldOutAt) = (granted.Result!.AddedEver, clock.GetUtcNow());
+        if (unsold == 0) (_soldOutAtGrantedEver, _soldOutAt) = (granted.Result!.AddedEver, clock.GetTimestamp());
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)
         {
