@@ -399,7 +399,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
     }
 
-    /// <summary>Replaces the view with every shard's exact count, and counts the type's unsold tickets from them.</summary>
+    /// <summary>
+    /// Replaces the view with every shard's exact count, and counts the type's unsold tickets from them; or, for a
+    /// second after such a refresh found the type sold out, confirms that from the catalog's storage alone.
+    /// </summary>
     private async Task RefreshAllAsync()
     {
         // Once a refresh found the type sold out, only a grant can bring a ticket back: sales, gifts and take-backs

@@ -231,14 +231,17 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
         }), output: output);
         await cluster.CreateEventAsync("sold-once", TicketingCluster.Type("ga", capacity: 4, shards: 4));
         for (var i = 0; i < 4; i++) Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("sold-once", "ga", 1)).Status);
+        var sinceVerdict = System.Diagnostics.Stopwatch.StartNew();
         Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("sold-once", "ga", 1)).Status);
         var afterVerdict = Volatile.Read(ref reports);
         Assert.True(afterVerdict >= 4, "the first verdict asked every shard");
 
         // Nothing can bring a ticket back but a grant, and the catalog's storage says none came: each buyer's refresh
-        // asked all four shards again before.
-        for (var i = 0; i < 5; i++) Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("sold-once", "ga", 1)).Status);
-        Assert.Equal(afterVerdict, Volatile.Read(ref reports));
+        // asked all four shards again before. Three buyers, well inside the second the verdict stands alone; a machine
+        // too slow for that is told so rather than failing on a refresh the code was right to make.
+        for (var i = 0; i < 3; i++) Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("sold-once", "ga", 1)).Status);
+        if (sinceVerdict.Elapsed < TimeSpan.FromSeconds(0.9)) Assert.Equal(afterVerdict, Volatile.Read(ref reports));
+        else output.WriteLine($"Three buyers took {sinceVerdict.Elapsed} after the verdict: the storage-only second was not checked.");
 
         // For a second only: a shard's report may have been wrong low (a duplicate activation not yet fenced), and
         // asking the shards again is what corrects such a verdict.

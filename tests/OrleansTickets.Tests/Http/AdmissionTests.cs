@@ -87,6 +87,8 @@ public sealed class AdmissionTests : IAsyncLifetime
         {
             ["Api:Admission:MaxInFlight"] = "1",
             ["Api:Admission:MaxQueued"] = "4",
+            // The queued purchase must still be waiting when the stop begins, however slow the machine.
+            ["Api:Admission:MaxQueueWait"] = "00:01:00",
         }))
         {
             Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
@@ -117,28 +119,46 @@ public sealed class AdmissionTests : IAsyncLifetime
         {
             ["Api:Admission:MaxInFlight"] = "1",
             ["Api:Admission:MaxQueued"] = "4",
-            ["Api:Admission:MaxQueueWait"] = "00:00:00.5",
+            ["Api:Admission:MaxQueueWait"] = "00:00:01",
         });
         Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
+        // A first sale activates the shard, so that a probe holding the slot is done long before the held purchase,
+        // queued behind it, would give up.
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, "warm")).StatusCode);
         var held = HeldPurchase.Send(host.Client, gate.Task, "first");
-        HttpResponseMessage waited;
+        HttpResponseMessage? waited = null;
+        string? waitedKey = null;
+        var sold = 0;
         try
         {
-            // The held purchase keeps the only slot (admission comes before its body), so this one queues.
-            await Task.Delay(300);
-            waited = await host.Client.OrderAsync("crowd", 1, "second").WaitAsync(TimeSpan.FromSeconds(10));
+            // The held purchase keeps the only slot once it has it (admission comes before its body), so a probe then
+            // queues; a probe that got the slot first simply sold, and the next one tries again.
+            for (var probe = 0; probe < 20 && waited is null; probe++)
+            {
+                var key = $"probe-{probe}";
+                var response = await host.Client.OrderAsync("crowd", 1, key).WaitAsync(TimeSpan.FromSeconds(10));
+                if (response.StatusCode == HttpStatusCode.Created)
+                {
+                    sold++;
+                    await Task.Delay(100);
+                    continue;
+                }
+                (waited, waitedKey) = (response, key);
+            }
         }
         finally
         {
             gate.TrySetResult();
         }
 
-        // Before, it waited for the slot as long as the held purchase kept it.
+        // Before, it waited for the slot as long as the held purchase kept it (here, past the probe's 10 s).
+        Assert.NotNull(waited);
         await ApiContractTests.AssertProblemAsync(waited, HttpStatusCode.ServiceUnavailable, "overloaded");
         Assert.Equal("1", waited.Headers.GetValues("Retry-After").Single());
         Assert.Equal(HttpStatusCode.Created, (await held.Response).StatusCode);
-        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, "second")).StatusCode);
-        Assert.Equal(2, await host.Client.SoldAsync("crowd"));
+        // It was never seen: its key makes a new order, not a replay.
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, waitedKey)).StatusCode);
+        Assert.Equal(sold + 3, await host.Client.SoldAsync("crowd"));
     }
 
     [Fact]
