@@ -85,6 +85,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     // Grain references are cached: creating one resolves the interface type by reflection each time.
     private IInventoryShardGrain?[] _shards = [];
     private IInventoryShardGrain?[] _homes = [];
+    private ITicketEventGrain? _catalog;
     private KeyHomes? _keyHomes;
 
     /// <inheritdoc />
@@ -423,8 +424,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         // by its shard as well, which only puts a verdict off to the next refresh). Asked at the same time, the shard
         // could answer just before its take-in and the catalog just after, and the grant would be counted by neither:
         // a buyer told "sold out" beside tickets on sale.
-        var catalog = GrainFactory.GetEventGrain(_event!.Id);
-        var granted = catalog.GetGrantedCapacity(_type!.Id);
+        var granted = Catalog.GetGrantedCapacity(_type!.Id);
         try
         {
             await granted.WaitAsync(RefreshTimeout);
@@ -494,7 +494,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     {
         try
         {
-            return await GrainFactory.GetEventGrain(_event!.Id).ReadGrantedEver(_type!.Id).WaitAsync(RefreshTimeout) == grantedEver;
+            return await Catalog.ReadGrantedEver(_type!.Id).WaitAsync(RefreshTimeout) == grantedEver;
         }
         catch (Exception)
         {
@@ -549,6 +549,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
         return picked.ToImmutable();
     }
+
+    private ITicketEventGrain Catalog => _catalog ??= GrainFactory.GetEventGrain(_event!.Id);
 
     private IInventoryShardGrain Shard(int index) =>
         _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);

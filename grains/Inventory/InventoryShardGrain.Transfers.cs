@@ -183,14 +183,15 @@ public sealed partial class InventoryShardGrain
     /// </summary>
     private void HandOnFound()
     {
-        if (!_retired || Remaining <= 0) return;
         if (_walking == 0)
         {
             HandOnLater();
-            return;
         }
-        _handOnDue = true;
-        EnsureDeliveryTimer();
+        else if (_retired && Remaining > 0)
+        {
+            _handOnDue = true;
+            EnsureDeliveryTimer();
+        }
     }
 
     /// <summary>
