@@ -35,6 +35,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private readonly SqlDialect _dialect;
     private readonly ShardSql _sql;
     private readonly Func<CancellationToken, Task> _createDatabase;
+    private readonly Func<DbConnection, CancellationToken, Task> _checkIdentity;
     private readonly int _maxOrdersPerCommit;
     private readonly TimeSpan _gatherWindow;
     private readonly SaleMetrics _metrics;
@@ -58,6 +59,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         SqlDialect dialect,
         DbDataSource dataSource,
         Func<CancellationToken, Task> createDatabase,
+        Func<DbConnection, CancellationToken, Task> checkIdentity,
         int maxOrdersPerCommit,
         TimeSpan gatherWindow,
         SaleMetrics metrics,
@@ -69,6 +71,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         _sql = ShardSql.For(dialect);
         _dataSource = dataSource;
         _createDatabase = createDatabase;
+        _checkIdentity = checkIdentity;
         _maxOrdersPerCommit = maxOrdersPerCommit;
         _gatherWindow = gatherWindow;
         _metrics = metrics;
@@ -130,6 +133,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             }
             await SqlScripts.RunAsync(connection, _dialect, SqlScripts.Read("Shard", SqlScripts.FileName(_dialect)), cancellationToken);
             await RefuseOlderLayoutAsync(connection, cancellationToken);
+            await _checkIdentity(connection, cancellationToken);
             if (_dialect == SqlDialect.PostgreSql) await RefuseRelaxedDurabilityAsync(connection, cancellationToken);
             _initialized = true;
         }

@@ -41,6 +41,7 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
             dialect,
             DatabaseServer.CreateDataSource(dialect, connectionString),
             ct => DatabaseServer.EnsureDatabaseExistsAsync(dialect, connectionString, ct),
+            (connection, ct) => ShardDatabaseIdentity.CheckAsync(dialect, CatalogDatabase.ConnectionString(_options), ordinal, connection, ct),
             _options.MaxOrdersPerCommit,
             TimeSpan.FromMilliseconds(_options.CommitGatherMilliseconds),
             metrics,

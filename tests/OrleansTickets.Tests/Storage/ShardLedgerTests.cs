@@ -572,6 +572,75 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_shard_database_that_lost_its_rows_is_refused_rather_than_claimed_afresh(string engine)
+    {
+        // The shard sold serials 101-102; then its database is lost (a disk, a DROP by mistake). Made anew, it would
+        // give the shard's next claim no row: its block would start again at sold 0 and sell 101-102 a second time.
+        using var storage = Engines.Storage(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        string lostName;
+        await using (var databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(), NullLoggerFactory.Instance))
+        {
+            var ledger = new ShardLedger(databases.Get(0), shard);
+            await ledger.ClaimAsync(Block);
+            Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
+            lostName = databases.ConnectionStringFor(0);
+        }
+        await LoseDatabaseAsync(engine, lostName);
+
+        await using var again = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(), NullLoggerFactory.Instance);
+        // SQLite's writer thread reports it as its database being unavailable, with the refusal inside.
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => new ShardLedger(again.Get(0), shard).ClaimAsync(Block));
+        Assert.Contains("Shard database 0 was used before", refused.ToString(), StringComparison.Ordinal);
+        // Refused each time it is opened, not only the first.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => again.Get(0).EnsureReadyAsync());
+    }
+
+    [Fact]
+    public async Task A_shard_database_of_another_data_folder_is_refused()
+    {
+        // Two deployments' files swapped by hand: the copy holds the other catalog's shards and serials.
+        using var mine = TestStorage.Sqlite();
+        using var theirs = TestStorage.Sqlite();
+        string myFile, theirFile;
+        await using (var databases = new ShardDatabases(Options.Create(mine.Options), SaleMetrics.Detached(), NullLoggerFactory.Instance))
+        {
+            await databases.Get(0).EnsureReadyAsync();
+            myFile = new SqliteConnectionStringBuilder(databases.ConnectionStringFor(0)).DataSource;
+        }
+        await using (var databases = new ShardDatabases(Options.Create(theirs.Options), SaleMetrics.Detached(), NullLoggerFactory.Instance))
+        {
+            await databases.Get(0).EnsureReadyAsync();
+            theirFile = new SqliteConnectionStringBuilder(databases.ConnectionStringFor(0)).DataSource;
+        }
+        SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "-wal", "-shm" }) File.Delete(myFile + suffix);
+        File.Copy(theirFile, myFile, overwrite: true);
+
+        await using var again = new ShardDatabases(Options.Create(mine.Options), SaleMetrics.Detached(), NullLoggerFactory.Instance);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => again.Get(0).EnsureReadyAsync());
+        Assert.Contains("is not the one this catalog recorded", refused.Message, StringComparison.Ordinal);
+    }
+
+    private async Task LoseDatabaseAsync(string engine, string connectionString)
+    {
+        if (engine == Engines.Sqlite)
+        {
+            // The process-wide pool would otherwise keep the deleted file open.
+            SqliteConnection.ClearAllPools();
+            var file = new SqliteConnectionStringBuilder(connectionString).DataSource;
+            foreach (var part in new[] { file, file + "-wal", file + "-shm" }.Where(File.Exists)) File.Delete(part);
+            return;
+        }
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(postgres.Server.ConnectionString());
+        await admin.OpenAsync();
+        var name = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        await using var drop = new NpgsqlCommand($"DROP DATABASE \"{name}\" WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync();
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public Task A_shard_database_from_before_orders_were_keyed_is_refused_by_name(string engine) =>
         // The orders table as builds before the ninth session created it: keyed by the whole id, no order_key.
         AssertOlderLayoutRefusedAsync(engine, "orders", "CREATE TABLE orders (order_id TEXT NOT NULL PRIMARY KEY, shard_key TEXT NOT NULL)",

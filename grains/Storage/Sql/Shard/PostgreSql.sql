@@ -14,6 +14,12 @@ CREATE TABLE IF NOT EXISTS shard_state (
     -- The database itself refuses an oversold shard, whatever the grain believes.
     CHECK (sold >= 0 AND sold <= capacity AND capacity >= 0)
 );
+-- Which database this is: its number in the shard map and the stamp its catalog recorded (ShardDatabaseIdentity).
+CREATE TABLE IF NOT EXISTS shard_database_identity (
+    singleton INTEGER NOT NULL PRIMARY KEY CHECK (singleton = 1),
+    ordinal   INTEGER NOT NULL,
+    stamp     TEXT    NOT NULL
+);
 CREATE TABLE IF NOT EXISTS orders (
     -- The order id's last part (mint time, then random bits; see OrderId). Keyed by it rather than by the id, whose
     -- shard prefix would scatter a commit's orders over one index leaf each, new orders append to the index's end.
