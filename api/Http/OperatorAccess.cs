@@ -32,7 +32,13 @@ public static class OperatorAccess
             // A dual-mode socket shows an IPv4 caller as ::ffff:a.b.c.d.
             var address = context.Connection.RemoteIpAddress;
             if (address is { IsIPv4MappedToIPv6: true }) address = address.MapToIPv4();
-            if (address is not null && System.Net.IPAddress.IsLoopback(address) && !IsForwarded(context.Request)) return null;
+            if (address is not null && System.Net.IPAddress.IsLoopback(address) && !IsForwarded(context.Request))
+            {
+                if (!FromBrowserPage(context.Request)) return null;
+                return Problems.Create(StatusCodes.Status403Forbidden, Problems.OperatorsOnly, "Operators only.",
+                    "A request a web page made (it carries Origin or Sec-Fetch-Site, or names another host) is not taken for this " +
+                    $"machine's operator. Call from a tool such as curl, or configure an operator key ({OperatorAccessOptions.SectionName}:Key) and send it.");
+            }
             return Problems.Create(StatusCodes.Status403Forbidden, Problems.OperatorsOnly, "Operators only.",
                 $"No operator key is configured ({OperatorAccessOptions.SectionName}:Key), so only callers on this machine may do this.");
         }
@@ -55,6 +61,24 @@ public static class OperatorAccess
     private static bool IsForwarded(HttpRequest request) =>
         request.Headers.ContainsKey("X-Forwarded-For") || request.Headers.ContainsKey("X-Original-For")
         || request.Headers.ContainsKey("Forwarded");
+
+    /// <summary>
+    /// A request a browser sent for a web page: from loopback, but not from this machine's operator. Any page the
+    /// operator's browser opens can post to localhost without asking first (a drain needs no body), and a page whose
+    /// name an attacker points at 127.0.0.1 (DNS rebinding) can read the export's answers as its own. Browsers send
+    /// Origin with every cross-origin request and with every POST, and Sec-Fetch-Site with every request ("none"
+    /// only for an address typed or bookmarked by the user), and the Host they send is the page's name; tools such as
+    /// curl send none of these, and the Host of the address they were given. The service serves no pages of its own.
+    /// </summary>
+    private static bool FromBrowserPage(HttpRequest request)
+    {
+        if (request.Headers.ContainsKey("Origin")) return true;
+        if (request.Headers.TryGetValue("Sec-Fetch-Site", out var site) && !string.Equals(site.ToString(), "none", StringComparison.OrdinalIgnoreCase)) return true;
+        if (!request.Host.HasValue) return false;
+        var host = request.Host.Host;
+        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)) return false;
+        return !(System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var named) && System.Net.IPAddress.IsLoopback(named));
+    }
 
     // Hashing first makes the comparison's time independent of where, and whether in length, the two differ.
     private static bool SameSecret(string sent, string key) =>

@@ -33,6 +33,42 @@ public sealed class OperatorAccessTests
     }
 
     [Theory]
+    [InlineData("Origin", "http://evil.example")]
+    [InlineData("Origin", "null")]
+    [InlineData("Origin", "http://localhost:5080")]
+    [InlineData("Sec-Fetch-Site", "cross-site")]
+    [InlineData("Sec-Fetch-Site", "same-origin")]
+    [InlineData("Host", "evil.example:5080")]
+    [InlineData("Host", "127.0.0.1.nip.io")]
+    public void Without_a_key_a_web_page_on_this_machine_is_not_an_operator(string header, string value)
+    {
+        // A page the operator's browser opens can post a drain to localhost without asking first, and a page whose
+        // name resolves to 127.0.0.1 can read the export; curl and the scripts send none of these.
+        var caller = Caller("127.0.0.1");
+        caller.Request.Headers[header] = value;
+        var refusal = OperatorAccess.Refusal(caller, key: null);
+        Assert.Equal(StatusCodes.Status403Forbidden, refusal?.StatusCode);
+        Assert.Equal(Problems.OperatorsOnly, refusal?.ProblemDetails.Type);
+
+        caller.Request.Headers.Authorization = "Bearer " + Key;
+        Assert.Null(OperatorAccess.Refusal(caller, Key));
+    }
+
+    [Theory]
+    [InlineData("Host", "localhost:5080")]
+    [InlineData("Host", "LOCALHOST")]
+    [InlineData("Host", "127.0.0.1:5080")]
+    [InlineData("Host", "127.0.0.2")]
+    [InlineData("Host", "[::1]:5080")]
+    [InlineData("Sec-Fetch-Site", "none")]
+    public void Without_a_key_a_tool_or_a_typed_address_on_this_machine_is_an_operator(string header, string value)
+    {
+        var caller = Caller("127.0.0.1");
+        caller.Request.Headers[header] = value;
+        Assert.Null(OperatorAccess.Refusal(caller, key: null));
+    }
+
+    [Theory]
     [InlineData("203.0.113.7")]
     [InlineData("2001:db8::7")]
     [InlineData("::ffff:203.0.113.7")]
