@@ -40,23 +40,20 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
         {
             return OrderPage.RefusedCursor;
         }
+        // The cursor names a real order of this event in that database, as every page's next does: an edited key (one
+        // sorting past the database's last order) would otherwise skip orders as silently as a made-up database.
+        if (after is not null && OrderId.TryGetShard(after.AfterOrderId, out var cursorShard)
+            && await ReadAsync(after.Ordinal, () => new ShardLedger(databases.Get(after.Ordinal), cursorShard).ReadOrderAsync(after.AfterOrderId)) is null)
+        {
+            return OrderPage.RefusedCursor;
+        }
         var ordinals = shardDatabases.Distinct().Order().ToList();
         var orders = ImmutableArray.CreateBuilder<OrderDetails>(limit);
         foreach (var ordinal in ordinals)
         {
             if (after is not null && ordinal < after.Ordinal) continue;
             var afterKey = after is not null && ordinal == after.Ordinal ? after.AfterKey : "";
-            IReadOnlyList<OrderDetails> page;
-            try
-            {
-                page = await databases.Get(ordinal).ReadOrderPageAsync(eventId, afterKey, limit - orders.Count);
-            }
-            catch (Exception exception)
-            {
-                // Whatever stopped the read (the server, the files, a database refused by name, the silo stopping), a
-                // later page read may succeed: 503, as for reading one order, not an internal error.
-                throw new ShardUnavailableException($"Shard database {ordinal} cannot be read now: {exception.Message}");
-            }
+            var page = await ReadAsync(ordinal, () => databases.Get(ordinal).ReadOrderPageAsync(eventId, afterKey, limit - orders.Count));
             orders.AddRange(page);
             if (orders.Count == limit)
             {
@@ -66,5 +63,19 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
             }
         }
         return new OrderPage(orders.ToImmutable(), Next: null);
+    }
+
+    private static async Task<T> ReadAsync<T>(int ordinal, Func<Task<T>> read)
+    {
+        try
+        {
+            return await read();
+        }
+        catch (Exception exception)
+        {
+            // Whatever stopped the read (the server, the files, a database refused by name, the silo stopping), a
+            // later page read may succeed: 503, as for reading one order, not an internal error.
+            throw new ShardUnavailableException($"Shard database {ordinal} cannot be read now: {exception.Message}");
+        }
     }
 }

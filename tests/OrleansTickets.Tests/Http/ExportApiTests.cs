@@ -102,6 +102,8 @@ public sealed class ExportApiTests(ApiHostFixture fixture) : IClassFixture<ApiHo
             "/api/events/handover-b/orders?after=" + Uri.EscapeDataString(next),
             "/api/events/handover-a/orders?after=" + Uri.EscapeDataString(otherDatabase),
             "/api/events/handover-a/orders?after=" + Uri.EscapeDataString("999999" + next[dot..]),
+            // The same database and shard, an order key edited to sort after every order there.
+            "/api/events/handover-a/orders?after=" + Uri.EscapeDataString(next[..(next.LastIndexOf('.') + 1)] + "ZZZZZZZZZZzzzzzzzzzzzzzzzzzzzzzz"),
         })
         {
             var problem = await ApiContractTests.AssertProblemAsync(await Http.GetAsync(path), HttpStatusCode.BadRequest, "validation");
