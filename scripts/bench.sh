@@ -237,9 +237,11 @@ if [[ $crowd == wrk ]]; then
 print(",".join("%s:%d:%d" % (t["id"], t["capacity"], t["maxPerOrder"]) for t in json.load(open(sys.argv[1]))["ticketTypes"]))' \
         "$run_dir/festival.json")
     : >"$run_dir/stock"
-    # The watcher starts wrk and stops it once every type is sold out; -d only bounds the run.
+    # The watcher starts wrk and stops it once every type is sold out; -d only bounds the run. wrk drops an answer
+    # slower than its --timeout (2 s by default) as an error, and then the sale's check would miss its order: 40 s
+    # outlasts the service's own 30 s call timeout, so every order gets its answer.
     python3 "$repo/scripts/lib/stock_watch.py" "http://127.0.0.1:$service_port/api/events/festival" "$run_dir/stock" \
-        "$service_pid" "$run_dir/wrk.txt" -- wrk -t2 -c"$connections" -d"${timeout}s" -s "$repo/scripts/wrk/sellout.lua" \
+        "$service_pid" "$run_dir/wrk.txt" -- wrk -t2 -c"$connections" -d"${timeout}s" --timeout 40s -s "$repo/scripts/wrk/sellout.lua" \
         "http://127.0.0.1:$service_port" -- festival "$types" "$run_dir/stock" "$run_dir/wrk-" >"$run_dir/crowd.json" &
     watcher_pid=$!
     pids+=("$watcher_pid")

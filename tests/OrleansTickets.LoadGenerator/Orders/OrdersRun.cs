@@ -93,10 +93,22 @@ public static class OrdersRun
             tail = tail with { P99Milliseconds = P99(latency.SummarizeAfterMark()), BodyP99Milliseconds = P99(latency.SummarizeBeforeMark()) };
         }
 
+        using (var resolving = new CancellationTokenSource(VerificationTimeout))
+        {
+            try
+            {
+                foreach (var buyer in buyers) await buyer.ResolveAbandonedAsync(resolving.Token);
+            }
+            catch (OperationCanceledException) when (resolving.IsCancellationRequested)
+            {
+                // What is still unanswered stays abandoned, and the check below fails.
+            }
+        }
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
         var offered = options.OfferedWithAdditions(info.TicketTypes.ToDictionary(t => t.Id, t => t.Capacity, StringComparer.Ordinal));
         var checks = await VerifyAsync(apis, options.EventId, orders, offered);
+        if (checks.Count > 0) checks = [.. checks, SaleVerifier.RequestsAnswered(buyers.Sum(b => b.Abandoned), buyers.Sum(b => b.Resolved))];
         var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu,
             databaseCpu, steal is { } stolen ? new StealShare(stolen.TotalSeconds, stolen / (window * Environment.ProcessorCount)) : null, tail);
         summary.Write(Console.Out);

@@ -13,16 +13,17 @@ namespace OrleansTickets.LoadGenerator.Orders;
 /// </summary>
 public sealed class VirtualBuyer(
     int number, string ordersPath, IReadOnlyList<TicketingApiClient> apis, TicketTypeDemand demand, int maxQuantity,
-    LoadCounters counters, LatencyRecorder latency)
+    LoadCounters counters, LatencyRecorder latency, TimeSpan? failureBackoffStep = null)
 {
     private int _api = number % apis.Count;
 
     /// <summary>Failed exchanges (no answer, unexpected status) tolerated for one request before giving it up.</summary>
     public const int MaxFailedAttempts = 20;
 
-    private static readonly TimeSpan FailureBackoffStep = TimeSpan.FromMilliseconds(50);
+    private readonly TimeSpan _failureBackoffStep = failureBackoffStep ?? TimeSpan.FromMilliseconds(50);
 
     private readonly List<AcknowledgedOrder> _orders = [];
+    private readonly List<(PreparedOrder Order, OrderRequested Requested)> _abandoned = [];
     private readonly Random _random = new();
 
     public IReadOnlyList<AcknowledgedOrder> Orders => _orders;
@@ -33,8 +34,11 @@ public sealed class VirtualBuyer(
     /// <summary><see cref="Stopwatch"/> timestamp of this buyer's last response of any kind; 0 if none.</summary>
     public long LastResponseAt { get; private set; }
 
-    /// <summary>Requests given up after <see cref="MaxFailedAttempts"/>: each may or may not have made an order.</summary>
-    public int Abandoned { get; private set; }
+    /// <summary>Requests given up after <see cref="MaxFailedAttempts"/> and still unanswered: each may or may not have made an order.</summary>
+    public int Abandoned => _abandoned.Count;
+
+    /// <summary>Requests given up during the sale whose outcome <see cref="ResolveAbandonedAsync"/> learned afterwards.</summary>
+    public int Resolved { get; private set; }
 
     public async Task RunAsync(CancellationToken cancellation)
     {
@@ -45,15 +49,16 @@ public sealed class VirtualBuyer(
             {
                 // A new quantity is a different request, so it gets a new key: reusing one would be a key conflict.
                 var prepared = PreparedOrder.Create(type.Id, quantity, number);
-                var outcome = await BuyAsync(prepared, cancellation);
+                var requested = new OrderRequested(type.Id, quantity, prepared.Buyer?.Name, prepared.Buyer?.Email);
+                var outcome = await BuyAsync(prepared, cancellation, measured: true);
                 if (outcome is null)
                 {
-                    Abandoned++;
+                    _abandoned.Add((prepared, requested));
                     break;
                 }
                 if (outcome.Result == PostResult.Acknowledged)
                 {
-                    _orders.Add(outcome.Order! with { Requested = new OrderRequested(type.Id, quantity, prepared.Buyer?.Name, prepared.Buyer?.Email) });
+                    _orders.Add(outcome.Order! with { Requested = requested });
                     counters.RecordOrder(outcome.Order!.Tickets.Count);
                     LastAcknowledgedAt = LastResponseAt;
                     break;
@@ -71,18 +76,39 @@ public sealed class VirtualBuyer(
         }
     }
 
+    /// <summary>
+    /// Asks again, after the sale, for each request given up during it: the same key and body, so the service answers
+    /// with the order the key made (a replay) or with "sold out", which proves the key made none. Without this, an
+    /// abandoned request that did sell would hold tickets in no acknowledged order, and every count would still add up
+    /// if an acknowledged order had been lost and its serials sold to it. Not measured: the sale is over.
+    /// </summary>
+    public async Task ResolveAbandonedAsync(CancellationToken cancellation)
+    {
+        foreach (var abandoned in _abandoned.ToList())
+        {
+            var outcome = await BuyAsync(abandoned.Order, cancellation, measured: false);
+            if (outcome is null) continue;
+            _abandoned.Remove(abandoned);
+            Resolved++;
+            if (outcome.Result == PostResult.Acknowledged) _orders.Add(outcome.Order! with { Requested = abandoned.Requested });
+        }
+    }
+
     /// <summary>Sends one request until it gets a definite answer (acknowledged or sold out); null when given up.</summary>
-    private async Task<PostOutcome?> BuyAsync(PreparedOrder order, CancellationToken cancellation)
+    private async Task<PostOutcome?> BuyAsync(PreparedOrder order, CancellationToken cancellation, bool measured)
     {
         var failures = 0;
         for (var attempt = 0; ; attempt++)
         {
-            if (attempt > 0) counters.RecordRetry();
+            if (measured && attempt > 0) counters.RecordRetry();
             var outcome = await apis[_api].PostOrderAsync(ordersPath, order, cancellation);
-            LastResponseAt = Stopwatch.GetTimestamp();
-            counters.RecordResponse(outcome.StatusCode);
-            // Every exchange, answered or not: one that timed out is the slowest a buyer saw, not one to leave out.
-            latency.Record(outcome.Latency);
+            if (measured)
+            {
+                LastResponseAt = Stopwatch.GetTimestamp();
+                counters.RecordResponse(outcome.StatusCode);
+                // Every exchange, answered or not: one that timed out is the slowest a buyer saw, not one to leave out.
+                latency.Record(outcome.Latency);
+            }
 
             switch (outcome.Result)
             {
@@ -93,10 +119,10 @@ public sealed class VirtualBuyer(
                     await Task.Delay(outcome.RetryAfter, cancellation);
                     break;
                 default:
-                    counters.RecordError();
+                    if (measured) counters.RecordError();
                     _api = (_api + 1) % apis.Count;
                     if (++failures >= MaxFailedAttempts) return null;
-                    await Task.Delay(FailureBackoffStep * Math.Min(failures, 20), cancellation);
+                    await Task.Delay(_failureBackoffStep * Math.Min(failures, 20), cancellation);
                     break;
             }
         }

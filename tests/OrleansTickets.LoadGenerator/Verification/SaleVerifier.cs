@@ -56,6 +56,17 @@ public static class SaleVerifier
         return checks;
     }
 
+    /// <summary>
+    /// Whether every request got a definite answer in the end. One that never did may have made an order nobody was
+    /// told about, so "acknowledged = sold" could hold with a lost acknowledged order hidden behind it.
+    /// </summary>
+    /// <param name="unanswered">Requests given up during the sale and still unanswered when asked again after it.</param>
+    /// <param name="resolved">Requests given up during the sale that were answered when asked again after it.</param>
+    public static VerificationCheck RequestsAnswered(int unanswered, int resolved) =>
+        new(EveryRequestAnswered, VerificationCheck.WholeEvent, unanswered == 0, unanswered == 0
+            ? resolved == 0 ? "no request given up" : $"{resolved} requests given up during the sale, answered when asked again after it"
+            : $"{unanswered} requests still unanswered after the sale: each may hold an order nobody was told about");
+
     /// <summary>True when every check passed.</summary>
     public static bool AllPassed(IEnumerable<VerificationCheck> checks) => checks.All(c => c.Passed);
 
@@ -78,6 +89,22 @@ public static class SaleVerifier
         long shardCapacity = type.Shards.Sum(s => s.Capacity), shardSold = type.Shards.Sum(s => s.Sold);
         yield return new(ShardsAddUp, type.Id, shardCapacity == type.Capacity && shardSold == type.Sold,
             $"{type.Shards.Count} shards: capacity {shardCapacity}, sold {shardSold}");
+
+        // Totals can hide one shard sold past its tickets behind another still holding them (whose tickets could then be
+        // sold again), so each shard is checked on its own too.
+        var overShards = type.Shards.Where(s => s.Sold > s.Capacity || s.Remaining < 0).ToList();
+        yield return new(NoShardOversold, type.Id, overShards.Count == 0, overShards.Count == 0
+            ? $"{type.Shards.Count} shards within their capacity"
+            : $"{overShards.Count} shards sold past their capacity, e.g. "
+              + string.Join(", ", overShards.Take(ExamplesShown).Select(s => $"shard {s.Index} (sold {s.Sold} of {s.Capacity}, remaining {s.Remaining})")));
+
+        // A shard the service could not count reports a guess (its first block) or stale numbers: every check above
+        // rests on the report, so a report with guesses in it proves nothing either way.
+        var guessed = type.Shards.Where(s => !s.Counted).ToList();
+        yield return new(ShardsCounted, type.Id, guessed.Count == 0, guessed.Count == 0
+            ? $"{type.Shards.Count} shards reported their own counts"
+            : $"{guessed.Count} shards' numbers are guesses or stale (unavailable or not known), e.g. shard "
+              + string.Join(", ", guessed.Take(ExamplesShown).Select(s => s.Index)));
 
         // Two independent witnesses of an oversell: the service's own count and the tickets buyers hold.
         var overSold = Math.Max(type.Sold, acknowledged) - capacity;

@@ -7,6 +7,8 @@ public static class VerificationCheckNames
     public const string SoldEqualsCapacity = "sold = capacity";
     public const string NothingRemaining = "remaining = 0";
     public const string ShardsAddUp = "shards add up";
+    public const string NoShardOversold = "no shard oversold";
+    public const string ShardsCounted = "shards counted";
     public const string NoOversell = "no oversell";
     public const string AcknowledgedEqualsSold = "acknowledged = sold";
     public const string OrdersHoldTheirQuantity = "tickets = quantity";
@@ -17,4 +19,5 @@ public static class VerificationCheckNames
     public const string AnswersMatchRequests = "answer = request";
     public const string TicketCodesUnique = "ticket codes unique";
     public const string OrderIdsUnique = "order ids unique";
+    public const string EveryRequestAnswered = "every request answered";
 }

@@ -260,6 +260,40 @@ public sealed class SaleVerifierTests
         Assert.Contains("6 orders answered as asked", SaleVerifier.Verify(read, SoldOut()).Single(c => c.Name == AnswersMatchRequests).Detail);
     }
 
+    [Fact]
+    public void A_shard_sold_past_its_capacity_is_found_though_the_totals_add_up()
+    {
+        // Shard 0 sold one ticket too many while shard 1 still holds one: the type's totals are exact, and shard 1's
+        // last ticket has in fact been sold already.
+        var sales = new SalesSnapshot("festival",
+        [
+            new("ga", 10, 10, 0, [new(0, 5, 6, -1, "sold-out"), new(1, 5, 4, 1, "open")]),
+            new("vip", 4, 4, 0, [new(0, 4, 4, 0, "sold-out")]),
+        ]);
+
+        var finding = Assert.Single(Failures(CleanOrders(), sales));
+
+        Assert.Equal((NoShardOversold, "ga"), (finding.Name, finding.Scope));
+        Assert.Contains("shard 0 (sold 6 of 5, remaining -1)", finding.Detail);
+    }
+
+    [Theory]
+    [InlineData("unavailable", true)]
+    [InlineData("sold-out", false)]
+    public void A_report_with_a_shard_the_service_could_not_count_fails(string status, bool known)
+    {
+        var sales = new SalesSnapshot("festival",
+        [
+            new("ga", 10, 10, 0, [new(0, 5, 5, 0, "sold-out"), new(1, 5, 5, 0, status, known)]),
+            new("vip", 4, 4, 0, [new(0, 4, 4, 0, "sold-out")]),
+        ]);
+
+        var finding = Assert.Single(Failures(CleanOrders(), sales));
+
+        Assert.Equal((ShardsCounted, "ga"), (finding.Name, finding.Scope));
+        Assert.Contains("shard 1", finding.Detail);
+    }
+
     private static List<VerificationCheck> Failures(List<AcknowledgedOrder> orders, SalesSnapshot sales) =>
         SaleVerifier.Verify(orders, sales).Where(c => !c.Passed).ToList();
 
