@@ -22,6 +22,7 @@ public static class TicketingApiExtensions
         // the handler that refused the request, with its own type.
         services.AddProblemDetails();
         services.AddSingleton<DispatcherDirectory>();
+        services.AddSingleton(sp => new SharedSalesReads(sp.GetRequiredService<IGrainFactory>()));
         // A front end registers its own before this (FrontEndHostingExtensions); a silo's API calls in-process.
         services.TryAddSingleton(new GatewayHop(MayResend: false));
         services.AddOptions<PurchaseAdmissionOptions>().BindConfiguration(PurchaseAdmissionOptions.SectionName)

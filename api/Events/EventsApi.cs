@@ -53,10 +53,10 @@ public static class EventsApi
         return TypedResults.Ok(ToResponse(definition, await grain.GetRecentSales()));
     }
 
-    public static async Task<Results<Ok<EventSales>, ProblemHttpResult>> GetSales(string eventId, IGrainFactory grains)
+    public static async Task<Results<Ok<EventSales>, ProblemHttpResult>> GetSales(string eventId, SharedSalesReads reads)
     {
         if (!Slug.IsValid(eventId)) return EventNotFound(eventId);
-        var sales = await grains.GetEventGrain(eventId).GetSales();
+        var sales = await reads.ReadAsync(eventId);
         return sales is null ? EventNotFound(eventId) : TypedResults.Ok(sales);
     }
 

@@ -247,6 +247,9 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         // Statements are finalized before their connection closes.
         foreach (var statement in new[] { _fence, _order, _ticket, _newKey, _moveKey }) statement?.Dispose();
         _claim?.Dispose();
+        // Disposing returns the handle to the pool, and the next open would get the same one back (with this writer's
+        // cache and checkpoint settings): cleared first, so the next open really is a fresh connection.
+        SqliteConnection.ClearPool(_connection);
         _connection.Dispose();
         _connection = null;
     }

@@ -1,0 +1,79 @@
+using OrleansTickets.Events;
+using OrleansTickets.Sales;
+
+namespace OrleansTickets.Api.Events;
+
+/// <summary>
+/// Lets the <c>/sales</c> readers of one front end share the event catalog's reads: at most one read per event runs
+/// from here, and everyone who asks while it runs shares the next one.
+/// </summary>
+/// <remarks>
+/// The catalog answers <c>/sales</c> by asking every shard of the event, for up to 5 s, and does not interleave it
+/// with its other calls (so a grant being delivered is counted once). A crowd polling this public endpoint would
+/// otherwise queue a read each ahead of operators' capacity additions, the buyers' event page and the grant timer,
+/// until they timed out. A caller is never answered from a read that started before it asked: that read may predate
+/// a sale or a grant the caller already knows of, so it waits for the next.
+/// </remarks>
+public sealed class SharedSalesReads(Func<string, Task<EventSales?>> read)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Flight> _flights = new(StringComparer.Ordinal);
+
+    /// <summary>Reads through <paramref name="grains"/>' event catalogs.</summary>
+    public SharedSalesReads(IGrainFactory grains) : this(eventId => grains.GetEventGrain(eventId).GetSales())
+    {
+    }
+
+    /// <summary>The event's sales from a read that started after this call.</summary>
+    public Task<EventSales?> ReadAsync(string eventId)
+    {
+        lock (_lock)
+        {
+            if (_flights.TryGetValue(eventId, out var flight))
+            {
+                flight.Next ??= new TaskCompletionSource<EventSales?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                return flight.Next.Task;
+            }
+            _flights.Add(eventId, new Flight());
+        }
+        return RunAsync(eventId);
+    }
+
+    private async Task<EventSales?> RunAsync(string eventId)
+    {
+        try
+        {
+            return await read(eventId);
+        }
+        finally
+        {
+            TaskCompletionSource<EventSales?>? next;
+            lock (_lock)
+            {
+                var flight = _flights[eventId];
+                next = flight.Next;
+                flight.Next = null;
+                if (next is null) _flights.Remove(eventId);
+            }
+            // Everyone who asked during this read shares one that starts now; the flight stays, so later askers wait for the one after.
+            if (next is not null) _ = Forward(RunAsync(eventId), next);
+        }
+    }
+
+    private static async Task Forward(Task<EventSales?> running, TaskCompletionSource<EventSales?> waiting)
+    {
+        try
+        {
+            waiting.TrySetResult(await running);
+        }
+        catch (Exception exception)
+        {
+            waiting.TrySetException(exception);
+        }
+    }
+
+    private sealed class Flight
+    {
+        public TaskCompletionSource<EventSales?>? Next { get; set; }
+    }
+}
