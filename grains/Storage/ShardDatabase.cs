@@ -270,7 +270,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             // SQL Server's claim may answer in its second result set (first use of the row).
             while (!await reader.ReadAsync(cancellationToken))
             {
-                if (!await reader.NextResultAsync(cancellationToken)) throw new InvalidOperationException($"Claim of {shard.Key} returned no row.");
+                if (!await reader.NextResultAsync(cancellationToken)) throw new InvalidOperationException($"Claim of {shard.Key} returned no row: its database has no identity stamp (lost and made again?).");
             }
             result = ReadClaim(reader, shard, block);
         }

@@ -95,9 +95,13 @@ internal sealed class ShardSql
     public const string CountSoldTickets =
         "SELECT COUNT(*) FROM tickets t JOIN orders o ON o.order_id = t.order_id WHERE o.shard_key = @shard_key";
 
+    // Only in a stamped database (ShardDatabaseIdentity): one dropped and made again while a silo that checked it
+    // before still writes to it has tables but no stamp, and a claim there returns no row instead of starting the
+    // shard's block again at sold 0. Every claim checks, on every silo, not only each silo's first open.
     private const string ClaimWithUpsert =
         "INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
-        "VALUES (@shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0) " +
+        "SELECT @shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0 " +
+        "WHERE EXISTS (SELECT 1 FROM shard_database_identity) " +
         "ON CONFLICT (shard_key) DO UPDATE SET epoch = shard_state.epoch + 1 " +
         "RETURNING epoch, sold, block_first, block_size, capacity, segments, retired";
 

@@ -596,6 +596,31 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await Assert.ThrowsAsync<InvalidOperationException>(() => again.Get(0).EnsureReadyAsync());
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_silo_that_checked_a_database_before_it_was_emptied_cannot_claim_in_it(string engine)
+    {
+        // This silo opened and checked the database, then it was replaced by an empty one with the same tables (another
+        // silo made it again and refused it, too late for this one, whose check ran once): its next claim must not
+        // start the shard again at sold 0.
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
+        await using (var emptied = await context.Database(0).OpenAsync())
+        {
+            foreach (var table in new[] { "shard_database_identity", "shard_state", "orders", "tickets" })
+            {
+                await using var delete = emptied.CreateCommand();
+                delete.CommandText = $"DELETE FROM {table}";
+                await delete.ExecuteNonQueryAsync();
+            }
+        }
+
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => context.Ledger(shard).ClaimAsync(Block));
+        Assert.Contains("no identity stamp", refused.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_shard_database_of_another_data_folder_is_refused()
     {
