@@ -17,7 +17,9 @@ namespace OrleansTickets.Api.Events;
 public sealed class SharedSalesReads(Func<string, Task<EventSales?>> read)
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Flight> _flights = new(StringComparer.Ordinal);
+
+    // Events with a read running from here, each with whoever asked while it ran (null until someone did).
+    private readonly Dictionary<string, TaskCompletionSource<EventSales?>?> _running = new(StringComparer.Ordinal);
 
     /// <summary>Reads through <paramref name="grains"/>' event catalogs.</summary>
     public SharedSalesReads(IGrainFactory grains) : this(eventId => grains.GetEventGrain(eventId).GetSales())
@@ -29,12 +31,12 @@ public sealed class SharedSalesReads(Func<string, Task<EventSales?>> read)
     {
         lock (_lock)
         {
-            if (_flights.TryGetValue(eventId, out var flight))
+            if (_running.TryGetValue(eventId, out var next))
             {
-                flight.Next ??= new TaskCompletionSource<EventSales?>(TaskCreationOptions.RunContinuationsAsynchronously);
-                return flight.Next.Task;
+                if (next is null) _running[eventId] = next = new TaskCompletionSource<EventSales?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                return next.Task;
             }
-            _flights.Add(eventId, new Flight());
+            _running.Add(eventId, null);
         }
         return RunAsync(eventId);
     }
@@ -50,12 +52,11 @@ public sealed class SharedSalesReads(Func<string, Task<EventSales?>> read)
             TaskCompletionSource<EventSales?>? next;
             lock (_lock)
             {
-                var flight = _flights[eventId];
-                next = flight.Next;
-                flight.Next = null;
-                if (next is null) _flights.Remove(eventId);
+                next = _running[eventId];
+                if (next is null) _running.Remove(eventId);
+                else _running[eventId] = null;
             }
-            // Everyone who asked during this read shares one that starts now; the flight stays, so later askers wait for the one after.
+            // Everyone who asked during this read shares one that starts now; the event stays running, so later askers wait for the one after.
             if (next is not null) _ = Forward(RunAsync(eventId), next);
         }
     }
@@ -70,10 +71,5 @@ public sealed class SharedSalesReads(Func<string, Task<EventSales?>> read)
         {
             waiting.TrySetException(exception);
         }
-    }
-
-    private sealed class Flight
-    {
-        public TaskCompletionSource<EventSales?>? Next { get; set; }
     }
 }

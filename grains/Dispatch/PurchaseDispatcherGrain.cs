@@ -150,7 +150,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             // was sold" is true. Without this, shards that keep refusing (a view much fuller than the shards, as a new
             // activation's is after a sale; or shards that each take long to refuse) kept a buyer past any patience,
             // to the API's call timeout and an "outcome unknown".
-            if (clock.GetUtcNow() >= giveUpAt) return (refreshed ? Verdict(quantity, giveUpAt) : null) ?? PurchaseResult.Unavailable;
+            if (clock.GetUtcNow() >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
             var index = PickShard(quantity);
             var donors = ImmutableArray<int>.Empty;
             if (index < 0)
@@ -262,7 +262,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (result is { Status: PurchaseStatus.Created, Order: { } order }) ObserveSeller(order, result.Remaining);
             if (result.Status != PurchaseStatus.SoldOut) return result;
             // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough.
-            if (!patient) return (refreshed ? Verdict(quantity, giveUpAt) : null) ?? PurchaseResult.Unavailable;
+            if (!patient) return OutOfPatience(quantity, giveUpAt, refreshed);
 
             if (donors.IsEmpty)
             {
@@ -337,6 +337,14 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
         return clock.GetUtcNow() >= giveUpAt ? PurchaseResult.Unavailable : null;
     }
+
+    /// <summary>
+    /// The answer for an order past its patience whose every answer so far was a definite refusal: the verdict of a
+    /// refresh that started after it arrived (<paramref name="refreshed"/>), when there is one, or else 503 (nothing
+    /// was sold). Null from Verdict (a wall clock stepped back between two reads) falls back to 503 too.
+    /// </summary>
+    private PurchaseResult OutOfPatience(int quantity, DateTimeOffset giveUpAt, bool refreshed) =>
+        (refreshed ? Verdict(quantity, giveUpAt) : null) ?? PurchaseResult.Unavailable;
 
     /// <summary>
     /// Plans a pull: the available shard with the most tickets (not retired; an empty one if need be; and

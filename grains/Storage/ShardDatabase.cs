@@ -270,13 +270,20 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             // SQL Server's claim may answer in its second result set (first use of the row).
             while (!await reader.ReadAsync(cancellationToken))
             {
-                if (!await reader.NextResultAsync(cancellationToken)) throw new InvalidOperationException($"Claim of {shard.Key} returned no row: its database has no identity stamp (lost and made again?).");
+                if (!await reader.NextResultAsync(cancellationToken)) throw NoClaimedRow(shard);
             }
             result = ReadClaim(reader, shard, block);
         }
         await transaction.CommitAsync(cancellationToken);
         return result;
     }
+
+    /// <summary>
+    /// A claim that returned no row. The SQLite and PostgreSQL claims insert a row only in a stamped database
+    /// (<see cref="ShardDatabaseIdentity"/>), so there it means the database was lost and made again.
+    /// </summary>
+    internal static InvalidOperationException NoClaimedRow(ShardAddress shard) =>
+        new($"Claim of {shard.Key} returned no row: its database has no identity stamp (lost and made again?).");
 
     /// <summary>A new shard's inventory: exactly its block.</summary>
     internal static string InitialSegments(SerialBlock block) =>

@@ -118,7 +118,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     {
         Set(_claim, claim.Shard.Key, claim.Block.First, (long)claim.Block.Size, ShardDatabase.InitialSegments(claim.Block));
         using var reader = _claim.ExecuteReader();
-        if (!reader.Read()) throw new InvalidOperationException($"Claim of {claim.Shard.Key} returned no row: its database has no identity stamp (lost and made again?).");
+        if (!reader.Read()) throw ShardDatabase.NoClaimedRow(claim.Shard);
         return ShardDatabase.ReadClaim(reader, claim.Shard, claim.Block);
     }
 
