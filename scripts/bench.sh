@@ -31,6 +31,8 @@
 #                    optimized code instead of JIT-compiling it while the doors are open
 #   --service-arg A  pass one more configuration argument to the service, e.g. --service-arg
 #                    --Storage:CommitGatherMilliseconds=0 (repeatable)
+#   --service-env E  set one more environment variable NAME=VALUE for the service alone (not the load generator), e.g.
+#                    --service-env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (repeatable)
 #   --counters       record the service's OrleansTickets meter with dotnet-counters (installed as a global tool if
 #                    missing) every second during the sale, and print, second by second, the work per order
 #                    inside the cluster: calls to shards, refreshes, forwards, transfers, group commits
@@ -50,7 +52,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() extra_env=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -65,6 +67,7 @@ while [[ $# -gt 0 ]]; do
         --crowd) crowd="$2"; shift ;;
         --no-floor) floor=0 ;;
         --service-arg) service_args+=("$2"); shift ;;
+        --service-env) extra_env+=("$2"); shift ;;
         --ready-to-run) ready_to_run=1 ;;
         --counters) counters=1 ;;
         --perf) perf=1 ;;
@@ -141,6 +144,7 @@ echo "== start the service"
 service_env=()
 # perf finds JIT-compiled code by the perf map only where the code is mapped plainly, so W^X double mapping is off too.
 [[ $perf == 1 ]] && service_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
+service_env+=("${extra_env[@]}")
 env "${service_env[@]}" dotnet "$silo_dll" --urls "http://127.0.0.1:$service_port" "${storage_args[@]}" "${service_args[@]}" \
     --Logging:LogLevel:Default=Warning >"$run_dir/service.log" 2>&1 &
 service_pid=$!
