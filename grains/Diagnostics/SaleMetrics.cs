@@ -31,6 +31,7 @@ public sealed class SaleMetrics
     private readonly Counter<long> _roomQuestions;
     private readonly Counter<long> _transfers;
     private readonly Counter<long> _commits;
+    private readonly Counter<long> _rewrites;
     private readonly Histogram<int> _commitBatches;
     private readonly Histogram<int> _commitOrders;
     private readonly Histogram<double> _commitDuration;
@@ -68,6 +69,8 @@ public sealed class SaleMetrics
             "Gifts of tickets between shards that were asked for, by reason: pull, gather or drain. Each is a chain of commits on both shards.");
         _commits = meter.CreateCounter<long>("orleanstickets.storage.commits", "{commit}",
             "Group commits of shard databases that reached COMMIT.");
+        _rewrites = meter.CreateCounter<long>("orleanstickets.storage.rewrites", "{rewrite}",
+            "Group commits rolled back and written again because a batch in them reused a key the event already holds (SQLite; at most one per group).");
         _commitBatches = meter.CreateHistogram<int>("orleanstickets.storage.commit.batches", "{batch}",
             "Shard batches in one group commit.");
         _commitOrders = meter.CreateHistogram<int>("orleanstickets.storage.commit.orders", "{order}",
@@ -123,10 +126,14 @@ public sealed class SaleMetrics
         _ => "drain",
     }));
 
-    /// <summary>A shard database committed a group of <paramref name="batches"/> batches holding <paramref name="orders"/> orders.</summary>
-    public void GroupCommitted(int batches, int orders, TimeSpan duration)
+    /// <summary>
+    /// A shard database committed a group of <paramref name="batches"/> batches holding <paramref name="orders"/> orders,
+    /// after writing it <paramref name="rewrites"/> more times than once.
+    /// </summary>
+    public void GroupCommitted(int batches, int orders, TimeSpan duration, int rewrites = 0)
     {
         _commits.Add(1);
+        if (rewrites > 0) _rewrites.Add(rewrites);
         _commitBatches.Record(batches);
         _commitOrders.Record(orders);
         _commitDuration.Record(duration.TotalSeconds);

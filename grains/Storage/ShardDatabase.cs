@@ -91,6 +91,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// <summary>This database's number in the shard map.</summary>
     public int Ordinal { get; }
 
+    /// <summary>Batches and claims queued for this database's writer that it has not yet taken into a group commit.</summary>
+    public int QueuedWrites => Math.Max(0, Volatile.Read(ref _queued));
+
     internal ShardSql Sql => _sql;
 
     /// <summary>
@@ -351,8 +354,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 try
                 {
                     var started = Stopwatch.GetTimestamp();
-                    _sqliteWriter!.Commit(group, _sql);
-                    RecordCommit(group, started);
+                    var rewrites = _sqliteWriter!.Commit(group, _sql);
+                    RecordCommit(group, started, rewrites);
                     foreach (var item in group) item.Complete();
                 }
                 catch (Exception exception) when (group.Count > 1 && IsRefusedRows(exception))
@@ -399,7 +402,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private bool ShouldGather() =>
         _gatherWindow > TimeSpan.Zero && (_lastGroupSize > 1 || Volatile.Read(ref _queued) > 1);
 
-    private void RecordCommit(List<WriterItem> group, long started)
+    private void RecordCommit(List<WriterItem> group, long started, int rewrites = 0)
     {
         var orders = 0;
         foreach (var item in group)
@@ -407,7 +410,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             // A batch the fence or the key table refused wrote nothing, though it rode in the commit.
             if (item is CommitItem { Outcome.Kind: CommitOutcomeKind.Committed } commit) orders += commit.Batch.Orders.Count;
         }
-        _metrics.GroupCommitted(group.Count, orders, Stopwatch.GetElapsedTime(started));
+        _metrics.GroupCommitted(group.Count, orders, Stopwatch.GetElapsedTime(started), rewrites);
     }
 
     private void Drain(List<WriterItem> group)

@@ -21,26 +21,33 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     // SQLITE_CONSTRAINT_PRIMARYKEY: the key insert's only constraint is the keys' primary key, (event, key).
     private const int PrimaryKeyConstraintFailed = 1555;
 
-    /// <summary>Runs every item in one transaction and stores each item's result; the caller completes them after.</summary>
+    /// <summary>
+    /// Runs every item in one transaction and stores each item's result; the caller completes them after. Returns how
+    /// many times the group was rolled back and written again (0 or 1).
+    /// </summary>
     /// <remarks>
     /// A batch whose new key the event already has, or whose key move finds the key changed, gets
-    /// <see cref="CommitOutcome.KeyConflict"/>, and the group is written again without it in a fresh transaction.
-    /// That happens only when a client reuses a key (for another ticket type, or in a shard's later activation), so
-    /// the common path pays nothing for it.
+    /// <see cref="CommitOutcome.KeyConflict"/> and writes nothing. That happens only when a client reuses a key (for
+    /// another ticket type, or in a shard's later activation), so the common path writes the group without savepoints
+    /// and pays nothing for it. At the first conflict it rolls back, and one more pass writes every batch inside a
+    /// savepoint of its own, dropping each conflicting batch alone: two passes at most, however many batches of the
+    /// group reuse keys (dropping one batch per pass took k + 1 passes for k of them, each rewriting the group, so a
+    /// client reusing keys on purpose made the writer's work grow with the square of the group).
     /// </remarks>
-    public void Commit(IReadOnlyList<WriterItem> group, ShardSql sql)
+    public int Commit(IReadOnlyList<WriterItem> group, ShardSql sql)
     {
-        var items = group;
-        while (TryCommit(items, sql) is { } conflicting)
-        {
-            items = items.Where(item => !ReferenceEquals(item, conflicting)).ToList();
-        }
+        if (TryCommit(group, sql, savepointPerBatch: false)) return 0;
+        TryCommit(group, sql, savepointPerBatch: true);
+        return 1;
     }
 
-    /// <summary>One transaction over <paramref name="group"/>; returns the item that hit a key conflict (all rolled back), or null once committed.</summary>
-    private CommitItem? TryCommit(IReadOnlyList<WriterItem> group, ShardSql sql)
+    /// <summary>
+    /// One transaction over <paramref name="group"/>; false when a batch hit a key conflict without a savepoint, in which
+    /// case everything was rolled back.
+    /// </summary>
+    private bool TryCommit(IReadOnlyList<WriterItem> group, ShardSql sql, bool savepointPerBatch)
     {
-        if (group.Count == 0) return null;
+        if (group.Count == 0) return true;
         SqliteTransaction transaction;
         try
         {
@@ -68,10 +75,13 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
                             case ClaimItem claim:
                                 ClaimAlone(claim, transaction);
                                 break;
+                            case CommitItem commit when savepointPerBatch:
+                                WriteAlone(commit, sql, transaction);
+                                break;
                             case CommitItem commit:
                                 commit.Outcome = Write(commit.Batch, sql, transaction);
                                 // Disposing the transaction without committing rolls back every batch written so far.
-                                if (commit.Outcome.Kind == CommitOutcomeKind.KeyConflict) return commit;
+                                if (commit.Outcome.Kind == CommitOutcomeKind.KeyConflict) return false;
                                 break;
                         }
                     }
@@ -82,7 +92,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
                     throw new ShardDatabaseUnavailableException(ordinal, exception);
                 }
                 transaction.Commit();
-                return null;
+                return true;
             }
         }
         catch
@@ -91,6 +101,16 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             Reset();
             throw;
         }
+    }
+
+    /// <summary>Writes one batch inside a savepoint, undoing whatever it wrote (its fence included) when its keys conflict.</summary>
+    private void WriteAlone(CommitItem commit, ShardSql sql, SqliteTransaction transaction)
+    {
+        const string savepoint = "batch";
+        transaction.Save(savepoint);
+        commit.Outcome = Write(commit.Batch, sql, transaction);
+        if (commit.Outcome.Kind == CommitOutcomeKind.KeyConflict) transaction.Rollback(savepoint);
+        transaction.Release(savepoint);
     }
 
     /// <summary>
@@ -102,6 +122,8 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     {
         const string savepoint = "claim";
         transaction.Save(savepoint);
+        // A group written twice (a key conflict) claims twice: only the pass that commits decides.
+        claim.Refusal = null;
         try
         {
             claim.Result = Claim(claim);

@@ -38,6 +38,14 @@ public sealed class HeldWrites : IAsyncDisposable
         return new HeldWrites(connection, transaction);
     }
 
+    /// <summary>
+    /// Waits until the writer of <paramref name="database"/> has taken everything queued so far (so it now waits on
+    /// the held lock with it), and whatever is queued next goes into one later group together.
+    /// </summary>
+    public static Task UntilTakenAsync(ShardDatabase database) =>
+        Poll.UntilAsync(() => Task.FromResult(database.QueuedWrites == 0), delayMilliseconds: 10, attempts: 1000,
+            failure: $"The writer of shard database {database.Ordinal} never took its queued writes.");
+
     public async ValueTask DisposeAsync()
     {
         await _transaction.RollbackAsync();

@@ -57,6 +57,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         {
             busy = ledgers[4].CommitAsync(new LedgerBatch(shards[4], ledgers[4].Epoch, 0, 100,
                 [.. Enumerable.Range(0, 100).Select(k => Order(shards[4], $"big{k}", 41 + k))], []));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
             // Shard 3 is claimed again with a block its row does not have.
             wrongClaim = context.Ledger(shards[3]).ClaimAsync(new SerialBlock(999, 10));
             commits = [.. shards.Take(3).Select((shard, i) => ledgers[i].CommitAsync(Batch(ledgers[i], shard, 0, Order(shard, $"o{i}", 1 + i * 10))))];
@@ -151,6 +152,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await using (await HeldWrites.HoldAsync(context.Database(0)))
         {
             busy = ledgers[6].CommitAsync(Batch(ledgers[6], shards[6], 0, Order(shards[6], "o6", 61)));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
             grouped = Task.WhenAll(shards.Take(6).Select((shard, i) =>
                 ledgers[i].CommitAsync(Batch(ledgers[i], shard, 0, Order(shard, $"o{i}", 1 + i * 10, 2 + i * 10)))));
         }
@@ -242,6 +244,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         {
             busy = ledgers[4].CommitAsync(new LedgerBatch(shards[4], ledgers[4].Epoch, 0, 100,
                 [.. Enumerable.Range(0, 100).Select(k => Order(shards[4], $"big{k}", 41 + k))], []));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
             // A buggy shard 1 sells shard 0's serial 1 a second time: the tickets' primary key refuses its batch.
             refused = ledgers[1].CommitAsync(Batch(ledgers[1], shards[1], 0, Order(shards[1], "double", 1)));
             others = [.. new[] { 2, 3 }.Select(i => ledgers[i].CommitAsync(Batch(ledgers[i], shards[i], 0, Order(shards[i], $"o{i}", 1 + i * 10))))];
@@ -284,6 +287,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await using (await HeldWrites.HoldAsync(context.Database(0)))
         {
             busy = ledgers[4].CommitAsync(Batch(ledgers[4], shards[4], 0, Order(shards[4], "big", 41)));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
             refused = ledgers[1].CommitAsync(Batch(ledgers[1], shards[1], 0, Order(shards[1], "double", 1)));
             other = ledgers[2].CommitAsync(Batch(ledgers[2], shards[2], 0, Order(shards[2], "o2", 21)));
         }
@@ -448,6 +452,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await using (await HeldWrites.HoldAsync(context.Database(0)))
         {
             _ = ledgers[busy].CommitAsync(Keyed(ledgers[busy], busy, "kb", "busy-1"));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
             grouped = Task.WhenAll(
                 ledgers[vip].CommitAsync(Keyed(ledgers[vip], vip, "k", "vip-1")),
                 ledgers[ga1].CommitAsync(Keyed(ledgers[ga1], ga1, "k2", "ga1-1")),
@@ -471,6 +476,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await using (await HeldWrites.HoldAsync(context.Database(0)))
         {
             _ = ledgers[busy].CommitAsync(Keyed(ledgers[busy], busy, "kb2", "busy-2", oldSold: 1));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
             racing = Task.WhenAll(
                 ledgers[camping].CommitAsync(Keyed(ledgers[camping], camping, "k4", "camping-1")),
                 ledgers[ga1].CommitAsync(Keyed(ledgers[ga1], ga1, "k4", "ga1-2", oldSold: 1)));
@@ -504,6 +510,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await using (await HeldWrites.HoldAsync(context.Database(0)))
         {
             busy = ledgerC.CommitAsync(Keyed(ledgerC, c, "k3", "c-1"));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
             fenced = stale.CommitAsync(Keyed(stale, a, "k", "a-2", oldSold: 1));
             refused = ledgerB.CommitAsync(Keyed(ledgerB, b, "k2", "b-2", oldSold: 1));
         }
@@ -531,6 +538,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await using (await HeldWrites.HoldAsync(context.Database(0)))
         {
             _ = ledgers[busy].CommitAsync(Keyed(ledgers[busy], busy, "kb", "busy-1"));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
             refused = ledgers[ga].CommitAsync(new LedgerBatch(ga, ledgers[ga].Epoch, 0, 2,
                 [Order(ga, "ga-1", first), Order(ga, "ga-2", first + 1)],
                 [new IdempotencyRecord("k1", "fp", "ga-1"), new IdempotencyRecord("kx", "fp", "ga-2")]));
@@ -540,6 +548,43 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal(CommitOutcome.KeyConflict("kx"), await refused);
         Assert.Equal(CommitOutcome.Committed, await later);
         Assert.Equal(new StoredKey(vip.Key, "fp", "vip-1"), await ledgers[vip].ReadKeyAsync("k1"));
+    }
+
+    [Fact]
+    public async Task SQLite_drops_every_conflicting_batch_of_a_group_in_one_more_pass()
+    {
+        await using var context = await LedgerContext.CreateAsync(Engines.Sqlite, postgres);
+        var holder = new ShardAddress("e", "vip", 0);
+        var busy = new ShardAddress("e", "vip", 1);
+        var shards = Enumerable.Range(0, 6).Select(i => new ShardAddress("e", "ga", i)).ToList();
+        var ledgers = await context.ClaimEachAsync([holder, busy, .. shards]);
+        foreach (var i in new[] { 0, 2, 4 })
+        {
+            Assert.Equal(CommitOutcome.Committed, await ledgers[holder].CommitAsync(Keyed(ledgers[holder], holder, $"taken{i}", $"vip-{i}", oldSold: i / 2)));
+        }
+        using var rewrites = context.Collect<long>("orleanstickets.storage.rewrites");
+
+        // One group behind a held write: three batches reuse keys the event holds, between three that do not.
+        List<Task<CommitOutcome>> commits;
+        await using (await HeldWrites.HoldAsync(context.Database(0)))
+        {
+            _ = ledgers[busy].CommitAsync(Keyed(ledgers[busy], busy, "kb", "busy-1"));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
+            commits = [.. shards.Select((shard, i) => ledgers[shard].CommitAsync(
+                Keyed(ledgers[shard], shard, i % 2 == 0 ? $"taken{i}" : $"fresh{i}", $"ga{i}-1")))];
+        }
+
+        var outcomes = await Task.WhenAll(commits);
+        Assert.Equal([CommitOutcome.KeyConflict("taken0"), CommitOutcome.Committed, CommitOutcome.KeyConflict("taken2"),
+            CommitOutcome.Committed, CommitOutcome.KeyConflict("taken4"), CommitOutcome.Committed], outcomes);
+        for (var i = 0; i < shards.Count; i++)
+        {
+            Assert.Equal(i % 2 == 1, await ledgers[shards[i]].ReadOrderAsync($"ga{i}-1") is not null);
+        }
+        // The refused batches' fences were undone with the rest of their writes: each shard's next batch starts at 0.
+        Assert.Equal(CommitOutcome.Committed, await ledgers[shards[0]].CommitAsync(Keyed(ledgers[shards[0]], shards[0], "fresh0", "ga0-2")));
+        // However many batches conflicted, the group was written twice at most: once whole, once batch by batch.
+        Assert.Equal(1L, rewrites.GetMeasurementSnapshot().Sum(m => m.Value));
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
