@@ -26,7 +26,8 @@ public sealed class RehearsalOptions
 
     /// <summary>
     /// The longest the rehearsal's sales (its private silo's start included) may run; past it the silo opens with
-    /// whatever warmth it has. Stopping the copy, deleting the scratch storage and <see cref="SettleSeconds"/> come on top.
+    /// whatever warmth it has. Stopping the copy, deleting the scratch storage and <see cref="SettleSeconds"/> come on top,
+    /// and so does the sweep before it of scratch storage an earlier run left behind (at most 30 s).
     /// </summary>
     public double TimeLimitSeconds { get; set; } = 60;
 

@@ -73,10 +73,23 @@ internal sealed class RehearsalSilo : IAsyncDisposable
         {
             await app.StartAsync(cancellationToken);
         }
-        catch
+        catch (Exception start)
         {
-            // A start cut short leaves the stages that did start (listeners, timers) running until stopped.
-            await StopAsync(app);
+            // A start cut short leaves the stages that did start (listeners, timers) running until stopped. Orleans
+            // refuses to stop a silo that never finished starting, and that refusal must not replace why the start
+            // ended: the copy is disposed either way, and it holds nothing to keep.
+            try
+            {
+                await StopAsync(app);
+            }
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            {
+            }
+            // Orleans reports a start it cancelled with an exception of its own: the caller is told it was the limit.
+            if (cancellationToken.IsCancellationRequested && start is not OperationCanceledException)
+            {
+                throw new OperationCanceledException("The rehearsal copy's start was cut short.", start, cancellationToken);
+            }
             throw;
         }
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

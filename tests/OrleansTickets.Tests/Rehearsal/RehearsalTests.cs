@@ -112,6 +112,29 @@ public sealed class RehearsalTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_time_limit_that_cuts_the_copy_s_start_is_reported_as_the_time_limit()
+    {
+        using var storage = TestStorage.Sqlite();
+        var scratch = Directory.CreateTempSubdirectory("orleans-tickets-scratch-");
+        try
+        {
+            var settings = Rehearsal(scratch.FullName);
+            // Far shorter than the copy's start (a silo and a web server): the limit always falls inside it.
+            settings["Rehearsal:TimeLimitSeconds"] = "0.05";
+            await using var host = await ApiHost.StartAsync(storage, settings);
+
+            var report = host.Services.GetRequiredService<RehearsalReport>();
+            Assert.Equal(RehearsalStatus.TimedOut, report.Status);
+            Assert.Empty(scratch.EnumerateFileSystemInfos());
+            Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("cut-at-start", capacity: 10, shards: 1)).StatusCode);
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_shipped_service_rehearses_before_it_listens()
     {
         using var storage = TestStorage.Sqlite();
