@@ -1,5 +1,8 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace OrleansTickets.Api.Hosting;
 
@@ -13,9 +16,12 @@ public static class StoppableRun
     /// database is waited for, ends the process normally (0): the host has logged it, and the start's cancellation (or
     /// Orleans refusing to stop a silo it never started) would otherwise surface as an unhandled exception, a crash dump
     /// and exit code 134.</item>
-    /// <item>A stop of a started host that failed (a silo that could not leave its cluster within the stop budget, a
-    /// service that threw while stopping) returns 1, so a supervisor or an operator's script sees that the stop was not
-    /// clean; the host has logged why.</item>
+    /// <item>A stop of a started host that failed (a service that threw while stopping) returns 1, so a supervisor or
+    /// an operator's script sees that the stop was not clean; the host has logged why.</item>
+    /// <item>So does a stop that used up its whole budget (<see cref="HostOptions.ShutdownTimeout"/>), which throws
+    /// nothing: the web server cuts its open requests, and Orleans, handed a cancelled token, stops its silo without
+    /// handing its grains over, logging a warning for each step it cut short. Purchases other silos route to those
+    /// shards then wait for the cluster to declare this silo dead, which is a crash, whatever the host reported.</item>
     /// </list>
     /// </summary>
     public static int RunUntilStopped(this WebApplication app)
@@ -23,9 +29,19 @@ public static class StoppableRun
         // Taken now: Run disposes the host's services before an exception reaches the filters below.
         var stopping = app.Lifetime.ApplicationStopping;
         var started = app.Lifetime.ApplicationStarted;
+        var budget = app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout;
+        long stopAsked = 0;
+        using var stopClock = stopping.Register(() => stopAsked = Stopwatch.GetTimestamp());
         try
         {
             app.Run();
+            if (started.IsCancellationRequested && stopAsked != 0 && Stopwatch.GetElapsedTime(stopAsked) >= budget)
+            {
+                // The host's services (and its loggers) are disposed by now.
+                Console.Error.WriteLine($"The stop used its whole budget of {budget.TotalSeconds:0} s, so its last steps were cut short " +
+                    "(a silo may have left without handing its grains over; the warnings above say which): exit code 1.");
+                return 1;
+            }
             return 0;
         }
         catch (Exception) when (stopping.IsCancellationRequested && !started.IsCancellationRequested)

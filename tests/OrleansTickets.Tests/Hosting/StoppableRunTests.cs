@@ -32,6 +32,18 @@ public sealed class StoppableRunTests
     }
 
     [Fact]
+    public async Task A_stop_that_used_up_its_budget_without_throwing_exits_1()
+    {
+        // As Orleans does with a silo that could not hand its grains over in time: stop at the budget, throw nothing.
+        var (app, service) = Build(new StoppingService(failStop: false, holdStart: false, holdStop: true), shutdownTimeout: TimeSpan.FromSeconds(1));
+        var run = Task.Run(app.RunUntilStopped);
+        await WaitAsync(app.Lifetime.ApplicationStarted);
+        app.Lifetime.StopApplication();
+        Assert.Equal(1, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(service.StopAsked);
+    }
+
+    [Fact]
     public async Task A_stop_that_comes_before_the_start_finished_exits_0()
     {
         var (app, service) = Build(new StoppingService(failStop: false, holdStart: true));
@@ -43,9 +55,10 @@ public sealed class StoppableRunTests
         Assert.False(started.IsCancellationRequested);
     }
 
-    private static (WebApplication App, StoppingService Service) Build(StoppingService service)
+    private static (WebApplication App, StoppingService Service) Build(StoppingService service, TimeSpan? shutdownTimeout = null)
     {
         var builder = WebApplication.CreateBuilder();
+        if (shutdownTimeout is { } timeout) builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = timeout);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IHostedService>(service);
@@ -59,8 +72,8 @@ public sealed class StoppableRunTests
         return signalled.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>A hosted service whose start can be held until the stop, and whose stop can throw.</summary>
-    private sealed class StoppingService(bool failStop, bool holdStart) : IHostedService
+    /// <summary>A hosted service whose start can be held until the stop, and whose stop can throw or wait out its budget.</summary>
+    private sealed class StoppingService(bool failStop, bool holdStart, bool holdStop = false) : IHostedService
     {
         public TaskCompletionSource Starting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -73,10 +86,15 @@ public sealed class StoppableRunTests
             if (holdStart) await Task.Delay(Timeout.Infinite, cancellationToken);
         }
 
-        public Task StopAsync(CancellationToken cancellationToken)
+        public async Task StopAsync(CancellationToken cancellationToken)
         {
             StopAsked = true;
-            return failStop ? Task.FromException(new InvalidOperationException("The stop failed.")) : Task.CompletedTask;
+            if (holdStop)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                return;
+            }
+            if (failStop) throw new InvalidOperationException("The stop failed.");
         }
     }
 }
