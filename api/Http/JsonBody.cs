@@ -13,9 +13,12 @@ namespace OrleansTickets.Api.Http;
 /// </summary>
 public static class JsonBody
 {
-    /// <summary>Reads and deserializes at most <paramref name="maxBytes"/> bytes. Exactly one of the results is non-null.</summary>
+    /// <summary>
+    /// Reads and deserializes at most <paramref name="maxBytes"/> bytes. Exactly one of the results is non-null. Throws
+    /// <see cref="OperationCanceledException"/> when <paramref name="giveUp"/> fires while the body is still arriving.
+    /// </summary>
     public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(
-        HttpRequest request, JsonTypeInfo<T> typeInfo, int maxBytes) where T : class
+        HttpRequest request, JsonTypeInfo<T> typeInfo, int maxBytes, CancellationToken giveUp = default) where T : class
     {
         if (!request.HasJsonContentType() || !IsUtf8(request.ContentType))
         {
@@ -27,12 +30,14 @@ public static class JsonBody
         // One read buffer per request, pooled: the deserialized value copies what it keeps.
         var size = Math.Min(maxBytes + 1, (int)(request.ContentLength ?? maxBytes + 1));
         var buffer = ArrayPool<byte>.Shared.Rent(size);
+        using var either = giveUp.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(request.HttpContext.RequestAborted, giveUp) : null;
+        var token = either?.Token ?? request.HttpContext.RequestAborted;
         try
         {
             var length = 0;
             while (length < size)
             {
-                var read = await request.Body.ReadAsync(buffer.AsMemory(length, size - length), request.HttpContext.RequestAborted);
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length, size - length), token);
                 if (read == 0) break;
                 length += read;
             }

@@ -26,7 +26,19 @@ public static class OrdersApi
     public static async Task<Results<Created<OrderDetails>, Ok<OrderDetails>, ProblemHttpResult>> CreateOrder(
         string eventId, HttpContext context, IGrainFactory grains, DispatcherDirectory dispatchers, GatewayHop hop, IHostApplicationLifetime lifetime)
     {
-        var (body, problem) = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateOrderBody, MaxBodyBytes);
+        // A stopping server waits for the requests it has, within one budget shared with the silo's graceful leave. A
+        // body still arriving when the stop begins could hold it for a minute and more (Kestrel lets a body trickle
+        // at 240 bytes a second): the read gives up, and the purchase goes to another server like a queued one.
+        CreateOrderBody? body;
+        ProblemHttpResult? problem;
+        try
+        {
+            (body, problem) = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateOrderBody, MaxBodyBytes, lifetime.ApplicationStopping);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            return Stopping(context);
+        }
         if (problem is not null) return problem;
         if (!OrleansTickets.Events.Slug.IsValid(eventId)) return EventsApi.EventNotFound(eventId);
 
@@ -34,14 +46,9 @@ public static class OrdersApi
         var key = IdempotencyKeyHeader.Read(context.Request, errors);
         var request = OrderValidator.Validate(eventId, body!, key, errors);
         if (request is null) return Problems.Invalid(errors);
-        // A stopping server waits for the requests it has, within one budget shared with the silo's graceful leave.
-        // Purchases still queued for admission when the stop began would be served one by one and could spend it all,
-        // so they go to another server instead, before anything is sold.
-        if (lifetime.ApplicationStopping.IsCancellationRequested)
-        {
-            return Problems.RetryLater(context, Problems.Unavailable, "This server is stopping.",
-                "Nothing was sold. Retry with the same Idempotency-Key; another server takes the purchase.");
-        }
+        // Purchases still queued for admission when the stop began would be served one by one and could spend the
+        // stop's budget, so they go to another server instead, before anything is sold.
+        if (lifetime.ApplicationStopping.IsCancellationRequested) return Stopping(context);
 
         PurchaseResult result;
         try
@@ -85,6 +92,10 @@ public static class OrdersApi
         var order = await grains.GetGrain<IInventoryShardGrain>(shard.Key).GetOrder(orderId);
         return order is null ? OrderNotFound(orderId) : TypedResults.Ok(order);
     }
+
+    private static ProblemHttpResult Stopping(HttpContext context) =>
+        Problems.RetryLater(context, Problems.Unavailable, "This server is stopping.",
+            "Nothing was sold. Retry with the same Idempotency-Key; another server takes the purchase.");
 
     private static async Task<ProblemHttpResult> NotFoundAsync(IGrainFactory grains, string eventId, string ticketTypeId)
     {

@@ -111,6 +111,50 @@ public sealed class AdmissionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_purchase_whose_body_is_still_arriving_when_the_server_stops_does_not_hold_the_stop_and_sells_nothing()
+    {
+        // Kestrel lets a body trickle for a minute and more, and a stop waits for the requests it has, within a budget
+        // the silo then needs for its graceful leave: the read gives up when the stop begins.
+        using var storage = TestStorage.Sqlite();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var host = await ApiHost.StartAsync(storage);
+        Task<HttpResponseMessage> answer;
+        TimeSpan stop;
+        // A client of its own: the host's client is disposed with the host, which would end the request from the buyer's side.
+        using (var buyer = new HttpClient { BaseAddress = host.Client.BaseAddress })
+        {
+            try
+            {
+                Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
+                answer = HeldPurchase.Send(buyer, gate.Task, "slow-body").Response;
+                await Task.Delay(500);
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                await host.Services.GetRequiredService<IHost>().StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                stop = clock.Elapsed;
+            }
+            finally
+            {
+                gate.TrySetResult();
+                await host.DisposeAsync();
+            }
+            // The buyer was told to go elsewhere, or (the server closed the connection under its unread body) got no answer.
+            try
+            {
+                var response = await answer.WaitAsync(TimeSpan.FromSeconds(30));
+                var problem = await ApiContractTests.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "unavailable");
+                Assert.Contains("stopping", problem.GetProperty("title").GetString(), StringComparison.Ordinal);
+            }
+            catch (HttpRequestException)
+            {
+            }
+        }
+
+        Assert.True(stop < TimeSpan.FromSeconds(20), $"The stop took {stop.TotalSeconds:0.0} s while a body was still arriving.");
+        await using var again = await ApiHost.StartAsync(storage);
+        Assert.Equal(0, await again.Client.SoldAsync("crowd"));
+    }
+
+    [Fact]
     public async Task A_purchase_that_waited_its_longest_for_a_slot_gets_503_overloaded_and_sells_nothing()
     {
         using var storage = TestStorage.Sqlite();
