@@ -10,6 +10,8 @@
 #                     one lingering in TIME_WAIT on the server's port makes its start fail ("Address already in use").
 #   PGDATA_ROOT       folder for the server's files (default <repo>/.pgdata), so scripts can run their own server
 #   POSTGRES_BIN_DIR  folder with initdb/pg_ctl/psql (default /usr/lib/postgresql/15/bin)
+#   POSTGRES_SETTINGS more lines for the server's settings file, e.g. POSTGRES_SETTINGS=$'shared_buffers = 512MB' (a
+#                     benchmark trying the server's tuning); fsync and synchronous_commit stay on whatever it says
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -71,9 +73,10 @@ start() {
 listen_addresses = '127.0.0.1'
 port = ${PGPORT:-15432}
 unix_socket_directories = '${data_dir}'
+max_connections = 300
+${POSTGRES_SETTINGS:-}
 fsync = on
 synchronous_commit = on
-max_connections = 300
 CONF
     as_server_user "${bin_dir}/pg_ctl" -D "${data_dir}" -l "${log_file}" -w -t 60 start >/dev/null \
         || die "server did not start; see ${log_file}"
