@@ -201,6 +201,27 @@ public abstract class GrainStateStorageTests(StorageClusterFixture fixture)
         Assert.Equal("kept", (await ReadAsync(storage, id)).State?.Value);
     }
 
+    protected async Task SchemaDoesNotWaitForACatalogWriteInFlightAsync()
+    {
+        var storage = await StorageAsync(StorageNames.Catalog);
+        await storage.WriteStateAsync(StateName, NewGrainId(UniqueKey()), State("in flight"));
+
+        await using var writer = fixture.Target.CreateConnection();
+        await writer.OpenAsync();
+        await using var write = await writer.BeginTransactionAsync();
+        await using (var touch = writer.CreateCommand())
+        {
+            touch.Transaction = write;
+            touch.CommandText = "UPDATE OrleansGrainState SET ModifiedOn = ModifiedOn";
+            Assert.True(await touch.ExecuteNonQueryAsync() >= 1);
+        }
+
+        await using var starting = fixture.Target.CreateConnection();
+        await starting.OpenAsync();
+        await GrainStateSchema.EnsureCreatedAsync(starting, fixture.Target.Dialect).WaitAsync(TimeSpan.FromSeconds(10));
+        await write.RollbackAsync();
+    }
+
     private static GrainState<ProbeState> State(string value) => new() { State = new ProbeState { Value = value } };
 
     private static async Task<GrainState<ProbeState>> ReadAsync(IGrainStorage storage, GrainId id)
@@ -255,4 +276,8 @@ public sealed class PostgresGrainStateStorageTests(PostgresFixture postgres, Sto
     [PostgresFact] public Task DeleteOnClearRemovesTheRow() => DeleteOnClearRemovesTheRowAsync();
     [PostgresFact] public Task NullAndEmptyKeyExtensionsAreDifferentRows() => NullAndEmptyKeyExtensionsAreDifferentRowsAsync();
     [PostgresFact] public Task SchemaCanBeAppliedRepeatedly() => SchemaCanBeAppliedRepeatedlyAsync();
+
+    /// <summary>A silo starting (the schema runs again) neither waits for a catalog write in flight nor holds later ones up.</summary>
+    [PostgresFact]
+    public Task SchemaDoesNotWaitForACatalogWriteInFlight() => SchemaDoesNotWaitForACatalogWriteInFlightAsync();
 }

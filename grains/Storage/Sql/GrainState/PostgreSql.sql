@@ -43,9 +43,18 @@ CREATE TABLE IF NOT EXISTS OrleansGrainState
 -- insert: the loser hits ON CONFLICT DO NOTHING, returns no row and gets
 -- InconsistentStateException. NULLS NOT DISTINCT makes two NULL extensions collide as well.
 -- The hashes lead because they are the most selective columns the queries filter on.
-CREATE UNIQUE INDEX IF NOT EXISTS OrleansGrainState_NaturalKey
-    ON OrleansGrainState (GrainIdHash, GrainTypeHash, GrainIdN0, GrainIdN1, ServiceId, GrainTypeString, GrainIdExtensionString)
-    NULLS NOT DISTINCT;
+-- Created only when missing: CREATE INDEX IF NOT EXISTS takes a SHARE lock on the table before it finds the index
+-- there, and keeps it to the end of this transaction, so each silo's start would wait for the catalog writes in
+-- flight and hold up the ones after it.
+DO $create$
+BEGIN
+    IF to_regclass('orleansgrainstate_naturalkey') IS NULL THEN
+        CREATE UNIQUE INDEX OrleansGrainState_NaturalKey
+            ON OrleansGrainState (GrainIdHash, GrainTypeHash, GrainIdN0, GrainIdN1, ServiceId, GrainTypeString, GrainIdExtensionString)
+            NULLS NOT DISTINCT;
+    END IF;
+END
+$create$;
 
 INSERT INTO OrleansQuery (QueryKey, QueryText)
 VALUES
