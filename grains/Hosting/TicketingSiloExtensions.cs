@@ -59,6 +59,9 @@ public static class TicketingSiloExtensions
                 options.ConnectionString = CatalogDatabase.ConnectionString(storage.Value);
                 // Orleans' own binary format: the catalog types are [GenerateSerializer] records.
                 options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+                // Clearing keeps the row and its version (ClearStorageKey). Deleting it would let a new first write
+                // start again at version 1, which a stale twin could still hold as its ETag (DeleteStorageKey).
+                options.DeleteStateOnClear = false;
             }));
         // The last keyed registration wins: the same provider, whose start waits out a catalog database briefly down.
         services.AddKeyedSingleton<IGrainStorage>(StorageNames.Catalog, (provider, name) => new StartRetryingGrainStorage(

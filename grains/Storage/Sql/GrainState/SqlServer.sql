@@ -107,6 +107,10 @@ INSERT INTO @Queries (QueryKey, QueryText) VALUES
 (
     -- Used when DeleteStateOnClear is set. The provider wants a value that differs from the
     -- caller's ETag on success, hence Version + 1; it then forgets the ETag.
+    -- Not safe against a stale twin: the next first write starts again at version 1, which a
+    -- twin that read the deleted row may still hold as its ETag, and its write would then match.
+    -- OrleansTickets' storage never sets DeleteStateOnClear (TicketingSiloExtensions); only the
+    -- tests use this query.
     'DeleteStorageKey',
     N'DELETE FROM dbo.OrleansGrainState
     OUTPUT DELETED.Version + 1
