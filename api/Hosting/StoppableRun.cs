@@ -9,6 +9,8 @@ namespace OrleansTickets.Api.Hosting;
 /// <summary>How the silo and the front end run their host.</summary>
 public static class StoppableRun
 {
+    private static readonly TimeSpan BudgetClockMargin = TimeSpan.FromMilliseconds(50);
+
     /// <summary>
     /// Runs <paramref name="app"/> until it stops, and returns the process's exit code.
     /// <list type="bullet">
@@ -35,7 +37,8 @@ public static class StoppableRun
         try
         {
             app.Run();
-            if (started.IsCancellationRequested && stopAsked != 0 && Stopwatch.GetElapsedTime(stopAsked) >= budget)
+            // Less a margin: the budget's timer runs on the coarse clock and can fire a few milliseconds before this one.
+            if (started.IsCancellationRequested && stopAsked != 0 && Stopwatch.GetElapsedTime(stopAsked) >= budget - BudgetClockMargin)
             {
                 // The host's services (and its loggers) are disposed by now.
                 Console.Error.WriteLine($"The stop used its whole budget of {budget.TotalSeconds:0} s, so its last steps were cut short " +
