@@ -49,6 +49,15 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(10);
 
+    // Pauses for tickets double, up to 32 times RetryPause, with each refresh after which buyers still had to pause,
+    // until something sells or a verdict is given. A commit in flight holds its tickets for milliseconds, and the first
+    // pauses cover it. Tickets held by a shard that is down, or a gift whose receiver died, stay out of reach for seconds;
+    // at a fixed 10 ms every waiting buyer brought a refresh of every shard of the type about every 10 ms, for the
+    // whole of its patience (hundreds of shard calls each time, on every silo).
+    private const int MaxPauseDoublings = 5;
+    private int _pauseDoublings;
+    private long _pausedAfterRefresh = -1;
+
     // How long past its patience an order waits on its home's answer. A home on a silo that froze answers only at
     // Orleans' 30 s call timeout; a buyer told "outcome unknown" sooner retries with the key, which is safe. The
     // grace covers a home's usual slow path: a forward's questions for room (2 s in all), the key's reservation, and
@@ -169,7 +178,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
                 if (!TryPlanPull(quantity, avoid: -1, out index, out donors))
                 {
-                    await PauseForTicketsAsync();
+                    await PauseForTicketsAsync(giveUpAt);
                     continue;
                 }
             }
@@ -203,6 +212,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             {
                 case PurchaseStatus.Created:
                     Observe(index, result.Remaining);
+                    _pauseDoublings = 0;
                     return result;
                 case PurchaseStatus.SoldOut:
                     Observe(index, result.Remaining);
@@ -259,7 +269,11 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 await Task.Delay(RetryPause * 5);
                 continue;
             }
-            if (result is { Status: PurchaseStatus.Created, Order: { } order }) ObserveSeller(order, result.Remaining);
+            if (result is { Status: PurchaseStatus.Created, Order: { } order })
+            {
+                ObserveSeller(order, result.Remaining);
+                _pauseDoublings = 0;
+            }
             if (result.Status != PurchaseStatus.SoldOut) return result;
             // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough.
             if (!patient) return OutOfPatience(quantity, giveUpAt, refreshed);
@@ -282,7 +296,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
             // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
             if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors)) candidates = [receiver];
-            else await PauseForTicketsAsync();
+            else await PauseForTicketsAsync(giveUpAt);
         }
     }
 
@@ -308,11 +322,25 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
     }
 
-    /// <summary>Waits before looking again: enough tickets exist, but none can be had now (in flight, or reserved).</summary>
-    private Task PauseForTicketsAsync()
+    /// <summary>
+    /// Waits before looking again: enough tickets exist, but none can be had now (in flight, reserved, or on a shard
+    /// that cannot answer). Longer after each refresh that left buyers waiting (see <see cref="MaxPauseDoublings"/>),
+    /// never past <paramref name="giveUpAt"/>.
+    /// </summary>
+    private Task PauseForTicketsAsync(DateTimeOffset giveUpAt)
     {
         metrics.Paused(retry: false);
-        return Task.Delay(RetryPause);
+        var pause = RetryPause * (1 << _pauseDoublings);
+        // One step per refresh, not per buyer: every buyer that waited on the same refresh pauses as long. The grain is
+        // reentrant, but turns do not overlap, so the two fields change together.
+        if (_pausedAfterRefresh != _refreshesStarted)
+        {
+            _pausedAfterRefresh = _refreshesStarted;
+            _pauseDoublings = Math.Min(_pauseDoublings + 1, MaxPauseDoublings);
+        }
+        var left = giveUpAt - clock.GetUtcNow();
+        if (left < pause) pause = left > TimeSpan.Zero ? left : TimeSpan.Zero;
+        return Task.Delay(pause);
     }
 
     private bool HomeFits(int homeIndex, int quantity) => homeIndex >= 0 && IsEligible(homeIndex, quantity, clock.GetUtcNow());
@@ -332,6 +360,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     {
         if (_refreshedUnsold is { } unsold && unsold < quantity)
         {
+            _pauseDoublings = 0;
             metrics.AnsweredSoldOut();
             return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, unsold));
         }

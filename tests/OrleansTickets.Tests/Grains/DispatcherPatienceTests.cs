@@ -70,4 +70,43 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
         Assert.True(retry.Succeeded, $"the retry got {retry.Status}");
         Assert.Equal(2L, (await cluster.SalesAsync("frozen-home")).TicketTypes[0].Sold);
     }
+
+    [Fact]
+    public async Task A_buyer_waiting_on_tickets_a_shard_cannot_reach_backs_off_instead_of_refreshing_every_10_ms()
+    {
+        // Shard 1 holds the type's last tickets, and its database is down: it answers neither its sales (so no refresh can
+        // prove "sold out") nor purchases. The buyer can only wait out its patience.
+        var down = false;
+        var shard1 = new ShardAddress("outage", "ga", 1);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.GetSales), call =>
+                Volatile.Read(ref down) ? Task.FromException(new InvalidOperationException("The shard's database is down.")) : call.Invoke())(silo);
+            TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.Purchase), call =>
+            {
+                if (!Volatile.Read(ref down)) return call.Invoke();
+                call.Result = PurchaseResult.Unavailable;
+                return Task.CompletedTask;
+            })(silo);
+        }, output: output);
+        await cluster.CreateEventAsync("outage", TicketingCluster.Type("ga", capacity: 20, shards: 2));
+        Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("outage", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("outage", "ga", 10))).Status);
+        using var refreshes = cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
+        Volatile.Write(ref down, true);
+
+        var clock = Stopwatch.StartNew();
+        var result = await cluster.BuyAsync("outage", "ga", 1);
+
+        Assert.Equal(PurchaseStatus.Unavailable, result.Status);
+        Assert.True(clock.Elapsed < Bound, $"the buyer waited {clock.Elapsed}");
+        // Pauses of 10, 20, 40, 80, 160, then 320 ms: about 20 refreshes in the 5 s. At a fixed 10 ms it was one every
+        // 10 ms and a refresh's time, hundreds.
+        var counted = refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
+        output.WriteLine($"{counted} refreshes in {clock.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(counted <= 40, $"{counted} refreshes in {clock.Elapsed.TotalMilliseconds:F0} ms");
+
+        // Back up: the next buyer gets the tickets at once.
+        Volatile.Write(ref down, false);
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("outage", "ga", 1)).Status);
+    }
 }
