@@ -33,6 +33,7 @@ public static class TicketingApiExtensions
             .Validate(o => o.Key is null || (o.Key.Length >= OperatorAccessOptions.MinKeyLength && o.Key.All(c => c is > ' ' and <= '~')),
                 $"Api:Operators:Key must be at least {OperatorAccessOptions.MinKeyLength} printable ASCII characters without spaces, or unset.")
             .ValidateOnStart();
+        services.AddHostedService<OperatorKeyWarning>();
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status503ServiceUnavailable;

@@ -47,7 +47,7 @@ public static class TicketingSiloExtensions
             var codes = sp.GetRequiredService<IOptions<TicketCodeOptions>>();
             if (codes.Value.SigningKey is { Length: > 0 }) return new TicketCodeSigner(codes);
             var storage = sp.GetRequiredService<IOptions<TicketStorageOptions>>().Value;
-            return new TicketCodeSigner(SigningKeyFile.LoadOrCreate(Path.Combine(storage.DataPath, "ticket-signing.key")));
+            return new TicketCodeSigner(SigningKeyFile.LoadOrCreate(Path.Combine(storage.DataPath, SigningKeyRecord.SigningKeyFileName)));
         });
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, CatalogSchemaInitializer>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SigningKeyCheck>();

@@ -62,6 +62,12 @@ public sealed class TicketCodeSigner : IDisposable
         return string.Concat(payload, ".", Base64Url.EncodeToString(mac[..MacBytes]));
     }
 
+    /// <summary>
+    /// Names this key without revealing it: an HMAC of a fixed label, which no ticket's payload can be (slugs have no
+    /// '/'). The catalog records it, so that a silo about to sign with another key is refused (<see cref="SigningKeyRecord"/>).
+    /// </summary>
+    public string KeyCheck() => Convert.ToBase64String(HMACSHA256.HashData(_key, "orleans-tickets/signing-key-check"u8));
+
     /// <summary>True when <paramref name="code"/> was made by <see cref="Sign"/> under this key.</summary>
     public bool Verify(string code)
     {

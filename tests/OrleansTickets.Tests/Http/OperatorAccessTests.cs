@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Api.Http;
 using OrleansTickets.Tests.Infrastructure;
 
@@ -142,4 +143,39 @@ public sealed class OperatorAccessTests
 
     private static DefaultHttpContext Caller(string address) =>
         new() { Connection = { RemoteIpAddress = IPAddress.Parse(address) } };
+
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData(Key, false)]
+    public async Task Without_a_key_the_service_warns_at_start_that_every_local_caller_is_an_operator(string? key, bool warned)
+    {
+        using var storage = TestStorage.Sqlite();
+        var log = new WarningCollector();
+        await using (var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?> { ["Api:Operators:Key"] = key },
+            services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(log)))
+        {
+        }
+        Assert.Equal(warned, log.Lines.Any(line => line.Contains("Api:Operators:Key is not set", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Keeps every warning the host logs.</summary>
+    private sealed class WarningCollector : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+        public IEnumerable<string> Lines => _lines;
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter) => _lines.Enqueue(formatter(state, exception));
+
+        public void Dispose()
+        {
+        }
+    }
 }
