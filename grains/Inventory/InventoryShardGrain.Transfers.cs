@@ -215,7 +215,9 @@ public sealed partial class InventoryShardGrain
         long moved = 0;
         for (var step = 1; step < shards && Remaining > 0; step++)
         {
-            if (clock.GetUtcNow() >= stopAskingAt) break;
+            // A fenced activation's count is stale: its gifts are refused at once, and asking every other shard whether it
+            // can take one in (up to DrainQuestionTimeout each) would only keep a walk of a dead activation going.
+            if (_fenced || clock.GetUtcNow() >= stopAskingAt) break;
             var receiver = new ShardAddress(_address.EventId, _address.TicketTypeId, (_address.Index + step) % shards);
             if (!await CanTakeInNowAsync(receiver, DrainQuestionTimeout) || Remaining <= 0) continue;
             metrics.TransferAsked(TransferReason.Drain);
