@@ -642,6 +642,43 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_shard_reads_its_own_transfers_and_refusals_by_index_not_by_scanning_every_shard_s(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        await context.Ledger(new ShardAddress("e", "ga", 0)).ClaimAsync(Block);
+        await using var connection = await context.Database(0).OpenAsync();
+        // The shapes of what a shard reads when it loads (ShardSql.ReadUndelivered, ReadSettled, ReadTakenIn, ReadRefused).
+        var loads = new Dictionary<string, string>
+        {
+            ["transfers_out_donor"] = "SELECT transfer_id, receiver_key, segments FROM transfers_out WHERE donor_key = @shard_key AND delivered = 0",
+            ["transfers_in_receiver"] = "SELECT transfer_id, donor_key, quantity FROM transfers_in WHERE receiver_key = @shard_key",
+            ["refused_orders_shard"] = "SELECT order_id FROM refused_orders WHERE shard_key = @shard_key",
+        };
+        if (engine == Engines.Postgres)
+        {
+            // The tables are nearly empty, where a scan is cheapest: forbid it, so the plan shows whether an index exists.
+            await using var noScans = connection.CreateCommand();
+            noScans.CommandText = "SET enable_seqscan = off";
+            await noScans.ExecuteNonQueryAsync();
+        }
+        foreach (var (index, query) in loads)
+        {
+            await using var explain = connection.CreateCommand();
+            explain.CommandText = (engine == Engines.Postgres ? "EXPLAIN " : "EXPLAIN QUERY PLAN ") + query;
+            var parameter = explain.CreateParameter();
+            parameter.ParameterName = "@shard_key";
+            parameter.Value = "e/ga/0";
+            explain.Parameters.Add(parameter);
+            var plan = new System.Text.StringBuilder();
+            await using (var reader = await explain.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync()) plan.AppendLine(Convert.ToString(reader.GetValue(reader.FieldCount - 1)));
+            }
+            Assert.Contains(index, plan.ToString());
+        }
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_silo_that_checked_a_database_before_it_was_emptied_cannot_claim_in_it(string engine)
     {
         // This silo opened and checked the database, then it was replaced by an empty one with the same tables (another

@@ -84,3 +84,20 @@ CREATE TABLE IF NOT EXISTS refused_orders (
     order_id     text NOT NULL PRIMARY KEY,
     shard_key    text NOT NULL
 );
+-- A shard reads its own transfers and refusals each time it loads (every activation, and every reload after a commit
+-- whose outcome it could not know): by these indexes, not by a scan of every shard's rows in the database.
+-- Created only when missing: CREATE INDEX IF NOT EXISTS takes a SHARE lock on its table before it finds the index, and
+-- keeps it to the end of this transaction, so each silo's first open would hold up the other silos' transfers.
+DO $create$
+BEGIN
+    IF to_regclass('transfers_out_donor') IS NULL THEN
+        CREATE INDEX transfers_out_donor ON transfers_out (donor_key, delivered);
+    END IF;
+    IF to_regclass('transfers_in_receiver') IS NULL THEN
+        CREATE INDEX transfers_in_receiver ON transfers_in (receiver_key);
+    END IF;
+    IF to_regclass('refused_orders_shard') IS NULL THEN
+        CREATE INDEX refused_orders_shard ON refused_orders (shard_key);
+    END IF;
+END
+$create$;

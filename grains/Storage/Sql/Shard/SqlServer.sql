@@ -81,3 +81,10 @@ CREATE TABLE dbo.refused_orders (
     order_id     nvarchar(200) NOT NULL PRIMARY KEY,
     shard_key    nvarchar(200) NOT NULL
 );
+-- A shard reads its own transfers and refusals each time it loads: by these indexes, not by a scan.
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'transfers_out_donor' AND object_id = OBJECT_ID(N'dbo.transfers_out'))
+    CREATE INDEX transfers_out_donor ON dbo.transfers_out (donor_key, delivered);
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'transfers_in_receiver' AND object_id = OBJECT_ID(N'dbo.transfers_in'))
+    CREATE INDEX transfers_in_receiver ON dbo.transfers_in (receiver_key);
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'refused_orders_shard' AND object_id = OBJECT_ID(N'dbo.refused_orders'))
+    CREATE INDEX refused_orders_shard ON dbo.refused_orders (shard_key);

@@ -85,3 +85,8 @@ CREATE TABLE IF NOT EXISTS refused_orders (
     order_id     TEXT NOT NULL PRIMARY KEY,
     shard_key    TEXT NOT NULL
 );
+-- A shard reads its own transfers and refusals each time it loads (every activation, and every reload after a commit
+-- whose outcome it could not know): by these indexes, not by a scan of every shard's rows in the database.
+CREATE INDEX IF NOT EXISTS transfers_out_donor ON transfers_out (donor_key, delivered);
+CREATE INDEX IF NOT EXISTS transfers_in_receiver ON transfers_in (receiver_key);
+CREATE INDEX IF NOT EXISTS refused_orders_shard ON refused_orders (shard_key);
