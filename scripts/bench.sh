@@ -67,7 +67,7 @@ while [[ $# -gt 0 ]]; do
         --crowd) crowd="$2"; shift ;;
         --no-floor) floor=0 ;;
         --service-arg) service_args+=("$2"); shift ;;
-        --service-env) extra_env+=("$2"); shift ;;
+        --service-env) [[ $2 == *=* ]] || { echo "--service-env needs NAME=VALUE" >&2; exit 2; }; extra_env+=("$2"); shift ;;
         --ready-to-run) ready_to_run=1 ;;
         --counters) counters=1 ;;
         --perf) perf=1 ;;

@@ -11,7 +11,8 @@
 #   PGDATA_ROOT       folder for the server's files (default <repo>/.pgdata), so scripts can run their own server
 #   POSTGRES_BIN_DIR  folder with initdb/pg_ctl/psql (default /usr/lib/postgresql/15/bin)
 #   POSTGRES_SETTINGS more lines for the server's settings file, e.g. POSTGRES_SETTINGS=$'shared_buffers = 512MB' (a
-#                     benchmark trying the server's tuning); fsync and synchronous_commit stay on whatever it says
+#                     benchmark trying the server's tuning); fsync and synchronous_commit stay on whatever it says.
+#                     Read by "start" only when it starts the server (a running one keeps its settings)
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

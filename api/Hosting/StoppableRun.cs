@@ -32,13 +32,16 @@ public static class StoppableRun
         var stopping = app.Lifetime.ApplicationStopping;
         var started = app.Lifetime.ApplicationStarted;
         var budget = app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout;
-        long stopAsked = 0;
+        long stopAsked = 0, stopEnded = 0;
         using var stopClock = stopping.Register(() => stopAsked = Stopwatch.GetTimestamp());
+        // The stop's end, not Run's return: disposing the host's services after the stop is not part of the budget.
+        using var stopEnd = app.Lifetime.ApplicationStopped.Register(() => stopEnded = Stopwatch.GetTimestamp());
         try
         {
             app.Run();
             // Less a margin: the budget's timer runs on the coarse clock and can fire a few milliseconds before this one.
-            if (started.IsCancellationRequested && stopAsked != 0 && Stopwatch.GetElapsedTime(stopAsked) >= budget - BudgetClockMargin)
+            if (started.IsCancellationRequested && stopAsked != 0 && stopEnded != 0
+                && Stopwatch.GetElapsedTime(stopAsked, stopEnded) >= budget - BudgetClockMargin)
             {
                 // The host's services (and its loggers) are disposed by now.
                 Console.Error.WriteLine($"The stop used its whole budget of {budget.TotalSeconds:0} s, so its last steps were cut short " +

@@ -50,13 +50,17 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(10);
 
     // Pauses for tickets double, up to 32 times RetryPause, with each refresh after which buyers still had to pause,
-    // until something sells or a verdict is given. A commit in flight holds its tickets for milliseconds, and the first
+    // until something sells, a verdict of sold out is given, or PauseMemory passes without a pause. A commit in flight holds its tickets for milliseconds, and the first
     // pauses cover it. Tickets held by a shard that is down, or a gift whose receiver died, stay out of reach for seconds;
     // at a fixed 10 ms every waiting buyer brought a refresh of every shard of the type about every 10 ms, for the
     // whole of its patience (hundreds of shard calls each time, on every silo).
+    // A buyer that paused last more than this long ago starts again from RetryPause, so an outage that ended with buyers
+    // told "unavailable" (which neither sells nor gives a verdict) does not leave the next sale's end waiting 320 ms.
     private const int MaxPauseDoublings = 5;
+    private static readonly TimeSpan PauseMemory = TimeSpan.FromSeconds(1);
     private int _pauseDoublings;
     private long _pausedAfterRefresh = -1;
+    private long _lastPausedAt;
 
     // How long past its patience an order waits on its home's answer. A home on a silo that froze answers only at
     // Orleans' 30 s call timeout; a buyer told "outcome unknown" sooner retries with the key, which is safe. The
@@ -330,6 +334,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private Task PauseForTicketsAsync(DateTimeOffset giveUpAt)
     {
         metrics.Paused(retry: false);
+        if (_lastPausedAt != 0 && clock.GetElapsedTime(_lastPausedAt) > PauseMemory) _pauseDoublings = 0;
+        _lastPausedAt = clock.GetTimestamp();
         var pause = RetryPause * (1 << _pauseDoublings);
         // One step per refresh, not per buyer: every buyer that waited on the same refresh pauses as long. The grain is
         // reentrant, but turns do not overlap, so the two fields change together.
