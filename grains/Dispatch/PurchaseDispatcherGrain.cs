@@ -50,12 +50,11 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(10);
 
     // Pauses for tickets double, up to 32 times RetryPause, with each refresh after which buyers still had to pause,
-    // until something sells, a verdict of sold out is given, or PauseMemory passes without a pause. A commit in flight holds its tickets for milliseconds, and the first
-    // pauses cover it. Tickets held by a shard that is down, or a gift whose receiver died, stay out of reach for seconds;
-    // at a fixed 10 ms every waiting buyer brought a refresh of every shard of the type about every 10 ms, for the
-    // whole of its patience (hundreds of shard calls each time, on every silo).
-    // A buyer that paused last more than this long ago starts again from RetryPause, so an outage that ended with buyers
-    // told "unavailable" (which neither sells nor gives a verdict) does not leave the next sale's end waiting 320 ms.
+    // until something sells, a verdict of sold out is given, or PauseMemory passes without a pause (an outage that
+    // ended in 503s neither sells nor gives a verdict, and must not leave the next sale's end pausing 320 ms). A commit
+    // in flight holds its tickets for milliseconds, and the first pauses cover it. Tickets held by a shard that is
+    // down, or by a gift whose receiver died, stay out of reach for seconds; at a fixed 10 ms every waiting buyer
+    // brought a refresh of every shard of the type about every 10 ms, for the whole of its patience.
     private const int MaxPauseDoublings = 5;
     private static readonly TimeSpan PauseMemory = TimeSpan.FromSeconds(1);
     private int _pauseDoublings;
