@@ -48,9 +48,9 @@ internal static class ShardDatabaseIdentity
                     "restore the database, or sell into a new data folder or database.");
             }
             // Two silos opening a new database together: the first stamp stays, and both read it back.
-            await ExecuteAsync(shard,
-                "INSERT INTO shard_database_identity (singleton, ordinal, stamp) VALUES (1, @ordinal, @stamp) ON CONFLICT (singleton) DO NOTHING",
-                ordinal, Guid.NewGuid().ToString("N"), cancellationToken);
+            await ExecuteAsync(shard, new SqlStatement(
+                "INSERT INTO shard_database_identity (singleton, ordinal, stamp) VALUES (1, @ordinal, @stamp) ON CONFLICT (singleton) DO NOTHING")
+                .With("@ordinal", ordinal).With("@stamp", Guid.NewGuid().ToString("N")), cancellationToken);
             stamped = await ReadStampAsync(shard, cancellationToken)
                 ?? throw new InvalidOperationException($"Shard database {ordinal}: its stamp was not stored.");
         }
@@ -62,9 +62,9 @@ internal static class ShardDatabaseIdentity
         }
         if (recorded is null)
         {
-            await ExecuteAsync(catalog,
-                "INSERT INTO ticketing_shard_databases (ordinal, stamp) VALUES (@ordinal, @stamp) ON CONFLICT (ordinal) DO NOTHING",
-                ordinal, stamped.Value.Stamp, cancellationToken);
+            await ExecuteAsync(catalog, new SqlStatement(
+                "INSERT INTO ticketing_shard_databases (ordinal, stamp) VALUES (@ordinal, @stamp) ON CONFLICT (ordinal) DO NOTHING")
+                .With("@ordinal", ordinal).With("@stamp", stamped.Value.Stamp), cancellationToken);
             recorded = await ReadRecordedAsync(catalog, ordinal, cancellationToken);
         }
         if (recorded != stamped.Value.Stamp)
@@ -77,9 +77,8 @@ internal static class ShardDatabaseIdentity
 
     private static async Task<string?> ReadRecordedAsync(DbConnection catalog, int ordinal, CancellationToken cancellationToken)
     {
-        await using var read = catalog.CreateCommand();
-        read.CommandText = "SELECT stamp FROM ticketing_shard_databases WHERE ordinal = @ordinal";
-        AddParameter(read, "@ordinal", ordinal);
+        await using var read = new SqlStatement("SELECT stamp FROM ticketing_shard_databases WHERE ordinal = @ordinal")
+            .With("@ordinal", ordinal).ToCommand(catalog, transaction: null);
         return await read.ExecuteScalarAsync(cancellationToken) as string;
     }
 
@@ -92,20 +91,9 @@ internal static class ShardDatabaseIdentity
         return (Convert.ToInt32(reader.GetValue(0)), reader.GetString(1));
     }
 
-    private static async Task ExecuteAsync(DbConnection connection, string text, int ordinal, string stamp, CancellationToken cancellationToken)
+    private static async Task ExecuteAsync(DbConnection connection, SqlStatement statement, CancellationToken cancellationToken)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = text;
-        AddParameter(command, "@ordinal", ordinal);
-        AddParameter(command, "@stamp", stamp);
+        await using var command = statement.ToCommand(connection, transaction: null);
         await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static void AddParameter(DbCommand command, string name, object value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
     }
 }

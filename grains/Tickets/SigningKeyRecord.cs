@@ -1,4 +1,3 @@
-using System.Data.Common;
 using OrleansTickets.Storage;
 
 namespace OrleansTickets.Tickets;
@@ -32,13 +31,10 @@ internal static class SigningKeyRecord
         await using var connection = await source.OpenConnectionAsync(cancellationToken);
         // In the schema scripts' transaction and lock: silos starting together would otherwise collide creating it.
         await SqlScripts.RunAsync(connection, storage.Provider, Table, cancellationToken);
-        await using (var record = connection.CreateCommand())
+        await using (var record = new SqlStatement(
+            "INSERT INTO ticketing_signing_key (singleton, key_check) VALUES (1, @key_check) ON CONFLICT (singleton) DO NOTHING")
+            .With("@key_check", keyCheck).ToCommand(connection, transaction: null))
         {
-            record.CommandText = "INSERT INTO ticketing_signing_key (singleton, key_check) VALUES (1, @key_check) ON CONFLICT (singleton) DO NOTHING";
-            var parameter = record.CreateParameter();
-            parameter.ParameterName = "@key_check";
-            parameter.Value = keyCheck;
-            record.Parameters.Add(parameter);
             await record.ExecuteNonQueryAsync(cancellationToken);
         }
         await using var read = connection.CreateCommand();
