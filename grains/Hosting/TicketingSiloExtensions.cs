@@ -47,7 +47,7 @@ public static class TicketingSiloExtensions
             var codes = sp.GetRequiredService<IOptions<TicketCodeOptions>>();
             if (codes.Value.SigningKey is { Length: > 0 }) return new TicketCodeSigner(codes);
             var storage = sp.GetRequiredService<IOptions<TicketStorageOptions>>().Value;
-            return new TicketCodeSigner(SigningKeyFile.LoadOrCreate(Path.Combine(storage.DataPath, SigningKeyRecord.SigningKeyFileName)));
+            return new TicketCodeSigner(SigningKeyFile.LoadOrCreate(SigningKeyFile.PathIn(storage.DataPath)));
         });
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, CatalogSchemaInitializer>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SigningKeyCheck>();

@@ -9,6 +9,9 @@ namespace OrleansTickets.Tickets;
 /// </summary>
 public static class SigningKeyFile
 {
+    /// <summary>Where a silo without a configured key keeps its key: a file in the data folder.</summary>
+    public static string PathIn(string dataPath) => Path.Combine(dataPath, "ticket-signing.key");
+
     /// <summary>Reads the key at <paramref name="path"/>, creating it first if needed.</summary>
     /// <exception cref="InvalidOperationException">The file does not hold a usable key.</exception>
     public static byte[] LoadOrCreate(string path)

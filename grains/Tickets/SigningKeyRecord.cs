@@ -42,7 +42,7 @@ internal static class SigningKeyRecord
         var recorded = (string?)await read.ExecuteScalarAsync(cancellationToken);
         if (recorded != keyCheck)
         {
-            var file = Path.GetFullPath(Path.Combine(storage.DataPath, SigningKeyFileName));
+            var file = Path.GetFullPath(SigningKeyFile.PathIn(storage.DataPath));
             throw new InvalidOperationException(
                 "This silo would sign tickets with another key than the one this catalog's tickets were signed with, so tickets sold " +
                 $"before would fail at the gates: the key file {file} was lost or replaced (it is made anew when missing), or " +
@@ -50,7 +50,4 @@ internal static class SigningKeyRecord
                 "sold before stops verifying, delete the row of ticketing_signing_key in the catalog database.");
         }
     }
-
-    /// <summary>The key file's name in the data folder, when no key is configured.</summary>
-    public const string SigningKeyFileName = "ticket-signing.key";
 }
