@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using OrleansTickets.Api.Http;
 using OrleansTickets.Events;
 
 namespace OrleansTickets.Api.Events;
@@ -15,7 +16,7 @@ public static class EventValidator
 
     public static EventDefinition? Validate(CreateEventBody body, Dictionary<string, string[]> errors)
     {
-        if (!Slug.IsValid(body.Id)) errors["id"] = ["Required: 1 to 64 of a-z, 0-9 and '-'."];
+        if (!Slug.IsValid(body.Id)) errors["id"] = [$"Required: {Slug.Rule}."];
         CheckName(body.Name, "name", errors);
         if (body.TicketTypes is not { Count: > 0 } types)
         {
@@ -56,7 +57,7 @@ public static class EventValidator
     private static TicketTypeDefinition? ValidateType(TicketTypeBody type, string prefix, Dictionary<string, string[]> errors)
     {
         var before = errors.Count;
-        if (!Slug.IsValid(type.Id)) errors[prefix + ".id"] = ["Required: 1 to 64 of a-z, 0-9 and '-'."];
+        if (!Slug.IsValid(type.Id)) errors[prefix + ".id"] = [$"Required: {Slug.Rule}."];
         CheckName(type.Name, prefix + ".name", errors);
         var currency = Currencies.IsIso4217(type.Currency) ? type.Currency! : null;
         if (currency is null) errors[prefix + ".currency"] = ["Required: an ISO 4217 currency code such as EUR."];
@@ -81,10 +82,9 @@ public static class EventValidator
 
     private static void CheckName(string? name, string field, Dictionary<string, string[]> errors)
     {
-        // Control characters are refused, as in buyer names: names are shown to buyers and exported as text.
-        if (string.IsNullOrWhiteSpace(name) || name.Length > MaxNameLength || name.Any(char.IsControl))
+        if (!DisplayText.IsValid(name, MaxNameLength))
         {
-            errors[field] = [$"Required: 1 to {MaxNameLength} characters, none of them control characters."];
+            errors[field] = [$"Required: 1 to {MaxNameLength} characters, {DisplayText.Rule}."];
         }
     }
 }

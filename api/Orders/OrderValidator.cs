@@ -1,5 +1,6 @@
 using System.Net.Mail;
 using OrleansTickets.Api.Events;
+using OrleansTickets.Api.Http;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 
@@ -13,7 +14,10 @@ public static class OrderValidator
     public static PurchaseRequest? Validate(
         string eventId, CreateOrderBody body, string? idempotencyKey, Dictionary<string, string[]> errors)
     {
-        if (!Slug.IsValid(body.TicketTypeId)) errors["ticketTypeId"] = ["Required: a ticket type id."];
+        if (!Slug.IsValid(body.TicketTypeId))
+        {
+            errors["ticketTypeId"] = [body.TicketTypeId is null ? "Required: a ticket type id." : $"A ticket type id is {Slug.Rule}."];
+        }
         if (body.Quantity is not (>= 1 and <= EventValidator.MaxPerOrderLimit))
         {
             errors["quantity"] = [$"Required: 1 to the ticket type's maxPerOrder (at most {EventValidator.MaxPerOrderLimit})."];
@@ -24,11 +28,9 @@ public static class OrderValidator
         }
         else
         {
-            // Control characters are refused: PostgreSQL cannot store a NUL in text at all, and one such order would
-            // fail the whole group commit it shares with other buyers' orders.
-            if (string.IsNullOrWhiteSpace(buyer.Name) || buyer.Name.Length > EventValidator.MaxNameLength || buyer.Name.Any(char.IsControl))
+            if (!DisplayText.IsValid(buyer.Name, EventValidator.MaxNameLength))
             {
-                errors["buyer.name"] = [$"Required: 1 to {EventValidator.MaxNameLength} characters, none of them control characters."];
+                errors["buyer.name"] = [$"Required: 1 to {EventValidator.MaxNameLength} characters, {DisplayText.Rule}."];
             }
             if (!IsEmail(buyer.Email)) errors["buyer.email"] = ["Required: a valid email address."];
         }

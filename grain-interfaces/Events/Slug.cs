@@ -6,6 +6,9 @@ public static class Slug
     /// <summary>Longest allowed slug.</summary>
     public const int MaxLength = 64;
 
+    /// <summary>The rule in words, for error messages.</summary>
+    public const string Rule = "1 to 64 of a-z, 0-9 and '-'";
+
     /// <summary>True when <paramref name="value"/> is a valid slug.</summary>
     public static bool IsValid(string? value)
     {

@@ -228,6 +228,9 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"quantity\":2,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "malformed-request" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"Quantity\":2,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "malformed-request" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"name\":\"B\",\"email\":\"a@b.co\"}}", "malformed-request" },
+        // Fields the service does not know: ignored, a key sent in the body made an order with no key at all.
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"},\"idempotencyKey\":\"k1\"}", "malformed-request" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\",\"phone\":\"1\"}}", "malformed-request" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":0,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":-1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}", "validation" },
@@ -245,6 +248,11 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u0000\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u001bLovelace\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\",\"email\":\"a\\u0000@b.co\"}}", "validation" },
+        // Names that would not show as what they say: a line break inside, text that reads backwards, nothing visible.
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u2028Lovelace\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u202Eecalevol\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u200B\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\" \\u200D \",\"email\":\"a@b.co\"}}", "validation" },
     };
 
     [Theory]
@@ -255,6 +263,32 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         var response = await Http.PostRawAsync("/api/events/malformed/orders", body);
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, problemType);
         Assert.Equal(0, await Http.SoldAsync("malformed"));
+    }
+
+    [Fact]
+    public async Task A_field_the_service_does_not_know_is_named_in_the_refusal()
+    {
+        await EnsureEventAsync("unknown-field");
+        var response = await Http.PostRawAsync("/api/events/unknown-field/orders",
+            "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"},\"idempotencyKey\":\"k1\"}");
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("idempotencyKey", problem.GetProperty("field").GetString());
+        Assert.Contains("idempotencyKey", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Mehr\u200Cdad")]
+    [InlineData("Ada \U0001F469\u200D\U0001F4BB")]
+    [InlineData("Zoë Ōkubo")]
+    [InlineData("小林 さくら")]
+    public async Task Names_in_any_script_with_their_joiners_are_accepted(string name)
+    {
+        await EnsureEventAsync("names");
+        var response = await Http.OrderAsync("names", 1, name: name);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(name, (await response.JsonAsync()).GetProperty("buyer").GetProperty("name").GetString());
     }
 
     [Fact]
