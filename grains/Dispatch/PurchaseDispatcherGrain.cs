@@ -119,7 +119,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 LogDefinitionUnavailable(logger, exception, request.EventId);
                 return PurchaseResult.Unavailable;
             }
-            if (!known) return PurchaseResult.NotFound;
+            if (!known)
+            {
+                // A purchase for an event or type that does not exist keeps no activation for its made-up id.
+                DeactivateOnIdle();
+                return PurchaseResult.NotFound;
+            }
         }
         if (request.Quantity > _type!.MaxPerOrder) return new PurchaseResult(PurchaseStatus.TooManyTickets, Remaining: _type.MaxPerOrder);
         return request.IdempotencyKey is { } key
