@@ -18,7 +18,7 @@ public static class FrontEndHostingExtensions
             // The silos create the membership schema; start at least one silo before the first front end.
             client.UseAdoNetClustering(o => ClusterHostOptions.UsePostgres(o, membership));
             client.Configure<ClusterOptions>(cluster.ConfigureIds);
-            client.UseConnectionRetryFilter(new GatewayConnectionRetry(TimeProvider.System));
+            client.UseConnectionRetryFilter<GatewayConnectionRetry>();
         });
         builder.Services.AddSingleton(new GatewayHop(MayResend: true));
         builder.Services.AddTicketingApi();

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
 
@@ -12,9 +13,10 @@ namespace OrleansTickets.Api.Hosting;
 /// </summary>
 /// <remarks>
 /// It gives up after three minutes, as the default does for gateways, so that a front end pointed at the wrong place
-/// still fails its start instead of waiting forever.
+/// still fails its start instead of waiting forever. Each wait is logged: a front end that is not listening yet should
+/// say what it waits for.
 /// </remarks>
-internal sealed class GatewayConnectionRetry(TimeProvider clock) : IClientConnectionRetryFilter
+internal sealed partial class GatewayConnectionRetry(TimeProvider clock, ILogger<GatewayConnectionRetry> logger) : IClientConnectionRetryFilter
 {
     private static readonly TimeSpan GiveUpAfter = TimeSpan.FromMinutes(3);
     private static readonly TimeSpan Pause = TimeSpan.FromSeconds(1);
@@ -29,7 +31,11 @@ internal sealed class GatewayConnectionRetry(TimeProvider clock) : IClientConnec
         var now = clock.GetUtcNow();
         _firstFailure ??= now;
         if (now - _firstFailure > GiveUpAfter) return false;
+        LogWaiting(logger, exception.GetBaseException().Message);
         await Task.Delay(Pause, cancellationToken);
         return true;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The front end could not reach its cluster ({Reason}); trying again in a second")]
+    private static partial void LogWaiting(ILogger logger, string reason);
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
@@ -126,12 +127,15 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         var database = new NpgsqlConnectionStringBuilder(membership.ConnectionString).Database!;
 
         Task<ApiHost> starting;
+        var log = new WarningCollector();
         await postgres.Server.SetConnectionsAsync(database, allowed: false);
         try
         {
-            starting = ApiHost.StartFrontEndAsync(settings);
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            Assert.False(starting.IsFaulted, $"The front end gave up: {starting.Exception?.GetBaseException().Message}");
+            starting = ApiHost.StartFrontEndAsync(settings, services => services.AddSingleton<ILoggerProvider>(log));
+            // The database is opened again only once the front end has met it closed and said it waits.
+            await Poll.UntilAsync(() => Task.FromResult(log.Saw("could not reach its cluster") || starting.IsCompleted), attempts: 600,
+                failure: "The front end never said it was waiting for its cluster.");
+            Assert.False(starting.IsCompleted, $"The front end's start ended with the database closed: {starting.Exception?.GetBaseException().Message}");
         }
         finally
         {
@@ -163,12 +167,15 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         var database = new NpgsqlConnectionStringBuilder(closed == "membership" ? membership.ConnectionString : storage.Settings["Storage:ConnectionString"]).Database!;
 
         Task<ApiHost> starting;
+        var log = new WarningCollector();
         await postgres.Server.SetConnectionsAsync(database, allowed: false);
         try
         {
-            starting = ApiHost.StartAsync(storage, settings);
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            Assert.False(starting.IsFaulted, $"The silo gave up: {starting.Exception?.GetBaseException().Message}");
+            starting = ApiHost.StartAsync(storage, settings, services => services.AddSingleton<ILoggerProvider>(log));
+            // The database is opened again only once the silo has met it closed and said it waits.
+            await Poll.UntilAsync(() => Task.FromResult(log.Saw("could not reach its database") || starting.IsCompleted), attempts: 600,
+                failure: "The silo never said it was waiting for its database.");
+            Assert.False(starting.IsCompleted, $"The silo's start ended with the database closed: {starting.Exception?.GetBaseException().Message}");
         }
         finally
         {
