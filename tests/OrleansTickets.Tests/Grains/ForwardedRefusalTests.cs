@@ -52,7 +52,26 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
             var request = new PurchaseRequest("join", "ga", 2, new Buyer("Ada", "ada@example.com"), "join-key");
             var first = receiver.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true, Donors: [1]));
             await pulling.Task.WaitAsync(TimeSpan.FromSeconds(20));
-            var replay = receiver.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: false));
+            var sincePulling = System.Diagnostics.Stopwatch.StartNew();
+            Task<PurchaseResult> replay;
+            await using (await cluster.HoldWritesAsync("join", "ga", 0))
+            {
+                // Inside the receiver's own 2 s for the pull nothing about the order can have been written yet, so the
+                // refusal's commit is the one held here, and neither answer may come before it.
+                var refusalStillAhead = sincePulling.Elapsed < TimeSpan.FromSeconds(1);
+                replay = receiver.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: false));
+                if (refusalStillAhead)
+                {
+                    await joined.Task.WaitAsync(TimeSpan.FromSeconds(20));
+                    await Task.WhenAny(replay, Task.Delay(TimeSpan.FromSeconds(1)));
+                    Assert.False(replay.IsCompleted, "the replay was answered while the refusal's commit was held");
+                    Assert.False(first.IsCompleted, "the first forward was answered while the refusal's commit was held");
+                }
+                else
+                {
+                    output.WriteLine($"The writes were held {sincePulling.Elapsed} after the pull began: the order of answer and commit was not checked.");
+                }
+            }
 
             Assert.Equal(PurchaseStatus.SoldOut, (await first).Status);
             Assert.Equal(PurchaseStatus.SoldOut, (await replay).Status);
@@ -105,9 +124,16 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
         var orderId = OrderId.New(new ShardAddress("first", "ga", 0), DateTimeOffset.UtcNow);
         var request = new PurchaseRequest("first", "ga", 1, new Buyer("Ada", "ada@example.com"), "first-key");
 
-        var refused = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true));
+        Task<PurchaseResult> refusing;
+        await using (await cluster.HoldWritesAsync("first", "ga", 0))
+        {
+            refusing = holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true));
+            // An answer given before the refusal was written would come at once; held, the write cannot finish.
+            await Task.WhenAny(refusing, Task.Delay(TimeSpan.FromSeconds(1)));
+            Assert.False(refusing.IsCompleted, "the refusal was answered while its commit was held");
+        }
 
-        Assert.Equal(PurchaseStatus.SoldOut, refused.Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await refusing).Status);
         var (placement, ledger) = await cluster.LedgerAsync("first", "ga", 0);
         Assert.Contains(orderId, (await ledger.ClaimAsync(placement.Block)).Refused);
     }

@@ -66,17 +66,29 @@ public sealed class PurchaseFaultTests(ITestOutputHelper output)
     public async Task A_shard_that_cannot_learn_its_placement_answers_unavailable_and_a_keyless_order_goes_elsewhere()
     {
         var failed = 0;
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(call =>
-            call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetPlacement) && Interlocked.Exchange(ref failed, 1) == 0
-                ? throw new OrleansException("The catalog's storage could not be read (played by a test).")
-                : call.Invoke()), output: output);
+        var unavailable = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
+        {
+            if (call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetPlacement) && Interlocked.Exchange(ref failed, 1) == 0)
+            {
+                throw new OrleansException("The catalog's storage could not be read (played by a test).");
+            }
+            await call.Invoke();
+            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.Purchase) && call.Result is PurchaseResult { Status: PurchaseStatus.Unavailable })
+            {
+                unavailable.Enqueue(call.TargetId.Key.ToString()!);
+            }
+        }), output: output);
         await cluster.CreateEventAsync("unplaced-once", TicketingCluster.Type("ga", capacity: 2, shards: 2));
 
         // Nothing was sold by the shard that could not place itself, so the order may go on to the other one.
         var result = await cluster.BuyAsync("unplaced-once", "ga", 1);
 
         Assert.Equal(1, Volatile.Read(ref failed));
+        var unplaced = Assert.Single(unavailable);
         Assert.Equal(PurchaseStatus.Created, result.Status);
+        Assert.True(OrderId.TryGetShard(result.Order!.OrderId, out var seller));
+        Assert.NotEqual(unplaced, seller.Key);
         Assert.Equal(1, (await cluster.SalesAsync("unplaced-once")).TicketTypes[0].Sold);
     }
 

@@ -37,7 +37,9 @@ public sealed class AbandonedRequestTests
         Assert.Equal(unanswered, buyer.Abandoned);
         Assert.Equal(1 - unanswered, buyer.Resolved);
         Assert.Equal(orders, buyer.Orders.Count);
-        // The replay is asked with the key the sale's request had.
+        // The replay is asked with the key the sale's request had: once when answered, and until the buyer gives up
+        // again when every answer is a failure.
+        Assert.Equal(unanswered == 0 ? 1 : VirtualBuyer.MaxFailedAttempts, service.KeysAfterTheSale.Count);
         Assert.All(service.KeysAfterTheSale, key => Assert.Equal(service.FirstKey, key));
         if (orders == 1) Assert.Equal(new OrderRequested("ga", 1, "Buyer 0", "buyer-0@example.test"), buyer.Orders[0].Requested);
         Assert.Equal(unanswered == 0, SaleVerifier.RequestsAnswered(buyer.Abandoned, buyer.Resolved).Passed);

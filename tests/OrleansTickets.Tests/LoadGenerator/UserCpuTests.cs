@@ -28,6 +28,7 @@ public sealed class UserCpuTests
         // The tests run as some user with a passwd entry (root here and in CI), and this process is one of theirs.
         // Read this process first: it keeps running, so the user's sum read after it can only be larger.
         var own = ProcessCpu.Read(Environment.ProcessId);
+        Assert.True(own > TimeSpan.Zero, "a running test process has used no CPU by its own reading");
         Assert.True(UserCpu.Read(Environment.UserName) >= own);
         Assert.Null(UserCpu.Read("no-such-user-" + Guid.NewGuid().ToString("N")));
     }
