@@ -25,6 +25,12 @@ public static class JsonBody
             return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, Problems.UnsupportedMediaType,
                 "The body must be JSON in UTF-8.", "Send Content-Type: application/json, with no charset or charset=utf-8."));
         }
+        // No decompression is set up, so a compressed body would be read as its raw bytes and called "not JSON".
+        if (request.Headers.ContentEncoding is { Count: > 0 } encoding && !IsIdentity(encoding))
+        {
+            return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, Problems.UnsupportedMediaType,
+                "The body must not be compressed.", $"Send it without Content-Encoding (this one was '{encoding}')."));
+        }
         if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
 
         // One read buffer per request, pooled: the deserialized value copies what it keeps.
@@ -77,6 +83,9 @@ public static class JsonBody
         var charset = HeaderUtilities.RemoveQuotes(parsed.Charset);
         return charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
     }
+
+    private static bool IsIdentity(Microsoft.Extensions.Primitives.StringValues encoding) =>
+        encoding.All(value => value is not null && value.Split(',').All(part => part.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase)));
 
     private static ProblemHttpResult TooLarge(int maxBytes) =>
         Problems.Create(StatusCodes.Status413PayloadTooLarge, Problems.PayloadTooLarge,

@@ -95,7 +95,7 @@ public static class OrdersApi
 
     private static ProblemHttpResult Stopping(HttpContext context) =>
         Problems.RetryLater(context, Problems.Unavailable, "This server is stopping.",
-            "Nothing was sold. Retry with the same Idempotency-Key; another server takes the purchase.");
+            "Nothing was sold. Retry (with the same Idempotency-Key, if one was sent); another server takes the purchase.");
 
     private static async Task<ProblemHttpResult> NotFoundAsync(IGrainFactory grains, string eventId, string ticketTypeId)
     {

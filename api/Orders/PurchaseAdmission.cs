@@ -36,5 +36,5 @@ public sealed class PurchaseAdmission(IOptions<PurchaseAdmissionOptions> options
     private static async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellation) =>
         // Written like every other problem, so it is JSON whatever the request's Accept header says.
         await Problems.RetryLater(context.HttpContext, Problems.Overloaded, "Too many purchases at once.",
-            "Nothing was sold. Retry after the time in Retry-After, with the same Idempotency-Key.").ExecuteAsync(context.HttpContext);
+            "Nothing was sold. Retry after the time in Retry-After (with the same Idempotency-Key, if one was sent).").ExecuteAsync(context.HttpContext);
 }
