@@ -21,7 +21,9 @@ public static class InventoryApi
     {
         var types = app.MapGroup("/api/events/{eventId}/ticket-types/{typeId}").WithTags("Inventory").RequireOperator();
         types.MapPost("/capacity", AddCapacity);
-        types.MapPost("/shards/{index:int}/drain", DrainShard);
+        // The index is parsed here rather than by a route constraint: "abc" or an index past int's range would otherwise
+        // match no route, and the operator would read "nothing is served at this path" instead of "no such shard".
+        types.MapPost("/shards/{index}/drain", DrainShard);
         return app;
     }
 
@@ -59,22 +61,23 @@ public static class InventoryApi
     }
 
     public static async Task<Results<Ok<DrainResponse>, ProblemHttpResult>> DrainShard(
-        string eventId, string typeId, int index, HttpContext context, IGrainFactory grains)
+        string eventId, string typeId, string index, HttpContext context, IGrainFactory grains)
     {
         var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);
         if (typeProblem is not null) return typeProblem;
-        if (index < 0 || index >= definition!.Shards)
+        if (!int.TryParse(index, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var shard)
+            || shard >= definition!.Shards)
         {
             return Problems.Create(StatusCodes.Status404NotFound, Problems.ShardNotFound, "No such shard.",
                 $"Ticket type '{typeId}' has shards 0 to {definition!.Shards - 1}.");
         }
-        var drained = await grains.GetGrain<IInventoryShardGrain>(new ShardAddress(eventId, typeId, index).Key).Drain();
+        var drained = await grains.GetGrain<IInventoryShardGrain>(new ShardAddress(eventId, typeId, shard).Key).Drain();
         if (!drained.Available)
         {
             return Problems.RetryLater(context, Problems.Unavailable, "The shard cannot reach its database.",
                 "Nothing moved. Try again when the database is back.");
         }
-        return TypedResults.Ok(new DrainResponse(eventId, typeId, index, drained.Moved, drained.InTransit, drained.Left));
+        return TypedResults.Ok(new DrainResponse(eventId, typeId, shard, drained.Moved, drained.InTransit, drained.Left));
     }
 
     private static async Task<(TicketTypeDefinition? Type, ProblemHttpResult? Problem)> FindTypeAsync(

@@ -132,6 +132,12 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
 
         await ApiContractTests.AssertProblemAsync(
             await Http.PostAsync("/api/events/drain-me/ticket-types/ga/shards/3/drain", null), HttpStatusCode.NotFound, "shard-not-found");
+        // Not a shard index at all: the same answer, not "nothing is served at this path".
+        foreach (var index in new[] { "-1", "abc", "99999999999", "1.0" })
+        {
+            await ApiContractTests.AssertProblemAsync(
+                await Http.PostAsync($"/api/events/drain-me/ticket-types/ga/shards/{index}/drain", null), HttpStatusCode.NotFound, "shard-not-found");
+        }
         await ApiContractTests.AssertProblemAsync(
             await Http.PostAsync("/api/events/nope/ticket-types/ga/shards/0/drain", null), HttpStatusCode.NotFound, "event-not-found");
     }
