@@ -44,7 +44,7 @@ public sealed class LedgerAuditTests
     {
         var checks = Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true);
         Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name}: {c.Detail}"));
-        Assert.Equal(9, checks.Count);
+        Assert.Equal(10, checks.Count);
     }
 
     [Fact]
@@ -133,6 +133,37 @@ public sealed class LedgerAuditTests
         ledger = ledger with { TransfersOut = [.. ledger.TransfersOut, new("db0", "t2", "ga", 2, Delivered: false)] };
         var failed = Failed(Audit(ledger, Acknowledged(), Sales(), expectSoldOut: true));
         Assert.Equal([TotalsMatchSales, NothingStranded, TransfersSettled], failed.Order());
+    }
+
+    [Fact]
+    public void A_stored_order_no_buyer_was_acknowledged_is_caught()
+    {
+        // Committed, counted by its shard and by /sales, and never told to anyone: every count agrees.
+        var ledger = CleanLedger();
+        ledger = ledger with
+        {
+            Shards = [ledger.Shards[0] with { Capacity = 3, Sold = 3 }, ledger.Shards[1]],
+            Orders = [.. ledger.Orders, new("db0", "o4", "e/ga/0", "ga", 1)],
+            Tickets = [.. ledger.Tickets, new("db0", "ga", 7, "o4", "c7")],
+        };
+        Assert.Equal([StoredAcknowledged], Failed(Audit(ledger, Acknowledged(), Sales(capacity: 7, sold: 7), expectSoldOut: true)));
+    }
+
+    [Fact]
+    public void Ticket_rows_of_no_stored_order_or_of_a_shard_with_no_row_are_caught()
+    {
+        var ledger = CleanLedger();
+        var orphan = ledger with { Tickets = [.. ledger.Tickets, new("db1", "ga", 9, "ghost", "c9")] };
+        Assert.Equal([ShardCountMatchesTickets], Failed(Audit(orphan, Acknowledged(), Sales(), expectSoldOut: true)));
+
+        var unplaced = ledger with
+        {
+            Orders = [.. ledger.Orders, new("db1", "o5", "e/ga/9", "ga", 1)],
+            Tickets = [.. ledger.Tickets, new("db1", "ga", 10, "o5", "c10")],
+        };
+        var acknowledged = Acknowledged();
+        acknowledged.Add(new("o5", "ga", 1, [new("c10", 10)]));
+        Assert.Equal([ShardCountMatchesTickets], Failed(Audit(unplaced, acknowledged, Sales(), expectSoldOut: true)));
     }
 
     [Fact]
