@@ -50,9 +50,19 @@ public sealed partial class TicketEventGrain(
     // 30 s call timeout. An unanswered delivery is retried by the grant timer.
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(5);
 
+    // How long a redelivery tick starts new offers for (see RedeliverGrantsAsync). Less than DeliveryTimeout, so
+    // that one unanswered offer ends the tick: the timeout's timer runs on a coarse clock and can fire a little early.
+    private static readonly TimeSpan RedeliveryBudget = TimeSpan.FromSeconds(2);
+
     // A shard whose silo froze answers only at the 30 s call timeout; a page read gives up sooner (503, try again).
     private static readonly TimeSpan SalesQuestionTimeout = TimeSpan.FromSeconds(5);
     private IGrainTimer? _grantTimer;
+
+    // Where the next redelivery tick starts among the pending grants (see RedeliverGrantsAsync).
+    private int _nextRedelivery;
+
+    // Set once this activation asked to be deactivated: it offers no more grants (see Leave).
+    private bool _leaving;
 
     // A duplicate activation during a membership change may have read storage before another activation stored the
     // event. Left alone it would answer "no such event" (and "no such order" for orders bought from its twin) until it
@@ -176,7 +186,7 @@ public sealed partial class TicketEventGrain(
             stored.PendingGrants.Remove(grant);
             stored.GrantsIssued--;
             if (idempotencyKey is not null) stored.GrantsByKey.Remove(idempotencyKey);
-            this.DeactivateOnIdle();
+            Leave();
             throw;
         }
 
@@ -250,7 +260,7 @@ public sealed partial class TicketEventGrain(
             catch (Exception exception)
             {
                 LogGrantCleanupFailed(logger, exception, grant.TransferId);
-                this.DeactivateOnIdle();
+                Leave();
             }
             return CapacityStatus.Added;
         }
@@ -277,7 +287,7 @@ public sealed partial class TicketEventGrain(
             // Not known to be stored: keep offering it, as before; the next attempt withdraws it again.
             stored.PendingGrants.Add(grant);
             if (keyed is not null) keyed.Withdrawn = false;
-            this.DeactivateOnIdle();
+            Leave();
             throw;
         }
         return CapacityStatus.Refused;
@@ -285,6 +295,17 @@ public sealed partial class TicketEventGrain(
 
     /// <summary>The record of the operator's key that issued <paramref name="transferId"/>, if it was issued under one.</summary>
     private KeyedGrant? KeyedGrantOf(string transferId) => _stored!.GrantsByKey.Values.FirstOrDefault(k => k.TransferId == transferId);
+
+    /// <summary>
+    /// Deactivates once idle, and stops redelivering at once: a deactivating activation holds every incoming call, the
+    /// shards' placement questions included, so a tick that went on offering grants to shards that must first ask it
+    /// where they live would wait out each offer's timeout.
+    /// </summary>
+    private void Leave()
+    {
+        _leaving = true;
+        this.DeactivateOnIdle();
+    }
 
     private void EnsureGrantTimer() =>
         _grantTimer ??= this.RegisterGrainTimer(RedeliverGrantsAsync, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1))
@@ -301,7 +322,20 @@ public sealed partial class TicketEventGrain(
     private async Task RedeliverGrantsAsync(CancellationToken cancellationToken)
     {
         var silent = new HashSet<(string TicketTypeId, int Index)>();
-        foreach (var grant in _stored!.PendingGrants.ToList()) await DeliverAsync(grant, silent);
+        var pending = _stored!.PendingGrants.ToList();
+        var started = clock.GetTimestamp();
+        // Each tick has a budget: grants pending on k different frozen shards held the catalog k × 5 s in every tick.
+        // No offer starts once it is spent, so a tick ends within the budget plus one delivery timeout. The next tick
+        // starts with the grant after the last one offered, so a grant whose shard came back is not starved behind one
+        // whose shard did not.
+        for (var offered = 0; offered < pending.Count; offered++)
+        {
+            if (_leaving || cancellationToken.IsCancellationRequested || clock.GetElapsedTime(started) >= RedeliveryBudget) break;
+            var grant = pending[(_nextRedelivery + offered) % pending.Count];
+            if (!_stored.PendingGrants.Contains(grant)) continue;
+            await DeliverAsync(grant, silent);
+            _nextRedelivery = _nextRedelivery + offered + 1;
+        }
         if (_stored.PendingGrants.Count == 0)
         {
             _grantTimer?.Dispose();
@@ -346,7 +380,7 @@ public sealed partial class TicketEventGrain(
             }
             catch
             {
-                this.DeactivateOnIdle();
+                Leave();
                 throw;
             }
             if (state.RecordExists) Adopt(state.State);
@@ -356,7 +390,7 @@ public sealed partial class TicketEventGrain(
         {
             // The row may or may not be stored. This activation would go on answering "no such event" either way, so
             // it makes way for one that reads what storage holds; a retry then finds the event if it exists.
-            this.DeactivateOnIdle();
+            Leave();
             throw;
         }
         _stored = state.State;

@@ -399,6 +399,97 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Grants_pending_on_several_frozen_shards_hold_an_operator_for_one_tick_budget_not_one_offer_per_shard()
+    {
+        // Shards 0, 1 and 2 froze, each with a grant pending: a tick offered all three in turn, 15 s, while every
+        // operator and page waited. A tick now stops once it has used its budget (one delivery timeout).
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var offers = new SemaphoreSlim(0);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
+        {
+            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer) && call.TargetId.Key.ToString() is { } key
+                && key.StartsWith("budget/ga/", StringComparison.Ordinal) && !key.EndsWith("/3", StringComparison.Ordinal))
+            {
+                // The first grant's offers mark the start of a tick: a tick used to offer every grant from the first,
+                // and one that starts with it now offers nothing else.
+                if (((TicketTransfer)call.Request.GetArgument(0)!).TransferId.EndsWith("/1", StringComparison.Ordinal)) offers.Release();
+                await release.Task;
+            }
+            await call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("budget", TicketingCluster.Type("ga", capacity: 8, shards: 4));
+        var catalog = cluster.Client.GetEventGrain("budget");
+        try
+        {
+            for (var shard = 0; shard < 3; shard++)
+            {
+                Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: shard, idempotencyKey: $"budget-{shard}")).Status);
+            }
+            // From here on offers come from the timer. Right after one begins, an operator adds tickets to shard 3.
+            while (offers.CurrentCount > 0) await offers.WaitAsync();
+            Assert.True(await offers.WaitAsync(TimeSpan.FromSeconds(40)), "no redelivery tick offered the first grant");
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+
+            var added = await catalog.AddCapacity("ga", 1, shardIndex: 3, idempotencyKey: "budget-3");
+
+            // One budget (5 s, and at most one offer begun inside it) now; three unanswered offers (15 s) before.
+            Assert.Equal(CapacityStatus.Added, added.Status);
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(12), $"the operator waited {waited.Elapsed}");
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_grant_whose_shard_came_back_is_delivered_by_the_timer_while_another_shard_stays_frozen()
+    {
+        // The grant pending on frozen shard 0 is first in line, and its offer uses a whole tick's budget. A tick that
+        // always began with it would never reach the grant for shard 1, whose shard is back.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shardOneFrozen = true;
+        var deliveredToOne = 0;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
+        {
+            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer) && call.TargetId.Key.ToString() is { } key)
+            {
+                if (key == "turns/ga/0") await release.Task;
+                if (key == "turns/ga/1")
+                {
+                    if (Volatile.Read(ref shardOneFrozen))
+                    {
+                        // Answers after the catalog gave up on it, and takes nothing in.
+                        await Task.Delay(TimeSpan.FromSeconds(6));
+                        throw new TimeoutException("Shard 1 is frozen (played by a test).");
+                    }
+                    await call.Invoke();
+                    if (call.Result is TransferOutcome.Accepted) Interlocked.Increment(ref deliveredToOne);
+                    return;
+                }
+            }
+            await call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("turns", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        var catalog = cluster.Client.GetEventGrain("turns");
+        try
+        {
+            Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "turn-0")).Status);
+            Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: 1, idempotencyKey: "turn-1")).Status);
+            Volatile.Write(ref shardOneFrozen, false);
+
+            // Only the timer offers it now: nothing else asks the catalog to.
+            await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref deliveredToOne) > 0), attempts: 300,
+                failure: "The grant for shard 1 was never offered again while shard 0 stayed frozen.");
+            Assert.Equal(3L, await cluster.Shard("turns", "ga", 1).GetSellable());
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task A_shard_that_cannot_learn_its_placement_leaves_a_grant_pending_instead_of_refusing_it()
     {
         // The catalog answers the first placement question with "no such shard", as a duplicate activation of it
