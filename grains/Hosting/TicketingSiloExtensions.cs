@@ -51,6 +51,7 @@ public static class TicketingSiloExtensions
         });
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, CatalogSchemaInitializer>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SigningKeyCheck>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ServiceIdCheck>();
 
         silo.AddAdoNetGrainStorage(StorageNames.Catalog, (OptionsBuilder<AdoNetGrainStorageOptions> builder) =>
             builder.Configure<IOptions<TicketStorageOptions>, Serializer>((options, storage, serializer) =>

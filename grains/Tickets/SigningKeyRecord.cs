@@ -16,31 +16,11 @@ namespace OrleansTickets.Tickets;
 /// </remarks>
 internal static class SigningKeyRecord
 {
-    private const string Table = """
-        CREATE TABLE IF NOT EXISTS ticketing_signing_key (
-            singleton INTEGER NOT NULL PRIMARY KEY CHECK (singleton = 1),
-            key_check TEXT    NOT NULL
-        );
-        """;
-
     /// <summary>Records <paramref name="keyCheck"/> if the catalog has no key yet; throws when it recorded another.</summary>
     public static async Task CheckAsync(TicketStorageOptions storage, string keyCheck, CancellationToken cancellationToken)
     {
-        if (storage.Provider == SqlDialect.SqlServer) return;
-        await using var source = DatabaseServer.CreateDataSource(storage.Provider, CatalogDatabase.ConnectionString(storage));
-        await using var connection = await source.OpenConnectionAsync(cancellationToken);
-        // In the schema scripts' transaction and lock: silos starting together would otherwise collide creating it.
-        await SqlScripts.RunAsync(connection, storage.Provider, Table, cancellationToken);
-        await using (var record = new SqlStatement(
-            "INSERT INTO ticketing_signing_key (singleton, key_check) VALUES (1, @key_check) ON CONFLICT (singleton) DO NOTHING")
-            .With("@key_check", keyCheck).ToCommand(connection, transaction: null))
-        {
-            await record.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await using var read = connection.CreateCommand();
-        read.CommandText = "SELECT key_check FROM ticketing_signing_key";
-        var recorded = (string?)await read.ExecuteScalarAsync(cancellationToken);
-        if (recorded != keyCheck)
+        var recorded = await CatalogRecord.RecordOrReadAsync(storage, "ticketing_signing_key", "key_check", keyCheck, cancellationToken);
+        if (recorded is not null && recorded != keyCheck)
         {
             var file = Path.GetFullPath(SigningKeyFile.PathIn(storage.DataPath));
             throw new InvalidOperationException(

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using OrleansTickets.Storage;
+
+namespace OrleansTickets.Hosting;
+
+/// <summary>
+/// Records in the catalog database the service id its grain state is filed under, when a silo first starts on it; a
+/// silo with another <c>Cluster:ServiceId</c> refuses to start.
+/// </summary>
+/// <remarks>
+/// Orleans keys grain state by service id, while the shard databases, their stamps and their rows are the catalog's
+/// whatever the service id. Started under another one, a silo found no event, and its allocator counted shard
+/// databases from the start again: an operator who created the "missing" event anew had its shards placed on other
+/// databases than before, where they found no row, started their blocks at sold 0 and sold every serial a second
+/// time. SQLite and PostgreSQL catalogs; SQL Server catalogs are not checked (that dialect is unverified).
+/// </remarks>
+internal sealed class ServiceIdCheck(IOptions<ClusterOptions> cluster, IOptions<TicketStorageOptions> storage, ILogger<ServiceIdCheck> logger)
+    : ILifecycleParticipant<ISiloLifecycle>
+{
+    public void Participate(ISiloLifecycle lifecycle) =>
+        // After the catalog's schema (CatalogSchemaInitializer, at RuntimeInitialize), before any grain reads its state.
+        lifecycle.Subscribe(nameof(ServiceIdCheck), ServiceLifecycleStage.RuntimeInitialize + 1,
+            cancellationToken => DatabaseStartRetry.RunAsync("service id record",
+                token => CheckAsync(storage.Value, cluster.Value.ServiceId, token), logger, cancellationToken));
+
+    /// <summary>Records <paramref name="serviceId"/> if the catalog has none yet; throws when it recorded another.</summary>
+    public static async Task CheckAsync(TicketStorageOptions storage, string serviceId, CancellationToken cancellationToken)
+    {
+        var recorded = await CatalogRecord.RecordOrReadAsync(storage, "ticketing_service", "service_id", serviceId, cancellationToken);
+        if (recorded is not null && recorded != serviceId)
+        {
+            throw new InvalidOperationException(
+                $"Cluster:ServiceId is '{serviceId}', but this catalog's events are filed under service id '{recorded}': under another id " +
+                "every event would seem gone, and an event created again would sell its serials a second time. Use Cluster:ServiceId " +
+                $"'{recorded}' with this storage; a new service needs storage of its own (another data folder or Storage:ConnectionString).");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using System.Net;
+using OrleansTickets.Tests.Http;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Hosting;
+
+/// <summary>
+/// The catalog records the service id its grain state is filed under, and a silo with another refuses to start: under
+/// it the events seem gone, and one created again would be placed afresh and sell its serials a second time.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ServiceIdCheckTests(PostgresFixture postgres)
+{
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_silo_with_another_service_id_than_the_catalog_recorded_refuses_to_start(string engine)
+    {
+        using var storage = Engines.Storage(engine, postgres);
+        await using (var first = await ApiHost.StartAsync(storage))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("filed", capacity: 10, shards: 2)).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await first.Client.OrderAsync("filed", 3, key: "before")).StatusCode);
+        }
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => ApiHost.StartAsync(storage,
+            new Dictionary<string, string?> { ["Cluster:ServiceId"] = "another-service" }));
+        Assert.Contains("'orleans-tickets'", error.ToString());
+
+        // The recorded service id still starts, and finds what was sold.
+        await using var again = await ApiHost.StartAsync(storage);
+        Assert.Equal(3L, await again.Client.SoldAsync("filed"));
+    }
+}
