@@ -17,8 +17,8 @@ public static class EventsApi
     {
         var events = app.MapGroup("/api/events").WithTags("Events");
         events.MapPost("/", CreateEvent).RequireOperator();
-        events.MapGet("/{eventId}", GetEvent);
-        events.MapGet("/{eventId}/sales", GetSales);
+        events.MapRead("/{eventId}", GetEvent);
+        events.MapRead("/{eventId}/sales", GetSales);
         return app;
     }
 

@@ -21,7 +21,7 @@ public static class ExportApi
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
     {
         var events = app.MapGroup("/api/events/{eventId}").WithTags("Export").RequireOperator();
-        events.MapGet("/orders", ExportOrders);
+        events.MapRead("/orders", ExportOrders);
         return app;
     }
 

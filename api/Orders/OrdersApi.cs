@@ -19,7 +19,7 @@ public static class OrdersApi
     {
         var api = app.MapGroup("/api").WithTags("Orders");
         api.MapPost("/events/{eventId}/orders", CreateOrder).RequireRateLimiting(PurchaseAdmission.PolicyName);
-        api.MapGet("/orders/{orderId}", GetOrder);
+        api.MapRead("/orders/{orderId}", GetOrder);
         return app;
     }
 

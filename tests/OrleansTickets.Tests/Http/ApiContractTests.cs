@@ -417,6 +417,28 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     }
 
     [Fact]
+    public async Task Reads_answer_HEAD_with_the_status_and_headers_of_GET_and_no_body()
+    {
+        await EnsureEventAsync("headed");
+        var order = await (await Http.OrderAsync("headed", 1, key: "head-1")).JsonAsync();
+        foreach (var (path, status) in new[]
+        {
+            ("/api/events/headed", HttpStatusCode.OK),
+            ("/api/events/headed/sales", HttpStatusCode.OK),
+            ($"/api/orders/{order.GetProperty("orderId").GetString()}", HttpStatusCode.OK),
+            ("/api/events/no-such-event", HttpStatusCode.NotFound),
+        })
+        {
+            var response = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.Equal(status, response.StatusCode);
+            Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+            var get = await Http.GetAsync(path);
+            Assert.Equal((status, get.Content.Headers.ContentType?.MediaType), (get.StatusCode, response.Content.Headers.ContentType?.MediaType));
+        }
+        Assert.Equal(1, await Http.SoldAsync("headed"));
+    }
+
+    [Fact]
     public async Task An_event_with_too_many_ticket_types_is_refused_as_a_whole()
     {
         var types = string.Join(",", Enumerable.Repeat("{}", 5_000));
