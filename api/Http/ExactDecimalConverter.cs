@@ -18,10 +18,10 @@ public sealed class ExactDecimalConverter : JsonConverter<decimal>
     {
         if (reader.TokenType != JsonTokenType.Number || !reader.TryGetDecimal(out var value))
         {
-            throw new JsonException("Expected a number that fits a decimal.");
+            throw new BodyRuleException("Expected a number that fits a decimal.");
         }
         var raw = reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan;
-        return IsExact(raw) ? value : throw new JsonException($"The number has more than {MaxDigits} significant digits or decimal places.");
+        return IsExact(raw) ? value : throw new BodyRuleException($"The number has more than {MaxDigits} significant digits or decimal places.");
     }
 
     /// <inheritdoc />

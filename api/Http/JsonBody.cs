@@ -36,6 +36,7 @@ public static class JsonBody
         // One read buffer per request, pooled: the deserialized value copies what it keeps.
         var size = Math.Min(maxBytes + 1, (int)(request.ContentLength ?? maxBytes + 1));
         var buffer = ArrayPool<byte>.Shared.Rent(size);
+        var isObject = true;
         using var either = giveUp.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(request.HttpContext.RequestAborted, giveUp) : null;
         var token = either?.Token ?? request.HttpContext.RequestAborted;
         try
@@ -49,7 +50,12 @@ public static class JsonBody
             }
             if (length > maxBytes) return (null, TooLarge(maxBytes));
 
-            var value = JsonSerializer.Deserialize(buffer.AsSpan(0, length), typeInfo);
+            // A UTF-8 byte order mark is allowed before JSON text (RFC 8259 §8.1 lets a parser ignore it); the serializer
+            // reading a span does not skip it, as ASP.NET's own body reader would.
+            var body = buffer.AsSpan(0, length);
+            if (body.StartsWith(Utf8ByteOrderMark)) body = body[Utf8ByteOrderMark.Length..];
+            isObject = body.TrimStart(JsonWhitespace).StartsWith("{"u8);
+            var value = JsonSerializer.Deserialize(body, typeInfo);
             return value is null
                 ? (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest, "The body must be a JSON object."))
                 : (value, null);
@@ -62,9 +68,10 @@ public static class JsonBody
         catch (JsonException exception)
         {
             var field = string.IsNullOrEmpty(exception.Path) || exception.Path == "$" ? "$" : exception.Path.TrimStart('$', '.');
+            var where = $"(line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1})";
             return (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest,
-                "The body is not valid JSON for this request.",
-                $"Could not read '{field}' (line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1}).",
+                isObject ? "The body is not valid JSON for this request." : "The body must be a JSON object.",
+                exception is BodyRuleException rule ? $"'{field}': {rule.Reason}" : $"Could not read '{field}' {where}.",
                 new Dictionary<string, object?> { ["field"] = field }));
         }
         finally
@@ -86,6 +93,10 @@ public static class JsonBody
 
     private static bool IsIdentity(Microsoft.Extensions.Primitives.StringValues encoding) =>
         encoding.All(value => value is not null && value.Split(',').All(part => part.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase)));
+
+    private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
+
+    private static ReadOnlySpan<byte> JsonWhitespace => " \t\r\n"u8;
 
     private static ProblemHttpResult TooLarge(int maxBytes) =>
         Problems.Create(StatusCodes.Status413PayloadTooLarge, Problems.PayloadTooLarge,

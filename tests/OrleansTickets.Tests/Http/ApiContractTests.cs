@@ -146,6 +146,8 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed-request");
         Assert.Equal("ticketTypes[0].price", problem.GetProperty("field").GetString());
+        // The rule broken, not only where: "could not read" a number that reads fine says nothing.
+        Assert.Contains("significant digits or decimal places", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/api/events/too-precise")).StatusCode);
     }
 
@@ -263,6 +265,25 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         var response = await Http.PostRawAsync("/api/events/malformed/orders", body);
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, problemType);
         Assert.Equal(0, await Http.SoldAsync("malformed"));
+    }
+
+    [Fact]
+    public async Task A_body_that_is_json_but_not_an_object_is_told_so_and_a_byte_order_mark_is_allowed()
+    {
+        await EnsureEventAsync("shapes");
+        foreach (var body in new[] { "[]", "\"order\"", "42" })
+        {
+            var problem = await AssertProblemAsync(await Http.PostRawAsync("/api/events/shapes/orders", body), HttpStatusCode.BadRequest, "malformed-request");
+            Assert.Equal("The body must be a JSON object.", problem.GetProperty("title").GetString());
+        }
+
+        var valid = "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}";
+        var withMark = new HttpRequestMessage(HttpMethod.Post, "/api/events/shapes/orders")
+        {
+            Content = new ByteArrayContent([0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(valid)]) { Headers = { { "Content-Type", "application/json" } } },
+        };
+        Assert.Equal(HttpStatusCode.Created, (await Http.SendAsync(withMark)).StatusCode);
+        Assert.Equal(1, await Http.SoldAsync("shapes"));
     }
 
     [Fact]
