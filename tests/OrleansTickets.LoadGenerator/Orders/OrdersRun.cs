@@ -97,7 +97,9 @@ public static class OrdersRun
         {
             try
             {
-                foreach (var buyer in buyers) await buyer.ResolveAbandonedAsync(resolving.Token);
+                // All buyers at once, each on its own connection: one after another, a few buyers whose requests each
+                // took their full retries used up the budget, and every buyer after them was not asked at all.
+                await Task.WhenAll(buyers.Select(buyer => buyer.ResolveAbandonedAsync(resolving.Token)));
             }
             catch (OperationCanceledException) when (resolving.IsCancellationRequested)
             {
