@@ -328,13 +328,15 @@ public sealed partial class TicketEventGrain(
         // No offer starts once it is spent, so a tick ends within the budget plus one delivery timeout. The next tick
         // starts with the grant after the last one offered, so a grant whose shard came back is not starved behind one
         // whose shard did not.
+        var first = _nextRedelivery % Math.Max(1, pending.Count);
         for (var offered = 0; offered < pending.Count; offered++)
         {
             if (_leaving || cancellationToken.IsCancellationRequested || clock.GetElapsedTime(started) >= RedeliveryBudget) break;
-            var grant = pending[(_nextRedelivery + offered) % pending.Count];
+            var position = (first + offered) % pending.Count;
+            _nextRedelivery = position + 1;
+            var grant = pending[position];
             if (!_stored.PendingGrants.Contains(grant)) continue;
             await DeliverAsync(grant, silent);
-            _nextRedelivery = _nextRedelivery + offered + 1;
         }
         if (_stored.PendingGrants.Count == 0)
         {

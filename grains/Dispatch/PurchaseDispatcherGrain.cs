@@ -121,8 +121,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             }
             if (!known)
             {
-                // A purchase for an event or type that does not exist keeps no activation for its made-up id.
-                DeactivateOnIdle();
+                // A purchase for an event or type that does not exist keeps no activation for its made-up id; unless a
+                // request interleaved meanwhile found the type (the event was just created), and this worker now sells.
+                if (_type is null) DeactivateOnIdle();
                 return PurchaseResult.NotFound;
             }
         }

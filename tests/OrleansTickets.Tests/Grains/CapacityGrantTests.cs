@@ -445,43 +445,50 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     [Fact]
     public async Task A_grant_whose_shard_came_back_is_delivered_by_the_timer_while_another_shard_stays_frozen()
     {
-        // The grant pending on frozen shard 0 is first in line, and its offer uses a whole tick's budget. A tick that
-        // always began with it would never reach the grant for shard 1, whose shard is back.
+        // Grants wait on shards 0, 1 and 2, in that order. Shard 0 froze: its offer uses a whole tick's budget. Shard 1's
+        // database is out: its offer fails at once. Shard 2 was frozen and comes back. A tick that always began with
+        // the first grant, or that skipped on past the next one, would never reach the grant for shard 2.
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var shardOneFrozen = true;
-        var deliveredToOne = 0;
+        var shardTwoFrozen = true;
+        var deliveredToTwo = 0;
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
         {
             if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer) && call.TargetId.Key.ToString() is { } key)
             {
-                if (key == "turns/ga/0") await release.Task;
-                if (key == "turns/ga/1")
+                switch (key)
                 {
-                    if (Volatile.Read(ref shardOneFrozen))
-                    {
+                    case "turns/ga/0":
+                        await release.Task;
+                        break;
+                    case "turns/ga/1":
+                        call.Result = TransferOutcome.Unavailable;
+                        return;
+                    case "turns/ga/2" when Volatile.Read(ref shardTwoFrozen):
                         // Answers after the catalog gave up on it, and takes nothing in.
                         await Task.Delay(TimeSpan.FromSeconds(6));
-                        throw new TimeoutException("Shard 1 is frozen (played by a test).");
-                    }
-                    await call.Invoke();
-                    if (call.Result is TransferOutcome.Accepted) Interlocked.Increment(ref deliveredToOne);
-                    return;
+                        throw new TimeoutException("Shard 2 is frozen (played by a test).");
+                    case "turns/ga/2":
+                        await call.Invoke();
+                        if (call.Result is TransferOutcome.Accepted) Interlocked.Increment(ref deliveredToTwo);
+                        return;
                 }
             }
             await call.Invoke();
         }), output: output);
-        await cluster.CreateEventAsync("turns", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        await cluster.CreateEventAsync("turns", TicketingCluster.Type("ga", capacity: 6, shards: 3));
         var catalog = cluster.Client.GetEventGrain("turns");
         try
         {
-            Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "turn-0")).Status);
-            Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: 1, idempotencyKey: "turn-1")).Status);
-            Volatile.Write(ref shardOneFrozen, false);
+            for (var shard = 0; shard < 3; shard++)
+            {
+                Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: shard, idempotencyKey: $"turn-{shard}")).Status);
+            }
+            Volatile.Write(ref shardTwoFrozen, false);
 
             // Only the timer offers it now: nothing else asks the catalog to.
-            await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref deliveredToOne) > 0), attempts: 300,
-                failure: "The grant for shard 1 was never offered again while shard 0 stayed frozen.");
-            Assert.Equal(3L, await cluster.Shard("turns", "ga", 1).GetSellable());
+            await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref deliveredToTwo) > 0), attempts: 300,
+                failure: "The grant for shard 2 was never offered again while shard 0 stayed frozen.");
+            Assert.Equal(3L, await cluster.Shard("turns", "ga", 2).GetSellable());
         }
         finally
         {

@@ -38,11 +38,14 @@ public sealed class TicketingCluster : IAsyncDisposable
         string? serviceId = null, ITestOutputHelper? output = null)
     {
         var configuration = storage.Configuration();
+        // One service id for every attempt: a retried start on the same storage is the same deployment, and the catalog
+        // refuses a silo filed under another (ServiceIdCheck). Each builder would otherwise pick its own.
+        serviceId ??= "tests-" + Guid.NewGuid().ToString("N");
         for (var attempt = 1; ; attempt++)
         {
             var builder = new InProcessTestClusterBuilder(silos);
             builder.Options.GatewayPerSilo = gatewayPerSilo;
-            if (serviceId is not null) builder.Options.ServiceId = serviceId;
+            builder.Options.ServiceId = serviceId;
             builder.ConfigureSilo((_, silo) =>
             {
                 silo.AddTicketing(configuration);
