@@ -69,10 +69,12 @@ public static class JsonBody
         {
             var field = string.IsNullOrEmpty(exception.Path) || exception.Path == "$" ? "$" : exception.Path.TrimStart('$', '.');
             var where = $"(line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1})";
+            var detail = exception is BodyRuleException rule ? $"'{field}': {rule.Reason}"
+                : isObject && IsUnknownField(typeInfo, field) ? UnknownFieldDetail(field)
+                : $"Could not read '{field}' {where}.";
             return (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest,
                 isObject ? "The body is not valid JSON for this request." : "The body must be a JSON object.",
-                exception is BodyRuleException rule ? $"'{field}': {rule.Reason}" : $"Could not read '{field}' {where}.",
-                new Dictionary<string, object?> { ["field"] = field }));
+                detail, new Dictionary<string, object?> { ["field"] = field }));
         }
         finally
         {
@@ -93,6 +95,36 @@ public static class JsonBody
 
     private static bool IsIdentity(Microsoft.Extensions.Primitives.StringValues encoding) =>
         encoding.All(value => value is not null && value.Split(',').All(part => part.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>
+    /// Whether the last name in <paramref name="field"/> (a path such as <c>buyer.phone</c> or <c>ticketTypes[0].note</c>)
+    /// is no property of the object it appears in: the serializer refuses such a field, but says so only in its message.
+    /// </summary>
+    private static bool IsUnknownField(JsonTypeInfo root, string field)
+    {
+        if (field == "$") return false;
+        var current = root;
+        var names = field.Split('.');
+        for (var i = 0; i < names.Length; i++)
+        {
+            var name = names[i];
+            var indexed = name.IndexOf('[', StringComparison.Ordinal);
+            if (indexed >= 0) name = name[..indexed];
+            if (current.Kind != JsonTypeInfoKind.Object) return false;
+            var property = current.Properties.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+            if (property is null) return i == names.Length - 1;
+            current = current.Options.GetTypeInfo(property.PropertyType);
+            // Through an array to its elements: "ticketTypes[0]" names an element of ticketTypes.
+            if (indexed >= 0 && current.ElementType is { } element) current = current.Options.GetTypeInfo(element);
+            if (Nullable.GetUnderlyingType(current.Type) is { } underlying) current = current.Options.GetTypeInfo(underlying);
+        }
+        return false;
+    }
+
+    private static string UnknownFieldDetail(string field) =>
+        field.EndsWith("idempotencyKey", StringComparison.OrdinalIgnoreCase)
+            ? $"'{field}' is not a field of this body: an idempotency key goes in the Idempotency-Key header."
+            : $"'{field}' is not a field of this body.";
 
     private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
 

@@ -295,7 +295,23 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
 
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed-request");
         Assert.Equal("idempotencyKey", problem.GetProperty("field").GetString());
-        Assert.Contains("idempotencyKey", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("'idempotencyKey' is not a field of this body: an idempotency key goes in the Idempotency-Key header.",
+            problem.GetProperty("detail").GetString());
+
+        // Inside a nested object, and inside an array's element, the same.
+        var nested = await AssertProblemAsync(await Http.PostRawAsync("/api/events/unknown-field/orders",
+            "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\",\"phone\":\"1\"}}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("'buyer.phone' is not a field of this body.", nested.GetProperty("detail").GetString());
+        var inArray = await AssertProblemAsync(await Http.PostRawAsync("/api/events", "{\"id\":\"unknown-in-array\",\"name\":\"U\",\"ticketTypes\":[" +
+            "{\"id\":\"ga\",\"name\":\"GA\",\"price\":10,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":4,\"colour\":\"red\"}]}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("'ticketTypes[0].colour' is not a field of this body.", inArray.GetProperty("detail").GetString());
+        // A known field with a value of the wrong type is still told where it could not be read.
+        var wrongType = await AssertProblemAsync(await Http.PostRawAsync("/api/events/unknown-field/orders",
+            "{\"ticketTypeId\":\"ga\",\"quantity\":\"one\",\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.StartsWith("Could not read 'quantity'", wrongType.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
     [Theory]
