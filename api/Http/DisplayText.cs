@@ -10,7 +10,7 @@ namespace OrleansTickets.Api.Http;
 public static class DisplayText
 {
     /// <summary>What a refused name is told, after its length limit.</summary>
-    public const string Rule = "with at least one visible character, and no control, line-breaking, direction-changing or zero-width-space characters";
+    public const string Rule = "with at least one visible character, and no control, line-breaking or invisible formatting characters";
 
     /// <summary>
     /// True when <paramref name="text"/> has 1 to <paramref name="maxLength"/> characters, at least one of them visible,
@@ -19,9 +19,11 @@ public static class DisplayText
     /// <remarks>
     /// Refused: control characters (PostgreSQL cannot store a NUL in text, and one such order would fail the whole group
     /// commit it shares with other buyers' orders), line and paragraph separators (a name that breaks a line in the export
-    /// or on a ticket), the bidirectional overrides and isolates (a name that reads backwards: "\u202Eevil"), zero-width
-    /// spaces and byte-order marks, and code points Unicode has not assigned. The zero-width joiner and non-joiner stay:
-    /// names in Persian and other scripts, and emoji sequences, need them.
+    /// or on a ticket), code points Unicode has not assigned, and invisible formatting characters: the bidirectional
+    /// overrides and isolates (a name that reads backwards), zero-width spaces, word joiners, byte-order marks, tag
+    /// characters (which can carry hidden text). Kept, because names need them: the zero-width joiner and non-joiner
+    /// (Persian and other scripts, emoji sequences) and the left-to-right, right-to-left and Arabic letter marks, which
+    /// Hebrew and Arabic keyboards insert and which only place neutral characters next to them.
     /// </remarks>
     public static bool IsValid(string? text, int maxLength)
     {
@@ -29,14 +31,25 @@ public static class DisplayText
         var visible = false;
         foreach (var rune in text.EnumerateRunes())
         {
-            if (IsHidingOrBreaking(rune)) return false;
-            visible |= !Rune.IsWhiteSpace(rune) && Rune.GetUnicodeCategory(rune) != UnicodeCategory.Format;
+            var category = Rune.GetUnicodeCategory(rune);
+            if (category is UnicodeCategory.Control or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+                or UnicodeCategory.OtherNotAssigned or UnicodeCategory.Surrogate)
+            {
+                return false;
+            }
+            if (category == UnicodeCategory.Format)
+            {
+                if (!IsNeededFormat(rune)) return false;
+                continue;
+            }
+            visible |= !Rune.IsWhiteSpace(rune) && !IsBlankLetter(rune);
         }
         return visible;
     }
 
-    private static bool IsHidingOrBreaking(Rune rune) =>
-        Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.LineSeparator
-            or UnicodeCategory.ParagraphSeparator or UnicodeCategory.OtherNotAssigned or UnicodeCategory.Surrogate
-        || rune.Value is (>= 0x202A and <= 0x202E) or (>= 0x2066 and <= 0x2069) or 0x200B or 0xFEFF or 0x200E or 0x200F or 0x061C;
+    // Zero-width non-joiner and joiner; left-to-right, right-to-left and Arabic letter marks.
+    private static bool IsNeededFormat(Rune rune) => rune.Value is 0x200C or 0x200D or 0x200E or 0x200F or 0x061C;
+
+    // Letters by category that show nothing: Hangul fillers, and the blank braille pattern.
+    private static bool IsBlankLetter(Rune rune) => rune.Value is 0x115F or 0x1160 or 0x3164 or 0xFFA0 or 0x2800;
 }

@@ -255,6 +255,9 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u202Eecalevol\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u200B\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\" \\u200D \",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u3164\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\uDB40\\uDC41\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u2060Lovelace\",\"email\":\"a@b.co\"}}", "validation" },
     };
 
     [Theory]
@@ -319,6 +322,7 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     [InlineData("Ada \U0001F469\u200D\U0001F4BB")]
     [InlineData("Zoë Ōkubo")]
     [InlineData("小林 さくら")]
+    [InlineData("\u05D3\u05D5\u05D3 \u200F(\u05D1\u05F3)")]
     public async Task Names_in_any_script_with_their_joiners_are_accepted(string name)
     {
         await EnsureEventAsync("names");
