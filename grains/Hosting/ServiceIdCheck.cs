@@ -25,10 +25,17 @@ internal sealed class ServiceIdCheck(IOptions<ClusterOptions> cluster, IOptions<
             cancellationToken => DatabaseStartRetry.RunAsync("service id record",
                 token => CheckAsync(storage.Value, cluster.Value.ServiceId, token), logger, cancellationToken));
 
-    /// <summary>Records <paramref name="serviceId"/> if the catalog has none yet; throws when it recorded another.</summary>
+    /// <summary>
+    /// Records the catalog's service id if it has none yet: the one its grain state is filed under when it holds state
+    /// under other ids only (a catalog from before this record, first started again under another id), this silo's
+    /// otherwise. Throws when the recorded id is not this silo's.
+    /// </summary>
     public static async Task CheckAsync(TicketStorageOptions storage, string serviceId, CancellationToken cancellationToken)
     {
-        var recorded = await CatalogRecord.RecordOrReadAsync(storage, "ticketing_service", "service_id", serviceId, cancellationToken);
+        if (storage.Provider == SqlDialect.SqlServer) return;
+        var filedUnder = await FiledUnderAsync(storage, cancellationToken);
+        var owner = filedUnder.Count > 0 && !filedUnder.Contains(serviceId) ? filedUnder[0] : serviceId;
+        var recorded = await CatalogRecord.RecordOrReadAsync(storage, "ticketing_service", "service_id", owner, cancellationToken);
         if (recorded is not null && recorded != serviceId)
         {
             throw new InvalidOperationException(
@@ -36,5 +43,18 @@ internal sealed class ServiceIdCheck(IOptions<ClusterOptions> cluster, IOptions<
                 "every event would seem gone, and an event created again would sell its serials a second time. Use Cluster:ServiceId " +
                 $"'{recorded}' with this storage; a new service needs storage of its own (another data folder or Storage:ConnectionString).");
         }
+    }
+
+    /// <summary>The service ids the catalog's grain state is filed under (a few, in order).</summary>
+    private static async Task<List<string>> FiledUnderAsync(TicketStorageOptions storage, CancellationToken cancellationToken)
+    {
+        await using var source = DatabaseServer.CreateDataSource(storage.Provider, CatalogDatabase.ConnectionString(storage));
+        await using var connection = await source.OpenConnectionAsync(cancellationToken);
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT DISTINCT ServiceId FROM OrleansGrainState ORDER BY ServiceId LIMIT 10";
+        var ids = new List<string>();
+        await using var rows = await read.ExecuteReaderAsync(cancellationToken);
+        while (await rows.ReadAsync(cancellationToken)) ids.Add(rows.GetString(0));
+        return ids;
     }
 }

@@ -29,4 +29,22 @@ public sealed class ServiceIdCheckTests(PostgresFixture postgres)
         await using var again = await ApiHost.StartAsync(storage);
         Assert.Equal(3L, await again.Client.SoldAsync("filed"));
     }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_catalog_from_before_the_record_is_claimed_by_the_service_its_state_is_filed_under(string engine)
+    {
+        using var storage = Engines.Storage(engine, postgres);
+        await using (var first = await ApiHost.StartAsync(storage))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("older", capacity: 10, shards: 2)).StatusCode);
+        }
+        // As a build before the record left it: grain state, and no record of whose it is.
+        await storage.ExecuteCatalogAsync("DROP TABLE ticketing_service");
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => ApiHost.StartAsync(storage,
+            new Dictionary<string, string?> { ["Cluster:ServiceId"] = "another-service" }));
+        Assert.Contains("'orleans-tickets'", error.ToString());
+        await using var again = await ApiHost.StartAsync(storage);
+        Assert.Equal(HttpStatusCode.OK, (await again.Client.GetAsync("/api/events/older")).StatusCode);
+    }
 }

@@ -50,6 +50,19 @@ public sealed class TestStorage : IDisposable
 
     public IConfiguration Configuration() => new ConfigurationBuilder().AddInMemoryCollection(Settings).Build();
 
+    /// <summary>Runs <paramref name="sql"/> on the catalog database, as an operator (or an older build) would have.</summary>
+    public async Task ExecuteCatalogAsync(string sql)
+    {
+        var connectionString = CatalogDatabase.ConnectionString(Options);
+        await using System.Data.Common.DbConnection connection = Options.Provider == SqlDialect.Sqlite
+            ? new Microsoft.Data.Sqlite.SqliteConnection(connectionString)
+            : new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
     public void Dispose()
     {
         if (Folder is null) return;
