@@ -110,7 +110,7 @@ public static class LedgerAudit
             ? $"{ledger.TransfersOut.Count} transfers, each taken in once"
             : $"{open.Count} not settled, {takenTwice.Count} taken in twice, {neverGiven.Count} taken in but never given; e.g. "
               + open.Concat(takenTwice).Concat(neverGiven).First()));
-        if (exported is not null) checks.Add(CompareExport(ledger, ticketsByOrder, exported));
+        if (exported is not null) checks.Add(CompareExport(ledger, orderIds, ticketsByOrder, exported));
         return checks;
     }
 
@@ -118,19 +118,21 @@ public static class LedgerAudit
     /// The back office's export against the databases: every stored order exactly once, with its stored tickets, and
     /// nothing the databases do not hold.
     /// </summary>
-    private static VerificationCheck CompareExport(
-        LedgerSnapshot ledger, ILookup<string, LedgerTicket> ticketsByOrder, IReadOnlyList<AcknowledgedOrder> exported)
+    private static VerificationCheck CompareExport(LedgerSnapshot ledger, IReadOnlyDictionary<string, LedgerOrder> orderIds,
+        ILookup<string, LedgerTicket> ticketsByOrder, IReadOnlyList<AcknowledgedOrder> exported)
     {
         var twice = exported.GroupBy(o => o.OrderId, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         var byId = exported.DistinctBy(o => o.OrderId, StringComparer.Ordinal).ToDictionary(o => o.OrderId, StringComparer.Ordinal);
         var stored = ledger.Orders.Select(o => o.OrderId).ToHashSet(StringComparer.Ordinal);
         var missing = ledger.Orders.Where(o => !byId.ContainsKey(o.OrderId)).Select(o => o.OrderId).ToList();
         var extra = exported.Where(o => !stored.Contains(o.OrderId)).Select(o => o.OrderId).ToList();
-        var different = byId.Values.Where(o => stored.Contains(o.OrderId) && !SameTickets(o, ticketsByOrder[o.OrderId])).Select(o => o.OrderId).ToList();
+        // Type, quantity and tickets (an exported order carries no request, so its buyer is not compared).
+        var different = byId.Values.Where(o => orderIds.TryGetValue(o.OrderId, out var order) && !SameOrder(o, order, ticketsByOrder[o.OrderId]))
+            .Select(o => o.OrderId).ToList();
         var passed = twice.Count == 0 && missing.Count == 0 && extra.Count == 0 && different.Count == 0;
         return new(ExportMatchesLedger, VerificationCheck.WholeEvent, passed, passed
             ? $"{exported.Count} exported orders, {exported.Sum(o => (long)o.Tickets.Count)} tickets"
-            : $"{missing.Count} missing, {extra.Count} not stored, {twice.Count} twice, {different.Count} with other tickets; e.g. " +
+            : $"{missing.Count} missing, {extra.Count} not stored, {twice.Count} twice, {different.Count} with another type, quantity or tickets; e.g. " +
               missing.Concat(extra).Concat(twice).Concat(different).First());
     }
 

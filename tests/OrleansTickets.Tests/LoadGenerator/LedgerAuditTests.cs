@@ -188,6 +188,8 @@ public sealed class LedgerAuditTests
     [InlineData("twice")]
     [InlineData("not stored")]
     [InlineData("other tickets")]
+    [InlineData("other quantity")]
+    [InlineData("other type")]
     public void An_export_that_differs_from_the_databases_is_caught(string fault)
     {
         var orders = Acknowledged();
@@ -196,6 +198,8 @@ public sealed class LedgerAuditTests
             "missing" => [orders[0], orders[2]],
             "twice" => [.. orders, orders[1]],
             "not stored" => [.. orders, new("o9", "ga", 1, [new("c9", 9)])],
+            "other quantity" => [orders[0], orders[1] with { Quantity = 2 }, orders[2]],
+            "other type" => [orders[0], orders[1] with { TicketTypeId = "vip" }, orders[2]],
             _ => [orders[0], orders[1] with { Tickets = [new("c-forged", 4)] }, orders[2]],
         };
         var failed = Failed(Audit(CleanLedger(), orders, Sales(), expectSoldOut: true, exported));
