@@ -27,7 +27,7 @@ public static class InventoryApi
         return app;
     }
 
-    public static async Task<Results<Created<CapacityResponse>, Accepted<CapacityResponse>, ProblemHttpResult>> AddCapacity(
+    public static async Task<Results<Created<CapacityResponse>, Ok<CapacityResponse>, Accepted<CapacityResponse>, ProblemHttpResult>> AddCapacity(
         string eventId, string typeId, HttpRequest request, IGrainFactory grains)
     {
         var (body, problem) = await JsonBody.ReadAsync(request, ApiJsonContext.Default.AddCapacityBody, MaxBodyBytes);
@@ -57,6 +57,8 @@ public static class InventoryApi
         var response = new CapacityResponse(eventId, typeId, added.Status == CapacityStatus.Added ? "added" : "pending",
             added.TransferId!, added.ShardIndex, added.FirstSerial, added.FirstSerial + added.Quantity - 1, added.Quantity);
         var location = $"/api/events/{eventId}/sales";
+        // A keyed retry of an addition already made answers 200, as a replayed order or event does: nothing new was made.
+        if (added.Status == CapacityStatus.Added && added.Repeated) return TypedResults.Ok(response);
         return added.Status == CapacityStatus.Added ? TypedResults.Created(location, response) : TypedResults.Accepted(location, response);
     }
 

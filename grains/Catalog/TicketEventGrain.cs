@@ -201,7 +201,8 @@ public sealed partial class TicketEventGrain(
         var status = earlier.Withdrawn ? CapacityStatus.Refused
             : pending is null ? CapacityStatus.Added
             : await DeliverAsync(pending);
-        return new CapacityAddition(status, earlier.TransferId, pending?.ShardIndex ?? earlier.ShardIndex, earlier.FirstSerial, earlier.Quantity);
+        return new CapacityAddition(status, earlier.TransferId, pending?.ShardIndex ?? earlier.ShardIndex, earlier.FirstSerial, earlier.Quantity,
+            Repeated: true);
     }
 
     /// <summary>
