@@ -360,81 +360,48 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
         Assert.IsType<TimeoutException>(error);
     }
 
-    [Fact]
-    public async Task Grants_pending_on_a_frozen_shard_hold_an_operator_for_one_offer_per_tick_not_one_per_grant()
+    [Theory]
+    // Two grants on one frozen shard: that shard is asked once per tick, not once per grant (10 s before).
+    [InlineData(new[] { 0, 0 }, 9)]
+    // One grant on each of three frozen shards: a tick stops once it used its budget, not after every shard (15 s before).
+    [InlineData(new[] { 0, 1, 2 }, 12)]
+    public async Task Grants_pending_on_frozen_shards_hold_an_operator_for_one_unanswered_offer_per_tick(int[] grantShards, int limitSeconds)
     {
-        // Shard 0 froze: transfers offered to it are never answered. Each unanswered offer holds the catalog for its
-        // 5 s delivery timeout, and a redelivery tick offered every pending grant in turn.
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var offers = new SemaphoreSlim(0);
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
-            new ShardAddress("ticks", "ga", 0), nameof(IInventoryShardGrain.AcceptTransfer), async call =>
-            {
-                // A tick offers the first grant first: its offers mark the start of a tick.
-                if (((TicketTransfer)call.Request.GetArgument(0)!).TransferId.EndsWith("/1", StringComparison.Ordinal)) offers.Release();
-                await release.Task;
-                await call.Invoke();
-            }), output: output);
-        await cluster.CreateEventAsync("ticks", TicketingCluster.Type("ga", capacity: 4, shards: 2));
-        var catalog = cluster.Client.GetEventGrain("ticks");
-        try
-        {
-            Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "tick-1")).Status);
-            Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "tick-2")).Status);
-            // From here on offers come from the timer. Right after one begins, an operator adds tickets to shard 1.
-            while (offers.CurrentCount > 0) await offers.WaitAsync();
-            Assert.True(await offers.WaitAsync(TimeSpan.FromSeconds(20)), "no redelivery tick offered a grant");
-            var waited = System.Diagnostics.Stopwatch.StartNew();
-
-            var added = await catalog.AddCapacity("ga", 1, shardIndex: 1, idempotencyKey: "tick-3");
-
-            // One unanswered offer (5 s) per tick now; both grants in turn (10 s) before.
-            Assert.Equal(CapacityStatus.Added, added.Status);
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(9), $"the operator waited {waited.Elapsed}");
-        }
-        finally
-        {
-            release.TrySetResult();
-        }
-    }
-
-    [Fact]
-    public async Task Grants_pending_on_several_frozen_shards_hold_an_operator_for_one_tick_budget_not_one_offer_per_shard()
-    {
-        // Shards 0, 1 and 2 froze, each with a grant pending: a tick offered all three in turn, 15 s, while every
-        // operator and page waited. A tick now stops once it has used its budget (one delivery timeout).
+        // Transfers offered to a frozen shard are never answered, and each unanswered offer holds the catalog for its
+        // 5 s delivery timeout, while every operator and page waits behind the redelivery tick.
+        var frozen = grantShards.Select(index => $"ticks/ga/{index}").ToHashSet();
+        var operatorShard = grantShards.Max() + 1;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var offers = new SemaphoreSlim(0);
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
         {
-            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer) && call.TargetId.Key.ToString() is { } key
-                && key.StartsWith("budget/ga/", StringComparison.Ordinal) && !key.EndsWith("/3", StringComparison.Ordinal))
+            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.AcceptTransfer) && frozen.Contains(call.TargetId.Key.ToString()!))
             {
                 // The first grant's offers mark the start of a tick: a tick used to offer every grant from the first,
-                // and one that starts with it now offers nothing else.
+                // and one that starts with it now stops after it.
                 if (((TicketTransfer)call.Request.GetArgument(0)!).TransferId.EndsWith("/1", StringComparison.Ordinal)) offers.Release();
                 await release.Task;
             }
             await call.Invoke();
         }), output: output);
-        await cluster.CreateEventAsync("budget", TicketingCluster.Type("ga", capacity: 8, shards: 4));
-        var catalog = cluster.Client.GetEventGrain("budget");
+        await cluster.CreateEventAsync("ticks", TicketingCluster.Type("ga", capacity: 2 * (operatorShard + 1), shards: operatorShard + 1));
+        var catalog = cluster.Client.GetEventGrain("ticks");
         try
         {
-            for (var shard = 0; shard < 3; shard++)
+            for (var grant = 0; grant < grantShards.Length; grant++)
             {
-                Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 1, shardIndex: shard, idempotencyKey: $"budget-{shard}")).Status);
+                Assert.Equal(CapacityStatus.Pending,
+                    (await catalog.AddCapacity("ga", 1, shardIndex: grantShards[grant], idempotencyKey: $"tick-{grant}")).Status);
             }
-            // From here on offers come from the timer. Right after one begins, an operator adds tickets to shard 3.
+            // From here on offers come from the timer. Right after one begins, an operator adds tickets to a shard that answers.
             while (offers.CurrentCount > 0) await offers.WaitAsync();
             Assert.True(await offers.WaitAsync(TimeSpan.FromSeconds(40)), "no redelivery tick offered the first grant");
             var waited = System.Diagnostics.Stopwatch.StartNew();
 
-            var added = await catalog.AddCapacity("ga", 1, shardIndex: 3, idempotencyKey: "budget-3");
+            var added = await catalog.AddCapacity("ga", 1, shardIndex: operatorShard, idempotencyKey: "tick-operator");
 
-            // One budget (5 s, and at most one offer begun inside it) now; three unanswered offers (15 s) before.
             Assert.Equal(CapacityStatus.Added, added.Status);
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(12), $"the operator waited {waited.Elapsed}");
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(limitSeconds), $"the operator waited {waited.Elapsed}");
         }
         finally
         {
