@@ -4,7 +4,8 @@
 # then measure a bare ASP.NET Core endpoint with the same load generator as the HTTP floor (warm, like the sale).
 #
 # usage: scripts/bench.sh [--postgres] [--connections N] [--ga-shards N] [--scale F] [--max-dbs N]
-#   --postgres       shard databases on a private PostgreSQL of the run's own (.bench/pg, port BENCH_PGPORT or 15532, made afresh and stopped at the end) instead of SQLite files
+#   --postgres       shard databases on a private PostgreSQL of the run's own (.bench/pg, port BENCH_PGPORT or 15532, made afresh and stopped at the end) instead of SQLite files;
+#                    after the sale the load generator also audits the databases themselves (--mode audit, as chaos.sh does)
 #   --connections N  concurrent buyers (default 256)
 #   --ga-shards N    shards of the general-admission type (default 400, as in the story)
 #   --scale F        multiply every capacity by F (0.1 = 15k tickets, 10 = 1.5M tickets)
@@ -134,7 +135,8 @@ if [[ $postgres == 1 ]]; then
     postgres_started=1
     "$repo/scripts/postgres.sh" start >/dev/null
     base="$("$repo/scripts/postgres.sh" url)"
-    storage_args+=(--Storage:Provider=PostgreSql "--Storage:ConnectionString=${base/Database=orleanstickets/Database=bench_$(date +%s)}")
+    catalog_connection="${base/Database=orleanstickets/Database=bench_$(date +%s)}"
+    storage_args+=(--Storage:Provider=PostgreSql "--Storage:ConnectionString=$catalog_connection")
 else
     # Durable settings: WAL with synchronous=FULL, always (the service sets them on every connection).
     storage_args+=(--Storage:Provider=Sqlite --Storage:DataPath="$run_dir/data")
@@ -259,7 +261,7 @@ print(",".join("%s:%d:%d" % (t["id"], t["capacity"], t["maxPerOrder"]) for t in 
 else
     dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" --offered "$offered" \
         --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" "${database_args[@]}" --summary-json "$run_dir/orders.json" \
-        | tee "$run_dir/orders.txt" | grep -v " PASS "
+        --orders-file "$run_dir/acknowledged.jsonl" | tee "$run_dir/orders.txt" | grep -v " PASS "
     verified=${PIPESTATUS[0]}
 fi
 set -e
@@ -267,6 +269,18 @@ set -e
 [[ $perf == 1 ]] && { kill -INT "${profiler_pids[0]}" 2>/dev/null || true; }
 for pid in "${profiler_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
+if [[ $postgres == 1 && -s $run_dir/acknowledged.jsonl ]]; then
+    # The sale's check above reads the service's own /sales; on PostgreSQL the databases themselves are read too (as
+    # chaos.sh does): every acknowledged order stored and no other, no serial or code twice, the export the same.
+    # After the clock stopped: not part of the measured sale.
+    echo "== audit from the PostgreSQL databases"
+    set +e
+    dotnet "$load_dll" --mode audit --url "http://127.0.0.1:$service_port" --event festival \
+        --orders-file "$run_dir/acknowledged.jsonl" --postgres "$catalog_connection" | tee "$run_dir/audit.txt" | grep -v " PASS "
+    audited=${PIPESTATUS[0]}
+    set -e
+    [[ $audited == 0 ]] || { echo "the database audit failed (exit $audited): $run_dir/audit.txt"; [[ $verified == 0 ]] && verified=1; }
+fi
 # dotnet-counters writes a second only after it ends and loses the one in progress at exit: give it the sale's last.
 [[ -n $counters_pid ]] && sleep 2
 kill "$service_pid"; wait "$service_pid" 2>/dev/null || true
