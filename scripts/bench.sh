@@ -269,13 +269,15 @@ set -e
 [[ $perf == 1 ]] && { kill -INT "${profiler_pids[0]}" 2>/dev/null || true; }
 for pid in "${profiler_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
-if [[ $postgres == 1 && -s $run_dir/acknowledged.jsonl ]]; then
+if [[ $postgres == 1 && $counters == 1 ]]; then
+    echo "== no audit from the databases with --counters: dotnet-counters records until the service stops"
+elif [[ $postgres == 1 && -s $run_dir/acknowledged.jsonl ]]; then
     # The sale's check above reads the service's own /sales; on PostgreSQL the databases themselves are read too (as
     # chaos.sh does): every acknowledged order stored and no other, no serial or code twice, the export the same.
     # After the clock stopped: not part of the measured sale.
     echo "== audit from the PostgreSQL databases"
     set +e
-    dotnet "$load_dll" --mode audit --url "http://127.0.0.1:$service_port" --event festival \
+    dotnet "$load_dll" --mode audit --url "http://127.0.0.1:$service_port" --event festival --timeout "$timeout" \
         --orders-file "$run_dir/acknowledged.jsonl" --postgres "$catalog_connection" | tee "$run_dir/audit.txt" | grep -v " PASS "
     audited=${PIPESTATUS[0]}
     set -e

@@ -21,14 +21,16 @@ public static class DisplayText
     /// commit it shares with other buyers' orders), line and paragraph separators (a name that breaks a line in the export
     /// or on a ticket), code points Unicode has not assigned, and invisible formatting characters: the bidirectional
     /// overrides and isolates (a name that reads backwards), zero-width spaces, word joiners, byte-order marks, tag
-    /// characters (which can carry hidden text). Kept, because names need them: the zero-width joiner and non-joiner
-    /// (Persian and other scripts, emoji sequences) and the left-to-right, right-to-left and Arabic letter marks, which
-    /// Hebrew and Arabic keyboards insert and which only place neutral characters next to them.
+    /// characters outside a flag (they can carry hidden text). Kept, because names need them: the zero-width joiner and
+    /// non-joiner (Persian and other scripts, emoji sequences), the left-to-right, right-to-left and Arabic letter marks
+    /// (Hebrew and Arabic keyboards insert them, and they only place neutral characters next to them), the Mongolian vowel
+    /// separator and the soft hyphen.
     /// </remarks>
     public static bool IsValid(string? text, int maxLength)
     {
         if (string.IsNullOrEmpty(text) || text.Length > maxLength) return false;
         var visible = false;
+        var inFlag = false;
         foreach (var rune in text.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
@@ -37,18 +39,25 @@ public static class DisplayText
             {
                 return false;
             }
+            // Tag characters spell a region only right after the black flag (the flags of England, Scotland, Wales).
+            var isTag = rune.Value is >= 0xE0020 and <= 0xE007F;
+            if (isTag && !inFlag) return false;
+            inFlag = rune.Value == 0x1F3F4 || (isTag && rune.Value != 0xE007F);
             if (category == UnicodeCategory.Format)
             {
-                if (!IsNeededFormat(rune)) return false;
+                if (!isTag && !IsNeededFormat(rune)) return false;
                 continue;
             }
-            visible |= !Rune.IsWhiteSpace(rune) && !IsBlankLetter(rune);
+            // Combining marks alone show nothing (a variation selector, a grapheme joiner): they need a base to mark.
+            visible |= !Rune.IsWhiteSpace(rune) && !IsBlankLetter(rune)
+                && category is not (UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark);
         }
         return visible;
     }
 
-    // Zero-width non-joiner and joiner; left-to-right, right-to-left and Arabic letter marks.
-    private static bool IsNeededFormat(Rune rune) => rune.Value is 0x200C or 0x200D or 0x200E or 0x200F or 0x061C;
+    // Zero-width non-joiner and joiner; left-to-right, right-to-left and Arabic letter marks; the Mongolian vowel
+    // separator, which Mongolian spelling needs; the soft hyphen, which only says where a word may break.
+    private static bool IsNeededFormat(Rune rune) => rune.Value is 0x200C or 0x200D or 0x200E or 0x200F or 0x061C or 0x180E or 0x00AD;
 
     // Letters by category that show nothing: Hangul fillers, and the blank braille pattern.
     private static bool IsBlankLetter(Rune rune) => rune.Value is 0x115F or 0x1160 or 0x3164 or 0xFFA0 or 0x2800;

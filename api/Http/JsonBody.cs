@@ -67,10 +67,11 @@ public static class JsonBody
         }
         catch (JsonException exception)
         {
-            var field = string.IsNullOrEmpty(exception.Path) || exception.Path == "$" ? "$" : exception.Path.TrimStart('$', '.');
+            var path = string.IsNullOrEmpty(exception.Path) ? "$" : exception.Path;
+            var field = path == "$" ? "$" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path[1..];
             var where = $"(line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1})";
             var detail = exception is BodyRuleException rule ? $"'{field}': {rule.Reason}"
-                : isObject && IsUnknownField(typeInfo, field) ? UnknownFieldDetail(field)
+                : isObject && IsUnknownField(typeInfo, path) ? UnknownFieldDetail(field)
                 : $"Could not read '{field}' {where}.";
             return (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest,
                 isObject ? "The body is not valid JSON for this request." : "The body must be a JSON object.",
@@ -97,28 +98,68 @@ public static class JsonBody
         encoding.All(value => value is not null && value.Split(',').All(part => part.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>
-    /// Whether the last name in <paramref name="field"/> (a path such as <c>buyer.phone</c> or <c>ticketTypes[0].note</c>)
-    /// is no property of the object it appears in: the serializer refuses such a field, but says so only in its message.
+    /// Whether the last property named in <paramref name="path"/> (the serializer's JSON path: <c>$.buyer.phone</c>,
+    /// <c>$.ticketTypes[0].note</c>, <c>$['odd name']</c>) is no property of the object it appears in: the serializer
+    /// refuses such a field, but says so only in its message.
     /// </summary>
-    private static bool IsUnknownField(JsonTypeInfo root, string field)
+    private static bool IsUnknownField(JsonTypeInfo root, string path)
     {
-        if (field == "$") return false;
+        var segments = PathSegments(path);
+        if (segments is null || segments.Count == 0 || segments[^1] is null) return false;
         var current = root;
-        var names = field.Split('.');
-        for (var i = 0; i < names.Length; i++)
+        for (var i = 0; i < segments.Count; i++)
         {
-            var name = names[i];
-            var indexed = name.IndexOf('[', StringComparison.Ordinal);
-            if (indexed >= 0) name = name[..indexed];
+            if (Nullable.GetUnderlyingType(current.Type) is { } underlying) current = current.Options.GetTypeInfo(underlying);
+            if (segments[i] is not { } name)
+            {
+                // An element of the array named before: its elements' type.
+                if (current.ElementType is not { } element) return false;
+                current = current.Options.GetTypeInfo(element);
+                continue;
+            }
             if (current.Kind != JsonTypeInfoKind.Object) return false;
             var property = current.Properties.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
-            if (property is null) return i == names.Length - 1;
+            if (property is null) return i == segments.Count - 1;
             current = current.Options.GetTypeInfo(property.PropertyType);
-            // Through an array to its elements: "ticketTypes[0]" names an element of ticketTypes.
-            if (indexed >= 0 && current.ElementType is { } element) current = current.Options.GetTypeInfo(element);
-            if (Nullable.GetUnderlyingType(current.Type) is { } underlying) current = current.Options.GetTypeInfo(underlying);
         }
         return false;
+    }
+
+    /// <summary>The names in a JSON path, with null for each array index; null when the path is not one the serializer writes.</summary>
+    private static List<string?>? PathSegments(string path)
+    {
+        if (!path.StartsWith('$')) return null;
+        var segments = new List<string?>();
+        var at = 1;
+        while (at < path.Length)
+        {
+            if (path[at] == '.')
+            {
+                var end = path.IndexOfAny(['.', '['], at + 1);
+                if (end < 0) end = path.Length;
+                segments.Add(path[(at + 1)..end]);
+                at = end;
+            }
+            else if (path.AsSpan(at).StartsWith("['"))
+            {
+                var end = path.IndexOf("']", at + 2, StringComparison.Ordinal);
+                if (end < 0) return null;
+                segments.Add(path[(at + 2)..end]);
+                at = end + 2;
+            }
+            else if (path[at] == '[')
+            {
+                var end = path.IndexOf(']', at + 1);
+                if (end < 0) return null;
+                segments.Add(null);
+                at = end + 1;
+            }
+            else
+            {
+                return null;
+            }
+        }
+        return segments;
     }
 
     private static string UnknownFieldDetail(string field) =>

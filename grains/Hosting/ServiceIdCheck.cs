@@ -19,6 +19,9 @@ namespace OrleansTickets.Hosting;
 internal sealed class ServiceIdCheck(IOptions<ClusterOptions> cluster, IOptions<TicketStorageOptions> storage, ILogger<ServiceIdCheck> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
+    private const string Table = "ticketing_service";
+    private const string Column = "service_id";
+
     public void Participate(ISiloLifecycle lifecycle) =>
         // After the catalog's schema (CatalogSchemaInitializer, at RuntimeInitialize), before any grain reads its state.
         lifecycle.Subscribe(nameof(ServiceIdCheck), ServiceLifecycleStage.RuntimeInitialize + 1,
@@ -27,15 +30,32 @@ internal sealed class ServiceIdCheck(IOptions<ClusterOptions> cluster, IOptions<
 
     /// <summary>
     /// Records the catalog's service id if it has none yet: the one its grain state is filed under when it holds state
-    /// under other ids only (a catalog from before this record, first started again under another id), this silo's
-    /// otherwise. Throws when the recorded id is not this silo's.
+    /// under one other id only (a catalog from before this record, first started again under another id), this silo's
+    /// when it holds none or some under this id; with several others and none of this silo's, nothing, and throws.
+    /// Throws when the recorded id is not this silo's.
     /// </summary>
     public static async Task CheckAsync(TicketStorageOptions storage, string serviceId, CancellationToken cancellationToken)
     {
         if (storage.Provider == SqlDialect.SqlServer) return;
-        var filedUnder = await FiledUnderAsync(storage, cancellationToken);
-        var owner = filedUnder.Count > 0 && !filedUnder.Contains(serviceId) ? filedUnder[0] : serviceId;
-        var recorded = await CatalogRecord.RecordOrReadAsync(storage, "ticketing_service", "service_id", owner, cancellationToken);
+        var recorded = await CatalogRecord.RecordOrReadAsync(storage, Table, Column, value: null, cancellationToken);
+        if (recorded is null)
+        {
+            var filedUnder = await FiledUnderAsync(storage, cancellationToken);
+            var owner = serviceId;
+            if (filedUnder.Count > 0 && !filedUnder.Contains(serviceId))
+            {
+                // Several, none of them this silo's: which is the service's own is not for a silo to guess.
+                if (filedUnder.Count > 1)
+                {
+                    throw new InvalidOperationException(
+                        $"Cluster:ServiceId is '{serviceId}', but this catalog's grain state is filed under other service ids " +
+                        $"({string.Join(", ", filedUnder.Select(id => $"'{id}'"))}) and it records none as its own yet. Start with the " +
+                        $"service's own id, which the catalog then records (table {Table}).");
+                }
+                owner = filedUnder[0];
+            }
+            recorded = await CatalogRecord.RecordOrReadAsync(storage, Table, Column, owner, cancellationToken);
+        }
         if (recorded is not null && recorded != serviceId)
         {
             throw new InvalidOperationException(
@@ -45,13 +65,13 @@ internal sealed class ServiceIdCheck(IOptions<ClusterOptions> cluster, IOptions<
         }
     }
 
-    /// <summary>The service ids the catalog's grain state is filed under (a few, in order).</summary>
+    /// <summary>The service ids the catalog's grain state is filed under.</summary>
     private static async Task<List<string>> FiledUnderAsync(TicketStorageOptions storage, CancellationToken cancellationToken)
     {
         await using var source = DatabaseServer.CreateDataSource(storage.Provider, CatalogDatabase.ConnectionString(storage));
         await using var connection = await source.OpenConnectionAsync(cancellationToken);
         await using var read = connection.CreateCommand();
-        read.CommandText = "SELECT DISTINCT ServiceId FROM OrleansGrainState ORDER BY ServiceId LIMIT 10";
+        read.CommandText = "SELECT DISTINCT ServiceId FROM OrleansGrainState";
         var ids = new List<string>();
         await using var rows = await read.ExecuteReaderAsync(cancellationToken);
         while (await rows.ReadAsync(cancellationToken)) ids.Add(rows.GetString(0));

@@ -9,11 +9,11 @@ internal static class CatalogRecord
 {
     /// <summary>
     /// Records <paramref name="value"/> in <paramref name="column"/> of <paramref name="table"/> if the catalog has none
-    /// yet, and returns the value recorded (this one, or an earlier silo's). SQL Server catalogs are not checked (that
-    /// dialect is unverified): null.
+    /// yet, and returns the value recorded (this one, or an earlier silo's); with no value, only reads it (null when none
+    /// is recorded). SQL Server catalogs are not checked (that dialect is unverified): null.
     /// </summary>
     public static async Task<string?> RecordOrReadAsync(
-        TicketStorageOptions storage, string table, string column, string value, CancellationToken cancellationToken)
+        TicketStorageOptions storage, string table, string column, string? value, CancellationToken cancellationToken)
     {
         if (storage.Provider == SqlDialect.SqlServer) return null;
         await using var source = DatabaseServer.CreateDataSource(storage.Provider, CatalogDatabase.ConnectionString(storage));
@@ -22,9 +22,10 @@ internal static class CatalogRecord
         await SqlScripts.RunAsync(connection, storage.Provider,
             $"CREATE TABLE IF NOT EXISTS {table} (singleton INTEGER NOT NULL PRIMARY KEY CHECK (singleton = 1), {column} TEXT NOT NULL);",
             cancellationToken);
-        await using (var record = new SqlStatement($"INSERT INTO {table} (singleton, {column}) VALUES (1, @value) ON CONFLICT (singleton) DO NOTHING")
-            .With("@value", value).ToCommand(connection, transaction: null))
+        if (value is not null)
         {
+            await using var record = new SqlStatement($"INSERT INTO {table} (singleton, {column}) VALUES (1, @value) ON CONFLICT (singleton) DO NOTHING")
+                .With("@value", value).ToCommand(connection, transaction: null);
             await record.ExecuteNonQueryAsync(cancellationToken);
         }
         await using var read = connection.CreateCommand();

@@ -15,7 +15,8 @@ public static class AuditRun
 
     public static async Task<int> RunAsync(LoadOptions options)
     {
-        using var timeout = new CancellationTokenSource(Timeout);
+        // At least a minute; a large sale's audit (1.5M tickets, its export page by page) is given the run's --timeout.
+        using var timeout = new CancellationTokenSource(options.Timeout > Timeout ? options.Timeout : Timeout);
         if (await AcknowledgedOrdersFile.TryReadAsync(options.OrdersFile!) is not { } orders) return ExitCodes.CouldNotFinish;
         var sales = await SalesReader.ReadAsync(options.Urls, options.EventId, timeout.Token);
         if (sales is null) return ExitCodes.CouldNotFinish;

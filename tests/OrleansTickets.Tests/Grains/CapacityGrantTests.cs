@@ -361,7 +361,8 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     }
 
     [Theory]
-    // Two grants on one frozen shard: that shard is asked once per tick, not once per grant (10 s before).
+    // Two grants on one frozen shard: one unanswered offer per tick, not one per grant (10 s before the silent shards
+    // of a tick were remembered; the tick's budget alone now stops it after the first).
     [InlineData(new[] { 0, 0 }, 9)]
     // One grant on each of three frozen shards: a tick stops once it used its budget, not after every shard (15 s before).
     [InlineData(new[] { 0, 1, 2 }, 12)]

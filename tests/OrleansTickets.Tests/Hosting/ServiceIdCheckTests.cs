@@ -47,4 +47,31 @@ public sealed class ServiceIdCheckTests(PostgresFixture postgres)
         await using var again = await ApiHost.StartAsync(storage);
         Assert.Equal(HttpStatusCode.OK, (await again.Client.GetAsync("/api/events/older")).StatusCode);
     }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_catalog_from_before_the_record_with_state_under_several_other_ids_records_none_of_them(string engine)
+    {
+        using var storage = Engines.Storage(engine, postgres);
+        await using (var first = await ApiHost.StartAsync(storage))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("several", capacity: 10, shards: 2)).StatusCode);
+        }
+        // State under a second id too (an earlier start under a wrong one), and no record: which is the service's own
+        // is not for the next silo to guess.
+        await storage.ExecuteCatalogAsync("DROP TABLE ticketing_service");
+        await storage.ExecuteCatalogAsync(
+            "INSERT INTO OrleansGrainState (GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeHash, GrainTypeString, GrainIdExtensionString, ServiceId, PayloadBinary, Version) " +
+            "SELECT GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeHash, GrainTypeString, GrainIdExtensionString, 'a-wrong-start', PayloadBinary, Version " +
+            "FROM OrleansGrainState WHERE ServiceId = 'orleans-tickets'");
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => ApiHost.StartAsync(storage,
+            new Dictionary<string, string?> { ["Cluster:ServiceId"] = "a-third-id" }));
+        Assert.Contains("records none as its own", error.ToString());
+        Assert.Contains("'a-wrong-start'", error.ToString());
+        Assert.Contains("'orleans-tickets'", error.ToString());
+
+        // Nothing was recorded: the service's own id still starts, and then is the record.
+        await using var again = await ApiHost.StartAsync(storage);
+        Assert.Equal(HttpStatusCode.OK, (await again.Client.GetAsync("/api/events/several")).StatusCode);
+    }
 }

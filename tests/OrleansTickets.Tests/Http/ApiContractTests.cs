@@ -256,6 +256,7 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u200B\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\" \\u200D \",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u3164\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u034F\\uFE0F\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\uDB40\\uDC41\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u2060Lovelace\",\"email\":\"a@b.co\"}}", "validation" },
     };
@@ -310,6 +311,16 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
             "{\"id\":\"ga\",\"name\":\"GA\",\"price\":10,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":4,\"colour\":\"red\"}]}"),
             HttpStatusCode.BadRequest, "malformed-request");
         Assert.Equal("'ticketTypes[0].colour' is not a field of this body.", inArray.GetProperty("detail").GetString());
+        // Names the serializer writes in brackets, or that begin with '$', are named as sent.
+        var odd = await AssertProblemAsync(await Http.PostRawAsync("/api/events/unknown-field/orders",
+            "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\",\"odd name\":1}}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("'buyer['odd name']' is not a field of this body.", odd.GetProperty("detail").GetString());
+        var dollar = await AssertProblemAsync(await Http.PostRawAsync("/api/events/unknown-field/orders",
+            "{\"ticketTypeId\":\"ga\",\"$quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("$quantity", dollar.GetProperty("field").GetString());
+        Assert.Equal("'$quantity' is not a field of this body.", dollar.GetProperty("detail").GetString());
         // A known field with a value of the wrong type is still told where it could not be read.
         var wrongType = await AssertProblemAsync(await Http.PostRawAsync("/api/events/unknown-field/orders",
             "{\"ticketTypeId\":\"ga\",\"quantity\":\"one\",\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}"),
@@ -323,6 +334,7 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     [InlineData("Zoë Ōkubo")]
     [InlineData("小林 さくら")]
     [InlineData("\u05D3\u05D5\u05D3 \u200F(\u05D1\u05F3)")]
+    [InlineData("Ada \U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F")]
     public async Task Names_in_any_script_with_their_joiners_are_accepted(string name)
     {
         await EnsureEventAsync("names");
