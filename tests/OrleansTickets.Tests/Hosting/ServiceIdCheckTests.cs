@@ -34,12 +34,7 @@ public sealed class ServiceIdCheckTests(PostgresFixture postgres)
     public async Task A_catalog_from_before_the_record_is_claimed_by_the_service_its_state_is_filed_under(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
-        await using (var first = await ApiHost.StartAsync(storage))
-        {
-            Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("older", capacity: 10, shards: 2)).StatusCode);
-        }
-        // As a build before the record left it: grain state, and no record of whose it is.
-        await storage.ExecuteCatalogAsync("DROP TABLE ticketing_service");
+        await CatalogFromBeforeTheRecordAsync(storage, "older");
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => ApiHost.StartAsync(storage,
             new Dictionary<string, string?> { ["Cluster:ServiceId"] = "another-service" }));
@@ -52,13 +47,9 @@ public sealed class ServiceIdCheckTests(PostgresFixture postgres)
     public async Task A_catalog_from_before_the_record_with_state_under_several_other_ids_records_none_of_them(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
-        await using (var first = await ApiHost.StartAsync(storage))
-        {
-            Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("several", capacity: 10, shards: 2)).StatusCode);
-        }
-        // State under a second id too (an earlier start under a wrong one), and no record: which is the service's own
-        // is not for the next silo to guess.
-        await storage.ExecuteCatalogAsync("DROP TABLE ticketing_service");
+        await CatalogFromBeforeTheRecordAsync(storage, "several");
+        // State under a second id too (an earlier start under a wrong one): which is the service's own is not for the
+        // next silo to guess.
         await storage.ExecuteCatalogAsync(
             "INSERT INTO OrleansGrainState (GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeHash, GrainTypeString, GrainIdExtensionString, ServiceId, PayloadBinary, Version) " +
             "SELECT GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeHash, GrainTypeString, GrainIdExtensionString, 'a-wrong-start', PayloadBinary, Version " +
@@ -73,5 +64,15 @@ public sealed class ServiceIdCheckTests(PostgresFixture postgres)
         // Nothing was recorded: the service's own id still starts, and then is the record.
         await using var again = await ApiHost.StartAsync(storage);
         Assert.Equal(HttpStatusCode.OK, (await again.Client.GetAsync("/api/events/several")).StatusCode);
+    }
+
+    /// <summary>A catalog with an event, as a build before the record left it: grain state, and no record of whose it is.</summary>
+    private static async Task CatalogFromBeforeTheRecordAsync(TestStorage storage, string eventId)
+    {
+        await using (var first = await ApiHost.StartAsync(storage))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync(eventId, capacity: 10, shards: 2)).StatusCode);
+        }
+        await storage.ExecuteCatalogAsync("DROP TABLE ticketing_service");
     }
 }
