@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -36,26 +37,8 @@ internal sealed class ServiceIdCheck(IOptions<ClusterOptions> cluster, IOptions<
     /// </summary>
     public static async Task CheckAsync(TicketStorageOptions storage, string serviceId, CancellationToken cancellationToken)
     {
-        if (storage.Provider == SqlDialect.SqlServer) return;
-        var recorded = await CatalogRecord.RecordOrReadAsync(storage, Table, Column, value: null, cancellationToken);
-        if (recorded is null)
-        {
-            var filedUnder = await FiledUnderAsync(storage, cancellationToken);
-            var owner = serviceId;
-            if (filedUnder.Count > 0 && !filedUnder.Contains(serviceId))
-            {
-                // Several, none of them this silo's: which is the service's own is not for a silo to guess.
-                if (filedUnder.Count > 1)
-                {
-                    throw new InvalidOperationException(
-                        $"Cluster:ServiceId is '{serviceId}', but this catalog's grain state is filed under other service ids " +
-                        $"({string.Join(", ", filedUnder.Select(id => $"'{id}'"))}) and it records none as its own yet. Start with the " +
-                        $"service's own id, which the catalog then records (table {Table}).");
-                }
-                owner = filedUnder[0];
-            }
-            recorded = await CatalogRecord.RecordOrReadAsync(storage, Table, Column, owner, cancellationToken);
-        }
+        var recorded = await CatalogRecord.RecordOrReadAsync(storage, Table, Column,
+            (connection, token) => OwnerAsync(connection, serviceId, token), cancellationToken);
         if (recorded is not null && recorded != serviceId)
         {
             throw new InvalidOperationException(
@@ -65,16 +48,25 @@ internal sealed class ServiceIdCheck(IOptions<ClusterOptions> cluster, IOptions<
         }
     }
 
-    /// <summary>The service ids the catalog's grain state is filed under.</summary>
-    private static async Task<List<string>> FiledUnderAsync(TicketStorageOptions storage, CancellationToken cancellationToken)
+    /// <summary>
+    /// The id to record for a catalog that records none yet: this silo's when the catalog holds no grain state or some
+    /// under this id; the one other id its state is filed under otherwise. With several others, none of them this
+    /// silo's, which is the service's own is not for a silo to guess: throws, and nothing is recorded.
+    /// </summary>
+    private static async Task<string> OwnerAsync(DbConnection connection, string serviceId, CancellationToken cancellationToken)
     {
-        await using var source = DatabaseServer.CreateDataSource(storage.Provider, CatalogDatabase.ConnectionString(storage));
-        await using var connection = await source.OpenConnectionAsync(cancellationToken);
-        await using var read = connection.CreateCommand();
-        read.CommandText = "SELECT DISTINCT ServiceId FROM OrleansGrainState";
-        var ids = new List<string>();
-        await using var rows = await read.ExecuteReaderAsync(cancellationToken);
-        while (await rows.ReadAsync(cancellationToken)) ids.Add(rows.GetString(0));
-        return ids;
+        var filedUnder = new List<string>();
+        await using (var read = connection.CreateCommand())
+        {
+            read.CommandText = "SELECT DISTINCT ServiceId FROM OrleansGrainState";
+            await using var rows = await read.ExecuteReaderAsync(cancellationToken);
+            while (await rows.ReadAsync(cancellationToken)) filedUnder.Add(rows.GetString(0));
+        }
+        if (filedUnder.Count == 0 || filedUnder.Contains(serviceId)) return serviceId;
+        if (filedUnder.Count == 1) return filedUnder[0];
+        throw new InvalidOperationException(
+            $"Cluster:ServiceId is '{serviceId}', but this catalog's grain state is filed under other service ids " +
+            $"({string.Join(", ", filedUnder.Select(id => $"'{id}'"))}) and it records none as its own yet. Start with the " +
+            $"service's own id, which the catalog then records (table {Table}).");
     }
 }

@@ -19,7 +19,8 @@ internal static class SigningKeyRecord
     /// <summary>Records <paramref name="keyCheck"/> if the catalog has no key yet; throws when it recorded another.</summary>
     public static async Task CheckAsync(TicketStorageOptions storage, string keyCheck, CancellationToken cancellationToken)
     {
-        var recorded = await CatalogRecord.RecordOrReadAsync(storage, "ticketing_signing_key", "key_check", keyCheck, cancellationToken);
+        var recorded = await CatalogRecord.RecordOrReadAsync(storage, "ticketing_signing_key", "key_check",
+            (_, _) => Task.FromResult(keyCheck), cancellationToken);
         if (recorded is not null && recorded != keyCheck)
         {
             var file = Path.GetFullPath(SigningKeyFile.PathIn(storage.DataPath));
