@@ -123,9 +123,8 @@ public static class LedgerAudit
     {
         var twice = exported.GroupBy(o => o.OrderId, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         var byId = exported.DistinctBy(o => o.OrderId, StringComparer.Ordinal).ToDictionary(o => o.OrderId, StringComparer.Ordinal);
-        var stored = ledger.Orders.Select(o => o.OrderId).ToHashSet(StringComparer.Ordinal);
         var missing = ledger.Orders.Where(o => !byId.ContainsKey(o.OrderId)).Select(o => o.OrderId).ToList();
-        var extra = exported.Where(o => !stored.Contains(o.OrderId)).Select(o => o.OrderId).ToList();
+        var extra = exported.Where(o => !orderIds.ContainsKey(o.OrderId)).Select(o => o.OrderId).ToList();
         // Type, quantity and tickets (an exported order carries no request, so its buyer is not compared).
         var different = byId.Values.Where(o => orderIds.TryGetValue(o.OrderId, out var order) && !SameOrder(o, order, ticketsByOrder[o.OrderId]))
             .Select(o => o.OrderId).ToList();
