@@ -119,13 +119,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 LogDefinitionUnavailable(logger, exception, request.EventId);
                 return PurchaseResult.Unavailable;
             }
-            if (!known)
-            {
-                // A purchase for an event or type that does not exist keeps no activation for its made-up id; unless a
-                // request interleaved meanwhile found the type (the event was just created), and this worker now sells.
-                if (_type is null) DeactivateOnIdle();
-                return PurchaseResult.NotFound;
-            }
+            if (!known) return PurchaseResult.NotFound;
         }
         if (request.Quantity > _type!.MaxPerOrder) return new PurchaseResult(PurchaseStatus.TooManyTickets, Remaining: _type.MaxPerOrder);
         return request.IdempotencyKey is { } key

@@ -112,13 +112,7 @@ public sealed partial class InventoryShardGrain(
     private async Task<bool> PlaceAsync()
     {
         var placement = await GrainFactory.GetEventGrain(_address.EventId).GetPlacement(_address.TicketTypeId, _address.Index);
-        if (placement is null)
-        {
-            // No such shard (an order id made up by a caller, an event not created yet): an activation that holds
-            // nothing goes as soon as it is idle, instead of staying 15 minutes for every id anyone sends.
-            DeactivateOnIdle();
-            return false;
-        }
+        if (placement is null) return false;
         // The ledger is set before the placement in the same turn: code that finds a placement also finds a ledger.
         _ledger = new ShardLedger(databases.Get(placement.DatabaseOrdinal), _address);
         _placement = placement;
