@@ -4,8 +4,8 @@
 # then measure a bare ASP.NET Core endpoint with the same load generator as the HTTP floor (warm, like the sale).
 #
 # usage: scripts/bench.sh [--postgres] [--connections N] [--ga-shards N] [--scale F] [--max-dbs N]
-#   --postgres       shard databases on a private PostgreSQL of the run's own (.bench/pg, port BENCH_PGPORT or 15532, made afresh and stopped at the end) instead of SQLite files;
-#                    after the sale the load generator also audits the databases themselves (--mode audit, as chaos.sh does)
+#   --postgres       shard databases on a private PostgreSQL of the run's own (.bench/pg, port BENCH_PGPORT or 15532, made afresh and stopped at the end) instead of SQLite files
+#                    (on either engine, after the sale the load generator also audits the databases themselves: --mode audit, as chaos.sh does)
 #   --connections N  concurrent buyers (default 256)
 #   --ga-shards N    shards of the general-admission type (default 400, as in the story)
 #   --scale F        multiply every capacity by F (0.1 = 15k tickets, 10 = 1.5M tickets)
@@ -269,16 +269,22 @@ set -e
 [[ $perf == 1 ]] && { kill -INT "${profiler_pids[0]}" 2>/dev/null || true; }
 for pid in "${profiler_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
-if [[ $postgres == 1 && $counters == 1 ]]; then
+if [[ $counters == 1 ]]; then
     echo "== no audit from the databases with --counters: dotnet-counters records until the service stops"
-elif [[ $postgres == 1 && -s $run_dir/acknowledged.jsonl ]]; then
-    # The sale's check above reads the service's own /sales; on PostgreSQL the databases themselves are read too (as
-    # chaos.sh does): every acknowledged order stored and no other, no serial or code twice, the export the same.
+elif [[ -s $run_dir/acknowledged.jsonl ]]; then
+    # The sale's check above reads the service's own /sales; the databases themselves are read too (as chaos.sh
+    # does): every acknowledged order stored and no other, no serial or code twice, the export the same.
     # After the clock stopped: not part of the measured sale.
-    echo "== audit from the PostgreSQL databases"
+    if [[ $postgres == 1 ]]; then
+        echo "== audit from the PostgreSQL databases"
+        ledger_args=(--postgres "$catalog_connection")
+    else
+        echo "== audit from the SQLite shard files"
+        ledger_args=(--sqlite-data "$run_dir/data")
+    fi
     set +e
     dotnet "$load_dll" --mode audit --url "http://127.0.0.1:$service_port" --event festival --timeout "$timeout" \
-        --orders-file "$run_dir/acknowledged.jsonl" --postgres "$catalog_connection" | tee "$run_dir/audit.txt" | grep -v " PASS "
+        --orders-file "$run_dir/acknowledged.jsonl" "${ledger_args[@]}" | tee "$run_dir/audit.txt" | grep -v " PASS "
     audited=${PIPESTATUS[0]}
     set -e
     [[ $audited == 0 ]] || { echo "the database audit failed (exit $audited): $run_dir/audit.txt"; [[ $verified == 0 ]] && verified=1; }

@@ -6,8 +6,8 @@ namespace OrleansTickets.LoadGenerator.Audit;
 
 /// <summary>
 /// Checks a finished sale from the orders its buyers were acknowledged: against <c>/sales</c> (verify mode, for a
-/// sale another client made: <c>scripts/bench.sh --crowd wrk</c>), and in audit mode against the PostgreSQL shard
-/// databases and the back office's export too (<c>scripts/chaos.sh</c>).
+/// sale another client made: <c>scripts/bench.sh --crowd wrk</c>), and in audit mode against the shard databases
+/// (PostgreSQL or SQLite) and the back office's export too (<c>scripts/chaos.sh</c>, <c>scripts/bench.sh</c>).
 /// </summary>
 public static class AuditRun
 {
@@ -23,7 +23,7 @@ public static class AuditRun
         IReadOnlyList<VerificationCheck> checks;
         if (options.Mode == LoadMode.Audit)
         {
-            var ledger = await LedgerReader.ReadAsync(options.Postgres!, options.EventId, timeout.Token);
+            if (await ReadLedgerAsync(options, timeout.Token) is not { } ledger) return ExitCodes.CouldNotFinish;
             // The back office's export must hand over exactly what the databases hold.
             var exported = await ExportReader.ReadAsync(options.Urls, options.EventId, timeout.Token);
             if (exported is null) return ExitCodes.CouldNotFinish;
@@ -39,5 +39,21 @@ public static class AuditRun
         }
         VerificationTable.Write(Console.Out, checks);
         return SaleVerifier.AllPassed(checks) ? ExitCodes.Passed : ExitCodes.CheckFailed;
+    }
+
+    /// <summary>The ledger, or null (said on stderr) when the databases cannot be read: no verdict, rather than a crash.</summary>
+    private static async Task<LedgerSnapshot?> ReadLedgerAsync(LoadOptions options, CancellationToken cancellation)
+    {
+        try
+        {
+            return options.Postgres is { } postgres
+                ? await LedgerReader.ReadPostgresAsync(postgres, options.EventId, cancellation)
+                : await LedgerReader.ReadSqliteAsync(options.SqliteData!, options.EventId, cancellation);
+        }
+        catch (Exception exception) when (exception is System.Data.Common.DbException or IOException or ArgumentException)
+        {
+            Console.Error.WriteLine($"cannot read the shard databases: {exception.Message}");
+            return null;
+        }
     }
 }

@@ -14,6 +14,7 @@ public sealed record LoadOptions(
     string? SummaryJson,
     string? OrdersFile = null,
     string? Postgres = null,
+    string? SqliteData = null,
     TimeSpan WaitingRoom = default,
     TimeSpan WarmUp = default,
     int? ServicePid = null,

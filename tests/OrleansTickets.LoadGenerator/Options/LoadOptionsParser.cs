@@ -35,10 +35,11 @@ public static class LoadOptionsParser
           --warm-up SECONDS     post for this long first, not counted, so the measured seconds find both processes'
                                 code compiled, as a rehearsed service's sale does (default 0)
 
-        audit mode (PostgreSQL deployments):
+        audit mode (the shard databases themselves; one of --postgres and --sqlite-data):
           --event ID            the event that was sold                    (default festival)
           --orders-file FILE    the acknowledged orders an orders run wrote
           --postgres CONN       the catalog connection string; shard databases are CONN's database + _shard_NNNN
+          --sqlite-data DIR     the service's Storage:DataPath; shard databases are DIR/shards/shard_NNNN.db
 
         verify mode (a sale made by another client, e.g. scripts/wrk/sellout.lua):
           --event ID            the event that was sold                    (default festival)
@@ -66,6 +67,7 @@ public static class LoadOptionsParser
             SummaryJson: Take(values, "summary-json"),
             OrdersFile: Take(values, "orders-file"),
             Postgres: Take(values, "postgres"),
+            SqliteData: Take(values, "sqlite-data"),
             WaitingRoom: TimeSpan.FromSeconds(ParseInt(values, "waiting-room", 0, min: 0, max: 600)),
             WarmUp: TimeSpan.FromSeconds(ParseInt(values, "warm-up", 0, min: 0, max: 600)),
             ServicePid: values.ContainsKey("service-pid") ? ParseInt(values, "service-pid", 0, min: 1, max: int.MaxValue) : null,
@@ -76,9 +78,13 @@ public static class LoadOptionsParser
         // The wait counts against the run's timeout, which must leave time for the sale.
         if (options.WaitingRoom >= options.Timeout) throw new UsageException("--waiting-room must be shorter than --timeout");
         if (options.WarmUp > TimeSpan.Zero && options.Mode != LoadMode.Bare) throw new UsageException("--warm-up is for bare mode");
-        if (options.Mode == LoadMode.Audit && (options.OrdersFile is null || options.Postgres is null))
+        if (options.Mode == LoadMode.Audit && (options.OrdersFile is null || (options.Postgres is null) == (options.SqliteData is null)))
         {
-            throw new UsageException("audit mode needs --orders-file and --postgres");
+            throw new UsageException("audit mode needs --orders-file, and either --postgres or --sqlite-data");
+        }
+        if (options.Mode != LoadMode.Audit && (options.Postgres ?? options.SqliteData) is not null)
+        {
+            throw new UsageException("--postgres and --sqlite-data are for audit mode");
         }
         if (options.Mode == LoadMode.Verify && options.OrdersFile is null) throw new UsageException("verify mode needs --orders-file");
         return options;

@@ -8,4 +8,10 @@ public sealed record AcknowledgedOrder(string OrderId, string TicketTypeId, int 
     /// (which counts what was sold) and pass every other check. Null in the bodies another client saved.
     /// </summary>
     public OrderRequested? Requested { get; init; }
+
+    /// <summary>
+    /// The buyer the answer (or the export) names, which the back office processes after the sale; null in bodies
+    /// written without one.
+    /// </summary>
+    public OrderBuyer? Buyer { get; init; }
 }

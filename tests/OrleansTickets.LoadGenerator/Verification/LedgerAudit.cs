@@ -125,24 +125,25 @@ public static class LedgerAudit
         var byId = exported.DistinctBy(o => o.OrderId, StringComparer.Ordinal).ToDictionary(o => o.OrderId, StringComparer.Ordinal);
         var missing = ledger.Orders.Where(o => !byId.ContainsKey(o.OrderId)).Select(o => o.OrderId).ToList();
         var extra = exported.Where(o => !orderIds.ContainsKey(o.OrderId)).Select(o => o.OrderId).ToList();
-        // Type, quantity and tickets (an exported order carries no request, so its buyer is not compared).
+        // Type, quantity, tickets and the buyer it hands to the back office.
         var different = byId.Values.Where(o => orderIds.TryGetValue(o.OrderId, out var order) && !SameOrder(o, order, ticketsByOrder[o.OrderId]))
             .Select(o => o.OrderId).ToList();
         var passed = twice.Count == 0 && missing.Count == 0 && extra.Count == 0 && different.Count == 0;
         return new(ExportMatchesLedger, VerificationCheck.WholeEvent, passed, passed
             ? $"{exported.Count} exported orders, {exported.Sum(o => (long)o.Tickets.Count)} tickets"
-            : $"{missing.Count} missing, {extra.Count} not stored, {twice.Count} twice, {different.Count} with another type, quantity or tickets; e.g. " +
+            : $"{missing.Count} missing, {extra.Count} not stored, {twice.Count} twice, {different.Count} with another type, quantity, tickets or buyer; e.g. " +
               missing.Concat(extra).Concat(twice).Concat(different).First());
     }
 
     /// <summary>
-    /// The stored order is the one acknowledged: its type, quantity and tickets, and the buyer the request named. The
-    /// buyer is what the back office processes after the sale, and a mix-up between orders committed together would
-    /// pass every count.
+    /// The stored order is the one acknowledged: its type, quantity and tickets, the buyer the request named and the
+    /// buyer the answer (or the export) names. The buyer is what the back office processes after the sale, and a
+    /// mix-up between orders committed together would pass every count.
     /// </summary>
     private static bool SameOrder(AcknowledgedOrder order, LedgerOrder stored, IEnumerable<LedgerTicket> tickets) =>
         stored.TicketTypeId == order.TicketTypeId && stored.Quantity == order.Quantity && SameTickets(order, tickets)
-        && (order.Requested is not { BuyerName: { } name, BuyerEmail: { } email } || (stored.BuyerName == name && stored.BuyerEmail == email));
+        && (order.Requested is not { BuyerName: { } name, BuyerEmail: { } email } || (stored.BuyerName == name && stored.BuyerEmail == email))
+        && (order.Buyer is null || (stored.BuyerName == order.Buyer.Name && stored.BuyerEmail == order.Buyer.Email));
 
     private static bool SameTickets(AcknowledgedOrder order, IEnumerable<LedgerTicket> stored)
     {

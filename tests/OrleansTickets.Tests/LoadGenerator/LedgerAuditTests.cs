@@ -207,6 +207,21 @@ public sealed class LedgerAuditTests
     }
 
     [Fact]
+    public void An_answer_or_an_export_naming_another_buyer_than_the_databases_hold_is_caught()
+    {
+        var ledger = CleanLedger();
+        ledger = ledger with { Orders = [.. ledger.Orders.Select((o, i) => o with { BuyerName = $"Buyer {i}", BuyerEmail = $"b{i}@example.test" })] };
+        var named = Acknowledged().Select((o, i) => o with { Buyer = new OrderBuyer($"Buyer {i}", $"b{i}@example.test") }).ToList();
+        Assert.Empty(Failed(Audit(ledger, named, Sales(), expectSoldOut: true, exported: named)));
+
+        // The back office would write to someone other than the buyer the databases hold.
+        List<AcknowledgedOrder> misnamed = [named[0], named[1] with { Buyer = new OrderBuyer("Buyer 1", "someone@example.test") }, named[2]];
+        Assert.Equal([ExportMatchesLedger], Failed(Audit(ledger, named, Sales(), expectSoldOut: true, exported: misnamed)));
+        // The buyer was told of an order stored under another name.
+        Assert.Equal([AcknowledgedStored], Failed(Audit(ledger, misnamed, Sales(), expectSoldOut: true, exported: named)));
+    }
+
+    [Fact]
     public void An_order_stored_in_two_databases_is_a_failed_check_not_a_crash()
     {
         var ledger = CleanLedger();

@@ -59,6 +59,22 @@ public sealed class LoadOptionsParserTests
     }
 
     [Fact]
+    public void Audit_mode_reads_exactly_one_kind_of_ledger()
+    {
+        var sqlite = LoadOptionsParser.Parse(["--mode", "audit", "--orders-file", "o.json", "--sqlite-data", "data"]);
+        Assert.Equal(("data", (string?)null), (sqlite.SqliteData, sqlite.Postgres));
+        var postgres = LoadOptionsParser.Parse(["--mode", "audit", "--orders-file", "o.json", "--postgres", "Host=x"]);
+        Assert.Equal(("Host=x", (string?)null), (postgres.Postgres, postgres.SqliteData));
+
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "audit", "--orders-file", "o.json"]));
+        Assert.Throws<UsageException>(() =>
+            LoadOptionsParser.Parse(["--mode", "audit", "--orders-file", "o.json", "--postgres", "Host=x", "--sqlite-data", "data"]));
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "audit", "--sqlite-data", "data"]));
+        // An orders run does not read the databases: a ledger given to it would be silently unchecked.
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--sqlite-data", "data"]));
+    }
+
+    [Fact]
     public void What_was_offered_comes_from_the_option_or_else_from_the_event_read_before_the_sale_and_additions_count_on_top()
     {
         var readBeforeSale = new Dictionary<string, int> { ["ga"] = 7, ["vip"] = 3 };
