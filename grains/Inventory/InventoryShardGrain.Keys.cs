@@ -25,8 +25,9 @@ namespace OrleansTickets.Inventory;
 /// wrote; for any other key the database decides. A key new to memory is written as new (an insert), and the
 /// database refuses it if the event already has it, from an earlier activation or from another type's home. The
 /// home then reads that one row (<see cref="FollowStoredKeyAsync"/>): its own key with the same body is replayed,
-/// anything else is a conflict. A home about to answer "sold out" without having written the key reads it too, since
-/// the key may already have an order.
+/// anything else is a conflict. A home about to answer "sold out" without having written the key in that request
+/// reads it too, since the key may already have an order, or (moved on by a newer activation of this home during a
+/// membership change, which memory missed) another one than memory says.
 /// </para>
 /// <para>
 /// The home moves a key from J to another shard only after J answered "sold out" for X. A shard can gain tickets
@@ -155,6 +156,7 @@ public sealed partial class InventoryShardGrain
         // One budget for all the questions of a forward: candidates on a silo that is leaving answer none, and
         // waiting out CrossShardTimeout for each of them in turn would hold the buyer that many times over.
         var askingSince = Stopwatch.GetTimestamp();
+        var reservedHere = false;
         foreach (var index in purchase.Candidates)
         {
             var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
@@ -171,6 +173,7 @@ public sealed partial class InventoryShardGrain
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId, entry.OrderId)));
             if (reserved.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
             if (reserved.Status != PurchaseStatus.Created) return reserved;
+            reservedHere = true;
             entry.OrderId = orderId;
             metrics.Forwarded();
             var result = await AskHolderAsync(target, orderId, purchase, freshOrderId: true);
@@ -182,21 +185,28 @@ public sealed partial class InventoryShardGrain
             return result;
         }
         var soldOut = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
-        // Nothing was written for the key (no candidate to reserve it for): it may still have an order from before.
-        return entry.OrderId is null ? await FollowStoredKeyAsync(key, entry, purchase, soldOut) : soldOut;
+        // A reservation this request committed (a compare-and-set on the key) proves that memory's order is the
+        // stored one, and its holder refused it: sold out. With nothing written, memory may be behind the database:
+        // with no order the key may still have one from before; with one, a newer activation of this home (during a
+        // membership change) may have moved the key on to an order that sold, whose buyer must get it, not "sold out".
+        // The stored key is read once per request (Followed).
+        if (reservedHere || (entry.OrderId is not null && entry.Followed)) return soldOut;
+        return await FollowStoredKeyAsync(key, entry, purchase, soldOut, unlessStill: entry.OrderId);
     }
 
     /// <summary>
     /// Answers from the stored key, when the database refused the key or when the home would otherwise answer
     /// without having written it: this shard's own key with the same body is replayed; a key another home holds, or
-    /// one first used with another body, is a conflict; no key at all gets <paramref name="whenAbsent"/>.
+    /// one first used with another body, is a conflict; no key at all, or one still on order
+    /// <paramref name="unlessStill"/> (memory's, which was just answered), gets <paramref name="whenAbsent"/>.
     /// </summary>
     /// <remarks>
     /// Once per request. A second refusal would mean the key changed again since it was read, which only a newer
     /// activation of this shard could do (and then this one is fenced); the request fails as "outcome unknown", and
     /// this activation's next commit finds it fenced.
     /// </remarks>
-    private async Task<PurchaseResult> FollowStoredKeyAsync(string key, KeyEntry entry, ShardPurchase purchase, PurchaseResult whenAbsent)
+    private async Task<PurchaseResult> FollowStoredKeyAsync(
+        string key, KeyEntry entry, ShardPurchase purchase, PurchaseResult whenAbsent, string? unlessStill = null)
     {
         if (entry.Followed) return PurchaseResult.Failed;
         entry.Followed = true;
@@ -210,7 +220,7 @@ public sealed partial class InventoryShardGrain
             LogUnavailable(logger, exception, _address.Key);
             return PurchaseResult.Unavailable;
         }
-        if (stored is null) return whenAbsent;
+        if (stored is null || (unlessStill is not null && stored.OrderId == unlessStill)) return whenAbsent;
         if (stored.ShardKey != _address.Key || stored.Fingerprint != entry.Fingerprint) return PurchaseResult.KeyConflict;
         entry.OrderId = stored.OrderId;
         return await ReplayAsync(key, entry, purchase);

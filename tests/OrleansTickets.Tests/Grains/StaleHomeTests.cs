@@ -1,0 +1,62 @@
+using OrleansTickets.Events;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// A key's home with a stale twin (two activations of one shard during a membership change, played by two clusters
+/// over the same databases): the twin that missed the key's move must not tell its buyer "sold out" from memory
+/// when the key already has an order.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class StaleHomeTests(PostgresFixture postgres)
+{
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_stale_home_reads_the_key_before_answering_sold_out_and_replays_the_order_it_moved_to(string engine)
+    {
+        using var storage = Engines.Storage(engine, postgres);
+        var service = "stale-" + Guid.NewGuid().ToString("N")[..8];
+        var holderSilent = false;
+        // In the first cluster, shard 1 can be made to answer "unavailable" without doing anything.
+        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service, configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("stale", "ga", 1), nameof(IInventoryShardGrain.Purchase), call =>
+            {
+                if (!Volatile.Read(ref holderSilent)) return call.Invoke();
+                call.Result = PurchaseResult.Unavailable;
+                return Task.CompletedTask;
+            }));
+        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
+        await first.CreateEventAsync("stale", TicketingCluster.Type("ga", capacity: 6, shards: 3));
+        var keyed = new PurchaseRequest("stale", "ga", 1, new Buyer("Ada", "ada@example.com"), "late-retry");
+
+        // The home (shard 0) sells out, so the keyed order is forwarded: the home stores "key -> X on shard 1", and
+        // shard 1 answers "unavailable", so the home remembers X.
+        Assert.Equal(PurchaseStatus.Created, (await first.Shard("stale", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("stale", "ga", 2))).Status);
+        Volatile.Write(ref holderSilent, true);
+        Assert.Equal(PurchaseStatus.Unavailable, (await first.Shard("stale", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [1]))).Status);
+        Volatile.Write(ref holderSilent, false);
+
+        // Shard 1 sells out through the other cluster's activation.
+        Assert.Equal(PurchaseStatus.Created, (await second.Shard("stale", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("stale", "ga", 2))).Status);
+
+        // The retry reaches the home's twin in the other cluster: shard 1 refuses X for good, and the key moves to Y on
+        // shard 2, which sells it. Say this answer was lost on its way to the buyer.
+        var moved = await second.Shard("stale", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [2]));
+        Assert.Equal(PurchaseStatus.Created, moved.Status);
+        Assert.True(OrderId.TryGetShard(moved.Order!.OrderId, out var holder));
+        Assert.Equal(2, holder.Index);
+
+        // The first cluster's shard 1, fenced, makes way for an activation that reads the database (and X's refusal).
+        Assert.NotEqual(PurchaseStatus.Created, (await first.Shard("stale", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("stale", "ga", 1))).Status);
+        await Poll.UntilAsync(async () => await first.Shard("stale", "ga", 1).GetSellable() == 0,
+            failure: "The first cluster's shard 1 never came back with the database's count.");
+
+        // The next retry reaches the first home again, which still remembers X and has no candidate with room. X is
+        // refused, so from memory alone it would answer "sold out" to a buyer who has order Y.
+        var retried = await first.Shard("stale", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), []));
+        Assert.Equal(PurchaseStatus.Replayed, retried.Status);
+        Assert.Equal(moved.Order.OrderId, retried.Order!.OrderId);
+    }
+}
