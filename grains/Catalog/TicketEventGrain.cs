@@ -71,6 +71,10 @@ public sealed partial class TicketEventGrain(
     private static readonly TimeSpan UnknownEventRereadInterval = TimeSpan.FromSeconds(1);
     private DateTimeOffset _readAt;
     private Task? _reread;
+
+    // Whether this activation's last read of storage failed. Until a read succeeds it knows nothing either way, and
+    // says so (CatalogUnavailableException, a 503) instead of "no such event", which a client takes as final.
+    private bool _lastReadFailed;
     private bool _creating;
 
     /// <inheritdoc />
@@ -98,12 +102,15 @@ public sealed partial class TicketEventGrain(
         if (_stored is not null || _creating) return _stored;
         if (_reread is null)
         {
-            if (clock.GetUtcNow() - _readAt < UnknownEventRereadInterval) return null;
+            if (clock.GetUtcNow() - _readAt < UnknownEventRereadInterval) return _lastReadFailed ? throw Unreadable() : null;
             _reread = RereadAsync();
         }
         await EndOfAsync(_reread);
-        return _stored;
+        return _stored is null && _lastReadFailed ? throw Unreadable() : _stored;
     }
+
+    private CatalogUnavailableException Unreadable() =>
+        new($"The catalog cannot read event '{this.GetPrimaryKeyString()}' from its storage now.");
 
     private async Task EndOfAsync(Task reread)
     {
@@ -127,10 +134,12 @@ public sealed partial class TicketEventGrain(
         }
         catch (Exception exception)
         {
-            // As before the read: "no such event", and the next question after the interval tries again.
+            // "Cannot tell" until a read succeeds; the next question after the interval tries again.
+            _lastReadFailed = true;
             LogRereadFailed(logger, exception);
             return;
         }
+        _lastReadFailed = false;
         if (_stored is null && state.RecordExists) Adopt(state.State);
     }
 
@@ -495,7 +504,7 @@ public sealed partial class TicketEventGrain(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the event from storage again failed; it stays unknown to this activation until a later question reads it")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the event from storage again failed; this activation answers that it cannot tell until a later question reads it")]
     private static partial void LogRereadFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grant {TransferId} was taken in, but removing it from the pending grants failed; the next activation redelivers it and the shard ignores the repeat")]

@@ -65,6 +65,28 @@ public sealed class CatalogStorageFaultTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task An_event_grain_that_cannot_read_its_storage_says_so_rather_than_that_there_is_no_such_event()
+    {
+        var faults = new FaultyCatalogStorage();
+        await using var cluster = await StartAsync(faults);
+        // An activation that knows no event (a duplicate activation during a membership change may be one for an
+        // event its twin stored) reads storage again when asked, at most once a second.
+        var catalog = cluster.Client.GetEventGrain("unknown");
+        Assert.Null(await catalog.GetDefinition());
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+
+        faults.FailNextRead(EventState);
+        // "No such event" would be final to a client (404), for an event that may exist.
+        await Assert.ThrowsAsync<CatalogUnavailableException>(() => catalog.GetDefinition());
+        await Assert.ThrowsAsync<CatalogUnavailableException>(async () => await catalog.GetShardDatabases());
+
+        // Once a read succeeds, the answer is known again.
+        await Poll.UntilAsync(async () => await Record.ExceptionAsync(() => catalog.GetDefinition()) is null, attempts: 50,
+            failure: "The event grain went on answering that it cannot tell after its storage came back.");
+        Assert.Null(await catalog.GetDefinition());
+    }
+
+    [Fact]
     public async Task A_grant_whose_write_failed_is_not_delivered_and_a_retry_with_its_key_adds_it_once()
     {
         var faults = new FaultyCatalogStorage();
