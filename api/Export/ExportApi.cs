@@ -42,6 +42,6 @@ public static class ExportApi
         var page = await grains.GetGrain<IOrderExportGrain>(eventId).ReadPage(cursor, size);
         if (page is null) return EventsApi.EventNotFound(eventId);
         if (page.CursorRefused) return Problems.Invalid(new Dictionary<string, string[]> { ["after"] = [AfterRule] });
-        return TypedResults.Ok(new OrderExportResponse(eventId, page.Orders, page.Next?.ToString()));
+        return TypedResults.Ok(new OrderExportResponse(eventId, page.Orders, page.Next?.ToString(), page.TicketsSold));
     }
 }

@@ -21,8 +21,15 @@ namespace OrleansTickets.Export;
 /// <para>
 /// What a page holds: only rows in committed transactions, so only durable orders. Shards' orders never move (a drain
 /// moves unsold serials only), so an order is in exactly one database, under one key, and a walk of the pages gives
-/// each order exactly once. An order committed during the walk appears if its key sorts after the cursor of its
-/// database; after the sale, when the back office reads, nothing is committed any more.
+/// each order at most once. Keys follow the time an order was minted, not committed: an order committed during the
+/// walk is passed over if its key sorts before its database's cursor (a shard's commit in flight holds orders minted
+/// meanwhile; a forward mints at the home and commits at the holder) or if the walk has left its database.
+/// </para>
+/// <para>
+/// So the last page says how many tickets the event's shards had sold, read after its orders: every order a walk's
+/// pages hold was committed before that read and is counted in it, so pages whose tickets add up to it hold every
+/// order committed by then, and fewer means some were passed over (walk again). After the sale the first walk is
+/// whole.
 /// </para>
 /// </remarks>
 [StatelessWorker]
@@ -62,7 +69,11 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
                 return new OrderPage(orders.MoveToImmutable(), next);
             }
         }
-        return new OrderPage(orders.ToImmutable(), Next: null);
+        // After the orders: a count read earlier could miss an order this walk gave, and a whole walk would then look short
+        // and a short one whole.
+        var sold = 0L;
+        foreach (var ordinal in ordinals) sold += await ReadAsync(ordinal, () => databases.Get(ordinal).ReadEventSoldAsync(eventId));
+        return new OrderPage(orders.ToImmutable(), Next: null, TicketsSold: sold);
     }
 
     private static async Task<T> ReadAsync<T>(int ordinal, Func<Task<T>> read)

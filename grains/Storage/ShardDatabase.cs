@@ -230,6 +230,15 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         return orders;
     }
 
+    /// <summary>The tickets the shards of <paramref name="eventId"/> in this database have sold, as committed.</summary>
+    public async Task<long> ReadEventSoldAsync(string eventId, CancellationToken cancellationToken = default)
+    {
+        await EnsureReadyAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var read = new SqlStatement(ShardSql.ReadEventSold).With("@shard_prefix", eventId + "/%").ToCommand(connection, null);
+        return Convert.ToInt64(await read.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Queues a shard's batch for the next group commit and completes when it is durable (or refused).</summary>
     public Task<CommitOutcome> CommitAsync(LedgerBatch batch)
     {

@@ -28,6 +28,12 @@ internal sealed class ShardSql
     public const string OrderColumns =
         "order_id, event_id, ticket_type_id, quantity, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms, first_serial, serial_segments";
 
+    /// <summary>
+    /// The tickets every shard of an event in this database has sold (<c>@shard_prefix</c> is <c>event/%</c>; event
+    /// ids are slugs, so they hold no LIKE wildcard). Cast because PostgreSQL sums a bigint as numeric.
+    /// </summary>
+    public const string ReadEventSold = "SELECT CAST(COALESCE(SUM(sold), 0) AS BIGINT) FROM shard_state WHERE shard_key LIKE @shard_prefix";
+
     private const string OrderPageWhere = " FROM orders WHERE event_id = @event_id AND order_key > @after_key ORDER BY order_key";
 
     public const string Fence =

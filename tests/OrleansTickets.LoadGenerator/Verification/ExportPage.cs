@@ -1,4 +1,7 @@
 namespace OrleansTickets.LoadGenerator.Verification;
 
-/// <summary>A page of the back office's export (<c>GET /api/events/{id}/orders</c>); only what the audit compares.</summary>
-public sealed record ExportPage(string EventId, IReadOnlyList<AcknowledgedOrder> Orders, string? Next);
+/// <summary>
+/// A page of the back office's export (<c>GET /api/events/{id}/orders</c>); only what the audit compares.
+/// <see cref="TicketsSold"/> is on the last page: the tickets the event had sold when the walk ended.
+/// </summary>
+public sealed record ExportPage(string EventId, IReadOnlyList<AcknowledgedOrder> Orders, string? Next, long? TicketsSold = null);

@@ -1,3 +1,4 @@
+using OrleansTickets.Events;
 using OrleansTickets.Export;
 using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
@@ -27,6 +28,7 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         var exporter = Cluster.Client.GetGrain<IOrderExportGrain>("fest");
         var exported = new List<OrderDetails>();
         ExportCursor? cursor = null;
+        long? lastCount = null;
         var pages = 0;
         while (true)
         {
@@ -35,7 +37,12 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
             Assert.True(page.Orders.Length <= 7);
             exported.AddRange(page.Orders);
             pages++;
-            if (page.Next is null) break;
+            if (page.Next is null)
+            {
+                lastCount = page.TicketsSold;
+                break;
+            }
+            Assert.Null(page.TicketsSold);
             Assert.Equal(7, page.Orders.Length);
             // A page asked for again (a client that lost the answer) is the same page.
             Assert.Equal(page.Orders.Select(o => o.OrderId), (await exporter.ReadPage(cursor, limit: 7))!.Orders.Select(o => o.OrderId));
@@ -52,8 +59,82 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
             Assert.Equal(order.Tickets.Select(t => (t.Serial, t.Code)), found.Tickets.Select(t => (t.Serial, t.Code)));
         }
         Assert.Equal(52, exported.Sum(o => o.Tickets.Length));
+        // The last page's count agrees with the walk's tickets: after the sale, the first walk is whole.
+        Assert.Equal(52L, lastCount);
         Assert.Null(await Cluster.Client.GetGrain<IOrderExportGrain>("no-such-event").ReadPage(null, limit: 7));
     }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task An_order_committed_where_a_walk_has_passed_is_missing_from_it_and_its_last_page_says_so(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("walked", TicketingCluster.Type("ga", capacity: 60, shards: 4, maxPerOrder: 4));
+        var catalog = Cluster.Client.GetEventGrain("walked");
+        var databases = (await catalog.GetShardDatabases()).Distinct().Order().ToList();
+        Assert.True(databases.Count >= 2, "The test needs the event's shards on two databases at least.");
+        // Orders on the last database, so a walk can have its cursor there, past every other database.
+        await BuyUntilOnAsync(catalog, ordinal => ordinal == databases[^1]);
+
+        var exporter = Cluster.Client.GetGrain<IOrderExportGrain>("walked");
+        var walked = new List<OrderDetails>();
+        ExportCursor? cursor = null;
+        while (cursor is null || cursor.Ordinal != databases[^1])
+        {
+            var page = (await exporter.ReadPage(cursor, limit: 1))!;
+            Assert.Null(page.TicketsSold);
+            walked.AddRange(page.Orders);
+            cursor = page.Next ?? throw new Xunit.Sdk.XunitException("The walk ended before it reached the last database.");
+        }
+
+        // Committed on a database the walk has left: its pages cannot hold it.
+        var behind = await BuyUntilOnAsync(catalog, ordinal => ordinal < databases[^1]);
+        long? lastCount = null;
+        while (cursor is not null)
+        {
+            var page = (await exporter.ReadPage(cursor, limit: 1))!;
+            walked.AddRange(page.Orders);
+            cursor = page.Next;
+            lastCount = page.TicketsSold;
+        }
+        Assert.DoesNotContain(walked, o => o.OrderId == behind.OrderId);
+        Assert.Equal(walked.Sum(o => (long)o.Quantity) + behind.Quantity, lastCount);
+
+        // Walked again, the pages hold it, and agree with the count.
+        var (again, againCount) = await WalkAsync(exporter, limit: 3);
+        Assert.Contains(again, o => o.OrderId == behind.OrderId);
+        Assert.Equal(again.Sum(o => (long)o.Quantity), againCount);
+        Assert.Equal(await SoldAsync("walked"), againCount);
+    }
+
+    /// <summary>Buys one ticket at a time until an order lands on a shard whose database passes <paramref name="onDatabase"/>.</summary>
+    private async Task<OrderDetails> BuyUntilOnAsync(ITicketEventGrain catalog, Func<int, bool> onDatabase)
+    {
+        for (var attempt = 0; attempt < 40; attempt++)
+        {
+            var result = await Cluster.BuyAsync("walked", "ga", 1);
+            Assert.Equal(PurchaseStatus.Created, result.Status);
+            Assert.True(OrderId.TryGetShard(result.Order!.OrderId, out var shard));
+            var placement = await catalog.GetPlacement(shard.TicketTypeId, shard.Index);
+            if (onDatabase(placement!.DatabaseOrdinal)) return result.Order;
+        }
+        throw new Xunit.Sdk.XunitException("No order landed on a shard of the wanted databases in 40 purchases.");
+    }
+
+    private static async Task<(List<OrderDetails> Orders, long? TicketsSold)> WalkAsync(IOrderExportGrain exporter, int limit)
+    {
+        var orders = new List<OrderDetails>();
+        ExportCursor? cursor = null;
+        while (true)
+        {
+            var page = (await exporter.ReadPage(cursor, limit))!;
+            orders.AddRange(page.Orders);
+            if (page.Next is null) return (orders, page.TicketsSold);
+            Assert.Null(page.TicketsSold);
+            cursor = page.Next;
+        }
+    }
+
+    private async Task<long> SoldAsync(string eventId) => (await Cluster.SalesAsync(eventId)).TicketTypes.Sum(t => t.Sold);
 
     private async Task<List<OrderDetails>> SellOutAsync(string eventId, string typeId, int capacity)
     {
