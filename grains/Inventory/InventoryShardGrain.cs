@@ -20,8 +20,12 @@ namespace OrleansTickets.Inventory;
 /// interleaves with other calls. Every check-then-act below (capacity check and reservation, key lookup and
 /// registration) happens inside a single turn. One qualification: completing a waiter's task may run the waiter's
 /// continuation right there, inside the completing code. Sales and a key's waiters complete that way (the purchase
-/// path saves a scheduler hop per sale), so the commit cycle and <see cref="RunExclusiveAsync"/> set all their state
-/// before they complete anyone; transfer changes complete asynchronously (<see cref="PendingChange.Completion"/>).
+/// path saves a scheduler hop per sale), so <see cref="RunExclusiveAsync"/> sets its state before it completes anyone,
+/// and the commit cycle completes its committed sales only once its state is set. The one exception is a sale the
+/// cycle refuses before its commit, because it no longer fits: its continuation (a home forwarding, a refusal queued,
+/// a key's next request) runs while the cycle is in flight and sees a <c>Remaining</c> no higher than the truth (this
+/// cycle's sales and gifts still reserved, its take-ins not yet counted), and whatever it queues waits for the next
+/// cycle; transfer changes complete asynchronously (<see cref="PendingChange.Completion"/>).
 /// </para>
 /// <para>Invariants enforced here:</para>
 /// <list type="bullet">
@@ -149,7 +153,19 @@ public sealed partial class InventoryShardGrain(
     /// <inheritdoc />
     public async Task<OrderDetails?> GetOrder(string orderId)
     {
-        if (!await EnsurePlacedAsync()) return null;
+        bool placed;
+        try
+        {
+            placed = await EnsurePlacedAsync();
+        }
+        catch (Exception exception) when (exception is not OrleansException)
+        {
+            // The catalog could not be asked (its storage failing, say): as for a database that cannot be read, a
+            // retry is the answer, not an internal error.
+            LogPlacementUnavailable(logger, exception, _address.Key);
+            throw new ShardUnavailableException($"Shard {_address.Key} cannot learn its placement now.");
+        }
+        if (!placed) return null;
         var (read, order) = await TryReadOrderAsync(orderId);
         // "No such order" would be a lie while the database cannot be asked, and an internal error would not say
         // that a retry is the answer.
@@ -471,6 +487,9 @@ public sealed partial class InventoryShardGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: the catalog could not give its placement; the purchase is refused as unavailable")]
     private static partial void LogPlacementFailed(ILogger logger, Exception exception, string shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: the catalog could not give its placement; an order lookup is answered as unavailable")]
+    private static partial void LogPlacementUnavailable(ILogger logger, Exception exception, string shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: commit outcome unknown; state will be reloaded")]
     private static partial void LogCommitUncertain(ILogger logger, Exception exception, string shard);

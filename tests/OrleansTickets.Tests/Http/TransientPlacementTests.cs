@@ -74,6 +74,46 @@ public sealed class TransientPlacementTests
         Assert.Equal(HttpStatusCode.OK, (await stale.Client.GetAsync("/api/events/late")).StatusCode);
     }
 
+    [Fact]
+    public async Task An_order_looked_up_while_the_catalog_fails_to_answer_is_503_not_an_internal_error()
+    {
+        using var storage = TestStorage.Sqlite();
+        string orderId;
+        await using (var first = await ApiHost.StartAsync(storage))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("looked-up", capacity: 10, shards: 1)).StatusCode);
+            orderId = (await (await first.Client.OrderAsync("looked-up", 2)).JsonAsync()).GetProperty("orderId").GetString()!;
+        }
+        // A restarted service: the shard's new activation must ask the catalog where it lives, and the catalog fails.
+        var failing = new PlacementFails();
+        await using var host = await ApiHost.StartAsync(storage, services: services => services.AddSingleton<IIncomingGrainCallFilter>(failing));
+
+        var refused = await host.Client.GetAsync($"/api/orders/{orderId}");
+        Assert.True(failing.Failed, "The shard never asked the catalog for its placement.");
+        await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "unavailable");
+        Assert.NotNull(refused.Headers.RetryAfter);
+
+        failing.Healed = true;
+        Assert.Equal(HttpStatusCode.OK, (await host.Client.GetAsync($"/api/orders/{orderId}")).StatusCode);
+    }
+
+    /// <summary>Until <see cref="Healed"/>, placement questions fail as a catalog whose storage throws would.</summary>
+    private sealed class PlacementFails : IIncomingGrainCallFilter
+    {
+        public volatile bool Healed;
+        public volatile bool Failed;
+
+        public Task Invoke(IIncomingGrainCallContext call)
+        {
+            if (!Healed && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetPlacement))
+            {
+                Failed = true;
+                throw new InvalidOperationException("The catalog's storage failed (played by a test).");
+            }
+            return call.Invoke();
+        }
+    }
+
     /// <summary>While <see cref="Unknown"/>, answers placement questions about one shard with "no such shard".</summary>
     private sealed class PlacementUnknown(int index) : IIncomingGrainCallFilter
     {
