@@ -23,6 +23,17 @@ public static class OrdersApi
         return app;
     }
 
+    /// <summary>
+    /// 200 with the order and its <c>Location</c>. Usually the answer to a client's retry with its key, but the
+    /// dispatcher retries too (a holder slow to answer), so a buyer's first and only request may get it, and must
+    /// still learn where its order lives.
+    /// </summary>
+    private static Ok<OrderDetails> Replayed(HttpContext context, OrderDetails order)
+    {
+        context.Response.Headers.Location = $"/api/orders/{order.OrderId}";
+        return TypedResults.Ok(order);
+    }
+
     public static async Task<Results<Created<OrderDetails>, Ok<OrderDetails>, ProblemHttpResult>> CreateOrder(
         string eventId, HttpContext context, IGrainFactory grains, DispatcherDirectory dispatchers, GatewayHop hop, IHostApplicationLifetime lifetime)
     {
@@ -70,7 +81,7 @@ public static class OrdersApi
         return result.Status switch
         {
             PurchaseStatus.Created => TypedResults.Created($"/api/orders/{result.Order!.OrderId}", result.Order),
-            PurchaseStatus.Replayed => TypedResults.Ok(result.Order!),
+            PurchaseStatus.Replayed => Replayed(context, result.Order!),
             PurchaseStatus.SoldOut => Problems.Create(StatusCodes.Status409Conflict, Problems.SoldOut,
                 "Not enough tickets left.", $"Fewer than {request.Quantity} tickets of this type can be sold.",
                 new Dictionary<string, object?> { ["remaining"] = result.Remaining }),
