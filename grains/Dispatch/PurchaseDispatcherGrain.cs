@@ -425,6 +425,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 var started = _refreshesStarted;
                 await running;
                 if (started > arrival) return;
+                // The starter's finally has cleared it by now when continuations run inline, as they do here. Were one
+                // queued instead, a finished refresh left in place would send this loop round again without yielding.
+                if (ReferenceEquals(_refresh, running)) _refresh = null;
                 continue;
             }
             _refreshesStarted++;
