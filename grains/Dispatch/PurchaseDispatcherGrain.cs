@@ -74,7 +74,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private EventDefinition? _event;
     private TicketTypeDefinition? _type;
     private long[] _remaining = [];
-    private DateTimeOffset[] _unavailableUntil = [];
+    // Deadlines and "unavailable until" marks are monotonic timestamps (see Now): a wall clock stepped back by NTP or
+    // a resumed VM would stretch a buyer's patience, and keep a shard out of routing, for the length of the step.
+    private long[] _unavailableUntil = [];
 
     // Shards a drain retired, as refreshes found them (for good: nothing un-drains a shard). They still sell and give
     // what they hold, but take nothing in, so a pull must not pick one as its receiver.
@@ -99,6 +101,15 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private IInventoryShardGrain?[] _homes = [];
     private ITicketEventGrain? _catalog;
     private KeyHomes? _keyHomes;
+
+    /// <summary>Now, as a monotonic timestamp of the grain's <see cref="TimeProvider"/>.</summary>
+    private long Now => clock.GetTimestamp();
+
+    /// <summary>The timestamp <paramref name="span"/> from now.</summary>
+    private long After(TimeSpan span) => Now + (long)(span.TotalSeconds * clock.TimestampFrequency);
+
+    /// <summary>The time left until <paramref name="deadline"/>; negative once it has passed.</summary>
+    private TimeSpan Left(long deadline) => clock.GetElapsedTime(Now, deadline);
 
     /// <inheritdoc />
     public async Task<PurchaseResult> Purchase(PurchaseRequest request)
@@ -139,7 +150,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         _keyHomes = new KeyHomes(definition!, databases, type.Id);
         _event = definition;
         _remaining = Enumerable.Range(0, type.Shards).Select(i => (long)type.BlockOf(i).Size).ToArray();
-        _unavailableUntil = new DateTimeOffset[type.Shards];
+        _unavailableUntil = new long[type.Shards];
         _retired = new bool[type.Shards];
         _shards = new IInventoryShardGrain?[type.Shards];
         _homes = new IInventoryShardGrain?[definition!.TotalShards];
@@ -150,7 +161,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private async Task<PurchaseResult> PurchaseAnywhereAsync(PurchaseRequest request, long arrival)
     {
         var quantity = request.Quantity;
-        var giveUpAt = clock.GetUtcNow() + Patience;
+        var giveUpAt = After(Patience);
         var refusals = 0;
         // Whether a refresh started after this request arrived has ended (Verdict may rest on it), and whether the
         // last thing this request did was to wait for one (no second refresh right after it).
@@ -162,7 +173,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             // was sold" is true. Without this, shards that keep refusing (a view much fuller than the shards, as a new
             // activation's is after a sale; or shards that each take long to refuse) kept a buyer past any patience,
             // to the API's call timeout and an "outcome unknown".
-            if (clock.GetUtcNow() >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
+            if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
             var index = PickShard(quantity);
             var donors = ImmutableArray<int>.Empty;
             if (index < 0)
@@ -224,7 +235,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 // This dispatcher knows the type, so a shard that cannot find its own placement is asking a catalog that
                 // cannot say yet (a duplicate activation during a membership change): not an unknown ticket type.
                 case PurchaseStatus.NotFound:
-                    _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
+                    _unavailableUntil[index] = After(UnavailableFor);
                     break;
                 default:
                     return result;
@@ -247,7 +258,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
         var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
         var fingerprint = request.Fingerprint();
-        var giveUpAt = clock.GetUtcNow() + Patience;
+        var giveUpAt = After(Patience);
         var candidates = PickCandidates(quantity, homeIndex);
         var donors = ImmutableArray<int>.Empty;
         // Whether an ask since the home last gave a definite answer may have made the order. "Unavailable" only says
@@ -262,7 +273,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
             if (result.Status == PurchaseStatus.Failed) uncertain = true;
             else if (result.Status != PurchaseStatus.Unavailable) uncertain = false;
-            var patient = clock.GetUtcNow() < giveUpAt;
+            var patient = Now < giveUpAt;
             if (result.Status == PurchaseStatus.Unavailable && uncertain && !patient) result = PurchaseResult.Failed;
             if (result.Status is PurchaseStatus.Failed or PurchaseStatus.Unavailable && patient)
             {
@@ -303,10 +314,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
     }
 
-    private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, ShardPurchase purchase, DateTimeOffset giveUpAt)
+    private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, ShardPurchase purchase, long giveUpAt)
     {
         metrics.ShardCalled();
-        var wait = giveUpAt - clock.GetUtcNow();
+        var wait = Left(giveUpAt);
         try
         {
             return await home.Purchase(purchase).WaitAsync((wait > TimeSpan.Zero ? wait : TimeSpan.Zero) + HomeAnswerGrace, clock);
@@ -330,7 +341,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     /// that cannot answer). Longer after each refresh that left buyers waiting (see <see cref="MaxPauseDoublings"/>),
     /// never past <paramref name="giveUpAt"/>.
     /// </summary>
-    private Task PauseForTicketsAsync(DateTimeOffset giveUpAt)
+    private Task PauseForTicketsAsync(long giveUpAt)
     {
         metrics.Paused(retry: false);
         if (_lastPausedAt != 0 && clock.GetElapsedTime(_lastPausedAt) > PauseMemory) _pauseDoublings = 0;
@@ -343,12 +354,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             _pausedAfterRefresh = _refreshesStarted;
             _pauseDoublings = Math.Min(_pauseDoublings + 1, MaxPauseDoublings);
         }
-        var left = giveUpAt - clock.GetUtcNow();
+        var left = Left(giveUpAt);
         if (left < pause) pause = left > TimeSpan.Zero ? left : TimeSpan.Zero;
         return Task.Delay(pause);
     }
 
-    private bool HomeFits(int homeIndex, int quantity) => homeIndex >= 0 && IsEligible(homeIndex, quantity, clock.GetUtcNow());
+    private bool HomeFits(int homeIndex, int quantity) => homeIndex >= 0 && IsEligible(homeIndex, quantity, Now);
 
     /// <summary>
     /// Decides, right after a refresh in which no single shard can take the order, whether to stop: sold out when
@@ -361,7 +372,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     /// reentrant grain may lower a shard in the view from a refusal older than the refresh (a shard that since took
     /// a gift in), and a view lowered that way would say "sold out" while tickets remain.
     /// </remarks>
-    private PurchaseResult? Verdict(int quantity, DateTimeOffset giveUpAt)
+    private PurchaseResult? Verdict(int quantity, long giveUpAt)
     {
         if (_refreshedUnsold is { } unsold && unsold < quantity)
         {
@@ -369,15 +380,15 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             metrics.AnsweredSoldOut();
             return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, unsold));
         }
-        return clock.GetUtcNow() >= giveUpAt ? PurchaseResult.Unavailable : null;
+        return Now >= giveUpAt ? PurchaseResult.Unavailable : null;
     }
 
     /// <summary>
     /// The answer for an order past its patience whose every answer so far was a definite refusal: the verdict of a
     /// refresh that started after it arrived (<paramref name="refreshed"/>), when there is one, or else 503 (nothing
-    /// was sold). Null from Verdict (a wall clock stepped back between two reads) falls back to 503 too.
+    /// was sold). Verdict cannot answer null once the patience has passed (its clock is monotonic); 503 stays the fallback.
     /// </summary>
-    private PurchaseResult OutOfPatience(int quantity, DateTimeOffset giveUpAt, bool refreshed) =>
+    private PurchaseResult OutOfPatience(int quantity, long giveUpAt, bool refreshed) =>
         (refreshed ? Verdict(quantity, giveUpAt) : null) ?? PurchaseResult.Unavailable;
 
     /// <summary>
@@ -394,7 +405,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     /// </remarks>
     private bool TryPlanPull(int quantity, int avoid, out int receiver, out ImmutableArray<int> donors)
     {
-        var now = clock.GetUtcNow();
+        var now = Now;
         var open = Enumerable.Range(0, _remaining.Length).Where(i => IsEligible(i, 1, now)).OrderByDescending(i => _remaining[i]).ToList();
         // An empty shard will do when only drained ones hold tickets: it can take them in.
         receiver = Enumerable.Range(0, _remaining.Length).Where(i => !_retired[i] && _unavailableUntil[i] <= now)
@@ -498,11 +509,11 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             if (!calls[index].IsCompletedSuccessfully)
             {
                 firstUnanswered ??= calls[index];
-                _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
+                _unavailableUntil[index] = After(UnavailableFor);
                 continue;
             }
             var report = calls[index].Result;
-            if (report.Status == Sales.ShardStatus.Unavailable) _unavailableUntil[index] = clock.GetUtcNow() + UnavailableFor;
+            if (report.Status == Sales.ShardStatus.Unavailable) _unavailableUntil[index] = After(UnavailableFor);
             _retired[index] |= report.Retired;
             // The view holds what a shard can sell now, as its other answers do. Tickets reserved by purchases still
             // committing count as unsold below, but routing an order to them would only be refused: with them in the
@@ -564,13 +575,13 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     /// <summary>Lowers the view after a refusal: the shard has at most <paramref name="bound"/> left.</summary>
     private void Lower(int index, long bound) => _remaining[index] = Math.Min(_remaining[index], Math.Max(0, bound));
 
-    private bool IsEligible(int index, int quantity, DateTimeOffset now) =>
+    private bool IsEligible(int index, int quantity, long now) =>
         _remaining[index] >= quantity && _unavailableUntil[index] <= now;
 
     /// <summary>A random eligible shard, scanning from a random start so load spreads evenly; -1 if none.</summary>
     private int PickShard(int quantity)
     {
-        var now = clock.GetUtcNow();
+        var now = Now;
         var count = _remaining.Length;
         var start = Random.Shared.Next(count);
         for (var step = 0; step < count; step++)
@@ -583,7 +594,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
 
     private ImmutableArray<int> PickCandidates(int quantity, int exclude)
     {
-        var now = clock.GetUtcNow();
+        var now = Now;
         var count = _remaining.Length;
         var start = Random.Shared.Next(count);
         var picked = ImmutableArray.CreateBuilder<int>(CandidatesPerCall);
