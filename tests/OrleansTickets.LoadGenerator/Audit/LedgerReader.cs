@@ -58,7 +58,8 @@ public static class LedgerReader
         {
             await using var connection = connect(database);
             await connection.OpenAsync(cancellation);
-            // substr(...) = @p rather than LIKE: event ids may hold '_', which LIKE reads as a wildcard.
+            // substr(...) = @p: PostgreSQL's starts_with is not SQLite's, and a prefix compared whole needs no thought about
+            // LIKE's wildcards in what the audit is given.
             await ReadAsync(connection, "SELECT shard_key, capacity, sold FROM shard_state WHERE substr(shard_key, 1, length(@p)) = @p", keyPrefix,
                 r => shards.Add(new LedgerShard(database, r.GetString(0), TypeOf(r.GetString(0)), r.GetInt64(1), r.GetInt64(2))), cancellation);
             await ReadAsync(connection, "SELECT order_id, shard_key, ticket_type_id, quantity, buyer_name, buyer_email FROM orders WHERE event_id = @p", eventId,
