@@ -110,12 +110,23 @@ public sealed partial class InventoryShardGrain(
     /// <summary>
     /// Learns this shard's block, price and database from the catalog, once per activation; false when the catalog
     /// has no such shard. Asked again on the next call when the answer was "none" or the catalog could not answer.
+    /// A catalog that failed with an exception of its own (its storage's, say) is a <see cref="ShardUnavailableException"/>
+    /// (an <see cref="OrleansException"/>), so every caller's client hears "try again" (503), not an internal error.
     /// </summary>
     private async ValueTask<bool> EnsurePlacedAsync() => _placement is not null || await _setUp.RunAsync("placement", PlaceAsync);
 
     private async Task<bool> PlaceAsync()
     {
-        var placement = await GrainFactory.GetEventGrain(_address.EventId).GetPlacement(_address.TicketTypeId, _address.Index);
+        ShardPlacement? placement;
+        try
+        {
+            placement = await GrainFactory.GetEventGrain(_address.EventId).GetPlacement(_address.TicketTypeId, _address.Index);
+        }
+        catch (Exception exception) when (exception is not (OrleansException or TimeoutException))
+        {
+            // Timeouts pass as they are: callers tell them apart (the catalog's sales read keeps one for a second).
+            throw new ShardUnavailableException($"Shard {_address.Key} cannot learn its placement now: {exception.Message}");
+        }
         if (placement is null) return false;
         // The ledger is set before the placement in the same turn: code that finds a placement also finds a ledger.
         _ledger = new ShardLedger(databases.Get(placement.DatabaseOrdinal), _address);
@@ -153,19 +164,7 @@ public sealed partial class InventoryShardGrain(
     /// <inheritdoc />
     public async Task<OrderDetails?> GetOrder(string orderId)
     {
-        bool placed;
-        try
-        {
-            placed = await EnsurePlacedAsync();
-        }
-        catch (Exception exception) when (exception is not OrleansException)
-        {
-            // The catalog could not be asked (its storage failing, say): as for a database that cannot be read, a
-            // retry is the answer, not an internal error.
-            LogPlacementUnavailable(logger, exception, _address.Key);
-            throw new ShardUnavailableException($"Shard {_address.Key} cannot learn its placement now.");
-        }
-        if (!placed) return null;
+        if (!await EnsurePlacedAsync()) return null;
         var (read, order) = await TryReadOrderAsync(orderId);
         // "No such order" would be a lie while the database cannot be asked, and an internal error would not say
         // that a retry is the answer.
@@ -487,9 +486,6 @@ public sealed partial class InventoryShardGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: the catalog could not give its placement; the purchase is refused as unavailable")]
     private static partial void LogPlacementFailed(ILogger logger, Exception exception, string shard);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: the catalog could not give its placement; an order lookup is answered as unavailable")]
-    private static partial void LogPlacementUnavailable(ILogger logger, Exception exception, string shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: commit outcome unknown; state will be reloaded")]
     private static partial void LogCommitUncertain(ILogger logger, Exception exception, string shard);
