@@ -19,8 +19,9 @@ internal sealed class ShardSql
     public required string InsertRefusal { get; init; }
 
     /// <summary>
-    /// The next <c>@limit</c> orders of an event in this database after key <c>@after_key</c>, in key order (which is
-    /// the primary key's, so a page is a range scan and not a sort). Columns as <see cref="OrderColumns"/>, then the key.
+    /// The next <c>@limit</c> orders of an event in this database after key <c>@after_key</c>, in key order: a range of
+    /// the index <c>orders_event</c> (event, key), so a page neither sorts nor passes over other events' orders.
+    /// Columns as <see cref="OrderColumns"/>, then the key.
     /// </summary>
     public string ReadOrderPage { get; private init; } = "";
 

@@ -679,6 +679,38 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task An_export_page_reads_its_event_s_orders_by_index_not_past_every_other_event_s(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        await context.Ledger(new ShardAddress("e", "ga", 0)).ClaimAsync(Block);
+        await using var connection = await context.Database(0).OpenAsync();
+        if (engine == Engines.Postgres)
+        {
+            await using var noScans = connection.CreateCommand();
+            noScans.CommandText = "SET enable_seqscan = off";
+            await noScans.ExecuteNonQueryAsync();
+        }
+        // ShardSql.ReadOrderPage's shape. The primary key (order_key) alone would also give key order, filtering every
+        // other event's orders out one by one: the plan must seek the event's range instead.
+        await using var explain = connection.CreateCommand();
+        explain.CommandText = (engine == Engines.Postgres ? "EXPLAIN " : "EXPLAIN QUERY PLAN ") +
+            "SELECT order_id FROM orders WHERE event_id = @event_id AND order_key > @after_key ORDER BY order_key LIMIT @limit";
+        foreach (var (name, value) in new (string, object)[] { ("@event_id", "e"), ("@after_key", ""), ("@limit", 100) })
+        {
+            var parameter = explain.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            explain.Parameters.Add(parameter);
+        }
+        var plan = new System.Text.StringBuilder();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync()) plan.AppendLine(Convert.ToString(reader.GetValue(reader.FieldCount - 1)));
+        }
+        Assert.Contains("orders_event", plan.ToString());
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_silo_that_checked_a_database_before_it_was_emptied_cannot_claim_in_it(string engine)
     {
         // This silo opened and checked the database, then it was replaced by an empty one with the same tables (another

@@ -99,5 +99,9 @@ BEGIN
     IF to_regclass('refused_orders_shard') IS NULL THEN
         CREATE INDEX refused_orders_shard ON refused_orders (shard_key);
     END IF;
+    -- The export's pages (see the SQLite script): one event's orders in key order, without other events' rows.
+    IF to_regclass('orders_event') IS NULL THEN
+        CREATE INDEX orders_event ON orders (event_id, order_key);
+    END IF;
 END
 $create$;

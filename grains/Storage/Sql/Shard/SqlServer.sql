@@ -88,3 +88,6 @@ IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'transfers_in_receiver' A
     CREATE INDEX transfers_in_receiver ON dbo.transfers_in (receiver_key);
 IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'refused_orders_shard' AND object_id = OBJECT_ID(N'dbo.refused_orders'))
     CREATE INDEX refused_orders_shard ON dbo.refused_orders (shard_key);
+-- The export's pages (see the SQLite script): one event's orders in key order, without other events' rows.
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'orders_event' AND object_id = OBJECT_ID(N'dbo.orders'))
+    CREATE INDEX orders_event ON dbo.orders (event_id, order_key);
