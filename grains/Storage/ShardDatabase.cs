@@ -134,7 +134,17 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 wal.CommandText = "PRAGMA journal_mode=WAL;";
                 await wal.ExecuteNonQueryAsync(cancellationToken);
             }
-            await SqlScripts.RunAsync(connection, _dialect, SqlScripts.Read("Shard", SqlScripts.FileName(_dialect)), cancellationToken);
+            try
+            {
+                await SqlScripts.RunAsync(connection, _dialect, SqlScripts.Read("Shard", SqlScripts.FileName(_dialect)), cancellationToken);
+            }
+            catch (DbException)
+            {
+                // An older layout can fail the script itself (its orders table has no column for the export's index):
+                // it is refused by name all the same, and anything else fails as it came.
+                await RefuseOlderLayoutAsync(connection, cancellationToken);
+                throw;
+            }
             await RefuseOlderLayoutAsync(connection, cancellationToken);
             await _checkIdentity(connection, cancellationToken);
             if (_dialect == SqlDialect.PostgreSql) await RefuseRelaxedDurabilityAsync(connection, cancellationToken);
@@ -200,13 +210,20 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken = default)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        if (_dialect == SqlDialect.Sqlite)
+        if (_dialect != SqlDialect.Sqlite) return connection;
+        try
         {
             await using var pragma = connection.CreateCommand();
             pragma.CommandText = SqliteConnectionPragmas;
             await pragma.ExecuteNonQueryAsync(cancellationToken);
+            return connection;
         }
-        return connection;
+        catch
+        {
+            // Nobody else holds it yet: left to a finalizer, each failed open would keep a file handle until a collection.
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>
@@ -620,7 +637,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     private async Task CommitGroupOnceAsync(List<CommitItem> group)
     {
-        DbConnection connection;
+        DbConnection? connection = null;
         DbTransaction transaction;
         try
         {
@@ -630,6 +647,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         }
         catch (Exception exception)
         {
+            // Npgsql gives a pool slot back only when its connection is disposed: eight opens that failed here would
+            // otherwise take every slot (MaxConnectionsPerDatabase) and leave the database unusable from this silo.
+            if (connection is not null) await connection.DisposeAsync();
             throw new ShardDatabaseUnavailableException(Ordinal, exception);
         }
         await using var ownedConnection = connection;

@@ -207,23 +207,32 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     {
         if (_connection is not null) return;
         ensureReady().GetAwaiter().GetResult();
-        var connection = new SqliteConnection(connectionString);
-        connection.Open();
-        using (var pragma = connection.CreateCommand())
+        var connection = _connection = new SqliteConnection(connectionString);
+        try
         {
-            pragma.CommandText = ShardDatabase.SqliteConnectionPragmas + ShardDatabase.SqliteWriterPragmas;
-            pragma.ExecuteNonQuery();
+            connection.Open();
+            using (var pragma = connection.CreateCommand())
+            {
+                pragma.CommandText = ShardDatabase.SqliteConnectionPragmas + ShardDatabase.SqliteWriterPragmas;
+                pragma.ExecuteNonQuery();
+            }
+            RefuseRelaxedDurability(connection);
+            _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments");
+            _fence = new SqlitePreparedStatement(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
+            _order = new SqlitePreparedStatement(connection, ShardSql.InsertOrder, "@order_key", "@order_id", "@shard_key", "@event_id",
+                "@ticket_type_id", "@quantity", "@first_serial", "@serial_segments", "@unit_price_cents", "@currency", "@buyer_name",
+                "@buyer_email", "@created_at_ms");
+            _ticket = new SqlitePreparedStatement(connection, ShardSql.InsertTicket, "@e", "@t", "@s", "@o", "@c");
+            _newKey = new SqlitePreparedStatement(connection, ShardSql.InsertKey, "@event_id", "@idem_key", "@shard_key", "@fingerprint", "@order_id");
+            _moveKey = new SqlitePreparedStatement(connection, sql.MoveKey, "@order_id", "@event_id", "@idem_key", "@shard_key", "@previous_order_id");
         }
-        RefuseRelaxedDurability(connection);
-        _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments");
-        _fence = new SqlitePreparedStatement(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
-        _order = new SqlitePreparedStatement(connection, ShardSql.InsertOrder, "@order_key", "@order_id", "@shard_key", "@event_id",
-            "@ticket_type_id", "@quantity", "@first_serial", "@serial_segments", "@unit_price_cents", "@currency", "@buyer_name",
-            "@buyer_email", "@created_at_ms");
-        _ticket = new SqlitePreparedStatement(connection, ShardSql.InsertTicket, "@e", "@t", "@s", "@o", "@c");
-        _newKey = new SqlitePreparedStatement(connection, ShardSql.InsertKey, "@event_id", "@idem_key", "@shard_key", "@fingerprint", "@order_id");
-        _moveKey = new SqlitePreparedStatement(connection, sql.MoveKey, "@order_id", "@event_id", "@idem_key", "@shard_key", "@previous_order_id");
-        _connection = connection;
+        catch
+        {
+            // The writer tries again at its next commit or claim: a half-opened writer left behind each time would hold
+            // the file and the statements prepared so far until a finalizer ran.
+            Reset();
+            throw;
+        }
     }
 
     /// <summary>
@@ -269,6 +278,8 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         // Statements are finalized before their connection closes.
         foreach (var statement in new[] { _fence, _order, _ticket, _newKey, _moveKey }) statement?.Dispose();
         _claim?.Dispose();
+        // A later open that fails part way must not finalize this connection's statements again.
+        (_fence, _order, _ticket, _newKey, _moveKey, _claim) = (null!, null!, null!, null!, null!, null!);
         // Disposing returns the handle to the pool, and the next open would get the same one back (with this writer's
         // cache and checkpoint settings): cleared first, so the next open really is a fresh connection.
         SqliteConnection.ClearPool(_connection);

@@ -816,6 +816,39 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal(oldColumns, await columns.ExecuteScalarAsync());
     }
 
+    [Fact]
+    public async Task A_sqlite_writer_that_cannot_prepare_its_statements_leaves_no_connection_open_at_each_try()
+    {
+        // A layout the refusal does not catch (it probes two columns) but the writer's statements do: its orders
+        // table has no currency, so every open of the writer fails part way, and every commit or claim tries again.
+        using var storage = TestStorage.Sqlite();
+        await using var databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(), NullLoggerFactory.Instance);
+        await using (var old = await OpenFirstShardDatabaseAsync(Engines.Sqlite, databases, create: true))
+        {
+            await using var create = old.CreateCommand();
+            create.CommandText =
+                "CREATE TABLE orders (order_key TEXT NOT NULL PRIMARY KEY, order_id TEXT NOT NULL, shard_key TEXT NOT NULL, " +
+                "event_id TEXT NOT NULL, ticket_type_id TEXT NOT NULL, quantity INTEGER NOT NULL, first_serial INTEGER NOT NULL, " +
+                "serial_segments TEXT, unit_price_cents INTEGER NOT NULL, buyer_name TEXT NOT NULL, buyer_email TEXT NOT NULL, " +
+                "created_at_ms INTEGER NOT NULL)";
+            await create.ExecuteNonQueryAsync();
+        }
+        var file = Path.GetFullPath(new SqliteConnectionStringBuilder(databases.ConnectionStringFor(0)).DataSource);
+        var ledger = new ShardLedger(databases.Get(0), new ShardAddress("e", "ga", 0));
+        await Assert.ThrowsAnyAsync<Exception>(() => ledger.ClaimAsync(Block));
+
+        // Counted after the first try, which leaves the pool's own connection open. A leaked connection holds its
+        // database file (and the WAL's) until a collection finalizes it, so 20 leaks would show as 20 or more.
+        var before = OpenHandlesTo(file);
+        for (var attempt = 0; attempt < 20; attempt++) await Assert.ThrowsAnyAsync<Exception>(() => ledger.ClaimAsync(Block));
+        Assert.InRange(OpenHandlesTo(file), 0, before + 2);
+    }
+
+    /// <summary>This process's open file descriptors on <paramref name="file"/> and its WAL and shared-memory files.</summary>
+    private static int OpenHandlesTo(string file) =>
+        new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos()
+            .Count(descriptor => descriptor.LinkTarget is { } target && target.StartsWith(file, StringComparison.Ordinal));
+
     /// <summary>
     /// Opens shard database 0 where <paramref name="databases"/> would, without its schema, after creating it when
     /// asked; unpooled, so nothing stays open behind the test's back.
