@@ -86,8 +86,20 @@ internal static class DatabaseServer
 
     private static async Task EnsurePostgresDatabaseAsync(string connectionString, CancellationToken cancellationToken)
     {
-        var target = new NpgsqlConnectionStringBuilder(connectionString);
+        var target = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
         var name = target.Database ?? throw new InvalidOperationException("The PostgreSQL connection string must name a database.");
+        // The database itself first: a managed server, or one whose operators revoked CONNECT on the maintenance
+        // database, may let this role reach its own databases and nothing else, and most opens find the database there.
+        try
+        {
+            await using var existing = new NpgsqlConnection(target.ConnectionString);
+            await existing.OpenAsync(cancellationToken);
+            return;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidCatalogName)
+        {
+            // It does not exist yet: created below, from the maintenance database.
+        }
         var admin = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false };
         await using var connection = new NpgsqlConnection(admin.ConnectionString);
         await connection.OpenAsync(cancellationToken);
@@ -108,15 +120,38 @@ internal static class DatabaseServer
         }
     }
 
+    // SQL Server's error numbers: "Cannot open database requested by the login", and "Database already exists".
+    private const int CannotOpenDatabase = 4060;
+    private const int DatabaseAlreadyExists = 1801;
+
     private static async Task EnsureSqlServerDatabaseAsync(string connectionString, CancellationToken cancellationToken)
     {
+        // Unverified (no SQL Server here). As for PostgreSQL, the database itself first: Azure SQL's contained users
+        // cannot open master at all.
         var name = new SqlConnectionStringBuilder(connectionString).InitialCatalog;
+        try
+        {
+            await using var existing = new SqlConnection(new SqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+            await existing.OpenAsync(cancellationToken);
+            return;
+        }
+        catch (SqlException e) when (e.Number == CannotOpenDatabase)
+        {
+            // Missing (or not open to this login): created below, from master.
+        }
         var admin = new SqlConnectionStringBuilder(connectionString) { InitialCatalog = "master" };
         await using var connection = new SqlConnection(admin.ConnectionString);
         await connection.OpenAsync(cancellationToken);
         await using var create = new SqlCommand(
             $"IF DB_ID(@name) IS NULL CREATE DATABASE [{name.Replace("]", "]]")}]", connection);
         create.Parameters.AddWithValue("@name", name);
-        await create.ExecuteNonQueryAsync(cancellationToken);
+        try
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (SqlException e) when (e.Number == DatabaseAlreadyExists)
+        {
+            // Another process created it between the check and the CREATE: that is what we wanted.
+        }
     }
 }
