@@ -312,7 +312,11 @@ public sealed partial class InventoryShardGrain
             // Released and re-taken by TrySell in the same turn: no other call can slip in between.
             _pendingQuantity -= reserved;
         }
-        return await TrySell(request, orderId, key);
+        var result = await TrySell(request, orderId, key);
+        // A refused pull leaves the tickets it held here free again. A drain that ran while they were held could not
+        // give them away and reported them as left, and nothing else walks this shard again: so they go on now.
+        if (result.Status != PurchaseStatus.Created) HandOnLater();
+        return result;
     }
 
     /// <summary>Delivers a recorded gift; true when the receiver holds it. One delivery per gift at a time.</summary>

@@ -417,6 +417,8 @@ public sealed partial class InventoryShardGrain(
         _committer.Notify();
         // Answered last: the refused buyer's continuation may run inline, and must find the others' tickets held again.
         foreach (var sale in refused) Settle(sale, PurchaseResult.KeyConflict);
+        // The refused sales' tickets are free again; on a drained shard they go on (see SellAsync).
+        HandOnLater();
     }
 
     /// <summary>Answers everything a cycle could not commit: the sales with <paramref name="result"/>, the changes with false.</summary>

@@ -1,0 +1,51 @@
+using OrleansTickets.Events;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>Tickets that become free on a drained shard after its drain walked past them go on by themselves.</summary>
+public sealed class DrainedLeftoverTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Tickets_a_refused_pull_frees_on_a_drained_shard_go_on_to_another_shard()
+    {
+        // Shard 1 holds 3 tickets and pulls a 4th from shard 0, which answers only once shard 1 is drained, and then
+        // gives nothing. The drain finds the 3 held by the pull and reports them left; when the pull is refused they
+        // are free again, on a shard that takes nothing in and that no drain walks any more.
+        var pulling = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var donorWaits = TicketingCluster.Intercepting(new ShardAddress("leftover", "ga", 0), nameof(IInventoryShardGrain.GiveTickets), async call =>
+        {
+            pulling.TrySetResult();
+            await drained.Task;
+            call.Result = 0L;
+        });
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: donorWaits, output: output);
+        await cluster.CreateEventAsync("leftover", TicketingCluster.Type("ga", capacity: 9, shards: 3, maxPerOrder: 4));
+        var drainedShard = cluster.Shard("leftover", "ga", 1);
+        Assert.Equal(3L, await drainedShard.GetSellable());
+
+        Task<PurchaseResult> pull;
+        DrainResult drain;
+        try
+        {
+            pull = drainedShard.Purchase(TicketingCluster.KeylessPurchase("leftover", "ga", 4) with { Donors = [0] });
+            await pulling.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            drain = await drainedShard.Drain();
+        }
+        finally
+        {
+            drained.TrySetResult();
+        }
+        Assert.Equal((0L, 3L), (drain.Moved, drain.Left));
+        Assert.Equal(PurchaseStatus.SoldOut, (await pull).Status);
+
+        // Nothing was sold: the 3 tickets end up on shard 2 (the next one that takes gifts in), none left on shard 1.
+        await Poll.UntilAsync(async () => await drainedShard.GetSellable() == 0,
+            failure: "the tickets freed on the drained shard were never handed on");
+        Assert.Equal(6L, await cluster.Shard("leftover", "ga", 2).GetSellable());
+        Assert.Equal(3L, await cluster.Shard("leftover", "ga", 0).GetSellable());
+    }
+}
