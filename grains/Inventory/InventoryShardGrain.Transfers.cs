@@ -211,7 +211,11 @@ public sealed partial class InventoryShardGrain
     private async Task<long> GiveAwayAsync(DateTimeOffset? stopAskingAt = null)
     {
         var definition = await GrainFactory.GetEventGrain(_address.EventId).GetDefinition();
-        var shards = definition?.FindTicketType(_address.TicketTypeId)?.Shards ?? 0;
+        // This shard exists, so its event does: a catalog that does not know it is a twin that read its storage before
+        // the event was stored (membership changing). Walking no shard would tell the operator "moved 0", as if none
+        // could take a gift; failing says "try again", which is safe (draining twice moves nothing twice).
+        var shards = definition?.FindTicketType(_address.TicketTypeId)?.Shards
+            ?? throw new CatalogUnavailableException($"The catalog did not know ticket type '{_address.TicketTypeId}' of event '{_address.EventId}'; nothing was handed on.");
         long moved = 0;
         for (var step = 1; step < shards && Remaining > 0; step++)
         {

@@ -48,4 +48,34 @@ public sealed class DrainedLeftoverTests(ITestOutputHelper output)
         Assert.Equal(6L, await cluster.Shard("leftover", "ga", 2).GetSellable());
         Assert.Equal(3L, await cluster.Shard("leftover", "ga", 0).GetSellable());
     }
+
+    [Fact]
+    public async Task A_drain_whose_catalog_does_not_know_the_event_fails_instead_of_reporting_nothing_moved()
+    {
+        // A catalog twin that read its storage before the event was stored answers "no such event" for a moment. The
+        // shard's walk then had no shard to offer its tickets to, and the operator was told "moved 0, left 3" with 200.
+        var forgetting = 0;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+            silo.AddIncomingGrainCallFilter(call =>
+            {
+                if (call.InterfaceMethod.DeclaringType == typeof(ITicketEventGrain)
+                    && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetDefinition)
+                    && Interlocked.Exchange(ref forgetting, 0) == 1)
+                {
+                    call.Result = null;
+                    return Task.CompletedTask;
+                }
+                return call.Invoke();
+            }), output: output);
+        await cluster.CreateEventAsync("forgotten", TicketingCluster.Type("ga", capacity: 9, shards: 3, maxPerOrder: 4));
+        var shard = cluster.Shard("forgotten", "ga", 1);
+        Assert.Equal(3L, await shard.GetSellable());
+
+        Volatile.Write(ref forgetting, 1);
+        await Assert.ThrowsAsync<CatalogUnavailableException>(() => shard.Drain());
+
+        // Asked again, with the catalog knowing the event: everything moves.
+        var again = await shard.Drain();
+        Assert.Equal((3L, 0L), (again.Moved, again.Left));
+    }
 }
