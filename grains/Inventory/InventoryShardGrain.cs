@@ -380,7 +380,6 @@ public sealed partial class InventoryShardGrain(
         _committedSold = next;
         _inventory = inventory;
         _retired = retired;
-        metrics.Committed(orders.Count, batchQuantity);
         ApplyCommittedChanges(changes);
         // Before the buyers are answered, so their answers report what is left after the gift.
         GatherRemainder();
@@ -388,6 +387,9 @@ public sealed partial class InventoryShardGrain(
         {
             Settle(sale, order is null ? new PurchaseResult(PurchaseStatus.Created) : new PurchaseResult(PurchaseStatus.Created, order, Remaining));
         }
+        // Last: a meter listener that throws ends only this cycle's task (BatchWorker ignores it), after every buyer and
+        // change was answered; before them, it would leave them waiting for the call timeout.
+        metrics.Committed(orders.Count, batchQuantity);
     }
 
     private static void Settle(PendingSale sale, PurchaseResult result) => sale.Completion.TrySetResult(result);

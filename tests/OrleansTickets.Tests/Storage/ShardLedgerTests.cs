@@ -816,6 +816,25 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal(oldColumns, await columns.ExecuteScalarAsync());
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_meter_listener_that_throws_does_not_turn_a_durable_commit_into_a_failure(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        // Only this context's meter: other tests' commits in this process must not meet the broken listener.
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, subscriber) =>
+        {
+            if (ReferenceEquals(instrument.Meter.Scope, context) && instrument.Name == "orleanstickets.storage.commits") subscriber.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, _, _) => throw new InvalidOperationException("a broken exporter"));
+        listener.Start();
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
+    }
+
     [Fact]
     public async Task A_sqlite_writer_that_cannot_prepare_its_statements_leaves_no_connection_open_at_each_try()
     {
