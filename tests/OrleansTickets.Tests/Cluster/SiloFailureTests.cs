@@ -46,7 +46,7 @@ public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper
     {
         // The buyers' client talks to the first silo only, like a front end whose gateway stays: what is tested is
         // the shards moving off the leaving silo, not a client losing its connection.
-        await using var cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), silos: 3, FastLiveness, gatewayPerSilo: false, output: output);
+        await using var cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), silos: 3, gatewayPerSilo: false, output: output);
         await cluster.CreateEventAsync(EventId, TicketingCluster.Type("ga", Capacity, shards: 24, maxPerOrder: 4));
         await PlaceShardsOnAsync(cluster, cluster.Cluster.Silos[^1]);
         var sale = new KeyedSale(cluster, EventId, "ga", Capacity);
@@ -79,7 +79,6 @@ public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper
         }).Build();
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), silos: 1, silo =>
         {
-            FastLiveness(silo);
             silo.Configure<DeploymentLoadPublisherOptions>(o => o.DeploymentLoadPublisherRefreshTime = TimeSpan.FromMilliseconds(500));
             silo.AddShardRebalancing(rebalancer);
         }, output: output);
@@ -103,11 +102,15 @@ public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Empty(sale.Retries);
     }
 
+    /// <summary>
+    /// Declares a crashed silo dead within a few seconds instead of Orleans' 15-60 s. Only where a silo dies: the silos
+    /// share one process, and a pause of a loaded machine past one probe timeout could declare a live one dead.
+    /// </summary>
     private static void FastLiveness(ISiloBuilder silo) => silo.Configure<ClusterMembershipOptions>(o =>
     {
-        // Declares a crashed silo dead within a few seconds instead of Orleans' 15-60 s.
         o.ProbeTimeout = TimeSpan.FromSeconds(1);
-        o.NumMissedProbesLimit = 1;
+        // Two missed probes, not one: a single stall of the machine is not a death.
+        o.NumMissedProbesLimit = 2;
         o.NumVotesForDeathDeclaration = 1;
     });
 
