@@ -59,6 +59,9 @@ public interface ITicketEventGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<long?> ReadGrantedEver(string ticketTypeId);
 
-    /// <summary>Sales at most one second old: cheap enough for every page view.</summary>
+    /// <summary>
+    /// Sales from a read that ended at most one second ago (one that began longer ago when reads are slow): cheap enough
+    /// for every page view, and the views that queue behind a slow read share its answer.
+    /// </summary>
     Task<EventSales?> GetRecentSales();
 }

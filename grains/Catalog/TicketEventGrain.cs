@@ -36,6 +36,7 @@ public sealed partial class TicketEventGrain(
     private static readonly TimeSpan RecentSalesAge = TimeSpan.FromSeconds(1);
     private EventSales? _recentSales;
     private DateTimeOffset _recentSalesAt;
+    private DateTimeOffset _recentSalesDoneAt;
     private string? _recentFailure;
     private DateTimeOffset _recentFailureAt;
 
@@ -481,7 +482,7 @@ public sealed partial class TicketEventGrain(
         }
         // Dated by when it started asking, so "at most one second old" holds for its oldest answer.
         _recentSales = new EventSales(definition.Id, types.MoveToImmutable());
-        _recentSalesAt = askedAt;
+        (_recentSalesAt, _recentSalesDoneAt) = (askedAt, clock.GetUtcNow());
         return _recentSales;
     }
 
@@ -489,7 +490,11 @@ public sealed partial class TicketEventGrain(
     public async Task<EventSales?> GetRecentSales()
     {
         var now = clock.GetUtcNow();
-        if (_recentSales is not null && now - _recentSalesAt < RecentSalesAge) return _recentSales;
+        // Fresh for a second after the read that made it ended, not after it began: page views queue behind a read
+        // (this grain does not interleave), and with reads of a second or more (many ticket types, a slow shard) none
+        // would ever find the last one fresh, so each would run a whole read of its own, one after the other, until the
+        // queue met the call timeout, with operators' additions and the grant timer waiting behind it.
+        if (_recentSales is not null && now - _recentSalesDoneAt < RecentSalesAge) return _recentSales;
         // A read that just failed (a shard did not answer in time) is not repeated for every page view queued behind
         // it: each would hold the catalog for the whole timeout again. They get the same answer at once, a 503.
         if (_recentFailure is not null && now - _recentFailureAt < RecentSalesAge) throw new TimeoutException(_recentFailure);

@@ -338,6 +338,29 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Page_views_queued_behind_a_slow_sales_read_share_its_answer()
+    {
+        // Counting takes 1.5 s (a struggling shard). The views queued behind the first read each found its answer
+        // older than a second, counted from when the read began, and ran a whole read of their own, one after another.
+        var reads = 0;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("slow-page", "ga", 0), nameof(IInventoryShardGrain.GetSales), async call =>
+            {
+                Interlocked.Increment(ref reads);
+                await Task.Delay(TimeSpan.FromSeconds(1.5));
+                await call.Invoke();
+            }), output: output);
+        await cluster.CreateEventAsync("slow-page", TicketingCluster.Type("ga", capacity: 4, shards: 1));
+        var catalog = cluster.Client.GetEventGrain("slow-page");
+        Volatile.Write(ref reads, 0);
+
+        var views = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => catalog.GetRecentSales()));
+
+        Assert.All(views, view => Assert.Equal(4L, Assert.Single(view!.TicketTypes).Remaining));
+        Assert.Equal(1, Volatile.Read(ref reads));
+    }
+
+    [Fact]
     public async Task A_sales_read_gives_up_once_for_the_whole_event_not_once_per_ticket_type()
     {
         // Both types have a shard on a struggling silo that answers after 3 s. Each type's wait was bounded on its own
