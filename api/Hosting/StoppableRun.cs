@@ -18,6 +18,7 @@ public static class StoppableRun
     /// database is waited for, ends the process normally (0): the host has logged it, and the start's cancellation (or
     /// Orleans refusing to stop a silo it never started) would otherwise surface as an unhandled exception, a crash dump
     /// and exit code 134.</item>
+    /// <item>A start that failed with no stop asked for (a port in use, say) returns 1 after one line on standard error.</item>
     /// <item>A stop of a started host that failed (a service that threw while stopping) returns 1, so a supervisor or
     /// an operator's script sees that the stop was not clean; the host has logged why.</item>
     /// <item>So does a stop that used up its whole budget (<see cref="HostOptions.ShutdownTimeout"/>), which throws
@@ -53,6 +54,14 @@ public static class StoppableRun
         catch (Exception) when (stopping.IsCancellationRequested && !started.IsCancellationRequested)
         {
             return 0;
+        }
+        catch (Exception exception) when (!started.IsCancellationRequested)
+        {
+            // It could not start, and nobody asked it to stop: a port another process holds, a database that refuses
+            // this service. The host has logged it; without this it would also end as an unhandled exception, a crash
+            // dump and exit code 134, which reads like a bug rather than a setting to fix.
+            Console.Error.WriteLine($"The service did not start: {exception.GetBaseException().Message} (exit code 1).");
+            return 1;
         }
         catch (Exception) when (stopping.IsCancellationRequested)
         {

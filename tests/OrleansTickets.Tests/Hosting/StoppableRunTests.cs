@@ -7,7 +7,7 @@ using OrleansTickets.Api.Hosting;
 
 namespace OrleansTickets.Tests.Hosting;
 
-/// <summary>The exit code the silo and the front end end with: 0 for a clean or early stop, 1 for a stop that failed.</summary>
+/// <summary>The exit code the silo and the front end end with: 0 for a clean or early stop, 1 for a stop or a start that failed.</summary>
 public sealed class StoppableRunTests
 {
     [Fact]
@@ -55,6 +55,15 @@ public sealed class StoppableRunTests
         Assert.False(started.IsCancellationRequested);
     }
 
+    [Fact]
+    public async Task A_start_that_fails_with_no_stop_asked_exits_1_instead_of_crashing()
+    {
+        // As a silo whose port another process holds: the start throws. Before, the exception left RunUntilStopped, so
+        // the process ended as an unhandled exception (a crash dump, exit code 134).
+        var (app, _) = Build(new StoppingService(failStop: false, holdStart: false, failStart: true));
+        Assert.Equal(1, await Task.Run(app.RunUntilStopped).WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
     private static (WebApplication App, StoppingService Service) Build(StoppingService service, TimeSpan? shutdownTimeout = null)
     {
         var builder = WebApplication.CreateBuilder();
@@ -72,8 +81,8 @@ public sealed class StoppableRunTests
         return signalled.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>A hosted service whose start can be held until the stop, and whose stop can throw or wait out its budget.</summary>
-    private sealed class StoppingService(bool failStop, bool holdStart, bool holdStop = false) : IHostedService
+    /// <summary>A hosted service whose start can throw or be held until the stop, and whose stop can throw or wait out its budget.</summary>
+    private sealed class StoppingService(bool failStop, bool holdStart, bool holdStop = false, bool failStart = false) : IHostedService
     {
         public TaskCompletionSource Starting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -82,6 +91,7 @@ public sealed class StoppableRunTests
         public async Task StartAsync(CancellationToken cancellationToken)
         {
             Starting.TrySetResult();
+            if (failStart) throw new IOException("Address already in use");
             // The host cancels the start's token when a stop is asked for while starting.
             if (holdStart) await Task.Delay(Timeout.Infinite, cancellationToken);
         }
