@@ -318,8 +318,10 @@ public sealed partial class InventoryShardGrain
         }
         var result = await TrySell(request, orderId, key);
         // A refused pull leaves the tickets it held here free again. A drain that ran while they were held could not
-        // give them away and reported them as left, and nothing else walks this shard again: so they go on now.
-        if (result.Status != PurchaseStatus.Created) HandOnLater();
+        // give them away and reported them as left, and nothing else walks this shard again: so they go on now. Not
+        // after a failed commit: the shard reloads, and a load hands its tickets on at the delivery timer's pace, so
+        // that walks whose commits keep failing do not follow one another without pause.
+        if (result.Status is PurchaseStatus.SoldOut or PurchaseStatus.Replayed or PurchaseStatus.KeyConflict) HandOnLater();
         return result;
     }
 
