@@ -35,7 +35,6 @@ public sealed partial class TicketEventGrain(
     private const string StateName = "event";
     private static readonly TimeSpan RecentSalesAge = TimeSpan.FromSeconds(1);
     private EventSales? _recentSales;
-    private DateTimeOffset _recentSalesAt;
     private DateTimeOffset _recentSalesDoneAt;
     private string? _recentFailure;
     private DateTimeOffset _recentFailureAt;
@@ -480,9 +479,9 @@ public sealed partial class TicketEventGrain(
             var unsold = ShardCounts.Unsold(shards) + PendingOf(type.Id);
             types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards]));
         }
-        // Dated by when it started asking, so "at most one second old" holds for its oldest answer.
+        // Dated by when it ended: the page views queued behind this read share it (see GetRecentSales).
         _recentSales = new EventSales(definition.Id, types.MoveToImmutable());
-        (_recentSalesAt, _recentSalesDoneAt) = (askedAt, clock.GetUtcNow());
+        _recentSalesDoneAt = clock.GetUtcNow();
         return _recentSales;
     }
 

@@ -319,8 +319,8 @@ public sealed partial class InventoryShardGrain
         var result = await TrySell(request, orderId, key);
         // A refused pull leaves the tickets it held here free again. A drain that ran while they were held could not
         // give them away and reported them as left, and nothing else walks this shard again: so they go on now. Not
-        // after a failed commit: the shard reloads, and a load hands its tickets on at the delivery timer's pace, so
-        // that walks whose commits keep failing do not follow one another without pause.
+        // after a failed commit: a walk now would only meet the same failing database, and the shard reloads before
+        // its next sale or gift, where the load hands its unsold tickets on (HandOnFound); a drain again also does.
         if (result.Status is PurchaseStatus.SoldOut or PurchaseStatus.Replayed or PurchaseStatus.KeyConflict) HandOnLater();
         return result;
     }

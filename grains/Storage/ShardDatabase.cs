@@ -138,10 +138,11 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             {
                 await SqlScripts.RunAsync(connection, _dialect, SqlScripts.Read("Shard", SqlScripts.FileName(_dialect)), cancellationToken);
             }
-            catch (DbException)
+            catch (DbException exception) when (IsMissingColumn(exception))
             {
                 // An older layout can fail the script itself (its orders table has no column for the export's index):
-                // it is refused by name all the same, and anything else fails as it came.
+                // it is refused by name all the same. Any other failure (the server restarting, a timeout) fails as it
+                // came, since the probe would misread its broken connection as an older layout.
                 await RefuseOlderLayoutAsync(connection, cancellationToken);
                 throw;
             }
@@ -635,6 +636,15 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             ? new StoredKey(reader.GetString(0), reader.GetString(1), reader.GetString(2))
             : null;
     }
+
+    /// <summary>A statement named a column its table does not have (PostgreSQL 42703, SQL Server 207 or 1911).</summary>
+    private static bool IsMissingColumn(DbException exception) => exception switch
+    {
+        PostgresException postgres => postgres.SqlState == PostgresErrorCodes.UndefinedColumn,
+        SqliteException sqlite => sqlite.Message.Contains("no such column", StringComparison.Ordinal),
+        Microsoft.Data.SqlClient.SqlException sqlServer => sqlServer.Number is 207 or 1911,
+        _ => false,
+    };
 
     private static bool IsKeyConflict(DbException exception) => exception is PostgresException postgres
         ? postgres.SqlState == PostgresErrorCodes.UniqueViolation && postgres.ConstraintName == ShardSql.EventKeyIndex
