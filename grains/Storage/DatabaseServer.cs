@@ -88,17 +88,10 @@ internal static class DatabaseServer
     {
         var target = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
         var name = target.Database ?? throw new InvalidOperationException("The PostgreSQL connection string must name a database.");
-        // The database itself first: a managed server, or one whose operators revoked CONNECT on the maintenance
-        // database, may let this role reach its own databases and nothing else, and most opens find the database there.
-        try
+        if (await OpensAsync(new NpgsqlConnection(target.ConnectionString),
+                e => e is PostgresException { SqlState: PostgresErrorCodes.InvalidCatalogName }, cancellationToken))
         {
-            await using var existing = new NpgsqlConnection(target.ConnectionString);
-            await existing.OpenAsync(cancellationToken);
             return;
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidCatalogName)
-        {
-            // It does not exist yet: created below, from the maintenance database.
         }
         var admin = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false };
         await using var connection = new NpgsqlConnection(admin.ConnectionString);
@@ -120,6 +113,28 @@ internal static class DatabaseServer
         }
     }
 
+    /// <summary>
+    /// Opens (and closes) <paramref name="connection"/> to the database itself; false when the server says the database
+    /// does not exist (<paramref name="missing"/>). Tried before the maintenance database: a managed server, or one whose
+    /// operators revoked CONNECT on it, may let this role reach its own databases and nothing else, and most opens find
+    /// the database there.
+    /// </summary>
+    private static async Task<bool> OpensAsync(DbConnection connection, Func<DbException, bool> missing, CancellationToken cancellationToken)
+    {
+        await using (connection)
+        {
+            try
+            {
+                await connection.OpenAsync(cancellationToken);
+                return true;
+            }
+            catch (DbException e) when (missing(e))
+            {
+                return false;
+            }
+        }
+    }
+
     // SQL Server's error numbers: "Cannot open database requested by the login", and "Database already exists".
     private const int CannotOpenDatabase = 4060;
     private const int DatabaseAlreadyExists = 1801;
@@ -129,15 +144,11 @@ internal static class DatabaseServer
         // Unverified (no SQL Server here). As for PostgreSQL, the database itself first: Azure SQL's contained users
         // cannot open master at all.
         var name = new SqlConnectionStringBuilder(connectionString).InitialCatalog;
-        try
+        // Missing, or not open to this login: made below, from master.
+        if (await OpensAsync(new SqlConnection(new SqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString),
+                e => e is SqlException { Number: CannotOpenDatabase }, cancellationToken))
         {
-            await using var existing = new SqlConnection(new SqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-            await existing.OpenAsync(cancellationToken);
             return;
-        }
-        catch (SqlException e) when (e.Number == CannotOpenDatabase)
-        {
-            // Missing (or not open to this login): created below, from master.
         }
         var admin = new SqlConnectionStringBuilder(connectionString) { InitialCatalog = "master" };
         await using var connection = new SqlConnection(admin.ConnectionString);
