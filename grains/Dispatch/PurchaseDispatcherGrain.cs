@@ -106,7 +106,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private long Now => clock.GetTimestamp();
 
     /// <summary>The timestamp <paramref name="span"/> from now.</summary>
-    private long After(TimeSpan span) => Now + (long)(span.TotalSeconds * clock.TimestampFrequency);
+    private long After(TimeSpan span) => Now + Ticks(span);
+
+    /// <summary><paramref name="span"/> in the timestamps' units.</summary>
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * clock.TimestampFrequency);
 
     /// <summary>The time left until <paramref name="deadline"/>; negative once it has passed.</summary>
     private TimeSpan Left(long deadline) => clock.GetElapsedTime(Now, deadline);
@@ -302,15 +305,26 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             donors = [];
             candidates = PickCandidates(quantity, homeIndex);
             if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
-            await RefreshAsync(arrival);
-            arrival = _refreshesStarted;
-            refreshed = true;
-            candidates = PickCandidates(quantity, homeIndex);
-            if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
-            if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
-            // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
-            if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors)) candidates = [receiver];
-            else await PauseForTicketsAsync(giveUpAt);
+            // The home is asked again only once a refresh shows somewhere to sell, or a pull to plan. After a pause it is
+            // not asked blindly: nothing says it has room, and each refusal costs it a read of the stored key (a home
+            // reads the key before it answers "sold out"), on a database busy with the sale's last commits, for every
+            // buyer waiting, at every pause.
+            while (true)
+            {
+                await RefreshAsync(arrival);
+                arrival = _refreshesStarted;
+                refreshed = true;
+                candidates = PickCandidates(quantity, homeIndex);
+                if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) break;
+                if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
+                // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
+                if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors))
+                {
+                    candidates = [receiver];
+                    break;
+                }
+                await PauseForTicketsAsync(giveUpAt);
+            }
         }
     }
 
@@ -358,6 +372,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         if (left < pause) pause = left > TimeSpan.Zero ? left : TimeSpan.Zero;
         return Task.Delay(pause);
     }
+
+    /// <summary>Whether shard <paramref name="index"/>'s "unavailable" mark, if any, was made at or before <paramref name="timestamp"/>.</summary>
+    private bool MarkedBefore(int index, long timestamp) => _unavailableUntil[index] - Ticks(UnavailableFor) <= timestamp;
 
     private bool HomeFits(int homeIndex, int quantity) => homeIndex >= 0 && IsEligible(homeIndex, quantity, Now);
 
@@ -492,6 +509,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         // Taken now: an answer that comes in while the shards are asked is as late as asking them side by side. A catalog
         // activation that knows no event (null) cannot say what was granted either.
         var grantedBeforeShards = granted.IsCompletedSuccessfully && granted.Result is not null;
+        // Marks of "unavailable" made up to now are older than every answer below.
+        var askedAt = Now;
         for (var index = 0; index < calls.Length; index++) calls[index] = Shard(index).GetSales();
         try
         {
@@ -514,6 +533,11 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             }
             var report = calls[index].Result;
             if (report.Status == Sales.ShardStatus.Unavailable) _unavailableUntil[index] = After(UnavailableFor);
+            // A shard that refused as unavailable (its activation moving, a commit that failed before writing) and now
+            // answers with a count it read is back: left marked, it was skipped for the rest of the second, and buyers of
+            // a type with no other shard to go to paused, refreshed and paused again beside its tickets. A mark made
+            // after the question went out may be newer than this answer, and stays.
+            else if (report.Known && MarkedBefore(index, askedAt)) _unavailableUntil[index] = 0;
             _retired[index] |= report.Retired;
             // The view holds what a shard can sell now, as its other answers do. Tickets reserved by purchases still
             // committing count as unsold below, but routing an order to them would only be refused: with them in the

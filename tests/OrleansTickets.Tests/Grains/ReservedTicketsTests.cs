@@ -56,6 +56,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         await shard.GetSales();
         using var refreshes = Cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
         using var pauses = Cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
+        using var shardCalls = Cluster.CollectMetric<long>("orleanstickets.dispatch.shard_calls");
 
         Task<PurchaseResult> first, second;
         TimeSpan held;
@@ -82,5 +83,8 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         // the commit was held. Without the pause a refresh and a call to the home follow each other back to back.
         var counted = refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
         Assert.True(counted <= held.TotalMilliseconds / 10 + 3, $"{counted} refreshes in {held.TotalMilliseconds:F0} ms");
+        // The shard was asked once: the refreshes, not more purchase calls, showed when the tickets could be had. A keyed
+        // purchase's home asked again after each pause refused each time, and read the stored key each time to do so.
+        Assert.Equal(1L, shardCalls.GetMeasurementSnapshot().Sum(m => m.Value));
     }
 }
