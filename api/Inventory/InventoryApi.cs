@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using OrleansTickets.Api.Events;
 using OrleansTickets.Api.Http;
+using OrleansTickets.Api.Orders;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 
@@ -28,7 +29,7 @@ public static class InventoryApi
     }
 
     public static async Task<Results<Created<CapacityResponse>, Ok<CapacityResponse>, Accepted<CapacityResponse>, ProblemHttpResult>> AddCapacity(
-        string eventId, string typeId, HttpRequest request, IGrainFactory grains)
+        string eventId, string typeId, HttpRequest request, IGrainFactory grains, GatewayHop hop)
     {
         var (body, problem) = await JsonBody.ReadAsync(request, ApiJsonContext.Default.AddCapacityBody, MaxBodyBytes);
         if (problem is not null) return problem;
@@ -42,6 +43,12 @@ public static class InventoryApi
         if (typeProblem is not null) return typeProblem;
         if (body.Shard >= definition!.Shards) return Problems.Invalid("shard", $"This ticket type has shards 0 to {definition.Shards - 1}.");
 
+        // Behind a gateway, Orleans' client sends a message again when its connection breaks mid-send, and a copy the
+        // first gateway had taken runs twice (GatewayHop): without a key, that made two grants of new serials for one
+        // request. A key of this request's own makes the second copy find the first grant. The operator's own retry
+        // still needs a key of the operator's.
+        var ownKey = key is null && hop.MayResend;
+        if (ownKey) key = "request/" + Guid.NewGuid().ToString("N");
         var added = await grains.GetEventGrain(eventId).AddCapacity(typeId, body.Quantity!.Value, body.Shard, key);
         if (added.Status == CapacityStatus.NotFound) return TypeNotFound(eventId, typeId);
         if (added.Status == CapacityStatus.Refused)
@@ -58,7 +65,8 @@ public static class InventoryApi
             added.TransferId!, added.ShardIndex, added.FirstSerial, added.FirstSerial + added.Quantity - 1, added.Quantity);
         var location = $"/api/events/{eventId}/sales";
         // A keyed retry of an addition already made answers 200, as a replayed order or event does: nothing new was made.
-        if (added.Status == CapacityStatus.Added && added.Repeated) return TypedResults.Ok(response);
+        // A repeat under this request's own key is the resent copy of this very request, which did make it.
+        if (added.Status == CapacityStatus.Added && added.Repeated && !ownKey) return TypedResults.Ok(response);
         return added.Status == CapacityStatus.Added ? TypedResults.Created(location, response) : TypedResults.Accepted(location, response);
     }
 

@@ -239,6 +239,58 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         }
     }
 
+    [PostgresFact]
+    public async Task A_capacity_addition_without_a_key_that_a_front_end_sent_twice_adds_the_tickets_once()
+    {
+        // The front end's client sends the addition again after its gateway connection broke mid-send, and the first
+        // gateway had already taken the first copy: both copies reach the catalog. Before, each made a grant of new
+        // serials, and the operator, who sent one request without a key, got 201 for one of two additions.
+        var storage = TestStorage.Postgres(postgres.Server);
+        var settings = new Dictionary<string, string?>(storage.Settings)
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = "c-" + Guid.NewGuid().ToString("N")[..8],
+        };
+        var resend = new ResentAddition();
+        await using var silo = await ApiHost.StartAsync(storage, settings);
+        await using var frontEnd = await ApiHost.StartFrontEndAsync(settings, services => services.AddSingleton<IOutgoingGrainCallFilter>(provider =>
+        {
+            resend.Grains = provider.GetRequiredService<IGrainFactory>();
+            return resend;
+        }));
+        Assert.Equal(HttpStatusCode.Created, (await frontEnd.Client.CreateEventAsync("twice", capacity: 10, shards: 2)).StatusCode);
+
+        var added = await frontEnd.Client.PostRawAsync("/api/events/twice/ticket-types/ga/capacity", "{\"quantity\":5}");
+
+        Assert.True(resend.Resent);
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        var sales = await (await frontEnd.Client.GetAsync("/api/events/twice/sales")).JsonAsync();
+        Assert.Equal(15, sales.GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64());
+    }
+
+    /// <summary>In the front end's client: a capacity addition runs, then its copy runs too, as a resent message would.</summary>
+    private sealed class ResentAddition : IOutgoingGrainCallFilter
+    {
+        private int _resent;
+
+        public IGrainFactory? Grains { get; set; }
+
+        public bool Resent => Volatile.Read(ref _resent) == 1;
+
+        public async Task Invoke(IOutgoingGrainCallContext call)
+        {
+            await call.Invoke();
+            if (call.InterfaceMethod.Name == nameof(OrleansTickets.Events.ITicketEventGrain.AddCapacity)
+                && Interlocked.Exchange(ref _resent, 1) == 0)
+            {
+                // The same message: the same grain and the same arguments, the key (or its absence) included.
+                await Grains!.GetGrain<OrleansTickets.Events.ITicketEventGrain>(call.TargetId).AddCapacity(
+                    (string)call.Request.GetArgument(0)!, (long)call.Request.GetArgument(1)!, (int?)call.Request.GetArgument(2),
+                    (string?)call.Request.GetArgument(3));
+            }
+        }
+    }
+
     [Fact]
     public void Liveness_settings_reach_orleans_membership_options()
     {
