@@ -21,16 +21,18 @@ public static class DisplayText
     /// commit it shares with other buyers' orders), line and paragraph separators (a name that breaks a line in the export
     /// or on a ticket), code points Unicode has not assigned, and invisible formatting characters: the bidirectional
     /// overrides and isolates (a name that reads backwards), zero-width spaces, word joiners, byte-order marks, tag
-    /// characters outside a flag (they can carry hidden text). Kept, because names need them: the zero-width joiner and
-    /// non-joiner (Persian and other scripts, emoji sequences), the left-to-right, right-to-left and Arabic letter marks
-    /// (Hebrew and Arabic keyboards insert them, and they only place neutral characters next to them), the Mongolian vowel
-    /// separator and the soft hyphen.
+    /// characters other than a flag's region code (they can carry hidden text), and runs of variation selectors (the
+    /// same). Kept, because names need them: the zero-width joiner and non-joiner (Persian and other scripts, emoji
+    /// sequences), the left-to-right, right-to-left and Arabic letter marks (Hebrew and Arabic keyboards insert them, and
+    /// they only place neutral characters next to them), the Mongolian vowel separator and the soft hyphen.
     /// </remarks>
     public static bool IsValid(string? text, int maxLength)
     {
         if (string.IsNullOrEmpty(text) || text.Length > maxLength) return false;
         var visible = false;
-        var inFlag = false;
+        // Tags spelled so far after a black flag; -1 when the last character was not a flag or one of its tags.
+        var flagTags = -1;
+        var afterSelector = false;
         foreach (var rune in text.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
@@ -39,21 +41,53 @@ public static class DisplayText
             {
                 return false;
             }
-            // Tag characters spell a region only right after the black flag (the flags of England, Scotland, Wales).
-            var isTag = rune.Value is >= 0xE0020 and <= 0xE007F;
-            if (isTag && !inFlag) return false;
-            inFlag = rune.Value == 0x1F3F4 || (isTag && rune.Value != 0xE007F);
+            if (IsTag(rune))
+            {
+                // Tags spell a region only right after the black flag (the flags of England, Scotland, Wales): a few
+                // digits and small letters, then the cancel tag. Any other tag, or a run of them, is hidden text.
+                if (flagTags < 0) return false;
+                if (rune.Value == CancelTag)
+                {
+                    if (flagTags < MinRegionTags) return false;
+                    flagTags = -1;
+                }
+                else if (IsRegionTag(rune) && flagTags < MaxRegionTags) flagTags++;
+                else return false;
+                continue;
+            }
+            // A flag's region must end with the cancel tag before anything else comes.
+            if (flagTags > 0) return false;
+            flagTags = rune.Value == BlackFlag ? 0 : -1;
+            // A variation selector picks one form of the character before it; a run of them shows nothing and can
+            // carry hidden text, a byte per selector.
+            var selector = IsVariationSelector(rune);
+            if (selector && afterSelector) return false;
+            afterSelector = selector;
             if (category == UnicodeCategory.Format)
             {
-                if (!isTag && !IsNeededFormat(rune)) return false;
+                if (!IsNeededFormat(rune)) return false;
                 continue;
             }
             // Combining marks alone show nothing (a variation selector, a grapheme joiner): they need a base to mark.
             visible |= !Rune.IsWhiteSpace(rune) && !IsBlankLetter(rune)
                 && category is not (UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark);
         }
-        return visible;
+        return visible && flagTags <= 0;
     }
+
+    private const int BlackFlag = 0x1F3F4;
+    private const int CancelTag = 0xE007F;
+
+    // A region's tags are its subdivision code (CLDR: a two-letter country and one to four more letters or digits; the
+    // flags in use spell "gbeng", "gbsct" and "gbwls").
+    private const int MinRegionTags = 3;
+    private const int MaxRegionTags = 6;
+
+    private static bool IsTag(Rune rune) => rune.Value is >= 0xE0000 and <= 0xE007F;
+
+    private static bool IsRegionTag(Rune rune) => rune.Value is (>= 0xE0030 and <= 0xE0039) or (>= 0xE0061 and <= 0xE007A);
+
+    private static bool IsVariationSelector(Rune rune) => rune.Value is (>= 0xFE00 and <= 0xFE0F) or (>= 0xE0100 and <= 0xE01EF);
 
     // Zero-width non-joiner and joiner; left-to-right, right-to-left and Arabic letter marks; the Mongolian vowel
     // separator, which Mongolian spelling needs; the soft hyphen, which only says where a word may break.
