@@ -217,18 +217,20 @@ wait_for_sale() {
         grep -q "$pattern" "$run_dir/orders.txt" 2>/dev/null && return 0
         sleep 0.05
     done
+    # The buyers never left the waiting room (the load generator failed first): nothing to profile.
+    return 1
 }
 profiler_pids=()
 if [[ $perf == 1 ]]; then
     command -v perf >/dev/null || { echo "--perf needs perf (Debian package linux-perf)" >&2; exit 2; }
-    (wait_for_sale; exec perf record -F 499 -g -e cpu-clock -p "$service_pid" -o "$run_dir/perf.data") \
+    (wait_for_sale && exec perf record -F 499 -g -e cpu-clock -p "$service_pid" -o "$run_dir/perf.data") \
         >"$run_dir/perf.log" 2>&1 &
     profiler_pids+=($!)
     pids+=($!)
 fi
 if [[ $trace == 1 ]]; then
     trace_tool="$(global_tool dotnet-trace)"
-    (wait_for_sale; exec "$trace_tool" collect --process-id "$service_pid" --profile dotnet-sampled-thread-time \
+    (wait_for_sale && exec "$trace_tool" collect --process-id "$service_pid" --profile dotnet-sampled-thread-time \
         --duration 00:00:00:05 --output "$run_dir/sale.nettrace") >"$run_dir/trace.log" 2>&1 &
     profiler_pids+=($!)
     pids+=($!)
@@ -265,10 +267,14 @@ else
     verified=${PIPESTATUS[0]}
 fi
 set -e
-# perf stops on SIGINT and writes its file; dotnet-trace stops by itself after its 5 s.
-[[ $perf == 1 ]] && { kill -INT "${profiler_pids[0]}" 2>/dev/null || true; }
+# perf stops on SIGTERM as on SIGINT and writes its file; dotnet-trace stops by itself after its 5 s. Not SIGINT: a
+# background subshell still waiting for the sale (a load generator that failed before it) ignores SIGINT, and perf
+# started after this line would record until the service stopped, which it does only after the wait below.
+[[ $perf == 1 ]] && { kill -TERM "${profiler_pids[0]}" 2>/dev/null || true; }
 for pid in "${profiler_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
+# For the result block, which is what gets copied into reports: a failed audit must show there, not only above it.
+audit_verdict="not run"
 if [[ $counters == 1 ]]; then
     echo "== no audit from the databases with --counters: dotnet-counters records until the service stops"
 elif [[ -s $run_dir/acknowledged.jsonl ]]; then
@@ -287,7 +293,8 @@ elif [[ -s $run_dir/acknowledged.jsonl ]]; then
         --orders-file "$run_dir/acknowledged.jsonl" "${ledger_args[@]}" | tee "$run_dir/audit.txt" | grep -v " PASS "
     audited=${PIPESTATUS[0]}
     set -e
-    [[ $audited == 0 ]] || { echo "the database audit failed (exit $audited): $run_dir/audit.txt"; [[ $verified == 0 ]] && verified=1; }
+    audit_verdict=PASS
+    [[ $audited == 0 ]] || { audit_verdict="FAIL (exit $audited)"; echo "the database audit failed (exit $audited): $run_dir/audit.txt"; [[ $verified == 0 ]] && verified=1; }
 fi
 # dotnet-counters writes a second only after it ends and loses the one in progress at exit: give it the sale's last.
 [[ -n $counters_pid ]] && sleep 2
@@ -320,12 +327,12 @@ if [[ $floor == 1 ]]; then
 fi
 
 echo "== result"
-python3 - "$run_dir" "$peak_rss_kb" "$floor" "$crowd" <<'PY'
+python3 - "$run_dir" "$peak_rss_kb" "$floor" "$crowd" "$audit_verdict" <<'PY'
 import json, sys, os
-run_dir, peak_kb, floor, crowd = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+run_dir, peak_kb, floor, crowd, audit = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4], sys.argv[5]
 o = json.load(open(os.path.join(run_dir, "orders.json")))
 service_cpu = o["serviceCpuSeconds"] or 0
-print(f"tickets sold      {o['ticketsSold']} in {o['orders']} orders, verification {'PASS' if o['passed'] else 'FAIL'}")
+print(f"tickets sold      {o['ticketsSold']} in {o['orders']} orders, verification {'PASS' if o['passed'] else 'FAIL'}, database audit {audit}")
 print(f"time to sell out  {o['secondsToLastTicket']:.2f} s   ({o['ticketsPerSecond']:.0f} tickets/s, {o['ordersPerSecond']:.0f} orders/s)")
 l = o["latency"]
 print(f"order latency ms  p50 {l['p50']:.1f}  p95 {l['p95']:.1f}  p99 {l['p99']:.1f}  max {l['max']:.1f}")

@@ -9,6 +9,8 @@ public static class LedgerAudit
 {
     public const string ShardWithinCapacity = "ledger: sold <= capacity";
     public const string OrdersStoredOnce = "ledger: each order stored once";
+    public const string ShardsStoredOnce = "ledger: each shard stored once";
+    public const string AcknowledgedOnce = "ledger: each 2xx a different order";
     public const string ShardCountMatchesTickets = "ledger: sold = ticket rows";
     public const string SerialsUnique = "ledger: serials unique";
     public const string CodesUnique = "ledger: codes unique";
@@ -32,6 +34,12 @@ public static class LedgerAudit
         checks.Add(new(OrdersStoredOnce, VerificationCheck.WholeEvent, storedTwice.Count == 0, storedTwice.Count == 0
             ? $"{ledger.Orders.Count} orders"
             : $"{storedTwice.Count} order ids stored more than once, e.g. {storedTwice[0].Key} in {string.Join(", ", storedTwice[0].Select(o => o.Database))}"));
+        // So is a shard's row in two databases (a shard that claimed its block in both): each row's count is checked
+        // below, and together they may sell its serials twice.
+        var shardTwice = ledger.Shards.GroupBy(s => s.ShardKey, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+        checks.Add(new(ShardsStoredOnce, VerificationCheck.WholeEvent, shardTwice.Count == 0, shardTwice.Count == 0
+            ? $"{ledger.Shards.Count} shards"
+            : $"{shardTwice.Count} shards stored more than once, e.g. {shardTwice[0].Key} in {string.Join(", ", shardTwice[0].Select(s => s.Database))}"));
         var orderIds = ledger.Orders.DistinctBy(o => o.OrderId, StringComparer.Ordinal).ToDictionary(o => o.OrderId, StringComparer.Ordinal);
         var ticketsByOrder = ledger.Tickets.ToLookup(t => t.OrderId, StringComparer.Ordinal);
         var types = ledger.Shards.Select(s => s.TicketTypeId).Union(sales.TicketTypes.Select(t => t.Id)).Order(StringComparer.Ordinal);
@@ -44,7 +52,7 @@ public static class LedgerAudit
                 ? $"{shards.Count} shards"
                 : $"{over.Count} shards oversold, e.g. {over[0].ShardKey}: sold {over[0].Sold} of {over[0].Capacity}"));
 
-            var ticketRows = shards.ToDictionary(s => s.ShardKey, _ => 0L, StringComparer.Ordinal);
+            var ticketRows = shards.DistinctBy(s => s.ShardKey, StringComparer.Ordinal).ToDictionary(s => s.ShardKey, _ => 0L, StringComparer.Ordinal);
             foreach (var order in ledger.Orders.Where(o => o.TicketTypeId == type))
             {
                 ticketRows[order.ShardKey] = ticketRows.GetValueOrDefault(order.ShardKey) + ticketsByOrder[order.OrderId].Count();
@@ -91,6 +99,12 @@ public static class LedgerAudit
         // includes. Every buyer's request ends acknowledged or provably without an order (the run asks again with
         // the key after the sale), so in a finished run each stored order belongs to one acknowledged answer.
         var acknowledgedIds = acknowledged.Select(a => a.OrderId).ToHashSet(StringComparer.Ordinal);
+        // Each acknowledged request is one buyer's order. Two told the same order (two keys, one order) means one of
+        // them holds nothing, which every count above still agrees with.
+        var toldTwice = acknowledged.GroupBy(a => a.OrderId, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        checks.Add(new(AcknowledgedOnce, VerificationCheck.WholeEvent, toldTwice.Count == 0, toldTwice.Count == 0
+            ? $"{acknowledged.Count} acknowledged orders"
+            : $"{toldTwice.Count} orders acknowledged to more than one request, e.g. {toldTwice[0]}"));
         var untold = orderIds.Keys.Where(id => !acknowledgedIds.Contains(id)).Order(StringComparer.Ordinal).ToList();
         checks.Add(new(StoredAcknowledged, VerificationCheck.WholeEvent, untold.Count == 0, untold.Count == 0
             ? $"{orderIds.Count} stored orders, each acknowledged"

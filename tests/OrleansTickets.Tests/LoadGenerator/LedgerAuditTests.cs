@@ -44,7 +44,7 @@ public sealed class LedgerAuditTests
     {
         var checks = Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true);
         Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name}: {c.Detail}"));
-        Assert.Equal(10, checks.Count);
+        Assert.Equal(12, checks.Count);
     }
 
     [Fact]
@@ -234,6 +234,32 @@ public sealed class LedgerAuditTests
         };
         var failed = Failed(Audit(ledger, Acknowledged(), Sales(capacity: 7, sold: 7), expectSoldOut: true));
         Assert.Contains(OrdersStoredOnce, failed);
+    }
+
+    [Fact]
+    public void A_shard_stored_in_two_databases_is_a_failed_check_not_a_crash()
+    {
+        var ledger = CleanLedger();
+        // Shard 0 claimed its block in a second database too, and sold its serial 1 there again.
+        ledger = ledger with
+        {
+            Shards = [.. ledger.Shards, new("db1", "e/ga/0", "ga", 2, 1)],
+            Orders = [.. ledger.Orders, new("db1", "o4", "e/ga/0", "ga", 1)],
+            Tickets = [.. ledger.Tickets, new("db1", "ga", 1, "o4", "c1")],
+        };
+        var acknowledged = Acknowledged();
+        acknowledged.Add(new("o4", "ga", 1, [new("c1", 1)]));
+        var failed = Failed(Audit(ledger, acknowledged, Sales(capacity: 7, sold: 7), expectSoldOut: true));
+        Assert.Contains(ShardsStoredOnce, failed);
+    }
+
+    [Fact]
+    public void One_order_acknowledged_to_two_requests_is_caught()
+    {
+        // Two buyers were told of order o3: one of them holds nothing, and every count agrees with the databases.
+        var acknowledged = Acknowledged();
+        acknowledged.Add(acknowledged[2]);
+        Assert.Equal([AcknowledgedOnce], Failed(Audit(CleanLedger(), acknowledged, Sales(), expectSoldOut: true)));
     }
 
     [Theory]
