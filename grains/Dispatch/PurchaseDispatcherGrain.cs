@@ -305,7 +305,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             donors = [];
             candidates = PickCandidates(quantity, homeIndex);
             if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
-            // The home is asked again only once a refresh shows somewhere to sell, or a pull to plan. After a pause it is
+            // The home is asked again only once the view shows somewhere to sell, or a pull to plan. After a pause it is
             // not asked blindly: nothing says it has room, and each refusal costs it a read of the stored key (a home
             // reads the key before it answers "sold out"), on a database busy with the sale's last commits, for every
             // buyer waiting, at every pause.
@@ -324,6 +324,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                     break;
                 }
                 await PauseForTicketsAsync(giveUpAt);
+                // Other buyers' answers during the pause may have shown room somewhere: no refresh is needed to go there.
+                candidates = PickCandidates(quantity, homeIndex);
+                if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) break;
             }
         }
     }
