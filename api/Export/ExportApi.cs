@@ -15,7 +15,7 @@ namespace OrleansTickets.Api.Export;
 public static class ExportApi
 {
     public const int DefaultLimit = 500;
-    public const int MaxLimit = 1000;
+    public const int MaxLimit = IOrderExportGrain.MaxPageSize;
     private const string AfterRule = "Must be the 'next' of an earlier page of this event's export.";
 
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)

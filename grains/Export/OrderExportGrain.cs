@@ -14,9 +14,9 @@ namespace OrleansTickets.Export;
 /// <para>
 /// Stateless: a page's cursor names the database and the last order key read there, so any activation on any silo
 /// serves the next page, and a client that lost a page asks again with the same cursor. Databases are read in
-/// ordinal order and each in order-key order, which is its primary key's: a page walks that index from its cursor,
-/// passing over other events' orders on the same database. An index by event or by shard would cost every sale
-/// another B-tree insert.
+/// ordinal order and each in order-key order: a page reads the range of the index <c>orders_event</c> (event, key)
+/// after its cursor, so it neither sorts nor passes over other events' orders on the same database. Keys follow mint
+/// time, so a sale's inserts land at the end of its event's range (about one leaf per group commit).
 /// </para>
 /// <para>
 /// What a page holds: only rows in committed transactions, so only durable orders. Shards' orders never move (a drain
@@ -39,6 +39,8 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
     public async Task<OrderPage?> ReadPage(ExportCursor? after, int limit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        // The page is built in an array of this size: the API's own bound, held here for any other caller too.
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, IOrderExportGrain.MaxPageSize);
         var eventId = this.GetPrimaryKeyString();
         var catalog = GrainFactory.GetEventGrain(eventId);
         var shardDatabases = await catalog.GetShardDatabases();

@@ -64,6 +64,18 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Null(await Cluster.Client.GetGrain<IOrderExportGrain>("no-such-event").ReadPage(null, limit: 7));
     }
 
+    [Fact]
+    public async Task A_page_larger_than_the_most_one_page_may_ask_for_is_refused_before_anything_is_read()
+    {
+        // The page is built in an array of the asked size: a caller inside the cluster asking for int.MaxValue orders
+        // (the API refuses more than 1,000 itself) would have taken the silo's memory.
+        await StartAsync(Engines.Sqlite);
+        await Cluster.CreateEventAsync("huge", TicketingCluster.Type("ga", capacity: 4, shards: 1));
+        var exporter = Cluster.Client.GetGrain<IOrderExportGrain>("huge");
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => exporter.ReadPage(null, int.MaxValue));
+        Assert.NotNull(await exporter.ReadPage(null, IOrderExportGrain.MaxPageSize));
+    }
+
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task An_order_committed_where_a_walk_has_passed_is_missing_from_it_and_its_last_page_says_so(string engine)
     {
