@@ -100,6 +100,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private IInventoryShardGrain?[] _shards = [];
     private IInventoryShardGrain?[] _homes = [];
     private ITicketEventGrain? _catalog;
+    private Task<bool>? _loading;
     private KeyHomes? _keyHomes;
 
     /// <summary>Now, as a monotonic timestamp of the grain's <see cref="TimeProvider"/>.</summary>
@@ -124,7 +125,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             bool known;
             try
             {
-                known = await LoadDefinitionAsync(request);
+                known = await LoadDefinitionOnceAsync(request);
             }
             catch (Exception exception)
             {
@@ -139,6 +140,25 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         return request.IdempotencyKey is { } key
             ? await PurchaseAtHomeAsync(request, key, arrival)
             : await PurchaseAnywhereAsync(request, arrival);
+    }
+
+    /// <summary>
+    /// One load for all the requests that find the type unknown together: at the doors' opening hundreds arrive at a
+    /// cold activation at once, and each asking the catalog for the definition and the shard map made the one catalog
+    /// grain a hot spot just as the sale began. A request arriving after a load ended asks again (an event unknown then
+    /// may have been created since).
+    /// </summary>
+    private async Task<bool> LoadDefinitionOnceAsync(PurchaseRequest request)
+    {
+        var loading = _loading ??= LoadDefinitionAsync(request);
+        try
+        {
+            return await loading;
+        }
+        finally
+        {
+            if (ReferenceEquals(_loading, loading)) _loading = null;
+        }
     }
 
     private async Task<bool> LoadDefinitionAsync(PurchaseRequest request)
