@@ -21,8 +21,8 @@ public static class DisplayText
     /// commit it shares with other buyers' orders), line and paragraph separators (a name that breaks a line in the export
     /// or on a ticket), code points Unicode has not assigned, and invisible formatting characters: the bidirectional
     /// overrides and isolates (a name that reads backwards), zero-width spaces, word joiners, byte-order marks, tag
-    /// characters other than a flag's region code (they can carry hidden text), and runs of variation selectors (the
-    /// same). Kept, because names need them: the zero-width joiner and non-joiner (Persian and other scripts, emoji
+    /// characters other than a flag's region code (they can carry hidden text), variation selectors anywhere but right
+    /// after a character they can change, and two formatting characters in a row (the same). Kept, because names need them: the zero-width joiner and non-joiner (Persian and other scripts, emoji
     /// sequences), the left-to-right, right-to-left and Arabic letter marks (Hebrew and Arabic keyboards insert them, and
     /// they only place neutral characters next to them), the Mongolian vowel separator and the soft hyphen.
     /// </remarks>
@@ -32,7 +32,10 @@ public static class DisplayText
         var visible = false;
         // Tags spelled so far after a black flag; -1 when the last character was not a flag or one of its tags.
         var flagTags = -1;
-        var afterSelector = false;
+        // Whether the character before was one a variation selector may follow (not a mark, selector or format
+        // character), and whether it was a format character.
+        var afterBase = false;
+        var afterFormat = false;
         foreach (var rune in text.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
@@ -58,19 +61,22 @@ public static class DisplayText
             // A flag's region must end with the cancel tag before anything else comes.
             if (flagTags > 0) return false;
             flagTags = rune.Value == BlackFlag ? 0 : -1;
-            // A variation selector picks one form of the character before it; a run of them shows nothing and can
-            // carry hidden text, a byte per selector.
+            // A variation selector picks one form of the character right before it. Anywhere else (after another
+            // selector, a mark or a joiner) it shows nothing, and a string of them carries hidden text, a byte each.
             var selector = IsVariationSelector(rune);
-            if (selector && afterSelector) return false;
-            afterSelector = selector;
+            if (selector && !afterBase) return false;
             if (category == UnicodeCategory.Format)
             {
-                if (!IsNeededFormat(rune)) return false;
+                // One at a time: a joiner, non-joiner or direction mark stands between characters that show, and a run
+                // of them would show nothing and could spell hidden bits.
+                if (!IsNeededFormat(rune) || afterFormat) return false;
+                (afterFormat, afterBase) = (true, false);
                 continue;
             }
             // Combining marks alone show nothing (a variation selector, a grapheme joiner): they need a base to mark.
-            visible |= !Rune.IsWhiteSpace(rune) && !IsBlankLetter(rune)
-                && category is not (UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark);
+            var mark = category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark;
+            (afterFormat, afterBase) = (false, !mark && !selector);
+            visible |= !Rune.IsWhiteSpace(rune) && !IsBlankLetter(rune) && !mark;
         }
         return visible && flagTags <= 0;
     }

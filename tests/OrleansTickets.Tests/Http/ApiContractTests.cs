@@ -265,8 +265,10 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada \\uD83C\\uDFF4\\uDB40\\uDC47\\uDB40\\uDC42\\uDB40\\uDC45\\uDB40\\uDC7F\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada \\uD83C\\uDFF4\\uDB40\\uDC67\\uDB40\\uDC62\\uDB40\\uDC65\\uDB40\\uDC6E\\uDB40\\uDC67 x\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada \\uD83C\\uDFF4\\uDB40\\uDC67\\uDB40\\uDC62\\uDB40\\uDC65\\uDB40\\uDC6E\\uDB40\\uDC67\\uDB40\\uDC67\\uDB40\\uDC67\\uDB40\\uDC7F\",\"email\":\"a@b.co\"}}", "validation" },
-        // A run of variation selectors, which can carry a byte each.
+        // Variation selectors, which can carry a byte each: a run of them, or each behind a joiner; and two joiners in a row.
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\uFE00\\uFE01\\uDB40\\uDD00\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\uDB40\\uDD00\\u200D\\uDB40\\uDD01\\u200D\\uDB40\\uDD02\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u200D\\u200C\\u200D Lovelace\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u2060Lovelace\",\"email\":\"a@b.co\"}}", "validation" },
     };
 
@@ -344,7 +346,7 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     [InlineData("小林 さくら")]
     [InlineData("\u05D3\u05D5\u05D3 \u200F(\u05D1\u05F3)")]
     [InlineData("Ada \U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F")]
-    [InlineData("Ada \u2764\uFE0F\u200D\U0001F525 #\uFE0F\u20E3")]
+    [InlineData("Ada \u2764\uFE0F\u200D\U0001F525 #\uFE0F\u20E3 \U0001F3F3\uFE0F\u200D\U0001F308 \U0001F441\uFE0F\u200D\U0001F5E8\uFE0F")]
     public async Task Names_in_any_script_with_their_joiners_are_accepted(string name)
     {
         await EnsureEventAsync("names");
