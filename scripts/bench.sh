@@ -215,6 +215,8 @@ wait_for_sale() {
     [[ $waiting_room == 0 ]] && pattern='^event '
     for _ in $(seq 1 2400); do
         grep -q "$pattern" "$run_dir/orders.txt" 2>/dev/null && return 0
+        # The load generator ended without reaching the sale: stop waiting at once rather than after the 2 minutes.
+        [[ -e $run_dir/sale.ended ]] && return 1
         sleep 0.05
     done
     # The buyers never left the waiting room (the load generator failed first): nothing to profile.
@@ -267,6 +269,7 @@ else
     verified=${PIPESTATUS[0]}
 fi
 set -e
+touch "$run_dir/sale.ended"
 # perf stops on SIGTERM as on SIGINT and writes its file; dotnet-trace stops by itself after its 5 s. Not SIGINT: a
 # background subshell still waiting for the sale (a load generator that failed before it) ignores SIGINT, and perf
 # started after this line would record until the service stopped, which it does only after the wait below.
@@ -330,6 +333,8 @@ echo "== result"
 python3 - "$run_dir" "$peak_rss_kb" "$floor" "$crowd" "$audit_verdict" <<'PY'
 import json, sys, os
 run_dir, peak_kb, floor, crowd, audit = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4], sys.argv[5]
+if not os.path.exists(os.path.join(run_dir, "orders.json")):
+    sys.exit(f"no result: the sale wrote no summary (the load generator failed before it; see {run_dir})")
 o = json.load(open(os.path.join(run_dir, "orders.json")))
 service_cpu = o["serviceCpuSeconds"] or 0
 print(f"tickets sold      {o['ticketsSold']} in {o['orders']} orders, verification {'PASS' if o['passed'] else 'FAIL'}, database audit {audit}")
