@@ -20,7 +20,8 @@ public sealed record LoadOptions(
     int? ServicePid = null,
     string? DatabaseUser = null,
     IReadOnlyDictionary<string, int>? Offered = null,
-    IReadOnlyDictionary<string, int>? Added = null)
+    IReadOnlyDictionary<string, int>? Added = null,
+    TimeSpan ThinkTime = default)
 {
     /// <summary>The first address: where the run reads the event and the sales.</summary>
     public Uri Url => Urls[0];

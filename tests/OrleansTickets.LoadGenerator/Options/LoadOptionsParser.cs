@@ -28,6 +28,8 @@ public static class LoadOptionsParser
           --offered a=100,b=5   the tickets of each type put on sale, checked against the service's final capacity
                                 (default: each type's capacity read before the sale)
           --added a=10          tickets an operator adds to a type during the sale, on top of what was offered
+          --think-time MS       each buyer pauses this long after each order it gets, so the sale cannot go faster than
+                                connections / think time orders a second, however fast the machine (default 0)
 
         bare mode:
           --path PATH           target of the POSTs                        (default /bare/orders)
@@ -73,7 +75,8 @@ public static class LoadOptionsParser
             ServicePid: values.ContainsKey("service-pid") ? ParseInt(values, "service-pid", 0, min: 1, max: int.MaxValue) : null,
             DatabaseUser: Take(values, "database-user"),
             Offered: Take(values, "offered") is { } offered ? ParseCounts("offered", offered, min: 0) : null,
-            Added: Take(values, "added") is { } added ? ParseCounts("added", added, min: 1) : null);
+            Added: Take(values, "added") is { } added ? ParseCounts("added", added, min: 1) : null,
+            ThinkTime: TimeSpan.FromMilliseconds(ParseInt(values, "think-time", 0, min: 0, max: 60_000)));
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         // The wait counts against the run's timeout, which must leave time for the sale.
         if (options.WaitingRoom >= options.Timeout) throw new UsageException("--waiting-room must be shorter than --timeout");

@@ -39,7 +39,7 @@ public static class OrdersRun
         var latency = new LatencyRecorder();
         var ordersPath = $"/api/events/{Uri.EscapeDataString(options.EventId)}/orders";
         var buyers = Enumerable.Range(1, options.Connections)
-            .Select(n => new VirtualBuyer(n, ordersPath, apis, demand, options.MaxQuantity, counters, latency))
+            .Select(n => new VirtualBuyer(n, ordersPath, apis, demand, options.MaxQuantity, counters, latency, thinkTime: options.ThinkTime))
             .ToList();
 
         if (options.WaitingRoom > TimeSpan.Zero)

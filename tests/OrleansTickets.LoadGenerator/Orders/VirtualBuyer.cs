@@ -13,7 +13,7 @@ namespace OrleansTickets.LoadGenerator.Orders;
 /// </summary>
 public sealed class VirtualBuyer(
     int number, string ordersPath, IReadOnlyList<TicketingApiClient> apis, TicketTypeDemand demand, int maxQuantity,
-    LoadCounters counters, LatencyRecorder latency, TimeSpan? failureBackoffStep = null)
+    LoadCounters counters, LatencyRecorder latency, TimeSpan? failureBackoffStep = null, TimeSpan thinkTime = default)
 {
     private int _api = number % apis.Count;
 
@@ -61,6 +61,8 @@ public sealed class VirtualBuyer(
                     _orders.Add(outcome.Order! with { Requested = requested });
                     counters.RecordOrder(outcome.Order!.Tickets.Count);
                     LastAcknowledgedAt = LastResponseAt;
+                    // A person reads the confirmation before buying again; it also bounds how fast a sale can go.
+                    if (thinkTime > TimeSpan.Zero) await Task.Delay(thinkTime, cancellation);
                     break;
                 }
 
