@@ -7,7 +7,9 @@
 #   --postgres       shard databases on a private PostgreSQL of the run's own (.bench/pg, port BENCH_PGPORT or 15532, made afresh and stopped at the end) instead of SQLite files
 #                    (on either engine, after the sale the load generator also audits the databases themselves: --mode audit, as chaos.sh does)
 #   --connections N  concurrent buyers (default 256)
-#   --ga-shards N    shards of the general-admission type (default 400, as in the story)
+#   --ga-shards N    shards of the general-admission type (default: the festival file's, 400 as in the story)
+#   --festival FILE  the event to sell (default scripts/bench/festival.json, the story's shard counts; see
+#                    scripts/bench/festival-story-blocks.json and docs/benchmarks.md for the other split)
 #   --scale F        multiply every capacity by F (0.1 = 15k tickets, 10 = 1.5M tickets)
 #   --max-dbs N      Storage:MaxShardDatabases (default: none passed, so the service's own setting applies, 4 in
 #                    silo/appsettings.json; the setting in a build under test is what a run measures)
@@ -53,12 +55,13 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() extra_env=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 ga_shards=400 scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() extra_env=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
         --connections) connections="$2"; shift ;;
         --ga-shards) ga_shards="$2"; shift ;;
+        --festival) festival_file="$2"; shift ;;
         --scale) scale="$2"; shift ;;
         --max-dbs) max_dbs="$2"; shift ;;
         --timeout) timeout="$2"; shift ;;
@@ -103,7 +106,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) crowd=$crowd connections=$connections ga-shards=$ga_shards scale=$scale max-dbs=${max_dbs:-service} warm-up=$warm_up cold=$cold waiting-room=${waiting_room}s ready-to-run=$ready_to_run ${service_args[*]}"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) crowd=$crowd connections=$connections festival=$festival_file ga-shards=${ga_shards:-as in the file} scale=$scale max-dbs=${max_dbs:-service} warm-up=$warm_up cold=$cold waiting-room=${waiting_room}s ready-to-run=$ready_to_run ${service_args[*]}"
 
 echo "== build (Release)"
 dotnet build -c Release silo -v quiet -nologo >/dev/null
@@ -160,14 +163,14 @@ done
 echo "   listening after $(echo "$(date +%s.%N) $service_started" | awk '{ printf "%.1f", $1 - $2 }') s"
 grep -A1 "OnSaleRehearsal" "$run_dir/service.log" | grep -v -e OnSaleRehearsal -e "^--" | sed "s/^ */   /" || true
 
-python3 - "$scale" "$ga_shards" >"$run_dir/festival.json" <<'PY'
+python3 - "$scale" "$ga_shards" "$festival_file" >"$run_dir/festival.json" <<'PY'
 import json, sys
-scale, ga_shards = float(sys.argv[1]), int(sys.argv[2])
-event = json.load(open("scripts/bench/festival.json"))
+scale, ga_shards, festival_file = float(sys.argv[1]), sys.argv[2], sys.argv[3]
+event = json.load(open(festival_file))
 for t in event["ticketTypes"]:
     t["capacity"] = max(1, int(round(t["capacity"] * scale)))
-    if t["id"] == "ga":
-        t["shards"] = ga_shards
+    if t["id"] == "ga" and ga_shards:
+        t["shards"] = int(ga_shards)
     t["shards"] = max(1, min(t["shards"], t["capacity"]))
 print(json.dumps(event))
 PY
