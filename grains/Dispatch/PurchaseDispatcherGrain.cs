@@ -71,6 +71,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     // How long a refresh that found the type sold out lets later refreshes rest on it (see RefreshAllAsync).
     private static readonly TimeSpan SoldOutRest = TimeSpan.FromSeconds(1);
 
+    // The one flight of _loading: an activation serves one ticket type, so its definition has one load at a time.
+    private const string DefinitionLoad = "definition";
+
     private EventDefinition? _event;
     private TicketTypeDefinition? _type;
     private long[] _remaining = [];
@@ -100,7 +103,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private IInventoryShardGrain?[] _shards = [];
     private IInventoryShardGrain?[] _homes = [];
     private ITicketEventGrain? _catalog;
-    private Task<bool>? _loading;
+    // One load of the definition for all the requests that find the type unknown together (see Purchase).
+    private readonly SingleFlight<bool> _loading = new();
     private KeyHomes? _keyHomes;
 
     /// <summary>Now, as a monotonic timestamp of the grain's <see cref="TimeProvider"/>.</summary>
@@ -125,7 +129,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             bool known;
             try
             {
-                known = await LoadDefinitionOnceAsync(request);
+                // At the doors' opening hundreds arrive at a cold activation at once: each asking the catalog for the
+                // definition and the shard map made the one catalog grain a hot spot just as the sale began. A request
+                // arriving after a load ended asks again (an event unknown then may have been created since).
+                known = await _loading.RunAsync(DefinitionLoad, () => LoadDefinitionAsync(request));
             }
             catch (Exception exception)
             {
@@ -140,25 +147,6 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         return request.IdempotencyKey is { } key
             ? await PurchaseAtHomeAsync(request, key, arrival)
             : await PurchaseAnywhereAsync(request, arrival);
-    }
-
-    /// <summary>
-    /// One load for all the requests that find the type unknown together: at the doors' opening hundreds arrive at a
-    /// cold activation at once, and each asking the catalog for the definition and the shard map made the one catalog
-    /// grain a hot spot just as the sale began. A request arriving after a load ended asks again (an event unknown then
-    /// may have been created since).
-    /// </summary>
-    private async Task<bool> LoadDefinitionOnceAsync(PurchaseRequest request)
-    {
-        var loading = _loading ??= LoadDefinitionAsync(request);
-        try
-        {
-            return await loading;
-        }
-        finally
-        {
-            if (ReferenceEquals(_loading, loading)) _loading = null;
-        }
     }
 
     private async Task<bool> LoadDefinitionAsync(PurchaseRequest request)
@@ -323,8 +311,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 foreach (var index in candidates) Lower(index, quantity - 1);
             }
             donors = [];
-            candidates = PickCandidates(quantity, homeIndex);
-            if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) continue;
+            if (ViewHasRoom(quantity, homeIndex, out candidates)) continue;
             // The home is asked again only once the view shows somewhere to sell, or a pull to plan. After a pause it is
             // not asked blindly: nothing says it has room, and each refusal costs it a read of the stored key (a home
             // reads the key before it answers "sold out"), on a database busy with the sale's last commits, for every
@@ -334,8 +321,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 await RefreshAsync(arrival);
                 arrival = _refreshesStarted;
                 refreshed = true;
-                candidates = PickCandidates(quantity, homeIndex);
-                if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) break;
+                if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
                 if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
                 // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
                 if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors))
@@ -345,8 +331,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 }
                 await PauseForTicketsAsync(giveUpAt);
                 // Other buyers' answers during the pause may have shown room somewhere: no refresh is needed to go there.
-                candidates = PickCandidates(quantity, homeIndex);
-                if (!candidates.IsEmpty || HomeFits(homeIndex, quantity)) break;
+                if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
             }
         }
     }
@@ -400,6 +385,16 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private bool MarkedBefore(int index, long timestamp) => _unavailableUntil[index] - Ticks(UnavailableFor) <= timestamp;
 
     private bool HomeFits(int homeIndex, int quantity) => homeIndex >= 0 && IsEligible(homeIndex, quantity, Now);
+
+    /// <summary>
+    /// Whether the view shows somewhere a keyed order could sell: the home itself, or <paramref name="candidates"/>
+    /// (picked afresh) for it to forward to.
+    /// </summary>
+    private bool ViewHasRoom(int quantity, int homeIndex, out ImmutableArray<int> candidates)
+    {
+        candidates = PickCandidates(quantity, homeIndex);
+        return !candidates.IsEmpty || HomeFits(homeIndex, quantity);
+    }
 
     /// <summary>
     /// Decides, right after a refresh in which no single shard can take the order, whether to stop: sold out when
