@@ -30,16 +30,10 @@ public static class LedgerAudit
     {
         var checks = new List<VerificationCheck>();
         // An order id stored twice (in two databases, say) is the double sale this audit exists to find: a row, not a crash.
-        var storedTwice = ledger.Orders.GroupBy(o => o.OrderId, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
-        checks.Add(new(OrdersStoredOnce, VerificationCheck.WholeEvent, storedTwice.Count == 0, storedTwice.Count == 0
-            ? $"{ledger.Orders.Count} orders"
-            : $"{storedTwice.Count} order ids stored more than once, e.g. {storedTwice[0].Key} in {string.Join(", ", storedTwice[0].Select(o => o.Database))}"));
+        checks.Add(StoredOnce(OrdersStoredOnce, ledger.Orders, o => o.OrderId, o => o.Database, "orders", "order ids"));
         // So is a shard's row in two databases (a shard that claimed its block in both): each row's count is checked
         // below, and together they may sell its serials twice.
-        var shardTwice = ledger.Shards.GroupBy(s => s.ShardKey, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
-        checks.Add(new(ShardsStoredOnce, VerificationCheck.WholeEvent, shardTwice.Count == 0, shardTwice.Count == 0
-            ? $"{ledger.Shards.Count} shards"
-            : $"{shardTwice.Count} shards stored more than once, e.g. {shardTwice[0].Key} in {string.Join(", ", shardTwice[0].Select(s => s.Database))}"));
+        checks.Add(StoredOnce(ShardsStoredOnce, ledger.Shards, s => s.ShardKey, s => s.Database, "shards", "shards"));
         var orderIds = ledger.Orders.DistinctBy(o => o.OrderId, StringComparer.Ordinal).ToDictionary(o => o.OrderId, StringComparer.Ordinal);
         var ticketsByOrder = ledger.Tickets.ToLookup(t => t.OrderId, StringComparer.Ordinal);
         var types = ledger.Shards.Select(s => s.TicketTypeId).Union(sales.TicketTypes.Select(t => t.Id)).Order(StringComparer.Ordinal);
@@ -126,6 +120,16 @@ public static class LedgerAudit
               + open.Concat(takenTwice).Concat(neverGiven).First()));
         if (exported is not null) checks.Add(CompareExport(ledger, orderIds, ticketsByOrder, exported));
         return checks;
+    }
+
+    /// <summary>Whether each of <paramref name="rows"/> has a key of its own, across the databases; else a few of the culprits.</summary>
+    private static VerificationCheck StoredOnce<T>(
+        string name, IReadOnlyList<T> rows, Func<T, string> key, Func<T, string> database, string rowsNoun, string keysNoun)
+    {
+        var twice = rows.GroupBy(key, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+        return new(name, VerificationCheck.WholeEvent, twice.Count == 0, twice.Count == 0
+            ? $"{rows.Count} {rowsNoun}"
+            : $"{twice.Count} {keysNoun} stored more than once, e.g. {twice[0].Key} in {string.Join(", ", twice[0].Select(database))}");
     }
 
     /// <summary>
