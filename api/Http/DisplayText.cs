@@ -22,9 +22,10 @@ public static class DisplayText
     /// or on a ticket), code points Unicode has not assigned, and invisible formatting characters: the bidirectional
     /// overrides and isolates (a name that reads backwards), zero-width spaces, word joiners, byte-order marks, tag
     /// characters other than a flag's region code (they can carry hidden text), variation selectors anywhere but right
-    /// after a character they can change, and two formatting characters in a row (the same). Kept, because names need them: the zero-width joiner and non-joiner (Persian and other scripts, emoji
-    /// sequences), the left-to-right, right-to-left and Arabic letter marks (Hebrew and Arabic keyboards insert them, and
-    /// they only place neutral characters next to them), the Mongolian vowel separator and the soft hyphen.
+    /// after a character they can change, and two formatting characters in a row (the same). Kept, because names need
+    /// them: the zero-width joiner and non-joiner (Persian and other scripts, emoji sequences), the left-to-right,
+    /// right-to-left and Arabic letter marks (Hebrew and Arabic keyboards insert them, and they only place neutral
+    /// characters next to them), the Mongolian vowel separator and the soft hyphen.
     /// </remarks>
     public static bool IsValid(string? text, int maxLength)
     {
