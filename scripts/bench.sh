@@ -268,7 +268,7 @@ print(",".join("%s:%d:%d" % (t["id"], t["capacity"], t["maxPerOrder"]) for t in 
 else
     dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" --offered "$offered" \
         --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" "${database_args[@]}" --summary-json "$run_dir/orders.json" \
-        --orders-file "$run_dir/acknowledged.jsonl" | tee "$run_dir/orders.txt" | grep -v " PASS "
+        --orders-file "$run_dir/acknowledged.jsonl" --latency-timeline "$run_dir/latency.csv" | tee "$run_dir/orders.txt" | grep -v " PASS "
     verified=${PIPESTATUS[0]}
 fi
 set -e

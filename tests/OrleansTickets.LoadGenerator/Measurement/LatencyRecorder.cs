@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using HdrHistogram;
 
 namespace OrleansTickets.LoadGenerator.Measurement;
@@ -8,7 +9,7 @@ namespace OrleansTickets.LoadGenerator.Measurement;
 /// and after <see cref="Mark"/> go to separate histograms, so the end of a sale can be told from its body; the whole
 /// sale is their sum.
 /// </summary>
-public sealed class LatencyRecorder
+public sealed class LatencyRecorder(LatencyTimeline? timeline = null)
 {
     private const long HighestMicroseconds = 3_600_000_000;
     private readonly LongHistogram _beforeMark = NewHistogram();
@@ -19,7 +20,12 @@ public sealed class LatencyRecorder
     public void Record(TimeSpan latency)
     {
         var microseconds = Math.Clamp(latency.Ticks / TimeSpan.TicksPerMicrosecond, 1, HighestMicroseconds);
-        lock (_lock) (_marked ? _afterMark : _beforeMark).RecordValue(microseconds);
+        var at = timeline is null ? 0 : Stopwatch.GetTimestamp();
+        lock (_lock)
+        {
+            (_marked ? _afterMark : _beforeMark).RecordValue(microseconds);
+            timeline?.Add(at, microseconds);
+        }
     }
 
     /// <summary>From now on responses count as after the mark.</summary>

@@ -21,7 +21,8 @@ public sealed record LoadOptions(
     string? DatabaseUser = null,
     IReadOnlyDictionary<string, int>? Offered = null,
     IReadOnlyDictionary<string, int>? Added = null,
-    TimeSpan ThinkTime = default)
+    TimeSpan ThinkTime = default,
+    string? LatencyTimeline = null)
 {
     /// <summary>The first address: where the run reads the event and the sales.</summary>
     public Uri Url => Urls[0];

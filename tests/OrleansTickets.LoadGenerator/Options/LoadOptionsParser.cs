@@ -30,6 +30,7 @@ public static class LoadOptionsParser
           --added a=10          tickets an operator adds to a type during the sale, on top of what was offered
           --think-time MS       each buyer pauses this long after each order it gets, so the sale cannot go faster than
                                 connections / think time orders a second, however fast the machine (default 0)
+          --latency-timeline FILE  also write the sale's responses per 100 ms of arrival (count, p50, p99, max) as CSV
 
         bare mode:
           --path PATH           target of the POSTs                        (default /bare/orders)
@@ -76,7 +77,8 @@ public static class LoadOptionsParser
             DatabaseUser: Take(values, "database-user"),
             Offered: Take(values, "offered") is { } offered ? ParseCounts("offered", offered, min: 0) : null,
             Added: Take(values, "added") is { } added ? ParseCounts("added", added, min: 1) : null,
-            ThinkTime: TimeSpan.FromMilliseconds(ParseInt(values, "think-time", 0, min: 0, max: 60_000)));
+            ThinkTime: TimeSpan.FromMilliseconds(ParseInt(values, "think-time", 0, min: 0, max: 60_000)),
+            LatencyTimeline: Take(values, "latency-timeline"));
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         // The wait counts against the run's timeout, which must leave time for the sale.
         if (options.WaitingRoom >= options.Timeout) throw new UsageException("--waiting-room must be shorter than --timeout");
@@ -90,6 +92,7 @@ public static class LoadOptionsParser
             throw new UsageException("--postgres and --sqlite-data are for audit mode");
         }
         if (options.Mode == LoadMode.Verify && options.OrdersFile is null) throw new UsageException("verify mode needs --orders-file");
+        if (options.LatencyTimeline is not null && options.Mode != LoadMode.Orders) throw new UsageException("--latency-timeline is for orders mode");
         return options;
     }
 

@@ -14,6 +14,9 @@ public static class OrdersRun
     // The share of the tickets whose sale is reported apart, as the end of the sale.
     private const double TailShare = 0.2;
 
+    /// <summary>The width of one row of <c>--latency-timeline</c>.</summary>
+    private static readonly TimeSpan TimelineWindow = TimeSpan.FromMilliseconds(100);
+
     public static async Task<int> RunAsync(LoadOptions options)
     {
         var clients = options.Urls.Select(url => PooledHttpClient.Create(url, options.Connections)).ToList();
@@ -36,7 +39,8 @@ public static class OrdersRun
         WriteHeader(options, info, demand);
 
         var counters = new LoadCounters();
-        var latency = new LatencyRecorder();
+        var timeline = options.LatencyTimeline is null ? null : new LatencyTimeline();
+        var latency = new LatencyRecorder(timeline);
         var ordersPath = $"/api/events/{Uri.EscapeDataString(options.EventId)}/orders";
         var buyers = Enumerable.Range(1, options.Connections)
             .Select(n => new VirtualBuyer(n, ordersPath, apis, demand, options.MaxQuantity, counters, latency, thinkTime: options.ThinkTime))
@@ -108,6 +112,7 @@ public static class OrdersRun
         }
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
+        if (timeline is not null) await File.WriteAllLinesAsync(options.LatencyTimeline!, timeline.Rows(startedAt, TimelineWindow));
         var offered = options.OfferedWithAdditions(info.TicketTypes.ToDictionary(t => t.Id, t => t.Capacity, StringComparer.Ordinal));
         var checks = await VerifyAsync(apis, options.EventId, orders, offered);
         if (checks.Count > 0) checks = [.. checks, SaleVerifier.RequestsAnswered(buyers.Sum(b => b.Abandoned), buyers.Sum(b => b.Resolved))];

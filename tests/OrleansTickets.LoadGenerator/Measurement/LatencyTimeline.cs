@@ -1,0 +1,38 @@
+using System.Diagnostics;
+using System.Globalization;
+using HdrHistogram;
+
+namespace OrleansTickets.LoadGenerator.Measurement;
+
+/// <summary>
+/// Every response's arrival time and latency, so a run can show when its slowest answers came: spread evenly
+/// (queueing), in bursts at a steady beat (a database checkpoint, a collection), or at the end of the sale.
+/// Kept only when asked for (<c>--latency-timeline</c>): sixteen bytes a response.
+/// </summary>
+public sealed class LatencyTimeline
+{
+    private readonly List<(long At, long Microseconds)> _responses = [];
+
+    /// <summary>One response. Not thread-safe: <see cref="LatencyRecorder"/> calls it under its lock.</summary>
+    public void Add(long stopwatchTimestamp, long microseconds) => _responses.Add((stopwatchTimestamp, microseconds));
+
+    /// <summary>
+    /// One row per <paramref name="window"/> of arrival time since <paramref name="startedAt"/> (a
+    /// <see cref="Stopwatch"/> timestamp): the window's start in seconds, its responses, and their p50, p99 and max in
+    /// milliseconds. Windows with no response are left out.
+    /// </summary>
+    public IReadOnlyList<string> Rows(long startedAt, TimeSpan window)
+    {
+        var rows = new List<string> { "start_s,responses,p50_ms,p99_ms,max_ms" };
+        foreach (var slot in _responses
+            .GroupBy(r => (long)(Stopwatch.GetElapsedTime(startedAt, r.At) / window))
+            .OrderBy(g => g.Key))
+        {
+            var histogram = new LongHistogram(1, 3_600_000_000, numberOfSignificantValueDigits: 3);
+            foreach (var response in slot) histogram.RecordValue(response.Microseconds);
+            rows.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{slot.Key * window.TotalSeconds:F2},{histogram.TotalCount},{histogram.GetValueAtPercentile(50) / 1000.0:F1},{histogram.GetValueAtPercentile(99) / 1000.0:F1},{histogram.GetMaxValue() / 1000.0:F1}"));
+        }
+        return rows;
+    }
+}
