@@ -9,10 +9,12 @@ namespace OrleansTickets.LoadGenerator.Http;
 /// <param name="Remaining">The problem's <c>remaining</c>, when <see cref="PostResult.SoldOut"/>.</param>
 /// <param name="RetryAfter">How long to wait, when <see cref="PostResult.Unavailable"/>.</param>
 /// <param name="Latency">From sending to the whole body read; until the exchange failed when no response arrived.</param>
+/// <param name="Body">The response body, when <see cref="PostResult.Acknowledged"/>: what the buyer keeps of the order.</param>
 public sealed record PostOutcome(
     PostResult Result,
     int StatusCode,
     AcknowledgedOrder? Order = null,
     long Remaining = 0,
     TimeSpan RetryAfter = default,
-    TimeSpan Latency = default);
+    TimeSpan Latency = default,
+    byte[]? Body = null);

@@ -62,10 +62,10 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
                 // Bodies are read whole, then parsed in one synchronous pass: parsing while the stream arrives costs
                 // an asynchronous state machine per buffer, for bodies of a kilobyte or two.
                 case HttpStatusCode.Created or HttpStatusCode.OK:
-                    var acknowledged = JsonSerializer.Deserialize(
-                        await response.Content.ReadAsByteArrayAsync(cancellation), LoadJsonContext.Default.AcknowledgedOrder);
+                    var body = await response.Content.ReadAsByteArrayAsync(cancellation);
+                    var acknowledged = JsonSerializer.Deserialize(body, LoadJsonContext.Default.AcknowledgedOrder);
                     return new PostOutcome(acknowledged is null ? PostResult.Failed : PostResult.Acknowledged, status,
-                        Order: acknowledged, Latency: Stopwatch.GetElapsedTime(started));
+                        Order: acknowledged, Latency: Stopwatch.GetElapsedTime(started), Body: body);
                 case HttpStatusCode.Conflict:
                     var problem = JsonSerializer.Deserialize(
                         await response.Content.ReadAsByteArrayAsync(cancellation), LoadJsonContext.Default.SoldOutProblem);

@@ -22,11 +22,12 @@ public sealed class VirtualBuyer(
 
     private readonly TimeSpan _failureBackoffStep = failureBackoffStep ?? TimeSpan.FromMilliseconds(50);
 
-    private readonly List<AcknowledgedOrder> _orders = [];
-    private readonly List<(PreparedOrder Order, OrderRequested Requested)> _abandoned = [];
+    private readonly AcknowledgedOrderJournal _orders = new();
+    private readonly List<PreparedOrder> _abandoned = [];
     private readonly Random _random = new();
 
-    public IReadOnlyList<AcknowledgedOrder> Orders => _orders;
+    /// <summary>The orders this buyer was acknowledged, read from its journal on each call: ask once the buying is done.</summary>
+    public IReadOnlyList<AcknowledgedOrder> Orders => _orders.Read();
 
     /// <summary><see cref="Stopwatch"/> timestamp of this buyer's last acknowledged order; 0 if none.</summary>
     public long LastAcknowledgedAt { get; private set; }
@@ -49,16 +50,15 @@ public sealed class VirtualBuyer(
             {
                 // A new quantity is a different request, so it gets a new key: reusing one would be a key conflict.
                 var prepared = PreparedOrder.Create(type.Id, quantity, number);
-                var requested = new OrderRequested(type.Id, quantity, prepared.Buyer?.Name, prepared.Buyer?.Email);
                 var outcome = await BuyAsync(prepared, cancellation, measured: true);
                 if (outcome is null)
                 {
-                    _abandoned.Add((prepared, requested));
+                    _abandoned.Add(prepared);
                     break;
                 }
                 if (outcome.Result == PostResult.Acknowledged)
                 {
-                    _orders.Add(outcome.Order! with { Requested = requested });
+                    _orders.Add(outcome.Body!, prepared.Body);
                     counters.RecordOrder(outcome.Order!.Tickets.Count);
                     LastAcknowledgedAt = LastResponseAt;
                     // A person reads the confirmation before buying again; it also bounds how fast a sale can go.
@@ -88,11 +88,11 @@ public sealed class VirtualBuyer(
     {
         foreach (var abandoned in _abandoned.ToList())
         {
-            var outcome = await BuyAsync(abandoned.Order, cancellation, measured: false);
+            var outcome = await BuyAsync(abandoned, cancellation, measured: false);
             if (outcome is null) continue;
             _abandoned.Remove(abandoned);
             Resolved++;
-            if (outcome.Result == PostResult.Acknowledged) _orders.Add(outcome.Order! with { Requested = abandoned.Requested });
+            if (outcome.Result == PostResult.Acknowledged) _orders.Add(outcome.Body!, abandoned.Body);
         }
     }
 
