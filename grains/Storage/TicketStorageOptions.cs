@@ -39,7 +39,7 @@ public sealed class TicketStorageOptions
     /// the commit. 0 commits at once. A longer wait means fewer fsyncs per order, and that much more latency per
     /// commit; a lone buyer never waits. See docs/benchmarks.md for the measurements behind the default.
     /// </summary>
-    public double CommitGatherMilliseconds { get; set; } = 5;
+    public double CommitGatherMilliseconds { get; set; } = 1;
 
     /// <summary>The largest accepted <see cref="CommitGatherMilliseconds"/>: beyond this a buyer would notice the wait.</summary>
     public const double MaxCommitGatherMilliseconds = 1000;
