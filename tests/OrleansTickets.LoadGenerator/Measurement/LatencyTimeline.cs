@@ -18,20 +18,28 @@ public sealed class LatencyTimeline
 
     /// <summary>
     /// One row per <paramref name="window"/> of arrival time since <paramref name="startedAt"/> (a
-    /// <see cref="Stopwatch"/> timestamp): the window's start in seconds, its responses, and their p50, p99 and max in
-    /// milliseconds. Windows with no response are left out.
+    /// <see cref="Stopwatch"/> timestamp), from the first window to the last with a response: the window's start in
+    /// seconds, its responses, and their p50, p99 and max in milliseconds. A window with no response (a stall) has a
+    /// row too, with 0 responses and empty latencies.
     /// </summary>
     public IReadOnlyList<string> Rows(long startedAt, TimeSpan window)
     {
         var rows = new List<string> { "start_s,responses,p50_ms,p99_ms,max_ms" };
-        foreach (var slot in _responses
-            .GroupBy(r => (long)(Stopwatch.GetElapsedTime(startedAt, r.At) / window))
-            .OrderBy(g => g.Key))
+        var slots = _responses.ToLookup(r => (long)(Stopwatch.GetElapsedTime(startedAt, r.At) / window));
+        var last = slots.Count == 0 ? -1 : slots.Max(s => s.Key);
+        var histogram = new LongHistogram(1, 3_600_000_000, numberOfSignificantValueDigits: 3);
+        for (var slot = 0L; slot <= last; slot++)
         {
-            var histogram = new LongHistogram(1, 3_600_000_000, numberOfSignificantValueDigits: 3);
-            foreach (var response in slot) histogram.RecordValue(response.Microseconds);
+            var start = string.Create(CultureInfo.InvariantCulture, $"{slot * window.TotalSeconds:F2}");
+            if (!slots.Contains(slot))
+            {
+                rows.Add($"{start},0,,,");
+                continue;
+            }
+            histogram.Reset();
+            foreach (var response in slots[slot]) histogram.RecordValue(response.Microseconds);
             rows.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{slot.Key * window.TotalSeconds:F2},{histogram.TotalCount},{histogram.GetValueAtPercentile(50) / 1000.0:F1},{histogram.GetValueAtPercentile(99) / 1000.0:F1},{histogram.GetMaxValue() / 1000.0:F1}"));
+                $"{start},{histogram.TotalCount},{histogram.GetValueAtPercentile(50) / 1000.0:F1},{histogram.GetValueAtPercentile(99) / 1000.0:F1},{histogram.GetMaxValue() / 1000.0:F1}"));
         }
         return rows;
     }

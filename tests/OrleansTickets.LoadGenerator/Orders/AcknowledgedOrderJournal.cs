@@ -24,26 +24,28 @@ public sealed class AcknowledgedOrderJournal
     private const int LargestChunkBytes = 128 * 1024;
 
     private readonly List<byte[]> _chunks = [];
-    private int _used;
+    // Bytes used in each chunk: a chunk's unused tail is not read as records.
+    private readonly List<int> _used = [];
 
     public int Count { get; private set; }
 
     /// <summary>Keeps an acknowledged order: <paramref name="answer"/> is its response body, <paramref name="request"/> the body that asked for it.</summary>
     public void Add(ReadOnlySpan<byte> answer, ReadOnlySpan<byte> request)
     {
+        if (answer.IsEmpty) throw new ArgumentException("An acknowledged order has a body.", nameof(answer));
         var size = sizeof(int) + answer.Length + sizeof(int) + request.Length;
-        if (_chunks.Count == 0 || _chunks[^1].Length - _used < size)
+        if (_chunks.Count == 0 || _chunks[^1].Length - _used[^1] < size)
         {
             var next = _chunks.Count == 0 ? FirstChunkBytes : Math.Min(_chunks[^1].Length * 2, LargestChunkBytes);
             _chunks.Add(new byte[Math.Max(next, size)]);
-            _used = 0;
+            _used.Add(0);
         }
-        var target = _chunks[^1].AsSpan(_used, size);
+        var target = _chunks[^1].AsSpan(_used[^1], size);
         BinaryPrimitives.WriteInt32LittleEndian(target, answer.Length);
         answer.CopyTo(target[sizeof(int)..]);
         BinaryPrimitives.WriteInt32LittleEndian(target[(sizeof(int) + answer.Length)..], request.Length);
         request.CopyTo(target[(2 * sizeof(int) + answer.Length)..]);
-        _used += size;
+        _used[^1] += size;
         Count++;
     }
 
@@ -53,9 +55,10 @@ public sealed class AcknowledgedOrderJournal
         var orders = new List<AcknowledgedOrder>(Count);
         for (var c = 0; c < _chunks.Count; c++)
         {
-            var chunk = _chunks[c].AsSpan(0, c == _chunks.Count - 1 ? _used : _chunks[c].Length);
-            while (chunk.Length >= sizeof(int) && BinaryPrimitives.ReadInt32LittleEndian(chunk) is var answerLength and > 0)
+            var chunk = _chunks[c].AsSpan(0, _used[c]);
+            while (chunk.Length > 0)
             {
+                var answerLength = BinaryPrimitives.ReadInt32LittleEndian(chunk);
                 var answer = chunk.Slice(sizeof(int), answerLength);
                 var requestLength = BinaryPrimitives.ReadInt32LittleEndian(chunk[(sizeof(int) + answerLength)..]);
                 var request = chunk.Slice(2 * sizeof(int) + answerLength, requestLength);

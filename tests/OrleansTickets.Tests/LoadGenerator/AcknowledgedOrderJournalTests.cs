@@ -12,7 +12,7 @@ public sealed class AcknowledgedOrderJournalTests
     public void Orders_come_back_in_the_order_kept_with_what_each_request_asked_for_across_chunks()
     {
         var journal = new AcknowledgedOrderJournal();
-        // About 700 bytes an answer: 500 orders fill every chunk size from the first to the largest, several times.
+        // About 700 bytes an order: 500 orders fill every chunk size from the first to the largest, the largest twice.
         for (var i = 0; i < 500; i++)
         {
             var (answer, request) = Exchange(i, quantity: 1 + i % 4, codeLength: 150);
@@ -47,9 +47,11 @@ public sealed class AcknowledgedOrderJournalTests
     }
 
     [Fact]
-    public void An_empty_journal_reads_as_no_orders()
+    public void An_empty_journal_reads_as_no_orders_and_an_empty_answer_is_refused()
     {
-        Assert.Empty(new AcknowledgedOrderJournal().Read());
+        var journal = new AcknowledgedOrderJournal();
+        Assert.Throws<ArgumentException>(() => journal.Add([], "{}"u8));
+        Assert.Empty(journal.Read());
     }
 
     private static (byte[] Answer, byte[] Request) Exchange(int n, int quantity, int codeLength)

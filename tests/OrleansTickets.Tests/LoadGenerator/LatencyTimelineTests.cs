@@ -16,7 +16,7 @@ public sealed class LatencyTimelineTests
     }
 
     [Fact]
-    public void Responses_are_grouped_by_their_arrival_window_and_empty_windows_are_left_out()
+    public void Responses_are_grouped_by_their_arrival_window_and_a_window_without_any_says_so()
     {
         var timeline = new LatencyTimeline();
         const long startedAt = 1_000_000;
@@ -28,7 +28,7 @@ public sealed class LatencyTimelineTests
         var rows = timeline.Rows(startedAt, TimeSpan.FromMilliseconds(100));
 
         Assert.Equal(
-            ["start_s,responses,p50_ms,p99_ms,max_ms", "0.00,100,50.0,99.0,100.0", "0.30,2,2.0,30.0,30.0"],
+            ["start_s,responses,p50_ms,p99_ms,max_ms", "0.00,100,50.0,99.0,100.0", "0.10,0,,,", "0.20,0,,,", "0.30,2,2.0,30.0,30.0"],
             rows);
     }
 
