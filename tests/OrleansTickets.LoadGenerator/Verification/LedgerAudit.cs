@@ -80,7 +80,7 @@ public static class LedgerAudit
             if (expectSoldOut) checks.Add(new(NothingStranded, type, unsold == 0, $"{unsold} unsold ({inTransit} in transit)"));
         }
 
-        var codes = ledger.Tickets.GroupBy(t => t.Code, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+        var codes = Repeated(ledger.Tickets, t => t.Code);
         checks.Add(new(CodesUnique, VerificationCheck.WholeEvent, codes.Count == 0,
             codes.Count == 0 ? $"{ledger.Tickets.Count} codes" : $"{codes.Count} codes held twice, e.g. {codes[0].Key}"));
 
@@ -95,7 +95,7 @@ public static class LedgerAudit
         var acknowledgedIds = acknowledged.Select(a => a.OrderId).ToHashSet(StringComparer.Ordinal);
         // Each acknowledged request is one buyer's order. Two told the same order (two keys, one order) means one of
         // them holds nothing, which every count above still agrees with.
-        var toldTwice = acknowledged.GroupBy(a => a.OrderId, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        var toldTwice = RepeatedKeys(acknowledged, a => a.OrderId);
         checks.Add(new(AcknowledgedOnce, VerificationCheck.WholeEvent, toldTwice.Count == 0, toldTwice.Count == 0
             ? $"{acknowledged.Count} acknowledged orders"
             : $"{toldTwice.Count} orders acknowledged to more than one request, e.g. {toldTwice[0]}"));
@@ -110,7 +110,7 @@ public static class LedgerAudit
         // ("capacity/<event>/<n>") come from the catalog, not from a shard, so no shard records giving them; their count
         // is what "capacity = offered" and the totals check.
         var given = ledger.TransfersOut.Select(t => t.TransferId).ToHashSet(StringComparer.Ordinal);
-        var takenTwice = ledger.TransfersIn.GroupBy(id => id, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        var takenTwice = RepeatedKeys(ledger.TransfersIn, id => id);
         var neverGiven = ledger.TransfersIn.Where(id => !given.Contains(id) && !id.StartsWith(GrantPrefix, StringComparison.Ordinal))
             .Distinct(StringComparer.Ordinal).ToList();
         var settled = open.Count == 0 && takenTwice.Count == 0 && neverGiven.Count == 0;
@@ -126,11 +126,18 @@ public static class LedgerAudit
     private static VerificationCheck StoredOnce<T>(
         string name, IReadOnlyList<T> rows, Func<T, string> key, Func<T, string> database, string rowsNoun, string keysNoun)
     {
-        var twice = rows.GroupBy(key, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+        var twice = Repeated(rows, key);
         return new(name, VerificationCheck.WholeEvent, twice.Count == 0, twice.Count == 0
             ? $"{rows.Count} {rowsNoun}"
             : $"{twice.Count} {keysNoun} stored more than once, e.g. {twice[0].Key} in {string.Join(", ", twice[0].Select(database))}");
     }
+
+    /// <summary>The rows of each key that more than one row has.</summary>
+    private static List<IGrouping<string, T>> Repeated<T>(IEnumerable<T> rows, Func<T, string> key) =>
+        rows.GroupBy(key, StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+
+    /// <summary>Each key that more than one of <paramref name="rows"/> has.</summary>
+    private static List<string> RepeatedKeys<T>(IEnumerable<T> rows, Func<T, string> key) => [.. Repeated(rows, key).Select(g => g.Key)];
 
     /// <summary>
     /// The back office's export against the databases: every stored order exactly once, with its stored tickets, and
@@ -139,7 +146,7 @@ public static class LedgerAudit
     private static VerificationCheck CompareExport(LedgerSnapshot ledger, IReadOnlyDictionary<string, LedgerOrder> orderIds,
         ILookup<string, LedgerTicket> ticketsByOrder, IReadOnlyList<AcknowledgedOrder> exported)
     {
-        var twice = exported.GroupBy(o => o.OrderId, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        var twice = RepeatedKeys(exported, o => o.OrderId);
         var byId = exported.DistinctBy(o => o.OrderId, StringComparer.Ordinal).ToDictionary(o => o.OrderId, StringComparer.Ordinal);
         var missing = ledger.Orders.Where(o => !byId.ContainsKey(o.OrderId)).Select(o => o.OrderId).ToList();
         var extra = exported.Where(o => !orderIds.ContainsKey(o.OrderId)).Select(o => o.OrderId).ToList();
