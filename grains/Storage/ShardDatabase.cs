@@ -32,6 +32,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private readonly Channel<WriterItem> _queue = Channel.CreateUnbounded<WriterItem>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly DbDataSource _dataSource;
+
+    // The group commits' own pool of one connection on server engines (DatabaseServer.ForWriter); the shared pool
+    // serves claims, key reads and the export. SQLite's writer keeps its own connection (SqliteGroupWriter).
+    private readonly DbDataSource _writerDataSource;
     private readonly SqlDialect _dialect;
     private readonly ShardSql _sql;
     private readonly Func<CancellationToken, Task> _createDatabase;
@@ -58,6 +62,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         int ordinal,
         SqlDialect dialect,
         DbDataSource dataSource,
+        DbDataSource? writerDataSource,
         Func<CancellationToken, Task> createDatabase,
         Func<DbConnection, CancellationToken, Task> checkIdentity,
         int maxOrdersPerCommit,
@@ -70,6 +75,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         _dialect = dialect;
         _sql = ShardSql.For(dialect);
         _dataSource = dataSource;
+        _writerDataSource = writerDataSource ?? dataSource;
         _createDatabase = createDatabase;
         _checkIdentity = checkIdentity;
         _maxOrdersPerCommit = maxOrdersPerCommit;
@@ -660,13 +666,13 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         try
         {
             await EnsureReadyAsync();
-            connection = await OpenAsync();
+            connection = await _writerDataSource.OpenConnectionAsync();
             transaction = await connection.BeginTransactionAsync(FencingIsolation);
         }
         catch (Exception exception)
         {
-            // Npgsql gives a pool slot back only when its connection is disposed: eight opens that failed here would
-            // otherwise take every slot (MaxConnectionsPerDatabase) and leave the database unusable from this silo.
+            // Npgsql gives a pool slot back only when its connection is disposed: an open that failed here would
+            // otherwise keep the writer's only slot and leave the database unwritable from this silo.
             if (connection is not null) await connection.DisposeAsync();
             throw new ShardDatabaseUnavailableException(Ordinal, exception);
         }
@@ -741,6 +747,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private void ClearPool()
     {
         if (_dataSource is NpgsqlDataSource npgsql) npgsql.Clear();
+        if (_writerDataSource is NpgsqlDataSource writer && !ReferenceEquals(writer, _dataSource)) writer.Clear();
     }
 
     /// <summary>The batch's fence: sold count only, or with the inventory columns when the batch changes them.</summary>
@@ -857,6 +864,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         await _writer;
         _sqliteWork?.Dispose();
         await _dataSource.DisposeAsync();
+        if (!ReferenceEquals(_writerDataSource, _dataSource)) await _writerDataSource.DisposeAsync();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard database {Ordinal} refused a group of {Batches} batches for its rows; committing them one at a time")]

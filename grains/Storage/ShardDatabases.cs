@@ -40,6 +40,7 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
             ordinal,
             dialect,
             DatabaseServer.CreateDataSource(dialect, connectionString),
+            dialect == SqlDialect.Sqlite ? null : DatabaseServer.CreateDataSource(dialect, DatabaseServer.ForWriter(dialect, connectionString)),
             ct => DatabaseServer.EnsureDatabaseExistsAsync(dialect, connectionString, ct),
             (connection, ct) => ShardDatabaseIdentity.CheckAsync(dialect, CatalogDatabase.ConnectionString(_options), ordinal, connection, ct),
             _options.MaxOrdersPerCommit,
