@@ -59,7 +59,7 @@ internal static class DatabaseServer
 
     /// <summary>
     /// The connection string of a shard database's group-commit writer: the database's own, in a pool of one connection
-    /// named for operators (<c>application_name</c> ends in <see cref="WriterApplicationSuffix"/>).
+    /// named for operators (<c>application_name</c> ends in <see cref="ShardDatabases.WriterApplicationSuffix"/>).
     /// </summary>
     /// <remarks>
     /// The writer commits one group at a time, and renting from the shared pool handed it each idle connection in turn
@@ -84,13 +84,10 @@ internal static class DatabaseServer
         _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
     };
 
-    /// <summary>What ends the <c>application_name</c> of a shard database's writer connection.</summary>
-    public const string WriterApplicationSuffix = "shard writer";
-
     private static string WriterApplicationName(string? configured) =>
         string.IsNullOrEmpty(configured) || configured == "Core Microsoft SqlClient Data Provider"
-            ? "OrleansTickets " + WriterApplicationSuffix
-            : configured + " " + WriterApplicationSuffix;
+            ? "OrleansTickets " + ShardDatabases.WriterApplicationSuffix
+            : configured + " " + ShardDatabases.WriterApplicationSuffix;
 
     /// <summary>The database a connection string names.</summary>
     public static string DatabaseName(SqlDialect dialect, string connectionString) => dialect switch

@@ -32,6 +32,15 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
         };
     }
 
+    /// <summary>What ends the <c>application_name</c> of a shard database's group-commit writer on a database server.</summary>
+    public const string WriterApplicationSuffix = "shard writer";
+
+    /// <summary>
+    /// The connection string of database <paramref name="ordinal"/>'s group-commit writer on a database server: a pool
+    /// of one connection of its own (SQLite's writer keeps one connection by itself).
+    /// </summary>
+    public string WriterConnectionStringFor(int ordinal) => DatabaseServer.ForWriter(_options.Provider, ConnectionStringFor(ordinal));
+
     private ShardDatabase Open(int ordinal)
     {
         var connectionString = ConnectionStringFor(ordinal);
@@ -40,7 +49,7 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
             ordinal,
             dialect,
             DatabaseServer.CreateDataSource(dialect, connectionString),
-            dialect == SqlDialect.Sqlite ? null : DatabaseServer.CreateDataSource(dialect, DatabaseServer.ForWriter(dialect, connectionString)),
+            dialect == SqlDialect.Sqlite ? null : DatabaseServer.CreateDataSource(dialect, WriterConnectionStringFor(ordinal)),
             ct => DatabaseServer.EnsureDatabaseExistsAsync(dialect, connectionString, ct),
             (connection, ct) => ShardDatabaseIdentity.CheckAsync(dialect, CatalogDatabase.ConnectionString(_options), ordinal, connection, ct),
             _options.MaxOrdersPerCommit,

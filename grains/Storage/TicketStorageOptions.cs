@@ -25,9 +25,10 @@ public sealed class TicketStorageOptions
     public int MaxShardDatabases { get; set; } = 4;
 
     /// <summary>
-    /// PostgreSQL and SQL Server: the connection pool size of each shard database, per silo. Keep
-    /// <c>silos × MaxShardDatabases × MaxConnectionsPerDatabase</c>, plus each silo's catalog pool, below the server's
-    /// connection limit; each database has one group-commit writer, so a few connections serve it well.
+    /// PostgreSQL and SQL Server: the size of each shard database's pool for claims, key reads and the export, per
+    /// silo. Each database's group-commit writer has one connection of its own besides. Keep
+    /// <c>silos × MaxShardDatabases × (MaxConnectionsPerDatabase + 1)</c>, plus each silo's catalog pool, below the
+    /// server's connection limit.
     /// </summary>
     public int MaxConnectionsPerDatabase { get; set; } = 8;
 

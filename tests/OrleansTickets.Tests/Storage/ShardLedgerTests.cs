@@ -135,6 +135,41 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Null(await stale.ReadOrderAsync("stale"));
     }
 
+    [PostgresFact]
+    public async Task On_postgres_group_commits_go_through_one_writer_connection_that_readers_cannot_take()
+    {
+        // The writer has a pool of its own: readers holding every connection of the shared pool (claims, key reads
+        // and the export at the end of a busy sale) must not keep a group commit waiting for a slot, and its commits
+        // all use one connection, which prepared the group statement once.
+        var storage = Engines.Storage(Engines.Postgres, postgres);
+        storage.Settings["Storage:MaxConnectionsPerDatabase"] = "2";
+        // A commit left waiting for a slot fails after this many seconds instead of Npgsql's default 15.
+        storage.Settings["Storage:ConnectionString"] += ";Timeout=3";
+        await using var context = LedgerContext.Create(storage);
+        var shards = Enumerable.Range(0, 3).Select(i => new ShardAddress("e", "ga", i)).ToList();
+        var ledgers = await context.ClaimAllAsync(shards, BlockOf);
+
+        await using (var first = await context.Database(0).OpenAsync())
+        await using (var second = await context.Database(0).OpenAsync())
+        {
+            for (var round = 0; round < 4; round++)
+            {
+                var outcomes = await Task.WhenAll(shards.Select((shard, i) =>
+                    ledgers[i].CommitAsync(Batch(ledgers[i], shard, round, Order(shard, $"o{i}-{round}", 101 + i * 10 + round)))));
+                Assert.All(outcomes, outcome => Assert.Equal(CommitOutcome.Committed, outcome));
+            }
+
+            await using var writers = first.CreateCommand();
+            writers.CommandText = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE @writer";
+            var parameter = writers.CreateParameter();
+            parameter.ParameterName = "writer";
+            parameter.Value = "%" + ShardDatabases.WriterApplicationSuffix;
+            writers.Parameters.Add(parameter);
+            Assert.Equal(1L, Convert.ToInt64(await writers.ExecuteScalarAsync()));
+        }
+        Assert.Equal([104L], (await ledgers[0].ReadOrderAsync("o0-3"))!.Tickets.Select(t => t.Serial));
+    }
+
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Shards_sharing_a_database_commit_together_and_one_fenced_shard_does_not_hurt_the_others(string engine)
     {

@@ -98,6 +98,35 @@ public sealed class StorageOptionsTests
         Assert.Equal("tickets_shard_0003", shard.Database);
     }
 
+    [Theory]
+    [InlineData("Host=127.0.0.1;Database=tickets", true)]
+    [InlineData("Host=127.0.0.1;Database=tickets;No Reset On Close=false", false)]
+    public async Task Shard_databases_on_postgres_skip_the_session_reset_unless_the_connection_string_says_otherwise(string configured, bool expected)
+    {
+        await using var databases = new ShardDatabases(
+            Options.Create(new TicketStorageOptions { Provider = SqlDialect.PostgreSql, ConnectionString = configured }),
+            SaleMetrics.Detached(), NullLoggerFactory.Instance);
+
+        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(databases.ConnectionStringFor(3)).NoResetOnClose);
+    }
+
+    [Theory]
+    [InlineData("Host=127.0.0.1;Database=tickets", "OrleansTickets shard writer")]
+    [InlineData("Host=127.0.0.1;Database=tickets;Application Name=box-office", "box-office shard writer")]
+    public async Task A_shard_database_s_writer_has_a_pool_of_one_connection_named_for_operators(string configured, string name)
+    {
+        await using var databases = new ShardDatabases(
+            Options.Create(new TicketStorageOptions { Provider = SqlDialect.PostgreSql, ConnectionString = configured }),
+            SaleMetrics.Detached(), NullLoggerFactory.Instance);
+
+        var writer = new NpgsqlConnectionStringBuilder(databases.WriterConnectionStringFor(3));
+
+        Assert.Equal(1, writer.MaxPoolSize);
+        Assert.Equal(name, writer.ApplicationName);
+        Assert.Equal("tickets_shard_0003", writer.Database);
+        Assert.Equal(8, new NpgsqlConnectionStringBuilder(databases.ConnectionStringFor(3)).MaxPoolSize);
+    }
+
     private static IHost BuildSilo(string gatherMilliseconds, Dictionary<string, string?>? more = null)
     {
         var builder = Host.CreateApplicationBuilder();
