@@ -155,6 +155,13 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             await RefuseOlderLayoutAsync(connection, cancellationToken);
             await _checkIdentity(connection, cancellationToken);
             if (_dialect == SqlDialect.PostgreSql) await RefuseRelaxedDurabilityAsync(connection, cancellationToken);
+            if (!ReferenceEquals(_writerDataSource, _dataSource))
+            {
+                // The writer's pool is a data source of its own: connected here, on the first claim (when the doors open),
+                // so that the sale's first group commit does not also wait for a server process to start and for the
+                // driver's first look at the server's types (measured: no answer at all in the sale's first 100 ms).
+                await using var writer = await _writerDataSource.OpenConnectionAsync(cancellationToken);
+            }
             _initialized = true;
         }
         finally
