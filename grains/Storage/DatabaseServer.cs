@@ -15,11 +15,11 @@ internal static class DatabaseServer
     /// </remarks>
     public static string WithDatabase(SqlDialect dialect, string baseConnectionString, string name, int? maxPoolSize = null) => dialect switch
     {
-        SqlDialect.PostgreSql => WithoutSessionReset(WithAutoPrepare(new NpgsqlConnectionStringBuilder(baseConnectionString)
+        SqlDialect.PostgreSql => WithAutoPrepare(new NpgsqlConnectionStringBuilder(baseConnectionString)
         {
             Database = name,
             MaxPoolSize = maxPoolSize ?? new NpgsqlConnectionStringBuilder(baseConnectionString).MaxPoolSize,
-        }, baseConnectionString), baseConnectionString).ConnectionString,
+        }, baseConnectionString).ConnectionString,
         SqlDialect.SqlServer => new SqlConnectionStringBuilder(baseConnectionString)
         {
             InitialCatalog = name,
@@ -44,17 +44,18 @@ internal static class DatabaseServer
     }
 
     /// <summary>
-    /// Turns off Npgsql's session reset on every return to the pool unless the configured connection string sets it.
-    /// The reset (seven statements, sent ahead of the next use) undoes session state, and the ledger leaves none: its
-    /// only locks are transaction-scoped, and it never sets a setting, listens, or makes temporary tables. An open
-    /// transaction is rolled back on return whatever this says.
+    /// A shard database's connection string (<paramref name="connectionString"/>) without Npgsql's session reset on
+    /// every return to the pool, unless the configured one (<paramref name="configured"/>) sets it. The reset (seven
+    /// statements, sent ahead of the next use) undoes session state, and the ledger leaves none: its only locks are
+    /// transaction-scoped, and it never sets a setting, listens, or makes temporary tables. An open transaction is
+    /// rolled back on return whatever this says. Other engines' strings are returned as they are.
     /// </summary>
-    private static NpgsqlConnectionStringBuilder WithoutSessionReset(NpgsqlConnectionStringBuilder builder, string configured)
+    public static string WithoutSessionReset(SqlDialect dialect, string connectionString, string configured)
     {
+        if (dialect != SqlDialect.PostgreSql) return connectionString;
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = configured };
-        if (given.ContainsKey("No Reset On Close") || given.ContainsKey("NoResetOnClose")) return builder;
-        builder.NoResetOnClose = true;
-        return builder;
+        if (given.ContainsKey("No Reset On Close") || given.ContainsKey("NoResetOnClose")) return connectionString;
+        return new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true }.ConnectionString;
     }
 
     /// <summary>
@@ -65,29 +66,40 @@ internal static class DatabaseServer
     /// The writer commits one group at a time, and renting from the shared pool handed it each idle connection in turn
     /// (Npgsql's idle list is first in, first out): every one of them then prepared and planned the group statement
     /// for itself while the sale had begun. With a pool of its own, the writer reuses one connection, warm after its
-    /// first few commits, and its commits never wait behind readers for a slot.
+    /// first few commits, and its commits never wait behind readers for a slot. The pool keeps that connection when
+    /// idle (a minimum of one), so a lull does not close it and the next sale's first commits do not prepare again.
     /// </remarks>
     public static string ForWriter(SqlDialect dialect, string connectionString) => dialect switch
     {
         SqlDialect.PostgreSql => new NpgsqlConnectionStringBuilder(connectionString)
         {
             MaxPoolSize = 1,
-            MinPoolSize = 0,
+            MinPoolSize = 1,
             ApplicationName = WriterApplicationName(new NpgsqlConnectionStringBuilder(connectionString).ApplicationName),
         }.ConnectionString,
         SqlDialect.SqlServer => new SqlConnectionStringBuilder(connectionString)
         {
             MaxPoolSize = 1,
-            MinPoolSize = 0,
+            MinPoolSize = 1,
             ApplicationName = WriterApplicationName(new SqlConnectionStringBuilder(connectionString).ApplicationName),
         }.ConnectionString,
         _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
     };
 
-    private static string WriterApplicationName(string? configured) =>
-        string.IsNullOrEmpty(configured) || configured == "Core Microsoft SqlClient Data Provider"
-            ? "OrleansTickets " + ShardDatabases.WriterApplicationSuffix
-            : configured + " " + ShardDatabases.WriterApplicationSuffix;
+    /// <summary>
+    /// The configured application name (or the project's) with the writer's suffix, shortened so that the whole fits
+    /// PostgreSQL's 63 bytes: the server would otherwise cut the suffix off, which is the part operators look for.
+    /// </summary>
+    private static string WriterApplicationName(string? configured)
+    {
+        var name = string.IsNullOrEmpty(configured) || configured == "Core Microsoft SqlClient Data Provider" ? "OrleansTickets" : configured;
+        var suffix = " " + ShardDatabases.WriterApplicationSuffix;
+        while (name.Length > 0 && System.Text.Encoding.UTF8.GetByteCount(name + suffix) > MaxApplicationNameBytes) name = name[..^1];
+        return name + suffix;
+    }
+
+    // PostgreSQL keeps at most NAMEDATALEN - 1 bytes of application_name.
+    private const int MaxApplicationNameBytes = 63;
 
     /// <summary>The database a connection string names.</summary>
     public static string DatabaseName(SqlDialect dialect, string connectionString) => dialect switch

@@ -155,18 +155,30 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             await RefuseOlderLayoutAsync(connection, cancellationToken);
             await _checkIdentity(connection, cancellationToken);
             if (_dialect == SqlDialect.PostgreSql) await RefuseRelaxedDurabilityAsync(connection, cancellationToken);
-            if (!ReferenceEquals(_writerDataSource, _dataSource))
-            {
-                // The writer's pool is a data source of its own: connected here, on the first claim (when the doors open),
-                // so that the sale's first group commit does not also wait for a server process to start and for the
-                // driver's first look at the server's types (measured: no answer at all in the sale's first 100 ms).
-                await using var writer = await _writerDataSource.OpenConnectionAsync(cancellationToken);
-            }
+            if (!ReferenceEquals(_writerDataSource, _dataSource)) await ConnectWriterAsync(cancellationToken);
             _initialized = true;
         }
         finally
         {
             _initLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Connects the writer's pool (a data source of its own) on the first claim, when the doors open, so that the sale's
+    /// first group commit does not also wait for a server process to start and for the driver's first look at the
+    /// server's types (measured: no answer at all in the sale's first 100 ms). Best effort: claims and reads do not
+    /// need the writer, and a first commit that cannot connect either is refused as it would have been.
+    /// </summary>
+    private async Task ConnectWriterAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var writer = await _writerDataSource.OpenConnectionAsync(cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            LogWriterNotConnected(_logger, exception, Ordinal);
         }
     }
 
@@ -603,7 +615,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     {
         var conflicting = new List<(CommitItem, string)>();
         var claimed = new Dictionary<(string EventId, string Key), string>();
-        await using var connection = await OpenAsync();
+        // The writer's own connection (free again: the failed group's was disposed): a lookup rented from the shared
+        // pool could wait behind readers holding every connection there, and fail the whole group.
+        await using var connection = await _writerDataSource.OpenConnectionAsync();
         foreach (var item in group)
         {
             var shard = item.Batch.Shard;
@@ -876,6 +890,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard database {Ordinal} refused a group of {Batches} batches for its rows; committing them one at a time")]
     private static partial void LogGroupRefused(ILogger logger, Exception exception, int ordinal, int batches);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard database {Ordinal}: the group-commit writer could not connect ahead of the sale; its first commit will try again")]
+    private static partial void LogWriterNotConnected(ILogger logger, Exception exception, int ordinal);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group commit on shard database {Ordinal} failed for {Batches} batches")]
     private static partial void LogCommitFailed(ILogger logger, Exception exception, int ordinal, int batches);

@@ -26,9 +26,9 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
         return _options.Provider switch
         {
             SqlDialect.Sqlite => DatabaseServer.SqliteFile(Path.Combine(_options.DataPath, "shards", name + ".db")),
-            _ => DatabaseServer.WithDatabase(_options.Provider, RequireConnectionString(),
+            _ => DatabaseServer.WithoutSessionReset(_options.Provider, DatabaseServer.WithDatabase(_options.Provider, RequireConnectionString(),
                 DatabaseServer.DatabaseName(_options.Provider, RequireConnectionString()) + "_" + name,
-                _options.MaxConnectionsPerDatabase),
+                _options.MaxConnectionsPerDatabase), RequireConnectionString()),
         };
     }
 

@@ -144,10 +144,12 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var storage = Engines.Storage(Engines.Postgres, postgres);
         storage.Settings["Storage:MaxConnectionsPerDatabase"] = "2";
         // A commit left waiting for a slot fails after this many seconds instead of Npgsql's default 15.
-        storage.Settings["Storage:ConnectionString"] += ";Timeout=3";
+        storage.Settings["Storage:ConnectionString"] += ";Timeout=5";
         await using var context = LedgerContext.Create(storage);
         var shards = Enumerable.Range(0, 3).Select(i => new ShardAddress("e", "ga", i)).ToList();
         var ledgers = await context.ClaimAllAsync(shards, BlockOf);
+        var vip = new ShardAddress("e", "vip", 0);
+        var vipLedger = (await context.ClaimEachAsync(vip))[vip];
 
         await using (var first = await context.Database(0).OpenAsync())
         await using (var second = await context.Database(0).OpenAsync())
@@ -162,6 +164,11 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             }
 
             Assert.Equal(1L, await WriterConnectionsAsync(first));
+
+            // A key another shard holds: the writer looks the group's keys up on its own connection, not one of the
+            // readers', and refuses only that batch.
+            Assert.Equal(CommitOutcome.Committed, await ledgers[0].CommitAsync(Keyed(ledgers[0], shards[0], "k", "ga-k", oldSold: 4)));
+            Assert.Equal(CommitOutcome.KeyConflict("k"), await vipLedger.CommitAsync(Keyed(vipLedger, vip, "k", "vip-k")));
         }
         Assert.Equal([104L], (await ledgers[0].ReadOrderAsync("o0-3"))!.Tickets.Select(t => t.Serial));
 
@@ -726,6 +733,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         if (engine == Engines.Postgres)
         {
             await using var noScans = connection.CreateCommand();
+            // Shard connections skip the session reset, so this stays on the pooled connection: the tests using it read
+            // nothing else through this context's pool, and the context (its databases) is gone after them.
             noScans.CommandText = "SET enable_seqscan = off";
             await noScans.ExecuteNonQueryAsync();
         }

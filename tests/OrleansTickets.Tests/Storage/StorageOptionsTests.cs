@@ -113,6 +113,9 @@ public sealed class StorageOptionsTests
     [Theory]
     [InlineData("Host=127.0.0.1;Database=tickets", "OrleansTickets shard writer")]
     [InlineData("Host=127.0.0.1;Database=tickets;Application Name=box-office", "box-office shard writer")]
+    // PostgreSQL keeps 63 bytes of it: a long name gives way to the suffix operators look for.
+    [InlineData("Host=127.0.0.1;Database=tickets;Application Name=the-box-office-of-the-festival-on-sale-in-the-north-region",
+        "the-box-office-of-the-festival-on-sale-in-the-nort shard writer")]
     public async Task A_shard_database_s_writer_has_a_pool_of_one_connection_named_for_operators(string configured, string name)
     {
         await using var databases = new ShardDatabases(
@@ -122,6 +125,7 @@ public sealed class StorageOptionsTests
         var writer = new NpgsqlConnectionStringBuilder(databases.WriterConnectionStringFor(3));
 
         Assert.Equal(1, writer.MaxPoolSize);
+        Assert.Equal(1, writer.MinPoolSize);
         Assert.Equal(name, writer.ApplicationName);
         Assert.Equal("tickets_shard_0003", writer.Database);
         Assert.Equal(8, new NpgsqlConnectionStringBuilder(databases.ConnectionStringFor(3)).MaxPoolSize);
