@@ -28,7 +28,9 @@ def minted(order_id):
     return milliseconds
 
 
-orders = json.loads((pathlib.Path(sys.argv[1]) / "acknowledged.jsonl").read_text())
+# The load generator writes one JSON array; a run with --crowd wrk writes one order per line.
+text = (pathlib.Path(sys.argv[1]) / "acknowledged.jsonl").read_text().strip()
+orders = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line.strip()]
 times = [(minted(order["orderId"]), order) for order in orders]
 start = min(t for t, _ in times)
 by_type = collections.defaultdict(list)
