@@ -36,8 +36,7 @@ internal static class DatabaseServer
     /// </summary>
     private static NpgsqlConnectionStringBuilder WithAutoPrepare(NpgsqlConnectionStringBuilder builder, string configured)
     {
-        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = configured };
-        if (given.ContainsKey("Max Auto Prepare") || given.ContainsKey("MaxAutoPrepare")) return builder;
+        if (Sets(configured, "Max Auto Prepare", "MaxAutoPrepare")) return builder;
         builder.MaxAutoPrepare = 32;
         builder.AutoPrepareMinUsages = 2;
         return builder;
@@ -52,10 +51,15 @@ internal static class DatabaseServer
     /// </summary>
     public static string WithoutSessionReset(SqlDialect dialect, string connectionString, string configured)
     {
-        if (dialect != SqlDialect.PostgreSql) return connectionString;
-        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = configured };
-        if (given.ContainsKey("No Reset On Close") || given.ContainsKey("NoResetOnClose")) return connectionString;
+        if (dialect != SqlDialect.PostgreSql || Sets(configured, "No Reset On Close", "NoResetOnClose")) return connectionString;
         return new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true }.ConnectionString;
+    }
+
+    /// <summary>Whether the operator's connection string <paramref name="configured"/> gives a setting, under either of its names.</summary>
+    private static bool Sets(string configured, string name, string compactName)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = configured };
+        return given.ContainsKey(name) || given.ContainsKey(compactName);
     }
 
     /// <summary>

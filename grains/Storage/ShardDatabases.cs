@@ -26,10 +26,17 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
         return _options.Provider switch
         {
             SqlDialect.Sqlite => DatabaseServer.SqliteFile(Path.Combine(_options.DataPath, "shards", name + ".db")),
-            _ => DatabaseServer.WithoutSessionReset(_options.Provider, DatabaseServer.WithDatabase(_options.Provider, RequireConnectionString(),
-                DatabaseServer.DatabaseName(_options.Provider, RequireConnectionString()) + "_" + name,
-                _options.MaxConnectionsPerDatabase), RequireConnectionString()),
+            _ => OnServer(name),
         };
+    }
+
+    /// <summary>Shard database <paramref name="name"/> on the configured server, with the shard databases' pool and session settings.</summary>
+    private string OnServer(string name)
+    {
+        var configured = RequireConnectionString();
+        var database = DatabaseServer.DatabaseName(_options.Provider, configured) + "_" + name;
+        return DatabaseServer.WithoutSessionReset(_options.Provider,
+            DatabaseServer.WithDatabase(_options.Provider, configured, database, _options.MaxConnectionsPerDatabase), configured);
     }
 
     /// <summary>What ends the <c>application_name</c> of a shard database's group-commit writer on a database server.</summary>
