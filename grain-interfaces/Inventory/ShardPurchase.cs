@@ -20,15 +20,7 @@ namespace OrleansTickets.Inventory;
 /// True when the home minted <paramref name="ForwardedOrderId"/> for this very call, so no earlier call can have
 /// created it and the holder may skip looking it up in its database. Replays always send false.
 /// </param>
-/// <param name="SharedDatabaseCandidates">
-/// How many of the first <paramref name="Candidates"/> keep their ledgers on the home's shard database, where the
-/// home may let the holder record the key with the order (<paramref name="CarriedKey"/>).
-/// </param>
-/// <param name="CarriedKey">
-/// Set with a fresh <paramref name="ForwardedOrderId"/> when the home has not recorded the key itself: the holder
-/// commits the key with the order, or neither.
-/// </param>
 [GenerateSerializer, Immutable]
 public sealed record ShardPurchase(
     PurchaseRequest Request, string Fingerprint, ImmutableArray<int> Candidates, string? ForwardedOrderId = null,
-    bool FreshOrderId = false, ImmutableArray<int> Donors = default, int SharedDatabaseCandidates = 0, CarriedKey? CarriedKey = null);
+    bool FreshOrderId = false, ImmutableArray<int> Donors = default);

@@ -62,11 +62,9 @@ public sealed class SaleMetrics
             "Pauses of a purchase before it looks again, by reason: tickets (enough exist, but none can be had now: in " +
             "flight between shards, or reserved by purchases still committing) or retry (its home failed or was unavailable).");
         _forwards = meter.CreateCounter<long>("orleanstickets.shards.forwards", "{order}",
-            "Orders a key's home handed to another shard, because it could not sell them itself: counted when the key is " +
-            "reserved for the other shard, or, for a shard on the home's own database, which records the key itself, when it sold.");
+            "Orders a key's home reserved the key for and handed to another shard, because it could not sell them itself.");
         _roomQuestions = meter.CreateCounter<long>("orleanstickets.shards.room_questions", "{call}",
-            "Questions a home asked candidates before forwarding (whether they could sell the order), and offers to a " +
-            "candidate on its own database (sell it now with the key, or say there is no room).");
+            "Questions a home asked candidates before forwarding (whether they could sell the order).");
         _transfers = meter.CreateCounter<long>("orleanstickets.shards.transfers", "{transfer}",
             "Gifts of tickets between shards that were asked for, by reason: pull, gather or drain. Each is a chain of commits on both shards.");
         _commits = meter.CreateCounter<long>("orleanstickets.storage.commits", "{commit}",
@@ -114,7 +112,7 @@ public sealed class SaleMetrics
     /// <summary>A purchase paused before looking again; <paramref name="retry"/> when its home failed, else it waits for tickets.</summary>
     public void Paused(bool retry) => _pauses.Add(1, new KeyValuePair<string, object?>("reason", retry ? "retry" : "tickets"));
 
-    /// <summary>A home handed a keyed order to another shard: reserved first, or sold there with the key.</summary>
+    /// <summary>A home reserved a key for an order on another shard and asked it to sell the order.</summary>
     public void Forwarded() => _forwards.Add(1);
 
     /// <summary>A home asked a candidate whether it has room.</summary>

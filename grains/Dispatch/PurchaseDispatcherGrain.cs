@@ -107,12 +107,6 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private readonly SingleFlight<bool> _loading = new();
     private KeyHomes? _keyHomes;
 
-    // The shard database of each shard of the type, and each database's shards of the type: a home forwards to a
-    // shard on its own database in one commit (the key goes with the order), to any other in two.
-    private int[] _databaseOfShard = [];
-    private Dictionary<int, int[]> _shardsOnDatabase = [];
-    private IReadOnlyList<int> _databases = [];
-
     /// <summary>Now, as a monotonic timestamp of the grain's <see cref="TimeProvider"/>.</summary>
     private long Now => clock.GetTimestamp();
 
@@ -165,10 +159,6 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         var databases = await catalog.GetShardDatabases();
         if (_type is not null) return true;
         _keyHomes = new KeyHomes(definition!, databases, type.Id);
-        var first = definition!.FirstFlatIndexOf(type.Id);
-        _databases = databases;
-        _databaseOfShard = Enumerable.Range(0, type.Shards).Select(i => databases[first + i]).ToArray();
-        _shardsOnDatabase = Enumerable.Range(0, type.Shards).GroupBy(i => _databaseOfShard[i]).ToDictionary(g => g.Key, g => g.ToArray());
         _event = definition;
         _remaining = Enumerable.Range(0, type.Shards).Select(i => (long)type.BlockOf(i).Size).ToArray();
         _unavailableUntil = new long[type.Shards];
@@ -280,8 +270,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
         var fingerprint = request.Fingerprint();
         var giveUpAt = After(Patience);
-        var homeDatabase = _databases[flatIndex];
-        var candidates = PickCandidates(quantity, homeIndex, homeDatabase, out var shared);
+        var candidates = PickCandidates(quantity, homeIndex);
         var donors = ImmutableArray<int>.Empty;
         // Whether an ask since the home last gave a definite answer may have made the order. "Unavailable" only says
         // the home cannot answer now, so ending on it after such an ask would tell the buyer nothing was made.
@@ -290,7 +279,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         var refreshed = false;
         while (true)
         {
-            var result = await AskHomeAsync(homeGrain, new ShardPurchase(request, fingerprint, candidates, Donors: donors, SharedDatabaseCandidates: shared), giveUpAt);
+            var result = await AskHomeAsync(homeGrain, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
             // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
             if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
             if (result.Status == PurchaseStatus.Failed) uncertain = true;
@@ -322,7 +311,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 foreach (var index in candidates) Lower(index, quantity - 1);
             }
             donors = [];
-            if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates, out shared)) continue;
+            if (ViewHasRoom(quantity, homeIndex, out candidates)) continue;
             // The home is asked again only once the view shows somewhere to sell, or a pull to plan. After a pause it is
             // not asked blindly: nothing says it has room, and each refusal costs it a read of the stored key (a home
             // reads the key before it answers "sold out"), on a database busy with the sale's last commits, for every
@@ -332,18 +321,17 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 await RefreshAsync(arrival);
                 arrival = _refreshesStarted;
                 refreshed = true;
-                if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates, out shared)) break;
+                if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
                 if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
                 // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
                 if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors))
                 {
                     candidates = [receiver];
-                    shared = 0;
                     break;
                 }
                 await PauseForTicketsAsync(giveUpAt);
                 // Other buyers' answers during the pause may have shown room somewhere: no refresh is needed to go there.
-                if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates, out shared)) break;
+                if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
             }
         }
     }
@@ -402,9 +390,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     /// Whether the view shows somewhere a keyed order could sell: the home itself, or <paramref name="candidates"/>
     /// (picked afresh) for it to forward to.
     /// </summary>
-    private bool ViewHasRoom(int quantity, int homeIndex, int homeDatabase, out ImmutableArray<int> candidates, out int shared)
+    private bool ViewHasRoom(int quantity, int homeIndex, out ImmutableArray<int> candidates)
     {
-        candidates = PickCandidates(quantity, homeIndex, homeDatabase, out shared);
+        candidates = PickCandidates(quantity, homeIndex);
         return !candidates.IsEmpty || HomeFits(homeIndex, quantity);
     }
 
@@ -646,31 +634,16 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         return -1;
     }
 
-    /// <summary>
-    /// Up to <see cref="CandidatesPerCall"/> eligible shards other than <paramref name="exclude"/>, each group from a
-    /// random start so load spreads evenly: first those on <paramref name="homeDatabase"/> (their count in
-    /// <paramref name="shared"/>), where the home's forward is one commit, then the others.
-    /// </summary>
-    private ImmutableArray<int> PickCandidates(int quantity, int exclude, int homeDatabase, out int shared)
+    private ImmutableArray<int> PickCandidates(int quantity, int exclude)
     {
         var now = Now;
-        var picked = ImmutableArray.CreateBuilder<int>(CandidatesPerCall);
-        if (_shardsOnDatabase.TryGetValue(homeDatabase, out var near))
-        {
-            var nearStart = Random.Shared.Next(near.Length);
-            for (var step = 0; step < near.Length && picked.Count < CandidatesPerCall; step++)
-            {
-                var index = near[(nearStart + step) % near.Length];
-                if (index != exclude && IsEligible(index, quantity, now)) picked.Add(index);
-            }
-        }
-        shared = picked.Count;
         var count = _remaining.Length;
         var start = Random.Shared.Next(count);
+        var picked = ImmutableArray.CreateBuilder<int>(CandidatesPerCall);
         for (var step = 0; step < count && picked.Count < CandidatesPerCall; step++)
         {
             var index = (start + step) % count;
-            if (index != exclude && _databaseOfShard[index] != homeDatabase && IsEligible(index, quantity, now)) picked.Add(index);
+            if (index != exclude && IsEligible(index, quantity, now)) picked.Add(index);
         }
         return picked.ToImmutable();
     }

@@ -18,9 +18,7 @@ namespace OrleansTickets.Inventory;
 /// checks its in-flight forwards for X, and its database when the message is a replay; a delayed first message that
 /// arrives after a replay created X finds X in the database before it is refused as sold out, and otherwise is
 /// refused by the orders table's primary key), so however often the request is
-/// retried, and from however many front ends, only X can exist. A candidate J on this home's own database (the
-/// dispatcher lists those first) is not asked for room and gets no reservation: it records the key with X in its own
-/// commit, so X exists only if the key points at it (see <see cref="ForwardWithKeyAsync"/>).
+/// retried, and from however many front ends, only X can exist.
 /// </para>
 /// <para>
 /// Keys are not loaded when a shard activates (that read grew with the sale). Memory knows the keys this activation
@@ -159,17 +157,10 @@ public sealed partial class InventoryShardGrain
         // waiting out CrossShardTimeout for each of them in turn would hold the buyer that many times over.
         var askingSince = Stopwatch.GetTimestamp();
         var reservedHere = false;
-        for (var position = 0; position < purchase.Candidates.Length; position++)
+        foreach (var index in purchase.Candidates)
         {
-            var target = new ShardAddress(_address.EventId, request.TicketTypeId, purchase.Candidates[position]);
+            var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
             if (target == _address) continue;
-            if (position < purchase.SharedDatabaseCandidates && purchase.Donors.IsDefaultOrEmpty)
-            {
-                // Nothing is written here and nothing reserved there before the holder's own commit, so there is
-                // nothing to ask first: a holder without room answers "sold out" at the cost of the question.
-                if (await ForwardWithKeyAsync(key, entry, purchase, target) is { } carried) return carried;
-                continue;
-            }
             // Each reservation is a durable write here (the first inserts the key, later ones move it off a candidate
             // that refused). Near the end of a sale most candidates the dispatcher knows of are dry, so ask first: a
             // question is one call. A candidate named with donors may pull what it lacks, so it is not asked.
@@ -201,51 +192,6 @@ public sealed partial class InventoryShardGrain
         // The stored key is read once per request (Followed).
         if (reservedHere || (entry.OrderId is not null && entry.Followed)) return soldOut;
         return await FollowStoredKeyAsync(key, entry, purchase, soldOut, unlessStill: entry.OrderId);
-    }
-
-    /// <summary>
-    /// A forward on the home's own database: the holder records the key with the order, in one commit, or neither;
-    /// null when nothing was written (the holder had no room or could not take part), so the next candidate is tried.
-    /// </summary>
-    /// <remarks>
-    /// <para>
-    /// Why: a forward that reserves the key first is two group commits in series, one here and one on the holder,
-    /// and near the end of a sale, when homes run dry, most orders are forwards. When the holder keeps its ledger in
-    /// this home's database, that database's key table, the one that keeps the event's keys unique, is the holder's
-    /// too: the key's row (naming this home) can go in the holder's transaction.
-    /// </para>
-    /// <para>
-    /// What keeps it one order per key: the order exists only if the key points at it, since both commit together,
-    /// and the key's write is the same insert (refused if the event has the key) or compare-and-set (refused if the key
-    /// moved off <see cref="KeyEntry.OrderId"/>) as the home's own. So no refusal has to be remembered by the holder:
-    /// a later message for the id (a delayed one, after the home gave up waiting) commits only if the key is still
-    /// where this home last knew it, and is then the key's order; otherwise the database refuses it. Any answer other
-    /// than a definite one leaves the key's state unknown, and <see cref="RunExclusiveAsync"/> forgets it so that the
-    /// database answers the next request. The holder refuses the key unless it shares this database (its placement
-    /// is checked against <see cref="CarriedKey.DatabaseOrdinal"/>).
-    /// </para>
-    /// </remarks>
-    private async Task<PurchaseResult?> ForwardWithKeyAsync(string key, KeyEntry entry, ShardPurchase purchase, ShardAddress target)
-    {
-        var orderId = OrderId.New(target, clock.GetUtcNow());
-        // Counted as a question (the candidate may have no room) and, once it sold, as a forward: the meter then reads
-        // as for forwards that reserve first, where every forward follows one question.
-        metrics.AskedForRoom();
-        var result = await AskHolderAsync(target, orderId, purchase, freshOrderId: true,
-            new CarriedKey(_address.Key, _placement!.DatabaseOrdinal, entry.OrderId));
-        switch (result.Status)
-        {
-            case PurchaseStatus.Created:
-                entry.OrderId = orderId;
-                metrics.Forwarded();
-                return result;
-            case PurchaseStatus.SoldOut or PurchaseStatus.Unavailable or PurchaseStatus.NotFound:
-                return null;
-            case PurchaseStatus.KeyConflict:
-                return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
-            default:
-                return result;
-        }
     }
 
     /// <summary>
@@ -300,16 +246,12 @@ public sealed partial class InventoryShardGrain
         }
     }
 
-    private async Task<PurchaseResult> AskHolderAsync(
-        ShardAddress holder, string orderId, ShardPurchase purchase, bool freshOrderId, CarriedKey? carriedKey = null)
+    private async Task<PurchaseResult> AskHolderAsync(ShardAddress holder, string orderId, ShardPurchase purchase, bool freshOrderId)
     {
         try
         {
-            var forward = purchase with
-            {
-                ForwardedOrderId = orderId, Candidates = [], SharedDatabaseCandidates = 0, FreshOrderId = freshOrderId, CarriedKey = carriedKey,
-            };
-            return await Holder(holder).Purchase(forward).WaitAsync(CrossShardTimeout);
+            return await Holder(holder).Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [], FreshOrderId = freshOrderId })
+                .WaitAsync(CrossShardTimeout);
         }
         catch (Exception exception)
         {
@@ -317,24 +259,6 @@ public sealed partial class InventoryShardGrain
             LogForwardFailed(logger, exception, _address.Key, holder.Key);
             return PurchaseResult.Failed;
         }
-    }
-
-    /// <summary>
-    /// Sells order <paramref name="orderId"/> for a home on this shard's database, with the home's key in the same
-    /// commit; nothing is written when it cannot (see <see cref="ForwardWithKeyAsync"/>).
-    /// </summary>
-    private async Task<PurchaseResult> SellWithCarriedKeyAsync(ShardPurchase purchase, string orderId, CarriedKey carried)
-    {
-        var request = purchase.Request;
-        if (request.IdempotencyKey is not { } key || request.TicketTypeId != _address.TicketTypeId
-            || !OrderId.TryGetShard(orderId, out var holder) || holder != _address)
-        {
-            return PurchaseResult.NotFound;
-        }
-        // Another database's key table does not know the event's other uses of the key: written there, the key
-        // could get a second order. The home then records the key itself.
-        if (_placement!.DatabaseOrdinal != carried.DatabaseOrdinal) return PurchaseResult.NotFound;
-        return await TrySell(request, orderId, new IdempotencyRecord(key, purchase.Fingerprint, orderId, carried.PreviousOrderId, carried.HomeShardKey));
     }
 
     /// <summary>Creates order <paramref name="orderId"/> for a home shard, at most once.</summary>

@@ -154,7 +154,6 @@ public sealed partial class InventoryShardGrain(
         var request = purchase.Request;
         if (purchase.ForwardedOrderId is { } forwardedOrderId)
         {
-            if (purchase.CarriedKey is { } carried) return await SellWithCarriedKeyAsync(purchase, forwardedOrderId, carried);
             return await SellForwardedAsync(request, forwardedOrderId, purchase.FreshOrderId, purchase.Donors);
         }
         if (request.IdempotencyKey is { } key) return await PurchaseAsHomeAsync(purchase, key);

@@ -42,16 +42,7 @@ public sealed record OutgoingTransfer(string ReceiverKey, TicketTransfer Transfe
 /// Null for a key new to the database: the commit inserts it, and is refused if the event already has it. Otherwise
 /// the order the home last recorded for the key: the commit moves the key only if it still points there.
 /// </param>
-/// <param name="HomeShardKey">
-/// Null when the batch's own shard is the key's home. Set when a holder records the key for its home, which shares
-/// the holder's database: the home's shard key, which the key's row names.
-/// </param>
-public sealed record IdempotencyRecord(
-    string Key, string Fingerprint, string OrderId, string? PreviousOrderId = null, string? HomeShardKey = null)
-{
-    /// <summary>The shard key the key's row names: its home's.</summary>
-    public string HomeIn(LedgerBatch batch) => HomeShardKey ?? batch.Shard.Key;
-}
+public sealed record IdempotencyRecord(string Key, string Fingerprint, string OrderId, string? PreviousOrderId = null);
 
 /// <summary>An idempotency key as stored: the home shard holding it, its request's fingerprint and its order.</summary>
 public sealed record StoredKey(string ShardKey, string Fingerprint, string OrderId);

@@ -94,7 +94,7 @@ internal static class PostgresLedgerWrites
 
         var orders = all.SelectMany(b => batches[b].Orders.Select(o => (Batch: b, Shard: batches[b].Shard.Key, Order: o))).ToList();
         var tickets = orders.SelectMany(o => o.Order.Tickets.Select(t => (o.Batch, o.Order, Ticket: t))).ToList();
-        var keys = all.SelectMany(b => batches[b].Keys.Select(k => (Batch: b, Shard: batches[b].Shard, Home: k.HomeIn(batches[b]), Key: k))).ToList();
+        var keys = all.SelectMany(b => batches[b].Keys.Select(k => (Batch: b, Shard: batches[b].Shard, Key: k))).ToList();
         var moves = keys.Where(k => k.Key.PreviousOrderId is not null).ToList();
         keys.RemoveAll(k => k.Key.PreviousOrderId is not null);
         await using var command = new SqlStatement(FenceAndWrite)
@@ -127,13 +127,13 @@ internal static class PostgresLedgerWrites
             .With("@k_b", Column(keys, k => k.Batch))
             .With("@k_event_id", Column(keys, k => k.Shard.EventId))
             .With("@k_idem_key", Column(keys, k => k.Key.Key))
-            .With("@k_shard_key", Column(keys, k => k.Home))
+            .With("@k_shard_key", Column(keys, k => k.Shard.Key))
             .With("@k_fingerprint", Column(keys, k => k.Key.Fingerprint))
             .With("@k_order_id", Column(keys, k => k.Key.OrderId))
             .With("@m_b", Column(moves, k => k.Batch))
             .With("@m_event_id", Column(moves, k => k.Shard.EventId))
             .With("@m_idem_key", Column(moves, k => k.Key.Key))
-            .With("@m_shard_key", Column(moves, k => k.Home))
+            .With("@m_shard_key", Column(moves, k => k.Shard.Key))
             .With("@m_previous", Column(moves, k => k.Key.PreviousOrderId!))
             .With("@m_order_id", Column(moves, k => k.Key.OrderId))
             .ToCommand(connection, transaction);

@@ -624,23 +624,22 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             if (item.Batch.Keys.Count > 0 && !await FenceMatchesAsync(connection, item.Batch)) continue;
             // A batch's new keys count against later batches only if the whole batch is kept: a refused batch writes
             // none of them (SQLite's writer, which inserts them one by one, rolls them back with the batch).
-            var newKeys = new List<(string EventId, string Key, string Home)>();
+            var newKeys = new List<(string EventId, string Key)>();
             var refused = false;
             foreach (var key in item.Batch.Keys)
             {
                 var stored = await ReadKeyAsync(connection, shard.EventId, key.Key);
-                var home = key.HomeIn(item.Batch);
                 refused = key.PreviousOrderId is null
-                    ? stored is not null || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != home)
-                    : stored?.ShardKey != home || stored.OrderId != key.PreviousOrderId;
+                    ? stored is not null || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key)
+                    : stored?.ShardKey != shard.Key || stored.OrderId != key.PreviousOrderId;
                 if (refused)
                 {
                     conflicting.Add((item, key.Key));
                     break;
                 }
-                if (key.PreviousOrderId is null) newKeys.Add((shard.EventId, key.Key, home));
+                if (key.PreviousOrderId is null) newKeys.Add((shard.EventId, key.Key));
             }
-            if (!refused) foreach (var (eventId, newKey, home) in newKeys) claimed.TryAdd((eventId, newKey), home);
+            if (!refused) foreach (var newKey in newKeys) claimed.TryAdd(newKey, shard.Key);
         }
         return conflicting;
     }
@@ -854,9 +853,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             yield return key.PreviousOrderId is { } previous
                 ? new SqlStatement(_sql.MoveKey)
                     .With("@order_id", key.OrderId).With("@event_id", batch.Shard.EventId).With("@idem_key", key.Key)
-                    .With("@shard_key", key.HomeIn(batch)).With("@previous_order_id", previous)
+                    .With("@shard_key", shardKey).With("@previous_order_id", previous)
                 : new SqlStatement(ShardSql.InsertKey)
-                    .With("@event_id", batch.Shard.EventId).With("@idem_key", key.Key).With("@shard_key", key.HomeIn(batch))
+                    .With("@event_id", batch.Shard.EventId).With("@idem_key", key.Key).With("@shard_key", shardKey)
                     .With("@fingerprint", key.Fingerprint).With("@order_id", key.OrderId);
         }
     }

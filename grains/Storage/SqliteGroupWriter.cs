@@ -177,14 +177,14 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         {
             if (key.PreviousOrderId is { } previous)
             {
-                var moved = _moveKey.Bind(0, key.OrderId).Bind(1, batch.Shard.EventId).Bind(2, key.Key).Bind(3, key.HomeIn(batch))
+                var moved = _moveKey.Bind(0, key.OrderId).Bind(1, batch.Shard.EventId).Bind(2, key.Key).Bind(3, shardKey)
                     .Bind(4, previous).Execute();
                 if (moved != 1) return CommitOutcome.KeyConflict(key.Key);
                 continue;
             }
             try
             {
-                _newKey.Bind(0, batch.Shard.EventId).Bind(1, key.Key).Bind(2, key.HomeIn(batch)).Bind(3, key.Fingerprint).Bind(4, key.OrderId)
+                _newKey.Bind(0, batch.Shard.EventId).Bind(1, key.Key).Bind(2, shardKey).Bind(3, key.Fingerprint).Bind(4, key.OrderId)
                     .Execute();
             }
             catch (SqliteException exception) when (exception.SqliteExtendedErrorCode == PrimaryKeyConstraintFailed)
