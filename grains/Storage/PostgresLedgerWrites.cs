@@ -154,6 +154,24 @@ internal static class PostgresLedgerWrites
         return matched;
     }
 
+    /// <summary>
+    /// Has the driver work out, for <paramref name="connection"/>'s data source, the array types the group statement
+    /// binds (<c>integer[]</c>, <c>bigint[]</c>, <c>text[]</c>), with a statement that touches no table.
+    /// </summary>
+    /// <remarks>
+    /// Each data source works its types out on first use, and its first use of arrays was the sale's first group
+    /// commit: that was most of the code the JIT compiled in a sale's first second on PostgreSQL (docs/benchmarks.md,
+    /// thirty-sixth session). Not the group statement itself, run empty: the server would plan it for empty arrays,
+    /// whose estimates would then weigh on its choice between a generic and a custom plan for the real groups.
+    /// </remarks>
+    public static async Task ResolveArrayTypesAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new SqlStatement("SELECT cardinality(@i) + cardinality(@l) + cardinality(@s)")
+            .With("@i", Array.Empty<int>()).With("@l", Array.Empty<long>()).With("@s", Array.Empty<string>())
+            .ToCommand(connection, null);
+        await command.ExecuteScalarAsync(cancellationToken);
+    }
+
     private static TValue[] Column<TRow, TValue>(List<TRow> rows, Func<TRow, TValue> value)
     {
         var column = new TValue[rows.Count];

@@ -154,8 +154,10 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await using (var first = await context.Database(0).OpenAsync())
         await using (var second = await context.Database(0).OpenAsync())
         {
-            // Connected by the claims already, before any commit needs it.
+            // Connected by the claims already, before any commit needs it, and its driver has met arrays: the
+            // writer's last statement is the one that binds them.
             Assert.Equal(1L, await WriterConnectionsAsync(first));
+            Assert.Contains("cardinality(", await WriterLastStatementAsync(first));
             for (var round = 0; round < 4; round++)
             {
                 var outcomes = await Task.WhenAll(shards.Select((shard, i) =>
@@ -172,15 +174,21 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         }
         Assert.Equal([104L], (await ledgers[0].ReadOrderAsync("o0-3"))!.Tickets.Select(t => t.Serial));
 
-        static async Task<long> WriterConnectionsAsync(DbConnection connection)
+        static async Task<long> WriterConnectionsAsync(DbConnection connection) =>
+            Convert.ToInt64(await AboutWritersAsync(connection, "count(*)"));
+
+        static async Task<string> WriterLastStatementAsync(DbConnection connection) =>
+            Convert.ToString(await AboutWritersAsync(connection, "max(query)")) ?? "";
+
+        static async Task<object?> AboutWritersAsync(DbConnection connection, string aggregate)
         {
             await using var writers = connection.CreateCommand();
-            writers.CommandText = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE @writer";
+            writers.CommandText = $"SELECT {aggregate} FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE @writer";
             var parameter = writers.CreateParameter();
             parameter.ParameterName = "writer";
             parameter.Value = "%" + ShardDatabases.WriterApplicationSuffix;
             writers.Parameters.Add(parameter);
-            return Convert.ToInt64(await writers.ExecuteScalarAsync());
+            return await writers.ExecuteScalarAsync();
         }
     }
 
