@@ -155,8 +155,9 @@ internal static class PostgresLedgerWrites
     }
 
     /// <summary>
-    /// Has the driver work out, for <paramref name="connection"/>'s data source, the array types the group statement
-    /// binds (<c>integer[]</c>, <c>bigint[]</c>, <c>text[]</c>), with a statement that touches no table.
+    /// Has the driver work out, for <paramref name="connection"/>'s data source, the types the writer binds: the
+    /// group statement's arrays (<c>integer[]</c>, <c>bigint[]</c>, <c>text[]</c>) and the scalars of the rarer
+    /// inventory statements, with a statement that touches no table.
     /// </summary>
     /// <remarks>
     /// Each data source works its types out on first use, and its first use of arrays was the sale's first group
@@ -164,10 +165,11 @@ internal static class PostgresLedgerWrites
     /// thirty-sixth session). Not the group statement itself, run empty: the server would plan it for empty arrays,
     /// whose estimates would then weigh on its choice between a generic and a custom plan for the real groups.
     /// </remarks>
-    public static async Task ResolveArrayTypesAsync(DbConnection connection, CancellationToken cancellationToken)
+    public static async Task ResolveWriterTypesAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        await using var command = new SqlStatement("SELECT cardinality(@i) + cardinality(@l) + cardinality(@s)")
+        await using var command = new SqlStatement("SELECT cardinality(@i) + cardinality(@l) + cardinality(@s) + @n + @m + length(@t)")
             .With("@i", Array.Empty<int>()).With("@l", Array.Empty<long>()).With("@s", Array.Empty<string>())
+            .With("@n", 0).With("@m", 0L).With("@t", string.Empty)
             .ToCommand(connection, null);
         await command.ExecuteScalarAsync(cancellationToken);
     }

@@ -167,7 +167,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// <summary>
     /// Connects the writer's pool (a data source of its own) on the first claim, when the doors open, so that the sale's
     /// first group commit does not also wait for a server process to start and for the driver's first look at the
-    /// server's types (measured: no answer at all in the sale's first 100 ms), nor for its first arrays. Best effort:
+    /// server's types (measured: no answer at all in the sale's first 100 ms), nor for its first parameters of each type. Best effort:
     /// claims and reads do not need the writer, and a first commit that cannot connect either is refused as it would
     /// have been.
     /// </summary>
@@ -176,7 +176,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         try
         {
             await using var writer = await _writerDataSource.OpenConnectionAsync(cancellationToken);
-            if (_dialect == SqlDialect.PostgreSql) await PostgresLedgerWrites.ResolveArrayTypesAsync(writer, cancellationToken);
+            if (_dialect == SqlDialect.PostgreSql) await PostgresLedgerWrites.ResolveWriterTypesAsync(writer, cancellationToken);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
