@@ -162,8 +162,8 @@ internal static class PostgresLedgerWrites
     /// <remarks>
     /// Each data source works its types out on first use, and its first use of arrays was the sale's first group
     /// commit: that was most of the code the JIT compiled in a sale's first second on PostgreSQL (docs/benchmarks.md,
-    /// thirty-sixth session). Not the group statement itself, run empty: the server would plan it for empty arrays,
-    /// whose estimates would then weigh on its choice between a generic and a custom plan for the real groups.
+    /// thirty-sixth session). Not the group statement itself with empty arrays: that is a write (an UPDATE and INSERTs),
+    /// and this runs on a silo's first claim of a database, where nothing but the claim should write.
     /// </remarks>
     public static async Task ResolveWriterTypesAsync(DbConnection connection, CancellationToken cancellationToken)
     {

@@ -167,9 +167,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// <summary>
     /// Connects the writer's pool (a data source of its own) on the first claim, when the doors open, so that the sale's
     /// first group commit does not also wait for a server process to start and for the driver's first look at the
-    /// server's types (measured: no answer at all in the sale's first 100 ms), nor for its first parameters of each type. Best effort:
-    /// claims and reads do not need the writer, and a first commit that cannot connect either is refused as it would
-    /// have been.
+    /// server's types (measured: no answer at all in the sale's first 100 ms), nor for the driver to work out each type
+    /// the writer binds. Best effort: claims and reads do not need the writer, and a first commit that cannot connect
+    /// either is refused as it would have been.
     /// </summary>
     private async Task ConnectWriterAsync(CancellationToken cancellationToken)
     {
@@ -893,7 +893,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard database {Ordinal} refused a group of {Batches} batches for its rows; committing them one at a time")]
     private static partial void LogGroupRefused(ILogger logger, Exception exception, int ordinal, int batches);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard database {Ordinal}: the group-commit writer could not connect ahead of the sale; its first commit will try again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard database {Ordinal}: the group-commit writer could not connect, or work out its types, ahead of the sale; its first commit will try again")]
     private static partial void LogWriterNotConnected(ILogger logger, Exception exception, int ordinal);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group commit on shard database {Ordinal} failed for {Batches} batches")]
