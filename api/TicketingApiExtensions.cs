@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -21,6 +22,8 @@ public static class TicketingApiExtensions
         // Answers that no handler wrote get their problems from FallbackProblems; every other problem is written by
         // the handler that refused the request, with its own type.
         services.AddProblemDetails();
+        // Registered after AddProblemDetails, so it runs after ASP.NET Core's own set-up of these options.
+        services.PostConfigure<JsonOptions>(o => GeneratedJsonOnly.Apply(o.SerializerOptions));
         services.AddSingleton<DispatcherDirectory>();
         services.AddSingleton(sp => new SharedSalesReads(sp.GetRequiredService<IGrainFactory>()));
         // A front end registers its own before this (FrontEndHostingExtensions); a silo's API calls in-process.

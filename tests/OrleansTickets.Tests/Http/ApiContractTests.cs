@@ -1,5 +1,9 @@
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Http;
@@ -191,6 +195,20 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         Assert.Equal(2, problem.GetProperty("remaining").GetInt64());
         Assert.Equal(3, await Http.SoldAsync("small"));
     }
+
+    [Fact]
+    public void Every_answer_is_written_from_generated_json_metadata_and_nothing_falls_back_to_reflection()
+    {
+        // With reflection in the chain, the first sold-out 409 built reflection metadata for the interfaces of its
+        // boxed 'remaining' (GeneratedJsonOnly). A type that no generated context describes must fail here, not fall back.
+        var options = fixture.Host.Services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        Assert.DoesNotContain(options.TypeInfoResolverChain, resolver => resolver is DefaultJsonTypeInfoResolver);
+        Assert.Throws<NotSupportedException>(() => options.GetTypeInfo(typeof(NotInAnyContext)));
+        var problem = JsonSerializer.Serialize(new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = 409, Extensions = { ["remaining"] = 2L } }, options);
+        Assert.Equal("""{"status":409,"remaining":2}""", problem);
+    }
+
+    private sealed record NotInAnyContext(string Name);
 
     [Fact]
     public async Task Unknown_event_or_ticket_type_is_404()
