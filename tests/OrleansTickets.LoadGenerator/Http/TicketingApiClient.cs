@@ -63,15 +63,9 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
                 // an asynchronous state machine per buffer, for bodies of a kilobyte or two.
                 case HttpStatusCode.Created or HttpStatusCode.OK:
                     var body = await response.Content.ReadAsByteArrayAsync(cancellation);
-                    var acknowledged = JsonSerializer.Deserialize(body, LoadJsonContext.Default.AcknowledgedOrder);
-                    return new PostOutcome(acknowledged is null ? PostResult.Failed : PostResult.Acknowledged, status,
-                        Order: acknowledged, Latency: Stopwatch.GetElapsedTime(started), Body: body);
+                    return ReadOrder(status, body, Stopwatch.GetElapsedTime(started));
                 case HttpStatusCode.Conflict:
-                    var problem = JsonSerializer.Deserialize(
-                        await response.Content.ReadAsByteArrayAsync(cancellation), LoadJsonContext.Default.SoldOutProblem);
-                    var soldOut = problem?.Type?.EndsWith(SoldOutProblemSuffix, StringComparison.Ordinal) == true && problem.Remaining is not null;
-                    return new PostOutcome(soldOut ? PostResult.SoldOut : PostResult.Failed, status,
-                        Remaining: problem?.Remaining ?? 0, Latency: Stopwatch.GetElapsedTime(started));
+                    return ReadConflict(status, await response.Content.ReadAsByteArrayAsync(cancellation), Stopwatch.GetElapsedTime(started));
                 case HttpStatusCode.ServiceUnavailable:
                     await response.Content.LoadIntoBufferAsync(cancellation);
                     return new PostOutcome(PostResult.Unavailable, status,
@@ -91,6 +85,22 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
         {
             return new PostOutcome(PostResult.Failed, StatusCode: 0, Latency: Stopwatch.GetElapsedTime(started));
         }
+    }
+
+    /// <summary>Reads a 200 or 201 answer's <paramref name="body"/>: the order. Throws <see cref="JsonException"/> for a body that is not one.</summary>
+    public static PostOutcome ReadOrder(int status, byte[] body, TimeSpan latency)
+    {
+        var acknowledged = JsonSerializer.Deserialize(body, LoadJsonContext.Default.AcknowledgedOrder);
+        return new PostOutcome(acknowledged is null ? PostResult.Failed : PostResult.Acknowledged, status,
+            Order: acknowledged, Latency: latency, Body: body);
+    }
+
+    /// <summary>Reads a 409 answer's <paramref name="body"/>: sold out (with the problem's <c>remaining</c>) or, for any other conflict, failed.</summary>
+    public static PostOutcome ReadConflict(int status, byte[] body, TimeSpan latency)
+    {
+        var problem = JsonSerializer.Deserialize(body, LoadJsonContext.Default.SoldOutProblem);
+        var soldOut = problem?.Type?.EndsWith(SoldOutProblemSuffix, StringComparison.Ordinal) == true && problem.Remaining is not null;
+        return new PostOutcome(soldOut ? PostResult.SoldOut : PostResult.Failed, status, Remaining: problem?.Remaining ?? 0, Latency: latency);
     }
 
     /// <summary>GETs <paramref name="path"/> and reads the answer without interpreting it; 0 when there was no answer.</summary>
