@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Globalization;
+using System.Text;
 using Microsoft.Data.SqlClient;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -94,12 +96,17 @@ internal static class DatabaseServer
     /// The configured application name (or the project's) with the writer's suffix, shortened so that the whole fits
     /// PostgreSQL's 63 bytes: the server would otherwise cut the suffix off, which is the part operators look for.
     /// </summary>
+    /// <remarks>
+    /// Shortened by whole text elements: cut one UTF-16 unit at a time, a name could end in half a surrogate pair (an
+    /// emoji at the cut), which UTF-8 cannot carry and the driver would send as a replacement character.
+    /// </remarks>
     private static string WriterApplicationName(string? configured)
     {
-        var name = string.IsNullOrEmpty(configured) || configured == "Core Microsoft SqlClient Data Provider" ? "OrleansTickets" : configured;
+        var name = new StringInfo(string.IsNullOrEmpty(configured) || configured == "Core Microsoft SqlClient Data Provider" ? "OrleansTickets" : configured);
         var suffix = " " + ShardDatabases.WriterApplicationSuffix;
-        while (name.Length > 0 && System.Text.Encoding.UTF8.GetByteCount(name + suffix) > MaxApplicationNameBytes) name = name[..^1];
-        return name + suffix;
+        var kept = name.LengthInTextElements;
+        while (kept > 0 && Encoding.UTF8.GetByteCount(name.SubstringByTextElements(0, kept) + suffix) > MaxApplicationNameBytes) kept--;
+        return (kept == 0 ? "" : name.SubstringByTextElements(0, kept)) + suffix;
     }
 
     // PostgreSQL keeps at most NAMEDATALEN - 1 bytes of application_name.

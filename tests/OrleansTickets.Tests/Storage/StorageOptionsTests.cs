@@ -116,6 +116,9 @@ public sealed class StorageOptionsTests
     // PostgreSQL keeps 63 bytes of it: a long name gives way to the suffix operators look for.
     [InlineData("Host=127.0.0.1;Database=tickets;Application Name=the-box-office-of-the-festival-on-sale-in-the-north-region",
         "the-box-office-of-the-festival-on-sale-in-the-nort shard writer")]
+    // Shortened by whole characters: cut by UTF-16 units, this kept half of the ticket emoji's surrogate pair.
+    [InlineData("Host=127.0.0.1;Database=tickets;Application Name=box-office-of-the-festival-on-sale-in-the-north\U0001F3ABx",
+        "box-office-of-the-festival-on-sale-in-the-north shard writer")]
     public async Task A_shard_database_s_writer_has_a_pool_of_one_connection_named_for_operators(string configured, string name)
     {
         await using var databases = new ShardDatabases(
