@@ -25,4 +25,7 @@ namespace OrleansTickets.Api.Http;
 [JsonSerializable(typeof(CapacityResponse))]
 [JsonSerializable(typeof(DrainResponse))]
 [JsonSerializable(typeof(OrderExportResponse))]
+// Problem extensions are written as objects, by their runtime types, and ASP.NET Core's problem context has no long
+// (GeneratedJsonOnly): the sold-out 409's "remaining".
+[JsonSerializable(typeof(long))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -13,7 +13,9 @@ namespace OrleansTickets.Api.Http;
 /// implements (<c>INumber&lt;long&gt;</c> and about twenty more), and the reflection resolver built metadata for each,
 /// emitting and compiling accessors. That happened once per host, in the real silo's first 409, which comes in a
 /// sale's last second, where the sale is slowest (docs/benchmarks.md, thirty-seventh session). A type that no
-/// generated context describes now fails at once, in the tests, instead of falling back to reflection in production.
+/// generated context describes now fails where it is written (a 500; inside the exception handler, an empty one)
+/// instead of falling back to reflection: every answer and problem extension must be listed in <see cref="ApiJsonContext"/>,
+/// and the API's tests write each of them.
 /// </remarks>
 public static class GeneratedJsonOnly
 {

@@ -98,7 +98,8 @@ internal static class DatabaseServer
     /// </summary>
     /// <remarks>
     /// Shortened by whole text elements: cut one UTF-16 unit at a time, a name could end in half a surrogate pair (an
-    /// emoji at the cut), which UTF-8 cannot carry and the driver would send as a replacement character.
+    /// emoji at the cut), which UTF-8 cannot carry. Npgsql's strict encoder then could not write its start-up message,
+    /// and the writer's connection failed to open (seen against a stub server that answered the TLS request "no").
     /// </remarks>
     private static string WriterApplicationName(string? configured)
     {

@@ -4,8 +4,9 @@ using OrleansTickets.LoadGenerator.Measurement;
 namespace OrleansTickets.LoadGenerator.Orders;
 
 /// <summary>
-/// Runs the code a buyer runs on a sale's answers once, before the clock starts: reading an order and a sold-out
-/// problem, keeping the order in a journal, counting and timing it. All on scratch copies, so nothing is counted.
+/// Runs, once and before the clock starts, the code that reads a sale's answers: an order and a sold-out problem read,
+/// the order kept in a journal, both counted and timed. All on scratch copies, so nothing is counted. The buyers' own
+/// loops, and a 503's Retry-After, still compile at their first use.
 /// </summary>
 /// <remarks>
 /// The waiting room's requests are refused (404), so they never reach this code, and the generator compiles each method
