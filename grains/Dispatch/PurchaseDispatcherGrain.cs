@@ -56,6 +56,14 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     // down, or by a gift whose receiver died, stay out of reach for seconds; at a fixed 10 ms every waiting buyer
     // brought a refresh of every shard of the type about every 10 ms, for the whole of its patience.
     private const int MaxPauseDoublings = 5;
+
+    // While every shard answered the last refresh, what holds the tickets out of reach is on shards that answer:
+    // commits in flight, which land within milliseconds, or gifts on their way. There the pause stops doubling at 4
+    // times RetryPause (40 ms): at the end of a healthy sale the full doubling left buyers asleep for up to 320 ms
+    // beside tickets that had come free (docs/benchmarks.md, thirty-seventh session). The full doubling stays for a
+    // shard that cannot answer, where it bounds the refreshes.
+    private const int MaxPauseDoublingsWhileAllAnswer = 2;
+    private bool _lastRefreshHeardAll;
     private static readonly TimeSpan PauseMemory = TimeSpan.FromSeconds(1);
     private int _pauseDoublings;
     private long _pausedAfterRefresh = -1;
@@ -360,15 +368,16 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
 
     /// <summary>
     /// Waits before looking again: enough tickets exist, but none can be had now (in flight, reserved, or on a shard
-    /// that cannot answer). Longer after each refresh that left buyers waiting (see <see cref="MaxPauseDoublings"/>),
-    /// never past <paramref name="giveUpAt"/>.
+    /// that cannot answer). Longer after each refresh that left buyers waiting (see <see cref="MaxPauseDoublings"/>; at
+    /// most <see cref="MaxPauseDoublingsWhileAllAnswer"/> doublings while every shard answered the last refresh), never
+    /// past <paramref name="giveUpAt"/>.
     /// </summary>
     private Task PauseForTicketsAsync(long giveUpAt)
     {
         metrics.Paused(retry: false);
         if (_lastPausedAt != 0 && clock.GetElapsedTime(_lastPausedAt) > PauseMemory) _pauseDoublings = 0;
         _lastPausedAt = clock.GetTimestamp();
-        var pause = RetryPause * (1 << _pauseDoublings);
+        var pause = RetryPause * (1 << (_lastRefreshHeardAll ? Math.Min(_pauseDoublings, MaxPauseDoublingsWhileAllAnswer) : _pauseDoublings));
         // One step per refresh, not per buyer: every buyer that waited on the same refresh pauses as long. The grain is
         // reentrant, but turns do not overlap, so the two fields change together.
         if (_pausedAfterRefresh != _refreshesStarted)
@@ -569,6 +578,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
         // A shard (or the catalog) that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
         if (!grantedBeforeShards) firstUnanswered ??= granted;
+        _lastRefreshHeardAll = firstUnanswered is null;
         var unsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + granted.Result!.Pending : (long?)null;
         // Without new grants a shard's count only falls once it has answered (gifts move tickets between counts, which
         // ShardCounts corrects for), so the sum held at the last answer, after the request arrived. A grant issued while

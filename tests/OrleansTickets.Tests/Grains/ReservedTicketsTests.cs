@@ -47,6 +47,40 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
     public Task A_keyed_purchase_that_finds_only_reserved_tickets_waits_for_their_commit_instead_of_spinning(string engine) =>
         WaitsForReservedTicketsAsync(engine, key: "spin-1");
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task While_every_shard_answers_a_purchase_waiting_on_reserved_tickets_looks_again_at_least_every_40_ms(string engine)
+    {
+        // The tickets are held by a commit in flight on a shard that answers every refresh: they come free within
+        // milliseconds as a rule, so the pause stops doubling at 40 ms. With the full doubling (to 320 ms, for shards
+        // that cannot answer) a 2 s hold saw about 10 refreshes; at 40 ms it is about 40.
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("healthy", TicketingCluster.Type("ga", capacity: 4, shards: 1));
+        var shard = Cluster.Shard("healthy", "ga", 0);
+        await shard.GetSales();
+        using var refreshes = Cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
+        using var pauses = Cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
+
+        Task<PurchaseResult> first, second;
+        long counted;
+        await using (var hold = await Cluster.HoldWritesAsync("healthy", "ga", 0))
+        {
+            first = shard.Purchase(TicketingCluster.KeylessPurchase("healthy", "ga", 4));
+            await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, Polls,
+                failure: "The shard never reported the first purchase's tickets as reserved.");
+            second = Cluster.BuyAsync("healthy", "ga", 1);
+            await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
+                failure: "The purchase never paused for the reserved tickets.");
+            var before = refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            counted = refreshes.GetMeasurementSnapshot().Sum(m => m.Value) - before;
+            Assert.False(second.IsCompleted);
+        }
+
+        Assert.Equal(PurchaseStatus.Created, (await first).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await second).Status);
+        Assert.True(counted >= 20, $"only {counted} refreshes in a 2 s hold: the pauses grew past 40 ms while every shard answered");
+    }
+
     /// <summary>The dispatcher's two paths (any shard, or the key's home first) pause the same way.</summary>
     private async Task WaitsForReservedTicketsAsync(string engine, string? key)
     {
