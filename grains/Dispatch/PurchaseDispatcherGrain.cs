@@ -57,11 +57,13 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     // brought a refresh of every shard of the type about every 10 ms, for the whole of its patience.
     private const int MaxPauseDoublings = 5;
 
-    // While every shard answered the last refresh, what holds the tickets out of reach is on shards that answer:
-    // commits in flight, which land within milliseconds, or gifts on their way. There the pause stops doubling at 4
-    // times RetryPause (40 ms): at the end of a healthy sale the full doubling left buyers asleep for up to 320 ms
-    // beside tickets that had come free (docs/benchmarks.md, thirty-seventh session). The full doubling stays for a
-    // shard that cannot answer, where it bounds the refreshes.
+    // While every shard and the catalog answered the last refresh, each with a count it read (none of them
+    // "unavailable"), what holds the tickets out of reach is on shards that work: commits in flight, which land within
+    // milliseconds, or gifts on their way. There the pause stops doubling at 4 times RetryPause (40 ms): at the end of
+    // a healthy sale the full doubling left buyers asleep for up to 320 ms beside tickets that had come free
+    // (docs/benchmarks.md, thirty-seventh session). The full doubling stays for a shard that cannot answer or whose
+    // database is down, where it bounds the refreshes. A gift whose receiver died also looks healthy: its tickets wait
+    // for the donor's next delivery attempt (a second), and meanwhile the waiting buyers refresh every 40 ms or so.
     private const int MaxPauseDoublingsWhileAllAnswer = 2;
     private bool _lastRefreshHeardAll;
     private static readonly TimeSpan PauseMemory = TimeSpan.FromSeconds(1);
@@ -578,7 +580,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
         // A shard (or the catalog) that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
         if (!grantedBeforeShards) firstUnanswered ??= granted;
-        _lastRefreshHeardAll = firstUnanswered is null;
+        _lastRefreshHeardAll = firstUnanswered is null && answered.TrueForAll(report => report.Status != Sales.ShardStatus.Unavailable);
         var unsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + granted.Result!.Pending : (long?)null;
         // Without new grants a shard's count only falls once it has answered (gifts move tickets between counts, which
         // ShardCounts corrects for), so the sum held at the last answer, after the request arrived. A grant issued while

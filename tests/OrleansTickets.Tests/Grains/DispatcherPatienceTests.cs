@@ -2,6 +2,7 @@ using System.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
+using OrleansTickets.Sales;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
@@ -71,17 +72,26 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
         Assert.Equal(2L, (await cluster.SalesAsync("frozen-home")).TicketTypes[0].Sold);
     }
 
-    [Fact]
-    public async Task A_buyer_waiting_on_tickets_a_shard_cannot_reach_backs_off_instead_of_refreshing_every_10_ms()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_buyer_waiting_on_tickets_a_shard_cannot_reach_backs_off_instead_of_refreshing_every_10_ms(bool reportsUnavailable)
     {
-        // Shard 1 holds the type's last tickets, and its database is down: it answers neither its sales (so no refresh can
-        // prove "sold out") nor purchases. The buyer can only wait out its patience.
+        // Shard 1 holds the type's last tickets, and its database is down: it answers no purchase, and its sales either
+        // not at all or, as a shard whose database is down does, with its count marked "unavailable". No refresh can
+        // prove "sold out", so the buyer can only wait out its patience, and the pauses double all the way (the short
+        // pauses of a healthy end are only for refreshes every shard answered with a count it read).
         var down = false;
         var shard1 = new ShardAddress("outage", "ga", 1);
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
         {
             TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.GetSales), call =>
-                Volatile.Read(ref down) ? Task.FromException(new InvalidOperationException("The shard's database is down.")) : call.Invoke())(silo);
+            {
+                if (!Volatile.Read(ref down)) return call.Invoke();
+                if (!reportsUnavailable) return Task.FromException(new InvalidOperationException("The shard's database is down."));
+                call.Result = new ShardSales(1, 10, 0, 10, ShardStatus.Unavailable);
+                return Task.CompletedTask;
+            })(silo);
             TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.Purchase), call =>
             {
                 if (!Volatile.Read(ref down)) return call.Invoke();
