@@ -54,72 +54,68 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         // milliseconds as a rule, so the pause stops doubling at 40 ms. With the full doubling (to 320 ms, for shards
         // that cannot answer) a 2 s hold saw 7 to 9 refreshes; at 40 ms about 40. The assertion asks for 20: an average look
         // every 100 ms, which a loaded machine still meets.
-        await StartAsync(engine);
-        await Cluster.CreateEventAsync("healthy", TicketingCluster.Type("ga", capacity: 4, shards: 1));
-        var shard = Cluster.Shard("healthy", "ga", 0);
-        await shard.GetSales();
-        using var refreshes = Cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
-        using var pauses = Cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
+        var sale = await HoldWhileOneWaitsAsync(engine, "healthy", key: null, TimeSpan.FromSeconds(2));
 
-        Task<PurchaseResult> first, second;
-        long counted;
-        await using (var hold = await Cluster.HoldWritesAsync("healthy", "ga", 0))
-        {
-            first = shard.Purchase(TicketingCluster.KeylessPurchase("healthy", "ga", 4));
-            await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, Polls,
-                failure: "The shard never reported the first purchase's tickets as reserved.");
-            second = Cluster.BuyAsync("healthy", "ga", 1);
-            await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
-                failure: "The purchase never paused for the reserved tickets.");
-            var before = refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
-            await Task.Delay(TimeSpan.FromSeconds(2));
-            counted = refreshes.GetMeasurementSnapshot().Sum(m => m.Value) - before;
-            Assert.False(second.IsCompleted);
-        }
-
-        Assert.Equal(PurchaseStatus.Created, (await first).Status);
-        Assert.Equal(PurchaseStatus.SoldOut, (await second).Status);
-        Assert.True(counted >= 20, $"only {counted} refreshes in a 2 s hold: the pauses grew past 40 ms while every shard answered");
+        Assert.Equal((PurchaseStatus.Created, PurchaseStatus.SoldOut), (sale.First, sale.Second));
+        Assert.True(sale.RefreshesWhileHeld >= 20,
+            $"only {sale.RefreshesWhileHeld} refreshes in a 2 s hold: the pauses grew past 40 ms while every shard answered");
     }
 
     /// <summary>The dispatcher's two paths (any shard, or the key's home first) pause the same way.</summary>
     private async Task WaitsForReservedTicketsAsync(string engine, string? key)
     {
+        var sale = await HoldWhileOneWaitsAsync(engine, "spin", key, TimeSpan.FromMilliseconds(300));
+
+        Assert.Equal((PurchaseStatus.Created, PurchaseStatus.SoldOut), (sale.First, sale.Second));
+        // Each look after the first refresh follows a pause of at least 10 ms, so the refreshes are bounded by the time
+        // the commit was held. Without the pause a refresh and a call to the home follow each other back to back.
+        Assert.True(sale.Refreshes <= sale.Held.TotalMilliseconds / 10 + 3, $"{sale.Refreshes} refreshes in {sale.Held.TotalMilliseconds:F0} ms");
+        // The shard was asked once: the refreshes, not more purchase calls, showed when the tickets could be had. A keyed
+        // purchase's home asked again after each pause refused each time, and read the stored key each time to do so.
+        Assert.Equal(1L, sale.ShardCalls);
+    }
+
+    /// <summary>
+    /// Reserves all 4 tickets of a one-shard type with a purchase whose commit is held, has a second buyer ask for one,
+    /// and holds the commit for <paramref name="hold"/> more once that buyer has paused; then lets it land.
+    /// </summary>
+    private async Task<HeldSale> HoldWhileOneWaitsAsync(string engine, string eventId, string? key, TimeSpan hold)
+    {
         await StartAsync(engine);
-        await Cluster.CreateEventAsync("spin", TicketingCluster.Type("ga", capacity: 4, shards: 1));
-        var shard = Cluster.Shard("spin", "ga", 0);
+        await Cluster.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 4, shards: 1));
+        var shard = Cluster.Shard(eventId, "ga", 0);
         await shard.GetSales();
         using var refreshes = Cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
         using var pauses = Cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
         using var shardCalls = Cluster.CollectMetric<long>("orleanstickets.dispatch.shard_calls");
+        long Refreshes() => refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
 
         Task<PurchaseResult> first, second;
         TimeSpan held;
-        await using (var hold = await Cluster.HoldWritesAsync("spin", "ga", 0))
+        long whileHeld;
+        await using (var holding = await Cluster.HoldWritesAsync(eventId, "ga", 0))
         {
             // Every ticket is reserved by a purchase that cannot commit yet; they are unsold, so no "sold out" yet.
-            first = shard.Purchase(TicketingCluster.KeylessPurchase("spin", "ga", 4));
+            first = shard.Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 4));
             await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, Polls,
                 failure: "The shard never reported the first purchase's tickets as reserved.");
             var since = Stopwatch.GetTimestamp();
-            second = Cluster.BuyAsync("spin", "ga", 1, key);
+            second = Cluster.BuyAsync(eventId, "ga", 1, key);
             // The waits are pauses for tickets, as the meter tells operators. A slow machine can take a while to get
             // the purchase that far (a cold dispatcher, a key read), so the commit stays held until it has paused.
             await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
                 failure: "The purchase never paused for the reserved tickets.");
-            await Task.Delay(300);
+            var before = Refreshes();
+            await Task.Delay(hold);
+            whileHeld = Refreshes() - before;
             Assert.False(second.IsCompleted);
             held = Stopwatch.GetElapsedTime(since);
         }
 
-        Assert.Equal(PurchaseStatus.Created, (await first).Status);
-        Assert.Equal(PurchaseStatus.SoldOut, (await second).Status);
-        // Each look after the first refresh follows a pause of at least 10 ms, so the refreshes are bounded by the time
-        // the commit was held. Without the pause a refresh and a call to the home follow each other back to back.
-        var counted = refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
-        Assert.True(counted <= held.TotalMilliseconds / 10 + 3, $"{counted} refreshes in {held.TotalMilliseconds:F0} ms");
-        // The shard was asked once: the refreshes, not more purchase calls, showed when the tickets could be had. A keyed
-        // purchase's home asked again after each pause refused each time, and read the stored key each time to do so.
-        Assert.Equal(1L, shardCalls.GetMeasurementSnapshot().Sum(m => m.Value));
+        return new HeldSale((await first).Status, (await second).Status, held, whileHeld, Refreshes(),
+            shardCalls.GetMeasurementSnapshot().Sum(m => m.Value));
     }
+
+    /// <summary>What <see cref="HoldWhileOneWaitsAsync"/> saw: both outcomes, how long the second buyer waited on the hold, and the dispatcher's meter.</summary>
+    private sealed record HeldSale(PurchaseStatus First, PurchaseStatus Second, TimeSpan Held, long RefreshesWhileHeld, long Refreshes, long ShardCalls);
 }
