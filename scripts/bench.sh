@@ -29,6 +29,11 @@
 #                    tickets 10 times a second (exactly, asking every shard, once a type is near its end) and wrk's
 #                    threads cap their quantities by it. No waiting room, no "end of the sale" line, and with
 #                    --postgres the PostgreSQL server's CPU is not counted
+#   --http2 N        the buyers speak HTTP/2 to the service, sharing N connections as streams (as behind a gateway
+#                    that multiplexes buyers onto HTTP/2 to the origin), instead of one HTTP/1.1 connection each: the
+#                    service gets a second, HTTP/2-only endpoint (port 5082; the README's "HTTP/2" section) for the
+#                    sale, and the floor is measured over HTTP/2 on N connections too. wrk speaks HTTP/1.1 only, so
+#                    there is no wrk floor, and no --crowd wrk
 #   --no-floor       skip the bare-endpoint measurement
 #   --ready-to-run   publish the service and the load generator ReadyToRun (precompiled), so both start with
 #                    optimized code instead of JIT-compiling it while the doors are open
@@ -55,11 +60,12 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() extra_env=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() extra_env=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
         --connections) connections="$2"; shift ;;
+        --http2) http2="$2"; shift ;;
         --ga-shards) ga_shards="$2"; shift ;;
         --festival) festival_file="$2"; shift ;;
         --scale) scale="$2"; shift ;;
@@ -83,10 +89,22 @@ done
 
 [[ $crowd == load || $crowd == wrk ]] || { echo "--crowd must be load or wrk" >&2; exit 2; }
 [[ $crowd == wrk ]] && { command -v wrk >/dev/null || { echo "--crowd wrk needs wrk (Debian package wrk)" >&2; exit 2; }; }
+[[ $http2 =~ ^[0-9]+$ ]] || { echo "--http2 needs a number of connections" >&2; exit 2; }
+[[ $http2 != 0 && $crowd == wrk ]] && { echo "--http2 is for the load generator: wrk speaks HTTP/1.1 only" >&2; exit 2; }
 # wrk's buyers have no waiting room: they start buying as they connect.
 [[ $crowd == wrk ]] && waiting_room=0
 
-service_port=5080 floor_port=5081
+service_port=5080 floor_port=5081 http2_port=5082
+# Where the buyers post: the service's HTTP/1.1 address, or with --http2 its HTTP/2 endpoint. Everything else (the
+# scripts' curl calls, the load generator's other modes) keeps to HTTP/1.1 on the first.
+listen_args=(--urls "http://127.0.0.1:$service_port") sale_url="http://127.0.0.1:$service_port" sale_args=()
+if [[ $http2 != 0 ]]; then
+    # Kestrel speaks HTTP/2 over plain TCP only on an endpoint that speaks nothing else (no upgrade, no ALPN).
+    # Endpoints in the configuration replace --urls, so both are named here.
+    listen_args=(--Kestrel:Endpoints:Http1:Url="http://127.0.0.1:$service_port" --Kestrel:Endpoints:Http1:Protocols=Http1
+        --Kestrel:Endpoints:Http2:Url="http://127.0.0.1:$http2_port" --Kestrel:Endpoints:Http2:Protocols=Http2)
+    sale_url="http://127.0.0.1:$http2_port" sale_args=(--http2-connections "$http2")
+fi
 # The path of a .NET global tool (dotnet-counters, dotnet-trace), installed from the package registry when missing.
 global_tool() {
     local tool
@@ -106,7 +124,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) crowd=$crowd connections=$connections festival=$festival_file ga-shards=${ga_shards:-as in the file} scale=$scale max-dbs=${max_dbs:-service} warm-up=$warm_up cold=$cold waiting-room=${waiting_room}s ready-to-run=$ready_to_run ${service_args[*]}"
+echo "== settings: storage=$([[ $postgres == 1 ]] && echo PostgreSQL || echo SQLite) crowd=$crowd connections=$connections http2=$http2 festival=$festival_file ga-shards=${ga_shards:-as in the file} scale=$scale max-dbs=${max_dbs:-service} warm-up=$warm_up cold=$cold waiting-room=${waiting_room}s ready-to-run=$ready_to_run ${service_args[*]}"
 
 echo "== build (Release)"
 dotnet build -c Release silo -v quiet -nologo >/dev/null
@@ -150,7 +168,7 @@ service_env=()
 # perf finds JIT-compiled code by the perf map only where the code is mapped plainly, so W^X double mapping is off too.
 [[ $perf == 1 ]] && service_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
 service_env+=("${extra_env[@]}")
-env "${service_env[@]}" dotnet "$silo_dll" --urls "http://127.0.0.1:$service_port" "${storage_args[@]}" "${service_args[@]}" \
+env "${service_env[@]}" dotnet "$silo_dll" "${listen_args[@]}" "${storage_args[@]}" "${service_args[@]}" \
     --Logging:LogLevel:Default=Warning >"$run_dir/service.log" 2>&1 &
 service_pid=$!
 pids+=("$service_pid")
@@ -183,7 +201,7 @@ if [[ $warm_up == 1 ]]; then
     sed 's/"id": *"festival"/"id":"warm-up"/' "$run_dir/festival.json" >"$run_dir/warm-up.json"
     curl -s -o /dev/null "${operator_auth[@]}" -X POST "http://127.0.0.1:$service_port/api/events" -H 'Content-Type: application/json' \
         --data @"$run_dir/warm-up.json"
-    dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event warm-up --connections "$connections" \
+    dotnet "$load_dll" --url "$sale_url" "${sale_args[@]}" --event warm-up --connections "$connections" \
         --timeout "$timeout" >"$run_dir/warm-up.txt" 2>&1 || { echo "warm-up sale failed; see $run_dir/warm-up.txt" >&2; exit 1; }
 fi
 
@@ -266,7 +284,7 @@ print(",".join("%s:%d:%d" % (t["id"], t["capacity"], t["maxPerOrder"]) for t in 
     # Without a sell-out, or with errors, the run fails as the load generator's does.
     python3 "$repo/scripts/lib/crowd_summary.py" "$run_dir" "$verified" || { [[ $verified == 0 ]] && verified=1; }
 else
-    dotnet "$load_dll" --url "http://127.0.0.1:$service_port" --event festival --connections "$connections" --offered "$offered" \
+    dotnet "$load_dll" --url "$sale_url" "${sale_args[@]}" --event festival --connections "$connections" --offered "$offered" \
         --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" "${database_args[@]}" --summary-json "$run_dir/orders.json" \
         --orders-file "$run_dir/acknowledged.jsonl" --latency-timeline "$run_dir/latency.csv" | tee "$run_dir/orders.txt" | grep -v " PASS "
     verified=${PIPESTATUS[0]}
@@ -311,18 +329,24 @@ if [[ $postgres == 1 ]]; then "$repo/scripts/postgres.sh" stop >/dev/null; postg
 bare_rps=""
 if [[ $floor == 1 ]]; then
     echo "== HTTP floor: bare ASP.NET Core endpoint, same load generator"
-    dotnet "$bare_dll" --urls "http://127.0.0.1:$floor_port" >"$run_dir/bare.log" 2>&1 &
+    floor_protocols=Http1
+    [[ $http2 != 0 ]] && floor_protocols=Http2
+    dotnet "$bare_dll" --urls "http://127.0.0.1:$floor_port" --Kestrel:EndpointDefaults:Protocols=$floor_protocols >"$run_dir/bare.log" 2>&1 &
     bare_pid=$!
     pids+=("$bare_pid")
-    for _ in $(seq 1 60); do curl -s -o /dev/null "http://127.0.0.1:$floor_port/" && break; sleep 0.5; done
+    floor_curl=()
+    [[ $http2 != 0 ]] && floor_curl=(--http2-prior-knowledge)
+    for _ in $(seq 1 60); do curl -s "${floor_curl[@]}" -o /dev/null "http://127.0.0.1:$floor_port/" && break; sleep 0.5; done
     # The sale above is measured on a rehearsed service, after a waiting room; the floor is measured warm too, or a
     # cold floor (both processes JIT-compiling through its first seconds) would flatter the ratio. 10 s unmeasured,
     # then 15 s measured.
     # --service-pid: the endpoint's CPU per request is plain HTTP's share of an order's cost on this machine.
     dotnet "$load_dll" --mode bare --url "http://127.0.0.1:$floor_port" --path /bare/orders --warm-up 10 --duration 15 \
-        --connections "$connections" --service-pid "$bare_pid" --summary-json "$run_dir/bare.json" \
+        --connections "$connections" "${sale_args[@]}" --service-pid "$bare_pid" --summary-json "$run_dir/bare.json" \
         | grep -E '^(warm-up|requests|latency|status|client CPU|server CPU)'
-    if command -v wrk >/dev/null; then
+    if [[ $http2 != 0 ]]; then
+        echo "no wrk floor with --http2: wrk speaks HTTP/1.1 only"
+    elif command -v wrk >/dev/null; then
         # Independent check with a client written in C, against the now warm endpoint.
         wrk -t2 -c"$connections" -d5s -s "$repo/scripts/wrk/bare.lua" "http://127.0.0.1:$floor_port/bare/orders" \
             | tee "$run_dir/bare-wrk.txt" | grep -E "Requests/sec|Latency"
@@ -342,6 +366,8 @@ o = json.load(open(os.path.join(run_dir, "orders.json")))
 service_cpu = o["serviceCpuSeconds"] or 0
 print(f"tickets sold      {o['ticketsSold']} in {o['orders']} orders, verification {'PASS' if o['passed'] else 'FAIL'}, database audit {audit}")
 print(f"time to sell out  {o['secondsToLastTicket']:.2f} s   ({o['ticketsPerSecond']:.0f} tickets/s, {o['ordersPerSecond']:.0f} orders/s)")
+if "transport" in o:
+    print(f"buyers            {o['connections']} over {o['transport']}")
 l = o["latency"]
 print(f"order latency ms  p50 {l['p50']:.1f}  p95 {l['p95']:.1f}  p99 {l['p99']:.1f}  max {l['max']:.1f}")
 print(f"errors            {o['errors']} errors, {o['retries']} retries, {o['abandoned']} abandoned; statuses {o['statusCounts']}")

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using OrleansTickets.LoadGenerator.Http;
 using OrleansTickets.LoadGenerator.Measurement;
 using OrleansTickets.LoadGenerator.Options;
+using OrleansTickets.LoadGenerator.Orders;
 
 namespace OrleansTickets.LoadGenerator.Bare;
 
@@ -15,16 +16,17 @@ public static class BareRun
 
     public static async Task<int> RunAsync(LoadOptions options)
     {
-        using var http = PooledHttpClient.Create(options.Url, options.Connections);
-        var api = new TicketingApiClient(http);
+        var clients = PooledHttpClient.CreateForBuyers([options.Url], options.Connections, options.Http2Connections);
+        using var disposeClients = new CompositeDisposable(clients);
+        var apis = clients.Select(http => new TicketingApiClient(http)).ToList();
         var counters = new LoadCounters();
         var latency = new LatencyRecorder();
-        Console.WriteLine($"bare: POST {options.Url.GetLeftPart(UriPartial.Authority)}{options.Path} from {options.Connections} connections for {options.Duration.TotalSeconds:F0} s");
+        Console.WriteLine($"bare: POST {options.Url.GetLeftPart(UriPartial.Authority)}{options.Path} from {options.Connections} buyers ({options.Transport}) for {options.Duration.TotalSeconds:F0} s");
         // Every connection posts until the deadline. Loops stop starting requests then instead of cancelling them, so
         // none is cut off and miscounted.
         Task PostUntil(long deadline, LoadCounters tally, LatencyRecorder latencies) =>
             Task.WhenAll(Enumerable.Range(1, options.Connections).Select(n => Task.Run(() =>
-                LoopAsync(n, options, api, tally, latencies, deadline))));
+                LoopAsync(n, options, apis[n % apis.Count], tally, latencies, deadline))));
 
         if (options.WarmUp > TimeSpan.Zero)
         {
@@ -61,7 +63,8 @@ public static class BareRun
             StatusCounts: statuses,
             Errors: statuses.Where(p => !p.Key.StartsWith('2')).Sum(p => p.Value),
             ClientCpuSeconds: clientCpu.TotalSeconds,
-            ServerCpuSeconds: serverCpu?.TotalSeconds);
+            ServerCpuSeconds: serverCpu?.TotalSeconds,
+            Transport: options.Transport);
         summary.Write(Console.Out);
         await SummaryJsonFile.WriteAsync(options.SummaryJson, summary, LoadJsonContext.Default.BareRunSummary);
         return summary.Requests > 0 && summary.Errors == 0 ? ExitCodes.Passed : ExitCodes.CheckFailed;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using OrleansTickets.LoadGenerator.Measurement;
+using OrleansTickets.LoadGenerator.Options;
 
 namespace OrleansTickets.LoadGenerator.Bare;
 
@@ -20,7 +21,8 @@ public sealed record BareRunSummary(
     IReadOnlyDictionary<string, long> StatusCounts,
     long Errors,
     double ClientCpuSeconds,
-    double? ServerCpuSeconds = null)
+    double? ServerCpuSeconds = null,
+    string Transport = LoadOptions.Http11Transport)
 {
     public string Mode => "bare";
 

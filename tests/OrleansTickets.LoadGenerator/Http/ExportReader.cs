@@ -13,9 +13,9 @@ public static class ExportReader
     private const int MaxWalks = 3;
 
     /// <summary>Every exported order, or null once <paramref name="cancellation"/> fires or a page cannot be read.</summary>
-    public static async Task<IReadOnlyList<AcknowledgedOrder>?> ReadAsync(IReadOnlyList<Uri> urls, string eventId, CancellationToken cancellation)
+    public static async Task<IReadOnlyList<AcknowledgedOrder>?> ReadAsync(IReadOnlyList<Uri> urls, bool http2, string eventId, CancellationToken cancellation)
     {
-        var clients = urls.Select(url => PooledHttpClient.Create(url, 1)).ToList();
+        var clients = urls.Select(url => PooledHttpClient.Create(url, 1, http2)).ToList();
         using var disposeClients = new CompositeDisposable(clients);
         // The export is an operators' call: with a key configured, the service refuses it without one.
         var operatorKey = TicketingApiClient.OperatorKeyFromEnvironment();

@@ -2,13 +2,18 @@ using System.Net;
 
 namespace OrleansTickets.LoadGenerator.Http;
 
-/// <summary>The one HttpClient of a run, sized so that every virtual buyer has a connection of its own.</summary>
+/// <summary>The HttpClients of a run: by default one per address, sized so that every virtual buyer has an HTTP/1.1 connection of its own.</summary>
 public static class PooledHttpClient
 {
     /// <summary>A request that takes longer than this counts as an error and is retried with the same key.</summary>
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
-    public static HttpClient Create(Uri baseAddress, int connections)
+    /// <summary>
+    /// A client of at most <paramref name="connections"/> connections to <paramref name="baseAddress"/>; with
+    /// <paramref name="http2"/>, every request it sends is HTTP/2 (over <c>http://</c> without asking first, which
+    /// the service's endpoint must be configured for), and nothing falls back to HTTP/1.1.
+    /// </summary>
+    public static HttpClient Create(Uri baseAddress, int connections, bool http2 = false)
     {
         var handler = new SocketsHttpHandler
         {
@@ -20,6 +25,25 @@ public static class PooledHttpClient
             // An HTTP_PROXY in the environment must not route a local benchmark through another process.
             UseProxy = false,
         };
-        return new HttpClient(handler) { BaseAddress = baseAddress, Timeout = RequestTimeout };
+        var client = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = RequestTimeout };
+        if (http2)
+        {
+            client.DefaultRequestVersion = HttpVersion.Version20;
+            client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }
+        return client;
     }
+
+    /// <summary>
+    /// The clients <paramref name="buyers"/> post through. Over HTTP/1.1 (<paramref name="http2Connections"/> 0) one
+    /// client per address, with a connection per buyer. Over HTTP/2, <paramref name="http2Connections"/> clients per
+    /// address with one connection each, which the buyers share as streams: a client's pool would otherwise put up to
+    /// the server's stream limit (100 in Kestrel) on one connection, and the number of connections would follow the
+    /// server's setting instead of the run's. The list goes round the addresses first, so a buyer that moves on to
+    /// the next client after a failure (<see cref="Orders.VirtualBuyer"/>) moves to another address.
+    /// </summary>
+    public static List<HttpClient> CreateForBuyers(IReadOnlyList<Uri> urls, int buyers, int http2Connections) =>
+        http2Connections == 0
+            ? [.. urls.Select(url => Create(url, buyers))]
+            : [.. Enumerable.Range(0, http2Connections).SelectMany(_ => urls).Select(url => Create(url, connections: 1, http2: true))];
 }

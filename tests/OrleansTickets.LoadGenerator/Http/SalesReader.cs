@@ -20,9 +20,9 @@ public static class SalesReader
     /// The report from the first of <paramref name="urls"/> that answers, through clients of its own: a check after
     /// the sale, by a run that sold nothing itself (after a chaos run some processes are gone).
     /// </summary>
-    public static async Task<SalesSnapshot?> ReadAsync(IReadOnlyList<Uri> urls, string eventId, CancellationToken cancellation)
+    public static async Task<SalesSnapshot?> ReadAsync(IReadOnlyList<Uri> urls, bool http2, string eventId, CancellationToken cancellation)
     {
-        var clients = urls.Select(url => PooledHttpClient.Create(url, 1)).ToList();
+        var clients = urls.Select(url => PooledHttpClient.Create(url, 1, http2)).ToList();
         using var disposeClients = new CompositeDisposable(clients);
         return await ReadAsync(clients.Select(http => new TicketingApiClient(http)).ToList(), eventId, RetryPause, cancellation);
     }

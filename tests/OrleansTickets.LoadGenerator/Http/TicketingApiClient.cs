@@ -40,7 +40,10 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
     public async Task<ExportPage> GetExportPageAsync(string eventId, string? after, CancellationToken cancellation)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get,
-            $"/api/events/{Uri.EscapeDataString(eventId)}/orders?limit=1000" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after)));
+            $"/api/events/{Uri.EscapeDataString(eventId)}/orders?limit=1000" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after)))
+        {
+            Version = http.DefaultRequestVersion, VersionPolicy = http.DefaultVersionPolicy,
+        };
         if (operatorKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", operatorKey);
         using var response = await http.SendAsync(request, cancellation);
         response.EnsureSuccessStatusCode();
@@ -141,7 +144,10 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
         var content = new ByteArrayContent(order.Body);
         // A constant header needs no parsed value object per request.
         content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
-        var request = new HttpRequestMessage(HttpMethod.Post, UriFor(path)) { Content = content };
+        var request = new HttpRequestMessage(HttpMethod.Post, UriFor(path))
+        {
+            Content = content, Version = http.DefaultRequestVersion, VersionPolicy = http.DefaultVersionPolicy,
+        };
         request.Headers.TryAddWithoutValidation("Idempotency-Key", order.IdempotencyKey);
         return request;
     }

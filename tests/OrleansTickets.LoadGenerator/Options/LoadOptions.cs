@@ -22,8 +22,17 @@ public sealed record LoadOptions(
     IReadOnlyDictionary<string, int>? Offered = null,
     IReadOnlyDictionary<string, int>? Added = null,
     TimeSpan ThinkTime = default,
-    string? LatencyTimeline = null)
+    string? LatencyTimeline = null,
+    int Http2Connections = 0)
 {
+    /// <summary>What <see cref="Transport"/> says without <c>--http2-connections</c>.</summary>
+    public const string Http11Transport = "HTTP/1.1, a connection per buyer";
+
+    /// <summary>How the buyers reach the service, for the report and the summary.</summary>
+    public string Transport => Http2Connections == 0
+        ? Http11Transport
+        : $"HTTP/2, {Http2Connections} connection{(Http2Connections == 1 ? "" : "s")} per address shared as streams";
+
     /// <summary>The first address: where the run reads the event and the sales.</summary>
     public Uri Url => Urls[0];
 

@@ -13,6 +13,9 @@ public static class LoadOptionsParser
                                 sale another client made (default orders)
           --connections N       concurrent virtual buyers = in-flight requests (default 256)
           --summary-json FILE   also write the final numbers as JSON
+          --http2-connections N  speak HTTP/2 (over http://, without asking first) on N connections per address, which
+                                the buyers share as streams, as behind a gateway that multiplexes them onto HTTP/2;
+                                the service needs an endpoint for it (README) (default 0: HTTP/1.1, a connection per buyer)
           --service-pid PID     also report the CPU time process PID (the service, or the bare endpoint, on this
                                 machine) used over the measured span
 
@@ -78,7 +81,8 @@ public static class LoadOptionsParser
             Offered: Take(values, "offered") is { } offered ? ParseCounts("offered", offered, min: 0) : null,
             Added: Take(values, "added") is { } added ? ParseCounts("added", added, min: 1) : null,
             ThinkTime: TimeSpan.FromMilliseconds(ParseInt(values, "think-time", 0, min: 0, max: 60_000)),
-            LatencyTimeline: Take(values, "latency-timeline"));
+            LatencyTimeline: Take(values, "latency-timeline"),
+            Http2Connections: ParseInt(values, "http2-connections", 0, min: 0, max: 100_000));
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         // The wait counts against the run's timeout, which must leave time for the sale.
         if (options.WaitingRoom >= options.Timeout) throw new UsageException("--waiting-room must be shorter than --timeout");
@@ -92,6 +96,10 @@ public static class LoadOptionsParser
             throw new UsageException("--postgres and --sqlite-data are for audit mode");
         }
         if (options.Mode == LoadMode.Verify && options.OrdersFile is null) throw new UsageException("verify mode needs --orders-file");
+        if (options.Http2Connections > options.Connections)
+        {
+            throw new UsageException("--http2-connections cannot exceed --connections: every connection needs a buyer");
+        }
         if (options.LatencyTimeline is not null && options.Mode != LoadMode.Orders) throw new UsageException("--latency-timeline is for orders mode");
         return options;
     }

@@ -19,7 +19,7 @@ public static class OrdersRun
 
     public static async Task<int> RunAsync(LoadOptions options)
     {
-        var clients = options.Urls.Select(url => PooledHttpClient.Create(url, options.Connections)).ToList();
+        var clients = PooledHttpClient.CreateForBuyers(options.Urls, options.Connections, options.Http2Connections);
         using var disposeClients = new CompositeDisposable(clients);
         var apis = clients.Select(http => new TicketingApiClient(http)).ToList();
         var api = apis[0];
@@ -127,7 +127,7 @@ public static class OrdersRun
 
     private static void WriteHeader(LoadOptions options, EventInfo info, TicketTypeDemand demand)
     {
-        Console.WriteLine($"event {info.Id} ({info.Name}) at {options.Url}: {options.Connections} buyers, up to {options.MaxQuantity} tickets per order");
+        Console.WriteLine($"event {info.Id} ({info.Name}) at {options.Url}: {options.Connections} buyers ({options.Transport}), up to {options.MaxQuantity} tickets per order");
         for (var i = 0; i < demand.Types.Count; i++)
         {
             var type = demand.Types[i];
@@ -179,6 +179,7 @@ public static class OrdersRun
             ServiceCpuSeconds: serviceCpu?.TotalSeconds,
             DatabaseCpuSeconds: databaseCpu?.TotalSeconds,
             Steal: steal,
-            Tail: tail);
+            Tail: tail,
+            Transport: options.Transport);
     }
 }

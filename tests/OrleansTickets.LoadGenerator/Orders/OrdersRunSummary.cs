@@ -1,5 +1,6 @@
 using System.Globalization;
 using OrleansTickets.LoadGenerator.Measurement;
+using OrleansTickets.LoadGenerator.Options;
 using OrleansTickets.LoadGenerator.Verification;
 
 namespace OrleansTickets.LoadGenerator.Orders;
@@ -40,7 +41,8 @@ public sealed record OrdersRunSummary(
     double? ServiceCpuSeconds = null,
     double? DatabaseCpuSeconds = null,
     StealShare? Steal = null,
-    SaleTail? Tail = null)
+    SaleTail? Tail = null,
+    string Transport = LoadOptions.Http11Transport)
 {
     public string Mode => "orders";
 

@@ -24,7 +24,7 @@ public sealed class ExportReaderTests
                 ? $$"""{"eventId":"festival","orders":[{{First}}],"next":null,"ticketsSold":3}"""
                 : $$"""{"eventId":"festival","orders":[{{First}},{{Second}}],"next":null,"ticketsSold":3}""", "application/json")));
 
-        var orders = await ExportReader.ReadAsync([new Uri(service.Address)], "festival", CancellationToken.None);
+        var orders = await ExportReader.ReadAsync([new Uri(service.Address)], http2: false, "festival", CancellationToken.None);
 
         Assert.Equal(["o-1", "o-2"], orders!.Select(o => o.OrderId));
         Assert.Equal(2, walks);
@@ -40,7 +40,7 @@ public sealed class ExportReaderTests
             return Results.Content($$"""{"eventId":"festival","orders":[{{First}},{{Second}}],"next":null,"ticketsSold":3}""", "application/json");
         }));
 
-        var orders = await ExportReader.ReadAsync([new Uri(service.Address)], "festival", CancellationToken.None);
+        var orders = await ExportReader.ReadAsync([new Uri(service.Address)], http2: false, "festival", CancellationToken.None);
 
         Assert.Equal(2, orders!.Count);
         Assert.Equal(1, walks);

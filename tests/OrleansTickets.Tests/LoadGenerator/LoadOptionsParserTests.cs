@@ -1,3 +1,5 @@
+using System.Net;
+using OrleansTickets.LoadGenerator.Http;
 using OrleansTickets.LoadGenerator.Options;
 
 namespace OrleansTickets.Tests.LoadGenerator;
@@ -41,6 +43,33 @@ public sealed class LoadOptionsParserTests
     [InlineData("--added", "vip=1,vip=2")]
     public void Bad_values_are_refused(string name, string value) =>
         Assert.Throws<UsageException>(() => LoadOptionsParser.Parse([name, value]));
+
+    [Fact]
+    public void Buyers_speak_http11_unless_told_how_many_http2_connections_to_share()
+    {
+        Assert.Equal((0, LoadOptions.Http11Transport), (LoadOptionsParser.Parse([]).Http2Connections, LoadOptionsParser.Parse([]).Transport));
+        var options = LoadOptionsParser.Parse(["--connections", "256", "--http2-connections", "16"]);
+        Assert.Equal(16, options.Http2Connections);
+        Assert.StartsWith("HTTP/2, 16 connections", options.Transport);
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--connections", "8", "--http2-connections", "9"]));
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--http2-connections", "-1"]));
+    }
+
+    [Fact]
+    public void Http2_buyers_get_one_single_connection_client_per_connection_going_round_the_addresses_first()
+    {
+        Uri[] urls = [new("http://127.0.0.1:5080"), new("http://127.0.0.1:5090")];
+
+        var http11 = PooledHttpClient.CreateForBuyers(urls, buyers: 256, http2Connections: 0);
+        var http2 = PooledHttpClient.CreateForBuyers(urls, buyers: 256, http2Connections: 3);
+
+        Assert.Equal(urls, http11.Select(c => c.BaseAddress));
+        Assert.All(http11, c => Assert.Equal(HttpVersion.Version11, c.DefaultRequestVersion));
+        // A buyer that moves on to the next client after a failure moves to the other address.
+        Assert.Equal([urls[0], urls[1], urls[0], urls[1], urls[0], urls[1]], http2.Select(c => c.BaseAddress));
+        Assert.All(http2, c => Assert.Equal((HttpVersion.Version20, HttpVersionPolicy.RequestVersionExact), (c.DefaultRequestVersion, c.DefaultVersionPolicy)));
+        foreach (var client in http11.Concat(http2)) client.Dispose();
+    }
 
     [Fact]
     public void A_warm_up_outside_bare_mode_is_refused() =>

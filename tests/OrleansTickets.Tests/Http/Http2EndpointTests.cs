@@ -1,0 +1,88 @@
+using System.Net;
+using OrleansTickets.LoadGenerator.Http;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Http;
+
+/// <summary>
+/// The service behind a gateway that speaks HTTP/2 to it over plain TCP (README, "HTTP/2"): an endpoint configured
+/// for HTTP/2 alone serves the buyers' API with the same answers as HTTP/1.1, and the load generator's
+/// <c>--http2-connections</c> really speaks HTTP/2 to it.
+/// </summary>
+public sealed class Http2EndpointTests : IAsyncLifetime
+{
+    private readonly TestStorage _storage = TestStorage.Sqlite();
+    private ApiHost _host = null!;
+    private HttpClient _http2 = null!;
+
+    public async Task InitializeAsync()
+    {
+        // The setting the README names, for every endpoint of the host (the test's one, on a free port).
+        _host = await ApiHost.StartAsync(_storage, new Dictionary<string, string?> { ["Kestrel:EndpointDefaults:Protocols"] = "Http2" });
+        _http2 = new HttpClient(new Http2Only(new SocketsHttpHandler())) { BaseAddress = _host.Client.BaseAddress };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http2.Dispose();
+        await _host.DisposeAsync();
+        _storage.Dispose();
+    }
+
+    [Fact]
+    public async Task Orders_replays_and_refusals_are_the_same_answers_over_http2()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await _http2.CreateEventAsync("h2-fest", capacity: 5, shards: 1)).StatusCode);
+
+        var created = await _http2.OrderAsync("h2-fest", 3, key: "h2-basket-1");
+        Assert.Equal((HttpStatusCode.Created, HttpVersion.Version20), (created.StatusCode, created.Version));
+        var replay = await _http2.OrderAsync("h2-fest", 3, key: "h2-basket-1");
+        Assert.Equal(HttpStatusCode.OK, replay.StatusCode);
+        Assert.Equal(created.Headers.Location, replay.Headers.Location);
+        Assert.Equal(await created.Content.ReadAsStringAsync(), await replay.Content.ReadAsStringAsync());
+
+        var soldOut = await _http2.OrderAsync("h2-fest", 3, key: "h2-basket-2");
+        Assert.Equal(HttpStatusCode.Conflict, soldOut.StatusCode);
+        Assert.Equal("application/problem+json", soldOut.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(2, (await soldOut.JsonAsync()).GetProperty("remaining").GetInt64());
+
+        var bad = await _http2.OrderAsync("h2-fest", 0);
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(3, await _http2.SoldAsync("h2-fest"));
+    }
+
+    [Fact]
+    public async Task The_endpoint_speaks_http2_alone_so_an_http11_request_is_refused_by_kestrel()
+    {
+        // What makes the test above an HTTP/2 test: over HTTP/1.1 the same endpoint reaches no API at all.
+        var refused = await _host.Client.GetAsync("/api/events/h2-none");
+        Assert.Equal((HttpStatusCode.BadRequest, HttpVersion.Version11), (refused.StatusCode, refused.Version));
+        Assert.Contains("HTTP/2 only endpoint", await refused.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task The_load_generators_http2_client_buys_over_http2()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await _http2.CreateEventAsync("h2-load", capacity: 10, shards: 1)).StatusCode);
+        // Without the request's own version set from the client's, SendAsync would speak HTTP/1.1 and fail here.
+        using var http = PooledHttpClient.Create(_host.Client.BaseAddress!, connections: 1, http2: true);
+
+        var outcome = await new TicketingApiClient(http)
+            .PostOrderAsync("/api/events/h2-load/orders", PreparedOrder.Create("ga", 2, 1), CancellationToken.None);
+
+        Assert.Equal(201, outcome.StatusCode);
+        Assert.Equal(2, await _http2.SoldAsync("h2-load"));
+    }
+
+    /// <summary>Sends every request as HTTP/2 without asking first, as a gateway configured for it does.</summary>
+    private sealed class Http2Only(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Version = HttpVersion.Version20;
+            request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+}
