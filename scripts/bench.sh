@@ -90,6 +90,9 @@ done
 [[ $crowd == load || $crowd == wrk ]] || { echo "--crowd must be load or wrk" >&2; exit 2; }
 [[ $crowd == wrk ]] && { command -v wrk >/dev/null || { echo "--crowd wrk needs wrk (Debian package wrk)" >&2; exit 2; }; }
 [[ $http2 =~ ^[0-9]+$ ]] || { echo "--http2 needs a number of connections" >&2; exit 2; }
+# As a number, so that "00" is 0 here as it is to the load generator.
+http2=$((10#$http2))
+(( http2 <= connections )) || { echo "--http2 cannot exceed --connections: every connection needs a buyer" >&2; exit 2; }
 [[ $http2 != 0 && $crowd == wrk ]] && { echo "--http2 is for the load generator: wrk speaks HTTP/1.1 only" >&2; exit 2; }
 # wrk's buyers have no waiting room: they start buying as they connect.
 [[ $crowd == wrk ]] && waiting_room=0
@@ -392,7 +395,8 @@ if floor:
     b = json.load(open(os.path.join(run_dir, "bare.json")))
     print(f"HTTP floor        {b['requestsPerSecond']:.0f} requests/s on the bare endpoint")
     # The ratio wants one client on both sides: with wrk as the crowd, that is the wrk line below.
-    other = " (the sale's buyers were wrk: compare with wrk's floor below)" if crowd == "wrk" else ""
+    other = (" (the sale's buyers were wrk: compare with wrk's floor below)" if crowd == "wrk"
+             else f" (both over {o['transport']})" if o.get("transport", "").startswith("HTTP/2") else "")
     print(f"ratio             orders/s = {o['ordersPerSecond'] / b['requestsPerSecond']:.3f} x the load generator's floor{other}")
     if b.get("serverCpuSeconds") is not None and b["requests"]:
         # Plain HTTP's cost per request on each side; what the service spends per order beyond it is the grains,

@@ -18,14 +18,14 @@ public static class AuditRun
         // At least a minute; a large sale's audit (1.5M tickets, its export page by page) is given the run's --timeout.
         using var timeout = new CancellationTokenSource(options.Timeout > Timeout ? options.Timeout : Timeout);
         if (await AcknowledgedOrdersFile.TryReadAsync(options.OrdersFile!) is not { } orders) return ExitCodes.CouldNotFinish;
-        var sales = await SalesReader.ReadAsync(options.Urls, options.Http2Connections > 0, options.EventId, timeout.Token);
+        var sales = await SalesReader.ReadAsync(options.Urls, options.UsesHttp2, options.EventId, timeout.Token);
         if (sales is null) return ExitCodes.CouldNotFinish;
         IReadOnlyList<VerificationCheck> checks;
         if (options.Mode == LoadMode.Audit)
         {
             if (await ReadLedgerAsync(options, timeout.Token) is not { } ledger) return ExitCodes.CouldNotFinish;
             // The back office's export must hand over exactly what the databases hold.
-            var exported = await ExportReader.ReadAsync(options.Urls, options.Http2Connections > 0, options.EventId, timeout.Token);
+            var exported = await ExportReader.ReadAsync(options.Urls, options.UsesHttp2, options.EventId, timeout.Token);
             if (exported is null) return ExitCodes.CouldNotFinish;
             Console.WriteLine($"audit of {options.EventId}: {orders.Count} acknowledged orders; ledger: {ledger.Shards.Count} shards, " +
                 $"{ledger.Orders.Count} orders, {ledger.Tickets.Count} tickets, {ledger.TransfersOut.Count} transfers; export: {exported.Count} orders");

@@ -22,7 +22,7 @@ public static class BareRun
         var counters = new LoadCounters();
         var latency = new LatencyRecorder();
         Console.WriteLine($"bare: POST {options.Url.GetLeftPart(UriPartial.Authority)}{options.Path} from {options.Connections} buyers ({options.Transport}) for {options.Duration.TotalSeconds:F0} s");
-        // Every connection posts until the deadline. Loops stop starting requests then instead of cancelling them, so
+        // Every buyer posts until the deadline. Loops stop starting requests then instead of cancelling them, so
         // none is cut off and miscounted.
         Task PostUntil(long deadline, LoadCounters tally, LatencyRecorder latencies) =>
             Task.WhenAll(Enumerable.Range(1, options.Connections).Select(n => Task.Run(() =>

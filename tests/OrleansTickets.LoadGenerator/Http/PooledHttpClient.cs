@@ -24,6 +24,10 @@ public static class PooledHttpClient
             AutomaticDecompression = DecompressionMethods.None,
             // An HTTP_PROXY in the environment must not route a local benchmark through another process.
             UseProxy = false,
+            // Over HTTP/2 a client otherwise keeps to one connection and queues what is over the server's stream limit
+            // inside itself: those buyers would wait on the client, not on the service, and there would be fewer
+            // requests in flight than buyers.
+            EnableMultipleHttp2Connections = true,
         };
         var client = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = RequestTimeout };
         if (http2)
@@ -37,10 +41,11 @@ public static class PooledHttpClient
     /// <summary>
     /// The clients <paramref name="buyers"/> post through. Over HTTP/1.1 (<paramref name="http2Connections"/> 0) one
     /// client per address, with a connection per buyer. Over HTTP/2, <paramref name="http2Connections"/> clients per
-    /// address with one connection each, which the buyers share as streams: a client's pool would otherwise put up to
-    /// the server's stream limit (100 in Kestrel) on one connection, and the number of connections would follow the
-    /// server's setting instead of the run's. The list goes round the addresses first, so a buyer that moves on to
-    /// the next client after a failure (<see cref="Orders.VirtualBuyer"/>) moves to another address.
+    /// address, each on one connection that its buyers share as streams (a second one only past the server's stream
+    /// limit): one client's pool fills a connection up to that limit (100 in Kestrel) before it opens another, so
+    /// the number of connections would be the server's choice rather than the run's. The list goes round the
+    /// addresses first, so a buyer that moves on to the next client after a failure (<see cref="Orders.VirtualBuyer"/>)
+    /// moves to another address.
     /// </summary>
     public static List<HttpClient> CreateForBuyers(IReadOnlyList<Uri> urls, int buyers, int http2Connections) =>
         http2Connections == 0

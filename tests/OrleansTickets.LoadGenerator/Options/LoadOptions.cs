@@ -28,8 +28,11 @@ public sealed record LoadOptions(
     /// <summary>What <see cref="Transport"/> says without <c>--http2-connections</c>.</summary>
     public const string Http11Transport = "HTTP/1.1, a connection per buyer";
 
+    /// <summary>Whether every request is HTTP/2 (<c>--http2-connections</c> above 0).</summary>
+    public bool UsesHttp2 => Http2Connections > 0;
+
     /// <summary>How the buyers reach the service, for the report and the summary.</summary>
-    public string Transport => Http2Connections == 0
+    public string Transport => !UsesHttp2
         ? Http11Transport
         : $"HTTP/2, {Http2Connections} connection{(Http2Connections == 1 ? "" : "s")} per address shared as streams";
 

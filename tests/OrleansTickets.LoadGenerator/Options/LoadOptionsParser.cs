@@ -13,9 +13,10 @@ public static class LoadOptionsParser
                                 sale another client made (default orders)
           --connections N       concurrent virtual buyers = in-flight requests (default 256)
           --summary-json FILE   also write the final numbers as JSON
-          --http2-connections N  speak HTTP/2 (over http://, without asking first) on N connections per address, which
+          --http2-connections N speak HTTP/2 (over http://, without asking first) on N connections per address, which
                                 the buyers share as streams, as behind a gateway that multiplexes them onto HTTP/2;
-                                the service needs an endpoint for it (README) (default 0: HTTP/1.1, a connection per buyer)
+                                a connection whose streams reach the server's limit (100 in Kestrel) gets a second one.
+                                The service needs an endpoint for it (README) (default 0: HTTP/1.1, a connection per buyer)
           --service-pid PID     also report the CPU time process PID (the service, or the bare endpoint, on this
                                 machine) used over the measured span
 
