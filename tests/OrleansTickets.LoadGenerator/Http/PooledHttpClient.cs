@@ -9,9 +9,10 @@ public static class PooledHttpClient
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// A client of at most <paramref name="connections"/> connections to <paramref name="baseAddress"/>; with
+    /// A client of at most <paramref name="connections"/> HTTP/1.1 connections to <paramref name="baseAddress"/>; with
     /// <paramref name="http2"/>, every request it sends is HTTP/2 (over <c>http://</c> without asking first, which
-    /// the service's endpoint must be configured for), and nothing falls back to HTTP/1.1.
+    /// the service's endpoint must be configured for) on one connection, more only past the server's stream limit,
+    /// and nothing falls back to HTTP/1.1.
     /// </summary>
     public static HttpClient Create(Uri baseAddress, int connections, bool http2 = false)
     {
