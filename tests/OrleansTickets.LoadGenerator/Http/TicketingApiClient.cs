@@ -39,11 +39,9 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
     /// <summary>One page of the event's export for the back office, after <paramref name="after"/> (null: the first).</summary>
     public async Task<ExportPage> GetExportPageAsync(string eventId, string? after, CancellationToken cancellation)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get,
-            $"/api/events/{Uri.EscapeDataString(eventId)}/orders?limit=1000" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after)))
-        {
-            Version = http.DefaultRequestVersion, VersionPolicy = http.DefaultVersionPolicy,
-        };
+        using var request = NewRequest(HttpMethod.Get, new Uri(
+            $"/api/events/{Uri.EscapeDataString(eventId)}/orders?limit=1000" + (after is null ? "" : "&after=" + Uri.EscapeDataString(after)),
+            UriKind.RelativeOrAbsolute));
         if (operatorKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", operatorKey);
         using var response = await http.SendAsync(request, cancellation);
         response.EnsureSuccessStatusCode();
@@ -144,13 +142,18 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
         var content = new ByteArrayContent(order.Body);
         // A constant header needs no parsed value object per request.
         content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
-        var request = new HttpRequestMessage(HttpMethod.Post, UriFor(path))
-        {
-            Content = content, Version = http.DefaultRequestVersion, VersionPolicy = http.DefaultVersionPolicy,
-        };
+        var request = NewRequest(HttpMethod.Post, UriFor(path));
+        request.Content = content;
         request.Headers.TryAddWithoutValidation("Idempotency-Key", order.IdempotencyKey);
         return request;
     }
+
+    /// <summary>
+    /// A request in the client's protocol: one built here is HTTP/1.1 whatever the client's default, which an HTTP/2-only
+    /// endpoint refuses (<see cref="PooledHttpClient.Create"/>).
+    /// </summary>
+    private HttpRequestMessage NewRequest(HttpMethod method, Uri uri) =>
+        new(method, uri) { Version = http.DefaultRequestVersion, VersionPolicy = http.DefaultVersionPolicy };
 
     private Uri UriFor(string path)
     {

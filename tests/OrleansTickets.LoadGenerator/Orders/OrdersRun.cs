@@ -101,8 +101,8 @@ public static class OrdersRun
         {
             try
             {
-                // All buyers at once (over HTTP/1.1 each on its own connection): one after another, a few buyers whose requests each
-                // took their full retries used up the budget, and every buyer after them was not asked at all.
+                // All buyers at once (over HTTP/1.1, each on its own connection): one after another, a few buyers whose
+                // requests each took their full retries used up the budget, and every buyer after them was not asked at all.
                 await Task.WhenAll(buyers.Select(buyer => buyer.ResolveAbandonedAsync(resolving.Token)));
             }
             catch (OperationCanceledException) when (resolving.IsCancellationRequested)
