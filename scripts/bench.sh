@@ -41,6 +41,8 @@
 #                    --Storage:CommitGatherMilliseconds=0 (repeatable)
 #   --service-env E  set one more environment variable NAME=VALUE for the service alone (not the load generator), e.g.
 #                    --service-env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (repeatable)
+#   --client-env E   set one more environment variable NAME=VALUE for the load generator's sales and its floor run
+#                    (not the service), e.g. --client-env DOTNET_ThreadPool_ForceMaxWorkerThreads=2 (repeatable)
 #   --counters       record the service's OrleansTickets meter with dotnet-counters (installed as a global tool if
 #                    missing) every second during the sale, and print, second by second, the work per order
 #                    inside the cluster: calls to shards, refreshes, forwards, transfers, group commits
@@ -60,7 +62,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() extra_env=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() extra_env=() client_env=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -78,6 +80,7 @@ while [[ $# -gt 0 ]]; do
         --no-floor) floor=0 ;;
         --service-arg) service_args+=("$2"); shift ;;
         --service-env) [[ $2 == *=* ]] || { echo "--service-env needs NAME=VALUE" >&2; exit 2; }; extra_env+=("$2"); shift ;;
+        --client-env) [[ $2 == *=* ]] || { echo "--client-env needs NAME=VALUE" >&2; exit 2; }; client_env+=("$2"); shift ;;
         --ready-to-run) ready_to_run=1 ;;
         --counters) counters=1 ;;
         --perf) perf=1 ;;
@@ -204,7 +207,7 @@ if [[ $warm_up == 1 ]]; then
     sed 's/"id": *"festival"/"id":"warm-up"/' "$run_dir/festival.json" >"$run_dir/warm-up.json"
     curl -s -o /dev/null "${operator_auth[@]}" -X POST "http://127.0.0.1:$service_port/api/events" -H 'Content-Type: application/json' \
         --data @"$run_dir/warm-up.json"
-    dotnet "$load_dll" --url "$sale_url" "${sale_args[@]}" --event warm-up --connections "$connections" \
+    env "${client_env[@]}" dotnet "$load_dll" --url "$sale_url" "${sale_args[@]}" --event warm-up --connections "$connections" \
         --timeout "$timeout" >"$run_dir/warm-up.txt" 2>&1 || { echo "warm-up sale failed; see $run_dir/warm-up.txt" >&2; exit 1; }
 fi
 
@@ -287,7 +290,7 @@ print(",".join("%s:%d:%d" % (t["id"], t["capacity"], t["maxPerOrder"]) for t in 
     # Without a sell-out, or with errors, the run fails as the load generator's does.
     python3 "$repo/scripts/lib/crowd_summary.py" "$run_dir" "$verified" || { [[ $verified == 0 ]] && verified=1; }
 else
-    dotnet "$load_dll" --url "$sale_url" "${sale_args[@]}" --event festival --connections "$connections" --offered "$offered" \
+    env "${client_env[@]}" dotnet "$load_dll" --url "$sale_url" "${sale_args[@]}" --event festival --connections "$connections" --offered "$offered" \
         --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" "${database_args[@]}" --summary-json "$run_dir/orders.json" \
         --orders-file "$run_dir/acknowledged.jsonl" --latency-timeline "$run_dir/latency.csv" | tee "$run_dir/orders.txt" | grep -v " PASS "
     verified=${PIPESTATUS[0]}
@@ -344,7 +347,7 @@ if [[ $floor == 1 ]]; then
     # cold floor (both processes JIT-compiling through its first seconds) would flatter the ratio. 10 s unmeasured,
     # then 15 s measured.
     # --service-pid: the endpoint's CPU per request is plain HTTP's share of an order's cost on this machine.
-    dotnet "$load_dll" --mode bare --url "http://127.0.0.1:$floor_port" --path /bare/orders --warm-up 10 --duration 15 \
+    env "${client_env[@]}" dotnet "$load_dll" --mode bare --url "http://127.0.0.1:$floor_port" --path /bare/orders --warm-up 10 --duration 15 \
         --connections "$connections" "${sale_args[@]}" --service-pid "$bare_pid" --summary-json "$run_dir/bare.json" \
         | grep -E '^(warm-up|requests|latency|status|client CPU|server CPU)'
     if [[ $http2 != 0 ]]; then
