@@ -739,7 +739,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         bool[] matched;
         if (_dialect == SqlDialect.PostgreSql)
         {
-            // Fences and rows in one statement; only inventory rows (rare) are left for the round trip below.
+            // Fences, rows and inventory changes in one statement.
             var stale = new List<int>();
             matched = await PostgresLedgerWrites.FenceAndWriteAsync(connection, transaction, batches, stale);
             // Thrown before COMMIT, so the transaction is rolled back whole, as after a refused insert.
@@ -762,7 +762,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             group[i].Outcome = CommitOutcome.Committed;
             committed.Add(group[i].Batch);
         }
-        List<SqlStatement> writes = _dialect == SqlDialect.PostgreSql ? [] : [.. committed.SelectMany(RowWrites)];
+        // PostgreSQL wrote the rows and the inventory changes with the fences, in the statement above.
+        if (_dialect == SqlDialect.PostgreSql) return;
+        List<SqlStatement> writes = [.. committed.SelectMany(RowWrites)];
         foreach (var batch in committed) writes.AddRange(InventoryWrites(batch, _sql));
         await SqlStatement.ExecuteAllAsync(connection, transaction, writes, CancellationToken.None);
     }

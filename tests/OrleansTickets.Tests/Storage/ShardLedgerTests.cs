@@ -676,6 +676,68 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_group_writes_the_gifts_receipts_delivery_marks_and_refusals_of_its_matched_batches_and_none_of_a_fenced_one(string engine)
+    {
+        // On PostgreSQL a group's fences, rows and inventory changes are one statement, each change kept only if its
+        // batch's fence matched. Here one group holds a donor and a receiver that change their inventory, and an
+        // activation that lost its shard trying to change it too.
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var (donor, receiver, lost, other) = (new ShardAddress("e", "ga", 0), new ShardAddress("e", "ga", 1),
+            new ShardAddress("e", "ga", 2), new ShardAddress("e", "ga", 3));
+        var ledgers = await context.ClaimEachAsync(donor, receiver, lost, other);
+        // Earlier commits: the donor gave t1 (109-110) to the receiver, and the shard about to be lost gave t0 (129-130).
+        var t1 = new TicketTransfer("t1", donor.Key, [new SerialSegment(109, 2)]);
+        var t0 = new TicketTransfer("t0", lost.Key, [new SerialSegment(129, 2)]);
+        Assert.Equal(CommitOutcome.Committed, await ledgers[donor].CommitAsync(Changing(ledgers[donor], donor, 8, "101+8",
+            transfersOut: [new OutgoingTransfer(receiver.Key, t1)])));
+        Assert.Equal(CommitOutcome.Committed, await ledgers[lost].CommitAsync(Changing(ledgers[lost], lost, 8, "121+8",
+            transfersOut: [new OutgoingTransfer(receiver.Key, t0)])));
+        await context.Ledger(lost).ClaimAsync(BlockOf(lost));
+
+        Task<CommitOutcome>[] outcomes;
+        await using (await HeldWrites.HoldAsync(context.Database(0)))
+        {
+            // Taken by the writer and held; the four batches below queue up behind it and go into its next group together.
+            var first = ledgers[other].CommitAsync(Batch(ledgers[other], other, 0, Order(other, "o-other", 131)));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
+            outcomes =
+            [
+                first,
+                // The receiver said it took t1 in; the donor marks it delivered, gives t2 (107-108) and refuses an order.
+                ledgers[donor].CommitAsync(Changing(ledgers[donor], donor, 6, "101+6",
+                    transfersOut: [new OutgoingTransfer(receiver.Key, new TicketTransfer("t2", donor.Key, [new SerialSegment(107, 2)]))],
+                    delivered: ["t1"], refusals: ["e.ga.0.x"])),
+                ledgers[receiver].CommitAsync(Changing(ledgers[receiver], receiver, 12, "111+10;109+2", transfersIn: [t1], refusals: ["e.ga.1.y"])),
+                // Fenced: none of it may be written, not even the delivery mark of its own earlier gift.
+                ledgers[lost].CommitAsync(Changing(ledgers[lost], lost, 6, "121+6", retired: true,
+                    transfersOut: [new OutgoingTransfer(receiver.Key, new TicketTransfer("t3", lost.Key, [new SerialSegment(127, 2)]))],
+                    transfersIn: [new TicketTransfer("t4", other.Key, [new SerialSegment(139, 1)])], delivered: ["t0"], refusals: ["e.ga.2.z"],
+                    order: Order(lost, "o-lost", 121))),
+            ];
+        }
+
+        Assert.Equal([CommitOutcome.Committed, CommitOutcome.Committed, CommitOutcome.Committed, CommitOutcome.Fenced], await Task.WhenAll(outcomes));
+        var donorRow = await context.Ledger(donor).ClaimAsync(BlockOf(donor));
+        Assert.Equal((6L, "101+6"), (donorRow.Row.Capacity, donorRow.Row.Segments));
+        Assert.Equal(["t2"], donorRow.Undelivered.Select(gift => gift.Transfer.TransferId));
+        Assert.Equal(2L, donorRow.Settled);
+        Assert.Equal(["e.ga.0.x"], donorRow.Refused);
+        var receiverRow = await context.Ledger(receiver).ClaimAsync(BlockOf(receiver));
+        Assert.Equal((12L, "111+10;109+2"), (receiverRow.Row.Capacity, receiverRow.Row.Segments));
+        Assert.Equal(["t1"], receiverRow.TakenIn);
+        Assert.Equal(2L, receiverRow.TakenInFromShards);
+        Assert.Equal(["e.ga.1.y"], receiverRow.Refused);
+        var lostRow = await context.Ledger(lost).ClaimAsync(BlockOf(lost));
+        Assert.Equal((8L, "121+8", false, 0L), (lostRow.Row.Capacity, lostRow.Row.Segments, lostRow.Row.Retired, lostRow.Sold));
+        Assert.Equal(["t0"], lostRow.Undelivered.Select(gift => gift.Transfer.TransferId));
+        Assert.Equal((0L, 0L), (lostRow.Settled, lostRow.TakenInFromShards));
+        Assert.Empty(lostRow.TakenIn);
+        Assert.Empty(lostRow.Refused);
+        Assert.Null(await ledgers[lost].ReadOrderAsync("o-lost"));
+        Assert.NotNull(await ledgers[other].ReadOrderAsync("o-other"));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_shard_database_that_lost_its_rows_is_refused_rather_than_claimed_afresh(string engine)
     {
         // The shard sold serials 101-102; then its database is lost (a disk, a DROP by mistake). Made anew, it would
@@ -1035,6 +1097,14 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
 
     private static LedgerBatch Keyed(ShardLedger ledger, ShardAddress shard, string key, string orderId, long oldSold = 0) =>
         new(shard, ledger.Epoch, oldSold, oldSold + 1, [Order(shard, orderId, BlockOf(shard).First + oldSold)], [new IdempotencyRecord(key, "fp", orderId)]);
+
+    /// <summary>A batch that changes the shard's inventory to <paramref name="capacity"/> and <paramref name="segments"/>, with one order or none.</summary>
+    private static LedgerBatch Changing(
+        ShardLedger ledger, ShardAddress shard, long capacity, string segments, bool retired = false,
+        IReadOnlyList<OutgoingTransfer>? transfersOut = null, IReadOnlyList<TicketTransfer>? transfersIn = null,
+        IReadOnlyList<string>? delivered = null, IReadOnlyList<string>? refusals = null, OrderDetails? order = null) =>
+        new(shard, ledger.Epoch, 0, order?.Quantity ?? 0, order is null ? [] : [order], [],
+            new InventoryChanges(capacity, segments, retired, transfersOut ?? [], transfersIn ?? [], delivered ?? [], refusals ?? []));
 
     private static LedgerBatch KeysOnly(ShardLedger ledger, ShardAddress shard, params IdempotencyRecord[] keys) =>
         new(shard, ledger.Epoch, 0, 0, [], keys);
