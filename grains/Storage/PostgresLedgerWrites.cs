@@ -18,8 +18,8 @@ internal static class PostgresLedgerWrites
     // matched (b = the batch's place in the group); every row a batch writes is kept only if its batch matched. Such
     // queries share one snapshot and see each other only through RETURNING, which is all this needs:
     // - no row is both inserted and updated: a key is new or moved, and its home runs one request per key at a time;
-    // - no shard_state row is matched by two fences: an activation has one commit cycle in flight, and each activation
-    //   fences with an epoch of its own;
+    // - no shard_state row is matched by two fences: each fence needs the row's current epoch, which one activation
+    //   holds, and an activation has one commit cycle in flight;
     // - the transfer a batch marks delivered was recorded by an earlier commit (a gift is delivered only once it is
     //   durable), never by this one.
     // A unique violation or a CHECK anywhere (a serial sold twice, a new key the event already has, an oversold shard)
@@ -33,7 +33,9 @@ internal static class PostgresLedgerWrites
         "WHERE s.shard_key = v.shard_key AND s.epoch = v.epoch AND s.sold = v.old_sold " +
         "RETURNING v.i)";
 
-    // The fence of a batch that changes the inventory: the same conditions, more columns (ShardSql.FenceWithInventory).
+    // The fence of a batch that changes the inventory: the same conditions, more columns. This and InventoryRows say
+    // in arrays what ShardSql.FenceWithInventory, InsertTransferOut, InsertTransferIn, MarkDelivered and InsertRefusal
+    // say row by row for the other engines: a change to those tables changes both.
     private const string ChangingFence =
         "changed AS (" +
         "UPDATE shard_state AS s SET sold = v.new_sold, capacity = v.capacity, segments = v.segments, retired = v.retired " +
@@ -240,7 +242,7 @@ internal static class PostgresLedgerWrites
 
     /// <summary>
     /// Has the driver work out, for <paramref name="connection"/>'s data source, the types the writer binds: the
-    /// group statement's arrays (<c>integer[]</c>, <c>bigint[]</c>, <c>text[]</c>) and the scalars of the reads after a
+    /// group statements' arrays (<c>integer[]</c>, <c>bigint[]</c>, <c>text[]</c>) and the text of the reads after a
     /// key conflict, with a statement that touches no table.
     /// </summary>
     /// <remarks>
@@ -251,9 +253,9 @@ internal static class PostgresLedgerWrites
     /// </remarks>
     public static async Task ResolveWriterTypesAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        await using var command = new SqlStatement("SELECT cardinality(@i) + cardinality(@l) + cardinality(@s) + @n + @m + length(@t)")
+        await using var command = new SqlStatement("SELECT cardinality(@i) + cardinality(@l) + cardinality(@s) + length(@t)")
             .With("@i", Array.Empty<int>()).With("@l", Array.Empty<long>()).With("@s", Array.Empty<string>())
-            .With("@n", 0).With("@m", 0L).With("@t", string.Empty)
+            .With("@t", string.Empty)
             .ToCommand(connection, null);
         await command.ExecuteScalarAsync(cancellationToken);
     }

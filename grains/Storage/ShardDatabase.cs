@@ -567,7 +567,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>
-    /// One group commit with <see cref="DbBatch"/> round trips; only commit items reach this path. A key conflict
+    /// One group commit on a server engine (PostgreSQL: <see cref="PostgresLedgerWrites"/>, one statement; SQL Server:
+    /// <see cref="DbBatch"/> round trips); only commit items reach this path. A key conflict
     /// aborts the server's whole transaction, so the group is then written again without the batches that hold a key
     /// another shard of the event recorded first. That happens only when a client reuses a key for another ticket
     /// type, so the common path pays nothing for it.
@@ -775,7 +776,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         if (_writerDataSource is NpgsqlDataSource writer && !ReferenceEquals(writer, _dataSource)) writer.Clear();
     }
 
-    /// <summary>The batch's fence: sold count only, or with the inventory columns when the batch changes them.</summary>
+    /// <summary>
+    /// The batch's fence: sold count only, or with the inventory columns when the batch changes them (SQLite and SQL
+    /// Server; PostgreSQL fences inside its group statement).
+    /// </summary>
     internal static SqlStatement FenceFor(LedgerBatch batch)
     {
         var fence = new SqlStatement(batch.Changes is null ? ShardSql.Fence : ShardSql.FenceWithInventory)
@@ -788,7 +792,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         return fence;
     }
 
-    /// <summary>The rare writes of an inventory change, after its fence matched.</summary>
+    /// <summary>
+    /// The rare writes of an inventory change, after its fence matched (SQLite and SQL Server; PostgreSQL writes the
+    /// same rows inside its group statement, <see cref="PostgresLedgerWrites"/>).
+    /// </summary>
     internal static IEnumerable<SqlStatement> InventoryWrites(LedgerBatch batch, ShardSql sql) =>
         // Nearly every batch only sells: it gets the shared empty array, not an iterator of its own.
         batch.Changes is { } changes ? InventoryWrites(batch.Shard.Key, changes, sql) : [];

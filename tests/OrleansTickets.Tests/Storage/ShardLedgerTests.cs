@@ -679,12 +679,12 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     public async Task A_group_writes_the_gifts_receipts_delivery_marks_and_refusals_of_its_matched_batches_and_none_of_a_fenced_one(string engine)
     {
         // On PostgreSQL a group's fences, rows and inventory changes are one statement, each change kept only if its
-        // batch's fence matched. Here one group holds a donor and a receiver that change their inventory, and an
-        // activation that lost its shard trying to change it too.
+        // batch's fence matched. Here one group holds a shard that only sells, then a donor and a receiver that change
+        // their inventory, and an activation that lost its shard trying to change it too.
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
-        var (donor, receiver, lost, other) = (new ShardAddress("e", "ga", 0), new ShardAddress("e", "ga", 1),
-            new ShardAddress("e", "ga", 2), new ShardAddress("e", "ga", 3));
-        var ledgers = await context.ClaimEachAsync(donor, receiver, lost, other);
+        var (donor, receiver, lost, other, seller) = (new ShardAddress("e", "ga", 0), new ShardAddress("e", "ga", 1),
+            new ShardAddress("e", "ga", 2), new ShardAddress("e", "ga", 3), new ShardAddress("e", "ga", 4));
+        var ledgers = await context.ClaimEachAsync(donor, receiver, lost, other, seller);
         // Earlier commits: the donor gave t1 (109-110) to the receiver, and the shard about to be lost gave t0 (129-130).
         var t1 = new TicketTransfer("t1", donor.Key, [new SerialSegment(109, 2)]);
         var t0 = new TicketTransfer("t0", lost.Key, [new SerialSegment(129, 2)]);
@@ -697,16 +697,18 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Task<CommitOutcome>[] outcomes;
         await using (await HeldWrites.HoldAsync(context.Database(0)))
         {
-            // Taken by the writer and held; the four batches below queue up behind it and go into its next group together.
+            // Taken by the writer and held; the batches below queue up behind it and go into its next group together,
+            // the selling one first, so that a changing batch's place in the group is not its place among the changing.
             var first = ledgers[other].CommitAsync(Batch(ledgers[other], other, 0, Order(other, "o-other", 131)));
             await HeldWrites.UntilTakenAsync(context.Database(0));
             outcomes =
             [
                 first,
-                // The receiver said it took t1 in; the donor marks it delivered, gives t2 (107-108) and refuses an order.
+                ledgers[seller].CommitAsync(Batch(ledgers[seller], seller, 0, Order(seller, "o-seller", 141))),
+                // The receiver said it took t1 in; the donor marks it delivered, gives t2 (107-108), refuses an order and sells.
                 ledgers[donor].CommitAsync(Changing(ledgers[donor], donor, 6, "101+6",
                     transfersOut: [new OutgoingTransfer(receiver.Key, new TicketTransfer("t2", donor.Key, [new SerialSegment(107, 2)]))],
-                    delivered: ["t1"], refusals: ["e.ga.0.x"])),
+                    delivered: ["t1"], refusals: ["e.ga.0.x"], order: Order(donor, "o-donor", 101))),
                 ledgers[receiver].CommitAsync(Changing(ledgers[receiver], receiver, 12, "111+10;109+2", transfersIn: [t1], refusals: ["e.ga.1.y"])),
                 // Fenced: none of it may be written, not even the delivery mark of its own earlier gift.
                 ledgers[lost].CommitAsync(Changing(ledgers[lost], lost, 6, "121+6", retired: true,
@@ -716,9 +718,13 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             ];
         }
 
-        Assert.Equal([CommitOutcome.Committed, CommitOutcome.Committed, CommitOutcome.Committed, CommitOutcome.Fenced], await Task.WhenAll(outcomes));
+        Assert.Equal(
+            [CommitOutcome.Committed, CommitOutcome.Committed, CommitOutcome.Committed, CommitOutcome.Committed, CommitOutcome.Fenced],
+            await Task.WhenAll(outcomes));
+        Assert.NotNull(await ledgers[seller].ReadOrderAsync("o-seller"));
+        Assert.NotNull(await ledgers[donor].ReadOrderAsync("o-donor"));
         var donorRow = await context.Ledger(donor).ClaimAsync(BlockOf(donor));
-        Assert.Equal((6L, "101+6"), (donorRow.Row.Capacity, donorRow.Row.Segments));
+        Assert.Equal((6L, "101+6", 1L), (donorRow.Row.Capacity, donorRow.Row.Segments, donorRow.Sold));
         Assert.Equal(["t2"], donorRow.Undelivered.Select(gift => gift.Transfer.TransferId));
         Assert.Equal(2L, donorRow.Settled);
         Assert.Equal(["e.ga.0.x"], donorRow.Refused);
