@@ -276,12 +276,18 @@ public sealed class AdmissionTests : IAsyncLifetime
             Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
 
-        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+            SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        // The client waits for a body still being sent before it gives up a request whose connection it closed: a body
+        // that ignored the request's cancellation kept an abandoned purchase (AbandonAsync) waiting for the gate, which
+        // opens only after the probes, so the test hung.
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
-            await stream.WriteAsync(_body.AsMemory(0, 1));
-            await stream.FlushAsync();
-            await _gate;
-            await stream.WriteAsync(_body.AsMemory(1));
+            await stream.WriteAsync(_body.AsMemory(0, 1), cancellationToken);
+            await stream.FlushAsync(cancellationToken);
+            await _gate.WaitAsync(cancellationToken);
+            await stream.WriteAsync(_body.AsMemory(1), cancellationToken);
         }
 
         protected override bool TryComputeLength(out long length)
