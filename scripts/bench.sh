@@ -148,6 +148,8 @@ if [[ $ready_to_run == 1 ]]; then
     silo_dll="$r2r/silo/OrleansTickets.Silo.dll"
     load_dll="$r2r/load/OrleansTickets.LoadGenerator.dll"
 fi
+# The load generator as the buyers and the floor's client run it, with --client-env (not its verify and audit checks).
+load_client=(env "${client_env[@]}" dotnet "$load_dll")
 
 storage_args=()
 [[ -n $max_dbs ]] && storage_args+=(--Storage:MaxShardDatabases="$max_dbs")
@@ -207,7 +209,7 @@ if [[ $warm_up == 1 ]]; then
     sed 's/"id": *"festival"/"id":"warm-up"/' "$run_dir/festival.json" >"$run_dir/warm-up.json"
     curl -s -o /dev/null "${operator_auth[@]}" -X POST "http://127.0.0.1:$service_port/api/events" -H 'Content-Type: application/json' \
         --data @"$run_dir/warm-up.json"
-    env "${client_env[@]}" dotnet "$load_dll" --url "$sale_url" "${sale_args[@]}" --event warm-up --connections "$connections" \
+    "${load_client[@]}" --url "$sale_url" "${sale_args[@]}" --event warm-up --connections "$connections" \
         --timeout "$timeout" >"$run_dir/warm-up.txt" 2>&1 || { echo "warm-up sale failed; see $run_dir/warm-up.txt" >&2; exit 1; }
 fi
 
@@ -290,7 +292,7 @@ print(",".join("%s:%d:%d" % (t["id"], t["capacity"], t["maxPerOrder"]) for t in 
     # Without a sell-out, or with errors, the run fails as the load generator's does.
     python3 "$repo/scripts/lib/crowd_summary.py" "$run_dir" "$verified" || { [[ $verified == 0 ]] && verified=1; }
 else
-    env "${client_env[@]}" dotnet "$load_dll" --url "$sale_url" "${sale_args[@]}" --event festival --connections "$connections" --offered "$offered" \
+    "${load_client[@]}" --url "$sale_url" "${sale_args[@]}" --event festival --connections "$connections" --offered "$offered" \
         --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" "${database_args[@]}" --summary-json "$run_dir/orders.json" \
         --orders-file "$run_dir/acknowledged.jsonl" --latency-timeline "$run_dir/latency.csv" | tee "$run_dir/orders.txt" | grep -v " PASS "
     verified=${PIPESTATUS[0]}
@@ -347,7 +349,7 @@ if [[ $floor == 1 ]]; then
     # cold floor (both processes JIT-compiling through its first seconds) would flatter the ratio. 10 s unmeasured,
     # then 15 s measured.
     # --service-pid: the endpoint's CPU per request is plain HTTP's share of an order's cost on this machine.
-    env "${client_env[@]}" dotnet "$load_dll" --mode bare --url "http://127.0.0.1:$floor_port" --path /bare/orders --warm-up 10 --duration 15 \
+    "${load_client[@]}" --mode bare --url "http://127.0.0.1:$floor_port" --path /bare/orders --warm-up 10 --duration 15 \
         --connections "$connections" "${sale_args[@]}" --service-pid "$bare_pid" --summary-json "$run_dir/bare.json" \
         | grep -E '^(warm-up|requests|latency|status|client CPU|server CPU)'
     if [[ $http2 != 0 ]]; then
