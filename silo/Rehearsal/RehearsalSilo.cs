@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using OrleansTickets.Api;
@@ -21,6 +22,9 @@ namespace OrleansTickets.Silo.Rehearsal;
 internal sealed class RehearsalSilo : IAsyncDisposable
 {
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many pairs of ports a start tries before it gives up on "address already in use".</summary>
+    internal const int PortAttempts = 3;
 
     private readonly WebApplication _app;
 
@@ -42,8 +46,37 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     /// Starts the copy with the real service's storage engine and admission settings, on the storage in
     /// <paramref name="storageSettings"/>.
     /// </summary>
-    public static async Task<RehearsalSilo> StartAsync(
-        IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, CancellationToken cancellationToken)
+    public static Task<RehearsalSilo> StartAsync(
+        IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, CancellationToken cancellationToken) =>
+        StartAsync(real, storageSettings, TwoFreeLoopbackPorts, cancellationToken);
+
+    /// <summary>As above, with the silo and gateway ports from <paramref name="choosePorts"/>, asked again for each try.</summary>
+    /// <remarks>
+    /// The ports are free when chosen, but Orleans binds them only later in the copy's start, and they come from the
+    /// kernel's ephemeral range, which every outgoing connection in this process also takes its local port from (a
+    /// database pool's, say). One taken in that gap fails the start with "address already in use"; a few tries with
+    /// new ports make that a retry instead of a silo opening cold.
+    /// </remarks>
+    internal static async Task<RehearsalSilo> StartAsync(
+        IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, Func<(int Silo, int Gateway)> choosePorts,
+        CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(real, storageSettings, choosePorts(), cancellationToken);
+            }
+            catch (Exception e) when (attempt < PortAttempts && IsAddressInUse(e) && !cancellationToken.IsCancellationRequested)
+            {
+                // The copy that failed is already stopped and disposed (StartOnceAsync): only the ports change.
+            }
+        }
+    }
+
+    private static async Task<RehearsalSilo> StartOnceAsync(
+        IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, (int Silo, int Gateway) ports,
+        CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         // Only what shapes a sale is copied: the storage engine and its tuning, and the admission queue. Nothing
@@ -52,15 +85,14 @@ internal sealed class RehearsalSilo : IAsyncDisposable
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection(Section(real, "Storage").Concat(Section(real, "Api:Admission")));
         builder.Configuration.AddInMemoryCollection(storageSettings);
-        var (siloPort, gatewayPort) = TwoFreeLoopbackPorts();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["urls"] = "http://127.0.0.1:0",
             ["Cluster:Membership"] = "Localhost",
             ["Cluster:ClusterId"] = "orleans-tickets-rehearsal",
             ["Cluster:ServiceId"] = "orleans-tickets-rehearsal",
-            ["Cluster:SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
-            ["Cluster:GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
+            ["Cluster:SiloPort"] = ports.Silo.ToString(CultureInfo.InvariantCulture),
+            ["Cluster:GatewayPort"] = ports.Gateway.ToString(CultureInfo.InvariantCulture),
             [$"{OrleansTickets.Tickets.TicketCodeOptions.SectionName}:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             [$"{RehearsalOptions.SectionName}:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
@@ -79,12 +111,13 @@ internal sealed class RehearsalSilo : IAsyncDisposable
         {
             // A start cut short leaves the stages that did start (listeners, timers) running until stopped. Orleans
             // refuses to stop a silo that never finished starting, and that refusal must not replace why the start
-            // ended: the copy is disposed either way, and it holds nothing to keep.
+            // ended (a limit, a port to try again with, a broken scratch database): the copy is disposed either way,
+            // and it holds nothing to keep.
             try
             {
                 await StopAsync(app);
             }
-            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            catch (Exception)
             {
             }
             // Orleans reports a start it cancelled with an exception of its own: the caller is told it was the limit.
@@ -100,6 +133,15 @@ internal sealed class RehearsalSilo : IAsyncDisposable
 
     private static IEnumerable<KeyValuePair<string, string?>> Section(IConfiguration configuration, string name) =>
         configuration.GetSection(name).AsEnumerable().Where(pair => pair.Value is not null);
+
+    /// <summary>Orleans reports a port someone else holds as <see cref="AddressInUseException"/> (its listener's bind).</summary>
+    private static bool IsAddressInUse(Exception e) => e switch
+    {
+        AddressInUseException => true,
+        SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } => true,
+        AggregateException all => all.InnerExceptions.Any(IsAddressInUse),
+        _ => e.InnerException is { } inner && IsAddressInUse(inner),
+    };
 
     /// <summary>Two ports free now, and different: both are held open while the second is chosen.</summary>
     private static (int First, int Second) TwoFreeLoopbackPorts()
