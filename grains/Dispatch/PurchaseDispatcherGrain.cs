@@ -37,7 +37,6 @@ namespace OrleansTickets.Dispatch;
 public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetrics metrics, ILogger<PurchaseDispatcherGrain> logger) : Grain, IPurchaseDispatcherGrain
 {
     private const int CandidatesPerCall = 8;
-    private const int SpareDonors = 2;
     private static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(1);
 
     // A refresh asks every shard; one that cannot answer in this time (its silo gone, say) is reported unavailable
@@ -438,39 +437,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         (refreshed ? Verdict(quantity, giveUpAt) : null) ?? PurchaseResult.Unavailable;
 
     /// <summary>
-    /// Plans a pull: the available shard with the most tickets (not retired; an empty one if need be; and
-    /// <paramref name="avoid"/> only when no other can) receives, and the next fullest give, enough of them to cover
-    /// the order plus a few spares. False when the available shards together hold fewer than
-    /// <paramref name="quantity"/>. Every dispatcher with the same view picks the same receiver, so concurrent pulls
-    /// gather tickets in one place instead of scattering them.
+    /// Plans a pull over the view (<see cref="PullPlan"/>): <paramref name="receiver"/> pulls from
+    /// <paramref name="donors"/> before it sells, and receives from <paramref name="avoid"/> only when no other shard
+    /// can. False when the available shards together hold fewer than <paramref name="quantity"/>.
     /// </summary>
-    /// <remarks>
-    /// A drained shard left holding tickets (its drain could not place them all) may be the fullest, but it refuses
-    /// every gift: chosen as receiver, it sent each donor's tickets back until the buyer's patience ran out, every time.
-    /// As a donor it gives like any other.
-    /// </remarks>
-    private bool TryPlanPull(int quantity, int avoid, out int receiver, out ImmutableArray<int> donors)
-    {
-        var now = Now;
-        var open = Enumerable.Range(0, _remaining.Length).Where(i => IsEligible(i, 1, now)).OrderByDescending(i => _remaining[i]).ToList();
-        // An empty shard will do when only drained ones hold tickets: it can take them in.
-        receiver = Enumerable.Range(0, _remaining.Length).Where(i => !_retired[i] && _unavailableUntil[i] <= now)
-            .OrderBy(i => i == avoid).ThenByDescending(i => _remaining[i]).FirstOrDefault(-1);
-        donors = [];
-        if (receiver < 0 || open.Sum(i => _remaining[i]) < quantity) return false;
-        var needed = quantity - _remaining[receiver];
-        var picked = ImmutableArray.CreateBuilder<int>();
-        var spares = SpareDonors;
-        foreach (var index in open)
-        {
-            if (index == receiver) continue;
-            if (needed <= 0 && spares-- <= 0) break;
-            picked.Add(index);
-            needed -= _remaining[index];
-        }
-        donors = picked.ToImmutable();
-        return true;
-    }
+    private bool TryPlanPull(int quantity, int avoid, out int receiver, out ImmutableArray<int> donors) =>
+        PullPlan.TryPlan(_remaining, _unavailableUntil, _retired, Now, quantity, avoid, out receiver, out donors);
 
     /// <summary>Waits for a refresh that started after the caller arrived (starting one if needed).</summary>
     private async Task RefreshAsync(long arrival)
