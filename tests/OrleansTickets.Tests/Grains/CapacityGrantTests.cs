@@ -259,6 +259,7 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
                 // Each other activation among the three has no verdict of its own yet (any older one is past its second),
                 // so its first buyer asks every shard, once, and its later buyers rest on that.
                 var others = served.Where(grain => !ReferenceEquals(grain, verdictHolder)).Distinct(ReferenceEqualityComparer.Instance).Count();
+                if (others > 0) output.WriteLine($"{others} other dispatcher activation(s) served the three buyers.");
                 Assert.Equal(afterVerdict + 4 * others, Volatile.Read(ref reports));
                 checkedInsideTheSecond = true;
             }
