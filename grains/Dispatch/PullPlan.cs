@@ -14,14 +14,20 @@ namespace OrleansTickets.Dispatch;
 /// </para>
 /// <para>
 /// Pulls are planned at the end of a sale, by every buyer that no single shard can serve, after each refresh, over
-/// every shard of the type (400 in the festival's general admission). So the plan walks the view a few times and
-/// sorts nothing: each donor is the fullest one after the donor before it, in the order (most tickets, lowest index).
+/// every shard of the type (400 in the festival's general admission). So the plan sorts nothing for an order of a
+/// few tickets: one walk of the view finds the receiver, then each donor is the fullest shard after the donor before
+/// it, in the order (most tickets, lowest index), one walk each.
 /// </para>
 /// </remarks>
 internal static class PullPlan
 {
     /// <summary>Donors named beyond those that cover the order, in case some of them sold meanwhile.</summary>
     public const int SpareDonors = 2;
+
+    // Donors found by a walk each; any more come from one sort of the rest. A walk per donor is the cheapest way to the
+    // few that an order of a handful needs, but a large order over many nearly dry shards would walk the whole view
+    // once per donor (a hundred tickets from shards holding one each).
+    private const int WalkedDonors = 8;
 
     /// <summary>
     /// Plans a pull of <paramref name="quantity"/> tickets; false when the available shards together hold fewer, or no
@@ -36,9 +42,12 @@ internal static class PullPlan
     /// <param name="receiver">The shard that pulls and sells; -1 when none can.</param>
     /// <param name="donors">The shards it pulls from, fullest first.</param>
     /// <remarks>
+    /// <para>
     /// A drained shard left holding tickets (its drain could not place them all) may be the fullest, but it refuses
     /// every gift: chosen as receiver, it sent each donor's tickets back until the buyer's patience ran out, every time.
     /// As a donor it gives like any other.
+    /// </para>
+    /// <para>The view's counts are never negative (a dispatcher clamps them at 0): the sum of the available tickets relies on it.</para>
     /// </remarks>
     public static bool TryPlan(
         ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, ReadOnlySpan<bool> retired, long now,
@@ -62,24 +71,72 @@ internal static class PullPlan
         var spares = SpareDonors;
         // The last donor picked: the next is the fullest shard after it in the order (most tickets, lowest index).
         var (lastTickets, lastIndex) = (long.MaxValue, -1);
-        while (needed > 0 || spares-- > 0)
+        (long Tickets, int Index)[]? rest = null;
+        var restAt = 0;
+        while (true)
         {
-            var next = -1;
-            for (var index = 0; index < remaining.Length; index++)
+            int next;
+            if (picked.Count < WalkedDonors)
             {
-                var tickets = remaining[index];
-                if (index == receiver || tickets < 1 || unavailableUntil[index] > now) continue;
-                if (tickets > lastTickets || (tickets == lastTickets && index <= lastIndex)) continue;
-                // The scan goes up by index, so a tie keeps the lower index already found.
-                if (next < 0 || tickets > remaining[next]) next = index;
+                next = NextAfter(remaining, unavailableUntil, now, receiver, lastTickets, lastIndex);
             }
-            if (next < 0) break;
+            else
+            {
+                rest ??= SortedAfter(remaining, unavailableUntil, now, receiver, lastTickets, lastIndex);
+                next = restAt < rest.Length ? rest[restAt++].Index : -1;
+            }
+            if (next < 0 || (needed <= 0 && spares-- <= 0)) break;
             picked.Add(next);
             needed -= remaining[next];
             (lastTickets, lastIndex) = (remaining[next], next);
         }
         donors = picked.ToImmutable();
         return true;
+    }
+
+    /// <summary>The fullest donor after (<paramref name="lastTickets"/>, <paramref name="lastIndex"/>) in the order; -1 if none.</summary>
+    private static int NextAfter(
+        ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, long now, int receiver, long lastTickets, int lastIndex)
+    {
+        var next = -1;
+        for (var index = 0; index < remaining.Length; index++)
+        {
+            if (!GivesAfter(index, remaining, unavailableUntil, now, receiver, lastTickets, lastIndex)) continue;
+            // The scan goes up by index, so a tie keeps the lower index already found.
+            if (next < 0 || remaining[index] > remaining[next]) next = index;
+        }
+        return next;
+    }
+
+    /// <summary>Every donor after (<paramref name="lastTickets"/>, <paramref name="lastIndex"/>), in the order.</summary>
+    private static (long Tickets, int Index)[] SortedAfter(
+        ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, long now, int receiver, long lastTickets, int lastIndex)
+    {
+        var count = 0;
+        for (var index = 0; index < remaining.Length; index++)
+        {
+            if (GivesAfter(index, remaining, unavailableUntil, now, receiver, lastTickets, lastIndex)) count++;
+        }
+        var sorted = new (long Tickets, int Index)[count];
+        count = 0;
+        for (var index = 0; index < remaining.Length; index++)
+        {
+            if (GivesAfter(index, remaining, unavailableUntil, now, receiver, lastTickets, lastIndex)) sorted[count++] = (remaining[index], index);
+        }
+        Array.Sort(sorted, static (a, b) => a.Tickets != b.Tickets ? b.Tickets.CompareTo(a.Tickets) : a.Index.CompareTo(b.Index));
+        return sorted;
+    }
+
+    /// <summary>
+    /// Whether shard <paramref name="index"/> can give (available, holding a ticket, not the receiver) and comes after
+    /// (<paramref name="lastTickets"/>, <paramref name="lastIndex"/>) in the order (most tickets, lowest index).
+    /// </summary>
+    private static bool GivesAfter(
+        int index, ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, long now, int receiver, long lastTickets, int lastIndex)
+    {
+        var tickets = remaining[index];
+        if (index == receiver || tickets < 1 || unavailableUntil[index] > now) return false;
+        return tickets < lastTickets || (tickets == lastTickets && index > lastIndex);
     }
 
     /// <summary>Whether <paramref name="index"/> comes before <paramref name="best"/> as receiver.</summary>

@@ -438,8 +438,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
 
     /// <summary>
     /// Plans a pull over the view (<see cref="PullPlan"/>): <paramref name="receiver"/> pulls from
-    /// <paramref name="donors"/> before it sells, and receives from <paramref name="avoid"/> only when no other shard
-    /// can. False when the available shards together hold fewer than <paramref name="quantity"/>.
+    /// <paramref name="donors"/> before it sells, and is <paramref name="avoid"/> only when no other shard can receive.
+    /// False when the available shards together hold fewer than <paramref name="quantity"/>, or none can receive.
     /// </summary>
     private bool TryPlanPull(int quantity, int avoid, out int receiver, out ImmutableArray<int> donors) =>
         PullPlan.TryPlan(_remaining, _unavailableUntil, _retired, Now, quantity, avoid, out receiver, out donors);

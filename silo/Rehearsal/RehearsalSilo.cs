@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Orleans.Runtime;
 using OrleansTickets.Api;
 using OrleansTickets.Silo.Hosting;
 
@@ -50,7 +51,10 @@ internal sealed class RehearsalSilo : IAsyncDisposable
         IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, CancellationToken cancellationToken) =>
         StartAsync(real, storageSettings, TwoFreeLoopbackPorts, cancellationToken);
 
-    /// <summary>As above, with the silo and gateway ports from <paramref name="choosePorts"/>, asked again for each try.</summary>
+    /// <summary>
+    /// Starts the copy on the storage in <paramref name="storageSettings"/>, with the silo and gateway ports that
+    /// <paramref name="choosePorts"/> gives, asked again for each try.
+    /// </summary>
     /// <remarks>
     /// The ports are free when chosen, but Orleans binds them only later in the copy's start, and they come from the
     /// kernel's ephemeral range, which every outgoing connection in this process also takes its local port from (a
@@ -74,6 +78,7 @@ internal sealed class RehearsalSilo : IAsyncDisposable
         }
     }
 
+    /// <summary>One try at starting the copy on <paramref name="ports"/>; a failed try is stopped and disposed before it throws.</summary>
     private static async Task<RehearsalSilo> StartOnceAsync(
         IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, (int Silo, int Gateway) ports,
         CancellationToken cancellationToken)
@@ -109,17 +114,9 @@ internal sealed class RehearsalSilo : IAsyncDisposable
         }
         catch (Exception start)
         {
-            // A start cut short leaves the stages that did start (listeners, timers) running until stopped. Orleans
-            // refuses to stop a silo that never finished starting, and that refusal must not replace why the start
-            // ended (a limit, a port to try again with, a broken scratch database): the copy is disposed either way,
-            // and it holds nothing to keep.
-            try
-            {
-                await StopAsync(app);
-            }
-            catch (Exception)
-            {
-            }
+            // Why the start ended (a limit, a port to try again with, a broken scratch database) is what the caller
+            // is told: the stop below never replaces it. The copy is disposed either way; it holds nothing to keep.
+            await StopAfterFailedStartAsync(app, start);
             // Orleans reports a start it cancelled with an exception of its own: the caller is told it was the limit.
             if (cancellationToken.IsCancellationRequested && start is not OperationCanceledException)
             {
@@ -158,6 +155,54 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     {
         Client.Dispose();
         await StopAsync(_app);
+    }
+
+    /// <summary>
+    /// Stops what a failed start did start, and disposes the copy; never throws.
+    /// </summary>
+    /// <remarks>
+    /// A start cut short leaves the stages that did start running until stopped: timers, and listeners. Orleans refuses
+    /// to stop a silo that never reached its running state, so the host's stop leaves them be. For a port that was taken
+    /// that matters: the silo's and the gateway's listeners are bound side by side, and the silo's, once bound, accepts
+    /// connections until the process ends, one more for every try. So after "address already in use" the silo's
+    /// lifecycle stops them itself (it stops only the stages that started, and goes on past one that fails to stop),
+    /// within the stop's time limit. After other failures it is not asked: a start that failed later, with more stages
+    /// running (a scratch database that could not be created), kept that stop from returning in the two minutes a
+    /// test waited, its time limit ignored.
+    /// </remarks>
+    private static async Task StopAfterFailedStartAsync(WebApplication app, Exception start)
+    {
+        using var patience = new CancellationTokenSource(StopTimeout);
+        try
+        {
+            await app.StopAsync(patience.Token);
+        }
+        catch (Exception) when (IsAddressInUse(start))
+        {
+            try
+            {
+                await app.Services.GetRequiredService<ISiloLifecycleSubject>().OnStop(patience.Token).WaitAsync(patience.Token);
+            }
+            catch (Exception)
+            {
+                // Nothing more can be stopped; the copy is disposed below all the same.
+            }
+        }
+        catch (Exception)
+        {
+            // Why the start failed is what the caller hears.
+        }
+        finally
+        {
+            try
+            {
+                await app.DisposeAsync();
+            }
+            catch (Exception)
+            {
+                // A service that fails to dispose after a failed start must not replace why the start failed.
+            }
+        }
     }
 
     private static async Task StopAsync(WebApplication app)

@@ -254,18 +254,20 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
             Assert.True(afterVerdict >= beforeVerdict + 4, "a verdict with none standing (the first, or one a second old) asks every shard");
             Assert.True(served.TryDequeue(out var verdictHolder));
             for (var i = 0; i < 3; i++) Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("sold-once", "ga", 1)).Status);
-            if (sinceVerdict.Elapsed < TimeSpan.FromSeconds(0.9))
+            // Each other activation among the three has no verdict of its own yet (any older one is past its second),
+            // so its first buyer asks every shard, once, and its later buyers rest on that. Three buyers on three other
+            // activations would each ask every shard either way, which proves nothing: tried again, like a slow try.
+            var others = served.Where(grain => !ReferenceEquals(grain, verdictHolder)).Distinct(ReferenceEqualityComparer.Instance).Count();
+            if (others > 0) output.WriteLine($"{others} other dispatcher activation(s) served the three buyers.");
+            if (sinceVerdict.Elapsed < TimeSpan.FromSeconds(0.9) && others < 3)
             {
-                // Each other activation among the three has no verdict of its own yet (any older one is past its second),
-                // so its first buyer asks every shard, once, and its later buyers rest on that.
-                var others = served.Where(grain => !ReferenceEquals(grain, verdictHolder)).Distinct(ReferenceEqualityComparer.Instance).Count();
-                if (others > 0) output.WriteLine($"{others} other dispatcher activation(s) served the three buyers.");
                 Assert.Equal(afterVerdict + 4 * others, Volatile.Read(ref reports));
+                afterVerdict = Volatile.Read(ref reports);
                 checkedInsideTheSecond = true;
             }
             else
             {
-                output.WriteLine($"Three buyers took {sinceVerdict.Elapsed} after the verdict; trying again on a fresh one.");
+                output.WriteLine($"Three buyers took {sinceVerdict.Elapsed} after the verdict, on {others} other activation(s); trying again on a fresh one.");
                 await Task.Delay(TimeSpan.FromSeconds(1.2));
             }
         }

@@ -20,16 +20,39 @@ public sealed class RehearsalPortTests
     {
         using var limit = new CancellationTokenSource(Limit);
         using var taken = Occupied();
-        var offers = new Queue<(int, int)>([(taken.Port, FreePort.Next()), (FreePort.Next(), FreePort.Next())]);
+        var offers = new Queue<Func<(int, int)>>([() => (taken.Port, FreePort.Next()), () => (FreePort.Next(), FreePort.Next())]);
         var scratch = ScratchStorage.For(new TicketStorageOptions(), Directory.CreateTempSubdirectory("orleans-tickets-ports-").FullName);
         try
         {
-            await using (var copy = await RehearsalSilo.StartAsync(EmptyConfiguration, scratch.Settings, offers.Dequeue, limit.Token))
+            await using (var copy = await RehearsalSilo.StartAsync(EmptyConfiguration, scratch.Settings, () => offers.Dequeue()(), limit.Token))
             {
                 Assert.Empty(offers);
                 // The copy answers over HTTP, with a silo behind its API.
                 await ApiContractTests.AssertProblemAsync(await copy.Client.GetAsync("/api/events/nothing-here"), HttpStatusCode.NotFound, "event-not-found");
             }
+        }
+        finally
+        {
+            await scratch.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_copy_whose_gateway_port_was_taken_leaves_nothing_listening_on_the_silo_port_of_its_failed_try()
+    {
+        using var limit = new CancellationTokenSource(Limit);
+        using var taken = Occupied();
+        var firstSiloPort = FreePort.Next();
+        var offers = new Queue<Func<(int, int)>>([() => (firstSiloPort, taken.Port), () => (FreePort.Next(), FreePort.Next())]);
+        var scratch = ScratchStorage.For(new TicketStorageOptions(), Directory.CreateTempSubdirectory("orleans-tickets-ports-").FullName);
+        try
+        {
+            await using var copy = await RehearsalSilo.StartAsync(EmptyConfiguration, scratch.Settings, () => offers.Dequeue()(), limit.Token);
+            Assert.Empty(offers);
+            // Orleans binds the silo's and the gateway's listeners side by side, and refuses to stop a silo that never
+            // ran: left to that stop, the silo's listener went on accepting connections until the process ended.
+            using var probe = new TcpListener(IPAddress.Loopback, firstSiloPort);
+            probe.Start();
         }
         finally
         {
