@@ -20,27 +20,38 @@ public sealed class LatencyTimeline
     /// One row per <paramref name="window"/> of arrival time since <paramref name="startedAt"/> (a
     /// <see cref="Stopwatch"/> timestamp), from the first window to the last with a response: the window's start in
     /// seconds, its responses, and their p50, p99 and max in milliseconds. A window with no response (a stall) has a
-    /// row too, with 0 responses and empty latencies.
+    /// row too, with 0 responses and empty latencies. With <paramref name="cpu"/>, each row also gives the cores the
+    /// service and the generator kept busy in it (empty where the readings do not say).
     /// </summary>
-    public IReadOnlyList<string> Rows(long startedAt, TimeSpan window)
+    public IReadOnlyList<string> Rows(long startedAt, TimeSpan window, CpuTimeline? cpu = null)
     {
-        var rows = new List<string> { "start_s,responses,p50_ms,p99_ms,max_ms" };
+        var rows = new List<string> { "start_s,responses,p50_ms,p99_ms,max_ms" + (cpu is null ? "" : ",service_cores,generator_cores") };
         var slots = _responses.ToLookup(r => (long)(Stopwatch.GetElapsedTime(startedAt, r.At) / window));
         var last = slots.Count == 0 ? -1 : slots.Max(s => s.Key);
         var histogram = new LongHistogram(1, 3_600_000_000, numberOfSignificantValueDigits: 3);
         for (var slot = 0L; slot <= last; slot++)
         {
             var start = string.Create(CultureInfo.InvariantCulture, $"{slot * window.TotalSeconds:F2}");
+            var cores = cpu is null ? "" : Cores(cpu, startedAt + slot * WindowTicks(window), startedAt + (slot + 1) * WindowTicks(window));
             if (!slots.Contains(slot))
             {
-                rows.Add($"{start},0,,,");
+                rows.Add($"{start},0,,,{cores}");
                 continue;
             }
             histogram.Reset();
             foreach (var response in slots[slot]) histogram.RecordValue(response.Microseconds);
             rows.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{start},{histogram.TotalCount},{histogram.GetValueAtPercentile(50) / 1000.0:F1},{histogram.GetValueAtPercentile(99) / 1000.0:F1},{histogram.GetMaxValue() / 1000.0:F1}"));
+                $"{start},{histogram.TotalCount},{histogram.GetValueAtPercentile(50) / 1000.0:F1},{histogram.GetValueAtPercentile(99) / 1000.0:F1},{histogram.GetMaxValue() / 1000.0:F1}{cores}"));
         }
         return rows;
+    }
+
+    private static long WindowTicks(TimeSpan window) => (long)(window.TotalSeconds * Stopwatch.Frequency);
+
+    /// <summary>The row's two CPU columns, each leading with its comma.</summary>
+    private static string Cores(CpuTimeline cpu, long from, long to)
+    {
+        var (service, generator) = cpu.CoresBetween(from, to);
+        return string.Create(CultureInfo.InvariantCulture, $",{service:F2},{generator:F2}");
     }
 }

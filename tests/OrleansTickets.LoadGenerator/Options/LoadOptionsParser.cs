@@ -34,7 +34,8 @@ public static class LoadOptionsParser
           --added a=10          tickets an operator adds to a type during the sale, on top of what was offered
           --think-time MS       each buyer pauses this long after each order it gets, so the sale cannot go faster than
                                 connections / think time orders a second, however fast the machine (default 0)
-          --latency-timeline FILE  also write the sale's responses per 100 ms of arrival (count, p50, p99, max) as CSV
+          --latency-timeline FILE  also write the sale's responses per 100 ms of arrival (count, p50, p99, max) as CSV,
+                                with the cores the service (--service-pid) and the generator kept busy in each
 
         bare mode:
           --path PATH           target of the POSTs                        (default /bare/orders)

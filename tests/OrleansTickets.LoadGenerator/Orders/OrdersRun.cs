@@ -64,6 +64,10 @@ public static class OrdersRun
         // The clock starts after the readings above (one walks all of /proc), just before the first request.
         var startedAt = Stopwatch.GetTimestamp();
         var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
+        // Beside the timeline, the cores the service and the generator kept busy in each of its windows.
+        var cpu = timeline is null ? null : new CpuTimeline();
+        using var stopSampling = new CancellationTokenSource();
+        var sampling = cpu?.SampleAsync(readServiceCpu, TimelineWindow / 2, stopSampling.Token) ?? Task.CompletedTask;
         var onSale = info.TicketTypes.Sum(t => t.Remaining);
         var tailStarts = MarkTailAsync();
         async Task<SaleMark?> MarkTailAsync()
@@ -81,6 +85,8 @@ public static class OrdersRun
         {
             timedOut = true;
         }
+        await stopSampling.CancelAsync();
+        await sampling;
         var clientCpu = Environment.CpuUsage.TotalTime - cpuAtStart;
         var serviceCpuAtEnd = readServiceCpu();
         var serviceCpu = serviceCpuAtEnd - serviceCpuAtStart;
@@ -112,7 +118,7 @@ public static class OrdersRun
         }
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
-        if (timeline is not null) await File.WriteAllLinesAsync(options.LatencyTimeline!, timeline.Rows(startedAt, TimelineWindow));
+        if (timeline is not null) await File.WriteAllLinesAsync(options.LatencyTimeline!, timeline.Rows(startedAt, TimelineWindow, cpu));
         var offered = options.OfferedWithAdditions(info.TicketTypes.ToDictionary(t => t.Id, t => t.Capacity, StringComparer.Ordinal));
         var checks = await VerifyAsync(apis, options.EventId, orders, offered);
         if (checks.Count > 0) checks = [.. checks, SaleVerifier.RequestsAnswered(buyers.Sum(b => b.Abandoned), buyers.Sum(b => b.Resolved))];

@@ -33,6 +33,62 @@ public sealed class LatencyTimelineTests
     }
 
     [Fact]
+    public void Each_window_gives_the_cores_the_readings_show_and_nothing_where_they_do_not()
+    {
+        var timeline = new LatencyTimeline();
+        var cpu = new CpuTimeline();
+        const long startedAt = 1_000_000;
+        long At(double seconds) => startedAt + (long)(seconds * Stopwatch.Frequency);
+        timeline.Add(At(0.05), 1_000);
+        timeline.Add(At(0.25), 1_000);
+        timeline.Add(At(0.35), 1_000);
+        // Readings every 50 ms: the service busy on 2 cores, then on half of one from 0.10 s; the generator on a
+        // quarter of one throughout. The service could not be read at 0.30 s, and the readings end at 0.35 s.
+        TimeSpan Seconds(double value) => TimeSpan.FromSeconds(value);
+        cpu.Add(At(0.00), Seconds(1.0), Seconds(0));
+        cpu.Add(At(0.05), Seconds(1.1), Seconds(0.0125));
+        cpu.Add(At(0.10), Seconds(1.2), Seconds(0.025));
+        cpu.Add(At(0.15), Seconds(1.225), Seconds(0.0375));
+        cpu.Add(At(0.20), Seconds(1.25), Seconds(0.05));
+        cpu.Add(At(0.25), Seconds(1.275), Seconds(0.0625));
+        cpu.Add(At(0.30), null, Seconds(0.075));
+        cpu.Add(At(0.35), Seconds(1.325), Seconds(0.0875));
+
+        var rows = timeline.Rows(startedAt, TimeSpan.FromMilliseconds(100), cpu);
+
+        Assert.Equal(
+            [
+                "start_s,responses,p50_ms,p99_ms,max_ms,service_cores,generator_cores",
+                "0.00,1,1.0,1.0,1.0,2.00,0.25",
+                "0.10,0,,,,0.50,0.25",
+                // Around an unread reading the service is not guessed at; the generator's window ends where the readings do.
+                "0.20,1,1.0,1.0,1.0,,0.25",
+                "0.30,1,1.0,1.0,1.0,,0.25",
+            ],
+            rows);
+    }
+
+    [Fact]
+    public async Task Readings_taken_while_time_passes_count_the_generator_s_own_work()
+    {
+        var cpu = new CpuTimeline();
+        using var stop = new CancellationTokenSource();
+        var sampling = cpu.SampleAsync(() => TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(10), stop.Token);
+        var from = Stopwatch.GetTimestamp();
+        var spun = Stopwatch.StartNew();
+        while (spun.ElapsedMilliseconds < 200) Thread.SpinWait(1_000);
+        var to = Stopwatch.GetTimestamp();
+        await stop.CancelAsync();
+        await sampling;
+
+        var (service, generator) = cpu.CoresBetween(from, to);
+        // A service whose time never moves used no cores; this thread spun on a core the whole time (less on a machine
+        // busy with other work, more with other tests running in this process).
+        Assert.Equal(0, service);
+        Assert.InRange(generator!.Value, 0.1, Environment.ProcessorCount + 0.5);
+    }
+
+    [Fact]
     public void The_recorder_feeds_the_timeline_every_response_it_records()
     {
         var timeline = new LatencyTimeline();

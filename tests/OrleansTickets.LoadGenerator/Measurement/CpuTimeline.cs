@@ -1,0 +1,81 @@
+using System.Diagnostics;
+
+namespace OrleansTickets.LoadGenerator.Measurement;
+
+/// <summary>
+/// The CPU time of the service and of this generator, read every so often while the sale runs, so the latency
+/// timeline can say, window by window, how many cores each kept busy: whether a slow stretch (the end of a sale) had
+/// the cores working, or its buyers waiting on something that needs no CPU.
+/// </summary>
+/// <remarks>
+/// The service's time comes from <c>/proc/&lt;pid&gt;/stat</c>, which counts in the kernel's clock ticks (10 ms on
+/// Linux): over a 100 ms window a reading is good to about a tenth of a core. The generator's own comes from the
+/// runtime, finer.
+/// </remarks>
+public sealed class CpuTimeline
+{
+    private readonly List<Sample> _samples = [];
+
+    /// <summary>One reading at <paramref name="at"/> (a <see cref="Stopwatch"/> timestamp); the service's is null when it cannot be read.</summary>
+    public void Add(long at, TimeSpan? service, TimeSpan generator)
+    {
+        lock (_samples) _samples.Add(new Sample(at, service, generator));
+    }
+
+    /// <summary>Reads every <paramref name="interval"/> until <paramref name="cancellationToken"/> ends it, and once more then.</summary>
+    public async Task SampleAsync(Func<TimeSpan?> readService, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            do
+            {
+                Add(Stopwatch.GetTimestamp(), readService(), Environment.CpuUsage.TotalTime);
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        Add(Stopwatch.GetTimestamp(), readService(), Environment.CpuUsage.TotalTime);
+    }
+
+    /// <summary>
+    /// Cores the service and the generator kept busy on average from <paramref name="from"/> to <paramref name="to"/>
+    /// (timestamps), over the part of that stretch the readings cover, with the CPU time at each end interpolated
+    /// between the readings around it; null when they cover none of it (or, for the service, where it could not be read).
+    /// </summary>
+    public (double? Service, double? Generator) CoresBetween(long from, long to)
+    {
+        Sample[] samples;
+        lock (_samples) samples = [.. _samples.OrderBy(s => s.At)];
+        if (samples.Length < 2) return (null, null);
+        // The last window of a sale ends after its last response, where the readings stop.
+        (from, to) = (Math.Max(from, samples[0].At), Math.Min(to, samples[^1].At));
+        var seconds = Stopwatch.GetElapsedTime(from, to).TotalSeconds;
+        if (seconds <= 0) return (null, null);
+        var service = At(samples, from, s => s.Service) is { } start && At(samples, to, s => s.Service) is { } end
+            ? (end - start).TotalSeconds / seconds
+            : (double?)null;
+        var generator = At(samples, from, s => s.Generator) is { } first && At(samples, to, s => s.Generator) is { } last
+            ? (last - first).TotalSeconds / seconds
+            : (double?)null;
+        return (service, generator);
+    }
+
+    /// <summary>The CPU time at <paramref name="at"/>, on the straight line between the readings either side of it.</summary>
+    private static TimeSpan? At(Sample[] samples, long at, Func<Sample, TimeSpan?> read)
+    {
+        for (var i = 1; i < samples.Length; i++)
+        {
+            if (samples[i].At < at) continue;
+            var (before, after) = (samples[i - 1], samples[i]);
+            if (before.At > at || read(before) is not { } low || read(after) is not { } high) return null;
+            var share = after.At == before.At ? 1 : (double)(at - before.At) / (after.At - before.At);
+            return low + (high - low) * share;
+        }
+        return null;
+    }
+
+    private readonly record struct Sample(long At, TimeSpan? Service, TimeSpan Generator);
+}
