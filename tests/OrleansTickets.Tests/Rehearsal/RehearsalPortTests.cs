@@ -18,46 +18,27 @@ public sealed class RehearsalPortTests
     [Fact]
     public async Task A_copy_whose_silo_port_was_taken_after_it_was_chosen_starts_on_the_next_ports_it_is_given()
     {
-        using var limit = new CancellationTokenSource(Limit);
         using var taken = Occupied();
-        var offers = new Queue<Func<(int, int)>>([() => (taken.Port, FreePort.Next()), () => (FreePort.Next(), FreePort.Next())]);
-        var scratch = ScratchStorage.For(new TicketStorageOptions(), Directory.CreateTempSubdirectory("orleans-tickets-ports-").FullName);
-        try
+        await StartWithAsync([() => (taken.Port, FreePort.Next()), () => (FreePort.Next(), FreePort.Next())], async copy =>
         {
-            await using (var copy = await RehearsalSilo.StartAsync(EmptyConfiguration, scratch.Settings, () => offers.Dequeue()(), limit.Token))
-            {
-                Assert.Empty(offers);
-                // The copy answers over HTTP, with a silo behind its API.
-                await ApiContractTests.AssertProblemAsync(await copy.Client.GetAsync("/api/events/nothing-here"), HttpStatusCode.NotFound, "event-not-found");
-            }
-        }
-        finally
-        {
-            await scratch.DisposeAsync();
-        }
+            // The copy answers over HTTP, with a silo behind its API.
+            await ApiContractTests.AssertProblemAsync(await copy.Client.GetAsync("/api/events/nothing-here"), HttpStatusCode.NotFound, "event-not-found");
+        });
     }
 
     [Fact]
     public async Task A_copy_whose_gateway_port_was_taken_leaves_nothing_listening_on_the_silo_port_of_its_failed_try()
     {
-        using var limit = new CancellationTokenSource(Limit);
         using var taken = Occupied();
         var firstSiloPort = FreePort.Next();
-        var offers = new Queue<Func<(int, int)>>([() => (firstSiloPort, taken.Port), () => (FreePort.Next(), FreePort.Next())]);
-        var scratch = ScratchStorage.For(new TicketStorageOptions(), Directory.CreateTempSubdirectory("orleans-tickets-ports-").FullName);
-        try
+        await StartWithAsync([() => (firstSiloPort, taken.Port), () => (FreePort.Next(), FreePort.Next())], copy =>
         {
-            await using var copy = await RehearsalSilo.StartAsync(EmptyConfiguration, scratch.Settings, () => offers.Dequeue()(), limit.Token);
-            Assert.Empty(offers);
             // Orleans binds the silo's and the gateway's listeners side by side, and refuses to stop a silo that never
             // ran: left to that stop, the silo's listener went on accepting connections until the process ended.
             using var probe = new TcpListener(IPAddress.Loopback, firstSiloPort);
             probe.Start();
-        }
-        finally
-        {
-            await scratch.DisposeAsync();
-        }
+            return Task.CompletedTask;
+        });
     }
 
     [Fact]
@@ -66,7 +47,7 @@ public sealed class RehearsalPortTests
         using var limit = new CancellationTokenSource(Limit);
         using var taken = Occupied();
         var offers = 0;
-        var scratch = ScratchStorage.For(new TicketStorageOptions(), Directory.CreateTempSubdirectory("orleans-tickets-ports-").FullName);
+        var scratch = NewScratch();
         try
         {
             await Assert.ThrowsAsync<AddressInUseException>(() => RehearsalSilo.StartAsync(
@@ -78,6 +59,30 @@ public sealed class RehearsalPortTests
             await scratch.DisposeAsync();
         }
     }
+
+    /// <summary>
+    /// Starts a copy on new scratch storage with the ports of <paramref name="offers"/>, one pair per try, checks that
+    /// it took every pair, runs <paramref name="check"/> on it, and deletes the scratch storage.
+    /// </summary>
+    private static async Task StartWithAsync(Func<(int, int)>[] offers, Func<RehearsalSilo, Task> check)
+    {
+        using var limit = new CancellationTokenSource(Limit);
+        var left = new Queue<Func<(int, int)>>(offers);
+        var scratch = NewScratch();
+        try
+        {
+            await using var copy = await RehearsalSilo.StartAsync(EmptyConfiguration, scratch.Settings, () => left.Dequeue()(), limit.Token);
+            Assert.Empty(left);
+            await check(copy);
+        }
+        finally
+        {
+            await scratch.DisposeAsync();
+        }
+    }
+
+    // SQLite scratch storage in a new folder under the system's temporary folder, deleted with it.
+    private static ScratchStorage NewScratch() => ScratchStorage.For(new TicketStorageOptions());
 
     private static IConfiguration EmptyConfiguration => new ConfigurationBuilder().Build();
 
