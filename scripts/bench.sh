@@ -220,7 +220,8 @@ fi
 
 echo "== sell out the festival"
 # --service-pid: the load generator reads the service's CPU time (/proc/<pid>/stat) when its clock starts and stops,
-# so a run reports what one order cost the service as well as how long the sale took, waiting room excluded.
+# so a run reports what one order cost the service as well as how long the sale took, waiting room excluded; and
+# every 50 ms in between, for latency.csv's cores per window.
 # --database-user: PostgreSQL's server processes run as postgres, on the same cores; their CPU over the sale is
 # reported too, since the service's alone leaves out a part of every order's cost.
 database_args=()

@@ -179,9 +179,11 @@ internal sealed class RehearsalSilo : IAsyncDisposable
         }
         catch (Exception) when (IsAddressInUse(start))
         {
+            // A time limit of its own: a host's stop that used up the first would leave this one nothing to stop with.
+            using var lifecycle = new CancellationTokenSource(StopTimeout);
             try
             {
-                await app.Services.GetRequiredService<ISiloLifecycleSubject>().OnStop(patience.Token).WaitAsync(patience.Token);
+                await app.Services.GetRequiredService<ISiloLifecycleSubject>().OnStop(lifecycle.Token).WaitAsync(lifecycle.Token);
             }
             catch (Exception)
             {

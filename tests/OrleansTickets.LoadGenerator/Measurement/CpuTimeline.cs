@@ -8,9 +8,9 @@ namespace OrleansTickets.LoadGenerator.Measurement;
 /// the cores working, or its buyers waiting on something that needs no CPU.
 /// </summary>
 /// <remarks>
-/// The service's time comes from <c>/proc/&lt;pid&gt;/stat</c>, which counts in the kernel's clock ticks (10 ms on
-/// Linux): over a 100 ms window a reading is good to about a tenth of a core. The generator's own comes from the
-/// runtime, finer.
+/// The service's time comes from <c>/proc/&lt;pid&gt;/stat</c>, which counts user and system time each in the kernel's
+/// clock ticks (10 ms on Linux): over a 100 ms window a value can be off by up to about a fifth of a core, less over
+/// longer stretches. The generator's own comes from the runtime, finer.
 /// </remarks>
 public sealed class CpuTimeline
 {
@@ -28,16 +28,32 @@ public sealed class CpuTimeline
         using var timer = new PeriodicTimer(interval);
         try
         {
+            // The first reading is taken at once, before the first await: a sale's first window starts with it.
             do
             {
-                Add(Stopwatch.GetTimestamp(), readService(), Environment.CpuUsage.TotalTime);
+                Read(readService);
             }
             while (await timer.WaitForNextTickAsync(cancellationToken));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
-        Add(Stopwatch.GetTimestamp(), readService(), Environment.CpuUsage.TotalTime);
+        Read(readService);
+    }
+
+    private void Read(Func<TimeSpan?> readService)
+    {
+        TimeSpan? service;
+        try
+        {
+            service = readService();
+        }
+        catch (Exception)
+        {
+            // A reading that fails leaves a gap in the timeline, never the run: the sale's results come after it.
+            service = null;
+        }
+        Add(Stopwatch.GetTimestamp(), service, Environment.CpuUsage.TotalTime);
     }
 
     /// <summary>
@@ -66,9 +82,12 @@ public sealed class CpuTimeline
     /// <summary>The CPU time at <paramref name="at"/>, on the straight line between the readings either side of it.</summary>
     private static TimeSpan? At(Sample[] samples, long at, Func<Sample, TimeSpan?> read)
     {
-        for (var i = 1; i < samples.Length; i++)
+        for (var i = 0; i < samples.Length; i++)
         {
             if (samples[i].At < at) continue;
+            // A reading at the edge itself needs no neighbour.
+            if (samples[i].At == at) return read(samples[i]);
+            if (i == 0) return null;
             var (before, after) = (samples[i - 1], samples[i]);
             if (before.At > at || read(before) is not { } low || read(after) is not { } high) return null;
             var share = after.At == before.At ? 1 : (double)(at - before.At) / (after.At - before.At);

@@ -5,7 +5,8 @@ namespace OrleansTickets.LoadGenerator.Measurement;
 /// <summary>CPU time another process has used, from Linux's <c>/proc/&lt;pid&gt;/stat</c>.</summary>
 /// <remarks>
 /// Read by the generator itself at the moments its clock starts and stops, so the service's CPU per order covers
-/// exactly the sale, not the waiting room before it or the verification after it.
+/// exactly the sale, not the waiting room before it or the verification after it; and, for the latency timeline,
+/// every 50 ms in between (<see cref="CpuTimeline"/>).
 /// </remarks>
 public static class ProcessCpu
 {

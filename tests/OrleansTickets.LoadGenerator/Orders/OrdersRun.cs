@@ -64,7 +64,9 @@ public static class OrdersRun
         // The clock starts after the readings above (one walks all of /proc), just before the first request.
         var startedAt = Stopwatch.GetTimestamp();
         var progress = new ProgressReporter(counters, startedAt, showsTickets: true).RunAsync(stopProgress.Token);
-        // Beside the timeline, the cores the service and the generator kept busy in each of its windows.
+        // Beside the timeline, the cores the service and the generator kept busy in each of its windows. Readings start
+        // with the clock (the first is taken here, about 50 µs before the first request) and end after the last buyer;
+        // the sale's totals below are read after them.
         var cpu = timeline is null ? null : new CpuTimeline();
         using var stopSampling = new CancellationTokenSource();
         var sampling = cpu?.SampleAsync(readServiceCpu, TimelineWindow / 2, stopSampling.Token) ?? Task.CompletedTask;

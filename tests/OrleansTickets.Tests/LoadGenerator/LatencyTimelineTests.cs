@@ -42,30 +42,49 @@ public sealed class LatencyTimelineTests
         timeline.Add(At(0.05), 1_000);
         timeline.Add(At(0.25), 1_000);
         timeline.Add(At(0.35), 1_000);
-        // Readings every 50 ms: the service busy on 2 cores, then on half of one from 0.10 s; the generator on a
-        // quarter of one throughout. The service could not be read at 0.30 s, and the readings end at 0.35 s.
+        // Readings every 50 ms from 25 ms, so every window's edges fall between two: the service busy on 2 cores, then
+        // on 0.6 of one from 0.125 s; the generator on a quarter of one throughout. The service could not be read at
+        // 0.325 s, and the readings end at 0.375 s.
         TimeSpan Seconds(double value) => TimeSpan.FromSeconds(value);
-        cpu.Add(At(0.00), Seconds(1.0), Seconds(0));
-        cpu.Add(At(0.05), Seconds(1.1), Seconds(0.0125));
-        cpu.Add(At(0.10), Seconds(1.2), Seconds(0.025));
-        cpu.Add(At(0.15), Seconds(1.225), Seconds(0.0375));
-        cpu.Add(At(0.20), Seconds(1.25), Seconds(0.05));
-        cpu.Add(At(0.25), Seconds(1.275), Seconds(0.0625));
-        cpu.Add(At(0.30), null, Seconds(0.075));
-        cpu.Add(At(0.35), Seconds(1.325), Seconds(0.0875));
+        cpu.Add(At(0.025), Seconds(1.0), Seconds(0));
+        cpu.Add(At(0.075), Seconds(1.1), Seconds(0.0125));
+        cpu.Add(At(0.125), Seconds(1.2), Seconds(0.025));
+        cpu.Add(At(0.175), Seconds(1.23), Seconds(0.0375));
+        cpu.Add(At(0.225), Seconds(1.26), Seconds(0.05));
+        cpu.Add(At(0.275), Seconds(1.29), Seconds(0.0625));
+        cpu.Add(At(0.325), null, Seconds(0.075));
+        cpu.Add(At(0.375), Seconds(1.35), Seconds(0.0875));
 
         var rows = timeline.Rows(startedAt, TimeSpan.FromMilliseconds(100), cpu);
 
         Assert.Equal(
             [
                 "start_s,responses,p50_ms,p99_ms,max_ms,service_cores,generator_cores",
+                // The first window from the first reading on.
                 "0.00,1,1.0,1.0,1.0,2.00,0.25",
-                "0.10,0,,,,0.50,0.25",
+                // 25 ms at 2 cores and 75 ms at 0.6 of one.
+                "0.10,0,,,,0.95,0.25",
                 // Around an unread reading the service is not guessed at; the generator's window ends where the readings do.
                 "0.20,1,1.0,1.0,1.0,,0.25",
                 "0.30,1,1.0,1.0,1.0,,0.25",
             ],
             rows);
+    }
+
+    [Fact]
+    public void A_reading_on_a_window_s_edge_is_that_edge_s_time_whatever_its_neighbours()
+    {
+        var cpu = new CpuTimeline();
+        const long startedAt = 1_000_000;
+        long At(double seconds) => startedAt + (long)(seconds * Stopwatch.Frequency);
+        cpu.Add(At(0.0), null, TimeSpan.Zero);
+        cpu.Add(At(0.1), TimeSpan.FromSeconds(1.0), TimeSpan.FromSeconds(0.01));
+        cpu.Add(At(0.2), TimeSpan.FromSeconds(1.1), TimeSpan.FromSeconds(0.02));
+
+        var (service, generator) = cpu.CoresBetween(At(0.1), At(0.2));
+
+        Assert.Equal(1.0, service!.Value, precision: 6);
+        Assert.Equal(0.1, generator!.Value, precision: 6);
     }
 
     [Fact]
