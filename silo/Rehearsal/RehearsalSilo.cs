@@ -172,48 +172,47 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     /// </remarks>
     private static async Task StopAfterFailedStartAsync(WebApplication app, Exception start)
     {
-        using var patience = new CancellationTokenSource(StopTimeout);
         try
         {
-            await app.StopAsync(patience.Token);
-        }
-        catch (Exception) when (IsAddressInUse(start))
-        {
-            // A time limit of its own: a host's stop that used up the first would leave this one nothing to stop with.
-            using var lifecycle = new CancellationTokenSource(StopTimeout);
-            try
-            {
-                await app.Services.GetRequiredService<ISiloLifecycleSubject>().OnStop(lifecycle.Token).WaitAsync(lifecycle.Token);
-            }
-            catch (Exception)
-            {
-                // Nothing more can be stopped; the copy is disposed below all the same.
-            }
+            await StopAsync(app, IsAddressInUse(start) ? StopStartedStagesAsync : null);
         }
         catch (Exception)
         {
-            // Why the start failed is what the caller hears.
-        }
-        finally
-        {
-            try
-            {
-                await app.DisposeAsync();
-            }
-            catch (Exception)
-            {
-                // A service that fails to dispose after a failed start must not replace why the start failed.
-            }
+            // Why the start failed is what the caller hears, not why the stop or the disposal failed.
         }
     }
 
-    private static async Task StopAsync(WebApplication app)
+    /// <summary>Stops the silo's lifecycle stages that started, within a time limit of its own; never throws.</summary>
+    private static async Task StopStartedStagesAsync(WebApplication app)
+    {
+        // Its own limit: a host's stop that used up the first would leave this one nothing to stop with.
+        using var lifecycle = new CancellationTokenSource(StopTimeout);
+        try
+        {
+            await app.Services.GetRequiredService<ISiloLifecycleSubject>().OnStop(lifecycle.Token).WaitAsync(lifecycle.Token);
+        }
+        catch (Exception)
+        {
+            // Nothing more can be stopped; the copy is disposed all the same.
+        }
+    }
+
+    /// <summary>
+    /// Stops the copy, then disposes it. When the host's stop fails, <paramref name="whenStopFails"/> (if any) runs
+    /// before the disposal, and the stop's exception is rethrown.
+    /// </summary>
+    private static async Task StopAsync(WebApplication app, Func<WebApplication, Task>? whenStopFails = null)
     {
         // Bounded: the copy holds nothing worth a long graceful shutdown, and the real silo is waiting to start.
         using var patience = new CancellationTokenSource(StopTimeout);
         try
         {
             await app.StopAsync(patience.Token);
+        }
+        catch (Exception) when (whenStopFails is not null)
+        {
+            await whenStopFails(app);
+            throw;
         }
         finally
         {
