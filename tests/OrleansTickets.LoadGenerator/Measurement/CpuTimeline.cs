@@ -16,10 +16,18 @@ public sealed class CpuTimeline
 {
     private readonly List<Sample> _samples = [];
 
-    /// <summary>One reading at <paramref name="at"/> (a <see cref="Stopwatch"/> timestamp); the service's is null when it cannot be read.</summary>
+    /// <summary>
+    /// One reading at <paramref name="at"/> (a <see cref="Stopwatch"/> timestamp), no earlier than the last; the
+    /// service's is null when it cannot be read.
+    /// </summary>
     public void Add(long at, TimeSpan? service, TimeSpan generator)
     {
-        lock (_samples) _samples.Add(new Sample(at, service, generator));
+        lock (_samples)
+        {
+            // In time order, as one sampler takes them: every window's lookup then reads them as they are.
+            if (_samples.Count > 0 && at < _samples[^1].At) throw new ArgumentOutOfRangeException(nameof(at), "Readings come in time order.");
+            _samples.Add(new Sample(at, service, generator));
+        }
     }
 
     /// <summary>Reads every <paramref name="interval"/> until <paramref name="cancellationToken"/> ends it, and once more then.</summary>
@@ -64,7 +72,7 @@ public sealed class CpuTimeline
     public (double? Service, double? Generator) CoresBetween(long from, long to)
     {
         Sample[] samples;
-        lock (_samples) samples = [.. _samples.OrderBy(s => s.At)];
+        lock (_samples) samples = [.. _samples];
         if (samples.Length < 2) return (null, null);
         // The last window of a sale ends after its last response, where the readings stop.
         (from, to) = (Math.Max(from, samples[0].At), Math.Min(to, samples[^1].At));
