@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace OrleansTickets.Orders;
 
 /// <summary>The answer to a purchase.</summary>
@@ -8,8 +10,13 @@ namespace OrleansTickets.Orders;
 /// With <see cref="PurchaseStatus.SoldOut"/>: tickets still unsold where the answer came from (a shard, or the whole type).
 /// With <see cref="PurchaseStatus.TooManyTickets"/>: the per-order limit.
 /// </param>
+/// <param name="Sightings">
+/// From a home that forwarded (or tried to forward) a keyed order: the counts it heard from shards of the type on the
+/// way, itself included, so that the dispatcher stops naming the ones that had no room. Default (none) otherwise.
+/// </param>
 [GenerateSerializer, Immutable]
-public sealed record PurchaseResult(PurchaseStatus Status, OrderDetails? Order = null, long Remaining = 0)
+public sealed record PurchaseResult(
+    PurchaseStatus Status, OrderDetails? Order = null, long Remaining = 0, ImmutableArray<ShardSighting> Sightings = default)
 {
     /// <summary>True when the buyer holds an order.</summary>
     public bool Succeeded => Status is PurchaseStatus.Created or PurchaseStatus.Replayed;

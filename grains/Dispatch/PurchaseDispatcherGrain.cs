@@ -289,6 +289,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         while (true)
         {
             var result = await AskHomeAsync(homeGrain, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
+            ObserveSightings(result);
             // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
             if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
             if (result.Status == PurchaseStatus.Failed) uncertain = true;
@@ -593,6 +594,21 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     {
         var index = OrderId.ShardIndexOf(order.OrderId, _event!.Id, _type!.Id);
         if (index >= 0 && index < _remaining.Length) Observe(index, remaining);
+    }
+
+    /// <summary>
+    /// Takes the counts a home heard while it forwarded the order (<see cref="PurchaseResult.Sightings"/>): candidates
+    /// that said they had no room are not named to the next buyers, who would each ask them again. Heard earlier than
+    /// the answer came, they may be older than another request's observation of the same shard since; the view is a
+    /// hint either way, and the next answer or refresh corrects it.
+    /// </summary>
+    private void ObserveSightings(PurchaseResult result)
+    {
+        if (result.Sightings.IsDefaultOrEmpty) return;
+        foreach (var sighting in result.Sightings)
+        {
+            if (sighting.Index >= 0 && sighting.Index < _remaining.Length) Observe(sighting.Index, sighting.Sellable);
+        }
     }
 
     /// <summary>Takes a shard's own report of its remaining tickets.</summary>

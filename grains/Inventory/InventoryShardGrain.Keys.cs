@@ -157,6 +157,11 @@ public sealed partial class InventoryShardGrain
         // waiting out CrossShardTimeout for each of them in turn would hold the buyer that many times over.
         var askingSince = Stopwatch.GetTimestamp();
         var reservedHere = false;
+        // The counts heard on the way go back to the dispatcher with the answer, whatever it is (see Sighted). Without
+        // them it learned only the seller's count, and kept naming candidates that had just said they had no room to
+        // the next buyers, each of whom asked them again: most of the questions at the end of a sale.
+        var sightings = new SightingList(purchase.Candidates.Length + 1);
+        if (request.TicketTypeId == _address.TicketTypeId) sightings.Add(_address.Index, Math.Max(0, Remaining));
         foreach (var index in purchase.Candidates)
         {
             var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
@@ -164,25 +169,31 @@ public sealed partial class InventoryShardGrain
             // Each reservation is a durable write here (the first inserts the key, later ones move it off a candidate
             // that refused). Near the end of a sale most candidates the dispatcher knows of are dry, so ask first: a
             // question is one call. A candidate named with donors may pull what it lacks, so it is not asked.
-            if (purchase.Donors.IsDefaultOrEmpty
-                && !await HasRoomAsync(target, request.Quantity, CrossShardTimeout - Stopwatch.GetElapsedTime(askingSince)))
+            if (purchase.Donors.IsDefaultOrEmpty)
             {
-                continue;
+                var sellable = await AskSellableAsync(target, CrossShardTimeout - Stopwatch.GetElapsedTime(askingSince));
+                if (sellable is { } heard) sightings.Add(index, heard);
+                if (sellable is not { } count || count < request.Quantity) continue;
             }
             var orderId = OrderId.New(target, clock.GetUtcNow());
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId, entry.OrderId)));
             if (reserved.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
-            if (reserved.Status != PurchaseStatus.Created) return reserved;
+            if (reserved.Status != PurchaseStatus.Created) return sightings.On(reserved);
             reservedHere = true;
             entry.OrderId = orderId;
             metrics.Forwarded();
             var result = await AskHolderAsync(target, orderId, purchase, freshOrderId: true);
-            if (result.Status == PurchaseStatus.SoldOut) continue;
+            if (result.Status == PurchaseStatus.SoldOut)
+            {
+                // The holder's refusal carries what it had left, which the question before it had overstated.
+                sightings.Add(index, result.Remaining);
+                continue;
+            }
             // A holder that could not find its placement did nothing, but remembers no refusal either: moving on would
             // leave X creatable by a stale replay (a duplicate activation of this home). The key stays on X; a retry
             // replays it once the holder can place itself.
-            if (result.Status == PurchaseStatus.NotFound) return PurchaseResult.Unavailable;
-            return result;
+            if (result.Status == PurchaseStatus.NotFound) return sightings.On(PurchaseResult.Unavailable);
+            return sightings.On(result);
         }
         var soldOut = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
         // A reservation this request committed (a compare-and-set on the key) proves that memory's order is the
@@ -190,8 +201,8 @@ public sealed partial class InventoryShardGrain
         // with no order the key may still have one from before; with one, a newer activation of this home (during a
         // membership change) may have moved the key on to an order that sold, whose buyer must get it, not "sold out".
         // The stored key is read once per request (Followed).
-        if (reservedHere || (entry.OrderId is not null && entry.Followed)) return soldOut;
-        return await FollowStoredKeyAsync(key, entry, purchase, soldOut, unlessStill: entry.OrderId);
+        if (reservedHere || (entry.OrderId is not null && entry.Followed)) return sightings.On(soldOut);
+        return sightings.On(await FollowStoredKeyAsync(key, entry, purchase, soldOut, unlessStill: entry.OrderId));
     }
 
     /// <summary>
@@ -227,22 +238,22 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>
-    /// Whether <paramref name="candidate"/> says, within <paramref name="wait"/>, that it could sell
-    /// <paramref name="quantity"/> now. Nothing is reserved yet when this is asked, so a candidate that does not
-    /// answer is simply passed over; the dispatcher's next refresh finds it unavailable.
+    /// How many tickets <paramref name="candidate"/> says, within <paramref name="wait"/>, it could sell now; null when
+    /// it does not answer in time. Nothing is reserved yet when this is asked, so a candidate that does not answer is
+    /// simply passed over; the dispatcher's next refresh finds it unavailable.
     /// </summary>
-    private async Task<bool> HasRoomAsync(ShardAddress candidate, int quantity, TimeSpan wait)
+    private async Task<long?> AskSellableAsync(ShardAddress candidate, TimeSpan wait)
     {
-        if (wait <= TimeSpan.Zero) return false;
+        if (wait <= TimeSpan.Zero) return null;
         metrics.AskedForRoom();
         try
         {
-            return await Holder(candidate).GetSellable().WaitAsync(wait) >= quantity;
+            return await Holder(candidate).GetSellable().WaitAsync(wait);
         }
         catch (Exception exception)
         {
             LogProbeFailed(logger, exception, _address.Key, candidate.Key);
-            return false;
+            return null;
         }
     }
 
