@@ -161,7 +161,7 @@ public sealed partial class InventoryShardGrain
         // them it learned only the seller's count, and kept naming candidates that had just said they had no room to
         // the next buyers, each of whom asked them again: most of the questions at the end of a sale.
         var sightings = new SightingList(purchase.Candidates.Length + 1);
-        if (request.TicketTypeId == _address.TicketTypeId) sightings.Add(_address.Index, Math.Max(0, Remaining));
+        if (request.TicketTypeId == _address.TicketTypeId) sightings.Add(_address.Index, Remaining);
         foreach (var index in purchase.Candidates)
         {
             var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
