@@ -23,8 +23,8 @@ public interface IInventoryShardGrain : IGrainWithStringKey
 
     /// <summary>
     /// How many tickets this shard could sell at this moment, by its memory: unsold and not promised to a sale or gift
-    /// in progress. 0 when it cannot load its state (its database was unreachable when it tried, or a newer activation
-    /// fenced it) or is not a shard of any event. Asking a shard that is not active activates it, which claims its
+    /// in progress. -1 when it cannot say: it cannot load its state (its database was unreachable when it tried, or a
+    /// newer activation fenced it) or is not a shard of any event. Asking a shard that is not active activates it, which claims its
     /// database row. A hint for a home choosing where to forward, not a promise: the tickets may be gone by the time
     /// an order arrives.
     /// </summary>

@@ -7,4 +7,4 @@ namespace OrleansTickets.Orders;
 /// <param name="Index">The shard's index within the ordered ticket type.</param>
 /// <param name="Sellable">Tickets it could sell when it answered; a hint, as every count a dispatcher keeps is.</param>
 [GenerateSerializer, Immutable]
-public readonly record struct ShardSighting(int Index, long Sellable);
+public sealed record ShardSighting(int Index, long Sellable);

@@ -302,6 +302,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 // failure (the home's silo leaving, its database blinking) is retried here rather than shown to the buyer.
                 metrics.Paused(retry: true);
                 await Task.Delay(RetryPause * 5);
+                // Named afresh, without the candidates the home just heard had no room (a pull's receiver stays).
+                if (donors.IsEmpty) candidates = PickCandidates(quantity, homeIndex);
                 continue;
             }
             if (result is { Status: PurchaseStatus.Created, Order: { } order })
@@ -309,7 +311,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 ObserveSeller(order, result.Remaining);
                 _pauseDoublings = 0;
             }
-            if (result.Status != PurchaseStatus.SoldOut) return result;
+            // The counts heard were for this view; the buyer's answer does not carry them on to the front end.
+            if (result.Status != PurchaseStatus.SoldOut) return result.Sightings.IsDefaultOrEmpty ? result : result with { Sightings = default };
             // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough.
             if (!patient) return OutOfPatience(quantity, giveUpAt, refreshed);
 
@@ -342,6 +345,9 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 await PauseForTicketsAsync(giveUpAt);
                 // Other buyers' answers during the pause may have shown room somewhere: no refresh is needed to go there.
                 if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
+                // A pause that reached the patience ends the wait: the verdict rests on the refresh before it, without
+                // one more refresh of every shard only to find the time up.
+                if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
             }
         }
     }
@@ -610,17 +616,18 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     }
 
     /// <summary>
-    /// Takes the counts a home heard while it forwarded the order (<see cref="PurchaseResult.Sightings"/>): candidates
-    /// that said they had no room are not named to the next buyers, who would each ask them again. Heard earlier than
-    /// the answer came, they may be older than another request's observation of the same shard since; the view is a
-    /// hint either way, and the next answer or refresh corrects it.
+    /// Lowers the view to the counts a home heard while it forwarded the order (<see cref="PurchaseResult.Sightings"/>),
+    /// so that candidates that said they had no room are not named to the next buyers, who would each ask them again.
+    /// Lowers only: heard before the answer came, a count may be older than another request's observation of the same
+    /// shard since, and raising a shard that has sold out since would send buyers to ask it again. Raising is left to a
+    /// seller's own count and to refreshes, which also undo a lowering that a gift since made wrong.
     /// </summary>
     private void ObserveSightings(PurchaseResult result)
     {
         if (result.Sightings.IsDefaultOrEmpty) return;
         foreach (var sighting in result.Sightings)
         {
-            if (sighting.Index >= 0 && sighting.Index < _remaining.Length) Observe(sighting.Index, sighting.Sellable);
+            if (sighting.Index >= 0 && sighting.Index < _remaining.Length) Lower(sighting.Index, sighting.Sellable);
         }
     }
 

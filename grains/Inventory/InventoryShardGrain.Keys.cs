@@ -157,7 +157,7 @@ public sealed partial class InventoryShardGrain
         // waiting out CrossShardTimeout for each of them in turn would hold the buyer that many times over.
         var askingSince = Stopwatch.GetTimestamp();
         var reservedHere = false;
-        // The counts heard on the way go back to the dispatcher with the answer, whatever it is (see Sighted). Without
+        // The counts heard on the way go back to the dispatcher with the answer, whatever it is. Without
         // them it learned only the seller's count, and kept naming candidates that had just said they had no room to
         // the next buyers, each of whom asked them again: most of the questions at the end of a sale.
         var sightings = new SightingList(purchase.Candidates.Length + 1);
@@ -177,7 +177,7 @@ public sealed partial class InventoryShardGrain
             }
             var orderId = OrderId.New(target, clock.GetUtcNow());
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId, entry.OrderId)));
-            if (reserved.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
+            if (reserved.Status == PurchaseStatus.KeyConflict) return sightings.On(await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed));
             if (reserved.Status != PurchaseStatus.Created) return sightings.On(reserved);
             reservedHere = true;
             entry.OrderId = orderId;
@@ -239,7 +239,7 @@ public sealed partial class InventoryShardGrain
 
     /// <summary>
     /// How many tickets <paramref name="candidate"/> says, within <paramref name="wait"/>, it could sell now; null when
-    /// it does not answer in time. Nothing is reserved yet when this is asked, so a candidate that does not answer is
+    /// it does not answer in time or cannot say. Nothing is reserved yet when this is asked, so such a candidate is
     /// simply passed over; the dispatcher's next refresh finds it unavailable.
     /// </summary>
     private async Task<long?> AskSellableAsync(ShardAddress candidate, TimeSpan wait)
@@ -248,7 +248,8 @@ public sealed partial class InventoryShardGrain
         metrics.AskedForRoom();
         try
         {
-            return await Holder(candidate).GetSellable().WaitAsync(wait);
+            var sellable = await Holder(candidate).GetSellable().WaitAsync(wait);
+            return sellable >= 0 ? sellable : null;
         }
         catch (Exception exception)
         {

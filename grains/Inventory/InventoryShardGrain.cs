@@ -199,7 +199,9 @@ public sealed partial class InventoryShardGrain(
 
     /// <inheritdoc />
     public async Task<long> GetSellable() =>
-        await EnsurePlacedAsync() && await EnsureLoadedAsync() ? Math.Max(0, Remaining) : 0;
+        // -1, not 0: the asking home hands the counts it hears to its dispatcher, and a 0 from a shard that could not
+        // look would hide its tickets from routing until a refresh that reads them.
+        await EnsurePlacedAsync() && await EnsureLoadedAsync() ? Math.Max(0, Remaining) : -1;
 
     /// <summary>
     /// Reserves capacity and queues the sale for the next group commit, in one turn; completes when durable.

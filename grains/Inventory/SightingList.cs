@@ -4,7 +4,7 @@ using OrleansTickets.Orders;
 namespace OrleansTickets.Inventory;
 
 /// <summary>The counts a home hears from shards of the ordered type while it forwards one keyed order.</summary>
-/// <param name="capacity">How many it may hear: the candidates, and the home itself.</param>
+/// <param name="capacity">How many it will likely hear: a question per candidate, and the home's own count.</param>
 internal sealed class SightingList(int capacity)
 {
     private readonly ImmutableArray<ShardSighting>.Builder _heard = ImmutableArray.CreateBuilder<ShardSighting>(capacity);

@@ -49,6 +49,9 @@ public sealed class ForwardingTests : IAsyncLifetime
         Assert.Equal(PurchaseStatus.Created, result.Status);
         Assert.True(OrderId.TryGetShard(result.Order!.OrderId, out var holder));
         Assert.Equal(new ShardAddress("probe", "ga", 2), holder);
+        // What the home heard goes back with the answer, in the order heard: its own 0, candidate 3's 0, candidate 2's
+        // room. Candidate 1 could not say, which is not a count: nothing of it goes back.
+        Assert.Equal(new[] { new ShardSighting(0, 0), new ShardSighting(3, 0), new ShardSighting(2, 2) }, result.Sightings.ToArray());
         var stored = await placements[0].Ledger.ReadKeyAsync("asks-first");
         Assert.Equal(result.Order.OrderId, stored?.OrderId);
 
@@ -68,7 +71,8 @@ public sealed class ForwardingTests : IAsyncLifetime
         Assert.Equal(PurchaseStatus.Created, (await shard.Purchase(new ShardPurchase(Request(3, key: null, "sellable"), string.Empty, []))).Status);
 
         Assert.Equal(2L, await shard.GetSellable());
-        Assert.Equal(0L, await _cluster.Shard("sellable", "ga", 7).GetSellable());
+        // No such shard: it cannot say, which is not a count of 0.
+        Assert.Equal(-1L, await _cluster.Shard("sellable", "ga", 7).GetSellable());
     }
 
     private static PurchaseRequest Request(int quantity, string? key, string eventId = "probe") =>
