@@ -72,6 +72,67 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
         Assert.Equal(2L, (await cluster.SalesAsync("frozen-home")).TicketTypes[0].Sold);
     }
 
+    [Fact]
+    public async Task A_keyed_buyer_whose_last_pause_reaches_its_patience_answers_without_one_more_refresh()
+    {
+        // Shard 0 is sold out; shard 1 holds the type's last tickets, and its database is down: its sales come back
+        // "unavailable", it cannot say what it could sell, and it sells nothing. A buyer whose key's home is shard 0 is
+        // refused there, and then can only refresh and pause, in turn, until its patience is spent.
+        var down = false;
+        var shard1 = new ShardAddress("keyed-outage", "ga", 1);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.GetSales), call =>
+            {
+                if (!Volatile.Read(ref down)) return call.Invoke();
+                call.Result = new ShardSales(1, 10, 0, 10, ShardStatus.Unavailable);
+                return Task.CompletedTask;
+            })(silo);
+            TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.GetSellable), call =>
+            {
+                if (!Volatile.Read(ref down)) return call.Invoke();
+                call.Result = -1L;
+                return Task.CompletedTask;
+            })(silo);
+            TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.Purchase), call =>
+            {
+                if (!Volatile.Read(ref down)) return call.Invoke();
+                call.Result = PurchaseResult.Unavailable;
+                return Task.CompletedTask;
+            })(silo);
+        }, output: output);
+        var definition = await cluster.CreateEventAsync("keyed-outage", TicketingCluster.Type("ga", capacity: 20, shards: 2, maxPerOrder: 4));
+        Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("keyed-outage", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("keyed-outage", "ga", 10))).Status);
+        var homes = new OrleansTickets.Dispatch.KeyHomes(definition, await cluster.Client.GetEventGrain("keyed-outage").GetShardDatabases(), "ga");
+        var keys = Enumerable.Range(0, 200).Select(n => $"keyed-outage-{n}").Where(candidate => homes.HomeOf(candidate) == 0).Take(2).ToList();
+        // The dispatcher loads the type before the clock starts: an order over the limit is answered from the definition.
+        Assert.Equal(PurchaseStatus.TooManyTickets, (await cluster.BuyAsync("keyed-outage", "ga", 5)).Status);
+        Volatile.Write(ref down, true);
+
+        // Each refresh is followed by a pause, the last of which ends at the patience, and the buyer is answered from
+        // the refresh before it. Before, the buyer went round once more after that pause, and refreshed every shard only
+        // to find its time up: one refresh more than pauses. That also happens, rightly, when a refresh that started in
+        // time ends after the patience (a pause that ended a refresh's length before it): rare, so a second buyer is
+        // tried then, where the old behaviour fails every time.
+        var (refreshed, paused) = (0L, 0L);
+        foreach (var key in keys)
+        {
+            using var refreshes = cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
+            using var pauses = cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
+            var result = await cluster.BuyAsync("keyed-outage", "ga", 1, key: key);
+            Assert.Equal(PurchaseStatus.Unavailable, result.Status);
+            refreshed = refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
+            paused = pauses.GetMeasurementSnapshot().Where(m => (string?)m.Tags["reason"] == "tickets").Sum(m => m.Value);
+            output.WriteLine($"{key}: {refreshed} refreshes, {paused} pauses for tickets");
+            Assert.True(refreshed > 1, "the buyer never waited on refreshes; the test proves nothing");
+            if (refreshed == paused) break;
+        }
+        Assert.Equal(paused, refreshed);
+
+        Volatile.Write(ref down, false);
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("keyed-outage", "ga", 1, key: keys[0])).Status);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
