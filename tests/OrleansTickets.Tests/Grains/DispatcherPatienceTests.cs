@@ -80,27 +80,8 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
         // refused there, and then can only refresh and pause, in turn, until its patience is spent.
         var down = false;
         var shard1 = new ShardAddress("keyed-outage", "ga", 1);
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
-        {
-            TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.GetSales), call =>
-            {
-                if (!Volatile.Read(ref down)) return call.Invoke();
-                call.Result = new ShardSales(1, 10, 0, 10, ShardStatus.Unavailable);
-                return Task.CompletedTask;
-            })(silo);
-            TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.GetSellable), call =>
-            {
-                if (!Volatile.Read(ref down)) return call.Invoke();
-                call.Result = -1L;
-                return Task.CompletedTask;
-            })(silo);
-            TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.Purchase), call =>
-            {
-                if (!Volatile.Read(ref down)) return call.Invoke();
-                call.Result = PurchaseResult.Unavailable;
-                return Task.CompletedTask;
-            })(silo);
-        }, output: output);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(),
+            configureSilo: DatabaseDown(shard1, () => Volatile.Read(ref down), reportsUnavailable: true), output: output);
         var definition = await cluster.CreateEventAsync("keyed-outage", TicketingCluster.Type("ga", capacity: 20, shards: 2, maxPerOrder: 4));
         Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("keyed-outage", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("keyed-outage", "ga", 10))).Status);
         var homes = new OrleansTickets.Dispatch.KeyHomes(definition, await cluster.Client.GetEventGrain("keyed-outage").GetShardDatabases(), "ga");
@@ -144,22 +125,8 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
         // pauses of a healthy end are only for refreshes every shard answered with a count it read).
         var down = false;
         var shard1 = new ShardAddress("outage", "ga", 1);
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
-        {
-            TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.GetSales), call =>
-            {
-                if (!Volatile.Read(ref down)) return call.Invoke();
-                if (!reportsUnavailable) return Task.FromException(new InvalidOperationException("The shard's database is down."));
-                call.Result = new ShardSales(1, 10, 0, 10, ShardStatus.Unavailable);
-                return Task.CompletedTask;
-            })(silo);
-            TicketingCluster.Intercepting(shard1, nameof(IInventoryShardGrain.Purchase), call =>
-            {
-                if (!Volatile.Read(ref down)) return call.Invoke();
-                call.Result = PurchaseResult.Unavailable;
-                return Task.CompletedTask;
-            })(silo);
-        }, output: output);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(),
+            configureSilo: DatabaseDown(shard1, () => Volatile.Read(ref down), reportsUnavailable), output: output);
         await cluster.CreateEventAsync("outage", TicketingCluster.Type("ga", capacity: 20, shards: 2));
         Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("outage", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("outage", "ga", 10))).Status);
         using var refreshes = cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
@@ -187,4 +154,32 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
         Volatile.Write(ref down, false);
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("outage", "ga", 1)).Status);
     }
+
+    /// <summary>
+    /// Silo set-up that plays <paramref name="shard"/> with its database down while <paramref name="isDown"/> says so:
+    /// its sales fail, or come back marked "unavailable" as a shard whose database is down reports them
+    /// (<paramref name="reportsUnavailable"/>); it cannot say what it could sell; and it sells nothing.
+    /// </summary>
+    private static Action<ISiloBuilder> DatabaseDown(ShardAddress shard, Func<bool> isDown, bool reportsUnavailable) => silo =>
+    {
+        TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.GetSales), call =>
+        {
+            if (!isDown()) return call.Invoke();
+            if (!reportsUnavailable) return Task.FromException(new InvalidOperationException("The shard's database is down."));
+            call.Result = new ShardSales(shard.Index, 10, 0, 10, ShardStatus.Unavailable);
+            return Task.CompletedTask;
+        })(silo);
+        TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.GetSellable), call =>
+        {
+            if (!isDown()) return call.Invoke();
+            call.Result = -1L;
+            return Task.CompletedTask;
+        })(silo);
+        TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.Purchase), call =>
+        {
+            if (!isDown()) return call.Invoke();
+            call.Result = PurchaseResult.Unavailable;
+            return Task.CompletedTask;
+        })(silo);
+    };
 }
