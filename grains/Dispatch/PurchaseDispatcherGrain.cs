@@ -302,7 +302,8 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 // failure (the home's silo leaving, its database blinking) is retried here rather than shown to the buyer.
                 metrics.Paused(retry: true);
                 await Task.Delay(RetryPause * 5);
-                // Named afresh, without the candidates the home just heard had no room (a pull's receiver stays).
+                // Named afresh from the view, which the answer's sightings (if it carried any) have just lowered; a pull's
+                // receiver stays.
                 if (donors.IsEmpty) candidates = PickCandidates(quantity, homeIndex);
                 continue;
             }
@@ -343,11 +344,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                     break;
                 }
                 await PauseForTicketsAsync(giveUpAt);
+                // A pause that reached the patience ends the wait, as in the keyless path: the verdict rests on the refresh
+                // before it. Going round again cost one more refresh of every shard only to find the time up, and asking
+                // the home again could keep the buyer up to HomeAnswerGrace past its patience.
+                if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
                 // Other buyers' answers during the pause may have shown room somewhere: no refresh is needed to go there.
                 if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
-                // A pause that reached the patience ends the wait: the verdict rests on the refresh before it, without
-                // one more refresh of every shard only to find the time up.
-                if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
             }
         }
     }
