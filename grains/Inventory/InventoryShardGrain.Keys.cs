@@ -147,21 +147,32 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>
-    /// Tries the candidates in turn: asks one whether it has room, reserves the key for a new order on it if it
-    /// does, and asks it to sell that order; stops at the first that sells it.
+    /// Tries the candidates in turn (<see cref="ForwardToCandidatesAsync"/>), and answers with the counts heard on the
+    /// way, the home's own first.
     /// </summary>
+    /// <remarks>
+    /// The counts go back to the dispatcher whatever the answer is. Without them it learned only the seller's count,
+    /// and kept naming candidates that had just said they had no room to the next buyers, each of whom asked them
+    /// again: most of the questions at the end of a sale.
+    /// </remarks>
     private async Task<PurchaseResult> ForwardAsync(string key, KeyEntry entry, ShardPurchase purchase)
+    {
+        var sightings = new SightingList(purchase.Candidates.Length + 1);
+        if (purchase.Request.TicketTypeId == _address.TicketTypeId) sightings.Add(_address.Index, Remaining);
+        return sightings.On(await ForwardToCandidatesAsync(key, entry, purchase, sightings));
+    }
+
+    /// <summary>
+    /// Asks the candidates in turn whether they have room, reserves the key for a new order on one that does, and
+    /// asks it to sell that order; stops at the first that sells it. Each count heard goes into <paramref name="sightings"/>.
+    /// </summary>
+    private async Task<PurchaseResult> ForwardToCandidatesAsync(string key, KeyEntry entry, ShardPurchase purchase, SightingList sightings)
     {
         var request = purchase.Request;
         // One budget for all the questions of a forward: candidates on a silo that is leaving answer none, and
         // waiting out CrossShardTimeout for each of them in turn would hold the buyer that many times over.
         var askingSince = Stopwatch.GetTimestamp();
         var reservedHere = false;
-        // The counts heard on the way go back to the dispatcher with the answer, whatever it is. Without
-        // them it learned only the seller's count, and kept naming candidates that had just said they had no room to
-        // the next buyers, each of whom asked them again: most of the questions at the end of a sale.
-        var sightings = new SightingList(purchase.Candidates.Length + 1);
-        if (request.TicketTypeId == _address.TicketTypeId) sightings.Add(_address.Index, Remaining);
         foreach (var index in purchase.Candidates)
         {
             var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
@@ -177,8 +188,8 @@ public sealed partial class InventoryShardGrain
             }
             var orderId = OrderId.New(target, clock.GetUtcNow());
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId, entry.OrderId)));
-            if (reserved.Status == PurchaseStatus.KeyConflict) return sightings.On(await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed));
-            if (reserved.Status != PurchaseStatus.Created) return sightings.On(reserved);
+            if (reserved.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
+            if (reserved.Status != PurchaseStatus.Created) return reserved;
             reservedHere = true;
             entry.OrderId = orderId;
             metrics.Forwarded();
@@ -192,8 +203,8 @@ public sealed partial class InventoryShardGrain
             // A holder that could not find its placement did nothing, but remembers no refusal either: moving on would
             // leave X creatable by a stale replay (a duplicate activation of this home). The key stays on X; a retry
             // replays it once the holder can place itself.
-            if (result.Status == PurchaseStatus.NotFound) return sightings.On(PurchaseResult.Unavailable);
-            return sightings.On(result);
+            if (result.Status == PurchaseStatus.NotFound) return PurchaseResult.Unavailable;
+            return result;
         }
         var soldOut = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
         // A reservation this request committed (a compare-and-set on the key) proves that memory's order is the
@@ -201,8 +212,8 @@ public sealed partial class InventoryShardGrain
         // with no order the key may still have one from before; with one, a newer activation of this home (during a
         // membership change) may have moved the key on to an order that sold, whose buyer must get it, not "sold out".
         // The stored key is read once per request (Followed).
-        if (reservedHere || (entry.OrderId is not null && entry.Followed)) return sightings.On(soldOut);
-        return sightings.On(await FollowStoredKeyAsync(key, entry, purchase, soldOut, unlessStill: entry.OrderId));
+        if (reservedHere || (entry.OrderId is not null && entry.Followed)) return soldOut;
+        return await FollowStoredKeyAsync(key, entry, purchase, soldOut, unlessStill: entry.OrderId);
     }
 
     /// <summary>
