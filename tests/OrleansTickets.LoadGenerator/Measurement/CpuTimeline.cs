@@ -78,13 +78,10 @@ public sealed class CpuTimeline
         (from, to) = (Math.Max(from, samples[0].At), Math.Min(to, samples[^1].At));
         var seconds = Stopwatch.GetElapsedTime(from, to).TotalSeconds;
         if (seconds <= 0) return (null, null);
-        var service = At(samples, from, s => s.Service) is { } start && At(samples, to, s => s.Service) is { } end
-            ? (end - start).TotalSeconds / seconds
-            : (double?)null;
-        var generator = At(samples, from, s => s.Generator) is { } first && At(samples, to, s => s.Generator) is { } last
-            ? (last - first).TotalSeconds / seconds
-            : (double?)null;
-        return (service, generator);
+        return (Cores(s => s.Service), Cores(s => s.Generator));
+
+        double? Cores(Func<Sample, TimeSpan?> read) =>
+            At(samples, from, read) is { } start && At(samples, to, read) is { } end ? (end - start).TotalSeconds / seconds : null;
     }
 
     /// <summary>The CPU time at <paramref name="at"/>, on the straight line between the readings either side of it.</summary>

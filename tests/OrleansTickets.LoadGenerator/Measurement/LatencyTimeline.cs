@@ -29,10 +29,11 @@ public sealed class LatencyTimeline
         var slots = _responses.ToLookup(r => (long)(Stopwatch.GetElapsedTime(startedAt, r.At) / window));
         var last = slots.Count == 0 ? -1 : slots.Max(s => s.Key);
         var histogram = new LongHistogram(1, 3_600_000_000, numberOfSignificantValueDigits: 3);
+        var windowTicks = (long)(window.TotalSeconds * Stopwatch.Frequency);
         for (var slot = 0L; slot <= last; slot++)
         {
             var start = string.Create(CultureInfo.InvariantCulture, $"{slot * window.TotalSeconds:F2}");
-            var cores = cpu is null ? "" : Cores(cpu, startedAt + slot * WindowTicks(window), startedAt + (slot + 1) * WindowTicks(window));
+            var cores = cpu is null ? "" : Cores(cpu, startedAt + slot * windowTicks, startedAt + (slot + 1) * windowTicks);
             if (!slots.Contains(slot))
             {
                 rows.Add($"{start},0,,,{cores}");
@@ -45,8 +46,6 @@ public sealed class LatencyTimeline
         }
         return rows;
     }
-
-    private static long WindowTicks(TimeSpan window) => (long)(window.TotalSeconds * Stopwatch.Frequency);
 
     /// <summary>The row's two CPU columns, each leading with its comma.</summary>
     private static string Cores(CpuTimeline cpu, long from, long to)
