@@ -43,9 +43,10 @@
 #                    --service-env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (repeatable)
 #   --client-env E   set one more environment variable NAME=VALUE for the load generator's sales and its floor run
 #                    (not the service), e.g. --client-env DOTNET_ThreadPool_ForceMaxWorkerThreads=2 (repeatable)
-#   --counters       record the service's OrleansTickets meter with dotnet-counters (installed as a global tool if
-#                    missing) every second during the sale, and print, second by second, the work per order
-#                    inside the cluster: calls to shards, refreshes, forwards, transfers, group commits
+#   --counters       record the service's OrleansTickets meter and the runtime's counters with dotnet-counters
+#                    (installed as a global tool if missing) every second during the sale, and print, second by
+#                    second, the work per order inside the cluster: calls to shards, refreshes, forwards, transfers,
+#                    group commits, bytes allocated, and the time the GC paused the service
 #   --perf           profile the service's CPU with perf (sampling at 499 Hz, call graphs) from the clock's start to
 #                    the sale's end, and print where it went: by thread, by layer, and the top frames; the service
 #                    writes a perf map and runs without W^X so JIT-compiled frames have names (not the configuration
@@ -230,7 +231,7 @@ counters_pid=""
 if [[ $counters == 1 ]]; then
     counters_tool="$(global_tool dotnet-counters)"
     # It stops by itself when the service exits, below.
-    "$counters_tool" collect --process-id "$service_pid" --counters OrleansTickets --refresh-interval 1 \
+    "$counters_tool" collect --process-id "$service_pid" --counters OrleansTickets,System.Runtime --refresh-interval 1 \
         --format csv --output "$run_dir/counters.csv" >"$run_dir/counters.log" 2>&1 &
     counters_pid=$!
     pids+=("$counters_pid")

@@ -1,5 +1,7 @@
 """Second by second, the work the cluster did per committed order, from a dotnet-counters CSV of the OrleansTickets
-meter (scripts/bench.sh --counters). The last rows are the end of the sale, where the work per order grows."""
+meter (scripts/bench.sh --counters). The last rows are the end of the sale, where the work per order grows. The
+runtime's own counters (System.Runtime) add the bytes allocated per order and the time the GC paused the service:
+like the meter's counts, they follow the code rather than the VM's speed, so builds can be compared across a drift."""
 import csv
 import re
 import sys
@@ -20,6 +22,9 @@ def rate(values, name):
     return sum(v for k, v in values.items() if k == name or k.startswith(name + "["))
 
 
+ALLOCATED = "dotnet.gc.heap.total_allocated"
+PAUSED = "dotnet.gc.pause.time"
+
 columns = [
     ("shard calls", "orleanstickets.dispatch.shard_calls"),
     ("refresh calls", "orleanstickets.dispatch.refresh_calls"),
@@ -30,7 +35,7 @@ columns = [
 ]
 print(f"{'second':>6} {'tickets':>8} {'orders':>7} {'purchases':>9} {'refreshes':>9} "
       + " ".join(f"{label + '/order':>20}" for label, _ in columns)
-      + f" {'commits':>7} {'orders/commit':>13} {'commit p50/p99 ms':>17}")
+      + f" {'commits':>7} {'orders/commit':>13} {'commit p50/p99 ms':>17} {'alloc KB/order':>14} {'GC pause ms':>11}")
 totals = defaultdict(float)
 first = None
 for index, (stamp, values) in enumerate(sorted(seconds.items())):
@@ -39,7 +44,7 @@ for index, (stamp, values) in enumerate(sorted(seconds.items())):
         continue
     first = index if first is None else first
     for name in ["orleanstickets.orders.committed", "orleanstickets.tickets.committed", "orleanstickets.dispatch.purchases",
-                 "orleanstickets.dispatch.refreshes", "orleanstickets.storage.commits"] + [n for _, n in columns]:
+                 "orleanstickets.dispatch.refreshes", "orleanstickets.storage.commits", ALLOCATED, PAUSED] + [n for _, n in columns]:
         totals[name] += rate(values, name)
     per_order = " ".join(f"{(rate(values, name) / orders if orders else 0):>20.2f}" for _, name in columns)
     commits = rate(values, "orleanstickets.storage.commits")
@@ -48,10 +53,12 @@ for index, (stamp, values) in enumerate(sorted(seconds.items())):
     latency = f"{p50 * 1000:.1f} / {p99 * 1000:.1f}" if p50 is not None and p99 is not None else "-"
     print(f"{index - first + 1:>6} {rate(values, 'orleanstickets.tickets.committed'):>8.0f} {orders:>7.0f} "
           f"{rate(values, 'orleanstickets.dispatch.purchases'):>9.0f} {rate(values, 'orleanstickets.dispatch.refreshes'):>9.0f} "
-          f"{per_order} {commits:>7.0f} {(orders / commits if commits else 0):>13.1f} {latency:>17}")
+          f"{per_order} {commits:>7.0f} {(orders / commits if commits else 0):>13.1f} {latency:>17} "
+          f"{(rate(values, ALLOCATED) / orders / 1024 if orders else 0):>14.1f} {rate(values, PAUSED) * 1000:>11.0f}")
 orders = totals["orleanstickets.orders.committed"]
 if orders:
     print(f"{'all':>6} {totals['orleanstickets.tickets.committed']:>8.0f} {orders:>7.0f} "
           f"{totals['orleanstickets.dispatch.purchases']:>9.0f} {totals['orleanstickets.dispatch.refreshes']:>9.0f} "
           + " ".join(f"{totals[name] / orders:>20.2f}" for _, name in columns)
-          + f" {totals['orleanstickets.storage.commits']:>7.0f} {orders / max(1, totals['orleanstickets.storage.commits']):>13.1f}")
+          + f" {totals['orleanstickets.storage.commits']:>7.0f} {orders / max(1, totals['orleanstickets.storage.commits']):>13.1f}"
+          + f" {'':>17} {totals[ALLOCATED] / orders / 1024:>14.1f} {totals[PAUSED] * 1000:>11.0f}")
