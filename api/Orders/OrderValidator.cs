@@ -43,7 +43,12 @@ public static class OrderValidator
     {
         if (string.IsNullOrWhiteSpace(email)) return false;
         email = email.Trim();
-        if (email.Length > MaxEmailLength || email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))) return false;
+        if (email.Length > MaxEmailLength) return false;
+        // A loop over the characters, not LINQ over the string: every purchase checks an address.
+        foreach (var c in email)
+        {
+            if (char.IsWhiteSpace(c) || char.IsControl(c)) return false;
+        }
         // MailAddress also accepts display names and comments; requiring it to round-trip to the bare address rules them out.
         return MailAddress.TryCreate(email, out var parsed) && parsed.Address == email && parsed.Host.Contains('.');
     }

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -16,9 +18,38 @@ public sealed record PurchaseRequest(string EventId, string TicketTypeId, int Qu
     /// A digest of everything that makes two requests "the same body". A retry with the same idempotency
     /// key must carry the same fingerprint, otherwise it is refused as a conflict.
     /// </summary>
+    /// <remarks>
+    /// The hex SHA-256 of the UTF-8 text <c>type\nquantity\nname\nemail</c>. Keys store it, so it must never change.
+    /// Every keyed purchase computes it, so the text is encoded straight into one buffer instead of joined into a
+    /// string and encoded again; the separators keep the parts apart, so encoding them one by one gives the same bytes.
+    /// </remarks>
     public string Fingerprint()
     {
-        var canonical = string.Join('\n', TicketTypeId, Quantity.ToString(System.Globalization.CultureInfo.InvariantCulture), Buyer.Name, Buyer.Email);
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+        var utf8 = Encoding.UTF8;
+        var length = utf8.GetMaxByteCount(TicketTypeId.Length + Buyer.Name.Length + Buyer.Email.Length) + MaxQuantityBytes + 3;
+        var rented = length > StackBytes ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> canonical = rented is null ? stackalloc byte[StackBytes] : rented;
+        try
+        {
+            var at = utf8.GetBytes(TicketTypeId, canonical);
+            canonical[at++] = (byte)'\n';
+            Quantity.TryFormat(canonical[at..], out var digits, provider: CultureInfo.InvariantCulture);
+            at += digits;
+            canonical[at++] = (byte)'\n';
+            at += utf8.GetBytes(Buyer.Name, canonical[at..]);
+            canonical[at++] = (byte)'\n';
+            at += utf8.GetBytes(Buyer.Email, canonical[at..]);
+            Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(canonical[..at], digest);
+            return Convert.ToHexString(digest);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
     }
+
+    // The longest an int is written in (int.MinValue), and the text that fits on the stack.
+    private const int MaxQuantityBytes = 11;
+    private const int StackBytes = 512;
 }

@@ -236,7 +236,12 @@ public sealed partial class InventoryShardGrain(
         var changes = _changes;
         _queue = [];
         _changes = [];
-        var gifts = changes.Where(c => c.Kind == ChangeKind.Give).Sum(c => c.Quantity);
+        // A loop, not LINQ: this runs in every cycle, and almost every cycle has no changes at all.
+        var gifts = 0L;
+        foreach (var change in changes)
+        {
+            if (change.Kind == ChangeKind.Give) gifts += change.Quantity;
+        }
         if (!await EnsureLoadedAsync())
         {
             _pendingQuantity -= batch.Sum(s => s.Quantity) + gifts;
@@ -263,8 +268,9 @@ public sealed partial class InventoryShardGrain(
         {
             if (changes.Count > 0) inventory = _inventory.Copy();
             var takenIn = new List<TicketTransfer>();
-            foreach (var change in changes.Where(c => c.Kind == ChangeKind.TakeIn))
+            foreach (var change in changes)
             {
+                if (change.Kind != ChangeKind.TakeIn) continue;
                 var transfer = change.Transfer!;
                 if ((retired && transfer.Donor != _address.Key) || _takenIn.Contains(transfer.TransferId)
                     || takenIn.Any(t => t.TransferId == transfer.TransferId))
