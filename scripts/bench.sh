@@ -55,6 +55,9 @@
 #                    dotnet-sampled-thread-time profile, about 100 samples a second of every managed thread) and
 #                    print its top frames, exclusive and inclusive; it samples waiting threads too, so it shows
 #                    where the time of each thread goes, not CPU alone (that is what --perf is for)
+#   --trace-profile P  the same 5 s with another dotnet-trace profile, e.g. gc-verbose (allocations sampled about
+#                    every 100 KB, with their stacks) or gc-collect (each collection); the trace is only kept, for a
+#                    reader of its own (TraceEvent), since dotnet-trace's report reads CPU samples alone
 # Results and logs go to .bench/<timestamp>/ (git-ignored).
 set -euo pipefail
 
@@ -63,7 +66,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() extra_env=() client_env=() crowd=load counters=0 perf=0 trace=0 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() extra_env=() client_env=() crowd=load counters=0 perf=0 trace=0 trace_profile=dotnet-sampled-thread-time ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -86,6 +89,7 @@ while [[ $# -gt 0 ]]; do
         --counters) counters=1 ;;
         --perf) perf=1 ;;
         --trace) trace=1 ;;
+        --trace-profile) trace=1 trace_profile="$2"; shift ;;
         *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
@@ -263,7 +267,7 @@ if [[ $perf == 1 ]]; then
 fi
 if [[ $trace == 1 ]]; then
     trace_tool="$(global_tool dotnet-trace)"
-    (wait_for_sale && exec "$trace_tool" collect --process-id "$service_pid" --profile dotnet-sampled-thread-time \
+    (wait_for_sale && exec "$trace_tool" collect --process-id "$service_pid" --profile "$trace_profile" \
         --duration 00:00:00:05 --output "$run_dir/sale.nettrace") >"$run_dir/trace.log" 2>&1 &
     profiler_pids+=($!)
     pids+=($!)
@@ -426,7 +430,9 @@ if [[ $perf == 1 ]]; then
     echo "== where the service's CPU went during the sale (perf, $run_dir/perf.data)"
     "$repo/scripts/lib/perf-summary.sh" "$run_dir/perf.data"
 fi
-if [[ $trace == 1 ]]; then
+if [[ $trace == 1 && $trace_profile != dotnet-sampled-thread-time ]]; then
+    echo "== the sale's first 5 s by dotnet-trace's $trace_profile profile: $run_dir/sale.nettrace"
+elif [[ $trace == 1 ]]; then
     echo "== the sale's first 5 s by dotnet-trace ($run_dir/sale.nettrace): every managed thread, waiting ones included"
     "$trace_tool" report "$run_dir/sale.nettrace" topN -n 15 | cut -c1-120
     "$trace_tool" report "$run_dir/sale.nettrace" topN -n 25 --inclusive | cut -c1-120
