@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -33,7 +34,8 @@ public sealed record PurchaseRequest(string EventId, string TicketTypeId, int Qu
         {
             var at = utf8.GetBytes(TicketTypeId, canonical);
             canonical[at++] = (byte)'\n';
-            Quantity.TryFormat(canonical[at..], out var digits, provider: CultureInfo.InvariantCulture);
+            // The buffer was sized for the longest int, so a failure here is a sizing bug, not a value to hash short.
+            if (!Quantity.TryFormat(canonical[at..], out var digits, provider: CultureInfo.InvariantCulture)) throw new UnreachableException();
             at += digits;
             canonical[at++] = (byte)'\n';
             at += utf8.GetBytes(Buyer.Name, canonical[at..]);

@@ -257,7 +257,11 @@ public sealed partial class InventoryShardGrain(
         var inventory = _inventory;
         // Retiring refuses, in this very cycle, transfers from other shards: a drain that committed must not be
         // refilled by a take-in admitted just before it. A shard's own gifts coming back are always taken.
-        var retired = _retired || changes.Any(c => c.Kind == ChangeKind.Retire);
+        var retired = _retired;
+        foreach (var change in changes)
+        {
+            if (change.Kind == ChangeKind.Retire) retired = true;
+        }
         var next = _committedSold;
         var orders = new List<OrderDetails>(batch.Count);
         var keys = new List<IdempotencyRecord>();

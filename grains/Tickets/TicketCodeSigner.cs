@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -73,7 +74,8 @@ public sealed class TicketCodeSigner : IDisposable
             code[at++] = '.';
             Append(code, ref at, ticketTypeId);
             code[at++] = '.';
-            serial.TryFormat(code[at..], out var digits, provider: CultureInfo.InvariantCulture);
+            // The buffer was sized for the longest long, so a failure here is a sizing bug, not a code to sign short.
+            if (!serial.TryFormat(code[at..], out var digits, provider: CultureInfo.InvariantCulture)) throw new UnreachableException();
             at += digits;
             Span<byte> mac = stackalloc byte[SHA256.HashSizeInBytes];
             Mac(code[..at], mac);

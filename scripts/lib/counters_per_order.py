@@ -15,7 +15,13 @@ for row in csv.DictReader(open(sys.argv[1], newline="")):
     if not match:
         continue
     key = match["base"] + (f"[{match['tags']}]" if match["tags"] else "")
-    seconds[row["Timestamp"]][key] = float(row["Mean/Increment"])
+    value = float(row["Mean/Increment"])
+    # dotnet-counters stamps its readings to the second, and now and then two readings share a stamp: a rate's two
+    # increments are both real (keeping one lost a second's tickets, and a gen2 pause, once); a percentile keeps the last.
+    if row["Counter Type"] == "Rate":
+        seconds[row["Timestamp"]][key] = seconds[row["Timestamp"]].get(key, 0.0) + value
+    else:
+        seconds[row["Timestamp"]][key] = value
 
 
 def rate(values, name):
@@ -24,6 +30,8 @@ def rate(values, name):
 
 ALLOCATED = "dotnet.gc.heap.total_allocated"
 PAUSED = "dotnet.gc.pause.time"
+# Runs recorded before the runtime's counters were added have neither: their columns say "-", not 0.
+has_runtime = any(ALLOCATED in values for values in seconds.values())
 
 columns = [
     ("shard calls", "orleanstickets.dispatch.shard_calls"),
@@ -54,11 +62,13 @@ for index, (stamp, values) in enumerate(sorted(seconds.items())):
     print(f"{index - first + 1:>6} {rate(values, 'orleanstickets.tickets.committed'):>8.0f} {orders:>7.0f} "
           f"{rate(values, 'orleanstickets.dispatch.purchases'):>9.0f} {rate(values, 'orleanstickets.dispatch.refreshes'):>9.0f} "
           f"{per_order} {commits:>7.0f} {(orders / commits if commits else 0):>13.1f} {latency:>17} "
-          f"{(rate(values, ALLOCATED) / orders / 1024 if orders else 0):>14.1f} {rate(values, PAUSED) * 1000:>11.0f}")
+          + (f"{(rate(values, ALLOCATED) / orders / 1024 if orders else 0):>14.1f} {rate(values, PAUSED) * 1000:>11.0f}"
+             if has_runtime else f"{'-':>14} {'-':>11}"))
 orders = totals["orleanstickets.orders.committed"]
 if orders:
     print(f"{'all':>6} {totals['orleanstickets.tickets.committed']:>8.0f} {orders:>7.0f} "
           f"{totals['orleanstickets.dispatch.purchases']:>9.0f} {totals['orleanstickets.dispatch.refreshes']:>9.0f} "
           + " ".join(f"{totals[name] / orders:>20.2f}" for _, name in columns)
           + f" {totals['orleanstickets.storage.commits']:>7.0f} {orders / max(1, totals['orleanstickets.storage.commits']):>13.1f}"
-          + f" {'':>17} {totals[ALLOCATED] / orders / 1024:>14.1f} {totals[PAUSED] * 1000:>11.0f}")
+          + f" {'':>17} "
+          + (f"{totals[ALLOCATED] / orders / 1024:>14.1f} {totals[PAUSED] * 1000:>11.0f}" if has_runtime else f"{'-':>14} {'-':>11}"))

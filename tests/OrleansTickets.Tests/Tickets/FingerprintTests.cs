@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using OrleansTickets.Orders;
@@ -14,10 +15,11 @@ public sealed class FingerprintTests
     [InlineData("ga", 1, "Ada Lovelace", "ada@example.com")]
     [InlineData("vip", 4, "José Ñúñez 李小龍 🎟", "jose@example.org")]
     [InlineData("day-sat", 2, "", "")]
+    [InlineData("camping", int.MinValue, "Longest quantity", "q@example.com")]
     public void A_fingerprint_is_the_hex_SHA256_of_type_quantity_name_and_email_joined_by_newlines(string type, int quantity, string name, string email)
     {
         var request = new PurchaseRequest("festival", type, quantity, new Buyer(name, email), "key-1");
-        var expected = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{type}\n{quantity}\n{name}\n{email}")));
+        var expected = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{type}\n{quantity.ToString(CultureInfo.InvariantCulture)}\n{name}\n{email}")));
         Assert.Equal(expected, request.Fingerprint());
     }
 
