@@ -492,6 +492,16 @@ public sealed partial class InventoryShardGrain(
             HandOnFound();
             return true;
         }
+        catch (ShardClaimLostException)
+        {
+            // A reload after a commit this activation could not be sure of, and a newer activation claimed the shard
+            // meanwhile (during a membership change). What this one decided before the reload (a forwarded order it had
+            // not seen refused, say) must not be committed under a claim taken back: it stops, as when a commit is fenced.
+            LogFenced(logger, _address.Key, _ledger!.Epoch);
+            _fenced = true;
+            this.DeactivateOnIdle();
+            return false;
+        }
         catch (Exception exception)
         {
             LogUnavailable(logger, exception, _address.Key);

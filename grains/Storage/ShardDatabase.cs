@@ -305,12 +305,14 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>
     /// Bumps the shard's epoch (creating its row on first use) and returns the new epoch and the durable sold count.
+    /// An activation claiming again (<paramref name="heldEpoch"/> above 0) bumps only the epoch it holds, and gets
+    /// <see cref="ShardClaimLostException"/> when a newer activation claimed the shard since.
     /// </summary>
-    public async Task<ClaimedRow> ClaimAsync(ShardAddress shard, SerialBlock block, CancellationToken cancellationToken)
+    public async Task<ClaimedRow> ClaimAsync(ShardAddress shard, SerialBlock block, long heldEpoch, CancellationToken cancellationToken)
     {
         if (_sqliteWriter is not null)
         {
-            var item = new ClaimItem(shard, block);
+            var item = new ClaimItem(shard, block, heldEpoch);
             if (!Enqueue(item)) throw new ObjectDisposedException(nameof(ShardDatabase));
             return await item.Task;
         }
@@ -319,7 +321,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         await using var transaction = await connection.BeginTransactionAsync(FencingIsolation, cancellationToken);
         await using var claim = new SqlStatement(_sql.Claim)
             .With("@shard_key", shard.Key).With("@block_first", block.First).With("@block_size", (long)block.Size)
-            .With("@segments", InitialSegments(block))
+            .With("@segments", InitialSegments(block)).With("@held_epoch", heldEpoch)
             .ToCommand(connection, transaction);
         ClaimedRow result;
         await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
@@ -327,7 +329,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             // SQL Server's claim may answer in its second result set (first use of the row).
             while (!await reader.ReadAsync(cancellationToken))
             {
-                if (!await reader.NextResultAsync(cancellationToken)) throw NoClaimedRow(shard);
+                if (!await reader.NextResultAsync(cancellationToken)) throw NoClaimedRow(shard, heldEpoch);
             }
             result = ReadClaim(reader, shard, block);
         }
@@ -336,11 +338,15 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>
-    /// A claim that returned no row. The SQLite and PostgreSQL claims insert a row only in a stamped database
-    /// (<see cref="ShardDatabaseIdentity"/>), so there it means the database was lost and made again.
+    /// A claim that returned no row. A first claim inserts a row only in a stamped database
+    /// (<see cref="ShardDatabaseIdentity"/>), so there it means the database was lost and made again. A claim again
+    /// (<paramref name="heldEpoch"/> above 0) returns none when a newer activation holds the shard, or when the row is
+    /// gone with its database: either way this activation no longer holds it.
     /// </summary>
-    internal static InvalidOperationException NoClaimedRow(ShardAddress shard) =>
-        new($"Claim of {shard.Key} returned no row: its database has no identity stamp (lost and made again?).");
+    internal static InvalidOperationException NoClaimedRow(ShardAddress shard, long heldEpoch) =>
+        heldEpoch > 0
+            ? new ShardClaimLostException(shard.Key, heldEpoch)
+            : new InvalidOperationException($"Claim of {shard.Key} returned no row: its database has no identity stamp (lost and made again?).");
 
     /// <summary>A new shard's inventory: exactly its block.</summary>
     internal static string InitialSegments(SerialBlock block) =>

@@ -21,9 +21,13 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
     public long Epoch { get; private set; }
 
     /// <summary>Takes ownership of the shard's row and loads what the shard needs to resume selling.</summary>
+    /// <remarks>
+    /// The first claim takes the shard from whoever held it. A claim again (a reload) keeps it only if this ledger still
+    /// holds it, and throws <see cref="ShardClaimLostException"/> otherwise: a stale activation never takes the shard back.
+    /// </remarks>
     public async Task<ShardClaim> ClaimAsync(SerialBlock block, CancellationToken cancellationToken = default)
     {
-        var row = await database.ClaimAsync(shard, block, cancellationToken);
+        var row = await database.ClaimAsync(shard, block, Epoch, cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         var undelivered = await ReadAllAsync(connection, ShardSql.ReadUndelivered,
             r => new OutgoingTransfer(r.GetString(1), new TicketTransfer(r.GetString(0), shard.Key, SegmentText.Parse(r.GetString(2)))),

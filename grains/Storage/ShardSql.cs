@@ -105,11 +105,16 @@ internal sealed class ShardSql
     // Only in a stamped database (ShardDatabaseIdentity): one dropped and made again while a silo that checked it
     // before still writes to it has tables but no stamp, and a claim there returns no row instead of starting the
     // shard's block again at sold 0. Every claim checks, on every silo, not only each silo's first open.
+    // @held_epoch is 0 for an activation's first claim, which takes the shard whoever held it. A later claim (a reload
+    // after a commit whose outcome was unknown) takes a new epoch only from the one it holds: if a newer activation
+    // claimed the shard meanwhile, the row is left alone and no row comes back. Taking it back would let the stale
+    // activation commit what it decided before its reload (a forwarded order the newer one had refused, say).
     private const string ClaimWithUpsert =
         "INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
         "SELECT @shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0 " +
         "WHERE EXISTS (SELECT 1 FROM shard_database_identity) " +
         "ON CONFLICT (shard_key) DO UPDATE SET epoch = shard_state.epoch + 1 " +
+        "WHERE @held_epoch = 0 OR shard_state.epoch = @held_epoch " +
         "RETURNING epoch, sold, block_first, block_size, capacity, segments, retired";
 
     private const string RefusalOnConflict =
@@ -138,8 +143,8 @@ internal sealed class ShardSql
             Claim =
                 "UPDATE shard_state WITH (UPDLOCK, HOLDLOCK) SET epoch = epoch + 1 " +
                 "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +
-                "WHERE shard_key = @shard_key; " +
-                "IF @@ROWCOUNT = 0 INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
+                "WHERE shard_key = @shard_key AND (@held_epoch = 0 OR epoch = @held_epoch); " +
+                "IF @@ROWCOUNT = 0 AND @held_epoch = 0 INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
                 "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +
                 "VALUES (@shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0);",
             InsertRefusal =

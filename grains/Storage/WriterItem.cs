@@ -37,13 +37,16 @@ internal sealed class CommitItem(LedgerBatch batch) : WriterItem
 /// A new activation claiming its shard row. On SQLite claims go through the writer, so hundreds of shards waking up
 /// together share a few transactions instead of fighting the writer for the file lock.
 /// </summary>
-internal sealed class ClaimItem(ShardAddress shard, SerialBlock block) : WriterItem
+internal sealed class ClaimItem(ShardAddress shard, SerialBlock block, long heldEpoch) : WriterItem
 {
     private readonly TaskCompletionSource<ClaimedRow> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ShardAddress Shard { get; } = shard;
 
     public SerialBlock Block { get; } = block;
+
+    /// <summary>The epoch the claiming activation holds; 0 for its first claim (see <see cref="ShardDatabase.ClaimAsync"/>).</summary>
+    public long HeldEpoch { get; } = heldEpoch;
 
     public ClaimedRow? Result { get; set; }
 

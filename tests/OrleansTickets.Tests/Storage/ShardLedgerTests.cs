@@ -71,6 +71,34 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_ledger_claiming_again_keeps_the_shard_only_while_it_still_holds_it(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var stale = context.Ledger(shard);
+        await stale.ClaimAsync(Block);
+        Assert.Equal(CommitOutcome.Committed, await stale.CommitAsync(Batch(stale, shard, 0, Order(shard, "before", 101))));
+
+        // A reload after a commit whose outcome was unknown: the ledger still holds the shard, so it takes a new epoch.
+        var reloaded = await stale.ClaimAsync(Block);
+        Assert.Equal((2L, 1L), (reloaded.Epoch, reloaded.Sold));
+
+        // A newer activation claims the shard (a membership change). The stale one's next reload must not take it back:
+        // it would commit what it decided before the reload, under an epoch it took from the newer one.
+        var newer = context.Ledger(shard);
+        Assert.Equal(3L, (await newer.ClaimAsync(Block)).Epoch);
+        var lost = await Assert.ThrowsAsync<ShardClaimLostException>(() => stale.ClaimAsync(Block));
+        Assert.Contains("epoch 2", lost.Message);
+
+        // Nothing moved: the newer activation still holds epoch 3 and writes, and the stale one stays fenced.
+        Assert.Equal(CommitOutcome.Committed, await newer.CommitAsync(Batch(newer, shard, 1, Order(shard, "after", 102))));
+        Assert.Equal(CommitOutcome.Fenced, await stale.CommitAsync(Batch(stale, shard, 2, Order(shard, "stale", 103))));
+        Assert.Equal(2L, await newer.CountTicketRowsAsync());
+        // A new activation's first claim still takes the shard, whoever held it.
+        Assert.Equal(4L, (await context.Ledger(shard).ClaimAsync(Block)).Epoch);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_stale_epoch_or_a_moved_sold_count_is_fenced_and_writes_nothing(string engine)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
