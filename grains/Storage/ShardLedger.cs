@@ -28,6 +28,10 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
     public async Task<ShardClaim> ClaimAsync(SerialBlock block, CancellationToken cancellationToken = default)
     {
         var row = await database.ClaimAsync(shard, block, Epoch, cancellationToken);
+        // Held from here, not after the reads below: the claim is committed, and if a read fails (a database blinking,
+        // when reloads happen) the next reload must claim from this epoch, or it would find its own claim "newer" and
+        // stop a shard no other activation holds.
+        Epoch = row.Epoch;
         await using var connection = await database.OpenAsync(cancellationToken);
         var undelivered = await ReadAllAsync(connection, ShardSql.ReadUndelivered,
             r => new OutgoingTransfer(r.GetString(1), new TicketTransfer(r.GetString(0), shard.Key, SegmentText.Parse(r.GetString(2)))),
@@ -37,7 +41,6 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
             cancellationToken);
         var settled = (await ReadAllAsync(connection, ShardSql.ReadSettled, r => Convert.ToInt64(r.GetValue(0)), cancellationToken)).Single();
         var refused = await ReadAllAsync(connection, ShardSql.ReadRefused, r => r.GetString(0), cancellationToken);
-        Epoch = row.Epoch;
         return new ShardClaim(row, undelivered, [.. takenIn.Select(t => t.Id)], refused,
             TakenInFromShards: takenIn.Where(t => t.FromShard).Sum(t => t.Quantity), Settled: settled);
     }
