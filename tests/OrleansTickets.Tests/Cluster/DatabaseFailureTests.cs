@@ -2,6 +2,7 @@ using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Sales;
+using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Cluster;
@@ -109,5 +110,42 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
         // The restart hit a running sale, and the same shards sold on afterwards without being restarted.
         Assert.True(beforeRestart >= 100, $"Only {beforeRestart} orders before the restart.");
         Assert.True(sale.Acknowledged.Count > atRestart, $"No order after the restart ({atRestart} before).");
+    }
+
+    [PostgresFact]
+    public async Task A_stale_shard_whose_commit_met_its_database_down_does_not_claim_the_shard_back_from_a_newer_one()
+    {
+        using var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 1);
+        await using var cluster = await TicketingCluster.StartAsync(storage, output: output);
+        await cluster.CreateEventAsync("reclaim", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        var shard = cluster.Shard("reclaim", "ga", 0);
+        Assert.Equal(PurchaseStatus.Created, (await shard.Purchase(TicketingCluster.KeylessPurchase("reclaim", "ga", 1))).Status);
+
+        // A newer activation (played by a ledger) claims the shard, as during a membership change. The grain still
+        // believes it holds the shard, and has not written since.
+        var (placement, newer) = await cluster.LedgerAsync("reclaim", "ga", 0);
+        var claim = await newer.ClaimAsync(placement.Block);
+        Assert.Equal(2L, claim.Epoch);
+
+        // Its next commit meets the database down before it reaches its fence: not fenced, just failed, and a reload is due.
+        var database = cluster.PostgresShardDatabase(0);
+        await postgres.Server.SetConnectionsAsync(database, allowed: false);
+        var failed = await shard.Purchase(TicketingCluster.KeylessPurchase("reclaim", "ga", 1));
+        Assert.Contains(failed.Status, new[] { PurchaseStatus.Unavailable, PurchaseStatus.Failed });
+        await postgres.Server.SetConnectionsAsync(database, allowed: true);
+        // The database answers again, through the silo's own pool.
+        Assert.Equal(1L, await newer.CountTicketRowsAsync());
+
+        // Once its back-off (a second) is over, its next call reloads. Taking the shard back would let it sell at once
+        // under a third epoch, and commit whatever it had decided before the reload; it stops as a fenced shard does.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(PurchaseStatus.Unavailable, (await shard.Purchase(TicketingCluster.KeylessPurchase("reclaim", "ga", 1))).Status);
+        Assert.Equal(CommitOutcome.Committed,
+            await newer.CommitAsync(new LedgerBatch(placement.Address, newer.Epoch, claim.Sold, claim.Sold, [], [], null)));
+
+        // The shard comes back as a new activation, whose first claim takes it whoever held it.
+        await Poll.UntilAsync(async () => (await shard.Purchase(TicketingCluster.KeylessPurchase("reclaim", "ga", 1))).Status == PurchaseStatus.Created);
+        Assert.Equal(CommitOutcome.Fenced,
+            await newer.CommitAsync(new LedgerBatch(placement.Address, newer.Epoch, claim.Sold, claim.Sold, [], [], null)));
     }
 }
