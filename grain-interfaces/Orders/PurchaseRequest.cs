@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Unicode;
 
 namespace OrleansTickets.Orders;
 
@@ -22,25 +23,21 @@ public sealed record PurchaseRequest(string EventId, string TicketTypeId, int Qu
     /// <remarks>
     /// The hex SHA-256 of the UTF-8 text <c>type\nquantity\nname\nemail</c>. Keys store it, so it must never change.
     /// Every keyed purchase computes it, so the text is encoded straight into one buffer instead of joined into a
-    /// string and encoded again; the separators keep the parts apart, so encoding them one by one gives the same bytes.
+    /// string and encoded again. The parts are encoded one by one, as Encoding.UTF8 would (an unpaired surrogate becomes
+    /// U+FFFD), and the separators keep them apart, so the bytes are those of the joined text.
     /// </remarks>
     public string Fingerprint()
     {
-        var utf8 = Encoding.UTF8;
-        var length = utf8.GetMaxByteCount(TicketTypeId.Length + Buyer.Name.Length + Buyer.Email.Length) + MaxQuantityBytes + 3;
+        var length = Encoding.UTF8.GetMaxByteCount(TicketTypeId.Length + Buyer.Name.Length + Buyer.Email.Length) + MaxQuantityBytes + 3;
         var rented = length > StackBytes ? ArrayPool<byte>.Shared.Rent(length) : null;
         Span<byte> canonical = rented is null ? stackalloc byte[StackBytes] : rented;
         try
         {
-            var at = utf8.GetBytes(TicketTypeId, canonical);
-            canonical[at++] = (byte)'\n';
-            // The buffer was sized for the longest int, so a failure here is a sizing bug, not a value to hash short.
-            if (!Quantity.TryFormat(canonical[at..], out var digits, provider: CultureInfo.InvariantCulture)) throw new UnreachableException();
-            at += digits;
-            canonical[at++] = (byte)'\n';
-            at += utf8.GetBytes(Buyer.Name, canonical[at..]);
-            canonical[at++] = (byte)'\n';
-            at += utf8.GetBytes(Buyer.Email, canonical[at..]);
+            // The buffer was sized for the longest text, so a failure here is a sizing bug, not a value to hash short.
+            if (!Utf8.TryWrite(canonical, CultureInfo.InvariantCulture, $"{TicketTypeId}\n{Quantity}\n{Buyer.Name}\n{Buyer.Email}", out var at))
+            {
+                throw new UnreachableException();
+            }
             Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
             SHA256.HashData(canonical[..at], digest);
             return Convert.ToHexString(digest);

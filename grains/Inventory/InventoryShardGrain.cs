@@ -236,11 +236,13 @@ public sealed partial class InventoryShardGrain(
         var changes = _changes;
         _queue = [];
         _changes = [];
-        // A loop, not LINQ: this runs in every cycle, and almost every cycle has no changes at all.
+        // One loop, not LINQ: this runs in every cycle, and almost every cycle has no changes at all.
         var gifts = 0L;
+        var retires = false;
         foreach (var change in changes)
         {
             if (change.Kind == ChangeKind.Give) gifts += change.Quantity;
+            if (change.Kind == ChangeKind.Retire) retires = true;
         }
         if (!await EnsureLoadedAsync())
         {
@@ -257,11 +259,7 @@ public sealed partial class InventoryShardGrain(
         var inventory = _inventory;
         // Retiring refuses, in this very cycle, transfers from other shards: a drain that committed must not be
         // refilled by a take-in admitted just before it. A shard's own gifts coming back are always taken.
-        var retired = _retired;
-        foreach (var change in changes)
-        {
-            if (change.Kind == ChangeKind.Retire) retired = true;
-        }
+        var retired = _retired || retires;
         var next = _committedSold;
         var orders = new List<OrderDetails>(batch.Count);
         var keys = new List<IdempotencyRecord>();
@@ -355,9 +353,7 @@ public sealed partial class InventoryShardGrain(
             if (outcome.Kind == CommitOutcomeKind.Fenced)
             {
                 // A newer activation owns the shard. Nothing was written; this activation must never write again.
-                LogFenced(logger, _address.Key, _ledger.Epoch);
-                _fenced = true;
-                this.DeactivateOnIdle();
+                StopAsFenced();
                 failure = PurchaseResult.Unavailable;
             }
         }
@@ -497,9 +493,7 @@ public sealed partial class InventoryShardGrain(
             // A reload after a commit this activation could not be sure of, and a newer activation claimed the shard
             // meanwhile (during a membership change). What this one decided before the reload (a forwarded order it had
             // not seen refused, say) must not be committed under a claim taken back: it stops, as when a commit is fenced.
-            LogFenced(logger, _address.Key, _ledger!.Epoch);
-            _fenced = true;
-            this.DeactivateOnIdle();
+            StopAsFenced();
             return false;
         }
         catch (Exception exception)
@@ -508,6 +502,17 @@ public sealed partial class InventoryShardGrain(
             _retryLoadAt = clock.GetUtcNow() + UnavailableBackoff;
             return false;
         }
+    }
+
+    /// <summary>
+    /// A newer activation holds the shard (a fenced commit, or a reload's claim that found another epoch): this one
+    /// never writes again, reports its counts as unknown, and leaves.
+    /// </summary>
+    private void StopAsFenced()
+    {
+        LogFenced(logger, _address.Key, _ledger!.Epoch);
+        _fenced = true;
+        this.DeactivateOnIdle();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: the catalog could not give its placement; the purchase is refused as unavailable")]

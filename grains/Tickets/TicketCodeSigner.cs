@@ -69,14 +69,8 @@ public sealed class TicketCodeSigner : IDisposable
         Span<char> code = rented is null ? stackalloc char[StackCodeChars] : rented;
         try
         {
-            var at = 0;
-            Append(code, ref at, eventId);
-            code[at++] = '.';
-            Append(code, ref at, ticketTypeId);
-            code[at++] = '.';
             // The buffer was sized for the longest long, so a failure here is a sizing bug, not a code to sign short.
-            if (!serial.TryFormat(code[at..], out var digits, provider: CultureInfo.InvariantCulture)) throw new UnreachableException();
-            at += digits;
+            if (!code.TryWrite(CultureInfo.InvariantCulture, $"{eventId}.{ticketTypeId}.{serial}", out var at)) throw new UnreachableException();
             Span<byte> mac = stackalloc byte[SHA256.HashSizeInBytes];
             Mac(code[..at], mac);
             code[at++] = '.';
@@ -87,12 +81,6 @@ public sealed class TicketCodeSigner : IDisposable
         {
             if (rented is not null) ArrayPool<char>.Shared.Return(rented);
         }
-    }
-
-    private static void Append(Span<char> destination, ref int at, string text)
-    {
-        text.CopyTo(destination[at..]);
-        at += text.Length;
     }
 
     /// <summary>

@@ -34,6 +34,16 @@ public sealed class FingerprintTests
     }
 
     [Fact]
+    public void Unpaired_surrogates_are_hashed_as_the_joined_text_would_be()
+    {
+        // An unpaired surrogate cannot be encoded: Encoding.UTF8 writes U+FFFD for it, and so must the one-buffer way.
+        var name = "Ada \uD800 \uDC00 end\uD83D";
+        var request = new PurchaseRequest("festival", "ga", 1, new Buyer(name, "ada@example.com"), "k");
+        var expected = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"ga\n1\n{name}\nada@example.com")));
+        Assert.Equal(expected, request.Fingerprint());
+    }
+
+    [Fact]
     public void The_fingerprint_of_a_known_body_is_pinned()
     {
         // Written down once, so that a change in how the text is built (a separator, a culture's digits) fails here.
