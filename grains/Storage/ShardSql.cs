@@ -113,6 +113,9 @@ internal sealed class ShardSql
         "INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
         "SELECT @shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0 " +
         "WHERE EXISTS (SELECT 1 FROM shard_database_identity) " +
+        // Only a first claim may insert the row: an activation claiming again held it, so a row that is gone went
+        // with its data, and a fresh one would sell the block again from sold 0.
+        "AND (@held_epoch = 0 OR EXISTS (SELECT 1 FROM shard_state WHERE shard_key = @shard_key)) " +
         "ON CONFLICT (shard_key) DO UPDATE SET epoch = shard_state.epoch + 1 " +
         "WHERE @held_epoch = 0 OR shard_state.epoch = @held_epoch " +
         "RETURNING epoch, sold, block_first, block_size, capacity, segments, retired";

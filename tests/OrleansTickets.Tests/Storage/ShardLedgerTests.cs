@@ -890,6 +890,34 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Contains("no identity stamp", refused.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_ledger_claiming_again_after_its_shard_s_row_vanished_does_not_start_the_shard_afresh(string engine)
+    {
+        // The database keeps its identity stamp, but the shard's row is gone (a DELETE by mistake): a first claim would
+        // insert a fresh row, which is the "lost and made again" case the stamp guards. A claim again must not insert
+        // one either, or the shard would sell its block from sold 0 a second time.
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
+        await using (var connection = await context.Database(0).OpenAsync())
+        {
+            await using var delete = connection.CreateCommand();
+            delete.CommandText = "DELETE FROM shard_state";
+            Assert.Equal(1, await delete.ExecuteNonQueryAsync());
+        }
+
+        var lost = await Assert.ThrowsAsync<ShardClaimLostException>(() => ledger.ClaimAsync(Block));
+        Assert.Contains("epoch 1", lost.Message);
+        await using (var connection = await context.Database(0).OpenAsync())
+        {
+            await using var count = connection.CreateCommand();
+            count.CommandText = "SELECT COUNT(*) FROM shard_state";
+            Assert.Equal(0L, Convert.ToInt64(await count.ExecuteScalarAsync()));
+        }
+    }
+
     [Fact]
     public async Task A_shard_database_of_another_data_folder_is_refused()
     {
