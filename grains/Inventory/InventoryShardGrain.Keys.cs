@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
+using OrleansTickets.Dispatch;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
@@ -21,20 +22,22 @@ namespace OrleansTickets.Inventory;
 /// retried, and from however many front ends, only X can exist.
 /// </para>
 /// <para>
-/// Keys are not loaded when a shard activates (that read grew with the sale). Memory knows the keys this activation
-/// wrote; for any other key the database decides. A key new to memory is written as new (an insert), and the
+/// Keys are not loaded when a shard activates (that read grew with the sale), and the database, not memory, says what
+/// a key maps to. Memory holds the requests in progress (<see cref="KeyRequest"/>) and a 64-bit hash of each key this
+/// activation settled on an order. A request whose key's hash is there reads the stored key first
+/// (<see cref="FollowSettledKeyAsync"/>), so a retry costs a read rather than an insert the database refuses, which on
+/// PostgreSQL rolls back the whole group commit it rode in. Any other key is written as new (an insert), and the
 /// database refuses it if the event already has it, from an earlier activation or from another type's home. The
 /// home then reads that one row (<see cref="FollowStoredKeyAsync"/>): its own key with the same body is replayed,
-/// anything else is a conflict. A home about to answer "sold out" without having written the key in that request
-/// reads it too, since the key may already have an order, or (moved on by a newer activation of this home during a
-/// membership change, which memory missed) another one than memory says.
+/// anything else is a conflict. A home about to answer "sold out" without having read or written the key in that
+/// request reads it too, since the key may already have an order.
 /// </para>
 /// <para>
 /// The home moves a key from J to another shard only after J answered "sold out" for X. A shard can gain tickets
 /// later (escrow transfers, added capacity), so J refuses every id it refused once forever after, and commits each
 /// refusal before answering it (see <see cref="SellOrRefuseAsync"/>). Moving on can never create
 /// a second order. The move is a compare-and-set on X (<see cref="IdempotencyRecord.PreviousOrderId"/>), so a home
-/// whose memory is behind the database cannot move a key it does not know. Any other failure (J unreachable,
+/// that read the key before a newer activation of it moved the key on cannot move it again. Any other failure (J unreachable,
 /// outcome unknown) keeps the key pointing at X and answers with a retryable error.
 /// </para>
 /// </remarks>
@@ -45,31 +48,25 @@ public sealed partial class InventoryShardGrain
         while (true)
         {
             if (!await EnsureLoadedAsync()) return PurchaseResult.Unavailable;
-            if (_keys.TryGetValue(key, out var entry))
+            if (_keys.TryGetValue(key, out var running))
             {
-                // Wait before comparing bodies: an entry made by a request still in flight proves nothing yet. When
-                // memory had forgotten the key, that request may be a stranger's reuse of a key whose order the
-                // database already holds for this body, and it is the stranger who gets the conflict.
-                if (entry.Busy is { } busy)
-                {
-                    await busy;
-                    continue;
-                }
-                if (entry.Fingerprint != purchase.Fingerprint) return PurchaseResult.KeyConflict;
-                return await RunExclusiveAsync(key, entry, () => ReplayAsync(key, entry, purchase));
+                // Wait, then look again: a request in flight proves nothing yet about this one's body. It may be a
+                // stranger's reuse of a key whose order the database already holds for this body, and it is the
+                // stranger who gets the conflict.
+                await running.Done;
+                continue;
             }
-            entry = new KeyEntry(purchase.Fingerprint, orderId: null);
+            var entry = new KeyRequest(purchase.Fingerprint);
             _keys[key] = entry;
-            return await RunExclusiveAsync(key, entry, () => FirstAttemptAsync(key, entry, purchase));
+            return await RunExclusiveAsync(key, entry, _settledKeys.Contains(KeyHash.Of(key))
+                ? () => FollowSettledKeyAsync(key, entry, purchase)
+                : () => FirstAttemptAsync(key, entry, purchase));
         }
     }
 
     /// <summary>Runs <paramref name="work"/> as the only request in progress for the key.</summary>
-    private async Task<PurchaseResult> RunExclusiveAsync(string key, KeyEntry entry, Func<Task<PurchaseResult>> work)
+    private async Task<PurchaseResult> RunExclusiveAsync(string key, KeyRequest entry, Func<Task<PurchaseResult>> work)
     {
-        var done = new TaskCompletionSource();
-        entry.Busy = done.Task;
-        entry.Followed = false;
         var uncertain = false;
         try
         {
@@ -84,21 +81,21 @@ public sealed partial class InventoryShardGrain
         }
         finally
         {
-            entry.Busy = null;
-            if (uncertain || entry.OrderId is null)
-            {
-                // Nothing durable is known for the key, or we cannot tell: forget it, so that the database, not
-                // memory, says next time whether the key exists. The shard itself is not reloaded: a write of its own
-                // with an unknown outcome already made the commit cycle reload it, and the other failures happened
-                // elsewhere (a holder that did not answer) or mean that a newer activation owns the shard, which a
-                // new claim would take back from it.
-                if (_keys.TryGetValue(key, out var current) && current == entry) _keys.Remove(key);
-            }
-            done.SetResult();
+            if (_keys.TryGetValue(key, out var current) && current == entry) _keys.Remove(key);
+            // Settled: the key durably maps to an order (it may since have moved on, by a newer activation of this home
+            // during a membership change, which the next request's read finds). Only the hash is kept: about 16 bytes
+            // a key instead of the key, its fingerprint, its order id and this object, which the GC otherwise carried
+            // from one collection to the next for the whole sale. When nothing durable is known, or we cannot tell,
+            // nothing is kept, and the next request writes the key as new, which the database refuses if it exists.
+            // The shard itself is not reloaded: a write of its own with an unknown outcome already made the commit
+            // cycle reload it, and the other failures happened elsewhere (a holder that did not answer) or mean that a
+            // newer activation owns the shard, which a new claim would take back from it.
+            if (!uncertain && entry.OrderId is not null) _settledKeys.Add(KeyHash.Of(key));
+            entry.End();
         }
     }
 
-    private async Task<PurchaseResult> FirstAttemptAsync(string key, KeyEntry entry, ShardPurchase purchase) =>
+    private async Task<PurchaseResult> FirstAttemptAsync(string key, KeyRequest entry, ShardPurchase purchase) =>
         await SellHereAsync(key, entry, purchase) ?? await ForwardAsync(key, entry, purchase);
 
     /// <summary>
@@ -113,7 +110,7 @@ public sealed partial class InventoryShardGrain
     /// buyer whose home had since taken tickets in (or was the only shard able to receive a pull) got 503 until their
     /// patience ran out, every time.
     /// </remarks>
-    private async Task<PurchaseResult?> SellHereAsync(string key, KeyEntry entry, ShardPurchase purchase)
+    private async Task<PurchaseResult?> SellHereAsync(string key, KeyRequest entry, ShardPurchase purchase)
     {
         var request = purchase.Request;
         // The dispatcher names this home as the pull's receiver when no other shard of the type can take tickets in
@@ -130,7 +127,7 @@ public sealed partial class InventoryShardGrain
         return result.Status == PurchaseStatus.SoldOut ? null : result;
     }
 
-    private async Task<PurchaseResult> ReplayAsync(string key, KeyEntry entry, ShardPurchase purchase)
+    private async Task<PurchaseResult> ReplayAsync(string key, KeyRequest entry, ShardPurchase purchase)
     {
         var orderId = entry.OrderId!;
         if (!OrderId.TryGetShard(orderId, out var holder)) return PurchaseResult.Failed;
@@ -155,7 +152,7 @@ public sealed partial class InventoryShardGrain
     /// and kept naming candidates that had just said they had no room to the next buyers, each of whom asked them
     /// again: most of the questions at the end of a sale.
     /// </remarks>
-    private async Task<PurchaseResult> ForwardAsync(string key, KeyEntry entry, ShardPurchase purchase)
+    private async Task<PurchaseResult> ForwardAsync(string key, KeyRequest entry, ShardPurchase purchase)
     {
         var sightings = new SightingList(purchase.Candidates.Length + 1);
         if (purchase.Request.TicketTypeId == _address.TicketTypeId) sightings.Add(_address.Index, Remaining);
@@ -166,7 +163,7 @@ public sealed partial class InventoryShardGrain
     /// Asks the candidates in turn whether they have room, reserves the key for a new order on one that does, and
     /// asks it to sell that order; stops at the first that sells it. Each count heard goes into <paramref name="sightings"/>.
     /// </summary>
-    private async Task<PurchaseResult> ForwardToCandidatesAsync(string key, KeyEntry entry, ShardPurchase purchase, SightingList sightings)
+    private async Task<PurchaseResult> ForwardToCandidatesAsync(string key, KeyRequest entry, ShardPurchase purchase, SightingList sightings)
     {
         var request = purchase.Request;
         // One budget for all the questions of a forward: candidates on a silo that is leaving answer none, and
@@ -207,20 +204,19 @@ public sealed partial class InventoryShardGrain
             return result;
         }
         var soldOut = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
-        // A reservation this request committed (a compare-and-set on the key) proves that memory's order is the
-        // stored one, and its holder refused it: sold out. With nothing written, memory may be behind the database:
-        // with no order the key may still have one from before; with one, a newer activation of this home (during a
-        // membership change) may have moved the key on to an order that sold, whose buyer must get it, not "sold out".
-        // The stored key is read once per request (Followed).
-        if (reservedHere || (entry.OrderId is not null && entry.Followed)) return soldOut;
-        return await FollowStoredKeyAsync(key, entry, purchase, soldOut, unlessStill: entry.OrderId);
+        // A reservation this request committed (a compare-and-set on the key) proves that the request's order is the
+        // stored one, and its holder refused it: sold out. So does the stored key this request read and replayed. With
+        // neither, the key may have an order this request does not know (from an earlier activation, or moved on by a
+        // newer activation of this home during a membership change) that sold, whose buyer must get it, not "sold
+        // out". The stored key is read once per request (Followed).
+        if (reservedHere || entry.Followed) return soldOut;
+        return await FollowStoredKeyAsync(key, entry, purchase, soldOut);
     }
 
     /// <summary>
     /// Answers from the stored key, when the database refused the key or when the home would otherwise answer
     /// without having written it: this shard's own key with the same body is replayed; a key another home holds, or
-    /// one first used with another body, is a conflict; no key at all, or one still on order
-    /// <paramref name="unlessStill"/> (memory's, which was just answered), gets <paramref name="whenAbsent"/>.
+    /// one first used with another body, is a conflict; no key at all gets <paramref name="whenAbsent"/>.
     /// </summary>
     /// <remarks>
     /// Once per request. A second refusal would mean the key changed again since it was read, which only a newer
@@ -228,24 +224,36 @@ public sealed partial class InventoryShardGrain
     /// this activation's next commit finds it fenced.
     /// </remarks>
     private async Task<PurchaseResult> FollowStoredKeyAsync(
-        string key, KeyEntry entry, ShardPurchase purchase, PurchaseResult whenAbsent, string? unlessStill = null)
+        string key, KeyRequest entry, ShardPurchase purchase, PurchaseResult whenAbsent)
     {
         if (entry.Followed) return PurchaseResult.Failed;
         entry.Followed = true;
-        StoredKey? stored;
-        try
-        {
-            stored = await _ledger!.ReadKeyAsync(key);
-        }
-        catch (Exception exception)
-        {
-            LogUnavailable(logger, exception, _address.Key);
-            return PurchaseResult.Unavailable;
-        }
-        if (stored is null || (unlessStill is not null && stored.OrderId == unlessStill)) return whenAbsent;
-        if (stored.ShardKey != _address.Key || stored.Fingerprint != entry.Fingerprint) return PurchaseResult.KeyConflict;
+        var (read, stored) = await TryReadKeyAsync(key);
+        if (!read) return PurchaseResult.Unavailable;
+        if (stored is null) return whenAbsent;
+        return await ReplayStoredAsync(key, entry, purchase, stored);
+    }
+
+    /// <summary>
+    /// A request whose key's hash this activation settled before: the stored key answers, as after a refused insert
+    /// (<see cref="FollowStoredKeyAsync"/>), without the insert. No key stored means another key with the same hash
+    /// was settled, and this request is a first attempt.
+    /// </summary>
+    private async Task<PurchaseResult> FollowSettledKeyAsync(string key, KeyRequest entry, ShardPurchase purchase)
+    {
+        var (read, stored) = await TryReadKeyAsync(key);
+        if (!read) return PurchaseResult.Unavailable;
+        if (stored is null) return await FirstAttemptAsync(key, entry, purchase);
+        entry.Followed = true;
+        return await ReplayStoredAsync(key, entry, purchase, stored);
+    }
+
+    /// <summary>This shard's own key with the same body is replayed; a key another home holds, or one first used with another body, is a conflict.</summary>
+    private Task<PurchaseResult> ReplayStoredAsync(string key, KeyRequest entry, ShardPurchase purchase, StoredKey stored)
+    {
+        if (stored.ShardKey != _address.Key || stored.Fingerprint != entry.Fingerprint) return Task.FromResult(PurchaseResult.KeyConflict);
         entry.OrderId = stored.OrderId;
-        return await ReplayAsync(key, entry, purchase);
+        return ReplayAsync(key, entry, purchase);
     }
 
     /// <summary>
@@ -357,6 +365,20 @@ public sealed partial class InventoryShardGrain
         if (!read) return PurchaseResult.Unavailable;
         if (existing is not null) return new PurchaseResult(PurchaseStatus.Replayed, existing);
         return await SellAsync(request, orderId, key: null, donors);
+    }
+
+    /// <summary>Reads the stored key; <c>Read</c> is false when the database could not be asked.</summary>
+    private async Task<(bool Read, StoredKey? Key)> TryReadKeyAsync(string key)
+    {
+        try
+        {
+            return (true, await _ledger!.ReadKeyAsync(key));
+        }
+        catch (Exception exception)
+        {
+            LogUnavailable(logger, exception, _address.Key);
+            return (false, null);
+        }
     }
 
     /// <summary>Reads a committed order; <c>Read</c> is false when the database could not be asked.</summary>

@@ -41,7 +41,7 @@ namespace OrleansTickets.Inventory;
 /// it then refuses all work and deactivates.</item>
 /// <item>Idempotency: this shard is the home, for its ticket type, of the keys placed on it; a key maps to exactly
 /// one order id, recorded durably before (or with) the order, and one request per key runs at a time
-/// (<see cref="KeyEntry.Busy"/>). The database holding every home of the key stores it once per event: it refuses a
+/// (<see cref="KeyRequest.Done"/>). The database holding every home of the key stores it once per event: it refuses a
 /// key the event already has (another type's home, or this shard before it reactivated), and moves a key only from
 /// the order the home last recorded. A refused batch wrote nothing, so its other sales go round again
 /// (<see cref="Requeue"/>), and the home answers from the stored key.</item>
@@ -62,7 +62,14 @@ public sealed partial class InventoryShardGrain(
 {
     private static readonly TimeSpan UnavailableBackoff = TimeSpan.FromSeconds(1);
 
-    private readonly Dictionary<string, KeyEntry> _keys = new(StringComparer.Ordinal);
+    /// <summary>The request in progress for each key this shard is the home of: at most one per key.</summary>
+    private readonly Dictionary<string, KeyRequest> _keys = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The 64-bit hashes of the keys this activation settled on an order: a hint to read the stored key before writing
+    /// it, never an answer (InventoryShardGrain.Keys.cs). A hash shared by two keys costs the other key one read.
+    /// </summary>
+    private readonly HashSet<ulong> _settledKeys = [];
     private readonly SingleFlight<PurchaseResult> _forwards = new();
     private ShardAddress _address = null!;
     private ShardPlacement? _placement;
@@ -478,9 +485,8 @@ public sealed partial class InventoryShardGrain(
             _inventory = new ShardInventory(SegmentText.Parse(claim.Row.Segments));
             _retired = claim.Row.Retired;
             LoadTransfers(claim);
-            // Keys with a request in progress stay as they are; the others are forgotten, and the database answers
-            // for them when they are next used (InventoryShardGrain.Keys.cs).
-            foreach (var stale in _keys.Where(k => k.Value.Busy is null).Select(k => k.Key).ToList()) _keys.Remove(stale);
+            // Keys need nothing here: memory holds only the requests in progress and hashes that make a request read
+            // its stored key first, and the database answers for every key (InventoryShardGrain.Keys.cs).
             _loaded = true;
             // A drained shard that finds tickets on itself (a drain that ran out of receivers or time before this
             // activation, a take-back whose commit failed but landed) hands them on, as it does with tickets it sees

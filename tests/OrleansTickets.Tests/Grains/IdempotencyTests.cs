@@ -143,6 +143,33 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Retries_of_keys_the_home_settled_are_answered_from_reads_while_its_database_takes_no_writes(string engine)
+    {
+        await StartAsync(engine);
+        // Tickets are left, so a home that took a retry's key for a new one would try to sell it (a write).
+        await Cluster.CreateEventAsync("settled", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        var keys = Enumerable.Range(0, 3).Select(i => $"k{i}").ToList();
+        var first = new List<PurchaseResult>();
+        foreach (var key in keys) first.Add(await Cluster.BuyAsync("settled", "ga", 2, key: key));
+        Assert.All(first, r => Assert.Equal(PurchaseStatus.Created, r.Status));
+
+        // The home keeps only a hash of each key it settled. A retry must read the stored key, not write it as new: a
+        // write would wait here, and on PostgreSQL a refused one rolls back every other buyer's order in its group.
+        await using (await Cluster.HoldWritesAsync("settled", "ga", 0))
+        {
+            for (var i = 0; i < keys.Count; i++)
+            {
+                var replay = await Cluster.BuyAsync("settled", "ga", 2, key: keys[i]).WaitAsync(TimeSpan.FromSeconds(10));
+                Assert.Equal(PurchaseStatus.Replayed, replay.Status);
+                Assert.Equal(first[i].Order, replay.Order, OrderComparer.Instance);
+                var stranger = await Cluster.BuyAsync("settled", "ga", 1, key: keys[i]).WaitAsync(TimeSpan.FromSeconds(10));
+                Assert.Equal(PurchaseStatus.KeyConflict, stranger.Status);
+            }
+        }
+        Assert.Equal(6L, (await Cluster.SalesAsync("settled")).TicketTypes[0].Sold);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_retry_meeting_another_body_in_flight_for_its_forgotten_key_gets_its_own_order(string engine)
     {
         await StartAsync(engine);
