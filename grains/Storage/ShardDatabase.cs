@@ -322,6 +322,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         await using var claim = new SqlStatement(_sql.Claim)
             .With("@shard_key", shard.Key).With("@block_first", block.First).With("@block_size", (long)block.Size)
             .With("@segments", InitialSegments(block)).With("@held_epoch", heldEpoch)
+            .With("@event_id", shard.EventId).With("@ticket_type_id", shard.TicketTypeId)
             .ToCommand(connection, transaction);
         ClaimedRow result;
         await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
@@ -339,14 +340,16 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>
     /// A claim that returned no row. A first claim inserts a row only in a stamped database
-    /// (<see cref="ShardDatabaseIdentity"/>), so there it means the database was lost and made again. A claim again
+    /// (<see cref="ShardDatabaseIdentity"/>) that holds no sold ticket of the shard's block, so there it means the
+    /// database was lost and made again, or the shard's row was deleted from it. A claim again
     /// (<paramref name="heldEpoch"/> above 0) returns none when a newer activation holds the shard, or when the row is
-    /// gone with its database: either way this activation no longer holds it.
+    /// gone: either way this activation no longer holds it.
     /// </summary>
     internal static InvalidOperationException NoClaimedRow(ShardAddress shard, long heldEpoch) =>
         heldEpoch > 0
             ? new ShardClaimLostException(shard.Key, heldEpoch)
-            : new InvalidOperationException($"Claim of {shard.Key} returned no row: its database has no identity stamp (lost and made again?).");
+            : new InvalidOperationException($"Claim of {shard.Key} returned no row: its database has no identity stamp " +
+                "(lost and made again?), or it holds sold tickets of the shard's block but not the shard's row (deleted?).");
 
     /// <summary>A new shard's inventory: exactly its block.</summary>
     internal static string InitialSegments(SerialBlock block) =>

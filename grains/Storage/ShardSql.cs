@@ -113,9 +113,13 @@ internal sealed class ShardSql
         "INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
         "SELECT @shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0 " +
         "WHERE EXISTS (SELECT 1 FROM shard_database_identity) " +
-        // Only a first claim may insert the row: an activation claiming again held it, so a row that is gone went
-        // with its data, and a fresh one would sell the block again from sold 0.
-        "AND (@held_epoch = 0 OR EXISTS (SELECT 1 FROM shard_state WHERE shard_key = @shard_key)) " +
+        // A row that exists is updated below. One that does not is inserted only by a first claim, and only while
+        // no ticket of the block is sold: an activation claiming again held the row, and sold tickets mean a row
+        // existed; either way it is gone (deleted from a database that kept its stamp), and a fresh one would sell
+        // the block again from sold 0.
+        "AND (EXISTS (SELECT 1 FROM shard_state WHERE shard_key = @shard_key) OR (@held_epoch = 0 AND NOT EXISTS (" +
+        "SELECT 1 FROM tickets WHERE event_id = @event_id AND ticket_type_id = @ticket_type_id " +
+        "AND serial >= @block_first AND serial < @block_first + @block_size))) " +
         "ON CONFLICT (shard_key) DO UPDATE SET epoch = shard_state.epoch + 1 " +
         "WHERE @held_epoch = 0 OR shard_state.epoch = @held_epoch " +
         "RETURNING epoch, sold, block_first, block_size, capacity, segments, retired";
@@ -147,7 +151,9 @@ internal sealed class ShardSql
                 "UPDATE shard_state WITH (UPDLOCK, HOLDLOCK) SET epoch = epoch + 1 " +
                 "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +
                 "WHERE shard_key = @shard_key AND (@held_epoch = 0 OR epoch = @held_epoch); " +
-                "IF @@ROWCOUNT = 0 AND @held_epoch = 0 INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
+                "IF @@ROWCOUNT = 0 AND @held_epoch = 0 AND NOT EXISTS (SELECT 1 FROM tickets WHERE event_id = @event_id " +
+                "AND ticket_type_id = @ticket_type_id AND serial >= @block_first AND serial < @block_first + @block_size) " +
+                "INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
                 "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +
                 "VALUES (@shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0);",
             InsertRefusal =

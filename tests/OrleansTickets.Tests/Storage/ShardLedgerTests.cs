@@ -891,11 +891,11 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
-    public async Task A_ledger_claiming_again_after_its_shard_s_row_vanished_does_not_start_the_shard_afresh(string engine)
+    public async Task A_shard_whose_row_vanished_after_it_sold_is_not_claimed_afresh(string engine)
     {
-        // The database keeps its identity stamp, but the shard's row is gone (a DELETE by mistake): a first claim would
-        // insert a fresh row, which is the "lost and made again" case the stamp guards. A claim again must not insert
-        // one either, or the shard would sell its block from sold 0 a second time.
+        // The database keeps its identity stamp, but the shard's row is gone (a DELETE by mistake). Neither the holder's
+        // claim again nor a new activation's first claim may insert a fresh row: the shard would sell its block from
+        // sold 0 a second time (the tickets' primary key would then refuse every such sale, and the shard would be stuck).
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shard = new ShardAddress("e", "ga", 0);
         var ledger = context.Ledger(shard);
@@ -909,7 +909,10 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         }
 
         var lost = await Assert.ThrowsAsync<ShardClaimLostException>(() => ledger.ClaimAsync(Block));
-        Assert.Contains("epoch 1", lost.Message);
+        Assert.Contains("at epoch 1:", lost.Message);
+        // The next activation's first claim must not insert one either: the block's sold tickets show a row existed.
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => context.Ledger(shard).ClaimAsync(Block));
+        Assert.Contains("holds sold tickets of the shard's block", refused.ToString(), StringComparison.Ordinal);
         await using (var connection = await context.Database(0).OpenAsync())
         {
             await using var count = connection.CreateCommand();
