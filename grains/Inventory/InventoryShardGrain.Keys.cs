@@ -24,8 +24,8 @@ namespace OrleansTickets.Inventory;
 /// <para>
 /// Keys are not loaded when a shard activates (that read grew with the sale), and the database, not memory, says what
 /// a key maps to. Memory holds the requests in progress (<see cref="KeyRequest"/>) and a 64-bit hash of each key this
-/// activation settled on an order. A request whose key's hash is there reads the stored key first
-/// (<see cref="FollowSettledKeyAsync"/>), so a retry costs a read rather than an insert the database refuses, which on
+/// activation knows the database holds. A request whose key's hash is there reads the stored key first
+/// (<see cref="ReadStoredKeyFirstAsync"/>), so a retry costs a read rather than an insert the database refuses, which on
 /// PostgreSQL rolls back the whole group commit it rode in. Any other key is written as new (an insert), and the
 /// database refuses it if the event already has it, from an earlier activation or from another type's home. The
 /// home then reads that one row (<see cref="FollowStoredKeyAsync"/>): its own key with the same body is replayed,
@@ -58,8 +58,8 @@ public sealed partial class InventoryShardGrain
             }
             var entry = new KeyRequest(purchase.Fingerprint);
             _keys[key] = entry;
-            return await RunExclusiveAsync(key, entry, _settledKeys.Contains(KeyHash.Of(key))
-                ? () => FollowSettledKeyAsync(key, entry, purchase)
+            return await RunExclusiveAsync(key, entry, _storedKeyHashes.Contains(KeyHash.Of(key))
+                ? () => ReadStoredKeyFirstAsync(key, entry, purchase)
                 : () => FirstAttemptAsync(key, entry, purchase));
         }
     }
@@ -67,30 +67,27 @@ public sealed partial class InventoryShardGrain
     /// <summary>Runs <paramref name="work"/> as the only request in progress for the key.</summary>
     private async Task<PurchaseResult> RunExclusiveAsync(string key, KeyRequest entry, Func<Task<PurchaseResult>> work)
     {
-        var uncertain = false;
+        var refused = false;
         try
         {
             var result = await work();
-            uncertain = result.Status == PurchaseStatus.Failed;
+            refused = result.Status == PurchaseStatus.KeyConflict;
             return result;
-        }
-        catch
-        {
-            uncertain = true;
-            throw;
         }
         finally
         {
             if (_keys.TryGetValue(key, out var current) && current == entry) _keys.Remove(key);
-            // Settled: the key durably maps to an order (it may since have moved on, by a newer activation of this home
-            // during a membership change, which the next request's read finds). Only the hash is kept: about 16 bytes
-            // a key instead of the key, its fingerprint, its order id and this object, which the GC otherwise carried
-            // from one collection to the next for the whole sale. When nothing durable is known, or we cannot tell,
-            // nothing is kept, and the next request writes the key as new, which the database refuses if it exists.
-            // The shard itself is not reloaded: a write of its own with an unknown outcome already made the commit
-            // cycle reload it, and the other failures happened elsewhere (a holder that did not answer) or mean that a
-            // newer activation owns the shard, which a new claim would take back from it.
-            if (!uncertain && entry.OrderId is not null) _settledKeys.Add(KeyHash.Of(key));
+            // The database holds the key when this request wrote it or read it (an order id is known only from a
+            // commit or a read), or was refused it. Whatever the answer (a holder that timed out after the key's
+            // reservation committed leaves the key on its order, and the buyer retries), only the key's hash is kept:
+            // about 16 bytes against the key, its fingerprint, its order id and an object, which the GC carried from
+            // collection to collection all sale. The next request with the key reads it first instead of writing it
+            // as new. When the request learned nothing durable, nothing is kept, and the next one writes the key as new,
+            // which the database refuses if it exists. The shard itself is not reloaded: a write of its own with an
+            // unknown outcome already made the commit cycle reload it, and the other failures happened elsewhere (a
+            // holder that did not answer) or mean that a newer activation owns the shard, which a new claim would take
+            // back from it.
+            if (entry.OrderId is not null || refused) _storedKeyHashes.Add(KeyHash.Of(key));
             entry.End();
         }
     }
@@ -235,11 +232,11 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>
-    /// A request whose key's hash this activation settled before: the stored key answers, as after a refused insert
-    /// (<see cref="FollowStoredKeyAsync"/>), without the insert. No key stored means another key with the same hash
-    /// was settled, and this request is a first attempt.
+    /// A request whose key this activation knows the database holds: the stored key answers, as after a refused insert
+    /// (<see cref="FollowStoredKeyAsync"/>), without the insert. No key stored means that another key with the same
+    /// hash is the one known, and this request is a first attempt.
     /// </summary>
-    private async Task<PurchaseResult> FollowSettledKeyAsync(string key, KeyRequest entry, ShardPurchase purchase)
+    private async Task<PurchaseResult> ReadStoredKeyFirstAsync(string key, KeyRequest entry, ShardPurchase purchase)
     {
         var (read, stored) = await TryReadKeyAsync(key);
         if (!read) return PurchaseResult.Unavailable;

@@ -66,10 +66,10 @@ public sealed partial class InventoryShardGrain(
     private readonly Dictionary<string, KeyRequest> _keys = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// The 64-bit hashes of the keys this activation settled on an order: a hint to read the stored key before writing
-    /// it, never an answer (InventoryShardGrain.Keys.cs). A hash shared by two keys costs the other key one read.
+    /// The 64-bit hashes of the keys this activation knows the database holds: a hint to read the stored key before
+    /// writing it, never an answer (InventoryShardGrain.Keys.cs). A hash shared by two keys costs the other key one read.
     /// </summary>
-    private readonly HashSet<ulong> _settledKeys = [];
+    private readonly HashSet<ulong> _storedKeyHashes = [];
     private readonly SingleFlight<PurchaseResult> _forwards = new();
     private ShardAddress _address = null!;
     private ShardPlacement? _placement;

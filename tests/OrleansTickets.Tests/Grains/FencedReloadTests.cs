@@ -36,7 +36,7 @@ public sealed class FencedReloadTests(ITestOutputHelper output)
         await cluster.CreateEventAsync("refence", TicketingCluster.Type("ga", capacity: 6, shards: 2));
         var home = cluster.Shard("refence", "ga", 0);
 
-        // The home keeps one ticket, so a keyed order of two goes to shard 1 and the home remembers the key's order there.
+        // The home keeps one ticket, so a keyed order of two goes to shard 1, and the home reserves the key for it there.
         Assert.Equal(PurchaseStatus.Created, (await home.Purchase(TicketingCluster.KeylessPurchase("refence", "ga", 2))).Status);
         var keyed = new PurchaseRequest("refence", "ga", 2, new Buyer("Ada", "ada@example.com"), "moved-on");
         Assert.Equal(PurchaseStatus.Created, (await home.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [1]))).Status);
@@ -47,7 +47,7 @@ public sealed class FencedReloadTests(ITestOutputHelper output)
         Assert.Equal(1L, await home.GetSellable());
 
         // The home claimed the shard once, when it activated: a newer claim is the second. A home that reloaded after
-        // the failure (each holder timeout, all through a membership change) claimed again, and forgot its keys.
+        // the failure (each holder timeout, all through a membership change) claimed again.
         var (placement, newer) = await cluster.LedgerAsync("refence", "ga", 0);
         var claim = await newer.ClaimAsync(placement.Block);
         Assert.Equal(2L, claim.Epoch);

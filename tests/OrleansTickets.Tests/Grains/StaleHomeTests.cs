@@ -7,8 +7,8 @@ namespace OrleansTickets.Tests.Grains;
 
 /// <summary>
 /// A key's home with a stale twin (two activations of one shard during a membership change, played by two clusters
-/// over the same databases): the twin that missed the key's move must not tell its buyer "sold out" from memory
-/// when the key already has an order.
+/// over the same databases): the twin that missed the key's move must not tell its buyer "sold out" from the order it
+/// last knew when the key already has another.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class StaleHomeTests(PostgresFixture postgres)
@@ -32,7 +32,7 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
         var keyed = new PurchaseRequest("stale", "ga", 1, new Buyer("Ada", "ada@example.com"), "late-retry");
 
         // The home (shard 0) sells out, so the keyed order is forwarded: the home stores "key -> X on shard 1", and
-        // shard 1 answers "unavailable", so the home remembers X.
+        // shard 1 answers "unavailable", so the home last knew X (and keeps the key's hash: the database holds the key).
         Assert.Equal(PurchaseStatus.Created, (await first.Shard("stale", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("stale", "ga", 2))).Status);
         Volatile.Write(ref holderSilent, true);
         Assert.Equal(PurchaseStatus.Unavailable, (await first.Shard("stale", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [1]))).Status);
@@ -53,8 +53,9 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
         await Poll.UntilAsync(async () => await first.Shard("stale", "ga", 1).GetSellable() == 0,
             failure: "The first cluster's shard 1 never came back with the database's count.");
 
-        // The next retry reaches the first home again, which still remembers X and has no candidate with room. X is
-        // refused, so from memory alone it would answer "sold out" to a buyer who has order Y.
+        // The next retry reaches the first home again, which last knew X and has no candidate with room. X is refused,
+        // so a home answering from what it last knew would say "sold out" to a buyer who has order Y. It reads the
+        // stored key first (it knows the database holds it), and replays Y.
         var retried = await first.Shard("stale", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), []));
         Assert.Equal(PurchaseStatus.Replayed, retried.Status);
         Assert.Equal(moved.Order.OrderId, retried.Order!.OrderId);
