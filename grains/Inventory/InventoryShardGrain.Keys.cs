@@ -364,26 +364,16 @@ public sealed partial class InventoryShardGrain
         return await SellAsync(request, orderId, key: null, donors);
     }
 
-    /// <summary>Reads the stored key; <c>Read</c> is false when the database could not be asked.</summary>
-    private async Task<(bool Read, StoredKey? Key)> TryReadKeyAsync(string key)
-    {
-        try
-        {
-            return (true, await _ledger!.ReadKeyAsync(key));
-        }
-        catch (Exception exception)
-        {
-            LogUnavailable(logger, exception, _address.Key);
-            return (false, null);
-        }
-    }
+    private Task<(bool Read, StoredKey? Key)> TryReadKeyAsync(string key) => TryReadAsync(ledger => ledger.ReadKeyAsync(key));
 
-    /// <summary>Reads a committed order; <c>Read</c> is false when the database could not be asked.</summary>
-    private async Task<(bool Read, OrderDetails? Order)> TryReadOrderAsync(string orderId)
+    private Task<(bool Read, OrderDetails? Order)> TryReadOrderAsync(string orderId) => TryReadAsync(ledger => ledger.ReadOrderAsync(orderId));
+
+    /// <summary>Reads from the shard's database; <c>Read</c> is false when the database could not be asked.</summary>
+    private async Task<(bool Read, T? Value)> TryReadAsync<T>(Func<ShardLedger, Task<T?>> read) where T : class
     {
         try
         {
-            return (true, await _ledger!.ReadOrderAsync(orderId));
+            return (true, await read(_ledger!));
         }
         catch (Exception exception)
         {
