@@ -876,15 +876,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var ledger = context.Ledger(shard);
         await ledger.ClaimAsync(Block);
         Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
-        await using (var emptied = await context.Database(0).OpenAsync())
-        {
-            foreach (var table in new[] { "shard_database_identity", "shard_state", "orders", "tickets" })
-            {
-                await using var delete = emptied.CreateCommand();
-                delete.CommandText = $"DELETE FROM {table}";
-                await delete.ExecuteNonQueryAsync();
-            }
-        }
+        foreach (var table in new[] { "shard_database_identity", "shard_state", "orders", "tickets" }) await context.ExecuteAsync($"DELETE FROM {table}");
 
         var refused = await Assert.ThrowsAnyAsync<Exception>(() => context.Ledger(shard).ClaimAsync(Block));
         Assert.Contains("no identity stamp", refused.ToString(), StringComparison.Ordinal);
@@ -901,24 +893,14 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var ledger = context.Ledger(shard);
         await ledger.ClaimAsync(Block);
         Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
-        await using (var connection = await context.Database(0).OpenAsync())
-        {
-            await using var delete = connection.CreateCommand();
-            delete.CommandText = "DELETE FROM shard_state";
-            Assert.Equal(1, await delete.ExecuteNonQueryAsync());
-        }
+        Assert.Equal(1, await context.ExecuteAsync("DELETE FROM shard_state"));
 
         var lost = await Assert.ThrowsAsync<ShardClaimLostException>(() => ledger.ClaimAsync(Block));
         Assert.Contains("at epoch 1:", lost.Message);
         // The next activation's first claim must not insert one either: the block's sold tickets show a row existed.
         var refused = await Assert.ThrowsAnyAsync<Exception>(() => context.Ledger(shard).ClaimAsync(Block));
         Assert.Contains("holds sold tickets of the shard's block", refused.ToString(), StringComparison.Ordinal);
-        await using (var connection = await context.Database(0).OpenAsync())
-        {
-            await using var count = connection.CreateCommand();
-            count.CommandText = "SELECT COUNT(*) FROM shard_state";
-            Assert.Equal(0L, Convert.ToInt64(await count.ExecuteScalarAsync()));
-        }
+        Assert.Equal(0L, await context.CountAsync("SELECT COUNT(*) FROM shard_state"));
     }
 
     [Fact]
@@ -1236,6 +1218,24 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         public ShardLedger Ledger(ShardAddress shard) => new(_databases.Get(0), shard);
 
         public ShardDatabase Database(int ordinal) => _databases.Get(ordinal);
+
+        /// <summary>Runs <paramref name="sql"/> on shard database 0 from outside the service (an operator's hand, a mistake).</summary>
+        public async Task<int> ExecuteAsync(string sql)
+        {
+            await using var connection = await _databases.Get(0).OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return await command.ExecuteNonQueryAsync();
+        }
+
+        /// <summary>The count <paramref name="sql"/> selects on shard database 0.</summary>
+        public async Task<long> CountAsync(string sql)
+        {
+            await using var connection = await _databases.Get(0).OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return Convert.ToInt64(await command.ExecuteScalarAsync());
+        }
 
         /// <summary>Collects one instrument of this context's storage metrics.</summary>
         public MetricCollector<T> Collect<T>(string instrument) where T : struct => new(this, SaleMetrics.MeterName, instrument);
