@@ -67,27 +67,27 @@ public sealed partial class InventoryShardGrain
     /// <summary>Runs <paramref name="work"/> as the only request in progress for the key.</summary>
     private async Task<PurchaseResult> RunExclusiveAsync(string key, KeyRequest entry, Func<Task<PurchaseResult>> work)
     {
-        var refused = false;
+        var conflict = false;
         try
         {
             var result = await work();
-            refused = result.Status == PurchaseStatus.KeyConflict;
+            conflict = result.Status == PurchaseStatus.KeyConflict;
             return result;
         }
         finally
         {
             if (_keys.TryGetValue(key, out var current) && current == entry) _keys.Remove(key);
             // The database holds the key when this request wrote it or read it (an order id is known only from a
-            // commit or a read), or was refused it. Whatever the answer (a holder that timed out after the key's
-            // reservation committed leaves the key on its order, and the buyer retries), only the key's hash is kept:
-            // about 16 bytes against the key, its fingerprint, its order id and an object, which the GC carried from
-            // collection to collection all sale. The next request with the key reads it first instead of writing it
-            // as new. When the request learned nothing durable, nothing is kept, and the next one writes the key as new,
-            // which the database refuses if it exists. The shard itself is not reloaded: a write of its own with an
-            // unknown outcome already made the commit cycle reload it, and the other failures happened elsewhere (a
-            // holder that did not answer) or mean that a newer activation owns the shard, which a new claim would take
-            // back from it.
-            if (entry.OrderId is not null || refused) _storedKeyHashes.Add(KeyHash.Of(key));
+            // commit or a read), or answered it with a conflict (the event holds it). Whatever the answer (a holder
+            // that timed out after the key's reservation committed leaves the key on its order, and the buyer
+            // retries), only the key's hash is kept: about 20–40 bytes (an entry, its bucket and spare room) against
+            // the key, its fingerprint, its order id and an object, which the GC carried from collection to collection
+            // all sale. The next request with the key reads it first instead of writing it as new. When the request
+            // learned nothing durable, nothing is kept, and the next one writes the key as new, which the database
+            // refuses if it exists. The shard itself is not reloaded: a write of its own with an unknown outcome
+            // already made the commit cycle reload it, and the other failures happened elsewhere (a holder that did
+            // not answer) or mean that a newer activation owns the shard, which a new claim would take back from it.
+            if (entry.OrderId is not null || conflict) _storedKeyHashes.Add(KeyHash.Of(key));
             entry.End();
         }
     }

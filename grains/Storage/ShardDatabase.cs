@@ -304,7 +304,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private const IsolationLevel FencingIsolation = IsolationLevel.ReadCommitted;
 
     /// <summary>
-    /// Bumps the shard's epoch (creating its row on first use) and returns the new epoch and the durable sold count.
+    /// Bumps the shard's epoch (creating its row only on a first claim of a shard the database has no trace of) and returns the new epoch and the durable sold count.
     /// An activation claiming again (<paramref name="heldEpoch"/> above 0) bumps only the epoch it holds, and gets
     /// <see cref="ShardClaimLostException"/> when a newer activation claimed the shard since.
     /// </summary>
@@ -340,8 +340,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>
     /// A claim that returned no row. A first claim inserts a row only in a stamped database
-    /// (<see cref="ShardDatabaseIdentity"/>) that holds no sold ticket of the shard's block, so there it means the
-    /// database was lost and made again, or the shard's row was deleted from it. A claim again
+    /// (<see cref="ShardDatabaseIdentity"/>) that holds no trace of the shard (a sold ticket of its block, a gift it
+    /// made or received), so there it means the database was lost and made again, or the shard's row was deleted from it. A claim again
     /// (<paramref name="heldEpoch"/> above 0) returns none when a newer activation holds the shard, or when the row is
     /// gone: either way this activation no longer holds it.
     /// </summary>
@@ -349,7 +349,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         heldEpoch > 0
             ? new ShardClaimLostException(shard.Key, heldEpoch)
             : new InvalidOperationException($"Claim of {shard.Key} returned no row: its database has no identity stamp " +
-                "(lost and made again?), or it holds sold tickets of the shard's block but not the shard's row (deleted?).");
+                "(lost and made again?), or it holds sold tickets or gifts of the shard but not the shard's row (deleted?).");
 
     /// <summary>A new shard's inventory: exactly its block.</summary>
     internal static string InitialSegments(SerialBlock block) =>

@@ -6,7 +6,7 @@ namespace OrleansTickets.Storage;
 /// </summary>
 internal sealed class ShardSql
 {
-    /// <summary>Bumps the shard's epoch (creating its row on first use) and returns the row.</summary>
+    /// <summary>Bumps the shard's epoch (creating its row only on a first claim of a shard the database has no trace of) and returns the row.</summary>
     public required string Claim { get; init; }
 
     /// <summary>
@@ -113,16 +113,21 @@ internal sealed class ShardSql
         "INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
         "SELECT @shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0 " +
         "WHERE EXISTS (SELECT 1 FROM shard_database_identity) " +
-        // A row that exists is updated below. One that does not is inserted only by a first claim, and only while
-        // no ticket of the block is sold: an activation claiming again held the row, and sold tickets mean a row
-        // existed; either way it is gone (deleted from a database that kept its stamp), and a fresh one would sell
-        // the block again from sold 0.
-        "AND (EXISTS (SELECT 1 FROM shard_state WHERE shard_key = @shard_key) OR (@held_epoch = 0 AND NOT EXISTS (" +
-        "SELECT 1 FROM tickets WHERE event_id = @event_id AND ticket_type_id = @ticket_type_id " +
-        "AND serial >= @block_first AND serial < @block_first + @block_size))) " +
+        // A row that exists is updated below. One that does not is inserted only by a first claim of a shard that
+        // left no trace here: an activation claiming again held the row, and a sold ticket of the block or a gift
+        // to or from the shard means a row existed; either way it is gone (deleted from a database that kept its
+        // stamp), and a fresh one would sell the block again from sold 0.
+        "AND (EXISTS (SELECT 1 FROM shard_state WHERE shard_key = @shard_key) OR (@held_epoch = 0 AND " + NoTraceOfTheShard + ")) " +
         "ON CONFLICT (shard_key) DO UPDATE SET epoch = shard_state.epoch + 1 " +
         "WHERE @held_epoch = 0 OR shard_state.epoch = @held_epoch " +
         "RETURNING epoch, sold, block_first, block_size, capacity, segments, retired";
+
+    /// <summary>Nothing in the database shows that the shard ever had a row: no sold ticket of its block, no gift it made or received.</summary>
+    private const string NoTraceOfTheShard =
+        "NOT EXISTS (SELECT 1 FROM tickets WHERE event_id = @event_id AND ticket_type_id = @ticket_type_id " +
+        "AND serial >= @block_first AND serial < @block_first + @block_size) " +
+        "AND NOT EXISTS (SELECT 1 FROM transfers_out WHERE donor_key = @shard_key) " +
+        "AND NOT EXISTS (SELECT 1 FROM transfers_in WHERE receiver_key = @shard_key)";
 
     private const string RefusalOnConflict =
         "INSERT INTO refused_orders (order_id, shard_key) VALUES (@order_id, @shard_key) ON CONFLICT (order_id) DO NOTHING";
@@ -151,8 +156,7 @@ internal sealed class ShardSql
                 "UPDATE shard_state WITH (UPDLOCK, HOLDLOCK) SET epoch = epoch + 1 " +
                 "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +
                 "WHERE shard_key = @shard_key AND (@held_epoch = 0 OR epoch = @held_epoch); " +
-                "IF @@ROWCOUNT = 0 AND @held_epoch = 0 AND NOT EXISTS (SELECT 1 FROM tickets WHERE event_id = @event_id " +
-                "AND ticket_type_id = @ticket_type_id AND serial >= @block_first AND serial < @block_first + @block_size) " +
+                "IF @@ROWCOUNT = 0 AND @held_epoch = 0 AND " + NoTraceOfTheShard + " " +
                 "INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
                 "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +
                 "VALUES (@shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0);",

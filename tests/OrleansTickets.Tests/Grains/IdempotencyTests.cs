@@ -143,7 +143,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
-    public async Task Retries_of_keys_the_home_settled_are_answered_from_reads_while_its_database_takes_no_writes(string engine)
+    public async Task Retries_of_keys_the_home_knows_are_answered_from_reads_while_its_database_takes_no_writes(string engine)
     {
         await StartAsync(engine);
         // Tickets are left, so a home that took a retry's key for a new one would try to sell it (a write).
@@ -153,7 +153,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         foreach (var key in keys) first.Add(await Cluster.BuyAsync("settled", "ga", 2, key: key));
         Assert.All(first, r => Assert.Equal(PurchaseStatus.Created, r.Status));
 
-        // The home keeps only a hash of each key it settled. A retry must read the stored key, not write it as new: a
+        // The home keeps only a hash of each key it knows the database holds. A retry must read the stored key, not write it as new: a
         // write would wait here, and on PostgreSQL a refused one rolls back the group commit it rode in, whose other
         // orders are then written again. 5 s is well within a write's wait for the held lock (SQLite's busy timeout is 10 s).
         await using (await Cluster.HoldWritesAsync("settled", "ga", 0))
@@ -176,7 +176,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         static async Task<T> Answered<T>(Task<T> retry)
         {
             await Task.WhenAny(retry, Task.Delay(TimeSpan.FromSeconds(5)));
-            Assert.True(retry.IsCompleted, "A retry of a settled key waited for the home's held writes: it wrote instead of reading.");
+            Assert.True(retry.IsCompleted, "A retry of a key the home knows waited for its held writes: it wrote instead of reading.");
             return await retry;
         }
     }

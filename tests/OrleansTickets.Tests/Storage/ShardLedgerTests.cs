@@ -899,8 +899,26 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Contains("at epoch 1:", lost.Message);
         // The next activation's first claim must not insert one either: the block's sold tickets show a row existed.
         var refused = await Assert.ThrowsAnyAsync<Exception>(() => context.Ledger(shard).ClaimAsync(Block));
-        Assert.Contains("holds sold tickets of the shard's block", refused.ToString(), StringComparison.Ordinal);
+        Assert.Contains("holds sold tickets or gifts of the shard", refused.ToString(), StringComparison.Ordinal);
         Assert.Equal(0L, await context.CountAsync("SELECT COUNT(*) FROM shard_state"));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_shard_whose_row_vanished_after_it_only_gave_tickets_away_is_not_claimed_afresh(string engine)
+    {
+        // The donor sold nothing itself: its serials were sold, if at all, by the receiver, perhaps in another database.
+        // Only its gift shows here that it had a row.
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var (donor, receiver) = (new ShardAddress("e", "ga", 0), new ShardAddress("e", "ga", 1));
+        var ledgers = await context.ClaimEachAsync(donor, receiver);
+        var gift = new TicketTransfer("t1", donor.Key, [new SerialSegment(109, 2)]);
+        Assert.Equal(CommitOutcome.Committed, await ledgers[donor].CommitAsync(Changing(ledgers[donor], donor, 8, "101+8",
+            transfersOut: [new OutgoingTransfer(receiver.Key, gift)])));
+        Assert.Equal(1, await context.ExecuteAsync($"DELETE FROM shard_state WHERE shard_key = '{donor.Key}'"));
+
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => context.Ledger(donor).ClaimAsync(BlockOf(donor)));
+        Assert.Contains("holds sold tickets or gifts of the shard", refused.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1L, await context.CountAsync("SELECT COUNT(*) FROM shard_state"));
     }
 
     [Fact]
