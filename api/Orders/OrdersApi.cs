@@ -83,9 +83,9 @@ public static class OrdersApi
             PurchaseStatus.Created => TypedResults.Created($"/api/orders/{result.Order!.OrderId}", result.Order),
             PurchaseStatus.Replayed => Replayed(context, result.Order!),
             PurchaseStatus.SoldOut => Problems.Create(StatusCodes.Status409Conflict, Problems.SoldOut,
-                "Not enough tickets left.", $"Fewer than {request.Quantity} tickets of this type can be sold.",
+                "Not enough tickets left.", SoldOutDetail(request.Quantity),
                 new Dictionary<string, object?> { ["remaining"] = result.Remaining }),
-            PurchaseStatus.TooManyTickets => Problems.Invalid("quantity", $"At most {result.Remaining} tickets per order."),
+            PurchaseStatus.TooManyTickets => Problems.Invalid("quantity", result.Remaining == 1 ? "At most 1 ticket per order." : $"At most {result.Remaining} tickets per order."),
             PurchaseStatus.KeyConflict => Problems.Create(StatusCodes.Status422UnprocessableEntity, Problems.IdempotencyKeyConflict,
                 "This Idempotency-Key was used with a different request.", "Use a new key for a different purchase."),
             PurchaseStatus.NotFound => await NotFoundAsync(grains, eventId, request.TicketTypeId),
@@ -96,6 +96,11 @@ public static class OrdersApi
             _ => Problems.RetryLater(context, Problems.Unavailable, "No shard can sell right now.", "Try again shortly."),
         };
     }
+
+    // "Fewer than 1 tickets" is what the plain wording says of a one-ticket order: none can be sold, so say that.
+    private static string SoldOutDetail(int quantity) => quantity == 1
+        ? "No ticket of this type can be sold."
+        : $"Fewer than {quantity} tickets of this type can be sold.";
 
     public static async Task<Results<Ok<OrderDetails>, ProblemHttpResult>> GetOrder(string orderId, IGrainFactory grains)
     {

@@ -193,7 +193,23 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         var refused = await Http.OrderAsync("small", 3);
         var problem = await AssertProblemAsync(refused, HttpStatusCode.Conflict, "sold-out");
         Assert.Equal(2, problem.GetProperty("remaining").GetInt64());
+        Assert.Equal("Fewer than 3 tickets of this type can be sold.", problem.GetProperty("detail").GetString());
         Assert.Equal(3, await Http.SoldAsync("small"));
+
+        Assert.Equal(HttpStatusCode.Created, (await Http.OrderAsync("small", 2)).StatusCode);
+        var last = await AssertProblemAsync(await Http.OrderAsync("small", 1), HttpStatusCode.Conflict, "sold-out");
+        Assert.Equal(0, last.GetProperty("remaining").GetInt64());
+        Assert.Equal("No ticket of this type can be sold.", last.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task An_order_above_the_types_limit_is_400_naming_the_limit_and_sells_nothing()
+    {
+        await Http.CreateEventAsync("one-each", capacity: 5, shards: 1, maxPerOrder: 1);
+
+        var refused = await AssertProblemAsync(await Http.OrderAsync("one-each", 2), HttpStatusCode.BadRequest, "validation");
+        Assert.Equal("At most 1 ticket per order.", refused.GetProperty("errors").GetProperty("quantity")[0].GetString());
+        Assert.Equal(0, await Http.SoldAsync("one-each"));
     }
 
     [Fact]
