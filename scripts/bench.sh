@@ -58,9 +58,12 @@
 #   --trace-profile P  the same 5 s with another dotnet-trace profile, e.g. gc-verbose (allocations sampled about
 #                    every 100 KB, with their stacks) or gc-collect (each collection); the trace is only kept, for a
 #                    reader of its own (TraceEvent), since dotnet-trace's report reads CPU samples alone
-#   --trace-providers S  the same with dotnet-trace's providers S instead of a profile, e.g.
-#                    Microsoft-Windows-DotNETRuntime:0x10:5 (each method the JIT compiles, with its tier)
-#   --trace-seconds N  how much of the sale the trace keeps (default 5)
+#   --trace-providers S  the same with dotnet-trace's providers S, e.g. Microsoft-Windows-DotNETRuntime:0x10:5
+#                    (each method the JIT compiles, with its tier); alone it replaces the profile, and with
+#                    --trace-profile both go to dotnet-trace (a provider in both takes the setting given here)
+#   --trace-seconds N  how long the trace runs from the sale's start, 1 to 9999 s (default 5; a trace on by itself,
+#                    with --trace's profile, if no other trace option is given); the script waits for it, so a trace
+#                    longer than the sale also covers the checks after it
 # Results and logs go to .bench/<timestamp>/ (git-ignored).
 set -euo pipefail
 
@@ -69,7 +72,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() extra_env=() client_env=() crowd=load counters=0 perf=0 trace=0 trace_profile=dotnet-sampled-thread-time trace_providers= trace_seconds=5 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() extra_env=() client_env=() crowd=load counters=0 perf=0 trace=0 trace_profile=dotnet-sampled-thread-time profile_given=0 trace_providers= trace_seconds=5 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --postgres) postgres=1 ;;
@@ -92,9 +95,9 @@ while [[ $# -gt 0 ]]; do
         --counters) counters=1 ;;
         --perf) perf=1 ;;
         --trace) trace=1 ;;
-        --trace-profile) trace=1 trace_profile="$2"; shift ;;
+        --trace-profile) trace=1 trace_profile="$2" profile_given=1; shift ;;
         --trace-providers) trace=1 trace_providers="$2"; shift ;;
-        --trace-seconds) trace_seconds="$2"; shift
+        --trace-seconds) trace=1 trace_seconds="$2"; shift
             [[ $trace_seconds =~ ^[1-9][0-9]{0,3}$ ]] || { echo "--trace-seconds needs a whole number of seconds from 1" >&2; exit 2; } ;;
         *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
     esac
@@ -273,9 +276,11 @@ if [[ $perf == 1 ]]; then
 fi
 if [[ $trace == 1 ]]; then
     trace_tool="$(global_tool dotnet-trace)"
-    trace_what=(--profile "$trace_profile")
-    if [[ -n $trace_providers ]]; then trace_what=(--providers "$trace_providers"); fi
-    trace_duration="$(printf '00:00:%02d:%02d' $((trace_seconds / 60)) $((trace_seconds % 60)))"
+    # dotnet-trace's profile is the default unless providers alone were asked for; asked for both, it records both.
+    trace_what=()
+    if [[ -z $trace_providers || $profile_given == 1 ]]; then trace_what+=(--profile "$trace_profile"); fi
+    if [[ -n $trace_providers ]]; then trace_what+=(--providers "$trace_providers"); fi
+    trace_duration="$(printf '00:%02d:%02d:%02d' $((trace_seconds / 3600)) $((trace_seconds % 3600 / 60)) $((trace_seconds % 60)))"
     (wait_for_sale && exec "$trace_tool" collect --process-id "$service_pid" "${trace_what[@]}" \
         --duration "$trace_duration" --output "$run_dir/sale.nettrace") >"$run_dir/trace.log" 2>&1 &
     profiler_pids+=($!)
@@ -314,7 +319,7 @@ else
 fi
 set -e
 touch "$run_dir/sale.ended"
-# perf stops on SIGTERM as on SIGINT and writes its file; dotnet-trace stops by itself after its 5 s. Not SIGINT: a
+# perf stops on SIGTERM as on SIGINT and writes its file; dotnet-trace stops by itself after --trace-seconds. Not SIGINT: a
 # background subshell still waiting for the sale (a load generator that failed before it) ignores SIGINT, and perf
 # started after this line would record until the service stopped, which it does only after the wait below.
 [[ $perf == 1 ]] && { kill -TERM "${profiler_pids[0]}" 2>/dev/null || true; }
@@ -439,12 +444,10 @@ if [[ $perf == 1 ]]; then
     echo "== where the service's CPU went during the sale (perf, $run_dir/perf.data)"
     "$repo/scripts/lib/perf-summary.sh" "$run_dir/perf.data"
 fi
-if [[ $trace == 1 && -n $trace_providers ]]; then
-    echo "== the sale's first $trace_seconds s by dotnet-trace's providers $trace_providers: $run_dir/sale.nettrace"
-elif [[ $trace == 1 && $trace_profile != dotnet-sampled-thread-time ]]; then
-    echo "== the sale's first $trace_seconds s by dotnet-trace's $trace_profile profile: $run_dir/sale.nettrace"
+if [[ $trace == 1 && ( -n $trace_providers || $trace_profile != dotnet-sampled-thread-time ) ]]; then
+    echo "== $trace_seconds s from the sale's start by dotnet-trace (${trace_what[*]}): $run_dir/sale.nettrace"
 elif [[ $trace == 1 ]]; then
-    echo "== the sale's first $trace_seconds s by dotnet-trace ($run_dir/sale.nettrace): every managed thread, waiting ones included"
+    echo "== $trace_seconds s from the sale's start by dotnet-trace ($run_dir/sale.nettrace): every managed thread, waiting ones included"
     "$trace_tool" report "$run_dir/sale.nettrace" topN -n 15 | cut -c1-120
     "$trace_tool" report "$run_dir/sale.nettrace" topN -n 25 --inclusive | cut -c1-120
 fi
