@@ -74,6 +74,12 @@ cd "$repo"
 
 service_args=() extra_env=() client_env=() crowd=load counters=0 perf=0 trace=0 trace_profile=dotnet-sampled-thread-time profile_given=0 trace_providers= trace_seconds=5 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
+    # An option that takes a value, given last without one, would otherwise stop on set -u's "unbound variable".
+    case "$1" in
+        --connections | --http2 | --ga-shards | --festival | --scale | --max-dbs | --timeout | --waiting-room | --crowd | \
+            --service-arg | --service-env | --client-env | --trace-profile | --trace-providers | --trace-seconds)
+            [[ $# -ge 2 ]] || { echo "$1 needs a value (see the header of $0)" >&2; exit 2; } ;;
+    esac
     case "$1" in
         --postgres) postgres=1 ;;
         --connections) connections="$2"; shift ;;
