@@ -873,9 +873,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         // start the shard again at sold 0.
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shard = new ShardAddress("e", "ga", 0);
-        var ledger = context.Ledger(shard);
-        await ledger.ClaimAsync(Block);
-        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
+        await ClaimAndSellTwoAsync(context, shard);
         foreach (var table in new[] { "shard_database_identity", "shard_state", "orders", "tickets" }) await context.ExecuteAsync($"DELETE FROM {table}");
 
         var refused = await Assert.ThrowsAnyAsync<Exception>(() => context.Ledger(shard).ClaimAsync(Block));
@@ -890,9 +888,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         // sold 0 a second time (the tickets' primary key would then refuse every such sale, and the shard would be stuck).
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shard = new ShardAddress("e", "ga", 0);
-        var ledger = context.Ledger(shard);
-        await ledger.ClaimAsync(Block);
-        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
+        var ledger = await ClaimAndSellTwoAsync(context, shard);
         Assert.Equal(1, await context.ExecuteAsync("DELETE FROM shard_state"));
 
         var lost = await Assert.ThrowsAsync<ShardClaimLostException>(() => ledger.ClaimAsync(Block));
@@ -1175,6 +1171,15 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         new(shard, ledger.Epoch, 0, 0, [], keys);
 
     // Shards of one type own disjoint blocks, as in a real event.
+    /// <summary>A ledger that claimed <paramref name="shard"/> and committed one order of serials 101 and 102.</summary>
+    private static async Task<ShardLedger> ClaimAndSellTwoAsync(LedgerContext context, ShardAddress shard)
+    {
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
+        return ledger;
+    }
+
     private static SerialBlock BlockOf(ShardAddress shard) => new(First: 101 + shard.Index * 10, Size: 10);
 
     private static LedgerBatch Batch(ShardLedger ledger, ShardAddress shard, long oldSold, OrderDetails order) =>
