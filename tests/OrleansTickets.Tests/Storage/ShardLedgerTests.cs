@@ -75,9 +75,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shard = new ShardAddress("e", "ga", 0);
-        var stale = context.Ledger(shard);
-        await stale.ClaimAsync(Block);
-        Assert.Equal(CommitOutcome.Committed, await stale.CommitAsync(Batch(stale, shard, 0, Order(shard, "before", 101))));
+        var stale = await ClaimAndSellAsync(context, shard, "before", 101);
 
         // A reload after a commit whose outcome was unknown: the ledger still holds the shard, so it takes a new epoch.
         var reloaded = await stale.ClaimAsync(Block);
@@ -287,9 +285,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shard = new ShardAddress("e", "ga", 0);
-        var ledger = context.Ledger(shard);
-        await ledger.ClaimAsync(Block);
-        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "first", 101))));
+        var ledger = await ClaimAndSellAsync(context, shard, "first", 101);
 
         // A buggy grain that believes the shard sold nothing... but its epoch and count are valid for the next
         // ticket: the only thing wrong is the serial. The primary key must stop it.
@@ -873,7 +869,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         // start the shard again at sold 0.
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shard = new ShardAddress("e", "ga", 0);
-        await ClaimAndSellTwoAsync(context, shard);
+        await ClaimAndSellAsync(context, shard, "o1", 101, 102);
         foreach (var table in new[] { "shard_database_identity", "shard_state", "orders", "tickets" }) await context.ExecuteAsync($"DELETE FROM {table}");
 
         var refused = await Assert.ThrowsAnyAsync<Exception>(() => context.Ledger(shard).ClaimAsync(Block));
@@ -888,7 +884,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         // sold 0 a second time (the tickets' primary key would then refuse every such sale, and the shard would be stuck).
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var shard = new ShardAddress("e", "ga", 0);
-        var ledger = await ClaimAndSellTwoAsync(context, shard);
+        var ledger = await ClaimAndSellAsync(context, shard, "o1", 101, 102);
         Assert.Equal(1, await context.ExecuteAsync("DELETE FROM shard_state"));
 
         var lost = await Assert.ThrowsAsync<ShardClaimLostException>(() => ledger.ClaimAsync(Block));
@@ -1171,12 +1167,12 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         new(shard, ledger.Epoch, 0, 0, [], keys);
 
     // Shards of one type own disjoint blocks, as in a real event.
-    /// <summary>A ledger that claimed <paramref name="shard"/> and committed one order of serials 101 and 102.</summary>
-    private static async Task<ShardLedger> ClaimAndSellTwoAsync(LedgerContext context, ShardAddress shard)
+    /// <summary>A ledger that claimed <paramref name="shard"/> and committed its first order, of <paramref name="serials"/>.</summary>
+    private static async Task<ShardLedger> ClaimAndSellAsync(LedgerContext context, ShardAddress shard, string orderId, params long[] serials)
     {
         var ledger = context.Ledger(shard);
         await ledger.ClaimAsync(Block);
-        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, orderId, serials))));
         return ledger;
     }
 
