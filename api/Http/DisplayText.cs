@@ -74,10 +74,13 @@ public static class DisplayText
                 (afterFormat, afterBase) = (true, false);
                 continue;
             }
-            // Combining marks alone show nothing (a variation selector, a grapheme joiner): they need a base to mark.
+            // Combining marks alone show nothing (a variation selector, a grapheme joiner): they need a base to mark. A
+            // space has no forms to choose from, so a selector after one is hidden text too (and a leading space would
+            // be trimmed away, leaving the selector first).
             var mark = category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark;
-            (afterFormat, afterBase) = (false, !mark && !selector);
-            visible |= !Rune.IsWhiteSpace(rune) && !IsBlankLetter(rune) && !mark;
+            var space = Rune.IsWhiteSpace(rune);
+            (afterFormat, afterBase) = (false, !mark && !selector && !space);
+            visible |= !space && !IsBlankLetter(rune) && !mark;
         }
         return visible && flagTags <= 0;
     }

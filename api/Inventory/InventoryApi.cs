@@ -66,7 +66,12 @@ public static class InventoryApi
         var location = $"/api/events/{eventId}/sales";
         // A keyed retry of an addition already made answers 200, as a replayed order or event does: nothing new was made.
         // A repeat under this request's own key is the resent copy of this very request, which did make it.
-        if (added.Status == CapacityStatus.Added && added.Repeated && !ownKey) return TypedResults.Ok(response);
+        if (added.Status == CapacityStatus.Added && added.Repeated && !ownKey)
+        {
+            // The same Location as the 201 it replays, as a replayed order or event carries.
+            request.HttpContext.Response.Headers.Location = location;
+            return TypedResults.Ok(response);
+        }
         return added.Status == CapacityStatus.Added ? TypedResults.Created(location, response) : TypedResults.Accepted(location, response);
     }
 

@@ -49,6 +49,9 @@ public static class OrderValidator
         {
             if (char.IsWhiteSpace(c) || char.IsControl(c)) return false;
         }
+        // MailAddress takes any non-ASCII character, so an address gets the names' rule too: no direction overrides,
+        // zero-width spaces or other invisible characters that would make two addresses look alike in the export.
+        if (!DisplayText.IsValid(email, MaxEmailLength)) return false;
         // MailAddress also accepts display names and comments; requiring it to round-trip to the bare address rules them out.
         return MailAddress.TryCreate(email, out var parsed) && parsed.Address == email && parsed.Host.Contains('.');
     }

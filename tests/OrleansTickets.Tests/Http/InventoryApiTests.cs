@@ -68,11 +68,15 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
     {
         await Http.CreateEventAsync("keyed-cap", capacity: 10, shards: 2);
 
-        var first = await (await AddCapacityAsync("keyed-cap", "{\"quantity\":3}", "grow-1")).JsonAsync();
+        var created = await AddCapacityAsync("keyed-cap", "{\"quantity\":3}", "grow-1");
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var first = await created.JsonAsync();
         var retry = await AddCapacityAsync("keyed-cap", "{\"quantity\":3}", "grow-1");
 
-        // The grant the key made, as a replay: 200, not a second 201.
+        // The grant the key made, as a replay: 200, not a second 201, pointing where the 201 pointed.
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal("/api/events/keyed-cap/sales", created.Headers.Location?.OriginalString);
+        Assert.Equal(created.Headers.Location, retry.Headers.Location);
         var again = await retry.JsonAsync();
         Assert.Equal((first.GetProperty("grantId").GetString(), 11L), (again.GetProperty("grantId").GetString(), again.GetProperty("firstSerial").GetInt64()));
         Assert.Equal(13L, await CapacityAsync("keyed-cap"));
