@@ -24,14 +24,35 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
     /// <remarks>
     /// The first claim takes the shard from whoever held it. A claim again (a reload) keeps it only if this ledger still
     /// holds it, and throws <see cref="ShardClaimLostException"/> otherwise: a stale activation never takes the shard back.
+    /// Either throws it too when a newer activation claims the shard while this claim reads its transfers.
     /// </remarks>
-    public async Task<ShardClaim> ClaimAsync(SerialBlock block, CancellationToken cancellationToken = default)
+    public async Task<ShardClaim> ClaimAsync(SerialBlock block, CancellationToken cancellationToken = default) =>
+        await ReadClaimAsync(await ClaimRowAsync(block, cancellationToken), cancellationToken);
+
+    /// <summary>The claim itself: takes a new epoch and returns the row as the claim left it.</summary>
+    internal async Task<ClaimedRow> ClaimRowAsync(SerialBlock block, CancellationToken cancellationToken = default)
     {
         var row = await database.ClaimAsync(shard, block, Epoch, cancellationToken);
-        // Held from here, not after the reads below: the claim is committed, and if a read fails (a database blinking,
-        // when reloads happen) the next reload must claim from this epoch, or it would find its own claim "newer" and
-        // stop a shard no other activation holds.
+        // Held from here, not after the reads that follow: the claim is committed, and if a read fails (a database
+        // blinking, when reloads happen) the next reload must claim from this epoch, or it would find its own claim
+        // "newer" and stop a shard no other activation holds.
         Epoch = row.Epoch;
+        return row;
+    }
+
+    /// <summary>
+    /// Reads the transfers and refusals that go with <paramref name="row"/>, then checks that no newer activation
+    /// claimed the shard meanwhile (<see cref="ShardClaimLostException"/> if one did).
+    /// </summary>
+    /// <remarks>
+    /// The row and these reads are separate statements, so they could see two states of the shard: a newer activation
+    /// that claimed in between and took a gift in would put the gift among this claim's take-ins but not in its row's
+    /// capacity, and the shard would report fewer unsold tickets than it has (a "sold out" given too soon). Every write
+    /// under a newer claim comes after that claim, so an epoch still this ledger's after the reads means none of them
+    /// saw a write the row did not.
+    /// </remarks>
+    internal async Task<ShardClaim> ReadClaimAsync(ClaimedRow row, CancellationToken cancellationToken = default)
+    {
         await using var connection = await database.OpenAsync(cancellationToken);
         var undelivered = await ReadAllAsync(connection, ShardSql.ReadUndelivered,
             r => new OutgoingTransfer(r.GetString(1), new TicketTransfer(r.GetString(0), shard.Key, SegmentText.Parse(r.GetString(2)))),
@@ -41,6 +62,8 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
             cancellationToken);
         var settled = (await ReadAllAsync(connection, ShardSql.ReadSettled, r => Convert.ToInt64(r.GetValue(0)), cancellationToken)).Single();
         var refused = await ReadAllAsync(connection, ShardSql.ReadRefused, r => r.GetString(0), cancellationToken);
+        var epochs = await ReadAllAsync(connection, ShardSql.ReadFence, r => Convert.ToInt64(r.GetValue(0)), cancellationToken);
+        if (epochs is not [var epoch] || epoch != row.Epoch) throw new ShardClaimLostException(shard.Key, row.Epoch);
         return new ShardClaim(row, undelivered, [.. takenIn.Select(t => t.Id)], refused,
             TakenInFromShards: takenIn.Where(t => t.FromShard).Sum(t => t.Quantity), Settled: settled);
     }

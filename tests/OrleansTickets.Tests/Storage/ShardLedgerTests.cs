@@ -71,6 +71,31 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_claim_overtaken_while_it_reads_its_transfers_is_lost_instead_of_loading_two_states_of_the_shard(string engine)
+    {
+        // A claim's row and its transfers are read by separate statements. A newer activation that claims in between and
+        // takes a gift in would leave the older one with the gift among its take-ins but not in its row's capacity.
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var (donor, receiver) = (new ShardAddress("e", "ga", 0), new ShardAddress("e", "ga", 1));
+        var ledgers = await context.ClaimEachAsync(donor, receiver);
+        var gift = new TicketTransfer("g1", donor.Key, [new SerialSegment(109, 2)]);
+        Assert.Equal(CommitOutcome.Committed, await ledgers[donor].CommitAsync(Changing(ledgers[donor], donor, 8, "101+8",
+            transfersOut: [new OutgoingTransfer(receiver.Key, gift)])));
+
+        var older = context.Ledger(receiver);
+        var row = await older.ClaimRowAsync(BlockOf(receiver));
+        var newer = context.Ledger(receiver);
+        await newer.ClaimAsync(BlockOf(receiver));
+        Assert.Equal(CommitOutcome.Committed, await newer.CommitAsync(Changing(newer, receiver, 12, "111+10;109+2", transfersIn: [gift])));
+
+        Assert.Equal(10L, row.Capacity);
+        await Assert.ThrowsAsync<ShardClaimLostException>(() => older.ReadClaimAsync(row));
+        // A claim that nothing overtook reads the gift in its row and among its take-ins alike.
+        var claim = await context.Ledger(receiver).ClaimAsync(BlockOf(receiver));
+        Assert.Equal((12L, 2L, 4L), (claim.Row.Capacity, claim.TakenInFromShards, claim.Epoch));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_ledger_claiming_again_keeps_the_shard_only_while_it_still_holds_it(string engine)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
