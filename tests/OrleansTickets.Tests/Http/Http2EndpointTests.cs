@@ -58,6 +58,40 @@ public sealed class Http2EndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_key_sent_with_spaces_around_it_over_http2_is_the_same_key_as_without_them()
+    {
+        // HTTP/1.1's parser drops the spaces around a header's value; HTTP/2 carries them through (a gateway may pass
+        // them on), and RFC 9110 says they are not part of the value. A retry that differs only by them is a replay.
+        Assert.Equal(HttpStatusCode.Created, (await _http2.CreateEventAsync("h2-spaces", capacity: 10, shards: 2)).StatusCode);
+
+        var created = await OrderWithRawKeyAsync("h2-spaces", "h2-key-1 ");
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var replay = await OrderWithRawKeyAsync("h2-spaces", " h2-key-1");
+        Assert.Equal(HttpStatusCode.OK, replay.StatusCode);
+        Assert.Equal(created.Headers.Location, replay.Headers.Location);
+        var plain = await _http2.OrderAsync("h2-spaces", 2, key: "h2-key-1");
+        Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        Assert.Equal(created.Headers.Location, plain.Headers.Location);
+        Assert.Equal(2, await _http2.SoldAsync("h2-spaces"));
+
+        var blank = await OrderWithRawKeyAsync("h2-spaces", "   ");
+        Assert.Equal(HttpStatusCode.BadRequest, blank.StatusCode);
+        Assert.Equal("application/problem+json", blank.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(2, await _http2.SoldAsync("h2-spaces"));
+    }
+
+    private Task<HttpResponseMessage> OrderWithRawKeyAsync(string eventId, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/events/{eventId}/orders")
+        {
+            Content = new StringContent("{\"ticketTypeId\":\"ga\",\"quantity\":2,\"buyer\":{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\"}}",
+                System.Text.Encoding.UTF8, "application/json"),
+        };
+        Assert.True(request.Headers.TryAddWithoutValidation("Idempotency-Key", key));
+        return _http2.SendAsync(request);
+    }
+
+    [Fact]
     public async Task The_endpoint_speaks_http2_alone_so_an_http11_request_is_refused_by_kestrel()
     {
         // What makes the test above an HTTP/2 test: over HTTP/1.1 the same endpoint reaches no API at all. The API would
