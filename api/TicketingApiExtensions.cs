@@ -1,8 +1,10 @@
+using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OrleansTickets.Api.Events;
@@ -19,6 +21,12 @@ public static class TicketingApiExtensions
     public static IServiceCollection AddTicketingApi(this IServiceCollection services)
     {
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        // Header values are read as Latin-1, which takes every byte, instead of UTF-8, which throws on bytes that are not
+        // UTF-8 (HTTP allows them in a value, and gateways pass them on). Over HTTP/1.1 the throw refused one request,
+        // but over HTTP/2 it ended the connection, and with it every request a gateway had multiplexed onto it. The
+        // headers the API reads are ASCII by their own rules, so such a value is now refused by them, for its own
+        // request alone, with a problem.
+        services.Configure<KestrelServerOptions>(o => o.RequestHeaderEncodingSelector = _ => Encoding.Latin1);
         // Answers that no handler wrote get their problems from FallbackProblems; every other problem is written by
         // the handler that refused the request, with its own type.
         services.AddProblemDetails();

@@ -80,6 +80,32 @@ public sealed class Http2EndpointTests : IAsyncLifetime
         Assert.Equal(2, await _http2.SoldAsync("h2-spaces"));
     }
 
+    [Fact]
+    public async Task A_header_that_is_not_utf8_gets_a_400_problem_for_its_own_request_over_http2()
+    {
+        // HTTP allows such bytes in a value, and gateways pass them on. Kestrel's default decoding threw on them, and over
+        // HTTP/2 that ended the whole connection (every buyer's request the gateway had multiplexed onto it) where
+        // HTTP/1.1 refuses the one request.
+        Assert.Equal(HttpStatusCode.Created, (await _http2.CreateEventAsync("h2-bytes", capacity: 10, shards: 1)).StatusCode);
+        using var latin1 = new HttpClient(new Http2Only(new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1 }))
+        {
+            BaseAddress = _host.Client.BaseAddress,
+        };
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/h2-bytes/orders")
+        {
+            Content = new StringContent("{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\"}}",
+                System.Text.Encoding.UTF8, "application/json"),
+        };
+        // "café" with its last letter as the single byte 0xE9: not UTF-8.
+        Assert.True(request.Headers.TryAddWithoutValidation("Idempotency-Key", "caf\u00e9"));
+
+        var refused = await latin1.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(0, await _http2.SoldAsync("h2-bytes"));
+    }
+
     private Task<HttpResponseMessage> OrderWithRawKeyAsync(string eventId, string key)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, $"/api/events/{eventId}/orders")
