@@ -62,6 +62,8 @@ public sealed class OperatorAccessTests
     [InlineData("Host", "127.0.0.2")]
     [InlineData("Host", "[::1]:5080")]
     [InlineData("Sec-Fetch-Site", "none")]
+    // As HTTP/2 delivers a padded value (HTTP/1.1's parser trims it).
+    [InlineData("Sec-Fetch-Site", " none\t")]
     public void Without_a_key_a_tool_or_a_typed_address_on_this_machine_is_an_operator(string header, string value)
     {
         var caller = Caller("127.0.0.1");
@@ -99,6 +101,7 @@ public sealed class OperatorAccessTests
     [Theory]
     [InlineData("Bearer " + Key)]
     [InlineData("bearer " + Key)]
+    [InlineData(" Bearer " + Key + "\t ")]
     public void With_a_key_any_caller_that_sends_it_is_an_operator(string authorization)
     {
         var caller = Caller("203.0.113.7");
