@@ -107,16 +107,15 @@ public sealed class Http2EndpointTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Headers_beyond_kestrels_limits_get_431_for_their_own_request_over_http2()
+    public async Task Too_many_headers_get_431_for_their_own_request_over_http2()
     {
-        // What the README tells a gateway's operator: Kestrel's own limits refuse the request, not the connection.
+        // What the README tells a gateway's operator: Kestrel's header count limit refuses the request, not the
+        // connection. (Its 32 KB limit on a header block it announces in HTTP/2's settings, and .NET's client then
+        // refuses to send a larger block at all.)
         var many = new HttpRequestMessage(HttpMethod.Get, "/api/events/h2-none");
         for (var i = 0; i < 120; i++) many.Headers.TryAddWithoutValidation($"x-header-{i}", "v");
-        var large = new HttpRequestMessage(HttpMethod.Get, "/api/events/h2-none");
-        for (var i = 0; i < 10; i++) large.Headers.TryAddWithoutValidation($"x-large-{i}", new string('a', 4000));
 
         Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, (await _http2.SendAsync(many)).StatusCode);
-        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, (await _http2.SendAsync(large)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _http2.GetAsync("/api/events/h2-none")).StatusCode);
     }
 
