@@ -21,10 +21,7 @@ public static class IdempotencyKeyHeader
             errors[Name] = ["Send the header at most once."];
             return null;
         }
-        // The spaces and tabs around a field's value are not part of it (RFC 9110, section 5.5). HTTP/1.1's parser
-        // drops them, but HTTP/2 carries them through, and a gateway may pass them on: kept, "k1 " and "k1" would be
-        // two keys, and a retry that differed only by them would buy a second time.
-        var key = values[0]!.Trim([' ', '\t']);
+        var key = FieldValue.Trim(values[0]!);
         if (key.Length is >= 1 and <= MaxLength && key.All(c => c is >= ' ' and <= '~')) return key;
         errors[Name] = [$"1 to {MaxLength} printable ASCII characters."];
         return null;

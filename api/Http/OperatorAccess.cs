@@ -13,10 +13,6 @@ public static class OperatorAccess
 {
     private const string Scheme = "Bearer ";
 
-    // The spaces and tabs around a field's value, which are not part of it (RFC 9110, section 5.5): HTTP/1.1's parser
-    // drops them, HTTP/2 carries them through, and an operator behind an HTTP/2 gateway that pads values was refused.
-    private static readonly char[] FieldWhitespace = [' ', '\t'];
-
     /// <summary>Refuses every request to these endpoints that <see cref="Refusal"/> refuses, before the handler reads the body.</summary>
     public static TBuilder RequireOperator<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.AddEndpointFilter(async (context, next) =>
@@ -47,8 +43,8 @@ public static class OperatorAccess
                 $"No operator key is configured ({OperatorAccessOptions.SectionName}:Key), so only callers on this machine may do this.");
         }
         var sent = context.Request.Headers.Authorization;
-        if (sent.Count == 1 && sent[0]?.Trim(FieldWhitespace) is { } value && value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase)
-            && SameSecret(value[Scheme.Length..], key))
+        if (sent.Count == 1 && sent[0] is { } raw && FieldValue.Trim(raw) is var value
+            && value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) && SameSecret(value[Scheme.Length..], key))
         {
             return null;
         }
@@ -78,7 +74,7 @@ public static class OperatorAccess
     {
         if (request.Headers.ContainsKey("Origin")) return true;
         if (request.Headers.TryGetValue("Sec-Fetch-Site", out var site)
-            && !string.Equals(site.ToString().Trim(FieldWhitespace), "none", StringComparison.OrdinalIgnoreCase))
+            && !string.Equals(FieldValue.Trim(site.ToString()), "none", StringComparison.OrdinalIgnoreCase))
         {
             return true;
         }

@@ -68,7 +68,7 @@ public static class InventoryApi
         // A repeat under this request's own key is the resent copy of this very request, which did make it.
         if (added.Status == CapacityStatus.Added && added.Repeated && !ownKey)
         {
-            // The same Location as the 201 it replays, as a replayed order or event carries.
+            // A retry cannot tell whether its first attempt landed, so it must be able to follow the answer either way.
             request.HttpContext.Response.Headers.Location = location;
             return TypedResults.Ok(response);
         }

@@ -43,16 +43,23 @@ public static class OrderValidator
     {
         if (string.IsNullOrWhiteSpace(email)) return false;
         email = email.Trim();
-        if (email.Length > MaxEmailLength) return false;
-        // A loop over the characters, not LINQ over the string: every purchase checks an address.
-        foreach (var c in email)
-        {
-            if (char.IsWhiteSpace(c) || char.IsControl(c)) return false;
-        }
-        // MailAddress takes any non-ASCII character, so an address gets the names' rule too: no direction overrides,
-        // zero-width spaces or other invisible characters that would make two addresses look alike in the export.
+        // MailAddress takes any non-ASCII character, so an address gets the names' rule too (no control characters,
+        // direction overrides, zero-width spaces): an address the export shows must be the one the buyer can be reached at.
         if (!DisplayText.IsValid(email, MaxEmailLength)) return false;
+        for (var i = 0; i < email.Length; i++)
+        {
+            var c = email[i];
+            if (char.IsWhiteSpace(c) || IsHiddenInAddress(c)) return false;
+            // A joiner shapes the letters of scripts that join (a Persian address needs one) and is invisible between
+            // ASCII ones, where "ada" and "a\u200Cda" would show alike.
+            if (c is '\u200C' or '\u200D' && (i == 0 || i == email.Length - 1 || email[i - 1] < 0x80 || email[i + 1] < 0x80)) return false;
+        }
         // MailAddress also accepts display names and comments; requiring it to round-trip to the bare address rules them out.
         return MailAddress.TryCreate(email, out var parsed) && parsed.Address == email && parsed.Host.Contains('.');
     }
+
+    // What names may carry and an address may not: the soft hyphen, the direction marks and the Mongolian vowel
+    // separator only place or break what is shown, so in an address they make two addresses look alike. Domain names
+    // refuse them too (IDNA2008).
+    private static bool IsHiddenInAddress(char c) => c is '\u00AD' or '\u200E' or '\u200F' or '\u061C' or '\u180E';
 }

@@ -496,10 +496,9 @@ public sealed partial class InventoryShardGrain(
         }
         catch (ShardClaimLostException)
         {
-            // A newer activation claimed the shard (during a membership change): before a reload after a commit this one
-            // could not be sure of, or while this claim read its transfers. What this one decided before the reload (a
-            // forwarded order it had not seen refused, say) must not be committed under a claim taken back, and a claim
-            // overtaken while it read would report counts from two states of the shard: it stops, as when a commit is fenced.
+            // A newer activation claimed the shard (a membership change) before this reload or during this claim's reads.
+            // Its decisions must not be committed under a claim taken back, nor its counts mix two states of the shard:
+            // it stops, as when a commit is fenced.
             StopAsFenced();
             return false;
         }

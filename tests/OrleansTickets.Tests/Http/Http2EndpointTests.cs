@@ -87,10 +87,8 @@ public sealed class Http2EndpointTests : IAsyncLifetime
         // HTTP/2 that ended the whole connection (every buyer's request the gateway had multiplexed onto it) where
         // HTTP/1.1 refuses the one request.
         Assert.Equal(HttpStatusCode.Created, (await _http2.CreateEventAsync("h2-bytes", capacity: 10, shards: 1)).StatusCode);
-        using var latin1 = new HttpClient(new Http2Only(new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1 }))
-        {
-            BaseAddress = _host.Client.BaseAddress,
-        };
+        var (latin1, connections) = CountingClient(System.Text.Encoding.Latin1);
+        using var client = latin1;
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/h2-bytes/orders")
         {
             Content = new StringContent("{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\"}}",
@@ -104,6 +102,9 @@ public sealed class Http2EndpointTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
         Assert.Equal(0, await _http2.SoldAsync("h2-bytes"));
+        // The connection it came on still serves: a client opens a new one, unseen, after the server ends one.
+        Assert.Equal(HttpStatusCode.OK, (await latin1.GetAsync("/api/events/h2-bytes")).StatusCode);
+        Assert.Equal(1, connections.Value);
     }
 
     [Fact]
@@ -112,11 +113,14 @@ public sealed class Http2EndpointTests : IAsyncLifetime
         // What the README tells a gateway's operator: Kestrel's header count limit refuses the request, not the
         // connection. (Its 32 KB limit on a header block it announces in HTTP/2's settings, and .NET's client then
         // refuses to send a larger block at all.)
+        var (counted, connections) = CountingClient();
+        using var client = counted;
         var many = new HttpRequestMessage(HttpMethod.Get, "/api/events/h2-none");
         for (var i = 0; i < 120; i++) many.Headers.TryAddWithoutValidation($"x-header-{i}", "v");
 
-        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, (await _http2.SendAsync(many)).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await _http2.GetAsync("/api/events/h2-none")).StatusCode);
+        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, (await counted.SendAsync(many)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await counted.GetAsync("/api/events/h2-none")).StatusCode);
+        Assert.Equal(1, connections.Value);
     }
 
     private Task<HttpResponseMessage> OrderWithRawKeyAsync(string eventId, string key)
@@ -156,6 +160,37 @@ public sealed class Http2EndpointTests : IAsyncLifetime
         Assert.Equal(2, sales?.TicketTypes.Sum(t => t.Sold));
         var exported = await ExportReader.ReadAsync([_host.Client.BaseAddress!], http2: true, "h2-load", CancellationToken.None);
         Assert.Equal(2, exported?.Sum(o => o.Tickets.Count));
+    }
+
+    /// <summary>An HTTP/2 client to the endpoint that counts the connections it opens.</summary>
+    private (HttpClient Client, ConnectionCount Connections) CountingClient(System.Text.Encoding? headerEncoding = null)
+    {
+        var connections = new ConnectionCount();
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellation) =>
+            {
+                Interlocked.Increment(ref connections.Value);
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellation);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        if (headerEncoding is not null) handler.RequestHeaderEncodingSelector = (_, _) => headerEncoding;
+        return (new HttpClient(new Http2Only(handler)) { BaseAddress = _host.Client.BaseAddress }, connections);
+    }
+
+    private sealed class ConnectionCount
+    {
+        public int Value;
     }
 
     /// <summary>Sends every request as HTTP/2 without asking first, as a gateway configured for it does.</summary>
