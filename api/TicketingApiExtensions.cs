@@ -7,8 +7,11 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using OrleansTickets.Api.Events;
 using OrleansTickets.Api.Export;
+using OrleansTickets.Api.Health;
 using OrleansTickets.Api.Inventory;
 using OrleansTickets.Api.Http;
 using OrleansTickets.Api.Orders;
@@ -45,6 +48,16 @@ public static class TicketingApiExtensions
                 $"Api:Operators:Key must be at least {OperatorAccessOptions.MinKeyLength} printable ASCII characters without spaces, or unset.")
             .ValidateOnStart();
         services.AddHostedService<OperatorKeyWarning>();
+        services.AddOptions<ShutdownDrainOptions>().BindConfiguration(ShutdownDrainOptions.SectionName)
+            .Validate(o => o.Drain >= TimeSpan.Zero && o.Drain <= ShutdownDrainOptions.MaxDrain,
+                $"Api:Shutdown:Drain must be 0 to {ShutdownDrainOptions.MaxDrain.TotalSeconds:0} seconds.")
+            .ValidateOnStart();
+        services.AddHostedService<ShutdownDrain>();
+        // The drain comes before the stop's own steps, so it adds to their budget instead of taking from it.
+        services.AddOptions<HostOptions>().PostConfigure<IOptions<ShutdownDrainOptions>>((host, drain) =>
+        {
+            if (drain.Value.Drain > TimeSpan.Zero && host.ShutdownTimeout != Timeout.InfiniteTimeSpan) host.ShutdownTimeout += drain.Value.Drain;
+        });
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status503ServiceUnavailable;
@@ -57,7 +70,9 @@ public static class TicketingApiExtensions
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = FallbackProblems.WriteForExceptionAsync });
         app.UseStatusCodePages(FallbackProblems.WriteForStatusAsync);
+        app.UseClosingConnectionsWhileStopping();
         app.UseRateLimiter();
+        app.MapHealthApi();
         app.MapEventsApi();
         app.MapOrdersApi();
         app.MapInventoryApi();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using OrleansTickets.Api.Events;
 using OrleansTickets.Api.Export;
+using OrleansTickets.Api.Health;
 using OrleansTickets.Api.Inventory;
 using OrleansTickets.Api.Orders;
 using OrleansTickets.Orders;
@@ -25,6 +26,7 @@ namespace OrleansTickets.Api.Http;
 [JsonSerializable(typeof(CapacityResponse))]
 [JsonSerializable(typeof(DrainResponse))]
 [JsonSerializable(typeof(OrderExportResponse))]
+[JsonSerializable(typeof(ReadinessResponse))]
 // Problem extensions are written as objects, by their runtime types, and ASP.NET Core's problem context has no long
 // (GeneratedJsonOnly): the sold-out 409's "remaining".
 [JsonSerializable(typeof(long))]

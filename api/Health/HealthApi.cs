@@ -1,0 +1,38 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
+using OrleansTickets.Api.Http;
+
+namespace OrleansTickets.Api.Health;
+
+/// <summary>What a load balancer asks before it sends buyers to this server.</summary>
+public static class HealthApi
+{
+    /// <summary>
+    /// While the server stops, its HTTP/1.1 answers close their connections, so keep-alive clients come back through
+    /// the balancer to another server. HTTP/2 has no such header; Kestrel ends those connections with GOAWAY when it stops.
+    /// </summary>
+    public static WebApplication UseClosingConnectionsWhileStopping(this WebApplication app)
+    {
+        var stopping = app.Lifetime.ApplicationStopping;
+        app.Use((context, next) =>
+        {
+            if (stopping.IsCancellationRequested && HttpProtocol.IsHttp11(context.Request.Protocol)) context.Response.Headers.Connection = "close";
+            return next(context);
+        });
+        return app;
+    }
+
+    public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("/health").MapRead("/ready", Ready);
+        return app;
+    }
+
+    public static Results<Ok<ReadinessResponse>, ProblemHttpResult> Ready(HttpContext context, IHostApplicationLifetime lifetime) =>
+        lifetime.ApplicationStopping.IsCancellationRequested
+            ? Problems.RetryLater(context, Problems.Unavailable, "This server is stopping.", "Send buyers to another server.")
+            : TypedResults.Ok(new ReadinessResponse("ready"));
+}
