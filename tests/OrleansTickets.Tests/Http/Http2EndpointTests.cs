@@ -74,9 +74,7 @@ public sealed class Http2EndpointTests : IAsyncLifetime
         Assert.Equal(created.Headers.Location, plain.Headers.Location);
         Assert.Equal(2, await _http2.SoldAsync("h2-spaces"));
 
-        var blank = await OrderWithRawKeyAsync("h2-spaces", "   ");
-        Assert.Equal(HttpStatusCode.BadRequest, blank.StatusCode);
-        Assert.Equal("application/problem+json", blank.Content.Headers.ContentType?.MediaType);
+        await ApiContractTests.AssertProblemAsync(await OrderWithRawKeyAsync("h2-spaces", "   "), HttpStatusCode.BadRequest, "validation");
         Assert.Equal(2, await _http2.SoldAsync("h2-spaces"));
     }
 
@@ -99,8 +97,7 @@ public sealed class Http2EndpointTests : IAsyncLifetime
 
         var refused = await latin1.SendAsync(request);
 
-        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.BadRequest, "validation");
         Assert.Equal(0, await _http2.SoldAsync("h2-bytes"));
         // The connection it came on still serves: a client opens a new one, unseen, after the server ends one.
         Assert.Equal(HttpStatusCode.OK, (await latin1.GetAsync("/api/events/h2-bytes")).StatusCode);
