@@ -56,7 +56,18 @@ public static class TicketingApiExtensions
         // The drain comes before the stop's own steps, so it adds to their budget instead of taking from it.
         services.AddOptions<HostOptions>().PostConfigure<IOptions<ShutdownDrainOptions>>((host, drain) =>
         {
-            if (drain.Value.Drain > TimeSpan.Zero && host.ShutdownTimeout != Timeout.InfiniteTimeSpan) host.ShutdownTimeout += drain.Value.Drain;
+            TimeSpan added;
+            try
+            {
+                added = drain.Value.Drain;
+            }
+            catch (OptionsValidationException)
+            {
+                // The host reads its options while it is built, before anything can report a bad setting: the drain's
+                // own validation says what is wrong when the host starts (ValidateOnStart), as for the other settings.
+                return;
+            }
+            if (added > TimeSpan.Zero && host.ShutdownTimeout != Timeout.InfiniteTimeSpan) host.ShutdownTimeout += added;
         });
         services.AddRateLimiter(limiter =>
         {

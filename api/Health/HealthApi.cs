@@ -11,15 +11,27 @@ namespace OrleansTickets.Api.Health;
 public static class HealthApi
 {
     /// <summary>
-    /// While the server stops, its HTTP/1.1 answers close their connections, so keep-alive clients come back through
+    /// While the server stops, its HTTP/1.x answers close their connections, so keep-alive clients come back through
     /// the balancer to another server. HTTP/2 has no such header; Kestrel ends those connections with GOAWAY when it stops.
     /// </summary>
+    /// <remarks>
+    /// Decided as the answer starts, not as the request arrives, so a request that was in progress when the stop began
+    /// closes its connection too; and a callback survives the exception handler, which clears the headers for its 500.
+    /// </remarks>
     public static WebApplication UseClosingConnectionsWhileStopping(this WebApplication app)
     {
         var stopping = app.Lifetime.ApplicationStopping;
         app.Use((context, next) =>
         {
-            if (stopping.IsCancellationRequested && HttpProtocol.IsHttp11(context.Request.Protocol)) context.Response.Headers.Connection = "close";
+            if (!HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
+            {
+                var response = context.Response;
+                response.OnStarting(() =>
+                {
+                    if (stopping.IsCancellationRequested) response.Headers.Connection = "close";
+                    return Task.CompletedTask;
+                });
+            }
             return next(context);
         });
         return app;

@@ -6,16 +6,22 @@ namespace OrleansTickets.Api.Health;
 /// <summary>Holds a stop's first step for <see cref="ShutdownDrainOptions.Drain"/>, while the web server still listens.</summary>
 /// <remarks>
 /// The host calls every service's <see cref="IHostedLifecycleService.StoppingAsync"/> before it stops any of them, and
-/// the web server stops listening only in its own stop. Without this wait it did so at once on SIGTERM: a balancer
-/// that had not yet seen the server go was refused connections, and a purchase sent on a keep-alive connection as it
-/// closed got a reset, which tells a buyer without an Idempotency-Key nothing. The stop has already begun when this
-/// runs (<see cref="IHostApplicationLifetime.ApplicationStopping"/>), so purchases get 503 and go elsewhere meanwhile.
+/// the web server stops listening only in its own stop (the silo leaves the cluster after that). Without this wait the
+/// server stopped listening at once on SIGTERM: a balancer that had not yet seen it go was refused connections, and a
+/// purchase sent on a keep-alive connection as it closed got a reset, which tells a buyer without an Idempotency-Key
+/// nothing. The drain marks the stop begun first (<see cref="IHostApplicationLifetime.ApplicationStopping"/>, which
+/// SIGTERM has already fired, but a host stopped by its owner fires only after this step), so readiness and purchases
+/// answer 503 and connections close meanwhile.
 /// </remarks>
-internal sealed class ShutdownDrain(IOptions<ShutdownDrainOptions> options) : IHostedLifecycleService
+internal sealed class ShutdownDrain(IOptions<ShutdownDrainOptions> options, IHostApplicationLifetime lifetime) : IHostedLifecycleService
 {
+    // A host stopped twice (its owner's stop, then its disposal) runs this step twice; one drain is enough.
+    private int _drained;
+
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
-        if (options.Value.Drain <= TimeSpan.Zero) return;
+        if (options.Value.Drain <= TimeSpan.Zero || Interlocked.Exchange(ref _drained, 1) == 1) return;
+        lifetime.StopApplication();
         try
         {
             await Task.Delay(options.Value.Drain, cancellationToken);
