@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OrleansTickets.Api.Http;
 
@@ -21,27 +20,24 @@ public static class HealthApi
     /// </remarks>
     public static WebApplication UseClosingConnectionsWhileStopping(this WebApplication app)
     {
+        // Both delegates are made once, here: a purchase registers the callback with itself as its state, which
+        // allocates nothing and looks nothing up, for a stop that rarely comes.
+        var stopping = app.Lifetime.ApplicationStopping;
+        Func<object, Task> closeIfStopping = state =>
+        {
+            if (stopping.IsCancellationRequested) ((HttpContext)state).Response.Headers.Connection = "close";
+            return Task.CompletedTask;
+        };
         app.Use((context, next) =>
         {
-            // One static callback with the request as its state: nothing allocated per purchase for a stop that rarely comes.
             if (!HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
             {
-                context.Response.OnStarting(CloseIfStopping, context);
+                context.Response.OnStarting(closeIfStopping, context);
             }
             return next(context);
         });
         return app;
     }
-
-    private static readonly Func<object, Task> CloseIfStopping = static state =>
-    {
-        var context = (HttpContext)state;
-        if (context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
-        {
-            context.Response.Headers.Connection = "close";
-        }
-        return Task.CompletedTask;
-    };
 
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
@@ -51,6 +47,6 @@ public static class HealthApi
 
     public static Results<Ok<ReadinessResponse>, ProblemHttpResult> Ready(HttpContext context, IHostApplicationLifetime lifetime) =>
         lifetime.ApplicationStopping.IsCancellationRequested
-            ? Problems.RetryLater(context, Problems.Unavailable, "This server is stopping.", "Send buyers to another server.")
+            ? Problems.Stopping(context, "Send buyers to another server.")
             : TypedResults.Ok(new ReadinessResponse("ready"));
 }

@@ -57,4 +57,8 @@ public static class Problems
         context.Response.Headers.RetryAfter = "1";
         return Create(StatusCodes.Status503ServiceUnavailable, type, title, detail);
     }
+
+    /// <summary>503 from a server that has begun to stop: the caller should go to another server.</summary>
+    public static ProblemHttpResult Stopping(HttpContext context, string detail) =>
+        RetryLater(context, Unavailable, "This server is stopping.", detail);
 }

@@ -110,7 +110,7 @@ public static class OrdersApi
     }
 
     private static ProblemHttpResult Stopping(HttpContext context) =>
-        Problems.RetryLater(context, Problems.Unavailable, "This server is stopping.",
+        Problems.Stopping(context,
             "Nothing was sold. Retry (with the same Idempotency-Key, if one was sent); another server takes the purchase.");
 
     private static async Task<ProblemHttpResult> NotFoundAsync(IGrainFactory grains, string eventId, string ticketTypeId)
