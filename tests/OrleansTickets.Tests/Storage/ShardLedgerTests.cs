@@ -1191,7 +1191,6 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     private static LedgerBatch KeysOnly(ShardLedger ledger, ShardAddress shard, params IdempotencyRecord[] keys) =>
         new(shard, ledger.Epoch, 0, 0, [], keys);
 
-    // Shards of one type own disjoint blocks, as in a real event.
     /// <summary>A ledger that claimed <paramref name="shard"/> and committed its first order, of <paramref name="serials"/>.</summary>
     private static async Task<ShardLedger> ClaimAndSellAsync(LedgerContext context, ShardAddress shard, string orderId, params long[] serials)
     {
@@ -1201,6 +1200,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         return ledger;
     }
 
+    // Shards of one type own disjoint blocks, as in a real event.
     private static SerialBlock BlockOf(ShardAddress shard) => new(First: 101 + shard.Index * 10, Size: 10);
 
     private static LedgerBatch Batch(ShardLedger ledger, ShardAddress shard, long oldSold, OrderDetails order) =>
