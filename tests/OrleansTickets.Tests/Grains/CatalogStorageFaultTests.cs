@@ -73,16 +73,24 @@ public sealed class CatalogStorageFaultTests(ITestOutputHelper output)
         // event its twin stored) reads storage again when asked, at most once a second.
         var catalog = cluster.Client.GetEventGrain("unknown");
         Assert.Null(await catalog.GetDefinition());
-        await Task.Delay(TimeSpan.FromSeconds(1.2));
 
-        faults.FailNextRead(EventState);
-        var sinceRead = System.Diagnostics.Stopwatch.StartNew();
-        // "No such event" would be final to a client (404), for an event that may exist.
-        await Assert.ThrowsAsync<CatalogUnavailableException>(() => catalog.GetDefinition());
-        // Until the next read (at most once a second) it still cannot tell. The failed read began after the stopwatch,
-        // so under 0.9 s on it is inside that second; a machine too slow to ask again by then reads afresh instead.
-        var again = await Record.ExceptionAsync(async () => await catalog.GetShardDatabases());
-        if (sinceRead.Elapsed < TimeSpan.FromSeconds(0.9)) Assert.IsType<CatalogUnavailableException>(again);
+        // Until the next read (at most once a second) it still cannot tell. The failed read begins after the stopwatch,
+        // so a second question under 0.9 s on is inside that second; a machine too slow to ask again by then reads
+        // afresh instead, so the round is played again, a few times at most, rather than pass without checking.
+        var checkedInsideTheSecond = false;
+        for (var round = 0; round < 5 && !checkedInsideTheSecond; round++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1.2));
+            faults.FailNextRead(EventState);
+            var sinceRead = System.Diagnostics.Stopwatch.StartNew();
+            // "No such event" would be final to a client (404), for an event that may exist.
+            await Assert.ThrowsAsync<CatalogUnavailableException>(() => catalog.GetDefinition());
+            var again = await Record.ExceptionAsync(async () => await catalog.GetShardDatabases());
+            if (sinceRead.Elapsed >= TimeSpan.FromSeconds(0.9)) continue;
+            Assert.IsType<CatalogUnavailableException>(again);
+            checkedInsideTheSecond = true;
+        }
+        Assert.True(checkedInsideTheSecond, "No round asked again within 0.9 s of the failed read.");
 
         // Once a read succeeds, the answer is known again.
         await Poll.UntilAsync(async () => await Record.ExceptionAsync(() => catalog.GetDefinition()) is null, attempts: 50,

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -92,8 +93,11 @@ public sealed class AdmissionTests : IAsyncLifetime
         }))
         {
             Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
+            using var admission = new AdmissionGauge(host.Services.GetRequiredService<IMeterFactory>());
             var purchases = new[] { HeldPurchase.Send(host.Client, gate.Task, "first"), HeldPurchase.Send(host.Client, gate.Task, "second") };
-            await Task.Delay(500);
+            // Observed, not waited for: a stop begun before the second purchase queued would refuse its connection instead.
+            await Poll.UntilAsync(() => Task.FromResult(admission is { Admitted: 1, Queued: 1 }),
+                failure: $"The purchases never stood one admitted and one queued (admitted {admission.Admitted}, queued {admission.Queued}).");
 
             host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
             gate.SetResult();
@@ -242,6 +246,37 @@ public sealed class AdmissionTests : IAsyncLifetime
     }
 
     /// <summary>A purchase (key "held" unless named) whose body is sent only when the gate opens.</summary>
+    /// <summary>The admission limiter's leases and queue, as ASP.NET Core's rate limiting reports them for one host.</summary>
+    private sealed class AdmissionGauge : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _admitted;
+        private long _queued;
+
+        public AdmissionGauge(IMeterFactory hostMeters)
+        {
+            _listener.InstrumentPublished = (instrument, subscriber) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, hostMeters) && instrument.Name is ActiveLeases or QueuedRequests)
+                {
+                    subscriber.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, change, _, _) =>
+                Interlocked.Add(ref instrument.Name == ActiveLeases ? ref _admitted : ref _queued, change));
+            _listener.Start();
+        }
+
+        private const string ActiveLeases = "aspnetcore.rate_limiting.active_request_leases";
+        private const string QueuedRequests = "aspnetcore.rate_limiting.queued_requests";
+
+        public long Admitted => Volatile.Read(ref _admitted);
+
+        public long Queued => Volatile.Read(ref _queued);
+
+        public void Dispose() => _listener.Dispose();
+    }
+
     private sealed class HeldPurchase
     {
         private readonly CancellationTokenSource _cancel = new();

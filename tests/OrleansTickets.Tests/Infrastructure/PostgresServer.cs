@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Npgsql;
 
@@ -19,6 +17,7 @@ public sealed class PostgresServer : IAsyncDisposable
     private const string SuperUser = "postgres";
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(120);
     private static readonly Lazy<string?> BinDirectory = new(FindBinDirectory);
+    private static readonly Lazy<Task> StaleServers = new(() => Task.Run(StopStaleServersAsync));
 
     private readonly string _root;
     private int _port;
@@ -65,7 +64,9 @@ public sealed class PostgresServer : IAsyncDisposable
                 "or on PATH (or runuser is missing and the tests run as root).");
         }
 
+        await StaleServers.Value.ConfigureAwait(false);
         Directory.CreateDirectory(_root);
+        await File.WriteAllTextAsync(OwnerFile(_root), Environment.ProcessId.ToString()).ConfigureAwait(false);
         if (IsRoot)
         {
             await RunAsync("chown", [SuperUser + ":" + SuperUser, _root]).ConfigureAwait(false);
@@ -76,10 +77,10 @@ public sealed class PostgresServer : IAsyncDisposable
         await RunAsServerUserAsync(Tool("initdb"),
             ["-D", DataDirectory, "--auth=trust", "-U", SuperUser, "--encoding=UTF8", "--locale=C", "--no-sync"]).ConfigureAwait(false);
 
-        // A port picked by binding port 0 can be taken by someone else before the server binds it.
+        // A port found free can still be taken by someone else before the server binds it.
         for (var attempt = 1; ; attempt++)
         {
-            _port = PickFreePort();
+            _port = FreePort.Next();
             await WriteSettingsAsync().ConfigureAwait(false);
             try
             {
@@ -153,11 +154,7 @@ public sealed class PostgresServer : IAsyncDisposable
     {
         try
         {
-            // The pid file, not a flag, decides: a start that timed out may still have left a server running.
-            if (File.Exists(Path.Combine(DataDirectory, "postmaster.pid")))
-            {
-                await PgCtlAsync("stop", "-m", "fast").ConfigureAwait(false);
-            }
+            await StopServerAsync(DataDirectory).ConfigureAwait(false);
         }
         finally
         {
@@ -165,6 +162,87 @@ public sealed class PostgresServer : IAsyncDisposable
             {
                 Directory.Delete(_root, recursive: true);
             }
+        }
+    }
+
+    /// <summary>
+    /// Stops the server of <paramref name="dataDirectory"/>, if one runs: fast, then immediate, then by killing the
+    /// postmaster, so a folder is never deleted under a server that would go on holding its port and shared memory.
+    /// </summary>
+    private static async Task StopServerAsync(string dataDirectory)
+    {
+        // The pid file, not a flag, decides: a start that timed out may still have left a server running.
+        var pidFile = Path.Combine(dataDirectory, "postmaster.pid");
+        if (!File.Exists(pidFile)) return;
+        try
+        {
+            await RunAsServerUserAsync(Tool("pg_ctl"), ["-D", dataDirectory, "-w", "-t", "60", "-m", "fast", "stop"]).ConfigureAwait(false);
+            return;
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        try
+        {
+            await RunAsServerUserAsync(Tool("pg_ctl"), ["-D", dataDirectory, "-w", "-t", "30", "-m", "immediate", "stop"]).ConfigureAwait(false);
+            return;
+        }
+        catch (InvalidOperationException) when (File.Exists(pidFile))
+        {
+            // The file's first line is the postmaster's pid; killing it ends its children too.
+            if (int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), out var pid))
+            {
+                try
+                {
+                    using var postmaster = Process.GetProcessById(pid);
+                    postmaster.Kill();
+                    await postmaster.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+                }
+                catch (ArgumentException)
+                {
+                    // Not running any more.
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stops the servers and deletes the folders that test processes no longer running left behind (a test host killed
+    /// by a hang timeout or a CI cancel never reaches its fixture's dispose, and pg_ctl's server outlives it).
+    /// </summary>
+    /// <remarks>
+    /// A folder is judged by the process id its creator wrote first thing; one without it (still being created by a
+    /// live process, or from before the owner file) is left alone.
+    /// </remarks>
+    private static async Task StopStaleServersAsync()
+    {
+        foreach (var root in Directory.EnumerateDirectories(Path.GetTempPath(), "orleanstickets-pg-*"))
+        {
+            try
+            {
+                if (!int.TryParse(await File.ReadAllTextAsync(OwnerFile(root)).ConfigureAwait(false), out var owner) || IsRunning(owner)) continue;
+                await StopServerAsync(Path.Combine(root, "data")).ConfigureAwait(false);
+                Directory.Delete(root, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or TimeoutException)
+            {
+                // Another test process is cleaning it at the same moment, or it cannot be: it costs disk, not a result.
+            }
+        }
+    }
+
+    private static string OwnerFile(string root) => Path.Combine(root, "owner.pid");
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 
@@ -196,15 +274,6 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             throw new InvalidOperationException($"{ex.Message}{Environment.NewLine}server.log:{Environment.NewLine}{await File.ReadAllTextAsync(LogFile).ConfigureAwait(false)}", ex);
         }
-    }
-
-    private static int PickFreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private static string Tool(string name) => Path.Combine(BinDirectory.Value!, name);

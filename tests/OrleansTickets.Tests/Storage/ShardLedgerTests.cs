@@ -1029,13 +1029,20 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         {
             if (ReferenceEquals(instrument.Meter.Scope, context) && instrument.Name == "orleanstickets.storage.commits") subscriber.EnableMeasurementEvents(instrument);
         };
-        listener.SetMeasurementEventCallback<long>((_, _, _, _) => throw new InvalidOperationException("a broken exporter"));
+        var thrown = 0;
+        listener.SetMeasurementEventCallback<long>((_, _, _, _) =>
+        {
+            Interlocked.Increment(ref thrown);
+            throw new InvalidOperationException("a broken exporter");
+        });
         listener.Start();
         var shard = new ShardAddress("e", "ga", 0);
         var ledger = context.Ledger(shard);
         await ledger.ClaimAsync(Block);
 
         Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
+        // Without this the test would pass with a listener that never met the commit's measurement.
+        Assert.True(Volatile.Read(ref thrown) > 0, "The broken listener was never called on the commit's measurement.");
     }
 
     [Fact]
