@@ -39,7 +39,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private readonly SqlDialect _dialect;
     private readonly ShardSql _sql;
     private readonly Func<CancellationToken, Task> _createDatabase;
-    private readonly Func<DbConnection, CancellationToken, Task> _checkIdentity;
+    private readonly Func<DbConnection, CancellationToken, Task<string?>> _checkIdentity;
     private readonly int _maxOrdersPerCommit;
     private readonly TimeSpan _gatherWindow;
     private readonly SaleMetrics _metrics;
@@ -53,6 +53,14 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private readonly ManualResetEventSlim? _sqliteWork;
     private volatile bool _initialized;
 
+    /// <summary>
+    /// The identity stamp this database had when this process checked it (<see cref="ShardDatabaseIdentity"/>), or null
+    /// on SQL Server or before the check. The check runs once per process, so a database swapped or replaced while the
+    /// silo runs would pass unseen; every claim requires this stamp instead, and a claim in a database that is no longer
+    /// the checked one returns no row.
+    /// </summary>
+    internal string? Stamp { get; private set; }
+
     // Batches queued and not yet drained (briefly off by one while an enqueue races a drain), and the size of the
     // last group: the writer's view of the load, for the gather window only.
     private int _queued;
@@ -64,7 +72,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         DbDataSource dataSource,
         DbDataSource? writerDataSource,
         Func<CancellationToken, Task> createDatabase,
-        Func<DbConnection, CancellationToken, Task> checkIdentity,
+        Func<DbConnection, CancellationToken, Task<string?>> checkIdentity,
         int maxOrdersPerCommit,
         TimeSpan gatherWindow,
         SaleMetrics metrics,
@@ -84,7 +92,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         _logger = logger;
         if (dialect == SqlDialect.Sqlite)
         {
-            _sqliteWriter = new SqliteGroupWriter(ordinal, sqliteConnectionString!, () => EnsureReadyAsync());
+            _sqliteWriter = new SqliteGroupWriter(ordinal, sqliteConnectionString!, () => EnsureReadyAsync(), () => Stamp);
             _sqliteWork = new ManualResetEventSlim(false, spinCount: 0);
             _writer = Task.Factory.StartNew(RunSqliteWriter, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
@@ -153,7 +161,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 throw;
             }
             await RefuseOlderLayoutAsync(connection, cancellationToken);
-            await _checkIdentity(connection, cancellationToken);
+            Stamp = await _checkIdentity(connection, cancellationToken);
             if (_dialect == SqlDialect.PostgreSql) await RefuseRelaxedDurabilityAsync(connection, cancellationToken);
             if (!ReferenceEquals(_writerDataSource, _dataSource)) await ConnectWriterAsync(cancellationToken);
             _initialized = true;
@@ -322,7 +330,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         await using var claim = new SqlStatement(_sql.Claim)
             .With("@shard_key", shard.Key).With("@block_first", block.First).With("@block_size", (long)block.Size)
             .With("@segments", InitialSegments(block)).With("@held_epoch", heldEpoch)
-            .With("@event_id", shard.EventId).With("@ticket_type_id", shard.TicketTypeId)
+            .With("@event_id", shard.EventId).With("@ticket_type_id", shard.TicketTypeId).With("@stamp", (object?)Stamp ?? DBNull.Value)
             .ToCommand(connection, transaction);
         ClaimedRow result;
         await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
@@ -348,8 +356,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     internal static InvalidOperationException NoClaimedRow(ShardAddress shard, long heldEpoch) =>
         heldEpoch > 0
             ? new ShardClaimLostException(shard.Key, heldEpoch)
-            : new InvalidOperationException($"Claim of {shard.Key} returned no row: its database has no identity stamp " +
-                "(lost and made again?), or it holds sold tickets or gifts of the shard but not the shard's row (deleted?).");
+            : new InvalidOperationException($"Claim of {shard.Key} returned no row: its database has no identity stamp, or not the one " +
+                "this silo checked (lost and made again, or swapped?), or it holds sold tickets or gifts of the shard but not the shard's " +
+                "row (deleted?).");
 
     /// <summary>A new shard's inventory: exactly its block.</summary>
     internal static string InitialSegments(SerialBlock block) =>

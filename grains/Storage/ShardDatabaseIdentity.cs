@@ -26,11 +26,14 @@ internal static class ShardDatabaseIdentity
         );
         """;
 
-    /// <summary>Stamps a new shard database and records it, or checks one used before; throws when it is not the recorded one.</summary>
-    public static async Task CheckAsync(
+    /// <summary>
+    /// Stamps a new shard database and records it, or checks one used before; throws when it is not the recorded one.
+    /// Returns the stamp, which every claim in the database then requires (null on SQL Server, which has no stamps yet).
+    /// </summary>
+    public static async Task<string?> CheckAsync(
         SqlDialect dialect, string catalogConnectionString, int ordinal, DbConnection shard, CancellationToken cancellationToken)
     {
-        if (dialect == SqlDialect.SqlServer) return;
+        if (dialect == SqlDialect.SqlServer) return null;
         await DatabaseServer.EnsureDatabaseExistsAsync(dialect, catalogConnectionString, cancellationToken);
         await using var catalogSource = DatabaseServer.CreateDataSource(dialect, catalogConnectionString);
         await using var catalog = await catalogSource.OpenConnectionAsync(cancellationToken);
@@ -73,6 +76,7 @@ internal static class ShardDatabaseIdentity
                 $"Shard database {ordinal} is not the one this catalog recorded (stamp {stamped.Value.Stamp}, recorded {recorded}): it " +
                 "belongs to another data folder or database. Its shards stay unavailable; put the catalog's own database back.");
         }
+        return recorded;
     }
 
     private static async Task<string?> ReadRecordedAsync(DbConnection catalog, int ordinal, CancellationToken cancellationToken)

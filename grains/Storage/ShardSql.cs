@@ -102,9 +102,10 @@ internal sealed class ShardSql
     public const string CountSoldTickets =
         "SELECT COUNT(*) FROM tickets t JOIN orders o ON o.order_id = t.order_id WHERE o.shard_key = @shard_key";
 
-    // Only in a stamped database (ShardDatabaseIdentity): one dropped and made again while a silo that checked it
-    // before still writes to it has tables but no stamp, and a claim there returns no row instead of starting the
-    // shard's block again at sold 0. Every claim checks, on every silo, not only each silo's first open.
+    // Only in the database this silo checked (ShardDatabaseIdentity, whose stamp is @stamp): one dropped and made again
+    // while a silo that checked it before still writes to it has tables but no stamp, and one swapped for another
+    // deployment's has another stamp; a claim in either returns no row instead of starting the shard's block again at
+    // sold 0. Every claim checks, on every silo, not only each silo's first open.
     // @held_epoch is 0 for an activation's first claim, which takes the shard whoever held it. A later claim (a reload
     // after a commit whose outcome was unknown) takes a new epoch only from the one it holds: if a newer activation
     // claimed the shard meanwhile, the row is left alone and no row comes back. Taking it back would let the stale
@@ -112,7 +113,7 @@ internal sealed class ShardSql
     private const string ClaimWithUpsert =
         "INSERT INTO shard_state (shard_key, epoch, block_first, block_size, sold, capacity, segments, retired) " +
         "SELECT @shard_key, 1, @block_first, @block_size, 0, @block_size, @segments, 0 " +
-        "WHERE EXISTS (SELECT 1 FROM shard_database_identity) " +
+        "WHERE EXISTS (SELECT 1 FROM shard_database_identity WHERE stamp = @stamp) " +
         // A row that exists is updated below. One that does not is inserted only by a first claim of a shard that
         // left no trace here: an activation claiming again held the row, and a sold ticket of the block or a gift
         // to or from the shard means a row existed; either way it is gone (deleted from a database that kept its

@@ -8,7 +8,7 @@ namespace OrleansTickets.Storage;
 /// prepared once. SQLite does its work (and its fsync) synchronously, so this runs on the database's own writer
 /// thread and never blocks the thread pool that Orleans and Kestrel share.
 /// </summary>
-internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Func<Task> ensureReady) : IDisposable
+internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Func<Task> ensureReady, Func<string?> stamp) : IDisposable
 {
     private SqliteConnection? _connection;
     private SqliteCommand _claim = null!;
@@ -139,7 +139,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     private ClaimedRow Claim(ClaimItem claim)
     {
         Set(_claim, claim.Shard.Key, claim.Block.First, (long)claim.Block.Size, ShardDatabase.InitialSegments(claim.Block), claim.HeldEpoch,
-            claim.Shard.EventId, claim.Shard.TicketTypeId);
+            claim.Shard.EventId, claim.Shard.TicketTypeId, (object?)stamp() ?? DBNull.Value);
         using var reader = _claim.ExecuteReader();
         if (!reader.Read()) throw ShardDatabase.NoClaimedRow(claim.Shard, claim.HeldEpoch);
         return ShardDatabase.ReadClaim(reader, claim.Shard, claim.Block);
@@ -218,7 +218,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
                 pragma.ExecuteNonQuery();
             }
             RefuseRelaxedDurability(connection);
-            _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments", "@held_epoch", "@event_id", "@ticket_type_id");
+            _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments", "@held_epoch", "@event_id", "@ticket_type_id", "@stamp");
             _fence = new SqlitePreparedStatement(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
             _order = new SqlitePreparedStatement(connection, ShardSql.InsertOrder, "@order_key", "@order_id", "@shard_key", "@event_id",
                 "@ticket_type_id", "@quantity", "@first_serial", "@serial_segments", "@unit_price_cents", "@currency", "@buyer_name",

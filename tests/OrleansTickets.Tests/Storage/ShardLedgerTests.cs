@@ -902,6 +902,28 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_silo_that_checked_a_database_before_it_was_swapped_for_another_cannot_claim_in_it(string engine)
+    {
+        // This silo checked the database, then another deployment's was put in its place (a restore from the wrong
+        // place): it has a stamp, but not the one checked, and the check runs once per process. Played by changing the
+        // stamp: first with the shard's row still there, then with the rows gone, where a claim would start the block
+        // again at sold 0 and sell serials (and ticket codes) that acknowledged buyers hold.
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var holder = await ClaimAndSellAsync(context, shard, "o1", 101, 102);
+        Assert.Equal(1, await context.ExecuteAsync("UPDATE shard_database_identity SET stamp = 'another-deployment'"));
+
+        await Assert.ThrowsAsync<ShardClaimLostException>(() => holder.ClaimAsync(Block));
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => context.Ledger(shard).ClaimAsync(Block));
+        Assert.Contains("not the one this silo checked", refused.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1L, await context.CountAsync("SELECT epoch FROM shard_state"));
+
+        foreach (var table in new[] { "shard_state", "orders", "tickets" }) await context.ExecuteAsync($"DELETE FROM {table}");
+        await Assert.ThrowsAnyAsync<Exception>(() => context.Ledger(shard).ClaimAsync(Block));
+        Assert.Equal(0L, await context.CountAsync("SELECT COUNT(*) FROM shard_state"));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_shard_whose_row_vanished_after_it_sold_is_not_claimed_afresh(string engine)
     {
         // The database keeps its identity stamp, but the shard's row is gone (a DELETE by mistake). Neither the holder's
