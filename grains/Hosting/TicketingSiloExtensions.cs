@@ -61,7 +61,8 @@ public static class TicketingSiloExtensions
                 // Orleans' own binary format: the catalog types are [GenerateSerializer] records.
                 options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
                 // Clearing keeps the row and its version (ClearStorageKey). Deleting it would let a new first write
-                // start again at version 1, which a stale twin could still hold as its ETag (DeleteStorageKey).
+                // start again at version 1, which a stale twin could still hold as its ETag; the scripts ship no
+                // DeleteStorageKey, so the provider would refuse to start with true.
                 options.DeleteStateOnClear = false;
             }));
         // The last keyed registration wins: the same provider, whose start waits out a catalog database briefly down.

@@ -64,12 +64,6 @@ public sealed class StorageClusterFixture : IAsyncLifetime
             {
                 options.Invariant = target.Invariant;
                 options.ConnectionString = target.ConnectionString;
-            })
-            .AddAdoNetGrainStorage(StorageNames.CatalogDeleteOnClear, options =>
-            {
-                options.Invariant = target.Invariant;
-                options.ConnectionString = target.ConnectionString;
-                options.DeleteStateOnClear = true;
             }));
         var cluster = builder.Build();
         await cluster.DeployAsync();

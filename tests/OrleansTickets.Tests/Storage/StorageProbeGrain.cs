@@ -8,9 +8,6 @@ public static class StorageNames
 {
     /// <summary>Clearing keeps the row (payload NULL, version bumped).</summary>
     public const string Catalog = "catalog";
-
-    /// <summary>Clearing deletes the row (<c>DeleteStateOnClear</c>).</summary>
-    public const string CatalogDeleteOnClear = "catalog-delete";
 }
 
 /// <summary>The persisted shape the storage tests round-trip.</summary>

@@ -12,6 +12,7 @@
 -- then throws InconsistentStateException.
 
 EXEC sp_getapplock @Resource = N'OrleansTickets.GrainStateSchema', @LockMode = N'Exclusive', @LockOwner = N'Transaction';
+DELETE FROM dbo.OrleansQuery WHERE QueryKey = N'DeleteStorageKey';
 GO
 
 IF OBJECT_ID(N'dbo.OrleansQuery', N'U') IS NULL
@@ -103,22 +104,6 @@ INSERT INTO @Queries (QueryKey, QueryText) VALUES
       AND ServiceId = @ServiceId AND GrainTypeString = @GrainTypeString
       AND (GrainIdExtensionString = @GrainIdExtensionString OR (GrainIdExtensionString IS NULL AND @GrainIdExtensionString IS NULL))
       AND Version = @GrainStateVersion;'
-),
-(
-    -- Used when DeleteStateOnClear is set. The provider wants a value that differs from the
-    -- caller's ETag on success, hence Version + 1; it then forgets the ETag.
-    -- Not safe against a stale twin: the next first write starts again at version 1, which a
-    -- twin that read the deleted row may still hold as its ETag, and its write would then match.
-    -- OrleansTickets' storage never sets DeleteStateOnClear (TicketingSiloExtensions); only the
-    -- tests use this query.
-    'DeleteStorageKey',
-    N'DELETE FROM dbo.OrleansGrainState
-    OUTPUT DELETED.Version + 1
-    WHERE GrainIdHash = @GrainIdHash AND GrainTypeHash = @GrainTypeHash
-      AND GrainIdN0 = @GrainIdN0 AND GrainIdN1 = @GrainIdN1
-      AND ServiceId = @ServiceId AND GrainTypeString = @GrainTypeString
-      AND (GrainIdExtensionString = @GrainIdExtensionString OR (GrainIdExtensionString IS NULL AND @GrainIdExtensionString IS NULL))
-      AND Version = @GrainStateVersion;'
 );
 
 UPDATE q SET QueryText = n.QueryText
@@ -127,4 +112,10 @@ FROM dbo.OrleansQuery AS q JOIN @Queries AS n ON n.QueryKey = q.QueryKey;
 INSERT INTO dbo.OrleansQuery (QueryKey, QueryText)
 SELECT n.QueryKey, n.QueryText FROM @Queries AS n
 WHERE NOT EXISTS (SELECT 1 FROM dbo.OrleansQuery AS q WHERE q.QueryKey = n.QueryKey);
+
+-- No DeleteStorageKey, on purpose: deleting a row lets the next first write start again at version 1, which a
+-- stale twin that read the deleted row may still hold as its ETag, and its write would then match. Without the
+-- query the provider refuses DeleteStateOnClear=true at start ("not supported") instead of losing updates; a
+-- copy stored by an earlier version of this script is removed.
+DELETE FROM dbo.OrleansQuery WHERE QueryKey = N'DeleteStorageKey';
 GO

@@ -88,21 +88,11 @@ VALUES
       AND GrainIdExtensionString IS @GrainIdExtensionString
       AND Version = @GrainStateVersion
     RETURNING Version;'
-),
-(
-    -- Used when DeleteStateOnClear is set. The provider wants a value that differs from the
-    -- caller's ETag on success, hence Version + 1; it then forgets the ETag.
-    -- Not safe against a stale twin: the next first write starts again at version 1, which a
-    -- twin that read the deleted row may still hold as its ETag, and its write would then match.
-    -- OrleansTickets' storage never sets DeleteStateOnClear (TicketingSiloExtensions); only the
-    -- tests use this query.
-    'DeleteStorageKey',
-    'DELETE FROM OrleansGrainState
-    WHERE GrainIdHash = @GrainIdHash AND GrainTypeHash = @GrainTypeHash
-      AND GrainIdN0 = @GrainIdN0 AND GrainIdN1 = @GrainIdN1
-      AND ServiceId = @ServiceId AND GrainTypeString = @GrainTypeString
-      AND GrainIdExtensionString IS @GrainIdExtensionString
-      AND Version = @GrainStateVersion
-    RETURNING Version + 1;'
 )
 ON CONFLICT (QueryKey) DO UPDATE SET QueryText = excluded.QueryText;
+
+-- No DeleteStorageKey, on purpose: deleting a row lets the next first write start again at version 1, which a
+-- stale twin that read the deleted row may still hold as its ETag, and its write would then match. Without the
+-- query the provider refuses DeleteStateOnClear=true at start ("not supported") instead of losing updates; a
+-- copy stored by an earlier version of this script is removed.
+DELETE FROM OrleansQuery WHERE QueryKey = 'DeleteStorageKey';
