@@ -260,7 +260,11 @@ public sealed class PostgresServer : IAsyncDisposable
             .AppendLine($"unix_socket_directories = '{DataDirectory}'")
             .AppendLine("fsync = on")
             .AppendLine("synchronous_commit = on")
-            .AppendLine("max_connections = 300");
+            .AppendLine("max_connections = 300")
+            // Far from UTC, and not by whole hours: a timestamp bound or read without its zone would be off by
+            // 12:45 or 13:45 here, and the membership tests see it (checked with Npgsql's legacy timestamp switch
+            // on), where a UTC server hides it.
+            .AppendLine("timezone = 'Pacific/Chatham'");
         return File.AppendAllTextAsync(Path.Combine(DataDirectory, "postgresql.conf"), settings.ToString());
     }
 
