@@ -9,6 +9,7 @@ using Orleans.Runtime;
 using Orleans.Runtime.MembershipService;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
+using Xunit;
 
 namespace OrleansTickets.Tests.Cluster;
 
@@ -76,6 +77,73 @@ public sealed class MembershipDatabase
         await using var connection = await OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The values a cleanup reads of a row before it picks it: start, heartbeat and votes, as stored.</summary>
+    public async Task<(DateTime StartTime, DateTime IAmAliveTime, string? SuspectTimes)> CleanupValuesAsync(string clusterId, SiloAddress silo)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT StartTime, IAmAliveTime, SuspectTimes FROM OrleansMembershipTable " +
+            "WHERE DeploymentId = @c AND Address = @a AND Port = @p AND Generation = @g", connection);
+        AddSilo(command, clusterId, silo);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        return (reader.GetDateTime(0), reader.GetDateTime(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+    }
+
+    /// <summary>
+    /// Runs the stored per-row cleanup (<c>CleanupDefunctSiloEntryKey</c>) for <paramref name="silo"/> with the values
+    /// the provider read before, as the provider binds them; returns the rows it deleted.
+    /// </summary>
+    public async Task<int> CleanUpRowAsync(
+        string clusterId, SiloAddress silo, (DateTime StartTime, DateTime IAmAliveTime, string? SuspectTimes) read)
+    {
+        await using var connection = await OpenAsync();
+        string query;
+        await using (var text = new NpgsqlCommand("SELECT QueryText FROM OrleansQuery WHERE QueryKey = 'CleanupDefunctSiloEntryKey'", connection))
+        {
+            query = (string)(await text.ExecuteScalarAsync())!;
+        }
+        await using var cleanup = new NpgsqlCommand(query, connection);
+        cleanup.Parameters.AddWithValue("DeploymentId", clusterId);
+        cleanup.Parameters.AddWithValue("Address", silo.Endpoint.Address.ToString());
+        cleanup.Parameters.AddWithValue("Port", silo.Endpoint.Port);
+        cleanup.Parameters.AddWithValue("Generation", silo.Generation);
+        cleanup.Parameters.AddWithValue("StartTime", DateTime.SpecifyKind(read.StartTime, DateTimeKind.Utc));
+        cleanup.Parameters.AddWithValue("IAmAliveTime", DateTime.SpecifyKind(read.IAmAliveTime, DateTimeKind.Utc));
+        cleanup.Parameters.AddWithValue("SuspectTimes", (object?)read.SuspectTimes ?? DBNull.Value);
+        return await cleanup.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Runs <paramref name="set"/> (an UPDATE's SET list) on <paramref name="silo"/>'s row.</summary>
+    public Task ChangeRowAsync(string clusterId, SiloAddress silo, string set) => UpdateRowAsync(clusterId, silo, set, _ => { });
+
+    /// <summary>Puts back a dead row's values as <see cref="CleanupValuesAsync"/> read them.</summary>
+    public Task RestoreDeadRowAsync(string clusterId, SiloAddress silo, (DateTime StartTime, DateTime IAmAliveTime, string? SuspectTimes) read) =>
+        UpdateRowAsync(clusterId, silo, "Status = 6, StartTime = @start, IAmAliveTime = @alive, SuspectTimes = @votes", command =>
+        {
+            command.Parameters.AddWithValue("start", read.StartTime);
+            command.Parameters.AddWithValue("alive", read.IAmAliveTime);
+            command.Parameters.AddWithValue("votes", (object?)read.SuspectTimes ?? DBNull.Value);
+        });
+
+    private async Task UpdateRowAsync(string clusterId, SiloAddress silo, string set, Action<NpgsqlCommand> bind)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand(
+            $"UPDATE OrleansMembershipTable SET {set} WHERE DeploymentId = @c AND Address = @a AND Port = @p AND Generation = @g", connection);
+        AddSilo(command, clusterId, silo);
+        bind(command);
+        Assert.Equal(1, await command.ExecuteNonQueryAsync());
+    }
+
+    private static void AddSilo(NpgsqlCommand command, string clusterId, SiloAddress silo)
+    {
+        command.Parameters.AddWithValue("c", clusterId);
+        command.Parameters.AddWithValue("a", silo.Endpoint.Address.ToString());
+        command.Parameters.AddWithValue("p", silo.Endpoint.Port);
+        command.Parameters.AddWithValue("g", silo.Generation);
     }
 
     private async Task<NpgsqlConnection> OpenAsync()

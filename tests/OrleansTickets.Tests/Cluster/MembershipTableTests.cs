@@ -176,6 +176,34 @@ public sealed class MembershipTableTests(PostgresFixture postgres)
     }
 
     [PostgresFact]
+    public async Task The_per_row_cleanup_deletes_a_dead_row_only_while_it_holds_the_values_the_provider_read()
+    {
+        // The provider picks the rows in C# from a read, then deletes each by its key and the values it read: a row that
+        // changed in between (a fresh vote, a heartbeat, a status) is kept for the next round. The other cleanup test
+        // cannot tell, since the provider never sends it a row that does not qualify.
+        var (db, clusterId, table) = await StartAsync("membership_cleanup_row");
+        var dead = Entry(SiloStatus.Dead, startTime: DateTime.UtcNow.AddHours(-2));
+        Assert.True(await table.InsertRowAsync(dead, (await table.ReadAllAsync()).Version.Next()));
+        var read = await db.CleanupValuesAsync(clusterId, dead.SiloAddress);
+
+        foreach (var change in new[]
+        {
+            "SuspectTimes = '127.0.0.1:11111@42 , 2026-12-02 12:00:00.000 GMT'",
+            "IAmAliveTime = IAmAliveTime + interval '1 second'",
+            "StartTime = StartTime + interval '1 second'",
+            "Status = 3",
+        })
+        {
+            await db.ChangeRowAsync(clusterId, dead.SiloAddress, change);
+            Assert.True(0 == await db.CleanUpRowAsync(clusterId, dead.SiloAddress, read), $"deleted after {change}");
+            await db.RestoreDeadRowAsync(clusterId, dead.SiloAddress, read);
+        }
+
+        Assert.Equal(1, await db.CleanUpRowAsync(clusterId, dead.SiloAddress, read));
+        Assert.Empty(await db.MembersAsync(clusterId));
+    }
+
+    [PostgresFact]
     public async Task DeletingTheClusterRemovesMembersAndVersion()
     {
         var (db, clusterId, table) = await StartAsync("membership_delete");
