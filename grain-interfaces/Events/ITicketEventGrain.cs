@@ -29,6 +29,8 @@ public interface ITicketEventGrain : IGrainWithStringKey
     /// <remarks>
     /// Throws <see cref="TimeoutException"/> when the shards of a type do not all answer within a few seconds: the
     /// catalog is not reentrant, and a shard slow to answer must not hold the operators' calls behind a read for long.
+    /// For a second after such a failure it throws again at once, without asking, so that reads queued behind it do
+    /// not each wait it out.
     /// </remarks>
     Task<EventSales?> GetSales();
 

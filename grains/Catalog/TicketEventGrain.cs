@@ -458,7 +458,30 @@ public sealed partial class TicketEventGrain(
     /// pending or already taken in by its shard, never both, so the count holds each ticket once. The price is that
     /// a read waiting on a slow shard holds the catalog, for at most <see cref="SalesQuestionTimeout"/>.
     /// </remarks>
-    public async Task<EventSales?> GetSales()
+    public Task<EventSales?> GetSales() => ReadUnlessJustFailedAsync();
+
+    /// <summary>
+    /// Reads the event's sales from its shards, unless a read just failed: the reads queued behind a failed one (each
+    /// front end keeps one of its <c>/sales</c> readers' reads queued here, and page views queue theirs) get its
+    /// failure at once, a 503 to their callers, instead of each holding the catalog for the whole timeout again, with
+    /// operators' additions and the grant timer waiting behind them all. Only a failure is shared that way: an answer
+    /// to <see cref="GetSales"/> always comes from a read that began after the question (see <c>SharedSalesReads</c>).
+    /// </summary>
+    private async Task<EventSales?> ReadUnlessJustFailedAsync()
+    {
+        if (_recentFailure is not null && clock.GetUtcNow() - _recentFailureAt < RecentSalesAge) throw new TimeoutException(_recentFailure);
+        try
+        {
+            return await ReadSalesAsync();
+        }
+        catch (TimeoutException exception)
+        {
+            (_recentFailure, _recentFailureAt) = (exception.Message, clock.GetUtcNow());
+            throw;
+        }
+    }
+
+    private async Task<EventSales?> ReadSalesAsync()
     {
         var definition = (await StoredAsync())?.Definition;
         if (definition is null) return null;
@@ -494,18 +517,7 @@ public sealed partial class TicketEventGrain(
         // would ever find the last one fresh, so each would run a whole read of its own, one after the other, until the
         // queue met the call timeout, with operators' additions and the grant timer waiting behind it.
         if (_recentSales is not null && now - _recentSalesDoneAt < RecentSalesAge) return _recentSales;
-        // A read that just failed (a shard did not answer in time) is not repeated for every page view queued behind
-        // it: each would hold the catalog for the whole timeout again. They get the same answer at once, a 503.
-        if (_recentFailure is not null && now - _recentFailureAt < RecentSalesAge) throw new TimeoutException(_recentFailure);
-        try
-        {
-            return await GetSales();
-        }
-        catch (TimeoutException exception)
-        {
-            (_recentFailure, _recentFailureAt) = (exception.Message, clock.GetUtcNow());
-            throw;
-        }
+        return await ReadUnlessJustFailedAsync();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the event from storage again failed; this activation answers that it cannot tell until a later question reads it")]

@@ -352,6 +352,40 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Sales_reads_queued_behind_one_a_silent_shard_failed_get_its_failure_without_asking_again()
+    {
+        // Each front end keeps one /sales read queued at the catalog (SharedSalesReads), back to back. With a silent
+        // shard each of those reads held the catalog for the whole timeout, one after another, and an operator's addition
+        // queued behind N front ends waited N times that, past the call timeout from six on. Counted, not timed: the
+        // reads queued behind the failed one must not ask the shards again.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var asked = 0;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("silent-sales", "ga", 1), nameof(IInventoryShardGrain.GetSales), async call =>
+            {
+                Interlocked.Increment(ref asked);
+                await release.Task;
+                await call.Invoke();
+            }), output: output);
+        await cluster.CreateEventAsync("silent-sales", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        var catalog = cluster.Client.GetEventGrain("silent-sales");
+        try
+        {
+            var first = catalog.GetSales();
+            await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref asked) == 1), failure: "The first read never asked the silent shard.");
+            var queued = new[] { catalog.GetSales(), catalog.GetSales(), catalog.GetRecentSales() };
+
+            Assert.IsType<TimeoutException>(await Record.ExceptionAsync(() => first));
+            foreach (var read in queued) Assert.IsType<TimeoutException>(await Record.ExceptionAsync(() => read));
+            Assert.Equal(1, Volatile.Read(ref asked));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task Page_views_queued_behind_a_slow_sales_read_share_its_answer()
     {
         // Counting takes 1.5 s (a struggling shard). The views queued behind the first read each found its answer
