@@ -32,10 +32,13 @@ public static class EventsApi
 
         var grain = grains.GetEventGrain(definition.Id);
         var location = $"/api/events/{definition.Id}";
-        if (await grain.Create(definition) == CreateEventOutcome.Created) return TypedResults.Created(location, ToResponse(definition, sales: null));
+        var outcome = await grain.Create(definition);
+        if (outcome == CreateEventOutcome.Created) return TypedResults.Created(location, ToResponse(definition, sales: null));
         // A retry of a create that got no clear answer (a timeout, a 503 after its write) finds the event its first
-        // attempt made: answered like a replay, 200 with the same body. Only a different definition is a clash.
-        if (await grain.GetDefinition() is { } stored && stored.IsSameAs(definition))
+        // attempt made: answered like a replay, 200 with the same body. Only a different definition is a clash. The
+        // catalog compares, in the same call: a second question could reach a duplicate activation (a membership
+        // change) that does not know the event yet, and turn the retry into a 409.
+        if (outcome == CreateEventOutcome.Repeated)
         {
             request.HttpContext.Response.Headers.Location = location;
             return TypedResults.Ok(ToResponse(definition, sales: null));

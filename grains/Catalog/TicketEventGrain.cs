@@ -361,7 +361,7 @@ public sealed partial class TicketEventGrain(
         // A read that interleaving readers started must end first; none starts once _creating is set, which happens in
         // the same turn as the loop's last check.
         while (_reread is { } reread) await EndOfAsync(reread);
-        if (state.RecordExists) return CreateEventOutcome.AlreadyExists;
+        if (state.RecordExists) return Existing(definition);
         _creating = true;
         try
         {
@@ -396,7 +396,7 @@ public sealed partial class TicketEventGrain(
                 throw;
             }
             if (state.RecordExists) Adopt(state.State);
-            return CreateEventOutcome.AlreadyExists;
+            return Existing(definition);
         }
         catch
         {
@@ -408,6 +408,9 @@ public sealed partial class TicketEventGrain(
         _stored = state.State;
         return CreateEventOutcome.Created;
     }
+
+    private CreateEventOutcome Existing(EventDefinition asked) =>
+        state.RecordExists && state.State.Definition is { } stored && stored.IsSameAs(asked) ? CreateEventOutcome.Repeated : CreateEventOutcome.AlreadyExists;
 
     /// <inheritdoc />
     public async Task<EventDefinition?> GetDefinition() => (await StoredAsync())?.Definition;
