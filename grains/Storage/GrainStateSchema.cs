@@ -18,15 +18,18 @@ public static class GrainStateSchema
     /// <param name="openConnection">An open connection to the database that grain storage will use.</param>
     /// <param name="dialect">The SQL engine behind <paramref name="openConnection"/>.</param>
     /// <param name="cancellationToken">Cancels the work; the transaction is then rolled back.</param>
-    /// <exception cref="InvalidOperationException">The connection is not open.</exception>
-    public static Task EnsureCreatedAsync(DbConnection openConnection, SqlDialect dialect, CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidOperationException">
+    /// The connection is not open, or a PostgreSQL database defaults to an isolation stricter than READ COMMITTED.
+    /// </exception>
+    public static async Task EnsureCreatedAsync(DbConnection openConnection, SqlDialect dialect, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(openConnection);
         if (openConnection.State != System.Data.ConnectionState.Open)
         {
             throw new InvalidOperationException("GrainStateSchema needs an open connection.");
         }
-        return SqlScripts.RunAsync(openConnection, dialect, ReadScript(dialect), cancellationToken);
+        await SqlScripts.RefuseStricterDefaultIsolationAsync(openConnection, dialect, "grain storage", cancellationToken);
+        await SqlScripts.RunAsync(openConnection, dialect, ReadScript(dialect), cancellationToken);
     }
 
     /// <summary>Returns the embedded schema script for <paramref name="dialect"/>.</summary>

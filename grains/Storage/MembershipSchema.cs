@@ -20,8 +20,10 @@ public static class MembershipSchema
     /// <param name="dialect">The SQL engine behind <paramref name="openConnection"/>.</param>
     /// <param name="cancellationToken">Cancels the work; the transaction is then rolled back.</param>
     /// <exception cref="NotSupportedException"><paramref name="dialect"/> is SQLite.</exception>
-    /// <exception cref="InvalidOperationException">The connection is not open.</exception>
-    public static Task EnsureCreatedAsync(DbConnection openConnection, SqlDialect dialect, CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidOperationException">
+    /// The connection is not open, or a PostgreSQL database defaults to an isolation stricter than READ COMMITTED.
+    /// </exception>
+    public static async Task EnsureCreatedAsync(DbConnection openConnection, SqlDialect dialect, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(openConnection);
         var script = ReadScript(dialect);
@@ -29,7 +31,8 @@ public static class MembershipSchema
         {
             throw new InvalidOperationException("MembershipSchema needs an open connection.");
         }
-        return SqlScripts.RunAsync(openConnection, dialect, script, cancellationToken);
+        await SqlScripts.RefuseStricterDefaultIsolationAsync(openConnection, dialect, "membership", cancellationToken);
+        await SqlScripts.RunAsync(openConnection, dialect, script, cancellationToken);
     }
 
     /// <summary>Returns the embedded schema script for <paramref name="dialect"/>.</summary>

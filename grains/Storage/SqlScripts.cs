@@ -54,6 +54,28 @@ internal static partial class SqlScripts
         await transaction.CommitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Refuses a PostgreSQL database whose sessions default to an isolation stricter than READ COMMITTED (a database's or
+    /// role's <c>default_transaction_isolation</c>). The Orleans queries in these scripts are compare-and-swaps that
+    /// rely on it: a write that waited on a concurrent one re-reads the row, matches nothing, and the provider reports a
+    /// version conflict. Under REPEATABLE READ or SERIALIZABLE the loser fails with a serialization error instead,
+    /// which Orleans passes on as a plain database error: a duplicate activation's write, or a silo's membership
+    /// update, would then be taken for an outage instead of a lost race. READ UNCOMMITTED is READ COMMITTED here.
+    /// </summary>
+    public static async Task RefuseStricterDefaultIsolationAsync(
+        DbConnection connection, SqlDialect dialect, string purpose, CancellationToken cancellationToken)
+    {
+        if (dialect != SqlDialect.PostgreSql) return;
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT current_setting('default_transaction_isolation')";
+        var isolation = (string?)await read.ExecuteScalarAsync(cancellationToken);
+        if (isolation is "read committed" or "read uncommitted") return;
+        throw new InvalidOperationException(
+            $"The {purpose} database's sessions default to default_transaction_isolation = '{isolation}'; Orleans' {purpose} " +
+            "queries need 'read committed' to tell a lost race from a failure. Set it back for this database or role " +
+            "(ALTER DATABASE ... SET default_transaction_isolation = 'read committed') or leave it out of the connection string's Options.");
+    }
+
     [GeneratedRegex(@"^\s*GO\s*$", RegexOptions.Multiline | RegexOptions.IgnoreCase)]
     private static partial Regex GoLine();
 }

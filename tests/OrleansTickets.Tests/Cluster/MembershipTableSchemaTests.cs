@@ -38,6 +38,28 @@ public sealed class MembershipTableSchemaTests(PostgresFixture postgres)
     }
 
     [PostgresFact]
+    public async Task A_database_whose_sessions_default_to_a_stricter_isolation_is_refused_by_both_schemas()
+    {
+        // Under SERIALIZABLE the compare-and-swaps' losers would fail with serialization errors, which Orleans passes on
+        // as database failures, not version conflicts.
+        var connectionString = await postgres.CreateDatabaseAsync("strict_isolation") + ";Options=-c default_transaction_isolation=serializable";
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+
+        foreach (var create in new Func<Task>[]
+        {
+            () => MembershipSchema.EnsureCreatedAsync(connection, SqlDialect.PostgreSql),
+            () => GrainStateSchema.EnsureCreatedAsync(connection, SqlDialect.PostgreSql),
+        })
+        {
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(create);
+            Assert.Contains("default_transaction_isolation = 'serializable'", refused.Message, StringComparison.Ordinal);
+        }
+        await using var tables = new NpgsqlCommand("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'", connection);
+        Assert.Equal(0L, await tables.ExecuteScalarAsync());
+    }
+
+    [PostgresFact]
     public async Task BothSchemasCanBeCreatedTogetherInAnyOrder()
     {
         var connectionString = await postgres.CreateDatabaseAsync("membership_schema");
