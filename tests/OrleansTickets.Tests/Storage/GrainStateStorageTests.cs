@@ -146,33 +146,6 @@ public abstract class GrainStateStorageTests(StorageClusterFixture fixture)
     }
 
     /// <summary>
-    /// A provider with DeleteStateOnClear does not start: the scripts ship no DeleteStorageKey, since a deleted row's next
-    /// first write would start again at version 1, which a stale twin may hold as its ETag.
-    /// </summary>
-    protected async Task DeleteOnClearIsRefusedAtStartAsync()
-    {
-        await ClusterAsync();
-        var target = fixture.Target;
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSilo((_, silo) => silo.AddAdoNetGrainStorage("delete-on-clear", options =>
-        {
-            options.Invariant = target.Invariant;
-            options.ConnectionString = target.ConnectionString;
-            options.DeleteStateOnClear = true;
-        }));
-        var cluster = builder.Build();
-        try
-        {
-            var refused = await Assert.ThrowsAnyAsync<Exception>(() => cluster.DeployAsync());
-            Assert.Contains("DeleteStateOnClear=true is not supported", refused.ToString(), StringComparison.Ordinal);
-        }
-        finally
-        {
-            await cluster.DisposeAsync();
-        }
-    }
-
-    /// <summary>
     /// "ab" and "ab+" parse as the same integer key with no extension and an empty extension:
     /// they are different grains and must get different rows.
     /// </summary>
@@ -259,7 +232,6 @@ public sealed class SqliteGrainStateStorageTests(StorageClusterFixture fixture)
     [Fact] public Task StaleETagWriteIsRejected() => StaleETagWriteIsRejectedAsync();
     [Fact] public Task WriteWithETagToMissingRowIsRejected() => WriteWithETagToMissingRowIsRejectedAsync();
     [Fact] public Task ConcurrentWritesHaveOneWinner() => ConcurrentWritesHaveOneWinnerAsync();
-    [Fact] public Task DeleteOnClearIsRefusedAtStart() => DeleteOnClearIsRefusedAtStartAsync();
     [Fact] public Task NullAndEmptyKeyExtensionsAreDifferentRows() => NullAndEmptyKeyExtensionsAreDifferentRowsAsync();
     [Fact] public Task SchemaCanBeAppliedRepeatedly() => SchemaCanBeAppliedRepeatedlyAsync();
 }
@@ -281,7 +253,6 @@ public sealed class PostgresGrainStateStorageTests(PostgresFixture postgres, Sto
     [PostgresFact] public Task StaleETagWriteIsRejected() => StaleETagWriteIsRejectedAsync();
     [PostgresFact] public Task WriteWithETagToMissingRowIsRejected() => WriteWithETagToMissingRowIsRejectedAsync();
     [PostgresFact] public Task ConcurrentWritesHaveOneWinner() => ConcurrentWritesHaveOneWinnerAsync();
-    [PostgresFact] public Task DeleteOnClearIsRefusedAtStart() => DeleteOnClearIsRefusedAtStartAsync();
     [PostgresFact] public Task NullAndEmptyKeyExtensionsAreDifferentRows() => NullAndEmptyKeyExtensionsAreDifferentRowsAsync();
     [PostgresFact] public Task SchemaCanBeAppliedRepeatedly() => SchemaCanBeAppliedRepeatedlyAsync();
 
