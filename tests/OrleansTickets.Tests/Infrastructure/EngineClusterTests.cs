@@ -19,5 +19,6 @@ public abstract class EngineClusterTests(PostgresFixture postgres, ITestOutputHe
         if (_cluster is not null) await _cluster.DisposeAsync();
     }
 
-    protected async Task StartAsync(string engine) => _cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), output: output);
+    protected async Task StartAsync(string engine, Action<ISiloBuilder>? configureSilo = null) =>
+        _cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), configureSilo: configureSilo, output: output);
 }
