@@ -31,6 +31,10 @@ public static class TicketingSiloExtensions
             // the rehearsal, on the same settings, only logs that: the silo would open and answer every order 503.
             .Validate(o => o.MaxConnectionsPerDatabase >= 1, "Storage:MaxConnectionsPerDatabase must be at least 1.")
             .Validate(o => o.MaxShardDatabases >= 1, "Storage:MaxShardDatabases must be at least 1.")
+            .Validate(o => ShardDatabases.TooLongServerName(o) is null,
+                "Storage:ConnectionString names a database too long to name the shard databases after it: PostgreSQL keeps 63 bytes " +
+                "of a name, and <database>_shard_NNNN (up to Storage:MaxShardDatabases) must fit, or several would become one database. " +
+                "Use a shorter database name.")
             .ValidateOnStart();
         // A bad key would otherwise surface only when the first shard activates: a silo that listens, rehearses
         // happily on its own scratch key, and then fails every purchase.

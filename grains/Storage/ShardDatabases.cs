@@ -22,12 +22,39 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
     /// <summary>Where database <paramref name="ordinal"/> lives: a file path or a connection string.</summary>
     public string ConnectionStringFor(int ordinal)
     {
-        var name = string.Create(CultureInfo.InvariantCulture, $"shard_{ordinal:D4}");
+        var name = ShardName(ordinal);
         return _options.Provider switch
         {
             SqlDialect.Sqlite => DatabaseServer.SqliteFile(Path.Combine(_options.DataPath, "shards", name + ".db")),
             _ => OnServer(name),
         };
+    }
+
+    private static string ShardName(int ordinal) => string.Create(CultureInfo.InvariantCulture, $"shard_{ordinal:D4}");
+
+    /// <summary>PostgreSQL keeps the first 63 bytes of a database name (NAMEDATALEN - 1) and drops the rest without a word.</summary>
+    private const int MaxPostgresNameBytes = 63;
+
+    /// <summary>
+    /// The name of the last shard database <paramref name="options"/> allow on PostgreSQL when it is longer than the
+    /// server keeps, or null when every name fits (or there is no server name to check yet). Cut short, the names of
+    /// several shard databases become one database: the first to open it stamps it, every other is refused by its
+    /// identity check, and their shards answer 503 for good while the silo reports itself ready.
+    /// </summary>
+    public static string? TooLongServerName(TicketStorageOptions options)
+    {
+        if (options.Provider != SqlDialect.PostgreSql || string.IsNullOrEmpty(options.ConnectionString)) return null;
+        string catalog;
+        try
+        {
+            catalog = DatabaseServer.DatabaseName(options.Provider, options.ConnectionString);
+        }
+        catch (Exception exception) when (exception is ArgumentException or InvalidOperationException)
+        {
+            return null; // Refused with its own message where the connection string is used.
+        }
+        var last = catalog + "_" + ShardName(Math.Max(0, options.MaxShardDatabases - 1));
+        return System.Text.Encoding.UTF8.GetByteCount(last) > MaxPostgresNameBytes ? last : null;
     }
 
     /// <summary>Shard database <paramref name="name"/> on the configured server, with the shard databases' pool and session settings.</summary>

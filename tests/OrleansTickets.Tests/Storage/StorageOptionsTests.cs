@@ -48,6 +48,32 @@ public sealed class StorageOptionsTests
         Assert.Contains(setting, error.Message);
     }
 
+    [Theory]
+    // 49 bytes + "_shard_0003" is 60: fits. 53 + 11 is 64: PostgreSQL would keep "..._shard_000" for databases 0 to 9.
+    [InlineData(49, "4", true)]
+    [InlineData(53, "4", false)]
+    // 52 bytes fit with 4 databases (52 + 11 = 63), not with 10,001, whose last is "_shard_10000" (64).
+    [InlineData(52, "4", true)]
+    [InlineData(52, "10001", false)]
+    public async Task A_postgres_database_name_too_long_for_its_shard_databases_names_stops_the_silo_from_starting(
+        int nameBytes, string databases, bool fits)
+    {
+        // Nothing is connected to: the settings are refused, or accepted, before any database is opened.
+        var connectionString = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Database = new string('d', nameBytes) }.ConnectionString;
+        var options = new TicketStorageOptions { Provider = SqlDialect.PostgreSql, ConnectionString = connectionString, MaxShardDatabases = int.Parse(databases, CultureInfo.InvariantCulture) };
+        Assert.Equal(fits, ShardDatabases.TooLongServerName(options) is null);
+        if (fits) return;
+
+        using var host = BuildSilo("5", new()
+        {
+            ["Storage:Provider"] = "PostgreSql",
+            ["Storage:ConnectionString"] = connectionString,
+            ["Storage:MaxShardDatabases"] = databases,
+        });
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("PostgreSQL keeps 63 bytes", error.Message);
+    }
+
     [Fact]
     public async Task An_unreadable_signing_key_file_stops_the_silo_from_starting()
     {
