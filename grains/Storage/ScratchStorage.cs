@@ -229,8 +229,35 @@ public sealed class ScratchStorage : IAsyncDisposable
     private const int SuffixLength = 12;
     private const string Base36 = "0123456789abcdefghijklmnopqrstuvwxyz";
 
-    private static string DatabasePrefix(string realConnectionString) =>
-        $"{DatabaseServer.DatabaseName(SqlDialect.PostgreSql, realConnectionString)}_rehearsal_";
+    // Room, in PostgreSQL's 63 bytes, for the rest of the longest name made from the stem: "_rehearsal_", the
+    // suffix, "_shard_0000".
+    private const int MaxStemBytes = 63 - 11 - SuffixLength - 11;
+
+    private static string DatabasePrefix(string realConnectionString)
+    {
+        var name = DatabaseServer.DatabaseName(SqlDialect.PostgreSql, realConnectionString);
+        if (Encoding.UTF8.GetByteCount(name) > MaxStemBytes)
+        {
+            // Cut to fit, with a hash of the whole name, so that two long names with the same start still differ. Made the
+            // same way every time: the sweep finds a killed rehearsal's databases by this prefix.
+            var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8];
+            name = Utf8Start(name, MaxStemBytes - 1 - hash.Length) + "_" + hash;
+        }
+        return name + "_rehearsal_";
+    }
+
+    /// <summary>The longest start of <paramref name="text"/> that is at most <paramref name="maxBytes"/> in UTF-8, whole characters only.</summary>
+    private static string Utf8Start(string text, int maxBytes)
+    {
+        var (bytes, end) = (0, 0);
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (bytes + rune.Utf8SequenceLength > maxBytes) break;
+            bytes += rune.Utf8SequenceLength;
+            end += rune.Utf16SequenceLength;
+        }
+        return text[..end];
+    }
 
     private static bool IsLeftover(string suffix, DateTimeOffset now)
     {

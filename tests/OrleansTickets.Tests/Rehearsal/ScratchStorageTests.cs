@@ -13,6 +13,26 @@ public sealed class ScratchStorageTests(PostgresFixture postgres)
 {
     private static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
 
+    [Theory]
+    [InlineData("ticketing")]
+    // Long enough that the plain stem would pass PostgreSQL's 63 bytes with the suffix and _shard_0000, which merged
+    // scratch databases and failed every rehearsal, so such a silo always opened cold.
+    [InlineData("a_catalog_database_named_at_some_length_by_operators")]
+    [InlineData("каталог_билетов_фестиваля_2026")]
+    public void Scratch_databases_of_any_real_name_fit_postgres_names_and_keep_two_names_apart(string database)
+    {
+        var names = new[] { database, database + "_2" }.Select(name =>
+        {
+            var real = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Database = name }.ConnectionString;
+            var scratch = ScratchStorage.For(new TicketStorageOptions { Provider = SqlDialect.PostgreSql, ConnectionString = real });
+            return new NpgsqlConnectionStringBuilder(scratch.Settings["Storage:ConnectionString"]).Database!;
+        }).ToList();
+
+        Assert.All(names, name => Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(name + "_shard_0000"), 1, 63));
+        // Stems differ, not only the random suffixes: a sweep by one silo's stem never meets the other's databases.
+        Assert.NotEqual(names[0][..^12], names[1][..^12]);
+    }
+
     [Fact]
     public async Task Old_sqlite_scratch_folders_are_swept_and_recent_ones_kept()
     {
