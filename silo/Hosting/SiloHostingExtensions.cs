@@ -75,7 +75,14 @@ public static class SiloHostingExtensions
         // call for up to Orleans' 30 s timeout), then the silo hands its grains over. With .NET's default of 30 s a
         // single slow request could spend it all, and Orleans would then stop without deactivating its shards
         // gracefully, losing the answers of purchases other silos sent here.
-        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = ShutdownTimeout);
+        // One service after another, in the order registered, whatever the configuration says (.NET reads
+        // servicesStartConcurrently from it): the membership schema must exist before Orleans reads its table, and the
+        // rehearsal must end before the silo joins its cluster and Kestrel listens.
+        builder.Services.Configure<HostOptions>(options =>
+        {
+            options.ShutdownTimeout = ShutdownTimeout;
+            options.ServicesStartConcurrently = false;
+        });
         return builder;
     }
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OrleansTickets.Api;
+using OrleansTickets.Silo.Hosting;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Http;
@@ -43,7 +44,7 @@ public sealed class ReadinessTests
         {
             Assert.Equal(HttpStatusCode.Created, (await balancer.CreateEventAsync("draining", capacity: 10, shards: 1)).StatusCode);
             // The drain is added to the stop's budget, not taken from it.
-            Assert.Equal(Silo.Hosting.SiloHostingExtensions.ShutdownTimeout + drain,
+            Assert.Equal(SiloHostingExtensions.ShutdownTimeout + drain,
                 host.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
 
             // Stopped by its owner, not by a signal: the drain itself marks the stop begun.
@@ -86,5 +87,18 @@ public sealed class ReadinessTests
 
         var refused = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
         Assert.Contains("Api:Shutdown:Drain", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_silo_starts_its_services_one_after_another_whatever_the_configuration_says()
+    {
+        // With servicesStartConcurrently from the configuration, Orleans could read its membership table before the
+        // schema step made it, and the silo could join its cluster while the rehearsal still ran.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["servicesStartConcurrently"] = "true" });
+        builder.AddTicketingSilo();
+        await using var app = builder.Build();
+
+        Assert.False(app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ServicesStartConcurrently);
     }
 }
