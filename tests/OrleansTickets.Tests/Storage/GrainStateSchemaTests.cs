@@ -27,6 +27,24 @@ public sealed class GrainStateSchemaTests(PostgresFixture postgres)
         Assert.Equal(QueryKeys, ScriptQueryKeys.Of(GrainStateSchema.ReadScript(dialect)));
     }
 
+    [Theory]
+    [InlineData(SqlDialect.Sqlite)]
+    [InlineData(SqlDialect.PostgreSql)]
+    [InlineData(SqlDialect.SqlServer)]
+    public void EveryDialectChangesTheQueryTableOnlyAfterCreatingIt(SqlDialect dialect)
+    {
+        // SQL Server's script is never run here: a statement on OrleansQuery placed before its CREATE stops the script
+        // on a new database ("Invalid object name"), and only its order in the text can show that.
+        var script = GrainStateSchema.ReadScript(dialect);
+        var created = script.IndexOf("CREATE TABLE", StringComparison.OrdinalIgnoreCase);
+        Assert.True(created >= 0);
+        foreach (var change in new[] { "DELETE FROM", "INSERT INTO", "UPDATE " })
+        {
+            var first = script.IndexOf(change, StringComparison.OrdinalIgnoreCase);
+            Assert.True(first < 0 || first > created, $"{dialect}: '{change}' comes before the first CREATE TABLE");
+        }
+    }
+
     [PostgresFact]
     public async Task PostgresSchemaSurvivesConcurrentFirstCreation()
     {

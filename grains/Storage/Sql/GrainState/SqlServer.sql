@@ -12,7 +12,6 @@
 -- then throws InconsistentStateException.
 
 EXEC sp_getapplock @Resource = N'OrleansTickets.GrainStateSchema', @LockMode = N'Exclusive', @LockOwner = N'Transaction';
-DELETE FROM dbo.OrleansQuery WHERE QueryKey = N'DeleteStorageKey';
 GO
 
 IF OBJECT_ID(N'dbo.OrleansQuery', N'U') IS NULL
