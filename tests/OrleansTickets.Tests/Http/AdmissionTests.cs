@@ -245,7 +245,6 @@ public sealed class AdmissionTests : IAsyncLifetime
         Assert.Contains("Api:Admission:MaxInFlight", error.Message);
     }
 
-    /// <summary>A purchase (key "held" unless named) whose body is sent only when the gate opens.</summary>
     /// <summary>The admission limiter's leases and queue, as ASP.NET Core's rate limiting reports them for one host.</summary>
     private sealed class AdmissionGauge : IDisposable
     {
@@ -277,6 +276,7 @@ public sealed class AdmissionTests : IAsyncLifetime
         public void Dispose() => _listener.Dispose();
     }
 
+    /// <summary>A purchase (key "held" unless named) whose body is sent only when the gate opens.</summary>
     private sealed class HeldPurchase
     {
         private readonly CancellationTokenSource _cancel = new();
