@@ -12,7 +12,8 @@ namespace OrleansTickets.Api.Events;
 /// with its other calls (so a grant being delivered is counted once). A crowd polling this public endpoint would
 /// otherwise queue a read each ahead of operators' capacity additions, the buyers' event page and the grant timer,
 /// until they timed out. A caller is never answered from a read that started before it asked: that read may predate
-/// a sale or a grant the caller already knows of, so it waits for the next.
+/// a sale or a grant the caller already knows of, so it waits for the next. A failure is another matter: in the second
+/// after a read failed, the catalog answers the next ones with that failure without asking (a 503, not a count).
 /// </remarks>
 public sealed class SharedSalesReads(Func<string, Task<EventSales?>> read)
 {

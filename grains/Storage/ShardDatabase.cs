@@ -347,11 +347,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>
-    /// A claim that returned no row. A first claim inserts a row only in a stamped database
-    /// (<see cref="ShardDatabaseIdentity"/>) that holds no trace of the shard (a sold ticket of its block, a gift it
-    /// made or received), so there it means the database was lost and made again, or the shard's row was deleted from it. A claim again
-    /// (<paramref name="heldEpoch"/> above 0) returns none when a newer activation holds the shard, or when the row is
-    /// gone: either way this activation no longer holds it.
+    /// A claim that returned no row. Every claim requires the stamp this silo checked (<see cref="Stamp"/>), and a first
+    /// claim inserts a row only where the database holds no trace of the shard (a sold ticket of its block, a gift it
+    /// made or received), so for a first claim it means the database was lost and made again, swapped for another, or
+    /// the shard's row was deleted from it. A claim again (<paramref name="heldEpoch"/> above 0) returns none when a newer
+    /// activation holds the shard, when the row is gone, or when the database is no longer the one checked: in every case
+    /// this activation no longer holds it, and a first claim by the next one says which.
     /// </summary>
     internal static InvalidOperationException NoClaimedRow(ShardAddress shard, long heldEpoch) =>
         heldEpoch > 0
