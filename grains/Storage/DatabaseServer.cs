@@ -103,15 +103,32 @@ internal static class DatabaseServer
     /// </remarks>
     private static string WriterApplicationName(string? configured)
     {
-        var name = new StringInfo(string.IsNullOrEmpty(configured) || configured == "Core Microsoft SqlClient Data Provider" ? "OrleansTickets" : configured);
+        var name = string.IsNullOrEmpty(configured) || configured == "Core Microsoft SqlClient Data Provider" ? "OrleansTickets" : configured;
         var suffix = " " + ShardDatabases.WriterApplicationSuffix;
-        var kept = name.LengthInTextElements;
-        while (kept > 0 && Encoding.UTF8.GetByteCount(name.SubstringByTextElements(0, kept) + suffix) > MaxApplicationNameBytes) kept--;
-        return (kept == 0 ? "" : name.SubstringByTextElements(0, kept)) + suffix;
+        return Utf8Start(name, MaxPostgresNameBytes - Encoding.UTF8.GetByteCount(suffix)) + suffix;
     }
 
-    // PostgreSQL keeps at most NAMEDATALEN - 1 bytes of application_name.
-    private const int MaxApplicationNameBytes = 63;
+    /// <summary>PostgreSQL keeps at most NAMEDATALEN - 1 bytes of a name (a database's, an application_name) and drops the rest without a word.</summary>
+    internal const int MaxPostgresNameBytes = 63;
+
+    /// <summary>
+    /// The longest start of <paramref name="text"/> that is at most <paramref name="maxBytes"/> in UTF-8, cut between
+    /// whole text elements (never inside a surrogate pair or a character with its combining marks).
+    /// </summary>
+    internal static string Utf8Start(string text, int maxBytes)
+    {
+        var (bytes, end) = (0, 0);
+        var elements = StringInfo.GetTextElementEnumerator(text);
+        while (elements.MoveNext())
+        {
+            var element = elements.GetTextElement();
+            var size = Encoding.UTF8.GetByteCount(element);
+            if (bytes + size > maxBytes) break;
+            bytes += size;
+            end += element.Length;
+        }
+        return text[..end];
+    }
 
     /// <summary>The database a connection string names.</summary>
     public static string DatabaseName(SqlDialect dialect, string connectionString) => dialect switch

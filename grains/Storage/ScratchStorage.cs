@@ -67,7 +67,7 @@ public sealed class ScratchStorage : IAsyncDisposable
                 // Shard databases are named after the catalog (ShardDatabases), so they share this unique stem and
                 // are found by it when dropped. PostgreSQL truncates names past 63 bytes, which could merge two.
                 var catalog = DatabasePrefix(real) + suffix;
-                if (Encoding.UTF8.GetByteCount(catalog + "_shard_0000") > 63)
+                if (ShardDatabases.TooLongServerName(catalog, options.MaxShardDatabases) is not null)
                 {
                     throw new InvalidOperationException($"The catalog database name is too long to derive scratch databases from: '{catalog}'.");
                 }
@@ -229,9 +229,11 @@ public sealed class ScratchStorage : IAsyncDisposable
     private const int SuffixLength = 12;
     private const string Base36 = "0123456789abcdefghijklmnopqrstuvwxyz";
 
-    // Room, in PostgreSQL's 63 bytes, for the rest of the longest name made from the stem: "_rehearsal_", the
-    // suffix, "_shard_0000".
-    private const int MaxStemBytes = 63 - 11 - SuffixLength - 11;
+    private const string RehearsalInfix = "_rehearsal_";
+
+    // Room, in PostgreSQL's 63 bytes, for the rest of the longest name made from the stem: the infix, the suffix, and a
+    // shard database's "_shard_NNNN" (more digits only past 10,000 databases, which the check in For refuses).
+    private static readonly int MaxStemBytes = DatabaseServer.MaxPostgresNameBytes - RehearsalInfix.Length - SuffixLength - "_shard_0000".Length;
 
     private static string DatabasePrefix(string realConnectionString)
     {
@@ -241,22 +243,9 @@ public sealed class ScratchStorage : IAsyncDisposable
             // Cut to fit, with a hash of the whole name, so that two long names with the same start still differ. Made the
             // same way every time: the sweep finds a killed rehearsal's databases by this prefix.
             var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8];
-            name = Utf8Start(name, MaxStemBytes - 1 - hash.Length) + "_" + hash;
+            name = DatabaseServer.Utf8Start(name, MaxStemBytes - 1 - hash.Length) + "_" + hash;
         }
-        return name + "_rehearsal_";
-    }
-
-    /// <summary>The longest start of <paramref name="text"/> that is at most <paramref name="maxBytes"/> in UTF-8, whole characters only.</summary>
-    private static string Utf8Start(string text, int maxBytes)
-    {
-        var (bytes, end) = (0, 0);
-        foreach (var rune in text.EnumerateRunes())
-        {
-            if (bytes + rune.Utf8SequenceLength > maxBytes) break;
-            bytes += rune.Utf8SequenceLength;
-            end += rune.Utf16SequenceLength;
-        }
-        return text[..end];
+        return name + RehearsalInfix;
     }
 
     private static bool IsLeftover(string suffix, DateTimeOffset now)

@@ -32,9 +32,6 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
 
     private static string ShardName(int ordinal) => string.Create(CultureInfo.InvariantCulture, $"shard_{ordinal:D4}");
 
-    /// <summary>PostgreSQL keeps the first 63 bytes of a database name (NAMEDATALEN - 1) and drops the rest without a word.</summary>
-    private const int MaxPostgresNameBytes = 63;
-
     /// <summary>
     /// The name of the last shard database <paramref name="options"/> allow on PostgreSQL when it is longer than the
     /// server keeps, or null when every name fits (or there is no server name to check yet). Cut short, the names of
@@ -53,8 +50,14 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
         {
             return null; // Refused with its own message where the connection string is used.
         }
-        var last = catalog + "_" + ShardName(Math.Max(0, options.MaxShardDatabases - 1));
-        return System.Text.Encoding.UTF8.GetByteCount(last) > MaxPostgresNameBytes ? last : null;
+        return TooLongServerName(catalog, options.MaxShardDatabases);
+    }
+
+    /// <summary>The name of the last of <paramref name="databases"/> shard databases named after <paramref name="catalog"/>, when PostgreSQL would cut it; else null.</summary>
+    internal static string? TooLongServerName(string catalog, int databases)
+    {
+        var last = catalog + "_" + ShardName(Math.Max(0, databases - 1));
+        return System.Text.Encoding.UTF8.GetByteCount(last) > DatabaseServer.MaxPostgresNameBytes ? last : null;
     }
 
     /// <summary>Shard database <paramref name="name"/> on the configured server, with the shard databases' pool and session settings.</summary>
