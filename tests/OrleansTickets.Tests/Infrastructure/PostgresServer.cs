@@ -176,7 +176,7 @@ public sealed class PostgresServer : IAsyncDisposable
         if (!File.Exists(pidFile)) return;
         try
         {
-            await RunAsServerUserAsync(Tool("pg_ctl"), ["-D", dataDirectory, "-w", "-t", "60", "-m", "fast", "stop"]).ConfigureAwait(false);
+            await PgCtlAsync(dataDirectory, "stop", waitSeconds: 60, "-m", "fast").ConfigureAwait(false);
             return;
         }
         catch (InvalidOperationException)
@@ -184,7 +184,7 @@ public sealed class PostgresServer : IAsyncDisposable
         }
         try
         {
-            await RunAsServerUserAsync(Tool("pg_ctl"), ["-D", dataDirectory, "-w", "-t", "30", "-m", "immediate", "stop"]).ConfigureAwait(false);
+            await PgCtlAsync(dataDirectory, "stop", waitSeconds: 30, "-m", "immediate").ConfigureAwait(false);
             return;
         }
         catch (InvalidOperationException) when (File.Exists(pidFile))
@@ -284,15 +284,19 @@ public sealed class PostgresServer : IAsyncDisposable
         return File.AppendAllTextAsync(Path.Combine(DataDirectory, "postgresql.conf"), settings.ToString());
     }
 
-    private async Task PgCtlAsync(string action, params string[] extra)
+    private Task PgCtlAsync(string action, params string[] extra) => PgCtlAsync(DataDirectory, action, waitSeconds: 60, extra);
+
+    /// <summary>Runs <c>pg_ctl</c> on <paramref name="dataDirectory"/>; a failure carries the server's log, kept beside the data folder.</summary>
+    private static async Task PgCtlAsync(string dataDirectory, string action, int waitSeconds, params string[] extra)
     {
+        var logFile = Path.Combine(Path.GetDirectoryName(dataDirectory)!, "server.log");
         try
         {
-            await RunAsServerUserAsync(Tool("pg_ctl"), ["-D", DataDirectory, "-w", "-t", "60", .. extra, action]).ConfigureAwait(false);
+            await RunAsServerUserAsync(Tool("pg_ctl"), ["-D", dataDirectory, "-w", "-t", waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra, action]).ConfigureAwait(false);
         }
-        catch (InvalidOperationException ex) when (File.Exists(LogFile))
+        catch (InvalidOperationException ex) when (File.Exists(logFile))
         {
-            throw new InvalidOperationException($"{ex.Message}{Environment.NewLine}server.log:{Environment.NewLine}{await File.ReadAllTextAsync(LogFile).ConfigureAwait(false)}", ex);
+            throw new InvalidOperationException($"{ex.Message}{Environment.NewLine}server.log:{Environment.NewLine}{await File.ReadAllTextAsync(logFile).ConfigureAwait(false)}", ex);
         }
     }
 
