@@ -177,7 +177,7 @@ echo
 echo "audit from the databases:"
 alive="$(silo_url 0),$(silo_url 3),$(frontend_url 0),$(silo_url 1)"
 audit=0
-dotnet "$loadgen" --mode audit --url "$alive" --event chaos --orders-file "$work/orders.json" \
+dotnet "$loadgen" --mode audit --url "$alive" --event chaos --orders-file "$work/orders.json" --offered "ga=$ga,vip=$vip" --added vip=1000 \
     --postgres "$(cat "$CLUSTER_STATE/connection-string")" || audit=$?
 
 # The operator's addition landed exactly once: VIP holds its original tickets plus 1000, not more.

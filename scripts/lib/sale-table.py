@@ -16,7 +16,7 @@ for label, run_dir in runs:
     tail = o.get("tail") or {}
     tail_us, body_us = tail.get("serviceMicrosPerOrder"), tail.get("bodyServiceMicrosPerOrder")
     nan = float("nan")
-    rows.append((label, [o["secondsToLastTicket"], o["ticketsPerSecond"], o["latency"]["p99"], (o["serviceCpuSeconds"] or 0) * 1e6 / n,
+    rows.append((label, [o["secondsToLastTicket"], o["ticketsPerSecond"], (o.get("purchaseLatency") or o["latency"])["p99"], (o["serviceCpuSeconds"] or 0) * 1e6 / n,
                          o["clientCpuSeconds"] * 1e6 / n, (o.get("steal") or {}).get("share", nan) * 100,
                          tail.get("shareOfTime", nan) * 100, tail_us if tail_us is not None else nan,
                          tail_us / body_us if tail_us is not None and body_us else nan,

@@ -29,7 +29,7 @@ public static class AuditRun
             if (exported is null) return ExitCodes.CouldNotFinish;
             Console.WriteLine($"audit of {options.EventId}: {orders.Count} acknowledged orders; ledger: {ledger.Shards.Count} shards, " +
                 $"{ledger.Orders.Count} orders, {ledger.Tickets.Count} tickets, {ledger.TransfersOut.Count} transfers; export: {exported.Count} orders");
-            checks = LedgerAudit.Audit(ledger, orders, sales, expectSoldOut: true, exported);
+            checks = LedgerAudit.Audit(ledger, orders, sales, expectSoldOut: true, exported, options.OfferedWithAdditions());
         }
         else
         {

@@ -13,17 +13,20 @@ namespace OrleansTickets.LoadGenerator.Measurement;
 /// </remarks>
 public static class UserCpu
 {
-    /// <summary>User plus system time of the user's live processes; null when the user or <c>/proc</c> cannot be read.</summary>
+    /// <summary>
+    /// User plus system time of the user's live processes; null when the user or <c>/proc</c> cannot be read, or when
+    /// the user runs nothing: a server running as someone else would otherwise be reported as using no CPU at all.
+    /// </summary>
     public static TimeSpan? Read(string user)
     {
         if (!Directory.Exists("/proc") || ProcFiles.ReadOrNull("/etc/passwd") is not { } passwd || UidOf(user, passwd) is not { } uid) return null;
-        var total = TimeSpan.Zero;
+        TimeSpan? total = null;
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
             var pid = Path.GetFileName(directory);
             if (!pid.All(char.IsAsciiDigit)) continue;
             if (ProcFiles.ReadOrNull($"{directory}/status") is not { } status || RealUid(status) != uid) continue;
-            if (ProcessCpu.Read(int.Parse(pid, CultureInfo.InvariantCulture)) is { } cpu) total += cpu;
+            if (ProcessCpu.Read(int.Parse(pid, CultureInfo.InvariantCulture)) is { } cpu) total = (total ?? TimeSpan.Zero) + cpu;
         }
         return total;
     }

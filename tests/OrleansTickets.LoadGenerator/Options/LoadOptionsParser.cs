@@ -48,6 +48,9 @@ public static class LoadOptionsParser
           --orders-file FILE    the acknowledged orders an orders run wrote
           --postgres CONN       the catalog connection string; shard databases are CONN's database + _shard_NNNN
           --sqlite-data DIR     the service's Storage:DataPath; shard databases are DIR/shards/shard_NNNN.db
+          --offered a=100,b=5   the tickets of each type put on sale, checked against the capacity the ledger holds
+                                (without it, the ledger is checked against /sales alone)
+          --added a=10          tickets an operator added to a type during the sale
 
         verify mode (a sale made by another client, e.g. scripts/wrk/sellout.lua):
           --event ID            the event that was sold                    (default festival)
@@ -98,6 +101,11 @@ public static class LoadOptionsParser
             throw new UsageException("--postgres and --sqlite-data are for audit mode");
         }
         if (options.Mode == LoadMode.Verify && options.OrdersFile is null) throw new UsageException("verify mode needs --orders-file");
+        // Orders mode adds to the capacities it reads before the sale; the checks of a finished sale have nothing to add to.
+        if (options.Added is not null && options.Offered is null && options.Mode is LoadMode.Audit or LoadMode.Verify)
+        {
+            throw new UsageException("--added needs --offered in audit and verify modes");
+        }
         if (options.Http2Connections > options.Connections)
         {
             throw new UsageException("--http2-connections cannot exceed --connections: every connection needs a buyer");

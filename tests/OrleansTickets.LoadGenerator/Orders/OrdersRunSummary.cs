@@ -15,6 +15,9 @@ namespace OrleansTickets.LoadGenerator.Orders;
 /// <see cref="ServiceCpuSeconds"/> is the service process's CPU time over the same span, with <c>--service-pid</c>.
 /// <see cref="DatabaseCpuSeconds"/> is that of a database server's processes (see <see cref="UserCpu"/>), with <c>--database-user</c>.
 /// <see cref="Steal"/> is what the hypervisor took from this machine's cores over the same span (see <see cref="HypervisorSteal"/>).
+/// <see cref="Latency"/> counts every exchange, answered or not; <see cref="PurchaseLatency"/> each buyer's request from
+/// its first try to its definite answer (or to giving up), so a purchase that waited out a 503 and tried again counts
+/// once, with its waits: what the buyer saw. Without retries the two are the same.
 /// <see cref="Tail"/> is the end of the sale, its last fifth of the tickets, against the rest (see <see cref="SaleTail"/>).
 /// </remarks>
 public sealed record OrdersRunSummary(
@@ -42,7 +45,8 @@ public sealed record OrdersRunSummary(
     double? DatabaseCpuSeconds = null,
     StealShare? Steal = null,
     SaleTail? Tail = null,
-    string Transport = LoadOptions.Http11Transport)
+    string Transport = LoadOptions.Http11Transport,
+    LatencySummary? PurchaseLatency = null)
 {
     public string Mode => "orders";
 
@@ -58,6 +62,11 @@ public sealed record OrdersRunSummary(
         output.WriteLine($"throughput:        {TicketsPerSecond:F0} tickets/s, {OrdersPerSecond:F0} orders/s");
         output.WriteLine($"requests:          {Requests} ({Retries} retries with the same key, {Errors} errors, {Abandoned} abandoned)");
         output.WriteLine(Latency.ToString());
+        if (PurchaseLatency is { Count: > 0 } purchases)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"purchase ms:       p50 {purchases.P50:F2}  p95 {purchases.P95:F2}  p99 {purchases.P99:F2}  max {purchases.Max:F2}  ({purchases.Count} purchases, first try to final answer)"));
+        }
         output.WriteLine("client CPU:        " + CpuTime(ClientCpuSeconds));
         if (ServiceCpuSeconds is { } service) output.WriteLine("service CPU:       " + CpuTime(service));
         if (DatabaseCpuSeconds is { } database) output.WriteLine("database CPU:      " + CpuTime(database));

@@ -13,7 +13,8 @@ namespace OrleansTickets.LoadGenerator.Orders;
 /// </summary>
 public sealed class VirtualBuyer(
     int number, string ordersPath, IReadOnlyList<TicketingApiClient> apis, TicketTypeDemand demand, int maxQuantity,
-    LoadCounters counters, LatencyRecorder latency, TimeSpan? failureBackoffStep = null, TimeSpan thinkTime = default)
+    LoadCounters counters, LatencyRecorder latency, TimeSpan? failureBackoffStep = null, TimeSpan thinkTime = default,
+    LatencyRecorder? purchaseLatency = null)
 {
     private int _api = number % apis.Count;
 
@@ -96,8 +97,20 @@ public sealed class VirtualBuyer(
         }
     }
 
-    /// <summary>Sends one request until it gets a definite answer (acknowledged or sold out); null when given up.</summary>
+    /// <summary>
+    /// Sends one request until it gets a definite answer (acknowledged or sold out); null when given up. When measured,
+    /// each exchange goes to <c>latency</c>, and the whole purchase, from the first try to that answer (or to giving
+    /// up), to <c>purchaseLatency</c>: what the buyer waited, retries and waits for Retry-After included.
+    /// </summary>
     private async Task<PostOutcome?> BuyAsync(PreparedOrder order, CancellationToken cancellation, bool measured)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var outcome = await TryUntilAnsweredAsync(order, cancellation, measured);
+        if (measured) purchaseLatency?.Record(Stopwatch.GetElapsedTime(started));
+        return outcome;
+    }
+
+    private async Task<PostOutcome?> TryUntilAnsweredAsync(PreparedOrder order, CancellationToken cancellation, bool measured)
     {
         var failures = 0;
         for (var attempt = 0; ; attempt++)

@@ -274,5 +274,26 @@ public sealed class LedgerAuditTests
         Assert.Contains(fault == "twice" ? "1 taken in twice" : "1 taken in but never given", check.Detail);
     }
 
+    [Fact]
+    public void A_ledger_holding_another_capacity_than_was_offered_is_caught_even_when_sales_agree_with_it()
+    {
+        // The clean ledger holds 6 ga tickets and /sales says 6: with 6 offered, every check passes, one more than without.
+        var offered = new Dictionary<string, long> { ["ga"] = 6 };
+        var checks = Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true, offered: offered);
+        Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name}: {c.Detail}"));
+        Assert.Equal(13, checks.Count);
+
+        // 5 offered: one ticket came from nowhere (a grant no operator made), and only a count kept apart says so.
+        var failed = Assert.Single(Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true,
+            offered: new Dictionary<string, long> { ["ga"] = 5 }), c => !c.Passed);
+        Assert.Equal((CapacityAsOffered, "ga"), (failed.Name, failed.Scope));
+        Assert.Contains("ledger holds 6", failed.Detail);
+
+        // A type offered that no database holds.
+        var missing = Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true,
+            offered: new Dictionary<string, long> { ["ga"] = 6, ["vip"] = 2 });
+        Assert.Contains(missing, c => c is { Name: CapacityAsOffered, Scope: "vip", Passed: false });
+    }
+
     private static List<string> Failed(IReadOnlyList<VerificationCheck> checks) => [.. checks.Where(c => !c.Passed).Select(c => c.Name)];
 }

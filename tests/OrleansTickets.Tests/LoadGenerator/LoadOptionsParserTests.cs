@@ -88,6 +88,17 @@ public sealed class LoadOptionsParserTests
     }
 
     [Fact]
+    public void Audit_and_verify_modes_take_additions_only_on_top_of_what_was_offered()
+    {
+        var audit = LoadOptionsParser.Parse(["--mode", "audit", "--orders-file", "o.json", "--sqlite-data", "data", "--offered", "ga=10,vip=2", "--added", "vip=3"]);
+        Assert.Equal(new Dictionary<string, long> { ["ga"] = 10, ["vip"] = 5 }, audit.OfferedWithAdditions());
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "audit", "--orders-file", "o.json", "--sqlite-data", "data", "--added", "vip=3"]));
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "verify", "--orders-file", "o.json", "--added", "vip=3"]));
+        // Orders mode adds to the capacities it reads before the sale.
+        Assert.NotNull(LoadOptionsParser.Parse(["--added", "vip=3"]).Added);
+    }
+
+    [Fact]
     public void Audit_mode_reads_exactly_one_kind_of_ledger()
     {
         var sqlite = LoadOptionsParser.Parse(["--mode", "audit", "--orders-file", "o.json", "--sqlite-data", "data"]);

@@ -32,4 +32,17 @@ public sealed class UserCpuTests
         Assert.True(UserCpu.Read(Environment.UserName) >= own);
         Assert.Null(UserCpu.Read("no-such-user-" + Guid.NewGuid().ToString("N")));
     }
+
+    [Fact]
+    public void A_user_who_runs_nothing_has_no_reading_rather_than_none_used()
+    {
+        // A database server started as another user than the one asked for must not read as a server that used 0 s.
+        var running = Directory.EnumerateDirectories("/proc")
+            .Where(d => Path.GetFileName(d).All(char.IsAsciiDigit))
+            .Select(d => ProcFiles.ReadOrNull($"{d}/status") is { } status ? UserCpu.RealUid(status) : null)
+            .ToHashSet();
+        var idle = File.ReadAllLines("/etc/passwd").Select(line => line.Split(':'))
+            .First(fields => fields.Length > 2 && !running.Contains(int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture)))[0];
+        Assert.Null(UserCpu.Read(idle));
+    }
 }
