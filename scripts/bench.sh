@@ -39,7 +39,8 @@
 #                    optimized code instead of JIT-compiling it while the doors are open
 #   --service-arg A  pass one more configuration argument to the service, e.g. --service-arg
 #                    --Storage:CommitGatherMilliseconds=0 (repeatable)
-#   --service-env E  set one more environment variable NAME=VALUE for the service alone (not the load generator), e.g.
+#   --service-env E  set one more environment variable NAME=VALUE for the service (and the floor's bare endpoint, so
+#                    the ratio compares like with like; not the load generator), e.g.
 #                    --service-env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (repeatable)
 #   --client-env E   set one more environment variable NAME=VALUE for the load generator's sales and its floor run
 #                    (not the service), e.g. --client-env DOTNET_ThreadPool_ForceMaxWorkerThreads=2 (repeatable)
@@ -366,7 +367,8 @@ if [[ $floor == 1 ]]; then
     echo "== HTTP floor: bare ASP.NET Core endpoint, same load generator"
     floor_protocols=Http1
     [[ $http2 != 0 ]] && floor_protocols=Http2
-    dotnet "$bare_dll" --urls "http://127.0.0.1:$floor_port" --Kestrel:EndpointDefaults:Protocols=$floor_protocols >"$run_dir/bare.log" 2>&1 &
+    # The service's runtime settings (--service-env) apply to the endpoint too: the ratio compares like with like.
+    env "${extra_env[@]}" dotnet "$bare_dll" --urls "http://127.0.0.1:$floor_port" --Kestrel:EndpointDefaults:Protocols=$floor_protocols >"$run_dir/bare.log" 2>&1 &
     bare_pid=$!
     pids+=("$bare_pid")
     floor_curl=()
