@@ -351,10 +351,11 @@ public sealed partial class InventoryShardGrain
                 await Enqueue(PendingChange.Delivered(transfer.TransferId));
                 return true;
             case TransferOutcome.Refused:
-                // Undo: take the serials back and close the gift, in one commit (both are queued in this turn).
-                var back = Enqueue(PendingChange.TakeIn(transfer with { Donor = _address.Key }));
-                var closed = Enqueue(PendingChange.Delivered(transfer.TransferId));
-                await Task.WhenAll(back, closed);
+                // Undo: take the serials back and close the gift, in one commit. Split over two, a commit of the mark
+                // alone after a lost take-back would leave the serials on no shard and the gift settled: stranded for
+                // good. Both are queued before the committer hears of either, so that does not rest on BatchWorker
+                // starting its cycle after this turn rather than inside the first Notify.
+                await EnqueueTogether(PendingChange.TakeIn(transfer with { Donor = _address.Key }), PendingChange.Delivered(transfer.TransferId));
                 // A drained shard sells on, but takes nothing in: tickets it took back would stay on it, where the
                 // operator was told none were left. So they go on to another shard.
                 HandOnLater();

@@ -235,6 +235,15 @@ public sealed partial class InventoryShardGrain(
         return change.Completion.Task;
     }
 
+    /// <summary>Queues two changes that must be committed together: the cycle that takes one takes both.</summary>
+    private Task EnqueueTogether(PendingChange first, PendingChange second)
+    {
+        _changes.Add(first);
+        _changes.Add(second);
+        _committer.Notify();
+        return Task.WhenAll(first.Completion.Task, second.Completion.Task);
+    }
+
     /// <summary>One group commit of everything queued. BatchWorker never runs two cycles at once.</summary>
     private async Task CommitCycleAsync()
     {
