@@ -34,7 +34,8 @@ namespace OrleansTickets.Dispatch;
 /// </para>
 /// </remarks>
 [StatelessWorker, Reentrant]
-public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetrics metrics, ILogger<PurchaseDispatcherGrain> logger) : Grain, IPurchaseDispatcherGrain
+public sealed partial class PurchaseDispatcherGrain(
+    TimeProvider clock, SaleMetrics metrics, ShardPurchaseWatches watches, ILogger<PurchaseDispatcherGrain> logger) : Grain, IPurchaseDispatcherGrain
 {
     private const int CandidatesPerCall = 8;
     private static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(1);
@@ -93,6 +94,10 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     // Shards a drain retired, as refreshes found them (for good: nothing un-drains a shard). They still sell and give
     // what they hold, but take nothing in, so a pull must not pick one as its receiver.
     private bool[] _retired = [];
+
+    // Purchases in flight at each shard from this silo's dispatchers of the type, and the shards silent with them
+    // (see ShardPurchaseWatch): skipped like unavailable ones while they stay silent.
+    private ShardPurchaseWatch? _watch;
 
     // Refreshes are shared by the requests that arrived before they started: refresh n serves any request that
     // saw _refreshesStarted < n on arrival.
@@ -172,6 +177,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         _remaining = Enumerable.Range(0, type.Shards).Select(i => (long)type.BlockOf(i).Size).ToArray();
         _unavailableUntil = new long[type.Shards];
         _retired = new bool[type.Shards];
+        _watch = watches.For(definition!.Id, type.Id, type.Shards);
         _shards = new IInventoryShardGrain?[type.Shards];
         _homes = new IInventoryShardGrain?[definition!.TotalShards];
         _type = type;
@@ -220,14 +226,15 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
             metrics.ShardCalled();
             try
             {
-                result = await Shard(index).Purchase(new ShardPurchase(request, string.Empty, [], Donors: donors));
+                result = await CallShardAsync(Shard(index), index, new ShardPurchase(request, string.Empty, [], Donors: donors), giveUpAt);
             }
             catch (Exception exception) when (exception is SiloUnavailableException or TimeoutException)
             {
                 // Caught before rejections, which SiloUnavailableException is too: Orleans also fails calls already
                 // delivered this way, when the shard's silo is declared dead before its answer came back, and a call
                 // whose answer did not come in time may have run to its end. The shard may have sold, and without a key
-                // a second shard would sell again, so the outcome is unknown.
+                // a second shard would sell again, so the outcome is unknown. The next buyers go elsewhere for a while.
+                _unavailableUntil[index] = After(UnavailableFor);
                 result = PurchaseResult.Failed;
             }
             catch (OrleansMessageRejectionException)
@@ -288,7 +295,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         var refreshed = false;
         while (true)
         {
-            var result = await AskHomeAsync(homeGrain, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
+            var result = await AskHomeAsync(homeGrain, homeIndex, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
             ObserveSightings(result);
             // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
             if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
@@ -354,13 +361,12 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
         }
     }
 
-    private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, ShardPurchase purchase, long giveUpAt)
+    private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, int homeIndex, ShardPurchase purchase, long giveUpAt)
     {
         metrics.ShardCalled();
-        var wait = Left(giveUpAt);
         try
         {
-            return await home.Purchase(purchase).WaitAsync((wait > TimeSpan.Zero ? wait : TimeSpan.Zero) + HomeAnswerGrace, clock);
+            return await CallShardAsync(home, homeIndex, purchase, giveUpAt);
         }
         catch (Exception exception)
         {
@@ -373,6 +379,37 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
                 LogHomeFailed(logger, exception, _type!.Id);
             }
             return PurchaseResult.Failed;
+        }
+    }
+
+    /// <summary>
+    /// Sends a purchase to a shard (shard <paramref name="index"/> of this type, or -1 for a home of another type),
+    /// waiting at most the patience left plus <see cref="HomeAnswerGrace"/> for its answer: a shard whose silo froze
+    /// answers only at Orleans' 30 s call timeout, and its buyer held an admission slot all that time. Past that the
+    /// call throws <see cref="TimeoutException"/>: the shard may still act on it, so the outcome is unknown. The shard's
+    /// silence is counted meanwhile (<see cref="ShardPurchaseWatch"/>), so that other buyers stop being sent to it.
+    /// </summary>
+    private async Task<PurchaseResult> CallShardAsync(IInventoryShardGrain shard, int index, ShardPurchase purchase, long giveUpAt)
+    {
+        var wait = Left(giveUpAt);
+        if (index < 0) return await shard.Purchase(purchase).WaitAsync((wait > TimeSpan.Zero ? wait : TimeSpan.Zero) + HomeAnswerGrace, clock);
+        var answered = false;
+        _watch!.Sent(index);
+        try
+        {
+            var result = await shard.Purchase(purchase).WaitAsync((wait > TimeSpan.Zero ? wait : TimeSpan.Zero) + HomeAnswerGrace, clock);
+            answered = true;
+            return result;
+        }
+        catch (Exception exception) when (exception is not (TimeoutException or SiloUnavailableException))
+        {
+            // An exception the shard's own code threw (or a rejection) is an answer from it all the same.
+            answered = true;
+            throw;
+        }
+        finally
+        {
+            _watch.Ended(index, answered);
         }
     }
 
@@ -463,8 +500,17 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     /// <paramref name="donors"/> before it sells, and is <paramref name="avoid"/> only when no other shard can receive.
     /// False when the available shards together hold fewer than <paramref name="quantity"/>, or none can receive.
     /// </summary>
-    private bool TryPlanPull(int quantity, int avoid, out int receiver, out ImmutableArray<int> donors) =>
-        PullPlan.TryPlan(_remaining, _unavailableUntil, _retired, Now, quantity, avoid, out receiver, out donors);
+    private bool TryPlanPull(int quantity, int avoid, out int receiver, out ImmutableArray<int> donors)
+    {
+        var now = Now;
+        // Silent shards neither receive nor give: a pull would wait on them. Marked out of routing for this moment only;
+        // whether they are still silent is asked again at each pick.
+        for (var index = 0; index < _unavailableUntil.Length; index++)
+        {
+            if (_watch!.IsSilent(index, now) && _unavailableUntil[index] <= now) _unavailableUntil[index] = now + 1;
+        }
+        return PullPlan.TryPlan(_remaining, _unavailableUntil, _retired, now, quantity, avoid, out receiver, out donors);
+    }
 
     /// <summary>Waits for a refresh that started after the caller arrived (starting one if needed).</summary>
     private async Task RefreshAsync(long arrival)
@@ -640,7 +686,7 @@ public sealed partial class PurchaseDispatcherGrain(TimeProvider clock, SaleMetr
     private void Lower(int index, long bound) => _remaining[index] = Math.Min(_remaining[index], Math.Max(0, bound));
 
     private bool IsEligible(int index, int quantity, long now) =>
-        _remaining[index] >= quantity && _unavailableUntil[index] <= now;
+        _remaining[index] >= quantity && _unavailableUntil[index] <= now && !_watch!.IsSilent(index, now);
 
     /// <summary>A random eligible shard, scanning from a random start so load spreads evenly; -1 if none.</summary>
     private int PickShard(int quantity)

@@ -8,6 +8,7 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using OrleansTickets.Catalog;
 using OrleansTickets.Diagnostics;
+using OrleansTickets.Dispatch;
 using OrleansTickets.Inventory;
 using OrleansTickets.Storage;
 using OrleansTickets.Tickets;
@@ -44,6 +45,7 @@ public static class TicketingSiloExtensions
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SaleMetrics>();
+        services.AddSingleton<ShardPurchaseWatches>();
         services.AddSingleton<ShardDatabases>();
         services.AddSingleton<InventoryShardDirectory>();
         services.AddSingleton(sp =>
