@@ -166,11 +166,14 @@ public sealed partial class PurchaseDispatcherGrain(
     private async Task<bool> LoadDefinitionAsync(PurchaseRequest request)
     {
         // An unknown event is asked about again on every call: it may be created after this activation.
+        // Each question waits at most the patience: a catalog on a silo that froze answers only at Orleans' 30 s call
+        // timeout, and every buyer of the type through this activation, sharing the load, would hold an admission
+        // slot that long before hearing "unavailable".
         var catalog = GrainFactory.GetEventGrain(request.EventId);
-        var definition = await catalog.GetDefinition();
+        var definition = await catalog.GetDefinition().WaitAsync(Patience, clock);
         var type = definition?.FindTicketType(request.TicketTypeId);
         if (type is null || _type is not null) return _type is not null;
-        var databases = await catalog.GetShardDatabases();
+        var databases = await catalog.GetShardDatabases().WaitAsync(Patience, clock);
         if (_type is not null) return true;
         _keyHomes = new KeyHomes(definition!, databases, type.Id);
         _event = definition;

@@ -79,6 +79,35 @@ public sealed class SilentShardTests(ITestOutputHelper output)
         Assert.Equal(0, ShardOf(late));
     }
 
+    [Fact]
+    public async Task A_buyer_whose_dispatcher_cannot_get_the_definition_from_a_frozen_catalog_is_told_unavailable_at_its_patience()
+    {
+        var freezing = false;
+        var frozen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
+        {
+            if (Volatile.Read(ref freezing) && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetDefinition)
+                && call.TargetId.Key.ToString() == "event/frozen-catalog") await frozen.Task;
+            await call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("frozen-catalog", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        Volatile.Write(ref freezing, true);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var result = await cluster.BuyAsync("frozen-catalog", "ga", 1);
+
+            // Before, the dispatcher's first load waited for Orleans' 30 s call timeout. Nothing was sold: 503 unavailable.
+            Assert.Equal(PurchaseStatus.Unavailable, result.Status);
+            Assert.True(clock.Elapsed < Bound, $"the buyer waited {clock.Elapsed}");
+        }
+        finally
+        {
+            frozen.TrySetResult();
+        }
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("frozen-catalog", "ga", 1)).Status);
+    }
+
     private static int ShardOf(PurchaseResult result) => OrderId.ShardIndexOf(result.Order!.OrderId, "stall", "ga");
 
     /// <summary>Silo set-up in which <paramref name="shard"/>'s purchases wait for <paramref name="thaw"/>, as on a frozen silo.</summary>
