@@ -1,8 +1,10 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
+using OrleansTickets.Api.Hosting;
 using OrleansTickets.Api.Http;
 
 namespace OrleansTickets.Api.Health;
@@ -45,8 +47,29 @@ public static class HealthApi
         return app;
     }
 
-    public static Results<Ok<ReadinessResponse>, ProblemHttpResult> Ready(HttpContext context, IHostApplicationLifetime lifetime) =>
-        lifetime.ApplicationStopping.IsCancellationRequested
-            ? Problems.Stopping(context, "Send buyers to another server.")
-            : TypedResults.Ok(new ReadinessResponse("ready"));
+    /// <summary>
+    /// Ready unless stopping, and, in a separate front end (<paramref name="connection"/>), unless it cannot reach the
+    /// cluster: with no gateway connection open, one call to the cluster decides (a call opens a connection to a gateway
+    /// the client knows, and makes it look for new ones when all it knows are gone).
+    /// </summary>
+    public static async Task<Results<Ok<ReadinessResponse>, ProblemHttpResult>> Ready(
+        HttpContext context, IHostApplicationLifetime lifetime, IGrainFactory grains, [FromServices] ClusterConnection? connection)
+    {
+        if (lifetime.ApplicationStopping.IsCancellationRequested) return Problems.Stopping(context, "Send buyers to another server.");
+        if (connection is { IsConnected: false })
+        {
+            try
+            {
+                await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(ClusterProbeTimeout, context.RequestAborted);
+            }
+            catch (Exception) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                return Problems.RetryLater(context, Problems.Unavailable, "This server cannot reach the cluster.", "Send buyers to another server.");
+            }
+        }
+        return TypedResults.Ok(new ReadinessResponse("ready"));
+    }
+
+    /// <summary>How long readiness waits for the cluster when no gateway connection is open: less than a balancer's check.</summary>
+    private static readonly TimeSpan ClusterProbeTimeout = TimeSpan.FromSeconds(2);
 }

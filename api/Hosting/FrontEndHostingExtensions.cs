@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using OrleansTickets.Api.Orders;
@@ -21,6 +22,8 @@ public static class FrontEndHostingExtensions
             client.UseConnectionRetryFilter<GatewayConnectionRetry>();
         });
         builder.Services.AddSingleton(new GatewayHop(MayResend: true));
+        builder.Services.AddSingleton<ClusterConnection>();
+        builder.Services.AddSingleton<IClusterConnectionStatusObserver>(services => services.GetRequiredService<ClusterConnection>());
         builder.Services.AddTicketingApi();
         // A stop waits for requests in flight, and a purchase may wait on its grain call for up to Orleans' 30 s response
         // timeout (checked about once a second): with .NET's default 30 s budget, Kestrel could cut such a buyer off with

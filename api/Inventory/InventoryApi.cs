@@ -49,7 +49,20 @@ public static class InventoryApi
         // still needs a key of the operator's.
         var ownKey = key is null && hop.MayResend;
         if (ownKey) key = "request/" + Guid.NewGuid().ToString("N");
-        var added = await grains.GetEventGrain(eventId).AddCapacity(typeId, body.Quantity!.Value, body.Shard, key);
+        CapacityAddition added;
+        try
+        {
+            added = await grains.GetEventGrain(eventId).AddCapacity(typeId, body.Quantity!.Value, body.Shard, key);
+        }
+        catch (Exception exception) when (exception is TimeoutException or OrleansException)
+        {
+            // The catalog stores a grant before any shard hears of it, and the write may have landed before its answer
+            // was lost: the next catalog activation delivers it. "Unavailable, try again" would have an operator without
+            // a key add the tickets a second time.
+            return Problems.RetryLater(request.HttpContext, Problems.OutcomeUnknown, "The outcome is not known.", key is null || ownKey
+                ? $"The tickets may or may not have been added, and without an Idempotency-Key a retry may add them twice. Look at /api/events/{eventId}/sales before trying again, and send a key with every addition."
+                : "Retry with the same Idempotency-Key: it returns the addition if one was made, and never makes two.");
+        }
         if (added.Status == CapacityStatus.NotFound) return TypeNotFound(eventId, typeId);
         if (added.Status == CapacityStatus.Refused)
         {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -51,6 +52,57 @@ public sealed class OutcomeUnknownTests
         Assert.Contains("same Idempotency-Key", problem.GetProperty("detail").GetString());
         Assert.True(home.Asks > 1, "the dispatcher should have asked the home again");
         Assert.Equal(2, await host.Client.SoldAsync("unknown"));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("add-vip-once")]
+    public async Task A_capacity_addition_whose_answer_was_lost_is_503_outcome_unknown_and_adds_once(string? key)
+    {
+        using var storage = TestStorage.Sqlite();
+        var lost = new LostAdditionAnswer();
+        await using var host = await ApiHost.StartAsync(storage,
+            services: services => services.AddSingleton<IIncomingGrainCallFilter>(lost));
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("grant", capacity: 10, shards: 2)).StatusCode);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/grant/ticket-types/ga/capacity")
+        {
+            Content = JsonContent.Create(new { quantity = 3 }),
+        };
+        if (key is not null) request.Headers.Add("Idempotency-Key", key);
+        var response = await host.Client.SendAsync(request);
+
+        // The grant was stored and delivered; only its answer was lost. Before, this was 503 "unavailable, try again
+        // shortly", and an operator without a key who did so added the tickets twice.
+        var problem = await ApiContractTests.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "outcome-unknown");
+        Assert.Contains(key is null ? "/api/events/grant/sales" : "same Idempotency-Key", problem.GetProperty("detail").GetString());
+        var sales = await (await host.Client.GetAsync("/api/events/grant/sales")).JsonAsync();
+        Assert.Equal(13, sales.GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64());
+        if (key is null) return;
+
+        using var retry = new HttpRequestMessage(HttpMethod.Post, "/api/events/grant/ticket-types/ga/capacity")
+        {
+            Content = JsonContent.Create(new { quantity = 3 }),
+        };
+        retry.Headers.Add("Idempotency-Key", key);
+        Assert.Equal(HttpStatusCode.OK, (await host.Client.SendAsync(retry)).StatusCode);
+        sales = await (await host.Client.GetAsync("/api/events/grant/sales")).JsonAsync();
+        Assert.Equal(13, sales.GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64());
+    }
+
+    /// <summary>The catalog's first capacity addition runs to its end, and its caller gets a timeout instead of the answer.</summary>
+    private sealed class LostAdditionAnswer : IIncomingGrainCallFilter
+    {
+        private int _lost;
+
+        public async Task Invoke(IIncomingGrainCallContext call)
+        {
+            await call.Invoke();
+            if (call.InterfaceMethod.Name == nameof(OrleansTickets.Events.ITicketEventGrain.AddCapacity) && Interlocked.Exchange(ref _lost, 1) == 0)
+            {
+                throw new TimeoutException("Response did not arrive on time (played by a test).");
+            }
+        }
     }
 
     /// <summary>The home's first purchase runs and its answer is lost; later ones are answered "unavailable" unrun.</summary>
