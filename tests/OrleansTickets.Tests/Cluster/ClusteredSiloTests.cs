@@ -75,6 +75,40 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
     }
 
     [PostgresFact]
+    public async Task A_front_end_that_cannot_reach_any_silo_is_not_ready_and_is_again_once_one_is_back()
+    {
+        var storage = TestStorage.Postgres(postgres.Server);
+        var clusterId = "c-" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>(storage.Settings)
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = clusterId,
+        };
+        var silo = await ApiHost.StartAsync(storage, settings);
+        await using var frontEnd = await ApiHost.StartFrontEndAsync(settings);
+        // Connected, readiness answers from the client's own count of gateway connections, with no call to the cluster.
+        var connection = frontEnd.Services.GetRequiredService<OrleansTickets.Api.Hosting.ClusterConnection>();
+        await Poll.UntilAsync(() => Task.FromResult(connection.IsConnected), failure: "The client never reported a gateway connection.");
+        Assert.Equal(HttpStatusCode.OK, (await frontEnd.Client.GetAsync("/health/ready")).StatusCode);
+
+        // The only silo leaves. Before, the front end went on saying it was ready, and its balancer went on sending it
+        // buyers who could only get 503s.
+        await silo.DisposeAsync();
+        HttpResponseMessage? notReady = null;
+        await Poll.UntilAsync(async () => (notReady = await frontEnd.Client.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK,
+            attempts: 60, delayMilliseconds: 500, failure: "The front end kept saying it was ready with no silo to reach.");
+        var problem = await ApiContractTests.AssertProblemAsync(notReady!, HttpStatusCode.ServiceUnavailable, "unavailable");
+        Assert.Contains("cannot reach the cluster", problem.GetProperty("title").GetString());
+        Assert.False(connection.IsConnected);
+
+        // A silo is back: the front end finds it (its readiness call makes the client look for gateways) and is ready.
+        await using var again = await ApiHost.StartAsync(storage, settings);
+        await Poll.UntilAsync(async () => (await frontEnd.Client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK,
+            attempts: 120, delayMilliseconds: 500, failure: "The front end never became ready again with a silo back.");
+        Assert.Equal(HttpStatusCode.Created, (await frontEnd.Client.CreateEventAsync("reachable", capacity: 10, shards: 2)).StatusCode);
+    }
+
+    [PostgresFact]
     public async Task A_silo_with_another_catalog_or_signing_key_is_refused_by_a_running_cluster()
     {
         // A silo added for the rush, with a typo in its database name: it would create empty databases of its own,
