@@ -18,7 +18,10 @@ public static class StoppableRun
     /// database is waited for, ends the process normally (0): the host has logged it, and the start's cancellation (or
     /// Orleans refusing to stop a silo it never started) would otherwise surface as an unhandled exception, a crash dump
     /// and exit code 134.</item>
-    /// <item>A start that failed with no stop asked for (a port in use, say) returns 1 after one line on standard error.</item>
+    /// <item>A start that failed with no stop asked for (a port in use, say) returns 1 after one line on standard error.
+    /// What did start is stopped first: the web server starts last, so a silo whose HTTP port was taken had already
+    /// joined its cluster, and left without a stop its membership row said it was alive until the others declared it
+    /// dead (15 to 60 s of calls to it timing out).</item>
     /// <item>A stop of a started host that failed (a service that threw while stopping) returns 1, so a supervisor or
     /// an operator's script sees that the stop was not clean; the host has logged why.</item>
     /// <item>So does a stop that used up its whole budget (<see cref="HostOptions.ShutdownTimeout"/>), which throws
@@ -39,7 +42,7 @@ public static class StoppableRun
         using var stopEnd = app.Lifetime.ApplicationStopped.Register(() => stopEnded = Stopwatch.GetTimestamp());
         try
         {
-            app.Run();
+            Run(app, budget);
             // Less a margin: the budget's timer runs on the coarse clock and can fire a few milliseconds before this one.
             if (started.IsCancellationRequested && stopAsked != 0 && stopEnded != 0
                 && Stopwatch.GetElapsedTime(stopAsked, stopEnded) >= budget - BudgetClockMargin)
@@ -51,21 +54,84 @@ public static class StoppableRun
             }
             return 0;
         }
+        catch (FailedStartException failed)
+        {
+            return StartFailed(failed.InnerException!);
+        }
         catch (Exception) when (stopping.IsCancellationRequested && !started.IsCancellationRequested)
         {
             return 0;
         }
         catch (Exception exception) when (!started.IsCancellationRequested)
         {
-            // It could not start, and nobody asked it to stop: a port another process holds, a database that refuses
-            // this service. The host has logged it; without this it would also end as an unhandled exception, a crash
-            // dump and exit code 134, which reads like a bug rather than a setting to fix.
-            Console.Error.WriteLine($"The service did not start: {exception.GetBaseException().Message} (exit code 1).");
-            return 1;
+            return StartFailed(exception);
         }
         catch (Exception) when (stopping.IsCancellationRequested)
         {
             return 1;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="WebApplication.Run"/>, except that a start that fails with no stop asked for stops what started
+    /// (within <paramref name="budget"/>, and never waiting longer) before it throws: .NET's host disposes its services
+    /// after a failed start without stopping them.
+    /// </summary>
+    private static void Run(WebApplication app, TimeSpan budget)
+    {
+        try
+        {
+            try
+            {
+                app.StartAsync().GetAwaiter().GetResult();
+            }
+            catch (Exception exception) when (!app.Lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                // Wrapped: the stop below sets ApplicationStopping, which would make this read as a stop asked for.
+                StopAfterFailedStart(app, budget);
+                throw new FailedStartException(exception);
+            }
+            // Waits for a stop (Ctrl+C, SIGTERM) and runs it, as Run does.
+            app.WaitForShutdownAsync().GetAwaiter().GetResult();
+        }
+        finally
+        {
+            app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>
+    /// It could not start, and nobody asked it to stop: a port another process holds, a database that refuses this
+    /// service. The host has logged it; without this it would also end as an unhandled exception, a crash dump and exit
+    /// code 134, which reads like a bug rather than a setting to fix.
+    /// </summary>
+    private static int StartFailed(Exception start)
+    {
+        Console.Error.WriteLine($"The service did not start: {start.GetBaseException().Message} (exit code 1).");
+        return 1;
+    }
+
+    /// <summary>A start that failed with no stop asked for, after what did start was stopped.</summary>
+    private sealed class FailedStartException(Exception start) : Exception(start.Message, start);
+
+    /// <summary>How long stopping what a failed start started may take at most: a silo that joined and holds nothing leaves in seconds.</summary>
+    private static readonly TimeSpan FailedStartStopLimit = TimeSpan.FromSeconds(30);
+
+    /// <summary>Stops what a failed start started; never throws, and never waits past the budget or <see cref="FailedStartStopLimit"/>.</summary>
+    private static void StopAfterFailedStart(WebApplication app, TimeSpan budget)
+    {
+        // Bounded below the budget: a start that failed early (a database refusing this service) has a silo that
+        // never ran, which Orleans may not stop at all, and the operator waits for the exit code.
+        var limit = budget < FailedStartStopLimit ? budget : FailedStartStopLimit;
+        using var patience = new CancellationTokenSource(limit);
+        try
+        {
+            // The token alone is not enough: a service may ignore it.
+            app.StopAsync(patience.Token).WaitAsync(limit).GetAwaiter().GetResult();
+        }
+        catch (Exception)
+        {
+            // Why the start failed is what the operator is told, not why this stop failed.
         }
     }
 }
