@@ -37,11 +37,14 @@ common_args() {
 # Running, and still one of ours: a pid file outlives a killed process, and its pid may have gone to another since.
 running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa OrleansTickets "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
 
-# A silo opens its port only after its on-sale rehearsal (silo/Rehearsal), which takes 15-27 s on 2 cores.
+# A silo opens its port only after its on-sale rehearsal (silo/Rehearsal), which takes 15-27 s on 2 cores, and a
+# busy machine mid-sale or a database that is slow to answer can stretch its start to minutes: up to 5 minutes are
+# given, and a process that ended is reported at once rather than waited for.
 wait_for_http() {
-    local url=$1
-    for _ in $(seq 1 240); do
+    local url=$1 pid_file=$2
+    for _ in $(seq 1 600); do
         curl -s -o /dev/null "$url" && return 0
+        running "$pid_file" || return 1
         sleep 0.5
     done
     return 1
@@ -54,7 +57,7 @@ start_silo() {
     dotnet "$silo_dll" $(common_args) --urls "http://127.0.0.1:$port" \
         --Cluster:SiloPort=$((11111 + shift_by + n)) --Cluster:GatewayPort=$((30000 + shift_by + n)) >"$state/silo-$n.log" 2>&1 &
     echo $! >"$state/silo-$n.pid"
-    wait_for_http "http://127.0.0.1:$port/api/events/readiness" || die "silo $n did not start; see $state/silo-$n.log"
+    wait_for_http "http://127.0.0.1:$port/api/events/readiness" "$state/silo-$n.pid" || die "silo $n did not start; see $state/silo-$n.log"
     echo "silo $n up: http://127.0.0.1:$port (pid $(cat "$state/silo-$n.pid"))"
 }
 
@@ -64,7 +67,7 @@ start_frontend() {
     # shellcheck disable=SC2046
     dotnet "$api_dll" $(common_args) --urls "http://127.0.0.1:$port" >"$state/frontend-$n.log" 2>&1 &
     echo $! >"$state/frontend-$n.pid"
-    wait_for_http "http://127.0.0.1:$port/api/events/readiness" || die "front end $n did not start; see $state/frontend-$n.log"
+    wait_for_http "http://127.0.0.1:$port/api/events/readiness" "$state/frontend-$n.pid" || die "front end $n did not start; see $state/frontend-$n.log"
     echo "front end $n up: http://127.0.0.1:$port (pid $(cat "$state/frontend-$n.pid"))"
 }
 
@@ -109,7 +112,7 @@ case "${1:-}" in
         ;;
     down)
         # Every process first gets SIGTERM and its time to stop (a silo hands its grains over, which needs PostgreSQL,
-        # for up to 90 s); only then is PostgreSQL stopped. A pid file of a process that already ended is not used to
+        # for up to 90 s, after Api:Shutdown:Drain's wait of up to 60 s); only then is PostgreSQL stopped. A pid file of a process that already ended is not used to
         # signal (see running).
         stopping=()
         for file in "$state"/*.pid; do
@@ -121,7 +124,7 @@ case "${1:-}" in
             rm -f "$file"
         done
         for pid in "${stopping[@]}"; do
-            for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+            for _ in $(seq 1 160); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
             kill -9 "$pid" 2>/dev/null || true
         done
         "$repo/scripts/postgres.sh" stop >/dev/null || true
