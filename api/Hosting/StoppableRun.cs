@@ -18,10 +18,11 @@ public static class StoppableRun
     /// database is waited for, ends the process normally (0): the host has logged it, and the start's cancellation (or
     /// Orleans refusing to stop a silo it never started) would otherwise surface as an unhandled exception, a crash dump
     /// and exit code 134.</item>
-    /// <item>A start that failed with no stop asked for (a port in use, say) returns 1 after one line on standard error.
-    /// What did start is stopped first: the web server starts last, so a silo whose HTTP port was taken had already
-    /// joined its cluster, and left without a stop its membership row said it was alive until the others declared it
-    /// dead (15 to 60 s of calls to it timing out).</item>
+    /// <item>A start that failed with no stop asked for (a port in use, say) returns 1 after one line on standard error.</item>
+    /// <item>Either way, what did start is stopped first: the web server starts last, so a silo whose HTTP port was
+    /// taken (or that was told to stop while its web server bound) had already joined its cluster, and left without a
+    /// stop its membership row said it was alive until the others declared it dead (15 to 60 s of calls to it timing
+    /// out).</item>
     /// <item>A stop of a started host that failed (a service that threw while stopping) returns 1, so a supervisor or
     /// an operator's script sees that the stop was not clean; the host has logged why.</item>
     /// <item>So does a stop that used up its whole budget (<see cref="HostOptions.ShutdownTimeout"/>), which throws
@@ -56,15 +57,7 @@ public static class StoppableRun
         }
         catch (FailedStartException failed)
         {
-            return StartFailed(failed.InnerException!);
-        }
-        catch (Exception) when (stopping.IsCancellationRequested && !started.IsCancellationRequested)
-        {
-            return 0;
-        }
-        catch (Exception exception) when (!started.IsCancellationRequested)
-        {
-            return StartFailed(exception);
+            return failed.StopAsked ? 0 : StartFailed(failed.InnerException!);
         }
         catch (Exception) when (stopping.IsCancellationRequested)
         {
@@ -73,7 +66,7 @@ public static class StoppableRun
     }
 
     /// <summary>
-    /// <see cref="WebApplication.Run"/>, except that a start that fails with no stop asked for stops what started
+    /// <see cref="WebApplication.Run"/>, except that a start that fails (or that a stop cut short) stops what started
     /// (within <paramref name="budget"/>, and never waiting longer) before it throws: .NET's host disposes its services
     /// after a failed start without stopping them.
     /// </summary>
@@ -81,16 +74,26 @@ public static class StoppableRun
     {
         try
         {
+            app.StartAsync().GetAwaiter().GetResult();
+        }
+        catch (Exception exception)
+        {
+            // Read before the stop below, which sets ApplicationStopping itself. A stop asked for while starting (SIGTERM
+            // during the rehearsal, or while the web server binds after the silo joined) stops what started too.
+            var stopAsked = app.Lifetime.ApplicationStopping.IsCancellationRequested;
+            StopAfterFailedStart(app, budget);
             try
             {
-                app.StartAsync().GetAwaiter().GetResult();
+                app.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
-            catch (Exception exception) when (!app.Lifetime.ApplicationStopping.IsCancellationRequested)
+            catch (Exception)
             {
-                // Wrapped: the stop below sets ApplicationStopping, which would make this read as a stop asked for.
-                StopAfterFailedStart(app, budget);
-                throw new FailedStartException(exception);
+                // The start's failure is what the exit code and the operator hear about.
             }
+            throw new FailedStartException(exception, stopAsked);
+        }
+        try
+        {
             // Waits for a stop (Ctrl+C, SIGTERM) and runs it, as Run does.
             app.WaitForShutdownAsync().GetAwaiter().GetResult();
         }
@@ -111,8 +114,11 @@ public static class StoppableRun
         return 1;
     }
 
-    /// <summary>A start that failed with no stop asked for, after what did start was stopped.</summary>
-    private sealed class FailedStartException(Exception start) : Exception(start.Message, start);
+    /// <summary>A start that failed, or was cut short by a stop asked for (<paramref name="stopAsked"/>), after what did start was stopped.</summary>
+    private sealed class FailedStartException(Exception start, bool stopAsked) : Exception(start.Message, start)
+    {
+        public bool StopAsked { get; } = stopAsked;
+    }
 
     /// <summary>How long stopping what a failed start started may take at most: a silo that joined and holds nothing leaves in seconds.</summary>
     private static readonly TimeSpan FailedStartStopLimit = TimeSpan.FromSeconds(30);

@@ -67,14 +67,28 @@ public sealed class StoppableRunTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task A_start_that_fails_after_a_service_started_stops_that_service_and_exits_1(bool stopHangs)
+    public async Task A_start_that_fails_after_a_service_started_stops_that_service_and_exits_1(bool stopIgnoresItsToken)
     {
         // As a silo that joined its cluster before the web server found its port taken: the silo must leave the cluster
         // (its stop), or the others keep routing to it until they declare it dead. Before, nothing was stopped. A stop
-        // that hangs is cut at the host's budget (1 s here), so the exit code still comes.
-        var joined = new StoppingService(failStop: false, holdStart: false, holdStop: stopHangs);
+        // that never ends, whatever its token says, is left at the host's budget (1 s here), so the exit code still comes.
+        var joined = new StoppingService(failStop: false, holdStart: false, holdStopForever: stopIgnoresItsToken);
         var (app, _) = Build(joined, shutdownTimeout: TimeSpan.FromSeconds(1), then: new StoppingService(failStop: false, holdStart: false, failStart: true));
-        Assert.Equal(1, await Task.Run(app.RunUntilStopped).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, await Task.Run(app.RunUntilStopped).WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.True(joined.StopAsked);
+    }
+
+    [Fact]
+    public async Task A_stop_asked_while_a_later_service_starts_stops_the_services_that_started_and_exits_0()
+    {
+        // As SIGTERM while the web server binds, after the silo joined: the silo leaves too.
+        var joined = new StoppingService(failStop: false, holdStart: false);
+        var binding = new StoppingService(failStop: false, holdStart: true);
+        var (app, _) = Build(joined, then: binding);
+        var run = Task.Run(app.RunUntilStopped);
+        await binding.Starting.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        app.Lifetime.StopApplication();
+        Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.True(joined.StopAsked);
     }
 
@@ -98,7 +112,7 @@ public sealed class StoppableRunTests
     }
 
     /// <summary>A hosted service whose start can throw or be held until the stop, and whose stop can throw or wait out its budget.</summary>
-    private sealed class StoppingService(bool failStop, bool holdStart, bool holdStop = false, bool failStart = false) : IHostedService
+    private sealed class StoppingService(bool failStop, bool holdStart, bool holdStop = false, bool failStart = false, bool holdStopForever = false) : IHostedService
     {
         public TaskCompletionSource Starting { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -115,6 +129,7 @@ public sealed class StoppableRunTests
         public async Task StopAsync(CancellationToken cancellationToken)
         {
             StopAsked = true;
+            if (holdStopForever) await new TaskCompletionSource().Task;
             if (holdStop)
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
