@@ -54,11 +54,13 @@ public static class InventoryApi
         {
             added = await grains.GetEventGrain(eventId).AddCapacity(typeId, body.Quantity!.Value, body.Shard, key);
         }
-        catch (Exception exception) when (exception is TimeoutException or OrleansException)
+        catch (Exception exception) when (exception is TimeoutException or SiloUnavailableException || (exception is OrleansException && hop.MayResend))
         {
-            // The catalog stores a grant before any shard hears of it, and the write may have landed before its answer
-            // was lost: the next catalog activation delivers it. "Unavailable, try again" would have an operator without
-            // a key add the tickets a second time.
+            // As for a purchase (OrdersApi): an answer lost after the call may have run, or behind a gateway a refused
+            // resent copy whose first copy ran. The catalog stores a grant before any shard hears of it, so the addition
+            // may have been made, and the next catalog activation delivers it. "Unavailable, try again" would have an
+            // operator without a key add the tickets a second time. Other failures (a refusal in this process) mean
+            // it was not delivered, and stay 503 unavailable.
             return Problems.RetryLater(request.HttpContext, Problems.OutcomeUnknown, "The outcome is not known.", key is null || ownKey
                 ? $"The tickets may or may not have been added, and without an Idempotency-Key a retry may add them twice. Look at /api/events/{eventId}/sales before trying again, and send a key with every addition."
                 : "Retry with the same Idempotency-Key: it returns the addition if one was made, and never makes two.");

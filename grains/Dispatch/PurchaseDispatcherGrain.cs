@@ -133,10 +133,15 @@ public sealed partial class PurchaseDispatcherGrain(
     /// <summary>The time left until <paramref name="deadline"/>; negative once it has passed.</summary>
     private TimeSpan Left(long deadline) => clock.GetElapsedTime(Now, deadline);
 
+    /// <summary>The time left until <paramref name="deadline"/>, or zero once it has passed.</summary>
+    private TimeSpan LeftOrNone(long deadline) => Left(deadline) is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
+
     /// <inheritdoc />
     public async Task<PurchaseResult> Purchase(PurchaseRequest request)
     {
         var arrival = _refreshesStarted;
+        // The buyer's patience runs from here, through a cold activation's load of the definition as well.
+        var giveUpAt = After(Patience);
         metrics.PurchaseRouted();
         if (_type is null)
         {
@@ -146,7 +151,8 @@ public sealed partial class PurchaseDispatcherGrain(
                 // At the doors' opening hundreds arrive at a cold activation at once: each asking the catalog for the
                 // definition and the shard map made the one catalog grain a hot spot just as the sale began. A request
                 // arriving after a load ended asks again (an event unknown then may have been created since).
-                known = await _loading.RunAsync(DefinitionLoad, () => LoadDefinitionAsync(request));
+                // Shared, but each buyer waits at most its own patience for it.
+                known = await _loading.RunAsync(DefinitionLoad, () => LoadDefinitionAsync(request, giveUpAt)).WaitAsync(LeftOrNone(giveUpAt), clock);
             }
             catch (Exception exception)
             {
@@ -159,21 +165,21 @@ public sealed partial class PurchaseDispatcherGrain(
         }
         if (request.Quantity > _type!.MaxPerOrder) return new PurchaseResult(PurchaseStatus.TooManyTickets, Remaining: _type.MaxPerOrder);
         return request.IdempotencyKey is { } key
-            ? await PurchaseAtHomeAsync(request, key, arrival)
-            : await PurchaseAnywhereAsync(request, arrival);
+            ? await PurchaseAtHomeAsync(request, key, arrival, giveUpAt)
+            : await PurchaseAnywhereAsync(request, arrival, giveUpAt);
     }
 
-    private async Task<bool> LoadDefinitionAsync(PurchaseRequest request)
+    private async Task<bool> LoadDefinitionAsync(PurchaseRequest request, long giveUpAt)
     {
         // An unknown event is asked about again on every call: it may be created after this activation.
-        // Each question waits at most the patience: a catalog on a silo that froze answers only at Orleans' 30 s call
-        // timeout, and every buyer of the type through this activation, sharing the load, would hold an admission
-        // slot that long before hearing "unavailable".
+        // The questions wait at most the first buyer's patience: a catalog on a silo that froze answers only at Orleans'
+        // 30 s call timeout, and every buyer of the type through this activation, sharing the load, would hold an
+        // admission slot that long before hearing "unavailable".
         var catalog = GrainFactory.GetEventGrain(request.EventId);
-        var definition = await catalog.GetDefinition().WaitAsync(Patience, clock);
+        var definition = await catalog.GetDefinition().WaitAsync(LeftOrNone(giveUpAt), clock);
         var type = definition?.FindTicketType(request.TicketTypeId);
         if (type is null || _type is not null) return _type is not null;
-        var databases = await catalog.GetShardDatabases().WaitAsync(Patience, clock);
+        var databases = await catalog.GetShardDatabases().WaitAsync(LeftOrNone(giveUpAt), clock);
         if (_type is not null) return true;
         _keyHomes = new KeyHomes(definition!, databases, type.Id);
         _event = definition;
@@ -187,10 +193,9 @@ public sealed partial class PurchaseDispatcherGrain(
         return true;
     }
 
-    private async Task<PurchaseResult> PurchaseAnywhereAsync(PurchaseRequest request, long arrival)
+    private async Task<PurchaseResult> PurchaseAnywhereAsync(PurchaseRequest request, long arrival, long giveUpAt)
     {
         var quantity = request.Quantity;
-        var giveUpAt = After(Patience);
         var refusals = 0;
         // Whether a refresh started after this request arrived has ended (Verdict may rest on it), and whether the
         // last thing this request did was to wait for one (no second refresh right after it).
@@ -280,7 +285,7 @@ public sealed partial class PurchaseDispatcherGrain(
         }
     }
 
-    private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key, long arrival)
+    private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key, long arrival, long giveUpAt)
     {
         var quantity = request.Quantity;
         var flatIndex = _keyHomes!.HomeOf(key);
@@ -288,7 +293,6 @@ public sealed partial class PurchaseDispatcherGrain(
         var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
         var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
         var fingerprint = request.Fingerprint();
-        var giveUpAt = After(Patience);
         var candidates = PickCandidates(quantity, homeIndex);
         var donors = ImmutableArray<int>.Empty;
         // Whether an ask since the home last gave a definite answer may have made the order. "Unavailable" only says
@@ -394,13 +398,13 @@ public sealed partial class PurchaseDispatcherGrain(
     /// </summary>
     private async Task<PurchaseResult> CallShardAsync(IInventoryShardGrain shard, int index, ShardPurchase purchase, long giveUpAt)
     {
-        var wait = Left(giveUpAt);
-        if (index < 0) return await shard.Purchase(purchase).WaitAsync((wait > TimeSpan.Zero ? wait : TimeSpan.Zero) + HomeAnswerGrace, clock);
+        var answer = shard.Purchase(purchase).WaitAsync(LeftOrNone(giveUpAt) + HomeAnswerGrace, clock);
+        if (index < 0) return await answer;
         var answered = false;
         _watch!.Sent(index);
         try
         {
-            var result = await shard.Purchase(purchase).WaitAsync((wait > TimeSpan.Zero ? wait : TimeSpan.Zero) + HomeAnswerGrace, clock);
+            var result = await answer;
             answered = true;
             return result;
         }

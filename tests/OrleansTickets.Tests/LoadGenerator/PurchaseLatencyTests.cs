@@ -29,8 +29,9 @@ public sealed class PurchaseLatencyTests
         Assert.Equal(3, exchanges.Summarize().Count);
         var summary = purchases.Summarize();
         Assert.Equal(2, summary.Count);
-        // Retry-After: 0 is waited as the client's shortest pause, 50 ms; no single exchange here took that long.
-        Assert.True(summary.Max >= 50, $"the slowest purchase took {summary.Max} ms, less than the wait it held");
+        // Retry-After: 0 is waited as the client's shortest pause, 50 ms (40 here: a timer can end a few ms early); no
+        // single exchange here took that long.
+        Assert.True(summary.Max >= 40, $"the slowest purchase took {summary.Max} ms, less than the wait it held");
         Assert.True(exchanges.Summarize().Max < summary.Max);
     }
 
