@@ -88,11 +88,13 @@ setup_call "${operator_auth[@]}" -X POST "$(silo_url 0)/api/events" -H 'Content-
 setup_call "$(silo_url 0)/api/events/chaos/sales"
 
 urls="$(silo_url 0),$(silo_url 1),$(silo_url 2),$(frontend_url 0),$(frontend_url 1)"
-# Offered: what the event was created with, plus the VIP tickets the operator adds during the sale (below).
+# Offered: what the event was created with, plus the VIP tickets the operator adds during the sale (below); the sale's
+# check and the audit from the databases both compare the capacity with it.
+offered=(--offered "ga=$ga,vip=$vip" --added vip=1000)
 # Each buyer pauses 150 ms after each order, so the sale cannot end before the faults' schedule (about 22 s): at most
 # 128 / 0.15 s = 853 orders a second, about 29 s for the default 61,000 tickets however fast the machine. Without it a
 # fast machine sold out in 21 s and the last fault was skipped, which fails the run.
-dotnet "$loadgen" --url "$urls" --event chaos --connections "$buyers" --think-time 150 --timeout 900 --offered "ga=$ga,vip=$vip" --added vip=1000 \
+dotnet "$loadgen" --url "$urls" --event chaos --connections "$buyers" --think-time 150 --timeout 900 "${offered[@]}" \
     --orders-file "$work/orders.json" --summary-json "$work/summary.json" >"$work/loadgen.log" 2>&1 &
 loadgen_pid=$!
 started_us=${EPOCHREALTIME/./}
@@ -177,7 +179,7 @@ echo
 echo "audit from the databases:"
 alive="$(silo_url 0),$(silo_url 3),$(frontend_url 0),$(silo_url 1)"
 audit=0
-dotnet "$loadgen" --mode audit --url "$alive" --event chaos --orders-file "$work/orders.json" --offered "ga=$ga,vip=$vip" --added vip=1000 \
+dotnet "$loadgen" --mode audit --url "$alive" --event chaos --orders-file "$work/orders.json" "${offered[@]}" \
     --postgres "$(cat "$CLUSTER_STATE/connection-string")" || audit=$?
 
 # The operator's addition landed exactly once: VIP holds its original tickets plus 1000, not more.

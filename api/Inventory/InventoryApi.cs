@@ -54,10 +54,9 @@ public static class InventoryApi
         {
             added = await grains.GetEventGrain(eventId).AddCapacity(typeId, body.Quantity!.Value, body.Shard, key);
         }
-        catch (Exception exception) when (exception is TimeoutException or SiloUnavailableException || (exception is OrleansException && hop.MayResend))
+        catch (Exception exception) when (hop.MayHaveRun(exception))
         {
-            // As for a purchase (OrdersApi): an answer lost after the call may have run, or behind a gateway a refused
-            // resent copy whose first copy ran. The catalog stores a grant before any shard hears of it, so the addition
+            // As for a purchase (OrdersApi). The catalog stores a grant before any shard hears of it, so the addition
             // may have been made, and the next catalog activation delivers it. "Unavailable, try again" would have an
             // operator without a key add the tickets a second time. Other failures (a refusal in this process) mean
             // it was not delivered, and stay 503 unavailable.

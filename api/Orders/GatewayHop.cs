@@ -10,4 +10,15 @@ namespace OrleansTickets.Api.Orders;
 /// dispatcher does, so a purchase that fails this way has an unknown outcome.
 /// </remarks>
 /// <param name="MayResend">True in a separate front end.</param>
-public sealed record GatewayHop(bool MayResend);
+public sealed record GatewayHop(bool MayResend)
+{
+    /// <summary>
+    /// Whether a grain call that failed with <paramref name="exception"/> may have run all the same, so that its outcome
+    /// is unknown: its answer was lost (a timeout, or its silo declared dead before the answer came back), or, behind a
+    /// gateway, any failure of the cluster's, which may be the fate of a resent copy whose first copy ran. That includes
+    /// a first copy that was never sent (no gateway at all): it cannot be told apart. In a silo's own API any other
+    /// failure of the cluster's means the call was not delivered.
+    /// </summary>
+    public bool MayHaveRun(Exception exception) =>
+        exception is TimeoutException or SiloUnavailableException || (MayResend && exception is OrleansException);
+}

@@ -66,16 +66,10 @@ public static class OrdersApi
         {
             result = await dispatchers.For(eventId, request.TicketTypeId).Purchase(request);
         }
-        catch (Exception exception) when (exception is TimeoutException or SiloUnavailableException)
+        catch (Exception exception) when (hop.MayHaveRun(exception))
         {
-            // The dispatcher may have had the order made before its answer was lost (the call timed out, or the silo
-            // it ran on was declared dead). A plain "unavailable" would invite a retry that, without a key, sells twice.
-            result = PurchaseResult.Failed;
-        }
-        catch (OrleansException) when (hop.MayResend)
-        {
-            // Behind a gateway a refusal or a broken connection may be the fate of a resent copy whose first copy ran
-            // (GatewayHop). That includes a first copy that was never sent (no gateway at all): it cannot be told apart.
+            // The dispatcher may have had the order made. A plain "unavailable" would invite a retry that, without a
+            // key, sells twice.
             result = PurchaseResult.Failed;
         }
         return result.Status switch

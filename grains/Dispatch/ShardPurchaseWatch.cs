@@ -30,9 +30,6 @@ public sealed class ShardPurchaseWatch(int shards, TimeProvider clock)
     private readonly long[] _heardAt = new long[shards];
     private readonly long _silentAfter = (long)(SilentAfter.TotalSeconds * clock.TimestampFrequency);
 
-    /// <summary>The number of shards watched.</summary>
-    public int Shards => _inFlight.Length;
-
     /// <summary>A purchase was sent to shard <paramref name="index"/>; its silence is counted from now if none was waiting.</summary>
     public void Sent(int index)
     {

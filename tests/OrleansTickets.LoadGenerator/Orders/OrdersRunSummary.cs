@@ -62,11 +62,7 @@ public sealed record OrdersRunSummary(
         output.WriteLine($"throughput:        {TicketsPerSecond:F0} tickets/s, {OrdersPerSecond:F0} orders/s");
         output.WriteLine($"requests:          {Requests} ({Retries} retries with the same key, {Errors} errors, {Abandoned} abandoned)");
         output.WriteLine(Latency.ToString());
-        if (PurchaseLatency is { Count: > 0 } purchases)
-        {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"purchase ms:       p50 {purchases.P50:F2}  p95 {purchases.P95:F2}  p99 {purchases.P99:F2}  max {purchases.Max:F2}  ({purchases.Count} purchases, first try to final answer)"));
-        }
+        if (PurchaseLatency is { Count: > 0 } purchases) output.WriteLine(purchases.Line("purchase ms:      ", "purchases, first try to final answer"));
         output.WriteLine("client CPU:        " + CpuTime(ClientCpuSeconds));
         if (ServiceCpuSeconds is { } service) output.WriteLine("service CPU:       " + CpuTime(service));
         if (DatabaseCpuSeconds is { } database) output.WriteLine("database CPU:      " + CpuTime(database));

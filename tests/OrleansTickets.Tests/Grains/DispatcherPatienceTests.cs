@@ -48,12 +48,8 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
     {
         // The home's silo froze: its answer would come only at the 30 s call timeout.
         var frozen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
-            new ShardAddress("frozen-home", "ga", 0), nameof(IInventoryShardGrain.Purchase), async call =>
-            {
-                await frozen.Task;
-                await call.Invoke();
-            }), output: output);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(),
+            configureSilo: TicketingCluster.Freezing(new ShardAddress("frozen-home", "ga", 0), frozen.Task), output: output);
         await cluster.CreateEventAsync("frozen-home", TicketingCluster.Type("ga", capacity: 10, shards: 1));
         try
         {

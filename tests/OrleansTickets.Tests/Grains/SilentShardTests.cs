@@ -22,7 +22,7 @@ public sealed class SilentShardTests(ITestOutputHelper output)
     {
         var frozen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(),
-            configureSilo: Freezing(new ShardAddress("frozen", "ga", 0), frozen.Task, arrived: null), output: output);
+            configureSilo: TicketingCluster.Freezing(new ShardAddress("frozen", "ga", 0), frozen.Task), output: output);
         await cluster.CreateEventAsync("frozen", TicketingCluster.Type("ga", capacity: 10, shards: 1));
         try
         {
@@ -46,7 +46,7 @@ public sealed class SilentShardTests(ITestOutputHelper output)
         var frozen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(),
-            configureSilo: Freezing(new ShardAddress("stall", "ga", 0), frozen.Task, arrived), output: output);
+            configureSilo: TicketingCluster.Freezing(new ShardAddress("stall", "ga", 0), frozen.Task, arrived), output: output);
         await cluster.CreateEventAsync("stall", TicketingCluster.Type("ga", capacity: 40, shards: 2));
         Task<PurchaseResult>? held = null;
         try
@@ -110,13 +110,4 @@ public sealed class SilentShardTests(ITestOutputHelper output)
     }
 
     private static int ShardOf(PurchaseResult result) => OrderId.ShardIndexOf(result.Order!.OrderId, "stall", "ga");
-
-    /// <summary>Silo set-up in which <paramref name="shard"/>'s purchases wait for <paramref name="thaw"/>, as on a frozen silo.</summary>
-    private static Action<ISiloBuilder> Freezing(ShardAddress shard, Task thaw, TaskCompletionSource? arrived) =>
-        TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.Purchase), async call =>
-        {
-            arrived?.TrySetResult();
-            await thaw;
-            await call.Invoke();
-        });
 }

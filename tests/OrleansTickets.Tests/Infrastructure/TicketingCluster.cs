@@ -80,6 +80,18 @@ public sealed class TicketingCluster : IAsyncDisposable
         silo => silo.AddIncomingGrainCallFilter(call =>
             call.InterfaceMethod.Name == method && call.TargetId.Key.ToString() == shard.Key ? intercept(call) : call.Invoke());
 
+    /// <summary>
+    /// Silo set-up in which <paramref name="shard"/>'s purchases wait for <paramref name="thaw"/>, as on a frozen silo;
+    /// <paramref name="arrived"/>, if given, is set when the first one arrives.
+    /// </summary>
+    public static Action<ISiloBuilder> Freezing(ShardAddress shard, Task thaw, TaskCompletionSource? arrived = null) =>
+        Intercepting(shard, nameof(IInventoryShardGrain.Purchase), async call =>
+        {
+            arrived?.TrySetResult();
+            await thaw;
+            await call.Invoke();
+        });
+
     public async Task<EventDefinition> CreateEventAsync(string id, params TicketTypeDefinition[] types)
     {
         var definition = new EventDefinition(id, "Event " + id, [.. types]);
