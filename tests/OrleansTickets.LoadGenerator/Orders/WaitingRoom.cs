@@ -27,7 +27,7 @@ public static class WaitingRoom
     public static async Task<SortedDictionary<string, long>> WaitAsync(
         IReadOnlyList<TicketingApiClient> apis, string eventPath, string ordersPath, int buyers, TimeSpan duration, CancellationToken cancellation)
     {
-        AnswerHandlingWarmUp.Run();
+        await AnswerHandlingWarmUp.RunAsync();
         var answers = new LoadCounters();
         var doorsOpen = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         await Task.WhenAll(Enumerable.Range(1, buyers).Select(n => Task.Run(async () =>

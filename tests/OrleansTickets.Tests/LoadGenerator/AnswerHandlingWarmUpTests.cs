@@ -17,4 +17,12 @@ public sealed class AnswerHandlingWarmUpTests
         Assert.Equal(PostResult.SoldOut, soldOut.Result);
         Assert.Equal(1, soldOut.Remaining);
     }
+
+    [Fact]
+    public async Task The_scratch_sale_buys_every_round_then_stops_at_sold_out_without_giving_up_a_request()
+    {
+        // A sold-out answer read as a failure would leave the buyer retrying and then giving the request up, after
+        // seconds of back-off taken from the waiting room.
+        Assert.Equal((AnswerHandlingWarmUp.Rounds, 0), await AnswerHandlingWarmUp.RunScratchSaleAsync());
+    }
 }
