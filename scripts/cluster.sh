@@ -5,7 +5,8 @@
 # usage:
 #   scripts/cluster.sh up [SILOS] [FRONTENDS]   build (Release), start PostgreSQL, SILOS silos (default 3), FRONTENDS front ends (default 2)
 #   scripts/cluster.sh add-silo                 start one more silo (scale up for the rush)
-#   scripts/cluster.sh stop-silo N              stop silo N gracefully (SIGTERM): its grains move before it leaves
+#   scripts/cluster.sh stop-silo N              stop silo N gracefully (SIGTERM) and wait until it has left: its grains move first;
+#                                               fails if the stop was not clean (exit code in .cluster/silo-N.exit)
 #   scripts/cluster.sh kill-silo N              kill silo N with SIGKILL, like a crash
 #   scripts/cluster.sh add-frontend             start one more API front end
 #   scripts/cluster.sh kill-frontend N          kill front end N with SIGKILL
@@ -50,13 +51,46 @@ wait_for_http() {
     return 1
 }
 
+# Starts `dotnet DLL ARGS...` in the background as NAME: its output goes to NAME.log, its pid to NAME.pid, and its exit
+# code to NAME.exit when it ends. A shell that waits for the process writes the exit code, since this script's later
+# runs are not its parent; that shell's own output goes nowhere, so `$(cluster.sh ...)` does not wait for the process.
+launch() {
+    local name=$1; shift
+    rm -f "$state/$name.pid" "$state/$name.exit"
+    (
+        dotnet "$@" >"$state/$name.log" 2>&1 &
+        pid=$!
+        echo "$pid" >"$state/$name.pid.new" && mv "$state/$name.pid.new" "$state/$name.pid"
+        code=0
+        wait "$pid" || code=$?
+        echo "$code" >"$state/$name.exit"
+    ) </dev/null >/dev/null 2>&1 &
+    for _ in $(seq 1 100); do [[ -f "$state/$name.pid" ]] && return 0; sleep 0.1; done
+    die "$name did not start"
+}
+
+# A silo's stop: SIGTERM, then a wait for the process to end. A silo takes up to 90 s to stop, plus Api:Shutdown:Drain
+# (at most 60 s). Its exit code says whether the stop was clean (api/Hosting/StoppableRun.cs: 1 when the stop failed or
+# used its whole budget, so the silo may have left without handing its grains over). Scaling down is done when this
+# returns, so an operator's script can take the machine away after it.
+stop_silo() {
+    local n=$1 exit_file="$state/silo-$1.exit" started=$SECONDS code
+    signal silo "$n" TERM
+    until [[ -f $exit_file ]]; do
+        ((SECONDS - started < 170)) || die "silo $n has not ended after 170 s; see $state/silo-$n.log (kill-silo $n ends it as a crash)"
+        sleep 0.2
+    done
+    code="$(cat "$exit_file")"
+    [[ $code == 0 ]] || die "silo $n ended after $((SECONDS - started)) s with exit code $code: its stop was not clean; see $state/silo-$n.log"
+    echo "silo $n left the cluster cleanly after $((SECONDS - started)) s (exit code 0)"
+}
+
 start_silo() {
     local n=$1
     local port=$((5080 + shift_by + n))
     # shellcheck disable=SC2046 # the arguments are words on purpose
-    dotnet "$silo_dll" $(common_args) --urls "http://127.0.0.1:$port" \
-        --Cluster:SiloPort=$((11111 + shift_by + n)) --Cluster:GatewayPort=$((30000 + shift_by + n)) >"$state/silo-$n.log" 2>&1 &
-    echo $! >"$state/silo-$n.pid"
+    launch "silo-$n" "$silo_dll" $(common_args) --urls "http://127.0.0.1:$port" \
+        --Cluster:SiloPort=$((11111 + shift_by + n)) --Cluster:GatewayPort=$((30000 + shift_by + n))
     wait_for_http "http://127.0.0.1:$port/api/events/readiness" "$state/silo-$n.pid" || die "silo $n did not start; see $state/silo-$n.log"
     echo "silo $n up: http://127.0.0.1:$port (pid $(cat "$state/silo-$n.pid"))"
 }
@@ -65,8 +99,7 @@ start_frontend() {
     local n=$1
     local port=$((5180 + shift_by + n))
     # shellcheck disable=SC2046
-    dotnet "$api_dll" $(common_args) --urls "http://127.0.0.1:$port" >"$state/frontend-$n.log" 2>&1 &
-    echo $! >"$state/frontend-$n.pid"
+    launch "frontend-$n" "$api_dll" $(common_args) --urls "http://127.0.0.1:$port"
     wait_for_http "http://127.0.0.1:$port/api/events/readiness" "$state/frontend-$n.pid" || die "front end $n did not start; see $state/frontend-$n.log"
     echo "front end $n up: http://127.0.0.1:$port (pid $(cat "$state/frontend-$n.pid"))"
 }
@@ -100,14 +133,20 @@ case "${1:-}" in
         ;;
     add-silo) start_silo "$(next_index silo)" ;;
     add-frontend) start_frontend "$(next_index frontend)" ;;
-    stop-silo) signal silo "${2:?silo number}" TERM ;;
+    stop-silo) stop_silo "${2:?silo number}" ;;
     kill-silo) signal silo "${2:?silo number}" KILL ;;
     kill-frontend) signal frontend "${2:?front end number}" KILL ;;
     status)
         for file in "$state"/*.pid; do
             [[ -e "$file" ]] || { echo "no cluster state in $state"; exit 0; }
             name="$(basename "$file" .pid)"
-            if running "$file"; then echo "$name: running (pid $(cat "$file"))"; else echo "$name: stopped"; fi
+            if running "$file"; then
+                echo "$name: running (pid $(cat "$file"))"
+            elif [[ -f "$state/$name.exit" ]]; then
+                echo "$name: stopped (exit code $(cat "$state/$name.exit"))"
+            else
+                echo "$name: stopped"
+            fi
         done
         ;;
     down)
@@ -127,8 +166,9 @@ case "${1:-}" in
             for _ in $(seq 1 160); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
             kill -9 "$pid" 2>/dev/null || true
         done
+        rm -f "$state"/*.exit
         "$repo/scripts/postgres.sh" stop >/dev/null || true
         echo "cluster stopped"
         ;;
-    *) sed -n '2,20p' "$0"; exit 2 ;;
+    *) sed -n '2,21p' "$0"; exit 2 ;;
 esac
