@@ -29,6 +29,10 @@ public static class AnswerHandlingWarmUp
     private static ReadOnlySpan<byte> SampleSoldOut =>
         """{"type":"https://orleanstickets.dev/problems/sold-out","title":"Not enough tickets left.","status":409,"detail":"Fewer than 2 tickets of this type can be sold.","remaining":1}"""u8;
 
+    // The scratch sale's last answer: none remaining, so the buyer stops (the sample above, with one left, would not).
+    private static ReadOnlySpan<byte> SampleGone =>
+        """{"type":"https://orleanstickets.dev/problems/sold-out","title":"Not enough tickets left.","status":409,"detail":"No tickets of this type are left.","remaining":0}"""u8;
+
     /// <summary>
     /// How many times the warm-up runs each piece: the runtime recompiles a precompiled method optimized once it was
     /// called 30 times, and that should happen before the clock starts.
@@ -102,7 +106,4 @@ public static class AnswerHandlingWarmUp
             return Task.FromResult(new HttpResponseMessage(ordered ? HttpStatusCode.Created : HttpStatusCode.Conflict) { Content = content });
         }
     }
-
-    private static ReadOnlySpan<byte> SampleGone =>
-        """{"type":"https://orleanstickets.dev/problems/sold-out","title":"Not enough tickets left.","status":409,"detail":"No tickets of this type are left.","remaining":0}"""u8;
 }
