@@ -190,8 +190,13 @@ internal static class DatabaseServer
         }
         try
         {
-            // Database names cannot be parameters; QuoteIdentifier-style quoting keeps any name safe.
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name.Replace("\"", "\"\"")}\"", connection);
+            // Database names cannot be parameters; QuoteIdentifier-style quoting keeps any name safe. UTF-8 whatever the
+            // server's default: buyers' names are any Unicode text, and a narrower encoding would refuse some of them in
+            // the middle of a group commit (shard databases that are not UTF-8 are refused at open). template0, because a
+            // database can only take another encoding than its template's from that one; a server whose default locale
+            // cannot hold UTF-8 refuses this, and its operator creates the databases with a locale that can.
+            await using var create = new NpgsqlCommand(
+                $"CREATE DATABASE \"{name.Replace("\"", "\"\"")}\" ENCODING 'UTF8' TEMPLATE template0", connection);
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
         catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation)

@@ -162,7 +162,11 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             }
             await RefuseOlderLayoutAsync(connection, cancellationToken);
             Stamp = await _checkIdentity(connection, cancellationToken);
-            if (_dialect == SqlDialect.PostgreSql) await RefuseRelaxedDurabilityAsync(connection, cancellationToken);
+            if (_dialect == SqlDialect.PostgreSql)
+            {
+                await RefuseRelaxedDurabilityAsync(connection, cancellationToken);
+                await RefuseNarrowEncodingAsync(connection, cancellationToken);
+            }
             if (!ReferenceEquals(_writerDataSource, _dataSource)) await ConnectWriterAsync(cancellationToken);
             _initialized = true;
         }
@@ -239,6 +243,24 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             throw new InvalidOperationException(
                 $"Shard database {Ordinal} runs with fsync={fsync}, synchronous_commit={synchronousCommit}: a commit could be lost " +
                 "after the service acknowledged it. Turn both on (the server's settings, or Options in Storage:ConnectionString).");
+        }
+    }
+
+    /// <summary>
+    /// Buyers' names and e-mail addresses are any Unicode text the API accepts. A PostgreSQL database in another encoding
+    /// than UTF-8 (LATIN1, SQL_ASCII, ...) cannot store some of them, and would refuse them only at commit, with a
+    /// group of other buyers' orders; such a database is refused here, by name, like one with relaxed durability.
+    /// </summary>
+    private async Task RefuseNarrowEncodingAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var setting = connection.CreateCommand();
+        setting.CommandText = "SELECT current_setting('server_encoding')";
+        var encoding = (string?)await setting.ExecuteScalarAsync(cancellationToken);
+        if (encoding != "UTF8")
+        {
+            throw new InvalidOperationException(
+                $"Shard database {Ordinal} is in the {encoding} encoding: some buyers' names could not be stored in it. Shard " +
+                "databases must be UTF-8 (the service creates them so; move this one aside, or create it with ENCODING 'UTF8').");
         }
     }
 
@@ -508,7 +530,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>
-    /// True when the database refused a group for its rows (a CHECK, a primary key; SQL class 23), before COMMIT.
+    /// True when the database refused a group for its rows (a CHECK, a primary key: SQL class 23; or, on PostgreSQL, a
+    /// value it cannot store, such as text with a NUL character: class 22), before COMMIT.
     /// </summary>
     /// <remarks>
     /// Nothing of such a group is durable, but one batch caused it: a shard whose memory disagrees with its row (the
@@ -521,7 +544,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// </remarks>
     private static bool IsRefusedRows(Exception exception) => exception is ShardDatabaseUnavailableException
     {
-        InnerException: PostgresException { SqlState: [ '2', '3', ..] } or SqliteException { SqliteErrorCode: SqliteConstraint }
+        InnerException: PostgresException { SqlState: [ '2', '2' or '3', ..] } or SqliteException { SqliteErrorCode: SqliteConstraint }
             or Microsoft.Data.SqlClient.SqlException { Number: 2627 or 2601 or 547 },
     };
 

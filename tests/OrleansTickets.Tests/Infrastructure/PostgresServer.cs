@@ -20,12 +20,18 @@ public sealed class PostgresServer : IAsyncDisposable
     private static readonly Lazy<Task> StaleServers = new(() => Task.Run(StopStaleServersAsync));
 
     private readonly string _root;
+    private readonly string _encoding;
     private int _port;
 
     /// <summary>Creates a server object; nothing touches the disk until <see cref="StartAsync"/>.</summary>
-    public PostgresServer()
+    /// <param name="encoding">
+    /// The encoding of the databases the server creates by default (its template databases). UTF-8 unless a test needs
+    /// a server set up otherwise, such as an older one in LATIN1.
+    /// </param>
+    public PostgresServer(string encoding = "UTF8")
     {
         _root = Path.Combine(Path.GetTempPath(), "orleanstickets-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        _encoding = encoding;
     }
 
     /// <summary>Whether the PostgreSQL binaries (and, as root, <c>runuser</c>) are installed.</summary>
@@ -75,7 +81,7 @@ public sealed class PostgresServer : IAsyncDisposable
         // --no-sync only skips flushing initdb's own files: a throwaway cluster need not survive a
         // power cut during creation. The running server keeps fsync on.
         await RunAsServerUserAsync(Tool("initdb"),
-            ["-D", DataDirectory, "--auth=trust", "-U", SuperUser, "--encoding=UTF8", "--locale=C", "--no-sync"]).ConfigureAwait(false);
+            ["-D", DataDirectory, "--auth=trust", "-U", SuperUser, "--encoding=" + _encoding, "--locale=C", "--no-sync"]).ConfigureAwait(false);
 
         // A port found free can still be taken by someone else before the server binds it.
         for (var attempt = 1; ; attempt++)
@@ -103,10 +109,15 @@ public sealed class PostgresServer : IAsyncDisposable
         NpgsqlConnection.ClearAllPools();
     }
 
-    /// <summary>Creates <paramref name="database"/> (UTF-8) on this server.</summary>
+    /// <summary>Creates <paramref name="database"/> (UTF-8, unless told otherwise) on this server.</summary>
     /// <param name="database">A plain identifier: letters, digits and underscores.</param>
-    public async Task CreateDatabaseAsync(string database)
+    /// <param name="encoding">Its encoding: a PostgreSQL encoding name, such as LATIN1.</param>
+    public async Task CreateDatabaseAsync(string database, string encoding = "UTF8")
     {
+        if (encoding.Length == 0 || !encoding.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+        {
+            throw new ArgumentException("Use letters, digits and underscores only.", nameof(encoding));
+        }
         if (database.Length == 0 || !database.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
         {
             throw new ArgumentException("Use letters, digits and underscores only.", nameof(database));
@@ -114,7 +125,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
         await using var connection = new NpgsqlConnection(ConnectionString());
         await connection.OpenAsync().ConfigureAwait(false);
-        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{database}\" ENCODING 'UTF8'", connection);
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{database}\" ENCODING '{encoding}' TEMPLATE template0", connection);
         await command.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 

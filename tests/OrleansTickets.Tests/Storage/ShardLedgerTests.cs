@@ -332,7 +332,22 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
-    public async Task A_batch_the_database_refuses_fails_alone_and_the_batches_grouped_with_it_commit(string engine)
+    public Task A_batch_the_database_refuses_fails_alone_and_the_batches_grouped_with_it_commit(string engine) =>
+        // A buggy shard 1 sells shard 0's serial 1 a second time: the tickets' primary key refuses its batch (class 23).
+        AssertRefusedBatchFailsAloneAsync(engine, (ledger, shard) => Batch(ledger, shard, 0, Order(shard, "double", 1)));
+
+    [PostgresFact]
+    public Task A_batch_with_text_postgres_cannot_store_fails_alone_and_the_batches_grouped_with_it_commit() =>
+        // PostgreSQL stores no NUL character in text (class 22, a data exception). The API lets no such name through,
+        // but a value the database cannot store must still cost only its own batch, not its neighbours' in the group.
+        AssertRefusedBatchFailsAloneAsync(Engines.Postgres, (ledger, shard) =>
+            Batch(ledger, shard, 0, Order(shard, "double", 11) with { Buyer = new Buyer("Ada\0Lovelace", "ada@example.com") }));
+
+    /// <summary>
+    /// Commits <paramref name="culprit"/>'s batch (order "double", by shard 1) in one group with three good batches, and
+    /// checks that the database's refusal of it fails it alone.
+    /// </summary>
+    private async Task AssertRefusedBatchFailsAloneAsync(string engine, Func<ShardLedger, ShardAddress, LedgerBatch> culprit)
     {
         // The writer says when the database refused a whole group: without it the refused batch could have ridden
         // alone, and the test would not show that its neighbours in the group survive it.
@@ -353,8 +368,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             busy = ledgers[4].CommitAsync(new LedgerBatch(shards[4], ledgers[4].Epoch, 0, 100,
                 [.. Enumerable.Range(0, 100).Select(k => Order(shards[4], $"big{k}", 41 + k))], []));
             await HeldWrites.UntilTakenAsync(context.Database(0));
-            // A buggy shard 1 sells shard 0's serial 1 a second time: the tickets' primary key refuses its batch.
-            refused = ledgers[1].CommitAsync(Batch(ledgers[1], shards[1], 0, Order(shards[1], "double", 1)));
+            refused = ledgers[1].CommitAsync(culprit(ledgers[1], shards[1]));
             others = [.. new[] { 2, 3 }.Select(i => ledgers[i].CommitAsync(Batch(ledgers[i], shards[i], 0, Order(shards[i], $"o{i}", 1 + i * 10))))];
         }
 
@@ -1136,6 +1150,50 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
 
         Assert.NotNull(error);
         Assert.Contains("synchronous_commit=off", error.ToString());
+    }
+
+    [PostgresFact]
+    public async Task A_postgres_shard_database_that_is_not_UTF8_is_refused()
+    {
+        // Made in LATIN1 by an operator's hand: a buyer named 李 would be refused only at commit, together with every
+        // order grouped with theirs. The database is refused when it is opened instead, by name.
+        await using var context = LedgerContext.Create(TestStorage.Postgres(postgres.Server));
+        await postgres.Server.CreateDatabaseAsync(context.ShardDatabaseName(0), encoding: "LATIN1");
+
+        var error = await Record.ExceptionAsync(() => context.Ledger(new ShardAddress("e", "ga", 0)).ClaimAsync(Block));
+
+        Assert.NotNull(error);
+        Assert.Contains("Shard database 0 is in the LATIN1 encoding", error.ToString());
+    }
+
+    [PostgresFact]
+    public async Task On_a_server_whose_databases_default_to_LATIN1_the_service_creates_its_databases_in_UTF8()
+    {
+        await using var server = new PostgresServer(encoding: "LATIN1");
+        await server.StartAsync();
+        await using var context = LedgerContext.Create(TestStorage.Postgres(server));
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+
+        var order = Order(shard, "o1", 101) with { Buyer = new Buyer("李小龍 Zoë", "zoë@例え.jp") };
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, order)));
+
+        Assert.Equal(order.Buyer, (await ledger.ReadOrderAsync("o1"))!.Buyer);
+        await using var connection = new NpgsqlConnection(server.ConnectionString());
+        await connection.OpenAsync();
+        await using var encodings = new NpgsqlCommand(
+            "SELECT datname, pg_encoding_to_char(encoding) FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')",
+            connection);
+        var created = new Dictionary<string, string>();
+        await using (var reader = await encodings.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync()) created.Add(reader.GetString(0), reader.GetString(1));
+        }
+        // The catalog database and shard database 0, both made by the service.
+        Assert.Equal(2, created.Count);
+        Assert.Contains(context.ShardDatabaseName(0), created.Keys);
+        Assert.All(created.Values, encoding => Assert.Equal("UTF8", encoding));
     }
 
     [Fact]
