@@ -43,6 +43,7 @@ public static class TicketingApiExtensions
             .Validate(o => o.MaxInFlight >= 1 && o.MaxQueued >= 0 && o.MaxQueueWait > TimeSpan.Zero,
                 "Api:Admission:MaxInFlight must be at least 1, Api:Admission:MaxQueued at least 0, and Api:Admission:MaxQueueWait more than 0.")
             .ValidateOnStart();
+        services.AddSingleton<PurchaseAdmission>();
         services.AddOptions<OperatorAccessOptions>().BindConfiguration(OperatorAccessOptions.SectionName)
             .Validate(o => o.Key is null || (o.Key.Length >= OperatorAccessOptions.MinKeyLength && o.Key.All(c => c is > ' ' and <= '~')),
                 $"Api:Operators:Key must be at least {OperatorAccessOptions.MinKeyLength} printable ASCII characters without spaces, or unset.")
@@ -69,11 +70,6 @@ public static class TicketingApiExtensions
             }
             if (added > TimeSpan.Zero && host.ShutdownTimeout != Timeout.InfiniteTimeSpan) host.ShutdownTimeout += added;
         });
-        services.AddRateLimiter(limiter =>
-        {
-            limiter.RejectionStatusCode = StatusCodes.Status503ServiceUnavailable;
-            limiter.AddPolicy<string, PurchaseAdmission>(PurchaseAdmission.PolicyName);
-        });
         return services;
     }
 
@@ -82,7 +78,6 @@ public static class TicketingApiExtensions
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = FallbackProblems.WriteForExceptionAsync });
         app.UseStatusCodePages(FallbackProblems.WriteForStatusAsync);
         app.UseClosingConnectionsWhileStopping();
-        app.UseRateLimiter();
         app.MapHealthApi();
         app.MapEventsApi();
         app.MapOrdersApi();

@@ -18,7 +18,7 @@ public static class OrdersApi
     public static IEndpointRouteBuilder MapOrdersApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api").WithTags("Orders");
-        api.MapPost("/events/{eventId}/orders", CreateOrder).RequireRateLimiting(PurchaseAdmission.PolicyName);
+        api.MapPost("/events/{eventId}/orders", CreateOrder);
         api.MapRead("/orders/{orderId}", GetOrder);
         return app;
     }
@@ -35,7 +35,8 @@ public static class OrdersApi
     }
 
     public static async Task<Results<Created<OrderDetails>, Ok<OrderDetails>, ProblemHttpResult>> CreateOrder(
-        string eventId, HttpContext context, IGrainFactory grains, DispatcherDirectory dispatchers, GatewayHop hop, IHostApplicationLifetime lifetime)
+        string eventId, HttpContext context, IGrainFactory grains, DispatcherDirectory dispatchers, GatewayHop hop, PurchaseAdmission admission,
+        IHostApplicationLifetime lifetime)
     {
         // A stopping server waits for the requests it has, within one budget shared with the silo's graceful leave. A
         // body still arriving when the stop begins could hold it for a minute and more (Kestrel lets a body trickle
@@ -57,6 +58,14 @@ public static class OrdersApi
         var key = IdempotencyKeyHeader.Read(context.Request, errors);
         var request = OrderValidator.Validate(eventId, body!, key, errors);
         if (request is null) return Problems.Invalid(errors);
+
+        // Admitted only now, with the whole body read and valid: a slot stands for work in the cluster (PurchaseAdmission).
+        using var slot = await admission.AdmitAsync(context.RequestAborted);
+        if (!slot.IsAcquired)
+        {
+            return Problems.RetryLater(context, Problems.Overloaded, "Too many purchases at once.",
+                "Nothing was sold. Retry after the time in Retry-After (with the same Idempotency-Key, if one was sent).");
+        }
         // Purchases still queued for admission when the stop began would be served one by one and could spend the
         // stop's budget, so they go to another server instead, before anything is sold.
         if (lifetime.ApplicationStopping.IsCancellationRequested) return Stopping(context);

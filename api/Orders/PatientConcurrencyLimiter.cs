@@ -10,10 +10,7 @@ namespace OrleansTickets.Api.Orders;
 internal sealed class PatientConcurrencyLimiter(ConcurrencyLimiter inner, TimeSpan maxWait) : RateLimiter
 {
     /// <inheritdoc />
-    /// <remarks>
-    /// Never idle: the process has one partition, and a limiter reported idle is disposed by the partitioned limiter's
-    /// timer, which a request that fetched it just before meets as an ObjectDisposedException (a 500).
-    /// </remarks>
+    /// <remarks>Never idle: the process keeps its one limiter for as long as it runs.</remarks>
     public override TimeSpan? IdleDuration => null;
 
     /// <inheritdoc />
@@ -24,8 +21,8 @@ internal sealed class PatientConcurrencyLimiter(ConcurrencyLimiter inner, TimeSp
 
     /// <inheritdoc />
     /// <remarks>
-    /// ASP.NET Core's middleware tries <see cref="AttemptAcquireCore"/> first, so only a purchase that must queue pays
-    /// for the timer here.
+    /// <see cref="PurchaseAdmission"/> tries <see cref="AttemptAcquireCore"/> first, so only a purchase that must queue
+    /// pays for the timer here.
     /// </remarks>
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
     {

@@ -1,8 +1,6 @@
+using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
-using OrleansTickets.Api.Http;
 
 namespace OrleansTickets.Api.Orders;
 
@@ -12,29 +10,58 @@ namespace OrleansTickets.Api.Orders;
 /// purchases run at once, a bounded number wait their turn for a bounded time, and anyone past either is told to come
 /// back (503 with Retry-After) before a grain sees the request, so a refused purchase has changed nothing.
 /// </summary>
-public sealed class PurchaseAdmission(IOptions<PurchaseAdmissionOptions> options) : IRateLimiterPolicy<string>
+/// <remarks>
+/// A purchase is admitted once its body has been read and found valid. The slots stand for work in the cluster, and a
+/// body still arriving is none: taken before the read, a slot could be held for a minute and more by a client that
+/// uploads at Kestrel's minimum rate (240 bytes/s), and about a thousand such clients held every slot of a front end.
+/// A crowd's bodies are now read even when their purchases are then turned away; each is a few hundred bytes that
+/// came in the request's first packets.
+/// </remarks>
+public sealed class PurchaseAdmission : IDisposable
 {
-    /// <summary>The rate-limiting policy name the purchase endpoint requires.</summary>
-    public const string PolicyName = "purchases";
+    private readonly PatientConcurrencyLimiter _limiter;
+    private readonly Counter<long> _refused;
 
-    // One limiter for the whole process: the partition key never varies, so the limiter is built once.
-    private readonly RateLimitPartition<string> _partition = RateLimitPartition.Get(PolicyName, _ => new PatientConcurrencyLimiter(
-        new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+    public PurchaseAdmission(IOptions<PurchaseAdmissionOptions> options, IMeterFactory meters)
+    {
+        var limits = options.Value;
+        _limiter = new PatientConcurrencyLimiter(new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {
-            PermitLimit = options.Value.MaxInFlight,
-            QueueLimit = options.Value.MaxQueued,
+            PermitLimit = limits.MaxInFlight,
+            QueueLimit = limits.MaxQueued,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-        }),
-        options.Value.MaxQueueWait));
+        }), limits.MaxQueueWait);
+        // The silo's meter (SaleMetrics in the grains, which a front end does not load), so that one dotnet-counters
+        // provider shows both. The gauges are read from the limiter when someone listens: nothing is recorded per
+        // admitted purchase.
+        var meter = meters.Create("OrleansTickets");
+        meter.CreateObservableUpDownCounter("orleanstickets.admission.in_flight",
+            () => limits.MaxInFlight - (_limiter.GetStatistics()?.CurrentAvailablePermits ?? limits.MaxInFlight),
+            "{purchase}", "Purchases admitted and not yet answered, in this API process.");
+        meter.CreateObservableUpDownCounter("orleanstickets.admission.queued",
+            () => _limiter.GetStatistics()?.CurrentQueuedCount ?? 0,
+            "{purchase}", "Purchases waiting for a slot, in this API process.");
+        _refused = meter.CreateCounter<long>("orleanstickets.admission.refused", "{purchase}",
+            "Purchases answered 503 overloaded (the queue was full, or they waited their longest), in this API process.");
+    }
+
+    /// <summary>
+    /// A slot for one purchase, to be disposed once the purchase is answered; not acquired (and nothing to release)
+    /// when the queue is full or the purchase waited <see cref="PurchaseAdmissionOptions.MaxQueueWait"/> for one.
+    /// </summary>
+    /// <param name="requestAborted">The buyer's request: a buyer who leaves while queued gives up the place.</param>
+    public async ValueTask<RateLimitLease> AdmitAsync(CancellationToken requestAborted)
+    {
+        // Tried without waiting first, as ASP.NET Core's rate limiter does: only a purchase that must queue pays for the
+        // wait's timer. The limiter serves its queue oldest first, so this never jumps it.
+        var lease = _limiter.AttemptAcquire();
+        if (lease.IsAcquired) return lease;
+        lease.Dispose();
+        lease = await _limiter.AcquireAsync(cancellationToken: requestAborted);
+        if (!lease.IsAcquired) _refused.Add(1);
+        return lease;
+    }
 
     /// <inheritdoc />
-    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = RejectAsync;
-
-    /// <inheritdoc />
-    public RateLimitPartition<string> GetPartition(HttpContext httpContext) => _partition;
-
-    private static async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellation) =>
-        // Written like every other problem, so it is JSON whatever the request's Accept header says.
-        await Problems.RetryLater(context.HttpContext, Problems.Overloaded, "Too many purchases at once.",
-            "Nothing was sold. Retry after the time in Retry-After (with the same Idempotency-Key, if one was sent).").ExecuteAsync(context.HttpContext);
+    public void Dispose() => _limiter.Dispose();
 }

@@ -9,9 +9,10 @@ namespace OrleansTickets.Diagnostics;
 /// </summary>
 /// <remarks>
 /// The instruments count work, not requests: HTTP outcomes are already in ASP.NET Core's own
-/// <c>http.server.request.duration</c>, and admission refusals in its rate-limiting meter. What those cannot show is
-/// where an order's cost goes once it is inside the cluster, which is what the end of a sale is made of: calls to
-/// shards per purchase, refreshes that ask every shard of a type, forwards, and tickets moving between shards.
+/// <c>http.server.request.duration</c>, and admission in the API process's <c>orleanstickets.admission.*</c>. What
+/// those cannot show is where an order's cost goes once it is inside the cluster, which is what the end of a sale is
+/// made of: calls to shards per purchase, refreshes that ask every shard of a type, forwards, and tickets moving
+/// between shards.
 /// An instrument nobody listens to costs one branch, so the purchase path records unconditionally.
 /// </remarks>
 public sealed class SaleMetrics

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -8,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OrleansTickets.Api;
 using OrleansTickets.Api.Orders;
+using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Http;
@@ -17,7 +19,7 @@ public sealed class AdmissionTests : IAsyncLifetime
 {
     private const string Body = """{"ticketTypeId":"ga","quantity":1,"buyer":{"name":"Ada Lovelace","email":"ada@example.com"}}""";
 
-    private readonly TestStorage _storage = TestStorage.Sqlite();
+    private readonly TestStorage _storage = TestStorage.Sqlite(maxShardDatabases: 1);
     private ApiHost _host = null!;
 
     public async Task InitializeAsync() => _host = await ApiHost.StartAsync(_storage, new Dictionary<string, string?>
@@ -36,54 +38,68 @@ public sealed class AdmissionTests : IAsyncLifetime
     public async Task A_purchase_past_the_limit_gets_503_overloaded_and_sells_nothing()
     {
         Assert.Equal(HttpStatusCode.Created, (await _host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        // Admission comes before the body is read, so a purchase whose body is held back keeps the only slot.
-        var held = HeldPurchase.Send(_host.Client, gate.Task);
-        var sold = 0;
-        HttpResponseMessage? refused = null;
-        string? refusedKey = null;
-        for (var probe = 0; probe < 50 && refused is null; probe++)
+        Assert.Equal(HttpStatusCode.Created, (await _host.Client.OrderAsync("crowd", 1, "warm")).StatusCode);
+        using var admission = new AdmissionGauges(_host);
+        Task<HttpResponseMessage> held;
+        HttpResponseMessage refused;
+        await using (await HeldWrites.HoldAsync(ShardDatabase(_host)))
         {
-            await Task.Delay(50);
-            var key = $"probe-{probe}";
+            // Its commit waits on the held writes, so it keeps the only slot.
+            held = _host.Client.OrderAsync("crowd", 1, "held");
+            await admission.UntilAsync(inFlight: 1, queued: 0);
             var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/crowd/orders") { Content = new StringContent(Body, Encoding.UTF8, "application/json") };
-            request.Headers.Add("Idempotency-Key", key);
+            request.Headers.Add("Idempotency-Key", "refused");
             // A refusal is JSON problem details even for a client that prefers HTML.
             request.Headers.Accept.ParseAdd("text/html");
-            var response = await _host.Client.SendAsync(request);
-            if (response.StatusCode != HttpStatusCode.Created)
-            {
-                (refused, refusedKey) = (response, key);
-                continue;
-            }
-            sold++;
-            // The probe got the slot, so the held purchase did not have it: it was still on its way, or it arrived
-            // while this probe ran and was refused (the client only reads that once its body is sent). Its body never
-            // arrived whole, so it sold nothing; send it again.
-            await held.AbandonAsync();
-            held = HeldPurchase.Send(_host.Client, gate.Task);
+            refused = await _host.Client.SendAsync(request);
         }
 
-        Assert.NotNull(refused);
         await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "overloaded");
         Assert.Equal("1", refused.Headers.GetValues("Retry-After").Single());
-
-        gate.SetResult();
-        Assert.Equal(HttpStatusCode.Created, (await held.Response).StatusCode);
+        Assert.Equal(1, admission.Refused);
+        Assert.Equal(HttpStatusCode.Created, (await held).StatusCode);
         // Had the refused purchase reached a shard, its key would now replay (200). It was never seen: 201, a new order.
-        Assert.Equal(HttpStatusCode.Created, (await _host.Client.OrderAsync("crowd", 1, refusedKey)).StatusCode);
-        Assert.Equal(sold + 2, await _host.Client.SoldAsync("crowd"));
+        Assert.Equal(HttpStatusCode.Created, (await _host.Client.OrderAsync("crowd", 1, "refused")).StatusCode);
+        Assert.Equal(3, await _host.Client.SoldAsync("crowd"));
     }
 
     [Fact]
-    public async Task Purchases_still_waiting_when_the_server_begins_to_stop_are_refused_and_sell_nothing()
+    public async Task A_purchase_whose_body_is_still_arriving_holds_no_slot()
     {
-        // One is admitted, one queues behind it; neither body has arrived when the stop begins. The stop waits for
-        // requests in flight, and its budget is shared with the silo's graceful leave: queued purchases served one by
-        // one would spend it, so they are sent elsewhere at once instead.
-        using var storage = TestStorage.Sqlite();
+        // A slot stands for work in the cluster. Taken before the body was read, it could be held for a minute and
+        // more by a client uploading at Kestrel's minimum rate, and a thousand such clients held every slot.
+        Assert.Equal(HttpStatusCode.Created, (await _host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
+        using var requests = new MetricCollector<long>(_host.Services.GetRequiredService<IMeterFactory>(), "Microsoft.AspNetCore.Hosting", "http.server.active_requests");
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        HttpResponseMessage[] answers;
+        var slow = HeldPurchase.Send(_host.Client, gate.Task, "slow");
+        try
+        {
+            await Poll.UntilAsync(() => Task.FromResult(requests.GetMeasurementSnapshot().Sum(m => m.Value) == 1),
+                failure: "The slow purchase never reached the server.");
+
+            // With the only slot free, each of these is admitted at once.
+            foreach (var key in new[] { "quick-1", "quick-2", "quick-3" })
+            {
+                Assert.Equal(HttpStatusCode.Created, (await _host.Client.OrderAsync("crowd", 1, key)).StatusCode);
+            }
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+
+        Assert.Equal(HttpStatusCode.Created, (await slow.Response).StatusCode);
+        Assert.Equal(4, await _host.Client.SoldAsync("crowd"));
+    }
+
+    [Fact]
+    public async Task A_purchase_still_queued_when_the_server_begins_to_stop_is_refused_and_sells_nothing()
+    {
+        // One purchase is in flight, one queues behind it. The stop waits for requests in flight, and its budget is
+        // shared with the silo's graceful leave: queued purchases served one by one would spend it, so the queued one
+        // is sent elsewhere instead, and the one in flight is finished.
+        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
+        HttpResponseMessage inFlight, queued;
         await using (var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?>
         {
             ["Api:Admission:MaxInFlight"] = "1",
@@ -93,25 +109,28 @@ public sealed class AdmissionTests : IAsyncLifetime
         }))
         {
             Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
-            using var admission = new AdmissionGauge(host.Services.GetRequiredService<IMeterFactory>());
-            var purchases = new[] { HeldPurchase.Send(host.Client, gate.Task, "first"), HeldPurchase.Send(host.Client, gate.Task, "second") };
-            // Observed, not waited for: a stop begun before the second purchase queued would refuse its connection instead.
-            await Poll.UntilAsync(() => Task.FromResult(admission is { Admitted: 1, Queued: 1 }),
-                failure: $"The purchases never stood one admitted and one queued (admitted {admission.Admitted}, queued {admission.Queued}).");
-
-            host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
-            gate.SetResult();
-            answers = await Task.WhenAll(purchases.Select(p => p.Response));
+            Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, "warm")).StatusCode);
+            using var admission = new AdmissionGauges(host);
+            Task<HttpResponseMessage> first, second;
+            await using (await HeldWrites.HoldAsync(ShardDatabase(host)))
+            {
+                first = host.Client.OrderAsync("crowd", 1, "first");
+                await admission.UntilAsync(inFlight: 1, queued: 0);
+                second = host.Client.OrderAsync("crowd", 1, "second");
+                await admission.UntilAsync(inFlight: 1, queued: 1);
+                host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+            }
+            (inFlight, queued) = (await first, await second);
         }
 
-        foreach (var answer in answers)
-        {
-            var problem = await ApiContractTests.AssertProblemAsync(answer, HttpStatusCode.ServiceUnavailable, "unavailable");
-            Assert.Contains("stopping", problem.GetProperty("title").GetString(), StringComparison.Ordinal);
-            Assert.Equal("1", answer.Headers.GetValues("Retry-After").Single());
-        }
+        Assert.Equal(HttpStatusCode.Created, inFlight.StatusCode);
+        var problem = await ApiContractTests.AssertProblemAsync(queued, HttpStatusCode.ServiceUnavailable, "unavailable");
+        Assert.Contains("stopping", problem.GetProperty("title").GetString(), StringComparison.Ordinal);
+        Assert.Equal("1", queued.Headers.GetValues("Retry-After").Single());
         await using var again = await ApiHost.StartAsync(storage);
-        Assert.Equal(0, await again.Client.SoldAsync("crowd"));
+        Assert.Equal(2, await again.Client.SoldAsync("crowd"));
+        // Had the queued purchase reached a shard, its key would now replay (200).
+        Assert.Equal(HttpStatusCode.Created, (await again.Client.OrderAsync("crowd", 1, "second")).StatusCode);
     }
 
     [Fact]
@@ -161,8 +180,7 @@ public sealed class AdmissionTests : IAsyncLifetime
     [Fact]
     public async Task A_purchase_that_waited_its_longest_for_a_slot_gets_503_overloaded_and_sells_nothing()
     {
-        using var storage = TestStorage.Sqlite();
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
         await using var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?>
         {
             ["Api:Admission:MaxInFlight"] = "1",
@@ -170,48 +188,25 @@ public sealed class AdmissionTests : IAsyncLifetime
             ["Api:Admission:MaxQueueWait"] = "00:00:01",
         });
         Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
-        // A first sale activates the shard, so that a probe holding the slot is done long before the held purchase,
-        // queued behind it, would give up.
         Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, "warm")).StatusCode);
-        var held = HeldPurchase.Send(host.Client, gate.Task, "first");
-        HttpResponseMessage? waited = null;
-        string? waitedKey = null;
-        var sold = 0;
-        try
+        using var admission = new AdmissionGauges(host);
+        Task<HttpResponseMessage> held;
+        HttpResponseMessage waited;
+        await using (await HeldWrites.HoldAsync(ShardDatabase(host)))
         {
-            // The held purchase keeps the only slot once it has it (admission comes before its body), so a probe then
-            // queues; a probe that got the slot first simply sold, and the next one tries again.
-            for (var probe = 0; probe < 20 && waited is null; probe++)
-            {
-                var key = $"probe-{probe}";
-                var response = await host.Client.OrderAsync("crowd", 1, key).WaitAsync(TimeSpan.FromSeconds(10));
-                if (response.StatusCode == HttpStatusCode.Created)
-                {
-                    sold++;
-                    // The probe got the slot first, and the held purchase queued behind it: on a slow machine the probe
-                    // can keep the slot past that purchase's 1 s in the queue, and it is refused (sold nothing: its body
-                    // never arrived). Sent again, it takes the slot before the next probe, as in the test above.
-                    await held.AbandonAsync();
-                    held = HeldPurchase.Send(host.Client, gate.Task, "first");
-                    await Task.Delay(100);
-                    continue;
-                }
-                (waited, waitedKey) = (response, key);
-            }
-        }
-        finally
-        {
-            gate.TrySetResult();
+            held = host.Client.OrderAsync("crowd", 1, "held");
+            await admission.UntilAsync(inFlight: 1, queued: 0);
+            // Before, it waited for the slot as long as the held purchase kept it (here, past the probe's 10 s).
+            waited = await host.Client.OrderAsync("crowd", 1, "waited").WaitAsync(TimeSpan.FromSeconds(10));
         }
 
-        // Before, it waited for the slot as long as the held purchase kept it (here, past the probe's 10 s).
-        Assert.NotNull(waited);
         await ApiContractTests.AssertProblemAsync(waited, HttpStatusCode.ServiceUnavailable, "overloaded");
         Assert.Equal("1", waited.Headers.GetValues("Retry-After").Single());
-        Assert.Equal(HttpStatusCode.Created, (await held.Response).StatusCode);
+        Assert.Equal(1, admission.Refused);
+        Assert.Equal(HttpStatusCode.Created, (await held).StatusCode);
         // It was never seen: its key makes a new order, not a replay.
-        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, waitedKey)).StatusCode);
-        Assert.Equal(sold + 3, await host.Client.SoldAsync("crowd"));
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, "waited")).StatusCode);
+        Assert.Equal(3, await host.Client.SoldAsync("crowd"));
     }
 
     [Fact]
@@ -245,58 +240,51 @@ public sealed class AdmissionTests : IAsyncLifetime
         Assert.Contains("Api:Admission:MaxInFlight", error.Message);
     }
 
-    /// <summary>The admission limiter's leases and queue, as ASP.NET Core's rate limiting reports them for one host.</summary>
-    private sealed class AdmissionGauge : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private long _admitted;
-        private long _queued;
+    /// <summary>The one shard database of a host whose storage has one (<c>maxShardDatabases: 1</c>).</summary>
+    private static ShardDatabase ShardDatabase(ApiHost host) => host.Services.GetRequiredService<ShardDatabases>().Get(0);
 
-        public AdmissionGauge(IMeterFactory hostMeters)
+    /// <summary>The admission's instruments, as a host's process reports them.</summary>
+    private sealed class AdmissionGauges(ApiHost host) : IDisposable
+    {
+        private readonly MetricCollector<long> _inFlight = Collect(host, "orleanstickets.admission.in_flight");
+        private readonly MetricCollector<long> _queued = Collect(host, "orleanstickets.admission.queued");
+        private readonly MetricCollector<long> _refused = Collect(host, "orleanstickets.admission.refused");
+
+        public long Refused => _refused.GetMeasurementSnapshot().Sum(m => m.Value);
+
+        /// <summary>Waits until the admission holds <paramref name="inFlight"/> purchases and queues <paramref name="queued"/>.</summary>
+        public Task UntilAsync(long inFlight, long queued) => Poll.UntilAsync(() =>
         {
-            _listener.InstrumentPublished = (instrument, subscriber) =>
-            {
-                if (ReferenceEquals(instrument.Meter.Scope, hostMeters) && instrument.Name is ActiveLeases or QueuedRequests)
-                {
-                    subscriber.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((instrument, change, _, _) =>
-                Interlocked.Add(ref instrument.Name == ActiveLeases ? ref _admitted : ref _queued, change));
-            _listener.Start();
+            _inFlight.RecordObservableInstruments();
+            _queued.RecordObservableInstruments();
+            return Task.FromResult(_inFlight.LastMeasurement?.Value == inFlight && _queued.LastMeasurement?.Value == queued);
+        }, failure: $"The admission never held {inFlight} in flight and {queued} queued " +
+            $"(it held {_inFlight.LastMeasurement?.Value} and {_queued.LastMeasurement?.Value}).");
+
+        public void Dispose()
+        {
+            _inFlight.Dispose();
+            _queued.Dispose();
+            _refused.Dispose();
         }
 
-        private const string ActiveLeases = "aspnetcore.rate_limiting.active_request_leases";
-        private const string QueuedRequests = "aspnetcore.rate_limiting.queued_requests";
-
-        public long Admitted => Volatile.Read(ref _admitted);
-
-        public long Queued => Volatile.Read(ref _queued);
-
-        public void Dispose() => _listener.Dispose();
+        private static MetricCollector<long> Collect(ApiHost host, string instrument) =>
+            new(host.Services.GetRequiredService<IMeterFactory>(), "OrleansTickets", instrument);
     }
 
     /// <summary>A purchase (key "held" unless named) whose body is sent only when the gate opens.</summary>
     private sealed class HeldPurchase
     {
-        private readonly CancellationTokenSource _cancel = new();
-
         private HeldPurchase(HttpClient client, Task gate, string key)
         {
             var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/crowd/orders") { Content = new HeldContent(gate) };
             request.Headers.Add("Idempotency-Key", key);
-            Response = client.SendAsync(request, _cancel.Token);
+            Response = client.SendAsync(request);
         }
 
         public Task<HttpResponseMessage> Response { get; }
 
         public static HeldPurchase Send(HttpClient client, Task gate, string key = "held") => new(client, gate, key);
-
-        public async Task AbandonAsync()
-        {
-            await _cancel.CancelAsync();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Response);
-        }
     }
 
     /// <summary>Sends the first byte of the body at once and the rest when the gate opens.</summary>
@@ -314,9 +302,8 @@ public sealed class AdmissionTests : IAsyncLifetime
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
             SerializeToStreamAsync(stream, context, CancellationToken.None);
 
-        // The client waits for a body still being sent before it gives up a request whose connection it closed: a body
-        // that ignored the request's cancellation kept an abandoned purchase (AbandonAsync) waiting for the gate, which
-        // opens only after the probes, so the test hung.
+        // The body honours the request's cancellation: a client that gives up a request it is still sending waits for
+        // the body first.
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
             await stream.WriteAsync(_body.AsMemory(0, 1), cancellationToken);
