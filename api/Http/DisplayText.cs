@@ -10,7 +10,8 @@ namespace OrleansTickets.Api.Http;
 public static class DisplayText
 {
     /// <summary>What a refused name is told, after its length limit.</summary>
-    public const string Rule = "with at least one visible character, and no control, line-breaking or invisible formatting characters";
+    public static readonly string Rule = "with at least one visible character, no control, line-breaking, private-use or invisible " +
+        $"formatting characters, and accents only on a character, at most {MaxMarksInRow} on one";
 
     /// <summary>
     /// True when <paramref name="text"/> has 1 to <paramref name="maxLength"/> characters, at least one of them visible,
@@ -25,7 +26,11 @@ public static class DisplayText
     /// after a character they can change, and two formatting characters in a row (the same). Kept, because names need
     /// them: the zero-width joiner and non-joiner (Persian and other scripts, emoji sequences), the left-to-right,
     /// right-to-left and Arabic letter marks (Hebrew and Arabic keyboards insert them, and they only place neutral
-    /// characters next to them), the Mongolian vowel separator and the soft hyphen.
+    /// characters next to them), the Mongolian vowel separator and the soft hyphen. Refused too: private-use characters,
+    /// which mean whatever a font makes of them (a logo on one machine, a box on the next); a combining mark with no
+    /// character to mark (first, or after a space), which lands on whatever is shown before the name (the export's
+    /// quote, a ticket's label); and more than <see cref="MaxMarksInRow"/> marks on one character, which stack past the
+    /// line above and below ("Zalgo" text) where real words stack a few.
     /// </remarks>
     public static bool IsValid(string? text, int maxLength)
     {
@@ -37,11 +42,14 @@ public static class DisplayText
         // character), and whether it was a format character.
         var afterBase = false;
         var afterFormat = false;
+        // Whether a combining mark here would have a character to mark, and how many marks that character has so far.
+        var inCluster = false;
+        var marksInRow = 0;
         foreach (var rune in text.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
             if (category is UnicodeCategory.Control or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
-                or UnicodeCategory.OtherNotAssigned or UnicodeCategory.Surrogate)
+                or UnicodeCategory.OtherNotAssigned or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse)
             {
                 return false;
             }
@@ -72,6 +80,9 @@ public static class DisplayText
                 // of them would show nothing and could spell hidden bits.
                 if (!IsNeededFormat(rune) || afterFormat) return false;
                 (afterFormat, afterBase) = (true, false);
+                // A joiner stands inside a cluster (Bengali writes ra, joiner, virama, ya to keep the ra whole); the
+                // direction marks, the soft hyphen and the vowel separator come between clusters.
+                if (rune.Value is not (0x200C or 0x200D)) inCluster = false;
                 continue;
             }
             // Combining marks alone show nothing (a variation selector, a grapheme joiner): they need a base to mark. A
@@ -79,11 +90,25 @@ public static class DisplayText
             // be trimmed away, leaving the selector first).
             var mark = category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark;
             var space = Rune.IsWhiteSpace(rune);
+            if (mark && !selector)
+            {
+                if (!inCluster || ++marksInRow > MaxMarksInRow) return false;
+            }
+            else if (!selector)
+            {
+                (inCluster, marksInRow) = (!space, 0);
+            }
             (afterFormat, afterBase) = (false, !mark && !selector && !space);
             visible |= !space && !IsBlankLetter(rune) && !mark;
         }
         return visible && flagTags <= 0;
     }
+
+    /// <summary>
+    /// Combining marks one character may carry: Vietnamese stacks two, pointed Hebrew with its cantillation four or five,
+    /// Tibetan's stacked letters (marks too) a few more.
+    /// </summary>
+    public const int MaxMarksInRow = 10;
 
     private const int BlackFlag = 0x1F3F4;
     private const int CancelTag = 0xE007F;
