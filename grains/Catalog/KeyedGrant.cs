@@ -22,4 +22,10 @@ public sealed class KeyedGrant
 
     /// <summary>Withdrawn because every shard of the type refused it (all drained): a repeat is refused too.</summary>
     [Id(6)] public bool Withdrawn { get; set; }
+
+    /// <summary>
+    /// When the grant was issued; the key is remembered for <see cref="TicketEventState.KeyRetention"/> after it. A record
+    /// stored by a build that did not date them is dated when an activation first reads it.
+    /// </summary>
+    [Id(7)] public DateTimeOffset IssuedAt { get; set; }
 }

@@ -89,6 +89,11 @@ public sealed partial class TicketEventGrain(
     private void Adopt(TicketEventState stored)
     {
         _stored = stored;
+        var now = clock.GetUtcNow();
+        foreach (var keyed in stored.GrantsByKey.Values)
+        {
+            if (keyed.IssuedAt == default) keyed.IssuedAt = now;
+        }
         if (stored.PendingGrants.Count > 0) EnsureGrantTimer();
     }
 
@@ -152,7 +157,8 @@ public sealed partial class TicketEventGrain(
         if (shardIndex is { } chosen && (chosen < 0 || chosen >= type.Shards)) return new CapacityAddition(CapacityStatus.NotFound);
         // An operator who got no clear answer (a timeout, a 503) retries; with the key, the retry finds the grant the
         // first attempt stored, whether or not that attempt's caller ever heard of it, and nothing is added twice.
-        if (idempotencyKey is not null && stored.GrantsByKey.TryGetValue(idempotencyKey, out var earlier))
+        var now = clock.GetUtcNow();
+        if (idempotencyKey is not null && stored.RememberedGrant(idempotencyKey, now) is { } earlier)
         {
             return earlier.TicketTypeId == type.Id && earlier.Quantity == quantity && earlier.RequestedShard == shardIndex
                 ? await RepeatAsync(earlier)
@@ -175,12 +181,14 @@ public sealed partial class TicketEventGrain(
         stored.AddedCapacity[type.Id] = added + quantity;
         stored.PendingGrants.Add(grant);
         stored.GrantsIssued++;
+        // Forgotten in this write, which is made anyway; not put back if it fails, since nothing may answer from them.
+        stored.ForgetExpiredKeys(now);
         if (idempotencyKey is not null)
         {
             stored.GrantsByKey[idempotencyKey] = new KeyedGrant
             {
                 TicketTypeId = type.Id, Quantity = quantity, RequestedShard = shardIndex,
-                TransferId = grant.TransferId, ShardIndex = grant.ShardIndex, FirstSerial = grant.FirstSerial,
+                TransferId = grant.TransferId, ShardIndex = grant.ShardIndex, FirstSerial = grant.FirstSerial, IssuedAt = now,
             };
         }
         try

@@ -23,4 +23,29 @@ public sealed class TicketEventState
 
     /// <summary>Grants issued under an Idempotency-Key, by key; stored in the same write as the grant itself.</summary>
     [Id(5)] public Dictionary<string, KeyedGrant> GrantsByKey { get; set; } = [];
+
+    /// <summary>
+    /// How long a key is remembered after its grant was issued, and longer while the grant waits for a shard. The state
+    /// is written whole at every grant and delivery, so keys kept for ever would make each write bigger: a front end
+    /// makes up a key for every addition sent without one (against Orleans sending a message twice), and scripts may
+    /// add tickets in many small steps. An operator's retry comes within minutes; a day is the usual promise.
+    /// </summary>
+    public static readonly TimeSpan KeyRetention = TimeSpan.FromHours(24);
+
+    /// <summary>The grant <paramref name="key"/> issued, while the key is remembered at <paramref name="now"/>.</summary>
+    public KeyedGrant? RememberedGrant(string key, DateTimeOffset now) =>
+        GrantsByKey.TryGetValue(key, out var keyed) && IsRemembered(keyed, now) ? keyed : null;
+
+    /// <summary>Forgets the keys no longer remembered at <paramref name="now"/>.</summary>
+    public void ForgetExpiredKeys(DateTimeOffset now)
+    {
+        foreach (var (key, keyed) in GrantsByKey)
+        {
+            // Removing the entry being enumerated is allowed for a Dictionary since .NET Core 3.0.
+            if (!IsRemembered(keyed, now)) GrantsByKey.Remove(key);
+        }
+    }
+
+    private bool IsRemembered(KeyedGrant keyed, DateTimeOffset now) =>
+        now - keyed.IssuedAt < KeyRetention || PendingGrants.Exists(g => g.TransferId == keyed.TransferId);
 }

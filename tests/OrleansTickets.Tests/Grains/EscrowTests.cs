@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -86,6 +87,31 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         Assert.Equal(CapacityStatus.KeyConflict, (await catalog.AddCapacity("ga", 5, shardIndex: 1, idempotencyKey: "ops-1")).Status);
         Assert.Equal(15L, (await Cluster.SalesAsync("keyed")).TicketTypes[0].Capacity);
         Assert.Equal(16L, (await catalog.AddCapacity("ga", 1, shardIndex: null, idempotencyKey: "ops-2")).FirstSerial);
+    }
+
+    [Fact]
+    public async Task A_capacity_key_is_remembered_for_a_day_and_a_retry_after_that_adds_again()
+    {
+        // Every addition through a front end stores a key (its own, when the operator sent none), and the catalog's
+        // state is written whole at every grant: keys kept for ever made each write bigger with every addition.
+        var clock = new ShiftedClock();
+        await StartAsync(Engines.Sqlite, silo => silo.Services.AddSingleton<TimeProvider>(clock));
+        await Cluster.CreateEventAsync("aging", TicketingCluster.Type("ga", capacity: 10, shards: 2));
+        var catalog = Cluster.Client.GetEventGrain("aging");
+        var first = await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "ops-1");
+
+        clock.Shift = TimeSpan.FromHours(23);
+        var withinTheDay = await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "ops-1");
+        clock.Shift = TimeSpan.FromHours(25);
+        await catalog.AddCapacity("ga", 1, shardIndex: null, idempotencyKey: "ops-2");
+        // Read back from storage, not from the activation's memory.
+        await Cluster.Cluster.DeactivateAsync(catalog);
+        var afterTheDay = await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "ops-1");
+
+        Assert.Equal((true, first.TransferId), (withinTheDay.Repeated, withinTheDay.TransferId));
+        Assert.False(afterTheDay.Repeated);
+        Assert.NotEqual(first.TransferId, afterTheDay.TransferId);
+        Assert.Equal(10L + 5 + 1 + 5, (await Cluster.SalesAsync("aging")).TicketTypes[0].Capacity);
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -271,5 +297,13 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         }
         Assert.Equal(expected, orders.Count);
         return orders;
+    }
+
+    /// <summary>The system's clock, with its wall-clock time moved on by <see cref="Shift"/>; timers and timestamps are the system's.</summary>
+    private sealed class ShiftedClock : TimeProvider
+    {
+        public TimeSpan Shift { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + Shift;
     }
 }
