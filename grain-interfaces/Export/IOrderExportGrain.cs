@@ -9,9 +9,13 @@ public interface IOrderExportGrain : IGrainWithStringKey
     /// <summary>The most orders one page may ask for.</summary>
     const int MaxPageSize = 1000;
 
+    /// <summary>The most tickets one page holds, unless its one order holds more.</summary>
+    const int MaxPageTickets = 10_000;
+
     /// <summary>
     /// Up to <paramref name="limit"/> orders (1 to <see cref="MaxPageSize"/>) after <paramref name="after"/> (null: from
-    /// the start), or null when the event does not exist. Throws <see cref="Inventory.ShardUnavailableException"/> while a
+    /// the start), with at most <see cref="MaxPageTickets"/> tickets between them, or null when the event does not exist.
+    /// A page may hold fewer orders than asked for and still have a next one. Throws <see cref="Inventory.ShardUnavailableException"/> while a
     /// shard database cannot be read.
     /// </summary>
     Task<OrderPage?> ReadPage(ExportCursor? after, int limit);

@@ -58,17 +58,26 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
         }
         var ordinals = shardDatabases.Distinct().Order().ToList();
         var orders = ImmutableArray.CreateBuilder<OrderDetails>(limit);
+        var tickets = 0L;
+        var lastOrdinal = -1;
         foreach (var ordinal in ordinals)
         {
             if (after is not null && ordinal < after.Ordinal) continue;
             var afterKey = after is not null && ordinal == after.Ordinal ? after.AfterKey : "";
-            var page = await ReadAsync(ordinal, () => databases.Get(ordinal).ReadOrderPageAsync(eventId, afterKey, limit - orders.Count));
+            // Bounded by tickets too: a thousand orders of a hundred tickets each made a page of tens of megabytes, built
+            // whole in this grain and sent whole through Orleans. An empty page takes its first order whatever its size,
+            // so every page moves the walk on.
+            var (page, full) = await ReadAsync(ordinal, () => databases.Get(ordinal).ReadOrderPageAsync(
+                eventId, afterKey, limit - orders.Count, IOrderExportGrain.MaxPageTickets - tickets, firstOrderAlways: orders.Count == 0));
             orders.AddRange(page);
-            if (orders.Count == limit)
+            tickets += page.Sum(order => (long)order.Quantity);
+            if (page.Count > 0) lastOrdinal = ordinal;
+            if (full)
             {
-                // The page ends in this database, whose read added at least its last order.
-                var next = new ExportCursor(ordinal, orders[^1].OrderId);
-                return new OrderPage(orders.MoveToImmutable(), next);
+                // The page ends here: the next starts after its last order, in the database that order came from (this
+                // one, or an earlier one when not even this database's first order fitted).
+                var next = new ExportCursor(lastOrdinal, orders[^1].OrderId);
+                return new OrderPage(orders.ToImmutable(), next);
             }
         }
         // After the orders: a count read earlier could miss an order this walk gave, and a whole walk would then look short

@@ -286,23 +286,37 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>
     /// Up to <paramref name="limit"/> committed orders of <paramref name="eventId"/> in this database whose key sorts
-    /// after <paramref name="afterKey"/>, in key order, with their tickets.
+    /// after <paramref name="afterKey"/>, in key order, with their tickets, holding at most <paramref name="maxTickets"/>
+    /// tickets in all (the first order whatever its size when <paramref name="firstOrderAlways"/>); <c>Full</c> when the
+    /// database may hold more after them.
     /// </summary>
-    public async Task<IReadOnlyList<OrderDetails>> ReadOrderPageAsync(
-        string eventId, string afterKey, int limit, CancellationToken cancellationToken = default)
+    public async Task<(IReadOnlyList<OrderDetails> Orders, bool Full)> ReadOrderPageAsync(
+        string eventId, string afterKey, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken = default)
     {
         await EnsureReadyAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
         var rows = new List<(OrderDetails Order, IReadOnlyList<SerialSegment> Serials)>();
+        var full = false;
         await using (var read = new SqlStatement(_sql.ReadOrderPage)
             .With("@event_id", eventId).With("@after_key", afterKey).With("@limit", limit).ToCommand(connection, null))
         await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken)) rows.Add(StoredOrders.FromRow(reader));
+            var tickets = 0L;
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var row = StoredOrders.FromRow(reader);
+                tickets += row.Order.Quantity;
+                if (tickets > maxTickets && !(rows.Count == 0 && firstOrderAlways))
+                {
+                    full = true;
+                    break;
+                }
+                rows.Add(row);
+            }
         }
         var orders = new List<OrderDetails>(rows.Count);
         foreach (var (order, serials) in rows) orders.Add(await StoredOrders.WithTicketsAsync(connection, order, serials, cancellationToken));
-        return orders;
+        return (orders, full || rows.Count == limit);
     }
 
     /// <summary>The tickets the shards of <paramref name="eventId"/> in this database have sold, as committed.</summary>

@@ -64,6 +64,57 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Null(await Cluster.Client.GetGrain<IOrderExportGrain>("no-such-event").ReadPage(null, limit: 7));
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_page_of_large_orders_ends_at_the_most_tickets_a_page_holds_and_the_next_page_goes_on_from_it(string engine)
+    {
+        // A thousand orders of a hundred tickets made one page of tens of megabytes, built whole in the grain.
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("big-orders", TicketingCluster.Type("ga", capacity: 10_100, shards: 4, maxPerOrder: 100));
+        var acknowledged = new List<string>();
+        for (var i = 0; i < 101; i++)
+        {
+            var result = await Cluster.BuyAsync("big-orders", "ga", 100, key: $"big-{i}");
+            Assert.Equal(PurchaseStatus.Created, result.Status);
+            acknowledged.Add(result.Order!.OrderId);
+        }
+
+        var exporter = Cluster.Client.GetGrain<IOrderExportGrain>("big-orders");
+        var first = (await exporter.ReadPage(null, IOrderExportGrain.MaxPageSize))!;
+        var second = (await exporter.ReadPage(first.Next, IOrderExportGrain.MaxPageSize))!;
+
+        Assert.Equal((100, IOrderExportGrain.MaxPageTickets), (first.Orders.Length, first.Orders.Sum(o => o.Tickets.Length)));
+        Assert.NotNull(first.Next);
+        Assert.Single(second.Orders);
+        Assert.Null(second.Next);
+        Assert.Equal(10_100L, second.TicketsSold);
+        Assert.Equal(acknowledged.Order(), first.Orders.Concat(second.Orders).Select(o => o.OrderId).Order());
+    }
+
+    [Fact]
+    public async Task A_page_whose_tickets_run_out_at_the_end_of_a_database_gives_a_next_in_that_database()
+    {
+        // The first database fills the page exactly, and not even the next database's first order fits: the next page
+        // must start after the last order given, in the database it came from.
+        await StartAsync(Engines.Sqlite);
+        await Cluster.CreateEventAsync("exact", TicketingCluster.Type("a", capacity: 10_000, shards: 1, maxPerOrder: 100),
+            TicketingCluster.Type("b", capacity: 100, shards: 1, maxPerOrder: 100));
+        var catalog = Cluster.Client.GetEventGrain("exact");
+        var (a, b) = ((await catalog.GetPlacement("a", 0))!.DatabaseOrdinal, (await catalog.GetPlacement("b", 0))!.DatabaseOrdinal);
+        Assert.True(a < b, $"Type a's shard is on database {a} and b's on {b}: the test needs a's first.");
+        for (var i = 0; i < 100; i++) Assert.Equal(PurchaseStatus.Created, (await Cluster.BuyAsync("exact", "a", 100, key: $"a-{i}")).Status);
+        Assert.Equal(PurchaseStatus.Created, (await Cluster.BuyAsync("exact", "b", 100, key: "b-0")).Status);
+
+        var exporter = Cluster.Client.GetGrain<IOrderExportGrain>("exact");
+        var first = (await exporter.ReadPage(null, IOrderExportGrain.MaxPageSize))!;
+        var second = (await exporter.ReadPage(first.Next, IOrderExportGrain.MaxPageSize))!;
+
+        Assert.Equal(100, first.Orders.Length);
+        Assert.All(first.Orders, order => Assert.Equal("a", order.TicketTypeId));
+        Assert.Equal(a, first.Next!.Ordinal);
+        Assert.Equal("b", Assert.Single(second.Orders).TicketTypeId);
+        Assert.Equal(10_100L, second.TicketsSold);
+    }
+
     [Fact]
     public async Task A_page_larger_than_the_most_one_page_may_ask_for_is_refused_before_anything_is_read()
     {
