@@ -148,6 +148,13 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 wal.CommandText = "PRAGMA journal_mode=WAL;";
                 await wal.ExecuteNonQueryAsync(cancellationToken);
             }
+            if (_dialect == SqlDialect.PostgreSql)
+            {
+                // Before anything is written: a refused database gets no tables and no stamp, so the operator can drop it
+                // and let the service make it anew (stamped, it would be refused as one that lost its rows).
+                await RefuseRelaxedDurabilityAsync(connection, cancellationToken);
+                await RefuseNarrowEncodingAsync(connection, cancellationToken);
+            }
             try
             {
                 await SqlScripts.RunAsync(connection, _dialect, SqlScripts.Read("Shard", SqlScripts.FileName(_dialect)), cancellationToken);
@@ -162,11 +169,6 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             }
             await RefuseOlderLayoutAsync(connection, cancellationToken);
             Stamp = await _checkIdentity(connection, cancellationToken);
-            if (_dialect == SqlDialect.PostgreSql)
-            {
-                await RefuseRelaxedDurabilityAsync(connection, cancellationToken);
-                await RefuseNarrowEncodingAsync(connection, cancellationToken);
-            }
             if (!ReferenceEquals(_writerDataSource, _dataSource)) await ConnectWriterAsync(cancellationToken);
             _initialized = true;
         }
@@ -247,20 +249,23 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>
-    /// Buyers' names and e-mail addresses are any Unicode text the API accepts. A PostgreSQL database in another encoding
-    /// than UTF-8 (LATIN1, SQL_ASCII, ...) cannot store some of them, and would refuse them only at commit, with a
-    /// group of other buyers' orders; such a database is refused here, by name, like one with relaxed durability.
+    /// Buyers' names and e-mail addresses are any Unicode text the API accepts. A PostgreSQL database in a narrower
+    /// encoding (LATIN1, WIN1252, ...) cannot store some of them, and would refuse them only at commit, with a group of
+    /// other buyers' orders; such a database is refused here, by name, like one with relaxed durability. SQL_ASCII
+    /// passes: it converts nothing, so the UTF-8 the driver sends is stored and read back as sent (initdb under a C
+    /// locale makes it the default, and earlier builds created shard databases in it).
     /// </summary>
     private async Task RefuseNarrowEncodingAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         await using var setting = connection.CreateCommand();
         setting.CommandText = "SELECT current_setting('server_encoding')";
         var encoding = (string?)await setting.ExecuteScalarAsync(cancellationToken);
-        if (encoding != "UTF8")
+        if (encoding is not ("UTF8" or "SQL_ASCII"))
         {
             throw new InvalidOperationException(
                 $"Shard database {Ordinal} is in the {encoding} encoding: some buyers' names could not be stored in it. Shard " +
-                "databases must be UTF-8 (the service creates them so; move this one aside, or create it with ENCODING 'UTF8').");
+                "databases must be UTF-8: drop this one if it holds no orders (the service creates it anew, in UTF-8), or " +
+                "dump it and restore the dump into a UTF-8 database of the same name.");
         }
     }
 

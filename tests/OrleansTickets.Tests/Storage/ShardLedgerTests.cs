@@ -1153,17 +1153,53 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [PostgresFact]
-    public async Task A_postgres_shard_database_that_is_not_UTF8_is_refused()
+    public async Task A_postgres_shard_database_in_LATIN1_is_refused_before_anything_is_written_to_it()
     {
         // Made in LATIN1 by an operator's hand: a buyer named 李 would be refused only at commit, together with every
         // order grouped with theirs. The database is refused when it is opened instead, by name.
+        var storage = TestStorage.Postgres(postgres.Server);
+        var shard = new ShardAddress("e", "ga", 0);
+        string name;
+        await using (var refused = LedgerContext.Create(storage))
+        {
+            name = refused.ShardDatabaseName(0);
+            await postgres.Server.CreateDatabaseAsync(name, encoding: "LATIN1");
+
+            var error = await Record.ExceptionAsync(() => refused.Ledger(shard).ClaimAsync(Block));
+
+            Assert.NotNull(error);
+            Assert.Contains("Shard database 0 is in the LATIN1 encoding", error.ToString());
+        }
+        // Nothing was written to it (no tables, no stamp), so the way out the message gives works: dropped, it is made
+        // anew in UTF-8 and sells. Stamped first, it was refused for ever as a database that had lost its rows.
+        await using (var admin = new NpgsqlConnection(postgres.Server.ConnectionString()))
+        {
+            await admin.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE \"{name}\" WITH (FORCE)", admin);
+            await drop.ExecuteNonQueryAsync();
+        }
+        await using var context = LedgerContext.Create(storage);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        var order = Order(shard, "o1", 101) with { Buyer = new Buyer("李小龍", "li@example.com") };
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, order)));
+    }
+
+    [PostgresFact]
+    public async Task A_postgres_shard_database_in_SQL_ASCII_stores_any_name_as_sent_and_is_kept()
+    {
+        // initdb under a C locale makes SQL_ASCII the default, and earlier builds created shard databases in it. It
+        // converts nothing, so the driver's UTF-8 is stored and read back as sent.
         await using var context = LedgerContext.Create(TestStorage.Postgres(postgres.Server));
-        await postgres.Server.CreateDatabaseAsync(context.ShardDatabaseName(0), encoding: "LATIN1");
+        await postgres.Server.CreateDatabaseAsync(context.ShardDatabaseName(0), encoding: "SQL_ASCII");
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
 
-        var error = await Record.ExceptionAsync(() => context.Ledger(new ShardAddress("e", "ga", 0)).ClaimAsync(Block));
+        var order = Order(shard, "o1", 101) with { Buyer = new Buyer("李小龍 Zoë", "zoë@例え.jp") };
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, order)));
 
-        Assert.NotNull(error);
-        Assert.Contains("Shard database 0 is in the LATIN1 encoding", error.ToString());
+        Assert.Equal(order.Buyer, (await ledger.ReadOrderAsync("o1"))!.Buyer);
     }
 
     [PostgresFact]
