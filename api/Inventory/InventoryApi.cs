@@ -62,7 +62,7 @@ public static class InventoryApi
             // it was not delivered, and stay 503 unavailable.
             return Problems.RetryLater(request.HttpContext, Problems.OutcomeUnknown, "The outcome is not known.", key is null || ownKey
                 ? $"The tickets may or may not have been added, and without an Idempotency-Key a retry may add them twice. Look at /api/events/{eventId}/sales before trying again, and send a key with every addition."
-                : "Retry with the same Idempotency-Key: it returns the addition if one was made, and never makes two.");
+                : "Retry with the same Idempotency-Key within 24 hours: it returns the addition if one was made, and never makes two.");
         }
         if (added.Status == CapacityStatus.NotFound) return TypeNotFound(eventId, typeId);
         if (added.Status == CapacityStatus.Refused)

@@ -24,8 +24,11 @@ public sealed class KeyedGrant
     [Id(6)] public bool Withdrawn { get; set; }
 
     /// <summary>
-    /// When the grant was issued; the key is remembered for <see cref="TicketEventState.KeyRetention"/> after it. A record
-    /// stored by a build that did not date them is dated when an activation first reads it.
+    /// When the grant was issued, or, once it left the pending list (taken in by a shard, or withdrawn), when it left
+    /// it: the key is remembered for <see cref="TicketEventState.KeyRetention"/> after that. An operator told "pending"
+    /// may retry a day later, after the grant was delivered; counted from the issue, the key would already be gone and
+    /// the retry would grant new serials. A record stored by a build that did not date them is dated when an activation
+    /// first reads it.
     /// </summary>
-    [Id(7)] public DateTimeOffset IssuedAt { get; set; }
+    [Id(7)] public DateTimeOffset RememberedFrom { get; set; }
 }

@@ -92,7 +92,7 @@ public sealed partial class TicketEventGrain(
         var now = clock.GetUtcNow();
         foreach (var keyed in stored.GrantsByKey.Values)
         {
-            if (keyed.IssuedAt == default) keyed.IssuedAt = now;
+            if (keyed.RememberedFrom == default) keyed.RememberedFrom = now;
         }
         if (stored.PendingGrants.Count > 0) EnsureGrantTimer();
     }
@@ -188,7 +188,7 @@ public sealed partial class TicketEventGrain(
             stored.GrantsByKey[idempotencyKey] = new KeyedGrant
             {
                 TicketTypeId = type.Id, Quantity = quantity, RequestedShard = shardIndex,
-                TransferId = grant.TransferId, ShardIndex = grant.ShardIndex, FirstSerial = grant.FirstSerial, IssuedAt = now,
+                TransferId = grant.TransferId, ShardIndex = grant.ShardIndex, FirstSerial = grant.FirstSerial, RememberedFrom = now,
             };
         }
         try
@@ -268,8 +268,8 @@ public sealed partial class TicketEventGrain(
             // "added", or it would retry and add the tickets a second time.
             grant.ShardIndex = index;
             // A keyed retry answers from the key's record once the grant is no longer pending: it must name this shard,
-            // not the one first asked, which refused it.
-            if (KeyedGrantOf(grant.TransferId) is { } keyed) keyed.ShardIndex = index;
+            // not the one first asked, which refused it, and the key's day counts from now (KeyedGrant.RememberedFrom).
+            if (KeyedGrantOf(grant.TransferId) is { } keyed) (keyed.ShardIndex, keyed.RememberedFrom) = (index, clock.GetUtcNow());
             stored.PendingGrants.Remove(grant);
             try
             {
@@ -295,7 +295,7 @@ public sealed partial class TicketEventGrain(
         var stored = _stored!;
         stored.PendingGrants.Remove(grant);
         var keyed = KeyedGrantOf(grant.TransferId);
-        if (keyed is not null) keyed.Withdrawn = true;
+        if (keyed is not null) (keyed.Withdrawn, keyed.RememberedFrom) = (true, clock.GetUtcNow());
         try
         {
             await state.WriteStateAsync();

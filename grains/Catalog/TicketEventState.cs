@@ -25,7 +25,7 @@ public sealed class TicketEventState
     [Id(5)] public Dictionary<string, KeyedGrant> GrantsByKey { get; set; } = [];
 
     /// <summary>
-    /// How long a key is remembered after its grant was issued, and longer while the grant waits for a shard. The state
+    /// How long a key is remembered after its grant was issued or, if it waited for a shard, after it stopped waiting. The state
     /// is written whole at every grant and delivery, so keys kept for ever would make each write bigger: a front end
     /// makes up a key for every addition sent without one (against Orleans sending a message twice), and scripts may
     /// add tickets in many small steps. An operator's retry comes within minutes; a day is the usual promise.
@@ -47,5 +47,5 @@ public sealed class TicketEventState
     }
 
     private bool IsRemembered(KeyedGrant keyed, DateTimeOffset now) =>
-        now - keyed.IssuedAt < KeyRetention || PendingGrants.Exists(g => g.TransferId == keyed.TransferId);
+        now - keyed.RememberedFrom < KeyRetention || PendingGrants.Exists(g => g.TransferId == keyed.TransferId);
 }

@@ -38,7 +38,7 @@ public sealed class CapacityKeyRetentionTests
         var state = new TicketEventState();
         foreach (var (key, transferId) in keys)
         {
-            state.GrantsByKey[key] = new KeyedGrant { TicketTypeId = "ga", Quantity = 5, TransferId = transferId, FirstSerial = 11, IssuedAt = Issued };
+            state.GrantsByKey[key] = new KeyedGrant { TicketTypeId = "ga", Quantity = 5, TransferId = transferId, FirstSerial = 11, RememberedFrom = Issued };
         }
         return state;
     }

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+using OrleansTickets.Catalog;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -104,14 +106,48 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         var withinTheDay = await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "ops-1");
         clock.Shift = TimeSpan.FromHours(25);
         await catalog.AddCapacity("ga", 1, shardIndex: null, idempotencyKey: "ops-2");
-        // Read back from storage, not from the activation's memory.
-        await Cluster.Cluster.DeactivateAsync(catalog);
+        // The next grant's write left the old key out.
+        var storage = Cluster.Cluster.GetSiloServiceProvider().GetRequiredKeyedService<IGrainStorage>(StorageNames.Catalog);
+        var stored = new GrainState<TicketEventState>();
+        await storage.ReadStateAsync("event", catalog.GetGrainId(), stored);
+        Assert.Equal(["ops-2"], stored.State!.GrantsByKey.Keys);
         var afterTheDay = await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "ops-1");
 
         Assert.Equal((true, first.TransferId), (withinTheDay.Repeated, withinTheDay.TransferId));
         Assert.False(afterTheDay.Repeated);
         Assert.NotEqual(first.TransferId, afterTheDay.TransferId);
         Assert.Equal(10L + 5 + 1 + 5, (await Cluster.SalesAsync("aging")).TicketTypes[0].Capacity);
+    }
+
+    [Fact]
+    public async Task A_capacity_key_whose_grant_waited_a_day_for_its_shard_is_remembered_for_a_day_after_delivery()
+    {
+        // The operator was told "pending" and retries with the key after the grant was delivered: counted from the
+        // issue, the key was gone by then and the retry granted new serials.
+        var clock = new ShiftedClock();
+        var shard = new ShardAddress("late", "ga", 0);
+        var blocked = 1;
+        await StartAsync(Engines.Sqlite, silo =>
+        {
+            silo.Services.AddSingleton<TimeProvider>(clock);
+            TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.AcceptTransfer), call =>
+                Volatile.Read(ref blocked) == 1 ? throw new TimeoutException("the shard does not answer") : call.Invoke())(silo);
+        });
+        await Cluster.CreateEventAsync("late", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        var catalog = Cluster.Client.GetEventGrain("late");
+        var first = await catalog.AddCapacity("ga", 5, shardIndex: 0, idempotencyKey: "ops-1");
+        Assert.Equal(CapacityStatus.Pending, first.Status);
+
+        clock.Shift = TimeSpan.FromHours(30);
+        Volatile.Write(ref blocked, 0);
+        await Poll.UntilAsync(async () => (await Cluster.SalesAsync("late")).TicketTypes[0].Shards[0].Capacity == 15,
+            failure: "The grant was never delivered.");
+        clock.Shift = TimeSpan.FromHours(30 + 23);
+        await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "ops-2");
+        var retry = await catalog.AddCapacity("ga", 5, shardIndex: 0, idempotencyKey: "ops-1");
+
+        Assert.Equal((CapacityStatus.Added, true, first.TransferId), (retry.Status, retry.Repeated, retry.TransferId));
+        Assert.Equal(16L, (await Cluster.SalesAsync("late")).TicketTypes[0].Capacity);
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
