@@ -90,7 +90,8 @@ public static class DisplayText
             // be trimmed away, leaving the selector first).
             var mark = category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark;
             var space = Rune.IsWhiteSpace(rune);
-            if (mark && !selector)
+            // A spacing mark (a Devanagari vowel sign) takes room of its own, but marks a letter all the same.
+            if ((mark || category == UnicodeCategory.SpacingCombiningMark) && !selector)
             {
                 if (!inCluster || ++marksInRow > MaxMarksInRow) return false;
             }

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OrleansTickets.Api.Events;
 using OrleansTickets.Api.Http;
@@ -17,6 +18,8 @@ public static class OrdersApi
 
     public static IEndpointRouteBuilder MapOrdersApi(this IEndpointRouteBuilder app)
     {
+        // Made now rather than at the first purchase, so its gauges are there for dashboards from the start.
+        app.ServiceProvider.GetRequiredService<PurchaseAdmission>();
         var api = app.MapGroup("/api").WithTags("Orders");
         api.MapPost("/events/{eventId}/orders", CreateOrder);
         api.MapRead("/orders/{orderId}", GetOrder);

@@ -10,7 +10,7 @@ namespace OrleansTickets.Api.Orders;
 internal sealed class PatientConcurrencyLimiter(ConcurrencyLimiter inner, TimeSpan maxWait) : RateLimiter
 {
     /// <inheritdoc />
-    /// <remarks>Never idle: the process keeps its one limiter for as long as it runs.</remarks>
+    /// <remarks>Not tracked: nothing here retires idle limiters (the process keeps its one for as long as it runs).</remarks>
     public override TimeSpan? IdleDuration => null;
 
     /// <inheritdoc />

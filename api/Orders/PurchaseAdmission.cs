@@ -14,8 +14,8 @@ namespace OrleansTickets.Api.Orders;
 /// A purchase is admitted once its body has been read and found valid. The slots stand for work in the cluster, and a
 /// body still arriving is none: taken before the read, a slot could be held for a minute and more by a client that
 /// uploads at Kestrel's minimum rate (240 bytes/s), and about a thousand such clients held every slot of a front end.
-/// A crowd's bodies are now read even when their purchases are then turned away; each is a few hundred bytes that
-/// came in the request's first packets.
+/// A crowd's bodies are now read even when their purchases are then turned away; a buyer's is a few hundred bytes (16 KB
+/// at most) that came in the request's first packets.
 /// </remarks>
 public sealed class PurchaseAdmission : IDisposable
 {
@@ -36,17 +36,17 @@ public sealed class PurchaseAdmission : IDisposable
         // admitted purchase.
         var meter = meters.Create("OrleansTickets");
         meter.CreateObservableUpDownCounter("orleanstickets.admission.in_flight",
-            () => limits.MaxInFlight - (_limiter.GetStatistics()?.CurrentAvailablePermits ?? limits.MaxInFlight),
-            "{purchase}", "Purchases admitted and not yet answered, in this API process.");
+            () => limits.MaxInFlight - (Statistics()?.CurrentAvailablePermits ?? limits.MaxInFlight),
+            "{purchase}", "Purchases admitted whose answer is not ready yet, in this API process.");
         meter.CreateObservableUpDownCounter("orleanstickets.admission.queued",
-            () => _limiter.GetStatistics()?.CurrentQueuedCount ?? 0,
+            () => Statistics()?.CurrentQueuedCount ?? 0,
             "{purchase}", "Purchases waiting for a slot, in this API process.");
         _refused = meter.CreateCounter<long>("orleanstickets.admission.refused", "{purchase}",
             "Purchases answered 503 overloaded (the queue was full, or they waited their longest), in this API process.");
     }
 
     /// <summary>
-    /// A slot for one purchase, to be disposed once the purchase is answered; not acquired (and nothing to release)
+    /// A slot for one purchase, to be disposed once its answer is ready; not acquired (and nothing to release)
     /// when the queue is full or the purchase waited <see cref="PurchaseAdmissionOptions.MaxQueueWait"/> for one.
     /// </summary>
     /// <param name="requestAborted">The buyer's request: a buyer who leaves while queued gives up the place.</param>
@@ -64,4 +64,17 @@ public sealed class PurchaseAdmission : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _limiter.Dispose();
+
+    /// <summary>The limiter's statistics, or null once it is disposed (a listener may read the gauges while the host stops).</summary>
+    private RateLimiterStatistics? Statistics()
+    {
+        try
+        {
+            return _limiter.GetStatistics();
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+    }
 }

@@ -64,6 +64,15 @@ public sealed class AdmissionTests : IAsyncLifetime
     }
 
     [Fact]
+    public void The_admission_gauges_are_published_before_the_first_purchase()
+    {
+        // A dashboard watching a front end before the doors open sees its admission at zero, not nothing.
+        using var admission = new AdmissionGauges(_host);
+
+        Assert.True(admission.Read() is (0, 0), $"The gauges read {admission.Read()}.");
+    }
+
+    [Fact]
     public async Task A_purchase_whose_body_is_still_arriving_holds_no_slot()
     {
         // A slot stands for work in the cluster. Taken before the body was read, it could be held for a minute and
@@ -252,14 +261,18 @@ public sealed class AdmissionTests : IAsyncLifetime
 
         public long Refused => _refused.GetMeasurementSnapshot().Sum(m => m.Value);
 
-        /// <summary>Waits until the admission holds <paramref name="inFlight"/> purchases and queues <paramref name="queued"/>.</summary>
-        public Task UntilAsync(long inFlight, long queued) => Poll.UntilAsync(() =>
+        /// <summary>The purchases in flight and queued now; null for a gauge that is not published.</summary>
+        public (long? InFlight, long? Queued) Read()
         {
             _inFlight.RecordObservableInstruments();
             _queued.RecordObservableInstruments();
-            return Task.FromResult(_inFlight.LastMeasurement?.Value == inFlight && _queued.LastMeasurement?.Value == queued);
-        }, failure: $"The admission never held {inFlight} in flight and {queued} queued " +
-            $"(it held {_inFlight.LastMeasurement?.Value} and {_queued.LastMeasurement?.Value}).");
+            return (_inFlight.LastMeasurement?.Value, _queued.LastMeasurement?.Value);
+        }
+
+        /// <summary>Waits until the admission holds <paramref name="inFlight"/> purchases and queues <paramref name="queued"/>.</summary>
+        public Task UntilAsync(long inFlight, long queued) => Poll.UntilAsync(
+            () => Task.FromResult(Read() == (inFlight, queued)),
+            failure: $"The admission never held {inFlight} in flight and {queued} queued (it held {Read()}).");
 
         public void Dispose()
         {

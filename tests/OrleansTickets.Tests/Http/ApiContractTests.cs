@@ -310,6 +310,7 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         // Marks that mark nothing (first, after a space, after a direction mark), marks piled past ten on one letter,
         // and a private-use character (a logo in one font, a box in the next).
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u0301Ada\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u0903Ada\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada \\u20DD Lovelace\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u200F\\u0301\",\"email\":\"a@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada" + string.Concat(Enumerable.Repeat("\\u0301", 11)) + "\",\"email\":\"a@b.co\"}}", "validation" },
@@ -400,10 +401,12 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     [InlineData("Ada \U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F")]
     [InlineData("Ada \u2764\uFE0F\u200D\U0001F525 #\uFE0F\u20E3 \U0001F3F3\uFE0F\u200D\U0001F308 \U0001F441\uFE0F\u200D\U0001F5E8\uFE0F")]
     // Marks on their letters: Vietnamese written with combining accents, pointed Hebrew with a cantillation mark,
-    // Bengali's ra, joiner, virama (a mark right after the joiner), and ten marks on one letter, the most allowed.
+    // Bengali's ra, joiner, virama (a mark right after the joiner), Hindi's spacing vowel signs with a mark after one,
+    // and ten marks on one letter, the most allowed.
     [InlineData("Nguye\u0302\u0303n Vie\u0323\u0302t")]
     [InlineData("\u05D1\u05BC\u05B0\u05E8\u05B5\u05D0\u05E9\u05C1\u05B4\u0596\u05D9\u05EA")]
     [InlineData("\u09B0\u200D\u09CD\u09AF\u09BE\u09AC")]
+    [InlineData("\u0930\u093E\u092E \u0915\u093F\u0902\u0917")]
     [InlineData("Ada\u0301\u0300\u0302\u0303\u0304\u0306\u0307\u0308\u030A\u030B")]
     public async Task Names_in_any_script_with_their_joiners_are_accepted(string name)
     {
