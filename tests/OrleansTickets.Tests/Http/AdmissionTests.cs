@@ -37,16 +37,11 @@ public sealed class AdmissionTests : IAsyncLifetime
     [Fact]
     public async Task A_purchase_past_the_limit_gets_503_overloaded_and_sells_nothing()
     {
-        Assert.Equal(HttpStatusCode.Created, (await _host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
-        Assert.Equal(HttpStatusCode.Created, (await _host.Client.OrderAsync("crowd", 1, "warm")).StatusCode);
         using var admission = new AdmissionGauges(_host);
-        Task<HttpResponseMessage> held;
+        var (writes, held) = await HoldAPurchaseInFlightAsync(_host, admission);
         HttpResponseMessage refused;
-        await using (await HeldWrites.HoldAsync(ShardDatabase(_host)))
+        await using (writes)
         {
-            // Its commit waits on the held writes, so it keeps the only slot.
-            held = _host.Client.OrderAsync("crowd", 1, "held");
-            await admission.UntilAsync(inFlight: 1, queued: 0);
             var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/crowd/orders") { Content = new StringContent(Body, Encoding.UTF8, "application/json") };
             request.Headers.Add("Idempotency-Key", "refused");
             // A refusal is JSON problem details even for a client that prefers HTML.
@@ -117,14 +112,11 @@ public sealed class AdmissionTests : IAsyncLifetime
             ["Api:Admission:MaxQueueWait"] = "00:01:00",
         }))
         {
-            Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
-            Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, "warm")).StatusCode);
             using var admission = new AdmissionGauges(host);
-            Task<HttpResponseMessage> first, second;
-            await using (await HeldWrites.HoldAsync(ShardDatabase(host)))
+            var (writes, first) = await HoldAPurchaseInFlightAsync(host, admission);
+            Task<HttpResponseMessage> second;
+            await using (writes)
             {
-                first = host.Client.OrderAsync("crowd", 1, "first");
-                await admission.UntilAsync(inFlight: 1, queued: 0);
                 second = host.Client.OrderAsync("crowd", 1, "second");
                 await admission.UntilAsync(inFlight: 1, queued: 1);
                 host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
@@ -196,15 +188,11 @@ public sealed class AdmissionTests : IAsyncLifetime
             ["Api:Admission:MaxQueued"] = "4",
             ["Api:Admission:MaxQueueWait"] = "00:00:01",
         });
-        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
-        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, "warm")).StatusCode);
         using var admission = new AdmissionGauges(host);
-        Task<HttpResponseMessage> held;
+        var (writes, held) = await HoldAPurchaseInFlightAsync(host, admission);
         HttpResponseMessage waited;
-        await using (await HeldWrites.HoldAsync(ShardDatabase(host)))
+        await using (writes)
         {
-            held = host.Client.OrderAsync("crowd", 1, "held");
-            await admission.UntilAsync(inFlight: 1, queued: 0);
             // Before, it waited for the slot as long as the held purchase kept it (here, past the probe's 10 s).
             waited = await host.Client.OrderAsync("crowd", 1, "waited").WaitAsync(TimeSpan.FromSeconds(10));
         }
@@ -249,8 +237,28 @@ public sealed class AdmissionTests : IAsyncLifetime
         Assert.Contains("Api:Admission:MaxInFlight", error.Message);
     }
 
-    /// <summary>The one shard database of a host whose storage has one (<c>maxShardDatabases: 1</c>).</summary>
-    private static ShardDatabase ShardDatabase(ApiHost host) => host.Services.GetRequiredService<ShardDatabases>().Get(0);
+    /// <summary>
+    /// Creates the event "crowd" on a host whose storage has one shard database (<c>maxShardDatabases: 1</c>), sells it
+    /// a first order so its shard is loaded, then holds that database's writes and sends a purchase (key "held") whose
+    /// commit waits on them: it keeps its admission slot until the writes are let go.
+    /// </summary>
+    private static async Task<(HeldWrites Writes, Task<HttpResponseMessage> Held)> HoldAPurchaseInFlightAsync(ApiHost host, AdmissionGauges admission)
+    {
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, "warm")).StatusCode);
+        var writes = await HeldWrites.HoldAsync(host.Services.GetRequiredService<ShardDatabases>().Get(0));
+        try
+        {
+            var held = host.Client.OrderAsync("crowd", 1, "held");
+            await admission.UntilAsync(inFlight: 1, queued: 0);
+            return (writes, held);
+        }
+        catch
+        {
+            await writes.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>The admission's instruments, as a host's process reports them.</summary>
     private sealed class AdmissionGauges(ApiHost host) : IDisposable
