@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Placement;
 using Orleans.Storage;
 using System.Collections.Immutable;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Sales;
@@ -33,6 +34,10 @@ public sealed partial class TicketEventGrain(
     ILogger<TicketEventGrain> logger) : Grain, ITicketEventGrain
 {
     private const string StateName = "event";
+
+    // Logged on the way to answering callers: a throwing provider must not turn their answer into a fault (NonThrowingLogger).
+    private readonly ILogger _logger = new NonThrowingLogger(logger);
+
     private static readonly TimeSpan RecentSalesAge = TimeSpan.FromSeconds(1);
     private EventSales? _recentSales;
     private DateTimeOffset _recentSalesDoneAt;
@@ -141,7 +146,7 @@ public sealed partial class TicketEventGrain(
         {
             // "Cannot tell" until a read succeeds; the next question after the interval tries again.
             _lastReadFailed = true;
-            LogRereadFailed(logger, exception);
+            LogRereadFailed(_logger, exception);
             return;
         }
         _lastReadFailed = false;
@@ -277,7 +282,7 @@ public sealed partial class TicketEventGrain(
             }
             catch (Exception exception)
             {
-                LogGrantCleanupFailed(logger, exception, grant.TransferId);
+                LogGrantCleanupFailed(_logger, exception, grant.TransferId);
                 Leave();
             }
             return CapacityStatus.Added;

@@ -37,6 +37,9 @@ namespace OrleansTickets.Dispatch;
 public sealed partial class PurchaseDispatcherGrain(
     TimeProvider clock, SaleMetrics metrics, ShardPurchaseWatches watches, ILogger<PurchaseDispatcherGrain> logger) : Grain, IPurchaseDispatcherGrain
 {
+    // Logged on the way to answering callers: a throwing provider must not turn their answer into a fault (NonThrowingLogger).
+    private readonly ILogger _logger = new NonThrowingLogger(logger);
+
     private const int CandidatesPerCall = 8;
     private static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(1);
 
@@ -158,7 +161,7 @@ public sealed partial class PurchaseDispatcherGrain(
             {
                 // The catalog could not be asked (its silo gone, its storage down): nothing was sold, so the buyer may
                 // be told so, and not that the outcome is unknown.
-                LogDefinitionUnavailable(logger, exception, request.EventId);
+                LogDefinitionUnavailable(_logger, exception, request.EventId);
                 return PurchaseResult.Unavailable;
             }
             if (!known) return PurchaseResult.NotFound;
@@ -254,7 +257,7 @@ public sealed partial class PurchaseDispatcherGrain(
             {
                 // The shard answers what it knows as a result; an exception means it may have sold or not, and let
                 // through it would reach the buyer as "nothing was sold".
-                LogShardFailed(logger, exception, _type!.Id, index);
+                LogShardFailed(_logger, exception, _type!.Id, index);
                 result = PurchaseResult.Failed;
             }
             switch (result.Status)
@@ -383,7 +386,7 @@ public sealed partial class PurchaseDispatcherGrain(
             // reactivating too, say, which the home meets while it looks up its placement).
             if (exception is not (SiloUnavailableException or OrleansMessageRejectionException or TimeoutException))
             {
-                LogHomeFailed(logger, exception, _type!.Id);
+                LogHomeFailed(_logger, exception, _type!.Id);
             }
             return PurchaseResult.Failed;
         }
@@ -642,7 +645,7 @@ public sealed partial class PurchaseDispatcherGrain(
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)
         {
-            LogRefreshUnanswered(logger, firstUnanswered.Exception?.InnerException, _type!.Id, calls.Length - answered.Count, calls.Length);
+            LogRefreshUnanswered(_logger, firstUnanswered.Exception?.InnerException, _type!.Id, calls.Length - answered.Count, calls.Length);
         }
     }
 

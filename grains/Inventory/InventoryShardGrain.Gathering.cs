@@ -87,7 +87,7 @@ public sealed partial class InventoryShardGrain
         catch (Exception exception)
         {
             // Nothing is lost: a recorded gift is delivered by the retry timer or the next activation.
-            LogGatherFailed(logger, exception, _address.Key, collector.Key);
+            LogGatherFailed(_logger, exception, _address.Key, collector.Key);
         }
     }
 

@@ -269,7 +269,7 @@ public sealed partial class InventoryShardGrain
         }
         catch (Exception exception)
         {
-            LogProbeFailed(logger, exception, _address.Key, candidate.Key);
+            LogProbeFailed(_logger, exception, _address.Key, candidate.Key);
             return null;
         }
     }
@@ -284,7 +284,7 @@ public sealed partial class InventoryShardGrain
         catch (Exception exception)
         {
             // The holder may or may not have created the order; the key still points at it, so a retry is safe.
-            LogForwardFailed(logger, exception, _address.Key, holder.Key);
+            LogForwardFailed(_logger, exception, _address.Key, holder.Key);
             return PurchaseResult.Failed;
         }
     }
@@ -377,7 +377,7 @@ public sealed partial class InventoryShardGrain
         }
         catch (Exception exception)
         {
-            LogUnavailable(logger, exception, _address.Key);
+            LogUnavailable(_logger, exception, _address.Key);
             return (false, null);
         }
     }

@@ -254,7 +254,7 @@ public sealed partial class InventoryShardGrain
         }
         catch (Exception exception)
         {
-            LogHandOnFailed(logger, exception, _address.Key);
+            LogHandOnFailed(_logger, exception, _address.Key);
         }
     }
 
@@ -303,7 +303,7 @@ public sealed partial class InventoryShardGrain
                 catch (Exception exception)
                 {
                     // The gift may still arrive later; it then simply adds to this shard's inventory.
-                    LogPullFailed(logger, exception, _address.Key, index);
+                    LogPullFailed(_logger, exception, _address.Key, index);
                 }
                 finally
                 {
@@ -339,7 +339,7 @@ public sealed partial class InventoryShardGrain
         }
         catch (Exception exception)
         {
-            LogDeliveryFailed(logger, exception, _address.Key, transfer.TransferId);
+            LogDeliveryFailed(_logger, exception, _address.Key, transfer.TransferId);
             outcome = TransferOutcome.Unavailable;
         }
         switch (outcome)

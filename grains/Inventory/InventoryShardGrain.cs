@@ -62,6 +62,10 @@ public sealed partial class InventoryShardGrain(
 {
     private static readonly TimeSpan UnavailableBackoff = TimeSpan.FromSeconds(1);
 
+    // Logged on the way to answering callers (a failed or fenced commit, a lost claim): a throwing provider must not
+    // leave them unanswered (NonThrowingLogger).
+    private readonly ILogger _logger = new NonThrowingLogger(logger);
+
     /// <summary>The request in progress for each key this shard is the home of: at most one per key.</summary>
     private readonly Dictionary<string, KeyRequest> _keys = new(StringComparer.Ordinal);
 
@@ -153,7 +157,7 @@ public sealed partial class InventoryShardGrain(
         {
             // The catalog could not be asked where this shard lives: nothing was sold here, which the caller may know
             // for certain (a keyless order goes to another shard) instead of treating the failure as outcome unknown.
-            LogPlacementFailed(logger, exception, _address.Key);
+            LogPlacementFailed(_logger, exception, _address.Key);
             return PurchaseResult.Unavailable;
         }
         if (!placed) return PurchaseResult.NotFound;
@@ -351,7 +355,7 @@ public sealed partial class InventoryShardGrain(
             // The shard's own code failed before anything was written, and memory is as it was (changes work on a copy
             // of the inventory): a definite refusal, answered now. Left to the exception, these callers would wait for
             // the call timeout, and the tickets held for them would stay unsellable for the activation's life.
-            LogCycleFailed(logger, exception, _address.Key);
+            LogCycleFailed(_logger, exception, _address.Key);
             _pendingQuantity -= batch.Where(s => !s.Completion.Task.IsCompleted).Sum(s => s.Quantity) + gifts;
             // Refused changes may leave work behind (a gift that came back and was not taken in is still in transit):
             // the next call reloads from the database, and Reject has undelivered gifts offered again meanwhile.
@@ -376,7 +380,7 @@ public sealed partial class InventoryShardGrain(
         catch (ShardDatabaseUnavailableException exception)
         {
             // Nothing reached the database: a definite refusal, which the dispatcher may route around.
-            LogUnavailable(logger, exception, _address.Key);
+            LogUnavailable(_logger, exception, _address.Key);
             _retryLoadAt = clock.GetUtcNow() + UnavailableBackoff;
             failure = PurchaseResult.Unavailable;
         }
@@ -384,7 +388,7 @@ public sealed partial class InventoryShardGrain(
         {
             // The commit may or may not have landed. Forget what memory believes and reload before selling again;
             // a gift that did land is found undelivered by the reload and delivered then.
-            LogCommitUncertain(logger, exception, _address.Key);
+            LogCommitUncertain(_logger, exception, _address.Key);
             failure = PurchaseResult.Failed;
         }
 
@@ -513,7 +517,7 @@ public sealed partial class InventoryShardGrain(
         }
         catch (Exception exception)
         {
-            LogUnavailable(logger, exception, _address.Key);
+            LogUnavailable(_logger, exception, _address.Key);
             _retryLoadAt = clock.GetUtcNow() + UnavailableBackoff;
             return false;
         }
@@ -525,7 +529,7 @@ public sealed partial class InventoryShardGrain(
     /// </summary>
     private void StopAsFenced()
     {
-        LogFenced(logger, _address.Key, _ledger!.Epoch);
+        LogFenced(_logger, _address.Key, _ledger!.Epoch);
         _fenced = true;
         this.DeactivateOnIdle();
     }

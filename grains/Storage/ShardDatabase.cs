@@ -89,7 +89,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         _maxOrdersPerCommit = maxOrdersPerCommit;
         _gatherWindow = gatherWindow;
         _metrics = metrics;
-        _logger = logger;
+        _logger = new NonThrowingLogger(logger);
         if (dialect == SqlDialect.Sqlite)
         {
             _sqliteWriter = new SqliteGroupWriter(ordinal, sqliteConnectionString!, () => EnsureReadyAsync(), () => Stamp);
@@ -575,7 +575,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// </summary>
     private async Task CommitEachAloneAsync(List<WriterItem> group, Exception refusal, Func<List<WriterItem>, Task> commit)
     {
-        LogSafely(() => LogGroupRefused(_logger, refusal, Ordinal, group.Count));
+        LogGroupRefused(_logger, refusal, Ordinal, group.Count);
         Exception? down = null;
         foreach (var item in group)
         {
@@ -606,25 +606,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     private void Fail(List<WriterItem> group, Exception exception)
     {
-        LogSafely(() => LogCommitFailed(_logger, exception, Ordinal, group.Count));
+        LogCommitFailed(_logger, exception, Ordinal, group.Count);
         foreach (var item in group) item.Fail(exception);
-    }
-
-    /// <summary>
-    /// Logs from the writer's failure paths. A logging provider that throws (the logging framework rethrows its
-    /// providers' errors) must not end the writer's loop: the group's callers would never be answered, and every
-    /// later commit on the database would wait forever.
-    /// </summary>
-    private static void LogSafely(Action log)
-    {
-        try
-        {
-            log();
-        }
-        catch (Exception)
-        {
-            // Nothing to do: the failure being logged is answered to its callers either way.
-        }
     }
 
     /// <summary>
