@@ -54,10 +54,11 @@ public static class InventoryApi
         {
             added = await grains.GetEventGrain(eventId).AddCapacity(typeId, body.Quantity!.Value, body.Shard, key);
         }
-        catch (Exception exception) when (hop.MayHaveRun(exception))
+        catch (Exception exception) when (hop.MayHaveRun(exception) || exception is CapacityOutcomeUnknownException)
         {
-            // As for a purchase (OrdersApi). The catalog stores a grant before any shard hears of it, so the addition
-            // may have been made, and the next catalog activation delivers it. "Unavailable, try again" would have an
+            // As for a purchase (OrdersApi), and when the catalog's own write failed in a way that may have landed. The
+            // catalog stores a grant before any shard hears of it, so the addition may have been made, and the next
+            // catalog activation delivers it. "Unavailable, try again" would have an
             // operator without a key add the tickets a second time. Other failures (a refusal in this process) mean
             // it was not delivered, and stay 503 unavailable.
             return Problems.RetryLater(request.HttpContext, Problems.OutcomeUnknown, "The outcome is not known.", key is null || ownKey

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using OrleansTickets.Api.Events;
 using OrleansTickets.Api.Http;
 using OrleansTickets.Inventory;
@@ -19,7 +20,15 @@ public static class OrdersApi
     public static IEndpointRouteBuilder MapOrdersApi(this IEndpointRouteBuilder app)
     {
         // Made now rather than at the first purchase, so its gauges are there for dashboards from the start.
-        app.ServiceProvider.GetRequiredService<PurchaseAdmission>();
+        try
+        {
+            app.ServiceProvider.GetRequiredService<PurchaseAdmission>();
+        }
+        catch (OptionsValidationException)
+        {
+            // A bad Api:Admission setting: the host's start reports it (ValidateOnStart), as for every other setting,
+            // with one line and exit code 1; thrown from here it crashed the process before the start.
+        }
         var api = app.MapGroup("/api").WithTags("Orders");
         api.MapPost("/events/{eventId}/orders", CreateOrder);
         api.MapRead("/orders/{orderId}", GetOrder);

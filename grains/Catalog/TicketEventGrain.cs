@@ -200,7 +200,7 @@ public sealed partial class TicketEventGrain(
         {
             await state.WriteStateAsync();
         }
-        catch
+        catch (Exception exception)
         {
             // Not known to be stored: no shard may hear of it. Undo, and let the next activation read what storage
             // really holds (the write may have landed after all; a retry with the same key then finds it).
@@ -209,7 +209,7 @@ public sealed partial class TicketEventGrain(
             stored.GrantsIssued--;
             if (idempotencyKey is not null) stored.GrantsByKey.Remove(idempotencyKey);
             Leave();
-            throw;
+            throw new CapacityOutcomeUnknownException($"The grant {grant.TransferId} may or may not have been stored.", exception);
         }
 
         var status = await DeliverAsync(grant);
@@ -305,13 +305,14 @@ public sealed partial class TicketEventGrain(
         {
             await state.WriteStateAsync();
         }
-        catch
+        catch (Exception exception)
         {
-            // Not known to be stored: keep offering it, as before; the next attempt withdraws it again.
+            // Not known to be stored: keep offering it, as before; the next attempt withdraws it again. The grant is
+            // stored, pending, so the caller must not hear that nothing was added.
             stored.PendingGrants.Add(grant);
             if (keyed is not null) keyed.Withdrawn = false;
             Leave();
-            throw;
+            throw new CapacityOutcomeUnknownException($"The grant {grant.TransferId} is stored, but its withdrawal may not be.", exception);
         }
         return CapacityStatus.Refused;
     }

@@ -1,13 +1,17 @@
 using System.Diagnostics.Metrics;
-using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansTickets.Api;
+using OrleansTickets.Api.Hosting;
 using OrleansTickets.Api.Orders;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
@@ -204,6 +208,23 @@ public sealed class AdmissionTests : IAsyncLifetime
         // It was never seen: its key makes a new order, not a replay.
         Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("crowd", 1, "waited")).StatusCode);
         Assert.Equal(3, await host.Client.SoldAsync("crowd"));
+    }
+
+    [Fact]
+    public async Task A_bad_admission_setting_fails_the_start_with_exit_code_1_rather_than_crashing()
+    {
+        // As silo/Program.cs and the front end run: the API is mapped, then run. The admission, made when the API was
+        // mapped, threw there, before anything could turn the bad setting into one line and exit code 1.
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Api:Admission:MaxInFlight"] = "0" });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Services.AddTicketingApi();
+        var app = builder.Build();
+
+        app.MapTicketingApi();
+
+        Assert.Equal(1, await Task.Run(app.RunUntilStopped).WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
     [Fact]

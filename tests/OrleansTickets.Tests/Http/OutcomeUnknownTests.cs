@@ -90,6 +90,27 @@ public sealed class OutcomeUnknownTests
         Assert.Equal(13, sales.GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64());
     }
 
+    [Fact]
+    public async Task A_capacity_addition_whose_catalog_write_lost_its_answer_is_503_outcome_unknown()
+    {
+        // The catalog's storage passes on the database driver's own error for a write whose answer was lost (a
+        // connection cut after COMMIT): not a timeout, nor anything of Orleans'. It was answered 500, and an operator
+        // without a key who tried again added the tickets twice.
+        using var storage = TestStorage.Sqlite();
+        var faults = new FaultyCatalogStorage();
+        await using var host = await ApiHost.StartAsync(storage, services: faults.Install);
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("stored", capacity: 10, shards: 2)).StatusCode);
+        faults.LoseNextWriteAnswer("event", new IOException("The connection was reset after COMMIT (played by a test)."));
+
+        var response = await host.Client.PostAsync("/api/events/stored/ticket-types/ga/capacity", JsonContent.Create(new { quantity = 3 }));
+
+        var problem = await ApiContractTests.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable, "outcome-unknown");
+        Assert.Contains("/api/events/stored/sales", problem.GetProperty("detail").GetString());
+        // The grant was stored: the catalog's next activation reads it and delivers it.
+        var sales = await (await host.Client.GetAsync("/api/events/stored/sales")).JsonAsync();
+        Assert.Equal(13, sales.GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64());
+    }
+
     /// <summary>The catalog's first capacity addition runs to its end, and its caller gets a timeout instead of the answer.</summary>
     private sealed class LostAdditionAnswer : IIncomingGrainCallFilter
     {

@@ -15,9 +15,12 @@ public sealed class FaultyCatalogStorage
     private readonly HashSet<string> _reads = new(StringComparer.Ordinal);
 
     /// <summary>Silo set-up that puts this in front of the catalog's storage provider.</summary>
-    public void Install(ISiloBuilder silo) =>
-        silo.Services.AddKeyedSingleton<IGrainStorage>(OrleansTickets.Catalog.StorageNames.Catalog,
-            (services, name) => new Decorator(this, AdoNetGrainStorageFactory.Create(services, (string)name!)));
+    public void Install(ISiloBuilder silo) => Install(silo.Services);
+
+    /// <summary>The same, for the services of a host that runs a silo (<see cref="ApiHost"/>).</summary>
+    public void Install(IServiceCollection services) =>
+        services.AddKeyedSingleton<IGrainStorage>(OrleansTickets.Catalog.StorageNames.Catalog,
+            (provider, name) => new Decorator(this, AdoNetGrainStorageFactory.Create(provider, (string)name!)));
 
     /// <summary>The next write of <paramref name="stateName"/> writes nothing and throws <paramref name="exception"/>.</summary>
     public void FailNextWrite(string stateName, Exception exception) => ArmWrite(stateName, _ => Task.FromException(exception));
