@@ -73,14 +73,15 @@ public static class OrdersApi
 
         // Admitted only now, with the whole body read and valid: a slot stands for work in the cluster (PurchaseAdmission).
         using var slot = await admission.AdmitAsync(context.RequestAborted);
+        // Purchases still queued for admission when the stop began would be served one by one and could spend the
+        // stop's budget, so they go to another server instead, before anything is sold; so does one that waited its
+        // longest meanwhile ("overloaded" would have it retry here).
+        if (lifetime.ApplicationStopping.IsCancellationRequested) return Stopping(context);
         if (!slot.IsAcquired)
         {
             return Problems.RetryLater(context, Problems.Overloaded, "Too many purchases at once.",
                 "Nothing was sold. Retry after the time in Retry-After (with the same Idempotency-Key, if one was sent).");
         }
-        // Purchases still queued for admission when the stop began would be served one by one and could spend the
-        // stop's budget, so they go to another server instead, before anything is sold.
-        if (lifetime.ApplicationStopping.IsCancellationRequested) return Stopping(context);
 
         PurchaseResult result;
         try

@@ -100,20 +100,23 @@ public sealed class AdmissionTests : IAsyncLifetime
         Assert.Equal(4, await _host.Client.SoldAsync("crowd"));
     }
 
-    [Fact]
-    public async Task A_purchase_still_queued_when_the_server_begins_to_stop_is_refused_and_sells_nothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_purchase_still_queued_when_the_server_begins_to_stop_is_refused_and_sells_nothing(bool waitsItsLongest)
     {
         // One purchase is in flight, one queues behind it. The stop waits for requests in flight, and its budget is
         // shared with the silo's graceful leave: queued purchases served one by one would spend it, so the queued one
-        // is sent elsewhere instead, and the one in flight is finished.
+        // is sent elsewhere instead, and the one in flight is finished. One that waits its longest for a slot during
+        // the stop is told the same: "overloaded" would have its buyer retry here, at a server about to go.
         using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
         HttpResponseMessage inFlight, queued;
         await using (var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?>
         {
             ["Api:Admission:MaxInFlight"] = "1",
             ["Api:Admission:MaxQueued"] = "4",
-            // The queued purchase must still be waiting when the stop begins, however slow the machine.
-            ["Api:Admission:MaxQueueWait"] = "00:01:00",
+            // Either still waiting when the stop begins, however slow the machine, or out of time during it.
+            ["Api:Admission:MaxQueueWait"] = waitsItsLongest ? "00:00:01" : "00:01:00",
         }))
         {
             using var admission = new AdmissionGauges(host);
@@ -124,6 +127,7 @@ public sealed class AdmissionTests : IAsyncLifetime
                 second = host.Client.OrderAsync("crowd", 1, "second");
                 await admission.UntilAsync(inFlight: 1, queued: 1);
                 host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+                if (waitsItsLongest) await second.WaitAsync(TimeSpan.FromSeconds(20));
             }
             (inFlight, queued) = (await first, await second);
         }
