@@ -15,8 +15,8 @@ public interface IOrderExportGrain : IGrainWithStringKey
     /// <summary>
     /// Up to <paramref name="limit"/> orders (1 to <see cref="MaxPageSize"/>) after <paramref name="after"/> (null: from
     /// the start), with at most <see cref="MaxPageTickets"/> tickets between them, or null when the event does not exist.
-    /// A page may hold fewer orders than asked for and still have a next one. Throws <see cref="Inventory.ShardUnavailableException"/> while a
-    /// shard database cannot be read.
+    /// A page may hold fewer orders than asked for and still have a next one. Throws
+    /// <see cref="Inventory.ShardUnavailableException"/> while a shard database cannot be read.
     /// </summary>
     Task<OrderPage?> ReadPage(ExportCursor? after, int limit);
 }

@@ -25,10 +25,10 @@ public sealed class TicketEventState
     [Id(5)] public Dictionary<string, KeyedGrant> GrantsByKey { get; set; } = [];
 
     /// <summary>
-    /// How long a key is remembered after its grant was issued or, if it waited for a shard, after it stopped waiting. The state
-    /// is written whole at every grant and delivery, so keys kept for ever would make each write bigger: a front end
-    /// makes up a key for every addition sent without one (against Orleans sending a message twice), and scripts may
-    /// add tickets in many small steps. An operator's retry comes within minutes; a day is the usual promise.
+    /// How long a key is remembered after its grant was issued or, if it waited for a shard, after it stopped waiting.
+    /// The state is written whole at every grant and delivery, so keys kept for ever would make each write bigger: a
+    /// front end makes up a key for every addition sent without one (against Orleans sending a message twice), and
+    /// scripts may add tickets in many small steps. An operator's retry comes within minutes; a day is the usual promise.
     /// </summary>
     public static readonly TimeSpan KeyRetention = TimeSpan.FromHours(24);
 
