@@ -34,7 +34,7 @@ public static class TicketingApiExtensions
         services.AddProblemDetails();
         // Registered after AddProblemDetails, so it runs after ASP.NET Core's own set-up of these options.
         services.PostConfigure<JsonOptions>(o => GeneratedJsonOnly.Apply(o.SerializerOptions));
-        services.AddSingleton<DispatcherDirectory>();
+        services.AddSingleton<EventDirectory>();
         services.AddSingleton(sp => new SharedSalesReads(sp.GetRequiredService<IGrainFactory>()));
         // A front end registers its own before this (FrontEndHostingExtensions); a silo's API calls in-process.
         services.TryAddSingleton(new GatewayHop(MayResend: false));

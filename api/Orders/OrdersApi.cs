@@ -47,7 +47,7 @@ public static class OrdersApi
     }
 
     public static async Task<Results<Created<OrderDetails>, Ok<OrderDetails>, ProblemHttpResult>> CreateOrder(
-        string eventId, HttpContext context, IGrainFactory grains, DispatcherDirectory dispatchers, GatewayHop hop, PurchaseAdmission admission,
+        string eventId, HttpContext context, IGrainFactory grains, EventDirectory events, GatewayHop hop, PurchaseAdmission admission,
         IHostApplicationLifetime lifetime)
     {
         // A stopping server waits for the requests it has, within one budget shared with the silo's graceful leave. A
@@ -70,6 +70,9 @@ public static class OrdersApi
         var key = IdempotencyKeyHeader.Read(context.Request, errors);
         var request = OrderValidator.Validate(eventId, body!, key, errors);
         if (request is null) return Problems.Invalid(errors);
+        // Before admission: an id that names nothing takes no slot and activates no dispatcher (EventDirectory).
+        if (await events.FindAsync(eventId) is not { } known) return EventsApi.EventNotFound(eventId);
+        if (known.DispatcherOf(request.TicketTypeId) is not { } dispatcher) return TicketTypeNotFound(eventId, request.TicketTypeId);
 
         // Admitted only now, with the whole body read and valid: a slot stands for work in the cluster (PurchaseAdmission).
         using var slot = await admission.AdmitAsync(context.RequestAborted);
@@ -86,7 +89,7 @@ public static class OrdersApi
         PurchaseResult result;
         try
         {
-            result = await dispatchers.For(eventId, request.TicketTypeId).Purchase(request);
+            result = await dispatcher.Purchase(request);
         }
         catch (Exception exception) when (hop.MayHaveRun(exception))
         {
@@ -118,9 +121,11 @@ public static class OrdersApi
         ? "No ticket of this type can be sold."
         : $"Fewer than {quantity} tickets of this type can be sold.";
 
-    public static async Task<Results<Ok<OrderDetails>, ProblemHttpResult>> GetOrder(string orderId, IGrainFactory grains)
+    public static async Task<Results<Ok<OrderDetails>, ProblemHttpResult>> GetOrder(string orderId, IGrainFactory grains, EventDirectory events)
     {
         if (!OrderId.TryGetShard(orderId, out var shard)) return OrderNotFound(orderId);
+        // A shard is asked only if it exists: a made-up id would otherwise activate the shard it names (EventDirectory).
+        if (await events.FindAsync(shard.EventId) is not { } known || !known.HasShard(shard.TicketTypeId, shard.Index)) return OrderNotFound(orderId);
         var order = await grains.GetGrain<IInventoryShardGrain>(shard.Key).GetOrder(orderId);
         return order is null ? OrderNotFound(orderId) : TypedResults.Ok(order);
     }
@@ -132,11 +137,12 @@ public static class OrdersApi
     private static async Task<ProblemHttpResult> NotFoundAsync(IGrainFactory grains, string eventId, string ticketTypeId)
     {
         var definition = await OrleansTickets.Events.EventGrainKeys.GetEventGrain(grains, eventId).GetDefinition();
-        return definition is null
-            ? EventsApi.EventNotFound(eventId)
-            : Problems.Create(StatusCodes.Status404NotFound, Problems.TicketTypeNotFound, "No such ticket type.",
-                $"Event '{eventId}' has no ticket type '{ticketTypeId}'.");
+        return definition is null ? EventsApi.EventNotFound(eventId) : TicketTypeNotFound(eventId, ticketTypeId);
     }
+
+    private static ProblemHttpResult TicketTypeNotFound(string eventId, string ticketTypeId) =>
+        Problems.Create(StatusCodes.Status404NotFound, Problems.TicketTypeNotFound, "No such ticket type.",
+            $"Event '{eventId}' has no ticket type '{ticketTypeId}'.");
 
     private static ProblemHttpResult OrderNotFound(string orderId) =>
         Problems.Create(StatusCodes.Status404NotFound, Problems.OrderNotFound, "No such order.", $"Order '{orderId}' does not exist.");

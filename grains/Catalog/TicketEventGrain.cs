@@ -77,6 +77,14 @@ public sealed partial class TicketEventGrain(
     private DateTimeOffset _readAt;
     private Task? _reread;
 
+    // An activation for an id that names no event (a made-up URL, a typo, a scan) would stay for Orleans' 15 idle
+    // minutes, and a crowd of made-up ids would hold one activation each. So while it knows no event it leaves once
+    // nobody has asked it anything for this long; the next question activates the grain afresh, reading storage.
+    private static readonly TimeSpan UnknownEventIdleLimit = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan UnknownEventIdleCheck = TimeSpan.FromSeconds(5);
+    private DateTimeOffset _askedAt;
+    private IGrainTimer? _idleTimer;
+
     // Whether this activation's last read of storage failed. Until a read succeeds it knows nothing either way, and
     // says so (CatalogUnavailableException, a 503) instead of "no such event", which a client takes as final.
     private bool _lastReadFailed;
@@ -85,8 +93,36 @@ public sealed partial class TicketEventGrain(
     /// <inheritdoc />
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _readAt = clock.GetUtcNow();
-        if (state.RecordExists) Adopt(state.State);
+        _readAt = _askedAt = clock.GetUtcNow();
+        if (state.RecordExists)
+        {
+            Adopt(state.State);
+        }
+        else
+        {
+            // Not a keep-alive: the ticks alone must not hold the activation.
+            _idleTimer = this.RegisterGrainTimer(LeaveIfIdleAndUnknown, new GrainTimerCreationOptions(UnknownEventIdleCheck, UnknownEventIdleCheck));
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Deactivates an activation that knows no event once nobody has asked it anything for a while.</summary>
+    /// <remarks>
+    /// Ticks do not interleave with calls, but the reads (<c>[AlwaysInterleave]</c>) may be waiting on a read of storage
+    /// and a create on its write, so a tick leaves those alone. A call that arrives while the activation deactivates is
+    /// handed by Orleans to the next activation, which reads storage afresh: a create in between is found.
+    /// </remarks>
+    private Task LeaveIfIdleAndUnknown(CancellationToken cancellationToken)
+    {
+        if (_stored is not null)
+        {
+            _idleTimer?.Dispose();
+            _idleTimer = null;
+        }
+        else if (!_creating && _reread is null && clock.GetUtcNow() - _askedAt >= UnknownEventIdleLimit)
+        {
+            this.DeactivateOnIdle();
+        }
         return Task.CompletedTask;
     }
 
@@ -109,7 +145,9 @@ public sealed partial class TicketEventGrain(
     /// </remarks>
     private async ValueTask<TicketEventState?> StoredAsync()
     {
-        if (_stored is not null || _creating) return _stored;
+        if (_stored is not null) return _stored;
+        _askedAt = clock.GetUtcNow();
+        if (_creating) return null;
         if (_reread is null)
         {
             if (clock.GetUtcNow() - _readAt < UnknownEventRereadInterval) return _lastReadFailed ? throw Unreadable() : null;
