@@ -27,8 +27,11 @@ public static class EventsApi
         var (body, problem) = await JsonBody.ReadAsync(request, ApiJsonContext.Default.CreateEventBody, MaxBodyBytes);
         if (problem is not null) return problem;
         var errors = new Dictionary<string, string[]>();
+        // A create needs no key (a retry with the same definition is answered as a replay), but a key that breaks the
+        // header's rules is refused here as on the other endpoints rather than passed over: the client meant something by it.
+        IdempotencyKeyHeader.Read(request, errors);
         var definition = EventValidator.Validate(body!, errors);
-        if (definition is null) return Problems.Invalid(errors);
+        if (definition is null || errors.Count > 0) return Problems.Invalid(errors);
 
         var grain = grains.GetEventGrain(definition.Id);
         var location = $"/api/events/{definition.Id}";

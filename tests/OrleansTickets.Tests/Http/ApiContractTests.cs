@@ -31,6 +31,23 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     }
 
     [Fact]
+    public async Task A_create_needs_no_Idempotency_Key_but_a_malformed_one_is_400_and_creates_nothing()
+    {
+        const string body = """
+            {"id":"keyed-fest","name":"Keyed","ticketTypes":[{"id":"ga","name":"GA","price":10,"currency":"EUR","capacity":10,"shards":1,"maxPerOrder":2}]}
+            """;
+        foreach (var bad in new[] { new string('k', 101), "tab\there" })
+        {
+            var refused = await AssertProblemAsync(await Http.PostRawAsync("/api/events", body, key: bad), HttpStatusCode.BadRequest, "validation");
+            Assert.True(refused.GetProperty("errors").TryGetProperty("Idempotency-Key", out _), refused.ToString());
+        }
+        await AssertProblemAsync(await Http.GetAsync("/api/events/keyed-fest"), HttpStatusCode.NotFound, "event-not-found");
+
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostRawAsync("/api/events", body, key: "create-1")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.PostRawAsync("/api/events", body)).StatusCode);
+    }
+
+    [Fact]
     public async Task Creating_an_event_returns_201_then_409_for_the_same_id_with_another_definition()
     {
         var created = await Http.CreateEventAsync("rock-fest", capacity: 1_000, shards: 4);
