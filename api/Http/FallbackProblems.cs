@@ -38,6 +38,7 @@ internal static class FallbackProblems
         StatusCodes.Status404NotFound => Problems.Create(status, Problems.NotFound, "Not Found", "Nothing is served at this path."),
         StatusCodes.Status405MethodNotAllowed => Problems.Create(status, Problems.MethodNotAllowed, "Method Not Allowed",
             $"This path does not take {context.Request.Method}."),
+        StatusCodes.Status408RequestTimeout => Problems.Create(status, Problems.RequestTimeout, "The request arrived too slowly."),
         StatusCodes.Status413PayloadTooLarge => Problems.Create(status, Problems.PayloadTooLarge, "The body is too large."),
         StatusCodes.Status415UnsupportedMediaType => Problems.Create(status, Problems.UnsupportedMediaType, "The body must be JSON."),
         StatusCodes.Status503ServiceUnavailable => Unavailable(context),

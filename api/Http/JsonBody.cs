@@ -62,8 +62,15 @@ public static class JsonBody
         }
         catch (BadHttpRequestException exception)
         {
-            // Kestrel could not read the body itself (a broken chunk, a body cut short): the client's fault, not ours.
-            return (null, Problems.Create(exception.StatusCode, Problems.MalformedRequest, "The request body could not be read.", exception.Message));
+            // Kestrel could not read the body itself: the client's fault, not ours. A body slower than Kestrel's minimum
+            // data rate (408) or longer than its limit (413) says so in its type, so the client knows what to change.
+            return (null, exception.StatusCode switch
+            {
+                StatusCodes.Status408RequestTimeout => Problems.Create(exception.StatusCode, Problems.RequestTimeout,
+                    "The request body arrived too slowly.", exception.Message),
+                StatusCodes.Status413PayloadTooLarge => TooLarge(maxBytes),
+                _ => Problems.Create(exception.StatusCode, Problems.MalformedRequest, "The request body could not be read.", exception.Message),
+            });
         }
         catch (JsonException exception)
         {

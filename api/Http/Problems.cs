@@ -15,6 +15,7 @@ public static class Problems
     public const string Validation = Base + "validation";
     public const string MalformedRequest = Base + "malformed-request";
     public const string PayloadTooLarge = Base + "payload-too-large";
+    public const string RequestTimeout = Base + "request-timeout";
     public const string UnsupportedMediaType = Base + "unsupported-media-type";
     public const string EventNotFound = Base + "event-not-found";
     public const string TicketTypeNotFound = Base + "ticket-type-not-found";
