@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using OrleansTickets.Events;
 
 namespace OrleansTickets.Api.Events;
@@ -12,25 +13,74 @@ namespace OrleansTickets.Api.Events;
 /// </summary>
 /// <remarks>
 /// Only events found are remembered. Events are never deleted and their definitions never change, so an entry never
-/// goes stale. An id not found is asked of the catalog every time, since the event may be created the next moment
-/// (and a duplicate catalog activation may briefly not know an event that exists; it reads storage again itself).
+/// goes stale (a catalog restored from a backup or edited by hand needs the front ends restarted). An id not found is
+/// asked of the catalog again, since the event may be created the next moment.
 /// </remarks>
 public sealed class EventDirectory(IGrainFactory grains)
 {
     // Far above any real number of events; past it, further events are asked of the catalog on every request rather
     // than the directory growing without limit.
-    private const int MaxEvents = 10_000;
+    private const int MaxEvents = 100_000;
+
+    // As long as a dispatcher waits for the catalog: a catalog whose silo froze must not hold requests for Orleans'
+    // 30 s call timeout. Then 503 unavailable (a TimeoutException), and nothing was sold.
+    private static readonly TimeSpan CatalogPatience = TimeSpan.FromSeconds(5);
+
     private readonly ConcurrentDictionary<string, KnownEvent> _events = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lookup> _lookups = new(StringComparer.Ordinal);
 
     /// <summary>The event <paramref name="eventId"/>, or null when the catalog has no such event.</summary>
-    public ValueTask<KnownEvent?> FindAsync(string eventId) =>
-        _events.TryGetValue(eventId, out var known) ? ValueTask.FromResult<KnownEvent?>(known) : AskCatalogAsync(eventId);
+    public ValueTask<KnownEvent?> FindAsync(string eventId, CancellationToken cancellation = default) =>
+        _events.TryGetValue(eventId, out var known) ? ValueTask.FromResult<KnownEvent?>(known) : LookUpAsync(eventId, cancellation);
 
-    private async ValueTask<KnownEvent?> AskCatalogAsync(string eventId)
+    /// <remarks>
+    /// Requests that miss together share one question to the catalog: when a front end starts during a sale, hundreds
+    /// arrive for an event it has not looked up yet, and each asking would make the one catalog grain a hot spot. An
+    /// answer "no such event" from a question asked before this request arrived is not taken, though: the event may
+    /// have been created, and its creator told so, in between.
+    /// </remarks>
+    private async ValueTask<KnownEvent?> LookUpAsync(string eventId, CancellationToken cancellation)
+    {
+        var arrived = Stopwatch.GetTimestamp();
+        var lookup = _lookups.GetOrAdd(eventId, static (id, directory) => new Lookup(directory, id), this);
+        var found = await lookup.Answer.WaitAsync(CatalogPatience, cancellation);
+        if (found is null && lookup.StartedAt < arrived) found = await AskCatalogAsync(eventId).WaitAsync(CatalogPatience, cancellation);
+        return found;
+    }
+
+    private async Task<KnownEvent?> AskCatalogAsync(string eventId)
     {
         var definition = await grains.GetEventGrain(eventId).GetDefinition();
         if (definition is null) return null;
         var known = new KnownEvent(definition, grains);
         return _events.Count < MaxEvents ? _events.GetOrAdd(eventId, known) : known;
+    }
+
+    /// <summary>One question to the catalog, started by the first request that needs it (several may be made in a race; one is kept).</summary>
+    private sealed class Lookup
+    {
+        private readonly Lazy<Task<KnownEvent?>> _answer;
+
+        public Lookup(EventDirectory directory, string eventId) =>
+            _answer = new Lazy<Task<KnownEvent?>>(() => RunAsync(directory, eventId));
+
+        public Task<KnownEvent?> Answer => _answer.Value;
+
+        /// <summary>When the question was asked (a <see cref="Stopwatch"/> timestamp).</summary>
+        public long StartedAt { get; private set; } = long.MaxValue;
+
+        private async Task<KnownEvent?> RunAsync(EventDirectory directory, string eventId)
+        {
+            StartedAt = Stopwatch.GetTimestamp();
+            try
+            {
+                return await directory.AskCatalogAsync(eventId);
+            }
+            finally
+            {
+                // Requests arriving from now on ask afresh; those that joined already share this answer.
+                directory._lookups.TryRemove(new KeyValuePair<string, Lookup>(eventId, this));
+            }
+        }
     }
 }

@@ -71,7 +71,7 @@ public static class OrdersApi
         var request = OrderValidator.Validate(eventId, body!, key, errors);
         if (request is null) return Problems.Invalid(errors);
         // Before admission: an id that names nothing takes no slot and activates no dispatcher (EventDirectory).
-        if (await events.FindAsync(eventId) is not { } known) return EventsApi.EventNotFound(eventId);
+        if (await events.FindAsync(eventId, context.RequestAborted) is not { } known) return EventsApi.EventNotFound(eventId);
         if (known.DispatcherOf(request.TicketTypeId) is not { } dispatcher) return TicketTypeNotFound(eventId, request.TicketTypeId);
 
         // Admitted only now, with the whole body read and valid: a slot stands for work in the cluster (PurchaseAdmission).
@@ -121,11 +121,11 @@ public static class OrdersApi
         ? "No ticket of this type can be sold."
         : $"Fewer than {quantity} tickets of this type can be sold.";
 
-    public static async Task<Results<Ok<OrderDetails>, ProblemHttpResult>> GetOrder(string orderId, IGrainFactory grains, EventDirectory events)
+    public static async Task<Results<Ok<OrderDetails>, ProblemHttpResult>> GetOrder(string orderId, IGrainFactory grains, EventDirectory events, CancellationToken cancellation)
     {
         if (!OrderId.TryGetShard(orderId, out var shard)) return OrderNotFound(orderId);
         // A shard is asked only if it exists: a made-up id would otherwise activate the shard it names (EventDirectory).
-        if (await events.FindAsync(shard.EventId) is not { } known || !known.HasShard(shard.TicketTypeId, shard.Index)) return OrderNotFound(orderId);
+        if (await events.FindAsync(shard.EventId, cancellation) is not { } known || !known.HasShard(shard.TicketTypeId, shard.Index)) return OrderNotFound(orderId);
         var order = await grains.GetGrain<IInventoryShardGrain>(shard.Key).GetOrder(orderId);
         return order is null ? OrderNotFound(orderId) : TypedResults.Ok(order);
     }

@@ -108,9 +108,11 @@ public sealed partial class TicketEventGrain(
 
     /// <summary>Deactivates an activation that knows no event once nobody has asked it anything for a while.</summary>
     /// <remarks>
-    /// Ticks do not interleave with calls, but the reads (<c>[AlwaysInterleave]</c>) may be waiting on a read of storage
-    /// and a create on its write, so a tick leaves those alone. A call that arrives while the activation deactivates is
-    /// handed by Orleans to the next activation, which reads storage afresh: a create in between is found.
+    /// A tick is a turn of its own that never awaits, so nothing runs beside it; a create (not interleaved) never runs
+    /// across one. The reads (<c>[AlwaysInterleave]</c>) may have left a read of storage in flight, and the tick leaves
+    /// the activation alone until it ends. A call that arrives while the activation deactivates is handed by Orleans
+    /// to the next activation, which reads storage afresh: an event created in between is found. The wall clock is
+    /// used, as for the rereads: a step back only keeps the activation longer.
     /// </remarks>
     private Task LeaveIfIdleAndUnknown(CancellationToken cancellationToken)
     {
@@ -119,7 +121,7 @@ public sealed partial class TicketEventGrain(
             _idleTimer?.Dispose();
             _idleTimer = null;
         }
-        else if (!_creating && _reread is null && clock.GetUtcNow() - _askedAt >= UnknownEventIdleLimit)
+        else if (_reread is null && clock.GetUtcNow() - _askedAt >= UnknownEventIdleLimit)
         {
             this.DeactivateOnIdle();
         }
