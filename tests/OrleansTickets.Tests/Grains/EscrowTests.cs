@@ -334,12 +334,4 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         Assert.Equal(expected, orders.Count);
         return orders;
     }
-
-    /// <summary>The system's clock, with its wall-clock time moved on by <see cref="Shift"/>; timers and timestamps are the system's.</summary>
-    private sealed class ShiftedClock : TimeProvider
-    {
-        public TimeSpan Shift { get; set; }
-
-        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + Shift;
-    }
 }

@@ -180,12 +180,4 @@ public sealed class MadeUpIdTests
             return call.Invoke();
         }
     }
-
-    /// <summary>The system's clock, with its wall-clock time moved on by <see cref="Shift"/>; timers are the system's.</summary>
-    private sealed class ShiftedClock : TimeProvider
-    {
-        public TimeSpan Shift { get; set; }
-
-        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + Shift;
-    }
 }
