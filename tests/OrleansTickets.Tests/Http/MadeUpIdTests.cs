@@ -94,7 +94,7 @@ public sealed class MadeUpIdTests
 
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.Created, a.StatusCode));
         // One from the API, and the dispatchers' own loads of the definition (one per activation at a time).
-        Assert.InRange(questions.Count("event/crowd-fest"), 1, 4);
+        Assert.InRange(questions.Count("event/crowd-fest"), 1, 2 + Environment.ProcessorCount);
     }
 
     [Fact]
