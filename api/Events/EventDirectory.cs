@@ -43,8 +43,15 @@ public sealed class EventDirectory(IGrainFactory grains)
     {
         var arrived = Stopwatch.GetTimestamp();
         var lookup = _lookups.GetOrAdd(eventId, static (id, directory) => new Lookup(directory, id), this);
-        var found = await lookup.Answer.WaitAsync(CatalogPatience, cancellation);
-        if (found is null && lookup.StartedAt < arrived) found = await AskCatalogAsync(eventId).WaitAsync(CatalogPatience, cancellation);
+        // The shared question keeps its own patience (Lookup.RunAsync), so this wait is bounded without one.
+        var found = await lookup.Answer.WaitAsync(cancellation);
+        if (found is null && lookup.StartedAt < arrived)
+        {
+            // Asked again within what is left of this request's patience, not a second patience of its own.
+            var left = CatalogPatience - Stopwatch.GetElapsedTime(arrived);
+            if (left <= TimeSpan.Zero) throw new TimeoutException($"The catalog did not confirm event '{eventId}' within {CatalogPatience.TotalSeconds} s.");
+            found = await AskCatalogAsync(eventId).WaitAsync(left, cancellation);
+        }
         return found;
     }
 
@@ -74,11 +81,13 @@ public sealed class EventDirectory(IGrainFactory grains)
             StartedAt = Stopwatch.GetTimestamp();
             try
             {
-                return await directory.AskCatalogAsync(eventId);
+                // Gives up at the patience rather than at Orleans' 30 s call timeout: a hung question stays shared until
+                // it ends, so requests arriving after the catalog recovered would otherwise join it and time out too.
+                return await directory.AskCatalogAsync(eventId).WaitAsync(CatalogPatience);
             }
             finally
             {
-                // Requests arriving from now on ask afresh; those that joined already share this answer.
+                // Requests arriving from now on ask afresh; those that joined already share this answer (or its timeout).
                 directory._lookups.TryRemove(new KeyValuePair<string, Lookup>(eventId, this));
             }
         }
