@@ -47,7 +47,7 @@ public static class OrdersApi
     }
 
     public static async Task<Results<Created<OrderDetails>, Ok<OrderDetails>, ProblemHttpResult>> CreateOrder(
-        string eventId, HttpContext context, IGrainFactory grains, EventDirectory events, GatewayHop hop, PurchaseAdmission admission,
+        string eventId, HttpContext context, EventDirectory events, GatewayHop hop, PurchaseAdmission admission,
         IHostApplicationLifetime lifetime)
     {
         // A stopping server waits for the requests it has, within one budget shared with the silo's graceful leave. A
@@ -107,7 +107,11 @@ public static class OrdersApi
             PurchaseStatus.TooManyTickets => Problems.Invalid("quantity", result.Remaining == 1 ? "At most 1 ticket per order." : $"At most {result.Remaining} tickets per order."),
             PurchaseStatus.KeyConflict => Problems.Create(StatusCodes.Status422UnprocessableEntity, Problems.IdempotencyKeyConflict,
                 "This Idempotency-Key was used with a different request.", "Use a new key for a different purchase."),
-            PurchaseStatus.NotFound => await NotFoundAsync(grains, eventId, request.TicketTypeId),
+            // The directory found this event and type, and events are never deleted: a dispatcher that could not find
+            // them heard from a catalog that cannot say yet (a new activation during a membership change), so the
+            // answer is "try again", not a 404 that tells the buyer the event does not exist.
+            PurchaseStatus.NotFound => Problems.RetryLater(context, Problems.Unavailable, "The event cannot be confirmed right now.",
+                "Nothing was sold. Try again shortly (with the same Idempotency-Key, if one was sent)."),
             PurchaseStatus.Failed => Problems.RetryLater(context, Problems.OutcomeUnknown, "The outcome is not known.",
                 request.IdempotencyKey is null
                     ? "The order may or may not have been made, and without an Idempotency-Key a retry may make a second one. Send a key with every purchase."
@@ -133,12 +137,6 @@ public static class OrdersApi
     private static ProblemHttpResult Stopping(HttpContext context) =>
         Problems.Stopping(context,
             "Nothing was sold. Retry (with the same Idempotency-Key, if one was sent); another server takes the purchase.");
-
-    private static async Task<ProblemHttpResult> NotFoundAsync(IGrainFactory grains, string eventId, string ticketTypeId)
-    {
-        var definition = await OrleansTickets.Events.EventGrainKeys.GetEventGrain(grains, eventId).GetDefinition();
-        return definition is null ? EventsApi.EventNotFound(eventId) : TicketTypeNotFound(eventId, ticketTypeId);
-    }
 
     private static ProblemHttpResult TicketTypeNotFound(string eventId, string ticketTypeId) =>
         Problems.Create(StatusCodes.Status404NotFound, Problems.TicketTypeNotFound, "No such ticket type.",
