@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Catalog;
@@ -79,75 +78,6 @@ public sealed class MadeUpIdTests
 
         Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("ghost-fest", capacity: 10, shards: 1)).StatusCode);
         Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("ghost-fest", 1)).StatusCode);
-    }
-
-    [Fact]
-    public async Task Purchases_that_find_an_event_unknown_together_share_one_question_to_the_catalog()
-    {
-        using var storage = TestStorage.Sqlite();
-        var questions = new DefinitionQuestions();
-        await using var host = await ApiHost.StartAsync(storage, services: services => services.AddSingleton<IIncomingGrainCallFilter>(questions));
-        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd-fest", capacity: 100, shards: 2)).StatusCode);
-        questions.Delay = TimeSpan.FromMilliseconds(500);
-
-        var answers = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => host.Client.OrderAsync("crowd-fest", 1, key: $"crowd-{i}")));
-
-        Assert.All(answers, a => Assert.Equal(HttpStatusCode.Created, a.StatusCode));
-        // One from the API, and the dispatchers' own loads of the definition (one per activation at a time).
-        Assert.InRange(questions.Count("event/crowd-fest"), 1, 2 + Environment.ProcessorCount);
-    }
-
-    [Fact]
-    public async Task A_purchase_that_arrives_after_the_event_was_created_is_not_told_no_such_event_by_an_older_question()
-    {
-        using var storage = TestStorage.Sqlite();
-        var questions = new DefinitionQuestions { HoldAnswerOf = "event/late-fest" };
-        await using var host = await ApiHost.StartAsync(storage, services: services => services.AddSingleton<IIncomingGrainCallFilter>(questions));
-
-        // The first purchase's question is answered "no such event" and that answer held back, still in flight.
-        var early = host.Client.OrderAsync("late-fest", 1, key: "early");
-        await questions.Held.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("late-fest", capacity: 10, shards: 1)).StatusCode);
-        // Created and acknowledged: a purchase sent now finds the old question in flight, and must not take its answer.
-        var late = host.Client.OrderAsync("late-fest", 1, key: "late");
-        await Task.Delay(TimeSpan.FromMilliseconds(500));
-        questions.Release.SetResult();
-
-        await ApiContractTests.AssertProblemAsync(await early, HttpStatusCode.NotFound, "event-not-found");
-        Assert.Equal(HttpStatusCode.Created, (await late).StatusCode);
-        Assert.Equal(1, await host.Client.SoldAsync("late-fest"));
-    }
-
-    /// <summary>Counts the catalog's definition questions per grain; can slow them, or hold back the first answer to one grain.</summary>
-    private sealed class DefinitionQuestions : IIncomingGrainCallFilter
-    {
-        private readonly ConcurrentDictionary<string, int> _counts = new();
-        private int _held;
-
-        public TimeSpan Delay { get; set; }
-        public string? HoldAnswerOf { get; init; }
-        public TaskCompletionSource Held { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public int Count(string grainKey) => _counts.GetValueOrDefault(grainKey);
-
-        public async Task Invoke(IIncomingGrainCallContext call)
-        {
-            if (call.InterfaceMethod.Name != nameof(ITicketEventGrain.GetDefinition))
-            {
-                await call.Invoke();
-                return;
-            }
-            var key = call.TargetId.Key.ToString()!;
-            _counts.AddOrUpdate(key, 1, (_, n) => n + 1);
-            if (Delay > TimeSpan.Zero) await Task.Delay(Delay);
-            await call.Invoke();
-            if (key == HoldAnswerOf && Interlocked.Exchange(ref _held, 1) == 0)
-            {
-                Held.SetResult();
-                await Release.Task;
-            }
-        }
     }
 
     /// <summary>The keys of the live activations of the grain classes named.</summary>
