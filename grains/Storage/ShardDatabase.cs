@@ -319,8 +319,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 rows.Add(row);
             }
         }
-        var orders = new List<OrderDetails>(rows.Count);
-        foreach (var (order, serials) in rows) orders.Add(await StoredOrders.WithTicketsAsync(connection, order, serials, cancellationToken));
+        var orders = await StoredOrders.WithTicketsAsync(connection, rows, cancellationToken);
         return (orders, full || rows.Count == limit);
     }
 

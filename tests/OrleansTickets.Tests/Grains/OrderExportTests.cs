@@ -90,6 +90,31 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(acknowledged.Order(), first.Orders.Concat(second.Orders).Select(o => o.OrderId).Order());
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_page_of_more_orders_than_one_batch_of_ticket_reads_holds_gives_each_order_its_own_tickets(string engine)
+    {
+        // A page's tickets are read in batches of 500 runs (one round trip each on PostgreSQL): 700 orders on one
+        // database take two, and each result set must land on its own order.
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("many", TicketingCluster.Type("ga", capacity: 1_400, shards: 1, maxPerOrder: 2));
+        var acknowledged = new List<OrderDetails>();
+        for (var wave = 0; wave < 14; wave++)
+        {
+            var results = await Task.WhenAll(Enumerable.Range(wave * 50, 50)
+                .Select(i => Cluster.BuyAsync("many", "ga", quantity: 1 + i % 2, key: $"many-{i}")));
+            Assert.All(results, result => Assert.Equal(PurchaseStatus.Created, result.Status));
+            acknowledged.AddRange(results.Select(result => result.Order!));
+        }
+
+        var page = (await Cluster.Client.GetGrain<IOrderExportGrain>("many").ReadPage(null, IOrderExportGrain.MaxPageSize))!;
+
+        Assert.Null(page.Next);
+        Assert.Equal(700, page.Orders.Length);
+        var exported = page.Orders.ToDictionary(order => order.OrderId);
+        Assert.All(acknowledged, order => Assert.Equal(
+            order.Tickets.Select(t => (t.Serial, t.Code)), exported[order.OrderId].Tickets.Select(t => (t.Serial, t.Code))));
+    }
+
     [Fact]
     public async Task A_page_whose_tickets_run_out_at_the_end_of_a_database_gives_a_next_in_that_database()
     {
