@@ -35,6 +35,21 @@ internal sealed class SqlStatement(string sql)
         return command;
     }
 
+    /// <summary>The statements as one <see cref="DbBatch"/>, in order (only where <see cref="DbConnection.CanCreateBatch"/>).</summary>
+    public static DbBatch ToBatch(DbConnection connection, DbTransaction? transaction, IEnumerable<SqlStatement> statements)
+    {
+        var batch = connection.CreateBatch();
+        batch.Transaction = transaction;
+        foreach (var statement in statements)
+        {
+            var command = batch.CreateBatchCommand();
+            command.CommandText = statement.Sql;
+            statement.ApplyTo(command.Parameters, command.CreateParameter);
+            batch.BatchCommands.Add(command);
+        }
+        return batch;
+    }
+
     /// <summary>
     /// Runs the statements in order inside <paramref name="transaction"/> and returns each one's affected row count.
     /// Drivers that support <see cref="DbBatch"/> (Npgsql, SqlClient) get one round trip for all of them.
@@ -46,15 +61,7 @@ internal sealed class SqlStatement(string sql)
         if (statements.Count == 0) return affected;
         if (connection.CanCreateBatch)
         {
-            await using var batch = connection.CreateBatch();
-            batch.Transaction = transaction;
-            foreach (var statement in statements)
-            {
-                var command = batch.CreateBatchCommand();
-                command.CommandText = statement.Sql;
-                statement.ApplyTo(command.Parameters, command.CreateParameter);
-                batch.BatchCommands.Add(command);
-            }
+            await using var batch = ToBatch(connection, transaction, statements);
             await batch.ExecuteNonQueryAsync(cancellationToken);
             for (var i = 0; i < statements.Count; i++) affected[i] = batch.BatchCommands[i].RecordsAffected;
             return affected;

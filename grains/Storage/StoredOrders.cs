@@ -60,14 +60,7 @@ internal static class StoredOrders
         {
             foreach (var chunk in runs.Chunk(RunsPerBatch))
             {
-                await using var batch = connection.CreateBatch();
-                foreach (var (_, read) in chunk)
-                {
-                    var command = batch.CreateBatchCommand();
-                    command.CommandText = read.Sql;
-                    read.ApplyTo(command.Parameters, command.CreateParameter);
-                    batch.BatchCommands.Add(command);
-                }
+                await using var batch = SqlStatement.ToBatch(connection, null, chunk.Select(run => run.Read));
                 // One result set per command, in the batch's order.
                 await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
                 for (var i = 0; i < chunk.Length; i++)
