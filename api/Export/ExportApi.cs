@@ -26,7 +26,8 @@ public static class ExportApi
     }
 
     public static async Task<Results<Ok<OrderExportResponse>, ProblemHttpResult>> ExportOrders(
-        string eventId, [FromQuery] string? after, [FromQuery] string? limit, IGrainFactory grains)
+        string eventId, [FromQuery] string? after, [FromQuery] string? limit, IGrainFactory grains,
+        CancellationToken requestAborted)
     {
         if (!Slug.IsValid(eventId)) return EventsApi.EventNotFound(eventId);
         var errors = new Dictionary<string, string[]>();
@@ -39,7 +40,7 @@ public static class ExportApi
         }
         if (errors.Count > 0) return Problems.Invalid(errors);
 
-        var page = await grains.GetGrain<IOrderExportGrain>(eventId).ReadPage(cursor, size);
+        var page = await grains.GetGrain<IOrderExportGrain>(eventId).ReadPage(cursor, size, requestAborted);
         if (page is null) return EventsApi.EventNotFound(eventId);
         if (page.CursorRefused) return Problems.Invalid(new Dictionary<string, string[]> { ["after"] = [AfterRule] });
         return TypedResults.Ok(new OrderExportResponse(eventId, page.Orders, page.Next?.ToString(), page.TicketsSold));

@@ -31,12 +31,19 @@ namespace OrleansTickets.Export;
 /// order committed by then, and fewer means some were passed over (walk again). After the sale the first walk is
 /// whole.
 /// </para>
+/// <para>
+/// One activation per event on each silo, reentrant: a caller's cancellation (a back office that hung up) is sent to
+/// the grain's id, and a stateless worker with several activations hands it to any of them, often not the one
+/// reading the page, which then reads on (dotnet/orleans#9877). With one activation it reaches the read. Pages of
+/// one event interleave on it instead of running on several; they share nothing but the injected databases, so any
+/// interleaving is safe, and each page's reads still run in parallel with the others' at the database.
+/// </para>
 /// </remarks>
-[StatelessWorker]
+[StatelessWorker(1), Reentrant]
 public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderExportGrain
 {
     /// <inheritdoc />
-    public async Task<OrderPage?> ReadPage(ExportCursor? after, int limit)
+    public async Task<OrderPage?> ReadPage(ExportCursor? after, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         // The page is built in an array of this size: the API's own bound, held here for any other caller too.
@@ -52,7 +59,8 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
         // The cursor names a real order of this event in that database, as every page's next does: an edited key (one
         // sorting past the database's last order) would otherwise skip orders as silently as a made-up database.
         if (after is not null && OrderId.TryGetShard(after.AfterOrderId, out var cursorShard)
-            && await ReadAsync(after.Ordinal, () => new ShardLedger(databases.Get(after.Ordinal), cursorShard).ReadOrderAsync(after.AfterOrderId)) is null)
+            && await ReadAsync(after.Ordinal, () => new ShardLedger(databases.Get(after.Ordinal), cursorShard)
+                .ReadOrderAsync(after.AfterOrderId, cancellationToken)) is null)
         {
             return OrderPage.RefusedCursor;
         }
@@ -68,7 +76,8 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
             // whole in this grain and sent whole through Orleans. An empty page takes its first order whatever its size,
             // so every page moves the walk on.
             var (page, full) = await ReadAsync(ordinal, () => databases.Get(ordinal).ReadOrderPageAsync(
-                eventId, afterKey, limit - orders.Count, IOrderExportGrain.MaxPageTickets - tickets, firstOrderAlways: orders.Count == 0));
+                eventId, afterKey, limit - orders.Count, IOrderExportGrain.MaxPageTickets - tickets, firstOrderAlways: orders.Count == 0,
+                cancellationToken));
             orders.AddRange(page);
             tickets += page.Sum(order => (long)order.Quantity);
             if (page.Count > 0) lastOrdinal = ordinal;
@@ -83,7 +92,10 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
         // After the orders: a count read earlier could miss an order this walk gave, and a whole walk would then look short
         // and a short one whole.
         var sold = 0L;
-        foreach (var ordinal in ordinals) sold += await ReadAsync(ordinal, () => databases.Get(ordinal).ReadEventSoldAsync(eventId));
+        foreach (var ordinal in ordinals)
+        {
+            sold += await ReadAsync(ordinal, () => databases.Get(ordinal).ReadEventSoldAsync(eventId, cancellationToken));
+        }
         return new OrderPage(orders.ToImmutable(), Next: null, TicketsSold: sold);
     }
 

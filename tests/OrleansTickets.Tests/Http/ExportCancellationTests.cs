@@ -1,0 +1,112 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using OrleansTickets.Events;
+using OrleansTickets.Export;
+using OrleansTickets.Storage;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Http;
+
+/// <summary>
+/// A back office that hangs up on a page of the export: the page's reads stop on the shard database too, instead of
+/// running on (or waiting on a lock) for nobody. PostgreSQL only, because it is where a query can be seen waiting and
+/// where cancelling one reaches the server.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ExportCancellationTests(PostgresFixture postgres)
+{
+    [PostgresFact]
+    public async Task A_client_that_hangs_up_on_a_page_stops_its_query_on_the_shard_database()
+    {
+        await using var sale = await StartSaleAsync("hung-up");
+        await using var held = await sale.HoldOrdersAsync();
+        using var hangUp = new CancellationTokenSource();
+
+        var page = sale.Host.Client.GetAsync("/api/events/hung-up/orders", hangUp.Token);
+        await sale.UntilWaitingReadsAsync(expected: 1, "The page's query never waited on the held orders.");
+        await hangUp.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => page);
+        // The orders are still held: only a cancelled query stops waiting on them now.
+        await sale.UntilWaitingReadsAsync(expected: 0, "The page's query still waits on the database after its client hung up.");
+    }
+
+    [PostgresFact]
+    public async Task A_page_read_cancelled_inside_the_cluster_stops_its_query_and_the_next_read_is_whole()
+    {
+        await using var sale = await StartSaleAsync("called-off");
+        using var callOff = new CancellationTokenSource();
+        Task<OrderPage?> page;
+        await using (await sale.HoldOrdersAsync())
+        {
+            page = sale.Grains.GetGrain<IOrderExportGrain>("called-off").ReadPage(null, 10, callOff.Token);
+            await sale.UntilWaitingReadsAsync(expected: 1, "The page's query never waited on the held orders.");
+            await callOff.CancelAsync();
+
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => page);
+            await sale.UntilWaitingReadsAsync(expected: 0, "The page's query still waits on the database after its caller cancelled it.");
+        }
+
+        // Nothing of the cancelled read stays behind: the next page reads the order.
+        var again = await sale.Grains.GetGrain<IOrderExportGrain>("called-off").ReadPage(null, 10);
+        Assert.Single(again!.Orders);
+    }
+
+    private async Task<Sale> StartSaleAsync(string eventId)
+    {
+        var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 1);
+        var host = await ApiHost.StartAsync(storage);
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync(eventId, capacity: 10, shards: 1)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync(eventId, 2)).StatusCode);
+        var database = host.Services.GetRequiredService<ShardDatabases>().PostgresDatabaseName(0);
+        return new Sale(host, storage, postgres.Server.ConnectionString(database), database);
+    }
+
+    /// <summary>A host with one sold order on its one shard database, and ways to watch that database.</summary>
+    private sealed record Sale(ApiHost Host, TestStorage Storage, string ConnectionString, string Database) : IAsyncDisposable
+    {
+        public IGrainFactory Grains => Host.Services.GetRequiredService<IGrainFactory>();
+
+        /// <summary>Takes a lock on the orders table that every read of it waits for, until disposed.</summary>
+        public async Task<IAsyncDisposable> HoldOrdersAsync()
+        {
+            var connection = new NpgsqlConnection(ConnectionString);
+            await connection.OpenAsync();
+            var transaction = await connection.BeginTransactionAsync();
+            await using (var hold = new NpgsqlCommand("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE", connection, transaction))
+            {
+                await hold.ExecuteNonQueryAsync();
+            }
+            return new HeldOrders(connection, transaction);
+        }
+
+        /// <summary>Waits until exactly <paramref name="expected"/> queries on the database wait on a lock.</summary>
+        public Task UntilWaitingReadsAsync(long expected, string failure) =>
+            Poll.UntilAsync(async () =>
+            {
+                await using var connection = new NpgsqlConnection(ConnectionString);
+                await connection.OpenAsync();
+                await using var waiting = new NpgsqlCommand(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = @database AND wait_event_type = 'Lock'", connection);
+                waiting.Parameters.AddWithValue("database", Database);
+                return (long)(await waiting.ExecuteScalarAsync())! == expected;
+            }, attempts: 500, delayMilliseconds: 20, failure: failure);
+
+        public async ValueTask DisposeAsync()
+        {
+            await Host.DisposeAsync();
+            Storage.Dispose();
+        }
+    }
+
+    private sealed class HeldOrders(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.RollbackAsync();
+            await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+        }
+    }
+}
