@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
+using OrleansTickets.Diagnostics;
 
 namespace OrleansTickets.Api.Orders;
 
@@ -31,10 +32,9 @@ public sealed class PurchaseAdmission : IDisposable
             QueueLimit = limits.MaxQueued,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         }), limits.MaxQueueWait);
-        // The silo's meter (SaleMetrics in the grains, which a front end does not load), so that one dotnet-counters
-        // provider shows both. The gauges are read from the limiter when someone listens: nothing is recorded per
+        // The silo's meter, so that one dotnet-counters provider shows both. The gauges are read from the limiter when someone listens: nothing is recorded per
         // admitted purchase.
-        var meter = meters.Create("OrleansTickets");
+        var meter = meters.Create(TicketingMeter.Name);
         meter.CreateObservableUpDownCounter("orleanstickets.admission.in_flight",
             () => limits.MaxInFlight - (Statistics()?.CurrentAvailablePermits ?? limits.MaxInFlight),
             "{purchase}", "Purchases admitted whose answer is not ready yet, in this API process.");

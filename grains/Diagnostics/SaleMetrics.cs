@@ -17,9 +17,6 @@ namespace OrleansTickets.Diagnostics;
 /// </remarks>
 public sealed class SaleMetrics
 {
-    /// <summary>The meter every instrument belongs to.</summary>
-    public const string MeterName = "OrleansTickets";
-
     private readonly Counter<long> _ordersCommitted;
     private readonly Counter<long> _ticketsCommitted;
     private readonly Counter<long> _purchases;
@@ -39,7 +36,7 @@ public sealed class SaleMetrics
 
     /// <summary>Creates the instruments on a meter owned by <paramref name="meters"/> (the host's, through DI).</summary>
     public SaleMetrics(IMeterFactory meters)
-        : this(meters.Create(MeterName))
+        : this(meters.Create(TicketingMeter.Name))
     {
     }
 
@@ -84,7 +81,7 @@ public sealed class SaleMetrics
     /// Instruments on a meter of their own, for storage built outside a host (tools and tests), with
     /// <paramref name="scope"/> as the meter's scope so that a listener can tell it from others of the same name.
     /// </summary>
-    public static SaleMetrics Detached(object? scope = null) => new(new Meter(MeterName, version: null, tags: null, scope));
+    public static SaleMetrics Detached(object? scope = null) => new(new Meter(TicketingMeter.Name, version: null, tags: null, scope));
 
     /// <summary>A shard's commit cycle made <paramref name="orders"/> orders of <paramref name="tickets"/> tickets durable.</summary>
     public void Committed(int orders, long tickets)

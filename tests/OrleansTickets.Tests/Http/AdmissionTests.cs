@@ -13,6 +13,7 @@ using Microsoft.Extensions.Options;
 using OrleansTickets.Api;
 using OrleansTickets.Api.Hosting;
 using OrleansTickets.Api.Orders;
+using OrleansTickets.Diagnostics;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 
@@ -315,7 +316,7 @@ public sealed class AdmissionTests : IAsyncLifetime
         }
 
         private static MetricCollector<long> Collect(ApiHost host, string instrument) =>
-            new(host.Services.GetRequiredService<IMeterFactory>(), "OrleansTickets", instrument);
+            new(host.Services.GetRequiredService<IMeterFactory>(), TicketingMeter.Name, instrument);
     }
 
     /// <summary>A purchase (key "held" unless named) whose body is sent only when the gate opens.</summary>

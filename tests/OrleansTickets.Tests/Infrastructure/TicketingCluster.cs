@@ -140,7 +140,7 @@ public sealed class TicketingCluster : IAsyncDisposable
     /// this cluster, whatever other tests run meanwhile.
     /// </summary>
     public MetricCollector<T> CollectMetric<T>(string instrument) where T : struct =>
-        new(Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>(), SaleMetrics.MeterName, instrument);
+        new(Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>(), TicketingMeter.Name, instrument);
 
     /// <summary>Whether the dispatchers' pauses that <paramref name="pauses"/> collected include one for <paramref name="reason"/>.</summary>
     public static bool PausedFor(MetricCollector<long> pauses, string reason) =>

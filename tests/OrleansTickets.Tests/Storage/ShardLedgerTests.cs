@@ -1405,7 +1405,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         }
 
         /// <summary>Collects one instrument of this context's storage metrics.</summary>
-        public MetricCollector<T> Collect<T>(string instrument) where T : struct => new(this, SaleMetrics.MeterName, instrument);
+        public MetricCollector<T> Collect<T>(string instrument) where T : struct => new(this, TicketingMeter.Name, instrument);
 
         /// <summary>A ledger per shard, each having claimed its shard with the block <paramref name="blockOf"/> gives it.</summary>
         public async Task<List<ShardLedger>> ClaimAllAsync(IEnumerable<ShardAddress> shards, Func<ShardAddress, SerialBlock> blockOf)
