@@ -32,8 +32,8 @@ public sealed class PurchaseAdmission : IDisposable
             QueueLimit = limits.MaxQueued,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         }), limits.MaxQueueWait);
-        // The silo's meter, so that one dotnet-counters provider shows both. The gauges are read from the limiter when someone listens: nothing is recorded per
-        // admitted purchase.
+        // The silo's meter, so that one dotnet-counters provider shows both. The gauges are read from the limiter when
+        // someone listens: nothing is recorded per admitted purchase.
         var meter = meters.Create(TicketingMeter.Name);
         meter.CreateObservableUpDownCounter("orleanstickets.admission.in_flight",
             () => limits.MaxInFlight - (Statistics()?.CurrentAvailablePermits ?? limits.MaxInFlight),
