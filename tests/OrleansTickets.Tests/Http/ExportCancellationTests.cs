@@ -33,6 +33,28 @@ public sealed class ExportCancellationTests(PostgresFixture postgres)
     }
 
     [PostgresFact]
+    public async Task A_client_that_hangs_up_on_a_separate_front_end_stops_the_query_on_the_silo()
+    {
+        // A front end is an Orleans client: the cancellation crosses its gateway connection to the silo reading the page.
+        var cluster = new Dictionary<string, string?>
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = "c-" + Guid.NewGuid().ToString("N")[..8],
+        };
+        await using var sale = await StartSaleAsync("front-hung-up", cluster);
+        await using var frontEnd = await ApiHost.StartFrontEndAsync(new Dictionary<string, string?>(sale.Storage.Settings.Concat(cluster)));
+        await using var held = await sale.HoldOrdersAsync();
+        using var hangUp = new CancellationTokenSource();
+
+        var page = frontEnd.Client.GetAsync("/api/events/front-hung-up/orders", hangUp.Token);
+        await sale.UntilWaitingReadsAsync(expected: 1, "The page's query never waited on the held orders.");
+        await hangUp.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => page);
+        await sale.UntilWaitingReadsAsync(expected: 0, "The page's query still waits on the database after its client hung up.");
+    }
+
+    [PostgresFact]
     public async Task A_page_read_cancelled_inside_the_cluster_stops_its_query_and_the_next_read_is_whole()
     {
         await using var sale = await StartSaleAsync("called-off");
@@ -53,10 +75,10 @@ public sealed class ExportCancellationTests(PostgresFixture postgres)
         Assert.Single(again!.Orders);
     }
 
-    private async Task<Sale> StartSaleAsync(string eventId)
+    private async Task<Sale> StartSaleAsync(string eventId, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 1);
-        var host = await ApiHost.StartAsync(storage);
+        var host = await ApiHost.StartAsync(storage, settings);
         Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync(eventId, capacity: 10, shards: 1)).StatusCode);
         Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync(eventId, 2)).StatusCode);
         var database = host.Services.GetRequiredService<ShardDatabases>().PostgresDatabaseName(0);
