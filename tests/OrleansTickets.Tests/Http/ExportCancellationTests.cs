@@ -20,16 +20,7 @@ public sealed class ExportCancellationTests(PostgresFixture postgres)
     public async Task A_client_that_hangs_up_on_a_page_stops_its_query_on_the_shard_database()
     {
         await using var sale = await StartSaleAsync("hung-up");
-        await using var held = await sale.HoldOrdersAsync();
-        using var hangUp = new CancellationTokenSource();
-
-        var page = sale.Host.Client.GetAsync("/api/events/hung-up/orders", hangUp.Token);
-        await sale.UntilWaitingReadsAsync(expected: 1, "The page's query never waited on the held orders.");
-        await hangUp.CancelAsync();
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => page);
-        // The orders are still held: only a cancelled query stops waiting on them now.
-        await sale.UntilWaitingReadsAsync(expected: 0, "The page's query still waits on the database after its client hung up.");
+        await HangUpOnAPageAsync(sale, sale.Host.Client, "hung-up");
     }
 
     [PostgresFact]
@@ -43,15 +34,7 @@ public sealed class ExportCancellationTests(PostgresFixture postgres)
         };
         await using var sale = await StartSaleAsync("front-hung-up", cluster);
         await using var frontEnd = await ApiHost.StartFrontEndAsync(new Dictionary<string, string?>(sale.Storage.Settings.Concat(cluster)));
-        await using var held = await sale.HoldOrdersAsync();
-        using var hangUp = new CancellationTokenSource();
-
-        var page = frontEnd.Client.GetAsync("/api/events/front-hung-up/orders", hangUp.Token);
-        await sale.UntilWaitingReadsAsync(expected: 1, "The page's query never waited on the held orders.");
-        await hangUp.CancelAsync();
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => page);
-        await sale.UntilWaitingReadsAsync(expected: 0, "The page's query still waits on the database after its client hung up.");
+        await HangUpOnAPageAsync(sale, frontEnd.Client, "front-hung-up");
     }
 
     [PostgresFact]
@@ -73,6 +56,21 @@ public sealed class ExportCancellationTests(PostgresFixture postgres)
         // Nothing of the cancelled read stays behind: the next page reads the order.
         var again = await sale.Grains.GetGrain<IOrderExportGrain>("called-off").ReadPage(null, 10);
         Assert.Single(again!.Orders);
+    }
+
+    /// <summary>Asks <paramref name="api"/> for a page while the orders are held, hangs up, and waits for the query to go.</summary>
+    private static async Task HangUpOnAPageAsync(Sale sale, HttpClient api, string eventId)
+    {
+        await using var held = await sale.HoldOrdersAsync();
+        using var hangUp = new CancellationTokenSource();
+
+        var page = api.GetAsync($"/api/events/{eventId}/orders", hangUp.Token);
+        await sale.UntilWaitingReadsAsync(expected: 1, "The page's query never waited on the held orders.");
+        await hangUp.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => page);
+        // The orders are still held: only a cancelled query stops waiting on them now.
+        await sale.UntilWaitingReadsAsync(expected: 0, "The page's query still waits on the database after its client hung up.");
     }
 
     private async Task<Sale> StartSaleAsync(string eventId, IReadOnlyDictionary<string, string?>? settings = null)
