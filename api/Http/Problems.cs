@@ -23,6 +23,7 @@ public static class Problems
     public const string ShardNotFound = Base + "shard-not-found";
     public const string EventExists = Base + "event-exists";
     public const string SoldOut = Base + "sold-out";
+    public const string TicketsScattered = Base + "tickets-scattered";
     public const string IdempotencyKeyConflict = Base + "idempotency-key-conflict";
     public const string NoShardTakesTickets = Base + "no-shard-takes-tickets";
     public const string Unavailable = Base + "unavailable";

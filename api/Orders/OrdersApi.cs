@@ -104,6 +104,9 @@ public static class OrdersApi
             PurchaseStatus.SoldOut => Problems.Create(StatusCodes.Status409Conflict, Problems.SoldOut,
                 "Not enough tickets left.", SoldOutDetail(request.Quantity),
                 new Dictionary<string, object?> { ["remaining"] = result.Remaining }),
+            PurchaseStatus.Scattered => Problems.Create(StatusCodes.Status409Conflict, Problems.TicketsScattered,
+                "No shard holds this many tickets.", ScatteredDetail(result.Remaining),
+                new Dictionary<string, object?> { ["largestOrder"] = result.Remaining }),
             PurchaseStatus.TooManyTickets => Problems.Invalid("quantity", result.Remaining == 1 ? "At most 1 ticket per order." : $"At most {result.Remaining} tickets per order."),
             PurchaseStatus.KeyConflict => Problems.Create(StatusCodes.Status422UnprocessableEntity, Problems.IdempotencyKeyConflict,
                 "This Idempotency-Key was used with a different request.", "Use a new key for a different purchase."),
@@ -124,6 +127,10 @@ public static class OrdersApi
     private static string SoldOutDetail(int quantity) => quantity == 1
         ? "No ticket of this type can be sold."
         : $"Fewer than {quantity} tickets of this type can be sold.";
+
+    private static string ScatteredDetail(long largest) =>
+        "Nothing was sold. The tickets left of this type are on drained shards, which cannot pool them into one order: "
+        + (largest == 1 ? "an order of 1 ticket may still be sold." : $"an order of at most {largest} tickets may still be sold.");
 
     public static async Task<Results<Ok<OrderDetails>, ProblemHttpResult>> GetOrder(string orderId, IGrainFactory grains, EventDirectory events, CancellationToken cancellation)
     {

@@ -26,4 +26,10 @@ public enum PurchaseStatus
 
     /// <summary>The quantity exceeds the ticket type's per-order limit.</summary>
     TooManyTickets,
+
+    /// <summary>
+    /// Enough tickets are left, but every shard of the type is drained and none holds this many: drained shards take
+    /// no tickets in, so they can never be pooled for this order. Nothing was written; a smaller order may sell.
+    /// </summary>
+    Scattered,
 }

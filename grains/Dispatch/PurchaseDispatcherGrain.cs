@@ -111,6 +111,10 @@ public sealed partial class PurchaseDispatcherGrain(
     // answer. Kept apart from _remaining, which requests lower and raise between refreshes from single answers.
     private long? _refreshedUnsold;
 
+    // The most tickets any one shard of the type can ever hold again, when the last refresh found every shard drained
+    // (ScatteredLargest); null otherwise.
+    private long? _refreshedLargest;
+
     // The catalog's storage's count of tickets ever granted to the type, as read when the last refresh that asked the
     // shards found it sold out (_refreshedUnsold 0), and when that was; null otherwise. See RefreshAllAsync.
     private long? _soldOutAtGrantedEver;
@@ -477,9 +481,10 @@ public sealed partial class PurchaseDispatcherGrain(
 
     /// <summary>
     /// Decides, right after a refresh in which no single shard can take the order, whether to stop: sold out when
-    /// that refresh proved the type holds fewer than <paramref name="quantity"/> unsold tickets anywhere; unavailable
-    /// when enough exist (or a shard could not say) but could not be had before <paramref name="giveUpAt"/>; null to
-    /// keep trying (by pulling, or by waiting for tickets in transit).
+    /// that refresh proved the type holds fewer than <paramref name="quantity"/> unsold tickets anywhere; scattered when
+    /// it proved enough exist but can never come together on one shard (every shard drained); unavailable when enough
+    /// exist (or a shard could not say) but could not be had before <paramref name="giveUpAt"/>; null to keep trying
+    /// (by pulling, or by waiting for tickets in transit).
     /// </summary>
     /// <remarks>
     /// The count is the refresh's own, not the view's sum: between the refresh and this turn, other requests of this
@@ -493,6 +498,13 @@ public sealed partial class PurchaseDispatcherGrain(
             _pauseDoublings = 0;
             metrics.AnsweredSoldOut();
             return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, unsold));
+        }
+        if (_refreshedUnsold is not null && _refreshedLargest is { } largest && largest < quantity)
+        {
+            // Waiting would not help: no pull can gather the tickets (every shard refuses gifts), and nothing else adds
+            // any. Before this answer the buyer paused and refreshed to the end of its patience, then heard "try again".
+            _pauseDoublings = 0;
+            return new PurchaseResult(PurchaseStatus.Scattered, Remaining: largest);
         }
         return Now >= giveUpAt ? PurchaseResult.Unavailable : null;
     }
@@ -641,12 +653,43 @@ public sealed partial class PurchaseDispatcherGrain(
         // what it read when it started, and miss a grant its twin stored since.
         if (unsold < _type.MaxPerOrder && !await StillGrantedAsync(granted.Result!.AddedEver)) unsold = null;
         _refreshedUnsold = unsold;
+        _refreshedLargest = firstUnanswered is null ? ScatteredLargest(answered) : null;
         if (unsold == 0) (_soldOutAtGrantedEver, _soldOutAt) = (granted.Result!.AddedEver, clock.GetTimestamp());
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)
         {
             LogRefreshUnanswered(_logger, firstUnanswered.Exception?.InnerException, _type!.Id, calls.Length - answered.Count, calls.Length);
         }
+    }
+
+    /// <summary>
+    /// When a refresh that heard every shard found every one of them drained, the most tickets any one of them can
+    /// ever hold: no larger order can sell. Null otherwise.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Tickets enter a shard as another shard's gift, as an operator's grant, or as its own gift taken back. A drained
+    /// shard refuses the first two for good: its drain is stored, a batch that commits the drain skips the take-ins
+    /// queued with it, and a twin activation that read its row before the drain is fenced. So from its report on, a
+    /// shard that said it was drained can gain only its own gifts back: its count stays at most what it had plus what
+    /// it had in transit then. A gift it sends later leaves before it can come back, and a grant the catalog issues
+    /// later is refused by every shard and withdrawn.
+    /// </para>
+    /// <para>
+    /// Reported counts include tickets held by commits in flight, which may be released: an upper bound, which is what
+    /// "no larger order can sell" needs.
+    /// </para>
+    /// </remarks>
+    private static long? ScatteredLargest(List<Sales.ShardSales> answered)
+    {
+        if (answered.Count == 0) return null;
+        long largest = 0;
+        foreach (var report in answered)
+        {
+            if (!report.Retired) return null;
+            largest = Math.Max(largest, report.Remaining + report.InTransit);
+        }
+        return largest;
     }
 
     /// <summary>Whether the catalog's storage still counts <paramref name="grantedEver"/> tickets ever granted to the type.</summary>
