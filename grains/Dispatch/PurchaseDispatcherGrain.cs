@@ -111,9 +111,8 @@ public sealed partial class PurchaseDispatcherGrain(
     // answer. Kept apart from _remaining, which requests lower and raise between refreshes from single answers.
     private long? _refreshedUnsold;
 
-    // The most tickets any one shard of the type can ever hold again, when the last refresh found every shard drained
-    // (ScatteredLargest); null otherwise.
-    private long? _refreshedLargest;
+    // The last refresh's counts when it heard every shard of the type say it was drained; null otherwise.
+    private DrainedType? _refreshedDrained;
 
     // The catalog's storage's count of tickets ever granted to the type, as read when the last refresh that asked the
     // shards found it sold out (_refreshedUnsold 0), and when that was; null otherwise. See RefreshAllAsync.
@@ -499,12 +498,12 @@ public sealed partial class PurchaseDispatcherGrain(
             metrics.AnsweredSoldOut();
             return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, unsold));
         }
-        if (_refreshedUnsold is not null && _refreshedLargest is { } largest && largest < quantity)
+        if (_refreshedDrained is { } drained && drained.Free >= quantity && drained.Largest < quantity)
         {
             // Waiting would not help: no pull can gather the tickets (every shard refuses gifts), and nothing else adds
             // any. Before this answer the buyer paused and refreshed to the end of its patience, then heard "try again".
             _pauseDoublings = 0;
-            return new PurchaseResult(PurchaseStatus.Scattered, Remaining: largest);
+            return new PurchaseResult(PurchaseStatus.Scattered, Remaining: drained.Largest);
         }
         return Now >= giveUpAt ? PurchaseResult.Unavailable : null;
     }
@@ -643,7 +642,9 @@ public sealed partial class PurchaseDispatcherGrain(
         // A shard (or the catalog) that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
         if (!grantedBeforeShards) firstUnanswered ??= granted;
         _lastRefreshHeardAll = firstUnanswered is null && answered.TrueForAll(report => report.Status != Sales.ShardStatus.Unavailable);
-        var unsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + granted.Result!.Pending : (long?)null;
+        var drained = firstUnanswered is null ? DrainedType.Of(answered) : null;
+        // Once every shard is drained, a pending grant can never land (DrainedType), so it is not unsold.
+        var unsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + (drained is null ? granted.Result!.Pending : 0) : (long?)null;
         // Without new grants a shard's count only falls once it has answered (gifts move tickets between counts, which
         // ShardCounts corrects for), so the sum held at the last answer, after the request arrived. A grant issued while
         // the shards answered breaks that: the catalog's answer came before it, and a shard that took it in after its
@@ -653,43 +654,13 @@ public sealed partial class PurchaseDispatcherGrain(
         // what it read when it started, and miss a grant its twin stored since.
         if (unsold < _type.MaxPerOrder && !await StillGrantedAsync(granted.Result!.AddedEver)) unsold = null;
         _refreshedUnsold = unsold;
-        _refreshedLargest = firstUnanswered is null ? ScatteredLargest(answered) : null;
+        _refreshedDrained = drained;
         if (unsold == 0) (_soldOutAtGrantedEver, _soldOutAt) = (granted.Result!.AddedEver, clock.GetTimestamp());
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)
         {
             LogRefreshUnanswered(_logger, firstUnanswered.Exception?.InnerException, _type!.Id, calls.Length - answered.Count, calls.Length);
         }
-    }
-
-    /// <summary>
-    /// When a refresh that heard every shard found every one of them drained, the most tickets any one of them can
-    /// ever hold: no larger order can sell. Null otherwise.
-    /// </summary>
-    /// <remarks>
-    /// <para>
-    /// Tickets enter a shard as another shard's gift, as an operator's grant, or as its own gift taken back. A drained
-    /// shard refuses the first two for good: its drain is stored, a batch that commits the drain skips the take-ins
-    /// queued with it, and a twin activation that read its row before the drain is fenced. So from its report on, a
-    /// shard that said it was drained can gain only its own gifts back: its count stays at most what it had plus what
-    /// it had in transit then. A gift it sends later leaves before it can come back, and a grant the catalog issues
-    /// later is refused by every shard and withdrawn.
-    /// </para>
-    /// <para>
-    /// Reported counts include tickets held by commits in flight, which may be released: an upper bound, which is what
-    /// "no larger order can sell" needs.
-    /// </para>
-    /// </remarks>
-    private static long? ScatteredLargest(List<Sales.ShardSales> answered)
-    {
-        if (answered.Count == 0) return null;
-        long largest = 0;
-        foreach (var report in answered)
-        {
-            if (!report.Retired) return null;
-            largest = Math.Max(largest, report.Remaining + report.InTransit);
-        }
-        return largest;
     }
 
     /// <summary>Whether the catalog's storage still counts <paramref name="grantedEver"/> tickets ever granted to the type.</summary>
