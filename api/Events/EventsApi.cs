@@ -44,7 +44,9 @@ public static class EventsApi
         if (outcome == CreateEventOutcome.Repeated)
         {
             request.HttpContext.Response.Headers.Location = location;
-            return TypedResults.Ok(ToResponse(definition, sales: null));
+            // The event as it is now, as a read of it gives it: the created body's counts (every ticket left) told a
+            // retry long after the create that a sold-out type had all its tickets.
+            return TypedResults.Ok(ToResponse(definition, await grain.GetRecentSales()));
         }
         return Problems.Create(StatusCodes.Status409Conflict, Problems.EventExists,
             "An event with this id already exists.", $"Event '{definition.Id}' exists with another definition; nothing was changed.");

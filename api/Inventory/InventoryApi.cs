@@ -93,10 +93,16 @@ public static class InventoryApi
     public static async Task<Results<Ok<DrainResponse>, ProblemHttpResult>> DrainShard(
         string eventId, string typeId, string index, HttpContext context, IGrainFactory grains)
     {
+        // Draining again is safe, so a drain needs no key; but a malformed one is refused, as on every other POST: the
+        // client meant something by it.
+        var errors = new Dictionary<string, string[]>();
+        IdempotencyKeyHeader.Read(context.Request, errors);
+        if (errors.Count > 0) return Problems.Invalid(errors);
         var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);
         if (typeProblem is not null) return typeProblem;
+        // One spelling per shard, as in order ids: "01" names no shard.
         if (!int.TryParse(index, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var shard)
-            || shard >= definition!.Shards)
+            || shard >= definition!.Shards || (index.Length > 1 && index[0] == '0'))
         {
             return Problems.Create(StatusCodes.Status404NotFound, Problems.ShardNotFound, "No such shard.",
                 $"Ticket type '{typeId}' has shards 0 to {definition!.Shards - 1}.");

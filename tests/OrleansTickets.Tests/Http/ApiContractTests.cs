@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.Json;
@@ -28,6 +29,20 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         Assert.Equal("/api/events/retry-fest", again.Headers.Location?.OriginalString);
         Assert.Equal(await first.Content.ReadAsStringAsync(), await again.Content.ReadAsStringAsync());
         await AssertProblemAsync(await Http.CreateEventAsync("retry-fest", capacity: 1_001, shards: 4), HttpStatusCode.Conflict, "event-exists");
+    }
+
+    [Fact]
+    public async Task A_create_retried_after_sales_answers_the_event_as_it_is_now()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await Http.CreateEventAsync("retry-later", capacity: 10, shards: 2)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await Http.OrderAsync("retry-later", 3)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostAsJsonAsync("/api/events/retry-later/ticket-types/ga/capacity", new { quantity = 5 })).StatusCode);
+
+        var again = await Http.CreateEventAsync("retry-later", capacity: 10, shards: 2);
+
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        var type = (await again.JsonAsync()).GetProperty("ticketTypes")[0];
+        Assert.Equal((15L, 12L), (type.GetProperty("capacity").GetInt64(), type.GetProperty("remaining").GetInt64()));
     }
 
     [Fact]

@@ -138,12 +138,30 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
         await ApiContractTests.AssertProblemAsync(
             await Http.PostAsync("/api/events/drain-me/ticket-types/ga/shards/3/drain", null), HttpStatusCode.NotFound, "shard-not-found");
         // Not a shard index at all: the same answer, not "nothing is served at this path".
-        foreach (var index in new[] { "-1", "abc", "99999999999", "1.0" })
+        foreach (var index in new[] { "-1", "abc", "99999999999", "1.0", "00", "01" })
         {
             await ApiContractTests.AssertProblemAsync(
                 await Http.PostAsync($"/api/events/drain-me/ticket-types/ga/shards/{index}/drain", null), HttpStatusCode.NotFound, "shard-not-found");
         }
         await ApiContractTests.AssertProblemAsync(
             await Http.PostAsync("/api/events/nope/ticket-types/ga/shards/0/drain", null), HttpStatusCode.NotFound, "event-not-found");
+    }
+
+    [Fact]
+    public async Task A_drain_with_a_malformed_Idempotency_Key_is_400_and_drains_nothing()
+    {
+        await Http.CreateEventAsync("drain-key", capacity: 4, shards: 2);
+
+        foreach (var bad in new[] { new string('k', 101), "bad\tkey" })
+        {
+            var refused = await ApiContractTests.AssertProblemAsync(
+                await Http.PostRawAsync("/api/events/drain-key/ticket-types/ga/shards/0/drain", "", key: bad), HttpStatusCode.BadRequest, "validation");
+            Assert.True(refused.GetProperty("errors").TryGetProperty("Idempotency-Key", out _), refused.ToString());
+        }
+
+        var shard = (await (await Http.GetAsync("/api/events/drain-key/sales")).JsonAsync()).GetProperty("ticketTypes")[0].GetProperty("shards")[0];
+        Assert.Equal((false, 2L), (shard.GetProperty("retired").GetBoolean(), shard.GetProperty("capacity").GetInt64()));
+        // A well-formed key is allowed, and changes nothing about the drain.
+        Assert.Equal(HttpStatusCode.OK, (await Http.PostRawAsync("/api/events/drain-key/ticket-types/ga/shards/0/drain", "", key: "drain-0")).StatusCode);
     }
 }
