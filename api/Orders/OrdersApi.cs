@@ -119,7 +119,9 @@ public static class OrdersApi
                 request.IdempotencyKey is null
                     ? "The order may or may not have been made, and without an Idempotency-Key a retry may make a second one. Send a key with every purchase."
                     : "Retry with the same Idempotency-Key: it returns the order if one was made, and never makes two."),
-            _ => Problems.RetryLater(context, Problems.Unavailable, "No shard can sell right now.", "Try again shortly."),
+            // Unavailable is a definite refusal: no shard wrote anything.
+            _ => Problems.RetryLater(context, Problems.Unavailable, "No shard can sell right now.",
+                "Nothing was sold. Try again shortly (with the same Idempotency-Key, if one was sent)."),
         };
     }
 
