@@ -44,7 +44,8 @@ public static class OperatorAccess
         }
         var sent = context.Request.Headers.Authorization;
         if (sent.Count == 1 && sent[0] is { } raw && FieldValue.Trim(raw) is var value
-            && value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) && SameSecret(value[Scheme.Length..], key))
+            // One space or more after the scheme (RFC 9110's 1*SP); a key, a token68, holds none.
+            && value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) && SameSecret(value[Scheme.Length..].TrimStart(' '), key))
         {
             return null;
         }

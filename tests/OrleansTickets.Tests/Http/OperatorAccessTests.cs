@@ -102,6 +102,7 @@ public sealed class OperatorAccessTests
     [InlineData("Bearer " + Key)]
     [InlineData("bearer " + Key)]
     [InlineData(" Bearer " + Key + "\t ")]
+    [InlineData("Bearer   " + Key)]
     public void With_a_key_any_caller_that_sends_it_is_an_operator(string authorization)
     {
         var caller = Caller("203.0.113.7");
