@@ -1,4 +1,5 @@
 using System.Net.Mail;
+using System.Text;
 using OrleansTickets.Api.Events;
 using OrleansTickets.Api.Http;
 using OrleansTickets.Events;
@@ -10,6 +11,10 @@ namespace OrleansTickets.Api.Orders;
 public static class OrderValidator
 {
     public const int MaxEmailLength = 254;
+
+    // RFC 5321's limits on what a mail server must take: 64 octets before the @, 63 in each label of the domain.
+    private const int MaxLocalPartBytes = 64;
+    private const int MaxLabelLength = 63;
 
     public static PurchaseRequest? Validate(
         string eventId, CreateOrderBody body, string? idempotencyKey, Dictionary<string, string[]> errors)
@@ -55,7 +60,26 @@ public static class OrderValidator
             if (c is '\u200C' or '\u200D' && (i == 0 || i == email.Length - 1 || email[i - 1] < 0x80 || email[i + 1] < 0x80)) return false;
         }
         // MailAddress also accepts display names and comments; requiring it to round-trip to the bare address rules them out.
-        return MailAddress.TryCreate(email, out var parsed) && parsed.Address == email && parsed.Host.Contains('.');
+        return MailAddress.TryCreate(email, out var parsed) && parsed.Address == email
+            && Encoding.UTF8.GetByteCount(parsed.User) <= MaxLocalPartBytes && IsMailHost(parsed.Host);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="host"/> is a domain name mail can go to: at least two dot-separated labels of 1 to 63
+    /// characters, each letters, digits and inner hyphens (a character past ASCII counts as a letter, for names in any
+    /// script), the last not all digits. MailAddress also takes a final dot, an underscore, a hyphen at either end of a
+    /// label, and an address literal in brackets or a bare IP address: no buyer's mailbox looks like that.
+    /// </summary>
+    private static bool IsMailHost(string host)
+    {
+        var labels = host.Split('.');
+        if (labels.Length < 2 || labels[^1].All(char.IsAsciiDigit)) return false;
+        foreach (var label in labels)
+        {
+            if (label.Length is 0 or > MaxLabelLength || label[0] == '-' || label[^1] == '-') return false;
+            if (!label.All(c => c >= 0x80 || char.IsAsciiLetterOrDigit(c) || c == '-')) return false;
+        }
+        return true;
     }
 
     // What names may carry and an address may not: the soft hyphen, the direction marks and the Mongolian vowel

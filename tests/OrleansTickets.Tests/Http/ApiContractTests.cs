@@ -355,7 +355,21 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\",\"email\":\"a\\u00ADda@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\",\"email\":\"ada\\u200E@b.co\"}}", "validation" },
         { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\",\"email\":\"mehr\\u200Cdad@example.ir\"}}", "validation" },
+        // Addresses MailAddress takes that no mailbox has: a host that is not a domain name, a local part past 64 bytes.
+        { OrderWithEmail("a@-b.co"), "validation" },
+        { OrderWithEmail("a@b-.co"), "validation" },
+        { OrderWithEmail("a@b_c.co"), "validation" },
+        { OrderWithEmail("a@b.co."), "validation" },
+        { OrderWithEmail("a@b..co"), "validation" },
+        { OrderWithEmail("a@[127.0.0.1]"), "validation" },
+        { OrderWithEmail("a@127.0.0.1"), "validation" },
+        { OrderWithEmail("a@" + new string('b', 64) + ".co"), "validation" },
+        { OrderWithEmail(new string('a', 65) + "@b.co"), "validation" },
+        { OrderWithEmail(new string('\u00E4', 33) + "@b.co"), "validation" },
     };
+
+    private static string OrderWithEmail(string email) =>
+        "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\",\"email\":\"" + email + "\"}}";
 
     [Theory]
     [MemberData(nameof(MalformedOrders))]
@@ -451,6 +465,8 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
 
     [Theory]
     [InlineData("zoë@exämple.de")]
+    [InlineData("ada.lovelace+tickets@mail-1.example.co.uk")]
+    [InlineData("ada@3com.com")]
     [InlineData("小林@例え.jp")]
     [InlineData("\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645@example.ir")]
     public async Task Addresses_in_any_script_are_accepted_as_written(string email)
