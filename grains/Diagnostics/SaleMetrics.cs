@@ -24,6 +24,7 @@ public sealed class SaleMetrics
     private readonly Counter<long> _refreshes;
     private readonly Counter<long> _refreshCalls;
     private readonly Counter<long> _soldOut;
+    private readonly Counter<long> _scattered;
     private readonly Counter<long> _pauses;
     private readonly Counter<long> _forwards;
     private readonly Counter<long> _roomQuestions;
@@ -56,6 +57,8 @@ public sealed class SaleMetrics
             "Shards asked by those refreshes.");
         _soldOut = meter.CreateCounter<long>("orleanstickets.dispatch.sold_out", "{answer}",
             "Purchases answered sold out after a refresh proved too few tickets remain.");
+        _scattered = meter.CreateCounter<long>("orleanstickets.dispatch.scattered", "{answer}",
+            "Purchases answered tickets-scattered: every shard of the type is drained, and none holds as many tickets as the order asks for.");
         _pauses = meter.CreateCounter<long>("orleanstickets.dispatch.pauses", "{pause}",
             "Pauses of a purchase before it looks again, by reason: tickets (enough exist, but none can be had now: in " +
             "flight between shards, or reserved by purchases still committing) or retry (its home failed or was unavailable).");
@@ -106,6 +109,9 @@ public sealed class SaleMetrics
 
     /// <summary>A dispatcher answered sold out.</summary>
     public void AnsweredSoldOut() => _soldOut.Add(1);
+
+    /// <summary>A dispatcher answered that the tickets left are scattered over drained shards.</summary>
+    public void AnsweredScattered() => _scattered.Add(1);
 
     /// <summary>A purchase paused before looking again; <paramref name="retry"/> when its home failed, else it waits for tickets.</summary>
     public void Paused(bool retry) => _pauses.Add(1, new KeyValuePair<string, object?>("reason", retry ? "retry" : "tickets"));

@@ -503,6 +503,7 @@ public sealed partial class PurchaseDispatcherGrain(
             // Waiting would not help: no pull can gather the tickets (every shard refuses gifts), and nothing else adds
             // any. Before this answer the buyer paused and refreshed to the end of its patience, then heard "try again".
             _pauseDoublings = 0;
+            metrics.AnsweredScattered();
             return new PurchaseResult(PurchaseStatus.Scattered, Remaining: drained.Largest);
         }
         return Now >= giveUpAt ? PurchaseResult.Unavailable : null;

@@ -20,6 +20,7 @@ public sealed class ScatteredTicketsTests(ITestOutputHelper output)
         // 3 shards of 3 tickets each, all drained while no other shard could take their tickets: 3 are left on each.
         await using var cluster = await StartScatteredAsync("scattered", output);
         using var pauses = cluster.CollectMetric<long>(Pauses);
+        using var scattered = cluster.CollectMetric<long>("orleanstickets.dispatch.scattered");
 
         // Without a key and with one. Before, both paused and refreshed to the end of the 5 s patience, then heard
         // "unavailable, try again", which no retry could change; now the first refresh decides.
@@ -28,6 +29,8 @@ public sealed class ScatteredTicketsTests(ITestOutputHelper output)
         Assert.Equal((PurchaseStatus.Scattered, 3L), (keyless.Status, keyless.Remaining));
         Assert.Equal((PurchaseStatus.Scattered, 3L), (keyed.Status, keyed.Remaining));
         Assert.Empty(pauses.GetMeasurementSnapshot());
+        // Operators see these answers on the meter.
+        Assert.Equal(2L, scattered.GetMeasurementSnapshot().Sum(m => m.Value));
 
         // Nothing was sold, and what the answer said may still sell does.
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("scattered", "ga", 3, key: "three")).Status);
