@@ -10,7 +10,8 @@ namespace OrleansTickets.Orders;
 /// With <see cref="PurchaseStatus.SoldOut"/>: tickets still unsold where the answer came from (a shard, or the whole type).
 /// With <see cref="PurchaseStatus.TooManyTickets"/>: the per-order limit.
 /// With <see cref="PurchaseStatus.Scattered"/>: the most tickets any one shard of the type may still hold (what it
-/// holds, reserved tickets included, plus its gifts still in transit, which may come back), so the largest order that may still sell.
+/// holds, reserved tickets included, plus its gifts still in transit, which may come back), so the largest order that
+/// may still sell.
 /// </param>
 /// <param name="Sightings">
 /// From a home that forwarded (or tried to forward) a keyed order: the counts it heard from shards of the type on the
