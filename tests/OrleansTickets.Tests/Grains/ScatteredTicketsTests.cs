@@ -58,6 +58,22 @@ public sealed class ScatteredTicketsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_refresh_that_did_not_hear_every_shard_gives_no_such_verdict()
+    {
+        // Shards 0 and 1 drained with 3 each; shard 2, not drained, does not answer. Once it does, it can pull an order
+        // of 4 together: the buyer must not be told that no order of 4 can ever sell, only that none can be had now.
+        var silent = false;
+        await using var cluster = await StartScatteredAsync("unheard", output, drainLast: false, configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("unheard", "ga", 2), nameof(IInventoryShardGrain.GetSales),
+            call => Volatile.Read(ref silent) ? throw new TimeoutException("Shard 2 did not answer (played by a test).") : call.Invoke()));
+        Volatile.Write(ref silent, true);
+
+        var answer = await cluster.BuyAsync("unheard", "ga", 4);
+
+        Assert.Equal(PurchaseStatus.Unavailable, answer.Status);
+    }
+
+    [Fact]
     public async Task Tickets_reserved_by_a_commit_in_flight_are_not_counted_as_left_and_the_buyer_waits_for_the_truth()
     {
         // Drained shards holding 3, 1 and 0, the 3 reserved by a sale whose commit is held. Counted as left, they made
