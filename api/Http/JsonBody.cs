@@ -20,6 +20,13 @@ public static class JsonBody
     public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(
         HttpRequest request, JsonTypeInfo<T> typeInfo, int maxBytes, CancellationToken giveUp = default) where T : class
     {
+        // Content-Type names one media type, so two headers are a malformed request, not a media type the API refuses
+        // (ASP.NET joins them with a comma, which then reads as no JSON type at all).
+        if (request.Headers.ContentType.Count > 1)
+        {
+            return (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest,
+                "The request has more than one Content-Type.", "Send one Content-Type header: application/json."));
+        }
         if (!request.HasJsonContentType() || !IsUtf8(request.ContentType))
         {
             return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, Problems.UnsupportedMediaType,

@@ -527,18 +527,36 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     {
         await EnsureEventAsync("broken-body");
         // A chunked body whose chunk size is not hexadecimal: Kestrel cannot read it, which is the client's error.
-        var address = Http.BaseAddress!;
-        using var socket = new System.Net.Sockets.TcpClient();
-        await socket.ConnectAsync(address.Host, address.Port);
-        await using var stream = socket.GetStream();
-        var request = "POST /api/events/broken-body/orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
-        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
-        var answer = await new StreamReader(stream).ReadToEndAsync();
+        var answer = await SendRawAsync("POST /api/events/broken-body/orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n");
 
         Assert.StartsWith("HTTP/1.1 400", answer);
         Assert.Contains("application/problem+json", answer);
         Assert.Equal(0, await Http.SoldAsync("broken-body"));
+    }
+
+    [Fact]
+    public async Task Two_Content_Type_headers_are_a_malformed_request_not_an_unsupported_media_type()
+    {
+        await EnsureEventAsync("two-types");
+        const string body = "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}";
+        var answer = await SendRawAsync("POST /api/events/two-types/orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+            $"Content-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}");
+
+        Assert.StartsWith("HTTP/1.1 400", answer);
+        Assert.Contains("/problems/malformed-request", answer);
+        Assert.Equal(0, await Http.SoldAsync("two-types"));
+    }
+
+    /// <summary>Sends <paramref name="request"/> as it is written (HttpClient would mend it) and reads the whole answer.</summary>
+    private async Task<string> SendRawAsync(string request)
+    {
+        var address = Http.BaseAddress!;
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(address.Host, address.Port);
+        await using var stream = socket.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
+        return await new StreamReader(stream).ReadToEndAsync();
     }
 
     public static TheoryData<string> MalformedEvents => new()
