@@ -9,8 +9,11 @@ namespace OrleansTickets.Dispatch;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Every dispatcher with the same view picks the same receiver and donors: ties go to the lower shard index. So
-/// concurrent pulls gather tickets in one place instead of scattering them.
+/// Every dispatcher with the same view picks the same receiver: ties go to the lower shard index. So concurrent pulls
+/// gather tickets in one place instead of scattering them. Donors that tie are taken from a place in the index order
+/// that each plan draws at random (<c>firstDonor</c>), so that concurrent pulls ask different shards. With one shared
+/// order every pull asked the same donors in turn, the first took their tickets, and the others found them empty and
+/// failed: with many shards of a ticket or two each, every order needs a pull, and the sale ran at one pull at a time.
 /// </para>
 /// <para>
 /// Pulls are planned at the end of a sale, by every buyer that no single shard can serve, after each refresh, over
@@ -39,6 +42,7 @@ internal static class PullPlan
     /// <param name="now">The current timestamp, in the units of <paramref name="unavailableUntil"/>.</param>
     /// <param name="quantity">The order's tickets.</param>
     /// <param name="avoid">A shard to pick as receiver only when no other can (the home of a keyed order, which forwards); -1 for none.</param>
+    /// <param name="firstDonor">Where donors that hold as many tickets as each other start: the lowest index from it upwards, wrapping round, comes first.</param>
     /// <param name="receiver">The shard that pulls and sells; -1 when none can.</param>
     /// <param name="donors">The shards it pulls from, fullest first.</param>
     /// <remarks>
@@ -51,8 +55,11 @@ internal static class PullPlan
     /// </remarks>
     public static bool TryPlan(
         ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, ReadOnlySpan<bool> retired, long now,
-        int quantity, int avoid, out int receiver, out ImmutableArray<int> donors)
+        int quantity, int avoid, int firstDonor, out int receiver, out ImmutableArray<int> donors)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(firstDonor);
+        if (remaining.Length > 0) ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(firstDonor, remaining.Length);
+        var order = new DonorOrder(remaining.Length, firstDonor);
         donors = [];
         receiver = -1;
         long open = 0;
@@ -64,7 +71,11 @@ internal static class PullPlan
             if (retired[index]) continue;
             if (receiver < 0 || Before(index, receiver, remaining, avoid)) receiver = index;
         }
-        if (receiver < 0 || open < quantity) return false;
+        if (receiver < 0 || open < quantity)
+        {
+            receiver = -1;
+            return false;
+        }
 
         var needed = quantity - remaining[receiver];
         var picked = ImmutableArray.CreateBuilder<int>();
@@ -78,11 +89,11 @@ internal static class PullPlan
             int next;
             if (picked.Count < WalkedDonors)
             {
-                next = NextAfter(remaining, unavailableUntil, now, receiver, lastTickets, lastIndex);
+                next = NextAfter(remaining, unavailableUntil, now, receiver, order, lastTickets, lastIndex);
             }
             else
             {
-                rest ??= SortedAfter(remaining, unavailableUntil, now, receiver, lastTickets, lastIndex);
+                rest ??= SortedAfter(remaining, unavailableUntil, now, receiver, order, lastTickets, lastIndex);
                 next = restAt < rest.Length ? rest[restAt++].Index : -1;
             }
             if (next < 0 || (needed <= 0 && spares-- <= 0)) break;
@@ -94,15 +105,33 @@ internal static class PullPlan
         return true;
     }
 
+    /// <summary>
+    /// Lowers the view by what a planned pull will take: each donor in turn, by as many as the receiver still lacks
+    /// after its own and the donors' before it; spares by none, unless the donors before them hold fewer than the view
+    /// said. So plans made next, while this pull runs, name other donors than the ones it is emptying.
+    /// </summary>
+    public static void CountAsMoving(Span<long> remaining, int receiver, ImmutableArray<int> donors, int quantity)
+    {
+        var needed = quantity - remaining[receiver];
+        foreach (var donor in donors)
+        {
+            if (needed <= 0) return;
+            var given = Math.Min(needed, remaining[donor]);
+            remaining[donor] -= given;
+            needed -= given;
+        }
+    }
+
     /// <summary>The fullest donor after (<paramref name="lastTickets"/>, <paramref name="lastIndex"/>) in the order; -1 if none.</summary>
     private static int NextAfter(
-        ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, long now, int receiver, long lastTickets, int lastIndex)
+        ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, long now, int receiver, DonorOrder order, long lastTickets, int lastIndex)
     {
         var next = -1;
-        for (var index = 0; index < remaining.Length; index++)
+        for (var rank = 0; rank < remaining.Length; rank++)
         {
-            if (!GivesAfter(index, remaining, unavailableUntil, now, receiver, lastTickets, lastIndex)) continue;
-            // The scan goes up by index, so a tie keeps the lower index already found.
+            var index = order.IndexAt(rank);
+            if (!GivesAfter(index, remaining, unavailableUntil, now, receiver, order, lastTickets, lastIndex)) continue;
+            // The scan goes up by rank, so a tie keeps the donor already found.
             if (next < 0 || remaining[index] > remaining[next]) next = index;
         }
         return next;
@@ -110,33 +139,43 @@ internal static class PullPlan
 
     /// <summary>Every donor after (<paramref name="lastTickets"/>, <paramref name="lastIndex"/>), in the order.</summary>
     private static (long Tickets, int Index)[] SortedAfter(
-        ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, long now, int receiver, long lastTickets, int lastIndex)
+        ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, long now, int receiver, DonorOrder order, long lastTickets, int lastIndex)
     {
         var count = 0;
         for (var index = 0; index < remaining.Length; index++)
         {
-            if (GivesAfter(index, remaining, unavailableUntil, now, receiver, lastTickets, lastIndex)) count++;
+            if (GivesAfter(index, remaining, unavailableUntil, now, receiver, order, lastTickets, lastIndex)) count++;
         }
         var sorted = new (long Tickets, int Index)[count];
         count = 0;
         for (var index = 0; index < remaining.Length; index++)
         {
-            if (GivesAfter(index, remaining, unavailableUntil, now, receiver, lastTickets, lastIndex)) sorted[count++] = (remaining[index], index);
+            if (GivesAfter(index, remaining, unavailableUntil, now, receiver, order, lastTickets, lastIndex)) sorted[count++] = (remaining[index], index);
         }
-        Array.Sort(sorted, static (a, b) => a.Tickets != b.Tickets ? b.Tickets.CompareTo(a.Tickets) : a.Index.CompareTo(b.Index));
+        Array.Sort(sorted, (a, b) => a.Tickets != b.Tickets ? b.Tickets.CompareTo(a.Tickets) : order.RankOf(a.Index).CompareTo(order.RankOf(b.Index)));
         return sorted;
     }
 
     /// <summary>
     /// Whether shard <paramref name="index"/> can give (available, holding a ticket, not the receiver) and comes after
-    /// (<paramref name="lastTickets"/>, <paramref name="lastIndex"/>) in the order (most tickets, lowest index).
+    /// (<paramref name="lastTickets"/>, <paramref name="lastIndex"/>) in the order (most tickets, then rank).
     /// </summary>
     private static bool GivesAfter(
-        int index, ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, long now, int receiver, long lastTickets, int lastIndex)
+        int index, ReadOnlySpan<long> remaining, ReadOnlySpan<long> unavailableUntil, long now, int receiver, DonorOrder order,
+        long lastTickets, int lastIndex)
     {
         var tickets = remaining[index];
         if (index == receiver || tickets < 1 || unavailableUntil[index] > now) return false;
-        return tickets < lastTickets || (tickets == lastTickets && index > lastIndex);
+        return tickets < lastTickets || (tickets == lastTickets && order.RankOf(index) > order.RankOf(lastIndex));
+    }
+
+    /// <summary>Ranks shard indexes for donors' ties: <c>first</c> ranks 0, the indexes above it follow, then those below.</summary>
+    private readonly record struct DonorOrder(int Shards, int First)
+    {
+        public int IndexAt(int rank) => rank < Shards - First ? First + rank : rank - (Shards - First);
+
+        // -1 (no donor picked yet) ranks before every shard.
+        public int RankOf(int index) => index < 0 ? -1 : index >= First ? index - First : index + (Shards - First);
     }
 
     /// <summary>Whether <paramref name="index"/> comes before <paramref name="best"/> as receiver.</summary>

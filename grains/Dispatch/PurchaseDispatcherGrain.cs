@@ -111,6 +111,11 @@ public sealed partial class PurchaseDispatcherGrain(
     // answer. Kept apart from _remaining, which requests lower and raise between refreshes from single answers.
     private long? _refreshedUnsold;
 
+    // Whether a refresh has replaced the view with the shards' own counts. Until then the view holds the blocks the
+    // shards started with, which after a sale (a silo that joined late, an activation started afresh) are far fuller
+    // than the shards, and do not show which are drained: no pull is planned from it before a refresh.
+    private bool _viewHeardShards;
+
     // The last refresh's counts when it heard every shard of the type say it was drained; null otherwise.
     private DrainedType? _refreshedDrained;
 
@@ -207,6 +212,7 @@ public sealed partial class PurchaseDispatcherGrain(
         // last thing this request did was to wait for one (no second refresh right after it).
         var refreshed = false;
         var justRefreshed = false;
+        var pulledFromView = false;
         while (true)
         {
             // Every answer that brought the loop back here was a definite refusal (an uncertain one ends it), so "nothing
@@ -216,7 +222,15 @@ public sealed partial class PurchaseDispatcherGrain(
             if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
             var index = PickShard(quantity);
             var donors = ImmutableArray<int>.Empty;
-            if (index < 0)
+            if (index < 0 && !pulledFromView && _viewHeardShards && TryPlanPull(quantity, avoid: -1, out var viewReceiver, out var viewDonors))
+            {
+                // Pulled together as the view plans it, before any refresh for this request: with many small shards every
+                // order needs a pull, and a refresh of every shard before each cost far more than the pull. Once per
+                // purchase: a pull that fails (its donors emptied meanwhile) is planned again from a refresh, as before.
+                pulledFromView = true;
+                (index, donors) = (viewReceiver, viewDonors);
+            }
+            else if (index < 0)
             {
                 if (!justRefreshed)
                 {
@@ -306,6 +320,7 @@ public sealed partial class PurchaseDispatcherGrain(
         var uncertain = false;
         // Whether a refresh started after this request arrived has ended, so that Verdict may rest on it.
         var refreshed = false;
+        var pulledFromView = false;
         while (true)
         {
             var result = await AskHomeAsync(homeGrain, homeIndex, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
@@ -346,6 +361,13 @@ public sealed partial class PurchaseDispatcherGrain(
             }
             donors = [];
             if (ViewHasRoom(quantity, homeIndex, out candidates)) continue;
+            if (!pulledFromView && _viewHeardShards && TryPlanPull(quantity, avoid: homeIndex, out var viewReceiver, out donors))
+            {
+                // As in the keyless path: one pull planned from the view before any refresh.
+                pulledFromView = true;
+                candidates = [viewReceiver];
+                continue;
+            }
             // The home is asked again only once the view shows somewhere to sell, or a pull to plan. After a pause it is
             // not asked blindly: nothing says it has room, and each refusal costs it a read of the stored key (a home
             // reads the key before it answers "sold out"), on a database busy with the sale's last commits, for every
@@ -531,7 +553,14 @@ public sealed partial class PurchaseDispatcherGrain(
         {
             if (_watch!.IsSilent(index, now) && _unavailableUntil[index] <= now) _unavailableUntil[index] = now + 1;
         }
-        return PullPlan.TryPlan(_remaining, _unavailableUntil, _retired, now, quantity, avoid, out receiver, out donors);
+        if (!PullPlan.TryPlan(_remaining, _unavailableUntil, _retired, now, quantity, avoid, Random.Shared.Next(_remaining.Length), out receiver, out donors))
+        {
+            return false;
+        }
+        // The requests planning next (this reentrant grain's, while the pull runs) name other donors. A hint like the rest
+        // of the view: the receiver's answer, other answers and the next refresh correct it.
+        PullPlan.CountAsMoving(_remaining, receiver, donors, quantity);
+        return true;
     }
 
     /// <summary>Waits for a refresh that started after the caller arrived (starting one if needed).</summary>
@@ -612,6 +641,7 @@ public sealed partial class PurchaseDispatcherGrain(
         {
             // A call failed or the time ran out: each shard is judged below by its own call.
         }
+        _viewHeardShards = true;
         var answered = new List<Sales.ShardSales>(calls.Length);
         Task? firstUnanswered = null;
         for (var index = 0; index < calls.Length; index++)

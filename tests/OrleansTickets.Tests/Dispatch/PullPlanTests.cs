@@ -30,7 +30,8 @@ public sealed class PullPlanTests
         long[] remaining = [1, 1, 5];
         long[] until = [0, 0, Marked];
 
-        Assert.False(Plan(remaining, until, quantity: 3, out _, out var donors));
+        Assert.False(Plan(remaining, until, quantity: 3, out var receiver, out var donors));
+        Assert.Equal(-1, receiver);
         Assert.Empty(donors);
     }
 
@@ -68,6 +69,49 @@ public sealed class PullPlanTests
     }
 
     [Fact]
+    public void Donors_that_tie_are_taken_from_the_first_donor_up_wrapping_round_while_the_receiver_stays()
+    {
+        long[] remaining = [1, 1, 1, 1, 1, 1];
+
+        // 2 needed beyond the receiver's own, then the two spares: from shard 4 up, round to 1 (0 receives).
+        Assert.True(Plan(remaining, new long[6], quantity: 3, out var receiver, out var donors, firstDonor: 4));
+        Assert.Equal(0, receiver);
+        Assert.Equal([4, 5, 1, 2], donors);
+
+        Assert.True(Plan(remaining, new long[6], quantity: 3, out receiver, out donors, firstDonor: 2));
+        Assert.Equal(0, receiver);
+        Assert.Equal([2, 3, 4, 5], donors);
+    }
+
+    [Fact]
+    public void A_fuller_donor_comes_before_those_that_tie_wherever_they_start()
+    {
+        long[] remaining = [3, 1, 1, 2, 1];
+
+        Assert.True(Plan(remaining, new long[5], quantity: 6, out var receiver, out var donors, firstDonor: 2));
+
+        Assert.Equal(0, receiver);
+        Assert.Equal([3, 2, 4, 1], donors);
+    }
+
+    [Fact]
+    public void A_planned_pull_counts_its_tickets_as_gone_from_its_donors_so_the_next_plan_names_others()
+    {
+        long[] remaining = [2, 1, 1, 1, 1, 1, 1, 1];
+
+        Assert.True(Plan(remaining, new long[8], quantity: 4, out var receiver, out var donors));
+        Assert.Equal([1, 2, 3, 4], donors);
+        PullPlan.CountAsMoving(remaining, receiver, [.. donors], quantity: 4);
+
+        // The receiver lacked 2: the first two donors gave them, the spares kept theirs, and the receiver is left as
+        // it was (its answer says what it holds after the sale).
+        Assert.Equal([2, 0, 0, 1, 1, 1, 1, 1], remaining);
+        Assert.True(Plan(remaining, new long[8], quantity: 4, out receiver, out donors));
+        Assert.Equal(0, receiver);
+        Assert.Equal([3, 4, 5, 6], donors);
+    }
+
+    [Fact]
     public void Any_view_gets_the_plan_of_a_stable_sort_by_tickets()
     {
         // The plan walks the view instead of sorting it, up to a sort of the rest for large orders; these views hold
@@ -84,27 +128,36 @@ public sealed class PullPlanTests
             var retired = Enumerable.Range(0, shards).Select(_ => random.Next(6) == 0).ToArray();
             var quantity = large ? random.Next(9, 60) : random.Next(1, 9);
             var avoid = random.Next(-1, shards);
+            var firstDonor = random.Next(shards);
 
-            var planned = PullPlan.TryPlan(remaining, until, retired, Now, quantity, avoid, out var receiver, out var donors);
-            var expected = Sorted(remaining, until, retired, quantity, avoid, out var expectedReceiver, out var expectedDonors);
+            var planned = PullPlan.TryPlan(remaining, until, retired, Now, quantity, avoid, firstDonor, out var receiver, out var donors);
+            var expected = Sorted(remaining, until, retired, quantity, avoid, firstDonor, out var expectedReceiver, out var expectedDonors);
 
             var context = $"seed {seed}, view {view}: remaining [{string.Join(", ", remaining)}], unavailable " +
                 $"[{string.Join(", ", until.Select(u => u > Now ? 1 : 0))}], retired [{string.Join(", ", retired.Select(r => r ? 1 : 0))}], " +
-                $"quantity {quantity}, avoid {avoid}";
+                $"quantity {quantity}, avoid {avoid}, first donor {firstDonor}";
             Assert.True(expected == planned, context);
             Assert.True(expectedReceiver == receiver, $"{context}: receiver {receiver}, expected {expectedReceiver}");
             Assert.True(expectedDonors.SequenceEqual(donors), $"{context}: donors [{string.Join(", ", donors)}], expected [{string.Join(", ", expectedDonors)}]");
         }
     }
 
-    /// <summary>The plan as first written, by sorting: the fullest receives, the next fullest give, stable on ties.</summary>
-    private static bool Sorted(long[] remaining, long[] until, bool[] retired, int quantity, int avoid, out int receiver, out List<int> donors)
+    /// <summary>
+    /// The plan as first written, by sorting: the fullest receives (the lowest index on ties), the next fullest give
+    /// (on ties, from <paramref name="firstDonor"/> up, wrapping round).
+    /// </summary>
+    private static bool Sorted(long[] remaining, long[] until, bool[] retired, int quantity, int avoid, int firstDonor, out int receiver, out List<int> donors)
     {
         var indexes = Enumerable.Range(0, remaining.Length);
-        var open = indexes.Where(i => remaining[i] >= 1 && until[i] <= Now).OrderByDescending(i => remaining[i]).ToList();
+        var open = indexes.Where(i => remaining[i] >= 1 && until[i] <= Now).OrderByDescending(i => remaining[i])
+            .ThenBy(i => (i - firstDonor + remaining.Length) % remaining.Length).ToList();
         receiver = indexes.Where(i => !retired[i] && until[i] <= Now).OrderBy(i => i == avoid).ThenByDescending(i => remaining[i]).FirstOrDefault(-1);
         donors = [];
-        if (receiver < 0 || open.Sum(i => remaining[i]) < quantity) return false;
+        if (receiver < 0 || open.Sum(i => remaining[i]) < quantity)
+        {
+            receiver = -1;
+            return false;
+        }
         var needed = quantity - remaining[receiver];
         var spares = PullPlan.SpareDonors;
         foreach (var index in open)
@@ -117,9 +170,10 @@ public sealed class PullPlanTests
         return true;
     }
 
-    private static bool Plan(long[] remaining, long[] until, int quantity, out int receiver, out int[] donors, int avoid = -1, bool[]? retired = null)
+    private static bool Plan(long[] remaining, long[] until, int quantity, out int receiver, out int[] donors, int avoid = -1, bool[]? retired = null,
+        int firstDonor = 0)
     {
-        var planned = PullPlan.TryPlan(remaining, until, retired ?? new bool[remaining.Length], Now, quantity, avoid, out receiver, out var picked);
+        var planned = PullPlan.TryPlan(remaining, until, retired ?? new bool[remaining.Length], Now, quantity, avoid, firstDonor, out receiver, out var picked);
         donors = [.. picked];
         return planned;
     }
