@@ -13,6 +13,8 @@
 #   --scale F        multiply every capacity by F (0.1 = 15k tickets, 10 = 1.5M tickets)
 #   --max-dbs N      Storage:MaxShardDatabases (default: none passed, so the service's own setting applies, 4 in
 #                    silo/appsettings.json; the setting in a build under test is what a run measures)
+#   --max-quantity N each order asks for 1 to N tickets (default 4), capped by each type's maxPerOrder; for a
+#                    festival file whose types allow more, e.g. scripts/bench/small-shards.json (load generator only)
 #   --timeout S      give the load generator S seconds to sell out (default 300)
 #   --warm-up        first sell out an unmeasured copy of the festival (event "warm-up"), as a service that has
 #                    been running before the doors open would be; the measured sale then starts JIT-warm
@@ -73,11 +75,11 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/operator.sh"
 cd "$repo"
 
-service_args=() extra_env=() client_env=() crowd=load counters=0 perf=0 trace=0 trace_profile=dotnet-sampled-thread-time profile_given=0 trace_providers= trace_seconds=5 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() extra_env=() client_env=() quantity_args=() crowd=load counters=0 perf=0 trace=0 trace_profile=dotnet-sampled-thread-time profile_given=0 trace_providers= trace_seconds=5 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     # An option that takes a value, given last without one, would otherwise stop on set -u's "unbound variable".
     case "$1" in
-        --connections | --http2 | --ga-shards | --festival | --scale | --max-dbs | --timeout | --waiting-room | --crowd | \
+        --connections | --http2 | --ga-shards | --festival | --scale | --max-dbs | --max-quantity | --timeout | --waiting-room | --crowd | \
             --service-arg | --service-env | --client-env | --trace-profile | --trace-providers | --trace-seconds)
             [[ $# -ge 2 ]] || { echo "$1 needs a value (see the header of $0)" >&2; exit 2; } ;;
     esac
@@ -89,6 +91,7 @@ while [[ $# -gt 0 ]]; do
         --festival) festival_file="$2"; shift ;;
         --scale) scale="$2"; shift ;;
         --max-dbs) max_dbs="$2"; shift ;;
+        --max-quantity) quantity_args=(--max-quantity "$2"); shift ;;
         --timeout) timeout="$2"; shift ;;
         --warm-up) warm_up=1 ;;
         --cold) cold=1 ;;
@@ -120,6 +123,7 @@ http2=$((10#$http2))
 [[ $http2 != 0 && $crowd == wrk ]] && { echo "--http2 is for the load generator: wrk speaks HTTP/1.1 only" >&2; exit 2; }
 # wrk's buyers have no waiting room: they start buying as they connect.
 [[ $crowd == wrk ]] && waiting_room=0
+[[ $crowd == wrk && ${#quantity_args[@]} -gt 0 ]] && { echo "--max-quantity is for the load generator: wrk's script picks its own" >&2; exit 2; }
 
 service_port=5080 floor_port=5081 http2_port=5082
 # Where the buyers post: the service's HTTP/1.1 address, or with --http2 its HTTP/2 endpoint. Everything else (the
@@ -230,7 +234,7 @@ if [[ $warm_up == 1 ]]; then
     sed 's/"id": *"festival"/"id":"warm-up"/' "$run_dir/festival.json" >"$run_dir/warm-up.json"
     curl -s -o /dev/null "${operator_auth[@]}" -X POST "http://127.0.0.1:$service_port/api/events" -H 'Content-Type: application/json' \
         --data @"$run_dir/warm-up.json"
-    "${load_client[@]}" --url "$sale_url" "${sale_args[@]}" --event warm-up --connections "$connections" \
+    "${load_client[@]}" --url "$sale_url" "${sale_args[@]}" "${quantity_args[@]}" --event warm-up --connections "$connections" \
         --timeout "$timeout" >"$run_dir/warm-up.txt" 2>&1 || { echo "warm-up sale failed; see $run_dir/warm-up.txt" >&2; exit 1; }
 fi
 
@@ -319,7 +323,7 @@ print(",".join("%s:%d:%d" % (t["id"], t["capacity"], t["maxPerOrder"]) for t in 
     # Without a sell-out, or with errors, the run fails as the load generator's does.
     python3 "$repo/scripts/lib/crowd_summary.py" "$run_dir" "$verified" || { [[ $verified == 0 ]] && verified=1; }
 else
-    "${load_client[@]}" --url "$sale_url" "${sale_args[@]}" --event festival --connections "$connections" --offered "$offered" \
+    "${load_client[@]}" --url "$sale_url" "${sale_args[@]}" "${quantity_args[@]}" --event festival --connections "$connections" --offered "$offered" \
         --timeout "$timeout" --waiting-room "$waiting_room" --service-pid "$service_pid" "${database_args[@]}" --summary-json "$run_dir/orders.json" \
         --orders-file "$run_dir/acknowledged.jsonl" --latency-timeline "$run_dir/latency.csv" | tee "$run_dir/orders.txt" | grep -v " PASS "
     verified=${PIPESTATUS[0]}
