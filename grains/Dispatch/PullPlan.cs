@@ -16,10 +16,10 @@ namespace OrleansTickets.Dispatch;
 /// failed: with many shards of a ticket or two each, every order needs a pull, and the sale ran at one pull at a time.
 /// </para>
 /// <para>
-/// Pulls are planned at the end of a sale, by every buyer that no single shard can serve, after each refresh, over
-/// every shard of the type (400 in the festival's general admission). So the plan sorts nothing for an order of a
-/// few tickets: one walk of the view finds the receiver, then each donor is the fullest shard after the donor before
-/// it, in the order (most tickets, lowest index), one walk each.
+/// Pulls are planned at the end of a sale, by every buyer that no single shard can serve, over every shard of the
+/// type (400 in the festival's general admission). So the plan sorts nothing for an order of a few tickets: one walk
+/// of the view finds the receiver, then each donor is the fullest shard after the donor before it, in the order (most
+/// tickets, then from <c>firstDonor</c> up), one walk each.
 /// </para>
 /// </remarks>
 internal static class PullPlan
@@ -80,7 +80,7 @@ internal static class PullPlan
         var needed = quantity - remaining[receiver];
         var picked = ImmutableArray.CreateBuilder<int>();
         var spares = SpareDonors;
-        // The last donor picked: the next is the fullest shard after it in the order (most tickets, lowest index).
+        // The last donor picked: the next is the fullest shard after it in the order (most tickets, then rank).
         var (lastTickets, lastIndex) = (long.MaxValue, -1);
         (long Tickets, int Index)[]? rest = null;
         var restAt = 0;
@@ -106,13 +106,15 @@ internal static class PullPlan
     }
 
     /// <summary>
-    /// Lowers the view by what a planned pull will take: each donor in turn, by as many as the receiver still lacks
-    /// after its own and the donors' before it; spares by none, unless the donors before them hold fewer than the view
-    /// said. So plans made next, while this pull runs, name other donors than the ones it is emptying.
+    /// Lowers the view by what a planned pull will take: the receiver's own tickets, which it reserves for the order,
+    /// then each donor in turn by as many as the order still lacks (spares by none, as the donors before them cover
+    /// it). So plans made next, while this pull runs, count neither, and name other donors than the ones it is emptying.
     /// </summary>
     public static void CountAsMoving(Span<long> remaining, int receiver, ImmutableArray<int> donors, int quantity)
     {
-        var needed = quantity - remaining[receiver];
+        var own = Math.Min(quantity, remaining[receiver]);
+        remaining[receiver] -= own;
+        var needed = quantity - own;
         foreach (var donor in donors)
         {
             if (needed <= 0) return;

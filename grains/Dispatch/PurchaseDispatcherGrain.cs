@@ -111,10 +111,13 @@ public sealed partial class PurchaseDispatcherGrain(
     // answer. Kept apart from _remaining, which requests lower and raise between refreshes from single answers.
     private long? _refreshedUnsold;
 
-    // Whether a refresh has replaced the view with the shards' own counts. Until then the view holds the blocks the
-    // shards started with, which after a sale (a silo that joined late, an activation started afresh) are far fuller
-    // than the shards, and do not show which are drained: no pull is planned from it before a refresh.
-    private bool _viewHeardShards;
+    // When the last refresh replaced the view with the shards' own counts; null before the first. A purchase plans a
+    // pull from the view without refreshing first only within UnavailableFor of it, while the shards that refresh did
+    // not hear are still marked unavailable: a pull names its donors, and asks them one after another, each for up to
+    // 2 s, so a donor on a silo that froze since the view was filled held the buyer past its patience, to "outcome
+    // unknown". Before the first refresh the view holds the blocks the shards started with, which after a sale (a silo
+    // that joined late, an activation started afresh) are far fuller than the shards, and show none of them drained.
+    private long? _viewRefreshedAt;
 
     // The last refresh's counts when it heard every shard of the type say it was drained; null otherwise.
     private DrainedType? _refreshedDrained;
@@ -131,6 +134,9 @@ public sealed partial class PurchaseDispatcherGrain(
     // One load of the definition for all the requests that find the type unknown together (see Purchase).
     private readonly SingleFlight<bool> _loading = new();
     private KeyHomes? _keyHomes;
+
+    /// <summary>Whether a pull may be planned from the view without a refresh first (see <c>_viewRefreshedAt</c>).</summary>
+    private bool ViewIsFresh => _viewRefreshedAt is { } at && Now - at < Ticks(UnavailableFor);
 
     /// <summary>Now, as a monotonic timestamp of the grain's <see cref="TimeProvider"/>.</summary>
     private long Now => clock.GetTimestamp();
@@ -222,11 +228,12 @@ public sealed partial class PurchaseDispatcherGrain(
             if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
             var index = PickShard(quantity);
             var donors = ImmutableArray<int>.Empty;
-            if (index < 0 && !pulledFromView && _viewHeardShards && TryPlanPull(quantity, avoid: -1, out var viewReceiver, out var viewDonors))
+            if (index < 0 && !pulledFromView && ViewIsFresh && TryPlanPull(quantity, avoid: -1, out var viewReceiver, out var viewDonors))
             {
-                // Pulled together as the view plans it, before any refresh for this request: with many small shards every
-                // order needs a pull, and a refresh of every shard before each cost far more than the pull. Once per
-                // purchase: a pull that fails (its donors emptied meanwhile) is planned again from a refresh, as before.
+                // Pulled together as the view plans it, from a refresh less than a second old instead of one of its own:
+                // with many small shards every order needs a pull, and a refresh of every shard before each cost far more
+                // than the pull. Once per purchase: a pull that fails (its donors emptied meanwhile) is planned again from
+                // a refresh, as before.
                 pulledFromView = true;
                 (index, donors) = (viewReceiver, viewDonors);
             }
@@ -361,7 +368,7 @@ public sealed partial class PurchaseDispatcherGrain(
             }
             donors = [];
             if (ViewHasRoom(quantity, homeIndex, out candidates)) continue;
-            if (!pulledFromView && _viewHeardShards && TryPlanPull(quantity, avoid: homeIndex, out var viewReceiver, out donors))
+            if (!pulledFromView && ViewIsFresh && TryPlanPull(quantity, avoid: homeIndex, out var viewReceiver, out donors))
             {
                 // As in the keyless path: one pull planned from the view before any refresh.
                 pulledFromView = true;
@@ -641,7 +648,7 @@ public sealed partial class PurchaseDispatcherGrain(
         {
             // A call failed or the time ran out: each shard is judged below by its own call.
         }
-        _viewHeardShards = true;
+        _viewRefreshedAt = Now;
         var answered = new List<Sales.ShardSales>(calls.Length);
         Task? firstUnanswered = null;
         for (var index = 0; index < calls.Length; index++)

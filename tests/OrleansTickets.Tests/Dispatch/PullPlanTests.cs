@@ -103,12 +103,28 @@ public sealed class PullPlanTests
         Assert.Equal([1, 2, 3, 4], donors);
         PullPlan.CountAsMoving(remaining, receiver, [.. donors], quantity: 4);
 
-        // The receiver lacked 2: the first two donors gave them, the spares kept theirs, and the receiver is left as
-        // it was (its answer says what it holds after the sale).
-        Assert.Equal([2, 0, 0, 1, 1, 1, 1, 1], remaining);
+        // The receiver keeps its own 2 for the order and lacked 2 more: the first two donors give them, and the spares
+        // keep theirs.
+        Assert.Equal([0, 0, 0, 1, 1, 1, 1, 1], remaining);
         Assert.True(Plan(remaining, new long[8], quantity: 4, out receiver, out donors));
-        Assert.Equal(0, receiver);
-        Assert.Equal([3, 4, 5, 6], donors);
+        Assert.Equal(3, receiver);
+        Assert.Equal([4, 5, 6, 7], donors);
+    }
+
+    [Fact]
+    public void A_donor_the_view_says_holds_less_than_is_lacking_gives_all_it_holds_and_the_next_the_rest()
+    {
+        long[] remaining = [3, 2, 1, 4, 1];
+
+        PullPlan.CountAsMoving(remaining, receiver: 3, donors: [0, 1, 2, 4], quantity: 9);
+
+        // The receiver's own 4, then the 5 lacking: all 3 of the first donor and 2 of the second; the rest keep theirs.
+        Assert.Equal([0, 0, 1, 0, 1], remaining);
+
+        // A view whose donors hold less than the order lacks (they sold meanwhile, say) lowers each to nothing.
+        long[] scarce = [1, 1, 5];
+        PullPlan.CountAsMoving(scarce, receiver: 2, donors: [0, 1], quantity: 9);
+        Assert.Equal([0, 0, 0], scarce);
     }
 
     [Fact]
