@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using OrleansTickets.Dispatch;
+using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
 
@@ -47,6 +49,53 @@ public sealed class ViewPullTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("stale-pull-key")]
+    public async Task A_pull_from_a_view_that_sales_elsewhere_made_wrong_fails_and_the_buyer_hears_the_refreshed_count(string? key)
+    {
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
+        for (var attempt = 0; ; attempt++)
+        {
+            var eventId = $"stale-pull-{attempt}";
+            var definition = await CreateAsync(cluster, eventId);
+            var clock = Stopwatch.StartNew();
+            Assert.Equal(1, await PulledAsync(cluster, eventId, key: null));
+            // The two shards the pull left alone (2 tickets each, by the view) sell 2 and 1 behind the dispatcher's back:
+            // 1 ticket is left.
+            var full = (await cluster.SalesAsync(eventId)).TicketTypes[0].Shards.Where(shard => shard.Remaining == 2).Select(shard => shard.Index).ToList();
+            Assert.Equal(2, full.Count);
+            Assert.Equal(PurchaseStatus.Created, (await cluster.Shard(eventId, "ga", full[0]).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 2))).Status);
+            Assert.Equal(PurchaseStatus.Created, (await cluster.Shard(eventId, "ga", full[1]).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 1))).Status);
+            // A keyed order's home answers with its own count, which would correct the view before any pull: the key is
+            // one whose home the pull emptied.
+            string? orderKey = null;
+            if (key is not null)
+            {
+                var homes = new KeyHomes(definition, await cluster.Client.GetEventGrain(eventId).GetShardDatabases(), "ga");
+                orderKey = Enumerable.Range(0, 1_000).Select(n => $"{key}-{attempt}-{n}").First(candidate => !full.Contains(homes.HomeOf(candidate)));
+            }
+            using var refreshes = cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
+            using var pulls = cluster.CollectMetric<long>("orleanstickets.shards.transfers");
+
+            var refused = await cluster.BuyAsync(eventId, "ga", 4, key: orderKey);
+
+            // Never "sold out" from the view that planned the pull: the answer rests on the refresh after it.
+            Assert.Equal(PurchaseStatus.SoldOut, refused.Status);
+            Assert.Equal(1, refused.Remaining);
+            Assert.True(refreshes.GetMeasurementSnapshot().Sum(m => m.Value) >= 1);
+            var pulled = pulls.GetMeasurementSnapshot().Any(m => (string?)m.Tags["reason"] == "pull");
+            if (!pulled && clock.Elapsed > Quick && attempt < 4)
+            {
+                output.WriteLine($"attempt {attempt}: {clock.Elapsed} before the order, too long to tell");
+                continue;
+            }
+            Assert.True(pulled, "the order was not pulled from the view first; the test proves nothing");
+            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync(eventId, "ga", 1)).Status);
+            return;
+        }
+    }
+
     [Fact]
     public async Task A_view_older_than_a_second_is_refreshed_before_a_pull_is_planned_from_it()
     {
@@ -67,7 +116,7 @@ public sealed class ViewPullTests(ITestOutputHelper output)
     /// Four shards of two tickets, orders of up to 4: a type of four shards or fewer does not gather its shards' last
     /// tickets on a few (InventoryShardGrain.Gathering.cs), which could otherwise make room for an order of 4 on one.
     /// </summary>
-    private static Task CreateAsync(TicketingCluster cluster, string eventId) =>
+    private static Task<EventDefinition> CreateAsync(TicketingCluster cluster, string eventId) =>
         cluster.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 8, shards: 4, maxPerOrder: 4));
 
     /// <summary>Buys 4 tickets, which no shard holds alone; answers how many refreshes the purchase took.</summary>
