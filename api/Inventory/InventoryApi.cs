@@ -100,7 +100,7 @@ public static class InventoryApi
         if (errors.Count > 0) return Problems.Invalid(errors);
         var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);
         if (typeProblem is not null) return typeProblem;
-        // One spelling per shard, as in order ids: "01" names no shard.
+        // One spelling per shard, the one the API gives (in /sales and in order ids): "01" names no shard.
         if (!int.TryParse(index, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var shard)
             || shard >= definition!.Shards || (index.Length > 1 && index[0] == '0'))
         {
