@@ -44,11 +44,11 @@ public static class JsonBody
         var size = Math.Min(maxBytes + 1, (int)(request.ContentLength ?? maxBytes + 1));
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         var isObject = true;
+        var length = 0;
         using var either = giveUp.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(request.HttpContext.RequestAborted, giveUp) : null;
         var token = either?.Token ?? request.HttpContext.RequestAborted;
         try
         {
-            var length = 0;
             while (length < size)
             {
                 var read = await request.Body.ReadAsync(buffer.AsMemory(length, size - length), token);
@@ -86,6 +86,7 @@ public static class JsonBody
             var where = $"(line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1})";
             var detail = exception is BodyRuleException rule ? $"'{field}': {rule.Reason}"
                 : isObject && IsUnknownField(typeInfo, path) ? UnknownFieldDetail(field)
+                : isObject && IsGivenTwice(buffer.AsSpan(0, Math.Min(length, maxBytes)), path, exception) ? $"'{field}' is given more than once (names match without regard to case)."
                 : $"Could not read '{field}' {where}.";
             return (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest,
                 isObject ? "The body is not valid JSON for this request." : "The body must be a JSON object.",
@@ -174,6 +175,76 @@ public static class JsonBody
             }
         }
         return segments;
+    }
+
+    /// <summary>
+    /// Whether the field at <paramref name="path"/> is named a second time in one object of <paramref name="json"/> no
+    /// later than where the serializer stopped (<paramref name="failure"/>): it refuses a second value for a field
+    /// (ApiJsonContext), and, as for an unknown field, says why only in its message. Read here from the body itself,
+    /// which is read again only on this way out. A repeat after the place of the failure is not what stopped it.
+    /// </summary>
+    private static bool IsGivenTwice(ReadOnlySpan<byte> json, string path, JsonException failure)
+    {
+        if (PathSegments(path) is not { Count: > 0 } wanted || wanted[^1] is null) return false;
+        if (json.StartsWith(Utf8ByteOrderMark)) json = json[Utf8ByteOrderMark.Length..];
+        // The names met so far in each object open around the reader, and the segment each container adds to the path
+        // of what is inside it: the name of the value being read for an object, null for an array.
+        var seen = new List<HashSet<string>?>();
+        var at = new List<string?>();
+        var reader = new Utf8JsonReader(json);
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                        seen.Add(new HashSet<string>(StringComparer.OrdinalIgnoreCase));
+                        at.Add(null);
+                        break;
+                    case JsonTokenType.StartArray:
+                        seen.Add(null);
+                        at.Add(null);
+                        break;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        seen.RemoveAt(seen.Count - 1);
+                        at.RemoveAt(at.Count - 1);
+                        break;
+                    case JsonTokenType.PropertyName:
+                        var name = reader.GetString()!;
+                        at[^1] = name;
+                        if (!seen[^1]!.Add(name) && SamePath(at, wanted)) return NoLaterThan(json, (int)reader.TokenStartIndex, failure);
+                        break;
+                }
+            }
+        }
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
+        {
+            // The body breaks off or goes wrong (a name that is not text) past the fields read: no second value was met
+            // before that.
+        }
+        return false;
+    }
+
+    /// <summary>Whether byte <paramref name="offset"/> of <paramref name="json"/> is at or before the place <paramref name="failure"/> names.</summary>
+    private static bool NoLaterThan(ReadOnlySpan<byte> json, int offset, JsonException failure)
+    {
+        if (failure.LineNumber is not { } line || failure.BytePositionInLine is not { } column) return true;
+        var before = json[..offset];
+        var lines = before.Count((byte)'\n');
+        var inLine = offset - (before.LastIndexOf((byte)'\n') + 1);
+        return lines < line || (lines == line && inLine <= column);
+    }
+
+    /// <summary>Whether the path that <paramref name="at"/> spells (a segment per open container) is <paramref name="wanted"/>.</summary>
+    private static bool SamePath(List<string?> at, List<string?> wanted)
+    {
+        if (at.Count != wanted.Count) return false;
+        for (var i = 0; i < wanted.Count; i++)
+        {
+            if (!string.Equals(at[i], wanted[i], StringComparison.OrdinalIgnoreCase)) return false;
+        }
+        return true;
     }
 
     private static string UnknownFieldDetail(string field) =>

@@ -438,6 +438,52 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         Assert.StartsWith("Could not read 'quantity'", wrongType.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_field_given_twice_is_named_in_the_refusal()
+    {
+        await EnsureEventAsync("twice");
+        var top = await AssertProblemAsync(await Http.PostRawAsync("/api/events/twice/orders",
+            "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"quantity\":2,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("quantity", top.GetProperty("field").GetString());
+        Assert.Equal("'quantity' is given more than once (names match without regard to case).", top.GetProperty("detail").GetString());
+        // Spelt in another case, the second is the same field all the same.
+        var cased = await AssertProblemAsync(await Http.PostRawAsync("/api/events/twice/orders",
+            "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"Quantity\":2,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.EndsWith("is given more than once (names match without regard to case).", cased.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        // In a nested object and in an array's element; a name used once in each of two objects is no repeat.
+        var nested = await AssertProblemAsync(await Http.PostRawAsync("/api/events/twice/orders",
+            "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\",\"name\":\"B\"}}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("'buyer.name' is given more than once (names match without regard to case).", nested.GetProperty("detail").GetString());
+        var inArray = await AssertProblemAsync(await Http.PostRawAsync("/api/events", "{\"id\":\"twice-in-array\",\"name\":\"T\",\"ticketTypes\":[" +
+            "{\"id\":\"ga\",\"name\":\"GA\",\"price\":10,\"currency\":\"EUR\",\"capacity\":10,\"shards\":1,\"maxPerOrder\":4,\"shards\":2}]}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("'ticketTypes[0].shards' is given more than once (names match without regard to case).", inArray.GetProperty("detail").GetString());
+        // A wrong value in a body that also names a field twice, but later: the first fault is the one told.
+        var wrongFirst = await AssertProblemAsync(await Http.PostRawAsync("/api/events/twice/orders",
+            "{\"ticketTypeId\":\"ga\",\"quantity\":\"one\",\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"},\"quantity\":2}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.StartsWith("Could not read 'quantity'", wrongFirst.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        // The same with the fault deeper than the repeat: an object named twice, a wrong value inside the first.
+        var wrongInside = await AssertProblemAsync(await Http.PostRawAsync("/api/events/twice/orders",
+            "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":1,\"email\":\"a@b.co\"},\"buyer\":{}}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.StartsWith("Could not read 'buyer.name'", wrongInside.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        // Over several lines: the repeat's place is counted in lines as the serializer counts its own.
+        var wrongAbove = await AssertProblemAsync(await Http.PostRawAsync("/api/events/twice/orders",
+            "{\n\"ticketTypeId\":\"ga\",\n    \"quantity\":\"one\",\n\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"},\n\"quantity\":2}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.StartsWith("Could not read 'quantity'", wrongAbove.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var twiceBelow = await AssertProblemAsync(await Http.PostRawAsync("/api/events/twice/orders",
+            "{\n    \"ticketTypeId\":\"ga\",\n    \"quantity\":1,\n\"quantity\":2,\n    \"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}"),
+            HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("'quantity' is given more than once (names match without regard to case).", twiceBelow.GetProperty("detail").GetString());
+        Assert.Equal(404, (int)(await Http.GetAsync("/api/events/twice-in-array")).StatusCode);
+        Assert.Equal(0, await Http.SoldAsync("twice"));
+    }
+
     [Theory]
     [InlineData("Mehr\u200Cdad")]
     [InlineData("Ada \U0001F469\u200D\U0001F4BB")]
