@@ -32,6 +32,8 @@ public static class TicketingApiExtensions
         // Answers that no handler wrote get their problems from FallbackProblems; every other problem is written by
         // the handler that refused the request, with its own type.
         services.AddProblemDetails();
+        // After ASP.NET Core's writer, which AddProblemDetails registers: asked only for the clients that one refuses.
+        services.AddSingleton<IProblemDetailsWriter, AnyClientProblemWriter>();
         // Registered after AddProblemDetails, so it runs after ASP.NET Core's own set-up of these options.
         services.PostConfigure<JsonOptions>(o => GeneratedJsonOnly.Apply(o.SerializerOptions));
         services.AddSingleton<EventDirectory>();

@@ -715,6 +715,8 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         var problem = JsonDocument.Parse(text).RootElement.Clone();
         Assert.Equal(ProblemBase + type, problem.GetProperty("type").GetString());
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        // Whatever the client accepts, the problem names the request as the service's log does.
+        Assert.True(problem.TryGetProperty("traceId", out var traceId) && !string.IsNullOrEmpty(traceId.GetString()), $"No traceId: {text}");
         return problem;
     }
 }
