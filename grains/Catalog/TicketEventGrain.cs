@@ -556,7 +556,10 @@ public sealed partial class TicketEventGrain(
             // hold plus what is between them (gifts in transit, grants not yet delivered), and all of that is unsold.
             // The shards answer one by one while gifts move, so each gift is counted once by ShardCounts.
             var sold = shards.Sum(s => s.Sold);
-            var unsold = ShardCounts.Unsold(shards) + PendingOf(type.Id);
+            // Once every shard has said it is drained, none ever takes a grant in again: a pending one will be withdrawn
+            // at its next offer, and is not for sale meanwhile (nor does a dispatcher count it; see DrainedType).
+            var drained = shards.Length > 0 && Array.TrueForAll(shards, s => s.Retired);
+            var unsold = ShardCounts.Unsold(shards) + (drained ? 0 : PendingOf(type.Id));
             types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards]));
         }
         // Dated by when it ended: the page views queued behind this read share it (see GetRecentSales).

@@ -124,6 +124,9 @@ public sealed class ScatteredTicketsTests(ITestOutputHelper output)
         var answer = await cluster.BuyAsync("pending", "ga", 4);
 
         Assert.Equal((PurchaseStatus.SoldOut, 3L), (answer.Status, answer.Remaining));
+        // The sales report agrees: 6 sold of the 9 the shards hold, 3 left.
+        var sales = (await cluster.Client.GetEventGrain("pending").GetSales())!.TicketTypes.Single();
+        Assert.Equal((9L, 6L, 3L), (sales.Capacity, sales.Sold, sales.Remaining));
     }
 
     /// <summary>
