@@ -46,7 +46,10 @@ public static class OrderValidator
 
     private static bool IsEmail(string? email)
     {
-        if (string.IsNullOrWhiteSpace(email)) return false;
+        // The names' rule holds for what was sent, before the spaces around it are trimmed: Trim also takes tabs, line
+        // breaks and NEL off the ends, which the rule refuses in a name (and a body that differed only by them replayed
+        // the first order as the same one).
+        if (string.IsNullOrWhiteSpace(email) || !DisplayText.IsValid(email, email.Length)) return false;
         email = email.Trim();
         // MailAddress takes any non-ASCII character, so an address gets the names' rule too (no control characters,
         // direction overrides, zero-width spaces): an address the export shows must be the one the buyer can be reached at.

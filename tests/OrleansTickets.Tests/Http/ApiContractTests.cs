@@ -366,6 +366,11 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         { OrderWithEmail("a@" + new string('b', 64) + ".co"), "validation" },
         { OrderWithEmail(new string('a', 65) + "@b.co"), "validation" },
         { OrderWithEmail(new string('\u00E4', 33) + "@b.co"), "validation" },
+        // Controls and line breaks at either end, which trimming would otherwise take off unseen, as a name's are refused.
+        { OrderWithEmail("\\tada@b.co"), "validation" },
+        { OrderWithEmail("ada@b.co\\r\\n"), "validation" },
+        { OrderWithEmail("\\u0085ada@b.co"), "validation" },
+        { OrderWithEmail("ada@b.co\\u2028"), "validation" },
     };
 
     private static string OrderWithEmail(string email) =>
@@ -379,6 +384,14 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         var response = await Http.PostRawAsync("/api/events/malformed/orders", body);
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, problemType);
         Assert.Equal(0, await Http.SoldAsync("malformed"));
+    }
+
+    [Fact]
+    public async Task Spaces_around_an_email_address_are_trimmed_and_the_order_sells()
+    {
+        await EnsureEventAsync("spaced");
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostRawAsync("/api/events/spaced/orders", OrderWithEmail("  ada@b.co "))).StatusCode);
+        Assert.Equal(1, await Http.SoldAsync("spaced"));
     }
 
     [Fact]
