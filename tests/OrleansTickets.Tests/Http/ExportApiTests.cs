@@ -105,6 +105,9 @@ public sealed class ExportApiTests(ApiHostFixture fixture) : IClassFixture<ApiHo
             "/api/events/handover-b/orders?after=" + Uri.EscapeDataString(next),
             "/api/events/handover-a/orders?after=" + Uri.EscapeDataString(otherDatabase),
             "/api/events/handover-a/orders?after=" + Uri.EscapeDataString("999999" + next[dot..]),
+            // The same place, in a spelling no page gives: a database number or a shard index with a leading zero.
+            "/api/events/handover-a/orders?after=" + Uri.EscapeDataString("0" + next),
+            "/api/events/handover-a/orders?after=" + Uri.EscapeDataString(LeadingZeroShard(next)),
             // The same database and shard, an order key edited to sort after every order there.
             "/api/events/handover-a/orders?after=" + Uri.EscapeDataString(next[..(next.LastIndexOf('.') + 1)] + "ZZZZZZZZZZzzzzzzzzzzzzzzzzzzzzzz"),
         })
@@ -119,6 +122,14 @@ public sealed class ExportApiTests(ApiHostFixture fixture) : IClassFixture<ApiHo
     [InlineData("/api/events/Not_A_Slug/orders")]
     public async Task An_unknown_event_is_404(string path) =>
         await ApiContractTests.AssertProblemAsync(await Http.GetAsync(path), HttpStatusCode.NotFound, "event-not-found");
+
+    /// <summary>The cursor with its order id's shard index written with a leading zero (event.type.index.key).</summary>
+    private static string LeadingZeroShard(string cursor)
+    {
+        var parts = cursor.Split('.');
+        parts[3] = "0" + parts[3];
+        return string.Join('.', parts);
+    }
 
     private static IEnumerable<string> Codes(JsonElement order) =>
         order.GetProperty("tickets").EnumerateArray().Select(t => t.GetProperty("code").GetString()!);
