@@ -4,6 +4,7 @@ using Orleans.Placement;
 using Orleans.Storage;
 using System.Collections.Immutable;
 using OrleansTickets.Diagnostics;
+using OrleansTickets.Dispatch;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Sales;
@@ -557,8 +558,8 @@ public sealed partial class TicketEventGrain(
             // The shards answer one by one while gifts move, so each gift is counted once by ShardCounts.
             var sold = shards.Sum(s => s.Sold);
             // Once every shard has said it is drained, none ever takes a grant in again: a pending one will be withdrawn
-            // at its next offer, and is not for sale meanwhile (nor does a dispatcher count it; see DrainedType).
-            var drained = shards.Length > 0 && Array.TrueForAll(shards, s => s.Retired);
+            // at its next offer, and is not for sale meanwhile. The dispatchers' own rule, so that both leave it out alike.
+            var drained = DrainedType.Of(shards) is not null;
             var unsold = ShardCounts.Unsold(shards) + (drained ? 0 : PendingOf(type.Id));
             types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards]));
         }
