@@ -24,6 +24,7 @@ namespace OrleansTickets.Api.Http;
 [JsonSerializable(typeof(EventSales))]
 [JsonSerializable(typeof(AddCapacityBody))]
 [JsonSerializable(typeof(CapacityResponse))]
+[JsonSerializable(typeof(DrainBody))]
 [JsonSerializable(typeof(DrainResponse))]
 [JsonSerializable(typeof(OrderExportResponse))]
 [JsonSerializable(typeof(ReadinessResponse))]

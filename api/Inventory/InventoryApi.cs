@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using OrleansTickets.Api.Events;
@@ -98,6 +99,13 @@ public static class InventoryApi
         var errors = new Dictionary<string, string[]>();
         IdempotencyKeyHeader.Read(context.Request, errors);
         if (errors.Count > 0) return Problems.Invalid(errors);
+        // A drain has no options, so a body that names one ({"to": 3}, say) asked for something this drain would not
+        // do: it is refused before anything moves. No body, or an empty object, is a drain.
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        {
+            var (_, bodyProblem) = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.DrainBody, MaxBodyBytes);
+            if (bodyProblem is not null) return bodyProblem;
+        }
         var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);
         if (typeProblem is not null) return typeProblem;
         // One spelling per shard, the one the API gives (in /sales and in order ids): "01" names no shard.

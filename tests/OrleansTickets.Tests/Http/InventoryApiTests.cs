@@ -148,6 +148,31 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task A_drain_with_a_body_other_than_an_empty_object_is_refused_and_drains_nothing()
+    {
+        await Http.CreateEventAsync("drain-body", capacity: 4, shards: 2);
+        const string path = "/api/events/drain-body/ticket-types/ga/shards/0/drain";
+
+        // A drain has no options: one named in the body would be silently ignored, and the tickets moved anyway.
+        var unknown = await ApiContractTests.AssertProblemAsync(await Http.PostRawAsync(path, """{"to": 1}"""), HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal("to", unknown.GetProperty("field").GetString());
+        Assert.Contains("not a field", unknown.GetProperty("detail").GetString());
+        foreach (var body in new[] { "[]", "null", "{", "3" })
+        {
+            await ApiContractTests.AssertProblemAsync(await Http.PostRawAsync(path, body), HttpStatusCode.BadRequest, "malformed-request");
+        }
+        await ApiContractTests.AssertProblemAsync(await Http.PostRawAsync(path, "now", contentType: "text/plain"),
+            HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        var shard = (await (await Http.GetAsync("/api/events/drain-body/sales")).JsonAsync()).GetProperty("ticketTypes")[0].GetProperty("shards")[0];
+        Assert.Equal((false, 2L), (shard.GetProperty("retired").GetBoolean(), shard.GetProperty("capacity").GetInt64()));
+
+        // An empty object names no option at all: it drains, as no body does.
+        var drained = await Http.PostRawAsync(path, " { } ");
+        Assert.Equal(HttpStatusCode.OK, drained.StatusCode);
+        Assert.Equal(2L, (await drained.JsonAsync()).GetProperty("moved").GetInt64());
+    }
+
+    [Fact]
     public async Task A_drain_with_a_malformed_Idempotency_Key_is_400_and_drains_nothing()
     {
         await Http.CreateEventAsync("drain-key", capacity: 4, shards: 2);
