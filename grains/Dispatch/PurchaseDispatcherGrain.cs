@@ -43,6 +43,16 @@ public sealed partial class PurchaseDispatcherGrain(
     private const int CandidatesPerCall = 8;
     private static readonly TimeSpan UnavailableFor = TimeSpan.FromSeconds(1);
 
+    // How many pulls one purchase may plan from a fresh view (ViewIsFresh) before it refreshes instead. A pull that fails
+    // (its donors emptied by other buyers' pulls since the view was filled) leaves the view lowered by what it planned to
+    // take (PullPlan.CountAsMoving) and its receiver at the count it answered with, so the next plan names other
+    // donors; a refresh asks every shard of the type. With 2,048 one-ticket shards, one view pull per purchase left most
+    // refreshes to purchases whose one pull had failed; three cut the service's CPU per order by about a fifth, and
+    // eight gained little more (docs/benchmarks.md, fifty-eighth session; the festival, which rarely gets here, was no
+    // slower for it in the fifty-ninth's A/B). Each failed pull costs its gifts' commits, and what it gathered stays on
+    // its receiver, where the next plan finds it.
+    private const int MaxViewPulls = 3;
+
     // A refresh asks every shard; one that cannot answer in this time (its silo gone, say) is reported unavailable
     // instead of holding or failing every request that waits on the refresh.
     private static readonly TimeSpan RefreshTimeout = TimeSpan.FromSeconds(2);
@@ -218,7 +228,7 @@ public sealed partial class PurchaseDispatcherGrain(
         // last thing this request did was to wait for one (no second refresh right after it).
         var refreshed = false;
         var justRefreshed = false;
-        var pulledFromView = false;
+        var viewPulls = 0;
         while (true)
         {
             // Every answer that brought the loop back here was a definite refusal (an uncertain one ends it), so "nothing
@@ -228,13 +238,12 @@ public sealed partial class PurchaseDispatcherGrain(
             if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
             var index = PickShard(quantity);
             var donors = ImmutableArray<int>.Empty;
-            if (index < 0 && !pulledFromView && ViewIsFresh && TryPlanPull(quantity, avoid: -1, out var viewReceiver, out var viewDonors))
+            if (index < 0 && viewPulls < MaxViewPulls && ViewIsFresh && TryPlanPull(quantity, avoid: -1, out var viewReceiver, out var viewDonors))
             {
                 // Pulled together as the view plans it, from a refresh less than a second old instead of one of its own:
                 // with many small shards every order needs a pull, and a refresh of every shard before each cost far more
-                // than the pull. Once per purchase: a pull that fails (its donors emptied meanwhile) is planned again from
-                // a refresh, as before.
-                pulledFromView = true;
+                // than the pull. A few times per purchase (MaxViewPulls), then from a refresh, as before.
+                viewPulls++;
                 (index, donors) = (viewReceiver, viewDonors);
             }
             else if (index < 0)
@@ -327,7 +336,7 @@ public sealed partial class PurchaseDispatcherGrain(
         var uncertain = false;
         // Whether a refresh started after this request arrived has ended, so that Verdict may rest on it.
         var refreshed = false;
-        var pulledFromView = false;
+        var viewPulls = 0;
         while (true)
         {
             var result = await AskHomeAsync(homeGrain, homeIndex, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
@@ -368,10 +377,10 @@ public sealed partial class PurchaseDispatcherGrain(
             }
             donors = [];
             if (ViewHasRoom(quantity, homeIndex, out candidates)) continue;
-            if (!pulledFromView && ViewIsFresh && TryPlanPull(quantity, avoid: homeIndex, out var viewReceiver, out donors))
+            if (viewPulls < MaxViewPulls && ViewIsFresh && TryPlanPull(quantity, avoid: homeIndex, out var viewReceiver, out donors))
             {
-                // As in the keyless path: one pull planned from the view before any refresh.
-                pulledFromView = true;
+                // As in the keyless path: a few pulls planned from the view before any refresh.
+                viewPulls++;
                 candidates = [viewReceiver];
                 continue;
             }
