@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
 
@@ -95,6 +96,27 @@ public static class JsonBody
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Whether the request carries no body at all: none declared (no Content-Length, or 0, and not chunked), or a chunked
+    /// one that ends before its first byte. It looks at the first bytes without taking them, so <see cref="ReadAsync"/>
+    /// after it reads the whole body.
+    /// </summary>
+    public static async Task<bool> IsEmptyAsync(HttpRequest request)
+    {
+        if (request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != true) return true;
+        try
+        {
+            var peek = await request.BodyReader.ReadAsync(request.HttpContext.RequestAborted);
+            request.BodyReader.AdvanceTo(peek.Buffer.Start);
+            return peek.Buffer.IsEmpty && peek.IsCompleted;
+        }
+        catch (BadHttpRequestException)
+        {
+            // The body could not be read (too slow, say): not empty, and ReadAsync says why in its own problem.
+            return false;
         }
     }
 

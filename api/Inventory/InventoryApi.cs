@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using OrleansTickets.Api.Events;
@@ -101,7 +100,7 @@ public static class InventoryApi
         if (errors.Count > 0) return Problems.Invalid(errors);
         // A drain has no options, so a body that names one ({"to": 3}, say) asked for something this drain would not
         // do: it is refused before anything moves. No body, or an empty object, is a drain.
-        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        if (!await JsonBody.IsEmptyAsync(context.Request))
         {
             var (_, bodyProblem) = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.DrainBody, MaxBodyBytes);
             if (bodyProblem is not null) return bodyProblem;

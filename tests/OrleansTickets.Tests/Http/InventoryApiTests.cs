@@ -150,7 +150,7 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
     [Fact]
     public async Task A_drain_with_a_body_other_than_an_empty_object_is_refused_and_drains_nothing()
     {
-        await Http.CreateEventAsync("drain-body", capacity: 4, shards: 2);
+        await Http.CreateEventAsync("drain-body", capacity: 6, shards: 3);
         const string path = "/api/events/drain-body/ticket-types/ga/shards/0/drain";
 
         // A drain has no options: one named in the body would be silently ignored, and the tickets moved anyway.
@@ -161,15 +161,27 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
         {
             await ApiContractTests.AssertProblemAsync(await Http.PostRawAsync(path, body), HttpStatusCode.BadRequest, "malformed-request");
         }
+        await ApiContractTests.AssertProblemAsync(await Http.SendAsync(Chunked(path, """{"to": 1}""", "application/json")), HttpStatusCode.BadRequest, "malformed-request");
         await ApiContractTests.AssertProblemAsync(await Http.PostRawAsync(path, "now", contentType: "text/plain"),
             HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
         var shard = (await (await Http.GetAsync("/api/events/drain-body/sales")).JsonAsync()).GetProperty("ticketTypes")[0].GetProperty("shards")[0];
         Assert.Equal((false, 2L), (shard.GetProperty("retired").GetBoolean(), shard.GetProperty("capacity").GetInt64()));
 
-        // An empty object names no option at all: it drains, as no body does.
+        // An empty object names no option at all: it drains, as no body does, even one sent in chunks that end at once.
         var drained = await Http.PostRawAsync(path, " { } ");
         Assert.Equal(HttpStatusCode.OK, drained.StatusCode);
         Assert.Equal(2L, (await drained.JsonAsync()).GetProperty("moved").GetInt64());
+        var chunked = await Http.SendAsync(Chunked("/api/events/drain-body/ticket-types/ga/shards/1/drain", "", contentType: null));
+        Assert.Equal(HttpStatusCode.OK, chunked.StatusCode);
+        Assert.True((await chunked.JsonAsync()).GetProperty("moved").GetInt64() >= 2);
+    }
+
+    private static HttpRequestMessage Chunked(string path, string body, string? contentType)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body) };
+        request.Content.Headers.ContentType = contentType is null ? null : new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+        request.Headers.TransferEncodingChunked = true;
+        return request;
     }
 
     [Fact]
