@@ -47,9 +47,9 @@ public sealed partial class PurchaseDispatcherGrain(
     // (its donors emptied by other buyers' pulls since the view was filled) leaves the view lowered by what it planned to
     // take (PullPlan.CountAsMoving) and its receiver at the count it answered with, so the next plan names other
     // donors; a refresh asks every shard of the type. With 2,048 one-ticket shards, one view pull per purchase left most
-    // refreshes to purchases whose one pull had failed; three cut the service's CPU per order by about a fifth, and
-    // eight gained little more (docs/benchmarks.md, fifty-eighth session; the festival, which rarely gets here, was no
-    // slower for it in the fifty-ninth's A/B). Each failed pull costs its gifts' commits, and what it gathered stays on
+    // refreshes to purchases whose one pull had failed; three cut the service's CPU per order by a third in cold A/Bs,
+    // and eight gained little more (docs/benchmarks.md, fifty-eighth and fifty-ninth sessions; the festival, which
+    // rarely gets here, was no slower for it). Each failed pull costs its gifts' commits, and what it gathered stays on
     // its receiver, where the next plan finds it.
     private const int MaxViewPulls = 3;
 
