@@ -7,7 +7,8 @@ namespace OrleansTickets.Storage;
 /// <summary>
 /// Binds a cluster id to one deployment: its service id, its catalog database (and with it every shard database,
 /// which are named after the catalog) and its signing key. The first silo of a cluster records them in the
-/// membership database; a silo that would join with any of them different refuses to start.
+/// membership database; a silo that would join with any of them different refuses to start, and so does a silo of
+/// another cluster id while a cluster recorded on the same catalog runs.
 /// </summary>
 /// <remarks>
 /// A silo added for the rush with a typo in its storage connection string would otherwise create empty databases of
@@ -42,17 +43,65 @@ public static class ClusterBinding
             // (a typo would leave it behind); it simply is not the cluster's.
             catalogId = await TryReadCatalogIdAsync(catalogConnectionString, cancellationToken) ?? "(none)";
             Compare(deployment, recorded, catalogId, keyCheck, catalogConnectionString);
+            await RefuseWhileAnotherClusterRunsAsync(membership, deployment.ClusterId, catalogId, cancellationToken);
             return;
         }
         // Only the database: its grain-storage schema is the catalog's initializer's to create, when the silo starts.
         await DatabaseServer.EnsureDatabaseExistsAsync(SqlDialect.PostgreSql, catalogConnectionString, cancellationToken);
         catalogId = await ReadOrMintCatalogIdAsync(catalogConnectionString, cancellationToken);
+        // Before recording: a refused cluster id leaves no record behind.
+        await RefuseWhileAnotherClusterRunsAsync(membership, deployment.ClusterId, catalogId, cancellationToken);
         // Silos of a new cluster starting together: whichever records first is the cluster, and the others compare.
         var first = await RecordAsync(membership, new Record(deployment.ClusterId, deployment.ServiceId, catalogId, keyCheck), cancellationToken);
         Compare(deployment, first, catalogId, keyCheck, catalogConnectionString);
     }
 
     private sealed record Record(string ClusterId, string ServiceId, string CatalogId, string KeyCheck);
+
+    /// <summary>
+    /// How recently a silo of another cluster must have said it was alive for that cluster to count as running: three of
+    /// Orleans' default periods between a silo's "I am alive" writes (<c>IAmAliveTablePublishTimeout</c>, 30 s). A
+    /// cluster configured to write less often may be missed, and then the silo starts as it did before this check.
+    /// </summary>
+    public static readonly TimeSpan OtherClusterLiveFor = TimeSpan.FromSeconds(90);
+
+    /// <summary>
+    /// Throws when a cluster with another id, recorded on this catalog, has a silo joining or active that said it was
+    /// alive within <see cref="OtherClusterLiveFor"/> (by the database's clock).
+    /// </summary>
+    /// <remarks>
+    /// A silo started with a mistyped <c>Cluster:ClusterId</c> forms a cluster of its own over the same catalog and
+    /// shard databases. No ticket is sold twice (each shard's claim fences the other cluster's activation of it), but
+    /// the two clusters' shards take each other's claims in turn, and buyers on both get 503s for as long as both run.
+    /// A new deployment on the same catalog (a new cluster id, as Orleans advises) starts once the old one has stopped:
+    /// its silos leave the membership table as dead, or stop writing that they are alive.
+    /// </remarks>
+    private static async Task RefuseWhileAnotherClusterRunsAsync(System.Data.Common.DbDataSource membership, string clusterId, string catalogId,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = (NpgsqlConnection)await membership.OpenConnectionAsync(cancellationToken);
+        // Silo status 2 is Joining and 3 Active (Orleans' SiloStatus); a silo shutting down is on its way out.
+        await using var running = new NpgsqlCommand(
+            """
+            SELECT c.cluster_id, count(*), max(m.iamalivetime)
+            FROM ticketing_clusters c JOIN orleansmembershiptable m ON m.deploymentid = c.cluster_id
+            WHERE c.catalog_id = @catalog AND c.cluster_id <> @cluster AND m.status IN (2, 3) AND m.iamalivetime > now() - @live
+            GROUP BY c.cluster_id ORDER BY c.cluster_id LIMIT 1
+            """, connection);
+        running.Parameters.AddWithValue("catalog", catalogId);
+        running.Parameters.AddWithValue("cluster", clusterId);
+        running.Parameters.AddWithValue("live", OtherClusterLiveFor);
+        await using var reader = await running.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken)) return;
+        var other = reader.GetString(0);
+        var silos = reader.GetInt64(1);
+        var lastAlive = reader.GetFieldValue<DateTime>(2);
+        throw new InvalidOperationException(
+            $"Cluster '{other}' is running on this silo's catalog ({silos} silo(s), the last alive at {lastAlive:O}), and this silo's " +
+            $"Cluster:ClusterId is '{clusterId}': two clusters on one catalog take each other's shards and both answer 503. " +
+            $"To join that cluster, use its Cluster:ClusterId; to deploy a new one on this catalog, stop it first (a silo that " +
+            $"crashed counts as running for {OtherClusterLiveFor.TotalSeconds:0} s after it last said it was alive).");
+    }
 
     private static void Compare(Deployment deployment, Record recorded, string catalogId, string keyCheck, string catalogConnectionString)
     {

@@ -144,6 +144,41 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
     }
 
     [PostgresFact]
+    public async Task A_silo_with_another_cluster_id_is_refused_while_a_cluster_runs_on_its_catalog_and_starts_once_that_one_stops()
+    {
+        // A silo added for the rush with a typo in Cluster:ClusterId would form a cluster of its own over the same
+        // databases: no ticket sold twice, but the two clusters' shards fence each other and both answer 503.
+        var storage = TestStorage.Postgres(postgres.Server);
+        var membership = storage.Settings["Storage:ConnectionString"];
+        var running = new Dictionary<string, string?>
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = "c-" + Guid.NewGuid().ToString("N")[..8],
+            ["Cluster:ConnectionString"] = membership,
+        };
+        var typo = new Dictionary<string, string?>(running) { ["Cluster:ClusterId"] = "c-" + Guid.NewGuid().ToString("N")[..8] };
+        var first = await ApiHost.StartAsync(storage, running);
+        Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("one-cluster", capacity: 10, shards: 2)).StatusCode);
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(storage, typo));
+        Assert.Contains($"Cluster '{running["Cluster:ClusterId"]}' is running on this silo's catalog", refused.Message);
+        await AssertActiveSilosAsync(storage, typo["Cluster:ClusterId"]!, 0, membership);
+        // A cluster on a catalog of its own shares the membership database and is no concern of this one.
+        var elsewhere = TestStorage.Postgres(postgres.Server);
+        await using (var other = await ApiHost.StartAsync(elsewhere, new Dictionary<string, string?>(typo) { ["Cluster:ClusterId"] = "c-" + Guid.NewGuid().ToString("N")[..8] }))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await other.Client.CreateEventAsync("its-own", capacity: 4, shards: 1)).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.Created, (await first.Client.OrderAsync("one-cluster", 2, key: "still-selling")).StatusCode);
+
+        // The running cluster stops: a new deployment on the catalog (a new cluster id) starts, and sells what is left.
+        await first.DisposeAsync();
+        await using var next = await ApiHost.StartAsync(storage, typo);
+        Assert.Equal(HttpStatusCode.Created, (await next.Client.OrderAsync("one-cluster", 2, key: "next-deployment")).StatusCode);
+        Assert.Equal(4, await next.Client.SoldAsync("one-cluster"));
+    }
+
+    [PostgresFact]
     public async Task A_front_end_started_while_the_membership_database_refuses_connections_waits_for_it()
     {
         // A front end restarted together with PostgreSQL (as in the chaos run) meets a membership database that is not
