@@ -106,7 +106,7 @@ public static class JsonBody
     /// </summary>
     public static async Task<bool> IsEmptyAsync(HttpRequest request)
     {
-        if (request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != true) return true;
+        if (request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false }) return true;
         try
         {
             var peek = await request.BodyReader.ReadAsync(request.HttpContext.RequestAborted);

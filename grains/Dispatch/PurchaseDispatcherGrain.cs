@@ -45,8 +45,9 @@ public sealed partial class PurchaseDispatcherGrain(
 
     // How many pulls one purchase may plan from a fresh view (ViewIsFresh) before it refreshes instead. A pull that fails
     // (its donors emptied by other buyers' pulls since the view was filled) leaves the view lowered by what it planned to
-    // take (PullPlan.CountAsMoving) and its receiver at the count it answered with, so the next plan names other
-    // donors; a refresh asks every shard of the type. With 2,048 one-ticket shards, one view pull per purchase left most
+    // take (PullPlan.CountAsMoving) and its receiver at the count it answered with, so the next plan leans on other
+    // donors (a spare it named, which the plan did not count on, may be named again); a refresh asks every shard of the
+    // type. With 2,048 one-ticket shards, one view pull per purchase left most
     // refreshes to purchases whose one pull had failed; three cut the service's CPU per order by a third in cold A/Bs,
     // and eight gained little more (docs/benchmarks.md, fifty-eighth and fifty-ninth sessions; the festival, which
     // rarely gets here, was no slower for it). Each failed pull costs its gifts' commits, and what it gathered stays on

@@ -23,8 +23,13 @@ public static class ClusterBinding
 {
     private const string ReadCatalogId = "SELECT catalog_id FROM ticketing_catalog_identity";
 
-    /// <summary>What one silo brings to its cluster.</summary>
-    public sealed record Deployment(string ClusterId, string ServiceId, TicketStorageOptions Storage, byte[] SigningKey);
+    /// <summary>
+    /// What one silo brings to its cluster, and how recently a silo of another cluster on the same catalog must have
+    /// written that it is alive to count as running: three of the periods between those writes
+    /// (<c>Cluster:Liveness:IAmAliveTablePublishTimeout</c>, Orleans' default 30 s), the other cluster taken to be set
+    /// as this one is. One set to write less often may be missed, and then the silo starts as it did before the check.
+    /// </summary>
+    public sealed record Deployment(string ClusterId, string ServiceId, TicketStorageOptions Storage, byte[] SigningKey, TimeSpan OtherClusterLiveFor);
 
     /// <summary>
     /// Records <paramref name="deployment"/> for its cluster if none is recorded yet; otherwise throws
@@ -43,14 +48,14 @@ public static class ClusterBinding
             // (a typo would leave it behind); it simply is not the cluster's.
             catalogId = await TryReadCatalogIdAsync(catalogConnectionString, cancellationToken) ?? "(none)";
             Compare(deployment, recorded, catalogId, keyCheck, catalogConnectionString);
-            await RefuseWhileAnotherClusterRunsAsync(membership, deployment.ClusterId, catalogId, cancellationToken);
+            await RefuseWhileAnotherClusterRunsAsync(membership, deployment.ClusterId, catalogId, deployment.OtherClusterLiveFor, cancellationToken);
             return;
         }
         // Only the database: its grain-storage schema is the catalog's initializer's to create, when the silo starts.
         await DatabaseServer.EnsureDatabaseExistsAsync(SqlDialect.PostgreSql, catalogConnectionString, cancellationToken);
         catalogId = await ReadOrMintCatalogIdAsync(catalogConnectionString, cancellationToken);
         // Before recording: a refused cluster id leaves no record behind.
-        await RefuseWhileAnotherClusterRunsAsync(membership, deployment.ClusterId, catalogId, cancellationToken);
+        await RefuseWhileAnotherClusterRunsAsync(membership, deployment.ClusterId, catalogId, deployment.OtherClusterLiveFor, cancellationToken);
         // Silos of a new cluster starting together: whichever records first is the cluster, and the others compare.
         var first = await RecordAsync(membership, new Record(deployment.ClusterId, deployment.ServiceId, catalogId, keyCheck), cancellationToken);
         Compare(deployment, first, catalogId, keyCheck, catalogConnectionString);
@@ -59,15 +64,9 @@ public static class ClusterBinding
     private sealed record Record(string ClusterId, string ServiceId, string CatalogId, string KeyCheck);
 
     /// <summary>
-    /// How recently a silo of another cluster must have said it was alive for that cluster to count as running: three of
-    /// Orleans' default periods between a silo's "I am alive" writes (<c>IAmAliveTablePublishTimeout</c>, 30 s). A
-    /// cluster configured to write less often may be missed, and then the silo starts as it did before this check.
-    /// </summary>
-    public static readonly TimeSpan OtherClusterLiveFor = TimeSpan.FromSeconds(90);
-
-    /// <summary>
     /// Throws when a cluster with another id, recorded on this catalog, has a silo joining or active that said it was
-    /// alive within <see cref="OtherClusterLiveFor"/> (by the database's clock).
+    /// alive within <paramref name="liveFor"/>. Each silo writes that time from its own clock, and it is compared with the
+    /// database's: a silo host whose clock runs ahead counts as alive for longer, one far behind may not count at all.
     /// </summary>
     /// <remarks>
     /// A silo started with a mistyped <c>Cluster:ClusterId</c> forms a cluster of its own over the same catalog and
@@ -77,7 +76,7 @@ public static class ClusterBinding
     /// its silos leave the membership table as dead, or stop writing that they are alive.
     /// </remarks>
     private static async Task RefuseWhileAnotherClusterRunsAsync(System.Data.Common.DbDataSource membership, string clusterId, string catalogId,
-        CancellationToken cancellationToken)
+        TimeSpan liveFor, CancellationToken cancellationToken)
     {
         await using var connection = (NpgsqlConnection)await membership.OpenConnectionAsync(cancellationToken);
         // Silo status 2 is Joining and 3 Active (Orleans' SiloStatus); a silo shutting down is on its way out.
@@ -90,7 +89,7 @@ public static class ClusterBinding
             """, connection);
         running.Parameters.AddWithValue("catalog", catalogId);
         running.Parameters.AddWithValue("cluster", clusterId);
-        running.Parameters.AddWithValue("live", OtherClusterLiveFor);
+        running.Parameters.AddWithValue("live", liveFor);
         await using var reader = await running.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken)) return;
         var other = reader.GetString(0);
@@ -100,7 +99,7 @@ public static class ClusterBinding
             $"Cluster '{other}' is running on this silo's catalog ({silos} silo(s), the last alive at {lastAlive:O}), and this silo's " +
             $"Cluster:ClusterId is '{clusterId}': two clusters on one catalog take each other's shards and both answer 503. " +
             $"To join that cluster, use its Cluster:ClusterId; to deploy a new one on this catalog, stop it first (a silo that " +
-            $"crashed counts as running for {OtherClusterLiveFor.TotalSeconds:0} s after it last said it was alive).");
+            $"crashed counts as running for {liveFor.TotalSeconds:0} s after it last said it was alive).");
     }
 
     private static void Compare(Deployment deployment, Record recorded, string catalogId, string keyCheck, string catalogConnectionString)

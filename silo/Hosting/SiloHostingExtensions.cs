@@ -17,6 +17,7 @@ public static class SiloHostingExtensions
     {
         var cluster = ClusterHostOptions.From(builder.Configuration);
         string? membership = null;
+        ClusterBinding.Deployment? deployment = null;
         if (cluster.UsesAdoNetClustering)
         {
             // A cluster's silos must share their shard databases: a shard that moves to another silo reloads there
@@ -41,12 +42,21 @@ public static class SiloHostingExtensions
                 services.GetRequiredService<ILogger<MembershipSchemaInitializer>>()));
             // A parseable key: a malformed one stops the start through the options' own validation (AddTicketing).
             var key = TicketCodeSigner.TryParseKey(signingKey, out var parsed) ? parsed : [];
-            var deployment = new ClusterBinding.Deployment(cluster.ClusterId, cluster.ServiceId, storage, key);
+            var liveness = new ClusterMembershipOptions();
+            builder.Configuration.GetSection("Cluster:Liveness").Bind(liveness);
+            deployment = new ClusterBinding.Deployment(cluster.ClusterId, cluster.ServiceId, storage, key, liveness.IAmAliveTablePublishTimeout * 3);
             builder.Services.AddHostedService(services => new ClusterBindingCheck(membership, deployment,
                 services.GetRequiredService<ILogger<ClusterBindingCheck>>()));
         }
         // Before UseOrleans, for the same reason: the real silo starts once the rehearsal is over.
         builder.Services.AddOnSaleRehearsal();
+        if (deployment is not null)
+        {
+            // Again just before the silo joins: the rehearsal takes 15-30 s, time enough for another cluster to start on
+            // this catalog meanwhile. Added as a plain IHostedService, since AddHostedService keeps one of each type.
+            builder.Services.AddSingleton<IHostedService>(services => new ClusterBindingCheck(membership!, deployment,
+                services.GetRequiredService<ILogger<ClusterBindingCheck>>()));
+        }
         builder.UseOrleans(silo =>
         {
             if (membership is null)
