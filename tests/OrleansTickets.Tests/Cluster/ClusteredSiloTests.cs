@@ -179,6 +179,47 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
     }
 
     [PostgresFact]
+    public async Task Another_cluster_counts_as_running_while_a_joining_or_active_silo_of_it_said_it_was_alive_within_the_window()
+    {
+        // The window is three of the silos' IAmAlive periods (Orleans' default 30 s): 90 s.
+        var storage = TestStorage.Postgres(postgres.Server);
+        var membership = storage.Settings["Storage:ConnectionString"]!;
+        var earlier = "c-" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = earlier,
+            ["Cluster:ConnectionString"] = membership,
+        };
+        await using (var first = await ApiHost.StartAsync(storage, settings))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("earlier", capacity: 4, shards: 1)).StatusCode);
+        }
+        var next = new Dictionary<string, string?>(settings) { ["Cluster:ClusterId"] = "c-" + Guid.NewGuid().ToString("N")[..8] };
+
+        // The earlier cluster's silo, played back to joining, last alive 100 s ago: a crashed silo, past the window.
+        await SetMembersAsync(membership, earlier, status: 2, aliveSecondsAgo: 100);
+        await (await ApiHost.StartAsync(storage, next)).DisposeAsync();
+
+        // The same, alive 60 s ago: inside the window, so the earlier cluster is still running.
+        await SetMembersAsync(membership, earlier, status: 2, aliveSecondsAgo: 60);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(storage, next));
+        Assert.Contains($"Cluster '{earlier}' is running on this silo's catalog", refused.Message);
+    }
+
+    private static async Task SetMembersAsync(string membership, string clusterId, int status, int aliveSecondsAgo)
+    {
+        await using var connection = new NpgsqlConnection(membership);
+        await connection.OpenAsync();
+        await using var update = new NpgsqlCommand(
+            "UPDATE orleansmembershiptable SET status = @status, iamalivetime = now() - make_interval(secs => @ago) WHERE deploymentid = @id", connection);
+        update.Parameters.AddWithValue("status", status);
+        update.Parameters.AddWithValue("ago", (double)aliveSecondsAgo);
+        update.Parameters.AddWithValue("id", clusterId);
+        Assert.True(await update.ExecuteNonQueryAsync() > 0, "the earlier cluster left no membership row to play with");
+    }
+
+    [PostgresFact]
     public async Task A_front_end_started_while_the_membership_database_refuses_connections_waits_for_it()
     {
         // A front end restarted together with PostgreSQL (as in the chaos run) meets a membership database that is not
