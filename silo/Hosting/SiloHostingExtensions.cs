@@ -13,6 +13,9 @@ namespace OrleansTickets.Silo.Hosting;
 /// <summary>Configures this process as one Orleans silo that also serves the HTTP API.</summary>
 public static class SiloHostingExtensions
 {
+    // Orleans' ClusterMembershipOptions: read for the silo itself and for the cluster binding's liveness window alike.
+    private const string LivenessSection = "Cluster:Liveness";
+
     public static WebApplicationBuilder AddTicketingSilo(this WebApplicationBuilder builder)
     {
         var cluster = ClusterHostOptions.From(builder.Configuration);
@@ -43,7 +46,7 @@ public static class SiloHostingExtensions
             // A parseable key: a malformed one stops the start through the options' own validation (AddTicketing).
             var key = TicketCodeSigner.TryParseKey(signingKey, out var parsed) ? parsed : [];
             var liveness = new ClusterMembershipOptions();
-            builder.Configuration.GetSection("Cluster:Liveness").Bind(liveness);
+            builder.Configuration.GetSection(LivenessSection).Bind(liveness);
             deployment = new ClusterBinding.Deployment(cluster.ClusterId, cluster.ServiceId, storage, key, liveness.IAmAliveTablePublishTimeout * 3);
             builder.Services.AddHostedService(services => new ClusterBindingCheck(membership, deployment,
                 services.GetRequiredService<ILogger<ClusterBindingCheck>>()));
@@ -75,7 +78,7 @@ public static class SiloHostingExtensions
                 silo.ConfigureEndpoints(cluster.SiloAddress(), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
                 // Failure detection is tunable (Cluster:Liveness:ProbeTimeout, NumMissedProbesLimit, ...): Orleans'
                 // defaults take 15-60 s to declare a crashed silo dead, while its shards wait to reactivate.
-                silo.Services.AddOptions<ClusterMembershipOptions>().Bind(builder.Configuration.GetSection("Cluster:Liveness"));
+                silo.Services.AddOptions<ClusterMembershipOptions>().Bind(builder.Configuration.GetSection(LivenessSection));
                 silo.AddShardRebalancing(builder.Configuration);
             }
             silo.AddTicketing(builder.Configuration);
