@@ -23,6 +23,7 @@ public static class ShardRebalancingExtensions
         silo.AddActivationRebalancer();
 #pragma warning restore ORLEANSEXP002
         silo.Services.AddOptions<ActivationRebalancerOptions>().Bind(configuration.GetSection(SectionName));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RebalancerHandoffOnStop>();
         return silo;
     }
 }

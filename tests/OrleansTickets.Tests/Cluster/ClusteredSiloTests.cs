@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
+using Orleans.Runtime.GrainDirectory;
 using OrleansTickets.Tests.Http;
 using OrleansTickets.Tests.Infrastructure;
 
@@ -205,6 +206,29 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
         await SetMembersAsync(membership, earlier, status: 2, aliveSecondsAgo: 60);
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(storage, next));
         Assert.Contains($"Cluster '{earlier}' is running on this silo's catalog", refused.Message);
+    }
+
+    [PostgresFact]
+    public async Task A_silo_stopped_while_the_rebalancers_worker_still_activates_stops_without_waiting_out_its_budget()
+    {
+        // A silo's first rebalancer report creates the worker; a stop while it registers once waited the full 90 s.
+        var storage = TestStorage.Postgres(postgres.Server);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = "c-" + Guid.NewGuid().ToString("N")[..8],
+        };
+        var directory = new HeldRebalancerDirectory();
+        var silo = await ApiHost.StartAsync(storage, settings, services => services.AddSingleton<IGrainDirectoryResolver>(directory));
+        await directory.Registering.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var stopping = silo.DisposeAsync().AsTask();
+        // Past the moment Orleans asks the worker to migrate, had nothing waited for it to finish activating first.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        directory.Release();
+        var stopped = await Task.WhenAny(stopping, Task.Delay(TimeSpan.FromSeconds(30))) == stopping;
+        Assert.True(stopped, "The silo's stop was still waiting for the rebalancer's worker 30 s on (its budget is 90 s).");
+        await stopping;
     }
 
     private static async Task SetMembersAsync(string membership, string clusterId, int status, int aliveSecondsAgo)

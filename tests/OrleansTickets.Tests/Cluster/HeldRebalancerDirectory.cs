@@ -1,0 +1,55 @@
+using System.Collections.Concurrent;
+using Orleans.GrainDirectory;
+using Orleans.Metadata;
+using Orleans.Runtime.GrainDirectory;
+
+namespace OrleansTickets.Tests.Cluster;
+
+/// <summary>
+/// An in-memory grain directory for Orleans' activation rebalancer worker alone, whose registrations wait until the
+/// test releases them: the worker's activation stays in the state it has while it registers, for as long as a test
+/// needs. Every other grain keeps the silo's own directory.
+/// </summary>
+public sealed class HeldRebalancerDirectory : IGrainDirectoryResolver, IGrainDirectory
+{
+    private readonly ConcurrentDictionary<GrainId, GrainAddress> _addresses = new();
+    private readonly TaskCompletionSource _registering = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the worker has begun to register (it is then activating and held).</summary>
+    public Task Registering => _registering.Task;
+
+    /// <summary>Lets the held registration, and every later one, go through.</summary>
+    public void Release() => _released.TrySetResult();
+
+    public bool TryResolveGrainDirectory(GrainType grainType, GrainProperties? properties, out IGrainDirectory grainDirectory)
+    {
+        grainDirectory = this;
+        return grainType.ToString().Contains("rebalancer", StringComparison.OrdinalIgnoreCase);
+    }
+
+    public async Task<GrainAddress?> Register(GrainAddress address)
+    {
+        _registering.TrySetResult();
+        await _released.Task;
+        return _addresses.GetOrAdd(address.GrainId, address);
+    }
+
+    public Task Unregister(GrainAddress address)
+    {
+        _addresses.TryRemove(new KeyValuePair<GrainId, GrainAddress>(address.GrainId, address));
+        return Task.CompletedTask;
+    }
+
+    public Task<GrainAddress?> Lookup(GrainId grainId) =>
+        Task.FromResult(_addresses.TryGetValue(grainId, out var address) ? address : null);
+
+    public Task UnregisterSilos(List<SiloAddress> siloAddresses)
+    {
+        foreach (var entry in _addresses.Where(entry => siloAddresses.Contains(entry.Value.SiloAddress!)))
+        {
+            _addresses.TryRemove(entry);
+        }
+        return Task.CompletedTask;
+    }
+}
