@@ -8,14 +8,14 @@ namespace OrleansTickets.Hosting;
 /// silo's stop, so that a silo stopped moments after it started does not wait out its whole stop budget.
 /// </summary>
 /// <remarks>
-/// When a silo stops, Orleans 10.4.2 asks a rebalancer worker living on it to migrate, then waits for that activation
-/// to deactivate, bounded only by the stop's token (90 s here). An activation still registering in the grain
-/// directory ignores the request to migrate (Orleans migrates only activating, active or deactivating ones), goes on
-/// to become active, and is never deactivated: the stop then hangs for the full 90 s. A silo's first rebalancer
-/// report creates the worker, so this hit about one stop in ten within a second of a start (2 of 20 start-and-stop
-/// cycles, and the tests of a second cluster). Asking the worker for a report in the stage Orleans stops before its
-/// hand-over waits until that activation is active, so the request to migrate then finds it so. The question is
-/// bounded: past it, the stop goes on exactly as Orleans alone would.
+/// When a silo stops, Orleans 10.4.2 (since dotnet/orleans#10573) asks a rebalancer worker living on it to migrate,
+/// then waits for that activation to deactivate, bounded only by the stop's token (90 s here). An activation still
+/// registering in the grain directory ignores the request to migrate (Orleans migrates only activating, active or
+/// deactivating ones), goes on to become active, and is never deactivated: the stop then hangs for the full 90 s. A
+/// silo's first rebalancer report creates the worker, so this hit about one stop in ten within a second of a start (2
+/// of 20 start-and-stop cycles, and the tests of a second cluster). Asking the worker for a report in the stage Orleans
+/// stops before its hand-over waits until that activation is active, so the request to migrate then finds it so. The
+/// question is bounded: past it, the stop goes on exactly as Orleans alone would.
 /// </remarks>
 internal sealed partial class RebalancerHandoffOnStop(IActivationRebalancer rebalancer, ILogger<RebalancerHandoffOnStop> logger)
     : ILifecycleParticipant<ISiloLifecycle>
