@@ -8,7 +8,7 @@ namespace OrleansTickets.Storage;
 /// Binds a cluster id to one deployment: its service id, its catalog database (and with it every shard database,
 /// which are named after the catalog) and its signing key. The first silo of a cluster records them in the
 /// membership database; a silo that would join with any of them different refuses to start, and so does a silo of
-/// another cluster id while a cluster recorded on the same catalog runs.
+/// another cluster id, or a silo in Localhost mode, while a cluster recorded on the same catalog runs.
 /// </summary>
 /// <remarks>
 /// A silo added for the rush with a typo in its storage connection string would otherwise create empty databases of
@@ -61,11 +61,33 @@ public static class ClusterBinding
         Compare(deployment, first, catalogId, keyCheck, catalogConnectionString);
     }
 
+    /// <summary>
+    /// For a silo in Localhost mode (a cluster of one, which records nothing): throws when any cluster recorded on this
+    /// silo's catalog runs, judged as for a silo of another cluster id, whatever that cluster's id. The membership
+    /// database is where such a cluster would keep its table (<c>Cluster:ConnectionString</c>, else the catalog
+    /// database). Creates nothing: a catalog or membership database without the records has no cluster to find.
+    /// </summary>
+    public static async Task RefuseLocalSiloWhileAClusterRunsAsync(string membershipConnectionString, TicketStorageOptions storage,
+        TimeSpan liveFor, CancellationToken cancellationToken = default)
+    {
+        if (storage.Provider != SqlDialect.PostgreSql) return;
+        if (await TryReadCatalogIdAsync(CatalogDatabase.ConnectionString(storage), cancellationToken) is not { } catalogId) return;
+        await using var membership = DatabaseServer.CreateDataSource(SqlDialect.PostgreSql, membershipConnectionString);
+        try
+        {
+            await RefuseWhileAnotherClusterRunsAsync(membership, clusterId: null, catalogId, liveFor, cancellationToken);
+        }
+        catch (PostgresException exception) when (exception.SqlState is PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.UndefinedTable)
+        {
+            // No membership database, or no cluster ever recorded in it.
+        }
+    }
+
     private sealed record Record(string ClusterId, string ServiceId, string CatalogId, string KeyCheck);
 
     /// <summary>
-    /// Throws when a cluster with another id, recorded on this catalog, has a silo joining or active that said it was
-    /// alive within <paramref name="liveFor"/>. Each silo writes that time from its own clock, and it is compared with the
+    /// Throws when a cluster with another id than <paramref name="clusterId"/> (any cluster, for a silo in Localhost mode:
+    /// null), recorded on this catalog, has a silo joining or active that said it was alive within <paramref name="liveFor"/>. Each silo writes that time from its own clock, and it is compared with the
     /// database's: a silo host whose clock runs ahead counts as alive for longer, one far behind may not count at all.
     /// </summary>
     /// <remarks>
@@ -75,7 +97,7 @@ public static class ClusterBinding
     /// A new deployment on the same catalog (a new cluster id, as Orleans advises) starts once the old one has stopped:
     /// its silos leave the membership table as dead, or stop writing that they are alive.
     /// </remarks>
-    private static async Task RefuseWhileAnotherClusterRunsAsync(System.Data.Common.DbDataSource membership, string clusterId, string catalogId,
+    private static async Task RefuseWhileAnotherClusterRunsAsync(System.Data.Common.DbDataSource membership, string? clusterId, string catalogId,
         TimeSpan liveFor, CancellationToken cancellationToken)
     {
         await using var connection = (NpgsqlConnection)await membership.OpenConnectionAsync(cancellationToken);
@@ -88,18 +110,23 @@ public static class ClusterBinding
             GROUP BY c.cluster_id ORDER BY c.cluster_id LIMIT 1
             """, connection);
         running.Parameters.AddWithValue("catalog", catalogId);
-        running.Parameters.AddWithValue("cluster", clusterId);
+        // No cluster id is empty (Orleans refuses one), so a silo in Localhost mode finds every cluster.
+        running.Parameters.AddWithValue("cluster", clusterId ?? "");
         running.Parameters.AddWithValue("live", liveFor);
         await using var reader = await running.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken)) return;
         var other = reader.GetString(0);
         var silos = reader.GetInt64(1);
         var lastAlive = reader.GetFieldValue<DateTime>(2);
+        var thisSilo = clusterId is null
+            ? "this silo runs in Localhost mode (Cluster:Membership=Localhost), a cluster of its own"
+            : $"this silo's Cluster:ClusterId is '{clusterId}'";
+        var join = clusterId is null ? "Cluster:Membership=AdoNet with its Cluster:ClusterId" : "its Cluster:ClusterId";
         throw new InvalidOperationException(
-            $"Cluster '{other}' is running on this silo's catalog ({silos} silo(s), the last alive at {lastAlive:O}), and this silo's " +
-            $"Cluster:ClusterId is '{clusterId}': two clusters on one catalog take each other's shards and both answer 503. " +
-            $"To join that cluster, use its Cluster:ClusterId; to deploy a new one on this catalog, stop it first (a silo that " +
-            $"crashed counts as running for {liveFor.TotalSeconds:0} s after it last said it was alive).");
+            $"Cluster '{other}' is running on this silo's catalog ({silos} silo(s), the last alive at {lastAlive:O}), and {thisSilo}: " +
+            $"two clusters on one catalog take each other's shards and both answer 503. To join that cluster, use {join}; to " +
+            $"deploy a new one on this catalog, stop it first (a silo that crashed counts as running for {liveFor.TotalSeconds:0} s " +
+            "after it last said it was alive).");
     }
 
     private static void Compare(Deployment deployment, Record recorded, string catalogId, string keyCheck, string catalogConnectionString)

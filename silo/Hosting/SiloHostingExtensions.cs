@@ -19,15 +19,18 @@ public static class SiloHostingExtensions
     public static WebApplicationBuilder AddTicketingSilo(this WebApplicationBuilder builder)
     {
         var cluster = ClusterHostOptions.From(builder.Configuration);
+        // Read through the storage's own options, so the provider is judged exactly as the storage will bind it.
+        var storage = builder.Configuration.GetSection(TicketStorageOptions.SectionName).Get<TicketStorageOptions>() ?? new();
+        var liveness = new ClusterMembershipOptions();
+        builder.Configuration.GetSection(LivenessSection).Bind(liveness);
+        var otherClusterLiveFor = liveness.IAmAliveTablePublishTimeout * 3;
         string? membership = null;
-        ClusterBinding.Deployment? deployment = null;
+        Func<CancellationToken, Task>? bindingCheck = null;
         if (cluster.UsesAdoNetClustering)
         {
             // A cluster's silos must share their shard databases: a shard that moves to another silo reloads there
             // from what it committed. SQLite files are each silo's own once silos run on several machines, and a shard
             // reloaded from another machine's files would sell its serials again.
-            // Read through the storage's own options, so the provider is judged exactly as the storage will bind it.
-            var storage = builder.Configuration.GetSection(TicketStorageOptions.SectionName).Get<TicketStorageOptions>() ?? new();
             if (storage.Provider == SqlDialect.Sqlite)
             {
                 throw new InvalidOperationException("Cluster:Membership=AdoNet needs shard databases every silo shares: set Storage:Provider to PostgreSql (or SqlServer, with Cluster:ConnectionString naming the PostgreSQL membership database).");
@@ -45,19 +48,26 @@ public static class SiloHostingExtensions
                 services.GetRequiredService<ILogger<MembershipSchemaInitializer>>()));
             // A parseable key: a malformed one stops the start through the options' own validation (AddTicketing).
             var key = TicketCodeSigner.TryParseKey(signingKey, out var parsed) ? parsed : [];
-            var liveness = new ClusterMembershipOptions();
-            builder.Configuration.GetSection(LivenessSection).Bind(liveness);
-            deployment = new ClusterBinding.Deployment(cluster.ClusterId, cluster.ServiceId, storage, key, liveness.IAmAliveTablePublishTimeout * 3);
-            builder.Services.AddHostedService(services => new ClusterBindingCheck(membership, deployment,
-                services.GetRequiredService<ILogger<ClusterBindingCheck>>()));
+            var deployment = new ClusterBinding.Deployment(cluster.ClusterId, cluster.ServiceId, storage, key, otherClusterLiveFor);
+            bindingCheck = token => ClusterBinding.CheckAsync(membership, deployment, token);
+        }
+        else if (storage.Provider == SqlDialect.PostgreSql && storage.ConnectionString is not null)
+        {
+            // A silo in Localhost mode pointed at a running cluster's catalog (to look at it, say) would take its shards.
+            var clusters = cluster.MembershipConnectionString(builder.Configuration);
+            bindingCheck = token => ClusterBinding.RefuseLocalSiloWhileAClusterRunsAsync(clusters, storage, otherClusterLiveFor, token);
+        }
+        if (bindingCheck is not null)
+        {
+            builder.Services.AddHostedService(services => new ClusterBindingCheck(bindingCheck, services.GetRequiredService<ILogger<ClusterBindingCheck>>()));
         }
         // Before UseOrleans, for the same reason: the real silo starts once the rehearsal is over.
         builder.Services.AddOnSaleRehearsal();
-        if (deployment is not null)
+        if (bindingCheck is not null)
         {
-            // Again just before the silo joins: the rehearsal takes 15-30 s, time enough for another cluster to start on
+            // Again just before the silo starts: the rehearsal takes 15-30 s, time enough for another cluster to start on
             // this catalog meanwhile. Added as a plain IHostedService, since AddHostedService keeps one of each type.
-            builder.Services.AddSingleton<IHostedService>(services => new ClusterBindingCheck(membership!, deployment,
+            builder.Services.AddSingleton<IHostedService>(services => new ClusterBindingCheck(bindingCheck,
                 services.GetRequiredService<ILogger<ClusterBindingCheck>>()));
         }
         builder.UseOrleans(silo =>

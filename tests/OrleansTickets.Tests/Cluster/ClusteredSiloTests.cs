@@ -209,6 +209,29 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
     }
 
     [PostgresFact]
+    public async Task A_localhost_silo_is_refused_while_a_cluster_runs_on_its_catalog_and_starts_once_that_one_stops()
+    {
+        // Membership in the catalog database (no Cluster:ConnectionString), where a Localhost silo looks for clusters.
+        var storage = TestStorage.Postgres(postgres.Server);
+        var clusterId = "c-" + Guid.NewGuid().ToString("N")[..8];
+        var clustered = new Dictionary<string, string?> { ["Cluster:Membership"] = "AdoNet", ["Cluster:ClusterId"] = clusterId };
+        await using (var running = await ApiHost.StartAsync(storage, clustered))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await running.Client.CreateEventAsync("looked-at", capacity: 10, shards: 2)).StatusCode);
+
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(storage));
+            Assert.Contains($"Cluster '{clusterId}' is running on this silo's catalog", refused.Message);
+            Assert.Contains("Localhost mode", refused.Message);
+            // Its own cluster id does not make a Localhost silo part of that cluster.
+            await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(storage, new Dictionary<string, string?> { ["Cluster:ClusterId"] = clusterId }));
+        }
+
+        await using var local = await ApiHost.StartAsync(storage);
+        Assert.Equal(HttpStatusCode.Created, (await local.Client.OrderAsync("looked-at", 2, key: "after-the-cluster")).StatusCode);
+        Assert.Equal(2, await local.Client.SoldAsync("looked-at"));
+    }
+
+    [PostgresFact]
     public async Task A_silo_stopped_while_the_rebalancers_worker_still_activates_stops_without_waiting_out_its_budget()
     {
         // A silo's first rebalancer report creates the worker; a stop while it registers once waited the full 90 s.
