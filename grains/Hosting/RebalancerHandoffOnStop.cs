@@ -15,7 +15,9 @@ namespace OrleansTickets.Hosting;
 /// silo's first rebalancer report creates the worker, so this hit about one stop in ten within a second of a start (2
 /// of 20 start-and-stop cycles, and the tests of a second cluster). Asking the worker for a report in the stage Orleans
 /// stops before its hand-over waits until that activation is active, so the request to migrate then finds it so. The
-/// question is bounded: past it, the stop goes on exactly as Orleans alone would.
+/// question is bounded: past it, the stop goes on exactly as Orleans alone would. Not covered: a worker that arrives on
+/// this silo after that stage, handed over by another silo stopping at the same moment, and still registering when
+/// this silo's own hand-over asks it to migrate.
 /// </remarks>
 internal sealed partial class RebalancerHandoffOnStop(IActivationRebalancer rebalancer, ILogger<RebalancerHandoffOnStop> logger)
     : ILifecycleParticipant<ISiloLifecycle>

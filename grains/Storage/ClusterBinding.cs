@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace OrleansTickets.Storage;
@@ -19,7 +20,7 @@ namespace OrleansTickets.Storage;
 /// Each step takes the schema scripts' advisory lock (<see cref="SqlScripts.SchemaLockId"/>), so silos starting
 /// together create these tables one after the other.
 /// </remarks>
-public static class ClusterBinding
+public static partial class ClusterBinding
 {
     private const string ReadCatalogId = "SELECT catalog_id FROM ticketing_catalog_identity";
 
@@ -65,10 +66,13 @@ public static class ClusterBinding
     /// For a silo in Localhost mode (a cluster of one, which records nothing): throws when any cluster recorded on this
     /// silo's catalog runs, judged as for a silo of another cluster id, whatever that cluster's id. The membership
     /// database is where such a cluster would keep its table (<c>Cluster:ConnectionString</c>, else the catalog
-    /// database). Creates nothing: a catalog or membership database without the records has no cluster to find.
+    /// database). Creates nothing: a catalog or membership database without the records has no cluster to find. A
+    /// Localhost silo needs nothing else of a membership database named apart from the catalog
+    /// (<paramref name="membershipApart"/>), so when that one cannot be read the silo starts without this check, and says
+    /// so, rather than wait for a database it does not use.
     /// </summary>
-    public static async Task RefuseLocalSiloWhileAClusterRunsAsync(string membershipConnectionString, TicketStorageOptions storage,
-        TimeSpan liveFor, CancellationToken cancellationToken = default)
+    public static async Task RefuseLocalSiloWhileAClusterRunsAsync(string membershipConnectionString, bool membershipApart,
+        TicketStorageOptions storage, TimeSpan liveFor, ILogger logger, CancellationToken cancellationToken = default)
     {
         if (storage.Provider != SqlDialect.PostgreSql) return;
         if (await TryReadCatalogIdAsync(CatalogDatabase.ConnectionString(storage), cancellationToken) is not { } catalogId) return;
@@ -81,14 +85,23 @@ public static class ClusterBinding
         {
             // No membership database, or no cluster ever recorded in it.
         }
+        catch (NpgsqlException exception) when (membershipApart && !cancellationToken.IsCancellationRequested)
+        {
+            LogMembershipUnread(logger, exception.Message);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "This Localhost silo could not read the membership database Cluster:ConnectionString names, to see whether a cluster runs on its catalog, and starts without that check: {Reason}")]
+    private static partial void LogMembershipUnread(ILogger logger, string reason);
 
     private sealed record Record(string ClusterId, string ServiceId, string CatalogId, string KeyCheck);
 
     /// <summary>
     /// Throws when a cluster with another id than <paramref name="clusterId"/> (any cluster, for a silo in Localhost mode:
-    /// null), recorded on this catalog, has a silo joining or active that said it was alive within <paramref name="liveFor"/>. Each silo writes that time from its own clock, and it is compared with the
-    /// database's: a silo host whose clock runs ahead counts as alive for longer, one far behind may not count at all.
+    /// null), recorded on this catalog, has a silo joining or active that said it was alive within
+    /// <paramref name="liveFor"/>. Each silo writes that time from its own clock, and it is compared with the database's:
+    /// a silo host whose clock runs ahead counts as alive for longer, one far behind may not count at all.
     /// </summary>
     /// <remarks>
     /// A silo started with a mistyped <c>Cluster:ClusterId</c> forms a cluster of its own over the same catalog and

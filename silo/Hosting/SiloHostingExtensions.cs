@@ -25,7 +25,7 @@ public static class SiloHostingExtensions
         builder.Configuration.GetSection(LivenessSection).Bind(liveness);
         var otherClusterLiveFor = liveness.IAmAliveTablePublishTimeout * 3;
         string? membership = null;
-        Func<CancellationToken, Task>? bindingCheck = null;
+        Func<ILogger, CancellationToken, Task>? bindingCheck = null;
         if (cluster.UsesAdoNetClustering)
         {
             // A cluster's silos must share their shard databases: a shard that moves to another silo reloads there
@@ -49,13 +49,14 @@ public static class SiloHostingExtensions
             // A parseable key: a malformed one stops the start through the options' own validation (AddTicketing).
             var key = TicketCodeSigner.TryParseKey(signingKey, out var parsed) ? parsed : [];
             var deployment = new ClusterBinding.Deployment(cluster.ClusterId, cluster.ServiceId, storage, key, otherClusterLiveFor);
-            bindingCheck = token => ClusterBinding.CheckAsync(membership, deployment, token);
+            bindingCheck = (_, token) => ClusterBinding.CheckAsync(membership, deployment, token);
         }
         else if (storage.Provider == SqlDialect.PostgreSql && storage.ConnectionString is not null)
         {
             // A silo in Localhost mode pointed at a running cluster's catalog (to look at it, say) would take its shards.
             var clusters = cluster.MembershipConnectionString(builder.Configuration);
-            bindingCheck = token => ClusterBinding.RefuseLocalSiloWhileAClusterRunsAsync(clusters, storage, otherClusterLiveFor, token);
+            bindingCheck = (logger, token) => ClusterBinding.RefuseLocalSiloWhileAClusterRunsAsync(clusters, cluster.ConnectionString is not null,
+                storage, otherClusterLiveFor, logger, token);
         }
         if (bindingCheck is not null)
         {

@@ -226,6 +226,14 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
             await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(storage, new Dictionary<string, string?> { ["Cluster:ClusterId"] = clusterId }));
         }
 
+        // A membership database named apart that cannot be reached is one the silo does not need: it starts, and says
+        // it did not look.
+        var log = new WarningCollector();
+        var unreachable = new NpgsqlConnectionStringBuilder(storage.Settings["Storage:ConnectionString"]) { Host = "127.0.0.1", Port = FreePort.Next() };
+        await (await ApiHost.StartAsync(storage, new Dictionary<string, string?> { ["Cluster:ConnectionString"] = unreachable.ConnectionString },
+            services => services.AddSingleton<ILoggerProvider>(log))).DisposeAsync();
+        Assert.True(log.Saw("could not read the membership database"), string.Join(Environment.NewLine, log.Lines));
+
         await using var local = await ApiHost.StartAsync(storage);
         Assert.Equal(HttpStatusCode.Created, (await local.Client.OrderAsync("looked-at", 2, key: "after-the-cluster")).StatusCode);
         Assert.Equal(2, await local.Client.SoldAsync("looked-at"));
@@ -242,13 +250,12 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
             ["Cluster:ClusterId"] = "c-" + Guid.NewGuid().ToString("N")[..8],
         };
         var directory = new HeldRebalancerDirectory();
-        var silo = await ApiHost.StartAsync(storage, settings, services => services.AddSingleton<IGrainDirectoryResolver>(directory));
+        var silo = await ApiHost.StartAsync(storage, settings, services => services
+            .AddSingleton<IGrainDirectoryResolver>(directory)
+            .AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(directory));
         await directory.Registering.WaitAsync(TimeSpan.FromSeconds(30));
 
         var stopping = silo.DisposeAsync().AsTask();
-        // Past the moment Orleans asks the worker to migrate, had nothing waited for it to finish activating first.
-        await Task.Delay(TimeSpan.FromSeconds(2));
-        directory.Release();
         var stopped = await Task.WhenAny(stopping, Task.Delay(TimeSpan.FromSeconds(30))) == stopping;
         Assert.True(stopped, "The silo's stop was still waiting for the rebalancer's worker 30 s on (its budget is 90 s).");
         await stopping;

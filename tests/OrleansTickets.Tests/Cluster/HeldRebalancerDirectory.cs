@@ -6,12 +6,18 @@ using Orleans.Runtime.GrainDirectory;
 namespace OrleansTickets.Tests.Cluster;
 
 /// <summary>
-/// An in-memory grain directory for Orleans' activation rebalancer worker alone, whose registrations wait until the
-/// test releases them: the worker's activation stays in the state it has while it registers, for as long as a test
-/// needs. Every other grain keeps the silo's own directory.
+/// An in-memory grain directory for Orleans' activation rebalancer worker alone, whose registrations wait until a
+/// second after the silo's stop begins: the worker's activation stays in the state it has while it registers until
+/// then. Every other grain keeps the silo's own directory.
 /// </summary>
-public sealed class HeldRebalancerDirectory : IGrainDirectoryResolver, IGrainDirectory
+public sealed class HeldRebalancerDirectory : IGrainDirectoryResolver, IGrainDirectory, ILifecycleParticipant<ISiloLifecycle>
 {
+    /// <summary>
+    /// Long after Orleans asks the worker to migrate (milliseconds into the stop) when nothing waits for the worker, and
+    /// well within the wait <see cref="OrleansTickets.Hosting.RebalancerHandoffOnStop"/> allows it.
+    /// </summary>
+    private static readonly TimeSpan ReleaseAfterStopBegins = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrentDictionary<GrainId, GrainAddress> _addresses = new();
     private readonly TaskCompletionSource _registering = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -20,7 +26,16 @@ public sealed class HeldRebalancerDirectory : IGrainDirectoryResolver, IGrainDir
     public Task Registering => _registering.Task;
 
     /// <summary>Lets the held registration, and every later one, go through.</summary>
-    public void Release() => _released.TrySetResult();
+    private void Release() => _released.TrySetResult();
+
+    // The stage Orleans stops first, so the second is counted from the stop's start whatever ran before it (the web
+    // server's stop, on a loaded machine) and not held up by this.
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(HeldRebalancerDirectory), ServiceLifecycleStage.Active + 1, _ => Task.CompletedTask, stopping =>
+        {
+            _ = Task.Delay(ReleaseAfterStopBegins, CancellationToken.None).ContinueWith(_ => Release(), TaskScheduler.Default);
+            return Task.CompletedTask;
+        });
 
     public bool TryResolveGrainDirectory(GrainType grainType, GrainProperties? properties, out IGrainDirectory grainDirectory)
     {
