@@ -23,7 +23,7 @@ internal sealed partial class RebalancerHandoffOnStop(IActivationRebalancer reba
     : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>A worker finishes activating in milliseconds; one that has not after this will not soon.</summary>
-    internal static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
 
     public void Participate(ISiloLifecycle lifecycle) =>
         // Stages stop from the highest down: Active stops before the hand-over (at GrainDeactivation + 1).

@@ -58,19 +58,14 @@ public static class SiloHostingExtensions
             bindingCheck = (logger, token) => ClusterBinding.RefuseLocalSiloWhileAClusterRunsAsync(clusters, cluster.ConnectionString is not null,
                 storage, otherClusterLiveFor, logger, token);
         }
-        if (bindingCheck is not null)
-        {
-            builder.Services.AddHostedService(services => new ClusterBindingCheck(bindingCheck, services.GetRequiredService<ILogger<ClusterBindingCheck>>()));
-        }
+        Func<IServiceProvider, IHostedService>? newBindingCheck = bindingCheck is null ? null
+            : services => new ClusterBindingCheck(bindingCheck, services.GetRequiredService<ILogger<ClusterBindingCheck>>());
+        if (newBindingCheck is not null) builder.Services.AddSingleton(newBindingCheck);
         // Before UseOrleans, for the same reason: the real silo starts once the rehearsal is over.
         builder.Services.AddOnSaleRehearsal();
-        if (bindingCheck is not null)
-        {
-            // Again just before the silo starts: the rehearsal takes 15-30 s, time enough for another cluster to start on
-            // this catalog meanwhile. Added as a plain IHostedService, since AddHostedService keeps one of each type.
-            builder.Services.AddSingleton<IHostedService>(services => new ClusterBindingCheck(bindingCheck,
-                services.GetRequiredService<ILogger<ClusterBindingCheck>>()));
-        }
+        // Again just before the silo starts: the rehearsal takes 15-30 s, time enough for another cluster to start on this
+        // catalog meanwhile. Both as plain IHostedService registrations, since AddHostedService keeps one of each type.
+        if (newBindingCheck is not null) builder.Services.AddSingleton(newBindingCheck);
         builder.UseOrleans(silo =>
         {
             if (membership is null)
