@@ -1,52 +1,134 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using Orleans.Metadata;
 using Orleans.Placement.Rebalancing;
 
 namespace OrleansTickets.Hosting;
 
 /// <summary>
-/// Makes sure the activation rebalancer's worker grain has finished activating before Orleans hands it over on a
-/// silo's stop, so that a silo stopped moments after it started does not wait out its whole stop budget.
+/// Repeats Orleans' request that the activation rebalancer's worker grain migrate off a stopping silo until the worker
+/// hears it, so that a stop does not wait out its whole budget for a worker that ignored the first request.
 /// </summary>
 /// <remarks>
 /// When a silo stops, Orleans 10.4.2 (since dotnet/orleans#10573) asks a rebalancer worker living on it to migrate,
 /// then waits for that activation to deactivate, bounded only by the stop's token (90 s here). An activation still
-/// registering in the grain directory ignores the request to migrate (Orleans migrates only activating, active or
-/// deactivating ones), goes on to become active, and is never deactivated: the stop then hangs for the full 90 s. A
-/// silo's first rebalancer report creates the worker, so this hit about one stop in ten within a second of a start (2
-/// of 20 start-and-stop cycles, and the tests of a second cluster). Asking the worker for a report in the stage Orleans
-/// stops before its hand-over waits until that activation is active, so the request to migrate then finds it so. The
-/// question is bounded: past it, the stop goes on exactly as Orleans alone would. Not covered: a worker that arrives on
-/// this silo after that stage, handed over by another silo stopping at the same moment, and still registering when
-/// this silo's own hand-over asks it to migrate.
+/// registering in the grain directory ignores a request to migrate (Orleans migrates only activating, active or
+/// deactivating ones), goes on to become active, and is never deactivated: the stop then hung for the full 90 s. The
+/// worker is in that state for a moment after a silo's first rebalancer report creates it (2 of 20 start-and-stop
+/// cycles hit it), and on a silo that another silo, stopping at the same time, has just handed it to.
+/// <para>
+/// This sees each worker activation this silo creates (a grain-context configurator, called before the activation
+/// registers). In the hand-over's own stage, beside Orleans, it asks the latest one, and any created after the stage
+/// began, to migrate every <see cref="AskEvery"/> until it deactivates. (Orleans looks for the worker in a turn of the
+/// rebalancer's monitor, which may come after that monitor's first report has created one: a worker created a moment
+/// after this stage began can still be the one Orleans waits for.) A request to an activation that already migrates
+/// is a no-op, so the requests that overlap Orleans' own cost nothing, and a migration with no silo to go to
+/// deactivates the worker as Orleans' own does. The wait is the one Orleans makes anyway, on the same token.
+/// </para>
 /// </remarks>
-internal sealed partial class RebalancerHandoffOnStop(IActivationRebalancer rebalancer, ILogger<RebalancerHandoffOnStop> logger)
-    : ILifecycleParticipant<ISiloLifecycle>
+internal sealed partial class RebalancerHandoffOnStop(IGrainFactory grains, ILogger<RebalancerHandoffOnStop> logger)
+    : ILifecycleParticipant<ISiloLifecycle>, IConfigureGrainContextProvider, IConfigureGrainContext
 {
-    /// <summary>A worker finishes activating in milliseconds; one that has not after this will not soon.</summary>
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
+    /// <summary>A worker that has finished registering migrates in milliseconds.</summary>
+    private static readonly TimeSpan AskEvery = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Orleans' worker interface is internal; its name is also its wire alias, so it stays as long as the protocol
+    /// does, and the tests of this class fail if it goes.
+    /// </summary>
+    private static readonly Type? WorkerInterface =
+        typeof(IActivationRebalancer).Assembly.GetType("Orleans.Placement.Rebalancing.IActivationRebalancerWorker");
+
+    private GrainType? _workerType;
+    private IGrainContext? _latestWorker;
+
+    /// <summary>Set once this silo's hand-over stage has begun, to the stop's token.</summary>
+    private StrongBox<CancellationToken>? _handOver;
 
     public void Participate(ISiloLifecycle lifecycle) =>
-        // Stages stop from the highest down: Active stops before the hand-over (at GrainDeactivation + 1).
-        lifecycle.Subscribe(nameof(RebalancerHandoffOnStop), ServiceLifecycleStage.Active, _ => Task.CompletedTask, SettleWorkerAsync);
+        // Orleans' hand-over stops at BecomeActive too; the participants of one stage stop together.
+        lifecycle.Subscribe(nameof(RebalancerHandoffOnStop), ServiceLifecycleStage.BecomeActive, _ => Task.CompletedTask, HandOverAsync);
 
-    private async Task SettleWorkerAsync(CancellationToken stopping)
+    /// <summary>Asked once per grain type, on the first activation of that type on this silo.</summary>
+    public bool TryGetConfigurator(GrainType grainType, GrainProperties properties, [NotNullWhen(true)] out IConfigureGrainContext? configurator)
     {
-        try
+        configurator = WorkerType() is { } worker && grainType.Equals(worker) ? this : null;
+        return configurator is not null;
+    }
+
+    /// <summary>Called for each worker activation this silo creates, before it registers.</summary>
+    public void Configure(IGrainContext context)
+    {
+        // Each side writes, then reads the other's field, so one of them sees both: a worker created as the stop's
+        // hand-over begins (the monitor's first report may be doing so) is asked by at least one of them.
+        Interlocked.Exchange(ref _latestWorker, context);
+        if (Volatile.Read(ref _handOver) is { } stopping)
         {
-            // Orleans answers from the worker itself when forced, and logs and swallows a failed call.
-            await rebalancer.GetRebalancingReport(force: true).AsTask().WaitAsync(Bound, stopping);
-        }
-        catch (TimeoutException)
-        {
-            LogWorkerSilent(logger, Bound);
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            // The stop's budget is spent; Orleans' own hand-over skips itself on a cancelled token.
+            _ = Task.Run(() => AskUntilGoneAsync(context, stopping.Value), CancellationToken.None);
         }
     }
 
+    // Looked up when first needed, through the silo's grain manifest. A failure is logged and must not fail the
+    // activation whose first appearance asked.
+    private GrainType? WorkerType()
+    {
+        if (_workerType is not null || WorkerInterface is null)
+        {
+            return _workerType;
+        }
+        try
+        {
+            return _workerType = grains.GetGrain(WorkerInterface, 0L).GetGrainId().Type;
+        }
+        catch (Exception exception)
+        {
+            LogWorkerTypeUnknown(logger, exception);
+            return null;
+        }
+    }
+
+    private async Task HandOverAsync(CancellationToken stopping)
+    {
+        if (WorkerInterface is null)
+        {
+            LogWorkerInterfaceMissing(logger);
+            return;
+        }
+        Interlocked.Exchange(ref _handOver, new StrongBox<CancellationToken>(stopping));
+        if (Volatile.Read(ref _latestWorker) is { } worker)
+        {
+            await AskUntilGoneAsync(worker, stopping);
+        }
+    }
+
+    private async Task AskUntilGoneAsync(IGrainContext worker, CancellationToken stopping)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var asked = 0;
+        while (!worker.Deactivated.IsCompleted && !stopping.IsCancellationRequested)
+        {
+            // Ignored while the activation still registers; heard once it has, as Orleans' own request would have been.
+            worker.Migrate(requestContext: null, stopping);
+            asked++;
+            await Task.WhenAny(worker.Deactivated, Task.Delay(AskEvery, stopping));
+        }
+        if (asked > 1)
+        {
+            LogWorkerAskedAgain(logger, asked, Stopwatch.GetElapsedTime(started));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "The activation rebalancer's worker on this stopping silo was asked to migrate {Asked} times before it left, after {Elapsed}.")]
+    private static partial void LogWorkerAskedAgain(ILogger logger, int asked, TimeSpan elapsed);
+
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "The activation rebalancer's worker did not answer within {Bound} during this silo's stop; the stop may wait for its hand-over.")]
-    private static partial void LogWorkerSilent(ILogger logger, TimeSpan bound);
+        Message = "The grain type of Orleans' rebalancer worker could not be resolved; a stop may wait for the worker's hand-over until its budget runs out.")]
+    private static partial void LogWorkerTypeUnknown(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Orleans' rebalancer worker interface was not found; a stop may wait for the worker's hand-over until its budget runs out.")]
+    private static partial void LogWorkerInterfaceMissing(ILogger logger);
 }

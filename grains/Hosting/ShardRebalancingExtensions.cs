@@ -23,7 +23,10 @@ public static class ShardRebalancingExtensions
         silo.AddActivationRebalancer();
 #pragma warning restore ORLEANSEXP002
         silo.Services.AddOptions<ActivationRebalancerOptions>().Bind(configuration.GetSection(SectionName));
-        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RebalancerHandoffOnStop>();
+        // One instance both sees the worker's activations and hands the latest over on a stop.
+        silo.Services.AddSingleton<RebalancerHandoffOnStop>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<RebalancerHandoffOnStop>());
+        silo.Services.AddSingleton<IConfigureGrainContextProvider>(services => services.GetRequiredService<RebalancerHandoffOnStop>());
         return silo;
     }
 }

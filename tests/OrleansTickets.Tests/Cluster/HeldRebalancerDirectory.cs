@@ -7,14 +7,19 @@ namespace OrleansTickets.Tests.Cluster;
 
 /// <summary>
 /// An in-memory grain directory for Orleans' activation rebalancer worker alone, whose registrations wait until a
-/// second after the silo's stop begins: the worker's activation stays in the state it has while it registers until
-/// then. Every other grain keeps the silo's own directory.
+/// second after a given stage of the silo's stop begins: the worker's activation stays in the state it has while it
+/// registers until then. Every other grain keeps the silo's own directory.
 /// </summary>
-public sealed class HeldRebalancerDirectory : IGrainDirectoryResolver, IGrainDirectory, ILifecycleParticipant<ISiloLifecycle>
+/// <param name="releaseStage">
+/// The lifecycle stage whose stop starts the second: <c>Active + 1</c>, the first Orleans stops, holds the worker
+/// from the stop's start; <c>BecomeActive</c>, Orleans' hand-over's own stage, holds it past the moment Orleans asks
+/// it to migrate, as on a silo that another silo stopping beside it has just handed the worker to.
+/// </param>
+public sealed class HeldRebalancerDirectory(int releaseStage) : IGrainDirectoryResolver, IGrainDirectory, ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>
-    /// Long after Orleans asks the worker to migrate (milliseconds into the stop) when nothing waits for the worker, and
-    /// well within the wait <see cref="OrleansTickets.Hosting.RebalancerHandoffOnStop"/> allows it.
+    /// Long after Orleans asks the worker to migrate (milliseconds into the stage), and well within the test's 30 s, so
+    /// that only <see cref="OrleansTickets.Hosting.RebalancerHandoffOnStop"/>'s later requests can move the worker.
     /// </summary>
     private static readonly TimeSpan ReleaseAfterStopBegins = TimeSpan.FromSeconds(1);
 
@@ -28,10 +33,10 @@ public sealed class HeldRebalancerDirectory : IGrainDirectoryResolver, IGrainDir
     /// <summary>Lets the held registration, and every later one, go through.</summary>
     private void Release() => _released.TrySetResult();
 
-    // The stage Orleans stops first, so the second is counted from the stop's start whatever ran before it (the web
-    // server's stop, on a loaded machine) and not held up by this.
+    // Counted from the stage's own stop, so whatever ran before it (the web server's stop, on a loaded machine) does
+    // not use the second up.
     public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(HeldRebalancerDirectory), ServiceLifecycleStage.Active + 1, _ => Task.CompletedTask, stopping =>
+        lifecycle.Subscribe(nameof(HeldRebalancerDirectory), releaseStage, _ => Task.CompletedTask, stopping =>
         {
             _ = Task.Delay(ReleaseAfterStopBegins, CancellationToken.None).ContinueWith(_ => Release(), TaskScheduler.Default);
             return Task.CompletedTask;
