@@ -41,7 +41,7 @@ internal sealed partial class RebalancerHandoffOnStop(IGrainFactory grains, ILog
     private static readonly Type? WorkerInterface =
         typeof(IActivationRebalancer).Assembly.GetType("Orleans.Placement.Rebalancing.IActivationRebalancerWorker");
 
-    private GrainType? _workerType;
+    private StrongBox<GrainType>? _workerType;
     private IGrainContext? _latestWorker;
 
     /// <summary>Set once this silo's hand-over stage has begun, to the stop's token.</summary>
@@ -70,17 +70,23 @@ internal sealed partial class RebalancerHandoffOnStop(IGrainFactory grains, ILog
         }
     }
 
-    // Looked up when first needed, through the silo's grain manifest. A failure is logged and must not fail the
-    // activation whose first appearance asked.
+    // Looked up when first needed, through the silo's grain manifest, and boxed so that activations on other threads
+    // never read half a value. A failure is logged and must not fail the activation whose first appearance asked.
     private GrainType? WorkerType()
     {
-        if (_workerType is not null || WorkerInterface is null)
+        if (Volatile.Read(ref _workerType) is { } known)
         {
-            return _workerType;
+            return known.Value;
+        }
+        if (WorkerInterface is null)
+        {
+            return null;
         }
         try
         {
-            return _workerType = grains.GetGrain(WorkerInterface, 0L).GetGrainId().Type;
+            var type = grains.GetGrain(WorkerInterface, 0L).GetGrainId().Type;
+            Volatile.Write(ref _workerType, new StrongBox<GrainType>(type));
+            return type;
         }
         catch (Exception exception)
         {
