@@ -35,13 +35,14 @@ internal sealed partial class RebalancerHandoffOnStop(IGrainFactory grains, ILog
     private static readonly TimeSpan AskEvery = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// Orleans' worker interface is internal; its name is also its wire alias, so it stays as long as the protocol
-    /// does, and the tests of this class fail if it goes.
+    /// Orleans' worker interface is internal, so it is found by its full name. A rename or a move to another namespace
+    /// turns this class off (with a warning at each stop), and the test of a worker registering at the hand-over fails.
     /// </summary>
     private static readonly Type? WorkerInterface =
         typeof(IActivationRebalancer).Assembly.GetType("Orleans.Placement.Rebalancing.IActivationRebalancerWorker");
 
-    private StrongBox<GrainType>? _workerType;
+    /// <summary>The worker's grain type once looked up; a box holding null when the lookup failed.</summary>
+    private StrongBox<GrainType?>? _workerType;
     private IGrainContext? _latestWorker;
 
     /// <summary>Set once this silo's hand-over stage has begun, to the stop's token.</summary>
@@ -64,14 +65,22 @@ internal sealed partial class RebalancerHandoffOnStop(IGrainFactory grains, ILog
         // Each side writes, then reads the other's field, so one of them sees both: a worker created as the stop's
         // hand-over begins (the monitor's first report may be doing so) is asked by at least one of them.
         Interlocked.Exchange(ref _latestWorker, context);
+        // A worker that has gone needs no asking, and is not kept in memory for the silo's life.
+        context.Deactivated.ContinueWith(
+            _ => Interlocked.CompareExchange(ref _latestWorker, null, context), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         if (Volatile.Read(ref _handOver) is { } stopping)
         {
-            _ = Task.Run(() => AskUntilGoneAsync(context, stopping.Value), CancellationToken.None);
+            // Off the activation path, and without the creating call's request context or trace.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _ = Task.Run(() => AskUntilGoneAsync(context, stopping.Value), CancellationToken.None);
+            }
         }
     }
 
-    // Looked up when first needed, through the silo's grain manifest, and boxed so that activations on other threads
-    // never read half a value. A failure is logged and must not fail the activation whose first appearance asked.
+    // Looked up once, through the silo's grain manifest, and boxed so that activations on other threads never read
+    // half a value. A failure is logged once and must not fail the activation whose first appearance asked.
     private GrainType? WorkerType()
     {
         if (Volatile.Read(ref _workerType) is { } known)
@@ -82,17 +91,17 @@ internal sealed partial class RebalancerHandoffOnStop(IGrainFactory grains, ILog
         {
             return null;
         }
+        GrainType? type = null;
         try
         {
-            var type = grains.GetGrain(WorkerInterface, 0L).GetGrainId().Type;
-            Volatile.Write(ref _workerType, new StrongBox<GrainType>(type));
-            return type;
+            type = grains.GetGrain(WorkerInterface, 0L).GetGrainId().Type;
         }
         catch (Exception exception)
         {
             LogWorkerTypeUnknown(logger, exception);
-            return null;
         }
+        Volatile.Write(ref _workerType, new StrongBox<GrainType?>(type));
+        return type;
     }
 
     private async Task HandOverAsync(CancellationToken stopping)
@@ -113,12 +122,21 @@ internal sealed partial class RebalancerHandoffOnStop(IGrainFactory grains, ILog
     {
         var started = Stopwatch.GetTimestamp();
         var asked = 0;
-        while (!worker.Deactivated.IsCompleted && !stopping.IsCancellationRequested)
+        try
         {
-            // Ignored while the activation still registers; heard once it has, as Orleans' own request would have been.
-            worker.Migrate(requestContext: null, stopping);
-            asked++;
-            await Task.WhenAny(worker.Deactivated, Task.Delay(AskEvery, stopping));
+            while (!worker.Deactivated.IsCompleted && !stopping.IsCancellationRequested)
+            {
+                // Ignored while the activation still registers; heard once it has, as Orleans' own request would be.
+                worker.Migrate(requestContext: null, stopping);
+                asked++;
+                await Task.WhenAny(worker.Deactivated, Task.Delay(AskEvery, stopping));
+            }
+        }
+        catch (Exception exception)
+        {
+            // Nothing awaits the loop started for a worker created during the stop, so its failure is said here.
+            LogAskingFailed(logger, exception);
+            return;
         }
         if (asked > 1)
         {
@@ -127,14 +145,18 @@ internal sealed partial class RebalancerHandoffOnStop(IGrainFactory grains, ILog
     }
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "The activation rebalancer's worker on this stopping silo was asked to migrate {Asked} times before it left, after {Elapsed}.")]
+        Message = "The activation rebalancer's worker on this stopping silo was asked to migrate {Asked} times before it left, after {Elapsed}")]
     private static partial void LogWorkerAskedAgain(ILogger logger, int asked, TimeSpan elapsed);
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "The grain type of Orleans' rebalancer worker could not be resolved; a stop may wait for the worker's hand-over until its budget runs out.")]
+        Message = "The grain type of Orleans' rebalancer worker could not be resolved; a stop may wait for the worker's hand-over until its budget runs out")]
     private static partial void LogWorkerTypeUnknown(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Orleans' rebalancer worker interface was not found; a stop may wait for the worker's hand-over until its budget runs out.")]
+        Message = "Orleans' rebalancer worker interface was not found; a stop may wait for the worker's hand-over until its budget runs out")]
     private static partial void LogWorkerInterfaceMissing(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Asking the activation rebalancer's worker to migrate off this stopping silo failed; the stop may wait for its hand-over")]
+    private static partial void LogAskingFailed(ILogger logger, Exception exception);
 }

@@ -245,8 +245,8 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
     public async Task A_silo_stopped_while_the_rebalancers_worker_still_activates_stops_without_waiting_out_its_budget(int releaseStage)
     {
         // A silo's first rebalancer report creates the worker; a stop while it registers once waited the full 90 s.
-        // Released at BecomeActive, the worker is still registering when Orleans asks it to migrate, as on a silo
-        // another one stopping beside it has just handed the worker to.
+        // Released at BecomeActive, the worker is still registering when Orleans asks it to migrate, as a worker
+        // handed over by a silo stopping beside this one may be.
         var storage = TestStorage.Postgres(postgres.Server);
         var settings = new Dictionary<string, string?>
         {

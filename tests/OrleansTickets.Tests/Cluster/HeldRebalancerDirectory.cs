@@ -13,7 +13,7 @@ namespace OrleansTickets.Tests.Cluster;
 /// <param name="releaseStage">
 /// The lifecycle stage whose stop starts the second: <c>Active + 1</c>, the first Orleans stops, holds the worker
 /// from the stop's start; <c>BecomeActive</c>, Orleans' hand-over's own stage, holds it past the moment Orleans asks
-/// it to migrate, as on a silo that another silo stopping beside it has just handed the worker to.
+/// it to migrate (a worker created before the stop, still registering when Orleans asks).
 /// </param>
 public sealed class HeldRebalancerDirectory(int releaseStage) : IGrainDirectoryResolver, IGrainDirectory, ILifecycleParticipant<ISiloLifecycle>
 {
