@@ -14,9 +14,7 @@ public sealed class RebalancerHandoffOnStopTests
     [Fact]
     public async Task A_worker_on_the_silo_when_the_stage_begins_is_asked_until_it_goes()
     {
-        var handOver = new RebalancerHandoffOnStop(null!, NullLogger<RebalancerHandoffOnStop>.Instance);
-        var lifecycle = new StageCapture();
-        handOver.Participate(lifecycle);
+        var (handOver, lifecycle) = Participating();
         var worker = new RegisteringWorker(ignored: 3);
         handOver.Configure(worker);
 
@@ -31,9 +29,7 @@ public sealed class RebalancerHandoffOnStopTests
     {
         // Orleans looks for the worker in a turn of its monitor, which may come after this stage has looked and found
         // none: the worker created in between is the one Orleans then waits for.
-        var handOver = new RebalancerHandoffOnStop(null!, NullLogger<RebalancerHandoffOnStop>.Instance);
-        var lifecycle = new StageCapture();
-        handOver.Participate(lifecycle);
+        var (handOver, lifecycle) = Participating();
         await lifecycle.StopAsync(CancellationToken.None).WaitAsync(Patience);
 
         var worker = new RegisteringWorker(ignored: 3);
@@ -46,9 +42,7 @@ public sealed class RebalancerHandoffOnStopTests
     [Fact]
     public async Task Asking_ends_with_the_stops_budget()
     {
-        var handOver = new RebalancerHandoffOnStop(null!, NullLogger<RebalancerHandoffOnStop>.Instance);
-        var lifecycle = new StageCapture();
-        handOver.Participate(lifecycle);
+        var (handOver, lifecycle) = Participating();
         var worker = new RegisteringWorker(ignored: int.MaxValue);
         handOver.Configure(worker);
         using var budget = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
@@ -57,6 +51,15 @@ public sealed class RebalancerHandoffOnStopTests
 
         Assert.False(worker.Deactivated.IsCompleted);
         Assert.InRange(worker.Requests, 1, 10);
+    }
+
+    // The grain factory is used only to look up the worker's grain type, which these tests never ask for.
+    private static (RebalancerHandoffOnStop HandOver, StageCapture Lifecycle) Participating()
+    {
+        var handOver = new RebalancerHandoffOnStop(null!, NullLogger<RebalancerHandoffOnStop>.Instance);
+        var lifecycle = new StageCapture();
+        handOver.Participate(lifecycle);
+        return (handOver, lifecycle);
     }
 
     /// <summary>The one stop a participant subscribes, at the stage Orleans' own hand-over stops in.</summary>
