@@ -49,11 +49,13 @@ public static class OrderValidator
         // The names' rule holds for what was sent, before the spaces around it are trimmed: Trim also takes tabs, line
         // breaks and NEL off the ends, which the rule refuses in a name (and a body that differed only by them replayed
         // the first order as the same one).
-        if (string.IsNullOrWhiteSpace(email) || !DisplayText.IsValid(email, email.Length)) return false;
-        email = email.Trim();
         // MailAddress takes any non-ASCII character, so an address gets the names' rule too (no control characters,
         // direction overrides, zero-width spaces): an address the export shows must be the one the buyer can be reached at.
-        if (!DisplayText.IsValid(email, MaxEmailLength)) return false;
+        if (string.IsNullOrWhiteSpace(email) || !DisplayText.IsValid(email, email.Length)) return false;
+        email = email.Trim();
+        // The rule needs no second pass: what Trim takes off the ends is white space, after which the rule starts afresh
+        // as at the start of a text, and which it never counts as visible. Only the length is of the trimmed address.
+        if (email.Length > MaxEmailLength) return false;
         for (var i = 0; i < email.Length; i++)
         {
             var c = email[i];

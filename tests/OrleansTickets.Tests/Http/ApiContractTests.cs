@@ -366,6 +366,8 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         { OrderWithEmail("a@" + new string('b', 64) + ".co"), "validation" },
         { OrderWithEmail(new string('a', 65) + "@b.co"), "validation" },
         { OrderWithEmail(new string('\u00E4', 33) + "@b.co"), "validation" },
+        // One character past the 254 an address may have, with every part within its own limit.
+        { OrderWithEmail(AddressOfLength(255)), "validation" },
         // Controls and line breaks at either end, which trimming would otherwise take off unseen, as a name's are refused.
         { OrderWithEmail("\\tada@b.co"), "validation" },
         { OrderWithEmail("ada@b.co\\r\\n"), "validation" },
@@ -375,6 +377,10 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
 
     private static string OrderWithEmail(string email) =>
         "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\",\"email\":\"" + email + "\"}}";
+
+    /// <summary>An address of <paramref name="length"/> characters (197 to 259) whose local part and labels are each within their limits.</summary>
+    private static string AddressOfLength(int length) =>
+        new string('a', 64) + "@" + new string('b', 63) + "." + new string('c', 63) + "." + new string('d', length - 196) + ".co";
 
     [Theory]
     [MemberData(nameof(MalformedOrders))]
@@ -391,7 +397,9 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     {
         await EnsureEventAsync("spaced");
         Assert.Equal(HttpStatusCode.Created, (await Http.PostRawAsync("/api/events/spaced/orders", OrderWithEmail("  ada@b.co "))).StatusCode);
-        Assert.Equal(1, await Http.SoldAsync("spaced"));
+        // The 254 characters an address may have are counted without the spaces.
+        Assert.Equal(HttpStatusCode.Created, (await Http.PostRawAsync("/api/events/spaced/orders", OrderWithEmail("  " + AddressOfLength(254) + " "))).StatusCode);
+        Assert.Equal(2, await Http.SoldAsync("spaced"));
     }
 
     [Fact]
