@@ -26,6 +26,8 @@ public sealed class SaleMetrics
     private readonly Counter<long> _soldOut;
     private readonly Counter<long> _scattered;
     private readonly Counter<long> _pauses;
+    private readonly Counter<long> _answers;
+    private readonly Histogram<double> _answerDuration;
     private readonly Counter<long> _forwards;
     private readonly Counter<long> _roomQuestions;
     private readonly Counter<long> _transfers;
@@ -34,6 +36,9 @@ public sealed class SaleMetrics
     private readonly Histogram<int> _commitBatches;
     private readonly Histogram<int> _commitOrders;
     private readonly Histogram<double> _commitDuration;
+
+    // The route tag's values, indexed by PurchaseRoute, so that recording allocates nothing.
+    private static readonly string[] RouteNames = ["direct", "forwarded", "pulled", "refreshed", "paused"];
 
     /// <summary>Creates the instruments on a meter owned by <paramref name="meters"/> (the host's, through DI).</summary>
     public SaleMetrics(IMeterFactory meters)
@@ -62,6 +67,11 @@ public sealed class SaleMetrics
         _pauses = meter.CreateCounter<long>("orleanstickets.dispatch.pauses", "{pause}",
             "Pauses of a purchase before it looks again, by reason: tickets (enough exist, but none can be had now: in " +
             "flight between shards, or reserved by purchases still committing) or retry (its home failed or was unavailable).");
+        _answers = meter.CreateCounter<long>("orleanstickets.dispatch.answers", "{answer}",
+            "Purchases a dispatcher answered, by route: the furthest it went to answer (direct, forwarded, pulled, " +
+            "refreshed or paused). Purchases refused before routing (an unknown event, too many tickets) are not counted.");
+        _answerDuration = meter.CreateHistogram<double>("orleanstickets.dispatch.answer.duration", "s",
+            "Time from a dispatcher's first step on a purchase to its answer, by the same route.");
         _forwards = meter.CreateCounter<long>("orleanstickets.shards.forwards", "{order}",
             "Orders a key's home reserved the key for and handed to another shard, because it could not sell them itself.");
         _roomQuestions = meter.CreateCounter<long>("orleanstickets.shards.room_questions", "{call}",
@@ -115,6 +125,14 @@ public sealed class SaleMetrics
 
     /// <summary>A purchase paused before looking again; <paramref name="retry"/> when its home failed, else it waits for tickets.</summary>
     public void Paused(bool retry) => _pauses.Add(1, new KeyValuePair<string, object?>("reason", retry ? "retry" : "tickets"));
+
+    /// <summary>A dispatcher answered a purchase after <paramref name="elapsed"/>, the furthest it went being <paramref name="route"/>.</summary>
+    public void Answered(PurchaseRoute route, TimeSpan elapsed)
+    {
+        var tag = new KeyValuePair<string, object?>("route", RouteNames[(int)route]);
+        _answers.Add(1, tag);
+        _answerDuration.Record(elapsed.TotalSeconds, tag);
+    }
 
     /// <summary>A home reserved a key for an order on another shard and asked it to sell the order.</summary>
     public void Forwarded() => _forwards.Add(1);

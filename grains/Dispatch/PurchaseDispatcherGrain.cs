@@ -223,193 +223,220 @@ public sealed partial class PurchaseDispatcherGrain(
 
     private async Task<PurchaseResult> PurchaseAnywhereAsync(PurchaseRequest request, long arrival, long giveUpAt)
     {
-        var quantity = request.Quantity;
-        var refusals = 0;
-        // Whether a refresh started after this request arrived has ended (Verdict may rest on it), and whether the
-        // last thing this request did was to wait for one (no second refresh right after it).
-        var refreshed = false;
-        var justRefreshed = false;
-        var viewPulls = 0;
-        while (true)
+        var route = PurchaseRoute.Direct;
+        var started = Now;
+        try
         {
-            // Every answer that brought the loop back here was a definite refusal (an uncertain one ends it), so "nothing
-            // was sold" is true. Without this, shards that keep refusing (a view much fuller than the shards, as a new
-            // activation's is after a sale; or shards that each take long to refuse) kept a buyer past any patience,
-            // to the API's call timeout and an "outcome unknown".
-            if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
-            var index = PickShard(quantity);
-            var donors = ImmutableArray<int>.Empty;
-            if (index < 0 && viewPulls < MaxViewPulls && ViewIsFresh && TryPlanPull(quantity, avoid: -1, out var viewReceiver, out var viewDonors))
+            var quantity = request.Quantity;
+            var refusals = 0;
+            // Whether a refresh started after this request arrived has ended (Verdict may rest on it), and whether the
+            // last thing this request did was to wait for one (no second refresh right after it).
+            var refreshed = false;
+            var justRefreshed = false;
+            var viewPulls = 0;
+            while (true)
             {
-                // Pulled together as the view plans it, from a refresh less than a second old instead of one of its own:
-                // with many small shards every order needs a pull, and a refresh of every shard before each cost far more
-                // than the pull. A few times per purchase (MaxViewPulls), then from a refresh, as before.
-                viewPulls++;
-                (index, donors) = (viewReceiver, viewDonors);
-            }
-            else if (index < 0)
-            {
-                if (!justRefreshed)
+                // Every answer that brought the loop back here was a definite refusal (an uncertain one ends it), so "nothing
+                // was sold" is true. Without this, shards that keep refusing (a view much fuller than the shards, as a new
+                // activation's is after a sale; or shards that each take long to refuse) kept a buyer past any patience,
+                // to the API's call timeout and an "outcome unknown".
+                if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
+                var index = PickShard(quantity);
+                var donors = ImmutableArray<int>.Empty;
+                if (index < 0 && viewPulls < MaxViewPulls && ViewIsFresh && TryPlanPull(quantity, avoid: -1, out var viewReceiver, out var viewDonors))
                 {
+                    // Pulled together as the view plans it, from a refresh less than a second old instead of one of its own:
+                    // with many small shards every order needs a pull, and a refresh of every shard before each cost far more
+                    // than the pull. A few times per purchase (MaxViewPulls), then from a refresh, as before.
+                    viewPulls++;
+                    (index, donors) = (viewReceiver, viewDonors);
+                }
+                else if (index < 0)
+                {
+                    if (!justRefreshed)
+                    {
+                        route = Further(route, PurchaseRoute.Refreshed);
+                        await RefreshAsync(arrival);
+                        arrival = _refreshesStarted;
+                        refreshed = true;
+                    }
+                    index = PickShard(quantity);
+                }
+                justRefreshed = false;
+                if (index < 0)
+                {
+                    if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
+                    if (!TryPlanPull(quantity, avoid: -1, out index, out donors))
+                    {
+                        route = Further(route, PurchaseRoute.Paused);
+                        await PauseForTicketsAsync(giveUpAt);
+                        continue;
+                    }
+                }
+                PurchaseResult result;
+                if (!donors.IsEmpty) route = Further(route, PurchaseRoute.Pulled);
+                metrics.ShardCalled();
+                try
+                {
+                    result = await CallShardAsync(Shard(index), index, new ShardPurchase(request, string.Empty, [], Donors: donors), giveUpAt);
+                }
+                catch (Exception exception) when (exception is SiloUnavailableException or TimeoutException)
+                {
+                    // Caught before rejections, which SiloUnavailableException is too: Orleans also fails calls already
+                    // delivered this way, when the shard's silo is declared dead before its answer came back, and a call
+                    // whose answer did not come in time may have run to its end. The shard may have sold, and without a key
+                    // a second shard would sell again, so the outcome is unknown. The next buyers go elsewhere for a while.
+                    _unavailableUntil[index] = After(UnavailableFor);
+                    result = PurchaseResult.Failed;
+                }
+                catch (OrleansMessageRejectionException)
+                {
+                    // Rejected before the shard ran it (its activation was leaving, say): nothing was sold, so try another.
+                    result = PurchaseResult.Unavailable;
+                }
+                catch (Exception exception)
+                {
+                    // The shard answers what it knows as a result; an exception means it may have sold or not, and let
+                    // through it would reach the buyer as "nothing was sold".
+                    LogShardFailed(_logger, exception, _type!.Id, index);
+                    result = PurchaseResult.Failed;
+                }
+                switch (result.Status)
+                {
+                    case PurchaseStatus.Created:
+                        Observe(index, result.Remaining);
+                        _pauseDoublings = 0;
+                        return result;
+                    case PurchaseStatus.SoldOut:
+                        Observe(index, result.Remaining);
+                        break;
+                    case PurchaseStatus.Unavailable:
+                    // This dispatcher knows the type, so a shard that cannot find its own placement is asking a catalog that
+                    // cannot say yet (a duplicate activation during a membership change): not an unknown ticket type.
+                    case PurchaseStatus.NotFound:
+                        _unavailableUntil[index] = After(UnavailableFor);
+                        break;
+                    default:
+                        return result;
+                }
+                // A view this wrong learns one shard per call; a refresh learns them all at once.
+                if (++refusals % CandidatesPerCall == 0)
+                {
+                    route = Further(route, PurchaseRoute.Refreshed);
                     await RefreshAsync(arrival);
                     arrival = _refreshesStarted;
-                    refreshed = true;
-                }
-                index = PickShard(quantity);
-            }
-            justRefreshed = false;
-            if (index < 0)
-            {
-                if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
-                if (!TryPlanPull(quantity, avoid: -1, out index, out donors))
-                {
-                    await PauseForTicketsAsync(giveUpAt);
-                    continue;
+                    refreshed = justRefreshed = true;
                 }
             }
-            PurchaseResult result;
-            metrics.ShardCalled();
-            try
-            {
-                result = await CallShardAsync(Shard(index), index, new ShardPurchase(request, string.Empty, [], Donors: donors), giveUpAt);
-            }
-            catch (Exception exception) when (exception is SiloUnavailableException or TimeoutException)
-            {
-                // Caught before rejections, which SiloUnavailableException is too: Orleans also fails calls already
-                // delivered this way, when the shard's silo is declared dead before its answer came back, and a call
-                // whose answer did not come in time may have run to its end. The shard may have sold, and without a key
-                // a second shard would sell again, so the outcome is unknown. The next buyers go elsewhere for a while.
-                _unavailableUntil[index] = After(UnavailableFor);
-                result = PurchaseResult.Failed;
-            }
-            catch (OrleansMessageRejectionException)
-            {
-                // Rejected before the shard ran it (its activation was leaving, say): nothing was sold, so try another.
-                result = PurchaseResult.Unavailable;
-            }
-            catch (Exception exception)
-            {
-                // The shard answers what it knows as a result; an exception means it may have sold or not, and let
-                // through it would reach the buyer as "nothing was sold".
-                LogShardFailed(_logger, exception, _type!.Id, index);
-                result = PurchaseResult.Failed;
-            }
-            switch (result.Status)
-            {
-                case PurchaseStatus.Created:
-                    Observe(index, result.Remaining);
-                    _pauseDoublings = 0;
-                    return result;
-                case PurchaseStatus.SoldOut:
-                    Observe(index, result.Remaining);
-                    break;
-                case PurchaseStatus.Unavailable:
-                // This dispatcher knows the type, so a shard that cannot find its own placement is asking a catalog that
-                // cannot say yet (a duplicate activation during a membership change): not an unknown ticket type.
-                case PurchaseStatus.NotFound:
-                    _unavailableUntil[index] = After(UnavailableFor);
-                    break;
-                default:
-                    return result;
-            }
-            // A view this wrong learns one shard per call; a refresh learns them all at once.
-            if (++refusals % CandidatesPerCall == 0)
-            {
-                await RefreshAsync(arrival);
-                arrival = _refreshesStarted;
-                refreshed = justRefreshed = true;
-            }
+        }
+        finally
+        {
+            metrics.Answered(route, clock.GetElapsedTime(started));
         }
     }
 
     private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key, long arrival, long giveUpAt)
     {
-        var quantity = request.Quantity;
-        var flatIndex = _keyHomes!.HomeOf(key);
-        var home = _event!.ShardAt(flatIndex);
-        var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
-        var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
-        var fingerprint = request.Fingerprint();
-        var candidates = PickCandidates(quantity, homeIndex);
-        var donors = ImmutableArray<int>.Empty;
-        // Whether an ask since the home last gave a definite answer may have made the order. "Unavailable" only says
-        // the home cannot answer now, so ending on it after such an ask would tell the buyer nothing was made.
-        var uncertain = false;
-        // Whether a refresh started after this request arrived has ended, so that Verdict may rest on it.
-        var refreshed = false;
-        var viewPulls = 0;
-        while (true)
+        var route = PurchaseRoute.Direct;
+        var started = Now;
+        try
         {
-            var result = await AskHomeAsync(homeGrain, homeIndex, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
-            ObserveSightings(result);
-            // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
-            if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
-            if (result.Status == PurchaseStatus.Failed) uncertain = true;
-            else if (result.Status != PurchaseStatus.Unavailable) uncertain = false;
-            var patient = Now < giveUpAt;
-            if (result.Status == PurchaseStatus.Unavailable && uncertain && !patient) result = PurchaseResult.Failed;
-            if (result.Status is PurchaseStatus.Failed or PurchaseStatus.Unavailable && patient)
-            {
-                // With a key, asking again is always safe: the home returns the order if one was made. So a transient
-                // failure (the home's silo leaving, its database blinking) is retried here rather than shown to the buyer.
-                metrics.Paused(retry: true);
-                await Task.Delay(RetryPause * 5);
-                // Named afresh from the view, which the answer's sightings (if it carried any) have just lowered; a pull's
-                // receiver stays.
-                if (donors.IsEmpty) candidates = PickCandidates(quantity, homeIndex);
-                continue;
-            }
-            if (result is { Status: PurchaseStatus.Created, Order: { } order })
-            {
-                ObserveSeller(order, result.Remaining);
-                _pauseDoublings = 0;
-            }
-            // The counts heard were for this view; the buyer's answer does not carry them on to the front end.
-            if (result.Status != PurchaseStatus.SoldOut) return result.Sightings.IsDefaultOrEmpty ? result : result with { Sightings = default };
-            // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough.
-            if (!patient) return OutOfPatience(quantity, giveUpAt, refreshed);
-
-            if (donors.IsEmpty)
-            {
-                // The home refused locally and every candidate refused or said it had no room: each has fewer than
-                // Quantity left. (One that did not answer is lowered too; the refresh below reports it unavailable.)
-                if (homeIndex >= 0) Lower(homeIndex, quantity - 1);
-                foreach (var index in candidates) Lower(index, quantity - 1);
-            }
-            donors = [];
-            if (ViewHasRoom(quantity, homeIndex, out candidates)) continue;
-            if (viewPulls < MaxViewPulls && ViewIsFresh && TryPlanPull(quantity, avoid: homeIndex, out var viewReceiver, out donors))
-            {
-                // As in the keyless path: a few pulls planned from the view before any refresh.
-                viewPulls++;
-                candidates = [viewReceiver];
-                continue;
-            }
-            // The home is asked again only once the view shows somewhere to sell, or a pull to plan. After a pause it is
-            // not asked blindly: nothing says it has room, and each refusal costs it a read of the stored key (a home
-            // reads the key before it answers "sold out"), on a database busy with the sale's last commits, for every
-            // buyer waiting, at every pause.
+            var quantity = request.Quantity;
+            var flatIndex = _keyHomes!.HomeOf(key);
+            var home = _event!.ShardAt(flatIndex);
+            var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
+            var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
+            var fingerprint = request.Fingerprint();
+            var candidates = PickCandidates(quantity, homeIndex);
+            var donors = ImmutableArray<int>.Empty;
+            // Whether an ask since the home last gave a definite answer may have made the order. "Unavailable" only says
+            // the home cannot answer now, so ending on it after such an ask would tell the buyer nothing was made.
+            var uncertain = false;
+            // Whether a refresh started after this request arrived has ended, so that Verdict may rest on it.
+            var refreshed = false;
+            var viewPulls = 0;
             while (true)
             {
-                await RefreshAsync(arrival);
-                arrival = _refreshesStarted;
-                refreshed = true;
-                if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
-                if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
-                // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
-                if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors))
+                if (!donors.IsEmpty) route = Further(route, PurchaseRoute.Pulled);
+                var result = await AskHomeAsync(homeGrain, homeIndex, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
+                ObserveSightings(result);
+                // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
+                if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
+                if (result.Status == PurchaseStatus.Failed) uncertain = true;
+                else if (result.Status != PurchaseStatus.Unavailable) uncertain = false;
+                var patient = Now < giveUpAt;
+                if (result.Status == PurchaseStatus.Unavailable && uncertain && !patient) result = PurchaseResult.Failed;
+                if (result.Status is PurchaseStatus.Failed or PurchaseStatus.Unavailable && patient)
                 {
-                    candidates = [receiver];
-                    break;
+                    // With a key, asking again is always safe: the home returns the order if one was made. So a transient
+                    // failure (the home's silo leaving, its database blinking) is retried here rather than shown to the buyer.
+                    metrics.Paused(retry: true);
+                    route = Further(route, PurchaseRoute.Paused);
+                    await Task.Delay(RetryPause * 5);
+                    // Named afresh from the view, which the answer's sightings (if it carried any) have just lowered; a pull's
+                    // receiver stays.
+                    if (donors.IsEmpty) candidates = PickCandidates(quantity, homeIndex);
+                    continue;
                 }
-                await PauseForTicketsAsync(giveUpAt);
-                // A pause that reached the patience ends the wait, as in the keyless path: the verdict rests on the refresh
-                // before it. Going round again cost one more refresh of every shard only to find the time up, and asking
-                // the home again could keep the buyer up to HomeAnswerGrace past its patience.
-                if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
-                // Other buyers' answers during the pause may have shown room somewhere: no refresh is needed to go there.
-                if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
+                if (result is { Status: PurchaseStatus.Created, Order: { } order })
+                {
+                    // Sold by another shard than the home: the home forwarded it (or a pull's receiver sold it).
+                    if (ObserveSeller(order, result.Remaining) != homeIndex) route = Further(route, PurchaseRoute.Forwarded);
+                    _pauseDoublings = 0;
+                }
+                // The counts heard were for this view; the buyer's answer does not carry them on to the front end.
+                if (result.Status != PurchaseStatus.SoldOut) return result.Sightings.IsDefaultOrEmpty ? result : result with { Sightings = default };
+                // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough.
+                if (!patient) return OutOfPatience(quantity, giveUpAt, refreshed);
+
+                if (donors.IsEmpty)
+                {
+                    // The home refused locally and every candidate refused or said it had no room: each has fewer than
+                    // Quantity left. (One that did not answer is lowered too; the refresh below reports it unavailable.)
+                    if (homeIndex >= 0) Lower(homeIndex, quantity - 1);
+                    foreach (var index in candidates) Lower(index, quantity - 1);
+                }
+                donors = [];
+                if (ViewHasRoom(quantity, homeIndex, out candidates)) continue;
+                if (viewPulls < MaxViewPulls && ViewIsFresh && TryPlanPull(quantity, avoid: homeIndex, out var viewReceiver, out donors))
+                {
+                    // As in the keyless path: a few pulls planned from the view before any refresh.
+                    viewPulls++;
+                    candidates = [viewReceiver];
+                    continue;
+                }
+                // The home is asked again only once the view shows somewhere to sell, or a pull to plan. After a pause it is
+                // not asked blindly: nothing says it has room, and each refusal costs it a read of the stored key (a home
+                // reads the key before it answers "sold out"), on a database busy with the sale's last commits, for every
+                // buyer waiting, at every pause.
+                while (true)
+                {
+                    route = Further(route, PurchaseRoute.Refreshed);
+                    await RefreshAsync(arrival);
+                    arrival = _refreshesStarted;
+                    refreshed = true;
+                    if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
+                    if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
+                    // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
+                    if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors))
+                    {
+                        candidates = [receiver];
+                        break;
+                    }
+                    route = Further(route, PurchaseRoute.Paused);
+                    await PauseForTicketsAsync(giveUpAt);
+                    // A pause that reached the patience ends the wait, as in the keyless path: the verdict rests on the refresh
+                    // before it. Going round again cost one more refresh of every shard only to find the time up, and asking
+                    // the home again could keep the buyer up to HomeAnswerGrace past its patience.
+                    if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
+                    // Other buyers' answers during the pause may have shown room somewhere: no refresh is needed to go there.
+                    if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
+                }
             }
+        }
+        finally
+        {
+            metrics.Answered(route, clock.GetElapsedTime(started));
         }
     }
 
@@ -727,12 +754,14 @@ public sealed partial class PurchaseDispatcherGrain(
     /// <summary>
     /// Takes the remaining count that the shard which sold an order reported with it: the home itself, or the shard it
     /// forwarded the order to. Without this a dispatcher of keyed purchases would learn of sales only from refusals and
-    /// refreshes, and near the end would keep naming candidates that sold out long before.
+    /// refreshes, and near the end would keep naming candidates that sold out long before. Returns the seller's index
+    /// among this type's shards (-1 when the order id names none).
     /// </summary>
-    private void ObserveSeller(OrderDetails order, long remaining)
+    private int ObserveSeller(OrderDetails order, long remaining)
     {
         var index = OrderId.ShardIndexOf(order.OrderId, _event!.Id, _type!.Id);
         if (index >= 0 && index < _remaining.Length) Observe(index, remaining);
+        return index;
     }
 
     /// <summary>
@@ -750,6 +779,9 @@ public sealed partial class PurchaseDispatcherGrain(
             if (sighting.Index >= 0 && sighting.Index < _remaining.Length) Lower(sighting.Index, sighting.Sellable);
         }
     }
+
+    /// <summary>The further of a purchase's route so far and the step it takes now.</summary>
+    private static PurchaseRoute Further(PurchaseRoute route, PurchaseRoute step) => step > route ? step : route;
 
     /// <summary>Takes a shard's own report of its remaining tickets.</summary>
     private void Observe(int index, long remaining) => _remaining[index] = Math.Max(0, remaining);

@@ -72,3 +72,26 @@ if orders:
           + f" {totals['orleanstickets.storage.commits']:>7.0f} {orders / max(1, totals['orleanstickets.storage.commits']):>13.1f}"
           + f" {'':>17} "
           + (f"{totals[ALLOCATED] / orders / 1024:>14.1f} {totals[PAUSED] * 1000:>11.0f}" if has_runtime else f"{'-':>14} {'-':>11}"))
+
+# The dispatchers' answers by route (the furthest a purchase went: direct, forwarded, pulled, refreshed, paused), each
+# second with its p50 / p99: which steps make the end of a sale's slow answers. Runs recorded before the instrument
+# existed have none.
+ROUTES = ["direct", "forwarded", "pulled", "refreshed", "paused"]
+ANSWERS = "orleanstickets.dispatch.answers"
+DURATION = "orleanstickets.dispatch.answer.duration"
+if any(k.startswith(ANSWERS + "[") for values in seconds.values() for k in values):
+    print()
+    print(f"{'second':>6} " + " ".join(f"{route + ': answers, p50/p99 ms':>34}" for route in ROUTES))
+    for index, (stamp, values) in enumerate(sorted(seconds.items())):
+        if first is None or index < first:
+            continue
+        answered = {route: values.get(f"{ANSWERS}[route={route}]", 0.0) for route in ROUTES}
+        if not any(answered.values()):
+            continue
+        cells = []
+        for route in ROUTES:
+            p50 = values.get(f"{DURATION}[route={route};Percentile=50]")
+            p99 = values.get(f"{DURATION}[route={route};Percentile=99]")
+            timing = f"{p50 * 1000:.1f} / {p99 * 1000:.1f}" if answered[route] and p50 is not None and p99 is not None else "-"
+            cells.append(f"{answered[route]:>14.0f} {timing:>19}")
+        print(f"{index - first + 1:>6} " + " ".join(cells))

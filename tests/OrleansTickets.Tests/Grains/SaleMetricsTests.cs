@@ -25,6 +25,8 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         using var commits = Cluster.CollectMetric<long>("orleanstickets.storage.commits");
         using var ordersPerCommit = Cluster.CollectMetric<int>("orleanstickets.storage.commit.orders");
         using var commitDuration = Cluster.CollectMetric<double>("orleanstickets.storage.commit.duration");
+        using var answers = Cluster.CollectMetric<long>("orleanstickets.dispatch.answers");
+        using var answerDuration = Cluster.CollectMetric<double>("orleanstickets.dispatch.answer.duration");
 
         const int capacity = 40;
         const int shards = 4;
@@ -49,6 +51,17 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(Sum(refreshes) * shards, Sum(refreshCalls));
         Assert.True(Sum(purchases) >= acknowledged.Count + sale.SoldOutAnswers, "a purchase routed was not counted");
         Assert.True(Sum(shardCalls) >= Sum(purchases), "a purchase reached its shard without a call being counted");
+        // Every purchase here is of a known type and a quantity it allows, so each is routed and answered once, with
+        // its time, under one route.
+        Assert.Equal(Sum(purchases), Sum(answers));
+        Assert.Equal(Sum(answers), answerDuration.GetMeasurementSnapshot().Count);
+        Assert.All(answerDuration.GetMeasurementSnapshot(), m => Assert.True(m.Value >= 0));
+        foreach (var route in Routes)
+        {
+            Assert.Equal(Sum(answers, route), answerDuration.GetMeasurementSnapshot().Count(m => RouteOf(m.Tags) == route));
+        }
+        Assert.True(Sum(answers, "direct") > 0, "no purchase was answered by the first shard asked");
+        Assert.True(Sum(answers, "refreshed") + Sum(answers, "paused") > 0, "the sell-out's refreshes were on no purchase's route");
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -57,6 +70,7 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         await StartAsync(engine);
         using var forwards = Cluster.CollectMetric<long>("orleanstickets.shards.forwards");
         using var questions = Cluster.CollectMetric<long>("orleanstickets.shards.room_questions");
+        using var answers = Cluster.CollectMetric<long>("orleanstickets.dispatch.answers");
         // 8 shards of 8 and 16 orders of 4 with their own keys: homes are picked by key, so some get a third key after
         // selling two orders and forward it to a candidate the dispatcher names. One buyer at a time keeps to one
         // dispatcher activation, which has seen every earlier sale, so each candidate it names has room and is asked
@@ -71,8 +85,26 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
 
         Assert.True(Sum(forwards) > 0, "no key's home was empty; the test proves nothing");
         Assert.Equal(Sum(forwards), Sum(questions));
+        // Each candidate was asked once and sold, so each forward is one purchase's whole route, and no purchase
+        // refreshed, pulled or paused.
+        Assert.Equal(Sum(forwards), Sum(answers, "forwarded"));
+        Assert.Equal(2 * shards - Sum(forwards), Sum(answers, "direct"));
+        Assert.Equal(2 * shards, Sum(answers));
     }
 
     private static long Sum<T>(MetricCollector<T> collector) where T : struct =>
         collector.GetMeasurementSnapshot().Sum(m => Convert.ToInt64(m.Value, System.Globalization.CultureInfo.InvariantCulture));
+
+    private static readonly string[] Routes = ["direct", "forwarded", "pulled", "refreshed", "paused"];
+
+    /// <summary>The measurements' sum over those with route <paramref name="route"/>; a route tag of another name fails the test.</summary>
+    private static long Sum(MetricCollector<long> answers, string route) =>
+        answers.GetMeasurementSnapshot().Where(m => RouteOf(m.Tags) == route).Sum(m => m.Value);
+
+    private static string RouteOf(IReadOnlyDictionary<string, object?> tags)
+    {
+        var route = Assert.IsType<string>(tags["route"]);
+        Assert.Contains(route, Routes);
+        return route;
+    }
 }
