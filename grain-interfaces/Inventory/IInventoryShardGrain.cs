@@ -31,6 +31,18 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     Task<long> GetSellable();
 
     /// <summary>
+    /// Asked by a home about to forward order <paramref name="orderId"/> here: says, as <see cref="GetSellable"/> does,
+    /// how many tickets this shard could sell, and when that covers <paramref name="quantity"/>, holds that many for the
+    /// order for a short while, so that buyers arriving meanwhile cannot take them before it comes. The hold ends when
+    /// the order arrives, when <see cref="ReleaseHold"/> is called, or by itself after a couple of seconds. It is memory
+    /// only, a better hint rather than a promise: nothing is written, and the order may still be refused.
+    /// </summary>
+    Task<long> HoldForForward(string orderId, int quantity);
+
+    /// <summary>Ends the hold for <paramref name="orderId"/>, if any: its home will not forward it after all.</summary>
+    Task ReleaseHold(string orderId);
+
+    /// <summary>
     /// Escrow, donor side: gives up to <paramref name="maxQuantity"/> unsold serials to <paramref name="receiverKey"/>.
     /// The gift is durable here before it is delivered, and delivery is retried until the receiver took it in.
     /// </summary>

@@ -174,14 +174,23 @@ public sealed partial class InventoryShardGrain
             // Each reservation is a durable write here (the first inserts the key, later ones move it off a candidate
             // that refused). Near the end of a sale most candidates the dispatcher knows of are dry, so ask first: a
             // question is one call. A candidate named with donors may pull what it lacks, so it is not asked.
+            var orderId = OrderId.New(target, clock.GetUtcNow());
+            var held = false;
             if (purchase.Donors.IsDefaultOrEmpty)
             {
-                var sellable = await AskSellableAsync(target, CrossShardTimeout - Stopwatch.GetElapsedTime(askingSince));
-                if (sellable is { } heard) sightings.Add(index, heard);
-                if (sellable is not { } count || count < request.Quantity) continue;
+                // The question also holds the tickets for this order id (InventoryShardGrain.Holds.cs), so the room it
+                // reports is still there when the order arrives after the reservation's commit.
+                var sellable = await AskForRoomAsync(target, orderId, request.Quantity, CrossShardTimeout - Stopwatch.GetElapsedTime(askingSince));
+                if (sellable is not { } count || count < request.Quantity)
+                {
+                    if (sellable is { } heard) sightings.Add(index, heard);
+                    continue;
+                }
+                held = true;
+                sightings.Add(index, count - request.Quantity);
             }
-            var orderId = OrderId.New(target, clock.GetUtcNow());
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId, entry.OrderId)));
+            if (reserved.Status != PurchaseStatus.Created && held) _ = ReleaseHoldOnAsync(target, orderId);
             if (reserved.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
             if (reserved.Status != PurchaseStatus.Created) return reserved;
             reservedHere = true;
@@ -254,23 +263,40 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>
-    /// How many tickets <paramref name="candidate"/> says, within <paramref name="wait"/>, it could sell now; null when
-    /// it does not answer in time or cannot say. Nothing is reserved yet when this is asked, so such a candidate is
-    /// simply passed over; the dispatcher's next refresh finds it unavailable.
+    /// How many tickets <paramref name="candidate"/> says, within <paramref name="wait"/>, it could sell now, holding
+    /// <paramref name="quantity"/> of them for <paramref name="orderId"/> when it can; null when it does not answer in
+    /// time or cannot say. Nothing is written yet when this is asked, so such a candidate is simply passed over (a
+    /// hold it made after all ends by itself); the dispatcher's next refresh finds it unavailable.
     /// </summary>
-    private async Task<long?> AskSellableAsync(ShardAddress candidate, TimeSpan wait)
+    private async Task<long?> AskForRoomAsync(ShardAddress candidate, string orderId, int quantity, TimeSpan wait)
     {
         if (wait <= TimeSpan.Zero) return null;
         metrics.AskedForRoom();
         try
         {
-            var sellable = await Holder(candidate).GetSellable().WaitAsync(wait);
+            var sellable = await Holder(candidate).HoldForForward(orderId, quantity).WaitAsync(wait);
             return sellable >= 0 ? sellable : null;
         }
         catch (Exception exception)
         {
             LogProbeFailed(_logger, exception, _address.Key, candidate.Key);
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Tells a candidate that held tickets for <paramref name="orderId"/> that the order will not come: the home's
+    /// reservation was refused or failed. Not awaited by the buyer; should it be lost, the hold ends by itself.
+    /// </summary>
+    private async Task ReleaseHoldOnAsync(ShardAddress candidate, string orderId)
+    {
+        try
+        {
+            await Holder(candidate).ReleaseHold(orderId).WaitAsync(CrossShardTimeout);
+        }
+        catch (Exception exception)
+        {
+            LogReleaseFailed(_logger, exception, _address.Key, candidate.Key);
         }
     }
 
@@ -296,6 +322,9 @@ public sealed partial class InventoryShardGrain
         {
             return PurchaseResult.NotFound;
         }
+        // The tickets held for this order (if the home asked for room here) are released in the turn that reserves
+        // them again for its sale (no await before TrySell when they suffice): no other buyer can take them between.
+        EndHold(orderId);
         if (_forwards.TryGetRunning(orderId, out var running))
         {
             // The forward it joins answers "sold out" only once the refusal is committed, so its answer can be passed on.
@@ -385,6 +414,10 @@ public sealed partial class InventoryShardGrain
     [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning,
         Message = "Shard {Shard}: candidate {Candidate} did not say whether it can sell; passed over")]
     private static partial void LogProbeFailed(Microsoft.Extensions.Logging.ILogger logger, Exception exception, string shard, string candidate);
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Debug,
+        Message = "Shard {Shard}: releasing the hold on {Candidate} failed; the hold ends by itself")]
+    private static partial void LogReleaseFailed(Microsoft.Extensions.Logging.ILogger logger, Exception exception, string shard, string candidate);
 
     [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning,
         Message = "Shard {Shard}: forwarding to {Holder} failed; the key keeps its order id")]

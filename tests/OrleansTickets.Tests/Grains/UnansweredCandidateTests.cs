@@ -15,7 +15,7 @@ public sealed class UnansweredCandidateTests(ITestOutputHelper output)
     public async Task A_home_passes_over_a_candidate_whose_room_question_fails_and_sells_on_the_next()
     {
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
-            new ShardAddress("unanswered", "ga", 1), nameof(IInventoryShardGrain.GetSellable),
+            new ShardAddress("unanswered", "ga", 1), nameof(IInventoryShardGrain.HoldForForward),
             _ => throw new TimeoutException("The candidate's silo did not answer in time (played by a test).")), output: output);
         await cluster.CreateEventAsync("unanswered", TicketingCluster.Type("ga", capacity: 6, shards: 3));
         var home = cluster.Shard("unanswered", "ga", 0);

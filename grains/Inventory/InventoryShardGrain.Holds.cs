@@ -1,0 +1,85 @@
+namespace OrleansTickets.Inventory;
+
+/// <summary>Holds: tickets kept, in memory, for an order a home is about to forward here.</summary>
+/// <remarks>
+/// <para>
+/// Why: a forward is the key's reservation on its home (a commit) and then the order here. A home used to ask this
+/// shard whether it had room and then commit; near the end of a sale the room was often gone by the time the order
+/// came, and the buyer paid this shard's refusal (a read and a commit) and a second reservation and order elsewhere.
+/// Held from the question on, the tickets wait for the order the answer was about.
+/// </para>
+/// <para>
+/// What keeps it safe: a hold is a reservation like a queued sale's (it counts in <c>_pendingQuantity</c>), taken and
+/// released inside single turns, so it never lets two callers have the same tickets, and the never-oversold invariant
+/// is unchanged. It is memory only and promises nothing: an activation that ends takes its holds with it, and the
+/// order is then sold or refused from whatever is left, as before. Its tickets still count as unsold in every report
+/// (those count commits, not reservations), so no dispatcher calls a type sold out while a hold waits. A hold whose
+/// order never comes (its home's reservation failed, or the home died) ends by itself after <see cref="HoldTime"/>,
+/// so the last tickets of a sale are never kept from buyers for longer than that.
+/// </para>
+/// </remarks>
+public sealed partial class InventoryShardGrain
+{
+    /// <summary>
+    /// How long a hold waits for its order. A home forwards right after its reservation commits, milliseconds
+    /// later; one that waits longer has usually given up on this shard (it waits <see cref="CrossShardTimeout"/> for
+    /// the order's answer), and the tickets go back to every buyer. A property, not a field: static fields of a partial
+    /// class initialize in the order of its files, and a copy of <see cref="CrossShardTimeout"/> taken first is zero.
+    /// </summary>
+    private static TimeSpan HoldTime => CrossShardTimeout;
+
+    private readonly Dictionary<string, ForwardHold> _holds = new(StringComparer.Ordinal);
+    private IGrainTimer? _holdTimer;
+
+    /// <inheritdoc />
+    public async Task<long> HoldForForward(string orderId, int quantity)
+    {
+        if (!(await EnsurePlacedAsync() && await EnsureLoadedAsync())) return -1;
+        var sellable = Math.Max(0, Remaining);
+        // One turn from the check to the reservation. A retired shard takes nothing new, and an id refused once stays
+        // refused (InventoryShardGrain.Keys.cs), so holding for it would only keep tickets from others.
+        if (quantity > 0 && quantity <= sellable && !_retired && !_refused.Contains(orderId) && !_holds.ContainsKey(orderId))
+        {
+            _holds[orderId] = new ForwardHold(quantity, clock.GetUtcNow() + HoldTime);
+            _pendingQuantity += quantity;
+            _holdTimer ??= this.RegisterGrainTimer(EndExpiredHolds, new GrainTimerCreationOptions(HoldTime, HoldTime / 2) { Interleave = true });
+        }
+        return sellable;
+    }
+
+    /// <inheritdoc />
+    public Task ReleaseHold(string orderId)
+    {
+        EndHold(orderId);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Gives the hold's tickets back to the shard's reservations count. Called in the turn that sells the held order,
+    /// before the sale reserves them again, so nobody else can take them in between.
+    /// </summary>
+    private void EndHold(string orderId)
+    {
+        if (!_holds.Remove(orderId, out var hold)) return;
+        _pendingQuantity -= hold.Quantity;
+        if (_holds.Count == 0) StopHoldTimer();
+    }
+
+    private Task EndExpiredHolds()
+    {
+        var now = clock.GetUtcNow();
+        foreach (var (orderId, hold) in _holds.ToList())
+        {
+            if (hold.ExpiresAt <= now) EndHold(orderId);
+        }
+        // A drained shard hands on what comes back (as after a refused pull), or nobody would sell it.
+        HandOnLater();
+        return Task.CompletedTask;
+    }
+
+    private void StopHoldTimer()
+    {
+        _holdTimer?.Dispose();
+        _holdTimer = null;
+    }
+}

@@ -1,0 +1,107 @@
+using OrleansTickets.Events;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// A candidate asked for room by a home holds the tickets for the order the home is about to forward, and gives
+/// them back when the order comes, when the home releases them, or by itself.
+/// </summary>
+/// <remarks>SQLite only: a hold lives in the shard's memory and writes nothing.</remarks>
+public sealed class ForwardHoldTests(ITestOutputHelper output)
+{
+    // 20 s at most for a hold to end by itself (it lasts about 2 s): 200 polls, 100 ms apart.
+    private const int Polls = 200;
+
+    [Fact]
+    public async Task Buyers_cannot_take_the_tickets_a_candidate_holds_for_a_forward_between_the_question_and_the_order()
+    {
+        var candidate = new ShardAddress("held", "ga", 1);
+        var held = new TaskCompletionSource();
+        var othersBought = new TaskCompletionSource();
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            candidate, nameof(IInventoryShardGrain.HoldForForward), async call =>
+            {
+                await call.Invoke();
+                // The home has its answer only after other buyers came to the candidate, as when its reservation's
+                // commit takes a while at the end of a sale.
+                held.TrySetResult();
+                await othersBought.Task;
+            }), output: output);
+        // 2 shards of 2 tickets; the home (shard 0) is dry.
+        await cluster.CreateEventAsync("held", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("held", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("held", "ga", 2))).Status);
+
+        var request = new PurchaseRequest("held", "ga", 1, new Buyer("Ada", "ada@example.com"), "held-key");
+        var forwarded = cluster.Shard("held", "ga", 0).Purchase(new ShardPurchase(request, request.Fingerprint(), [1]));
+        await held.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        // One of the candidate's two tickets is held for the keyed order: the others may have only the other one.
+        var shard = cluster.Shard("held", "ga", 1);
+        Assert.Equal(1L, await shard.GetSellable());
+        Assert.Equal(PurchaseStatus.SoldOut, (await shard.Purchase(TicketingCluster.KeylessPurchase("held", "ga", 2))).Status);
+        Assert.Equal(PurchaseStatus.Created, (await shard.Purchase(TicketingCluster.KeylessPurchase("held", "ga", 1))).Status);
+        // Held tickets are not sold: the shard's report still counts one ticket unsold, so no "sold out" is concluded.
+        var report = await shard.GetSales();
+        Assert.Equal((1L, 1L), (report.Remaining, report.Reserved));
+        othersBought.SetResult();
+
+        var result = await forwarded;
+        Assert.Equal(PurchaseStatus.Created, result.Status);
+        Assert.True(OrderId.TryGetShard(result.Order!.OrderId, out var holder));
+        Assert.Equal(candidate, holder);
+        var after = await shard.GetSales();
+        Assert.Equal((2L, 0L, 0L), (after.Sold, after.Remaining, after.Reserved));
+    }
+
+    [Fact]
+    public async Task A_hold_whose_order_never_comes_ends_by_itself_and_a_released_one_at_once()
+    {
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
+        await cluster.CreateEventAsync("lapse", TicketingCluster.Type("ga", capacity: 6, shards: 2));
+        var address = new ShardAddress("lapse", "ga", 0);
+        var shard = cluster.Shard("lapse", "ga", 0);
+
+        // More than the shard has is not held; the answer is still the count.
+        Assert.Equal(3L, await shard.HoldForForward(OrderId.New(address, DateTimeOffset.UtcNow), 4));
+        Assert.Equal(3L, await shard.GetSellable());
+
+        var released = OrderId.New(address, DateTimeOffset.UtcNow);
+        Assert.Equal(3L, await shard.HoldForForward(released, 2));
+        Assert.Equal(1L, await shard.GetSellable());
+        await shard.ReleaseHold(released);
+        Assert.Equal(3L, await shard.GetSellable());
+
+        Assert.Equal(3L, await shard.HoldForForward(OrderId.New(address, DateTimeOffset.UtcNow), 3));
+        Assert.Equal(0L, await shard.GetSellable());
+        Assert.Equal(PurchaseStatus.SoldOut, (await shard.Purchase(TicketingCluster.KeylessPurchase("lapse", "ga", 1))).Status);
+        await Poll.UntilAsync(async () => await shard.GetSellable() == 3, Polls, failure: "The hold never ended by itself.");
+        Assert.Equal(PurchaseStatus.Created, (await shard.Purchase(TicketingCluster.KeylessPurchase("lapse", "ga", 3))).Status);
+        Assert.Equal(0L, (await shard.GetSales()).Reserved);
+    }
+
+    [Fact]
+    public async Task The_held_order_takes_its_tickets_once_and_nothing_comes_back_when_the_hold_would_have_ended()
+    {
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
+        await cluster.CreateEventAsync("taken", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        var address = new ShardAddress("taken", "ga", 1);
+        var shard = cluster.Shard("taken", "ga", 1);
+        var orderId = OrderId.New(address, DateTimeOffset.UtcNow);
+        Assert.Equal(2L, await shard.HoldForForward(orderId, 2));
+
+        var request = new PurchaseRequest("taken", "ga", 2, new Buyer("Ada", "ada@example.com"), "taken-key");
+        var sold = await shard.Purchase(new ShardPurchase(request, request.Fingerprint(), [], ForwardedOrderId: orderId, FreshOrderId: true));
+        Assert.Equal(PurchaseStatus.Created, sold.Status);
+        Assert.Equal(orderId, sold.Order!.OrderId);
+
+        // Past the hold's time: a hold still counted after its order sold would give back tickets that are gone.
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        Assert.Equal(0L, await shard.GetSellable());
+        var report = await shard.GetSales();
+        Assert.Equal((2L, 0L, 0L), (report.Sold, report.Remaining, report.Reserved));
+        Assert.Equal(PurchaseStatus.SoldOut, (await shard.Purchase(TicketingCluster.KeylessPurchase("taken", "ga", 1))).Status);
+    }
+}
