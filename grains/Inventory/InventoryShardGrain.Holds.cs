@@ -51,6 +51,7 @@ public sealed partial class InventoryShardGrain
     public Task ReleaseHold(string orderId)
     {
         EndHold(orderId);
+        HandOnLater();
         return Task.CompletedTask;
     }
 
@@ -62,7 +63,6 @@ public sealed partial class InventoryShardGrain
     {
         if (!_holds.Remove(orderId, out var hold)) return;
         _pendingQuantity -= hold.Quantity;
-        if (_holds.Count == 0) StopHoldTimer();
     }
 
     private Task EndExpiredHolds()
@@ -74,12 +74,13 @@ public sealed partial class InventoryShardGrain
         }
         // A drained shard hands on what comes back (as after a refused pull), or nobody would sell it.
         HandOnLater();
+        // Stopped here, not when the last hold ends: at the end of a sale a shard's holds come and go many times a
+        // second, and each timer made and disposed costs more than a tick that finds nothing to do.
+        if (_holds.Count == 0)
+        {
+            _holdTimer?.Dispose();
+            _holdTimer = null;
+        }
         return Task.CompletedTask;
-    }
-
-    private void StopHoldTimer()
-    {
-        _holdTimer?.Dispose();
-        _holdTimer = null;
     }
 }
