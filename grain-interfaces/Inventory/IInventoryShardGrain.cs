@@ -25,8 +25,8 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     /// How many tickets this shard could sell at this moment, by its memory: unsold and not promised to a sale or gift
     /// in progress. -1 when it cannot say: it cannot load its state (its database was unreachable when it tried, or a
     /// newer activation fenced it) or is not a shard of any event. Asking a shard that is not active activates it, which claims its
-    /// database row. A hint for a home choosing where to forward, not a promise: the tickets may be gone by the time
-    /// an order arrives.
+    /// database row. The count <see cref="HoldForForward"/> answers, without holding anything: a reading for operators
+    /// and tests, not a promise.
     /// </summary>
     Task<long> GetSellable();
 

@@ -178,7 +178,7 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
             call.Result = new ShardSales(shard.Index, 10, 0, 10, ShardStatus.Unavailable);
             return Task.CompletedTask;
         })(silo);
-        TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.GetSellable), call =>
+        TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.HoldForForward), call =>
         {
             if (!isDown()) return call.Invoke();
             call.Result = -1L;

@@ -26,7 +26,7 @@ public sealed class SightingTests(ITestOutputHelper output)
         {
             if (call.Grain is PurchaseDispatcherGrain) served.Enqueue(call.Grain);
             await call.Invoke();
-            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSellable) && call.Result is 0L)
+            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.HoldForForward) && call.Result is 0L)
             {
                 noRoom.AddOrUpdate(ShardAddress.Parse(call.TargetId.Key.ToString()!).Index, 1, (_, count) => count + 1);
             }
