@@ -85,7 +85,8 @@ public sealed partial class InventoryShardGrain(
     private bool _retired;
     private long _committedSold;
 
-    // Serials promised to queued sales and gifts; Remaining never counts them, so two callers cannot both get them.
+    // Serials promised to queued sales, gifts and held forwards (InventoryShardGrain.Holds.cs); Remaining never counts
+    // them, so two callers cannot both get them.
     private long _pendingQuantity;
 
     // Cleared only by the commit cycle, before it writes or after its write ended, and the next cycle waits for the
