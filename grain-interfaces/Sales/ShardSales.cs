@@ -20,9 +20,10 @@ namespace OrleansTickets.Sales;
 /// sale began.
 /// </param>
 /// <param name="Reserved">
-/// Of <paramref name="Remaining"/>, tickets held for purchases and gifts this shard is committing now. They are
-/// unsold until their commit lands, so counts of the unsold include them; but no other buyer can have them, which is
-/// what a dispatcher choosing where to send an order needs to know.
+/// Of <paramref name="Remaining"/>, tickets held for purchases and gifts this shard is committing now, and for orders
+/// a home is about to forward here (a hold, which lapses after about 2 s if the order never comes). They are unsold
+/// until their commit lands, so counts of the unsold include them; but no other buyer can have them, which is what a
+/// dispatcher choosing where to send an order needs to know.
 /// </param>
 /// <param name="Known">
 /// False when the shard has not read its row since it activated (its database cannot be opened): the numbers are
