@@ -127,4 +127,24 @@ public sealed class ForwardHoldTests(ITestOutputHelper output)
         await Poll.UntilAsync(async () => await candidate.GetSellable() == 2, attempts: 10,
             failure: "The candidate still held tickets for an order its home could not reserve.");
     }
+
+    [Fact]
+    public async Task Tickets_a_drained_shard_held_for_an_order_that_never_came_go_on_to_another_shard()
+    {
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
+        await cluster.CreateEventAsync("held-drain", TicketingCluster.Type("ga", capacity: 8, shards: 2));
+        var drained = cluster.Shard("held-drain", "ga", 1);
+        Assert.Equal(4L, await drained.HoldForForward(OrderId.New(new ShardAddress("held-drain", "ga", 1), DateTimeOffset.UtcNow), 2));
+
+        // The drain cannot give what is held: those two stay behind, on a shard that takes nothing in and that no
+        // operator will drain again.
+        var drain = await drained.Drain();
+        Assert.Equal(2L, drain.Moved);
+
+        // When the hold lapses they go on, as after a refused pull.
+        var other = cluster.Shard("held-drain", "ga", 0);
+        await Poll.UntilAsync(async () => await other.GetSellable() == 8, Polls,
+            failure: "The held tickets stayed on the drained shard after the hold lapsed.");
+        Assert.Equal(0L, (await drained.GetSales()).Remaining);
+    }
 }
