@@ -150,8 +150,9 @@ public sealed partial class InventoryShardGrain
             // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
             if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
             var moved = await GiveAwayAsync(stopAskingAt);
-            // Left counts reserved tickets too (sales still committing, a gathering waiting on its collector): they are
-            // on this shard until their commit or question ends, and "0 left" tells the operator the shard is empty.
+            // Left counts reserved tickets too (sales still committing, a gathering waiting on its collector, a hold
+            // waiting for its forwarded order): they are on this shard until their commit, question or hold ends, and
+            // "0 left" tells the operator the shard is empty.
             return new DrainResult(true, moved, Math.Max(0, _inventory.Capacity - _committedSold), _undelivered.Values.Sum(gift => gift.Transfer.Quantity));
         });
     }

@@ -139,7 +139,7 @@ public sealed class ForwardHoldTests(ITestOutputHelper output)
         // The drain cannot give what is held: those two stay behind, on a shard that takes nothing in and that no
         // operator will drain again.
         var drain = await drained.Drain();
-        Assert.Equal(2L, drain.Moved);
+        Assert.Equal((2L, 2L), (drain.Moved, drain.Left));
 
         // When the hold lapses they go on, as after a refused pull.
         var other = cluster.Shard("held-drain", "ga", 0);
