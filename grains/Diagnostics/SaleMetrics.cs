@@ -37,8 +37,9 @@ public sealed class SaleMetrics
     private readonly Histogram<int> _commitOrders;
     private readonly Histogram<double> _commitDuration;
 
-    // The route tag's values, indexed by PurchaseRoute, so that recording allocates nothing.
-    private static readonly string[] RouteNames = ["direct", "forwarded", "pulled", "refreshed", "paused"];
+    // The route tag's values, indexed by PurchaseRoute (GetNames lists them in value order), so that recording
+    // allocates nothing and a route added to the enum is named without a second list to keep in step.
+    private static readonly string[] RouteNames = [.. Enum.GetNames<PurchaseRoute>().Select(name => name.ToLowerInvariant())];
 
     /// <summary>Creates the instruments on a meter owned by <paramref name="meters"/> (the host's, through DI).</summary>
     public SaleMetrics(IMeterFactory meters)
