@@ -36,9 +36,9 @@ public sealed partial class InventoryShardGrain
     {
         if (!(await EnsurePlacedAsync() && await EnsureLoadedAsync())) return -1;
         var sellable = Math.Max(0, Remaining);
-        // One turn from the check to the reservation. A retired shard takes nothing new, and an id refused once stays
-        // refused (InventoryShardGrain.Keys.cs), so holding for it would only keep tickets from others.
-        if (quantity > 0 && quantity <= sellable && !_retired && !_refused.Contains(orderId) && !_holds.ContainsKey(orderId))
+        // One turn from the check to the reservation. A retired shard takes nothing new. The id is one the home has
+        // just minted; a second hold for it would count its tickets twice in the reservations.
+        if (quantity > 0 && quantity <= sellable && !_retired && !_holds.ContainsKey(orderId))
         {
             _holds[orderId] = new ForwardHold(quantity, clock.GetUtcNow() + HoldTime);
             _pendingQuantity += quantity;
@@ -50,30 +50,31 @@ public sealed partial class InventoryShardGrain
     /// <inheritdoc />
     public Task ReleaseHold(string orderId)
     {
-        EndHold(orderId);
-        HandOnLater();
+        // A drained shard hands on what comes back (as after a refused pull), or nobody would sell it.
+        if (EndHold(orderId)) HandOnLater();
         return Task.CompletedTask;
     }
 
     /// <summary>
-    /// Gives the hold's tickets back to the shard's reservations count. Called in the turn that sells the held order,
-    /// before the sale reserves them again, so nobody else can take them in between.
+    /// Gives the hold's tickets back to the shard's reservations count; false when there was no such hold. Called in
+    /// the turn that sells the held order, before the sale reserves them again, so nobody else can take them in between.
     /// </summary>
-    private void EndHold(string orderId)
+    private bool EndHold(string orderId)
     {
-        if (!_holds.Remove(orderId, out var hold)) return;
+        if (!_holds.Remove(orderId, out var hold)) return false;
         _pendingQuantity -= hold.Quantity;
+        return true;
     }
 
     private Task EndExpiredHolds()
     {
         var now = clock.GetUtcNow();
+        var lapsed = false;
         foreach (var (orderId, hold) in _holds.ToList())
         {
-            if (hold.ExpiresAt <= now) EndHold(orderId);
+            if (hold.ExpiresAt <= now) lapsed |= EndHold(orderId);
         }
-        // A drained shard hands on what comes back (as after a refused pull), or nobody would sell it.
-        HandOnLater();
+        if (lapsed) HandOnLater();
         // Stopped here, not when the last hold ends: at the end of a sale a shard's holds come and go many times a
         // second, and each timer made and disposed costs more than a tick that finds nothing to do.
         if (_holds.Count == 0)
