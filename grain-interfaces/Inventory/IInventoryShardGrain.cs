@@ -22,6 +22,14 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     Task<ShardSales> GetSales();
 
     /// <summary>
+    /// This shard's sales, as <see cref="GetSales"/> reports them, once the commit that takes the sales and gifts
+    /// reserved here when it was asked has ended, or after <paramref name="longest"/>, whichever comes first; at once
+    /// when nothing is reserved. For a dispatcher whose buyers found only reserved tickets: they learn as soon as the
+    /// tickets sold or came free, instead of after a fixed pause.
+    /// </summary>
+    Task<ShardSales> GetSalesAfterCommit(TimeSpan longest);
+
+    /// <summary>
     /// How many tickets this shard could sell at this moment, by its memory: unsold and not promised to a sale or gift
     /// in progress. -1 when it cannot say: it cannot load its state (its database was unreachable when it tried, or a
     /// newer activation fenced it) or is not a shard of any event. Asking a shard that is not active activates it, which claims its

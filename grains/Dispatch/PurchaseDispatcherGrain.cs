@@ -85,6 +85,15 @@ public sealed partial class PurchaseDispatcherGrain(
     private long _pausedAfterRefresh = -1;
     private long _lastPausedAt;
 
+    // The shards whose answer to the last finished refresh (number _reservedAtRefresh) held reserved tickets: commits
+    // in flight and holds for forwards. Buyers who pause after that refresh share one wait on those commits (_settling,
+    // for refresh _settlingAfter) and look again when it ends, if that comes before their pause does
+    // (InventoryShardGrain.Settling.cs).
+    private int[] _reservedShards = [];
+    private long _reservedAtRefresh = -1;
+    private long _settlingAfter = -1;
+    private Task? _settling;
+
     // How long past its patience an order waits on its home's answer. A home on a silo that froze answers only at
     // Orleans' 30 s call timeout; a buyer told "outcome unknown" sooner retries with the key, which is safe. The
     // grace covers a home's usual slow path: a forward's questions for room (2 s in all), the key's reservation, and
@@ -511,7 +520,46 @@ public sealed partial class PurchaseDispatcherGrain(
             _pausedAfterRefresh = _refreshesStarted;
             _pauseDoublings = Math.Min(_pauseDoublings + 1, MaxPauseDoublings);
         }
-        return Left(giveUpAt) <= pause ? WaitOutAsync(giveUpAt) : Task.Delay(pause, clock);
+        var timed = Left(giveUpAt) <= pause ? WaitOutAsync(giveUpAt) : Task.Delay(pause, clock);
+        return SettlingAfterLastRefresh(pause) is { } settling ? Task.WhenAny(settling, timed) : timed;
+    }
+
+    /// <summary>
+    /// The wait, shared by every buyer pausing after the last refresh, for the commits of the tickets that refresh found
+    /// reserved; each shard waits at most <paramref name="longest"/>. Null when there is nothing to wait on, or when that
+    /// wait has ended and the view already has its answers: the timed pause alone then spaces the buyers' refreshes.
+    /// Only while every shard answered that refresh: otherwise what keeps tickets out of reach may be a shard that
+    /// cannot answer, and the pause's full doubling bounds how often it is asked.
+    /// </summary>
+    private Task? SettlingAfterLastRefresh(TimeSpan longest)
+    {
+        if (!_lastRefreshHeardAll || _reservedShards.Length == 0) return null;
+        if (_settlingAfter == _reservedAtRefresh) return _settling is { IsCompleted: false } settling ? settling : null;
+        _settlingAfter = _reservedAtRefresh;
+        return _settling = SettleAsync(_reservedShards, longest);
+    }
+
+    /// <summary>Asks <paramref name="shards"/> for their sales once their commits in flight have ended, and takes the answers into the view.</summary>
+    private async Task SettleAsync(int[] shards, TimeSpan longest)
+    {
+        var calls = new Task<Sales.ShardSales>[shards.Length];
+        for (var k = 0; k < shards.Length; k++) calls[k] = Shard(shards[k]).GetSalesAfterCommit(longest);
+        try
+        {
+            await Task.WhenAll(calls).WaitAsync(RefreshTimeout, clock);
+        }
+        catch (Exception)
+        {
+            // A shard that did not answer keeps its place in the view; the next refresh asks it again.
+        }
+        for (var k = 0; k < shards.Length; k++)
+        {
+            // What it can sell now, as a refresh takes it. A hint like every count in the view: the verdicts rest on refreshes.
+            if (calls[k].IsCompletedSuccessfully && calls[k].Result is { Known: true } report && report.Status != Sales.ShardStatus.Unavailable)
+            {
+                Observe(shards[k], report.Remaining - report.Reserved);
+            }
+        }
     }
 
     /// <summary>Returns once <paramref name="deadline"/> has passed by the grain's clock.</summary>
@@ -687,6 +735,7 @@ public sealed partial class PurchaseDispatcherGrain(
         }
         _viewRefreshedAt = Now;
         var answered = new List<Sales.ShardSales>(calls.Length);
+        var reserved = new List<int>();
         Task? firstUnanswered = null;
         for (var index = 0; index < calls.Length; index++)
         {
@@ -709,6 +758,7 @@ public sealed partial class PurchaseDispatcherGrain(
             // view, a purchase at the very end spun through home calls and refreshes until those commits landed,
             // instead of pausing (hundreds of refreshes a second on PostgreSQL, whose commits take longer).
             Observe(index, report.Remaining - report.Reserved);
+            if (report.Reserved > 0) reserved.Add(index);
             // A shard that could not read its row reports its first block, which leaves out tickets operators granted
             // it: counted, they could add up to "sold out" beside tickets it holds. It counts as not having answered.
             if (report.Known) answered.Add(report);
@@ -730,6 +780,8 @@ public sealed partial class PurchaseDispatcherGrain(
         if (unsold < _type.MaxPerOrder && !await StillGrantedAsync(granted.Result!.AddedEver)) unsold = null;
         _refreshedUnsold = unsold;
         _refreshedDrained = drained;
+        // Refreshes never overlap, so this is the number of the one ending.
+        (_reservedShards, _reservedAtRefresh) = ([.. reserved], _refreshesStarted);
         if (unsold == 0) (_soldOutAtGrantedEver, _soldOutAt) = (granted.Result!.AddedEver, clock.GetTimestamp());
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)

@@ -115,7 +115,7 @@ public sealed partial class InventoryShardGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _address = ShardAddress.Parse(this.GetPrimaryKeyString());
-        _committer = new BatchWorkerFromDelegate(CommitCycleAsync);
+        _committer = new BatchWorkerFromDelegate(CommitCycleThenAnswerWaitersAsync);
         return Task.CompletedTask;
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Orders;
+using OrleansTickets.Sales;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
@@ -38,6 +39,73 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         Assert.Equal(PurchaseStatus.Created, (await purchase).Status);
         var after = await shard.GetSales();
         Assert.Equal((3L, 7L, 0L), (after.Sold, after.Remaining, after.Reserved));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_shard_asked_for_its_sales_after_its_commit_answers_when_the_commit_in_flight_has_ended(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("settle", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        var shard = Cluster.Shard("settle", "ga", 0);
+        // Nothing reserved: nothing to wait for, whatever the bound.
+        Assert.Equal(await shard.GetSales(), await shard.GetSalesAfterCommit(TimeSpan.FromMinutes(1)).WaitAsync(TimeSpan.FromSeconds(20)));
+
+        Task<PurchaseResult> purchase;
+        Task<ShardSales> afterCommit;
+        await using (var hold = await Cluster.HoldWritesAsync("settle", "ga", 0))
+        {
+            purchase = shard.Purchase(TicketingCluster.KeylessPurchase("settle", "ga", 3));
+            await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 3, Polls,
+                failure: "The shard never reported the purchase's tickets as reserved.");
+            afterCommit = shard.GetSalesAfterCommit(TimeSpan.FromMinutes(1));
+            // A bound that ends first answers with the tickets still reserved.
+            var bounded = await shard.GetSalesAfterCommit(TimeSpan.FromMilliseconds(300)).WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.Equal((0L, 3L), (bounded.Sold, bounded.Reserved));
+            Assert.False(afterCommit.IsCompleted);
+        }
+
+        var settled = await afterCommit.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal((3L, 7L, 0L), (settled.Sold, settled.Remaining, settled.Reserved));
+        Assert.Equal(PurchaseStatus.Created, (await purchase).Status);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public Task A_paused_purchase_looks_again_when_the_reserved_tickets_commit_not_when_its_pause_ends(string engine) =>
+        LooksAgainAtTheCommitAsync(engine, key: null);
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public Task A_paused_keyed_purchase_looks_again_when_the_reserved_tickets_commit_not_when_its_pause_ends(string engine) =>
+        LooksAgainAtTheCommitAsync(engine, key: "settle-1");
+
+    /// <summary>
+    /// The second buyer's pauses are stretched to a minute: it can hear "sold out" within the test's bound only if the
+    /// end of the commit holding the tickets wakes it.
+    /// </summary>
+    private async Task LooksAgainAtTheCommitAsync(string engine, string? key)
+    {
+        var clock = new StretchedPauses();
+        await StartAsync(engine, silo => silo.Services.AddSingleton<TimeProvider>(clock));
+        await Cluster.CreateEventAsync("wake", TicketingCluster.Type("ga", capacity: 4, shards: 1));
+        var shard = Cluster.Shard("wake", "ga", 0);
+        await shard.GetSales();
+        using var pauses = Cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
+
+        Task<PurchaseResult> first, second;
+        await using (var holding = await Cluster.HoldWritesAsync("wake", "ga", 0))
+        {
+            first = shard.Purchase(TicketingCluster.KeylessPurchase("wake", "ga", 4));
+            await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, Polls,
+                failure: "The shard never reported the first purchase's tickets as reserved.");
+            clock.Stretching = true;
+            second = Cluster.BuyAsync("wake", "ga", 1, key);
+            await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
+                failure: "The purchase never paused for the reserved tickets.");
+            await Task.Delay(200);
+            Assert.False(second.IsCompleted);
+        }
+
+        Assert.Equal(PurchaseStatus.Created, (await first).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await second.WaitAsync(TimeSpan.FromSeconds(20))).Status);
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -132,6 +200,24 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         {
             _asked.Enqueue(dueTime);
             return System.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+
+    /// <summary>
+    /// The system's clock, except that once <see cref="Stretching"/> is set, a one-shot timer of a pause for tickets'
+    /// length (10 ms doubled up to five times), or of the 2 s a dispatcher waits for shards' answers, fires after a minute.
+    /// </summary>
+    private sealed class StretchedPauses : TimeProvider
+    {
+        private static readonly TimeSpan[] PauseLengths =
+            [.. Enumerable.Range(0, 6).Select(d => TimeSpan.FromMilliseconds(10 << d)), TimeSpan.FromSeconds(2)];
+
+        public volatile bool Stretching;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var stretched = Stretching && period == Timeout.InfiniteTimeSpan && PauseLengths.Contains(dueTime);
+            return System.CreateTimer(callback, state, stretched ? TimeSpan.FromMinutes(1) : dueTime, period);
         }
     }
 
