@@ -94,6 +94,15 @@ public sealed partial class PurchaseDispatcherGrain(
     private long _settlingAfter = -1;
     private Task? _settling;
 
+    // What that refresh heard from them and in all (its sold counts, its count of the unsold, the catalog's count of
+    // tickets ever granted), and the verdict a wait on their commits could give: at most _settledUnsold tickets unsold
+    // since the wait that followed refresh _settledRefresh (see SettleAsync).
+    private long[] _reservedSold = [];
+    private long? _reservedRefreshUnsold;
+    private long? _reservedRefreshGrantedEver;
+    private long _settledRefresh = -1;
+    private long _settledUnsold;
+
     // How long past its patience an order waits on its home's answer. A home on a silo that froze answers only at
     // Orleans' 30 s call timeout; a buyer told "outcome unknown" sooner retries with the key, which is safe. The
     // grace covers a home's usual slow path: a forward's questions for room (2 s in all), the key's reservation, and
@@ -232,6 +241,7 @@ public sealed partial class PurchaseDispatcherGrain(
 
     private async Task<PurchaseResult> PurchaseAnywhereAsync(PurchaseRequest request, long arrival, long giveUpAt)
     {
+        var arrived = arrival;
         var route = PurchaseRoute.Direct;
         var started = Now;
         try
@@ -279,6 +289,7 @@ public sealed partial class PurchaseDispatcherGrain(
                     {
                         route = Further(route, PurchaseRoute.Paused);
                         await PauseForTicketsAsync(giveUpAt);
+                        if (SettledVerdict(quantity, arrived) is { } settled) return settled;
                         continue;
                     }
                 }
@@ -346,6 +357,7 @@ public sealed partial class PurchaseDispatcherGrain(
 
     private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key, long arrival, long giveUpAt)
     {
+        var arrived = arrival;
         var route = PurchaseRoute.Direct;
         var started = Now;
         try
@@ -434,6 +446,7 @@ public sealed partial class PurchaseDispatcherGrain(
                     }
                     route = Further(route, PurchaseRoute.Paused);
                     await PauseForTicketsAsync(giveUpAt);
+                    if (SettledVerdict(quantity, arrived) is { } settled) return settled;
                     // A pause that reached the patience ends the wait, as in the keyless path: the verdict rests on the refresh
                     // before it. Going round again cost one more refresh of every shard only to find the time up, and asking
                     // the home again could keep the buyer up to HomeAnswerGrace past its patience.
@@ -536,11 +549,24 @@ public sealed partial class PurchaseDispatcherGrain(
         if (!_lastRefreshHeardAll || _reservedShards.Length == 0) return null;
         if (_settlingAfter == _reservedAtRefresh) return _settling is { IsCompleted: false } settling ? settling : null;
         _settlingAfter = _reservedAtRefresh;
-        return _settling = SettleAsync(_reservedShards, longest);
+        return _settling = SettleAsync(_reservedAtRefresh, _reservedShards, _reservedSold, _reservedRefreshUnsold, _reservedRefreshGrantedEver, longest);
     }
 
-    /// <summary>Asks <paramref name="shards"/> for their sales once their commits in flight have ended, and takes the answers into the view.</summary>
-    private async Task SettleAsync(int[] shards, TimeSpan longest)
+    /// <summary>
+    /// Asks <paramref name="shards"/> for their sales once their commits in flight have ended, takes the answers into
+    /// the view, and works out how many tickets at most are still unsold.
+    /// </summary>
+    /// <remarks>
+    /// Refresh <paramref name="refresh"/> counted <paramref name="unsold"/> tickets unsold, each shard as of its own
+    /// answer and each gift once (ShardCounts). Only a sale takes a ticket out of that count, and only a grant adds
+    /// one. So every ticket a shard sold after its answer to the refresh, as its answer here shows
+    /// (its sold count then against now), comes off it, and what is left bounds the unsold from now on, as long as the
+    /// catalog's storage shows no grant since (read after these answers, as the refresh reads it). Below the order's
+    /// quantity that is a verdict of sold out for buyers who arrived before the refresh started, without asking every
+    /// shard again. Sold counts only grow (a newer activation loads what the older one committed, and fences it); an
+    /// answer from an activation that knows itself fenced is not used.
+    /// </remarks>
+    private async Task SettleAsync(long refresh, int[] shards, long[] soldAtRefresh, long? unsold, long? grantedEver, TimeSpan longest)
     {
         var calls = new Task<Sales.ShardSales>[shards.Length];
         for (var k = 0; k < shards.Length; k++) calls[k] = Shard(shards[k]).GetSalesAfterCommit(longest);
@@ -558,8 +584,26 @@ public sealed partial class PurchaseDispatcherGrain(
             if (calls[k].IsCompletedSuccessfully && calls[k].Result is { Known: true } report && report.Status != Sales.ShardStatus.Unavailable)
             {
                 Observe(shards[k], report.Remaining - report.Reserved);
+                unsold -= report.Sold - soldAtRefresh[k];
             }
         }
+        if (unsold < _type!.MaxPerOrder && grantedEver is { } granted && await StillGrantedAsync(granted))
+        {
+            (_settledRefresh, _settledUnsold) = (refresh, unsold.Value);
+        }
+    }
+
+    /// <summary>
+    /// Sold out, when the last wait on reserved tickets (<see cref="SettleAsync"/>) followed a refresh that started
+    /// after the request arrived (<paramref name="arrival"/>, its first) and left fewer than <paramref name="quantity"/>
+    /// tickets unsold; null otherwise.
+    /// </summary>
+    private PurchaseResult? SettledVerdict(int quantity, long arrival)
+    {
+        if (_settledRefresh <= arrival || _settledUnsold >= quantity) return null;
+        _pauseDoublings = 0;
+        metrics.AnsweredSoldOut();
+        return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, _settledUnsold));
     }
 
     /// <summary>Returns once <paramref name="deadline"/> has passed by the grain's clock.</summary>
@@ -736,6 +780,7 @@ public sealed partial class PurchaseDispatcherGrain(
         _viewRefreshedAt = Now;
         var answered = new List<Sales.ShardSales>(calls.Length);
         var reserved = new List<int>();
+        var reservedSold = new List<long>();
         Task? firstUnanswered = null;
         for (var index = 0; index < calls.Length; index++)
         {
@@ -758,7 +803,11 @@ public sealed partial class PurchaseDispatcherGrain(
             // view, a purchase at the very end spun through home calls and refreshes until those commits landed,
             // instead of pausing (hundreds of refreshes a second on PostgreSQL, whose commits take longer).
             Observe(index, report.Remaining - report.Reserved);
-            if (report.Reserved > 0) reserved.Add(index);
+            if (report.Reserved > 0)
+            {
+                reserved.Add(index);
+                reservedSold.Add(report.Sold);
+            }
             // A shard that could not read its row reports its first block, which leaves out tickets operators granted
             // it: counted, they could add up to "sold out" beside tickets it holds. It counts as not having answered.
             if (report.Known) answered.Add(report);
@@ -781,7 +830,8 @@ public sealed partial class PurchaseDispatcherGrain(
         _refreshedUnsold = unsold;
         _refreshedDrained = drained;
         // Refreshes never overlap, so this is the number of the one ending.
-        (_reservedShards, _reservedAtRefresh) = ([.. reserved], _refreshesStarted);
+        (_reservedShards, _reservedSold, _reservedAtRefresh) = ([.. reserved], [.. reservedSold], _refreshesStarted);
+        (_reservedRefreshUnsold, _reservedRefreshGrantedEver) = (unsold, grantedBeforeShards ? granted.Result!.AddedEver : null);
         if (unsold == 0) (_soldOutAtGrantedEver, _soldOutAt) = (granted.Result!.AddedEver, clock.GetTimestamp());
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Sales;
 using OrleansTickets.Tests.Infrastructure;
@@ -77,11 +78,17 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
     public Task A_paused_keyed_purchase_looks_again_when_the_reserved_tickets_commit_not_when_its_pause_ends(string engine) =>
         LooksAgainAtTheCommitAsync(engine, key: "settle-1");
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public Task A_paused_purchase_is_not_told_sold_out_by_its_wait_when_tickets_were_granted_meanwhile(string engine) =>
+        LooksAgainAtTheCommitAsync(engine, key: null, grantWhilePaused: true);
+
     /// <summary>
     /// The second buyer's pauses are stretched to a minute: it can hear "sold out" within the test's bound only if the
-    /// end of the commit holding the tickets wakes it.
+    /// end of the commit holding the tickets wakes it, and it hears it from that wait, without another refresh. With
+    /// <paramref name="grantWhilePaused"/>, an operator adds a ticket while it waits: the wait's count no longer bounds
+    /// the unsold, and the buyer gets the new ticket.
     /// </summary>
-    private async Task LooksAgainAtTheCommitAsync(string engine, string? key)
+    private async Task LooksAgainAtTheCommitAsync(string engine, string? key, bool grantWhilePaused = false)
     {
         var clock = new StretchedPauses();
         await StartAsync(engine, silo => silo.Services.AddSingleton<TimeProvider>(clock));
@@ -89,8 +96,12 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         var shard = Cluster.Shard("wake", "ga", 0);
         await shard.GetSales();
         using var pauses = Cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
+        using var refreshes = Cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
+        long Refreshes() => refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
 
         Task<PurchaseResult> first, second;
+        long beforeRelease;
+        Task<CapacityAddition>? granting = null;
         await using (var holding = await Cluster.HoldWritesAsync("wake", "ga", 0))
         {
             first = shard.Purchase(TicketingCluster.KeylessPurchase("wake", "ga", 4));
@@ -102,10 +113,29 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
                 failure: "The purchase never paused for the reserved tickets.");
             await Task.Delay(200);
             Assert.False(second.IsCompleted);
+            if (grantWhilePaused)
+            {
+                // Not awaited: the grant is stored at once, but its shard takes it in with a commit, held here.
+                var catalog = Cluster.Client.GetEventGrain("wake");
+                granting = catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: null);
+                await Poll.UntilAsync(async () => await catalog.ReadGrantedEver("ga") == 1, Polls,
+                    failure: "The grant was never stored.");
+            }
+            beforeRelease = Refreshes();
+            // Pauses from here on run their usual length: only the one under way when the commit lands is stretched
+            // (after a grant, the new ticket may reach the shard a little after the buyer looks).
+            clock.Stretching = false;
         }
 
         Assert.Equal(PurchaseStatus.Created, (await first).Status);
+        if (granting is not null)
+        {
+            Assert.Equal(CapacityStatus.Added, (await granting).Status);
+            Assert.Equal(PurchaseStatus.Created, (await second.WaitAsync(TimeSpan.FromSeconds(20))).Status);
+            return;
+        }
         Assert.Equal(PurchaseStatus.SoldOut, (await second.WaitAsync(TimeSpan.FromSeconds(20))).Status);
+        Assert.Equal(beforeRelease, Refreshes());
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
