@@ -18,7 +18,9 @@ namespace OrleansTickets.Dispatch;
 /// can be stale both ways, since shards also gain tickets (escrow transfers, added capacity). So the dispatcher
 /// answers "sold out" only after a refresh that started after the request arrived: one that asked every shard for its
 /// exact count, or, for a second after such a refresh found the type sold out, one that read from the catalog's
-/// storage that no ticket was granted since (<see cref="RefreshAllAsync"/>).
+/// storage that no ticket was granted since (<see cref="RefreshAllAsync"/>); or after a wait, following such a
+/// refresh, on the shards it found with reserved tickets, whose sales since that refresh leave too few unsold while
+/// the catalog's storage shows no grant since (<see cref="SettleAsync"/>).
 /// </para>
 /// <para>
 /// Exact sell-out: when no single shard has enough tickets for an order but the shards together do, the
