@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Sales;
@@ -91,10 +92,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
     private async Task LooksAgainAtTheCommitAsync(string engine, string? key, bool grantWhilePaused = false)
     {
         var clock = new StretchedPauses();
-        await StartAsync(engine, silo => silo.Services.AddSingleton<TimeProvider>(clock));
-        await Cluster.CreateEventAsync("wake", TicketingCluster.Type("ga", capacity: 4, shards: 1));
-        var shard = Cluster.Shard("wake", "ga", 0);
-        await shard.GetSales();
+        await StartWithFourTicketsAsync(engine, "wake", silo => silo.Services.AddSingleton<TimeProvider>(clock));
         using var pauses = Cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
         using var refreshes = Cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
         long Refreshes() => refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
@@ -104,13 +102,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         Task<CapacityAddition>? granting = null;
         await using (var holding = await Cluster.HoldWritesAsync("wake", "ga", 0))
         {
-            first = shard.Purchase(TicketingCluster.KeylessPurchase("wake", "ga", 4));
-            await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, Polls,
-                failure: "The shard never reported the first purchase's tickets as reserved.");
-            clock.Stretching = true;
-            second = Cluster.BuyAsync("wake", "ga", 1, key);
-            await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
-                failure: "The purchase never paused for the reserved tickets.");
+            (first, second) = await ReserveAllThenWaitForOneAsync("wake", key, pauses, reserved: () => clock.Stretching = true);
             await Task.Delay(200);
             Assert.False(second.IsCompleted);
             if (grantWhilePaused)
@@ -184,10 +176,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
     private async Task<HeldSale> HoldWhileOneWaitsAsync(
         string engine, string eventId, string? key, TimeSpan hold, Action<ISiloBuilder>? configureSilo = null)
     {
-        await StartAsync(engine, configureSilo);
-        await Cluster.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 4, shards: 1));
-        var shard = Cluster.Shard(eventId, "ga", 0);
-        await shard.GetSales();
+        await StartWithFourTicketsAsync(engine, eventId, configureSilo);
         using var refreshes = Cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
         using var pauses = Cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
         using var shardCalls = Cluster.CollectMetric<long>("orleanstickets.dispatch.shard_calls");
@@ -198,16 +187,8 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         long whileHeld;
         await using (var holding = await Cluster.HoldWritesAsync(eventId, "ga", 0))
         {
-            // Every ticket is reserved by a purchase that cannot commit yet; they are unsold, so no "sold out" yet.
-            first = shard.Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 4));
-            await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, Polls,
-                failure: "The shard never reported the first purchase's tickets as reserved.");
-            var since = Stopwatch.GetTimestamp();
-            second = Cluster.BuyAsync(eventId, "ga", 1, key);
-            // The waits are pauses for tickets, as the meter tells operators. A slow machine can take a while to get
-            // the purchase that far (a cold dispatcher, a key read), so the commit stays held until it has paused.
-            await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
-                failure: "The purchase never paused for the reserved tickets.");
+            var since = 0L;
+            (first, second) = await ReserveAllThenWaitForOneAsync(eventId, key, pauses, reserved: () => since = Stopwatch.GetTimestamp());
             var before = Refreshes();
             await Task.Delay(hold);
             whileHeld = Refreshes() - before;
@@ -217,6 +198,35 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
 
         return new HeldSale((await first).Status, (await second).Status, held, whileHeld, Refreshes(),
             shardCalls.GetMeasurementSnapshot().Sum(m => m.Value));
+    }
+
+    /// <summary>Starts the cluster and creates <paramref name="eventId"/> with one type, "ga": 4 tickets on one shard, which is active.</summary>
+    private async Task StartWithFourTicketsAsync(string engine, string eventId, Action<ISiloBuilder>? configureSilo)
+    {
+        await StartAsync(engine, configureSilo);
+        await Cluster.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 4, shards: 1));
+        await Cluster.Shard(eventId, "ga", 0).GetSales();
+    }
+
+    /// <summary>
+    /// While the shard's writes are held: reserves all 4 tickets with a purchase that cannot commit, runs
+    /// <paramref name="reserved"/>, has a second buyer ask for one, and returns once it has paused for the reserved tickets.
+    /// </summary>
+    private async Task<(Task<PurchaseResult> First, Task<PurchaseResult> Second)> ReserveAllThenWaitForOneAsync(
+        string eventId, string? key, MetricCollector<long> pauses, Action reserved)
+    {
+        var shard = Cluster.Shard(eventId, "ga", 0);
+        // Every ticket is reserved by a purchase that cannot commit yet; they are unsold, so no "sold out" yet.
+        var first = shard.Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 4));
+        await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, Polls,
+            failure: "The shard never reported the first purchase's tickets as reserved.");
+        reserved();
+        var second = Cluster.BuyAsync(eventId, "ga", 1, key);
+        // The waits are pauses for tickets, as the meter tells operators. A slow machine can take a while to get the
+        // purchase that far (a cold dispatcher, a key read), so the commit stays held until it has paused.
+        await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
+            failure: "The purchase never paused for the reserved tickets.");
+        return (first, second);
     }
 
     /// <summary>The system's clock, noting the span of every timer asked of it (the grains' delays among them).</summary>
