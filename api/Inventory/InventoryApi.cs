@@ -108,8 +108,7 @@ public static class InventoryApi
         var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);
         if (typeProblem is not null) return typeProblem;
         // One spelling per shard, the one the API gives (in /sales and in order ids): "01" names no shard.
-        if (!int.TryParse(index, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var shard)
-            || shard >= definition!.Shards || (index.Length > 1 && index[0] == '0'))
+        if (!CanonicalNumber.TryParse(index, out var shard) || shard >= definition!.Shards)
         {
             return Problems.Create(StatusCodes.Status404NotFound, Problems.ShardNotFound, "No such shard.",
                 $"Ticket type '{typeId}' has shards 0 to {definition!.Shards - 1}.");

@@ -30,11 +30,10 @@ public sealed record ExportCursor(int Ordinal, string AfterOrderId)
         if (dot is < 1 or > MaxOrdinalDigits) return false;
         var digits = text.AsSpan(0, dot);
         var orderId = text[(dot + 1)..];
-        if (digits.ContainsAnyExceptInRange('0', '9') || !OrderId.TryGetShard(orderId, out _)) return false;
         // One spelling, the one a page gives: a database number with a leading zero leads to the same place, but no page
         // wrote it, and every cursor no page gave is refused. (The order id is checked whole against the stored order.)
-        if (digits.Length > 1 && digits[0] == '0') return false;
-        cursor = new ExportCursor(int.Parse(digits, CultureInfo.InvariantCulture), orderId);
+        if (!CanonicalNumber.TryParse(digits, out var ordinal) || !OrderId.TryGetShard(orderId, out _)) return false;
+        cursor = new ExportCursor(ordinal, orderId);
         return true;
     }
 
