@@ -589,7 +589,9 @@ public sealed partial class PurchaseDispatcherGrain(
                 unsold -= report.Sold - soldAtRefresh[k];
             }
         }
-        if (unsold < _type!.MaxPerOrder && grantedEver is { } granted && await StillGrantedAsync(granted))
+        // Only while no later refresh has ended: one that did counted afresh (a grant taken in since, say), and a buyer
+        // that saw its count must not be answered from this older one.
+        if (unsold < _type!.MaxPerOrder && grantedEver is { } granted && await StillGrantedAsync(granted) && refresh == _reservedAtRefresh)
         {
             (_settledRefresh, _settledUnsold) = (refresh, unsold.Value);
         }
@@ -833,6 +835,8 @@ public sealed partial class PurchaseDispatcherGrain(
         _refreshedDrained = drained;
         // Refreshes never overlap, so this is the number of the one ending.
         (_reservedShards, _reservedSold, _reservedAtRefresh) = ([.. reserved], [.. reservedSold], _refreshesStarted);
+        // A wait's verdict rests on the refresh it followed; this one replaces it (see SettleAsync).
+        _settledRefresh = -1;
         (_reservedRefreshUnsold, _reservedRefreshGrantedEver) = (unsold, grantedBeforeShards ? granted.Result!.AddedEver : null);
         if (unsold == 0) (_soldOutAtGrantedEver, _soldOutAt) = (granted.Result!.AddedEver, clock.GetTimestamp());
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
