@@ -87,21 +87,13 @@ public sealed partial class PurchaseDispatcherGrain(
     private long _pausedAfterRefresh = -1;
     private long _lastPausedAt;
 
-    // The shards whose answer to the last finished refresh (number _reservedAtRefresh) held reserved tickets: commits
-    // in flight and holds for forwards. Buyers who pause after that refresh share one wait on those commits (_settling,
-    // for refresh _settlingAfter) and look again when it ends, if that comes before their pause does
-    // (InventoryShardGrain.Settling.cs).
-    private int[] _reservedShards = [];
-    private long _reservedAtRefresh = -1;
-    private long _settlingAfter = -1;
+    // What the last finished refresh found reserved: commits in flight and holds for forwards. Buyers who pause after
+    // that refresh share one wait on those commits (_settling, started for _settlingFor) and look again when it ends,
+    // if that comes before their pause does (InventoryShardGrain.Settling.cs). The verdict that wait could give: at
+    // most _settledUnsold tickets unsold since the wait that followed refresh _settledRefresh (see SettleAsync).
+    private RefreshReservations? _reservations;
+    private RefreshReservations? _settlingFor;
     private Task? _settling;
-
-    // What that refresh heard from them and in all (its sold counts, its count of the unsold, the catalog's count of
-    // tickets ever granted), and the verdict a wait on their commits could give: at most _settledUnsold tickets unsold
-    // since the wait that followed refresh _settledRefresh (see SettleAsync).
-    private long[] _reservedSold = [];
-    private long? _reservedRefreshUnsold;
-    private long? _reservedRefreshGrantedEver;
     private long _settledRefresh = -1;
     private long _settledUnsold;
 
@@ -548,18 +540,18 @@ public sealed partial class PurchaseDispatcherGrain(
     /// </summary>
     private Task? SettlingAfterLastRefresh(TimeSpan longest)
     {
-        if (!_lastRefreshHeardAll || _reservedShards.Length == 0) return null;
-        if (_settlingAfter == _reservedAtRefresh) return _settling is { IsCompleted: false } settling ? settling : null;
-        _settlingAfter = _reservedAtRefresh;
-        return _settling = SettleAsync(_reservedAtRefresh, _reservedShards, _reservedSold, _reservedRefreshUnsold, _reservedRefreshGrantedEver, longest);
+        if (!_lastRefreshHeardAll || _reservations is not { Reserved.Length: > 0 } reservations) return null;
+        if (ReferenceEquals(_settlingFor, reservations)) return _settling is { IsCompleted: false } settling ? settling : null;
+        _settlingFor = reservations;
+        return _settling = SettleAsync(reservations, longest);
     }
 
     /// <summary>
-    /// Asks <paramref name="shards"/> for their sales once their commits in flight have ended, takes the answers into
-    /// the view, and works out how many tickets at most are still unsold.
+    /// Asks the shards <paramref name="reservations"/> names for their sales once their commits in flight have ended,
+    /// takes the answers into the view, and works out how many tickets at most are still unsold.
     /// </summary>
     /// <remarks>
-    /// Refresh <paramref name="refresh"/> counted <paramref name="unsold"/> tickets unsold, each shard as of its own
+    /// The refresh counted <see cref="RefreshReservations.Unsold"/> tickets unsold, each shard as of its own
     /// answer and each gift once (ShardCounts). Only a sale takes a ticket out of that count, and only a grant adds
     /// one. So every ticket a shard sold after its answer to the refresh, as its answer here shows
     /// (its sold count then against now), comes off it, and what is left bounds the unsold from now on, as long as the
@@ -568,10 +560,12 @@ public sealed partial class PurchaseDispatcherGrain(
     /// shard again. Sold counts only grow (a newer activation loads what the older one committed, and fences it); an
     /// answer from an activation that knows itself fenced is not used.
     /// </remarks>
-    private async Task SettleAsync(long refresh, int[] shards, long[] soldAtRefresh, long? unsold, long? grantedEver, TimeSpan longest)
+    private async Task SettleAsync(RefreshReservations reservations, TimeSpan longest)
     {
-        var calls = new Task<Sales.ShardSales>[shards.Length];
-        for (var k = 0; k < shards.Length; k++) calls[k] = Shard(shards[k]).GetSalesAfterCommit(longest);
+        var reserved = reservations.Reserved;
+        var unsold = reservations.Unsold;
+        var calls = new Task<Sales.ShardSales>[reserved.Length];
+        for (var k = 0; k < reserved.Length; k++) calls[k] = Shard(reserved[k].Index).GetSalesAfterCommit(longest);
         try
         {
             await Task.WhenAll(calls).WaitAsync(RefreshTimeout, clock);
@@ -580,20 +574,21 @@ public sealed partial class PurchaseDispatcherGrain(
         {
             // A shard that did not answer keeps its place in the view; the next refresh asks it again.
         }
-        for (var k = 0; k < shards.Length; k++)
+        for (var k = 0; k < reserved.Length; k++)
         {
             // What it can sell now, as a refresh takes it. A hint like every count in the view: the verdicts rest on refreshes.
             if (calls[k].IsCompletedSuccessfully && calls[k].Result is { Known: true } report && report.Status != Sales.ShardStatus.Unavailable)
             {
-                Observe(shards[k], report.Remaining - report.Reserved);
-                unsold -= report.Sold - soldAtRefresh[k];
+                Observe(reserved[k].Index, report.Remaining - report.Reserved);
+                unsold -= report.Sold - reserved[k].Sold;
             }
         }
         // Only while no later refresh has ended: one that did counted afresh (a grant taken in since, say), and a buyer
         // that saw its count must not be answered from this older one.
-        if (unsold < _type!.MaxPerOrder && grantedEver is { } granted && await StillGrantedAsync(granted) && refresh == _reservedAtRefresh)
+        if (unsold < _type!.MaxPerOrder && reservations.GrantedEver is { } granted && await StillGrantedAsync(granted)
+            && ReferenceEquals(reservations, _reservations))
         {
-            (_settledRefresh, _settledUnsold) = (refresh, unsold.Value);
+            (_settledRefresh, _settledUnsold) = (reservations.Refresh, unsold.Value);
         }
     }
 
@@ -783,8 +778,7 @@ public sealed partial class PurchaseDispatcherGrain(
         }
         _viewRefreshedAt = Now;
         var answered = new List<Sales.ShardSales>(calls.Length);
-        var reserved = new List<int>();
-        var reservedSold = new List<long>();
+        var reserved = ImmutableArray.CreateBuilder<Sales.ShardSales>();
         Task? firstUnanswered = null;
         for (var index = 0; index < calls.Length; index++)
         {
@@ -807,11 +801,7 @@ public sealed partial class PurchaseDispatcherGrain(
             // view, a purchase at the very end spun through home calls and refreshes until those commits landed,
             // instead of pausing (hundreds of refreshes a second on PostgreSQL, whose commits take longer).
             Observe(index, report.Remaining - report.Reserved);
-            if (report.Reserved > 0)
-            {
-                reserved.Add(index);
-                reservedSold.Add(report.Sold);
-            }
+            if (report.Reserved > 0) reserved.Add(report);
             // A shard that could not read its row reports its first block, which leaves out tickets operators granted
             // it: counted, they could add up to "sold out" beside tickets it holds. It counts as not having answered.
             if (report.Known) answered.Add(report);
@@ -834,10 +824,10 @@ public sealed partial class PurchaseDispatcherGrain(
         _refreshedUnsold = unsold;
         _refreshedDrained = drained;
         // Refreshes never overlap, so this is the number of the one ending.
-        (_reservedShards, _reservedSold, _reservedAtRefresh) = ([.. reserved], [.. reservedSold], _refreshesStarted);
+        _reservations = new RefreshReservations(_refreshesStarted, reserved.ToImmutable(), unsold,
+            grantedBeforeShards ? granted.Result!.AddedEver : null);
         // A wait's verdict rests on the refresh it followed; this one replaces it (see SettleAsync).
         _settledRefresh = -1;
-        (_reservedRefreshUnsold, _reservedRefreshGrantedEver) = (unsold, grantedBeforeShards ? granted.Result!.AddedEver : null);
         if (unsold == 0) (_soldOutAtGrantedEver, _soldOutAt) = (granted.Result!.AddedEver, clock.GetTimestamp());
         // One line per refresh, not per shard: a silo that went away can take hundreds of shards with it.
         if (firstUnanswered is not null)
