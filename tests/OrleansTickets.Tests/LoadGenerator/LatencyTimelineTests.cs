@@ -27,9 +27,30 @@ public sealed class LatencyTimelineTests
 
         var rows = timeline.Rows(startedAt, TimeSpan.FromMilliseconds(100));
 
+        // The run's p99 is 99 ms (the 101st of 102): only the 100 ms response is above it.
         Assert.Equal(
-            ["start_s,responses,p50_ms,p99_ms,max_ms", "0.00,100,50.0,99.0,100.0", "0.10,0,,,", "0.20,0,,,", "0.30,2,2.0,30.0,30.0"],
+            ["start_s,responses,p50_ms,p99_ms,max_ms,above_run_p99", "0.00,100,50.0,99.0,100.0,1", "0.10,0,,,,0", "0.20,0,,,,0", "0.30,2,2.0,30.0,30.0,0"],
             rows);
+    }
+
+    [Fact]
+    public void Each_window_counts_its_responses_slower_than_the_whole_run_s_p99()
+    {
+        var timeline = new LatencyTimeline();
+        const long startedAt = 1_000_000;
+        long At(double seconds) => startedAt + (long)(seconds * Stopwatch.Frequency);
+        // 400 answers of 5 ms through the run and one of 6 ms in its middle, which is the run's p99 (the 401st of 405):
+        // equal to it is not above it. Above it: 2 of 40 ms at the start and 2 of 60 ms at the end.
+        for (var i = 0; i < 400; i++) timeline.Add(At(i * 0.00075), 5_000);
+        timeline.Add(At(0.01), 40_000);
+        timeline.Add(At(0.02), 40_000);
+        timeline.Add(At(0.15), 6_000);
+        timeline.Add(At(0.29), 60_000);
+        timeline.Add(At(0.295), 60_000);
+
+        var rows = timeline.Rows(startedAt, TimeSpan.FromMilliseconds(100));
+
+        Assert.Equal(["0.00,136,5.0,40.0,40.0,2", "0.10,134,5.0,5.0,6.0,0", "0.20,135,5.0,60.0,60.0,2"], rows.Skip(1));
     }
 
     [Fact]
@@ -59,14 +80,14 @@ public sealed class LatencyTimelineTests
 
         Assert.Equal(
             [
-                "start_s,responses,p50_ms,p99_ms,max_ms,service_cores,generator_cores",
+                "start_s,responses,p50_ms,p99_ms,max_ms,above_run_p99,service_cores,generator_cores",
                 // The first window from the first reading on.
-                "0.00,1,1.0,1.0,1.0,2.00,0.25",
+                "0.00,1,1.0,1.0,1.0,0,2.00,0.25",
                 // 25 ms at 2 cores and 75 ms at 0.6 of one.
-                "0.10,0,,,,0.95,0.25",
+                "0.10,0,,,,0,0.95,0.25",
                 // Around an unread reading the service is not guessed at; the generator's window ends where the readings do.
-                "0.20,1,1.0,1.0,1.0,,0.25",
-                "0.30,1,1.0,1.0,1.0,,0.25",
+                "0.20,1,1.0,1.0,1.0,0,,0.25",
+                "0.30,1,1.0,1.0,1.0,0,,0.25",
             ],
             rows);
     }
@@ -119,6 +140,6 @@ public sealed class LatencyTimelineTests
         recorder.Record(TimeSpan.FromMilliseconds(7));
 
         var rows = timeline.Rows(startedAt, TimeSpan.FromHours(1));
-        Assert.Equal(["start_s,responses,p50_ms,p99_ms,max_ms", "0.00,2,3.0,7.0,7.0"], rows);
+        Assert.Equal(["start_s,responses,p50_ms,p99_ms,max_ms,above_run_p99", "0.00,2,3.0,7.0,7.0,0"], rows);
     }
 }
