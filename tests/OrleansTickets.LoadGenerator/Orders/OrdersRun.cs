@@ -42,10 +42,11 @@ public static class OrdersRun
         var timeline = options.LatencyTimeline is null ? null : new LatencyTimeline();
         var latency = new LatencyRecorder(timeline);
         var purchaseLatency = new LatencyRecorder();
+        var soldOutLatency = new LatencyRecorder();
         var ordersPath = $"/api/events/{Uri.EscapeDataString(options.EventId)}/orders";
         var buyers = Enumerable.Range(1, options.Connections)
             .Select(n => new VirtualBuyer(n, ordersPath, apis, demand, options.MaxQuantity, counters, latency, thinkTime: options.ThinkTime,
-                purchaseLatency: purchaseLatency))
+                purchaseLatency: purchaseLatency, soldOutLatency: soldOutLatency))
             .ToList();
 
         if (options.WaitingRoom > TimeSpan.Zero)
@@ -126,7 +127,7 @@ public static class OrdersRun
         var offered = options.OfferedWithAdditions(info.TicketTypes.ToDictionary(t => t.Id, t => t.Capacity, StringComparer.Ordinal));
         var checks = await VerifyAsync(apis, options.EventId, orders, offered);
         if (checks.Count > 0) checks = [.. checks, SaleVerifier.RequestsAnswered(buyers.Sum(b => b.Abandoned), buyers.Sum(b => b.Resolved))];
-        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, purchaseLatency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu,
+        var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, purchaseLatency, soldOutLatency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu,
             databaseCpu, steal is { } stolen ? new StealShare(stolen.TotalSeconds, stolen / (window * Environment.ProcessorCount)) : null, tail);
         summary.Write(Console.Out);
         Console.WriteLine();
@@ -157,7 +158,8 @@ public static class OrdersRun
     }
 
     private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,
-        List<AcknowledgedOrder> orders, LoadCounters counters, LatencyRecorder latency, LatencyRecorder purchaseLatency, IReadOnlyList<VerificationCheck> checks,
+        List<AcknowledgedOrder> orders, LoadCounters counters, LatencyRecorder latency, LatencyRecorder purchaseLatency,
+        LatencyRecorder soldOutLatency, IReadOnlyList<VerificationCheck> checks,
         IReadOnlyList<TypeSoldOut> soldOut, TimeSpan clientCpu, TimeSpan? serviceCpu, TimeSpan? databaseCpu, StealShare? steal, SaleTail? tail)
     {
         var lastTicket = buyers.Max(b => b.LastAcknowledgedAt);
@@ -179,6 +181,7 @@ public static class OrdersRun
             Requests: counters.Requests,
             Latency: latency.Summarize(),
             PurchaseLatency: purchaseLatency.Summarize(),
+            SoldOutLatency: soldOutLatency.Summarize(),
             StatusCounts: counters.StatusCounts(),
             Errors: counters.Errors,
             Retries: counters.Retries,

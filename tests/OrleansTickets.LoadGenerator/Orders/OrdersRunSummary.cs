@@ -17,7 +17,8 @@ namespace OrleansTickets.LoadGenerator.Orders;
 /// <see cref="Steal"/> is what the hypervisor took from this machine's cores over the same span (see <see cref="HypervisorSteal"/>).
 /// <see cref="Latency"/> counts every exchange, answered or not; <see cref="PurchaseLatency"/> each buyer's request from
 /// its first try to its definite answer (or to giving up), so a purchase that waited out a 503 and tried again counts
-/// once, with its waits: what the buyer saw. Without retries the two are the same.
+/// once, with its waits: what the buyer saw. Without retries the two are the same. <see cref="SoldOutLatency"/> is the
+/// "sold out" answers' exchanges alone.
 /// <see cref="Tail"/> is the end of the sale, its last fifth of the tickets, against the rest (see <see cref="SaleTail"/>).
 /// </remarks>
 public sealed record OrdersRunSummary(
@@ -46,7 +47,8 @@ public sealed record OrdersRunSummary(
     StealShare? Steal = null,
     SaleTail? Tail = null,
     string Transport = LoadOptions.Http11Transport,
-    LatencySummary? PurchaseLatency = null)
+    LatencySummary? PurchaseLatency = null,
+    LatencySummary? SoldOutLatency = null)
 {
     public string Mode => "orders";
 
@@ -63,6 +65,7 @@ public sealed record OrdersRunSummary(
         output.WriteLine($"requests:          {Requests} ({Retries} retries with the same key, {Errors} errors, {Abandoned} abandoned)");
         output.WriteLine(Latency.ToString());
         if (PurchaseLatency is { Count: > 0 } purchases) output.WriteLine(purchases.Line("purchase ms:      ", "purchases, first try to final answer"));
+        if (SoldOutLatency is { Count: > 0 } soldOut) output.WriteLine(soldOut.Line("sold-out ms:      ", "sold-out answers"));
         output.WriteLine("client CPU:        " + CpuTime(ClientCpuSeconds));
         if (ServiceCpuSeconds is { } service) output.WriteLine("service CPU:       " + CpuTime(service));
         if (DatabaseCpuSeconds is { } database) output.WriteLine("database CPU:      " + CpuTime(database));

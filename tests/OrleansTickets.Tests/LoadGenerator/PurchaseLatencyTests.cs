@@ -19,8 +19,9 @@ public sealed class PurchaseLatencyTests
         var demand = TicketTypeDemand.Create([new TicketTypeInfo("ga", "General admission", 1, 4, 1)], weights: null);
         var exchanges = new LatencyRecorder();
         var purchases = new LatencyRecorder();
+        var soldOut = new LatencyRecorder();
         var buyer = new VirtualBuyer(0, "/api/events/e/orders", [new TicketingApiClient(http)], demand, maxQuantity: 1,
-            new LoadCounters(), exchanges, purchaseLatency: purchases);
+            new LoadCounters(), exchanges, purchaseLatency: purchases, soldOutLatency: soldOut);
 
         await buyer.RunAsync(CancellationToken.None);
 
@@ -33,6 +34,8 @@ public sealed class PurchaseLatencyTests
         // single exchange here took that long.
         Assert.True(summary.Max >= 40, $"the slowest purchase took {summary.Max} ms, less than the wait it held");
         Assert.True(exchanges.Summarize().Max < summary.Max);
+        // The sold-out answers' own: the 409 alone.
+        Assert.Equal(1, soldOut.Summarize().Count);
     }
 
     /// <summary>503 with Retry-After: 0 for the first request, the order for its retry, "sold out" afterwards.</summary>
