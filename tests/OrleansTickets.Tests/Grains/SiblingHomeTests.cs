@@ -100,7 +100,13 @@ public sealed class SiblingHomeTests(PostgresFixture postgres, ITestOutputHelper
     public async Task A_sibling_moves_a_key_off_a_refused_order_and_its_home_then_replays_the_new_one(string engine)
     {
         await StartAsync(engine);
-        var (key, home, sibling, dry) = await DryHomeAndShardAsync("moved");
+        var homes = await CreateAsync("moved");
+        var (key, _) = TwoKeysWithOneHome(homes, "moved");
+        var home = homes.HomeOf(key);
+        var sibling = homes.SiblingsOf(key).ToArray().Single(index => index != home);
+        var dry = Enumerable.Range(0, Shards).First(index => index != home && index != sibling);
+        await EmptyAsync("moved", home);
+        await EmptyAsync("moved", dry);
         var request = Request("moved", key);
         var homeShard = Cluster.Shard("moved", "ga", home);
 
@@ -143,7 +149,13 @@ public sealed class SiblingHomeTests(PostgresFixture postgres, ITestOutputHelper
             }
             await call.Invoke();
         }));
-        var (key, home, sibling, dry) = await DryHomeAndShardAsync("overtaken");
+        var homes = await CreateAsync("overtaken");
+        var (key, _) = TwoKeysWithOneHome(homes, "overtaken");
+        var home = homes.HomeOf(key);
+        var sibling = homes.SiblingsOf(key).ToArray().Single(index => index != home);
+        var dry = Enumerable.Range(0, Shards).First(index => index != home && index != sibling);
+        await EmptyAsync("overtaken", home);
+        await EmptyAsync("overtaken", dry);
         var request = Request("overtaken", key);
         Volatile.Write(ref heldShard, new ShardAddress("overtaken", "ga", dry).Key);
 
@@ -198,22 +210,6 @@ public sealed class SiblingHomeTests(PostgresFixture postgres, ITestOutputHelper
         var crossed = await Cluster.Shard("bodies", "ga", gaOnThatDatabase).Purchase(new ShardPurchase(gaRequest, gaRequest.Fingerprint(), []));
         Assert.Equal(PurchaseStatus.KeyConflict, crossed.Status);
         Assert.Equal(1, (await Cluster.SalesAsync("bodies")).TicketTypes.Single(type => type.Id == "ga").Sold);
-    }
-
-    /// <summary>
-    /// The event with a key whose home and one shard apart from the home's sibling are emptied (two tickets each sold
-    /// without a key); the sibling keeps its two.
-    /// </summary>
-    private async Task<(string Key, int Home, int Sibling, int Dry)> DryHomeAndShardAsync(string eventId)
-    {
-        var homes = await CreateAsync(eventId);
-        var (key, _) = TwoKeysWithOneHome(homes, eventId);
-        var home = homes.HomeOf(key);
-        var sibling = homes.SiblingsOf(key).ToArray().Single(index => index != home);
-        var dry = Enumerable.Range(0, Shards).First(index => index != home && index != sibling);
-        await EmptyAsync(eventId, home);
-        await EmptyAsync(eventId, dry);
-        return (key, home, sibling, dry);
     }
 
     private async Task<KeyHomes> CreateAsync(string eventId, int capacity = 2 * Shards, bool withVip = false)
