@@ -19,8 +19,7 @@ namespace OrleansTickets.Dispatch;
 /// </para>
 /// <para>
 /// Both picks depend only on the key and on the event's shard map, which never changes, so every retry of a
-/// request, from any front end and after any restart, meets the same database, and the same home unless the
-/// dispatcher sends it to one of the home's siblings (<see cref="SiblingsOf"/>) because the home has no room.
+/// request, from any front end and after any restart, meets the same home.
 /// </para>
 /// </remarks>
 internal sealed class KeyHomes
@@ -55,14 +54,4 @@ internal sealed class KeyHomes
         var candidates = own.Length > 0 ? own : _any[database];
         return candidates[(int)(spread % (ulong)candidates.Length)];
     }
-
-    /// <summary>
-    /// The flat indices of this type's shards on <paramref name="key"/>'s database, its home among them; empty when
-    /// the type has no shard there (its home is then of another type).
-    /// </summary>
-    /// <remarks>
-    /// Any of them may serve the key in its home's place: they share the key table that makes the key's order unique,
-    /// and a stored key of the type is replayed by each of them alike (InventoryShardGrain.Keys.cs).
-    /// </remarks>
-    public ReadOnlySpan<int> SiblingsOf(string key) => _own[(int)(KeyHash.Of(key) % (ulong)_any.Length)];
 }

@@ -357,8 +357,10 @@ public sealed partial class PurchaseDispatcherGrain(
         try
         {
             var quantity = request.Quantity;
-            var flatIndex = PickHome(key, quantity);
-            var (homeIndex, homeGrain) = HomeAt(flatIndex);
+            var flatIndex = _keyHomes!.HomeOf(key);
+            var home = _event!.ShardAt(flatIndex);
+            var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
+            var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
             var fingerprint = request.Fingerprint();
             var candidates = PickCandidates(quantity, homeIndex);
             var donors = ImmutableArray<int>.Empty;
@@ -371,14 +373,6 @@ public sealed partial class PurchaseDispatcherGrain(
             while (true)
             {
                 if (!donors.IsEmpty) route = Further(route, PurchaseRoute.Pulled);
-                else if (PickHome(key, quantity) is var picked && picked != flatIndex)
-                {
-                    // The view changed since the home was picked (an answer lowered it, or showed room on a sibling). A
-                    // pull's receiver was planned around its home, so a pull keeps it.
-                    flatIndex = picked;
-                    (homeIndex, homeGrain) = HomeAt(flatIndex);
-                    candidates = PickCandidates(quantity, homeIndex);
-                }
                 var result = await AskHomeAsync(homeGrain, homeIndex, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
                 ObserveSightings(result);
                 // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
@@ -460,43 +454,6 @@ public sealed partial class PurchaseDispatcherGrain(
         {
             metrics.Answered(route, clock.GetElapsedTime(started));
         }
-    }
-
-    /// <summary>
-    /// The flat index of the shard that serves a keyed order: the key's home when the view shows it can sell the order,
-    /// or else a sibling that can (a shard of the type on the key's database, picked at random among those that can),
-    /// or else the home, which forwards the order to a shard that can.
-    /// </summary>
-    /// <remarks>
-    /// A sibling sells the order itself, in one commit with the key. The home forwarding it costs a question, the key's
-    /// reservation on the home and the order on the holder: two commits one after the other, twice a direct sale's
-    /// latency, which near the end of a sale (most homes dry) was most of the answers and the slowest of them. Any
-    /// sibling may serve the key: the key table they share refuses it a second time, and each replays a stored key of
-    /// the type alike (InventoryShardGrain.Keys.cs). Retries of a key usually meet the same shard again (the home, while
-    /// it has room), whose memory of the request in flight then saves the database a refused insert.
-    /// </remarks>
-    private int PickHome(string key, int quantity)
-    {
-        var home = _keyHomes!.HomeOf(key);
-        var siblings = _keyHomes.SiblingsOf(key);
-        if (siblings.Length < 2) return home;
-        var first = _event!.FirstFlatIndexOf(_type!.Id);
-        var now = Now;
-        if (IsEligible(home - first, quantity, now)) return home;
-        var start = Random.Shared.Next(siblings.Length);
-        for (var step = 0; step < siblings.Length; step++)
-        {
-            var sibling = siblings[(start + step) % siblings.Length];
-            if (IsEligible(sibling - first, quantity, now)) return sibling;
-        }
-        return home;
-    }
-
-    /// <summary>The shard at flat index <paramref name="flatIndex"/>: its index in this type (-1 when it is of another type) and its grain.</summary>
-    private (int Index, IInventoryShardGrain Grain) HomeAt(int flatIndex)
-    {
-        var home = _event!.ShardAt(flatIndex);
-        return (home.TicketTypeId == _type!.Id ? home.Index : -1, _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key));
     }
 
     private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, int homeIndex, ShardPurchase purchase, long giveUpAt)

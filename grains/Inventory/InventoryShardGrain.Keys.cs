@@ -10,14 +10,11 @@ namespace OrleansTickets.Inventory;
 /// <summary>The idempotency side of the shard: being a key's home, and serving orders forwarded by other homes.</summary>
 /// <remarks>
 /// <para>
-/// A key's database is fixed by the key and the event's shard map (Dispatch/KeyHomes.cs), and so is its home shard for
-/// a ticket type, on that database. The authority is the database's key table, keyed by (event, key): it refuses the
-/// key to a second writer (a KeyConflict outcome of the commit), whether that is the home of another type (the homes of
-/// one key all live on that database) or a sibling of the home. A sibling is a shard of the same type on the same
-/// database: the dispatcher sends the key there when its view shows the home without room and the sibling with some,
-/// and the sibling then serves the key exactly as the home would (the home's memory of requests in flight only saves
-/// the database a refused insert). Whoever serves the key sells locally when it can, which is the common case.
-/// Otherwise it asks a candidate J whether it has room (a hint, which nothing relies on), then
+/// A key's home shard for a ticket type is fixed by the key and the event's shard map (Dispatch/KeyHomes.cs), so
+/// every retry of a request meets the same authority. The homes of one key for different types all live in one
+/// database, whose key table is keyed by (event, key): it refuses the key to a second home (a KeyConflict outcome of
+/// the commit). The home sells locally when it can, which is the common case, since it is usually a shard of the
+/// requested type. Otherwise it asks a candidate J whether it has room (a hint, which nothing relies on), then
 /// records, durably, "key → order id X on shard J", and only then asks J to create X. J creates X at most once (it
 /// checks its in-flight forwards for X, and its database when the message is a replay; a delayed first message that
 /// arrives after a replay created X finds X in the database before it is refused as sold out, and otherwise is
@@ -31,18 +28,16 @@ namespace OrleansTickets.Inventory;
 /// (<see cref="ReadStoredKeyFirstAsync"/>), so a retry costs a read rather than an insert the database refuses, which on
 /// PostgreSQL rolls back the whole group commit it rode in. Any other key is written as new (an insert), and the
 /// database refuses it if the event already has it, from an earlier activation or from another type's home. The
-/// home then reads that one row (<see cref="FollowStoredKeyAsync"/>): a key of its type with the same body is
-/// replayed, whichever sibling stored it; anything else is a conflict. A home about to answer "sold out" reads the key
-/// too, since it may already have an order: one this request does not know, or one a sibling serving the same key at
-/// the same time moved it to (<see cref="SoldOutIfKeyUnmovedAsync"/>).
+/// home then reads that one row (<see cref="FollowStoredKeyAsync"/>): its own key with the same body is replayed,
+/// anything else is a conflict. A home about to answer "sold out" without having read or written the key in that
+/// request reads it too, since the key may already have an order.
 /// </para>
 /// <para>
 /// The home moves a key from J to another shard only after J answered "sold out" for X. A shard can gain tickets
 /// later (escrow transfers, added capacity), so J refuses every id it refused once forever after, and commits each
 /// refusal before answering it (see <see cref="SellOrRefuseAsync"/>). Moving on can never create
 /// a second order. The move is a compare-and-set on X (<see cref="IdempotencyRecord.PreviousOrderId"/>), so a home
-/// that read the key before a newer activation of it, or a sibling, moved the key on cannot move it again. Two siblings
-/// moving it in one group commit are told apart by the group's writer (ShardDatabase.FindKeyConflictsAsync). Any other failure (J unreachable,
+/// that read the key before a newer activation of it moved the key on cannot move it again. Any other failure (J unreachable,
 /// outcome unknown) keeps the key pointing at X and answers with a retryable error.
 /// </para>
 /// </remarks>
@@ -215,41 +210,19 @@ public sealed partial class InventoryShardGrain
             return result;
         }
         var soldOut = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
-        // "Sold out" is said only while the stored key has no order, or the one this request knows its holder refused.
-        // Without a reservation or a read in this request, the key may have an order it does not know (from an earlier
-        // activation, or moved on by a newer activation of this home during a membership change) that sold, whose buyer
-        // must get it: the key is read (once per request: Followed). With one, the key pointed at the refused order
-        // then, but a sibling serving a retry of the key at the same time (the dispatcher sends a keyed order to a
-        // sibling when the home has no room) may have moved it on since and sold: it is read again.
-        if (reservedHere || entry.Followed) return await SoldOutIfKeyUnmovedAsync(key, entry, purchase, soldOut);
+        // A reservation this request committed (a compare-and-set on the key) proves that the request's order is the
+        // stored one, and its holder refused it: sold out. So does the stored key this request read and replayed. With
+        // neither, the key may have an order this request does not know (from an earlier activation, or moved on by a
+        // newer activation of this home during a membership change) that sold, whose buyer must get it, not "sold
+        // out". The stored key is read once per request (Followed).
+        if (reservedHere || entry.Followed) return soldOut;
         return await FollowStoredKeyAsync(key, entry, purchase, soldOut);
     }
 
     /// <summary>
-    /// <paramref name="soldOut"/> while the stored key still points at the refused order this request knows
-    /// (<see cref="KeyRequest.OrderId"/>); the order it points at now when another home moved it on (replayed, or
-    /// "outcome unknown" when this request read the key already).
-    /// </summary>
-    /// <remarks>
-    /// A read only on this path's rare answer: a request that reserved or read the key and then found no candidate
-    /// with room. The common "sold out" answers (a home that wrote nothing) take <see cref="FollowStoredKeyAsync"/>.
-    /// </remarks>
-    private async Task<PurchaseResult> SoldOutIfKeyUnmovedAsync(string key, KeyRequest entry, ShardPurchase purchase, PurchaseResult soldOut)
-    {
-        var (read, stored) = await TryReadKeyAsync(key);
-        if (!read) return PurchaseResult.Unavailable;
-        if (stored is null || stored.OrderId == entry.OrderId) return soldOut;
-        // This request read the key before, and another home has moved it since: as after a second refusal
-        // (FollowStoredKeyAsync), the outcome is unknown here, and a retry replays whatever the key points at.
-        if (entry.Followed) return PurchaseResult.Failed;
-        entry.Followed = true;
-        return await ReplayStoredAsync(key, entry, purchase, stored);
-    }
-
-    /// <summary>
     /// Answers from the stored key, when the database refused the key or when the home would otherwise answer
-    /// without having written it: a key stored with the same body is replayed (<see cref="ReplayStoredAsync"/>); one
-    /// first used with another body, or for another type, is a conflict; no key at all gets <paramref name="whenAbsent"/>.
+    /// without having written it: this shard's own key with the same body is replayed; a key another home holds, or
+    /// one first used with another body, is a conflict; no key at all gets <paramref name="whenAbsent"/>.
     /// </summary>
     /// <remarks>
     /// Once per request. A second refusal would mean the key changed again since it was read, which only a newer
@@ -281,14 +254,10 @@ public sealed partial class InventoryShardGrain
         return await ReplayStoredAsync(key, entry, purchase, stored);
     }
 
-    /// <summary>
-    /// A key stored with the same body is replayed, whichever shard of the type stored it (this one, or a sibling the
-    /// dispatcher sent the key to when this one had no room); a key first used with another body is a conflict. The
-    /// body's fingerprint names the ticket type, so a key stored for another type is a conflict too.
-    /// </summary>
+    /// <summary>This shard's own key with the same body is replayed; a key another home holds, or one first used with another body, is a conflict.</summary>
     private Task<PurchaseResult> ReplayStoredAsync(string key, KeyRequest entry, ShardPurchase purchase, StoredKey stored)
     {
-        if (stored.Fingerprint != entry.Fingerprint) return Task.FromResult(PurchaseResult.KeyConflict);
+        if (stored.ShardKey != _address.Key || stored.Fingerprint != entry.Fingerprint) return Task.FromResult(PurchaseResult.KeyConflict);
         entry.OrderId = stored.OrderId;
         return ReplayAsync(key, entry, purchase);
     }

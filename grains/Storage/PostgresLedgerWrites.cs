@@ -69,10 +69,10 @@ internal static class PostgresLedgerWrites
         "AS r(b, event_id, idem_key, shard_key, fingerprint, order_id) " +
         "WHERE r.b IN (SELECT i FROM written)), " +
         "moved_keys AS (" +
-        "UPDATE idempotency_keys AS k SET order_id = r.order_id, shard_key = r.shard_key " +
+        "UPDATE idempotency_keys AS k SET order_id = r.order_id " +
         "FROM unnest(@m_b::integer[], @m_event_id::text[], @m_idem_key::text[], @m_shard_key::text[], @m_previous::text[], @m_order_id::text[]) " +
         "AS r(b, event_id, idem_key, shard_key, previous, order_id) " +
-        "WHERE k.event_id = r.event_id AND k.idem_key = r.idem_key AND k.order_id = r.previous " +
+        "WHERE k.event_id = r.event_id AND k.idem_key = r.idem_key AND k.shard_key = r.shard_key AND k.order_id = r.previous " +
         "AND r.b IN (SELECT i FROM written) " +
         "RETURNING r.b) ";
 
@@ -186,9 +186,8 @@ internal static class PostgresLedgerWrites
             .With("@m_order_id", Column(moves, k => k.Key.OrderId));
         if (changing.Count > 0) WithInventoryChanges(statement, batches, changing);
         await using var command = statement.ToCommand(connection, transaction);
-        // Moves still owed, per batch. Two siblings serving one key may both move it in one group: the update then
-        // changes the row once, for one of them, and the other still owes its move, so the group is written again
-        // without it (ShardDatabase.FindKeyConflictsAsync).
+        // Moves still owed, per batch. A key is moved at most once in a group: its home runs one request per key at a
+        // time and has one batch in a group, and only that home moves it.
         var owed = new int[batches.Count];
         foreach (var move in moves) owed[move.Batch]++;
         await using (var reader = await command.ExecuteReaderAsync())

@@ -675,16 +675,15 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             foreach (var key in item.Batch.Keys)
             {
                 var stored = await ReadKeyAsync(connection, shard.EventId, key.Key);
-                // A key written by a batch earlier in the group (inserted, or moved by a sibling serving the same key) is
-                // no longer what this batch expects either.
-                var takenInGroup = claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key;
-                refused = takenInGroup || (key.PreviousOrderId is null ? stored is not null : stored?.OrderId != key.PreviousOrderId);
+                refused = key.PreviousOrderId is null
+                    ? stored is not null || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key)
+                    : stored?.ShardKey != shard.Key || stored.OrderId != key.PreviousOrderId;
                 if (refused)
                 {
                     conflicting.Add((item, key.Key));
                     break;
                 }
-                newKeys.Add((shard.EventId, key.Key));
+                if (key.PreviousOrderId is null) newKeys.Add((shard.EventId, key.Key));
             }
             if (!refused) foreach (var newKey in newKeys) claimed.TryAdd(newKey, shard.Key);
         }

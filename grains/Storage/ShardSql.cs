@@ -133,11 +133,9 @@ internal sealed class ShardSql
     private const string RefusalOnConflict =
         "INSERT INTO refused_orders (order_id, shard_key) VALUES (@order_id, @shard_key) ON CONFLICT (order_id) DO NOTHING";
 
-    // A compare-and-set on the order id alone: a sibling of the shard that stored the key may move it (the mover checked
-    // the stored body first), and becomes the shard that stored it.
     private const string MoveKeyIfUnchanged =
-        "UPDATE idempotency_keys SET order_id = @order_id, shard_key = @shard_key " +
-        "WHERE event_id = @event_id AND idem_key = @idem_key AND order_id = @previous_order_id";
+        "UPDATE idempotency_keys SET order_id = @order_id " +
+        "WHERE event_id = @event_id AND idem_key = @idem_key AND shard_key = @shard_key AND order_id = @previous_order_id";
 
     public static ShardSql For(SqlDialect dialect) => dialect switch
     {

@@ -476,7 +476,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
-    public async Task A_key_is_inserted_once_per_event_and_moved_only_from_the_order_it_points_at(string engine)
+    public async Task A_key_is_inserted_once_per_event_and_moved_only_by_its_home_from_the_order_it_points_at(string engine)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         var home = new ShardAddress("e", "ga", 0);
@@ -492,14 +492,13 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             KeysOnly(ledger, home, new IdempotencyRecord("key-1", "FP", "e.ga.4.second", PreviousOrderId: "e.ga.3.first"))));
         Assert.Equal(new StoredKey(home.Key, "FP", "e.ga.4.second"), await ledger.ReadKeyAsync("key-1"));
 
-        // Each of these is refused whole, its order and fence included: inserting the key again (by its home or by
-        // another shard), or moving it from an order it no longer points at (by its home or by a sibling).
+        // Each of these is refused whole, its order and fence included: inserting the key again (even by its home),
+        // moving it from an order it no longer points at, or moving it from another shard.
         var refused = new[]
         {
             (Ledger: ledger, Shard: home, Key: new IdempotencyRecord("key-1", "FP", "e.ga.0.again")),
-            (Ledger: otherLedger, Shard: other, Key: new IdempotencyRecord("key-1", "FP", "e.ga.1.again")),
             (Ledger: ledger, Shard: home, Key: new IdempotencyRecord("key-1", "FP", "e.ga.0.stale", PreviousOrderId: "e.ga.3.first")),
-            (Ledger: otherLedger, Shard: other, Key: new IdempotencyRecord("key-1", "FP", "e.ga.1.stale", PreviousOrderId: "e.ga.3.first")),
+            (Ledger: otherLedger, Shard: other, Key: new IdempotencyRecord("key-1", "FP", "e.ga.1.foreign", PreviousOrderId: "e.ga.4.second")),
         };
         foreach (var (refusedLedger, shard, key) in refused)
         {
@@ -510,57 +509,9 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal(new StoredKey(home.Key, "FP", "e.ga.4.second"), await ledger.ReadKeyAsync("key-1"));
         Assert.Equal(0L, await ledger.CountTicketRowsAsync() + await otherLedger.CountTicketRowsAsync());
 
-        // A sibling serving the key (a shard of its type that the dispatcher sent a retry to) moves it from the order it
-        // points at, in the batch that sells the new order, and is named as the shard that stored it from then on.
-        var moved = new IdempotencyRecord("key-1", "FP", "e.ga.1.sibling", PreviousOrderId: "e.ga.4.second");
-        Assert.Equal(CommitOutcome.Committed, await otherLedger.CommitAsync(
-            Batch(otherLedger, other, 0, Order(other, moved.OrderId, BlockOf(other).First)) with { Keys = [moved] }));
-        Assert.Equal(new StoredKey(other.Key, "FP", "e.ga.1.sibling"), await ledger.ReadKeyAsync("key-1"));
-
-        // The refused batches moved no sold count: the home's next batch still extends 0, the sibling's 1.
+        // The refused batches moved no sold count: the next batch of each shard still extends 0.
         Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Keyed(ledger, home, "key-2", "e.ga.0.next-home")));
-        Assert.Equal(CommitOutcome.Committed, await otherLedger.CommitAsync(Keyed(otherLedger, other, "key-3", "e.ga.1.next-other", oldSold: 1)));
-    }
-
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
-    public async Task Two_siblings_moving_one_key_in_one_group_leave_it_on_one_order(string engine)
-    {
-        await using var context = await LedgerContext.CreateAsync(engine, postgres);
-        var home = new ShardAddress("e", "ga", 0);
-        var sibling = new ShardAddress("e", "ga", 1);
-        var third = new ShardAddress("e", "ga", 2);
-        var busy = new ShardAddress("e", "ga", 3);
-        var ledgers = await context.ClaimEachAsync(home, sibling, third, busy);
-        Assert.Equal(CommitOutcome.Committed, await ledgers[home].CommitAsync(KeysOnly(ledgers[home], home, new IdempotencyRecord("k", "FP", "e.ga.9.refused"))));
-
-        // Both read the key on the refused order and sell the retry themselves, in one group behind another shard's
-        // batch; a third shard's fresh key rides along.
-        Task<CommitOutcome[]> racing;
-        await using (await HeldWrites.HoldAsync(context.Database(0)))
-        {
-            _ = ledgers[busy].CommitAsync(Keyed(ledgers[busy], busy, "kb", "busy-1"));
-            await HeldWrites.UntilTakenAsync(context.Database(0));
-            racing = Task.WhenAll(
-                ledgers[home].CommitAsync(Batch(ledgers[home], home, 0, Order(home, "e.ga.0.home", BlockOf(home).First))
-                    with { Keys = [new IdempotencyRecord("k", "FP", "e.ga.0.home", PreviousOrderId: "e.ga.9.refused")] }),
-                ledgers[sibling].CommitAsync(Batch(ledgers[sibling], sibling, 0, Order(sibling, "e.ga.1.sibling", BlockOf(sibling).First))
-                    with { Keys = [new IdempotencyRecord("k", "FP", "e.ga.1.sibling", PreviousOrderId: "e.ga.9.refused")] }),
-                ledgers[third].CommitAsync(Keyed(ledgers[third], third, "k3", "e.ga.2.third")));
-        }
-
-        var outcomes = await racing;
-        Assert.Equal(CommitOutcome.Committed, outcomes[2]);
-        Assert.Single(outcomes[..2], outcome => outcome == CommitOutcome.Committed);
-        Assert.Single(outcomes[..2], outcome => outcome == CommitOutcome.KeyConflict("k"));
-        var (winner, loser, winnerOrder, loserOrder) = outcomes[0] == CommitOutcome.Committed
-            ? (home, sibling, "e.ga.0.home", "e.ga.1.sibling") : (sibling, home, "e.ga.1.sibling", "e.ga.0.home");
-        Assert.Equal(new StoredKey(winner.Key, "FP", winnerOrder), await ledgers[home].ReadKeyAsync("k"));
-        Assert.NotNull(await ledgers[winner].ReadOrderAsync(winnerOrder));
-        Assert.Null(await ledgers[loser].ReadOrderAsync(loserOrder));
-        // The refused batch wrote nothing, its ticket and fence included.
-        Assert.Equal(1L, await ledgers[winner].CountTicketRowsAsync());
-        Assert.Equal(0L, await ledgers[loser].CountTicketRowsAsync());
-        Assert.Equal(CommitOutcome.Committed, await ledgers[loser].CommitAsync(Keyed(ledgers[loser], loser, "k4", loserOrder + "-next")));
+        Assert.Equal(CommitOutcome.Committed, await otherLedger.CommitAsync(Keyed(otherLedger, other, "key-3", "e.ga.1.next-other")));
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
