@@ -138,15 +138,63 @@ internal static class PostgresLedgerWrites
     {
         var matched = new bool[batches.Count];
         var all = Enumerable.Range(0, batches.Count).ToList();
+        var changesInventory = batches.Any(b => b.Changes is not null);
+        await using var command = Compose(batches, changesInventory, string.Empty, out var moves).ToCommand(connection, transaction);
+        // Moves still owed, per batch. A key is moved at most once in a group: its home runs one request per key at a
+        // time and has one batch in a group, and only that home moves it.
+        var owed = new int[batches.Count];
+        foreach (var move in moves) owed[move]++;
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                var row = reader.GetInt32(0);
+                if (row >= 0) matched[row] = true;
+                else owed[-1 - row]--;
+            }
+        }
+        stale.AddRange(all.Where(b => matched[b] && owed[b] > 0));
+        return matched;
+    }
+
+    /// <summary>
+    /// Has the server parse and plan both group statements on <paramref name="connection"/> (the writer's), with
+    /// <c>EXPLAIN</c>: nothing runs and nothing is written.
+    /// </summary>
+    /// <remarks>
+    /// A server process that has never touched a new database's tables looks each of them, their indexes and the
+    /// functions and types the statement names up in the system catalogs the first time it plans a statement over
+    /// them. Left to the sale, that was the first group commit's: 42 ms for the first group on one database against
+    /// 4–7 ms for the next, in the sale's first 100 ms, while every buyer's first order waited on it
+    /// (docs/benchmarks.md, sixty-seventh session). <c>EXPLAIN</c> is a statement of its own text, so the driver does not
+    /// count it towards preparing the group statement, and the server's plan cache for the prepared one starts as it
+    /// would have.
+    /// </remarks>
+    public static async Task PlanGroupStatementsAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        foreach (var changesInventory in new[] { false, true })
+        {
+            await using var command = Compose([], changesInventory, "EXPLAIN ", out _).ToCommand(connection, null);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The group statement for <paramref name="batches"/> with every column bound, behind <paramref name="prefix"/>;
+    /// <paramref name="moves"/> names the batch of each key move it carries.
+    /// </summary>
+    private static SqlStatement Compose(IReadOnlyList<LedgerBatch> batches, bool changesInventory, string prefix, out List<int> moves)
+    {
+        var all = Enumerable.Range(0, batches.Count).ToList();
         var changing = all.Where(b => batches[b].Changes is not null).ToList();
         var selling = all.Where(b => batches[b].Changes is null).ToList();
 
         var orders = all.SelectMany(b => batches[b].Orders.Select(o => (Batch: b, Shard: batches[b].Shard.Key, Order: o))).ToList();
         var tickets = orders.SelectMany(o => o.Order.Tickets.Select(t => (o.Batch, o.Order, Ticket: t))).ToList();
         var keys = all.SelectMany(b => batches[b].Keys.Select(k => (Batch: b, Shard: batches[b].Shard, Key: k))).ToList();
-        var moves = keys.Where(k => k.Key.PreviousOrderId is not null).ToList();
+        var moved = keys.Where(k => k.Key.PreviousOrderId is not null).ToList();
         keys.RemoveAll(k => k.Key.PreviousOrderId is not null);
-        var statement = new SqlStatement(changing.Count == 0 ? FenceAndWrite : FenceChangeAndWrite)
+        var statement = new SqlStatement(prefix + (changesInventory ? FenceChangeAndWrite : FenceAndWrite))
             .With("@f_i", selling.ToArray())
             .With("@f_shard_key", Column(selling, b => batches[b].Shard.Key))
             .With("@f_epoch", Column(selling, b => batches[b].Epoch))
@@ -178,29 +226,15 @@ internal static class PostgresLedgerWrites
             .With("@k_shard_key", Column(keys, k => k.Shard.Key))
             .With("@k_fingerprint", Column(keys, k => k.Key.Fingerprint))
             .With("@k_order_id", Column(keys, k => k.Key.OrderId))
-            .With("@m_b", Column(moves, k => k.Batch))
-            .With("@m_event_id", Column(moves, k => k.Shard.EventId))
-            .With("@m_idem_key", Column(moves, k => k.Key.Key))
-            .With("@m_shard_key", Column(moves, k => k.Shard.Key))
-            .With("@m_previous", Column(moves, k => k.Key.PreviousOrderId!))
-            .With("@m_order_id", Column(moves, k => k.Key.OrderId));
-        if (changing.Count > 0) WithInventoryChanges(statement, batches, changing);
-        await using var command = statement.ToCommand(connection, transaction);
-        // Moves still owed, per batch. A key is moved at most once in a group: its home runs one request per key at a
-        // time and has one batch in a group, and only that home moves it.
-        var owed = new int[batches.Count];
-        foreach (var move in moves) owed[move.Batch]++;
-        await using (var reader = await command.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-            {
-                var row = reader.GetInt32(0);
-                if (row >= 0) matched[row] = true;
-                else owed[-1 - row]--;
-            }
-        }
-        stale.AddRange(all.Where(b => matched[b] && owed[b] > 0));
-        return matched;
+            .With("@m_b", Column(moved, k => k.Batch))
+            .With("@m_event_id", Column(moved, k => k.Shard.EventId))
+            .With("@m_idem_key", Column(moved, k => k.Key.Key))
+            .With("@m_shard_key", Column(moved, k => k.Shard.Key))
+            .With("@m_previous", Column(moved, k => k.Key.PreviousOrderId!))
+            .With("@m_order_id", Column(moved, k => k.Key.OrderId));
+        if (changesInventory) WithInventoryChanges(statement, batches, changing);
+        moves = moved.ConvertAll(k => k.Batch);
+        return statement;
     }
 
     /// <summary>The changing batches' fences and inventory rows, for <see cref="FenceChangeAndWrite"/>.</summary>
@@ -249,7 +283,8 @@ internal static class PostgresLedgerWrites
     /// Each data source works its types out on first use, and its first use of arrays was the sale's first group
     /// commit: that was most of the code the JIT compiled in a sale's first second on PostgreSQL (docs/benchmarks.md,
     /// thirty-sixth session). Not the group statement itself with empty arrays: that is a write (an UPDATE and INSERTs),
-    /// and this runs on a silo's first claim of a database, where nothing but the claim should write.
+    /// and this runs on a silo's first claim of a database, where nothing but the claim should write; the statement is
+    /// only planned (<see cref="PlanGroupStatementsAsync"/>).
     /// </remarks>
     public static async Task ResolveWriterTypesAsync(DbConnection connection, CancellationToken cancellationToken)
     {
