@@ -159,16 +159,24 @@ internal static class PostgresLedgerWrites
 
     /// <summary>
     /// Has the server parse and plan both group statements on <paramref name="connection"/> (the writer's), with
-    /// <c>EXPLAIN</c>: nothing runs and nothing is written.
+    /// <c>EXPLAIN</c>: nothing runs and nothing is written. Binding them also has the driver work out, for the
+    /// connection's data source, the array types the writer binds (<c>integer[]</c>, <c>bigint[]</c>, <c>text[]</c>).
     /// </summary>
     /// <remarks>
+    /// <para>
     /// A server process that has never touched a new database's tables looks each of them, their indexes and the
     /// functions and types the statement names up in the system catalogs the first time it plans a statement over
-    /// them. Left to the sale, that was the first group commit's: 42 ms for the first group on one database against
-    /// 4–7 ms for the next, in the sale's first 100 ms, while every buyer's first order waited on it
-    /// (docs/benchmarks.md, sixty-seventh session). <c>EXPLAIN</c> is a statement of its own text, so the driver does not
-    /// count it towards preparing the group statement, and the server's plan cache for the prepared one starts as it
-    /// would have.
+    /// them. Left to the sale, that was the first group commit's: 42 ms for one database's first group, against 2–7 ms
+    /// for the next, in the sale's first 100 ms, while the buyers' first orders waited on it (docs/benchmarks.md,
+    /// sixty-seventh session). <c>EXPLAIN</c> is a statement of its own text, so the driver does not count it towards
+    /// preparing the group statement, and the server's plan cache for the prepared one starts as it would have.
+    /// </para>
+    /// <para>
+    /// Each data source works its types out on first use, and its first use of arrays was the sale's first group
+    /// commit: that was most of the code the JIT compiled in a sale's first second on PostgreSQL (docs/benchmarks.md,
+    /// thirty-sixth session). The statements are planned, not run with empty arrays: run, each would be a write (an
+    /// UPDATE and INSERTs), on a silo's first claim of a database, where nothing but the claim should write.
+    /// </para>
     /// </remarks>
     public static async Task PlanGroupStatementsAsync(DbConnection connection, CancellationToken cancellationToken)
     {
@@ -272,27 +280,6 @@ internal static class PostgresLedgerWrites
             .With("@xr_b", Column(refused, r => r.Batch))
             .With("@xr_order_id", Column(refused, r => r.Id))
             .With("@xr_shard_key", Column(refused, r => r.Shard));
-    }
-
-    /// <summary>
-    /// Has the driver work out, for <paramref name="connection"/>'s data source, the types the writer binds: the
-    /// group statements' arrays (<c>integer[]</c>, <c>bigint[]</c>, <c>text[]</c>) and the text of the reads after a
-    /// key conflict, with a statement that touches no table.
-    /// </summary>
-    /// <remarks>
-    /// Each data source works its types out on first use, and its first use of arrays was the sale's first group
-    /// commit: that was most of the code the JIT compiled in a sale's first second on PostgreSQL (docs/benchmarks.md,
-    /// thirty-sixth session). Not the group statement itself with empty arrays: that is a write (an UPDATE and INSERTs),
-    /// and this runs on a silo's first claim of a database, where nothing but the claim should write; the statement is
-    /// only planned (<see cref="PlanGroupStatementsAsync"/>).
-    /// </remarks>
-    public static async Task ResolveWriterTypesAsync(DbConnection connection, CancellationToken cancellationToken)
-    {
-        await using var command = new SqlStatement("SELECT cardinality(@i) + cardinality(@l) + cardinality(@s) + length(@t)")
-            .With("@i", Array.Empty<int>()).With("@l", Array.Empty<long>()).With("@s", Array.Empty<string>())
-            .With("@t", string.Empty)
-            .ToCommand(connection, null);
-        await command.ExecuteScalarAsync(cancellationToken);
     }
 
     private static TValue[] Column<TRow, TValue>(List<TRow> rows, Func<TRow, TValue> value)

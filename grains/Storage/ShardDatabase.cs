@@ -190,11 +190,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         try
         {
             await using var writer = await _writerDataSource.OpenConnectionAsync(cancellationToken);
-            if (_dialect == SqlDialect.PostgreSql)
-            {
-                await PostgresLedgerWrites.ResolveWriterTypesAsync(writer, cancellationToken);
-                await PostgresLedgerWrites.PlanGroupStatementsAsync(writer, cancellationToken);
-            }
+            if (_dialect == SqlDialect.PostgreSql) await PostgresLedgerWrites.PlanGroupStatementsAsync(writer, cancellationToken);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
