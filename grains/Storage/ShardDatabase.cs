@@ -182,8 +182,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// Connects the writer's pool (a data source of its own) on the first claim, when the doors open, so that the sale's
     /// first group commit does not also wait for a server process to start and for the driver's first look at the
     /// server's types (measured: no answer at all in the sale's first 100 ms), nor for the driver to work out each type
-    /// the writer binds, nor for the server process to look the tables up and plan the group statements. Best effort: claims and reads do not need the writer, and a first commit that cannot connect
-    /// either is refused as it would have been.
+    /// the writer binds, nor for the server process to look the tables up and plan the group statements. Best effort:
+    /// claims and reads do not need the writer, and a first commit that cannot connect either is refused as it would
+    /// have been.
     /// </summary>
     private async Task ConnectWriterAsync(CancellationToken cancellationToken)
     {
