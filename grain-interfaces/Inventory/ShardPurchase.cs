@@ -20,7 +20,15 @@ namespace OrleansTickets.Inventory;
 /// True when the home minted <paramref name="ForwardedOrderId"/> for this very call, so no earlier call can have
 /// created it and the holder may skip looking it up in its database. Replays always send false.
 /// </param>
+/// <param name="LocalCandidates">
+/// How many of the first <paramref name="Candidates"/> the dispatcher believes share the key's database: a home
+/// forwarding to one of them lets it record the key with the order, in one commit.
+/// </param>
+/// <param name="Home">
+/// Set when a home forwards a new key's order to a holder on its own database: the holder records the key in the
+/// order's commit, fenced by the home's epoch, instead of the home committing it first.
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record ShardPurchase(
     PurchaseRequest Request, string Fingerprint, ImmutableArray<int> Candidates, string? ForwardedOrderId = null,
-    bool FreshOrderId = false, ImmutableArray<int> Donors = default);
+    bool FreshOrderId = false, ImmutableArray<int> Donors = default, int LocalCandidates = 0, ForwardingHome? Home = null);

@@ -157,6 +157,9 @@ public sealed partial class PurchaseDispatcherGrain(
     // One load of the definition for all the requests that find the type unknown together (see Purchase).
     private readonly SingleFlight<bool> _loading = new();
     private KeyHomes? _keyHomes;
+    // The shard database of every shard of the event (flat order), and of each shard of this type.
+    private IReadOnlyList<int> _databases = [];
+    private int[] _typeDatabases = [];
 
     /// <summary>Whether a pull may be planned from the view without a refresh first (see <c>_viewRefreshedAt</c>).</summary>
     private bool ViewIsFresh => _viewRefreshedAt is { } at && Now - at < Ticks(UnavailableFor);
@@ -222,6 +225,9 @@ public sealed partial class PurchaseDispatcherGrain(
         var databases = await catalog.GetShardDatabases().WaitAsync(LeftOrNone(giveUpAt), clock);
         if (_type is not null) return true;
         _keyHomes = new KeyHomes(definition!, databases, type.Id);
+        _databases = databases;
+        var firstOfType = definition!.FirstFlatIndexOf(type.Id);
+        _typeDatabases = Enumerable.Range(0, type.Shards).Select(i => databases[firstOfType + i]).ToArray();
         _event = definition;
         _remaining = Enumerable.Range(0, type.Shards).Select(i => (long)type.BlockOf(i).Size).ToArray();
         _unavailableUntil = new long[type.Shards];
@@ -362,7 +368,8 @@ public sealed partial class PurchaseDispatcherGrain(
             var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
             var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
             var fingerprint = request.Fingerprint();
-            var candidates = PickCandidates(quantity, homeIndex);
+            var homeDatabase = _databases[flatIndex];
+            var candidates = PickCandidates(quantity, homeIndex, homeDatabase);
             var donors = ImmutableArray<int>.Empty;
             // Whether an ask since the home last gave a definite answer may have made the order. "Unavailable" only says
             // the home cannot answer now, so ending on it after such an ask would tell the buyer nothing was made.
@@ -373,7 +380,9 @@ public sealed partial class PurchaseDispatcherGrain(
             while (true)
             {
                 if (!donors.IsEmpty) route = Further(route, PurchaseRoute.Pulled);
-                var result = await AskHomeAsync(homeGrain, homeIndex, new ShardPurchase(request, fingerprint, candidates, Donors: donors), giveUpAt);
+                var local = donors.IsEmpty ? LocalCount(candidates, homeDatabase) : 0;
+                var result = await AskHomeAsync(
+                    homeGrain, homeIndex, new ShardPurchase(request, fingerprint, candidates, Donors: donors, LocalCandidates: local), giveUpAt);
                 ObserveSightings(result);
                 // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
                 if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
@@ -390,7 +399,7 @@ public sealed partial class PurchaseDispatcherGrain(
                     await Task.Delay(RetryPause * 5);
                     // Named afresh from the view, which the answer's sightings (if it carried any) have just lowered; a pull's
                     // receiver stays.
-                    if (donors.IsEmpty) candidates = PickCandidates(quantity, homeIndex);
+                    if (donors.IsEmpty) candidates = PickCandidates(quantity, homeIndex, homeDatabase);
                     continue;
                 }
                 if (result is { Status: PurchaseStatus.Created, Order: { } order })
@@ -412,7 +421,7 @@ public sealed partial class PurchaseDispatcherGrain(
                     foreach (var index in candidates) Lower(index, quantity - 1);
                 }
                 donors = [];
-                if (ViewHasRoom(quantity, homeIndex, out candidates)) continue;
+                if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates)) continue;
                 if (viewPulls < MaxViewPulls && ViewIsFresh && TryPlanPull(quantity, avoid: homeIndex, out var viewReceiver, out donors))
                 {
                     // As in the keyless path: a few pulls planned from the view before any refresh.
@@ -430,7 +439,7 @@ public sealed partial class PurchaseDispatcherGrain(
                     await RefreshAsync(arrival);
                     arrival = _refreshesStarted;
                     refreshed = true;
-                    if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
+                    if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates)) break;
                     if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
                     // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
                     if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors))
@@ -446,7 +455,7 @@ public sealed partial class PurchaseDispatcherGrain(
                     // the home again could keep the buyer up to HomeAnswerGrace past its patience.
                     if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
                     // Other buyers' answers during the pause may have shown room somewhere: no refresh is needed to go there.
-                    if (ViewHasRoom(quantity, homeIndex, out candidates)) break;
+                    if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates)) break;
                 }
             }
         }
@@ -629,9 +638,9 @@ public sealed partial class PurchaseDispatcherGrain(
     /// Whether the view shows somewhere a keyed order could sell: the home itself, or <paramref name="candidates"/>
     /// (picked afresh) for it to forward to.
     /// </summary>
-    private bool ViewHasRoom(int quantity, int homeIndex, out ImmutableArray<int> candidates)
+    private bool ViewHasRoom(int quantity, int homeIndex, int homeDatabase, out ImmutableArray<int> candidates)
     {
-        candidates = PickCandidates(quantity, homeIndex);
+        candidates = PickCandidates(quantity, homeIndex, homeDatabase);
         return !candidates.IsEmpty || HomeFits(homeIndex, quantity);
     }
 
@@ -904,18 +913,36 @@ public sealed partial class PurchaseDispatcherGrain(
         return -1;
     }
 
-    private ImmutableArray<int> PickCandidates(int quantity, int exclude)
+    /// <summary>
+    /// Up to <see cref="CandidatesPerCall"/> shards the view says can take <paramref name="quantity"/>, from a random
+    /// start, those on <paramref name="database"/> (the key's) first: the home forwards to one of those in one commit
+    /// instead of two (InventoryShardGrain.Keys.cs).
+    /// </summary>
+    private ImmutableArray<int> PickCandidates(int quantity, int exclude, int database)
     {
         var now = Now;
         var count = _remaining.Length;
         var start = Random.Shared.Next(count);
         var picked = ImmutableArray.CreateBuilder<int>(CandidatesPerCall);
+        Span<int> elsewhere = stackalloc int[CandidatesPerCall];
+        var others = 0;
         for (var step = 0; step < count && picked.Count < CandidatesPerCall; step++)
         {
             var index = (start + step) % count;
-            if (index != exclude && IsEligible(index, quantity, now)) picked.Add(index);
+            if (index == exclude || !IsEligible(index, quantity, now)) continue;
+            if (_typeDatabases[index] == database) picked.Add(index);
+            else if (others < CandidatesPerCall) elsewhere[others++] = index;
         }
+        for (var i = 0; i < others && picked.Count < CandidatesPerCall; i++) picked.Add(elsewhere[i]);
         return picked.ToImmutable();
+    }
+
+    /// <summary>How many of the first <paramref name="candidates"/> are on <paramref name="database"/>.</summary>
+    private int LocalCount(ImmutableArray<int> candidates, int database)
+    {
+        var local = 0;
+        while (local < candidates.Length && _typeDatabases[candidates[local]] == database) local++;
+        return local;
     }
 
     private ITicketEventGrain Catalog => _catalog ??= GrainFactory.GetEventGrain(_event!.Id);

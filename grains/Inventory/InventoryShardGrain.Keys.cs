@@ -167,8 +167,9 @@ public sealed partial class InventoryShardGrain
         // waiting out CrossShardTimeout for each of them in turn would hold the buyer that many times over.
         var askingSince = Stopwatch.GetTimestamp();
         var reservedHere = false;
-        foreach (var index in purchase.Candidates)
+        for (var position = 0; position < purchase.Candidates.Length; position++)
         {
+            var index = purchase.Candidates[position];
             var target = new ShardAddress(_address.EventId, request.TicketTypeId, index);
             if (target == _address) continue;
             // Each reservation is a durable write here (the first inserts the key, later ones move it off a candidate
@@ -188,6 +189,14 @@ public sealed partial class InventoryShardGrain
                 }
                 held = true;
                 sightings.Add(index, count - request.Quantity);
+                // A new key and a candidate on this home's database: the candidate records the key with the order.
+                if (entry.OrderId is null && position < purchase.LocalCandidates
+                    && await ForwardInOneCommitAsync(key, entry, purchase, target, orderId) is { } answered)
+                {
+                    if (answered.Status != PurchaseStatus.SoldOut) return answered;
+                    sightings.Add(index, answered.Remaining);
+                    continue;
+                }
             }
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId, entry.OrderId)));
             if (reserved.Status != PurchaseStatus.Created && held) _ = ReleaseHoldOnAsync(target, orderId);
@@ -218,6 +227,58 @@ public sealed partial class InventoryShardGrain
         if (reservedHere || entry.Followed) return soldOut;
         return await FollowStoredKeyAsync(key, entry, purchase, soldOut);
     }
+
+    /// <summary>
+    /// Asks <paramref name="holder"/>, a candidate on this home's database, to sell order <paramref name="orderId"/> and
+    /// record the key for this home in the same commit, fenced by this activation's epoch; null when the home must
+    /// commit the key itself first, as for any other candidate (<see cref="ForwardToCandidatesAsync"/>), with the
+    /// same order id.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// A forward otherwise takes two group commits one after the other, the key's here and then the order's there, and
+    /// near the end of a sale, when homes run dry one by one, forwards were the slowest answers the buyers got
+    /// (docs/benchmarks.md). Both rows can go in one transaction only when they are on one database, and the key row
+    /// must be this home's: its epoch is the fence. A newer activation of this home claims a newer epoch before it
+    /// reads any key, and the holder's commit writes the key only while the home's row keeps this one (locked to the
+    /// commit on PostgreSQL and SQL Server; SQLite runs one write at a time), so the newer activation never reads the
+    /// key as absent, answers "sold out", and then sees the order made. This activation still runs one request per
+    /// key at a time (<see cref="KeyRequest"/>), and nothing points at the id until the holder's commit, so a refusal
+    /// lets the next candidate have a new id, as before.
+    /// </para>
+    /// <para>
+    /// The answers: sold or refused as usual. A key conflict means the event has the key already (another type's
+    /// home, or an earlier activation of this one), and the stored key answers; or the key is still absent, because
+    /// this home's row has a newer epoch or another writer held it, and the home commits the key itself (a fenced
+    /// home then learns it is fenced). Any other failure may hide an order made with the key, so the home commits the
+    /// key itself too: its insert finds the key if the order was made, and the stored key replays it.
+    /// </para>
+    /// </remarks>
+    private async Task<PurchaseResult?> ForwardInOneCommitAsync(
+        string key, KeyRequest entry, ShardPurchase purchase, ShardAddress holder, string orderId)
+    {
+        var result = await AskHolderAsync(holder, orderId, purchase, freshOrderId: true, new ForwardingHome(_address.Key, _ledger!.Epoch));
+        switch (result.Status)
+        {
+            case PurchaseStatus.Created or PurchaseStatus.Replayed:
+                entry.OrderId = orderId;
+                metrics.Forwarded();
+                return result;
+            case PurchaseStatus.SoldOut:
+                return result;
+            case PurchaseStatus.NotFound:
+                // As after a reservation: the holder did nothing and remembers nothing.
+                return PurchaseResult.Unavailable;
+            case PurchaseStatus.KeyConflict:
+                var followed = await FollowStoredKeyAsync(key, entry, purchase, KeyAbsent);
+                return ReferenceEquals(followed, KeyAbsent) ? null : followed;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>What <see cref="FollowStoredKeyAsync"/> gives <see cref="ForwardInOneCommitAsync"/> for a key not stored: told apart by reference.</summary>
+    private static readonly PurchaseResult KeyAbsent = new(PurchaseStatus.Failed);
 
     /// <summary>
     /// Answers from the stored key, when the database refused the key or when the home would otherwise answer
@@ -300,12 +361,18 @@ public sealed partial class InventoryShardGrain
         }
     }
 
-    private async Task<PurchaseResult> AskHolderAsync(ShardAddress holder, string orderId, ShardPurchase purchase, bool freshOrderId)
+    private async Task<PurchaseResult> AskHolderAsync(
+        ShardAddress holder, string orderId, ShardPurchase purchase, bool freshOrderId, ForwardingHome? home = null)
     {
         try
         {
-            return await Holder(holder).Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [], FreshOrderId = freshOrderId })
+            var result = await Holder(holder)
+                .Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [], FreshOrderId = freshOrderId, LocalCandidates = 0, Home = home })
                 .WaitAsync(CrossShardTimeout);
+            // Only a holder recording the key can meet a key conflict. Without the home named, this is an earlier call
+            // for the same id that did name it, still running when the home gave up on it and committed the key itself:
+            // the key points at the id, so the buyer's retry replays it.
+            return result.Status == PurchaseStatus.KeyConflict && home is null ? PurchaseResult.Failed : result;
         }
         catch (Exception exception)
         {
@@ -315,12 +382,23 @@ public sealed partial class InventoryShardGrain
         }
     }
 
-    /// <summary>Creates order <paramref name="orderId"/> for a home shard, at most once.</summary>
-    private async Task<PurchaseResult> SellForwardedAsync(PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors)
+    /// <summary>
+    /// Creates order <paramref name="orderId"/> for a home shard, at most once; with the home's key in the same commit
+    /// when the home names itself (<see cref="ShardPurchase.Home"/>).
+    /// </summary>
+    private async Task<PurchaseResult> SellForwardedAsync(ShardPurchase purchase, string orderId)
     {
+        var (request, freshOrderId, donors) = (purchase.Request, purchase.FreshOrderId, purchase.Donors);
         if (request.TicketTypeId != _address.TicketTypeId || !OrderId.TryGetShard(orderId, out var holder) || holder != _address)
         {
             return PurchaseResult.NotFound;
+        }
+        // Only a fresh id has its key recorded here: a replay's key is stored already, pointing at it.
+        IdempotencyRecord? key = null;
+        if (purchase.Home is { } home)
+        {
+            if (!freshOrderId || request.IdempotencyKey is not { } idempotencyKey) return PurchaseResult.NotFound;
+            key = new IdempotencyRecord(idempotencyKey, purchase.Fingerprint, orderId, Home: home);
         }
         // The tickets held for this order (if the home asked for room here) are released in the turn that reserves
         // them again for its sale (no await before TrySell when they suffice): no other buyer can take them between.
@@ -332,7 +410,7 @@ public sealed partial class InventoryShardGrain
             return earlier.Status == PurchaseStatus.Created ? earlier with { Status = PurchaseStatus.Replayed } : earlier;
         }
         if (_refused.Contains(orderId)) return await RepeatRefusalAsync(orderId);
-        return await _forwards.RunAsync(orderId, () => SellOrRefuseAsync(request, orderId, freshOrderId, donors));
+        return await _forwards.RunAsync(orderId, () => SellOrRefuseAsync(request, orderId, freshOrderId, donors, key));
     }
 
     /// <summary>Sells a forwarded order, or refuses it for good: a refused id stays refused even if tickets arrive later.</summary>
@@ -354,10 +432,11 @@ public sealed partial class InventoryShardGrain
     /// whether it exists. This read comes only with a refusal, which is rare: the home asks a candidate for room first.
     /// </para>
     /// </remarks>
-    private async Task<PurchaseResult> SellOrRefuseAsync(PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors)
+    private async Task<PurchaseResult> SellOrRefuseAsync(
+        PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors, IdempotencyRecord? key)
     {
         var result = freshOrderId
-            ? await SellAsync(request, orderId, key: null, donors)
+            ? await SellAsync(request, orderId, key, donors)
             : await SellForwardedOnceAsync(request, orderId, donors);
         if (result.Status != PurchaseStatus.SoldOut) return result;
         if (freshOrderId)

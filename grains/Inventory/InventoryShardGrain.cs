@@ -166,7 +166,7 @@ public sealed partial class InventoryShardGrain(
         var request = purchase.Request;
         if (purchase.ForwardedOrderId is { } forwardedOrderId)
         {
-            return await SellForwardedAsync(request, forwardedOrderId, purchase.FreshOrderId, purchase.Donors);
+            return await SellForwardedAsync(purchase, forwardedOrderId);
         }
         if (request.IdempotencyKey is { } key) return await PurchaseAsHomeAsync(purchase, key);
         if (request.TicketTypeId != _address.TicketTypeId) return PurchaseResult.NotFound;

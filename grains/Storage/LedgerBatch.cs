@@ -42,7 +42,12 @@ public sealed record OutgoingTransfer(string ReceiverKey, TicketTransfer Transfe
 /// Null for a key new to the database: the commit inserts it, and is refused if the event already has it. Otherwise
 /// the order the home last recorded for the key: the commit moves the key only if it still points there.
 /// </param>
-public sealed record IdempotencyRecord(string Key, string Fingerprint, string OrderId, string? PreviousOrderId = null);
+/// <param name="Home">
+/// Null when the batch's own shard is the key's home. Otherwise the batch is a holder's on the home's database,
+/// recording a new key (never a move) for the home with the order it sells: the key row names the home, and is
+/// written only while the home's row has this epoch (else the batch is refused as for a key conflict).
+/// </param>
+public sealed record IdempotencyRecord(string Key, string Fingerprint, string OrderId, string? PreviousOrderId = null, ForwardingHome? Home = null);
 
 /// <summary>An idempotency key as stored: the home shard holding it, its request's fingerprint and its order.</summary>
 public sealed record StoredKey(string ShardKey, string Fingerprint, string OrderId);

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 
 namespace OrleansTickets.Storage;
@@ -23,8 +24,9 @@ internal static class PostgresLedgerWrites
     // - the transfer a batch marks delivered was recorded by an earlier commit (a gift is delivered only once it is
     //   durable), never by this one.
     // A unique violation or a CHECK anywhere (a serial sold twice, a new key the event already has, an oversold shard)
-    // fails the whole statement. A move that matched no row does not: the statement names the moved batches (as
-    // -1 - b, beside the fences' b) and the caller fails the group for them.
+    // fails the whole statement. A move that matched no row does not, nor a holder's key whose home moved on: the
+    // statement names the moved batches and the holders' recorded keys (as -1 - b, beside the fences' b) and the
+    // caller fails the group for the batches that are missing one.
     private const string SellingFence =
         "fenced AS (" +
         "UPDATE shard_state AS s SET sold = v.new_sold " +
@@ -74,7 +76,27 @@ internal static class PostgresLedgerWrites
         "AS r(b, event_id, idem_key, shard_key, previous, order_id) " +
         "WHERE k.event_id = r.event_id AND k.idem_key = r.idem_key AND k.shard_key = r.shard_key AND k.order_id = r.previous " +
         "AND r.b IN (SELECT i FROM written) " +
-        "RETURNING r.b) ";
+        "RETURNING r.b), " +
+        // A holder's record of its home's new key (IdempotencyRecord.Home), written only while the home's row has the
+        // epoch it forwarded under. The home's row is locked FOR SHARE to the commit, so a newer activation's claim of
+        // the home (an UPDATE) waits for this commit and then reads the key; a claim that committed first leaves an
+        // epoch that does not match. When the home's own fence is in this group (r.via, its place) that fence is the
+        // check: it holds the row already, and a row this statement has updated cannot be locked again in it.
+        // SKIP LOCKED: this runs after the fences (it reads the inserts' RETURNING, which the answer reads after the
+        // fences), and never waits, so two writers' groups cannot wait on each other in a circle; a home's row that
+        // another writer holds is passed over, and the batch is refused and its home commits the key itself.
+        "homes_held AS (" +
+        "SELECT v.h FROM unnest(@h_h::integer[], @h_home::text[], @h_epoch::bigint[], @h_via::integer[]) AS v(h, home, epoch, via) " +
+        "JOIN shard_state AS s ON s.shard_key = v.home AND s.epoch = v.epoch " +
+        "WHERE v.via < 0 FOR SHARE OF s SKIP LOCKED), " +
+        "forwarded_keys AS (" +
+        "INSERT INTO idempotency_keys (event_id, idem_key, shard_key, fingerprint, order_id) " +
+        "SELECT r.event_id, r.idem_key, r.home, r.fingerprint, r.order_id " +
+        "FROM unnest(@h_h::integer[], @h_b::integer[], @h_event_id::text[], @h_idem_key::text[], @h_home::text[], @h_fingerprint::text[], " +
+        "@h_order_id::text[], @h_via::integer[]) AS r(h, b, event_id, idem_key, home, fingerprint, order_id, via) " +
+        "WHERE r.b IN (SELECT i FROM written) " +
+        "AND (r.via IN (SELECT i FROM written) OR r.h IN (SELECT h FROM homes_held)) " +
+        "RETURNING order_id) ";
 
     // The rare rows of an inventory change (ShardDatabase.InventoryWrites), kept only for a batch whose changing fence
     // matched. A refusal already recorded changes nothing, as ShardSql's InsertRefusal.
@@ -102,7 +124,10 @@ internal static class PostgresLedgerWrites
         "WHERE r.b IN (SELECT i FROM changed) " +
         "ON CONFLICT (order_id) DO NOTHING) ";
 
-    private const string Answer = "SELECT i FROM written UNION ALL SELECT -1 - b FROM moved_keys";
+    // An INSERT returns only its own table's columns: a holder's recorded key is told by its order id, one per key.
+    private const string Answer =
+        "SELECT i FROM written UNION ALL SELECT -1 - b FROM moved_keys UNION ALL " +
+        "SELECT -1 - v.b FROM unnest(@h_b::integer[], @h_order_id::text[]) AS v(b, order_id) WHERE v.order_id IN (SELECT order_id FROM forwarded_keys)";
 
     /// <summary>A group of batches that only sell (nearly every group).</summary>
     private const string FenceAndWrite =
@@ -116,8 +141,8 @@ internal static class PostgresLedgerWrites
     /// <summary>
     /// Runs the fences of <paramref name="batches"/> and writes the orders, tickets, keys and inventory changes of
     /// those whose fence matched, inside <paramref name="transaction"/>, in one statement; says which matched. The
-    /// others wrote nothing. Returns the batches whose key move found the key changed in <paramref name="stale"/>:
-    /// the caller must not commit then.
+    /// others wrote nothing. Returns the batches whose key move found the key changed, or whose record of a home's
+    /// key was not written, in <paramref name="stale"/>: the caller must not commit then.
     /// </summary>
     /// <remarks>
     /// <para>
@@ -140,8 +165,8 @@ internal static class PostgresLedgerWrites
         var all = Enumerable.Range(0, batches.Count).ToList();
         var changesInventory = batches.Any(b => b.Changes is not null);
         await using var command = Compose(batches, changesInventory, string.Empty, out var moves).ToCommand(connection, transaction);
-        // Moves still owed, per batch. A key is moved at most once in a group: its home runs one request per key at a
-        // time and has one batch in a group, and only that home moves it.
+        // Moves and holders' keys still owed, per batch. A key is moved or recorded at most once in a group: its home
+        // runs one request per key at a time, and only that request moves it or has it recorded.
         var owed = new int[batches.Count];
         foreach (var move in moves) owed[move]++;
         await using (var reader = await command.ExecuteReaderAsync())
@@ -201,7 +226,12 @@ internal static class PostgresLedgerWrites
         var tickets = orders.SelectMany(o => o.Order.Tickets.Select(t => (o.Batch, o.Order, Ticket: t))).ToList();
         var keys = all.SelectMany(b => batches[b].Keys.Select(k => (Batch: b, Shard: batches[b].Shard, Key: k))).ToList();
         var moved = keys.Where(k => k.Key.PreviousOrderId is not null).ToList();
-        keys.RemoveAll(k => k.Key.PreviousOrderId is not null);
+        var forwarded = keys.Where(k => k.Key.Home is not null).ToList();
+        keys.RemoveAll(k => k.Key.PreviousOrderId is not null || k.Key.Home is not null);
+        // The place of the home's own batch in this group, when it is there with the epoch the holder was given.
+        var places = new Dictionary<(string Shard, long Epoch), int>();
+        for (var b = 0; b < batches.Count; b++) places.TryAdd((batches[b].Shard.Key, batches[b].Epoch), b);
+        int PlaceOfHome(ForwardingHome home) => places.TryGetValue((home.ShardKey, home.Epoch), out var place) ? place : -1;
         var statement = new SqlStatement(prefix + (changesInventory ? FenceChangeAndWrite : FenceAndWrite))
             .With("@f_i", selling.ToArray())
             .With("@f_shard_key", Column(selling, b => batches[b].Shard.Key))
@@ -239,9 +269,18 @@ internal static class PostgresLedgerWrites
             .With("@m_idem_key", Column(moved, k => k.Key.Key))
             .With("@m_shard_key", Column(moved, k => k.Shard.Key))
             .With("@m_previous", Column(moved, k => k.Key.PreviousOrderId!))
-            .With("@m_order_id", Column(moved, k => k.Key.OrderId));
+            .With("@m_order_id", Column(moved, k => k.Key.OrderId))
+            .With("@h_h", Enumerable.Range(0, forwarded.Count).ToArray())
+            .With("@h_b", Column(forwarded, k => k.Batch))
+            .With("@h_event_id", Column(forwarded, k => k.Shard.EventId))
+            .With("@h_idem_key", Column(forwarded, k => k.Key.Key))
+            .With("@h_home", Column(forwarded, k => k.Key.Home!.ShardKey))
+            .With("@h_epoch", Column(forwarded, k => k.Key.Home!.Epoch))
+            .With("@h_fingerprint", Column(forwarded, k => k.Key.Fingerprint))
+            .With("@h_order_id", Column(forwarded, k => k.Key.OrderId))
+            .With("@h_via", Column(forwarded, k => PlaceOfHome(k.Key.Home!)));
         if (changesInventory) WithInventoryChanges(statement, batches, changing);
-        moves = moved.ConvertAll(k => k.Batch);
+        moves = [.. moved.Select(k => k.Batch), .. forwarded.Select(k => k.Batch)];
         return statement;
     }
 

@@ -632,7 +632,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 List<(CommitItem Item, string Key)> conflicting;
                 try
                 {
-                    conflicting = await FindKeyConflictsAsync(group);
+                    conflicting = await FindKeyConflictsAsync(group, conflict.Stale);
                 }
                 catch (Exception lookup)
                 {
@@ -654,41 +654,59 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>
     /// The batches of <paramref name="group"/> whose keys the database refuses: a new key the event already has (in
-    /// the database, or from a batch earlier in the group), or a move of a key that no longer points at the order
-    /// the batch expected. A batch whose fence no longer matches is left out: it writes nothing, and the next round
-    /// reports it fenced, as SQLite does, so a stale activation learns it lost its shard instead of following the key.
+    /// the database, or from a batch earlier in the group), a move of a key that no longer points at the order the
+    /// batch expected, or a holder's record of its home's key once the home's row has a newer epoch. A batch whose
+    /// fence no longer matches is left out: it writes nothing, and the next round reports it fenced, as SQLite does,
+    /// so a stale activation learns it lost its shard instead of following the key.
     /// </summary>
-    private async Task<List<(CommitItem Item, string Key)>> FindKeyConflictsAsync(List<CommitItem> group)
+    /// <param name="group">The group that failed.</param>
+    /// <param name="stale">The places in the group of the batches PostgreSQL's statement named as not fully written.</param>
+    private async Task<List<(CommitItem Item, string Key)>> FindKeyConflictsAsync(List<CommitItem> group, IReadOnlyCollection<int> stale)
     {
         var conflicting = new List<(CommitItem, string)>();
-        var claimed = new Dictionary<(string EventId, string Key), string>();
+        var claimed = new Dictionary<(string EventId, string Key), CommitItem>();
         // The writer's own connection (free again: the failed group's was disposed): a lookup rented from the shared
         // pool could wait behind readers holding every connection there, and fail the whole group.
         await using var connection = await _writerDataSource.OpenConnectionAsync();
-        foreach (var item in group)
+        for (var place = 0; place < group.Count; place++)
         {
+            var item = group[place];
             var shard = item.Batch.Shard;
             if (item.Batch.Keys.Count > 0 && !await FenceMatchesAsync(connection, item.Batch)) continue;
             // A batch's new keys count against later batches only if the whole batch is kept: a refused batch writes
             // none of them (SQLite's writer, which inserts them one by one, rolls them back with the batch).
             var newKeys = new List<(string EventId, string Key)>();
-            var refused = false;
+            string? refusedKey = null;
             foreach (var key in item.Batch.Keys)
             {
                 var stored = await ReadKeyAsync(connection, shard.EventId, key.Key);
-                refused = key.PreviousOrderId is null
-                    ? stored is not null || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != shard.Key)
+                var refused = key.PreviousOrderId is null
+                    ? stored is not null || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != item)
+                        || (key.Home is { } home && !await HomeHoldsAsync(connection, home))
                     : stored?.ShardKey != shard.Key || stored.OrderId != key.PreviousOrderId;
                 if (refused)
                 {
-                    conflicting.Add((item, key.Key));
+                    refusedKey = key.Key;
                     break;
                 }
                 if (key.PreviousOrderId is null) newKeys.Add((shard.EventId, key.Key));
             }
-            if (!refused) foreach (var newKey in newKeys) claimed.TryAdd(newKey, shard.Key);
+            // PostgreSQL passes over a home's row that another writer's transaction has locked instead of waiting for
+            // it (PostgresLedgerWrites), which leaves nothing to find here once that transaction has ended: the batch
+            // is refused for its first such key, and the home commits the key itself instead.
+            if (refusedKey is null && stale.Contains(place)) refusedKey = item.Batch.Keys.FirstOrDefault(k => k.Home is not null)?.Key;
+            if (refusedKey is not null) conflicting.Add((item, refusedKey));
+            else foreach (var newKey in newKeys) claimed.TryAdd(newKey, item);
         }
         return conflicting;
+    }
+
+    /// <summary>Whether the home's row still has the epoch under which it forwarded.</summary>
+    private static async Task<bool> HomeHoldsAsync(DbConnection connection, ForwardingHome home)
+    {
+        await using var read = new SqlStatement(ShardSql.ReadFence).With("@shard_key", home.ShardKey).ToCommand(connection, null);
+        await using var reader = await read.ExecuteReaderAsync();
+        return await reader.ReadAsync() && Convert.ToInt64(reader.GetValue(0)) == home.Epoch;
     }
 
     private static async Task<bool> FenceMatchesAsync(DbConnection connection, LedgerBatch batch)
@@ -724,8 +742,15 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         ? postgres.SqlState == PostgresErrorCodes.UniqueViolation && postgres.ConstraintName == ShardSql.EventKeyIndex
         : exception.Message.Contains(ShardSql.EventKeyIndex, StringComparison.Ordinal);
 
-    /// <summary>A group's transaction failed on the keys (an insert or a move); nothing of it is durable.</summary>
-    private sealed class KeyConflictException(string message, Exception? inner = null) : Exception(message, inner);
+    /// <summary>
+    /// A group's transaction failed on the keys (an insert or a move); nothing of it is durable. <see cref="Stale"/>
+    /// names the places of the batches PostgreSQL's group statement reported as not fully written, if it got that far.
+    /// </summary>
+    private sealed class KeyConflictException(string message, Exception? inner = null, IReadOnlyCollection<int>? stale = null)
+        : Exception(message, inner)
+    {
+        public IReadOnlyCollection<int> Stale { get; } = stale ?? [];
+    }
 
     private async Task CommitGroupOnceAsync(List<CommitItem> group)
     {
@@ -788,7 +813,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             var stale = new List<int>();
             matched = await PostgresLedgerWrites.FenceAndWriteAsync(connection, transaction, batches, stale);
             // Thrown before COMMIT, so the transaction is rolled back whole, as after a refused insert.
-            if (stale.Count > 0) throw new KeyConflictException($"{stale.Count} batches moved a key that no longer pointed at their previous order");
+            if (stale.Count > 0) throw new KeyConflictException($"{stale.Count} batches did not write every key they carry", stale: stale);
         }
         else
         {
@@ -905,6 +930,13 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         }
         foreach (var key in batch.Keys)
         {
+            if (key.Home is { } home)
+            {
+                yield return new SqlStatement(_sql.InsertForwardedKey)
+                    .With("@event_id", batch.Shard.EventId).With("@idem_key", key.Key).With("@shard_key", home.ShardKey)
+                    .With("@fingerprint", key.Fingerprint).With("@order_id", key.OrderId).With("@home_epoch", home.Epoch);
+                continue;
+            }
             yield return key.PreviousOrderId is { } previous
                 ? new SqlStatement(_sql.MoveKey)
                     .With("@order_id", key.OrderId).With("@event_id", batch.Shard.EventId).With("@idem_key", key.Key)

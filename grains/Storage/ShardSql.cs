@@ -19,6 +19,14 @@ internal sealed class ShardSql
     public required string InsertRefusal { get; init; }
 
     /// <summary>
+    /// Records a new key for its home <c>@shard_key</c> from a holder's batch on the home's database, only while the
+    /// home's row has epoch <c>@home_epoch</c>; changes no row otherwise (SQL Server: raises an error naming
+    /// <see cref="EventKeyIndex"/> instead). Fails on <see cref="EventKeyIndex"/> when the event already has the key.
+    /// PostgreSQL writes these rows in its group statement instead (<see cref="PostgresLedgerWrites"/>).
+    /// </summary>
+    public string InsertForwardedKey { get; private init; } = ForwardedKeyWhileHomeHolds;
+
+    /// <summary>
     /// The next <c>@limit</c> orders of an event in this database after key <c>@after_key</c>, in key order: a range of
     /// the index <c>orders_event</c> (event, key), so a page neither sorts nor passes over other events' orders.
     /// Columns as <see cref="OrderColumns"/>, then the key.
@@ -133,6 +141,13 @@ internal sealed class ShardSql
     private const string RefusalOnConflict =
         "INSERT INTO refused_orders (order_id, shard_key) VALUES (@order_id, @shard_key) ON CONFLICT (order_id) DO NOTHING";
 
+    // SQLite runs one write transaction at a time per database file, so a newer activation's claim of the home cannot
+    // land between this check and the commit.
+    private const string ForwardedKeyWhileHomeHolds =
+        "INSERT INTO idempotency_keys (event_id, idem_key, shard_key, fingerprint, order_id) " +
+        "SELECT @event_id, @idem_key, @shard_key, @fingerprint, @order_id " +
+        "WHERE EXISTS (SELECT 1 FROM shard_state WHERE shard_key = @shard_key AND epoch = @home_epoch)";
+
     private const string MoveKeyIfUnchanged =
         "UPDATE idempotency_keys SET order_id = @order_id " +
         "WHERE event_id = @event_id AND idem_key = @idem_key AND shard_key = @shard_key AND order_id = @previous_order_id";
@@ -168,6 +183,13 @@ internal sealed class ShardSql
             MoveKey =
                 MoveKeyIfUnchanged + "; " +
                 "IF @@ROWCOUNT = 0 THROW 50000, N'" + EventKeyIndex + ": the key no longer points at the previous order', 1;",
+            // HOLDLOCK keeps the shared lock on the home's row to the end of the transaction, so a newer activation's
+            // claim of the home (an UPDATE) waits for this commit, and then reads the key it wrote.
+            InsertForwardedKey =
+                "INSERT INTO idempotency_keys (event_id, idem_key, shard_key, fingerprint, order_id) " +
+                "SELECT @event_id, @idem_key, @shard_key, @fingerprint, @order_id " +
+                "WHERE EXISTS (SELECT 1 FROM shard_state WITH (HOLDLOCK, ROWLOCK) WHERE shard_key = @shard_key AND epoch = @home_epoch); " +
+                "IF @@ROWCOUNT = 0 THROW 50000, N'" + EventKeyIndex + ": the home of the key was claimed again since it forwarded', 1;",
         },
         _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
     };

@@ -17,6 +17,7 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     private SqlitePreparedStatement _ticket = null!;
     private SqlitePreparedStatement _newKey = null!;
     private SqlitePreparedStatement _moveKey = null!;
+    private SqlitePreparedStatement _forwardedKey = null!;
 
     // SQLITE_CONSTRAINT_PRIMARYKEY: the key insert's only constraint is the keys' primary key, (event, key).
     private const int PrimaryKeyConstraintFailed = 1555;
@@ -185,6 +186,15 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             }
             try
             {
+                if (key.Home is { } home)
+                {
+                    // A holder recording its home's key: refused, like a key another home holds, once the home's row has
+                    // a newer epoch (ShardSql.InsertForwardedKey).
+                    var recorded = _forwardedKey.Bind(0, batch.Shard.EventId).Bind(1, key.Key).Bind(2, home.ShardKey)
+                        .Bind(3, key.Fingerprint).Bind(4, key.OrderId).Bind(5, home.Epoch).Execute();
+                    if (recorded != 1) return CommitOutcome.KeyConflict(key.Key);
+                    continue;
+                }
                 _newKey.Bind(0, batch.Shard.EventId).Bind(1, key.Key).Bind(2, shardKey).Bind(3, key.Fingerprint).Bind(4, key.OrderId)
                     .Execute();
             }
@@ -226,6 +236,8 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
             _ticket = new SqlitePreparedStatement(connection, ShardSql.InsertTicket, "@e", "@t", "@s", "@o", "@c");
             _newKey = new SqlitePreparedStatement(connection, ShardSql.InsertKey, "@event_id", "@idem_key", "@shard_key", "@fingerprint", "@order_id");
             _moveKey = new SqlitePreparedStatement(connection, sql.MoveKey, "@order_id", "@event_id", "@idem_key", "@shard_key", "@previous_order_id");
+            _forwardedKey = new SqlitePreparedStatement(connection, sql.InsertForwardedKey, "@event_id", "@idem_key", "@shard_key", "@fingerprint",
+                "@order_id", "@home_epoch");
         }
         catch
         {
@@ -277,10 +289,10 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     {
         if (_connection is null) return;
         // Statements are finalized before their connection closes.
-        foreach (var statement in new[] { _fence, _order, _ticket, _newKey, _moveKey }) statement?.Dispose();
+        foreach (var statement in new[] { _fence, _order, _ticket, _newKey, _moveKey, _forwardedKey }) statement?.Dispose();
         _claim?.Dispose();
         // A later open that fails part way must not finalize this connection's statements again.
-        (_fence, _order, _ticket, _newKey, _moveKey, _claim) = (null!, null!, null!, null!, null!, null!);
+        (_fence, _order, _ticket, _newKey, _moveKey, _forwardedKey, _claim) = (null!, null!, null!, null!, null!, null!, null!);
         // Disposing returns the handle to the pool, and the next open would get the same one back (with this writer's
         // cache and checkpoint settings): cleared first, so the next open really is a fresh connection.
         SqliteConnection.ClearPool(_connection);
