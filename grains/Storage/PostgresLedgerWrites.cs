@@ -76,7 +76,9 @@ internal static class PostgresLedgerWrites
         "AS r(b, event_id, idem_key, shard_key, previous, order_id) " +
         "WHERE k.event_id = r.event_id AND k.idem_key = r.idem_key AND k.shard_key = r.shard_key AND k.order_id = r.previous " +
         "AND r.b IN (SELECT i FROM written) " +
-        "RETURNING r.b), " +
+        "RETURNING r.b) ";
+
+    private const string ForwardedKeyRows =
         // A holder's record of its home's new key (IdempotencyRecord.Home), written only while the home's row has the
         // epoch it forwarded under. The home's row is locked FOR SHARE to the commit, so a newer activation's claim of
         // the home (an UPDATE) waits for this commit and then reads the key; a claim that committed first leaves an
@@ -85,7 +87,7 @@ internal static class PostgresLedgerWrites
         // SKIP LOCKED: this runs after the fences (it reads the inserts' RETURNING, which the answer reads after the
         // fences), and never waits, so two writers' groups cannot wait on each other in a circle; a home's row that
         // another writer holds is passed over, and the batch is refused and its home commits the key itself.
-        "homes_held AS (" +
+        ", homes_held AS (" +
         "SELECT v.h FROM unnest(@h_h::integer[], @h_home::text[], @h_epoch::bigint[], @h_via::integer[]) AS v(h, home, epoch, via) " +
         "JOIN shard_state AS s ON s.shard_key = v.home AND s.epoch = v.epoch " +
         "WHERE v.via < 0 FOR SHARE OF s SKIP LOCKED), " +
@@ -124,19 +126,30 @@ internal static class PostgresLedgerWrites
         "WHERE r.b IN (SELECT i FROM changed) " +
         "ON CONFLICT (order_id) DO NOTHING) ";
 
+    private const string Answer = "SELECT i FROM written UNION ALL SELECT -1 - b FROM moved_keys";
+
     // An INSERT returns only its own table's columns: a holder's recorded key is told by its order id, one per key.
-    private const string Answer =
-        "SELECT i FROM written UNION ALL SELECT -1 - b FROM moved_keys UNION ALL " +
-        "SELECT -1 - v.b FROM unnest(@h_b::integer[], @h_order_id::text[]) AS v(b, order_id) WHERE v.order_id IN (SELECT order_id FROM forwarded_keys)";
+    private const string ForwardedKeysAnswer =
+        " UNION ALL SELECT -1 - v.b FROM unnest(@h_b::integer[], @h_order_id::text[]) AS v(b, order_id) " +
+        "WHERE v.order_id IN (SELECT order_id FROM forwarded_keys)";
 
-    /// <summary>A group of batches that only sell (nearly every group).</summary>
-    private const string FenceAndWrite =
-        "WITH " + SellingFence + ", written AS (SELECT i FROM fenced), " + Rows + Answer;
+    /// <summary>
+    /// The group statement's four texts: whether some batch changes the inventory (the end of a sale, operators'
+    /// actions), and whether some batch records a home's key (a forward at the end of a sale). Nearly every group
+    /// does neither, and its statement carries nothing for them: an INSERT with no rows still opens its table and
+    /// indexes at every execution.
+    /// </summary>
+    private static readonly string[] Texts =
+    [
+        Text(changesInventory: false, recordsHomesKeys: false), Text(changesInventory: false, recordsHomesKeys: true),
+        Text(changesInventory: true, recordsHomesKeys: false), Text(changesInventory: true, recordsHomesKeys: true),
+    ];
 
-    /// <summary>A group in which some batches also change the inventory (the end of a sale, operators' actions).</summary>
-    private const string FenceChangeAndWrite =
-        "WITH " + SellingFence + ", " + ChangingFence + ", written AS (SELECT i FROM fenced UNION ALL SELECT i FROM changed), " +
-        Rows + InventoryRows + Answer;
+    private static string Text(bool changesInventory, bool recordsHomesKeys) =>
+        "WITH " + SellingFence + ", " +
+        (changesInventory ? ChangingFence + ", written AS (SELECT i FROM fenced UNION ALL SELECT i FROM changed), " : "written AS (SELECT i FROM fenced), ") +
+        Rows + (changesInventory ? InventoryRows : "") + (recordsHomesKeys ? ForwardedKeyRows : "") +
+        Answer + (recordsHomesKeys ? ForwardedKeysAnswer : "");
 
     /// <summary>
     /// Runs the fences of <paramref name="batches"/> and writes the orders, tickets, keys and inventory changes of
@@ -164,7 +177,8 @@ internal static class PostgresLedgerWrites
         var matched = new bool[batches.Count];
         var all = Enumerable.Range(0, batches.Count).ToList();
         var changesInventory = batches.Any(b => b.Changes is not null);
-        await using var command = Compose(batches, changesInventory, string.Empty, out var moves).ToCommand(connection, transaction);
+        var recordsHomesKeys = batches.Any(b => b.Keys.Any(k => k.Home is not null));
+        await using var command = Compose(batches, changesInventory, recordsHomesKeys, string.Empty, out var moves).ToCommand(connection, transaction);
         // Moves and holders' keys still owed, per batch. A key is moved or recorded at most once in a group: its home
         // runs one request per key at a time, and only that request moves it or has it recorded.
         var owed = new int[batches.Count];
@@ -207,8 +221,11 @@ internal static class PostgresLedgerWrites
     {
         foreach (var changesInventory in new[] { false, true })
         {
-            await using var command = Compose([], changesInventory, "EXPLAIN ", out _).ToCommand(connection, null);
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            foreach (var recordsHomesKeys in new[] { false, true })
+            {
+                await using var command = Compose([], changesInventory, recordsHomesKeys, "EXPLAIN ", out _).ToCommand(connection, null);
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
     }
 
@@ -216,7 +233,8 @@ internal static class PostgresLedgerWrites
     /// The group statement for <paramref name="batches"/> with every column bound, behind <paramref name="prefix"/>;
     /// <paramref name="moves"/> names the batch of each key move it carries.
     /// </summary>
-    private static SqlStatement Compose(IReadOnlyList<LedgerBatch> batches, bool changesInventory, string prefix, out List<int> moves)
+    private static SqlStatement Compose(
+        IReadOnlyList<LedgerBatch> batches, bool changesInventory, bool recordsHomesKeys, string prefix, out List<int> moves)
     {
         var all = Enumerable.Range(0, batches.Count).ToList();
         var changing = all.Where(b => batches[b].Changes is not null).ToList();
@@ -226,13 +244,9 @@ internal static class PostgresLedgerWrites
         var tickets = orders.SelectMany(o => o.Order.Tickets.Select(t => (o.Batch, o.Order, Ticket: t))).ToList();
         var keys = all.SelectMany(b => batches[b].Keys.Select(k => (Batch: b, Shard: batches[b].Shard, Key: k))).ToList();
         var moved = keys.Where(k => k.Key.PreviousOrderId is not null).ToList();
-        var forwarded = keys.Where(k => k.Key.Home is not null).ToList();
+        var forwarded = recordsHomesKeys ? keys.Where(k => k.Key.Home is not null).ToList() : [];
         keys.RemoveAll(k => k.Key.PreviousOrderId is not null || k.Key.Home is not null);
-        // The place of the home's own batch in this group, when it is there with the epoch the holder was given.
-        var places = new Dictionary<(string Shard, long Epoch), int>();
-        for (var b = 0; b < batches.Count; b++) places.TryAdd((batches[b].Shard.Key, batches[b].Epoch), b);
-        int PlaceOfHome(ForwardingHome home) => places.TryGetValue((home.ShardKey, home.Epoch), out var place) ? place : -1;
-        var statement = new SqlStatement(prefix + (changesInventory ? FenceChangeAndWrite : FenceAndWrite))
+        var statement = new SqlStatement(prefix + Texts[(changesInventory ? 2 : 0) + (recordsHomesKeys ? 1 : 0)])
             .With("@f_i", selling.ToArray())
             .With("@f_shard_key", Column(selling, b => batches[b].Shard.Key))
             .With("@f_epoch", Column(selling, b => batches[b].Epoch))
@@ -269,22 +283,30 @@ internal static class PostgresLedgerWrites
             .With("@m_idem_key", Column(moved, k => k.Key.Key))
             .With("@m_shard_key", Column(moved, k => k.Shard.Key))
             .With("@m_previous", Column(moved, k => k.Key.PreviousOrderId!))
-            .With("@m_order_id", Column(moved, k => k.Key.OrderId))
-            .With("@h_h", Enumerable.Range(0, forwarded.Count).ToArray())
-            .With("@h_b", Column(forwarded, k => k.Batch))
-            .With("@h_event_id", Column(forwarded, k => k.Shard.EventId))
-            .With("@h_idem_key", Column(forwarded, k => k.Key.Key))
-            .With("@h_home", Column(forwarded, k => k.Key.Home!.ShardKey))
-            .With("@h_epoch", Column(forwarded, k => k.Key.Home!.Epoch))
-            .With("@h_fingerprint", Column(forwarded, k => k.Key.Fingerprint))
-            .With("@h_order_id", Column(forwarded, k => k.Key.OrderId))
-            .With("@h_via", Column(forwarded, k => PlaceOfHome(k.Key.Home!)));
+            .With("@m_order_id", Column(moved, k => k.Key.OrderId));
+        if (recordsHomesKeys)
+        {
+            // The place of the home's own batch in this group, when it is there with the epoch the holder was given.
+            var places = new Dictionary<(string Shard, long Epoch), int>();
+            for (var b = 0; b < batches.Count; b++) places.TryAdd((batches[b].Shard.Key, batches[b].Epoch), b);
+            int PlaceOfHome(ForwardingHome home) => places.TryGetValue((home.ShardKey, home.Epoch), out var place) ? place : -1;
+            statement
+                .With("@h_h", Enumerable.Range(0, forwarded.Count).ToArray())
+                .With("@h_b", Column(forwarded, k => k.Batch))
+                .With("@h_event_id", Column(forwarded, k => k.Shard.EventId))
+                .With("@h_idem_key", Column(forwarded, k => k.Key.Key))
+                .With("@h_home", Column(forwarded, k => k.Key.Home!.ShardKey))
+                .With("@h_epoch", Column(forwarded, k => k.Key.Home!.Epoch))
+                .With("@h_fingerprint", Column(forwarded, k => k.Key.Fingerprint))
+                .With("@h_order_id", Column(forwarded, k => k.Key.OrderId))
+                .With("@h_via", Column(forwarded, k => PlaceOfHome(k.Key.Home!)));
+        }
         if (changesInventory) WithInventoryChanges(statement, batches, changing);
         moves = [.. moved.Select(k => k.Batch), .. forwarded.Select(k => k.Batch)];
         return statement;
     }
 
-    /// <summary>The changing batches' fences and inventory rows, for <see cref="FenceChangeAndWrite"/>.</summary>
+    /// <summary>The changing batches' fences and inventory rows, for the texts that change the inventory.</summary>
     private static void WithInventoryChanges(SqlStatement statement, IReadOnlyList<LedgerBatch> batches, List<int> changing)
     {
         InventoryChanges ChangesOf(int b) => batches[b].Changes!;
