@@ -612,6 +612,105 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_holder_records_its_home_s_key_with_the_order_only_while_the_home_keeps_the_epoch_it_forwarded_under(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var home = new ShardAddress("e", "ga", 0);
+        var holder = new ShardAddress("e", "ga", 1);
+        var ledgers = await context.ClaimEachAsync(home, holder);
+        var forwardedUnder = new ForwardingHome(home.Key, ledgers[home].Epoch);
+        LedgerBatch Forwarded(string key, string orderId, long oldSold, ForwardingHome by) =>
+            Batch(ledgers[holder], holder, oldSold, Order(holder, orderId, BlockOf(holder).First + oldSold))
+                with { Keys = [new IdempotencyRecord(key, "FP", orderId, Home: by)] };
+
+        // The key row names the home, not the holder that wrote it: the home answers the key's retries.
+        Assert.Equal(CommitOutcome.Committed, await ledgers[holder].CommitAsync(Forwarded("k1", "e.ga.1.first", 0, forwardedUnder)));
+        Assert.Equal(new StoredKey(home.Key, "FP", "e.ga.1.first"), await ledgers[home].ReadKeyAsync("k1"));
+        Assert.NotNull(await ledgers[holder].ReadOrderAsync("e.ga.1.first"));
+
+        // A key the event has already is refused, with the holder's order.
+        Assert.Equal(CommitOutcome.KeyConflict("k1"), await ledgers[holder].CommitAsync(Forwarded("k1", "e.ga.1.again", 1, forwardedUnder)));
+        Assert.Null(await ledgers[holder].ReadOrderAsync("e.ga.1.again"));
+
+        // A newer activation of the home claims it: what the older one forwarded is refused whole, and the holder's
+        // sold count does not move.
+        var newerHome = context.Ledger(home);
+        await newerHome.ClaimAsync(BlockOf(home));
+        Assert.Equal(CommitOutcome.KeyConflict("k2"), await ledgers[holder].CommitAsync(Forwarded("k2", "e.ga.1.stale", 1, forwardedUnder)));
+        Assert.Null(await ledgers[holder].ReadOrderAsync("e.ga.1.stale"));
+        Assert.Null(await newerHome.ReadKeyAsync("k2"));
+        Assert.Equal(CommitOutcome.Committed, await ledgers[holder].CommitAsync(
+            Forwarded("k2", "e.ga.1.newer", 1, new ForwardingHome(home.Key, newerHome.Epoch))));
+        Assert.Equal(new StoredKey(home.Key, "FP", "e.ga.1.newer"), await newerHome.ReadKeyAsync("k2"));
+
+        // A home on another database has no row here: nothing is recorded for it.
+        var elsewhere = new ForwardingHome(new ShardAddress("e", "ga", 7).Key, 1);
+        Assert.Equal(CommitOutcome.KeyConflict("k3"), await ledgers[holder].CommitAsync(Forwarded("k3", "e.ga.1.lost", 2, elsewhere)));
+        Assert.Null(await newerHome.ReadKeyAsync("k3"));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_holder_s_record_of_its_home_s_key_commits_in_one_group_with_the_home_s_own_batch(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var home = new ShardAddress("e", "ga", 0);
+        var holder = new ShardAddress("e", "ga", 1);
+        var busy = new ShardAddress("e", "ga", 2);
+        var ledgers = await context.ClaimEachAsync(home, holder, busy);
+
+        // Queued while the database is held, behind another shard's batch, so the two go in one group. On PostgreSQL
+        // the home's own fence in the group is the check (a row the statement updated cannot be locked in it again).
+        Task<CommitOutcome[]> grouped;
+        await using (await HeldWrites.HoldAsync(context.Database(0)))
+        {
+            _ = ledgers[busy].CommitAsync(Keyed(ledgers[busy], busy, "kb", "busy-1"));
+            await HeldWrites.UntilTakenAsync(context.Database(0));
+            grouped = Task.WhenAll(
+                ledgers[home].CommitAsync(Keyed(ledgers[home], home, "own", "e.ga.0.own")),
+                ledgers[holder].CommitAsync(Batch(ledgers[holder], holder, 0, Order(holder, "e.ga.1.fwd", BlockOf(holder).First))
+                    with { Keys = [new IdempotencyRecord("fwd", "FP", "e.ga.1.fwd", Home: new ForwardingHome(home.Key, ledgers[home].Epoch))] }));
+        }
+        Assert.Equal([CommitOutcome.Committed, CommitOutcome.Committed], await grouped);
+        Assert.Equal(new StoredKey(home.Key, "FP", "e.ga.1.fwd"), await ledgers[home].ReadKeyAsync("fwd"));
+        Assert.Equal(new StoredKey(home.Key, "fp", "e.ga.0.own"), await ledgers[home].ReadKeyAsync("own"));
+    }
+
+    [PostgresFact]
+    public async Task On_postgres_a_holder_passes_over_a_home_row_another_transaction_holds_instead_of_waiting_for_it()
+    {
+        await using var context = await LedgerContext.CreateAsync(Engines.Postgres, postgres);
+        var home = new ShardAddress("e", "ga", 0);
+        var holder = new ShardAddress("e", "ga", 1);
+        var ledgers = await context.ClaimEachAsync(home, holder);
+        var forwarded = new ForwardingHome(home.Key, ledgers[home].Epoch);
+
+        // Another writer's transaction (another silo's group, with the home's fence in it) holds the home's row.
+        await using var other = new NpgsqlConnection(
+            new NpgsqlConnectionStringBuilder(postgres.Server.ConnectionString(context.ShardDatabaseName(0))) { Pooling = false }.ConnectionString);
+        await other.OpenAsync();
+        var holding = await other.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM shard_state WHERE shard_key = @shard FOR NO KEY UPDATE", other, holding))
+        {
+            lockRow.Parameters.AddWithValue("shard", home.Key);
+            await lockRow.ExecuteNonQueryAsync();
+        }
+
+        // Waiting for it could close a circle with that writer, which may be waiting for a row this group holds; the
+        // holder's batch is refused at once instead, and its home commits the key itself.
+        var refused = ledgers[holder].CommitAsync(Batch(ledgers[holder], holder, 0, Order(holder, "e.ga.1.busy", BlockOf(holder).First))
+            with { Keys = [new IdempotencyRecord("busy", "FP", "e.ga.1.busy", Home: forwarded)] });
+        Assert.True(await Task.WhenAny(refused, Task.Delay(TimeSpan.FromSeconds(10))) == refused, "The holder's commit waited for the home's row.");
+        Assert.Equal(CommitOutcome.KeyConflict("busy"), await refused);
+        Assert.Null(await ledgers[holder].ReadOrderAsync("e.ga.1.busy"));
+
+        await holding.RollbackAsync();
+        Assert.Equal(CommitOutcome.Committed, await ledgers[holder].CommitAsync(
+            Batch(ledgers[holder], holder, 0, Order(holder, "e.ga.1.free", BlockOf(holder).First))
+                with { Keys = [new IdempotencyRecord("free", "FP", "e.ga.1.free", Home: forwarded)] }));
+        Assert.Equal(new StoredKey(home.Key, "FP", "e.ga.1.free"), await ledgers[home].ReadKeyAsync("free"));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_stale_batch_in_a_group_with_a_key_conflict_is_fenced_and_not_told_of_its_key(string engine)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);

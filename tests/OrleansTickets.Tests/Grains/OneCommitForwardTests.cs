@@ -1,0 +1,88 @@
+using OrleansTickets.Events;
+using OrleansTickets.Inventory;
+using OrleansTickets.Orders;
+using OrleansTickets.Storage;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// A home that forwards a new key's order to a shard on its own database lets that shard record the key with the
+/// order, in one commit, fenced by the home's epoch; a stale home's forward is refused, and nothing is made for it.
+/// </summary>
+/// <remarks>
+/// 8 shards of 6 tickets on the default 4 databases: shard i is on database i mod 4, so shards 0 and 4 share one. At most
+/// 2 tickets an order, so a shard left with 2 or more does not give them to a collector (shard 4's is shard 0).
+/// </remarks>
+[Collection(PostgresCollection.Name)]
+public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputHelper output)
+{
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_home_forwards_a_new_key_s_order_to_a_shard_on_its_database_in_one_commit_that_records_the_key(string engine)
+    {
+        using var storage = Engines.Storage(engine, postgres);
+        await using var cluster = await TicketingCluster.StartAsync(storage, output: output);
+        await cluster.CreateEventAsync("one", TicketingCluster.Type("ga", capacity: 48, shards: 8, maxPerOrder: 2));
+        var (home, holder) = (await cluster.LedgerAsync("one", "ga", 0), await cluster.LedgerAsync("one", "ga", 4));
+        Assert.Equal(home.Placement.DatabaseOrdinal, holder.Placement.DatabaseOrdinal);
+        var shard = cluster.Shard("one", "ga", 0);
+        for (var i = 0; i < 3; i++) Assert.Equal(PurchaseStatus.Created, (await shard.Purchase(TicketingCluster.KeylessPurchase("one", "ga", 2))).Status);
+        Assert.Equal(6L, await cluster.Shard("one", "ga", 4).GetSellable());
+
+        using var commits = cluster.CollectMetric<long>("orleanstickets.storage.commits");
+        var keyed = Request("together");
+        var created = await shard.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
+        Assert.Equal(PurchaseStatus.Created, created.Status);
+        Assert.True(OrderId.TryGetShard(created.Order!.OrderId, out var seller));
+        Assert.Equal(4, seller.Index);
+        Assert.Equal(1L, commits.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(new StoredKey(home.Placement.Address.Key, keyed.Fingerprint(), created.Order.OrderId), await home.Ledger.ReadKeyAsync("together"));
+
+        // The home answers the key's retries from the row the holder wrote.
+        var replay = await shard.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
+        Assert.Equal(PurchaseStatus.Replayed, replay.Status);
+        Assert.Equal(created.Order, replay.Order, OrderComparer.Instance);
+
+        // Named as elsewhere, the same candidate takes the home's reservation first: two commits.
+        commits.Clear();
+        var apart = Request("apart");
+        var twice = await shard.Purchase(new ShardPurchase(apart, apart.Fingerprint(), [4]));
+        Assert.Equal(PurchaseStatus.Created, twice.Status);
+        Assert.Equal(2L, commits.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(8L, (await cluster.SalesAsync("one")).TicketTypes[0].Sold);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_stale_home_s_forward_in_one_commit_is_refused_and_makes_no_order(string engine)
+    {
+        // Two activations of the home during a membership change, played by two clusters over the same databases.
+        using var storage = Engines.Storage(engine, postgres);
+        var service = "one-stale-" + Guid.NewGuid().ToString("N")[..8];
+        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service, output: output);
+        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service, output: output);
+        await first.CreateEventAsync("twin", TicketingCluster.Type("ga", capacity: 48, shards: 8, maxPerOrder: 2));
+        var stale = first.Shard("twin", "ga", 0);
+        for (var i = 0; i < 3; i++) Assert.Equal(PurchaseStatus.Created, (await stale.Purchase(TicketingCluster.KeylessPurchase("twin", "ga", 2))).Status);
+        // The second cluster's activation claims the home: the first one's epoch is now an old one, unknown to it.
+        Assert.Equal(0L, await second.Shard("twin", "ga", 0).GetSellable());
+
+        // The stale home asks shard 4, on its database, to record the key with the order under the old epoch. The
+        // holder's commit refuses it; the home then commits the key itself and finds itself fenced.
+        var keyed = Request("twin-key", "twin");
+        var answer = await stale.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
+        Assert.NotEqual(PurchaseStatus.Created, answer.Status);
+        Assert.NotEqual(PurchaseStatus.Replayed, answer.Status);
+        var (_, home) = await second.LedgerAsync("twin", "ga", 0);
+        Assert.Null(await home.ReadKeyAsync("twin-key"));
+        Assert.Equal(6L, (await second.SalesAsync("twin")).TicketTypes[0].Sold);
+
+        // The buyer's retry reaches the current home, which forwards it in one commit.
+        var retried = await second.Shard("twin", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
+        Assert.Equal(PurchaseStatus.Created, retried.Status);
+        Assert.Equal(retried.Order!.OrderId, (await home.ReadKeyAsync("twin-key"))?.OrderId);
+        Assert.Equal(7L, (await second.SalesAsync("twin")).TicketTypes[0].Sold);
+    }
+
+    private static PurchaseRequest Request(string key, string eventId = "one") =>
+        new(eventId, "ga", 1, new Buyer("Ada", "ada@example.com"), key);
+}
