@@ -15,7 +15,9 @@ namespace OrleansTickets.Inventory;
 /// database, whose key table is keyed by (event, key): it refuses the key to a second home (a KeyConflict outcome of
 /// the commit). The home sells locally when it can, which is the common case, since it is usually a shard of the
 /// requested type. Otherwise it asks a candidate J whether it has room (a hint, which nothing relies on), then
-/// records, durably, "key → order id X on shard J", and only then asks J to create X. J creates X at most once (it
+/// records, durably, "key → order id X on shard J", and only then asks J to create X; or, for a new key and a J on
+/// this home's database, has J record the key in X's own commit, fenced by this home's epoch
+/// (<see cref="ForwardInOneCommitAsync"/>). J creates X at most once (it
 /// checks its in-flight forwards for X, and its database when the message is a replay; a delayed first message that
 /// arrives after a replay created X finds X in the database before it is refused as sold out, and otherwise is
 /// refused by the orders table's primary key), so however often the request is
