@@ -15,6 +15,14 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     /// </summary>
     Task<PurchaseResult> Purchase(ShardPurchase purchase);
 
+    /// <summary>
+    /// Sells an order a key's home forwarded here (<see cref="ShardPurchase.ForwardedOrderId"/>, fresh) and records
+    /// the home's key with it, in the same commit, while the home still holds the epoch it names
+    /// (<see cref="ShardPurchase.Home"/>). A method of its own, so that a shard of a build without it fails the call
+    /// instead of selling the order without the key.
+    /// </summary>
+    Task<PurchaseResult> PurchaseForHome(ShardPurchase purchase);
+
     /// <summary>Reads a committed order held by this shard, or null; throws <see cref="ShardUnavailableException"/> when its database cannot be read.</summary>
     Task<OrderDetails?> GetOrder(string orderId);
 

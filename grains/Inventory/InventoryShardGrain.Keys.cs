@@ -169,6 +169,9 @@ public sealed partial class InventoryShardGrain
         // waiting out CrossShardTimeout for each of them in turn would hold the buyer that many times over.
         var askingSince = Stopwatch.GetTimestamp();
         var reservedHere = false;
+        // Whether an order for this key may have been made already by a holder this request asked to record the key,
+        // whose answer did not come: then nothing this request fails at afterwards proves that nothing was made.
+        var outcomeUnknown = false;
         for (var position = 0; position < purchase.Candidates.Length; position++)
         {
             var index = purchase.Candidates[position];
@@ -192,18 +195,25 @@ public sealed partial class InventoryShardGrain
                 held = true;
                 sightings.Add(index, count - request.Quantity);
                 // A new key and a candidate on this home's database: the candidate records the key with the order.
-                if (entry.OrderId is null && position < purchase.LocalCandidates
-                    && await ForwardInOneCommitAsync(key, entry, purchase, target, orderId) is { } answered)
+                if (entry.OrderId is null && position < purchase.LocalCandidates)
                 {
-                    if (answered.Status != PurchaseStatus.SoldOut) return answered;
-                    sightings.Add(index, answered.Remaining);
-                    continue;
+                    var (answered, unknown) = await ForwardInOneCommitAsync(key, entry, purchase, target, orderId);
+                    if (answered is not null)
+                    {
+                        if (answered.Status != PurchaseStatus.SoldOut) return answered;
+                        sightings.Add(index, answered.Remaining);
+                        continue;
+                    }
+                    outcomeUnknown = unknown;
                 }
             }
             var reserved = await Enqueue(new PendingSale(null, orderId, new IdempotencyRecord(key, entry.Fingerprint, orderId, entry.OrderId)));
             if (reserved.Status != PurchaseStatus.Created && held) _ = ReleaseHoldOnAsync(target, orderId);
-            if (reserved.Status == PurchaseStatus.KeyConflict) return await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed);
-            if (reserved.Status != PurchaseStatus.Created) return reserved;
+            if (reserved.Status == PurchaseStatus.KeyConflict)
+            {
+                return UnlessMade(await FollowStoredKeyAsync(key, entry, purchase, PurchaseResult.Failed), outcomeUnknown);
+            }
+            if (reserved.Status != PurchaseStatus.Created) return UnlessMade(reserved, outcomeUnknown);
             reservedHere = true;
             entry.OrderId = orderId;
             metrics.Forwarded();
@@ -231,10 +241,18 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>
+    /// "Unavailable" says that nothing was made, which is not known after a holder's answer that did not come
+    /// (<see cref="ForwardInOneCommitAsync"/>): the holder's commit may still land, with the key. The buyer is told the
+    /// outcome is unknown instead, and a retry replays the order if it was made.
+    /// </summary>
+    private static PurchaseResult UnlessMade(PurchaseResult result, bool outcomeUnknown) =>
+        outcomeUnknown && result.Status == PurchaseStatus.Unavailable ? PurchaseResult.Failed : result;
+
+    /// <summary>
     /// Asks <paramref name="holder"/>, a candidate on this home's database, to sell order <paramref name="orderId"/> and
-    /// record the key for this home in the same commit, fenced by this activation's epoch; null when the home must
-    /// commit the key itself first, as for any other candidate (<see cref="ForwardToCandidatesAsync"/>), with the
-    /// same order id.
+    /// record the key for this home in the same commit, fenced by this activation's epoch. <c>Answer</c> is null when
+    /// the home must commit the key itself first, as for any other candidate (<see cref="ForwardToCandidatesAsync"/>),
+    /// with the same order id; <c>OutcomeUnknown</c> then says whether the holder may have made the order after all.
     /// </summary>
     /// <remarks>
     /// <para>
@@ -256,7 +274,7 @@ public sealed partial class InventoryShardGrain
     /// key itself too: its insert finds the key if the order was made, and the stored key replays it.
     /// </para>
     /// </remarks>
-    private async Task<PurchaseResult?> ForwardInOneCommitAsync(
+    private async Task<(PurchaseResult? Answer, bool OutcomeUnknown)> ForwardInOneCommitAsync(
         string key, KeyRequest entry, ShardPurchase purchase, ShardAddress holder, string orderId)
     {
         var result = await AskHolderAsync(holder, orderId, purchase, freshOrderId: true, new ForwardingHome(_address.Key, _ledger!.Epoch));
@@ -265,17 +283,20 @@ public sealed partial class InventoryShardGrain
             case PurchaseStatus.Created or PurchaseStatus.Replayed:
                 entry.OrderId = orderId;
                 metrics.Forwarded();
-                return result;
+                return (result, false);
             case PurchaseStatus.SoldOut:
-                return result;
+                return (result, false);
             case PurchaseStatus.NotFound:
                 // As after a reservation: the holder did nothing and remembers nothing.
-                return PurchaseResult.Unavailable;
+                return (PurchaseResult.Unavailable, false);
             case PurchaseStatus.KeyConflict:
+                // The holder's batch was refused whole: it made nothing.
                 var followed = await FollowStoredKeyAsync(key, entry, purchase, KeyAbsent);
-                return ReferenceEquals(followed, KeyAbsent) ? null : followed;
+                return (ReferenceEquals(followed, KeyAbsent) ? null : followed, false);
+            case PurchaseStatus.Unavailable:
+                return (null, false);
             default:
-                return null;
+                return (null, true);
         }
     }
 
@@ -368,8 +389,8 @@ public sealed partial class InventoryShardGrain
     {
         try
         {
-            var result = await Holder(holder)
-                .Purchase(purchase with { ForwardedOrderId = orderId, Candidates = [], FreshOrderId = freshOrderId, LocalCandidates = 0, Home = home })
+            var forwarded = purchase with { ForwardedOrderId = orderId, Candidates = [], FreshOrderId = freshOrderId, LocalCandidates = 0, Home = home };
+            var result = await (home is null ? Holder(holder).Purchase(forwarded) : Holder(holder).PurchaseForHome(forwarded))
                 .WaitAsync(CrossShardTimeout);
             // Only a holder recording the key can meet a key conflict. Without the home named, this is an earlier call
             // for the same id that did name it, still running when the home gave up on it and committed the key itself:

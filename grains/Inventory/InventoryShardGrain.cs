@@ -147,6 +147,12 @@ public sealed partial class InventoryShardGrain(
     }
 
     /// <inheritdoc />
+    public Task<PurchaseResult> PurchaseForHome(ShardPurchase purchase) =>
+        purchase is { Home: not null, ForwardedOrderId: not null, FreshOrderId: true }
+            ? Purchase(purchase)
+            : Task.FromResult(PurchaseResult.NotFound);
+
+    /// <inheritdoc />
     public async Task<PurchaseResult> Purchase(ShardPurchase purchase)
     {
         bool placed;

@@ -64,6 +64,9 @@ internal static class DatabaseServer
         return given.ContainsKey(name) || given.ContainsKey(compactName);
     }
 
+    /// <summary>How long PostgreSQL lets a writer's transaction sit idle before it ends it (see <see cref="ForWriter"/>).</summary>
+    public const string WriterIdleInTransaction = "10s";
+
     /// <summary>
     /// The connection string of a shard database's group-commit writer: the database's own, in a pool of one connection
     /// named for operators (<c>application_name</c> ends in <see cref="ShardDatabases.WriterApplicationSuffix"/>).
@@ -74,6 +77,13 @@ internal static class DatabaseServer
     /// for itself while the sale had begun. With a pool of its own, the writer reuses one connection, warm after its
     /// first few commits, and its commits never wait behind readers for a slot. The pool keeps that connection when
     /// idle (a minimum of one), so a lull does not close it and the next sale's first commits do not prepare again.
+    /// <para>
+    /// On PostgreSQL the server ends a writer's transaction left idle for <see cref="WriterIdleInTransaction"/>: a
+    /// group holds row locks from its statement to its COMMIT, including, since a forward's holder records its home's
+    /// key, a shared lock on a home's row that another silo's writer and a newer activation's claim wait for. A silo
+    /// that froze between the two (a stopped process keeps its connection open) would otherwise hold them until its
+    /// connection died. Its COMMIT then fails, an unknown outcome, after which its shards reload.
+    /// </para>
     /// </remarks>
     public static string ForWriter(SqlDialect dialect, string connectionString) => dialect switch
     {
@@ -82,6 +92,7 @@ internal static class DatabaseServer
             MaxPoolSize = 1,
             MinPoolSize = 1,
             ApplicationName = WriterApplicationName(new NpgsqlConnectionStringBuilder(connectionString).ApplicationName),
+            Options = (new NpgsqlConnectionStringBuilder(connectionString).Options + " -c idle_in_transaction_session_timeout=" + WriterIdleInTransaction).Trim(),
         }.ConnectionString,
         SqlDialect.SqlServer => new SqlConnectionStringBuilder(connectionString)
         {

@@ -660,8 +660,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// so a stale activation learns it lost its shard instead of following the key.
     /// </summary>
     /// <param name="group">The group that failed.</param>
-    /// <param name="stale">The places in the group of the batches PostgreSQL's statement named as not fully written.</param>
-    private async Task<List<(CommitItem Item, string Key)>> FindKeyConflictsAsync(List<CommitItem> group, IReadOnlyCollection<int> stale)
+    /// <param name="stale">
+    /// The places in the group of the batches PostgreSQL's statement named as not fully written, when the statement
+    /// itself ran (no key was refused by the keys' primary key then, so only these batches are looked at); null when a
+    /// statement failed on the keys instead.
+    /// </param>
+    private async Task<List<(CommitItem Item, string Key)>> FindKeyConflictsAsync(List<CommitItem> group, IReadOnlyCollection<int>? stale)
     {
         var conflicting = new List<(CommitItem, string)>();
         var claimed = new Dictionary<(string EventId, string Key), CommitItem>();
@@ -670,6 +674,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         await using var connection = await _writerDataSource.OpenConnectionAsync();
         for (var place = 0; place < group.Count; place++)
         {
+            if (stale is not null && !stale.Contains(place)) continue;
             var item = group[place];
             var shard = item.Batch.Shard;
             if (item.Batch.Keys.Count > 0 && !await FenceMatchesAsync(connection, item.Batch)) continue;
@@ -680,8 +685,11 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             foreach (var key in item.Batch.Keys)
             {
                 var stored = await ReadKeyAsync(connection, shard.EventId, key.Key);
+                // A key twice in one batch: a shard that is one type's home of a key and, for another type, the holder
+                // of the same key's forward (a client reusing the key across types at once).
                 var refused = key.PreviousOrderId is null
                     ? stored is not null || (claimed.TryGetValue((shard.EventId, key.Key), out var first) && first != item)
+                        || newKeys.Contains((shard.EventId, key.Key))
                         || (key.Home is { } home && !await HomeHoldsAsync(connection, home))
                     : stored?.ShardKey != shard.Key || stored.OrderId != key.PreviousOrderId;
                 if (refused)
@@ -694,9 +702,19 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             // PostgreSQL passes over a home's row that another writer's transaction has locked instead of waiting for
             // it (PostgresLedgerWrites), which leaves nothing to find here once that transaction has ended: the batch
             // is refused for its first such key, and the home commits the key itself instead.
-            if (refusedKey is null && stale.Contains(place)) refusedKey = item.Batch.Keys.FirstOrDefault(k => k.Home is not null)?.Key;
+            if (refusedKey is null && stale is not null) refusedKey = item.Batch.Keys.FirstOrDefault(k => k.Home is not null)?.Key;
             if (refusedKey is not null) conflicting.Add((item, refusedKey));
             else foreach (var newKey in newKeys) claimed.TryAdd(newKey, item);
+        }
+        // SQL Server passes over such a row too (READPAST) and fails the statement without saying whose it was: with
+        // nothing else to explain the failure, every batch recording a home's key is refused, and each home commits its
+        // key itself.
+        if (conflicting.Count == 0 && stale is null)
+        {
+            foreach (var item in group)
+            {
+                if (item.Batch.Keys.FirstOrDefault(k => k.Home is not null) is { } recorded) conflicting.Add((item, recorded.Key));
+            }
         }
         return conflicting;
     }
@@ -749,7 +767,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private sealed class KeyConflictException(string message, Exception? inner = null, IReadOnlyCollection<int>? stale = null)
         : Exception(message, inner)
     {
-        public IReadOnlyCollection<int> Stale { get; } = stale ?? [];
+        public IReadOnlyCollection<int>? Stale { get; } = stale;
     }
 
     private async Task CommitGroupOnceAsync(List<CommitItem> group)

@@ -183,12 +183,14 @@ internal sealed class ShardSql
             MoveKey =
                 MoveKeyIfUnchanged + "; " +
                 "IF @@ROWCOUNT = 0 THROW 50000, N'" + EventKeyIndex + ": the key no longer points at the previous order', 1;",
-            // HOLDLOCK keeps the shared lock on the home's row to the end of the transaction, so a newer activation's
-            // claim of the home (an UPDATE) waits for this commit, and then reads the key it wrote.
+            // REPEATABLEREAD keeps the shared lock on the home's row to the end of the transaction, so a newer
+            // activation's claim of the home (an UPDATE) waits for this commit, and then reads the key it wrote.
+            // READPAST passes over a row another writer holds instead of waiting, as PostgreSQL's SKIP LOCKED: two silos'
+            // groups could otherwise each hold a home's row the other waits for.
             InsertForwardedKey =
                 "INSERT INTO idempotency_keys (event_id, idem_key, shard_key, fingerprint, order_id) " +
                 "SELECT @event_id, @idem_key, @shard_key, @fingerprint, @order_id " +
-                "WHERE EXISTS (SELECT 1 FROM shard_state WITH (HOLDLOCK, ROWLOCK) WHERE shard_key = @shard_key AND epoch = @home_epoch); " +
+                "WHERE EXISTS (SELECT 1 FROM shard_state WITH (REPEATABLEREAD, READPAST, ROWLOCK) WHERE shard_key = @shard_key AND epoch = @home_epoch); " +
                 "IF @@ROWCOUNT = 0 THROW 50000, N'" + EventKeyIndex + ": the home of the key was claimed again since it forwarded', 1;",
         },
         _ => throw new ArgumentOutOfRangeException(nameof(dialect)),

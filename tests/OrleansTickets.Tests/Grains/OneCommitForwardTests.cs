@@ -83,6 +83,27 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         Assert.Equal(7L, (await second.SalesAsync("twin")).TicketTypes[0].Sold);
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_home_whose_holder_did_not_answer_does_not_tell_its_buyer_that_nothing_was_made(string engine)
+    {
+        // The holder's answer is lost (it may have made the order with the key), and the home then finds itself
+        // fenced when it commits the key itself: "unavailable" would tell the buyer nothing was made.
+        using var storage = Engines.Storage(engine, postgres);
+        var service = "one-lost-" + Guid.NewGuid().ToString("N")[..8];
+        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service, configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("lost", "ga", 4), nameof(IInventoryShardGrain.PurchaseForHome),
+            _ => throw new TimeoutException("The holder's answer was lost (played by a test).")), output: output);
+        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service, output: output);
+        await first.CreateEventAsync("lost", TicketingCluster.Type("ga", capacity: 48, shards: 8, maxPerOrder: 2));
+        var stale = first.Shard("lost", "ga", 0);
+        for (var i = 0; i < 3; i++) Assert.Equal(PurchaseStatus.Created, (await stale.Purchase(TicketingCluster.KeylessPurchase("lost", "ga", 2))).Status);
+        Assert.Equal(0L, await second.Shard("lost", "ga", 0).GetSellable());
+
+        var keyed = Request("lost-key", "lost");
+        var answer = await stale.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
+        Assert.Equal(PurchaseStatus.Failed, answer.Status);
+    }
+
     private static PurchaseRequest Request(string key, string eventId = "one") =>
         new(eventId, "ga", 1, new Buyer("Ada", "ada@example.com"), key);
 }

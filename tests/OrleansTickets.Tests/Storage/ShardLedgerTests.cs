@@ -222,6 +222,14 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             }
 
             Assert.Equal(1L, await WriterConnectionsAsync(first));
+            // The server accepts the writer's session setting: a transaction it leaves idle ends after 10 s.
+            var writerString = DatabaseServer.ForWriter(SqlDialect.PostgreSql, postgres.Server.ConnectionString(context.ShardDatabaseName(0)));
+            await using (var writer = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(writerString) { Pooling = false }.ConnectionString))
+            {
+                await writer.OpenAsync();
+                await using var show = new NpgsqlCommand("SHOW idle_in_transaction_session_timeout", writer);
+                Assert.Equal("10s", await show.ExecuteScalarAsync());
+            }
 
             // A key another shard holds: the writer looks the group's keys up on its own connection, not one of the
             // readers', and refuses only that batch.
@@ -673,6 +681,27 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Equal([CommitOutcome.Committed, CommitOutcome.Committed], await grouped);
         Assert.Equal(new StoredKey(home.Key, "FP", "e.ga.1.fwd"), await ledgers[home].ReadKeyAsync("fwd"));
         Assert.Equal(new StoredKey(home.Key, "fp", "e.ga.0.own"), await ledgers[home].ReadKeyAsync("own"));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_key_recorded_twice_in_one_batch_refuses_that_batch_alone(string engine)
+    {
+        // A shard that is one type's home of a key and, for another type, the holder of the same key's forward: a
+        // client reusing the key across types at once. The database refuses the second row; the batch is refused as
+        // for any key the event has, not the whole group.
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var home = new ShardAddress("e", "ga", 0);
+        var holder = new ShardAddress("e", "ga", 1);
+        var ledgers = await context.ClaimEachAsync(home, holder);
+        var first = BlockOf(holder).First;
+        var twice = new LedgerBatch(holder, ledgers[holder].Epoch, 0, 2,
+            [Order(holder, "e.ga.1.own", first), Order(holder, "e.ga.1.fwd", first + 1)],
+            [new IdempotencyRecord("dup", "FP", "e.ga.1.own"),
+             new IdempotencyRecord("dup", "FP", "e.ga.1.fwd", Home: new ForwardingHome(home.Key, ledgers[home].Epoch))]);
+
+        Assert.Equal(CommitOutcome.KeyConflict("dup"), await ledgers[holder].CommitAsync(twice));
+        Assert.Null(await ledgers[holder].ReadKeyAsync("dup"));
+        Assert.Null(await ledgers[holder].ReadOrderAsync("e.ga.1.own"));
     }
 
     [PostgresFact]

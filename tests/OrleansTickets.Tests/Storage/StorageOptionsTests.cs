@@ -158,6 +158,7 @@ public sealed class StorageOptionsTests
         Assert.Equal(name, writer.ApplicationName);
         Assert.Equal("tickets_shard_0003", writer.Database);
         Assert.Equal(8, new NpgsqlConnectionStringBuilder(databases.ConnectionStringFor(3)).MaxPoolSize);
+        Assert.Equal("-c idle_in_transaction_session_timeout=10s", writer.Options);
     }
 
     private static IHost BuildSilo(string gatherMilliseconds, Dictionary<string, string?>? more = null)
