@@ -55,32 +55,23 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_stale_home_s_forward_in_one_commit_is_refused_and_makes_no_order(string engine)
     {
-        // Two activations of the home during a membership change, played by two clusters over the same databases.
-        using var storage = Engines.Storage(engine, postgres);
-        var service = "one-stale-" + Guid.NewGuid().ToString("N")[..8];
-        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service, output: output);
-        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service, output: output);
-        await first.CreateEventAsync("twin", TicketingCluster.Type("ga", capacity: 48, shards: 8, maxPerOrder: 2));
-        var stale = first.Shard("twin", "ga", 0);
-        for (var i = 0; i < 3; i++) Assert.Equal(PurchaseStatus.Created, (await stale.Purchase(TicketingCluster.KeylessPurchase("twin", "ga", 2))).Status);
-        // The second cluster's activation claims the home: the first one's epoch is now an old one, unknown to it.
-        Assert.Equal(0L, await second.Shard("twin", "ga", 0).GetSellable());
+        await using var twin = await StaleTwin.StartAsync(engine, "twin", postgres, output);
 
         // The stale home asks shard 4, on its database, to record the key with the order under the old epoch. The
         // holder's commit refuses it; the home then commits the key itself and finds itself fenced.
         var keyed = Request("twin-key", "twin");
-        var answer = await stale.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
+        var answer = await twin.StaleHome.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
         Assert.NotEqual(PurchaseStatus.Created, answer.Status);
         Assert.NotEqual(PurchaseStatus.Replayed, answer.Status);
-        var (_, home) = await second.LedgerAsync("twin", "ga", 0);
+        var (_, home) = await twin.Second.LedgerAsync("twin", "ga", 0);
         Assert.Null(await home.ReadKeyAsync("twin-key"));
-        Assert.Equal(6L, (await second.SalesAsync("twin")).TicketTypes[0].Sold);
+        Assert.Equal(6L, (await twin.Second.SalesAsync("twin")).TicketTypes[0].Sold);
 
         // The buyer's retry reaches the current home, which forwards it in one commit.
-        var retried = await second.Shard("twin", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
+        var retried = await twin.Second.Shard("twin", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
         Assert.Equal(PurchaseStatus.Created, retried.Status);
         Assert.Equal(retried.Order!.OrderId, (await home.ReadKeyAsync("twin-key"))?.OrderId);
-        Assert.Equal(7L, (await second.SalesAsync("twin")).TicketTypes[0].Sold);
+        Assert.Equal(7L, (await twin.Second.SalesAsync("twin")).TicketTypes[0].Sold);
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -88,22 +79,59 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
     {
         // The holder's answer is lost (it may have made the order with the key), and the home then finds itself
         // fenced when it commits the key itself: "unavailable" would tell the buyer nothing was made.
-        using var storage = Engines.Storage(engine, postgres);
-        var service = "one-lost-" + Guid.NewGuid().ToString("N")[..8];
-        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service, configureSilo: TicketingCluster.Intercepting(
+        await using var twin = await StaleTwin.StartAsync(engine, "lost", postgres, output, TicketingCluster.Intercepting(
             new ShardAddress("lost", "ga", 4), nameof(IInventoryShardGrain.PurchaseForHome),
-            _ => throw new TimeoutException("The holder's answer was lost (played by a test).")), output: output);
-        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service, output: output);
-        await first.CreateEventAsync("lost", TicketingCluster.Type("ga", capacity: 48, shards: 8, maxPerOrder: 2));
-        var stale = first.Shard("lost", "ga", 0);
-        for (var i = 0; i < 3; i++) Assert.Equal(PurchaseStatus.Created, (await stale.Purchase(TicketingCluster.KeylessPurchase("lost", "ga", 2))).Status);
-        Assert.Equal(0L, await second.Shard("lost", "ga", 0).GetSellable());
+            _ => throw new TimeoutException("The holder's answer was lost (played by a test).")));
 
         var keyed = Request("lost-key", "lost");
-        var answer = await stale.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
+        var answer = await twin.StaleHome.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
         Assert.Equal(PurchaseStatus.Failed, answer.Status);
     }
 
     private static PurchaseRequest Request(string key, string eventId = "one") =>
         new(eventId, "ga", 1, new Buyer("Ada", "ada@example.com"), key);
+
+    /// <summary>
+    /// Two activations of shard 0 of a new event, as during a membership change, played by two clusters over the same
+    /// databases: the first sold it dry, then the second's activation claimed it, so the first holds an old epoch
+    /// without knowing it.
+    /// </summary>
+    private sealed class StaleTwin(TestStorage storage, TicketingCluster first, TicketingCluster second, string eventId) : IAsyncDisposable
+    {
+        public TicketingCluster Second => second;
+
+        /// <summary>The first cluster's activation of the home, which no longer holds its shard.</summary>
+        public IInventoryShardGrain StaleHome => first.Shard(eventId, "ga", 0);
+
+        public static async Task<StaleTwin> StartAsync(
+            string engine, string eventId, PostgresFixture postgres, ITestOutputHelper output, Action<ISiloBuilder>? configureFirst = null)
+        {
+            var storage = Engines.Storage(engine, postgres);
+            var service = eventId + "-" + Guid.NewGuid().ToString("N")[..8];
+            var first = await TicketingCluster.StartAsync(storage, serviceId: service, configureSilo: configureFirst, output: output);
+            var twin = new StaleTwin(storage, first, await TicketingCluster.StartAsync(storage, serviceId: service, output: output), eventId);
+            try
+            {
+                await first.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 48, shards: 8, maxPerOrder: 2));
+                for (var i = 0; i < 3; i++)
+                {
+                    Assert.Equal(PurchaseStatus.Created, (await twin.StaleHome.Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 2))).Status);
+                }
+                Assert.Equal(0L, await twin.Second.Shard(eventId, "ga", 0).GetSellable());
+                return twin;
+            }
+            catch
+            {
+                await twin.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await second.DisposeAsync();
+            await first.DisposeAsync();
+            storage.Dispose();
+        }
+    }
 }
