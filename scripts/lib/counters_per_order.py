@@ -30,6 +30,10 @@ def rate(values, name):
 
 ALLOCATED = "dotnet.gc.heap.total_allocated"
 PAUSED = "dotnet.gc.pause.time"
+# Groups a shard database wrote again after the database refused a key in them (a key reused across types, a key move
+# that found the key changed, a forward's holder whose home moved on or was held by another writer). Counted only
+# when it happens, so a run without any has no reading: 0.
+REWRITES = "orleanstickets.storage.rewrites"
 # Runs recorded before the runtime's counters were added have neither: their columns say "-", not 0.
 has_runtime = any(ALLOCATED in values for values in seconds.values())
 
@@ -43,7 +47,7 @@ columns = [
 ]
 print(f"{'second':>6} {'tickets':>8} {'orders':>7} {'purchases':>9} {'refreshes':>9} "
       + " ".join(f"{label + '/order':>20}" for label, _ in columns)
-      + f" {'commits':>7} {'orders/commit':>13} {'commit p50/p99 ms':>17} {'alloc KB/order':>14} {'GC pause ms':>11}")
+      + f" {'commits':>7} {'orders/commit':>13} {'rewrites':>8} {'commit p50/p99 ms':>17} {'alloc KB/order':>14} {'GC pause ms':>11}")
 totals = defaultdict(float)
 first = None
 for index, (stamp, values) in enumerate(sorted(seconds.items())):
@@ -52,7 +56,7 @@ for index, (stamp, values) in enumerate(sorted(seconds.items())):
         continue
     first = index if first is None else first
     for name in ["orleanstickets.orders.committed", "orleanstickets.tickets.committed", "orleanstickets.dispatch.purchases",
-                 "orleanstickets.dispatch.refreshes", "orleanstickets.storage.commits", ALLOCATED, PAUSED] + [n for _, n in columns]:
+                 "orleanstickets.dispatch.refreshes", "orleanstickets.storage.commits", REWRITES, ALLOCATED, PAUSED] + [n for _, n in columns]:
         totals[name] += rate(values, name)
     per_order = " ".join(f"{(rate(values, name) / orders if orders else 0):>20.2f}" for _, name in columns)
     commits = rate(values, "orleanstickets.storage.commits")
@@ -61,7 +65,7 @@ for index, (stamp, values) in enumerate(sorted(seconds.items())):
     latency = f"{p50 * 1000:.1f} / {p99 * 1000:.1f}" if p50 is not None and p99 is not None else "-"
     print(f"{index - first + 1:>6} {rate(values, 'orleanstickets.tickets.committed'):>8.0f} {orders:>7.0f} "
           f"{rate(values, 'orleanstickets.dispatch.purchases'):>9.0f} {rate(values, 'orleanstickets.dispatch.refreshes'):>9.0f} "
-          f"{per_order} {commits:>7.0f} {(orders / commits if commits else 0):>13.1f} {latency:>17} "
+          f"{per_order} {commits:>7.0f} {(orders / commits if commits else 0):>13.1f} {rate(values, REWRITES):>8.0f} {latency:>17} "
           + (f"{(rate(values, ALLOCATED) / orders / 1024 if orders else 0):>14.1f} {rate(values, PAUSED) * 1000:>11.0f}"
              if has_runtime else f"{'-':>14} {'-':>11}"))
 orders = totals["orleanstickets.orders.committed"]
@@ -70,6 +74,7 @@ if orders:
           f"{totals['orleanstickets.dispatch.purchases']:>9.0f} {totals['orleanstickets.dispatch.refreshes']:>9.0f} "
           + " ".join(f"{totals[name] / orders:>20.2f}" for _, name in columns)
           + f" {totals['orleanstickets.storage.commits']:>7.0f} {orders / max(1, totals['orleanstickets.storage.commits']):>13.1f}"
+          + f" {totals[REWRITES]:>8.0f}"
           + f" {'':>17} "
           + (f"{totals[ALLOCATED] / orders / 1024:>14.1f} {totals[PAUSED] * 1000:>11.0f}" if has_runtime else f"{'-':>14} {'-':>11}"))
 
