@@ -720,19 +720,18 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>Whether the home's row still has the epoch under which it forwarded.</summary>
-    private static async Task<bool> HomeHoldsAsync(DbConnection connection, ForwardingHome home)
-    {
-        await using var read = new SqlStatement(ShardSql.ReadFence).With("@shard_key", home.ShardKey).ToCommand(connection, null);
-        await using var reader = await read.ExecuteReaderAsync();
-        return await reader.ReadAsync() && Convert.ToInt64(reader.GetValue(0)) == home.Epoch;
-    }
+    private static async Task<bool> HomeHoldsAsync(DbConnection connection, ForwardingHome home) =>
+        await ReadFenceAsync(connection, home.ShardKey) is { } row && row.Epoch == home.Epoch;
 
-    private static async Task<bool> FenceMatchesAsync(DbConnection connection, LedgerBatch batch)
+    private static async Task<bool> FenceMatchesAsync(DbConnection connection, LedgerBatch batch) =>
+        await ReadFenceAsync(connection, batch.Shard.Key) is { } row && row.Epoch == batch.Epoch && row.Sold == batch.OldSold;
+
+    /// <summary>What a fence compares in shard <paramref name="shardKey"/>'s row: its epoch and sold count; null when it has no row.</summary>
+    private static async Task<(long Epoch, long Sold)?> ReadFenceAsync(DbConnection connection, string shardKey)
     {
-        await using var read = new SqlStatement(ShardSql.ReadFence).With("@shard_key", batch.Shard.Key).ToCommand(connection, null);
+        await using var read = new SqlStatement(ShardSql.ReadFence).With("@shard_key", shardKey).ToCommand(connection, null);
         await using var reader = await read.ExecuteReaderAsync();
-        return await reader.ReadAsync()
-            && Convert.ToInt64(reader.GetValue(0)) == batch.Epoch && Convert.ToInt64(reader.GetValue(1)) == batch.OldSold;
+        return await reader.ReadAsync() ? (Convert.ToInt64(reader.GetValue(0)), Convert.ToInt64(reader.GetValue(1))) : null;
     }
 
     /// <summary>Reads idempotency key <paramref name="key"/> of event <paramref name="eventId"/>, whichever shard holds it; null when the event has no such key.</summary>
