@@ -24,6 +24,10 @@ internal sealed partial class OnSaleRehearsal(
     RehearsalReport report,
     ILogger<OnSaleRehearsal> logger) : IHostedService
 {
+    // Where the rehearsal is, for the log line when its time limit stops it: the start of its private silo, or a sale's crowd.
+    private string _stage = "not started";
+    private RehearsalCrowd? _crowd;
+
     /// <summary>Runs the rehearsal. The host starts the real silo and the web server only after this returns.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -48,6 +52,7 @@ internal sealed partial class OnSaleRehearsal(
             try
             {
                 // The copy stops (and lets go of its connections) before the scratch storage is deleted.
+                _stage = "starting its private silo";
                 await using var silo = await RehearsalSilo.StartAsync(configuration, scratch.Settings, limit.Token);
                 (outcome, compiled) = await SellOutAsync(silo.Client, settings, limit.Token);
             }
@@ -70,7 +75,8 @@ internal sealed partial class OnSaleRehearsal(
             if (e is OperationCanceledException && limit.IsCancellationRequested)
             {
                 report.Status = RehearsalStatus.TimedOut;
-                LogTimedOut(logger, settings.TimeLimitSeconds);
+                report.Stage = _crowd is { } crowd ? $"{_stage}; {crowd.Describe()}" : _stage;
+                LogTimedOut(logger, settings.TimeLimitSeconds, report.Stage);
             }
             else
             {
@@ -97,7 +103,7 @@ internal sealed partial class OnSaleRehearsal(
     private async Task<(RehearsalOutcome Outcome, long Compiled)> SellOutAsync(HttpClient client, RehearsalOptions settings, CancellationToken cancellationToken)
     {
         var sale = Stopwatch.StartNew();
-        var total = await new RehearsalCrowd(client, RehearsalCrowd.FirstEventId).SellOutAsync(settings.Tickets, settings.Buyers, cancellationToken);
+        var total = await SellOutAsync(new RehearsalCrowd(client, RehearsalCrowd.FirstEventId), 1, settings.Tickets, settings.Buyers, cancellationToken);
         if (total.Exact) LogRehearsed(logger, 1, total.Tickets, total.Orders, total.Rejected, sale.Elapsed.TotalSeconds);
         long compiled = 0;
         for (var pass = 2; pass <= 1 + settings.EndPasses; pass++)
@@ -105,12 +111,21 @@ internal sealed partial class OnSaleRehearsal(
             compiled += await JitSettling.WaitAsync(TimeSpan.FromSeconds(settings.SettleSeconds), cancellationToken);
             sale.Restart();
             var tickets = Math.Max(RehearsalOptions.MinTickets, settings.Tickets / 10);
-            var outcome = await new RehearsalCrowd(client, $"{RehearsalCrowd.FirstEventId}-{pass}").SellOutAsync(tickets, settings.Buyers, cancellationToken);
+            var outcome = await SellOutAsync(new RehearsalCrowd(client, $"{RehearsalCrowd.FirstEventId}-{pass}"), pass, tickets, settings.Buyers, cancellationToken);
             if (outcome.Exact) LogRehearsed(logger, pass, outcome.Tickets, outcome.Orders, outcome.Rejected, sale.Elapsed.TotalSeconds);
             total = new RehearsalOutcome(total.Tickets + outcome.Tickets, total.Orders + outcome.Orders,
                 total.Rejected + outcome.Rejected, total.Exact && outcome.Exact);
         }
+        _crowd = null;
+        _stage = "stopping its private silo";
         return (total, compiled);
+    }
+
+    private Task<RehearsalOutcome> SellOutAsync(RehearsalCrowd crowd, int pass, int tickets, int buyers, CancellationToken cancellationToken)
+    {
+        _stage = $"selling out sale {pass}";
+        _crowd = crowd;
+        return crowd.SellOutAsync(tickets, buyers, cancellationToken);
     }
 
     /// <summary>Deletes scratch storage earlier rehearsals left behind (a silo killed mid-rehearsal); never stops the start.</summary>
@@ -166,8 +181,8 @@ internal sealed partial class OnSaleRehearsal(
     [LoggerMessage(Level = LogLevel.Error, Message = "Rehearsal sale did not add up: buyers were told of {Tickets} tickets in {Orders} orders, and the sales read back differ. Opening anyway; investigate before the on-sale")]
     private static partial void LogInexact(ILogger logger, long tickets, long orders);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rehearsal stopped at its {Limit} s limit; opening partly warm")]
-    private static partial void LogTimedOut(ILogger logger, double limit);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rehearsal stopped at its {Limit} s limit while {Stage}; opening partly warm")]
+    private static partial void LogTimedOut(ILogger logger, double limit, string stage);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rehearsal failed after {Seconds:F1} s; opening cold")]
     private static partial void LogFailed(ILogger logger, Exception exception, double seconds);

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -34,6 +37,14 @@ internal sealed class RehearsalCrowd(HttpClient client, string eventId)
     private long _rejected;
     private int _unexpected;
 
+    // What the crowd is doing, for the log when the rehearsal's time limit stops it: a stalled rehearsal is otherwise
+    // silent about whether its buyers wait on answers that never come or get 503 after 503.
+    private int _buyersLeft;
+    private long _requests;
+    private long _unavailable;
+    private string? _lastUnavailable;
+    private readonly ConcurrentDictionary<long, long> _open = new();
+
     /// <summary>Creates the rehearsal event, opens its doors, and sells it out with <paramref name="buyers"/> concurrent buyers.</summary>
     public async Task<RehearsalOutcome> SellOutAsync(int tickets, int buyers, CancellationToken cancellationToken)
     {
@@ -46,6 +57,7 @@ internal sealed class RehearsalCrowd(HttpClient client, string eventId)
         (await client.GetAsync($"/api/events/{eventId}/sales", cancellationToken)).EnsureSuccessStatusCode();
 
         var soldOut = new bool[Types.Length];
+        _buyersLeft = buyers;
         var crowd = Enumerable.Range(0, buyers).Select(i => BuyAsync(new Random(i), capacities, soldOut, cancellationToken));
         var lastOrders = await Task.WhenAll(crowd);
 
@@ -64,7 +76,30 @@ internal sealed class RehearsalCrowd(HttpClient client, string eventId)
         return new RehearsalOutcome(_tickets, _orders, _rejected, exact);
     }
 
+    /// <summary>What the crowd is doing now, in words: for the log line of a rehearsal stopped by its time limit.</summary>
+    public string Describe()
+    {
+        var now = Stopwatch.GetTimestamp();
+        var oldest = _open.Values.DefaultIfEmpty(now).Min();
+        var last = Volatile.Read(ref _lastUnavailable);
+        var waiting = Stopwatch.GetElapsedTime(oldest, now).TotalSeconds;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"event {eventId}: {Volatile.Read(ref _buyersLeft)} buyers still buying, {_open.Count} orders awaiting an answer (the oldest for {waiting:F1} s), {Interlocked.Read(ref _orders)} orders made, {Interlocked.Read(ref _unavailable)} answers 503{(last is null ? "" : $" (the last: {last})")}");
+    }
+
     private async Task<PlacedOrder?> BuyAsync(Random random, int[] capacities, bool[] soldOut, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await BuyUntilSoldOutAsync(random, capacities, soldOut, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _buyersLeft);
+        }
+    }
+
+    private async Task<PlacedOrder?> BuyUntilSoldOutAsync(Random random, int[] capacities, bool[] soldOut, CancellationToken cancellationToken)
     {
         PlacedOrder? last = null;
         while (PickType(random, capacities, soldOut) is { } type)
@@ -73,7 +108,10 @@ internal sealed class RehearsalCrowd(HttpClient client, string eventId)
             var key = Guid.NewGuid().ToString("N");
             while (quantity > 0)
             {
+                var request = Interlocked.Increment(ref _requests);
+                _open[request] = Stopwatch.GetTimestamp();
                 using var response = await PostOrderAsync(key, Types[type].Id, quantity, cancellationToken);
+                _open.TryRemove(request, out _);
                 // 200: a retry found the order its first attempt made.
                 if (response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK)
                 {
@@ -95,6 +133,8 @@ internal sealed class RehearsalCrowd(HttpClient client, string eventId)
                 }
                 else if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
                 {
+                    Interlocked.Increment(ref _unavailable);
+                    Volatile.Write(ref _lastUnavailable, await response.Content.ReadAsStringAsync(cancellationToken));
                     // Busy, or the outcome is unknown: the same key again, as the answer asks, so that an order made
                     // after all is returned instead of made twice.
                     await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
