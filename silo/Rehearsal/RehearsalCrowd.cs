@@ -84,7 +84,7 @@ internal sealed class RehearsalCrowd(HttpClient client, string eventId)
         var last = Volatile.Read(ref _lastUnavailable);
         var waiting = Stopwatch.GetElapsedTime(oldest, now).TotalSeconds;
         return string.Create(CultureInfo.InvariantCulture,
-            $"event {eventId}: {Volatile.Read(ref _buyersLeft)} buyers still buying, {_open.Count} orders awaiting an answer (the oldest for {waiting:F1} s), {Interlocked.Read(ref _orders)} orders made, {Interlocked.Read(ref _unavailable)} answers 503{(last is null ? "" : $" (the last: {last})")}");
+            $"event {eventId}: {Volatile.Read(ref _buyersLeft)} buyers still buying, {_open.Count} orders awaiting an answer (the oldest for {waiting:F1} s), {Interlocked.Read(ref _orders)} orders made, {Interlocked.Read(ref _rejected)} other answers, of them {Interlocked.Read(ref _unavailable)} 503{(last is null ? "" : $" (the last: {last})")}");
     }
 
     private async Task<PlacedOrder?> BuyAsync(Random random, int[] capacities, bool[] soldOut, CancellationToken cancellationToken)

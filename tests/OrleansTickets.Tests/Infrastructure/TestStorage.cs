@@ -65,7 +65,16 @@ public sealed class TestStorage : IDisposable
 
     public void Dispose()
     {
-        if (Folder is null) return;
+        if (Folder is null)
+        {
+            // A test's PostgreSQL databases stay on the collection's server until the suite ends, and Npgsql keeps each
+            // pool's idle connections open for five minutes: the suite's tests together held the server's 300
+            // connections, and a later test's new databases were refused ("too many clients already"). It was seen as the
+            // rehearsal test timing out, its private silo's shards unreachable. PostgreSQL tests run one at a time (one
+            // collection), so closing every idle pooled connection here takes nothing from a test still running.
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            return;
+        }
         try
         {
             Directory.Delete(Folder, recursive: true);
