@@ -39,7 +39,6 @@ internal sealed class RehearsalCrowd(HttpClient client, string eventId)
 
     // What the crowd is doing, for the log when the rehearsal's time limit stops it: a stalled rehearsal is otherwise
     // silent about whether its buyers wait on answers that never come or get 503 after 503.
-    private int _buyersLeft;
     private long _requests;
     private long _unavailable;
     private string? _lastUnavailable;
@@ -57,7 +56,6 @@ internal sealed class RehearsalCrowd(HttpClient client, string eventId)
         (await client.GetAsync($"/api/events/{eventId}/sales", cancellationToken)).EnsureSuccessStatusCode();
 
         var soldOut = new bool[Types.Length];
-        _buyersLeft = buyers;
         var crowd = Enumerable.Range(0, buyers).Select(i => BuyAsync(new Random(i), capacities, soldOut, cancellationToken));
         var lastOrders = await Task.WhenAll(crowd);
 
@@ -76,7 +74,10 @@ internal sealed class RehearsalCrowd(HttpClient client, string eventId)
         return new RehearsalOutcome(_tickets, _orders, _rejected, exact);
     }
 
-    /// <summary>What the crowd is doing now, in words: for the log line of a rehearsal stopped by its time limit.</summary>
+    /// <summary>
+    /// What the crowd was doing, in words: for the log line of a rehearsal stopped by its time limit. Orders awaiting an
+    /// answer are those the limit cut off (a request is counted as open until its answer came).
+    /// </summary>
     public string Describe()
     {
         var now = Stopwatch.GetTimestamp();
@@ -84,22 +85,10 @@ internal sealed class RehearsalCrowd(HttpClient client, string eventId)
         var last = Volatile.Read(ref _lastUnavailable);
         var waiting = Stopwatch.GetElapsedTime(oldest, now).TotalSeconds;
         return string.Create(CultureInfo.InvariantCulture,
-            $"event {eventId}: {Volatile.Read(ref _buyersLeft)} buyers still buying, {_open.Count} orders awaiting an answer (the oldest for {waiting:F1} s), {Interlocked.Read(ref _orders)} orders made, {Interlocked.Read(ref _rejected)} other answers, of them {Interlocked.Read(ref _unavailable)} 503{(last is null ? "" : $" (the last: {last})")}");
+            $"event {eventId}: {_open.Count} orders awaiting an answer (the oldest for {waiting:F1} s), {Interlocked.Read(ref _orders)} orders made, {Interlocked.Read(ref _rejected)} other answers, of them {Interlocked.Read(ref _unavailable)} 503{(last is null ? "" : $" (the last: {last})")}");
     }
 
     private async Task<PlacedOrder?> BuyAsync(Random random, int[] capacities, bool[] soldOut, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await BuyUntilSoldOutAsync(random, capacities, soldOut, cancellationToken);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _buyersLeft);
-        }
-    }
-
-    private async Task<PlacedOrder?> BuyUntilSoldOutAsync(Random random, int[] capacities, bool[] soldOut, CancellationToken cancellationToken)
     {
         PlacedOrder? last = null;
         while (PickType(random, capacities, soldOut) is { } type)

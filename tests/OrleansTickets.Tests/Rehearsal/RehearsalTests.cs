@@ -109,7 +109,7 @@ public sealed class RehearsalTests(PostgresFixture postgres)
             Assert.Null(report.Outcome);
             // The log line says where the limit fell: always in the start when it is that short.
             if (eventId == "cut-at-start") Assert.Equal("starting its private silo", report.Stage);
-            else Assert.Matches("^(starting its private silo|selling out sale 1; event rehearsal: [0-9]+ buyers still buying, .* orders made, [0-9]+ other answers, of them [0-9]+ 503)", report.Stage);
+            else Assert.Matches("^(starting its private silo|selling out sale 1; event rehearsal: [0-9]+ orders awaiting an answer \\(the oldest for [0-9.]+ s\\), [0-9]+ orders made, [0-9]+ other answers, of them [0-9]+ 503)", report.Stage);
             Assert.Empty(scratch.EnumerateFileSystemInfos());
             Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync(eventId, capacity: 10, shards: 1)).StatusCode);
             Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync(eventId, 1, key: "after-cut")).StatusCode);
