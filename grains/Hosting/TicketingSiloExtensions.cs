@@ -48,6 +48,7 @@ public static class TicketingSiloExtensions
         services.AddSingleton<ShardPurchaseWatches>();
         services.AddSingleton<ShardDatabases>();
         services.AddSingleton<InventoryShardDirectory>();
+        services.AddSingleton<SilentCandidates>();
         services.AddSingleton(sp =>
         {
             var codes = sp.GetRequiredService<IOptions<TicketCodeOptions>>();

@@ -3,7 +3,8 @@ namespace OrleansTickets.Inventory;
 /// <summary>Holds: tickets kept, in memory, for an order a home is about to forward here.</summary>
 /// <remarks>
 /// <para>
-/// Why: a forward is the key's reservation on its home (a commit) and then the order here. A home used to ask this
+/// Why: a forward to a shard on another database (or to one that lately left an order unanswered: SilentCandidates)
+/// is the key's reservation on its home (a commit) and then the order here. A home used to ask this
 /// shard whether it had room and then commit; near the end of a sale the room was often gone by the time the order
 /// came, and the buyer paid this shard's refusal (a read and a commit) and a second reservation and order elsewhere.
 /// Held from the question on, the tickets wait for the order the answer was about.

@@ -16,8 +16,8 @@ namespace OrleansTickets.Inventory;
 /// the commit). The home sells locally when it can, which is the common case, since it is usually a shard of the
 /// requested type. Otherwise it asks a candidate J whether it has room (a hint, which nothing relies on), then
 /// records, durably, "key → order id X on shard J", and only then asks J to create X; or, for a new key and a J on
-/// this home's database, has J record the key in X's own commit, fenced by this home's epoch
-/// (<see cref="ForwardInOneCommitAsync"/>). J creates X at most once (it
+/// this home's database, sends J the order straight, without the question, and has J record the key in X's own
+/// commit, fenced by this home's epoch (<see cref="ForwardInOneCommitAsync"/>). J creates X at most once (it
 /// checks its in-flight forwards for X, and its database when the message is a replay; a delayed first message that
 /// arrives after a replay created X finds X in the database before it is refused as sold out, and otherwise is
 /// refused by the orders table's primary key), so however often the request is
@@ -37,7 +37,8 @@ namespace OrleansTickets.Inventory;
 /// <para>
 /// The home moves a key from J to another shard only after J answered "sold out" for X. A shard can gain tickets
 /// later (escrow transfers, added capacity), so J refuses every id it refused once forever after, and commits each
-/// refusal before answering it (see <see cref="SellOrRefuseAsync"/>). Moving on can never create
+/// refusal before answering it (see <see cref="SellOrRefuseAsync"/>; a refusal of the one-commit message, which no
+/// key points at, is neither committed nor remembered, and answers no other message). Moving on can never create
 /// a second order. The move is a compare-and-set on X (<see cref="IdempotencyRecord.PreviousOrderId"/>), so a home
 /// that read the key before a newer activation of it moved the key on cannot move it again. Any other failure (J unreachable,
 /// outcome unknown) keeps the key pointing at X and answers with a retryable error.
@@ -160,7 +161,8 @@ public sealed partial class InventoryShardGrain
 
     /// <summary>
     /// Asks the candidates in turn whether they have room, reserves the key for a new order on one that does, and
-    /// asks it to sell that order; stops at the first that sells it. Each count heard goes into <paramref name="sightings"/>.
+    /// asks it to sell that order (a candidate on this home's database is sent a new key's order straight, and records
+    /// the key itself); stops at the first that sells it. Each count heard goes into <paramref name="sightings"/>.
     /// </summary>
     private async Task<PurchaseResult> ForwardToCandidatesAsync(string key, KeyRequest entry, ShardPurchase purchase, SightingList sightings)
     {
@@ -184,20 +186,29 @@ public sealed partial class InventoryShardGrain
             var held = false;
             if (purchase.Donors.IsDefaultOrEmpty)
             {
-                // The question also holds the tickets for this order id (InventoryShardGrain.Holds.cs), so the room it
-                // reports is still there when the order arrives after the reservation's commit.
-                var sellable = await AskForRoomAsync(target, orderId, request.Quantity, CrossShardTimeout - Stopwatch.GetElapsedTime(askingSince));
-                if (sellable is not { } count || count < request.Quantity)
+                // A new key and a candidate on this home's database: the candidate records the key with the order, and
+                // is sent the order straight. Nothing is written here first, and a refusal there writes nothing either
+                // (SellOrRefuseAsync), so a question would cost every forward a round trip and save nothing. A
+                // candidate that lately left such an order unanswered is asked first again (SilentCandidates): the
+                // question's time-out passes it over, the order's leaves the outcome unknown.
+                var oneCommit = entry.OrderId is null && position < purchase.LocalCandidates;
+                if (!oneCommit || silentCandidates.WasSilentLately(target))
                 {
-                    if (sellable is { } heard) sightings.Add(index, heard);
-                    continue;
+                    // The question also holds the tickets for this order id (InventoryShardGrain.Holds.cs), so the room
+                    // it reports is still there when the order arrives after the reservation's commit.
+                    var sellable = await AskForRoomAsync(target, orderId, request.Quantity, CrossShardTimeout - Stopwatch.GetElapsedTime(askingSince));
+                    if (sellable is not { } count || count < request.Quantity)
+                    {
+                        if (sellable is { } heard) sightings.Add(index, heard);
+                        continue;
+                    }
+                    held = true;
+                    sightings.Add(index, count - request.Quantity);
                 }
-                held = true;
-                sightings.Add(index, count - request.Quantity);
-                // A new key and a candidate on this home's database: the candidate records the key with the order.
-                if (entry.OrderId is null && position < purchase.LocalCandidates)
+                if (oneCommit)
                 {
-                    var (answered, unknown) = await ForwardInOneCommitAsync(key, entry, purchase, target, orderId);
+                    var (answered, unknown) = await ForwardInOneCommitAsync(key, entry, purchase, target, orderId, asked: held);
+                    if (ReferenceEquals(answered, PassedOver)) continue;
                     if (answered is not null)
                     {
                         if (answered.Status != PurchaseStatus.SoldOut) return answered;
@@ -275,7 +286,7 @@ public sealed partial class InventoryShardGrain
     /// </para>
     /// </remarks>
     private async Task<(PurchaseResult? Answer, bool OutcomeUnknown)> ForwardInOneCommitAsync(
-        string key, KeyRequest entry, ShardPurchase purchase, ShardAddress holder, string orderId)
+        string key, KeyRequest entry, ShardPurchase purchase, ShardAddress holder, string orderId, bool asked)
     {
         var result = await AskHolderAsync(holder, orderId, purchase, freshOrderId: true, new ForwardingHome(_address.Key, _ledger!.Epoch));
         switch (result.Status)
@@ -287,18 +298,26 @@ public sealed partial class InventoryShardGrain
             case PurchaseStatus.SoldOut:
                 return (result, false);
             case PurchaseStatus.NotFound:
-                // As after a reservation: the holder did nothing and remembers nothing.
-                return (PurchaseResult.Unavailable, false);
+                // As after a reservation: the holder did nothing and remembers nothing. Sent straight, it is passed
+                // over, as a question it could not answer would have been.
+                return (asked ? PurchaseResult.Unavailable : PassedOver, false);
             case PurchaseStatus.KeyConflict:
                 // The holder's batch was refused whole: it made nothing.
                 var followed = await FollowStoredKeyAsync(key, entry, purchase, KeyAbsent);
                 return (ReferenceEquals(followed, KeyAbsent) ? null : followed, false);
             case PurchaseStatus.Unavailable:
-                return (null, false);
+                return (asked ? null : PassedOver, false);
             default:
+                silentCandidates.MarkSilent(holder);
                 return (null, true);
         }
     }
+
+    /// <summary>
+    /// What <see cref="ForwardInOneCommitAsync"/> answers for a holder sent the order without a question that could
+    /// not take it and made nothing: the home moves on to the next candidate. Told apart by reference.
+    /// </summary>
+    private static readonly PurchaseResult PassedOver = new(PurchaseStatus.Unavailable);
 
     /// <summary>What <see cref="FollowStoredKeyAsync"/> gives <see cref="ForwardInOneCommitAsync"/> for a key not stored: told apart by reference.</summary>
     private static readonly PurchaseResult KeyAbsent = new(PurchaseStatus.Failed);
@@ -363,6 +382,8 @@ public sealed partial class InventoryShardGrain
         }
         catch (Exception exception)
         {
+            // Still silent: homes go on asking it first, rather than send it orders whose answers would not come.
+            silentCandidates.MarkSilent(candidate);
             LogProbeFailed(_logger, exception, _address.Key, candidate.Key);
             return null;
         }
@@ -428,9 +449,15 @@ public sealed partial class InventoryShardGrain
         EndHold(orderId);
         if (_forwards.TryGetRunning(orderId, out var running))
         {
-            // The forward it joins answers "sold out" only once the refusal is committed, so its answer can be passed on.
+            // A plain forward answers "sold out" only once its refusal is committed, so its answer can be passed on. A
+            // home's one-commit message's refusal is not recorded (see SellOrRefuseAsync), so it answers no message
+            // without the home named (the home's fallback, after which the home may move the key on): that one goes on
+            // below, to a committed refusal of its own or to one being committed (RepeatRefusalAsync waits for it).
             var earlier = await running;
-            return earlier.Status == PurchaseStatus.Created ? earlier with { Status = PurchaseStatus.Replayed } : earlier;
+            if (earlier.Status != PurchaseStatus.SoldOut || key is not null)
+            {
+                return earlier.Status == PurchaseStatus.Created ? earlier with { Status = PurchaseStatus.Replayed } : earlier;
+            }
         }
         if (_refused.Contains(orderId)) return await RepeatRefusalAsync(orderId);
         return await _forwards.RunAsync(orderId, () => SellOrRefuseAsync(request, orderId, freshOrderId, donors, key));
@@ -439,7 +466,8 @@ public sealed partial class InventoryShardGrain
     /// <summary>Sells a forwarded order, or refuses it for good: a refused id stays refused even if tickets arrive later.</summary>
     /// <remarks>
     /// <para>
-    /// Every refusal is committed (<c>refused_orders</c>) before it is answered, since the home moves the key on after
+    /// Every refusal of an order the key points at is committed (<c>refused_orders</c>) before it is answered (the
+    /// home's one-commit message is the exception: see below in the method), since the home moves the key on after
     /// it, and another message for the id may still come, possibly to a later activation of this shard, and must find
     /// the refusal. For a replay, that is an earlier, delayed message for the id (a forward the home gave up waiting
     /// for). For a fresh id, which the home sends once and then waits on, it is a replay from a stale duplicate of the
@@ -452,7 +480,8 @@ public sealed partial class InventoryShardGrain
     /// fresh message arrives last. With tickets left, the orders table's primary key refuses its second creation. With
     /// none left it would be refused as sold out, and remembered: a committed order marked refused, whose next replay
     /// would let the home move the key to a second order. So before a fresh id is refused, the orders table says
-    /// whether it exists. This read comes only with a refusal, which is rare: the home asks a candidate for room first.
+    /// whether it exists. This read comes only with such a refusal, which is rare: the home asks a candidate elsewhere
+    /// for room first.
     /// </para>
     /// </remarks>
     private async Task<PurchaseResult> SellOrRefuseAsync(
@@ -462,6 +491,15 @@ public sealed partial class InventoryShardGrain
             ? await SellAsync(request, orderId, key, donors)
             : await SellForwardedOnceAsync(request, orderId, donors);
         if (result.Status != PurchaseStatus.SoldOut) return result;
+        // The home's one-commit message (it names the home, and records the key): its refusal is neither recorded nor
+        // read for. The home sends it once and, told "sold out", moves on to a new id without ever pointing the key at
+        // this one. The only message that can name this id later is the home's fallback after an answer it did not
+        // get (it reserved the key for this id first); that one names no home, never takes this refusal as its answer
+        // (SellForwardedAsync), and has its own refusal committed before it is answered. A late home-named message can
+        // only insert the key as new, which the database refuses once the key exists. So at the end of a sale, when
+        // homes send their orders straight to candidates on their
+        // database, most of these messages are refused.
+        if (key?.Home is not null) return result;
         if (freshOrderId)
         {
             // In the single flight for the id: no other message for it runs here between this read and the refusal.

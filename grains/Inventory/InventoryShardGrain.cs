@@ -55,6 +55,7 @@ namespace OrleansTickets.Inventory;
 public sealed partial class InventoryShardGrain(
     ShardDatabases databases,
     InventoryShardDirectory shards,
+    SilentCandidates silentCandidates,
     TicketCodeSigner signer,
     TimeProvider clock,
     SaleMetrics metrics,

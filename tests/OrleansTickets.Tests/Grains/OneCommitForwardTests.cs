@@ -7,8 +7,10 @@ using OrleansTickets.Tests.Infrastructure;
 namespace OrleansTickets.Tests.Grains;
 
 /// <summary>
-/// A home that forwards a new key's order to a shard on its own database lets that shard record the key with the
-/// order, in one commit, fenced by the home's epoch; a stale home's forward is refused, and nothing is made for it.
+/// A home that forwards a new key's order to a shard on its own database sends it straight, without asking for room,
+/// and lets that shard record the key with the order, in one commit, fenced by the home's epoch; a refusal writes
+/// nothing, a shard that cannot take it is passed over, one that does not answer is asked first for a while; a stale
+/// home's forward is refused, and nothing is made for it.
 /// </summary>
 /// <remarks>
 /// 8 shards of 6 tickets on the default 4 databases: shard i is on database i mod 4, so shards 0 and 4 share one. At most
@@ -30,12 +32,15 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         Assert.Equal(6L, await cluster.Shard("one", "ga", 4).GetSellable());
 
         using var commits = cluster.CollectMetric<long>("orleanstickets.storage.commits");
+        using var questions = cluster.CollectMetric<long>("orleanstickets.shards.room_questions");
         var keyed = Request("together");
         var created = await shard.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
         Assert.Equal(PurchaseStatus.Created, created.Status);
         Assert.True(OrderId.TryGetShard(created.Order!.OrderId, out var seller));
         Assert.Equal(4, seller.Index);
         Assert.Equal(1L, commits.GetMeasurementSnapshot().Sum(m => m.Value));
+        // Sent straight: nothing is written before it, so a question for room would only add a round trip.
+        Assert.Empty(questions.GetMeasurementSnapshot());
         Assert.Equal(new StoredKey(home.Placement.Address.Key, keyed.Fingerprint(), created.Order.OrderId), await home.Ledger.ReadKeyAsync("together"));
 
         // The home answers the key's retries from the row the holder wrote.
@@ -49,7 +54,104 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         var twice = await shard.Purchase(new ShardPurchase(apart, apart.Fingerprint(), [4]));
         Assert.Equal(PurchaseStatus.Created, twice.Status);
         Assert.Equal(2L, commits.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(1L, questions.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Equal(8L, (await cluster.SalesAsync("one")).TicketTypes[0].Sold);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_dry_shard_on_the_home_s_database_refuses_an_order_sent_straight_without_writing_anything(string engine)
+    {
+        using var storage = Engines.Storage(engine, postgres);
+        await using var cluster = await TicketingCluster.StartAsync(storage, output: output);
+        await cluster.CreateEventAsync("dry", TicketingCluster.Type("ga", capacity: 48, shards: 8, maxPerOrder: 2));
+        foreach (var index in new[] { 0, 4 })
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("dry", "ga", index).Purchase(TicketingCluster.KeylessPurchase("dry", "ga", 2))).Status);
+            }
+        }
+        // Shard 1 activated now: its claim on its row is a commit of its own.
+        Assert.Equal(6L, await cluster.Shard("dry", "ga", 1).GetSellable());
+        using var commits = cluster.CollectMetric<long>("orleanstickets.storage.commits");
+        using var questions = cluster.CollectMetric<long>("orleanstickets.shards.room_questions");
+
+        // Shard 4, on the home's database, is named first as a view that missed its last sale would; shard 1 is elsewhere.
+        var keyed = Request("dry-key", "dry");
+        var created = await cluster.Shard("dry", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4, 1], LocalCandidates: 1));
+
+        Assert.Equal(PurchaseStatus.Created, created.Status);
+        Assert.True(OrderId.TryGetShard(created.Order!.OrderId, out var seller));
+        Assert.Equal(1, seller.Index);
+        // Shard 4's refusal wrote nothing: no key points at the id it refused, and only the home's message could name it.
+        // The two commits are the key's reservation on the home and the order on shard 1, which alone was asked.
+        Assert.Equal(2L, commits.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(1L, questions.GetMeasurementSnapshot().Sum(m => m.Value));
+        var home = await cluster.LedgerAsync("dry", "ga", 0);
+        Assert.Equal(created.Order.OrderId, (await home.Ledger.ReadKeyAsync("dry-key"))?.OrderId);
+    }
+
+    [Theory]
+    [InlineData(PurchaseStatus.Unavailable)]
+    [InlineData(PurchaseStatus.NotFound)]
+    public async Task A_shard_on_the_home_s_database_that_cannot_take_an_order_sent_straight_is_passed_over(PurchaseStatus answer)
+    {
+        // Shard 4 has tickets but cannot sell (its database down, or its placement not found), and says so: nothing was made.
+        var candidate = new ShardAddress("over", "ga", 4);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            candidate, nameof(IInventoryShardGrain.PurchaseForHome), call =>
+            {
+                call.Result = new PurchaseResult(answer);
+                return Task.CompletedTask;
+            }), output: output);
+        await cluster.CreateEventAsync("over", TicketingCluster.Type("ga", capacity: 48, shards: 8, maxPerOrder: 2));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("over", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("over", "ga", 2))).Status);
+        }
+
+        var keyed = Request("over-key", "over");
+        var created = await cluster.Shard("over", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4, 1], LocalCandidates: 1));
+
+        // As a question it could not answer would have been: the next candidate sells, and the key points at its order,
+        // not at one on shard 4.
+        Assert.Equal(PurchaseStatus.Created, created.Status);
+        Assert.True(OrderId.TryGetShard(created.Order!.OrderId, out var seller));
+        Assert.Equal(1, seller.Index);
+        var home = await cluster.LedgerAsync("over", "ga", 0);
+        Assert.Equal(created.Order.OrderId, (await home.Ledger.ReadKeyAsync("over-key"))?.OrderId);
+    }
+
+    [Fact]
+    public async Task A_shard_that_left_an_order_sent_straight_unanswered_is_asked_for_room_first_by_every_home_on_the_silo()
+    {
+        // Shard 4's answers to orders sent straight are lost, as from a silo that froze; plain messages still reach it.
+        // 12 shards on the default 4 databases: shards 0, 4 and 8 share one.
+        var candidate = new ShardAddress("silent", "ga", 4);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            candidate, nameof(IInventoryShardGrain.PurchaseForHome),
+            _ => throw new TimeoutException("The candidate's silo did not answer in time (played by a test).")), output: output);
+        await cluster.CreateEventAsync("silent", TicketingCluster.Type("ga", capacity: 72, shards: 12, maxPerOrder: 2));
+        foreach (var index in new[] { 0, 8 })
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("silent", "ga", index).Purchase(TicketingCluster.KeylessPurchase("silent", "ga", 2))).Status);
+            }
+        }
+        using var questions = cluster.CollectMetric<long>("orleanstickets.shards.room_questions");
+
+        // Home 0: its order to shard 4 may have been made, so it reserves the key for that id and asks again, plainly.
+        var first = Request("silent-1", "silent");
+        var firstAnswer = await cluster.Shard("silent", "ga", 0).Purchase(new ShardPurchase(first, first.Fingerprint(), [4], LocalCandidates: 1));
+        Assert.Equal(PurchaseStatus.Created, firstAnswer.Status);
+        Assert.Empty(questions.GetMeasurementSnapshot());
+
+        // Home 8, which never sent shard 4 anything, asks it for room first: the silence is remembered by the silo.
+        var second = Request("silent-2", "silent");
+        var secondAnswer = await cluster.Shard("silent", "ga", 8).Purchase(new ShardPurchase(second, second.Fingerprint(), [4], LocalCandidates: 1));
+        Assert.Equal(PurchaseStatus.Created, secondAnswer.Status);
+        Assert.Equal(1L, questions.GetMeasurementSnapshot().Sum(m => m.Value));
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
