@@ -308,6 +308,8 @@ public sealed partial class InventoryShardGrain
             case PurchaseStatus.Unavailable:
                 return (asked ? null : PassedOver, false);
             default:
+                // No answer in time, or one that does not know its own commit's outcome: either way the next homes ask
+                // this holder first for a while rather than send it orders straight.
                 silentCandidates.MarkSilent(holder);
                 return (null, true);
         }
