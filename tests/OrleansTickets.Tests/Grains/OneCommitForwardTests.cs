@@ -154,6 +154,47 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         Assert.Equal(1L, questions.GetMeasurementSnapshot().Sum(m => m.Value));
     }
 
+    [Fact]
+    public async Task The_home_s_fallback_for_an_id_does_not_take_the_unrecorded_refusal_of_its_message_still_running_there()
+    {
+        // Shard 4 is dry; the home's message names shard 1 as its donor, whose gift is held back until the fallback has
+        // arrived, and then gives nothing: the home's message ends "sold out" while the fallback waits on it.
+        var donor = new ShardAddress("fallback", "ga", 1);
+        var pulling = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var giveNothing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            donor, nameof(IInventoryShardGrain.GiveTickets), async call =>
+            {
+                pulling.TrySetResult();
+                await giveNothing.Task;
+                call.Result = 0L;
+            }), output: output);
+        await cluster.CreateEventAsync("fallback", TicketingCluster.Type("ga", capacity: 48, shards: 8, maxPerOrder: 2));
+        var holder = cluster.Shard("fallback", "ga", 4);
+        for (var i = 0; i < 3; i++) Assert.Equal(PurchaseStatus.Created, (await holder.Purchase(TicketingCluster.KeylessPurchase("fallback", "ga", 2))).Status);
+        var (home, _) = await cluster.LedgerAsync("fallback", "ga", 0);
+
+        var keyed = Request("fallback-key", "fallback");
+        var orderId = OrderId.New(new ShardAddress("fallback", "ga", 4), DateTimeOffset.UtcNow);
+        var homeNamed = holder.PurchaseForHome(new ShardPurchase(keyed, keyed.Fingerprint(), [], orderId, FreshOrderId: true, Donors: [1],
+            Home: new ForwardingHome(home.Address.Key, Epoch: 1)));
+        await pulling.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        // The home heard nothing back, reserved the key for the id, and asks again without naming itself.
+        var fallback = holder.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [], orderId, FreshOrderId: true));
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        Assert.False(fallback.IsCompleted, "the fallback should wait for the message for its id still running there");
+        giveNothing.SetResult();
+
+        Assert.Equal(PurchaseStatus.SoldOut, (await homeNamed).Status);
+        // The home moves the key on after this answer, so the refusal must be the fallback's own, recorded: a delayed
+        // copy of the fallback, arriving once the holder has tickets from a donor, must not make the order beside the
+        // one the key moved to.
+        Assert.Equal(PurchaseStatus.SoldOut, (await fallback).Status);
+        var delayed = await holder.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [], orderId, Donors: [2]));
+        Assert.Equal(PurchaseStatus.SoldOut, delayed.Status);
+        Assert.Equal(6L, (await cluster.SalesAsync("fallback")).TicketTypes[0].Sold);
+    }
+
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_stale_home_s_forward_in_one_commit_is_refused_and_makes_no_order(string engine)
     {
