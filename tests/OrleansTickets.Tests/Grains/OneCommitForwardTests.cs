@@ -186,9 +186,9 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         giveNothing.SetResult();
 
         Assert.Equal(PurchaseStatus.SoldOut, (await homeNamed).Status);
-        // The home moves the key on after this answer, so the refusal must be the fallback's own, recorded: a delayed
-        // copy of the fallback, arriving once the holder has tickets from a donor, must not make the order beside the
-        // one the key moved to.
+        // The home moves the key on after this answer, so the refusal must be the fallback's own, recorded: a later
+        // replay for the id (from a stale copy of the home that read the key while it still pointed here), arriving
+        // once the holder can pull tickets from a donor, must not make the order beside the one the key moved to.
         Assert.Equal(PurchaseStatus.SoldOut, (await fallback).Status);
         var delayed = await holder.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [], orderId, Donors: [2]));
         Assert.Equal(PurchaseStatus.SoldOut, delayed.Status);
