@@ -16,8 +16,9 @@ namespace OrleansTickets.Dispatch;
 /// <para>
 /// The view (<c>_remaining</c>) is a hint, never trusted for correctness: the shard itself decides every sale. It
 /// can be stale both ways, since shards also gain tickets (escrow transfers, added capacity). So the dispatcher
-/// answers "sold out" only after a refresh that started after the request arrived: one that asked every shard for its
-/// exact count, or, for a second after such a refresh found the type sold out, one that read from the catalog's
+/// answers "sold out" only after a refresh that read the catalog's storage after the request arrived (one that started
+/// after it, or one still asking the shards when it came: see <c>_refreshTakesNewcomers</c>): one that asked every shard
+/// for its exact count, or, for a second after such a refresh found the type sold out, one that read from the catalog's
 /// storage that no ticket was granted since (<see cref="RefreshAllAsync"/>); or after a wait, following such a
 /// refresh, on the shards it found with reserved tickets, whose sales since that refresh leave too few unsold while
 /// the catalog's storage shows no grant since (<see cref="SettleAsync"/>).
@@ -126,9 +127,20 @@ public sealed partial class PurchaseDispatcherGrain(
     private ShardPurchaseWatch? _watch;
 
     // Refreshes are shared by the requests that arrived before they started: refresh n serves any request that
-    // saw _refreshesStarted < n on arrival.
+    // saw _refreshesStarted < n on arrival, and the running one also serves those that meet it while
+    // _refreshTakesNewcomers holds.
     private long _refreshesStarted;
     private Task? _refresh;
+
+    // True while the running refresh has not yet begun to read the catalog's storage. Its verdict (and the rest of
+    // what it finds) rests on that read, which then comes after any request that arrives now; so it serves such a
+    // request as well as one that started after it, and the request need not wait for it to end and then for another.
+    // Why that holds: counts only fall once a shard has answered (gifts corrected for by ShardCounts), and only a grant
+    // adds a ticket, which either the catalog's answer, asked before the shards, counts as pending or the storage read
+    // shows as new. So the answers' sum bounds the type's unsold tickets at that read, a moment within the request's
+    // own lifetime. A request finding this false waits for the next refresh. A wait's verdict (SettledVerdict) still
+    // takes only the waits that followed refreshes started after the request arrived.
+    private bool _refreshTakesNewcomers;
 
     // The type's unsold tickets by the last refresh's own answers (ShardCounts.Unsold); null when a shard did not
     // answer. Kept apart from _remaining, which requests lower and raise between refreshes from single answers.
@@ -248,7 +260,7 @@ public sealed partial class PurchaseDispatcherGrain(
         {
             var quantity = request.Quantity;
             var refusals = 0;
-            // Whether a refresh started after this request arrived has ended (Verdict may rest on it), and whether the
+            // Whether a refresh that serves this request has ended (Verdict may rest on it), and whether the
             // last thing this request did was to wait for one (no second refresh right after it).
             var refreshed = false;
             var justRefreshed = false;
@@ -374,7 +386,7 @@ public sealed partial class PurchaseDispatcherGrain(
             // Whether an ask since the home last gave a definite answer may have made the order. "Unavailable" only says
             // the home cannot answer now, so ending on it after such an ask would tell the buyer nothing was made.
             var uncertain = false;
-            // Whether a refresh started after this request arrived has ended, so that Verdict may rest on it.
+            // Whether a refresh that serves this request has ended, so that Verdict may rest on it.
             var refreshed = false;
             var viewPulls = 0;
             while (true)
@@ -677,7 +689,7 @@ public sealed partial class PurchaseDispatcherGrain(
 
     /// <summary>
     /// The answer for an order past its patience whose every answer so far was a definite refusal: the verdict of a
-    /// refresh that started after it arrived (<paramref name="refreshed"/>), when there is one, or else 503 (nothing
+    /// refresh that served it (<paramref name="refreshed"/>), when there is one, or else 503 (nothing
     /// was sold). Verdict cannot answer null once the patience has passed (its clock is monotonic); 503 stays the fallback.
     /// </summary>
     private PurchaseResult OutOfPatience(int quantity, long giveUpAt, bool refreshed) =>
@@ -707,7 +719,10 @@ public sealed partial class PurchaseDispatcherGrain(
         return true;
     }
 
-    /// <summary>Waits for a refresh that started after the caller arrived (starting one if needed).</summary>
+    /// <summary>
+    /// Waits for a refresh that serves the caller: one that started after it arrived, or the one running now if that has
+    /// not yet read the catalog's storage (<c>_refreshTakesNewcomers</c>); starts one if needed.
+    /// </summary>
     private async Task RefreshAsync(long arrival)
     {
         while (true)
@@ -715,14 +730,16 @@ public sealed partial class PurchaseDispatcherGrain(
             if (_refresh is { } running)
             {
                 var started = _refreshesStarted;
+                var servesNewcomers = _refreshTakesNewcomers;
                 await running;
-                if (started > arrival) return;
+                if (started > arrival || servesNewcomers) return;
                 // The starter's finally has cleared it by now when continuations run inline, as they do here. Were one
                 // queued instead, a finished refresh left in place would send this loop round again without yielding.
-                if (ReferenceEquals(_refresh, running)) _refresh = null;
+                if (ReferenceEquals(_refresh, running)) (_refresh, _refreshTakesNewcomers) = (null, false);
                 continue;
             }
             _refreshesStarted++;
+            _refreshTakesNewcomers = true;
             var refresh = RefreshAllAsync();
             _refresh = refresh;
             try
@@ -731,7 +748,7 @@ public sealed partial class PurchaseDispatcherGrain(
             }
             finally
             {
-                if (ReferenceEquals(_refresh, refresh)) _refresh = null;
+                if (ReferenceEquals(_refresh, refresh)) (_refresh, _refreshTakesNewcomers) = (null, false);
             }
             return;
         }
@@ -751,7 +768,11 @@ public sealed partial class PurchaseDispatcherGrain(
         // For a second only: a shard's report can be wrong low (a duplicate activation not yet fenced, answering from
         // before a grant its twin took in), and asking the shards again is what corrects such a verdict.
         // Not counted as a refresh: the meter's refreshes are the ones that ask every shard.
-        if (_soldOutAtGrantedEver is { } grantedEver && clock.GetElapsedTime(_soldOutAt) < SoldOutRest && await StillGrantedAsync(grantedEver)) return;
+        if (_soldOutAtGrantedEver is { } grantedEver && clock.GetElapsedTime(_soldOutAt) < SoldOutRest)
+        {
+            _refreshTakesNewcomers = false;
+            if (await StillGrantedAsync(grantedEver)) return;
+        }
         _soldOutAtGrantedEver = null;
         var calls = new Task<Sales.ShardSales>[_remaining.Length];
         metrics.Refreshed(calls.Length);
@@ -829,6 +850,7 @@ public sealed partial class PurchaseDispatcherGrain(
         // the catalog's storage is read, and a grant issued in between leaves this refresh without one. Storage, not the
         // catalog's memory: a duplicate catalog activation during a membership change would answer both questions from
         // what it read when it started, and miss a grant its twin stored since.
+        _refreshTakesNewcomers = false;
         if (unsold < _type.MaxPerOrder && !await StillGrantedAsync(granted.Result!.AddedEver)) unsold = null;
         _refreshedUnsold = unsold;
         _refreshedDrained = drained;

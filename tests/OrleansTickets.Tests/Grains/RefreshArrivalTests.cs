@@ -1,0 +1,132 @@
+using OrleansTickets.Events;
+using OrleansTickets.Orders;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Grains;
+
+/// <summary>
+/// Which refreshes a buyer may be answered from: one already asking the shards when it arrived serves it, since its
+/// read of the catalog's storage comes later; one whose read had begun does not, since a grant stored before the buyer
+/// arrived may be missing from it.
+/// </summary>
+/// <remarks>
+/// A dispatcher is a stateless worker: a buyer arriving while every local activation runs a request goes to one of them
+/// (the first), and each activation refreshes on its own. So the tests first give every activation a held refresh,
+/// however many the machine's cores allow, and then send the buyer under test, which meets one of them.
+/// </remarks>
+public sealed class RefreshArrivalTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_buyer_arriving_while_a_refresh_asks_the_shards_is_answered_by_that_refresh()
+    {
+        // Once armed, every refresh's question about pending grants (its first step) waits until released.
+        var armed = new TaskCompletionSource();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = 0;
+        var storageReads = 0;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddOutgoingGrainCallFilter(async call =>
+        {
+            if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetGrantedCapacity))
+            {
+                Interlocked.Increment(ref held);
+                await release.Task;
+            }
+            if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.ReadGrantedEver)) Interlocked.Increment(ref storageReads);
+            await call.Invoke();
+        }), output: output);
+        await cluster.CreateEventAsync("joined", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        try
+        {
+            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("joined", "ga", 2)).Status);
+            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("joined", "ga", 2)).Status);
+
+            armed.TrySetResult();
+            var waiting = await HoldARefreshInEveryActivationAsync(cluster, "joined", () => Volatile.Read(ref held));
+            var buyer = await SendBuyerThatMeetsAHeldRefreshAsync(cluster, "joined", () => Volatile.Read(ref held));
+            release.TrySetResult();
+
+            foreach (var other in waiting) Assert.Equal(PurchaseStatus.SoldOut, (await other).Status);
+            Assert.Equal(PurchaseStatus.SoldOut, (await buyer).Status);
+            // One read of the catalog's storage per held refresh, each the verdict of its activation's buyers. Before,
+            // the last buyer waited for the refresh it met and then ran one more, for a read of its own.
+            Assert.Equal(waiting.Count, Volatile.Read(ref storageReads));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_buyer_arriving_after_a_refresh_read_the_catalog_s_storage_is_not_answered_by_it()
+    {
+        // Once armed, every read of the catalog's storage is made at once but its answer waits until released.
+        var armed = new TaskCompletionSource();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = 0;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddOutgoingGrainCallFilter(async call =>
+        {
+            await call.Invoke();
+            if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.ReadGrantedEver))
+            {
+                Interlocked.Increment(ref held);
+                await release.Task;
+            }
+        }), output: output);
+        await cluster.CreateEventAsync("read-early", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        try
+        {
+            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("read-early", "ga", 2)).Status);
+            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("read-early", "ga", 2)).Status);
+
+            armed.TrySetResult();
+            // Every activation's refresh has read "no grant"; an operator then grants a ticket before the last buyer
+            // arrives. Answered from a refresh it met, that buyer would be told "sold out" beside the new ticket.
+            var waiting = await HoldARefreshInEveryActivationAsync(cluster, "read-early", () => Volatile.Read(ref held));
+            var added = await cluster.Client.GetEventGrain("read-early").AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: null);
+            Assert.Equal(CapacityStatus.Added, added.Status);
+            var buyer = await SendBuyerThatMeetsAHeldRefreshAsync(cluster, "read-early", () => Volatile.Read(ref held));
+            release.TrySetResult();
+
+            // The buyer gets the new ticket. (Had a held refresh waited past its 2 s for the read, on a slow machine, one of
+            // the others may have got it instead; either way somebody did.)
+            var answers = await Task.WhenAll(waiting.Append(buyer));
+            Assert.Single(answers, answer => answer.Status == PurchaseStatus.Created);
+            Assert.All(answers, answer => Assert.Contains(answer.Status, new[] { PurchaseStatus.Created, PurchaseStatus.SoldOut }));
+            var type = (await cluster.SalesAsync("read-early")).TicketTypes[0];
+            Assert.Equal((5L, 5L, 0L), (type.Capacity, type.Sold, type.Remaining));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Gives every dispatcher activation of the type a refresh that the armed filter holds (<paramref name="heldCount"/>
+    /// counts them): one-ticket buyers of the sold-out type, sent one at a time while the others wait, each reaching an
+    /// activation of its own (Orleans starts up to one per core), whose refresh it starts.
+    /// </summary>
+    private static async Task<List<Task<PurchaseResult>>> HoldARefreshInEveryActivationAsync(TicketingCluster cluster, string eventId, Func<int> heldCount)
+    {
+        var waiting = new List<Task<PurchaseResult>>();
+        for (var sent = 0; sent < Environment.ProcessorCount; sent++)
+        {
+            waiting.Add(cluster.BuyAsync(eventId, "ga", 1, buyer: "Buyer" + sent));
+            var expected = sent + 1;
+            await Poll.UntilAsync(() => Task.FromResult(heldCount() == expected), failure: $"Buyer {sent} started no refresh of its own.");
+        }
+        return waiting;
+    }
+
+    /// <summary>The buyer under test, once it has met a held refresh: it starts none of its own, and waits.</summary>
+    private static async Task<Task<PurchaseResult>> SendBuyerThatMeetsAHeldRefreshAsync(TicketingCluster cluster, string eventId, Func<int> heldCount)
+    {
+        var before = heldCount();
+        var buyer = cluster.BuyAsync(eventId, "ga", 1, buyer: "Last");
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(before, heldCount());
+        Assert.False(buyer.IsCompleted, "the buyer should wait for the refresh it met");
+        return buyer;
+    }
+}
