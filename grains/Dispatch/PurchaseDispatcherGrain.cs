@@ -132,9 +132,11 @@ public sealed partial class PurchaseDispatcherGrain(
     private long _refreshesStarted;
     private Task? _refresh;
 
-    // True while the running refresh has not yet begun to read the catalog's storage. Its verdict (and the rest of
-    // what it finds) rests on that read, which then comes after any request that arrives now; so it serves such a
-    // request as well as one that started after it, and the request need not wait for it to end and then for another.
+    // True while the running refresh has not yet begun to read the catalog's storage (it may still be asking the
+    // catalog or the shards). Its verdict of "sold out" rests on that read, which then comes after any request that
+    // arrives now; so it serves such a request as well as one that started after it, and the request need not wait for
+    // it to end and then for another. (A verdict of "scattered" needs no read: a drained shard's largest count only
+    // falls from its answer on, whenever the request arrived.)
     // Why that holds: counts only fall once a shard has answered (gifts corrected for by ShardCounts), and only a grant
     // adds a ticket, which either the catalog's answer, asked before the shards, counts as pending or the storage read
     // shows as new. So the answers' sum bounds the type's unsold tickets at that read, a moment within the request's
@@ -844,8 +846,9 @@ public sealed partial class PurchaseDispatcherGrain(
         // Once every shard is drained, a pending grant can never land (DrainedType), so it is not unsold.
         var unsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + (drained is null ? granted.Result!.Pending : 0) : (long?)null;
         // Without new grants a shard's count only falls once it has answered (gifts move tickets between counts, which
-        // ShardCounts corrects for), so the sum held at the last answer, after the request arrived. A grant issued while
-        // the shards answered breaks that: the catalog's answer came before it, and a shard that took it in after its
+        // ShardCounts corrects for), so the sum holds from the last answer on, and at the storage read below, which comes
+        // after every request this refresh serves arrived (_refreshTakesNewcomers). A grant issued while the shards
+        // answered breaks that: the catalog's answer came before it, and a shard that took it in after its
         // own answer counts it nowhere. So when the sum could support a verdict (below the most one order may ask for),
         // the catalog's storage is read, and a grant issued in between leaves this refresh without one. Storage, not the
         // catalog's memory: a duplicate catalog activation during a membership change would answer both questions from
