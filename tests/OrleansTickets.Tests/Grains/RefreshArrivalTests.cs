@@ -34,12 +34,9 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
             if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.ReadGrantedEver)) Interlocked.Increment(ref storageReads);
             await call.Invoke();
         }), output: output);
-        await cluster.CreateEventAsync("joined", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        await CreateSoldOutEventAsync(cluster, "joined");
         try
         {
-            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("joined", "ga", 2)).Status);
-            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("joined", "ga", 2)).Status);
-
             armed.TrySetResult();
             var waiting = await HoldARefreshInEveryActivationAsync(cluster, "joined", () => Volatile.Read(ref held));
             var buyer = await SendBuyerThatMeetsAHeldRefreshAsync(cluster, "joined", () => Volatile.Read(ref held));
@@ -73,12 +70,9 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
                 await release.Task;
             }
         }), output: output);
-        await cluster.CreateEventAsync("read-early", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        await CreateSoldOutEventAsync(cluster, "read-early");
         try
         {
-            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("read-early", "ga", 2)).Status);
-            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("read-early", "ga", 2)).Status);
-
             armed.TrySetResult();
             // Every activation's refresh has read "no grant"; an operator then grants a ticket before the last buyer
             // arrives. Answered from a refresh it met, that buyer would be told "sold out" beside the new ticket.
@@ -100,6 +94,14 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
         {
             release.TrySetResult();
         }
+    }
+
+    /// <summary>An event whose one type's 4 tickets on 2 shards are sold, through the dispatcher.</summary>
+    private static async Task CreateSoldOutEventAsync(TicketingCluster cluster, string eventId)
+    {
+        await cluster.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync(eventId, "ga", 2)).Status);
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync(eventId, "ga", 2)).Status);
     }
 
     /// <summary>
