@@ -17,9 +17,9 @@ namespace OrleansTickets.Dispatch;
 /// The view (<c>_remaining</c>) is a hint, never trusted for correctness: the shard itself decides every sale. It
 /// can be stale both ways, since shards also gain tickets (escrow transfers, added capacity). So the dispatcher
 /// answers "sold out" only after a refresh that read the catalog's storage after the request arrived (one that started
-/// after it, or one still asking the shards when it came: see <c>_refreshTakesNewcomers</c>): one that asked every shard
-/// for its exact count, or, for a second after such a refresh found the type sold out, one that read from the catalog's
-/// storage that no ticket was granted since (<see cref="RefreshAllAsync"/>); or after a wait, following such a
+/// after it, or one still asking the catalog or the shards when it came: see <c>_refreshTakesNewcomers</c>): one that
+/// asked every shard for its exact count, or, for a second after such a refresh found the type sold out, one that read
+/// from the catalog's storage that no ticket was granted since (<see cref="RefreshAllAsync"/>); or after a wait, following such a
 /// refresh, on the shards it found with reserved tickets, whose sales since that refresh leave too few unsold while
 /// the catalog's storage shows no grant since (<see cref="SettleAsync"/>).
 /// </para>
