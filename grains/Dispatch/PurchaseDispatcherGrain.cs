@@ -140,8 +140,8 @@ public sealed partial class PurchaseDispatcherGrain(
     // Why that holds: counts only fall once a shard has answered (gifts corrected for by ShardCounts), and only a grant
     // adds a ticket, which either the catalog's answer, asked before the shards, counts as pending or the storage read
     // shows as new. So the answers' sum bounds the type's unsold tickets at that read, a moment within the request's
-    // own lifetime. A request finding this false waits for the next refresh. A wait's verdict (SettledVerdict) still
-    // takes only the waits that followed refreshes started after the request arrived.
+    // own lifetime. A request finding this false waits for the next refresh. The wait on reserved tickets that follows
+    // a refresh that took a request in this way serves that request too (Joined).
     private bool _refreshTakesNewcomers;
 
     // The type's unsold tickets by the last refresh's own answers (ShardCounts.Unsold); null when a shard did not
@@ -289,7 +289,7 @@ public sealed partial class PurchaseDispatcherGrain(
                     if (!justRefreshed)
                     {
                         route = Further(route, PurchaseRoute.Refreshed);
-                        await RefreshAsync(arrival);
+                        arrived = Joined(arrived, await RefreshAsync(arrival));
                         arrival = _refreshesStarted;
                         refreshed = true;
                     }
@@ -357,7 +357,7 @@ public sealed partial class PurchaseDispatcherGrain(
                 if (++refusals % CandidatesPerCall == 0)
                 {
                     route = Further(route, PurchaseRoute.Refreshed);
-                    await RefreshAsync(arrival);
+                    arrived = Joined(arrived, await RefreshAsync(arrival));
                     arrival = _refreshesStarted;
                     refreshed = justRefreshed = true;
                 }
@@ -450,7 +450,7 @@ public sealed partial class PurchaseDispatcherGrain(
                 while (true)
                 {
                     route = Further(route, PurchaseRoute.Refreshed);
-                    await RefreshAsync(arrival);
+                    arrived = Joined(arrived, await RefreshAsync(arrival));
                     arrival = _refreshesStarted;
                     refreshed = true;
                     if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates)) break;
@@ -579,8 +579,8 @@ public sealed partial class PurchaseDispatcherGrain(
     /// one. So every ticket a shard sold after its answer to the refresh, as its answer here shows
     /// (its sold count then against now), comes off it, and what is left bounds the unsold from now on, as long as the
     /// catalog's storage shows no grant since (read after these answers, as the refresh reads it). Below the order's
-    /// quantity that is a verdict of sold out for buyers who arrived before the refresh started, without asking every
-    /// shard again. Sold counts only grow (a newer activation loads what the older one committed, and fences it); an
+    /// quantity that is a verdict of sold out for buyers who arrived before the refresh started, or who met it while it
+    /// still took newcomers (<see cref="Joined"/>), without asking every shard again. Sold counts only grow (a newer activation loads what the older one committed, and fences it); an
     /// answer from an activation that knows itself fenced is not used.
     /// </remarks>
     private async Task SettleAsync(RefreshReservations reservations, TimeSpan longest)
@@ -616,9 +616,18 @@ public sealed partial class PurchaseDispatcherGrain(
     }
 
     /// <summary>
-    /// Sold out, when the last wait on reserved tickets (<see cref="SettleAsync"/>) followed a refresh that started
-    /// after the request arrived (<paramref name="arrival"/>, its first) and left fewer than <paramref name="quantity"/>
-    /// tickets unsold; null otherwise.
+    /// The arrival a request's waits on reserved tickets are judged by (<see cref="SettledVerdict"/>), once a refresh that
+    /// started before the request arrived served it (<paramref name="joined"/>, its number). The wait that follows that
+    /// refresh serves the request as well: it starts when the refresh has ended, after the request met it, and its own
+    /// read of the catalog's storage comes later still, so what it leaves unsold bounds the tickets at a moment within
+    /// the request's lifetime, as a refresh's does (<c>_refreshTakesNewcomers</c>).
+    /// </summary>
+    private static long Joined(long arrived, long? joined) => joined is { } number ? Math.Min(arrived, number - 1) : arrived;
+
+    /// <summary>
+    /// Sold out, when the last wait on reserved tickets (<see cref="SettleAsync"/>) followed a refresh numbered above
+    /// <paramref name="arrival"/> (the request's first, or lower once a refresh it joined served it: <see cref="Joined"/>)
+    /// and left fewer than <paramref name="quantity"/> tickets unsold; null otherwise.
     /// </summary>
     private PurchaseResult? SettledVerdict(int quantity, long arrival)
     {
@@ -725,7 +734,13 @@ public sealed partial class PurchaseDispatcherGrain(
     /// Waits for a refresh that serves the caller: one that started after it arrived, or the one running now if that has
     /// not yet read the catalog's storage (<c>_refreshTakesNewcomers</c>); starts one if needed.
     /// </summary>
-    private async Task RefreshAsync(long arrival)
+    /// <returns>
+    /// The number of the refresh that served the caller when it was the one running as the caller came, numbered
+    /// <paramref name="arrival"/>, and took the caller as a newcomer (before it stopped taking them, just ahead of its
+    /// storage read); null when it started after the caller arrived. A wait that follows it serves the caller too (see
+    /// <see cref="Joined"/>).
+    /// </returns>
+    private async Task<long?> RefreshAsync(long arrival)
     {
         while (true)
         {
@@ -734,7 +749,8 @@ public sealed partial class PurchaseDispatcherGrain(
                 var started = _refreshesStarted;
                 var servesNewcomers = _refreshTakesNewcomers;
                 await running;
-                if (started > arrival || servesNewcomers) return;
+                if (started > arrival) return null;
+                if (servesNewcomers) return started;
                 // The starter's finally has cleared it by now when continuations run inline, as they do here. Were one
                 // queued instead, a finished refresh left in place would send this loop round again without yielding.
                 if (ReferenceEquals(_refresh, running)) (_refresh, _refreshTakesNewcomers) = (null, false);
@@ -752,7 +768,7 @@ public sealed partial class PurchaseDispatcherGrain(
             {
                 if (ReferenceEquals(_refresh, refresh)) (_refresh, _refreshTakesNewcomers) = (null, false);
             }
-            return;
+            return null;
         }
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
@@ -96,6 +97,76 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("waits-key-")]
+    public async Task A_buyer_served_by_a_refresh_it_met_is_answered_by_the_wait_on_reserved_tickets_that_follows_it(string? keyPrefix)
+    {
+        // Once armed, every refresh's question about pending grants waits until released; pauses can be stretched to a
+        // minute, so that a buyer is answered within the test's bound only by the end of the commit it waits on.
+        var clock = new StretchedPauses();
+        var armed = new TaskCompletionSource();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = 0;
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            silo.Services.AddSingleton<TimeProvider>(clock);
+            silo.AddOutgoingGrainCallFilter(async call =>
+            {
+                if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetGrantedCapacity))
+                {
+                    Interlocked.Increment(ref held);
+                    await release.Task;
+                }
+                await call.Invoke();
+            });
+        }, output: output);
+        await cluster.CreateEventAsync("waits", TicketingCluster.Type("ga", capacity: 4, shards: 1));
+        var shard = cluster.Shard("waits", "ga", 0);
+        await shard.GetSales();
+        using var pauses = cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
+        using var refreshes = cluster.CollectMetric<long>("orleanstickets.dispatch.refreshes");
+        long Refreshes() => refreshes.GetMeasurementSnapshot().Sum(m => m.Value);
+        try
+        {
+            Task<PurchaseResult> first, buyer;
+            List<Task<PurchaseResult>> waiting;
+            long beforeCommit;
+            await using (var holding = await cluster.HoldWritesAsync("waits", "ga", 0))
+            {
+                // Every ticket is reserved by a purchase that cannot commit yet.
+                first = shard.Purchase(TicketingCluster.KeylessPurchase("waits", "ga", 4));
+                await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, failure: "The first purchase's tickets were never reserved.");
+                armed.TrySetResult();
+                waiting = await HoldARefreshInEveryActivationAsync(cluster, "waits", () => Volatile.Read(ref held), keyPrefix);
+                buyer = await SendBuyerThatMeetsAHeldRefreshAsync(cluster, "waits", () => Volatile.Read(ref held), keyPrefix);
+                clock.Stretching = true;
+                release.TrySetResult();
+                // Each refresh finds the 4 tickets reserved, so every buyer pauses on the commit holding them.
+                var buyers = waiting.Count + 1;
+                await Poll.UntilAsync(() => Task.FromResult(PausesFor(pauses, "tickets") >= buyers),
+                    failure: "Not every buyer paused for the reserved tickets.");
+                beforeCommit = Refreshes();
+                // Only the pauses under way when the commit lands are stretched.
+                clock.Stretching = false;
+            }
+
+            Assert.Equal(PurchaseStatus.Created, (await first).Status);
+            foreach (var other in waiting) Assert.Equal(PurchaseStatus.SoldOut, (await other.WaitAsync(TimeSpan.FromSeconds(20))).Status);
+            Assert.Equal(PurchaseStatus.SoldOut, (await buyer.WaitAsync(TimeSpan.FromSeconds(20))).Status);
+            // Each buyer heard it from its wait, the last one too: before, it refreshed every shard once more for it.
+            Assert.Equal(beforeCommit, Refreshes());
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    /// <summary>How many pauses the dispatchers made for <paramref name="reason"/>.</summary>
+    private static long PausesFor(Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long> pauses, string reason) =>
+        pauses.GetMeasurementSnapshot().Where(m => m.Tags.TryGetValue("reason", out var tag) && (string?)tag == reason).Sum(m => m.Value);
+
     /// <summary>An event whose one type's 4 tickets on 2 shards are sold, through the dispatcher.</summary>
     private static async Task CreateSoldOutEventAsync(TicketingCluster cluster, string eventId)
     {
@@ -109,12 +180,13 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
     /// counts them): one-ticket buyers of the sold-out type, sent one at a time while the others wait, each reaching an
     /// activation of its own (Orleans starts up to one per core), whose refresh it starts.
     /// </summary>
-    private static async Task<List<Task<PurchaseResult>>> HoldARefreshInEveryActivationAsync(TicketingCluster cluster, string eventId, Func<int> heldCount)
+    private static async Task<List<Task<PurchaseResult>>> HoldARefreshInEveryActivationAsync(
+        TicketingCluster cluster, string eventId, Func<int> heldCount, string? keyPrefix = null)
     {
         var waiting = new List<Task<PurchaseResult>>();
         for (var sent = 0; sent < Environment.ProcessorCount; sent++)
         {
-            waiting.Add(cluster.BuyAsync(eventId, "ga", 1, buyer: "Buyer" + sent));
+            waiting.Add(cluster.BuyAsync(eventId, "ga", 1, keyPrefix is null ? null : keyPrefix + sent, buyer: "Buyer" + sent));
             var expected = sent + 1;
             // Polled often: the first refresh must be released within the dispatcher's 2 s for its questions, or it
             // gives up on them and its buyer refreshes again, on a machine of many cores too.
@@ -125,10 +197,11 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
     }
 
     /// <summary>The buyer under test, once it has met a held refresh: it starts none of its own, and waits.</summary>
-    private static async Task<Task<PurchaseResult>> SendBuyerThatMeetsAHeldRefreshAsync(TicketingCluster cluster, string eventId, Func<int> heldCount)
+    private static async Task<Task<PurchaseResult>> SendBuyerThatMeetsAHeldRefreshAsync(
+        TicketingCluster cluster, string eventId, Func<int> heldCount, string? keyPrefix = null)
     {
         var before = heldCount();
-        var buyer = cluster.BuyAsync(eventId, "ga", 1, buyer: "Last");
+        var buyer = cluster.BuyAsync(eventId, "ga", 1, keyPrefix is null ? null : keyPrefix + "last", buyer: "Last");
         // Time enough for a grain call in the same process to arrive and start a refresh, were it to start one.
         await Task.Delay(TimeSpan.FromMilliseconds(200));
         Assert.Equal(before, heldCount());
