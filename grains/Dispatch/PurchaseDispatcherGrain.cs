@@ -19,9 +19,9 @@ namespace OrleansTickets.Dispatch;
 /// answers "sold out" only after a refresh that read the catalog's storage after the request arrived (one that started
 /// after it, or one still asking the catalog or the shards when it came: see <c>_refreshTakesNewcomers</c>): one that
 /// asked every shard for its exact count, or, for a second after such a refresh found the type sold out, one that read
-/// from the catalog's storage that no ticket was granted since (<see cref="RefreshAllAsync"/>); or after a wait, following such a
-/// refresh, on the shards it found with reserved tickets, whose sales since that refresh leave too few unsold while
-/// the catalog's storage shows no grant since (<see cref="SettleAsync"/>).
+/// from the catalog's storage that no ticket was granted since (<see cref="RefreshAllAsync"/>); or after a wait,
+/// following such a refresh, on the shards it found with reserved tickets, whose sales since that refresh leave too few
+/// unsold while the catalog's storage shows no grant since (<see cref="SettleAsync"/>).
 /// </para>
 /// <para>
 /// Exact sell-out: when no single shard has enough tickets for an order but the shards together do, the
@@ -580,8 +580,9 @@ public sealed partial class PurchaseDispatcherGrain(
     /// (its sold count then against now), comes off it, and what is left bounds the unsold from now on, as long as the
     /// catalog's storage shows no grant since (read after these answers, as the refresh reads it). Below the order's
     /// quantity that is a verdict of sold out for buyers who arrived before the refresh started, or who met it while it
-    /// still took newcomers (<see cref="Joined"/>), without asking every shard again. Sold counts only grow (a newer activation loads what the older one committed, and fences it); an
-    /// answer from an activation that knows itself fenced is not used.
+    /// still took newcomers (<see cref="Joined"/>), without asking every shard again. Sold counts only grow (a newer
+    /// activation loads what the older one committed, and fences it); an answer from an activation that knows itself
+    /// fenced is not used.
     /// </remarks>
     private async Task SettleAsync(RefreshReservations reservations, TimeSpan longest)
     {
@@ -753,7 +754,7 @@ public sealed partial class PurchaseDispatcherGrain(
                 if (servesNewcomers) return started;
                 // The starter's finally has cleared it by now when continuations run inline, as they do here. Were one
                 // queued instead, a finished refresh left in place would send this loop round again without yielding.
-                if (ReferenceEquals(_refresh, running)) (_refresh, _refreshTakesNewcomers) = (null, false);
+                Forget(running);
                 continue;
             }
             _refreshesStarted++;
@@ -766,10 +767,16 @@ public sealed partial class PurchaseDispatcherGrain(
             }
             finally
             {
-                if (ReferenceEquals(_refresh, refresh)) (_refresh, _refreshTakesNewcomers) = (null, false);
+                Forget(refresh);
             }
             return null;
         }
+    }
+
+    /// <summary>Clears <paramref name="refresh"/> as the running refresh, if it still is (it takes no newcomers once ended).</summary>
+    private void Forget(Task refresh)
+    {
+        if (ReferenceEquals(_refresh, refresh)) (_refresh, _refreshTakesNewcomers) = (null, false);
     }
 
     /// <summary>

@@ -499,8 +499,7 @@ public sealed partial class InventoryShardGrain
         // get (it reserved the key for this id first); that one names no home, never takes this refusal as its answer
         // (SellForwardedAsync), and has its own refusal committed before it is answered. A late home-named message can
         // only insert the key as new, which the database refuses once the key exists. So at the end of a sale, when
-        // homes send their orders straight to candidates on their
-        // database, most of these messages are refused.
+        // homes send their orders straight to candidates on their database, most of these messages are refused.
         if (key?.Home is not null) return result;
         if (freshOrderId)
         {
