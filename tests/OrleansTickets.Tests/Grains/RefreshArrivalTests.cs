@@ -6,9 +6,9 @@ using OrleansTickets.Tests.Infrastructure;
 namespace OrleansTickets.Tests.Grains;
 
 /// <summary>
-/// Which refreshes a buyer may be answered from: one still asking the catalog or the shards when it arrived serves it, since its
-/// read of the catalog's storage comes later; one whose read had begun does not, since a grant stored before the buyer
-/// arrived may be missing from it.
+/// Which refreshes a buyer may be answered from: one still asking the catalog or the shards when it arrived serves it,
+/// since its read of the catalog's storage comes later, and so does the wait on reserved tickets after it; one whose
+/// read had begun does not, since a grant stored before the buyer arrived may be missing from it.
 /// </summary>
 /// <remarks>
 /// A dispatcher is a stateless worker: a buyer arriving while every local activation runs a request goes to one of them
@@ -21,27 +21,22 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
     public async Task A_buyer_arriving_before_a_refresh_reads_the_catalog_s_storage_is_answered_by_that_refresh()
     {
         // Once armed, every refresh's question about pending grants (its first step) waits until released.
-        var armed = new TaskCompletionSource();
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var held = 0;
+        var held = new HeldCatalogCalls(nameof(ITicketEventGrain.GetGrantedCapacity), afterAnswer: false);
         var storageReads = 0;
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddOutgoingGrainCallFilter(async call =>
-        {
-            if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetGrantedCapacity))
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo
+            .AddOutgoingGrainCallFilter(held.FilterAsync)
+            .AddOutgoingGrainCallFilter(call =>
             {
-                Interlocked.Increment(ref held);
-                await release.Task;
-            }
-            if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.ReadGrantedEver)) Interlocked.Increment(ref storageReads);
-            await call.Invoke();
-        }), output: output);
+                if (held.Armed && call.InterfaceMethod.Name == nameof(ITicketEventGrain.ReadGrantedEver)) Interlocked.Increment(ref storageReads);
+                return call.Invoke();
+            }), output: output);
         await CreateSoldOutEventAsync(cluster, "joined");
         try
         {
-            armed.TrySetResult();
-            var waiting = await HoldARefreshInEveryActivationAsync(cluster, "joined", () => Volatile.Read(ref held));
-            var buyer = await SendBuyerThatMeetsAHeldRefreshAsync(cluster, "joined", () => Volatile.Read(ref held));
-            release.TrySetResult();
+            held.Arm();
+            var waiting = await HoldARefreshInEveryActivationAsync(cluster, "joined", held);
+            var buyer = await SendBuyerThatMeetsAHeldRefreshAsync(cluster, "joined", held);
+            held.Release();
 
             foreach (var other in waiting) Assert.Equal(PurchaseStatus.SoldOut, (await other).Status);
             Assert.Equal(PurchaseStatus.SoldOut, (await buyer).Status);
@@ -51,7 +46,7 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
         }
         finally
         {
-            release.TrySetResult();
+            held.Release();
         }
     }
 
@@ -59,29 +54,20 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
     public async Task A_buyer_arriving_after_a_refresh_read_the_catalog_s_storage_is_not_answered_by_it()
     {
         // Once armed, every read of the catalog's storage is made at once but its answer waits until released.
-        var armed = new TaskCompletionSource();
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var held = 0;
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddOutgoingGrainCallFilter(async call =>
-        {
-            await call.Invoke();
-            if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.ReadGrantedEver))
-            {
-                Interlocked.Increment(ref held);
-                await release.Task;
-            }
-        }), output: output);
+        var held = new HeldCatalogCalls(nameof(ITicketEventGrain.ReadGrantedEver), afterAnswer: true);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(),
+            configureSilo: silo => silo.AddOutgoingGrainCallFilter(held.FilterAsync), output: output);
         await CreateSoldOutEventAsync(cluster, "read-early");
         try
         {
-            armed.TrySetResult();
+            held.Arm();
             // Every activation's refresh has read "no grant"; an operator then grants a ticket before the last buyer
             // arrives. Answered from a refresh it met, that buyer would be told "sold out" beside the new ticket.
-            var waiting = await HoldARefreshInEveryActivationAsync(cluster, "read-early", () => Volatile.Read(ref held));
+            var waiting = await HoldARefreshInEveryActivationAsync(cluster, "read-early", held);
             var added = await cluster.Client.GetEventGrain("read-early").AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: null);
             Assert.Equal(CapacityStatus.Added, added.Status);
-            var buyer = await SendBuyerThatMeetsAHeldRefreshAsync(cluster, "read-early", () => Volatile.Read(ref held));
-            release.TrySetResult();
+            var buyer = await SendBuyerThatMeetsAHeldRefreshAsync(cluster, "read-early", held);
+            held.Release();
 
             // The buyer gets the new ticket. (Had a held refresh waited past its 2 s for the read, on a slow machine, one of
             // the others may have got it instead; either way somebody did.)
@@ -93,7 +79,7 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
         }
         finally
         {
-            release.TrySetResult();
+            held.Release();
         }
     }
 
@@ -105,21 +91,11 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
         // Once armed, every refresh's question about pending grants waits until released; pauses can be stretched to a
         // minute, so that a buyer is answered within the test's bound only by the end of the commit it waits on.
         var clock = new StretchedPauses();
-        var armed = new TaskCompletionSource();
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var held = 0;
+        var held = new HeldCatalogCalls(nameof(ITicketEventGrain.GetGrantedCapacity), afterAnswer: false);
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
         {
             silo.Services.AddSingleton<TimeProvider>(clock);
-            silo.AddOutgoingGrainCallFilter(async call =>
-            {
-                if (armed.Task.IsCompleted && call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetGrantedCapacity))
-                {
-                    Interlocked.Increment(ref held);
-                    await release.Task;
-                }
-                await call.Invoke();
-            });
+            silo.AddOutgoingGrainCallFilter(held.FilterAsync);
         }, output: output);
         await cluster.CreateEventAsync("waits", TicketingCluster.Type("ga", capacity: 4, shards: 1));
         var shard = cluster.Shard("waits", "ga", 0);
@@ -137,14 +113,14 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
                 // Every ticket is reserved by a purchase that cannot commit yet.
                 first = shard.Purchase(TicketingCluster.KeylessPurchase("waits", "ga", 4));
                 await Poll.UntilAsync(async () => (await shard.GetSales()).Reserved == 4, failure: "The first purchase's tickets were never reserved.");
-                armed.TrySetResult();
-                waiting = await HoldARefreshInEveryActivationAsync(cluster, "waits", () => Volatile.Read(ref held), keyPrefix);
-                buyer = await SendBuyerThatMeetsAHeldRefreshAsync(cluster, "waits", () => Volatile.Read(ref held), keyPrefix);
+                held.Arm();
+                waiting = await HoldARefreshInEveryActivationAsync(cluster, "waits", held, keyPrefix);
+                buyer = await SendBuyerThatMeetsAHeldRefreshAsync(cluster, "waits", held, keyPrefix);
                 clock.Stretching = true;
-                release.TrySetResult();
+                held.Release();
                 // Each refresh finds the 4 tickets reserved, so every buyer pauses on the commit holding them.
                 var buyers = waiting.Count + 1;
-                await Poll.UntilAsync(() => Task.FromResult(PausesFor(pauses, "tickets") >= buyers),
+                await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausesFor(pauses, "tickets") >= buyers),
                     failure: "Not every buyer paused for the reserved tickets.");
                 beforeCommit = Refreshes();
                 // Only the pauses under way when the commit lands are stretched.
@@ -159,13 +135,9 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
         }
         finally
         {
-            release.TrySetResult();
+            held.Release();
         }
     }
-
-    /// <summary>How many pauses the dispatchers made for <paramref name="reason"/>.</summary>
-    private static long PausesFor(Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long> pauses, string reason) =>
-        pauses.GetMeasurementSnapshot().Where(m => m.Tags.TryGetValue("reason", out var tag) && (string?)tag == reason).Sum(m => m.Value);
 
     /// <summary>An event whose one type's 4 tickets on 2 shards are sold, through the dispatcher.</summary>
     private static async Task CreateSoldOutEventAsync(TicketingCluster cluster, string eventId)
@@ -176,12 +148,12 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Gives every dispatcher activation of the type a refresh that the armed filter holds (<paramref name="heldCount"/>
-    /// counts them): one-ticket buyers of the sold-out type, sent one at a time while the others wait, each reaching an
+    /// Gives every dispatcher activation of the type a refresh that <paramref name="held"/> holds: one-ticket buyers of
+    /// the sold-out type, sent one at a time while the others wait, each reaching an
     /// activation of its own (Orleans starts up to one per core), whose refresh it starts.
     /// </summary>
     private static async Task<List<Task<PurchaseResult>>> HoldARefreshInEveryActivationAsync(
-        TicketingCluster cluster, string eventId, Func<int> heldCount, string? keyPrefix = null)
+        TicketingCluster cluster, string eventId, HeldCatalogCalls held, string? keyPrefix = null)
     {
         var waiting = new List<Task<PurchaseResult>>();
         for (var sent = 0; sent < Environment.ProcessorCount; sent++)
@@ -190,7 +162,7 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
             var expected = sent + 1;
             // Polled often: the first refresh must be released within the dispatcher's 2 s for its questions, or it
             // gives up on them and its buyer refreshes again, on a machine of many cores too.
-            await Poll.UntilAsync(() => Task.FromResult(heldCount() == expected), attempts: 2000, delayMilliseconds: 2,
+            await Poll.UntilAsync(() => Task.FromResult(held.Count == expected), attempts: 2000, delayMilliseconds: 2,
                 failure: $"Buyer {sent} started no refresh of its own.");
         }
         return waiting;
@@ -198,14 +170,46 @@ public sealed class RefreshArrivalTests(ITestOutputHelper output)
 
     /// <summary>The buyer under test, once it has met a held refresh: it starts none of its own, and waits.</summary>
     private static async Task<Task<PurchaseResult>> SendBuyerThatMeetsAHeldRefreshAsync(
-        TicketingCluster cluster, string eventId, Func<int> heldCount, string? keyPrefix = null)
+        TicketingCluster cluster, string eventId, HeldCatalogCalls held, string? keyPrefix = null)
     {
-        var before = heldCount();
+        var before = held.Count;
         var buyer = cluster.BuyAsync(eventId, "ga", 1, keyPrefix is null ? null : keyPrefix + "last", buyer: "Last");
         // Time enough for a grain call in the same process to arrive and start a refresh, were it to start one.
         await Task.Delay(TimeSpan.FromMilliseconds(200));
-        Assert.Equal(before, heldCount());
+        Assert.Equal(before, held.Count);
         Assert.False(buyer.IsCompleted, "the buyer should wait for the refresh it met");
         return buyer;
+    }
+
+    /// <summary>
+    /// Once armed, holds every call the dispatchers make to one catalog method until released: before the call goes out,
+    /// or once its answer has come (<paramref name="afterAnswer"/>). Counts the calls it held.
+    /// </summary>
+    private sealed class HeldCatalogCalls(string method, bool afterAnswer)
+    {
+        private readonly TaskCompletionSource _armed = new();
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _count;
+
+        public bool Armed => _armed.Task.IsCompleted;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Arm() => _armed.TrySetResult();
+
+        public void Release() => _release.TrySetResult();
+
+        public async Task FilterAsync(IOutgoingGrainCallContext call)
+        {
+            if (!Armed || call.InterfaceMethod.Name != method)
+            {
+                await call.Invoke();
+                return;
+            }
+            if (afterAnswer) await call.Invoke();
+            Interlocked.Increment(ref _count);
+            await _release.Task;
+            if (!afterAnswer) await call.Invoke();
+        }
     }
 }

@@ -143,8 +143,11 @@ public sealed class TicketingCluster : IAsyncDisposable
         new(Cluster.GetSiloServiceProvider().GetRequiredService<IMeterFactory>(), TicketingMeter.Name, instrument);
 
     /// <summary>Whether the dispatchers' pauses that <paramref name="pauses"/> collected include one for <paramref name="reason"/>.</summary>
-    public static bool PausedFor(MetricCollector<long> pauses, string reason) =>
-        pauses.GetMeasurementSnapshot().Any(m => m.Tags.TryGetValue("reason", out var tag) && (string?)tag == reason);
+    public static bool PausedFor(MetricCollector<long> pauses, string reason) => PausesFor(pauses, reason) > 0;
+
+    /// <summary>How many pauses the dispatchers made for <paramref name="reason"/>, as <paramref name="pauses"/> collected them.</summary>
+    public static long PausesFor(MetricCollector<long> pauses, string reason) =>
+        pauses.GetMeasurementSnapshot().Where(m => m.Tags.TryGetValue("reason", out var tag) && (string?)tag == reason).Sum(m => m.Value);
 
     /// <summary>The PostgreSQL database of shard database <paramref name="ordinal"/>, named as the silo names it.</summary>
     public string PostgresShardDatabase(int ordinal) =>
