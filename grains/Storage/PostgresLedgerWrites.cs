@@ -178,7 +178,7 @@ internal static class PostgresLedgerWrites
         var all = Enumerable.Range(0, batches.Count).ToList();
         var changesInventory = batches.Any(b => b.Changes is not null);
         var recordsHomesKeys = batches.Any(b => b.Keys.Any(k => k.Home is not null));
-        await using var command = Compose(batches, changesInventory, recordsHomesKeys, string.Empty, out var moves).ToCommand(connection, transaction);
+        await using var command = Compose(batches, changesInventory, recordsHomesKeys, string.Empty, out var moves).ToPositionalCommand(connection, transaction);
         // Moves and holders' keys still owed, per batch. A key is moved or recorded at most once in a group: its home
         // runs one request per key at a time, and only that request moves it or has it recorded.
         var owed = new int[batches.Count];
@@ -246,7 +246,9 @@ internal static class PostgresLedgerWrites
         var moved = keys.Where(k => k.Key.PreviousOrderId is not null).ToList();
         var forwarded = recordsHomesKeys ? keys.Where(k => k.Key.Home is not null).ToList() : [];
         keys.RemoveAll(k => k.Key.PreviousOrderId is not null || k.Key.Home is not null);
-        var statement = new SqlStatement(prefix + Texts[(changesInventory ? 2 : 0) + (recordsHomesKeys ? 1 : 0)])
+        var text = Texts[(changesInventory ? 2 : 0) + (recordsHomesKeys ? 1 : 0)];
+        // The group's own text is one of the four held for the process, so it can be sent positionally.
+        var statement = new SqlStatement(prefix.Length == 0 ? text : prefix + text)
             .With("@f_i", selling.ToArray())
             .With("@f_shard_key", Column(selling, b => batches[b].Shard.Key))
             .With("@f_epoch", Column(selling, b => batches[b].Epoch))

@@ -26,6 +26,26 @@ internal sealed class SqlStatement(string sql)
         }
     }
 
+    /// <summary>
+    /// The statement as a command with positional placeholders (see <see cref="PositionalTexts"/>): only for a text held
+    /// for the life of the process, on a driver that numbers placeholders <c>$1</c>, <c>$2</c>, … (Npgsql).
+    /// </summary>
+    public DbCommand ToPositionalCommand(DbConnection connection, DbTransaction? transaction)
+    {
+        var names = new string[_parameters.Count];
+        for (var i = 0; i < names.Length; i++) names[i] = _parameters[i].Key;
+        var command = connection.CreateCommand();
+        command.CommandText = PositionalTexts.For(Sql, names);
+        command.Transaction = transaction;
+        foreach (var (_, value) in _parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+        return command;
+    }
+
     public DbCommand ToCommand(DbConnection connection, DbTransaction? transaction)
     {
         var command = connection.CreateCommand();
