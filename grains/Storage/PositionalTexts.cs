@@ -17,9 +17,9 @@ namespace OrleansTickets.Storage;
 /// <para>
 /// Texts are kept by their instance, not their contents, so only a statement whose text is a string held for the
 /// life of the process (a constant, a static field) may be sent this way: a text built per call would be rewritten
-/// at every call and kept for ever. The names are kept beside each rewritten text and checked at every use (they
-/// are literals, so by reference): a statement that adds its parameters in another order, or others, fails there
-/// instead of binding a value to the wrong column.
+/// at every call and kept for ever. The names are kept beside each rewritten text and checked at every use (cheaply:
+/// they are literals, so each comparison ends at the reference): a statement that adds its parameters in another
+/// order, or others, fails there instead of binding a value to the wrong column.
 /// </para>
 /// </remarks>
 internal static class PositionalTexts
@@ -35,7 +35,7 @@ internal static class PositionalTexts
         if (rewritten.Names.Length != names.Count) throw Mismatch(sql);
         for (var i = 0; i < names.Count; i++)
         {
-            if (!ReferenceEquals(rewritten.Names[i], names[i]) && rewritten.Names[i] != names[i]) throw Mismatch(sql);
+            if (rewritten.Names[i] != names[i]) throw Mismatch(sql);
         }
         return rewritten.Text;
     }

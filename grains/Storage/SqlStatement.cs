@@ -5,23 +5,26 @@ namespace OrleansTickets.Storage;
 /// <summary>One parameterised statement, kept as data so a group commit can send many in one round trip.</summary>
 internal sealed class SqlStatement(string sql)
 {
-    private readonly List<KeyValuePair<string, object>> _parameters = [];
+    // Names and values apart, in the order they were added: the names alone are what a positional form is checked against.
+    private readonly List<string> _names = [];
+    private readonly List<object> _values = [];
 
     public string Sql { get; } = sql;
 
     public SqlStatement With(string name, object value)
     {
-        _parameters.Add(new(name, value));
+        _names.Add(name);
+        _values.Add(value);
         return this;
     }
 
     public void ApplyTo(DbParameterCollection target, Func<DbParameter> create)
     {
-        foreach (var (name, value) in _parameters)
+        for (var i = 0; i < _names.Count; i++)
         {
             var parameter = create();
-            parameter.ParameterName = name;
-            parameter.Value = value;
+            parameter.ParameterName = _names[i];
+            parameter.Value = _values[i];
             target.Add(parameter);
         }
     }
@@ -32,12 +35,10 @@ internal sealed class SqlStatement(string sql)
     /// </summary>
     public DbCommand ToPositionalCommand(DbConnection connection, DbTransaction? transaction)
     {
-        var names = new string[_parameters.Count];
-        for (var i = 0; i < names.Length; i++) names[i] = _parameters[i].Key;
         var command = connection.CreateCommand();
-        command.CommandText = PositionalTexts.For(Sql, names);
+        command.CommandText = PositionalTexts.For(Sql, _names);
         command.Transaction = transaction;
-        foreach (var (_, value) in _parameters)
+        foreach (var value in _values)
         {
             var parameter = command.CreateParameter();
             parameter.Value = value;
