@@ -247,7 +247,8 @@ internal static class PostgresLedgerWrites
         var forwarded = recordsHomesKeys ? keys.Where(k => k.Key.Home is not null).ToList() : [];
         keys.RemoveAll(k => k.Key.PreviousOrderId is not null || k.Key.Home is not null);
         var text = Texts[(changesInventory ? 2 : 0) + (recordsHomesKeys ? 1 : 0)];
-        // The group's own text is one of the four held for the process, so it can be sent positionally.
+        // Without a prefix the text is one of the four held for the process, which PositionalTexts keeps its rewrites by;
+        // the EXPLAIN of PlanGroupStatementsAsync is a text of its own, sent with names.
         var statement = new SqlStatement(prefix.Length == 0 ? text : prefix + text)
             .With("@f_i", selling.ToArray())
             .With("@f_shard_key", Column(selling, b => batches[b].Shard.Key))
