@@ -10,7 +10,7 @@ namespace OrleansTickets.Storage;
 /// <remarks>
 /// <para>
 /// Npgsql rewrites a command with named parameters on every execution: it parses the whole text, numbers the names
-/// and builds the rewritten text again. For the PostgreSQL group statement (about 3.5 kB and 37 to 72 parameters, run
+/// and builds the rewritten text again. For the PostgreSQL group statement (2.5 to 5 kB and 37 to 72 parameters, run
 /// at every group commit) that was about 1.3% of the service's CPU in a sale (docs/benchmarks.md, seventy-second
 /// session). With positional parameters, which have no names, Npgsql sends the text as it is.
 /// </para>
