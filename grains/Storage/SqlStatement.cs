@@ -18,12 +18,15 @@ internal sealed class SqlStatement(string sql)
         return this;
     }
 
-    public void ApplyTo(DbParameterCollection target, Func<DbParameter> create)
+    public void ApplyTo(DbParameterCollection target, Func<DbParameter> create) => ApplyTo(target, create, named: true);
+
+    // Unnamed parameters are bound by position, for a text whose placeholders are numbered (PositionalTexts).
+    private void ApplyTo(DbParameterCollection target, Func<DbParameter> create, bool named)
     {
         for (var i = 0; i < _names.Count; i++)
         {
             var parameter = create();
-            parameter.ParameterName = _names[i];
+            if (named) parameter.ParameterName = _names[i];
             parameter.Value = _values[i];
             target.Add(parameter);
         }
@@ -33,26 +36,17 @@ internal sealed class SqlStatement(string sql)
     /// The statement as a command with positional placeholders (see <see cref="PositionalTexts"/>): only for a text held
     /// for the life of the process, on a driver that numbers placeholders <c>$1</c>, <c>$2</c>, … (Npgsql).
     /// </summary>
-    public DbCommand ToPositionalCommand(DbConnection connection, DbTransaction? transaction)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = PositionalTexts.For(Sql, _names);
-        command.Transaction = transaction;
-        foreach (var value in _values)
-        {
-            var parameter = command.CreateParameter();
-            parameter.Value = value;
-            command.Parameters.Add(parameter);
-        }
-        return command;
-    }
+    public DbCommand ToPositionalCommand(DbConnection connection, DbTransaction? transaction) =>
+        ToCommand(connection, transaction, PositionalTexts.For(Sql, _names), named: false);
 
-    public DbCommand ToCommand(DbConnection connection, DbTransaction? transaction)
+    public DbCommand ToCommand(DbConnection connection, DbTransaction? transaction) => ToCommand(connection, transaction, Sql, named: true);
+
+    private DbCommand ToCommand(DbConnection connection, DbTransaction? transaction, string text, bool named)
     {
         var command = connection.CreateCommand();
-        command.CommandText = Sql;
+        command.CommandText = text;
         command.Transaction = transaction;
-        ApplyTo(command.Parameters, command.CreateParameter);
+        ApplyTo(command.Parameters, command.CreateParameter, named);
         return command;
     }
 
