@@ -9,8 +9,14 @@ public enum PurchaseRoute
     /// <summary>Answered by the first shard asked (for a keyed order, its home selling it itself), or refused early.</summary>
     Direct,
 
-    /// <summary>A keyed order's home sold out, reserved the key and had another shard sell it.</summary>
+    /// <summary>A keyed order's home sold out and had another shard on its own database sell it (usually in one commit).</summary>
     Forwarded,
+
+    /// <summary>
+    /// A keyed order's home sold out and had a shard on another database sell it: the key's reservation on the home's
+    /// database, then the order on the other, two commits one after the other.
+    /// </summary>
+    ForwardedAcross,
 
     /// <summary>The shard asked was told to pull tickets from donors first.</summary>
     Pulled,

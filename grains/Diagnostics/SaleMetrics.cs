@@ -39,7 +39,9 @@ public sealed class SaleMetrics
 
     // The route tag's values, indexed by PurchaseRoute (GetNames lists them in value order), so that recording
     // allocates nothing and a route added to the enum is named without a second list to keep in step.
-    private static readonly string[] RouteNames = [.. Enum.GetNames<PurchaseRoute>().Select(name => name.ToLowerInvariant())];
+    // ForwardedAcross is "forwarded_across".
+    private static readonly string[] RouteNames =
+        [.. Enum.GetNames<PurchaseRoute>().Select(name => string.Concat(name.Select((c, i) => i > 0 && char.IsUpper(c) ? $"_{char.ToLowerInvariant(c)}" : $"{char.ToLowerInvariant(c)}")))];
 
     /// <summary>Creates the instruments on a meter owned by <paramref name="meters"/> (the host's, through DI).</summary>
     public SaleMetrics(IMeterFactory meters)
@@ -135,8 +137,12 @@ public sealed class SaleMetrics
         _answerDuration.Record(elapsed.TotalSeconds, tag);
     }
 
-    /// <summary>A home reserved a key for an order on another shard and asked it to sell the order.</summary>
-    public void Forwarded() => _forwards.Add(1);
+    /// <summary>
+    /// A home had another shard sell a keyed order: counted when that shard sold it with the key in one commit
+    /// (<paramref name="oneCommit"/>, a holder on the home's database), or when the home, having committed the key's
+    /// reservation itself, asked it to sell the order.
+    /// </summary>
+    public void Forwarded(bool oneCommit) => _forwards.Add(1, new KeyValuePair<string, object?>("commits", oneCommit ? "one" : "two"));
 
     /// <summary>A home asked a candidate whether it has room.</summary>
     public void AskedForRoom() => _roomQuestions.Add(1);

@@ -419,7 +419,12 @@ public sealed partial class PurchaseDispatcherGrain(
                 if (result is { Status: PurchaseStatus.Created, Order: { } order })
                 {
                     // Sold by another shard than the home: the home forwarded it (or a pull's receiver sold it).
-                    if (ObserveSeller(order, result.Remaining) != homeIndex) route = Further(route, PurchaseRoute.Forwarded);
+                    var seller = ObserveSeller(order, result.Remaining);
+                    if (seller != homeIndex)
+                    {
+                        var across = seller >= 0 && seller < _typeDatabases.Length && _typeDatabases[seller] != homeDatabase;
+                        route = Further(route, across ? PurchaseRoute.ForwardedAcross : PurchaseRoute.Forwarded);
+                    }
                     _pauseDoublings = 0;
                 }
                 // The counts heard were for this view; the buyer's answer does not carry them on to the front end.

@@ -227,7 +227,7 @@ public sealed partial class InventoryShardGrain
             if (reserved.Status != PurchaseStatus.Created) return UnlessMade(reserved, outcomeUnknown);
             reservedHere = true;
             entry.OrderId = orderId;
-            metrics.Forwarded();
+            metrics.Forwarded(oneCommit: false);
             var result = await AskHolderAsync(target, orderId, purchase, freshOrderId: true);
             if (result.Status == PurchaseStatus.SoldOut)
             {
@@ -293,7 +293,7 @@ public sealed partial class InventoryShardGrain
         {
             case PurchaseStatus.Created or PurchaseStatus.Replayed:
                 entry.OrderId = orderId;
-                metrics.Forwarded();
+                metrics.Forwarded(oneCommit: true);
                 return (result, false);
             case PurchaseStatus.SoldOut:
                 return (result, false);

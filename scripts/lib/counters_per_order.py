@@ -42,6 +42,8 @@ columns = [
     ("refresh calls", "orleanstickets.dispatch.refresh_calls"),
     ("room questions", "orleanstickets.shards.room_questions"),
     ("forwards", "orleanstickets.shards.forwards"),
+    # Those to a shard on another database than the home's: the key's commit there, then the order's (two commits).
+    ("2-commit forwards", "orleanstickets.shards.forwards[commits=two]"),
     ("transfers", "orleanstickets.shards.transfers"),
     ("pauses", "orleanstickets.dispatch.pauses"),
 ]
@@ -81,7 +83,7 @@ if orders:
 # The dispatchers' answers by route (the furthest a purchase went: direct, forwarded, pulled, refreshed, paused), each
 # second with its p50 / p99: which steps make the end of a sale's slow answers. Runs recorded before the instrument
 # existed have none.
-ROUTES = ["direct", "forwarded", "pulled", "refreshed", "paused"]
+ROUTES = ["direct", "forwarded", "forwarded_across", "pulled", "refreshed", "paused"]
 ANSWERS = "orleanstickets.dispatch.answers"
 DURATION = "orleanstickets.dispatch.answer.duration"
 if any(k.startswith(ANSWERS + "[") for values in seconds.values() for k in values):

@@ -96,7 +96,10 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(Sum(forwards), Volatile.Read(ref tried));
         // Each candidate was asked once and sold, so each forward is one purchase's whole route, and no purchase
         // refreshed, pulled or paused.
-        Assert.Equal(Sum(forwards), Sum(answers, "forwarded"));
+        // A forward to a shard on the home's database is one commit, the key with the order; to another database, two.
+        Assert.Equal(Sum(forwards), Sum(answers, "forwarded") + Sum(answers, "forwarded_across"));
+        Assert.Equal(ForwardsIn(forwards, "one"), Sum(answers, "forwarded"));
+        Assert.Equal(ForwardsIn(forwards, "two"), Sum(answers, "forwarded_across"));
         Assert.Equal(2 * shards - Sum(forwards), Sum(answers, "direct"));
         Assert.Equal(2 * shards, Sum(answers));
     }
@@ -133,11 +136,15 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
     private static long Sum<T>(MetricCollector<T> collector) where T : struct =>
         collector.GetMeasurementSnapshot().Sum(m => Convert.ToInt64(m.Value, System.Globalization.CultureInfo.InvariantCulture));
 
-    private static readonly string[] Routes = ["direct", "forwarded", "pulled", "refreshed", "paused"];
+    private static readonly string[] Routes = ["direct", "forwarded", "forwarded_across", "pulled", "refreshed", "paused"];
 
     /// <summary>The measurements' sum over those with route <paramref name="route"/>; a route tag of another name fails the test.</summary>
     private static long Sum(MetricCollector<long> answers, string route) =>
         answers.GetMeasurementSnapshot().Where(m => RouteOf(m.Tags) == route).Sum(m => m.Value);
+
+    /// <summary>The forwards' sum over those made in <paramref name="commits"/> commits ("one" or "two").</summary>
+    private static long ForwardsIn(MetricCollector<long> forwards, string commits) =>
+        forwards.GetMeasurementSnapshot().Where(m => Assert.IsType<string>(m.Tags["commits"]) == commits).Sum(m => m.Value);
 
     private static string RouteOf(IReadOnlyDictionary<string, object?> tags)
     {
