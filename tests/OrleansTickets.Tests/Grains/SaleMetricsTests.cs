@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using OrleansTickets.Dispatch;
+using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
@@ -102,6 +104,54 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(ForwardsIn(forwards, "two"), Sum(answers, "forwarded_across"));
         Assert.Equal(2 * shards - Sum(forwards), Sum(answers, "direct"));
         Assert.Equal(2 * shards, Sum(answers));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_forward_is_counted_by_its_commits_and_answered_as_forwarded_across_when_sold_on_another_database(string engine)
+    {
+        await StartAsync(engine);
+        // 8 shards of 4 on the default 4 databases, two on each. One ticket an order, so no shard ever has fewer left than
+        // an order takes, and none gathers its last tickets onto another.
+        var definition = await Cluster.CreateEventAsync("apart", TicketingCluster.Type("ga", capacity: 32, shards: 8, maxPerOrder: 1));
+        var databases = await Cluster.Client.GetEventGrain("apart").GetShardDatabases();
+        var homes = new KeyHomes(definition, databases, "ga");
+        const string acrossKey = "apart-across";
+        var dryDatabase = databases[homes.HomeOf(acrossKey)];
+        var localKey = Enumerable.Range(0, 1_000).Select(n => $"apart-local-{n}").First(key => databases[homes.HomeOf(key)] != dryDatabase);
+        var localHome = homes.HomeOf(localKey);
+        // Sold out behind the dispatcher's back: both shards on the first key's database, and the second key's home (its
+        // sibling on the same database keeps its tickets).
+        foreach (var index in Enumerable.Range(0, 8).Where(index => databases[index] == dryDatabase).Append(localHome))
+        {
+            for (var sold = 0; sold < 4; sold++)
+            {
+                Assert.Equal(PurchaseStatus.Created, (await Cluster.Shard("apart", "ga", index).Purchase(TicketingCluster.KeylessPurchase("apart", "ga", 1))).Status);
+            }
+        }
+        using var forwards = Cluster.CollectMetric<long>("orleanstickets.shards.forwards");
+        using var answers = Cluster.CollectMetric<long>("orleanstickets.dispatch.answers");
+
+        // The home and its sibling refuse (the view still shows them full), so a shard on another database sells it, after
+        // the home committed the key's reservation: two commits.
+        var across = await Cluster.BuyAsync("apart", "ga", 1, key: acrossKey);
+        Assert.Equal(PurchaseStatus.Created, across.Status);
+        Assert.NotEqual(dryDatabase, databases[SellerOf(across)]);
+        Assert.Equal((0L, 1L), (ForwardsIn(forwards, "one"), ForwardsIn(forwards, "two")));
+        Assert.Equal((1L, 1L), (Sum(answers, "forwarded_across"), Sum(answers)));
+
+        // The sibling on the home's database sells it with the key: one commit.
+        var local = await Cluster.BuyAsync("apart", "ga", 1, key: localKey);
+        Assert.Equal(PurchaseStatus.Created, local.Status);
+        Assert.NotEqual(localHome, SellerOf(local));
+        Assert.Equal(databases[localHome], databases[SellerOf(local)]);
+        Assert.Equal((1L, 1L), (ForwardsIn(forwards, "one"), ForwardsIn(forwards, "two")));
+        Assert.Equal((1L, 1L, 2L), (Sum(answers, "forwarded"), Sum(answers, "forwarded_across"), Sum(answers)));
+    }
+
+    private static int SellerOf(PurchaseResult result)
+    {
+        Assert.True(OrderId.TryGetShard(result.Order!.OrderId, out var seller));
+        return seller.Index;
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
