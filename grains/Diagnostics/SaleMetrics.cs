@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Text.RegularExpressions;
 
 namespace OrleansTickets.Diagnostics;
 
@@ -39,9 +40,9 @@ public sealed class SaleMetrics
 
     // The route tag's values, indexed by PurchaseRoute (GetNames lists them in value order), so that recording
     // allocates nothing and a route added to the enum is named without a second list to keep in step.
-    // ForwardedAcross is "forwarded_across".
+    // Words are joined by underscores: ForwardedAcross is "forwarded_across".
     private static readonly string[] RouteNames =
-        [.. Enum.GetNames<PurchaseRoute>().Select(name => string.Concat(name.Select((c, i) => i > 0 && char.IsUpper(c) ? $"_{char.ToLowerInvariant(c)}" : $"{char.ToLowerInvariant(c)}")))];
+        [.. Enum.GetNames<PurchaseRoute>().Select(name => Regex.Replace(name, "(?<!^)([A-Z])", "_$1").ToLowerInvariant())];
 
     /// <summary>Creates the instruments on a meter owned by <paramref name="meters"/> (the host's, through DI).</summary>
     public SaleMetrics(IMeterFactory meters)
