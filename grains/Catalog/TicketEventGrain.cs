@@ -431,7 +431,7 @@ public sealed partial class TicketEventGrain(
     private async Task<CreateEventOutcome> CreateAsync(EventDefinition definition)
     {
         var ordinals = await GrainFactory.GetGrain<IShardDatabaseAllocatorGrain>(0).Allocate(definition.TotalShards);
-        state.State = new TicketEventState { Definition = definition, DatabaseOrdinals = ordinals };
+        state.State = new TicketEventState { Definition = definition, DatabaseOrdinals = ordinals, BlocksByDatabase = true };
         try
         {
             await state.WriteStateAsync();
@@ -482,7 +482,7 @@ public sealed partial class TicketEventGrain(
         var type = definition?.FindTicketType(ticketTypeId);
         if (type is null || index < 0 || index >= type.Shards) return null;
         return new ShardPlacement(
-            new ShardAddress(definition!.Id, type.Id, index), type.BlockOf(index),
+            new ShardAddress(definition!.Id, type.Id, index), stored!.BlockOf(type, index),
             stored!.DatabaseOrdinals[definition.FirstFlatIndexOf(type.Id) + index],
             // Events stored before prices were canonical still sell in the form a replay reads back.
             Prices.Canonical(type.Price, type.Currency), type.Currency, type.MaxPerOrder);

@@ -25,6 +25,21 @@ public sealed class TicketEventState
     [Id(5)] public Dictionary<string, KeyedGrant> GrantsByKey { get; set; } = [];
 
     /// <summary>
+    /// Whether each type's blocks share its tickets evenly between its databases (<see cref="TicketTypeDefinition.BlockOf(int, IReadOnlyList{int})"/>),
+    /// as for every event created since the seventy-third session; false for one stored before, whose shards hold the
+    /// even split between shards they were created with. A block never changes once a shard has sold from it.
+    /// </summary>
+    [Id(6)] public bool BlocksByDatabase { get; set; }
+
+    /// <summary>The block of <paramref name="type"/>'s shard <paramref name="index"/>, under this event's layout.</summary>
+    public SerialBlock BlockOf(TicketTypeDefinition type, int index)
+    {
+        if (!BlocksByDatabase) return type.BlockOf(index);
+        var first = Definition!.FirstFlatIndexOf(type.Id);
+        return type.BlockOf(index, DatabaseOrdinals.AsSpan(first, type.Shards).ToArray());
+    }
+
+    /// <summary>
     /// How long a key is remembered after its grant was issued or, if it waited for a shard, after it stopped waiting.
     /// The state is written whole at every grant and delivery, so keys kept for ever would make each write bigger: a
     /// front end makes up a key for every addition sent without one (against Orleans sending a message twice), and

@@ -243,7 +243,9 @@ public sealed partial class PurchaseDispatcherGrain(
         var firstOfType = definition!.FirstFlatIndexOf(type.Id);
         _typeDatabases = Enumerable.Range(0, type.Shards).Select(i => databases[firstOfType + i]).ToArray();
         _event = definition;
-        _remaining = Enumerable.Range(0, type.Shards).Select(i => (long)type.BlockOf(i).Size).ToArray();
+        // The blocks of an event created since blocks were shared by database; for one stored before (TicketEventState.
+        // BlocksByDatabase), a little off until the first refresh, which a hint may be.
+        _remaining = [.. type.BlockSizesByDatabase(_typeDatabases).Select(size => (long)size)];
         _unavailableUntil = new long[type.Shards];
         _retired = new bool[type.Shards];
         _watch = watches.For(definition!.Id, type.Id, type.Shards);

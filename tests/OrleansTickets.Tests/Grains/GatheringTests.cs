@@ -18,8 +18,8 @@ public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper o
     public async Task A_shard_left_with_less_than_one_order_gives_it_to_its_collector_which_sells_it(string engine)
     {
         await StartAsync(engine);
-        // 6 shards of 10, at most 4 tickets per order: shards 0-3 collect, shard 5 gives to shard 1.
-        await Cluster.CreateEventAsync("gather", TicketingCluster.Type("ga", capacity: 60, shards: 6, maxPerOrder: 4));
+        // 8 shards of 10 (two on each of the 4 test databases, so blocks shared by database are still 10 each), at most 4 tickets per order: shards 0-3 collect, shard 5 gives to shard 1.
+        await Cluster.CreateEventAsync("gather", TicketingCluster.Type("ga", capacity: 80, shards: 8, maxPerOrder: 4));
         var giver = Cluster.Shard("gather", "ga", 5);
 
         Assert.Equal(PurchaseStatus.Created, (await giver.Purchase(TicketingCluster.KeylessPurchase("gather", "ga", 4))).Status);
@@ -49,14 +49,14 @@ public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper o
         Assert.Equal(PurchaseStatus.SoldOut, (await Cluster.Shard("gather", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("gather", "ga", 1))).Status);
         OrderAssertions.AllSerialsAndCodesUnique(orders);
         var type = (await Cluster.SalesAsync("gather")).TicketTypes[0];
-        Assert.Equal((60L, 20L, 40L), (type.Capacity, type.Sold, type.Remaining));
+        Assert.Equal((80L, 20L, 60L), (type.Capacity, type.Sold, type.Remaining));
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task A_collector_keeps_its_own_last_tickets(string engine)
     {
         await StartAsync(engine);
-        await Cluster.CreateEventAsync("keeps", TicketingCluster.Type("ga", capacity: 60, shards: 6, maxPerOrder: 4));
+        await Cluster.CreateEventAsync("keeps", TicketingCluster.Type("ga", capacity: 80, shards: 8, maxPerOrder: 4));
         var collector = Cluster.Shard("keeps", "ga", 2);
 
         Assert.Equal(PurchaseStatus.Created, (await collector.Purchase(TicketingCluster.KeylessPurchase("keeps", "ga", 4))).Status);

@@ -202,10 +202,10 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
     [Fact]
     public async Task A_shard_keeps_its_last_tickets_to_sell_when_its_collector_does_not_answer()
     {
-        // 6 shards of 10, at most 4 tickets per order: shard 5 gathers to shard 1, which does not answer.
+        // 8 shards of 10 (two on each of the 4 test databases, so blocks shared by database are still 10 each), at most 4 tickets per order: shard 5 gathers to shard 1, which does not answer.
         var silent = new SilentShard(new ShardAddress("lonely", "ga", 1));
         await using var cluster = await StartAsync(silent);
-        await cluster.CreateEventAsync("lonely", TicketingCluster.Type("ga", capacity: 60, shards: 6, maxPerOrder: 4));
+        await cluster.CreateEventAsync("lonely", TicketingCluster.Type("ga", capacity: 80, shards: 8, maxPerOrder: 4));
         var giver = cluster.Shard("lonely", "ga", 5);
         silent.Silence(all: true);
 
@@ -228,7 +228,7 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         // ends the drained shard hands them on itself.
         var silent = new SilentShard(new ShardAddress("held", "ga", 1));
         await using var cluster = await StartAsync(silent);
-        await cluster.CreateEventAsync("held", TicketingCluster.Type("ga", capacity: 60, shards: 6, maxPerOrder: 4));
+        await cluster.CreateEventAsync("held", TicketingCluster.Type("ga", capacity: 80, shards: 8, maxPerOrder: 4));
         var giver = cluster.Shard("held", "ga", 5);
         silent.Slow();
 
@@ -241,8 +241,8 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
         silent.Answer();
         var shards = (await cluster.SalesAsync("held")).TicketTypes[0].Shards;
         Assert.Equal((8L, 8L), (shards[5].Capacity, shards[5].Sold));
-        Assert.Equal(60L, shards.Sum(s => s.Capacity));
-        Assert.Equal(52L, shards.Sum(s => s.Remaining));
+        Assert.Equal(80L, shards.Sum(s => s.Capacity));
+        Assert.Equal(72L, shards.Sum(s => s.Remaining));
     }
 
     [Fact]
@@ -263,7 +263,7 @@ public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
                 })(silo);
             }
         }, output: output);
-        await cluster.CreateEventAsync("frozen", TicketingCluster.Type("ga", capacity: 60, shards: 6));
+        await cluster.CreateEventAsync("frozen", TicketingCluster.Type("ga", capacity: 80, shards: 8));
         try
         {
             var drained = await cluster.Shard("frozen", "ga", 0).Drain();
