@@ -221,9 +221,14 @@ public sealed partial class PurchaseDispatcherGrain(
             if (!known) return PurchaseResult.NotFound;
         }
         if (request.Quantity > _type!.MaxPerOrder) return new PurchaseResult(PurchaseStatus.TooManyTickets, Remaining: _type.MaxPerOrder);
-        return request.IdempotencyKey is { } key
+        var result = request.IdempotencyKey is { } key
             ? await PurchaseAtHomeAsync(request, key, arrival, giveUpAt)
             : await PurchaseAnywhereAsync(request, arrival, giveUpAt);
+        // Counted on the answer the buyer gets: a keyed verdict that the home's last look turned into a replay
+        // (RefusalSeenByHomeAsync) is no "sold out".
+        if (result.Status == PurchaseStatus.SoldOut) metrics.AnsweredSoldOut();
+        else if (result.Status == PurchaseStatus.Scattered) metrics.AnsweredScattered();
+        return result;
     }
 
     private async Task<bool> LoadDefinitionAsync(PurchaseRequest request, long giveUpAt)
@@ -461,7 +466,7 @@ public sealed partial class PurchaseDispatcherGrain(
                     arrival = _refreshesStarted;
                     refreshed = true;
                     if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates)) break;
-                    if (Verdict(quantity, giveUpAt) is { } verdict) return verdict;
+                    if (Verdict(quantity, giveUpAt) is { } verdict) return await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, verdict, giveUpAt);
                     // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
                     if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors))
                     {
@@ -470,11 +475,11 @@ public sealed partial class PurchaseDispatcherGrain(
                     }
                     route = Further(route, PurchaseRoute.Paused);
                     await PauseForTicketsAsync(giveUpAt);
-                    if (SettledVerdict(quantity, arrived) is { } settled) return settled;
+                    if (SettledVerdict(quantity, arrived) is { } settled) return await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, settled, giveUpAt);
                     // A pause that reached the patience ends the wait, as in the keyless path: the verdict rests on the refresh
-                    // before it. Going round again cost one more refresh of every shard only to find the time up, and asking
-                    // the home again could keep the buyer up to HomeAnswerGrace past its patience.
-                    if (Now >= giveUpAt) return OutOfPatience(quantity, giveUpAt, refreshed);
+                    // before it. Going round again cost one more refresh of every shard only to find the time up; the home
+                    // is asked once more only to look at the key, as before any refusal here.
+                    if (Now >= giveUpAt) return await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, OutOfPatience(quantity, giveUpAt, refreshed), giveUpAt);
                     // Other buyers' answers during the pause may have shown room somewhere: no refresh is needed to go there.
                     if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates)) break;
                 }
@@ -484,6 +489,36 @@ public sealed partial class PurchaseDispatcherGrain(
         {
             metrics.Answered(route, clock.GetElapsedTime(started));
         }
+    }
+
+    /// <summary>
+    /// Gives a keyed order's <paramref name="refusal"/> (sold out, scattered, or nothing sold) only once the home has
+    /// looked at the key after the refresh or wait the refusal rests on: the home's own answer instead when the key has an
+    /// order (a replay) or the home can sell after all; "outcome unknown" when the home cannot look.
+    /// </summary>
+    /// <remarks>
+    /// The home's "sold out" that sent this request to refresh said that the key had no order then. Between that answer
+    /// and the refresh, another request with the same key (the buyer's retry from another front end, while this one's
+    /// connection is gone; or, during a membership change, an earlier ask of this request that a newer activation of the
+    /// home forwarded) may have made the key's order from tickets that came free meanwhile, and taken the last of them.
+    /// A refusal from the refresh alone then told the buyer "sold out" while the key had an order, and the buyer never
+    /// learned of it. The home's look comes after the refresh, and orders are never unmade, so a key without an order
+    /// then had none at the refresh either: the refusal holds at that moment, which lies within this request. It costs
+    /// one more call (a read of the stored key, or a sale) for each keyed refusal given after a refresh, a few hundred at
+    /// the end of a sale.
+    /// </remarks>
+    private async Task<PurchaseResult> RefusalSeenByHomeAsync(
+        IInventoryShardGrain home, int homeIndex, PurchaseRequest request, string fingerprint, PurchaseResult refusal, long giveUpAt)
+    {
+        // No candidates: the home sells only from its own tickets, and otherwise reads the key before it answers "sold out".
+        var answer = await AskHomeAsync(home, homeIndex, new ShardPurchase(request, fingerprint, []), giveUpAt);
+        ObserveSightings(answer);
+        return answer.Status switch
+        {
+            PurchaseStatus.SoldOut => refusal,
+            PurchaseStatus.Failed or PurchaseStatus.Unavailable or PurchaseStatus.NotFound => PurchaseResult.Failed,
+            _ => answer.Sightings.IsDefaultOrEmpty ? answer : answer with { Sightings = default },
+        };
     }
 
     private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, int homeIndex, ShardPurchase purchase, long giveUpAt)
@@ -641,7 +676,6 @@ public sealed partial class PurchaseDispatcherGrain(
     {
         if (_settledRefresh <= arrival || _settledUnsold >= quantity) return null;
         _pauseDoublings = 0;
-        metrics.AnsweredSoldOut();
         return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, _settledUnsold));
     }
 
@@ -692,7 +726,6 @@ public sealed partial class PurchaseDispatcherGrain(
         if (_refreshedUnsold is { } unsold && unsold < quantity)
         {
             _pauseDoublings = 0;
-            metrics.AnsweredSoldOut();
             return new PurchaseResult(PurchaseStatus.SoldOut, Remaining: Math.Max(0, unsold));
         }
         if (_refreshedDrained is { } drained && drained.Free >= quantity && drained.Largest < quantity)
@@ -700,7 +733,6 @@ public sealed partial class PurchaseDispatcherGrain(
             // Waiting would not help: no pull can gather the tickets (every shard refuses gifts), and nothing else adds
             // any. Before this answer the buyer paused and refreshed to the end of its patience, then heard "try again".
             _pauseDoublings = 0;
-            metrics.AnsweredScattered();
             return new PurchaseResult(PurchaseStatus.Scattered, Remaining: drained.Largest);
         }
         return Now >= giveUpAt ? PurchaseResult.Unavailable : null;
