@@ -41,8 +41,9 @@ public static class TicketingApiExtensions
         // A front end registers its own before this (FrontEndHostingExtensions); a silo's API calls in-process.
         services.TryAddSingleton(new GatewayHop(MayResend: false));
         services.AddOptions<PurchaseAdmissionOptions>().BindConfiguration(PurchaseAdmissionOptions.SectionName)
-            .Validate(o => o.MaxInFlight >= 1 && o.MaxQueued >= 0 && o.MaxQueueWait > TimeSpan.Zero,
-                "Api:Admission:MaxInFlight must be at least 1, Api:Admission:MaxQueued at least 0, and Api:Admission:MaxQueueWait more than 0.")
+            .Validate(o => o.MaxInFlight >= 1 && o.MaxQueued >= 0 && o.MaxQueueWait > TimeSpan.Zero && o.MaxQueueWait <= PurchaseAdmissionOptions.LongestQueueWait,
+                "Api:Admission:MaxInFlight must be at least 1, Api:Admission:MaxQueued at least 0, and Api:Admission:MaxQueueWait " +
+                $"more than 0 and at most {PurchaseAdmissionOptions.LongestQueueWait.TotalMinutes:0} minutes.")
             .ValidateOnStart();
         services.AddSingleton<PurchaseAdmission>();
         services.AddOptions<OperatorAccessOptions>().BindConfiguration(OperatorAccessOptions.SectionName)

@@ -22,4 +22,10 @@ public sealed class PurchaseAdmissionOptions
     /// last in the queue would otherwise wait about <c>MaxQueued / MaxInFlight</c> times that.
     /// </summary>
     public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The longest <see cref="MaxQueueWait"/> the host starts with. A buyer's client has given up long before, and the
+    /// wait's timer refuses spans past about 49.7 days: such a setting started, and then every queued purchase got a 500.
+    /// </summary>
+    public static readonly TimeSpan LongestQueueWait = TimeSpan.FromMinutes(5);
 }

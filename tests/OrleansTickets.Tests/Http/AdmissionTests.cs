@@ -232,12 +232,16 @@ public sealed class AdmissionTests : IAsyncLifetime
         Assert.Equal(1, await Task.Run(app.RunUntilStopped).WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
-    [Fact]
-    public void A_queue_wait_of_zero_is_refused()
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("00:05:00.001")]
+    // Past what the wait's timer takes (about 49.7 days): it used to start, and then answer every queued purchase 500.
+    [InlineData("60.00:00:00")]
+    public void A_queue_wait_of_zero_or_of_more_than_five_minutes_is_refused(string maxQueueWait)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Api:Admission:MaxQueueWait"] = "00:00:00",
+            ["Api:Admission:MaxQueueWait"] = maxQueueWait,
         }).Build();
         using var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddTicketingApi().BuildServiceProvider();
 
