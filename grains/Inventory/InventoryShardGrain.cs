@@ -302,13 +302,13 @@ public sealed partial class InventoryShardGrain(
             {
                 if (change.Kind != ChangeKind.TakeIn) continue;
                 var transfer = change.Transfer!;
-                if ((retired && transfer.Donor != _address.Key) || _takenIn.Contains(transfer.TransferId)
-                    || takenIn.Any(t => t.TransferId == transfer.TransferId))
-                {
-                    // Refused, or already held (a second delivery of the same gift): nothing to append or record.
-                    change.Skipped = true;
-                    continue;
-                }
+                // Refused, or already held (a second delivery of the same gift): nothing to append or record. Decided
+                // afresh in every cycle, never left from an earlier one: a change put back after a refused group goes
+                // round again, and a take-in written with a stale "skipped" would be in the capacity but not in
+                // _takenIn, so its donor would be told "refused" and take the serials back.
+                change.Skipped = (retired && transfer.Donor != _address.Key) || _takenIn.Contains(transfer.TransferId)
+                    || takenIn.Any(t => t.TransferId == transfer.TransferId);
+                if (change.Skipped) continue;
                 inventory.Append(transfer.Segments);
                 takenIn.Add(transfer);
             }
