@@ -64,8 +64,28 @@ internal static class DatabaseServer
         return given.ContainsKey(name) || given.ContainsKey(compactName);
     }
 
-    /// <summary>How long PostgreSQL lets a writer's transaction sit idle before it ends it (see <see cref="ForWriter"/>).</summary>
-    public const string WriterIdleInTransaction = "10s";
+    /// <summary>How long PostgreSQL lets a shard database's transaction sit idle before it ends it (see <see cref="EndingIdleTransactions"/>).</summary>
+    public const string IdleTransactionLimit = "10s";
+
+    /// <summary>
+    /// A shard database's connection string (its writer's or the shared pool's) with which PostgreSQL ends a transaction
+    /// left idle for <see cref="IdleTransactionLimit"/>; the other engines' unchanged.
+    /// </summary>
+    /// <remarks>
+    /// Both pools hold row locks across a round trip: the writer's group from its statement to its COMMIT (see
+    /// <see cref="ForWriter"/>), and a shard's claim on the shared pool from its upsert of the shard's row to its COMMIT.
+    /// A silo that froze or lost its network in between (a stopped process keeps its connection open, and a vanished
+    /// host's is kept by TCP for hours) would hold the row from the shard's next activation on another silo, whose claim
+    /// would wait, time out and retry for as long: the shard's tickets and every key homed on it out of reach long after
+    /// membership declared the silo dead. Ended by the server, the frozen claim's COMMIT fails and the new claim goes on.
+    /// </remarks>
+    public static string EndingIdleTransactions(SqlDialect dialect, string connectionString)
+    {
+        if (dialect != SqlDialect.PostgreSql) return connectionString;
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        builder.Options = (builder.Options + " -c idle_in_transaction_session_timeout=" + IdleTransactionLimit).Trim();
+        return builder.ConnectionString;
+    }
 
     /// <summary>
     /// The connection string of a shard database's group-commit writer: the database's own, in a pool of one connection
@@ -78,7 +98,7 @@ internal static class DatabaseServer
     /// first few commits, and its commits never wait behind readers for a slot. The pool keeps that connection when
     /// idle (a minimum of one), so a lull does not close it and the next sale's first commits do not prepare again.
     /// <para>
-    /// On PostgreSQL the server ends a writer's transaction left idle for <see cref="WriterIdleInTransaction"/>: a
+    /// On PostgreSQL the server ends a writer's transaction left idle for <see cref="IdleTransactionLimit"/>: a
     /// group holds row locks from its statement to its COMMIT, including, since a forward's holder records its home's
     /// key, a shared lock on a home's row that another silo's writer and a newer activation's claim wait for. A silo
     /// that froze between the two (a stopped process keeps its connection open) would otherwise hold them until its
@@ -87,12 +107,11 @@ internal static class DatabaseServer
     /// </remarks>
     public static string ForWriter(SqlDialect dialect, string connectionString) => dialect switch
     {
-        SqlDialect.PostgreSql => new NpgsqlConnectionStringBuilder(connectionString)
+        SqlDialect.PostgreSql => new NpgsqlConnectionStringBuilder(EndingIdleTransactions(dialect, connectionString))
         {
             MaxPoolSize = 1,
             MinPoolSize = 1,
             ApplicationName = WriterApplicationName(new NpgsqlConnectionStringBuilder(connectionString).ApplicationName),
-            Options = (new NpgsqlConnectionStringBuilder(connectionString).Options + " -c idle_in_transaction_session_timeout=" + WriterIdleInTransaction).Trim(),
         }.ConnectionString,
         SqlDialect.SqlServer => new SqlConnectionStringBuilder(connectionString)
         {

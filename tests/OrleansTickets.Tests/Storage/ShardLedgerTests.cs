@@ -222,7 +222,12 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             }
 
             Assert.Equal(1L, await WriterConnectionsAsync(first));
-            // The server accepts the writer's session setting: a transaction it leaves idle ends after 10 s.
+            // The server accepts the writer's session setting: a transaction it leaves idle ends after 10 s. So does a claim's
+            // on the shared pool, which holds the shard's row from its upsert to its COMMIT.
+            await using (var show = new NpgsqlCommand("SHOW idle_in_transaction_session_timeout", (NpgsqlConnection)second))
+            {
+                Assert.Equal("10s", await show.ExecuteScalarAsync());
+            }
             var writerString = DatabaseServer.ForWriter(SqlDialect.PostgreSql, postgres.Server.ConnectionString(context.ShardDatabaseName(0)));
             await using (var writer = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(writerString) { Pooling = false }.ConnectionString))
             {
