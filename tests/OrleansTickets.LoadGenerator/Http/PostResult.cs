@@ -6,7 +6,10 @@ public enum PostResult
     /// <summary>201, or 200 on the replay of an order an earlier attempt made.</summary>
     Acknowledged,
 
-    /// <summary>409 sold-out: definitely no order; the problem says how many tickets remain.</summary>
+    /// <summary>
+    /// 409 sold-out or tickets-scattered: definitely no order; the problem says how many tickets one order may still
+    /// take (sold-out's <c>remaining</c>, tickets-scattered's <c>largestOrder</c>).
+    /// </summary>
     SoldOut,
 
     /// <summary>503: retry the same request after Retry-After.</summary>

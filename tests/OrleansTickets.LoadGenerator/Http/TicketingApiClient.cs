@@ -19,6 +19,7 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
         Environment.GetEnvironmentVariable("Api__Operators__Key") is { Length: > 0 } key ? key : null;
 
     private const string SoldOutProblemSuffix = "/sold-out";
+    private const string ScatteredProblemSuffix = "/tickets-scattered";
     private static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromMilliseconds(50);
 
     // The service asks for whole seconds; waiting that long would idle a buyer for most of a short sale.
@@ -96,12 +97,26 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
             Order: acknowledged, Latency: latency, Body: body);
     }
 
-    /// <summary>Reads a 409 answer's <paramref name="body"/>: sold out (with the problem's <c>remaining</c>) or, for any other conflict, failed.</summary>
+    /// <summary>
+    /// Reads a 409 answer's <paramref name="body"/>: sold out, with the problem's <c>remaining</c>; or tickets scattered
+    /// (every shard of the type drained, none holding the order), taken as sold out for this quantity with its
+    /// <c>largestOrder</c> as what remains for one order, so the buyer asks for that many; any other conflict, failed.
+    /// </summary>
+    /// <remarks>
+    /// Both are definite refusals: nothing was made for the key. Read as failed, a scattered answer was retried with
+    /// the same key until the buyer gave up on it (counted as errors, and as an abandoned request the run could never
+    /// settle), and the buyer never asked for the fewer tickets that could still sell.
+    /// </remarks>
     public static PostOutcome ReadConflict(int status, byte[] body, TimeSpan latency)
     {
         var problem = JsonSerializer.Deserialize(body, LoadJsonContext.Default.SoldOutProblem);
-        var soldOut = problem?.Type?.EndsWith(SoldOutProblemSuffix, StringComparison.Ordinal) == true && problem.Remaining is not null;
-        return new PostOutcome(soldOut ? PostResult.SoldOut : PostResult.Failed, status, Remaining: problem?.Remaining ?? 0, Latency: latency);
+        var left = problem?.Type switch
+        {
+            { } type when type.EndsWith(SoldOutProblemSuffix, StringComparison.Ordinal) => problem.Remaining,
+            { } type when type.EndsWith(ScatteredProblemSuffix, StringComparison.Ordinal) => problem.LargestOrder,
+            _ => null,
+        };
+        return new PostOutcome(left is null ? PostResult.Failed : PostResult.SoldOut, status, Remaining: left ?? 0, Latency: latency);
     }
 
     /// <summary>GETs <paramref name="path"/> and reads the answer without interpreting it; 0 when there was no answer.</summary>
