@@ -79,6 +79,10 @@ def main(event_url, stock_file, service_pid, wrk_output, wrk_command):
             url = event_url + "/sales"
         if not selling:
             sold_out = True
+            # The last order was acknowledged before this read answered, or within moments of it: a reading now closes
+            # the CPU window after it. Without one the summary fell back to the reading before the read, which could
+            # precede the last order and leave it out of the CPU per order.
+            readings.append(reading(wrk.pid, service_pid))
             time.sleep(LAST_ANSWERS)
             wrk.send_signal(signal.SIGINT)
             break
