@@ -32,7 +32,9 @@ public sealed class HeldWrites : IAsyncDisposable
             transaction = await connection.BeginTransactionAsync();
             await using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = "LOCK TABLE shard_state IN EXCLUSIVE MODE";
+            // The pool's connections end a transaction idle for 10 s (DatabaseServer.EndingIdleTransactions); a test's
+            // hold is idle by design, and must last until the test lets go, however long that is.
+            command.CommandText = "SET LOCAL idle_in_transaction_session_timeout = 0; LOCK TABLE shard_state IN EXCLUSIVE MODE";
             await command.ExecuteNonQueryAsync();
         }
         return new HeldWrites(connection, transaction);
