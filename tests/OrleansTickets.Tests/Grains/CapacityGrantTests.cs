@@ -316,9 +316,11 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
     {
         // Shard 1 does not answer sales questions until released: its silo froze and is not yet declared dead.
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
             new ShardAddress("frozen", "ga", 1), nameof(IInventoryShardGrain.GetSales), async call =>
             {
+                reached.TrySetResult();
                 await release.Task;
                 await call.Invoke();
             }), output: output);
@@ -331,7 +333,9 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
             // operator had been told it failed.
             var asked = System.Diagnostics.Stopwatch.StartNew();
             var read = catalog.GetRecentSales();
-            await Task.Delay(200);
+            // The read must be inside the catalog, waiting on the shard, before the operator asks: otherwise the
+            // addition would simply run first.
+            await reached.Task.WaitAsync(TimeSpan.FromSeconds(10));
             Assert.False(read.IsCompleted);
 
             var added = await catalog.AddCapacity("ga", 1, shardIndex: 0, idempotencyKey: "ops-frozen").WaitAsync(TimeSpan.FromSeconds(10));

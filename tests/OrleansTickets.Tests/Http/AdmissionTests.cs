@@ -159,8 +159,12 @@ public sealed class AdmissionTests : IAsyncLifetime
             try
             {
                 Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("crowd", capacity: 20, shards: 1)).StatusCode);
+                using var requests = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Microsoft.AspNetCore.Hosting", "http.server.active_requests");
                 answer = HeldPurchase.Send(buyer, gate.Task, "slow-body").Response;
-                await Task.Delay(500);
+                // The stop must begin with the request inside the server, reading its body: before that, the stop
+                // would only refuse a connection, and the test would pass without the case it is about.
+                await Poll.UntilAsync(() => Task.FromResult(requests.GetMeasurementSnapshot().Sum(m => m.Value) == 1),
+                    failure: "The slow purchase never reached the server.");
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 await host.Services.GetRequiredService<IHost>().StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
                 stop = clock.Elapsed;

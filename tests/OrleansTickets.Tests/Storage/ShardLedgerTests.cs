@@ -330,7 +330,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
 
         // A buggy grain that believes the shard sold nothing... but its epoch and count are valid for the next
         // ticket: the only thing wrong is the serial. The primary key must stop it.
-        await Assert.ThrowsAnyAsync<Exception>(() => ledger.CommitAsync(Batch(ledger, shard, 1, Order(shard, "second", 101))));
+        await AssertRowsRefusedAsync(() => ledger.CommitAsync(Batch(ledger, shard, 1, Order(shard, "second", 101))));
         Assert.Equal(1L, await ledger.CountTicketRowsAsync());
         Assert.Null(await ledger.ReadOrderAsync("second"));
     }
@@ -343,7 +343,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var ledger = context.Ledger(shard);
         await ledger.ClaimAsync(new SerialBlock(1, 2));
         var tooMany = Order(shard, "greedy", 1, 2, 3);
-        await Assert.ThrowsAnyAsync<Exception>(() => ledger.CommitAsync(Batch(ledger, shard, 0, tooMany)));
+        await AssertRowsRefusedAsync(() => ledger.CommitAsync(Batch(ledger, shard, 0, tooMany)));
         Assert.Equal(0L, await ledger.CountTicketRowsAsync());
     }
 
@@ -567,7 +567,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.Null(await ledger.ReadOrderAsync($"f.ga.0.{key}"));
         // The key is the primary key: a second order under the same key, even with another prefix, is refused, and
         // nothing of its batch is written.
-        await Assert.ThrowsAnyAsync<Exception>(() => ledger.CommitAsync(Batch(ledger, shard, 1, Order(shard, $"e.vip.0.{key}", 102))));
+        await AssertRowsRefusedAsync(() => ledger.CommitAsync(Batch(ledger, shard, 1, Order(shard, $"e.vip.0.{key}", 102))));
         Assert.Equal(1L, await ledger.CountTicketRowsAsync());
     }
 
@@ -1460,6 +1460,20 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     }
 
     // Shards of one type own disjoint blocks, as in a real event.
+    /// <summary>
+    /// The commit fails because the database itself refused its rows (an integrity constraint), not because a check in
+    /// our code, a closed connection or anything else stopped it first: that refusal is what the tests above are about.
+    /// </summary>
+    private static async Task AssertRowsRefusedAsync(Func<Task> commit)
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(commit);
+        var causes = new List<Exception>();
+        for (var cause = error; cause is not null; cause = cause.InnerException) causes.Add(cause);
+        Assert.True(
+            causes.Any(cause => cause is PostgresException { SqlState: ['2', '3', ..] } or SqliteException { SqliteErrorCode: 19 }),
+            $"The database did not refuse the rows; the commit failed with {error}");
+    }
+
     private static SerialBlock BlockOf(ShardAddress shard) => new(First: 101 + shard.Index * 10, Size: 10);
 
     private static LedgerBatch Batch(ShardLedger ledger, ShardAddress shard, long oldSold, OrderDetails order) =>
