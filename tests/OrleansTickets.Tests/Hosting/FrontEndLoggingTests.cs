@@ -1,0 +1,49 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OrleansTickets.Api.Hosting;
+
+namespace OrleansTickets.Tests.Hosting;
+
+/// <summary>
+/// A separate front end ships no settings file, yet must log as a silo does: no line, scope or <c>Activity</c> per
+/// request unless an operator asks for them.
+/// </summary>
+public sealed class FrontEndLoggingTests
+{
+    private const string PerRequest = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
+    [Fact]
+    public async Task A_front_end_logs_no_request_and_only_warnings_from_Orleans_by_default()
+    {
+        await using var app = Build();
+        var loggers = app.Services.GetRequiredService<ILoggerFactory>();
+
+        Assert.False(loggers.CreateLogger(PerRequest).IsEnabled(LogLevel.Critical));
+        Assert.False(loggers.CreateLogger("Orleans.Messaging").IsEnabled(LogLevel.Information));
+        Assert.True(loggers.CreateLogger("Orleans.Messaging").IsEnabled(LogLevel.Warning));
+        // Category rules match by prefix: the rule for Orleans would otherwise quiet this project's own logs too.
+        Assert.True(loggers.CreateLogger("OrleansTickets.Api").IsEnabled(LogLevel.Information));
+    }
+
+    [Fact]
+    public async Task An_operators_command_line_level_overrides_the_default()
+    {
+        await using var app = Build($"--Logging:LogLevel:{PerRequest}=Information");
+
+        Assert.True(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(PerRequest).IsEnabled(LogLevel.Information));
+    }
+
+    // Built, not started: the Orleans client connects only when the host starts. The content root is an empty folder,
+    // as the front end's own output is: the tests' output holds the silo's appsettings.json.
+    private static WebApplication Build(params string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args.Append("--Storage:ConnectionString=Host=127.0.0.1;Database=unused").ToArray(),
+            ContentRootPath = Directory.CreateTempSubdirectory("front-end-").FullName,
+        });
+        builder.AddTicketingFrontEnd();
+        return builder.Build();
+    }
+}
