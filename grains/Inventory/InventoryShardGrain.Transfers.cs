@@ -150,6 +150,9 @@ public sealed partial class InventoryShardGrain
             // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
             if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
             var moved = await GiveAwayAsync(stopAskingAt);
+            // A newer activation claimed the shard during the walk: this one's counts are stale, so they are no answer.
+            // The retire is durable and the newer activation hands on what it finds; the operator is told to ask again.
+            if (_fenced) return new DrainResult(false, moved, 0);
             // Left counts reserved tickets too (sales still committing, a gathering waiting on its collector, a hold
             // waiting for its forwarded order): they are on this shard until their commit, question or hold ends, and
             // "0 left" tells the operator the shard is empty.

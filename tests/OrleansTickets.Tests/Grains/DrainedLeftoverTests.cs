@@ -80,4 +80,48 @@ public sealed class DrainedLeftoverTests(ITestOutputHelper output)
         var again = await shard.Drain();
         Assert.Equal((3L, 0L), (again.Moved, again.Left));
     }
+    [Fact]
+    public async Task A_drain_whose_shard_a_newer_activation_claims_during_the_walk_reports_no_counts_and_its_tickets_go_on()
+    {
+        // The drain retires shard 1, then asks shard 2 whether it can take tickets in; meanwhile another activation of
+        // shard 1 claims its row (membership changing), so the gift's commit is fenced. The stale activation's counts
+        // were then reported as the drain's outcome ("available, 3 left") though they no longer say anything.
+        var armed = 0;
+        var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var claimed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("reclaimed", "ga", 2), nameof(IInventoryShardGrain.GetSales), async call =>
+            {
+                if (Interlocked.Exchange(ref armed, 0) == 1)
+                {
+                    asked.TrySetResult();
+                    await claimed.Task;
+                }
+                await call.Invoke();
+            }), output: output);
+        await cluster.CreateEventAsync("reclaimed", TicketingCluster.Type("ga", capacity: 9, shards: 3, maxPerOrder: 4));
+        var shard = cluster.Shard("reclaimed", "ga", 1);
+        Assert.Equal(3L, await shard.GetSellable());
+
+        Volatile.Write(ref armed, 1);
+        var drain = shard.Drain();
+        try
+        {
+            await asked.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            var (placement, newer) = await cluster.LedgerAsync("reclaimed", "ga", 1);
+            await newer.ClaimAsync(placement.Block);
+        }
+        finally
+        {
+            claimed.TrySetResult();
+        }
+
+        var answer = await drain;
+        Assert.False(answer.Available, $"The fenced drain answered {answer}.");
+        Assert.Equal(0L, answer.Moved);
+        // The retire was durable before the claim: the next activation finds the shard drained and hands its tickets on.
+        await Poll.UntilAsync(async () => await shard.GetSellable() == 0
+                && await cluster.Shard("reclaimed", "ga", 0).GetSellable() + await cluster.Shard("reclaimed", "ga", 2).GetSellable() == 9,
+            failure: "the drained shard's tickets never went on to the other shards");
+    }
 }
