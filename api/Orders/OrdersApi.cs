@@ -114,16 +114,23 @@ public static class OrdersApi
             // them heard from a catalog that cannot say yet (a new activation during a membership change), so the
             // answer is "try again", not a 404 that tells the buyer the event does not exist.
             PurchaseStatus.NotFound => Problems.RetryLater(context, Problems.Unavailable, "The event cannot be confirmed right now.",
-                "Nothing was sold. Try again shortly (with the same Idempotency-Key, if one was sent)."),
+                NothingSoldDetail(request.IdempotencyKey)),
             PurchaseStatus.Failed => Problems.RetryLater(context, Problems.OutcomeUnknown, "The outcome is not known.",
                 request.IdempotencyKey is null
                     ? "The order may or may not have been made, and without an Idempotency-Key a retry may make a second one. Send a key with every purchase."
                     : "Retry with the same Idempotency-Key: it returns the order if one was made, and never makes two."),
             // Unavailable is a definite refusal: no shard wrote anything.
             _ => Problems.RetryLater(context, Problems.Unavailable, "No shard can sell right now.",
-                "Nothing was sold. Try again shortly (with the same Idempotency-Key, if one was sent)."),
+                NothingSoldDetail(request.IdempotencyKey)),
         };
     }
+
+    // A definite refusal speaks for this request alone: an earlier request with the same key may have ended in
+    // "outcome unknown" after making its order, and a buyer who read "nothing was sold" as "start again with a new key"
+    // would then hold two.
+    private static string NothingSoldDetail(string? idempotencyKey) => idempotencyKey is null
+        ? "Nothing was sold. Try again shortly."
+        : "Nothing was sold by this request. Retry shortly with the same Idempotency-Key: if an earlier request with it made the order, the retry returns that order.";
 
     // "Fewer than 1 tickets" is what the plain wording says of a one-ticket order: none can be sold, so say that.
     private static string SoldOutDetail(int quantity) => quantity == 1

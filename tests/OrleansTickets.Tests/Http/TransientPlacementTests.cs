@@ -48,6 +48,11 @@ public sealed class TransientPlacementTests
         var problem = await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "unavailable");
         // Like every definite refusal, it tells the buyer that nothing was sold, so a retry is safe.
         Assert.StartsWith("Nothing was sold.", problem.GetProperty("detail").GetString());
+        // With a key, for this request only: an earlier one with the key may have made the order, which a retry returns.
+        var keyed = await ApiContractTests.AssertProblemAsync(await host.Client.OrderAsync("unplaced", 1, key: "unplaced-retry"),
+            HttpStatusCode.ServiceUnavailable, "unavailable");
+        Assert.StartsWith("Nothing was sold by this request. Retry shortly with the same Idempotency-Key",
+            keyed.GetProperty("detail").GetString());
 
         placements.Unknown = false;
         await Poll.UntilAsync(async () => (await host.Client.OrderAsync("unplaced", 1)).StatusCode == HttpStatusCode.Created,
