@@ -50,9 +50,10 @@ public sealed class ReadinessTests
             // Stopped by its owner, not by a signal: the drain itself marks the stop begun.
             var clock = Stopwatch.StartNew();
             var stop = host.Services.GetRequiredService<IHost>().StopAsync();
-            await Task.Delay(300);
-
-            var ready = await balancer.GetAsync("/health/ready");
+            // Asked until the stop has begun (a slow machine may take a moment to start it), well inside the 8 s drain.
+            HttpResponseMessage ready = null!;
+            await Poll.UntilAsync(async () => (ready = await balancer.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK,
+                attempts: 40, delayMilliseconds: 50, failure: "Readiness never said the server is stopping.");
             await ApiContractTests.AssertProblemAsync(ready, HttpStatusCode.ServiceUnavailable, "unavailable");
             Assert.Equal("1", ready.Headers.GetValues("Retry-After").Single());
             Assert.True(ready.Headers.ConnectionClose);
