@@ -119,14 +119,17 @@ public sealed class ScratchStorage : IAsyncDisposable
     }
 
     /// <summary>
-    /// Drops the scratch catalog <paramref name="catalog"/> and the shard databases named after it, its shards first.
-    /// With <paramref name="force"/> false a database someone is connected to is not dropped (PostgreSQL refuses).
+    /// Drops the scratch catalog <paramref name="catalog"/> and the shard databases named after it. With
+    /// <paramref name="force"/> false a database someone is connected to is not dropped (PostgreSQL refuses), and the
+    /// catalog goes first: a rehearsal holds it open from start to end, while a shard database of it may have no
+    /// connection yet, so a rehearsal still running (on a silo whose clock is far behind) stops the sweep before any of
+    /// its databases goes. The shards named after a dropped catalog still share its stem, so a later sweep finds them.
     /// </summary>
     private static async Task DropPostgresStemAsync(NpgsqlConnection admin, string catalog, bool force = true, CancellationToken cancellationToken = default)
     {
         var names = (await ListDatabasesAsync(admin, catalog, cancellationToken))
             .Where(name => name == catalog || name.StartsWith(catalog + "_shard_", StringComparison.Ordinal))
-            .OrderByDescending(name => name.Length);
+            .OrderBy(name => force ? -name.Length : name.Length);
         foreach (var name in names)
         {
             // Database names cannot be parameters; doubling quotes keeps any name a single identifier.

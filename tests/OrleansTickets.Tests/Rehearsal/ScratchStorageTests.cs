@@ -64,9 +64,11 @@ public sealed class ScratchStorageTests(PostgresFixture postgres)
         var options = TestStorage.Postgres(postgres.Server).Options;
         var left = Catalog(ScratchStorage.For(options, now: Now - TimeSpan.FromHours(3)));
         var recent = Catalog(ScratchStorage.For(options, now: Now - TimeSpan.FromMinutes(10)));
-        // Old by its name, but someone is connected to it: a rehearsal on a machine whose clock is far behind.
+        // Old by its name, but someone is connected to it: a rehearsal on a machine whose clock is far behind. Its
+        // catalog is connected for the whole rehearsal; a shard database may not be yet (its writer has not connected),
+        // and must be kept too.
         var inUse = Catalog(ScratchStorage.For(options, now: Now - TimeSpan.FromHours(4)));
-        foreach (var name in new[] { left, left + "_shard_0000", left + "_shard_0001", recent, recent + "_shard_0000", inUse })
+        foreach (var name in new[] { left, left + "_shard_0000", left + "_shard_0001", recent, recent + "_shard_0000", inUse, inUse + "_shard_0000" })
         {
             await postgres.Server.CreateDatabaseAsync(name);
         }
@@ -76,7 +78,7 @@ public sealed class ScratchStorageTests(PostgresFixture postgres)
         var swept = await ScratchStorage.SweepLeftoversAsync(options, sqliteParent: null, Now);
 
         Assert.Equal([left], swept);
-        Assert.Equal(new[] { recent, recent + "_shard_0000", inUse }.Order(StringComparer.Ordinal),
+        Assert.Equal(new[] { recent, recent + "_shard_0000", inUse, inUse + "_shard_0000" }.Order(StringComparer.Ordinal),
             await postgres.Server.DatabasesStartingWithAsync(recent[..^12]));
     }
 
