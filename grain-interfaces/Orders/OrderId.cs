@@ -100,7 +100,8 @@ public static class OrderId
         if (orderId is null || orderId.Length > 200) return false;
         var parts = orderId.Split('.');
         if (parts.Length != 4 || !Slug.IsValid(parts[0]) || !Slug.IsValid(parts[1]) || parts[3].Length != KeyLength) return false;
-        if (!int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var index) || !IsKey(parts[3])) return false;
+        // The index as the service writes it: "017" would name shard 17 too, and be read there only to be answered 404.
+        if (!CanonicalNumber.TryParse(parts[2], out var index) || !IsKey(parts[3])) return false;
         shard = new ShardAddress(parts[0], parts[1], index);
         return true;
     }

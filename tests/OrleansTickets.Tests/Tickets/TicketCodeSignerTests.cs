@@ -108,6 +108,8 @@ public sealed class TicketCodeSignerTests
         foreach (var bad in new[]
         {
             "", "festival.ga.17", "festival.ga.x.0000000000" + random, "Festival.ga.1.0000000000" + random, "festival.ga.1.short",
+            // The shard's index in the one spelling the service writes.
+            "festival.ga.01.0000000000" + random,
             // The time part is Crockford base 32: no lower case, no I, L, O or U.
             "festival.ga.1.000000000a" + random, "festival.ga.1.000000000U" + random,
             // The random part is base64url.
