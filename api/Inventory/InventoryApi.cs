@@ -119,7 +119,7 @@ public static class InventoryApi
             // Either the shard could not read its database, or another activation of it claimed the shard mid-walk
             // (membership changing), after which this one's counts say nothing; draining again answers from the new one.
             return Problems.RetryLater(context, Problems.Unavailable, "The shard could not finish the drain.", drained.Moved == 0
-                ? "Nothing moved. Try again when the shard's database is back."
+                ? "Nothing moved. Drain again shortly: draining twice moves nothing twice."
                 : $"{drained.Moved} tickets moved to other shards before the shard changed hands. Drain again to see where things stand.");
         }
         return TypedResults.Ok(new DrainResponse(eventId, typeId, shard, drained.Moved, drained.InTransit, drained.Left));
