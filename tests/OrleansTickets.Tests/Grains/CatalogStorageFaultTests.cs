@@ -126,9 +126,7 @@ public sealed class CatalogStorageFaultTests(ITestOutputHelper output)
     {
         var error = await Record.ExceptionAsync(call);
         Assert.NotNull(error);
-        var causes = new List<Exception>();
-        for (var cause = error; cause is not null; cause = cause.InnerException) causes.Add(cause);
-        Assert.True(causes.Any(cause => cause.Message.Contains("(played by a test)", StringComparison.Ordinal)),
+        Assert.True(ExceptionCauses.Of(error).Any(cause => cause.Message.Contains("(played by a test)", StringComparison.Ordinal)),
             $"The call failed, but not because of the played fault: {error}");
     }
 

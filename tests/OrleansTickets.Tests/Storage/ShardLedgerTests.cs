@@ -1467,10 +1467,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     private static async Task AssertRowsRefusedAsync(Func<Task> commit)
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(commit);
-        var causes = new List<Exception>();
-        for (var cause = error; cause is not null; cause = cause.InnerException) causes.Add(cause);
         Assert.True(
-            causes.Any(cause => cause is PostgresException { SqlState: ['2', '3', ..] } or SqliteException { SqliteErrorCode: 19 }),
+            ExceptionCauses.Of(error).Any(cause => cause is PostgresException { SqlState: ['2', '3', ..] } or SqliteException { SqliteErrorCode: 19 }),
             $"The database did not refuse the rows; the commit failed with {error}");
     }
 
