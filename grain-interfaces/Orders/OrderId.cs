@@ -69,7 +69,7 @@ public static class OrderId
         }
         var rest = id[prefix..];
         var dot = rest.IndexOf('.');
-        return dot > 0 && int.TryParse(rest[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? index : -1;
+        return dot > 0 && CanonicalNumber.TryParse(rest[..dot], out var index) ? index : -1;
     }
 
     /// <summary>The id's last part, under which its shard database stores the order. The id must be well formed.</summary>

@@ -131,7 +131,7 @@ public sealed class TicketCodeSignerTests
         Assert.Equal(-1, OrderId.ShardIndexOf(OrderId.New(new Events.ShardAddress("festival", "ga-vip", 3), DateTimeOffset.UtcNow), "festival", "ga"));
         Assert.Equal(-1, OrderId.ShardIndexOf(id, "fest", "ga"));
         Assert.Equal(-1, OrderId.ShardIndexOf(id, "festival2", "ga"));
-        foreach (var bad in new[] { "", "festival.ga", "festival.ga.", "festival.ga..key", "festival.ga.x1.key", "festival.ga.-1.key", "festivalXgaX3.key" })
+        foreach (var bad in new[] { "", "festival.ga", "festival.ga.", "festival.ga..key", "festival.ga.x1.key", "festival.ga.-1.key", "festival.ga.01.key", "festivalXgaX3.key" })
         {
             Assert.Equal(-1, OrderId.ShardIndexOf(bad, "festival", "ga"));
         }
