@@ -89,8 +89,9 @@ public sealed class RehearsalTests(PostgresFixture postgres)
     // Far more tickets than 4 s can sell on any machine (the project's best is about 33,000 a second, so 2,000,000 would
     // take a minute): the limit cuts the sale (or, on a slow machine, the copy's start).
     [InlineData("2000000", "4", "cut-short")]
-    // Far shorter than the copy's start (a silo and a web server): the limit always falls inside it, where Orleans
-    // reports the cancelled start with an exception of its own and refuses to stop what never started.
+    // Far shorter than the copy's start (a silo and a web server): the limit usually falls inside it, where Orleans
+    // reports the cancelled start with an exception of its own and refuses to stop what never started. The limit is a
+    // timer on the thread pool, so on a starved machine (the whole suite at once) it can fire after the start instead.
     [InlineData(null, "0.05", "cut-at-start")]
     public async Task A_rehearsal_cut_off_by_its_time_limit_is_reported_so_leaves_no_scratch_storage_and_the_silo_opens(
         string? tickets, string timeLimitSeconds, string eventId)
@@ -107,9 +108,8 @@ public sealed class RehearsalTests(PostgresFixture postgres)
             var report = host.Services.GetRequiredService<RehearsalReport>();
             Assert.Equal(RehearsalStatus.TimedOut, report.Status);
             Assert.Null(report.Outcome);
-            // The log line says where the limit fell: always in the start when it is that short.
-            if (eventId == "cut-at-start") Assert.Equal("starting its private silo", report.Stage);
-            else Assert.Matches("^(starting its private silo|selling out sale 1; event rehearsal: [0-9]+ orders awaiting an answer \\(the oldest for [0-9.]+ s\\), [0-9]+ orders made, [0-9]+ other answers, of them [0-9]+ 503)", report.Stage);
+            // The log line says where the limit fell: in the start, or in the first sale with its buyers' counts.
+            Assert.Matches("^(starting its private silo|selling out sale 1; event rehearsal: [0-9]+ orders awaiting an answer \\(the oldest for [0-9.]+ s\\), [0-9]+ orders made, [0-9]+ other answers, of them [0-9]+ 503)", report.Stage);
             Assert.Empty(scratch.EnumerateFileSystemInfos());
             Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync(eventId, capacity: 10, shards: 1)).StatusCode);
             Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync(eventId, 1, key: "after-cut")).StatusCode);
