@@ -4,6 +4,13 @@ namespace OrleansTickets.Inventory;
 /// At most one running task per id; a caller that finds one running shares its result instead of starting another.
 /// Used inside one grain activation, so the turn-based scheduler makes the lookup and the start one atomic step.
 /// </summary>
+/// <remarks>
+/// A run is shared only while it runs. It stays listed from its end until its owner's continuation removes it, and a
+/// caller whose own continuation on that run comes first (a forward that waited on it) would otherwise be handed a
+/// result it chose not to share, such as a one-commit forward's unrecorded "sold out": it starts its own run, as it
+/// would a moment later. The owner awaits its run before anyone can meet it, so its continuation comes first today;
+/// this check keeps correctness from resting on that order.
+/// </remarks>
 internal sealed class SingleFlight<T>
 {
     private readonly Dictionary<string, Task<T>> _running = new(StringComparer.Ordinal);
@@ -12,7 +19,7 @@ internal sealed class SingleFlight<T>
 
     public async Task<T> RunAsync(string id, Func<Task<T>> start)
     {
-        if (_running.TryGetValue(id, out var running)) return await running;
+        if (_running.TryGetValue(id, out var running) && !running.IsCompleted) return await running;
         var task = start();
         _running[id] = task;
         try
