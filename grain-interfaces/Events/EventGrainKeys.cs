@@ -9,5 +9,8 @@ public static class EventGrainKeys
 {
     /// <summary>The catalog grain of <paramref name="eventId"/>.</summary>
     public static ITicketEventGrain GetEventGrain(this IGrainFactory grains, string eventId) =>
-        grains.GetGrain<ITicketEventGrain>("event/" + eventId);
+        grains.GetGrain<ITicketEventGrain>(KeyOf(eventId));
+
+    /// <summary>The key of <paramref name="eventId"/>'s catalog grain.</summary>
+    public static string KeyOf(string eventId) => "event/" + eventId;
 }

@@ -201,6 +201,12 @@ public sealed partial class TicketEventGrain(
         var type = stored?.Definition?.FindTicketType(ticketTypeId);
         if (stored is null || type is null || quantity <= 0) return new CapacityAddition(CapacityStatus.NotFound);
         if (shardIndex is { } chosen && (chosen < 0 || chosen >= type.Shards)) return new CapacityAddition(CapacityStatus.NotFound);
+        // Serials are longs: an addition past the largest would wrap round onto serials already issued. The HTTP API
+        // allows far less per addition; this guards direct callers, before anything is stored.
+        if (quantity > long.MaxValue - type.Capacity - stored.AddedCapacity.GetValueOrDefault(type.Id))
+        {
+            throw new ArgumentOutOfRangeException(nameof(quantity), quantity, $"Ticket type '{type.Id}' cannot take {quantity} more serials; nothing was added.");
+        }
         // An operator who got no clear answer (a timeout, a 503) retries; with the key, the retry finds the grant the
         // first attempt stored, whether or not that attempt's caller ever heard of it, and nothing is added twice.
         var now = clock.GetUtcNow();
@@ -413,6 +419,13 @@ public sealed partial class TicketEventGrain(
     /// <inheritdoc />
     public async Task<CreateEventOutcome> Create(EventDefinition definition)
     {
+        // Transfer ids and shard addresses are made from the definition's id: stored under another event's key, its
+        // shards would be that event's.
+        var key = this.GetPrimaryKeyString();
+        if (!string.Equals(EventGrainKeys.KeyOf(definition.Id), key, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"The definition of event '{definition.Id}' was sent to the catalog grain '{key}'; nothing was stored.", nameof(definition));
+        }
         // A read that interleaving readers started must end first; none starts once _creating is set, which happens in
         // the same turn as the loop's last check.
         while (_reread is { } reread) await EndOfAsync(reread);
