@@ -71,7 +71,8 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     /// <summary>
     /// Stops taking tickets in and offers every unsold serial of this shard to the other shards of its type, e.g. before
     /// its database is retired. Sold tickets stay where they are. The result says what moved, what is still on its way
-    /// and what is left; draining again is safe.
+    /// and what is left; draining again is safe, and goes on where a drain cut short (by its time budget, or by its silo
+    /// beginning to stop) left off.
     /// </summary>
     Task<DrainResult> Drain();
 }

@@ -59,6 +59,8 @@ public static class TicketingSiloExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, CatalogSchemaInitializer>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SigningKeyCheck>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, ServiceIdCheck>();
+        services.AddSingleton<SiloDeparture>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloDeparture>());
 
         silo.AddAdoNetGrainStorage(StorageNames.Catalog, (OptionsBuilder<AdoNetGrainStorageOptions> builder) =>
             builder.Configure<IOptions<TicketStorageOptions>, Serializer>((options, storage, serializer) =>

@@ -210,7 +210,8 @@ public sealed partial class InventoryShardGrain
     /// </remarks>
     /// <param name="stopAskingAt">
     /// For an operator's drain: no new receiver is asked after it, so the answer comes back in time; what is left is
-    /// reported, and draining again goes on. Null when nobody waits (tickets handed on in the background).
+    /// reported, and draining again goes on. Null when nobody waits (tickets handed on in the background). Either walk
+    /// also stops when this silo begins to stop.
     /// </param>
     private async Task<long> GiveAwayAsync(DateTimeOffset? stopAskingAt = null)
     {
@@ -224,8 +225,10 @@ public sealed partial class InventoryShardGrain
         for (var step = 1; step < shards && Remaining > 0; step++)
         {
             // A fenced activation's count is stale: its gifts are refused at once, and asking every other shard whether it
-            // can take one in (up to DrainQuestionTimeout each) would only keep a walk of a dead activation going.
-            if (_fenced || clock.GetUtcNow() >= stopAskingAt) break;
+            // can take one in (up to DrainQuestionTimeout each) would only keep a walk of a dead activation going. On a
+            // stopping silo the walk would hold the stop, and every call to this shard, until it ended (SiloDeparture):
+            // what is left stays sellable here, and the shard's next activation, on another silo, hands it on.
+            if (_fenced || departure.Token.IsCancellationRequested || clock.GetUtcNow() >= stopAskingAt) break;
             var receiver = new ShardAddress(_address.EventId, _address.TicketTypeId, (_address.Index + step) % shards);
             if (!await CanTakeInNowAsync(receiver, DrainQuestionTimeout) || Remaining <= 0) continue;
             metrics.TransferAsked(TransferReason.Drain);
@@ -270,7 +273,7 @@ public sealed partial class InventoryShardGrain
     {
         try
         {
-            var report = await Holder(receiver).GetSales().WaitAsync(wait);
+            var report = await Holder(receiver).GetSales().WaitAsync(wait, departure.Token);
             // A drained receiver would refuse: asking it costs a gift and its take-back, two commits, for nothing.
             return report.Known && report.Status != ShardStatus.Unavailable && !report.Retired;
         }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
+using OrleansTickets.Hosting;
 using OrleansTickets.Orders;
 using OrleansTickets.Sales;
 using OrleansTickets.Storage;
@@ -56,6 +57,7 @@ public sealed partial class InventoryShardGrain(
     ShardDatabases databases,
     InventoryShardDirectory shards,
     SilentCandidates silentCandidates,
+    SiloDeparture departure,
     TicketCodeSigner signer,
     TimeProvider clock,
     SaleMetrics metrics,
