@@ -1,4 +1,5 @@
 using OrleansTickets.Orders;
+using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
@@ -67,5 +68,67 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         var acknowledged = orders.Sum(o => (long)o.Quantity);
         var unknown = results.Where(r => r.Result.Status == PurchaseStatus.Failed).Sum(r => r.Quantity);
         Assert.InRange(ticketRows, acknowledged, Math.Min(300, acknowledged + unknown));
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Two_activations_of_each_shard_given_one_key_at_once_store_one_order_for_it(string engine)
+    {
+        using var storage = Engines.Storage(engine, postgres);
+        var service = "keyed-twins-" + Guid.NewGuid().ToString("N")[..8];
+        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service);
+        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
+        await first.CreateEventAsync("keyed-twins", TicketingCluster.Type("ga", capacity: 300, shards: 3, maxPerOrder: 2));
+        foreach (var cluster in new[] { first, second })
+        {
+            for (var index = 0; index < 3; index++) await cluster.Shard("keyed-twins", "ga", index).GetSales();
+        }
+
+        // Each key is sent to both clusters at once, so that two activations of its home (and of the shard that holds
+        // its order, when that is another) take it at the same moment. Rounds as above, until 50 keys have an order.
+        var answers = new List<(string Key, int Quantity, PurchaseResult Result)>();
+        for (var round = 0; round < 5 && answers.Where(a => a.Result.Order is not null).Select(a => a.Key).Distinct().Count() < 50; round++)
+        {
+            var buys = Enumerable.Range(0, 200).SelectMany(i => new[] { first, second }.Select(async cluster =>
+            {
+                var key = $"twin-key-{round}-{i}";
+                return (key, 1 + i % 2, await cluster.BuyAsync("keyed-twins", "ga", 1 + i % 2, key: key));
+            }));
+            answers.AddRange(await Task.WhenAll(buys));
+        }
+        Assert.All(answers, a => Assert.Contains(a.Result.Status,
+            new[] { PurchaseStatus.Created, PurchaseStatus.Replayed, PurchaseStatus.SoldOut, PurchaseStatus.Unavailable, PurchaseStatus.Failed }));
+        var acknowledged = answers.Where(a => a.Result.Order is not null).ToList();
+        Assert.True(acknowledged.Select(a => a.Key).Distinct().Count() >= 50, $"Only {acknowledged.Count} of {answers.Count} purchases were sold.");
+
+        // The database's truth: each key names one order, and every answer with an order for the key names that one.
+        var ledgers = new List<ShardLedger>();
+        for (var index = 0; index < 3; index++)
+        {
+            var (placement, ledger) = await first.LedgerAsync("keyed-twins", "ga", index);
+            ledgers.Add(ledger);
+            Assert.True((await ledger.ClaimAsync(placement.Block)).Epoch >= 3, $"Shard {index} never had two activations.");
+        }
+        var storedQuantity = 0L;
+        foreach (var key in answers.Select(a => a.Key).Distinct())
+        {
+            StoredKey? stored = null;
+            foreach (var ledger in ledgers) stored ??= await ledger.ReadKeyAsync(key);
+            var answered = acknowledged.Where(a => a.Key == key).Select(a => a.Result.Order!.OrderId).Distinct().ToList();
+            if (stored is null)
+            {
+                Assert.Empty(answered);
+                continue;
+            }
+            Assert.True(answered.Count == 0 || answered.SequenceEqual([stored.OrderId]), $"Key {key} is stored with {stored.OrderId}, and answered with {string.Join(", ", answered)}.");
+            Assert.True(OrderId.TryGetShard(stored.OrderId, out var holder));
+            var order = await ledgers[holder.Index].ReadOrderAsync(stored.OrderId);
+            Assert.NotNull(order);
+            storedQuantity += order.Quantity;
+        }
+        // No ticket sold beyond the keys' orders: no second order of a key, and none without its key stored.
+        var ticketRows = 0L;
+        foreach (var ledger in ledgers) ticketRows += await ledger.CountTicketRowsAsync();
+        Assert.Equal(storedQuantity, ticketRows);
+        OrderAssertions.AllSerialsAndCodesUnique(acknowledged.Select(a => a.Result.Order!).DistinctBy(o => o.OrderId).ToList());
     }
 }
