@@ -73,6 +73,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/operator.sh
 source "$repo/scripts/lib/operator.sh"
+# shellcheck source=scripts/lib/service-start.sh
+source "$repo/scripts/lib/service-start.sh"
 cd "$repo"
 
 service_args=() extra_env=() client_env=() quantity_args=() crowd=load counters=0 perf=0 trace=0 trace_profile=dotnet-sampled-thread-time profile_given=0 trace_providers= trace_seconds=5 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
@@ -126,6 +128,8 @@ http2=$((10#$http2))
 [[ $crowd == wrk && ${#quantity_args[@]} -gt 0 ]] && { echo "--max-quantity is for the load generator: wrk's script picks its own" >&2; exit 2; }
 
 service_port=5080 floor_port=5081 http2_port=5082
+require_free_ports "$service_port" "$floor_port"
+[[ $http2 != 0 ]] && require_free_ports "$http2_port"
 # Where the buyers post: the service's HTTP/1.1 address, or with --http2 its HTTP/2 endpoint. Everything else (the
 # scripts' curl calls, the load generator's other modes) keeps to HTTP/1.1 on the first.
 listen_args=(--urls "http://127.0.0.1:$service_port") sale_url="http://127.0.0.1:$service_port" sale_args=()
@@ -207,10 +211,7 @@ service_pid=$!
 pids+=("$service_pid")
 # The service listens once its on-sale rehearsal is over (silo/Rehearsal); the log says what it sold and how long it took.
 service_started=$(date +%s.%N)
-for _ in $(seq 1 240); do
-    curl -s -o /dev/null "http://127.0.0.1:$service_port/api/events/readiness" && break
-    sleep 0.5
-done
+wait_for_service "http://127.0.0.1:$service_port/api/events/readiness" "$service_pid" 240 "$run_dir/service.log"
 echo "   listening after $(echo "$(date +%s.%N) $service_started" | awk '{ printf "%.1f", $1 - $2 }') s"
 grep -A1 "OnSaleRehearsal" "$run_dir/service.log" | grep -v -e OnSaleRehearsal -e "^--" | sed "s/^ */   /" || true
 
@@ -335,7 +336,11 @@ touch "$run_dir/sale.ended"
 # started after this line would record until the service stopped, which it does only after the wait below.
 [[ $perf == 1 ]] && { kill -TERM "${profiler_pids[0]}" 2>/dev/null || true; }
 for pid in "${profiler_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status")
+if ! peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$service_pid/status" 2>/dev/null); then
+    echo "the service exited during the sale (verification exit $verified); the end of $run_dir/service.log:" >&2
+    tail -n 20 "$run_dir/service.log" >&2
+    exit 1
+fi
 # For the result block, which is what gets copied into reports: a failed audit must show there, not only above it.
 audit_verdict="not run"
 if [[ $counters == 1 ]]; then

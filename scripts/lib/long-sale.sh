@@ -7,17 +7,20 @@
 #   later arguments win, so a caller's --Rehearsal:Enabled=true turns the rehearsal back on
 # shellcheck source=scripts/lib/operator.sh
 source "$(dirname "${BASH_SOURCE[0]}")/operator.sh"
+# shellcheck source=scripts/lib/service-start.sh
+source "$(dirname "${BASH_SOURCE[0]}")/service-start.sh"
 
 start_long_sale() {
     local port="$1" run_dir="$2" timeout="$3"
     shift 3
     dotnet build -c Release silo -v quiet -nologo >/dev/null
     dotnet build -c Release tests/OrleansTickets.LoadGenerator -v quiet -nologo >/dev/null
+    require_free_ports "$port"
     dotnet silo/bin/Release/net10.0/OrleansTickets.Silo.dll --urls "http://127.0.0.1:$port" \
         --Logging:LogLevel:Default=Warning --Rehearsal:Enabled=false "$@" >"$run_dir/service.log" 2>&1 &
     service_pid=$!
     pids+=("$service_pid")
-    for _ in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$port/api/events/readiness" && break; sleep 0.5; done
+    wait_for_service "http://127.0.0.1:$port/api/events/readiness" "$service_pid" 120 "$run_dir/service.log"
 
     python3 -c '
 import json
