@@ -24,6 +24,8 @@ public static class LedgerReader
             await using var reader = await list.ExecuteReaderAsync(cancellation);
             while (await reader.ReadAsync(cancellation)) databases.Add(reader.GetString(0));
         }
+        // As on SQLite: a server with none is a wrong connection string, not an empty ledger.
+        if (databases.Count == 0) throw new IOException($"no shard databases ({prefix}NNNN) on the server of database {catalog.Database}");
         return await ReadAsync(databases, database =>
             new NpgsqlConnection(new NpgsqlConnectionStringBuilder(catalogConnectionString) { Database = database }.ConnectionString), eventId, cancellation);
     }

@@ -63,12 +63,16 @@ public sealed class LedgerReaderTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(ExitCodes.CheckFailed, await AuditRun.RunAsync(LoadOptionsParser.Parse(audit)));
     }
 
-    [Fact]
-    public async Task A_data_folder_with_no_shard_databases_is_no_verdict()
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_data_folder_or_server_with_no_shard_databases_is_no_verdict(string engine)
     {
         var empty = Directory.CreateTempSubdirectory("audit-empty-").FullName;
         try
         {
+            // A catalog database of its own: the server has no shard databases named after it.
+            string[] ledger = engine == Engines.Postgres
+                ? ["--postgres", await postgres.CreateDatabaseAsync("audit_empty")]
+                : ["--sqlite-data", empty];
             await File.WriteAllTextAsync(_orders, "[]");
             // An event with nothing on sale and nothing exported, which an empty ledger would agree with on every count.
             await using var service = await StandInEndpoint.StartAsync(app =>
@@ -79,7 +83,7 @@ public sealed class LedgerReaderTests(PostgresFixture postgres) : IDisposable
 
             // A wrong path is no verdict, not an empty ledger that passes.
             Assert.Equal(ExitCodes.CouldNotFinish, await AuditRun.RunAsync(LoadOptionsParser.Parse(
-                ["--mode", "audit", "--url", service.Address, "--orders-file", _orders, "--sqlite-data", empty])));
+                ["--mode", "audit", "--url", service.Address, "--orders-file", _orders, .. ledger])));
         }
         finally
         {
