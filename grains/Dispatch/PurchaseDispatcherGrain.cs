@@ -148,6 +148,10 @@ public sealed partial class PurchaseDispatcherGrain(
     // answer. Kept apart from _remaining, which requests lower and raise between refreshes from single answers.
     private long? _refreshedUnsold;
 
+    // How many refreshes have ended (set _refreshedUnsold): a keyed request compares it across its ask of the home, to
+    // know whether the verdict it would give rests on counts read after the home looked at its key.
+    private long _refreshesEnded;
+
     // When the last refresh replaced the view with the shards' own counts; null before the first. A purchase plans a
     // pull from the view without refreshing first only within UnavailableFor of it, while the shards that refresh did
     // not hear are still marked unavailable: a pull names its donors, and asks them one after another, each for up to
@@ -402,6 +406,7 @@ public sealed partial class PurchaseDispatcherGrain(
             {
                 if (!donors.IsEmpty) route = Further(route, PurchaseRoute.Pulled);
                 var local = donors.IsEmpty ? LocalCount(candidates, homeDatabase) : 0;
+                var endedBeforeAsk = _refreshesEnded;
                 var result = await AskHomeAsync(
                     homeGrain, homeIndex, new ShardPurchase(request, fingerprint, candidates, Donors: donors, LocalCandidates: local), giveUpAt);
                 ObserveSightings(result);
@@ -436,8 +441,15 @@ public sealed partial class PurchaseDispatcherGrain(
                 }
                 // The counts heard were for this view; the buyer's answer does not carry them on to the front end.
                 if (result.Status != PurchaseStatus.SoldOut) return result.Sightings.IsDefaultOrEmpty ? result : result with { Sightings = default };
-                // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough.
-                if (!patient) return OutOfPatience(quantity, giveUpAt, refreshed);
+                // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough. A verdict
+                // from a refresh that ended during the ask may rest on counts read after the home looked at the key, when
+                // another request with the key (see RefusalSeenByHomeAsync) may have taken the last tickets for it: the
+                // home looks once more then. Otherwise the refresh came before the home's look, which the refusal holds at.
+                if (!patient)
+                {
+                    var late = OutOfPatience(quantity, giveUpAt, refreshed);
+                    return _refreshesEnded == endedBeforeAsk ? late : await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, late, giveUpAt);
+                }
 
                 if (donors.IsEmpty)
                 {
@@ -918,6 +930,7 @@ public sealed partial class PurchaseDispatcherGrain(
         _refreshTakesNewcomers = false;
         if (unsold < _type.MaxPerOrder && !await StillGrantedAsync(granted.Result!.AddedEver)) unsold = null;
         _refreshedUnsold = unsold;
+        _refreshesEnded++;
         _refreshedDrained = drained;
         // Refreshes never overlap, so this is the number of the one ending.
         _reservations = new RefreshReservations(_refreshesStarted, reserved.ToImmutable(), unsold,

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -60,6 +61,103 @@ public sealed class KeyedRefusalTests(ITestOutputHelper output)
         // A key without an order still hears "sold out", once the home has looked.
         Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("last", "ga", 1, key: "late")).Status);
         Assert.Equal(1L, soldOut.GetMeasurementSnapshot().Sum(m => m.Value));
+    }
+
+    [Fact]
+    public async Task A_keyed_buyer_out_of_patience_whose_key_got_its_order_during_its_last_ask_gets_that_order()
+    {
+        // The home's answers to the buyer's key, once armed: the first is held before the home reads the key, then
+        // after it answers. Other buyers' keys ("blocker-") are held before the home until the end.
+        var armed = 0;
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var read = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var deliver = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blockersGo = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blockersHeld = 0;
+        var clock = new LeapingTimestamps();
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            silo.Services.AddSingleton<TimeProvider>(clock);
+            silo.AddIncomingGrainCallFilter(async call =>
+            {
+                var key = call.InterfaceMethod.Name == nameof(IInventoryShardGrain.Purchase) && call.Request.GetArgument(0) is ShardPurchase purchase
+                    ? purchase.Request.IdempotencyKey : null;
+                if (key is not null && key.StartsWith("blocker-", StringComparison.Ordinal))
+                {
+                    Interlocked.Increment(ref blockersHeld);
+                    await blockersGo.Task;
+                }
+                else if (key == "patient-no-more" && Interlocked.CompareExchange(ref armed, 0, 1) == 1)
+                {
+                    reached.TrySetResult();
+                    await read.Task;
+                    await call.Invoke();
+                    answered.TrySetResult();
+                    await deliver.Task;
+                    return;
+                }
+                await call.Invoke();
+            });
+        }, output: output);
+        try
+        {
+            // One shard, so it is every key's home. A first sale makes the type's first dispatcher activation, which
+            // every later request finds idle and takes first.
+            await cluster.CreateEventAsync("late-ask", TicketingCluster.Type("ga", capacity: 3, shards: 1));
+            Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("late-ask", "ga", 1, buyer: "Grace")).Status);
+            using var pauses = cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
+            var shard = cluster.Shard("late-ask", "ga", 0);
+
+            // The two left are held for a forward: the buyer is refused by the home, refreshes (so a verdict may rest on
+            // a refresh) and pauses for them. Once they are free it asks the home again: that ask is held.
+            var firstHold = OrderId.New(new ShardAddress("late-ask", "ga", 0), DateTimeOffset.UtcNow);
+            Assert.Equal(2L, await shard.HoldForForward(firstHold, 2));
+            var buyer = cluster.BuyAsync("late-ask", "ga", 1, key: "patient-no-more");
+            await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
+                failure: "The buyer never paused for the held tickets.");
+            Volatile.Write(ref armed, 1);
+            await shard.ReleaseHold(firstHold);
+            await reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+            // Before the home reads the key: one ticket is sold, the other held, so the home refuses (no order for the key).
+            Assert.Equal(PurchaseStatus.Created, (await shard.Purchase(TicketingCluster.KeylessPurchase("late-ask", "ga", 1))).Status);
+            var secondHold = OrderId.New(new ShardAddress("late-ask", "ga", 0), DateTimeOffset.UtcNow);
+            Assert.Equal(1L, await shard.HoldForForward(secondHold, 1));
+            read.TrySetResult();
+            await answered.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+            // After it: the held ticket comes free, and the same key's retry (another front end's) buys it at the home.
+            await shard.ReleaseHold(secondHold);
+            var retried = new PurchaseRequest("late-ask", "ga", 1, new Buyer("Ada", "ada@example.com"), "patient-no-more");
+            var made = await shard.Purchase(new ShardPurchase(retried, retried.Fingerprint(), []));
+            Assert.Equal(PurchaseStatus.Created, made.Status);
+
+            // A refresh of the buyer's dispatcher activation ends, finding the type sold out. The others (one per core at
+            // most) are kept busy, so another buyer's request reaches that activation and starts it.
+            var blockers = Enumerable.Range(0, Environment.ProcessorCount).Select(i => cluster.BuyAsync("late-ask", "ga", 1, key: $"blocker-{i}")).ToList();
+            await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref blockersHeld) >= Environment.ProcessorCount), Polls,
+                failure: "The other buyers never reached the home.");
+            Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("late-ask", "ga", 1)).Status);
+
+            // Past the buyer's patience, the home's refusal arrives: the refresh it would rest on came after the home read
+            // the key, and the key has an order.
+            clock.Leap(TimeSpan.FromSeconds(10));
+            deliver.TrySetResult();
+            var answer = await buyer;
+            Assert.Equal(PurchaseStatus.Replayed, answer.Status);
+            Assert.Equal(made.Order!.OrderId, answer.Order!.OrderId);
+            Assert.Equal(3L, (await cluster.SalesAsync("late-ask")).TicketTypes[0].Sold);
+            blockersGo.TrySetResult();
+            // Their patience leapt past too: "sold out" or "nothing sold", never an order.
+            Assert.All(await Task.WhenAll(blockers), result => Assert.Null(result.Order));
+        }
+        finally
+        {
+            read.TrySetResult();
+            deliver.TrySetResult();
+            blockersGo.TrySetResult();
+        }
     }
 
     /// <summary>Lets calls through until shut; then holds them until opened, and says when the first one waits.</summary>

@@ -213,16 +213,4 @@ public sealed class ViewPullTests(ITestOutputHelper output)
             }
         }
     }
-
-    /// <summary>The system's clock, whose timestamps can leap forward, as a VM's do when it resumes.</summary>
-    private sealed class LeapingTimestamps : TimeProvider
-    {
-        private long _leapt;
-
-        public void Leap(TimeSpan span) => Interlocked.Add(ref _leapt, (long)(span.TotalSeconds * System.TimestampFrequency));
-
-        public override long GetTimestamp() => System.GetTimestamp() + Interlocked.Read(ref _leapt);
-
-        public override long TimestampFrequency => System.TimestampFrequency;
-    }
 }
