@@ -93,7 +93,13 @@ public sealed class VirtualBuyer(
             if (outcome is null) continue;
             _abandoned.Remove(abandoned);
             Resolved++;
-            if (outcome.Result == PostResult.Acknowledged) _orders.Add(outcome.Body!, abandoned.Body);
+            if (outcome.Result == PostResult.Acknowledged)
+            {
+                _orders.Add(outcome.Body!, abandoned.Body);
+                // Its tickets count as sold, so the time to sell out runs to when the buyer first learned of them: the
+                // sale's rates never count tickets that were acknowledged only after their clock had stopped.
+                LastAcknowledgedAt = Stopwatch.GetTimestamp();
+            }
         }
     }
 

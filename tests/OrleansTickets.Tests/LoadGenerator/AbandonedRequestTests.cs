@@ -32,6 +32,7 @@ public sealed class AbandonedRequestTests
         Assert.False(SaleVerifier.RequestsAnswered(buyer.Abandoned, buyer.Resolved).Passed);
 
         service.AfterTheSale = afterTheSale;
+        var saleOver = System.Diagnostics.Stopwatch.GetTimestamp();
         await buyer.ResolveAbandonedAsync(CancellationToken.None);
 
         Assert.Equal(unanswered, buyer.Abandoned);
@@ -42,6 +43,8 @@ public sealed class AbandonedRequestTests
         Assert.Equal(unanswered == 0 ? 1 : VirtualBuyer.MaxFailedAttempts, service.KeysAfterTheSale.Count);
         Assert.All(service.KeysAfterTheSale, key => Assert.Equal(service.FirstKey, key));
         if (orders == 1) Assert.Equal(new OrderRequested("ga", 1, "Buyer 0", "buyer-0@example.test"), buyer.Orders[0].Requested);
+        // An order learned of only now was acknowledged now: the sale's clock runs to it.
+        Assert.Equal(orders == 1, buyer.LastAcknowledgedAt >= saleOver);
         Assert.Equal(unanswered == 0, SaleVerifier.RequestsAnswered(buyer.Abandoned, buyer.Resolved).Passed);
     }
 
