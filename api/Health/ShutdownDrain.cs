@@ -20,6 +20,10 @@ internal sealed class ShutdownDrain(IOptions<ShutdownDrainOptions> options, IHos
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        // A host whose start failed, or was stopped before it finished (SIGTERM during the rehearsal), never listened:
+        // no balancer has it in rotation, and waiting would only take the time the silo's own stop needs to leave the
+        // cluster properly (StoppableRun bounds a failed start's whole stop).
+        if (!lifetime.ApplicationStarted.IsCancellationRequested) return;
         if (options.Value.Drain <= TimeSpan.Zero || Interlocked.Exchange(ref _drained, 1) == 1) return;
         lifetime.StopApplication();
         try

@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Configuration;
+using OrleansTickets.Api;
 using OrleansTickets.Api.Hosting;
 
 namespace OrleansTickets.Tests.Hosting;
@@ -79,6 +81,23 @@ public sealed class StoppableRunTests
     }
 
     [Fact]
+    public async Task A_start_that_fails_does_not_wait_out_the_shutdown_drain_before_stopping_what_started()
+    {
+        // The drain holds a stop's first step so that a balancer sees a listening server go; a server that never listened
+        // has nobody to drain. Before, a failed start waited the whole drain, and the silo that had joined got what was
+        // left of the failed start's 30 s stop limit, or nothing, and left without handing its grains over.
+        var joined = new StoppingService(failStop: false, holdStart: false);
+        var (app, _) = Build(joined, then: new StoppingService(failStop: false, holdStart: false, failStart: true),
+            configure: builder =>
+            {
+                builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Api:Shutdown:Drain"] = "00:00:25" });
+                builder.Services.AddTicketingApi();
+            });
+        Assert.Equal(1, await Task.Run(app.RunUntilStopped).WaitAsync(TimeSpan.FromSeconds(15)));
+        Assert.True(joined.StopAsked);
+    }
+
+    [Fact]
     public async Task A_stop_asked_while_a_later_service_starts_stops_the_services_that_started_and_exits_0()
     {
         // As SIGTERM while the web server binds, after the silo joined: the silo leaves too.
@@ -93,9 +112,10 @@ public sealed class StoppableRunTests
     }
 
     private static (WebApplication App, StoppingService Service) Build(
-        StoppingService service, TimeSpan? shutdownTimeout = null, StoppingService? then = null)
+        StoppingService service, TimeSpan? shutdownTimeout = null, StoppingService? then = null, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder();
+        configure?.Invoke(builder);
         if (shutdownTimeout is { } timeout) builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = timeout);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
