@@ -86,9 +86,10 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         // Each key is sent to both clusters at once, so that two activations of its home (and of the shard that holds
         // its order, when that is another) take it at the same moment. Rounds as above, until 50 keys have an order.
         var answers = new List<(string Key, int Quantity, PurchaseResult Result)>();
-        for (var round = 0; round < 5 && answers.Where(a => a.Result.Order is not null).Select(a => a.Key).Distinct().Count() < 50; round++)
+        int KeysWithOrders() => answers.Where(a => a.Result.Order is not null).Select(a => a.Key).Distinct().Count();
+        for (var round = 0; round < 8 && KeysWithOrders() < 50; round++)
         {
-            var buys = Enumerable.Range(0, 200).SelectMany(i => new[] { first, second }.Select(async cluster =>
+            var buys = Enumerable.Range(0, 300).SelectMany(i => new[] { first, second }.Select(async cluster =>
             {
                 var key = $"twin-key-{round}-{i}";
                 return (key, 1 + i % 2, await cluster.BuyAsync("keyed-twins", "ga", 1 + i % 2, key: key));
@@ -98,7 +99,7 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         Assert.All(answers, a => Assert.Contains(a.Result.Status,
             new[] { PurchaseStatus.Created, PurchaseStatus.Replayed, PurchaseStatus.SoldOut, PurchaseStatus.Unavailable, PurchaseStatus.Failed }));
         var acknowledged = answers.Where(a => a.Result.Order is not null).ToList();
-        Assert.True(acknowledged.Select(a => a.Key).Distinct().Count() >= 50, $"Only {acknowledged.Count} of {answers.Count} purchases were sold.");
+        Assert.True(KeysWithOrders() >= 50, $"Only {KeysWithOrders()} of {answers.Select(a => a.Key).Distinct().Count()} keys got an order.");
 
         // The database's truth: each key names one order, and every answer with an order for the key names that one.
         var ledgers = new List<ShardLedger>();
@@ -122,7 +123,14 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
             Assert.True(answered.Count == 0 || answered.SequenceEqual([stored.OrderId]), $"Key {key} is stored with {stored.OrderId}, and answered with {string.Join(", ", answered)}.");
             Assert.True(OrderId.TryGetShard(stored.OrderId, out var holder));
             var order = await ledgers[holder.Index].ReadOrderAsync(stored.OrderId);
-            Assert.NotNull(order);
+            if (order is null)
+            {
+                // A forward's home records the key with the new order's id before the holder makes it; a holder that then
+                // refused (a twin took its tickets) or never answered leaves the key on an id with no order. Nobody may
+                // have been told of one.
+                Assert.Empty(answered);
+                continue;
+            }
             storedQuantity += order.Quantity;
         }
         // No ticket sold beyond the keys' orders: no second order of a key, and none without its key stored.
