@@ -128,7 +128,8 @@ http2=$((10#$http2))
 [[ $crowd == wrk && ${#quantity_args[@]} -gt 0 ]] && { echo "--max-quantity is for the load generator: wrk's script picks its own" >&2; exit 2; }
 
 service_port=5080 floor_port=5081 http2_port=5082
-require_free_ports "$service_port" "$floor_port"
+require_free_ports "$service_port"
+[[ $floor == 1 ]] && require_free_ports "$floor_port"
 [[ $http2 != 0 ]] && require_free_ports "$http2_port"
 # Where the buyers post: the service's HTTP/1.1 address, or with --http2 its HTTP/2 endpoint. Everything else (the
 # scripts' curl calls, the load generator's other modes) keeps to HTTP/1.1 on the first.

@@ -444,11 +444,12 @@ public sealed partial class PurchaseDispatcherGrain(
                 // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough. A verdict
                 // from a refresh that ended during the ask may rest on counts read after the home looked at the key, when
                 // another request with the key (see RefusalSeenByHomeAsync) may have taken the last tickets for it: the
-                // home looks once more then. Otherwise the refresh came before the home's look, which the refusal holds at.
+                // home looks once more then. Otherwise the refresh came before the home's look, which the refusal holds at;
+                // and without a refresh of its own the buyer is told only that nothing was sold (OutOfPatience).
                 if (!patient)
                 {
                     var late = OutOfPatience(quantity, giveUpAt, refreshed);
-                    return _refreshesEnded == endedBeforeAsk ? late : await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, late, giveUpAt);
+                    return !refreshed || _refreshesEnded == endedBeforeAsk ? late : await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, late, giveUpAt);
                 }
 
                 if (donors.IsEmpty)

@@ -271,6 +271,8 @@ public sealed partial class InventoryShardGrain
     /// </summary>
     private async Task<bool> CanTakeInNowAsync(ShardAddress receiver, TimeSpan wait)
     {
+        // A departing silo's shards give nothing away (SiloDeparture): the question would be wasted.
+        if (departure.Token.IsCancellationRequested) return false;
         try
         {
             var report = await Holder(receiver).GetSales().WaitAsync(wait, departure.Token);

@@ -14,7 +14,8 @@ require_free_ports() {
     done
 }
 
-# wait_for_service URL PID TRIES LOG: asks URL every 0.5 s, TRIES times; exits 1 with LOG's tail once PID has exited.
+# wait_for_service URL PID TRIES LOG: asks URL every 0.5 s, TRIES times; exits 1 with LOG's tail once PID has exited
+# or the tries are used up.
 wait_for_service() {
     local url=$1 pid=$2 tries=$3 log=$4
     for _ in $(seq 1 "$tries"); do
@@ -26,4 +27,7 @@ wait_for_service() {
         fi
         sleep 0.5
     done
+    echo "the service did not answer $url within $((tries / 2)) s; the end of $log:" >&2
+    tail -n 20 "$log" >&2
+    exit 1
 }

@@ -1,7 +1,10 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime;
 using Orleans.Runtime.Placement;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
+using OrleansTickets.Tests.Http;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Cluster;
@@ -65,6 +68,65 @@ public sealed class DepartingDrainTests(ITestOutputHelper output)
         finally
         {
             release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task An_operators_drain_through_a_stopping_process_s_own_front_end_answers_at_once()
+    {
+        // The web server stops first and waits for the requests in flight; the silo's own stop comes only after it. The
+        // drain's walk ends at the start of the process's stop, so the server's wait is not the walk's.
+        var questions = new HeldQuestions(new ShardAddress("departing-front", "ga", 1).Key, new ShardAddress("departing-front", "ga", 2).Key);
+        using var storage = TestStorage.Sqlite();
+        var host = await ApiHost.StartAsync(storage, services: services => services.AddSingleton<IIncomingGrainCallFilter>(questions));
+        try
+        {
+            Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("departing-front", capacity: 6, shards: 3)).StatusCode);
+            questions.Arm();
+            var drain = host.Client.PostAsync("/api/events/departing-front/ticket-types/ga/shards/0/drain", content: null);
+            await questions.Asked.WaitAsync(TimeSpan.FromSeconds(10));
+            var stop = host.StopAsync();
+
+            // Before the held question's own 10 s limit.
+            var response = await drain.WaitAsync(TimeSpan.FromSeconds(8));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var body = await response.JsonAsync();
+            Assert.Equal((0, 2), (body.GetProperty("moved").GetInt64(), body.GetProperty("left").GetInt64()));
+            Assert.False(questions.Released);
+            // The held questions are on this silo too: they must end for its grains to deactivate.
+            questions.Release();
+            await stop;
+        }
+        finally
+        {
+            questions.Release();
+            await host.DisposeAsync();
+        }
+    }
+
+    /// <summary>Once armed, holds every call to <c>GetSales</c> of the named shards until released.</summary>
+    private sealed class HeldQuestions(params string[] shardKeys) : IIncomingGrainCallFilter
+    {
+        private readonly TaskCompletionSource _asked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private volatile bool _armed;
+
+        public Task Asked => _asked.Task;
+
+        public bool Released => _release.Task.IsCompleted;
+
+        public void Arm() => _armed = true;
+
+        public void Release() => _release.TrySetResult();
+
+        public async Task Invoke(IIncomingGrainCallContext call)
+        {
+            if (_armed && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales) && shardKeys.Contains(call.TargetId.Key.ToString()))
+            {
+                _asked.TrySetResult();
+                await _release.Task;
+            }
+            await call.Invoke();
         }
     }
 

@@ -103,6 +103,9 @@ public sealed class ApiHost : IAsyncDisposable
         return new ApiHost(app, new Uri(address));
     }
 
+    /// <summary>Stops the process's host as SIGTERM would: the web server first, then the silo.</summary>
+    public Task StopAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
