@@ -23,7 +23,10 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     /// </summary>
     Task<PurchaseResult> PurchaseForHome(ShardPurchase purchase);
 
-    /// <summary>Reads a committed order held by this shard, or null; throws <see cref="ShardUnavailableException"/> when its database cannot be read.</summary>
+    /// <summary>
+    /// Reads a committed order held by this shard, or null; throws <see cref="ShardUnavailableException"/> when its
+    /// database cannot be read or the catalog cannot tell it where it lives yet. Ask only shards the event has.
+    /// </summary>
     Task<OrderDetails?> GetOrder(string orderId);
 
     /// <summary>This shard's exact committed sales and status.</summary>

@@ -185,7 +185,9 @@ public sealed partial class InventoryShardGrain(
     /// <inheritdoc />
     public async Task<OrderDetails?> GetOrder(string orderId)
     {
-        if (!await EnsurePlacedAsync()) return null;
+        // The shard exists (callers ask only shards their event has): a catalog that cannot place it yet (a duplicate
+        // activation during a membership change) leaves it unable to say whether the order exists, not sure it does not.
+        if (!await EnsurePlacedAsync()) throw new ShardUnavailableException($"Shard {_address.Key} cannot learn its placement now.");
         var (read, order) = await TryReadOrderAsync(orderId);
         // "No such order" would be a lie while the database cannot be asked, and an internal error would not say
         // that a retry is the answer.

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
+using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Http;
@@ -119,6 +120,25 @@ public sealed class TransientPlacementTests
             }
             return call.Invoke();
         }
+    }
+
+    [Fact]
+    public async Task An_order_on_a_shard_whose_placement_is_unknown_is_not_reported_missing()
+    {
+        // The shard exists (the front end checked), so a shard that cannot learn where it lives cannot say whether it
+        // holds the order: "no such order" would be a definite answer it does not have.
+        using var storage = TestStorage.Sqlite();
+        var placements = new PlacementUnknown(index: 1) { Unknown = true };
+        await using var host = await ApiHost.StartAsync(storage,
+            services: services => services.AddSingleton<IIncomingGrainCallFilter>(placements));
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("looked-up", capacity: 2, shards: 2)).StatusCode);
+        var id = OrderId.New(new ShardAddress("looked-up", "ga", 1), DateTimeOffset.UtcNow);
+
+        await ApiContractTests.AssertProblemAsync(await host.Client.GetAsync($"/api/orders/{id}"), HttpStatusCode.ServiceUnavailable, "unavailable");
+
+        // Once the shard can place itself, it can say: no such order.
+        placements.Unknown = false;
+        await ApiContractTests.AssertProblemAsync(await host.Client.GetAsync($"/api/orders/{id}"), HttpStatusCode.NotFound, "order-not-found");
     }
 
     /// <summary>While <see cref="Unknown"/>, answers placement questions about one shard with "no such shard".</summary>
