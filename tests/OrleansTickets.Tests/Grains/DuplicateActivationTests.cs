@@ -16,17 +16,8 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
     public async Task Two_activations_of_each_shard_selling_at_once_never_sell_a_ticket_twice(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
-        // One service (so one catalog), two clusters: each activates its own copy of every grain.
-        var service = "twins-" + Guid.NewGuid().ToString("N")[..8];
-        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await first.CreateEventAsync("twins", TicketingCluster.Type("ga", capacity: 300, shards: 3, maxPerOrder: 2));
-
-        // Wake every shard in both clusters first, so that two activations of each are alive when the buying starts.
-        foreach (var cluster in new[] { first, second })
-        {
-            for (var index = 0; index < 3; index++) await cluster.Shard("twins", "ga", index).GetSales();
-        }
+        await using var twins = await Twins.StartAsync(storage, "twins");
+        var (first, second) = (twins.First, twins.Second);
 
         // Rounds of 400 buyers, until 50 orders are sold or five rounds are done: on a loaded machine the twins can
         // fence each other so fast that a round sells only a few (4 of 400 in one CI run), since each activation that
@@ -74,14 +65,8 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
     public async Task Two_activations_of_each_shard_given_one_key_at_once_store_one_order_for_it(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
-        var service = "keyed-twins-" + Guid.NewGuid().ToString("N")[..8];
-        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await first.CreateEventAsync("keyed-twins", TicketingCluster.Type("ga", capacity: 300, shards: 3, maxPerOrder: 2));
-        foreach (var cluster in new[] { first, second })
-        {
-            for (var index = 0; index < 3; index++) await cluster.Shard("keyed-twins", "ga", index).GetSales();
-        }
+        await using var twins = await Twins.StartAsync(storage, "keyed-twins");
+        var (first, second) = (twins.First, twins.Second);
 
         // Each key is sent to both clusters at once, so that two activations of its home (and of the shard that holds
         // its order, when that is another) take it at the same moment. Rounds as above, until 50 keys have an order.
@@ -138,5 +123,46 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         foreach (var ledger in ledgers) ticketRows += await ledger.CountTicketRowsAsync();
         Assert.Equal(storedQuantity, ticketRows);
         OrderAssertions.AllSerialsAndCodesUnique(acknowledged.Select(a => a.Result.Order!).DistinctBy(o => o.OrderId).ToList());
+    }
+
+    /// <summary>
+    /// One service (so one catalog) and two clusters over the same databases: each activates its own copy of every
+    /// grain. The event's 3 shards of 300 tickets are woken in both first, so two activations of each are alive when
+    /// the buying starts.
+    /// </summary>
+    private sealed class Twins(TicketingCluster first, TicketingCluster second) : IAsyncDisposable
+    {
+        public TicketingCluster First { get; } = first;
+
+        public TicketingCluster Second { get; } = second;
+
+        public static async Task<Twins> StartAsync(TestStorage storage, string eventId)
+        {
+            var service = eventId + "-" + Guid.NewGuid().ToString("N")[..8];
+            var first = await TicketingCluster.StartAsync(storage, serviceId: service);
+            TicketingCluster? second = null;
+            try
+            {
+                second = await TicketingCluster.StartAsync(storage, serviceId: service);
+                await first.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 300, shards: 3, maxPerOrder: 2));
+                foreach (var cluster in new[] { first, second })
+                {
+                    for (var index = 0; index < 3; index++) await cluster.Shard(eventId, "ga", index).GetSales();
+                }
+                return new Twins(first, second);
+            }
+            catch
+            {
+                if (second is not null) await second.DisposeAsync();
+                await first.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Second.DisposeAsync();
+            await First.DisposeAsync();
+        }
     }
 }
