@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -34,11 +35,7 @@ public sealed class KeyedRefusalTests(ITestOutputHelper output)
         // The other four are held for a forward that never comes, so the buyer finds none free yet none sold: the home
         // reads the key (no order) and refuses, and the dispatcher refreshes and pauses for the held tickets.
         var shard = cluster.Shard("last", "ga", 0);
-        var hold = OrderId.New(new ShardAddress("last", "ga", 0), DateTimeOffset.UtcNow);
-        Assert.Equal(4L, await shard.HoldForForward(hold, 4));
-        var waiting = cluster.BuyAsync("last", "ga", 1, key: "retried");
-        await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
-            failure: "The buyer never paused for the held tickets.");
+        var (hold, waiting) = await PauseBehindAHoldAsync(cluster, pauses, "last", left: 4, key: "retried");
 
         // While its next refresh is kept from the shard, the same key's retry (another front end's, say) reaches the home
         // as the tickets come free and buys one; other buyers take the rest.
@@ -111,11 +108,7 @@ public sealed class KeyedRefusalTests(ITestOutputHelper output)
 
             // The two left are held for a forward: the buyer is refused by the home, refreshes (so a verdict may rest on
             // a refresh) and pauses for them. Once they are free it asks the home again: that ask is held.
-            var firstHold = OrderId.New(new ShardAddress("late-ask", "ga", 0), DateTimeOffset.UtcNow);
-            Assert.Equal(2L, await shard.HoldForForward(firstHold, 2));
-            var buyer = cluster.BuyAsync("late-ask", "ga", 1, key: "patient-no-more");
-            await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
-                failure: "The buyer never paused for the held tickets.");
+            var (firstHold, buyer) = await PauseBehindAHoldAsync(cluster, pauses, "late-ask", left: 2, key: "patient-no-more");
             Volatile.Write(ref armed, 1);
             await shard.ReleaseHold(firstHold);
             await reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
@@ -158,6 +151,22 @@ public sealed class KeyedRefusalTests(ITestOutputHelper output)
             deliver.TrySetResult();
             blockersGo.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// Holds the <paramref name="left"/> unsold tickets of the event's one shard for a forward that never comes, and
+    /// sends a buyer of one with <paramref name="key"/>: it finds none free yet none sold, so its home reads the key (no
+    /// order) and refuses, and its dispatcher refreshes and pauses for the held tickets. Returns once it has paused.
+    /// </summary>
+    private static async Task<(string Hold, Task<PurchaseResult> Buyer)> PauseBehindAHoldAsync(
+        TicketingCluster cluster, MetricCollector<long> pauses, string eventId, int left, string key)
+    {
+        var hold = OrderId.New(new ShardAddress(eventId, "ga", 0), DateTimeOffset.UtcNow);
+        Assert.Equal(left, await cluster.Shard(eventId, "ga", 0).HoldForForward(hold, left));
+        var buyer = cluster.BuyAsync(eventId, "ga", 1, key: key);
+        await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
+            failure: "The buyer never paused for the held tickets.");
+        return (hold, buyer);
     }
 
     /// <summary>Lets calls through until shut; then holds them until opened, and says when the first one waits.</summary>
