@@ -12,9 +12,6 @@ internal static class FrontEndProgram
     public static int Main(string[] args)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.AddTicketingFrontEnd();
-        var app = builder.Build();
-        app.MapTicketingApi();
-        return app.RunUntilStopped();
+        return builder.ConfigureAndRun(frontEnd => frontEnd.AddTicketingFrontEnd(), app => app.MapTicketingApi());
     }
 }

@@ -4,8 +4,4 @@ using OrleansTickets.Silo.Hosting;
 
 // Settings ship beside the binary; relative paths such as the data folder resolve against the working directory.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-builder.AddTicketingSilo();
-
-var app = builder.Build();
-app.MapTicketingApi();
-return app.RunUntilStopped();
+return builder.ConfigureAndRun(silo => silo.AddTicketingSilo(), app => app.MapTicketingApi());

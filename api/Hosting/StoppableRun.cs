@@ -104,6 +104,28 @@ public static class StoppableRun
     }
 
     /// <summary>
+    /// Configures the host with <paramref name="configure"/>, builds it, maps it with <paramref name="map"/>, and runs it
+    /// as <see cref="RunUntilStopped"/> does. A setting refused while the host is configured (a misspelt
+    /// <c>Cluster:Membership</c>, a <c>Cluster:Address</c> that is no IP address, a membership database not named)
+    /// ends the process as a failed start does, with one line and exit code 1 rather than an unhandled exception.
+    /// </summary>
+    public static int ConfigureAndRun(this WebApplicationBuilder builder, Action<WebApplicationBuilder> configure, Action<WebApplication> map)
+    {
+        WebApplication app;
+        try
+        {
+            configure(builder);
+            app = builder.Build();
+            map(app);
+        }
+        catch (Exception refused)
+        {
+            return StartFailed(refused);
+        }
+        return app.RunUntilStopped();
+    }
+
+    /// <summary>
     /// It could not start, and nobody asked it to stop: a port another process holds, a database that refuses this
     /// service. The host has logged it; without this it would also end as an unhandled exception, a crash dump and exit
     /// code 134, which reads like a bug rather than a setting to fix.

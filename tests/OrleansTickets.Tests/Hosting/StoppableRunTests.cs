@@ -1,11 +1,12 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Configuration;
 using OrleansTickets.Api;
 using OrleansTickets.Api.Hosting;
+using OrleansTickets.Silo.Hosting;
 
 namespace OrleansTickets.Tests.Hosting;
 
@@ -95,6 +96,27 @@ public sealed class StoppableRunTests
             });
         Assert.Equal(1, await Task.Run(app.RunUntilStopped).WaitAsync(TimeSpan.FromSeconds(15)));
         Assert.True(joined.StopAsked);
+    }
+
+    [Theory]
+    [InlineData("Cluster:Membership", "Adonett")]
+    [InlineData("Cluster:Address", "silo-1.example")]
+    public void A_cluster_setting_refused_while_the_silo_is_configured_exits_1_instead_of_crashing(string setting, string value)
+    {
+        // As silo/Program.cs runs: these are read while the host is configured, before any start could turn them into
+        // one line and exit code 1. Before, they left Main as an unhandled exception (a crash dump, exit code 134).
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Storage:Provider"] = "Postgres",
+            ["Storage:ConnectionString"] = "Host=127.0.0.1;Database=never_opened",
+            [setting] = value,
+        });
+        var mapped = false;
+
+        Assert.Equal(1, builder.ConfigureAndRun(silo => silo.AddTicketingSilo(), _ => mapped = true));
+        Assert.False(mapped);
     }
 
     [Fact]
