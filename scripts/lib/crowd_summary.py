@@ -5,8 +5,10 @@
 Inputs in RUN_DIR: wrk-summary.json (scripts/wrk/sellout.lua), crowd.json (scripts/lib/stock_watch.py),
 acknowledged.jsonl (every acknowledged order's body); and whether the load generator's --mode verify passed.
 The CPU times run from the watcher's first reading (before wrk's first request) to its first reading after wrk's
-last acknowledged order, so the sold-out answers wrk gets after the sale are left out, as the load generator's
-are. Exits 1 when the run did not pass: not sold out, an error, a failed check, or an input missing.
+last acknowledged order, so the sold-out answers wrk gets after the sale are left out. The load generator's run
+to its last response instead, which takes them in (tens of milliseconds more; docs/benchmarks.md, "What the printed
+numbers cover"): the two crowds' CPU per order differ by about that much. Exits 1 when the run did not pass: not
+sold out, an error, a failed check, or an input missing.
 """
 import json
 import os
