@@ -22,9 +22,12 @@ public static class EventsApi
         return app;
     }
 
-    public static async Task<Results<Created<EventResponse>, Ok<EventResponse>, ProblemHttpResult>> CreateEvent(HttpRequest request, IGrainFactory grains)
+    public static async Task<Results<Created<EventResponse>, Ok<EventResponse>, ProblemHttpResult>> CreateEvent(
+        HttpContext context, IGrainFactory grains, IHostApplicationLifetime lifetime)
     {
-        var (body, problem) = await JsonBody.ReadAsync(request, ApiJsonContext.Default.CreateEventBody, MaxBodyBytes);
+        var request = context.Request;
+        var (body, problem) = await JsonBody.ReadUnlessStoppingAsync(context, ApiJsonContext.Default.CreateEventBody, MaxBodyBytes, lifetime,
+            "Nothing was created. Retry; another server takes the request.");
         if (problem is not null) return problem;
         var errors = new Dictionary<string, string[]>();
         // A create needs no key (a retry with the same definition is answered as a replay), but a key that breaks the

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Net.Http.Headers;
 
 namespace OrleansTickets.Api.Http;
@@ -14,6 +15,25 @@ namespace OrleansTickets.Api.Http;
 /// </summary>
 public static class JsonBody
 {
+    /// <summary>
+    /// As <see cref="ReadAsync"/>, but a body still arriving when the server begins to stop is given up, and the
+    /// answer is 503 "stopping" with <paramref name="stoppingDetail"/>. A stopping server waits for the requests it has,
+    /// within one budget shared with the silo's graceful leave, and Kestrel lets a body trickle at 240 bytes a second:
+    /// a 1 MB one would hold the stop for over an hour.
+    /// </summary>
+    public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadUnlessStoppingAsync<T>(
+        HttpContext context, JsonTypeInfo<T> typeInfo, int maxBytes, IHostApplicationLifetime lifetime, string stoppingDetail) where T : class
+    {
+        try
+        {
+            return await ReadAsync(context.Request, typeInfo, maxBytes, lifetime.ApplicationStopping);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            return (null, Problems.Stopping(context, stoppingDetail));
+        }
+    }
+
     /// <summary>
     /// Reads and deserializes at most <paramref name="maxBytes"/> bytes. Exactly one of the results is non-null. Throws
     /// <see cref="OperationCanceledException"/> when <paramref name="giveUp"/> fires while the body is still arriving.

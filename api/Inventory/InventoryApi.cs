@@ -29,9 +29,11 @@ public static class InventoryApi
     }
 
     public static async Task<Results<Created<CapacityResponse>, Ok<CapacityResponse>, Accepted<CapacityResponse>, ProblemHttpResult>> AddCapacity(
-        string eventId, string typeId, HttpRequest request, IGrainFactory grains, GatewayHop hop)
+        string eventId, string typeId, HttpContext context, IGrainFactory grains, GatewayHop hop, IHostApplicationLifetime lifetime)
     {
-        var (body, problem) = await JsonBody.ReadAsync(request, ApiJsonContext.Default.AddCapacityBody, MaxBodyBytes);
+        var request = context.Request;
+        var (body, problem) = await JsonBody.ReadUnlessStoppingAsync(context, ApiJsonContext.Default.AddCapacityBody, MaxBodyBytes, lifetime,
+            "Nothing was added. Retry (with the same Idempotency-Key, if one was sent); another server takes the request.");
         if (problem is not null) return problem;
         var errors = new Dictionary<string, string[]>();
         if (body!.Quantity is not (>= 1 and <= MaxAddition)) errors["quantity"] = [$"Required: 1 to {MaxAddition}."];
@@ -91,7 +93,7 @@ public static class InventoryApi
     }
 
     public static async Task<Results<Ok<DrainResponse>, ProblemHttpResult>> DrainShard(
-        string eventId, string typeId, string index, HttpContext context, IGrainFactory grains)
+        string eventId, string typeId, string index, HttpContext context, IGrainFactory grains, IHostApplicationLifetime lifetime)
     {
         // Draining again is safe, so a drain needs no key; but a malformed one is refused, as on every other POST: the
         // client meant something by it.
@@ -102,7 +104,8 @@ public static class InventoryApi
         // do: it is refused before anything moves. No body, or an empty object, is a drain.
         if (!await JsonBody.IsEmptyAsync(context.Request))
         {
-            var (_, bodyProblem) = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.DrainBody, MaxBodyBytes);
+            var (_, bodyProblem) = await JsonBody.ReadUnlessStoppingAsync(context, ApiJsonContext.Default.DrainBody, MaxBodyBytes, lifetime,
+                "Nothing moved. Drain again; another server takes the request.");
             if (bodyProblem is not null) return bodyProblem;
         }
         var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);

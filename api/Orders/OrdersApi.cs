@@ -50,19 +50,8 @@ public static class OrdersApi
         string eventId, HttpContext context, EventDirectory events, GatewayHop hop, PurchaseAdmission admission,
         IHostApplicationLifetime lifetime)
     {
-        // A stopping server waits for the requests it has, within one budget shared with the silo's graceful leave. A
-        // body still arriving when the stop begins could hold it for a minute and more (Kestrel lets a body trickle
-        // at 240 bytes a second): the read gives up, and the purchase goes to another server like a queued one.
-        CreateOrderBody? body;
-        ProblemHttpResult? problem;
-        try
-        {
-            (body, problem) = await JsonBody.ReadAsync(context.Request, ApiJsonContext.Default.CreateOrderBody, MaxBodyBytes, lifetime.ApplicationStopping);
-        }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-        {
-            return Stopping(context);
-        }
+        // A body still arriving when the stop begins is given up: the purchase goes to another server like a queued one.
+        var (body, problem) = await JsonBody.ReadUnlessStoppingAsync(context, ApiJsonContext.Default.CreateOrderBody, MaxBodyBytes, lifetime, StoppingDetail);
         if (problem is not null) return problem;
         if (!OrleansTickets.Events.Slug.IsValid(eventId)) return EventsApi.EventNotFound(eventId);
 
@@ -150,9 +139,10 @@ public static class OrdersApi
         return order is null ? OrderNotFound(orderId) : TypedResults.Ok(order);
     }
 
-    private static ProblemHttpResult Stopping(HttpContext context) =>
-        Problems.Stopping(context,
-            "Nothing was sold. Retry (with the same Idempotency-Key, if one was sent); another server takes the purchase.");
+    private const string StoppingDetail =
+        "Nothing was sold. Retry (with the same Idempotency-Key, if one was sent); another server takes the purchase.";
+
+    private static ProblemHttpResult Stopping(HttpContext context) => Problems.Stopping(context, StoppingDetail);
 
     private static ProblemHttpResult TicketTypeNotFound(string eventId, string ticketTypeId) =>
         Problems.Create(StatusCodes.Status404NotFound, Problems.TicketTypeNotFound, "No such ticket type.",

@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -332,7 +331,7 @@ public sealed class AdmissionTests : IAsyncLifetime
     {
         private HeldPurchase(HttpClient client, Task gate, string key)
         {
-            var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/crowd/orders") { Content = new HeldContent(gate) };
+            var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/crowd/orders") { Content = new HeldBody(Body, gate) };
             request.Headers.Add("Idempotency-Key", key);
             Response = client.SendAsync(request);
         }
@@ -340,37 +339,5 @@ public sealed class AdmissionTests : IAsyncLifetime
         public Task<HttpResponseMessage> Response { get; }
 
         public static HeldPurchase Send(HttpClient client, Task gate, string key = "held") => new(client, gate, key);
-    }
-
-    /// <summary>Sends the first byte of the body at once and the rest when the gate opens.</summary>
-    private sealed class HeldContent : HttpContent
-    {
-        private readonly byte[] _body = Encoding.UTF8.GetBytes(Body);
-        private readonly Task _gate;
-
-        public HeldContent(Task gate)
-        {
-            _gate = gate;
-            Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        }
-
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-            SerializeToStreamAsync(stream, context, CancellationToken.None);
-
-        // The body honours the request's cancellation: a client that gives up a request it is still sending waits for
-        // the body first.
-        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
-        {
-            await stream.WriteAsync(_body.AsMemory(0, 1), cancellationToken);
-            await stream.FlushAsync(cancellationToken);
-            await _gate.WaitAsync(cancellationToken);
-            await stream.WriteAsync(_body.AsMemory(1), cancellationToken);
-        }
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = _body.Length;
-            return true;
-        }
     }
 }
