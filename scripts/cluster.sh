@@ -104,10 +104,18 @@ start_frontend() {
     echo "front end $n up: http://127.0.0.1:$port (pid $(cat "$state/frontend-$n.pid"))"
 }
 
+# The first index of KIND not yet used, reserved under a lock: add-silos run at once (scaling up for the rush) each
+# get their own index, and so their own ports. Before, they all picked the first free one, one process won the ports,
+# and every run reported it "up".
 next_index() {
-    local kind=$1 n=0
-    while [[ -f "$state/$kind-$n.pid" ]]; do n=$((n + 1)); done
-    echo "$n"
+    local kind=$1
+    (
+        flock 9
+        n=0
+        while [[ -f "$state/$kind-$n.pid" || -f "$state/$kind-$n.reserved" ]]; do n=$((n + 1)); done
+        : >"$state/$kind-$n.reserved"
+        echo "$n"
+    ) 9>"$state/index.lock"
 }
 
 signal() {
