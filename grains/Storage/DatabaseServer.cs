@@ -182,6 +182,16 @@ internal static class DatabaseServer
         _ => throw new ArgumentOutOfRangeException(nameof(dialect)),
     };
 
+    /// <summary>
+    /// A data source for a start-up step that holds the schema's advisory lock across round trips (the schema scripts,
+    /// the cluster and catalog records): on PostgreSQL it ends a transaction left idle for
+    /// <see cref="IdleTransactionLimit"/> (<see cref="EndingIdleTransactions"/>). A silo host that froze or vanished
+    /// inside one would otherwise hold the lock until TCP gave its connection up, hours later, and every other silo's
+    /// start would wait on it and give up.
+    /// </summary>
+    public static DbDataSource StartUpDataSource(SqlDialect dialect, string connectionString) =>
+        CreateDataSource(dialect, EndingIdleTransactions(dialect, connectionString));
+
     /// <summary>Creates the database a connection string names, unless it exists. Safe when several processes race.</summary>
     public static async Task EnsureDatabaseExistsAsync(SqlDialect dialect, string connectionString, CancellationToken cancellationToken)
     {

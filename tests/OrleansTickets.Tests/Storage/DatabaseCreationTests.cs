@@ -10,6 +10,20 @@ namespace OrleansTickets.Tests.Storage;
 public sealed class DatabaseCreationTests(PostgresFixture postgres)
 {
     [PostgresFact]
+    public async Task A_start_up_step_s_connection_has_the_server_end_a_transaction_left_idle()
+    {
+        // The schema scripts and the cluster and catalog records hold the schema's advisory lock across round trips: a
+        // silo host that froze inside one must not keep every other silo from starting until TCP gives it up.
+        var connectionString = await postgres.CreateDatabaseAsync("start_up");
+        await using var dataSource = DatabaseServer.StartUpDataSource(SqlDialect.PostgreSql, connectionString);
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var show = connection.CreateCommand();
+        show.CommandText = "SHOW idle_in_transaction_session_timeout";
+
+        Assert.Equal(DatabaseServer.IdleTransactionLimit, (string?)await show.ExecuteScalarAsync());
+    }
+
+    [PostgresFact]
     public async Task A_role_that_may_open_only_its_own_databases_starts_on_them()
     {
         // As on a managed server, or one whose operators revoked CONNECT on the maintenance database: the service's
