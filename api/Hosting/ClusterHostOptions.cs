@@ -59,6 +59,34 @@ public sealed class ClusterHostOptions
         : throw new InvalidOperationException($"Cluster:Address must be an IP address, got '{Address}'.");
 
     /// <summary>
+    /// The membership database's host when this silo gives its peers loopback (no <see cref="Address"/>) although that
+    /// database is on another machine; null otherwise. A remote membership database usually means silos on several
+    /// machines, which cannot reach a silo at 127.0.0.1, and one on another machine that also gives 127.0.0.1 and the
+    /// same port would be taken by Orleans for a restart of this one, which would then be declared dead.
+    /// </summary>
+    public string? RemoteMembershipHostWhileLoopback(string membershipConnectionString)
+    {
+        if (Address is not null) return null;
+        var host = new Npgsql.NpgsqlConnectionStringBuilder(membershipConnectionString).Host;
+        if (string.IsNullOrEmpty(host)) return null;
+        // Several hosts may be listed (fail-over); a socket folder starts with '/'.
+        var remote = host.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(HostOf).FirstOrDefault(h => !IsThisMachine(h));
+        return remote is null ? null : host;
+    }
+
+    /// <summary>A host list entry without its port: <c>db:5432</c>, <c>[::1]:5432</c>, or a bare IPv6 address as it is.</summary>
+    private static string HostOf(string entry) =>
+        IPAddress.TryParse(entry.Trim('[', ']'), out _) ? entry
+        : entry.StartsWith('[') && entry.IndexOf(']') is > 0 and var end ? entry[..(end + 1)]
+        : entry.Count(c => c == ':') == 1 ? entry[..entry.IndexOf(':')]
+        : entry;
+
+    private static bool IsThisMachine(string host) =>
+        host.StartsWith('/') || string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
+
+    /// <summary>
     /// The membership database: <see cref="ConnectionString"/>, else <c>Storage:ConnectionString</c> when storage is on
     /// PostgreSQL too. Membership is always on PostgreSQL, so a SQL Server storage string is never taken for it.
     /// </summary>

@@ -43,6 +43,10 @@ public static class SiloHostingExtensions
                 throw new InvalidOperationException("Cluster:Membership=AdoNet needs Tickets:SigningKey, the same on every silo: each silo would otherwise sign tickets with a key of its own.");
             }
             membership = cluster.MembershipConnectionString(builder.Configuration);
+            if (cluster.RemoteMembershipHostWhileLoopback(membership) is { } remoteHost)
+            {
+                builder.Services.AddHostedService(services => new LoopbackAddressWarning(remoteHost, services.GetRequiredService<ILogger<LoopbackAddressWarning>>()));
+            }
             // Before UseOrleans: hosted services start in registration order, and the schema must exist first.
             builder.Services.AddHostedService(services => new MembershipSchemaInitializer(membership,
                 services.GetRequiredService<ILogger<MembershipSchemaInitializer>>()));

@@ -22,6 +22,23 @@ public sealed class ClusterHostOptionsTests
     }
 
     [Theory]
+    [InlineData("Host=db.example;Database=tickets", null, "db.example")]
+    [InlineData("Host=10.0.0.5,127.0.0.1;Database=tickets", null, "10.0.0.5,127.0.0.1")]
+    [InlineData("Host=127.0.0.1;Port=15432;Database=tickets", null, null)]
+    [InlineData("Host=localhost;Database=tickets", null, null)]
+    [InlineData("Host=::1;Database=tickets", null, null)]
+    [InlineData("Host=[::1]:15432,localhost:15433;Database=tickets", null, null)]
+    [InlineData("Host=db.example:5433;Database=tickets", null, "db.example:5433")]
+    [InlineData("Host=/var/run/postgresql;Database=tickets", null, null)]
+    [InlineData("Host=db.example;Database=tickets", "10.0.0.7", null)]
+    public void A_silo_giving_loopback_beside_a_membership_database_on_another_machine_is_named(string membership, string? address, string? warnedHost)
+    {
+        var options = new ClusterHostOptions { Membership = "AdoNet", Address = address };
+
+        Assert.Equal(warnedHost, options.RemoteMembershipHostWhileLoopback(membership));
+    }
+
+    [Theory]
     [InlineData("Postgres")]
     [InlineData("AdoNet ")]
     [InlineData("")]
