@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
+using OrleansTickets.Api.Http;
 
 namespace OrleansTickets.Api.Hosting;
 
@@ -71,7 +72,7 @@ public sealed class ClusterHostOptions
         if (string.IsNullOrEmpty(host)) return null;
         // Several hosts may be listed (fail-over); a socket folder starts with '/'.
         var remote = host.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(HostOf).FirstOrDefault(h => !IsThisMachine(h));
+            .Select(HostOf).FirstOrDefault(h => !h.StartsWith('/') && !LoopbackHost.IsNamedBy(h));
         return remote is null ? null : host;
     }
 
@@ -81,10 +82,6 @@ public sealed class ClusterHostOptions
         : entry.StartsWith('[') && entry.IndexOf(']') is > 0 and var end ? entry[..(end + 1)]
         : entry.Count(c => c == ':') == 1 ? entry[..entry.IndexOf(':')]
         : entry;
-
-    private static bool IsThisMachine(string host) =>
-        host.StartsWith('/') || string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
-        || (IPAddress.TryParse(host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
 
     /// <summary>
     /// The membership database: <see cref="ConnectionString"/>, else <c>Storage:ConnectionString</c> when storage is on

@@ -80,9 +80,7 @@ public static class OperatorAccess
             return true;
         }
         if (!request.Host.HasValue) return false;
-        var host = request.Host.Host;
-        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)) return false;
-        return !(System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var named) && System.Net.IPAddress.IsLoopback(named));
+        return !LoopbackHost.IsNamedBy(request.Host.Host);
     }
 
     // Hashing first makes the comparison's time independent of where, and whether in length, the two differ.

@@ -27,8 +27,8 @@ public static class CatalogDatabase
     public static async Task EnsureMembershipSchemaAsync(string connectionString, CancellationToken cancellationToken = default)
     {
         await DatabaseServer.EnsureDatabaseExistsAsync(SqlDialect.PostgreSql, connectionString, cancellationToken);
-        // Ending an idle transaction (StartUpDataSource): the schema script holds the schema lock.
-        await using var dataSource = DatabaseServer.StartUpDataSource(SqlDialect.PostgreSql, connectionString);
+        // Ending an idle transaction: the schema script holds the schema lock.
+        await using var dataSource = DatabaseServer.CreateDataSourceEndingIdleTransactions(SqlDialect.PostgreSql, connectionString);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await MembershipSchema.EnsureCreatedAsync(connection, SqlDialect.PostgreSql, cancellationToken);
     }
@@ -38,7 +38,7 @@ public static class CatalogDatabase
     {
         var connectionString = ConnectionString(options);
         await DatabaseServer.EnsureDatabaseExistsAsync(options.Provider, connectionString, cancellationToken);
-        await using var dataSource = DatabaseServer.StartUpDataSource(options.Provider, connectionString);
+        await using var dataSource = DatabaseServer.CreateDataSourceEndingIdleTransactions(options.Provider, connectionString);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         if (options.Provider == SqlDialect.Sqlite)
         {

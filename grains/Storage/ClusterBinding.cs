@@ -41,7 +41,7 @@ public static partial class ClusterBinding
         if (deployment.Storage.Provider != SqlDialect.PostgreSql) return;
         var catalogConnectionString = CatalogDatabase.ConnectionString(deployment.Storage);
         var keyCheck = KeyCheck(deployment.SigningKey);
-        await using var membership = DatabaseServer.StartUpDataSource(SqlDialect.PostgreSql, membershipConnectionString);
+        await using var membership = DatabaseServer.CreateDataSourceEndingIdleTransactions(SqlDialect.PostgreSql, membershipConnectionString);
         string catalogId;
         if (await ReadRecordAsync(membership, deployment.ClusterId, cancellationToken) is { } recorded)
         {
@@ -76,7 +76,7 @@ public static partial class ClusterBinding
     {
         if (storage.Provider != SqlDialect.PostgreSql) return;
         if (await TryReadCatalogIdAsync(CatalogDatabase.ConnectionString(storage), cancellationToken) is not { } catalogId) return;
-        await using var membership = DatabaseServer.StartUpDataSource(SqlDialect.PostgreSql, membershipConnectionString);
+        await using var membership = DatabaseServer.CreateDataSourceEndingIdleTransactions(SqlDialect.PostgreSql, membershipConnectionString);
         try
         {
             await RefuseWhileAnotherClusterRunsAsync(membership, clusterId: null, catalogId, liveFor, cancellationToken);
@@ -221,7 +221,7 @@ public static partial class ClusterBinding
     {
         try
         {
-            await using var dataSource = DatabaseServer.StartUpDataSource(SqlDialect.PostgreSql, catalogConnectionString);
+            await using var dataSource = DatabaseServer.CreateDataSourceEndingIdleTransactions(SqlDialect.PostgreSql, catalogConnectionString);
             await using var connection = (NpgsqlConnection)await dataSource.OpenConnectionAsync(cancellationToken);
             await using var read = new NpgsqlCommand(ReadCatalogId, connection);
             return (string?)await read.ExecuteScalarAsync(cancellationToken);
@@ -235,7 +235,7 @@ public static partial class ClusterBinding
     /// <summary>A random id the catalog database is given once, by whichever silo asks first.</summary>
     private static async Task<string> ReadOrMintCatalogIdAsync(string catalogConnectionString, CancellationToken cancellationToken)
     {
-        await using var dataSource = DatabaseServer.StartUpDataSource(SqlDialect.PostgreSql, catalogConnectionString);
+        await using var dataSource = DatabaseServer.CreateDataSourceEndingIdleTransactions(SqlDialect.PostgreSql, catalogConnectionString);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var mint = new NpgsqlCommand(

@@ -183,13 +183,14 @@ internal static class DatabaseServer
     };
 
     /// <summary>
-    /// A data source for a start-up step that holds the schema's advisory lock across round trips (the schema scripts,
-    /// the cluster and catalog records): on PostgreSQL it ends a transaction left idle for
-    /// <see cref="IdleTransactionLimit"/> (<see cref="EndingIdleTransactions"/>). A silo host that froze or vanished
-    /// inside one would otherwise hold the lock until TCP gave its connection up, hours later, and every other silo's
-    /// start would wait on it and give up.
+    /// A data source whose connections PostgreSQL ends when a transaction is left idle for
+    /// <see cref="IdleTransactionLimit"/> (<see cref="EndingIdleTransactions"/>): for every connection that holds locks
+    /// across round trips. A shard database's shared pool holds a claim's row lock; a start-up step (the schema scripts,
+    /// the cluster and catalog records) holds the schema's advisory lock, which a silo host that froze or vanished inside
+    /// one would otherwise keep until TCP gave its connection up, hours later, while every other silo's start waited on
+    /// it and gave up.
     /// </summary>
-    public static DbDataSource StartUpDataSource(SqlDialect dialect, string connectionString) =>
+    public static DbDataSource CreateDataSourceEndingIdleTransactions(SqlDialect dialect, string connectionString) =>
         CreateDataSource(dialect, EndingIdleTransactions(dialect, connectionString));
 
     /// <summary>Creates the database a connection string names, unless it exists. Safe when several processes race.</summary>

@@ -85,7 +85,7 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
         return new ShardDatabase(
             ordinal,
             dialect,
-            DatabaseServer.CreateDataSource(dialect, DatabaseServer.EndingIdleTransactions(dialect, connectionString)),
+            DatabaseServer.CreateDataSourceEndingIdleTransactions(dialect, connectionString),
             dialect == SqlDialect.Sqlite ? null : DatabaseServer.CreateDataSource(dialect, WriterConnectionStringFor(ordinal)),
             ct => DatabaseServer.EnsureDatabaseExistsAsync(dialect, connectionString, ct),
             (connection, ct) => ShardDatabaseIdentity.CheckAsync(dialect, CatalogDatabase.ConnectionString(_options), ordinal, connection, ct),

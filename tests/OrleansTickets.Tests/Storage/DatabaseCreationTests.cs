@@ -15,7 +15,7 @@ public sealed class DatabaseCreationTests(PostgresFixture postgres)
         // The schema scripts and the cluster and catalog records hold the schema's advisory lock across round trips: a
         // silo host that froze inside one must not keep every other silo from starting until TCP gives it up.
         var connectionString = await postgres.CreateDatabaseAsync("start_up");
-        await using var dataSource = DatabaseServer.StartUpDataSource(SqlDialect.PostgreSql, connectionString);
+        await using var dataSource = DatabaseServer.CreateDataSourceEndingIdleTransactions(SqlDialect.PostgreSql, connectionString);
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var show = connection.CreateCommand();
         show.CommandText = "SHOW idle_in_transaction_session_timeout";
