@@ -105,6 +105,14 @@ public sealed partial class PurchaseDispatcherGrain(
     // hears "outcome unknown" where a definite answer was coming, and the key's retry gets it.
     private static readonly TimeSpan HomeAnswerGrace = TimeSpan.FromSeconds(5);
 
+    // How long past its patience a buyer waits for a refresh to serve it. A refresh's steps each wait at most
+    // RefreshTimeout (the catalog's storage while a sold-out verdict rests, the catalog's grants, the shards, the storage
+    // again), so one can run 8 s. A buyer whose patience ran out behind a refresh it had to let end, and then its own,
+    // was held up to 16 s past its patience (21 s of its 5), plus 5 s for a keyed buyer's last look at its home, all
+    // the while holding an admission slot: when a catalog or a silo froze. A healthy refresh ends well within this
+    // grace; past it the buyer is told that nothing was sold (503), which is still true.
+    private static readonly TimeSpan RefreshGrace = RefreshTimeout;
+
     // How long a refresh that found the type sold out lets later refreshes rest on it (see RefreshAllAsync).
     private static readonly TimeSpan SoldOutRest = TimeSpan.FromSeconds(1);
 
@@ -300,7 +308,10 @@ public sealed partial class PurchaseDispatcherGrain(
                     if (!justRefreshed)
                     {
                         route = Further(route, PurchaseRoute.Refreshed);
-                        arrived = Joined(arrived, await RefreshAsync(arrival));
+                        var wait = await RefreshAsync(arrival, giveUpAt);
+                        // Every answer so far was a definite refusal: nothing was sold.
+                        if (!wait.Served) return PurchaseResult.Unavailable;
+                        arrived = Joined(arrived, wait.Joined);
                         arrival = _refreshesStarted;
                         refreshed = true;
                     }
@@ -368,7 +379,9 @@ public sealed partial class PurchaseDispatcherGrain(
                 if (++refusals % CandidatesPerCall == 0)
                 {
                     route = Further(route, PurchaseRoute.Refreshed);
-                    arrived = Joined(arrived, await RefreshAsync(arrival));
+                    var wait = await RefreshAsync(arrival, giveUpAt);
+                    if (!wait.Served) return PurchaseResult.Unavailable;
+                    arrived = Joined(arrived, wait.Joined);
                     arrival = _refreshesStarted;
                     refreshed = justRefreshed = true;
                 }
@@ -475,7 +488,11 @@ public sealed partial class PurchaseDispatcherGrain(
                 while (true)
                 {
                     route = Further(route, PurchaseRoute.Refreshed);
-                    arrived = Joined(arrived, await RefreshAsync(arrival));
+                    var wait = await RefreshAsync(arrival, giveUpAt);
+                    // The home's last answer was a definite refusal, as when the patience ends without a refresh (OutOfPatience):
+                    // the buyer hears that nothing was sold, and the key's retry returns any order made for it since.
+                    if (!wait.Served) return PurchaseResult.Unavailable;
+                    arrived = Joined(arrived, wait.Joined);
                     arrival = _refreshesStarted;
                     refreshed = true;
                     if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates)) break;
@@ -785,26 +802,29 @@ public sealed partial class PurchaseDispatcherGrain(
 
     /// <summary>
     /// Waits for a refresh that serves the caller: one that started after it arrived, or the one running now if that has
-    /// not yet read the catalog's storage (<c>_refreshTakesNewcomers</c>); starts one if needed.
+    /// not yet read the catalog's storage (<c>_refreshTakesNewcomers</c>); starts one if needed. Waits at most until
+    /// <see cref="RefreshGrace"/> past <paramref name="giveUpAt"/>.
     /// </summary>
     /// <returns>
-    /// The number of the refresh that served the caller when it was the one running as the caller came, numbered
+    /// Served: false when the caller stopped waiting at that deadline (the refresh runs on for the others). Joined: the
+    /// number of the refresh that served the caller when it was the one running as the caller came, numbered
     /// <paramref name="arrival"/>, and took the caller as a newcomer (before it stopped taking them, just ahead of its
     /// storage read); null when it started after the caller arrived. A wait that follows it serves the caller too (see
     /// <see cref="Joined"/>).
     /// </returns>
-    private async Task<long?> RefreshAsync(long arrival)
+    private async Task<(bool Served, long? Joined)> RefreshAsync(long arrival, long giveUpAt)
     {
+        var deadline = giveUpAt + Ticks(RefreshGrace);
         while (true)
         {
             if (_refresh is { } running)
             {
                 var started = _refreshesStarted;
                 var servesNewcomers = _refreshTakesNewcomers;
-                await running;
-                if (started > arrival) return null;
-                if (servesNewcomers) return started;
-                // The starter's finally has cleared it by now when continuations run inline, as they do here. Were one
+                if (!await EndsByAsync(running, deadline)) return (false, null);
+                if (started > arrival) return (true, null);
+                if (servesNewcomers) return (true, started);
+                // ForgetWhenEndedAsync has cleared it by now when continuations run inline, as they do here. Were one
                 // queued instead, a finished refresh left in place would send this loop round again without yielding.
                 Forget(running);
                 continue;
@@ -813,16 +833,40 @@ public sealed partial class PurchaseDispatcherGrain(
             _refreshTakesNewcomers = true;
             var refresh = RefreshAllAsync();
             _refresh = refresh;
-            try
-            {
-                await refresh;
-            }
-            finally
-            {
-                Forget(refresh);
-            }
-            return null;
+            // Not the starter's to clear once its own wait ends: it may stop waiting at its deadline while the refresh
+            // runs on, and a second refresh started beside it would break "refreshes never overlap". Awaited first, so it
+            // clears the refresh before any waiter's continuation runs.
+            _ = ForgetWhenEndedAsync(refresh);
+            return (await EndsByAsync(refresh, deadline), null);
         }
+    }
+
+    /// <summary>Waits for <paramref name="refresh"/> until <paramref name="deadline"/>; false when it was still running then.</summary>
+    private async Task<bool> EndsByAsync(Task refresh, long deadline)
+    {
+        try
+        {
+            await refresh.WaitAsync(LeftOrNone(deadline), clock);
+            return true;
+        }
+        catch (TimeoutException) when (!refresh.IsCompleted)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Clears <paramref name="refresh"/> as the running refresh once it has ended, however it ended.</summary>
+    private async Task ForgetWhenEndedAsync(Task refresh)
+    {
+        try
+        {
+            await refresh;
+        }
+        catch (Exception)
+        {
+            // Its waiters see the failure; here it only ends the refresh.
+        }
+        Forget(refresh);
     }
 
     /// <summary>Clears <paramref name="refresh"/> as the running refresh, if it still is (it takes no newcomers once ended).</summary>

@@ -116,6 +116,76 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_buyer_whose_patience_ends_during_a_slow_refresh_is_answered_before_the_refresh_ends(bool keyed)
+    {
+        // The type is sold out, but the dispatcher's view still shows its first block. The buyer's one refusal comes as its
+        // patience is nearly spent (the clock leaps 4.5 s of its 5), and the refresh that would give the verdict is slow:
+        // the catalog answers what it granted after 1.9 s, the shard its sales after 1.9 s more, and the catalog's storage
+        // not before the refresh gives up on it (2 s): about 5.8 s, as when a catalog or a silo froze.
+        var clock = new LeapingTimestamps();
+        var armed = false;
+        var refreshAsked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var storageReleased = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shard = new ShardAddress("slow-refresh", "ga", 0);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            silo.Services.AddSingleton<TimeProvider>(clock);
+            TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.Purchase), call =>
+            {
+                if (Volatile.Read(ref armed)) clock.Leap(TimeSpan.FromSeconds(4.5));
+                return call.Invoke();
+            })(silo);
+            TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.GetSales), async call =>
+            {
+                if (Volatile.Read(ref armed)) await Task.Delay(TimeSpan.FromSeconds(1.9));
+                await call.Invoke();
+            })(silo);
+            silo.AddIncomingGrainCallFilter(async call =>
+            {
+                if (Volatile.Read(ref armed) && call.TargetId.Key.ToString() == "event/slow-refresh")
+                {
+                    if (call.InterfaceMethod.Name == nameof(ITicketEventGrain.GetGrantedCapacity))
+                    {
+                        refreshAsked.TrySetResult();
+                        await Task.Delay(TimeSpan.FromSeconds(1.9));
+                    }
+                    else if (call.InterfaceMethod.Name == nameof(ITicketEventGrain.ReadGrantedEver))
+                    {
+                        await storageReleased.Task;
+                    }
+                }
+                await call.Invoke();
+            });
+        }, output: output);
+        await cluster.CreateEventAsync("slow-refresh", TicketingCluster.Type("ga", capacity: 2, shards: 1, maxPerOrder: 4));
+        Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("slow-refresh", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("slow-refresh", "ga", 2))).Status);
+        // The dispatcher loads the type (and its view of 2 tickets) before the clock starts.
+        Assert.Equal(PurchaseStatus.TooManyTickets, (await cluster.BuyAsync("slow-refresh", "ga", 5)).Status);
+        Volatile.Write(ref armed, true);
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            var result = await cluster.BuyAsync("slow-refresh", "ga", 1, key: keyed ? "slow-refresh-key" : null);
+
+            Assert.True(refreshAsked.Task.IsCompleted, "the buyer never waited on a refresh; the test proves nothing");
+            // Nothing was sold, and the buyer hears so about 2 s past its patience (0.5 s of it left when the refresh
+            // began): about 2.5 s here. Before, it waited for the refresh's end and its verdict, 3.8 s at the very least.
+            Assert.Equal(PurchaseStatus.Unavailable, result.Status);
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3.6), $"the buyer waited {watch.Elapsed}");
+        }
+        finally
+        {
+            Volatile.Write(ref armed, false);
+            storageReleased.TrySetResult();
+        }
+        // The refresh the buyer left ran on and ended (within its steps' 2 s each): the next buyer, waiting for it or
+        // starting another, gets the verdict.
+        Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("slow-refresh", "ga", 1, key: keyed ? "slow-refresh-key-2" : null)).Status);
+    }
+
+    [Theory]
     [InlineData(false, false)]
     [InlineData(true, false)]
     [InlineData(true, true)]
