@@ -33,8 +33,11 @@ public sealed partial class InventoryShardGrain
     /// <summary>How many shards of a type collect the others' last tickets.</summary>
     public const int RemainderCollectors = 4;
 
-    // Once per activation: a gift the collector refused comes back, and giving it again would loop. A later
-    // activation may gather again, which is harmless.
+    // Once per activation for a gift that was recorded: one the collector refused comes back, and giving it again would
+    // loop. A gathering that recorded nothing (the collector could not answer, the commit failed, nothing was left
+    // unreserved) clears it, so a later commit may gather what stayed here; otherwise a database that blinked at that
+    // moment left this shard's last tickets scattered for the rest of the sale. A later activation may gather again,
+    // which is harmless.
     private bool _gathered;
 
     /// <summary>
@@ -75,14 +78,23 @@ public sealed partial class InventoryShardGrain
             return;
         }
         metrics.TransferAsked(TransferReason.Gather);
-        // Released and taken again by GiveAsync in this same turn (it reserves before its first await), so no sale
+        // Released and taken again by RecordGiftAsync in this same turn (it reserves before its first await), so no sale
         // slips in between; only what is still unreserved is given.
         var give = Math.Min(quantity, Remaining);
-        if (give <= 0) return;
-        var gift = GiveAsync(Guid.NewGuid().ToString("N"), collector.Key, give);
+        if (give <= 0)
+        {
+            _gathered = false;
+            return;
+        }
+        var record = RecordGiftAsync(Guid.NewGuid().ToString("N"), collector.Key, give);
         try
         {
-            await gift;
+            if (await record is not { } outgoing)
+            {
+                _gathered = false;
+                return;
+            }
+            await DeliverAsync(outgoing);
         }
         catch (Exception exception)
         {

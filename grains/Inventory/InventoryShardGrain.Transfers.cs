@@ -105,12 +105,19 @@ public sealed partial class InventoryShardGrain
     /// anything is awaited, so no sale of this turn or a later one can take them, then records and delivers the gift.
     /// Returns how many the receiver holds.
     /// </summary>
-    private async Task<long> GiveAsync(string transferId, string receiverKey, long quantity)
+    private async Task<long> GiveAsync(string transferId, string receiverKey, long quantity) =>
+        await RecordGiftAsync(transferId, receiverKey, quantity) is { } outgoing && await DeliverAsync(outgoing) ? outgoing.Transfer.Quantity : 0;
+
+    /// <summary>
+    /// The first half of <see cref="GiveAsync"/>: reserves the tickets before anything is awaited and records the gift.
+    /// Null when nothing was recorded (the commit failed or was refused, or found nothing left to cut), and the tickets
+    /// are still this shard's, or, after a commit whose outcome is unknown, whatever the reload that follows finds.
+    /// </summary>
+    private async Task<OutgoingTransfer?> RecordGiftAsync(string transferId, string receiverKey, long quantity)
     {
         _pendingQuantity += quantity;
         var give = PendingChange.Give(transferId, receiverKey, quantity);
-        if (!await Enqueue(give) || give.Outgoing is not { } outgoing) return 0;
-        return await DeliverAsync(outgoing) ? outgoing.Transfer.Quantity : 0;
+        return await Enqueue(give) ? give.Outgoing : null;
     }
 
     /// <inheritdoc />

@@ -1,3 +1,4 @@
+using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
@@ -50,6 +51,60 @@ public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper o
         OrderAssertions.AllSerialsAndCodesUnique(orders);
         var type = (await Cluster.SalesAsync("gather")).TicketTypes[0];
         Assert.Equal((80L, 20L, 60L), (type.Capacity, type.Sold, type.Remaining));
+    }
+
+    [PostgresFact]
+    public async Task A_gathering_whose_commit_failed_gathers_after_the_next_sale()
+    {
+        // As above, shard 5 gives to shard 1, and both live on one database. The collector's answer to "can you take it
+        // in" is held until the test has cut that database off, so the gift's commit fails.
+        var armed = false;
+        var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await StartAsync(Engines.Postgres, TicketingCluster.Intercepting(new ShardAddress("gather-again", "ga", 1), nameof(IInventoryShardGrain.GetSales), async call =>
+        {
+            if (Volatile.Read(ref armed))
+            {
+                asked.TrySetResult();
+                await answer.Task;
+            }
+            await call.Invoke();
+        }));
+        await Cluster.CreateEventAsync("gather-again", TicketingCluster.Type("ga", capacity: 80, shards: 8, maxPerOrder: 4));
+        var giver = Cluster.Shard("gather-again", "ga", 5);
+        var collector = Cluster.Shard("gather-again", "ga", 1);
+        Assert.Equal(PurchaseStatus.Created, (await giver.Purchase(TicketingCluster.KeylessPurchase("gather-again", "ga", 4))).Status);
+        // Loaded now, so that it answers the question from memory while its database is cut off.
+        Assert.Equal(10L, (await collector.GetSales()).Capacity);
+        Volatile.Write(ref armed, true);
+        Assert.Equal(0L, (await giver.Purchase(TicketingCluster.KeylessPurchase("gather-again", "ga", 4))).Remaining);
+        await asked.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        var database = Cluster.PostgresShardDatabase((await Cluster.Client.GetEventGrain("gather-again").GetPlacement("ga", 5))!.DatabaseOrdinal);
+        await Postgres.Server.SetConnectionsAsync(database, allowed: false);
+        try
+        {
+            Volatile.Write(ref armed, false);
+            answer.TrySetResult();
+            // The gift's commit fails, and its two tickets are the giver's to sell again.
+            await Poll.UntilAsync(async () => await giver.GetSales() is { Reserved: 0, InTransit: 0, Sold: 8, Capacity: 10 }, DeliveryPolls,
+                failure: "The gift's commit never failed and left its tickets with the giver.");
+        }
+        finally
+        {
+            await Postgres.Server.SetConnectionsAsync(database, allowed: true);
+        }
+
+        // The next sale leaves one, and that one is gathered. Before, the failed gathering counted as this activation's
+        // one, and the giver kept its last ticket, scattered, for the rest of the sale.
+        await Poll.UntilAsync(async () => (await giver.Purchase(TicketingCluster.KeylessPurchase("gather-again", "ga", 1))).Status == PurchaseStatus.Created,
+            DeliveryPolls, failure: "The giver never sold again once its database was back.");
+        await Poll.UntilAsync(async () => (await collector.GetSales()).Capacity == 11, DeliveryPolls,
+            failure: "The giver never gathered what its failed gift left.");
+        var given = await giver.GetSales();
+        Assert.Equal((9L, 9L, 0L), (given.Capacity, given.Sold, given.Remaining));
+        var type = (await Cluster.SalesAsync("gather-again")).TicketTypes[0];
+        Assert.Equal((80L, 9L, 71L), (type.Capacity, type.Sold, type.Remaining));
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]

@@ -12,6 +12,9 @@ public abstract class EngineClusterTests(PostgresFixture postgres, ITestOutputHe
     /// <summary>The cluster started by <see cref="StartAsync"/>.</summary>
     protected TicketingCluster Cluster => _cluster ?? throw new InvalidOperationException("Call StartAsync(engine) first.");
 
+    /// <summary>The shared PostgreSQL server, for a test that cuts a database off.</summary>
+    protected PostgresFixture Postgres => postgres;
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
