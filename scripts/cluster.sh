@@ -4,7 +4,8 @@
 #
 # usage:
 #   scripts/cluster.sh up [SILOS] [FRONTENDS]   build (Release), start PostgreSQL, SILOS silos (default 3), FRONTENDS front ends (default 2)
-#   scripts/cluster.sh add-silo                 start one more silo (scale up for the rush)
+#   scripts/cluster.sh add-silo                 start one more silo (scale up for the rush), on the first index free
+#                                               (never used, or its silo stopped cleanly)
 #   scripts/cluster.sh stop-silo N              stop silo N gracefully (SIGTERM) and wait until it has left: its grains move first;
 #                                               fails if the stop was not clean (exit code in .cluster/silo-N.exit)
 #   scripts/cluster.sh kill-silo N              kill silo N with SIGKILL, like a crash
@@ -65,7 +66,7 @@ launch() {
         wait "$pid" || code=$?
         echo "$code" >"$state/$name.exit"
     ) </dev/null >/dev/null 2>&1 &
-    for _ in $(seq 1 100); do [[ -f "$state/$name.pid" ]] && return 0; sleep 0.1; done
+    for _ in $(seq 1 100); do [[ -f "$state/$name.pid" ]] && rm -f "$state/$name.reserved" && return 0; sleep 0.1; done
     die "$name did not start"
 }
 
@@ -104,15 +105,30 @@ start_frontend() {
     echo "front end $n up: http://127.0.0.1:$port (pid $(cat "$state/frontend-$n.pid"))"
 }
 
-# The first index of KIND not yet used, reserved under a lock: add-silos run at once (scaling up for the rush) each
-# get their own index, and so their own ports. Before, they all picked the first free one, one process won the ports,
-# and every run reported it "up".
+# Whether index NAME (kind-n) is free: never used, or used by a process that ended cleanly (exit code 0: a silo scaled
+# down with stop-silo, its grains moved first). One that crashed keeps its index: its membership row may say Active
+# until the cluster declares it dead, and a new silo on its address would be taken for its restart. Reused, so that
+# scaling up for each rush and down after it does not walk the ports up by one every time: at index 100 a silo's HTTP
+# port would be front end 0's (5180).
+index_free() {
+    local name=$1
+    [[ -f "$state/$name.reserved" ]] && return 1
+    [[ -f "$state/$name.pid" ]] || return 0
+    ! running "$state/$name.pid" && [[ "$(cat "$state/$name.exit" 2>/dev/null)" == 0 ]]
+}
+
+# The first free index of KIND, reserved under a lock until its process's pid file is written: add-silos run at once
+# (scaling up for the rush) each get their own index, and so their own ports. Before, they all picked the first free
+# one, one process won the ports, and every run reported it "up". A reused index's old pid and exit files go, so that
+# the waits below see only the new process.
 next_index() {
     local kind=$1
     (
         flock 9
         n=0
-        while [[ -f "$state/$kind-$n.pid" || -f "$state/$kind-$n.reserved" ]]; do n=$((n + 1)); done
+        until index_free "$kind-$n"; do n=$((n + 1)); done
+        ((n < 100)) || die "no free $kind index below 100: the ports from there on are another kind's"
+        rm -f "$state/$kind-$n.pid" "$state/$kind-$n.exit"
         : >"$state/$kind-$n.reserved"
         echo "$n"
     ) 9>"$state/index.lock"
@@ -139,8 +155,9 @@ case "${1:-}" in
         for ((i = 0; i < silos; i++)); do start_silo "$i"; done
         for ((i = 0; i < frontends; i++)); do start_frontend "$i"; done
         ;;
-    add-silo) start_silo "$(next_index silo)" ;;
-    add-frontend) start_frontend "$(next_index frontend)" ;;
+    # Assigned first: a failed substitution in a command's arguments would not stop the script.
+    add-silo) n="$(next_index silo)"; start_silo "$n" ;;
+    add-frontend) n="$(next_index frontend)"; start_frontend "$n" ;;
     stop-silo) stop_silo "${2:?silo number}" ;;
     kill-silo) signal silo "${2:?silo number}" KILL ;;
     kill-frontend) signal frontend "${2:?front end number}" KILL ;;
@@ -174,9 +191,9 @@ case "${1:-}" in
             for _ in $(seq 1 160); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
             kill -9 "$pid" 2>/dev/null || true
         done
-        rm -f "$state"/*.exit
+        rm -f "$state"/*.exit "$state"/*.reserved
         "$repo/scripts/postgres.sh" stop >/dev/null || true
         echo "cluster stopped"
         ;;
-    *) sed -n '2,21p' "$0"; exit 2 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
 esac
