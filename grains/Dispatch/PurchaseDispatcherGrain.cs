@@ -309,8 +309,9 @@ public sealed partial class PurchaseDispatcherGrain(
                     {
                         route = Further(route, PurchaseRoute.Refreshed);
                         var wait = await RefreshAsync(arrival, giveUpAt);
-                        // Every answer so far was a definite refusal: nothing was sold.
-                        if (!wait.Served) return PurchaseResult.Unavailable;
+                        // Every answer so far was a definite refusal: nothing was sold, or a refresh that ended earlier
+                        // and served this request gives its verdict.
+                        if (!wait.Served) return OutOfPatience(quantity, giveUpAt, refreshed);
                         arrived = Joined(arrived, wait.Joined);
                         arrival = _refreshesStarted;
                         refreshed = true;
@@ -380,7 +381,7 @@ public sealed partial class PurchaseDispatcherGrain(
                 {
                     route = Further(route, PurchaseRoute.Refreshed);
                     var wait = await RefreshAsync(arrival, giveUpAt);
-                    if (!wait.Served) return PurchaseResult.Unavailable;
+                    if (!wait.Served) return OutOfPatience(quantity, giveUpAt, refreshed);
                     arrived = Joined(arrived, wait.Joined);
                     arrival = _refreshesStarted;
                     refreshed = justRefreshed = true;
@@ -815,6 +816,9 @@ public sealed partial class PurchaseDispatcherGrain(
     private async Task<(bool Served, long? Joined)> RefreshAsync(long arrival, long giveUpAt)
     {
         var deadline = giveUpAt + Ticks(RefreshGrace);
+        // A shard's answer may come this late (it gets the patience left plus HomeAnswerGrace): a refresh of every shard
+        // started now would be left at once.
+        if (Now >= deadline) return (false, null);
         while (true)
         {
             if (_refresh is { } running)
@@ -849,9 +853,13 @@ public sealed partial class PurchaseDispatcherGrain(
             await refresh.WaitAsync(LeftOrNone(deadline), clock);
             return true;
         }
-        catch (TimeoutException) when (!refresh.IsCompleted)
+        catch (TimeoutException)
         {
-            return false;
+            // The timer fails the wait on a thread-pool thread, and the refresh's last turn may run before this
+            // continuation does: ended by then, it serves the caller (and a fault of its own is the caller's, as before).
+            if (!refresh.IsCompleted) return false;
+            await refresh;
+            return true;
         }
     }
 

@@ -76,11 +76,13 @@ public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper o
         Assert.Equal(PurchaseStatus.Created, (await giver.Purchase(TicketingCluster.KeylessPurchase("gather-again", "ga", 4))).Status);
         // Loaded now, so that it answers the question from memory while its database is cut off.
         Assert.Equal(10L, (await collector.GetSales()).Capacity);
+        var database = Cluster.PostgresShardDatabase((await Cluster.Client.GetEventGrain("gather-again").GetPlacement("ga", 5))!.DatabaseOrdinal);
+        using var transfers = Cluster.CollectMetric<long>("orleanstickets.shards.transfers");
         Volatile.Write(ref armed, true);
         Assert.Equal(0L, (await giver.Purchase(TicketingCluster.KeylessPurchase("gather-again", "ga", 4))).Remaining);
         await asked.Task.WaitAsync(TimeSpan.FromSeconds(20));
 
-        var database = Cluster.PostgresShardDatabase((await Cluster.Client.GetEventGrain("gather-again").GetPlacement("ga", 5))!.DatabaseOrdinal);
+        // Within the question's 2 s: an answer later than that is "cannot take it in", and nothing is given at all.
         await Postgres.Server.SetConnectionsAsync(database, allowed: false);
         try
         {
@@ -89,6 +91,8 @@ public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper o
             // The gift's commit fails, and its two tickets are the giver's to sell again.
             await Poll.UntilAsync(async () => await giver.GetSales() is { Reserved: 0, InTransit: 0, Sold: 8, Capacity: 10 }, DeliveryPolls,
                 failure: "The gift's commit never failed and left its tickets with the giver.");
+            Assert.True(transfers.GetMeasurementSnapshot().Any(m => (string?)m.Tags["reason"] == "gather"),
+                "The gathering never went on to give (its question timed out?); the test proves nothing.");
         }
         finally
         {
