@@ -110,7 +110,8 @@ public sealed partial class PurchaseDispatcherGrain(
     // again), so one can run 8 s. A buyer whose patience ran out behind a refresh it had to let end, and then its own,
     // was held up to 16 s past its patience (21 s of its 5), plus 5 s for a keyed buyer's last look at its home, all
     // the while holding an admission slot: when a catalog or a silo froze. A healthy refresh ends well within this
-    // grace; past it the buyer is told that nothing was sold (503), which is still true.
+    // grace; past it the buyer is told that nothing was sold (503), which is still true, or a keyless buyer the verdict
+    // of an earlier refresh that served it (OutOfPatience).
     private static readonly TimeSpan RefreshGrace = RefreshTimeout;
 
     // How long a refresh that found the type sold out lets later refreshes rest on it (see RefreshAllAsync).
