@@ -77,8 +77,9 @@ public static class EventsApi
     private static EventResponse ToResponse(EventDefinition definition, EventSales? sales) =>
         new(definition.Id, definition.Name, definition.TicketTypes.Select(t =>
         {
+            // Without sales (an event just created) nothing is sold yet.
             var live = sales?.TicketTypes.FirstOrDefault(s => s.Id == t.Id);
-            return new TicketTypeResponse(t.Id, t.Name, Prices.Canonical(t.Price, t.Currency), t.Currency, live?.Capacity ?? t.Capacity,
-                t.Shards, t.MaxPerOrder, live?.Remaining ?? t.Capacity);
+            var (capacity, remaining) = live is null ? (t.Capacity, t.Capacity) : live.Known ? (live.Capacity, live.Remaining) : ((long?)null, (long?)null);
+            return new TicketTypeResponse(t.Id, t.Name, Prices.Canonical(t.Price, t.Currency), t.Currency, capacity, t.Shards, t.MaxPerOrder, remaining);
         }).ToList());
 }

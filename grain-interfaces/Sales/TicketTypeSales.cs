@@ -3,5 +3,15 @@ using System.Collections.Immutable;
 namespace OrleansTickets.Sales;
 
 /// <summary>Sales of one ticket type, shard by shard.</summary>
+/// <param name="Id">The ticket type.</param>
+/// <param name="Capacity">The tickets the type holds now: its shards' and those moving between them.</param>
+/// <param name="Sold">Tickets sold.</param>
+/// <param name="Remaining">Tickets unsold.</param>
+/// <param name="Shards">Each shard's own report.</param>
+/// <param name="Known">
+/// False when a shard's report is not (<see cref="ShardSales.Known"/>: it could not read its database since it started,
+/// or could not learn where it lives, or a newer activation replaced it): the totals then rest on a guess or on counts
+/// that may be out of date, and are no statement of the type's sales.
+/// </param>
 [GenerateSerializer, Immutable]
-public sealed record TicketTypeSales(string Id, long Capacity, long Sold, long Remaining, ImmutableArray<ShardSales> Shards);
+public sealed record TicketTypeSales(string Id, long Capacity, long Sold, long Remaining, ImmutableArray<ShardSales> Shards, bool Known = true);

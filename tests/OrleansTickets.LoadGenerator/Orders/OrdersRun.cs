@@ -28,7 +28,20 @@ public static class OrdersRun
         EventInfo info;
         try
         {
+            // A type whose shard cannot say what it holds (its database not read since it started) has no counts: the
+            // event is read again for a while, as a sales report is (SalesReader), and never guessed.
+            var settleUntil = Stopwatch.GetTimestamp() + (long)(SalesReader.SettleLimit.TotalSeconds * Stopwatch.Frequency);
             info = await api.GetEventAsync(options.EventId, timeout.Token);
+            while (info.TicketTypes.FirstOrDefault(t => !t.Counted) is { } uncounted)
+            {
+                if (Stopwatch.GetTimestamp() > settleUntil)
+                {
+                    Console.Error.WriteLine($"event '{options.EventId}' at {options.Url}: the service cannot say what ticket type '{uncounted.Id}' holds (a shard database down?)");
+                    return ExitCodes.CouldNotFinish;
+                }
+                await Task.Delay(SalesReader.RetryPause, timeout.Token);
+                info = await api.GetEventAsync(options.EventId, timeout.Token);
+            }
         }
         catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
         {
@@ -73,7 +86,7 @@ public static class OrdersRun
         var cpu = timeline is null ? null : new CpuTimeline();
         using var stopSampling = new CancellationTokenSource();
         var sampling = cpu?.SampleAsync(readServiceCpu, TimelineWindow / 2, stopSampling.Token) ?? Task.CompletedTask;
-        var onSale = info.TicketTypes.Sum(t => t.Remaining);
+        var onSale = info.TicketTypes.Sum(t => t.Remaining!.Value);
         var tailStarts = MarkTailAsync();
         async Task<SaleMark?> MarkTailAsync()
         {
@@ -124,7 +137,7 @@ public static class OrdersRun
         var orders = buyers.SelectMany(b => b.Orders).ToList();
         await AcknowledgedOrdersFile.WriteAsync(options.OrdersFile, orders);
         if (timeline is not null) await File.WriteAllLinesAsync(options.LatencyTimeline!, timeline.Rows(startedAt, TimelineWindow, cpu));
-        var offered = options.OfferedWithAdditions(info.TicketTypes.ToDictionary(t => t.Id, t => t.Capacity, StringComparer.Ordinal));
+        var offered = options.OfferedWithAdditions(info.TicketTypes.ToDictionary(t => t.Id, t => (int)t.Capacity!.Value, StringComparer.Ordinal));
         var checks = await VerifyAsync(apis, options.EventId, orders, offered);
         if (checks.Count > 0) checks = [.. checks, SaleVerifier.RequestsAnswered(buyers.Sum(b => b.Abandoned), buyers.Sum(b => b.Resolved))];
         var summary = Summarize(options, timedOut, startedAt, buyers, orders, counters, latency, purchaseLatency, soldOutLatency, checks, demand.SoldOutTimes(startedAt), clientCpu, serviceCpu,
