@@ -13,8 +13,10 @@ namespace OrleansTickets.Inventory;
 /// What keeps it safe: a hold is a reservation like a queued sale's (it counts in <c>_pendingQuantity</c>), taken and
 /// released inside single turns, so it never lets two callers have the same tickets, and the never-oversold invariant
 /// is unchanged. It is memory only and promises nothing: an activation that ends takes its holds with it, and the
-/// order is then sold or refused from whatever is left, as before. Its tickets still count as unsold in every report
-/// (those count commits, not reservations), so no dispatcher calls a type sold out while a hold waits. A hold whose
+/// order is then sold or refused from whatever is left, as before. Its tickets still count as unsold in the sales
+/// reports refreshes read (those count commits, not reservations; <c>reserved</c> says how many of them are held), so no
+/// dispatcher calls a type sold out while a hold waits; the counts answers carry as routing hints (what is sellable now,
+/// a refusal's remaining) leave them out. A hold whose
 /// order never comes (its home's reservation failed, or the home died) ends by itself after <see cref="HoldTime"/>,
 /// so the last tickets of a sale are never kept from buyers for longer than that.
 /// </para>

@@ -41,8 +41,9 @@ namespace OrleansTickets.Inventory;
 /// extend. If Orleans briefly runs a second activation, the older one's commits match no row and write nothing;
 /// it then refuses all work and deactivates.</item>
 /// <item>Idempotency: this shard is the home, for its ticket type, of the keys placed on it; a key maps to exactly
-/// one order id, recorded durably before (or with) the order, and one request per key runs at a time
-/// (<see cref="KeyRequest.Done"/>). The database holding every home of the key stores it once per event: it refuses a
+/// one order id, recorded durably before (or with) the order, and one request per key runs at a time in an activation
+/// (<see cref="KeyRequest.Done"/>; two activations during a membership change are kept apart by the epochs and the
+/// database's keys, not by that). The database holding every home of the key stores it once per event: it refuses a
 /// key the event already has (another type's home, or this shard before it reactivated), and moves a key only from
 /// the order the home last recorded. A refused batch wrote nothing, so its other sales go round again
 /// (<see cref="Requeue"/>), and the home answers from the stored key.</item>
