@@ -41,7 +41,7 @@ public static class TicketingSiloExtensions
         // happily on its own scratch key, and then fails every purchase.
         services.AddOptions<TicketCodeOptions>().Bind(configuration.GetSection(TicketCodeOptions.SectionName))
             .Validate(o => string.IsNullOrEmpty(o.SigningKey) || TicketCodeSigner.TryParseKey(o.SigningKey, out _),
-                $"Tickets:SigningKey must be base64 of at least {TicketCodeSigner.MinKeyBytes} bytes.")
+                $"Tickets:SigningKey must be {TicketCodeSigner.KeyRule}.")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SaleMetrics>();

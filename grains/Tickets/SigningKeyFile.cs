@@ -20,7 +20,7 @@ public static class SigningKeyFile
         return TicketCodeSigner.TryParseKey(File.ReadAllText(path), out var key)
             ? key
             : throw new InvalidOperationException(
-                $"The ticket signing key file {path} does not hold base64 of at least {TicketCodeSigner.MinKeyBytes} bytes. " +
+                $"The ticket signing key file {path} does not hold {TicketCodeSigner.KeyRule}. " +
                 "Restore it (codes already issued were signed with it), or set Tickets:SigningKey.");
     }
 

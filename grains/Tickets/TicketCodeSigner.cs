@@ -18,6 +18,17 @@ public sealed class TicketCodeSigner : IDisposable
     /// <summary>The shortest signing key accepted, in bytes.</summary>
     public const int MinKeyBytes = 32;
 
+    /// <summary>
+    /// The fewest different byte values a key may hold. A key typed or padded by hand (32 zero bytes, "AAAA…=", a word
+    /// repeated) is as long as a random one but far easier to guess, and whoever guesses it can mint tickets. 32 random
+    /// bytes hold about 30 different values; fewer than 16 happens to one key in about 10^20.
+    /// </summary>
+    public const int MinDistinctKeyBytes = 16;
+
+    /// <summary>What a key must be, for the errors that refuse one.</summary>
+    public static readonly string KeyRule =
+        $"base64 of at least {MinKeyBytes} random bytes (at least {MinDistinctKeyBytes} different byte values; e.g. head -c 32 /dev/urandom | base64)";
+
     private const int MacBytes = 16;
     // The mac's unpadded base64url text, the longest a serial can be written in (long.MinValue), and the code that fits
     // on the stack.
@@ -37,26 +48,41 @@ public sealed class TicketCodeSigner : IDisposable
     public TicketCodeSigner(IOptions<TicketCodeOptions> options)
         : this(TryParseKey(options.Value.SigningKey ?? throw new InvalidOperationException("Tickets:SigningKey is not configured."), out var key)
             ? key
-            : throw new InvalidOperationException($"Tickets:SigningKey must be base64 of at least {MinKeyBytes} bytes."))
+            : throw new InvalidOperationException($"Tickets:SigningKey must be {KeyRule}."))
     {
     }
 
-    /// <summary>Creates a signer from a raw key of at least 32 bytes.</summary>
+    /// <summary>Creates a signer from a raw key of at least 32 bytes, with at least 16 different byte values.</summary>
     public TicketCodeSigner(byte[] key)
     {
-        if (key.Length < MinKeyBytes) throw new ArgumentException($"The ticket signing key must be at least {MinKeyBytes} bytes.", nameof(key));
+        if (!IsStrong(key)) throw new ArgumentException($"The ticket signing key must be at least {MinKeyBytes} bytes, with at least {MinDistinctKeyBytes} different byte values.", nameof(key));
         _key = key;
         _hmac = new ThreadLocal<IncrementalHash>(() => IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _key), trackAllValues: true);
     }
 
-    /// <summary>Reads a key written as base64; false unless it is base64 of at least <see cref="MinKeyBytes"/> bytes.</summary>
+    /// <summary>Reads a key written as base64; false unless it is base64 of a key <see cref="IsStrong"/> accepts.</summary>
     public static bool TryParseKey(string text, out byte[] key)
     {
         key = [];
         var buffer = new byte[text.Length];
-        if (!Convert.TryFromBase64String(text.Trim(), buffer, out var written) || written < MinKeyBytes) return false;
+        if (!Convert.TryFromBase64String(text.Trim(), buffer, out var written) || !IsStrong(buffer.AsSpan(0, written))) return false;
         key = buffer[..written];
         return true;
+    }
+
+    /// <summary>Whether <paramref name="key"/> has at least <see cref="MinKeyBytes"/> bytes and <see cref="MinDistinctKeyBytes"/> different values.</summary>
+    private static bool IsStrong(ReadOnlySpan<byte> key)
+    {
+        if (key.Length < MinKeyBytes) return false;
+        Span<bool> seen = stackalloc bool[256];
+        var distinct = 0;
+        foreach (var value in key)
+        {
+            if (seen[value]) continue;
+            seen[value] = true;
+            distinct++;
+        }
+        return distinct >= MinDistinctKeyBytes;
     }
 
     /// <summary>The code of one ticket.</summary>

@@ -134,7 +134,7 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
 
         var otherKey = TestStorage.Postgres(postgres.Server);
         otherKey.Settings["Storage:ConnectionString"] = membership;
-        otherKey.Settings["Tickets:SigningKey"] = Convert.ToBase64String(Enumerable.Repeat((byte)7, 32).ToArray());
+        otherKey.Settings["Tickets:SigningKey"] = Convert.ToBase64String(Enumerable.Range(100, 32).Select(i => (byte)i).ToArray());
         var keyed = await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(otherKey, settings));
         Assert.Contains("Tickets:SigningKey", keyed.Message);
 

@@ -88,7 +88,22 @@ public sealed class TicketCodeSignerTests
     }
 
     [Fact]
-    public void Short_keys_are_refused() => Assert.Throws<ArgumentException>(() => new TicketCodeSigner(new byte[16]));
+    public void Short_keys_are_refused() => Assert.Throws<ArgumentException>(() => new TicketCodeSigner(Enumerable.Range(1, 31).Select(i => (byte)i).ToArray()));
+
+    [Fact]
+    public void Keys_as_long_as_a_random_one_but_made_by_hand_are_refused()
+    {
+        // 32 zero bytes ("AAAA…="), and a word repeated: as long as a random key, and guessed in a few tries.
+        byte[][] weak = [new byte[32], [.. Enumerable.Repeat("changeme"u8.ToArray(), 4).SelectMany(word => word)], [.. Enumerable.Range(0, 32).Select(i => (byte)(i % 15))]];
+        foreach (var key in weak)
+        {
+            Assert.Throws<ArgumentException>(() => new TicketCodeSigner(key));
+            Assert.False(TicketCodeSigner.TryParseKey(Convert.ToBase64String(key), out _));
+        }
+        // Sixteen different values is enough, and a random key passes.
+        Assert.True(TicketCodeSigner.TryParseKey(Convert.ToBase64String([.. Enumerable.Range(0, 32).Select(i => (byte)(i % 16))]), out _));
+        Assert.True(TicketCodeSigner.TryParseKey(Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)), out _));
+    }
 
     [Fact]
     public void Order_ids_locate_their_shard_and_reject_anything_else()
