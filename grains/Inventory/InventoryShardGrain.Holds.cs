@@ -34,6 +34,12 @@ public sealed partial class InventoryShardGrain
     private readonly Dictionary<string, ForwardHold> _holds = new(StringComparer.Ordinal);
     private IGrainTimer? _holdTimer;
 
+    // Order ids released while this shard held nothing for them, and until when. A home whose question for room timed out
+    // releases the hold it asked for, and on this reentrant grain the release can run before the late question does
+    // (one waiting on the shard's first load, or queued behind a busy turn): the question would then hold tickets for an
+    // order that never comes, the last of a sale perhaps, until the hold ended by itself. Kept as long as a hold lasts.
+    private readonly Dictionary<string, DateTimeOffset> _releasedUnheld = new(StringComparer.Ordinal);
+
     /// <inheritdoc />
     public async Task<long> HoldForForward(string orderId, int quantity)
     {
@@ -41,11 +47,11 @@ public sealed partial class InventoryShardGrain
         var sellable = Math.Max(0, Remaining);
         // One turn from the check to the reservation. A retired shard takes nothing new. The id is one the home has
         // just minted; a second hold for it would count its tickets twice in the reservations.
-        if (quantity > 0 && quantity <= sellable && !_retired && !_holds.ContainsKey(orderId))
+        if (quantity > 0 && quantity <= sellable && !_retired && !_holds.ContainsKey(orderId) && !_releasedUnheld.ContainsKey(orderId))
         {
             _holds[orderId] = new ForwardHold(quantity, clock.GetUtcNow() + HoldTime);
             _pendingQuantity += quantity;
-            _holdTimer ??= this.RegisterGrainTimer(EndExpiredHolds, new GrainTimerCreationOptions(HoldTime, HoldTime / 2) { Interleave = true });
+            EnsureHoldTimer();
         }
         return sellable;
     }
@@ -54,9 +60,20 @@ public sealed partial class InventoryShardGrain
     public Task ReleaseHold(string orderId)
     {
         // A drained shard hands on what comes back (as after a refused pull), or nobody would sell it.
-        if (EndHold(orderId)) HandOnLater();
+        if (EndHold(orderId))
+        {
+            HandOnLater();
+        }
+        else
+        {
+            _releasedUnheld[orderId] = clock.GetUtcNow() + HoldTime;
+            EnsureHoldTimer();
+        }
         return Task.CompletedTask;
     }
+
+    private void EnsureHoldTimer() =>
+        _holdTimer ??= this.RegisterGrainTimer(EndExpiredHolds, new GrainTimerCreationOptions(HoldTime, HoldTime / 2) { Interleave = true });
 
     /// <summary>
     /// Gives the hold's tickets back to the shard's reservations count; false when there was no such hold. Called in
@@ -78,9 +95,13 @@ public sealed partial class InventoryShardGrain
             if (hold.ExpiresAt <= now) lapsed |= EndHold(orderId);
         }
         if (lapsed) HandOnLater();
+        foreach (var (orderId, until) in _releasedUnheld.ToList())
+        {
+            if (until <= now) _releasedUnheld.Remove(orderId);
+        }
         // Stopped here, not when the last hold ends: at the end of a sale a shard's holds come and go many times a
         // second, and each timer made and disposed costs more than a tick that finds nothing to do.
-        if (_holds.Count == 0)
+        if (_holds.Count == 0 && _releasedUnheld.Count == 0)
         {
             _holdTimer?.Dispose();
             _holdTimer = null;

@@ -387,13 +387,17 @@ public sealed partial class InventoryShardGrain
             // Still silent: homes go on asking it first, rather than send it orders whose answers would not come.
             silentCandidates.MarkSilent(candidate);
             LogProbeFailed(_logger, exception, _address.Key, candidate.Key);
+            // The question may still run there (a slow candidate rather than a dead one) and hold tickets for an order
+            // that will not come: released now, or remembered as released should the question run later.
+            _ = ReleaseHoldOnAsync(candidate, orderId);
             return null;
         }
     }
 
     /// <summary>
     /// Tells a candidate that held tickets for <paramref name="orderId"/> that the order will not come: the home's
-    /// reservation was refused or failed. Not awaited by the buyer; should it be lost, the hold ends by itself.
+    /// reservation was refused or failed, or its question for room timed out (the candidate then remembers the id, in
+    /// case the question runs there later). Not awaited by the buyer; should it be lost, the hold ends by itself.
     /// </summary>
     private async Task ReleaseHoldOnAsync(ShardAddress candidate, string orderId)
     {

@@ -106,6 +106,41 @@ public sealed class ForwardHoldTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_room_question_that_runs_after_its_home_gave_up_on_it_holds_nothing()
+    {
+        // The candidate takes up the home's question 2.5 s late, past the 2 s the home waits: the home has passed it over.
+        var slow = false;
+        var late = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("late-question", "ga", 1), nameof(IInventoryShardGrain.HoldForForward), async call =>
+            {
+                var delayed = Volatile.Read(ref slow);
+                if (delayed) await Task.Delay(TimeSpan.FromSeconds(2.5));
+                await call.Invoke();
+                if (delayed) late.TrySetResult();
+            }), output: output);
+        await cluster.CreateEventAsync("late-question", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        var (homeLedger, candidateLedger) = (await cluster.LedgerAsync("late-question", "ga", 0), await cluster.LedgerAsync("late-question", "ga", 1));
+        Assert.NotEqual(homeLedger.Placement.DatabaseOrdinal, candidateLedger.Placement.DatabaseOrdinal);
+        var home = cluster.Shard("late-question", "ga", 0);
+        var candidate = cluster.Shard("late-question", "ga", 1);
+        Assert.Equal(PurchaseStatus.Created, (await home.Purchase(TicketingCluster.KeylessPurchase("late-question", "ga", 2))).Status);
+        Assert.Equal(2L, await candidate.GetSellable());
+        Volatile.Write(ref slow, true);
+
+        var request = new PurchaseRequest("late-question", "ga", 2, new Buyer("Ada", "ada@example.com"), "late-question-key");
+        var result = await home.Purchase(new ShardPurchase(request, request.Fingerprint(), [1]));
+        Assert.NotEqual(PurchaseStatus.Created, result.Status);
+        await late.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        // The home released the hold when it gave up, and the candidate, holding nothing yet, remembered the order id.
+        // Before, the late question held both tickets for an order that never came, for about 2 s more.
+        Assert.Equal(2L, await candidate.GetSellable());
+        Assert.Equal(0L, (await candidate.GetSales()).Reserved);
+        Assert.Equal(PurchaseStatus.Created, (await candidate.Purchase(TicketingCluster.KeylessPurchase("late-question", "ga", 2))).Status);
+    }
+
+    [Fact]
     public async Task A_home_whose_reservation_fails_releases_the_hold_at_once()
     {
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
