@@ -8,10 +8,18 @@ namespace OrleansTickets.Sales;
 /// <param name="Sold">Tickets sold.</param>
 /// <param name="Remaining">Tickets unsold.</param>
 /// <param name="Shards">Each shard's own report.</param>
-/// <param name="Known">
-/// False when a shard's report is not (<see cref="ShardSales.Known"/>: it could not read its database since it started,
-/// or could not learn where it lives, or a newer activation replaced it): the totals then rest on a guess or on counts
-/// that may be out of date, and are no statement of the type's sales.
-/// </param>
 [GenerateSerializer, Immutable]
-public sealed record TicketTypeSales(string Id, long Capacity, long Sold, long Remaining, ImmutableArray<ShardSales> Shards, bool Known = true);
+public sealed record TicketTypeSales(string Id, long Capacity, long Sold, long Remaining, ImmutableArray<ShardSales> Shards)
+{
+    /// <summary>
+    /// False when a shard's report is not (<see cref="ShardSales.Known"/>: it could not read its database since it
+    /// started, or could not learn where it lives, or a newer activation replaced it): the totals then rest on a guess
+    /// or on counts that may be out of date, and are no statement of the type's sales.
+    /// </summary>
+    /// <remarks>
+    /// Worked out from the shards, not sent: Orleans fills a record without running its constructor, so a field of
+    /// its own, missing from what a silo of an older build sent, would read false, and every type would look uncounted
+    /// while two builds ran.
+    /// </remarks>
+    public bool Known => Shards.IsDefaultOrEmpty || Shards.All(shard => shard.Known);
+}

@@ -574,7 +574,7 @@ public sealed partial class TicketEventGrain(
             // at its next offer, and is not for sale meanwhile. The dispatchers' own rule, so that both leave it out alike.
             var drained = DrainedType.Of(shards) is not null;
             var unsold = ShardCounts.Unsold(shards) + (drained ? 0 : PendingOf(type.Id));
-            types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards], Known: shards.All(s => s.Known)));
+            types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards]));
         }
         // Dated by when it ended: the page views queued behind this read share it (see GetRecentSales).
         _recentSales = new EventSales(definition.Id, types.MoveToImmutable());

@@ -37,8 +37,11 @@ public sealed partial class InventoryShardGrain
     // Order ids released while this shard held nothing for them, and until when. A home whose question for room timed out
     // releases the hold it asked for, and on this reentrant grain the release can run before the late question does
     // (one waiting on the shard's first load, or queued behind a busy turn): the question would then hold tickets for an
-    // order that never comes, the last of a sale perhaps, until the hold ended by itself. Kept as long as a hold lasts.
+    // order that never comes, the last of a sale perhaps, until the hold ended by itself. Kept for Orleans' call
+    // timeout (30 s): the runtime drops a request that reaches the grain later than that, and a question that started
+    // waits at most for the shard's load.
     private readonly Dictionary<string, DateTimeOffset> _releasedUnheld = new(StringComparer.Ordinal);
+    private static readonly TimeSpan ReleasedUnheldTime = TimeSpan.FromSeconds(30);
 
     /// <inheritdoc />
     public async Task<long> HoldForForward(string orderId, int quantity)
@@ -66,7 +69,7 @@ public sealed partial class InventoryShardGrain
         }
         else
         {
-            _releasedUnheld[orderId] = clock.GetUtcNow() + HoldTime;
+            _releasedUnheld[orderId] = clock.GetUtcNow() + ReleasedUnheldTime;
             EnsureHoldTimer();
         }
         return Task.CompletedTask;

@@ -370,8 +370,9 @@ public sealed partial class InventoryShardGrain
     /// <summary>
     /// How many tickets <paramref name="candidate"/> says, within <paramref name="wait"/>, it could sell now, holding
     /// <paramref name="quantity"/> of them for <paramref name="orderId"/> when it can; null when it does not answer in
-    /// time or cannot say. Nothing is written yet when this is asked, so such a candidate is simply passed over (a
-    /// hold it made after all ends by itself); the dispatcher's next refresh finds it unavailable.
+    /// time or cannot say. Nothing is written yet when this is asked, so such a candidate is simply passed over, and
+    /// told to release the hold, which it also remembers should the question run there later; the dispatcher's next
+    /// refresh finds it unavailable.
     /// </summary>
     private async Task<long?> AskForRoomAsync(ShardAddress candidate, string orderId, int quantity, TimeSpan wait)
     {

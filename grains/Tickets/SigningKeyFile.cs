@@ -21,7 +21,7 @@ public static class SigningKeyFile
             ? key
             : throw new InvalidOperationException(
                 $"The ticket signing key file {path} does not hold {TicketCodeSigner.KeyRule}. " +
-                "Restore it (codes already issued were signed with it), or set Tickets:SigningKey.");
+                "Restore it if it was changed (codes already issued were signed with it), or set Tickets:SigningKey.");
     }
 
     private static void Create(string path)

@@ -21,7 +21,7 @@ public sealed class TicketCodeSigner : IDisposable
     /// <summary>
     /// The fewest different byte values a key may hold. A key typed or padded by hand (32 zero bytes, "AAAA…=", a word
     /// repeated) is as long as a random one but far easier to guess, and whoever guesses it can mint tickets. 32 random
-    /// bytes hold about 30 different values; fewer than 16 happens to one key in about 10^20.
+    /// bytes hold about 30 different values; fewer than 16 happens to one key in about 3 × 10^16.
     /// </summary>
     public const int MinDistinctKeyBytes = 16;
 

@@ -71,8 +71,9 @@ def main(event_url, stock_file, service_pid, wrk_output, wrk_command):
             # A missed reading only leaves the stock file as it was; the next one may answer.
             print(f"stock_watch: cannot read {url}: {error}", file=sys.stderr)
             continue
-        if any(t["remaining"] is None or t["capacity"] is None for t in types):
-            # A shard that cannot say what it holds leaves its type's counts null (never a guess): the same as a miss.
+        if any(t["remaining"] is None or t["capacity"] is None or t.get("known") is False for t in types):
+            # A shard that cannot say what it holds leaves its type's counts null on the event page, and its type not
+            # known in /sales: a guess, so the same as a miss.
             print(f"stock_watch: {url} cannot count every ticket type yet", file=sys.stderr)
             continue
         with open(stock_file + ".new", "w") as stock:

@@ -42,7 +42,7 @@ public sealed class TicketTypeDemand
             var missing = types.Where(t => !weights.ContainsKey(t.Id)).Select(t => t.Id).ToList();
             if (missing.Count > 0) throw new UsageException($"--weights must give every ticket type a weight; missing: {string.Join(", ", missing)}");
         }
-        return new TicketTypeDemand(types.ToArray(), types.Select(t => weights?[t.Id] ?? t.Capacity ?? 0).ToArray());
+        return new TicketTypeDemand(types.ToArray(), types.Select(t => weights?[t.Id] ?? t.Capacity ?? throw new InvalidOperationException($"ticket type '{t.Id}' has no count to weigh it by")).ToArray());
     }
 
     public bool AllSoldOut => Enumerable.Range(0, _types.Length).All(IsSoldOut);

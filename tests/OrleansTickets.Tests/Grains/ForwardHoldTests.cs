@@ -108,17 +108,27 @@ public sealed class ForwardHoldTests(ITestOutputHelper output)
     [Fact]
     public async Task A_room_question_that_runs_after_its_home_gave_up_on_it_holds_nothing()
     {
-        // The candidate takes up the home's question 2.5 s late, past the 2 s the home waits: the home has passed it over.
+        // The candidate takes up the home's question only once the home, past the 2 s it waits, has passed it over and
+        // released the hold (or, with no release, after 5 s).
         var slow = false;
         var late = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: TicketingCluster.Intercepting(
-            new ShardAddress("late-question", "ga", 1), nameof(IInventoryShardGrain.HoldForForward), async call =>
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var address = new ShardAddress("late-question", "ga", 1);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            TicketingCluster.Intercepting(address, nameof(IInventoryShardGrain.HoldForForward), async call =>
             {
                 var delayed = Volatile.Read(ref slow);
-                if (delayed) await Task.Delay(TimeSpan.FromSeconds(2.5));
+                if (delayed) await Task.WhenAny(released.Task, Task.Delay(TimeSpan.FromSeconds(5)));
                 await call.Invoke();
                 if (delayed) late.TrySetResult();
-            }), output: output);
+            })(silo);
+            TicketingCluster.Intercepting(address, nameof(IInventoryShardGrain.ReleaseHold), async call =>
+            {
+                await call.Invoke();
+                released.TrySetResult();
+            })(silo);
+        }, output: output);
         await cluster.CreateEventAsync("late-question", TicketingCluster.Type("ga", capacity: 4, shards: 2));
         var (homeLedger, candidateLedger) = (await cluster.LedgerAsync("late-question", "ga", 0), await cluster.LedgerAsync("late-question", "ga", 1));
         Assert.NotEqual(homeLedger.Placement.DatabaseOrdinal, candidateLedger.Placement.DatabaseOrdinal);
