@@ -467,7 +467,14 @@ public sealed partial class InventoryShardGrain
             }
         }
         if (_refused.Contains(orderId)) return await RepeatRefusalAsync(orderId);
-        return await _forwards.RunAsync(orderId, () => SellOrRefuseAsync(request, orderId, freshOrderId, donors, key));
+        if (_createdForwards.Contains(orderId))
+        {
+            var (read, order) = await TryReadOrderAsync(orderId);
+            return !read || order is null ? PurchaseResult.Unavailable : new PurchaseResult(PurchaseStatus.Replayed, order);
+        }
+        var result = await _forwards.RunAsync(orderId, () => SellOrRefuseAsync(request, orderId, freshOrderId, donors, key));
+        if (result.Status == PurchaseStatus.Created) _createdForwards.Add(orderId);
+        return result;
     }
 
     /// <summary>Sells a forwarded order, or refuses it for good: a refused id stays refused even if tickets arrive later.</summary>
@@ -484,7 +491,8 @@ public sealed partial class InventoryShardGrain
     /// </para>
     /// <para>
     /// The reverse order happens too: the home gave up on the fresh message, a replay created the order here, and the
-    /// fresh message arrives last. With tickets left, the orders table's primary key refuses its second creation. With
+    /// fresh message arrives last. The activation that created it answers with the order (<c>_createdForwards</c>); a
+    /// later one, with tickets left, meets the orders table's primary key, which refuses its second creation. With
     /// none left it would be refused as sold out, and remembered: a committed order marked refused, whose next replay
     /// would let the home move the key to a second order. So before a fresh id is refused, the orders table says
     /// whether it exists. This read comes only with such a refusal, which is rare: the home asks a candidate elsewhere

@@ -79,6 +79,13 @@ public sealed partial class InventoryShardGrain(
     /// </summary>
     private readonly HashSet<ulong> _storedKeyHashes = [];
     private readonly SingleFlight<PurchaseResult> _forwards = new();
+
+    // Forwarded orders this activation created. A message for one of them can still come: the home's fresh message,
+    // overtaken by the replay the home sent when it gave up waiting for it. Sold again, it went into a commit a second
+    // time, where the orders table's key refused the whole commit, every sale in it answered 503, and the shard sat out
+    // a second. Answered from the orders table instead (SellForwardedAsync). A later activation does not know them; there
+    // the database's key is still the last line.
+    private readonly HashSet<string> _createdForwards = new(StringComparer.Ordinal);
     private ShardAddress _address = null!;
     private ShardPlacement? _placement;
     private ShardLedger? _ledger;
