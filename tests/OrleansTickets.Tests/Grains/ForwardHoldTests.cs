@@ -151,28 +151,6 @@ public sealed class ForwardHoldTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_fresh_forward_that_arrives_after_its_order_was_created_gets_the_order_back()
-    {
-        // The home gave up waiting for its fresh message, a replay created the order, and the fresh message comes last.
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
-        await cluster.CreateEventAsync("late-fresh", TicketingCluster.Type("ga", capacity: 8, shards: 2));
-        var address = new ShardAddress("late-fresh", "ga", 1);
-        var holder = cluster.Shard("late-fresh", "ga", 1);
-        var orderId = OrderId.New(address, DateTimeOffset.UtcNow);
-        var request = new PurchaseRequest("late-fresh", "ga", 2, new Buyer("Ada", "ada@example.com"), "late-fresh-key");
-        var forward = new ShardPurchase(request, request.Fingerprint(), [], ForwardedOrderId: orderId, FreshOrderId: true);
-        var created = await holder.Purchase(forward);
-        Assert.Equal(PurchaseStatus.Created, created.Status);
-
-        // Before, the order went into a commit a second time: the orders table's key refused the whole commit, with every
-        // sale in it (503s), and the shard sat out a second before it reloaded.
-        var late = await holder.Purchase(forward);
-        Assert.Equal((PurchaseStatus.Replayed, orderId), (late.Status, late.Order?.OrderId));
-        Assert.Equal(PurchaseStatus.Created, (await holder.Purchase(TicketingCluster.KeylessPurchase("late-fresh", "ga", 1))).Status);
-        Assert.Equal(3L, (await holder.GetSales()).Sold);
-    }
-
-    [Fact]
     public async Task A_home_whose_reservation_fails_releases_the_hold_at_once()
     {
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);

@@ -76,14 +76,19 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
         Assert.Contains(orderId, (await ledger.ClaimAsync(placement.Block)).Refused);
     }
 
-    [Fact]
-    public async Task A_late_first_forward_of_an_order_a_replay_already_created_does_not_refuse_it()
+    [Theory]
+    [InlineData(2)]
+    [InlineData(8)]
+    public async Task A_late_first_forward_of_an_order_a_replay_already_created_gets_that_order(int capacity)
     {
-        // The home gave up waiting for its first forward of X, and the buyer's retry replayed X, which sold the
-        // holder's last ticket. Then the first forward arrives. Refused as sold out and remembered, X would be
-        // refused to the next replay, durably, and the home would move the key to a second order.
+        // The home gave up waiting for its first forward of X, and the buyer's retry replayed X. Then the first forward
+        // arrives.
+        // - With capacity 2 the replay sold the holder's last ticket. Refused as sold out and remembered, X would be
+        //   refused to the next replay, durably, and the home would move the key to a second order.
+        // - With capacity 8 tickets are left. Sold again, X went into a commit a second time, where the orders table's
+        //   key refused the whole commit, every sale in it answered 503, and the shard sat out a second.
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
-        await cluster.CreateEventAsync("late", TicketingCluster.Type("ga", capacity: 2, shards: 2));
+        await cluster.CreateEventAsync("late", TicketingCluster.Type("ga", capacity: capacity, shards: 2));
         var holder = cluster.Shard("late", "ga", 0);
         var orderId = OrderId.New(new ShardAddress("late", "ga", 0), DateTimeOffset.UtcNow);
         var request = new PurchaseRequest("late", "ga", 1, new Buyer("Ada", "ada@example.com"), "late-key");
@@ -95,6 +100,7 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
 
         Assert.Equal((PurchaseStatus.Replayed, orderId), (lateFirst.Status, lateFirst.Order?.OrderId));
         Assert.Equal((PurchaseStatus.Replayed, orderId), (again.Status, again.Order?.OrderId));
+        Assert.Equal(1L, (await holder.GetSales()).Sold);
         var (placement, ledger) = await cluster.LedgerAsync("late", "ga", 0);
         Assert.DoesNotContain(orderId, (await ledger.ClaimAsync(placement.Block)).Refused);
     }
