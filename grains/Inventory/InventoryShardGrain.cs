@@ -443,9 +443,13 @@ public sealed partial class InventoryShardGrain(
     private static void Settle(PendingSale sale, PurchaseResult result) => sale.Completion.TrySetResult(result);
 
     /// <summary>
-    /// After a key conflict, in which the database wrote nothing of the batch: refuses the sale whose key a home of
-    /// another ticket type holds, and puts everything else back at the front of the queue, still reserved, for the
-    /// next cycle (BatchWorker runs one after this) to assign serials afresh.
+    /// After a key conflict, in which the database wrote nothing of the batch: refuses the sales whose key records the
+    /// database refused, and puts everything else back at the front of the queue, still reserved, for the next cycle
+    /// (BatchWorker runs one after this) to assign serials afresh. A refused record is a new key the event already has
+    /// (another type's home holds it), a move whose order the key no longer points at, or a forward's holder's record
+    /// whose home's row has a newer epoch or is locked by another commit. The writer names the key, not the record, so
+    /// every sale of the batch with that key is refused: two only when one client sends one key to two ticket types of
+    /// the event at once, and this shard is a home of it for one and a forward's holder for the other.
     /// </summary>
     private void Requeue(List<(PendingSale Sale, OrderDetails? Order)> accepted, List<PendingChange> changes, long gifts, string conflictingKey)
     {
