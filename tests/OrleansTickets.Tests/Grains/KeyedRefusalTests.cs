@@ -41,10 +41,7 @@ public sealed class KeyedRefusalTests(ITestOutputHelper output)
         // as the tickets come free and buys one; other buyers take the rest.
         refreshes.Shut();
         await refreshes.Waiting.WaitAsync(TimeSpan.FromSeconds(20));
-        await shard.ReleaseHold(hold);
-        var retried = new PurchaseRequest("last", "ga", 1, new Buyer("Ada", "ada@example.com"), "retried");
-        var made = await shard.Purchase(new ShardPurchase(retried, retried.Fingerprint(), []));
-        Assert.Equal(PurchaseStatus.Created, made.Status);
+        var made = await ReleaseAndRetryAtHomeAsync(shard, hold, "last", "retried");
         Assert.Equal(PurchaseStatus.Created, (await shard.Purchase(TicketingCluster.KeylessPurchase("last", "ga", 3))).Status);
         refreshes.Open();
 
@@ -121,10 +118,7 @@ public sealed class KeyedRefusalTests(ITestOutputHelper output)
             await answered.Task.WaitAsync(TimeSpan.FromSeconds(20));
 
             // After it: the held ticket comes free, and the same key's retry (another front end's) buys it at the home.
-            await shard.ReleaseHold(secondHold);
-            var retried = new PurchaseRequest("late-ask", "ga", 1, new Buyer("Ada", "ada@example.com"), "patient-no-more");
-            var made = await shard.Purchase(new ShardPurchase(retried, retried.Fingerprint(), []));
-            Assert.Equal(PurchaseStatus.Created, made.Status);
+            var made = await ReleaseAndRetryAtHomeAsync(shard, secondHold, "late-ask", "patient-no-more");
 
             // A refresh of the buyer's dispatcher activation ends, finding the type sold out. The others (one per core at
             // most) are kept busy, so another buyer's request reaches that activation and starts it.
@@ -167,6 +161,19 @@ public sealed class KeyedRefusalTests(ITestOutputHelper output)
         await Poll.UntilAsync(() => Task.FromResult(TicketingCluster.PausedFor(pauses, "tickets")), Polls,
             failure: "The buyer never paused for the held tickets.");
         return (hold, buyer);
+    }
+
+    /// <summary>
+    /// Frees the tickets <paramref name="hold"/> kept on the home <paramref name="shard"/>, and has the same key's retry
+    /// (another front end's, say) buy one of them there; returns the order it made.
+    /// </summary>
+    private static async Task<PurchaseResult> ReleaseAndRetryAtHomeAsync(IInventoryShardGrain shard, string hold, string eventId, string key)
+    {
+        await shard.ReleaseHold(hold);
+        var retried = new PurchaseRequest(eventId, "ga", 1, new Buyer("Ada", "ada@example.com"), key);
+        var made = await shard.Purchase(new ShardPurchase(retried, retried.Fingerprint(), []));
+        Assert.Equal(PurchaseStatus.Created, made.Status);
+        return made;
     }
 
     /// <summary>Lets calls through until shut; then holds them until opened, and says when the first one waits.</summary>
