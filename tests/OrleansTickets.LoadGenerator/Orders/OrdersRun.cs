@@ -30,11 +30,11 @@ public static class OrdersRun
         {
             // A type whose shard cannot say what it holds (its database not read since it started) has no counts: the
             // event is read again for a while, as a sales report is (SalesReader), and never guessed.
-            var settleUntil = Stopwatch.GetTimestamp() + (long)(SalesReader.SettleLimit.TotalSeconds * Stopwatch.Frequency);
+            var firstAsked = Stopwatch.GetTimestamp();
             info = await api.GetEventAsync(options.EventId, timeout.Token);
             while (info.TicketTypes.FirstOrDefault(t => !t.Counted) is { } uncounted)
             {
-                if (Stopwatch.GetTimestamp() > settleUntil)
+                if (Stopwatch.GetElapsedTime(firstAsked) >= SalesReader.SettleLimit)
                 {
                     Console.Error.WriteLine($"event '{options.EventId}' at {options.Url}: the service cannot say what ticket type '{uncounted.Id}' holds (a shard database down?)");
                     return ExitCodes.CouldNotFinish;
