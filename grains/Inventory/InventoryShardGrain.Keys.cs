@@ -246,7 +246,7 @@ public sealed partial class InventoryShardGrain
         // stored one, and its holder refused it: sold out. So does the stored key this request read and replayed. With
         // neither, the key may have an order this request does not know (from an earlier activation, or moved on by a
         // newer activation of this home during a membership change) that sold, whose buyer must get it, not "sold
-        // out". The stored key is read once per request (Followed).
+        // out". A stored key found is followed once per request (Followed); a read that found none is read again here.
         if (reservedHere || entry.Followed) return soldOut;
         return await FollowStoredKeyAsync(key, entry, purchase, soldOut);
     }
@@ -330,18 +330,21 @@ public sealed partial class InventoryShardGrain
     /// one first used with another body, is a conflict; no key at all gets <paramref name="whenAbsent"/>.
     /// </summary>
     /// <remarks>
-    /// Once per request. A second refusal would mean the key changed again since it was read, which only a newer
-    /// activation of this shard could do (and then this one is fenced); the request fails as "outcome unknown", and
-    /// this activation's next commit finds it fenced.
+    /// A key found is followed once per request. A second refusal would mean the key changed again since it was read,
+    /// which only a newer activation of this shard could do (and then this one is fenced); the request fails as
+    /// "outcome unknown", and this activation's next commit finds it fenced. A read that found no key does not count:
+    /// after a one-commit holder's refusal the home reads, finds nothing, and inserts the key itself, and that insert
+    /// may meet the key stored since by another type's home for another body. Counted, that read left the buyer with
+    /// "outcome unknown", a 503 to retry, where the stored key already says 422.
     /// </remarks>
     private async Task<PurchaseResult> FollowStoredKeyAsync(
         string key, KeyRequest entry, ShardPurchase purchase, PurchaseResult whenAbsent)
     {
         if (entry.Followed) return PurchaseResult.Failed;
-        entry.Followed = true;
         var (read, stored) = await TryReadKeyAsync(key);
         if (!read) return PurchaseResult.Unavailable;
         if (stored is null) return whenAbsent;
+        entry.Followed = true;
         return await ReplayStoredAsync(key, entry, purchase, stored);
     }
 

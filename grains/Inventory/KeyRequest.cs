@@ -14,7 +14,7 @@ internal sealed class KeyRequest(string fingerprint)
     /// <summary>The order the key durably maps to, or null while nothing durable is known yet.</summary>
     public string? OrderId { get; set; }
 
-    /// <summary>Whether the request has read the stored key already (it does so at most once).</summary>
+    /// <summary>Whether the request has read the stored key and found it (it follows a found key at most once).</summary>
     public bool Followed { get; set; }
 
     /// <summary>Completes when the request has ended and left the home's table of requests in progress.</summary>

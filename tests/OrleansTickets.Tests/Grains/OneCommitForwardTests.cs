@@ -1,3 +1,4 @@
+using Npgsql;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -229,6 +230,59 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         var keyed = Request("lost-key", "lost");
         var answer = await twin.StaleHome.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
         Assert.Equal(PurchaseStatus.Failed, answer.Status);
+    }
+
+    [PostgresFact]
+    public async Task A_home_that_found_no_key_after_its_holder_s_refusal_answers_a_key_stored_since_for_another_body_as_a_conflict()
+    {
+        // Shard 4's batch with the key is refused (played here: its answer is a key conflict, and it makes nothing), as
+        // when another writer held the home's row. Meanwhile another type's home is storing the same key for another
+        // body: uncommitted, so the home's read after the refusal finds nothing, and its own insert of the key waits on
+        // it, then meets it.
+        var holder = new ShardAddress("race", "ga", 4);
+        using var storage = Engines.Storage(Engines.Postgres, postgres);
+        await using var cluster = await TicketingCluster.StartAsync(storage, configureSilo: TicketingCluster.Intercepting(
+            holder, nameof(IInventoryShardGrain.PurchaseForHome), call =>
+            {
+                call.Result = new PurchaseResult(PurchaseStatus.KeyConflict);
+                return Task.CompletedTask;
+            }), output: output);
+        await cluster.CreateEventAsync("race", TicketingCluster.Type("ga", capacity: 48, shards: 8, maxPerOrder: 2));
+        var shard = cluster.Shard("race", "ga", 0);
+        for (var i = 0; i < 3; i++) Assert.Equal(PurchaseStatus.Created, (await shard.Purchase(TicketingCluster.KeylessPurchase("race", "ga", 2))).Status);
+        var (home, _) = await cluster.LedgerAsync("race", "ga", 0);
+        var database = cluster.PostgresShardDatabase(home.DatabaseOrdinal);
+
+        await using var other = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(postgres.Server.ConnectionString(database)) { Pooling = false }.ConnectionString);
+        await other.OpenAsync();
+        await using var storing = await other.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand(
+            "INSERT INTO idempotency_keys (event_id, idem_key, shard_key, fingerprint, order_id) VALUES ('race', 'race-key', @shard, 'another body', @order)",
+            other, storing))
+        {
+            insert.Parameters.AddWithValue("shard", new ShardAddress("race", "vip", 0).Key);
+            insert.Parameters.AddWithValue("order", "race.vip.0.elsewhere");
+            Assert.Equal(1, await insert.ExecuteNonQueryAsync());
+        }
+
+        var keyed = Request("race-key", "race");
+        var answer = shard.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4], LocalCandidates: 1));
+        await using (var admin = new NpgsqlConnection(postgres.Server.ConnectionString()))
+        {
+            await admin.OpenAsync();
+            await Poll.UntilAsync(async () =>
+            {
+                await using var waiting = new NpgsqlCommand(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = @database AND wait_event_type = 'Lock'", admin);
+                waiting.Parameters.AddWithValue("database", database);
+                return (long)(await waiting.ExecuteScalarAsync())! > 0;
+            }, delayMilliseconds: 20, failure: "The home never inserted the key itself after its holder's refusal.");
+        }
+        await storing.CommitAsync();
+
+        // The stored key is another home's, for another body: 422, not "outcome unknown".
+        Assert.Equal(PurchaseStatus.KeyConflict, (await answer).Status);
+        Assert.Equal(6L, (await cluster.SalesAsync("race")).TicketTypes[0].Sold);
     }
 
     private static PurchaseRequest Request(string key, string eventId = "one") =>
