@@ -93,6 +93,21 @@ public static class OrderId
         t_used += destination.Length;
     }
 
+    /// <summary>
+    /// When <paramref name="orderId"/> was minted, by the clock of the silo that minted it, to the millisecond. The id
+    /// must be well formed (<see cref="TryGetShard"/>).
+    /// </summary>
+    public static DateTimeOffset MintedAt(string orderId)
+    {
+        var time = orderId.AsSpan(orderId.LastIndexOf('.') + 1, TimeChars);
+        var milliseconds = 0L;
+        foreach (var digit in time) milliseconds = (milliseconds << 5) | (long)TimeDigits.IndexOf(digit);
+        // Ten digits hold 50 bits, past the year 9999 that DateTimeOffset ends at.
+        return milliseconds > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
+            ? DateTimeOffset.MaxValue
+            : DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
+    }
+
     /// <summary>Reads the shard out of an id; false for anything that is not a well-formed order id.</summary>
     public static bool TryGetShard(string? orderId, [NotNullWhen(true)] out ShardAddress? shard)
     {

@@ -19,9 +19,10 @@ namespace OrleansTickets.Inventory;
 /// this home's database, sends J the order straight, without the question, and has J record the key in X's own
 /// commit, fenced by this home's epoch (<see cref="ForwardInOneCommitAsync"/>). J creates X at most once (it
 /// checks its in-flight forwards for X, and its database when the message is a replay; a delayed first message that
-/// arrives after a replay created X finds X in the database before it is refused as sold out, and otherwise is
-/// refused by the orders table's primary key), so however often the request is
-/// retried, and from however many front ends, only X can exist.
+/// arrives after a replay created X finds X in the memory of the activation that created it, or in J's database,
+/// read first when X was minted before J's activation claimed the shard and always before a refusal, and otherwise
+/// is refused by the orders table's primary key), so however often the request is retried, and from however many
+/// front ends, only X can exist.
 /// </para>
 /// <para>
 /// Keys are not loaded when a shard activates (that read grew with the sale), and the database, not memory, says what
@@ -495,7 +496,8 @@ public sealed partial class InventoryShardGrain
     /// <para>
     /// The reverse order happens too: the home gave up on the fresh message, a replay created the order here, and the
     /// fresh message arrives last. The activation that created it answers with the order (<c>_createdForwards</c>); a
-    /// later one, with tickets left, meets the orders table's primary key, which refuses its second creation. With
+    /// later one reads it first when the id was minted before its claim (<see cref="MintedBeforeClaim"/>), and
+    /// otherwise, with tickets left, meets the orders table's primary key, which refuses its second creation. With
     /// none left it would be refused as sold out, and remembered: a committed order marked refused, whose next replay
     /// would let the home move the key to a second order. So before a fresh id is refused, the orders table says
     /// whether it exists. This read comes only with such a refusal, which is rare: the home asks a candidate elsewhere
@@ -505,9 +507,9 @@ public sealed partial class InventoryShardGrain
     private async Task<PurchaseResult> SellOrRefuseAsync(
         PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors, IdempotencyRecord? key)
     {
-        var result = freshOrderId
+        var result = freshOrderId && !MintedBeforeClaim(orderId)
             ? await SellAsync(request, orderId, key, donors)
-            : await SellForwardedOnceAsync(request, orderId, donors);
+            : await SellUnlessStoredAsync(request, orderId, key, donors);
         if (result.Status != PurchaseStatus.SoldOut) return result;
         // The home's one-commit message (it names the home, and records the key): its refusal is neither recorded nor
         // read for. The home sends it once and, told "sold out", moves on to a new id without ever pointing the key at
@@ -542,13 +544,31 @@ public sealed partial class InventoryShardGrain
         return await Enqueue(PendingChange.Refusal(orderId)) ? refused : PurchaseResult.Unavailable;
     }
 
-    private async Task<PurchaseResult> SellForwardedOnceAsync(PurchaseRequest request, string orderId, ImmutableArray<int> donors)
+    /// <summary>Answers with order <paramref name="orderId"/> when the database holds it already; sells it otherwise.</summary>
+    private async Task<PurchaseResult> SellUnlessStoredAsync(
+        PurchaseRequest request, string orderId, IdempotencyRecord? key, ImmutableArray<int> donors)
     {
         var (read, existing) = await TryReadOrderAsync(orderId);
         if (!read) return PurchaseResult.Unavailable;
         if (existing is not null) return new PurchaseResult(PurchaseStatus.Replayed, existing);
-        return await SellAsync(request, orderId, key: null, donors);
+        return await SellAsync(request, orderId, key, donors);
     }
+
+    /// <summary>
+    /// Whether a fresh id may be one that an earlier activation of this shard created: minted before this activation's
+    /// claim, give or take <see cref="MintClockAllowance"/> for the home's clock against this silo's.
+    /// </summary>
+    /// <remarks>
+    /// A fresh message overtaken by the replay its home sent when it gave up waiting, with this shard moved between the
+    /// two (a membership change, or a deactivation), reaches an activation that does not know the replay's order
+    /// (<c>_createdForwards</c>). Sold, it met the orders table's key, which refused the whole group commit: every sale
+    /// in it answered 503, and the shard sat out a second. Such an id is read for first. Any other fresh id is minted
+    /// after the claim, which no earlier activation can commit past, so it is sold without a read: fresh ids are most
+    /// of the forwards at the end of a sale, and only those in the first seconds of an activation pay the read. A
+    /// home's clock further ahead than the allowance leaves the primary key as the last line, as before.
+    /// </remarks>
+    private bool MintedBeforeClaim(string orderId) =>
+        _claimedAt is not { } claimedAt || OrderId.MintedAt(orderId) < claimedAt + MintClockAllowance;
 
     private Task<(bool Read, StoredKey? Key)> TryReadKeyAsync(string key) => TryReadAsync(ledger => ledger.ReadKeyAsync(key));
 

@@ -66,6 +66,10 @@ public sealed partial class InventoryShardGrain(
 {
     private static readonly TimeSpan UnavailableBackoff = TimeSpan.FromSeconds(1);
 
+    // How far a home's clock may run ahead of this silo's for MintedBeforeClaim to still see an earlier activation's
+    // order ids (InventoryShardGrain.Keys.cs). Silos on one machine share a clock; NTP keeps machines within milliseconds.
+    private static readonly TimeSpan MintClockAllowance = TimeSpan.FromSeconds(2);
+
     // Logged on the way to answering callers (a failed or fenced commit, a lost claim): a throwing provider must not
     // leave them unanswered (NonThrowingLogger).
     private readonly ILogger _logger = new NonThrowingLogger(logger);
@@ -83,9 +87,14 @@ public sealed partial class InventoryShardGrain(
     // Forwarded orders this activation created. A message for one of them can still come: the home's fresh message,
     // overtaken by the replay the home sent when it gave up waiting for it. Sold again, it went into a commit a second
     // time, where the orders table's key refused the whole commit, every sale in it answered 503, and the shard sat out
-    // a second. Answered from the orders table instead (SellForwardedAsync). A later activation does not know them; there
-    // the database's key is still the last line.
+    // a second. Answered from the orders table instead (SellForwardedAsync). A later activation does not know them; it
+    // reads the orders table first for a fresh id minted before its claim (_claimedAt), and the database's key is still
+    // the last line.
     private readonly HashSet<string> _createdForwards = new(StringComparer.Ordinal);
+
+    // When this activation's first claim of the shard committed, by this silo's clock. Every order an earlier activation
+    // created was committed before it (the claim's epoch fences any later commit of theirs), so minted before it too.
+    private DateTimeOffset? _claimedAt;
     private ShardAddress _address = null!;
     private ShardPlacement? _placement;
     private ShardLedger? _ledger;
@@ -518,6 +527,7 @@ public sealed partial class InventoryShardGrain(
         try
         {
             var claim = await _ledger!.ClaimAsync(_placement!.Block);
+            _claimedAt ??= clock.GetUtcNow();
             _committedSold = claim.Sold;
             _inventory = new ShardInventory(SegmentText.Parse(claim.Row.Segments));
             _retired = claim.Row.Retired;

@@ -77,9 +77,11 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(2)]
-    [InlineData(8)]
-    public async Task A_late_first_forward_of_an_order_a_replay_already_created_gets_that_order(int capacity)
+    [InlineData(2, false)]
+    [InlineData(8, false)]
+    [InlineData(2, true)]
+    [InlineData(8, true)]
+    public async Task A_late_first_forward_of_an_order_a_replay_already_created_gets_that_order(int capacity, bool holderMoved)
     {
         // The home gave up waiting for its first forward of X, and the buyer's retry replayed X. Then the first forward
         // arrives.
@@ -87,6 +89,8 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
         //   refused to the next replay, durably, and the home would move the key to a second order.
         // - With capacity 8 tickets are left. Sold again, X went into a commit a second time, where the orders table's
         //   key refused the whole commit, every sale in it answered 503, and the shard sat out a second.
+        // With the holder moved between the two (deactivated here), the first forward reaches an activation that did not
+        // create X.
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), output: output);
         await cluster.CreateEventAsync("late", TicketingCluster.Type("ga", capacity: capacity, shards: 2));
         var holder = cluster.Shard("late", "ga", 0);
@@ -95,6 +99,7 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
 
         var replay = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: false));
         Assert.Equal(PurchaseStatus.Created, replay.Status);
+        if (holderMoved) await cluster.Cluster.DeactivateAsync(holder);
         var lateFirst = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true));
         var again = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: false));
 

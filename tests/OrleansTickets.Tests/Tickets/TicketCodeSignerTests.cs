@@ -137,6 +137,17 @@ public sealed class TicketCodeSignerTests
     }
 
     [Fact]
+    public void An_order_id_tells_when_it_was_minted_to_the_millisecond()
+    {
+        var minted = DateTimeOffset.FromUnixTimeMilliseconds(1_796_000_123_456);
+        Assert.Equal(minted, OrderId.MintedAt(OrderId.New(new Events.ShardAddress("festival", "ga", 17), minted)));
+        Assert.Equal(DateTimeOffset.UnixEpoch, OrderId.MintedAt(OrderId.New(new Events.ShardAddress("festival", "ga", 17), DateTimeOffset.UnixEpoch)));
+        // The largest time part ten digits can write lies past the calendar's end.
+        var random = OrderId.KeyOf(OrderId.New(new Events.ShardAddress("festival", "ga", 1), minted))[10..];
+        Assert.Equal(DateTimeOffset.MaxValue, OrderId.MintedAt("festival.ga.1.ZZZZZZZZZZ" + random));
+    }
+
+    [Fact]
     public void An_order_id_gives_its_shard_index_only_for_its_own_event_and_type()
     {
         var id = OrderId.New(new Events.ShardAddress("festival", "ga", 317), DateTimeOffset.UtcNow);
