@@ -205,10 +205,23 @@ public sealed partial class InventoryShardGrain(
         // The shard exists (callers ask only shards their event has): a catalog that cannot place it yet (a duplicate
         // activation during a membership change) leaves it unable to say whether the order exists, not sure it does not.
         if (!await EnsurePlacedAsync()) throw new ShardUnavailableException($"Shard {_address.Key} cannot learn its placement now.");
-        var (read, order) = await TryReadOrderAsync(orderId);
-        // "No such order" would be a lie while the database cannot be asked, and an internal error would not say
-        // that a retry is the answer.
-        return read ? order : throw new ShardUnavailableException($"Shard {_address.Key} cannot read its database now.");
+        try
+        {
+            // A lookup, on connections the sale's own reads never wait for (ShardDatabase.LookUpAsync).
+            return await _ledger!.LookUpOrderAsync(orderId);
+        }
+        catch (ShardDatabaseBusyException busy)
+        {
+            // A crowd refreshing its order pages, not a fault: no warning per refused page.
+            throw new ShardUnavailableException(busy.Message);
+        }
+        catch (Exception exception)
+        {
+            // "No such order" would be a lie while the database cannot be asked, and an internal error would not say
+            // that a retry is the answer.
+            LogUnavailable(_logger, exception, _address.Key);
+            throw new ShardUnavailableException($"Shard {_address.Key} cannot read its database now.");
+        }
     }
 
     /// <inheritdoc />

@@ -45,6 +45,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private readonly SaleMetrics _metrics;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _initLock = new(1, 1);
+
+    // Lookups (buyers' order pages, the export) hold at most half of the shared pool: a crowd refreshing its order pages
+    // must not leave the sale's own reads (claims, key reads, replays) waiting for a connection. See LookUpAsync.
+    private readonly SemaphoreSlim _lookups;
     private readonly Task _writer;
     private readonly SqliteGroupWriter? _sqliteWriter;
 
@@ -77,9 +81,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         TimeSpan gatherWindow,
         SaleMetrics metrics,
         ILogger logger,
+        int maxConnections,
         string? sqliteConnectionString = null)
     {
         Ordinal = ordinal;
+        LookupConnections = Math.Max(1, maxConnections / 2);
+        _lookups = new SemaphoreSlim(LookupConnections, LookupConnections);
         _dialect = dialect;
         _sql = ShardSql.For(dialect);
         _dataSource = dataSource;
@@ -104,6 +111,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>This database's number in the shard map.</summary>
     public int Ordinal { get; }
+
+    /// <summary>How many lookups (<see cref="LookUpAsync{T}"/>) read this database at once, per silo: half its pool, at least 1.</summary>
+    public int LookupConnections { get; }
+
+    /// <summary>How long a lookup waits for one of those connections before it gives up (<see cref="ShardDatabaseBusyException"/>).</summary>
+    public static readonly TimeSpan LookupWait = TimeSpan.FromSeconds(2);
 
     /// <summary>Batches and claims queued for this database's writer that it has not yet taken into a group commit.</summary>
     public int QueuedWrites => Math.Max(0, Volatile.Read(ref _queued));
@@ -291,16 +304,47 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>
+    /// Runs <paramref name="read"/> on a connection of this database's pool for a lookup: a read that serves a buyer's
+    /// order page or the export, not a sale in progress. Throws <see cref="ShardDatabaseBusyException"/> when no lookup
+    /// connection came free within <see cref="LookupWait"/>.
+    /// </summary>
+    /// <remarks>
+    /// The pool (<see cref="TicketStorageOptions.MaxConnectionsPerDatabase"/>) also serves the sale's reads: claims, the
+    /// key reads of retries and of keyed buyers' "sold out" answers, replays. Buyers refresh their order pages while a
+    /// sale runs, and with no limit of their own those reads could take every connection, and a purchase would wait
+    /// behind them for one, until its patience ran out. Lookups take at most half; past that they wait here, briefly,
+    /// and then hear that the service is busy (503 with Retry-After), which changes nothing. With a pool of one
+    /// connection the two cannot be kept apart, and lookups share it.
+    /// </remarks>
+    public async Task<T> LookUpAsync<T>(Func<DbConnection, CancellationToken, Task<T>> read, CancellationToken cancellationToken = default)
+    {
+        await EnsureReadyAsync(cancellationToken);
+        if (!await _lookups.WaitAsync(LookupWait, cancellationToken)) throw new ShardDatabaseBusyException(Ordinal, LookupWait);
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            return await read(connection, cancellationToken);
+        }
+        finally
+        {
+            _lookups.Release();
+        }
+    }
+
+    /// <summary>
     /// Up to <paramref name="limit"/> committed orders of <paramref name="eventId"/> in this database whose key sorts
     /// after <paramref name="afterKey"/>, in key order, with their tickets, holding at most <paramref name="maxTickets"/>
     /// tickets in all (the first order whatever its size when <paramref name="firstOrderAlways"/>); <c>Full</c> when the
     /// database may hold more after them.
     /// </summary>
-    public async Task<(IReadOnlyList<OrderDetails> Orders, bool Full)> ReadOrderPageAsync(
-        string eventId, string afterKey, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken = default)
+    public Task<(IReadOnlyList<OrderDetails> Orders, bool Full)> ReadOrderPageAsync(
+        string eventId, string afterKey, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken = default) =>
+        LookUpAsync((connection, cancellation) => ReadOrderPageAsync(connection, eventId, afterKey, limit, maxTickets, firstOrderAlways, cancellation),
+            cancellationToken);
+
+    private async Task<(IReadOnlyList<OrderDetails> Orders, bool Full)> ReadOrderPageAsync(
+        DbConnection connection, string eventId, string afterKey, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken)
     {
-        await EnsureReadyAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
         var rows = new List<(OrderDetails Order, IReadOnlyList<SerialSegment> Serials)>();
         var full = false;
         await using (var read = new SqlStatement(_sql.ReadOrderPage)
@@ -325,13 +369,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>The tickets the shards of <paramref name="eventId"/> in this database have sold, as committed.</summary>
-    public async Task<long> ReadEventSoldAsync(string eventId, CancellationToken cancellationToken = default)
-    {
-        await EnsureReadyAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var read = new SqlStatement(ShardSql.ReadEventSold).With("@shard_prefix", eventId + "/%").ToCommand(connection, null);
-        return Convert.ToInt64(await read.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
-    }
+    public Task<long> ReadEventSoldAsync(string eventId, CancellationToken cancellationToken = default) =>
+        LookUpAsync(async (connection, cancellation) =>
+        {
+            await using var read = new SqlStatement(ShardSql.ReadEventSold).With("@shard_prefix", eventId + "/%").ToCommand(connection, null);
+            return Convert.ToInt64(await read.ExecuteScalarAsync(cancellation), CultureInfo.InvariantCulture);
+        }, cancellationToken);
 
     /// <summary>Queues a shard's batch for the next group commit and completes when it is durable (or refused).</summary>
     public Task<CommitOutcome> CommitAsync(LedgerBatch batch)
@@ -988,6 +1031,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         _sqliteWork?.Set();
         await _writer;
         _sqliteWork?.Dispose();
+        _lookups.Dispose();
         await _dataSource.DisposeAsync();
         if (!ReferenceEquals(_writerDataSource, _dataSource)) await _writerDataSource.DisposeAsync();
     }

@@ -93,6 +93,7 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
             TimeSpan.FromMilliseconds(_options.CommitGatherMilliseconds),
             metrics,
             loggerFactory.CreateLogger<ShardDatabase>(),
+            _options.MaxConnectionsPerDatabase,
             dialect == SqlDialect.Sqlite ? connectionString : null);
     }
 

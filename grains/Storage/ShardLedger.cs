@@ -89,11 +89,23 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
         return await ShardDatabase.ReadKeyAsync(connection, shard.EventId, key, cancellationToken);
     }
 
-    /// <summary>Reads an order this shard committed, or null.</summary>
+    /// <summary>Reads an order this shard committed, or null, for the sale: a replay, a forward checked before it is sold.</summary>
     public async Task<OrderDetails?> ReadOrderAsync(string orderId, CancellationToken cancellationToken = default)
     {
         await database.EnsureReadyAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
+        return await ReadOrderAsync(connection, orderId, cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads an order this shard committed, or null, for its buyer's order page: one of the database's lookups
+    /// (<see cref="ShardDatabase.LookUpAsync{T}"/>), which never take the connections the sale reads with.
+    /// </summary>
+    public Task<OrderDetails?> LookUpOrderAsync(string orderId, CancellationToken cancellationToken = default) =>
+        database.LookUpAsync((connection, cancellation) => ReadOrderAsync(connection, orderId, cancellation), cancellationToken);
+
+    private static async Task<OrderDetails?> ReadOrderAsync(DbConnection connection, string orderId, CancellationToken cancellationToken)
+    {
         OrderDetails order;
         IReadOnlyList<SerialSegment> serials;
         await using (var read = new SqlStatement(ShardSql.ReadOrder)

@@ -1472,6 +1472,68 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             $"The database did not refuse the rows; the commit failed with {error}");
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task Lookups_take_at_most_half_of_a_database_s_pool_and_leave_the_sale_s_reads_the_rest(string engine)
+    {
+        // Buyers refreshing their order pages during a sale: five lookups at once on a pool of four connections.
+        var storage = Engines.Storage(engine, postgres);
+        storage.Settings["Storage:MaxConnectionsPerDatabase"] = "4";
+        await using var context = LedgerContext.Create(storage);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = (await context.ClaimEachAsync(shard))[shard];
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "kept", 101))));
+        var database = context.Database(0);
+        Assert.Equal(2, database.LookupConnections);
+
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (inside, most) = (0, 0);
+        var crowd = Enumerable.Range(0, 5).Select(_ => database.LookUpAsync(async (connection, _) =>
+        {
+            var now = Interlocked.Increment(ref inside);
+            InterlockedMax(ref most, now);
+            await release.Task;
+            Interlocked.Decrement(ref inside);
+            return connection.State;
+        })).ToList();
+        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref inside) == 2), delayMilliseconds: 20,
+            failure: "Two lookups never got their connections.");
+
+        // The sale's reads find the connections the lookups may not take. Without the limit, on PostgreSQL the crowd held
+        // the whole pool, and these waited for Npgsql's pool timeout and failed.
+        Assert.Null(await ledger.ReadKeyAsync("absent"));
+        Assert.Equal("kept", (await ledger.ReadOrderAsync("kept"))?.OrderId);
+        // A lookup past the limit waits its longest, then hears that the database is busy.
+        await Assert.ThrowsAsync<ShardDatabaseBusyException>(() => ledger.LookUpOrderAsync("kept"));
+
+        release.SetResult();
+        var outcomes = await Task.WhenAll(crowd.Select(async lookup =>
+        {
+            try
+            {
+                return await lookup == System.Data.ConnectionState.Open ? "read" : "closed";
+            }
+            catch (ShardDatabaseBusyException)
+            {
+                return "busy";
+            }
+        }));
+        Assert.Equal(2, outcomes.Count(o => o == "read"));
+        Assert.Equal(3, outcomes.Count(o => o == "busy"));
+        Assert.Equal(2, most);
+        Assert.Equal("kept", (await ledger.LookUpOrderAsync("kept"))?.OrderId);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var seen = Volatile.Read(ref target);
+        while (value > seen)
+        {
+            var previous = Interlocked.CompareExchange(ref target, value, seen);
+            if (previous == seen) return;
+            seen = previous;
+        }
+    }
+
     private static SerialBlock BlockOf(ShardAddress shard) => new(First: 101 + shard.Index * 10, Size: 10);
 
     private static LedgerBatch Batch(ShardLedger ledger, ShardAddress shard, long oldSold, OrderDetails order) =>
