@@ -507,21 +507,25 @@ public sealed partial class InventoryShardGrain
     private async Task<PurchaseResult> SellOrRefuseAsync(
         PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors, IdempotencyRecord? key)
     {
-        var result = freshOrderId && !MintedBeforeClaim(orderId)
-            ? await SellAsync(request, orderId, key, donors)
-            : await SellUnlessStoredAsync(request, orderId, key, donors);
+        // A replay, or a fresh id that may be older than this activation's claim, is read for before it is sold.
+        var readFirst = !freshOrderId || MintedBeforeClaim(orderId);
+        var result = readFirst
+            ? await SellUnlessStoredAsync(request, orderId, key, donors)
+            : await SellAsync(request, orderId, key, donors);
         if (result.Status != PurchaseStatus.SoldOut) return result;
         // The home's one-commit message (it names the home, and records the key): its refusal is neither recorded nor
         // read for. The home sends it once and, told "sold out", moves on to a new id without ever pointing the key at
         // this one. The only message that can name this id later is the home's fallback after an answer it did not
         // get (it reserved the key for this id first); that one names no home, never takes this refusal as its answer
-        // (SellForwardedAsync), and has its own refusal committed before it is answered. A late home-named message can
-        // only insert the key as new, which the database refuses once the key exists. So at the end of a sale, when
-        // homes send their orders straight to candidates on their database, most of these messages are refused.
+        // (SellForwardedAsync), and has its own refusal committed before it is answered. A late home-named message
+        // finds X if it was made (read first, or in _createdForwards), and can otherwise only insert the key as new,
+        // which the database refuses once the key exists. So at the end of a sale, when homes send their orders straight
+        // to candidates on their database, most of these messages are refused.
         if (key?.Home is not null) return result;
-        if (freshOrderId)
+        if (!readFirst)
         {
-            // In the single flight for the id: no other message for it runs here between this read and the refusal.
+            // In the single flight for the id: no other message for it runs here between this read and the refusal (a
+            // read before the sale, in the same flight, said the same already).
             var (read, existing) = await TryReadOrderAsync(orderId);
             if (!read) return PurchaseResult.Unavailable;
             if (existing is not null) return new PurchaseResult(PurchaseStatus.Replayed, existing);
@@ -555,17 +559,21 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>
-    /// Whether a fresh id may be one that an earlier activation of this shard created: minted before this activation's
-    /// claim, give or take <see cref="MintClockAllowance"/> for the home's clock against this silo's.
+    /// Whether a fresh id may be one that an earlier activation of this shard created, or this one in a commit whose
+    /// outcome it did not learn: minted before this activation's latest claim, give or take
+    /// <see cref="MintClockAllowance"/> for the home's clock against this silo's.
     /// </summary>
     /// <remarks>
     /// A fresh message overtaken by the replay its home sent when it gave up waiting, with this shard moved between the
     /// two (a membership change, or a deactivation), reaches an activation that does not know the replay's order
     /// (<c>_createdForwards</c>). Sold, it met the orders table's key, which refused the whole group commit: every sale
-    /// in it answered 503, and the shard sat out a second. Such an id is read for first. Any other fresh id is minted
-    /// after the claim, which no earlier activation can commit past, so it is sold without a read: fresh ids are most
-    /// of the forwards at the end of a sale, and only those in the first seconds of an activation pay the read. A
-    /// home's clock further ahead than the allowance leaves the primary key as the last line, as before.
+    /// in it answered 503, and the shard sat out a second. The same happens within one activation to an order whose
+    /// commit's outcome it did not learn (it landed, but is not in <c>_createdForwards</c>), met after the reload by the
+    /// home's fallback message for the id. Such an id is read for first. Any other fresh id is minted after the latest
+    /// claim, which no earlier activation can commit past and which runs only once this one's commits have ended, so it
+    /// is sold without a read: fresh ids are most of the forwards at the end of a sale, and only those in the first
+    /// seconds after a claim pay the read. A home's clock further ahead than the allowance leaves the primary key as
+    /// the last line, as before.
     /// </remarks>
     private bool MintedBeforeClaim(string orderId) =>
         _claimedAt is not { } claimedAt || OrderId.MintedAt(orderId) < claimedAt + MintClockAllowance;

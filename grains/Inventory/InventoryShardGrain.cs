@@ -87,13 +87,14 @@ public sealed partial class InventoryShardGrain(
     // Forwarded orders this activation created. A message for one of them can still come: the home's fresh message,
     // overtaken by the replay the home sent when it gave up waiting for it. Sold again, it went into a commit a second
     // time, where the orders table's key refused the whole commit, every sale in it answered 503, and the shard sat out
-    // a second. Answered from the orders table instead (SellForwardedAsync). A later activation does not know them; it
-    // reads the orders table first for a fresh id minted before its claim (_claimedAt), and the database's key is still
-    // the last line.
+    // a second. Answered from the orders table instead (SellForwardedAsync). A later activation does not know them, nor
+    // does this one know an order whose commit's outcome it did not learn; a fresh id minted before the latest claim
+    // (_claimedAt) is read for first, and the database's key is still the last line.
     private readonly HashSet<string> _createdForwards = new(StringComparer.Ordinal);
 
-    // When this activation's first claim of the shard committed, by this silo's clock. Every order an earlier activation
-    // created was committed before it (the claim's epoch fences any later commit of theirs), so minted before it too.
+    // When this activation's latest claim of the shard committed, by this silo's clock. Every order an earlier activation
+    // created was committed before it (the claim's epoch fences any later commit of theirs), and so was every order of
+    // this one's (a reload claims only once its commits have ended), so all of them were minted before it too.
     private DateTimeOffset? _claimedAt;
     private ShardAddress _address = null!;
     private ShardPlacement? _placement;
@@ -540,7 +541,7 @@ public sealed partial class InventoryShardGrain(
         try
         {
             var claim = await _ledger!.ClaimAsync(_placement!.Block);
-            _claimedAt ??= clock.GetUtcNow();
+            _claimedAt = clock.GetUtcNow();
             _committedSold = claim.Sold;
             _inventory = new ShardInventory(SegmentText.Parse(claim.Row.Segments));
             _retired = claim.Row.Retired;

@@ -270,13 +270,14 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         await using (var admin = new NpgsqlConnection(postgres.Server.ConnectionString()))
         {
             await admin.OpenAsync();
+            // Only a session blocked by this test's uncommitted key: the home's own insert of the key, nothing else.
             await Poll.UntilAsync(async () =>
             {
                 await using var waiting = new NpgsqlCommand(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = @database AND wait_event_type = 'Lock'", admin);
-                waiting.Parameters.AddWithValue("database", database);
+                    "SELECT count(*) FROM pg_stat_activity WHERE @blocker = ANY(pg_blocking_pids(pid))", admin);
+                waiting.Parameters.AddWithValue("blocker", other.ProcessID);
                 return (long)(await waiting.ExecuteScalarAsync())! > 0;
-            }, delayMilliseconds: 20, failure: "The home never inserted the key itself after its holder's refusal.");
+            }, attempts: 500, delayMilliseconds: 20, failure: "The home never inserted the key itself after its holder's refusal.");
         }
         await storing.CommitAsync();
 
