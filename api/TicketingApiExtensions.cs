@@ -14,6 +14,7 @@ using OrleansTickets.Api.Health;
 using OrleansTickets.Api.Inventory;
 using OrleansTickets.Api.Http;
 using OrleansTickets.Api.Orders;
+using OrleansTickets.Inventory;
 
 namespace OrleansTickets.Api;
 
@@ -77,7 +78,12 @@ public static class TicketingApiExtensions
 
     public static IEndpointRouteBuilder MapTicketingApi(this WebApplication app)
     {
-        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = FallbackProblems.WriteForExceptionAsync });
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = FallbackProblems.WriteForExceptionAsync,
+            // A crowd's page loads past the lookup limit are answered 503 to retry: expected, not an error to log per page.
+            SuppressDiagnosticsCallback = context => context.Exception is ShardBusyException,
+        });
         app.UseStatusCodePages(FallbackProblems.WriteForStatusAsync);
         app.UseClosingConnectionsWhileStopping();
         app.MapHealthApi();

@@ -60,7 +60,7 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
         // sorting past the database's last order) would otherwise skip orders as silently as a made-up database.
         if (after is not null && OrderId.TryGetShard(after.AfterOrderId, out var cursorShard)
             && await ReadAsync(after.Ordinal, () => new ShardLedger(databases.Get(after.Ordinal), cursorShard)
-                .ReadOrderAsync(after.AfterOrderId, cancellationToken)) is null)
+                .LookUpOrderAsync(after.AfterOrderId, cancellationToken)) is null)
         {
             return OrderPage.RefusedCursor;
         }
@@ -104,6 +104,10 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
         try
         {
             return await read();
+        }
+        catch (ShardDatabaseBusyException busy)
+        {
+            throw new ShardBusyException(busy.Message);
         }
         catch (Exception exception)
         {

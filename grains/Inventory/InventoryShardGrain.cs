@@ -213,8 +213,8 @@ public sealed partial class InventoryShardGrain(
         }
         catch (ShardDatabaseBusyException busy)
         {
-            // A crowd refreshing its order pages, not a fault: no warning per refused page.
-            throw new ShardUnavailableException(busy.Message);
+            // A crowd refreshing its order pages, not a fault: no warning per refused page, here or in the API.
+            throw new ShardBusyException(busy.Message);
         }
         catch (Exception exception)
         {

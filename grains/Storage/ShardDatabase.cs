@@ -49,6 +49,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     // Lookups (buyers' order pages, the export) hold at most half of the shared pool: a crowd refreshing its order pages
     // must not leave the sale's own reads (claims, key reads, replays) waiting for a connection. See LookUpAsync.
     private readonly SemaphoreSlim _lookups;
+
+    // Lookups reading or waiting to: past MaxLookupsWaiting one more is refused at once, so a flood of page loads
+    // neither piles up waiters nor makes every page answer after the whole wait.
+    private int _lookupsAdmitted;
     private readonly Task _writer;
     private readonly SqliteGroupWriter? _sqliteWriter;
 
@@ -117,6 +121,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>How long a lookup waits for one of those connections before it gives up (<see cref="ShardDatabaseBusyException"/>).</summary>
     public static readonly TimeSpan LookupWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>How many lookups may read or wait at once, per silo: four for each lookup connection. One more is refused at once.</summary>
+    public int MaxLookupsWaiting => 4 * LookupConnections;
 
     /// <summary>Batches and claims queued for this database's writer that it has not yet taken into a group commit.</summary>
     public int QueuedWrites => Math.Max(0, Volatile.Read(ref _queued));
@@ -313,21 +320,39 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// key reads of retries and of keyed buyers' "sold out" answers, replays. Buyers refresh their order pages while a
     /// sale runs, and with no limit of their own those reads could take every connection, and a purchase would wait
     /// behind them for one, until its patience ran out. Lookups take at most half; past that they wait here, briefly,
-    /// and then hear that the service is busy (503 with Retry-After), which changes nothing. With a pool of one
-    /// connection the two cannot be kept apart, and lookups share it.
+    /// and then hear that the service is busy (503 with Retry-After), which changes nothing; past
+    /// <see cref="MaxLookupsWaiting"/> they hear it at once. A database not ready yet (just after the silo started,
+    /// or down) is made ready by at most <see cref="LookupConnections"/> lookups at a time, so a crowd does not queue
+    /// in front of the claims that wait for the same start. SQLite's pool has no limit, and there the cap only bounds
+    /// the readers a crowd opens. With a pool of one connection the two cannot be kept apart, and lookups share it.
     /// </remarks>
     public async Task<T> LookUpAsync<T>(Func<DbConnection, CancellationToken, Task<T>> read, CancellationToken cancellationToken = default)
     {
-        await EnsureReadyAsync(cancellationToken);
-        if (!await _lookups.WaitAsync(LookupWait, cancellationToken)) throw new ShardDatabaseBusyException(Ordinal, LookupWait);
+        if (Interlocked.Increment(ref _lookupsAdmitted) > MaxLookupsWaiting)
+        {
+            Interlocked.Decrement(ref _lookupsAdmitted);
+            throw new ShardDatabaseBusyException(Ordinal, $"{MaxLookupsWaiting} lookups are reading or waiting already");
+        }
         try
         {
-            await using var connection = await OpenAsync(cancellationToken);
-            return await read(connection, cancellationToken);
+            if (!await _lookups.WaitAsync(LookupWait, cancellationToken))
+            {
+                throw new ShardDatabaseBusyException(Ordinal, $"no lookup connection came free within {LookupWait.TotalSeconds:0.#} s");
+            }
+            try
+            {
+                await EnsureReadyAsync(cancellationToken);
+                await using var connection = await OpenAsync(cancellationToken);
+                return await read(connection, cancellationToken);
+            }
+            finally
+            {
+                _lookups.Release();
+            }
         }
         finally
         {
-            _lookups.Release();
+            Interlocked.Decrement(ref _lookupsAdmitted);
         }
     }
 
@@ -1031,7 +1056,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         _sqliteWork?.Set();
         await _writer;
         _sqliteWork?.Dispose();
-        _lookups.Dispose();
+        // _lookups is not disposed: a lookup still reading at shutdown releases it afterwards, and a SemaphoreSlim holds
+        // nothing to free unless its wait handle was asked for.
         await _dataSource.DisposeAsync();
         if (!ReferenceEquals(_writerDataSource, _dataSource)) await _writerDataSource.DisposeAsync();
     }

@@ -1,9 +1,9 @@
 namespace OrleansTickets.Storage;
 
 /// <summary>
-/// A lookup (an order page, an export page) waited its longest for one of the shard database's lookup connections
-/// (<see cref="ShardDatabase.LookUpAsync{T}"/>): lookups are keeping it busy. Nothing was read; asking again shortly is
-/// the answer.
+/// A lookup (an order page, an export page) found the shard database's lookup connections taken and too many lookups
+/// already waiting for them, or waited its longest for one (<see cref="ShardDatabase.LookUpAsync{T}"/>). Nothing was
+/// read; asking again shortly is the answer.
 /// </summary>
-public sealed class ShardDatabaseBusyException(int ordinal, TimeSpan waited)
-    : Exception($"Shard database {ordinal} had no connection free for lookups within {waited.TotalSeconds:0.#} s.");
+public sealed class ShardDatabaseBusyException(int ordinal, string reason)
+    : Exception($"Shard database {ordinal} is busy with lookups: {reason}.");

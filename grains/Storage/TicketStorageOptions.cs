@@ -25,8 +25,9 @@ public sealed class TicketStorageOptions
     public int MaxShardDatabases { get; set; } = 4;
 
     /// <summary>
-    /// PostgreSQL and SQL Server: the size of each shard database's pool for claims, key reads and the export, per
-    /// silo. Each database's group-commit writer has one connection of its own besides. Keep
+    /// PostgreSQL and SQL Server: the size of each shard database's pool for claims, key reads, order pages and the
+    /// export, per silo; on every engine, half of it (at least 1) bounds the lookups (order and export pages) that read
+    /// at once (ShardDatabase.LookUpAsync). Each database's group-commit writer has one connection of its own besides. Keep
     /// <c>silos × MaxShardDatabases × (MaxConnectionsPerDatabase + 1)</c>, plus each silo's catalog pool, below the
     /// server's connection limit.
     /// </summary>
