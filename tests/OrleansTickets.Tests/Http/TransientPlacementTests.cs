@@ -158,6 +158,44 @@ public sealed class TransientPlacementTests
         }
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("add-once")]
+    public async Task A_capacity_addition_the_catalog_cannot_place_yet_is_a_503_to_retry_not_a_404(string? key)
+    {
+        // The type was found, then the catalog activation that takes the addition knows no event yet (a new one still
+        // reading storage during a membership change): nothing was added, and the type exists.
+        using var storage = TestStorage.Sqlite();
+        await using var host = await ApiHost.StartAsync(storage, services: services => services.AddSingleton<IIncomingGrainCallFilter>(
+            new AnsweringFilter(typeof(ITicketEventGrain), nameof(ITicketEventGrain.AddCapacity), new CapacityAddition(CapacityStatus.NotFound))));
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("unplaced-add", capacity: 10, shards: 2)).StatusCode);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/unplaced-add/ticket-types/ga/capacity")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { quantity = 3 }),
+        };
+        if (key is not null) request.Headers.Add("Idempotency-Key", key);
+        var refused = await host.Client.SendAsync(request);
+
+        var problem = await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "unavailable");
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.StartsWith(key is null ? "Nothing was added. Try again" : "Nothing was added by this request. Retry shortly with the same Idempotency-Key",
+            problem.GetProperty("detail").GetString());
+        var type = (await (await host.Client.GetAsync("/api/events/unplaced-add/sales")).JsonAsync()).GetProperty("ticketTypes")[0];
+        Assert.Equal(10L, type.GetProperty("capacity").GetInt64());
+    }
+
+    /// <summary>Answers every call of one grain interface's method with <paramref name="result"/>, without running it.</summary>
+    private sealed class AnsweringFilter(Type grainInterface, string method, object result) : IIncomingGrainCallFilter
+    {
+        public Task Invoke(IIncomingGrainCallContext call)
+        {
+            if (call.InterfaceMethod.DeclaringType != grainInterface || call.InterfaceMethod.Name != method) return call.Invoke();
+            call.Result = result;
+            return Task.CompletedTask;
+        }
+    }
+
     /// <summary>Answers the first placement question after <see cref="Arm"/> with "no such shard", as a catalog that cannot say yet.</summary>
     private sealed class FirstPlacementUnknown : IIncomingGrainCallFilter
     {
