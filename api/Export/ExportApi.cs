@@ -1,8 +1,6 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using OrleansTickets.Api.Events;
 using OrleansTickets.Api.Http;
@@ -17,6 +15,8 @@ public static class ExportApi
     public const int DefaultLimit = 500;
     public const int MaxLimit = IOrderExportGrain.MaxPageSize;
     private const string AfterRule = "Must be the 'next' of an earlier page of this event's export.";
+    private const string AfterParameter = "after";
+    private const string LimitParameter = "limit";
 
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
     {
@@ -26,23 +26,36 @@ public static class ExportApi
     }
 
     public static async Task<Results<Ok<OrderExportResponse>, ProblemHttpResult>> ExportOrders(
-        string eventId, [FromQuery] string? after, [FromQuery] string? limit, IGrainFactory grains,
-        CancellationToken requestAborted)
+        string eventId, HttpRequest request, IGrainFactory grains, CancellationToken requestAborted)
     {
         if (!Slug.IsValid(eventId)) return EventsApi.EventNotFound(eventId);
         var errors = new Dictionary<string, string[]>();
-        ExportCursor? cursor = null;
-        if (after is not null && !ExportCursor.TryParse(after, out cursor)) errors["after"] = [AfterRule];
-        var size = DefaultLimit;
-        if (limit is not null && !(int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) && size is >= 1 and <= MaxLimit))
+        // A misspelt parameter ("cursor", "pageSize") ignored would answer the first page again, and a back office
+        // following it would walk page one for ever; one given twice would be read as both joined by a comma.
+        foreach (var (name, values) in request.Query)
         {
-            errors["limit"] = [$"Must be a whole number from 1 to {MaxLimit}."];
+            // Names match as the binding did before, in any case (the query's keys compare so).
+            var known = string.Equals(name, AfterParameter, StringComparison.OrdinalIgnoreCase)
+                || string.Equals(name, LimitParameter, StringComparison.OrdinalIgnoreCase);
+            if (!known) errors[name] = [$"Unknown parameter: this endpoint takes '{AfterParameter}' and '{LimitParameter}'."];
+            else if (values.Count > 1) errors[name] = ["Give it once."];
+        }
+        if (errors.Count > 0) return Problems.Invalid(errors);
+        string? after = request.Query.TryGetValue(AfterParameter, out var afterValue) ? afterValue.ToString() : null;
+        string? limit = request.Query.TryGetValue(LimitParameter, out var limitValue) ? limitValue.ToString() : null;
+        ExportCursor? cursor = null;
+        if (after is not null && !ExportCursor.TryParse(after, out cursor)) errors[AfterParameter] = [AfterRule];
+        var size = DefaultLimit;
+        // One spelling, as for cursors and shard indexes: "0500" and "+5" are refused.
+        if (limit is not null && !(CanonicalNumber.TryParse(limit, out size) && size is >= 1 and <= MaxLimit))
+        {
+            errors[LimitParameter] = [$"Must be a whole number from 1 to {MaxLimit}, without leading zeros."];
         }
         if (errors.Count > 0) return Problems.Invalid(errors);
 
         var page = await grains.GetGrain<IOrderExportGrain>(eventId).ReadPage(cursor, size, requestAborted);
         if (page is null) return EventsApi.EventNotFound(eventId);
-        if (page.CursorRefused) return Problems.Invalid(new Dictionary<string, string[]> { ["after"] = [AfterRule] });
+        if (page.CursorRefused) return Problems.Invalid(new Dictionary<string, string[]> { [AfterParameter] = [AfterRule] });
         return TypedResults.Ok(new OrderExportResponse(eventId, page.Orders, page.Next?.ToString(), page.TicketsSold));
     }
 }

@@ -74,6 +74,12 @@ public sealed class ExportApiTests(ApiHostFixture fixture) : IClassFixture<ApiHo
     [InlineData("/api/events/handover-bad/orders?limit=1001", "limit")]
     [InlineData("/api/events/handover-bad/orders?limit=ten", "limit")]
     [InlineData("/api/events/handover-bad/orders?limit=%2B5", "limit")]
+    [InlineData("/api/events/handover-bad/orders?limit=0500", "limit")]
+    [InlineData("/api/events/handover-bad/orders?limit=5&limit=5", "limit")]
+    [InlineData("/api/events/handover-bad/orders?after=x&after=y", "after")]
+    // Misspelt, a parameter was ignored, and a back office following it got the first page for ever.
+    [InlineData("/api/events/handover-bad/orders?cursor=0.x", "cursor")]
+    [InlineData("/api/events/handover-bad/orders?limit=5&pageSize=10", "pageSize")]
     public async Task A_malformed_cursor_or_page_size_is_400_naming_the_field(string path, string field)
     {
         await Http.CreateEventAsync("handover-bad", capacity: 10, shards: 1);
