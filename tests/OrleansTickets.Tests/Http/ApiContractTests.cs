@@ -392,6 +392,21 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         Assert.Equal(0, await Http.SoldAsync("malformed"));
     }
 
+    [Theory]
+    [InlineData("/api/events/empty-body/orders")]
+    [InlineData("/api/events")]
+    [InlineData("/api/events/empty-body/ticket-types/ga/capacity")]
+    public async Task A_json_request_without_a_body_is_told_it_sent_none(string path)
+    {
+        await EnsureEventAsync("empty-body");
+        foreach (var body in new[] { "", " \r\n" })
+        {
+            var problem = await AssertProblemAsync(await Http.PostRawAsync(path, body), HttpStatusCode.BadRequest, "malformed-request");
+            Assert.Equal("The request has no body: send a JSON object.", problem.GetProperty("detail").GetString());
+        }
+        Assert.Equal(0, await Http.SoldAsync("empty-body"));
+    }
+
     [Fact]
     public async Task Spaces_around_an_email_address_are_trimmed_and_the_order_sells()
     {
