@@ -11,7 +11,7 @@ public static class DisplayText
 {
     /// <summary>What a refused name is told, after its length limit.</summary>
     public static readonly string Rule = "with at least one visible character, no control, line-breaking, private-use or invisible " +
-        $"formatting characters, and accents only on a character, at most {MaxMarksInRow} on one";
+        $"formatting characters (a joiner only between two characters), and accents only on a character, at most {MaxMarksInRow} on one";
 
     /// <summary>
     /// True when <paramref name="text"/> has 1 to <paramref name="maxLength"/> characters, at least one of them visible,
@@ -45,6 +45,10 @@ public static class DisplayText
         // Whether a combining mark here would have a character to mark, and how many marks that character has so far.
         var inCluster = false;
         var marksInRow = 0;
+        // Whether the character before was a space (at the start, as if it were), and whether the one before was a joiner
+        // or the like, which a character that shows must follow.
+        var afterSpace = true;
+        var joinerWaiting = false;
         foreach (var rune in text.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
@@ -53,6 +57,8 @@ public static class DisplayText
             {
                 return false;
             }
+            if (joinerWaiting && Rune.IsWhiteSpace(rune)) return false;
+            joinerWaiting = false;
             if (IsTag(rune))
             {
                 // Tags spell a region only right after the black flag (the flags of England, Scotland, Wales): a few
@@ -79,6 +85,14 @@ public static class DisplayText
                 // One at a time: a joiner, non-joiner or direction mark stands between characters that show, and a run
                 // of them would show nothing and could spell hidden bits.
                 if (!IsNeededFormat(rune) || afterFormat) return false;
+                // A joiner, non-joiner, soft hyphen or vowel separator joins or parts the characters on either side of
+                // it: first, last or next to a space it has nothing to join, shows nothing, and would make "Ada" and
+                // "Ada" with one after it two different names that look the same.
+                if (StandsBetween(rune))
+                {
+                    if (afterSpace) return false;
+                    joinerWaiting = true;
+                }
                 (afterFormat, afterBase) = (true, false);
                 // A joiner stands inside a cluster (Bengali writes ra, joiner, virama, ya to keep the ra whole); the
                 // direction marks, the soft hyphen and the vowel separator come between clusters.
@@ -99,10 +113,10 @@ public static class DisplayText
             {
                 (inCluster, marksInRow) = (!space, 0);
             }
-            (afterFormat, afterBase) = (false, !mark && !selector && !space);
+            (afterFormat, afterBase, afterSpace) = (false, !mark && !selector && !space, space);
             visible |= !space && !IsBlankLetter(rune) && !mark;
         }
-        return visible && flagTags <= 0;
+        return visible && flagTags <= 0 && !joinerWaiting;
     }
 
     /// <summary>
@@ -128,6 +142,9 @@ public static class DisplayText
     // Zero-width non-joiner and joiner; left-to-right, right-to-left and Arabic letter marks; the Mongolian vowel
     // separator, which Mongolian spelling needs; the soft hyphen, which only says where a word may break.
     private static bool IsNeededFormat(Rune rune) => rune.Value is 0x200C or 0x200D or 0x200E or 0x200F or 0x061C or 0x180E or 0x00AD;
+
+    // The needed format characters that stand between two characters (the direction marks may stand anywhere).
+    private static bool StandsBetween(Rune rune) => rune.Value is 0x200C or 0x200D or 0x180E or 0x00AD;
 
     // Letters by category that show nothing: Hangul fillers, and the blank braille pattern.
     private static bool IsBlankLetter(Rune rune) => rune.Value is 0x115F or 0x1160 or 0x3164 or 0xFFA0 or 0x2800;
