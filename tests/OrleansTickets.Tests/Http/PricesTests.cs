@@ -7,6 +7,18 @@ namespace OrleansTickets.Tests.Http;
 public sealed class PricesTests
 {
     [Theory]
+    [InlineData("EUR", true)]
+    [InlineData("VED", true)]
+    [InlineData("XCG", true)]
+    // Withdrawn in 2025, replaced by the Caribbean guilder (XCG); and codes not written in capitals, or not ISO's.
+    [InlineData("ANG", false)]
+    [InlineData("eur", false)]
+    [InlineData("EURO", false)]
+    [InlineData("XXX", false)]
+    public void Currencies_are_the_active_ISO_4217_codes(string code, bool active) =>
+        Assert.Equal(active, OrleansTickets.Api.Events.Currencies.IsIso4217(code));
+
+    [Theory]
     [InlineData("10.5", "EUR", "10.50")]
     [InlineData("10", "EUR", "10.00")]
     [InlineData("10.500", "EUR", "10.50")]
