@@ -28,16 +28,9 @@ public sealed class BusyOrderLookupTests
 
         // The crowd's page loads, played here: each database's lookup connection is held.
         var databases = host.Services.GetRequiredService<ShardDatabases>();
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var entered = 0;
-        var crowd = Enumerable.Range(0, storage.Options.MaxShardDatabases).Select(ordinal => databases.Get(ordinal).LookUpAsync(async (_, _) =>
-        {
-            Interlocked.Increment(ref entered);
-            await release.Task;
-            return true;
-        })).ToList();
-        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref entered) == crowd.Count), delayMilliseconds: 20,
-            failure: "The crowd's lookups never got their connections.");
+        var crowd = new HeldLookups();
+        var lookups = Enumerable.Range(0, storage.Options.MaxShardDatabases).Select(ordinal => crowd.Start(databases.Get(ordinal))).ToList();
+        await crowd.UntilInsideAsync(lookups.Count);
 
         var refused = await host.Client.GetAsync(page);
         await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "unavailable");
@@ -48,8 +41,8 @@ public sealed class BusyOrderLookupTests
         Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("busy", 2, key: "busy-2")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await host.Client.OrderAsync("busy", 1, key: "busy-1")).StatusCode);
 
-        release.SetResult();
-        Assert.All(await Task.WhenAll(crowd), Assert.True);
+        crowd.Release();
+        Assert.All(await Task.WhenAll(lookups), Assert.True);
         Assert.Equal(HttpStatusCode.OK, (await host.Client.GetAsync(page)).StatusCode);
         Assert.Equal(3, await host.Client.SoldAsync("busy"));
     }

@@ -1485,18 +1485,9 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var database = context.Database(0);
         Assert.Equal(2, database.LookupConnections);
 
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (inside, most) = (0, 0);
-        var crowd = Enumerable.Range(0, 5).Select(_ => database.LookUpAsync(async (connection, _) =>
-        {
-            var now = Interlocked.Increment(ref inside);
-            InterlockedMax(ref most, now);
-            await release.Task;
-            Interlocked.Decrement(ref inside);
-            return connection.State;
-        })).ToList();
-        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref inside) == 2), delayMilliseconds: 20,
-            failure: "Two lookups never got their connections.");
+        var crowd = new HeldLookups();
+        var lookups = Enumerable.Range(0, 5).Select(_ => crowd.Start(database)).ToList();
+        await crowd.UntilInsideAsync(2);
 
         // The sale's reads find the connections the lookups may not take. Without the limit, on PostgreSQL the crowd held
         // the whole pool, and these waited for Npgsql's pool timeout and failed.
@@ -1505,12 +1496,12 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         // A lookup past the limit waits its longest, then hears that the database is busy.
         await Assert.ThrowsAsync<ShardDatabaseBusyException>(() => ledger.LookUpOrderAsync("kept"));
 
-        release.SetResult();
-        var outcomes = await Task.WhenAll(crowd.Select(async lookup =>
+        crowd.Release();
+        var outcomes = await Task.WhenAll(lookups.Select(async lookup =>
         {
             try
             {
-                return await lookup == System.Data.ConnectionState.Open ? "read" : "closed";
+                return await lookup ? "read" : "none";
             }
             catch (ShardDatabaseBusyException)
             {
@@ -1520,7 +1511,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         // The three that waited timed out; one whose time-out was still being handled when the two let go may have read.
         Assert.Equal(5, outcomes.Count(o => o is "read" or "busy"));
         Assert.InRange(outcomes.Count(o => o == "read"), 2, 5);
-        Assert.Equal(2, most);
+        Assert.Equal(2, crowd.Most);
         Assert.Equal("kept", (await ledger.LookUpOrderAsync("kept"))?.OrderId);
     }
 
@@ -1531,25 +1522,18 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var shard = new ShardAddress("e", "ga", 0);
         var ledger = (await context.ClaimEachAsync(shard))[shard];
         var database = context.Database(0);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var entered = 0;
         // The lookup connections held, and as many lookups waiting behind them as the limit allows.
-        var crowd = Enumerable.Range(0, database.MaxLookupsWaiting).Select(_ => database.LookUpAsync(async (_, _) =>
-        {
-            Interlocked.Increment(ref entered);
-            await release.Task;
-            return true;
-        })).ToList();
-        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref entered) == database.LookupConnections), delayMilliseconds: 20,
-            failure: "The lookups never got their connections.");
+        var crowd = new HeldLookups();
+        var lookups = Enumerable.Range(0, database.MaxLookupsWaiting).Select(_ => crowd.Start(database)).ToList();
+        await crowd.UntilInsideAsync(database.LookupConnections);
 
         // Refused before any of the waiting ones has waited its longest: it joins no queue.
         var refused = await Assert.ThrowsAsync<ShardDatabaseBusyException>(() => ledger.LookUpOrderAsync("any"));
         Assert.Contains("reading or waiting already", refused.Message);
-        Assert.DoesNotContain(crowd, lookup => lookup.IsCompleted);
+        Assert.DoesNotContain(lookups, lookup => lookup.IsCompleted);
 
-        release.SetResult();
-        foreach (var lookup in crowd)
+        crowd.Release();
+        foreach (var lookup in lookups)
         {
             try
             {
@@ -1561,17 +1545,6 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             }
         }
         Assert.Null(await ledger.LookUpOrderAsync("any"));
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        var seen = Volatile.Read(ref target);
-        while (value > seen)
-        {
-            var previous = Interlocked.CompareExchange(ref target, value, seen);
-            if (previous == seen) return;
-            seen = previous;
-        }
     }
 
     private static SerialBlock BlockOf(ShardAddress shard) => new(First: 101 + shard.Index * 10, Size: 10);
