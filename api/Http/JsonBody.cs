@@ -86,7 +86,7 @@ public static class JsonBody
             {
                 // "Could not read '$' (line 1, byte 1)" would not say that nothing was sent.
                 return (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest,
-                    "The body must be a JSON object.", "The request has no body: send a JSON object."));
+                    "The body must be a JSON object.", "The body is empty: send a JSON object."));
             }
             isObject = body.TrimStart(JsonWhitespace).StartsWith("{"u8);
             var value = JsonSerializer.Deserialize(body, typeInfo);

@@ -25,7 +25,8 @@ public interface IInventoryShardGrain : IGrainWithStringKey
 
     /// <summary>
     /// Reads a committed order held by this shard, or null; throws <see cref="ShardUnavailableException"/> when its
-    /// database cannot be read or the catalog cannot tell it where it lives yet. Ask only shards the event has.
+    /// database cannot be read or the catalog cannot tell it where it lives yet, and <see cref="ShardBusyException"/>
+    /// when other page loads keep its database's lookup connections busy. Ask only shards the event has.
     /// </summary>
     Task<OrderDetails?> GetOrder(string orderId);
 

@@ -31,6 +31,7 @@ public static class TicketingSiloExtensions
             // A pool of no connections fails every open (a negative one fails the database for the silo's life), and
             // the rehearsal, on the same settings, only logs that: the silo would open and answer every order 503.
             .Validate(o => o.MaxConnectionsPerDatabase >= 1, "Storage:MaxConnectionsPerDatabase must be at least 1.")
+            .Validate(o => o.LookupWaitMilliseconds is >= 0 and <= 60_000, "Storage:LookupWaitMilliseconds must be 0 to 60000.")
             .Validate(o => o.MaxShardDatabases >= 1, "Storage:MaxShardDatabases must be at least 1.")
             .Validate(o => ShardDatabases.TooLongServerName(o) is null,
                 "Storage:ConnectionString names a database too long to name the shard databases after it: PostgreSQL keeps 63 bytes " +

@@ -208,7 +208,7 @@ public sealed partial class InventoryShardGrain(
         if (!await EnsurePlacedAsync()) throw new ShardUnavailableException($"Shard {_address.Key} cannot learn its placement now.");
         try
         {
-            // A lookup, on connections the sale's own reads never wait for (ShardDatabase.LookUpAsync).
+            // A lookup, on at most half of the pool, so the sale's own reads keep the rest (ShardDatabase.LookUpAsync).
             return await _ledger!.LookUpOrderAsync(orderId);
         }
         catch (ShardDatabaseBusyException busy)

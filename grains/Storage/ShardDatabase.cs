@@ -34,7 +34,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private readonly DbDataSource _dataSource;
 
     // The group commits' own pool of one connection on server engines (DatabaseServer.ForWriter); the shared pool
-    // serves claims, key reads and the export. SQLite's writer keeps its own connection (SqliteGroupWriter).
+    // serves claims, key reads and replays, and lookups (order and export pages) on at most half of it. SQLite's writer keeps its own connection (SqliteGroupWriter).
     private readonly DbDataSource _writerDataSource;
     private readonly SqlDialect _dialect;
     private readonly ShardSql _sql;
@@ -86,10 +86,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         SaleMetrics metrics,
         ILogger logger,
         int maxConnections,
+        TimeSpan lookupWait,
         string? sqliteConnectionString = null)
     {
         Ordinal = ordinal;
         LookupConnections = Math.Max(1, maxConnections / 2);
+        LookupWait = lookupWait;
         _lookups = new SemaphoreSlim(LookupConnections, LookupConnections);
         _dialect = dialect;
         _sql = ShardSql.For(dialect);
@@ -120,9 +122,12 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     public int LookupConnections { get; }
 
     /// <summary>How long a lookup waits for one of those connections before it gives up (<see cref="ShardDatabaseBusyException"/>).</summary>
-    public static readonly TimeSpan LookupWait = TimeSpan.FromSeconds(2);
+    public TimeSpan LookupWait { get; }
 
-    /// <summary>How many lookups may read or wait at once, per silo: four for each lookup connection. One more is refused at once.</summary>
+    /// <summary>
+    /// How many lookups may read or wait at once, per silo: four for each lookup connection (one reading, three
+    /// waiting). One more is refused at once.
+    /// </summary>
     public int MaxLookupsWaiting => 4 * LookupConnections;
 
     /// <summary>Batches and claims queued for this database's writer that it has not yet taken into a group commit.</summary>
@@ -319,9 +324,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// The pool (<see cref="TicketStorageOptions.MaxConnectionsPerDatabase"/>) also serves the sale's reads: claims, the
     /// key reads of retries and of keyed buyers' "sold out" answers, replays. Buyers refresh their order pages while a
     /// sale runs, and with no limit of their own those reads could take every connection, and a purchase would wait
-    /// behind them for one, until its patience ran out. Lookups take at most half; past that they wait here, briefly,
-    /// and then hear that the service is busy (503 with Retry-After), which changes nothing; past
-    /// <see cref="MaxLookupsWaiting"/> they hear it at once. A database not ready yet (just after the silo started,
+    /// behind them for one, until its patience ran out. Lookups take at most half; past that they wait here, briefly
+    /// (<see cref="LookupWait"/>), and then hear that the service is busy (503 with Retry-After), which changes nothing;
+    /// past <see cref="MaxLookupsWaiting"/> they hear it at once. A database not ready yet (just after the silo started,
     /// or down) is made ready by at most <see cref="LookupConnections"/> lookups at a time, so a crowd does not queue
     /// in front of the claims that wait for the same start. SQLite's pool has no limit, and there the cap only bounds
     /// the readers a crowd opens. With a pool of one connection the two cannot be kept apart, and lookups share it.

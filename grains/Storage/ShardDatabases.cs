@@ -94,6 +94,7 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
             metrics,
             loggerFactory.CreateLogger<ShardDatabase>(),
             _options.MaxConnectionsPerDatabase,
+            TimeSpan.FromMilliseconds(_options.LookupWaitMilliseconds),
             dialect == SqlDialect.Sqlite ? connectionString : null);
     }
 

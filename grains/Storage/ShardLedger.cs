@@ -99,7 +99,7 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
 
     /// <summary>
     /// Reads an order this shard committed, or null, for its buyer's order page: one of the database's lookups
-    /// (<see cref="ShardDatabase.LookUpAsync{T}"/>), which never take the connections the sale reads with.
+    /// (<see cref="ShardDatabase.LookUpAsync{T}"/>), which take at most half of its pool and leave the rest to the sale.
     /// </summary>
     public Task<OrderDetails?> LookUpOrderAsync(string orderId, CancellationToken cancellationToken = default) =>
         database.LookUpAsync((connection, cancellation) => ReadOrderAsync(connection, orderId, cancellation), cancellationToken);

@@ -33,6 +33,12 @@ public sealed class TicketStorageOptions
     /// </summary>
     public int MaxConnectionsPerDatabase { get; set; } = 8;
 
+    /// <summary>
+    /// How long a lookup (an order or export page) waits for one of its database's lookup connections before it is
+    /// answered 503 (ShardDatabase.LookUpAsync). Short: a buyer refreshing a page asks again anyway.
+    /// </summary>
+    public int LookupWaitMilliseconds { get; set; } = 2000;
+
     /// <summary>Most orders one group commit takes, so one transaction never grows without bound.</summary>
     public int MaxOrdersPerCommit { get; set; } = 4096;
 

@@ -1,6 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
+using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
@@ -99,8 +101,11 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
 
         var replay = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: false));
         Assert.Equal(PurchaseStatus.Created, replay.Status);
+        var epochOfReplay = await EpochAsync(cluster, "late", 0);
         if (holderMoved) await cluster.Cluster.DeactivateAsync(holder);
         var lateFirst = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true));
+        // Moved, the late message met an activation of its own, which claimed the shard anew.
+        Assert.Equal(epochOfReplay + (holderMoved ? 1 : 0), await EpochAsync(cluster, "late", 0));
         var again = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: false));
 
         Assert.Equal((PurchaseStatus.Replayed, orderId), (lateFirst.Status, lateFirst.Order?.OrderId));
@@ -108,6 +113,20 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
         Assert.Equal(1L, (await holder.GetSales()).Sold);
         var (placement, ledger) = await cluster.LedgerAsync("late", "ga", 0);
         Assert.DoesNotContain(orderId, (await ledger.ClaimAsync(placement.Block)).Refused);
+    }
+
+    /// <summary>The epoch in shard <paramref name="index"/>'s row: each activation's claim takes the next.</summary>
+    private static async Task<long> EpochAsync(TicketingCluster cluster, string eventId, int index)
+    {
+        var placement = await cluster.Client.GetEventGrain(eventId).GetPlacement("ga", index) ?? throw new InvalidOperationException("no shard");
+        var database = cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().Get(placement.DatabaseOrdinal);
+        await using var connection = await database.OpenAsync();
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT epoch FROM shard_state WHERE shard_key = $shard";
+        var shard = read.CreateParameter();
+        (shard.ParameterName, shard.Value) = ("$shard", placement.Address.Key);
+        read.Parameters.Add(shard);
+        return Convert.ToInt64(await read.ExecuteScalarAsync());
     }
 
     [Fact]

@@ -409,7 +409,7 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         foreach (var body in new[] { "", " \r\n" })
         {
             var problem = await AssertProblemAsync(await Http.PostRawAsync(path, body), HttpStatusCode.BadRequest, "malformed-request");
-            Assert.Equal("The request has no body: send a JSON object.", problem.GetProperty("detail").GetString());
+            Assert.Equal("The body is empty: send a JSON object.", problem.GetProperty("detail").GetString());
         }
         Assert.Equal(0, await Http.SoldAsync("empty-body"));
     }

@@ -36,6 +36,9 @@ public sealed class StorageOptionsTests
     [InlineData("Storage:MaxConnectionsPerDatabase", "0")]
     [InlineData("Storage:MaxConnectionsPerDatabase", "-1")]
     [InlineData("Storage:MaxShardDatabases", "0")]
+    // A negative wait for a lookup connection throws on every order page; one past a minute holds buyers' pages for it.
+    [InlineData("Storage:LookupWaitMilliseconds", "-1")]
+    [InlineData("Storage:LookupWaitMilliseconds", "60001")]
     // A bad key would otherwise be read first by a shard: a silo that listens and fails every purchase.
     [InlineData("Tickets:SigningKey", "not base64!")]
     [InlineData("Tickets:SigningKey", "c2hvcnQ=")]
