@@ -9,13 +9,15 @@
 #   scripts/cluster.sh stop-silo N              stop silo N gracefully (SIGTERM) and wait until it has left: its grains move first;
 #                                               fails if the stop was not clean (exit code in .cluster/silo-N.exit)
 #   scripts/cluster.sh kill-silo N              kill silo N with SIGKILL, like a crash
-#   scripts/cluster.sh add-frontend             start one more API front end
+#   scripts/cluster.sh add-frontend             start one more API front end, on the first index not running
 #   scripts/cluster.sh kill-frontend N          kill front end N with SIGKILL
 #   scripts/cluster.sh status                   which processes run, and their URLs
 #   scripts/cluster.sh down                     stop everything, including PostgreSQL
 # Silo N serves http://127.0.0.1:(5080+N) and uses silo port 11111+N, gateway 30000+N; front end N serves 5180+N.
 #   CLUSTER_STATE       folder for pids, logs and settings (default <repo>/.cluster)
-#   CLUSTER_PORT_SHIFT  added to every port above (default 0), so a second cluster can run beside the first
+#   CLUSTER_PORT_SHIFT  added to every port above (default 0): 0, or 200 and more (silos' and front ends' HTTP ports
+#                       span 200), so a second cluster can run beside the first, with its own CLUSTER_STATE,
+#                       PGDATA_ROOT and PGPORT (as scripts/chaos.sh runs one)
 #   CLUSTER_SETTINGS    extra --Key=Value settings for every process (e.g. faster failure detection)
 #   PGDATA_ROOT, PGPORT are passed on to scripts/postgres.sh
 set -euo pipefail
@@ -27,6 +29,11 @@ silo_dll="$repo/silo/bin/Release/net10.0/OrleansTickets.Silo.dll"
 api_dll="$repo/api/bin/Release/net10.0/OrleansTickets.Api.dll"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+((shift_by == 0 || shift_by >= 200)) || die "CLUSTER_PORT_SHIFT must be 0 or at least 200: the first cluster's HTTP ports span 5080-5279"
+
+silo_port() { echo $((5080 + shift_by + $1)); }
+frontend_port() { echo $((5180 + shift_by + $1)); }
 
 common_args() {
     local pg key
@@ -41,15 +48,30 @@ running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa Orlea
 
 # A silo opens its port only after its on-sale rehearsal (silo/Rehearsal), which takes 15-27 s on 2 cores, and a
 # busy machine mid-sale or a database that is slow to answer can stretch its start to minutes: up to 5 minutes are
-# given, and a process that ended is reported at once rather than waited for.
-wait_for_http() {
-    local url=$1 pid_file=$2
+# given, and a process that ended is reported at once rather than waited for. Up means that the process's readiness
+# answers 200 (a silo's web server starts after it joined the cluster) and the process still runs: any answer on the
+# port, as before, took another process's for the new one's, which then failed to bind.
+wait_for_ready() {
+    local port=$1 pid_file=$2
     for _ in $(seq 1 600); do
-        curl -s -o /dev/null "$url" && return 0
+        curl -fs -o /dev/null "http://127.0.0.1:$port/health/ready" && running "$pid_file" && return 0
         running "$pid_file" || return 1
         sleep 0.5
     done
     return 1
+}
+
+# Refuses a port something already answers on: the new process would fail to bind it.
+port_free() { ! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/"; }
+
+# Ends a process that did not become ready in time, so that a start reported failed does not join the cluster later
+# (an operator would then start another): SIGTERM, and the silo's stop budget to end.
+give_up_on() {
+    local name=$1 started=$SECONDS
+    running "$state/$name.pid" || return 0
+    kill -TERM "$(cat "$state/$name.pid")" 2>/dev/null || return 0
+    until [[ -f "$state/$name.exit" ]] || ((SECONDS - started >= 170)); do sleep 0.5; done
+    running "$state/$name.pid" && kill -KILL "$(cat "$state/$name.pid")" 2>/dev/null || true
 }
 
 # Starts `dotnet DLL ARGS...` in the background as NAME: its output goes to NAME.log, its pid to NAME.pid, and its exit
@@ -67,6 +89,7 @@ launch() {
         echo "$code" >"$state/$name.exit"
     ) </dev/null >/dev/null 2>&1 &
     for _ in $(seq 1 100); do [[ -f "$state/$name.pid" ]] && rm -f "$state/$name.reserved" && return 0; sleep 0.1; done
+    rm -f "$state/$name.reserved"
     die "$name did not start"
 }
 
@@ -88,20 +111,24 @@ stop_silo() {
 
 start_silo() {
     local n=$1
-    local port=$((5080 + shift_by + n))
+    local port
+    port="$(silo_port "$n")"
+    port_free "$port" || { rm -f "$state/silo-$n.reserved"; die "port $port (silo $n) is taken by another process"; }
     # shellcheck disable=SC2046 # the arguments are words on purpose
     launch "silo-$n" "$silo_dll" $(common_args) --urls "http://127.0.0.1:$port" \
         --Cluster:SiloPort=$((11111 + shift_by + n)) --Cluster:GatewayPort=$((30000 + shift_by + n))
-    wait_for_http "http://127.0.0.1:$port/api/events/readiness" "$state/silo-$n.pid" || die "silo $n did not start; see $state/silo-$n.log"
+    wait_for_ready "$port" "$state/silo-$n.pid" || { give_up_on "silo-$n"; die "silo $n did not start (it was stopped if it still ran); see $state/silo-$n.log"; }
     echo "silo $n up: http://127.0.0.1:$port (pid $(cat "$state/silo-$n.pid"))"
 }
 
 start_frontend() {
     local n=$1
-    local port=$((5180 + shift_by + n))
+    local port
+    port="$(frontend_port "$n")"
+    port_free "$port" || { rm -f "$state/frontend-$n.reserved"; die "port $port (front end $n) is taken by another process"; }
     # shellcheck disable=SC2046
     launch "frontend-$n" "$api_dll" $(common_args) --urls "http://127.0.0.1:$port"
-    wait_for_http "http://127.0.0.1:$port/api/events/readiness" "$state/frontend-$n.pid" || die "front end $n did not start; see $state/frontend-$n.log"
+    wait_for_ready "$port" "$state/frontend-$n.pid" || { give_up_on "frontend-$n"; die "front end $n did not start (it was stopped if it still ran); see $state/frontend-$n.log"; }
     echo "front end $n up: http://127.0.0.1:$port (pid $(cat "$state/frontend-$n.pid"))"
 }
 
@@ -110,11 +137,13 @@ start_frontend() {
 # until the cluster declares it dead, and a new silo on its address would be taken for its restart. Reused, so that
 # scaling up for each rush and down after it does not walk the ports up by one every time: at index 100 a silo's HTTP
 # port would be front end 0's (5180).
+# A front end has no membership row, so any front end that ended frees its index.
 index_free() {
     local name=$1
     [[ -f "$state/$name.reserved" ]] && return 1
     [[ -f "$state/$name.pid" ]] || return 0
-    ! running "$state/$name.pid" && [[ "$(cat "$state/$name.exit" 2>/dev/null)" == 0 ]]
+    running "$state/$name.pid" && return 1
+    [[ $name == frontend-* || "$(cat "$state/$name.exit" 2>/dev/null)" == 0 ]]
 }
 
 # The first free index of KIND, reserved under a lock until its process's pid file is written: add-silos run at once
@@ -145,6 +174,11 @@ case "${1:-}" in
     up)
         silos=${2:-3} frontends=${3:-2}
         mkdir -p "$state"
+        # A second `up` over a running cluster would start new processes on its indices, which fail to bind, and lose
+        # the running ones' pid files, so that `down` would stop PostgreSQL under them.
+        for file in "$state"/*.pid; do
+            [[ -e "$file" ]] && running "$file" && die "a cluster runs in $state ($(basename "$file" .pid) is up): add-silo and add-frontend grow it, down stops it"
+        done
         dotnet build -c Release silo -v quiet -nologo >/dev/null
         dotnet build -c Release api -v quiet -nologo >/dev/null
         "$repo/scripts/postgres.sh" start >/dev/null
@@ -166,7 +200,9 @@ case "${1:-}" in
             [[ -e "$file" ]] || { echo "no cluster state in $state"; exit 0; }
             name="$(basename "$file" .pid)"
             if running "$file"; then
-                echo "$name: running (pid $(cat "$file"))"
+                n="${name##*-}"
+                if [[ $name == silo-* ]]; then url="http://127.0.0.1:$(silo_port "$n")"; else url="http://127.0.0.1:$(frontend_port "$n")"; fi
+                echo "$name: running (pid $(cat "$file")), $url"
             elif [[ -f "$state/$name.exit" ]]; then
                 echo "$name: stopped (exit code $(cat "$state/$name.exit"))"
             else
@@ -195,5 +231,5 @@ case "${1:-}" in
         "$repo/scripts/postgres.sh" stop >/dev/null || true
         echo "cluster stopped"
         ;;
-    *) sed -n '2,20p' "$0"; exit 2 ;;
+    *) sed -n '2,22p' "$0"; exit 2 ;;
 esac
