@@ -82,13 +82,14 @@ public static class JsonBody
             // reading a span does not skip it, as ASP.NET's own body reader would.
             var body = buffer.AsSpan(0, length);
             if (body.StartsWith(Utf8ByteOrderMark)) body = body[Utf8ByteOrderMark.Length..];
-            if (body.TrimStart(JsonWhitespace).IsEmpty)
+            var content = body.TrimStart(JsonWhitespace);
+            if (content.IsEmpty)
             {
                 // "Could not read '$' (line 1, byte 1)" would not say that nothing was sent.
                 return (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest,
                     "The body must be a JSON object.", "The body is empty: send a JSON object."));
             }
-            isObject = body.TrimStart(JsonWhitespace).StartsWith("{"u8);
+            isObject = content.StartsWith("{"u8);
             var value = JsonSerializer.Deserialize(body, typeInfo);
             return value is null
                 ? (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest, "The body must be a JSON object."))

@@ -34,7 +34,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     private readonly DbDataSource _dataSource;
 
     // The group commits' own pool of one connection on server engines (DatabaseServer.ForWriter); the shared pool
-    // serves claims, key reads and replays, and lookups (order and export pages) on at most half of it. SQLite's writer keeps its own connection (SqliteGroupWriter).
+    // serves claims, key reads and replays, and lookups (order and export pages) on at most half of it. SQLite's
+    // writer keeps its own connection (SqliteGroupWriter).
     private readonly DbDataSource _writerDataSource;
     private readonly SqlDialect _dialect;
     private readonly ShardSql _sql;
@@ -800,7 +801,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         await ReadFenceAsync(connection, batch.Shard.Key) is { } row && row.Epoch == batch.Epoch && row.Sold == batch.OldSold;
 
     /// <summary>What a fence compares in shard <paramref name="shardKey"/>'s row: its epoch and sold count; null when it has no row.</summary>
-    private static async Task<(long Epoch, long Sold)?> ReadFenceAsync(DbConnection connection, string shardKey)
+    internal static async Task<(long Epoch, long Sold)?> ReadFenceAsync(DbConnection connection, string shardKey)
     {
         await using var read = new SqlStatement(ShardSql.ReadFence).With("@shard_key", shardKey).ToCommand(connection, null);
         await using var reader = await read.ExecuteReaderAsync();

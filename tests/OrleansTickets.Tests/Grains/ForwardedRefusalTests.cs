@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -118,15 +117,9 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
     /// <summary>The epoch in shard <paramref name="index"/>'s row: each activation's claim takes the next.</summary>
     private static async Task<long> EpochAsync(TicketingCluster cluster, string eventId, int index)
     {
-        var placement = await cluster.Client.GetEventGrain(eventId).GetPlacement("ga", index) ?? throw new InvalidOperationException("no shard");
-        var database = cluster.Cluster.GetSiloServiceProvider().GetRequiredService<ShardDatabases>().Get(placement.DatabaseOrdinal);
+        var (placement, database) = await cluster.ShardDatabaseAsync(eventId, "ga", index);
         await using var connection = await database.OpenAsync();
-        await using var read = connection.CreateCommand();
-        read.CommandText = "SELECT epoch FROM shard_state WHERE shard_key = $shard";
-        var shard = read.CreateParameter();
-        (shard.ParameterName, shard.Value) = ("$shard", placement.Address.Key);
-        read.Parameters.Add(shard);
-        return Convert.ToInt64(await read.ExecuteScalarAsync());
+        return (await ShardDatabase.ReadFenceAsync(connection, placement.Address.Key) ?? throw new InvalidOperationException("no shard row")).Epoch;
     }
 
     [Fact]

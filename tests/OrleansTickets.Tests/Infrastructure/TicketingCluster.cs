@@ -127,7 +127,8 @@ public sealed class TicketingCluster : IAsyncDisposable
     public async Task<HeldWrites> HoldWritesAsync(string eventId, string typeId, int index) =>
         await HeldWrites.HoldAsync((await ShardDatabaseAsync(eventId, typeId, index)).Database);
 
-    private async Task<(ShardPlacement Placement, ShardDatabase Database)> ShardDatabaseAsync(string eventId, string typeId, int index)
+    /// <summary>One shard's placement and its database, as the silo holds it.</summary>
+    public async Task<(ShardPlacement Placement, ShardDatabase Database)> ShardDatabaseAsync(string eventId, string typeId, int index)
     {
         var placement = await Client.GetEventGrain(eventId).GetPlacement(typeId, index)
             ?? throw new InvalidOperationException($"no shard {eventId}/{typeId}/{index}");
