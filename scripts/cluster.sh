@@ -109,28 +109,24 @@ stop_silo() {
     echo "silo $n left the cluster cleanly after $((SECONDS - started)) s (exit code 0)"
 }
 
-start_silo() {
-    local n=$1
-    local port
-    port="$(silo_port "$n")"
-    port_free "$port" || { rm -f "$state/silo-$n.reserved"; die "port $port (silo $n) is taken by another process"; }
+# Starts process NAME (kind-n), called LABEL in messages, listening on PORT: `dotnet DLL ARGS...` with the common
+# settings, reported up once ready, or stopped and reported failed.
+start_process() {
+    local name=$1 label=$2 port=$3 dll=$4; shift 4
+    port_free "$port" || { rm -f "$state/$name.reserved"; die "port $port ($label) is taken by another process"; }
     # shellcheck disable=SC2046 # the arguments are words on purpose
-    launch "silo-$n" "$silo_dll" $(common_args) --urls "http://127.0.0.1:$port" \
-        --Cluster:SiloPort=$((11111 + shift_by + n)) --Cluster:GatewayPort=$((30000 + shift_by + n))
-    wait_for_ready "$port" "$state/silo-$n.pid" || { give_up_on "silo-$n"; die "silo $n did not start (it was stopped if it still ran); see $state/silo-$n.log"; }
-    echo "silo $n up: http://127.0.0.1:$port (pid $(cat "$state/silo-$n.pid"))"
+    launch "$name" "$dll" $(common_args) --urls "http://127.0.0.1:$port" "$@"
+    wait_for_ready "$port" "$state/$name.pid" || { give_up_on "$name"; die "$label did not start (it was stopped if it still ran); see $state/$name.log"; }
+    echo "$label up: http://127.0.0.1:$port (pid $(cat "$state/$name.pid"))"
 }
 
-start_frontend() {
+start_silo() {
     local n=$1
-    local port
-    port="$(frontend_port "$n")"
-    port_free "$port" || { rm -f "$state/frontend-$n.reserved"; die "port $port (front end $n) is taken by another process"; }
-    # shellcheck disable=SC2046
-    launch "frontend-$n" "$api_dll" $(common_args) --urls "http://127.0.0.1:$port"
-    wait_for_ready "$port" "$state/frontend-$n.pid" || { give_up_on "frontend-$n"; die "front end $n did not start (it was stopped if it still ran); see $state/frontend-$n.log"; }
-    echo "front end $n up: http://127.0.0.1:$port (pid $(cat "$state/frontend-$n.pid"))"
+    start_process "silo-$n" "silo $n" "$(silo_port "$n")" "$silo_dll" \
+        --Cluster:SiloPort=$((11111 + shift_by + n)) --Cluster:GatewayPort=$((30000 + shift_by + n))
 }
+
+start_frontend() { start_process "frontend-$1" "front end $1" "$(frontend_port "$1")" "$api_dll"; }
 
 # Whether index NAME (kind-n) is free: never used, or used by a process that ended cleanly (exit code 0: a silo scaled
 # down with stop-silo, its grains moved first). One that crashed keeps its index: its membership row may say Active
