@@ -47,6 +47,13 @@ public static class TicketingApiExtensions
                 $"more than 0 and at most {PurchaseAdmissionOptions.LongestQueueWait.TotalMinutes:0} minutes.")
             .ValidateOnStart();
         services.AddSingleton<PurchaseAdmission>();
+        services.AddOptions<OrderPageLimitOptions>().BindConfiguration(OrderPageLimitOptions.SectionName)
+            .Validate(o => o.PerClientPerSecond is >= 0 and <= OrderPageLimitOptions.MaxSetting
+                    && (!o.Enabled || o.PerClientBurst >= o.PerClientPerSecond && o.PerClientBurst <= OrderPageLimitOptions.MaxSetting),
+                $"Api:OrderPages:PerClientPerSecond must be 0 (no limit) to {OrderPageLimitOptions.MaxSetting:N0}, and Api:OrderPages:PerClientBurst " +
+                $"at least that rate and at most {OrderPageLimitOptions.MaxSetting:N0}.")
+            .ValidateOnStart();
+        services.AddSingleton<OrderPageLimit>();
         services.AddOptions<OperatorAccessOptions>().BindConfiguration(OperatorAccessOptions.SectionName)
             .Validate(o => o.Key is null || (o.Key.Length >= OperatorAccessOptions.MinKeyLength && o.Key.All(c => c is > ' ' and <= '~')),
                 $"Api:Operators:Key must be at least {OperatorAccessOptions.MinKeyLength} printable ASCII characters without spaces, or unset.")

@@ -28,6 +28,7 @@ public static class Problems
     public const string NoShardTakesTickets = Base + "no-shard-takes-tickets";
     public const string Unavailable = Base + "unavailable";
     public const string Overloaded = Base + "overloaded";
+    public const string TooManyRequests = Base + "too-many-requests";
     public const string OutcomeUnknown = Base + "outcome-unknown";
     public const string Internal = Base + "internal";
     public const string NotFound = Base + "not-found";

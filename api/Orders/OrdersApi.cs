@@ -31,7 +31,7 @@ public static class OrdersApi
         }
         var api = app.MapGroup("/api").WithTags("Orders");
         api.MapPost("/events/{eventId}/orders", CreateOrder);
-        api.MapRead("/orders/{orderId}", GetOrder);
+        api.MapRead("/orders/{orderId}", GetOrder).LimitPerClient();
         return app;
     }
 

@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using OrleansTickets.Api;
+using OrleansTickets.Api.Http;
+using OrleansTickets.Api.Orders;
+using OrleansTickets.Tests.Infrastructure;
+
+namespace OrleansTickets.Tests.Http;
+
+/// <summary>
+/// Each client's order pages are counted (Api:OrderPages): past its allowance a client gets 429 with Retry-After before
+/// any shard database is read, while other clients' pages and every client's purchases go on.
+/// </summary>
+public sealed class OrderPageLimitTests
+{
+    [Fact]
+    public async Task A_client_past_its_allowance_gets_429_while_another_client_and_its_own_purchases_are_served()
+    {
+        using var storage = TestStorage.Sqlite();
+        await using var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?>
+        {
+            ["Api:OrderPages:PerClientPerSecond"] = "1",
+            ["Api:OrderPages:PerClientBurst"] = "3",
+        });
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("paged", capacity: 20, shards: 1)).StatusCode);
+        var bought = await host.Client.OrderAsync("paged", 1, key: "paged-1");
+        Assert.Equal(HttpStatusCode.Created, bought.StatusCode);
+        var page = bought.Headers.Location!.OriginalString;
+        // A well-formed id of the same shard that names no order: the made-up ids the limit is for, which count too.
+        var madeUp = page[..^22] + new string('A', 22);
+        await ApiContractTests.AssertProblemAsync(await host.Client.GetAsync(madeUp), HttpStatusCode.NotFound, "order-not-found");
+
+        // One token a second comes back, so a slow machine may see a fourth or fifth page served before the refusal.
+        HttpResponseMessage? refused = null;
+        var served = 1;
+        for (var attempt = 0; attempt < 30 && refused is null; attempt++)
+        {
+            var response = await host.Client.GetAsync(page);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests) refused = response;
+            else
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                served++;
+            }
+        }
+        Assert.NotNull(refused);
+        Assert.True(served >= 3, $"only {served} pages were served before the first refusal; the burst is 3");
+        await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too-many-requests");
+        Assert.InRange(refused.Headers.RetryAfter?.Delta ?? TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
+
+        // Another address on this machine is another client.
+        using var neighbour = new HttpClient(FromAddress(IPAddress.Parse("127.0.0.2"))) { BaseAddress = host.Client.BaseAddress };
+        Assert.Equal(HttpStatusCode.OK, (await neighbour.GetAsync(page)).StatusCode);
+        // Purchases are not counted against the client.
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.OrderAsync("paged", 1, key: "paged-2")).StatusCode);
+
+        // The bucket refills: the same client is served again after its Retry-After.
+        await Task.Delay(refused.Headers.RetryAfter!.Delta!.Value);
+        // Tokens are handed out on a timer that ticks every 100 ms, so the first try may come a tick early.
+        await Poll.UntilAsync(async () => (await host.Client.GetAsync(page)).StatusCode == HttpStatusCode.OK, attempts: 10, delayMilliseconds: 200,
+            failure: "The client was not served again after its Retry-After.");
+    }
+
+    [Fact]
+    public async Task A_rate_of_zero_turns_the_limit_off()
+    {
+        using var storage = TestStorage.Sqlite();
+        await using var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?>
+        {
+            ["Api:OrderPages:PerClientPerSecond"] = "0",
+            ["Api:OrderPages:PerClientBurst"] = "0",
+        });
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("unpaged", capacity: 20, shards: 1)).StatusCode);
+        var page = (await host.Client.OrderAsync("unpaged", 1, key: "unpaged-1")).Headers.Location!.OriginalString;
+
+        for (var i = 0; i < 10; i++) Assert.Equal(HttpStatusCode.OK, (await host.Client.GetAsync(page)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("-1", "10")]
+    [InlineData("10", "5")]
+    [InlineData("10", "0")]
+    [InlineData("2000000", "2000000")]
+    [InlineData("10", "2000000")]
+    public void Rates_below_zero_bursts_below_the_rate_and_settings_past_a_million_are_refused(string perSecond, string burst)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Api:OrderPages:PerClientPerSecond"] = perSecond,
+            ["Api:OrderPages:PerClientBurst"] = burst,
+        }).Build();
+        using var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddTicketingApi().BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<OrderPageLimitOptions>>().Value);
+
+        Assert.Contains("Api:OrderPages:PerClientPerSecond", error.Message);
+    }
+
+    [Theory]
+    [InlineData("203.0.113.7", "203.0.113.7")]
+    [InlineData("::ffff:203.0.113.7", "203.0.113.7")]
+    [InlineData("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64")]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:2::/64")]
+    [InlineData("2001:db8:1:3::1", "2001:db8:1:3::/64")]
+    public void A_client_is_its_IPv4_address_or_its_IPv6_64(string address, string client) =>
+        Assert.Equal(client, ClientNetwork.Of(IPAddress.Parse(address)));
+
+    [Fact]
+    public void Callers_without_an_IP_address_share_one_count() => Assert.Equal(ClientNetwork.Of(null), ClientNetwork.Of(null));
+
+    /// <summary>A handler whose connections leave from <paramref name="source"/>, another client to the server.</summary>
+    private static SocketsHttpHandler FromAddress(IPAddress source) => new()
+    {
+        ConnectCallback = async (context, cancellation) =>
+        {
+            var socket = new Socket(source.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                socket.Bind(new IPEndPoint(source, 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellation);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    };
+}
