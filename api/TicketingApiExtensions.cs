@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
@@ -49,9 +50,11 @@ public static class TicketingApiExtensions
         services.AddSingleton<PurchaseAdmission>();
         services.AddOptions<OrderPageLimitOptions>().BindConfiguration(OrderPageLimitOptions.SectionName)
             .Validate(o => o.PerClientPerSecond is >= 0 and <= OrderPageLimitOptions.MaxSetting
-                    && (!o.Enabled || o.PerClientBurst >= o.PerClientPerSecond && o.PerClientBurst <= OrderPageLimitOptions.MaxSetting),
-                $"Api:OrderPages:PerClientPerSecond must be 0 (no limit) to {OrderPageLimitOptions.MaxSetting:N0}, and Api:OrderPages:PerClientBurst " +
-                $"at least that rate and at most {OrderPageLimitOptions.MaxSetting:N0}.")
+                    && (!o.Enabled || o.PerClientBurst >= o.PerClientPerSecond && o.PerClientBurst <= OrderPageLimitOptions.MaxSetting
+                        && o.PerClientInFlight is >= 1 and <= OrderPageLimitOptions.MaxSetting),
+                string.Create(CultureInfo.InvariantCulture,
+                    $"Api:OrderPages:PerClientPerSecond must be 0 (no limit) to {OrderPageLimitOptions.MaxSetting:N0}; with a limit, " +
+                    $"Api:OrderPages:PerClientBurst at least that rate and Api:OrderPages:PerClientInFlight at least 1, both at most {OrderPageLimitOptions.MaxSetting:N0}."))
             .ValidateOnStart();
         services.AddSingleton<OrderPageLimit>();
         services.AddOptions<OperatorAccessOptions>().BindConfiguration(OperatorAccessOptions.SectionName)
