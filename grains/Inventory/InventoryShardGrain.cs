@@ -559,7 +559,9 @@ public sealed partial class InventoryShardGrain(
         {
             // A newer activation claimed the shard (a membership change) before this reload or during this claim's reads.
             // Its decisions must not be committed under a claim taken back, nor its counts mix two states of the shard:
-            // it stops, as when a commit is fenced.
+            // it stops, as when a commit is fenced. The newer claim may also be this activation's own earlier one whose
+            // answer was lost after its commit landed (the epoch held here was never raised): stopping costs one
+            // activation, and the next call's new activation claims afresh.
             StopAsFenced();
             return false;
         }
@@ -591,7 +593,7 @@ public sealed partial class InventoryShardGrain(
     [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Shard}: a commit cycle failed before writing; its sales and changes were refused")]
     private static partial void LogCycleFailed(ILogger logger, Exception exception, string shard);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: epoch {Epoch} was fenced by a newer activation; deactivating")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: epoch {Epoch} was fenced by a newer claim (another activation's, or an earlier claim of this one whose answer was lost); deactivating")]
     private static partial void LogFenced(ILogger logger, string shard, long epoch);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: database unavailable")]
