@@ -114,6 +114,46 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
         Assert.DoesNotContain(orderId, (await ledger.ClaimAsync(placement.Block)).Refused);
     }
 
+    [PostgresFact]
+    public async Task A_first_forward_whose_commit_landed_without_its_answer_gets_its_order_when_it_comes_again()
+    {
+        // The same activation created X in a commit whose answer was lost, so X is not among the forwards it knows it
+        // created, and the reload after the lost answer claimed the shard anew. A first forward of X that comes again (a
+        // stale duplicate) was minted before that claim: read for first, it gets X. Sold, it met the orders table's key,
+        // which refused its whole group commit (503 to every sale in it).
+        await using var server = new PostgresServer();
+        await server.StartAsync();
+        var commits = new UnreplicatedCommits(server);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Postgres(server), output: output);
+        await cluster.CreateEventAsync("landed", TicketingCluster.Type("ga", capacity: 8, shards: 2));
+        var holder = cluster.Shard("landed", "ga", 0);
+        await holder.GetSales();
+        var orderId = OrderId.New(new ShardAddress("landed", "ga", 0), DateTimeOffset.UtcNow);
+        var request = new PurchaseRequest("landed", "ga", 1, new Buyer("Ada", "ada@example.com"), "landed-key");
+        var epochBefore = await EpochAsync(cluster, "landed", 0);
+
+        await commits.StallAsync();
+        Task<PurchaseResult> first;
+        try
+        {
+            first = holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true));
+            await commits.CutNextAsync(ShardDatabases.WriterApplicationSuffix);
+        }
+        finally
+        {
+            await commits.ResumeAsync();
+        }
+        Assert.Equal(PurchaseStatus.Failed, (await first).Status);
+        var again = await holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true));
+
+        Assert.Equal((PurchaseStatus.Replayed, orderId), (again.Status, again.Order?.OrderId));
+        // One claim since: the reload after the lost answer, which the late message was minted before.
+        Assert.Equal(epochBefore + 1, await EpochAsync(cluster, "landed", 0));
+        Assert.Equal(1L, (await holder.GetSales()).Sold);
+        Assert.Equal(PurchaseStatus.Created, (await holder.Purchase(new ShardPurchase(request with { IdempotencyKey = "after" }, "FP2", [],
+            OrderId.New(new ShardAddress("landed", "ga", 0), DateTimeOffset.UtcNow), FreshOrderId: false))).Status);
+    }
+
     /// <summary>The epoch in shard <paramref name="index"/>'s row: each activation's claim takes the next.</summary>
     private static async Task<long> EpochAsync(TicketingCluster cluster, string eventId, int index)
     {
