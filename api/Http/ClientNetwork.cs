@@ -9,7 +9,7 @@ public static class ClientNetwork
     /// <summary>
     /// The caller's IPv4 address (an IPv4-mapped IPv6 address is read as IPv4), or the /64 network of its IPv6 address:
     /// one IPv6 subscriber is handed a whole /64, so counting single addresses would give a single client 2^64 allowances.
-    /// Null when the connection has no IP address (a Unix socket, an in-memory test server): such callers share one count.
+    /// A connection without an IP address (a Unix socket, an in-memory test server) is "local": such callers share one count.
     /// </summary>
     public static string Of(IPAddress? address)
     {

@@ -127,11 +127,12 @@ public static class InventoryApi
         var drained = await grains.GetGrain<IInventoryShardGrain>(new ShardAddress(eventId, typeId, shard).Key).Drain();
         if (!drained.Available)
         {
-            // Either the shard could not read its database, or another activation of it claimed the shard mid-walk
-            // (membership changing), after which this one's counts say nothing; draining again answers from the new one.
+            // The shard could not read its database, or its database failed mid-walk and it could not read it back, or
+            // another activation of it claimed the shard mid-walk (membership changing): this one's counts say nothing,
+            // and draining again answers from what the database holds.
             return Problems.RetryLater(context, Problems.Unavailable, "The shard could not finish the drain.", drained.Moved == 0
                 ? "Nothing moved. Drain again shortly: draining twice moves nothing twice."
-                : $"{drained.Moved} tickets moved to other shards before the shard changed hands. Drain again to see where things stand.");
+                : $"{drained.Moved} tickets moved to other shards before the drain was cut short (the shard's database failed, or another activation took the shard over). Drain again to see where things stand.");
         }
         return TypedResults.Ok(new DrainResponse(eventId, typeId, shard, drained.Moved, drained.InTransit, drained.Left));
     }

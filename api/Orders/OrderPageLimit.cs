@@ -23,6 +23,8 @@ namespace OrleansTickets.Api.Orders;
 public sealed class OrderPageLimit : IDisposable
 {
     private readonly PartitionedRateLimiter<HttpContext>? _limiter;
+    // The chain does not dispose the limiters it is made of, whose timers would otherwise outlive this one.
+    private readonly PartitionedRateLimiter<HttpContext>[] _parts = [];
     private readonly Counter<long> _refused;
 
     /// <summary>Builds the limits from <paramref name="options"/>; none when the rate is 0.</summary>
@@ -40,11 +42,16 @@ public sealed class OrderPageLimit : IDisposable
                 AutoReplenishment = false,
             };
             var inFlight = new ConcurrencyLimiterOptions { PermitLimit = limits.PerClientInFlight };
-            _limiter = PartitionedRateLimiter.CreateChained(
+            // Places in flight first: a place given back returns to the client, a token spent does not, so a page refused
+            // for the client's pages in flight must not spend one.
+            _parts =
+            [
+                PartitionedRateLimiter.Create<HttpContext, string>(context =>
+                    RateLimitPartition.GetConcurrencyLimiter(ClientNetwork.Of(context.Connection.RemoteIpAddress), _ => inFlight)),
                 PartitionedRateLimiter.Create<HttpContext, string>(context =>
                     RateLimitPartition.GetTokenBucketLimiter(ClientNetwork.Of(context.Connection.RemoteIpAddress), _ => bucket)),
-                PartitionedRateLimiter.Create<HttpContext, string>(context =>
-                    RateLimitPartition.GetConcurrencyLimiter(ClientNetwork.Of(context.Connection.RemoteIpAddress), _ => inFlight)));
+            ];
+            _limiter = PartitionedRateLimiter.CreateChained(_parts);
         }
         _refused = meters.Create(TicketingMeter.Name).CreateCounter<long>("orleanstickets.order_pages.refused", "{request}",
             "Order page loads answered 429 (their client was past its allowance), in this API process.");
@@ -62,16 +69,20 @@ public sealed class OrderPageLimit : IDisposable
         if (lease.IsAcquired) return lease;
         lease.Dispose();
         _refused.Add(1);
-        // A bucket of at least one token a second has the next within a second, and a page in flight ends within the
-        // lookup's wait: one second is when to come back.
+        // A bucket of at least one token a second has the next within a second; a page in flight usually ends sooner
+        // (at most a lookup's or the catalog's wait later). One second is when to try again.
         context.Response.Headers.RetryAfter = "1";
         refusal = Problems.Create(StatusCodes.Status429TooManyRequests, Problems.TooManyRequests, "Too many order pages from this client.",
             $"This client asked for more order pages, at once or per second, than its allowance ({OrderPageLimitOptions.SectionName}). Come back after Retry-After.");
         return null;
     }
 
-    /// <summary>Stops the limiter's refill timer.</summary>
-    public void Dispose() => _limiter?.Dispose();
+    /// <summary>Stops the limiters' timers (the partitioned limiters' refill and idle-partition sweeps).</summary>
+    public void Dispose()
+    {
+        _limiter?.Dispose();
+        foreach (var part in _parts) part.Dispose();
+    }
 
     /// <summary>The lease when nothing is limited.</summary>
     private sealed class Unlimited : RateLimitLease

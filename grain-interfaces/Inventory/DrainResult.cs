@@ -2,8 +2,9 @@ namespace OrleansTickets.Inventory;
 
 /// <summary>The outcome of draining a shard.</summary>
 /// <param name="Available">
-/// False when the shard could not reach its database (nothing moved), or lost it to a newer activation during the drain
-/// (what moved before that is in <paramref name="Moved"/>; the counts of what is left are not known).
+/// False when the shard could not reach its database (nothing moved), or its database failed during the walk, or it lost
+/// the shard to a newer activation then (what moved before that is in <paramref name="Moved"/>; the counts of what is
+/// left are not known).
 /// </param>
 /// <param name="Moved">Unsold serials that moved to other shards.</param>
 /// <param name="Left">

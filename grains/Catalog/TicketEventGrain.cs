@@ -527,9 +527,10 @@ public sealed partial class TicketEventGrain(
     /// <remarks>
     /// Not interleaved with the catalog's other calls, on purpose: a grant being delivered is then either still
     /// pending or already taken in by its shard, so the count holds each ticket once. One exception: an offer that
-    /// timed out leaves its grant pending, and if the shard took it in after all, both count it until the next
-    /// redelivery tick (every second) finds it accepted and drops it: a capacity too high for about a second, never a
-    /// ticket sold twice (the grant's serials are the shard's alone). The price is that a read waiting on a slow shard
+    /// timed out leaves its grant pending, and if the shard took it in after all, both count it until a later
+    /// redelivery tick's offer is answered "accepted" and drops it (ticks come every second; a shard still slow times
+    /// out again): a capacity reported too high meanwhile, never a ticket sold twice (the grant's serials are the
+    /// shard's alone). The price is that a read waiting on a slow shard
     /// holds the catalog, for at most <see cref="SalesQuestionTimeout"/>.
     /// </remarks>
     public Task<EventSales?> GetSales() => ReadUnlessJustFailedAsync();

@@ -160,9 +160,10 @@ public sealed partial class InventoryShardGrain
             // A newer activation claimed the shard during the walk: this one's counts are stale, so they are no answer.
             // The retire is durable and the newer activation hands on what it finds; the operator is told to ask again.
             if (_fenced) return new DrainResult(false, moved, 0);
-            // A commit of the walk's (a gift) or of a sale beside it whose outcome is unknown left memory unsure: a gift
-            // that landed would still be counted here as left, not in transit. The reload reads what the database holds;
-            // one that cannot (or finds a newer activation) is no answer either.
+            // A commit of the walk's (a gift) or of a sale beside it failed: with its outcome unknown, memory is unsure (a
+            // gift that landed would still be counted here as left, not in transit), so the database is read again. After
+            // a definite failure memory was right, but the database just failed, and the reload waits out its back-off:
+            // the operator is told to drain again, which answers from the database either way.
             if (!await EnsureLoadedAsync() || _fenced) return new DrainResult(false, moved, 0);
             // Left counts reserved tickets too (sales still committing, a gathering waiting on its collector, a hold
             // waiting for its forwarded order): they are on this shard until their commit, question or hold ends, and

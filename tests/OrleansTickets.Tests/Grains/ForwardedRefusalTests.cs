@@ -128,14 +128,16 @@ public sealed class ForwardedRefusalTests(ITestOutputHelper output)
         await cluster.CreateEventAsync("landed", TicketingCluster.Type("ga", capacity: 8, shards: 2));
         var holder = cluster.Shard("landed", "ga", 0);
         await holder.GetSales();
+        // Minted past the first claim's allowance (2 s), so only the reload's claim makes X one to read for.
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
         var orderId = OrderId.New(new ShardAddress("landed", "ga", 0), DateTimeOffset.UtcNow);
         var request = new PurchaseRequest("landed", "ga", 1, new Buyer("Ada", "ada@example.com"), "landed-key");
         var epochBefore = await EpochAsync(cluster, "landed", 0);
 
-        await commits.StallAsync();
         Task<PurchaseResult> first;
         try
         {
+            await commits.StallAsync();
             first = holder.Purchase(new ShardPurchase(request, "FP", [], orderId, FreshOrderId: true));
             await commits.CutNextAsync(ShardDatabases.WriterApplicationSuffix);
         }
