@@ -22,12 +22,12 @@ namespace OrleansTickets.Api.Orders;
 /// </remarks>
 public sealed class OrderPageLimit : IDisposable
 {
-    private readonly PartitionedRateLimiter<HttpContext>? _limiter;
+    private readonly PartitionedRateLimiter<HttpContext> _limiter;
     // The chain does not dispose the limiters it is made of, whose timers would otherwise outlive this one.
     private readonly PartitionedRateLimiter<HttpContext>[] _parts = [];
     private readonly Counter<long> _refused;
 
-    /// <summary>Builds the limits from <paramref name="options"/>; none when the rate is 0.</summary>
+    /// <summary>Builds the limits from <paramref name="options"/>; a limiter that refuses nothing when the rate is 0.</summary>
     public OrderPageLimit(IOptions<OrderPageLimitOptions> options, IMeterFactory meters)
     {
         var limits = options.Value;
@@ -53,18 +53,21 @@ public sealed class OrderPageLimit : IDisposable
             ];
             _limiter = PartitionedRateLimiter.CreateChained(_parts);
         }
+        else
+        {
+            _limiter = PartitionedRateLimiter.Create<HttpContext, string>(_ => RateLimitPartition.GetNoLimiter(string.Empty));
+        }
         _refused = meters.Create(TicketingMeter.Name).CreateCounter<long>("orleanstickets.order_pages.refused", "{request}",
             "Order page loads answered 429 (their client was past its allowance), in this API process.");
     }
 
     /// <summary>
     /// A lease to hold until <paramref name="context"/>'s page is answered, or null with <paramref name="refusal"/>, the
-    /// 429 to answer, when its client is past its allowance. With the limit off, a lease that holds nothing.
+    /// 429 to answer, when its client is past its allowance. With the limit off, every request gets a lease.
     /// </summary>
     public RateLimitLease? TryAdmit(HttpContext context, out ProblemHttpResult? refusal)
     {
         refusal = null;
-        if (_limiter is null) return Unlimited.Lease;
         var lease = _limiter.AttemptAcquire(context);
         if (lease.IsAcquired) return lease;
         lease.Dispose();
@@ -80,23 +83,7 @@ public sealed class OrderPageLimit : IDisposable
     /// <summary>Stops the limiters' timers (the partitioned limiters' refill and idle-partition sweeps).</summary>
     public void Dispose()
     {
-        _limiter?.Dispose();
+        _limiter.Dispose();
         foreach (var part in _parts) part.Dispose();
-    }
-
-    /// <summary>The lease when nothing is limited.</summary>
-    private sealed class Unlimited : RateLimitLease
-    {
-        public static readonly Unlimited Lease = new();
-
-        public override bool IsAcquired => true;
-
-        public override IEnumerable<string> MetadataNames => [];
-
-        public override bool TryGetMetadata(string metadataName, out object? metadata)
-        {
-            metadata = null;
-            return false;
-        }
     }
 }
