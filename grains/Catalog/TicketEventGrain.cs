@@ -530,8 +530,8 @@ public sealed partial class TicketEventGrain(
     /// timed out leaves its grant pending, and if the shard took it in after all, both count it until a later
     /// redelivery tick's offer is answered "accepted" and drops it (ticks come every second; a shard still slow times
     /// out again): a capacity reported too high meanwhile, never a ticket sold twice (the grant's serials are the
-    /// shard's alone). The price is that a read waiting on a slow shard
-    /// holds the catalog, for at most <see cref="SalesQuestionTimeout"/>.
+    /// shard's alone). The price is that a read waiting on a slow shard holds the catalog, for at most
+    /// <see cref="SalesQuestionTimeout"/>.
     /// </remarks>
     public Task<EventSales?> GetSales() => ReadUnlessJustFailedAsync();
 

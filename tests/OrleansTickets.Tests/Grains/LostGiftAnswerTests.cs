@@ -19,17 +19,14 @@ public sealed class LostGiftAnswerTests(ITestOutputHelper output)
         var commits = new UnreplicatedCommits(server);
         var receiver = new ShardAddress("lost-gift", "ga", 1);
         var armed = 0;
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Postgres(server), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
-        {
-            // The drain asks the receiver whether it can take tickets in after its retire committed and before its gift's
-            // commit: from then on commits land and wait.
-            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.GetSales) && call.TargetId.Key.ToString() == receiver.Key
-                && Interlocked.Exchange(ref armed, 0) == 1)
+        // The drain asks the receiver whether it can take tickets in after its retire committed and before its gift's
+        // commit: from then on commits land and wait.
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Postgres(server), configureSilo: TicketingCluster.Intercepting(
+            receiver, nameof(IInventoryShardGrain.GetSales), async call =>
             {
-                await commits.StallAsync();
-            }
-            await call.Invoke();
-        }), output: output);
+                if (Interlocked.Exchange(ref armed, 0) == 1) await commits.StallAsync();
+                await call.Invoke();
+            }), output: output);
         await cluster.CreateEventAsync("lost-gift", TicketingCluster.Type("ga", capacity: 20, shards: 2));
         // Both shards loaded first, so that the drain's time goes to the drain.
         await cluster.Shard("lost-gift", "ga", 0).GetSales();

@@ -159,20 +159,10 @@ public sealed class Http2EndpointTests : IAsyncLifetime
         var connections = new ConnectionCount();
         var handler = new SocketsHttpHandler
         {
-            ConnectCallback = async (context, cancellation) =>
+            ConnectCallback = (context, cancellation) =>
             {
                 Interlocked.Increment(ref connections.Value);
-                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
-                try
-                {
-                    await socket.ConnectAsync(context.DnsEndPoint, cancellation);
-                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
+                return ClientSockets.ConnectAsync(context, cancellation);
             },
         };
         if (headerEncoding is not null) handler.RequestHeaderEncodingSelector = (_, _) => headerEncoding;

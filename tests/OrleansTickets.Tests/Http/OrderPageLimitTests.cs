@@ -179,20 +179,6 @@ public sealed class OrderPageLimitTests
     /// <summary>A handler whose connections leave from <paramref name="source"/>, another client to the server.</summary>
     private static SocketsHttpHandler FromAddress(IPAddress source) => new()
     {
-        ConnectCallback = async (context, cancellation) =>
-        {
-            var socket = new Socket(source.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                socket.Bind(new IPEndPoint(source, 0));
-                await socket.ConnectAsync(context.DnsEndPoint, cancellation);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
+        ConnectCallback = (context, cancellation) => ClientSockets.ConnectAsync(context, cancellation, source),
     };
 }
