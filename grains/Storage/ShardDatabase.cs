@@ -88,7 +88,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         ILogger logger,
         int maxConnections,
         TimeSpan lookupWait,
-        string? sqliteConnectionString = null)
+        SqliteWriterSettings? sqlite = null)
     {
         Ordinal = ordinal;
         LookupConnections = Math.Max(1, maxConnections / 2);
@@ -106,7 +106,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         _logger = new NonThrowingLogger(logger);
         if (dialect == SqlDialect.Sqlite)
         {
-            _sqliteWriter = new SqliteGroupWriter(ordinal, sqliteConnectionString!, () => EnsureReadyAsync(), () => Stamp);
+            _sqliteWriter = new SqliteGroupWriter(ordinal, sqlite!, () => EnsureReadyAsync(), () => Stamp);
+            _checkpointCheckInterval = sqlite!.CheckpointCheckInterval;
+            _checkpointPagesBehindWarning = 4L * sqlite.CheckpointPages;
             _sqliteWork = new ManualResetEventSlim(false, spinCount: 0);
             _writer = Task.Factory.StartNew(RunSqliteWriter, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
@@ -143,7 +145,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     internal const string SqliteConnectionPragmas = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
 
     /// <summary>
-    /// Settings for the one connection that writes a SQLite database (every write goes through its writer thread).
+    /// Settings for the one connection that writes a SQLite database (every write goes through its writer thread), with
+    /// the log size at which a commit also checkpoints (<see cref="TicketStorageOptions.SqliteCheckpointPages"/>, 8,192 by
+    /// default).
     /// </summary>
     /// <remarks>
     /// An order dirties a leaf in each of several B-trees whose keys arrive in random order (idempotency keys, and
@@ -155,7 +159,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// less often. Durability is unchanged: a commit is durable in the WAL, and the checkpoint only moves pages.
     /// Readers keep the defaults; they read a few rows each.
     /// </remarks>
-    internal const string SqliteWriterPragmas = "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=8192;";
+    internal static string SqliteWriterPragmas(int checkpointPages) =>
+        string.Create(CultureInfo.InvariantCulture, $"PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint={checkpointPages};");
 
     /// <summary>Creates the database and its tables once; a failure is retried by the next caller.</summary>
     public async Task EnsureReadyAsync(CancellationToken cancellationToken = default)
@@ -559,6 +564,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 {
                     Fail(group, exception);
                 }
+                WatchCheckpoints();
             }
         }
         finally

@@ -8,7 +8,7 @@ namespace OrleansTickets.Storage;
 /// prepared once. SQLite does its work (and its fsync) synchronously, so this runs on the database's own writer
 /// thread and never blocks the thread pool that Orleans and Kestrel share.
 /// </summary>
-internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Func<Task> ensureReady, Func<string?> stamp) : IDisposable
+internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settings, Func<Task> ensureReady, Func<string?> stamp) : IDisposable
 {
     private SqliteConnection? _connection;
     private SqliteCommand _claim = null!;
@@ -208,6 +208,22 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
         return CommitOutcome.Committed;
     }
 
+    /// <summary>
+    /// Copies what it can of the write-ahead log into the database file without waiting for readers (a passive
+    /// checkpoint, as SQLite runs after a commit once the log is long), and says how far that got; null while the writer
+    /// has no connection open. Throws what SQLite reports, such as a full disk or an I/O error on the database file:
+    /// SQLite's own checkpoints after a commit drop those errors.
+    /// </summary>
+    public WalCheckpoint? CheckpointPassively()
+    {
+        if (_connection is null) return null;
+        using var command = _connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return new WalCheckpoint(LogPages: reader.GetInt64(1), CopiedPages: reader.GetInt64(2));
+    }
+
     private int Execute(SqlStatement statement, SqliteTransaction transaction)
     {
         using var command = statement.ToCommand(_connection!, transaction);
@@ -218,13 +234,13 @@ internal sealed class SqliteGroupWriter(int ordinal, string connectionString, Fu
     {
         if (_connection is not null) return;
         ensureReady().GetAwaiter().GetResult();
-        var connection = _connection = new SqliteConnection(connectionString);
+        var connection = _connection = new SqliteConnection(settings.ConnectionString);
         try
         {
             connection.Open();
             using (var pragma = connection.CreateCommand())
             {
-                pragma.CommandText = ShardDatabase.SqliteConnectionPragmas + ShardDatabase.SqliteWriterPragmas;
+                pragma.CommandText = ShardDatabase.SqliteConnectionPragmas + ShardDatabase.SqliteWriterPragmas(settings.CheckpointPages);
                 pragma.ExecuteNonQuery();
             }
             RefuseRelaxedDurability(connection);

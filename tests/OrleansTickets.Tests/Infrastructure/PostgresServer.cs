@@ -335,7 +335,8 @@ public sealed class PostgresServer : IAsyncDisposable
     private static Task RunAsServerUserAsync(string tool, string[] arguments) =>
         IsRoot ? RunAsync("runuser", ["-u", SuperUser, "--", tool, .. arguments]) : RunAsync(tool, arguments);
 
-    private static async Task RunAsync(string fileName, string[] arguments)
+    /// <summary>Runs a tool to its end, within a time limit, and fails with its output if it exits with an error.</summary>
+    internal static async Task RunAsync(string fileName, string[] arguments)
     {
         var startInfo = new ProcessStartInfo(fileName)
         {

@@ -1,0 +1,13 @@
+namespace OrleansTickets.Storage;
+
+/// <summary>What a checkpoint of a SQLite write-ahead log found and did.</summary>
+/// <param name="LogPages">Pages in the log since it was last started afresh.</param>
+/// <param name="CopiedPages">Of those, the pages now copied into the database file.</param>
+internal readonly record struct WalCheckpoint(long LogPages, long CopiedPages)
+{
+    /// <summary>
+    /// Pages no checkpoint may copy yet: they were written after a reader still open began, and copying them would
+    /// change the database file under it.
+    /// </summary>
+    public long PagesBehind => Math.Max(0, LogPages - CopiedPages);
+}
