@@ -16,8 +16,10 @@ public interface IOrderExportGrain : IGrainWithStringKey
     /// Up to <paramref name="limit"/> orders (1 to <see cref="MaxPageSize"/>) after <paramref name="after"/> (null: from
     /// the start), with at most <see cref="MaxPageTickets"/> tickets between them, or null when the event does not exist.
     /// A page may hold fewer orders than asked for and still have a next one. Throws
-    /// <see cref="Inventory.ShardUnavailableException"/> while a shard database cannot be read. Cancelling
-    /// <paramref name="cancellationToken"/> (a back office that hung up) stops the page's database reads where they are.
+    /// <see cref="Inventory.ShardUnavailableException"/> while a shard database cannot be read, and
+    /// <see cref="Inventory.ShardBusyException"/> while other pages keep its lookup connections busy. Cancelling
+    /// <paramref name="cancellationToken"/> (a back office that hung up) stops the page's database reads where they are
+    /// on PostgreSQL; on SQLite, whose reads run synchronously, only while the page waits for a lookup connection.
     /// </summary>
     Task<OrderPage?> ReadPage(ExportCursor? after, int limit, CancellationToken cancellationToken = default);
 }

@@ -36,7 +36,10 @@ namespace OrleansTickets.Export;
 /// the grain's id, and a stateless worker with several activations hands it to any of them, often not the one
 /// reading the page, which then reads on (dotnet/orleans#9877). With one activation it reaches the read. Pages of
 /// one event interleave on it instead of running on several; they share nothing but the injected databases, so any
-/// interleaving is safe, and each page's reads still run in parallel with the others' at the database.
+/// interleaving is safe, and on PostgreSQL each page's reads still run in parallel with the others' at the database.
+/// Microsoft.Data.Sqlite runs its asynchronous methods synchronously, so on SQLite a page reads within one turn: pages
+/// of one event on one silo follow one another (each a few tens of milliseconds), and a cancellation can reach a page
+/// only while it waits for a lookup connection, not once it reads.
 /// </para>
 /// </remarks>
 [StatelessWorker(1), Reentrant]
