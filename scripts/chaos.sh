@@ -130,9 +130,16 @@ cut_off() {
     echo "$shard_db refuses connections"
 }
 reconnect() { postgres psql -c "ALTER DATABASE \"$shard_db\" ALLOW_CONNECTIONS true" >/dev/null; echo "$shard_db accepts connections"; }
-# A silo takes seconds to start; the schedule goes on meanwhile.
-# Whether it came up is checked after the sale (below).
-add_silo() { cluster add-silo >"$work/add-silo.log" 2>&1 & echo $! >"$add_silo_pid_file"; echo "silo 3 starting (pid $!)"; }
+# A silo takes seconds to start; the schedule goes on meanwhile. Whether it came up, and whether the sale was still on
+# then (a silo that joins an ended sale takes no shard from it), is checked after the sale (below).
+add_silo() {
+    (
+        cluster add-silo >"$work/add-silo.log" 2>&1 || exit 0
+        if sale_running; then echo "up during the sale, $(elapsed) s in"; else echo "up only after the sale had ended"; fi >"$work/add-silo.when"
+    ) >/dev/null 2>&1 &  # nothing of it on the schedule's output, or `at` would wait for the whole start
+    echo $! >"$add_silo_pid_file"
+    echo "silo 3 starting (pid $!)"
+}
 # A drain: an unclear answer (the shard's silo just died, say) is asked again (ask_until_clear).
 post() {
     local answer
@@ -172,6 +179,11 @@ fi
 if [[ $skipped_faults == 0 ]] && ! grep -q '^silo 3 up' "$work/add-silo.log"; then
     record "add a silo" "FAILED: silo 3 did not start: $(tail -1 "$work/add-silo.log")"
     failed_faults=$((failed_faults + 1))
+elif [[ $skipped_faults == 0 ]] && ! grep -q '^up during the sale' "$work/add-silo.when" 2>/dev/null; then
+    record "add a silo" "FAILED: silo 3 came $(cat "$work/add-silo.when" 2>/dev/null || echo "up at an unknown time")"
+    failed_faults=$((failed_faults + 1))
+elif [[ $skipped_faults == 0 ]]; then
+    record "silo 3 joined" "$(cat "$work/add-silo.when")"
 fi
 sed -n '/^tickets sold/,$p' "$work/loadgen.log" | sed -n '1,60p'
 

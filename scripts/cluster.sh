@@ -7,7 +7,8 @@
 #   scripts/cluster.sh add-silo                 start one more silo (scale up for the rush), on the first index free
 #                                               (never used, or its silo stopped cleanly)
 #   scripts/cluster.sh stop-silo N              stop silo N gracefully (SIGTERM) and wait until it has left: its grains move first;
-#                                               fails if the stop was not clean (exit code in .cluster/silo-N.exit)
+#                                               fails if the stop was not clean (exit code in .cluster/silo-N.exit), or
+#                                               if the membership table does not say the silo is Dead
 #   scripts/cluster.sh kill-silo N              kill silo N with SIGKILL, like a crash
 #   scripts/cluster.sh add-frontend             start one more API front end, on the first index not running
 #   scripts/cluster.sh kill-frontend N          kill front end N with SIGKILL
@@ -54,7 +55,8 @@ running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa Orlea
 wait_for_ready() {
     local port=$1 pid_file=$2
     for _ in $(seq 1 600); do
-        curl -fs -o /dev/null "http://127.0.0.1:$port/health/ready" && running "$pid_file" && return 0
+        # Bounded: a frozen process's port still completes the TCP handshake, and curl would wait for its answer forever.
+        curl -fs -m 5 -o /dev/null "http://127.0.0.1:$port/health/ready" && running "$pid_file" && return 0
         running "$pid_file" || return 1
         sleep 0.5
     done
@@ -93,12 +95,29 @@ launch() {
     die "$name did not start"
 }
 
+# What the membership table last says of silo N, by its silo port (its newest generation): 6 (Dead) is written as a
+# silo's last step of leaving. Empty when the table cannot be read; retried for 10 s, since a database restarting is
+# what would leave the status unwritten in the first place.
+membership_status() {
+    local port=$((11111 + shift_by + $1)) database status
+    database="$(sed -n 's/.*Database=\([^;]*\).*/\1/p' "$state/connection-string")"
+    for _ in $(seq 1 20); do
+        status="$("$repo/scripts/postgres.sh" psql -tA -d "$database" \
+            -c "SELECT Status FROM OrleansMembershipTable WHERE Port = $port ORDER BY Generation DESC LIMIT 1" 2>/dev/null)" \
+            && { echo "$status"; return 0; }
+        sleep 0.5
+    done
+}
+
 # A silo's stop: SIGTERM, then a wait for the process to end. A silo takes up to 90 s to stop, plus Api:Shutdown:Drain
 # (at most 60 s). Its exit code says whether the stop was clean (api/Hosting/StoppableRun.cs: 1 when the stop failed or
-# used its whole budget, so the silo may have left without handing its grains over). Scaling down is done when this
-# returns, so an operator's script can take the machine away after it.
+# used its whole budget, so the silo may have left without handing its grains over). Exit code 0 is not the whole
+# answer: Orleans logs a failed membership update during the stop and goes on, so a silo can end cleanly while the
+# table still counts it (Active, or ShuttingDown), and the others go on calling it until their probes declare it dead.
+# So the table must say Dead (6) too. Scaling down is done when this returns, so an operator's script can take the
+# machine away after it.
 stop_silo() {
-    local n=$1 exit_file="$state/silo-$1.exit" started=$SECONDS code
+    local n=$1 exit_file="$state/silo-$1.exit" started=$SECONDS code status
     signal silo "$n" TERM
     until [[ -f $exit_file ]]; do
         ((SECONDS - started < 170)) || die "silo $n has not ended after 170 s; see $state/silo-$n.log (kill-silo $n ends it as a crash)"
@@ -106,7 +125,9 @@ stop_silo() {
     done
     code="$(cat "$exit_file")"
     [[ $code == 0 ]] || die "silo $n ended after $((SECONDS - started)) s with exit code $code: its stop was not clean; see $state/silo-$n.log"
-    echo "silo $n left the cluster cleanly after $((SECONDS - started)) s (exit code 0)"
+    status="$(membership_status "$n")"
+    [[ $status == 6 ]] || die "silo $n ended after $((SECONDS - started)) s with exit code 0, but the membership table says status '${status:-unreadable}', not 6 (Dead): the cluster still counts it until its probes declare it dead; see $state/silo-$n.log"
+    echo "silo $n left the cluster cleanly after $((SECONDS - started)) s (exit code 0, Dead in the membership table)"
 }
 
 # Starts process NAME (kind-n), called LABEL in messages, listening on PORT: `dotnet DLL ARGS...` with the common
@@ -221,11 +242,12 @@ case "${1:-}" in
         done
         for pid in "${stopping[@]}"; do
             for _ in $(seq 1 160); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-            kill -9 "$pid" 2>/dev/null || true
+            # Only a process still ours: one that ended may have given its pid to another while the others were waited for.
+            if kill -0 "$pid" 2>/dev/null && grep -qa OrleansTickets "/proc/$pid/cmdline" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
         done
         rm -f "$state"/*.exit "$state"/*.reserved
         "$repo/scripts/postgres.sh" stop >/dev/null || true
         echo "cluster stopped"
         ;;
-    *) sed -n '2,22p' "$0"; exit 2 ;;
+    *) sed -n '2,23p' "$0"; exit 2 ;;
 esac
