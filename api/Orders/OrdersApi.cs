@@ -135,7 +135,7 @@ public static class OrdersApi
         if (!OrderId.TryGetShard(orderId, out var shard)) return OrderNotFound(orderId);
         // A shard is asked only if it exists: a made-up id would otherwise activate the shard it names (EventDirectory).
         if (await events.FindAsync(shard.EventId, cancellation) is not { } known || !known.HasShard(shard.TicketTypeId, shard.Index)) return OrderNotFound(orderId);
-        var order = await grains.GetGrain<IInventoryShardGrain>(shard.Key).GetOrder(orderId);
+        var order = await grains.GetGrain<IInventoryShardGrain>(shard.Key).GetOrder(orderId, cancellation);
         return order is null ? OrderNotFound(orderId) : TypedResults.Ok(order);
     }
 

@@ -26,9 +26,11 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     /// <summary>
     /// Reads a committed order held by this shard, or null; throws <see cref="ShardUnavailableException"/> when its
     /// database cannot be read or the catalog cannot tell it where it lives yet, and <see cref="ShardBusyException"/>
-    /// when other page loads keep its database's lookup connections busy. Ask only shards the event has.
+    /// when other page loads keep its database's lookup connections busy. Ask only shards the event has. Cancelling
+    /// <paramref name="cancellationToken"/> (a buyer who left the page) gives the lookup's place up, and on PostgreSQL
+    /// stops its query; on SQLite, whose reads run synchronously, only a lookup still waiting for a connection stops.
     /// </summary>
-    Task<OrderDetails?> GetOrder(string orderId);
+    Task<OrderDetails?> GetOrder(string orderId, CancellationToken cancellationToken = default);
 
     /// <summary>This shard's exact committed sales and status.</summary>
     Task<ShardSales> GetSales();

@@ -201,7 +201,7 @@ public sealed partial class InventoryShardGrain(
     }
 
     /// <inheritdoc />
-    public async Task<OrderDetails?> GetOrder(string orderId)
+    public async Task<OrderDetails?> GetOrder(string orderId, CancellationToken cancellationToken = default)
     {
         // The shard exists (callers ask only shards their event has): a catalog that cannot place it yet (a duplicate
         // activation during a membership change) leaves it unable to say whether the order exists, not sure it does not.
@@ -209,7 +209,12 @@ public sealed partial class InventoryShardGrain(
         try
         {
             // A lookup, on at most half of the pool, so the sale's own reads keep the rest (ShardDatabase.LookUpAsync).
-            return await _ledger!.LookUpOrderAsync(orderId);
+            return await _ledger!.LookUpOrderAsync(orderId, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller left: nobody to tell, and nothing wrong with the database.
+            throw;
         }
         catch (ShardDatabaseBusyException busy)
         {
