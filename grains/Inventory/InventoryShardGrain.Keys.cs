@@ -455,9 +455,21 @@ public sealed partial class InventoryShardGrain
             if (!freshOrderId || request.IdempotencyKey is not { } idempotencyKey) return PurchaseResult.NotFound;
             key = new IdempotencyRecord(idempotencyKey, purchase.Fingerprint, orderId, Home: home);
         }
-        // The tickets held for this order (if the home asked for room here) are released in the turn that reserves
-        // them again for its sale (no await before TrySell when they suffice): no other buyer can take them between.
-        EndHold(orderId);
+        try
+        {
+            return await SellForwardedUnlessKnownAsync(request, orderId, freshOrderId, donors, key);
+        }
+        finally
+        {
+            // Not sold (a replay, a refusal, a read that failed): what was held for the order comes back, as when the home
+            // releases it (ReleaseHold). A sale ended the hold already.
+            if (EndHold(orderId)) HandOnLater();
+        }
+    }
+
+    private async Task<PurchaseResult> SellForwardedUnlessKnownAsync(
+        PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors, IdempotencyRecord? key)
+    {
         if (_forwards.TryGetRunning(orderId, out var running))
         {
             // A plain forward answers "sold out" only once its refusal is committed, so its answer can be passed on. A
@@ -511,7 +523,7 @@ public sealed partial class InventoryShardGrain
         var readFirst = !freshOrderId || MintedBeforeClaim(orderId);
         var result = readFirst
             ? await SellUnlessStoredAsync(request, orderId, key, donors)
-            : await SellAsync(request, orderId, key, donors);
+            : await SellHeldAsync(request, orderId, key, donors);
         if (result.Status != PurchaseStatus.SoldOut) return result;
         // The home's one-commit message (it names the home, and records the key): its refusal is neither recorded nor
         // read for. The home sends it once and, told "sold out", moves on to a new id without ever pointing the key at
@@ -555,7 +567,19 @@ public sealed partial class InventoryShardGrain
         var (read, existing) = await TryReadOrderAsync(orderId);
         if (!read) return PurchaseResult.Unavailable;
         if (existing is not null) return new PurchaseResult(PurchaseStatus.Replayed, existing);
-        return await SellAsync(request, orderId, key, donors);
+        return await SellHeldAsync(request, orderId, key, donors);
+    }
+
+    /// <summary>
+    /// Sells a forwarded order with the tickets held for it, if the home asked for room here first: the hold ends in the
+    /// turn whose sale reserves them again (SellAsync reaches TrySell before any await when they suffice), so no other
+    /// buyer can take them between. Ended any earlier, before a read or behind another message for the id, the hold's
+    /// tickets would be anyone's while the forward waited.
+    /// </summary>
+    private Task<PurchaseResult> SellHeldAsync(PurchaseRequest request, string orderId, IdempotencyRecord? key, ImmutableArray<int> donors)
+    {
+        EndHold(orderId);
+        return SellAsync(request, orderId, key, donors);
     }
 
     /// <summary>

@@ -102,44 +102,16 @@ public sealed class PageCancellationTests(PostgresFixture postgres)
         public IGrainFactory Grains => Host.Services.GetRequiredService<IGrainFactory>();
 
         /// <summary>Takes a lock on the orders table that every read of it waits for, until disposed.</summary>
-        public async Task<IAsyncDisposable> HoldOrdersAsync()
-        {
-            var connection = new NpgsqlConnection(ConnectionString);
-            await connection.OpenAsync();
-            var transaction = await connection.BeginTransactionAsync();
-            await using (var hold = new NpgsqlCommand("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE", connection, transaction))
-            {
-                await hold.ExecuteNonQueryAsync();
-            }
-            return new HeldOrders(connection, transaction);
-        }
+        public async Task<IAsyncDisposable> HoldOrdersAsync() => await HeldOrdersTable.HoldAsync(ConnectionString);
 
         /// <summary>Waits until exactly <paramref name="expected"/> queries on the database wait on a lock.</summary>
         public Task UntilWaitingReadsAsync(long expected, string failure) =>
-            Poll.UntilAsync(async () =>
-            {
-                await using var connection = new NpgsqlConnection(ConnectionString);
-                await connection.OpenAsync();
-                await using var waiting = new NpgsqlCommand(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = @database AND wait_event_type = 'Lock'", connection);
-                waiting.Parameters.AddWithValue("database", Database);
-                return (long)(await waiting.ExecuteScalarAsync())! == expected;
-            }, attempts: 500, delayMilliseconds: 20, failure: failure);
+            HeldOrdersTable.UntilWaitingAsync(ConnectionString, Database, expected, failure);
 
         public async ValueTask DisposeAsync()
         {
             await Host.DisposeAsync();
             Storage.Dispose();
-        }
-    }
-
-    private sealed class HeldOrders(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            await transaction.RollbackAsync();
-            await transaction.DisposeAsync();
-            await connection.DisposeAsync();
         }
     }
 }
