@@ -389,8 +389,11 @@ public sealed partial class InventoryShardGrain
         }
         catch (Exception exception)
         {
-            // Still silent: homes go on asking it first, rather than send it orders whose answers would not come.
-            silentCandidates.MarkSilent(candidate);
+            // Still silent: homes go on asking it first, rather than send it orders whose answers would not come. Not
+            // a candidate whose question the forward's shared budget cut short (earlier candidates took most of it): a
+            // few milliseconds unanswered say nothing of it, and marked, it would be asked first by every home on the
+            // silo for the next 10 s, a round trip more for each of their forwards to it.
+            if (exception is not TimeoutException || wait >= CrossShardTimeout / 2) silentCandidates.MarkSilent(candidate);
             LogProbeFailed(_logger, exception, _address.Key, candidate.Key);
             // The question may still run there (a slow candidate rather than a dead one) and hold tickets for an order
             // that will not come: released now, or remembered as released should the question run later.

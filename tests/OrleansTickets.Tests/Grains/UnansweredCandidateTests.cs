@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -29,5 +30,43 @@ public sealed class UnansweredCandidateTests(ITestOutputHelper output)
         Assert.Equal(PurchaseStatus.Created, result.Status);
         Assert.True(OrderId.TryGetShard(result.Order!.OrderId, out var holder));
         Assert.Equal(new ShardAddress("unanswered", "ga", 2), holder);
+    }
+
+    [Fact]
+    public async Task A_candidate_whose_question_the_forward_s_budget_cut_short_is_not_marked_silent_and_one_given_time_is()
+    {
+        // Candidate 1 (sold out) answers its question after 1.8 s of the forward's 2; candidate 2 answers after 0.3 s,
+        // slow but there, and is left with about 0.2 s of the budget.
+        var (slowDry, slow) = (new ShardAddress("cut-short", "ga", 1), new ShardAddress("cut-short", "ga", 2));
+        var delays = new Dictionary<ShardAddress, TimeSpan> { [slowDry] = TimeSpan.FromSeconds(1.8), [slow] = TimeSpan.FromSeconds(0.3) };
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
+        {
+            foreach (var shard in delays.Keys)
+            {
+                TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.HoldForForward), async call =>
+                {
+                    await Task.Delay(delays[shard]);
+                    await call.Invoke();
+                })(silo);
+            }
+        }, output: output);
+        await cluster.CreateEventAsync("cut-short", TicketingCluster.Type("ga", capacity: 6, shards: 3));
+        Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("cut-short", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("cut-short", "ga", 2))).Status);
+        Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("cut-short", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("cut-short", "ga", 2))).Status);
+        var silent = cluster.Cluster.GetSiloServiceProvider().GetRequiredService<SilentCandidates>();
+
+        var request = new PurchaseRequest("cut-short", "ga", 1, new Buyer("Ada", "ada@example.com"), "cut-short-key");
+        var result = await cluster.Shard("cut-short", "ga", 0).Purchase(new ShardPurchase(request, request.Fingerprint(), [1, 2]));
+
+        // Passed over, like a candidate with no room (nothing was sold for the key), but not taken for a silent one.
+        Assert.NotEqual(PurchaseStatus.Created, result.Status);
+        Assert.False(silent.WasSilentLately(slow));
+        Assert.False(silent.WasSilentLately(slowDry));
+
+        // Asked first, with the whole budget, and still too slow for it: that one is silent.
+        delays[slow] = TimeSpan.FromSeconds(2.5);
+        var again = new PurchaseRequest("cut-short", "ga", 1, new Buyer("Ada", "ada@example.com"), "cut-short-key-2");
+        await cluster.Shard("cut-short", "ga", 0).Purchase(new ShardPurchase(again, again.Fingerprint(), [2]));
+        Assert.True(silent.WasSilentLately(slow));
     }
 }
