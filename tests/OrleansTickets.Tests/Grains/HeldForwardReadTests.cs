@@ -29,10 +29,10 @@ public sealed class HeldForwardReadTests(PostgresFixture postgres, ITestOutputHe
 
         var request = new PurchaseRequest("read-held", "ga", 2, new Buyer("Ada", "ada@example.com"), "read-held-key");
         Task<PurchaseResult> forwarded;
-        await using (await HeldOrdersTable.HoldAsync(connectionString))
+        await using (await HeldWrites.HoldOrdersTableAsync(connectionString))
         {
             forwarded = shard.Purchase(new ShardPurchase(request, request.Fingerprint(), [], ForwardedOrderId: orderId, FreshOrderId: true));
-            await HeldOrdersTable.UntilWaitingAsync(connectionString, database, expected: 1, "The forward never read for its order.");
+            await HeldWrites.UntilLockWaitsAsync(connectionString, database, expected: 1, "The forward never read for its order.");
 
             // Another buyer while the forward waits on its read: the shard's two tickets are still the forward's. Had the
             // hold ended before the read, this buyer would have taken them, its commit waiting here on the held table.

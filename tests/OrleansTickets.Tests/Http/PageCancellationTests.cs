@@ -102,11 +102,11 @@ public sealed class PageCancellationTests(PostgresFixture postgres)
         public IGrainFactory Grains => Host.Services.GetRequiredService<IGrainFactory>();
 
         /// <summary>Takes a lock on the orders table that every read of it waits for, until disposed.</summary>
-        public async Task<IAsyncDisposable> HoldOrdersAsync() => await HeldOrdersTable.HoldAsync(ConnectionString);
+        public async Task<IAsyncDisposable> HoldOrdersAsync() => await HeldWrites.HoldOrdersTableAsync(ConnectionString);
 
         /// <summary>Waits until exactly <paramref name="expected"/> queries on the database wait on a lock.</summary>
         public Task UntilWaitingReadsAsync(long expected, string failure) =>
-            HeldOrdersTable.UntilWaitingAsync(ConnectionString, Database, expected, failure);
+            HeldWrites.UntilLockWaitsAsync(ConnectionString, Database, expected, failure);
 
         public async ValueTask DisposeAsync()
         {

@@ -1,12 +1,14 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using OrleansTickets.Storage;
 
 namespace OrleansTickets.Tests.Infrastructure;
 
 /// <summary>
 /// Blocks every write to one shard database until disposed: a transaction that holds SQLite's write lock, or on
-/// PostgreSQL an exclusive lock on the shard rows' table (reads go on). A test holds a commit in flight with it.
+/// PostgreSQL an exclusive lock on the shard rows' table (reads go on). A test holds a commit in flight with it. On
+/// PostgreSQL, <see cref="HoldOrdersTableAsync"/> blocks the orders table's reads too.
 /// </summary>
 public sealed class HeldWrites : IAsyncDisposable
 {
@@ -39,6 +41,34 @@ public sealed class HeldWrites : IAsyncDisposable
         }
         return new HeldWrites(connection, transaction);
     }
+
+    /// <summary>
+    /// PostgreSQL: blocks every read and write of the orders table in the database <paramref name="connectionString"/>
+    /// names, until disposed; a test holds a query on it in flight, and watches it wait (<see cref="UntilLockWaitsAsync"/>).
+    /// </summary>
+    public static async Task<HeldWrites> HoldOrdersTableAsync(string connectionString)
+    {
+        var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE", connection, transaction))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+        return new HeldWrites(connection, transaction);
+    }
+
+    /// <summary>Waits until exactly <paramref name="expected"/> queries on PostgreSQL database <paramref name="database"/> wait on a lock.</summary>
+    public static Task UntilLockWaitsAsync(string connectionString, string database, long expected, string failure) =>
+        Poll.UntilAsync(async () =>
+        {
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            await using var waiting = new NpgsqlCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = @database AND wait_event_type = 'Lock'", connection);
+            waiting.Parameters.AddWithValue("database", database);
+            return (long)(await waiting.ExecuteScalarAsync())! == expected;
+        }, attempts: 500, delayMilliseconds: 20, failure: failure);
 
     /// <summary>
     /// Waits until the writer of <paramref name="database"/> has taken everything queued so far (so it now waits on
