@@ -96,15 +96,16 @@ launch() {
 }
 
 # What the membership table last says of silo N, by its silo port (its newest generation): 6 (Dead) is written as a
-# silo's last step of leaving. Empty when the table cannot be read; retried for 10 s, since a database restarting is
-# what would leave the status unwritten in the first place.
+# silo's last step of leaving; "none" when the table has no row for it. Empty when the table cannot be read; asked for
+# about 20 s, each time within 5 s (a server that accepts connections and answers nothing must not hold the stop), since
+# a database restarting is what would leave the status unwritten in the first place.
 membership_status() {
     local port=$((11111 + shift_by + $1)) database status
     database="$(sed -n 's/.*Database=\([^;]*\).*/\1/p' "$state/connection-string")"
     for _ in $(seq 1 20); do
-        status="$("$repo/scripts/postgres.sh" psql -tA -d "$database" \
-            -c "SELECT Status FROM OrleansMembershipTable WHERE Port = $port ORDER BY Generation DESC LIMIT 1" 2>/dev/null)" \
-            && { echo "$status"; return 0; }
+        status="$(PGCONNECT_TIMEOUT=3 timeout 5 "$repo/scripts/postgres.sh" psql -tA -d "$database" \
+            -c "SELECT coalesce((SELECT Status FROM OrleansMembershipTable WHERE Port = $port ORDER BY Generation DESC LIMIT 1)::text, 'none')" \
+            2>/dev/null)" && { echo "$status"; return 0; }
         sleep 0.5
     done
 }

@@ -32,9 +32,8 @@ public static class TicketingSiloExtensions
             // the rehearsal, on the same settings, only logs that: the silo would open and answer every order 503.
             .Validate(o => o.MaxConnectionsPerDatabase >= 1, "Storage:MaxConnectionsPerDatabase must be at least 1.")
             .Validate(o => o.LookupWaitMilliseconds is >= 0 and <= 60_000, "Storage:LookupWaitMilliseconds must be 0 to 60000.")
-            // 0 would stop SQLite's own checkpoints, and the log would grow with every commit until the disk filled.
+            // 0 would mean no checkpoint at all, and the log would grow with every commit until the disk filled.
             .Validate(o => o.SqliteCheckpointPages is >= 1 and <= 1_000_000, "Storage:SqliteCheckpointPages must be 1 to 1000000.")
-            .Validate(o => o.SqliteCheckpointCheckSeconds is >= 0 and <= 3600, "Storage:SqliteCheckpointCheckSeconds must be a number from 0 to 3600.")
             .Validate(o => o.MaxShardDatabases >= 1, "Storage:MaxShardDatabases must be at least 1.")
             .Validate(o => ShardDatabases.TooLongServerName(o) is null,
                 "Storage:ConnectionString names a database too long to name the shard databases after it: PostgreSQL keeps 63 bytes " +

@@ -458,15 +458,18 @@ public sealed partial class InventoryShardGrain
             if (!freshOrderId || request.IdempotencyKey is not { } idempotencyKey) return PurchaseResult.NotFound;
             key = new IdempotencyRecord(idempotencyKey, purchase.Fingerprint, orderId, Home: home);
         }
+        PurchaseResult? answer = null;
         try
         {
-            return await SellForwardedUnlessKnownAsync(request, orderId, freshOrderId, donors, key);
+            answer = await SellForwardedUnlessKnownAsync(request, orderId, freshOrderId, donors, key);
+            return answer;
         }
         finally
         {
-            // Not sold (a replay, a refusal, a read that failed): what was held for the order comes back, as when the home
-            // releases it (ReleaseHold). A sale ended the hold already.
-            if (EndHold(orderId)) HandOnLater();
+            // Not sold, for good (a replay, a refusal): what was held for the order comes back, as when the home releases
+            // it (ReleaseHold). A sale ended the hold already. After an unclear answer (a read that failed) the home may
+            // send the id again (its fallback), so the hold stays for it, until the home releases it or it ends by itself.
+            if (answer is { Status: not (PurchaseStatus.Unavailable or PurchaseStatus.Failed) } && EndHold(orderId)) HandOnLater();
         }
     }
 

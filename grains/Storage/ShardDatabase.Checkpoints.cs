@@ -3,66 +3,55 @@ using Microsoft.Extensions.Logging;
 
 namespace OrleansTickets.Storage;
 
-/// <summary>The SQLite writer's watch over its write-ahead log.</summary>
+/// <summary>The SQLite writer's checkpoints, and what it says of them.</summary>
 /// <remarks>
-/// A commit is durable once it is in the log, and SQLite copies the log into the database file (a checkpoint) after a
-/// commit that finds the log long. That copy's errors are dropped: a disk that fills, or fails to write the database
-/// file, keeps taking commits into the log while the log can no longer be restarted and only grows, and the first sign
-/// is commits failing once it has filled the disk. A reader that stays open blocks the copy in the same silent way.
-/// So, after a commit and at most once per <see cref="TicketStorageOptions.SqliteCheckpointCheckSeconds"/>, the writer
-/// checkpoints once more itself, where it can see the outcome, and says what it found. It runs on the writer thread,
-/// between commits, because that is where the log's writes happen and where a check costs the sale least: a passive
-/// checkpoint shortly after SQLite's own has little left to copy.
+/// A commit is durable once it is in the write-ahead log, and a checkpoint copies the log into the database file so
+/// that the log can start afresh. SQLite's automatic checkpoint drops its errors: a disk that fills, or fails to write
+/// the database file, keeps taking commits into the log while the log can no longer start afresh and only grows, and
+/// the first sign would be commits failing once it had filled the disk. A reader left open blocks the copy in the same
+/// silent way. So the writer runs the same checkpoint itself (<see cref="SqliteGroupWriter.CheckpointIfDue"/>), on the
+/// writer thread right after the commit as SQLite did, and reports a failure, or a log that a reader holds back by more
+/// than four times <see cref="TicketStorageOptions.SqliteCheckpointPages"/>: at once, then at most every
+/// <see cref="TroubleReportInterval"/> while it lasts (a checkpoint is retried after every commit meanwhile), and once
+/// more when a checkpoint copies the whole log again.
 /// </remarks>
 public sealed partial class ShardDatabase
 {
-    private readonly TimeSpan _checkpointCheckInterval;
+    /// <summary>How often a checkpoint trouble that lasts is reported again.</summary>
+    private static readonly TimeSpan TroubleReportInterval = TimeSpan.FromSeconds(10);
 
-    // Four times the log size at which SQLite checkpoints by itself: far beyond what a reader of a few rows can hold back.
+    // Four times the log size at which a checkpoint is due: far beyond what a reader of a few rows holds back.
     private readonly long _checkpointPagesBehindWarning;
-    private long _lastCheckpointCheck = Stopwatch.GetTimestamp();
     private bool _checkpointTroubleReported;
-    private long _checkpointChecks;
+    private long _lastTroubleReport;
 
-    /// <summary>Checks this database's writer has finished (<see cref="WatchCheckpoints"/>), for tests that wait on one.</summary>
-    internal long CheckpointChecks => Interlocked.Read(ref _checkpointChecks);
-
-    /// <summary>
-    /// Checkpoints the log passively when the interval has passed since the last check, and reports a failure, or a log
-    /// that readers keep from being copied, until a check finds the log copied again. Never throws: the writer thread
-    /// must outlive whatever the check meets.
-    /// </summary>
+    /// <summary>Runs a checkpoint if one is due after a commit, and reports what it found. Never throws: the commit is durable.</summary>
     private void WatchCheckpoints()
     {
-        if (Stopwatch.GetElapsedTime(_lastCheckpointCheck) < _checkpointCheckInterval) return;
-        _lastCheckpointCheck = Stopwatch.GetTimestamp();
         try
         {
-            // Null when the last commit failed and closed the connection: the next commit opens a fresh one.
-            if (_sqliteWriter!.CheckpointPassively() is not { } checkpoint) return;
+            if (_sqliteWriter!.CheckpointIfDue() is not { Busy: false, LogPages: >= 0 } checkpoint) return;
             if (checkpoint.PagesBehind >= _checkpointPagesBehindWarning)
             {
                 Report(() => LogCheckpointBehind(_logger, Ordinal, checkpoint.PagesBehind, checkpoint.LogPages), "behind");
             }
-            else if (_checkpointTroubleReported)
+            else if (checkpoint.PagesBehind == 0 && _checkpointTroubleReported)
             {
                 _checkpointTroubleReported = false;
-                LogCheckpointRecovered(_logger, Ordinal, checkpoint.LogPages);
+                LogCheckpointRecovered(_logger, Ordinal);
             }
         }
         catch (Exception exception)
         {
             Report(() => LogCheckpointFailed(_logger, exception, Ordinal), "failed");
         }
-        finally
-        {
-            Interlocked.Increment(ref _checkpointChecks);
-        }
     }
 
     private void Report(Action log, string reason)
     {
+        if (_checkpointTroubleReported && Stopwatch.GetElapsedTime(_lastTroubleReport) < TroubleReportInterval) return;
         _checkpointTroubleReported = true;
+        _lastTroubleReport = Stopwatch.GetTimestamp();
         log();
         try
         {
@@ -83,6 +72,6 @@ public sealed partial class ShardDatabase
         "because a reader that began before they were written is still open. The log grows until that reader ends")]
     private static partial void LogCheckpointBehind(ILogger logger, int ordinal, long pagesBehind, long logPages);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Shard database {Ordinal}: its write-ahead log is copied into the database file again ({LogPages} pages in the log)")]
-    private static partial void LogCheckpointRecovered(ILogger logger, int ordinal, long logPages);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shard database {Ordinal}: its write-ahead log is copied into the database file again")]
+    private static partial void LogCheckpointRecovered(ILogger logger, int ordinal);
 }

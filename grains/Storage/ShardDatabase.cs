@@ -107,8 +107,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         if (dialect == SqlDialect.Sqlite)
         {
             _sqliteWriter = new SqliteGroupWriter(ordinal, sqlite!, () => EnsureReadyAsync(), () => Stamp);
-            _checkpointCheckInterval = sqlite!.CheckpointCheckInterval;
-            _checkpointPagesBehindWarning = 4L * sqlite.CheckpointPages;
+            _checkpointPagesBehindWarning = 4L * sqlite!.CheckpointPages;
             _sqliteWork = new ManualResetEventSlim(false, spinCount: 0);
             _writer = Task.Factory.StartNew(RunSqliteWriter, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
@@ -145,9 +144,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     internal const string SqliteConnectionPragmas = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
 
     /// <summary>
-    /// Settings for the one connection that writes a SQLite database (every write goes through its writer thread), with
-    /// the log size at which a commit also checkpoints (<see cref="TicketStorageOptions.SqliteCheckpointPages"/>, 8,192 by
-    /// default).
+    /// Settings for the one connection that writes a SQLite database (every write goes through its writer thread). Its
+    /// automatic checkpoints are off: the writer runs them itself, at the same log size
+    /// (<see cref="TicketStorageOptions.SqliteCheckpointPages"/>, 8,192 by default), to see their outcome
+    /// (<see cref="SqliteGroupWriter.CheckpointIfDue"/>).
     /// </summary>
     /// <remarks>
     /// An order dirties a leaf in each of several B-trees whose keys arrive in random order (idempotency keys, and
@@ -159,8 +159,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// less often. Durability is unchanged: a commit is durable in the WAL, and the checkpoint only moves pages.
     /// Readers keep the defaults; they read a few rows each.
     /// </remarks>
-    internal static string SqliteWriterPragmas(int checkpointPages) =>
-        string.Create(CultureInfo.InvariantCulture, $"PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint={checkpointPages};");
+    internal const string SqliteWriterPragmas = "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=0;";
 
     /// <summary>Creates the database and its tables once; a failure is retried by the next caller.</summary>
     public async Task EnsureReadyAsync(CancellationToken cancellationToken = default)
@@ -549,6 +548,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                     var started = Stopwatch.GetTimestamp();
                     var rewrites = _sqliteWriter!.Commit(group, _sql);
                     RecordCommit(group, started, rewrites);
+                    // Before the answers, as SQLite's own checkpoint ran inside the COMMIT: a buyer waits for it as before.
+                    WatchCheckpoints();
                     foreach (var item in group) item.Complete();
                 }
                 catch (Exception exception) when (group.Count > 1 && IsRefusedRows(exception))
@@ -557,6 +558,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                     CommitEachAloneAsync(group, exception, items =>
                     {
                         _sqliteWriter!.Commit(items, _sql);
+                        WatchCheckpoints();
                         return Task.CompletedTask;
                     }).GetAwaiter().GetResult();
                 }
@@ -564,7 +566,6 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 {
                     Fail(group, exception);
                 }
-                WatchCheckpoints();
             }
         }
         finally

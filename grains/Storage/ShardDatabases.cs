@@ -95,8 +95,7 @@ public sealed class ShardDatabases(IOptions<TicketStorageOptions> options, SaleM
             loggerFactory.CreateLogger<ShardDatabase>(),
             _options.MaxConnectionsPerDatabase,
             TimeSpan.FromMilliseconds(_options.LookupWaitMilliseconds),
-            dialect == SqlDialect.Sqlite ? new SqliteWriterSettings(connectionString, _options.SqliteCheckpointPages,
-                TimeSpan.FromSeconds(_options.SqliteCheckpointCheckSeconds)) : null);
+            dialect == SqlDialect.Sqlite ? new SqliteWriterSettings(connectionString, _options.SqliteCheckpointPages) : null);
     }
 
     private string RequireConnectionString() =>

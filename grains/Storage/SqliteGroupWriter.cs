@@ -19,6 +19,9 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
     private SqlitePreparedStatement _moveKey = null!;
     private SqlitePreparedStatement _forwardedKey = null!;
 
+    // The write-ahead log's size in pages, as far as this connection knows it (CheckpointIfDue).
+    private long _logPages;
+
     // SQLITE_CONSTRAINT_PRIMARYKEY: the key insert's only constraint is the keys' primary key, (event, key).
     private const int PrimaryKeyConstraintFailed = 1555;
 
@@ -209,19 +212,33 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
     }
 
     /// <summary>
-    /// Copies what it can of the write-ahead log into the database file without waiting for readers (a passive
-    /// checkpoint, as SQLite runs after a commit once the log is long), and says how far that got; null while the writer
-    /// has no connection open. Throws what SQLite reports, such as a full disk or an I/O error on the database file:
-    /// SQLite's own checkpoints after a commit drop those errors.
+    /// After a commit: once the write-ahead log holds <see cref="SqliteWriterSettings.CheckpointPages"/> pages, copies
+    /// what it can of it into the database file without waiting for readers (a passive checkpoint), and says how far that
+    /// got; null when none was due, or when the writer has no connection open. Throws what SQLite reports, such as a full
+    /// disk or an I/O error on the database file.
     /// </summary>
-    public WalCheckpoint? CheckpointPassively()
+    /// <remarks>
+    /// This is SQLite's own automatic checkpoint (<c>wal_autocheckpoint</c>), taken over: the same passive checkpoint,
+    /// due at the same log size, after every commit while the log stays that long. SQLite's drops its outcome, so a log
+    /// that can no longer be copied (a full disk, a failing file, a reader left open) would only show once the log had
+    /// filled the disk. The log's size is counted from the pages each commit wrote to it (SQLite's
+    /// <c>SQLITE_DBSTATUS_CACHE_WRITE</c>), on top of what the last checkpoint left in it: nothing once it copied the
+    /// whole log, which SQLite then starts afresh.
+    /// </remarks>
+    public WalCheckpoint? CheckpointIfDue()
     {
         if (_connection is null) return null;
+        SQLitePCL.raw.sqlite3_db_status(_connection.Handle, SQLitePCL.raw.SQLITE_DBSTATUS_CACHE_WRITE, out var written, out _, 1);
+        _logPages += written;
+        if (_logPages < settings.CheckpointPages) return null;
         using var command = _connection.CreateCommand();
         command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
         using var reader = command.ExecuteReader();
         reader.Read();
-        return new WalCheckpoint(LogPages: reader.GetInt64(1), CopiedPages: reader.GetInt64(2));
+        var checkpoint = new WalCheckpoint(Busy: reader.GetInt64(0) != 0, LogPages: reader.GetInt64(1), CopiedPages: reader.GetInt64(2));
+        // Copied whole, the log starts afresh at the next commit; otherwise it goes on growing from where it is.
+        if (!checkpoint.Busy && checkpoint.LogPages >= 0) _logPages = checkpoint.PagesBehind == 0 ? 0 : checkpoint.LogPages;
+        return checkpoint;
     }
 
     private int Execute(SqlStatement statement, SqliteTransaction transaction)
@@ -240,10 +257,12 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
             connection.Open();
             using (var pragma = connection.CreateCommand())
             {
-                pragma.CommandText = ShardDatabase.SqliteConnectionPragmas + ShardDatabase.SqliteWriterPragmas(settings.CheckpointPages);
+                pragma.CommandText = ShardDatabase.SqliteConnectionPragmas + ShardDatabase.SqliteWriterPragmas;
                 pragma.ExecuteNonQuery();
             }
             RefuseRelaxedDurability(connection);
+            // What an earlier connection left in the log is not known here: the first commit checks it.
+            _logPages = settings.CheckpointPages;
             _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments", "@held_epoch", "@event_id", "@ticket_type_id", "@stamp");
             _fence = new SqlitePreparedStatement(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
             _order = new SqlitePreparedStatement(connection, ShardSql.InsertOrder, "@order_key", "@order_id", "@shard_key", "@event_id",

@@ -53,16 +53,10 @@ public sealed class TicketStorageOptions
     public const double MaxCommitGatherMilliseconds = 1000;
 
     /// <summary>
-    /// SQLite only: a database's writer copies its write-ahead log into the database file (a checkpoint) once the log
-    /// holds this many pages (SQLite's <c>wal_autocheckpoint</c>). More pages mean fewer copies of the same hot pages
-    /// during a sale, and a larger log file on disk. See docs/benchmarks.md for the measurements behind the default.
+    /// SQLite only: a database's writer copies its write-ahead log into the database file (a checkpoint) after a commit
+    /// once the log holds this many pages, as SQLite's <c>wal_autocheckpoint</c> would, and reports a checkpoint that
+    /// fails or is held back (ShardDatabase.WatchCheckpoints). More pages mean fewer copies of the same hot pages during
+    /// a sale, and a larger log file on disk. See docs/benchmarks.md for the measurements behind the default.
     /// </summary>
     public int SqliteCheckpointPages { get; set; } = 8192;
-
-    /// <summary>
-    /// SQLite only: at most how often, in seconds, a database's writer checks after a commit that its write-ahead log is
-    /// still being copied into the database file (ShardDatabase.WatchCheckpoints). 0 checks after every commit, which
-    /// costs a checkpoint per commit: for tests.
-    /// </summary>
-    public double SqliteCheckpointCheckSeconds { get; set; } = 10;
 }

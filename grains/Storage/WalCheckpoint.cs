@@ -1,9 +1,10 @@
 namespace OrleansTickets.Storage;
 
-/// <summary>What a checkpoint of a SQLite write-ahead log found and did.</summary>
+/// <summary>What a checkpoint of a SQLite write-ahead log found and did (<c>PRAGMA wal_checkpoint</c>'s row).</summary>
+/// <param name="Busy">Another connection was checkpointing: nothing was done, and the counts are not known.</param>
 /// <param name="LogPages">Pages in the log since it was last started afresh.</param>
 /// <param name="CopiedPages">Of those, the pages now copied into the database file.</param>
-internal readonly record struct WalCheckpoint(long LogPages, long CopiedPages)
+internal readonly record struct WalCheckpoint(bool Busy, long LogPages, long CopiedPages)
 {
     /// <summary>
     /// Pages no checkpoint may copy yet: they were written after a reader still open began, and copying them would

@@ -15,8 +15,22 @@ public sealed class SmallDisk : IAsyncDisposable
 
     private string Filler => System.IO.Path.Combine(Path, "filler");
 
-    /// <summary>Whether this process may mount one.</summary>
-    public static bool CanMount => OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess;
+    /// <summary>Whether this process may mount one: root on Linux, and allowed to mount (a container may not be).</summary>
+    public static bool CanMount => Mountable.Value;
+
+    private static readonly Lazy<bool> Mountable = new(() =>
+    {
+        if (!OperatingSystem.IsLinux() || !Environment.IsPrivilegedProcess) return false;
+        try
+        {
+            MountAsync(megabytes: 1).GetAwaiter().GetResult().DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    });
 
     /// <summary>Mounts a file system of <paramref name="megabytes"/> MB in a new temporary folder.</summary>
     public static async Task<SmallDisk> MountAsync(int megabytes)

@@ -11,9 +11,9 @@ using OrleansTickets.Tests.Infrastructure;
 namespace OrleansTickets.Tests.Storage;
 
 /// <summary>
-/// The SQLite writer's watch over its write-ahead log (ShardDatabase.WatchCheckpoints), on real files: SQLite's own
-/// checkpoints drop their errors, so a log that can no longer be copied into the database file must be reported by
-/// the writer's check, while the commits themselves go on succeeding.
+/// The SQLite writer's own checkpoints (ShardDatabase.WatchCheckpoints), on real files: SQLite's automatic
+/// checkpoints drop their errors, so the writer runs them itself and reports a log that can no longer be copied into
+/// the database file, while the commits themselves go on succeeding.
 /// </summary>
 public sealed class SqliteCheckpointTests
 {
@@ -27,9 +27,8 @@ public sealed class SqliteCheckpointTests
     public async Task A_reader_that_holds_the_log_back_is_reported_until_it_ends()
     {
         using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
-        // SQLite checkpoints at 16 pages, so the watch reports a reader holding back 64.
+        // A checkpoint is due at 16 pages, so a reader holding back 64 is reported.
         storage.Settings["Storage:SqliteCheckpointPages"] = "16";
-        storage.Settings["Storage:SqliteCheckpointCheckSeconds"] = "0";
         await using var context = new CheckpointContext(storage);
         var ledger = await context.ClaimAsync();
         await context.SellAsync(ledger, 10);
@@ -54,9 +53,28 @@ public sealed class SqliteCheckpointTests
             Assert.DoesNotContain(context.Logs.Lines, line => line.Contains("copied into the database file again", StringComparison.Ordinal));
         }
 
+        // The reader gone, the next checkpoint (due: the log is still long) copies the whole log.
         await context.SellAsync(ledger, 1);
         Assert.Single(context.Trouble.GetMeasurementSnapshot());
         Assert.Contains(context.Logs.Lines, line => line.Contains("copied into the database file again", StringComparison.Ordinal));
+        Assert.Equal(56L, await context.CountAsync("SELECT count(*) FROM orders"));
+    }
+
+    [Fact]
+    public async Task The_writer_checkpoints_once_the_log_holds_the_set_number_of_pages_and_not_before()
+    {
+        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
+        storage.Settings["Storage:SqliteCheckpointPages"] = "64";
+        await using var context = new CheckpointContext(storage);
+        var ledger = await context.ClaimAsync();
+        var wal = new FileInfo(Path.Combine(storage.Folder!, "shards", "shard_0000.db-wal"));
+
+        // Ten commits of ten one-page orders: about 20 pages each, so a checkpoint after every third or fourth commit
+        // starts the log afresh, and the log file never holds much more than 64 pages and one commit.
+        for (var i = 0; i < 10; i++) await context.SellAsync(ledger, 10);
+        wal.Refresh();
+        Assert.InRange(wal.Length / 4096, 40, 150);
+        Assert.Empty(context.Trouble.GetMeasurementSnapshot());
     }
 
     [SmallDiskFact]
@@ -65,8 +83,7 @@ public sealed class SqliteCheckpointTests
         await using var disk = await SmallDisk.MountAsync(megabytes: 16);
         using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
         storage.Settings["Storage:DataPath"] = disk.Path;
-        // SQLite's own checkpoints stay out of the way (8,192 pages); the watch checkpoints after every commit.
-        storage.Settings["Storage:SqliteCheckpointCheckSeconds"] = "0";
+        storage.Settings["Storage:SqliteCheckpointPages"] = "16";
         await using var context = new CheckpointContext(storage);
         var ledger = await context.ClaimAsync();
 
@@ -118,20 +135,25 @@ public sealed class SqliteCheckpointTests
         }
 
         /// <summary>
-        /// Commits <paramref name="count"/> one-ticket orders of a page each, in one batch, and waits for the check the
-        /// writer runs after that commit (the settings ask for one after every commit; the commit's caller hears first).
+        /// Commits <paramref name="count"/> one-ticket orders of a page each, in one batch. The writer's checkpoint after
+        /// the commit, and its report, come before the commit's answer.
         /// </summary>
         public async Task<(CommitOutcome Outcome, string LastOrderId)> SellAsync(ShardLedger ledger, int count)
         {
-            var database = _databases.Get(0);
-            var checks = database.CheckpointChecks;
             var orders = Enumerable.Range(0, count).Select(i => Order(_sold + i)).ToList();
             var outcome = await ledger.CommitAsync(new LedgerBatch(Shard, ledger.Epoch, _sold, _sold + count, orders, []));
             Assert.Equal(CommitOutcome.Committed, outcome);
             _sold += count;
-            await Poll.UntilAsync(() => Task.FromResult(database.CheckpointChecks > checks), delayMilliseconds: 10, attempts: 1000,
-                failure: "The writer never checked its log after the commit.");
             return (outcome, orders[^1].OrderId);
+        }
+
+        /// <summary>The count <paramref name="sql"/> selects on the shard database.</summary>
+        public async Task<long> CountAsync(string sql)
+        {
+            await using var connection = await _databases.Get(0).OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return Convert.ToInt64(await command.ExecuteScalarAsync());
         }
 
         private static OrderDetails Order(long n) =>
