@@ -96,9 +96,9 @@ launch() {
 }
 
 # What the membership table last says of silo N, by its silo port (its newest generation): 6 (Dead) is written as a
-# silo's last step of leaving; "none" when the table has no row for it. Empty when the table cannot be read; asked for
-# about 20 s, each time within 5 s (a server that accepts connections and answers nothing must not hold the stop), since
-# a database restarting is what would leave the status unwritten in the first place.
+# silo's last step of leaving; "none" when the table has no row for it. Empty when the table cannot be read; asked up to
+# 20 times, each within 5 s (a server that accepts connections and answers nothing must not hold the stop), so for at
+# most about 2 minutes, since a database restarting is what would leave the status unwritten in the first place.
 membership_status() {
     local port=$((11111 + shift_by + $1)) database status
     database="$(sed -n 's/.*Database=\([^;]*\).*/\1/p' "$state/connection-string")"

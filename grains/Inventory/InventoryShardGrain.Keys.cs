@@ -467,8 +467,9 @@ public sealed partial class InventoryShardGrain
         finally
         {
             // Not sold, for good (a replay, a refusal): what was held for the order comes back, as when the home releases
-            // it (ReleaseHold). A sale ended the hold already. After an unclear answer (a read that failed) the home may
-            // send the id again (its fallback), so the hold stays for it, until the home releases it or it ends by itself.
+            // it (ReleaseHold). A sale ended the hold already. After an unclear answer (a read that failed), or none (the
+            // call threw), the home may send the id again (its fallback), so the hold stays for it, until the home
+            // releases it or it ends by itself, about 2 s on.
             if (answer is { Status: not (PurchaseStatus.Unavailable or PurchaseStatus.Failed) } && EndHold(orderId)) HandOnLater();
         }
     }

@@ -12,8 +12,8 @@ namespace OrleansTickets.Storage;
 /// silent way. So the writer runs the same checkpoint itself (<see cref="SqliteGroupWriter.CheckpointIfDue"/>), on the
 /// writer thread right after the commit as SQLite did, and reports a failure, or a log that a reader holds back by more
 /// than four times <see cref="TicketStorageOptions.SqliteCheckpointPages"/>: at once, then at most every
-/// <see cref="TroubleReportInterval"/> while it lasts (a checkpoint is retried after every commit meanwhile), and once
-/// more when a checkpoint copies the whole log again.
+/// <see cref="TroubleReportInterval"/> while the same trouble lasts (a checkpoint is retried after every commit
+/// meanwhile), and once more when a checkpoint copies the whole log again.
 /// </remarks>
 public sealed partial class ShardDatabase
 {
@@ -23,7 +23,11 @@ public sealed partial class ShardDatabase
     // Four times the log size at which a checkpoint is due: far beyond what a reader of a few rows holds back.
     private readonly long _checkpointPagesBehindWarning;
     private bool _checkpointTroubleReported;
+    private string? _lastTroubleReason;
     private long _lastTroubleReport;
+
+    /// <summary>The SQLite write-ahead log's size in pages as the writer last counted it, for tests.</summary>
+    internal long SqliteLogPages => _sqliteWriter?.LogPages ?? 0;
 
     /// <summary>Runs a checkpoint if one is due after a commit, and reports what it found. Never throws: the commit is durable.</summary>
     private void WatchCheckpoints()
@@ -49,8 +53,10 @@ public sealed partial class ShardDatabase
 
     private void Report(Action log, string reason)
     {
-        if (_checkpointTroubleReported && Stopwatch.GetElapsedTime(_lastTroubleReport) < TroubleReportInterval) return;
+        // The same trouble again within the interval is not said again; another one is.
+        if (_checkpointTroubleReported && reason == _lastTroubleReason && Stopwatch.GetElapsedTime(_lastTroubleReport) < TroubleReportInterval) return;
         _checkpointTroubleReported = true;
+        _lastTroubleReason = reason;
         _lastTroubleReport = Stopwatch.GetTimestamp();
         log();
         try

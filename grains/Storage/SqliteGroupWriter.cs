@@ -19,8 +19,10 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
     private SqlitePreparedStatement _moveKey = null!;
     private SqlitePreparedStatement _forwardedKey = null!;
 
-    // The write-ahead log's size in pages, as far as this connection knows it (CheckpointIfDue).
+    // The write-ahead log's size in pages, as far as this connection knows it, and after a checkpoint that copied it
+    // whole, the log's checkpoint sequence number and size then (CheckpointIfDue).
     private long _logPages;
+    private (uint Sequence, long LogPages)? _copiedWhole;
 
     // SQLITE_CONSTRAINT_PRIMARYKEY: the key insert's only constraint is the keys' primary key, (event, key).
     private const int PrimaryKeyConstraintFailed = 1555;
@@ -221,24 +223,63 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
     /// This is SQLite's own automatic checkpoint (<c>wal_autocheckpoint</c>), taken over: the same passive checkpoint,
     /// due at the same log size, after every commit while the log stays that long. SQLite's drops its outcome, so a log
     /// that can no longer be copied (a full disk, a failing file, a reader left open) would only show once the log had
-    /// filled the disk. The log's size is counted from the pages each commit wrote to it (SQLite's
-    /// <c>SQLITE_DBSTATUS_CACHE_WRITE</c>), on top of what the last checkpoint left in it: nothing once it copied the
-    /// whole log, which SQLite then starts afresh.
+    /// filled the disk. SQLite knows the log's size from its wal hook, which SQLitePCLRaw does not offer, so it is counted
+    /// here: the pages each commit wrote to the log (<c>SQLITE_DBSTATUS_CACHE_WRITE</c>, which may count a page twice,
+    /// so that a checkpoint comes early, never late) on top of what the last checkpoint found in it. After a checkpoint
+    /// that copied the whole log, SQLite starts the log afresh at the next commit, unless a reader still holds part of
+    /// it; the log file's header says which, since its checkpoint sequence number moves on with every fresh start.
     /// </remarks>
     public WalCheckpoint? CheckpointIfDue()
     {
         if (_connection is null) return null;
         SQLitePCL.raw.sqlite3_db_status(_connection.Handle, SQLitePCL.raw.SQLITE_DBSTATUS_CACHE_WRITE, out var written, out _, 1);
-        _logPages += written;
+        if (_copiedWhole is { } copied)
+        {
+            _copiedWhole = null;
+            _logPages = ReadCheckpointSequence() is { } sequence && sequence != copied.Sequence ? written : copied.LogPages + written;
+        }
+        else
+        {
+            _logPages += written;
+        }
         if (_logPages < settings.CheckpointPages) return null;
         using var command = _connection.CreateCommand();
         command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
-        using var reader = command.ExecuteReader();
-        reader.Read();
-        var checkpoint = new WalCheckpoint(Busy: reader.GetInt64(0) != 0, LogPages: reader.GetInt64(1), CopiedPages: reader.GetInt64(2));
-        // Copied whole, the log starts afresh at the next commit; otherwise it goes on growing from where it is.
-        if (!checkpoint.Busy && checkpoint.LogPages >= 0) _logPages = checkpoint.PagesBehind == 0 ? 0 : checkpoint.LogPages;
+        WalCheckpoint checkpoint;
+        using (var reader = command.ExecuteReader())
+        {
+            reader.Read();
+            checkpoint = new WalCheckpoint(Busy: reader.GetInt64(0) != 0, LogPages: reader.GetInt64(1), CopiedPages: reader.GetInt64(2));
+        }
+        if (!checkpoint.Busy && checkpoint.LogPages >= 0)
+        {
+            _logPages = checkpoint.LogPages;
+            if (checkpoint.PagesBehind == 0 && ReadCheckpointSequence() is { } sequence) _copiedWhole = (sequence, checkpoint.LogPages);
+        }
         return checkpoint;
+    }
+
+    /// <summary>The log's size in pages as <see cref="CheckpointIfDue"/> last counted it, for tests.</summary>
+    internal long LogPages => Volatile.Read(ref _logPages);
+
+    /// <summary>
+    /// The write-ahead log file's checkpoint sequence number (bytes 12 to 15 of its header, big-endian: SQLite's file
+    /// format), or null when the file cannot be read.
+    /// </summary>
+    private uint? ReadCheckpointSequence()
+    {
+        try
+        {
+            using var log = new FileStream(_connection!.DataSource + "-wal", FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
+            Span<byte> header = stackalloc byte[16];
+            return log.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length
+                ? null
+                : System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[12..]);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private int Execute(SqlStatement statement, SqliteTransaction transaction)
@@ -263,6 +304,7 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
             RefuseRelaxedDurability(connection);
             // What an earlier connection left in the log is not known here: the first commit checks it.
             _logPages = settings.CheckpointPages;
+            _copiedWhole = null;
             _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments", "@held_epoch", "@event_id", "@ticket_type_id", "@stamp");
             _fence = new SqlitePreparedStatement(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
             _order = new SqlitePreparedStatement(connection, ShardSql.InsertOrder, "@order_key", "@order_id", "@shard_key", "@event_id",

@@ -26,8 +26,9 @@ public sealed class SmallDisk : IAsyncDisposable
             MountAsync(megabytes: 1).GetAwaiter().GetResult().DisposeAsync().AsTask().GetAwaiter().GetResult();
             return true;
         }
-        catch (InvalidOperationException)
+        catch (Exception)
         {
+            // No mount command, or not allowed to mount (a container without the privilege).
             return false;
         }
     });
@@ -37,7 +38,15 @@ public sealed class SmallDisk : IAsyncDisposable
     {
         var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "orleans-tickets-disks", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(path);
-        await PostgresServer.RunAsync("mount", ["-t", "tmpfs", "-o", $"size={megabytes}m", "tmpfs", path]);
+        try
+        {
+            await PostgresServer.RunAsync("mount", ["-t", "tmpfs", "-o", $"size={megabytes}m", "tmpfs", path]);
+        }
+        catch
+        {
+            Directory.Delete(path);
+            throw;
+        }
         return new SmallDisk(path);
     }
 

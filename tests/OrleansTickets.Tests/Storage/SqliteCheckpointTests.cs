@@ -42,8 +42,9 @@ public sealed class SqliteCheckpointTests
             read.CommandText = "SELECT count(*) FROM orders;";
             Assert.Equal(10L, (long)(await read.ExecuteScalarAsync())!);
 
-            // A few pages behind the reader are what any read leaves for a moment: not reported.
-            await context.SellAsync(ledger, 5);
+            // Some pages behind the reader (a checkpoint is due, and copies none of them) are what any read leaves for a
+            // moment: not reported.
+            await context.SellAsync(ledger, 15);
             Assert.Empty(context.Trouble.GetMeasurementSnapshot());
             await context.SellAsync(ledger, 40);
 
@@ -57,7 +58,7 @@ public sealed class SqliteCheckpointTests
         await context.SellAsync(ledger, 1);
         Assert.Single(context.Trouble.GetMeasurementSnapshot());
         Assert.Contains(context.Logs.Lines, line => line.Contains("copied into the database file again", StringComparison.Ordinal));
-        Assert.Equal(56L, await context.CountAsync("SELECT count(*) FROM orders"));
+        Assert.Equal(66L, await context.CountAsync("SELECT count(*) FROM orders"));
     }
 
     [Fact]
@@ -75,6 +76,40 @@ public sealed class SqliteCheckpointTests
         wal.Refresh();
         Assert.InRange(wal.Length / 4096, 40, 150);
         Assert.Empty(context.Trouble.GetMeasurementSnapshot());
+    }
+
+    [Fact]
+    public async Task After_a_whole_copy_a_log_that_a_reader_kept_from_starting_afresh_is_counted_whole()
+    {
+        // SQLite starts the log afresh at the first commit after a checkpoint copied all of it, unless a reader holds
+        // part of it then: one that began between the last commit and that checkpoint, as an order page's read may
+        // while a checkpoint runs. A writer of the test's own, on the service's file, lets the reader begin there.
+        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
+        storage.Settings["Storage:SqliteCheckpointPages"] = "16";
+        await using var context = new CheckpointContext(storage);
+        var ledger = await context.ClaimAsync();
+        var file = Path.Combine(storage.Folder!, "shards", "shard_0000.db");
+        using var writer = new SqliteGroupWriter(0, new SqliteWriterSettings($"Data Source={file}", CheckpointPages: 16), () => Task.CompletedTask, () => null);
+        var sql = ShardSql.For(SqlDialect.Sqlite);
+
+        writer.Commit([new CommitItem(context.Batch(ledger, 10))], sql);
+        await using var reader = new SqliteConnection($"Data Source={file};Pooling=False");
+        await reader.OpenAsync();
+        await using var transaction = reader.BeginTransaction(deferred: true);
+        await using var read = reader.CreateCommand();
+        read.CommandText = "SELECT count(*) FROM orders;";
+        Assert.Equal(10L, (long)(await read.ExecuteScalarAsync())!);
+        var copied = writer.CheckpointIfDue();
+        Assert.Equal(0L, copied!.Value.PagesBehind);
+
+        // The reader still holds the log: the next commit adds to it instead of starting it afresh, and the log, a
+        // checkpoint's worth long already, is due again at once.
+        writer.Commit([new CommitItem(context.Batch(ledger, 2))], sql);
+        var next = writer.CheckpointIfDue();
+
+        Assert.NotNull(next);
+        Assert.True(next.Value.LogPages > copied.Value.LogPages, $"The log holds {next.Value.LogPages} pages, against {copied.Value.LogPages} before.");
+        Assert.Equal(next.Value.LogPages, writer.LogPages);
     }
 
     [SmallDiskFact]
@@ -140,11 +175,19 @@ public sealed class SqliteCheckpointTests
         /// </summary>
         public async Task<(CommitOutcome Outcome, string LastOrderId)> SellAsync(ShardLedger ledger, int count)
         {
-            var orders = Enumerable.Range(0, count).Select(i => Order(_sold + i)).ToList();
-            var outcome = await ledger.CommitAsync(new LedgerBatch(Shard, ledger.Epoch, _sold, _sold + count, orders, []));
+            var batch = Batch(ledger, count);
+            var outcome = await ledger.CommitAsync(batch);
             Assert.Equal(CommitOutcome.Committed, outcome);
+            return (outcome, batch.Orders[^1].OrderId);
+        }
+
+        /// <summary>The next <paramref name="count"/> one-ticket orders of a page each, as one batch (counted as sold).</summary>
+        public LedgerBatch Batch(ShardLedger ledger, int count)
+        {
+            var orders = Enumerable.Range(0, count).Select(i => Order(_sold + i)).ToList();
+            var batch = new LedgerBatch(Shard, ledger.Epoch, _sold, _sold + count, orders, []);
             _sold += count;
-            return (outcome, orders[^1].OrderId);
+            return batch;
         }
 
         /// <summary>The count <paramref name="sql"/> selects on the shard database.</summary>
