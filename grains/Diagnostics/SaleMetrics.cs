@@ -87,9 +87,10 @@ public sealed class SaleMetrics
             "Group commits of shard databases that reached COMMIT.");
         _rewrites = meter.CreateCounter<long>("orleanstickets.storage.rewrites", "{rewrite}",
             "Group commits rolled back and written again because a batch in them reused a key the event already holds (SQLite; at most one per group).");
-        _checkpointTrouble = meter.CreateCounter<long>("orleanstickets.storage.checkpoint_trouble", "{check}",
-            "Checks of a SQLite shard database's write-ahead log that found it could not be copied into the database file: " +
-            "reason \"failed\" (an error, such as a full disk) or \"behind\" (an open reader holds it back).");
+        _checkpointTrouble = meter.CreateCounter<long>("orleanstickets.storage.checkpoint_trouble", "{report}",
+            "Reports that a SQLite shard database's write-ahead log could not be copied into the database file, at most one " +
+            "per reason every 10 s per database: reason \"failed\" (an error, such as a full disk) or \"behind\" (an open " +
+            "reader holds it back).");
         _commitBatches = meter.CreateHistogram<int>("orleanstickets.storage.commit.batches", "{batch}",
             "Shard batches in one group commit.");
         _commitOrders = meter.CreateHistogram<int>("orleanstickets.storage.commit.orders", "{order}",
@@ -174,7 +175,7 @@ public sealed class SaleMetrics
     }
 
     /// <summary>
-    /// A check of a SQLite shard database's write-ahead log found it could not be copied into the database file, for
+    /// A SQLite shard database's writer reports that its write-ahead log could not be copied into the database file, for
     /// <paramref name="reason"/>: "failed" or "behind".
     /// </summary>
     public void CheckpointTrouble(string reason) => _checkpointTrouble.Add(1, new KeyValuePair<string, object?>("reason", reason));

@@ -10,8 +10,8 @@ namespace OrleansTickets.Storage;
 /// the database file, keeps taking commits into the log while the log can no longer start afresh and only grows, and
 /// the first sign would be commits failing once it had filled the disk. A reader left open blocks the copy in the same
 /// silent way. So the writer runs the same checkpoint itself (<see cref="SqliteGroupWriter.CheckpointIfDue"/>), on the
-/// writer thread right after the commit as SQLite did, and reports a failure, or a log that a reader holds back by more
-/// than four times <see cref="TicketStorageOptions.SqliteCheckpointPages"/>: at once, then at most every
+/// writer thread right after the commit as SQLite did, and reports a failure, or a log that a reader holds back by four
+/// times <see cref="TicketStorageOptions.SqliteCheckpointPages"/> or more: at once, then at most every
 /// <see cref="TroubleReportInterval"/> while the same trouble lasts (a checkpoint is retried after every commit
 /// meanwhile), and once more when a checkpoint copies the whole log again.
 /// </remarks>
@@ -25,9 +25,6 @@ public sealed partial class ShardDatabase
     private bool _checkpointTroubleReported;
     private string? _lastTroubleReason;
     private long _lastTroubleReport;
-
-    /// <summary>The SQLite write-ahead log's size in pages as the writer last counted it, for tests.</summary>
-    internal long SqliteLogPages => _sqliteWriter?.LogPages ?? 0;
 
     /// <summary>Runs a checkpoint if one is due after a commit, and reports what it found. Never throws: the commit is durable.</summary>
     private void WatchCheckpoints()

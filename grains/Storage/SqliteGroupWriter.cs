@@ -276,8 +276,10 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
                 ? null
                 : System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[12..]);
         }
-        catch (IOException)
+        catch (Exception)
         {
+            // Only a refinement of the count: without it, the next commit's count starts from the whole log, and a
+            // checkpoint comes early.
             return null;
         }
     }

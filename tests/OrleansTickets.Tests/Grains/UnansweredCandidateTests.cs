@@ -35,10 +35,10 @@ public sealed class UnansweredCandidateTests(ITestOutputHelper output)
     [Fact]
     public async Task A_candidate_whose_question_the_forward_s_budget_cut_short_is_not_marked_silent_and_one_given_time_is()
     {
-        // Candidate 1 (sold out) answers its question after 1.5 s of the forward's 2; candidate 2 answers after 1.2 s,
-        // slow but there, and is left with about 0.5 s of the budget: half a second either way for a busy machine.
+        // Candidate 1 (sold out) answers its question after 1.2 s of the forward's 2 (0.8 s to spare for a busy machine);
+        // candidate 2, slow but there, would answer after 1.8 s, and is left with at most 0.8 s of the budget.
         var (slowDry, slow) = (new ShardAddress("cut-short", "ga", 1), new ShardAddress("cut-short", "ga", 2));
-        var delays = new Dictionary<ShardAddress, TimeSpan> { [slowDry] = TimeSpan.FromSeconds(1.5), [slow] = TimeSpan.FromSeconds(1.2) };
+        var delays = new Dictionary<ShardAddress, TimeSpan> { [slowDry] = TimeSpan.FromSeconds(1.2), [slow] = TimeSpan.FromSeconds(1.8) };
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo =>
         {
             foreach (var shard in delays.Keys)
@@ -64,7 +64,7 @@ public sealed class UnansweredCandidateTests(ITestOutputHelper output)
         Assert.False(silent.WasSilentLately(slowDry));
 
         // Asked first, with the whole budget, and still too slow for it: that one is silent.
-        delays[slow] = TimeSpan.FromSeconds(2.5);
+        delays[slow] = TimeSpan.FromSeconds(3);
         var again = new PurchaseRequest("cut-short", "ga", 1, new Buyer("Ada", "ada@example.com"), "cut-short-key-2");
         await cluster.Shard("cut-short", "ga", 0).Purchase(new ShardPurchase(again, again.Fingerprint(), [2]));
         Assert.True(silent.WasSilentLately(slow));

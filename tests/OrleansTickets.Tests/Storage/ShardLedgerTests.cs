@@ -1398,7 +1398,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     public async Task The_sqlite_writer_checkpoints_less_often_than_sqlite_by_default()
     {
         // SQLite checkpoints once the WAL holds 1,000 pages, then reuses the file from its start, so by default the
-        // WAL file stays near 1,000 pages. The writer allows 8,192 (ShardDatabase.SqliteWriterPragmas): 60 commits
+        // WAL file stays near 1,000 pages. The writer allows 8,192 (TicketStorageOptions.SqliteCheckpointPages): 60 commits
         // of 40 one-page orders each must leave about 2,400 pages in it.
         const int PageBytes = 4096;
         await using var context = await LedgerContext.CreateAsync(Engines.Sqlite, postgres);

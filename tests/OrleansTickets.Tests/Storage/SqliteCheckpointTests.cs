@@ -112,6 +112,26 @@ public sealed class SqliteCheckpointTests
         Assert.Equal(next.Value.LogPages, writer.LogPages);
     }
 
+    [Fact]
+    public async Task After_a_whole_copy_the_log_that_starts_afresh_is_counted_from_the_start()
+    {
+        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
+        storage.Settings["Storage:SqliteCheckpointPages"] = "16";
+        await using var context = new CheckpointContext(storage);
+        var ledger = await context.ClaimAsync();
+        var file = Path.Combine(storage.Folder!, "shards", "shard_0000.db");
+        using var writer = new SqliteGroupWriter(0, new SqliteWriterSettings($"Data Source={file}", CheckpointPages: 16), () => Task.CompletedTask, () => null);
+        var sql = ShardSql.For(SqlDialect.Sqlite);
+
+        writer.Commit([new CommitItem(context.Batch(ledger, 10))], sql);
+        Assert.Equal(0L, writer.CheckpointIfDue()!.Value.PagesBehind);
+        // No reader: the next commit starts the log afresh, with a few pages, and no checkpoint is due.
+        writer.Commit([new CommitItem(context.Batch(ledger, 2))], sql);
+
+        Assert.Null(writer.CheckpointIfDue());
+        Assert.InRange(writer.LogPages, 1, 15);
+    }
+
     [SmallDiskFact]
     public async Task A_checkpoint_that_fails_on_a_full_disk_is_reported_while_commits_into_the_log_still_succeed()
     {
