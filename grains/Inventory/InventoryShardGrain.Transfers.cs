@@ -157,13 +157,12 @@ public sealed partial class InventoryShardGrain
             // Retire first: from that commit on no transfer comes in, so what is given away below cannot be refilled.
             if (!_retired && !await Enqueue(PendingChange.Retire())) return new DrainResult(false, 0, 0);
             var moved = await GiveAwayAsync(stopAskingAt);
-            // A newer activation claimed the shard during the walk: this one's counts are stale, so they are no answer.
-            // The retire is durable and the newer activation hands on what it finds; the operator is told to ask again.
-            if (_fenced) return new DrainResult(false, moved, 0);
-            // A commit of the walk's (a gift) or of a sale beside it failed: with its outcome unknown, memory is unsure (a
-            // gift that landed would still be counted here as left, not in transit), so the database is read again. After
-            // a definite failure memory was right, but the database just failed, and the reload waits out its back-off:
-            // the operator is told to drain again, which answers from the database either way.
+            // No answer from memory when it may be wrong. A newer activation claimed the shard during the walk: this one's
+            // counts are stale; the retire is durable and the newer activation hands on what it finds. Or a commit of the
+            // walk's (a gift) or of a sale beside it failed: with its outcome unknown, memory is unsure (a gift that landed
+            // would still be counted here as left, not in transit), so the database is read again; after a definite
+            // failure memory was right, but the database just failed, and the reload waits out its back-off. Either way
+            // the operator is told to drain again, which answers from the database.
             if (!await EnsureLoadedAsync() || _fenced) return new DrainResult(false, moved, 0);
             // Left counts reserved tickets too (sales still committing, a gathering waiting on its collector, a hold
             // waiting for its forwarded order): they are on this shard until their commit, question or hold ends, and

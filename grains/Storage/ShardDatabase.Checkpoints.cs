@@ -22,7 +22,7 @@ public sealed partial class ShardDatabase
 
     // Four times the log size at which a checkpoint is due: far beyond what a reader of a few rows holds back.
     private readonly long _checkpointPagesBehindWarning;
-    private bool _checkpointTroubleReported;
+    // The trouble last reported and when, until a checkpoint copies the whole log again; null: none reported.
     private string? _lastTroubleReason;
     private long _lastTroubleReport;
 
@@ -31,14 +31,14 @@ public sealed partial class ShardDatabase
     {
         try
         {
-            if (_sqliteWriter!.CheckpointIfDue() is not { Busy: false, LogPages: >= 0 } checkpoint) return;
+            if (_sqliteWriter!.CheckpointIfDue() is not { Known: true } checkpoint) return;
             if (checkpoint.PagesBehind >= _checkpointPagesBehindWarning)
             {
                 Report(() => LogCheckpointBehind(_logger, Ordinal, checkpoint.PagesBehind, checkpoint.LogPages), "behind");
             }
-            else if (checkpoint.PagesBehind == 0 && _checkpointTroubleReported)
+            else if (checkpoint.PagesBehind == 0 && _lastTroubleReason is not null)
             {
-                _checkpointTroubleReported = false;
+                _lastTroubleReason = null;
                 LogCheckpointRecovered(_logger, Ordinal);
             }
         }
@@ -51,8 +51,7 @@ public sealed partial class ShardDatabase
     private void Report(Action log, string reason)
     {
         // The same trouble again within the interval is not said again; another one is.
-        if (_checkpointTroubleReported && reason == _lastTroubleReason && Stopwatch.GetElapsedTime(_lastTroubleReport) < TroubleReportInterval) return;
-        _checkpointTroubleReported = true;
+        if (reason == _lastTroubleReason && Stopwatch.GetElapsedTime(_lastTroubleReport) < TroubleReportInterval) return;
         _lastTroubleReason = reason;
         _lastTroubleReport = Stopwatch.GetTimestamp();
         log();

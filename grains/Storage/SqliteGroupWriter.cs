@@ -251,7 +251,7 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
             reader.Read();
             checkpoint = new WalCheckpoint(Busy: reader.GetInt64(0) != 0, LogPages: reader.GetInt64(1), CopiedPages: reader.GetInt64(2));
         }
-        if (!checkpoint.Busy && checkpoint.LogPages >= 0)
+        if (checkpoint.Known)
         {
             _logPages = checkpoint.LogPages;
             if (checkpoint.PagesBehind == 0 && ReadCheckpointSequence() is { } sequence) _copiedWhole = (sequence, checkpoint.LogPages);

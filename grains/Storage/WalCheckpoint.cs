@@ -6,6 +6,9 @@ namespace OrleansTickets.Storage;
 /// <param name="CopiedPages">Of those, the pages now copied into the database file.</param>
 internal readonly record struct WalCheckpoint(bool Busy, long LogPages, long CopiedPages)
 {
+    /// <summary>Whether the counts say anything: not when another connection was checkpointing, nor outside WAL mode (-1).</summary>
+    public bool Known => !Busy && LogPages >= 0;
+
     /// <summary>
     /// Pages no checkpoint may copy yet: they were written after a reader still open began, and copying them would
     /// change the database file under it.
