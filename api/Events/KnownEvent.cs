@@ -18,19 +18,23 @@ public sealed class KnownEvent
         // A dispatcher reference is made once per type here: building one resolves the grain interface by
         // reflection, too slow for every purchase.
         _types = definition.TicketTypes.ToFrozenDictionary(
-            t => t.Id, t => new KnownTicketType(t.Shards, grains.GetGrain<IPurchaseDispatcherGrain>($"{definition.Id}/{t.Id}")), StringComparer.Ordinal);
+            t => t.Id, t => new KnownTicketType(t.Shards, t.MaxPerOrder, grains.GetGrain<IPurchaseDispatcherGrain>($"{definition.Id}/{t.Id}")),
+            StringComparer.Ordinal);
     }
 
     /// <summary>The event as the catalog stored it.</summary>
     public EventDefinition Definition { get; }
 
-    /// <summary>The dispatcher of <paramref name="ticketTypeId"/>, or null when the event has no such type.</summary>
-    public IPurchaseDispatcherGrain? DispatcherOf(string ticketTypeId) =>
-        _types.TryGetValue(ticketTypeId, out var type) ? type.Dispatcher : null;
+    /// <summary>
+    /// The dispatcher of <paramref name="ticketTypeId"/> and the most tickets one order of it may take, or null when the
+    /// event has no such type.
+    /// </summary>
+    public (IPurchaseDispatcherGrain Dispatcher, int MaxPerOrder)? SaleOf(string ticketTypeId) =>
+        _types.TryGetValue(ticketTypeId, out var type) ? (type.Dispatcher, type.MaxPerOrder) : null;
 
     /// <summary>Whether shard <paramref name="index"/> of <paramref name="ticketTypeId"/> exists.</summary>
     public bool HasShard(string ticketTypeId, int index) =>
         _types.TryGetValue(ticketTypeId, out var type) && index >= 0 && index < type.Shards;
 
-    private sealed record KnownTicketType(int Shards, IPurchaseDispatcherGrain Dispatcher);
+    private sealed record KnownTicketType(int Shards, int MaxPerOrder, IPurchaseDispatcherGrain Dispatcher);
 }

@@ -61,7 +61,11 @@ public static class OrdersApi
         if (request is null) return Problems.Invalid(errors);
         // Before admission: an id that names nothing takes no slot and activates no dispatcher (EventDirectory).
         if (await events.FindAsync(eventId, context.RequestAborted) is not { } known) return EventsApi.EventNotFound(eventId);
-        if (known.DispatcherOf(request.TicketTypeId) is not { } dispatcher) return TicketTypeNotFound(eventId, request.TicketTypeId);
+        if (known.SaleOf(request.TicketTypeId) is not var (dispatcher, maxPerOrder)) return TicketTypeNotFound(eventId, request.TicketTypeId);
+        // The type's own limit is part of the request's validity, so it is checked here too, before admission: past
+        // saturation, or while the server stops, an order that can never sell must get its 400, not a 503 that invites
+        // retries. The dispatcher checks it again for callers that do not come through this front end.
+        if (request.Quantity > maxPerOrder) return TooManyTickets(maxPerOrder);
 
         // Admitted only now, with the whole body read and valid: a slot stands for work in the cluster (PurchaseAdmission).
         using var slot = await admission.AdmitAsync(context.RequestAborted);
@@ -96,7 +100,7 @@ public static class OrdersApi
             PurchaseStatus.Scattered => Problems.Create(StatusCodes.Status409Conflict, Problems.TicketsScattered,
                 "No shard holds this many tickets.", ScatteredDetail(result.Remaining),
                 new Dictionary<string, object?> { ["largestOrder"] = result.Remaining }),
-            PurchaseStatus.TooManyTickets => Problems.Invalid("quantity", result.Remaining == 1 ? "At most 1 ticket per order." : $"At most {result.Remaining} tickets per order."),
+            PurchaseStatus.TooManyTickets => TooManyTickets(result.Remaining),
             PurchaseStatus.KeyConflict => Problems.Create(StatusCodes.Status422UnprocessableEntity, Problems.IdempotencyKeyConflict,
                 "This Idempotency-Key was used with a different request.", "Use a new key for a different purchase."),
             // The directory found this event and type, and events are never deleted: a dispatcher that could not find
@@ -120,6 +124,9 @@ public static class OrdersApi
     private static string NothingSoldDetail(string? idempotencyKey) => idempotencyKey is null
         ? "Nothing was sold. Try again shortly."
         : "Nothing was sold by this request. Retry shortly with the same Idempotency-Key: if an earlier request with it made the order, the retry returns that order.";
+
+    private static ProblemHttpResult TooManyTickets(long maxPerOrder) =>
+        Problems.Invalid("quantity", maxPerOrder == 1 ? "At most 1 ticket per order." : $"At most {maxPerOrder} tickets per order.");
 
     // "Fewer than 1 tickets" is what the plain wording says of a one-ticket order: none can be sold, so say that.
     private static string SoldOutDetail(int quantity) => quantity == 1

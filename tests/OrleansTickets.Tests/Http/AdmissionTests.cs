@@ -63,6 +63,25 @@ public sealed class AdmissionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_purchase_above_its_types_limit_gets_its_400_even_past_saturation()
+    {
+        // An order that can never sell must not be told to retry (503 "overloaded") or take a slot from real buyers.
+        using var admission = new AdmissionGauges(_host);
+        var (writes, held) = await HoldAPurchaseInFlightAsync(_host, admission);
+        HttpResponseMessage refused;
+        await using (writes)
+        {
+            refused = await _host.Client.OrderAsync("crowd", 11, "too-many");
+        }
+
+        var problem = await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.BadRequest, "validation");
+        Assert.Equal("At most 10 tickets per order.", problem.GetProperty("errors").GetProperty("quantity")[0].GetString());
+        Assert.Equal(0, admission.Refused);
+        Assert.Equal(HttpStatusCode.Created, (await held).StatusCode);
+        Assert.Equal(2, await _host.Client.SoldAsync("crowd"));
+    }
+
+    [Fact]
     public void The_admission_gauges_are_published_before_the_first_purchase()
     {
         // A dashboard watching a front end before the doors open sees its admission at zero, not nothing.
