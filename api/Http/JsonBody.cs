@@ -35,6 +35,25 @@ public static class JsonBody
     }
 
     /// <summary>
+    /// As <see cref="ReadUnlessStoppingAsync"/>, for an endpoint whose body may be left out: no body at all gives
+    /// neither a value nor a problem. A declared body that is still to come when the server begins to stop is given up
+    /// the same way, whether it is being read or only looked at for being empty.
+    /// </summary>
+    public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadOptionalUnlessStoppingAsync<T>(
+        HttpContext context, JsonTypeInfo<T> typeInfo, int maxBytes, IHostApplicationLifetime lifetime, string stoppingDetail) where T : class
+    {
+        try
+        {
+            if (await IsEmptyAsync(context.Request, lifetime.ApplicationStopping)) return (null, null);
+            return await ReadAsync(context.Request, typeInfo, maxBytes, lifetime.ApplicationStopping);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            return (null, Problems.Stopping(context, stoppingDetail));
+        }
+    }
+
+    /// <summary>
     /// Reads and deserializes at most <paramref name="maxBytes"/> bytes. Exactly one of the results is non-null. Throws
     /// <see cref="OperationCanceledException"/> when <paramref name="giveUp"/> fires while the body is still arriving.
     /// </summary>
@@ -129,14 +148,16 @@ public static class JsonBody
     /// <summary>
     /// Whether the request carries no body at all: none declared (no Content-Length, or 0, and not chunked), or a chunked
     /// one that ends before its first byte. It looks at the first bytes without taking them, so <see cref="ReadAsync"/>
-    /// after it reads the whole body.
+    /// after it reads the whole body. Throws <see cref="OperationCanceledException"/> when <paramref name="giveUp"/> fires
+    /// before the first byte arrives.
     /// </summary>
-    public static async Task<bool> IsEmptyAsync(HttpRequest request)
+    private static async Task<bool> IsEmptyAsync(HttpRequest request, CancellationToken giveUp)
     {
         if (request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false }) return true;
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(request.HttpContext.RequestAborted, giveUp);
         try
         {
-            var peek = await request.BodyReader.ReadAsync(request.HttpContext.RequestAborted);
+            var peek = await request.BodyReader.ReadAsync(either.Token);
             request.BodyReader.AdvanceTo(peek.Buffer.Start);
             return peek.Buffer.IsEmpty && peek.IsCompleted;
         }

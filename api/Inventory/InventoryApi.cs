@@ -110,12 +110,9 @@ public static class InventoryApi
         if (errors.Count > 0) return Problems.Invalid(errors);
         // A drain has no options, so a body that names one ({"to": 3}, say) asked for something this drain would not
         // do: it is refused before anything moves. No body, or an empty object, is a drain.
-        if (!await JsonBody.IsEmptyAsync(context.Request))
-        {
-            var (_, bodyProblem) = await JsonBody.ReadUnlessStoppingAsync(context, ApiJsonContext.Default.DrainBody, MaxBodyBytes, lifetime,
-                "Nothing moved. Drain again; another server takes the request.");
-            if (bodyProblem is not null) return bodyProblem;
-        }
+        var (_, bodyProblem) = await JsonBody.ReadOptionalUnlessStoppingAsync(context, ApiJsonContext.Default.DrainBody, MaxBodyBytes, lifetime,
+            "Nothing moved. Drain again; another server takes the request.");
+        if (bodyProblem is not null) return bodyProblem;
         var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);
         if (typeProblem is not null) return typeProblem;
         // One spelling per shard, the one the API gives (in /sales and in order ids): "01" names no shard.
