@@ -14,8 +14,8 @@ public static class DisplayText
         $"formatting characters (a joiner only between two characters), and accents only on a character, at most {MaxMarksInRow} on one";
 
     /// <summary>
-    /// True when <paramref name="text"/> has 1 to <paramref name="maxLength"/> characters, at least one of them visible,
-    /// and none that hides or rearranges what is shown.
+    /// True when <paramref name="text"/> has 1 to <paramref name="maxLength"/> characters once the white space around it
+    /// is trimmed (what is stored), at least one of them visible, and none that hides or rearranges what is shown.
     /// </summary>
     /// <remarks>
     /// Refused: control characters (PostgreSQL cannot store a NUL in text, and one such order would fail the whole group
@@ -34,7 +34,8 @@ public static class DisplayText
     /// </remarks>
     public static bool IsValid(string? text, int maxLength)
     {
-        if (string.IsNullOrEmpty(text) || text.Length > maxLength) return false;
+        // The limit is on what is stored, as for an email address: a name padded to 201 characters is a 200-character name.
+        if (string.IsNullOrEmpty(text) || text.AsSpan().Trim().Length > maxLength) return false;
         var visible = false;
         // Tags spelled so far after a black flag; -1 when the last character was not a flag or one of its tags.
         var flagTags = -1;

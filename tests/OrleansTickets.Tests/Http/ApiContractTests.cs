@@ -555,6 +555,22 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         Assert.Equal(name, (await response.JsonAsync()).GetProperty("buyer").GetProperty("name").GetString());
     }
 
+    [Fact]
+    public async Task A_names_limit_is_on_what_is_stored_so_the_spaces_around_it_do_not_count()
+    {
+        // The name is stored trimmed, as an email address is, and both limits are on what is stored.
+        await EnsureEventAsync("padded");
+        var longest = new string('x', 200);
+
+        var padded = await Http.OrderAsync("padded", 1, name: "  " + longest + " ");
+        var tooLong = await Http.OrderAsync("padded", 1, name: " " + longest + "x");
+
+        Assert.Equal(HttpStatusCode.Created, padded.StatusCode);
+        Assert.Equal(longest, (await padded.JsonAsync()).GetProperty("buyer").GetProperty("name").GetString());
+        await AssertProblemAsync(tooLong, HttpStatusCode.BadRequest, "validation");
+        Assert.Equal(1, await Http.SoldAsync("padded"));
+    }
+
     [Theory]
     [InlineData("zoë@exämple.de")]
     [InlineData("ada.lovelace+tickets@mail-1.example.co.uk")]
