@@ -9,17 +9,19 @@ namespace OrleansTickets.Inventory;
 /// caller whose own continuation on that run comes first (a forward that waited on it) would otherwise be handed a
 /// result it chose not to share, such as a one-commit forward's unrecorded "sold out": it starts its own run, as it
 /// would a moment later. The owner awaits its run before anyone can meet it, so its continuation comes first today;
-/// this check keeps correctness from resting on that order.
+/// this check keeps correctness from resting on that order, for <see cref="TryGetRunning"/>'s callers as for
+/// <see cref="RunAsync"/>'s.
 /// </remarks>
 internal sealed class SingleFlight<T>
 {
     private readonly Dictionary<string, Task<T>> _running = new(StringComparer.Ordinal);
 
-    public bool TryGetRunning(string id, out Task<T> running) => _running.TryGetValue(id, out running!);
+    /// <summary>The run of <paramref name="id"/> if one is still running (not one that ended and is still listed).</summary>
+    public bool TryGetRunning(string id, out Task<T> running) => _running.TryGetValue(id, out running!) && !running.IsCompleted;
 
     public async Task<T> RunAsync(string id, Func<Task<T>> start)
     {
-        if (_running.TryGetValue(id, out var running) && !running.IsCompleted) return await running;
+        if (TryGetRunning(id, out var running)) return await running;
         var task = start();
         _running[id] = task;
         try

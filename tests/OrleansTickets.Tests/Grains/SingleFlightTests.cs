@@ -40,4 +40,22 @@ public sealed class SingleFlightTests
         Assert.Equal("second run", await late);
         Assert.False(flight.TryGetRunning("order-1", out _));
     }
+
+    [Fact]
+    public async Task A_finished_run_not_yet_removed_is_not_reported_running()
+    {
+        // The shard's transfers and forwards ask TryGetRunning before RunAsync, and pass on what they find.
+        var flight = new SingleFlight<string>();
+        var first = new TaskCompletionSource<string>();
+        var sawRunning = first.Task.ContinueWith(
+            _ => flight.TryGetRunning("order-1", out _),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var owner = flight.RunAsync("order-1", () => first.Task);
+        Assert.True(flight.TryGetRunning("order-1", out _));
+
+        first.SetResult("first run");
+
+        Assert.Equal("first run", await owner);
+        Assert.False(await sawRunning);
+    }
 }
