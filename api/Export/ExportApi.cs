@@ -18,6 +18,10 @@ public static class ExportApi
     private const string AfterParameter = "after";
     private const string LimitParameter = "limit";
 
+    // Unknown parameters a refusal names, at most (the first ones): a request line of 8 KB holds thousands of names, and
+    // an error for each would answer it with a body forty times its size.
+    private const int MaxNamedUnknowns = 10;
+
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
     {
         var events = app.MapGroup("/api/events/{eventId}").WithTags("Export").RequireOperator();
@@ -32,12 +36,16 @@ public static class ExportApi
         var errors = new Dictionary<string, string[]>();
         // A misspelt parameter ("cursor", "pageSize") ignored would answer the first page again, and a back office
         // following it would walk page one for ever; one given twice would be read as both joined by a comma.
+        var unknown = 0;
         foreach (var (name, values) in request.Query)
         {
             // Names match as the binding did before, in any case (the query's keys compare so).
             var known = string.Equals(name, AfterParameter, StringComparison.OrdinalIgnoreCase)
                 || string.Equals(name, LimitParameter, StringComparison.OrdinalIgnoreCase);
-            if (!known) errors[name] = [$"Unknown parameter: this endpoint takes '{AfterParameter}' and '{LimitParameter}'."];
+            if (!known)
+            {
+                if (++unknown <= MaxNamedUnknowns) errors[name] = [$"Unknown parameter: this endpoint takes '{AfterParameter}' and '{LimitParameter}'."];
+            }
             else if (values.Count > 1) errors[name] = ["Give it once."];
         }
         if (errors.Count > 0) return Problems.Invalid(errors);
