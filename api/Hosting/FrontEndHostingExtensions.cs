@@ -38,12 +38,15 @@ public static class FrontEndHostingExtensions
     }
 
     /// <summary>
-    /// The logging levels silo/appsettings.json sets: Orleans and ASP.NET Core at warnings, and no per-request logs,
+    /// The logging levels silo/appsettings.json sets: Orleans, Polly and ASP.NET Core at warnings, and no per-request logs,
     /// whose scope and <c>Activity</c> cost every request allocations that nothing here reads.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string?> LoggingDefaults = new Dictionary<string, string?>
     {
         ["Logging:LogLevel:Orleans"] = "Warning",
+        // Orleans' placement runs through a Polly pipeline whose telemetry logs two lines at Information for every
+        // activation it places: 1,100 lines as a 550-shard sale opens.
+        ["Logging:LogLevel:Polly"] = "Warning",
         // A category rule matches by prefix, so the one above would take this project's own categories too.
         ["Logging:LogLevel:OrleansTickets"] = "Information",
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OrleansTickets.Api.Hosting;
@@ -22,8 +23,21 @@ public sealed class FrontEndLoggingTests
         Assert.False(loggers.CreateLogger(PerRequest).IsEnabled(LogLevel.Critical));
         Assert.False(loggers.CreateLogger("Orleans.Messaging").IsEnabled(LogLevel.Information));
         Assert.True(loggers.CreateLogger("Orleans.Messaging").IsEnabled(LogLevel.Warning));
+        Assert.False(loggers.CreateLogger("Polly").IsEnabled(LogLevel.Information));
         // Category rules match by prefix: the rule for Orleans would otherwise quiet this project's own logs too.
         Assert.True(loggers.CreateLogger("OrleansTickets.Api").IsEnabled(LogLevel.Information));
+    }
+
+    [Fact]
+    public void The_silos_settings_file_sets_the_front_ends_levels()
+    {
+        // Two copies of one list: a level added to one alone would make a front end and a silo log differently.
+        var shipped = new ConfigurationBuilder().SetBasePath(AppContext.BaseDirectory).AddJsonFile("appsettings.json").Build();
+        var levels = shipped.GetSection("Logging:LogLevel").GetChildren()
+            .Where(level => level.Key != "Default")
+            .ToDictionary(level => "Logging:LogLevel:" + level.Key, level => level.Value);
+
+        Assert.Equal(FrontEndHostingExtensions.LoggingDefaults.OrderBy(level => level.Key), levels.OrderBy(level => level.Key));
     }
 
     [Fact]
