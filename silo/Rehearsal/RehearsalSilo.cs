@@ -61,15 +61,20 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     /// database pool's, say). One taken in that gap fails the start with "address already in use"; a few tries with
     /// new ports make that a retry instead of a silo opening cold.
     /// </remarks>
+    /// <param name="real">The real service's configuration.</param>
+    /// <param name="storageSettings">The scratch storage's settings.</param>
+    /// <param name="choosePorts">Gives the silo and gateway ports, once per try.</param>
+    /// <param name="cancellationToken">Ends the start.</param>
+    /// <param name="addServices">Services added to the copy before its own (tests: a part that misbehaves).</param>
     internal static async Task<RehearsalSilo> StartAsync(
         IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, Func<(int Silo, int Gateway)> choosePorts,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Action<IServiceCollection>? addServices = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await StartOnceAsync(real, storageSettings, choosePorts(), cancellationToken);
+                return await StartOnceAsync(real, storageSettings, choosePorts(), cancellationToken, addServices);
             }
             catch (Exception e) when (attempt < PortAttempts && IsAddressInUse(e) && !cancellationToken.IsCancellationRequested)
             {
@@ -81,7 +86,7 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     /// <summary>One try at starting the copy on <paramref name="ports"/>; a failed try is stopped and disposed before it throws.</summary>
     private static async Task<RehearsalSilo> StartOnceAsync(
         IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, (int Silo, int Gateway) ports,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Action<IServiceCollection>? addServices)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         // Only what shapes a sale is copied: the storage engine and its tuning, and the admission queue. Nothing
@@ -105,6 +110,7 @@ internal sealed class RehearsalSilo : IAsyncDisposable
             // The copy listens on loopback for the rehearsal's own buyers: the real silo gives this warning.
             ["Logging:LogLevel:OrleansTickets.Api.Http.OperatorKeyWarning"] = "None",
         });
+        addServices?.Invoke(builder.Services);
         builder.AddTicketingSilo();
         var app = builder.Build();
         app.MapTicketingApi();
@@ -203,11 +209,14 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     /// </summary>
     private static async Task StopAsync(WebApplication app, Func<WebApplication, Task>? whenStopFails = null)
     {
-        // Bounded: the copy holds nothing worth a long graceful shutdown, and the real silo is waiting to start.
+        // Bounded: the copy holds nothing worth a long graceful shutdown, and the real silo is waiting to start. The
+        // token bounds the parts that honour it; the wait bounds one that does not (the host waits for every part's
+        // stop, whatever its token says), which would otherwise keep the real silo from ever opening. A copy given up
+        // on this way keeps what it holds until the process ends, and the rehearsal is logged as failed.
         using var patience = new CancellationTokenSource(StopTimeout);
         try
         {
-            await app.StopAsync(patience.Token);
+            await app.StopAsync(patience.Token).WaitAsync(StopTimeout);
         }
         catch (Exception) when (whenStopFails is not null)
         {
@@ -216,7 +225,8 @@ internal sealed class RehearsalSilo : IAsyncDisposable
         }
         finally
         {
-            await app.DisposeAsync();
+            // Disposal waits for what the stop left running, so it is bounded as the stop is.
+            await app.DisposeAsync().AsTask().WaitAsync(StopTimeout);
         }
     }
 }
