@@ -219,7 +219,10 @@ public sealed partial class TicketEventGrain(
 
         // Invariant: serials are never handed out twice. New ones start after everything granted so far, and the
         // grant is stored (with the new high-water mark) before any shard hears of it. This grain is not reentrant,
-        // so two additions never read the same mark.
+        // so two additions on one activation never read the same mark. Two activations during a membership change can:
+        // both build the same transfer id and first serial, and what keeps them apart is that storage takes only one
+        // of the two writes (each names the version it read) and that no shard hears of a grant before its write.
+        // Offering a grant before it is stored would break both.
         var added = stored.AddedCapacity.GetValueOrDefault(type.Id);
         var grant = new CapacityGrant
         {
