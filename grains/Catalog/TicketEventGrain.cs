@@ -368,6 +368,8 @@ public sealed partial class TicketEventGrain(
             Leave();
             throw new CapacityOutcomeUnknownException($"The grant {grant.TransferId} is stored, but its withdrawal may not be.", exception);
         }
+        // An operator told "pending" hears of this only by asking again, so the log says it for them.
+        LogGrantWithdrawn(_logger, grant.TransferId, grant.Quantity, grant.TicketTypeId, grant.FirstSerial, grant.FirstSerial + grant.Quantity - 1);
         return CapacityStatus.Refused;
     }
 
@@ -607,6 +609,9 @@ public sealed partial class TicketEventGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the event from storage again failed; this activation answers that it cannot tell until a later question reads it")]
     private static partial void LogRereadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grant {TransferId} of {Quantity} tickets of type {TicketTypeId} (serials {FirstSerial} to {LastSerial}) was withdrawn: every shard of the type is drained, so none can take them in; the serials are never sold or granted again")]
+    private static partial void LogGrantWithdrawn(ILogger logger, string transferId, long quantity, string ticketTypeId, long firstSerial, long lastSerial);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grant {TransferId} was taken in, but removing it from the pending grants failed; the next activation redelivers it and the shard ignores the repeat")]
     private static partial void LogGrantCleanupFailed(ILogger logger, Exception exception, string transferId);

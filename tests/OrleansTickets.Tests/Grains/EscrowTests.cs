@@ -150,6 +150,32 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         Assert.Equal(16L, (await Cluster.SalesAsync("late")).TicketTypes[0].Capacity);
     }
 
+    [Fact]
+    public async Task A_pending_grant_whose_every_shard_is_then_drained_is_withdrawn_and_the_log_says_so()
+    {
+        // The operator was told "pending"; the withdrawal happens later, on the catalog's timer, with no caller to tell.
+        var shard = new ShardAddress("withdrawn", "ga", 0);
+        var blocked = 1;
+        var log = new WarningCollector();
+        await StartAsync(Engines.Sqlite, silo =>
+        {
+            silo.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(log);
+            TicketingCluster.Intercepting(shard, nameof(IInventoryShardGrain.AcceptTransfer), call =>
+                Volatile.Read(ref blocked) == 1 ? throw new TimeoutException("the shard does not answer") : call.Invoke())(silo);
+        });
+        await Cluster.CreateEventAsync("withdrawn", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        var catalog = Cluster.Client.GetEventGrain("withdrawn");
+        Assert.Equal(CapacityStatus.Pending, (await catalog.AddCapacity("ga", 5, shardIndex: 0, idempotencyKey: "ops-1")).Status);
+
+        Assert.Equal(10L, (await Cluster.Shard("withdrawn", "ga", 0).Drain()).Left);
+        Volatile.Write(ref blocked, 0);
+        await Poll.UntilAsync(() => Task.FromResult(log.Saw("was withdrawn")), failure: "No withdrawal was logged.");
+
+        Assert.Contains(log.Lines, line => line.Contains("5 tickets of type ga (serials 11 to 15) was withdrawn", StringComparison.Ordinal));
+        Assert.Equal(CapacityStatus.Refused, (await catalog.AddCapacity("ga", 5, shardIndex: 0, idempotencyKey: "ops-1")).Status);
+        Assert.Equal(10L, (await Cluster.SalesAsync("withdrawn")).TicketTypes[0].Capacity);
+    }
+
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task Capacity_for_a_type_whose_every_shard_is_drained_is_refused_and_never_counted(string engine)
     {
