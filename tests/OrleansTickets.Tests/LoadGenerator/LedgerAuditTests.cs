@@ -36,6 +36,13 @@ public sealed class LedgerAuditTests
         new("o3", "ga", 3, [new("c5", 5), new("c6", 6), new("c3", 3)]),
     ];
 
+    // The buyers the databases hold for the clean ledger's orders, and the same buyers as the answers and the export name them.
+    private static LedgerSnapshot WithBuyers(LedgerSnapshot ledger) =>
+        ledger with { Orders = [.. ledger.Orders.Select((o, i) => o with { BuyerName = $"Buyer {i}", BuyerEmail = $"b{i}@example.test" })] };
+
+    private static List<AcknowledgedOrder> WithBuyers(List<AcknowledgedOrder> orders) =>
+        [.. orders.Select((o, i) => o with { Buyer = new OrderBuyer($"Buyer {i}", $"b{i}@example.test") })];
+
     private static SalesSnapshot Sales(long capacity = 6, long sold = 6, long remaining = 0) =>
         new("e", [new TicketTypeSalesSnapshot("ga", capacity, sold, remaining, [])]);
 
@@ -178,7 +185,7 @@ public sealed class LedgerAuditTests
     [Fact]
     public void An_export_that_matches_the_databases_passes()
     {
-        var checks = Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true, exported: Acknowledged());
+        var checks = Audit(WithBuyers(CleanLedger()), WithBuyers(Acknowledged()), Sales(), expectSoldOut: true, exported: WithBuyers(Acknowledged()));
         Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name}: {c.Detail}"));
         Assert.Contains(checks, c => c.Name == ExportMatchesLedger);
     }
@@ -190,11 +197,13 @@ public sealed class LedgerAuditTests
     [InlineData("other tickets")]
     [InlineData("other quantity")]
     [InlineData("other type")]
+    [InlineData("no buyer")]
     public void An_export_that_differs_from_the_databases_is_caught(string fault)
     {
-        var orders = Acknowledged();
+        var orders = WithBuyers(Acknowledged());
         List<AcknowledgedOrder> exported = fault switch
         {
+            "no buyer" => [orders[0], orders[1] with { Buyer = null }, orders[2]],
             "missing" => [orders[0], orders[2]],
             "twice" => [.. orders, orders[1]],
             "not stored" => [.. orders, new("o9", "ga", 1, [new("c9", 9)])],
@@ -202,16 +211,15 @@ public sealed class LedgerAuditTests
             "other type" => [orders[0], orders[1] with { TicketTypeId = "vip" }, orders[2]],
             _ => [orders[0], orders[1] with { Tickets = [new("c-forged", 4)] }, orders[2]],
         };
-        var failed = Failed(Audit(CleanLedger(), orders, Sales(), expectSoldOut: true, exported));
+        var failed = Failed(Audit(WithBuyers(CleanLedger()), orders, Sales(), expectSoldOut: true, exported));
         Assert.Equal([ExportMatchesLedger], failed);
     }
 
     [Fact]
     public void An_answer_or_an_export_naming_another_buyer_than_the_databases_hold_is_caught()
     {
-        var ledger = CleanLedger();
-        ledger = ledger with { Orders = [.. ledger.Orders.Select((o, i) => o with { BuyerName = $"Buyer {i}", BuyerEmail = $"b{i}@example.test" })] };
-        var named = Acknowledged().Select((o, i) => o with { Buyer = new OrderBuyer($"Buyer {i}", $"b{i}@example.test") }).ToList();
+        var ledger = WithBuyers(CleanLedger());
+        var named = WithBuyers(Acknowledged());
         Assert.Empty(Failed(Audit(ledger, named, Sales(), expectSoldOut: true, exported: named)));
 
         // The back office would write to someone other than the buyer the databases hold.
