@@ -28,7 +28,7 @@ public static class AuditRun
             var exported = await ExportReader.ReadAsync(options.Urls, options.UsesHttp2, options.EventId, timeout.Token);
             if (exported is null) return ExitCodes.CouldNotFinish;
             Console.WriteLine($"audit of {options.EventId}: {orders.Count} acknowledged orders; ledger: {ledger.Shards.Count} shards, " +
-                $"{ledger.Orders.Count} orders, {ledger.Tickets.Count} tickets, {ledger.TransfersOut.Count} transfers; export: {exported.Count} orders");
+                $"{ledger.Orders.Count} orders, {ledger.Tickets.Count} tickets, {ledger.TransfersOut.Count} transfers; export: {exported.Orders.Count} orders");
             checks = LedgerAudit.Audit(ledger, orders, sales, expectSoldOut: true, exported, options.OfferedWithAdditions());
         }
         else

@@ -12,8 +12,11 @@ public static class ExportReader
 {
     private const int MaxWalks = 3;
 
-    /// <summary>Every exported order, or null once <paramref name="cancellation"/> fires or a page cannot be read.</summary>
-    public static async Task<IReadOnlyList<AcknowledgedOrder>?> ReadAsync(IReadOnlyList<Uri> urls, bool http2, string eventId, CancellationToken cancellation)
+    /// <summary>
+    /// Every exported order with the last page's count of tickets sold, or null once <paramref name="cancellation"/>
+    /// fires or a page cannot be read.
+    /// </summary>
+    public static async Task<ExportWalk?> ReadAsync(IReadOnlyList<Uri> urls, bool http2, string eventId, CancellationToken cancellation)
     {
         var clients = urls.Select(url => PooledHttpClient.Create(url, 1, http2)).ToList();
         using var disposeClients = new CompositeDisposable(clients);
@@ -26,9 +29,9 @@ public static class ExportReader
             var tickets = orders.Sum(o => (long)o.Tickets.Count);
             if (sold == tickets || walk == MaxWalks)
             {
-                // Left to the audit's comparison with the databases, which names what differs.
+                // Left to the audit's comparisons with the databases, which name what differs.
                 if (sold != tickets) Console.Error.WriteLine($"the export's pages hold {tickets} tickets; its last page says {sold?.ToString() ?? "nothing"} were sold");
-                return orders;
+                return new ExportWalk(orders, sold);
             }
         }
     }

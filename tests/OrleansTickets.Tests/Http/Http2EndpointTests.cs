@@ -150,7 +150,7 @@ public sealed class Http2EndpointTests : IAsyncLifetime
         var sales = await SalesReader.ReadAsync([_host.Client.BaseAddress!], http2: true, "h2-load", CancellationToken.None);
         Assert.Equal(2, sales?.TicketTypes.Sum(t => t.Sold));
         var exported = await ExportReader.ReadAsync([_host.Client.BaseAddress!], http2: true, "h2-load", CancellationToken.None);
-        Assert.Equal(2, exported?.Sum(o => o.Tickets.Count));
+        Assert.Equal((2, 2L), (exported?.Orders.Sum(o => o.Tickets.Count), exported?.TicketsSold));
     }
 
     /// <summary>An HTTP/2 client to the endpoint that counts the connections it opens.</summary>

@@ -24,9 +24,10 @@ public sealed class ExportReaderTests
                 ? $$"""{"eventId":"festival","orders":[{{First}}],"next":null,"ticketsSold":3}"""
                 : $$"""{"eventId":"festival","orders":[{{First}},{{Second}}],"next":null,"ticketsSold":3}""", "application/json")));
 
-        var orders = await ExportReader.ReadAsync([new Uri(service.Address)], http2: false, "festival", CancellationToken.None);
+        var export = await ExportReader.ReadAsync([new Uri(service.Address)], http2: false, "festival", CancellationToken.None);
 
-        Assert.Equal(["o-1", "o-2"], orders!.Select(o => o.OrderId));
+        Assert.Equal(["o-1", "o-2"], export!.Orders.Select(o => o.OrderId));
+        Assert.Equal(3, export.TicketsSold);
         Assert.Equal(2, walks);
     }
 
@@ -40,9 +41,9 @@ public sealed class ExportReaderTests
             return Results.Content($$"""{"eventId":"festival","orders":[{{First}},{{Second}}],"next":null,"ticketsSold":3}""", "application/json");
         }));
 
-        var orders = await ExportReader.ReadAsync([new Uri(service.Address)], http2: false, "festival", CancellationToken.None);
+        var export = await ExportReader.ReadAsync([new Uri(service.Address)], http2: false, "festival", CancellationToken.None);
 
-        Assert.Equal(2, orders!.Count);
+        Assert.Equal(2, export!.Orders.Count);
         Assert.Equal(1, walks);
     }
 }

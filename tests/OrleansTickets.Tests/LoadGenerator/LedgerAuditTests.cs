@@ -43,6 +43,9 @@ public sealed class LedgerAuditTests
     private static List<AcknowledgedOrder> WithBuyers(List<AcknowledgedOrder> orders) =>
         [.. orders.Select((o, i) => o with { Buyer = new OrderBuyer($"Buyer {i}", $"b{i}@example.test") })];
 
+    // An export whose last page gives the clean ledger's count of tickets sold (its shards sold 2 and 4).
+    private static ExportWalk Export(List<AcknowledgedOrder> orders, long? ticketsSold = 6) => new(orders, ticketsSold);
+
     private static SalesSnapshot Sales(long capacity = 6, long sold = 6, long remaining = 0) =>
         new("e", [new TicketTypeSalesSnapshot("ga", capacity, sold, remaining, [])]);
 
@@ -185,7 +188,7 @@ public sealed class LedgerAuditTests
     [Fact]
     public void An_export_that_matches_the_databases_passes()
     {
-        var checks = Audit(WithBuyers(CleanLedger()), WithBuyers(Acknowledged()), Sales(), expectSoldOut: true, exported: WithBuyers(Acknowledged()));
+        var checks = Audit(WithBuyers(CleanLedger()), WithBuyers(Acknowledged()), Sales(), expectSoldOut: true, exported: Export(WithBuyers(Acknowledged())));
         Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name}: {c.Detail}"));
         Assert.Contains(checks, c => c.Name == ExportMatchesLedger);
     }
@@ -211,8 +214,22 @@ public sealed class LedgerAuditTests
             "other type" => [orders[0], orders[1] with { TicketTypeId = "vip" }, orders[2]],
             _ => [orders[0], orders[1] with { Tickets = [new("c-forged", 4)] }, orders[2]],
         };
-        var failed = Failed(Audit(WithBuyers(CleanLedger()), orders, Sales(), expectSoldOut: true, exported));
+        var failed = Failed(Audit(WithBuyers(CleanLedger()), orders, Sales(), expectSoldOut: true, Export(exported)));
         Assert.Equal([ExportMatchesLedger], failed);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData(5L)]
+    [InlineData(7L)]
+    public void An_export_whose_last_page_miscounts_the_tickets_sold_is_caught(long? ticketsSold)
+    {
+        // Missing or short, the back office would stop walking with orders passed over; too high, it would walk for ever.
+        var orders = WithBuyers(Acknowledged());
+
+        var failed = Failed(Audit(WithBuyers(CleanLedger()), orders, Sales(), expectSoldOut: true, Export(orders, ticketsSold)));
+
+        Assert.Equal([ExportTicketsSold], failed);
     }
 
     [Fact]
@@ -220,13 +237,13 @@ public sealed class LedgerAuditTests
     {
         var ledger = WithBuyers(CleanLedger());
         var named = WithBuyers(Acknowledged());
-        Assert.Empty(Failed(Audit(ledger, named, Sales(), expectSoldOut: true, exported: named)));
+        Assert.Empty(Failed(Audit(ledger, named, Sales(), expectSoldOut: true, exported: Export(named))));
 
         // The back office would write to someone other than the buyer the databases hold.
         List<AcknowledgedOrder> misnamed = [named[0], named[1] with { Buyer = new OrderBuyer("Buyer 1", "someone@example.test") }, named[2]];
-        Assert.Equal([ExportMatchesLedger], Failed(Audit(ledger, named, Sales(), expectSoldOut: true, exported: misnamed)));
+        Assert.Equal([ExportMatchesLedger], Failed(Audit(ledger, named, Sales(), expectSoldOut: true, exported: Export(misnamed))));
         // The buyer was told of an order stored under another name.
-        Assert.Equal([AcknowledgedStored], Failed(Audit(ledger, misnamed, Sales(), expectSoldOut: true, exported: named)));
+        Assert.Equal([AcknowledgedStored], Failed(Audit(ledger, misnamed, Sales(), expectSoldOut: true, exported: Export(named))));
     }
 
     [Fact]
