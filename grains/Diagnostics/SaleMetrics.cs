@@ -88,9 +88,9 @@ public sealed class SaleMetrics
         _rewrites = meter.CreateCounter<long>("orleanstickets.storage.rewrites", "{rewrite}",
             "Group commits rolled back and written again because a batch in them reused a key the event already holds (SQLite; at most one per group).");
         _checkpointTrouble = meter.CreateCounter<long>("orleanstickets.storage.checkpoint_trouble", "{report}",
-            "Reports that a SQLite shard database's write-ahead log could not be copied into the database file, at most one " +
-            "per reason every 10 s per database: reason \"failed\" (an error, such as a full disk) or \"behind\" (an open " +
-            "reader holds it back).");
+            "Reports that a SQLite shard database's write-ahead log could not be copied into the database file: reason " +
+            "\"failed\" (an error, such as a full disk) or \"behind\" (an open reader holds it back); a trouble that lasts " +
+            "is reported again at most every 10 s per database, a change of reason at once.");
         _commitBatches = meter.CreateHistogram<int>("orleanstickets.storage.commit.batches", "{batch}",
             "Shard batches in one group commit.");
         _commitOrders = meter.CreateHistogram<int>("orleanstickets.storage.commit.orders", "{order}",
