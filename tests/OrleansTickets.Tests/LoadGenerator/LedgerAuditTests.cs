@@ -145,6 +145,26 @@ public sealed class LedgerAuditTests
         Assert.Equal([TotalsMatchSales, NothingStranded, TransfersSettled], failed.Order());
     }
 
+    [Theory]
+    // Each term of the comparison alone: /sales wrong in one number while the ledger is whole and sold out.
+    [InlineData(6L, 5L, 0L)]
+    [InlineData(7L, 6L, 0L)]
+    [InlineData(6L, 6L, 1L)]
+    public void Sales_that_disagree_with_a_whole_ledger_in_one_number_are_caught(long capacity, long sold, long remaining)
+    {
+        var failed = Failed(Audit(CleanLedger(), Acknowledged(), Sales(capacity, sold, remaining), expectSoldOut: true));
+
+        Assert.Equal([TotalsMatchSales], failed);
+    }
+
+    [Fact]
+    public void A_type_the_ledger_holds_but_sales_leaves_out_is_caught()
+    {
+        var failed = Failed(Audit(CleanLedger(), Acknowledged(), new SalesSnapshot("e", []), expectSoldOut: true));
+
+        Assert.Equal([TotalsMatchSales], failed);
+    }
+
     [Fact]
     public void A_stored_order_no_buyer_was_acknowledged_is_caught()
     {
