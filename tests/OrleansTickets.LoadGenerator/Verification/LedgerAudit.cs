@@ -38,7 +38,10 @@ public static class LedgerAudit
         checks.Add(StoredOnce(ShardsStoredOnce, ledger.Shards, s => s.ShardKey, s => s.Database, "shards", "shards"));
         var orderIds = ledger.Orders.DistinctBy(o => o.OrderId, StringComparer.Ordinal).ToDictionary(o => o.OrderId, StringComparer.Ordinal);
         var ticketsByOrder = ledger.Tickets.ToLookup(t => t.OrderId, StringComparer.Ordinal);
+        // Every type any row names, not only the shards' and /sales's: an order or ticket row of a type no shard holds
+        // is checked (and fails) rather than passed over.
         var types = ledger.Shards.Select(s => s.TicketTypeId).Union(sales.TicketTypes.Select(t => t.Id))
+            .Union(ledger.Orders.Select(o => o.TicketTypeId)).Union(ledger.Tickets.Select(t => t.TicketTypeId))
             .Union(offered?.Keys ?? []).Order(StringComparer.Ordinal);
 
         foreach (var type in types)
@@ -188,12 +191,17 @@ public static class LedgerAudit
     /// mix-up between orders committed together would pass every count.
     /// </summary>
     private static bool SameOrder(AcknowledgedOrder order, LedgerOrder stored, IEnumerable<LedgerTicket> tickets) =>
-        stored.TicketTypeId == order.TicketTypeId && stored.Quantity == order.Quantity && SameTickets(order, tickets)
+        stored.TicketTypeId == order.TicketTypeId && stored.Quantity == order.Quantity && SameTickets(order, stored, tickets)
         && (order.Requested is not { BuyerName: { } name, BuyerEmail: { } email } || (stored.BuyerName == name && stored.BuyerEmail == email))
         && (order.Buyer is null || (stored.BuyerName == order.Buyer.Name && stored.BuyerEmail == order.Buyer.Email));
 
-    private static bool SameTickets(AcknowledgedOrder order, IEnumerable<LedgerTicket> stored)
+    /// <summary>
+    /// The order's tickets are the rows stored for it, each under the order's type and in the order's database: a row
+    /// of another type escapes that type's serial check, and one in another database is not where the order lives.
+    /// </summary>
+    private static bool SameTickets(AcknowledgedOrder order, LedgerOrder storedOrder, IEnumerable<LedgerTicket> stored)
     {
+        if (stored.Any(t => t.TicketTypeId != storedOrder.TicketTypeId || t.Database != storedOrder.Database)) return false;
         var expected = order.Tickets.Select(t => (t.Serial, t.Code)).Order().ToList();
         var actual = stored.Select(t => (t.Serial, t.Code)).Order().ToList();
         return expected.SequenceEqual(actual);

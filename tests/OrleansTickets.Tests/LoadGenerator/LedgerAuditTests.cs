@@ -128,6 +128,18 @@ public sealed class LedgerAuditTests
     }
 
     [Fact]
+    public void A_ticket_row_stored_under_another_type_or_in_another_database_than_its_order_is_caught()
+    {
+        var ledger = CleanLedger();
+        var otherType = ledger with { Tickets = [.. ledger.Tickets.Where(t => t.Code != "c4"), new("db1", "vip", 4, "o2", "c4")] };
+        var otherDatabase = ledger with { Tickets = [.. ledger.Tickets.Where(t => t.Code != "c4"), new("db0", "ga", 4, "o2", "c4")] };
+
+        // Under another type, the row also makes a type no shard and no /sales holds.
+        Assert.Equal([TotalsMatchSales, AcknowledgedStored], Failed(Audit(otherType, Acknowledged(), Sales(), expectSoldOut: true)).Order());
+        Assert.Equal([AcknowledgedStored], Failed(Audit(otherDatabase, Acknowledged(), Sales(), expectSoldOut: true)));
+    }
+
+    [Fact]
     public void An_acknowledged_order_missing_from_the_databases_is_caught()
     {
         var acknowledged = Acknowledged();
