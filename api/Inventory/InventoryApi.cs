@@ -67,13 +67,11 @@ public static class InventoryApi
                 ? $"The tickets may or may not have been added, and without an Idempotency-Key a retry may add them twice. Look at /api/events/{eventId}/sales before trying again, and send a key with every addition."
                 : "Retry with the same Idempotency-Key within 24 hours: it returns the addition if one was made, and never makes two.");
         }
-        if (added.Status is CapacityStatus.NotFound or CapacityStatus.Stale)
+        if (added.Status == CapacityStatus.NotFound)
         {
             // The type and shard were found above, and events are never deleted: a catalog activation that knows no event
             // is a new one still reading storage (a membership change), so "try again", not a 404, as for a purchase.
-            // Stale: one that wrote after its twin had, and was refused; the next activation reads what the twin wrote.
-            return Problems.RetryLater(context, Problems.Unavailable,
-                added.Status == CapacityStatus.Stale ? "The event's catalog changed while this request was made." : "The event cannot be confirmed right now.",
+            return Problems.RetryLater(context, Problems.Unavailable, "The event cannot be confirmed right now.",
                 key is null || ownKey
                     ? "Nothing was added. Try again shortly."
                     : "Nothing was added by this request. Retry shortly with the same Idempotency-Key.");

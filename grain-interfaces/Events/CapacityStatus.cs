@@ -17,10 +17,4 @@ public enum CapacityStatus
 
     /// <summary>Every shard of the type is drained and takes no tickets in; the grant was withdrawn, nothing was added.</summary>
     Refused,
-
-    /// <summary>
-    /// Storage refused the catalog's write because another activation of it wrote first (a membership change): nothing
-    /// was added, and a retry reaches an activation that has read what storage holds.
-    /// </summary>
-    Stale,
 }

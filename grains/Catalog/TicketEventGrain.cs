@@ -252,17 +252,13 @@ public sealed partial class TicketEventGrain(
         }
         catch (Exception exception)
         {
-            // Not stored, or not known to be: no shard may hear of it. Undo, and let the next activation read what
-            // storage really holds.
+            // Not known to be stored: no shard may hear of it. Undo, and let the next activation read what storage
+            // really holds (the write may have landed after all; a retry with the same key then finds it).
             stored.AddedCapacity[type.Id] = added;
             stored.PendingGrants.Remove(grant);
             stored.GrantsIssued--;
             if (idempotencyKey is not null) stored.GrantsByKey.Remove(idempotencyKey);
             Leave();
-            // A version conflict is storage's definite refusal (another activation wrote first): nothing was added,
-            // and an operator without a key may simply try again. Any other failure may have landed after all; a retry
-            // with the same key then finds it.
-            if (exception is InconsistentStateException) return new CapacityAddition(CapacityStatus.Stale);
             throw new CapacityOutcomeUnknownException($"The grant {grant.TransferId} may or may not have been stored.", exception);
         }
 

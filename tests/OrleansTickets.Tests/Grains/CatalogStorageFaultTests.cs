@@ -118,24 +118,6 @@ public sealed class CatalogStorageFaultTests(ITestOutputHelper output)
         Assert.Equal(7L, (await cluster.SalesAsync("grant")).TicketTypes[0].Capacity);
     }
 
-    [Fact]
-    public async Task A_grant_refused_for_a_stale_version_says_nothing_was_added_and_a_retry_without_a_key_adds_it_once()
-    {
-        var faults = new FaultyCatalogStorage();
-        await using var cluster = await StartAsync(faults);
-        await cluster.CreateEventAsync("stale-grant", TicketingCluster.Type("ga", capacity: 4, shards: 1));
-        var catalog = cluster.Client.GetEventGrain("stale-grant");
-
-        // Storage's version check refused the write: a twin activation wrote first. That is a definite "not stored",
-        // so an operator without a key is not sent to look at /sales before retrying, as after a write that may have landed.
-        faults.FailNextWrite(EventState, new InconsistentStateException("Another activation wrote first (played by a test)."));
-        var refused = await catalog.AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: null);
-        var retried = await catalog.AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: null);
-
-        Assert.Equal((CapacityStatus.Stale, CapacityStatus.Added), (refused.Status, retried.Status));
-        Assert.Equal(7L, (await cluster.SalesAsync("stale-grant")).TicketTypes[0].Capacity);
-    }
-
     /// <summary>
     /// The call fails, and because of the fault the test played (each says so in its message), not for a reason of its
     /// own that would let the test pass without reaching the storage at all.
