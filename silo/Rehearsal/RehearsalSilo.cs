@@ -24,6 +24,10 @@ internal sealed class RehearsalSilo : IAsyncDisposable
 {
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
+    // How long past its token's deadline a stop may still run before the copy is given up on: parts that honour the
+    // token still need a moment after it fires to stop without grace.
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
+
     /// <summary>How many pairs of ports a start tries before it gives up on "address already in use".</summary>
     internal const int PortAttempts = 3;
 
@@ -48,8 +52,9 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     /// <paramref name="storageSettings"/>.
     /// </summary>
     public static Task<RehearsalSilo> StartAsync(
-        IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, CancellationToken cancellationToken) =>
-        StartAsync(real, storageSettings, TwoFreeLoopbackPorts, cancellationToken);
+        IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, CancellationToken cancellationToken,
+        RehearsalCopyParts? parts = null) =>
+        StartAsync(real, storageSettings, TwoFreeLoopbackPorts, cancellationToken, parts is null ? null : parts.AddTo);
 
     /// <summary>
     /// Starts the copy on the storage in <paramref name="storageSettings"/>, with the silo and gateway ports that
@@ -210,13 +215,13 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     private static async Task StopAsync(WebApplication app, Func<WebApplication, Task>? whenStopFails = null)
     {
         // Bounded: the copy holds nothing worth a long graceful shutdown, and the real silo is waiting to start. The
-        // token bounds the parts that honour it; the wait bounds one that does not (the host waits for every part's
-        // stop, whatever its token says), which would otherwise keep the real silo from ever opening. A copy given up
-        // on this way keeps what it holds until the process ends, and the rehearsal is logged as failed.
+        // token bounds the parts that honour it; the wait, a little longer, bounds one that does not (the host waits
+        // for every part's stop, whatever its token says), which would otherwise keep the real silo from ever
+        // opening. A copy given up on this way (TimeoutException) keeps what it holds until the process ends.
         using var patience = new CancellationTokenSource(StopTimeout);
         try
         {
-            await app.StopAsync(patience.Token).WaitAsync(StopTimeout);
+            await app.StopAsync(patience.Token).WaitAsync(StopTimeout + StopGrace);
         }
         catch (Exception) when (whenStopFails is not null)
         {

@@ -39,6 +39,39 @@ public sealed class RehearsalStopTests
         }
     }
 
+    [Fact]
+    public async Task A_silo_whose_rehearsal_copy_never_stops_keeps_the_rehearsals_outcome_says_so_and_opens()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var log = new WarningCollector();
+        using var storage = TestStorage.Sqlite();
+        var scratch = Directory.CreateTempSubdirectory("orleans-tickets-scratch-");
+        try
+        {
+            await using var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?>
+            {
+                ["Rehearsal:Enabled"] = "true",
+                ["Rehearsal:Tickets"] = "1000",
+                ["Rehearsal:Buyers"] = "16",
+                ["Rehearsal:ScratchPath"] = scratch.FullName,
+                ["Rehearsal:SettleSeconds"] = "1",
+            }, services => services
+                .AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(log)
+                .AddSingleton(new RehearsalCopyParts(copy => copy.AddHostedService(_ => new NeverStopping(release.Task)))));
+
+            // The sales were exact, so the rehearsal counts as done: only its copy was left behind.
+            var report = host.Services.GetRequiredService<RehearsalReport>();
+            Assert.True(report.Status == RehearsalStatus.Rehearsed, $"{report.Status} after {report.Elapsed}, {report.Stage}");
+            Assert.True(log.Saw("left behind"), string.Join(Environment.NewLine, log.Lines));
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await host.Client.GetAsync("/health/ready")).StatusCode);
+        }
+        finally
+        {
+            release.TrySetResult();
+            scratch.Delete(recursive: true);
+        }
+    }
+
     /// <summary>A part whose stop ends only when the test lets it, whatever the stop's token says.</summary>
     private sealed class NeverStopping(Task release) : IHostedService
     {
