@@ -364,7 +364,8 @@ public sealed partial class TicketEventGrain(
             Leave();
             throw new CapacityOutcomeUnknownException($"The grant {grant.TransferId} is stored, but its withdrawal may not be.", exception);
         }
-        // An operator told "pending" hears of this only by asking again, so the log says it for them.
+        // An operator told "pending" earlier hears of this only by asking again, so the log says it for them (and, when
+        // the caller is refused at once instead, the log says the same of that grant).
         LogGrantWithdrawn(_logger, grant.TransferId, grant.Quantity, grant.TicketTypeId, grant.FirstSerial, grant.FirstSerial + grant.Quantity - 1);
         return CapacityStatus.Refused;
     }
