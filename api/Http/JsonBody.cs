@@ -28,7 +28,7 @@ public static class JsonBody
         {
             return await ReadAsync(context.Request, typeInfo, maxBytes, lifetime.ApplicationStopping);
         }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (StoppedWhileArriving(context, lifetime))
         {
             return (null, Problems.Stopping(context, stoppingDetail));
         }
@@ -47,11 +47,15 @@ public static class JsonBody
             if (await IsEmptyAsync(context.Request, lifetime.ApplicationStopping)) return (null, null);
             return await ReadAsync(context.Request, typeInfo, maxBytes, lifetime.ApplicationStopping);
         }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (StoppedWhileArriving(context, lifetime))
         {
             return (null, Problems.Stopping(context, stoppingDetail));
         }
     }
+
+    // The read was given up because the server began to stop, not because the client went away (no one to answer then).
+    private static bool StoppedWhileArriving(HttpContext context, IHostApplicationLifetime lifetime) =>
+        lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested;
 
     /// <summary>
     /// Reads and deserializes at most <paramref name="maxBytes"/> bytes. Exactly one of the results is non-null. Throws
