@@ -60,17 +60,8 @@ internal sealed partial class OnSaleRehearsal(
                 }
                 finally
                 {
-                    // The copy stops (and lets go of its connections) before the scratch storage is deleted. One that
-                    // does not stop in time is left behind, said in the log; what its sales showed still stands, and
-                    // so does the reason they ended (the time limit, say).
-                    try
-                    {
-                        await silo.DisposeAsync();
-                    }
-                    catch (TimeoutException exception)
-                    {
-                        LogCopyLeftBehind(logger, exception);
-                    }
+                    // The copy stops (and lets go of its connections) before the scratch storage is deleted.
+                    await StopCopyAsync(silo);
                 }
             }
             finally
@@ -179,6 +170,22 @@ internal sealed partial class OnSaleRehearsal(
 
     /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Stops and disposes the copy. One that does not stop in time is left behind, said in the log: what its sales
+    /// showed still stands, and so does the reason they ended (the time limit, say).
+    /// </summary>
+    private async Task StopCopyAsync(RehearsalSilo silo)
+    {
+        try
+        {
+            await silo.DisposeAsync();
+        }
+        catch (TimeoutException exception)
+        {
+            LogCopyLeftBehind(logger, exception);
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The rehearsal's private copy did not stop in time and is left behind: it keeps its threads and loopback ports until the process ends; opening anyway")]
     private static partial void LogCopyLeftBehind(ILogger logger, Exception exception);

@@ -54,7 +54,7 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     public static Task<RehearsalSilo> StartAsync(
         IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, CancellationToken cancellationToken,
         RehearsalCopyParts? parts = null) =>
-        StartAsync(real, storageSettings, TwoFreeLoopbackPorts, cancellationToken, parts is null ? null : parts.AddTo);
+        StartAsync(real, storageSettings, TwoFreeLoopbackPorts, cancellationToken, parts);
 
     /// <summary>
     /// Starts the copy on the storage in <paramref name="storageSettings"/>, with the silo and gateway ports that
@@ -70,16 +70,16 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     /// <param name="storageSettings">The scratch storage's settings.</param>
     /// <param name="choosePorts">Gives the silo and gateway ports, once per try.</param>
     /// <param name="cancellationToken">Ends the start.</param>
-    /// <param name="addServices">Services added to the copy before its own (tests: a part that misbehaves).</param>
+    /// <param name="parts">Services added to the copy before its own (tests: a part that misbehaves).</param>
     internal static async Task<RehearsalSilo> StartAsync(
         IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, Func<(int Silo, int Gateway)> choosePorts,
-        CancellationToken cancellationToken, Action<IServiceCollection>? addServices = null)
+        CancellationToken cancellationToken, RehearsalCopyParts? parts = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await StartOnceAsync(real, storageSettings, choosePorts(), cancellationToken, addServices);
+                return await StartOnceAsync(real, storageSettings, choosePorts(), cancellationToken, parts);
             }
             catch (Exception e) when (attempt < PortAttempts && IsAddressInUse(e) && !cancellationToken.IsCancellationRequested)
             {
@@ -91,7 +91,7 @@ internal sealed class RehearsalSilo : IAsyncDisposable
     /// <summary>One try at starting the copy on <paramref name="ports"/>; a failed try is stopped and disposed before it throws.</summary>
     private static async Task<RehearsalSilo> StartOnceAsync(
         IConfiguration real, IReadOnlyDictionary<string, string?> storageSettings, (int Silo, int Gateway) ports,
-        CancellationToken cancellationToken, Action<IServiceCollection>? addServices)
+        CancellationToken cancellationToken, RehearsalCopyParts? parts)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         // Only what shapes a sale is copied: the storage engine and its tuning, and the admission queue. Nothing
@@ -115,7 +115,7 @@ internal sealed class RehearsalSilo : IAsyncDisposable
             // The copy listens on loopback for the rehearsal's own buyers: the real silo gives this warning.
             ["Logging:LogLevel:OrleansTickets.Api.Http.OperatorKeyWarning"] = "None",
         });
-        addServices?.Invoke(builder.Services);
+        parts?.AddTo(builder.Services);
         builder.AddTicketingSilo();
         var app = builder.Build();
         app.MapTicketingApi();

@@ -24,7 +24,7 @@ public sealed class RehearsalStopTests
         {
             var copy = await RehearsalSilo.StartAsync(new ConfigurationBuilder().Build(), scratch.Settings,
                 () => (FreePort.Next(), FreePort.Next()), limit.Token,
-                services => services.AddHostedService(_ => new NeverStopping(release.Task)));
+                new RehearsalCopyParts(copy => copy.AddHostedService(_ => new NeverStopping(release.Task))));
 
             var clock = Stopwatch.StartNew();
             // The test's own bound, past the copy's: a copy that waited for the part would fail here, not hang the run.
