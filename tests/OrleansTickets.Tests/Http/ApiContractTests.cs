@@ -694,8 +694,12 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     public async Task Malformed_events_are_400_problems_and_create_nothing(string body)
     {
         var response = await Http.PostRawAsync("/api/events", body);
+        var text = await response.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        // One of the two stable 400 types, whichever the body's fault is: a rule broken, or a body that is not an event.
+        var type = JsonDocument.Parse(text).RootElement.GetProperty("type").GetString();
+        Assert.True(type is ProblemBase + "validation" or ProblemBase + "malformed-request", $"Problem type {type}: {text}");
         Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/api/events/e1")).StatusCode);
     }
 

@@ -28,24 +28,29 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
     }
 
     [Theory]
-    [InlineData("{}")]
-    [InlineData("{\"quantity\":0}")]
-    [InlineData("{\"quantity\":-5}")]
-    [InlineData("{\"quantity\":\"5\"}")]
-    [InlineData("{\"quantity\":10000001}")]
-    [InlineData("{\"quantity\":5,\"shard\":-1}")]
-    [InlineData("{\"quantity\":5,\"shard\":2}")]
-    [InlineData("{\"quantity\":5,\"shard\":1.5}")]
-    [InlineData("[1]")]
-    [InlineData("{\"quantity\":5")]
+    [InlineData("{}", "validation", "quantity")]
+    [InlineData("{\"quantity\":0}", "validation", "quantity")]
+    [InlineData("{\"quantity\":-5}", "validation", "quantity")]
+    [InlineData("{\"quantity\":\"5\"}", "malformed-request", "quantity")]
+    [InlineData("{\"quantity\":10000001}", "validation", "quantity")]
+    [InlineData("{\"quantity\":5,\"shard\":-1}", "validation", "shard")]
+    [InlineData("{\"quantity\":5,\"shard\":2}", "validation", "shard")]
+    [InlineData("{\"quantity\":5,\"shard\":1.5}", "malformed-request", "shard")]
+    [InlineData("[1]", "malformed-request", null)]
+    [InlineData("{\"quantity\":5", "malformed-request", null)]
     // A misspelt field: ignored, the tickets went to whichever shard came next, for good.
-    [InlineData("{\"quantity\":5,\"shardIndex\":1}")]
-    public async Task Bad_capacity_requests_are_400_and_change_nothing(string body)
+    [InlineData("{\"quantity\":5,\"shardIndex\":1}", "malformed-request", "shardIndex")]
+    public async Task Bad_capacity_requests_are_400_and_change_nothing(string body, string problem, string? field)
     {
         await Http.CreateEventAsync("bad-capacity", capacity: 10, shards: 2);
-        var response = await Http.PostRawAsync("/api/events/bad-capacity/ticket-types/ga/capacity", body);
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var refused = await ApiContractTests.AssertProblemAsync(
+            await Http.PostRawAsync("/api/events/bad-capacity/ticket-types/ga/capacity", body), HttpStatusCode.BadRequest, problem);
+        // The answer names what to mend: a validation problem lists the field among its errors, a malformed body names it.
+        if (field is not null)
+        {
+            Assert.True(problem == "validation" ? refused.GetProperty("errors").TryGetProperty(field, out _) : refused.GetProperty("field").GetString() == field,
+                $"The problem does not name '{field}': {refused}");
+        }
         var type = (await (await Http.GetAsync("/api/events/bad-capacity/sales")).JsonAsync()).GetProperty("ticketTypes")[0];
         Assert.Equal(10L, type.GetProperty("capacity").GetInt64());
     }
@@ -98,8 +103,11 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
         var tooLong = await AddCapacityAsync("bad-cap-key", "{\"quantity\":3}", new string('k', 101));
         var withTab = await AddCapacityAsync("bad-cap-key", "{\"quantity\":3}", "bad\tkey");
 
-        Assert.Equal((HttpStatusCode.BadRequest, HttpStatusCode.BadRequest), (tooLong.StatusCode, withTab.StatusCode));
-        Assert.Equal("application/problem+json", withTab.Content.Headers.ContentType?.MediaType);
+        foreach (var refused in new[] { tooLong, withTab })
+        {
+            var problem = await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.BadRequest, "validation");
+            Assert.True(problem.GetProperty("errors").TryGetProperty("Idempotency-Key", out _), $"The problem does not name the key: {problem}");
+        }
         Assert.Equal(10L, await CapacityAsync("bad-cap-key"));
     }
 

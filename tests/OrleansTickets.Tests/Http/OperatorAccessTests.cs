@@ -117,9 +117,7 @@ public sealed class OperatorAccessTests
         await using var host = await ApiHost.StartAsync(storage, new Dictionary<string, string?> { ["Api:Operators:Key"] = Key });
         var http = host.Client;
 
-        var refused = await http.CreateEventAsync("guarded", capacity: 20, shards: 2);
-        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
-        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        await AssertKeyRequiredAsync(await http.CreateEventAsync("guarded", capacity: 20, shards: 2));
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/events/guarded")).StatusCode);
 
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
@@ -131,18 +129,27 @@ public sealed class OperatorAccessTests
         Assert.Equal(2, await http.SoldAsync("guarded"));
 
         // The inventory endpoints refuse before reading the body, and change nothing.
-        var capacity = await http.PostRawAsync("/api/events/guarded/ticket-types/ga/capacity", "{\"quantity\":5}", key: "add-5");
-        Assert.Equal(HttpStatusCode.Unauthorized, capacity.StatusCode);
-        var drain = await http.PostRawAsync("/api/events/guarded/ticket-types/ga/shards/0/drain", "");
-        Assert.Equal(HttpStatusCode.Unauthorized, drain.StatusCode);
+        await AssertKeyRequiredAsync(await http.PostRawAsync("/api/events/guarded/ticket-types/ga/capacity", "{\"quantity\":5}", key: "add-5"));
+        await AssertKeyRequiredAsync(await http.PostRawAsync("/api/events/guarded/ticket-types/ga/shards/0/drain", ""));
         // The buyers' data is the back office's: the export refuses too.
-        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/events/guarded/orders")).StatusCode);
+        await AssertKeyRequiredAsync(await http.GetAsync("/api/events/guarded/orders"));
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
         Assert.Single((await (await http.GetAsync("/api/events/guarded/orders")).JsonAsync()).GetProperty("orders").EnumerateArray());
         http.DefaultRequestHeaders.Authorization = null;
         var sales = await (await http.GetAsync("/api/events/guarded/sales")).JsonAsync();
         Assert.Equal(20, sales.GetProperty("ticketTypes")[0].GetProperty("capacity").GetInt64());
         Assert.Equal(18, sales.GetProperty("ticketTypes")[0].GetProperty("remaining").GetInt64());
+        // The type's totals would be the same had the drain run (its tickets would have moved to shard 1): the shard
+        // itself must still be open, with its own tickets.
+        var drained = sales.GetProperty("ticketTypes")[0].GetProperty("shards")[0];
+        Assert.Equal((false, 10L), (drained.GetProperty("retired").GetBoolean(), drained.GetProperty("capacity").GetInt64()));
+    }
+
+    /// <summary>A 401 that says what to send, as RFC 9110 asks of every 401: the scheme in WWW-Authenticate.</summary>
+    private static async Task AssertKeyRequiredAsync(HttpResponseMessage response)
+    {
+        await ApiContractTests.AssertProblemAsync(response, HttpStatusCode.Unauthorized, "operator-key-required");
+        Assert.Equal("Bearer", Assert.Single(response.Headers.WwwAuthenticate).Scheme);
     }
 
     private static DefaultHttpContext Caller(string address) =>
