@@ -20,6 +20,13 @@ namespace OrleansTickets.Dispatch;
 /// shard's own decision. Read and written from the dispatchers' threads without a lock: a reader that sees a count
 /// raised before its time was written may skip the shard once.
 /// </para>
+/// <para>
+/// Invariant: a shard whose last purchase ended without its answer (the buyer's patience ran out, or its silo was
+/// lost) stays silent from that purchase's start until it answers one. Its silence does not restart when the purchases
+/// waiting on it have all given up: the next one sent is a probe, and the buyers after it go around the shard until the
+/// probe is answered. Before, each time the last waiting purchase gave up (every ten seconds or so), the shard was
+/// taken as fresh again and got two more seconds of buyers, each held until its own patience ran out.
+/// </para>
 /// </remarks>
 public sealed class ShardPurchaseWatch(int shards, TimeProvider clock)
 {
@@ -28,12 +35,20 @@ public sealed class ShardPurchaseWatch(int shards, TimeProvider clock)
 
     private readonly int[] _inFlight = new int[shards];
     private readonly long[] _heardAt = new long[shards];
+    // 1 while the shard's last ended purchase ended without its answer.
+    private readonly int[] _unanswered = new int[shards];
     private readonly long _silentAfter = (long)(SilentAfter.TotalSeconds * clock.TimestampFrequency);
 
-    /// <summary>A purchase was sent to shard <paramref name="index"/>; its silence is counted from now if none was waiting.</summary>
+    /// <summary>
+    /// A purchase was sent to shard <paramref name="index"/>; its silence is counted from now if none was waiting,
+    /// unless the last one ended unanswered: then it goes on from when that one was sent.
+    /// </summary>
     public void Sent(int index)
     {
-        if (Interlocked.Increment(ref _inFlight[index]) == 1) Volatile.Write(ref _heardAt[index], clock.GetTimestamp());
+        if (Interlocked.Increment(ref _inFlight[index]) == 1 && Volatile.Read(ref _unanswered[index]) == 0)
+        {
+            Volatile.Write(ref _heardAt[index], clock.GetTimestamp());
+        }
     }
 
     /// <summary>A purchase sent to shard <paramref name="index"/> ended: answered, failed or given up on.</summary>
@@ -42,6 +57,7 @@ public sealed class ShardPurchaseWatch(int shards, TimeProvider clock)
     public void Ended(int index, bool answered)
     {
         if (answered) Volatile.Write(ref _heardAt[index], clock.GetTimestamp());
+        Volatile.Write(ref _unanswered[index], answered ? 0 : 1);
         Interlocked.Decrement(ref _inFlight[index]);
     }
 
