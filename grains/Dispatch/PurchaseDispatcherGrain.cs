@@ -38,7 +38,8 @@ namespace OrleansTickets.Dispatch;
 /// </remarks>
 [StatelessWorker, Reentrant]
 public sealed partial class PurchaseDispatcherGrain(
-    TimeProvider clock, SaleMetrics metrics, ShardPurchaseWatches watches, ILogger<PurchaseDispatcherGrain> logger) : Grain, IPurchaseDispatcherGrain
+    TimeProvider clock, SaleMetrics metrics, ShardPurchaseWatches watches, KeyHomeOutages outages, ILogger<PurchaseDispatcherGrain> logger)
+    : Grain, IPurchaseDispatcherGrain
 {
     // Logged on the way to answering callers: a throwing provider must not turn their answer into a fault (NonThrowingLogger).
     private readonly ILogger _logger = new NonThrowingLogger(logger);
@@ -134,6 +135,9 @@ public sealed partial class PurchaseDispatcherGrain(
     // Purchases in flight at each shard from this silo's dispatchers of the type, and the shards silent with them
     // (see ShardPurchaseWatch): skipped like unavailable ones while they stay silent.
     private ShardPurchaseWatch? _watch;
+
+    // The event's key homes that have answered nothing definite for a while (see KeyHomeOutage), by flat index.
+    private KeyHomeOutage? _outage;
 
     // Refreshes are shared by the requests that arrived before they started: refresh n serves any request that
     // saw _refreshesStarted < n on arrival, and the running one also serves those that meet it while
@@ -267,6 +271,7 @@ public sealed partial class PurchaseDispatcherGrain(
         _unavailableUntil = new long[type.Shards];
         _retired = new bool[type.Shards];
         _watch = watches.For(definition!.Id, type.Id, type.Shards);
+        _outage = outages.For(definition!.Id, definition!.TotalShards);
         _shards = new IInventoryShardGrain?[type.Shards];
         _homes = new IInventoryShardGrain?[definition!.TotalShards];
         _type = type;
@@ -397,13 +402,15 @@ public sealed partial class PurchaseDispatcherGrain(
 
     private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key, long arrival, long giveUpAt)
     {
+        var flatIndex = _keyHomes!.HomeOf(key);
+        // Nothing is asked, so nothing is made: "unavailable" is the whole truth, and the key's retry is safe.
+        if (_outage!.TurnsAway(flatIndex, Now)) return PurchaseResult.Unavailable;
         var arrived = arrival;
         var route = PurchaseRoute.Direct;
         var started = Now;
         try
         {
             var quantity = request.Quantity;
-            var flatIndex = _keyHomes!.HomeOf(key);
             var home = _event!.ShardAt(flatIndex);
             var homeIndex = home.TicketTypeId == _type!.Id ? home.Index : -1;
             var homeGrain = _homes[flatIndex] ??= GrainFactory.GetGrain<IInventoryShardGrain>(home.Key);
@@ -427,6 +434,7 @@ public sealed partial class PurchaseDispatcherGrain(
                 ObserveSightings(result);
                 // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
                 if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
+                _outage.Heard(flatIndex, definite: result.Status is not (PurchaseStatus.Failed or PurchaseStatus.Unavailable), Now);
                 if (result.Status == PurchaseStatus.Failed) uncertain = true;
                 else if (result.Status != PurchaseStatus.Unavailable) uncertain = false;
                 var patient = Now < giveUpAt;

@@ -1,4 +1,5 @@
 using OrleansTickets.Dispatch;
+using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Dispatch;
 
@@ -47,17 +48,5 @@ public sealed class ShardPurchaseWatchTests
         Assert.False(watch.IsSilent(0, clock.GetTimestamp()));
         clock.Advance(ShardPurchaseWatch.SilentAfter + TimeSpan.FromMilliseconds(100));
         Assert.True(watch.IsSilent(0, clock.GetTimestamp()));
-    }
-
-    /// <summary>Timestamps that move only when the test says so.</summary>
-    private sealed class SteppedClock : TimeProvider
-    {
-        private long _ticks = 1_000_000;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => _ticks;
-
-        public void Advance(TimeSpan by) => _ticks += by.Ticks;
     }
 }

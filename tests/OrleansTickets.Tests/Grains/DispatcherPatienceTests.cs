@@ -115,6 +115,46 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("keyed-outage", "ga", 1, key: keys[0])).Status);
     }
 
+    [Fact]
+    public async Task Keyed_buyers_whose_home_has_answered_nothing_definite_for_a_second_are_told_unavailable_at_once_but_for_one_probe()
+    {
+        // Shard 0's database is down: every purchase it is asked comes back "unavailable". A buyer whose key is homed
+        // there can be served nowhere else, and each used to hold its admission slot for its whole patience.
+        var down = false;
+        var home = new ShardAddress("home-down", "ga", 0);
+        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(),
+            configureSilo: DatabaseDown(home, () => Volatile.Read(ref down), reportsUnavailable: true), output: output);
+        var definition = await cluster.CreateEventAsync("home-down", TicketingCluster.Type("ga", capacity: 20, shards: 2, maxPerOrder: 4));
+        var homes = new KeyHomes(definition, await cluster.Client.GetEventGrain("home-down").GetShardDatabases(), "ga");
+        var candidates = Enumerable.Range(0, 300).Select(n => $"home-down-{n}").ToList();
+        var keys = candidates.Where(candidate => homes.HomeOf(candidate) == 0).Take(3).ToList();
+        var elsewhere = candidates.First(candidate => homes.HomeOf(candidate) == 1);
+        Assert.Equal(3, keys.Count);
+        Assert.Equal(PurchaseStatus.TooManyTickets, (await cluster.BuyAsync("home-down", "ga", 5)).Status);
+        Volatile.Write(ref down, true);
+
+        // The first buyer keeps asking, as before; a second later the next one is let through as the probe.
+        var first = cluster.BuyAsync("home-down", "ga", 1, key: keys[0]);
+        await Task.Delay(KeyHomeOutage.DownAfter + TimeSpan.FromMilliseconds(300));
+        var probe = cluster.BuyAsync("home-down", "ga", 1, key: keys[1]);
+        await Task.Delay(TimeSpan.FromMilliseconds(100));
+        Assert.False(first.IsCompleted || probe.IsCompleted, "a buyer homed on the down shard was answered before its patience");
+
+        var clock = Stopwatch.StartNew();
+        var turned = await cluster.BuyAsync("home-down", "ga", 1, key: keys[2]);
+        Assert.Equal(PurchaseStatus.Unavailable, turned.Status);
+        Assert.True(clock.Elapsed < KeyHomeOutage.DownAfter, $"the buyer turned away waited {clock.Elapsed}");
+        // A buyer homed on the healthy shard is served meanwhile.
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("home-down", "ga", 1, key: elsewhere)).Status);
+
+        // The database comes back: the buyers still asking are served, and with them every buyer homed there again.
+        Volatile.Write(ref down, false);
+        Assert.Equal(PurchaseStatus.Created, (await first.WaitAsync(Bound)).Status);
+        Assert.Equal(PurchaseStatus.Created, (await probe.WaitAsync(Bound)).Status);
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("home-down", "ga", 1, key: keys[2])).Status);
+        Assert.Equal(4L, (await cluster.SalesAsync("home-down")).TicketTypes[0].Sold);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

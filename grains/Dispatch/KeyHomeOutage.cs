@@ -1,0 +1,56 @@
+namespace OrleansTickets.Dispatch;
+
+/// <summary>
+/// For one event, the key homes (shards, in the event's flat order) that this silo's dispatchers have heard nothing
+/// definite from for a while: each answer to a keyed purchase was "unavailable" or none at all. New keyed purchases
+/// homed at such a home are told "unavailable" at once, but for one probe a second, instead of each holding an
+/// admission slot for its whole patience.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A key is homed by its hash on one shard database, and only its home may say whether the key made an order, so a
+/// buyer whose home's database is down cannot be served anywhere else. Each such buyer used to ask again every 50 ms
+/// until its patience (5 s) ran out: with one of four databases down, a quarter of the keyed buyers held a slot for
+/// 5 s each, and a crowd arriving at a few hundred a second per front end filled its admission queue, so buyers whose
+/// homes were healthy were turned away as "overloaded" too. Told at once, such a buyer comes back after Retry-After
+/// with its key, which is as safe as it was: nothing was asked, so nothing was made by this request.
+/// </para>
+/// <para>
+/// Invariant: a home is turned to only after <see cref="DownAfter"/> without a definite answer to any keyed purchase
+/// from this silo, and any definite answer (an order, a refusal) ends that at once. Purchases already asking keep
+/// asking until their own patience runs out, as before, and so does the probe: the first of them to hear a definite
+/// answer lets buyers back. Shared by every dispatcher activation of the event's types on this silo (a stateless
+/// worker has several, and a home may be of another type than the buyer's); lock-free, and a race costs at most a
+/// second probe or one buyer turned away, never a sale.
+/// </para>
+/// </remarks>
+public sealed class KeyHomeOutage(int shards, TimeProvider clock)
+{
+    /// <summary>How long a home may answer nothing definite before new buyers homed there are turned away.</summary>
+    public static readonly TimeSpan DownAfter = TimeSpan.FromSeconds(1);
+
+    private readonly long _downAfter = (long)(DownAfter.TotalSeconds * clock.TimestampFrequency);
+    // When the home's current run of answers without a definite one began; 0 while its last answer was definite.
+    private readonly long[] _silentSince = new long[shards];
+    // When the last probe of each home was let through.
+    private readonly long[] _probedAt = new long[shards];
+
+    /// <summary>
+    /// Whether a new keyed purchase homed at <paramref name="home"/> is to be told "unavailable" without asking. False
+    /// lets it ask: the home is answering, or this purchase is the probe of this second.
+    /// </summary>
+    public bool TurnsAway(int home, long now)
+    {
+        var since = Volatile.Read(ref _silentSince[home]);
+        if (since == 0 || now - since < _downAfter) return false;
+        var probed = Volatile.Read(ref _probedAt[home]);
+        return now - probed < _downAfter || Interlocked.CompareExchange(ref _probedAt[home], now, probed) != probed;
+    }
+
+    /// <summary>A keyed purchase heard from <paramref name="home"/>: <paramref name="definite"/> unless the answer was "unavailable" or none.</summary>
+    public void Heard(int home, bool definite, long now)
+    {
+        if (definite) Volatile.Write(ref _silentSince[home], 0);
+        else Interlocked.CompareExchange(ref _silentSince[home], Math.Max(now, 1), 0);
+    }
+}
