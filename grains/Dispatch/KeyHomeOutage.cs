@@ -50,7 +50,11 @@ public sealed class KeyHomeOutage(int shards, TimeProvider clock)
     /// <summary>A keyed purchase heard from <paramref name="home"/>: <paramref name="definite"/> unless the answer was "unavailable" or none.</summary>
     public void Heard(int home, bool definite, long now)
     {
-        if (definite) Volatile.Write(ref _silentSince[home], 0);
+        // Read first: nearly every answer is definite, and a write each time would bounce the line between cores.
+        if (definite)
+        {
+            if (Volatile.Read(ref _silentSince[home]) != 0) Volatile.Write(ref _silentSince[home], 0);
+        }
         else Interlocked.CompareExchange(ref _silentSince[home], Math.Max(now, 1), 0);
     }
 }
