@@ -139,6 +139,9 @@ public sealed partial class PurchaseDispatcherGrain(
     // The event's key homes that have answered nothing definite for a while (see KeyHomeOutage), by flat index.
     private KeyHomeOutage? _outage;
 
+    // This activation's key, "event/type" (see NamesThisType).
+    private string? _key;
+
     // Refreshes are shared by the requests that arrived before they started: refresh n serves any request that
     // saw _refreshesStarted < n on arrival, and the running one also serves those that meet it while
     // _refreshTakesNewcomers holds.
@@ -213,6 +216,13 @@ public sealed partial class PurchaseDispatcherGrain(
     /// <inheritdoc />
     public async Task<PurchaseResult> Purchase(PurchaseRequest request)
     {
+        // Invariant: an activation serves the one type its key names, and caches that type's layout from the first
+        // request's ids. A request for another type (a caller's bug: the API always matches them) would have every
+        // later buyer routed by the wrong type's map, so it is refused, as is a quantity the API would have refused.
+        if (request.Quantity < 1 || !NamesThisType(request))
+        {
+            throw new ArgumentException($"A purchase of {request.Quantity} of {request.EventId}/{request.TicketTypeId} sent to the dispatcher {this.GetPrimaryKeyString()}.", nameof(request));
+        }
         var arrival = _refreshesStarted;
         // The buyer's patience runs from here, through a cold activation's load of the definition as well.
         var giveUpAt = After(Patience);
@@ -246,6 +256,15 @@ public sealed partial class PurchaseDispatcherGrain(
         if (result.Status == PurchaseStatus.SoldOut) metrics.AnsweredSoldOut();
         else if (result.Status == PurchaseStatus.Scattered) metrics.AnsweredScattered();
         return result;
+    }
+
+    /// <summary>Whether <paramref name="request"/> is for this activation's type (its key is <c>event/type</c>).</summary>
+    private bool NamesThisType(PurchaseRequest request)
+    {
+        // Kept: the key is decoded from the grain id afresh on every call.
+        var key = _key ??= this.GetPrimaryKeyString();
+        return key.Length == request.EventId.Length + 1 + request.TicketTypeId.Length && key[request.EventId.Length] == '/'
+            && key.StartsWith(request.EventId, StringComparison.Ordinal) && key.EndsWith(request.TicketTypeId, StringComparison.Ordinal);
     }
 
     private async Task<bool> LoadDefinitionAsync(PurchaseRequest request, long giveUpAt)
