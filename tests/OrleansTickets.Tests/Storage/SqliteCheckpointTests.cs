@@ -157,6 +157,36 @@ public sealed class SqliteCheckpointTests
         Assert.Equal(made.LastOrderId, (await ledger.ReadOrderAsync(made.LastOrderId))?.OrderId);
     }
 
+    [SmallDiskFact]
+    public async Task A_commit_that_finds_the_disk_full_is_not_acknowledged_and_the_shard_goes_on_exactly_once_space_is_freed()
+    {
+        await using var disk = await SmallDisk.MountAsync(megabytes: 16);
+        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
+        storage.Settings["Storage:DataPath"] = disk.Path;
+        await using var context = new CheckpointContext(storage);
+        var ledger = await context.ClaimAsync();
+        await context.SellAsync(ledger, 50);
+        Assert.True(disk.Fill() > 0);
+
+        // Far more pages than the log's file already holds: the commit needs space the disk no longer has.
+        var refused = context.Batch(ledger, 2_000);
+        CommitOutcome? outcome = null;
+        var failure = await Record.ExceptionAsync(async () => outcome = await ledger.CommitAsync(refused));
+        Assert.True(failure is not null, $"The commit was answered {outcome?.Kind} on a full disk");
+        Assert.Contains("full", failure.ToString(), StringComparison.OrdinalIgnoreCase);
+        context.Forget(2_000);
+
+        // Nothing of the batch is stored, its fence included. Space freed, the shard's next claim (a reload after a
+        // commit whose outcome it could not know) finds the count the database holds, and sells on from it.
+        disk.Free();
+        var again = await context.ClaimAsync();
+        Assert.Equal(50L, await context.CountAsync("SELECT sold FROM shard_state"));
+        Assert.Equal(50L, await context.CountAsync("SELECT COUNT(*) FROM orders"));
+        Assert.Null(await again.ReadOrderAsync(refused.Orders[0].OrderId));
+        await context.SellAsync(again, 10);
+        Assert.Equal((60L, 60L), (await context.CountAsync("SELECT sold FROM shard_state"), await context.CountAsync("SELECT COUNT(*) FROM tickets")));
+    }
+
     /// <summary>One SQLite shard database with the test's settings, its logs down to Information and its trouble counter.</summary>
     private sealed class CheckpointContext : IAsyncDisposable
     {
@@ -202,6 +232,9 @@ public sealed class SqliteCheckpointTests
             _sold += count;
             return batch;
         }
+
+        /// <summary>Takes back the last <paramref name="count"/> orders counted as sold: their batch was not committed.</summary>
+        public void Forget(int count) => _sold -= count;
 
         /// <summary>The count <paramref name="sql"/> selects on the shard database.</summary>
         public async Task<long> CountAsync(string sql)
