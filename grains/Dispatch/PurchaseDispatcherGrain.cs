@@ -423,7 +423,7 @@ public sealed partial class PurchaseDispatcherGrain(
     {
         var flatIndex = _keyHomes!.HomeOf(key);
         // Nothing is asked, so nothing is made: "unavailable" is the whole truth, and the key's retry is safe.
-        if (_outage!.TurnsAway(flatIndex, Now)) return PurchaseResult.Unavailable;
+        if (_outage!.ProbeToAwait(flatIndex, Now) is { } probe && !await HomeAnsweredProbeAsync(probe, giveUpAt)) return PurchaseResult.Unavailable;
         var arrived = arrival;
         var route = PurchaseRoute.Direct;
         var started = Now;
@@ -578,6 +578,23 @@ public sealed partial class PurchaseDispatcherGrain(
             PurchaseStatus.Failed or PurchaseStatus.Unavailable or PurchaseStatus.NotFound => PurchaseResult.Failed,
             _ => answer.Sightings.IsDefaultOrEmpty ? answer : answer with { Sightings = default },
         };
+    }
+
+    /// <summary>
+    /// Whether a home that has answered nothing definite for a while gave the probe let through since a definite first
+    /// answer, waiting for it at most <see cref="KeyHomeOutage.DownAfter"/> and the patience left.
+    /// </summary>
+    private async Task<bool> HomeAnsweredProbeAsync(Task<bool> probe, long giveUpAt)
+    {
+        try
+        {
+            var wait = LeftOrNone(giveUpAt) < KeyHomeOutage.DownAfter ? LeftOrNone(giveUpAt) : KeyHomeOutage.DownAfter;
+            return await probe.WaitAsync(wait, clock);
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
     }
 
     private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, int homeIndex, ShardPurchase purchase, long giveUpAt)

@@ -116,7 +116,7 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Keyed_buyers_whose_home_has_answered_nothing_definite_for_a_second_are_told_unavailable_at_once_but_for_one_probe()
+    public async Task Keyed_buyers_whose_home_has_answered_nothing_definite_for_a_second_are_told_unavailable_at_once_but_for_one_probe_a_second()
     {
         // Shard 0's database is down: every purchase it is asked comes back "unavailable". A buyer whose key is homed
         // there can be served nowhere else, and each used to hold its admission slot for its whole patience.
@@ -153,6 +153,15 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
         Assert.Equal(PurchaseStatus.Created, (await probe.WaitAsync(Bound)).Status);
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("home-down", "ga", 1, key: keys[2])).Status);
         Assert.Equal(4L, (await cluster.SalesAsync("home-down")).TicketTypes[0].Sold);
+
+        // Down again, and back after the buyers asking have all given up: nothing has told this silo so, and a crowd
+        // arriving together waits for the one probe's answer instead of being turned away beside it.
+        var more = candidates.Where(candidate => homes.HomeOf(candidate) == 0).Skip(3).Take(8).ToList();
+        Volatile.Write(ref down, true);
+        Assert.Equal(PurchaseStatus.Unavailable, (await cluster.BuyAsync("home-down", "ga", 1, key: more[0])).Status);
+        Volatile.Write(ref down, false);
+        var crowd = await Task.WhenAll(more.Skip(1).Select(k => cluster.BuyAsync("home-down", "ga", 1, key: k)));
+        Assert.All(crowd, result => Assert.Equal(PurchaseStatus.Created, result.Status));
     }
 
     [Theory]
