@@ -422,8 +422,11 @@ public sealed partial class PurchaseDispatcherGrain(
     private async Task<PurchaseResult> PurchaseAtHomeAsync(PurchaseRequest request, string key, long arrival, long giveUpAt)
     {
         var flatIndex = _keyHomes!.HomeOf(key);
-        // Nothing is asked, so nothing is made: "unavailable" is the whole truth, and the key's retry is safe.
-        if (_outage!.ProbeToAwait(flatIndex, Now) is { } probe && !await HomeAnsweredProbeAsync(probe, giveUpAt)) return PurchaseResult.Unavailable;
+        // A home that has answered nothing definite for a while is asked with a second's patience (see KeyHomeOutage),
+        // and the whole patience is given back at its first definite answer.
+        var fullPatience = giveUpAt;
+        var hurried = _outage!.IsDown(flatIndex, Now);
+        if (hurried) giveUpAt = Math.Min(giveUpAt, After(KeyHomeOutage.DownAfter));
         var arrived = arrival;
         var route = PurchaseRoute.Direct;
         var started = Now;
@@ -453,7 +456,9 @@ public sealed partial class PurchaseDispatcherGrain(
                 ObserveSightings(result);
                 // As in the keyless path, a home that cannot find its placement is transient, not an unknown ticket type.
                 if (result.Status == PurchaseStatus.NotFound) result = PurchaseResult.Unavailable;
-                _outage.Heard(flatIndex, definite: result.Status is not (PurchaseStatus.Failed or PurchaseStatus.Unavailable), Now);
+                var definite = result.Status is not (PurchaseStatus.Failed or PurchaseStatus.Unavailable);
+                _outage.Heard(flatIndex, definite, Now);
+                if (hurried && definite) (giveUpAt, hurried) = (fullPatience, false);
                 if (result.Status == PurchaseStatus.Failed) uncertain = true;
                 else if (result.Status != PurchaseStatus.Unavailable) uncertain = false;
                 var patient = Now < giveUpAt;
@@ -578,23 +583,6 @@ public sealed partial class PurchaseDispatcherGrain(
             PurchaseStatus.Failed or PurchaseStatus.Unavailable or PurchaseStatus.NotFound => PurchaseResult.Failed,
             _ => answer.Sightings.IsDefaultOrEmpty ? answer : answer with { Sightings = default },
         };
-    }
-
-    /// <summary>
-    /// Whether a home that has answered nothing definite for a while gave the probe let through since a definite first
-    /// answer, waiting for it at most <see cref="KeyHomeOutage.DownAfter"/> and the patience left.
-    /// </summary>
-    private async Task<bool> HomeAnsweredProbeAsync(Task<bool> probe, long giveUpAt)
-    {
-        try
-        {
-            var wait = LeftOrNone(giveUpAt) < KeyHomeOutage.DownAfter ? LeftOrNone(giveUpAt) : KeyHomeOutage.DownAfter;
-            return await probe.WaitAsync(wait, clock);
-        }
-        catch (TimeoutException)
-        {
-            return false;
-        }
     }
 
     private async Task<PurchaseResult> AskHomeAsync(IInventoryShardGrain home, int homeIndex, ShardPurchase purchase, long giveUpAt)

@@ -21,11 +21,14 @@ namespace OrleansTickets.Dispatch;
 /// raised before its time was written may skip the shard once.
 /// </para>
 /// <para>
-/// Invariant: a shard whose last purchase ended without its answer (the buyer's patience ran out, or its silo was
-/// lost) stays silent from that purchase's start until it answers one. Its silence does not restart when the purchases
-/// waiting on it have all given up: the next one sent is a probe, and the buyers after it go around the shard until the
-/// probe is answered. Before, each time the last waiting purchase gave up (every ten seconds or so), the shard was
-/// taken as fresh again and got two more seconds of buyers, each held until its own patience ran out.
+/// Invariant: a shard whose last ended purchase ended without its answer (the buyer's patience ran out, or its silo
+/// was lost) stays silent until it answers one: its silence is counted from its last answer (or from the first purchase
+/// sent to it after one), and does not restart when the purchases waiting on it have all given up. The next one sent is
+/// a probe, and the buyers after it go around the shard until the probe is answered. Before, each time the last
+/// waiting purchase gave up (every ten seconds or so), the shard was taken as fresh again and got two more seconds of
+/// buyers, each held until its own patience ran out. An old purchase that ends unanswered after newer ones were
+/// answered marks the shard so too: the next purchase after an idle spell is then its probe, a detour for the buyers
+/// behind it until its answer, never a sale.
 /// </para>
 /// </remarks>
 public sealed class ShardPurchaseWatch(int shards, TimeProvider clock)

@@ -3,47 +3,34 @@ using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Dispatch;
 
-/// <summary>When new keyed buyers stop asking a home that answers nothing definite, and when they ask again.</summary>
+/// <summary>When a key home is taken for down (its new buyers ask it with a second's patience), and when no longer.</summary>
 public sealed class KeyHomeOutageTests
 {
     [Fact]
-    public async Task A_home_stops_being_asked_only_after_a_second_without_a_definite_answer_and_then_but_by_one_probe_a_second()
+    public void A_home_is_down_only_after_a_second_without_a_definite_answer_and_up_again_at_the_first()
     {
         var clock = new SteppedClock();
         var outage = new KeyHomeOutage(shards: 3, clock);
-        Assert.Null(outage.ProbeToAwait(1, clock.GetTimestamp()));
+        Assert.False(outage.IsDown(1, clock.GetTimestamp()));
 
         outage.Heard(1, definite: false, clock.GetTimestamp());
         clock.Advance(KeyHomeOutage.DownAfter - TimeSpan.FromMilliseconds(100));
         // Not yet: a home reactivating elsewhere, or a database blinking, is ridden out by the buyers' own retries.
         outage.Heard(1, definite: false, clock.GetTimestamp());
-        Assert.Null(outage.ProbeToAwait(1, clock.GetTimestamp()));
+        Assert.False(outage.IsDown(1, clock.GetTimestamp()));
 
-        // The next buyer is the probe; those after it wait for its first answer, and hear "no" when it is "unavailable".
+        // The run counts from its first answer, not its last.
         clock.Advance(TimeSpan.FromMilliseconds(200));
-        Assert.Null(outage.ProbeToAwait(1, clock.GetTimestamp()));
-        var waiting = outage.ProbeToAwait(1, clock.GetTimestamp());
-        Assert.NotNull(waiting);
-        Assert.False(waiting.IsCompleted);
-        outage.Heard(1, definite: false, clock.GetTimestamp());
-        Assert.True(waiting.IsCompleted);
-        Assert.False(await waiting);
-        Assert.False(await outage.ProbeToAwait(1, clock.GetTimestamp())!);
+        Assert.True(outage.IsDown(1, clock.GetTimestamp()));
         // The other homes are not touched.
-        Assert.Null(outage.ProbeToAwait(0, clock.GetTimestamp()));
-        Assert.Null(outage.ProbeToAwait(2, clock.GetTimestamp()));
+        Assert.False(outage.IsDown(0, clock.GetTimestamp()));
+        Assert.False(outage.IsDown(2, clock.GetTimestamp()));
 
-        // A second later, one more probe; this time the home answers, and the buyers waiting on it ask too.
-        clock.Advance(KeyHomeOutage.DownAfter);
-        Assert.Null(outage.ProbeToAwait(1, clock.GetTimestamp()));
-        var back = outage.ProbeToAwait(1, clock.GetTimestamp())!;
+        // A definite answer (an order or a refusal) ends it at once.
         outage.Heard(1, definite: true, clock.GetTimestamp());
-        Assert.True(back.IsCompleted);
-        Assert.True(await back);
-
-        // A definite answer lets every buyer ask at once.
-        Assert.Null(outage.ProbeToAwait(1, clock.GetTimestamp()));
-        Assert.Null(outage.ProbeToAwait(1, clock.GetTimestamp()));
+        Assert.False(outage.IsDown(1, clock.GetTimestamp()));
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.False(outage.IsDown(1, clock.GetTimestamp()));
     }
 
     [Fact]
@@ -56,7 +43,8 @@ public sealed class KeyHomeOutageTests
         outage.Heard(0, definite: true, clock.GetTimestamp());
         outage.Heard(0, definite: false, clock.GetTimestamp());
         clock.Advance(TimeSpan.FromMilliseconds(900));
-        Assert.Null(outage.ProbeToAwait(0, clock.GetTimestamp()));
-        Assert.Null(outage.ProbeToAwait(0, clock.GetTimestamp()));
+        Assert.False(outage.IsDown(0, clock.GetTimestamp()));
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.True(outage.IsDown(0, clock.GetTimestamp()));
     }
 }
