@@ -1508,8 +1508,10 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         }));
         // The three that waited timed out; one whose time-out was still being handled when the two let go may have read.
         Assert.Equal(5, outcomes.Count(o => o is "read" or "busy"));
-        // (They began before the lookup above, which waited its longest first: they have waited as long.)
-        Assert.InRange(outcomes.Count(o => o == "read"), 2, 3);
+        // (The lookup above, which waited its longest, is what shows that waiting ends: a limiter whose waits never time
+        // out holds it for good. Here the three timed out too, but a time-out is handled by a continuation of its own, and
+        // on a starved thread pool any of them may still be queued when the two let go, and read.)
+        Assert.InRange(outcomes.Count(o => o == "read"), 2, 5);
         Assert.Equal(2, crowd.Most);
         Assert.Equal("kept", (await ledger.LookUpOrderAsync("kept"))?.OrderId);
     }
