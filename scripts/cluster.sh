@@ -37,11 +37,10 @@ silo_port() { echo $((5080 + shift_by + $1)); }
 frontend_port() { echo $((5180 + shift_by + $1)); }
 
 common_args() {
-    local pg key
+    local pg
     pg="$(cat "$state/connection-string")"
-    key="$(cat "$state/signing-key")"
     echo "--Storage:Provider=PostgreSql" "--Storage:ConnectionString=$pg" "--Cluster:Membership=AdoNet" \
-        "--Tickets:SigningKey=$key" "--Logging:LogLevel:Default=Warning" ${CLUSTER_SETTINGS:-}
+        "--Logging:LogLevel:Default=Warning" ${CLUSTER_SETTINGS:-}
 }
 
 # Running, and still one of ours: a pid file outlives a killed process, and its pid may have gone to another since.
@@ -80,9 +79,15 @@ give_up_on() {
 # code to NAME.exit when it ends. A shell that waits for the process writes the exit code, since this script's later
 # runs are not its parent; that shell's own output goes nowhere, so `$(cluster.sh ...)` does not wait for the process.
 launch() {
-    local name=$1; shift
+    local name=$1 signs=$2; shift 2
     rm -f "$state/$name.pid" "$state/$name.exit"
     (
+        # The signing key reaches silos through their environment, which only their user can read: on the command line
+        # it would be in every process listing, and whoever reads it can mint tickets. Front ends never sign.
+        if [[ $signs == signs ]]; then
+            Tickets__SigningKey="$(cat "$state/signing-key")"
+            export Tickets__SigningKey
+        fi
         dotnet "$@" >"$state/$name.log" 2>&1 &
         pid=$!
         echo "$pid" >"$state/$name.pid.new" && mv "$state/$name.pid.new" "$state/$name.pid"
@@ -134,21 +139,21 @@ stop_silo() {
 # Starts process NAME (kind-n), called LABEL in messages, listening on PORT: `dotnet DLL ARGS...` with the common
 # settings, reported up once ready, or stopped and reported failed.
 start_process() {
-    local name=$1 label=$2 port=$3 dll=$4; shift 4
+    local name=$1 label=$2 port=$3 dll=$4 signs=$5; shift 5
     port_free "$port" || { rm -f "$state/$name.reserved"; die "port $port ($label) is taken by another process"; }
     # shellcheck disable=SC2046 # the arguments are words on purpose
-    launch "$name" "$dll" $(common_args) --urls "http://127.0.0.1:$port" "$@"
+    launch "$name" "$signs" "$dll" $(common_args) --urls "http://127.0.0.1:$port" "$@"
     wait_for_ready "$port" "$state/$name.pid" || { give_up_on "$name"; die "$label did not start (it was stopped if it still ran); see $state/$name.log"; }
     echo "$label up: http://127.0.0.1:$port (pid $(cat "$state/$name.pid"))"
 }
 
 start_silo() {
     local n=$1
-    start_process "silo-$n" "silo $n" "$(silo_port "$n")" "$silo_dll" \
+    start_process "silo-$n" "silo $n" "$(silo_port "$n")" "$silo_dll" signs \
         --Cluster:SiloPort=$((11111 + shift_by + n)) --Cluster:GatewayPort=$((30000 + shift_by + n))
 }
 
-start_frontend() { start_process "frontend-$1" "front end $1" "$(frontend_port "$1")" "$api_dll"; }
+start_frontend() { start_process "frontend-$1" "front end $1" "$(frontend_port "$1")" "$api_dll" -; }
 
 # Whether index NAME (kind-n) is free: never used, or used by a process that ended cleanly (exit code 0: a silo scaled
 # down with stop-silo, its grains moved first). One that crashed keeps its index: its membership row may say Active
@@ -202,7 +207,7 @@ case "${1:-}" in
         "$repo/scripts/postgres.sh" start >/dev/null
         base="$("$repo/scripts/postgres.sh" url)"
         echo "${base/Database=orleanstickets/Database=cluster}" >"$state/connection-string"
-        [[ -f "$state/signing-key" ]] || head -c 32 /dev/urandom | base64 >"$state/signing-key"
+        [[ -f "$state/signing-key" ]] || (umask 077; head -c 32 /dev/urandom | base64 >"$state/signing-key")
         # Silos first: they create the membership schema that front ends read.
         for ((i = 0; i < silos; i++)); do start_silo "$i"; done
         for ((i = 0; i < frontends; i++)); do start_frontend "$i"; done

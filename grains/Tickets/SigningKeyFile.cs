@@ -16,7 +16,15 @@ public static class SigningKeyFile
     /// <exception cref="InvalidOperationException">The file does not hold a usable key.</exception>
     public static byte[] LoadOrCreate(string path)
     {
-        if (!File.Exists(path)) Create(path);
+        if (!File.Exists(path))
+        {
+            // Invariant: one key per file, ever. On Unix a rename that must not replace its target checks first and then
+            // renames, which replaces whatever another creator named in between: two silos started together on one data
+            // folder each read their own key, and the loser's codes could never be verified once its process ended.
+            // Creators take turns instead, and each looks again once it holds the turn.
+            using var turn = TakeCreationTurn(path);
+            if (!File.Exists(path)) Create(path);
+        }
         return TicketCodeSigner.TryParseKey(File.ReadAllText(path), out var key)
             ? key
             : throw new InvalidOperationException(
@@ -24,9 +32,32 @@ public static class SigningKeyFile
                 "Restore it if it was changed (codes already issued were signed with it), or set Tickets:SigningKey.");
     }
 
-    private static void Create(string path)
+    /// <summary>
+    /// An exclusive hold on <c>path.lock</c> (an advisory lock on Unix, a share mode on Windows), released when the
+    /// stream is disposed or the process ends, so a creator that crashed holds nobody up.
+    /// </summary>
+    private static FileStream TakeCreationTurn(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var giveUpAt = Environment.TickCount64 + 30_000;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path + ".lock", options);
+            }
+            catch (IOException) when (Environment.TickCount64 < giveUpAt)
+            {
+                // Another creator holds the turn for as long as writing 44 bytes takes.
+                Thread.Sleep(10);
+            }
+        }
+    }
+
+    private static void Create(string path)
+    {
         var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
         // Whoever reads the key can forge tickets: only this user may. On disk before it is named, so a crash cannot
         // leave an empty key file behind.
@@ -37,14 +68,6 @@ public static class SigningKeyFile
             file.Write(System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(RandomNumberGenerator.GetBytes(TicketCodeSigner.MinKeyBytes))));
             file.Flush(flushToDisk: true);
         }
-        try
-        {
-            File.Move(temporary, path, overwrite: false);
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            // Another process won the race; use its key.
-            File.Delete(temporary);
-        }
+        File.Move(temporary, path, overwrite: false);
     }
 }

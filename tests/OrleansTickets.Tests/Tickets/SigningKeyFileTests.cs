@@ -26,6 +26,25 @@ public sealed class SigningKeyFileTests : IDisposable
         Assert.Empty(Directory.GetFiles(_folder, "*.tmp"));
     }
 
+    [Fact]
+    public async Task Silos_that_find_no_key_file_together_all_end_up_with_the_one_key_the_file_holds()
+    {
+        // Two silos started at once on one data folder. A rename that replaced a file another creator had just named
+        // left the first with a key that existed nowhere once its process ended: every code it signed unverifiable.
+        for (var round = 0; round < 20; round++)
+        {
+            var path = Path.Combine(_folder, $"race-{round}", "ticket-signing.key");
+            using var start = new Barrier(8);
+            var keys = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Factory.StartNew(() =>
+            {
+                start.SignalAndWait();
+                return SigningKeyFile.LoadOrCreate(path);
+            }, TaskCreationOptions.LongRunning)));
+            var onDisk = SigningKeyFile.LoadOrCreate(path);
+            Assert.All(keys, key => Assert.Equal(onDisk, key));
+        }
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("garbage")]
