@@ -27,7 +27,7 @@ public sealed class TicketCodeSigner : IDisposable
 
     /// <summary>What a key must be, for the errors that refuse one.</summary>
     public static readonly string KeyRule =
-        $"base64 of at least {MinKeyBytes} random bytes (at least {MinDistinctKeyBytes} different byte values; e.g. head -c 32 /dev/urandom | base64)";
+        $"base64 of at least {MinKeyBytes} random bytes (at least {MinDistinctKeyBytes} different byte values, and not all printable text; e.g. head -c 32 /dev/urandom | base64)";
 
     private const int MacBytes = 16;
     // The mac's unpadded base64url text, the longest a serial can be written in (long.MinValue), and the code that fits
@@ -70,10 +70,16 @@ public sealed class TicketCodeSigner : IDisposable
         return true;
     }
 
-    /// <summary>Whether <paramref name="key"/> has at least <see cref="MinKeyBytes"/> bytes and <see cref="MinDistinctKeyBytes"/> different values.</summary>
+    /// <summary>
+    /// Whether <paramref name="key"/> has at least <see cref="MinKeyBytes"/> bytes and <see cref="MinDistinctKeyBytes"/>
+    /// different values, and is not all printable ASCII: a passphrase written as base64 ("our festival secret 2025")
+    /// passes the count, and every buyer holds codes to test guesses of it against offline. 32 random bytes are all
+    /// printable for about one key in 6 × 10^13.
+    /// </summary>
     private static bool IsStrong(ReadOnlySpan<byte> key)
     {
         if (key.Length < MinKeyBytes) return false;
+        if (!key.ContainsAnyExceptInRange((byte)0x20, (byte)0x7E)) return false;
         Span<bool> seen = stackalloc bool[256];
         var distinct = 0;
         foreach (var value in key)

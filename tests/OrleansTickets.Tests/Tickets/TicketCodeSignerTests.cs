@@ -94,7 +94,12 @@ public sealed class TicketCodeSignerTests
     public void Keys_as_long_as_a_random_one_but_made_by_hand_are_refused()
     {
         // 32 zero bytes ("AAAA…="), and a word repeated: as long as a random key, and guessed in a few tries.
-        byte[][] weak = [new byte[32], [.. Enumerable.Repeat("changeme"u8.ToArray(), 4).SelectMany(word => word)], [.. Enumerable.Range(0, 32).Select(i => (byte)(i % 15))]];
+        // And a passphrase: enough different letters, but text that every buyer's codes let anyone test guesses against.
+        byte[][] weak =
+        [
+            new byte[32], [.. Enumerable.Repeat("changeme"u8.ToArray(), 4).SelectMany(word => word)], [.. Enumerable.Range(0, 32).Select(i => (byte)(i % 15))],
+            "ourfestivalticketsecretpassword2025"u8.ToArray(),
+        ];
         foreach (var key in weak)
         {
             Assert.Throws<ArgumentException>(() => new TicketCodeSigner(key));
