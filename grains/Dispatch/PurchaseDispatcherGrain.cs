@@ -38,8 +38,7 @@ namespace OrleansTickets.Dispatch;
 /// </remarks>
 [StatelessWorker, Reentrant]
 public sealed partial class PurchaseDispatcherGrain(
-    TimeProvider clock, SaleMetrics metrics, ShardPurchaseWatches watches, KeyHomeOutages outages, ILogger<PurchaseDispatcherGrain> logger)
-    : Grain, IPurchaseDispatcherGrain
+    TimeProvider clock, SaleMetrics metrics, ShardPurchaseWatches watches, ILogger<PurchaseDispatcherGrain> logger) : Grain, IPurchaseDispatcherGrain
 {
     // Logged on the way to answering callers: a throwing provider must not turn their answer into a fault (NonThrowingLogger).
     private readonly ILogger _logger = new NonThrowingLogger(logger);
@@ -290,7 +289,7 @@ public sealed partial class PurchaseDispatcherGrain(
         _unavailableUntil = new long[type.Shards];
         _retired = new bool[type.Shards];
         _watch = watches.For(definition!.Id, type.Id, type.Shards);
-        _outage = outages.For(definition!.Id, definition!.TotalShards);
+        _outage = watches.HomesOf(definition!.Id, definition!.TotalShards);
         _shards = new IInventoryShardGrain?[type.Shards];
         _homes = new IInventoryShardGrain?[definition!.TotalShards];
         _type = type;

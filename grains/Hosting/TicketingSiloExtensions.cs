@@ -49,7 +49,6 @@ public static class TicketingSiloExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SaleMetrics>();
         services.AddSingleton<ShardPurchaseWatches>();
-        services.AddSingleton<KeyHomeOutages>();
         services.AddSingleton<ShardDatabases>();
         services.AddSingleton<InventoryShardDirectory>();
         services.AddSingleton<SilentCandidates>();
