@@ -25,11 +25,29 @@ public static class SigningKeyFile
             using var turn = TakeCreationTurn(path);
             if (!File.Exists(path)) Create(path);
         }
+        RefuseIfShared(path);
         return TicketCodeSigner.TryParseKey(File.ReadAllText(path), out var key)
             ? key
             : throw new InvalidOperationException(
                 $"The ticket signing key file {path} does not hold {TicketCodeSigner.KeyRule}. " +
                 "Restore it if it was changed (codes already issued were signed with it), or set Tickets:SigningKey.");
+    }
+
+    /// <summary>
+    /// Refuses a key file that other users may read or write, as ssh refuses such a private key: a reader can forge
+    /// tickets, and a writer could have swapped the key, so starting would sign with a key that is not a secret.
+    /// </summary>
+    private static void RefuseIfShared(string path)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
+                                    UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        var mode = File.GetUnixFileMode(path);
+        if ((mode & others) == 0) return;
+        throw new InvalidOperationException(
+            $"The ticket signing key file {path} is open to other users (mode {Convert.ToString((int)mode, 8)}): whoever " +
+            $"reads it can forge tickets. If nobody else could have changed it, make it private (chmod 600 {path}); " +
+            "otherwise set Tickets:SigningKey to the key the issued codes were signed with.");
     }
 
     /// <summary>

@@ -92,6 +92,7 @@ public sealed class StorageOptionsTests
         var dataPath = Path.Combine(Path.GetTempPath(), "orleans-tickets-options-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dataPath);
         await File.WriteAllTextAsync(Path.Combine(dataPath, "ticket-signing.key"), "garbage");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(dataPath, "ticket-signing.key"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
         try
         {
             using var host = BuildSilo("5", new() { ["Storage:DataPath"] = dataPath });
@@ -100,6 +101,7 @@ public sealed class StorageOptionsTests
 
             // Without the check the silo started, and the key was first read by a shard, failing each purchase.
             Assert.Contains("ticket-signing.key", error.ToString());
+            Assert.Contains("does not hold", error.ToString());
         }
         finally
         {

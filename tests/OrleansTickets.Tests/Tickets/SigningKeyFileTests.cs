@@ -46,6 +46,28 @@ public sealed class SigningKeyFileTests : IDisposable
     }
 
     [Theory]
+    [InlineData(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead)]
+    [InlineData(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead)]
+    [InlineData(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupWrite)]
+    public void A_key_file_other_users_may_open_is_refused_and_left_as_it_was(UnixFileMode mode)
+    {
+        if (OperatingSystem.IsWindows()) return; // Windows keeps access in ACLs, which the service does not read.
+        var key = SigningKeyFile.LoadOrCreate(KeyPath);
+        var contents = File.ReadAllText(KeyPath);
+        File.SetUnixFileMode(KeyPath, mode);
+
+        var error = Assert.Throws<InvalidOperationException>(() => SigningKeyFile.LoadOrCreate(KeyPath));
+
+        Assert.Contains(KeyPath, error.Message);
+        Assert.Contains("chmod 600", error.Message);
+        Assert.Equal(contents, File.ReadAllText(KeyPath));
+        Assert.Equal(mode, File.GetUnixFileMode(KeyPath));
+        // Made private again, the same key is read: nothing was replaced.
+        File.SetUnixFileMode(KeyPath, UnixFileMode.UserRead);
+        Assert.Equal(key, SigningKeyFile.LoadOrCreate(KeyPath));
+    }
+
+    [Theory]
     [InlineData("")]
     [InlineData("garbage")]
     [InlineData("c2hvcnQ=")]
@@ -53,10 +75,12 @@ public sealed class SigningKeyFileTests : IDisposable
     {
         Directory.CreateDirectory(_folder);
         File.WriteAllText(KeyPath, contents);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(KeyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         var error = Assert.Throws<InvalidOperationException>(() => SigningKeyFile.LoadOrCreate(KeyPath));
 
         Assert.Contains(KeyPath, error.Message);
+        Assert.Contains("does not hold", error.Message);
         // Not replaced by a new key: codes already issued were signed with the old one.
         Assert.Equal(contents, File.ReadAllText(KeyPath));
     }
