@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 using OrleansTickets.Orders;
 
@@ -27,6 +28,10 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
     // SQLITE_CONSTRAINT_PRIMARYKEY: the key insert's only constraint is the keys' primary key, (event, key).
     private const int PrimaryKeyConstraintFailed = 1555;
 
+    // Set once the database's files are found moved (AcknowledgeOnlyFilesInPlace). The connection stays open from then
+    // on, since it may hold the only copy of what was committed, and nothing more is written through it.
+    private ShardDatabaseFilesMovedException? _filesMoved;
+
     /// <summary>
     /// Runs every item in one transaction and stores each item's result; the caller completes them after. Returns how
     /// many times the group was rolled back and written again (0 or 1).
@@ -54,6 +59,7 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
     private bool TryCommit(IReadOnlyList<WriterItem> group, ShardSql sql, bool savepointPerBatch)
     {
         if (group.Count == 0) return true;
+        if (_filesMoved is { } moved) throw new ShardDatabaseUnavailableException(ordinal, moved);
         SqliteTransaction transaction;
         try
         {
@@ -98,16 +104,68 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
                     throw new ShardDatabaseUnavailableException(ordinal, exception);
                 }
                 transaction.Commit();
+                AcknowledgeOnlyFilesInPlace();
                 return true;
             }
         }
-        catch
+        catch (Exception exception) when (exception is not ShardDatabaseFilesMovedException)
         {
             // The connection's state is unknown after a failed write; start from a fresh one next time.
             Reset();
             throw;
         }
     }
+
+    /// <summary>
+    /// Throws <see cref="ShardDatabaseFilesMovedException"/> when the database file this connection writes is no longer
+    /// the one its path names, or its write-ahead log is gone: a commit is durable only in files that outlive the
+    /// process.
+    /// </summary>
+    /// <remarks>
+    /// Invariant: no group is acknowledged unless, after its COMMIT, the path still names the file it went into. On
+    /// Unix an open file can be unlinked or renamed over (a data folder cleaned up, a backup put in its place), and SQLite
+    /// in WAL mode goes on committing into it without a word; its orders then vanish when the process ends, and the
+    /// next start finds an older file, or none, whose shards sell the same serials again. SQLite's unix VFS answers
+    /// SQLITE_FCNTL_HAS_MOVED by comparing the path's inode with the open file's: one <c>stat</c>, and one more for the log,
+    /// per group commit. The check comes after the COMMIT so that a move during it is caught too; the group's buyers then
+    /// hear "outcome unknown", which is what it is until someone does or does not put the files back.
+    /// </remarks>
+    private void AcknowledgeOnlyFilesInPlace()
+    {
+        var path = _connection!.DataSource;
+        var moved = sqlite3_file_control(_connection.Handle!.DangerousGetHandle(), IntPtr.Zero, SqliteFcntlHasMoved, out var hasMoved) == 0
+            ? hasMoved != 0
+            : !File.Exists(path);
+        if (!moved && File.Exists(path + "-wal")) return;
+        _filesMoved = new ShardDatabaseFilesMovedException(ordinal, path, OpenFilesNamed(Path.GetFileName(path)));
+        throw _filesMoved;
+    }
+
+    /// <summary>Where this process still holds files whose name contains <paramref name="fileName"/> (Linux), so they can be copied back.</summary>
+    private static string OpenFilesNamed(string fileName)
+    {
+        try
+        {
+            var open = new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos()
+                .Select(fd => (Fd: fd.Name, Target: fd.LinkTarget))
+                .Where(fd => fd.Target?.Contains(fileName, StringComparison.Ordinal) == true)
+                .Select(fd => $"/proc/{Environment.ProcessId}/fd/{fd.Fd} ({fd.Target})")
+                .ToList();
+            if (open.Count > 0) return string.Join(", ", open);
+        }
+        catch (Exception)
+        {
+            // Only a hint for whoever puts the files back; the refusal stands without it.
+        }
+        return $"see the descriptors of process {Environment.ProcessId}";
+    }
+
+    // SQLITE_FCNTL_HAS_MOVED: whether the main database file was unlinked or renamed since it was opened.
+    private const int SqliteFcntlHasMoved = 20;
+
+    // The library SQLitePCLRaw loads for Microsoft.Data.Sqlite; SQLitePCLRaw itself offers no sqlite3_file_control.
+    [DllImport("e_sqlite3", CallingConvention = CallingConvention.Cdecl)]
+    private static extern int sqlite3_file_control(IntPtr db, IntPtr databaseName, int operation, out int argument);
 
     /// <summary>Writes one batch inside a savepoint, undoing whatever it wrote (its fence included) when its keys conflict.</summary>
     private void WriteAlone(CommitItem commit, ShardSql sql, SqliteTransaction transaction)

@@ -17,19 +17,13 @@ namespace OrleansTickets.Tests.Storage;
 /// </summary>
 public sealed class SqliteCheckpointTests
 {
-    private const string Trouble = "orleanstickets.storage.checkpoint_trouble";
-    private static readonly ShardAddress Shard = new("e", "ga", 0);
-
-    // An order whose buyer's name fills a page, so that each order adds about a page to the log.
-    private static readonly Buyer Bulky = new(new string('b', 4096), "ada@example.com");
-
     [Fact]
     public async Task A_reader_that_holds_the_log_back_is_reported_until_it_ends()
     {
         using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
         // A checkpoint is due at 16 pages, so a reader holding back 64 is reported.
         storage.Settings["Storage:SqliteCheckpointPages"] = "16";
-        await using var context = new CheckpointContext(storage);
+        await using var context = new SqliteShardContext(storage);
         var ledger = await context.ClaimAsync();
         await context.SellAsync(ledger, 10);
 
@@ -66,7 +60,7 @@ public sealed class SqliteCheckpointTests
     {
         using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
         storage.Settings["Storage:SqliteCheckpointPages"] = "64";
-        await using var context = new CheckpointContext(storage);
+        await using var context = new SqliteShardContext(storage);
         var ledger = await context.ClaimAsync();
         var wal = new FileInfo(Path.Combine(storage.Folder!, "shards", "shard_0000.db-wal"));
 
@@ -88,7 +82,7 @@ public sealed class SqliteCheckpointTests
         // while a checkpoint runs. A writer of the test's own, on the service's file, lets the reader begin there.
         using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
         storage.Settings["Storage:SqliteCheckpointPages"] = "16";
-        await using var context = new CheckpointContext(storage);
+        await using var context = new SqliteShardContext(storage);
         var ledger = await context.ClaimAsync();
         var file = Path.Combine(storage.Folder!, "shards", "shard_0000.db");
         using var writer = new SqliteGroupWriter(0, new SqliteWriterSettings($"Data Source={file}", CheckpointPages: 16), () => Task.CompletedTask, () => null);
@@ -132,7 +126,7 @@ public sealed class SqliteCheckpointTests
         using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
         storage.Settings["Storage:DataPath"] = disk.Path;
         storage.Settings["Storage:SqliteCheckpointPages"] = "16";
-        await using var context = new CheckpointContext(storage);
+        await using var context = new SqliteShardContext(storage);
         var ledger = await context.ClaimAsync();
 
         // A long log first, copied whole, so the next commit starts the log afresh and writes into space the log file
@@ -163,7 +157,7 @@ public sealed class SqliteCheckpointTests
         await using var disk = await SmallDisk.MountAsync(megabytes: 16);
         using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
         storage.Settings["Storage:DataPath"] = disk.Path;
-        await using var context = new CheckpointContext(storage);
+        await using var context = new SqliteShardContext(storage);
         var ledger = await context.ClaimAsync();
         await context.SellAsync(ledger, 50);
         Assert.True(disk.Fill() > 0);
@@ -185,77 +179,5 @@ public sealed class SqliteCheckpointTests
         Assert.Null(await again.ReadOrderAsync(refused.Orders[0].OrderId));
         await context.SellAsync(again, 10);
         Assert.Equal((60L, 60L), (await context.CountAsync("SELECT sold FROM shard_state"), await context.CountAsync("SELECT COUNT(*) FROM tickets")));
-    }
-
-    /// <summary>One SQLite shard database with the test's settings, its logs down to Information and its trouble counter.</summary>
-    private sealed class CheckpointContext : IAsyncDisposable
-    {
-        private readonly ShardDatabases _databases;
-        private readonly ILoggerFactory _loggers;
-        private long _sold;
-
-        public CheckpointContext(TestStorage storage)
-        {
-            _loggers = LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Information).AddProvider(Logs));
-            _databases = new ShardDatabases(Options.Create(storage.Options), SaleMetrics.Detached(scope: this), _loggers);
-            Trouble = new MetricCollector<long>(this, TicketingMeter.Name, SqliteCheckpointTests.Trouble);
-        }
-
-        public WarningCollector Logs { get; } = new(LogLevel.Information);
-
-        public MetricCollector<long> Trouble { get; }
-
-        public async Task<ShardLedger> ClaimAsync()
-        {
-            var ledger = new ShardLedger(_databases.Get(0), Shard);
-            await ledger.ClaimAsync(new SerialBlock(First: 1, Size: 100_000));
-            return ledger;
-        }
-
-        /// <summary>
-        /// Commits <paramref name="count"/> one-ticket orders of a page each, in one batch. The writer's checkpoint after
-        /// the commit, and its report, come before the commit's answer.
-        /// </summary>
-        public async Task<(CommitOutcome Outcome, string LastOrderId)> SellAsync(ShardLedger ledger, int count)
-        {
-            var batch = Batch(ledger, count);
-            var outcome = await ledger.CommitAsync(batch);
-            Assert.Equal(CommitOutcome.Committed, outcome);
-            return (outcome, batch.Orders[^1].OrderId);
-        }
-
-        /// <summary>The next <paramref name="count"/> one-ticket orders of a page each, as one batch (counted as sold).</summary>
-        public LedgerBatch Batch(ShardLedger ledger, int count)
-        {
-            var orders = Enumerable.Range(0, count).Select(i => Order(_sold + i)).ToList();
-            var batch = new LedgerBatch(Shard, ledger.Epoch, _sold, _sold + count, orders, []);
-            _sold += count;
-            return batch;
-        }
-
-        /// <summary>Takes back the last <paramref name="count"/> orders counted as sold: their batch was not committed.</summary>
-        public void Forget(int count) => _sold -= count;
-
-        /// <summary>The count <paramref name="sql"/> selects on the shard database.</summary>
-        public async Task<long> CountAsync(string sql)
-        {
-            await using var connection = await _databases.Get(0).OpenAsync();
-            await using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            return Convert.ToInt64(await command.ExecuteScalarAsync());
-        }
-
-        private static OrderDetails Order(long n) =>
-            new($"o{n}", Shard.EventId, Shard.TicketTypeId, 1, 12.5m, 12.5m, "EUR", Bulky, [new TicketDetails($"code-{n}", 1 + n)],
-                DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000));
-
-        public async ValueTask DisposeAsync()
-        {
-            Trouble.Dispose();
-            await _databases.DisposeAsync();
-            _loggers.Dispose();
-            // The pool's idle readers would keep the files (and a small disk's mount) open.
-            SqliteConnection.ClearAllPools();
-        }
     }
 }
