@@ -33,6 +33,7 @@ public static class EventsApi
         // A create needs no key (a retry with the same definition is answered as a replay), but a key that breaks the
         // header's rules is refused here as on the other endpoints rather than passed over: the client meant something by it.
         IdempotencyKeyHeader.Read(request, errors);
+        QueryParameters.RefuseAny(request, errors);
         var definition = EventValidator.Validate(body!, errors);
         if (definition is null || errors.Count > 0) return Problems.Invalid(errors);
 
@@ -71,8 +72,12 @@ public static class EventsApi
         return sales is null ? EventNotFound(eventId) : TypedResults.Ok(sales);
     }
 
+    // An id that cannot be an event's is not repeated back: a path may carry kilobytes, line breaks or bidirectional
+    // overrides, which DisplayText keeps out of everything else the API says.
     internal static ProblemHttpResult EventNotFound(string eventId) =>
-        Problems.Create(StatusCodes.Status404NotFound, Problems.EventNotFound, "No such event.", $"Event '{eventId}' does not exist.");
+        Problems.Create(StatusCodes.Status404NotFound, Problems.EventNotFound, "No such event.", Slug.IsValid(eventId)
+            ? $"Event '{eventId}' does not exist."
+            : $"No event has the id given: event ids are {Slug.Rule}.");
 
     private static EventResponse ToResponse(EventDefinition definition, EventSales? sales) =>
         new(definition.Id, definition.Name, definition.TicketTypes.Select(t =>

@@ -39,6 +39,7 @@ public static class InventoryApi
         if (body!.Quantity is not (>= 1 and <= MaxAddition)) errors["quantity"] = [$"Required: 1 to {MaxAddition}."];
         if (body.Shard is < 0) errors["shard"] = ["Must be a shard index (0 or more)."];
         var key = IdempotencyKeyHeader.Read(request, errors);
+        QueryParameters.RefuseAny(request, errors);
         if (errors.Count > 0) return Problems.Invalid(errors);
 
         var (definition, typeProblem) = await FindTypeAsync(grains, eventId, typeId);
@@ -107,6 +108,7 @@ public static class InventoryApi
         // client meant something by it.
         var errors = new Dictionary<string, string[]>();
         IdempotencyKeyHeader.Read(context.Request, errors);
+        QueryParameters.RefuseAny(context.Request, errors);
         if (errors.Count > 0) return Problems.Invalid(errors);
         // A drain has no options, so a body that names one ({"to": 3}, say) asked for something this drain would not
         // do: it is refused before anything moves. No body, or an empty object, is a drain.
@@ -144,7 +146,9 @@ public static class InventoryApi
         return type is null ? (null, TypeNotFound(eventId, typeId)) : (type, null);
     }
 
+    // Repeated back only when it has a type id's shape (see EventsApi.EventNotFound); the event was found, so its id has.
     private static ProblemHttpResult TypeNotFound(string eventId, string typeId) =>
-        Problems.Create(StatusCodes.Status404NotFound, Problems.TicketTypeNotFound, "No such ticket type.",
-            $"Event '{eventId}' has no ticket type '{typeId}'.");
+        Problems.Create(StatusCodes.Status404NotFound, Problems.TicketTypeNotFound, "No such ticket type.", Slug.IsValid(typeId)
+            ? $"Event '{eventId}' has no ticket type '{typeId}'."
+            : $"Event '{eventId}' has no ticket type with the id given: ticket type ids are {Slug.Rule}.");
 }

@@ -56,6 +56,7 @@ public static class OrdersApi
         if (!OrleansTickets.Events.Slug.IsValid(eventId)) return EventsApi.EventNotFound(eventId);
 
         var errors = new Dictionary<string, string[]>();
+        QueryParameters.RefuseAny(context.Request, errors);
         var key = IdempotencyKeyHeader.Read(context.Request, errors);
         var request = OrderValidator.Validate(eventId, body!, key, errors);
         if (request is null) return Problems.Invalid(errors);
@@ -155,6 +156,9 @@ public static class OrdersApi
         Problems.Create(StatusCodes.Status404NotFound, Problems.TicketTypeNotFound, "No such ticket type.",
             $"Event '{eventId}' has no ticket type '{ticketTypeId}'.");
 
+    // Repeated back only when it has an order id's shape (see EventsApi.EventNotFound).
     private static ProblemHttpResult OrderNotFound(string orderId) =>
-        Problems.Create(StatusCodes.Status404NotFound, Problems.OrderNotFound, "No such order.", $"Order '{orderId}' does not exist.");
+        Problems.Create(StatusCodes.Status404NotFound, Problems.OrderNotFound, "No such order.", OrderId.TryGetShard(orderId, out _)
+            ? $"Order '{orderId}' does not exist."
+            : "No order has the id given: an order id is the orderId a purchase was answered with.");
 }

@@ -565,7 +565,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 catch (ShardDatabaseFilesMovedException moved)
                 {
                     // Once, when found: from then on every write here is refused before it starts, as unavailable.
-                    LogFilesMoved(_logger, moved, Ordinal);
+                    LogFilesMoved(_logger, moved, Ordinal, moved.Path);
                     foreach (var item in group) item.Fail(moved);
                 }
                 catch (Exception exception)
@@ -682,6 +682,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             }
             catch (Exception alone)
             {
+                if (alone is ShardDatabaseFilesMovedException moved) LogFilesMoved(_logger, moved, Ordinal, moved.Path);
                 Fail([item], alone);
                 if (!IsRefusedRows(alone)) down = alone;
             }
@@ -1087,9 +1088,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard database {Ordinal}: the group-commit writer could not connect, or work out its types, ahead of the sale; its first commit will try again")]
     private static partial void LogWriterNotConnected(ILogger logger, Exception exception, int ordinal);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Shard database {Ordinal}: its files were moved or removed under the running service; " +
-        "stop nothing before they are put back (the exception says where this process holds them)")]
-    private static partial void LogFilesMoved(ILogger logger, Exception exception, int ordinal);
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Shard database {Ordinal} ({Path}): its files were moved or removed under the running service; " +
+        "copy them out of this process before stopping it, as the exception says")]
+    private static partial void LogFilesMoved(ILogger logger, Exception exception, int ordinal, string path);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group commit on shard database {Ordinal} failed for {Batches} batches")]
     private static partial void LogCommitFailed(ILogger logger, Exception exception, int ordinal, int batches);

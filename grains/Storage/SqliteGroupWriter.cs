@@ -31,6 +31,7 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
     // Set once the database's files are found moved (AcknowledgeOnlyFilesInPlace). The connection stays open from then
     // on, since it may hold the only copy of what was committed, and nothing more is written through it.
     private ShardDatabaseFilesMovedException? _filesMoved;
+    private WriteAheadLogWatch? _logWatch;
 
     /// <summary>
     /// Runs every item in one transaction and stores each item's result; the caller completes them after. Returns how
@@ -118,46 +119,36 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
 
     /// <summary>
     /// Throws <see cref="ShardDatabaseFilesMovedException"/> when the database file this connection writes is no longer
-    /// the one its path names, or its write-ahead log is gone: a commit is durable only in files that outlive the
-    /// process.
+    /// the one its path names, or its write-ahead log is no longer at its path: a commit is durable only in files that
+    /// outlive the process.
     /// </summary>
     /// <remarks>
-    /// Invariant: no group is acknowledged unless, after its COMMIT, the path still names the file it went into. On
+    /// Invariant: no group is acknowledged unless, after its COMMIT, the path still names the files it went into. On
     /// Unix an open file can be unlinked or renamed over (a data folder cleaned up, a backup put in its place), and SQLite
     /// in WAL mode goes on committing into it without a word; its orders then vanish when the process ends, and the
     /// next start finds an older file, or none, whose shards sell the same serials again. SQLite's unix VFS answers
-    /// SQLITE_FCNTL_HAS_MOVED by comparing the path's inode with the open file's: one <c>stat</c>, and one more for the log,
-    /// per group commit. The check comes after the COMMIT so that a move during it is caught too; the group's buyers then
-    /// hear "outcome unknown", which is what it is until someone does or does not put the files back.
+    /// SQLITE_FCNTL_HAS_MOVED by comparing the path's inode with the open file's (one <c>stat</c>); the log is watched
+    /// through this process's descriptors (<see cref="WriteAheadLogWatch"/>, one <c>readlink</c>). The check comes after
+    /// the COMMIT so that a move during it is caught too; the group's buyers then hear "outcome unknown", which is what it
+    /// is until someone does or does not put the files back. A finding is looked at once more before it stands: a
+    /// passing <c>stat</c> error would otherwise close the database until a restart.
     /// </remarks>
     private void AcknowledgeOnlyFilesInPlace()
     {
+        if (FilesInPlace() || FilesInPlace()) return;
         var path = _connection!.DataSource;
-        var moved = sqlite3_file_control(_connection.Handle!.DangerousGetHandle(), IntPtr.Zero, SqliteFcntlHasMoved, out var hasMoved) == 0
-            ? hasMoved != 0
-            : !File.Exists(path);
-        if (!moved && File.Exists(path + "-wal")) return;
-        _filesMoved = new ShardDatabaseFilesMovedException(ordinal, path, OpenFilesNamed(Path.GetFileName(path)));
+        _filesMoved = new ShardDatabaseFilesMovedException(ordinal, path, WriteAheadLogWatch.HeldOpen(path));
         throw _filesMoved;
     }
 
-    /// <summary>Where this process still holds files whose name contains <paramref name="fileName"/> (Linux), so they can be copied back.</summary>
-    private static string OpenFilesNamed(string fileName)
+    private bool FilesInPlace()
     {
-        try
-        {
-            var open = new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos()
-                .Select(fd => (Fd: fd.Name, Target: fd.LinkTarget))
-                .Where(fd => fd.Target?.Contains(fileName, StringComparison.Ordinal) == true)
-                .Select(fd => $"/proc/{Environment.ProcessId}/fd/{fd.Fd} ({fd.Target})")
-                .ToList();
-            if (open.Count > 0) return string.Join(", ", open);
-        }
-        catch (Exception)
-        {
-            // Only a hint for whoever puts the files back; the refusal stands without it.
-        }
-        return $"see the descriptors of process {Environment.ProcessId}";
+        var path = _connection!.DataSource;
+        var databaseInPlace = sqlite3_file_control(_connection.Handle!.DangerousGetHandle(), IntPtr.Zero, SqliteFcntlHasMoved, out var hasMoved) == 0
+            ? hasMoved == 0
+            : File.Exists(path);
+        _logWatch ??= new WriteAheadLogWatch(path);
+        return databaseInPlace && _logWatch.InPlace();
     }
 
     // SQLITE_FCNTL_HAS_MOVED: whether the main database file was unlinked or renamed since it was opened.

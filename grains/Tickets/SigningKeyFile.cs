@@ -43,11 +43,33 @@ public static class SigningKeyFile
         const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
                                     UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
         var mode = File.GetUnixFileMode(path);
-        if ((mode & others) == 0) return;
+        if ((mode & others) == 0 || !KeepsUnixModes(Path.GetDirectoryName(Path.GetFullPath(path))!)) return;
         throw new InvalidOperationException(
             $"The ticket signing key file {path} is open to other users (mode {Convert.ToString((int)mode, 8)}): whoever " +
             $"reads it can forge tickets. If nobody else could have changed it, make it private (chmod 600 {path}); " +
             "otherwise set Tickets:SigningKey to the key the issued codes were signed with.");
+    }
+
+    /// <summary>
+    /// Whether files in <paramref name="folder"/> keep the mode they are given. Some do not (a Windows drive under WSL, an
+    /// SMB share), and show every file open to all: there no mode can be set, so none is asked for.
+    /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static bool KeepsUnixModes(string folder)
+    {
+        var probe = Path.Combine(folder, $".mode-probe-{Guid.NewGuid():N}");
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Options = FileOptions.DeleteOnClose };
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            using var file = new FileStream(probe, options);
+            return File.GetUnixFileMode(file.SafeFileHandle) == (UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        catch (Exception)
+        {
+            // A folder this process cannot write to: the key's mode is then what it says.
+            return true;
+        }
     }
 
     /// <summary>

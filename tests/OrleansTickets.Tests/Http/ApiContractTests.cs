@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -125,6 +126,32 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
 
         await AssertProblemAsync(await Http.GetAsync("/api/orders/buy.ga.0.AAAAAAAAAAAAAAAAAAAAAA"), HttpStatusCode.NotFound, "order-not-found");
         await AssertProblemAsync(await Http.GetAsync("/api/orders/garbage"), HttpStatusCode.NotFound, "order-not-found");
+    }
+
+    [Theory]
+    [InlineData("/api/events/{0}", "event-not-found")]
+    [InlineData("/api/events/{0}/sales", "event-not-found")]
+    [InlineData("/api/orders/{0}", "order-not-found")]
+    [InlineData("/api/events/echo-fest/ticket-types/{0}/capacity", "ticket-type-not-found")]
+    public async Task A_404_repeats_an_id_from_the_path_only_when_it_has_an_id_s_shape(string template, string problem)
+    {
+        await Http.CreateEventAsync("echo-fest", capacity: 10, shards: 1);
+        Task<HttpResponseMessage> Ask(string id)
+        {
+            var path = string.Format(CultureInfo.InvariantCulture, template, Uri.EscapeDataString(id));
+            return template.EndsWith("/capacity", StringComparison.Ordinal) ? Http.PostAsJsonAsync(path, new { quantity = 1 }) : Http.GetAsync(path);
+        }
+
+        // Kilobytes of path, a line break, a right-to-left override: what DisplayText keeps out of every other answer.
+        foreach (var odd in new[] { new string('x', 4_000), "a\nb", "\u202Eevil" })
+        {
+            var detail = (await AssertProblemAsync(await Ask(odd), HttpStatusCode.NotFound, problem)).GetProperty("detail").GetString()!;
+            Assert.True(detail.Length < 200 && !detail.Contains('\n') && !detail.Contains('\u202E'), $"The detail repeats the path: {detail}");
+        }
+        // An id that could be one is named, so that the client sees which of its ids was not found.
+        var plain = template.StartsWith("/api/orders", StringComparison.Ordinal) ? "echo-fest.ga.0.01M96Y3W6T79gusm71pgZdYI_eqGpW5w" : "no-such-id";
+        var named = (await AssertProblemAsync(await Ask(plain), HttpStatusCode.NotFound, problem)).GetProperty("detail").GetString();
+        Assert.Contains($"'{plain}'", named);
     }
 
     [Fact]

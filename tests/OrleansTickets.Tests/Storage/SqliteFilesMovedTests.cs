@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Data.Sqlite;
 using OrleansTickets.Tests.Http;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
@@ -102,6 +103,31 @@ public sealed class SqliteFilesMovedTests
         await context.SellAsync(ledger, 5);
         var path = DatabasePath(storage);
         File.Delete(path + "-wal");
+
+        await Assert.ThrowsAsync<ShardDatabaseFilesMovedException>(() => ledger.CommitAsync(context.Batch(ledger, 3)));
+    }
+
+    [Fact]
+    public async Task A_write_ahead_log_deleted_and_made_again_by_another_connection_is_still_found()
+    {
+        // A connection opening the database after the log was deleted makes a new, empty log at its path: a file is
+        // there again, while the writer's commits go into the deleted one.
+        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
+        await using var context = new SqliteShardContext(storage);
+        var ledger = await context.ClaimAsync();
+        await context.SellAsync(ledger, 5);
+        var path = DatabasePath(storage);
+        File.Delete(path + "-wal");
+        await using (var reader = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await reader.OpenAsync();
+            await using var read = reader.CreateCommand();
+            read.CommandText = "SELECT COUNT(*) FROM shard_state";
+            // The shared index still describes the deleted log's frames, which the new one lacks: SQLite refuses the read
+            // (disk I/O error), having made the file.
+            await Record.ExceptionAsync(() => read.ExecuteScalarAsync());
+        }
+        Assert.True(File.Exists(path + "-wal"), "No connection made the log again: this test shows nothing.");
 
         await Assert.ThrowsAsync<ShardDatabaseFilesMovedException>(() => ledger.CommitAsync(context.Batch(ledger, 3)));
     }

@@ -1,0 +1,27 @@
+using Microsoft.AspNetCore.Http;
+
+namespace OrleansTickets.Api.Http;
+
+/// <summary>Query parameters on the endpoints that change something, which take all their options in the body.</summary>
+public static class QueryParameters
+{
+    // Named one by one up to this many; a request with more is refused just the same.
+    private const int MaxNamed = 10;
+
+    /// <summary>
+    /// Adds an error to <paramref name="errors"/> for each query parameter <paramref name="request"/> carries. A parameter
+    /// passed over would do what the request did not ask for: <c>…/drain?dryRun=true</c> drained the shard for good, and
+    /// <c>…/capacity?shard=3</c> put the tickets on whichever shard came next, as a misspelt body field once did.
+    /// </summary>
+    public static void RefuseAny(HttpRequest request, Dictionary<string, string[]> errors)
+    {
+        // The common case (no query at all) costs one look at the request line's parsed parts.
+        if (!request.QueryString.HasValue) return;
+        var named = 0;
+        foreach (var (name, _) in request.Query)
+        {
+            if (++named > MaxNamed) break;
+            errors[name.Length == 0 ? "query" : name] = ["Unknown parameter: this endpoint takes none; its options go in the body."];
+        }
+    }
+}
