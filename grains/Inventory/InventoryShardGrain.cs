@@ -508,11 +508,15 @@ public sealed partial class InventoryShardGrain(
     {
         // A gift whose delivered mark (and take-back, which goes with it) did not land is still in transit in the
         // database, though memory may have settled it; and a gift whose own commit had an unknown outcome may have
-        // landed, unknown to memory. The delivery timer reloads and offers such gifts again, instead of leaving them
-        // for whichever call reaches this shard next (a drained shard may get none). A fenced activation never writes
-        // again, so it leaves that to the newer one. Armed before anyone is answered: a waiter's continuation may run
-        // inline in TrySetResult (a delivery tick, say) and must find the timer's state final.
-        if (!_fenced && (_undelivered.Count > 0 || changes.Any(c => c.Kind is ChangeKind.Delivered or ChangeKind.Give))) EnsureDeliveryTimer();
+        // landed, unknown to memory, as may a drain's retirement, after which the shard's tickets are to be handed on.
+        // The delivery timer reloads and offers such gifts again (and hands a retired shard's tickets on), instead of
+        // leaving them for whichever call reaches this shard next (a drained shard may get none). A fenced activation
+        // never writes again, so it leaves that to the newer one. Armed before anyone is answered: a waiter's
+        // continuation may run inline in TrySetResult (a delivery tick, say) and must find the timer's state final.
+        if (!_fenced && (_undelivered.Count > 0 || changes.Any(c => c.Kind is ChangeKind.Delivered or ChangeKind.Give or ChangeKind.Retire)))
+        {
+            EnsureDeliveryTimer();
+        }
         foreach (var sale in sales) Settle(sale, result);
         foreach (var change in changes) change.Completion.TrySetResult(false);
     }
