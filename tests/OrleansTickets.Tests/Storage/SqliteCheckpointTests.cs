@@ -1,9 +1,4 @@
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
-using OrleansTickets.Diagnostics;
-using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;

@@ -16,11 +16,8 @@ public sealed class SqliteFilesMovedTests
     [Fact]
     public async Task A_commit_after_the_files_are_deleted_is_not_acknowledged_and_the_database_takes_nothing_more()
     {
-        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
-        await using var context = new SqliteShardContext(storage);
-        var ledger = await context.ClaimAsync();
-        await context.SellAsync(ledger, 5);
-        var path = DatabasePath(storage);
+        await using var shard = await SoldShard.StartAsync();
+        var (context, ledger, path) = (shard.Context, shard.Ledger, shard.Path);
         foreach (var file in new[] { path, path + "-wal", path + "-shm" }) File.Delete(file);
 
         var moved = await Assert.ThrowsAsync<ShardDatabaseFilesMovedException>(() => ledger.CommitAsync(context.Batch(ledger, 3)));
@@ -79,11 +76,8 @@ public sealed class SqliteFilesMovedTests
     public async Task A_database_file_replaced_by_an_older_copy_is_found_at_the_next_commit()
     {
         // A file still at the path, but not the one the writer holds: only the file's identity tells them apart.
-        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
-        await using var context = new SqliteShardContext(storage);
-        var ledger = await context.ClaimAsync();
-        await context.SellAsync(ledger, 5);
-        var path = DatabasePath(storage);
+        await using var shard = await SoldShard.StartAsync();
+        var (context, ledger, path) = (shard.Context, shard.Ledger, shard.Path);
         File.Copy(path, path + ".backup");
         await context.SellAsync(ledger, 5);
         File.Move(path + ".backup", path, overwrite: true);
@@ -97,11 +91,8 @@ public sealed class SqliteFilesMovedTests
     public async Task A_commit_after_only_the_write_ahead_log_is_deleted_is_not_acknowledged()
     {
         // The commits since the last checkpoint live in the log alone.
-        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
-        await using var context = new SqliteShardContext(storage);
-        var ledger = await context.ClaimAsync();
-        await context.SellAsync(ledger, 5);
-        var path = DatabasePath(storage);
+        await using var shard = await SoldShard.StartAsync();
+        var (context, ledger, path) = (shard.Context, shard.Ledger, shard.Path);
         File.Delete(path + "-wal");
 
         await Assert.ThrowsAsync<ShardDatabaseFilesMovedException>(() => ledger.CommitAsync(context.Batch(ledger, 3)));
@@ -112,11 +103,8 @@ public sealed class SqliteFilesMovedTests
     {
         // A connection opening the database after the log was deleted makes a new, empty log at its path: a file is
         // there again, while the writer's commits go into the deleted one.
-        using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
-        await using var context = new SqliteShardContext(storage);
-        var ledger = await context.ClaimAsync();
-        await context.SellAsync(ledger, 5);
-        var path = DatabasePath(storage);
+        await using var shard = await SoldShard.StartAsync();
+        var (context, ledger, path) = (shard.Context, shard.Ledger, shard.Path);
         File.Delete(path + "-wal");
         await using (var reader = new SqliteConnection($"Data Source={path};Pooling=False"))
         {
@@ -161,6 +149,39 @@ public sealed class SqliteFilesMovedTests
         // Asked again, and by another buyer: nothing more is written there.
         await ApiContractTests.AssertProblemAsync(await host.Client.OrderAsync("moved", 1, key: "after"), HttpStatusCode.ServiceUnavailable, "unavailable");
         await ApiContractTests.AssertProblemAsync(await host.Client.OrderAsync("moved", 1, key: "later"), HttpStatusCode.ServiceUnavailable, "unavailable");
+    }
+
+    /// <summary>One SQLite shard database with 5 orders committed: what each test moves files under.</summary>
+    private sealed class SoldShard(TestStorage storage, SqliteShardContext context) : IAsyncDisposable
+    {
+        public SqliteShardContext Context { get; } = context;
+
+        public ShardLedger Ledger { get; private set; } = null!;
+
+        public string Path { get; } = DatabasePath(storage);
+
+        public static async Task<SoldShard> StartAsync()
+        {
+            var storage = TestStorage.Sqlite(maxShardDatabases: 1);
+            var shard = new SoldShard(storage, new SqliteShardContext(storage));
+            try
+            {
+                shard.Ledger = await shard.Context.ClaimAsync();
+                await shard.Context.SellAsync(shard.Ledger, 5);
+                return shard;
+            }
+            catch
+            {
+                await shard.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Context.DisposeAsync();
+            storage.Dispose();
+        }
     }
 
     private static string DatabasePath(TestStorage storage) => Path.Combine(storage.Folder!, "shards", "shard_0000.db");
