@@ -28,6 +28,15 @@ public sealed class MembershipTableSchemaTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public void SqlServerComparesClusterIdsByCodePoint()
+    {
+        // Its usual default collation ignores case: clusters named "Prod" and "prod" would share one membership table.
+        var declarations = MembershipSchema.ReadScript(SqlDialect.SqlServer).Split('\n').Where(line => line.TrimStart().StartsWith("DeploymentId ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, declarations.Count);
+        Assert.All(declarations, declaration => Assert.Contains("COLLATE Latin1_General_100_BIN2", declaration));
+    }
+
+    [Fact]
     public async Task SqliteIsRefusedWithAReason()
     {
         await using var connection = new SqliteConnection("Data Source=:memory:");

@@ -28,6 +28,18 @@ public sealed class GrainStateSchemaTests(PostgresFixture postgres)
     }
 
     [Theory]
+    [InlineData("GrainTypeString")]
+    [InlineData("GrainIdExtensionString")]
+    [InlineData("ServiceId")]
+    public void SqlServerComparesTheIdentifyingStringsByCodePoint(string column)
+    {
+        // Its usual default collation ignores case and trailing spaces: two services, or two grains' keys, differing
+        // only so would share rows. The script is never run here, so only its text can show the column's collation.
+        var declaration = GrainStateSchema.ReadScript(SqlDialect.SqlServer).Split('\n').Single(line => line.TrimStart().StartsWith(column + " ", StringComparison.Ordinal));
+        Assert.Contains("COLLATE Latin1_General_100_BIN2", declaration);
+    }
+
+    [Theory]
     [InlineData(SqlDialect.Sqlite)]
     [InlineData(SqlDialect.PostgreSql)]
     [InlineData(SqlDialect.SqlServer)]

@@ -22,7 +22,9 @@ IF OBJECT_ID(N'dbo.OrleansQuery', N'U') IS NULL
     );
 GO
 
--- Column sizes keep the unique index key under SQL Server's 1,700-byte limit.
+-- Column sizes keep the unique index key under SQL Server's 1,700-byte limit. Identifying strings compare by their
+-- code points (a binary collation), as Orleans and the other engines do: the usual default collation ignores case and
+-- trailing spaces, which would make two grains or two services one.
 IF OBJECT_ID(N'dbo.OrleansGrainState', N'U') IS NULL
     CREATE TABLE dbo.OrleansGrainState
     (
@@ -30,10 +32,10 @@ IF OBJECT_ID(N'dbo.OrleansGrainState', N'U') IS NULL
         GrainIdN0              bigint         NOT NULL,
         GrainIdN1              bigint         NOT NULL,
         GrainTypeHash          int            NOT NULL,
-        GrainTypeString        nvarchar(128)  NOT NULL,
+        GrainTypeString        nvarchar(128)  COLLATE Latin1_General_100_BIN2 NOT NULL,
         -- NULL (no extension) and '' (key ending in '+') are different grains.
-        GrainIdExtensionString nvarchar(512)  NULL,
-        ServiceId              nvarchar(150)  NOT NULL,
+        GrainIdExtensionString nvarchar(512)  COLLATE Latin1_General_100_BIN2 NULL,
+        ServiceId              nvarchar(150)  COLLATE Latin1_General_100_BIN2 NOT NULL,
         -- NULL after a clear: the row keeps its version so a stale writer is still caught.
         PayloadBinary          varbinary(max) NULL,
         Version                int            NOT NULL,

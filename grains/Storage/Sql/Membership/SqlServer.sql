@@ -22,7 +22,8 @@ GO
 IF OBJECT_ID(N'dbo.OrleansMembershipVersionTable', N'U') IS NULL
     CREATE TABLE dbo.OrleansMembershipVersionTable
     (
-        DeploymentId nvarchar(150) NOT NULL CONSTRAINT OrleansMembershipVersionTable_Key PRIMARY KEY,
+        -- A binary collation: the usual default ignores case, which would merge clusters named "Prod" and "prod".
+        DeploymentId nvarchar(150) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT OrleansMembershipVersionTable_Key PRIMARY KEY,
         Version      int           NOT NULL CONSTRAINT OrleansMembershipVersionTable_Version DEFAULT 0,
         ModifiedOn   datetime2(3)  NOT NULL CONSTRAINT OrleansMembershipVersionTable_ModifiedOn DEFAULT SYSUTCDATETIME()
     );
@@ -31,7 +32,7 @@ GO
 IF OBJECT_ID(N'dbo.OrleansMembershipTable', N'U') IS NULL
     CREATE TABLE dbo.OrleansMembershipTable
     (
-        DeploymentId nvarchar(150) NOT NULL,
+        DeploymentId nvarchar(150) COLLATE Latin1_General_100_BIN2 NOT NULL,
         Address      varchar(45)   NOT NULL,
         Port         int           NOT NULL,
         Generation   int           NOT NULL,
