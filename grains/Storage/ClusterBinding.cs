@@ -49,14 +49,17 @@ public static partial class ClusterBinding
             // (a typo would leave it behind); it simply is not the cluster's.
             catalogId = await TryReadCatalogIdAsync(catalogConnectionString, cancellationToken) ?? "(none)";
             Compare(deployment, recorded, catalogId, keyCheck, catalogConnectionString);
+            // Clusters recorded before the catalog kept their membership database's id get it recorded here.
+            await CheckMembershipDatabaseAsync(membership, catalogConnectionString, deployment.ClusterId, membershipConnectionString, cancellationToken);
             await RefuseWhileAnotherClusterRunsAsync(membership, deployment.ClusterId, catalogId, deployment.OtherClusterLiveFor, cancellationToken);
             return;
         }
         // Only the database: its grain-storage schema is the catalog's initializer's to create, when the silo starts.
         await DatabaseServer.EnsureDatabaseExistsAsync(SqlDialect.PostgreSql, catalogConnectionString, cancellationToken);
         catalogId = await ReadOrMintCatalogIdAsync(catalogConnectionString, cancellationToken);
-        // Before recording: a refused cluster id leaves no record behind.
+        // Before recording: a refused cluster id, or a membership database that is not the cluster's, leaves no record behind.
         await RefuseWhileAnotherClusterRunsAsync(membership, deployment.ClusterId, catalogId, deployment.OtherClusterLiveFor, cancellationToken);
+        await CheckMembershipDatabaseAsync(membership, catalogConnectionString, deployment.ClusterId, membershipConnectionString, cancellationToken);
         // Silos of a new cluster starting together: whichever records first is the cluster, and the others compare.
         var first = await RecordAsync(membership, new Record(deployment.ClusterId, deployment.ServiceId, catalogId, keyCheck), cancellationToken);
         Compare(deployment, first, catalogId, keyCheck, catalogConnectionString);
@@ -256,6 +259,77 @@ public static partial class ClusterBinding
         var catalogId = (string)(await read.ExecuteScalarAsync(cancellationToken))!;
         await transaction.CommitAsync(cancellationToken);
         return catalogId;
+    }
+
+    /// <summary>
+    /// Records in the catalog database which membership database the cluster <paramref name="clusterId"/> keeps its
+    /// records and silos in, if none is recorded yet; otherwise throws when this silo's is another.
+    /// </summary>
+    /// <remarks>
+    /// The binding's record lives in the membership database, so a silo whose <c>Cluster:ConnectionString</c> names
+    /// another database (a typo in a silo added for the rush) finds no record there, takes itself for the first silo of
+    /// a new cluster, and looks for running clusters only among that database's silos: it would form a second cluster
+    /// over the same catalog and shard databases, whose shards would take each other's claims while buyers on both got
+    /// 503s. The catalog, which every silo of the deployment shares, says which membership database is the cluster's.
+    /// Each database's id is minted once (<c>ticketing_membership_identity</c>), so a database dropped and made again
+    /// under the same name is another one too.
+    /// </remarks>
+    private static async Task CheckMembershipDatabaseAsync(System.Data.Common.DbDataSource membership, string catalogConnectionString,
+        string clusterId, string membershipConnectionString, CancellationToken cancellationToken)
+    {
+        string membershipId;
+        await using (var connection = (NpgsqlConnection)await membership.OpenConnectionAsync(cancellationToken))
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await using (var mint = new NpgsqlCommand(
+                $"""
+                SELECT pg_advisory_xact_lock({SqlScripts.SchemaLockId});
+                CREATE TABLE IF NOT EXISTS ticketing_membership_identity (
+                    singleton     integer PRIMARY KEY CHECK (singleton = 1),
+                    membership_id text NOT NULL
+                );
+                INSERT INTO ticketing_membership_identity (singleton, membership_id) VALUES (1, @minted) ON CONFLICT (singleton) DO NOTHING;
+                """, connection, transaction))
+            {
+                mint.Parameters.AddWithValue("minted", Guid.NewGuid().ToString("N"));
+                await mint.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await using var read = new NpgsqlCommand("SELECT membership_id FROM ticketing_membership_identity", connection, transaction);
+            membershipId = (string)(await read.ExecuteScalarAsync(cancellationToken))!;
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await using var catalog = DatabaseServer.CreateDataSourceEndingIdleTransactions(SqlDialect.PostgreSql, catalogConnectionString);
+        await using var catalogConnection = (NpgsqlConnection)await catalog.OpenConnectionAsync(cancellationToken);
+        await using var catalogTransaction = await catalogConnection.BeginTransactionAsync(cancellationToken);
+        await using (var record = new NpgsqlCommand(
+            $"""
+            SELECT pg_advisory_xact_lock({SqlScripts.SchemaLockId});
+            CREATE TABLE IF NOT EXISTS ticketing_cluster_membership (
+                cluster_id    text PRIMARY KEY,
+                membership_id text NOT NULL,
+                recorded_at   timestamptz NOT NULL DEFAULT now()
+            );
+            INSERT INTO ticketing_cluster_membership (cluster_id, membership_id) VALUES (@cluster, @membership) ON CONFLICT (cluster_id) DO NOTHING;
+            """, catalogConnection, catalogTransaction))
+        {
+            record.Parameters.AddWithValue("cluster", clusterId);
+            record.Parameters.AddWithValue("membership", membershipId);
+            await record.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var recorded = new NpgsqlCommand("SELECT membership_id FROM ticketing_cluster_membership WHERE cluster_id = @cluster",
+            catalogConnection, catalogTransaction);
+        recorded.Parameters.AddWithValue("cluster", clusterId);
+        var clusters = (string)(await recorded.ExecuteScalarAsync(cancellationToken))!;
+        await catalogTransaction.CommitAsync(cancellationToken);
+        if (clusters != membershipId)
+        {
+            throw new InvalidOperationException(
+                $"This silo would join cluster '{clusterId}' with Cluster:ConnectionString naming membership database " +
+                $"'{DatabaseServer.DatabaseName(SqlDialect.PostgreSql, membershipConnectionString)}', which is not the one the cluster's catalog " +
+                "records for it: it would start a second cluster over the same catalog and shard databases. Use the cluster's " +
+                "Cluster:ConnectionString, or a new Cluster:ClusterId for a new deployment.");
+        }
     }
 
     /// <summary>Tells keys apart without storing them: an HMAC of a fixed text under the key.</summary>

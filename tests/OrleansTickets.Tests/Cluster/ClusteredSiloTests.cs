@@ -145,6 +145,33 @@ public sealed class ClusteredSiloTests(PostgresFixture postgres)
     }
 
     [PostgresFact]
+    public async Task A_silo_whose_membership_database_is_not_its_cluster_s_is_refused()
+    {
+        // A silo added for the rush with a typo in Cluster:ConnectionString finds no cluster recorded in the database it
+        // names, and took itself for the first silo of a new cluster over the same catalog and shard databases.
+        var storage = TestStorage.Postgres(postgres.Server);
+        var clusterId = "c-" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>
+        {
+            ["Cluster:Membership"] = "AdoNet",
+            ["Cluster:ClusterId"] = clusterId,
+            ["Cluster:ConnectionString"] = storage.Settings["Storage:ConnectionString"],
+        };
+        await using var first = await ApiHost.StartAsync(storage, settings);
+        Assert.Equal(HttpStatusCode.Created, (await first.Client.CreateEventAsync("one-membership", capacity: 10, shards: 2)).StatusCode);
+
+        var typo = new NpgsqlConnectionStringBuilder(storage.Settings["Storage:ConnectionString"]) { Database = "typo_" + Guid.NewGuid().ToString("N")[..8] };
+        var elsewhere = new Dictionary<string, string?>(settings) { ["Cluster:ConnectionString"] = typo.ConnectionString };
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ApiHost.StartAsync(storage, elsewhere));
+        Assert.Contains("Cluster:ConnectionString", refused.Message);
+        Assert.Contains(typo.Database!, refused.Message);
+
+        // The cluster's own settings still join.
+        await using var second = await ApiHost.StartAsync(storage, settings);
+        await AssertActiveSilosAsync(storage, clusterId, 2);
+    }
+
+    [PostgresFact]
     public async Task A_silo_with_another_cluster_id_is_refused_while_a_cluster_runs_on_its_catalog_and_starts_once_that_one_stops()
     {
         // A silo added for the rush with a typo in Cluster:ClusterId would form a cluster of its own over the same
