@@ -53,7 +53,9 @@ running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && grep -qa Orlea
 # port, as before, took another process's for the new one's, which then failed to bind.
 wait_for_ready() {
     local port=$1 pid_file=$2
-    for _ in $(seq 1 600); do
+    # A deadline, not a count of tries: each try may wait 5 s on a port that accepts but does not answer.
+    local deadline=$((SECONDS + 300))
+    while ((SECONDS < deadline)); do
         # Bounded: a frozen process's port still completes the TCP handshake, and curl would wait for its answer forever.
         curl -fs -m 5 -o /dev/null "http://127.0.0.1:$port/health/ready" && running "$pid_file" && return 0
         running "$pid_file" || return 1
