@@ -21,7 +21,12 @@ public static class QueryParameters
         foreach (var (name, _) in request.Query)
         {
             if (++named > MaxNamed) break;
-            errors[name.Length == 0 ? "query" : name] = ["Unknown parameter: this endpoint takes none; its options go in the body."];
+            // Under "query." so that a parameter named like a body field does not take that field's error's place, and
+            // repeated only when it looks like a name: a query may carry line breaks or bidirectional overrides.
+            errors[IsPlainName(name) ? "query." + name : "query"] = ["Unknown parameter: this endpoint takes none; its options go in the body."];
         }
     }
+
+    private static bool IsPlainName(string name) =>
+        name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.');
 }

@@ -57,7 +57,8 @@ public static partial class ClusterBinding
         // Only the database: its grain-storage schema is the catalog's initializer's to create, when the silo starts.
         await DatabaseServer.EnsureDatabaseExistsAsync(SqlDialect.PostgreSql, catalogConnectionString, cancellationToken);
         catalogId = await ReadOrMintCatalogIdAsync(catalogConnectionString, cancellationToken);
-        // Before recording: a refused cluster id, or a membership database that is not the cluster's, leaves no record behind.
+        // Before recording: a refused cluster id, or a membership database that is not the cluster's, leaves no record of the
+        // cluster in the membership database (the catalog's record of a new cluster's membership is made here, first).
         await RefuseWhileAnotherClusterRunsAsync(membership, deployment.ClusterId, catalogId, deployment.OtherClusterLiveFor, cancellationToken);
         await CheckMembershipDatabaseAsync(membership, catalogConnectionString, deployment.ClusterId, membershipConnectionString, cancellationToken);
         // Silos of a new cluster starting together: whichever records first is the cluster, and the others compare.
@@ -239,26 +240,34 @@ public static partial class ClusterBinding
     private static async Task<string> ReadOrMintCatalogIdAsync(string catalogConnectionString, CancellationToken cancellationToken)
     {
         await using var dataSource = DatabaseServer.CreateDataSourceEndingIdleTransactions(SqlDialect.PostgreSql, catalogConnectionString);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await ReadOrMintIdAsync(dataSource, "ticketing_catalog_identity", "catalog_id", cancellationToken);
+    }
+
+    /// <summary>
+    /// A random id a database is given once, by whichever silo asks first, kept in the one row of <paramref name="table"/>:
+    /// a database dropped and made again under the same name is another one.
+    /// </summary>
+    private static async Task<string> ReadOrMintIdAsync(System.Data.Common.DbDataSource database, string table, string column, CancellationToken cancellationToken)
+    {
+        await using var connection = (NpgsqlConnection)await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var mint = new NpgsqlCommand(
             $"""
             SELECT pg_advisory_xact_lock({SqlScripts.SchemaLockId});
-            CREATE TABLE IF NOT EXISTS ticketing_catalog_identity (
-                singleton  integer PRIMARY KEY CHECK (singleton = 1),
-                catalog_id text NOT NULL
+            CREATE TABLE IF NOT EXISTS {table} (
+                singleton integer PRIMARY KEY CHECK (singleton = 1),
+                {column} text NOT NULL
             );
-            INSERT INTO ticketing_catalog_identity (singleton, catalog_id) VALUES (1, @minted) ON CONFLICT (singleton) DO NOTHING;
-            """, (NpgsqlConnection)connection, (NpgsqlTransaction)transaction))
+            INSERT INTO {table} (singleton, {column}) VALUES (1, @minted) ON CONFLICT (singleton) DO NOTHING;
+            """, connection, transaction))
         {
             mint.Parameters.AddWithValue("minted", Guid.NewGuid().ToString("N"));
             await mint.ExecuteNonQueryAsync(cancellationToken);
         }
-        await using var read = new NpgsqlCommand(ReadCatalogId,
-            (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
-        var catalogId = (string)(await read.ExecuteScalarAsync(cancellationToken))!;
+        await using var read = new NpgsqlCommand($"SELECT {column} FROM {table}", connection, transaction);
+        var id = (string)(await read.ExecuteScalarAsync(cancellationToken))!;
         await transaction.CommitAsync(cancellationToken);
-        return catalogId;
+        return id;
     }
 
     /// <summary>
@@ -277,28 +286,7 @@ public static partial class ClusterBinding
     private static async Task CheckMembershipDatabaseAsync(System.Data.Common.DbDataSource membership, string catalogConnectionString,
         string clusterId, string membershipConnectionString, CancellationToken cancellationToken)
     {
-        string membershipId;
-        await using (var connection = (NpgsqlConnection)await membership.OpenConnectionAsync(cancellationToken))
-        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
-        {
-            await using (var mint = new NpgsqlCommand(
-                $"""
-                SELECT pg_advisory_xact_lock({SqlScripts.SchemaLockId});
-                CREATE TABLE IF NOT EXISTS ticketing_membership_identity (
-                    singleton     integer PRIMARY KEY CHECK (singleton = 1),
-                    membership_id text NOT NULL
-                );
-                INSERT INTO ticketing_membership_identity (singleton, membership_id) VALUES (1, @minted) ON CONFLICT (singleton) DO NOTHING;
-                """, connection, transaction))
-            {
-                mint.Parameters.AddWithValue("minted", Guid.NewGuid().ToString("N"));
-                await mint.ExecuteNonQueryAsync(cancellationToken);
-            }
-            await using var read = new NpgsqlCommand("SELECT membership_id FROM ticketing_membership_identity", connection, transaction);
-            membershipId = (string)(await read.ExecuteScalarAsync(cancellationToken))!;
-            await transaction.CommitAsync(cancellationToken);
-        }
-
+        var membershipId = await ReadOrMintIdAsync(membership, "ticketing_membership_identity", "membership_id", cancellationToken);
         await using var catalog = DatabaseServer.CreateDataSourceEndingIdleTransactions(SqlDialect.PostgreSql, catalogConnectionString);
         await using var catalogConnection = (NpgsqlConnection)await catalog.OpenConnectionAsync(cancellationToken);
         await using var catalogTransaction = await catalogConnection.BeginTransactionAsync(cancellationToken);
@@ -328,7 +316,9 @@ public static partial class ClusterBinding
                 $"This silo would join cluster '{clusterId}' with Cluster:ConnectionString naming membership database " +
                 $"'{DatabaseServer.DatabaseName(SqlDialect.PostgreSql, membershipConnectionString)}', which is not the one the cluster's catalog " +
                 "records for it: it would start a second cluster over the same catalog and shard databases. Use the cluster's " +
-                "Cluster:ConnectionString, or a new Cluster:ClusterId for a new deployment.");
+                "Cluster:ConnectionString, or a new Cluster:ClusterId for a new deployment. If the cluster's membership database was " +
+                "made anew on purpose, delete the catalog's record of the old one while no silo of the cluster runs: " +
+                $"DELETE FROM ticketing_cluster_membership WHERE cluster_id = '{clusterId}' in the catalog database.");
         }
     }
 

@@ -61,6 +61,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     // (Task.Wait and the default event spin first, which cost half the CPU with 16 idle writers on 2 cores).
     private readonly ManualResetEventSlim? _sqliteWork;
     private volatile bool _initialized;
+    // Written and read on the SQLite writer's thread only.
+    private bool _fileWatchFailureReported;
 
     /// <summary>
     /// The identity stamp this database had when this process checked it (<see cref="ShardDatabaseIdentity"/>), or null
@@ -548,6 +550,11 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                     var started = Stopwatch.GetTimestamp();
                     var rewrites = _sqliteWriter!.Commit(group, _sql);
                     RecordCommit(group, started, rewrites);
+                    if (_sqliteWriter.FileWatchFailure is { } watchFailure && !_fileWatchFailureReported)
+                    {
+                        _fileWatchFailureReported = true;
+                        LogFileWatchFailed(_logger, watchFailure, Ordinal);
+                    }
                     // Before the answers, as SQLite's own checkpoint ran inside the COMMIT: a buyer waits for it as before.
                     WatchCheckpoints();
                     foreach (var item in group) item.Complete();
@@ -1087,6 +1094,10 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard database {Ordinal}: the group-commit writer could not connect, or work out its types, ahead of the sale; its first commit will try again")]
     private static partial void LogWriterNotConnected(ILogger logger, Exception exception, int ordinal);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard database {Ordinal}: the writer cannot check that its files are the ones their paths name, " +
+        "and from now on checks only that files are at those paths")]
+    private static partial void LogFileWatchFailed(ILogger logger, Exception exception, int ordinal);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Shard database {Ordinal} ({Path}): its files were moved or removed under the running service; " +
         "copy them out of this process before stopping it, as the exception says")]

@@ -144,12 +144,26 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
     private bool FilesInPlace()
     {
         var path = _connection!.DataSource;
-        var databaseInPlace = sqlite3_file_control(_connection.Handle!.DangerousGetHandle(), IntPtr.Zero, SqliteFcntlHasMoved, out var hasMoved) == 0
-            ? hasMoved == 0
-            : File.Exists(path);
-        _logWatch ??= new WriteAheadLogWatch(path);
-        return databaseInPlace && _logWatch.InPlace();
+        if (FileWatchFailure is not null) return File.Exists(path) && File.Exists(path + "-wal");
+        try
+        {
+            var databaseInPlace = sqlite3_file_control(_connection.Handle!.DangerousGetHandle(), IntPtr.Zero, SqliteFcntlHasMoved, out var hasMoved) == 0
+                ? hasMoved == 0
+                : File.Exists(path);
+            _logWatch ??= new WriteAheadLogWatch(path);
+            return databaseInPlace && _logWatch.InPlace();
+        }
+        catch (Exception exception)
+        {
+            // The watch itself failing (no sqlite3_file_control in the library, no /proc) must not fail commits that
+            // landed: from then on only the files' names are checked, and the writer's owner says so once.
+            FileWatchFailure = exception;
+            return File.Exists(path) && File.Exists(path + "-wal");
+        }
     }
+
+    /// <summary>Set once when the check of the files' identity failed and only their names are checked since.</summary>
+    public Exception? FileWatchFailure { get; private set; }
 
     // SQLITE_FCNTL_HAS_MOVED: whether the main database file was unlinked or renamed since it was opened.
     private const int SqliteFcntlHasMoved = 20;
@@ -426,6 +440,8 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
         SqliteConnection.ClearPool(_connection);
         _connection.Dispose();
         _connection = null;
+        // The descriptors it found belonged to the connections just closed.
+        _logWatch = null;
     }
 
     public void Dispose() => Reset();

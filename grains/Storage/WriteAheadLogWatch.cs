@@ -7,10 +7,12 @@ namespace OrleansTickets.Storage;
 /// descriptors tell: a log that was deleted, or renamed over, still open here reads as "<c>path (deleted)</c>".
 /// </summary>
 /// <remarks>
-/// One descriptor on the log is remembered and read back after each commit (one <c>readlink</c>); all of them are
-/// looked through only when that one has closed or now names something else. /proc shows paths with symbolic links
-/// resolved, so a data path through a link matches no descriptor, and the watch then knows only whether a file is at
-/// the log's path. Elsewhere than on Linux the same holds.
+/// Every descriptor found on the log is remembered and read back after each commit (a <c>readlink</c> each: the
+/// writer's, and those of the readers the pool keeps open); all of them are looked through again when one has closed
+/// or names something else. Remembering one alone was not enough: a reader's descriptor could close and its number go
+/// to a reader opened after the log was deleted, which holds the new log, while the writer still commits into the old.
+/// /proc shows paths with symbolic links resolved, so a data path through a link matches no descriptor, and the watch
+/// then knows only whether a file is at the log's path. Elsewhere than on Linux the same holds.
 /// </remarks>
 internal sealed class WriteAheadLogWatch(string databasePath)
 {
@@ -18,26 +20,29 @@ internal sealed class WriteAheadLogWatch(string databasePath)
     private const string DeletedMark = " (deleted)";
 
     private readonly string _log = Path.GetFullPath(databasePath) + "-wal";
-    private string? _descriptor;
+    private List<string> _onLog = [];
 
-    /// <summary>False when the log this process holds open is no longer at its path.</summary>
+    /// <summary>False when a log this process holds open is no longer at its path.</summary>
     public bool InPlace()
     {
         if (!OperatingSystem.IsLinux()) return File.Exists(_log);
-        if (_descriptor is not null)
+        var stillOnLog = _onLog.Count > 0;
+        foreach (var descriptor in _onLog)
         {
-            var target = TargetOf(_descriptor);
-            if (target == _log) return true;
+            var target = TargetOf(descriptor);
             if (target == _log + DeletedMark) return false;
-            _descriptor = null;
+            if (target != _log) stillOnLog = false;
         }
+        if (stillOnLog) return true;
+        var found = new List<string>();
         foreach (var descriptor in Directory.EnumerateFileSystemEntries(Descriptors))
         {
             var target = TargetOf(descriptor);
             if (target == _log + DeletedMark) return false;
-            if (target == _log) _descriptor ??= descriptor;
+            if (target == _log) found.Add(descriptor);
         }
-        return _descriptor is not null || File.Exists(_log);
+        _onLog = found;
+        return found.Count > 0 || File.Exists(_log);
     }
 
     /// <summary>
@@ -51,7 +56,7 @@ internal sealed class WriteAheadLogWatch(string databasePath)
         {
             var held = Directory.EnumerateFileSystemEntries(Descriptors)
                 .Select(descriptor => (Name: Path.GetFileName(descriptor), Target: TargetOf(descriptor)))
-                .Where(open => open.Target is { } target && (target.StartsWith(database, StringComparison.Ordinal)))
+                .Where(open => open.Target is { } target && target.StartsWith(database, StringComparison.Ordinal))
                 .Select(open => $"/proc/{Environment.ProcessId}/fd/{open.Name} ({open.Target})")
                 .ToList();
             if (held.Count > 0) return string.Join(", ", held);

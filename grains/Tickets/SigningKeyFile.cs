@@ -33,6 +33,9 @@ public static class SigningKeyFile
                 "Restore it if it was changed (codes already issued were signed with it), or set Tickets:SigningKey.");
     }
 
+    private const UnixFileMode OthersAccess = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
+                                              UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
     /// <summary>
     /// Refuses a key file that other users may read or write, as ssh refuses such a private key: a reader can forge
     /// tickets, and a writer could have swapped the key, so starting would sign with a key that is not a secret.
@@ -40,10 +43,8 @@ public static class SigningKeyFile
     private static void RefuseIfShared(string path)
     {
         if (OperatingSystem.IsWindows()) return;
-        const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
-                                    UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
         var mode = File.GetUnixFileMode(path);
-        if ((mode & others) == 0 || !KeepsUnixModes(Path.GetDirectoryName(Path.GetFullPath(path))!)) return;
+        if ((mode & OthersAccess) == 0 || !KeepsUnixModes(Path.GetDirectoryName(Path.GetFullPath(path))!)) return;
         throw new InvalidOperationException(
             $"The ticket signing key file {path} is open to other users (mode {Convert.ToString((int)mode, 8)}): whoever " +
             $"reads it can forge tickets. If nobody else could have changed it, make it private (chmod 600 {path}); " +
@@ -63,7 +64,8 @@ public static class SigningKeyFile
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Options = FileOptions.DeleteOnClose };
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
             using var file = new FileStream(probe, options);
-            return File.GetUnixFileMode(file.SafeFileHandle) == (UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            // Made private (a umask may take more away, never add): a folder that keeps modes shows no one else's bits.
+            return (File.GetUnixFileMode(file.SafeFileHandle) & OthersAccess) == 0;
         }
         catch (Exception)
         {

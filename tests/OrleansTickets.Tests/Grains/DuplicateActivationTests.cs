@@ -126,7 +126,7 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
-    public async Task Two_activations_of_each_shard_giving_pulling_and_draining_at_once_keep_every_serial_in_one_place(string engine)
+    public async Task Two_activations_of_each_shard_giving_and_draining_at_once_keep_every_serial_in_one_place(string engine)
     {
         // Tickets move while both clusters sell: a shard drained from each cluster at once hands its tickets on (escrow
         // gifts, two of them taken in at least), and at the end an order of 2 may pull a ticket from another shard. A

@@ -33,8 +33,9 @@ public sealed class GrainStateSchemaTests(PostgresFixture postgres)
     [InlineData("ServiceId")]
     public void SqlServerComparesTheIdentifyingStringsByCodePoint(string column)
     {
-        // Its usual default collation ignores case and trailing spaces: two services, or two grains' keys, differing
-        // only so would share rows. The script is never run here, so only its text can show the column's collation.
+        // Its usual default collation ignores case: two services, or two grains' keys, differing only so would share
+        // rows. The script is never run here, so only its text can show the column's collation. (Trailing spaces are
+        // ignored in its comparisons under every collation; the ids compared here never end in one.)
         var declaration = GrainStateSchema.ReadScript(SqlDialect.SqlServer).Split('\n').Single(line => line.TrimStart().StartsWith(column + " ", StringComparison.Ordinal));
         Assert.Contains("COLLATE Latin1_General_100_BIN2", declaration);
     }

@@ -23,8 +23,8 @@ IF OBJECT_ID(N'dbo.OrleansQuery', N'U') IS NULL
 GO
 
 -- Column sizes keep the unique index key under SQL Server's 1,700-byte limit. Identifying strings compare by their
--- code points (a binary collation), as Orleans and the other engines do: the usual default collation ignores case and
--- trailing spaces, which would make two grains or two services one.
+-- code points (a binary collation), as Orleans and the other engines do: the usual default collation ignores case,
+-- which would make two grains or two services one. Tables made before this keep their collation.
 IF OBJECT_ID(N'dbo.OrleansGrainState', N'U') IS NULL
     CREATE TABLE dbo.OrleansGrainState
     (
