@@ -83,6 +83,8 @@ give_up_on() {
 launch() {
     local name=$1 signs=$2; shift 2
     rm -f "$state/$name.pid" "$state/$name.exit"
+    # When this process began, so that its membership rows can be told from an earlier silo's on the same port.
+    date +%s >"$state/$name.launched"
     (
         # The signing key reaches silos through their environment, which only their user can read: on the command line
         # it would be in every process listing, and whoever reads it can mint tickets. Front ends never sign.
@@ -107,11 +109,15 @@ launch() {
 # 20 times, each within 5 s (a server that accepts connections and answers nothing must not hold the stop), so for at
 # most about 2 minutes, since a database restarting is what would leave the status unwritten in the first place.
 membership_status() {
-    local port=$((11111 + shift_by + $1)) database status
+    local port=$((11111 + shift_by + $1)) database status launched
     database="$(sed -n 's/.*Database=\([^;]*\).*/\1/p' "$state/connection-string")"
+    # Only this process's rows: a silo stopped before it joined has none, and an earlier silo with the same index left a
+    # Dead row on the same port, which would read as this one's clean leave. (The silo writes its start from this host's
+    # clock too; the slack is for the launch time's whole seconds.)
+    launched="$(cat "$state/silo-$1.launched" 2>/dev/null || echo 0)"
     for _ in $(seq 1 20); do
         status="$(PGCONNECT_TIMEOUT=3 timeout 5 "$repo/scripts/postgres.sh" psql -tA -d "$database" \
-            -c "SELECT coalesce((SELECT Status FROM OrleansMembershipTable WHERE Port = $port ORDER BY Generation DESC LIMIT 1)::text, 'none')" \
+            -c "SELECT coalesce((SELECT Status FROM OrleansMembershipTable WHERE Port = $port AND StartTime >= to_timestamp($launched) - interval '2 seconds' ORDER BY Generation DESC LIMIT 1)::text, 'none')" \
             2>/dev/null)" && { echo "$status"; return 0; }
         sleep 0.5
     done
