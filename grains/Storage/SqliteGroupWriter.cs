@@ -128,7 +128,7 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
     /// in WAL mode goes on committing into it without a word; its orders then vanish when the process ends, and the
     /// next start finds an older file, or none, whose shards sell the same serials again. SQLite's unix VFS answers
     /// SQLITE_FCNTL_HAS_MOVED by comparing the path's inode with the open file's (one <c>stat</c>); the log is watched
-    /// through this process's descriptors (<see cref="WriteAheadLogWatch"/>, one <c>readlink</c>). The check comes after
+    /// through this process's descriptors on it (<see cref="WriteAheadLogWatch"/>, a <c>readlink</c> each). The check comes after
     /// the COMMIT so that a move during it is caught too; the group's buyers then hear "outcome unknown", which is what it
     /// is until someone does or does not put the files back. A finding is looked at once more before it stands: a
     /// passing <c>stat</c> error would otherwise close the database until a restart.
