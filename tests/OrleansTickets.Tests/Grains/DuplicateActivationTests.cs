@@ -129,7 +129,7 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
     public async Task Two_activations_of_each_shard_giving_and_draining_at_once_keep_every_serial_in_one_place(string engine)
     {
         // Tickets move while both clusters sell: a shard drained from each cluster at once hands its tickets on (escrow
-        // gifts, two of them taken in at least), and at the end an order of 2 may pull a ticket from another shard. A
+        // gifts), and at the end an order of 2 may pull a ticket from another shard. A
         // gift taken in twice, taken back after its delivery, or cut by an activation that was fenced would leave a
         // serial in two inventories or in none, or sold twice.
         using var storage = Engines.Storage(engine, postgres);
@@ -171,7 +171,10 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         // Each serial of the type's 300 is in exactly one shard's inventory, or in one gift on its way (given, not yet
         // taken in by its receiver).
         var takenIn = claims.SelectMany(c => c.TakenIn).ToHashSet();
-        Assert.True(takenIn.Count >= 2, $"Only {takenIn.Count} gifts were taken in: too few tickets moved for this test to show anything.");
+        // Taken in, or still on their way (a delivery can wait on the twins fencing each other).
+        var gifts = takenIn.Union(claims.SelectMany(c => c.Undelivered).Select(u => u.Transfer.TransferId)).Count();
+        // Shard 1 has about 70 tickets left when it is drained; shard 0 may have sold all of its own by its turn.
+        Assert.True(gifts >= 1, "No gift was made: no ticket moved, and this test showed nothing.");
         var inTransit = claims.SelectMany(c => c.Undelivered).Where(u => !takenIn.Contains(u.Transfer.TransferId)).SelectMany(u => u.Transfer.Segments);
         var places = claims.SelectMany(c => SegmentText.Parse(c.Row.Segments)).Concat(inTransit)
             .SelectMany(segment => Enumerable.Range(0, (int)segment.Count).Select(offset => segment.First + offset))
