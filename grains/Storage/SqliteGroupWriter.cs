@@ -144,7 +144,7 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
     private bool FilesInPlace()
     {
         var path = _connection!.DataSource;
-        if (FileWatchFailure is not null) return File.Exists(path) && File.Exists(path + "-wal");
+        if (FileWatchFailure is not null) return NamesInPlace(path);
         try
         {
             var databaseInPlace = sqlite3_file_control(_connection.Handle!.DangerousGetHandle(), IntPtr.Zero, SqliteFcntlHasMoved, out var hasMoved) == 0
@@ -158,9 +158,11 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
             // The watch itself failing (no sqlite3_file_control in the library, no /proc) must not fail commits that
             // landed: from then on only the files' names are checked, and the writer's owner says so once.
             FileWatchFailure = exception;
-            return File.Exists(path) && File.Exists(path + "-wal");
+            return NamesInPlace(path);
         }
     }
+
+    private static bool NamesInPlace(string path) => File.Exists(path) && File.Exists(path + "-wal");
 
     /// <summary>Set once when the check of the files' identity failed and only their names are checked since.</summary>
     public Exception? FileWatchFailure { get; private set; }

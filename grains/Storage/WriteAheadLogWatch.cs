@@ -20,6 +20,7 @@ internal sealed class WriteAheadLogWatch(string databasePath)
     private const string DeletedMark = " (deleted)";
 
     private readonly string _log = Path.GetFullPath(databasePath) + "-wal";
+    private readonly string _deletedLog = Path.GetFullPath(databasePath) + "-wal" + DeletedMark;
     private List<string> _onLog = [];
 
     /// <summary>False when a log this process holds open is no longer at its path.</summary>
@@ -30,7 +31,7 @@ internal sealed class WriteAheadLogWatch(string databasePath)
         foreach (var descriptor in _onLog)
         {
             var target = TargetOf(descriptor);
-            if (target == _log + DeletedMark) return false;
+            if (target == _deletedLog) return false;
             if (target != _log) stillOnLog = false;
         }
         if (stillOnLog) return true;
@@ -38,7 +39,7 @@ internal sealed class WriteAheadLogWatch(string databasePath)
         foreach (var descriptor in Directory.EnumerateFileSystemEntries(Descriptors))
         {
             var target = TargetOf(descriptor);
-            if (target == _log + DeletedMark) return false;
+            if (target == _deletedLog) return false;
             if (target == _log) found.Add(descriptor);
         }
         _onLog = found;
