@@ -9,12 +9,12 @@ using OrleansTickets.Export;
 
 namespace OrleansTickets.Api.Export;
 
-/// <summary>The back office collecting an event's orders, with buyers and tickets, after the sale.</summary>
+/// <summary>The back office collecting an event's orders, with buyers and tickets, during the sale or after it.</summary>
 public static class ExportApi
 {
     public const int DefaultLimit = 500;
     public const int MaxLimit = IOrderExportGrain.MaxPageSize;
-    private const string AfterRule = "Must be the 'next' of an earlier page of this event's export.";
+    private const string AfterRule = "Must be the 'next' or 'resume' of an earlier page of this event's export.";
     private const string AfterParameter = "after";
     private const string LimitParameter = "limit";
 
@@ -51,8 +51,6 @@ public static class ExportApi
         if (errors.Count > 0) return Problems.Invalid(errors);
         string? after = request.Query.TryGetValue(AfterParameter, out var afterValue) ? afterValue.ToString() : null;
         string? limit = request.Query.TryGetValue(LimitParameter, out var limitValue) ? limitValue.ToString() : null;
-        ExportCursor? cursor = null;
-        if (after is not null && !ExportCursor.TryParse(after, out cursor)) errors[AfterParameter] = [AfterRule];
         var size = DefaultLimit;
         // One spelling, as for cursors and shard indexes: "0500" and "+5" are refused.
         if (limit is not null && !(CanonicalNumber.TryParse(limit, out size) && size is >= 1 and <= MaxLimit))
@@ -61,9 +59,10 @@ public static class ExportApi
         }
         if (errors.Count > 0) return Problems.Invalid(errors);
 
-        var page = await grains.GetGrain<IOrderExportGrain>(eventId).ReadPage(cursor, size, requestAborted);
+        // The cursor is sealed: only the grain, which holds the key, can tell one a page gave from any other text.
+        var page = await grains.GetGrain<IOrderExportGrain>(eventId).ReadPage(after, size, requestAborted);
         if (page is null) return EventsApi.EventNotFound(eventId);
         if (page.CursorRefused) return Problems.Invalid(new Dictionary<string, string[]> { [AfterParameter] = [AfterRule] });
-        return TypedResults.Ok(new OrderExportResponse(eventId, page.Orders, page.Next?.ToString(), page.TicketsSold));
+        return TypedResults.Ok(new OrderExportResponse(eventId, page.Orders, page.Next, page.TicketsSold, page.Resume));
     }
 }

@@ -4,6 +4,7 @@ using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
+using OrleansTickets.Tickets;
 
 namespace OrleansTickets.Export;
 
@@ -12,84 +13,75 @@ namespace OrleansTickets.Export;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Stateless: a page's cursor names the database and the last order key read there, so any activation on any silo
-/// serves the next page, and a client that lost a page asks again with the same cursor. Databases are read in
-/// ordinal order and each in order-key order: a page reads the range of the index <c>orders_event</c> (event, key)
-/// after its cursor, so it neither sorts nor passes over other events' orders on the same database. Keys follow mint
-/// time, so a sale's inserts land at the end of its event's range (about one leaf per group commit).
+/// Stateless: a page's cursor holds where the walk stands in every one of the event's databases (sealed, see
+/// <see cref="ExportCursorSeal"/>), so any activation on any silo serves the next page, and a client that lost a page
+/// asks again with the same cursor. Each database is read in save order (<see cref="SavePosition"/>): a range of the
+/// index <c>orders_saved</c> (event, mark, key) after the cursor's place there and below the database's save horizon,
+/// read just before. Every order that commits later gets a mark at or past that horizon, so it sorts after the place
+/// the cursor keeps, and a later page reads it: a walk passes over no order, whenever it committed.
 /// </para>
 /// <para>
-/// What a page holds: only rows in committed transactions, so only durable orders. Shards' orders never move (a drain
-/// moves unsold serials only), so an order is in exactly one database, under one key, and a walk of the pages gives
-/// each order at most once. Keys follow the time an order was minted, not committed: an order committed during the
-/// walk is passed over if its key sorts before its database's cursor (a shard's commit in flight holds orders minted
-/// meanwhile; a forward mints at the home and commits at the holder) or if the walk has left its database.
-/// </para>
-/// <para>
-/// So the last page says how many tickets the event's shards had sold, read after its orders: every order a walk's
-/// pages hold was committed before that read and is counted in it, so pages whose tickets add up to it hold every
-/// order committed by then, and fewer means some were passed over (walk again). After the sale the first walk is
-/// whole.
+/// A page reads the databases round from the cursor's current one, each from its own place, until the page is full or
+/// it has read every database once; so a database the walk left is read again on the next round, and the page that
+/// reads them all without filling is the last. What a page holds: only rows of committed transactions, so only
+/// durable orders; shards' orders never move (a drain moves unsold serials only), so an order is in exactly one
+/// database, under one mark and key, and a walk gives each order at most once. The last page holds (or an earlier
+/// one held) every order committed before that page began, except, on PostgreSQL and SQL Server, any committed behind
+/// a transaction still running when its database was read (a mark at or past the horizon). It says how many tickets
+/// the event's shards had sold, read after its orders, and hands out a cursor to resume from: asked later, it gives the
+/// orders saved since, and only those. A walk whose pages hold fewer tickets than that count resumes.
 /// </para>
 /// <para>
 /// One activation per event on each silo, reentrant: a caller's cancellation (a back office that hung up) is sent to
 /// the grain's id, and a stateless worker with several activations hands it to any of them, often not the one
 /// reading the page, which then reads on (dotnet/orleans#9877). With one activation it reaches the read. Pages of
-/// one event interleave on it instead of running on several; they share nothing but the injected databases, so any
-/// interleaving is safe, and on PostgreSQL each page's reads still run in parallel with the others' at the database.
-/// Microsoft.Data.Sqlite runs its asynchronous methods synchronously, so on SQLite a page reads within one turn: pages
-/// of one event on one silo follow one another (each a few tens of milliseconds), and a cancellation can reach a page
-/// only while it waits for a lookup connection, not once it reads.
+/// one event interleave on it instead of running on several; they share nothing but the injected databases and the
+/// seal, so any interleaving is safe, and on PostgreSQL each page's reads still run in parallel with the others' at
+/// the database. Microsoft.Data.Sqlite runs its asynchronous methods synchronously, so on SQLite a page reads within one
+/// turn: pages of one event on one silo follow one another, and a cancellation can reach a page only while it waits
+/// for a lookup connection, not once it reads.
 /// </para>
 /// </remarks>
 [StatelessWorker(1), Reentrant]
-public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderExportGrain
+public sealed class OrderExportGrain(ShardDatabases databases, TicketCodeSigner signer) : Grain, IOrderExportGrain
 {
+    private readonly ExportCursorSeal _seal = new(signer.DeriveKey("export-cursor"));
+
     /// <inheritdoc />
-    public async Task<OrderPage?> ReadPage(ExportCursor? after, int limit, CancellationToken cancellationToken = default)
+    public async Task<OrderPage?> ReadPage(string? after, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         // The page is built in an array of this size: the API's own bound, held here for any other caller too.
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, IOrderExportGrain.MaxPageSize);
         var eventId = this.GetPrimaryKeyString();
-        var catalog = GrainFactory.GetEventGrain(eventId);
-        var shardDatabases = await catalog.GetShardDatabases();
+        var shardDatabases = await GrainFactory.GetEventGrain(eventId).GetShardDatabases();
         if (shardDatabases.IsEmpty) return null;
-        if (after is not null && (await catalog.GetDefinition() is not { } definition || !after.IsOf(definition, shardDatabases)))
-        {
-            return OrderPage.RefusedCursor;
-        }
-        // The cursor names a real order of this event in that database, as every page's next does: an edited key (one
-        // sorting past the database's last order) would otherwise skip orders as silently as a made-up database.
-        if (after is not null && OrderId.TryGetShard(after.AfterOrderId, out var cursorShard)
-            && await ReadAsync(after.Ordinal, () => new ShardLedger(databases.Get(after.Ordinal), cursorShard)
-                .LookUpOrderAsync(after.AfterOrderId, cancellationToken)) is null)
-        {
-            return OrderPage.RefusedCursor;
-        }
-        var ordinals = shardDatabases.Distinct().Order().ToList();
+        var ordinals = shardDatabases.Distinct().Order().ToImmutableArray();
+        var cursor = after is null ? ExportCursor.Start(ordinals.Length) : _seal.Read(eventId, ordinals, after);
+        if (cursor is null) return OrderPage.RefusedCursor;
+
+        var marks = cursor.Marks.ToArray();
         var orders = ImmutableArray.CreateBuilder<OrderDetails>(limit);
         var tickets = 0L;
-        var lastOrdinal = -1;
-        foreach (var ordinal in ordinals)
+        for (var visit = 0; visit < ordinals.Length; visit++)
         {
-            if (after is not null && ordinal < after.Ordinal) continue;
-            var afterKey = after is not null && ordinal == after.Ordinal ? after.AfterKey : "";
+            var index = (cursor.Current + visit) % ordinals.Length;
+            var ordinal = ordinals[index];
             // Bounded by tickets too: a thousand orders of a hundred tickets each made a page of tens of megabytes, built
             // whole in this grain and sent whole through Orleans. An empty page takes its first order whatever its size,
             // so every page moves the walk on.
-            var (page, full) = await ReadAsync(ordinal, () => databases.Get(ordinal).ReadOrderPageAsync(
-                eventId, afterKey, limit - orders.Count, IOrderExportGrain.MaxPageTickets - tickets, firstOrderAlways: orders.Count == 0,
-                cancellationToken));
+            var (page, full, reached) = await ReadAsync(ordinal, () => databases.Get(ordinal).ReadOrderPageAsync(
+                eventId, cursor.PositionIn(index), limit - orders.Count, IOrderExportGrain.MaxPageTickets - tickets,
+                firstOrderAlways: orders.Count == 0, cancellationToken));
             orders.AddRange(page);
             tickets += page.Sum(order => (long)order.Quantity);
-            if (page.Count > 0) lastOrdinal = ordinal;
+            marks[index] = reached.Mark;
             if (full)
             {
-                // The page ends here: the next starts after its last order, in the database that order came from (this
-                // one, or an earlier one when not even this database's first order fitted).
-                var next = new ExportCursor(lastOrdinal, orders[^1].OrderId);
-                return new OrderPage(orders.ToImmutable(), next);
+                // The page ends here; the next starts here, after the last order given (or where this read started, when
+                // not even its first order fitted).
+                var next = new ExportCursor(index, [.. marks], reached.Key);
+                return new OrderPage(orders.ToImmutable(), _seal.Write(eventId, ordinals, next));
             }
         }
         // After the orders: a count read earlier could miss an order this walk gave, and a whole walk would then look short
@@ -99,7 +91,8 @@ public sealed class OrderExportGrain(ShardDatabases databases) : Grain, IOrderEx
         {
             sold += await ReadAsync(ordinal, () => databases.Get(ordinal).ReadEventSoldAsync(eventId, cancellationToken));
         }
-        return new OrderPage(orders.ToImmutable(), Next: null, TicketsSold: sold);
+        var resume = _seal.Write(eventId, ordinals, new ExportCursor(cursor.Current, [.. marks], ""));
+        return new OrderPage(orders.ToImmutable(), Next: null, TicketsSold: sold, Resume: resume);
     }
 
     private static async Task<T> ReadAsync<T>(int ordinal, Func<Task<T>> read)

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
+using OrleansTickets.Export;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 
@@ -179,6 +180,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                 await using var wal = connection.CreateCommand();
                 wal.CommandText = "PRAGMA journal_mode=WAL;";
                 await wal.ExecuteNonQueryAsync(cancellationToken);
+                await AddSqliteSaveMarksAsync(connection, cancellationToken);
             }
             if (_dialect == SqlDialect.PostgreSql)
             {
@@ -208,6 +210,33 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         {
             _initLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Gives the orders of a database made before orders had a save mark (<c>orders.save_mark</c>) one, before the
+    /// script indexes it: their row ids, which follow insertion (orders are never deleted), so each event's orders keep
+    /// one mark each and the writer's next mark (one past the event's last) comes after them. PostgreSQL and SQL Server
+    /// do this in their scripts; SQLite has no conditional ALTER TABLE.
+    /// </summary>
+    private static async Task AddSqliteSaveMarksAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        // An immediate transaction: another process opening the same file waits, then finds the column.
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var probe = connection.CreateCommand();
+        probe.Transaction = transaction;
+        probe.CommandText =
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders') " +
+            "AND NOT EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'save_mark') " +
+            // Only the layout just before: an older one is refused whole (RefuseOlderLayoutAsync), and left as it was.
+            "AND EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'order_key')";
+        if (Convert.ToInt64(await probe.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 1)
+        {
+            await using var add = connection.CreateCommand();
+            add.Transaction = transaction;
+            add.CommandText = "ALTER TABLE orders ADD COLUMN save_mark INTEGER NOT NULL DEFAULT 0; UPDATE orders SET save_mark = rowid;";
+            await add.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>
@@ -369,23 +398,34 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     }
 
     /// <summary>
-    /// Up to <paramref name="limit"/> committed orders of <paramref name="eventId"/> in this database whose key sorts
-    /// after <paramref name="afterKey"/>, in key order, with their tickets, holding at most <paramref name="maxTickets"/>
-    /// tickets in all (the first order whatever its size when <paramref name="firstOrderAlways"/>); <c>Full</c> when the
-    /// database may hold more after them.
+    /// Up to <paramref name="limit"/> committed orders of <paramref name="eventId"/> in this database after
+    /// <paramref name="after"/> in save order, with their tickets, holding at most <paramref name="maxTickets"/> tickets
+    /// in all (the first order whatever its size when <paramref name="firstOrderAlways"/>). <c>Full</c> when the database
+    /// may hold more after them; <c>Reached</c> is where the next read here starts: after the last order given when
+    /// full, else the save horizon read before the orders, so that orders committing later (all at or past it) are
+    /// read then and none is passed over.
     /// </summary>
-    public Task<(IReadOnlyList<OrderDetails> Orders, bool Full)> ReadOrderPageAsync(
-        string eventId, string afterKey, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken = default) =>
-        LookUpAsync((connection, cancellation) => ReadOrderPageAsync(connection, eventId, afterKey, limit, maxTickets, firstOrderAlways, cancellation),
+    public Task<(IReadOnlyList<OrderDetails> Orders, bool Full, SavePosition Reached)> ReadOrderPageAsync(
+        string eventId, SavePosition after, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken = default) =>
+        LookUpAsync((connection, cancellation) => ReadOrderPageAsync(connection, eventId, after, limit, maxTickets, firstOrderAlways, cancellation),
             cancellationToken);
 
-    private async Task<(IReadOnlyList<OrderDetails> Orders, bool Full)> ReadOrderPageAsync(
-        DbConnection connection, string eventId, string afterKey, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken)
+    private async Task<(IReadOnlyList<OrderDetails> Orders, bool Full, SavePosition Reached)> ReadOrderPageAsync(
+        DbConnection connection, string eventId, SavePosition after, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken)
     {
+        // Read first, in a statement of its own: every order below it has committed (or never will), so the orders read
+        // next, below it, are all there will ever be below it.
+        long horizon;
+        await using (var read = new SqlStatement(_sql.ReadSaveHorizon).With("@event_id", eventId).ToCommand(connection, null))
+        {
+            horizon = Convert.ToInt64(await read.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+        }
         var rows = new List<(OrderDetails Order, IReadOnlyList<SerialSegment> Serials)>();
         var full = false;
+        var last = after;
         await using (var read = new SqlStatement(_sql.ReadOrderPage)
-            .With("@event_id", eventId).With("@after_key", afterKey).With("@limit", limit).ToCommand(connection, null))
+            .With("@event_id", eventId).With("@after_mark", after.Mark).With("@after_key", after.Key).With("@horizon", horizon)
+            .With("@limit", limit).ToCommand(connection, null))
         await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
         {
             var tickets = 0L;
@@ -399,10 +439,15 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                     break;
                 }
                 rows.Add(row);
+                last = new SavePosition(Convert.ToInt64(reader.GetValue(StoredOrders.ColumnCount), CultureInfo.InvariantCulture),
+                    reader.GetString(StoredOrders.ColumnCount + 1));
             }
         }
         var orders = await StoredOrders.WithTicketsAsync(connection, rows, cancellationToken);
-        return (orders, full || rows.Count == limit);
+        full |= rows.Count == limit;
+        // A horizon behind the cursor (a database put back from a backup) would hand the orders between them over again.
+        var exhausted = new SavePosition(horizon, "");
+        return (orders, full, full || exhausted.CompareTo(after) <= 0 ? last : exhausted);
     }
 
     /// <summary>The tickets the shards of <paramref name="eventId"/> in this database have sold, as committed.</summary>
@@ -1030,7 +1075,7 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         var shardKey = batch.Shard.Key;
         foreach (var order in batch.Orders)
         {
-            yield return new SqlStatement(ShardSql.InsertOrder)
+            yield return new SqlStatement(_sql.InsertOrder)
                 .With("@order_key", OrderId.KeyOf(order.OrderId)).With("@order_id", order.OrderId).With("@shard_key", shardKey)
                 .With("@event_id", order.EventId).With("@ticket_type_id", order.TicketTypeId)
                 .With("@quantity", order.Quantity).With("@first_serial", order.Tickets[0].Serial)

@@ -27,11 +27,23 @@ internal sealed class ShardSql
     public string InsertForwardedKey { get; private init; } = ForwardedKeyWhileHomeHolds;
 
     /// <summary>
-    /// The next <c>@limit</c> orders of an event in this database after key <c>@after_key</c>, in key order: a range of
-    /// the index <c>orders_event</c> (event, key), so a page neither sorts nor passes over other events' orders.
-    /// Columns as <see cref="OrderColumns"/>, then the key.
+    /// The next <c>@limit</c> orders of an event in this database after (<c>@after_mark</c>, <c>@after_key</c>) in save
+    /// order, among those whose save mark is below <c>@horizon</c> (<see cref="ReadSaveHorizon"/>): a range of the index
+    /// <c>orders_saved</c> (event, mark, key), so a page neither sorts nor passes over other events' orders. Columns as
+    /// <see cref="OrderColumns"/>, then the mark and the key.
     /// </summary>
     public string ReadOrderPage { get; private init; } = "";
+
+    /// <summary>
+    /// The save mark below which no order of <c>@event_id</c> can commit any more in this database: every order that
+    /// commits after this read has a mark at least as high. SQLite: one past the event's last mark, as its writer takes
+    /// marks one transaction at a time; PostgreSQL: the oldest transaction id still running anywhere on the server;
+    /// SQL Server: the oldest row version a running transaction holds.
+    /// </summary>
+    public string ReadSaveHorizon { get; private init; } = "";
+
+    /// <summary>Inserts one order row (PostgreSQL writes its rows in its group statement instead).</summary>
+    public string InsertOrder { get; private init; } = InsertOrderColumns + InsertOrderValues + ")";
 
     /// <summary>An order row's columns, in the order <see cref="StoredOrders"/> reads them.</summary>
     public const string OrderColumns =
@@ -43,7 +55,9 @@ internal sealed class ShardSql
     /// </summary>
     public const string ReadEventSold = "SELECT CAST(COALESCE(SUM(sold), 0) AS BIGINT) FROM shard_state WHERE shard_key LIKE @shard_prefix";
 
-    private const string OrderPageWhere = " FROM orders WHERE event_id = @event_id AND order_key > @after_key ORDER BY order_key";
+    // Row values where the engine has them: PostgreSQL reads the index range from (mark, key) on only so.
+    private const string OrderPageColumns = "SELECT " + OrderColumns + ", save_mark, order_key FROM orders WHERE event_id = @event_id ";
+    private const string OrderPageAfter = "AND (save_mark, order_key) > (@after_mark, @after_key) AND save_mark < @horizon ORDER BY save_mark, order_key";
 
     public const string Fence =
         "UPDATE shard_state SET sold = @new_sold WHERE shard_key = @shard_key AND epoch = @epoch AND sold = @old_sold";
@@ -77,9 +91,16 @@ internal sealed class ShardSql
 
     public const string ReadRefused = "SELECT order_id FROM refused_orders WHERE shard_key = @shard_key";
 
-    public const string InsertOrder =
-        "INSERT INTO orders (order_key, order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms) " +
-        "VALUES (@order_key, @order_id, @shard_key, @event_id, @ticket_type_id, @quantity, @first_serial, @serial_segments, @unit_price_cents, @currency, @buyer_name, @buyer_email, @created_at_ms)";
+    private const string InsertOrderColumns =
+        "INSERT INTO orders (order_key, order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, serial_segments, unit_price_cents, currency, buyer_name, buyer_email, created_at_ms";
+
+    private const string InsertOrderValues =
+        ") VALUES (@order_key, @order_id, @shard_key, @event_id, @ticket_type_id, @quantity, @first_serial, @serial_segments, @unit_price_cents, @currency, @buyer_name, @buyer_email, @created_at_ms";
+
+    // The event's last mark in this database, read by the index's last entry for it; one write transaction at a time,
+    // so no other writer can take the same mark (see the SQLite script).
+    private const string NextSqliteMark =
+        "COALESCE((SELECT save_mark FROM orders WHERE event_id = @event_id ORDER BY save_mark DESC LIMIT 1), 0) + 1";
 
     public const string InsertTicketsPrefix = "INSERT INTO tickets (event_id, ticket_type_id, serial, order_id, code) VALUES ";
 
@@ -156,18 +177,27 @@ internal sealed class ShardSql
     {
         SqlDialect.Sqlite => new ShardSql
         {
-            ReadOrderPage = "SELECT " + OrderColumns + OrderPageWhere + " LIMIT @limit",
+            ReadOrderPage = OrderPageColumns + OrderPageAfter + " LIMIT @limit",
+            ReadSaveHorizon = "SELECT " + NextSqliteMark,
+            InsertOrder = InsertOrderColumns + ", save_mark" + InsertOrderValues + ", " + NextSqliteMark + ")",
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.PostgreSql => new ShardSql
         {
-            ReadOrderPage = "SELECT " + OrderColumns + OrderPageWhere + " LIMIT @limit",
+            ReadOrderPage = OrderPageColumns + OrderPageAfter + " LIMIT @limit",
+            // xid8 has no cast to bigint; its text is its number. Marks stay far below 2^63.
+            ReadSaveHorizon = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)",
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.SqlServer => new ShardSql
         {
             // Unverified: written for SQL Server 2019+/Azure SQL, never run here.
-            ReadOrderPage = "SELECT TOP (@limit) " + OrderColumns + OrderPageWhere,
+            // No row values: the same range spelt out. Marks are rowversions (binary(8)), cast for the cursor's numbers.
+            ReadOrderPage =
+                "SELECT TOP (@limit) " + OrderColumns + ", CAST(save_mark AS bigint), order_key FROM orders WHERE event_id = @event_id " +
+                "AND (save_mark > CAST(@after_mark AS binary(8)) OR (save_mark = CAST(@after_mark AS binary(8)) AND order_key > @after_key)) " +
+                "AND save_mark < CAST(@horizon AS binary(8)) ORDER BY save_mark, order_key",
+            ReadSaveHorizon = "SELECT CAST(MIN_ACTIVE_ROWVERSION() AS bigint)",
             Claim =
                 "UPDATE shard_state WITH (UPDLOCK, HOLDLOCK) SET epoch = epoch + 1 " +
                 "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +

@@ -374,7 +374,7 @@ internal sealed class SqliteGroupWriter(int ordinal, SqliteWriterSettings settin
             _copiedWhole = null;
             _claim = Prepare(connection, sql.Claim, "@shard_key", "@block_first", "@block_size", "@segments", "@held_epoch", "@event_id", "@ticket_type_id", "@stamp");
             _fence = new SqlitePreparedStatement(connection, ShardSql.Fence, "@shard_key", "@epoch", "@old_sold", "@new_sold");
-            _order = new SqlitePreparedStatement(connection, ShardSql.InsertOrder, "@order_key", "@order_id", "@shard_key", "@event_id",
+            _order = new SqlitePreparedStatement(connection, sql.InsertOrder, "@order_key", "@order_id", "@shard_key", "@event_id",
                 "@ticket_type_id", "@quantity", "@first_serial", "@serial_segments", "@unit_price_cents", "@currency", "@buyer_name",
                 "@buyer_email", "@created_at_ms");
             _ticket = new SqlitePreparedStatement(connection, ShardSql.InsertTicket, "@e", "@t", "@s", "@o", "@c");

@@ -12,6 +12,9 @@ internal static class StoredOrders
     // Bounds a batch's parameters (five per run) and its results held at once, well inside every driver's limits.
     private const int RunsPerBatch = 500;
 
+    /// <summary>How many columns <see cref="FromRow"/> reads (<see cref="ShardSql.OrderColumns"/>); a query's own follow.</summary>
+    public const int ColumnCount = 11;
+
     /// <summary>
     /// The order in the reader's current row (columns as <see cref="ShardSql.OrderColumns"/>), without its tickets,
     /// and the runs of serials they are stored under.

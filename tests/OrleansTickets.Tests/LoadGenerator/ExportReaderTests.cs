@@ -7,7 +7,8 @@ namespace OrleansTickets.Tests.LoadGenerator;
 
 /// <summary>
 /// The audit reads the export as the README tells the back office to: a walk whose pages hold fewer tickets than its
-/// last page says were sold passed over orders committed during it, and is walked again.
+/// last page says were sold ended before orders committed behind a running transaction could be read, and resumes from
+/// the cursor its last page gave.
 /// </summary>
 public sealed class ExportReaderTests
 {
@@ -15,20 +16,25 @@ public sealed class ExportReaderTests
     private const string Second = """{"orderId":"o-2","ticketTypeId":"ga","quantity":1,"tickets":[{"code":"C","serial":3}]}""";
 
     [Fact]
-    public async Task A_walk_that_passed_over_an_order_is_walked_again()
+    public async Task A_walk_short_of_its_count_resumes_from_its_last_page_s_cursor()
     {
-        var walks = 0;
-        await using var service = await StandInEndpoint.StartAsync(app => app.MapGet("/api/events/festival/orders", () =>
-            // The first walk missed o-2, committed behind its cursor; its last page counts o-2's ticket all the same.
-            Results.Content(Interlocked.Increment(ref walks) == 1
-                ? $$"""{"eventId":"festival","orders":[{{First}}],"next":null,"ticketsSold":3}"""
-                : $$"""{"eventId":"festival","orders":[{{First}},{{Second}}],"next":null,"ticketsSold":3}""", "application/json")));
+        var asked = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var service = await StandInEndpoint.StartAsync(app => app.MapGet("/api/events/festival/orders", (HttpRequest request) =>
+        {
+            var after = request.Query["after"].ToString();
+            asked.Enqueue(after);
+            // The first walk could not read o-2 yet; its last page counts o-2's ticket all the same. Resumed, it gives o-2
+            // alone: a reader that walked again from the start would hold o-1 twice.
+            return Results.Content(after == "r1"
+                ? $$"""{"eventId":"festival","orders":[{{Second}}],"next":null,"ticketsSold":3,"resume":"r2"}"""
+                : $$"""{"eventId":"festival","orders":[{{First}}],"next":null,"ticketsSold":3,"resume":"r1"}""", "application/json");
+        }));
 
         var export = await ExportReader.ReadAsync([new Uri(service.Address)], http2: false, "festival", CancellationToken.None);
 
         Assert.Equal(["o-1", "o-2"], export!.Orders.Select(o => o.OrderId));
         Assert.Equal(3, export.TicketsSold);
-        Assert.Equal(2, walks);
+        Assert.Equal(["", "r1"], asked);
     }
 
     [Fact]
@@ -38,7 +44,7 @@ public sealed class ExportReaderTests
         await using var service = await StandInEndpoint.StartAsync(app => app.MapGet("/api/events/festival/orders", () =>
         {
             Interlocked.Increment(ref walks);
-            return Results.Content($$"""{"eventId":"festival","orders":[{{First}},{{Second}}],"next":null,"ticketsSold":3}""", "application/json");
+            return Results.Content($$"""{"eventId":"festival","orders":[{{First}},{{Second}}],"next":null,"ticketsSold":3,"resume":"r1"}""", "application/json");
         }));
 
         var export = await ExportReader.ReadAsync([new Uri(service.Address)], http2: false, "festival", CancellationToken.None);

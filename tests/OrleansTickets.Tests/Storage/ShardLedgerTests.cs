@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using OrleansTickets.Diagnostics;
 using OrleansTickets.Events;
+using OrleansTickets.Export;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
@@ -991,11 +992,78 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         await context.Ledger(new ShardAddress("e", "ga", 0)).ClaimAsync(Block);
         await using var connection = await OpenWithoutScansAsync(context, engine);
-        // The primary key (order_key) alone would also give key order, filtering every other event's orders out one by
-        // one: the plan must seek the event's range instead.
+        // The primary key (order_key) alone would give key order, filtering every other event's orders out one by one,
+        // and not save order at all: the plan must seek the event's range of the save-order index instead.
         var dialect = engine == Engines.Postgres ? SqlDialect.PostgreSql : SqlDialect.Sqlite;
-        var plan = await PlanAsync(connection, engine, ShardSql.For(dialect).ReadOrderPage, ("@event_id", "e"), ("@after_key", ""), ("@limit", 100));
-        Assert.Contains("orders_event", plan);
+        var plan = await PlanAsync(connection, engine, ShardSql.For(dialect).ReadOrderPage,
+            ("@event_id", "e"), ("@after_mark", 0L), ("@after_key", ""), ("@horizon", long.MaxValue), ("@limit", 100));
+        Assert.Contains("orders_saved", plan);
+        // The writer's next mark (SQLite) reads the index's last entry for the event, not every order of it.
+        if (engine == Engines.Sqlite) Assert.Contains("orders_saved", await PlanAsync(connection, engine, ShardSql.For(dialect).ReadSaveHorizon, ("@event_id", "e")));
+    }
+
+    [PostgresFact]
+    public async Task An_export_read_leaves_an_order_committed_behind_a_running_transaction_for_the_next_read_not_past_it()
+    {
+        // PostgreSQL's transactions commit in any order: a slow writer (another silo's group, a commit waiting on its
+        // standby) can commit an order below the marks of orders already read. The read stops below the oldest
+        // transaction still running, so the place it hands on comes before that order.
+        await using var context = await LedgerContext.CreateAsync(Engines.Postgres, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "e.ga.0.first", 101))));
+        await using var slow = await context.Database(0).OpenAsync();
+        await using var running = await slow.BeginTransactionAsync();
+        await using (var insert = slow.CreateCommand())
+        {
+            insert.Transaction = running;
+            insert.CommandText =
+                "INSERT INTO orders (order_key, order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, unit_price_cents, " +
+                "currency, buyer_name, buyer_email, created_at_ms) VALUES ('slow', 'e.ga.0.slow', 'e/ga/0', 'e', 'ga', 1, 109, 1250, 'EUR', 'Ada', 'ada@example.com', 0)";
+            await insert.ExecuteNonQueryAsync();
+        }
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 1, Order(shard, "e.ga.0.later", 102))));
+
+        var (first, firstFull, reached) = await context.Database(0).ReadOrderPageAsync("e", SavePosition.Start, 100, 10_000, firstOrderAlways: true);
+        await running.CommitAsync();
+        var (second, secondFull, _) = await context.Database(0).ReadOrderPageAsync("e", reached, 100, 10_000, firstOrderAlways: true);
+
+        Assert.Equal(["e.ga.0.first"], first.Select(o => o.OrderId));
+        Assert.Equal(["e.ga.0.slow", "e.ga.0.later"], second.Select(o => o.OrderId));
+        Assert.False(firstFull || secondFull);
+    }
+
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_shard_database_from_before_orders_had_save_marks_gets_them_and_exports_its_orders_before_new_ones(string engine)
+    {
+        // The orders table as builds before the eighty-fourth session made it (no save_mark), with orders in it: the
+        // service adds the marks and reads those orders first, then the orders it commits.
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        var shard = new ShardAddress("e", "ga", 0);
+        await context.Ledger(shard).ClaimAsync(Block);
+        await context.ExecuteAsync("DROP INDEX orders_saved");
+        await context.ExecuteAsync("ALTER TABLE orders DROP COLUMN save_mark");
+        await context.ExecuteAsync("CREATE INDEX orders_event ON orders (event_id, order_key)");
+        foreach (var key in new[] { "zz-old", "aa-old" })
+        {
+            await context.ExecuteAsync(
+                "INSERT INTO orders (order_key, order_id, shard_key, event_id, ticket_type_id, quantity, first_serial, unit_price_cents, " +
+                $"currency, buyer_name, buyer_email, created_at_ms) VALUES ('{key}', 'e.ga.0.{key}', 'e/ga/0', 'e', 'ga', 1, 101, 1250, 'EUR', 'Ada', 'ada@example.com', 0)");
+        }
+
+        await using var upgraded = await LedgerContext.CreateAsync(engine, postgres, storage: context.Storage);
+        var ledger = upgraded.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+        var (old, _, reached) = await upgraded.Database(0).ReadOrderPageAsync("e", SavePosition.Start, 100, 10_000, firstOrderAlways: true);
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "e.ga.0.new", 102))));
+        var (added, _, _) = await upgraded.Database(0).ReadOrderPageAsync("e", reached, 100, 10_000, firstOrderAlways: true);
+
+        Assert.Equal(["e.ga.0.aa-old", "e.ga.0.zz-old"], old.Select(o => o.OrderId).Order());
+        Assert.Equal(["e.ga.0.new"], added.Select(o => o.OrderId));
+        Assert.Equal(0, await upgraded.CountAsync(engine == Engines.Sqlite
+            ? "SELECT COUNT(*) FROM sqlite_master WHERE name = 'orders_event'"
+            : "SELECT COUNT(*) FROM pg_class WHERE relname = 'orders_event'"));
     }
 
     /// <summary>
@@ -1583,6 +1651,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         private readonly ShardDatabases _databases;
 
         private readonly ILoggerFactory _loggers;
+        private bool _ownsStorage = true;
 
         private LedgerContext(TestStorage storage, ILoggerProvider? logs)
         {
@@ -1593,6 +1662,16 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
 
         public static Task<LedgerContext> CreateAsync(string engine, PostgresFixture postgres, ILoggerProvider? logs = null) =>
             Task.FromResult(new LedgerContext(Engines.Storage(engine, postgres), logs));
+
+        /// <summary>
+        /// A second context over <paramref name="storage"/>'s databases (a silo started again on them); it leaves the
+        /// storage for its owner to dispose.
+        /// </summary>
+        public static Task<LedgerContext> CreateAsync(string engine, PostgresFixture postgres, TestStorage storage) =>
+            Task.FromResult(new LedgerContext(storage, logs: null) { _ownsStorage = false });
+
+        /// <summary>The databases' settings, for a second context over them.</summary>
+        public TestStorage Storage => _storage;
 
         public static LedgerContext Create(TestStorage storage) => new(storage, logs: null);
 
@@ -1648,7 +1727,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         {
             await _databases.DisposeAsync();
             _loggers.Dispose();
-            _storage.Dispose();
+            if (_ownsStorage) _storage.Dispose();
         }
     }
 }

@@ -37,7 +37,11 @@ CREATE TABLE IF NOT EXISTS orders (
     currency         text     NOT NULL,
     buyer_name       text     NOT NULL,
     buyer_email      text     NOT NULL,
-    created_at_ms    bigint   NOT NULL
+    created_at_ms    bigint   NOT NULL,
+    -- The writing transaction's id. Transactions commit in any order, so the export reads only marks below the oldest
+    -- transaction still running (pg_snapshot_xmin): every order that commits later has a mark at least that high, and
+    -- a cursor stopped there misses nothing (keys follow mint time, not commit time).
+    save_mark        bigint   NOT NULL DEFAULT CAST(CAST(pg_current_xact_id() AS text) AS bigint)
 );
 -- The last line of defence against a double sale: one row per physical ticket. A ticket's code is a function
 -- of (event, type, serial), so the primary key makes codes unique too. Orders find their tickets by serial range.
@@ -99,9 +103,18 @@ BEGIN
     IF to_regclass('refused_orders_shard') IS NULL THEN
         CREATE INDEX refused_orders_shard ON refused_orders (shard_key);
     END IF;
-    -- The export's pages (see the SQLite script): one event's orders in key order, without other events' rows.
-    IF to_regclass('orders_event') IS NULL THEN
-        CREATE INDEX orders_event ON orders (event_id, order_key);
+    -- Databases made before orders had a save mark: their orders take the id of the transaction that adds it, below
+    -- every later order's. This script runs under an advisory lock, so two silos do not add it at once.
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'orders' AND column_name = 'save_mark') THEN
+        ALTER TABLE orders ADD COLUMN save_mark bigint NOT NULL DEFAULT CAST(CAST(pg_current_xact_id() AS text) AS bigint);
+    END IF;
+    -- The export's pages (see the SQLite script): one event's orders in save order, without other events' rows.
+    IF to_regclass('orders_saved') IS NULL THEN
+        CREATE INDEX orders_saved ON orders (event_id, save_mark, order_key);
+    END IF;
+    IF to_regclass('orders_event') IS NOT NULL THEN
+        DROP INDEX orders_event;
     END IF;
 END
 $create$;

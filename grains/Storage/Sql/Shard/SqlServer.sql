@@ -31,7 +31,10 @@ CREATE TABLE dbo.orders (
     currency         nchar(3)      NOT NULL,
     buyer_name       nvarchar(200) NOT NULL,
     buyer_email      nvarchar(254) NOT NULL,
-    created_at_ms    bigint        NOT NULL
+    created_at_ms    bigint        NOT NULL,
+    -- Set by the server on insert. The export reads only versions below MIN_ACTIVE_ROWVERSION(), the oldest a
+    -- running transaction holds, so an order that commits later has a higher one (see the PostgreSQL script).
+    save_mark        rowversion    NOT NULL
 );
 IF OBJECT_ID(N'dbo.tickets', N'U') IS NULL
 CREATE TABLE dbo.tickets (
@@ -88,6 +91,12 @@ IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'transfers_in_receiver' A
     CREATE INDEX transfers_in_receiver ON dbo.transfers_in (receiver_key);
 IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'refused_orders_shard' AND object_id = OBJECT_ID(N'dbo.refused_orders'))
     CREATE INDEX refused_orders_shard ON dbo.refused_orders (shard_key);
--- The export's pages (see the SQLite script): one event's orders in key order, without other events' rows.
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'orders_event' AND object_id = OBJECT_ID(N'dbo.orders'))
-    CREATE INDEX orders_event ON dbo.orders (event_id, order_key);
+-- Databases made before orders had a save mark get one (the server numbers the rows it has).
+IF COL_LENGTH(N'dbo.orders', N'save_mark') IS NULL
+    ALTER TABLE dbo.orders ADD save_mark rowversion NOT NULL;
+GO
+-- The export's pages (see the SQLite script): one event's orders in save order, without other events' rows.
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'orders_saved' AND object_id = OBJECT_ID(N'dbo.orders'))
+    CREATE INDEX orders_saved ON dbo.orders (event_id, save_mark, order_key);
+IF EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'orders_event' AND object_id = OBJECT_ID(N'dbo.orders'))
+    DROP INDEX orders_event ON dbo.orders;

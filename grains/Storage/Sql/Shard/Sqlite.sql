@@ -37,7 +37,12 @@ CREATE TABLE IF NOT EXISTS orders (
     currency         TEXT    NOT NULL,
     buyer_name       TEXT    NOT NULL,
     buyer_email      TEXT    NOT NULL,
-    created_at_ms    INTEGER NOT NULL
+    created_at_ms    INTEGER NOT NULL,
+    -- Where the order stands in its event's save order in this database: one more than the event's last order here,
+    -- taken inside the writing transaction. SQLite writes one transaction at a time, so an order committed later
+    -- always has a higher mark than every order a reader could already see, which lets the export's cursor stop at a
+    -- mark and miss nothing committed afterwards (keys follow mint time, not commit time).
+    save_mark        INTEGER NOT NULL
 );
 -- The last line of defence against a double sale: one row per physical ticket. A ticket's code is a function
 -- of (event, type, serial), so the primary key makes codes unique too. Orders find their tickets by serial range.
@@ -90,7 +95,10 @@ CREATE TABLE IF NOT EXISTS refused_orders (
 CREATE INDEX IF NOT EXISTS transfers_out_donor ON transfers_out (donor_key, delivered);
 CREATE INDEX IF NOT EXISTS transfers_in_receiver ON transfers_in (receiver_key);
 CREATE INDEX IF NOT EXISTS refused_orders_shard ON refused_orders (shard_key);
--- The back office's export reads one event's orders in key order. All events share a database's orders, so without
--- this index a page would scan every earlier event's orders to reach its first and every later event's after its
--- last. Keys follow mint time, so a sale's inserts land at the end of its event's range: one hot leaf, not a random one.
-CREATE INDEX IF NOT EXISTS orders_event ON orders (event_id, order_key);
+-- The back office's export reads one event's orders in save order (save_mark, then key). All events share a
+-- database's orders, so without this index a page would scan every earlier event's orders to reach its first and
+-- every later event's after its last. The writer finds an event's last mark through it too. A sale's inserts land
+-- at the end of its event's range: one hot leaf, not a random one.
+CREATE INDEX IF NOT EXISTS orders_saved ON orders (event_id, save_mark, order_key);
+-- The key-order index of earlier builds: nothing reads it any more.
+DROP INDEX IF EXISTS orders_event;
