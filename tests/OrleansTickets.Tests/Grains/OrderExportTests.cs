@@ -227,6 +227,47 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(await SoldAsync("walked"), noneCount);
     }
 
+    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    public async Task A_back_office_following_a_sale_with_its_cursors_ends_with_every_order_once(string engine)
+    {
+        // Buyers on eight shards at once while the back office walks and resumes, small pages, the whole time: every
+        // order committed on any database at any point of a walk must reach it exactly once.
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("followed", TicketingCluster.Type("ga", capacity: 600, shards: 8, maxPerOrder: 3));
+        var acknowledged = new System.Collections.Concurrent.ConcurrentBag<OrderDetails>();
+        var buyers = Enumerable.Range(0, 12).Select(buyer => Task.Run(async () =>
+        {
+            for (var i = 0; ; i++)
+            {
+                var result = await Cluster.BuyAsync("followed", "ga", 1 + (buyer + i) % 3);
+                if (result.Status == PurchaseStatus.Created) acknowledged.Add(result.Order!);
+                else if (result.Status == PurchaseStatus.SoldOut) return;
+            }
+        })).ToList();
+        var exporter = Cluster.Client.GetGrain<IOrderExportGrain>("followed");
+        var followed = new List<OrderDetails>();
+        string? cursor = null;
+        var saleOver = false;
+        var walks = 0;
+        while (true)
+        {
+            // Whether the sale was over before this walk began: then the walk's last page holds everything.
+            saleOver = buyers.All(buyer => buyer.IsCompleted);
+            var (orders, sold, resume) = await WalkAsync(exporter, limit: 5, after: cursor);
+            followed.AddRange(orders);
+            cursor = resume;
+            walks++;
+            if (saleOver && sold == followed.Sum(o => (long)o.Quantity)) break;
+            Assert.True(walks < 10_000, "The walks never caught up with the sale.");
+        }
+        await Task.WhenAll(buyers);
+
+        Assert.True(walks > 2, $"The sale ended within {walks} walks: nothing was followed while it ran.");
+        Assert.Equal(followed.Count, followed.Select(o => o.OrderId).Distinct().Count());
+        Assert.Equal(acknowledged.Select(o => o.OrderId).Order(), followed.Select(o => o.OrderId).Order());
+        Assert.Equal(600, followed.Sum(o => o.Tickets.Length));
+    }
+
     private async Task<OrderDetails> BuyAsync()
     {
         var result = await Cluster.BuyAsync("walked", "ga", 2);
