@@ -70,9 +70,13 @@ public sealed class OrderExportGrain(ShardDatabases databases, TicketCodeSigner 
             // Bounded by tickets too: a thousand orders of a hundred tickets each made a page of tens of megabytes, built
             // whole in this grain and sent whole through Orleans. An empty page takes its first order whatever its size,
             // so every page moves the walk on.
-            var (page, full, reached) = await ReadAsync(ordinal, () => databases.Get(ordinal).ReadOrderPageAsync(
+            var read = await ReadAsync(ordinal, () => databases.Get(ordinal).ReadOrderPageAsync(
                 eventId, cursor.PositionIn(index), limit - orders.Count, IOrderExportGrain.MaxPageTickets - tickets,
                 firstOrderAlways: orders.Count == 0, cancellationToken));
+            // The database's marks went back since the cursor was handed out (a backup put back): reading on would pass
+            // over the orders saved since. Refused, the back office starts again and keeps each order once by its id.
+            if (read is null) return OrderPage.RefusedCursor;
+            var (page, full, reached) = read;
             orders.AddRange(page);
             tickets += page.Sum(order => (long)order.Quantity);
             marks[index] = reached.Mark;

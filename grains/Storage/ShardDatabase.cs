@@ -214,8 +214,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
 
     /// <summary>
     /// Gives the orders of a database made before orders had a save mark (<c>orders.save_mark</c>) one, before the
-    /// script indexes it: their row ids, which follow insertion (orders are never deleted), so each event's orders keep
-    /// one mark each and the writer's next mark (one past the event's last) comes after them. PostgreSQL and SQL Server
+    /// script indexes it: their row ids, unique in the table, so each event's orders keep one mark each and the writer's
+    /// next mark (one past the event's last) comes after them. (Row ids follow insertion until a VACUUM renumbers them;
+    /// the order among the old orders does not matter, as no cursor from before the upgrade is accepted.) PostgreSQL and SQL Server
     /// do this in their scripts; SQLite has no conditional ALTER TABLE.
     /// </summary>
     private static async Task AddSqliteSaveMarksAsync(DbConnection connection, CancellationToken cancellationToken)
@@ -228,7 +229,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders') " +
             "AND NOT EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'save_mark') " +
             // Only the layout just before: an older one is refused whole (RefuseOlderLayoutAsync), and left as it was.
-            "AND EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'order_key')";
+            "AND EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'order_key') " +
+            "AND EXISTS (SELECT 1 FROM pragma_table_info('idempotency_keys') WHERE name = 'event_id')";
         if (Convert.ToInt64(await probe.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) == 1)
         {
             await using var add = connection.CreateCommand();
@@ -403,14 +405,16 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// in all (the first order whatever its size when <paramref name="firstOrderAlways"/>). <c>Full</c> when the database
     /// may hold more after them; <c>Reached</c> is where the next read here starts: after the last order given when
     /// full, else the save horizon read before the orders, so that orders committing later (all at or past it) are
-    /// read then and none is passed over.
+    /// read then and none is passed over. Null when <paramref name="after"/> lies past the horizon, which no read of this
+    /// database handed out: its marks went back (a backup put back, the database moved to another server), and orders
+    /// saved since would sort behind the cursor.
     /// </summary>
-    public Task<(IReadOnlyList<OrderDetails> Orders, bool Full, SavePosition Reached)> ReadOrderPageAsync(
+    public Task<SavedOrders?> ReadOrderPageAsync(
         string eventId, SavePosition after, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken = default) =>
         LookUpAsync((connection, cancellation) => ReadOrderPageAsync(connection, eventId, after, limit, maxTickets, firstOrderAlways, cancellation),
             cancellationToken);
 
-    private async Task<(IReadOnlyList<OrderDetails> Orders, bool Full, SavePosition Reached)> ReadOrderPageAsync(
+    private async Task<SavedOrders?> ReadOrderPageAsync(
         DbConnection connection, string eventId, SavePosition after, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken)
     {
         // Read first, in a statement of its own: every order below it has committed (or never will), so the orders read
@@ -420,6 +424,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         {
             horizon = Convert.ToInt64(await read.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
         }
+        // Horizons never go back on one database (SQLite's next mark grows, a server's oldest running transaction only
+        // moves on), and every place a read hands out lies at or below its horizon.
+        if (horizon < after.Mark) return null;
         var rows = new List<(OrderDetails Order, IReadOnlyList<SerialSegment> Serials)>();
         var full = false;
         var last = after;
@@ -445,9 +452,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         }
         var orders = await StoredOrders.WithTicketsAsync(connection, rows, cancellationToken);
         full |= rows.Count == limit;
-        // A horizon behind the cursor (a database put back from a backup) would hand the orders between them over again.
+        // At the horizon itself, the cursor already stands past every order below it.
         var exhausted = new SavePosition(horizon, "");
-        return (orders, full, full || exhausted.CompareTo(after) <= 0 ? last : exhausted);
+        return new SavedOrders(orders, full, full || exhausted.CompareTo(after) <= 0 ? last : exhausted);
     }
 
     /// <summary>The tickets the shards of <paramref name="eventId"/> in this database have sold, as committed.</summary>

@@ -123,10 +123,10 @@ public sealed class TicketCodeSigner : IDisposable
 
     /// <summary>
     /// A key of its own for another use of this secret (e.g. sealing the export's cursors): an HMAC of a label no
-    /// ticket's payload can be, as <see cref="KeyCheck"/>'s. Anyone holding it can seal that use's messages but not sign
-    /// a ticket.
+    /// ticket's payload can be (slugs have no '/') and <see cref="KeyCheck"/>'s published label cannot be either (it
+    /// has no "derived/"). Anyone holding it can seal that use's messages but not sign a ticket.
     /// </summary>
-    public byte[] DeriveKey(string purpose) => HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes("orleans-tickets/" + purpose));
+    public byte[] DeriveKey(string purpose) => HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes("orleans-tickets/derived/" + purpose));
 
     /// <summary>True when <paramref name="code"/> was made by <see cref="Sign"/> under this key.</summary>
     public bool Verify(string code)

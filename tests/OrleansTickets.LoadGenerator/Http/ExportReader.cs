@@ -10,7 +10,7 @@ namespace OrleansTickets.LoadGenerator.Http;
 /// </summary>
 public static class ExportReader
 {
-    private const int MaxWalks = 3;
+    private const int MaxWalks = 5;
 
     /// <summary>
     /// Every exported order with the last page's count of tickets sold, or null once <paramref name="cancellation"/>
@@ -35,6 +35,15 @@ public static class ExportReader
                 // Left to the audit's comparisons with the databases, which name what differs.
                 if (sold != tickets) Console.Error.WriteLine($"the export's pages hold {tickets} tickets; its last page says {sold?.ToString() ?? "nothing"} were sold");
                 return new ExportWalk(orders, sold);
+            }
+            // What was left out waits on a transaction still running (PostgreSQL): give it time to end.
+            try
+            {
+                await Task.Delay(SalesReader.RetryPause, cancellation);
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
             }
         }
     }

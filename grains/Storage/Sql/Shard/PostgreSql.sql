@@ -105,8 +105,14 @@ BEGIN
     END IF;
     -- Databases made before orders had a save mark: their orders take the id of the transaction that adds it, below
     -- every later order's. This script runs under an advisory lock, so two silos do not add it at once.
+    -- pg_current_xact_id is stable, so the column is added without rewriting the table. Only the layout just before:
+    -- an older one is refused whole after this script (RefuseOlderLayoutAsync), and left as it was.
     IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                   WHERE table_schema = current_schema() AND table_name = 'orders' AND column_name = 'save_mark') THEN
+                   WHERE table_schema = current_schema() AND table_name = 'orders' AND column_name = 'save_mark')
+       AND EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'orders' AND column_name = 'order_key')
+       AND EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'idempotency_keys' AND column_name = 'event_id') THEN
         ALTER TABLE orders ADD COLUMN save_mark bigint NOT NULL DEFAULT CAST(CAST(pg_current_xact_id() AS text) AS bigint);
     END IF;
     -- The export's pages (see the SQLite script): one event's orders in save order, without other events' rows.
