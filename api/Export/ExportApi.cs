@@ -15,6 +15,8 @@ public static class ExportApi
     public const int DefaultLimit = 500;
     public const int MaxLimit = IOrderExportGrain.MaxPageSize;
     private const string AfterRule = "Must be the 'next' or 'resume' of an earlier page of this event's export.";
+    private const string AfterPastDatabase =
+        "A shard database holds less than when this cursor was given (a backup put back?): start the walk again, without 'after'.";
     private const string AfterParameter = "after";
     private const string LimitParameter = "limit";
 
@@ -62,7 +64,7 @@ public static class ExportApi
         // The cursor is sealed: only the grain, which holds the key, can tell one a page gave from any other text.
         var page = await grains.GetGrain<IOrderExportGrain>(eventId).ReadPage(after, size, requestAborted);
         if (page is null) return EventsApi.EventNotFound(eventId);
-        if (page.CursorRefused) return Problems.Invalid(new Dictionary<string, string[]> { [AfterParameter] = [AfterRule] });
+        if (page.CursorRefused) return Problems.Invalid(new Dictionary<string, string[]> { [AfterParameter] = [page.DatabaseWentBack ? AfterPastDatabase : AfterRule] });
         return TypedResults.Ok(new OrderExportResponse(eventId, page.Orders, page.Next, page.TicketsSold, page.Resume));
     }
 }

@@ -18,7 +18,7 @@ namespace OrleansTickets.Export;
 /// </remarks>
 internal sealed class ExportCursorSeal(byte[] key)
 {
-    /// <summary>Longer text is refused unread: 550 databases write about 1,500 characters.</summary>
+    /// <summary>Longer text is refused unread: 550 databases on one server write about 1,500 characters.</summary>
     public const int MaxTextLength = 65_536;
 
     private const byte Version = 1;

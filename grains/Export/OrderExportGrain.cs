@@ -75,7 +75,7 @@ public sealed class OrderExportGrain(ShardDatabases databases, TicketCodeSigner 
                 firstOrderAlways: orders.Count == 0, cancellationToken));
             // The database's marks went back since the cursor was handed out (a backup put back): reading on would pass
             // over the orders saved since. Refused, the back office starts again and keeps each order once by its id.
-            if (read is null) return OrderPage.RefusedCursor;
+            if (read is null) return OrderPage.CursorPastDatabase;
             var (page, full, reached) = read;
             orders.AddRange(page);
             tickets += page.Sum(order => (long)order.Quantity);

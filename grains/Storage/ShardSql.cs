@@ -37,8 +37,8 @@ internal sealed class ShardSql
     /// <summary>
     /// The save mark below which no order of <c>@event_id</c> can commit any more in this database: every order that
     /// commits after this read has a mark at least as high. SQLite: one past the event's last mark, as its writer takes
-    /// marks one transaction at a time; PostgreSQL: the oldest transaction id still running anywhere on the server;
-    /// SQL Server: the oldest row version a running transaction holds.
+    /// marks one transaction at a time; PostgreSQL: the oldest transaction id still running anywhere on the server, or one
+    /// past the event's last mark if lower; SQL Server: the oldest row version a running transaction holds.
     /// </summary>
     public string ReadSaveHorizon { get; private init; } = "";
 
@@ -185,8 +185,13 @@ internal sealed class ShardSql
         SqlDialect.PostgreSql => new ShardSql
         {
             ReadOrderPage = OrderPageColumns + OrderPageAfter + " LIMIT @limit",
-            // xid8 has no cast to bigint; its text is its number. Marks stay far below 2^63.
-            ReadSaveHorizon = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)",
+            // xid8 has no cast to bigint; its text is its number. Marks stay far below 2^63. No higher than one past the
+            // event's last mark here: after a crash the server may hand out again ids that left nothing durable (a
+            // transaction that rolled back just before it), but never one at or below a commit it made durable and visible,
+            // as that order's was (synchronous_commit is on), so no order saved after a crash sorts behind this horizon.
+            ReadSaveHorizon =
+                "SELECT LEAST(CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint), " +
+                "COALESCE((SELECT save_mark FROM orders WHERE event_id = @event_id ORDER BY save_mark DESC LIMIT 1), 0) + 1)",
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.SqlServer => new ShardSql

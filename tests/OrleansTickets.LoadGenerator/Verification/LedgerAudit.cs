@@ -136,8 +136,8 @@ public static class LedgerAudit
         if (exported is not null)
         {
             checks.Add(CompareExport(ledger, orderIds, ticketsByOrder, exported.Orders));
-            // The back office walks again while its pages hold fewer tickets than the last page's count: a count that is
-            // missing, or short, would have it stop with orders passed over; one too high, walk for ever.
+            // The back office resumes while its pages hold fewer tickets than the last page's count: a count that is
+            // missing, or short, would have it stop with orders passed over; one too high, resume for ever.
             var ledgerSold = ledger.Shards.Sum(s => s.Sold);
             checks.Add(new(ExportTicketsSold, VerificationCheck.WholeEvent, exported.TicketsSold == ledgerSold,
                 $"the last page says {exported.TicketsSold?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "nothing"}; the shards sold {ledgerSold}"));

@@ -92,7 +92,9 @@ IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'transfers_in_receiver' A
 IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'refused_orders_shard' AND object_id = OBJECT_ID(N'dbo.refused_orders'))
     CREATE INDEX refused_orders_shard ON dbo.refused_orders (shard_key);
 -- Databases made before orders had a save mark get one (the server numbers the rows it has).
-IF COL_LENGTH(N'dbo.orders', N'save_mark') IS NULL
+-- Only the layout just before: an older one is refused whole after this script, and left as it was.
+IF COL_LENGTH(N'dbo.orders', N'save_mark') IS NULL AND COL_LENGTH(N'dbo.orders', N'order_key') IS NOT NULL
+    AND COL_LENGTH(N'dbo.idempotency_keys', N'event_id') IS NOT NULL
     ALTER TABLE dbo.orders ADD save_mark rowversion NOT NULL;
 GO
 -- The export's pages (see the SQLite script): one event's orders in save order, without other events' rows.
