@@ -12,16 +12,16 @@ namespace OrleansTickets.Export;
 /// </summary>
 /// <remarks>
 /// Layout, before base64url: a version byte, the number of databases, the current one, each database's mark as the
-/// zigzag difference from the one before (marks of one server's databases lie close together, so a cursor over 550
-/// databases takes about a kilobyte), the key, and 16 bytes of HMAC-SHA256 over the event id, the databases' ordinals
-/// and all of that.
+/// zigzag difference from the one before (marks of one server's databases lie close together, so the marks of 550
+/// databases take about 600 bytes), each database's last order given (two bytes), the key, and 16 bytes of
+/// HMAC-SHA256 over the event id, the databases' ordinals and all of that.
 /// </remarks>
 internal sealed class ExportCursorSeal(byte[] key)
 {
-    /// <summary>Longer text is refused unread: 550 databases on one server write about 1,500 characters.</summary>
+    /// <summary>Longer text is refused unread: 550 databases on one server write about 2,300 characters.</summary>
     public const int MaxTextLength = 65_536;
 
-    private const byte Version = 1;
+    private const byte Version = 2;
     private const int MacBytes = 16;
 
     /// <summary>The cursor's text for pages of <paramref name="eventId"/> over <paramref name="ordinals"/>.</summary>
@@ -40,6 +40,7 @@ internal sealed class ExportCursorSeal(byte[] key)
                 writer.Write7BitEncodedInt64((difference << 1) ^ (difference >> 63));
                 previous = mark;
             }
+            foreach (var witness in cursor.LastGiven) writer.Write(witness);
             writer.Write(cursor.Key);
         }
         var payloadLength = (int)buffer.Length;
@@ -79,9 +80,11 @@ internal sealed class ExportCursorSeal(byte[] key)
                 previous += (long)((ulong)zigzag >> 1) ^ -(zigzag & 1);
                 marks.Add(previous);
             }
+            var lastGiven = ImmutableArray.CreateBuilder<ushort>(count);
+            for (var i = 0; i < count; i++) lastGiven.Add(reader.ReadUInt16());
             var key = reader.ReadString();
             if (reader.BaseStream.Position != payload.Length) return null;
-            return new ExportCursor(current, marks.MoveToImmutable(), key);
+            return new ExportCursor(current, marks.MoveToImmutable(), key, lastGiven.MoveToImmutable());
         }
         catch (Exception exception) when (exception is EndOfStreamException or FormatException or IOException)
         {

@@ -61,6 +61,7 @@ public sealed class OrderExportGrain(ShardDatabases databases, TicketCodeSigner 
         if (cursor is null) return OrderPage.RefusedCursor;
 
         var marks = cursor.Marks.ToArray();
+        var lastGiven = cursor.LastGiven.ToArray();
         var orders = ImmutableArray.CreateBuilder<OrderDetails>(limit);
         var tickets = 0L;
         for (var visit = 0; visit < ordinals.Length; visit++)
@@ -73,18 +74,18 @@ public sealed class OrderExportGrain(ShardDatabases databases, TicketCodeSigner 
             var read = await ReadAsync(ordinal, () => databases.Get(ordinal).ReadOrderPageAsync(
                 eventId, cursor.PositionIn(index), limit - orders.Count, IOrderExportGrain.MaxPageTickets - tickets,
                 firstOrderAlways: orders.Count == 0, cancellationToken));
-            // The database's marks went back since the cursor was handed out (a backup put back): reading on would pass
-            // over the orders saved since. Refused, the back office starts again and keeps each order once by its id.
+            // The database's marks went back since the cursor was handed out (a backup put back), or the order before its
+            // place is gone: reading on would pass over orders saved since. Refused, the back office starts again and keeps each order once by its id.
             if (read is null) return OrderPage.CursorPastDatabase;
             var (page, full, reached) = read;
             orders.AddRange(page);
             tickets += page.Sum(order => (long)order.Quantity);
-            marks[index] = reached.Mark;
+            (marks[index], lastGiven[index]) = (reached.Mark, reached.LastGiven);
             if (full)
             {
                 // The page ends here; the next starts here, after the last order given (or where this read started, when
                 // not even its first order fitted).
-                var next = new ExportCursor(index, [.. marks], reached.Key);
+                var next = new ExportCursor(index, [.. marks], reached.Key, [.. lastGiven]);
                 return new OrderPage(orders.ToImmutable(), _seal.Write(eventId, ordinals, next));
             }
         }
@@ -95,7 +96,7 @@ public sealed class OrderExportGrain(ShardDatabases databases, TicketCodeSigner 
         {
             sold += await ReadAsync(ordinal, () => databases.Get(ordinal).ReadEventSoldAsync(eventId, cancellationToken));
         }
-        var resume = _seal.Write(eventId, ordinals, new ExportCursor(cursor.Current, [.. marks], ""));
+        var resume = _seal.Write(eventId, ordinals, new ExportCursor(cursor.Current, [.. marks], "", [.. lastGiven]));
         return new OrderPage(orders.ToImmutable(), Next: null, TicketsSold: sold, Resume: resume);
     }
 

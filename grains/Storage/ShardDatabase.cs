@@ -406,8 +406,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
     /// may hold more after them; <c>Reached</c> is where the next read here starts: after the last order given when
     /// full, else the save horizon read before the orders, so that orders committing later (all at or past it) are
     /// read then and none is passed over. Null when <paramref name="after"/> lies past the horizon, which no read of this
-    /// database handed out: its marks went back (a backup put back, the database moved to another server), and orders
-    /// saved since would sort behind the cursor.
+    /// database handed out, or when the last order before it is not the one the place names
+    /// (<see cref="SavePosition.LastGiven"/>): the database's marks went back (a backup put back, the database moved to
+    /// another server), and orders saved since could sort behind the cursor.
     /// </summary>
     public Task<SavedOrders?> ReadOrderPageAsync(
         string eventId, SavePosition after, int limit, long maxTickets, bool firstOrderAlways, CancellationToken cancellationToken = default) =>
@@ -420,13 +421,20 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         // Read first, in a statement of its own: every order below it has committed (or never will), so the orders read
         // next, below it, are all there will ever be below it.
         long horizon;
-        await using (var read = new SqlStatement(_sql.ReadSaveHorizon).With("@event_id", eventId).ToCommand(connection, null))
+        string? lastGiven;
+        await using (var read = new SqlStatement(_sql.ReadSaveHorizon)
+            .With("@event_id", eventId).With("@after_mark", after.Mark).With("@after_key", after.Key).ToCommand(connection, null))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
         {
-            horizon = Convert.ToInt64(await read.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+            if (!await reader.ReadAsync(cancellationToken)) throw new InvalidOperationException("The save horizon's read gave no row.");
+            horizon = Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture);
+            lastGiven = reader.IsDBNull(1) ? null : reader.GetString(1);
         }
         // Horizons never go back on one database (SQLite's next mark grows, a server's oldest running transaction only
-        // moves on), and every place a read hands out lies at or below its horizon.
-        if (horizon < after.Mark) return null;
+        // moves on), every place a read hands out lies at or below its horizon, and orders are never deleted: so the
+        // order before the place is still the one it names. (A restore can give its mark to a new order: the witness
+        // tells them apart, but for one in 65,535.)
+        if (horizon < after.Mark || SavePosition.WitnessOf(lastGiven) != after.LastGiven) return null;
         var rows = new List<(OrderDetails Order, IReadOnlyList<SerialSegment> Serials)>();
         var full = false;
         var last = after;
@@ -446,14 +454,15 @@ public sealed partial class ShardDatabase : IAsyncDisposable
                     break;
                 }
                 rows.Add(row);
+                var key = reader.GetString(StoredOrders.ColumnCount + 1);
                 last = new SavePosition(Convert.ToInt64(reader.GetValue(StoredOrders.ColumnCount), CultureInfo.InvariantCulture),
-                    reader.GetString(StoredOrders.ColumnCount + 1));
+                    key, SavePosition.WitnessOf(key));
             }
         }
         var orders = await StoredOrders.WithTicketsAsync(connection, rows, cancellationToken);
         full |= rows.Count == limit;
         // At the horizon itself, the cursor already stands past every order below it.
-        var exhausted = new SavePosition(horizon, "");
+        var exhausted = new SavePosition(horizon, "", last.LastGiven);
         return new SavedOrders(orders, full, full || exhausted.CompareTo(after) <= 0 ? last : exhausted);
     }
 

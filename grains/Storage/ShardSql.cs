@@ -38,7 +38,9 @@ internal sealed class ShardSql
     /// The save mark below which no order of <c>@event_id</c> can commit any more in this database: every order that
     /// commits after this read has a mark at least as high. SQLite: one past the event's last mark, as its writer takes
     /// marks one transaction at a time; PostgreSQL: the oldest transaction id still running anywhere on the server, or one
-    /// past the event's last mark if lower; SQL Server: the oldest row version a running transaction holds.
+    /// past the event's last mark if lower; SQL Server: the oldest row version a running transaction holds. Then the key
+    /// of the event's last order at or before (<c>@after_mark</c>, <c>@after_key</c>), null for none: the order a
+    /// cursor's place comes after.
     /// </summary>
     public string ReadSaveHorizon { get; private init; } = "";
 
@@ -58,6 +60,11 @@ internal sealed class ShardSql
     // Row values where the engine has them: PostgreSQL reads the index range from (mark, key) on only so.
     private const string OrderPageColumns = "SELECT " + OrderColumns + ", save_mark, order_key FROM orders WHERE event_id = @event_id ";
     private const string OrderPageAfter = "AND (save_mark, order_key) > (@after_mark, @after_key) AND save_mark < @horizon ORDER BY save_mark, order_key";
+
+    // Keys are never empty, so a place with the key "" comes after the orders below its mark only.
+    private const string LastGiven =
+        "(SELECT order_key FROM orders WHERE event_id = @event_id AND (save_mark, order_key) <= (@after_mark, @after_key) " +
+        "ORDER BY save_mark DESC, order_key DESC LIMIT 1)";
 
     public const string Fence =
         "UPDATE shard_state SET sold = @new_sold WHERE shard_key = @shard_key AND epoch = @epoch AND sold = @old_sold";
@@ -178,7 +185,7 @@ internal sealed class ShardSql
         SqlDialect.Sqlite => new ShardSql
         {
             ReadOrderPage = OrderPageColumns + OrderPageAfter + " LIMIT @limit",
-            ReadSaveHorizon = "SELECT " + NextSqliteMark,
+            ReadSaveHorizon = "SELECT " + NextSqliteMark + ", " + LastGiven,
             InsertOrder = InsertOrderColumns + ", save_mark" + InsertOrderValues + ", " + NextSqliteMark + ")",
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
@@ -191,7 +198,7 @@ internal sealed class ShardSql
             // as that order's was (synchronous_commit is on), so no order saved after a crash sorts behind this horizon.
             ReadSaveHorizon =
                 "SELECT LEAST(CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint), " +
-                "COALESCE((SELECT save_mark FROM orders WHERE event_id = @event_id ORDER BY save_mark DESC LIMIT 1), 0) + 1)",
+                "COALESCE((SELECT save_mark FROM orders WHERE event_id = @event_id ORDER BY save_mark DESC LIMIT 1), 0) + 1), " + LastGiven,
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.SqlServer => new ShardSql
@@ -202,7 +209,10 @@ internal sealed class ShardSql
                 "SELECT TOP (@limit) " + OrderColumns + ", CAST(save_mark AS bigint), order_key FROM orders WHERE event_id = @event_id " +
                 "AND (save_mark > CAST(@after_mark AS binary(8)) OR (save_mark = CAST(@after_mark AS binary(8)) AND order_key > @after_key)) " +
                 "AND save_mark < CAST(@horizon AS binary(8)) ORDER BY save_mark, order_key",
-            ReadSaveHorizon = "SELECT CAST(MIN_ACTIVE_ROWVERSION() AS bigint)",
+            ReadSaveHorizon =
+                "SELECT CAST(MIN_ACTIVE_ROWVERSION() AS bigint), (SELECT TOP (1) order_key FROM orders WHERE event_id = @event_id " +
+                "AND (save_mark < CAST(@after_mark AS binary(8)) OR (save_mark = CAST(@after_mark AS binary(8)) AND order_key <= @after_key)) " +
+                "ORDER BY save_mark DESC, order_key DESC)",
             Claim =
                 "UPDATE shard_state WITH (UPDLOCK, HOLDLOCK) SET epoch = epoch + 1 " +
                 "OUTPUT inserted.epoch, inserted.sold, inserted.block_first, inserted.block_size, inserted.capacity, inserted.segments, inserted.retired " +
