@@ -62,6 +62,8 @@ public sealed class OrderExportGrain(ShardDatabases databases, TicketCodeSigner 
 
         var marks = cursor.Marks.ToArray();
         var lastGiven = cursor.LastGiven.ToArray();
+        // Where the current database's read stopped within a mark, should it ever stop so without filling the page.
+        var currentKey = cursor.Key;
         var orders = ImmutableArray.CreateBuilder<OrderDetails>(limit);
         var tickets = 0L;
         for (var visit = 0; visit < ordinals.Length; visit++)
@@ -81,6 +83,7 @@ public sealed class OrderExportGrain(ShardDatabases databases, TicketCodeSigner 
             orders.AddRange(page);
             tickets += page.Sum(order => (long)order.Quantity);
             (marks[index], lastGiven[index]) = (reached.Mark, reached.LastGiven);
+            if (index == cursor.Current) currentKey = reached.Key;
             if (full)
             {
                 // The page ends here; the next starts here, after the last order given (or where this read started, when
@@ -96,7 +99,7 @@ public sealed class OrderExportGrain(ShardDatabases databases, TicketCodeSigner 
         {
             sold += await ReadAsync(ordinal, () => databases.Get(ordinal).ReadEventSoldAsync(eventId, cancellationToken));
         }
-        var resume = _seal.Write(eventId, ordinals, new ExportCursor(cursor.Current, [.. marks], "", [.. lastGiven]));
+        var resume = _seal.Write(eventId, ordinals, new ExportCursor(cursor.Current, [.. marks], currentKey, [.. lastGiven]));
         return new OrderPage(orders.ToImmutable(), Next: null, TicketsSold: sold, Resume: resume);
     }
 

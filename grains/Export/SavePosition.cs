@@ -27,7 +27,7 @@ public readonly record struct SavePosition(long Mark, string Key, ushort LastGiv
 
     /// <summary>
     /// 16 bits naming an order by its key, never 0 (0 names none): two bytes a database to keep in a cursor, against a
-    /// key's 20-odd. Another order there with the same witness passes for it once in 65,535.
+    /// key's 32. Another order there with the same witness passes for it once in 65,535.
     /// </summary>
     public static ushort WitnessOf(string? orderKey)
     {

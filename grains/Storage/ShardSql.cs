@@ -211,6 +211,7 @@ internal sealed class ShardSql
                 "AND save_mark < CAST(@horizon AS binary(8)) ORDER BY save_mark, order_key",
             ReadSaveHorizon =
                 "SELECT CAST(MIN_ACTIVE_ROWVERSION() AS bigint), (SELECT TOP (1) order_key FROM orders WHERE event_id = @event_id " +
+                "AND save_mark <= CAST(@after_mark AS binary(8)) " +
                 "AND (save_mark < CAST(@after_mark AS binary(8)) OR (save_mark = CAST(@after_mark AS binary(8)) AND order_key <= @after_key)) " +
                 "ORDER BY save_mark DESC, order_key DESC)",
             Claim =

@@ -51,7 +51,9 @@ public sealed class ExportCursorSealTests
 
         var text = Seal().Write("festival", Databases, cursor);
 
-        Assert.Equal(marks.ToArray(), Seal().Read("festival", Databases, text)!.Marks.ToArray());
+        var read = Seal().Read("festival", Databases, text)!;
+        Assert.Equal(marks.ToArray(), read.Marks.ToArray());
+        Assert.Equal(cursor.LastGiven.ToArray(), read.LastGiven.ToArray());
         Assert.True(text.Length < 5_200, $"The cursor is {text.Length} characters.");
     }
 

@@ -279,7 +279,7 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
     }
 
     [Fact]
-    public async Task A_cursor_past_what_its_database_holds_after_a_backup_was_put_back_is_refused_and_a_new_walk_reads_it()
+    public async Task A_cursor_whose_database_forgot_orders_it_gave_is_refused_and_a_new_walk_reads_what_is_there()
     {
         // A backup put back under a running service: the database forgets its last orders, and new ones take their marks
         // again, up to and past a cursor handed out before. Read on from its mark, it would pass over them.

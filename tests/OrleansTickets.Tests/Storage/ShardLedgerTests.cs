@@ -1006,6 +1006,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             ("@event_id", "e"), ("@after_mark", 0L), ("@after_key", ""));
         Assert.Contains("orders_saved", horizon);
         Assert.DoesNotContain(engine == Engines.Postgres ? "Seq Scan" : "SCAN orders", horizon);
+        // The last order before the cursor: a seek back from the cursor's place, not a walk back over the event's range.
+        Assert.Contains(engine == Engines.Postgres ? "ROW(save_mark, order_key) <= ROW(" : "(save_mark,order_key)<(", horizon);
     }
 
     [PostgresFact]
@@ -1072,6 +1074,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
             Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, i, Order(shard, $"e.ga.0.o{i + 1}", 101 + i))));
         }
         var read = (await context.Database(0).ReadOrderPageAsync("e", SavePosition.Start, 100, 10_000, firstOrderAlways: true))!;
+        Assert.Equal((3, SavePosition.WitnessOf("o3")), (read.Orders.Count, read.Reached.LastGiven));
         await context.ExecuteAsync("DELETE FROM orders WHERE order_key IN ('o2', 'o3')");
         for (var i = 3; i < 6; i++)
         {
