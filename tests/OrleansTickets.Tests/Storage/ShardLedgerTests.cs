@@ -1020,7 +1020,7 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var shard = new ShardAddress("e", "ga", 0);
         var ledger = context.Ledger(shard);
         await ledger.ClaimAsync(Block);
-        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "e.ga.0.first", 101))));
+        await SellOneEachAsync(ledger, shard, 0, "e.ga.0.first");
         await using var slow = await context.Database(0).OpenAsync();
         await using var running = await slow.BeginTransactionAsync();
         await using (var insert = slow.CreateCommand())
@@ -1031,11 +1031,11 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
                 "currency, buyer_name, buyer_email, created_at_ms) VALUES ('slow', 'e.ga.0.slow', 'e/ga/0', 'e', 'ga', 1, 109, 1250, 'EUR', 'Ada', 'ada@example.com', 0)";
             await insert.ExecuteNonQueryAsync();
         }
-        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 1, Order(shard, "e.ga.0.later", 102))));
+        await SellOneEachAsync(ledger, shard, 1, "e.ga.0.later");
 
-        var (first, firstFull, reached) = (await context.Database(0).ReadOrderPageAsync("e", SavePosition.Start, 100, 10_000, firstOrderAlways: true))!;
+        var (first, firstFull, reached) = (await ReadExportAsync(context, SavePosition.Start))!;
         await running.CommitAsync();
-        var (second, secondFull, _) = (await context.Database(0).ReadOrderPageAsync("e", reached, 100, 10_000, firstOrderAlways: true))!;
+        var (second, secondFull, _) = (await ReadExportAsync(context, reached))!;
 
         Assert.Equal(["e.ga.0.first"], first.Select(o => o.OrderId));
         Assert.Equal(["e.ga.0.slow", "e.ga.0.later"], second.Select(o => o.OrderId));
@@ -1051,11 +1051,11 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var shard = new ShardAddress("e", "ga", 0);
         var ledger = context.Ledger(shard);
         await ledger.ClaimAsync(Block);
-        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "e.ga.0.first", 101))));
-        var read = (await context.Database(0).ReadOrderPageAsync("e", SavePosition.Start, 100, 10_000, firstOrderAlways: true))!;
+        await SellOneEachAsync(ledger, shard, 0, "e.ga.0.first");
+        var read = (await ReadExportAsync(context, SavePosition.Start))!;
 
-        Assert.NotNull(await context.Database(0).ReadOrderPageAsync("e", read.Reached, 100, 10_000, firstOrderAlways: true));
-        Assert.Null(await context.Database(0).ReadOrderPageAsync("e", read.Reached with { Mark = read.Reached.Mark + 1_000_000 }, 100, 10_000, firstOrderAlways: true));
+        Assert.NotNull(await ReadExportAsync(context, read.Reached));
+        Assert.Null(await ReadExportAsync(context, read.Reached with { Mark = read.Reached.Mark + 1_000_000 }));
     }
 
     [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
@@ -1069,21 +1069,15 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         var shard = new ShardAddress("e", "ga", 0);
         var ledger = context.Ledger(shard);
         await ledger.ClaimAsync(Block);
-        for (var i = 0; i < 3; i++)
-        {
-            Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, i, Order(shard, $"e.ga.0.o{i + 1}", 101 + i))));
-        }
-        var read = (await context.Database(0).ReadOrderPageAsync("e", SavePosition.Start, 100, 10_000, firstOrderAlways: true))!;
+        await SellOneEachAsync(ledger, shard, 0, "e.ga.0.o1", "e.ga.0.o2", "e.ga.0.o3");
+        var read = (await ReadExportAsync(context, SavePosition.Start))!;
         Assert.Equal((3, SavePosition.WitnessOf("o3")), (read.Orders.Count, read.Reached.LastGiven));
         await context.ExecuteAsync("DELETE FROM orders WHERE order_key IN ('o2', 'o3')");
-        for (var i = 3; i < 6; i++)
-        {
-            Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, i, Order(shard, $"e.ga.0.n{i + 1}", 101 + i))));
-        }
+        await SellOneEachAsync(ledger, shard, 3, "e.ga.0.n4", "e.ga.0.n5", "e.ga.0.n6");
 
-        Assert.Null(await context.Database(0).ReadOrderPageAsync("e", read.Reached, 100, 10_000, firstOrderAlways: true));
+        Assert.Null(await ReadExportAsync(context, read.Reached));
         // From the start, every order there is.
-        var again = (await context.Database(0).ReadOrderPageAsync("e", SavePosition.Start, 100, 10_000, firstOrderAlways: true))!;
+        var again = (await ReadExportAsync(context, SavePosition.Start))!;
         Assert.Equal(["e.ga.0.n4", "e.ga.0.n5", "e.ga.0.n6", "e.ga.0.o1"], again.Orders.Select(o => o.OrderId).Order());
     }
 
@@ -1661,6 +1655,20 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         Assert.All(await Task.WhenAll(lookups), Assert.True);
         Assert.Null(await ledger.LookUpOrderAsync("any"));
     }
+
+    /// <summary>Commits a one-ticket order per id, in turn, on a ledger that claimed <paramref name="shard"/>, after <paramref name="soldBefore"/> tickets.</summary>
+    private static async Task SellOneEachAsync(ShardLedger ledger, ShardAddress shard, long soldBefore, params string[] orderIds)
+    {
+        for (var i = 0; i < orderIds.Length; i++)
+        {
+            var sold = soldBefore + i;
+            Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, sold, Order(shard, orderIds[i], Block.First + sold))));
+        }
+    }
+
+    /// <summary>One export read of event e on database 0, after <paramref name="after"/>, room for everything a test sells.</summary>
+    private static Task<SavedOrders?> ReadExportAsync(LedgerContext context, SavePosition after) =>
+        context.Database(0).ReadOrderPageAsync("e", after, 100, 10_000, firstOrderAlways: true);
 
     private static SerialBlock BlockOf(ShardAddress shard) => new(First: 101 + shard.Index * 10, Size: 10);
 
