@@ -77,7 +77,8 @@ public sealed class OrderExportGrain(ShardDatabases databases, TicketCodeSigner 
                 eventId, cursor.PositionIn(index), limit - orders.Count, IOrderExportGrain.MaxPageTickets - tickets,
                 firstOrderAlways: orders.Count == 0, cancellationToken));
             // The database's marks went back since the cursor was handed out (a backup put back), or the order before its
-            // place is gone: reading on would pass over orders saved since. Refused, the back office starts again and keeps each order once by its id.
+            // place is gone: reading on would pass over orders saved since. Refused, the back office starts again and
+            // keeps each order once by its id.
             if (read is null) return OrderPage.CursorPastDatabase;
             var (page, full, reached) = read;
             orders.AddRange(page);

@@ -13,17 +13,10 @@ namespace OrleansTickets.Export;
 /// before the place (<see cref="WitnessOf"/>; 0 for none), so that a database that forgot it (a backup put back) and
 /// gave its marks to new orders is noticed instead of read on from.
 /// </summary>
-public readonly record struct SavePosition(long Mark, string Key, ushort LastGiven = 0) : IComparable<SavePosition>
+public readonly record struct SavePosition(long Mark, string Key, ushort LastGiven = 0)
 {
     /// <summary>Before every order.</summary>
     public static SavePosition Start { get; } = new(0, "");
-
-    /// <summary>By mark, then by key in code-unit order (the only comparison made is against a key of "").</summary>
-    public int CompareTo(SavePosition other)
-    {
-        var byMark = Mark.CompareTo(other.Mark);
-        return byMark != 0 ? byMark : string.CompareOrdinal(Key, other.Key);
-    }
 
     /// <summary>
     /// 16 bits naming an order by its key, never 0 (0 names none): two bytes a database to keep in a cursor, against a

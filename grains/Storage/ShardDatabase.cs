@@ -461,9 +461,9 @@ public sealed partial class ShardDatabase : IAsyncDisposable
         }
         var orders = await StoredOrders.WithTicketsAsync(connection, rows, cancellationToken);
         full |= rows.Count == limit;
-        // At the horizon itself, the cursor already stands past every order below it.
-        var exhausted = new SavePosition(horizon, "", last.LastGiven);
-        return new SavedOrders(orders, full, full || exhausted.CompareTo(after) <= 0 ? last : exhausted);
+        // The horizon is not below the place (checked above). At the place's own mark no order lies between them, so the
+        // place stays, its key with it.
+        return new SavedOrders(orders, full, full || horizon == after.Mark ? last : new SavePosition(horizon, "", last.LastGiven));
     }
 
     /// <summary>The tickets the shards of <paramref name="eventId"/> in this database have sold, as committed.</summary>

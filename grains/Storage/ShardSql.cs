@@ -104,9 +104,10 @@ internal sealed class ShardSql
     private const string InsertOrderValues =
         ") VALUES (@order_key, @order_id, @shard_key, @event_id, @ticket_type_id, @quantity, @first_serial, @serial_segments, @unit_price_cents, @currency, @buyer_name, @buyer_email, @created_at_ms";
 
-    // The event's last mark in this database, read by the index's last entry for it; one write transaction at a time,
-    // so no other writer can take the same mark (see the SQLite script).
-    private const string NextSqliteMark =
+    // One past the event's last mark in this database, read by the index's last entry for it. SQLite's writer takes it
+    // as the new order's mark (one write transaction at a time, so no other writer can take the same one: see the
+    // SQLite script); both engines' horizons are no higher.
+    private const string NextMark =
         "COALESCE((SELECT save_mark FROM orders WHERE event_id = @event_id ORDER BY save_mark DESC LIMIT 1), 0) + 1";
 
     public const string InsertTicketsPrefix = "INSERT INTO tickets (event_id, ticket_type_id, serial, order_id, code) VALUES ";
@@ -185,8 +186,8 @@ internal sealed class ShardSql
         SqlDialect.Sqlite => new ShardSql
         {
             ReadOrderPage = OrderPageColumns + OrderPageAfter + " LIMIT @limit",
-            ReadSaveHorizon = "SELECT " + NextSqliteMark + ", " + LastGiven,
-            InsertOrder = InsertOrderColumns + ", save_mark" + InsertOrderValues + ", " + NextSqliteMark + ")",
+            ReadSaveHorizon = "SELECT " + NextMark + ", " + LastGiven,
+            InsertOrder = InsertOrderColumns + ", save_mark" + InsertOrderValues + ", " + NextMark + ")",
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.PostgreSql => new ShardSql
@@ -197,8 +198,7 @@ internal sealed class ShardSql
             // transaction that rolled back just before it), but never one at or below a commit it made durable and visible,
             // as that order's was (synchronous_commit is on), so no order saved after a crash sorts behind this horizon.
             ReadSaveHorizon =
-                "SELECT LEAST(CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint), " +
-                "COALESCE((SELECT save_mark FROM orders WHERE event_id = @event_id ORDER BY save_mark DESC LIMIT 1), 0) + 1), " + LastGiven,
+                "SELECT LEAST(CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint), " + NextMark + "), " + LastGiven,
             Claim = ClaimWithUpsert, MoveKey = MoveKeyIfUnchanged, InsertRefusal = RefusalOnConflict,
         },
         SqlDialect.SqlServer => new ShardSql
