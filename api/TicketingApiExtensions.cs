@@ -22,6 +22,9 @@ namespace OrleansTickets.Api;
 /// <summary>Wires the HTTP API into any host that can reach the grains: a co-hosted silo or an Orleans client.</summary>
 public static class TicketingApiExtensions
 {
+    /// <summary>The longest HTTP/1.1 request line the API reads (Kestrel answers 414 past it).</summary>
+    public const int MaxRequestLineBytes = 32 * 1024;
+
     public static IServiceCollection AddTicketingApi(this IServiceCollection services)
     {
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
@@ -30,7 +33,16 @@ public static class TicketingApiExtensions
         // but over HTTP/2 it ended the connection, and with it every request a gateway had multiplexed onto it. The
         // headers the API reads are ASCII by their own rules, so such a value is now refused by them, for its own
         // request alone, with a problem.
-        services.Configure<KestrelServerOptions>(o => o.RequestHeaderEncodingSelector = _ => Encoding.Latin1);
+        services.Configure<KestrelServerOptions>(o =>
+        {
+            o.RequestHeaderEncodingSelector = _ => Encoding.Latin1;
+            // The export's cursor holds a place in every shard database, about 9.5 characters each when the databases
+            // lie on several PostgreSQL servers: past about 850 of them it outgrew the default 8 KB request line, and
+            // the back office could not ask for its next page (HTTP/1.1 got 414; over HTTP/2, where Kestrel holds the
+            // path to the same limit, the stream was reset). 32 KB takes about 3,400 databases on either protocol.
+            // Memory stays bounded by the request buffer (1 MB per connection), not by this limit.
+            o.Limits.MaxRequestLineSize = MaxRequestLineBytes;
+        });
         // Answers that no handler wrote get their problems from FallbackProblems; every other problem is written by
         // the handler that refused the request, with its own type.
         services.AddProblemDetails();
