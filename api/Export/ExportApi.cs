@@ -20,7 +20,7 @@ public static class ExportApi
     private const string AfterParameter = "after";
     private const string LimitParameter = "limit";
 
-    // Unknown parameters a refusal names, at most (the first ones): a request line of 8 KB holds thousands of names, and
+    // Unknown parameters a refusal names, at most (the first ones): a request line of 32 KB holds thousands of names, and
     // an error for each would answer it with a body forty times its size.
     private const int MaxNamedUnknowns = 10;
 
