@@ -430,9 +430,12 @@ public sealed class CapacityGrantTests(ITestOutputHelper output)
         }, output: output);
         await cluster.CreateEventAsync("slow-types", TicketingCluster.Type("ga", capacity: 4, shards: 1), TicketingCluster.Type("vip", capacity: 4, shards: 1));
 
+        var asked = System.Diagnostics.Stopwatch.StartNew();
         var error = await Record.ExceptionAsync(() => cluster.Client.GetEventGrain("slow-types").GetSales());
 
         Assert.IsType<TimeoutException>(error);
+        // The event's bound, not a shorter one per type (which would also give up, before either shard answered).
+        Assert.True(asked.Elapsed >= TimeSpan.FromSeconds(4.5), $"gave up after {asked.Elapsed.TotalSeconds:0.0} s");
     }
 
     [Theory]

@@ -1354,6 +1354,8 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
         // Counted after the first try, which leaves the pool's own connection open. A leaked connection holds its
         // database file (and the WAL's) until a collection finalizes it, so 20 leaks would show as 20 or more.
         var before = OpenHandlesTo(file);
+        // Without a handle seen here, the count below would hold however many leaked (a path read another way).
+        Assert.True(before > 0, $"no open handle to {file} was found in /proc/self/fd");
         for (var attempt = 0; attempt < 20; attempt++) await Assert.ThrowsAnyAsync<Exception>(() => ledger.ClaimAsync(Block));
         Assert.InRange(OpenHandlesTo(file), 0, before + 2);
     }

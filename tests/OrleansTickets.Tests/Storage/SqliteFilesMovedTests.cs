@@ -34,12 +34,11 @@ public sealed class SqliteFilesMovedTests
         await Assert.ThrowsAsync<ShardDatabaseUnavailableException>(context.ClaimAsync);
     }
 
-    [Fact]
+    [LinuxFact] // /proc/<pid>/fd is Linux's.
     public async Task Files_copied_out_of_the_process_and_put_back_after_it_stops_hold_every_order_committed_to_them()
     {
         // What README tells an operator to do: the refused group's orders were committed, only to files the path no
         // longer named, so "outcome unknown" is the truth and the copies recover them.
-        if (!OperatingSystem.IsLinux()) return; // /proc/<pid>/fd is Linux's.
         using var storage = TestStorage.Sqlite(maxShardDatabases: 1);
         var path = DatabasePath(storage);
         var safe = Directory.CreateTempSubdirectory("orleans-tickets-moved-");

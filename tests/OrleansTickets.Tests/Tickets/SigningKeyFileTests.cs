@@ -1,3 +1,5 @@
+using System.Runtime.Versioning;
+using OrleansTickets.Tests.Infrastructure;
 using OrleansTickets.Tickets;
 
 namespace OrleansTickets.Tests.Tickets;
@@ -45,13 +47,13 @@ public sealed class SigningKeyFileTests : IDisposable
         }
     }
 
-    [Theory]
+    [UnixTheory]
     [InlineData(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead)]
     [InlineData(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead)]
     [InlineData(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupWrite)]
+    [UnsupportedOSPlatform("windows")]
     public void A_key_file_other_users_may_open_is_refused_and_left_as_it_was(UnixFileMode mode)
     {
-        if (OperatingSystem.IsWindows()) return; // Windows keeps access in ACLs, which the service does not read.
         var key = SigningKeyFile.LoadOrCreate(KeyPath);
         var contents = File.ReadAllText(KeyPath);
         File.SetUnixFileMode(KeyPath, mode);
