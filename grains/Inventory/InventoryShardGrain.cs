@@ -463,8 +463,6 @@ public sealed partial class InventoryShardGrain(
         {
             Settle(sale, order is null ? new PurchaseResult(PurchaseStatus.Created) : new PurchaseResult(PurchaseStatus.Created, order, Remaining));
         }
-        // Last: a meter listener that throws ends only this cycle's task (BatchWorker ignores it), after every buyer and
-        // change was answered; before them, it would leave them waiting for the call timeout.
         metrics.Committed(orders.Count, batchQuantity);
     }
 

@@ -55,14 +55,8 @@ public sealed partial class ShardDatabase
         _lastTroubleReason = reason;
         _lastTroubleReport = Stopwatch.GetTimestamp();
         log();
-        try
-        {
-            _metrics.CheckpointTrouble(reason);
-        }
-        catch (Exception)
-        {
-            // A meter listener's callback runs inline and may throw; the writer thread must go on committing.
-        }
+        // Cannot throw into the writer thread (SaleMetrics swallows a listener's throw): it must go on committing.
+        _metrics.CheckpointTrouble(reason);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Shard database {Ordinal}: SQLite cannot copy its write-ahead log into the database file. " +

@@ -679,15 +679,8 @@ public sealed partial class ShardDatabase : IAsyncDisposable
             // A batch the fence or the key table refused wrote nothing, though it rode in the commit.
             if (item is CommitItem { Outcome.Kind: CommitOutcomeKind.Committed } commit) orders += commit.Batch.Orders.Count;
         }
-        try
-        {
-            _metrics.GroupCommitted(group.Count, orders, Stopwatch.GetElapsedTime(started), rewrites);
-        }
-        catch (Exception)
-        {
-            // A meter listener's callback runs inline and may throw. The group is durable by now: failing it would answer
-            // "outcome unknown" to buyers whose orders are made, and keyless ones would buy again.
-        }
+        // The group is durable by now: recording cannot fail it (SaleMetrics swallows a listener's throw).
+        _metrics.GroupCommitted(group.Count, orders, Stopwatch.GetElapsedTime(started), rewrites);
     }
 
     private void Drain(List<WriterItem> group)
