@@ -46,7 +46,8 @@ public static class ExportApi
                 || string.Equals(name, LimitParameter, StringComparison.OrdinalIgnoreCase);
             if (!known)
             {
-                if (++unknown <= MaxNamedUnknowns) errors[name] = [$"Unknown parameter: this endpoint takes '{AfterParameter}' and '{LimitParameter}'."];
+                // Named only when it looks like a name: a query may carry kilobytes, line breaks or direction overrides.
+                if (++unknown <= MaxNamedUnknowns) errors[QueryParameters.IsPlainName(name) ? name : "query"] = [$"Unknown parameter: this endpoint takes '{AfterParameter}' and '{LimitParameter}'."];
             }
             else if (values.Count > 1) errors[name] = ["Give it once."];
         }

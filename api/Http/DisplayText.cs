@@ -58,6 +58,10 @@ public static class DisplayText
             {
                 return false;
             }
+            // Marks that show nothing on any character: the combining grapheme joiner and Khmer's two inherent vowels
+            // (which Unicode says not to use). After a letter they counted as its accents, and "Ada" with one after it
+            // was another name that looks the same.
+            if (rune.Value is 0x034F or 0x17B4 or 0x17B5) return false;
             if (joinerWaiting && Rune.IsWhiteSpace(rune)) return false;
             joinerWaiting = false;
             if (IsTag(rune))
@@ -138,7 +142,9 @@ public static class DisplayText
 
     private static bool IsRegionTag(Rune rune) => rune.Value is (>= 0xE0030 and <= 0xE0039) or (>= 0xE0061 and <= 0xE007A);
 
-    private static bool IsVariationSelector(Rune rune) => rune.Value is (>= 0xFE00 and <= 0xFE0F) or (>= 0xE0100 and <= 0xE01EF);
+    // The variation selectors, and Mongolian's free variation selectors, which do the same for its letters.
+    private static bool IsVariationSelector(Rune rune) =>
+        rune.Value is (>= 0xFE00 and <= 0xFE0F) or (>= 0xE0100 and <= 0xE01EF) or (>= 0x180B and <= 0x180D) or 0x180F;
 
     // Zero-width non-joiner and joiner; left-to-right, right-to-left and Arabic letter marks; the Mongolian vowel
     // separator, which Mongolian spelling needs; the soft hyphen, which only says where a word may break.

@@ -135,10 +135,15 @@ public static class JsonBody
             var path = string.IsNullOrEmpty(exception.Path) ? "$" : exception.Path;
             var field = path == "$" ? "$" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path[1..];
             var where = $"(line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1})";
+            // A name the client made up is repeated only when it shows as what it is and is short: a body can carry a
+            // name of kilobytes, with line breaks or direction overrides, which the refusal would carry back twice.
+            var shown = IsPlainField(field);
+            if (!shown) field = "$";
             var detail = exception is BodyRuleException rule ? $"'{field}': {rule.Reason}"
-                : isObject && IsUnknownField(typeInfo, path) ? UnknownFieldDetail(field)
-                : isObject && IsGivenTwice(buffer.AsSpan(0, Math.Min(length, maxBytes)), path, exception) ? $"'{field}' is given more than once (names match without regard to case)."
-                : $"Could not read '{field}' {where}.";
+                : isObject && IsUnknownField(typeInfo, path) ? shown ? UnknownFieldDetail(field) : "The body has a field it does not take (its name is not repeated here)."
+                : isObject && IsGivenTwice(buffer.AsSpan(0, Math.Min(length, maxBytes)), path, exception)
+                    ? shown ? $"'{field}' is given more than once (names match without regard to case)." : "A field is given more than once (names match without regard to case)."
+                : shown ? $"Could not read '{field}' {where}." : $"Could not read the body {where}.";
             return (null, Problems.Create(StatusCodes.Status400BadRequest, Problems.MalformedRequest,
                 isObject ? "The body is not valid JSON for this request." : "The body must be a JSON object.",
                 detail, new Dictionary<string, object?> { ["field"] = field }));
@@ -320,6 +325,11 @@ public static class JsonBody
         }
         return true;
     }
+
+    // Our bodies' longest path is a few dozen characters.
+    private const int MaxShownFieldLength = 128;
+
+    private static bool IsPlainField(string field) => field.Length <= MaxShownFieldLength && DisplayText.IsValid(field, MaxShownFieldLength);
 
     private static string UnknownFieldDetail(string field) =>
         field.EndsWith("idempotencyKey", StringComparison.OrdinalIgnoreCase)

@@ -27,6 +27,7 @@ public static class QueryParameters
         }
     }
 
-    private static bool IsPlainName(string name) =>
+    /// <summary>Whether a query parameter's name may be repeated in a refusal: 1 to 64 ASCII letters, digits, '_', '-' or '.'.</summary>
+    public static bool IsPlainName(string name) =>
         name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.');
 }

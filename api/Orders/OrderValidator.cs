@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Mail;
 using System.Text;
 using OrleansTickets.Api.Events;
@@ -59,10 +60,14 @@ public static class OrderValidator
         for (var i = 0; i < email.Length; i++)
         {
             var c = email[i];
-            if (char.IsWhiteSpace(c) || IsHiddenInAddress(c)) return false;
+            if (char.IsWhiteSpace(c)) return false;
             // A joiner shapes the letters of scripts that join (a Persian address needs one) and is invisible between
             // ASCII ones, where "ada" and "a\u200Cda" would show alike.
             if (c is '\u200C' or '\u200D' && (i == 0 || i == email.Length - 1 || email[i - 1] < 0x80 || email[i + 1] < 0x80)) return false;
+        }
+        foreach (var rune in email.EnumerateRunes())
+        {
+            if (IsHiddenInAddress(rune)) return false;
         }
         // MailAddress also accepts display names and comments; requiring it to round-trip to the bare address rules them out.
         return MailAddress.TryCreate(email, out var parsed) && parsed.Address == email
@@ -71,9 +76,11 @@ public static class OrderValidator
 
     /// <summary>
     /// Whether <paramref name="host"/> is a domain name mail can go to: at least two dot-separated labels of 1 to 63
-    /// characters, each letters, digits and inner hyphens (a character past ASCII counts as a letter, for names in any
-    /// script), the last not all digits. MailAddress also takes a final dot, an underscore, a hyphen at either end of a
-    /// label, and an address literal in brackets or a bare IP address: no buyer's mailbox looks like that.
+    /// characters, each letters, digits and inner hyphens (past ASCII: letters and digits of any script, with their
+    /// marks and joiners), the last not all digits. MailAddress also takes a final dot, an underscore, a hyphen at
+    /// either end of a label, an address literal in brackets or a bare IP address, and any character past ASCII: the
+    /// ideographic and full-width full stops among them, which a mail client reads as dots, so "example.com。" was
+    /// "example.com." with its final dot. No buyer's mailbox looks like any of that.
     /// </summary>
     private static bool IsMailHost(string host)
     {
@@ -82,13 +89,24 @@ public static class OrderValidator
         foreach (var label in labels)
         {
             if (label.Length is 0 or > MaxLabelLength || label[0] == '-' || label[^1] == '-') return false;
-            if (!label.All(c => c >= 0x80 || char.IsAsciiLetterOrDigit(c) || c == '-')) return false;
+            foreach (var rune in label.EnumerateRunes())
+            {
+                if (rune.IsAscii ? !(char.IsAsciiLetterOrDigit((char)rune.Value) || rune.Value == '-') : !IsLabelRune(rune)) return false;
+            }
         }
         return true;
     }
 
+    // Letters, marks and digits of any script, and the joiners some scripts need (placed by the check above).
+    private static bool IsLabelRune(Rune rune) => rune.Value is 0x200C or 0x200D || Rune.GetUnicodeCategory(rune) is
+        UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter
+        or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter or UnicodeCategory.NonSpacingMark
+        or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.DecimalDigitNumber;
+
     // What names may carry and an address may not: the soft hyphen, the direction marks and the Mongolian vowel
-    // separator only place or break what is shown, so in an address they make two addresses look alike. Domain names
-    // refuse them too (IDNA2008).
-    private static bool IsHiddenInAddress(char c) => c is '\u00AD' or '\u200E' or '\u200F' or '\u061C' or '\u180E';
+    // separator only place or break what is shown, and the Mongolian variation selectors and the variation selectors
+    // only pick a form of the character before them, so in an address they make two addresses look alike. Domain
+    // names refuse them too (IDNA2008).
+    private static bool IsHiddenInAddress(Rune rune) => rune.Value is 0x00AD or 0x200E or 0x200F or 0x061C or 0x180E
+        or (>= 0x180B and <= 0x180D) or 0x180F or (>= 0xFE00 and <= 0xFE0F) or (>= 0xE0100 and <= 0xE01EF);
 }

@@ -407,6 +407,20 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         { OrderWithEmail("ada@b.co\\r\\n"), "validation" },
         { OrderWithEmail("\\u0085ada@b.co"), "validation" },
         { OrderWithEmail("ada@b.co\\u2028"), "validation" },
+        // Full stops past ASCII, which a mail client reads as dots ("example.com。" is "example.com." with its final
+        // dot), and other characters that are neither letters nor digits in a host.
+        { OrderWithEmail("ada@example.com\\u3002"), "validation" },
+        { OrderWithEmail("ada@mail.example\\uFF0Ecom"), "validation" },
+        { OrderWithEmail("ada@mail\\uFF61example.com"), "validation" },
+        { OrderWithEmail("ada@\\u2764.example.com"), "validation" },
+        // Marks that show nothing on any letter, and selectors that only pick a form: "ada" and "ada" with one inside
+        // look alike, in an address and in a name.
+        { OrderWithEmail("ad\\u034Fa@example.com"), "validation" },
+        { OrderWithEmail("ada\\uFE0F@example.com"), "validation" },
+        { OrderWithEmail("ada@exa\\u180Bmple.com"), "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u034F\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada\\u17B4\",\"email\":\"a@b.co\"}}", "validation" },
+        { "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"\\u1820\\u180B\\u180C\",\"email\":\"a@b.co\"}}", "validation" },
     };
 
     private static string OrderWithEmail(string email) =>
@@ -501,6 +515,16 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
             HttpStatusCode.BadRequest, "malformed-request");
         Assert.Equal("$quantity", dollar.GetProperty("field").GetString());
         Assert.Equal("'$quantity' is not a field of this body.", dollar.GetProperty("detail").GetString());
+        // A name that would not show as what it is (a line break, text that reads backwards) or runs to kilobytes is not
+        // repeated: the refusal says what is wrong without carrying the client's text back.
+        foreach (var name in new[] { "a\\nb", "\\u202Eecalevol", new string('x', 4000) })
+        {
+            var unshown = await AssertProblemAsync(await Http.PostRawAsync("/api/events/unknown-field/orders",
+                "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\",\"" + name + "\":1}}"),
+                HttpStatusCode.BadRequest, "malformed-request");
+            Assert.Equal("$", unshown.GetProperty("field").GetString());
+            Assert.Equal("The body has a field it does not take (its name is not repeated here).", unshown.GetProperty("detail").GetString());
+        }
         // A known field with a value of the wrong type is still told where it could not be read.
         var wrongType = await AssertProblemAsync(await Http.PostRawAsync("/api/events/unknown-field/orders",
             "{\"ticketTypeId\":\"ga\",\"quantity\":\"one\",\"buyer\":{\"name\":\"A\",\"email\":\"a@b.co\"}}"),
@@ -573,6 +597,8 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     // A soft hyphen inside a word, and a direction mark at its end (the direction marks may stand anywhere).
     [InlineData("Donau\u00ADdampf\u00ADschiff")]
     [InlineData("\u05D3\u05D5\u05D3\u200F")]
+    // A Mongolian letter in the form a free variation selector picks.
+    [InlineData("\u1820\u180B\u1828")]
     public async Task Names_in_any_script_with_their_joiners_are_accepted(string name)
     {
         await EnsureEventAsync("names");
@@ -604,6 +630,8 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     [InlineData("ada@3com.com")]
     [InlineData("小林@例え.jp")]
     [InlineData("\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645@example.ir")]
+    // A host whose labels carry Devanagari's vowel signs, marks on their letters.
+    [InlineData("ada@\u0909\u0926\u093E\u0939\u0930\u0923.\u092D\u093E\u0930\u0924")]
     public async Task Addresses_in_any_script_are_accepted_as_written(string email)
     {
         await EnsureEventAsync("addresses");

@@ -112,6 +112,17 @@ public sealed class ExportApiTests(ApiHostFixture fixture) : IClassFixture<ApiHo
     }
 
     [Fact]
+    public async Task An_unknown_parameter_whose_name_is_not_plain_is_refused_without_repeating_it()
+    {
+        await Http.CreateEventAsync("handover-odd", capacity: 10, shards: 1);
+
+        var response = await Http.GetAsync("/api/events/handover-odd/orders?" + Uri.EscapeDataString("a\u202Eb\nc") + "=1&" + new string('p', 2000) + "=2");
+
+        var problem = await ApiContractTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation");
+        Assert.Equal(["query"], problem.GetProperty("errors").EnumerateObject().Select(e => e.Name));
+    }
+
+    [Fact]
     public async Task A_cursor_no_page_of_this_event_gives_is_400_not_an_empty_last_page()
     {
         // From another event's export, or edited (a mark raised, a database left out): read as given, it would pass over
