@@ -57,17 +57,23 @@ public sealed record TicketTypeDefinition(
     public int[] BlockSizesByDatabase(IReadOnlyList<int> databases)
     {
         if (databases.Count != Shards) throw new ArgumentException("The map must name one database per shard of the type.", nameof(databases));
-        var order = databases.Distinct().ToList();
-        var shardsOn = order.ToDictionary(database => database, database => databases.Count(d => d == database));
-        var placed = order.ToDictionary(database => database, _ => 0);
+        // One pass to rank the databases by their first shard and count their shards, one to size: linear in the shards.
+        // (Counting and ranking each shard's database by a search were shards × databases steps for each placement a
+        // catalog answers, seconds of its turns for a type of 4,096 shards spread over hundreds of databases.)
+        var databaseOf = new Dictionary<int, (int Rank, int Shards, int Placed)>();
+        foreach (var database in databases)
+        {
+            var (rank, shardsOn, _) = databaseOf.TryGetValue(database, out var known) ? known : (databaseOf.Count, 0, 0);
+            databaseOf[database] = (rank, shardsOn + 1, 0);
+        }
         var sizes = new int[Shards];
         for (var shard = 0; shard < Shards; shard++)
         {
             var database = databases[shard];
-            var rank = order.IndexOf(database);
-            var share = Capacity / order.Count + (rank < Capacity % order.Count ? 1 : 0);
-            var position = placed[database]++;
-            sizes[shard] = share / shardsOn[database] + (position < share % shardsOn[database] ? 1 : 0);
+            var (rank, shardsOn, position) = databaseOf[database];
+            databaseOf[database] = (rank, shardsOn, position + 1);
+            var share = Capacity / databaseOf.Count + (rank < Capacity % databaseOf.Count ? 1 : 0);
+            sizes[shard] = share / shardsOn + (position < share % shardsOn ? 1 : 0);
         }
         return sizes;
     }

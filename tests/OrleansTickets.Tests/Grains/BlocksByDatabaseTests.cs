@@ -47,6 +47,36 @@ public sealed class BlocksByDatabaseTests
         Assert.All(Enumerable.Range(0, 400), index => Assert.Equal(type.BlockOf(index), type.BlockOf(index, databases)));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Any_map_gives_each_database_its_even_share_and_each_of_its_shards_an_even_split(int seed)
+    {
+        // Maps of every shape, up to a type's 4,096 shards over hundreds of databases: the rules above, checked whole.
+        var random = new Random(seed);
+        for (var round = 0; round < 20; round++)
+        {
+            var shards = random.Next(1, 4097);
+            var capacity = random.Next(shards, 10_000_001);
+            var databases = Enumerable.Range(0, shards).Select(_ => random.Next(0, random.Next(1, 600))).ToArray();
+            var sizes = Type(capacity, shards).BlockSizesByDatabase(databases);
+
+            Assert.Equal(capacity, sizes.Sum(size => (long)size));
+            var byDatabase = Enumerable.Range(0, shards).GroupBy(shard => databases[shard]).ToList();
+            // Ranked by first shard (GroupBy keeps that order): the first (capacity mod count) take one more.
+            for (var rank = 0; rank < byDatabase.Count; rank++)
+            {
+                var share = capacity / byDatabase.Count + (rank < capacity % byDatabase.Count ? 1 : 0);
+                var ofDatabase = byDatabase[rank].Select(shard => sizes[shard]).ToList();
+                Assert.Equal(share, ofDatabase.Sum());
+                // Within a database, earlier shards take the remainder: never smaller than a later one, at most one more.
+                Assert.True(ofDatabase.Zip(ofDatabase.Skip(1)).All(pair => pair.First >= pair.Second), $"round {round}: not in order");
+                Assert.True(ofDatabase.Max() - ofDatabase.Min() <= 1, $"round {round}: uneven split");
+            }
+        }
+    }
+
     [Fact]
     public void A_map_that_does_not_name_one_database_per_shard_is_refused()
     {
