@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
+using OrleansTickets.Api.Http;
 using OrleansTickets.Diagnostics;
 
 namespace OrleansTickets.Api.Orders;
@@ -21,7 +22,7 @@ namespace OrleansTickets.Api.Orders;
 public sealed class PurchaseAdmission : IDisposable
 {
     private readonly PatientConcurrencyLimiter _limiter;
-    private readonly Counter<long> _refused;
+    private readonly RefusalCounter _refused;
 
     public PurchaseAdmission(IOptions<PurchaseAdmissionOptions> options, IMeterFactory meters)
     {
@@ -41,8 +42,8 @@ public sealed class PurchaseAdmission : IDisposable
         meter.CreateObservableUpDownCounter("orleanstickets.admission.queued",
             () => Statistics()?.CurrentQueuedCount ?? 0,
             "{purchase}", "Purchases waiting for a slot, in this API process.");
-        _refused = meter.CreateCounter<long>("orleanstickets.admission.refused", "{purchase}",
-            "Purchases answered 503 overloaded (the queue was full, or they waited their longest), in this API process.");
+        _refused = new RefusalCounter(meter.CreateCounter<long>("orleanstickets.admission.refused", "{purchase}",
+            "Purchases answered 503 overloaded (the queue was full, or they waited their longest), in this API process."));
     }
 
     /// <summary>
@@ -58,7 +59,7 @@ public sealed class PurchaseAdmission : IDisposable
         if (lease.IsAcquired) return lease;
         lease.Dispose();
         lease = await _limiter.AcquireAsync(cancellationToken: requestAborted);
-        if (!lease.IsAcquired) _refused.Add(1);
+        if (!lease.IsAcquired) _refused.Add();
         return lease;
     }
 

@@ -63,6 +63,37 @@ public sealed class AdmissionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_meter_listener_that_throws_on_the_refusal_count_leaves_the_refusal_a_503()
+    {
+        // A broken exporter on this host's refusal counter: the refused buyer must still hear 503 overloaded, which says
+        // "back off and come again", not 500.
+        var meters = _host.Services.GetRequiredService<IMeterFactory>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, subscriber) =>
+        {
+            if (ReferenceEquals(instrument.Meter.Scope, meters) && instrument.Name == "orleanstickets.admission.refused") subscriber.EnableMeasurementEvents(instrument);
+        };
+        var thrown = 0;
+        listener.SetMeasurementEventCallback<long>((_, _, _, _) =>
+        {
+            Interlocked.Increment(ref thrown);
+            throw new InvalidOperationException("a broken exporter");
+        });
+        listener.Start();
+        using var admission = new AdmissionGauges(_host);
+        var (writes, held) = await HoldAPurchaseInFlightAsync(_host, admission);
+        HttpResponseMessage refused;
+        await using (writes)
+        {
+            refused = await _host.Client.OrderAsync("crowd", 1, "refused-metered");
+        }
+
+        await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "overloaded");
+        Assert.True(Volatile.Read(ref thrown) > 0, "the broken listener was never called on the refusal");
+        Assert.Equal(HttpStatusCode.Created, (await held).StatusCode);
+    }
+
+    [Fact]
     public async Task A_purchase_above_its_types_limit_gets_its_400_even_past_saturation()
     {
         // An order that can never sell must not be told to retry (503 "overloaded") or take a slot from real buyers.
