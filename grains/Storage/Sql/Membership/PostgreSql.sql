@@ -7,9 +7,9 @@
 -- Contract (see AdoNetClusteringTable and RelationalOrleansQueries): the provider reads the query
 -- texts from OrleansQuery and binds @DeploymentId (the cluster id), @Address, @Port, @Generation
 -- (the silo address), @SiloName, @HostName, @Status (SiloStatus as an integer: 3 Active, 6 Dead),
--- @ProxyPort, @SuspectTimes, @StartTime, @IAmAliveTime (UTC) and @Version. The 10.4.2 insert
--- binds no @SuspectTimes (PostgreSQL would read an unbound one as the @ operator on a column), so
--- a row starts without votes.
+-- @ProxyPort, @SuspectTimes, @StartTime, @IAmAliveTime (UTC) and @Version. The insert stores no
+-- votes, whether or not the provider binds @SuspectTimes for it: a silo inserts only its own fresh
+-- row, which has none (and an insert naming an unbound @SuspectTimes would fail).
 --
 -- Optimistic concurrency lives in one place: the cluster's row in OrleansMembershipVersionTable.
 -- Every read returns its Version, and the provider uses it both as the table version and as every
