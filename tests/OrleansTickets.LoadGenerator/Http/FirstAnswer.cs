@@ -12,7 +12,7 @@ public static class FirstAnswer
 {
     /// <summary>
     /// The answer, or null once <paramref name="cancellation"/> fires or an address answers with anything but 200 or
-    /// 503. <paramref name="what"/> names the question in the messages, e.g. "the sales of 'festival'".
+    /// 503, or with a body that is not the answer asked for. <paramref name="what"/> names the question in the messages, e.g. "the sales of 'festival'".
     /// </summary>
     public static async Task<T?> AskAsync<T>(
         IReadOnlyList<TicketingApiClient> apis, Func<TicketingApiClient, CancellationToken, Task<T>> ask, string what,
@@ -32,8 +32,9 @@ public static class FirstAnswer
                     // 503, no connection, or the client's own request timeout: this address has no answer yet.
                     Console.Error.WriteLine($"{what} cannot be read yet: {exception.Message}");
                 }
-                catch (Exception exception) when (exception is HttpRequestException or JsonException or OperationCanceledException)
+                catch (Exception exception) when (exception is HttpRequestException or JsonException or InvalidDataException or OperationCanceledException)
                 {
+                    // Another status, a body that does not parse, none at all, or a report of another event.
                     Console.Error.WriteLine($"cannot read {what}: {exception.Message}");
                     return null;
                 }

@@ -33,9 +33,10 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
         await http.GetFromJsonAsync($"/api/events/{Uri.EscapeDataString(eventId)}", LoadJsonContext.Default.EventInfo, cancellation)
         ?? throw new InvalidDataException($"GET /api/events/{eventId} returned null");
 
+    /// <summary>The event's sales report; throws when it is missing or names another event.</summary>
     public async Task<SalesSnapshot> GetSalesAsync(string eventId, CancellationToken cancellation) =>
-        await http.GetFromJsonAsync($"/api/events/{Uri.EscapeDataString(eventId)}/sales", LoadJsonContext.Default.SalesSnapshot, cancellation)
-        ?? throw new InvalidDataException($"GET /api/events/{eventId}/sales returned null");
+        OfEvent(eventId, await http.GetFromJsonAsync($"/api/events/{Uri.EscapeDataString(eventId)}/sales", LoadJsonContext.Default.SalesSnapshot, cancellation)
+            ?? throw new InvalidDataException($"GET /api/events/{eventId}/sales returned null"), sales => sales.EventId, "sales");
 
     /// <summary>One page of the event's export for the back office, after <paramref name="after"/> (null: the first).</summary>
     public async Task<ExportPage> GetExportPageAsync(string eventId, string? after, CancellationToken cancellation)
@@ -46,9 +47,15 @@ public sealed class TicketingApiClient(HttpClient http, string? operatorKey = nu
         if (operatorKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", operatorKey);
         using var response = await http.SendAsync(request, cancellation);
         response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync(LoadJsonContext.Default.ExportPage, cancellation)
-            ?? throw new InvalidDataException($"GET /api/events/{eventId}/orders returned null");
+        return OfEvent(eventId, await response.Content.ReadFromJsonAsync(LoadJsonContext.Default.ExportPage, cancellation)
+            ?? throw new InvalidDataException($"GET /api/events/{eventId}/orders returned null"), page => page.EventId, "orders");
     }
+
+    // The checks compare these reports with the buyers' answers and the offered capacities: another event's report (the
+    // benchmark's sold-out warm-up copy has the same capacities) would pass them against the wrong numbers.
+    private static T OfEvent<T>(string eventId, T report, Func<T, string> named, string path) =>
+        named(report) == eventId ? report
+            : throw new InvalidDataException($"GET /api/events/{eventId}/{path} answered for event '{named(report)}'");
 
     /// <summary>Sends the order once. Never throws for a failed exchange, only when <paramref name="cancellation"/> fires.</summary>
     public async Task<PostOutcome> PostOrderAsync(string path, PreparedOrder order, CancellationToken cancellation)

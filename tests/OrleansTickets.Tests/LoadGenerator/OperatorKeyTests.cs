@@ -6,7 +6,7 @@ namespace OrleansTickets.Tests.LoadGenerator;
 
 /// <summary>
 /// The chaos run's audit reads the operators-only export: with a key configured, the load generator must send it
-/// there, and only there.
+/// there, and only there. And the reports it checks must be of the event it sold.
 /// </summary>
 public sealed class OperatorKeyTests
 {
@@ -22,6 +22,20 @@ public sealed class OperatorKeyTests
 
         Assert.Empty(page.Orders);
         Assert.Equal(key is null ? null : "Bearer " + key, handler.Authorization);
+    }
+
+    [Fact]
+    public async Task A_report_that_names_another_event_is_refused_not_checked()
+    {
+        // The checks compare /sales and the export with the buyers' answers and the offered capacities; another event's
+        // report with the same capacities (the benchmark's warm-up copy) would pass them against the wrong numbers.
+        using var sales = new HttpClient(new RecordingHandler("""{"eventId":"warm-up","ticketTypes":[]}""")) { BaseAddress = new Uri("http://127.0.0.1:1/") };
+        using var export = new HttpClient(new RecordingHandler("""{"eventId":"warm-up","orders":[],"next":null}""")) { BaseAddress = new Uri("http://127.0.0.1:1/") };
+
+        await Assert.ThrowsAsync<InvalidDataException>(() => new TicketingApiClient(sales, null).GetSalesAsync("festival", CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidDataException>(() => new TicketingApiClient(export, null).GetExportPageAsync("festival", after: null, CancellationToken.None));
+        // Its own event's report is read as before.
+        Assert.Equal("warm-up", (await new TicketingApiClient(sales, null).GetSalesAsync("warm-up", CancellationToken.None)).EventId);
     }
 
     [Fact]

@@ -32,6 +32,18 @@ public sealed class SalesReaderTests
     }
 
     [Fact]
+    public async Task A_report_of_another_event_is_no_report()
+    {
+        // Not a report to check: the verification then fails as for a report it cannot read.
+        var service = new ScriptedService(HttpStatusCode.OK) { Bodies = [Report.Replace("\"e\"", "\"warm-up\"", StringComparison.Ordinal)] };
+
+        var sales = await SalesReader.ReadAsync([service.Client()], "e", Pause, CancellationToken.None);
+
+        Assert.Null(sales);
+        Assert.Equal(1, service.Requests);
+    }
+
+    [Fact]
     public async Task An_address_that_does_not_answer_is_passed_for_the_next()
     {
         var gone = new ScriptedService();
