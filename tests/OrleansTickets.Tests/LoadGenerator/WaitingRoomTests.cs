@@ -25,4 +25,19 @@ public sealed class WaitingRoomTests
         var ga = (await (await host.Client.GetAsync("/api/events/waiting/sales")).JsonAsync()).GetProperty("ticketTypes")[0];
         Assert.Equal((0L, 50L), (ga.GetProperty("sold").GetInt64(), ga.GetProperty("remaining").GetInt64()));
     }
+
+    [Fact]
+    public async Task Each_buyer_loads_the_page_once_even_when_the_wait_is_over_before_it_starts()
+    {
+        // On a busy machine a buyer's task can start after a short wait has ended; it then opened no connection at all,
+        // and the sale's first requests paid for it (and a CI run's 1 s wait once got no answer from any buyer).
+        using var storage = TestStorage.Sqlite();
+        await using var host = await ApiHost.StartAsync(storage);
+        Assert.Equal(HttpStatusCode.Created, (await host.Client.CreateEventAsync("no-wait", capacity: 10, shards: 1)).StatusCode);
+
+        var answers = await WaitingRoom.WaitAsync([new TicketingApiClient(host.Client)], "/api/events/no-wait", "/api/events/no-wait/orders",
+            buyers: 3, TimeSpan.Zero, CancellationToken.None);
+
+        Assert.Equal(new SortedDictionary<string, long> { ["200"] = 3, ["404"] = 3 }, answers);
+    }
 }
