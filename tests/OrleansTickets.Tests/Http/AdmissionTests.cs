@@ -68,18 +68,8 @@ public sealed class AdmissionTests : IAsyncLifetime
         // A broken exporter on this host's refusal counter: the refused buyer must still hear 503 overloaded, which says
         // "back off and come again", not 500.
         var meters = _host.Services.GetRequiredService<IMeterFactory>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, subscriber) =>
-        {
-            if (ReferenceEquals(instrument.Meter.Scope, meters) && instrument.Name == "orleanstickets.admission.refused") subscriber.EnableMeasurementEvents(instrument);
-        };
-        var thrown = 0;
-        listener.SetMeasurementEventCallback<long>((_, _, _, _) =>
-        {
-            Interlocked.Increment(ref thrown);
-            throw new InvalidOperationException("a broken exporter");
-        });
-        listener.Start();
+        using var listener = new BrokenMeterListener(instrument =>
+            ReferenceEquals(instrument.Meter.Scope, meters) && instrument.Name == "orleanstickets.admission.refused");
         using var admission = new AdmissionGauges(_host);
         var (writes, held) = await HoldAPurchaseInFlightAsync(_host, admission);
         HttpResponseMessage refused;
@@ -89,7 +79,7 @@ public sealed class AdmissionTests : IAsyncLifetime
         }
 
         await ApiContractTests.AssertProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "overloaded");
-        Assert.True(Volatile.Read(ref thrown) > 0, "the broken listener was never called on the refusal");
+        Assert.True(listener.Thrown > 0, "the broken listener was never called on the refusal");
         Assert.Equal(HttpStatusCode.Created, (await held).StatusCode);
     }
 

@@ -1309,25 +1309,15 @@ public sealed class ShardLedgerTests(PostgresFixture postgres)
     {
         await using var context = await LedgerContext.CreateAsync(engine, postgres);
         // Only this context's meter: other tests' commits in this process must not meet the broken listener.
-        using var listener = new System.Diagnostics.Metrics.MeterListener();
-        listener.InstrumentPublished = (instrument, subscriber) =>
-        {
-            if (ReferenceEquals(instrument.Meter.Scope, context) && instrument.Name == "orleanstickets.storage.commits") subscriber.EnableMeasurementEvents(instrument);
-        };
-        var thrown = 0;
-        listener.SetMeasurementEventCallback<long>((_, _, _, _) =>
-        {
-            Interlocked.Increment(ref thrown);
-            throw new InvalidOperationException("a broken exporter");
-        });
-        listener.Start();
+        using var listener = new BrokenMeterListener(instrument =>
+            ReferenceEquals(instrument.Meter.Scope, context) && instrument.Name == "orleanstickets.storage.commits");
         var shard = new ShardAddress("e", "ga", 0);
         var ledger = context.Ledger(shard);
         await ledger.ClaimAsync(Block);
 
         Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
         // Without this the test would pass with a listener that never met the commit's measurement.
-        Assert.True(Volatile.Read(ref thrown) > 0, "The broken listener was never called on the commit's measurement.");
+        Assert.True(listener.Thrown > 0, "The broken listener was never called on the commit's measurement.");
     }
 
     [Fact]
