@@ -25,7 +25,7 @@ public sealed class OrderPageLimit : IDisposable
     private readonly PartitionedRateLimiter<HttpContext> _limiter;
     // The chain does not dispose the limiters it is made of, whose timers would otherwise outlive this one.
     private readonly PartitionedRateLimiter<HttpContext>[] _parts = [];
-    private readonly RefusalCounter _refused;
+    private readonly Counter<long> _refused;
 
     /// <summary>Builds the limits from <paramref name="options"/>; a limiter that refuses nothing when the rate is 0.</summary>
     public OrderPageLimit(IOptions<OrderPageLimitOptions> options, IMeterFactory meters)
@@ -57,8 +57,8 @@ public sealed class OrderPageLimit : IDisposable
         {
             _limiter = PartitionedRateLimiter.Create<HttpContext, string>(_ => RateLimitPartition.GetNoLimiter(string.Empty));
         }
-        _refused = new RefusalCounter(meters.Create(TicketingMeter.Name).CreateCounter<long>("orleanstickets.order_pages.refused", "{request}",
-            "Order page loads answered 429 (their client was past its allowance), in this API process."));
+        _refused = meters.Create(TicketingMeter.Name).CreateCounter<long>("orleanstickets.order_pages.refused", "{request}",
+            "Order page loads answered 429 (their client was past its allowance), in this API process.");
     }
 
     /// <summary>
@@ -71,7 +71,7 @@ public sealed class OrderPageLimit : IDisposable
         var lease = _limiter.AttemptAcquire(context);
         if (lease.IsAcquired) return lease;
         lease.Dispose();
-        _refused.Add();
+        _refused.AddQuietly(1);
         // A bucket of at least one token a second has the next within a second; a page in flight usually ends sooner
         // (at most a lookup's or the catalog's wait later). One second is when to try again.
         context.Response.Headers.RetryAfter = "1";

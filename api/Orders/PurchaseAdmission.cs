@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
-using OrleansTickets.Api.Http;
 using OrleansTickets.Diagnostics;
 
 namespace OrleansTickets.Api.Orders;
@@ -22,7 +21,7 @@ namespace OrleansTickets.Api.Orders;
 public sealed class PurchaseAdmission : IDisposable
 {
     private readonly PatientConcurrencyLimiter _limiter;
-    private readonly RefusalCounter _refused;
+    private readonly Counter<long> _refused;
 
     public PurchaseAdmission(IOptions<PurchaseAdmissionOptions> options, IMeterFactory meters)
     {
@@ -42,8 +41,8 @@ public sealed class PurchaseAdmission : IDisposable
         meter.CreateObservableUpDownCounter("orleanstickets.admission.queued",
             () => Statistics()?.CurrentQueuedCount ?? 0,
             "{purchase}", "Purchases waiting for a slot, in this API process.");
-        _refused = new RefusalCounter(meter.CreateCounter<long>("orleanstickets.admission.refused", "{purchase}",
-            "Purchases answered 503 overloaded (the queue was full, or they waited their longest), in this API process."));
+        _refused = meter.CreateCounter<long>("orleanstickets.admission.refused", "{purchase}",
+            "Purchases answered 503 overloaded (the queue was full, or they waited their longest), in this API process.");
     }
 
     /// <summary>
@@ -59,7 +58,7 @@ public sealed class PurchaseAdmission : IDisposable
         if (lease.IsAcquired) return lease;
         lease.Dispose();
         lease = await _limiter.AcquireAsync(cancellationToken: requestAborted);
-        if (!lease.IsAcquired) _refused.Add();
+        if (!lease.IsAcquired) _refused.AddQuietly(1);
         return lease;
     }
 

@@ -15,6 +15,7 @@ namespace OrleansTickets.Diagnostics;
 /// made of: calls to shards per purchase, refreshes that ask every shard of a type, forwards, and tickets moving
 /// between shards.
 /// An instrument nobody listens to costs one branch, so the purchase path records unconditionally.
+/// Invariant: recording never throws into the work it measures (<see cref="QuietRecording"/>).
 /// </remarks>
 public sealed class SaleMetrics
 {
@@ -109,38 +110,38 @@ public sealed class SaleMetrics
     public void Committed(int orders, long tickets)
     {
         if (orders == 0) return;
-        Add(_ordersCommitted, orders);
-        Add(_ticketsCommitted, tickets);
+        _ordersCommitted.AddQuietly(orders);
+        _ticketsCommitted.AddQuietly(tickets);
     }
 
     /// <summary>A dispatcher took a purchase to route.</summary>
-    public void PurchaseRouted() => Add(_purchases, 1);
+    public void PurchaseRouted() => _purchases.AddQuietly(1);
 
     /// <summary>A dispatcher called a shard's Purchase.</summary>
-    public void ShardCalled() => Add(_shardCalls, 1);
+    public void ShardCalled() => _shardCalls.AddQuietly(1);
 
     /// <summary>A dispatcher refreshed its view by asking <paramref name="shards"/> shards.</summary>
     public void Refreshed(int shards)
     {
-        Add(_refreshes, 1);
-        Add(_refreshCalls, shards);
+        _refreshes.AddQuietly(1);
+        _refreshCalls.AddQuietly(shards);
     }
 
     /// <summary>A dispatcher answered sold out.</summary>
-    public void AnsweredSoldOut() => Add(_soldOut, 1);
+    public void AnsweredSoldOut() => _soldOut.AddQuietly(1);
 
     /// <summary>A dispatcher answered that the tickets left are scattered over drained shards.</summary>
-    public void AnsweredScattered() => Add(_scattered, 1);
+    public void AnsweredScattered() => _scattered.AddQuietly(1);
 
     /// <summary>A purchase paused before looking again; <paramref name="retry"/> when its home failed, else it waits for tickets.</summary>
-    public void Paused(bool retry) => Add(_pauses, 1, new KeyValuePair<string, object?>("reason", retry ? "retry" : "tickets"));
+    public void Paused(bool retry) => _pauses.AddQuietly(1, new KeyValuePair<string, object?>("reason", retry ? "retry" : "tickets"));
 
     /// <summary>A dispatcher answered a purchase after <paramref name="elapsed"/>, the furthest it went being <paramref name="route"/>.</summary>
     public void Answered(PurchaseRoute route, TimeSpan elapsed)
     {
         var tag = new KeyValuePair<string, object?>("route", RouteNames[(int)route]);
-        Add(_answers, 1, tag);
-        Record(_answerDuration, elapsed.TotalSeconds, tag);
+        _answers.AddQuietly(1, tag);
+        _answerDuration.RecordQuietly(elapsed.TotalSeconds, tag);
     }
 
     /// <summary>
@@ -148,13 +149,13 @@ public sealed class SaleMetrics
     /// (<paramref name="oneCommit"/>, a holder on the home's database), or when the home, having committed the key's
     /// reservation itself, asked it to sell the order.
     /// </summary>
-    public void Forwarded(bool oneCommit) => Add(_forwards, 1, new KeyValuePair<string, object?>("commits", oneCommit ? "one" : "two"));
+    public void Forwarded(bool oneCommit) => _forwards.AddQuietly(1, new KeyValuePair<string, object?>("commits", oneCommit ? "one" : "two"));
 
     /// <summary>A home asked a candidate whether it has room.</summary>
-    public void AskedForRoom() => Add(_roomQuestions, 1);
+    public void AskedForRoom() => _roomQuestions.AddQuietly(1);
 
     /// <summary>A shard asked another for tickets, or set out to give its own.</summary>
-    public void TransferAsked(TransferReason reason) => Add(_transfers, 1, new KeyValuePair<string, object?>("reason", reason switch
+    public void TransferAsked(TransferReason reason) => _transfers.AddQuietly(1, new KeyValuePair<string, object?>("reason", reason switch
     {
         TransferReason.Pull => "pull",
         TransferReason.Gather => "gather",
@@ -167,54 +168,16 @@ public sealed class SaleMetrics
     /// </summary>
     public void GroupCommitted(int batches, int orders, TimeSpan duration, int rewrites = 0)
     {
-        Add(_commits, 1);
-        if (rewrites > 0) Add(_rewrites, rewrites);
-        Record(_commitBatches, batches);
-        Record(_commitOrders, orders);
-        Record(_commitDuration, duration.TotalSeconds);
+        _commits.AddQuietly(1);
+        if (rewrites > 0) _rewrites.AddQuietly(rewrites);
+        _commitBatches.RecordQuietly(batches);
+        _commitOrders.RecordQuietly(orders);
+        _commitDuration.RecordQuietly(duration.TotalSeconds);
     }
 
     /// <summary>
     /// A SQLite shard database's writer reports that its write-ahead log could not be copied into the database file, for
     /// <paramref name="reason"/>: "failed" or "behind".
     /// </summary>
-    public void CheckpointTrouble(string reason) => Add(_checkpointTrouble, 1, new KeyValuePair<string, object?>("reason", reason));
-
-    // Invariant: recording never throws into the work it measures. A listener's callback runs inline, inside Add and
-    // Record, and may throw (a broken exporter); by then the work is done: an order committed, a purchase answered. Let
-    // through, it turned a keyless buyer's durable order into a 500 (the dispatcher records its answer in a finally),
-    // and such a buyer buys again. What the listener missed is its own loss.
-    private static void Add(Counter<long> counter, long value)
-    {
-        try
-        {
-            counter.Add(value);
-        }
-        catch (Exception)
-        {
-        }
-    }
-
-    private static void Add(Counter<long> counter, long value, KeyValuePair<string, object?> tag)
-    {
-        try
-        {
-            counter.Add(value, tag);
-        }
-        catch (Exception)
-        {
-        }
-    }
-
-    private static void Record<T>(Histogram<T> histogram, T value, KeyValuePair<string, object?> tag = default) where T : struct
-    {
-        try
-        {
-            if (tag.Key is null) histogram.Record(value);
-            else histogram.Record(value, tag);
-        }
-        catch (Exception)
-        {
-        }
-    }
+    public void CheckpointTrouble(string reason) => _checkpointTrouble.AddQuietly(1, new KeyValuePair<string, object?>("reason", reason));
 }
