@@ -142,8 +142,8 @@ public static class DisplayText
 
     private static bool IsRegionTag(Rune rune) => rune.Value is (>= 0xE0030 and <= 0xE0039) or (>= 0xE0061 and <= 0xE007A);
 
-    // The variation selectors, and Mongolian's free variation selectors, which do the same for its letters.
-    private static bool IsVariationSelector(Rune rune) =>
+    /// <summary>The variation selectors, and Mongolian's free variation selectors, which do the same for its letters.</summary>
+    internal static bool IsVariationSelector(Rune rune) =>
         rune.Value is (>= 0xFE00 and <= 0xFE0F) or (>= 0xE0100 and <= 0xE01EF) or (>= 0x180B and <= 0x180D) or 0x180F;
 
     // Zero-width non-joiner and joiner; left-to-right, right-to-left and Arabic letter marks; the Mongolian vowel

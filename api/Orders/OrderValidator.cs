@@ -107,6 +107,6 @@ public static class OrderValidator
     // separator only place or break what is shown, and the Mongolian variation selectors and the variation selectors
     // only pick a form of the character before them, so in an address they make two addresses look alike. Domain
     // names refuse them too (IDNA2008).
-    private static bool IsHiddenInAddress(Rune rune) => rune.Value is 0x00AD or 0x200E or 0x200F or 0x061C or 0x180E
-        or (>= 0x180B and <= 0x180D) or 0x180F or (>= 0xFE00 and <= 0xFE0F) or (>= 0xE0100 and <= 0xE01EF);
+    private static bool IsHiddenInAddress(Rune rune) =>
+        rune.Value is 0x00AD or 0x200E or 0x200F or 0x061C or 0x180E || DisplayText.IsVariationSelector(rune);
 }
