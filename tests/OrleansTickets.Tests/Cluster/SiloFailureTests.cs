@@ -19,7 +19,7 @@ public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper
     private const string EventId = "rush";
     private const int Capacity = 1_200;
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_killed_silo_loses_no_acknowledged_order_and_every_key_ends_with_one_order(string engine)
     {
         await using var cluster = await TicketingCluster.StartAsync(Engines.Storage(engine, postgres), silos: 3, FastLiveness, output: output);
@@ -41,7 +41,7 @@ public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper
         Assert.True(sale.Acknowledged.Count > beforeKill, "No order was acknowledged after the kill.");
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_silo_leaving_gracefully_moves_its_shards_without_a_failed_purchase(string engine)
     {
         // The buyers' client talks to the first silo only, like a front end whose gateway stays: what is tested is

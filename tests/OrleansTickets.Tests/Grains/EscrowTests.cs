@@ -17,7 +17,7 @@ namespace OrleansTickets.Tests.Grains;
 [Collection(PostgresCollection.Name)]
 public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_gift_recorded_by_a_donor_that_crashed_before_delivering_is_delivered_by_its_next_activation(string engine)
     {
         await StartAsync(engine);
@@ -50,7 +50,7 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), orders.SelectMany(o => o.Tickets).Select(t => t.Serial).Order());
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Capacity_added_during_the_sale_is_sold_with_new_serials(string engine)
     {
         await StartAsync(engine);
@@ -72,7 +72,7 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         Assert.Equal(CapacityStatus.NotFound, (await Cluster.Client.GetEventGrain("grow").AddCapacity("ga", 5, 2, idempotencyKey: null)).Status);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_keyed_capacity_addition_is_stored_with_its_key_and_a_retry_after_reactivation_adds_nothing(string engine)
     {
         await StartAsync(engine);
@@ -176,7 +176,7 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         Assert.Equal(10L, (await Cluster.SalesAsync("withdrawn")).TicketTypes[0].Capacity);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Capacity_for_a_type_whose_every_shard_is_drained_is_refused_and_never_counted(string engine)
     {
         await StartAsync(engine);
@@ -197,7 +197,7 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         Assert.Equal(CapacityStatus.Refused, (await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "late")).Status);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Capacity_added_to_two_events_whose_shards_share_a_database_lands_in_both(string engine)
     {
         await StartAsync(engine);
@@ -217,7 +217,7 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         Assert.Equal(11, (await SellOutAsync("second", "ga", 11)).Count);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_drained_shard_hands_over_its_unsold_tickets_and_takes_no_more(string engine)
     {
         await StartAsync(engine);
@@ -249,7 +249,7 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         Assert.Equal((32L, 32L, 0L), (type.Capacity, type.Sold, type.Remaining));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Draining_and_adding_capacity_while_buyers_run_sells_every_ticket_once(string engine)
     {
         await StartAsync(engine);
@@ -312,7 +312,7 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         Assert.All(type.Shards, s => Assert.Equal(0L, s.InTransit));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_forwarded_order_id_refused_as_sold_out_stays_refused_after_tickets_arrive(string engine)
     {
         await StartAsync(engine);

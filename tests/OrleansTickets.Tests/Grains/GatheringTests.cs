@@ -15,7 +15,7 @@ public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper o
     // 20 s for the gift to be delivered: 200 polls, 100 ms apart.
     private const int DeliveryPolls = 200;
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_shard_left_with_less_than_one_order_gives_it_to_its_collector_which_sells_it(string engine)
     {
         await StartAsync(engine);
@@ -111,7 +111,7 @@ public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper o
         Assert.Equal((80L, 9L, 71L), (type.Capacity, type.Sold, type.Remaining));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_collector_keeps_its_own_last_tickets(string engine)
     {
         await StartAsync(engine);
@@ -126,7 +126,7 @@ public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper o
         Assert.All((await Cluster.SalesAsync("keeps")).TicketTypes[0].Shards, s => Assert.Equal(0L, s.InTransit));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Keyed_buyers_sell_a_gathering_type_out_exactly(string engine)
     {
         await StartAsync(engine);

@@ -7,7 +7,7 @@ namespace OrleansTickets.Tests.Grains;
 [Collection(PostgresCollection.Name)]
 public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Concurrent_retries_with_one_key_create_exactly_one_order(string engine)
     {
         await StartAsync(engine);
@@ -26,7 +26,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(results[0].Order, later.Order, OrderComparer.Instance);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Reusing_a_key_with_another_body_is_a_conflict(string engine)
     {
         await StartAsync(engine);
@@ -39,7 +39,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(2L, (await Cluster.SalesAsync("conflict")).TicketTypes.Sum(t => t.Sold));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task One_key_makes_one_order_across_ticket_types_even_when_both_arrive_at_once(string engine)
     {
         await StartAsync(engine);
@@ -68,7 +68,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(1L + sold, (await Cluster.SalesAsync("cross")).TicketTypes.Sum(t => t.Sold));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Keys_whose_home_shard_is_sold_out_are_forwarded_and_replay_the_same_order(string engine)
     {
         await StartAsync(engine);
@@ -92,7 +92,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(20L, (await Cluster.SalesAsync("forward")).TicketTypes[0].Sold);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Keys_survive_deactivation_of_every_shard(string engine)
     {
         await StartAsync(engine);
@@ -110,7 +110,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(20L, (await Cluster.SalesAsync("durable-keys")).TicketTypes[0].Sold);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Reactivated_homes_answer_old_keys_from_the_database_even_once_the_type_is_sold_out(string engine)
     {
         await StartAsync(engine);
@@ -142,7 +142,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal([20L, 1L], sales.TicketTypes.Select(t => t.Sold));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Retries_of_keys_the_home_knows_are_answered_from_reads_while_its_database_takes_no_writes(string engine)
     {
         await StartAsync(engine);
@@ -181,7 +181,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         }
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_retry_meeting_another_body_in_flight_for_its_forgotten_key_gets_its_own_order(string engine)
     {
         await StartAsync(engine);

@@ -13,14 +13,14 @@ namespace OrleansTickets.Tests.Grains;
 [Collection(PostgresCollection.Name)]
 public sealed class KeyedRetryAtHomeTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_retry_whose_home_has_taken_tickets_in_since_is_sold_there(string engine)
     {
         await StartAsync(engine);
         await RetryAsync("again-room", homeReceivesPull: false);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_retry_whose_home_is_named_the_receiver_of_a_pull_is_sold_there(string engine)
     {
         await StartAsync(engine);

@@ -20,7 +20,7 @@ namespace OrleansTickets.Tests.Grains;
 [Collection(PostgresCollection.Name)]
 public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputHelper output)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_home_forwards_a_new_key_s_order_to_a_shard_on_its_database_in_one_commit_that_records_the_key(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
@@ -59,7 +59,7 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         Assert.Equal(8L, (await cluster.SalesAsync("one")).TicketTypes[0].Sold);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_dry_shard_on_the_home_s_database_refuses_an_order_sent_straight_without_writing_anything(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
@@ -196,7 +196,7 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         Assert.Equal(6L, (await cluster.SalesAsync("fallback")).TicketTypes[0].Sold);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_stale_home_s_forward_in_one_commit_is_refused_and_makes_no_order(string engine)
     {
         await using var twin = await StaleTwin.StartAsync(engine, "twin", postgres, output);
@@ -218,7 +218,7 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         Assert.Equal(7L, (await twin.Second.SalesAsync("twin")).TicketTypes[0].Sold);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_home_whose_holder_did_not_answer_does_not_tell_its_buyer_that_nothing_was_made(string engine)
     {
         // The holder's answer is lost (it may have made the order with the key), and the home then finds itself

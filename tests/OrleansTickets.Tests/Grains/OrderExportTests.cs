@@ -12,7 +12,7 @@ namespace OrleansTickets.Tests.Grains;
 [Collection(PostgresCollection.Name)]
 public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Walking_the_pages_gives_every_acknowledged_order_once_as_it_was_acknowledged(string engine)
     {
         await StartAsync(engine);
@@ -71,7 +71,7 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Null(await Cluster.Client.GetGrain<IOrderExportGrain>("no-such-event").ReadPage(null, limit: 7));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_page_of_large_orders_ends_at_the_most_tickets_a_page_holds_and_the_next_page_goes_on_from_it(string engine)
     {
         // A thousand orders of a hundred tickets made one page of tens of megabytes, built whole in the grain.
@@ -97,7 +97,7 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(acknowledged.Order(), first.Orders.Concat(second.Orders).Select(o => o.OrderId).Order());
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_page_of_more_orders_than_one_batch_of_ticket_reads_holds_gives_each_order_its_own_tickets(string engine)
     {
         // A page's tickets are read in batches of 500 runs (one round trip each on PostgreSQL): 700 orders on one
@@ -159,7 +159,7 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         Assert.NotNull(await exporter.ReadPage(null, IOrderExportGrain.MaxPageSize));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task An_order_committed_on_a_database_a_walk_has_left_is_in_the_walk_s_later_pages(string engine)
     {
         // Databases are read in turn: a walk that read each once and stopped passed over every order committed on one it
@@ -204,7 +204,7 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(await SoldAsync("walked"), lastCount);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_walk_resumed_later_gives_the_orders_saved_since_and_only_those(string engine)
     {
         // The back office follows a sale: it walks, and later resumes where the walk ended, as often as it likes.
@@ -233,7 +233,7 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(await SoldAsync("walked"), noneCount);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_back_office_following_a_sale_with_its_cursors_ends_with_every_order_once(string engine)
     {
         // Buyers on eight shards at once while the back office walks and resumes, small pages, the whole time: every

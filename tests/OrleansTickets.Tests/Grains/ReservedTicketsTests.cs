@@ -18,7 +18,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
     // 20 s at most for a report or a purchase to show what the test waits for: 200 polls, 100 ms apart.
     private const int Polls = 200;
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_shard_reports_the_tickets_of_a_commit_in_flight_as_reserved_and_still_unsold(string engine)
     {
         await StartAsync(engine);
@@ -43,7 +43,7 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         Assert.Equal((3L, 7L, 0L), (after.Sold, after.Remaining, after.Reserved));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_shard_asked_for_its_sales_after_its_commit_answers_when_the_commit_in_flight_has_ended(string engine)
     {
         await StartAsync(engine);
@@ -71,15 +71,15 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         Assert.Equal(PurchaseStatus.Created, (await purchase).Status);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public Task A_paused_purchase_looks_again_when_the_reserved_tickets_commit_not_when_its_pause_ends(string engine) =>
         LooksAgainAtTheCommitAsync(engine, key: null);
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public Task A_paused_keyed_purchase_looks_again_when_the_reserved_tickets_commit_not_when_its_pause_ends(string engine) =>
         LooksAgainAtTheCommitAsync(engine, key: "settle-1");
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public Task A_paused_purchase_is_not_told_sold_out_by_its_wait_when_tickets_were_granted_meanwhile(string engine) =>
         LooksAgainAtTheCommitAsync(engine, key: null, grantWhilePaused: true);
 
@@ -130,15 +130,15 @@ public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHe
         Assert.Equal(beforeRelease, Refreshes());
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public Task A_purchase_that_finds_only_reserved_tickets_waits_for_their_commit_instead_of_spinning(string engine) =>
         WaitsForReservedTicketsAsync(engine, key: null);
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public Task A_keyed_purchase_that_finds_only_reserved_tickets_waits_for_their_commit_instead_of_spinning(string engine) =>
         WaitsForReservedTicketsAsync(engine, key: "spin-1");
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task While_every_shard_answers_a_purchase_waiting_on_reserved_tickets_looks_again_at_least_every_40_ms(string engine)
     {
         // The tickets are held by a commit in flight on a shard that answers every refresh: they come free within

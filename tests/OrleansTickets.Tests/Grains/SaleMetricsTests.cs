@@ -17,7 +17,7 @@ namespace OrleansTickets.Tests.Grains;
 [Collection(PostgresCollection.Name)]
 public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_keyed_sell_out_is_counted_as_the_buyers_saw_it(string engine)
     {
         await StartAsync(engine);
@@ -71,7 +71,7 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         Assert.True(Sum(answers, "refreshed") + Sum(answers, "paused") > 0, "the sell-out's refreshes were on no purchase's route");
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_meter_listener_that_throws_does_not_turn_a_sold_order_into_a_fault(string engine)
     {
         // A broken exporter throws from every measurement of this cluster's meters. The dispatcher records a purchase's
@@ -92,7 +92,7 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         Assert.True(listener.Thrown > 0, "the broken listener was never called");
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_dispatcher_names_no_candidate_it_saw_sell_out(string engine)
     {
         // Each candidate a home tried: asked for room, or (on the home's database) sent the order straight.
@@ -131,7 +131,7 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(2 * shards, Sum(answers));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_forward_is_counted_by_its_commits_and_answered_as_forwarded_across_when_sold_on_another_database(string engine)
     {
         await StartAsync(engine);
@@ -179,7 +179,7 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         return seller.Index;
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_purchase_that_refreshed_and_then_pulled_is_answered_under_the_furthest_step_it_took(string engine)
     {
         await StartAsync(engine);

@@ -8,7 +8,7 @@ namespace OrleansTickets.Tests.Grains;
 [Collection(PostgresCollection.Name)]
 public sealed class ShardSaleTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Concurrent_purchases_on_one_shard_sell_exactly_its_block(string engine)
     {
         await StartAsync(engine);
@@ -27,7 +27,7 @@ public sealed class ShardSaleTests(PostgresFixture postgres, ITestOutputHelper o
         Assert.Equal((1_000L, 0L, ShardStatus.SoldOut), (shard.Sold, shard.Remaining, shard.Status));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Sixteen_shards_bought_concurrently_sell_out_to_the_last_ticket(string engine)
     {
         await StartAsync(engine);
@@ -62,7 +62,7 @@ public sealed class ShardSaleTests(PostgresFixture postgres, ITestOutputHelper o
         Assert.All(sales.TicketTypes[0].Shards, s => Assert.Equal(ShardStatus.SoldOut, s.Status));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_reactivated_shard_continues_without_reusing_a_serial(string engine)
     {
         await StartAsync(engine);
@@ -81,7 +81,7 @@ public sealed class ShardSaleTests(PostgresFixture postgres, ITestOutputHelper o
         Assert.Equal(earlier, await Cluster.Shard("reactivate", "ga", 0).GetOrder(earlier.OrderId), OrderComparer.Instance);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Quantity_above_the_type_limit_is_refused(string engine)
     {
         await StartAsync(engine);
@@ -91,7 +91,7 @@ public sealed class ShardSaleTests(PostgresFixture postgres, ITestOutputHelper o
         Assert.Equal(0L, (await Cluster.SalesAsync("limits")).TicketTypes[0].Sold);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Unknown_event_or_type_is_not_found(string engine)
     {
         await StartAsync(engine);
@@ -100,7 +100,7 @@ public sealed class ShardSaleTests(PostgresFixture postgres, ITestOutputHelper o
         Assert.Equal(PurchaseStatus.NotFound, (await Cluster.BuyAsync("known", "vip", 1)).Status);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_shard_asked_before_its_event_exists_sells_once_the_event_is_created(string engine)
     {
         // A shard learns its placement on a call, not once at activation: an activation that found no event goes on

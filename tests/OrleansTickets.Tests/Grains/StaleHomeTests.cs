@@ -13,7 +13,7 @@ namespace OrleansTickets.Tests.Grains;
 [Collection(PostgresCollection.Name)]
 public sealed class StaleHomeTests(PostgresFixture postgres)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_stale_home_reads_the_key_before_answering_sold_out_and_replays_the_order_it_moved_to(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);

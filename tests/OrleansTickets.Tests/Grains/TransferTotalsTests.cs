@@ -12,7 +12,7 @@ namespace OrleansTickets.Tests.Grains;
 [Collection(PostgresCollection.Name)]
 public sealed class TransferTotalsTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Shards_report_what_they_took_in_and_settled_and_find_it_again_after_reactivating(string engine)
     {
         await StartAsync(engine);

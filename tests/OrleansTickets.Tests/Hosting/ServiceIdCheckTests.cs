@@ -11,7 +11,7 @@ namespace OrleansTickets.Tests.Hosting;
 [Collection(PostgresCollection.Name)]
 public sealed class ServiceIdCheckTests(PostgresFixture postgres)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_silo_with_another_service_id_than_the_catalog_recorded_refuses_to_start(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
@@ -30,7 +30,7 @@ public sealed class ServiceIdCheckTests(PostgresFixture postgres)
         Assert.Equal(3L, await again.Client.SoldAsync("filed"));
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_catalog_from_before_the_record_is_claimed_by_the_service_its_state_is_filed_under(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
@@ -43,7 +43,7 @@ public sealed class ServiceIdCheckTests(PostgresFixture postgres)
         Assert.Equal(HttpStatusCode.OK, (await again.Client.GetAsync("/api/events/older")).StatusCode);
     }
 
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_catalog_from_before_the_record_with_state_under_several_other_ids_records_none_of_them(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);

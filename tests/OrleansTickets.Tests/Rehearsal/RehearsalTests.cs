@@ -15,7 +15,7 @@ namespace OrleansTickets.Tests.Rehearsal;
 [Collection(PostgresCollection.Name)]
 public sealed class RehearsalTests(PostgresFixture postgres)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_silo_sells_out_a_rehearsal_on_scratch_storage_and_opens_with_no_trace_of_it(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);

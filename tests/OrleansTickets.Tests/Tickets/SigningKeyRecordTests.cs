@@ -12,7 +12,7 @@ namespace OrleansTickets.Tests.Tickets;
 [Collection(PostgresCollection.Name)]
 public sealed class SigningKeyRecordTests(PostgresFixture postgres)
 {
-    [Theory, MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_silo_configured_with_another_key_than_the_catalog_recorded_refuses_to_start(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
