@@ -48,10 +48,12 @@ run_costs() {
               (pwrite >= 0 ? sprintf("%.2f", pwrite / n) : "-"), (st == "" ? "-" : st) }' "$run_dir/cpu.txt"
 }
 measure() {  # measure DIR [args...] -> prints "TICKETS_PER_S SERVICE_US text"
-    local output run_dir
+    local output run_dir tickets
     output="$("$@" 2>&1)"
     run_dir="$(awk '/^details:/ { print $2 }' <<<"$output")"
-    echo "$(awk '/^steady state:/ { print $3 }' <<<"$output") $( [[ -n $run_dir ]] && run_costs "$run_dir")"
+    # 0 when the run printed no steady state, so the costs' first number is never read as its rate.
+    tickets="$(awk '/^steady state:/ { print $3 }' <<<"$output")"
+    echo "${tickets:-0} $( [[ -n $run_dir ]] && run_costs "$run_dir")"
 }
 for round in $(seq 1 "$rounds"); do
     for side in a b b a; do
@@ -63,6 +65,8 @@ for round in $(seq 1 "$rounds"); do
             runs_b+=("${value:-0}") cpu_b+=("${cpu:-0}")
         fi
         echo "round $round, $side: ${value:-failed} tickets/s; ${costs:-}"
+        # A run that measured nothing would enter the medians as 0 and skew the ratio: the comparison stops instead.
+        [[ -n ${value:-} && ${value} != 0 ]] || { echo "ab.sh: a run of side $side failed; no comparison" >&2; exit 1; }
     done
 done
 

@@ -13,7 +13,8 @@
 # usage: scripts/chaos.sh [--tickets N] [--buyers N] [--keep]
 #   --tickets N  tickets on sale (default 60000), 80% general admission over 64 shards, 20% VIP over 16
 #   --buyers N   concurrent buyers (default 128)
-#   --keep       leave the cluster running afterwards (stop it with: CLUSTER_STATE=.chaos/cluster ... cluster.sh down)
+#   --keep       leave the cluster running afterwards (stop it with: CLUSTER_STATE=.chaos/cluster ... cluster.sh down;
+#                PGDATA_ROOT is .chaos/pg, or the folder named in .chaos/pg-root when there is one)
 # Everything lives in .chaos/ on ports shifted by 1000 from scripts/cluster.sh's, so a dev cluster can keep running.
 set -euo pipefail
 
@@ -27,7 +28,7 @@ while [[ $# -gt 0 ]]; do
         --tickets) tickets=$2; shift 2 ;;
         --buyers) buyers=$2; shift 2 ;;
         --keep) keep=1; shift ;;
-        *) sed -n '2,14p' "$0"; exit 2 ;;
+        *) sed -n '2,17p' "$0"; exit 2 ;;
     esac
 done
 
@@ -48,6 +49,7 @@ cleanup() {
     if [[ -n $loadgen_pid ]]; then kill "$loadgen_pid" 2>/dev/null || true; fi
     if [[ -f $add_silo_pid_file ]]; then kill "$(cat "$add_silo_pid_file")" 2>/dev/null || true; fi
     [[ $keep == 1 ]] || cluster down >/dev/null 2>&1 || true
+    [[ $keep == 1 || $PGDATA_ROOT == "$work/pg" ]] || rm -rf "$PGDATA_ROOT"
 }
 trap cleanup EXIT
 
@@ -55,6 +57,15 @@ cluster down >/dev/null 2>&1 || true
 rm -rf "$work"
 mkdir -p "$work"
 chmod 755 "$work"
+# As root, the server runs as the postgres user, who must be able to reach its folder. A clone under a folder only root
+# may enter (/root, a mktemp -d) keeps that user out, and initdb would fail: the server's files then go to a folder of
+# their own in /tmp, named in .chaos/pg-root for cluster.sh down after --keep.
+if [[ "$(id -u)" == 0 ]] && ! runuser -u postgres -- test -x "$work"; then
+    PGDATA_ROOT="$(mktemp -d /tmp/orleanstickets-chaos-pg.XXXXXX)"
+    chmod 755 "$PGDATA_ROOT"
+    echo "$PGDATA_ROOT" >"$work/pg-root"
+    echo "== the postgres user cannot enter $work: PostgreSQL's files are in $PGDATA_ROOT"
+fi
 dotnet build -c Release "$repo/tests/OrleansTickets.LoadGenerator" -v quiet -nologo >/dev/null
 cluster up 3 2
 

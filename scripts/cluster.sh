@@ -210,8 +210,8 @@ case "${1:-}" in
         for file in "$state"/*.pid; do
             [[ -e "$file" ]] && running "$file" && die "a cluster runs in $state ($(basename "$file" .pid) is up): add-silo and add-frontend grow it, down stops it"
         done
-        dotnet build -c Release silo -v quiet -nologo >/dev/null
-        dotnet build -c Release api -v quiet -nologo >/dev/null
+        dotnet build -c Release "$repo/silo" -v quiet -nologo >/dev/null
+        dotnet build -c Release "$repo/api" -v quiet -nologo >/dev/null
         "$repo/scripts/postgres.sh" start >/dev/null
         base="$("$repo/scripts/postgres.sh" url)"
         echo "${base/Database=orleanstickets/Database=cluster}" >"$state/connection-string"

@@ -9,7 +9,8 @@
 #                     kernel's ephemeral range (32768 and up here): a load test's client sockets take ports there, and
 #                     one lingering in TIME_WAIT on the server's port makes its start fail ("Address already in use").
 #   PGDATA_ROOT       folder for the server's files (default <repo>/.pgdata), so scripts can run their own server
-#   POSTGRES_BIN_DIR  folder with initdb/pg_ctl/psql (default /usr/lib/postgresql/15/bin)
+#   POSTGRES_BIN_DIR  folder with initdb/pg_ctl/psql (default /usr/lib/postgresql/15/bin, else the folder that the
+#                     initdb on PATH resolves to)
 #   POSTGRES_SETTINGS more lines for the server's settings file, e.g. POSTGRES_SETTINGS=$'shared_buffers = 512MB' (a
 #                     benchmark trying the server's tuning); fsync and synchronous_commit stay on whatever it says.
 #                     Read by "start" only when it starts the server (a running one keeps its settings)
@@ -20,7 +21,12 @@ base_dir="${PGDATA_ROOT:-${repo_root}/.pgdata}"
 data_dir="${base_dir}/data"
 log_file="${base_dir}/server.log"
 settings_file="${data_dir}/orleanstickets.conf"
-bin_dir="${POSTGRES_BIN_DIR:-/usr/lib/postgresql/15/bin}"
+# The tools' folder, as the tests find it: POSTGRES_BIN_DIR, Debian's folder, or the folder initdb on PATH links to.
+default_bin_dir=/usr/lib/postgresql/15/bin
+if [[ ! -x $default_bin_dir/initdb ]] && command -v initdb >/dev/null; then
+    default_bin_dir="$(dirname "$(readlink -f "$(command -v initdb)")")"
+fi
+bin_dir="${POSTGRES_BIN_DIR:-$default_bin_dir}"
 database="orleanstickets"
 superuser="postgres"
 

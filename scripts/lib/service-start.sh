@@ -14,12 +14,13 @@ require_free_ports() {
     done
 }
 
-# wait_for_service URL PID TRIES LOG: asks URL every 0.5 s, TRIES times; exits 1 with LOG's tail once PID has exited
-# or the tries are used up.
+# wait_for_service URL PID TRIES LOG: asks URL every 0.5 s, TRIES times, until anything answers (a 404 too: the
+# process listens); exits 1 with LOG's tail once PID has exited or the tries are used up. Each ask gives up after 5 s,
+# so a process that takes connections and never answers cannot hold the wait.
 wait_for_service() {
     local url=$1 pid=$2 tries=$3 log=$4
     for _ in $(seq 1 "$tries"); do
-        curl -s -o /dev/null "$url" && return 0
+        curl -s -m 5 -o /dev/null "$url" && return 0
         if ! kill -0 "$pid" 2>/dev/null; then
             echo "the service exited before it listened; the end of $log:" >&2
             tail -n 20 "$log" >&2
