@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
+using OrleansTickets.Hosting;
 
 namespace OrleansTickets.Api.Hosting;
 
@@ -24,7 +25,10 @@ internal sealed partial class GatewayConnectionRetry(TimeProvider clock, ILogger
 
     public async Task<bool> ShouldRetryConnectionAttempt(Exception exception, CancellationToken cancellationToken)
     {
-        if (exception is not (OrleansMessageRejectionException or ConnectionFailedException or DbException or SocketException or TimeoutException))
+        // A database error is waited out only when it says "not now" (the server restarting, say): a wrong password or
+        // a missing database fails the start at once, as a silo's does, instead of after three minutes of warnings.
+        if (exception is not (OrleansMessageRejectionException or ConnectionFailedException or SocketException or TimeoutException)
+            && !(exception is DbException && DatabaseOutage.Is(exception)))
         {
             return false;
         }

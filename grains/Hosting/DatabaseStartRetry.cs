@@ -1,7 +1,4 @@
-using System.Data.Common;
-using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 
 namespace OrleansTickets.Hosting;
 
@@ -11,7 +8,7 @@ namespace OrleansTickets.Hosting;
 /// and the operator would find the fleet one silo short.
 /// </summary>
 /// <remarks>
-/// Only errors that say "not now" are retried: on PostgreSQL a refused or broken connection, a server starting up or
+/// Only errors that say "not now" are retried (<see cref="DatabaseOutage"/>): on PostgreSQL a refused or broken connection, a server starting up or
 /// shutting down, a database closed to connections; for any provider an exception that calls itself transient, a socket
 /// error or a timeout. (SQL Server's own error numbers are not classified: its silos are unverified, see the README.)
 /// Anything else (a wrong password, a cluster binding that differs, bad SQL) fails the start at once. The wait is
@@ -39,7 +36,7 @@ public static partial class DatabaseStartRetry
                 if (attempt > 1) LogRecovered(logger, stepName, attempt);
                 return;
             }
-            catch (Exception exception) when (IsOutage(exception) && !cancellationToken.IsCancellationRequested
+            catch (Exception exception) when (DatabaseOutage.Is(exception) && !cancellationToken.IsCancellationRequested
                 && clock.GetUtcNow() - started < GiveUpAfter)
             {
                 LogWaiting(logger, stepName, attempt, exception.GetBaseException().Message);
@@ -47,19 +44,6 @@ public static partial class DatabaseStartRetry
             await Task.Delay(Pause, clock, cancellationToken);
         }
     }
-
-    /// <summary>True when <paramref name="exception"/> says the database cannot be reached now, rather than that something is wrong.</summary>
-    public static bool IsOutage(Exception exception) => exception switch
-    {
-        // Class 08 (connection), 57P01-57P03 (shutting down, crashed, starting up), and 55000, which is what a database
-        // closed with ALLOW_CONNECTIONS false answers.
-        PostgresException postgres => postgres.IsTransient || postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
-            || postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow
-                or PostgresErrorCodes.ObjectNotInPrerequisiteState,
-        DbException database => database.IsTransient || (database.InnerException is { } inner && IsOutage(inner)),
-        SocketException or TimeoutException => true,
-        _ => exception.InnerException is { } cause && IsOutage(cause),
-    };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Start-up step '{Step}' could not reach its database (attempt {Attempt}: {Reason}); trying again in a second")]
     private static partial void LogWaiting(ILogger logger, string step, int attempt, string reason);

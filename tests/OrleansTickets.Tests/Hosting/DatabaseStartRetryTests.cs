@@ -17,15 +17,15 @@ public sealed class DatabaseStartRetryTests
     [InlineData("3D000", false)] // no such database
     [InlineData("42P01", false)] // no such table: a bug, not an outage
     public void Only_errors_that_say_not_now_are_outages(string sqlState, bool outage) =>
-        Assert.Equal(outage, DatabaseStartRetry.IsOutage(new PostgresException("played by a test", "FATAL", "FATAL", sqlState)));
+        Assert.Equal(outage, DatabaseOutage.Is(new PostgresException("played by a test", "FATAL", "FATAL", sqlState)));
 
     [Fact]
     public void A_refused_connection_is_an_outage_wherever_it_is_wrapped()
     {
         var refused = new SocketException((int)SocketError.ConnectionRefused);
-        Assert.True(DatabaseStartRetry.IsOutage(new NpgsqlException("Failed to connect", refused)));
-        Assert.True(DatabaseStartRetry.IsOutage(new AggregateException(new NpgsqlException("Failed to connect", refused))));
-        Assert.False(DatabaseStartRetry.IsOutage(new InvalidOperationException("The cluster binding differs.")));
+        Assert.True(DatabaseOutage.Is(new NpgsqlException("Failed to connect", refused)));
+        Assert.True(DatabaseOutage.Is(new AggregateException(new NpgsqlException("Failed to connect", refused))));
+        Assert.False(DatabaseOutage.Is(new InvalidOperationException("The cluster binding differs.")));
     }
 
     [Fact]
