@@ -132,8 +132,25 @@ public static class StoppableRun
     /// </summary>
     private static int StartFailed(Exception start)
     {
-        Console.Error.WriteLine($"The service did not start: {start.GetBaseException().Message} (exit code 1).");
+        Console.Error.WriteLine($"The service did not start: {Describe(start)} (exit code 1).");
         return 1;
+    }
+
+    /// <summary>
+    /// The messages of <paramref name="failure"/> and of the exceptions it wraps, outermost first, each once. The
+    /// innermost alone is not enough: for a value it cannot read, .NET's configuration binder names the setting in
+    /// the outer exception ("…configuration value at 'Cluster:SiloPort'…") and says what was wrong only in the inner.
+    /// </summary>
+    internal static string Describe(Exception failure)
+    {
+        var messages = new List<string>();
+        for (var cause = failure; cause is not null; cause = cause.InnerException)
+        {
+            // Wrappers that only repeat or bundle what they hold.
+            if (cause is AggregateException or FailedStartException or System.Reflection.TargetInvocationException) continue;
+            if (!messages.Contains(cause.Message)) messages.Add(cause.Message);
+        }
+        return messages.Count == 0 ? failure.GetBaseException().Message : string.Join(" ", messages);
     }
 
     /// <summary>A start that failed, or was cut short by a stop asked for (<paramref name="stopAsked"/>), after what did start was stopped.</summary>

@@ -67,6 +67,24 @@ public sealed class StoppableRunTests
         Assert.Equal(1, await Task.Run(app.RunUntilStopped).WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
+    [Fact]
+    public void A_start_refused_for_a_value_the_binder_cannot_read_names_the_setting_and_the_value()
+    {
+        // .NET's binder names the setting only in its outer exception; the line used to give the innermost alone ("The
+        // input string 'abc' was not in a correct format."), which names no setting.
+        var settings = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Cluster:SiloPort"] = "abc" }).Build();
+        var refused = Assert.ThrowsAny<InvalidOperationException>(() => settings.GetValue<int>("Cluster:SiloPort"));
+
+        var line = StoppableRun.Describe(new AggregateException(refused));
+
+        Assert.Contains("'Cluster:SiloPort'", line);
+        Assert.Contains(refused.GetBaseException().Message, line);
+        Assert.Equal(1, CountOf(refused.Message, line));
+        Assert.DoesNotContain(new AggregateException(refused).Message, line);
+    }
+
+    private static int CountOf(string part, string whole) => (whole.Length - whole.Replace(part, "", StringComparison.Ordinal).Length) / part.Length;
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
