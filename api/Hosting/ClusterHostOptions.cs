@@ -47,9 +47,23 @@ public sealed class ClusterHostOptions
         var options = configuration.GetSection(SectionName).Get<ClusterHostOptions>() ?? new();
         // A misspelt kind must not quietly mean a one-silo cluster: several such silos on one shared database would
         // each run the same shards, fencing each other for good.
-        return options.UsesAdoNetClustering || string.Equals(options.Membership, "Localhost", StringComparison.OrdinalIgnoreCase)
+        if (!options.UsesAdoNetClustering && !string.Equals(options.Membership, "Localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"Cluster:Membership must be Localhost or AdoNet, got '{options.Membership}'.");
+        }
+        // Refused here by name rather than by a socket error deep in Orleans' start. A gateway port of 0 is Orleans' own
+        // "no gateway": front ends then reach the cluster through other silos only.
+        if (options.SiloPort is < 1 or > ushort.MaxValue)
+        {
+            throw new InvalidOperationException($"Cluster:SiloPort must be a port from 1 to 65535, got {options.SiloPort}.");
+        }
+        if (options.GatewayPort is < 0 or > ushort.MaxValue)
+        {
+            throw new InvalidOperationException($"Cluster:GatewayPort must be a port from 1 to 65535, or 0 for no gateway, got {options.GatewayPort}.");
+        }
+        return options.GatewayPort != options.SiloPort
             ? options
-            : throw new InvalidOperationException($"Cluster:Membership must be Localhost or AdoNet, got '{options.Membership}'.");
+            : throw new InvalidOperationException($"Cluster:SiloPort and Cluster:GatewayPort must differ, both are {options.SiloPort}.");
     }
 
     /// <summary>The address from <see cref="Address"/>, or loopback when it is not set.</summary>

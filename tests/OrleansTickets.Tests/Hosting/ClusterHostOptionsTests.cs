@@ -112,6 +112,32 @@ public sealed class ClusterHostOptionsTests
             .Build();
     }
 
+    [Theory]
+    [InlineData("0", "30000", "Cluster:SiloPort must be a port from 1 to 65535, got 0.")]
+    [InlineData("70000", "30000", "Cluster:SiloPort must be a port from 1 to 65535, got 70000.")]
+    [InlineData("11111", "-1", "Cluster:GatewayPort must be a port from 1 to 65535, or 0 for no gateway, got -1.")]
+    [InlineData("11111", "65536", "Cluster:GatewayPort must be a port from 1 to 65535, or 0 for no gateway, got 65536.")]
+    [InlineData("11111", "11111", "Cluster:SiloPort and Cluster:GatewayPort must differ, both are 11111.")]
+    [InlineData("11111", "0", null)]
+    [InlineData("65535", "1", null)]
+    public void A_port_out_of_range_or_taken_twice_is_refused_by_name(string siloPort, string gatewayPort, string? refusal)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cluster:SiloPort"] = siloPort,
+            ["Cluster:GatewayPort"] = gatewayPort,
+        }).Build();
+
+        if (refusal is null)
+        {
+            Assert.Equal(int.Parse(gatewayPort, System.Globalization.CultureInfo.InvariantCulture), ClusterHostOptions.From(configuration).GatewayPort);
+        }
+        else
+        {
+            Assert.Equal(refusal, Assert.Throws<InvalidOperationException>(() => ClusterHostOptions.From(configuration)).Message);
+        }
+    }
+
     private static IConfiguration Configuration(string? membership) =>
         new ConfigurationBuilder().AddInMemoryCollection(
             membership is null ? [] : [new KeyValuePair<string, string?>("Cluster:Membership", membership)]).Build();
