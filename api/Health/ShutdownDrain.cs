@@ -32,7 +32,8 @@ internal sealed class ShutdownDrain(IOptions<ShutdownDrainOptions> options, IHos
         }
         catch (OperationCanceledException)
         {
-            // The stop's budget ran out (or a second signal): the rest of the stop goes on without the drain.
+            // The stop's budget ran out: the rest of the stop goes on without the drain. (A second SIGTERM cancels nothing:
+            // the host stops with no token of its own.)
         }
     }
 
