@@ -135,7 +135,8 @@ public sealed class DispatcherPatienceTests(ITestOutputHelper output)
 
         // The first buyer has its whole patience; a second on, the home has answered nothing definite all along.
         var first = cluster.BuyAsync("home-down", "ga", 1, key: keys[0]);
-        await Task.Delay(KeyHomeOutage.DownAfter + TimeSpan.FromMilliseconds(300));
+        // A margin for the first buyer's first "unavailable" to come back on a busy machine, well inside its 5 s patience.
+        await Task.Delay(KeyHomeOutage.DownAfter + TimeSpan.FromMilliseconds(700));
         var clock = Stopwatch.StartNew();
         var hurried = await cluster.BuyAsync("home-down", "ga", 1, key: keys[1]);
         Assert.Equal(PurchaseStatus.Unavailable, hurried.Status);

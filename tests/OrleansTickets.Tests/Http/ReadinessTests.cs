@@ -53,7 +53,7 @@ public sealed class ReadinessTests
             // Asked until the stop has begun (a slow machine may take a moment to start it), well inside the 8 s drain.
             HttpResponseMessage ready = null!;
             await Poll.UntilAsync(async () => (ready = await balancer.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK,
-                attempts: 40, delayMilliseconds: 50, failure: "Readiness never said the server is stopping.");
+                attempts: 100, delayMilliseconds: 50, failure: "Readiness never said the server is stopping.");
             await ApiContractTests.AssertProblemAsync(ready, HttpStatusCode.ServiceUnavailable, "unavailable");
             Assert.Equal("1", ready.Headers.GetValues("Retry-After").Single());
             Assert.True(ready.Headers.ConnectionClose);
