@@ -306,6 +306,60 @@ public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper
         Assert.Equal(4, again.Count);
     }
 
+    [PostgresFact]
+    public async Task On_postgres_orders_restored_onto_a_server_behind_their_marks_are_in_the_walk_once_a_silo_opens_the_database()
+    {
+        // A dump restored onto another server keeps each order's save mark, the old server's transaction id. Played on one
+        // server: one event's marks are pushed far past every id it has given out, as a server that had run much longer
+        // would have left them; the other event's, on the same database, are left as they were.
+        var storage = Engines.Storage(Engines.Postgres, Postgres, maxShardDatabases: 1);
+        var service = "moved-" + Guid.NewGuid().ToString("N");
+        string database;
+        Dictionary<string, long> stayedBefore;
+        await using (var before = await TicketingCluster.StartAsync(storage, serviceId: service))
+        {
+            foreach (var eventId in new[] { "moved", "stayed" })
+            {
+                await before.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 60, shards: 1, maxPerOrder: 4));
+                for (var i = 0; i < 3; i++) Assert.Equal(PurchaseStatus.Created, (await before.BuyAsync(eventId, "ga", 2)).Status);
+            }
+            database = before.PostgresShardDatabase((await before.Client.GetEventGrain("moved").GetPlacement("ga", 0))!.DatabaseOrdinal);
+            stayedBefore = await MarksAsync(database, "stayed");
+        }
+        await using (var connection = new Npgsql.NpgsqlConnection(Postgres.Server.ConnectionString(database)))
+        {
+            await connection.OpenAsync();
+            await using var move = connection.CreateCommand();
+            move.CommandText = "UPDATE orders SET save_mark = save_mark + 1000000000 WHERE event_id = 'moved'";
+            Assert.Equal(3, await move.ExecuteNonQueryAsync());
+        }
+
+        await using var after = await TicketingCluster.StartAsync(storage, serviceId: service);
+        Assert.Equal(PurchaseStatus.Created, (await after.BuyAsync("moved", "ga", 2)).Status);
+        var (orders, sold, _) = await WalkAsync(after.Client.GetGrain<IOrderExportGrain>("moved"), limit: 10);
+
+        // Before, the three restored orders stayed out of the walk (their marks past the server's horizon): 1 order for 8 tickets.
+        Assert.Equal(4, orders.Count);
+        Assert.Equal(8, sold);
+        Assert.Equal(stayedBefore, await MarksAsync(database, "stayed"));
+        var moved = await MarksAsync(database, "moved");
+        Assert.All(moved.Values, mark => Assert.True(mark < 1_000_000_000, $"mark {mark} was kept"));
+    }
+
+    /// <summary>Each order's save mark in PostgreSQL shard database <paramref name="database"/>, by order key.</summary>
+    private async Task<Dictionary<string, long>> MarksAsync(string database, string eventId)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(Postgres.Server.ConnectionString(database));
+        await connection.OpenAsync();
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT order_key, save_mark FROM orders WHERE event_id = @event";
+        read.Parameters.AddWithValue("event", eventId);
+        var marks = new Dictionary<string, long>();
+        await using var rows = await read.ExecuteReaderAsync();
+        while (await rows.ReadAsync()) marks[rows.GetString(0)] = rows.GetInt64(1);
+        return marks;
+    }
+
     private async Task<OrderDetails> BuyAsync()
     {
         var result = await Cluster.BuyAsync("walked", "ga", 2);
