@@ -55,7 +55,8 @@ public static class LoadOptionsParser
         verify mode (a sale made by another client, e.g. scripts/wrk/sellout.lua):
           --event ID            the event that was sold                    (default festival)
           --orders-file FILE    its acknowledged orders: a JSON array, or one response body per line
-          --offered a=100,b=5   the tickets of each type put on sale (without it, the capacity is not checked)
+          --offered a=100,b=5   the tickets of each type put on sale (required: the service's own counts alone could
+                                agree with bodies of a sale smaller than the one offered)
           --added a=10          tickets an operator added to a type during the sale
 
         exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 the run could not finish
@@ -100,7 +101,10 @@ public static class LoadOptionsParser
         {
             throw new UsageException("--postgres and --sqlite-data are for audit mode");
         }
-        if (options.Mode == LoadMode.Verify && options.OrdersFile is null) throw new UsageException("verify mode needs --orders-file");
+        if (options.Mode == LoadMode.Verify && (options.OrdersFile is null || options.Offered is null))
+        {
+            throw new UsageException("verify mode needs --orders-file and --offered");
+        }
         // Orders mode adds to the capacities it reads before the sale; the checks of a finished sale have nothing to add to.
         if (options.Added is not null && options.Offered is null && options.Mode is LoadMode.Audit or LoadMode.Verify)
         {

@@ -80,11 +80,13 @@ public sealed class LoadOptionsParserTests
         Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--waiting-room", "60", "--timeout", "60"]));
 
     [Fact]
-    public void Verify_mode_reads_the_orders_file_and_refuses_to_run_without_one()
+    public void Verify_mode_reads_the_orders_file_and_what_was_offered_and_refuses_to_run_without_either()
     {
-        var options = LoadOptionsParser.Parse(["--mode", "verify", "--orders-file", "orders.jsonl"]);
+        var options = LoadOptionsParser.Parse(["--mode", "verify", "--orders-file", "orders.jsonl", "--offered", "ga=3"]);
         Assert.Equal((LoadMode.Verify, "orders.jsonl"), (options.Mode, options.OrdersFile));
-        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "verify"]));
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "verify", "--offered", "ga=3"]));
+        // Without what was offered, a sale smaller than the one offered could pass: /sales and the bodies would agree.
+        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "verify", "--orders-file", "orders.jsonl"]));
     }
 
     [Fact]

@@ -51,6 +51,6 @@ public sealed class VerifyModeTests : IDisposable
         await using var sales = await StandInEndpoint.StartAsync(app =>
             app.MapGet("/api/events/festival/sales", () => Results.Content(Sales, "application/json")));
 
-        return await AuditRun.RunAsync(LoadOptionsParser.Parse(["--mode", "verify", "--url", sales.Address, "--orders-file", _orders]));
+        return await AuditRun.RunAsync(LoadOptionsParser.Parse(["--mode", "verify", "--url", sales.Address, "--orders-file", _orders, "--offered", "ga=3"]));
     }
 }
