@@ -53,6 +53,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A run left with --keep may have put its server's files in /tmp (below): that server is the one to stop.
+if [[ -s $work/pg-root ]]; then
+    old_root="$(cat "$work/pg-root")"
+    PGDATA_ROOT="$old_root" cluster down >/dev/null 2>&1 || true
+    [[ $old_root != /tmp/orleanstickets-chaos-pg.* ]] || rm -rf "$old_root"
+fi
 cluster down >/dev/null 2>&1 || true
 rm -rf "$work"
 mkdir -p "$work"

@@ -10,7 +10,7 @@
 # usage: scripts/steady-state.sh [--postgres] [service configuration arguments...]
 #   e.g. scripts/steady-state.sh --Storage:CommitGatherMilliseconds=0
 #   --postgres  shard databases on a private PostgreSQL (scripts/postgres.sh, in the run's folder, on STEADY_PGPORT or
-#               15532) instead of SQLite files
+#               15542) instead of SQLite files
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +27,7 @@ if [[ ${1:-} == --postgres ]]; then
     shift
     # A server of its own, in the run's folder and on a port of its own, so the stop at the end stops no one else's
     # (scripts/postgres.sh's default server may be serving a cluster.sh cluster).
-    export PGDATA_ROOT="$run_dir/pg" PGPORT="${STEADY_PGPORT:-15532}"
+    export PGDATA_ROOT="$run_dir/pg" PGPORT="${STEADY_PGPORT:-15542}"
     mkdir -p "$PGDATA_ROOT"
     [[ "$(id -u)" != 0 ]] || chmod 755 "$run_dir"
     "$repo/scripts/postgres.sh" start >/dev/null

@@ -25,10 +25,12 @@ internal sealed partial class GatewayConnectionRetry(TimeProvider clock, ILogger
 
     public async Task<bool> ShouldRetryConnectionAttempt(Exception exception, CancellationToken cancellationToken)
     {
-        // A database error is waited out only when it says "not now" (the server restarting, say): a wrong password or
-        // a missing database fails the start at once, as a silo's does, instead of after three minutes of warnings.
+        // A database error is waited out only when it says "not now" (the server restarting, say) or "not made yet": the
+        // silos make the membership database and its tables, and a front end started beside the first silo may ask
+        // before it has. A wrong password or a missing privilege fails the start at once, instead of after three minutes
+        // of warnings.
         if (exception is not (OrleansMessageRejectionException or ConnectionFailedException or SocketException or TimeoutException)
-            && !(exception is DbException && DatabaseOutage.Is(exception)))
+            && !(exception is DbException database && (DatabaseOutage.Is(database) || NotMadeYet(database))))
         {
             return false;
         }
@@ -39,6 +41,9 @@ internal sealed partial class GatewayConnectionRetry(TimeProvider clock, ILogger
         await Task.Delay(Pause, cancellationToken);
         return true;
     }
+
+    /// <summary>A missing database (3D000) or table (42P01), which the first silo to start makes.</summary>
+    private static bool NotMadeYet(DbException database) => database.SqlState is "3D000" or "42P01";
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The front end could not reach its cluster ({Reason}); trying again in a second")]
     private static partial void LogWaiting(ILogger logger, string reason);

@@ -30,6 +30,13 @@ internal static partial class SqlScripts
     }
 
     /// <summary>
+    /// How long one batch of a schema script may run on a database server. Not the drivers' 30 s: an upgrade's steps grow with the data (the
+    /// export's index built over a database's orders, marks given to orders restored from another server), a batch
+    /// that timed out rolls back whole, and the start's retry would run it again, to the same end, on every start.
+    /// </summary>
+    public static readonly TimeSpan BatchTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// Runs an idempotent schema script in one transaction. On PostgreSQL an advisory lock serialises silos that
     /// start together, because concurrent <c>CREATE TABLE IF NOT EXISTS</c> can still collide in the catalog.
     /// SQL Server scripts are split on <c>GO</c> lines.
@@ -49,6 +56,8 @@ internal static partial class SqlScripts
             await using var command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = batch;
+            // SQLite's timeout is how long it waits for another writer's lock, not for the work: left as it is.
+            if (dialect != SqlDialect.Sqlite) command.CommandTimeout = (int)BatchTimeout.TotalSeconds;
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);

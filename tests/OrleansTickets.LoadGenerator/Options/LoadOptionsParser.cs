@@ -106,9 +106,9 @@ public static class LoadOptionsParser
             throw new UsageException("verify mode needs --orders-file and --offered");
         }
         // Orders mode adds to the capacities it reads before the sale; the checks of a finished sale have nothing to add to.
-        if (options.Added is not null && options.Offered is null && options.Mode is LoadMode.Audit or LoadMode.Verify)
+        if (options.Added is not null && options.Offered is null && options.Mode == LoadMode.Audit)
         {
-            throw new UsageException("--added needs --offered in audit and verify modes");
+            throw new UsageException("--added needs --offered in audit mode");
         }
         if (options.Http2Connections > options.Connections)
         {

@@ -7,18 +7,21 @@ using OrleansTickets.Api.Hosting;
 namespace OrleansTickets.Tests.Hosting;
 
 /// <summary>
-/// A front end starting waits for its cluster while the cluster or its membership database is out for a moment, and
-/// fails at once when the database refuses it: a wrong password is a setting to fix, not an outage to wait out.
+/// A front end starting waits for its cluster while the cluster or its membership database is out for a moment or not
+/// made yet (the first silo makes it), and fails at once when the database refuses it: a wrong password is a setting to
+/// fix, not an outage to wait out.
 /// </summary>
 public sealed class GatewayConnectionRetryTests
 {
     [Theory]
     [InlineData("57P03", true)]  // the server is starting up
     [InlineData("08006", true)]  // connection failure
+    [InlineData("3D000", true)]  // no such database: the first silo has not made it yet
+    [InlineData("42P01", true)]  // no such table: nor the membership schema
     [InlineData("28P01", false)] // wrong password
-    [InlineData("3D000", false)] // no such database
-    [InlineData("42P01", false)] // no such table (a membership schema never made)
-    public async Task A_membership_database_error_is_waited_out_only_when_it_says_not_now(string sqlState, bool retried)
+    [InlineData("42501", false)] // no privilege on the membership tables
+    [InlineData("42601", false)] // a syntax error: a bug, not a wait
+    public async Task A_membership_database_error_is_waited_out_only_when_it_says_not_now_or_not_made_yet(string sqlState, bool retried)
     {
         var retry = new GatewayConnectionRetry(TimeProvider.System, NullLogger<GatewayConnectionRetry>.Instance);
 

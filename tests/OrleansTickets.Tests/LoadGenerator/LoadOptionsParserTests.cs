@@ -95,7 +95,8 @@ public sealed class LoadOptionsParserTests
         var audit = LoadOptionsParser.Parse(["--mode", "audit", "--orders-file", "o.json", "--sqlite-data", "data", "--offered", "ga=10,vip=2", "--added", "vip=3"]);
         Assert.Equal(new Dictionary<string, long> { ["ga"] = 10, ["vip"] = 5 }, audit.OfferedWithAdditions());
         Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "audit", "--orders-file", "o.json", "--sqlite-data", "data", "--added", "vip=3"]));
-        Assert.Throws<UsageException>(() => LoadOptionsParser.Parse(["--mode", "verify", "--orders-file", "o.json", "--added", "vip=3"]));
+        var verify = LoadOptionsParser.Parse(["--mode", "verify", "--orders-file", "o.json", "--offered", "ga=10,vip=2", "--added", "vip=3"]);
+        Assert.Equal(new Dictionary<string, long> { ["ga"] = 10, ["vip"] = 5 }, verify.OfferedWithAdditions());
         // Orders mode adds to the capacities it reads before the sale.
         Assert.NotNull(LoadOptionsParser.Parse(["--added", "vip=3"]).Added);
     }

@@ -125,11 +125,12 @@ BEGIN
 END
 $create$;
 -- A database restored onto another server (a dump and restore, a server moved) keeps its orders' save marks: the
--- old server's transaction ids. Where they lie at or past this server's ids, the export's horizon (the oldest id
--- running here) stays below them, and those orders stay out of every walk until this server's ids pass them. Every
--- such order committed before this script began, so it takes this transaction's id instead, below every order's
--- written later, as the column's addition above does. Nothing on a database that was not moved matches: a committed
--- order's mark is an id this server gave out, and every id it gives out later is higher. (An order that another silo
+-- old server's transaction ids. Where they lie past this server's ids, the export's horizon (the oldest id running
+-- here) stays below them, and those orders stay out of every walk until this server's ids pass them. Every such order
+-- committed before this script began, so it takes this transaction's id instead, below every order's written later,
+-- as the column's addition above does (whose orders hold this id already, and are left alone). Nothing on a database
+-- that was not moved matches: a committed order's mark is an id this server gave out, and every id it gives out later
+-- is higher. (An order that another silo
 -- commits while this runs may match; its new mark is still at or past the horizon of every read made meanwhile, which
 -- this transaction holds back, so no walk passes over it.) A cursor handed out before the move names places past the
 -- new horizon and is refused: start the walk again. Event by event through orders_saved, so the check costs one index
@@ -146,7 +147,7 @@ BEGIN
             SELECT (SELECT min(o.event_id) FROM orders o WHERE o.event_id > events.id) FROM events WHERE events.id IS NOT NULL)
         SELECT id FROM events WHERE id IS NOT NULL
     LOOP
-        UPDATE orders SET save_mark = here WHERE event_id = moved.id AND save_mark >= here;
+        UPDATE orders SET save_mark = here WHERE event_id = moved.id AND save_mark > here;
     END LOOP;
 END
 $moved$;
