@@ -8,9 +8,9 @@ namespace OrleansTickets.Hosting;
 /// and the operator would find the fleet one silo short.
 /// </summary>
 /// <remarks>
-/// Only errors that say "not now" are retried (<see cref="DatabaseOutage"/>): on PostgreSQL a refused or broken connection, a server starting up or
-/// shutting down, a database closed to connections; for any provider an exception that calls itself transient, a socket
-/// error or a timeout. (SQL Server's own error numbers are not classified: its silos are unverified, see the README.)
+/// Only errors that say "not now" are retried (<see cref="DatabaseOutage"/>): on PostgreSQL a refused or broken
+/// connection, a server starting up or shutting down, a database closed to connections; for any provider an exception
+/// that calls itself transient, a socket error or a timeout. (SQL Server's own error numbers are not classified: its silos are unverified, see the README.)
 /// Anything else (a wrong password, a cluster binding that differs, bad SQL) fails the start at once. The wait is
 /// bounded, as a front end's is (three minutes), so a silo pointed at a server that never comes still fails its start
 /// and says why.

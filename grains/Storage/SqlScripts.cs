@@ -30,9 +30,10 @@ internal static partial class SqlScripts
     }
 
     /// <summary>
-    /// How long one batch of a schema script may run on a database server. Not the drivers' 30 s: an upgrade's steps grow with the data (the
-    /// export's index built over a database's orders, marks given to orders restored from another server), a batch
-    /// that timed out rolls back whole, and the start's retry would run it again, to the same end, on every start.
+    /// How long one batch of a schema script may run on a database server. Not the drivers' 30 s: an upgrade's steps
+    /// grow with the data (the export's index built over a database's orders, marks given to orders restored from
+    /// another server), a batch that timed out rolls back whole, and the start's retry would run it again, to the same
+    /// end, on every start.
     /// </summary>
     public static readonly TimeSpan BatchTimeout = TimeSpan.FromMinutes(5);
 

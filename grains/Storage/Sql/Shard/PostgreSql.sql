@@ -128,13 +128,11 @@ $create$;
 -- old server's transaction ids. Where they lie past this server's ids, the export's horizon (the oldest id running
 -- here) stays below them, and those orders stay out of every walk until this server's ids pass them. Every such order
 -- committed before this script began, so it takes this transaction's id instead, below every order's written later,
--- as the column's addition above does (whose orders hold this id already, and are left alone). Nothing on a database
--- that was not moved matches: a committed order's mark is an id this server gave out, and every id it gives out later
--- is higher. (An order that another silo
--- commits while this runs may match; its new mark is still at or past the horizon of every read made meanwhile, which
--- this transaction holds back, so no walk passes over it.) A cursor handed out before the move names places past the
--- new horizon and is refused: start the walk again. Event by event through orders_saved, so the check costs one index
--- probe per event.
+-- as the column's addition above does (whose orders hold this id already, and are left alone). On a database that
+-- was not moved, only an order another silo commits while this runs can match (every mark committed before is an id
+-- this server gave out earlier), and its new mark is still at or past every place a read hands out meanwhile: this
+-- transaction, running, holds every read's horizon at or below its id. Event by event through orders_saved, so the
+-- check costs one index probe per event.
 DO $moved$
 DECLARE
     here bigint := CAST(CAST(pg_current_xact_id() AS text) AS bigint);
