@@ -2,8 +2,9 @@
 # A private PostgreSQL 15 for development: data under <repo>/.pgdata (git-ignored), listening on
 # 127.0.0.1 only, trust authentication. Not for anything but a developer machine.
 #
-# usage: scripts/postgres.sh start|stop|restart|status|url|psql [ARGS...]
+# usage: scripts/postgres.sh start|stop|restart|status|url|bin|psql [ARGS...]
 #   restart [immediate]  stop (fast, or immediate: like a crash, recovery on start) and start again
+#   bin                  print the folder the server's tools are taken from (below)
 #   psql ARGS            run psql as the superuser against the "postgres" database
 #   PGPORT            port for "start" (default 15432; later commands reuse the started port). Keep it below the
 #                     kernel's ephemeral range (32768 and up here): a load test's client sockets take ports there, and
@@ -129,6 +130,7 @@ case "${1:-}" in
     restart) restart "${2:-fast}" ;;
     status) status ;;
     url) url ;;
+    bin) echo "${bin_dir}" ;;
     psql) shift; psql_admin "$@" ;;
-    *) echo "usage: $0 start|stop|restart|status|url|psql" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|restart|status|url|bin|psql" >&2; exit 2 ;;
 esac
