@@ -50,7 +50,7 @@ run_costs() {
 measure() {  # measure DIR [args...] -> prints "TICKETS_PER_S SERVICE_US text"
     local output run_dir tickets
     output="$("$@" 2>&1)"
-    run_dir="$(awk '/^details:/ { print $2 }' <<<"$output")"
+    run_dir="$(sed -n 's/^details: //p' <<<"$output")"
     # 0 when the run printed no steady state, so the costs' first number is never read as its rate.
     tickets="$(awk '/^steady state:/ { print $3 }' <<<"$output")"
     echo "${tickets:-0} $( [[ -n $run_dir ]] && run_costs "$run_dir")"

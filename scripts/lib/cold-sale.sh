@@ -7,6 +7,6 @@ cold_sale() {
     local bench=$1 label=$2 output
     shift 2
     output="$("$bench" --no-floor "$@" 2>&1)" || { echo "$output" | tail -20 >&2; echo "$label failed" >&2; exit 1; }
-    sale_dir="$(echo "$output" | awk '/^details/ {print $2}')"
+    sale_dir="$(sed -nE 's/^details +//p' <<<"$output")"
     echo "$label: $(echo "$output" | grep 'time to sell out' | sed 's/ *time to sell out *//')  ($sale_dir)"
 }
