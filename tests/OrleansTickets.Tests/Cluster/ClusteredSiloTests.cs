@@ -16,7 +16,7 @@ namespace OrleansTickets.Tests.Cluster;
 /// what one silo's API creates and sells, the other's sees. The API also runs as separate front ends (Orleans
 /// clients), the shape of the story's web roles.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresClusterCollection.Name)]
 public sealed class ClusteredSiloTests(PostgresFixture postgres)
 {
     [PostgresFact]

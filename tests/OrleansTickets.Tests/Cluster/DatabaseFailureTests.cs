@@ -11,7 +11,7 @@ namespace OrleansTickets.Tests.Cluster;
 /// PostgreSQL failing under a running sale: one shard database cut off, and the whole server restarting. The sale
 /// goes on where it can, nothing acknowledged is lost, and shards come back by themselves.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresClusterCollection.Name)]
 public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHelper output)
 {
     [PostgresFact]

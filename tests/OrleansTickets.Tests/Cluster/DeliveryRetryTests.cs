@@ -9,7 +9,7 @@ namespace OrleansTickets.Tests.Cluster;
 /// A gift between shards whose "delivered" mark could not be written: the donor offers it again by itself, without
 /// waiting for some other call to reach it.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresClusterCollection.Name)]
 public sealed class DeliveryRetryTests(PostgresFixture postgres, ITestOutputHelper output)
 {
     [PostgresTheory]

@@ -19,7 +19,7 @@ namespace OrleansTickets.Tests.Cluster;
 /// Real silos and a real client that know each other only through Orleans' ADO.NET clustering on our PostgreSQL
 /// schema: joining, a crash, a graceful leave and a late join, with grain calls answered after each step.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresMembershipCollection.Name)]
 public sealed class MembershipTableClusterTests(PostgresFixture postgres)
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);

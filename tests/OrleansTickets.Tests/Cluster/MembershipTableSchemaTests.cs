@@ -6,7 +6,7 @@ using OrleansTickets.Tests.Infrastructure;
 namespace OrleansTickets.Tests.Cluster;
 
 /// <summary>The membership scripts on their own: complete, and safe beside the grain-state script.</summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresMembershipCollection.Name)]
 public sealed class MembershipTableSchemaTests(PostgresFixture postgres)
 {
     // Every key the 10.4.2 provider requires, plus the optional per-row cleanup it prefers when present.

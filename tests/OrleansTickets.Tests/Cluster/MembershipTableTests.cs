@@ -14,7 +14,7 @@ namespace OrleansTickets.Tests.Cluster;
 /// Orleans' own ADO.NET membership table and gateway list provider against our PostgreSQL script: the
 /// optimistic-concurrency contract the membership protocol depends on, driven through the provider's public API.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresMembershipCollection.Name)]
 public sealed class MembershipTableTests(PostgresFixture postgres)
 {
     private static int _nextPort = 20_000;

@@ -13,7 +13,7 @@ namespace OrleansTickets.Tests.Cluster;
 /// Silos dying, leaving and joining in the middle of a sale, on the in-memory TestingHost with real shard databases.
 /// Buyers all use idempotency keys and retry a key until they get an answer, as the API tells them to.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresMembershipCollection.Name)]
 public sealed class SiloFailureTests(PostgresFixture postgres, ITestOutputHelper output)
 {
     private const string EventId = "rush";

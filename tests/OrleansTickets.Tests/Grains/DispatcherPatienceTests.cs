@@ -13,6 +13,7 @@ namespace OrleansTickets.Tests.Grains;
 /// A buyer waits at most the dispatcher's patience (5 s) and a little more, whatever the shards do, and is then told
 /// what is known: well before Orleans' 30 s call timeout, which would reach the buyer as "outcome unknown".
 /// </summary>
+[RunsLong]
 public sealed class DispatcherPatienceTests(ITestOutputHelper output)
 {
     // Patience plus the grace a home's answer gets, with room for a slow machine; the call timeout is 30 s.

@@ -9,7 +9,7 @@ namespace OrleansTickets.Tests.Grains;
 /// has its own activation of each shard and neither knows of the other (what a split directory during a
 /// membership change can briefly cause). Buyers hammer both. Fencing must make every sale land once or not at all.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresKeysCollection.Name)]
 public sealed class DuplicateActivationTests(PostgresFixture postgres)
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]

@@ -14,7 +14,7 @@ namespace OrleansTickets.Tests.Grains;
 /// Escrow transfers between shards, and the operators' actions built on them (adding capacity, draining a shard):
 /// every serial stays with exactly one shard or one recorded transfer, and a transfer cut short is finished later.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresKeysCollection.Name)]
 public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]

@@ -7,7 +7,7 @@ namespace OrleansTickets.Tests.Grains;
 /// No stranded ticket: an order is refused as sold out only when fewer tickets than it asks for remain across all
 /// shards of the type. Orders larger than any one shard's share are served by pulling tickets between shards.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresSalesCollection.Name)]
 public sealed class ExactSellOutTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]

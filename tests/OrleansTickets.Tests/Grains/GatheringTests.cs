@@ -9,7 +9,7 @@ namespace OrleansTickets.Tests.Grains;
 /// A shard left with fewer tickets than one order may take gives them to its type's collector, so the end of a sale
 /// finds them together; nothing is lost or sold twice on the way.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresSalesCollection.Name)]
 public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     // 20 s for the gift to be delivered: 200 polls, 100 ms apart.

@@ -12,7 +12,7 @@ namespace OrleansTickets.Tests.Grains;
 /// while that read runs: other buyers cannot take them in between. PostgreSQL only, where a read can be held waiting
 /// and the shard's other calls go on meanwhile (SQLite's reads run synchronously, inside the turn).
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresKeysCollection.Name)]
 public sealed class HeldForwardReadTests(PostgresFixture postgres, ITestOutputHelper output)
 {
     [PostgresFact]

@@ -4,7 +4,7 @@ using OrleansTickets.Tests.Infrastructure;
 namespace OrleansTickets.Tests.Grains;
 
 /// <summary>Idempotency keys: one order per key, however often and however concurrently it is retried.</summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresKeysCollection.Name)]
 public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]

@@ -10,7 +10,7 @@ namespace OrleansTickets.Tests.Grains;
 /// refused order to the home's own in the sale's commit.
 /// </summary>
 /// <remarks>Both engines: the move rides on a sale's commit here, where before it only came with a forward's reservation.</remarks>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresKeysCollection.Name)]
 public sealed class KeyedRetryAtHomeTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]

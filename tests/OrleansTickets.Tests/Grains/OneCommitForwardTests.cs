@@ -17,7 +17,7 @@ namespace OrleansTickets.Tests.Grains;
 /// 8 shards of 6 tickets on the default 4 databases: shard i is on database i mod 4, so shards 0 and 4 share one. At most
 /// 2 tickets an order, so a shard left with 2 or more does not give them to a collector (shard 4's is shard 0).
 /// </remarks>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresKeysCollection.Name)]
 public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputHelper output)
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]

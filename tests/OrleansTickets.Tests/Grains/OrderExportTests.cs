@@ -9,7 +9,7 @@ namespace OrleansTickets.Tests.Grains;
 /// The back office reads an event's orders page by page, during the sale or after it: every acknowledged order exactly
 /// once, as it was acknowledged, and nothing of another event that shares the databases.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresSalesCollection.Name)]
 public sealed class OrderExportTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]

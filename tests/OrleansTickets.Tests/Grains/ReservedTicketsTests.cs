@@ -12,7 +12,7 @@ namespace OrleansTickets.Tests.Grains;
 /// Tickets held for a purchase whose commit has not landed yet: a shard reports them apart, and a dispatcher that
 /// finds only such tickets waits for the commit instead of spinning through refreshes.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresSalesCollection.Name)]
 public sealed class ReservedTicketsTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     // 20 s at most for a report or a purchase to show what the test waits for: 200 polls, 100 ms apart.

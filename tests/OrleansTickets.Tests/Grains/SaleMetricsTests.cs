@@ -14,7 +14,7 @@ namespace OrleansTickets.Tests.Grains;
 /// The sale's instruments agree with what buyers were told: every acknowledged order and ticket is counted once, each
 /// in exactly one group commit, and every sold-out answer and purchase routed shows up.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresSalesCollection.Name)]
 public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]

@@ -5,7 +5,7 @@ using OrleansTickets.Tests.Infrastructure;
 namespace OrleansTickets.Tests.Grains;
 
 /// <summary>Concurrent sales on the in-memory test cluster, persisted to real SQLite and PostgreSQL shard databases.</summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresSalesCollection.Name)]
 public sealed class ShardSaleTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]

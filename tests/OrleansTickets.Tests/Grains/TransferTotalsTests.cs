@@ -9,7 +9,7 @@ namespace OrleansTickets.Tests.Grains;
 /// dispatcher count a type exactly from reports taken at different moments: kept in memory as transfers land, and
 /// read back from the database by the next activation.
 /// </summary>
-[Collection(PostgresCollection.Name)]
+[Collection(PostgresSalesCollection.Name)]
 public sealed class TransferTotalsTests(PostgresFixture postgres, ITestOutputHelper output) : EngineClusterTests(postgres, output)
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]

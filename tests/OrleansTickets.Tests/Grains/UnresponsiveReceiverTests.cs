@@ -11,6 +11,7 @@ namespace OrleansTickets.Tests.Grains;
 /// Tickets handed between shards (a drain, gathering) are not sent to a shard that cannot take them in now, and
 /// tickets a drained shard gets back go on to another shard: no ticket waits unsellable on a shard nobody can use.
 /// </summary>
+[RunsLong]
 public sealed class UnresponsiveReceiverTests(ITestOutputHelper output)
 {
     // 20 s for timers and redeliveries: 200 polls, 100 ms apart.

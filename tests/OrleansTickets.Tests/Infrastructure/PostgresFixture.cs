@@ -3,8 +3,8 @@ using Xunit;
 namespace OrleansTickets.Tests.Infrastructure;
 
 /// <summary>
-/// One private PostgreSQL server for the whole test run, shared by every class in the
-/// <c>"postgres"</c> collection. Tests isolate themselves by creating their own database.
+/// One private PostgreSQL server for the classes of one PostgreSQL collection (PostgresCollections.cs), started when
+/// the collection starts and stopped when it ends. Tests isolate themselves by creating their own database.
 /// </summary>
 public sealed class PostgresFixture : IAsyncLifetime
 {
@@ -58,12 +58,4 @@ public sealed class PostgresFixture : IAsyncLifetime
             await _server.DisposeAsync();
         }
     }
-}
-
-/// <summary>The xunit collection whose classes share <see cref="PostgresFixture"/>.</summary>
-[CollectionDefinition(Name)]
-public sealed class PostgresCollection : ICollectionFixture<PostgresFixture>
-{
-    /// <summary>The collection name to put in <c>[Collection(...)]</c>.</summary>
-    public const string Name = "postgres";
 }

@@ -12,6 +12,7 @@ namespace OrleansTickets.Tests.Rehearsal;
 /// The real silo starts only after the rehearsal copy has stopped, so the copy's stop is bounded even when a part of
 /// it ignores the stop's token: the host waits for every part's stop, and the real silo would never open.
 /// </summary>
+[RunsLong]
 public sealed class RehearsalStopTests
 {
     [Fact]
