@@ -206,6 +206,8 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
         await Cluster.CreateEventAsync("second", TicketingCluster.Type("ga", capacity: 8, shards: 4));
         var placements = new[] { "first", "second" }.Select(e => Cluster.Client.GetEventGrain(e).GetPlacement("ga", 0)).ToList();
         Assert.Equal((await placements[0])!.DatabaseOrdinal, (await placements[1])!.DatabaseOrdinal);
+        await Cluster.ActivateShardsAsync("first", "ga", 0);
+        await Cluster.ActivateShardsAsync("second", "ga", 0);
 
         var first = await Cluster.Client.GetEventGrain("first").AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: null);
         var second = await Cluster.Client.GetEventGrain("second").AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: null);

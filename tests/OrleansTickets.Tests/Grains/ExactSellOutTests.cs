@@ -15,6 +15,7 @@ public sealed class ExactSellOutTests(PostgresFixture postgres, ITestOutputHelpe
     {
         await StartAsync(engine);
         await Cluster.CreateEventAsync("whole", TicketingCluster.Type("ga", capacity: 10, shards: 5));
+        await Cluster.ActivateShardsAsync("whole", "ga", 0, 1, 2, 3, 4);
 
         var result = await Cluster.BuyAsync("whole", "ga", 10);
 
@@ -36,6 +37,7 @@ public sealed class ExactSellOutTests(PostgresFixture postgres, ITestOutputHelpe
     {
         await StartAsync(engine);
         await Cluster.CreateEventAsync("keyed-whole", TicketingCluster.Type("ga", capacity: 12, shards: 4), TicketingCluster.Type("vip", capacity: 8, shards: 4));
+        await Cluster.ActivateShardsAsync("keyed-whole", "ga", 0, 1, 2, 3);
 
         var first = await Cluster.BuyAsync("keyed-whole", "ga", 9, key: "pull-key-1");
         var again = await Cluster.BuyAsync("keyed-whole", "ga", 9, key: "pull-key-1");

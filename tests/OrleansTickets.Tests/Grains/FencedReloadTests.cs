@@ -38,6 +38,7 @@ public sealed class FencedReloadTests(ITestOutputHelper output)
 
         // The home keeps one ticket, so a keyed order of two goes to shard 1, and the home reserves the key for it there.
         Assert.Equal(PurchaseStatus.Created, (await home.Purchase(TicketingCluster.KeylessPurchase("refence", "ga", 2))).Status);
+        await cluster.ActivateShardsAsync("refence", "ga", 1);
         var keyed = new PurchaseRequest("refence", "ga", 2, new Buyer("Ada", "ada@example.com"), "moved-on");
         Assert.Equal(PurchaseStatus.Created, (await home.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [1]))).Status);
 

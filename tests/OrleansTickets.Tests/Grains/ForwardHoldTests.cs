@@ -33,6 +33,7 @@ public sealed class ForwardHoldTests(ITestOutputHelper output)
         // 2 shards of 2 tickets; the home (shard 0) is dry.
         await cluster.CreateEventAsync("held", TicketingCluster.Type("ga", capacity: 4, shards: 2));
         Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("held", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("held", "ga", 2))).Status);
+        await cluster.ActivateShardsAsync("held", "ga", 1);
 
         var request = new PurchaseRequest("held", "ga", 1, new Buyer("Ada", "ada@example.com"), "held-key");
         var forwarded = cluster.Shard("held", "ga", 0).Purchase(new ShardPurchase(request, request.Fingerprint(), [1]));
@@ -157,6 +158,7 @@ public sealed class ForwardHoldTests(ITestOutputHelper output)
         await cluster.CreateEventAsync("let-go", TicketingCluster.Type("ga", capacity: 4, shards: 2));
         var home = cluster.Shard("let-go", "ga", 0);
         Assert.Equal(PurchaseStatus.Created, (await home.Purchase(TicketingCluster.KeylessPurchase("let-go", "ga", 2))).Status);
+        await cluster.ActivateShardsAsync("let-go", "ga", 1);
         // A newer activation claims the dry home's shard (as during a membership change): the home's reservation of the
         // next key is fenced, and the order it asked the candidate to hold for will not come.
         var (placement, newer) = await cluster.LedgerAsync("let-go", "ga", 0);

@@ -1,7 +1,5 @@
-using OrleansTickets.Dispatch;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
-using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;

@@ -22,6 +22,7 @@ public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper o
         // 8 shards of 10 (two on each of the 4 test databases, so blocks shared by database are still 10 each), at most 4 tickets per order: shards 0-3 collect, shard 5 gives to shard 1.
         await Cluster.CreateEventAsync("gather", TicketingCluster.Type("ga", capacity: 80, shards: 8, maxPerOrder: 4));
         var giver = Cluster.Shard("gather", "ga", 5);
+        await Cluster.ActivateShardsAsync("gather", "ga", 1);
 
         Assert.Equal(PurchaseStatus.Created, (await giver.Purchase(TicketingCluster.KeylessPurchase("gather", "ga", 4))).Status);
         Assert.Equal(6L, await giver.GetSellable());

@@ -12,6 +12,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
     {
         await StartAsync(engine);
         await Cluster.CreateEventAsync("idem", TicketingCluster.Type("ga", capacity: 100, shards: 4));
+        await Cluster.ActivateShardsAsync("idem", "ga", 0, 1, 2, 3);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 25).Select(_ => Cluster.BuyAsync("idem", "ga", 3, key: "retry-me")));
 
@@ -75,6 +76,7 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
         using var forwards = Cluster.CollectMetric<long>("orleanstickets.shards.forwards");
         // 4 shards of 5: most keys' home shards sell out before the sale ends, so most orders are forwarded.
         await Cluster.CreateEventAsync("forward", TicketingCluster.Type("ga", capacity: 20, shards: 4));
+        await Cluster.ActivateShardsAsync("forward", "ga", 0, 1, 2, 3);
         var keys = Enumerable.Range(0, 20).Select(i => $"buyer-{i}").ToList();
 
         var first = await Task.WhenAll(keys.Select(k => Cluster.BuyAsync("forward", "ga", 1, key: k)));

@@ -35,6 +35,7 @@ public sealed class KeyedRetryAtHomeTests(PostgresFixture postgres, ITestOutputH
         {
             Assert.Equal(PurchaseStatus.Created, (await Cluster.Shard(eventId, "ga", dry).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 2))).Status);
         }
+        await Cluster.ActivateShardsAsync(eventId, "ga", 2);
         var home = Cluster.Shard(eventId, "ga", 0);
         var request = new PurchaseRequest(eventId, "ga", 1, new Buyer("Ada", "ada@example.com"), "comes-back");
 

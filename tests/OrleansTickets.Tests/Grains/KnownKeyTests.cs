@@ -27,6 +27,7 @@ public sealed class KnownKeyTests(ITestOutputHelper output)
         // shard 1", and shard 1 does not answer. Outcome unknown, but the key's reservation is durable.
         var shard = cluster.Shard("known", "ga", 0);
         Assert.Equal(PurchaseStatus.Created, (await shard.Purchase(TicketingCluster.KeylessPurchase("known", "ga", 2))).Status);
+        await cluster.ActivateShardsAsync("known", "ga", 1);
         var keyed = new PurchaseRequest("known", "ga", 2, new Buyer("Ada", "ada@example.com"), "timed-out");
         Assert.Equal(PurchaseStatus.Failed, (await shard.Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [1]))).Status);
         Volatile.Write(ref holderSilent, false);

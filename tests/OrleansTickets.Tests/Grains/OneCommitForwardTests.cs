@@ -110,6 +110,7 @@ public sealed class OneCommitForwardTests(PostgresFixture postgres, ITestOutputH
         {
             Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("over", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("over", "ga", 2))).Status);
         }
+        await cluster.ActivateShardsAsync("over", "ga", 1);
 
         var keyed = Request("over-key", "over");
         var created = await cluster.Shard("over", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [4, 1], LocalCandidates: 1));

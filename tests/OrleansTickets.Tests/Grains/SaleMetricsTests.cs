@@ -113,6 +113,7 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         // once. A view that learned only from refusals would name shards that sold out.
         const int shards = 8;
         await Cluster.CreateEventAsync("seen", TicketingCluster.Type("ga", capacity: 8 * shards, shards, maxPerOrder: 4));
+        await Cluster.ActivateShardsAsync("seen", "ga", [.. Enumerable.Range(0, shards)]);
 
         for (var n = 0; n < 2 * shards; n++)
         {
@@ -153,6 +154,7 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
                 Assert.Equal(PurchaseStatus.Created, (await Cluster.Shard("apart", "ga", index).Purchase(TicketingCluster.KeylessPurchase("apart", "ga", 1))).Status);
             }
         }
+        await Cluster.ActivateShardsAsync("apart", "ga", [.. Enumerable.Range(0, 8)]);
         using var forwards = Cluster.CollectMetric<long>("orleanstickets.shards.forwards");
         using var answers = Cluster.CollectMetric<long>("orleanstickets.dispatch.answers");
 

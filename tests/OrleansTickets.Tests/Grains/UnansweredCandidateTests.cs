@@ -21,6 +21,7 @@ public sealed class UnansweredCandidateTests(ITestOutputHelper output)
         await cluster.CreateEventAsync("unanswered", TicketingCluster.Type("ga", capacity: 6, shards: 3));
         var home = cluster.Shard("unanswered", "ga", 0);
         Assert.Equal(PurchaseStatus.Created, (await home.Purchase(TicketingCluster.KeylessPurchase("unanswered", "ga", 2))).Status);
+        await cluster.ActivateShardsAsync("unanswered", "ga", 2);
 
         // Candidate 1 could sell (only its answer about room is lost); taking the failure for room would reserve the
         // key for it without knowing, which is what asking first is there to avoid.

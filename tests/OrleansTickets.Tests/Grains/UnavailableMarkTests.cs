@@ -22,6 +22,7 @@ public sealed class UnavailableMarkTests(ITestOutputHelper output)
                 return Task.CompletedTask;
             }), output: output);
         await cluster.CreateEventAsync("blink", TicketingCluster.Type("ga", capacity: 10, shards: 1));
+        await cluster.ActivateShardsAsync("blink", "ga", 0);
         using var pauses = cluster.CollectMetric<long>("orleanstickets.dispatch.pauses");
 
         var result = await cluster.BuyAsync("blink", "ga", 2);
