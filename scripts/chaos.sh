@@ -31,9 +31,11 @@ while [[ $# -gt 0 ]]; do
         *) sed -n '2,17p' "$0"; exit 2 ;;
     esac
 done
-# 64 + 16 shards need tickets to hold; the schedule below needs a sale long enough to run it.
-[[ $tickets =~ ^[0-9]+$ && $tickets -ge 1000 ]] || { echo "chaos: --tickets must be a whole number, 1000 or more" >&2; exit 2; }
-[[ $buyers =~ ^[0-9]+$ && $buyers -ge 1 ]] || { echo "chaos: --buyers must be a whole number, 1 or more" >&2; exit 2; }
+# 64 + 16 shards need tickets to hold, and the schedule below a sale of many rounds of orders: each buyer's pause sets
+# the sale's length (below), and a crowd that buys everything in a few rounds would be done before the faults.
+[[ $tickets =~ ^[1-9][0-9]*$ && $tickets -ge 1000 ]] || { echo "chaos: --tickets must be a whole number, 1000 or more" >&2; exit 2; }
+[[ $buyers =~ ^[1-9][0-9]*$ ]] || { echo "chaos: --buyers must be a whole number, 1 or more" >&2; exit 2; }
+(( buyers * 25 <= tickets + 1000 )) || { echo "chaos: at most one buyer per 25 tickets (at least 10 orders each)" >&2; exit 2; }
 
 export CLUSTER_STATE="$work/cluster" PGDATA_ROOT="$work/pg" PGPORT="${CHAOS_PGPORT:-15632}" CLUSTER_PORT_SHIFT=1000
 # A crashed silo is declared dead in seconds, not Orleans' default 15-60 s. No on-sale rehearsal (silo/Rehearsal):
@@ -112,11 +114,12 @@ urls="$(silo_url 0),$(silo_url 1),$(silo_url 2),$(frontend_url 0),$(frontend_url
 # check and the audit from the databases both compare the capacity with it.
 offered=(--offered "ga=$ga,vip=$vip" --added vip=1000)
 # Each buyer pauses after each order, so the sale cannot end before the faults' schedule (about 22 s): the pause is
-# set so that the buyers, at one order each per pause, need about 29 s for all the tickets, orders being 2.5 tickets
-# on average (1 to 4). The default 128 buyers and 61,000 tickets give 152 ms, at most 842 orders a second however fast
-# the machine. Without a pause a fast machine sold out in 21 s and the last fault was skipped, which fails the run;
-# with a fixed 150 ms a smaller sale (--tickets 6000) was over after 3 s.
-think_ms=$(( buyers * 29000 * 5 / ((tickets + 1000) * 2) ))
+# set so that the buyers need about 29 s for all the tickets, orders being 2.5 tickets on average (1 to 4), and each
+# buyer's first order coming without a pause. The default 128 buyers and 61,000 tickets give 152 ms, at most 842
+# orders a second however fast the machine. Without a pause a fast machine sold out in 21 s and the last fault was
+# skipped, which fails the run; with a fixed 150 ms a smaller sale (--tickets 6000) was over after 3 s.
+orders=$(( (tickets + 1000) * 2 / 5 ))
+think_ms=$(( 29000 * buyers / (orders - buyers) ))
 dotnet "$loadgen" --url "$urls" --event chaos --connections "$buyers" --think-time "$think_ms" --timeout 900 "${offered[@]}" \
     --orders-file "$work/orders.json" --summary-json "$work/summary.json" >"$work/loadgen.log" 2>&1 &
 loadgen_pid=$!

@@ -27,7 +27,7 @@ public sealed class MembershipDatabase
     /// <summary>Where the database is.</summary>
     public string ConnectionString { get; }
 
-    /// <summary>Creates a database on the shared server and runs the membership script on it.</summary>
+    /// <summary>Creates a database on the collection's server and runs the membership script on it.</summary>
     public static async Task<MembershipDatabase> CreateAsync(PostgresFixture postgres, string prefix)
     {
         var connectionString = await postgres.CreateDatabaseAsync(prefix);

@@ -12,7 +12,6 @@ public sealed class IdempotencyTests(PostgresFixture postgres, ITestOutputHelper
     {
         await StartAsync(engine);
         await Cluster.CreateEventAsync("idem", TicketingCluster.Type("ga", capacity: 100, shards: 4));
-        await Cluster.ActivateShardsAsync("idem", "ga", 0, 1, 2, 3);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 25).Select(_ => Cluster.BuyAsync("idem", "ga", 3, key: "retry-me")));
 

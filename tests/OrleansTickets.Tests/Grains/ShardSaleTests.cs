@@ -13,7 +13,6 @@ public sealed class ShardSaleTests(PostgresFixture postgres, ITestOutputHelper o
     {
         await StartAsync(engine);
         await Cluster.CreateEventAsync("one-shard", TicketingCluster.Type("ga", capacity: 1_000, shards: 1));
-        await Cluster.ActivateShardsAsync("one-shard", "ga", 0);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 1_200).Select(_ => Cluster.BuyAsync("one-shard", "ga", 1)));
 

@@ -28,7 +28,7 @@ public sealed class LongCollectionsFirst : ITestCollectionOrderer
 
     private static int Rank(ITestCollection collection)
     {
-        if (collection.DisplayName.StartsWith(PostgresCollection.Name, StringComparison.Ordinal)) return 0;
+        if (PostgresCollection.All.Contains(collection.DisplayName)) return 0;
         // A class's own collection, named after it. Should xunit name it otherwise, the class goes with the rest: the
         // run is slower, not wrong.
         var className = collection.DisplayName.StartsWith(ClassCollectionPrefix, StringComparison.Ordinal)

@@ -10,24 +10,16 @@ public sealed class LongCollectionsFirstTests
         var assembly = new TestAssembly(Reflector.Wrap(typeof(LongCollectionsFirstTests).Assembly));
         TestCollection Named(string name) => new(assembly, null, name);
         TestCollection Of(Type testClass) => Named("Test collection for " + testClass.FullName);
-        var collections = new[]
-        {
-            Of(typeof(LongCollectionsFirstTests)),
-            Of(typeof(OrleansTickets.Tests.Grains.FrozenShardGrantTests)),
-            Named(PostgresKeysCollection.Name),
-            Named("a collection of no class"),
-            Named(PostgresCollection.Name),
-            Of(typeof(OrleansTickets.Tests.Grains.DispatcherPatienceTests)),
-        };
+        TestCollection[] postgres = [Named(PostgresKeysCollection.Name), Named(PostgresCollection.Name)];
+        TestCollection[] runLong = [Of(typeof(Grains.FrozenShardGrantTests)), Of(typeof(Grains.DispatcherPatienceTests))];
+        TestCollection[] rest = [Of(typeof(LongCollectionsFirstTests)), Named("a collection of no class"), Named("postgres: a name none of ours has")];
+        var collections = new[] { rest[0], runLong[0], postgres[0], rest[1], rest[2], postgres[1], runLong[1] };
         var usual = new DefaultTestCollectionOrderer().OrderTestCollections(collections).ToList();
 
-        var ordered = new LongCollectionsFirst().OrderTestCollections(collections).ToList();
+        var ordered = new LongCollectionsFirst().OrderTestCollections(collections);
 
-        Assert.Equal(
-            usual.Where(c => c.DisplayName.StartsWith("postgres", StringComparison.Ordinal))
-                .Concat(usual.Where(c => c.DisplayName.EndsWith("FrozenShardGrantTests", StringComparison.Ordinal) || c.DisplayName.EndsWith("DispatcherPatienceTests", StringComparison.Ordinal)))
-                .Concat(usual.Where(c => c.DisplayName.EndsWith("LongCollectionsFirstTests", StringComparison.Ordinal) || c.DisplayName == "a collection of no class"))
-                .Select(c => c.DisplayName),
-            ordered.Select(c => c.DisplayName));
+        // Each group in the order xunit would have used.
+        var expected = new[] { postgres, runLong, rest }.SelectMany(group => usual.Where(group.Contains));
+        Assert.Equal(expected.Select(c => c.DisplayName), ordered.Select(c => c.DisplayName));
     }
 }

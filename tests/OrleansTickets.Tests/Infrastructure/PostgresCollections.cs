@@ -12,9 +12,15 @@ public sealed class PostgresCollection : ICollectionFixture<PostgresFixture>
 {
     /// <summary>The collection name to put in <c>[Collection(...)]</c>.</summary>
     public const string Name = "postgres";
+
+    /// <summary>The names of all the PostgreSQL collections, this one's and the others'.</summary>
+    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal)
+    {
+        Name, PostgresKeysCollection.Name, PostgresSalesCollection.Name, PostgresMembershipCollection.Name, PostgresClusterCollection.Name,
+    };
 }
 
-/// <summary>Idempotency keys, forwards and duplicate activations on PostgreSQL.</summary>
+/// <summary>Idempotency keys, forwards, duplicate activations and escrow (grants, drains) on PostgreSQL.</summary>
 [CollectionDefinition(Name)]
 public sealed class PostgresKeysCollection : ICollectionFixture<PostgresFixture>
 {

@@ -105,7 +105,8 @@ public sealed class PostgresServer : IAsyncDisposable
     {
         await PgCtlAsync("stop", "-m", immediate ? "immediate" : "fast").ConfigureAwait(false);
         await PgCtlAsync("start", "-l", LogFile).ConfigureAwait(false);
-        // Other tests share this server: their pooled connections died with it, so drop them all.
+        // Pooled connections to this server died with it, so drop them all: idle ones are closed now, busy ones when
+        // given back. Other collections' idle connections to their own servers go too, and they just reconnect.
         NpgsqlConnection.ClearAllPools();
     }
 

@@ -70,8 +70,9 @@ public sealed class TestStorage : IDisposable
             // A test's PostgreSQL databases stay on the collection's server until the suite ends, and Npgsql keeps each
             // pool's idle connections open for five minutes: the suite's tests together held the server's 300
             // connections, and a later test's new databases were refused ("too many clients already"). It was seen as the
-            // rehearsal test timing out, its private silo's shards unreachable. PostgreSQL tests run one at a time (one
-            // collection), so closing every idle pooled connection here takes nothing from a test still running.
+            // rehearsal test timing out, its private silo's shards unreachable. Npgsql closes only the idle connections
+            // here (a busy one is closed when it is given back), so the tests of other PostgreSQL collections, which run
+            // meanwhile on servers of their own, just open new ones; the shards' own data sources are not touched.
             Npgsql.NpgsqlConnection.ClearAllPools();
             return;
         }

@@ -114,14 +114,17 @@ public sealed class TicketingCluster : IAsyncDisposable
         Client.GetGrain<IInventoryShardGrain>(new ShardAddress(eventId, typeId, index).Key);
 
     /// <summary>
-    /// Activates shards before a test's first call between shards. Such calls have the service's time-outs (2 s for a
-    /// question for room, a forward or a pull), and a shard's first activation, which opens or creates its database,
-    /// can take longer than that on a busy machine (the suite runs twice as many classes at once as there are cores),
-    /// so the shard was passed over as if it did not answer.
+    /// Activates shards before a test's first call that has one of the service's time-outs (2 s for a question for
+    /// room, a forward, a pull or a refresh, 5 s for a grant's delivery). A shard's first activation opens or creates
+    /// its database, which on a busy machine (the suite runs twice as many collections at once as there are cores) can
+    /// take longer than that, and the shard was passed over as if it did not answer.
     /// </summary>
     public async Task ActivateShardsAsync(string eventId, string typeId, params int[] indexes)
     {
-        foreach (var index in indexes) await Shard(eventId, typeId, index).GetSellable();
+        foreach (var index in indexes)
+        {
+            Assert.True(await Shard(eventId, typeId, index).GetSellable() >= 0, $"shard {eventId}/{typeId}/{index} could not load");
+        }
     }
 
     /// <summary>
