@@ -44,6 +44,7 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
 
         // The retry reaches the home's twin in the other cluster: shard 1 refuses X for good, and the key moves to Y on
         // shard 2, which sells it. Say this answer was lost on its way to the buyer.
+        await second.ActivateShardsAsync("stale", "ga", 2);
         var moved = await second.Shard("stale", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [2]));
         Assert.Equal(PurchaseStatus.Created, moved.Status);
         Assert.True(OrderId.TryGetShard(moved.Order!.OrderId, out var holder));
@@ -57,6 +58,7 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
         // The next retry reaches the first home again, which last knew X and has no candidate with room. X is refused,
         // so a home answering from what it last knew would say "sold out" to a buyer who has order Y. It reads the
         // stored key first (it knows the database holds it), and replays Y.
+        await first.ActivateShardsAsync("stale", "ga", 2);
         var retried = await first.Shard("stale", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), []));
         Assert.Equal(PurchaseStatus.Replayed, retried.Status);
         Assert.Equal(moved.Order.OrderId, retried.Order!.OrderId);
