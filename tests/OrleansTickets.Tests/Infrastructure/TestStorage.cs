@@ -67,7 +67,7 @@ public sealed class TestStorage : IDisposable
     {
         if (Folder is null)
         {
-            // A test's PostgreSQL databases stay on the collection's server until the suite ends, and Npgsql keeps each
+            // A test's PostgreSQL databases stay on the collection's server until the collection ends, and Npgsql keeps each
             // pool's idle connections open for five minutes: the suite's tests together held the server's 300
             // connections, and a later test's new databases were refused ("too many clients already"). It was seen as the
             // rehearsal test timing out, its private silo's shards unreachable. Npgsql closes only the idle connections
