@@ -175,13 +175,13 @@ public sealed class ViewPullTests(ITestOutputHelper output)
         cluster.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 8, shards: 4, maxPerOrder: 4));
 
     /// <summary>
-    /// Activates the event's shards (a sales report asks each of them, not the dispatcher), and has the dispatcher load
-    /// the event with an order larger than any allowed, answered from the definition alone (no refresh, no pull), so
-    /// that the timed pair of orders does not include loading them: on a busy machine that alone took most of the window.
+    /// Activates the event's shards (asked one by one, not through the dispatcher), and has the dispatcher load the
+    /// event with an order larger than any allowed, answered from the definition alone (no refresh, no pull), so that
+    /// the timed pair of orders does not include loading them: on a busy machine that alone took most of the window.
     /// </summary>
     private static async Task WarmUpAsync(TicketingCluster cluster, string eventId)
     {
-        await cluster.SalesAsync(eventId);
+        await cluster.ActivateShardsAsync(eventId, "ga", 0, 1, 2, 3);
         Assert.Equal(PurchaseStatus.TooManyTickets, (await cluster.BuyAsync(eventId, "ga", 5)).Status);
     }
 
