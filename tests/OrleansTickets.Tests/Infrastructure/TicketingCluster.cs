@@ -116,7 +116,7 @@ public sealed class TicketingCluster : IAsyncDisposable
     /// <summary>
     /// Activates shards before a test's first call that has one of the service's time-outs (2 s for a question for
     /// room, a forward, a pull or a refresh, 5 s for a grant's delivery). A shard's first activation opens or creates
-    /// its database, which on a busy machine (the suite runs more collections at once than there are cores) can
+    /// its database, which on a busy machine (the suite runs collections side by side) can
     /// take longer than that, and the shard was passed over as if it did not answer.
     /// </summary>
     public async Task ActivateShardsAsync(string eventId, string typeId, params int[] indexes)
