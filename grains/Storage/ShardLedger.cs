@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Data.Common;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
