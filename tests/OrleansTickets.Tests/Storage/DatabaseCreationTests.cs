@@ -1,7 +1,6 @@
 using Npgsql;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
-using Xunit;
 
 namespace OrleansTickets.Tests.Storage;
 

@@ -3,7 +3,6 @@ using Microsoft.Data.Sqlite;
 using Npgsql;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
-using Xunit;
 
 namespace OrleansTickets.Tests.Storage;
 

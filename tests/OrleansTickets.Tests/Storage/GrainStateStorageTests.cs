@@ -1,13 +1,10 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using Orleans;
-using Orleans.Runtime;
 using Orleans.Storage;
 using Orleans.TestingHost;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
-using Xunit;
 
 namespace OrleansTickets.Tests.Storage;
 

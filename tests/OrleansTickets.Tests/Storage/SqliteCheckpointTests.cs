@@ -1,5 +1,4 @@
 using Microsoft.Data.Sqlite;
-using OrleansTickets.Orders;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 

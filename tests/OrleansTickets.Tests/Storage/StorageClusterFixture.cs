@@ -1,8 +1,6 @@
 using System.Data.Common;
-using Orleans.Hosting;
 using Orleans.TestingHost;
 using OrleansTickets.Storage;
-using Xunit;
 
 namespace OrleansTickets.Tests.Storage;
 

@@ -8,7 +8,6 @@ using OrleansTickets.Diagnostics;
 using OrleansTickets.Hosting;
 using Npgsql;
 using OrleansTickets.Storage;
-using Xunit;
 
 namespace OrleansTickets.Tests.Storage;
 

@@ -1,6 +1,3 @@
-using Orleans;
-using Orleans.Runtime;
-
 namespace OrleansTickets.Tests.Storage;
 
 /// <summary>Names of the ADO.NET grain storage providers the storage tests configure.</summary>
