@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Builder;
 using OrleansTickets.Api.Hosting;
 
 namespace OrleansTickets.Api;

@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
 using OrleansTickets.Api.Http;
 

@@ -1,7 +1,5 @@
 using System.Data.Common;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging;
-using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
 using OrleansTickets.Hosting;
 

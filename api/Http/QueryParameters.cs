@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Http;
-
 namespace OrleansTickets.Api.Http;
 
 /// <summary>Query parameters on the endpoints that change something, which take all their options in the body.</summary>

@@ -1,7 +1,3 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
-
 namespace OrleansTickets.Api.Http;
 
 /// <summary>Maps a read for both GET and HEAD (RFC 9110 §9.1); Kestrel sends a HEAD's headers without the body.</summary>

@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using OrleansTickets.Api.Http;

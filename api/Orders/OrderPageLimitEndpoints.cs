@@ -1,7 +1,3 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-
 namespace OrleansTickets.Api.Orders;
 
 /// <summary>Puts an endpoint under <see cref="OrderPageLimit"/>.</summary>

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging;
-
 namespace OrleansTickets.Silo.Hosting;
 
 /// <summary>

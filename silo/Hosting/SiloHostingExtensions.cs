@@ -1,4 +1,3 @@
-using System.Net;
 using Orleans.Configuration;
 using Orleans.Runtime.MembershipService;
 using OrleansTickets.Api;

@@ -1,4 +1,3 @@
-using Orleans.Runtime;
 using OrleansTickets.Hosting;
 
 namespace OrleansTickets.Silo.Hosting;

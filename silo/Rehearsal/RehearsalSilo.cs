@@ -5,7 +5,6 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Orleans.Runtime;
 using OrleansTickets.Api;
 using OrleansTickets.Silo.Hosting;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Runtime;
 using Orleans.Runtime.Placement;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;

@@ -3,13 +3,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Orleans;
 using Orleans.Configuration;
-using Orleans.Runtime;
 using Orleans.Runtime.MembershipService;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
-using Xunit;
 
 namespace OrleansTickets.Tests.Cluster;
 

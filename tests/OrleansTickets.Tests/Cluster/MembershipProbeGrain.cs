@@ -1,5 +1,3 @@
-using Orleans;
-
 namespace OrleansTickets.Tests.Cluster;
 
 /// <summary>A grain that only reports where it runs, so membership tests can prove calls still route.</summary>

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
 using Orleans.Runtime.Placement;
-using Orleans.Runtime;
 using Orleans.TestingHost;
 using OrleansTickets.Hosting;
 using OrleansTickets.Inventory;

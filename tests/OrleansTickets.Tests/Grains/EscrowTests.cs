@@ -4,7 +4,6 @@ using OrleansTickets.Catalog;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
-using OrleansTickets.Sales;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 

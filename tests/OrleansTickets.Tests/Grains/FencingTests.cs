@@ -1,6 +1,4 @@
-using OrleansTickets.Events;
 using OrleansTickets.Orders;
-using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using OrleansTickets.Dispatch;
 using OrleansTickets.Events;
-using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
 

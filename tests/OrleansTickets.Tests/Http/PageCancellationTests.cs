@@ -1,7 +1,5 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
-using OrleansTickets.Events;
 using OrleansTickets.Export;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;

@@ -1,5 +1,4 @@
 using OrleansTickets.Inventory;
-using OrleansTickets.Orders;
 
 namespace OrleansTickets.Tests.Infrastructure;
 

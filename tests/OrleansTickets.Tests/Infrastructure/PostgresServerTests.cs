@@ -1,5 +1,4 @@
 using Npgsql;
-using Xunit;
 
 namespace OrleansTickets.Tests.Infrastructure;
 

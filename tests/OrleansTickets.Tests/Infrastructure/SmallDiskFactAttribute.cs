@@ -1,5 +1,3 @@
-using Xunit;
-
 namespace OrleansTickets.Tests.Infrastructure;
 
 /// <summary>
