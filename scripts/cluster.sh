@@ -4,6 +4,7 @@
 #
 # usage:
 #   scripts/cluster.sh up [SILOS] [FRONTENDS]   build (Release), start PostgreSQL, SILOS silos (default 3), FRONTENDS front ends (default 2)
+#                                               (a failure part of the way stops what it started; logs stay)
 #   scripts/cluster.sh add-silo                 start one more silo (scale up for the rush), on the first index free
 #                                               (never used, or its silo stopped cleanly)
 #   scripts/cluster.sh stop-silo N              stop silo N gracefully (SIGTERM) and wait until it has left: its grains move first;
@@ -194,6 +195,41 @@ next_index() {
     ) 9>"$state/index.lock"
 }
 
+# Stops every process and then PostgreSQL, unless called with keep-postgres (down, and an up that failed part of the way).
+stop_all() {
+    # Every process first gets SIGTERM and its time to stop (a silo hands its grains over, which needs PostgreSQL,
+    # for up to 90 s, after Api:Shutdown:Drain's wait of up to 60 s); only then is PostgreSQL stopped. A pid file of a process that already ended is not used to
+    # signal (see running).
+    local stopping=() file pid
+    for file in "$state"/*.pid; do
+        [[ -e "$file" ]] || continue
+        if running "$file"; then
+            pid="$(cat "$file")"
+            kill "$pid" 2>/dev/null && stopping+=("$pid")
+        fi
+        rm -f "$file"
+    done
+    for pid in "${stopping[@]}"; do
+        for _ in $(seq 1 160); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+        # Only a process still ours: one that ended may have given its pid to another while the others were waited for.
+        if kill -0 "$pid" 2>/dev/null && grep -qa OrleansTickets "/proc/$pid/cmdline" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    done
+    rm -f "$state"/*.exit "$state"/*.reserved
+    [[ ${1:-} == keep-postgres ]] || "$repo/scripts/postgres.sh" stop >/dev/null || true
+    echo "cluster stopped"
+}
+
+# An up that failed part of the way (a silo that did not start, a port taken) stops what it had started: left running,
+# those processes made the next up refuse ("a cluster runs") until an operator ran down. Their logs stay in the state
+# folder. PostgreSQL is stopped only when this up started it.
+undo_failed_up() {
+    local code=$?
+    ((code == 0)) && return 0
+    echo "cluster.sh: up failed; stopping what it started (logs stay in $state)" >&2
+    if [[ $postgres_was_running == true ]]; then stop_all keep-postgres >&2; else stop_all >&2; fi
+    exit "$code"
+}
+
 signal() {
     local file="$state/$1-$2.pid" sig=$3
     running "$file" || die "$1 $2 is not running"
@@ -210,6 +246,9 @@ case "${1:-}" in
         for file in "$state"/*.pid; do
             [[ -e "$file" ]] && running "$file" && die "a cluster runs in $state ($(basename "$file" .pid) is up): add-silo and add-frontend grow it, down stops it"
         done
+        postgres_was_running=false
+        "$repo/scripts/postgres.sh" status >/dev/null 2>&1 && postgres_was_running=true
+        trap undo_failed_up EXIT
         dotnet build -c Release "$repo/silo" -v quiet -nologo >/dev/null
         dotnet build -c Release "$repo/api" -v quiet -nologo >/dev/null
         "$repo/scripts/postgres.sh" start >/dev/null
@@ -219,6 +258,7 @@ case "${1:-}" in
         # Silos first: they create the membership schema that front ends read.
         for ((i = 0; i < silos; i++)); do start_silo "$i"; done
         for ((i = 0; i < frontends; i++)); do start_frontend "$i"; done
+        trap - EXIT
         ;;
     # Assigned first: a failed substitution in a command's arguments would not stop the script.
     add-silo) n="$(next_index silo)"; start_silo "$n" ;;
@@ -241,27 +281,6 @@ case "${1:-}" in
             fi
         done
         ;;
-    down)
-        # Every process first gets SIGTERM and its time to stop (a silo hands its grains over, which needs PostgreSQL,
-        # for up to 90 s, after Api:Shutdown:Drain's wait of up to 60 s); only then is PostgreSQL stopped. A pid file of a process that already ended is not used to
-        # signal (see running).
-        stopping=()
-        for file in "$state"/*.pid; do
-            [[ -e "$file" ]] || continue
-            if running "$file"; then
-                pid="$(cat "$file")"
-                kill "$pid" 2>/dev/null && stopping+=("$pid")
-            fi
-            rm -f "$file"
-        done
-        for pid in "${stopping[@]}"; do
-            for _ in $(seq 1 160); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-            # Only a process still ours: one that ended may have given its pid to another while the others were waited for.
-            if kill -0 "$pid" 2>/dev/null && grep -qa OrleansTickets "/proc/$pid/cmdline" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-        done
-        rm -f "$state"/*.exit "$state"/*.reserved
-        "$repo/scripts/postgres.sh" stop >/dev/null || true
-        echo "cluster stopped"
-        ;;
-    *) sed -n '2,23p' "$0"; exit 2 ;;
+    down) stop_all ;;
+    *) sed -n '2,24p' "$0"; exit 2 ;;
 esac
