@@ -207,14 +207,14 @@ stop_all() {
             pid="$(cat "$file")"
             kill "$pid" 2>/dev/null && stopping+=("$pid")
         fi
-        rm -f "$file"
     done
     for pid in "${stopping[@]}"; do
         for _ in $(seq 1 160); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
         # Only a process still ours: one that ended may have given its pid to another while the others were waited for.
         if kill -0 "$pid" 2>/dev/null && grep -qa OrleansTickets "/proc/$pid/cmdline" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
     done
-    rm -f "$state"/*.exit "$state"/*.reserved
+    # Only now: a stop cut short (a second Ctrl-C during the waits) leaves the pid files for the next down to find.
+    rm -f "$state"/*.pid "$state"/*.exit "$state"/*.reserved
     [[ ${1:-} == keep-postgres ]] || "$repo/scripts/postgres.sh" stop >/dev/null || true
     echo "cluster stopped"
 }

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using OrleansTickets.Diagnostics;
 using OrleansTickets.Orders;
 
 namespace OrleansTickets.Dispatch;
@@ -10,6 +9,20 @@ namespace OrleansTickets.Dispatch;
 /// </summary>
 public sealed partial class PurchaseDispatcherGrain
 {
+    // What each shard of the type (by index) was last seen to hold: a hint for routing, never trusted for a sale.
+    private long[] _remaining = [];
+    // Deadlines and "unavailable until" marks are monotonic timestamps (see Now): a wall clock stepped back by NTP or
+    // a resumed VM would stretch a buyer's patience, and keep a shard out of routing, for the length of the step.
+    private long[] _unavailableUntil = [];
+
+    // Shards a drain retired, as refreshes found them (for good: nothing un-drains a shard). They still sell and give
+    // what they hold, but take nothing in, so a pull must not pick one as its receiver.
+    private bool[] _retired = [];
+
+    // Purchases in flight at each shard from this silo's dispatchers of the type, and the shards silent with them
+    // (see ShardPurchaseWatch): skipped like unavailable ones while they stay silent.
+    private ShardPurchaseWatch? _watch;
+
     private const int CandidatesPerCall = 8;
 
     // How many pulls one purchase may plan from a fresh view (ViewIsFresh) before it refreshes instead. A pull that fails
@@ -102,8 +115,6 @@ public sealed partial class PurchaseDispatcherGrain
         }
     }
 
-    /// <summary>The further of a purchase's route so far and the step it takes now.</summary>
-    private static PurchaseRoute Further(PurchaseRoute route, PurchaseRoute step) => step > route ? step : route;
 
     /// <summary>Takes a shard's own report of its remaining tickets.</summary>
     private void Observe(int index, long remaining) => _remaining[index] = Math.Max(0, remaining);

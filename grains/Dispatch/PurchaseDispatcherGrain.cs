@@ -62,18 +62,6 @@ public sealed partial class PurchaseDispatcherGrain(
 
     private EventDefinition? _event;
     private TicketTypeDefinition? _type;
-    private long[] _remaining = [];
-    // Deadlines and "unavailable until" marks are monotonic timestamps (see Now): a wall clock stepped back by NTP or
-    // a resumed VM would stretch a buyer's patience, and keep a shard out of routing, for the length of the step.
-    private long[] _unavailableUntil = [];
-
-    // Shards a drain retired, as refreshes found them (for good: nothing un-drains a shard). They still sell and give
-    // what they hold, but take nothing in, so a pull must not pick one as its receiver.
-    private bool[] _retired = [];
-
-    // Purchases in flight at each shard from this silo's dispatchers of the type, and the shards silent with them
-    // (see ShardPurchaseWatch): skipped like unavailable ones while they stay silent.
-    private ShardPurchaseWatch? _watch;
 
     // The event's key homes that have answered nothing definite for a while (see KeyHomeOutage), by flat index.
     private KeyHomeOutage? _outage;
@@ -343,6 +331,9 @@ public sealed partial class PurchaseDispatcherGrain(
             _watch.Ended(index, answered);
         }
     }
+
+    /// <summary>The further of a purchase's route so far and the step it takes now.</summary>
+    private static PurchaseRoute Further(PurchaseRoute route, PurchaseRoute step) => step > route ? step : route;
 
     private ITicketEventGrain Catalog => _catalog ??= GrainFactory.GetEventGrain(_event!.Id);
 

@@ -1,4 +1,3 @@
-using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
 using Microsoft.Data.Sqlite;
@@ -9,8 +8,10 @@ using OrleansTickets.Inventory;
 namespace OrleansTickets.Storage;
 
 /// <summary>
-/// The group-commit writer: one loop per database drains every batch queued by the shards on it and commits them in
-/// one transaction, completing each batch's task only once that transaction has committed (durable before yes).
+/// The group-commit writer: one loop per database takes what the shards on it queue (their batches, and on SQLite their
+/// claims too) and commits the batches of a cycle in one transaction, completing each batch's task only once that
+/// transaction has committed (durable before yes); and the reads a group needs when the database refuses a key
+/// (<see cref="ReadKeyAsync"/>, which the shards' own key reads use as well).
 /// </summary>
 public sealed partial class ShardDatabase
 {

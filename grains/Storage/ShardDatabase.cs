@@ -23,7 +23,6 @@ namespace OrleansTickets.Storage;
 /// </remarks>
 public sealed partial class ShardDatabase : IAsyncDisposable
 {
-
     private readonly Channel<WriterItem> _queue = Channel.CreateUnbounded<WriterItem>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly DbDataSource _dataSource;

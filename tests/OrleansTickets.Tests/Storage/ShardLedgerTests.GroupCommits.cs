@@ -238,6 +238,22 @@ public sealed partial class ShardLedgerTests
     }
 
     [Theory, InlineData(Engines.Sqlite), PostgresRow]
+    public async Task A_meter_listener_that_throws_does_not_turn_a_durable_commit_into_a_failure(string engine)
+    {
+        await using var context = await LedgerContext.CreateAsync(engine, postgres);
+        // Only this context's meter: other tests' commits in this process must not meet the broken listener.
+        using var listener = new BrokenMeterListener(instrument =>
+            ReferenceEquals(instrument.Meter.Scope, context) && instrument.Name == "orleanstickets.storage.commits");
+        var shard = new ShardAddress("e", "ga", 0);
+        var ledger = context.Ledger(shard);
+        await ledger.ClaimAsync(Block);
+
+        Assert.Equal(CommitOutcome.Committed, await ledger.CommitAsync(Batch(ledger, shard, 0, Order(shard, "o1", 101, 102))));
+        // Without this the test would pass with a listener that never met the commit's measurement.
+        Assert.True(listener.Thrown > 0, "The broken listener was never called on the commit's measurement.");
+    }
+
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_logging_provider_that_throws_while_a_group_is_refused_does_not_stop_the_writer(string engine)
     {
         using var throwingLog = new LogHook("refused a group of", () => throw new IOException("The log's disk is full (played by a test)."));

@@ -6,7 +6,10 @@ using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Storage;
 
-/// <summary>Reads: a shard's own transfers and the export's pages by index, and an export place the database cannot continue from refused.</summary>
+/// <summary>
+/// Reads: a shard's own transfers and the export's pages by index, an export place the database cannot continue from
+/// refused, the save marks an older database gets, and lookups kept to their share of the pool.
+/// </summary>
 public sealed partial class ShardLedgerTests
 {
     [Theory, InlineData(Engines.Sqlite), PostgresRow]
