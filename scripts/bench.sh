@@ -55,6 +55,9 @@
 #                    the sale's end, and print where it went: by thread, by layer, and the top frames; the service
 #                    writes a perf map and runs without W^X so JIT-compiled frames have names (not the configuration
 #                    of the other runs: compare like with like)
+#   --syscalls       count the system calls of the whole machine (perf's tracepoints; the load generator and, with
+#                    --postgres, the server are in them) in the sale's first 5 s, and print them per response of the
+#                    sale, with context switches: which calls a sale makes how often (eighty-eighth session)
 #   --trace          record the sale's first 5 s with dotnet-trace (installed as a global tool if missing; the
 #                    dotnet-sampled-thread-time profile, about 100 samples a second of every managed thread) and
 #                    print its top frames, exclusive and inclusive; it samples waiting threads too, so it shows
@@ -78,7 +81,7 @@ source "$repo/scripts/lib/operator.sh"
 source "$repo/scripts/lib/service-start.sh"
 cd "$repo"
 
-service_args=() extra_env=() client_env=() quantity_args=() crowd=load counters=0 perf=0 trace=0 trace_profile=dotnet-sampled-thread-time profile_given=0 trace_providers= trace_seconds=5 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
+service_args=() extra_env=() client_env=() quantity_args=() crowd=load counters=0 perf=0 syscalls=0 trace=0 trace_profile=dotnet-sampled-thread-time profile_given=0 trace_providers= trace_seconds=5 ready_to_run=0 postgres=0 connections=256 http2=0 ga_shards= festival_file=scripts/bench/festival.json scale=1 max_dbs= floor=1 timeout=300 warm_up=0 cold=0 waiting_room=3
 while [[ $# -gt 0 ]]; do
     # An option that takes a value, given last without one, would otherwise stop on set -u's "unbound variable".
     case "$1" in
@@ -107,6 +110,7 @@ while [[ $# -gt 0 ]]; do
         --ready-to-run) ready_to_run=1 ;;
         --counters) counters=1 ;;
         --perf) perf=1 ;;
+        --syscalls) syscalls=1 ;;
         --trace) trace=1 ;;
         --trace-profile) trace=1 trace_profile="$2" profile_given=1; shift ;;
         --trace-providers) trace=1 trace_providers="$2"; shift ;;
@@ -285,6 +289,18 @@ if [[ $perf == 1 ]]; then
     command -v perf >/dev/null || { echo "--perf needs perf (Debian package linux-perf)" >&2; exit 2; }
     (wait_for_sale && exec perf record -F 499 -g -e cpu-clock -p "$service_pid" -o "$run_dir/perf.data") \
         >"$run_dir/perf.log" 2>&1 &
+    profiler_pids+=($!)
+    pids+=($!)
+fi
+if [[ $syscalls == 1 ]]; then
+    command -v perf >/dev/null || { echo "--syscalls needs perf (Debian package linux-perf)" >&2; exit 2; }
+    # Tracepoints count every call on the machine, whichever process makes it; perf ends by itself after the window.
+    syscall_events=context-switches
+    for call in pwrite64 fsync fdatasync recvfrom sendto read write pread64 futex sched_yield epoll_wait fcntl; do
+        syscall_events+=",syscalls:sys_enter_$call"
+    done
+    (wait_for_sale && exec perf stat -a -x, -e "$syscall_events" -o "$run_dir/syscalls.csv" -- sleep 5) \
+        >"$run_dir/syscalls.log" 2>&1 &
     profiler_pids+=($!)
     pids+=($!)
 fi
@@ -489,6 +505,14 @@ fi
 if [[ $perf == 1 ]]; then
     echo "== where the service's CPU went during the sale (perf, $run_dir/perf.data)"
     "$repo/scripts/lib/perf-summary.sh" "$run_dir/perf.data"
+fi
+if [[ $syscalls == 1 ]]; then
+    echo "== system calls during the sale (perf stat, $run_dir/syscalls.csv)"
+    if [[ -s $run_dir/syscalls.csv && -s $run_dir/latency.csv ]]; then
+        python3 "$repo/scripts/lib/syscall_summary.py" "$run_dir/syscalls.csv" "$run_dir/latency.csv" 5 || true
+    else
+        echo "   not counted (see $run_dir/syscalls.log)"
+    fi
 fi
 if [[ $trace == 1 && ( -n $trace_providers || $trace_profile != dotnet-sampled-thread-time ) ]]; then
     echo "== $trace_seconds s from the sale's start by dotnet-trace (${trace_what[*]}): $run_dir/sale.nettrace"
