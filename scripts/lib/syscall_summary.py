@@ -15,6 +15,7 @@ MADE_BY = {
     "fsync": "one per group commit on SQLite",
     "fdatasync": "PostgreSQL's WAL flushes",
     "recvfrom": "HTTP reads, both processes",
+    "read": "the load generator's HTTP reads",
     "sendto": "HTTP writes, both processes",
     "sched_yield": "thread-pool workers spinning before they sleep",
     "futex": "sleeping threads woken",
