@@ -35,7 +35,7 @@ done
 # the sale's length (below), and a crowd that buys everything in a few rounds would be done before the faults.
 [[ $tickets =~ ^[1-9][0-9]*$ && $tickets -ge 1000 ]] || { echo "chaos: --tickets must be a whole number, 1000 or more" >&2; exit 2; }
 [[ $buyers =~ ^[1-9][0-9]*$ ]] || { echo "chaos: --buyers must be a whole number, 1 or more" >&2; exit 2; }
-(( buyers * 25 <= tickets + 1000 )) || { echo "chaos: at most one buyer per 25 tickets (at least 10 orders each)" >&2; exit 2; }
+(( buyers * 25 <= tickets + 1000 )) || { echo "chaos: at most one buyer per 25 tickets, counting the 1,000 the run adds (at least 10 orders each)" >&2; exit 2; }
 
 export CLUSTER_STATE="$work/cluster" PGDATA_ROOT="$work/pg" PGPORT="${CHAOS_PGPORT:-15632}" CLUSTER_PORT_SHIFT=1000
 # A crashed silo is declared dead in seconds, not Orleans' default 15-60 s. No on-sale rehearsal (silo/Rehearsal):
