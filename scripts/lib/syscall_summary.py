@@ -11,17 +11,17 @@ import sys
 
 # What makes each call in a sale, for the reader of the table (docs/benchmarks.md, eighty-eighth session).
 MADE_BY = {
-    "pwrite64": "SQLite's WAL: two per page written (the frame's header, then the page)",
-    "fsync": "one per group commit on SQLite",
-    "fdatasync": "PostgreSQL's WAL flushes",
+    "pwrite64": "WAL writes (SQLite: two per page, the frame's header, then the page)",
+    "fsync": "SQLite: one per group commit",
+    "fdatasync": "PostgreSQL: its WAL flushes",
     "recvfrom": "HTTP reads, two per exchange in each process",
     "read": "the load generator's HTTP reads",
     "sendto": "HTTP writes, one per exchange in each process",
     "sched_yield": "thread-pool workers spinning before they sleep",
     "futex": "sleeping threads woken",
     "epoll_wait": "the sockets' event loops",
-    "fcntl": "SQLite's file locks",
-    "pread64": "SQLite pages read from the file",
+    "fcntl": "SQLite: its file locks",
+    "pread64": "database pages read from their files",
 }
 
 
