@@ -15,12 +15,15 @@ function buyers.setup(thread)
 end
 
 -- Request n of this thread: an order for quantity tickets of type_id, with a buyer and an Idempotency-Key no
--- other request of the run has (id and run are the thread's, from setup).
+-- other request of the run has (id and run are the thread's, from setup). wrk cannot tell which request an answer
+-- belongs to, so the buyer's name states the request ("... asks for 3 ga"): the service stores the buyer with the
+-- order and echoes it, and the load generator's verify mode compares each answer with the request its buyer states
+-- (tests/OrleansTickets.LoadGenerator/Verification/StatedRequest.cs).
 function buyers.order(path, type_id, quantity, n)
   local buyer = id .. "-" .. n
   local body = string.format(
-    '{"ticketTypeId":"%s","quantity":%d,"buyer":{"name":"Wrk Buyer %s","email":"wrk-%s@example.test"}}',
-    type_id, quantity, buyer, buyer)
+    '{"ticketTypeId":"%s","quantity":%d,"buyer":{"name":"Wrk Buyer %s asks for %d %s","email":"wrk-%s@example.test"}}',
+    type_id, quantity, buyer, quantity, type_id, buyer)
   return wrk.format("POST", path,
     { ["Content-Type"] = "application/json", ["Idempotency-Key"] = "wrk-" .. run .. "-" .. buyer }, body)
 end

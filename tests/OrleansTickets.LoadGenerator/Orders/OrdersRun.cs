@@ -167,7 +167,7 @@ public static class OrdersRun
     {
         using var timeout = new CancellationTokenSource(VerificationTimeout);
         var sales = await SalesReader.ReadAsync(apis, eventId, SalesReader.RetryPause, timeout.Token);
-        return sales is null ? [] : SaleVerifier.Verify(orders, sales, offered);
+        return sales is null ? [] : SaleVerifier.Verify(orders, sales, offered, everyRequestKnown: true);
     }
 
     private static OrdersRunSummary Summarize(LoadOptions options, bool timedOut, long startedAt, List<VirtualBuyer> buyers,

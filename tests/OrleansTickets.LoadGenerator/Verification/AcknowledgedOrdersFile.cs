@@ -6,7 +6,7 @@ namespace OrleansTickets.LoadGenerator.Verification;
 /// <summary>
 /// The acknowledged orders of a run, kept on disk so a sale can be checked afterwards: as one JSON array (what an
 /// orders run writes) or as one order per line (what another client writes, response body after response body:
-/// <c>scripts/wrk/sellout.lua</c>).
+/// <c>scripts/wrk/sellout.lua</c>). A body's request is the one its buyer's name states (<see cref="StatedRequest"/>).
 /// </summary>
 public static class AcknowledgedOrdersFile
 {
@@ -48,8 +48,9 @@ public static class AcknowledgedOrdersFile
             if (string.IsNullOrWhiteSpace(line)) continue;
             try
             {
-                orders.Add(JsonSerializer.Deserialize(line, LoadJsonContext.Default.AcknowledgedOrder)
-                    ?? throw new InvalidDataException($"{path}:{number} is null, not an order"));
+                var order = JsonSerializer.Deserialize(line, LoadJsonContext.Default.AcknowledgedOrder)
+                    ?? throw new InvalidDataException($"{path}:{number} is null, not an order");
+                orders.Add(order with { Requested = StatedRequest.From(order.Buyer) });
             }
             catch (JsonException exception)
             {

@@ -18,8 +18,14 @@ public static class SaleVerifier
     /// <paramref name="sales"/>: the service counts a type's capacity from its shards, so a service that sold more than
     /// it was given would report the larger capacity too, and "sold = capacity" would still hold. Null when unknown.
     /// </param>
+    /// <param name="everyRequestKnown">
+    /// Whether every order must carry the request it answers. Without it, an answer whose request is unknown is left
+    /// out of the comparison: a service that mangled the buyer a request names (<see cref="StatedRequest"/>) would
+    /// then pass it.
+    /// </param>
     public static IReadOnlyList<VerificationCheck> Verify(
-        IReadOnlyCollection<AcknowledgedOrder> orders, SalesSnapshot sales, IReadOnlyDictionary<string, long>? offered = null)
+        IReadOnlyCollection<AcknowledgedOrder> orders, SalesSnapshot sales, IReadOnlyDictionary<string, long>? offered = null,
+        bool everyRequestKnown = false)
     {
         var checks = new List<VerificationCheck>();
         var ordersByType = orders.ToLookup(o => o.TicketTypeId, StringComparer.Ordinal);
@@ -42,13 +48,7 @@ public static class SaleVerifier
             checks.Add(new(TypeReported, missing, false, $"{offered![missing]} tickets were offered, but the sales report does not list the type"));
         }
 
-        var asked = orders.Where(o => o.Requested is not null).ToList();
-        var mismatched = asked.Where(o => o.Requested!.TicketTypeId != o.TicketTypeId || o.Requested.Quantity != o.Quantity).ToList();
-        checks.Add(new(AnswersMatchRequests, VerificationCheck.WholeEvent, mismatched.Count == 0, mismatched.Count == 0
-            ? $"{asked.Count} orders answered as asked"
-            : $"{mismatched.Count} orders answered with another type or quantity than asked, e.g. "
-              + string.Join(", ", mismatched.Take(ExamplesShown).Select(o =>
-                  $"{o.OrderId} ({o.Quantity} {o.TicketTypeId} for {o.Requested!.Quantity} {o.Requested.TicketTypeId})"))));
+        checks.Add(AnsweredAsAsked(orders, everyRequestKnown));
 
         var codes = orders.SelectMany(o => o.Tickets).Select(t => t.Code);
         checks.Add(Uniqueness(TicketCodesUnique, VerificationCheck.WholeEvent, codes, "ticket codes"));
@@ -131,6 +131,28 @@ public static class SaleVerifier
             : $"{outOfRange.Count} serials outside 1..{capacity}, e.g. {string.Join(", ", outOfRange.Take(ExamplesShown))}");
 
         yield return Uniqueness(SerialsUnique, type.Id, tickets.Select(t => t.Serial), "serials");
+    }
+
+    private static VerificationCheck AnsweredAsAsked(IReadOnlyCollection<AcknowledgedOrder> orders, bool everyRequestKnown)
+    {
+        var asked = orders.Where(o => o.Requested is not null).ToList();
+        var mismatched = asked.Where(o => o.Requested!.TicketTypeId != o.TicketTypeId || o.Requested.Quantity != o.Quantity).ToList();
+        var unknown = everyRequestKnown ? orders.Where(o => o.Requested is null).ToList() : [];
+        var findings = new List<string>();
+        if (mismatched.Count > 0)
+        {
+            findings.Add($"{mismatched.Count} orders answered with another type or quantity than asked, e.g. "
+                + string.Join(", ", mismatched.Take(ExamplesShown).Select(o =>
+                    $"{o.OrderId} ({o.Quantity} {o.TicketTypeId} for {o.Requested!.Quantity} {o.Requested.TicketTypeId})")));
+        }
+        if (unknown.Count > 0)
+        {
+            findings.Add($"{unknown.Count} orders name no request they answer, e.g. "
+                + string.Join(", ", unknown.Take(ExamplesShown).Select(o => o.OrderId)));
+        }
+        return new(AnswersMatchRequests, VerificationCheck.WholeEvent, findings.Count == 0, findings.Count == 0
+            ? $"{asked.Count} orders answered as asked"
+            : string.Join("; ", findings));
     }
 
     private static VerificationCheck Uniqueness<T>(string name, string scope, IEnumerable<T> values, string what)

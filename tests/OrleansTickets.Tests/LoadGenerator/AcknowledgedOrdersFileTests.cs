@@ -45,6 +45,37 @@ public sealed class AcknowledgedOrdersFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_body_carries_the_request_its_buyer_names_state()
+    {
+        // scripts/wrk/buyers.lua's buyers; a type id with a hyphen; a body whose buyer states nothing.
+        const string stated =
+            """{"orderId":"o-3","ticketTypeId":"early-bird","quantity":3,"tickets":[],"buyer":{"name":"Wrk Buyer 2-17 asks for 4 early-bird","email":"wrk-2-17@example.test"}}""";
+        const string silent =
+            """{"orderId":"o-4","ticketTypeId":"ga","quantity":1,"tickets":[],"buyer":{"name":"Ada Lovelace","email":"ada@example.test"}}""";
+        await File.WriteAllTextAsync(_path, $"{stated}\n{silent}\n{First}\n");
+
+        var read = await AcknowledgedOrdersFile.ReadAsync(_path);
+
+        Assert.Equal(new OrderRequested("early-bird", 4, "Wrk Buyer 2-17 asks for 4 early-bird", "wrk-2-17@example.test"), read[0].Requested);
+        Assert.Null(read[1].Requested);
+        Assert.Null(read[2].Requested); // no buyer at all
+    }
+
+    [Theory]
+    [InlineData("Wrk Buyer 1-1 asks for 2 ga", "ga", 2)]
+    [InlineData("asks for 2 ga")] // the phrase must follow the buyer's own name
+    [InlineData("Wrk Buyer 1-1 asks for two ga")]
+    [InlineData("Wrk Buyer 1-1 asks for 2 ga please")]
+    [InlineData("Wrk Buyer 1-1 asks for 99999999999 ga")] // more digits than a quantity has
+    [InlineData("Wrk Buyer 1-1 asks for -2 ga")]
+    public void A_buyer_name_states_a_request_only_in_the_one_form(string name, string? type = null, int quantity = 0)
+    {
+        var stated = StatedRequest.From(new OrderBuyer(name, "b@example.test"));
+
+        Assert.Equal(type is null ? null : new OrderRequested(type, quantity, name, "b@example.test"), stated);
+    }
+
+    [Fact]
     public async Task A_body_cut_short_is_an_error_naming_its_line_not_an_order_left_out()
     {
         await File.WriteAllTextAsync(_path, $"{First}\n{Second[..40]}\n");

@@ -249,6 +249,19 @@ public sealed class SaleVerifierTests
     }
 
     [Fact]
+    public void AnOrderThatNamesNoRequestFailsOnlyWhenEveryRequestMustBeKnown()
+    {
+        // o1's request is unknown (another client's body whose buyer stated none): unchecked, it could hide any answer.
+        var orders = CleanOrders().Select(o => o with { Requested = new OrderRequested(o.TicketTypeId, o.Quantity) }).ToList();
+        orders[0] = orders[0] with { Requested = null };
+
+        Assert.Empty(Failures(orders, SoldOut()));
+        var finding = Assert.Single(SaleVerifier.Verify(orders, SoldOut(), everyRequestKnown: true), c => !c.Passed);
+        Assert.Equal(AnswersMatchRequests, finding.Name);
+        Assert.Contains("1 orders name no request they answer, e.g. o1", finding.Detail);
+    }
+
+    [Fact]
     public void OrdersAnsweredAsAskedPassAndTheirRequestsSurviveTheOrdersFile()
     {
         var orders = CleanOrders().Select(o => o with { Requested = new OrderRequested(o.TicketTypeId, o.Quantity) }).ToList();

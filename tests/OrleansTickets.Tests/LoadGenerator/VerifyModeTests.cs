@@ -16,7 +16,9 @@ public sealed class VerifyModeTests : IDisposable
     // A sold-out type of 3 tickets on one shard, as /sales reports it.
     private const string Sales =
         """{"eventId":"festival","ticketTypes":[{"id":"ga","capacity":3,"sold":3,"remaining":0,"shards":[{"index":0,"capacity":3,"sold":3,"remaining":0,"status":"sold-out"}]}]}""";
-    private const string First = """{"orderId":"o-1","ticketTypeId":"ga","quantity":2,"tickets":[{"code":"A","serial":1},{"code":"B","serial":2}]}""";
+    // Bodies as scripts/wrk/sellout.lua keeps them: the buyer's name states the request (scripts/wrk/buyers.lua).
+    private const string First =
+        """{"orderId":"o-1","ticketTypeId":"ga","quantity":2,"tickets":[{"code":"A","serial":1},{"code":"B","serial":2}],"buyer":{"name":"Wrk Buyer 1-1 asks for 2 ga","email":"wrk-1-1@example.test"}}""";
 
     private readonly string _orders = Path.Combine(Path.GetTempPath(), $"verify-{Guid.NewGuid():N}.jsonl");
 
@@ -25,7 +27,7 @@ public sealed class VerifyModeTests : IDisposable
     [Fact]
     public async Task Bodies_that_account_for_every_ticket_sold_pass()
     {
-        await File.WriteAllTextAsync(_orders, First + "\n" + """{"orderId":"o-2","ticketTypeId":"ga","quantity":1,"tickets":[{"code":"C","serial":3}]}""" + "\n");
+        await File.WriteAllTextAsync(_orders, First + "\n" + """{"orderId":"o-2","ticketTypeId":"ga","quantity":1,"tickets":[{"code":"C","serial":3}],"buyer":{"name":"Wrk Buyer 1-2 asks for 1 ga","email":"wrk-1-2@example.test"}}""" + "\n");
 
         Assert.Equal(ExitCodes.Passed, await VerifyAsync());
     }
@@ -33,7 +35,7 @@ public sealed class VerifyModeTests : IDisposable
     [Fact]
     public async Task A_code_given_twice_fails_the_check()
     {
-        await File.WriteAllTextAsync(_orders, First + "\n" + """{"orderId":"o-2","ticketTypeId":"ga","quantity":1,"tickets":[{"code":"A","serial":3}]}""" + "\n");
+        await File.WriteAllTextAsync(_orders, First + "\n" + """{"orderId":"o-2","ticketTypeId":"ga","quantity":1,"tickets":[{"code":"A","serial":3}],"buyer":{"name":"Wrk Buyer 1-2 asks for 1 ga","email":"wrk-1-2@example.test"}}""" + "\n");
 
         Assert.Equal(ExitCodes.CheckFailed, await VerifyAsync());
     }
@@ -42,6 +44,18 @@ public sealed class VerifyModeTests : IDisposable
     public async Task A_ticket_sold_but_in_no_body_fails_the_check()
     {
         await File.WriteAllTextAsync(_orders, First + "\n");
+
+        Assert.Equal(ExitCodes.CheckFailed, await VerifyAsync());
+    }
+
+    [Theory]
+    [InlineData("Wrk Buyer 1-2 asks for 2 ga")] // one ticket sold to a buyer who asked for two
+    [InlineData("Wrk Buyer 1-2 asks for 1 vip")] // a ga ticket sold to a buyer who asked for VIP
+    [InlineData("Wrk Buyer 1-2")] // an answer whose buyer states no request: nothing to compare it with
+    public async Task An_answer_that_is_not_what_its_buyer_asked_for_fails_the_check(string buyerName)
+    {
+        // Every count agrees with /sales: only the request can tell.
+        await File.WriteAllTextAsync(_orders, First + "\n" + $$$"""{"orderId":"o-2","ticketTypeId":"ga","quantity":1,"tickets":[{"code":"C","serial":3}],"buyer":{"name":"{{{buyerName}}}","email":"wrk-1-2@example.test"}}""" + "\n");
 
         Assert.Equal(ExitCodes.CheckFailed, await VerifyAsync());
     }
