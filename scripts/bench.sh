@@ -26,9 +26,9 @@
 #                    and warm code, as a real crowd's browsers do; nothing is bought and nothing is counted
 #   --crowd wrk      sell out with wrk (scripts/wrk/sellout.lua, a client written in C) instead of the load generator,
 #                    so the time says what the service does when the buyers' client costs little; the load generator
-#                    then only checks the sale (--mode verify), each answer against the request its buyer's name
-#                    states (scripts/wrk/buyers.lua). wrk cannot tell which request a response answers, so
-#                    it never asks again for fewer tickets: scripts/lib/stock_watch.py reads each type's remaining
+#                    then only checks the sale (--mode verify), each answer against the request its buyer states
+#                    (scripts/wrk/buyers.lua), each request answered once. wrk cannot tell which request a response
+#                    answers, so it never asks again for fewer tickets: scripts/lib/stock_watch.py reads each type's remaining
 #                    tickets 10 times a second (exactly, asking every shard, once a type is near its end) and wrk's
 #                    threads cap their quantities by it. No waiting room, no "end of the sale" line, and with
 #                    --postgres the PostgreSQL server's CPU is not counted

@@ -16,8 +16,9 @@ end
 
 -- Request n of this thread: an order for quantity tickets of type_id, with a buyer and an Idempotency-Key no
 -- other request of the run has (id and run are the thread's, from setup). wrk cannot tell which request an answer
--- belongs to, so the buyer's name states the request ("... asks for 3 ga"): the service stores the buyer with the
--- order and echoes it, and the load generator's verify mode compares each answer with the request its buyer states
+-- belongs to, so the buyer states the request: its name "Wrk Buyer T-N asks for 3 ga", its address "wrk-T-N@...".
+-- The service stores the buyer with the order and echoes it, and the load generator's verify mode compares each
+-- answer with the request its buyer states and fails a request answered twice
 -- (tests/OrleansTickets.LoadGenerator/Verification/StatedRequest.cs).
 function buyers.order(path, type_id, quantity, n)
   local buyer = id .. "-" .. n

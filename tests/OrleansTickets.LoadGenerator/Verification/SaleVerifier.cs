@@ -49,6 +49,13 @@ public static class SaleVerifier
         }
 
         checks.Add(AnsweredAsAsked(orders, everyRequestKnown));
+        // A client that names each request in its buyer sends each once: two answers naming one are an answer given
+        // twice, or one given to another buyer's request (whose own answer then names nobody's).
+        if (orders.Any(o => o.Requested?.RequestId is not null))
+        {
+            checks.Add(Uniqueness(RequestsAnsweredOnce, VerificationCheck.WholeEvent,
+                orders.Select(o => o.Requested?.RequestId).OfType<string>(), "requests answered"));
+        }
 
         var codes = orders.SelectMany(o => o.Tickets).Select(t => t.Code);
         checks.Add(Uniqueness(TicketCodesUnique, VerificationCheck.WholeEvent, codes, "ticket codes"));
@@ -136,14 +143,14 @@ public static class SaleVerifier
     private static VerificationCheck AnsweredAsAsked(IReadOnlyCollection<AcknowledgedOrder> orders, bool everyRequestKnown)
     {
         var asked = orders.Where(o => o.Requested is not null).ToList();
-        var mismatched = asked.Where(o => o.Requested!.TicketTypeId != o.TicketTypeId || o.Requested.Quantity != o.Quantity).ToList();
+        var mismatched = asked.Where(o => !AsAsked(o, o.Requested!)).ToList();
         var unknown = everyRequestKnown ? orders.Where(o => o.Requested is null).ToList() : [];
         var findings = new List<string>();
         if (mismatched.Count > 0)
         {
-            findings.Add($"{mismatched.Count} orders answered with another type or quantity than asked, e.g. "
+            findings.Add($"{mismatched.Count} orders answered with another type, quantity or buyer than asked, e.g. "
                 + string.Join(", ", mismatched.Take(ExamplesShown).Select(o =>
-                    $"{o.OrderId} ({o.Quantity} {o.TicketTypeId} for {o.Requested!.Quantity} {o.Requested.TicketTypeId})")));
+                    $"{o.OrderId} ({o.Quantity} {o.TicketTypeId} for {o.Buyer?.Name ?? "no buyer"}; asked {o.Requested!.Quantity} {o.Requested.TicketTypeId} for {o.Requested.BuyerName ?? "?"})")));
         }
         if (unknown.Count > 0)
         {
@@ -154,6 +161,15 @@ public static class SaleVerifier
             ? $"{asked.Count} orders answered as asked"
             : string.Join("; ", findings));
     }
+
+    /// <summary>
+    /// The answer is for the type and quantity asked, and names the buyer the request named where both are known: the
+    /// buyer is what the back office processes after the sale, and orders committed together could swap theirs.
+    /// </summary>
+    private static bool AsAsked(AcknowledgedOrder order, OrderRequested requested) =>
+        requested.TicketTypeId == order.TicketTypeId && requested.Quantity == order.Quantity
+        && (order.Buyer is not { } buyer || requested is not { BuyerName: { } name, BuyerEmail: { } email }
+            || (buyer.Name == name && buyer.Email == email));
 
     private static VerificationCheck Uniqueness<T>(string name, string scope, IEnumerable<T> values, string what)
         where T : notnull

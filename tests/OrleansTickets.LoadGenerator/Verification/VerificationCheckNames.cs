@@ -17,6 +17,7 @@ public static class VerificationCheckNames
     public const string KnownTicketType = "known ticket type";
     public const string TypeReported = "type in /sales";
     public const string AnswersMatchRequests = "answer = request";
+    public const string RequestsAnsweredOnce = "each request answered once";
     public const string TicketCodesUnique = "ticket codes unique";
     public const string OrderIdsUnique = "order ids unique";
     public const string EveryRequestAnswered = "every request answered";

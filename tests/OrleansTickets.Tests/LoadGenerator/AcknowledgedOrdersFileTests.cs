@@ -45,7 +45,7 @@ public sealed class AcknowledgedOrdersFileTests : IDisposable
     }
 
     [Fact]
-    public async Task A_body_carries_the_request_its_buyer_names_state()
+    public async Task A_body_carries_the_request_its_buyer_states()
     {
         // scripts/wrk/buyers.lua's buyers; a type id with a hyphen; a body whose buyer states nothing.
         const string stated =
@@ -56,23 +56,25 @@ public sealed class AcknowledgedOrdersFileTests : IDisposable
 
         var read = await AcknowledgedOrdersFile.ReadAsync(_path);
 
-        Assert.Equal(new OrderRequested("early-bird", 4, "Wrk Buyer 2-17 asks for 4 early-bird", "wrk-2-17@example.test"), read[0].Requested);
+        Assert.Equal(new OrderRequested("early-bird", 4, "Wrk Buyer 2-17 asks for 4 early-bird", "wrk-2-17@example.test", "2-17"), read[0].Requested);
         Assert.Null(read[1].Requested);
         Assert.Null(read[2].Requested); // no buyer at all
     }
 
     [Theory]
-    [InlineData("Wrk Buyer 1-1 asks for 2 ga", "ga", 2)]
-    [InlineData("asks for 2 ga")] // the phrase must follow the buyer's own name
-    [InlineData("Wrk Buyer 1-1 asks for two ga")]
-    [InlineData("Wrk Buyer 1-1 asks for 2 ga please")]
-    [InlineData("Wrk Buyer 1-1 asks for 99999999999 ga")] // more digits than a quantity has
-    [InlineData("Wrk Buyer 1-1 asks for -2 ga")]
-    public void A_buyer_name_states_a_request_only_in_the_one_form(string name, string? type = null, int quantity = 0)
+    [InlineData("Wrk Buyer 1-1 asks for 2 ga", "wrk-1-1@example.test", "ga", 2)]
+    [InlineData("Wrk Buyer 1-1 asks for 2 ga", "wrk-1-2@example.test")] // name and address from two requests
+    [InlineData("Wrk Buyer 1-1 asks for 2 ga", "b@example.test")]
+    [InlineData("Buyer 1-1 asks for 2 ga", "wrk-1-1@example.test")]
+    [InlineData("Wrk Buyer 1-1 asks for two ga", "wrk-1-1@example.test")]
+    [InlineData("Wrk Buyer 1-1 asks for 2 ga please", "wrk-1-1@example.test")]
+    [InlineData("Wrk Buyer 1-1 asks for 99999999999 ga", "wrk-1-1@example.test")] // more digits than a quantity has
+    [InlineData("Wrk Buyer 1-1 asks for -2 ga", "wrk-1-1@example.test")]
+    public void A_buyer_states_a_request_only_in_the_one_form(string name, string email, string? type = null, int quantity = 0)
     {
-        var stated = StatedRequest.From(new OrderBuyer(name, "b@example.test"));
+        var stated = StatedRequest.From(new OrderBuyer(name, email));
 
-        Assert.Equal(type is null ? null : new OrderRequested(type, quantity, name, "b@example.test"), stated);
+        Assert.Equal(type is null ? null : new OrderRequested(type, quantity, name, email, "1-1"), stated);
     }
 
     [Fact]

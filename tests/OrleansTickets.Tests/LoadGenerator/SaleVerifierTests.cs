@@ -249,6 +249,38 @@ public sealed class SaleVerifierTests
     }
 
     [Fact]
+    public void AnOrderAnsweredWithAnotherBuyerThanAskedIsFound()
+    {
+        // Same type and quantity: only the buyer tells o1's answer from another request's.
+        var orders = CleanOrders().Select(o => o with
+        {
+            Requested = new OrderRequested(o.TicketTypeId, o.Quantity, $"Buyer {o.OrderId}", $"{o.OrderId}@example.test"),
+            Buyer = new OrderBuyer($"Buyer {o.OrderId}", $"{o.OrderId}@example.test"),
+        }).ToList();
+        Assert.Empty(Failures(orders, SoldOut()));
+        orders[0] = orders[0] with { Buyer = new OrderBuyer("Buyer o2", "o2@example.test") };
+
+        var finding = Assert.Single(Failures(orders, SoldOut()));
+
+        Assert.Equal(AnswersMatchRequests, finding.Name);
+        Assert.Contains("o1 (3 ga for Buyer o2; asked 3 ga for Buyer o1)", finding.Detail);
+    }
+
+    [Fact]
+    public void A_request_answered_twice_is_found_where_requests_are_named()
+    {
+        var orders = CleanOrders().Select(o => o with { Requested = new OrderRequested(o.TicketTypeId, o.Quantity, RequestId: o.OrderId) }).ToList();
+        Assert.Contains(SaleVerifier.Verify(orders, SoldOut()), c => c.Name == RequestsAnsweredOnce && c.Passed);
+        orders[1] = orders[1] with { Requested = orders[1].Requested! with { RequestId = "o1" } };
+
+        var finding = Assert.Single(Failures(orders, SoldOut()));
+
+        Assert.Equal((RequestsAnsweredOnce, "1 repeated requests answered, e.g. o1"), (finding.Name, finding.Detail));
+        // Where no request is named (the orders run pairs answers with requests itself), the check is not listed.
+        Assert.DoesNotContain(SaleVerifier.Verify(CleanOrders(), SoldOut()), c => c.Name == RequestsAnsweredOnce);
+    }
+
+    [Fact]
     public void AnOrderThatNamesNoRequestFailsOnlyWhenEveryRequestMustBeKnown()
     {
         // o1's request is unknown (another client's body whose buyer stated none): unchecked, it could hide any answer.

@@ -49,13 +49,15 @@ public sealed class VerifyModeTests : IDisposable
     }
 
     [Theory]
-    [InlineData("Wrk Buyer 1-2 asks for 2 ga")] // one ticket sold to a buyer who asked for two
-    [InlineData("Wrk Buyer 1-2 asks for 1 vip")] // a ga ticket sold to a buyer who asked for VIP
-    [InlineData("Wrk Buyer 1-2")] // an answer whose buyer states no request: nothing to compare it with
-    public async Task An_answer_that_is_not_what_its_buyer_asked_for_fails_the_check(string buyerName)
+    [InlineData("Wrk Buyer 1-2 asks for 2 ga", "wrk-1-2@example.test")] // one ticket sold to a buyer who asked for two
+    [InlineData("Wrk Buyer 1-2 asks for 1 vip", "wrk-1-2@example.test")] // a ga ticket sold to a buyer who asked for VIP
+    [InlineData("Wrk Buyer 1-2", "wrk-1-2@example.test")] // a buyer who states no request: nothing to compare with
+    [InlineData("Wrk Buyer 1-2 asks for 1 ga", "wrk-1-3@example.test")] // a buyer put together from two requests
+    [InlineData("Wrk Buyer 1-1 asks for 1 ga", "wrk-1-1@example.test")] // the first order's request answered again
+    public async Task An_answer_that_is_not_what_its_buyer_asked_for_fails_the_check(string name, string email)
     {
         // Every count agrees with /sales: only the request can tell.
-        await File.WriteAllTextAsync(_orders, First + "\n" + $$$"""{"orderId":"o-2","ticketTypeId":"ga","quantity":1,"tickets":[{"code":"C","serial":3}],"buyer":{"name":"{{{buyerName}}}","email":"wrk-1-2@example.test"}}""" + "\n");
+        await File.WriteAllTextAsync(_orders, First + "\n" + $$$"""{"orderId":"o-2","ticketTypeId":"ga","quantity":1,"tickets":[{"code":"C","serial":3}],"buyer":{"name":"{{{name}}}","email":"{{{email}}}"}}""" + "\n");
 
         Assert.Equal(ExitCodes.CheckFailed, await VerifyAsync());
     }
