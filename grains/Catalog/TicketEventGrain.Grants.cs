@@ -48,6 +48,10 @@ public sealed partial class TicketEventGrain
                 : new CapacityAddition(CapacityStatus.KeyConflict);
         }
 
+        // A 409 changes nothing: once a grant found every shard of the type drained (and drains are final), an
+        // addition is refused here, before it would store a grant, use serials and its key, and withdraw it again.
+        if (stored.DrainedTypes.Contains(type.Id)) return new CapacityAddition(CapacityStatus.Refused);
+
         // Invariant: serials are never handed out twice. New ones start after everything granted so far, and the
         // grant is stored (with the new high-water mark) before any shard hears of it. This grain is not reentrant,
         // so two additions on one activation never read the same mark. Two activations during a membership change can:
@@ -182,6 +186,7 @@ public sealed partial class TicketEventGrain
         stored.PendingGrants.Remove(grant);
         var keyed = KeyedGrantOf(grant.TransferId);
         if (keyed is not null) (keyed.Withdrawn, keyed.RememberedFrom) = (true, clock.GetUtcNow());
+        var newlyDrained = stored.DrainedTypes.Add(grant.TicketTypeId);
         try
         {
             await state.WriteStateAsync();
@@ -192,6 +197,7 @@ public sealed partial class TicketEventGrain
             // stored, pending, so the caller must not hear that nothing was added.
             stored.PendingGrants.Add(grant);
             if (keyed is not null) keyed.Withdrawn = false;
+            if (newlyDrained) stored.DrainedTypes.Remove(grant.TicketTypeId);
             Leave();
             throw new CapacityOutcomeUnknownException($"The grant {grant.TransferId} is stored, but its withdrawal may not be.", exception);
         }

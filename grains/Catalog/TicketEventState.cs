@@ -31,6 +31,12 @@ public sealed class TicketEventState
     /// </summary>
     [Id(6)] public bool BlocksByDatabase { get; set; }
 
+    /// <summary>
+    /// Types whose every shard refused a grant, so every shard is drained; drains are final, so a later addition to
+    /// such a type is refused before anything is stored (<see cref="TicketEventGrain"/>'s <c>AddCapacity</c>).
+    /// </summary>
+    [Id(7)] public HashSet<string> DrainedTypes { get; set; } = [];
+
     /// <summary>The block of <paramref name="type"/>'s shard <paramref name="index"/>, under this event's layout.</summary>
     public SerialBlock BlockOf(TicketTypeDefinition type, int index)
     {

@@ -197,6 +197,39 @@ public sealed class EscrowTests(PostgresFixture postgres, ITestOutputHelper outp
     }
 
     [Theory, InlineData(Engines.Sqlite), PostgresRow]
+    public async Task Once_a_grant_found_every_shard_drained_later_additions_to_the_type_store_nothing(string engine)
+    {
+        await StartAsync(engine);
+        await Cluster.CreateEventAsync("drained-type", TicketingCluster.Type("ga", capacity: 10, shards: 2), TicketingCluster.Type("vip", capacity: 4, shards: 1));
+        Assert.Equal(5L, (await Cluster.Shard("drained-type", "ga", 0).Drain()).Moved);
+        Assert.Equal(10L, (await Cluster.Shard("drained-type", "ga", 1).Drain()).Left);
+        var catalog = Cluster.Client.GetEventGrain("drained-type");
+
+        // The first addition finds out: its grant is stored, offered to every shard and withdrawn.
+        var first = await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "first");
+        Assert.Equal((CapacityStatus.Refused, "capacity/drained-type/1"), (first.Status, first.TransferId));
+
+        // Later ones are refused before anything is stored: no grant, and no key kept (so another body under the same
+        // key is no conflict).
+        var later = await catalog.AddCapacity("ga", 3, shardIndex: null, idempotencyKey: "later");
+        Assert.Equal((CapacityStatus.Refused, null), (later.Status, later.TransferId));
+        Assert.Equal(CapacityStatus.Refused, (await catalog.AddCapacity("ga", 4, shardIndex: 1, idempotencyKey: "later")).Status);
+        Assert.Equal(CapacityStatus.Refused, (await catalog.AddCapacity("ga", 2, shardIndex: null, idempotencyKey: null)).Status);
+        // Grants are numbered by what was stored: the event's next one, of another type, is its second.
+        Assert.Equal("capacity/drained-type/2", (await catalog.AddCapacity("vip", 1, shardIndex: null, idempotencyKey: null)).TransferId);
+
+        // Stored with the event: a new activation of the catalog refuses at once too, and the first key still answers
+        // with its withdrawn grant.
+        await Cluster.Cluster.DeactivateAsync(catalog);
+        var afterwards = await catalog.AddCapacity("ga", 1, shardIndex: null, idempotencyKey: "afterwards");
+        Assert.Equal((CapacityStatus.Refused, null), (afterwards.Status, afterwards.TransferId));
+        var repeated = await catalog.AddCapacity("ga", 5, shardIndex: null, idempotencyKey: "first");
+        Assert.Equal((CapacityStatus.Refused, "capacity/drained-type/1", true), (repeated.Status, repeated.TransferId, repeated.Repeated));
+        Assert.Equal("capacity/drained-type/3", (await catalog.AddCapacity("vip", 1, shardIndex: null, idempotencyKey: null)).TransferId);
+        Assert.Equal(10L, (await Cluster.SalesAsync("drained-type")).TicketTypes.Single(t => t.Id == "ga").Capacity);
+    }
+
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task Capacity_added_to_two_events_whose_shards_share_a_database_lands_in_both(string engine)
     {
         await StartAsync(engine);

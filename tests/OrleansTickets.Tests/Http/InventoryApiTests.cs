@@ -121,6 +121,13 @@ public sealed class InventoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
         await ApiContractTests.AssertProblemAsync(
             await AddCapacityAsync("all-drained", "{\"quantity\":3}", "late-tickets"), HttpStatusCode.Conflict, "no-shard-takes-tickets");
         Assert.Equal(4L, await CapacityAsync("all-drained"));
+        // Found drained once, the type refuses later additions before storing anything, so their keys stay free: the
+        // same key with another body is refused as the addition it is, not as a key conflict.
+        await ApiContractTests.AssertProblemAsync(
+            await AddCapacityAsync("all-drained", "{\"quantity\":2}", "later-tickets"), HttpStatusCode.Conflict, "no-shard-takes-tickets");
+        await ApiContractTests.AssertProblemAsync(
+            await AddCapacityAsync("all-drained", "{\"quantity\":1}", "later-tickets"), HttpStatusCode.Conflict, "no-shard-takes-tickets");
+        Assert.Equal(4L, await CapacityAsync("all-drained"));
     }
 
     private Task<HttpResponseMessage> AddCapacityAsync(string eventId, string body, string key) =>
