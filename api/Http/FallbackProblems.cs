@@ -11,6 +11,9 @@ namespace OrleansTickets.Api.Http;
 /// </summary>
 internal static class FallbackProblems
 {
+    // Longer than any method HTTP defines or WebDAV adds (VERSION-CONTROL, 15).
+    private const int MaxMethodNamed = 24;
+
     /// <summary>For <c>UseStatusCodePages</c>: an error status with no body yet.</summary>
     public static Task WriteForStatusAsync(StatusCodeContext context)
     {
@@ -35,8 +38,10 @@ internal static class FallbackProblems
     {
         StatusCodes.Status400BadRequest => Problems.Create(status, Problems.MalformedRequest, "The request could not be read."),
         StatusCodes.Status404NotFound => Problems.Create(status, Problems.NotFound, "Not Found", "Nothing is served at this path."),
+        // The method is the client's own text, and Kestrel takes any token as one, as long as the request line allows:
+        // it is named back only when it is short enough to be a method.
         StatusCodes.Status405MethodNotAllowed => Problems.Create(status, Problems.MethodNotAllowed, "Method Not Allowed",
-            $"This path does not take {context.Request.Method}."),
+            context.Request.Method.Length <= MaxMethodNamed ? $"This path does not take {context.Request.Method}." : "This path does not take this method."),
         StatusCodes.Status408RequestTimeout => Problems.Create(status, Problems.RequestTimeout, "The request arrived too slowly."),
         StatusCodes.Status413PayloadTooLarge => Problems.Create(status, Problems.PayloadTooLarge, "The body is too large."),
         StatusCodes.Status415UnsupportedMediaType => Problems.Create(status, Problems.UnsupportedMediaType, "The body must be JSON."),

@@ -13,6 +13,9 @@ namespace OrleansTickets.Api.Http;
 /// </summary>
 public static class JsonBody
 {
+    // A Content-Encoding is the client's own text, up to a header's limit: named back only when it is short.
+    private const int MaxEncodingNamed = 64;
+
     /// <summary>
     /// As <see cref="ReadAsync"/>, but a body still arriving when the server begins to stop is given up, and the
     /// answer is 503 "stopping" with <paramref name="stoppingDetail"/>. A stopping server waits for the requests it has,
@@ -78,7 +81,9 @@ public static class JsonBody
         if (request.Headers.ContentEncoding is { Count: > 0 } encoding && !IsIdentity(encoding))
         {
             return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, Problems.UnsupportedMediaType,
-                "The body must not be compressed.", $"Send it without Content-Encoding (this one was '{encoding}')."));
+                "The body must not be compressed.", encoding.ToString().Length <= MaxEncodingNamed
+                    ? $"Send it without Content-Encoding (this one was '{encoding}')."
+                    : "Send it without Content-Encoding."));
         }
         if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
 
@@ -186,8 +191,9 @@ public static class JsonBody
         return charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
     }
 
+    // An empty element of the list is no coding at all (a recipient ignores empty list elements: RFC 9110, 5.6.1).
     private static bool IsIdentity(Microsoft.Extensions.Primitives.StringValues encoding) =>
-        encoding.All(value => value is not null && value.Split(',').All(part => part.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase)));
+        encoding.All(value => value is not null && value.Split(',').All(part => part.Trim() is "" || part.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>
     /// Whether the last property named in <paramref name="path"/> (the serializer's JSON path: <c>$.buyer.phone</c>,

@@ -662,17 +662,32 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
         {
             Content = new ByteArrayContent(Gzip(valid)) { Headers = { { "Content-Type", "application/json" }, { "Content-Encoding", "gzip" } } },
         };
-        await AssertProblemAsync(await Http.SendAsync(gzipped), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        var named = await AssertProblemAsync(await Http.SendAsync(gzipped), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        Assert.Equal("Send it without Content-Encoding (this one was 'gzip').", named.GetProperty("detail").GetString());
+        var longEncoding = new HttpRequestMessage(HttpMethod.Post, "/api/events/guarded/orders")
+        {
+            Content = new StringContent(valid, System.Text.Encoding.UTF8, "application/json"),
+        };
+        Assert.True(longEncoding.Content.Headers.TryAddWithoutValidation("Content-Encoding", new string('z', 2000)));
+        var unnamed = await AssertProblemAsync(await Http.SendAsync(longEncoding), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        Assert.Equal("Send it without Content-Encoding.", unnamed.GetProperty("detail").GetString());
         var identity = new HttpRequestMessage(HttpMethod.Post, "/api/events/guarded/orders")
         {
             Content = new StringContent(valid, System.Text.Encoding.UTF8, "application/json") { Headers = { { "Content-Encoding", "identity" } } },
         };
         Assert.Equal(HttpStatusCode.Created, (await Http.SendAsync(identity)).StatusCode);
+        // An empty Content-Encoding names no coding, as no header does.
+        var empty = new HttpRequestMessage(HttpMethod.Post, "/api/events/guarded/orders")
+        {
+            Content = new StringContent(valid, System.Text.Encoding.UTF8, "application/json"),
+        };
+        Assert.True(empty.Content.Headers.TryAddWithoutValidation("Content-Encoding", ""));
+        Assert.Equal(HttpStatusCode.Created, (await Http.SendAsync(empty)).StatusCode);
         Assert.Equal(HttpStatusCode.Created, (await Http.PostRawAsync("/api/events/guarded/orders", valid, "application/json; charset=\"UTF-8\"")).StatusCode);
-        Assert.Equal(2, await Http.SoldAsync("guarded"));
+        Assert.Equal(3, await Http.SoldAsync("guarded"));
         await AssertProblemAsync(await Http.PostRawAsync("/api/events/guarded/orders", valid, key: new string('k', 101)), HttpStatusCode.BadRequest, "validation");
         await AssertProblemAsync(await Http.PostRawAsync("/api/events/guarded/orders", valid, key: "tab\there"), HttpStatusCode.BadRequest, "validation");
-        Assert.Equal(2, await Http.SoldAsync("guarded"));
+        Assert.Equal(3, await Http.SoldAsync("guarded"));
     }
 
     private static byte[] Gzip(string text)
@@ -774,7 +789,12 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     public async Task Unknown_routes_and_methods_are_problems_with_stable_types()
     {
         await AssertProblemAsync(await Http.GetAsync("/api/nothing-here"), HttpStatusCode.NotFound, "not-found");
-        await AssertProblemAsync(await Http.DeleteAsync("/api/events/any"), HttpStatusCode.MethodNotAllowed, "method-not-allowed");
+        var delete = await AssertProblemAsync(await Http.DeleteAsync("/api/events/any"), HttpStatusCode.MethodNotAllowed, "method-not-allowed");
+        Assert.Equal("This path does not take DELETE.", delete.GetProperty("detail").GetString());
+        // Any token is a method to the server: a long one is not repeated back.
+        var invented = await AssertProblemAsync(
+            await Http.SendAsync(new HttpRequestMessage(new HttpMethod(new string('X', 4000)), "/api/events/any")), HttpStatusCode.MethodNotAllowed, "method-not-allowed");
+        Assert.Equal("This path does not take this method.", invented.GetProperty("detail").GetString());
         // Whatever the client says it accepts: the API speaks problem+json only.
         foreach (var (method, path, status, type) in new[]
         {
