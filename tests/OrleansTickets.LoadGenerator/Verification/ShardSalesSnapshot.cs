@@ -1,7 +1,13 @@
+using System.Text.Json.Serialization;
+
 namespace OrleansTickets.LoadGenerator.Verification;
 
 /// <summary>One shard's committed sales; <c>Known</c> is false when the numbers are a guess, not the shard's own count.</summary>
-public sealed record ShardSalesSnapshot(int Index, long Capacity, long Sold, long Remaining, string Status, bool Known = true)
+/// <remarks>
+/// <c>known</c> must be in the report: read as true when missing, a report that left it out would have guessed
+/// numbers pass as counted.
+/// </remarks>
+public sealed record ShardSalesSnapshot(int Index, long Capacity, long Sold, long Remaining, string Status, [property: JsonRequired] bool Known = true)
 {
     /// <summary>The status of a shard that cannot sell or report now (the service's <c>ShardStatus.Unavailable</c>).</summary>
     public const string Unavailable = "unavailable";

@@ -75,6 +75,17 @@ public sealed class SalesReaderTests
     }
 
     [Fact]
+    public async Task A_report_whose_shard_does_not_say_whether_it_is_known_is_no_report()
+    {
+        var service = new ScriptedService(HttpStatusCode.OK) { Bodies = [Guessing.Replace(""","known":false""", "", StringComparison.Ordinal)] };
+
+        Assert.Null(await SalesReader.ReadAsync([service.Client()], "e", Pause, CancellationToken.None));
+        // The same report saying it is read as it says.
+        Assert.NotNull(await SalesReader.ReadAsync([new ScriptedService(HttpStatusCode.OK) { Bodies = [Guessing] }.Client()], "e", Pause,
+            new CancellationTokenSource(TimeSpan.FromSeconds(3)).Token, settleLimit: TimeSpan.FromMilliseconds(100)));
+    }
+
+    [Fact]
     public async Task A_report_with_a_shard_that_cannot_give_its_own_count_is_asked_for_again()
     {
         var service = new ScriptedService(HttpStatusCode.OK, HttpStatusCode.OK) { Bodies = [Guessing, Report] };
