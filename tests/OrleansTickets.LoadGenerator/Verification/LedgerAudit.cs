@@ -13,6 +13,7 @@ public static class LedgerAudit
     public const string AcknowledgedOnce = "ledger: each 2xx a different order";
     public const string ShardCountMatchesTickets = "ledger: sold = ticket rows";
     public const string SerialsUnique = "ledger: serials unique";
+    public const string OrdersHoldTheirQuantity = "ledger: tickets = quantity";
     public const string CodesUnique = "ledger: codes unique";
     public const string AcknowledgedStored = "ledger: every 2xx stored";
     public const string StoredAcknowledged = "ledger: every stored order acknowledged";
@@ -74,6 +75,15 @@ public static class LedgerAudit
             checks.Add(new(SerialsUnique, type, serials.Count == 0, serials.Count == 0
                 ? $"{ledger.Tickets.Count(t => t.TicketTypeId == type)} serials"
                 : $"{serials.Count} serials held twice, e.g. {serials[0].Key} in {string.Join(", ", serials[0].Select(t => t.Database))}"));
+
+            // A stored order short or long of its quantity keeps every count here in step (a shard's sold is its
+            // rows), and the answer said the same: only the order's own quantity shows it.
+            var typeOrders = ledger.Orders.Where(o => o.TicketTypeId == type).ToList();
+            var wrongSize = typeOrders.Where(o => ticketsByOrder[o.OrderId].Count() != o.Quantity).ToList();
+            checks.Add(new(OrdersHoldTheirQuantity, type, wrongSize.Count == 0, wrongSize.Count == 0
+                ? $"{typeOrders.Count} orders"
+                : $"{wrongSize.Count} orders hold another number of ticket rows than their quantity, e.g. {wrongSize[0].OrderId}: "
+                  + $"{ticketsByOrder[wrongSize[0].OrderId].Count()} of {wrongSize[0].Quantity}"));
 
             var typeSales = sales.TicketTypes.FirstOrDefault(t => t.Id == type);
             var sold = shards.Sum(s => s.Sold);

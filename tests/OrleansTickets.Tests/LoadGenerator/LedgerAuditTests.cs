@@ -54,7 +54,28 @@ public sealed class LedgerAuditTests
     {
         var checks = Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true);
         Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name}: {c.Detail}"));
-        Assert.Equal(12, checks.Count);
+        Assert.Equal(13, checks.Count);
+    }
+
+    [Fact]
+    public void A_stored_order_short_of_its_quantity_is_caught_though_the_answer_said_the_same()
+    {
+        // o3 says 3 tickets and holds 2 rows; its answer lists the same 2, and its shard's capacity and sold are one
+        // lower to match (as a shard that counts its rows would report): only the order's quantity can tell.
+        var ledger = CleanLedger();
+        ledger = ledger with
+        {
+            Shards = [ledger.Shards[0], ledger.Shards[1] with { Capacity = 3, Sold = 3 }],
+            Tickets = [.. ledger.Tickets.Where(t => t.Code != "c3")],
+        };
+        var acknowledged = Acknowledged();
+        acknowledged[2] = acknowledged[2] with { Tickets = [new("c5", 5), new("c6", 6)] };
+
+        var failed = Audit(ledger, acknowledged, Sales(capacity: 5, sold: 5), expectSoldOut: true).Where(c => !c.Passed).ToList();
+
+        var finding = Assert.Single(failed);
+        Assert.Equal((OrdersHoldTheirQuantity, "ga", "1 orders hold another number of ticket rows than their quantity, e.g. o3: 2 of 3"),
+            (finding.Name, finding.Scope, finding.Detail));
     }
 
     [Fact]
@@ -338,7 +359,7 @@ public sealed class LedgerAuditTests
         var offered = new Dictionary<string, long> { ["ga"] = 6 };
         var checks = Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true, offered: offered);
         Assert.All(checks, c => Assert.True(c.Passed, $"{c.Name}: {c.Detail}"));
-        Assert.Equal(13, checks.Count);
+        Assert.Equal(14, checks.Count);
 
         // 5 offered: one ticket came from nowhere (a grant no operator made), and only a count kept apart says so.
         var failed = Assert.Single(Audit(CleanLedger(), Acknowledged(), Sales(), expectSoldOut: true,
