@@ -441,6 +441,30 @@ public sealed class ApiContractTests(ApiHostFixture fixture) : IClassFixture<Api
     }
 
     [Theory]
+    [InlineData(new byte[] { 0xC3 })] // a sequence cut short
+    [InlineData(new byte[] { 0xFF })] // a byte UTF-8 never uses
+    [InlineData(new byte[] { 0xC0, 0xA0 })] // an overlong space
+    [InlineData(new byte[] { 0xED, 0xA0, 0x80 })] // a lone surrogate, encoded
+    public async Task A_body_that_is_not_UTF_8_is_a_400_problem_and_changes_nothing(byte[] invalid)
+    {
+        var eventId = "not-utf8-" + Convert.ToHexStringLower(invalid);
+        await EnsureEventAsync(eventId);
+        // In the buyer's name, where it would otherwise be stored and echoed.
+        HttpRequestMessage Order(byte[] inName) => new(HttpMethod.Post, $"/api/events/{eventId}/orders")
+        {
+            Content = new ByteArrayContent([.. "{\"ticketTypeId\":\"ga\",\"quantity\":1,\"buyer\":{\"name\":\"Ada"u8, .. inName, .. "\",\"email\":\"a@b.co\"}}"u8])
+            {
+                Headers = { { "Content-Type", "application/json" } },
+            },
+        };
+
+        await AssertProblemAsync(await Http.SendAsync(Order(invalid)), HttpStatusCode.BadRequest, "malformed-request");
+        Assert.Equal(0, await Http.SoldAsync(eventId));
+        // The same body with valid UTF-8 there ("é") sells.
+        Assert.Equal(HttpStatusCode.Created, (await Http.SendAsync(Order([0xC3, 0xA9]))).StatusCode);
+    }
+
+    [Theory]
     [InlineData("/api/events/empty-body/orders")]
     [InlineData("/api/events")]
     [InlineData("/api/events/empty-body/ticket-types/ga/capacity")]
