@@ -11,7 +11,7 @@ namespace OrleansTickets.Api.Http;
 /// </summary>
 internal static class FallbackProblems
 {
-    // Longer than any method HTTP defines or WebDAV adds (VERSION-CONTROL, 15).
+    // Longer than any method in IANA's registry (the longest, UPDATEREDIRECTREF, has 17 characters).
     private const int MaxMethodNamed = 24;
 
     /// <summary>For <c>UseStatusCodePages</c>: an error status with no body yet.</summary>

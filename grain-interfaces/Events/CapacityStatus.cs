@@ -15,6 +15,9 @@ public enum CapacityStatus
     /// <summary>The Idempotency-Key was used before for a different addition; nothing was added.</summary>
     KeyConflict,
 
-    /// <summary>Every shard of the type is drained and takes no tickets in; the grant was withdrawn, nothing was added.</summary>
+    /// <summary>
+    /// Every shard of the type is drained and takes no tickets in; nothing was added. The grant that found it out was
+    /// withdrawn; once the type is known to be drained, no grant is issued at all.
+    /// </summary>
     Refused,
 }

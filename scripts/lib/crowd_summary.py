@@ -36,11 +36,12 @@ if os.path.exists(os.path.join(run_dir, "acknowledged.jsonl")):
                 tickets += len(json.loads(line)["tickets"])
 seconds = max(0.0, wrk["lastAcknowledged"] - wrk["firstRequest"]) if wrk else 0.0
 statuses = wrk["statusCounts"] if wrk else {}
-# wrk has no retry and sends every key once: a failed exchange (a socket error, or any answer but a new order or
-# "sold out") is an error, and so is a replay (200), which can only be another request's order. So is a 201 whose
-# body is not in acknowledged.jsonl (sellout.lua writes each 2xx body as a line; an empty one is a blank line): an
-# order nobody could hold, which the checks would count as lost rather than as the answer that lost it.
-errors = (wrk["socketErrors"] if wrk else 0) + sum(count for status, count in statuses.items() if status not in ("201", "409"))
+# wrk has no retry: a failed exchange (a socket error, or any answer but an order or "sold out") is an error. A 200 is
+# not one: the service answers a first request 200 when its dispatcher had to ask again with the key itself, and
+# each body names its request, which verify mode checks. A 2xx whose body is not in acknowledged.jsonl is an error
+# (sellout.lua writes each 2xx body as a line; an empty one is a blank line): an order nobody could hold, which the
+# checks would count as lost rather than as the answer that lost it.
+errors = (wrk["socketErrors"] if wrk else 0) + sum(count for status, count in statuses.items() if status not in ("200", "201", "409"))
 errors += max(0, statuses.get("200", 0) + statuses.get("201", 0) - orders)
 readings = watch["readings"] if watch else []
 first = readings[0] if readings else None

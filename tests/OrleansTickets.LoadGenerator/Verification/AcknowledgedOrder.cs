@@ -5,7 +5,8 @@ public sealed record AcknowledgedOrder(string OrderId, string TicketTypeId, int 
 {
     /// <summary>
     /// What the buyer asked for, when known: an answer for another type or quantity would agree with <c>/sales</c>
-    /// (which counts what was sold) and pass every other check. Null in the bodies another client saved.
+    /// (which counts what was sold) and pass every other check. In the bodies another client saved, the request their
+    /// buyer states (<see cref="StatedRequest"/>), or null when it states none.
     /// </summary>
     public OrderRequested? Requested { get; init; }
 

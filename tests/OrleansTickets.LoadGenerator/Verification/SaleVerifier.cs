@@ -168,8 +168,8 @@ public static class SaleVerifier
     /// </summary>
     private static bool AsAsked(AcknowledgedOrder order, OrderRequested requested) =>
         requested.TicketTypeId == order.TicketTypeId && requested.Quantity == order.Quantity
-        && (order.Buyer is not { } buyer || requested is not { BuyerName: { } name, BuyerEmail: { } email }
-            || (buyer.Name == name && buyer.Email == email));
+        && (requested is not { BuyerName: { } name, BuyerEmail: { } email }
+            || (order.Buyer is { } buyer && buyer.Name == name && buyer.Email == email));
 
     private static VerificationCheck Uniqueness<T>(string name, string scope, IEnumerable<T> values, string what)
         where T : notnull

@@ -264,6 +264,9 @@ public sealed class SaleVerifierTests
 
         Assert.Equal(AnswersMatchRequests, finding.Name);
         Assert.Contains("o1 (3 ga for Buyer o2; asked 3 ga for Buyer o1)", finding.Detail);
+        // An answer that names no buyer at all cannot be the one a request naming a buyer got.
+        orders[0] = orders[0] with { Buyer = null };
+        Assert.Contains("o1 (3 ga for no buyer; asked 3 ga for Buyer o1)", Assert.Single(Failures(orders, SoldOut())).Detail);
     }
 
     [Fact]

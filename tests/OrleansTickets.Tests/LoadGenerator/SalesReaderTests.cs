@@ -77,7 +77,7 @@ public sealed class SalesReaderTests
     [Fact]
     public async Task A_report_whose_shard_does_not_say_whether_it_is_known_is_no_report()
     {
-        var service = new ScriptedService(HttpStatusCode.OK) { Bodies = [Guessing.Replace(""","known":false""", "", StringComparison.Ordinal)] };
+        var service = new ScriptedService(HttpStatusCode.OK) { Bodies = [Guessing.Replace(""","known":false""", "", StringComparison.Ordinal).Replace(""","known":true""", "", StringComparison.Ordinal)] };
 
         Assert.Null(await SalesReader.ReadAsync([service.Client()], "e", Pause, CancellationToken.None));
         // The same report saying it is read as it says.
