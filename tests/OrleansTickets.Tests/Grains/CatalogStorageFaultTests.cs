@@ -118,6 +118,30 @@ public sealed class CatalogStorageFaultTests(ITestOutputHelper output)
         Assert.Equal(7L, (await cluster.SalesAsync("grant")).TicketTypes[0].Capacity);
     }
 
+    [Fact]
+    public async Task A_withdrawal_whose_write_failed_leaves_the_type_undrained_until_one_is_stored()
+    {
+        var faults = new FaultyCatalogStorage();
+        await using var cluster = await StartAsync(faults);
+        await cluster.CreateEventAsync("withdrawal", TicketingCluster.Type("ga", capacity: 4, shards: 2), TicketingCluster.Type("vip", capacity: 2, shards: 1));
+        Assert.Equal(2L, (await cluster.Shard("withdrawal", "ga", 0).Drain()).Moved);
+        Assert.Equal(4L, (await cluster.Shard("withdrawal", "ga", 1).Drain()).Left);
+        var catalog = cluster.Client.GetEventGrain("withdrawal");
+
+        // The grant is stored; its withdrawal (which would record the type as drained) is not.
+        faults.FailWriteAfterNext(EventState, new InvalidOperationException("The catalog database refused the write (played by a test)."));
+        await AssertFailedByTheFaultAsync(() => catalog.AddCapacity("ga", 3, shardIndex: null, idempotencyKey: "ops-1"));
+
+        // So the type is not taken for drained: the retry finds the stored grant, offers it again and withdraws it, and
+        // only then are additions refused before anything is stored.
+        var retried = await catalog.AddCapacity("ga", 3, shardIndex: null, idempotencyKey: "ops-1");
+        Assert.Equal((CapacityStatus.Refused, "capacity/withdrawal/1"), (retried.Status, retried.TransferId));
+        var later = await catalog.AddCapacity("ga", 1, shardIndex: null, idempotencyKey: "ops-2");
+        Assert.Equal((CapacityStatus.Refused, null), (later.Status, later.TransferId));
+        Assert.Equal("capacity/withdrawal/2", (await catalog.AddCapacity("vip", 1, shardIndex: null, idempotencyKey: null)).TransferId);
+        Assert.Equal(4L, (await cluster.SalesAsync("withdrawal")).TicketTypes.Single(t => t.Id == "ga").Capacity);
+    }
+
     /// <summary>
     /// The call fails, and because of the fault the test played (each says so in its message), not for a reason of its
     /// own that would let the test pass without reaching the storage at all.

@@ -25,6 +25,13 @@ public sealed class FaultyCatalogStorage
     /// <summary>The next write of <paramref name="stateName"/> writes nothing and throws <paramref name="exception"/>.</summary>
     public void FailNextWrite(string stateName, Exception exception) => ArmWrite(stateName, _ => Task.FromException(exception));
 
+    /// <summary>The next write of <paramref name="stateName"/> is stored, and the one after it fails as in <see cref="FailNextWrite"/>.</summary>
+    public void FailWriteAfterNext(string stateName, Exception exception) => ArmWrite(stateName, async write =>
+    {
+        await write();
+        FailNextWrite(stateName, exception);
+    });
+
     /// <summary>The next write of <paramref name="stateName"/> is stored, then its caller gets <paramref name="exception"/>.</summary>
     public void LoseNextWriteAnswer(string stateName, Exception exception) => ArmWrite(stateName, async write =>
     {
