@@ -6,7 +6,7 @@ namespace OrleansTickets.LoadGenerator.Verification;
 /// <summary>
 /// The acknowledged orders of a run, kept on disk so a sale can be checked afterwards: as one JSON array (what an
 /// orders run writes) or as one order per line (what another client writes, response body after response body:
-/// <c>scripts/wrk/sellout.lua</c>). A body's request is the one its buyer's name states (<see cref="StatedRequest"/>).
+/// <c>scripts/wrk/sellout.lua</c>). A body's request is the one its buyer states (<see cref="StatedRequest"/>).
 /// </summary>
 public static class AcknowledgedOrdersFile
 {
