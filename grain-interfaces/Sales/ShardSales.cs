@@ -32,6 +32,11 @@ namespace OrleansTickets.Sales;
 /// report keeps the shard on the page, but no count of the unsold (and so no "sold out") can rest on it.
 /// </param>
 /// <param name="Retired">True once the shard was drained: it sells what it holds but takes no tickets in.</param>
+/// <param name="GrantedIn">
+/// Serials this shard has taken in from operators' grants, ever. The catalog counts the grants it saw taken in, so a
+/// set of reports whose total falls short of that count holds one from before a take-in: an activation replaced by a
+/// newer one that has not learnt so yet (see <see cref="TicketTypeSales.Known"/>).
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record ShardSales(int Index, long Capacity, long Sold, long Remaining, string Status, long InTransit = 0,
-    long TakenIn = 0, long Settled = 0, long Reserved = 0, bool Known = true, bool Retired = false);
+    long TakenIn = 0, long Settled = 0, long Reserved = 0, bool Known = true, bool Retired = false, long GrantedIn = 0);

@@ -77,7 +77,11 @@ public sealed partial class TicketEventGrain
             // at its next offer, and is not for sale meanwhile. The dispatchers' own rule, so that both leave it out alike.
             var drained = DrainedType.Of(shards) is not null;
             var unsold = ShardCounts.Unsold(shards) + (drained ? 0 : PendingOf(type.Id));
-            types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards]));
+            // A grant this activation saw taken in was taken in before these questions went out (the read does not
+            // interleave with deliveries), so every shard that answered now counts it; a total short of it holds a
+            // report from before the take-in: an activation replaced by a newer one, which does not know so yet.
+            var missesGrants = shards.Sum(s => s.GrantedIn) < _stored!.DeliveredOf(type.Id);
+            types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards], missesGrants));
         }
         // Dated by when it ended: the page views queued behind this read share it (see GetRecentSales).
         _recentSales = new EventSales(definition.Id, types.MoveToImmutable());

@@ -37,6 +37,19 @@ public sealed class TicketEventState
     /// </summary>
     [Id(7)] public HashSet<string> DrainedTypes { get; set; } = [];
 
+    /// <summary>
+    /// Grants a shard answered it had taken in, by transfer id (a redelivery after a lost write is answered the same,
+    /// and counts once). Their total per type is held against the shards' reports (<see cref="OrleansTickets.Sales.ShardSales.GrantedIn"/>),
+    /// so a report from before a take-in, which a replaced activation can give, is not taken for the type's count.
+    /// Grants an older build delivered are not here: the total is then too low, which only
+    /// makes the comparison pass more readily, as before.
+    /// </summary>
+    [Id(8)] public Dictionary<string, CapacityGrant> DeliveredGrants { get; set; } = [];
+
+    /// <summary>Tickets of <paramref name="ticketTypeId"/>'s grants that a shard answered it had taken in.</summary>
+    public long DeliveredOf(string ticketTypeId) =>
+        DeliveredGrants.Values.Where(g => g.TicketTypeId == ticketTypeId).Sum(g => g.Quantity);
+
     /// <summary>The block of <paramref name="type"/>'s shard <paramref name="index"/>, under this event's layout.</summary>
     public SerialBlock BlockOf(TicketTypeDefinition type, int index)
     {

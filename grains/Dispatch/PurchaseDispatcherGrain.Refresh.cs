@@ -189,8 +189,8 @@ public sealed partial class PurchaseDispatcherGrain
         // storage says no ticket was granted since (read now, after every request this refresh serves arrived), the
         // type is still sold out, and the hundreds of shards need not be asked again for each wave of buyers.
         //
-        // For a second only: a shard's report can be wrong low (a duplicate activation not yet fenced, answering from
-        // before a grant its twin took in), and asking the shards again is what corrects such a verdict.
+        // For a second only, as a last guard: should a verdict have rested on a report that was wrong low, asking the shards
+        // again is what corrects it. (A report from before a grant's take-in is caught below, by the delivered grants.)
         // Not counted as a refresh: the meter's refreshes are the ones that ask every shard.
         if (_soldOutAtGrantedEver is { } grantedEver && clock.GetElapsedTime(_soldOutAt) < SoldOutRest)
         {
@@ -263,10 +263,18 @@ public sealed partial class PurchaseDispatcherGrain
         }
         // A shard (or the catalog) that did not answer may hold tickets: no verdict of "sold out" can rest on this refresh.
         if (!grantedBeforeShards) firstUnanswered ??= granted;
-        _lastRefreshHeardAll = firstUnanswered is null && answered.TrueForAll(report => report.Status != Sales.ShardStatus.Unavailable);
-        var drained = firstUnanswered is null ? DrainedType.Of(answered) : null;
+        // Invariant: no verdict rests on a report from before a grant's take-in. A shard's report is a true count of one
+        // moment, and ShardCounts makes the moments agree for everything but operators' grants: an activation replaced
+        // by a newer one during a membership change (a second activation, claiming the shard in the database) answers
+        // from its last commit until its next one is fenced, and leaves out a grant the newer one took in since. The
+        // catalog, asked before the shards, counts the grants it saw taken in; each was taken in before any shard was
+        // asked, so reports that count fewer hold such a one, and are treated as a shard that did not answer.
+        var missesGrants = firstUnanswered is null && answered.Sum(report => report.GrantedIn) < granted.Result!.Delivered;
+        var countable = firstUnanswered is null && !missesGrants;
+        _lastRefreshHeardAll = countable && answered.TrueForAll(report => report.Status != Sales.ShardStatus.Unavailable);
+        var drained = countable ? DrainedType.Of(answered) : null;
         // Once every shard is drained, a pending grant can never land (DrainedType), so it is not unsold.
-        var unsold = firstUnanswered is null ? Sales.ShardCounts.Unsold(answered) + (drained is null ? granted.Result!.Pending : 0) : (long?)null;
+        var unsold = countable ? Sales.ShardCounts.Unsold(answered) + (drained is null ? granted.Result!.Pending : 0) : (long?)null;
         // Without new grants a shard's count only falls once it has answered (gifts move tickets between counts, which
         // ShardCounts corrects for), so the sum holds from the last answer on, and at the storage read below, which comes
         // after every request this refresh serves arrived (_refreshTakesNewcomers). A grant issued while the shards
@@ -290,6 +298,10 @@ public sealed partial class PurchaseDispatcherGrain
         if (firstUnanswered is not null)
         {
             LogRefreshUnanswered(_logger, firstUnanswered.Exception?.InnerException, _type!.Id, calls.Length - answered.Count, calls.Length);
+        }
+        else if (missesGrants)
+        {
+            LogRefreshMissedGrants(_logger, _type!.Id, answered.Sum(report => report.GrantedIn), granted.Result!.Delivered);
         }
     }
 

@@ -75,6 +75,11 @@ public sealed partial class InventoryShardGrain
     // which is what lets ShardCounts.Unsold correct reports taken at different moments.
     private long _takenInTotal;
     private long _settledTotal;
+
+    // Serials taken in from operators' grants, ever: what the dispatchers and the catalog's sales read hold against
+    // the grants the catalog saw taken in, to tell a report from before a take-in (a replaced activation that does not
+    // know so yet). It only grows, and it changes in the same turn as the capacity the grant adds to.
+    private long _grantedInTotal;
     private IGrainTimer? _deliveryTimer;
     private bool _everLoaded;
 
@@ -420,6 +425,7 @@ public sealed partial class InventoryShardGrain
         foreach (var outgoing in claim.Undelivered) _undelivered[outgoing.Transfer.TransferId] = outgoing;
         _takenIn.UnionWith(claim.TakenIn);
         _takenInTotal = claim.TakenInFromShards;
+        _grantedInTotal = claim.GrantedIn;
         _settledTotal = claim.Settled;
         _refused.UnionWith(claim.Refused);
         _durableRefusals.UnionWith(claim.Refused);
@@ -438,6 +444,7 @@ public sealed partial class InventoryShardGrain
                 case ChangeKind.TakeIn:
                     _takenIn.Add(change.Id!);
                     if (change.Transfer!.Donor != TicketTransfer.CapacityDonor) _takenInTotal += change.Transfer.Quantity;
+                    else _grantedInTotal += change.Transfer.Quantity;
                     if (_pullReservations.ContainsKey(change.Id!))
                     {
                         _pullReservations[change.Id!] = change.Transfer!.Quantity;

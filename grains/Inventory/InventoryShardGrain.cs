@@ -253,7 +253,7 @@ public sealed partial class InventoryShardGrain(
         // A fenced activation's counts are its own, and the newer activation may since have sold, or taken in tickets
         // (a gift, an operator's grant) that these leave out: like a guess, they may not support a "sold out".
         return new ShardSales(_address.Index, capacity, sold, capacity - sold, status, _undelivered.Values.Sum(t => t.Transfer.Quantity),
-            _takenInTotal, _settledTotal, _pendingQuantity, Known: !_fenced, Retired: _retired);
+            _takenInTotal, _settledTotal, _pendingQuantity, Known: !_fenced, Retired: _retired, GrantedIn: _grantedInTotal);
     }
 
     /// <inheritdoc />

@@ -90,7 +90,7 @@ public sealed record ClaimedRow(long Epoch, long Sold, long Capacity, string Seg
 /// <summary>What a shard finds in its database when it claims its row.</summary>
 /// <remarks>
 /// Idempotency keys are not loaded: a home reads a key when the database refuses it (see InventoryShardGrain.Keys.cs).
-/// <see cref="TakenInFromShards"/> and <see cref="Settled"/> are the totals a shard reports beside its counts
+/// <see cref="TakenInFromShards"/>, <see cref="Settled"/> and <see cref="GrantedIn"/> are the totals a shard reports beside its counts
 /// (see <see cref="OrleansTickets.Sales.ShardSales"/>).
 /// </remarks>
 public sealed record ShardClaim(
@@ -99,7 +99,8 @@ public sealed record ShardClaim(
     IReadOnlyList<string> TakenIn,
     IReadOnlyList<string> Refused,
     long TakenInFromShards,
-    long Settled)
+    long Settled,
+    long GrantedIn)
 {
     public long Epoch => Row.Epoch;
 

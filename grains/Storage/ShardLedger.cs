@@ -64,7 +64,8 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
         var epochs = await ReadAllAsync(connection, ShardSql.ReadFence, r => Convert.ToInt64(r.GetValue(0)), cancellationToken);
         if (epochs is not [var epoch] || epoch != row.Epoch) throw new ShardClaimLostException(shard.Key, row.Epoch);
         return new ShardClaim(row, undelivered, [.. takenIn.Select(t => t.Id)], refused,
-            TakenInFromShards: takenIn.Where(t => t.FromShard).Sum(t => t.Quantity), Settled: settled);
+            TakenInFromShards: takenIn.Where(t => t.FromShard).Sum(t => t.Quantity), Settled: settled,
+            GrantedIn: takenIn.Where(t => !t.FromShard).Sum(t => t.Quantity));
     }
 
     private async Task<List<T>> ReadAllAsync<T>(

@@ -1,5 +1,6 @@
 using Orleans.Storage;
 using OrleansTickets.Events;
+using OrleansTickets.Orders;
 using OrleansTickets.Tests.Infrastructure;
 
 namespace OrleansTickets.Tests.Grains;
@@ -140,6 +141,29 @@ public sealed class CatalogStorageFaultTests(ITestOutputHelper output)
         Assert.Equal((CapacityStatus.Refused, null), (later.Status, later.TransferId));
         Assert.Equal("capacity/withdrawal/2", (await catalog.AddCapacity("vip", 1, shardIndex: null, idempotencyKey: null)).TransferId);
         Assert.Equal(4L, (await cluster.SalesAsync("withdrawal")).TicketTypes.Single(t => t.Id == "ga").Capacity);
+    }
+
+    [Fact]
+    public async Task A_delivery_whose_record_failed_is_counted_once_and_the_type_still_sells_out()
+    {
+        var faults = new FaultyCatalogStorage();
+        await using var cluster = await StartAsync(faults);
+        await cluster.CreateEventAsync("delivered", TicketingCluster.Type("ga", capacity: 2, shards: 1, maxPerOrder: 2));
+        var catalog = cluster.Client.GetEventGrain("delivered");
+
+        // The grant is stored and taken in; the write that records its delivery fails, so the next catalog activation
+        // finds it pending and offers it again, and the shard answers that it holds it already.
+        faults.FailWriteAfterNext(EventState, new InvalidOperationException("The catalog database refused the write (played by a test)."));
+        Assert.Equal(CapacityStatus.Added, (await catalog.AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: null)).Status);
+        await Poll.UntilAsync(async () => await catalog.GetGrantedCapacity("ga") is { Pending: 0, AddedEver: 3, Delivered: 3 },
+            failure: "The grant was never recorded as delivered, or was counted twice.");
+
+        // Counted twice, it would exceed what the shard took in, and no refresh would ever give "sold out".
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("delivered", "ga", 2)).Status);
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("delivered", "ga", 2)).Status);
+        Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("delivered", "ga", 1)).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("delivered", "ga", 1)).Status);
+        Assert.True((await cluster.SalesAsync("delivered")).TicketTypes[0].Known);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
 using OrleansTickets.Tests.Infrastructure;
@@ -187,6 +188,41 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         var unknown = results.Where(r => r.Result.Status == PurchaseStatus.Failed).Sum(r => r.Quantity);
         Assert.InRange(ticketRows, acknowledged, Math.Min(300, acknowledged + unknown));
         Assert.True(claims[0].Row.Retired && claims[1].Row.Retired, "A drained shard is not marked drained.");
+    }
+
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
+    public async Task A_replaced_activation_that_missed_a_grant_its_successor_took_in_is_no_ground_for_sold_out(string engine)
+    {
+        // A membership change can leave a shard with two activations while the cluster keeps one catalog. Played here by
+        // two clusters over one set of databases: the first sells the type out, the second's activation of the shard
+        // claims it after (the first's is replaced, and cannot know it until its next commit), and an operator's grant
+        // is taken in by the second's. The first cluster's catalog then starts afresh from storage, as the one catalog
+        // would know the grant.
+        using var storage = Engines.Storage(engine, postgres);
+        var service = "stale-grant-" + Guid.NewGuid().ToString("N")[..8];
+        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service);
+        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
+        await first.CreateEventAsync("stale-grant", TicketingCluster.Type("ga", capacity: 2, shards: 1, maxPerOrder: 2));
+        Assert.Equal(PurchaseStatus.Created, (await first.BuyAsync("stale-grant", "ga", 2)).Status);
+        await second.ActivateShardsAsync("stale-grant", "ga", 0);
+        Assert.Equal(CapacityStatus.Added, (await second.Client.GetEventGrain("stale-grant").AddCapacity("ga", 2, shardIndex: 0, idempotencyKey: null)).Status);
+        await first.Cluster.DeactivateAsync(first.Client.GetEventGrain("stale-grant"));
+        await Poll.UntilAsync(async () => await first.Client.GetEventGrain("stale-grant").GetGrantedCapacity("ga") is { AddedEver: 2, Pending: 0 },
+            failure: "The first cluster's catalog never read the grant from storage.");
+
+        // Before, the first cluster's dispatcher added the replaced activation's "nothing left" to the catalog's
+        // "nothing pending", and told the buyer "sold out" beside the two granted tickets. The catalog knows the grant
+        // was taken in, and no shard's report counts it: nothing can be concluded, and the buyer hears "try again".
+        Assert.Equal(PurchaseStatus.Unavailable, (await first.BuyAsync("stale-grant", "ga", 1)).Status);
+        // The sales report says the same: its numbers are no statement of the type's sales.
+        var type = Assert.Single((await first.SalesAsync("stale-grant")).TicketTypes);
+        Assert.Equal(0, type.Remaining);
+        Assert.False(type.Known, "A count that leaves out a grant the catalog saw taken in was reported as known.");
+
+        // The successor sells the granted tickets, and its report, which counts the grant, supports "sold out".
+        Assert.Equal(PurchaseStatus.Created, (await second.BuyAsync("stale-grant", "ga", 2)).Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await second.BuyAsync("stale-grant", "ga", 1)).Status);
+        Assert.True((await second.SalesAsync("stale-grant")).TicketTypes.Single().Known);
     }
 
     /// <summary>
