@@ -193,7 +193,8 @@ public static class JsonBody
 
     // An empty element of the list is no coding at all (a recipient ignores empty list elements: RFC 9110, 5.6.1).
     private static bool IsIdentity(Microsoft.Extensions.Primitives.StringValues encoding) =>
-        encoding.All(value => value is not null && value.Split(',').All(part => part.Trim() is "" || part.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase)));
+        encoding.All(value => value is not null
+            && value.Split(',', StringSplitOptions.TrimEntries).All(part => part is "" || part.Equals("identity", StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>
     /// Whether the last property named in <paramref name="path"/> (the serializer's JSON path: <c>$.buyer.phone</c>,
