@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace OrleansTickets.Events;
 
 /// <summary>What operators have granted a ticket type, as the catalog knows it now.</summary>
@@ -6,10 +8,15 @@ namespace OrleansTickets.Events;
 /// Every ticket ever granted to the type, delivered or not. It only grows, so two answers that differ show that a
 /// grant was issued between them.
 /// </param>
-/// <param name="Delivered">
-/// Tickets of the grants the catalog saw a shard take in. Each was taken in before the catalog heard so, so shards'
-/// reports asked after this answer count at least this many in their <see cref="Sales.ShardSales.GrantedIn"/>;
-/// reports that count fewer include one from before a take-in. An older catalog sends none: 0, which asks nothing.
+/// <param name="DeliveredByShard">
+/// By shard index, tickets of the grants the catalog saw that shard take in. Each was taken in before the catalog heard
+/// so, so a shard's report asked after this answer counts at least as many in its <see cref="Sales.ShardSales.GrantedIn"/>;
+/// one that counts fewer is from before a take-in. Empty from an older catalog, which asks nothing.
 /// </param>
 [GenerateSerializer, Immutable]
-public sealed record GrantedCapacity(long Pending, long AddedEver, long Delivered = 0);
+public sealed record GrantedCapacity(long Pending, long AddedEver, ImmutableArray<long> DeliveredByShard = default)
+{
+    /// <summary>What the catalog saw shard <paramref name="index"/> take in (0 when it sent no count).</summary>
+    public long DeliveredTo(int index) =>
+        !DeliveredByShard.IsDefault && index >= 0 && index < DeliveredByShard.Length ? DeliveredByShard[index] : 0;
+}

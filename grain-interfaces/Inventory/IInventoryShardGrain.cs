@@ -75,6 +75,15 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     Task<TransferOutcome> AcceptTransfer(TicketTransfer transfer);
 
     /// <summary>
+    /// Told by a dispatcher that the catalog saw this shard take in operators' grants of <paramref name="delivered"/>
+    /// tickets in all. An activation whose <see cref="Sales.ShardSales.GrantedIn"/> counts fewer answers from before a
+    /// take-in that another activation of the shard made since: it was replaced (a membership change), and only a commit
+    /// of its own would tell it so. It stops as a fenced one does, so that the next call meets one that reads the database.
+    /// </summary>
+    /// <returns>Whether this activation stopped.</returns>
+    Task<bool> StepDownIfBehind(long delivered);
+
+    /// <summary>
     /// Stops taking tickets in and offers every unsold serial of this shard to the other shards of its type, e.g. before
     /// its database is retired. Sold tickets stay where they are. The result says what moved, what is still on its way
     /// and what is left; draining again is safe, and goes on where a drain cut short (by its time budget, or by its silo

@@ -33,9 +33,9 @@ namespace OrleansTickets.Sales;
 /// </param>
 /// <param name="Retired">True once the shard was drained: it sells what it holds but takes no tickets in.</param>
 /// <param name="GrantedIn">
-/// Serials this shard has taken in from operators' grants, ever. The catalog counts the grants it saw taken in, so a
-/// set of reports whose total falls short of that count holds one from before a take-in: an activation replaced by a
-/// newer one that has not learnt so yet (see <see cref="TicketTypeSales.Known"/>).
+/// Serials this shard has taken in from operators' grants, ever. The catalog counts the grants it saw each shard take
+/// in, so a report that counts fewer is from before a take-in: an activation replaced by a newer one that has not
+/// learnt so yet (see <see cref="TicketTypeSales.Known"/>).
 /// </param>
 [GenerateSerializer, Immutable]
 public sealed record ShardSales(int Index, long Capacity, long Sold, long Remaining, string Status, long InTransit = 0,

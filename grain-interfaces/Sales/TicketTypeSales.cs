@@ -10,7 +10,7 @@ namespace OrleansTickets.Sales;
 /// <param name="Remaining">Tickets unsold.</param>
 /// <param name="Shards">Each shard's own report.</param>
 /// <param name="MissesGrants">
-/// True when the shards' reports count fewer tickets taken in from operators' grants than the catalog saw taken in
+/// True when a shard's report counts fewer tickets taken in from operators' grants than the catalog saw it take in
 /// (<see cref="ShardSales.GrantedIn"/>). Not in the JSON: <see cref="Known"/> says it.
 /// </param>
 [GenerateSerializer, Immutable]

@@ -161,8 +161,9 @@ public sealed partial class TicketEventGrain
             // not the one first asked, which refused it, and the key's day counts from now (KeyedGrant.RememberedFrom).
             if (KeyedGrantOf(grant.TransferId) is { } keyed) (keyed.ShardIndex, keyed.RememberedFrom) = (index, clock.GetUtcNow());
             stored.PendingGrants.Remove(grant);
-            // Kept in memory even if the write below fails: the shard holds the grant whatever storage says.
-            stored.DeliveredGrants.TryAdd(grant.TransferId, grant);
+            // Both in one write; in memory even if it fails: the shard holds the grant whatever storage says, and the
+            // next activation, finding it pending, delivers and records it once more.
+            stored.RecordDelivery(grant, type.Shards);
             try
             {
                 await state.WriteStateAsync();

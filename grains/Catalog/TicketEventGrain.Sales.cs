@@ -78,9 +78,17 @@ public sealed partial class TicketEventGrain
             var drained = DrainedType.Of(shards) is not null;
             var unsold = ShardCounts.Unsold(shards) + (drained ? 0 : PendingOf(type.Id));
             // A grant this activation saw taken in was taken in before these questions went out (the read does not
-            // interleave with deliveries), so every shard that answered now counts it; a total short of it holds a
-            // report from before the take-in: an activation replaced by a newer one, which does not know so yet.
-            var missesGrants = shards.Sum(s => s.GrantedIn) < _stored!.DeliveredOf(type.Id);
+            // interleave with deliveries), so its shard's answer now counts it; one that does not is from before the
+            // take-in: an activation replaced by a newer one, which does not know so yet. It is told, as a dispatcher's
+            // refresh tells it, so that a report read when no buyer comes is not "unknown" for as long as it lives.
+            var delivered = _stored!.DeliveredTo(type.Id);
+            var behind = shards.Where(s => s.Index < delivered.Length && s.GrantedIn < delivered[s.Index]).ToList();
+            foreach (var shard in behind)
+            {
+                GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(definition.Id, type.Id, shard.Index).Key)
+                    .StepDownIfBehind(delivered[shard.Index]).Ignore();
+            }
+            var missesGrants = behind.Count > 0;
             types.Add(new TicketTypeSales(type.Id, sold + unsold, sold, unsold, [.. shards], missesGrants));
         }
         // Dated by when it ended: the page views queued behind this read share it (see GetRecentSales).

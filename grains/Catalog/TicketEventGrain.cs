@@ -269,7 +269,7 @@ public sealed partial class TicketEventGrain(
     /// <inheritdoc />
     public async Task<GrantedCapacity?> GetGrantedCapacity(string ticketTypeId) =>
         await StoredAsync() is { } stored
-            ? new GrantedCapacity(PendingOf(ticketTypeId), stored.AddedCapacity.GetValueOrDefault(ticketTypeId), stored.DeliveredOf(ticketTypeId))
+            ? new GrantedCapacity(PendingOf(ticketTypeId), stored.AddedCapacity.GetValueOrDefault(ticketTypeId), stored.DeliveredTo(ticketTypeId))
             : null;
 
     /// <inheritdoc />

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using OrleansTickets.Events;
 
 namespace OrleansTickets.Catalog;
@@ -38,17 +39,28 @@ public sealed class TicketEventState
     [Id(7)] public HashSet<string> DrainedTypes { get; set; } = [];
 
     /// <summary>
-    /// Grants a shard answered it had taken in, by transfer id (a redelivery after a lost write is answered the same,
-    /// and counts once). Their total per type is held against the shards' reports (<see cref="OrleansTickets.Sales.ShardSales.GrantedIn"/>),
+    /// Per type, by shard index, tickets of the grants each shard answered it had taken in, written with the grant's
+    /// removal from <see cref="PendingGrants"/>. Held against the shards' reports (<see cref="OrleansTickets.Sales.ShardSales.GrantedIn"/>),
     /// so a report from before a take-in, which a replaced activation can give, is not taken for the type's count.
-    /// Grants an older build delivered are not here: the total is then too low, which only
-    /// makes the comparison pass more readily, as before.
+    /// Grants an older build delivered are not here: the counts are then too low, which only makes the comparison pass
+    /// more readily, as before.
     /// </summary>
-    [Id(8)] public Dictionary<string, CapacityGrant> DeliveredGrants { get; set; } = [];
+    [Id(8)] public Dictionary<string, long[]> DeliveredByShard { get; set; } = [];
 
-    /// <summary>Tickets of <paramref name="ticketTypeId"/>'s grants that a shard answered it had taken in.</summary>
-    public long DeliveredOf(string ticketTypeId) =>
-        DeliveredGrants.Values.Where(g => g.TicketTypeId == ticketTypeId).Sum(g => g.Quantity);
+    /// <summary>Records that shard <see cref="CapacityGrant.ShardIndex"/> of the grant's type took <paramref name="grant"/> in.</summary>
+    public void RecordDelivery(CapacityGrant grant, int shards)
+    {
+        if (!DeliveredByShard.TryGetValue(grant.TicketTypeId, out var delivered) || delivered.Length < shards)
+        {
+            Array.Resize(ref delivered, shards);
+            DeliveredByShard[grant.TicketTypeId] = delivered;
+        }
+        delivered[grant.ShardIndex] += grant.Quantity;
+    }
+
+    /// <summary>What <see cref="RecordDelivery"/> recorded for <paramref name="ticketTypeId"/>, by shard index; empty when nothing.</summary>
+    public ImmutableArray<long> DeliveredTo(string ticketTypeId) =>
+        DeliveredByShard.TryGetValue(ticketTypeId, out var delivered) ? [.. delivered] : [];
 
     /// <summary>The block of <paramref name="type"/>'s shard <paramref name="index"/>, under this event's layout.</summary>
     public SerialBlock BlockOf(TicketTypeDefinition type, int index)

@@ -267,9 +267,12 @@ public sealed partial class PurchaseDispatcherGrain
         // moment, and ShardCounts makes the moments agree for everything but operators' grants: an activation replaced
         // by a newer one during a membership change (a second activation, claiming the shard in the database) answers
         // from its last commit until its next one is fenced, and leaves out a grant the newer one took in since. The
-        // catalog, asked before the shards, counts the grants it saw taken in; each was taken in before any shard was
-        // asked, so reports that count fewer hold such a one, and are treated as a shard that did not answer.
-        var missesGrants = firstUnanswered is null && answered.Sum(report => report.GrantedIn) < granted.Result!.Delivered;
+        // catalog, asked before the shards, counts the grants it saw each shard take in; each was taken in before the
+        // shard was asked, so a report that counts fewer is such a one: no verdict, as for a shard that did not answer,
+        // and the activation is told, so that it stops and the next refresh hears one that read the database.
+        var behind = grantedBeforeShards ? answered.FindAll(report => report.GrantedIn < granted.Result!.DeliveredTo(report.Index)) : [];
+        foreach (var report in behind) Shard(report.Index).StepDownIfBehind(granted.Result!.DeliveredTo(report.Index)).Ignore();
+        var missesGrants = behind.Count > 0;
         var countable = firstUnanswered is null && !missesGrants;
         _lastRefreshHeardAll = countable && answered.TrueForAll(report => report.Status != Sales.ShardStatus.Unavailable);
         var drained = countable ? DrainedType.Of(answered) : null;
@@ -301,7 +304,7 @@ public sealed partial class PurchaseDispatcherGrain
         }
         else if (missesGrants)
         {
-            LogRefreshMissedGrants(_logger, _type!.Id, answered.Sum(report => report.GrantedIn), granted.Result!.Delivered);
+            LogRefreshMissedGrants(_logger, _type!.Id, behind.Count, behind[0].Index);
         }
     }
 

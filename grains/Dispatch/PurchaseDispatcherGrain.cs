@@ -352,6 +352,6 @@ public sealed partial class PurchaseDispatcherGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: {Unanswered} of {Shards} shards did not answer in time, or the catalog could not say in time what operators granted; no sold-out verdict from this refresh")]
     private static partial void LogRefreshUnanswered(ILogger logger, Exception? exception, string ticketType, int unanswered, int shards);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: the shards' reports count {Counted} tickets taken in from operators' grants, the catalog saw {Delivered} taken in; a report is from a replaced activation, so no sold-out verdict from this refresh")]
-    private static partial void LogRefreshMissedGrants(ILogger logger, string ticketType, long counted, long delivered);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing {TicketType}: {Behind} shards (shard {First} among them) reported fewer tickets taken in from operators' grants than the catalog saw them take in (a replaced activation, told to stop; or a silo of an older build, which reports none); no sold-out verdict from this refresh")]
+    private static partial void LogRefreshMissedGrants(ILogger logger, string ticketType, int behind, int first);
 }

@@ -141,6 +141,23 @@ public sealed partial class InventoryShardGrain
         return await _takeIns.RunAsync(id, () => TakeInAsync(transfer));
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// Invariant: a current activation counts every grant the catalog saw this shard take in. The catalog hears
+    /// "accepted" only once the take-in's commit is applied here, a repeat is answered from what this activation took in
+    /// or loaded, and a reload reads every take-in back; so one that counts fewer missed a commit another activation made.
+    /// One turn, no await: nothing runs between the comparison and the stop. A sold-out replaced activation would
+    /// otherwise never commit again, and kept alive by the refreshes that ask it, would answer from before the grant for
+    /// as long as it lived. Stopping when in doubt costs a reactivation, as for a fenced commit.
+    /// </remarks>
+    public Task<bool> StepDownIfBehind(long delivered)
+    {
+        if (!_everLoaded || _fenced || _grantedInTotal >= delivered) return Task.FromResult(false);
+        LogBehindGrants(_logger, _address.Key, _grantedInTotal, delivered);
+        StopAsFenced();
+        return Task.FromResult(true);
+    }
+
     private async Task<TransferOutcome> TakeInAsync(TicketTransfer transfer)
     {
         var change = PendingChange.TakeIn(transfer);
@@ -476,6 +493,9 @@ public sealed partial class InventoryShardGrain
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: handing a drained shard's tickets on failed; they stay here, sellable, until it is drained again or reloads")]
     private static partial void LogHandOnFailed(ILogger logger, Exception exception, string shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: this activation counts {GrantedIn} tickets taken in from operators' grants, the catalog saw {Delivered} taken in; another activation took one in since, so this one stops")]
+    private static partial void LogBehindGrants(ILogger logger, string shard, long grantedIn, long delivered);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: pulling tickets from shard {Donor} failed")]
     private static partial void LogPullFailed(ILogger logger, Exception exception, string shard, int donor);

@@ -155,8 +155,13 @@ public sealed class CatalogStorageFaultTests(ITestOutputHelper output)
         // finds it pending and offers it again, and the shard answers that it holds it already.
         faults.FailWriteAfterNext(EventState, new InvalidOperationException("The catalog database refused the write (played by a test)."));
         Assert.Equal(CapacityStatus.Added, (await catalog.AddCapacity("ga", 3, shardIndex: 0, idempotencyKey: null)).Status);
-        await Poll.UntilAsync(async () => await catalog.GetGrantedCapacity("ga") is { Pending: 0, AddedEver: 3, Delivered: 3 },
-            failure: "The grant was never recorded as delivered, or was counted twice.");
+        Assert.False(faults.WriteFaultArmed(EventState), "The delivery's record was never written, so the fault never played.");
+        await Poll.UntilAsync(async () => await catalog.GetGrantedCapacity("ga") is { Pending: 0 } granted && granted.DeliveredTo(0) == 3,
+            failure: "The grant was never recorded as delivered.");
+        // What storage holds, read by a new activation: delivered once, after the redelivery.
+        await cluster.Cluster.DeactivateAsync(catalog);
+        var stored = await catalog.GetGrantedCapacity("ga");
+        Assert.Equal((0L, 3L, 3L), (stored!.Pending, stored.AddedEver, stored.DeliveredTo(0)));
 
         // Counted twice, it would exceed what the shard took in, and no refresh would ever give "sold out".
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("delivered", "ga", 2)).Status);

@@ -194,35 +194,55 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
     public async Task A_replaced_activation_that_missed_a_grant_its_successor_took_in_is_no_ground_for_sold_out(string engine)
     {
         // A membership change can leave a shard with two activations while the cluster keeps one catalog. Played here by
-        // two clusters over one set of databases: the first sells the type out, the second's activation of the shard
-        // claims it after (the first's is replaced, and cannot know it until its next commit), and an operator's grant
-        // is taken in by the second's. The first cluster's catalog then starts afresh from storage, as the one catalog
-        // would know the grant.
+        // two clusters over one set of databases, each catalog started afresh from storage before it is asked, as the
+        // one catalog would know every grant. An activation of the shard that another claimed after it is replaced, and
+        // cannot know it until its next commit; sold out, it never commits.
         using var storage = Engines.Storage(engine, postgres);
         var service = "stale-grant-" + Guid.NewGuid().ToString("N")[..8];
         await using var first = await TicketingCluster.StartAsync(storage, serviceId: service);
         await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
         await first.CreateEventAsync("stale-grant", TicketingCluster.Type("ga", capacity: 2, shards: 1, maxPerOrder: 2));
         Assert.Equal(PurchaseStatus.Created, (await first.BuyAsync("stale-grant", "ga", 2)).Status);
+
+        // The second cluster's activation replaces the first's, takes in a grant of 2 and sells it.
         await second.ActivateShardsAsync("stale-grant", "ga", 0);
         Assert.Equal(CapacityStatus.Added, (await second.Client.GetEventGrain("stale-grant").AddCapacity("ga", 2, shardIndex: 0, idempotencyKey: null)).Status);
-        await first.Cluster.DeactivateAsync(first.Client.GetEventGrain("stale-grant"));
-        await Poll.UntilAsync(async () => await first.Client.GetEventGrain("stale-grant").GetGrantedCapacity("ga") is { AddedEver: 2, Pending: 0 },
-            failure: "The first cluster's catalog never read the grant from storage.");
-
-        // Before, the first cluster's dispatcher added the replaced activation's "nothing left" to the catalog's
-        // "nothing pending", and told the buyer "sold out" beside the two granted tickets. The catalog knows the grant
-        // was taken in, and no shard's report counts it: nothing can be concluded, and the buyer hears "try again".
-        Assert.Equal(PurchaseStatus.Unavailable, (await first.BuyAsync("stale-grant", "ga", 1)).Status);
-        // The sales report says the same: its numbers are no statement of the type's sales.
-        var type = Assert.Single((await first.SalesAsync("stale-grant")).TicketTypes);
-        Assert.Equal(0, type.Remaining);
-        Assert.False(type.Known, "A count that leaves out a grant the catalog saw taken in was reported as known.");
-
-        // The successor sells the granted tickets, and its report, which counts the grant, supports "sold out".
         Assert.Equal(PurchaseStatus.Created, (await second.BuyAsync("stale-grant", "ga", 2)).Status);
+        await FreshCatalogAsync(first, grantedEver: 2);
+
+        // The sales report, which the replaced activation would make "2 sold of 2", says its numbers are no statement of
+        // the type's sales: the catalog saw the shard take a grant in, and its report does not count one. The read tells
+        // the activation, which stops, so the next read hears one that read the database.
+        var type = Assert.Single((await first.SalesAsync("stale-grant")).TicketTypes);
+        Assert.Equal((2L, 2L), (type.Capacity, type.Sold));
+        Assert.False(type.Known, "A count that leaves out a grant the catalog saw taken in was reported as known.");
+        await Poll.UntilAsync(async () => (await first.SalesAsync("stale-grant")).TicketTypes.Single() is { Known: true, Capacity: 4, Sold: 4 },
+            failure: "The replaced activation kept answering the sales report.");
+
+        // Now the first cluster's activation is the newer one. It takes in a second grant, which the second cluster's
+        // activation, replaced and sold out, knows nothing of.
+        Assert.Equal(CapacityStatus.Added, (await first.Client.GetEventGrain("stale-grant").AddCapacity("ga", 2, shardIndex: 0, idempotencyKey: null)).Status);
+        await FreshCatalogAsync(second, grantedEver: 4);
+
+        // Before, the second cluster's dispatcher added that activation's "nothing left" to the catalog's "nothing
+        // pending", and told the buyer "sold out" beside the two granted tickets, for as long as the activation lived.
+        // Now its refresh gives no verdict and tells the activation, which stops; the next refresh hears one that read
+        // the database, and the buyer gets a granted ticket.
+        var bought = await second.BuyAsync("stale-grant", "ga", 1);
+        Assert.Equal(PurchaseStatus.Created, bought.Status);
+        Assert.True(bought.Order!.Tickets[0].Serial > 4, "The buyer's ticket is not the second grant's.");
+        Assert.Equal(PurchaseStatus.Created, (await second.BuyAsync("stale-grant", "ga", 1)).Status);
         Assert.Equal(PurchaseStatus.SoldOut, (await second.BuyAsync("stale-grant", "ga", 1)).Status);
         Assert.True((await second.SalesAsync("stale-grant")).TicketTypes.Single().Known);
+    }
+
+    /// <summary>Starts <paramref name="cluster"/>'s catalog activation again, from what storage holds now.</summary>
+    private static async Task FreshCatalogAsync(TicketingCluster cluster, long grantedEver)
+    {
+        await cluster.Cluster.DeactivateAsync(cluster.Client.GetEventGrain("stale-grant"));
+        await Poll.UntilAsync(async () => await cluster.Client.GetEventGrain("stale-grant").GetGrantedCapacity("ga") is { Pending: 0 } granted
+                && granted.AddedEver == grantedEver,
+            failure: "The catalog never read the grants from storage.");
     }
 
     /// <summary>

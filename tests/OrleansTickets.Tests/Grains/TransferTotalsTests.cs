@@ -30,6 +30,10 @@ public sealed class TransferTotalsTests(PostgresFixture postgres, ITestOutputHel
         Assert.Equal(expected, await TotalsAsync());
         var type = (await Cluster.SalesAsync("totals")).TicketTypes[0];
         Assert.Equal(25L, ShardCounts.Unsold(type.Shards));
+        // A current activation counts every grant the catalog saw it take in, and stays; told of more, it stops (as one
+        // replaced by a newer activation would), and the next reads the database.
+        Assert.False(await Cluster.Shard("totals", "ga", 0).StepDownIfBehind(5));
+        Assert.True(await Cluster.Shard("totals", "ga", 0).StepDownIfBehind(6));
 
         for (var i = 0; i < 2; i++) await Cluster.Cluster.DeactivateAsync(Cluster.Shard("totals", "ga", i));
         Assert.Equal(expected, await TotalsAsync());

@@ -45,6 +45,12 @@ public sealed class FaultyCatalogStorage
         lock (_gate) _reads.Add(stateName);
     }
 
+    /// <summary>Whether a fault armed for the writes of <paramref name="stateName"/> is still waiting for its write.</summary>
+    public bool WriteFaultArmed(string stateName)
+    {
+        lock (_gate) return _writes.ContainsKey(stateName);
+    }
+
     private void ArmWrite(string stateName, Func<Func<Task>, Task> fault)
     {
         lock (_gate) _writes[stateName] = fault;
