@@ -48,12 +48,12 @@ public static class SalesReader
             var sales = await FirstAnswer.AskAsync(apis, (api, token) => api.GetSalesAsync(eventId, token), $"the sales of '{eventId}'",
                 retryPause, cancellation);
             if (sales is null) return last;
-            var waiting = sales.TicketTypes.Sum(type => type.Shards.Count(shard => !shard.Counted));
+            var waiting = sales.TicketTypes.Sum(type => type.Uncounted);
             if (waiting == 0) return sales;
             if (last is null) settlingSince = Stopwatch.GetTimestamp();
             else if (Stopwatch.GetElapsedTime(settlingSince) >= (settleLimit ?? SettleLimit)) return sales;
             last = sales;
-            Console.Error.WriteLine($"the sales of '{eventId}': {waiting} shards cannot give their own count yet; asking again");
+            Console.Error.WriteLine($"the sales of '{eventId}': {waiting} shards (or types) cannot give their own count yet; asking again");
             try
             {
                 await Task.Delay(retryPause, cancellation);

@@ -107,11 +107,14 @@ public static class SaleVerifier
 
         // A shard the service could not count reports a guess (its first block) or stale numbers: every check above
         // rests on the report, so a report with guesses in it proves nothing either way.
+        // The type's own word covers one more case: a shard's report that leaves out tickets operators added.
         var guessed = type.Shards.Where(s => !s.Counted).ToList();
-        yield return new(ShardsCounted, type.Id, guessed.Count == 0, guessed.Count == 0
-            ? $"{type.Shards.Count} shards reported their own counts"
-            : $"{guessed.Count} shards' numbers are guesses or stale (unavailable or not known), e.g. shard "
-              + string.Join(", ", guessed.Take(ExamplesShown).Select(s => s.Index)));
+        yield return new(ShardsCounted, type.Id, guessed.Count == 0 && type.Known, guessed.Count > 0
+            ? $"{guessed.Count} shards' numbers are guesses or stale (unavailable or not known), e.g. shard "
+              + string.Join(", ", guessed.Take(ExamplesShown).Select(s => s.Index))
+            : type.Known
+                ? $"{type.Shards.Count} shards reported their own counts"
+                : "the service says the type's totals are not known (a shard's report leaves out tickets operators added)");
 
         // Two independent witnesses of an oversell: the service's own count and the tickets buyers hold.
         var overSold = Math.Max(type.Sold, acknowledged) - capacity;

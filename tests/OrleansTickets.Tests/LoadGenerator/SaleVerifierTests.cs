@@ -342,6 +342,22 @@ public sealed class SaleVerifierTests
         Assert.Contains("shard 1", finding.Detail);
     }
 
+    [Fact]
+    public void A_type_the_service_says_is_not_known_fails_though_every_shard_is()
+    {
+        // Every shard says it counted, but the service says the type's totals leave out tickets operators added.
+        var sales = new SalesSnapshot("festival",
+        [
+            new("ga", 10, 10, 0, [new(0, 5, 5, 0, "sold-out"), new(1, 5, 5, 0, "sold-out")], Known: false),
+            new("vip", 4, 4, 0, [new(0, 4, 4, 0, "sold-out")]),
+        ]);
+
+        var finding = Assert.Single(Failures(CleanOrders(), sales));
+
+        Assert.Equal((ShardsCounted, "ga"), (finding.Name, finding.Scope));
+        Assert.Contains("operators added", finding.Detail);
+    }
+
     private static List<VerificationCheck> Failures(List<AcknowledgedOrder> orders, SalesSnapshot sales) =>
         SaleVerifier.Verify(orders, sales).Where(c => !c.Passed).ToList();
 

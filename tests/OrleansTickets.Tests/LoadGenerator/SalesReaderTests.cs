@@ -10,11 +10,11 @@ namespace OrleansTickets.Tests.LoadGenerator;
 /// </summary>
 public sealed class SalesReaderTests
 {
-    private const string Report = """{"eventId":"e","ticketTypes":[{"id":"ga","capacity":4,"sold":4,"remaining":0,"shards":[]}]}""";
+    private const string Report = """{"eventId":"e","ticketTypes":[{"id":"ga","capacity":4,"sold":4,"remaining":0,"known":true,"shards":[]}]}""";
 
     // Shard 1 could not read its database: its numbers are its first block's, a guess.
     private const string Guessing = """
-        {"eventId":"e","ticketTypes":[{"id":"ga","capacity":4,"sold":2,"remaining":2,"shards":[
+        {"eventId":"e","ticketTypes":[{"id":"ga","capacity":4,"sold":2,"remaining":2,"known":false,"shards":[
           {"index":0,"capacity":2,"sold":2,"remaining":0,"status":"soldOut","known":true},
           {"index":1,"capacity":2,"sold":0,"remaining":2,"status":"unavailable","known":false}]}]}
         """;
@@ -83,6 +83,29 @@ public sealed class SalesReaderTests
         // The same report saying it is read as it says.
         Assert.NotNull(await SalesReader.ReadAsync([new ScriptedService(HttpStatusCode.OK) { Bodies = [Guessing] }.Client()], "e", Pause,
             new CancellationTokenSource(TimeSpan.FromSeconds(3)).Token, settleLimit: TimeSpan.FromMilliseconds(100)));
+    }
+
+    [Fact]
+    public async Task A_report_whose_type_does_not_say_whether_it_is_known_is_no_report()
+    {
+        var service = new ScriptedService(HttpStatusCode.OK) { Bodies = [Report.Replace(""","known":true""", "", StringComparison.Ordinal)] };
+
+        Assert.Null(await SalesReader.ReadAsync([service.Client()], "e", Pause, new CancellationTokenSource(TimeSpan.FromSeconds(3)).Token));
+    }
+
+    [Fact]
+    public async Task A_report_whose_type_is_not_known_though_every_shard_is_is_asked_for_again()
+    {
+        // A shard's report that leaves out tickets operators added says "known" of itself; only the type says otherwise.
+        var missing = Report.Replace("\"known\":true,\"shards\":[]",
+            "\"known\":false,\"shards\":[{\"index\":0,\"capacity\":4,\"sold\":4,\"remaining\":0,\"status\":\"sold-out\",\"known\":true}]", StringComparison.Ordinal);
+        Assert.NotEqual(Report, missing);
+        var service = new ScriptedService(HttpStatusCode.OK, HttpStatusCode.OK) { Bodies = [missing, Report] };
+
+        var sales = await SalesReader.ReadAsync([service.Client()], "e", Pause, CancellationToken.None);
+
+        Assert.True(Assert.Single(sales!.TicketTypes).Known);
+        Assert.Equal(2, service.Requests);
     }
 
     [Fact]

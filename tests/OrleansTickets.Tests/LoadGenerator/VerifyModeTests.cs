@@ -15,7 +15,7 @@ public sealed class VerifyModeTests : IDisposable
 {
     // A sold-out type of 3 tickets on one shard, as /sales reports it.
     private const string Sales =
-        """{"eventId":"festival","ticketTypes":[{"id":"ga","capacity":3,"sold":3,"remaining":0,"shards":[{"index":0,"capacity":3,"sold":3,"remaining":0,"status":"sold-out","known":true}]}]}""";
+        """{"eventId":"festival","ticketTypes":[{"id":"ga","capacity":3,"sold":3,"remaining":0,"known":true,"shards":[{"index":0,"capacity":3,"sold":3,"remaining":0,"status":"sold-out","known":true}]}]}""";
     // Bodies as scripts/wrk/sellout.lua keeps them: the buyer's name states the request (scripts/wrk/buyers.lua).
     private const string First =
         """{"orderId":"o-1","ticketTypeId":"ga","quantity":2,"tickets":[{"code":"A","serial":1},{"code":"B","serial":2}],"buyer":{"name":"Wrk Buyer 1-1 asks for 2 ga","email":"wrk-1-1@example.test"}}""";
