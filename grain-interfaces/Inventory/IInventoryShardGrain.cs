@@ -75,10 +75,12 @@ public interface IInventoryShardGrain : IGrainWithStringKey
     Task<TransferOutcome> AcceptTransfer(TicketTransfer transfer);
 
     /// <summary>
-    /// Told by a dispatcher that the catalog saw this shard take in operators' grants of <paramref name="delivered"/>
-    /// tickets in all. An activation whose <see cref="Sales.ShardSales.GrantedIn"/> counts fewer answers from before a
-    /// take-in that another activation of the shard made since: it was replaced (a membership change), and only a commit
-    /// of its own would tell it so. It stops as a fenced one does, so that the next call meets one that reads the database.
+    /// Told by a dispatcher's refresh, or the catalog's sales read, that the catalog saw this shard take in operators'
+    /// grants of <paramref name="delivered"/> tickets in all. An activation whose <see cref="Sales.ShardSales.GrantedIn"/>
+    /// counts fewer answers from before a take-in: if the database holds a newer activation's epoch, this one was
+    /// replaced (a membership change), which only a commit of its own would tell it otherwise, and it stops as a fenced
+    /// one does, so that the next call meets one that reads the database. If the epoch is its own, the database lost the
+    /// take-in (restored from an older backup): it stays, and logs an error.
     /// </summary>
     /// <returns>Whether this activation stopped.</returns>
     Task<bool> StepDownIfBehind(long delivered);

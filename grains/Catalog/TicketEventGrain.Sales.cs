@@ -82,7 +82,9 @@ public sealed partial class TicketEventGrain
             // take-in: an activation replaced by a newer one, which does not know so yet. It is told, as a dispatcher's
             // refresh tells it, so that a report read when no buyer comes is not "unknown" for as long as it lives.
             var delivered = _stored!.DeliveredTo(type.Id);
-            var behind = shards.Where(s => s.Index < delivered.Length && s.GrantedIn < delivered[s.Index]).ToList();
+            // Only reports that say they are known: the others leave the type unknown anyway, and their activations
+            // (never loaded, or fenced already) have nothing to step down from.
+            var behind = shards.Where(s => s.Known && s.Index < delivered.Length && s.GrantedIn < delivered[s.Index]).ToList();
             foreach (var shard in behind)
             {
                 GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(definition.Id, type.Id, shard.Index).Key)

@@ -81,6 +81,14 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
     /// <summary>Submits a batch to the database's group commit.</summary>
     public Task<CommitOutcome> CommitAsync(LedgerBatch batch) => database.CommitAsync(batch);
 
+    /// <summary>The epoch the shard's row holds now, claimed by this ledger or another; null when it has no row.</summary>
+    public async Task<long?> ReadEpochAsync(CancellationToken cancellationToken = default)
+    {
+        await database.EnsureReadyAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await ShardDatabase.ReadFenceAsync(connection, shard.Key) is { } row ? row.Epoch : null;
+    }
+
     /// <summary>Reads idempotency key <paramref name="key"/> of the shard's event, whichever shard holds it; null when the event has no such key.</summary>
     public async Task<StoredKey?> ReadKeyAsync(string key, CancellationToken cancellationToken = default)
     {

@@ -163,7 +163,8 @@ public sealed class CatalogStorageFaultTests(ITestOutputHelper output)
         var stored = await catalog.GetGrantedCapacity("ga");
         Assert.Equal((0L, 3L, 3L), (stored!.Pending, stored.AddedEver, stored.DeliveredTo(0)));
 
-        // Counted twice, it would exceed what the shard took in, and no refresh would ever give "sold out".
+        // The redelivery is answered from what the shard took in; its count must equal the shard's own, or no refresh would
+        // ever give "sold out".
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("delivered", "ga", 2)).Status);
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("delivered", "ga", 2)).Status);
         Assert.Equal(PurchaseStatus.Created, (await cluster.BuyAsync("delivered", "ga", 1)).Status);
