@@ -53,8 +53,9 @@ public static class LedgerAudit
                 ? $"{shards.Count} shards"
                 : $"{over.Count} shards oversold, e.g. {over[0].ShardKey}: sold {over[0].Sold} of {over[0].Capacity}"));
 
+            var typeOrders = ledger.Orders.Where(o => o.TicketTypeId == type).ToList();
             var ticketRows = shards.DistinctBy(s => s.ShardKey, StringComparer.Ordinal).ToDictionary(s => s.ShardKey, _ => 0L, StringComparer.Ordinal);
-            foreach (var order in ledger.Orders.Where(o => o.TicketTypeId == type))
+            foreach (var order in typeOrders)
             {
                 ticketRows[order.ShardKey] = ticketRows.GetValueOrDefault(order.ShardKey) + ticketsByOrder[order.OrderId].Count();
             }
@@ -78,7 +79,6 @@ public static class LedgerAudit
 
             // A stored order short or long of its quantity keeps every count here in step (a shard's sold is its
             // rows), and the answer said the same: only the order's own quantity shows it.
-            var typeOrders = ledger.Orders.Where(o => o.TicketTypeId == type).ToList();
             var wrongSize = typeOrders.Where(o => ticketsByOrder[o.OrderId].Count() != o.Quantity).ToList();
             checks.Add(new(OrdersHoldTheirQuantity, type, wrongSize.Count == 0, wrongSize.Count == 0
                 ? $"{typeOrders.Count} orders"
