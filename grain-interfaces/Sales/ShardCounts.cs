@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace OrleansTickets.Sales;
 
 /// <summary>The unsold tickets of one ticket type, from its shards' reports.</summary>
@@ -29,4 +31,14 @@ public static class ShardCounts
         foreach (var shard in shards) unsold += shard.Remaining + shard.InTransit - shard.TakenIn + shard.Settled;
         return unsold;
     }
+
+    /// <summary>
+    /// The reports whose <see cref="ShardSales.GrantedIn"/> is below what the catalog saw their shard take in from
+    /// operators' grants (<paramref name="deliveredByShard"/>, by shard index; empty or default when it sent none).
+    /// Each is from before a take-in, which <see cref="Unsold"/> cannot correct for: no count may rest on it.
+    /// </summary>
+    public static List<ShardSales> BehindGrants(IEnumerable<ShardSales> shards, ImmutableArray<long> deliveredByShard) =>
+        deliveredByShard.IsDefaultOrEmpty
+            ? []
+            : [.. shards.Where(shard => shard.Index >= 0 && shard.Index < deliveredByShard.Length && shard.GrantedIn < deliveredByShard[shard.Index])];
 }

@@ -84,7 +84,7 @@ public sealed partial class TicketEventGrain
             var delivered = _stored!.DeliveredTo(type.Id);
             // Only reports that say they are known: the others leave the type unknown anyway, and their activations
             // (never loaded, or fenced already) have nothing to step down from.
-            var behind = shards.Where(s => s.Known && s.Index < delivered.Length && s.GrantedIn < delivered[s.Index]).ToList();
+            var behind = ShardCounts.BehindGrants(shards.Where(s => s.Known), delivered);
             foreach (var shard in behind)
             {
                 GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(definition.Id, type.Id, shard.Index).Key)

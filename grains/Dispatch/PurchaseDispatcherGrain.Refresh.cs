@@ -270,7 +270,7 @@ public sealed partial class PurchaseDispatcherGrain
         // catalog, asked before the shards, counts the grants it saw each shard take in; each was taken in before the
         // shard was asked, so a report that counts fewer is such a one: no verdict, as for a shard that did not answer,
         // and the activation is told, so that it stops and the next refresh hears one that read the database.
-        var behind = grantedBeforeShards ? answered.FindAll(report => report.GrantedIn < granted.Result!.DeliveredTo(report.Index)) : [];
+        var behind = grantedBeforeShards ? Sales.ShardCounts.BehindGrants(answered, granted.Result!.DeliveredByShard) : [];
         foreach (var report in behind) Shard(report.Index).StepDownIfBehind(granted.Result!.DeliveredTo(report.Index)).Ignore();
         var missesGrants = behind.Count > 0;
         var countable = firstUnanswered is null && !missesGrants;

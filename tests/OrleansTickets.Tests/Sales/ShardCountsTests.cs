@@ -47,6 +47,21 @@ public sealed class ShardCountsTests
         Assert.Equal(15, ShardCounts.Unsold([donor, receiver]));
     }
 
+    [Fact]
+    public void A_report_below_what_the_catalog_saw_its_shard_take_in_from_grants_is_behind_and_no_other()
+    {
+        var reports = new[] { Report(0, remaining: 5) with { GrantedIn = 2 }, Report(1, remaining: 5) with { GrantedIn = 3 }, Report(2, remaining: 5) };
+
+        // Shard 0 took in 2 and the catalog saw 2; shard 1 reports 3 of the 4 the catalog saw (from before a take-in);
+        // shard 2 is past the catalog's counts (none seen).
+        Assert.Equal([1], ShardCounts.BehindGrants(reports, [2, 4]).Select(r => r.Index));
+        // Surplus on one shard does not hide another's shortfall.
+        Assert.Equal([1], ShardCounts.BehindGrants(reports, [0, 4, 0]).Select(r => r.Index));
+        // A catalog that sent no counts asks nothing.
+        Assert.Empty(ShardCounts.BehindGrants(reports, default));
+        Assert.Empty(ShardCounts.BehindGrants(reports, []));
+    }
+
     private static ShardSales Report(int index, long remaining, long inTransit = 0, long takenIn = 0, long settled = 0) =>
         new(index, Capacity: remaining, Sold: 0, remaining, ShardStatus.Open, inTransit, takenIn, settled);
 }
