@@ -80,7 +80,6 @@ public sealed partial class InventoryShardGrain
     // the grants the catalog saw taken in, to tell a report from before a take-in (a replaced activation that does not
     // know so yet). It only grows, and it changes in the same turn as the capacity the grant adds to.
     private long _grantedInTotal;
-    private bool _behindOwnDatabaseLogged;
     private IGrainTimer? _deliveryTimer;
     private bool _everLoaded;
 
@@ -141,48 +140,6 @@ public sealed partial class InventoryShardGrain
         if (_retired && transfer.Donor != _address.Key) return TransferOutcome.Refused;
         return await _takeIns.RunAsync(id, () => TakeInAsync(transfer));
     }
-
-    /// <inheritdoc />
-    /// <remarks>
-    /// A current activation counts every grant the catalog saw this shard take in: the catalog hears "accepted" only once
-    /// the take-in's commit is applied here, a repeat is answered from what this activation took in or loaded, and a
-    /// reload reads every take-in back. So one that counts fewer missed a commit, and the usual cause is another
-    /// activation's. Not the only one: a database restored from a backup taken before the take-in holds fewer than the
-    /// catalog saw, and every activation would be behind; stopping each would cost a claim and its buyers' sales, again
-    /// at every refresh. So the database says whose epoch it holds, and only a newer one than this activation's stops it
-    /// (epochs only grow: an older one is this activation's own, read before a reload of its own raised it). Checked
-    /// again after the read, in the turn that stops: meanwhile this activation may have stopped, reloaded or taken more
-    /// in, and a reload still running may hold a claim of its own that memory does not show yet. A replaced activation
-    /// that is sold out never commits again, and kept alive by the refreshes that ask it, would otherwise answer from
-    /// before the grant for as long as it lived.
-    /// </remarks>
-    public async Task<bool> StepDownIfBehind(long delivered)
-    {
-        if (!BehindGrants(delivered)) return false;
-        long? stored;
-        try
-        {
-            stored = await _ledger!.ReadEpochAsync();
-        }
-        catch (Exception exception)
-        {
-            LogUnavailable(_logger, exception, _address.Key);
-            return false;
-        }
-        if (!BehindGrants(delivered) || _setUp.TryGetRunning("load", out _)) return false;
-        if (stored is not { } epoch || epoch <= _ledger.Epoch)
-        {
-            // Once per activation: every refresh of the type asks again while the two disagree.
-            if (!_behindOwnDatabaseLogged) LogBehindOwnDatabase(_logger, _address.Key, _grantedInTotal, delivered);
-            _behindOwnDatabaseLogged = true;
-            return false;
-        }
-        LogBehindGrants(_logger, _address.Key, _grantedInTotal, delivered, epoch);
-        StopAsFenced();
-        return true;
-    }
-
-    private bool BehindGrants(long delivered) => _loaded && !_fenced && _grantedInTotal < delivered;
 
     private async Task<TransferOutcome> TakeInAsync(TicketTransfer transfer)
     {
@@ -519,12 +476,6 @@ public sealed partial class InventoryShardGrain
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: handing a drained shard's tickets on failed; they stay here, sellable, until it is drained again or reloads")]
     private static partial void LogHandOnFailed(ILogger logger, Exception exception, string shard);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: this activation counts {GrantedIn} tickets taken in from operators' grants, the catalog saw {Delivered} taken in, and the database holds epoch {Epoch}, a newer activation's; this one stops")]
-    private static partial void LogBehindGrants(ILogger logger, string shard, long grantedIn, long delivered, long epoch);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Shard}: its database holds take-ins of {GrantedIn} tickets from operators' grants, the catalog saw {Delivered} taken in, and no newer activation holds the shard: the database lost take-ins (a restore from an older backup?); no sold-out verdict for its type until they agree")]
-    private static partial void LogBehindOwnDatabase(ILogger logger, string shard, long grantedIn, long delivered);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: pulling tickets from shard {Donor} failed")]
     private static partial void LogPullFailed(ILogger logger, Exception exception, string shard, int donor);

@@ -250,6 +250,7 @@ public sealed partial class InventoryShardGrain(
         var sold = _committedSold;
         var capacity = _inventory.Capacity;
         var status = !available ? ShardStatus.Unavailable : sold >= capacity ? ShardStatus.SoldOut : ShardStatus.Open;
+        RecheckClaimIfIdle();
         // A fenced activation's counts are its own, and the newer activation may since have sold, or taken in tickets
         // (a gift, an operator's grant) that these leave out: like a guess, they may not support a "sold out".
         return new ShardSales(_address.Index, capacity, sold, capacity - sold, status, _undelivered.Values.Sum(t => t.Transfer.Quantity),
@@ -456,6 +457,8 @@ public sealed partial class InventoryShardGrain(
         _committedSold = next;
         _inventory = inventory;
         _retired = retired;
+        // The commit was fenced by this activation's epoch: the shard was still its own.
+        _claimConfirmedAt = clock.GetTimestamp();
         ApplyCommittedChanges(changes);
         // Before the buyers are answered, so their answers report what is left after the gift.
         GatherRemainder();
@@ -549,6 +552,7 @@ public sealed partial class InventoryShardGrain(
         {
             var claim = await _ledger!.ClaimAsync(_placement!.Block);
             _claimedAt = clock.GetUtcNow();
+            _claimConfirmedAt = clock.GetTimestamp();
             _committedSold = claim.Sold;
             _inventory = new ShardInventory(SegmentText.Parse(claim.Row.Segments));
             _retired = claim.Row.Retired;
@@ -588,6 +592,9 @@ public sealed partial class InventoryShardGrain(
     {
         LogFenced(_logger, _address.Key, _ledger!.Epoch);
         _fenced = true;
+        // Until Orleans has deactivated it, calls still reach it (the grain is reentrant): not loaded, they are refused
+        // (EnsureLoadedAsync), as after a fenced commit, instead of being sold from counts a newer activation moved on.
+        _loaded = false;
         this.DeactivateOnIdle();
     }
 

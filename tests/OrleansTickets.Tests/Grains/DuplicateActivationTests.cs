@@ -236,6 +236,48 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         Assert.True((await second.SalesAsync("stale-grant")).TicketTypes.Single().Known);
     }
 
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
+    public async Task A_replaced_sold_out_activation_does_not_hide_tickets_its_successor_was_given_for_long(string engine)
+    {
+        // As above, with tickets another shard gave rather than an operator's grant. The counts stay right (the giver's
+        // settled gift is counted), but the replaced activation, sold out, tells every refresh it has nothing to sell,
+        // never commits again to learn it was replaced, and kept alive by those refreshes, hid its successor's tickets
+        // from the first cluster's buyers for as long as it lived: each paused, then got 503.
+        using var storage = Engines.Storage(engine, postgres);
+        var service = "stale-gift-" + Guid.NewGuid().ToString("N")[..8];
+        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service);
+        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
+        await first.CreateEventAsync("stale-gift", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
+        Assert.Equal(PurchaseStatus.Created,
+            (await first.Shard("stale-gift", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("stale-gift", "ga", 2))).Status);
+
+        // The second cluster's activation of shard 0 replaces the first's and is given shard 1's two tickets by its drain.
+        await second.ActivateShardsAsync("stale-gift", "ga", 0, 1);
+        var drain = await second.Shard("stale-gift", "ga", 1).Drain();
+        Assert.Equal((true, 2L), (drain.Available, drain.Moved));
+        await Poll.UntilAsync(async () => (await second.Shard("stale-gift", "ga", 0).GetSales()) is { Remaining: 2, TakenIn: 2 },
+            failure: "Shard 0's successor never took the drained tickets in.");
+
+        // The replaced activation learns it was replaced once it has gone a while without a commit or a claim
+        // (InventoryShardGrain.ClaimRecheckAfter) and a report is asked of it: the first cluster's buyers then reach the
+        // tickets within their patience, and after them hear "sold out".
+        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        var bought = await first.BuyAsync("stale-gift", "ga", 2);
+        Assert.Equal(PurchaseStatus.Created, bought.Status);
+        Assert.Equal([3L, 4L], bought.Order!.Tickets.Select(t => t.Serial).Order());
+        Assert.Equal(PurchaseStatus.SoldOut, (await first.BuyAsync("stale-gift", "ga", 1)).Status);
+
+        // The activation that sold them is the current one. Sold out and idle as long, it reads its row's epoch as a
+        // report is asked of it, finds its own, and stays: the shard is not claimed again.
+        var (_, ledger) = await first.LedgerAsync("stale-gift", "ga", 0);
+        var epoch = await ledger.ReadEpochAsync();
+        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        await first.Shard("stale-gift", "ga", 0).GetSales();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.True((await first.Shard("stale-gift", "ga", 0).GetSales()).Known);
+        Assert.Equal(epoch, await ledger.ReadEpochAsync());
+    }
+
     /// <summary>Starts <paramref name="cluster"/>'s catalog activation again, from what storage holds now.</summary>
     private static async Task FreshCatalogAsync(TicketingCluster cluster, long grantedEver)
     {

@@ -1,0 +1,132 @@
+using Microsoft.Extensions.Logging;
+
+namespace OrleansTickets.Inventory;
+
+/// <summary>How an activation that a newer one replaced finds out when no commit of its own is fenced to tell it.</summary>
+/// <remarks>
+/// <para>
+/// During a membership change Orleans may run a second activation of a shard. The newer one claims the shard in its
+/// database (a higher epoch), and the older one learns so when its next commit is fenced. A sold-out activation never
+/// commits again, and the refreshes that ask it for its report keep it alive, so it answers from its last commit for as
+/// long as it lives. Its numbers still add up (ShardCounts corrects for gifts it has not seen, and no verdict rests on
+/// a report behind a grant), but it tells the dispatchers that reach it that it has nothing to sell, beside tickets the
+/// newer activation was since given or granted: their buyers pause, and get 503.
+/// </para>
+/// <para>
+/// So it looks at whose epoch its row holds, and stops as fenced when a newer one is there: when the catalog saw more
+/// grants taken in than it counts (<see cref="StepDownIfBehind"/>), and when a report is asked of it while it is sold
+/// out and has not confirmed its claim for <see cref="ClaimRecheckAfter"/> (<see cref="RecheckClaimIfIdle"/>).
+/// </para>
+/// </remarks>
+public sealed partial class InventoryShardGrain
+{
+    /// <summary>
+    /// How long a sold-out activation answers reports before it reads its row's epoch again. A shard that is selling
+    /// confirms its claim with every commit, so during a sale this costs nothing; once sold out, a shard asked by
+    /// refreshes and the event page's sales reads reads one row every 5 s (550 shards: about 110 point reads a second
+    /// over all their databases). A replaced activation is found within that, plus one refresh.
+    /// </summary>
+    private static readonly TimeSpan ClaimRecheckAfter = TimeSpan.FromSeconds(5);
+
+    // When this activation last knew it held the shard (its claim, a commit, or the start of a read of its row's epoch:
+    // a database that fails the read is asked again only after another interval), by the clock's timestamp.
+    private long _claimConfirmedAt;
+    private bool _claimRecheckRunning;
+    private bool _behindOwnDatabaseLogged;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// A current activation counts every grant the catalog saw this shard take in: the catalog hears "accepted" only once
+    /// the take-in's commit is applied here, a repeat is answered from what this activation took in or loaded, and a
+    /// reload reads every take-in back. So one that counts fewer missed a commit, and the usual cause is another
+    /// activation's. Not the only one: a database restored from a backup taken before the take-in holds fewer than the
+    /// catalog saw, and every activation would be behind; stopping each would cost a claim and its buyers' sales, again
+    /// at every refresh. So the database says whose epoch it holds, and only a newer one than this activation's stops it
+    /// (epochs only grow: an older one is this activation's own, read before a reload of its own raised it). Checked
+    /// again after the read, in the turn that stops: meanwhile this activation may have stopped, reloaded or taken more
+    /// in, and a reload still running may hold a claim of its own that memory does not show yet.
+    /// </remarks>
+    public async Task<bool> StepDownIfBehind(long delivered)
+    {
+        if (!BehindGrants(delivered)) return false;
+        var (read, stored) = await ReadStoredEpochAsync();
+        if (!read || !BehindGrants(delivered)) return false;
+        if (stored is not { } epoch || epoch <= _ledger!.Epoch)
+        {
+            // Once per activation: every refresh of the type asks again while the two disagree.
+            if (!_behindOwnDatabaseLogged) LogBehindOwnDatabase(_logger, _address.Key, _grantedInTotal, delivered);
+            _behindOwnDatabaseLogged = true;
+            return false;
+        }
+        LogBehindGrants(_logger, _address.Key, _grantedInTotal, delivered, epoch);
+        StopAsFenced();
+        return true;
+    }
+
+    private bool BehindGrants(long delivered) => _loaded && !_fenced && _grantedInTotal < delivered;
+
+    /// <summary>
+    /// Called as a report is answered: starts a read of the row's epoch when this activation is sold out, idle, and has
+    /// not confirmed its claim for <see cref="ClaimRecheckAfter"/>. The report does not wait for it; should the read
+    /// find a newer activation's epoch, this one stops, and the next refresh hears one that read the database.
+    /// </summary>
+    private void RecheckClaimIfIdle()
+    {
+        // Not sold out, or still committing: its next commit is fenced if it was replaced, and tells it so.
+        if (!_loaded || _fenced || _claimRecheckRunning || _cycleRunning || _pendingQuantity > 0
+            || _committedSold < _inventory.Capacity || clock.GetElapsedTime(_claimConfirmedAt) < ClaimRecheckAfter)
+        {
+            return;
+        }
+        _claimRecheckRunning = true;
+        _claimConfirmedAt = clock.GetTimestamp();
+        RecheckClaimAsync().Ignore();
+    }
+
+    private async Task RecheckClaimAsync()
+    {
+        try
+        {
+            var (read, stored) = await ReadStoredEpochAsync();
+            // Checked in the turn that stops: meanwhile this activation may have stopped or reloaded (its own claim then
+            // raised its epoch to what was read, or above).
+            if (read && stored is { } epoch && _loaded && !_fenced && epoch > _ledger!.Epoch)
+            {
+                LogReplacedWhileSoldOut(_logger, _address.Key, _ledger.Epoch, epoch);
+                StopAsFenced();
+            }
+        }
+        finally
+        {
+            _claimRecheckRunning = false;
+        }
+    }
+
+    /// <summary>
+    /// The epoch the shard's row holds (null when it has no row). Not read (false) when the database failed the read, or
+    /// when a reload of this activation is running: its claim may be in the row before memory shows it.
+    /// </summary>
+    private async Task<(bool Read, long? Stored)> ReadStoredEpochAsync()
+    {
+        long? stored;
+        try
+        {
+            stored = await _ledger!.ReadEpochAsync();
+        }
+        catch (Exception exception)
+        {
+            LogUnavailable(_logger, exception, _address.Key);
+            return (false, null);
+        }
+        return (!_setUp.TryGetRunning("load", out _), stored);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: this activation counts {GrantedIn} tickets taken in from operators' grants, the catalog saw {Delivered} taken in, and the database holds epoch {Epoch}, a newer activation's; this one stops")]
+    private static partial void LogBehindGrants(ILogger logger, string shard, long grantedIn, long delivered, long epoch);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Shard}: its database holds take-ins of {GrantedIn} tickets from operators' grants, the catalog saw {Delivered} taken in, and no newer activation holds the shard: the database lost take-ins (a restore from an older backup?); no sold-out verdict for its type until they agree")]
+    private static partial void LogBehindOwnDatabase(ILogger logger, string shard, long grantedIn, long delivered);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: sold out under epoch {Epoch}, and the database holds epoch {Stored}, a newer activation's; this one stops")]
+    private static partial void LogReplacedWhileSoldOut(ILogger logger, string shard, long epoch, long stored);
+}
