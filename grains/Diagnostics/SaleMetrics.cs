@@ -33,6 +33,7 @@ public sealed class SaleMetrics
     private readonly Counter<long> _forwards;
     private readonly Counter<long> _roomQuestions;
     private readonly Counter<long> _transfers;
+    private readonly Counter<long> _claimRechecks;
     private readonly Counter<long> _commits;
     private readonly Counter<long> _rewrites;
     private readonly Counter<long> _checkpointTrouble;
@@ -84,6 +85,8 @@ public sealed class SaleMetrics
             "Questions a home asked candidates before forwarding (whether they could sell the order).");
         _transfers = meter.CreateCounter<long>("orleanstickets.shards.transfers", "{transfer}",
             "Gifts of tickets between shards that were asked for, by reason: pull, gather or drain. Each is a chain of commits on both shards.");
+        _claimRechecks = meter.CreateCounter<long>("orleanstickets.shards.claim_rechecks", "{read}",
+            "Reads of its row's epoch by a sold-out shard activation that had not committed or claimed for 5 s, by outcome: own, replaced (a newer activation holds the shard, and this one stopped) or failed.");
         _commits = meter.CreateCounter<long>("orleanstickets.storage.commits", "{commit}",
             "Group commits of shard databases that reached COMMIT.");
         _rewrites = meter.CreateCounter<long>("orleanstickets.storage.rewrites", "{rewrite}",
@@ -161,6 +164,13 @@ public sealed class SaleMetrics
         TransferReason.Gather => "gather",
         _ => "drain",
     }));
+
+    /// <summary>
+    /// A sold-out shard activation read its row's epoch to learn whether a newer one replaced it: not
+    /// <paramref name="read"/> when the database failed the read or a reload of its own ran meanwhile.
+    /// </summary>
+    public void ClaimRechecked(bool read, bool replaced) =>
+        _claimRechecks.AddQuietly(1, new KeyValuePair<string, object?>("outcome", !read ? "failed" : replaced ? "replaced" : "own"));
 
     /// <summary>
     /// A shard database committed a group of <paramref name="batches"/> batches holding <paramref name="orders"/> orders,

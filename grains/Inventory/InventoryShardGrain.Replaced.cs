@@ -21,10 +21,12 @@ namespace OrleansTickets.Inventory;
 public sealed partial class InventoryShardGrain
 {
     /// <summary>
-    /// How long a sold-out activation answers reports before it reads its row's epoch again. A shard that is selling
-    /// confirms its claim with every commit, so during a sale this costs nothing; once sold out, a shard asked by
-    /// refreshes and the event page's sales reads reads one row every 5 s (550 shards: about 110 point reads a second
-    /// over all their databases). A replaced activation is found within that, plus one refresh.
+    /// How long a sold-out activation answers reports before it reads its row's epoch again. A shard with tickets left
+    /// reads nothing (its next sale's commit is fenced if it was replaced). A sold-out one reads one row every 5 s for as
+    /// long as reports are asked of it: every refresh of its type asks every shard, as do the event page's sales reads
+    /// and a shard looking for a receiver. With the story's 550 shards sold out, about 110 point reads a second over all
+    /// their databases; in a sale, shards sell out near its end, so few have been sold out for 5 s before it ends. A
+    /// replaced activation is found within that, plus one report.
     /// </summary>
     private static readonly TimeSpan ClaimRecheckAfter = TimeSpan.FromSeconds(5);
 
@@ -90,9 +92,11 @@ public sealed partial class InventoryShardGrain
             var (read, stored) = await ReadStoredEpochAsync();
             // Checked in the turn that stops: meanwhile this activation may have stopped or reloaded (its own claim then
             // raised its epoch to what was read, or above).
-            if (read && stored is { } epoch && _loaded && !_fenced && epoch > _ledger!.Epoch)
+            var replaced = read && stored is { } epoch && _loaded && !_fenced && epoch > _ledger!.Epoch;
+            metrics.ClaimRechecked(read, replaced);
+            if (replaced)
             {
-                LogReplacedWhileSoldOut(_logger, _address.Key, _ledger.Epoch, epoch);
+                LogReplacedWhileSoldOut(_logger, _address.Key, _ledger!.Epoch, stored!.Value);
                 StopAsFenced();
             }
         }

@@ -110,10 +110,11 @@ public sealed partial class InventoryShardGrain(
     // them, so two callers cannot both get them.
     private long _pendingQuantity;
 
-    // Cleared only by the commit cycle, before it writes or after its write ended, and the next cycle waits for the
+    // Cleared by the commit cycle, before it writes or after its write ended, and the next cycle waits for the
     // reload (EnsureLoadedAsync): so a claim never runs under a commit of this activation still in flight. On
     // PostgreSQL, where claims do not queue behind commits, such a claim would fence the activation's own batch, or,
-    // were that batch fenced by a newer activation, take the shard back from it.
+    // were that batch fenced by a newer activation, take the shard back from it. Also cleared when the activation stops
+    // as fenced (StopAsFenced), outside a cycle: _fenced, set in the same turn, keeps any reload from starting.
     private bool _loaded;
     private bool _fenced;
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using OrleansTickets.Events;
 using OrleansTickets.Orders;
 using OrleansTickets.Storage;
@@ -261,22 +262,28 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         // The replaced activation learns it was replaced once it has gone a while without a commit or a claim
         // (InventoryShardGrain.ClaimRecheckAfter) and a report is asked of it: the first cluster's buyers then reach the
         // tickets within their patience, and after them hear "sold out".
+        using var rechecks = first.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
         await Task.Delay(TimeSpan.FromSeconds(5.5));
         var bought = await first.BuyAsync("stale-gift", "ga", 2);
         Assert.Equal(PurchaseStatus.Created, bought.Status);
         Assert.Equal([3L, 4L], bought.Order!.Tickets.Select(t => t.Serial).Order());
         Assert.Equal(PurchaseStatus.SoldOut, (await first.BuyAsync("stale-gift", "ga", 1)).Status);
+        Assert.Equal(1, Rechecks(rechecks, "replaced"));
 
         // The activation that sold them is the current one. Sold out and idle as long, it reads its row's epoch as a
         // report is asked of it, finds its own, and stays: the shard is not claimed again.
         var (_, ledger) = await first.LedgerAsync("stale-gift", "ga", 0);
         var epoch = await ledger.ReadEpochAsync();
         await Task.Delay(TimeSpan.FromSeconds(5.5));
-        await first.Shard("stale-gift", "ga", 0).GetSales();
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await Poll.UntilAsync(async () => (await first.Shard("stale-gift", "ga", 0).GetSales()).Known && Rechecks(rechecks, "own") > 0,
+            failure: "The sold-out activation never read its row's epoch.");
         Assert.True((await first.Shard("stale-gift", "ga", 0).GetSales()).Known);
         Assert.Equal(epoch, await ledger.ReadEpochAsync());
+        Assert.Equal(1, Rechecks(rechecks, "replaced"));
     }
+
+    private static int Rechecks(MetricCollector<long> rechecks, string outcome) =>
+        rechecks.GetMeasurementSnapshot().Count(m => Equals(m.Tags["outcome"], outcome));
 
     /// <summary>Starts <paramref name="cluster"/>'s catalog activation again, from what storage holds now.</summary>
     private static async Task FreshCatalogAsync(TicketingCluster cluster, long grantedEver)
