@@ -199,10 +199,8 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         // one catalog would know every grant. An activation of the shard that another claimed after it is replaced, and
         // cannot know it until its next commit; sold out, it never commits.
         using var storage = Engines.Storage(engine, postgres);
-        var service = "stale-grant-" + Guid.NewGuid().ToString("N")[..8];
-        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await first.CreateEventAsync("stale-grant", TicketingCluster.Type("ga", capacity: 2, shards: 1, maxPerOrder: 2));
+        await using var twins = await Twins.StartAsync(storage, "stale-grant", TicketingCluster.Type("ga", capacity: 2, shards: 1, maxPerOrder: 2));
+        var (first, second) = (twins.First, twins.Second);
         Assert.Equal(PurchaseStatus.Created, (await first.BuyAsync("stale-grant", "ga", 2)).Status);
 
         // The second cluster's activation replaces the first's, takes in a grant of 2 and sells it.
@@ -245,10 +243,8 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         // never commits again to learn it was replaced, and kept alive by those refreshes, hid its successor's tickets
         // from the first cluster's buyers for as long as it lived: each paused, then got 503.
         using var storage = Engines.Storage(engine, postgres);
-        var service = "stale-gift-" + Guid.NewGuid().ToString("N")[..8];
-        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await first.CreateEventAsync("stale-gift", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
+        await using var twins = await Twins.StartAsync(storage, "stale-gift", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
+        var (first, second) = (twins.First, twins.Second);
         Assert.Equal(PurchaseStatus.Created,
             (await first.Shard("stale-gift", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("stale-gift", "ga", 2))).Status);
 
@@ -305,7 +301,11 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
 
         public TicketingCluster Second { get; } = second;
 
-        public static async Task<Twins> StartAsync(TestStorage storage, string eventId)
+        /// <summary>
+        /// Starts both clusters and creates <paramref name="eventId"/> with one type "ga" (<paramref name="type"/>, or 300
+        /// tickets on 3 shards); in that default each cluster activates every shard, so that each has two activations.
+        /// </summary>
+        public static async Task<Twins> StartAsync(TestStorage storage, string eventId, TicketTypeDefinition? type = null)
         {
             var service = eventId + "-" + Guid.NewGuid().ToString("N")[..8];
             var first = await TicketingCluster.StartAsync(storage, serviceId: service);
@@ -313,7 +313,8 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
             try
             {
                 second = await TicketingCluster.StartAsync(storage, serviceId: service);
-                await first.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 300, shards: 3, maxPerOrder: 2));
+                await first.CreateEventAsync(eventId, type ?? TicketingCluster.Type("ga", capacity: 300, shards: 3, maxPerOrder: 2));
+                if (type is not null) return new Twins(first, second);
                 foreach (var cluster in new[] { first, second })
                 {
                     for (var index = 0; index < 3; index++) await cluster.Shard(eventId, "ga", index).GetSales();
