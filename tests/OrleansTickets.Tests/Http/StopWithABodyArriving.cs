@@ -39,7 +39,18 @@ public static class StopWithABodyArriving
             await Poll.UntilAsync(() => Task.FromResult(requests.GetMeasurementSnapshot().Sum(m => m.Value) == 1),
                 failure: "The slow request never reached the server.");
             var clock = Stopwatch.StartNew();
-            await host.Services.GetRequiredService<IHost>().StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            try
+            {
+                await host.Services.GetRequiredService<IHost>().StopAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            }
+            catch (TimeoutException exception)
+            {
+                // Seen once in a full run (2026-12-07), never alone: say which side held the stop, the web server (the
+                // request still in it) or the silo's leave after it, before the finally lets the body through.
+                throw new TimeoutException(
+                    $"The stop did not end within 60 s; requests still in the server: {requests.GetMeasurementSnapshot().Sum(m => m.Value)}, " +
+                    $"the request answered: {answer.IsCompleted}.", exception);
+            }
             stop = clock.Elapsed;
         }
         finally
