@@ -86,7 +86,7 @@ public sealed class SaleMetrics
         _transfers = meter.CreateCounter<long>("orleanstickets.shards.transfers", "{transfer}",
             "Gifts of tickets between shards that were asked for, by reason: pull, gather or drain. Each is a chain of commits on both shards.");
         _claimRechecks = meter.CreateCounter<long>("orleanstickets.shards.claim_rechecks", "{read}",
-            "Reads of its row's epoch by a sold-out shard activation that had not committed or claimed for 5 s, by outcome: own, replaced (a newer activation holds the shard, and this one stopped) or failed (the read failed, or a reload of the activation's own ran meanwhile, so the answer could be its own new claim).");
+            "Reads of its row's epoch by a shard activation with no commit running or queued that had not committed or claimed for 5 s, by outcome: own, replaced (a newer activation holds the shard, and this one stopped) or failed (the read failed, or a reload of the activation's own ran meanwhile, so the answer could be its own new claim).");
         _commits = meter.CreateCounter<long>("orleanstickets.storage.commits", "{commit}",
             "Group commits of shard databases that reached COMMIT.");
         _rewrites = meter.CreateCounter<long>("orleanstickets.storage.rewrites", "{rewrite}",
@@ -166,7 +166,7 @@ public sealed class SaleMetrics
     }));
 
     /// <summary>
-    /// A sold-out shard activation read its row's epoch to learn whether a newer one replaced it: not
+    /// A shard activation with no commit of its own to tell it read its row's epoch to learn whether a newer one replaced it: not
     /// <paramref name="read"/> when the database failed the read or a reload of its own ran meanwhile.
     /// </summary>
     public void ClaimRechecked(bool read, bool replaced) =>

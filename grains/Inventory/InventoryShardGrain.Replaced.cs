@@ -6,27 +6,30 @@ namespace OrleansTickets.Inventory;
 /// <remarks>
 /// <para>
 /// During a membership change Orleans may run a second activation of a shard. The newer one claims the shard in its
-/// database (a higher epoch), and the older one learns so when its next commit is fenced. A sold-out activation never
-/// commits again, and the refreshes that ask it for its report keep it alive, so it answers from its last commit for as
-/// long as it lives. Its numbers still add up (ShardCounts corrects for gifts it has not seen, and no verdict rests on
-/// a report behind a grant), but it tells the dispatchers that reach it that it has nothing to sell, beside tickets the
-/// newer activation was since given or granted: their buyers pause, and get 503.
+/// database (a higher epoch), and the older one learns so when its next commit is fenced. One that no longer commits
+/// never learns it, and the refreshes that ask it for its report keep it alive, so it answers from its last commit for
+/// as long as it lives: a sold-out one, and as much one with fewer tickets left than the orders its dispatchers route
+/// (one ticket, say, against orders of two: no order reaches it, and a pull it asks for may deliver to the newer
+/// activation). Its numbers still add up (ShardCounts corrects for gifts it has not seen, and no verdict rests on a
+/// report behind a grant), but it tells the dispatchers that reach it that it has little or nothing to sell, beside
+/// tickets the newer activation was since given or granted: their buyers pause, and get 503.
 /// </para>
 /// <para>
 /// So it looks at whose epoch its row holds, and stops as fenced when a newer one is there: when the catalog saw more
-/// grants taken in than it counts (<see cref="StepDownIfBehind"/>), and when a report is asked of it while it is sold
-/// out and has not confirmed its claim for <see cref="ClaimRecheckAfter"/> (<see cref="RecheckClaimIfIdle"/>).
+/// grants taken in than it counts (<see cref="StepDownIfBehind"/>), and when a report is asked of it while no commit of
+/// its own is running or queued and it has not confirmed its claim for <see cref="ClaimRecheckAfter"/>
+/// (<see cref="RecheckClaimIfIdle"/>).
 /// </para>
 /// </remarks>
 public sealed partial class InventoryShardGrain
 {
     /// <summary>
-    /// How long a sold-out activation answers reports before it reads its row's epoch again. A shard with tickets left
-    /// reads nothing (its next sale's commit is fenced if it was replaced). A sold-out one reads one row every 5 s for as
-    /// long as reports are asked of it: every refresh of its type asks every shard, as do the event page's sales reads
-    /// and a shard looking for a receiver. With the story's 550 shards sold out, about 110 point reads a second over all
-    /// their databases; in a sale, shards sell out near its end, so few have been sold out for 5 s before it ends. A
-    /// replaced activation is found within that, plus one report.
+    /// How long an activation with no commit of its own answers reports before it reads its row's epoch again. One that
+    /// commits confirms its claim with each commit (a replaced one's is fenced). One that does not reads one row every
+    /// 5 s for as long as reports are asked of it: every refresh of its type asks every shard, as do the event page's
+    /// sales reads and a shard looking for a receiver. With the story's 550 shards idle (before a sale, or after it),
+    /// at most about 110 point reads a second over all their databases; in a sale, shards commit until they sell out near
+    /// its end, so few go 5 s without a commit before it ends. A replaced activation is found within that, plus one report.
     /// </summary>
     private static readonly TimeSpan ClaimRecheckAfter = TimeSpan.FromSeconds(5);
 
@@ -68,15 +71,18 @@ public sealed partial class InventoryShardGrain
     private bool BehindGrants(long delivered) => _loaded && !_fenced && _grantedInTotal < delivered;
 
     /// <summary>
-    /// Called as a report is answered: starts a read of the row's epoch when this activation is sold out, idle, and has
-    /// not confirmed its claim for <see cref="ClaimRecheckAfter"/>. The report does not wait for it; should the read
-    /// find a newer activation's epoch, this one stops, and the next refresh hears one that read the database.
+    /// Called as a report is answered: starts a read of the row's epoch when no commit of this activation's is running
+    /// or queued and it has not confirmed its claim for <see cref="ClaimRecheckAfter"/>. The report does not wait for it;
+    /// should the read find a newer activation's epoch, this one stops, and the next refresh hears one that read the
+    /// database.
     /// </summary>
     private void RecheckClaimIfIdle()
     {
-        // Not sold out, or still committing: its next commit is fenced if it was replaced, and tells it so.
-        if (!_loaded || _fenced || _claimRecheckRunning || _cycleRunning || _pendingQuantity > 0
-            || _committedSold < _inventory.Capacity || clock.GetElapsedTime(_claimConfirmedAt) < ClaimRecheckAfter)
+        // A commit running or queued is fenced if this activation was replaced, and tells it so. Tickets reserved with
+        // none queued (a pull waiting on its donors, a hold waiting for its order) promise no commit: an activation whose
+        // orders all wait on pulls, delivered to its successor, would otherwise never read.
+        if (!_loaded || _fenced || _claimRecheckRunning || _cycleRunning || _queue.Count > 0 || _changes.Count > 0
+            || clock.GetElapsedTime(_claimConfirmedAt) < ClaimRecheckAfter)
         {
             return;
         }
@@ -96,7 +102,7 @@ public sealed partial class InventoryShardGrain
             metrics.ClaimRechecked(read, replaced);
             if (replaced)
             {
-                LogReplacedWhileSoldOut(_logger, _address.Key, _ledger!.Epoch, stored!.Value);
+                LogReplacedWhileIdle(_logger, _address.Key, _ledger!.Epoch, stored!.Value);
                 StopAsFenced();
             }
         }
@@ -131,6 +137,6 @@ public sealed partial class InventoryShardGrain
     [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Shard}: its database holds take-ins of {GrantedIn} tickets from operators' grants, the catalog saw {Delivered} taken in, and no newer activation holds the shard: the database lost take-ins (a restore from an older backup?); no sold-out verdict for its type until they agree")]
     private static partial void LogBehindOwnDatabase(ILogger logger, string shard, long grantedIn, long delivered);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: sold out under epoch {Epoch}, and the database holds epoch {Stored}, a newer activation's; this one stops")]
-    private static partial void LogReplacedWhileSoldOut(ILogger logger, string shard, long epoch, long stored);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: no commit under epoch {Epoch} for a while, and the database holds epoch {Stored}, a newer activation's; this one stops")]
+    private static partial void LogReplacedWhileIdle(ILogger logger, string shard, long epoch, long stored);
 }

@@ -278,6 +278,45 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         Assert.Equal(1, Rechecks(rechecks, "replaced"));
     }
 
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
+    public async Task A_replaced_activation_left_with_too_few_tickets_for_an_order_does_not_hide_its_successors_for_long(string engine)
+    {
+        // As above, with the replaced activation not sold out: one ticket left, where every order asks for two. No order
+        // reaches it (no dispatcher routes an order of two to a shard that says it holds one), so it never commits to
+        // learn it was replaced, and it hid its successor's tickets from the first cluster's buyers as a sold-out one did.
+        using var storage = Engines.Storage(engine, postgres);
+        await using var twins = await Twins.StartAsync(storage, "stale-few", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
+        var (first, second) = (twins.First, twins.Second);
+        var single = await first.Shard("stale-few", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("stale-few", "ga", 1));
+        Assert.Equal(PurchaseStatus.Created, single.Status);
+
+        await second.ActivateShardsAsync("stale-few", "ga", 0, 1);
+        var drain = await second.Shard("stale-few", "ga", 1).Drain();
+        Assert.Equal((true, 2L), (drain.Available, drain.Moved));
+        await Poll.UntilAsync(async () => (await second.Shard("stale-few", "ga", 0).GetSales()) is { Remaining: 3, TakenIn: 2 },
+            failure: "Shard 0's successor never took the drained tickets in.");
+
+        // It reads its row's epoch even with its ticket held for a forward that has not come: a hold, like a pull waiting
+        // on its donors, promises no commit. Nothing but this one report asks it for one until the buyers come.
+        using var rechecks = first.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
+        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        var replaced = first.Shard("stale-few", "ga", 0);
+        Assert.Equal(1, await replaced.HoldForForward("held-order", 1));
+        // The report does not wait for the read (on SQLite, whose reads are synchronous, it may be done before it answers).
+        await replaced.GetSales();
+        await Poll.UntilAsync(() => Task.FromResult(Rechecks(rechecks, "replaced") == 1),
+            failure: "The replaced activation, holding its ticket, never read its row's epoch.");
+
+        // The first cluster's buyers then meet an activation that read the database, and get every ticket.
+        var pair = await first.BuyAsync("stale-few", "ga", 2);
+        Assert.Equal(PurchaseStatus.Created, pair.Status);
+        var last = await first.BuyAsync("stale-few", "ga", 1);
+        Assert.Equal(PurchaseStatus.Created, last.Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await first.BuyAsync("stale-few", "ga", 1)).Status);
+        Assert.Equal([1L, 2L, 3L, 4L], new[] { single, pair, last }.SelectMany(r => r.Order!.Tickets).Select(t => t.Serial).Order());
+        Assert.Equal(1, Rechecks(rechecks, "replaced"));
+    }
+
     private static int Rechecks(MetricCollector<long> rechecks, string outcome) =>
         rechecks.GetMeasurementSnapshot().Count(m => Equals(m.Tags["outcome"], outcome));
 
