@@ -9,8 +9,8 @@ namespace OrleansTickets.Inventory;
 /// database (a higher epoch), and the older one learns so when its next commit is fenced. One that no longer commits
 /// never learns it, and the refreshes that ask it for its report keep it alive, so it answers from its last commit for
 /// as long as it lives: a sold-out one, and as much one with fewer tickets left than the orders its dispatchers route
-/// (one ticket, say, against orders of two: no order reaches it, and a pull it asks for may deliver to the newer
-/// activation). Its numbers still add up (ShardCounts corrects for gifts it has not seen, and no verdict rests on a
+/// (one ticket, say, against orders of two: no dispatcher routes such an order to it to sell, and when one picks it as a
+/// pull's receiver, the givers' silos may deliver to the newer activation, and the order is refused without a commit). Its numbers still add up (ShardCounts corrects for gifts it has not seen, and no verdict rests on a
 /// report behind a grant), but it tells the dispatchers that reach it that it has little or nothing to sell, beside
 /// tickets the newer activation was since given or granted: their buyers pause, and get 503.
 /// </para>
@@ -72,15 +72,16 @@ public sealed partial class InventoryShardGrain
 
     /// <summary>
     /// Called as a report is answered: starts a read of the row's epoch when no commit of this activation's is running
-    /// or queued and it has not confirmed its claim for <see cref="ClaimRecheckAfter"/>. The report does not wait for it;
-    /// should the read find a newer activation's epoch, this one stops, and the next refresh hears one that read the
-    /// database.
+    /// or queued and it has not confirmed its claim for <see cref="ClaimRecheckAfter"/>. The report does not wait for it
+    /// (except on SQLite, whose reads run synchronously, a point read); should the read find a newer activation's epoch,
+    /// this one stops, and the next refresh hears one that read the database.
     /// </summary>
     private void RecheckClaimIfIdle()
     {
         // A commit running or queued is fenced if this activation was replaced, and tells it so. Tickets reserved with
-        // none queued (a pull waiting on its donors, a hold waiting for its order) promise no commit: an activation whose
-        // orders all wait on pulls, delivered to its successor, would otherwise never read.
+        // none queued (a pull waiting on its donors, a hold waiting for its order) promise none: a pull whose gifts were
+        // delivered to the successor ends in a refusal, and an activation whose orders all came as such pulls would
+        // otherwise never read.
         if (!_loaded || _fenced || _claimRecheckRunning || _cycleRunning || _queue.Count > 0 || _changes.Count > 0
             || clock.GetElapsedTime(_claimConfirmedAt) < ClaimRecheckAfter)
         {

@@ -114,7 +114,8 @@ public sealed partial class InventoryShardGrain(
     // reload (EnsureLoadedAsync): so a claim never runs under a commit of this activation still in flight. On
     // PostgreSQL, where claims do not queue behind commits, such a claim would fence the activation's own batch, or,
     // were that batch fenced by a newer activation, take the shard back from it. Also cleared when the activation stops
-    // as fenced (StopAsFenced), outside a cycle: _fenced, set in the same turn, keeps any reload from starting.
+    // as fenced (StopAsFenced), outside a cycle, though one of its own may be in flight (its commit is then fenced by the
+    // newer epoch that stopped it): _fenced, set in the same turn, keeps any reload from starting.
     private bool _loaded;
     private bool _fenced;
 

@@ -281,40 +281,72 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
     [Theory, InlineData(Engines.Sqlite), PostgresRow]
     public async Task A_replaced_activation_left_with_too_few_tickets_for_an_order_does_not_hide_its_successors_for_long(string engine)
     {
-        // As above, with the replaced activation not sold out: one ticket left, where every order asks for two. No order
-        // reaches it (no dispatcher routes an order of two to a shard that says it holds one), so it never commits to
-        // learn it was replaced, and it hid its successor's tickets from the first cluster's buyers as a sold-out one did.
+        // As above, with the replaced activation not sold out: one ticket left, where every order asks for two. No
+        // dispatcher routes an order of two to a shard that says it holds one, so it never commits to learn it was
+        // replaced, and it hid its successor's tickets from the first cluster's buyers as a sold-out one did: each paused,
+        // then got 503.
         using var storage = Engines.Storage(engine, postgres);
         await using var twins = await Twins.StartAsync(storage, "stale-few", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
-        var (first, second) = (twins.First, twins.Second);
-        var single = await first.Shard("stale-few", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("stale-few", "ga", 1));
-        Assert.Equal(PurchaseStatus.Created, single.Status);
+        var single = await LeaveOneTicketToAReplacedActivationAsync(twins, "stale-few");
 
-        await second.ActivateShardsAsync("stale-few", "ga", 0, 1);
-        var drain = await second.Shard("stale-few", "ga", 1).Drain();
-        Assert.Equal((true, 2L), (drain.Available, drain.Moved));
-        await Poll.UntilAsync(async () => (await second.Shard("stale-few", "ga", 0).GetSales()) is { Remaining: 3, TakenIn: 2 },
-            failure: "Shard 0's successor never took the drained tickets in.");
-
-        // It reads its row's epoch even with its ticket held for a forward that has not come: a hold, like a pull waiting
-        // on its donors, promises no commit. Nothing but this one report asks it for one until the buyers come.
-        using var rechecks = first.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
+        using var rechecks = twins.First.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
         await Task.Delay(TimeSpan.FromSeconds(5.5));
-        var replaced = first.Shard("stale-few", "ga", 0);
+        await BuyTheRestAsync(twins.First, "stale-few", single);
+        Assert.Equal(1, Rechecks(rechecks, "replaced"));
+    }
+
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
+    public async Task A_replaced_activation_holding_its_tickets_for_a_forward_still_reads_its_epoch(string engine)
+    {
+        // Tickets reserved with no commit queued (a hold waiting for a forward, a pull waiting on its donors) promise no
+        // commit that would be fenced, so they do not put the read off. Nothing but the one report asked here reaches the
+        // replaced activation, while its hold lasts (2 s).
+        using var storage = Engines.Storage(engine, postgres);
+        await using var twins = await Twins.StartAsync(storage, "stale-held", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
+        var single = await LeaveOneTicketToAReplacedActivationAsync(twins, "stale-held");
+
+        using var rechecks = twins.First.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
+        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        var replaced = twins.First.Shard("stale-held", "ga", 0);
         Assert.Equal(1, await replaced.HoldForForward("held-order", 1));
-        // The report does not wait for the read (on SQLite, whose reads are synchronous, it may be done before it answers).
-        await replaced.GetSales();
+        // The report does not wait for the read (except on SQLite, whose reads run synchronously), and shows the hold:
+        // the read began with the ticket held.
+        Assert.Equal(1, (await replaced.GetSales()).Reserved);
         await Poll.UntilAsync(() => Task.FromResult(Rechecks(rechecks, "replaced") == 1),
             failure: "The replaced activation, holding its ticket, never read its row's epoch.");
-
-        // The first cluster's buyers then meet an activation that read the database, and get every ticket.
-        var pair = await first.BuyAsync("stale-few", "ga", 2);
-        Assert.Equal(PurchaseStatus.Created, pair.Status);
-        var last = await first.BuyAsync("stale-few", "ga", 1);
-        Assert.Equal(PurchaseStatus.Created, last.Status);
-        Assert.Equal(PurchaseStatus.SoldOut, (await first.BuyAsync("stale-few", "ga", 1)).Status);
-        Assert.Equal([1L, 2L, 3L, 4L], new[] { single, pair, last }.SelectMany(r => r.Order!.Tickets).Select(t => t.Serial).Order());
+        await BuyTheRestAsync(twins.First, "stale-held", single);
         Assert.Equal(1, Rechecks(rechecks, "replaced"));
+    }
+
+    /// <summary>
+    /// Sells one of shard 0's two tickets through the first cluster, then has the second cluster's activation of shard 0
+    /// replace the first's and take in shard 1's two tickets by a drain: the first cluster's activation is left with one
+    /// ticket, its successor with three. Returns the first sale.
+    /// </summary>
+    private static async Task<PurchaseResult> LeaveOneTicketToAReplacedActivationAsync(Twins twins, string eventId)
+    {
+        var single = await twins.First.Shard(eventId, "ga", 0).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 1));
+        Assert.Equal(PurchaseStatus.Created, single.Status);
+        await twins.Second.ActivateShardsAsync(eventId, "ga", 0, 1);
+        var drain = await twins.Second.Shard(eventId, "ga", 1).Drain();
+        Assert.Equal((true, 2L), (drain.Available, drain.Moved));
+        await Poll.UntilAsync(async () => (await twins.Second.Shard(eventId, "ga", 0).GetSales()) is { Remaining: 3, TakenIn: 2 },
+            failure: "Shard 0's successor never took the drained tickets in.");
+        return single;
+    }
+
+    /// <summary>
+    /// The first cluster's buyers, after the replaced activation had 5 s to find out: they get the three tickets its
+    /// successor held, and then "sold out"; with the first sale, serials 1 to 4 once each.
+    /// </summary>
+    private static async Task BuyTheRestAsync(TicketingCluster first, string eventId, PurchaseResult single)
+    {
+        var pair = await first.BuyAsync(eventId, "ga", 2);
+        Assert.Equal(PurchaseStatus.Created, pair.Status);
+        var last = await first.BuyAsync(eventId, "ga", 1);
+        Assert.Equal(PurchaseStatus.Created, last.Status);
+        Assert.Equal(PurchaseStatus.SoldOut, (await first.BuyAsync(eventId, "ga", 1)).Status);
+        Assert.Equal([1L, 2L, 3L, 4L], new[] { single, pair, last }.SelectMany(r => r.Order!.Tickets).Select(t => t.Serial).Order());
     }
 
     private static int Rechecks(MetricCollector<long> rechecks, string outcome) =>
