@@ -113,15 +113,19 @@ urls="$(silo_url 0),$(silo_url 1),$(silo_url 2),$(frontend_url 0),$(frontend_url
 # Offered: what the event was created with, plus the VIP tickets the operator adds during the sale (below); the sale's
 # check and the audit from the databases both compare the capacity with it.
 offered=(--offered "ga=$ga,vip=$vip" --added vip=1000)
-# Each buyer pauses after each order, so the sale cannot end before the faults' schedule (about 22 s): the pause is
-# set so that the buyers need about 29 s for all the tickets, orders being 2.5 tickets on average (1 to 4), and each
-# buyer's first order coming without a pause. The default 128 buyers and 61,000 tickets give 152 ms, at most 842
-# orders a second however fast the machine. Without a pause a fast machine sold out in 21 s and the last fault was
-# skipped, which fails the run; with a fixed 150 ms a smaller sale (--tickets 6000) was over after 3 s.
+# Each buyer pauses after each order, so the sale cannot end before the faults' schedule: its sleeps add up to 17 s, and
+# its steps take time of their own (the last fault fired 33 to 41 s in on the ninety-first session's slow machine, a
+# PostgreSQL restart taking about 6 of them). The pause is set so that the buyers need about 48 s for all the tickets,
+# orders being 2.5 tickets on average (1 to 4), and each buyer's first order coming without a pause. The default 128
+# buyers and 61,000 tickets give 253 ms, at most 506 orders a second however fast the machine. Without a pause a fast
+# machine sold out in 21 s and the last fault was skipped, which fails the run; with a fixed 150 ms a smaller sale
+# (--tickets 6000) was over after 3 s. The load generator says when its buyers stopped (--buying-ended-file): it lives
+# on for a while after, asking about unanswered orders and checking the sale, and a fault fired then met no buyer.
 orders=$(( (tickets + 1000) * 2 / 5 ))
-think_ms=$(( 29000 * buyers / (orders - buyers) ))
+think_ms=$(( 48000 * buyers / (orders - buyers) ))
+rm -f "$work/buying-ended"
 dotnet "$loadgen" --url "$urls" --event chaos --connections "$buyers" --think-time "$think_ms" --timeout 900 "${offered[@]}" \
-    --orders-file "$work/orders.json" --summary-json "$work/summary.json" >"$work/loadgen.log" 2>&1 &
+    --orders-file "$work/orders.json" --summary-json "$work/summary.json" --buying-ended-file "$work/buying-ended" >"$work/loadgen.log" 2>&1 &
 loadgen_pid=$!
 started_us=${EPOCHREALTIME/./}
 
@@ -129,7 +133,7 @@ faults=() failed_faults=0 skipped_faults=0
 # Seconds since the sale started, to a tenth, from bash's own clock (no bc on a bare machine).
 elapsed() { local tenths=$(( (${EPOCHREALTIME/./} - started_us) / 100000 )); echo "$((tenths / 10)).$((tenths % 10))"; }
 record() { faults+=("$(printf '%6s s  %-36s %s' "$(elapsed)" "$1" "$2")"); echo "chaos: $1: $2"; }
-sale_running() { kill -0 "$loadgen_pid" 2>/dev/null; }
+sale_running() { kill -0 "$loadgen_pid" 2>/dev/null && [[ ! -e $work/buying-ended ]]; }
 # Each fault waits its turn, then fires only while the sale still runs, so the table says what really happened. A fault
 # that failed, or came after the sale, fails the run: the verdict must not claim chaos that did not happen.
 at() {
@@ -196,6 +200,10 @@ at 2 "stop silo 1 gracefully (scale down)" cluster stop-silo 1
 sale=0
 wait "$loadgen_pid" || sale=$?
 loadgen_pid=""
+if [[ -s $work/buying-ended ]]; then
+    ended_tenths=$(( ($(<"$work/buying-ended") - started_us) / 100000 ))
+    faults+=("$(printf '%6s s  %-36s %s' "$((ended_tenths / 10)).$((ended_tenths % 10))" "the buyers stopped" "the load generator then checks the sale")")
+fi
 
 # The silo added for the rush must have joined: its start runs in the background while the schedule goes on.
 if [[ -f $add_silo_pid_file ]]; then

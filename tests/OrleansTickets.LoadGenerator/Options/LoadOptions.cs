@@ -23,7 +23,8 @@ public sealed record LoadOptions(
     IReadOnlyDictionary<string, int>? Added = null,
     TimeSpan ThinkTime = default,
     string? LatencyTimeline = null,
-    int Http2Connections = 0)
+    int Http2Connections = 0,
+    string? BuyingEndedFile = null)
 {
     /// <summary>What <see cref="Transport"/> says without <c>--http2-connections</c>.</summary>
     public const string Http11Transport = "HTTP/1.1, a connection per buyer";

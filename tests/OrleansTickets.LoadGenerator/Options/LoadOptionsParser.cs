@@ -36,6 +36,9 @@ public static class LoadOptionsParser
                                 connections / think time orders a second, however fast the machine (default 0)
           --latency-timeline FILE  also write the sale's responses per 100 ms of arrival (count, p50, p99, max) as CSV,
                                 with the cores the service (--service-pid) and the generator kept busy in each
+          --buying-ended-file FILE  write the moment the buyers stopped (every type sold out, or the timeout) to FILE,
+                                in microseconds since the Unix epoch, before the run asks again about unanswered orders
+                                and checks the sale: a script firing faults beside it can tell the sale from what follows
 
         bare mode:
           --path PATH           target of the POSTs                        (default /bare/orders)
@@ -88,7 +91,8 @@ public static class LoadOptionsParser
             Added: Take(values, "added") is { } added ? ParseCounts("added", added, min: 1) : null,
             ThinkTime: TimeSpan.FromMilliseconds(ParseInt(values, "think-time", 0, min: 0, max: 60_000)),
             LatencyTimeline: Take(values, "latency-timeline"),
-            Http2Connections: ParseInt(values, "http2-connections", 0, min: 0, max: 100_000));
+            Http2Connections: ParseInt(values, "http2-connections", 0, min: 0, max: 100_000),
+            BuyingEndedFile: Take(values, "buying-ended-file"));
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         // The wait counts against the run's timeout, which must leave time for the sale.
         if (options.WaitingRoom >= options.Timeout) throw new UsageException("--waiting-room must be shorter than --timeout");
@@ -115,6 +119,7 @@ public static class LoadOptionsParser
             throw new UsageException("--http2-connections cannot exceed --connections: every connection needs a buyer");
         }
         if (options.LatencyTimeline is not null && options.Mode != LoadMode.Orders) throw new UsageException("--latency-timeline is for orders mode");
+        if (options.BuyingEndedFile is not null && options.Mode != LoadMode.Orders) throw new UsageException("--buying-ended-file is for orders mode");
         return options;
     }
 

@@ -103,6 +103,7 @@ public static class OrdersRun
         {
             timedOut = true;
         }
+        if (options.BuyingEndedFile is { } buyingEnded) await BuyingEndedFile.WriteAsync(buyingEnded, DateTimeOffset.UtcNow);
         await stopSampling.CancelAsync();
         await sampling;
         var clientCpu = Environment.CpuUsage.TotalTime - cpuAtStart;
