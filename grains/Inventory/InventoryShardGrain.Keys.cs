@@ -249,7 +249,15 @@ public sealed partial class InventoryShardGrain
         // newer activation of this home during a membership change) that sold, whose buyer must get it, not "sold
         // out". A stored key found is followed once per request (Followed); a read that found none is read again here.
         if (reservedHere || entry.Followed) return soldOut;
-        return await FollowStoredKeyAsync(key, entry, purchase, soldOut);
+        var followed = await FollowStoredKeyAsync(key, entry, purchase, KeyAbsent);
+        if (!ReferenceEquals(followed, KeyAbsent)) return followed;
+        // No key stored, by a read no fence checks. During a membership change a newer activation of this home may be
+        // making the key's order from an earlier ask of this very request (its answer lost, the dispatcher asked again
+        // and reached this older one), its commit still in flight: "sold out" would then tell the buyer nothing was
+        // made, and the dispatcher drops its doubt on a definite answer. A newer activation claims before it reads any
+        // key, so the row's epoch, read after the key, says whether one had by then: if so, this one stops, and the
+        // buyer's dispatcher, still in doubt, asks again.
+        return await StillHoldsClaimAsync() ? soldOut : PurchaseResult.Unavailable;
     }
 
     /// <summary>

@@ -68,6 +68,26 @@ public sealed partial class InventoryShardGrain
         return true;
     }
 
+    /// <summary>
+    /// Whether this activation still holds the shard, by its row's epoch, for an answer that rests on a read rather than
+    /// on a commit, which the fence would check. False when it cannot tell (the read failed, a reload of its own ran, it
+    /// stopped meanwhile, or the row is gone), and when a newer activation's epoch is there, which stops this one as
+    /// fenced.
+    /// </summary>
+    private async Task<bool> StillHoldsClaimAsync()
+    {
+        var (read, stored) = await ReadStoredEpochAsync();
+        if (!read || stored is not { } epoch || !_loaded || _fenced) return false;
+        if (epoch > _ledger!.Epoch)
+        {
+            LogReplacedAtRead(_logger, _address.Key, _ledger.Epoch, epoch);
+            StopAsFenced();
+            return false;
+        }
+        _claimConfirmedAt = clock.GetTimestamp();
+        return true;
+    }
+
     private bool BehindGrants(long delivered) => _loaded && !_fenced && _grantedInTotal < delivered;
 
     /// <summary>
@@ -137,6 +157,9 @@ public sealed partial class InventoryShardGrain
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Shard {Shard}: its database holds take-ins of {GrantedIn} tickets from operators' grants, the catalog saw {Delivered} taken in, and no newer activation holds the shard: the database lost take-ins (a restore from an older backup?); no sold-out verdict for its type until they agree")]
     private static partial void LogBehindOwnDatabase(ILogger logger, string shard, long grantedIn, long delivered);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: about to answer from a read under epoch {Epoch}, and the database holds epoch {Stored}, a newer activation's; this one stops")]
+    private static partial void LogReplacedAtRead(ILogger logger, string shard, long epoch, long stored);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: no commit under epoch {Epoch} for a while, and the database holds epoch {Stored}, a newer activation's; this one stops")]
     private static partial void LogReplacedWhileIdle(ILogger logger, string shard, long epoch, long stored);
