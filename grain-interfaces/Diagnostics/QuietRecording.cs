@@ -23,12 +23,12 @@ public static class QuietRecording
         }
     }
 
-    /// <summary>Adds <paramref name="value"/> to <paramref name="counter"/> with <paramref name="tag"/>; never throws.</summary>
-    public static void AddQuietly(this Counter<long> counter, long value, KeyValuePair<string, object?> tag)
+    /// <summary>Adds <paramref name="value"/> to <paramref name="counter"/> with <paramref name="tags"/>; never throws.</summary>
+    public static void AddQuietly(this Counter<long> counter, long value, params ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
         try
         {
-            counter.Add(value, tag);
+            counter.Add(value, tags);
         }
         catch (Exception)
         {

@@ -244,19 +244,21 @@ public sealed partial class InventoryShardGrain
         }
         var soldOut = new PurchaseResult(PurchaseStatus.SoldOut, Remaining: 0);
         // A reservation this request committed (a compare-and-set on the key) proves that the request's order is the
-        // stored one, and its holder refused it: sold out. So does the stored key this request read and replayed. With
-        // neither, the key may have an order this request does not know (from an earlier activation, or moved on by a
-        // newer activation of this home during a membership change) that sold, whose buyer must get it, not "sold
-        // out". A stored key found is followed once per request (Followed); a read that found none is read again here.
-        if (reservedHere || entry.Followed) return soldOut;
-        var followed = await FollowStoredKeyAsync(key, entry, purchase, KeyAbsent);
-        if (!ReferenceEquals(followed, KeyAbsent)) return followed;
-        // No key stored, by a read no fence checks. During a membership change a newer activation of this home may be
-        // making the key's order from an earlier ask of this very request (its answer lost, the dispatcher asked again
-        // and reached this older one), its commit still in flight: "sold out" would then tell the buyer nothing was
-        // made, and the dispatcher drops its doubt on a definite answer. A newer activation claims before it reads any
-        // key, so the row's epoch, read after the key, says whether one had by then: if so, this one stops, and the
-        // buyer's dispatcher, still in doubt, asks again.
+        // stored one, and its holder refused it. So does the stored key this request read and replayed. With neither,
+        // the key may have an order this request does not know (from an earlier activation, or moved on by a newer
+        // activation of this home during a membership change) that sold, whose buyer must get it, not "sold out". A
+        // stored key found is followed once per request (Followed); a read that found none is read again here.
+        if (!reservedHere && !entry.Followed)
+        {
+            var followed = await FollowStoredKeyAsync(key, entry, purchase, KeyAbsent);
+            if (!ReferenceEquals(followed, KeyAbsent)) return followed;
+        }
+        // What this activation last saw of the key holds only while no newer activation of this home holds the shard:
+        // one that has claimed may since have moved the key on, or be making its order, for another request with the
+        // key (the buyer's retry from another front end while this one's connection is gone). It claims before it reads
+        // or writes any key, so the row's epoch, read now, after this request's last look at the key, says whether one
+        // had by then: if so, this one stops, and the buyer hears "unavailable". (An earlier ask of this same request,
+        // whose answer was lost, is the dispatcher's to doubt: a refusal does not end its doubt.)
         return await StillHoldsClaimAsync() ? soldOut : PurchaseResult.Unavailable;
     }
 

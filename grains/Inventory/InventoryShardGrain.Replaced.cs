@@ -16,9 +16,10 @@ namespace OrleansTickets.Inventory;
 /// </para>
 /// <para>
 /// So it looks at whose epoch its row holds, and stops as fenced when a newer one is there: when the catalog saw more
-/// grants taken in than it counts (<see cref="StepDownIfBehind"/>), and when a report is asked of it while no commit of
+/// grants taken in than it counts (<see cref="StepDownIfBehind"/>), when a report is asked of it while no commit of
 /// its own is running or queued and it has not confirmed its claim for <see cref="ClaimRecheckAfter"/>
-/// (<see cref="RecheckClaimIfIdle"/>).
+/// (<see cref="RecheckClaimIfIdle"/>), and, as a key's home, before it answers "sold out" from what it read of the key
+/// (<see cref="StillHoldsClaimAsync"/>).
 /// </para>
 /// </remarks>
 public sealed partial class InventoryShardGrain
@@ -77,10 +78,13 @@ public sealed partial class InventoryShardGrain
     private async Task<bool> StillHoldsClaimAsync()
     {
         var (read, stored) = await ReadStoredEpochAsync();
-        if (!read || stored is not { } epoch || !_loaded || _fenced) return false;
-        if (epoch > _ledger!.Epoch)
+        read = read && stored is not null && _loaded && !_fenced;
+        var replaced = read && stored > _ledger!.Epoch;
+        metrics.ClaimRechecked(read, replaced, beforeKeyedRefusal: true);
+        if (!read) return false;
+        if (replaced)
         {
-            LogReplacedAtRead(_logger, _address.Key, _ledger.Epoch, epoch);
+            LogReplacedAtRead(_logger, _address.Key, _ledger!.Epoch, stored!.Value);
             StopAsFenced();
             return false;
         }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using OrleansTickets.Events;
 using OrleansTickets.Inventory;
 using OrleansTickets.Orders;
@@ -82,10 +83,60 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
 
         var keyed = new PurchaseRequest("vouch", "ga", 1, new Buyer("Ada", "ada@example.com"), "never-sold");
         var purchase = new ShardPurchase(keyed, keyed.Fingerprint(), []);
+        using var rechecks = first.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
         Assert.Equal(PurchaseStatus.Unavailable, (await first.Shard("vouch", "ga", 0).Purchase(purchase)).Status);
+        Assert.Equal(["replaced/keyed_refusal"], Rechecks(rechecks));
 
         // The first cluster's next activation claims the shard, reads no key, finds its own epoch, and its refusal stands.
         await Poll.UntilAsync(async () => (await first.Shard("vouch", "ga", 0).Purchase(purchase)).Status == PurchaseStatus.SoldOut,
             failure: "The first cluster never came back with an activation that holds the shard.");
     }
+
+    [Theory, InlineData(Engines.Sqlite), PostgresRow]
+    public async Task A_replaced_home_does_not_answer_sold_out_from_a_key_it_read_and_followed_to_a_refusal(string engine)
+    {
+        // As above, with the key found: the replaced home reads "key -> X", the holder refuses X for good, and no other
+        // shard has room. A newer twin that had claimed could since have moved the key on (for the buyer's retry through
+        // another front end), so that "sold out" rests on reads too, and waits for the row's epoch.
+        using var storage = Engines.Storage(engine, postgres);
+        var service = "followed-" + Guid.NewGuid().ToString("N")[..8];
+        var holderSilent = false;
+        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service, configureSilo: TicketingCluster.Intercepting(
+            new ShardAddress("followed", "ga", 1), nameof(IInventoryShardGrain.Purchase), call =>
+            {
+                if (!Volatile.Read(ref holderSilent)) return call.Invoke();
+                call.Result = PurchaseResult.Unavailable;
+                return Task.CompletedTask;
+            }));
+        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
+        await first.CreateEventAsync("followed", TicketingCluster.Type("ga", capacity: 4, shards: 2));
+        var keyed = new PurchaseRequest("followed", "ga", 1, new Buyer("Ada", "ada@example.com"), "followed-key");
+
+        // The home (shard 0) sells out, and stores "key -> X on shard 1" for the keyed order, which shard 1 leaves
+        // unanswered; then shard 1 sells out, through the other cluster (the first's still holds a ticket for X).
+        Assert.Equal(PurchaseStatus.Created, (await first.Shard("followed", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("followed", "ga", 2))).Status);
+        await first.ActivateShardsAsync("followed", "ga", 1);
+        Volatile.Write(ref holderSilent, true);
+        Assert.Equal(PurchaseStatus.Unavailable, (await first.Shard("followed", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [1]))).Status);
+        Volatile.Write(ref holderSilent, false);
+        Assert.Equal(PurchaseStatus.Created, (await second.Shard("followed", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("followed", "ga", 2))).Status);
+        // The first cluster's shard 1, fenced, makes way for an activation that reads the database.
+        Assert.NotEqual(PurchaseStatus.Created, (await first.Shard("followed", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("followed", "ga", 1))).Status);
+        await Poll.UntilAsync(async () => await first.Shard("followed", "ga", 1).GetSellable() == 0,
+            failure: "The first cluster's shard 1 never came back with the database's count.");
+
+        // The second cluster's activation of the home replaces the first's, which has not committed since.
+        await second.ActivateShardsAsync("followed", "ga", 0);
+        using var rechecks = first.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
+        var retried = await first.Shard("followed", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), []));
+        Assert.Equal(PurchaseStatus.Unavailable, retried.Status);
+        Assert.Equal(["replaced/keyed_refusal"], Rechecks(rechecks));
+
+        // The first cluster's next activation of the home holds the shard: X is refused, nothing is left, sold out.
+        await Poll.UntilAsync(async () => (await first.Shard("followed", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), []))).Status == PurchaseStatus.SoldOut,
+            failure: "The first cluster never came back with an activation that holds the shard.");
+    }
+
+    private static string[] Rechecks(MetricCollector<long> rechecks) =>
+        [.. rechecks.GetMeasurementSnapshot().Select(m => $"{m.Tags["outcome"]}/{m.Tags["reason"]}")];
 }
