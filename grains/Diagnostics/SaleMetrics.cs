@@ -86,7 +86,7 @@ public sealed class SaleMetrics
         _transfers = meter.CreateCounter<long>("orleanstickets.shards.transfers", "{transfer}",
             "Gifts of tickets between shards that were asked for, by reason: pull, gather or drain. Each is a chain of commits on both shards.");
         _claimRechecks = meter.CreateCounter<long>("orleanstickets.shards.claim_rechecks", "{read}",
-            "Reads of its row's epoch by a shard activation, by reason: idle (no commit running or queued, and none or a claim for 5 s, as a report is asked) or keyed_refusal (a key's home about to answer 'sold out' from reads); and by outcome: own, replaced (a newer activation holds the shard, and this one stopped) or failed (the read failed, or a reload of the activation's own ran meanwhile, so the answer could be its own new claim).");
+            "Reads of its row's epoch by a shard activation, to learn whether a newer one holds the shard, by reason: idle (asked for a report with no commit running or queued, 5 s after its last commit or claim) or keyed_refusal (a key's home about to answer 'sold out' from what it read of the key); and by outcome: own, replaced (a newer activation holds the shard, and this one stopped) or failed (the read failed, or a reload of the activation's own ran meanwhile, so the answer could be its own new claim).");
         _commits = meter.CreateCounter<long>("orleanstickets.storage.commits", "{commit}",
             "Group commits of shard databases that reached COMMIT.");
         _rewrites = meter.CreateCounter<long>("orleanstickets.storage.rewrites", "{rewrite}",
@@ -166,9 +166,10 @@ public sealed class SaleMetrics
     }));
 
     /// <summary>
-    /// A shard activation with no commit of its own to tell it read its row's epoch to learn whether a newer one replaced
-    /// it: not <paramref name="read"/> when the database failed the read or a reload of its own ran meanwhile. Before a
-    /// keyed "sold out" (<paramref name="beforeKeyedRefusal"/>), or after 5 s without a commit, as a report is asked.
+    /// A shard activation read its row's epoch to learn whether a newer one replaced it, where no commit of its own
+    /// would tell it: before a keyed "sold out" (<paramref name="beforeKeyedRefusal"/>), or after 5 s without a commit,
+    /// as a report is asked. Not <paramref name="read"/> when the database failed the read or a reload of its own ran
+    /// meanwhile.
     /// </summary>
     public void ClaimRechecked(bool read, bool replaced, bool beforeKeyedRefusal = false) =>
         _claimRechecks.AddQuietly(1, new KeyValuePair<string, object?>("outcome", !read ? "failed" : replaced ? "replaced" : "own"),

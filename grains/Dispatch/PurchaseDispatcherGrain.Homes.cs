@@ -117,9 +117,9 @@ public sealed partial class PurchaseDispatcherGrain
                     continue;
                 }
                 // The home is asked again only once the view shows somewhere to sell, or a pull to plan. After a pause it is
-                // not asked blindly: nothing says it has room, and each refusal costs it a read of the stored key (a home
-                // reads the key before it answers "sold out"), on a database busy with the sale's last commits, for every
-                // buyer waiting, at every pause.
+                // not asked blindly: nothing says it has room, and each refusal costs it a read of the stored key and one of
+                // its row's epoch (a home reads both before it answers "sold out"), on a database busy with the sale's last
+                // commits, for every buyer waiting, at every pause.
                 while (true)
                 {
                     route = Further(route, PurchaseRoute.Refreshed);

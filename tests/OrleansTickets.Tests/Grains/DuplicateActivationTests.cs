@@ -18,7 +18,7 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
     public async Task Two_activations_of_each_shard_selling_at_once_never_sell_a_ticket_twice(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
-        await using var twins = await Twins.StartAsync(storage, "twins");
+        await using var twins = await StartTwinsAsync(storage, "twins");
         var (first, second) = (twins.First, twins.Second);
 
         // Rounds of 400 buyers, until 50 orders are sold or five rounds are done: on a loaded machine the twins can
@@ -67,7 +67,7 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
     public async Task Two_activations_of_each_shard_given_one_key_at_once_store_one_order_for_it(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
-        await using var twins = await Twins.StartAsync(storage, "keyed-twins");
+        await using var twins = await StartTwinsAsync(storage, "keyed-twins");
         var (first, second) = (twins.First, twins.Second);
 
         // Each key is sent to both clusters at once, so that two activations of its home (and of the shard that holds
@@ -135,7 +135,7 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         // gift taken in twice, taken back after its delivery, or cut by an activation that was fenced would leave a
         // serial in two inventories or in none, or sold twice.
         using var storage = Engines.Storage(engine, postgres);
-        await using var twins = await Twins.StartAsync(storage, "moving-twins");
+        await using var twins = await StartTwinsAsync(storage, "moving-twins");
         var (first, second) = (twins.First, twins.Second);
 
         var results = new List<(PurchaseResult Result, int Quantity)>();
@@ -199,7 +199,7 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         // one catalog would know every grant. An activation of the shard that another claimed after it is replaced, and
         // cannot know it until its next commit; sold out, it never commits.
         using var storage = Engines.Storage(engine, postgres);
-        await using var twins = await Twins.StartAsync(storage, "stale-grant", TicketingCluster.Type("ga", capacity: 2, shards: 1, maxPerOrder: 2));
+        await using var twins = await StartTwinsAsync(storage, "stale-grant", TicketingCluster.Type("ga", capacity: 2, shards: 1, maxPerOrder: 2));
         var (first, second) = (twins.First, twins.Second);
         Assert.Equal(PurchaseStatus.Created, (await first.BuyAsync("stale-grant", "ga", 2)).Status);
 
@@ -243,7 +243,7 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
         // never commits again to learn it was replaced, and kept alive by those refreshes, hid its successor's tickets
         // from the first cluster's buyers for as long as it lived: each paused, then got 503.
         using var storage = Engines.Storage(engine, postgres);
-        await using var twins = await Twins.StartAsync(storage, "stale-gift", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
+        await using var twins = await StartTwinsAsync(storage, "stale-gift", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
         var (first, second) = (twins.First, twins.Second);
         Assert.Equal(PurchaseStatus.Created,
             (await first.Shard("stale-gift", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("stale-gift", "ga", 2))).Status);
@@ -279,74 +279,61 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
     }
 
     [Theory, InlineData(Engines.Sqlite), PostgresRow]
-    public async Task A_replaced_activation_left_with_too_few_tickets_for_an_order_does_not_hide_its_successors_for_long(string engine)
-    {
+    public Task A_replaced_activation_left_with_too_few_tickets_for_an_order_does_not_hide_its_successors_for_long(string engine) =>
         // As above, with the replaced activation not sold out: one ticket left, where every order asks for two. No
         // dispatcher routes an order of two to a shard that says it holds one, so it never commits to learn it was
         // replaced, and it hid its successor's tickets from the first cluster's buyers as a sold-out one did: each paused,
-        // then got 503.
-        using var storage = Engines.Storage(engine, postgres);
-        await using var twins = await Twins.StartAsync(storage, "stale-few", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
-        var single = await LeaveOneTicketToAReplacedActivationAsync(twins, "stale-few");
-
-        using var rechecks = twins.First.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
-        await Task.Delay(TimeSpan.FromSeconds(5.5));
-        await BuyTheRestAsync(twins.First, "stale-few", single);
-        Assert.Equal(1, Rechecks(rechecks, "replaced"));
-    }
+        // then got 503. Here the buyers' refreshes ask it for its report.
+        ReplacedWithOneTicketLeftAsync(engine, "stale-few", (_, _, _) => Task.CompletedTask);
 
     [Theory, InlineData(Engines.Sqlite), PostgresRow]
-    public async Task A_replaced_activation_holding_its_tickets_for_a_forward_still_reads_its_epoch(string engine)
-    {
+    public Task A_replaced_activation_holding_its_tickets_for_a_forward_still_reads_its_epoch(string engine) =>
         // Tickets reserved with no commit queued (a hold waiting for a forward, a pull waiting on its donors) promise no
         // commit that would be fenced, so they do not put the read off. Nothing but the one report asked here reaches the
         // replaced activation, while its hold lasts (2 s).
-        using var storage = Engines.Storage(engine, postgres);
-        await using var twins = await Twins.StartAsync(storage, "stale-held", TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
-        var single = await LeaveOneTicketToAReplacedActivationAsync(twins, "stale-held");
-
-        using var rechecks = twins.First.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
-        await Task.Delay(TimeSpan.FromSeconds(5.5));
-        var replaced = twins.First.Shard("stale-held", "ga", 0);
-        Assert.Equal(1, await replaced.HoldForForward("held-order", 1));
-        // The report does not wait for the read (except on SQLite, whose reads run synchronously), and shows the hold:
-        // the read began with the ticket held.
-        Assert.Equal(1, (await replaced.GetSales()).Reserved);
-        await Poll.UntilAsync(() => Task.FromResult(Rechecks(rechecks, "replaced") == 1),
-            failure: "The replaced activation, holding its ticket, never read its row's epoch.");
-        await BuyTheRestAsync(twins.First, "stale-held", single);
-        Assert.Equal(1, Rechecks(rechecks, "replaced"));
-    }
+        ReplacedWithOneTicketLeftAsync(engine, "stale-held", async (first, eventId, rechecks) =>
+        {
+            var replaced = first.Shard(eventId, "ga", 0);
+            Assert.Equal(1, await replaced.HoldForForward("held-order", 1));
+            // The report does not wait for the read (except on SQLite, whose reads run synchronously), and shows the
+            // hold: the read began with the ticket held.
+            Assert.Equal(1, (await replaced.GetSales()).Reserved);
+            await Poll.UntilAsync(() => Task.FromResult(Rechecks(rechecks, "replaced") == 1),
+                failure: "The replaced activation, holding its ticket, never read its row's epoch.");
+        });
 
     /// <summary>
     /// Sells one of shard 0's two tickets through the first cluster, then has the second cluster's activation of shard 0
     /// replace the first's and take in shard 1's two tickets by a drain: the first cluster's activation is left with one
-    /// ticket, its successor with three. Returns the first sale.
+    /// ticket, its successor with three. After 5 s without a commit and <paramref name="meanwhile"/>, the first cluster's
+    /// buyers get the three tickets and then "sold out" (serials 1 to 4 once each, with the first sale), the replaced
+    /// activation having stopped once.
     /// </summary>
-    private static async Task<PurchaseResult> LeaveOneTicketToAReplacedActivationAsync(Twins twins, string eventId)
+    private async Task ReplacedWithOneTicketLeftAsync(
+        string engine, string eventId, Func<TicketingCluster, string, MetricCollector<long>, Task> meanwhile)
     {
-        var single = await twins.First.Shard(eventId, "ga", 0).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 1));
+        using var storage = Engines.Storage(engine, postgres);
+        await using var twins = await StartTwinsAsync(storage, eventId, TicketingCluster.Type("ga", capacity: 4, shards: 2, maxPerOrder: 2));
+        var (first, second) = (twins.First, twins.Second);
+        var single = await first.Shard(eventId, "ga", 0).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 1));
         Assert.Equal(PurchaseStatus.Created, single.Status);
-        await twins.Second.ActivateShardsAsync(eventId, "ga", 0, 1);
-        var drain = await twins.Second.Shard(eventId, "ga", 1).Drain();
+        await second.ActivateShardsAsync(eventId, "ga", 0, 1);
+        var drain = await second.Shard(eventId, "ga", 1).Drain();
         Assert.Equal((true, 2L), (drain.Available, drain.Moved));
-        await Poll.UntilAsync(async () => (await twins.Second.Shard(eventId, "ga", 0).GetSales()) is { Remaining: 3, TakenIn: 2 },
+        await Poll.UntilAsync(async () => (await second.Shard(eventId, "ga", 0).GetSales()) is { Remaining: 3, TakenIn: 2 },
             failure: "Shard 0's successor never took the drained tickets in.");
-        return single;
-    }
 
-    /// <summary>
-    /// The first cluster's buyers, after the replaced activation had 5 s to find out: they get the three tickets its
-    /// successor held, and then "sold out"; with the first sale, serials 1 to 4 once each.
-    /// </summary>
-    private static async Task BuyTheRestAsync(TicketingCluster first, string eventId, PurchaseResult single)
-    {
+        using var rechecks = first.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
+        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        await meanwhile(first, eventId, rechecks);
+
         var pair = await first.BuyAsync(eventId, "ga", 2);
         Assert.Equal(PurchaseStatus.Created, pair.Status);
         var last = await first.BuyAsync(eventId, "ga", 1);
         Assert.Equal(PurchaseStatus.Created, last.Status);
         Assert.Equal(PurchaseStatus.SoldOut, (await first.BuyAsync(eventId, "ga", 1)).Status);
         Assert.Equal([1L, 2L, 3L, 4L], new[] { single, pair, last }.SelectMany(r => r.Order!.Tickets).Select(t => t.Serial).Order());
+        Assert.Equal(1, Rechecks(rechecks, "replaced"));
     }
 
     private static int Rechecks(MetricCollector<long> rechecks, string outcome) =>
@@ -362,48 +349,18 @@ public sealed class DuplicateActivationTests(PostgresFixture postgres)
     }
 
     /// <summary>
-    /// One service (so one catalog) and two clusters over the same databases: each activates its own copy of every
-    /// grain. The event's 3 shards of 300 tickets are woken in both first, so two activations of each are alive when
-    /// the buying starts.
+    /// One service (so one catalog) and two clusters over the same databases, with <paramref name="eventId"/> of one type
+    /// "ga" (<paramref name="type"/>, or 300 tickets on 3 shards); in that default each cluster activates every shard, so
+    /// that each has two activations when the buying starts.
     /// </summary>
-    private sealed class Twins(TicketingCluster first, TicketingCluster second) : IAsyncDisposable
-    {
-        public TicketingCluster First { get; } = first;
-
-        public TicketingCluster Second { get; } = second;
-
-        /// <summary>
-        /// Starts both clusters and creates <paramref name="eventId"/> with one type "ga" (<paramref name="type"/>, or 300
-        /// tickets on 3 shards); in that default each cluster activates every shard, so that each has two activations.
-        /// </summary>
-        public static async Task<Twins> StartAsync(TestStorage storage, string eventId, TicketTypeDefinition? type = null)
+    private static Task<TwinClusters> StartTwinsAsync(TestStorage storage, string eventId, TicketTypeDefinition? type = null) =>
+        TwinClusters.StartAsync(storage, eventId, setUp: async twins =>
         {
-            var service = eventId + "-" + Guid.NewGuid().ToString("N")[..8];
-            var first = await TicketingCluster.StartAsync(storage, serviceId: service);
-            TicketingCluster? second = null;
-            try
+            await twins.First.CreateEventAsync(eventId, type ?? TicketingCluster.Type("ga", capacity: 300, shards: 3, maxPerOrder: 2));
+            if (type is not null) return;
+            foreach (var cluster in new[] { twins.First, twins.Second })
             {
-                second = await TicketingCluster.StartAsync(storage, serviceId: service);
-                await first.CreateEventAsync(eventId, type ?? TicketingCluster.Type("ga", capacity: 300, shards: 3, maxPerOrder: 2));
-                if (type is not null) return new Twins(first, second);
-                foreach (var cluster in new[] { first, second })
-                {
-                    for (var index = 0; index < 3; index++) await cluster.Shard(eventId, "ga", index).GetSales();
-                }
-                return new Twins(first, second);
+                for (var index = 0; index < 3; index++) await cluster.Shard(eventId, "ga", index).GetSales();
             }
-            catch
-            {
-                if (second is not null) await second.DisposeAsync();
-                await first.DisposeAsync();
-                throw;
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Second.DisposeAsync();
-            await First.DisposeAsync();
-        }
-    }
+        });
 }

@@ -18,30 +18,9 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
     public async Task A_stale_home_reads_the_key_before_answering_sold_out_and_replays_the_order_it_moved_to(string engine)
     {
         using var storage = Engines.Storage(engine, postgres);
-        var service = "stale-" + Guid.NewGuid().ToString("N")[..8];
-        var holderSilent = false;
-        // In the first cluster, shard 1 can be made to answer "unavailable" without doing anything.
-        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service, configureSilo: TicketingCluster.Intercepting(
-            new ShardAddress("stale", "ga", 1), nameof(IInventoryShardGrain.Purchase), call =>
-            {
-                if (!Volatile.Read(ref holderSilent)) return call.Invoke();
-                call.Result = PurchaseResult.Unavailable;
-                return Task.CompletedTask;
-            }));
-        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await first.CreateEventAsync("stale", TicketingCluster.Type("ga", capacity: 6, shards: 3));
-        var keyed = new PurchaseRequest("stale", "ga", 1, new Buyer("Ada", "ada@example.com"), "late-retry");
-
-        // The home (shard 0) sells out, so the keyed order is forwarded: the home stores "key -> X on shard 1", and
-        // shard 1 answers "unavailable", so the home last knew X (and keeps the key's hash: the database holds the key).
-        Assert.Equal(PurchaseStatus.Created, (await first.Shard("stale", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("stale", "ga", 2))).Status);
-        await first.ActivateShardsAsync("stale", "ga", 1);
-        Volatile.Write(ref holderSilent, true);
-        Assert.Equal(PurchaseStatus.Unavailable, (await first.Shard("stale", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [1]))).Status);
-        Volatile.Write(ref holderSilent, false);
-
-        // Shard 1 sells out through the other cluster's activation.
-        Assert.Equal(PurchaseStatus.Created, (await second.Shard("stale", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("stale", "ga", 2))).Status);
+        var keyed = Keyed("stale", "late-retry");
+        await using var twins = await LeaveKeyOnUnansweredOrderAsync(storage, "stale", shards: 3, keyed);
+        var (first, second) = (twins.First, twins.Second);
 
         // The retry reaches the home's twin in the other cluster: shard 1 refuses X for good, and the key moves to Y on
         // shard 2, which sells it. Say this answer was lost on its way to the buyer.
@@ -69,19 +48,18 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
     public async Task A_replaced_home_does_not_answer_sold_out_from_a_key_read_it_cannot_vouch_for(string engine)
     {
         // A home's "sold out" for a key with no order rests on a read, which no fence checks. A replaced home that has
-        // not committed since does not know it was replaced, and its newer twin may be making the key's order from an
-        // earlier ask of the same request, its commit in flight (a race this test cannot time): so the older one looks
-        // at its row's epoch after the key, and a newer epoch there stops it with "unavailable", which keeps the
-        // dispatcher's doubt about the earlier ask.
+        // not committed since does not know it was replaced, and its newer twin, which has claimed, may be making the
+        // key's order for another request with the key (the buyer's retry through another front end), its commit in
+        // flight (a race this test cannot time): so the older one looks at its row's epoch after the key, and a newer
+        // epoch there stops it with "unavailable".
         using var storage = Engines.Storage(engine, postgres);
-        var service = "vouch-" + Guid.NewGuid().ToString("N")[..8];
-        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
+        await using var twins = await TwinClusters.StartAsync(storage, "vouch");
+        var (first, second) = (twins.First, twins.Second);
         await first.CreateEventAsync("vouch", TicketingCluster.Type("ga", capacity: 2, shards: 1));
         Assert.Equal(PurchaseStatus.Created, (await first.Shard("vouch", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("vouch", "ga", 2))).Status);
         await second.ActivateShardsAsync("vouch", "ga", 0);
 
-        var keyed = new PurchaseRequest("vouch", "ga", 1, new Buyer("Ada", "ada@example.com"), "never-sold");
+        var keyed = Keyed("vouch", "never-sold");
         var purchase = new ShardPurchase(keyed, keyed.Fingerprint(), []);
         using var rechecks = first.CollectMetric<long>("orleanstickets.shards.claim_rechecks");
         Assert.Equal(PurchaseStatus.Unavailable, (await first.Shard("vouch", "ga", 0).Purchase(purchase)).Status);
@@ -99,27 +77,9 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
         // shard has room. A newer twin that had claimed could since have moved the key on (for the buyer's retry through
         // another front end), so that "sold out" rests on reads too, and waits for the row's epoch.
         using var storage = Engines.Storage(engine, postgres);
-        var service = "followed-" + Guid.NewGuid().ToString("N")[..8];
-        var holderSilent = false;
-        await using var first = await TicketingCluster.StartAsync(storage, serviceId: service, configureSilo: TicketingCluster.Intercepting(
-            new ShardAddress("followed", "ga", 1), nameof(IInventoryShardGrain.Purchase), call =>
-            {
-                if (!Volatile.Read(ref holderSilent)) return call.Invoke();
-                call.Result = PurchaseResult.Unavailable;
-                return Task.CompletedTask;
-            }));
-        await using var second = await TicketingCluster.StartAsync(storage, serviceId: service);
-        await first.CreateEventAsync("followed", TicketingCluster.Type("ga", capacity: 4, shards: 2));
-        var keyed = new PurchaseRequest("followed", "ga", 1, new Buyer("Ada", "ada@example.com"), "followed-key");
-
-        // The home (shard 0) sells out, and stores "key -> X on shard 1" for the keyed order, which shard 1 leaves
-        // unanswered; then shard 1 sells out, through the other cluster (the first's still holds a ticket for X).
-        Assert.Equal(PurchaseStatus.Created, (await first.Shard("followed", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("followed", "ga", 2))).Status);
-        await first.ActivateShardsAsync("followed", "ga", 1);
-        Volatile.Write(ref holderSilent, true);
-        Assert.Equal(PurchaseStatus.Unavailable, (await first.Shard("followed", "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [1]))).Status);
-        Volatile.Write(ref holderSilent, false);
-        Assert.Equal(PurchaseStatus.Created, (await second.Shard("followed", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("followed", "ga", 2))).Status);
+        var keyed = Keyed("followed", "followed-key");
+        await using var twins = await LeaveKeyOnUnansweredOrderAsync(storage, "followed", shards: 2, keyed);
+        var (first, second) = (twins.First, twins.Second);
         // The first cluster's shard 1, fenced, makes way for an activation that reads the database.
         Assert.NotEqual(PurchaseStatus.Created, (await first.Shard("followed", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("followed", "ga", 1))).Status);
         await Poll.UntilAsync(async () => await first.Shard("followed", "ga", 1).GetSellable() == 0,
@@ -139,4 +99,35 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
 
     private static string[] Rechecks(MetricCollector<long> rechecks) =>
         [.. rechecks.GetMeasurementSnapshot().Select(m => $"{m.Tags["outcome"]}/{m.Tags["reason"]}")];
+
+    /// <summary>
+    /// Two clusters over one set of databases, with event <paramref name="eventId"/>: one type "ga" of 2 tickets on each of
+    /// <paramref name="shards"/> shards. In the first cluster the home (shard 0) sells out, and <paramref name="keyed"/>'s
+    /// order is forwarded: the home stores "key -> X on shard 1", and shard 1 answers "unavailable" without doing
+    /// anything, so the home last knew X (and keeps the key's hash: the database holds the key). Then shard 1 sells out
+    /// through the second cluster's activation, which fences the first's (whose ticket held for X is in its memory only).
+    /// </summary>
+    private static Task<TwinClusters> LeaveKeyOnUnansweredOrderAsync(TestStorage storage, string eventId, int shards, PurchaseRequest keyed)
+    {
+        var holderSilent = false;
+        return TwinClusters.StartAsync(storage, eventId, TicketingCluster.Intercepting(
+            new ShardAddress(eventId, "ga", 1), nameof(IInventoryShardGrain.Purchase), call =>
+            {
+                if (!Volatile.Read(ref holderSilent)) return call.Invoke();
+                call.Result = PurchaseResult.Unavailable;
+                return Task.CompletedTask;
+            }), async twins =>
+            {
+                var (first, second) = (twins.First, twins.Second);
+                await first.CreateEventAsync(eventId, TicketingCluster.Type("ga", capacity: 2 * shards, shards: shards));
+                Assert.Equal(PurchaseStatus.Created, (await first.Shard(eventId, "ga", 0).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 2))).Status);
+                await first.ActivateShardsAsync(eventId, "ga", 1);
+                Volatile.Write(ref holderSilent, true);
+                Assert.Equal(PurchaseStatus.Unavailable, (await first.Shard(eventId, "ga", 0).Purchase(new ShardPurchase(keyed, keyed.Fingerprint(), [1]))).Status);
+                Volatile.Write(ref holderSilent, false);
+                Assert.Equal(PurchaseStatus.Created, (await second.Shard(eventId, "ga", 1).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 2))).Status);
+            });
+    }
+
+    private static PurchaseRequest Keyed(string eventId, string key) => new(eventId, "ga", 1, new Buyer("Ada", "ada@example.com"), key);
 }
