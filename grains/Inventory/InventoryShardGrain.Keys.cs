@@ -250,8 +250,12 @@ public sealed partial class InventoryShardGrain
         // stored key found is followed once per request (Followed); a read that found none is read again here.
         if (!reservedHere && !entry.Followed)
         {
-            var followed = await FollowStoredKeyAsync(key, entry, purchase, KeyAbsent);
-            if (!ReferenceEquals(followed, KeyAbsent)) return followed;
+            // The key and then the epoch (below), on one connection: the common keyed "sold out" at a sale's end.
+            var (read, stored, epochRead, epoch) = await ReadKeyThenEpochAsync(key);
+            if (!read) return PurchaseResult.Unavailable;
+            if (stored is null) return HoldsClaim(epochRead, epoch) ? soldOut : PurchaseResult.Unavailable;
+            entry.Followed = true;
+            return await ReplayStoredAsync(key, entry, purchase, stored);
         }
         // What this activation last saw of the key holds only while no newer activation of this home holds the shard:
         // one that has claimed may since have moved the key on, or be making its order, for another request with the

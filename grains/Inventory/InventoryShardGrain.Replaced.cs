@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using OrleansTickets.Storage;
 
 namespace OrleansTickets.Inventory;
 
@@ -78,6 +79,15 @@ public sealed partial class InventoryShardGrain
     private async Task<bool> StillHoldsClaimAsync()
     {
         var (read, stored) = await ReadStoredEpochAsync();
+        return HoldsClaim(read, stored);
+    }
+
+    /// <summary>
+    /// <see cref="StillHoldsClaimAsync"/>'s verdict on an epoch already read (<paramref name="read"/> false when it was
+    /// not, or a reload of this activation's own ran meanwhile).
+    /// </summary>
+    private bool HoldsClaim(bool read, long? stored)
+    {
         read = read && stored is not null && _loaded && !_fenced;
         var replaced = read && stored > _ledger!.Epoch;
         metrics.ClaimRechecked(read, replaced, beforeKeyedRefusal: true);
@@ -153,8 +163,29 @@ public sealed partial class InventoryShardGrain
             LogUnavailable(_logger, exception, _address.Key);
             return (false, null);
         }
-        return (!_setUp.TryGetRunning("load", out _), stored);
+        return (!ReloadRunning, stored);
     }
+
+    /// <summary>
+    /// Reads the key, then the row's epoch, on one connection (<see cref="ShardLedger.ReadKeyThenEpochAsync"/>).
+    /// <c>Read</c> is false when the database failed; <c>EpochRead</c> also when a reload of this activation's own ran
+    /// meanwhile, as in <see cref="ReadStoredEpochAsync"/>.
+    /// </summary>
+    private async Task<(bool Read, StoredKey? Key, bool EpochRead, long? Epoch)> ReadKeyThenEpochAsync(string key)
+    {
+        try
+        {
+            var (stored, epoch) = await _ledger!.ReadKeyThenEpochAsync(key);
+            return (true, stored, !ReloadRunning, epoch);
+        }
+        catch (Exception exception)
+        {
+            LogUnavailable(_logger, exception, _address.Key);
+            return (false, null, false, null);
+        }
+    }
+
+    private bool ReloadRunning => _setUp.TryGetRunning("load", out _);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shard {Shard}: this activation counts {GrantedIn} tickets taken in from operators' grants, the catalog saw {Delivered} taken in, and the database holds epoch {Epoch}, a newer activation's; this one stops")]
     private static partial void LogBehindGrants(ILogger logger, string shard, long grantedIn, long delivered, long epoch);

@@ -89,6 +89,19 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
         return await ShardDatabase.ReadFenceAsync(connection, shard.Key) is { } row ? row.Epoch : null;
     }
 
+    /// <summary>
+    /// Reads key <paramref name="key"/> as <see cref="ReadKeyAsync"/> does, then the epoch the shard's row holds as
+    /// <see cref="ReadEpochAsync"/> does, in that order, on one connection: a key's home about to answer "sold out" needs
+    /// both, the epoch read after the key, and each open of a SQLite connection also sets its pragmas.
+    /// </summary>
+    public async Task<(StoredKey? Key, long? Epoch)> ReadKeyThenEpochAsync(string key, CancellationToken cancellationToken = default)
+    {
+        await database.EnsureReadyAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var stored = await ShardDatabase.ReadKeyAsync(connection, shard.EventId, key, cancellationToken);
+        return (stored, await ShardDatabase.ReadFenceAsync(connection, shard.Key) is { } row ? row.Epoch : null);
+    }
+
     /// <summary>Reads idempotency key <paramref name="key"/> of the shard's event, whichever shard holds it; null when the event has no such key.</summary>
     public async Task<StoredKey?> ReadKeyAsync(string key, CancellationToken cancellationToken = default)
     {
