@@ -39,10 +39,6 @@ public sealed partial class PurchaseDispatcherGrain
             // Whether a refresh that serves this request has ended, so that Verdict may rest on it.
             var refreshed = false;
             var viewPulls = 0;
-            // A refusal (sold out, scattered, nothing sold) given while in doubt would tell the buyer that nothing was made;
-            // "outcome unknown" tells them to ask again with the key, which returns the order if one was made.
-            PurchaseResult Told(PurchaseResult answer) =>
-                uncertain && answer.Status is PurchaseStatus.SoldOut or PurchaseStatus.Scattered or PurchaseStatus.Unavailable ? PurchaseResult.Failed : answer;
             while (true)
             {
                 if (!donors.IsEmpty) route = Further(route, PurchaseRoute.Pulled);
@@ -56,12 +52,14 @@ public sealed partial class PurchaseDispatcherGrain
                 var definite = result.Status is not (PurchaseStatus.Failed or PurchaseStatus.Unavailable);
                 _outage.Heard(flatIndex, definite, Now);
                 if (hurried && definite) (giveUpAt, hurried) = (fullPatience, false);
-                // Only the key's order (this ask's sale, or a replay) or a conflict (the key holds another body) ends the doubt.
-                // A refusal does not: the earlier ask may still make the order, its answer lost (a home's silo declared dead
-                // while its commit runs; a newer activation of the home, during a membership change, that took it while
-                // this ask reached an older one, or claimed the home only after this ask's refusal).
+                // A definite answer ends the doubt, a refusal included: the home looked at the key, and at its row's epoch,
+                // after the ask in doubt, and an order that ask made would be there. Not one that ask is still making: on a
+                // silo being declared dead, or waiting on a newer activation's first claim. Keeping the doubt through a
+                // refusal closed that gap but turned a graceful scale-down's refusals near a sale's end into 503s
+                // (SiloFailureTests.A_silo_leaving_gracefully…, in the ninety-second session): the gap is left, and named in
+                // docs/architecture.md.
                 if (result.Status == PurchaseStatus.Failed) uncertain = true;
-                else if (result.Status is PurchaseStatus.Created or PurchaseStatus.Replayed or PurchaseStatus.KeyConflict) uncertain = false;
+                else if (result.Status != PurchaseStatus.Unavailable) uncertain = false;
                 var patient = Now < giveUpAt;
                 if (result.Status == PurchaseStatus.Unavailable && uncertain && !patient) result = PurchaseResult.Failed;
                 if (result.Status is PurchaseStatus.Failed or PurchaseStatus.Unavailable && patient)
@@ -88,7 +86,7 @@ public sealed partial class PurchaseDispatcherGrain
                     _pauseDoublings = 0;
                 }
                 // The counts heard were for this view; the buyer's answer does not carry them on to the front end.
-                if (result.Status != PurchaseStatus.SoldOut) return Told(result.Sightings.IsDefaultOrEmpty ? result : result with { Sightings = default });
+                if (result.Status != PurchaseStatus.SoldOut) return result.Sightings.IsDefaultOrEmpty ? result : result with { Sightings = default };
                 // The home's refusal was definite (nothing made for the key), and the buyer has waited long enough. A verdict
                 // from a refresh that ended during the ask may rest on counts read after the home looked at the key, when
                 // another request with the key (see RefusalSeenByHomeAsync) may have taken the last tickets for it: the
@@ -97,7 +95,7 @@ public sealed partial class PurchaseDispatcherGrain
                 if (!patient)
                 {
                     var late = OutOfPatience(quantity, giveUpAt, refreshed);
-                    return Told(!refreshed || _refreshesEnded == endedBeforeAsk ? late : await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, late, giveUpAt));
+                    return !refreshed || _refreshesEnded == endedBeforeAsk ? late : await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, late, giveUpAt);
                 }
 
                 if (donors.IsEmpty)
@@ -126,12 +124,12 @@ public sealed partial class PurchaseDispatcherGrain
                     var wait = await RefreshAsync(arrival, giveUpAt);
                     // The home's last answer was a definite refusal, as when the patience ends without a refresh (OutOfPatience):
                     // the buyer hears that nothing was sold, and the key's retry returns any order made for it since.
-                    if (!wait.Served) return Told(PurchaseResult.Unavailable);
+                    if (!wait.Served) return PurchaseResult.Unavailable;
                     arrived = Joined(arrived, wait.Joined);
                     arrival = _refreshesStarted;
                     refreshed = true;
                     if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates)) break;
-                    if (Verdict(quantity, giveUpAt) is { } verdict) return Told(await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, verdict, giveUpAt));
+                    if (Verdict(quantity, giveUpAt) is { } verdict) return await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, verdict, giveUpAt);
                     // The home itself receives only when no other shard can (the others drained): it forwards otherwise.
                     if (TryPlanPull(quantity, avoid: homeIndex, out var receiver, out donors))
                     {
@@ -140,11 +138,11 @@ public sealed partial class PurchaseDispatcherGrain
                     }
                     route = Further(route, PurchaseRoute.Paused);
                     await PauseForTicketsAsync(giveUpAt);
-                    if (SettledVerdict(quantity, arrived) is { } settled) return Told(await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, settled, giveUpAt));
+                    if (SettledVerdict(quantity, arrived) is { } settled) return await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, settled, giveUpAt);
                     // A pause that reached the patience ends the wait, as in the keyless path: the verdict rests on the refresh
                     // before it. Going round again cost one more refresh of every shard only to find the time up; the home
                     // is asked once more only to look at the key, as before any refusal here.
-                    if (Now >= giveUpAt) return Told(await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, OutOfPatience(quantity, giveUpAt, refreshed), giveUpAt));
+                    if (Now >= giveUpAt) return await RefusalSeenByHomeAsync(homeGrain, homeIndex, request, fingerprint, OutOfPatience(quantity, giveUpAt, refreshed), giveUpAt);
                     // Other buyers' answers during the pause may have shown room somewhere: no refresh is needed to go there.
                     if (ViewHasRoom(quantity, homeIndex, homeDatabase, out candidates)) break;
                 }

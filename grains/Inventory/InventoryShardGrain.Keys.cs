@@ -261,8 +261,8 @@ public sealed partial class InventoryShardGrain
         // one that has claimed may since have moved the key on, or be making its order, for another request with the
         // key (the buyer's retry from another front end while this one's connection is gone). It claims before it reads
         // or writes any key, so the row's epoch, read now, after this request's last look at the key, says whether one
-        // had by then: if so, this one stops, and the buyer hears "unavailable". (An earlier ask of this same request,
-        // whose answer was lost, is the dispatcher's to doubt: a refusal does not end its doubt.)
+        // had by then: if so, this one stops, and the buyer hears "unavailable". (One that claims only later, to serve
+        // an earlier ask of this same request whose answer was lost, is not caught: a gap docs/architecture.md names.)
         return await StillHoldsClaimAsync() ? soldOut : PurchaseResult.Unavailable;
     }
 

@@ -42,7 +42,9 @@ public sealed class ExactSellOutTests(PostgresFixture postgres, ITestOutputHelpe
         var first = await Cluster.BuyAsync("keyed-whole", "ga", 9, key: "pull-key-1");
         var again = await Cluster.BuyAsync("keyed-whole", "ga", 9, key: "pull-key-1");
 
-        Assert.Equal(PurchaseStatus.Created, first.Status);
+        // Replayed to the first request too when the service itself had to ask again with the key (a holder's answer
+        // that did not come within 2 s on a loaded machine, once in a fresh-clone CI): the order is the buyer's either way.
+        Assert.Contains(first.Status, new[] { PurchaseStatus.Created, PurchaseStatus.Replayed });
         Assert.Equal(PurchaseStatus.Replayed, again.Status);
         Assert.Equal(first.Order, again.Order, OrderComparer.Instance);
         var ga = (await Cluster.SalesAsync("keyed-whole")).TicketTypes[0];

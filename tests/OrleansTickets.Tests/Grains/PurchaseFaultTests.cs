@@ -44,34 +44,6 @@ public sealed class PurchaseFaultTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_refusal_after_an_ask_whose_answer_was_lost_is_an_unknown_outcome_and_the_retry_hears_sold_out()
-    {
-        // The first ask's answer is lost: the dispatcher cannot tell whether it sold (on a silo declared dead while its
-        // commit runs, or on a newer activation of the home during a membership change, it may still). The home then
-        // refuses the next asks. Before, that refusal ended the doubt and the buyer heard "sold out", which the earlier
-        // ask could still belie; now the buyer hears that the outcome is unknown, and asks again with the key.
-        var asks = 0;
-        await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
-        {
-            if (call.InterfaceMethod.Name == nameof(IInventoryShardGrain.Purchase)
-                && call.Request.GetArgument(0) is ShardPurchase { Request.IdempotencyKey: "lost-then-refused" }
-                && Interlocked.Increment(ref asks) == 1)
-            {
-                throw new TimeoutException("The answer was lost (played by a test).");
-            }
-            await call.Invoke();
-        }), output: output);
-        await cluster.CreateEventAsync("refused", TicketingCluster.Type("ga", capacity: 2, shards: 1));
-        Assert.Equal(PurchaseStatus.Created, (await cluster.Shard("refused", "ga", 0).Purchase(TicketingCluster.KeylessPurchase("refused", "ga", 2))).Status);
-
-        Assert.Equal(PurchaseStatus.Failed, (await cluster.BuyAsync("refused", "ga", 1, key: "lost-then-refused")).Status);
-        Assert.True(Volatile.Read(ref asks) >= 2);
-
-        // The retry is a new request, with no ask of its own in doubt: the home's refusal stands.
-        Assert.Equal(PurchaseStatus.SoldOut, (await cluster.BuyAsync("refused", "ga", 1, key: "lost-then-refused")).Status);
-    }
-
-    [Fact]
     public async Task A_keyless_order_whose_shard_threw_after_selling_is_an_unknown_outcome_and_is_not_sold_again()
     {
         var thrown = 0;
