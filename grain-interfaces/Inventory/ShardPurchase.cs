@@ -11,14 +11,18 @@ namespace OrleansTickets.Inventory;
 /// shard forwards to these when it cannot serve the order itself, passing over any that says it has no room.
 /// </param>
 /// <param name="ForwardedOrderId">
-/// Set when a home shard forwards a keyed order: the order id it reserved, which makes the forward idempotent.
+/// Set when a home shard forwards a keyed order: the order id it reserved, which makes the forward idempotent. Set
+/// too by a dispatcher for an order without a key: the id it minted for the shard, so that after an answer it did not
+/// get it can ask the shard again for that order (not fresh): the shard answers with it, makes it, or refuses it for
+/// good, and the dispatcher learns the outcome instead of calling it unknown.
 /// </param>
 /// <param name="Donors">
 /// Set when no single shard has enough tickets: shards of the type the serving shard may take tickets from first.
 /// </param>
 /// <param name="FreshOrderId">
-/// True when the home minted <paramref name="ForwardedOrderId"/> for this very call, so no earlier call can have
-/// created it and the holder may skip looking it up in its database. Replays always send false.
+/// True when the home (or a keyless order's dispatcher) minted <paramref name="ForwardedOrderId"/> for this very call,
+/// so no earlier call can have created it and the holder may skip looking it up in its database. Replays, and a
+/// dispatcher's ask again, always send false.
 /// </param>
 /// <param name="LocalCandidates">
 /// How many of the first <paramref name="Candidates"/> the dispatcher believes share the key's database: a home

@@ -240,16 +240,21 @@ public sealed partial class PurchaseDispatcherGrain(
                 PurchaseResult result;
                 if (!donors.IsEmpty) route = Further(route, PurchaseRoute.Pulled);
                 metrics.ShardCalled();
+                // The order's id is minted here, not by the shard, so that an answer lost on the way can be asked for again.
+                var purchase = new ShardPurchase(request, string.Empty, [], OrderId.New(new ShardAddress(_event!.Id, _type!.Id, index), clock.GetUtcNow()),
+                    FreshOrderId: true, Donors: donors);
                 try
                 {
-                    result = await CallShardAsync(Shard(index), index, new ShardPurchase(request, string.Empty, [], Donors: donors), giveUpAt);
+                    result = await CallShardAsync(Shard(index), index, purchase, giveUpAt);
                 }
                 catch (Exception exception) when (exception is SiloUnavailableException or TimeoutException)
                 {
                     // Caught before rejections, which SiloUnavailableException is too: Orleans also fails calls already
-                    // delivered this way, when the shard's silo is declared dead before its answer came back, and a call
-                    // whose answer did not come in time may have run to its end. The shard may have sold, and without a key
-                    // a second shard would sell again, so the outcome is unknown. The next buyers go elsewhere for a while.
+                    // delivered this way, when the shard's silo is declared dead (or has left: a silo that stops rejects
+                    // what reaches it at the end, and may close its connections before the rejection leaves) before its
+                    // answer came back, and a call whose answer did not come in time may have run to its end. The shard may
+                    // have sold, and without a key a second shard would sell again: only the shard can say (AskAgainAsync).
+                    // The next buyers go elsewhere for a while.
                     _unavailableUntil[index] = After(UnavailableFor);
                     result = PurchaseResult.Failed;
                 }
@@ -265,12 +270,22 @@ public sealed partial class PurchaseDispatcherGrain(
                     LogShardFailed(_logger, exception, _type!.Id, index);
                     result = PurchaseResult.Failed;
                 }
+                if (result.Status == PurchaseStatus.Failed)
+                {
+                    route = Further(route, PurchaseRoute.Paused);
+                    result = await AskAgainAsync(index, purchase, giveUpAt);
+                }
                 switch (result.Status)
                 {
                     case PurchaseStatus.Created:
                         Observe(index, result.Remaining);
                         _pauseDoublings = 0;
                         return result;
+                    case PurchaseStatus.Replayed:
+                        // The order an answer lost on the way had made (AskAgainAsync): the buyer's first word of it. Its
+                        // answer does not say what the shard has left, so the view keeps what it had.
+                        _pauseDoublings = 0;
+                        return result with { Status = PurchaseStatus.Created };
                     case PurchaseStatus.SoldOut:
                         Observe(index, result.Remaining);
                         break;

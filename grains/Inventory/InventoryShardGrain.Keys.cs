@@ -455,8 +455,8 @@ public sealed partial class InventoryShardGrain
     }
 
     /// <summary>
-    /// Creates order <paramref name="orderId"/> for a home shard, at most once; with the home's key in the same commit
-    /// when the home names itself (<see cref="ShardPurchase.Home"/>).
+    /// Creates order <paramref name="orderId"/> for a home shard, or for the dispatcher of a keyless order, at most once;
+    /// with the home's key in the same commit when the home names itself (<see cref="ShardPurchase.Home"/>).
     /// </summary>
     private async Task<PurchaseResult> SellForwardedAsync(ShardPurchase purchase, string orderId)
     {
@@ -510,7 +510,9 @@ public sealed partial class InventoryShardGrain
             return !read || order is null ? PurchaseResult.Unavailable : new PurchaseResult(PurchaseStatus.Replayed, order);
         }
         var result = await _forwards.RunAsync(orderId, () => SellOrRefuseAsync(request, orderId, freshOrderId, donors, key));
-        if (result.Status == PurchaseStatus.Created) _createdForwards.Add(orderId);
+        // Not a keyless order's first message: those are most orders of a sale without keys, and remembering each would
+        // grow with the sale. Only the dispatcher's ask again names such an id later, and it is read for first.
+        if (result.Status == PurchaseStatus.Created && !IsKeylessFirst(request, freshOrderId)) _createdForwards.Add(orderId);
         return result;
     }
 
@@ -540,8 +542,10 @@ public sealed partial class InventoryShardGrain
     private async Task<PurchaseResult> SellOrRefuseAsync(
         PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors, IdempotencyRecord? key)
     {
-        // A replay, or a fresh id that may be older than this activation's claim, is read for before it is sold.
-        var readFirst = !freshOrderId || MintedBeforeClaim(orderId);
+        // A replay, or a fresh id that may be older than this activation's claim, is read for before it is sold. Not a
+        // keyless order's first message: Orleans delivers it at most once, so no activation can have made its order before.
+        var keylessFirst = IsKeylessFirst(request, freshOrderId);
+        var readFirst = !freshOrderId || (!keylessFirst && MintedBeforeClaim(orderId));
         var result = readFirst
             ? await SellUnlessStoredAsync(request, orderId, key, donors)
             : await SellHeldAsync(request, orderId, key, donors);
@@ -554,7 +558,10 @@ public sealed partial class InventoryShardGrain
         // finds X if it was made (read first, or in _createdForwards), and can otherwise only insert the key as new,
         // which the database refuses once the key exists. So at the end of a sale, when homes send their orders straight
         // to candidates on their database, most of these messages are refused.
-        if (key?.Home is not null) return result;
+        // A keyless order's first message is refused as any keyless sale is, unrecorded: its dispatcher names the id
+        // again only after an answer it did not get, and that message (not fresh) has its own refusal committed before
+        // it is answered, or finds this message's order.
+        if (key?.Home is not null || keylessFirst) return result;
         if (!readFirst)
         {
             // In the single flight for the id: no other message for it runs here between this read and the refusal (a
@@ -569,6 +576,11 @@ public sealed partial class InventoryShardGrain
         if (!_durableRefusals.Contains(orderId)) _refused.Remove(orderId);
         return PurchaseResult.Unavailable;
     }
+
+    /// <summary>
+    /// Whether a message is a keyless order's first, under the id its dispatcher minted (see <see cref="ShardPurchase.ForwardedOrderId"/>).
+    /// </summary>
+    private static bool IsKeylessFirst(PurchaseRequest request, bool freshOrderId) => freshOrderId && request.IdempotencyKey is null;
 
     /// <summary>
     /// Refuses an id refused before. Its refusal may still be on its way to the database (or have failed to get there),

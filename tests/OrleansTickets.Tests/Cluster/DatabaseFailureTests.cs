@@ -96,7 +96,7 @@ public sealed class DatabaseFailureTests(PostgresFixture postgres, ITestOutputHe
         using var storage = TestStorage.Postgres(postgres.Server, maxShardDatabases: 4);
         await using var cluster = await TicketingCluster.StartAsync(storage, output: output);
         await cluster.CreateEventAsync("restart", TicketingCluster.Type("ga", capacity: 1_200, shards: 16, maxPerOrder: 4));
-        var sale = new KeyedSale(cluster, "restart", "ga", 1_200);
+        var sale = new BuyerCrowd(cluster, "restart", "ga", 1_200);
 
         var buyers = sale.Start(buyers: 24);
         await sale.WaitForOrdersAsync(100);

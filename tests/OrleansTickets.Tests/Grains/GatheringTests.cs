@@ -137,7 +137,7 @@ public sealed class GatheringTests(PostgresFixture postgres, ITestOutputHelper o
         const int capacity = 112;
         await Cluster.CreateEventAsync("exact", TicketingCluster.Type("ga", capacity, shards: 16, maxPerOrder: 4));
 
-        var sale = new KeyedSale(Cluster, "exact", "ga", capacity);
+        var sale = new BuyerCrowd(Cluster, "exact", "ga", capacity);
 
         await Task.WhenAll(sale.Start(buyers: 12));
 

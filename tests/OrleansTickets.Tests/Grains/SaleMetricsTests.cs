@@ -37,7 +37,7 @@ public sealed class SaleMetricsTests(PostgresFixture postgres, ITestOutputHelper
         const int capacity = 40;
         const int shards = 4;
         await Cluster.CreateEventAsync("metered", TicketingCluster.Type("ga", capacity, shards, maxPerOrder: 4));
-        var sale = new KeyedSale(Cluster, "metered", "ga", capacity);
+        var sale = new BuyerCrowd(Cluster, "metered", "ga", capacity);
         await Task.WhenAll(sale.Start(buyers: 6));
         await sale.VerifyAsync();
 
