@@ -253,7 +253,7 @@ public sealed partial class InventoryShardGrain
             // The key and then the epoch (below), on one connection: the common keyed "sold out" at a sale's end.
             var (read, stored, epochRead, epoch) = await ReadKeyThenEpochAsync(key);
             if (!read) return PurchaseResult.Unavailable;
-            if (stored is null) return HoldsClaim(epochRead, epoch) ? soldOut : PurchaseResult.Unavailable;
+            if (stored is null) return HoldsClaim(epochRead, epoch, beforeKeyedRefusal: true) ? soldOut : PurchaseResult.Unavailable;
             entry.Followed = true;
             return await ReplayStoredAsync(key, entry, purchase, stored);
         }
@@ -640,7 +640,7 @@ public sealed partial class InventoryShardGrain
     private Task<(bool Read, OrderDetails? Order)> TryReadOrderAsync(string orderId) => TryReadAsync(ledger => ledger.ReadOrderAsync(orderId));
 
     /// <summary>Reads from the shard's database; <c>Read</c> is false when the database could not be asked.</summary>
-    private async Task<(bool Read, T? Value)> TryReadAsync<T>(Func<ShardLedger, Task<T?>> read) where T : class
+    private async Task<(bool Read, T? Value)> TryReadAsync<T>(Func<ShardLedger, Task<T>> read)
     {
         try
         {
@@ -649,7 +649,7 @@ public sealed partial class InventoryShardGrain
         catch (Exception exception)
         {
             LogUnavailable(_logger, exception, _address.Key);
-            return (false, null);
+            return (false, default);
         }
     }
 

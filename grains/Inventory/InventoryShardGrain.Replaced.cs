@@ -79,22 +79,27 @@ public sealed partial class InventoryShardGrain
     private async Task<bool> StillHoldsClaimAsync()
     {
         var (read, stored) = await ReadStoredEpochAsync();
-        return HoldsClaim(read, stored);
+        return HoldsClaim(read, stored, beforeKeyedRefusal: true);
     }
 
     /// <summary>
-    /// <see cref="StillHoldsClaimAsync"/>'s verdict on an epoch already read (<paramref name="read"/> false when it was
-    /// not, or a reload of this activation's own ran meanwhile).
+    /// The verdict on an epoch already read (<paramref name="read"/> false when it was not, or a reload of this
+    /// activation's own ran meanwhile): whether this activation still holds the shard. A newer activation's epoch stops
+    /// this one as fenced. Counted as failed when it cannot tell (the row is gone, or this activation stopped or reloaded
+    /// during the read), as replaced, or as its own; <paramref name="beforeKeyedRefusal"/> says which check asked.
     /// </summary>
-    private bool HoldsClaim(bool read, long? stored)
+    private bool HoldsClaim(bool read, long? stored, bool beforeKeyedRefusal)
     {
+        // Checked in the turn that stops: meanwhile this activation may have stopped or reloaded (its own claim then
+        // raised its epoch to what was read, or above).
         read = read && stored is not null && _loaded && !_fenced;
         var replaced = read && stored > _ledger!.Epoch;
-        metrics.ClaimRechecked(read, replaced, beforeKeyedRefusal: true);
+        metrics.ClaimRechecked(read, replaced, beforeKeyedRefusal);
         if (!read) return false;
         if (replaced)
         {
-            LogReplacedAtRead(_logger, _address.Key, _ledger!.Epoch, stored!.Value);
+            if (beforeKeyedRefusal) LogReplacedAtRead(_logger, _address.Key, _ledger!.Epoch, stored!.Value);
+            else LogReplacedWhileIdle(_logger, _address.Key, _ledger!.Epoch, stored!.Value);
             StopAsFenced();
             return false;
         }
@@ -131,15 +136,7 @@ public sealed partial class InventoryShardGrain
         try
         {
             var (read, stored) = await ReadStoredEpochAsync();
-            // Checked in the turn that stops: meanwhile this activation may have stopped or reloaded (its own claim then
-            // raised its epoch to what was read, or above).
-            var replaced = read && stored is { } epoch && _loaded && !_fenced && epoch > _ledger!.Epoch;
-            metrics.ClaimRechecked(read, replaced);
-            if (replaced)
-            {
-                LogReplacedWhileIdle(_logger, _address.Key, _ledger!.Epoch, stored!.Value);
-                StopAsFenced();
-            }
+            HoldsClaim(read, stored, beforeKeyedRefusal: false);
         }
         finally
         {
@@ -153,17 +150,8 @@ public sealed partial class InventoryShardGrain
     /// </summary>
     private async Task<(bool Read, long? Stored)> ReadStoredEpochAsync()
     {
-        long? stored;
-        try
-        {
-            stored = await _ledger!.ReadEpochAsync();
-        }
-        catch (Exception exception)
-        {
-            LogUnavailable(_logger, exception, _address.Key);
-            return (false, null);
-        }
-        return (!ReloadRunning, stored);
+        var (read, stored) = await TryReadAsync(ledger => ledger.ReadEpochAsync());
+        return (read && !ReloadRunning, stored);
     }
 
     /// <summary>
@@ -173,16 +161,8 @@ public sealed partial class InventoryShardGrain
     /// </summary>
     private async Task<(bool Read, StoredKey? Key, bool EpochRead, long? Epoch)> ReadKeyThenEpochAsync(string key)
     {
-        try
-        {
-            var (stored, epoch) = await _ledger!.ReadKeyThenEpochAsync(key);
-            return (true, stored, !ReloadRunning, epoch);
-        }
-        catch (Exception exception)
-        {
-            LogUnavailable(_logger, exception, _address.Key);
-            return (false, null, false, null);
-        }
+        var (read, (stored, epoch)) = await TryReadAsync(ledger => ledger.ReadKeyThenEpochAsync(key));
+        return (read, stored, read && !ReloadRunning, epoch);
     }
 
     private bool ReloadRunning => _setUp.TryGetRunning("load", out _);

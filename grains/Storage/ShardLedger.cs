@@ -82,41 +82,26 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
     public Task<CommitOutcome> CommitAsync(LedgerBatch batch) => database.CommitAsync(batch);
 
     /// <summary>The epoch the shard's row holds now, claimed by this ledger or another; null when it has no row.</summary>
-    public async Task<long?> ReadEpochAsync(CancellationToken cancellationToken = default)
-    {
-        await database.EnsureReadyAsync(cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        return await ShardDatabase.ReadFenceAsync(connection, shard.Key) is { } row ? row.Epoch : null;
-    }
+    public Task<long?> ReadEpochAsync(CancellationToken cancellationToken = default) =>
+        OnOneConnectionAsync((connection, _) => StoredEpochAsync(connection), cancellationToken);
 
     /// <summary>
     /// Reads key <paramref name="key"/> as <see cref="ReadKeyAsync"/> does, then the epoch the shard's row holds as
     /// <see cref="ReadEpochAsync"/> does, in that order, on one connection: a key's home about to answer "sold out" needs
     /// both, the epoch read after the key, and each open of a SQLite connection also sets its pragmas.
     /// </summary>
-    public async Task<(StoredKey? Key, long? Epoch)> ReadKeyThenEpochAsync(string key, CancellationToken cancellationToken = default)
-    {
-        await database.EnsureReadyAsync(cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var stored = await ShardDatabase.ReadKeyAsync(connection, shard.EventId, key, cancellationToken);
-        return (stored, await ShardDatabase.ReadFenceAsync(connection, shard.Key) is { } row ? row.Epoch : null);
-    }
+    public Task<(StoredKey? Key, long? Epoch)> ReadKeyThenEpochAsync(string key, CancellationToken cancellationToken = default) =>
+        OnOneConnectionAsync(async (connection, cancellation) =>
+            (await ShardDatabase.ReadKeyAsync(connection, shard.EventId, key, cancellation), await StoredEpochAsync(connection)),
+            cancellationToken);
 
     /// <summary>Reads idempotency key <paramref name="key"/> of the shard's event, whichever shard holds it; null when the event has no such key.</summary>
-    public async Task<StoredKey?> ReadKeyAsync(string key, CancellationToken cancellationToken = default)
-    {
-        await database.EnsureReadyAsync(cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        return await ShardDatabase.ReadKeyAsync(connection, shard.EventId, key, cancellationToken);
-    }
+    public Task<StoredKey?> ReadKeyAsync(string key, CancellationToken cancellationToken = default) =>
+        OnOneConnectionAsync((connection, cancellation) => ShardDatabase.ReadKeyAsync(connection, shard.EventId, key, cancellation), cancellationToken);
 
     /// <summary>Reads an order this shard committed, or null, for the sale: a replay, a forward checked before it is sold.</summary>
-    public async Task<OrderDetails?> ReadOrderAsync(string orderId, CancellationToken cancellationToken = default)
-    {
-        await database.EnsureReadyAsync(cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        return await ReadOrderAsync(connection, orderId, cancellationToken);
-    }
+    public Task<OrderDetails?> ReadOrderAsync(string orderId, CancellationToken cancellationToken = default) =>
+        OnOneConnectionAsync((connection, cancellation) => ReadOrderAsync(connection, orderId, cancellation), cancellationToken);
 
     /// <summary>
     /// Reads an order this shard committed, or null, for its buyer's order page: one of the database's lookups
@@ -140,11 +125,21 @@ public sealed class ShardLedger(ShardDatabase database, ShardAddress shard)
     }
 
     /// <summary>Counts ticket rows held for this shard: an independent check of the stored sold count.</summary>
-    public async Task<long> CountTicketRowsAsync(CancellationToken cancellationToken = default)
+    public Task<long> CountTicketRowsAsync(CancellationToken cancellationToken = default) =>
+        OnOneConnectionAsync(async (connection, cancellation) =>
+        {
+            await using var count = new SqlStatement(ShardSql.CountSoldTickets).With("@shard_key", shard.Key).ToCommand(connection, null);
+            return Convert.ToInt64(await count.ExecuteScalarAsync(cancellation));
+        }, cancellationToken);
+
+    private async Task<long?> StoredEpochAsync(DbConnection connection) =>
+        await ShardDatabase.ReadFenceAsync(connection, shard.Key) is { } row ? row.Epoch : null;
+
+    /// <summary>Runs <paramref name="read"/> on one connection of the shard's database, once the database is ready.</summary>
+    private async Task<T> OnOneConnectionAsync<T>(Func<DbConnection, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
     {
         await database.EnsureReadyAsync(cancellationToken);
-        await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using var count = new SqlStatement(ShardSql.CountSoldTickets).With("@shard_key", shard.Key).ToCommand(connection, null);
-        return Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken));
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await read(connection, cancellationToken);
     }
 }
