@@ -7,10 +7,13 @@
 # seconds 16-30 and, when perf is installed, the service's syscall counts over 5 s from second 22:
 # fsyncs, page writes and context switches per order are what the storage settings change.
 #
-# usage: scripts/steady-state.sh [--postgres] [service configuration arguments...]
+# usage: scripts/steady-state.sh [--crowd wrk-no-key] [--postgres] [service configuration arguments...]
 #   e.g. scripts/steady-state.sh --Storage:CommitGatherMilliseconds=0
 #   --postgres  shard databases on a private PostgreSQL (scripts/postgres.sh, in the run's folder, on STEADY_PGPORT or
 #               15542) instead of SQLite files
+#   --crowd wrk-no-key  wrk buys GA without Idempotency-Keys (the path of a keyless order) instead of the load
+#               generator's keyed buyers; tickets/s then come from /sales read at seconds 16 and 30, and the perf
+#               counts are not divided per order
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +26,11 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 storage_args=(--Storage:Provider=Sqlite --Storage:DataPath="$run_dir/data")
+if [[ ${1:-} == --crowd ]]; then
+    [[ ${2:-} == wrk-no-key ]] || { echo "--crowd takes wrk-no-key (see the header of $0)" >&2; exit 2; }
+    export LONG_SALE_CROWD=wrk-no-key
+    shift 2
+fi
 if [[ ${1:-} == --postgres ]]; then
     shift
     # A server of its own, in the run's folder and on a port of its own, so the stop at the end stops no one else's
@@ -43,7 +51,14 @@ start_long_sale "$port" "$run_dir" 40 "${storage_args[@]}" "$@"
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 # The hypervisor's steal summed over every core (/proc/stat, first line, 9th field): other guests' share of the machine.
 steal_seconds() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.2f", $9 / hz; exit }' /proc/stat; }
-sleep 22
+# Tickets sold so far over every type, from /sales, and when (for the keyless crowd, whose wrk prints no seconds).
+sold_now() {
+    curl -sf "http://127.0.0.1:$port/api/events/festival/sales" \
+        | python3 -c 'import json, sys, time; print(sum(t["sold"] for t in json.load(sys.stdin)["ticketTypes"]), time.monotonic())'
+}
+sleep 16
+sold_16=$(sold_now)
+sleep 6
 service_cpu=$(cpu_seconds "$service_pid") load_cpu=$(cpu_seconds "$load_pid") steal=$(steal_seconds)
 if command -v perf >/dev/null; then
     perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_pwrite64,context-switches -p "$service_pid" -- sleep 5 \
@@ -54,9 +69,19 @@ fi
 echo "cores used over those 5 s: service $(echo "$(cpu_seconds "$service_pid") $service_cpu" | awk '{ printf "%.2f", ($1 - $2) / 5 }')," \
     "load generator $(echo "$(cpu_seconds "$load_pid") $load_cpu" | awk '{ printf "%.2f", ($1 - $2) / 5 }')," \
     "machine steal $(echo "$(steal_seconds) $steal" | awk '{ printf "%.2f", ($1 - $2) / 5 }')" >"$run_dir/cpu.txt"
+sleep 3
+sold_30=$(sold_now)
 wait "$load_pid" || true
 
 echo "service arguments: ${storage_args[0]} ${*:-(defaults)}"
+if [[ ${LONG_SALE_CROWD:-} == wrk-no-key ]]; then
+    echo "$sold_16 $sold_30" | awk '{ printf "steady state: %d tickets/s (keyless, wrk; /sales at seconds 16 and 30: %d tickets in %.1f s)\n", ($3 - $1) / ($4 - $2), $3 - $1, $4 - $2 }'
+    cat "$run_dir/cpu.txt"
+    [[ -s $run_dir/perf.csv ]] && awk -F, '/sys_enter|context/ { name = $3; sub("syscalls:sys_enter_", "", name); printf "%s: %d in 5 s\n", name, $1 }' "$run_dir/perf.csv"
+    grep -aE 'Requests/sec|Non-2xx|Socket errors' "$run_dir/load.txt" || true
+    echo "details: $run_dir"
+    exit 0
+fi
 grep -aE '^\[ +(1[6-9]|2[0-9]|30)\.0s\]' "$run_dir/load.txt" \
     | awk '{ sum += $5; n++ } END { if (n) printf "steady state: %d tickets/s (mean of %d one-second samples, seconds 16-30)\n", sum / n, n }'
 cat "$run_dir/cpu.txt"

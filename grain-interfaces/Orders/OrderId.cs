@@ -72,6 +72,18 @@ public static class OrderId
         return dot > 0 && CanonicalNumber.TryParse(rest[..dot], out var index) ? index : -1;
     }
 
+    /// <summary>
+    /// Whether <paramref name="orderId"/> is a well-formed id of an order held by <paramref name="shard"/>, as
+    /// <see cref="TryGetShard"/> would say, read in place: a shard checks every keyless order's id this way.
+    /// </summary>
+    public static bool IsHeldBy(string orderId, ShardAddress shard)
+    {
+        if (orderId.Length > 200 || ShardIndexOf(orderId, shard.EventId, shard.TicketTypeId) != shard.Index) return false;
+        // After the index's dot, only the key: its alphabet has no dot, so an id of more parts fails here.
+        var keyStart = orderId.IndexOf('.', shard.EventId.Length + shard.TicketTypeId.Length + 2) + 1;
+        return IsKey(orderId.AsSpan(keyStart));
+    }
+
     /// <summary>The id's last part, under which its shard database stores the order. The id must be well formed.</summary>
     public static string KeyOf(string orderId) => orderId[(orderId.LastIndexOf('.') + 1)..];
 

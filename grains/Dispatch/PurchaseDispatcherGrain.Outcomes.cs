@@ -25,15 +25,20 @@ public sealed partial class PurchaseDispatcherGrain
     /// neither the order nor room commits the id's refusal before it answers, which the first, arriving later, meets.
     /// An older activation still running the first message on a silo being declared dead cannot commit once the
     /// activation that answers here has claimed the shard. An exception or an unclear answer ("unavailable": its
-    /// database could not be read, say) says nothing, and the shard is asked again after a pause.
+    /// database could not be read, say) says nothing, and the shard is asked again after a pause, doubled each time up
+    /// to 800 ms: a shard whose database is down answers "unavailable" at once, and every buyer in doubt asks it.
+    /// Nothing is asked once the patience is over: a first call that timed out, or whose silo was declared dead only
+    /// then (a crash, with liveness settings slower than the patience), has its buyer told "outcome unknown" at once.
     /// </remarks>
     private async Task<PurchaseResult> AskAgainAsync(int index, ShardPurchase purchase, long giveUpAt)
     {
         var again = purchase with { FreshOrderId = false };
+        var pause = RetryPause * 5;
         while (Now < giveUpAt)
         {
             metrics.Paused(retry: true);
-            await Task.Delay(RetryPause * 5);
+            await Task.Delay(pause);
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, (RetryPause * 80).Ticks));
             PurchaseResult answer;
             try
             {

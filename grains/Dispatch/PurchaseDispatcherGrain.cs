@@ -31,9 +31,10 @@ namespace OrleansTickets.Dispatch;
 /// </para>
 /// <para>
 /// Requests without an idempotency key go to a random shard with enough tickets; a definite refusal (sold out,
-/// unavailable) moves on to another shard, invisibly to the buyer. An uncertain failure is not retried here,
-/// because without a key a retry could sell twice. Requests with a key always go to the key's home shard for their
-/// ticket type (<see cref="KeyHomes"/>).
+/// unavailable) moves on to another shard, invisibly to the buyer. After an uncertain failure no other shard is tried
+/// until the same one has said what became of the order, under the id this dispatcher minted for it
+/// (PurchaseDispatcherGrain.Outcomes.cs): without a key, selling elsewhere could sell twice. Requests with a key always
+/// go to the key's home shard for their ticket type (<see cref="KeyHomes"/>).
 /// </para>
 /// </remarks>
 [StatelessWorker, Reentrant]
@@ -71,6 +72,7 @@ public sealed partial class PurchaseDispatcherGrain(
 
     // Grain references are cached: creating one resolves the interface type by reflection each time.
     private IInventoryShardGrain?[] _shards = [];
+    private ShardAddress?[] _shardAddresses = [];
     private IInventoryShardGrain?[] _homes = [];
     private ITicketEventGrain? _catalog;
     // One load of the definition for all the requests that find the type unknown together (see Purchase).
@@ -174,6 +176,7 @@ public sealed partial class PurchaseDispatcherGrain(
         _watch = watches.For(definition!.Id, type.Id, type.Shards);
         _outage = watches.HomesOf(definition!.Id, definition!.TotalShards);
         _shards = new IInventoryShardGrain?[type.Shards];
+        _shardAddresses = new ShardAddress?[type.Shards];
         _homes = new IInventoryShardGrain?[definition!.TotalShards];
         _type = type;
         return true;
@@ -241,7 +244,7 @@ public sealed partial class PurchaseDispatcherGrain(
                 if (!donors.IsEmpty) route = Further(route, PurchaseRoute.Pulled);
                 metrics.ShardCalled();
                 // The order's id is minted here, not by the shard, so that an answer lost on the way can be asked for again.
-                var purchase = new ShardPurchase(request, string.Empty, [], OrderId.New(new ShardAddress(_event!.Id, _type!.Id, index), clock.GetUtcNow()),
+                var purchase = new ShardPurchase(request, string.Empty, [], OrderId.New(ShardAddressAt(index), clock.GetUtcNow()),
                     FreshOrderId: true, Donors: donors);
                 try
                 {
@@ -353,9 +356,11 @@ public sealed partial class PurchaseDispatcherGrain(
     private ITicketEventGrain Catalog => _catalog ??= GrainFactory.GetEventGrain(_event!.Id);
 
     private IInventoryShardGrain Shard(int index) =>
-        _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(new ShardAddress(_event!.Id, _type!.Id, index).Key);
+        _shards[index] ??= GrainFactory.GetGrain<IInventoryShardGrain>(ShardAddressAt(index).Key);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A purchase of {TicketType} without a key: shard {Index} failed; its outcome is unknown")]
+    private ShardAddress ShardAddressAt(int index) => _shardAddresses[index] ??= new ShardAddress(_event!.Id, _type!.Id, index);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A purchase of {TicketType} without a key: shard {Index} failed; it is asked again for the order while the buyer's patience lasts")]
     private static partial void LogShardFailed(ILogger logger, Exception exception, string ticketType, int index);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A keyed purchase of {TicketType}: its home failed; asked again while the buyer's patience lasts")]

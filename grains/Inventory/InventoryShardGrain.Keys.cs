@@ -461,7 +461,8 @@ public sealed partial class InventoryShardGrain
     private async Task<PurchaseResult> SellForwardedAsync(ShardPurchase purchase, string orderId)
     {
         var (request, freshOrderId, donors) = (purchase.Request, purchase.FreshOrderId, purchase.Donors);
-        if (request.TicketTypeId != _address.TicketTypeId || !OrderId.TryGetShard(orderId, out var holder) || holder != _address)
+        // Read in place: every keyless order comes this way.
+        if (request.TicketTypeId != _address.TicketTypeId || !OrderId.IsHeldBy(orderId, _address))
         {
             return PurchaseResult.NotFound;
         }
@@ -542,10 +543,11 @@ public sealed partial class InventoryShardGrain
     private async Task<PurchaseResult> SellOrRefuseAsync(
         PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors, IdempotencyRecord? key)
     {
-        // A replay, or a fresh id that may be older than this activation's claim, is read for before it is sold. Not a
-        // keyless order's first message: Orleans delivers it at most once, so no activation can have made its order before.
+        // A replay, or a fresh id that may be older than this activation's claim, is read for before it is sold. A
+        // keyless order's first message too: Orleans does not send it twice, but a silo that stops may forward it to a
+        // new activation after the dispatcher, told only that the silo is gone, asked again and had the order made.
         var keylessFirst = IsKeylessFirst(request, freshOrderId);
-        var readFirst = !freshOrderId || (!keylessFirst && MintedBeforeClaim(orderId));
+        var readFirst = !freshOrderId || MintedBeforeClaim(orderId);
         var result = readFirst
             ? await SellUnlessStoredAsync(request, orderId, key, donors)
             : await SellHeldAsync(request, orderId, key, donors);

@@ -89,7 +89,8 @@ public sealed partial class InventoryShardGrain(
     // time, where the orders table's key refused the whole commit, every sale in it answered 503, and the shard sat out
     // a second. Answered from the orders table instead (SellForwardedAsync). A later activation does not know them, nor
     // does this one know an order whose commit's outcome it did not learn; a fresh id minted before the latest claim
-    // (_claimedAt) is read for first, and the database's key is still the last line.
+    // (_claimedAt) is read for first, and the database's key is still the last line. Keyless orders' first messages are
+    // left out (most orders of a keyless sale: the set would grow with it); the dispatcher's ask again for one reads first.
     private readonly HashSet<string> _createdForwards = new(StringComparer.Ordinal);
 
     // When this activation's latest claim of the shard committed, by this silo's clock. Every order an earlier activation

@@ -5,6 +5,8 @@
 #
 # start_long_sale PORT RUN_DIR LOAD_TIMEOUT_S [service configuration arguments...]
 #   later arguments win, so a caller's --Rehearsal:Enabled=true turns the rehearsal back on
+#   LONG_SALE_CROWD=wrk-no-key in the environment: wrk (scripts/wrk/orders-no-key.lua, 256 connections) buys GA
+#   without Idempotency-Keys instead of the load generator's keyed buyers
 # shellcheck source=scripts/lib/operator.sh
 source "$(dirname "${BASH_SOURCE[0]}")/operator.sh"
 # shellcheck source=scripts/lib/service-start.sh
@@ -30,9 +32,15 @@ print(json.dumps(event))' >"$run_dir/festival.json"
     curl -sf -o /dev/null "${operator_auth[@]}" -X POST "http://127.0.0.1:$port/api/events" -H 'Content-Type: application/json' --data @"$run_dir/festival.json"
     curl -sf -o /dev/null "http://127.0.0.1:$port/api/events/festival/sales"
 
-    # The load generator exits with "could not finish" at its timeout; that is the point here.
-    dotnet tests/OrleansTickets.LoadGenerator/bin/Release/net10.0/OrleansTickets.LoadGenerator.dll \
-        --url "http://127.0.0.1:$port" --event festival --connections 256 --timeout "$timeout" >"$run_dir/load.txt" 2>&1 &
+    if [[ ${LONG_SALE_CROWD:-} == wrk-no-key ]]; then
+        # GA alone: at 10x it holds 1M tickets, which keyless orders do not sell out in the probe's time.
+        wrk -t2 -c256 -d"${timeout}s" --timeout 40s -s scripts/wrk/orders-no-key.lua "http://127.0.0.1:$port" -- ga \
+            >"$run_dir/load.txt" 2>&1 &
+    else
+        # The load generator exits with "could not finish" at its timeout; that is the point here.
+        dotnet tests/OrleansTickets.LoadGenerator/bin/Release/net10.0/OrleansTickets.LoadGenerator.dll \
+            --url "http://127.0.0.1:$port" --event festival --connections 256 --timeout "$timeout" >"$run_dir/load.txt" 2>&1 &
+    fi
     load_pid=$!
     pids+=("$load_pid")
 }

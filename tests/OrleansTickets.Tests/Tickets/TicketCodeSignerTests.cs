@@ -169,6 +169,25 @@ public sealed class TicketCodeSignerTests
     }
 
     [Fact]
+    public void An_order_id_is_held_by_its_own_shard_only_when_well_formed()
+    {
+        var shard = new Events.ShardAddress("festival", "ga", 317);
+        var id = OrderId.New(shard, DateTimeOffset.UtcNow);
+        Assert.True(OrderId.IsHeldBy(id, shard));
+        Assert.False(OrderId.IsHeldBy(id, shard with { Index = 31 }));
+        Assert.False(OrderId.IsHeldBy(id, shard with { TicketTypeId = "g" }));
+        Assert.False(OrderId.IsHeldBy(id, shard with { EventId = "fest" }));
+        var key = OrderId.KeyOf(id);
+        // As TryGetShard: a part too many, a key of the wrong length or alphabet, a non-canonical index.
+        foreach (var bad in new[] { $"festival.ga.317.x.{key}", $"festival.ga.317.{key}x", $"festival.ga.317.{key[..^1]}", $"festival.ga.317.{key[..^1]}.",
+            $"festival.ga.0317.{key}", "festival.ga.317.", "festival.ga.317" })
+        {
+            Assert.False(OrderId.IsHeldBy(bad, shard), bad);
+            Assert.False(OrderId.TryGetShard(bad, out var held) && held == shard, bad);
+        }
+    }
+
+    [Fact]
     public void Order_keys_sort_in_mint_order()
     {
         // Shard databases key orders by this part of the id; ids minted later must sort after, in ordinal order,
