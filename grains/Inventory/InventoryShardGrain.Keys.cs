@@ -543,11 +543,15 @@ public sealed partial class InventoryShardGrain
     private async Task<PurchaseResult> SellOrRefuseAsync(
         PurchaseRequest request, string orderId, bool freshOrderId, ImmutableArray<int> donors, IdempotencyRecord? key)
     {
-        // A replay, or a fresh id that may be older than this activation's claim, is read for before it is sold. A
-        // keyless order's first message too: Orleans does not send it twice, but a silo that stops may forward it to a
-        // new activation after the dispatcher, told only that the silo is gone, asked again and had the order made.
+        // A replay, or a fresh id that may be older than this activation's claim, is read for before it is sold. Not a
+        // keyless order's first message: every keyless order is one, and in the seconds after a claim each would pay a
+        // read (and a read that fails answers "unavailable" without the failed commit that tells the shard its database
+        // is gone: DatabaseFailureTests). Orleans does not send it twice. A silo that stops may still forward it to a
+        // newer activation after the dispatcher, told only that the silo is gone, asked again and had the order made;
+        // one that made it knows (_createdForwards), and on any later one the orders table's primary key refuses the
+        // second copy, failing that one group commit (its keyless buyers are asked for again, its keyed ones retried).
         var keylessFirst = IsKeylessFirst(request, freshOrderId);
-        var readFirst = !freshOrderId || MintedBeforeClaim(orderId);
+        var readFirst = !freshOrderId || (!keylessFirst && MintedBeforeClaim(orderId));
         var result = readFirst
             ? await SellUnlessStoredAsync(request, orderId, key, donors)
             : await SellHeldAsync(request, orderId, key, donors);
