@@ -7,7 +7,8 @@
 # seconds 16-30 and, when perf is installed, the service's syscall counts over 5 s from second 22:
 # fsyncs, page writes and context switches per order are what the storage settings change.
 #
-# usage: scripts/steady-state.sh [--crowd wrk-no-key] [--postgres] [service configuration arguments...]
+# usage: scripts/steady-state.sh [--crowd wrk-no-key] [--postgres] [service configuration arguments...] (options in
+#        either order, before the settings)
 #   e.g. scripts/steady-state.sh --Storage:CommitGatherMilliseconds=0
 #   --postgres  shard databases on a private PostgreSQL (scripts/postgres.sh, in the run's folder, on STEADY_PGPORT or
 #               15542) instead of SQLite files
@@ -26,13 +27,15 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 storage_args=(--Storage:Provider=Sqlite --Storage:DataPath="$run_dir/data")
-if [[ ${1:-} == --crowd ]]; then
+long_sale_crowd="" postgres=false
+while [[ ${1:-} == --crowd || ${1:-} == --postgres ]]; do
+    if [[ $1 == --postgres ]]; then postgres=true; shift; continue; fi
     [[ ${2:-} == wrk-no-key ]] || { echo "--crowd takes wrk-no-key (see the header of $0)" >&2; exit 2; }
-    export LONG_SALE_CROWD=wrk-no-key
+    command -v wrk >/dev/null || { echo "--crowd wrk-no-key needs wrk (Debian's package wrk)" >&2; exit 2; }
+    long_sale_crowd=wrk-no-key
     shift 2
-fi
-if [[ ${1:-} == --postgres ]]; then
-    shift
+done
+if $postgres; then
     # A server of its own, in the run's folder and on a port of its own, so the stop at the end stops no one else's
     # (scripts/postgres.sh's default server may be serving a cluster.sh cluster).
     export PGDATA_ROOT="$run_dir/pg" PGPORT="${STEADY_PGPORT:-15542}"
@@ -51,14 +54,19 @@ start_long_sale "$port" "$run_dir" 40 "${storage_args[@]}" "$@"
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 # The hypervisor's steal summed over every core (/proc/stat, first line, 9th field): other guests' share of the machine.
 steal_seconds() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.2f", $9 / hz; exit }' /proc/stat; }
-# Tickets sold so far over every type, from /sales, and when (for the keyless crowd, whose wrk prints no seconds).
+# Tickets sold so far over every type, from /sales, and when: for the keyless crowd only, whose wrk prints no seconds
+# (the load generator's own per-second lines are read otherwise, and its window is left as it was).
 sold_now() {
-    curl -sf "http://127.0.0.1:$port/api/events/festival/sales" \
+    curl -sf --max-time 2 "http://127.0.0.1:$port/api/events/festival/sales" \
         | python3 -c 'import json, sys, time; print(sum(t["sold"] for t in json.load(sys.stdin)["ticketTypes"]), time.monotonic())'
 }
-sleep 16
-sold_16=$(sold_now)
-sleep 6
+if [[ $long_sale_crowd == wrk-no-key ]]; then
+    sleep 16
+    sold_16=$(sold_now)
+    sleep 6
+else
+    sleep 22
+fi
 service_cpu=$(cpu_seconds "$service_pid") load_cpu=$(cpu_seconds "$load_pid") steal=$(steal_seconds)
 if command -v perf >/dev/null; then
     perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_pwrite64,context-switches -p "$service_pid" -- sleep 5 \
@@ -69,12 +77,14 @@ fi
 echo "cores used over those 5 s: service $(echo "$(cpu_seconds "$service_pid") $service_cpu" | awk '{ printf "%.2f", ($1 - $2) / 5 }')," \
     "load generator $(echo "$(cpu_seconds "$load_pid") $load_cpu" | awk '{ printf "%.2f", ($1 - $2) / 5 }')," \
     "machine steal $(echo "$(steal_seconds) $steal" | awk '{ printf "%.2f", ($1 - $2) / 5 }')" >"$run_dir/cpu.txt"
-sleep 3
-sold_30=$(sold_now)
+if [[ $long_sale_crowd == wrk-no-key ]]; then
+    sleep 3
+    sold_30=$(sold_now)
+fi
 wait "$load_pid" || true
 
 echo "service arguments: ${storage_args[0]} ${*:-(defaults)}"
-if [[ ${LONG_SALE_CROWD:-} == wrk-no-key ]]; then
+if [[ $long_sale_crowd == wrk-no-key ]]; then
     echo "$sold_16 $sold_30" | awk '{ printf "steady state: %d tickets/s (keyless, wrk; /sales at seconds 16 and 30: %d tickets in %.1f s)\n", ($3 - $1) / ($4 - $2), $3 - $1, $4 - $2 }'
     cat "$run_dir/cpu.txt"
     [[ -s $run_dir/perf.csv ]] && awk -F, '/sys_enter|context/ { name = $3; sub("syscalls:sys_enter_", "", name); printf "%s: %d in 5 s\n", name, $1 }' "$run_dir/perf.csv"

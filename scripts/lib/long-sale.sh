@@ -5,8 +5,8 @@
 #
 # start_long_sale PORT RUN_DIR LOAD_TIMEOUT_S [service configuration arguments...]
 #   later arguments win, so a caller's --Rehearsal:Enabled=true turns the rehearsal back on
-#   LONG_SALE_CROWD=wrk-no-key in the environment: wrk (scripts/wrk/orders-no-key.lua, 256 connections) buys GA
-#   without Idempotency-Keys instead of the load generator's keyed buyers
+#   long_sale_crowd=wrk-no-key (a shell variable the caller sets): wrk (scripts/wrk/orders-no-key.lua, 256
+#   connections) buys GA without Idempotency-Keys instead of the load generator's keyed buyers
 # shellcheck source=scripts/lib/operator.sh
 source "$(dirname "${BASH_SOURCE[0]}")/operator.sh"
 # shellcheck source=scripts/lib/service-start.sh
@@ -32,7 +32,7 @@ print(json.dumps(event))' >"$run_dir/festival.json"
     curl -sf -o /dev/null "${operator_auth[@]}" -X POST "http://127.0.0.1:$port/api/events" -H 'Content-Type: application/json' --data @"$run_dir/festival.json"
     curl -sf -o /dev/null "http://127.0.0.1:$port/api/events/festival/sales"
 
-    if [[ ${LONG_SALE_CROWD:-} == wrk-no-key ]]; then
+    if [[ ${long_sale_crowd:-} == wrk-no-key ]]; then
         # GA alone: at 10x it holds 1M tickets, which keyless orders do not sell out in the probe's time.
         wrk -t2 -c256 -d"${timeout}s" --timeout 40s -s scripts/wrk/orders-no-key.lua "http://127.0.0.1:$port" -- ga \
             >"$run_dir/load.txt" 2>&1 &

@@ -38,11 +38,13 @@ public sealed class UncertainKeylessSaleTests(ITestOutputHelper output)
         // As a silo that is stopping rejects what reaches it and closes its connections before the rejection leaves: the
         // dispatcher hears only that the silo is gone, and the shard never saw the order.
         var lost = 0;
+        string? lostOrderId = null;
         await using var cluster = await TicketingCluster.StartAsync(TestStorage.Sqlite(), configureSilo: silo => silo.AddIncomingGrainCallFilter(async call =>
         {
             if (call.InterfaceMethod.DeclaringType == typeof(IInventoryShardGrain) && call.InterfaceMethod.Name == nameof(IInventoryShardGrain.Purchase)
                 && Interlocked.Exchange(ref lost, 1) == 0)
             {
+                lostOrderId = ((ShardPurchase)call.Request.GetArgument(0)!).ForwardedOrderId;
                 throw new SiloUnavailableException("The target silo became unavailable (played by a test).");
             }
             await call.Invoke();
@@ -53,6 +55,9 @@ public sealed class UncertainKeylessSaleTests(ITestOutputHelper output)
 
         Assert.Equal(1, Volatile.Read(ref lost));
         Assert.Equal(PurchaseStatus.Created, result.Status);
+        // The same shard made the order the lost message named, when asked again; no other shard was tried meanwhile.
+        Assert.NotNull(lostOrderId);
+        Assert.Equal(lostOrderId, result.Order!.OrderId);
         Assert.Equal(3, result.Order!.Quantity);
         Assert.Equal(3L, (await cluster.SalesAsync("unseen")).TicketTypes[0].Sold);
     }

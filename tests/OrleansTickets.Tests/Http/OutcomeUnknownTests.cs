@@ -36,7 +36,9 @@ public sealed class OutcomeUnknownTests
     public async Task A_keyless_purchase_whose_shard_lost_its_answer_is_201_with_the_order_it_made_and_sells_once(string loss)
     {
         // Before the ninety-third session this was 503 outcome-unknown: now the dispatcher asks the shard again for the
-        // order under the id it minted, and the shard answers with the order its first message made.
+        // order under the id it minted, and the shard answers with the order its first message made. The losses are
+        // played at once, within the patience; a call that really times out waits past it and stays 503
+        // outcome-unknown (SilentShardTests, DispatcherPatienceTests).
         using var storage = TestStorage.Sqlite();
         var lostAnswer = new LostPurchaseAnswer(Loss(loss), typeof(IInventoryShardGrain));
         await using var host = await ApiHost.StartAsync(storage,

@@ -15,7 +15,10 @@ public sealed class BuyerCrowd(TicketingCluster cluster, string eventId, string 
 
     public ConcurrentDictionary<string, OrderDetails> Acknowledged { get; } = new();
 
-    /// <summary>Attempts that got no answer (an exception, or a retryable status) and were retried with the same key.</summary>
+    /// <summary>
+    /// Attempts that got no answer (an exception, or a retryable status) and were retried: with the same key, or without
+    /// one when nothing can have been sold (an "unavailable", or a rejection of a call that never ran).
+    /// </summary>
     public ConcurrentQueue<string> Retries { get; } = new();
 
     /// <summary>Keyless attempts whose outcome is unknown (they may have sold): each ended its buyer's buying.</summary>
