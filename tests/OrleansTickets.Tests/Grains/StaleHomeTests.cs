@@ -31,9 +31,7 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
         Assert.Equal(2, holder.Index);
 
         // The first cluster's shard 1, fenced, makes way for an activation that reads the database (and X's refusal).
-        Assert.NotEqual(PurchaseStatus.Created, (await first.Shard("stale", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("stale", "ga", 1))).Status);
-        await Poll.UntilAsync(async () => await first.Shard("stale", "ga", 1).GetSellable() == 0,
-            failure: "The first cluster's shard 1 never came back with the database's count.");
+        await ReloadFencedHolderAsync(first, "stale");
 
         // The next retry reaches the first home again, which last knew X and has no candidate with room. X is refused,
         // so a home answering from what it last knew would say "sold out" to a buyer who has order Y. It reads the
@@ -81,9 +79,7 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
         await using var twins = await LeaveKeyOnUnansweredOrderAsync(storage, "followed", shards: 2, keyed);
         var (first, second) = (twins.First, twins.Second);
         // The first cluster's shard 1, fenced, makes way for an activation that reads the database.
-        Assert.NotEqual(PurchaseStatus.Created, (await first.Shard("followed", "ga", 1).Purchase(TicketingCluster.KeylessPurchase("followed", "ga", 1))).Status);
-        await Poll.UntilAsync(async () => await first.Shard("followed", "ga", 1).GetSellable() == 0,
-            failure: "The first cluster's shard 1 never came back with the database's count.");
+        await ReloadFencedHolderAsync(first, "followed");
 
         // The second cluster's activation of the home replaces the first's, which has not committed since.
         await second.ActivateShardsAsync("followed", "ga", 0);
@@ -127,6 +123,17 @@ public sealed class StaleHomeTests(PostgresFixture postgres)
                 Volatile.Write(ref holderSilent, false);
                 Assert.Equal(PurchaseStatus.Created, (await second.Shard(eventId, "ga", 1).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 2))).Status);
             });
+    }
+
+    /// <summary>
+    /// Sends the first cluster's shard 1 (fenced by the twin's sale) a purchase, which it cannot make, and waits until an
+    /// activation that read the database answers for it, with none left to sell.
+    /// </summary>
+    private static async Task ReloadFencedHolderAsync(TicketingCluster first, string eventId)
+    {
+        Assert.NotEqual(PurchaseStatus.Created, (await first.Shard(eventId, "ga", 1).Purchase(TicketingCluster.KeylessPurchase(eventId, "ga", 1))).Status);
+        await Poll.UntilAsync(async () => await first.Shard(eventId, "ga", 1).GetSellable() == 0,
+            failure: "The first cluster's shard 1 never came back with the database's count.");
     }
 
     private static PurchaseRequest Keyed(string eventId, string key) => new(eventId, "ga", 1, new Buyer("Ada", "ada@example.com"), key);
