@@ -84,21 +84,22 @@ fi
 wait "$load_pid" || true
 
 echo "service arguments: ${storage_args[0]} ${*:-(defaults)}"
+orders=""
 if [[ $long_sale_crowd == wrk-no-key ]]; then
     echo "$sold_16 $sold_30" | awk '{ printf "steady state: %d tickets/s (keyless, wrk; /sales at seconds 16 and 30: %d tickets in %.1f s)\n", ($3 - $1) / ($4 - $2), $3 - $1, $4 - $2 }'
-    cat "$run_dir/cpu.txt"
-    [[ -s $run_dir/perf.csv ]] && awk -F, '/sys_enter|context/ { name = $3; sub("syscalls:sys_enter_", "", name); printf "%s: %d in 5 s\n", name, $1 }' "$run_dir/perf.csv"
-    grep -aE 'Requests/sec|Non-2xx|Socket errors' "$run_dir/load.txt" || true
-    echo "details: $run_dir"
-    exit 0
+else
+    grep -aE '^\[ +(1[6-9]|2[0-9]|30)\.0s\]' "$run_dir/load.txt" \
+        | awk '{ sum += $5; n++ } END { if (n) printf "steady state: %d tickets/s (mean of %d one-second samples, seconds 16-30)\n", sum / n, n }'
 fi
-grep -aE '^\[ +(1[6-9]|2[0-9]|30)\.0s\]' "$run_dir/load.txt" \
-    | awk '{ sum += $5; n++ } END { if (n) printf "steady state: %d tickets/s (mean of %d one-second samples, seconds 16-30)\n", sum / n, n }'
 cat "$run_dir/cpu.txt"
 if [[ -s $run_dir/perf.csv ]]; then
-    orders=$(grep -aE '^\[ +(22|27)\.0s\]' "$run_dir/load.txt" | awk '{ print $8 }' | paste -sd' ')
-    awk -F, -v orders="$orders" 'BEGIN { split(orders, o, " "); n = o[2] - o[1] }
-        /sys_enter|context/ { name = $3; sub("syscalls:sys_enter_", "", name); printf "%s: %d in 5 s (%.2f per order)\n", name, $1, (n > 0 ? $1 / n : 0) }' \
+    [[ $long_sale_crowd == wrk-no-key ]] || orders=$(grep -aE '^\[ +(22|27)\.0s\]' "$run_dir/load.txt" | awk '{ print $8 }' | paste -sd' ')
+    # Per order only with the load generator, whose lines count the orders; wrk's do not.
+    awk -F, -v orders="$orders" -v per_order="$([[ $long_sale_crowd == wrk-no-key ]] && echo 0 || echo 1)" '
+        BEGIN { split(orders, o, " "); n = o[2] - o[1] }
+        /sys_enter|context/ { name = $3; sub("syscalls:sys_enter_", "", name)
+            if (per_order) printf "%s: %d in 5 s (%.2f per order)\n", name, $1, (n > 0 ? $1 / n : 0); else printf "%s: %d in 5 s\n", name, $1 }' \
         "$run_dir/perf.csv"
 fi
+[[ $long_sale_crowd != wrk-no-key ]] || grep -aE 'Requests/sec|Non-2xx|Socket errors' "$run_dir/load.txt" || true
 echo "details: $run_dir"
